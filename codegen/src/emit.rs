@@ -307,9 +307,7 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
             });
             let default = facts.defaultable.contains(&id).then(|| quote!(Default,));
             let serialize = dir.ser.then(|| quote!(serde::Serialize,));
-            let deserialize = dir
-                .de
-                .then(|| struct_deserialize(api, &name, s, request_side));
+            let deserialize = dir.de.then(|| struct_deserialize(&name, s, request_side));
             let validate = facts
                 .validating
                 .contains(&id)
@@ -370,109 +368,37 @@ fn tri_state_inner(t: &Ty) -> &Ty {
     }
 }
 
-/// `Deserialize` for a struct, written out instead of derived: one local and one match arm per
-/// field over the object's keys (unknown keys skipped, or kept in `additional_properties`), which
-/// compiles to a fraction of serde's derive. An absent optional field is `None`, an absent required
-/// one serde's `missing field` error; a tri-state field is `Some` once present (null included);
-/// numbers also arrive as decimal text (`"19.720000"`), accepted when the text parses exactly.
-fn struct_deserialize(api: &Api, name: &Ident, s: &Struct, request_side: bool) -> TokenStream {
-    let expecting = format!("struct {name}");
-    let mut locals = Vec::new();
-    let mut arms = Vec::new();
-    let mut inits = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, f) in s.fields.iter().enumerate() {
-        let local = format_ident!("__f{}", i);
+/// `Deserialize` for a struct, written out instead of derived, through the runtime's
+/// `__struct_de!` (one local and one match arm per field; see the macro for the field kinds):
+/// compiles to a fraction of serde's derive and keeps the generated text short. Numbers also
+/// arrive as decimal text (`"19.720000"`), accepted when the text parses exactly.
+fn struct_deserialize(name: &Ident, s: &Struct, request_side: bool) -> TokenStream {
+    let fields = s.fields.iter().map(|f| {
         let fname = ident(&f.name);
-        let wire = &f.wire_name;
-        let first = seen.insert(wire.as_str());
-        let (ty, read, init) = if f.tri_state && request_side {
-            let t = ty_tokens(api, tri_state_inner(&f.ty), Place::Field);
-            (
-                quote!(Option<Option<#t>>),
-                quote!(#local = Some(__map.next_value()?)),
-                quote!(#local),
-            )
+        let kind = ident(if f.tri_state && request_side {
+            "tri"
         } else {
-            let t = ty_tokens(api, &f.ty, Place::Field);
             match &f.ty {
-                Ty::Option(inner) if matches!(**inner, Ty::Float(_)) => (
-                    quote!(#t),
-                    quote!(#local = __map.next_value::<rt::de::LenientOption<f64>>()?.0),
-                    quote!(#local),
-                ),
-                Ty::Option(_) => (
-                    quote!(#t),
-                    quote!(#local = __map.next_value()?),
-                    quote!(#local),
-                ),
-                Ty::Float(_) => (
-                    quote!(Option<#t>),
-                    quote!(#local = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0)),
-                    quote!(rt::de::required(#local, #wire)?),
-                ),
-                _ => (
-                    quote!(Option<#t>),
-                    quote!(#local = Some(__map.next_value()?)),
-                    quote!(rt::de::required(#local, #wire)?),
-                ),
+                Ty::Option(inner) if matches!(**inner, Ty::Float(_)) => "optn",
+                Ty::Option(_) => "opt",
+                Ty::Float(_) => "reqn",
+                _ => "req",
             }
-        };
-        locals.push(quote!(let mut #local: #ty = None;));
-        if first {
-            arms.push(quote!(#wire => #read,));
-        }
-        inits.push(quote!(#fname: #init,));
-    }
-    let (extra_local, other, extra_init) = match &s.additional {
-        Some(t) => {
-            let t = ty_tokens(api, t, Place::Field);
-            (
-                quote!(let mut __extra: std::collections::BTreeMap<String, #t> = std::collections::BTreeMap::new();),
-                quote!(_ => { __extra.insert(__key.0.into_owned(), __map.next_value()?); }),
-                quote!(additional_properties: __extra,),
-            )
-        }
-        None => (
-            TokenStream::new(),
-            quote!(_ => rt::de::skip(&mut __map)?,),
-            TokenStream::new(),
-        ),
-    };
-    let read_keys = if arms.is_empty() && s.additional.is_none() {
-        quote! {
-            while __map.next_key::<serde::de::IgnoredAny>()?.is_some() {
-                rt::de::skip(&mut __map)?;
-            }
-        }
-    } else {
-        quote! {
-            while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                match &*__key.0 {
-                    #(#arms)*
-                    #other
-                }
-            }
-        }
-    };
+        });
+        // The macro names the wire after the field when they are spelt alike.
+        let wire = (f.name != f.wire_name).then(|| {
+            let w = &f.wire_name;
+            quote!(= #w)
+        });
+        quote!(#fname: #kind #wire,)
+    });
+    let extra = s
+        .additional
+        .is_some()
+        .then(|| quote!(..additional_properties));
     quote! {
-        impl<'de> serde::Deserialize<'de> for #name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct __Visitor;
-                impl<'de> serde::de::Visitor<'de> for __Visitor {
-                    type Value = #name;
-                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str(#expecting)
-                    }
-                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut __map: A) -> Result<#name, A::Error> {
-                        #(#locals)*
-                        #extra_local
-                        #read_keys
-                        Ok(#name { #(#inits)* #extra_init })
-                    }
-                }
-                d.deserialize_map(__Visitor)
-            }
+        connector_runtime::__struct_de! {
+            #name { #(#fields)* #extra }
         }
     }
 }

@@ -139,7 +139,7 @@ fn stream_def(api: &Api, s: &SyncStream) -> TokenStream {
         .as_ref()
         .map(|p| paging_how(p).replace(['`', '"'], ""))
         .unwrap_or_default();
-    let (fetch, check) = names::sync_fn_names(&s.table);
+    let (fetch, check, _) = names::sync_fn_names(&s.table);
     let (fetch, check) = (ident(&fetch), ident(&check));
     quote! {
         connector_sync::StreamDef {
@@ -168,7 +168,7 @@ fn stream_fns(api: &Api, facts: &Facts, s: &SyncStream, cfg: &TokenStream) -> To
     let Some(p) = &op.pagination else {
         return TokenStream::new();
     };
-    let (fetch, check) = names::sync_fn_names(&s.table);
+    let (fetch, check, _) = names::sync_fn_names(&s.table);
     let (fetch, check) = (ident(&fetch), ident(&check));
     let path: Vec<_> = api.group_path(op.group).into_iter().map(ident).collect();
     let method = ident(&op.name);
@@ -217,18 +217,23 @@ fn stream_fns(api: &Api, facts: &Facts, s: &SyncStream, cfg: &TokenStream) -> To
     }
 }
 
-/// The body of the `sync` module: `catalog()` and each stream's functions. `connector` is the name
-/// the engine keeps state under (the vendor's). With `tag_features`, a stream is compiled under the
-/// features of its operation and of the streams above it.
+/// The body of the `sync` module: [`module_head`], then [`module_streams`] of every stream.
+/// `connector` is the name the engine keeps state under (the vendor's). With `tag_features`, a
+/// stream is compiled under the features of its operation and of the streams above it.
 pub fn module(api: &Api, facts: &Facts, connector: &str, tag_features: bool) -> TokenStream {
-    let mut pushes = Vec::new();
-    let mut fns = Vec::new();
-    for s in &api.streams {
+    let head = module_head(api, connector, tag_features);
+    let streams = module_streams(api, facts, 0..api.streams.len(), tag_features);
+    quote!(#head #streams)
+}
+
+/// The opening of the `sync` module: its docs, imports and `catalog()`, which lists each stream's
+/// `stream_<table>()`.
+pub fn module_head(api: &Api, connector: &str, tag_features: bool) -> TokenStream {
+    let pushes = api.streams.iter().map(|s| {
         let cfg = stream_cfg(api, s, tag_features);
-        let def = stream_def(api, s);
-        pushes.push(quote! { #cfg streams.push(#def); });
-        fns.push(stream_fns(api, facts, s, &cfg));
-    }
+        let def = ident(&names::sync_fn_names(&s.table).2);
+        quote! { #cfg streams.push(#def()); }
+    });
     let listed: Vec<String> = api
         .streams
         .iter()
@@ -267,9 +272,33 @@ pub fn module(api: &Api, facts: &Facts, connector: &str, tag_features: bool) -> 
                 streams,
             }
         }
-
-        #(#fns)*
     }
+}
+
+/// The functions of the streams in `range`: `stream_<table>` (the definition `catalog()` lists),
+/// `fetch_<table>` and `check_<table>`. Items only, so the module can be formatted in parts.
+pub fn module_streams(
+    api: &Api,
+    facts: &Facts,
+    range: std::ops::Range<usize>,
+    tag_features: bool,
+) -> TokenStream {
+    let fns = api.streams[range].iter().map(|s| {
+        let cfg = stream_cfg(api, s, tag_features);
+        let def = stream_def(api, s);
+        let name = ident(&names::sync_fn_names(&s.table).2);
+        let doc = format!(" The definition of the `{}` stream.", s.table);
+        let fns = stream_fns(api, facts, s, &cfg);
+        quote! {
+            #cfg
+            #[doc = #doc]
+            fn #name() -> connector_sync::StreamDef {
+                #def
+            }
+            #fns
+        }
+    });
+    quote!(#(#fns)*)
 }
 
 /// `src/bin/sync.rs`: the `<vendor>-sync` command over the catalog.

@@ -21,41 +21,8 @@ pub struct AgentCompact {
     pub name: Option<String>,
 }
 #[cfg(feature = "agents")]
-impl<'de> serde::Deserialize<'de> for AgentCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AgentCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AgentCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AgentCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "name" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AgentCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    name: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AgentCompact { gid : opt, resource_type : opt, resource_subtype : opt, name : opt, }
 }
 #[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -78,53 +45,9 @@ pub struct AgentResponse {
     pub photo: Option<super::models::AgentResponsePhoto>,
 }
 #[cfg(feature = "agents")]
-impl<'de> serde::Deserialize<'de> for AgentResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AgentResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AgentResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AgentResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::AgentResponseWorkspace> = None;
-                let mut __f7: Option<super::models::AgentResponsePhoto> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "name" => __f3 = __map.next_value()?,
-                        "description" => __f4 = __map.next_value()?,
-                        "behavior_guidance" => __f5 = __map.next_value()?,
-                        "workspace" => __f6 = Some(__map.next_value()?),
-                        "photo" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AgentResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    name: __f3,
-                    description: __f4,
-                    behavior_guidance: __f5,
-                    workspace: rt::de::required(__f6, "workspace")?,
-                    photo: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AgentResponse { gid : opt, resource_type : opt, resource_subtype : opt, name : opt,
+    description : opt, behavior_guidance : opt, workspace : req, photo : opt, }
 }
 #[cfg(
     any(
@@ -195,38 +118,8 @@ pub struct AgentResponseWorkspace {
         feature = "time_tracking_entries"
     )
 )]
-impl<'de> serde::Deserialize<'de> for AgentResponseWorkspace {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AgentResponseWorkspace;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AgentResponseWorkspace")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AgentResponseWorkspace, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AgentResponseWorkspace {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AgentResponseWorkspace { gid : opt, resource_type : opt, name : opt, }
 }
 #[cfg(any(feature = "agents", feature = "users", feature = "workspaces"))]
 /// A map of the agent's avatar image in various sizes, or null if no photo is set.
@@ -246,47 +139,9 @@ pub struct AgentResponsePhoto {
     pub image_1024x1024: Option<String>,
 }
 #[cfg(any(feature = "agents", feature = "users", feature = "workspaces"))]
-impl<'de> serde::Deserialize<'de> for AgentResponsePhoto {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AgentResponsePhoto;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AgentResponsePhoto")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AgentResponsePhoto, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "image_21x21" => __f0 = __map.next_value()?,
-                        "image_27x27" => __f1 = __map.next_value()?,
-                        "image_36x36" => __f2 = __map.next_value()?,
-                        "image_60x60" => __f3 = __map.next_value()?,
-                        "image_128x128" => __f4 = __map.next_value()?,
-                        "image_1024x1024" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AgentResponsePhoto {
-                    image_21x21: __f0,
-                    image_27x27: __f1,
-                    image_36x36: __f2,
-                    image_60x60: __f3,
-                    image_128x128: __f4,
-                    image_1024x1024: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AgentResponsePhoto { image_21x21 : opt, image_27x27 : opt, image_36x36 : opt,
+    image_60x60 : opt, image_128x128 : opt, image_1024x1024 : opt, }
 }
 #[cfg(feature = "all")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -309,44 +164,9 @@ pub struct AllocationBase {
     pub effort: Option<super::models::AllocationBaseEffort>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for AllocationBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AllocationBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AllocationBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AllocationBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<super::models::AllocationBaseEffort> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = __map.next_value()?,
-                        "end_date" => __f3 = __map.next_value()?,
-                        "effort" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AllocationBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: __f2,
-                    end_date: __f3,
-                    effort: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AllocationBase { gid : opt, resource_type : opt, start_date : opt, end_date : opt,
+    effort : opt, }
 }
 #[cfg(feature = "allocations")]
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
@@ -361,37 +181,8 @@ pub struct AllocationBaseEffort {
     pub value: Option<f64>,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for AllocationBaseEffort {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AllocationBaseEffort;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AllocationBaseEffort")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AllocationBaseEffort, A::Error> {
-                let mut __f0: Option<super::models::AllocationBaseEffortType> = None;
-                let mut __f1: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "type" => __f0 = __map.next_value()?,
-                        "value" => {
-                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AllocationBaseEffort {
-                    type_: __f0,
-                    value: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AllocationBaseEffort { type_ : opt = "type", value : optn, }
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
@@ -421,56 +212,10 @@ pub struct AllocationResponse {
     pub resource_subtype: Option<String>,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for AllocationResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AllocationResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AllocationResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AllocationResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<super::models::AllocationBaseEffort> = None;
-                let mut __f5: Option<super::models::AllocationResponseAssignee> = None;
-                let mut __f6: Option<super::models::UserCompact> = None;
-                let mut __f7: Option<super::models::ProjectCompact> = None;
-                let mut __f8: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = __map.next_value()?,
-                        "end_date" => __f3 = __map.next_value()?,
-                        "effort" => __f4 = __map.next_value()?,
-                        "assignee" => __f5 = __map.next_value()?,
-                        "created_by" => __f6 = __map.next_value()?,
-                        "parent" => __f7 = __map.next_value()?,
-                        "resource_subtype" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AllocationResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: __f2,
-                    end_date: __f3,
-                    effort: __f4,
-                    assignee: __f5,
-                    created_by: __f6,
-                    parent: __f7,
-                    resource_subtype: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AllocationResponse { gid : opt, resource_type : opt, start_date : opt, end_date :
+    opt, effort : opt, assignee : opt, created_by : opt, parent : opt, resource_subtype :
+    opt, }
 }
 #[cfg(feature = "allocations")]
 pub type AllocationResponseAssignee = AgentResponseWorkspace;
@@ -567,38 +312,8 @@ pub struct UserCompact {
         feature = "workspaces"
     )
 )]
-impl<'de> serde::Deserialize<'de> for UserCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserCompact { gid : opt, resource_type : opt, name : opt, }
 }
 #[cfg(
     any(
@@ -650,50 +365,9 @@ pub struct AllocationRequest {
     pub parent: Option<String>,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for AllocationRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AllocationRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AllocationRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AllocationRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<Option<super::models::AllocationBaseEffort>> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = __map.next_value()?,
-                        "end_date" => __f3 = __map.next_value()?,
-                        "effort" => __f4 = Some(__map.next_value()?),
-                        "assignee" => __f5 = __map.next_value()?,
-                        "parent" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AllocationRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: __f2,
-                    end_date: __f3,
-                    effort: __f4,
-                    assignee: __f5,
-                    parent: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AllocationRequest { gid : opt, resource_type : opt, start_date : opt, end_date : opt,
+    effort : tri, assignee : opt, parent : opt, }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -710,43 +384,9 @@ pub struct AddCustomFieldSettingRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for AddCustomFieldSettingRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddCustomFieldSettingRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddCustomFieldSettingRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddCustomFieldSettingRequest, A::Error> {
-                let mut __f0: Option<
-                    super::models::AddCustomFieldSettingRequestCustomField,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "custom_field" => __f0 = Some(__map.next_value()?),
-                        "is_important" => __f1 = __map.next_value()?,
-                        "insert_before" => __f2 = __map.next_value()?,
-                        "insert_after" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddCustomFieldSettingRequest {
-                    custom_field: rt::de::required(__f0, "custom_field")?,
-                    is_important: __f1,
-                    insert_before: __f2,
-                    insert_after: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddCustomFieldSettingRequest { custom_field : req, is_important : opt, insert_before
+    : opt, insert_after : opt, }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -901,133 +541,16 @@ pub struct CustomFieldCreateRequest {
         feature = "projects"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CustomFieldCreateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldCreateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldCreateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldCreateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
-                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<
-                    super::models::CustomFieldCreateRequestRepresentationType,
-                > = None;
-                let mut __f7: Option<Option<String>> = None;
-                let mut __f8: Option<
-                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-                > = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<
-                    Option<super::models::CustomFieldCreateRequestDateValue>,
-                > = None;
-                let mut __f11: Option<
-                    super::models::CustomFieldCreateRequestEnumValue,
-                > = None;
-                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f13: Option<Option<f64>> = None;
-                let mut __f14: Option<Option<String>> = None;
-                let mut __f15: Option<Option<String>> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<super::models::CustomFieldCreateRequestFormat> = None;
-                let mut __f19: Option<Option<String>> = None;
-                let mut __f20: Option<Option<String>> = None;
-                let mut __f21: Option<
-                    Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
-                > = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<
-                    Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
-                > = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<Vec<String>> = None;
-                let mut __f28: Option<Vec<String>> = None;
-                let mut __f29: Option<
-                    super::models::CustomFieldCreateRequestResourceSubtype,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "type" => __f3 = __map.next_value()?,
-                        "enum_options" => __f4 = __map.next_value()?,
-                        "enabled" => __f5 = __map.next_value()?,
-                        "representation_type" => __f6 = __map.next_value()?,
-                        "id_prefix" => __f7 = Some(__map.next_value()?),
-                        "input_restrictions" => __f8 = __map.next_value()?,
-                        "is_formula_field" => __f9 = __map.next_value()?,
-                        "date_value" => __f10 = Some(__map.next_value()?),
-                        "enum_value" => __f11 = __map.next_value()?,
-                        "multi_enum_values" => __f12 = __map.next_value()?,
-                        "number_value" => __f13 = Some(__map.next_value()?),
-                        "text_value" => __f14 = Some(__map.next_value()?),
-                        "display_value" => __f15 = Some(__map.next_value()?),
-                        "description" => __f16 = __map.next_value()?,
-                        "precision" => __f17 = __map.next_value()?,
-                        "format" => __f18 = __map.next_value()?,
-                        "currency_code" => __f19 = Some(__map.next_value()?),
-                        "custom_label" => __f20 = Some(__map.next_value()?),
-                        "custom_label_position" => __f21 = Some(__map.next_value()?),
-                        "is_global_to_workspace" => __f22 = __map.next_value()?,
-                        "has_notifications_enabled" => __f23 = __map.next_value()?,
-                        "asana_created_field" => __f24 = Some(__map.next_value()?),
-                        "workspace" => __f25 = Some(__map.next_value()?),
-                        "owned_by_app" => __f26 = __map.next_value()?,
-                        "people_value" => __f27 = __map.next_value()?,
-                        "reference_value" => __f28 = __map.next_value()?,
-                        "resource_subtype" => __f29 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldCreateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    type_: __f3,
-                    enum_options: __f4,
-                    enabled: __f5,
-                    representation_type: __f6,
-                    id_prefix: __f7,
-                    input_restrictions: __f8,
-                    is_formula_field: __f9,
-                    date_value: __f10,
-                    enum_value: __f11,
-                    multi_enum_values: __f12,
-                    number_value: __f13,
-                    text_value: __f14,
-                    display_value: __f15,
-                    description: __f16,
-                    precision: __f17,
-                    format: __f18,
-                    currency_code: __f19,
-                    custom_label: __f20,
-                    custom_label_position: __f21,
-                    is_global_to_workspace: __f22,
-                    has_notifications_enabled: __f23,
-                    asana_created_field: __f24,
-                    workspace: rt::de::required(__f25, "workspace")?,
-                    owned_by_app: __f26,
-                    people_value: __f27,
-                    reference_value: __f28,
-                    resource_subtype: rt::de::required(__f29, "resource_subtype")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldCreateRequest { gid : opt, resource_type : opt, name : opt, type_ : opt =
+    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
+    tri, input_restrictions : opt, is_formula_field : opt, date_value : tri, enum_value :
+    opt, multi_enum_values : opt, number_value : tri, text_value : tri, display_value :
+    tri, description : opt, precision : opt, format : opt, currency_code : tri,
+    custom_label : tri, custom_label_position : tri, is_global_to_workspace : opt,
+    has_notifications_enabled : opt, asana_created_field : tri, workspace : req,
+    owned_by_app : opt, people_value : opt, reference_value : opt, resource_subtype :
+    req, }
 }
 #[cfg(
     any(
@@ -1110,43 +633,8 @@ pub struct EnumOption {
         feature = "users"
     )
 )]
-impl<'de> serde::Deserialize<'de> for EnumOption {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = EnumOption;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct EnumOption")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<EnumOption, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "enabled" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(EnumOption {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    enabled: __f3,
-                    color: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    EnumOption { gid : opt, resource_type : opt, name : opt, enabled : opt, color : opt,
     }
 }
 #[cfg(
@@ -1231,35 +719,8 @@ pub struct CustomFieldCreateRequestDateValue {
         feature = "users"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CustomFieldCreateRequestDateValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldCreateRequestDateValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldCreateRequestDateValue")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldCreateRequestDateValue, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "date" => __f0 = __map.next_value()?,
-                        "date_time" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldCreateRequestDateValue {
-                    date: __f0,
-                    date_time: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldCreateRequestDateValue { date : opt, date_time : opt, }
 }
 #[cfg(
     any(
@@ -1403,32 +864,8 @@ pub struct AddFollowersRequest {
     pub followers: String,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for AddFollowersRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddFollowersRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddFollowersRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddFollowersRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "followers" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddFollowersRequest {
-                    followers: rt::de::required(__f0, "followers")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddFollowersRequest { followers : req, }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1437,32 +874,8 @@ pub struct AddMembersRequest {
     pub members: String,
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for AddMembersRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddMembersRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddMembersRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddMembersRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "members" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddMembersRequest {
-                    members: rt::de::required(__f0, "members")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddMembersRequest { members : req, }
 }
 #[cfg(
     any(
@@ -1518,35 +931,8 @@ pub struct AsanaResource {
         feature = "time_tracking_entries"
     )
 )]
-impl<'de> serde::Deserialize<'de> for AsanaResource {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AsanaResource;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AsanaResource")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AsanaResource, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AsanaResource {
-                    gid: __f0,
-                    resource_type: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AsanaResource { gid : opt, resource_type : opt, }
 }
 #[cfg(any(feature = "attachments", feature = "task_templates"))]
 /// An *attachment* object represents any file attached to a task in Asana, whether it's an uploaded file or one associated via a third-party service such as Dropbox or Google Drive.
@@ -1562,41 +948,9 @@ pub struct AttachmentCompact {
     pub resource_subtype: Option<String>,
 }
 #[cfg(any(feature = "attachments", feature = "task_templates"))]
-impl<'de> serde::Deserialize<'de> for AttachmentCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AttachmentCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AttachmentCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AttachmentCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AttachmentCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AttachmentCompact { gid : opt, resource_type : opt, name : opt, resource_subtype :
+    opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1629,47 +983,9 @@ pub struct AttachmentRequest {
     pub connect_to_app: Option<bool>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for AttachmentRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AttachmentRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AttachmentRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AttachmentRequest, A::Error> {
-                let mut __f0: Option<super::models::AttachmentRequestResourceSubtype> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource_subtype" => __f0 = __map.next_value()?,
-                        "file" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = Some(__map.next_value()?),
-                        "url" => __f3 = __map.next_value()?,
-                        "name" => __f4 = __map.next_value()?,
-                        "connect_to_app" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AttachmentRequest {
-                    resource_subtype: __f0,
-                    file: __f1,
-                    parent: rt::de::required(__f2, "parent")?,
-                    url: __f3,
-                    name: __f4,
-                    connect_to_app: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AttachmentRequest { resource_subtype : opt, file : opt, parent : req, url : opt, name
+    : opt, connect_to_app : opt, }
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
@@ -1706,65 +1022,10 @@ pub struct AttachmentResponse {
     pub connected_to_app: Option<bool>,
 }
 #[cfg(feature = "attachments")]
-impl<'de> serde::Deserialize<'de> for AttachmentResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AttachmentResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AttachmentResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AttachmentResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<super::models::AttachmentResponseParent> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_at" => __f4 = __map.next_value()?,
-                        "download_url" => __f5 = __map.next_value()?,
-                        "permanent_url" => __f6 = __map.next_value()?,
-                        "host" => __f7 = __map.next_value()?,
-                        "parent" => __f8 = __map.next_value()?,
-                        "size" => __f9 = __map.next_value()?,
-                        "view_url" => __f10 = __map.next_value()?,
-                        "connected_to_app" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AttachmentResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_at: __f4,
-                    download_url: __f5,
-                    permanent_url: __f6,
-                    host: __f7,
-                    parent: __f8,
-                    size: __f9,
-                    view_url: __f10,
-                    connected_to_app: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AttachmentResponse { gid : opt, resource_type : opt, name : opt, resource_subtype :
+    opt, created_at : opt, download_url : opt, permanent_url : opt, host : opt, parent :
+    opt, size : opt, view_url : opt, connected_to_app : opt, }
 }
 #[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1781,44 +1042,9 @@ pub struct AttachmentResponseParent {
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
 #[cfg(feature = "attachments")]
-impl<'de> serde::Deserialize<'de> for AttachmentResponseParent {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AttachmentResponseParent;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AttachmentResponseParent")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AttachmentResponseParent, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_by" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AttachmentResponseParent {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_by: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AttachmentResponseParent { gid : opt, resource_type : opt, name : opt,
+    resource_subtype : opt, created_by : opt, }
 }
 #[cfg(
     any(
@@ -1859,53 +1085,9 @@ pub struct AuditLogEvent {
     pub context: Option<super::models::AuditLogEventContext>,
 }
 #[cfg(feature = "audit_log_api")]
-impl<'de> serde::Deserialize<'de> for AuditLogEvent {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuditLogEvent;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuditLogEvent")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuditLogEvent, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::AuditLogEventActor> = None;
-                let mut __f5: Option<super::models::AuditLogEventResource> = None;
-                let mut __f6: Option<super::models::AuditLogEventDetails> = None;
-                let mut __f7: Option<super::models::AuditLogEventContext> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "created_at" => __f1 = __map.next_value()?,
-                        "event_type" => __f2 = __map.next_value()?,
-                        "event_category" => __f3 = __map.next_value()?,
-                        "actor" => __f4 = __map.next_value()?,
-                        "resource" => __f5 = __map.next_value()?,
-                        "details" => __f6 = __map.next_value()?,
-                        "context" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuditLogEvent {
-                    gid: __f0,
-                    created_at: __f1,
-                    event_type: __f2,
-                    event_category: __f3,
-                    actor: __f4,
-                    resource: __f5,
-                    details: __f6,
-                    context: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuditLogEvent { gid : opt, created_at : opt, event_type : opt, event_category : opt,
+    actor : opt, resource : opt, details : opt, context : opt, }
 }
 #[cfg(feature = "audit_log_api")]
 /// The entity that triggered the event. Will typically be a user.
@@ -1922,41 +1104,8 @@ pub struct AuditLogEventActor {
     pub email: Option<String>,
 }
 #[cfg(feature = "audit_log_api")]
-impl<'de> serde::Deserialize<'de> for AuditLogEventActor {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuditLogEventActor;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuditLogEventActor")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuditLogEventActor, A::Error> {
-                let mut __f0: Option<super::models::AuditLogEventActorActorType> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "actor_type" => __f0 = __map.next_value()?,
-                        "gid" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "email" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuditLogEventActor {
-                    actor_type: __f0,
-                    gid: __f1,
-                    name: __f2,
-                    email: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuditLogEventActor { actor_type : opt, gid : opt, name : opt, email : opt, }
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
@@ -1982,44 +1131,9 @@ pub struct AuditLogEventResource {
     pub email: Option<String>,
 }
 #[cfg(feature = "audit_log_api")]
-impl<'de> serde::Deserialize<'de> for AuditLogEventResource {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuditLogEventResource;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuditLogEventResource")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuditLogEventResource, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource_type" => __f0 = __map.next_value()?,
-                        "resource_subtype" => __f1 = __map.next_value()?,
-                        "gid" => __f2 = __map.next_value()?,
-                        "name" => __f3 = __map.next_value()?,
-                        "email" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuditLogEventResource {
-                    resource_type: __f0,
-                    resource_subtype: __f1,
-                    gid: __f2,
-                    name: __f3,
-                    email: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuditLogEventResource { resource_type : opt, resource_subtype : opt, gid : opt, name
+    : opt, email : opt, }
 }
 #[cfg(feature = "audit_log_api")]
 /// Event specific details. The schema will vary depending on the `event_type`.
@@ -2037,47 +1151,9 @@ pub struct AuditLogEventDetails {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "audit_log_api")]
-impl<'de> serde::Deserialize<'de> for AuditLogEventDetails {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuditLogEventDetails;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuditLogEventDetails")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuditLogEventDetails, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                let mut __f3: Option<String> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "old_value" => __f0 = __map.next_value()?,
-                        "new_value" => __f1 = __map.next_value()?,
-                        "group" => __f2 = __map.next_value()?,
-                        "saml_response" => __f3 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(AuditLogEventDetails {
-                    old_value: __f0,
-                    new_value: __f1,
-                    group: __f2,
-                    saml_response: __f3,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuditLogEventDetails { old_value : opt, new_value : opt, group : opt, saml_response :
+    opt, ..additional_properties }
 }
 #[cfg(feature = "audit_log_api")]
 /// The context from which this event originated.
@@ -2104,52 +1180,10 @@ pub struct AuditLogEventContext {
     pub on_behalf_of_user_id: Option<i64>,
 }
 #[cfg(feature = "audit_log_api")]
-impl<'de> serde::Deserialize<'de> for AuditLogEventContext {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuditLogEventContext;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuditLogEventContext")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuditLogEventContext, A::Error> {
-                let mut __f0: Option<super::models::AuditLogEventContextContextType> = None;
-                let mut __f1: Option<
-                    super::models::AuditLogEventContextApiAuthenticationMethod,
-                > = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "context_type" => __f0 = __map.next_value()?,
-                        "api_authentication_method" => __f1 = __map.next_value()?,
-                        "client_ip_address" => __f2 = __map.next_value()?,
-                        "user_agent" => __f3 = __map.next_value()?,
-                        "oauth_app_name" => __f4 = __map.next_value()?,
-                        "rule_name" => __f5 = __map.next_value()?,
-                        "on_behalf_of_user_id" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuditLogEventContext {
-                    context_type: __f0,
-                    api_authentication_method: __f1,
-                    client_ip_address: __f2,
-                    user_agent: __f3,
-                    oauth_app_name: __f4,
-                    rule_name: __f5,
-                    on_behalf_of_user_id: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuditLogEventContext { context_type : opt, api_authentication_method : opt,
+    client_ip_address : opt, user_agent : opt, oauth_app_name : opt, rule_name : opt,
+    on_behalf_of_user_id : opt, }
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
@@ -2175,30 +1209,8 @@ pub struct BatchRequest {
     pub actions: Option<Vec<super::models::BatchRequestAction>>,
 }
 #[cfg(feature = "batch_api")]
-impl<'de> serde::Deserialize<'de> for BatchRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BatchRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BatchRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BatchRequest, A::Error> {
-                let mut __f0: Option<Vec<super::models::BatchRequestAction>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "actions" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BatchRequest { actions: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BatchRequest { actions : opt, }
 }
 #[cfg(feature = "batch_api")]
 /// An action object for use in a batch request.
@@ -2216,41 +1228,8 @@ pub struct BatchRequestAction {
     pub options: Option<super::models::BatchRequestActionOptions>,
 }
 #[cfg(feature = "batch_api")]
-impl<'de> serde::Deserialize<'de> for BatchRequestAction {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BatchRequestAction;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BatchRequestAction")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BatchRequestAction, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::BatchRequestActionMethod> = None;
-                let mut __f2: Option<serde_json::Value> = None;
-                let mut __f3: Option<super::models::BatchRequestActionOptions> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "relative_path" => __f0 = Some(__map.next_value()?),
-                        "method" => __f1 = Some(__map.next_value()?),
-                        "data" => __f2 = __map.next_value()?,
-                        "options" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BatchRequestAction {
-                    relative_path: rt::de::required(__f0, "relative_path")?,
-                    method: rt::de::required(__f1, "method")?,
-                    data: __f2,
-                    options: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BatchRequestAction { relative_path : req, method : req, data : opt, options : opt, }
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__string_enum! {
@@ -2273,38 +1252,8 @@ pub struct BatchRequestActionOptions {
     pub fields: Option<Vec<String>>,
 }
 #[cfg(feature = "batch_api")]
-impl<'de> serde::Deserialize<'de> for BatchRequestActionOptions {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BatchRequestActionOptions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BatchRequestActionOptions")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BatchRequestActionOptions, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "limit" => __f0 = __map.next_value()?,
-                        "offset" => __f1 = __map.next_value()?,
-                        "fields" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BatchRequestActionOptions {
-                    limit: __f0,
-                    offset: __f1,
-                    fields: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BatchRequestActionOptions { limit : opt, offset : opt, fields : opt, }
 }
 #[cfg(feature = "batch_api")]
 /// A response object returned from a batch request.
@@ -2318,38 +1267,8 @@ pub struct BatchResponse {
     pub body: Option<serde_json::Value>,
 }
 #[cfg(feature = "batch_api")]
-impl<'de> serde::Deserialize<'de> for BatchResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BatchResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BatchResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BatchResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                let mut __f2: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "status_code" => __f0 = __map.next_value()?,
-                        "headers" => __f1 = __map.next_value()?,
-                        "body" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BatchResponse {
-                    status_code: __f0,
-                    headers: __f1,
-                    body: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BatchResponse { status_code : opt, headers : opt, body : opt, }
 }
 #[cfg(feature = "all")]
 /// A *budget* object represents a budget for a given parent.
@@ -2366,38 +1285,8 @@ pub struct BudgetCompact {
     pub budget_type: Option<super::models::BudgetCompactBudgetType>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for BudgetCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::BudgetCompactBudgetType> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "budget_type" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    budget_type: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetCompact { gid : opt, resource_type : opt, budget_type : opt, }
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
@@ -2420,50 +1309,9 @@ pub struct BudgetResponse {
     pub parent: Option<super::models::BudgetResponseParent>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::BudgetCompactBudgetType> = None;
-                let mut __f3: Option<super::models::BudgetEstimateResponse> = None;
-                let mut __f4: Option<super::models::BudgetActualResponse> = None;
-                let mut __f5: Option<super::models::BudgetTotalResponse> = None;
-                let mut __f6: Option<super::models::BudgetResponseParent> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "budget_type" => __f2 = __map.next_value()?,
-                        "estimate" => __f3 = __map.next_value()?,
-                        "actual" => __f4 = __map.next_value()?,
-                        "total" => __f5 = __map.next_value()?,
-                        "parent" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    budget_type: __f2,
-                    estimate: __f3,
-                    actual: __f4,
-                    total: __f5,
-                    parent: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetResponse { gid : opt, resource_type : opt, budget_type : opt, estimate : opt,
+    actual : opt, total : opt, parent : opt, }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2482,48 +1330,9 @@ pub struct BudgetEstimateResponse {
     pub value: Option<f64>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetEstimateResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetEstimateResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetEstimateResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetEstimateResponse, A::Error> {
-                let mut __f0: Option<
-                    super::models::BudgetEstimateResponseBillableStatusFilter,
-                > = None;
-                let mut __f1: Option<super::models::BudgetEstimateResponseSource> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "billable_status_filter" => __f0 = __map.next_value()?,
-                        "source" => __f1 = __map.next_value()?,
-                        "enabled" => __f2 = __map.next_value()?,
-                        "units" => __f3 = __map.next_value()?,
-                        "value" => {
-                            __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetEstimateResponse {
-                    billable_status_filter: __f0,
-                    source: __f1,
-                    enabled: __f2,
-                    units: __f3,
-                    value: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetEstimateResponse { billable_status_filter : opt, source : opt, enabled : opt,
+    units : opt, value : optn, }
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
@@ -2552,42 +1361,8 @@ pub struct BudgetActualResponse {
     pub units: Option<String>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetActualResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetActualResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetActualResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetActualResponse, A::Error> {
-                let mut __f0: Option<
-                    super::models::BudgetActualResponseBillableStatusFilter,
-                > = None;
-                let mut __f1: Option<f64> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "billable_status_filter" => __f0 = __map.next_value()?,
-                        "value" => {
-                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "units" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetActualResponse {
-                    billable_status_filter: __f0,
-                    value: __f1,
-                    units: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetActualResponse { billable_status_filter : opt, value : optn, units : opt, }
 }
 #[cfg(feature = "budgets")]
 /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
@@ -2603,40 +1378,8 @@ pub struct BudgetTotalResponse {
     pub units: Option<String>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetTotalResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetTotalResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetTotalResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetTotalResponse, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<f64> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "enabled" => __f0 = __map.next_value()?,
-                        "value" => {
-                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "units" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetTotalResponse {
-                    enabled: __f0,
-                    value: __f1,
-                    units: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetTotalResponse { enabled : opt, value : optn, units : opt, }
 }
 #[cfg(feature = "budgets")]
 pub type BudgetResponseParent = AgentResponseWorkspace;
@@ -2663,50 +1406,9 @@ pub struct BudgetRequest {
     pub parent: Option<String>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::BudgetCompactBudgetType> = None;
-                let mut __f3: Option<super::models::BudgetEstimateRequest> = None;
-                let mut __f4: Option<super::models::BudgetActualRequest> = None;
-                let mut __f5: Option<super::models::BudgetTotalRequest> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "budget_type" => __f2 = __map.next_value()?,
-                        "estimate" => __f3 = __map.next_value()?,
-                        "actual" => __f4 = __map.next_value()?,
-                        "total" => __f5 = __map.next_value()?,
-                        "parent" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    budget_type: __f2,
-                    estimate: __f3,
-                    actual: __f4,
-                    total: __f5,
-                    parent: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetRequest { gid : opt, resource_type : opt, budget_type : opt, estimate : opt,
+    actual : opt, total : opt, parent : opt, }
 }
 #[cfg(feature = "budgets")]
 /// Defines how the estimate portion of a budget is configured. This object controls whether the estimate is enabled, what data source it uses, and which tasks (by billable status) are included in calculating the estimate value. When disabled (enabled: false and source: none), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
@@ -2725,40 +1427,8 @@ pub struct BudgetEstimateRequest {
     pub enabled: Option<bool>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetEstimateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetEstimateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetEstimateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetEstimateRequest, A::Error> {
-                let mut __f0: Option<
-                    super::models::BudgetEstimateResponseBillableStatusFilter,
-                > = None;
-                let mut __f1: Option<super::models::BudgetEstimateResponseSource> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "billable_status_filter" => __f0 = __map.next_value()?,
-                        "source" => __f1 = __map.next_value()?,
-                        "enabled" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetEstimateRequest {
-                    billable_status_filter: __f0,
-                    source: __f1,
-                    enabled: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetEstimateRequest { billable_status_filter : opt, source : opt, enabled : opt, }
 }
 #[cfg(feature = "budgets")]
 /// Defines the configuration of the actual portion of a budget. The actual value represents aggregated time tracking data attributed to the budget’s parent. This object controls which time entries are included based on their billable status. When no entries match the selected filter, the value will be 0.
@@ -2771,34 +1441,8 @@ pub struct BudgetActualRequest {
     >,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetActualRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetActualRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetActualRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetActualRequest, A::Error> {
-                let mut __f0: Option<
-                    super::models::BudgetActualResponseBillableStatusFilter,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "billable_status_filter" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetActualRequest {
-                    billable_status_filter: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetActualRequest { billable_status_filter : opt, }
 }
 #[cfg(feature = "budgets")]
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
@@ -2812,37 +1456,8 @@ pub struct BudgetTotalRequest {
     pub value: Option<f64>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for BudgetTotalRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BudgetTotalRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BudgetTotalRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BudgetTotalRequest, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "enabled" => __f0 = __map.next_value()?,
-                        "value" => {
-                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BudgetTotalRequest {
-                    enabled: __f0,
-                    value: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BudgetTotalRequest { enabled : opt, value : optn, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2934,118 +1549,14 @@ pub struct CustomFieldBase {
     >,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for CustomFieldBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
-                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<
-                    super::models::CustomFieldCreateRequestRepresentationType,
-                > = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-                > = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<
-                    super::models::CustomFieldCreateRequestDateValue,
-                > = None;
-                let mut __f11: Option<
-                    super::models::CustomFieldCreateRequestEnumValue,
-                > = None;
-                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f13: Option<f64> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<super::models::CustomFieldCreateRequestFormat> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<
-                    super::models::CustomFieldCreateRequestCustomLabelPosition,
-                > = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<
-                    super::models::CustomFieldCreateRequestAsanaCreatedField,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "type" => __f3 = __map.next_value()?,
-                        "enum_options" => __f4 = __map.next_value()?,
-                        "enabled" => __f5 = __map.next_value()?,
-                        "representation_type" => __f6 = __map.next_value()?,
-                        "id_prefix" => __f7 = __map.next_value()?,
-                        "input_restrictions" => __f8 = __map.next_value()?,
-                        "is_formula_field" => __f9 = __map.next_value()?,
-                        "date_value" => __f10 = __map.next_value()?,
-                        "enum_value" => __f11 = __map.next_value()?,
-                        "multi_enum_values" => __f12 = __map.next_value()?,
-                        "number_value" => {
-                            __f13 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "text_value" => __f14 = __map.next_value()?,
-                        "display_value" => __f15 = __map.next_value()?,
-                        "description" => __f16 = __map.next_value()?,
-                        "precision" => __f17 = __map.next_value()?,
-                        "format" => __f18 = __map.next_value()?,
-                        "currency_code" => __f19 = __map.next_value()?,
-                        "custom_label" => __f20 = __map.next_value()?,
-                        "custom_label_position" => __f21 = __map.next_value()?,
-                        "is_global_to_workspace" => __f22 = __map.next_value()?,
-                        "has_notifications_enabled" => __f23 = __map.next_value()?,
-                        "asana_created_field" => __f24 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    type_: __f3,
-                    enum_options: __f4,
-                    enabled: __f5,
-                    representation_type: __f6,
-                    id_prefix: __f7,
-                    input_restrictions: __f8,
-                    is_formula_field: __f9,
-                    date_value: __f10,
-                    enum_value: __f11,
-                    multi_enum_values: __f12,
-                    number_value: __f13,
-                    text_value: __f14,
-                    display_value: __f15,
-                    description: __f16,
-                    precision: __f17,
-                    format: __f18,
-                    currency_code: __f19,
-                    custom_label: __f20,
-                    custom_label_position: __f21,
-                    is_global_to_workspace: __f22,
-                    has_notifications_enabled: __f23,
-                    asana_created_field: __f24,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldBase { gid : opt, resource_type : opt, name : opt, type_ : opt = "type",
+    enum_options : opt, enabled : opt, representation_type : opt, id_prefix : opt,
+    input_restrictions : opt, is_formula_field : opt, date_value : opt, enum_value : opt,
+    multi_enum_values : opt, number_value : optn, text_value : opt, display_value : opt,
+    description : opt, precision : opt, format : opt, currency_code : opt, custom_label :
+    opt, custom_label_position : opt, is_global_to_workspace : opt,
+    has_notifications_enabled : opt, asana_created_field : opt, }
 }
 #[cfg(
     any(
@@ -3110,87 +1621,12 @@ pub struct CustomFieldCompact {
         feature = "users"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CustomFieldCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
-                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<
-                    super::models::CustomFieldCreateRequestRepresentationType,
-                > = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-                > = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<
-                    super::models::CustomFieldCreateRequestDateValue,
-                > = None;
-                let mut __f11: Option<
-                    super::models::CustomFieldCreateRequestEnumValue,
-                > = None;
-                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f13: Option<f64> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "type" => __f3 = __map.next_value()?,
-                        "enum_options" => __f4 = __map.next_value()?,
-                        "enabled" => __f5 = __map.next_value()?,
-                        "representation_type" => __f6 = __map.next_value()?,
-                        "id_prefix" => __f7 = __map.next_value()?,
-                        "input_restrictions" => __f8 = __map.next_value()?,
-                        "is_formula_field" => __f9 = __map.next_value()?,
-                        "date_value" => __f10 = __map.next_value()?,
-                        "enum_value" => __f11 = __map.next_value()?,
-                        "multi_enum_values" => __f12 = __map.next_value()?,
-                        "number_value" => {
-                            __f13 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "text_value" => __f14 = __map.next_value()?,
-                        "display_value" => __f15 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    type_: __f3,
-                    enum_options: __f4,
-                    enabled: __f5,
-                    representation_type: __f6,
-                    id_prefix: __f7,
-                    input_restrictions: __f8,
-                    is_formula_field: __f9,
-                    date_value: __f10,
-                    enum_value: __f11,
-                    multi_enum_values: __f12,
-                    number_value: __f13,
-                    text_value: __f14,
-                    display_value: __f15,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldCompact { gid : opt, resource_type : opt, name : opt, type_ : opt =
+    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
+    opt, input_restrictions : opt, is_formula_field : opt, date_value : opt, enum_value :
+    opt, multi_enum_values : opt, number_value : optn, text_value : opt, display_value :
+    opt, }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3320,128 +1756,15 @@ pub struct CustomFieldRequest {
     pub reference_value: Option<Vec<String>>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for CustomFieldRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
-                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<
-                    super::models::CustomFieldCreateRequestRepresentationType,
-                > = None;
-                let mut __f7: Option<Option<String>> = None;
-                let mut __f8: Option<
-                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-                > = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<
-                    Option<super::models::CustomFieldCreateRequestDateValue>,
-                > = None;
-                let mut __f11: Option<
-                    super::models::CustomFieldCreateRequestEnumValue,
-                > = None;
-                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f13: Option<Option<f64>> = None;
-                let mut __f14: Option<Option<String>> = None;
-                let mut __f15: Option<Option<String>> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<super::models::CustomFieldCreateRequestFormat> = None;
-                let mut __f19: Option<Option<String>> = None;
-                let mut __f20: Option<Option<String>> = None;
-                let mut __f21: Option<
-                    Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
-                > = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<
-                    Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
-                > = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<Vec<String>> = None;
-                let mut __f28: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "type" => __f3 = __map.next_value()?,
-                        "enum_options" => __f4 = __map.next_value()?,
-                        "enabled" => __f5 = __map.next_value()?,
-                        "representation_type" => __f6 = __map.next_value()?,
-                        "id_prefix" => __f7 = Some(__map.next_value()?),
-                        "input_restrictions" => __f8 = __map.next_value()?,
-                        "is_formula_field" => __f9 = __map.next_value()?,
-                        "date_value" => __f10 = Some(__map.next_value()?),
-                        "enum_value" => __f11 = __map.next_value()?,
-                        "multi_enum_values" => __f12 = __map.next_value()?,
-                        "number_value" => __f13 = Some(__map.next_value()?),
-                        "text_value" => __f14 = Some(__map.next_value()?),
-                        "display_value" => __f15 = Some(__map.next_value()?),
-                        "description" => __f16 = __map.next_value()?,
-                        "precision" => __f17 = __map.next_value()?,
-                        "format" => __f18 = __map.next_value()?,
-                        "currency_code" => __f19 = Some(__map.next_value()?),
-                        "custom_label" => __f20 = Some(__map.next_value()?),
-                        "custom_label_position" => __f21 = Some(__map.next_value()?),
-                        "is_global_to_workspace" => __f22 = __map.next_value()?,
-                        "has_notifications_enabled" => __f23 = __map.next_value()?,
-                        "asana_created_field" => __f24 = Some(__map.next_value()?),
-                        "workspace" => __f25 = Some(__map.next_value()?),
-                        "owned_by_app" => __f26 = __map.next_value()?,
-                        "people_value" => __f27 = __map.next_value()?,
-                        "reference_value" => __f28 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    type_: __f3,
-                    enum_options: __f4,
-                    enabled: __f5,
-                    representation_type: __f6,
-                    id_prefix: __f7,
-                    input_restrictions: __f8,
-                    is_formula_field: __f9,
-                    date_value: __f10,
-                    enum_value: __f11,
-                    multi_enum_values: __f12,
-                    number_value: __f13,
-                    text_value: __f14,
-                    display_value: __f15,
-                    description: __f16,
-                    precision: __f17,
-                    format: __f18,
-                    currency_code: __f19,
-                    custom_label: __f20,
-                    custom_label_position: __f21,
-                    is_global_to_workspace: __f22,
-                    has_notifications_enabled: __f23,
-                    asana_created_field: __f24,
-                    workspace: rt::de::required(__f25, "workspace")?,
-                    owned_by_app: __f26,
-                    people_value: __f27,
-                    reference_value: __f28,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldRequest { gid : opt, resource_type : opt, name : opt, type_ : opt =
+    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
+    tri, input_restrictions : opt, is_formula_field : opt, date_value : tri, enum_value :
+    opt, multi_enum_values : opt, number_value : tri, text_value : tri, display_value :
+    tri, description : opt, precision : opt, format : opt, currency_code : tri,
+    custom_label : tri, custom_label_position : tri, is_global_to_workspace : opt,
+    has_notifications_enabled : opt, asana_created_field : tri, workspace : req,
+    owned_by_app : opt, people_value : opt, reference_value : opt, }
 }
 #[cfg(any(feature = "custom_fields", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3524,148 +1847,16 @@ pub struct CustomFieldResponse {
     pub resource_subtype: Option<super::models::CustomFieldResponseResourceSubtype>,
 }
 #[cfg(any(feature = "custom_fields", feature = "tasks"))]
-impl<'de> serde::Deserialize<'de> for CustomFieldResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
-                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<
-                    super::models::CustomFieldCreateRequestRepresentationType,
-                > = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-                > = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<
-                    super::models::CustomFieldCreateRequestDateValue,
-                > = None;
-                let mut __f11: Option<
-                    super::models::CustomFieldCreateRequestEnumValue,
-                > = None;
-                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f13: Option<f64> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<super::models::CustomFieldCreateRequestFormat> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<
-                    super::models::CustomFieldCreateRequestCustomLabelPosition,
-                > = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<
-                    super::models::CustomFieldCreateRequestAsanaCreatedField,
-                > = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<super::models::UserCompact> = None;
-                let mut __f27: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f28: Option<Vec<super::models::AsanaNamedResource>> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<
-                    super::models::CustomFieldResponsePrivacySetting,
-                > = None;
-                let mut __f31: Option<
-                    super::models::CustomFieldResponseDefaultAccessLevel,
-                > = None;
-                let mut __f32: Option<
-                    super::models::CustomFieldResponseResourceSubtype,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "type" => __f3 = __map.next_value()?,
-                        "enum_options" => __f4 = __map.next_value()?,
-                        "enabled" => __f5 = __map.next_value()?,
-                        "representation_type" => __f6 = __map.next_value()?,
-                        "id_prefix" => __f7 = __map.next_value()?,
-                        "input_restrictions" => __f8 = __map.next_value()?,
-                        "is_formula_field" => __f9 = __map.next_value()?,
-                        "date_value" => __f10 = __map.next_value()?,
-                        "enum_value" => __f11 = __map.next_value()?,
-                        "multi_enum_values" => __f12 = __map.next_value()?,
-                        "number_value" => {
-                            __f13 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "text_value" => __f14 = __map.next_value()?,
-                        "display_value" => __f15 = __map.next_value()?,
-                        "description" => __f16 = __map.next_value()?,
-                        "precision" => __f17 = __map.next_value()?,
-                        "format" => __f18 = __map.next_value()?,
-                        "currency_code" => __f19 = __map.next_value()?,
-                        "custom_label" => __f20 = __map.next_value()?,
-                        "custom_label_position" => __f21 = __map.next_value()?,
-                        "is_global_to_workspace" => __f22 = __map.next_value()?,
-                        "has_notifications_enabled" => __f23 = __map.next_value()?,
-                        "asana_created_field" => __f24 = __map.next_value()?,
-                        "is_value_read_only" => __f25 = __map.next_value()?,
-                        "created_by" => __f26 = __map.next_value()?,
-                        "people_value" => __f27 = __map.next_value()?,
-                        "reference_value" => __f28 = __map.next_value()?,
-                        "html_text_value" => __f29 = __map.next_value()?,
-                        "privacy_setting" => __f30 = __map.next_value()?,
-                        "default_access_level" => __f31 = __map.next_value()?,
-                        "resource_subtype" => __f32 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    type_: __f3,
-                    enum_options: __f4,
-                    enabled: __f5,
-                    representation_type: __f6,
-                    id_prefix: __f7,
-                    input_restrictions: __f8,
-                    is_formula_field: __f9,
-                    date_value: __f10,
-                    enum_value: __f11,
-                    multi_enum_values: __f12,
-                    number_value: __f13,
-                    text_value: __f14,
-                    display_value: __f15,
-                    description: __f16,
-                    precision: __f17,
-                    format: __f18,
-                    currency_code: __f19,
-                    custom_label: __f20,
-                    custom_label_position: __f21,
-                    is_global_to_workspace: __f22,
-                    has_notifications_enabled: __f23,
-                    asana_created_field: __f24,
-                    is_value_read_only: __f25,
-                    created_by: __f26,
-                    people_value: __f27,
-                    reference_value: __f28,
-                    html_text_value: __f29,
-                    privacy_setting: __f30,
-                    default_access_level: __f31,
-                    resource_subtype: __f32,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldResponse { gid : opt, resource_type : opt, name : opt, type_ : opt =
+    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
+    opt, input_restrictions : opt, is_formula_field : opt, date_value : opt, enum_value :
+    opt, multi_enum_values : opt, number_value : optn, text_value : opt, display_value :
+    opt, description : opt, precision : opt, format : opt, currency_code : opt,
+    custom_label : opt, custom_label_position : opt, is_global_to_workspace : opt,
+    has_notifications_enabled : opt, asana_created_field : opt, is_value_read_only : opt,
+    created_by : opt, people_value : opt, reference_value : opt, html_text_value : opt,
+    privacy_setting : opt, default_access_level : opt, resource_subtype : opt, }
 }
 #[cfg(
     any(
@@ -3726,35 +1917,8 @@ pub struct CustomFieldSettingCompact {
     pub resource_type: Option<String>,
 }
 #[cfg(any(feature = "access_requests", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for CustomFieldSettingCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldSettingCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldSettingCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldSettingCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldSettingCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldSettingCompact { gid : opt, resource_type : opt, }
 }
 #[cfg(
     any(
@@ -3792,49 +1956,9 @@ pub struct CustomFieldSettingResponse {
         feature = "teams"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CustomFieldSettingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldSettingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldSettingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldSettingResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::CustomFieldSettingResponseProject> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<super::models::CustomFieldSettingResponseParent> = None;
-                let mut __f5: Option<
-                    super::models::CustomFieldSettingResponseCustomField,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "project" => __f2 = __map.next_value()?,
-                        "is_important" => __f3 = __map.next_value()?,
-                        "parent" => __f4 = __map.next_value()?,
-                        "custom_field" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldSettingResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    project: __f2,
-                    is_important: __f3,
-                    parent: __f4,
-                    custom_field: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldSettingResponse { gid : opt, resource_type : opt, project : opt,
+    is_important : opt, parent : opt, custom_field : opt, }
 }
 #[cfg(
     any(
@@ -4017,146 +2141,16 @@ pub struct CustomFieldSettingResponseCustomField {
         feature = "teams"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CustomFieldSettingResponseCustomField {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldSettingResponseCustomField;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldSettingResponseCustomField")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldSettingResponseCustomField, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomFieldCreateRequestType> = None;
-                let mut __f4: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<
-                    super::models::CustomFieldCreateRequestRepresentationType,
-                > = None;
-                let mut __f7: Option<Option<String>> = None;
-                let mut __f8: Option<
-                    Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
-                > = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<
-                    Option<super::models::CustomFieldCreateRequestDateValue>,
-                > = None;
-                let mut __f11: Option<
-                    super::models::CustomFieldCreateRequestEnumValue,
-                > = None;
-                let mut __f12: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f13: Option<Option<f64>> = None;
-                let mut __f14: Option<Option<String>> = None;
-                let mut __f15: Option<Option<String>> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<super::models::CustomFieldCreateRequestFormat> = None;
-                let mut __f19: Option<Option<String>> = None;
-                let mut __f20: Option<Option<String>> = None;
-                let mut __f21: Option<
-                    Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
-                > = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<
-                    Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
-                > = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<super::models::UserCompact> = None;
-                let mut __f27: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f28: Option<Vec<super::models::AsanaNamedResource>> = None;
-                let mut __f29: Option<Option<String>> = None;
-                let mut __f30: Option<
-                    super::models::CustomFieldResponsePrivacySetting,
-                > = None;
-                let mut __f31: Option<
-                    super::models::CustomFieldResponseDefaultAccessLevel,
-                > = None;
-                let mut __f32: Option<
-                    super::models::CustomFieldResponseResourceSubtype,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "type" => __f3 = __map.next_value()?,
-                        "enum_options" => __f4 = __map.next_value()?,
-                        "enabled" => __f5 = __map.next_value()?,
-                        "representation_type" => __f6 = __map.next_value()?,
-                        "id_prefix" => __f7 = Some(__map.next_value()?),
-                        "input_restrictions" => __f8 = __map.next_value()?,
-                        "is_formula_field" => __f9 = __map.next_value()?,
-                        "date_value" => __f10 = Some(__map.next_value()?),
-                        "enum_value" => __f11 = __map.next_value()?,
-                        "multi_enum_values" => __f12 = __map.next_value()?,
-                        "number_value" => __f13 = Some(__map.next_value()?),
-                        "text_value" => __f14 = Some(__map.next_value()?),
-                        "display_value" => __f15 = Some(__map.next_value()?),
-                        "description" => __f16 = __map.next_value()?,
-                        "precision" => __f17 = __map.next_value()?,
-                        "format" => __f18 = __map.next_value()?,
-                        "currency_code" => __f19 = Some(__map.next_value()?),
-                        "custom_label" => __f20 = Some(__map.next_value()?),
-                        "custom_label_position" => __f21 = Some(__map.next_value()?),
-                        "is_global_to_workspace" => __f22 = __map.next_value()?,
-                        "has_notifications_enabled" => __f23 = __map.next_value()?,
-                        "asana_created_field" => __f24 = Some(__map.next_value()?),
-                        "is_value_read_only" => __f25 = __map.next_value()?,
-                        "created_by" => __f26 = __map.next_value()?,
-                        "people_value" => __f27 = __map.next_value()?,
-                        "reference_value" => __f28 = __map.next_value()?,
-                        "html_text_value" => __f29 = Some(__map.next_value()?),
-                        "privacy_setting" => __f30 = __map.next_value()?,
-                        "default_access_level" => __f31 = __map.next_value()?,
-                        "resource_subtype" => __f32 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldSettingResponseCustomField {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    type_: __f3,
-                    enum_options: __f4,
-                    enabled: __f5,
-                    representation_type: __f6,
-                    id_prefix: __f7,
-                    input_restrictions: __f8,
-                    is_formula_field: __f9,
-                    date_value: __f10,
-                    enum_value: __f11,
-                    multi_enum_values: __f12,
-                    number_value: __f13,
-                    text_value: __f14,
-                    display_value: __f15,
-                    description: __f16,
-                    precision: __f17,
-                    format: __f18,
-                    currency_code: __f19,
-                    custom_label: __f20,
-                    custom_label_position: __f21,
-                    is_global_to_workspace: __f22,
-                    has_notifications_enabled: __f23,
-                    asana_created_field: __f24,
-                    is_value_read_only: __f25,
-                    created_by: __f26,
-                    people_value: __f27,
-                    reference_value: __f28,
-                    html_text_value: __f29,
-                    privacy_setting: __f30,
-                    default_access_level: __f31,
-                    resource_subtype: __f32,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldSettingResponseCustomField { gid : opt, resource_type : opt, name : opt,
+    type_ : opt = "type", enum_options : opt, enabled : opt, representation_type : opt,
+    id_prefix : tri, input_restrictions : opt, is_formula_field : opt, date_value : tri,
+    enum_value : opt, multi_enum_values : opt, number_value : tri, text_value : tri,
+    display_value : tri, description : opt, precision : opt, format : opt, currency_code
+    : tri, custom_label : tri, custom_label_position : tri, is_global_to_workspace : opt,
+    has_notifications_enabled : opt, asana_created_field : tri, is_value_read_only : opt,
+    created_by : opt, people_value : opt, reference_value : opt, html_text_value : tri,
+    privacy_setting : opt, default_access_level : opt, resource_subtype : opt, }
 }
 #[cfg(any(feature = "memberships", feature = "tasks"))]
 /// Custom Types extend the types of Asana Objects, currently only Custom Tasks are supported.
@@ -4174,43 +2168,9 @@ pub struct CustomTypeResponse {
     pub status_options: Option<Vec<super::models::CustomTypeStatusOptionResponse>>,
 }
 #[cfg(feature = "custom_types")]
-impl<'de> serde::Deserialize<'de> for CustomTypeResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomTypeResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomTypeResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomTypeResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    Vec<super::models::CustomTypeStatusOptionResponse>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "status_options" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomTypeResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    status_options: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomTypeResponse { gid : opt, resource_type : opt, name : opt, status_options :
+    opt, }
 }
 #[cfg(feature = "custom_types")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4229,47 +2189,9 @@ pub struct CustomTypeStatusOptionResponse {
     pub color: Option<String>,
 }
 #[cfg(feature = "custom_types")]
-impl<'de> serde::Deserialize<'de> for CustomTypeStatusOptionResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomTypeStatusOptionResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomTypeStatusOptionResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomTypeStatusOptionResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "completion_state" => __f3 = __map.next_value()?,
-                        "enabled" => __f4 = __map.next_value()?,
-                        "color" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomTypeStatusOptionResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    completion_state: __f3,
-                    enabled: __f4,
-                    color: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomTypeStatusOptionResponse { gid : opt, resource_type : opt, name : opt,
+    completion_state : opt, enabled : opt, color : opt, }
 }
 #[cfg(feature = "tasks")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -4287,38 +2209,9 @@ pub struct EnumOptionInsertRequest {
     pub after_enum_option: Option<String>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for EnumOptionInsertRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = EnumOptionInsertRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct EnumOptionInsertRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<EnumOptionInsertRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "enum_option" => __f0 = Some(__map.next_value()?),
-                        "before_enum_option" => __f1 = __map.next_value()?,
-                        "after_enum_option" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(EnumOptionInsertRequest {
-                    enum_option: rt::de::required(__f0, "enum_option")?,
-                    before_enum_option: __f1,
-                    after_enum_option: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    EnumOptionInsertRequest { enum_option : req, before_enum_option : opt,
+    after_enum_option : opt, }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4346,50 +2239,9 @@ pub struct EnumOptionRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for EnumOptionRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = EnumOptionRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct EnumOptionRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<EnumOptionRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "enabled" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        "insert_before" => __f5 = __map.next_value()?,
-                        "insert_after" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(EnumOptionRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    enabled: __f3,
-                    color: __f4,
-                    insert_before: __f5,
-                    insert_after: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    EnumOptionRequest { gid : opt, resource_type : opt, name : opt, enabled : opt, color
+    : opt, insert_before : opt, insert_after : opt, }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ErrorModel {
@@ -4400,38 +2252,8 @@ pub struct ErrorModel {
     /// *500 errors only*. A unique error phrase which can be used when contacting developer support to help identify the exact occurrence of the problem in Asana's logs.
     pub phrase: Option<String>,
 }
-impl<'de> serde::Deserialize<'de> for ErrorModel {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ErrorModel;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ErrorModel")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ErrorModel, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "message" => __f0 = __map.next_value()?,
-                        "help" => __f1 = __map.next_value()?,
-                        "phrase" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ErrorModel {
-                    message: __f0,
-                    help: __f1,
-                    phrase: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ErrorModel { message : opt, help : opt, phrase : opt, }
 }
 /// Sadly, sometimes requests to the API are not successful. Failures can
 /// occur for a wide range of reasons. In all cases, the API should return
@@ -4449,30 +2271,8 @@ impl<'de> serde::Deserialize<'de> for ErrorModel {
 pub struct ErrorResponse {
     pub errors: Option<Vec<super::models::ErrorModel>>,
 }
-impl<'de> serde::Deserialize<'de> for ErrorResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ErrorResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ErrorResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ErrorResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::ErrorModel>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "errors" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ErrorResponse { errors: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ErrorResponse { errors : opt, }
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
 /// An *event* is an object representing a change to a resource that was
@@ -4529,50 +2329,9 @@ pub struct EventResponse {
     pub change: Option<super::models::EventResponseChange>,
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
-impl<'de> serde::Deserialize<'de> for EventResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = EventResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct EventResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<EventResponse, A::Error> {
-                let mut __f0: Option<super::models::UserCompact> = None;
-                let mut __f1: Option<super::models::AsanaNamedResource> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::AsanaNamedResource> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<super::models::EventResponseChange> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user" => __f0 = __map.next_value()?,
-                        "resource" => __f1 = __map.next_value()?,
-                        "type" => __f2 = __map.next_value()?,
-                        "action" => __f3 = __map.next_value()?,
-                        "parent" => __f4 = __map.next_value()?,
-                        "created_at" => __f5 = __map.next_value()?,
-                        "change" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(EventResponse {
-                    user: __f0,
-                    resource: __f1,
-                    type_: __f2,
-                    action: __f3,
-                    parent: __f4,
-                    created_at: __f5,
-                    change: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    EventResponse { user : opt, resource : opt, type_ : opt = "type", action : opt,
+    parent : opt, created_at : opt, change : opt, }
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
 /// Information about the type of change that has occurred. This field is only present when the value of the property `action`, describing the action taken on the **resource**, is `changed`.
@@ -4590,44 +2349,9 @@ pub struct EventResponseChange {
     pub removed_value: Option<serde_json::Value>,
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
-impl<'de> serde::Deserialize<'de> for EventResponseChange {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = EventResponseChange;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct EventResponseChange")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<EventResponseChange, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<serde_json::Value> = None;
-                let mut __f3: Option<serde_json::Value> = None;
-                let mut __f4: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "field" => __f0 = __map.next_value()?,
-                        "action" => __f1 = __map.next_value()?,
-                        "new_value" => __f2 = __map.next_value()?,
-                        "added_value" => __f3 = __map.next_value()?,
-                        "removed_value" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(EventResponseChange {
-                    field: __f0,
-                    action: __f1,
-                    new_value: __f2,
-                    added_value: __f3,
-                    removed_value: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    EventResponseChange { field : opt, action : opt, new_value : opt, added_value : opt,
+    removed_value : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4642,38 +2366,8 @@ pub struct GoalAddSubgoalRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for GoalAddSubgoalRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalAddSubgoalRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalAddSubgoalRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalAddSubgoalRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "subgoal" => __f0 = Some(__map.next_value()?),
-                        "insert_before" => __f1 = __map.next_value()?,
-                        "insert_after" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalAddSubgoalRequest {
-                    subgoal: rt::de::required(__f0, "subgoal")?,
-                    insert_before: __f1,
-                    insert_after: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalAddSubgoalRequest { subgoal : req, insert_before : opt, insert_after : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4682,32 +2376,8 @@ pub struct GoalAddSupportingWorkRequest {
     pub supporting_work: String,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for GoalAddSupportingWorkRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalAddSupportingWorkRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalAddSupportingWorkRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalAddSupportingWorkRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "supporting_work" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalAddSupportingWorkRequest {
-                    supporting_work: rt::de::required(__f0, "supporting_work")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalAddSupportingWorkRequest { supporting_work : req, }
 }
 #[cfg(feature = "all")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -4742,56 +2412,9 @@ pub struct GoalBase {
     pub liked: Option<bool>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for GoalBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "html_notes" => __f3 = __map.next_value()?,
-                        "notes" => __f4 = __map.next_value()?,
-                        "due_on" => __f5 = __map.next_value()?,
-                        "start_on" => __f6 = __map.next_value()?,
-                        "is_workspace_level" => __f7 = __map.next_value()?,
-                        "liked" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    html_notes: __f3,
-                    notes: __f4,
-                    due_on: __f5,
-                    start_on: __f6,
-                    is_workspace_level: __f7,
-                    liked: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalBase { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes : opt,
+    due_on : opt, start_on : opt, is_workspace_level : opt, liked : opt, }
 }
 #[cfg(any(feature = "goals", feature = "memberships"))]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -4810,41 +2433,8 @@ pub struct GoalCompact {
     pub owner: Option<super::models::GoalCompactOwner>,
 }
 #[cfg(any(feature = "goals", feature = "memberships"))]
-impl<'de> serde::Deserialize<'de> for GoalCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::GoalCompactOwner> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "owner" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    owner: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalCompact { gid : opt, resource_type : opt, name : opt, owner : opt, }
 }
 #[cfg(any(feature = "goal_relationships", feature = "goals", feature = "memberships"))]
 pub type GoalCompactOwner = UserCompact;
@@ -4894,71 +2484,11 @@ pub struct GoalMetricBase {
     pub is_custom_weight: Option<bool>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GoalMetricBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalMetricBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalMetricBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalMetricBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<super::models::GoalMetricBaseUnit> = None;
-                let mut __f5: Option<Option<String>> = None;
-                let mut __f6: Option<f64> = None;
-                let mut __f7: Option<f64> = None;
-                let mut __f8: Option<f64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<super::models::GoalMetricBaseProgressSource> = None;
-                let mut __f11: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "precision" => __f3 = __map.next_value()?,
-                        "unit" => __f4 = __map.next_value()?,
-                        "currency_code" => __f5 = Some(__map.next_value()?),
-                        "initial_number_value" => {
-                            __f6 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "target_number_value" => {
-                            __f7 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "current_number_value" => {
-                            __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "current_display_value" => __f9 = __map.next_value()?,
-                        "progress_source" => __f10 = __map.next_value()?,
-                        "is_custom_weight" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalMetricBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    precision: __f3,
-                    unit: __f4,
-                    currency_code: __f5,
-                    initial_number_value: __f6,
-                    target_number_value: __f7,
-                    current_number_value: __f8,
-                    current_display_value: __f9,
-                    progress_source: __f10,
-                    is_custom_weight: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalMetricBase { gid : opt, resource_type : opt, resource_subtype : opt, precision :
+    opt, unit : opt, currency_code : tri, initial_number_value : optn,
+    target_number_value : optn, current_number_value : optn, current_display_value : opt,
+    progress_source : opt, is_custom_weight : opt, }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -4982,32 +2512,8 @@ pub struct GoalRemoveSupportingRelationshipRequest {
     pub supporting_resource: String,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for GoalRemoveSupportingRelationshipRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRemoveSupportingRelationshipRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRemoveSupportingRelationshipRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRemoveSupportingRelationshipRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "supporting_resource" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRemoveSupportingRelationshipRequest {
-                    supporting_resource: rt::de::required(__f0, "supporting_resource")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRemoveSupportingRelationshipRequest { supporting_resource : req, }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5026,43 +2532,9 @@ pub struct GoalAddSupportingRelationshipRequest {
     pub contribution_weight: Option<f64>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for GoalAddSupportingRelationshipRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalAddSupportingRelationshipRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalAddSupportingRelationshipRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalAddSupportingRelationshipRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "supporting_resource" => __f0 = Some(__map.next_value()?),
-                        "insert_before" => __f1 = __map.next_value()?,
-                        "insert_after" => __f2 = __map.next_value()?,
-                        "contribution_weight" => {
-                            __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalAddSupportingRelationshipRequest {
-                    supporting_resource: rt::de::required(__f0, "supporting_resource")?,
-                    insert_before: __f1,
-                    insert_after: __f2,
-                    contribution_weight: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalAddSupportingRelationshipRequest { supporting_resource : req, insert_before :
+    opt, insert_after : opt, contribution_weight : optn, }
 }
 #[cfg(feature = "goals")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -5079,40 +2551,9 @@ pub struct GoalMetricCurrentValueRequest {
     pub current_number_value: Option<f64>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GoalMetricCurrentValueRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalMetricCurrentValueRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalMetricCurrentValueRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalMetricCurrentValueRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "current_number_value" => {
-                            __f2 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalMetricCurrentValueRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    current_number_value: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalMetricCurrentValueRequest { gid : opt, resource_type : opt, current_number_value
+    : optn, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5121,32 +2562,8 @@ pub struct GoalRemoveSubgoalRequest {
     pub subgoal: String,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for GoalRemoveSubgoalRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRemoveSubgoalRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRemoveSubgoalRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRemoveSubgoalRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "subgoal" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRemoveSubgoalRequest {
-                    subgoal: rt::de::required(__f0, "subgoal")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRemoveSubgoalRequest { subgoal : req, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5192,68 +2609,10 @@ pub struct GoalRequestBase {
     pub owner: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for GoalRequestBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRequestBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRequestBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRequestBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "html_notes" => __f3 = __map.next_value()?,
-                        "notes" => __f4 = __map.next_value()?,
-                        "due_on" => __f5 = __map.next_value()?,
-                        "start_on" => __f6 = __map.next_value()?,
-                        "is_workspace_level" => __f7 = __map.next_value()?,
-                        "liked" => __f8 = __map.next_value()?,
-                        "team" => __f9 = __map.next_value()?,
-                        "workspace" => __f10 = __map.next_value()?,
-                        "time_period" => __f11 = __map.next_value()?,
-                        "owner" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRequestBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    html_notes: __f3,
-                    notes: __f4,
-                    due_on: __f5,
-                    start_on: __f6,
-                    is_workspace_level: __f7,
-                    liked: __f8,
-                    team: __f9,
-                    workspace: __f10,
-                    time_period: __f11,
-                    owner: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRequestBase { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes
+    : opt, due_on : opt, start_on : opt, is_workspace_level : opt, liked : opt, team :
+    opt, workspace : opt, time_period : opt, owner : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5316,71 +2675,10 @@ pub struct GoalRequest {
     pub followers: Option<Vec<String>>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GoalRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<Option<String>> = None;
-                let mut __f6: Option<Option<String>> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<Option<String>> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<Option<String>> = None;
-                let mut __f12: Option<Option<String>> = None;
-                let mut __f13: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "html_notes" => __f3 = __map.next_value()?,
-                        "notes" => __f4 = __map.next_value()?,
-                        "due_on" => __f5 = Some(__map.next_value()?),
-                        "start_on" => __f6 = Some(__map.next_value()?),
-                        "is_workspace_level" => __f7 = __map.next_value()?,
-                        "liked" => __f8 = __map.next_value()?,
-                        "team" => __f9 = Some(__map.next_value()?),
-                        "workspace" => __f10 = __map.next_value()?,
-                        "time_period" => __f11 = Some(__map.next_value()?),
-                        "owner" => __f12 = Some(__map.next_value()?),
-                        "followers" => __f13 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    html_notes: __f3,
-                    notes: __f4,
-                    due_on: __f5,
-                    start_on: __f6,
-                    is_workspace_level: __f7,
-                    liked: __f8,
-                    team: __f9,
-                    workspace: __f10,
-                    time_period: __f11,
-                    owner: __f12,
-                    followers: __f13,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRequest { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes :
+    opt, due_on : tri, start_on : tri, is_workspace_level : opt, liked : opt, team : tri,
+    workspace : opt, time_period : tri, owner : tri, followers : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5451,74 +2749,11 @@ pub struct GoalUpdateRequest {
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GoalUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<Option<String>> = None;
-                let mut __f6: Option<Option<String>> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<Option<String>> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<Option<String>> = None;
-                let mut __f12: Option<Option<String>> = None;
-                let mut __f13: Option<Option<String>> = None;
-                let mut __f14: Option<std::collections::BTreeMap<String, String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "html_notes" => __f3 = __map.next_value()?,
-                        "notes" => __f4 = __map.next_value()?,
-                        "due_on" => __f5 = Some(__map.next_value()?),
-                        "start_on" => __f6 = Some(__map.next_value()?),
-                        "is_workspace_level" => __f7 = __map.next_value()?,
-                        "liked" => __f8 = __map.next_value()?,
-                        "team" => __f9 = Some(__map.next_value()?),
-                        "workspace" => __f10 = __map.next_value()?,
-                        "time_period" => __f11 = Some(__map.next_value()?),
-                        "owner" => __f12 = Some(__map.next_value()?),
-                        "status" => __f13 = Some(__map.next_value()?),
-                        "custom_fields" => __f14 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    html_notes: __f3,
-                    notes: __f4,
-                    due_on: __f5,
-                    start_on: __f6,
-                    is_workspace_level: __f7,
-                    liked: __f8,
-                    team: __f9,
-                    workspace: __f10,
-                    time_period: __f11,
-                    owner: __f12,
-                    status: __f13,
-                    custom_fields: __f14,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalUpdateRequest { gid : opt, resource_type : opt, name : opt, html_notes : opt,
+    notes : opt, due_on : tri, start_on : tri, is_workspace_level : opt, liked : opt,
+    team : tri, workspace : opt, time_period : tri, owner : tri, status : tri,
+    custom_fields : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5566,98 +2801,13 @@ pub struct GoalResponse {
     pub custom_field_settings: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GoalResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<Vec<super::models::Like>> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<super::models::GoalResponseTeam> = None;
-                let mut __f12: Option<super::models::GoalResponseWorkspace> = None;
-                let mut __f13: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f14: Option<super::models::GoalResponseTimePeriod> = None;
-                let mut __f15: Option<super::models::GoalResponseMetric> = None;
-                let mut __f16: Option<super::models::GoalCompactOwner> = None;
-                let mut __f17: Option<super::models::StatusUpdateCompact> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<super::models::GoalResponsePrivacySetting> = None;
-                let mut __f20: Option<super::models::GoalResponseDefaultAccessLevel> = None;
-                let mut __f21: Option<Vec<super::models::CustomFieldCompact>> = None;
-                let mut __f22: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "html_notes" => __f3 = __map.next_value()?,
-                        "notes" => __f4 = __map.next_value()?,
-                        "due_on" => __f5 = __map.next_value()?,
-                        "start_on" => __f6 = __map.next_value()?,
-                        "is_workspace_level" => __f7 = __map.next_value()?,
-                        "liked" => __f8 = __map.next_value()?,
-                        "likes" => __f9 = __map.next_value()?,
-                        "num_likes" => __f10 = __map.next_value()?,
-                        "team" => __f11 = __map.next_value()?,
-                        "workspace" => __f12 = __map.next_value()?,
-                        "followers" => __f13 = __map.next_value()?,
-                        "time_period" => __f14 = __map.next_value()?,
-                        "metric" => __f15 = __map.next_value()?,
-                        "owner" => __f16 = __map.next_value()?,
-                        "current_status_update" => __f17 = __map.next_value()?,
-                        "status" => __f18 = __map.next_value()?,
-                        "privacy_setting" => __f19 = __map.next_value()?,
-                        "default_access_level" => __f20 = __map.next_value()?,
-                        "custom_fields" => __f21 = __map.next_value()?,
-                        "custom_field_settings" => __f22 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    html_notes: __f3,
-                    notes: __f4,
-                    due_on: __f5,
-                    start_on: __f6,
-                    is_workspace_level: __f7,
-                    liked: __f8,
-                    likes: __f9,
-                    num_likes: __f10,
-                    team: __f11,
-                    workspace: __f12,
-                    followers: __f13,
-                    time_period: __f14,
-                    metric: __f15,
-                    owner: __f16,
-                    current_status_update: __f17,
-                    status: __f18,
-                    privacy_setting: __f19,
-                    default_access_level: __f20,
-                    custom_fields: __f21,
-                    custom_field_settings: __f22,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalResponse { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes :
+    opt, due_on : opt, start_on : opt, is_workspace_level : opt, liked : opt, likes :
+    opt, num_likes : opt, team : opt, workspace : opt, followers : opt, time_period :
+    opt, metric : opt, owner : opt, current_status_update : opt, status : opt,
+    privacy_setting : opt, default_access_level : opt, custom_fields : opt,
+    custom_field_settings : opt, }
 }
 #[cfg(
     any(
@@ -5685,32 +2835,8 @@ pub struct Like {
         feature = "tasks"
     )
 )]
-impl<'de> serde::Deserialize<'de> for Like {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = Like;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct Like")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<Like, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UserCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "user" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(Like { gid: __f0, user: __f1 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    Like { gid : opt, user : opt, }
 }
 #[cfg(feature = "goals")]
 pub type GoalResponseTeam = AgentResponseWorkspace;
@@ -5733,47 +2859,9 @@ pub struct GoalResponseTimePeriod {
     pub display_name: Option<String>,
 }
 #[cfg(any(feature = "goals", feature = "time_periods"))]
-impl<'de> serde::Deserialize<'de> for GoalResponseTimePeriod {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalResponseTimePeriod;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalResponseTimePeriod")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalResponseTimePeriod, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::GoalResponseTimePeriodPeriod> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "end_on" => __f2 = __map.next_value()?,
-                        "start_on" => __f3 = __map.next_value()?,
-                        "period" => __f4 = __map.next_value()?,
-                        "display_name" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalResponseTimePeriod {
-                    gid: __f0,
-                    resource_type: __f1,
-                    end_on: __f2,
-                    start_on: __f3,
-                    period: __f4,
-                    display_name: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalResponseTimePeriod { gid : opt, resource_type : opt, end_on : opt, start_on :
+    opt, period : opt, display_name : opt, }
 }
 #[cfg(any(feature = "goals", feature = "time_periods"))]
 connector_runtime::__string_enum! {
@@ -5813,74 +2901,11 @@ pub struct GoalResponseMetric {
     pub can_manage: Option<bool>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GoalResponseMetric {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalResponseMetric;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalResponseMetric")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalResponseMetric, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<super::models::GoalMetricBaseUnit> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<f64> = None;
-                let mut __f7: Option<f64> = None;
-                let mut __f8: Option<f64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<super::models::GoalMetricBaseProgressSource> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "precision" => __f3 = __map.next_value()?,
-                        "unit" => __f4 = __map.next_value()?,
-                        "currency_code" => __f5 = __map.next_value()?,
-                        "initial_number_value" => {
-                            __f6 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "target_number_value" => {
-                            __f7 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "current_number_value" => {
-                            __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "current_display_value" => __f9 = __map.next_value()?,
-                        "progress_source" => __f10 = __map.next_value()?,
-                        "is_custom_weight" => __f11 = __map.next_value()?,
-                        "can_manage" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalResponseMetric {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    precision: __f3,
-                    unit: __f4,
-                    currency_code: __f5,
-                    initial_number_value: __f6,
-                    target_number_value: __f7,
-                    current_number_value: __f8,
-                    current_display_value: __f9,
-                    progress_source: __f10,
-                    is_custom_weight: __f11,
-                    can_manage: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalResponseMetric { gid : opt, resource_type : opt, resource_subtype : opt,
+    precision : opt, unit : opt, currency_code : opt, initial_number_value : optn,
+    target_number_value : optn, current_number_value : optn, current_display_value : opt,
+    progress_source : opt, is_custom_weight : opt, can_manage : opt, }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "status_updates"))]
 /// A *status update* is an update on the progress of a particular project, portfolio, or goal, and is sent out to all of its parent's followers when created. These updates include both text describing the update and a `status_type` intended to represent the overall state of the object.
@@ -5897,43 +2922,9 @@ pub struct StatusUpdateCompact {
     pub resource_subtype: Option<super::models::StatusUpdateCompactResourceSubtype>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "status_updates"))]
-impl<'de> serde::Deserialize<'de> for StatusUpdateCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StatusUpdateCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StatusUpdateCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StatusUpdateCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::StatusUpdateCompactResourceSubtype,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StatusUpdateCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    resource_subtype: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StatusUpdateCompact { gid : opt, resource_type : opt, title : opt, resource_subtype :
+    opt, }
 }
 #[cfg(
     any(
@@ -5986,53 +2977,9 @@ pub struct GoalRelationshipBase {
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for GoalRelationshipBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRelationshipBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRelationshipBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRelationshipBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::GoalRelationshipBaseResourceSubtype,
-                > = None;
-                let mut __f3: Option<
-                    super::models::GoalRelationshipBaseSupportingResource,
-                > = None;
-                let mut __f4: Option<f64> = None;
-                let mut __f5: Option<super::models::GoalRelationshipBaseSupportedGoal> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "supporting_resource" => __f3 = __map.next_value()?,
-                        "contribution_weight" => {
-                            __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "supported_goal" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRelationshipBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    supporting_resource: __f3,
-                    contribution_weight: __f4,
-                    supported_goal: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRelationshipBase { gid : opt, resource_type : opt, resource_subtype : opt,
+    supporting_resource : opt, contribution_weight : optn, supported_goal : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
@@ -6059,41 +3006,9 @@ pub struct GoalRelationshipBaseSupportedGoal {
     pub owner: Option<super::models::GoalCompactOwner>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for GoalRelationshipBaseSupportedGoal {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRelationshipBaseSupportedGoal;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRelationshipBaseSupportedGoal")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRelationshipBaseSupportedGoal, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::GoalCompactOwner> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "owner" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRelationshipBaseSupportedGoal {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    owner: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRelationshipBaseSupportedGoal { gid : opt, resource_type : opt, name : opt, owner
+    : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 /// A *goal relationship* is an object representing the relationship between a goal and another goal, a project, a task, or a portfolio.
@@ -6112,50 +3027,9 @@ pub struct GoalRelationshipCompact {
     pub contribution_weight: Option<f64>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for GoalRelationshipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRelationshipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRelationshipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRelationshipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::GoalRelationshipBaseResourceSubtype,
-                > = None;
-                let mut __f3: Option<
-                    super::models::GoalRelationshipBaseSupportingResource,
-                > = None;
-                let mut __f4: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "supporting_resource" => __f3 = __map.next_value()?,
-                        "contribution_weight" => {
-                            __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRelationshipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    supporting_resource: __f3,
-                    contribution_weight: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRelationshipCompact { gid : opt, resource_type : opt, resource_subtype : opt,
+    supporting_resource : opt, contribution_weight : optn, }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6180,53 +3054,9 @@ pub struct GoalRelationshipRequest {
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for GoalRelationshipRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalRelationshipRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalRelationshipRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalRelationshipRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::GoalRelationshipBaseResourceSubtype,
-                > = None;
-                let mut __f3: Option<
-                    super::models::GoalRelationshipBaseSupportingResource,
-                > = None;
-                let mut __f4: Option<f64> = None;
-                let mut __f5: Option<super::models::GoalRelationshipBaseSupportedGoal> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "supporting_resource" => __f3 = __map.next_value()?,
-                        "contribution_weight" => {
-                            __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "supported_goal" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalRelationshipRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    supporting_resource: __f3,
-                    contribution_weight: __f4,
-                    supported_goal: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalRelationshipRequest { gid : opt, resource_type : opt, resource_subtype : opt,
+    supporting_resource : opt, contribution_weight : optn, supported_goal : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 pub type GoalRelationshipResponse = GoalRelationshipBase;
@@ -6274,59 +3104,10 @@ pub struct JobCompact {
         feature = "tasks"
     )
 )]
-impl<'de> serde::Deserialize<'de> for JobCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = JobCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct JobCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<JobCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::JobCompactStatus> = None;
-                let mut __f4: Option<super::models::PortfolioCompact> = None;
-                let mut __f5: Option<super::models::ProjectCompact> = None;
-                let mut __f6: Option<super::models::JobCompactNewTask> = None;
-                let mut __f7: Option<super::models::ProjectTemplateCompact> = None;
-                let mut __f8: Option<super::models::GraphExportCompact> = None;
-                let mut __f9: Option<super::models::ResourceExportCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "status" => __f3 = __map.next_value()?,
-                        "new_portfolio" => __f4 = __map.next_value()?,
-                        "new_project" => __f5 = __map.next_value()?,
-                        "new_task" => __f6 = __map.next_value()?,
-                        "new_project_template" => __f7 = __map.next_value()?,
-                        "new_graph_export" => __f8 = __map.next_value()?,
-                        "new_resource_export" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(JobCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    status: __f3,
-                    new_portfolio: __f4,
-                    new_project: __f5,
-                    new_task: __f6,
-                    new_project_template: __f7,
-                    new_graph_export: __f8,
-                    new_resource_export: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    JobCompact { gid : opt, resource_type : opt, resource_subtype : opt, status : opt,
+    new_portfolio : opt, new_project : opt, new_task : opt, new_project_template : opt,
+    new_graph_export : opt, new_resource_export : opt, }
 }
 #[cfg(
     any(
@@ -6399,44 +3180,9 @@ pub struct JobCompactNewTask {
         feature = "time_tracking_entries"
     )
 )]
-impl<'de> serde::Deserialize<'de> for JobCompactNewTask {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = JobCompactNewTask;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct JobCompactNewTask")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<JobCompactNewTask, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
-                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_by" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(JobCompactNewTask {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_by: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    JobCompactNewTask { gid : opt, resource_type : opt, name : opt, resource_subtype :
+    opt, created_by : opt, }
 }
 #[cfg(
     any(
@@ -6513,44 +3259,9 @@ pub struct GraphExportCompact {
         feature = "tasks"
     )
 )]
-impl<'de> serde::Deserialize<'de> for GraphExportCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GraphExportCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GraphExportCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GraphExportCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<chrono::DateTime<chrono::Utc>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "created_at" => __f2 = __map.next_value()?,
-                        "download_url" => __f3 = __map.next_value()?,
-                        "completed_at" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GraphExportCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    created_at: __f2,
-                    download_url: __f3,
-                    completed_at: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GraphExportCompact { gid : opt, resource_type : opt, created_at : opt, download_url :
+    opt, completed_at : opt, }
 }
 #[cfg(
     any(
@@ -6605,59 +3316,10 @@ pub struct GoalMembershipCompact {
     pub is_editor: Option<bool>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for GoalMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<super::models::GoalMembershipCompactParent> = None;
-                let mut __f5: Option<super::models::GoalMembershipCompactRole> = None;
-                let mut __f6: Option<super::models::GoalMembershipCompactAccessLevel> = None;
-                let mut __f7: Option<super::models::GoalMembershipCompactGoal> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "parent" => __f4 = __map.next_value()?,
-                        "role" => __f5 = __map.next_value()?,
-                        "access_level" => __f6 = __map.next_value()?,
-                        "goal" => __f7 = __map.next_value()?,
-                        "is_commenter" => __f8 = __map.next_value()?,
-                        "is_editor" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    member: __f3,
-                    parent: __f4,
-                    role: __f5,
-                    access_level: __f6,
-                    goal: __f7,
-                    is_commenter: __f8,
-                    is_editor: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalMembershipCompact { gid : opt, resource_type : opt, resource_subtype : opt,
+    member : opt, parent : opt, role : opt, access_level : opt, goal : opt, is_commenter
+    : opt, is_editor : opt, }
 }
 #[cfg(feature = "memberships")]
 pub type GoalMembershipCompactParent = GoalCompact;
@@ -6692,49 +3354,9 @@ pub struct ProjectMembershipCompactResponse {
     pub resource_subtype: Option<String>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for ProjectMembershipCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectMembershipCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectMembershipCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectMembershipCompactResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::ProjectCompact> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<
-                    super::models::ProjectMembershipCompactResponseAccessLevel,
-                > = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "access_level" => __f4 = __map.next_value()?,
-                        "resource_subtype" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectMembershipCompactResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: __f2,
-                    member: __f3,
-                    access_level: __f4,
-                    resource_subtype: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectMembershipCompactResponse { gid : opt, resource_type : opt, parent : opt,
+    member : opt, access_level : opt, resource_subtype : opt, }
 }
 #[cfg(any(feature = "memberships", feature = "project_memberships"))]
 /// Whether the member has admin, editor, commenter, or viewer access to the project.
@@ -6758,49 +3380,9 @@ pub struct PortfolioMembershipCompactResponse {
     pub resource_subtype: Option<String>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for PortfolioMembershipCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioMembershipCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioMembershipCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioMembershipCompactResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::PortfolioCompact> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<
-                    super::models::PortfolioMembershipCompactResponseAccessLevel,
-                > = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "access_level" => __f4 = __map.next_value()?,
-                        "resource_subtype" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioMembershipCompactResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: __f2,
-                    member: __f3,
-                    access_level: __f4,
-                    resource_subtype: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioMembershipCompactResponse { gid : opt, resource_type : opt, parent : opt,
+    member : opt, access_level : opt, resource_subtype : opt, }
 }
 #[cfg(any(feature = "memberships", feature = "portfolio_memberships"))]
 connector_runtime::__string_enum! {
@@ -6827,49 +3409,9 @@ pub struct CustomFieldMembershipCompact {
     pub access_level: Option<super::models::CustomFieldMembershipCompactAccessLevel>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for CustomFieldMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomFieldMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomFieldMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomFieldMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomFieldCompact> = None;
-                let mut __f4: Option<super::models::MemberCompact> = None;
-                let mut __f5: Option<
-                    super::models::CustomFieldMembershipCompactAccessLevel,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "parent" => __f3 = __map.next_value()?,
-                        "member" => __f4 = __map.next_value()?,
-                        "access_level" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomFieldMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    parent: __f3,
-                    member: __f4,
-                    access_level: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomFieldMembershipCompact { gid : opt, resource_type : opt, resource_subtype :
+    opt, parent : opt, member : opt, access_level : opt, }
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
@@ -6895,49 +3437,9 @@ pub struct CustomTypeMembershipCompact {
     pub access_level: Option<super::models::CustomTypeMembershipCompactAccessLevel>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for CustomTypeMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CustomTypeMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CustomTypeMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CustomTypeMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CustomTypeCompact> = None;
-                let mut __f4: Option<super::models::MemberCompact> = None;
-                let mut __f5: Option<
-                    super::models::CustomTypeMembershipCompactAccessLevel,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "parent" => __f3 = __map.next_value()?,
-                        "member" => __f4 = __map.next_value()?,
-                        "access_level" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CustomTypeMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    parent: __f3,
-                    member: __f4,
-                    access_level: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CustomTypeMembershipCompact { gid : opt, resource_type : opt, resource_subtype : opt,
+    parent : opt, member : opt, access_level : opt, }
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
@@ -6954,32 +3456,8 @@ pub struct ModifyDependenciesRequest {
     pub dependencies: Option<Vec<String>>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for ModifyDependenciesRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ModifyDependenciesRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ModifyDependenciesRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ModifyDependenciesRequest, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "dependencies" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ModifyDependenciesRequest {
-                    dependencies: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ModifyDependenciesRequest { dependencies : opt, }
 }
 #[cfg(feature = "tasks")]
 /// A set of dependent tasks.
@@ -6990,32 +3468,8 @@ pub struct ModifyDependentsRequest {
     pub dependents: Option<Vec<String>>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for ModifyDependentsRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ModifyDependentsRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ModifyDependentsRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ModifyDependentsRequest, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "dependents" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ModifyDependentsRequest {
-                    dependents: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ModifyDependentsRequest { dependents : opt, }
 }
 #[cfg(
     any(
@@ -7107,38 +3561,8 @@ pub struct NextPage {
         feature = "workspaces"
     )
 )]
-impl<'de> serde::Deserialize<'de> for NextPage {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = NextPage;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct NextPage")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<NextPage, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "offset" => __f0 = __map.next_value()?,
-                        "path" => __f1 = __map.next_value()?,
-                        "uri" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(NextPage {
-                    offset: __f0,
-                    path: __f1,
-                    uri: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    NextPage { offset : opt, path : opt, uri : opt, }
 }
 #[cfg(feature = "ooo_entries")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -7158,41 +3582,8 @@ pub struct OooEntryBase {
     pub end_date: Option<chrono::NaiveDate>,
 }
 #[cfg(feature = "ooo_entries")]
-impl<'de> serde::Deserialize<'de> for OooEntryBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = OooEntryBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct OooEntryBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<OooEntryBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = __map.next_value()?,
-                        "end_date" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(OooEntryBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: __f2,
-                    end_date: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    OooEntryBase { gid : opt, resource_type : opt, start_date : opt, end_date : opt, }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7211,47 +3602,9 @@ pub struct OooEntryResponse {
     pub created_by: Option<super::models::UserCompact>,
 }
 #[cfg(feature = "ooo_entries")]
-impl<'de> serde::Deserialize<'de> for OooEntryResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = OooEntryResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct OooEntryResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<OooEntryResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<super::models::UserCompact> = None;
-                let mut __f5: Option<super::models::UserCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = __map.next_value()?,
-                        "end_date" => __f3 = __map.next_value()?,
-                        "user" => __f4 = __map.next_value()?,
-                        "created_by" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(OooEntryResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: __f2,
-                    end_date: __f3,
-                    user: __f4,
-                    created_by: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    OooEntryResponse { gid : opt, resource_type : opt, start_date : opt, end_date : opt,
+    user : opt, created_by : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7276,47 +3629,9 @@ pub struct OooEntryCreateRequest {
     pub workspace: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for OooEntryCreateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = OooEntryCreateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct OooEntryCreateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<OooEntryCreateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = __map.next_value()?,
-                        "end_date" => __f3 = __map.next_value()?,
-                        "user" => __f4 = __map.next_value()?,
-                        "workspace" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(OooEntryCreateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: __f2,
-                    end_date: __f3,
-                    user: __f4,
-                    workspace: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    OooEntryCreateRequest { gid : opt, resource_type : opt, start_date : opt, end_date :
+    opt, user : opt, workspace : opt, }
 }
 #[cfg(feature = "organization_exports")]
 /// An *organization_export* object represents a request to export the complete data of an Organization in JSON format.
@@ -7343,47 +3658,9 @@ pub struct OrganizationExportCompact {
     pub organization: Option<super::models::WorkspaceCompact>,
 }
 #[cfg(feature = "organization_exports")]
-impl<'de> serde::Deserialize<'de> for OrganizationExportCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = OrganizationExportCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct OrganizationExportCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<OrganizationExportCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::OrganizationExportCompactState> = None;
-                let mut __f5: Option<super::models::WorkspaceCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "created_at" => __f2 = __map.next_value()?,
-                        "download_url" => __f3 = __map.next_value()?,
-                        "state" => __f4 = __map.next_value()?,
-                        "organization" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(OrganizationExportCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    created_at: __f2,
-                    download_url: __f3,
-                    state: __f4,
-                    organization: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    OrganizationExportCompact { gid : opt, resource_type : opt, created_at : opt,
+    download_url : opt, state : opt, organization : opt, }
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
@@ -7412,32 +3689,8 @@ pub struct OrganizationExportRequest {
     pub organization: Option<String>,
 }
 #[cfg(feature = "organization_exports")]
-impl<'de> serde::Deserialize<'de> for OrganizationExportRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = OrganizationExportRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct OrganizationExportRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<OrganizationExportRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "organization" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(OrganizationExportRequest {
-                    organization: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    OrganizationExportRequest { organization : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7452,38 +3705,8 @@ pub struct PortfolioAddItemRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for PortfolioAddItemRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioAddItemRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioAddItemRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioAddItemRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "item" => __f0 = Some(__map.next_value()?),
-                        "insert_before" => __f1 = __map.next_value()?,
-                        "insert_after" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioAddItemRequest {
-                    item: rt::de::required(__f0, "item")?,
-                    insert_before: __f1,
-                    insert_after: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioAddItemRequest { item : req, insert_before : opt, insert_after : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7514,53 +3737,9 @@ pub struct PortfolioBase {
     pub default_access_level: Option<super::models::PortfolioBaseDefaultAccessLevel>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for PortfolioBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<super::models::PortfolioBaseColor> = None;
-                let mut __f5: Option<chrono::NaiveDate> = None;
-                let mut __f6: Option<chrono::NaiveDate> = None;
-                let mut __f7: Option<super::models::PortfolioBaseDefaultAccessLevel> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        "start_on" => __f5 = __map.next_value()?,
-                        "due_on" => __f6 = __map.next_value()?,
-                        "default_access_level" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    start_on: __f5,
-                    due_on: __f6,
-                    default_access_level: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioBase { gid : opt, resource_type : opt, name : opt, archived : opt, color :
+    opt, start_on : opt, due_on : opt, default_access_level : opt, }
 }
 #[cfg(any(feature = "portfolios", feature = "tags"))]
 connector_runtime::__string_enum! {
@@ -7596,46 +3775,9 @@ pub struct PortfolioMembershipCompact {
     >,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for PortfolioMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::PortfolioCompact> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<
-                    super::models::PortfolioMembershipCompactResponseAccessLevel,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "access_level" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: __f2,
-                    member: __f3,
-                    access_level: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioMembershipCompact { gid : opt, resource_type : opt, parent : opt, member :
+    opt, access_level : opt, }
 }
 #[cfg(feature = "portfolio_memberships")]
 /// This object determines if a user is a member of a portfolio.
@@ -7655,46 +3797,9 @@ pub struct DeprecatedPortfolioMembershipCompact {
     >,
 }
 #[cfg(feature = "portfolio_memberships")]
-impl<'de> serde::Deserialize<'de> for DeprecatedPortfolioMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DeprecatedPortfolioMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DeprecatedPortfolioMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DeprecatedPortfolioMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::PortfolioCompact> = None;
-                let mut __f3: Option<super::models::UserCompact> = None;
-                let mut __f4: Option<
-                    super::models::PortfolioMembershipCompactResponseAccessLevel,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "portfolio" => __f2 = __map.next_value()?,
-                        "user" => __f3 = __map.next_value()?,
-                        "access_level" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DeprecatedPortfolioMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    portfolio: __f2,
-                    user: __f3,
-                    access_level: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DeprecatedPortfolioMembershipCompact { gid : opt, resource_type : opt, portfolio :
+    opt, user : opt, access_level : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7703,32 +3808,8 @@ pub struct PortfolioRemoveItemRequest {
     pub item: String,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for PortfolioRemoveItemRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioRemoveItemRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioRemoveItemRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioRemoveItemRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "item" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioRemoveItemRequest {
-                    item: rt::de::required(__f0, "item")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioRemoveItemRequest { item : req, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7771,59 +3852,10 @@ pub struct PortfolioRequest {
     pub public: Option<bool>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for PortfolioRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<super::models::PortfolioBaseColor> = None;
-                let mut __f5: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f6: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f7: Option<super::models::PortfolioBaseDefaultAccessLevel> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        "start_on" => __f5 = Some(__map.next_value()?),
-                        "due_on" => __f6 = Some(__map.next_value()?),
-                        "default_access_level" => __f7 = __map.next_value()?,
-                        "workspace" => __f8 = __map.next_value()?,
-                        "public" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    start_on: __f5,
-                    due_on: __f6,
-                    default_access_level: __f7,
-                    workspace: __f8,
-                    public: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioRequest { gid : opt, resource_type : opt, name : opt, archived : opt, color
+    : opt, start_on : tri, due_on : tri, default_access_level : opt, workspace : opt,
+    public : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7863,56 +3895,10 @@ pub struct PortfolioUpdateRequest {
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for PortfolioUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<super::models::PortfolioBaseColor> = None;
-                let mut __f5: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f6: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f7: Option<super::models::PortfolioBaseDefaultAccessLevel> = None;
-                let mut __f8: Option<std::collections::BTreeMap<String, String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        "start_on" => __f5 = Some(__map.next_value()?),
-                        "due_on" => __f6 = Some(__map.next_value()?),
-                        "default_access_level" => __f7 = __map.next_value()?,
-                        "custom_fields" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    start_on: __f5,
-                    due_on: __f6,
-                    default_access_level: __f7,
-                    custom_fields: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioUpdateRequest { gid : opt, resource_type : opt, name : opt, archived : opt,
+    color : opt, start_on : tri, due_on : tri, default_access_level : opt, custom_fields
+    : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7956,89 +3942,12 @@ pub struct PortfolioResponse {
     pub project_templates: Option<Vec<super::models::ProjectTemplateCompact>>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for PortfolioResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<super::models::PortfolioBaseColor> = None;
-                let mut __f5: Option<chrono::NaiveDate> = None;
-                let mut __f6: Option<chrono::NaiveDate> = None;
-                let mut __f7: Option<super::models::PortfolioBaseDefaultAccessLevel> = None;
-                let mut __f8: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f9: Option<super::models::UserCompact> = None;
-                let mut __f10: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                let mut __f11: Option<super::models::StatusUpdateCompact> = None;
-                let mut __f12: Option<Vec<super::models::CustomFieldCompact>> = None;
-                let mut __f13: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f14: Option<super::models::UserCompact> = None;
-                let mut __f15: Option<super::models::PortfolioResponseWorkspace> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<super::models::PortfolioResponsePrivacySetting> = None;
-                let mut __f19: Option<Vec<super::models::ProjectTemplateCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        "start_on" => __f5 = __map.next_value()?,
-                        "due_on" => __f6 = __map.next_value()?,
-                        "default_access_level" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "created_by" => __f9 = __map.next_value()?,
-                        "custom_field_settings" => __f10 = __map.next_value()?,
-                        "current_status_update" => __f11 = __map.next_value()?,
-                        "custom_fields" => __f12 = __map.next_value()?,
-                        "members" => __f13 = __map.next_value()?,
-                        "owner" => __f14 = __map.next_value()?,
-                        "workspace" => __f15 = __map.next_value()?,
-                        "permalink_url" => __f16 = __map.next_value()?,
-                        "public" => __f17 = __map.next_value()?,
-                        "privacy_setting" => __f18 = __map.next_value()?,
-                        "project_templates" => __f19 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    start_on: __f5,
-                    due_on: __f6,
-                    default_access_level: __f7,
-                    created_at: __f8,
-                    created_by: __f9,
-                    custom_field_settings: __f10,
-                    current_status_update: __f11,
-                    custom_fields: __f12,
-                    members: __f13,
-                    owner: __f14,
-                    workspace: __f15,
-                    permalink_url: __f16,
-                    public: __f17,
-                    privacy_setting: __f18,
-                    project_templates: __f19,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioResponse { gid : opt, resource_type : opt, name : opt, archived : opt, color
+    : opt, start_on : opt, due_on : opt, default_access_level : opt, created_at : opt,
+    created_by : opt, custom_field_settings : opt, current_status_update : opt,
+    custom_fields : opt, members : opt, owner : opt, workspace : opt, permalink_url :
+    opt, public : opt, privacy_setting : opt, project_templates : opt, }
 }
 #[cfg(feature = "portfolios")]
 pub type PortfolioResponseWorkspace = AgentResponseWorkspace;
@@ -8073,53 +3982,9 @@ pub struct Preview {
     pub title_link: Option<String>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for Preview {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = Preview;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct Preview")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<Preview, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "fallback" => __f0 = __map.next_value()?,
-                        "footer" => __f1 = __map.next_value()?,
-                        "header" => __f2 = __map.next_value()?,
-                        "header_link" => __f3 = __map.next_value()?,
-                        "html_text" => __f4 = __map.next_value()?,
-                        "text" => __f5 = __map.next_value()?,
-                        "title" => __f6 = __map.next_value()?,
-                        "title_link" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(Preview {
-                    fallback: __f0,
-                    footer: __f1,
-                    header: __f2,
-                    header_link: __f3,
-                    html_text: __f4,
-                    text: __f5,
-                    title: __f6,
-                    title_link: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    Preview { fallback : opt, footer : opt, header : opt, header_link : opt, html_text :
+    opt, text : opt, title : opt, title_link : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8198,103 +4063,13 @@ pub struct ProjectBase {
     >,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for ProjectBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<super::models::ProjectBaseColor> = None;
-                let mut __f5: Option<super::models::ProjectBaseIcon> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::ProjectBaseCurrentStatus> = None;
-                let mut __f8: Option<super::models::ProjectBaseCurrentStatusUpdate> = None;
-                let mut __f9: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                let mut __f10: Option<super::models::ProjectBaseDefaultView> = None;
-                let mut __f11: Option<chrono::NaiveDate> = None;
-                let mut __f12: Option<chrono::NaiveDate> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<super::models::ProjectBasePrivacySetting> = None;
-                let mut __f19: Option<chrono::NaiveDate> = None;
-                let mut __f20: Option<super::models::ProjectBaseDefaultAccessLevel> = None;
-                let mut __f21: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForCustomization,
-                > = None;
-                let mut __f22: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForSharing,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        "icon" => __f5 = __map.next_value()?,
-                        "created_at" => __f6 = __map.next_value()?,
-                        "current_status" => __f7 = __map.next_value()?,
-                        "current_status_update" => __f8 = __map.next_value()?,
-                        "custom_field_settings" => __f9 = __map.next_value()?,
-                        "default_view" => __f10 = __map.next_value()?,
-                        "due_date" => __f11 = __map.next_value()?,
-                        "due_on" => __f12 = __map.next_value()?,
-                        "html_notes" => __f13 = __map.next_value()?,
-                        "members" => __f14 = __map.next_value()?,
-                        "modified_at" => __f15 = __map.next_value()?,
-                        "notes" => __f16 = __map.next_value()?,
-                        "public" => __f17 = __map.next_value()?,
-                        "privacy_setting" => __f18 = __map.next_value()?,
-                        "start_on" => __f19 = __map.next_value()?,
-                        "default_access_level" => __f20 = __map.next_value()?,
-                        "minimum_access_level_for_customization" => {
-                            __f21 = __map.next_value()?;
-                        }
-                        "minimum_access_level_for_sharing" => __f22 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    icon: __f5,
-                    created_at: __f6,
-                    current_status: __f7,
-                    current_status_update: __f8,
-                    custom_field_settings: __f9,
-                    default_view: __f10,
-                    due_date: __f11,
-                    due_on: __f12,
-                    html_notes: __f13,
-                    members: __f14,
-                    modified_at: __f15,
-                    notes: __f16,
-                    public: __f17,
-                    privacy_setting: __f18,
-                    start_on: __f19,
-                    default_access_level: __f20,
-                    minimum_access_level_for_customization: __f21,
-                    minimum_access_level_for_sharing: __f22,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ProjectBase { gid : opt, resource_type : opt, name : opt, archived : opt, color :
+    opt, icon : opt, created_at : opt, current_status : opt, current_status_update : opt,
+    custom_field_settings : opt, default_view : opt, due_date : opt, due_on : opt,
+    html_notes : opt, members : opt, modified_at : opt, notes : opt, public : opt,
+    privacy_setting : opt, start_on : opt, default_access_level : opt,
+    minimum_access_level_for_customization : opt, minimum_access_level_for_sharing : opt,
     }
 }
 #[cfg(feature = "projects")]
@@ -8356,59 +4131,10 @@ pub struct ProjectBaseCurrentStatus {
     pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectBaseCurrentStatus {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectBaseCurrentStatus;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectBaseCurrentStatus")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectBaseCurrentStatus, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::ProjectBaseCurrentStatusColor> = None;
-                let mut __f6: Option<super::models::UserCompact> = None;
-                let mut __f7: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f8: Option<super::models::UserCompact> = None;
-                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "text" => __f3 = __map.next_value()?,
-                        "html_text" => __f4 = __map.next_value()?,
-                        "color" => __f5 = __map.next_value()?,
-                        "author" => __f6 = __map.next_value()?,
-                        "created_at" => __f7 = __map.next_value()?,
-                        "created_by" => __f8 = __map.next_value()?,
-                        "modified_at" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectBaseCurrentStatus {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    text: __f3,
-                    html_text: __f4,
-                    color: __f5,
-                    author: __f6,
-                    created_at: __f7,
-                    created_by: __f8,
-                    modified_at: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectBaseCurrentStatus { gid : opt, resource_type : opt, title : opt, text : opt,
+    html_text : opt, color : opt, author : opt, created_at : opt, created_by : opt,
+    modified_at : opt, }
 }
 #[cfg(any(feature = "project_statuses", feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -8434,43 +4160,9 @@ pub struct ProjectBaseCurrentStatusUpdate {
     pub resource_subtype: Option<super::models::StatusUpdateCompactResourceSubtype>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectBaseCurrentStatusUpdate {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectBaseCurrentStatusUpdate;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectBaseCurrentStatusUpdate")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectBaseCurrentStatusUpdate, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::StatusUpdateCompactResourceSubtype,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectBaseCurrentStatusUpdate {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    resource_subtype: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectBaseCurrentStatusUpdate { gid : opt, resource_type : opt, title : opt,
+    resource_subtype : opt, }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -8519,41 +4211,8 @@ pub struct ProjectBriefBase {
     pub html_text: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for ProjectBriefBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectBriefBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectBriefBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectBriefBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "html_text" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectBriefBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    html_text: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectBriefBase { gid : opt, resource_type : opt, title : opt, html_text : opt, }
 }
 #[cfg(feature = "all")]
 /// A *Project Brief* allows you to explain the what and why of the project to your team.
@@ -8578,44 +4237,9 @@ pub struct ProjectBriefRequest {
     pub text: Option<String>,
 }
 #[cfg(feature = "project_briefs")]
-impl<'de> serde::Deserialize<'de> for ProjectBriefRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectBriefRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectBriefRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectBriefRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "html_text" => __f3 = __map.next_value()?,
-                        "text" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectBriefRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    html_text: __f3,
-                    text: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectBriefRequest { gid : opt, resource_type : opt, title : opt, html_text : opt,
+    text : opt, }
 }
 #[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8635,50 +4259,9 @@ pub struct ProjectBriefResponse {
     pub project: Option<super::models::ProjectBriefResponseProject>,
 }
 #[cfg(feature = "project_briefs")]
-impl<'de> serde::Deserialize<'de> for ProjectBriefResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectBriefResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectBriefResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectBriefResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::ProjectBriefResponseProject> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "html_text" => __f3 = __map.next_value()?,
-                        "text" => __f4 = __map.next_value()?,
-                        "permalink_url" => __f5 = __map.next_value()?,
-                        "project" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectBriefResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    html_text: __f3,
-                    text: __f4,
-                    permalink_url: __f5,
-                    project: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectBriefResponse { gid : opt, resource_type : opt, title : opt, html_text : opt,
+    text : opt, permalink_url : opt, project : opt, }
 }
 #[cfg(feature = "project_briefs")]
 pub type ProjectBriefResponseProject = AgentResponseWorkspace;
@@ -8727,40 +4310,8 @@ pub struct ProjectDuplicateRequest {
     pub schedule_dates: Option<super::models::ProjectDuplicateRequestScheduleDates>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectDuplicateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectDuplicateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectDuplicateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectDuplicateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::ProjectDuplicateRequestScheduleDates,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "include" => __f1 = __map.next_value()?,
-                        "schedule_dates" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectDuplicateRequest {
-                    name: rt::de::required(__f0, "name")?,
-                    include: __f1,
-                    schedule_dates: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectDuplicateRequest { name : req, include : opt, schedule_dates : opt, }
 }
 #[cfg(feature = "projects")]
 /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
@@ -8777,38 +4328,9 @@ pub struct ProjectDuplicateRequestScheduleDates {
     pub start_on: Option<String>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectDuplicateRequestScheduleDates {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectDuplicateRequestScheduleDates;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectDuplicateRequestScheduleDates")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectDuplicateRequestScheduleDates, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "should_skip_weekends" => __f0 = __map.next_value()?,
-                        "due_on" => __f1 = __map.next_value()?,
-                        "start_on" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectDuplicateRequestScheduleDates {
-                    should_skip_weekends: __f0,
-                    due_on: __f1,
-                    start_on: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectDuplicateRequestScheduleDates { should_skip_weekends : opt, due_on : opt,
+    start_on : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8833,35 +4355,8 @@ pub struct PortfolioDuplicateRequest {
     pub include: Option<String>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for PortfolioDuplicateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PortfolioDuplicateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PortfolioDuplicateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PortfolioDuplicateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "include" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PortfolioDuplicateRequest {
-                    name: rt::de::required(__f0, "name")?,
-                    include: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PortfolioDuplicateRequest { name : req, include : opt, }
 }
 #[cfg(feature = "project_memberships")]
 /// This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).
@@ -8879,46 +4374,9 @@ pub struct ProjectMembershipCompact {
     pub access_level: Option<super::models::ProjectMembershipCompactResponseAccessLevel>,
 }
 #[cfg(feature = "project_memberships")]
-impl<'de> serde::Deserialize<'de> for ProjectMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::ProjectCompact> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<
-                    super::models::ProjectMembershipCompactResponseAccessLevel,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "access_level" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: __f2,
-                    member: __f3,
-                    access_level: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectMembershipCompact { gid : opt, resource_type : opt, parent : opt, member :
+    opt, access_level : opt, }
 }
 #[cfg(feature = "project_memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8941,57 +4399,9 @@ pub struct ProjectMembershipNormalResponse {
     pub write_access: Option<super::models::ProjectMembershipNormalResponseWriteAccess>,
 }
 #[cfg(feature = "project_memberships")]
-impl<'de> serde::Deserialize<'de> for ProjectMembershipNormalResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectMembershipNormalResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectMembershipNormalResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectMembershipNormalResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::ProjectCompact> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<
-                    super::models::ProjectMembershipCompactResponseAccessLevel,
-                > = None;
-                let mut __f5: Option<super::models::UserCompact> = None;
-                let mut __f6: Option<super::models::ProjectCompact> = None;
-                let mut __f7: Option<
-                    super::models::ProjectMembershipNormalResponseWriteAccess,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "access_level" => __f4 = __map.next_value()?,
-                        "user" => __f5 = __map.next_value()?,
-                        "project" => __f6 = __map.next_value()?,
-                        "write_access" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectMembershipNormalResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: __f2,
-                    member: __f3,
-                    access_level: __f4,
-                    user: __f5,
-                    project: __f6,
-                    write_access: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectMembershipNormalResponse { gid : opt, resource_type : opt, parent : opt,
+    member : opt, access_level : opt, user : opt, project : opt, write_access : opt, }
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
@@ -9015,48 +4425,9 @@ pub struct ProjectPortfolioSettingCompact {
     pub is_access_control_inherited: Option<bool>,
 }
 #[cfg(feature = "project_portfolio_settings")]
-impl<'de> serde::Deserialize<'de> for ProjectPortfolioSettingCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectPortfolioSettingCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectPortfolioSettingCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectPortfolioSettingCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::ProjectPortfolioSettingCompactProject,
-                > = None;
-                let mut __f3: Option<
-                    super::models::ProjectPortfolioSettingCompactPortfolio,
-                > = None;
-                let mut __f4: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "project" => __f2 = __map.next_value()?,
-                        "portfolio" => __f3 = __map.next_value()?,
-                        "is_access_control_inherited" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectPortfolioSettingCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    project: __f2,
-                    portfolio: __f3,
-                    is_access_control_inherited: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectPortfolioSettingCompact { gid : opt, resource_type : opt, project : opt,
+    portfolio : opt, is_access_control_inherited : opt, }
 }
 #[cfg(feature = "project_portfolio_settings")]
 /// The project associated with this setting.
@@ -9081,51 +4452,9 @@ pub struct ProjectPortfolioSettingResponse {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "project_portfolio_settings")]
-impl<'de> serde::Deserialize<'de> for ProjectPortfolioSettingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectPortfolioSettingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectPortfolioSettingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectPortfolioSettingResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::ProjectPortfolioSettingCompactProject,
-                > = None;
-                let mut __f3: Option<
-                    super::models::ProjectPortfolioSettingCompactPortfolio,
-                > = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "project" => __f2 = __map.next_value()?,
-                        "portfolio" => __f3 = __map.next_value()?,
-                        "is_access_control_inherited" => __f4 = __map.next_value()?,
-                        "created_at" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectPortfolioSettingResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    project: __f2,
-                    portfolio: __f3,
-                    is_access_control_inherited: __f4,
-                    created_at: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectPortfolioSettingResponse { gid : opt, resource_type : opt, project : opt,
+    portfolio : opt, is_access_control_inherited : opt, created_at : opt, }
 }
 #[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9135,32 +4464,8 @@ pub struct ProjectPortfolioSettingUpdateRequest {
     pub is_access_control_inherited: Option<bool>,
 }
 #[cfg(feature = "project_portfolio_settings")]
-impl<'de> serde::Deserialize<'de> for ProjectPortfolioSettingUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectPortfolioSettingUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectPortfolioSettingUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectPortfolioSettingUpdateRequest, A::Error> {
-                let mut __f0: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "is_access_control_inherited" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectPortfolioSettingUpdateRequest {
-                    is_access_control_inherited: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectPortfolioSettingUpdateRequest { is_access_control_inherited : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9272,119 +4577,14 @@ pub struct ProjectRequest {
     pub workspace: Option<String>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<Option<super::models::ProjectBaseColor>> = None;
-                let mut __f5: Option<Option<super::models::ProjectBaseIcon>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::ProjectBaseCurrentStatus> = None;
-                let mut __f8: Option<super::models::ProjectBaseCurrentStatusUpdate> = None;
-                let mut __f9: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                let mut __f10: Option<super::models::ProjectBaseDefaultView> = None;
-                let mut __f11: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f12: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<super::models::ProjectBasePrivacySetting> = None;
-                let mut __f19: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f20: Option<super::models::ProjectBaseDefaultAccessLevel> = None;
-                let mut __f21: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForCustomization,
-                > = None;
-                let mut __f22: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForSharing,
-                > = None;
-                let mut __f23: Option<std::collections::BTreeMap<String, String>> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<Option<String>> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = Some(__map.next_value()?),
-                        "icon" => __f5 = Some(__map.next_value()?),
-                        "created_at" => __f6 = __map.next_value()?,
-                        "current_status" => __f7 = __map.next_value()?,
-                        "current_status_update" => __f8 = __map.next_value()?,
-                        "custom_field_settings" => __f9 = __map.next_value()?,
-                        "default_view" => __f10 = __map.next_value()?,
-                        "due_date" => __f11 = Some(__map.next_value()?),
-                        "due_on" => __f12 = Some(__map.next_value()?),
-                        "html_notes" => __f13 = __map.next_value()?,
-                        "members" => __f14 = __map.next_value()?,
-                        "modified_at" => __f15 = __map.next_value()?,
-                        "notes" => __f16 = __map.next_value()?,
-                        "public" => __f17 = __map.next_value()?,
-                        "privacy_setting" => __f18 = __map.next_value()?,
-                        "start_on" => __f19 = Some(__map.next_value()?),
-                        "default_access_level" => __f20 = __map.next_value()?,
-                        "minimum_access_level_for_customization" => {
-                            __f21 = __map.next_value()?;
-                        }
-                        "minimum_access_level_for_sharing" => __f22 = __map.next_value()?,
-                        "custom_fields" => __f23 = __map.next_value()?,
-                        "followers" => __f24 = __map.next_value()?,
-                        "owner" => __f25 = Some(__map.next_value()?),
-                        "team" => __f26 = __map.next_value()?,
-                        "workspace" => __f27 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    icon: __f5,
-                    created_at: __f6,
-                    current_status: __f7,
-                    current_status_update: __f8,
-                    custom_field_settings: __f9,
-                    default_view: __f10,
-                    due_date: __f11,
-                    due_on: __f12,
-                    html_notes: __f13,
-                    members: __f14,
-                    modified_at: __f15,
-                    notes: __f16,
-                    public: __f17,
-                    privacy_setting: __f18,
-                    start_on: __f19,
-                    default_access_level: __f20,
-                    minimum_access_level_for_customization: __f21,
-                    minimum_access_level_for_sharing: __f22,
-                    custom_fields: __f23,
-                    followers: __f24,
-                    owner: __f25,
-                    team: __f26,
-                    workspace: __f27,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectRequest { gid : opt, resource_type : opt, name : opt, archived : opt, color :
+    tri, icon : tri, created_at : opt, current_status : opt, current_status_update : opt,
+    custom_field_settings : opt, default_view : opt, due_date : tri, due_on : tri,
+    html_notes : opt, members : opt, modified_at : opt, notes : opt, public : opt,
+    privacy_setting : opt, start_on : tri, default_access_level : opt,
+    minimum_access_level_for_customization : opt, minimum_access_level_for_sharing : opt,
+    custom_fields : opt, followers : opt, owner : tri, team : opt, workspace : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9493,116 +4693,15 @@ pub struct ProjectUpdateRequest {
     pub team: Option<String>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<Option<super::models::ProjectBaseColor>> = None;
-                let mut __f5: Option<Option<super::models::ProjectBaseIcon>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::ProjectBaseCurrentStatus> = None;
-                let mut __f8: Option<super::models::ProjectBaseCurrentStatusUpdate> = None;
-                let mut __f9: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                let mut __f10: Option<super::models::ProjectBaseDefaultView> = None;
-                let mut __f11: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f12: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<super::models::ProjectBasePrivacySetting> = None;
-                let mut __f19: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f20: Option<super::models::ProjectBaseDefaultAccessLevel> = None;
-                let mut __f21: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForCustomization,
-                > = None;
-                let mut __f22: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForSharing,
-                > = None;
-                let mut __f23: Option<std::collections::BTreeMap<String, String>> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<Option<String>> = None;
-                let mut __f26: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = Some(__map.next_value()?),
-                        "icon" => __f5 = Some(__map.next_value()?),
-                        "created_at" => __f6 = __map.next_value()?,
-                        "current_status" => __f7 = __map.next_value()?,
-                        "current_status_update" => __f8 = __map.next_value()?,
-                        "custom_field_settings" => __f9 = __map.next_value()?,
-                        "default_view" => __f10 = __map.next_value()?,
-                        "due_date" => __f11 = Some(__map.next_value()?),
-                        "due_on" => __f12 = Some(__map.next_value()?),
-                        "html_notes" => __f13 = __map.next_value()?,
-                        "members" => __f14 = __map.next_value()?,
-                        "modified_at" => __f15 = __map.next_value()?,
-                        "notes" => __f16 = __map.next_value()?,
-                        "public" => __f17 = __map.next_value()?,
-                        "privacy_setting" => __f18 = __map.next_value()?,
-                        "start_on" => __f19 = Some(__map.next_value()?),
-                        "default_access_level" => __f20 = __map.next_value()?,
-                        "minimum_access_level_for_customization" => {
-                            __f21 = __map.next_value()?;
-                        }
-                        "minimum_access_level_for_sharing" => __f22 = __map.next_value()?,
-                        "custom_fields" => __f23 = __map.next_value()?,
-                        "followers" => __f24 = __map.next_value()?,
-                        "owner" => __f25 = Some(__map.next_value()?),
-                        "team" => __f26 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    icon: __f5,
-                    created_at: __f6,
-                    current_status: __f7,
-                    current_status_update: __f8,
-                    custom_field_settings: __f9,
-                    default_view: __f10,
-                    due_date: __f11,
-                    due_on: __f12,
-                    html_notes: __f13,
-                    members: __f14,
-                    modified_at: __f15,
-                    notes: __f16,
-                    public: __f17,
-                    privacy_setting: __f18,
-                    start_on: __f19,
-                    default_access_level: __f20,
-                    minimum_access_level_for_customization: __f21,
-                    minimum_access_level_for_sharing: __f22,
-                    custom_fields: __f23,
-                    followers: __f24,
-                    owner: __f25,
-                    team: __f26,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectUpdateRequest { gid : opt, resource_type : opt, name : opt, archived : opt,
+    color : tri, icon : tri, created_at : opt, current_status : opt,
+    current_status_update : opt, custom_field_settings : opt, default_view : opt,
+    due_date : tri, due_on : tri, html_notes : opt, members : opt, modified_at : opt,
+    notes : opt, public : opt, privacy_setting : opt, start_on : tri,
+    default_access_level : opt, minimum_access_level_for_customization : opt,
+    minimum_access_level_for_sharing : opt, custom_fields : opt, followers : opt, owner :
+    tri, team : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9675,139 +4774,16 @@ pub struct ProjectResponse {
     pub workspace: Option<super::models::ProjectResponseWorkspace>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<super::models::ProjectBaseColor> = None;
-                let mut __f5: Option<super::models::ProjectBaseIcon> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::ProjectBaseCurrentStatus> = None;
-                let mut __f8: Option<super::models::ProjectBaseCurrentStatusUpdate> = None;
-                let mut __f9: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                let mut __f10: Option<super::models::ProjectBaseDefaultView> = None;
-                let mut __f11: Option<chrono::NaiveDate> = None;
-                let mut __f12: Option<chrono::NaiveDate> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<super::models::ProjectBasePrivacySetting> = None;
-                let mut __f19: Option<chrono::NaiveDate> = None;
-                let mut __f20: Option<super::models::ProjectBaseDefaultAccessLevel> = None;
-                let mut __f21: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForCustomization,
-                > = None;
-                let mut __f22: Option<
-                    super::models::ProjectBaseMinimumAccessLevelForSharing,
-                > = None;
-                let mut __f23: Option<Vec<super::models::CustomFieldCompact>> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f26: Option<super::models::UserCompact> = None;
-                let mut __f27: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f28: Option<super::models::ProjectResponseOwner> = None;
-                let mut __f29: Option<super::models::ProjectResponseTeam> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<super::models::ProjectResponseProjectBrief> = None;
-                let mut __f32: Option<
-                    super::models::ProjectResponseCreatedFromTemplate,
-                > = None;
-                let mut __f33: Option<super::models::ProjectResponseWorkspace> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "archived" => __f3 = __map.next_value()?,
-                        "color" => __f4 = __map.next_value()?,
-                        "icon" => __f5 = __map.next_value()?,
-                        "created_at" => __f6 = __map.next_value()?,
-                        "current_status" => __f7 = __map.next_value()?,
-                        "current_status_update" => __f8 = __map.next_value()?,
-                        "custom_field_settings" => __f9 = __map.next_value()?,
-                        "default_view" => __f10 = __map.next_value()?,
-                        "due_date" => __f11 = __map.next_value()?,
-                        "due_on" => __f12 = __map.next_value()?,
-                        "html_notes" => __f13 = __map.next_value()?,
-                        "members" => __f14 = __map.next_value()?,
-                        "modified_at" => __f15 = __map.next_value()?,
-                        "notes" => __f16 = __map.next_value()?,
-                        "public" => __f17 = __map.next_value()?,
-                        "privacy_setting" => __f18 = __map.next_value()?,
-                        "start_on" => __f19 = __map.next_value()?,
-                        "default_access_level" => __f20 = __map.next_value()?,
-                        "minimum_access_level_for_customization" => {
-                            __f21 = __map.next_value()?;
-                        }
-                        "minimum_access_level_for_sharing" => __f22 = __map.next_value()?,
-                        "custom_fields" => __f23 = __map.next_value()?,
-                        "completed" => __f24 = __map.next_value()?,
-                        "completed_at" => __f25 = __map.next_value()?,
-                        "completed_by" => __f26 = __map.next_value()?,
-                        "followers" => __f27 = __map.next_value()?,
-                        "owner" => __f28 = __map.next_value()?,
-                        "team" => __f29 = __map.next_value()?,
-                        "permalink_url" => __f30 = __map.next_value()?,
-                        "project_brief" => __f31 = __map.next_value()?,
-                        "created_from_template" => __f32 = __map.next_value()?,
-                        "workspace" => __f33 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    archived: __f3,
-                    color: __f4,
-                    icon: __f5,
-                    created_at: __f6,
-                    current_status: __f7,
-                    current_status_update: __f8,
-                    custom_field_settings: __f9,
-                    default_view: __f10,
-                    due_date: __f11,
-                    due_on: __f12,
-                    html_notes: __f13,
-                    members: __f14,
-                    modified_at: __f15,
-                    notes: __f16,
-                    public: __f17,
-                    privacy_setting: __f18,
-                    start_on: __f19,
-                    default_access_level: __f20,
-                    minimum_access_level_for_customization: __f21,
-                    minimum_access_level_for_sharing: __f22,
-                    custom_fields: __f23,
-                    completed: __f24,
-                    completed_at: __f25,
-                    completed_by: __f26,
-                    followers: __f27,
-                    owner: __f28,
-                    team: __f29,
-                    permalink_url: __f30,
-                    project_brief: __f31,
-                    created_from_template: __f32,
-                    workspace: __f33,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectResponse { gid : opt, resource_type : opt, name : opt, archived : opt, color :
+    opt, icon : opt, created_at : opt, current_status : opt, current_status_update : opt,
+    custom_field_settings : opt, default_view : opt, due_date : opt, due_on : opt,
+    html_notes : opt, members : opt, modified_at : opt, notes : opt, public : opt,
+    privacy_setting : opt, start_on : opt, default_access_level : opt,
+    minimum_access_level_for_customization : opt, minimum_access_level_for_sharing : opt,
+    custom_fields : opt, completed : opt, completed_at : opt, completed_by : opt,
+    followers : opt, owner : opt, team : opt, permalink_url : opt, project_brief : opt,
+    created_from_template : opt, workspace : opt, }
 }
 #[cfg(feature = "projects")]
 /// The current owner of the project, may be null.
@@ -9833,38 +4809,9 @@ pub struct ProjectSectionInsertRequest {
     pub after_section: Option<String>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for ProjectSectionInsertRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectSectionInsertRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectSectionInsertRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectSectionInsertRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "section" => __f0 = Some(__map.next_value()?),
-                        "before_section" => __f1 = __map.next_value()?,
-                        "after_section" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectSectionInsertRequest {
-                    section: rt::de::required(__f0, "section")?,
-                    before_section: __f1,
-                    after_section: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectSectionInsertRequest { section : req, before_section : opt, after_section :
+    opt, }
 }
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9889,47 +4836,9 @@ pub struct ProjectStatusBase {
     pub color: Option<super::models::ProjectBaseCurrentStatusColor>,
 }
 #[cfg(feature = "project_statuses")]
-impl<'de> serde::Deserialize<'de> for ProjectStatusBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectStatusBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectStatusBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectStatusBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::ProjectBaseCurrentStatusColor> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "text" => __f3 = __map.next_value()?,
-                        "html_text" => __f4 = __map.next_value()?,
-                        "color" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectStatusBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    text: __f3,
-                    html_text: __f4,
-                    color: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectStatusBase { gid : opt, resource_type : opt, title : opt, text : opt,
+    html_text : opt, color : opt, }
 }
 #[cfg(feature = "project_statuses")]
 /// *Deprecated: new integrations should prefer the `status_update` resource.*
@@ -9944,38 +4853,8 @@ pub struct ProjectStatusCompact {
     pub title: Option<String>,
 }
 #[cfg(feature = "project_statuses")]
-impl<'de> serde::Deserialize<'de> for ProjectStatusCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectStatusCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectStatusCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectStatusCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectStatusCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectStatusCompact { gid : opt, resource_type : opt, title : opt, }
 }
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10003,59 +4882,10 @@ pub struct ProjectStatusResponse {
     pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "project_statuses")]
-impl<'de> serde::Deserialize<'de> for ProjectStatusResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectStatusResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectStatusResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectStatusResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::ProjectBaseCurrentStatusColor> = None;
-                let mut __f6: Option<super::models::UserCompact> = None;
-                let mut __f7: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f8: Option<super::models::UserCompact> = None;
-                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "text" => __f3 = __map.next_value()?,
-                        "html_text" => __f4 = __map.next_value()?,
-                        "color" => __f5 = __map.next_value()?,
-                        "author" => __f6 = __map.next_value()?,
-                        "created_at" => __f7 = __map.next_value()?,
-                        "created_by" => __f8 = __map.next_value()?,
-                        "modified_at" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectStatusResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    text: __f3,
-                    html_text: __f4,
-                    color: __f5,
-                    author: __f6,
-                    created_at: __f7,
-                    created_by: __f8,
-                    modified_at: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectStatusResponse { gid : opt, resource_type : opt, title : opt, text : opt,
+    html_text : opt, color : opt, author : opt, created_at : opt, created_by : opt,
+    modified_at : opt, }
 }
 #[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10094,62 +4924,10 @@ pub struct ProjectTemplateBase {
     pub requested_roles: Option<Vec<super::models::TemplateRole>>,
 }
 #[cfg(feature = "project_templates")]
-impl<'de> serde::Deserialize<'de> for ProjectTemplateBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectTemplateBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectTemplateBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectTemplateBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<super::models::ProjectTemplateBaseOwner> = None;
-                let mut __f7: Option<super::models::TeamCompact> = None;
-                let mut __f8: Option<Vec<super::models::DateVariableCompact>> = None;
-                let mut __f9: Option<super::models::ProjectTemplateBaseColor> = None;
-                let mut __f10: Option<Vec<super::models::TemplateRole>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "description" => __f3 = __map.next_value()?,
-                        "html_description" => __f4 = __map.next_value()?,
-                        "public" => __f5 = __map.next_value()?,
-                        "owner" => __f6 = __map.next_value()?,
-                        "team" => __f7 = __map.next_value()?,
-                        "requested_dates" => __f8 = __map.next_value()?,
-                        "color" => __f9 = __map.next_value()?,
-                        "requested_roles" => __f10 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectTemplateBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    description: __f3,
-                    html_description: __f4,
-                    public: __f5,
-                    owner: __f6,
-                    team: __f7,
-                    requested_dates: __f8,
-                    color: __f9,
-                    requested_roles: __f10,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectTemplateBase { gid : opt, resource_type : opt, name : opt, description : opt,
+    html_description : opt, public : opt, owner : opt, team : opt, requested_dates : opt,
+    color : opt, requested_roles : opt, }
 }
 #[cfg(feature = "project_templates")]
 /// The current owner of the project template, may be null.
@@ -10175,38 +4953,8 @@ pub struct DateVariableCompact {
     pub description: Option<String>,
 }
 #[cfg(feature = "project_templates")]
-impl<'de> serde::Deserialize<'de> for DateVariableCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DateVariableCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DateVariableCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DateVariableCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "name" => __f1 = __map.next_value()?,
-                        "description" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DateVariableCompact {
-                    gid: __f0,
-                    name: __f1,
-                    description: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DateVariableCompact { gid : opt, name : opt, description : opt, }
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
@@ -10248,49 +4996,9 @@ pub struct ProjectTemplateInstantiateProjectRequest {
     pub requested_roles: Option<Vec<super::models::RequestedRoleRequest>>,
 }
 #[cfg(feature = "project_templates")]
-impl<'de> serde::Deserialize<'de> for ProjectTemplateInstantiateProjectRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectTemplateInstantiateProjectRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectTemplateInstantiateProjectRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectTemplateInstantiateProjectRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<super::models::ProjectBasePrivacySetting> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<Vec<super::models::DateVariableRequest>> = None;
-                let mut __f6: Option<Vec<super::models::RequestedRoleRequest>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "team" => __f1 = __map.next_value()?,
-                        "public" => __f2 = __map.next_value()?,
-                        "privacy_setting" => __f3 = __map.next_value()?,
-                        "is_strict" => __f4 = __map.next_value()?,
-                        "requested_dates" => __f5 = __map.next_value()?,
-                        "requested_roles" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectTemplateInstantiateProjectRequest {
-                    name: rt::de::required(__f0, "name")?,
-                    team: __f1,
-                    public: __f2,
-                    privacy_setting: __f3,
-                    is_strict: __f4,
-                    requested_dates: __f5,
-                    requested_roles: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ProjectTemplateInstantiateProjectRequest { name : req, team : opt, public : opt,
+    privacy_setting : opt, is_strict : opt, requested_dates : opt, requested_roles : opt,
     }
 }
 #[cfg(feature = "project_templates")]
@@ -10307,35 +5015,8 @@ pub struct DateVariableRequest {
     pub value: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
 #[cfg(feature = "project_templates")]
-impl<'de> serde::Deserialize<'de> for DateVariableRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DateVariableRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DateVariableRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DateVariableRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "value" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DateVariableRequest {
-                    gid: __f0,
-                    value: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DateVariableRequest { gid : opt, value : tri, }
 }
 #[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10348,35 +5029,8 @@ pub struct RequestedRoleRequest {
     pub value: Option<String>,
 }
 #[cfg(feature = "project_templates")]
-impl<'de> serde::Deserialize<'de> for RequestedRoleRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RequestedRoleRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RequestedRoleRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RequestedRoleRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "value" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RequestedRoleRequest {
-                    gid: __f0,
-                    value: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RequestedRoleRequest { gid : opt, value : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10393,40 +5047,8 @@ pub struct ProjectSaveAsTemplateRequest {
     pub public: bool,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectSaveAsTemplateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectSaveAsTemplateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectSaveAsTemplateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectSaveAsTemplateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "team" => __f1 = __map.next_value()?,
-                        "workspace" => __f2 = __map.next_value()?,
-                        "public" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectSaveAsTemplateRequest {
-                    name: rt::de::required(__f0, "name")?,
-                    team: __f1,
-                    workspace: __f2,
-                    public: rt::de::required(__f3, "public")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ProjectSaveAsTemplateRequest { name : req, team : opt, workspace : opt, public : req,
     }
 }
 #[cfg(feature = "rules")]
@@ -10438,37 +5060,8 @@ pub struct RuleTriggerRequest {
     pub action_data: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "rules")]
-impl<'de> serde::Deserialize<'de> for RuleTriggerRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RuleTriggerRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RuleTriggerRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RuleTriggerRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource" => __f0 = Some(__map.next_value()?),
-                        "action_data" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RuleTriggerRequest {
-                    resource: rt::de::required(__f0, "resource")?,
-                    action_data: rt::de::required(__f1, "action_data")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RuleTriggerRequest { resource : req, action_data : req, }
 }
 #[cfg(any(feature = "events", feature = "rules"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10477,32 +5070,8 @@ pub struct RuleTriggerResponse {
     pub message: Option<String>,
 }
 #[cfg(any(feature = "events", feature = "rules"))]
-impl<'de> serde::Deserialize<'de> for RuleTriggerResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RuleTriggerResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RuleTriggerResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RuleTriggerResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "message" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RuleTriggerResponse {
-                    message: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RuleTriggerResponse { message : opt, }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10511,32 +5080,8 @@ pub struct RemoveCustomFieldSettingRequest {
     pub custom_field: String,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for RemoveCustomFieldSettingRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemoveCustomFieldSettingRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemoveCustomFieldSettingRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemoveCustomFieldSettingRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "custom_field" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemoveCustomFieldSettingRequest {
-                    custom_field: rt::de::required(__f0, "custom_field")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemoveCustomFieldSettingRequest { custom_field : req, }
 }
 #[cfg(feature = "projects")]
 pub type RemoveFollowersRequest = AddFollowersRequest;
@@ -10588,59 +5133,13 @@ pub struct ResourceExportFilters {
     pub modified_at_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for ResourceExportFilters {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ResourceExportFilters;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ResourceExportFilters")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ResourceExportFilters, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                let mut __f2: Option<Vec<String>> = None;
-                let mut __f3: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f4: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f5: Option<Vec<String>> = None;
-                let mut __f6: Option<Vec<String>> = None;
-                let mut __f7: Option<Vec<String>> = None;
-                let mut __f8: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "assigned_by.any" => __f0 = __map.next_value()?,
-                        "assignee.any" => __f1 = __map.next_value()?,
-                        "commented_on_by.any" => __f2 = __map.next_value()?,
-                        "created_at.after" => __f3 = __map.next_value()?,
-                        "created_at.before" => __f4 = __map.next_value()?,
-                        "created_by.any" => __f5 = __map.next_value()?,
-                        "followers.any" => __f6 = __map.next_value()?,
-                        "liked_by.any" => __f7 = __map.next_value()?,
-                        "modified_at.after" => __f8 = __map.next_value()?,
-                        "modified_at.before" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ResourceExportFilters {
-                    assigned_by_any: __f0,
-                    assignee_any: __f1,
-                    commented_on_by_any: __f2,
-                    created_at_after: __f3,
-                    created_at_before: __f4,
-                    created_by_any: __f5,
-                    followers_any: __f6,
-                    liked_by_any: __f7,
-                    modified_at_after: __f8,
-                    modified_at_before: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ResourceExportFilters { assigned_by_any : opt = "assigned_by.any", assignee_any : opt
+    = "assignee.any", commented_on_by_any : opt = "commented_on_by.any", created_at_after
+    : opt = "created_at.after", created_at_before : opt = "created_at.before",
+    created_by_any : opt = "created_by.any", followers_any : opt = "followers.any",
+    liked_by_any : opt = "liked_by.any", modified_at_after : opt = "modified_at.after",
+    modified_at_before : opt = "modified_at.before", }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10656,38 +5155,8 @@ pub struct ResourceExportRequestParameter {
     pub fields: Option<Vec<String>>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for ResourceExportRequestParameter {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ResourceExportRequestParameter;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ResourceExportRequestParameter")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ResourceExportRequestParameter, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ResourceExportFilters> = None;
-                let mut __f2: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource_type" => __f0 = __map.next_value()?,
-                        "filters" => __f1 = __map.next_value()?,
-                        "fields" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ResourceExportRequestParameter {
-                    resource_type: __f0,
-                    filters: __f1,
-                    fields: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ResourceExportRequestParameter { resource_type : opt, filters : opt, fields : opt, }
 }
 #[cfg(feature = "exports")]
 /// A *resource_export* request starts a job to bulk export objects for one or more resources.
@@ -10703,37 +5172,8 @@ pub struct ResourceExportRequest {
     >,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for ResourceExportRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ResourceExportRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ResourceExportRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ResourceExportRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    Vec<super::models::ResourceExportRequestParameter>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "workspace" => __f0 = __map.next_value()?,
-                        "export_request_parameters" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ResourceExportRequest {
-                    workspace: __f0,
-                    export_request_parameters: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ResourceExportRequest { workspace : opt, export_request_parameters : opt, }
 }
 #[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -10751,44 +5191,9 @@ pub struct ResourceExportResponse {
     pub new_resource_export: Option<super::models::ResourceExportCompact>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for ResourceExportResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ResourceExportResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ResourceExportResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ResourceExportResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::ResourceExportResponseStatus> = None;
-                let mut __f4: Option<super::models::ResourceExportCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "status" => __f3 = __map.next_value()?,
-                        "new_resource_export" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ResourceExportResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    status: __f3,
-                    new_resource_export: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ResourceExportResponse { gid : opt, resource_type : opt, resource_subtype : opt,
+    status : opt, new_resource_export : opt, }
 }
 #[cfg(feature = "exports")]
 /// The current status of this job.
@@ -10802,30 +5207,8 @@ pub struct GraphExportRequest {
     pub parent: Option<String>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for GraphExportRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GraphExportRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GraphExportRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GraphExportRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "parent" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GraphExportRequest { parent: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GraphExportRequest { parent : opt, }
 }
 #[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -10843,44 +5226,9 @@ pub struct GraphExportResponse {
     pub new_graph_export: Option<super::models::GraphExportCompact>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for GraphExportResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GraphExportResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GraphExportResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GraphExportResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::ResourceExportResponseStatus> = None;
-                let mut __f4: Option<super::models::GraphExportCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "status" => __f3 = __map.next_value()?,
-                        "new_graph_export" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GraphExportResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    status: __f3,
-                    new_graph_export: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GraphExportResponse { gid : opt, resource_type : opt, resource_subtype : opt, status
+    : opt, new_graph_export : opt, }
 }
 #[cfg(feature = "rates")]
 /// A *rate* is a monetary value assigned to a resource - `user` or `placeholder` - for a given `parent` object.
@@ -10902,52 +5250,9 @@ pub struct RateCompact {
     pub created_by: Option<super::models::UserCompact>,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for RateCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RateCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RateCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RateCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::ProjectCompact> = None;
-                let mut __f3: Option<super::models::UserCompact> = None;
-                let mut __f4: Option<f64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::UserCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "resource" => __f3 = __map.next_value()?,
-                        "rate" => {
-                            __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "currency_code" => __f5 = __map.next_value()?,
-                        "created_by" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RateCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: __f2,
-                    resource: __f3,
-                    rate: __f4,
-                    currency_code: __f5,
-                    created_by: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RateCompact { gid : opt, resource_type : opt, parent : opt, resource : opt, rate :
+    optn, currency_code : opt, created_by : opt, }
 }
 #[cfg(feature = "rates")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -10967,46 +5272,9 @@ pub struct RateRequest {
     pub rate: f64,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for RateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = Some(__map.next_value()?),
-                        "resource" => __f3 = Some(__map.next_value()?),
-                        "rate" => {
-                            __f4 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: rt::de::required(__f2, "parent")?,
-                    resource: rt::de::required(__f3, "resource")?,
-                    rate: rt::de::required(__f4, "rate")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RateRequest { gid : opt, resource_type : opt, parent : req, resource : req, rate :
+    reqn, }
 }
 #[cfg(feature = "rates")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -11023,40 +5291,8 @@ pub struct RateUpdateRequest {
     pub rate: Option<f64>,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for RateUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RateUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RateUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RateUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "rate" => {
-                            __f2 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RateUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    rate: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RateUpdateRequest { gid : opt, resource_type : opt, rate : optn, }
 }
 #[cfg(feature = "rates")]
 pub type RateResponse = RateCompact;
@@ -11088,52 +5324,9 @@ pub struct PlaceholderRateCompact {
     pub created_by: Option<super::models::UserCompact>,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for PlaceholderRateCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PlaceholderRateCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PlaceholderRateCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PlaceholderRateCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::ProjectCompact> = None;
-                let mut __f3: Option<super::models::PlaceholderCompact> = None;
-                let mut __f4: Option<f64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::UserCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "resource" => __f3 = __map.next_value()?,
-                        "rate" => {
-                            __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "currency_code" => __f5 = __map.next_value()?,
-                        "created_by" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PlaceholderRateCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    parent: __f2,
-                    resource: __f3,
-                    rate: __f4,
-                    currency_code: __f5,
-                    created_by: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PlaceholderRateCompact { gid : opt, resource_type : opt, parent : opt, resource :
+    opt, rate : optn, currency_code : opt, created_by : opt, }
 }
 #[cfg(feature = "rates")]
 /// A *placeholder* object represents a placeholder in Asana that can be used to represent a placeholder user.
@@ -11154,38 +5347,8 @@ pub struct SectionRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for SectionRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SectionRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SectionRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SectionRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "insert_before" => __f1 = __map.next_value()?,
-                        "insert_after" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SectionRequest {
-                    name: rt::de::required(__f0, "name")?,
-                    insert_before: __f1,
-                    insert_after: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SectionRequest { name : req, insert_before : opt, insert_after : opt, }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11204,47 +5367,9 @@ pub struct SectionResponse {
     pub projects: Option<Vec<super::models::ProjectCompact>>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for SectionResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SectionResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SectionResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SectionResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f4: Option<super::models::ProjectCompact> = None;
-                let mut __f5: Option<Vec<super::models::ProjectCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "created_at" => __f3 = __map.next_value()?,
-                        "project" => __f4 = __map.next_value()?,
-                        "projects" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SectionResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    created_at: __f3,
-                    project: __f4,
-                    projects: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SectionResponse { gid : opt, resource_type : opt, name : opt, created_at : opt,
+    project : opt, projects : opt, }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11259,38 +5384,8 @@ pub struct SectionTaskInsertRequest {
     pub insert_after: Option<String>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for SectionTaskInsertRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SectionTaskInsertRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SectionTaskInsertRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SectionTaskInsertRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "task" => __f0 = Some(__map.next_value()?),
-                        "insert_before" => __f1 = __map.next_value()?,
-                        "insert_after" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SectionTaskInsertRequest {
-                    task: rt::de::required(__f0, "task")?,
-                    insert_before: __f1,
-                    insert_after: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SectionTaskInsertRequest { task : req, insert_before : opt, insert_after : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11322,52 +5417,9 @@ pub struct StatusUpdateBase {
     pub status_type: super::models::StatusUpdateBaseStatusType,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for StatusUpdateBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StatusUpdateBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StatusUpdateBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StatusUpdateBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::StatusUpdateCompactResourceSubtype,
-                > = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::StatusUpdateBaseStatusType> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "text" => __f4 = Some(__map.next_value()?),
-                        "html_text" => __f5 = __map.next_value()?,
-                        "status_type" => __f6 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StatusUpdateBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    resource_subtype: __f3,
-                    text: rt::de::required(__f4, "text")?,
-                    html_text: __f5,
-                    status_type: rt::de::required(__f6, "status_type")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StatusUpdateBase { gid : opt, resource_type : opt, title : opt, resource_subtype :
+    opt, text : req, html_text : opt, status_type : req, }
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
@@ -11416,55 +5468,9 @@ pub struct StatusUpdateRequest {
     pub parent: String,
 }
 #[cfg(feature = "status_updates")]
-impl<'de> serde::Deserialize<'de> for StatusUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StatusUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StatusUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StatusUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::StatusUpdateCompactResourceSubtype,
-                > = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::StatusUpdateBaseStatusType> = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "text" => __f4 = Some(__map.next_value()?),
-                        "html_text" => __f5 = __map.next_value()?,
-                        "status_type" => __f6 = Some(__map.next_value()?),
-                        "parent" => __f7 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StatusUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    resource_subtype: __f3,
-                    text: rt::de::required(__f4, "text")?,
-                    html_text: __f5,
-                    status_type: rt::de::required(__f6, "status_type")?,
-                    parent: rt::de::required(__f7, "parent")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StatusUpdateRequest { gid : opt, resource_type : opt, title : opt, resource_subtype :
+    opt, text : req, html_text : opt, status_type : req, parent : req, }
 }
 #[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq)]
@@ -11515,88 +5521,12 @@ pub struct StatusUpdateResponse {
     pub parent: Option<super::models::StatusUpdateResponseParent>,
 }
 #[cfg(feature = "status_updates")]
-impl<'de> serde::Deserialize<'de> for StatusUpdateResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StatusUpdateResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StatusUpdateResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StatusUpdateResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::StatusUpdateCompactResourceSubtype,
-                > = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::StatusUpdateBaseStatusType> = None;
-                let mut __f7: Option<super::models::UserCompact> = None;
-                let mut __f8: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f9: Option<super::models::UserCompact> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<Vec<super::models::Like>> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<Vec<super::models::Like>> = None;
-                let mut __f14: Option<Vec<super::models::ReactionSummaryItemCompact>> = None;
-                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<super::models::StatusUpdateResponseParent> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "text" => __f4 = Some(__map.next_value()?),
-                        "html_text" => __f5 = __map.next_value()?,
-                        "status_type" => __f6 = Some(__map.next_value()?),
-                        "author" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "created_by" => __f9 = __map.next_value()?,
-                        "hearted" => __f10 = __map.next_value()?,
-                        "hearts" => __f11 = __map.next_value()?,
-                        "liked" => __f12 = __map.next_value()?,
-                        "likes" => __f13 = __map.next_value()?,
-                        "reaction_summary" => __f14 = __map.next_value()?,
-                        "modified_at" => __f15 = __map.next_value()?,
-                        "num_hearts" => __f16 = __map.next_value()?,
-                        "num_likes" => __f17 = __map.next_value()?,
-                        "parent" => __f18 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StatusUpdateResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    title: __f2,
-                    resource_subtype: __f3,
-                    text: rt::de::required(__f4, "text")?,
-                    html_text: __f5,
-                    status_type: rt::de::required(__f6, "status_type")?,
-                    author: __f7,
-                    created_at: __f8,
-                    created_by: __f9,
-                    hearted: __f10,
-                    hearts: __f11,
-                    liked: __f12,
-                    likes: __f13,
-                    reaction_summary: __f14,
-                    modified_at: __f15,
-                    num_hearts: __f16,
-                    num_likes: __f17,
-                    parent: __f18,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StatusUpdateResponse { gid : opt, resource_type : opt, title : opt, resource_subtype
+    : opt, text : req, html_text : opt, status_type : req, author : opt, created_at :
+    opt, created_by : opt, hearted : opt, hearts : opt, liked : opt, likes : opt,
+    reaction_summary : opt, modified_at : opt, num_hearts : opt, num_likes : opt, parent
+    : opt, }
 }
 #[cfg(any(feature = "status_updates", feature = "stories"))]
 /// A summary of an emoji reaction on an object.
@@ -11612,43 +5542,9 @@ pub struct ReactionSummaryItemCompact {
     pub reacted: Option<bool>,
 }
 #[cfg(any(feature = "status_updates", feature = "stories"))]
-impl<'de> serde::Deserialize<'de> for ReactionSummaryItemCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionSummaryItemCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionSummaryItemCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionSummaryItemCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<f64> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "emoji_base" => __f0 = __map.next_value()?,
-                        "variant" => __f1 = __map.next_value()?,
-                        "count" => {
-                            __f2 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "reacted" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionSummaryItemCompact {
-                    emoji_base: __f0,
-                    variant: __f1,
-                    count: __f2,
-                    reacted: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionSummaryItemCompact { emoji_base : opt, variant : opt, count : optn, reacted :
+    opt, }
 }
 #[cfg(feature = "status_updates")]
 pub type StatusUpdateResponseParent = AgentResponseWorkspace;
@@ -11682,53 +5578,9 @@ pub struct StoryBase {
     pub sticker_name: Option<super::models::StoryBaseStickerName>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for StoryBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StoryBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StoryBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StoryBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<super::models::StoryBaseStickerName> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "created_at" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "text" => __f4 = __map.next_value()?,
-                        "html_text" => __f5 = __map.next_value()?,
-                        "is_pinned" => __f6 = __map.next_value()?,
-                        "sticker_name" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StoryBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    created_at: __f2,
-                    resource_subtype: __f3,
-                    text: __f4,
-                    html_text: __f5,
-                    is_pinned: __f6,
-                    sticker_name: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StoryBase { gid : opt, resource_type : opt, created_at : opt, resource_subtype : opt,
+    text : opt, html_text : opt, is_pinned : opt, sticker_name : opt, }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -11761,47 +5613,9 @@ pub struct StoryCompact {
     pub text: Option<String>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for StoryCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StoryCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StoryCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StoryCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f3: Option<super::models::UserCompact> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "created_at" => __f2 = __map.next_value()?,
-                        "created_by" => __f3 = __map.next_value()?,
-                        "resource_subtype" => __f4 = __map.next_value()?,
-                        "text" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StoryCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    created_at: __f2,
-                    created_by: __f3,
-                    resource_subtype: __f4,
-                    text: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StoryCompact { gid : opt, resource_type : opt, created_at : opt, created_by : opt,
+    resource_subtype : opt, text : opt, }
 }
 #[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11921,191 +5735,20 @@ pub struct StoryResponse {
     pub target: Option<super::models::StoryResponseTarget>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for StoryResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StoryResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StoryResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StoryResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<super::models::StoryBaseStickerName> = None;
-                let mut __f8: Option<super::models::UserCompact> = None;
-                let mut __f9: Option<super::models::StoryResponseType> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<Vec<super::models::Like>> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<Vec<super::models::Like>> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<Vec<super::models::ReactionSummaryItemCompact>> = None;
-                let mut __f19: Option<Vec<super::models::Preview>> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<super::models::StoryResponseDates> = None;
-                let mut __f23: Option<super::models::StoryResponseDates> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<super::models::StoryCompact> = None;
-                let mut __f27: Option<super::models::UserCompact> = None;
-                let mut __f28: Option<super::models::UserCompact> = None;
-                let mut __f29: Option<super::models::SectionCompact> = None;
-                let mut __f30: Option<super::models::SectionCompact> = None;
-                let mut __f31: Option<super::models::TaskCompact> = None;
-                let mut __f32: Option<super::models::ProjectCompact> = None;
-                let mut __f33: Option<super::models::TagCompact> = None;
-                let mut __f34: Option<super::models::CustomFieldCompact> = None;
-                let mut __f35: Option<String> = None;
-                let mut __f36: Option<String> = None;
-                let mut __f37: Option<i64> = None;
-                let mut __f38: Option<i64> = None;
-                let mut __f39: Option<super::models::EnumOption> = None;
-                let mut __f40: Option<super::models::EnumOption> = None;
-                let mut __f41: Option<super::models::StoryResponseDates> = None;
-                let mut __f42: Option<super::models::StoryResponseDates> = None;
-                let mut __f43: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f44: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f45: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f46: Option<Vec<super::models::EnumOption>> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<String> = None;
-                let mut __f49: Option<super::models::TaskCompact> = None;
-                let mut __f50: Option<super::models::TaskCompact> = None;
-                let mut __f51: Option<super::models::TaskCompact> = None;
-                let mut __f52: Option<super::models::StoryResponseSource> = None;
-                let mut __f53: Option<super::models::StoryResponseTarget> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "created_at" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "text" => __f4 = __map.next_value()?,
-                        "html_text" => __f5 = __map.next_value()?,
-                        "is_pinned" => __f6 = __map.next_value()?,
-                        "sticker_name" => __f7 = __map.next_value()?,
-                        "created_by" => __f8 = __map.next_value()?,
-                        "type" => __f9 = __map.next_value()?,
-                        "is_editable" => __f10 = __map.next_value()?,
-                        "is_edited" => __f11 = __map.next_value()?,
-                        "hearted" => __f12 = __map.next_value()?,
-                        "hearts" => __f13 = __map.next_value()?,
-                        "num_hearts" => __f14 = __map.next_value()?,
-                        "liked" => __f15 = __map.next_value()?,
-                        "likes" => __f16 = __map.next_value()?,
-                        "num_likes" => __f17 = __map.next_value()?,
-                        "reaction_summary" => __f18 = __map.next_value()?,
-                        "previews" => __f19 = __map.next_value()?,
-                        "old_name" => __f20 = __map.next_value()?,
-                        "new_name" => __f21 = __map.next_value()?,
-                        "old_dates" => __f22 = __map.next_value()?,
-                        "new_dates" => __f23 = __map.next_value()?,
-                        "old_resource_subtype" => __f24 = __map.next_value()?,
-                        "new_resource_subtype" => __f25 = __map.next_value()?,
-                        "story" => __f26 = __map.next_value()?,
-                        "assignee" => __f27 = __map.next_value()?,
-                        "follower" => __f28 = __map.next_value()?,
-                        "old_section" => __f29 = __map.next_value()?,
-                        "new_section" => __f30 = __map.next_value()?,
-                        "task" => __f31 = __map.next_value()?,
-                        "project" => __f32 = __map.next_value()?,
-                        "tag" => __f33 = __map.next_value()?,
-                        "custom_field" => __f34 = __map.next_value()?,
-                        "old_text_value" => __f35 = __map.next_value()?,
-                        "new_text_value" => __f36 = __map.next_value()?,
-                        "old_number_value" => __f37 = __map.next_value()?,
-                        "new_number_value" => __f38 = __map.next_value()?,
-                        "old_enum_value" => __f39 = __map.next_value()?,
-                        "new_enum_value" => __f40 = __map.next_value()?,
-                        "old_date_value" => __f41 = __map.next_value()?,
-                        "new_date_value" => __f42 = __map.next_value()?,
-                        "old_people_value" => __f43 = __map.next_value()?,
-                        "new_people_value" => __f44 = __map.next_value()?,
-                        "old_multi_enum_values" => __f45 = __map.next_value()?,
-                        "new_multi_enum_values" => __f46 = __map.next_value()?,
-                        "new_approval_status" => __f47 = __map.next_value()?,
-                        "old_approval_status" => __f48 = __map.next_value()?,
-                        "duplicate_of" => __f49 = __map.next_value()?,
-                        "duplicated_from" => __f50 = __map.next_value()?,
-                        "dependency" => __f51 = __map.next_value()?,
-                        "source" => __f52 = __map.next_value()?,
-                        "target" => __f53 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StoryResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    created_at: __f2,
-                    resource_subtype: __f3,
-                    text: __f4,
-                    html_text: __f5,
-                    is_pinned: __f6,
-                    sticker_name: __f7,
-                    created_by: __f8,
-                    type_: __f9,
-                    is_editable: __f10,
-                    is_edited: __f11,
-                    hearted: __f12,
-                    hearts: __f13,
-                    num_hearts: __f14,
-                    liked: __f15,
-                    likes: __f16,
-                    num_likes: __f17,
-                    reaction_summary: __f18,
-                    previews: __f19,
-                    old_name: __f20,
-                    new_name: __f21,
-                    old_dates: __f22,
-                    new_dates: __f23,
-                    old_resource_subtype: __f24,
-                    new_resource_subtype: __f25,
-                    story: __f26,
-                    assignee: __f27,
-                    follower: __f28,
-                    old_section: __f29,
-                    new_section: __f30,
-                    task: __f31,
-                    project: __f32,
-                    tag: __f33,
-                    custom_field: __f34,
-                    old_text_value: __f35,
-                    new_text_value: __f36,
-                    old_number_value: __f37,
-                    new_number_value: __f38,
-                    old_enum_value: __f39,
-                    new_enum_value: __f40,
-                    old_date_value: __f41,
-                    new_date_value: __f42,
-                    old_people_value: __f43,
-                    new_people_value: __f44,
-                    old_multi_enum_values: __f45,
-                    new_multi_enum_values: __f46,
-                    new_approval_status: __f47,
-                    old_approval_status: __f48,
-                    duplicate_of: __f49,
-                    duplicated_from: __f50,
-                    dependency: __f51,
-                    source: __f52,
-                    target: __f53,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StoryResponse { gid : opt, resource_type : opt, created_at : opt, resource_subtype :
+    opt, text : opt, html_text : opt, is_pinned : opt, sticker_name : opt, created_by :
+    opt, type_ : opt = "type", is_editable : opt, is_edited : opt, hearted : opt, hearts
+    : opt, num_hearts : opt, liked : opt, likes : opt, num_likes : opt, reaction_summary
+    : opt, previews : opt, old_name : opt, new_name : opt, old_dates : opt, new_dates :
+    opt, old_resource_subtype : opt, new_resource_subtype : opt, story : opt, assignee :
+    opt, follower : opt, old_section : opt, new_section : opt, task : opt, project : opt,
+    tag : opt, custom_field : opt, old_text_value : opt, new_text_value : opt,
+    old_number_value : opt, new_number_value : opt, old_enum_value : opt, new_enum_value
+    : opt, old_date_value : opt, new_date_value : opt, old_people_value : opt,
+    new_people_value : opt, old_multi_enum_values : opt, new_multi_enum_values : opt,
+    new_approval_status : opt, old_approval_status : opt, duplicate_of : opt,
+    duplicated_from : opt, dependency : opt, source : opt, target : opt, }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -12123,38 +5766,8 @@ pub struct StoryResponseDates {
     pub due_on: Option<chrono::NaiveDate>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for StoryResponseDates {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StoryResponseDates;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StoryResponseDates")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StoryResponseDates, A::Error> {
-                let mut __f0: Option<chrono::NaiveDate> = None;
-                let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "start_on" => __f0 = __map.next_value()?,
-                        "due_at" => __f1 = __map.next_value()?,
-                        "due_on" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StoryResponseDates {
-                    start_on: __f0,
-                    due_at: __f1,
-                    due_on: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StoryResponseDates { start_on : opt, due_at : opt, due_on : opt, }
 }
 #[cfg(any(feature = "stories", feature = "tasks", feature = "time_tracking_entries"))]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>tasks:read</code></p>
@@ -12195,44 +5808,8 @@ pub struct TagBase {
     pub notes: Option<String>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for TagBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TagBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TagBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TagBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<Option<super::models::TagBaseColor>> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "color" => __f3 = Some(__map.next_value()?),
-                        "notes" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TagBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    color: __f3,
-                    notes: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TagBase { gid : opt, resource_type : opt, name : opt, color : tri, notes : opt, }
 }
 #[cfg(feature = "tags")]
 /// Color of the tag.
@@ -12263,47 +5840,9 @@ pub struct TagCreateTagForWorkspaceRequest {
     pub followers: Option<Vec<String>>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for TagCreateTagForWorkspaceRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TagCreateTagForWorkspaceRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TagCreateTagForWorkspaceRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TagCreateTagForWorkspaceRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<Option<super::models::TagBaseColor>> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "color" => __f3 = Some(__map.next_value()?),
-                        "notes" => __f4 = __map.next_value()?,
-                        "followers" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TagCreateTagForWorkspaceRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    color: __f3,
-                    notes: __f4,
-                    followers: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TagCreateTagForWorkspaceRequest { gid : opt, resource_type : opt, name : opt, color :
+    tri, notes : opt, followers : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12334,50 +5873,9 @@ pub struct TagCreateRequest {
     pub workspace: Option<String>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for TagCreateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TagCreateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TagCreateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TagCreateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<Option<super::models::TagBaseColor>> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<Vec<String>> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "color" => __f3 = Some(__map.next_value()?),
-                        "notes" => __f4 = __map.next_value()?,
-                        "followers" => __f5 = __map.next_value()?,
-                        "workspace" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TagCreateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    color: __f3,
-                    notes: __f4,
-                    followers: __f5,
-                    workspace: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TagCreateRequest { gid : opt, resource_type : opt, name : opt, color : tri, notes :
+    opt, followers : opt, workspace : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12402,56 +5900,9 @@ pub struct TagResponse {
     pub permalink_url: Option<String>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for TagResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TagResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TagResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TagResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::TagBaseColor> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f7: Option<super::models::WorkspaceCompact> = None;
-                let mut __f8: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "color" => __f3 = __map.next_value()?,
-                        "notes" => __f4 = __map.next_value()?,
-                        "created_at" => __f5 = __map.next_value()?,
-                        "followers" => __f6 = __map.next_value()?,
-                        "workspace" => __f7 = __map.next_value()?,
-                        "permalink_url" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TagResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    color: __f3,
-                    notes: __f4,
-                    created_at: __f5,
-                    followers: __f6,
-                    workspace: __f7,
-                    permalink_url: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TagResponse { gid : opt, resource_type : opt, name : opt, color : opt, notes : opt,
+    created_at : opt, followers : opt, workspace : opt, permalink_url : opt, }
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12460,32 +5911,8 @@ pub struct TaskAddFollowersRequest {
     pub followers: Vec<String>,
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
-impl<'de> serde::Deserialize<'de> for TaskAddFollowersRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskAddFollowersRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskAddFollowersRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskAddFollowersRequest, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "followers" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskAddFollowersRequest {
-                    followers: rt::de::required(__f0, "followers")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskAddFollowersRequest { followers : req, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12512,41 +5939,9 @@ pub struct TaskAddProjectRequest {
     pub section: Option<Option<String>>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskAddProjectRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskAddProjectRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskAddProjectRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskAddProjectRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Option<String>> = None;
-                let mut __f2: Option<Option<String>> = None;
-                let mut __f3: Option<Option<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "project" => __f0 = Some(__map.next_value()?),
-                        "insert_after" => __f1 = Some(__map.next_value()?),
-                        "insert_before" => __f2 = Some(__map.next_value()?),
-                        "section" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskAddProjectRequest {
-                    project: rt::de::required(__f0, "project")?,
-                    insert_after: __f1,
-                    insert_before: __f2,
-                    section: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskAddProjectRequest { project : req, insert_after : tri, insert_before : tri,
+    section : tri, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12555,32 +5950,8 @@ pub struct TaskAddTagRequest {
     pub tag: String,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskAddTagRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskAddTagRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskAddTagRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskAddTagRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "tag" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskAddTagRequest {
-                    tag: rt::de::required(__f0, "tag")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskAddTagRequest { tag : req, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12712,127 +6083,15 @@ pub struct TaskBase {
     pub actual_time_minutes: Option<f64>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for TaskBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
-                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
-                let mut __f5: Option<super::models::TaskBaseApprovalStatus> = None;
-                let mut __f6: Option<super::models::TaskBaseAssigneeStatus> = None;
-                let mut __f7: Option<super::models::UserCompact> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f10: Option<super::models::UserCompact> = None;
-                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f12: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f13: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f14: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f15: Option<chrono::NaiveDate> = None;
-                let mut __f16: Option<super::models::TaskBaseExternal> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<Vec<super::models::Like>> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<Vec<super::models::Like>> = None;
-                let mut __f23: Option<Vec<super::models::TaskBaseMembershipsItem>> = None;
-                let mut __f24: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f30: Option<chrono::NaiveDate> = None;
-                let mut __f31: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_by" => __f4 = __map.next_value()?,
-                        "approval_status" => __f5 = __map.next_value()?,
-                        "assignee_status" => __f6 = __map.next_value()?,
-                        "assigned_by" => __f7 = __map.next_value()?,
-                        "completed" => __f8 = __map.next_value()?,
-                        "completed_at" => __f9 = __map.next_value()?,
-                        "completed_by" => __f10 = __map.next_value()?,
-                        "created_at" => __f11 = __map.next_value()?,
-                        "dependencies" => __f12 = __map.next_value()?,
-                        "dependents" => __f13 = __map.next_value()?,
-                        "due_at" => __f14 = __map.next_value()?,
-                        "due_on" => __f15 = __map.next_value()?,
-                        "external" => __f16 = __map.next_value()?,
-                        "html_notes" => __f17 = __map.next_value()?,
-                        "hearted" => __f18 = __map.next_value()?,
-                        "hearts" => __f19 = __map.next_value()?,
-                        "is_rendered_as_separator" => __f20 = __map.next_value()?,
-                        "liked" => __f21 = __map.next_value()?,
-                        "likes" => __f22 = __map.next_value()?,
-                        "memberships" => __f23 = __map.next_value()?,
-                        "modified_at" => __f24 = __map.next_value()?,
-                        "notes" => __f25 = __map.next_value()?,
-                        "num_hearts" => __f26 = __map.next_value()?,
-                        "num_likes" => __f27 = __map.next_value()?,
-                        "num_subtasks" => __f28 = __map.next_value()?,
-                        "start_at" => __f29 = __map.next_value()?,
-                        "start_on" => __f30 = __map.next_value()?,
-                        "actual_time_minutes" => {
-                            __f31 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_by: __f4,
-                    approval_status: __f5,
-                    assignee_status: __f6,
-                    assigned_by: __f7,
-                    completed: __f8,
-                    completed_at: __f9,
-                    completed_by: __f10,
-                    created_at: __f11,
-                    dependencies: __f12,
-                    dependents: __f13,
-                    due_at: __f14,
-                    due_on: __f15,
-                    external: __f16,
-                    html_notes: __f17,
-                    hearted: __f18,
-                    hearts: __f19,
-                    is_rendered_as_separator: __f20,
-                    liked: __f21,
-                    likes: __f22,
-                    memberships: __f23,
-                    modified_at: __f24,
-                    notes: __f25,
-                    num_hearts: __f26,
-                    num_likes: __f27,
-                    num_subtasks: __f28,
-                    start_at: __f29,
-                    start_on: __f30,
-                    actual_time_minutes: __f31,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskBase { gid : opt, resource_type : opt, name : opt, resource_subtype : opt,
+    created_by : opt, approval_status : opt, assignee_status : opt, assigned_by : opt,
+    completed : opt, completed_at : opt, completed_by : opt, created_at : opt,
+    dependencies : opt, dependents : opt, due_at : opt, due_on : opt, external : opt,
+    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
+    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
+    opt, num_likes : opt, num_subtasks : opt, start_at : opt, start_on : opt,
+    actual_time_minutes : optn, }
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
@@ -12859,35 +6118,8 @@ pub struct TaskBaseExternal {
     pub data: Option<String>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskBaseExternal {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskBaseExternal;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskBaseExternal")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskBaseExternal, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "data" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskBaseExternal {
-                    gid: __f0,
-                    data: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskBaseExternal { gid : opt, data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12900,35 +6132,8 @@ pub struct TaskBaseMembershipsItem {
     pub section: Option<super::models::SectionCompact>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskBaseMembershipsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskBaseMembershipsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskBaseMembershipsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskBaseMembershipsItem, A::Error> {
-                let mut __f0: Option<super::models::ProjectCompact> = None;
-                let mut __f1: Option<super::models::SectionCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "project" => __f0 = __map.next_value()?,
-                        "section" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskBaseMembershipsItem {
-                    project: __f0,
-                    section: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskBaseMembershipsItem { project : opt, section : opt, }
 }
 #[cfg(feature = "task_templates")]
 /// A *task template* is an object that allows new tasks to be created with a predefined setup.
@@ -12946,37 +6151,8 @@ pub struct TaskTemplateRecipeCompact {
     >,
 }
 #[cfg(feature = "task_templates")]
-impl<'de> serde::Deserialize<'de> for TaskTemplateRecipeCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskTemplateRecipeCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskTemplateRecipeCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskTemplateRecipeCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::TaskTemplateRecipeCompactTaskResourceSubtype,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "task_resource_subtype" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskTemplateRecipeCompact {
-                    name: __f0,
-                    task_resource_subtype: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskTemplateRecipeCompact { name : opt, task_resource_subtype : opt, }
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
@@ -13019,73 +6195,11 @@ pub struct TaskTemplateRecipe {
     pub custom_fields: Option<Vec<super::models::CustomFieldCompact>>,
 }
 #[cfg(feature = "task_templates")]
-impl<'de> serde::Deserialize<'de> for TaskTemplateRecipe {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskTemplateRecipe;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskTemplateRecipe")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskTemplateRecipe, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::TaskTemplateRecipeCompactTaskResourceSubtype,
-                > = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<Vec<super::models::ProjectCompact>> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::TaskTemplateRecipeCompact>> = None;
-                let mut __f9: Option<Vec<super::models::TaskTemplateRecipeCompact>> = None;
-                let mut __f10: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f11: Option<Vec<super::models::AttachmentCompact>> = None;
-                let mut __f12: Option<Vec<super::models::TaskTemplateRecipeCompact>> = None;
-                let mut __f13: Option<Vec<super::models::CustomFieldCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "task_resource_subtype" => __f1 = __map.next_value()?,
-                        "description" => __f2 = __map.next_value()?,
-                        "html_description" => __f3 = __map.next_value()?,
-                        "memberships" => __f4 = __map.next_value()?,
-                        "relative_start_on" => __f5 = __map.next_value()?,
-                        "relative_due_on" => __f6 = __map.next_value()?,
-                        "due_time" => __f7 = __map.next_value()?,
-                        "dependencies" => __f8 = __map.next_value()?,
-                        "dependents" => __f9 = __map.next_value()?,
-                        "followers" => __f10 = __map.next_value()?,
-                        "attachments" => __f11 = __map.next_value()?,
-                        "subtasks" => __f12 = __map.next_value()?,
-                        "custom_fields" => __f13 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskTemplateRecipe {
-                    name: __f0,
-                    task_resource_subtype: __f1,
-                    description: __f2,
-                    html_description: __f3,
-                    memberships: __f4,
-                    relative_start_on: __f5,
-                    relative_due_on: __f6,
-                    due_time: __f7,
-                    dependencies: __f8,
-                    dependents: __f9,
-                    followers: __f10,
-                    attachments: __f11,
-                    subtasks: __f12,
-                    custom_fields: __f13,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskTemplateRecipe { name : opt, task_resource_subtype : opt, description : opt,
+    html_description : opt, memberships : opt, relative_start_on : opt, relative_due_on :
+    opt, due_time : opt, dependencies : opt, dependents : opt, followers : opt,
+    attachments : opt, subtasks : opt, custom_fields : opt, }
 }
 #[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13106,50 +6220,9 @@ pub struct TaskTemplateResponse {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "task_templates")]
-impl<'de> serde::Deserialize<'de> for TaskTemplateResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskTemplateResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskTemplateResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskTemplateResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::ProjectCompact> = None;
-                let mut __f4: Option<super::models::TaskTemplateRecipe> = None;
-                let mut __f5: Option<super::models::UserCompact> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "project" => __f3 = __map.next_value()?,
-                        "template" => __f4 = __map.next_value()?,
-                        "created_by" => __f5 = __map.next_value()?,
-                        "created_at" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskTemplateResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    project: __f3,
-                    template: __f4,
-                    created_by: __f5,
-                    created_at: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskTemplateResponse { gid : opt, resource_type : opt, name : opt, project : opt,
+    template : opt, created_by : opt, created_at : opt, }
 }
 #[cfg(feature = "projects")]
 /// A response object returned from the task count endpoint.
@@ -13169,47 +6242,10 @@ pub struct TaskCountResponse {
     pub num_completed_milestones: Option<i64>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for TaskCountResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskCountResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskCountResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskCountResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "num_tasks" => __f0 = __map.next_value()?,
-                        "num_incomplete_tasks" => __f1 = __map.next_value()?,
-                        "num_completed_tasks" => __f2 = __map.next_value()?,
-                        "num_milestones" => __f3 = __map.next_value()?,
-                        "num_incomplete_milestones" => __f4 = __map.next_value()?,
-                        "num_completed_milestones" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskCountResponse {
-                    num_tasks: __f0,
-                    num_incomplete_tasks: __f1,
-                    num_completed_tasks: __f2,
-                    num_milestones: __f3,
-                    num_incomplete_milestones: __f4,
-                    num_completed_milestones: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskCountResponse { num_tasks : opt, num_incomplete_tasks : opt, num_completed_tasks
+    : opt, num_milestones : opt, num_incomplete_milestones : opt,
+    num_completed_milestones : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13233,35 +6269,8 @@ pub struct TaskDuplicateRequest {
     pub include: Option<String>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskDuplicateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskDuplicateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskDuplicateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskDuplicateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "include" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskDuplicateRequest {
-                    name: __f0,
-                    include: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskDuplicateRequest { name : opt, include : opt, }
 }
 #[cfg(feature = "tasks")]
 pub type TaskRemoveFollowersRequest = TaskAddFollowersRequest;
@@ -13272,32 +6281,8 @@ pub struct TaskRemoveProjectRequest {
     pub project: String,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskRemoveProjectRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskRemoveProjectRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskRemoveProjectRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskRemoveProjectRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "project" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskRemoveProjectRequest {
-                    project: rt::de::required(__f0, "project")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskRemoveProjectRequest { project : req, }
 }
 #[cfg(feature = "tasks")]
 pub type TaskRemoveTagRequest = TaskAddTagRequest;
@@ -13309,32 +6294,8 @@ pub struct TaskTemplateInstantiateTaskRequest {
     pub name: Option<String>,
 }
 #[cfg(feature = "task_templates")]
-impl<'de> serde::Deserialize<'de> for TaskTemplateInstantiateTaskRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskTemplateInstantiateTaskRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskTemplateInstantiateTaskRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskTemplateInstantiateTaskRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskTemplateInstantiateTaskRequest {
-                    name: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskTemplateInstantiateTaskRequest { name : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13479,139 +6440,16 @@ pub struct TaskRequestBase {
     pub parent: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for TaskRequestBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskRequestBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskRequestBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskRequestBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
-                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
-                let mut __f5: Option<super::models::TaskBaseApprovalStatus> = None;
-                let mut __f6: Option<super::models::TaskBaseAssigneeStatus> = None;
-                let mut __f7: Option<super::models::UserCompact> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f10: Option<super::models::UserCompact> = None;
-                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f12: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f13: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f14: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f15: Option<chrono::NaiveDate> = None;
-                let mut __f16: Option<super::models::TaskBaseExternal> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<Vec<super::models::Like>> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<Vec<super::models::Like>> = None;
-                let mut __f23: Option<Vec<super::models::TaskBaseMembershipsItem>> = None;
-                let mut __f24: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f30: Option<chrono::NaiveDate> = None;
-                let mut __f31: Option<f64> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<std::collections::BTreeMap<String, String>> = None;
-                let mut __f35: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_by" => __f4 = __map.next_value()?,
-                        "approval_status" => __f5 = __map.next_value()?,
-                        "assignee_status" => __f6 = __map.next_value()?,
-                        "assigned_by" => __f7 = __map.next_value()?,
-                        "completed" => __f8 = __map.next_value()?,
-                        "completed_at" => __f9 = __map.next_value()?,
-                        "completed_by" => __f10 = __map.next_value()?,
-                        "created_at" => __f11 = __map.next_value()?,
-                        "dependencies" => __f12 = __map.next_value()?,
-                        "dependents" => __f13 = __map.next_value()?,
-                        "due_at" => __f14 = __map.next_value()?,
-                        "due_on" => __f15 = __map.next_value()?,
-                        "external" => __f16 = __map.next_value()?,
-                        "html_notes" => __f17 = __map.next_value()?,
-                        "hearted" => __f18 = __map.next_value()?,
-                        "hearts" => __f19 = __map.next_value()?,
-                        "is_rendered_as_separator" => __f20 = __map.next_value()?,
-                        "liked" => __f21 = __map.next_value()?,
-                        "likes" => __f22 = __map.next_value()?,
-                        "memberships" => __f23 = __map.next_value()?,
-                        "modified_at" => __f24 = __map.next_value()?,
-                        "notes" => __f25 = __map.next_value()?,
-                        "num_hearts" => __f26 = __map.next_value()?,
-                        "num_likes" => __f27 = __map.next_value()?,
-                        "num_subtasks" => __f28 = __map.next_value()?,
-                        "start_at" => __f29 = __map.next_value()?,
-                        "start_on" => __f30 = __map.next_value()?,
-                        "actual_time_minutes" => {
-                            __f31 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "assignee" => __f32 = __map.next_value()?,
-                        "assignee_section" => __f33 = __map.next_value()?,
-                        "custom_fields" => __f34 = __map.next_value()?,
-                        "parent" => __f35 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskRequestBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_by: __f4,
-                    approval_status: __f5,
-                    assignee_status: __f6,
-                    assigned_by: __f7,
-                    completed: __f8,
-                    completed_at: __f9,
-                    completed_by: __f10,
-                    created_at: __f11,
-                    dependencies: __f12,
-                    dependents: __f13,
-                    due_at: __f14,
-                    due_on: __f15,
-                    external: __f16,
-                    html_notes: __f17,
-                    hearted: __f18,
-                    hearts: __f19,
-                    is_rendered_as_separator: __f20,
-                    liked: __f21,
-                    likes: __f22,
-                    memberships: __f23,
-                    modified_at: __f24,
-                    notes: __f25,
-                    num_hearts: __f26,
-                    num_likes: __f27,
-                    num_subtasks: __f28,
-                    start_at: __f29,
-                    start_on: __f30,
-                    actual_time_minutes: __f31,
-                    assignee: __f32,
-                    assignee_section: __f33,
-                    custom_fields: __f34,
-                    parent: __f35,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskRequestBase { gid : opt, resource_type : opt, name : opt, resource_subtype : opt,
+    created_by : opt, approval_status : opt, assignee_status : opt, assigned_by : opt,
+    completed : opt, completed_at : opt, completed_by : opt, created_at : opt,
+    dependencies : opt, dependents : opt, due_at : opt, due_on : opt, external : opt,
+    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
+    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
+    opt, num_likes : opt, num_subtasks : opt, start_at : opt, start_on : opt,
+    actual_time_minutes : optn, assignee : opt, assignee_section : opt, custom_fields :
+    opt, parent : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13795,149 +6633,16 @@ pub struct TaskCreateRequest {
     pub workspace: Option<String>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskCreateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskCreateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskCreateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskCreateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
-                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
-                let mut __f5: Option<super::models::TaskBaseApprovalStatus> = None;
-                let mut __f6: Option<super::models::TaskBaseAssigneeStatus> = None;
-                let mut __f7: Option<super::models::UserCompact> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
-                let mut __f10: Option<super::models::UserCompact> = None;
-                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f12: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f13: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f14: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
-                let mut __f15: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f16: Option<super::models::TaskBaseExternal> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<Vec<super::models::Like>> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<Vec<super::models::Like>> = None;
-                let mut __f23: Option<Vec<super::models::TaskBaseMembershipsItem>> = None;
-                let mut __f24: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
-                let mut __f30: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f31: Option<Option<f64>> = None;
-                let mut __f32: Option<Option<String>> = None;
-                let mut __f33: Option<Option<String>> = None;
-                let mut __f34: Option<std::collections::BTreeMap<String, String>> = None;
-                let mut __f35: Option<Option<String>> = None;
-                let mut __f36: Option<Vec<String>> = None;
-                let mut __f37: Option<Vec<String>> = None;
-                let mut __f38: Option<Vec<String>> = None;
-                let mut __f39: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_by" => __f4 = __map.next_value()?,
-                        "approval_status" => __f5 = __map.next_value()?,
-                        "assignee_status" => __f6 = __map.next_value()?,
-                        "assigned_by" => __f7 = __map.next_value()?,
-                        "completed" => __f8 = __map.next_value()?,
-                        "completed_at" => __f9 = Some(__map.next_value()?),
-                        "completed_by" => __f10 = __map.next_value()?,
-                        "created_at" => __f11 = __map.next_value()?,
-                        "dependencies" => __f12 = __map.next_value()?,
-                        "dependents" => __f13 = __map.next_value()?,
-                        "due_at" => __f14 = Some(__map.next_value()?),
-                        "due_on" => __f15 = Some(__map.next_value()?),
-                        "external" => __f16 = __map.next_value()?,
-                        "html_notes" => __f17 = __map.next_value()?,
-                        "hearted" => __f18 = __map.next_value()?,
-                        "hearts" => __f19 = __map.next_value()?,
-                        "is_rendered_as_separator" => __f20 = __map.next_value()?,
-                        "liked" => __f21 = __map.next_value()?,
-                        "likes" => __f22 = __map.next_value()?,
-                        "memberships" => __f23 = __map.next_value()?,
-                        "modified_at" => __f24 = __map.next_value()?,
-                        "notes" => __f25 = __map.next_value()?,
-                        "num_hearts" => __f26 = __map.next_value()?,
-                        "num_likes" => __f27 = __map.next_value()?,
-                        "num_subtasks" => __f28 = __map.next_value()?,
-                        "start_at" => __f29 = Some(__map.next_value()?),
-                        "start_on" => __f30 = Some(__map.next_value()?),
-                        "actual_time_minutes" => __f31 = Some(__map.next_value()?),
-                        "assignee" => __f32 = Some(__map.next_value()?),
-                        "assignee_section" => __f33 = Some(__map.next_value()?),
-                        "custom_fields" => __f34 = __map.next_value()?,
-                        "parent" => __f35 = Some(__map.next_value()?),
-                        "followers" => __f36 = __map.next_value()?,
-                        "projects" => __f37 = __map.next_value()?,
-                        "tags" => __f38 = __map.next_value()?,
-                        "workspace" => __f39 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskCreateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_by: __f4,
-                    approval_status: __f5,
-                    assignee_status: __f6,
-                    assigned_by: __f7,
-                    completed: __f8,
-                    completed_at: __f9,
-                    completed_by: __f10,
-                    created_at: __f11,
-                    dependencies: __f12,
-                    dependents: __f13,
-                    due_at: __f14,
-                    due_on: __f15,
-                    external: __f16,
-                    html_notes: __f17,
-                    hearted: __f18,
-                    hearts: __f19,
-                    is_rendered_as_separator: __f20,
-                    liked: __f21,
-                    likes: __f22,
-                    memberships: __f23,
-                    modified_at: __f24,
-                    notes: __f25,
-                    num_hearts: __f26,
-                    num_likes: __f27,
-                    num_subtasks: __f28,
-                    start_at: __f29,
-                    start_on: __f30,
-                    actual_time_minutes: __f31,
-                    assignee: __f32,
-                    assignee_section: __f33,
-                    custom_fields: __f34,
-                    parent: __f35,
-                    followers: __f36,
-                    projects: __f37,
-                    tags: __f38,
-                    workspace: __f39,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskCreateRequest { gid : opt, resource_type : opt, name : opt, resource_subtype :
+    opt, created_by : opt, approval_status : opt, assignee_status : opt, assigned_by :
+    opt, completed : opt, completed_at : tri, completed_by : opt, created_at : opt,
+    dependencies : opt, dependents : opt, due_at : tri, due_on : tri, external : opt,
+    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
+    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
+    opt, num_likes : opt, num_subtasks : opt, start_at : tri, start_on : tri,
+    actual_time_minutes : tri, assignee : tri, assignee_section : tri, custom_fields :
+    opt, parent : tri, followers : opt, projects : opt, tags : opt, workspace : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -14121,143 +6826,16 @@ pub struct TaskUpdateRequest {
     pub custom_type_status_option: Option<Option<String>>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
-                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
-                let mut __f5: Option<super::models::TaskBaseApprovalStatus> = None;
-                let mut __f6: Option<super::models::TaskBaseAssigneeStatus> = None;
-                let mut __f7: Option<super::models::UserCompact> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
-                let mut __f10: Option<super::models::UserCompact> = None;
-                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f12: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f13: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f14: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
-                let mut __f15: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f16: Option<super::models::TaskBaseExternal> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<Vec<super::models::Like>> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<Vec<super::models::Like>> = None;
-                let mut __f23: Option<Vec<super::models::TaskBaseMembershipsItem>> = None;
-                let mut __f24: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<Option<chrono::DateTime<chrono::Utc>>> = None;
-                let mut __f30: Option<Option<chrono::NaiveDate>> = None;
-                let mut __f31: Option<Option<f64>> = None;
-                let mut __f32: Option<Option<String>> = None;
-                let mut __f33: Option<Option<String>> = None;
-                let mut __f34: Option<std::collections::BTreeMap<String, String>> = None;
-                let mut __f35: Option<Option<String>> = None;
-                let mut __f36: Option<Option<String>> = None;
-                let mut __f37: Option<Option<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_by" => __f4 = __map.next_value()?,
-                        "approval_status" => __f5 = __map.next_value()?,
-                        "assignee_status" => __f6 = __map.next_value()?,
-                        "assigned_by" => __f7 = __map.next_value()?,
-                        "completed" => __f8 = __map.next_value()?,
-                        "completed_at" => __f9 = Some(__map.next_value()?),
-                        "completed_by" => __f10 = __map.next_value()?,
-                        "created_at" => __f11 = __map.next_value()?,
-                        "dependencies" => __f12 = __map.next_value()?,
-                        "dependents" => __f13 = __map.next_value()?,
-                        "due_at" => __f14 = Some(__map.next_value()?),
-                        "due_on" => __f15 = Some(__map.next_value()?),
-                        "external" => __f16 = __map.next_value()?,
-                        "html_notes" => __f17 = __map.next_value()?,
-                        "hearted" => __f18 = __map.next_value()?,
-                        "hearts" => __f19 = __map.next_value()?,
-                        "is_rendered_as_separator" => __f20 = __map.next_value()?,
-                        "liked" => __f21 = __map.next_value()?,
-                        "likes" => __f22 = __map.next_value()?,
-                        "memberships" => __f23 = __map.next_value()?,
-                        "modified_at" => __f24 = __map.next_value()?,
-                        "notes" => __f25 = __map.next_value()?,
-                        "num_hearts" => __f26 = __map.next_value()?,
-                        "num_likes" => __f27 = __map.next_value()?,
-                        "num_subtasks" => __f28 = __map.next_value()?,
-                        "start_at" => __f29 = Some(__map.next_value()?),
-                        "start_on" => __f30 = Some(__map.next_value()?),
-                        "actual_time_minutes" => __f31 = Some(__map.next_value()?),
-                        "assignee" => __f32 = Some(__map.next_value()?),
-                        "assignee_section" => __f33 = Some(__map.next_value()?),
-                        "custom_fields" => __f34 = __map.next_value()?,
-                        "parent" => __f35 = Some(__map.next_value()?),
-                        "custom_type" => __f36 = Some(__map.next_value()?),
-                        "custom_type_status_option" => __f37 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_by: __f4,
-                    approval_status: __f5,
-                    assignee_status: __f6,
-                    assigned_by: __f7,
-                    completed: __f8,
-                    completed_at: __f9,
-                    completed_by: __f10,
-                    created_at: __f11,
-                    dependencies: __f12,
-                    dependents: __f13,
-                    due_at: __f14,
-                    due_on: __f15,
-                    external: __f16,
-                    html_notes: __f17,
-                    hearted: __f18,
-                    hearts: __f19,
-                    is_rendered_as_separator: __f20,
-                    liked: __f21,
-                    likes: __f22,
-                    memberships: __f23,
-                    modified_at: __f24,
-                    notes: __f25,
-                    num_hearts: __f26,
-                    num_likes: __f27,
-                    num_subtasks: __f28,
-                    start_at: __f29,
-                    start_on: __f30,
-                    actual_time_minutes: __f31,
-                    assignee: __f32,
-                    assignee_section: __f33,
-                    custom_fields: __f34,
-                    parent: __f35,
-                    custom_type: __f36,
-                    custom_type_status_option: __f37,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskUpdateRequest { gid : opt, resource_type : opt, name : opt, resource_subtype :
+    opt, created_by : opt, approval_status : opt, assignee_status : opt, assigned_by :
+    opt, completed : opt, completed_at : tri, completed_by : opt, created_at : opt,
+    dependencies : opt, dependents : opt, due_at : tri, due_on : tri, external : opt,
+    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
+    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
+    opt, num_likes : opt, num_subtasks : opt, start_at : tri, start_on : tri,
+    actual_time_minutes : tri, assignee : tri, assignee_section : tri, custom_fields :
+    opt, parent : tri, custom_type : tri, custom_type_status_option : tri, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14373,160 +6951,17 @@ pub struct TaskResponse {
     pub permalink_url: Option<String>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::JobCompactNewTaskResourceSubtype> = None;
-                let mut __f4: Option<super::models::AttachmentResponseParentCreatedBy> = None;
-                let mut __f5: Option<super::models::TaskBaseApprovalStatus> = None;
-                let mut __f6: Option<super::models::TaskBaseAssigneeStatus> = None;
-                let mut __f7: Option<super::models::UserCompact> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f10: Option<super::models::UserCompact> = None;
-                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f12: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f13: Option<Vec<super::models::AsanaResource>> = None;
-                let mut __f14: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f15: Option<chrono::NaiveDate> = None;
-                let mut __f16: Option<super::models::TaskBaseExternal> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<Vec<super::models::Like>> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<Vec<super::models::Like>> = None;
-                let mut __f23: Option<Vec<super::models::TaskBaseMembershipsItem>> = None;
-                let mut __f24: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f30: Option<chrono::NaiveDate> = None;
-                let mut __f31: Option<f64> = None;
-                let mut __f32: Option<super::models::UserCompact> = None;
-                let mut __f33: Option<super::models::TaskResponseAssigneeSection> = None;
-                let mut __f34: Option<Vec<super::models::CustomFieldResponse>> = None;
-                let mut __f35: Option<super::models::CustomTypeCompact> = None;
-                let mut __f36: Option<super::models::CustomTypeStatusOptionCompact> = None;
-                let mut __f37: Option<Vec<super::models::UserCompact>> = None;
-                let mut __f38: Option<super::models::TaskResponseParent> = None;
-                let mut __f39: Option<Vec<super::models::ProjectCompact>> = None;
-                let mut __f40: Option<Vec<super::models::TagCompact>> = None;
-                let mut __f41: Option<super::models::TaskResponseWorkspace> = None;
-                let mut __f42: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "resource_subtype" => __f3 = __map.next_value()?,
-                        "created_by" => __f4 = __map.next_value()?,
-                        "approval_status" => __f5 = __map.next_value()?,
-                        "assignee_status" => __f6 = __map.next_value()?,
-                        "assigned_by" => __f7 = __map.next_value()?,
-                        "completed" => __f8 = __map.next_value()?,
-                        "completed_at" => __f9 = __map.next_value()?,
-                        "completed_by" => __f10 = __map.next_value()?,
-                        "created_at" => __f11 = __map.next_value()?,
-                        "dependencies" => __f12 = __map.next_value()?,
-                        "dependents" => __f13 = __map.next_value()?,
-                        "due_at" => __f14 = __map.next_value()?,
-                        "due_on" => __f15 = __map.next_value()?,
-                        "external" => __f16 = __map.next_value()?,
-                        "html_notes" => __f17 = __map.next_value()?,
-                        "hearted" => __f18 = __map.next_value()?,
-                        "hearts" => __f19 = __map.next_value()?,
-                        "is_rendered_as_separator" => __f20 = __map.next_value()?,
-                        "liked" => __f21 = __map.next_value()?,
-                        "likes" => __f22 = __map.next_value()?,
-                        "memberships" => __f23 = __map.next_value()?,
-                        "modified_at" => __f24 = __map.next_value()?,
-                        "notes" => __f25 = __map.next_value()?,
-                        "num_hearts" => __f26 = __map.next_value()?,
-                        "num_likes" => __f27 = __map.next_value()?,
-                        "num_subtasks" => __f28 = __map.next_value()?,
-                        "start_at" => __f29 = __map.next_value()?,
-                        "start_on" => __f30 = __map.next_value()?,
-                        "actual_time_minutes" => {
-                            __f31 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "assignee" => __f32 = __map.next_value()?,
-                        "assignee_section" => __f33 = __map.next_value()?,
-                        "custom_fields" => __f34 = __map.next_value()?,
-                        "custom_type" => __f35 = __map.next_value()?,
-                        "custom_type_status_option" => __f36 = __map.next_value()?,
-                        "followers" => __f37 = __map.next_value()?,
-                        "parent" => __f38 = __map.next_value()?,
-                        "projects" => __f39 = __map.next_value()?,
-                        "tags" => __f40 = __map.next_value()?,
-                        "workspace" => __f41 = __map.next_value()?,
-                        "permalink_url" => __f42 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    resource_subtype: __f3,
-                    created_by: __f4,
-                    approval_status: __f5,
-                    assignee_status: __f6,
-                    assigned_by: __f7,
-                    completed: __f8,
-                    completed_at: __f9,
-                    completed_by: __f10,
-                    created_at: __f11,
-                    dependencies: __f12,
-                    dependents: __f13,
-                    due_at: __f14,
-                    due_on: __f15,
-                    external: __f16,
-                    html_notes: __f17,
-                    hearted: __f18,
-                    hearts: __f19,
-                    is_rendered_as_separator: __f20,
-                    liked: __f21,
-                    likes: __f22,
-                    memberships: __f23,
-                    modified_at: __f24,
-                    notes: __f25,
-                    num_hearts: __f26,
-                    num_likes: __f27,
-                    num_subtasks: __f28,
-                    start_at: __f29,
-                    start_on: __f30,
-                    actual_time_minutes: __f31,
-                    assignee: __f32,
-                    assignee_section: __f33,
-                    custom_fields: __f34,
-                    custom_type: __f35,
-                    custom_type_status_option: __f36,
-                    followers: __f37,
-                    parent: __f38,
-                    projects: __f39,
-                    tags: __f40,
-                    workspace: __f41,
-                    permalink_url: __f42,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskResponse { gid : opt, resource_type : opt, name : opt, resource_subtype : opt,
+    created_by : opt, approval_status : opt, assignee_status : opt, assigned_by : opt,
+    completed : opt, completed_at : opt, completed_by : opt, created_at : opt,
+    dependencies : opt, dependents : opt, due_at : opt, due_on : opt, external : opt,
+    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
+    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
+    opt, num_likes : opt, num_subtasks : opt, start_at : opt, start_on : opt,
+    actual_time_minutes : optn, assignee : opt, assignee_section : opt, custom_fields :
+    opt, custom_type : opt, custom_type_status_option : opt, followers : opt, parent :
+    opt, projects : opt, tags : opt, workspace : opt, permalink_url : opt, }
 }
 #[cfg(feature = "tasks")]
 pub type TaskResponseAssigneeSection = AgentResponseWorkspace;
@@ -14547,38 +6982,8 @@ pub struct TaskSetParentRequest {
     pub insert_before: Option<String>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for TaskSetParentRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TaskSetParentRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TaskSetParentRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TaskSetParentRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "parent" => __f0 = Some(__map.next_value()?),
-                        "insert_after" => __f1 = __map.next_value()?,
-                        "insert_before" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TaskSetParentRequest {
-                    parent: rt::de::required(__f0, "parent")?,
-                    insert_after: __f1,
-                    insert_before: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TaskSetParentRequest { parent : req, insert_after : opt, insert_before : opt, }
 }
 #[cfg(any(feature = "teams", feature = "workspaces"))]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -14589,30 +6994,8 @@ pub struct TeamAddUserRequest {
     pub user: Option<String>,
 }
 #[cfg(any(feature = "teams", feature = "workspaces"))]
-impl<'de> serde::Deserialize<'de> for TeamAddUserRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamAddUserRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamAddUserRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamAddUserRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamAddUserRequest { user: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamAddUserRequest { user : opt, }
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 /// This object represents a user's connection to a team.
@@ -14636,50 +7019,9 @@ pub struct TeamMembershipCompact {
     pub is_admin: Option<bool>,
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
-impl<'de> serde::Deserialize<'de> for TeamMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::UserCompact> = None;
-                let mut __f3: Option<super::models::TeamCompact> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "user" => __f2 = __map.next_value()?,
-                        "team" => __f3 = __map.next_value()?,
-                        "is_guest" => __f4 = __map.next_value()?,
-                        "is_limited_access" => __f5 = __map.next_value()?,
-                        "is_admin" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    user: __f2,
-                    team: __f3,
-                    is_guest: __f4,
-                    is_limited_access: __f5,
-                    is_admin: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamMembershipCompact { gid : opt, resource_type : opt, user : opt, team : opt,
+    is_guest : opt, is_limited_access : opt, is_admin : opt, }
 }
 #[cfg(feature = "teams")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -14748,100 +7090,14 @@ pub struct TeamRequest {
     pub endorsed: Option<bool>,
 }
 #[cfg(feature = "teams")]
-impl<'de> serde::Deserialize<'de> for TeamRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::TeamRequestVisibility> = None;
-                let mut __f7: Option<
-                    super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel,
-                > = None;
-                let mut __f8: Option<
-                    super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel,
-                > = None;
-                let mut __f9: Option<
-                    super::models::TeamRequestMemberInviteManagementAccessLevel,
-                > = None;
-                let mut __f10: Option<
-                    super::models::TeamRequestGuestInviteManagementAccessLevel,
-                > = None;
-                let mut __f11: Option<
-                    super::models::TeamRequestJoinRequestManagementAccessLevel,
-                > = None;
-                let mut __f12: Option<
-                    super::models::TeamRequestTeamMemberRemovalAccessLevel,
-                > = None;
-                let mut __f13: Option<
-                    super::models::TeamRequestTeamContentManagementAccessLevel,
-                > = None;
-                let mut __f14: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "description" => __f3 = __map.next_value()?,
-                        "html_description" => __f4 = __map.next_value()?,
-                        "organization" => __f5 = __map.next_value()?,
-                        "visibility" => __f6 = __map.next_value()?,
-                        "edit_team_name_or_description_access_level" => {
-                            __f7 = __map.next_value()?;
-                        }
-                        "edit_team_visibility_or_trash_team_access_level" => {
-                            __f8 = __map.next_value()?;
-                        }
-                        "member_invite_management_access_level" => {
-                            __f9 = __map.next_value()?;
-                        }
-                        "guest_invite_management_access_level" => {
-                            __f10 = __map.next_value()?;
-                        }
-                        "join_request_management_access_level" => {
-                            __f11 = __map.next_value()?;
-                        }
-                        "team_member_removal_access_level" => __f12 = __map.next_value()?,
-                        "team_content_management_access_level" => {
-                            __f13 = __map.next_value()?;
-                        }
-                        "endorsed" => __f14 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    description: __f3,
-                    html_description: __f4,
-                    organization: __f5,
-                    visibility: __f6,
-                    edit_team_name_or_description_access_level: __f7,
-                    edit_team_visibility_or_trash_team_access_level: __f8,
-                    member_invite_management_access_level: __f9,
-                    guest_invite_management_access_level: __f10,
-                    join_request_management_access_level: __f11,
-                    team_member_removal_access_level: __f12,
-                    team_content_management_access_level: __f13,
-                    endorsed: __f14,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamRequest { gid : opt, resource_type : opt, name : opt, description : opt,
+    html_description : opt, organization : opt, visibility : opt,
+    edit_team_name_or_description_access_level : opt,
+    edit_team_visibility_or_trash_team_access_level : opt,
+    member_invite_management_access_level : opt, guest_invite_management_access_level :
+    opt, join_request_management_access_level : opt, team_member_removal_access_level :
+    opt, team_content_management_access_level : opt, endorsed : opt, }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
@@ -14928,106 +7184,15 @@ pub struct TeamResponse {
     pub custom_field_settings: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
 #[cfg(feature = "teams")]
-impl<'de> serde::Deserialize<'de> for TeamResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::TeamResponseOrganization> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<super::models::TeamRequestVisibility> = None;
-                let mut __f8: Option<
-                    super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel,
-                > = None;
-                let mut __f9: Option<
-                    super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel,
-                > = None;
-                let mut __f10: Option<
-                    super::models::TeamRequestMemberInviteManagementAccessLevel,
-                > = None;
-                let mut __f11: Option<
-                    super::models::TeamRequestGuestInviteManagementAccessLevel,
-                > = None;
-                let mut __f12: Option<
-                    super::models::TeamRequestJoinRequestManagementAccessLevel,
-                > = None;
-                let mut __f13: Option<
-                    super::models::TeamRequestTeamMemberRemovalAccessLevel,
-                > = None;
-                let mut __f14: Option<
-                    super::models::TeamRequestTeamContentManagementAccessLevel,
-                > = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "description" => __f3 = __map.next_value()?,
-                        "html_description" => __f4 = __map.next_value()?,
-                        "organization" => __f5 = __map.next_value()?,
-                        "permalink_url" => __f6 = __map.next_value()?,
-                        "visibility" => __f7 = __map.next_value()?,
-                        "edit_team_name_or_description_access_level" => {
-                            __f8 = __map.next_value()?;
-                        }
-                        "edit_team_visibility_or_trash_team_access_level" => {
-                            __f9 = __map.next_value()?;
-                        }
-                        "member_invite_management_access_level" => {
-                            __f10 = __map.next_value()?;
-                        }
-                        "guest_invite_management_access_level" => {
-                            __f11 = __map.next_value()?;
-                        }
-                        "join_request_management_access_level" => {
-                            __f12 = __map.next_value()?;
-                        }
-                        "team_member_removal_access_level" => __f13 = __map.next_value()?,
-                        "team_content_management_access_level" => {
-                            __f14 = __map.next_value()?;
-                        }
-                        "endorsed" => __f15 = __map.next_value()?,
-                        "custom_field_settings" => __f16 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    description: __f3,
-                    html_description: __f4,
-                    organization: __f5,
-                    permalink_url: __f6,
-                    visibility: __f7,
-                    edit_team_name_or_description_access_level: __f8,
-                    edit_team_visibility_or_trash_team_access_level: __f9,
-                    member_invite_management_access_level: __f10,
-                    guest_invite_management_access_level: __f11,
-                    join_request_management_access_level: __f12,
-                    team_member_removal_access_level: __f13,
-                    team_content_management_access_level: __f14,
-                    endorsed: __f15,
-                    custom_field_settings: __f16,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamResponse { gid : opt, resource_type : opt, name : opt, description : opt,
+    html_description : opt, organization : opt, permalink_url : opt, visibility : opt,
+    edit_team_name_or_description_access_level : opt,
+    edit_team_visibility_or_trash_team_access_level : opt,
+    member_invite_management_access_level : opt, guest_invite_management_access_level :
+    opt, join_request_management_access_level : opt, team_member_removal_access_level :
+    opt, team_content_management_access_level : opt, endorsed : opt,
+    custom_field_settings : opt, }
 }
 #[cfg(feature = "teams")]
 pub type TeamResponseOrganization = AgentResponseWorkspace;
@@ -15049,50 +7214,9 @@ pub struct TimePeriodBase {
     pub parent: Option<super::models::TimePeriodCompact>,
 }
 #[cfg(feature = "time_periods")]
-impl<'de> serde::Deserialize<'de> for TimePeriodBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimePeriodBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimePeriodBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimePeriodBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::GoalResponseTimePeriodPeriod> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::TimePeriodCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "end_on" => __f2 = __map.next_value()?,
-                        "start_on" => __f3 = __map.next_value()?,
-                        "period" => __f4 = __map.next_value()?,
-                        "display_name" => __f5 = __map.next_value()?,
-                        "parent" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimePeriodBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    end_on: __f2,
-                    start_on: __f3,
-                    period: __f4,
-                    display_name: __f5,
-                    parent: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimePeriodBase { gid : opt, resource_type : opt, end_on : opt, start_on : opt, period
+    : opt, display_name : opt, parent : opt, }
 }
 #[cfg(feature = "time_periods")]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_periods:read</code></p>
@@ -15116,40 +7240,8 @@ pub struct UserUpdateRequest {
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<std::collections::BTreeMap<String, String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "custom_fields" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    custom_fields: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    UserUpdateRequest { gid : opt, resource_type : opt, name : opt, custom_fields : opt,
     }
 }
 #[cfg(feature = "workspaces")]
@@ -15167,44 +7259,9 @@ pub struct UserBaseResponse {
     pub photo: Option<super::models::UserBaseResponsePhoto>,
 }
 #[cfg(feature = "workspaces")]
-impl<'de> serde::Deserialize<'de> for UserBaseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBaseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBaseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBaseResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::UserBaseResponsePhoto> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "email" => __f3 = __map.next_value()?,
-                        "photo" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBaseResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    email: __f3,
-                    photo: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBaseResponse { gid : opt, resource_type : opt, name : opt, email : opt, photo :
+    opt, }
 }
 #[cfg(any(feature = "users", feature = "workspaces"))]
 /// A map of the user's profile photo in various sizes, or null if no photo is set. Sizes provided are 21, 27, 36, 60, 128, and 1024. All images are in PNG format, except for 1024 (which is in JPEG format).
@@ -15229,50 +7286,9 @@ pub struct UserResponse {
     pub custom_fields: Option<Vec<super::models::CustomFieldCompact>>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::UserBaseResponsePhoto> = None;
-                let mut __f5: Option<Vec<super::models::WorkspaceCompact>> = None;
-                let mut __f6: Option<Vec<super::models::CustomFieldCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "email" => __f3 = __map.next_value()?,
-                        "photo" => __f4 = __map.next_value()?,
-                        "workspaces" => __f5 = __map.next_value()?,
-                        "custom_fields" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    email: __f3,
-                    photo: __f4,
-                    workspaces: __f5,
-                    custom_fields: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserResponse { gid : opt, resource_type : opt, name : opt, email : opt, photo : opt,
+    workspaces : opt, custom_fields : opt, }
 }
 #[cfg(any(feature = "user_task_lists", feature = "workspace_memberships"))]
 /// A user task list represents the tasks assigned to a particular user. It provides API access to a user’s [My tasks](https://asana.com/guide/help/fundamentals/my-tasks) view in Asana.
@@ -15290,44 +7306,9 @@ pub struct UserTaskListCompact {
     pub workspace: Option<super::models::WorkspaceCompact>,
 }
 #[cfg(any(feature = "user_task_lists", feature = "workspace_memberships"))]
-impl<'de> serde::Deserialize<'de> for UserTaskListCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserTaskListCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserTaskListCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserTaskListCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::UserCompact> = None;
-                let mut __f4: Option<super::models::WorkspaceCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "owner" => __f3 = __map.next_value()?,
-                        "workspace" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserTaskListCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    owner: __f3,
-                    workspace: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserTaskListCompact { gid : opt, resource_type : opt, name : opt, owner : opt,
+    workspace : opt, }
 }
 #[cfg(feature = "all")]
 /// Webhook objects represent the state of an active subscription for a server to be updated with information from Asana. This schema represents the subscription itself, not the objects that are sent to the server. For information on those please refer to the [event](/reference/events) schema.
@@ -15350,44 +7331,9 @@ pub struct WebhookCompact {
     pub target: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for WebhookCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WebhookCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WebhookCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WebhookCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<super::models::AsanaNamedResource> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "active" => __f2 = __map.next_value()?,
-                        "resource" => __f3 = __map.next_value()?,
-                        "target" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WebhookCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    active: __f2,
-                    resource: __f3,
-                    target: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WebhookCompact { gid : opt, resource_type : opt, active : opt, resource : opt, target
+    : opt, }
 }
 #[cfg(feature = "all")]
 /// A WebhookFilter can be passed on creation of a webhook in order to filter the types of actions that trigger delivery of an [event](/reference/events)
@@ -15408,41 +7354,9 @@ pub struct WebhookFilter {
     pub fields: Option<Vec<String>>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for WebhookFilter {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WebhookFilter;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WebhookFilter")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WebhookFilter, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource_type" => __f0 = __map.next_value()?,
-                        "resource_subtype" => __f1 = __map.next_value()?,
-                        "action" => __f2 = __map.next_value()?,
-                        "fields" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WebhookFilter {
-                    resource_type: __f0,
-                    resource_subtype: __f1,
-                    action: __f2,
-                    fields: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WebhookFilter { resource_type : opt, resource_subtype : opt, action : opt, fields :
+    opt, }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15456,38 +7370,8 @@ pub struct WebhookRequest {
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for WebhookRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WebhookRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WebhookRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WebhookRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<Vec<super::models::WebhookRequestFiltersItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource" => __f0 = Some(__map.next_value()?),
-                        "target" => __f1 = Some(__map.next_value()?),
-                        "filters" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WebhookRequest {
-                    resource: rt::de::required(__f0, "resource")?,
-                    target: rt::de::required(__f1, "target")?,
-                    filters: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WebhookRequest { resource : req, target : req, filters : opt, }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15507,41 +7391,9 @@ pub struct WebhookRequestFiltersItem {
     pub fields: Option<Vec<String>>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for WebhookRequestFiltersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WebhookRequestFiltersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WebhookRequestFiltersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WebhookRequestFiltersItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource_type" => __f0 = __map.next_value()?,
-                        "resource_subtype" => __f1 = __map.next_value()?,
-                        "action" => __f2 = __map.next_value()?,
-                        "fields" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WebhookRequestFiltersItem {
-                    resource_type: __f0,
-                    resource_subtype: __f1,
-                    action: __f2,
-                    fields: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WebhookRequestFiltersItem { resource_type : opt, resource_subtype : opt, action :
+    opt, fields : opt, }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15574,68 +7426,11 @@ pub struct WebhookResponse {
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for WebhookResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WebhookResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WebhookResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WebhookResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<super::models::AsanaNamedResource> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f12: Option<Vec<super::models::WebhookRequestFiltersItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "active" => __f2 = __map.next_value()?,
-                        "resource" => __f3 = __map.next_value()?,
-                        "target" => __f4 = __map.next_value()?,
-                        "created_at" => __f5 = __map.next_value()?,
-                        "last_failure_at" => __f6 = __map.next_value()?,
-                        "last_failure_content" => __f7 = __map.next_value()?,
-                        "last_success_at" => __f8 = __map.next_value()?,
-                        "delivery_retry_count" => __f9 = __map.next_value()?,
-                        "next_attempt_after" => __f10 = __map.next_value()?,
-                        "failure_deletion_timestamp" => __f11 = __map.next_value()?,
-                        "filters" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WebhookResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    active: __f2,
-                    resource: __f3,
-                    target: __f4,
-                    created_at: __f5,
-                    last_failure_at: __f6,
-                    last_failure_content: __f7,
-                    last_success_at: __f8,
-                    delivery_retry_count: __f9,
-                    next_attempt_after: __f10,
-                    failure_deletion_timestamp: __f11,
-                    filters: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WebhookResponse { gid : opt, resource_type : opt, active : opt, resource : opt,
+    target : opt, created_at : opt, last_failure_at : opt, last_failure_content : opt,
+    last_success_at : opt, delivery_retry_count : opt, next_attempt_after : opt,
+    failure_deletion_timestamp : opt, filters : opt, }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15645,32 +7440,8 @@ pub struct WebhookUpdateRequest {
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for WebhookUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WebhookUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WebhookUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WebhookUpdateRequest, A::Error> {
-                let mut __f0: Option<Vec<super::models::WebhookRequestFiltersItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "filters" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WebhookUpdateRequest {
-                    filters: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WebhookUpdateRequest { filters : opt, }
 }
 #[cfg(feature = "workspaces")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -15689,41 +7460,9 @@ pub struct WorkspaceMembershipCompact {
     pub workspace: Option<super::models::WorkspaceCompact>,
 }
 #[cfg(feature = "workspace_memberships")]
-impl<'de> serde::Deserialize<'de> for WorkspaceMembershipCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WorkspaceMembershipCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WorkspaceMembershipCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WorkspaceMembershipCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::UserCompact> = None;
-                let mut __f3: Option<super::models::WorkspaceCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "user" => __f2 = __map.next_value()?,
-                        "workspace" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WorkspaceMembershipCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    user: __f2,
-                    workspace: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WorkspaceMembershipCompact { gid : opt, resource_type : opt, user : opt, workspace :
+    opt, }
 }
 #[cfg(feature = "workspace_memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15752,64 +7491,10 @@ pub struct WorkspaceMembershipResponse {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 #[cfg(feature = "workspace_memberships")]
-impl<'de> serde::Deserialize<'de> for WorkspaceMembershipResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WorkspaceMembershipResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WorkspaceMembershipResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WorkspaceMembershipResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::UserCompact> = None;
-                let mut __f3: Option<super::models::WorkspaceCompact> = None;
-                let mut __f4: Option<super::models::UserTaskListCompact> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<
-                    super::models::WorkspaceMembershipResponseVacationDates,
-                > = None;
-                let mut __f10: Option<chrono::DateTime<chrono::Utc>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "user" => __f2 = __map.next_value()?,
-                        "workspace" => __f3 = __map.next_value()?,
-                        "user_task_list" => __f4 = __map.next_value()?,
-                        "is_active" => __f5 = __map.next_value()?,
-                        "is_admin" => __f6 = __map.next_value()?,
-                        "is_guest" => __f7 = __map.next_value()?,
-                        "is_view_only" => __f8 = __map.next_value()?,
-                        "vacation_dates" => __f9 = __map.next_value()?,
-                        "created_at" => __f10 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WorkspaceMembershipResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    user: __f2,
-                    workspace: __f3,
-                    user_task_list: __f4,
-                    is_active: __f5,
-                    is_admin: __f6,
-                    is_guest: __f7,
-                    is_view_only: __f8,
-                    vacation_dates: __f9,
-                    created_at: __f10,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WorkspaceMembershipResponse { gid : opt, resource_type : opt, user : opt, workspace :
+    opt, user_task_list : opt, is_active : opt, is_admin : opt, is_guest : opt,
+    is_view_only : opt, vacation_dates : opt, created_at : opt, }
 }
 #[cfg(feature = "workspace_memberships")]
 /// *Deprecated:* Use the [`/ooo_entries`](/reference/getoooentries) endpoints instead. Contains keys `start_on` and `end_on` for the vacation dates for the user in this workspace. If `start_on` is null, the entire `vacation_dates` object will be null. If `end_on` is before today, the entire `vacation_dates` object will be null.
@@ -15821,35 +7506,8 @@ pub struct WorkspaceMembershipResponseVacationDates {
     pub end_on: Option<String>,
 }
 #[cfg(feature = "workspace_memberships")]
-impl<'de> serde::Deserialize<'de> for WorkspaceMembershipResponseVacationDates {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WorkspaceMembershipResponseVacationDates;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WorkspaceMembershipResponseVacationDates")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WorkspaceMembershipResponseVacationDates, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "start_on" => __f0 = __map.next_value()?,
-                        "end_on" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WorkspaceMembershipResponseVacationDates {
-                    start_on: __f0,
-                    end_on: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WorkspaceMembershipResponseVacationDates { start_on : opt, end_on : opt, }
 }
 #[cfg(feature = "workspaces")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -15869,44 +7527,9 @@ pub struct WorkspaceResponse {
     pub is_organization: Option<bool>,
 }
 #[cfg(feature = "workspaces")]
-impl<'de> serde::Deserialize<'de> for WorkspaceResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = WorkspaceResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct WorkspaceResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<WorkspaceResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<Vec<String>> = None;
-                let mut __f4: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "email_domains" => __f3 = __map.next_value()?,
-                        "is_organization" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(WorkspaceResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    email_domains: __f3,
-                    is_organization: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    WorkspaceResponse { gid : opt, resource_type : opt, name : opt, email_domains : opt,
+    is_organization : opt, }
 }
 #[cfg(feature = "all")]
 /// This object represents a user's connection to a goal.
@@ -15936,53 +7559,9 @@ pub struct GoalMembershipBase {
     pub goal: Option<super::models::GoalMembershipCompactGoal>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for GoalMembershipBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalMembershipBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalMembershipBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalMembershipBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<super::models::GoalMembershipCompactParent> = None;
-                let mut __f5: Option<super::models::GoalMembershipCompactRole> = None;
-                let mut __f6: Option<super::models::GoalMembershipCompactAccessLevel> = None;
-                let mut __f7: Option<super::models::GoalMembershipCompactGoal> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "parent" => __f4 = __map.next_value()?,
-                        "role" => __f5 = __map.next_value()?,
-                        "access_level" => __f6 = __map.next_value()?,
-                        "goal" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalMembershipBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    member: __f3,
-                    parent: __f4,
-                    role: __f5,
-                    access_level: __f6,
-                    goal: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalMembershipBase { gid : opt, resource_type : opt, resource_subtype : opt, member :
+    opt, parent : opt, role : opt, access_level : opt, goal : opt, }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16005,59 +7584,10 @@ pub struct GoalMembershipResponse {
     pub workspace: Option<super::models::GoalMembershipResponseWorkspace>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for GoalMembershipResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GoalMembershipResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GoalMembershipResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GoalMembershipResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::MemberCompact> = None;
-                let mut __f4: Option<super::models::GoalMembershipCompactParent> = None;
-                let mut __f5: Option<super::models::GoalMembershipCompactRole> = None;
-                let mut __f6: Option<super::models::GoalMembershipCompactAccessLevel> = None;
-                let mut __f7: Option<super::models::GoalMembershipCompactGoal> = None;
-                let mut __f8: Option<super::models::GoalMembershipResponseUser> = None;
-                let mut __f9: Option<super::models::GoalMembershipResponseWorkspace> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "resource_subtype" => __f2 = __map.next_value()?,
-                        "member" => __f3 = __map.next_value()?,
-                        "parent" => __f4 = __map.next_value()?,
-                        "role" => __f5 = __map.next_value()?,
-                        "access_level" => __f6 = __map.next_value()?,
-                        "goal" => __f7 = __map.next_value()?,
-                        "user" => __f8 = __map.next_value()?,
-                        "workspace" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GoalMembershipResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    resource_subtype: __f2,
-                    member: __f3,
-                    parent: __f4,
-                    role: __f5,
-                    access_level: __f6,
-                    goal: __f7,
-                    user: __f8,
-                    workspace: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GoalMembershipResponse { gid : opt, resource_type : opt, resource_subtype : opt,
+    member : opt, parent : opt, role : opt, access_level : opt, goal : opt, user : opt,
+    workspace : opt, }
 }
 #[cfg(feature = "memberships")]
 pub type GoalMembershipResponseUser = AgentResponseWorkspace;
@@ -16071,32 +7601,8 @@ pub struct MembershipUpdateRequest {
     pub access_level: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for MembershipUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = MembershipUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct MembershipUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<MembershipUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "access_level" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(MembershipUpdateRequest {
-                    access_level: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    MembershipUpdateRequest { access_level : opt, }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16106,32 +7612,8 @@ pub struct MembershipRequest {
     pub access_level: Option<String>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for MembershipRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = MembershipRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct MembershipRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<MembershipRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "access_level" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(MembershipRequest {
-                    access_level: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    MembershipRequest { access_level : opt, }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16150,40 +7632,8 @@ pub struct CreateMembershipRequest {
     pub role: Option<String>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for CreateMembershipRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateMembershipRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateMembershipRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateMembershipRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "access_level" => __f0 = __map.next_value()?,
-                        "member" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = __map.next_value()?,
-                        "role" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateMembershipRequest {
-                    access_level: __f0,
-                    member: __f1,
-                    parent: __f2,
-                    role: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    CreateMembershipRequest { access_level : opt, member : opt, parent : opt, role : opt,
     }
 }
 #[cfg(feature = "memberships")]
@@ -16223,49 +7673,9 @@ pub struct UpdateTimeTrackingEntryRequest {
     pub categories: Option<Vec<String>>,
 }
 #[cfg(feature = "time_tracking_entries")]
-impl<'de> serde::Deserialize<'de> for UpdateTimeTrackingEntryRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTimeTrackingEntryRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTimeTrackingEntryRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTimeTrackingEntryRequest, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<chrono::NaiveDate> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::UpdateTimeTrackingEntryRequestBillableStatus,
-                > = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "duration_minutes" => __f0 = __map.next_value()?,
-                        "entered_on" => __f1 = __map.next_value()?,
-                        "attributable_to" => __f2 = __map.next_value()?,
-                        "billable_status" => __f3 = __map.next_value()?,
-                        "description" => __f4 = __map.next_value()?,
-                        "categories" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTimeTrackingEntryRequest {
-                    duration_minutes: __f0,
-                    entered_on: __f1,
-                    attributable_to: __f2,
-                    billable_status: __f3,
-                    description: __f4,
-                    categories: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTimeTrackingEntryRequest { duration_minutes : opt, entered_on : opt,
+    attributable_to : opt, billable_status : opt, description : opt, categories : opt, }
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
@@ -16294,52 +7704,9 @@ pub struct TimeTrackingEntryCompact {
     pub categories: Option<Vec<super::models::TimeTrackingCategoryCompact>>,
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
-impl<'de> serde::Deserialize<'de> for TimeTrackingEntryCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimeTrackingEntryCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimeTrackingEntryCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimeTrackingEntryCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<
-                    super::models::TimeTrackingEntryCompactAttributableTo,
-                > = None;
-                let mut __f5: Option<super::models::UserCompact> = None;
-                let mut __f6: Option<Vec<super::models::TimeTrackingCategoryCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "duration_minutes" => __f2 = __map.next_value()?,
-                        "entered_on" => __f3 = __map.next_value()?,
-                        "attributable_to" => __f4 = __map.next_value()?,
-                        "created_by" => __f5 = __map.next_value()?,
-                        "categories" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimeTrackingEntryCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    duration_minutes: __f2,
-                    entered_on: __f3,
-                    attributable_to: __f4,
-                    created_by: __f5,
-                    categories: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimeTrackingEntryCompact { gid : opt, resource_type : opt, duration_minutes : opt,
+    entered_on : opt, attributable_to : opt, created_by : opt, categories : opt, }
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 pub type TimeTrackingEntryCompactAttributableTo = AgentResponseWorkspace;
@@ -16357,41 +7724,9 @@ pub struct TimeTrackingCategoryCompact {
     pub color: Option<super::models::TimeTrackingCategoryCompactColor>,
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
-impl<'de> serde::Deserialize<'de> for TimeTrackingCategoryCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimeTrackingCategoryCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimeTrackingCategoryCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimeTrackingCategoryCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::TimeTrackingCategoryCompactColor> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "color" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimeTrackingCategoryCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    color: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimeTrackingCategoryCompact { gid : opt, resource_type : opt, name : opt, color :
+    opt, }
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
@@ -16432,71 +7767,11 @@ pub struct TimeTrackingEntryBase {
     pub description: Option<String>,
 }
 #[cfg(feature = "time_tracking_entries")]
-impl<'de> serde::Deserialize<'de> for TimeTrackingEntryBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimeTrackingEntryBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimeTrackingEntryBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimeTrackingEntryBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<
-                    super::models::TimeTrackingEntryCompactAttributableTo,
-                > = None;
-                let mut __f5: Option<super::models::UserCompact> = None;
-                let mut __f6: Option<Vec<super::models::TimeTrackingCategoryCompact>> = None;
-                let mut __f7: Option<super::models::TaskCompact> = None;
-                let mut __f8: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f9: Option<
-                    super::models::TimeTrackingEntryBaseApprovalStatus,
-                > = None;
-                let mut __f10: Option<
-                    super::models::TimeTrackingEntryBaseBillableStatus,
-                > = None;
-                let mut __f11: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "duration_minutes" => __f2 = __map.next_value()?,
-                        "entered_on" => __f3 = __map.next_value()?,
-                        "attributable_to" => __f4 = __map.next_value()?,
-                        "created_by" => __f5 = __map.next_value()?,
-                        "categories" => __f6 = __map.next_value()?,
-                        "task" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "approval_status" => __f9 = __map.next_value()?,
-                        "billable_status" => __f10 = __map.next_value()?,
-                        "description" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimeTrackingEntryBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    duration_minutes: __f2,
-                    entered_on: __f3,
-                    attributable_to: __f4,
-                    created_by: __f5,
-                    categories: __f6,
-                    task: __f7,
-                    created_at: __f8,
-                    approval_status: __f9,
-                    billable_status: __f10,
-                    description: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimeTrackingEntryBase { gid : opt, resource_type : opt, duration_minutes : opt,
+    entered_on : opt, attributable_to : opt, created_by : opt, categories : opt, task :
+    opt, created_at : opt, approval_status : opt, billable_status : opt, description :
+    opt, }
 }
 #[cfg(any(feature = "time_tracking_entries", feature = "timesheet_approval_statuses"))]
 connector_runtime::__string_enum! {
@@ -16525,44 +7800,9 @@ pub struct TimeTrackingCategoryResponse {
     pub is_archived: Option<bool>,
 }
 #[cfg(feature = "time_tracking_categories")]
-impl<'de> serde::Deserialize<'de> for TimeTrackingCategoryResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimeTrackingCategoryResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimeTrackingCategoryResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimeTrackingCategoryResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::TimeTrackingCategoryCompactColor> = None;
-                let mut __f4: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "color" => __f3 = __map.next_value()?,
-                        "is_archived" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimeTrackingCategoryResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    color: __f3,
-                    is_archived: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimeTrackingCategoryResponse { gid : opt, resource_type : opt, name : opt, color :
+    opt, is_archived : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16575,35 +7815,8 @@ pub struct TimeTrackingCategoryBaseRequest {
     pub color: Option<super::models::TimeTrackingCategoryCompactColor>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for TimeTrackingCategoryBaseRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimeTrackingCategoryBaseRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimeTrackingCategoryBaseRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimeTrackingCategoryBaseRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::TimeTrackingCategoryCompactColor> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "color" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimeTrackingCategoryBaseRequest {
-                    name: __f0,
-                    color: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimeTrackingCategoryBaseRequest { name : opt, color : opt, }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16617,38 +7830,8 @@ pub struct TimeTrackingCategoryCreateRequest {
     pub workspace: String,
 }
 #[cfg(feature = "time_tracking_categories")]
-impl<'de> serde::Deserialize<'de> for TimeTrackingCategoryCreateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimeTrackingCategoryCreateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimeTrackingCategoryCreateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimeTrackingCategoryCreateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::TimeTrackingCategoryCompactColor> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "color" => __f1 = __map.next_value()?,
-                        "workspace" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimeTrackingCategoryCreateRequest {
-                    name: rt::de::required(__f0, "name")?,
-                    color: __f1,
-                    workspace: rt::de::required(__f2, "workspace")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimeTrackingCategoryCreateRequest { name : req, color : opt, workspace : req, }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16664,38 +7847,8 @@ pub struct TimeTrackingCategoryUpdateRequest {
     pub is_archived: Option<bool>,
 }
 #[cfg(feature = "time_tracking_categories")]
-impl<'de> serde::Deserialize<'de> for TimeTrackingCategoryUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimeTrackingCategoryUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimeTrackingCategoryUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimeTrackingCategoryUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::TimeTrackingCategoryCompactColor> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "color" => __f1 = __map.next_value()?,
-                        "is_archived" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimeTrackingCategoryUpdateRequest {
-                    name: __f0,
-                    color: __f1,
-                    is_archived: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TimeTrackingCategoryUpdateRequest { name : opt, color : opt, is_archived : opt, }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// A request to create a timesheet approval status.
@@ -16711,41 +7864,9 @@ pub struct CreateTimesheetApprovalStatusRequest {
     pub end_date: chrono::NaiveDate,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
-impl<'de> serde::Deserialize<'de> for CreateTimesheetApprovalStatusRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTimesheetApprovalStatusRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTimesheetApprovalStatusRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTimesheetApprovalStatusRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user" => __f0 = Some(__map.next_value()?),
-                        "workspace" => __f1 = Some(__map.next_value()?),
-                        "start_date" => __f2 = Some(__map.next_value()?),
-                        "end_date" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTimesheetApprovalStatusRequest {
-                    user: rt::de::required(__f0, "user")?,
-                    workspace: rt::de::required(__f1, "workspace")?,
-                    start_date: rt::de::required(__f2, "start_date")?,
-                    end_date: rt::de::required(__f3, "end_date")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTimesheetApprovalStatusRequest { user : req, workspace : req, start_date : req,
+    end_date : req, }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// A request to update a timesheet approval status.
@@ -16758,37 +7879,8 @@ pub struct UpdateTimesheetApprovalStatusRequest {
     pub message: Option<String>,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
-impl<'de> serde::Deserialize<'de> for UpdateTimesheetApprovalStatusRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTimesheetApprovalStatusRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTimesheetApprovalStatusRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTimesheetApprovalStatusRequest, A::Error> {
-                let mut __f0: Option<
-                    super::models::UpdateTimesheetApprovalStatusRequestApprovalStatus,
-                > = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "approval_status" => __f0 = Some(__map.next_value()?),
-                        "message" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTimesheetApprovalStatusRequest {
-                    approval_status: rt::de::required(__f0, "approval_status")?,
-                    message: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTimesheetApprovalStatusRequest { approval_status : req, message : opt, }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
@@ -16821,54 +7913,9 @@ pub struct TimesheetApprovalStatusCompact {
     >,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
-impl<'de> serde::Deserialize<'de> for TimesheetApprovalStatusCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TimesheetApprovalStatusCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TimesheetApprovalStatusCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TimesheetApprovalStatusCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f3: Option<super::models::UserCompact> = None;
-                let mut __f4: Option<super::models::WorkspaceCompact> = None;
-                let mut __f5: Option<chrono::NaiveDate> = None;
-                let mut __f6: Option<chrono::NaiveDate> = None;
-                let mut __f7: Option<
-                    super::models::TimesheetApprovalStatusCompactApprovalStatus,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "created_at" => __f2 = __map.next_value()?,
-                        "user" => __f3 = __map.next_value()?,
-                        "workspace" => __f4 = __map.next_value()?,
-                        "start_date" => __f5 = __map.next_value()?,
-                        "end_date" => __f6 = __map.next_value()?,
-                        "approval_status" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TimesheetApprovalStatusCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    created_at: __f2,
-                    user: __f3,
-                    workspace: __f4,
-                    start_date: __f5,
-                    end_date: __f6,
-                    approval_status: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    TimesheetApprovalStatusCompact { gid : opt, resource_type : opt, created_at : opt,
+    user : opt, workspace : opt, start_date : opt, end_date : opt, approval_status : opt,
     }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
@@ -16894,49 +7941,9 @@ pub struct AccessRequestResponse {
     pub target: Option<super::models::AccessRequestTargetIdCompact>,
 }
 #[cfg(feature = "access_requests")]
-impl<'de> serde::Deserialize<'de> for AccessRequestResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AccessRequestResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AccessRequestResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AccessRequestResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::AccessRequestResponseApprovalStatus,
-                > = None;
-                let mut __f4: Option<super::models::UserCompact> = None;
-                let mut __f5: Option<super::models::AccessRequestTargetIdCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "message" => __f2 = __map.next_value()?,
-                        "approval_status" => __f3 = __map.next_value()?,
-                        "requester" => __f4 = __map.next_value()?,
-                        "target" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AccessRequestResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    message: __f2,
-                    approval_status: __f3,
-                    requester: __f4,
-                    target: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AccessRequestResponse { gid : opt, resource_type : opt, message : opt,
+    approval_status : opt, requester : opt, target : opt, }
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__string_enum! {
@@ -16961,35 +7968,8 @@ pub struct AccessRequestCreateRequest {
     pub message: Option<Option<String>>,
 }
 #[cfg(feature = "access_requests")]
-impl<'de> serde::Deserialize<'de> for AccessRequestCreateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AccessRequestCreateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AccessRequestCreateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AccessRequestCreateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Option<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "target" => __f0 = Some(__map.next_value()?),
-                        "message" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AccessRequestCreateRequest {
-                    target: rt::de::required(__f0, "target")?,
-                    message: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AccessRequestCreateRequest { target : req, message : tri, }
 }
 #[cfg(feature = "all")]
 /// A request to approve access for a user.
@@ -17000,32 +7980,8 @@ pub struct AccessRequestApproveRequest {
     pub access_request_gid: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for AccessRequestApproveRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AccessRequestApproveRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AccessRequestApproveRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AccessRequestApproveRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "access_request_gid" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AccessRequestApproveRequest {
-                    access_request_gid: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AccessRequestApproveRequest { access_request_gid : opt, }
 }
 #[cfg(feature = "all")]
 /// A request to reject access for a user.
@@ -17042,38 +7998,8 @@ pub struct ReactionCompact {
     pub user: Option<super::models::UserCompact>,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::UserCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "emoji" => __f1 = __map.next_value()?,
-                        "user" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionCompact {
-                    gid: __f0,
-                    emoji: __f1,
-                    user: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionCompact { gid : opt, emoji : opt, user : opt, }
 }
 #[cfg(feature = "roles")]
 /// A *role* represents a group of permissions that can be assigned to a user or team.
@@ -17091,44 +8017,9 @@ pub struct RbacRoleCompact {
     pub is_standard_role: Option<bool>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for RbacRoleCompact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RbacRoleCompact;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RbacRoleCompact")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RbacRoleCompact, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "description" => __f3 = __map.next_value()?,
-                        "is_standard_role" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RbacRoleCompact {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    description: __f3,
-                    is_standard_role: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RbacRoleCompact { gid : opt, resource_type : opt, name : opt, description : opt,
+    is_standard_role : opt, }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17162,56 +8053,10 @@ pub struct RbacRoleBase {
     pub permissions: Option<super::models::RbacRoleBasePermissions>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for RbacRoleBase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RbacRoleBase;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RbacRoleBase")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RbacRoleBase, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::RbacRoleBaseBaseRoleType> = None;
-                let mut __f8: Option<super::models::RbacRoleBasePermissions> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "description" => __f3 = __map.next_value()?,
-                        "is_standard_role" => __f4 = __map.next_value()?,
-                        "creation_time" => __f5 = __map.next_value()?,
-                        "modified_at" => __f6 = __map.next_value()?,
-                        "base_role_type" => __f7 = __map.next_value()?,
-                        "permissions" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RbacRoleBase {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    description: __f3,
-                    is_standard_role: __f4,
-                    creation_time: __f5,
-                    modified_at: __f6,
-                    base_role_type: __f7,
-                    permissions: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RbacRoleBase { gid : opt, resource_type : opt, name : opt, description : opt,
+    is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type : opt,
+    permissions : opt, }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -17309,114 +8154,17 @@ pub struct RbacRoleBasePermissions {
     pub view_shared_with_org_portfolios: Option<bool>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for RbacRoleBasePermissions {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RbacRoleBasePermissions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RbacRoleBasePermissions")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RbacRoleBasePermissions, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<
-                    super::models::RbacRoleBasePermissionsTaskDeletionPolicy,
-                > = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<
-                    super::models::RbacRoleBasePermissionsAllowedGuestInvites,
-                > = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "create_app_authorization" => __f0 = __map.next_value()?,
-                        "create_pat_authorization" => __f1 = __map.next_value()?,
-                        "share_goal_with_domain" => __f2 = __map.next_value()?,
-                        "share_portfolios_with_org" => __f3 = __map.next_value()?,
-                        "assign_roles" => __f4 = __map.next_value()?,
-                        "manage_roles" => __f5 = __map.next_value()?,
-                        "export_project_data" => __f6 = __map.next_value()?,
-                        "task_deletion_policy" => __f7 = __map.next_value()?,
-                        "download_mobile_attachments" => __f8 = __map.next_value()?,
-                        "import_data" => __f9 = __map.next_value()?,
-                        "create_global_custom_fields" => __f10 = __map.next_value()?,
-                        "upload_attachments" => __f11 = __map.next_value()?,
-                        "create_team" => __f12 = __map.next_value()?,
-                        "allowed_guest_invites" => __f13 = __map.next_value()?,
-                        "create_and_edit_ai_automations" => __f14 = __map.next_value()?,
-                        "proactive_ai" => __f15 = __map.next_value()?,
-                        "standard_ai" => __f16 = __map.next_value()?,
-                        "create_and_edit_ai_teammates" => __f17 = __map.next_value()?,
-                        "share_teams_with_org" => __f18 = __map.next_value()?,
-                        "create_goal" => __f19 = __map.next_value()?,
-                        "create_project" => __f20 = __map.next_value()?,
-                        "create_read_only_link" => __f21 = __map.next_value()?,
-                        "create_portfolio" => __f22 = __map.next_value()?,
-                        "view_public_teams" => __f23 = __map.next_value()?,
-                        "view_shared_with_org_projects" => __f24 = __map.next_value()?,
-                        "view_shared_with_org_tasks" => __f25 = __map.next_value()?,
-                        "view_shared_with_org_portfolios" => __f26 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RbacRoleBasePermissions {
-                    create_app_authorization: __f0,
-                    create_pat_authorization: __f1,
-                    share_goal_with_domain: __f2,
-                    share_portfolios_with_org: __f3,
-                    assign_roles: __f4,
-                    manage_roles: __f5,
-                    export_project_data: __f6,
-                    task_deletion_policy: __f7,
-                    download_mobile_attachments: __f8,
-                    import_data: __f9,
-                    create_global_custom_fields: __f10,
-                    upload_attachments: __f11,
-                    create_team: __f12,
-                    allowed_guest_invites: __f13,
-                    create_and_edit_ai_automations: __f14,
-                    proactive_ai: __f15,
-                    standard_ai: __f16,
-                    create_and_edit_ai_teammates: __f17,
-                    share_teams_with_org: __f18,
-                    create_goal: __f19,
-                    create_project: __f20,
-                    create_read_only_link: __f21,
-                    create_portfolio: __f22,
-                    view_public_teams: __f23,
-                    view_shared_with_org_projects: __f24,
-                    view_shared_with_org_tasks: __f25,
-                    view_shared_with_org_portfolios: __f26,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RbacRoleBasePermissions { create_app_authorization : opt, create_pat_authorization :
+    opt, share_goal_with_domain : opt, share_portfolios_with_org : opt, assign_roles :
+    opt, manage_roles : opt, export_project_data : opt, task_deletion_policy : opt,
+    download_mobile_attachments : opt, import_data : opt, create_global_custom_fields :
+    opt, upload_attachments : opt, create_team : opt, allowed_guest_invites : opt,
+    create_and_edit_ai_automations : opt, proactive_ai : opt, standard_ai : opt,
+    create_and_edit_ai_teammates : opt, share_teams_with_org : opt, create_goal : opt,
+    create_project : opt, create_read_only_link : opt, create_portfolio : opt,
+    view_public_teams : opt, view_shared_with_org_projects : opt,
+    view_shared_with_org_tasks : opt, view_shared_with_org_portfolios : opt, }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -17453,59 +8201,10 @@ pub struct RbacRoleResponse {
     pub workspace: Option<super::models::RbacRoleResponseWorkspace>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for RbacRoleResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RbacRoleResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RbacRoleResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RbacRoleResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::RbacRoleBaseBaseRoleType> = None;
-                let mut __f8: Option<super::models::RbacRoleBasePermissions> = None;
-                let mut __f9: Option<super::models::RbacRoleResponseWorkspace> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "description" => __f3 = __map.next_value()?,
-                        "is_standard_role" => __f4 = __map.next_value()?,
-                        "creation_time" => __f5 = __map.next_value()?,
-                        "modified_at" => __f6 = __map.next_value()?,
-                        "base_role_type" => __f7 = __map.next_value()?,
-                        "permissions" => __f8 = __map.next_value()?,
-                        "workspace" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RbacRoleResponse {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    description: __f3,
-                    is_standard_role: __f4,
-                    creation_time: __f5,
-                    modified_at: __f6,
-                    base_role_type: __f7,
-                    permissions: __f8,
-                    workspace: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RbacRoleResponse { gid : opt, resource_type : opt, name : opt, description : opt,
+    is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type : opt,
+    permissions : opt, workspace : opt, }
 }
 #[cfg(feature = "roles")]
 pub type RbacRoleResponseWorkspace = AgentResponseWorkspace;
@@ -17540,59 +8239,10 @@ pub struct RbacRoleRequest {
     pub workspace: String,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for RbacRoleRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RbacRoleRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RbacRoleRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RbacRoleRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::RbacRoleBaseBaseRoleType> = None;
-                let mut __f8: Option<super::models::RbacRoleBasePermissions> = None;
-                let mut __f9: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "description" => __f3 = Some(__map.next_value()?),
-                        "is_standard_role" => __f4 = __map.next_value()?,
-                        "creation_time" => __f5 = __map.next_value()?,
-                        "modified_at" => __f6 = __map.next_value()?,
-                        "base_role_type" => __f7 = Some(__map.next_value()?),
-                        "permissions" => __f8 = __map.next_value()?,
-                        "workspace" => __f9 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RbacRoleRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: rt::de::required(__f2, "name")?,
-                    description: rt::de::required(__f3, "description")?,
-                    is_standard_role: __f4,
-                    creation_time: __f5,
-                    modified_at: __f6,
-                    base_role_type: rt::de::required(__f7, "base_role_type")?,
-                    permissions: __f8,
-                    workspace: rt::de::required(__f9, "workspace")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RbacRoleRequest { gid : opt, resource_type : opt, name : req, description : req,
+    is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type : req,
+    permissions : opt, workspace : req, }
 }
 #[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17626,56 +8276,10 @@ pub struct RbacRoleUpdateRequest {
     pub permissions: Option<super::models::RbacRoleBasePermissions>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for RbacRoleUpdateRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RbacRoleUpdateRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RbacRoleUpdateRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RbacRoleUpdateRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<super::models::RbacRoleBaseBaseRoleType> = None;
-                let mut __f8: Option<super::models::RbacRoleBasePermissions> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "description" => __f3 = __map.next_value()?,
-                        "is_standard_role" => __f4 = __map.next_value()?,
-                        "creation_time" => __f5 = __map.next_value()?,
-                        "modified_at" => __f6 = __map.next_value()?,
-                        "base_role_type" => __f7 = __map.next_value()?,
-                        "permissions" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RbacRoleUpdateRequest {
-                    gid: __f0,
-                    resource_type: __f1,
-                    name: __f2,
-                    description: __f3,
-                    is_standard_role: __f4,
-                    creation_time: __f5,
-                    modified_at: __f6,
-                    base_role_type: __f7,
-                    permissions: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RbacRoleUpdateRequest { gid : opt, resource_type : opt, name : opt, description :
+    opt, is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type :
+    opt, permissions : opt, }
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__string_enum! {
@@ -17689,32 +8293,8 @@ pub struct GetAccessRequestsResponse200 {
     pub data: Option<Vec<super::models::AccessRequestResponse>>,
 }
 #[cfg(feature = "access_requests")]
-impl<'de> serde::Deserialize<'de> for GetAccessRequestsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetAccessRequestsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetAccessRequestsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetAccessRequestsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::AccessRequestResponse>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetAccessRequestsResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetAccessRequestsResponse200 { data : opt, }
 }
 #[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17724,32 +8304,8 @@ pub struct CreateAccessRequestBody {
     pub data: Option<super::models::AccessRequestCreateRequest>,
 }
 #[cfg(feature = "access_requests")]
-impl<'de> serde::Deserialize<'de> for CreateAccessRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateAccessRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateAccessRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateAccessRequestBody, A::Error> {
-                let mut __f0: Option<super::models::AccessRequestCreateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateAccessRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateAccessRequestBody { data : opt, }
 }
 #[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17758,32 +8314,8 @@ pub struct CreateAccessRequestResponse201 {
     pub data: Option<super::models::AccessRequestResponse>,
 }
 #[cfg(feature = "access_requests")]
-impl<'de> serde::Deserialize<'de> for CreateAccessRequestResponse201 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateAccessRequestResponse201;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateAccessRequestResponse201")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateAccessRequestResponse201, A::Error> {
-                let mut __f0: Option<super::models::AccessRequestResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateAccessRequestResponse201 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateAccessRequestResponse201 { data : opt, }
 }
 #[cfg(
     any(
@@ -17852,30 +8384,8 @@ pub struct DataResponse {
         feature = "workspaces"
     )
 )]
-impl<'de> serde::Deserialize<'de> for DataResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataResponse, A::Error> {
-                let mut __f0: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataResponse { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataResponse { data : opt, }
 }
 #[cfg(feature = "agents")]
 connector_runtime::__string_enum! {
@@ -17895,35 +8405,8 @@ pub struct GetAgentsForWorkspaceResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "agents")]
-impl<'de> serde::Deserialize<'de> for GetAgentsForWorkspaceResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetAgentsForWorkspaceResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetAgentsForWorkspaceResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetAgentsForWorkspaceResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::AgentCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetAgentsForWorkspaceResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetAgentsForWorkspaceResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "agents")]
 connector_runtime::__string_enum! {
@@ -17940,30 +8423,8 @@ pub struct GetAgentResponse200 {
     pub data: Option<super::models::AgentResponse>,
 }
 #[cfg(feature = "agents")]
-impl<'de> serde::Deserialize<'de> for GetAgentResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetAgentResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetAgentResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetAgentResponse200, A::Error> {
-                let mut __f0: Option<super::models::AgentResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetAgentResponse200 { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetAgentResponse200 { data : opt, }
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
@@ -17979,32 +8440,8 @@ pub struct DataAllocationResponseResponse {
     pub data: Option<super::models::AllocationResponse>,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for DataAllocationResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataAllocationResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataAllocationResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataAllocationResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::AllocationResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataAllocationResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataAllocationResponseResponse { data : opt, }
 }
 #[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18013,30 +8450,8 @@ pub struct UpdateAllocationBody {
     pub data: Option<super::models::AllocationRequest>,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for UpdateAllocationBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateAllocationBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateAllocationBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateAllocationBody, A::Error> {
-                let mut __f0: Option<super::models::AllocationRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateAllocationBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateAllocationBody { data : opt, }
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
@@ -18055,35 +8470,8 @@ pub struct GetAllocationsResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for GetAllocationsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetAllocationsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetAllocationsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetAllocationsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::AllocationResponse>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetAllocationsResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetAllocationsResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18092,30 +8480,8 @@ pub struct CreateAllocationBody {
     pub data: Option<super::models::CreateAllocationBodyData>,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for CreateAllocationBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateAllocationBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateAllocationBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateAllocationBody, A::Error> {
-                let mut __f0: Option<super::models::CreateAllocationBodyData> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateAllocationBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateAllocationBody { data : opt, }
 }
 #[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18142,50 +8508,9 @@ pub struct CreateAllocationBodyData {
     pub parent: String,
 }
 #[cfg(feature = "allocations")]
-impl<'de> serde::Deserialize<'de> for CreateAllocationBodyData {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateAllocationBodyData;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateAllocationBodyData")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateAllocationBodyData, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<Option<super::models::AllocationBaseEffort>> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = Some(__map.next_value()?),
-                        "end_date" => __f3 = Some(__map.next_value()?),
-                        "effort" => __f4 = Some(__map.next_value()?),
-                        "assignee" => __f5 = Some(__map.next_value()?),
-                        "parent" => __f6 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateAllocationBodyData {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: rt::de::required(__f2, "start_date")?,
-                    end_date: rt::de::required(__f3, "end_date")?,
-                    effort: __f4,
-                    assignee: rt::de::required(__f5, "assignee")?,
-                    parent: rt::de::required(__f6, "parent")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateAllocationBodyData { gid : opt, resource_type : opt, start_date : req, end_date
+    : req, effort : tri, assignee : req, parent : req, }
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
@@ -18201,32 +8526,8 @@ pub struct DataAttachmentResponseResponse {
     pub data: Option<super::models::AttachmentResponse>,
 }
 #[cfg(feature = "attachments")]
-impl<'de> serde::Deserialize<'de> for DataAttachmentResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataAttachmentResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataAttachmentResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataAttachmentResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::AttachmentResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataAttachmentResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataAttachmentResponseResponse { data : opt, }
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
@@ -18245,35 +8546,8 @@ pub struct GetAttachmentsForObjectResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "attachments")]
-impl<'de> serde::Deserialize<'de> for GetAttachmentsForObjectResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetAttachmentsForObjectResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetAttachmentsForObjectResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetAttachmentsForObjectResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::AttachmentCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetAttachmentsForObjectResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetAttachmentsForObjectResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18306,47 +8580,9 @@ pub struct CreateAttachmentForObjectBody {
     pub connect_to_app: Option<bool>,
 }
 #[cfg(feature = "attachments")]
-impl<'de> serde::Deserialize<'de> for CreateAttachmentForObjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateAttachmentForObjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateAttachmentForObjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateAttachmentForObjectBody, A::Error> {
-                let mut __f0: Option<super::models::AttachmentRequestResourceSubtype> = None;
-                let mut __f1: Option<rt::FilePart> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resource_subtype" => __f0 = __map.next_value()?,
-                        "file" => __f1 = __map.next_value()?,
-                        "parent" => __f2 = Some(__map.next_value()?),
-                        "url" => __f3 = __map.next_value()?,
-                        "name" => __f4 = __map.next_value()?,
-                        "connect_to_app" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateAttachmentForObjectBody {
-                    resource_subtype: __f0,
-                    file: __f1,
-                    parent: rt::de::required(__f2, "parent")?,
-                    url: __f3,
-                    name: __f4,
-                    connect_to_app: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateAttachmentForObjectBody { resource_subtype : opt, file : opt, parent : req, url
+    : opt, name : opt, connect_to_app : opt, }
 }
 #[cfg(feature = "audit_log_api")]
 pub type GetAuditLogEventsActorType = AuditLogEventActorActorType;
@@ -18358,35 +8594,8 @@ pub struct GetAuditLogEventsResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "audit_log_api")]
-impl<'de> serde::Deserialize<'de> for GetAuditLogEventsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetAuditLogEventsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetAuditLogEventsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetAuditLogEventsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::AuditLogEvent>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetAuditLogEventsResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetAuditLogEventsResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__string_enum! {
@@ -18401,32 +8610,8 @@ pub struct CreateBatchRequestBody {
     pub data: Option<super::models::BatchRequest>,
 }
 #[cfg(feature = "batch_api")]
-impl<'de> serde::Deserialize<'de> for CreateBatchRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateBatchRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateBatchRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateBatchRequestBody, A::Error> {
-                let mut __f0: Option<super::models::BatchRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateBatchRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateBatchRequestBody { data : opt, }
 }
 #[cfg(feature = "batch_api")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18434,32 +8619,8 @@ pub struct CreateBatchRequestResponse200 {
     pub data: Option<Vec<super::models::BatchResponse>>,
 }
 #[cfg(feature = "batch_api")]
-impl<'de> serde::Deserialize<'de> for CreateBatchRequestResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateBatchRequestResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateBatchRequestResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateBatchRequestResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::BatchResponse>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateBatchRequestResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateBatchRequestResponse200 { data : opt, }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18467,32 +8628,8 @@ pub struct GetBudgetsResponse200 {
     pub data: Option<Vec<super::models::BudgetResponse>>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for GetBudgetsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetBudgetsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetBudgetsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetBudgetsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::BudgetResponse>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetBudgetsResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetBudgetsResponse200 { data : opt, }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18501,32 +8638,8 @@ pub struct DataBudgetRequestBody {
     pub data: Option<super::models::BudgetRequest>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for DataBudgetRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataBudgetRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataBudgetRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataBudgetRequestBody, A::Error> {
-                let mut __f0: Option<super::models::BudgetRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataBudgetRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataBudgetRequestBody { data : opt, }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18534,32 +8647,8 @@ pub struct DataBudgetResponseResponse {
     pub data: Option<super::models::BudgetResponse>,
 }
 #[cfg(feature = "budgets")]
-impl<'de> serde::Deserialize<'de> for DataBudgetResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataBudgetResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataBudgetResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataBudgetResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::BudgetResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataBudgetResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataBudgetResponseResponse { data : opt, }
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
@@ -18624,35 +8713,8 @@ pub struct DataCustomFieldSettingResponseNextPageResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "custom_field_settings")]
-impl<'de> serde::Deserialize<'de> for DataCustomFieldSettingResponseNextPageResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataCustomFieldSettingResponseNextPageResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataCustomFieldSettingResponseNextPageResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataCustomFieldSettingResponseNextPageResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataCustomFieldSettingResponseNextPageResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataCustomFieldSettingResponseNextPageResponse { data : opt, next_page : opt, }
 }
 #[cfg(any(feature = "custom_field_settings", feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -18704,32 +8766,8 @@ pub struct GetCustomFieldSettingsForTeamResponse200 {
     pub data: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
 #[cfg(feature = "custom_field_settings")]
-impl<'de> serde::Deserialize<'de> for GetCustomFieldSettingsForTeamResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetCustomFieldSettingsForTeamResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetCustomFieldSettingsForTeamResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetCustomFieldSettingsForTeamResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::CustomFieldSettingResponse>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetCustomFieldSettingsForTeamResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetCustomFieldSettingsForTeamResponse200 { data : opt, }
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
@@ -18762,32 +8800,8 @@ pub struct CreateCustomFieldBody {
     pub data: Option<super::models::CustomFieldCreateRequest>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for CreateCustomFieldBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateCustomFieldBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateCustomFieldBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateCustomFieldBody, A::Error> {
-                let mut __f0: Option<super::models::CustomFieldCreateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateCustomFieldBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateCustomFieldBody { data : opt, }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18795,32 +8809,8 @@ pub struct DataCustomFieldResponseResponse {
     pub data: Option<super::models::CustomFieldResponse>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for DataCustomFieldResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataCustomFieldResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataCustomFieldResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataCustomFieldResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::CustomFieldResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataCustomFieldResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataCustomFieldResponseResponse { data : opt, }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18829,32 +8819,8 @@ pub struct UpdateCustomFieldBody {
     pub data: Option<super::models::CustomFieldRequest>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for UpdateCustomFieldBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateCustomFieldBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateCustomFieldBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateCustomFieldBody, A::Error> {
-                let mut __f0: Option<super::models::CustomFieldRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateCustomFieldBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateCustomFieldBody { data : opt, }
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
@@ -18889,35 +8855,8 @@ pub struct GetCustomFieldsForWorkspaceResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for GetCustomFieldsForWorkspaceResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetCustomFieldsForWorkspaceResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetCustomFieldsForWorkspaceResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetCustomFieldsForWorkspaceResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::CustomFieldResponse>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetCustomFieldsForWorkspaceResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetCustomFieldsForWorkspaceResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
@@ -18931,32 +8870,8 @@ pub struct CreateEnumOptionForCustomFieldBody {
     pub data: Option<super::models::EnumOptionRequest>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for CreateEnumOptionForCustomFieldBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateEnumOptionForCustomFieldBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateEnumOptionForCustomFieldBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateEnumOptionForCustomFieldBody, A::Error> {
-                let mut __f0: Option<super::models::EnumOptionRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateEnumOptionForCustomFieldBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateEnumOptionForCustomFieldBody { data : opt, }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18975,32 +8890,8 @@ pub struct DataEnumOptionResponse {
     pub data: Option<super::models::EnumOption>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for DataEnumOptionResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataEnumOptionResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataEnumOptionResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataEnumOptionResponse, A::Error> {
-                let mut __f0: Option<super::models::EnumOption> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataEnumOptionResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataEnumOptionResponse { data : opt, }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19009,32 +8900,8 @@ pub struct InsertEnumOptionForCustomFieldBody {
     pub data: Option<super::models::EnumOptionInsertRequest>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for InsertEnumOptionForCustomFieldBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InsertEnumOptionForCustomFieldBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InsertEnumOptionForCustomFieldBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InsertEnumOptionForCustomFieldBody, A::Error> {
-                let mut __f0: Option<super::models::EnumOptionInsertRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InsertEnumOptionForCustomFieldBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InsertEnumOptionForCustomFieldBody { data : opt, }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19054,30 +8921,8 @@ pub struct UpdateEnumOptionBody {
     pub data: Option<super::models::EnumOption>,
 }
 #[cfg(feature = "custom_fields")]
-impl<'de> serde::Deserialize<'de> for UpdateEnumOptionBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateEnumOptionBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateEnumOptionBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateEnumOptionBody, A::Error> {
-                let mut __f0: Option<super::models::EnumOption> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateEnumOptionBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateEnumOptionBody { data : opt, }
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__string_enum! {
@@ -19095,35 +8940,8 @@ pub struct GetCustomTypesResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "custom_types")]
-impl<'de> serde::Deserialize<'de> for GetCustomTypesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetCustomTypesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetCustomTypesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetCustomTypesResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::CustomTypeResponse>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetCustomTypesResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetCustomTypesResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__string_enum! {
@@ -19139,32 +8957,8 @@ pub struct GetCustomTypeResponse200 {
     pub data: Option<super::models::CustomTypeResponse>,
 }
 #[cfg(feature = "custom_types")]
-impl<'de> serde::Deserialize<'de> for GetCustomTypeResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetCustomTypeResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetCustomTypeResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetCustomTypeResponse200, A::Error> {
-                let mut __f0: Option<super::models::CustomTypeResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetCustomTypeResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetCustomTypeResponse200 { data : opt, }
 }
 #[cfg(feature = "events")]
 connector_runtime::__string_enum! {
@@ -19186,38 +8980,8 @@ pub struct DataEventResponseResponse {
     pub has_more: Option<bool>,
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
-impl<'de> serde::Deserialize<'de> for DataEventResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataEventResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataEventResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataEventResponseResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::EventResponse>> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "sync" => __f1 = __map.next_value()?,
-                        "has_more" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataEventResponseResponse {
-                    data: __f0,
-                    sync: __f1,
-                    has_more: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataEventResponseResponse { data : opt, sync : opt, has_more : opt, }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19227,35 +8991,8 @@ pub struct GetEventsError412 {
     pub sync: Option<String>,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for GetEventsError412 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetEventsError412;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetEventsError412")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetEventsError412, A::Error> {
-                let mut __f0: Option<Vec<super::models::GetEventsError412ErrorsItem>> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "errors" => __f0 = __map.next_value()?,
-                        "sync" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetEventsError412 {
-                    errors: __f0,
-                    sync: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetEventsError412 { errors : opt, sync : opt, }
 }
 #[cfg(feature = "events")]
 pub type GetEventsError412ErrorsItem = RuleTriggerResponse;
@@ -19267,32 +9004,8 @@ pub struct CreateGraphExportBody {
     pub data: Option<super::models::GraphExportRequest>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for CreateGraphExportBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateGraphExportBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateGraphExportBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateGraphExportBody, A::Error> {
-                let mut __f0: Option<super::models::GraphExportRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateGraphExportBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateGraphExportBody { data : opt, }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19301,32 +9014,8 @@ pub struct CreateGraphExportResponse201 {
     pub data: Option<super::models::GraphExportResponse>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for CreateGraphExportResponse201 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateGraphExportResponse201;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateGraphExportResponse201")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateGraphExportResponse201, A::Error> {
-                let mut __f0: Option<super::models::GraphExportResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateGraphExportResponse201 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateGraphExportResponse201 { data : opt, }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19336,32 +9025,8 @@ pub struct CreateResourceExportBody {
     pub data: Option<super::models::ResourceExportRequest>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for CreateResourceExportBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateResourceExportBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateResourceExportBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateResourceExportBody, A::Error> {
-                let mut __f0: Option<super::models::ResourceExportRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateResourceExportBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateResourceExportBody { data : opt, }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19370,32 +9035,8 @@ pub struct CreateResourceExportResponse201 {
     pub data: Option<super::models::ResourceExportResponse>,
 }
 #[cfg(feature = "exports")]
-impl<'de> serde::Deserialize<'de> for CreateResourceExportResponse201 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateResourceExportResponse201;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateResourceExportResponse201")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateResourceExportResponse201, A::Error> {
-                let mut __f0: Option<super::models::ResourceExportResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateResourceExportResponse201 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateResourceExportResponse201 { data : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
@@ -19412,32 +9053,8 @@ pub struct DataGoalRelationshipResponseResponse {
     pub data: Option<super::models::GoalRelationshipResponse>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for DataGoalRelationshipResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataGoalRelationshipResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataGoalRelationshipResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataGoalRelationshipResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::GoalRelationshipResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataGoalRelationshipResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataGoalRelationshipResponseResponse { data : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19446,32 +9063,8 @@ pub struct UpdateGoalRelationshipBody {
     pub data: Option<super::models::GoalRelationshipRequest>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for UpdateGoalRelationshipBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateGoalRelationshipBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateGoalRelationshipBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateGoalRelationshipBody, A::Error> {
-                let mut __f0: Option<super::models::GoalRelationshipRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateGoalRelationshipBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateGoalRelationshipBody { data : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
@@ -19491,35 +9084,8 @@ pub struct GetGoalRelationshipsResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for GetGoalRelationshipsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetGoalRelationshipsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetGoalRelationshipsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetGoalRelationshipsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::GoalRelationshipCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetGoalRelationshipsResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetGoalRelationshipsResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19528,34 +9094,8 @@ pub struct AddSupportingRelationshipBody {
     pub data: Option<super::models::GoalAddSupportingRelationshipRequest>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for AddSupportingRelationshipBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddSupportingRelationshipBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddSupportingRelationshipBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddSupportingRelationshipBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::GoalAddSupportingRelationshipRequest,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddSupportingRelationshipBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddSupportingRelationshipBody { data : opt, }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19564,34 +9104,8 @@ pub struct RemoveSupportingRelationshipBody {
     pub data: Option<super::models::GoalRemoveSupportingRelationshipRequest>,
 }
 #[cfg(feature = "goal_relationships")]
-impl<'de> serde::Deserialize<'de> for RemoveSupportingRelationshipBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemoveSupportingRelationshipBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemoveSupportingRelationshipBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemoveSupportingRelationshipBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::GoalRemoveSupportingRelationshipRequest,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemoveSupportingRelationshipBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemoveSupportingRelationshipBody { data : opt, }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -19737,32 +9251,8 @@ pub struct DataGoalResponseResponse {
     pub data: Option<super::models::GoalResponse>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for DataGoalResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataGoalResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataGoalResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataGoalResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::GoalResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataGoalResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataGoalResponseResponse { data : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19771,30 +9261,8 @@ pub struct UpdateGoalBody {
     pub data: Option<super::models::GoalUpdateRequest>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for UpdateGoalBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateGoalBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateGoalBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateGoalBody, A::Error> {
-                let mut __f0: Option<super::models::GoalUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateGoalBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateGoalBody { data : opt, }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -19942,35 +9410,8 @@ pub struct GetGoalsResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GetGoalsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetGoalsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetGoalsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetGoalsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::GoalCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetGoalsResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetGoalsResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19979,30 +9420,8 @@ pub struct CreateGoalBody {
     pub data: Option<super::models::GoalRequest>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for CreateGoalBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateGoalBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateGoalBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateGoalBody, A::Error> {
-                let mut __f0: Option<super::models::GoalRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateGoalBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateGoalBody { data : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20012,30 +9431,8 @@ pub struct CreateGoalMetricBody {
     pub data: Option<super::models::GoalMetricBase>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for CreateGoalMetricBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateGoalMetricBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateGoalMetricBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateGoalMetricBody, A::Error> {
-                let mut __f0: Option<super::models::GoalMetricBase> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateGoalMetricBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateGoalMetricBody { data : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20045,30 +9442,8 @@ pub struct UpdateGoalMetricBody {
     pub data: Option<super::models::GoalMetricCurrentValueRequest>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for UpdateGoalMetricBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateGoalMetricBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateGoalMetricBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateGoalMetricBody, A::Error> {
-                let mut __f0: Option<super::models::GoalMetricCurrentValueRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateGoalMetricBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateGoalMetricBody { data : opt, }
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20077,32 +9452,8 @@ pub struct DataTaskAddFollowersRequestBody {
     pub data: Option<super::models::TaskAddFollowersRequest>,
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
-impl<'de> serde::Deserialize<'de> for DataTaskAddFollowersRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTaskAddFollowersRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTaskAddFollowersRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTaskAddFollowersRequestBody, A::Error> {
-                let mut __f0: Option<super::models::TaskAddFollowersRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTaskAddFollowersRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTaskAddFollowersRequestBody { data : opt, }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -20110,32 +9461,8 @@ pub struct GetParentGoalsForGoalResponse200 {
     pub data: Option<Vec<super::models::GoalCompact>>,
 }
 #[cfg(feature = "goals")]
-impl<'de> serde::Deserialize<'de> for GetParentGoalsForGoalResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetParentGoalsForGoalResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetParentGoalsForGoalResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetParentGoalsForGoalResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::GoalCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetParentGoalsForGoalResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetParentGoalsForGoalResponse200 { data : opt, }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20144,32 +9471,8 @@ pub struct DataAddCustomFieldSettingRequestBody {
     pub data: Option<super::models::AddCustomFieldSettingRequest>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for DataAddCustomFieldSettingRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataAddCustomFieldSettingRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataAddCustomFieldSettingRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataAddCustomFieldSettingRequestBody, A::Error> {
-                let mut __f0: Option<super::models::AddCustomFieldSettingRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataAddCustomFieldSettingRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataAddCustomFieldSettingRequestBody { data : opt, }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -20177,32 +9480,8 @@ pub struct DataCustomFieldSettingResponseResponse {
     pub data: Option<super::models::CustomFieldSettingResponse>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for DataCustomFieldSettingResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataCustomFieldSettingResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataCustomFieldSettingResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataCustomFieldSettingResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::CustomFieldSettingResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataCustomFieldSettingResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataCustomFieldSettingResponseResponse { data : opt, }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20211,32 +9490,8 @@ pub struct DataRemoveCustomFieldSettingRequestBody {
     pub data: Option<super::models::RemoveCustomFieldSettingRequest>,
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for DataRemoveCustomFieldSettingRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataRemoveCustomFieldSettingRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataRemoveCustomFieldSettingRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataRemoveCustomFieldSettingRequestBody, A::Error> {
-                let mut __f0: Option<super::models::RemoveCustomFieldSettingRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataRemoveCustomFieldSettingRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataRemoveCustomFieldSettingRequestBody { data : opt, }
 }
 #[cfg(
     any(
@@ -20289,32 +9544,8 @@ pub struct DataJobCompactResponse {
         feature = "tasks"
     )
 )]
-impl<'de> serde::Deserialize<'de> for DataJobCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataJobCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataJobCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataJobCompactResponse, A::Error> {
-                let mut __f0: Option<super::models::JobCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataJobCompactResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataJobCompactResponse { data : opt, }
 }
 #[cfg(any(feature = "memberships", feature = "rates"))]
 connector_runtime::__string_enum! {
@@ -20328,35 +9559,8 @@ pub struct GetMembershipsResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for GetMembershipsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetMembershipsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetMembershipsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetMembershipsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::MembershipCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetMembershipsResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetMembershipsResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20365,30 +9569,8 @@ pub struct CreateMembershipBody {
     pub data: Option<super::models::CreateMembershipRequest>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for CreateMembershipBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateMembershipBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateMembershipBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateMembershipBody, A::Error> {
-                let mut __f0: Option<super::models::CreateMembershipRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateMembershipBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateMembershipBody { data : opt, }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -20396,32 +9578,8 @@ pub struct DataMembershipResponseResponse {
     pub data: Option<super::models::MembershipResponse>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for DataMembershipResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataMembershipResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataMembershipResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataMembershipResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::MembershipResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataMembershipResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataMembershipResponseResponse { data : opt, }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20430,30 +9588,8 @@ pub struct UpdateMembershipBody {
     pub data: Option<super::models::MembershipRequest>,
 }
 #[cfg(feature = "memberships")]
-impl<'de> serde::Deserialize<'de> for UpdateMembershipBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateMembershipBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateMembershipBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateMembershipBody, A::Error> {
-                let mut __f0: Option<super::models::MembershipRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateMembershipBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateMembershipBody { data : opt, }
 }
 #[cfg(feature = "memberships")]
 pub type UpdateMembershipResponse200 = DataMembershipResponseResponse;
@@ -20469,32 +9605,8 @@ pub struct DataOooEntryResponseResponse {
     pub data: Option<super::models::OooEntryResponse>,
 }
 #[cfg(feature = "ooo_entries")]
-impl<'de> serde::Deserialize<'de> for DataOooEntryResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataOooEntryResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataOooEntryResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataOooEntryResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::OooEntryResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataOooEntryResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataOooEntryResponseResponse { data : opt, }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20504,30 +9616,8 @@ pub struct UpdateOooEntryBody {
     pub data: Option<super::models::OooEntryBase>,
 }
 #[cfg(feature = "ooo_entries")]
-impl<'de> serde::Deserialize<'de> for UpdateOooEntryBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateOooEntryBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateOooEntryBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateOooEntryBody, A::Error> {
-                let mut __f0: Option<super::models::OooEntryBase> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateOooEntryBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateOooEntryBody { data : opt, }
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__string_enum! {
@@ -20543,35 +9633,8 @@ pub struct GetOooEntriesResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "ooo_entries")]
-impl<'de> serde::Deserialize<'de> for GetOooEntriesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetOooEntriesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetOooEntriesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetOooEntriesResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::OooEntryResponse>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetOooEntriesResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetOooEntriesResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20580,30 +9643,8 @@ pub struct CreateOooEntryBody {
     pub data: Option<super::models::CreateOooEntryBodyData>,
 }
 #[cfg(feature = "ooo_entries")]
-impl<'de> serde::Deserialize<'de> for CreateOooEntryBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateOooEntryBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateOooEntryBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateOooEntryBody, A::Error> {
-                let mut __f0: Option<super::models::CreateOooEntryBodyData> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateOooEntryBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateOooEntryBody { data : opt, }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20624,47 +9665,9 @@ pub struct CreateOooEntryBodyData {
     pub workspace: String,
 }
 #[cfg(feature = "ooo_entries")]
-impl<'de> serde::Deserialize<'de> for CreateOooEntryBodyData {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateOooEntryBodyData;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateOooEntryBodyData")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateOooEntryBodyData, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<chrono::NaiveDate> = None;
-                let mut __f3: Option<chrono::NaiveDate> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gid" => __f0 = __map.next_value()?,
-                        "resource_type" => __f1 = __map.next_value()?,
-                        "start_date" => __f2 = Some(__map.next_value()?),
-                        "end_date" => __f3 = Some(__map.next_value()?),
-                        "user" => __f4 = Some(__map.next_value()?),
-                        "workspace" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateOooEntryBodyData {
-                    gid: __f0,
-                    resource_type: __f1,
-                    start_date: rt::de::required(__f2, "start_date")?,
-                    end_date: rt::de::required(__f3, "end_date")?,
-                    user: rt::de::required(__f4, "user")?,
-                    workspace: rt::de::required(__f5, "workspace")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateOooEntryBodyData { gid : opt, resource_type : opt, start_date : req, end_date :
+    req, user : req, workspace : req, }
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
@@ -20680,32 +9683,8 @@ pub struct CreateOrganizationExportBody {
     pub data: Option<super::models::OrganizationExportRequest>,
 }
 #[cfg(feature = "organization_exports")]
-impl<'de> serde::Deserialize<'de> for CreateOrganizationExportBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateOrganizationExportBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateOrganizationExportBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateOrganizationExportBody, A::Error> {
-                let mut __f0: Option<super::models::OrganizationExportRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateOrganizationExportBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateOrganizationExportBody { data : opt, }
 }
 #[cfg(feature = "organization_exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -20714,32 +9693,8 @@ pub struct DataOrganizationExportCompactResponse {
     pub data: Option<super::models::OrganizationExportCompact>,
 }
 #[cfg(feature = "organization_exports")]
-impl<'de> serde::Deserialize<'de> for DataOrganizationExportCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataOrganizationExportCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataOrganizationExportCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataOrganizationExportCompactResponse, A::Error> {
-                let mut __f0: Option<super::models::OrganizationExportCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataOrganizationExportCompactResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataOrganizationExportCompactResponse { data : opt, }
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__string_enum! {
@@ -20755,37 +9710,8 @@ pub struct DataDeprecatedPortfolioMembershipCompactResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "portfolio_memberships")]
-impl<'de> serde::Deserialize<'de> for DataDeprecatedPortfolioMembershipCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataDeprecatedPortfolioMembershipCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataDeprecatedPortfolioMembershipCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataDeprecatedPortfolioMembershipCompactResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::DeprecatedPortfolioMembershipCompact>,
-                > = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataDeprecatedPortfolioMembershipCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataDeprecatedPortfolioMembershipCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__string_enum! {
@@ -20800,34 +9726,8 @@ pub struct GetPortfolioMembershipResponse200 {
     pub data: Option<super::models::DeprecatedPortfolioMembershipCompact>,
 }
 #[cfg(feature = "portfolio_memberships")]
-impl<'de> serde::Deserialize<'de> for GetPortfolioMembershipResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetPortfolioMembershipResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetPortfolioMembershipResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetPortfolioMembershipResponse200, A::Error> {
-                let mut __f0: Option<
-                    super::models::DeprecatedPortfolioMembershipCompact,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetPortfolioMembershipResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetPortfolioMembershipResponse200 { data : opt, }
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
@@ -20979,35 +9879,8 @@ pub struct GetPortfoliosResponse200 {
         feature = "teams"
     )
 )]
-impl<'de> serde::Deserialize<'de> for GetPortfoliosResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetPortfoliosResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetPortfoliosResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetPortfoliosResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::PortfolioCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetPortfoliosResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetPortfoliosResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
@@ -21144,30 +10017,8 @@ pub struct CreatePortfolioBody {
     pub data: Option<super::models::PortfolioRequest>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for CreatePortfolioBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreatePortfolioBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreatePortfolioBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreatePortfolioBody, A::Error> {
-                let mut __f0: Option<super::models::PortfolioRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreatePortfolioBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreatePortfolioBody { data : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21175,32 +10026,8 @@ pub struct DataPortfolioResponseResponse {
     pub data: Option<super::models::PortfolioResponse>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for DataPortfolioResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataPortfolioResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataPortfolioResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataPortfolioResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::PortfolioResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataPortfolioResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataPortfolioResponseResponse { data : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21209,30 +10036,8 @@ pub struct UpdatePortfolioBody {
     pub data: Option<super::models::PortfolioUpdateRequest>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for UpdatePortfolioBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdatePortfolioBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdatePortfolioBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdatePortfolioBody, A::Error> {
-                let mut __f0: Option<super::models::PortfolioUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdatePortfolioBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdatePortfolioBody { data : opt, }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -21399,35 +10204,8 @@ pub struct DataProjectCompactResponse {
         feature = "workspaces"
     )
 )]
-impl<'de> serde::Deserialize<'de> for DataProjectCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectCompactResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::ProjectCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21436,32 +10214,8 @@ pub struct AddItemForPortfolioBody {
     pub data: Option<super::models::PortfolioAddItemRequest>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for AddItemForPortfolioBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddItemForPortfolioBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddItemForPortfolioBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddItemForPortfolioBody, A::Error> {
-                let mut __f0: Option<super::models::PortfolioAddItemRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddItemForPortfolioBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddItemForPortfolioBody { data : opt, }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21470,32 +10224,8 @@ pub struct RemoveItemForPortfolioBody {
     pub data: Option<super::models::PortfolioRemoveItemRequest>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for RemoveItemForPortfolioBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemoveItemForPortfolioBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemoveItemForPortfolioBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemoveItemForPortfolioBody, A::Error> {
-                let mut __f0: Option<super::models::PortfolioRemoveItemRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemoveItemForPortfolioBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemoveItemForPortfolioBody { data : opt, }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21504,32 +10234,8 @@ pub struct DataAddMembersRequestBody {
     pub data: Option<super::models::AddMembersRequest>,
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
-impl<'de> serde::Deserialize<'de> for DataAddMembersRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataAddMembersRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataAddMembersRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataAddMembersRequestBody, A::Error> {
-                let mut __f0: Option<super::models::AddMembersRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataAddMembersRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataAddMembersRequestBody { data : opt, }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 pub type DataRemoveMembersRequestBody = DataAddMembersRequestBody;
@@ -21540,32 +10246,8 @@ pub struct DuplicatePortfolioBody {
     pub data: Option<super::models::PortfolioDuplicateRequest>,
 }
 #[cfg(feature = "portfolios")]
-impl<'de> serde::Deserialize<'de> for DuplicatePortfolioBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DuplicatePortfolioBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DuplicatePortfolioBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DuplicatePortfolioBody, A::Error> {
-                let mut __f0: Option<super::models::PortfolioDuplicateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DuplicatePortfolioBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DuplicatePortfolioBody { data : opt, }
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__string_enum! {
@@ -21579,32 +10261,8 @@ pub struct DataProjectBriefResponseResponse {
     pub data: Option<super::models::ProjectBriefResponse>,
 }
 #[cfg(feature = "project_briefs")]
-impl<'de> serde::Deserialize<'de> for DataProjectBriefResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectBriefResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectBriefResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectBriefResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::ProjectBriefResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectBriefResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectBriefResponseResponse { data : opt, }
 }
 #[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21613,32 +10271,8 @@ pub struct DataProjectBriefRequestBody {
     pub data: Option<super::models::ProjectBriefRequest>,
 }
 #[cfg(feature = "project_briefs")]
-impl<'de> serde::Deserialize<'de> for DataProjectBriefRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectBriefRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectBriefRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectBriefRequestBody, A::Error> {
-                let mut __f0: Option<super::models::ProjectBriefRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectBriefRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectBriefRequestBody { data : opt, }
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
@@ -21653,32 +10287,8 @@ pub struct GetProjectMembershipResponse200 {
     pub data: Option<super::models::ProjectMembershipNormalResponse>,
 }
 #[cfg(feature = "project_memberships")]
-impl<'de> serde::Deserialize<'de> for GetProjectMembershipResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetProjectMembershipResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetProjectMembershipResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetProjectMembershipResponse200, A::Error> {
-                let mut __f0: Option<super::models::ProjectMembershipNormalResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetProjectMembershipResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetProjectMembershipResponse200 { data : opt, }
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
@@ -21694,35 +10304,8 @@ pub struct GetProjectMembershipsForProjectResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "project_memberships")]
-impl<'de> serde::Deserialize<'de> for GetProjectMembershipsForProjectResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetProjectMembershipsForProjectResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetProjectMembershipsForProjectResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetProjectMembershipsForProjectResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::ProjectMembershipCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetProjectMembershipsForProjectResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetProjectMembershipsForProjectResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
@@ -21736,32 +10319,8 @@ pub struct DataProjectPortfolioSettingResponseResponse {
     pub data: Option<super::models::ProjectPortfolioSettingResponse>,
 }
 #[cfg(feature = "project_portfolio_settings")]
-impl<'de> serde::Deserialize<'de> for DataProjectPortfolioSettingResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectPortfolioSettingResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectPortfolioSettingResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectPortfolioSettingResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::ProjectPortfolioSettingResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectPortfolioSettingResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectPortfolioSettingResponseResponse { data : opt, }
 }
 #[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21770,34 +10329,8 @@ pub struct UpdateProjectPortfolioSettingBody {
     pub data: Option<super::models::ProjectPortfolioSettingUpdateRequest>,
 }
 #[cfg(feature = "project_portfolio_settings")]
-impl<'de> serde::Deserialize<'de> for UpdateProjectPortfolioSettingBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateProjectPortfolioSettingBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateProjectPortfolioSettingBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateProjectPortfolioSettingBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::ProjectPortfolioSettingUpdateRequest,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateProjectPortfolioSettingBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateProjectPortfolioSettingBody { data : opt, }
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
@@ -21813,37 +10346,8 @@ pub struct DataProjectPortfolioSettingCompactResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "project_portfolio_settings")]
-impl<'de> serde::Deserialize<'de> for DataProjectPortfolioSettingCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectPortfolioSettingCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectPortfolioSettingCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectPortfolioSettingCompactResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ProjectPortfolioSettingCompact>,
-                > = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectPortfolioSettingCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectPortfolioSettingCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__string_enum! {
@@ -21858,32 +10362,8 @@ pub struct DataProjectStatusResponseResponse {
     pub data: Option<super::models::ProjectStatusResponse>,
 }
 #[cfg(feature = "project_statuses")]
-impl<'de> serde::Deserialize<'de> for DataProjectStatusResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectStatusResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectStatusResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectStatusResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::ProjectStatusResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectStatusResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectStatusResponseResponse { data : opt, }
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__string_enum! {
@@ -21901,35 +10381,8 @@ pub struct GetProjectStatusesForProjectResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "project_statuses")]
-impl<'de> serde::Deserialize<'de> for GetProjectStatusesForProjectResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetProjectStatusesForProjectResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetProjectStatusesForProjectResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetProjectStatusesForProjectResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::ProjectStatusCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetProjectStatusesForProjectResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetProjectStatusesForProjectResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21938,32 +10391,8 @@ pub struct CreateProjectStatusForProjectBody {
     pub data: Option<super::models::ProjectStatusBase>,
 }
 #[cfg(feature = "project_statuses")]
-impl<'de> serde::Deserialize<'de> for CreateProjectStatusForProjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateProjectStatusForProjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateProjectStatusForProjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateProjectStatusForProjectBody, A::Error> {
-                let mut __f0: Option<super::models::ProjectStatusBase> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateProjectStatusForProjectBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateProjectStatusForProjectBody { data : opt, }
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
@@ -21980,32 +10409,8 @@ pub struct GetProjectTemplateResponse200 {
     pub data: Option<super::models::ProjectTemplateResponse>,
 }
 #[cfg(feature = "project_templates")]
-impl<'de> serde::Deserialize<'de> for GetProjectTemplateResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetProjectTemplateResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetProjectTemplateResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetProjectTemplateResponse200, A::Error> {
-                let mut __f0: Option<super::models::ProjectTemplateResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetProjectTemplateResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetProjectTemplateResponse200 { data : opt, }
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
@@ -22026,34 +10431,8 @@ pub struct InstantiateProjectBody {
     pub data: Option<super::models::ProjectTemplateInstantiateProjectRequest>,
 }
 #[cfg(feature = "project_templates")]
-impl<'de> serde::Deserialize<'de> for InstantiateProjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InstantiateProjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InstantiateProjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InstantiateProjectBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::ProjectTemplateInstantiateProjectRequest,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InstantiateProjectBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InstantiateProjectBody { data : opt, }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -22203,32 +10582,8 @@ pub struct DataProjectRequestBody {
     pub data: Option<super::models::ProjectRequest>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for DataProjectRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectRequestBody, A::Error> {
-                let mut __f0: Option<super::models::ProjectRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectRequestBody { data : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22236,32 +10591,8 @@ pub struct DataProjectResponseResponse {
     pub data: Option<super::models::ProjectResponse>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for DataProjectResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataProjectResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataProjectResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataProjectResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::ProjectResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataProjectResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataProjectResponseResponse { data : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22270,30 +10601,8 @@ pub struct UpdateProjectBody {
     pub data: Option<super::models::ProjectUpdateRequest>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for UpdateProjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateProjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateProjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateProjectBody, A::Error> {
-                let mut __f0: Option<super::models::ProjectUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateProjectBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateProjectBody { data : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22302,30 +10611,8 @@ pub struct DuplicateProjectBody {
     pub data: Option<super::models::ProjectDuplicateRequest>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for DuplicateProjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DuplicateProjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DuplicateProjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DuplicateProjectBody, A::Error> {
-                let mut __f0: Option<super::models::ProjectDuplicateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DuplicateProjectBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DuplicateProjectBody { data : opt, }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -22339,32 +10626,8 @@ pub struct SearchProjectsForWorkspaceResponse200 {
     pub data: Option<Vec<super::models::ProjectCompact>>,
 }
 #[cfg(any(feature = "projects", feature = "typeahead", feature = "users"))]
-impl<'de> serde::Deserialize<'de> for SearchProjectsForWorkspaceResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SearchProjectsForWorkspaceResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SearchProjectsForWorkspaceResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SearchProjectsForWorkspaceResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::ProjectCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SearchProjectsForWorkspaceResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SearchProjectsForWorkspaceResponse200 { data : opt, }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -22380,32 +10643,8 @@ pub struct GetTaskCountsForProjectResponse200 {
     pub data: Option<super::models::TaskCountResponse>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for GetTaskCountsForProjectResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTaskCountsForProjectResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTaskCountsForProjectResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTaskCountsForProjectResponse200, A::Error> {
-                let mut __f0: Option<super::models::TaskCountResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTaskCountsForProjectResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTaskCountsForProjectResponse200 { data : opt, }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22414,32 +10653,8 @@ pub struct AddFollowersForProjectBody {
     pub data: Option<super::models::AddFollowersRequest>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for AddFollowersForProjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddFollowersForProjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddFollowersForProjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddFollowersForProjectBody, A::Error> {
-                let mut __f0: Option<super::models::AddFollowersRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddFollowersForProjectBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddFollowersForProjectBody { data : opt, }
 }
 #[cfg(feature = "projects")]
 pub type RemoveFollowersForProjectBody = AddFollowersForProjectBody;
@@ -22450,32 +10665,8 @@ pub struct ProjectSaveAsTemplateBody {
     pub data: Option<super::models::ProjectSaveAsTemplateRequest>,
 }
 #[cfg(feature = "projects")]
-impl<'de> serde::Deserialize<'de> for ProjectSaveAsTemplateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ProjectSaveAsTemplateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ProjectSaveAsTemplateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ProjectSaveAsTemplateBody, A::Error> {
-                let mut __f0: Option<super::models::ProjectSaveAsTemplateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ProjectSaveAsTemplateBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ProjectSaveAsTemplateBody { data : opt, }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22485,35 +10676,8 @@ pub struct GetRatesResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for GetRatesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetRatesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetRatesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetRatesResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::RateOrPlaceholderCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetRatesResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetRatesResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "rates")]
 connector_runtime::__string_enum! {
@@ -22530,30 +10694,8 @@ pub struct CreateRateBody {
     pub data: Option<super::models::RateRequest>,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for CreateRateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateRateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateRateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateRateBody, A::Error> {
-                let mut __f0: Option<super::models::RateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateRateBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateRateBody { data : opt, }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22561,32 +10703,8 @@ pub struct DataRateResponseResponse {
     pub data: Option<super::models::RateResponse>,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for DataRateResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataRateResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataRateResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataRateResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::RateResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataRateResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataRateResponseResponse { data : opt, }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22596,30 +10714,8 @@ pub struct UpdateRateBody {
     pub data: Option<super::models::RateUpdateRequest>,
 }
 #[cfg(feature = "rates")]
-impl<'de> serde::Deserialize<'de> for UpdateRateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateRateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateRateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateRateBody, A::Error> {
-                let mut __f0: Option<super::models::RateUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateRateBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateRateBody { data : opt, }
 }
 #[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22629,35 +10725,8 @@ pub struct GetReactionsOnObjectResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for GetReactionsOnObjectResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetReactionsOnObjectResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetReactionsOnObjectResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetReactionsOnObjectResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::ReactionCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetReactionsOnObjectResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetReactionsOnObjectResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -22701,35 +10770,8 @@ pub struct GetRolesResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for GetRolesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetRolesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetRolesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetRolesResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::RbacRoleCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetRolesResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetRolesResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -22771,30 +10813,8 @@ pub struct CreateRoleBody {
     pub data: Option<super::models::RbacRoleRequest>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for CreateRoleBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateRoleBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateRoleBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateRoleBody, A::Error> {
-                let mut __f0: Option<super::models::RbacRoleRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateRoleBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateRoleBody { data : opt, }
 }
 #[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22802,32 +10822,8 @@ pub struct DataRbacRoleResponseResponse {
     pub data: Option<super::models::RbacRoleResponse>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for DataRbacRoleResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataRbacRoleResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataRbacRoleResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataRbacRoleResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::RbacRoleResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataRbacRoleResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataRbacRoleResponseResponse { data : opt, }
 }
 #[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22836,30 +10832,8 @@ pub struct UpdateRoleBody {
     pub data: Option<super::models::RbacRoleUpdateRequest>,
 }
 #[cfg(feature = "roles")]
-impl<'de> serde::Deserialize<'de> for UpdateRoleBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateRoleBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateRoleBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateRoleBody, A::Error> {
-                let mut __f0: Option<super::models::RbacRoleUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateRoleBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateRoleBody { data : opt, }
 }
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22868,30 +10842,8 @@ pub struct TriggerRuleBody {
     pub data: Option<super::models::RuleTriggerRequest>,
 }
 #[cfg(feature = "rules")]
-impl<'de> serde::Deserialize<'de> for TriggerRuleBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TriggerRuleBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TriggerRuleBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TriggerRuleBody, A::Error> {
-                let mut __f0: Option<super::models::RuleTriggerRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TriggerRuleBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TriggerRuleBody { data : opt, }
 }
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22899,32 +10851,8 @@ pub struct TriggerRuleResponse200 {
     pub data: Option<super::models::RuleTriggerResponse>,
 }
 #[cfg(feature = "rules")]
-impl<'de> serde::Deserialize<'de> for TriggerRuleResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TriggerRuleResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TriggerRuleResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TriggerRuleResponse200, A::Error> {
-                let mut __f0: Option<super::models::RuleTriggerResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TriggerRuleResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TriggerRuleResponse200 { data : opt, }
 }
 #[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
@@ -22938,32 +10866,8 @@ pub struct DataSectionResponseResponse {
     pub data: Option<super::models::SectionResponse>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for DataSectionResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataSectionResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataSectionResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataSectionResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::SectionResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataSectionResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataSectionResponseResponse { data : opt, }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22972,32 +10876,8 @@ pub struct DataSectionRequestBody {
     pub data: Option<super::models::SectionRequest>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for DataSectionRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataSectionRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataSectionRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataSectionRequestBody, A::Error> {
-                let mut __f0: Option<super::models::SectionRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataSectionRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataSectionRequestBody { data : opt, }
 }
 #[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
@@ -23014,32 +10894,8 @@ pub struct AddTaskForSectionBody {
     pub data: Option<super::models::SectionTaskInsertRequest>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for AddTaskForSectionBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddTaskForSectionBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddTaskForSectionBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddTaskForSectionBody, A::Error> {
-                let mut __f0: Option<super::models::SectionTaskInsertRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddTaskForSectionBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddTaskForSectionBody { data : opt, }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23048,32 +10904,8 @@ pub struct InsertSectionForProjectBody {
     pub data: Option<super::models::ProjectSectionInsertRequest>,
 }
 #[cfg(feature = "sections")]
-impl<'de> serde::Deserialize<'de> for InsertSectionForProjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InsertSectionForProjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InsertSectionForProjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InsertSectionForProjectBody, A::Error> {
-                let mut __f0: Option<super::models::ProjectSectionInsertRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InsertSectionForProjectBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InsertSectionForProjectBody { data : opt, }
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
@@ -23096,32 +10928,8 @@ pub struct DataStatusUpdateResponseResponse {
     pub data: Option<super::models::StatusUpdateResponse>,
 }
 #[cfg(feature = "status_updates")]
-impl<'de> serde::Deserialize<'de> for DataStatusUpdateResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataStatusUpdateResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataStatusUpdateResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataStatusUpdateResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::StatusUpdateResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataStatusUpdateResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataStatusUpdateResponseResponse { data : opt, }
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
@@ -23146,35 +10954,8 @@ pub struct GetStatusesForObjectResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "status_updates")]
-impl<'de> serde::Deserialize<'de> for GetStatusesForObjectResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetStatusesForObjectResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetStatusesForObjectResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetStatusesForObjectResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::StatusUpdateCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetStatusesForObjectResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetStatusesForObjectResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23183,32 +10964,8 @@ pub struct CreateStatusForObjectBody {
     pub data: Option<super::models::StatusUpdateRequest>,
 }
 #[cfg(feature = "status_updates")]
-impl<'de> serde::Deserialize<'de> for CreateStatusForObjectBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateStatusForObjectBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateStatusForObjectBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateStatusForObjectBody, A::Error> {
-                let mut __f0: Option<super::models::StatusUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateStatusForObjectBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateStatusForObjectBody { data : opt, }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -23296,32 +11053,8 @@ pub struct DataStoryResponseResponse {
     pub data: Option<super::models::StoryResponse>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for DataStoryResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataStoryResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataStoryResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataStoryResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::StoryResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataStoryResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataStoryResponseResponse { data : opt, }
 }
 #[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23331,30 +11064,8 @@ pub struct DataStoryBaseBody {
     pub data: Option<super::models::StoryBase>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for DataStoryBaseBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataStoryBaseBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataStoryBaseBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataStoryBaseBody, A::Error> {
-                let mut __f0: Option<super::models::StoryBase> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataStoryBaseBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataStoryBaseBody { data : opt, }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -23444,35 +11155,8 @@ pub struct DataStoryCompactResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "stories")]
-impl<'de> serde::Deserialize<'de> for DataStoryCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataStoryCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataStoryCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataStoryCompactResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::StoryCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataStoryCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataStoryCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
@@ -23498,30 +11182,8 @@ pub struct CreateTagBody {
     pub data: Option<super::models::TagCreateRequest>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for CreateTagBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTagBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTagBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTagBody, A::Error> {
-                let mut __f0: Option<super::models::TagCreateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTagBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTagBody { data : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23529,32 +11191,8 @@ pub struct DataTagResponseResponse {
     pub data: Option<super::models::TagResponse>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for DataTagResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTagResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTagResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTagResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::TagResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTagResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTagResponseResponse { data : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23563,30 +11201,8 @@ pub struct UpdateTagBody {
     pub data: Option<super::models::TagBase>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for UpdateTagBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTagBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTagBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTagBody, A::Error> {
-                let mut __f0: Option<super::models::TagBase> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTagBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTagBody { data : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23595,32 +11211,8 @@ pub struct CreateTagForWorkspaceBody {
     pub data: Option<super::models::TagCreateTagForWorkspaceRequest>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for CreateTagForWorkspaceBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTagForWorkspaceBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTagForWorkspaceBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTagForWorkspaceBody, A::Error> {
-                let mut __f0: Option<super::models::TagCreateTagForWorkspaceRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTagForWorkspaceBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTagForWorkspaceBody { data : opt, }
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
@@ -23633,32 +11225,8 @@ pub struct GetTaskTemplatesResponse200 {
     pub data: Option<Vec<super::models::TaskTemplateCompact>>,
 }
 #[cfg(feature = "task_templates")]
-impl<'de> serde::Deserialize<'de> for GetTaskTemplatesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTaskTemplatesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTaskTemplatesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTaskTemplatesResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::TaskTemplateCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTaskTemplatesResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTaskTemplatesResponse200 { data : opt, }
 }
 #[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23666,32 +11234,8 @@ pub struct GetTaskTemplateResponse200 {
     pub data: Option<super::models::TaskTemplateResponse>,
 }
 #[cfg(feature = "task_templates")]
-impl<'de> serde::Deserialize<'de> for GetTaskTemplateResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTaskTemplateResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTaskTemplateResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTaskTemplateResponse200, A::Error> {
-                let mut __f0: Option<super::models::TaskTemplateResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTaskTemplateResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTaskTemplateResponse200 { data : opt, }
 }
 #[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23700,32 +11244,8 @@ pub struct InstantiateTaskBody {
     pub data: Option<super::models::TaskTemplateInstantiateTaskRequest>,
 }
 #[cfg(feature = "task_templates")]
-impl<'de> serde::Deserialize<'de> for InstantiateTaskBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InstantiateTaskBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InstantiateTaskBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InstantiateTaskBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::TaskTemplateInstantiateTaskRequest,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InstantiateTaskBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InstantiateTaskBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
@@ -23805,35 +11325,8 @@ pub struct DataTaskCompactResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for DataTaskCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTaskCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTaskCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTaskCompactResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::TaskCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTaskCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTaskCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
@@ -23912,32 +11405,8 @@ pub struct DataTaskCreateRequestBody {
     pub data: Option<super::models::TaskCreateRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for DataTaskCreateRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTaskCreateRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTaskCreateRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTaskCreateRequestBody, A::Error> {
-                let mut __f0: Option<super::models::TaskCreateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTaskCreateRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTaskCreateRequestBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23945,32 +11414,8 @@ pub struct DataTaskResponseResponse {
     pub data: Option<super::models::TaskResponse>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for DataTaskResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTaskResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTaskResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTaskResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::TaskResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTaskResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTaskResponseResponse { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23979,30 +11424,8 @@ pub struct UpdateTaskBody {
     pub data: Option<super::models::TaskUpdateRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for UpdateTaskBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTaskBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTaskBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTaskBody, A::Error> {
-                let mut __f0: Option<super::models::TaskUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTaskBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTaskBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24011,30 +11434,8 @@ pub struct DuplicateTaskBody {
     pub data: Option<super::models::TaskDuplicateRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for DuplicateTaskBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DuplicateTaskBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DuplicateTaskBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DuplicateTaskBody, A::Error> {
-                let mut __f0: Option<super::models::TaskDuplicateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DuplicateTaskBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DuplicateTaskBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24043,30 +11444,8 @@ pub struct SetParentForTaskBody {
     pub data: Option<super::models::TaskSetParentRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for SetParentForTaskBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SetParentForTaskBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SetParentForTaskBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SetParentForTaskBody, A::Error> {
-                let mut __f0: Option<super::models::TaskSetParentRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SetParentForTaskBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SetParentForTaskBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24075,32 +11454,8 @@ pub struct DataModifyDependenciesRequestBody {
     pub data: Option<super::models::ModifyDependenciesRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for DataModifyDependenciesRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataModifyDependenciesRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataModifyDependenciesRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataModifyDependenciesRequestBody, A::Error> {
-                let mut __f0: Option<super::models::ModifyDependenciesRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataModifyDependenciesRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataModifyDependenciesRequestBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24110,32 +11465,8 @@ pub struct DataModifyDependentsRequestBody {
     pub data: Option<super::models::ModifyDependentsRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for DataModifyDependentsRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataModifyDependentsRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataModifyDependentsRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataModifyDependentsRequestBody, A::Error> {
-                let mut __f0: Option<super::models::ModifyDependentsRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataModifyDependentsRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataModifyDependentsRequestBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24144,32 +11475,8 @@ pub struct AddProjectForTaskBody {
     pub data: Option<super::models::TaskAddProjectRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for AddProjectForTaskBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddProjectForTaskBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddProjectForTaskBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddProjectForTaskBody, A::Error> {
-                let mut __f0: Option<super::models::TaskAddProjectRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddProjectForTaskBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddProjectForTaskBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24178,32 +11485,8 @@ pub struct RemoveProjectForTaskBody {
     pub data: Option<super::models::TaskRemoveProjectRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for RemoveProjectForTaskBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemoveProjectForTaskBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemoveProjectForTaskBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemoveProjectForTaskBody, A::Error> {
-                let mut __f0: Option<super::models::TaskRemoveProjectRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemoveProjectForTaskBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemoveProjectForTaskBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24212,30 +11495,8 @@ pub struct AddTagForTaskBody {
     pub data: Option<super::models::TaskAddTagRequest>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for AddTagForTaskBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddTagForTaskBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddTagForTaskBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddTagForTaskBody, A::Error> {
-                let mut __f0: Option<super::models::TaskAddTagRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddTagForTaskBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddTagForTaskBody { data : opt, }
 }
 #[cfg(feature = "tasks")]
 pub type RemoveTagForTaskBody = AddTagForTaskBody;
@@ -24258,32 +11519,8 @@ pub struct SearchTasksForWorkspaceResponse200 {
     pub data: Option<Vec<super::models::TaskCompact>>,
 }
 #[cfg(feature = "tasks")]
-impl<'de> serde::Deserialize<'de> for SearchTasksForWorkspaceResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SearchTasksForWorkspaceResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SearchTasksForWorkspaceResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SearchTasksForWorkspaceResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::TaskCompact>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SearchTasksForWorkspaceResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SearchTasksForWorkspaceResponse200 { data : opt, }
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 connector_runtime::__string_enum! {
@@ -24298,32 +11535,8 @@ pub struct DataTeamMembershipCompactResponse2 {
     pub data: Option<super::models::TeamMembershipCompact>,
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
-impl<'de> serde::Deserialize<'de> for DataTeamMembershipCompactResponse2 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTeamMembershipCompactResponse2;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTeamMembershipCompactResponse2")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTeamMembershipCompactResponse2, A::Error> {
-                let mut __f0: Option<super::models::TeamMembershipCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTeamMembershipCompactResponse2 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTeamMembershipCompactResponse2 { data : opt, }
 }
 #[cfg(feature = "team_memberships")]
 connector_runtime::__string_enum! {
@@ -24339,35 +11552,8 @@ pub struct DataTeamMembershipCompactResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "team_memberships")]
-impl<'de> serde::Deserialize<'de> for DataTeamMembershipCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTeamMembershipCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTeamMembershipCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTeamMembershipCompactResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::TeamMembershipCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTeamMembershipCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTeamMembershipCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
@@ -24483,30 +11669,8 @@ pub struct DataTeamRequestBody {
     pub data: Option<super::models::TeamRequest>,
 }
 #[cfg(feature = "teams")]
-impl<'de> serde::Deserialize<'de> for DataTeamRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTeamRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTeamRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTeamRequestBody, A::Error> {
-                let mut __f0: Option<super::models::TeamRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTeamRequestBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTeamRequestBody { data : opt, }
 }
 #[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24514,32 +11678,8 @@ pub struct DataTeamResponseResponse {
     pub data: Option<super::models::TeamResponse>,
 }
 #[cfg(feature = "teams")]
-impl<'de> serde::Deserialize<'de> for DataTeamResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTeamResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTeamResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTeamResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::TeamResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTeamResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTeamResponseResponse { data : opt, }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
@@ -24659,30 +11799,8 @@ pub struct AddUserForTeamBody {
     pub data: Option<super::models::TeamAddUserRequest>,
 }
 #[cfg(any(feature = "teams", feature = "workspaces"))]
-impl<'de> serde::Deserialize<'de> for AddUserForTeamBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddUserForTeamBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddUserForTeamBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddUserForTeamBody, A::Error> {
-                let mut __f0: Option<super::models::TeamAddUserRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddUserForTeamBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddUserForTeamBody { data : opt, }
 }
 #[cfg(feature = "teams")]
 pub type RemoveUserForTeamBody = AddUserForTeamBody;
@@ -24699,32 +11817,8 @@ pub struct GetTimePeriodResponse200 {
     pub data: Option<super::models::TimePeriodBase>,
 }
 #[cfg(feature = "time_periods")]
-impl<'de> serde::Deserialize<'de> for GetTimePeriodResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTimePeriodResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTimePeriodResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTimePeriodResponse200, A::Error> {
-                let mut __f0: Option<super::models::TimePeriodBase> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTimePeriodResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTimePeriodResponse200 { data : opt, }
 }
 #[cfg(feature = "time_periods")]
 connector_runtime::__string_enum! {
@@ -24742,35 +11836,8 @@ pub struct GetTimePeriodsResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "time_periods")]
-impl<'de> serde::Deserialize<'de> for GetTimePeriodsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTimePeriodsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTimePeriodsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTimePeriodsResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::TimePeriodCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTimePeriodsResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTimePeriodsResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__string_enum! {
@@ -24783,32 +11850,8 @@ pub struct DataTimeTrackingCategoryResponseResponse {
     pub data: Option<super::models::TimeTrackingCategoryResponse>,
 }
 #[cfg(feature = "time_tracking_categories")]
-impl<'de> serde::Deserialize<'de> for DataTimeTrackingCategoryResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTimeTrackingCategoryResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTimeTrackingCategoryResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTimeTrackingCategoryResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::TimeTrackingCategoryResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTimeTrackingCategoryResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTimeTrackingCategoryResponseResponse { data : opt, }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24817,32 +11860,8 @@ pub struct UpdateTimeTrackingCategoryBody {
     pub data: Option<super::models::TimeTrackingCategoryUpdateRequest>,
 }
 #[cfg(feature = "time_tracking_categories")]
-impl<'de> serde::Deserialize<'de> for UpdateTimeTrackingCategoryBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTimeTrackingCategoryBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTimeTrackingCategoryBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTimeTrackingCategoryBody, A::Error> {
-                let mut __f0: Option<super::models::TimeTrackingCategoryUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTimeTrackingCategoryBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTimeTrackingCategoryBody { data : opt, }
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
@@ -24861,35 +11880,8 @@ pub struct DataTimeTrackingEntryCompactResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
-impl<'de> serde::Deserialize<'de> for DataTimeTrackingEntryCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTimeTrackingEntryCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTimeTrackingEntryCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTimeTrackingEntryCompactResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::TimeTrackingEntryCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTimeTrackingEntryCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTimeTrackingEntryCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__string_enum! {
@@ -24904,35 +11896,8 @@ pub struct GetTimeTrackingCategoriesResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "time_tracking_categories")]
-impl<'de> serde::Deserialize<'de> for GetTimeTrackingCategoriesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTimeTrackingCategoriesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTimeTrackingCategoriesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTimeTrackingCategoriesResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::TimeTrackingCategoryCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTimeTrackingCategoriesResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTimeTrackingCategoriesResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24941,32 +11906,8 @@ pub struct CreateTimeTrackingCategoryBody {
     pub data: Option<super::models::TimeTrackingCategoryCreateRequest>,
 }
 #[cfg(feature = "time_tracking_categories")]
-impl<'de> serde::Deserialize<'de> for CreateTimeTrackingCategoryBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTimeTrackingCategoryBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTimeTrackingCategoryBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTimeTrackingCategoryBody, A::Error> {
-                let mut __f0: Option<super::models::TimeTrackingCategoryCreateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTimeTrackingCategoryBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTimeTrackingCategoryBody { data : opt, }
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
@@ -24987,32 +11928,8 @@ pub struct CreateTimeTrackingEntryBody {
     pub data: Option<super::models::CreateTimeTrackingEntryRequest>,
 }
 #[cfg(feature = "time_tracking_entries")]
-impl<'de> serde::Deserialize<'de> for CreateTimeTrackingEntryBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTimeTrackingEntryBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTimeTrackingEntryBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTimeTrackingEntryBody, A::Error> {
-                let mut __f0: Option<super::models::CreateTimeTrackingEntryRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTimeTrackingEntryBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTimeTrackingEntryBody { data : opt, }
 }
 #[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25020,32 +11937,8 @@ pub struct DataTimeTrackingEntryBaseResponse {
     pub data: Option<super::models::TimeTrackingEntryBase>,
 }
 #[cfg(feature = "time_tracking_entries")]
-impl<'de> serde::Deserialize<'de> for DataTimeTrackingEntryBaseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTimeTrackingEntryBaseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTimeTrackingEntryBaseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTimeTrackingEntryBaseResponse, A::Error> {
-                let mut __f0: Option<super::models::TimeTrackingEntryBase> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTimeTrackingEntryBaseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTimeTrackingEntryBaseResponse { data : opt, }
 }
 #[cfg(feature = "time_tracking_entries")]
 pub type UpdateTimeTrackingEntryBody = CreateTimeTrackingEntryBody;
@@ -25062,32 +11955,8 @@ pub struct DataTimesheetApprovalStatusResponseResponse {
     pub data: Option<super::models::TimesheetApprovalStatusResponse>,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
-impl<'de> serde::Deserialize<'de> for DataTimesheetApprovalStatusResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataTimesheetApprovalStatusResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataTimesheetApprovalStatusResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataTimesheetApprovalStatusResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::TimesheetApprovalStatusResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataTimesheetApprovalStatusResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataTimesheetApprovalStatusResponseResponse { data : opt, }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25097,34 +11966,8 @@ pub struct UpdateTimesheetApprovalStatusBody {
     pub data: Option<super::models::UpdateTimesheetApprovalStatusRequest>,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
-impl<'de> serde::Deserialize<'de> for UpdateTimesheetApprovalStatusBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTimesheetApprovalStatusBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTimesheetApprovalStatusBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTimesheetApprovalStatusBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::UpdateTimesheetApprovalStatusRequest,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTimesheetApprovalStatusBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTimesheetApprovalStatusBody { data : opt, }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
@@ -25141,37 +11984,8 @@ pub struct GetTimesheetApprovalStatusesResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
-impl<'de> serde::Deserialize<'de> for GetTimesheetApprovalStatusesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTimesheetApprovalStatusesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTimesheetApprovalStatusesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTimesheetApprovalStatusesResponse200, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::TimesheetApprovalStatusCompact>,
-                > = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTimesheetApprovalStatusesResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTimesheetApprovalStatusesResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25181,34 +11995,8 @@ pub struct CreateTimesheetApprovalStatusBody {
     pub data: Option<super::models::CreateTimesheetApprovalStatusRequest>,
 }
 #[cfg(feature = "timesheet_approval_statuses")]
-impl<'de> serde::Deserialize<'de> for CreateTimesheetApprovalStatusBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTimesheetApprovalStatusBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTimesheetApprovalStatusBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTimesheetApprovalStatusBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::CreateTimesheetApprovalStatusRequest,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTimesheetApprovalStatusBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTimesheetApprovalStatusBody { data : opt, }
 }
 #[cfg(feature = "typeahead")]
 connector_runtime::__string_enum! {
@@ -25237,32 +12025,8 @@ pub struct DataUserTaskListCompactResponse {
     pub data: Option<super::models::UserTaskListCompact>,
 }
 #[cfg(feature = "user_task_lists")]
-impl<'de> serde::Deserialize<'de> for DataUserTaskListCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataUserTaskListCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataUserTaskListCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataUserTaskListCompactResponse, A::Error> {
-                let mut __f0: Option<super::models::UserTaskListCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataUserTaskListCompactResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataUserTaskListCompactResponse { data : opt, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -25334,32 +12098,8 @@ pub struct DataUserResponseResponse {
     pub data: Option<super::models::UserResponse>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for DataUserResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataUserResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataUserResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataUserResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::UserResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataUserResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataUserResponseResponse { data : opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25368,32 +12108,8 @@ pub struct DataUserUpdateRequestBody {
     pub data: Option<super::models::UserUpdateRequest>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for DataUserUpdateRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataUserUpdateRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataUserUpdateRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataUserUpdateRequestBody, A::Error> {
-                let mut __f0: Option<super::models::UserUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataUserUpdateRequestBody {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataUserUpdateRequestBody { data : opt, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -25429,35 +12145,8 @@ pub struct GetWebhooksResponse200 {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for GetWebhooksResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetWebhooksResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetWebhooksResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetWebhooksResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::WebhookResponse>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetWebhooksResponse200 {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetWebhooksResponse200 { data : opt, next_page : opt, }
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__string_enum! {
@@ -25477,30 +12166,8 @@ pub struct CreateWebhookBody {
     pub data: Option<super::models::WebhookRequest>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for CreateWebhookBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateWebhookBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateWebhookBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateWebhookBody, A::Error> {
-                let mut __f0: Option<super::models::WebhookRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateWebhookBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateWebhookBody { data : opt, }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25510,35 +12177,8 @@ pub struct CreateWebhookResponse201 {
     pub x_hook_secret: Option<String>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for CreateWebhookResponse201 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateWebhookResponse201;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateWebhookResponse201")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateWebhookResponse201, A::Error> {
-                let mut __f0: Option<super::models::WebhookResponse> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "X-Hook-Secret" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateWebhookResponse201 {
-                    data: __f0,
-                    x_hook_secret: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateWebhookResponse201 { data : opt, x_hook_secret : opt = "X-Hook-Secret", }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25546,32 +12186,8 @@ pub struct DataWebhookResponseResponse {
     pub data: Option<super::models::WebhookResponse>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for DataWebhookResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataWebhookResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataWebhookResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataWebhookResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::WebhookResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataWebhookResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataWebhookResponseResponse { data : opt, }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25580,30 +12196,8 @@ pub struct UpdateWebhookBody {
     pub data: Option<super::models::WebhookUpdateRequest>,
 }
 #[cfg(feature = "webhooks")]
-impl<'de> serde::Deserialize<'de> for UpdateWebhookBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateWebhookBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateWebhookBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateWebhookBody, A::Error> {
-                let mut __f0: Option<super::models::WebhookUpdateRequest> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateWebhookBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateWebhookBody { data : opt, }
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
@@ -25622,32 +12216,8 @@ pub struct GetWorkspaceMembershipResponse200 {
     pub data: Option<super::models::WorkspaceMembershipResponse>,
 }
 #[cfg(feature = "workspace_memberships")]
-impl<'de> serde::Deserialize<'de> for GetWorkspaceMembershipResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetWorkspaceMembershipResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetWorkspaceMembershipResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetWorkspaceMembershipResponse200, A::Error> {
-                let mut __f0: Option<super::models::WorkspaceMembershipResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetWorkspaceMembershipResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetWorkspaceMembershipResponse200 { data : opt, }
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
@@ -25668,35 +12238,8 @@ pub struct DataWorkspaceMembershipCompactResponse {
     pub next_page: Option<super::models::NextPage>,
 }
 #[cfg(feature = "workspace_memberships")]
-impl<'de> serde::Deserialize<'de> for DataWorkspaceMembershipCompactResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataWorkspaceMembershipCompactResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataWorkspaceMembershipCompactResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataWorkspaceMembershipCompactResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::WorkspaceMembershipCompact>> = None;
-                let mut __f1: Option<super::models::NextPage> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        "next_page" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataWorkspaceMembershipCompactResponse {
-                    data: __f0,
-                    next_page: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataWorkspaceMembershipCompactResponse { data : opt, next_page : opt, }
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
@@ -25716,32 +12259,8 @@ pub struct DataWorkspaceResponseResponse {
     pub data: Option<super::models::WorkspaceResponse>,
 }
 #[cfg(feature = "workspaces")]
-impl<'de> serde::Deserialize<'de> for DataWorkspaceResponseResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DataWorkspaceResponseResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DataWorkspaceResponseResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DataWorkspaceResponseResponse, A::Error> {
-                let mut __f0: Option<super::models::WorkspaceResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DataWorkspaceResponseResponse {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DataWorkspaceResponseResponse { data : opt, }
 }
 #[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25751,30 +12270,8 @@ pub struct UpdateWorkspaceBody {
     pub data: Option<super::models::WorkspaceCompact>,
 }
 #[cfg(feature = "workspaces")]
-impl<'de> serde::Deserialize<'de> for UpdateWorkspaceBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateWorkspaceBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateWorkspaceBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateWorkspaceBody, A::Error> {
-                let mut __f0: Option<super::models::WorkspaceCompact> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateWorkspaceBody { data: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateWorkspaceBody { data : opt, }
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
@@ -25792,32 +12289,8 @@ pub struct AddUserForWorkspaceResponse200 {
     pub data: Option<super::models::UserBaseResponse>,
 }
 #[cfg(feature = "workspaces")]
-impl<'de> serde::Deserialize<'de> for AddUserForWorkspaceResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddUserForWorkspaceResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddUserForWorkspaceResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddUserForWorkspaceResponse200, A::Error> {
-                let mut __f0: Option<super::models::UserBaseResponse> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "data" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddUserForWorkspaceResponse200 {
-                    data: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddUserForWorkspaceResponse200 { data : opt, }
 }
 #[cfg(feature = "workspaces")]
 pub type RemoveUserForWorkspaceBody = AddUserForTeamBody;

@@ -74,3091 +74,152 @@ pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
     let mut streams = Vec::new();
     #[cfg(all(feature = "agents", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_agents",
-            operation: "getAgentsForWorkspace",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/agents",
-            item_type: "AgentCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_agents,
-            check: check_workspace_agents,
-        });
-    #[cfg(feature = "allocations")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "allocations",
-            operation: "getAllocations",
-            method: "GET",
-            path: "/allocations",
-            item_type: "AllocationResponse",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_date",
-                    wire: "start_date",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "end_date",
-                    wire: "end_date",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_allocations,
-            check: check_allocations,
-        });
-    #[cfg(feature = "attachments")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "attachments",
-            operation: "getAttachmentsForObject",
-            method: "GET",
-            path: "/attachments",
-            item_type: "AttachmentCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "parent",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_attachments,
-            check: check_attachments,
-        });
+    streams.push(stream_workspace_agents());
+    #[cfg(feature = "allocations")] streams.push(stream_allocations());
+    #[cfg(feature = "attachments")] streams.push(stream_attachments());
     #[cfg(all(feature = "audit_log_api", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_audit_log_events",
-            operation: "getAuditLogEvents",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/audit_log_events",
-            item_type: "AuditLogEvent",
-            primary_key: &["gid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "start_at",
-                    format: connector_sync::CursorKind::DateTime,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "event_type",
-                    wire: "event_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "event_category",
-                    wire: "event_category",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "settings",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_audit_log_events,
-            check: check_workspace_audit_log_events,
-        });
+    streams.push(stream_workspace_audit_log_events());
     #[cfg(all(feature = "custom_field_settings", feature = "projects"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_custom_field_settings",
-            operation: "getCustomFieldSettingsForProject",
-            method: "GET",
-            path: "/projects/{project_gid}/custom_field_settings",
-            item_type: "CustomFieldSettingResponse",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_important",
-                    wire: "is_important",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_project_custom_field_settings,
-            check: check_project_custom_field_settings,
-        });
+    streams.push(stream_project_custom_field_settings());
     #[cfg(all(feature = "custom_field_settings", feature = "portfolios"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "portfolio_custom_field_settings",
-            operation: "getCustomFieldSettingsForPortfolio",
-            method: "GET",
-            path: "/portfolios/{portfolio_gid}/custom_field_settings",
-            item_type: "CustomFieldSettingResponse",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_important",
-                    wire: "is_important",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "portfolio_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("portfolios"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_portfolio_custom_field_settings,
-            check: check_portfolio_custom_field_settings,
-        });
+    streams.push(stream_portfolio_custom_field_settings());
     #[cfg(all(feature = "custom_field_settings", feature = "goals"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "goal_custom_field_settings",
-            operation: "getCustomFieldSettingsForGoal",
-            method: "GET",
-            path: "/goals/{goal_gid}/custom_field_settings",
-            item_type: "CustomFieldSettingResponse",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_important",
-                    wire: "is_important",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "goal_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("goals"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_goal_custom_field_settings,
-            check: check_goal_custom_field_settings,
-        });
+    streams.push(stream_goal_custom_field_settings());
     #[cfg(all(feature = "custom_fields", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_custom_fields",
-            operation: "getCustomFieldsForWorkspace",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/custom_fields",
-            item_type: "CustomFieldResponse",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "enabled",
-                    wire: "enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "representation_type",
-                    wire: "representation_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id_prefix",
-                    wire: "id_prefix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_formula_field",
-                    wire: "is_formula_field",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "number_value",
-                    wire: "number_value",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "text_value",
-                    wire: "text_value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "display_value",
-                    wire: "display_value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "precision",
-                    wire: "precision",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "format",
-                    wire: "format",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "currency_code",
-                    wire: "currency_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "custom_label",
-                    wire: "custom_label",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "custom_label_position",
-                    wire: "custom_label_position",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_global_to_workspace",
-                    wire: "is_global_to_workspace",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "has_notifications_enabled",
-                    wire: "has_notifications_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "asana_created_field",
-                    wire: "asana_created_field",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_value_read_only",
-                    wire: "is_value_read_only",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "html_text_value",
-                    wire: "html_text_value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "privacy_setting",
-                    wire: "privacy_setting",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "default_access_level",
-                    wire: "default_access_level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_custom_fields,
-            check: check_workspace_custom_fields,
-        });
-    #[cfg(feature = "custom_types")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "custom_types",
-            operation: "getCustomTypes",
-            method: "GET",
-            path: "/custom_types",
-            item_type: "CustomTypeResponse",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_custom_types,
-            check: check_custom_types,
-        });
-    #[cfg(feature = "goal_relationships")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "goal_relationships",
-            operation: "getGoalRelationships",
-            method: "GET",
-            path: "/goal_relationships",
-            item_type: "GoalRelationshipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "contribution_weight",
-                    wire: "contribution_weight",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "supported_goal",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_goal_relationships,
-            check: check_goal_relationships,
-        });
-    #[cfg(feature = "goals")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "goals",
-            operation: "getGoals",
-            method: "GET",
-            path: "/goals",
-            item_type: "GoalCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_goals,
-            check: check_goals,
-        });
-    #[cfg(feature = "ooo_entries")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "ooo_entries",
-            operation: "getOooEntries",
-            method: "GET",
-            path: "/ooo_entries",
-            item_type: "OooEntryResponse",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_date",
-                    wire: "start_date",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "end_date",
-                    wire: "end_date",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "user",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_ooo_entries,
-            check: check_ooo_entries,
-        });
+    streams.push(stream_workspace_custom_fields());
+    #[cfg(feature = "custom_types")] streams.push(stream_custom_types());
+    #[cfg(feature = "goal_relationships")] streams.push(stream_goal_relationships());
+    #[cfg(feature = "goals")] streams.push(stream_goals());
+    #[cfg(feature = "ooo_entries")] streams.push(stream_ooo_entries());
     #[cfg(feature = "portfolio_memberships")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "portfolio_memberships",
-            operation: "getPortfolioMemberships",
-            method: "GET",
-            path: "/portfolio_memberships",
-            item_type: "DeprecatedPortfolioMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "access_level",
-                    wire: "access_level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_portfolio_memberships,
-            check: check_portfolio_memberships,
-        });
+    streams.push(stream_portfolio_memberships());
     #[cfg(all(feature = "portfolio_memberships", feature = "portfolios"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "portfolio_portfolio_memberships",
-            operation: "getPortfolioMembershipsForPortfolio",
-            method: "GET",
-            path: "/portfolios/{portfolio_gid}/portfolio_memberships",
-            item_type: "DeprecatedPortfolioMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "access_level",
-                    wire: "access_level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "portfolio_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("portfolios"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_portfolio_portfolio_memberships,
-            check: check_portfolio_portfolio_memberships,
-        });
-    #[cfg(feature = "portfolios")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "portfolios",
-            operation: "getPortfolios",
-            method: "GET",
-            path: "/portfolios",
-            item_type: "PortfolioCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_portfolios,
-            check: check_portfolios,
-        });
-    #[cfg(feature = "portfolios")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "portfolio_items",
-            operation: "getItemsForPortfolio",
-            method: "GET",
-            path: "/portfolios/{portfolio_gid}/items",
-            item_type: "ProjectCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "portfolio_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("portfolios"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_portfolio_items,
-            check: check_portfolio_items,
-        });
+    streams.push(stream_portfolio_portfolio_memberships());
+    #[cfg(feature = "portfolios")] streams.push(stream_portfolios());
+    #[cfg(feature = "portfolios")] streams.push(stream_portfolio_items());
     #[cfg(all(feature = "project_memberships", feature = "projects"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_project_memberships",
-            operation: "getProjectMembershipsForProject",
-            method: "GET",
-            path: "/projects/{project_gid}/project_memberships",
-            item_type: "ProjectMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "access_level",
-                    wire: "access_level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_project_project_memberships,
-            check: check_project_project_memberships,
-        });
+    streams.push(stream_project_project_memberships());
     #[cfg(all(feature = "project_portfolio_settings", feature = "projects"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_project_portfolio_settings",
-            operation: "getProjectPortfolioSettingsForProject",
-            method: "GET",
-            path: "/projects/{project_gid}/project_portfolio_settings",
-            item_type: "ProjectPortfolioSettingCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_access_control_inherited",
-                    wire: "is_access_control_inherited",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_project_project_portfolio_settings,
-            check: check_project_project_portfolio_settings,
-        });
+    streams.push(stream_project_project_portfolio_settings());
     #[cfg(all(feature = "portfolios", feature = "project_portfolio_settings"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "portfolio_project_portfolio_settings",
-            operation: "getProjectPortfolioSettingsForPortfolio",
-            method: "GET",
-            path: "/portfolios/{portfolio_gid}/project_portfolio_settings",
-            item_type: "ProjectPortfolioSettingCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_access_control_inherited",
-                    wire: "is_access_control_inherited",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "portfolio_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("portfolios"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_portfolio_project_portfolio_settings,
-            check: check_portfolio_project_portfolio_settings,
-        });
+    streams.push(stream_portfolio_project_portfolio_settings());
     #[cfg(all(feature = "project_statuses", feature = "projects"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_project_statuses",
-            operation: "getProjectStatusesForProject",
-            method: "GET",
-            path: "/projects/{project_gid}/project_statuses",
-            item_type: "ProjectStatusCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_project_project_statuses,
-            check: check_project_project_statuses,
-        });
-    #[cfg(feature = "project_templates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_templates",
-            operation: "getProjectTemplates",
-            method: "GET",
-            path: "/project_templates",
-            item_type: "ProjectTemplateCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_project_templates,
-            check: check_project_templates,
-        });
-    #[cfg(feature = "project_templates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "teams_project_templates",
-            operation: "getProjectTemplatesForTeam",
-            method: "GET",
-            path: "/teams/{team_gid}/project_templates",
-            item_type: "ProjectTemplateCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "team_gid",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_teams_project_templates,
-            check: check_teams_project_templates,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "projects",
-            operation: "getProjects",
-            method: "GET",
-            path: "/projects",
-            item_type: "ProjectCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_projects,
-            check: check_projects,
-        });
+    streams.push(stream_project_project_statuses());
+    #[cfg(feature = "project_templates")] streams.push(stream_project_templates());
+    #[cfg(feature = "project_templates")] streams.push(stream_teams_project_templates());
+    #[cfg(feature = "projects")] streams.push(stream_projects());
     #[cfg(all(feature = "projects", feature = "tasks"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_projects",
-            operation: "getProjectsForTask",
-            method: "GET",
-            path: "/tasks/{task_gid}/projects",
-            item_type: "ProjectCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "task_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tasks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_projects,
-            check: check_task_projects,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "teams_projects",
-            operation: "getProjectsForTeam",
-            method: "GET",
-            path: "/teams/{team_gid}/projects",
-            item_type: "ProjectCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "team_gid",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_teams_projects,
-            check: check_teams_projects,
-        });
+    streams.push(stream_task_projects());
+    #[cfg(feature = "projects")] streams.push(stream_teams_projects());
     #[cfg(all(feature = "projects", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_projects",
-            operation: "getProjectsForWorkspace",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/projects",
-            item_type: "ProjectCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_projects,
-            check: check_workspace_projects,
-        });
-    #[cfg(feature = "reactions")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "reactions",
-            operation: "getReactionsOnObject",
-            method: "GET",
-            path: "/reactions",
-            item_type: "ReactionCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emoji",
-                    wire: "emoji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "target",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "emoji_base",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_reactions,
-            check: check_reactions,
-        });
-    #[cfg(feature = "roles")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "roles",
-            operation: "getRoles",
-            method: "GET",
-            path: "/roles",
-            item_type: "RbacRoleCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_standard_role",
-                    wire: "is_standard_role",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_roles,
-            check: check_roles,
-        });
+    streams.push(stream_workspace_projects());
+    #[cfg(feature = "reactions")] streams.push(stream_reactions());
+    #[cfg(feature = "roles")] streams.push(stream_roles());
     #[cfg(all(feature = "projects", feature = "sections"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_sections",
-            operation: "getSectionsForProject",
-            method: "GET",
-            path: "/projects/{project_gid}/sections",
-            item_type: "SectionCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_project_sections,
-            check: check_project_sections,
-        });
-    #[cfg(feature = "status_updates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "status_updates",
-            operation: "getStatusesForObject",
-            method: "GET",
-            path: "/status_updates",
-            item_type: "StatusUpdateCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "parent",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_status_updates,
-            check: check_status_updates,
-        });
+    streams.push(stream_project_sections());
+    #[cfg(feature = "status_updates")] streams.push(stream_status_updates());
     #[cfg(all(feature = "stories", feature = "tasks"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_stories",
-            operation: "getStoriesForTask",
-            method: "GET",
-            path: "/tasks/{task_gid}/stories",
-            item_type: "StoryCompact",
-            primary_key: &["gid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "text",
-                    wire: "text",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "task_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tasks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_stories,
-            check: check_task_stories,
-        });
+    streams.push(stream_task_stories());
     #[cfg(all(feature = "goals", feature = "stories"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "goal_stories",
-            operation: "getStoriesForGoal",
-            method: "GET",
-            path: "/goals/{goal_gid}/stories",
-            item_type: "StoryCompact",
-            primary_key: &["gid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "text",
-                    wire: "text",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "goal_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("goals"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_goal_stories,
-            check: check_goal_stories,
-        });
-    #[cfg(feature = "tags")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "tags",
-            operation: "getTags",
-            method: "GET",
-            path: "/tags",
-            item_type: "TagCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_tags,
-            check: check_tags,
-        });
-    #[cfg(all(feature = "tags", feature = "tasks"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_tags",
-            operation: "getTagsForTask",
-            method: "GET",
-            path: "/tasks/{task_gid}/tags",
-            item_type: "TagCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "task_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tasks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_tags,
-            check: check_task_tags,
-        });
+    streams.push(stream_goal_stories());
+    #[cfg(feature = "tags")] streams.push(stream_tags());
+    #[cfg(all(feature = "tags", feature = "tasks"))] streams.push(stream_task_tags());
     #[cfg(all(feature = "tags", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_tags",
-            operation: "getTagsForWorkspace",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/tags",
-            item_type: "TagCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_tags,
-            check: check_workspace_tags,
-        });
-    #[cfg(feature = "task_templates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_templates",
-            operation: "getTaskTemplates",
-            method: "GET",
-            path: "/task_templates",
-            item_type: "TaskTemplateCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_templates,
-            check: check_task_templates,
-        });
-    #[cfg(feature = "tasks")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "tasks",
-            operation: "getTasks",
-            method: "GET",
-            path: "/tasks",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_tasks,
-            check: check_tasks,
-        });
+    streams.push(stream_workspace_tags());
+    #[cfg(feature = "task_templates")] streams.push(stream_task_templates());
+    #[cfg(feature = "tasks")] streams.push(stream_tasks());
     #[cfg(all(feature = "projects", feature = "tasks"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_tasks",
-            operation: "getTasksForProject",
-            method: "GET",
-            path: "/projects/{project_gid}/tasks",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_project_tasks,
-            check: check_project_tasks,
-        });
-    #[cfg(feature = "tasks")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "sections_tasks",
-            operation: "getTasksForSection",
-            method: "GET",
-            path: "/sections/{section_gid}/tasks",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "section_gid",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_sections_tasks,
-            check: check_sections_tasks,
-        });
-    #[cfg(all(feature = "tags", feature = "tasks"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "tag_tasks",
-            operation: "getTasksForTag",
-            method: "GET",
-            path: "/tags/{tag_gid}/tasks",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "tag_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tags"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_tag_tasks,
-            check: check_tag_tasks,
-        });
-    #[cfg(feature = "tasks")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "user_task_lists_tasks",
-            operation: "getTasksForUserTaskList",
-            method: "GET",
-            path: "/user_task_lists/{user_task_list_gid}/tasks",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "user_task_list_gid",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_user_task_lists_tasks,
-            check: check_user_task_lists_tasks,
-        });
-    #[cfg(feature = "tasks")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_subtasks",
-            operation: "getSubtasksForTask",
-            method: "GET",
-            path: "/tasks/{task_gid}/subtasks",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "task_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tasks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_subtasks,
-            check: check_task_subtasks,
-        });
-    #[cfg(feature = "tasks")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_dependencies",
-            operation: "getDependenciesForTask",
-            method: "GET",
-            path: "/tasks/{task_gid}/dependencies",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "task_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tasks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_dependencies,
-            check: check_task_dependencies,
-        });
-    #[cfg(feature = "tasks")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_dependents",
-            operation: "getDependentsForTask",
-            method: "GET",
-            path: "/tasks/{task_gid}/dependents",
-            item_type: "TaskCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_subtype",
-                    wire: "resource_subtype",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "task_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tasks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_dependents,
-            check: check_task_dependents,
-        });
-    #[cfg(feature = "team_memberships")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "team_memberships",
-            operation: "getTeamMemberships",
-            method: "GET",
-            path: "/team_memberships",
-            item_type: "TeamMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_guest",
-                    wire: "is_guest",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_limited_access",
-                    wire: "is_limited_access",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_admin",
-                    wire: "is_admin",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_team_memberships,
-            check: check_team_memberships,
-        });
-    #[cfg(feature = "team_memberships")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "teams_team_memberships",
-            operation: "getTeamMembershipsForTeam",
-            method: "GET",
-            path: "/teams/{team_gid}/team_memberships",
-            item_type: "TeamMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_guest",
-                    wire: "is_guest",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_limited_access",
-                    wire: "is_limited_access",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_admin",
-                    wire: "is_admin",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "team_gid",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_teams_team_memberships,
-            check: check_teams_team_memberships,
-        });
+    streams.push(stream_project_tasks());
+    #[cfg(feature = "tasks")] streams.push(stream_sections_tasks());
+    #[cfg(all(feature = "tags", feature = "tasks"))] streams.push(stream_tag_tasks());
+    #[cfg(feature = "tasks")] streams.push(stream_user_task_lists_tasks());
+    #[cfg(feature = "tasks")] streams.push(stream_task_subtasks());
+    #[cfg(feature = "tasks")] streams.push(stream_task_dependencies());
+    #[cfg(feature = "tasks")] streams.push(stream_task_dependents());
+    #[cfg(feature = "team_memberships")] streams.push(stream_team_memberships());
+    #[cfg(feature = "team_memberships")] streams.push(stream_teams_team_memberships());
     #[cfg(all(feature = "team_memberships", feature = "users"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "user_team_memberships",
-            operation: "getTeamMembershipsForUser",
-            method: "GET",
-            path: "/users/{user_gid}/team_memberships",
-            item_type: "TeamMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_guest",
-                    wire: "is_guest",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_limited_access",
-                    wire: "is_limited_access",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_admin",
-                    wire: "is_admin",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "user_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: Some("users"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_user_team_memberships,
-            check: check_user_team_memberships,
-        });
+    streams.push(stream_user_team_memberships());
     #[cfg(all(feature = "teams", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_teams",
-            operation: "getTeamsForWorkspace",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/teams",
-            item_type: "TeamCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_teams,
-            check: check_workspace_teams,
-        });
-    #[cfg(all(feature = "teams", feature = "users"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "user_teams",
-            operation: "getTeamsForUser",
-            method: "GET",
-            path: "/users/{user_gid}/teams",
-            item_type: "TeamCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "user_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-                connector_sync::Param {
-                    name: "organization",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: Some("users"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_user_teams,
-            check: check_user_teams,
-        });
-    #[cfg(feature = "time_periods")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "time_periods",
-            operation: "getTimePeriods",
-            method: "GET",
-            path: "/time_periods",
-            item_type: "TimePeriodCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "end_on",
-                    wire: "end_on",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_on",
-                    wire: "start_on",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "period",
-                    wire: "period",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "display_name",
-                    wire: "display_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_time_periods,
-            check: check_time_periods,
-        });
+    streams.push(stream_workspace_teams());
+    #[cfg(all(feature = "teams", feature = "users"))] streams.push(stream_user_teams());
+    #[cfg(feature = "time_periods")] streams.push(stream_time_periods());
     #[cfg(feature = "time_tracking_categories")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "time_tracking_category_time_tracking_entries",
-            operation: "getTimeTrackingEntriesForTimeTrackingCategory",
-            method: "GET",
-            path: "/time_tracking_categories/{time_tracking_category_gid}/time_tracking_entries",
-            item_type: "TimeTrackingEntryCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration_minutes",
-                    wire: "duration_minutes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "entered_on",
-                    wire: "entered_on",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "time_tracking_category_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("time_tracking_categories"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_time_tracking_category_time_tracking_entries,
-            check: check_time_tracking_category_time_tracking_entries,
-        });
+    streams.push(stream_time_tracking_category_time_tracking_entries());
     #[cfg(feature = "time_tracking_categories")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "time_tracking_categories",
-            operation: "getTimeTrackingCategories",
-            method: "GET",
-            path: "/time_tracking_categories",
-            item_type: "TimeTrackingCategoryCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "color",
-                    wire: "color",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_time_tracking_categories,
-            check: check_time_tracking_categories,
-        });
+    streams.push(stream_time_tracking_categories());
     #[cfg(all(feature = "tasks", feature = "time_tracking_entries"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "task_time_tracking_entries",
-            operation: "getTimeTrackingEntriesForTask",
-            method: "GET",
-            path: "/tasks/{task_gid}/time_tracking_entries",
-            item_type: "TimeTrackingEntryCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration_minutes",
-                    wire: "duration_minutes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "entered_on",
-                    wire: "entered_on",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "task_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("tasks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_task_time_tracking_entries,
-            check: check_task_time_tracking_entries,
-        });
+    streams.push(stream_task_time_tracking_entries());
     #[cfg(feature = "time_tracking_entries")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "time_tracking_entries",
-            operation: "getTimeTrackingEntries",
-            method: "GET",
-            path: "/time_tracking_entries",
-            item_type: "TimeTrackingEntryCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration_minutes",
-                    wire: "duration_minutes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "entered_on",
-                    wire: "entered_on",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_time_tracking_entries,
-            check: check_time_tracking_entries,
-        });
+    streams.push(stream_time_tracking_entries());
     #[cfg(feature = "timesheet_approval_statuses")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "timesheet_approval_statuses",
-            operation: "getTimesheetApprovalStatuses",
-            method: "GET",
-            path: "/timesheet_approval_statuses",
-            item_type: "TimesheetApprovalStatusCompact",
-            primary_key: &["gid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_date",
-                    wire: "start_date",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "end_date",
-                    wire: "end_date",
-                    kind: connector_sync::ColumnKind::Date,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "approval_status",
-                    wire: "approval_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_timesheet_approval_statuses,
-            check: check_timesheet_approval_statuses,
-        });
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "users",
-            operation: "getUsers",
-            method: "GET",
-            path: "/users",
-            item_type: "UserCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_users,
-            check: check_users,
-        });
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "user_favorites",
-            operation: "getFavoritesForUser",
-            method: "GET",
-            path: "/users/{user_gid}/favorites",
-            item_type: "AsanaNamedResource",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "user_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-                connector_sync::Param {
-                    name: "resource_type",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: Some("users"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_user_favorites,
-            check: check_user_favorites,
-        });
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "teams_users",
-            operation: "getUsersForTeam",
-            method: "GET",
-            path: "/teams/{team_gid}/users",
-            item_type: "UserCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "team_gid",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_teams_users,
-            check: check_teams_users,
-        });
+    streams.push(stream_timesheet_approval_statuses());
+    #[cfg(feature = "users")] streams.push(stream_users());
+    #[cfg(feature = "users")] streams.push(stream_user_favorites());
+    #[cfg(feature = "users")] streams.push(stream_teams_users());
     #[cfg(all(feature = "users", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_users",
-            operation: "getUsersForWorkspace",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/users",
-            item_type: "UserCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_users,
-            check: check_workspace_users,
-        });
-    #[cfg(feature = "webhooks")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "webhooks",
-            operation: "getWebhooks",
-            method: "GET",
-            path: "/webhooks",
-            item_type: "WebhookResponse",
-            primary_key: &["gid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "target",
-                    wire: "target",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_failure_at",
-                    wire: "last_failure_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_failure_content",
-                    wire: "last_failure_content",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_success_at",
-                    wire: "last_success_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "delivery_retry_count",
-                    wire: "delivery_retry_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "next_attempt_after",
-                    wire: "next_attempt_after",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_deletion_timestamp",
-                    wire: "failure_deletion_timestamp",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_webhooks,
-            check: check_webhooks,
-        });
+    streams.push(stream_workspace_users());
+    #[cfg(feature = "webhooks")] streams.push(stream_webhooks());
     #[cfg(all(feature = "users", feature = "workspace_memberships"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "user_workspace_memberships",
-            operation: "getWorkspaceMembershipsForUser",
-            method: "GET",
-            path: "/users/{user_gid}/workspace_memberships",
-            item_type: "WorkspaceMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "user_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("users"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_user_workspace_memberships,
-            check: check_user_workspace_memberships,
-        });
+    streams.push(stream_user_workspace_memberships());
     #[cfg(all(feature = "workspace_memberships", feature = "workspaces"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspace_workspace_memberships",
-            operation: "getWorkspaceMembershipsForWorkspace",
-            method: "GET",
-            path: "/workspaces/{workspace_gid}/workspace_memberships",
-            item_type: "WorkspaceMembershipCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_gid",
-                    from: connector_sync::ParamSource::Parent("/gid"),
-                },
-            ],
-            parent: Some("workspaces"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspace_workspace_memberships,
-            check: check_workspace_workspace_memberships,
-        });
-    #[cfg(feature = "workspaces")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspaces",
-            operation: "getWorkspaces",
-            method: "GET",
-            path: "/workspaces",
-            item_type: "WorkspaceCompact",
-            primary_key: &["gid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "gid",
-                    wire: "gid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_workspaces,
-            check: check_workspaces,
-        });
+    streams.push(stream_workspace_workspace_memberships());
+    #[cfg(feature = "workspaces")] streams.push(stream_workspaces());
     connector_sync::Catalog {
         connector: "asana",
         config: super::Client::config,
         streams,
+    }
+}
+#[cfg(all(feature = "agents", feature = "workspaces"))]
+/// The definition of the `workspace_agents` stream.
+fn stream_workspace_agents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_agents",
+        operation: "getAgentsForWorkspace",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/agents",
+        item_type: "AgentCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_agents,
+        check: check_workspace_agents,
     }
 }
 #[cfg(all(feature = "agents", feature = "workspaces"))]
@@ -3198,6 +259,58 @@ fn check_workspace_agents(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "allocations")]
+/// The definition of the `allocations` stream.
+fn stream_allocations() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "allocations",
+        operation: "getAllocations",
+        method: "GET",
+        path: "/allocations",
+        item_type: "AllocationResponse",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_date",
+                wire: "start_date",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "end_date",
+                wire: "end_date",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_allocations,
+        check: check_allocations,
+    }
+}
+#[cfg(feature = "allocations")]
 /// Opens a listing of `allocations` (`GET /allocations`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_allocations(
@@ -3229,6 +342,57 @@ fn check_allocations(v: &serde_json::Value) -> Result<(), String> {
     <super::models::AllocationResponse as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "attachments")]
+/// The definition of the `attachments` stream.
+fn stream_attachments() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "attachments",
+        operation: "getAttachmentsForObject",
+        method: "GET",
+        path: "/attachments",
+        item_type: "AttachmentCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "parent",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_attachments,
+        check: check_attachments,
+    }
 }
 #[cfg(feature = "attachments")]
 /// Opens a listing of `attachments` (`GET /attachments`) with the partition's parameters and the engine's options.
@@ -3267,6 +431,65 @@ fn check_attachments(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "audit_log_api", feature = "workspaces"))]
+/// The definition of the `workspace_audit_log_events` stream.
+fn stream_workspace_audit_log_events() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_audit_log_events",
+        operation: "getAuditLogEvents",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/audit_log_events",
+        item_type: "AuditLogEvent",
+        primary_key: &["gid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: Some(connector_sync::CursorFilter {
+                param: "start_at",
+                format: connector_sync::CursorKind::DateTime,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "event_type",
+                wire: "event_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "event_category",
+                wire: "event_category",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "settings",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_audit_log_events,
+        check: check_workspace_audit_log_events,
+    }
+}
+#[cfg(all(feature = "audit_log_api", feature = "workspaces"))]
 /// Opens a listing of `workspace_audit_log_events` (`GET /workspaces/{workspace_gid}/audit_log_events`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_workspace_audit_log_events(
@@ -3301,6 +524,51 @@ fn check_workspace_audit_log_events(v: &serde_json::Value) -> Result<(), String>
     <super::models::AuditLogEvent as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "custom_field_settings", feature = "projects"))]
+/// The definition of the `project_custom_field_settings` stream.
+fn stream_project_custom_field_settings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_custom_field_settings",
+        operation: "getCustomFieldSettingsForProject",
+        method: "GET",
+        path: "/projects/{project_gid}/custom_field_settings",
+        item_type: "CustomFieldSettingResponse",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_important",
+                wire: "is_important",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_project_custom_field_settings,
+        check: check_project_custom_field_settings,
+    }
 }
 #[cfg(all(feature = "custom_field_settings", feature = "projects"))]
 /// Opens a listing of `project_custom_field_settings` (`GET /projects/{project_gid}/custom_field_settings`) with the partition's parameters and the engine's options.
@@ -3339,6 +607,51 @@ fn check_project_custom_field_settings(v: &serde_json::Value) -> Result<(), Stri
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "custom_field_settings", feature = "portfolios"))]
+/// The definition of the `portfolio_custom_field_settings` stream.
+fn stream_portfolio_custom_field_settings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "portfolio_custom_field_settings",
+        operation: "getCustomFieldSettingsForPortfolio",
+        method: "GET",
+        path: "/portfolios/{portfolio_gid}/custom_field_settings",
+        item_type: "CustomFieldSettingResponse",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_important",
+                wire: "is_important",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "portfolio_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("portfolios"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_portfolio_custom_field_settings,
+        check: check_portfolio_custom_field_settings,
+    }
+}
+#[cfg(all(feature = "custom_field_settings", feature = "portfolios"))]
 /// Opens a listing of `portfolio_custom_field_settings` (`GET /portfolios/{portfolio_gid}/custom_field_settings`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_portfolio_custom_field_settings(
@@ -3373,6 +686,51 @@ fn check_portfolio_custom_field_settings(v: &serde_json::Value) -> Result<(), St
     <super::models::CustomFieldSettingResponse as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "custom_field_settings", feature = "goals"))]
+/// The definition of the `goal_custom_field_settings` stream.
+fn stream_goal_custom_field_settings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "goal_custom_field_settings",
+        operation: "getCustomFieldSettingsForGoal",
+        method: "GET",
+        path: "/goals/{goal_gid}/custom_field_settings",
+        item_type: "CustomFieldSettingResponse",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_important",
+                wire: "is_important",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "goal_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("goals"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_goal_custom_field_settings,
+        check: check_goal_custom_field_settings,
+    }
 }
 #[cfg(all(feature = "custom_field_settings", feature = "goals"))]
 /// Opens a listing of `goal_custom_field_settings` (`GET /goals/{goal_gid}/custom_field_settings`) with the partition's parameters and the engine's options.
@@ -3411,6 +769,183 @@ fn check_goal_custom_field_settings(v: &serde_json::Value) -> Result<(), String>
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "custom_fields", feature = "workspaces"))]
+/// The definition of the `workspace_custom_fields` stream.
+fn stream_workspace_custom_fields() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_custom_fields",
+        operation: "getCustomFieldsForWorkspace",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/custom_fields",
+        item_type: "CustomFieldResponse",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "enabled",
+                wire: "enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "representation_type",
+                wire: "representation_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id_prefix",
+                wire: "id_prefix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_formula_field",
+                wire: "is_formula_field",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "number_value",
+                wire: "number_value",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "text_value",
+                wire: "text_value",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "display_value",
+                wire: "display_value",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "precision",
+                wire: "precision",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "format",
+                wire: "format",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "currency_code",
+                wire: "currency_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "custom_label",
+                wire: "custom_label",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "custom_label_position",
+                wire: "custom_label_position",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_global_to_workspace",
+                wire: "is_global_to_workspace",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "has_notifications_enabled",
+                wire: "has_notifications_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "asana_created_field",
+                wire: "asana_created_field",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_value_read_only",
+                wire: "is_value_read_only",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "html_text_value",
+                wire: "html_text_value",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "privacy_setting",
+                wire: "privacy_setting",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "default_access_level",
+                wire: "default_access_level",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_custom_fields,
+        check: check_workspace_custom_fields,
+    }
+}
+#[cfg(all(feature = "custom_fields", feature = "workspaces"))]
 /// Opens a listing of `workspace_custom_fields` (`GET /workspaces/{workspace_gid}/custom_fields`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_workspace_custom_fields(
@@ -3445,6 +980,51 @@ fn check_workspace_custom_fields(v: &serde_json::Value) -> Result<(), String> {
     <super::models::CustomFieldResponse as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "custom_types")]
+/// The definition of the `custom_types` stream.
+fn stream_custom_types() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "custom_types",
+        operation: "getCustomTypes",
+        method: "GET",
+        path: "/custom_types",
+        item_type: "CustomTypeResponse",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_custom_types,
+        check: check_custom_types,
+    }
 }
 #[cfg(feature = "custom_types")]
 /// Opens a listing of `custom_types` (`GET /custom_types`) with the partition's parameters and the engine's options.
@@ -3483,6 +1063,57 @@ fn check_custom_types(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "goal_relationships")]
+/// The definition of the `goal_relationships` stream.
+fn stream_goal_relationships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "goal_relationships",
+        operation: "getGoalRelationships",
+        method: "GET",
+        path: "/goal_relationships",
+        item_type: "GoalRelationshipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "contribution_weight",
+                wire: "contribution_weight",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "supported_goal",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_goal_relationships,
+        check: check_goal_relationships,
+    }
+}
+#[cfg(feature = "goal_relationships")]
 /// Opens a listing of `goal_relationships` (`GET /goal_relationships`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_goal_relationships(
@@ -3519,6 +1150,46 @@ fn check_goal_relationships(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "goals")]
+/// The definition of the `goals` stream.
+fn stream_goals() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "goals",
+        operation: "getGoals",
+        method: "GET",
+        path: "/goals",
+        item_type: "GoalCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_goals,
+        check: check_goals,
+    }
+}
+#[cfg(feature = "goals")]
 /// Opens a listing of `goals` (`GET /goals`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_goals(
@@ -3550,6 +1221,61 @@ fn check_goals(v: &serde_json::Value) -> Result<(), String> {
     <super::models::GoalCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "ooo_entries")]
+/// The definition of the `ooo_entries` stream.
+fn stream_ooo_entries() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "ooo_entries",
+        operation: "getOooEntries",
+        method: "GET",
+        path: "/ooo_entries",
+        item_type: "OooEntryResponse",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_date",
+                wire: "start_date",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "end_date",
+                wire: "end_date",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "user",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_ooo_entries,
+        check: check_ooo_entries,
+    }
 }
 #[cfg(feature = "ooo_entries")]
 /// Opens a listing of `ooo_entries` (`GET /ooo_entries`) with the partition's parameters and the engine's options.
@@ -3586,6 +1312,46 @@ fn check_ooo_entries(v: &serde_json::Value) -> Result<(), String> {
     <super::models::OooEntryResponse as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "portfolio_memberships")]
+/// The definition of the `portfolio_memberships` stream.
+fn stream_portfolio_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "portfolio_memberships",
+        operation: "getPortfolioMemberships",
+        method: "GET",
+        path: "/portfolio_memberships",
+        item_type: "DeprecatedPortfolioMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "access_level",
+                wire: "access_level",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_portfolio_memberships,
+        check: check_portfolio_memberships,
+    }
 }
 #[cfg(feature = "portfolio_memberships")]
 /// Opens a listing of `portfolio_memberships` (`GET /portfolio_memberships`) with the partition's parameters and the engine's options.
@@ -3626,6 +1392,51 @@ fn check_portfolio_memberships(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "portfolio_memberships", feature = "portfolios"))]
+/// The definition of the `portfolio_portfolio_memberships` stream.
+fn stream_portfolio_portfolio_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "portfolio_portfolio_memberships",
+        operation: "getPortfolioMembershipsForPortfolio",
+        method: "GET",
+        path: "/portfolios/{portfolio_gid}/portfolio_memberships",
+        item_type: "DeprecatedPortfolioMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "access_level",
+                wire: "access_level",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "portfolio_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("portfolios"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_portfolio_portfolio_memberships,
+        check: check_portfolio_portfolio_memberships,
+    }
+}
+#[cfg(all(feature = "portfolio_memberships", feature = "portfolios"))]
 /// Opens a listing of `portfolio_portfolio_memberships` (`GET /portfolios/{portfolio_gid}/portfolio_memberships`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_portfolio_portfolio_memberships(
@@ -3664,6 +1475,51 @@ fn check_portfolio_portfolio_memberships(v: &serde_json::Value) -> Result<(), St
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "portfolios")]
+/// The definition of the `portfolios` stream.
+fn stream_portfolios() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "portfolios",
+        operation: "getPortfolios",
+        method: "GET",
+        path: "/portfolios",
+        item_type: "PortfolioCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_portfolios,
+        check: check_portfolios,
+    }
+}
+#[cfg(feature = "portfolios")]
 /// Opens a listing of `portfolios` (`GET /portfolios`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_portfolios(
@@ -3698,6 +1554,51 @@ fn check_portfolios(v: &serde_json::Value) -> Result<(), String> {
     <super::models::PortfolioCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "portfolios")]
+/// The definition of the `portfolio_items` stream.
+fn stream_portfolio_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "portfolio_items",
+        operation: "getItemsForPortfolio",
+        method: "GET",
+        path: "/portfolios/{portfolio_gid}/items",
+        item_type: "ProjectCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "portfolio_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("portfolios"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_portfolio_items,
+        check: check_portfolio_items,
+    }
 }
 #[cfg(feature = "portfolios")]
 /// Opens a listing of `portfolio_items` (`GET /portfolios/{portfolio_gid}/items`) with the partition's parameters and the engine's options.
@@ -3736,6 +1637,51 @@ fn check_portfolio_items(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "project_memberships", feature = "projects"))]
+/// The definition of the `project_project_memberships` stream.
+fn stream_project_project_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_project_memberships",
+        operation: "getProjectMembershipsForProject",
+        method: "GET",
+        path: "/projects/{project_gid}/project_memberships",
+        item_type: "ProjectMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "access_level",
+                wire: "access_level",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_project_project_memberships,
+        check: check_project_project_memberships,
+    }
+}
+#[cfg(all(feature = "project_memberships", feature = "projects"))]
 /// Opens a listing of `project_project_memberships` (`GET /projects/{project_gid}/project_memberships`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_project_project_memberships(
@@ -3770,6 +1716,51 @@ fn check_project_project_memberships(v: &serde_json::Value) -> Result<(), String
     <super::models::ProjectMembershipCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "project_portfolio_settings", feature = "projects"))]
+/// The definition of the `project_project_portfolio_settings` stream.
+fn stream_project_project_portfolio_settings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_project_portfolio_settings",
+        operation: "getProjectPortfolioSettingsForProject",
+        method: "GET",
+        path: "/projects/{project_gid}/project_portfolio_settings",
+        item_type: "ProjectPortfolioSettingCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_access_control_inherited",
+                wire: "is_access_control_inherited",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_project_project_portfolio_settings,
+        check: check_project_project_portfolio_settings,
+    }
 }
 #[cfg(all(feature = "project_portfolio_settings", feature = "projects"))]
 /// Opens a listing of `project_project_portfolio_settings` (`GET /projects/{project_gid}/project_portfolio_settings`) with the partition's parameters and the engine's options.
@@ -3808,6 +1799,51 @@ fn check_project_project_portfolio_settings(
     <super::models::ProjectPortfolioSettingCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "portfolios", feature = "project_portfolio_settings"))]
+/// The definition of the `portfolio_project_portfolio_settings` stream.
+fn stream_portfolio_project_portfolio_settings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "portfolio_project_portfolio_settings",
+        operation: "getProjectPortfolioSettingsForPortfolio",
+        method: "GET",
+        path: "/portfolios/{portfolio_gid}/project_portfolio_settings",
+        item_type: "ProjectPortfolioSettingCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_access_control_inherited",
+                wire: "is_access_control_inherited",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "portfolio_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("portfolios"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_portfolio_project_portfolio_settings,
+        check: check_portfolio_project_portfolio_settings,
+    }
 }
 #[cfg(all(feature = "portfolios", feature = "project_portfolio_settings"))]
 /// Opens a listing of `portfolio_project_portfolio_settings` (`GET /portfolios/{portfolio_gid}/project_portfolio_settings`) with the partition's parameters and the engine's options.
@@ -3850,6 +1886,51 @@ fn check_portfolio_project_portfolio_settings(
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "project_statuses", feature = "projects"))]
+/// The definition of the `project_project_statuses` stream.
+fn stream_project_project_statuses() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_project_statuses",
+        operation: "getProjectStatusesForProject",
+        method: "GET",
+        path: "/projects/{project_gid}/project_statuses",
+        item_type: "ProjectStatusCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_project_project_statuses,
+        check: check_project_project_statuses,
+    }
+}
+#[cfg(all(feature = "project_statuses", feature = "projects"))]
 /// Opens a listing of `project_project_statuses` (`GET /projects/{project_gid}/project_statuses`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_project_project_statuses(
@@ -3886,6 +1967,46 @@ fn check_project_project_statuses(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "project_templates")]
+/// The definition of the `project_templates` stream.
+fn stream_project_templates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_templates",
+        operation: "getProjectTemplates",
+        method: "GET",
+        path: "/project_templates",
+        item_type: "ProjectTemplateCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_project_templates,
+        check: check_project_templates,
+    }
+}
+#[cfg(feature = "project_templates")]
 /// Opens a listing of `project_templates` (`GET /project_templates`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_project_templates(
@@ -3917,6 +2038,51 @@ fn check_project_templates(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ProjectTemplateCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "project_templates")]
+/// The definition of the `teams_project_templates` stream.
+fn stream_teams_project_templates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "teams_project_templates",
+        operation: "getProjectTemplatesForTeam",
+        method: "GET",
+        path: "/teams/{team_gid}/project_templates",
+        item_type: "ProjectTemplateCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "team_gid",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_teams_project_templates,
+        check: check_teams_project_templates,
+    }
 }
 #[cfg(feature = "project_templates")]
 /// Opens a listing of `teams_project_templates` (`GET /teams/{team_gid}/project_templates`) with the partition's parameters and the engine's options.
@@ -3955,6 +2121,46 @@ fn check_teams_project_templates(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
+/// The definition of the `projects` stream.
+fn stream_projects() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "projects",
+        operation: "getProjects",
+        method: "GET",
+        path: "/projects",
+        item_type: "ProjectCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_projects,
+        check: check_projects,
+    }
+}
+#[cfg(feature = "projects")]
 /// Opens a listing of `projects` (`GET /projects`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_projects(
@@ -3986,6 +2192,51 @@ fn check_projects(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ProjectCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "projects", feature = "tasks"))]
+/// The definition of the `task_projects` stream.
+fn stream_task_projects() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_projects",
+        operation: "getProjectsForTask",
+        method: "GET",
+        path: "/tasks/{task_gid}/projects",
+        item_type: "ProjectCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "task_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tasks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_projects,
+        check: check_task_projects,
+    }
 }
 #[cfg(all(feature = "projects", feature = "tasks"))]
 /// Opens a listing of `task_projects` (`GET /tasks/{task_gid}/projects`) with the partition's parameters and the engine's options.
@@ -4024,6 +2275,51 @@ fn check_task_projects(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
+/// The definition of the `teams_projects` stream.
+fn stream_teams_projects() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "teams_projects",
+        operation: "getProjectsForTeam",
+        method: "GET",
+        path: "/teams/{team_gid}/projects",
+        item_type: "ProjectCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "team_gid",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_teams_projects,
+        check: check_teams_projects,
+    }
+}
+#[cfg(feature = "projects")]
 /// Opens a listing of `teams_projects` (`GET /teams/{team_gid}/projects`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_teams_projects(
@@ -4060,6 +2356,51 @@ fn check_teams_projects(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "projects", feature = "workspaces"))]
+/// The definition of the `workspace_projects` stream.
+fn stream_workspace_projects() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_projects",
+        operation: "getProjectsForWorkspace",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/projects",
+        item_type: "ProjectCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_projects,
+        check: check_workspace_projects,
+    }
+}
+#[cfg(all(feature = "projects", feature = "workspaces"))]
 /// Opens a listing of `workspace_projects` (`GET /workspaces/{workspace_gid}/projects`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_workspace_projects(
@@ -4094,6 +2435,49 @@ fn check_workspace_projects(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ProjectCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "reactions")]
+/// The definition of the `reactions` stream.
+fn stream_reactions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "reactions",
+        operation: "getReactionsOnObject",
+        method: "GET",
+        path: "/reactions",
+        item_type: "ReactionCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emoji",
+                wire: "emoji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "target",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "emoji_base",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_reactions,
+        check: check_reactions,
+    }
 }
 #[cfg(feature = "reactions")]
 /// Opens a listing of `reactions` (`GET /reactions`) with the partition's parameters and the engine's options.
@@ -4135,6 +2519,58 @@ fn check_reactions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "roles")]
+/// The definition of the `roles` stream.
+fn stream_roles() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "roles",
+        operation: "getRoles",
+        method: "GET",
+        path: "/roles",
+        item_type: "RbacRoleCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_standard_role",
+                wire: "is_standard_role",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_roles,
+        check: check_roles,
+    }
+}
+#[cfg(feature = "roles")]
 /// Opens a listing of `roles` (`GET /roles`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_roles(
@@ -4166,6 +2602,51 @@ fn check_roles(v: &serde_json::Value) -> Result<(), String> {
     <super::models::RbacRoleCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "projects", feature = "sections"))]
+/// The definition of the `project_sections` stream.
+fn stream_project_sections() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_sections",
+        operation: "getSectionsForProject",
+        method: "GET",
+        path: "/projects/{project_gid}/sections",
+        item_type: "SectionCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_project_sections,
+        check: check_project_sections,
+    }
 }
 #[cfg(all(feature = "projects", feature = "sections"))]
 /// Opens a listing of `project_sections` (`GET /projects/{project_gid}/sections`) with the partition's parameters and the engine's options.
@@ -4204,6 +2685,57 @@ fn check_project_sections(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "status_updates")]
+/// The definition of the `status_updates` stream.
+fn stream_status_updates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "status_updates",
+        operation: "getStatusesForObject",
+        method: "GET",
+        path: "/status_updates",
+        item_type: "StatusUpdateCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "parent",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_status_updates,
+        check: check_status_updates,
+    }
+}
+#[cfg(feature = "status_updates")]
 /// Opens a listing of `status_updates` (`GET /status_updates`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_status_updates(
@@ -4238,6 +2770,67 @@ fn check_status_updates(v: &serde_json::Value) -> Result<(), String> {
     <super::models::StatusUpdateCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "stories", feature = "tasks"))]
+/// The definition of the `task_stories` stream.
+fn stream_task_stories() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_stories",
+        operation: "getStoriesForTask",
+        method: "GET",
+        path: "/tasks/{task_gid}/stories",
+        item_type: "StoryCompact",
+        primary_key: &["gid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "text",
+                wire: "text",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "task_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tasks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_stories,
+        check: check_task_stories,
+    }
 }
 #[cfg(all(feature = "stories", feature = "tasks"))]
 /// Opens a listing of `task_stories` (`GET /tasks/{task_gid}/stories`) with the partition's parameters and the engine's options.
@@ -4276,6 +2869,67 @@ fn check_task_stories(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "goals", feature = "stories"))]
+/// The definition of the `goal_stories` stream.
+fn stream_goal_stories() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "goal_stories",
+        operation: "getStoriesForGoal",
+        method: "GET",
+        path: "/goals/{goal_gid}/stories",
+        item_type: "StoryCompact",
+        primary_key: &["gid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "text",
+                wire: "text",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "goal_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("goals"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_goal_stories,
+        check: check_goal_stories,
+    }
+}
+#[cfg(all(feature = "goals", feature = "stories"))]
 /// Opens a listing of `goal_stories` (`GET /goals/{goal_gid}/stories`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_goal_stories(
@@ -4312,6 +2966,46 @@ fn check_goal_stories(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tags")]
+/// The definition of the `tags` stream.
+fn stream_tags() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "tags",
+        operation: "getTags",
+        method: "GET",
+        path: "/tags",
+        item_type: "TagCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_tags,
+        check: check_tags,
+    }
+}
+#[cfg(feature = "tags")]
 /// Opens a listing of `tags` (`GET /tags`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_tags(
@@ -4343,6 +3037,51 @@ fn check_tags(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TagCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "tags", feature = "tasks"))]
+/// The definition of the `task_tags` stream.
+fn stream_task_tags() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_tags",
+        operation: "getTagsForTask",
+        method: "GET",
+        path: "/tasks/{task_gid}/tags",
+        item_type: "TagCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "task_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tasks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_tags,
+        check: check_task_tags,
+    }
 }
 #[cfg(all(feature = "tags", feature = "tasks"))]
 /// Opens a listing of `task_tags` (`GET /tasks/{task_gid}/tags`) with the partition's parameters and the engine's options.
@@ -4381,6 +3120,51 @@ fn check_task_tags(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "tags", feature = "workspaces"))]
+/// The definition of the `workspace_tags` stream.
+fn stream_workspace_tags() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_tags",
+        operation: "getTagsForWorkspace",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/tags",
+        item_type: "TagCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_tags,
+        check: check_workspace_tags,
+    }
+}
+#[cfg(all(feature = "tags", feature = "workspaces"))]
 /// Opens a listing of `workspace_tags` (`GET /workspaces/{workspace_gid}/tags`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_workspace_tags(
@@ -4417,6 +3201,46 @@ fn check_workspace_tags(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "task_templates")]
+/// The definition of the `task_templates` stream.
+fn stream_task_templates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_templates",
+        operation: "getTaskTemplates",
+        method: "GET",
+        path: "/task_templates",
+        item_type: "TaskTemplateCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_templates,
+        check: check_task_templates,
+    }
+}
+#[cfg(feature = "task_templates")]
 /// Opens a listing of `task_templates` (`GET /task_templates`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_task_templates(
@@ -4450,6 +3274,52 @@ fn check_task_templates(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
+/// The definition of the `tasks` stream.
+fn stream_tasks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "tasks",
+        operation: "getTasks",
+        method: "GET",
+        path: "/tasks",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_tasks,
+        check: check_tasks,
+    }
+}
+#[cfg(feature = "tasks")]
 /// Opens a listing of `tasks` (`GET /tasks`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_tasks(
@@ -4481,6 +3351,57 @@ fn check_tasks(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "projects", feature = "tasks"))]
+/// The definition of the `project_tasks` stream.
+fn stream_project_tasks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_tasks",
+        operation: "getTasksForProject",
+        method: "GET",
+        path: "/projects/{project_gid}/tasks",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_project_tasks,
+        check: check_project_tasks,
+    }
 }
 #[cfg(all(feature = "projects", feature = "tasks"))]
 /// Opens a listing of `project_tasks` (`GET /projects/{project_gid}/tasks`) with the partition's parameters and the engine's options.
@@ -4519,6 +3440,57 @@ fn check_project_tasks(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
+/// The definition of the `sections_tasks` stream.
+fn stream_sections_tasks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "sections_tasks",
+        operation: "getTasksForSection",
+        method: "GET",
+        path: "/sections/{section_gid}/tasks",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "section_gid",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_sections_tasks,
+        check: check_sections_tasks,
+    }
+}
+#[cfg(feature = "tasks")]
 /// Opens a listing of `sections_tasks` (`GET /sections/{section_gid}/tasks`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_sections_tasks(
@@ -4553,6 +3525,57 @@ fn check_sections_tasks(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "tags", feature = "tasks"))]
+/// The definition of the `tag_tasks` stream.
+fn stream_tag_tasks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "tag_tasks",
+        operation: "getTasksForTag",
+        method: "GET",
+        path: "/tags/{tag_gid}/tasks",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "tag_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tags"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_tag_tasks,
+        check: check_tag_tasks,
+    }
 }
 #[cfg(all(feature = "tags", feature = "tasks"))]
 /// Opens a listing of `tag_tasks` (`GET /tags/{tag_gid}/tasks`) with the partition's parameters and the engine's options.
@@ -4591,6 +3614,57 @@ fn check_tag_tasks(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
+/// The definition of the `user_task_lists_tasks` stream.
+fn stream_user_task_lists_tasks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "user_task_lists_tasks",
+        operation: "getTasksForUserTaskList",
+        method: "GET",
+        path: "/user_task_lists/{user_task_list_gid}/tasks",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "user_task_list_gid",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_user_task_lists_tasks,
+        check: check_user_task_lists_tasks,
+    }
+}
+#[cfg(feature = "tasks")]
 /// Opens a listing of `user_task_lists_tasks` (`GET /user_task_lists/{user_task_list_gid}/tasks`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_user_task_lists_tasks(
@@ -4625,6 +3699,57 @@ fn check_user_task_lists_tasks(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "tasks")]
+/// The definition of the `task_subtasks` stream.
+fn stream_task_subtasks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_subtasks",
+        operation: "getSubtasksForTask",
+        method: "GET",
+        path: "/tasks/{task_gid}/subtasks",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "task_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tasks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_subtasks,
+        check: check_task_subtasks,
+    }
 }
 #[cfg(feature = "tasks")]
 /// Opens a listing of `task_subtasks` (`GET /tasks/{task_gid}/subtasks`) with the partition's parameters and the engine's options.
@@ -4663,6 +3788,57 @@ fn check_task_subtasks(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
+/// The definition of the `task_dependencies` stream.
+fn stream_task_dependencies() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_dependencies",
+        operation: "getDependenciesForTask",
+        method: "GET",
+        path: "/tasks/{task_gid}/dependencies",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "task_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tasks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_dependencies,
+        check: check_task_dependencies,
+    }
+}
+#[cfg(feature = "tasks")]
 /// Opens a listing of `task_dependencies` (`GET /tasks/{task_gid}/dependencies`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_task_dependencies(
@@ -4697,6 +3873,57 @@ fn check_task_dependencies(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "tasks")]
+/// The definition of the `task_dependents` stream.
+fn stream_task_dependents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_dependents",
+        operation: "getDependentsForTask",
+        method: "GET",
+        path: "/tasks/{task_gid}/dependents",
+        item_type: "TaskCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_subtype",
+                wire: "resource_subtype",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "task_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tasks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_dependents,
+        check: check_task_dependents,
+    }
 }
 #[cfg(feature = "tasks")]
 /// Opens a listing of `task_dependents` (`GET /tasks/{task_gid}/dependents`) with the partition's parameters and the engine's options.
@@ -4735,6 +3962,58 @@ fn check_task_dependents(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "team_memberships")]
+/// The definition of the `team_memberships` stream.
+fn stream_team_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "team_memberships",
+        operation: "getTeamMemberships",
+        method: "GET",
+        path: "/team_memberships",
+        item_type: "TeamMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_guest",
+                wire: "is_guest",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_limited_access",
+                wire: "is_limited_access",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_admin",
+                wire: "is_admin",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_team_memberships,
+        check: check_team_memberships,
+    }
+}
+#[cfg(feature = "team_memberships")]
 /// Opens a listing of `team_memberships` (`GET /team_memberships`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_team_memberships(
@@ -4766,6 +4045,63 @@ fn check_team_memberships(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TeamMembershipCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "team_memberships")]
+/// The definition of the `teams_team_memberships` stream.
+fn stream_teams_team_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "teams_team_memberships",
+        operation: "getTeamMembershipsForTeam",
+        method: "GET",
+        path: "/teams/{team_gid}/team_memberships",
+        item_type: "TeamMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_guest",
+                wire: "is_guest",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_limited_access",
+                wire: "is_limited_access",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_admin",
+                wire: "is_admin",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "team_gid",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_teams_team_memberships,
+        check: check_teams_team_memberships,
+    }
 }
 #[cfg(feature = "team_memberships")]
 /// Opens a listing of `teams_team_memberships` (`GET /teams/{team_gid}/team_memberships`) with the partition's parameters and the engine's options.
@@ -4802,6 +4138,67 @@ fn check_teams_team_memberships(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TeamMembershipCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "team_memberships", feature = "users"))]
+/// The definition of the `user_team_memberships` stream.
+fn stream_user_team_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "user_team_memberships",
+        operation: "getTeamMembershipsForUser",
+        method: "GET",
+        path: "/users/{user_gid}/team_memberships",
+        item_type: "TeamMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_guest",
+                wire: "is_guest",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_limited_access",
+                wire: "is_limited_access",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_admin",
+                wire: "is_admin",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "user_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: Some("users"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_user_team_memberships,
+        check: check_user_team_memberships,
+    }
 }
 #[cfg(all(feature = "team_memberships", feature = "users"))]
 /// Opens a listing of `user_team_memberships` (`GET /users/{user_gid}/team_memberships`) with the partition's parameters and the engine's options.
@@ -4843,6 +4240,51 @@ fn check_user_team_memberships(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "teams", feature = "workspaces"))]
+/// The definition of the `workspace_teams` stream.
+fn stream_workspace_teams() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_teams",
+        operation: "getTeamsForWorkspace",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/teams",
+        item_type: "TeamCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_teams,
+        check: check_workspace_teams,
+    }
+}
+#[cfg(all(feature = "teams", feature = "workspaces"))]
 /// Opens a listing of `workspace_teams` (`GET /workspaces/{workspace_gid}/teams`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_workspace_teams(
@@ -4877,6 +4319,55 @@ fn check_workspace_teams(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TeamCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "teams", feature = "users"))]
+/// The definition of the `user_teams` stream.
+fn stream_user_teams() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "user_teams",
+        operation: "getTeamsForUser",
+        method: "GET",
+        path: "/users/{user_gid}/teams",
+        item_type: "TeamCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "user_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+            connector_sync::Param {
+                name: "organization",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: Some("users"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_user_teams,
+        check: check_user_teams,
+    }
 }
 #[cfg(all(feature = "teams", feature = "users"))]
 /// Opens a listing of `user_teams` (`GET /users/{user_gid}/teams`) with the partition's parameters and the engine's options.
@@ -4918,6 +4409,69 @@ fn check_user_teams(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "time_periods")]
+/// The definition of the `time_periods` stream.
+fn stream_time_periods() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "time_periods",
+        operation: "getTimePeriods",
+        method: "GET",
+        path: "/time_periods",
+        item_type: "TimePeriodCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "end_on",
+                wire: "end_on",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_on",
+                wire: "start_on",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "period",
+                wire: "period",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "display_name",
+                wire: "display_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_time_periods,
+        check: check_time_periods,
+    }
+}
+#[cfg(feature = "time_periods")]
 /// Opens a listing of `time_periods` (`GET /time_periods`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_time_periods(
@@ -4952,6 +4506,57 @@ fn check_time_periods(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TimePeriodCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "time_tracking_categories")]
+/// The definition of the `time_tracking_category_time_tracking_entries` stream.
+fn stream_time_tracking_category_time_tracking_entries() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "time_tracking_category_time_tracking_entries",
+        operation: "getTimeTrackingEntriesForTimeTrackingCategory",
+        method: "GET",
+        path: "/time_tracking_categories/{time_tracking_category_gid}/time_tracking_entries",
+        item_type: "TimeTrackingEntryCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration_minutes",
+                wire: "duration_minutes",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "entered_on",
+                wire: "entered_on",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "time_tracking_category_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("time_tracking_categories"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_time_tracking_category_time_tracking_entries,
+        check: check_time_tracking_category_time_tracking_entries,
+    }
 }
 #[cfg(feature = "time_tracking_categories")]
 /// Opens a listing of `time_tracking_category_time_tracking_entries` (`GET /time_tracking_categories/{time_tracking_category_gid}/time_tracking_entries`) with the partition's parameters and the engine's options.
@@ -4994,6 +4599,57 @@ fn check_time_tracking_category_time_tracking_entries(
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "time_tracking_categories")]
+/// The definition of the `time_tracking_categories` stream.
+fn stream_time_tracking_categories() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "time_tracking_categories",
+        operation: "getTimeTrackingCategories",
+        method: "GET",
+        path: "/time_tracking_categories",
+        item_type: "TimeTrackingCategoryCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "color",
+                wire: "color",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_time_tracking_categories,
+        check: check_time_tracking_categories,
+    }
+}
+#[cfg(feature = "time_tracking_categories")]
 /// Opens a listing of `time_tracking_categories` (`GET /time_tracking_categories`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_time_tracking_categories(
@@ -5028,6 +4684,57 @@ fn check_time_tracking_categories(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TimeTrackingCategoryCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "tasks", feature = "time_tracking_entries"))]
+/// The definition of the `task_time_tracking_entries` stream.
+fn stream_task_time_tracking_entries() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "task_time_tracking_entries",
+        operation: "getTimeTrackingEntriesForTask",
+        method: "GET",
+        path: "/tasks/{task_gid}/time_tracking_entries",
+        item_type: "TimeTrackingEntryCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration_minutes",
+                wire: "duration_minutes",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "entered_on",
+                wire: "entered_on",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "task_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("tasks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_task_time_tracking_entries,
+        check: check_task_time_tracking_entries,
+    }
 }
 #[cfg(all(feature = "tasks", feature = "time_tracking_entries"))]
 /// Opens a listing of `task_time_tracking_entries` (`GET /tasks/{task_gid}/time_tracking_entries`) with the partition's parameters and the engine's options.
@@ -5066,6 +4773,52 @@ fn check_task_time_tracking_entries(v: &serde_json::Value) -> Result<(), String>
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "time_tracking_entries")]
+/// The definition of the `time_tracking_entries` stream.
+fn stream_time_tracking_entries() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "time_tracking_entries",
+        operation: "getTimeTrackingEntries",
+        method: "GET",
+        path: "/time_tracking_entries",
+        item_type: "TimeTrackingEntryCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration_minutes",
+                wire: "duration_minutes",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "entered_on",
+                wire: "entered_on",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_time_tracking_entries,
+        check: check_time_tracking_entries,
+    }
+}
+#[cfg(feature = "time_tracking_entries")]
 /// Opens a listing of `time_tracking_entries` (`GET /time_tracking_entries`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_time_tracking_entries(
@@ -5100,6 +4853,73 @@ fn check_time_tracking_entries(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TimeTrackingEntryCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "timesheet_approval_statuses")]
+/// The definition of the `timesheet_approval_statuses` stream.
+fn stream_timesheet_approval_statuses() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "timesheet_approval_statuses",
+        operation: "getTimesheetApprovalStatuses",
+        method: "GET",
+        path: "/timesheet_approval_statuses",
+        item_type: "TimesheetApprovalStatusCompact",
+        primary_key: &["gid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_date",
+                wire: "start_date",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "end_date",
+                wire: "end_date",
+                kind: connector_sync::ColumnKind::Date,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "approval_status",
+                wire: "approval_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_timesheet_approval_statuses,
+        check: check_timesheet_approval_statuses,
+    }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// Opens a listing of `timesheet_approval_statuses` (`GET /timesheet_approval_statuses`) with the partition's parameters and the engine's options.
@@ -5138,6 +4958,46 @@ fn check_timesheet_approval_statuses(v: &serde_json::Value) -> Result<(), String
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
+/// The definition of the `users` stream.
+fn stream_users() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "users",
+        operation: "getUsers",
+        method: "GET",
+        path: "/users",
+        item_type: "UserCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_users,
+        check: check_users,
+    }
+}
+#[cfg(feature = "users")]
 /// Opens a listing of `users` (`GET /users`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_users(
@@ -5169,6 +5029,59 @@ fn check_users(v: &serde_json::Value) -> Result<(), String> {
     <super::models::UserCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "users")]
+/// The definition of the `user_favorites` stream.
+fn stream_user_favorites() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "user_favorites",
+        operation: "getFavoritesForUser",
+        method: "GET",
+        path: "/users/{user_gid}/favorites",
+        item_type: "AsanaNamedResource",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "user_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+            connector_sync::Param {
+                name: "resource_type",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: Some("users"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_user_favorites,
+        check: check_user_favorites,
+    }
 }
 #[cfg(feature = "users")]
 /// Opens a listing of `user_favorites` (`GET /users/{user_gid}/favorites`) with the partition's parameters and the engine's options.
@@ -5211,6 +5124,51 @@ fn check_user_favorites(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
+/// The definition of the `teams_users` stream.
+fn stream_teams_users() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "teams_users",
+        operation: "getUsersForTeam",
+        method: "GET",
+        path: "/teams/{team_gid}/users",
+        item_type: "UserCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "team_gid",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_teams_users,
+        check: check_teams_users,
+    }
+}
+#[cfg(feature = "users")]
 /// Opens a listing of `teams_users` (`GET /teams/{team_gid}/users`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_teams_users(
@@ -5242,6 +5200,51 @@ fn check_teams_users(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "users", feature = "workspaces"))]
+/// The definition of the `workspace_users` stream.
+fn stream_workspace_users() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_users",
+        operation: "getUsersForWorkspace",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/users",
+        item_type: "UserCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_users,
+        check: check_workspace_users,
+    }
+}
+#[cfg(all(feature = "users", feature = "workspaces"))]
 /// Opens a listing of `workspace_users` (`GET /workspaces/{workspace_gid}/users`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_workspace_users(
@@ -5271,6 +5274,103 @@ fn check_workspace_users(v: &serde_json::Value) -> Result<(), String> {
     <super::models::UserCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "webhooks")]
+/// The definition of the `webhooks` stream.
+fn stream_webhooks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "webhooks",
+        operation: "getWebhooks",
+        method: "GET",
+        path: "/webhooks",
+        item_type: "WebhookResponse",
+        primary_key: &["gid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "target",
+                wire: "target",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_failure_at",
+                wire: "last_failure_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_failure_content",
+                wire: "last_failure_content",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_success_at",
+                wire: "last_success_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "delivery_retry_count",
+                wire: "delivery_retry_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "next_attempt_after",
+                wire: "next_attempt_after",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_deletion_timestamp",
+                wire: "failure_deletion_timestamp",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_webhooks,
+        check: check_webhooks,
+    }
 }
 #[cfg(feature = "webhooks")]
 /// Opens a listing of `webhooks` (`GET /webhooks`) with the partition's parameters and the engine's options.
@@ -5309,6 +5409,45 @@ fn check_webhooks(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "users", feature = "workspace_memberships"))]
+/// The definition of the `user_workspace_memberships` stream.
+fn stream_user_workspace_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "user_workspace_memberships",
+        operation: "getWorkspaceMembershipsForUser",
+        method: "GET",
+        path: "/users/{user_gid}/workspace_memberships",
+        item_type: "WorkspaceMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "user_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("users"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_user_workspace_memberships,
+        check: check_user_workspace_memberships,
+    }
+}
+#[cfg(all(feature = "users", feature = "workspace_memberships"))]
 /// Opens a listing of `user_workspace_memberships` (`GET /users/{user_gid}/workspace_memberships`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_user_workspace_memberships(
@@ -5345,6 +5484,45 @@ fn check_user_workspace_memberships(v: &serde_json::Value) -> Result<(), String>
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "workspace_memberships", feature = "workspaces"))]
+/// The definition of the `workspace_workspace_memberships` stream.
+fn stream_workspace_workspace_memberships() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspace_workspace_memberships",
+        operation: "getWorkspaceMembershipsForWorkspace",
+        method: "GET",
+        path: "/workspaces/{workspace_gid}/workspace_memberships",
+        item_type: "WorkspaceMembershipCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_gid",
+                from: connector_sync::ParamSource::Parent("/gid"),
+            },
+        ],
+        parent: Some("workspaces"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspace_workspace_memberships,
+        check: check_workspace_workspace_memberships,
+    }
+}
+#[cfg(all(feature = "workspace_memberships", feature = "workspaces"))]
 /// Opens a listing of `workspace_workspace_memberships` (`GET /workspaces/{workspace_gid}/workspace_memberships`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_workspace_workspace_memberships(
@@ -5379,6 +5557,46 @@ fn check_workspace_workspace_memberships(v: &serde_json::Value) -> Result<(), St
     <super::models::WorkspaceMembershipCompact as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "workspaces")]
+/// The definition of the `workspaces` stream.
+fn stream_workspaces() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspaces",
+        operation: "getWorkspaces",
+        method: "GET",
+        path: "/workspaces",
+        item_type: "WorkspaceCompact",
+        primary_key: &["gid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "gid",
+                wire: "gid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_workspaces,
+        check: check_workspaces,
+    }
 }
 #[cfg(feature = "workspaces")]
 /// Opens a listing of `workspaces` (`GET /workspaces`) with the partition's parameters and the engine's options.

@@ -73,5052 +73,127 @@ use connector_runtime::__private as rt;
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
     let mut streams = Vec::new();
-    #[cfg(feature = "ssh_keys")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_keys",
-            operation: "sshKeys_list",
-            method: "GET",
-            path: "/v2/account/keys",
-            item_type: "SshKeys",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "fingerprint",
-                    wire: "fingerprint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "public_key",
-                    wire: "public_key",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_account_keys,
-            check: check_account_keys,
-        });
-    #[cfg(feature = "actions")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "actions",
-            operation: "actions_list",
-            method: "GET",
-            path: "/v2/actions",
-            item_type: "Action",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "started_at",
-                    wire: "started_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_id",
-                    wire: "resource_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region_slug",
-                    wire: "region_slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_actions,
-            check: check_actions,
-        });
-    #[cfg(feature = "apps")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "apps",
-            operation: "apps_list",
-            method: "GET",
-            path: "/v2/apps",
-            item_type: "App",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "default_ingress",
-                    wire: "default_ingress",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_deployment_created_at",
-                    wire: "last_deployment_created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "live_domain",
-                    wire: "live_domain",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "live_url",
-                    wire: "live_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "live_url_base",
-                    wire: "live_url_base",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "owner_uuid",
-                    wire: "owner_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tier_slug",
-                    wire: "tier_slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_apps,
-            check: check_apps,
-        });
-    #[cfg(feature = "apps")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "app_deployments",
-            operation: "apps_list_deployments",
-            method: "GET",
-            path: "/v2/apps/{app_id}/deployments",
-            item_type: "AppsDeployment",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "cause",
-                    wire: "cause",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cloned_from",
-                    wire: "cloned_from",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phase",
-                    wire: "phase",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phase_last_updated_at",
-                    wire: "phase_last_updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tier_slug",
-                    wire: "tier_slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "app_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("apps"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_app_deployments,
-            check: check_app_deployments,
-        });
-    #[cfg(feature = "apps")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "app_job_invocations",
-            operation: "apps_list_job_invocations",
-            method: "GET",
-            path: "/v2/apps/{app_id}/job-invocations",
-            item_type: "AppJobInvocation",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "job_name",
-                    wire: "job_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "deployment_id",
-                    wire: "deployment_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phase",
-                    wire: "phase",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "started_at",
-                    wire: "started_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "app_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("apps"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_app_job_invocations,
-            check: check_app_job_invocations,
-        });
-    #[cfg(feature = "apps")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "app_events",
-            operation: "apps_list_events",
-            method: "GET",
-            path: "/v2/apps/{app_id}/events",
-            item_type: "AppEvent",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "deployment_id",
-                    wire: "deployment_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "app_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("apps"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_app_events,
-            check: check_app_events,
-        });
-    #[cfg(feature = "cdn_endpoints")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "endpoints",
-            operation: "cdn_list_endpoints",
-            method: "GET",
-            path: "/v2/cdn/endpoints",
-            item_type: "CdnEndpoint",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "origin",
-                    wire: "origin",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "endpoint",
-                    wire: "endpoint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ttl",
-                    wire: "ttl",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "certificate_id",
-                    wire: "certificate_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "custom_domain",
-                    wire: "custom_domain",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_endpoints,
-            check: check_endpoints,
-        });
-    #[cfg(feature = "certificates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "certificates",
-            operation: "certificates_list",
-            method: "GET",
-            path: "/v2/certificates",
-            item_type: "Certificate",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "not_after",
-                    wire: "not_after",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sha1_fingerprint",
-                    wire: "sha1_fingerprint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "state",
-                    wire: "state",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_certificates,
-            check: check_certificates,
-        });
-    #[cfg(feature = "billing")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "invoices",
-            operation: "invoices_list",
-            method: "GET",
-            path: "/v2/customers/my/invoices",
-            item_type: "InvoicePreview",
-            primary_key: &["invoice_id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "invoice_uuid",
-                    wire: "invoice_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "invoice_id",
-                    wire: "invoice_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "invoice_period",
-                    wire: "invoice_period",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_invoices,
-            check: check_invoices,
-        });
+    #[cfg(feature = "ssh_keys")] streams.push(stream_account_keys());
+    #[cfg(feature = "actions")] streams.push(stream_actions());
+    #[cfg(feature = "apps")] streams.push(stream_apps());
+    #[cfg(feature = "apps")] streams.push(stream_app_deployments());
+    #[cfg(feature = "apps")] streams.push(stream_app_job_invocations());
+    #[cfg(feature = "apps")] streams.push(stream_app_events());
+    #[cfg(feature = "cdn_endpoints")] streams.push(stream_endpoints());
+    #[cfg(feature = "certificates")] streams.push(stream_certificates());
+    #[cfg(feature = "billing")] streams.push(stream_invoices());
+    #[cfg(feature = "dedicated_inference")] streams.push(stream_dedicated_inferences());
     #[cfg(feature = "dedicated_inference")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "dedicated_inferences",
-            operation: "dedicatedInferences_list",
-            method: "GET",
-            path: "/v2/dedicated-inferences",
-            item_type: "DedicatedInference",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "vpc_uuid",
-                    wire: "vpc_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_dedicated_inferences,
-            check: check_dedicated_inferences,
-        });
+    streams.push(stream_dedicated_inference_accelerators());
     #[cfg(feature = "dedicated_inference")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "dedicated_inference_accelerators",
-            operation: "dedicatedInferences_list_accelerators",
-            method: "GET",
-            path: "/v2/dedicated-inferences/{dedicated_inference_id}/accelerators",
-            item_type: "DedicatedInferenceAccelerator",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "slug",
-                    wire: "slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "role",
-                    wire: "role",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "dedicated_inference_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("dedicated_inferences"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_dedicated_inference_accelerators,
-            check: check_dedicated_inference_accelerators,
-        });
-    #[cfg(feature = "dedicated_inference")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "dedicated_inference_tokens",
-            operation: "dedicatedInferences_list_tokens",
-            method: "GET",
-            path: "/v2/dedicated-inferences/{dedicated_inference_id}/tokens",
-            item_type: "DedicatedInferenceAccessToken",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "value",
-                    wire: "value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_managed",
-                    wire: "is_managed",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "dedicated_inference_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("dedicated_inferences"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_dedicated_inference_tokens,
-            check: check_dedicated_inference_tokens,
-        });
-    #[cfg(feature = "domains")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "domains",
-            operation: "domains_list",
-            method: "GET",
-            path: "/v2/domains",
-            item_type: "Domain",
-            primary_key: &["name"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ip_address",
-                    wire: "ip_address",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ttl",
-                    wire: "ttl",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "zone_file",
-                    wire: "zone_file",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "settings",
-            paging: "page numbers sent as page",
-            fetch: fetch_domains,
-            check: check_domains,
-        });
+    streams.push(stream_dedicated_inference_tokens());
+    #[cfg(feature = "domains")] streams.push(stream_domains());
     #[cfg(all(feature = "domain_records", feature = "domains"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "domain_records",
-            operation: "domains_list_records",
-            method: "GET",
-            path: "/v2/domains/{domain_name}/records",
-            item_type: "DomainRecord",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "data",
-                    wire: "data",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "priority",
-                    wire: "priority",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "port",
-                    wire: "port",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ttl",
-                    wire: "ttl",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "weight",
-                    wire: "weight",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "flags",
-                    wire: "flags",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tag",
-                    wire: "tag",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "domain_name",
-                    from: connector_sync::ParamSource::Parent("/name"),
-                },
-            ],
-            parent: Some("domains"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_domain_records,
-            check: check_domain_records,
-        });
-    #[cfg(feature = "droplets")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "droplets",
-            operation: "droplets_list",
-            method: "GET",
-            path: "/v2/droplets",
-            item_type: "Droplet",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "memory",
-                    wire: "memory",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "vcpus",
-                    wire: "vcpus",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "disk",
-                    wire: "disk",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "locked",
-                    wire: "locked",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "size_slug",
-                    wire: "size_slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "vpc_uuid",
-                    wire: "vpc_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_droplets,
-            check: check_droplets,
-        });
-    #[cfg(feature = "droplets")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "droplet_backups",
-            operation: "droplets_list_backups",
-            method: "GET",
-            path: "/v2/droplets/{droplet_id}/backups",
-            item_type: "DropletSnapshot",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "min_disk_size",
-                    wire: "min_disk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "size_gigabytes",
-                    wire: "size_gigabytes",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "droplet_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("droplets"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_droplet_backups,
-            check: check_droplet_backups,
-        });
-    #[cfg(feature = "droplets")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "droplet_snapshots",
-            operation: "droplets_list_snapshots",
-            method: "GET",
-            path: "/v2/droplets/{droplet_id}/snapshots",
-            item_type: "DropletSnapshot",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "min_disk_size",
-                    wire: "min_disk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "size_gigabytes",
-                    wire: "size_gigabytes",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "droplet_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("droplets"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_droplet_snapshots,
-            check: check_droplet_snapshots,
-        });
+    streams.push(stream_domain_records());
+    #[cfg(feature = "droplets")] streams.push(stream_droplets());
+    #[cfg(feature = "droplets")] streams.push(stream_droplet_backups());
+    #[cfg(feature = "droplets")] streams.push(stream_droplet_snapshots());
     #[cfg(all(feature = "droplet_actions", feature = "droplets"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "droplet_actions",
-            operation: "dropletActions_list",
-            method: "GET",
-            path: "/v2/droplets/{droplet_id}/actions",
-            item_type: "Action",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "started_at",
-                    wire: "started_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_id",
-                    wire: "resource_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region_slug",
-                    wire: "region_slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "droplet_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("droplets"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_droplet_actions,
-            check: check_droplet_actions,
-        });
-    #[cfg(feature = "droplets")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "droplet_kernels",
-            operation: "droplets_list_kernels",
-            method: "GET",
-            path: "/v2/droplets/{droplet_id}/kernels",
-            item_type: "Kernel",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "version",
-                    wire: "version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "droplet_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("droplets"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_droplet_kernels,
-            check: check_droplet_kernels,
-        });
-    #[cfg(feature = "droplets")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "droplet_firewalls",
-            operation: "droplets_list_firewalls",
-            method: "GET",
-            path: "/v2/droplets/{droplet_id}/firewalls",
-            item_type: "Firewall",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "droplet_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("droplets"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_droplet_firewalls,
-            check: check_droplet_firewalls,
-        });
-    #[cfg(feature = "droplet_autoscale_pools")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "autoscale",
-            operation: "autoscalepools_list",
-            method: "GET",
-            path: "/v2/droplets/autoscale",
-            item_type: "AutoscalePool",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "active_resources_count",
-                    wire: "active_resources_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_autoscale,
-            check: check_autoscale,
-        });
-    #[cfg(feature = "firewalls")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "firewalls",
-            operation: "firewalls_list",
-            method: "GET",
-            path: "/v2/firewalls",
-            item_type: "Firewall",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_firewalls,
-            check: check_firewalls,
-        });
-    #[cfg(feature = "images")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "images",
-            operation: "images_list",
-            method: "GET",
-            path: "/v2/images",
-            item_type: "Image",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "distribution",
-                    wire: "distribution",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "slug",
-                    wire: "slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "public",
-                    wire: "public",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "min_disk_size",
-                    wire: "min_disk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "size_gigabytes",
-                    wire: "size_gigabytes",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_message",
-                    wire: "error_message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_images,
-            check: check_images,
-        });
-    #[cfg(feature = "kubernetes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "clusters",
-            operation: "kubernetes_list_clusters",
-            method: "GET",
-            path: "/v2/kubernetes/clusters",
-            item_type: "ClusterRead",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "version",
-                    wire: "version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cluster_subnet",
-                    wire: "cluster_subnet",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "service_subnet",
-                    wire: "service_subnet",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "vpc_uuid",
-                    wire: "vpc_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "worker_subnet_uuid",
-                    wire: "worker_subnet_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ipv4",
-                    wire: "ipv4",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "endpoint",
-                    wire: "endpoint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "auto_upgrade",
-                    wire: "auto_upgrade",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "isolated_workers",
-                    wire: "isolated_workers",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "surge_upgrade",
-                    wire: "surge_upgrade",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ha",
-                    wire: "ha",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "registry_enabled",
-                    wire: "registry_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_clusters,
-            check: check_clusters,
-        });
-    #[cfg(feature = "load_balancers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "load_balancers",
-            operation: "loadBalancers_list",
-            method: "GET",
-            path: "/v2/load_balancers",
-            item_type: "LoadBalancer",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ip",
-                    wire: "ip",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ipv6",
-                    wire: "ipv6",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "size_unit",
-                    wire: "size_unit",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "size",
-                    wire: "size",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "algorithm",
-                    wire: "algorithm",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "redirect_http_to_https",
-                    wire: "redirect_http_to_https",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "enable_proxy_protocol",
-                    wire: "enable_proxy_protocol",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "enable_backend_keepalive",
-                    wire: "enable_backend_keepalive",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "http_idle_timeout_seconds",
-                    wire: "http_idle_timeout_seconds",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "vpc_uuid",
-                    wire: "vpc_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "disable_lets_encrypt_dns_records",
-                    wire: "disable_lets_encrypt_dns_records",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "network",
-                    wire: "network",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "network_stack",
-                    wire: "network_stack",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tls_cipher_policy",
-                    wire: "tls_cipher_policy",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tag",
-                    wire: "tag",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_load_balancers,
-            check: check_load_balancers,
-        });
-    #[cfg(feature = "monitoring")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "alerts",
-            operation: "monitoring_list_alertPolicy",
-            method: "GET",
-            path: "/v2/monitoring/alerts",
-            item_type: "AlertPolicy",
-            primary_key: &["uuid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "compare",
-                    wire: "compare",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "enabled",
-                    wire: "enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "value",
-                    wire: "value",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "window",
-                    wire: "window",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_alerts,
-            check: check_alerts,
-        });
-    #[cfg(feature = "partner_network_connect")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "attachments",
-            operation: "partnerAttachments_list",
-            method: "GET",
-            path: "/v2/partner_network_connect/attachments",
-            item_type: "PartnerAttachment",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "state",
-                    wire: "state",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "connection_bandwidth_in_mbps",
-                    wire: "connection_bandwidth_in_mbps",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "naas_provider",
-                    wire: "naas_provider",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "parent_uuid",
-                    wire: "parent_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_attachments,
-            check: check_attachments,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "projects",
-            operation: "projects_list",
-            method: "GET",
-            path: "/v2/projects",
-            item_type: "Project",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "owner_uuid",
-                    wire: "owner_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "owner_id",
-                    wire: "owner_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "purpose",
-                    wire: "purpose",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "environment",
-                    wire: "environment",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_default",
-                    wire: "is_default",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_projects,
-            check: check_projects,
-        });
-    #[cfg(feature = "regions")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "regions",
-            operation: "regions_list",
-            method: "GET",
-            path: "/v2/regions",
-            item_type: "Region",
-            primary_key: &["slug"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "slug",
-                    wire: "slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "available",
-                    wire: "available",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_regions,
-            check: check_regions,
-        });
+    streams.push(stream_droplet_actions());
+    #[cfg(feature = "droplets")] streams.push(stream_droplet_kernels());
+    #[cfg(feature = "droplets")] streams.push(stream_droplet_firewalls());
+    #[cfg(feature = "droplet_autoscale_pools")] streams.push(stream_autoscale());
+    #[cfg(feature = "firewalls")] streams.push(stream_firewalls());
+    #[cfg(feature = "images")] streams.push(stream_images());
+    #[cfg(feature = "kubernetes")] streams.push(stream_clusters());
+    #[cfg(feature = "load_balancers")] streams.push(stream_load_balancers());
+    #[cfg(feature = "monitoring")] streams.push(stream_alerts());
+    #[cfg(feature = "partner_network_connect")] streams.push(stream_attachments());
+    #[cfg(feature = "projects")] streams.push(stream_projects());
+    #[cfg(feature = "regions")] streams.push(stream_regions());
     #[cfg(feature = "container_registries")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "registries_garbage_collections",
-            operation: "registries_list_garbageCollections",
-            method: "GET",
-            path: "/v2/registries/{registry_name}/garbage-collections",
-            item_type: "GarbageCollection",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "registry_name",
-                    wire: "registry_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "blobs_deleted",
-                    wire: "blobs_deleted",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "freed_bytes",
-                    wire: "freed_bytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "registry_name",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_registries_garbage_collections,
-            check: check_registries_garbage_collections,
-        });
+    streams.push(stream_registries_garbage_collections());
     #[cfg(feature = "container_registry")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "registry_garbage_collections",
-            operation: "registry_list_garbageCollections",
-            method: "GET",
-            path: "/v2/registry/{registry_name}/garbage-collections",
-            item_type: "GarbageCollection",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "registry_name",
-                    wire: "registry_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "blobs_deleted",
-                    wire: "blobs_deleted",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "freed_bytes",
-                    wire: "freed_bytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "registry_name",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_registry_garbage_collections,
-            check: check_registry_garbage_collections,
-        });
-    #[cfg(feature = "byoip_prefixes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "byoip_prefixes",
-            operation: "byoipPrefixes_list",
-            method: "GET",
-            path: "/v2/byoip_prefixes",
-            item_type: "ByoipPrefix",
-            primary_key: &["uuid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "prefix",
-                    wire: "prefix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_reason",
-                    wire: "failure_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "locked",
-                    wire: "locked",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "advertised",
-                    wire: "advertised",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_byoip_prefixes,
-            check: check_byoip_prefixes,
-        });
-    #[cfg(feature = "byoip_prefixes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "byoip_prefix_ips",
-            operation: "byoipPrefixes_list_resources",
-            method: "GET",
-            path: "/v2/byoip_prefixes/{byoip_prefix_uuid}/ips",
-            item_type: "ByoipPrefixResource",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "byoip",
-                    wire: "byoip",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource",
-                    wire: "resource",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "assigned_at",
-                    wire: "assigned_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "byoip_prefix_uuid",
-                    from: connector_sync::ParamSource::Parent("/uuid"),
-                },
-            ],
-            parent: Some("byoip_prefixes"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_byoip_prefix_ips,
-            check: check_byoip_prefix_ips,
-        });
-    #[cfg(feature = "security")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "scans",
-            operation: "security_list_scans",
-            method: "GET",
-            path: "/v2/security/scans",
-            item_type: "Scan",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_scans,
-            check: check_scans,
-        });
-    #[cfg(feature = "sizes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "sizes",
-            operation: "sizes_list",
-            method: "GET",
-            path: "/v2/sizes",
-            item_type: "Size",
-            primary_key: &["slug"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "slug",
-                    wire: "slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "memory",
-                    wire: "memory",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "vcpus",
-                    wire: "vcpus",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "disk",
-                    wire: "disk",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transfer",
-                    wire: "transfer",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "price_monthly",
-                    wire: "price_monthly",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "price_hourly",
-                    wire: "price_hourly",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "available",
-                    wire: "available",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_sizes,
-            check: check_sizes,
-        });
-    #[cfg(feature = "snapshots")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "snapshots",
-            operation: "snapshots_list",
-            method: "GET",
-            path: "/v2/snapshots",
-            item_type: "Snapshots",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "min_disk_size",
-                    wire: "min_disk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "size_gigabytes",
-                    wire: "size_gigabytes",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_id",
-                    wire: "resource_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_snapshots,
-            check: check_snapshots,
-        });
-    #[cfg(feature = "vector_databases")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "vector_databases",
-            operation: "vectorDatabases_list",
-            method: "GET",
-            path: "/v2/vector-databases",
-            item_type: "VectordbVectorDb",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "forked_from_id",
-                    wire: "forked_from_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_restore_id",
-                    wire: "last_restore_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "owner_uuid",
-                    wire: "owner_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "size",
-                    wire: "size",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_vector_databases,
-            check: check_vector_databases,
-        });
-    #[cfg(feature = "block_storage")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "volumes",
-            operation: "volumes_list",
-            method: "GET",
-            path: "/v2/volumes",
-            item_type: "VolumeFull",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "size_gigabytes",
-                    wire: "size_gigabytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "filesystem_type",
-                    wire: "filesystem_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "filesystem_label",
-                    wire: "filesystem_label",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "settings",
-            paging: "page numbers sent as page",
-            fetch: fetch_volumes,
-            check: check_volumes,
-        });
+    streams.push(stream_registry_garbage_collections());
+    #[cfg(feature = "byoip_prefixes")] streams.push(stream_byoip_prefixes());
+    #[cfg(feature = "byoip_prefixes")] streams.push(stream_byoip_prefix_ips());
+    #[cfg(feature = "security")] streams.push(stream_scans());
+    #[cfg(feature = "sizes")] streams.push(stream_sizes());
+    #[cfg(feature = "snapshots")] streams.push(stream_snapshots());
+    #[cfg(feature = "vector_databases")] streams.push(stream_vector_databases());
+    #[cfg(feature = "block_storage")] streams.push(stream_volumes());
     #[cfg(all(feature = "block_storage", feature = "block_storage_actions"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "volume_actions",
-            operation: "volumeActions_list",
-            method: "GET",
-            path: "/v2/volumes/{volume_id}/actions",
-            item_type: "VolumeAction",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_id",
-                    wire: "resource_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "started_at",
-                    wire: "started_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region_slug",
-                    wire: "region_slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "volume_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("volumes"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_volume_actions,
-            check: check_volume_actions,
-        });
-    #[cfg(feature = "block_storage")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "volume_snapshots",
-            operation: "volumeSnapshots_list",
-            method: "GET",
-            path: "/v2/volumes/{volume_id}/snapshots",
-            item_type: "Snapshots",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "min_disk_size",
-                    wire: "min_disk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "size_gigabytes",
-                    wire: "size_gigabytes",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_id",
-                    wire: "resource_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "volume_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("volumes"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_volume_snapshots,
-            check: check_volume_snapshots,
-        });
-    #[cfg(feature = "vp_cs")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "vpcs",
-            operation: "vpcs_list",
-            method: "GET",
-            path: "/v2/vpcs",
-            item_type: "Vpc",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ip_range",
-                    wire: "ip_range",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "default",
-                    wire: "default",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "urn",
-                    wire: "urn",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_vpcs,
-            check: check_vpcs,
-        });
-    #[cfg(feature = "vp_cs")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "vpcs_list_peerings",
-            operation: "vpcs_list_peerings",
-            method: "GET",
-            path: "/v2/vpcs/{vpc_id}/peerings",
-            item_type: "VpcPeering",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "vpc_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("vpcs"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_vpcs_list_peerings,
-            check: check_vpcs_list_peerings,
-        });
-    #[cfg(feature = "vpc_peerings")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "vpc_peerings_list",
-            operation: "vpcPeerings_list",
-            method: "GET",
-            path: "/v2/vpc_peerings",
-            item_type: "VpcPeering",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_vpc_peerings_list,
-            check: check_vpc_peerings_list,
-        });
-    #[cfg(feature = "vpc_nat_gateways")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "vpc_nat_gateways",
-            operation: "vpcnatgateways_list",
-            method: "GET",
-            path: "/v2/vpc_nat_gateways",
-            item_type: "VpcNatGatewayGet",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "state",
-                    wire: "state",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "size",
-                    wire: "size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "udp_timeout_seconds",
-                    wire: "udp_timeout_seconds",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "icmp_timeout_seconds",
-                    wire: "icmp_timeout_seconds",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tcp_timeout_seconds",
-                    wire: "tcp_timeout_seconds",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_vpc_nat_gateways,
-            check: check_vpc_nat_gateways,
-        });
-    #[cfg(feature = "uptime")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "checks",
-            operation: "uptime_list_checks",
-            method: "GET",
-            path: "/v2/uptime/checks",
-            item_type: "Check",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "target",
-                    wire: "target",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "enabled",
-                    wire: "enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_checks,
-            check: check_checks,
-        });
-    #[cfg(feature = "uptime")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "check_alerts",
-            operation: "uptime_list_alerts",
-            method: "GET",
-            path: "/v2/uptime/checks/{check_id}/alerts",
-            item_type: "Alert",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "threshold",
-                    wire: "threshold",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "comparison",
-                    wire: "comparison",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "period",
-                    wire: "period",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "check_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("checks"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_check_alerts,
-            check: check_check_alerts,
-        });
+    streams.push(stream_volume_actions());
+    #[cfg(feature = "block_storage")] streams.push(stream_volume_snapshots());
+    #[cfg(feature = "vp_cs")] streams.push(stream_vpcs());
+    #[cfg(feature = "vp_cs")] streams.push(stream_vpcs_list_peerings());
+    #[cfg(feature = "vpc_peerings")] streams.push(stream_vpc_peerings_list());
+    #[cfg(feature = "vpc_nat_gateways")] streams.push(stream_vpc_nat_gateways());
+    #[cfg(feature = "uptime")] streams.push(stream_checks());
+    #[cfg(feature = "uptime")] streams.push(stream_check_alerts());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_gen_ai_agents());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_agent_api_keys());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_agent_versions());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_anthropic_keys());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_anthropic_key_agents());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_custom_models());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_indexing_jobs());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_knowledge_bases());
     #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "gen_ai_agents",
-            operation: "genai_list_agents",
-            method: "GET",
-            path: "/v2/gen-ai/agents",
-            item_type: "ApiAgentPublic",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "if_case",
-                    wire: "if_case",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "instruction",
-                    wire: "instruction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "k",
-                    wire: "k",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_tokens",
-                    wire: "max_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "provide_citations",
-                    wire: "provide_citations",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "reasoning_effort",
-                    wire: "reasoning_effort",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "retrieval_method",
-                    wire: "retrieval_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_at",
-                    wire: "route_created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_by",
-                    wire: "route_created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_name",
-                    wire: "route_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_uuid",
-                    wire: "route_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "temperature",
-                    wire: "temperature",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "thinking_token_budget",
-                    wire: "thinking_token_budget",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "top_p",
-                    wire: "top_p",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "user_id",
-                    wire: "user_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "version_hash",
-                    wire: "version_hash",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_fetch_enabled",
-                    wire: "web_fetch_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_search_enabled",
-                    wire: "web_search_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_gen_ai_agents,
-            check: check_gen_ai_agents,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "agent_api_keys",
-            operation: "genai_list_agent_api_keys",
-            method: "GET",
-            path: "/v2/gen-ai/agents/{agent_uuid}/api_keys",
-            item_type: "ApiAgentApiKeyInfo",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_deleted_at",
-                    wire: "deleted_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "secret_key",
-                    wire: "secret_key",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "agent_uuid",
-                    from: connector_sync::ParamSource::Parent("/uuid"),
-                },
-            ],
-            parent: Some("gen_ai_agents"),
-            deletes: connector_sync::Deletes::Soft {
-                flag: None,
-                at: Some("deleted_at"),
-            },
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_agent_api_keys,
-            check: check_agent_api_keys,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "agent_versions",
-            operation: "genai_list_agent_versions",
-            method: "GET",
-            path: "/v2/gen-ai/agents/{uuid}/versions",
-            item_type: "ApiAgentVersion",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "agent_uuid",
-                    wire: "agent_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "can_rollback",
-                    wire: "can_rollback",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_by_email",
-                    wire: "created_by_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "currently_applied",
-                    wire: "currently_applied",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "instruction",
-                    wire: "instruction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "k",
-                    wire: "k",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_tokens",
-                    wire: "max_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "model_name",
-                    wire: "model_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "provide_citations",
-                    wire: "provide_citations",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "retrieval_method",
-                    wire: "retrieval_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "temperature",
-                    wire: "temperature",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "top_p",
-                    wire: "top_p",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trigger_action",
-                    wire: "trigger_action",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "version_hash",
-                    wire: "version_hash",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "uuid",
-                    from: connector_sync::ParamSource::Parent("/uuid"),
-                },
-            ],
-            parent: Some("gen_ai_agents"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_agent_versions,
-            check: check_agent_versions,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "anthropic_keys",
-            operation: "genai_list_anthropic_api_keys",
-            method: "GET",
-            path: "/v2/gen-ai/anthropic/keys",
-            item_type: "ApiAnthropicApiKeyInfo",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_deleted_at",
-                    wire: "deleted_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Soft {
-                flag: None,
-                at: Some("deleted_at"),
-            },
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_anthropic_keys,
-            check: check_anthropic_keys,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "anthropic_key_agents",
-            operation: "genai_list_agents_by_anthropic_key",
-            method: "GET",
-            path: "/v2/gen-ai/anthropic/keys/{uuid}/agents",
-            item_type: "ApiAgent",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "conversation_logs_enabled",
-                    wire: "conversation_logs_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "if_case",
-                    wire: "if_case",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "instruction",
-                    wire: "instruction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "k",
-                    wire: "k",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_tokens",
-                    wire: "max_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "provide_citations",
-                    wire: "provide_citations",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "reasoning_effort",
-                    wire: "reasoning_effort",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "retrieval_method",
-                    wire: "retrieval_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_at",
-                    wire: "route_created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_by",
-                    wire: "route_created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_name",
-                    wire: "route_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_uuid",
-                    wire: "route_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "temperature",
-                    wire: "temperature",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "thinking_token_budget",
-                    wire: "thinking_token_budget",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "top_p",
-                    wire: "top_p",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "user_id",
-                    wire: "user_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "version_hash",
-                    wire: "version_hash",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "vpc_uuid",
-                    wire: "vpc_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_fetch_enabled",
-                    wire: "web_fetch_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_search_enabled",
-                    wire: "web_search_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "uuid",
-                    from: connector_sync::ParamSource::Parent("/uuid"),
-                },
-            ],
-            parent: Some("anthropic_keys"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_anthropic_key_agents,
-            check: check_anthropic_key_agents,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "custom_models",
-            operation: "genai_list_custom_models",
-            method: "GET",
-            path: "/v2/gen-ai/custom_models",
-            item_type: "ApiCustomModel",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "architecture",
-                    wire: "architecture",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "context_length",
-                    wire: "context_length",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cost_estimate_per_month",
-                    wire: "cost_estimate_per_month",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_message",
-                    wire: "error_message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "file_count",
-                    wire: "file_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "license",
-                    wire: "license",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "parameters",
-                    wire: "parameters",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "source_type",
-                    wire: "source_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "storage_region",
-                    wire: "storage_region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "team_id",
-                    wire: "team_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "total_size_bytes",
-                    wire: "total_size_bytes",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_custom_models,
-            check: check_custom_models,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "indexing_jobs",
-            operation: "genai_list_indexing_jobs",
-            method: "GET",
-            path: "/v2/gen-ai/indexing_jobs",
-            item_type: "ApiIndexingJob",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "completed_datasources",
-                    wire: "completed_datasources",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "finished_at",
-                    wire: "finished_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_report_available",
-                    wire: "is_report_available",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "knowledge_base_uuid",
-                    wire: "knowledge_base_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phase",
-                    wire: "phase",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "started_at",
-                    wire: "started_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tokens",
-                    wire: "tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "total_datasources",
-                    wire: "total_datasources",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "total_tokens",
-                    wire: "total_tokens",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_indexing_jobs,
-            check: check_indexing_jobs,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "knowledge_bases",
-            operation: "genai_list_knowledge_bases",
-            method: "GET",
-            path: "/v2/gen-ai/knowledge_bases",
-            item_type: "ApiKnowledgeBase",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "added_to_agent_at",
-                    wire: "added_to_agent_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "database_id",
-                    wire: "database_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "embedding_model_uuid",
-                    wire: "embedding_model_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_public",
-                    wire: "is_public",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "user_id",
-                    wire: "user_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_knowledge_bases,
-            check: check_knowledge_bases,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "knowledge_base_data_sources",
-            operation: "genai_list_knowledge_base_data_sources",
-            method: "GET",
-            path: "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources",
-            item_type: "ApiKnowledgeBaseDataSource",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "bucket_name",
-                    wire: "bucket_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "chunking_algorithm",
-                    wire: "chunking_algorithm",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_path",
-                    wire: "item_path",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "knowledge_base_uuid",
-                    from: connector_sync::ParamSource::Parent("/uuid"),
-                },
-            ],
-            parent: Some("knowledge_bases"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_knowledge_base_data_sources,
-            check: check_knowledge_base_data_sources,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "models",
-            operation: "genai_list_models",
-            method: "GET",
-            path: "/v2/gen-ai/models",
-            item_type: "ApiModelPublic",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "context_window",
-                    wire: "context_window",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_foundational",
-                    wire: "is_foundational",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "kb_default_chunk_size",
-                    wire: "kb_default_chunk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "kb_max_chunk_size",
-                    wire: "kb_max_chunk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "kb_min_chunk_size",
-                    wire: "kb_min_chunk_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "lifecycle_status",
-                    wire: "lifecycle_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "model_availability",
-                    wire: "model_availability",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "parameter_count",
-                    wire: "parameter_count",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "parent_uuid",
-                    wire: "parent_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "provider",
-                    wire: "provider",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "thinking",
-                    wire: "thinking",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "upload_complete",
-                    wire: "upload_complete",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_models,
-            check: check_models,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "api_keys",
-            operation: "genai_list_model_api_keys",
-            method: "GET",
-            path: "/v2/gen-ai/models/api_keys",
-            item_type: "ApiModelApiKeyInfo",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_deleted_at",
-                    wire: "deleted_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "secret_key",
-                    wire: "secret_key",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Soft {
-                flag: None,
-                at: Some("deleted_at"),
-            },
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_api_keys,
-            check: check_api_keys,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "catalog",
-            operation: "genai_list_model_catalog",
-            method: "GET",
-            path: "/v2/gen-ai/models/catalog",
-            item_type: "ApiModelCatalogEntry",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "context_window",
-                    wire: "context_window",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "creator",
-                    wire: "creator",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "hugging_face_id",
-                    wire: "hugging_face_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_output_tokens",
-                    wire: "max_output_tokens",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "model_id",
-                    wire: "model_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "parameter_count",
-                    wire: "parameter_count",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "provider",
-                    wire: "provider",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "scaled_pricing_enabled",
-                    wire: "scaled_pricing_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "short_description",
-                    wire: "short_description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_catalog,
-            check: check_catalog,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "routers",
-            operation: "genai_list_model_routers",
-            method: "GET",
-            path: "/v2/gen-ai/models/routers",
-            item_type: "ApiModelRouter",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_routers,
-            check: check_routers,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "presets",
-            operation: "genai_list_model_router_presets",
-            method: "GET",
-            path: "/v2/gen-ai/models/routers/presets",
-            item_type: "ApiModelRouterPreset",
-            primary_key: &["slug"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "display_name",
-                    wire: "display_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "long_description",
-                    wire: "long_description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "short_description",
-                    wire: "short_description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "slug",
-                    wire: "slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_presets,
-            check: check_presets,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "openai_keys",
-            operation: "genai_list_openai_api_keys",
-            method: "GET",
-            path: "/v2/gen-ai/openai/keys",
-            item_type: "ApiOpenAiapiKeyInfo",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_deleted_at",
-                    wire: "deleted_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Soft {
-                flag: None,
-                at: Some("deleted_at"),
-            },
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_openai_keys,
-            check: check_openai_keys,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "openai_key_agents",
-            operation: "genai_list_agents_by_openai_key",
-            method: "GET",
-            path: "/v2/gen-ai/openai/keys/{uuid}/agents",
-            item_type: "ApiAgent",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "conversation_logs_enabled",
-                    wire: "conversation_logs_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "if_case",
-                    wire: "if_case",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "instruction",
-                    wire: "instruction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "k",
-                    wire: "k",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_tokens",
-                    wire: "max_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "provide_citations",
-                    wire: "provide_citations",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "reasoning_effort",
-                    wire: "reasoning_effort",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "retrieval_method",
-                    wire: "retrieval_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_at",
-                    wire: "route_created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_by",
-                    wire: "route_created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_name",
-                    wire: "route_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_uuid",
-                    wire: "route_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "temperature",
-                    wire: "temperature",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "thinking_token_budget",
-                    wire: "thinking_token_budget",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "top_p",
-                    wire: "top_p",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "user_id",
-                    wire: "user_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "version_hash",
-                    wire: "version_hash",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "vpc_uuid",
-                    wire: "vpc_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_fetch_enabled",
-                    wire: "web_fetch_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_search_enabled",
-                    wire: "web_search_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "uuid",
-                    from: connector_sync::ParamSource::Parent("/uuid"),
-                },
-            ],
-            parent: Some("openai_keys"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_openai_key_agents,
-            check: check_openai_key_agents,
-        });
-    #[cfg(feature = "gradient_ai_platform")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "workspaces_agents",
-            operation: "genai_list_agents_by_workspace",
-            method: "GET",
-            path: "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
-            item_type: "ApiAgent",
-            primary_key: &["uuid"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::DateTime,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "conversation_logs_enabled",
-                    wire: "conversation_logs_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "if_case",
-                    wire: "if_case",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "instruction",
-                    wire: "instruction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "k",
-                    wire: "k",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_tokens",
-                    wire: "max_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "provide_citations",
-                    wire: "provide_citations",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "reasoning_effort",
-                    wire: "reasoning_effort",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "retrieval_method",
-                    wire: "retrieval_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_at",
-                    wire: "route_created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_created_by",
-                    wire: "route_created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_name",
-                    wire: "route_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "route_uuid",
-                    wire: "route_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "temperature",
-                    wire: "temperature",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "thinking_token_budget",
-                    wire: "thinking_token_budget",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "top_p",
-                    wire: "top_p",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "user_id",
-                    wire: "user_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uuid",
-                    wire: "uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "version_hash",
-                    wire: "version_hash",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "vpc_uuid",
-                    wire: "vpc_uuid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_fetch_enabled",
-                    wire: "web_fetch_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "web_search_enabled",
-                    wire: "web_search_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "workspace_uuid",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_workspaces_agents,
-            check: check_workspaces_agents,
-        });
+    streams.push(stream_knowledge_base_data_sources());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_models());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_api_keys());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_catalog());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_routers());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_presets());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_openai_keys());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_openai_key_agents());
+    #[cfg(feature = "gradient_ai_platform")] streams.push(stream_workspaces_agents());
     connector_sync::Catalog {
         connector: "digitalocean",
         config: super::Client::config,
         streams,
+    }
+}
+#[cfg(feature = "ssh_keys")]
+/// The definition of the `account_keys` stream.
+fn stream_account_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_keys",
+        operation: "sshKeys_list",
+        method: "GET",
+        path: "/v2/account/keys",
+        item_type: "SshKeys",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "fingerprint",
+                wire: "fingerprint",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "public_key",
+                wire: "public_key",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_account_keys,
+        check: check_account_keys,
     }
 }
 #[cfg(feature = "ssh_keys")]
@@ -5155,6 +230,76 @@ fn check_account_keys(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
+/// The definition of the `actions` stream.
+fn stream_actions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "actions",
+        operation: "actions_list",
+        method: "GET",
+        path: "/v2/actions",
+        item_type: "Action",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "started_at",
+                wire: "started_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_id",
+                wire: "resource_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region_slug",
+                wire: "region_slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_actions,
+        check: check_actions,
+    }
+}
+#[cfg(feature = "actions")]
 /// Opens a listing of `actions` (`GET /v2/actions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_actions(
@@ -5188,6 +333,98 @@ fn check_actions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
+/// The definition of the `apps` stream.
+fn stream_apps() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "apps",
+        operation: "apps_list",
+        method: "GET",
+        path: "/v2/apps",
+        item_type: "App",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "default_ingress",
+                wire: "default_ingress",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_deployment_created_at",
+                wire: "last_deployment_created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "live_domain",
+                wire: "live_domain",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "live_url",
+                wire: "live_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "live_url_base",
+                wire: "live_url_base",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "owner_uuid",
+                wire: "owner_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tier_slug",
+                wire: "tier_slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_apps,
+        check: check_apps,
+    }
+}
+#[cfg(feature = "apps")]
 /// Opens a listing of `apps` (`GET /v2/apps`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_apps(
@@ -5219,6 +456,85 @@ fn check_apps(v: &serde_json::Value) -> Result<(), String> {
     <super::models::App as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "apps")]
+/// The definition of the `app_deployments` stream.
+fn stream_app_deployments() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "app_deployments",
+        operation: "apps_list_deployments",
+        method: "GET",
+        path: "/v2/apps/{app_id}/deployments",
+        item_type: "AppsDeployment",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "cause",
+                wire: "cause",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cloned_from",
+                wire: "cloned_from",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phase",
+                wire: "phase",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phase_last_updated_at",
+                wire: "phase_last_updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tier_slug",
+                wire: "tier_slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "app_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("apps"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_app_deployments,
+        check: check_app_deployments,
+    }
 }
 #[cfg(feature = "apps")]
 /// Opens a listing of `app_deployments` (`GET /v2/apps/{app_id}/deployments`) with the partition's parameters and the engine's options.
@@ -5257,6 +573,79 @@ fn check_app_deployments(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
+/// The definition of the `app_job_invocations` stream.
+fn stream_app_job_invocations() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "app_job_invocations",
+        operation: "apps_list_job_invocations",
+        method: "GET",
+        path: "/v2/apps/{app_id}/job-invocations",
+        item_type: "AppJobInvocation",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "job_name",
+                wire: "job_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "deployment_id",
+                wire: "deployment_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phase",
+                wire: "phase",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "started_at",
+                wire: "started_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "app_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("apps"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_app_job_invocations,
+        check: check_app_job_invocations,
+    }
+}
+#[cfg(feature = "apps")]
 /// Opens a listing of `app_job_invocations` (`GET /v2/apps/{app_id}/job-invocations`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_app_job_invocations(
@@ -5293,6 +682,61 @@ fn check_app_job_invocations(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
+/// The definition of the `app_events` stream.
+fn stream_app_events() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "app_events",
+        operation: "apps_list_events",
+        method: "GET",
+        path: "/v2/apps/{app_id}/events",
+        item_type: "AppEvent",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "deployment_id",
+                wire: "deployment_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "app_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("apps"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_app_events,
+        check: check_app_events,
+    }
+}
+#[cfg(feature = "apps")]
 /// Opens a listing of `app_events` (`GET /v2/apps/{app_id}/events`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_app_events(
@@ -5324,6 +768,74 @@ fn check_app_events(v: &serde_json::Value) -> Result<(), String> {
     <super::models::AppEvent as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "cdn_endpoints")]
+/// The definition of the `endpoints` stream.
+fn stream_endpoints() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "endpoints",
+        operation: "cdn_list_endpoints",
+        method: "GET",
+        path: "/v2/cdn/endpoints",
+        item_type: "CdnEndpoint",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "origin",
+                wire: "origin",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "endpoint",
+                wire: "endpoint",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ttl",
+                wire: "ttl",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "certificate_id",
+                wire: "certificate_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "custom_domain",
+                wire: "custom_domain",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_endpoints,
+        check: check_endpoints,
+    }
 }
 #[cfg(feature = "cdn_endpoints")]
 /// Opens a listing of `endpoints` (`GET /v2/cdn/endpoints`) with the partition's parameters and the engine's options.
@@ -5359,6 +871,74 @@ fn check_endpoints(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "certificates")]
+/// The definition of the `certificates` stream.
+fn stream_certificates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "certificates",
+        operation: "certificates_list",
+        method: "GET",
+        path: "/v2/certificates",
+        item_type: "Certificate",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "not_after",
+                wire: "not_after",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sha1_fingerprint",
+                wire: "sha1_fingerprint",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "state",
+                wire: "state",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_certificates,
+        check: check_certificates,
+    }
+}
+#[cfg(feature = "certificates")]
 /// Opens a listing of `certificates` (`GET /v2/certificates`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_certificates(
@@ -5390,6 +970,58 @@ fn check_certificates(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Certificate as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "billing")]
+/// The definition of the `invoices` stream.
+fn stream_invoices() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "invoices",
+        operation: "invoices_list",
+        method: "GET",
+        path: "/v2/customers/my/invoices",
+        item_type: "InvoicePreview",
+        primary_key: &["invoice_id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "invoice_uuid",
+                wire: "invoice_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "invoice_id",
+                wire: "invoice_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "invoice_period",
+                wire: "invoice_period",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_invoices,
+        check: check_invoices,
+    }
 }
 #[cfg(feature = "billing")]
 /// Opens a listing of `invoices` (`GET /v2/customers/my/invoices`) with the partition's parameters and the engine's options.
@@ -5425,6 +1057,68 @@ fn check_invoices(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "dedicated_inference")]
+/// The definition of the `dedicated_inferences` stream.
+fn stream_dedicated_inferences() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "dedicated_inferences",
+        operation: "dedicatedInferences_list",
+        method: "GET",
+        path: "/v2/dedicated-inferences",
+        item_type: "DedicatedInference",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "vpc_uuid",
+                wire: "vpc_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_dedicated_inferences,
+        check: check_dedicated_inferences,
+    }
+}
+#[cfg(feature = "dedicated_inference")]
 /// Opens a listing of `dedicated_inferences` (`GET /v2/dedicated-inferences`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_dedicated_inferences(
@@ -5456,6 +1150,73 @@ fn check_dedicated_inferences(v: &serde_json::Value) -> Result<(), String> {
     <super::models::DedicatedInference as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "dedicated_inference")]
+/// The definition of the `dedicated_inference_accelerators` stream.
+fn stream_dedicated_inference_accelerators() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "dedicated_inference_accelerators",
+        operation: "dedicatedInferences_list_accelerators",
+        method: "GET",
+        path: "/v2/dedicated-inferences/{dedicated_inference_id}/accelerators",
+        item_type: "DedicatedInferenceAccelerator",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "slug",
+                wire: "slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "role",
+                wire: "role",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "dedicated_inference_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("dedicated_inferences"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_dedicated_inference_accelerators,
+        check: check_dedicated_inference_accelerators,
+    }
 }
 #[cfg(feature = "dedicated_inference")]
 /// Opens a listing of `dedicated_inference_accelerators` (`GET /v2/dedicated-inferences/{dedicated_inference_id}/accelerators`) with the partition's parameters and the engine's options.
@@ -5496,6 +1257,67 @@ fn check_dedicated_inference_accelerators(v: &serde_json::Value) -> Result<(), S
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "dedicated_inference")]
+/// The definition of the `dedicated_inference_tokens` stream.
+fn stream_dedicated_inference_tokens() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "dedicated_inference_tokens",
+        operation: "dedicatedInferences_list_tokens",
+        method: "GET",
+        path: "/v2/dedicated-inferences/{dedicated_inference_id}/tokens",
+        item_type: "DedicatedInferenceAccessToken",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "value",
+                wire: "value",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_managed",
+                wire: "is_managed",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "dedicated_inference_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("dedicated_inferences"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_dedicated_inference_tokens,
+        check: check_dedicated_inference_tokens,
+    }
+}
+#[cfg(feature = "dedicated_inference")]
 /// Opens a listing of `dedicated_inference_tokens` (`GET /v2/dedicated-inferences/{dedicated_inference_id}/tokens`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_dedicated_inference_tokens(
@@ -5534,6 +1356,52 @@ fn check_dedicated_inference_tokens(v: &serde_json::Value) -> Result<(), String>
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "domains")]
+/// The definition of the `domains` stream.
+fn stream_domains() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "domains",
+        operation: "domains_list",
+        method: "GET",
+        path: "/v2/domains",
+        item_type: "Domain",
+        primary_key: &["name"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ip_address",
+                wire: "ip_address",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ttl",
+                wire: "ttl",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "zone_file",
+                wire: "zone_file",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "settings",
+        paging: "page numbers sent as page",
+        fetch: fetch_domains,
+        check: check_domains,
+    }
+}
+#[cfg(feature = "domains")]
 /// Opens a listing of `domains` (`GET /v2/domains`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_domains(
@@ -5565,6 +1433,93 @@ fn check_domains(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Domain as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "domain_records", feature = "domains"))]
+/// The definition of the `domain_records` stream.
+fn stream_domain_records() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "domain_records",
+        operation: "domains_list_records",
+        method: "GET",
+        path: "/v2/domains/{domain_name}/records",
+        item_type: "DomainRecord",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "data",
+                wire: "data",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "priority",
+                wire: "priority",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "port",
+                wire: "port",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ttl",
+                wire: "ttl",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "weight",
+                wire: "weight",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "flags",
+                wire: "flags",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tag",
+                wire: "tag",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "domain_name",
+                from: connector_sync::ParamSource::Parent("/name"),
+            },
+        ],
+        parent: Some("domains"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_domain_records,
+        check: check_domain_records,
+    }
 }
 #[cfg(all(feature = "domain_records", feature = "domains"))]
 /// Opens a listing of `domain_records` (`GET /v2/domains/{domain_name}/records`) with the partition's parameters and the engine's options.
@@ -5603,6 +1558,92 @@ fn check_domain_records(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplets")]
+/// The definition of the `droplets` stream.
+fn stream_droplets() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "droplets",
+        operation: "droplets_list",
+        method: "GET",
+        path: "/v2/droplets",
+        item_type: "Droplet",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "memory",
+                wire: "memory",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "vcpus",
+                wire: "vcpus",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "disk",
+                wire: "disk",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "locked",
+                wire: "locked",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "size_slug",
+                wire: "size_slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "vpc_uuid",
+                wire: "vpc_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_droplets,
+        check: check_droplets,
+    }
+}
+#[cfg(feature = "droplets")]
 /// Opens a listing of `droplets` (`GET /v2/droplets`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_droplets(
@@ -5634,6 +1675,73 @@ fn check_droplets(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Droplet as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "droplets")]
+/// The definition of the `droplet_backups` stream.
+fn stream_droplet_backups() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "droplet_backups",
+        operation: "droplets_list_backups",
+        method: "GET",
+        path: "/v2/droplets/{droplet_id}/backups",
+        item_type: "DropletSnapshot",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "min_disk_size",
+                wire: "min_disk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "size_gigabytes",
+                wire: "size_gigabytes",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "droplet_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("droplets"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_droplet_backups,
+        check: check_droplet_backups,
+    }
 }
 #[cfg(feature = "droplets")]
 /// Opens a listing of `droplet_backups` (`GET /v2/droplets/{droplet_id}/backups`) with the partition's parameters and the engine's options.
@@ -5672,6 +1780,73 @@ fn check_droplet_backups(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplets")]
+/// The definition of the `droplet_snapshots` stream.
+fn stream_droplet_snapshots() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "droplet_snapshots",
+        operation: "droplets_list_snapshots",
+        method: "GET",
+        path: "/v2/droplets/{droplet_id}/snapshots",
+        item_type: "DropletSnapshot",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "min_disk_size",
+                wire: "min_disk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "size_gigabytes",
+                wire: "size_gigabytes",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "droplet_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("droplets"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_droplet_snapshots,
+        check: check_droplet_snapshots,
+    }
+}
+#[cfg(feature = "droplets")]
 /// Opens a listing of `droplet_snapshots` (`GET /v2/droplets/{droplet_id}/snapshots`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_droplet_snapshots(
@@ -5706,6 +1881,81 @@ fn check_droplet_snapshots(v: &serde_json::Value) -> Result<(), String> {
     <super::models::DropletSnapshot as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "droplet_actions", feature = "droplets"))]
+/// The definition of the `droplet_actions` stream.
+fn stream_droplet_actions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "droplet_actions",
+        operation: "dropletActions_list",
+        method: "GET",
+        path: "/v2/droplets/{droplet_id}/actions",
+        item_type: "Action",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "started_at",
+                wire: "started_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_id",
+                wire: "resource_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region_slug",
+                wire: "region_slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "droplet_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("droplets"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_droplet_actions,
+        check: check_droplet_actions,
+    }
 }
 #[cfg(all(feature = "droplet_actions", feature = "droplets"))]
 /// Opens a listing of `droplet_actions` (`GET /v2/droplets/{droplet_id}/actions`) with the partition's parameters and the engine's options.
@@ -5744,6 +1994,51 @@ fn check_droplet_actions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplets")]
+/// The definition of the `droplet_kernels` stream.
+fn stream_droplet_kernels() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "droplet_kernels",
+        operation: "droplets_list_kernels",
+        method: "GET",
+        path: "/v2/droplets/{droplet_id}/kernels",
+        item_type: "Kernel",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "version",
+                wire: "version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "droplet_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("droplets"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_droplet_kernels,
+        check: check_droplet_kernels,
+    }
+}
+#[cfg(feature = "droplets")]
 /// Opens a listing of `droplet_kernels` (`GET /v2/droplets/{droplet_id}/kernels`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_droplet_kernels(
@@ -5778,6 +2073,61 @@ fn check_droplet_kernels(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Kernel as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "droplets")]
+/// The definition of the `droplet_firewalls` stream.
+fn stream_droplet_firewalls() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "droplet_firewalls",
+        operation: "droplets_list_firewalls",
+        method: "GET",
+        path: "/v2/droplets/{droplet_id}/firewalls",
+        item_type: "Firewall",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "droplet_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("droplets"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_droplet_firewalls,
+        check: check_droplet_firewalls,
+    }
 }
 #[cfg(feature = "droplets")]
 /// Opens a listing of `droplet_firewalls` (`GET /v2/droplets/{droplet_id}/firewalls`) with the partition's parameters and the engine's options.
@@ -5816,6 +2166,68 @@ fn check_droplet_firewalls(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplet_autoscale_pools")]
+/// The definition of the `autoscale` stream.
+fn stream_autoscale() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "autoscale",
+        operation: "autoscalepools_list",
+        method: "GET",
+        path: "/v2/droplets/autoscale",
+        item_type: "AutoscalePool",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "active_resources_count",
+                wire: "active_resources_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_autoscale,
+        check: check_autoscale,
+    }
+}
+#[cfg(feature = "droplet_autoscale_pools")]
 /// Opens a listing of `autoscale` (`GET /v2/droplets/autoscale`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_autoscale(
@@ -5847,6 +2259,56 @@ fn check_autoscale(v: &serde_json::Value) -> Result<(), String> {
     <super::models::AutoscalePool as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "firewalls")]
+/// The definition of the `firewalls` stream.
+fn stream_firewalls() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "firewalls",
+        operation: "firewalls_list",
+        method: "GET",
+        path: "/v2/firewalls",
+        item_type: "Firewall",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_firewalls,
+        check: check_firewalls,
+    }
 }
 #[cfg(feature = "firewalls")]
 /// Opens a listing of `firewalls` (`GET /v2/firewalls`) with the partition's parameters and the engine's options.
@@ -5882,6 +2344,104 @@ fn check_firewalls(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "images")]
+/// The definition of the `images` stream.
+fn stream_images() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "images",
+        operation: "images_list",
+        method: "GET",
+        path: "/v2/images",
+        item_type: "Image",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "distribution",
+                wire: "distribution",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "slug",
+                wire: "slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "public",
+                wire: "public",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "min_disk_size",
+                wire: "min_disk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "size_gigabytes",
+                wire: "size_gigabytes",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_message",
+                wire: "error_message",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_images,
+        check: check_images,
+    }
+}
+#[cfg(feature = "images")]
 /// Opens a listing of `images` (`GET /v2/images`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_images(
@@ -5913,6 +2473,134 @@ fn check_images(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Image as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "kubernetes")]
+/// The definition of the `clusters` stream.
+fn stream_clusters() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "clusters",
+        operation: "kubernetes_list_clusters",
+        method: "GET",
+        path: "/v2/kubernetes/clusters",
+        item_type: "ClusterRead",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "version",
+                wire: "version",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cluster_subnet",
+                wire: "cluster_subnet",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "service_subnet",
+                wire: "service_subnet",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "vpc_uuid",
+                wire: "vpc_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "worker_subnet_uuid",
+                wire: "worker_subnet_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ipv4",
+                wire: "ipv4",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "endpoint",
+                wire: "endpoint",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "auto_upgrade",
+                wire: "auto_upgrade",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "isolated_workers",
+                wire: "isolated_workers",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "surge_upgrade",
+                wire: "surge_upgrade",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ha",
+                wire: "ha",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "registry_enabled",
+                wire: "registry_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_clusters,
+        check: check_clusters,
+    }
 }
 #[cfg(feature = "kubernetes")]
 /// Opens a listing of `clusters` (`GET /v2/kubernetes/clusters`) with the partition's parameters and the engine's options.
@@ -5948,6 +2636,158 @@ fn check_clusters(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "load_balancers")]
+/// The definition of the `load_balancers` stream.
+fn stream_load_balancers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "load_balancers",
+        operation: "loadBalancers_list",
+        method: "GET",
+        path: "/v2/load_balancers",
+        item_type: "LoadBalancer",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ip",
+                wire: "ip",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ipv6",
+                wire: "ipv6",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "size_unit",
+                wire: "size_unit",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "size",
+                wire: "size",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "algorithm",
+                wire: "algorithm",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "redirect_http_to_https",
+                wire: "redirect_http_to_https",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "enable_proxy_protocol",
+                wire: "enable_proxy_protocol",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "enable_backend_keepalive",
+                wire: "enable_backend_keepalive",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "http_idle_timeout_seconds",
+                wire: "http_idle_timeout_seconds",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "vpc_uuid",
+                wire: "vpc_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "disable_lets_encrypt_dns_records",
+                wire: "disable_lets_encrypt_dns_records",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "network",
+                wire: "network",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "network_stack",
+                wire: "network_stack",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tls_cipher_policy",
+                wire: "tls_cipher_policy",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tag",
+                wire: "tag",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_load_balancers,
+        check: check_load_balancers,
+    }
+}
+#[cfg(feature = "load_balancers")]
 /// Opens a listing of `load_balancers` (`GET /v2/load_balancers`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_load_balancers(
@@ -5981,6 +2821,70 @@ fn check_load_balancers(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "monitoring")]
+/// The definition of the `alerts` stream.
+fn stream_alerts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "alerts",
+        operation: "monitoring_list_alertPolicy",
+        method: "GET",
+        path: "/v2/monitoring/alerts",
+        item_type: "AlertPolicy",
+        primary_key: &["uuid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "compare",
+                wire: "compare",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "enabled",
+                wire: "enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "value",
+                wire: "value",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "window",
+                wire: "window",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_alerts,
+        check: check_alerts,
+    }
+}
+#[cfg(feature = "monitoring")]
 /// Opens a listing of `alerts` (`GET /v2/monitoring/alerts`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_alerts(
@@ -6012,6 +2916,80 @@ fn check_alerts(v: &serde_json::Value) -> Result<(), String> {
     <super::models::AlertPolicy as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "partner_network_connect")]
+/// The definition of the `attachments` stream.
+fn stream_attachments() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "attachments",
+        operation: "partnerAttachments_list",
+        method: "GET",
+        path: "/v2/partner_network_connect/attachments",
+        item_type: "PartnerAttachment",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "state",
+                wire: "state",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "connection_bandwidth_in_mbps",
+                wire: "connection_bandwidth_in_mbps",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "naas_provider",
+                wire: "naas_provider",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "parent_uuid",
+                wire: "parent_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_attachments,
+        check: check_attachments,
+    }
 }
 #[cfg(feature = "partner_network_connect")]
 /// Opens a listing of `attachments` (`GET /v2/partner_network_connect/attachments`) with the partition's parameters and the engine's options.
@@ -6050,6 +3028,92 @@ fn check_attachments(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
+/// The definition of the `projects` stream.
+fn stream_projects() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "projects",
+        operation: "projects_list",
+        method: "GET",
+        path: "/v2/projects",
+        item_type: "Project",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "owner_uuid",
+                wire: "owner_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "owner_id",
+                wire: "owner_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "purpose",
+                wire: "purpose",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "environment",
+                wire: "environment",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_default",
+                wire: "is_default",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_projects,
+        check: check_projects,
+    }
+}
+#[cfg(feature = "projects")]
 /// Opens a listing of `projects` (`GET /v2/projects`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_projects(
@@ -6083,6 +3147,46 @@ fn check_projects(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "regions")]
+/// The definition of the `regions` stream.
+fn stream_regions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "regions",
+        operation: "regions_list",
+        method: "GET",
+        path: "/v2/regions",
+        item_type: "Region",
+        primary_key: &["slug"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "slug",
+                wire: "slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "available",
+                wire: "available",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_regions,
+        check: check_regions,
+    }
+}
+#[cfg(feature = "regions")]
 /// Opens a listing of `regions` (`GET /v2/regions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_regions(
@@ -6114,6 +3218,79 @@ fn check_regions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Region as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "container_registries")]
+/// The definition of the `registries_garbage_collections` stream.
+fn stream_registries_garbage_collections() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "registries_garbage_collections",
+        operation: "registries_list_garbageCollections",
+        method: "GET",
+        path: "/v2/registries/{registry_name}/garbage-collections",
+        item_type: "GarbageCollection",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "registry_name",
+                wire: "registry_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "blobs_deleted",
+                wire: "blobs_deleted",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "freed_bytes",
+                wire: "freed_bytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "registry_name",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_registries_garbage_collections,
+        check: check_registries_garbage_collections,
+    }
 }
 #[cfg(feature = "container_registries")]
 /// Opens a listing of `registries_garbage_collections` (`GET /v2/registries/{registry_name}/garbage-collections`) with the partition's parameters and the engine's options.
@@ -6152,6 +3329,79 @@ fn check_registries_garbage_collections(v: &serde_json::Value) -> Result<(), Str
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "container_registry")]
+/// The definition of the `registry_garbage_collections` stream.
+fn stream_registry_garbage_collections() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "registry_garbage_collections",
+        operation: "registry_list_garbageCollections",
+        method: "GET",
+        path: "/v2/registry/{registry_name}/garbage-collections",
+        item_type: "GarbageCollection",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "registry_name",
+                wire: "registry_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "blobs_deleted",
+                wire: "blobs_deleted",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "freed_bytes",
+                wire: "freed_bytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "registry_name",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_registry_garbage_collections,
+        check: check_registry_garbage_collections,
+    }
+}
+#[cfg(feature = "container_registry")]
 /// Opens a listing of `registry_garbage_collections` (`GET /v2/registry/{registry_name}/garbage-collections`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_registry_garbage_collections(
@@ -6188,6 +3438,82 @@ fn check_registry_garbage_collections(v: &serde_json::Value) -> Result<(), Strin
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "byoip_prefixes")]
+/// The definition of the `byoip_prefixes` stream.
+fn stream_byoip_prefixes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "byoip_prefixes",
+        operation: "byoipPrefixes_list",
+        method: "GET",
+        path: "/v2/byoip_prefixes",
+        item_type: "ByoipPrefix",
+        primary_key: &["uuid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "prefix",
+                wire: "prefix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_reason",
+                wire: "failure_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "locked",
+                wire: "locked",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "advertised",
+                wire: "advertised",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_byoip_prefixes,
+        check: check_byoip_prefixes,
+    }
+}
+#[cfg(feature = "byoip_prefixes")]
 /// Opens a listing of `byoip_prefixes` (`GET /v2/byoip_prefixes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_byoip_prefixes(
@@ -6219,6 +3545,63 @@ fn check_byoip_prefixes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ByoipPrefix as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "byoip_prefixes")]
+/// The definition of the `byoip_prefix_ips` stream.
+fn stream_byoip_prefix_ips() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "byoip_prefix_ips",
+        operation: "byoipPrefixes_list_resources",
+        method: "GET",
+        path: "/v2/byoip_prefixes/{byoip_prefix_uuid}/ips",
+        item_type: "ByoipPrefixResource",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "byoip",
+                wire: "byoip",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource",
+                wire: "resource",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "assigned_at",
+                wire: "assigned_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "byoip_prefix_uuid",
+                from: connector_sync::ParamSource::Parent("/uuid"),
+            },
+        ],
+        parent: Some("byoip_prefixes"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_byoip_prefix_ips,
+        check: check_byoip_prefix_ips,
+    }
 }
 #[cfg(feature = "byoip_prefixes")]
 /// Opens a listing of `byoip_prefix_ips` (`GET /v2/byoip_prefixes/{byoip_prefix_uuid}/ips`) with the partition's parameters and the engine's options.
@@ -6257,6 +3640,50 @@ fn check_byoip_prefix_ips(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "security")]
+/// The definition of the `scans` stream.
+fn stream_scans() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "scans",
+        operation: "security_list_scans",
+        method: "GET",
+        path: "/v2/security/scans",
+        item_type: "Scan",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_scans,
+        check: check_scans,
+    }
+}
+#[cfg(feature = "security")]
 /// Opens a listing of `scans` (`GET /v2/security/scans`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_scans(
@@ -6288,6 +3715,82 @@ fn check_scans(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Scan as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "sizes")]
+/// The definition of the `sizes` stream.
+fn stream_sizes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "sizes",
+        operation: "sizes_list",
+        method: "GET",
+        path: "/v2/sizes",
+        item_type: "Size",
+        primary_key: &["slug"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "slug",
+                wire: "slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "memory",
+                wire: "memory",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "vcpus",
+                wire: "vcpus",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "disk",
+                wire: "disk",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transfer",
+                wire: "transfer",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "price_monthly",
+                wire: "price_monthly",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "price_hourly",
+                wire: "price_hourly",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "available",
+                wire: "available",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_sizes,
+        check: check_sizes,
+    }
 }
 #[cfg(feature = "sizes")]
 /// Opens a listing of `sizes` (`GET /v2/sizes`) with the partition's parameters and the engine's options.
@@ -6323,6 +3826,74 @@ fn check_sizes(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "snapshots")]
+/// The definition of the `snapshots` stream.
+fn stream_snapshots() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "snapshots",
+        operation: "snapshots_list",
+        method: "GET",
+        path: "/v2/snapshots",
+        item_type: "Snapshots",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "min_disk_size",
+                wire: "min_disk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "size_gigabytes",
+                wire: "size_gigabytes",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_id",
+                wire: "resource_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_snapshots,
+        check: check_snapshots,
+    }
+}
+#[cfg(feature = "snapshots")]
 /// Opens a listing of `snapshots` (`GET /v2/snapshots`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_snapshots(
@@ -6354,6 +3925,98 @@ fn check_snapshots(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Snapshots as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "vector_databases")]
+/// The definition of the `vector_databases` stream.
+fn stream_vector_databases() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "vector_databases",
+        operation: "vectorDatabases_list",
+        method: "GET",
+        path: "/v2/vector-databases",
+        item_type: "VectordbVectorDb",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "forked_from_id",
+                wire: "forked_from_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_restore_id",
+                wire: "last_restore_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "owner_uuid",
+                wire: "owner_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "size",
+                wire: "size",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_vector_databases,
+        check: check_vector_databases,
+    }
 }
 #[cfg(feature = "vector_databases")]
 /// Opens a listing of `vector_databases` (`GET /v2/vector-databases`) with the partition's parameters and the engine's options.
@@ -6389,6 +4052,74 @@ fn check_vector_databases(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "block_storage")]
+/// The definition of the `volumes` stream.
+fn stream_volumes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "volumes",
+        operation: "volumes_list",
+        method: "GET",
+        path: "/v2/volumes",
+        item_type: "VolumeFull",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "size_gigabytes",
+                wire: "size_gigabytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "filesystem_type",
+                wire: "filesystem_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "filesystem_label",
+                wire: "filesystem_label",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "settings",
+        paging: "page numbers sent as page",
+        fetch: fetch_volumes,
+        check: check_volumes,
+    }
+}
+#[cfg(feature = "block_storage")]
 /// Opens a listing of `volumes` (`GET /v2/volumes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_volumes(
@@ -6420,6 +4151,81 @@ fn check_volumes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::VolumeFull as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "block_storage", feature = "block_storage_actions"))]
+/// The definition of the `volume_actions` stream.
+fn stream_volume_actions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "volume_actions",
+        operation: "volumeActions_list",
+        method: "GET",
+        path: "/v2/volumes/{volume_id}/actions",
+        item_type: "VolumeAction",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_id",
+                wire: "resource_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "started_at",
+                wire: "started_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region_slug",
+                wire: "region_slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "volume_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("volumes"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_volume_actions,
+        check: check_volume_actions,
+    }
 }
 #[cfg(all(feature = "block_storage", feature = "block_storage_actions"))]
 /// Opens a listing of `volume_actions` (`GET /v2/volumes/{volume_id}/actions`) with the partition's parameters and the engine's options.
@@ -6458,6 +4264,79 @@ fn check_volume_actions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "block_storage")]
+/// The definition of the `volume_snapshots` stream.
+fn stream_volume_snapshots() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "volume_snapshots",
+        operation: "volumeSnapshots_list",
+        method: "GET",
+        path: "/v2/volumes/{volume_id}/snapshots",
+        item_type: "Snapshots",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "min_disk_size",
+                wire: "min_disk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "size_gigabytes",
+                wire: "size_gigabytes",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_id",
+                wire: "resource_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "volume_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("volumes"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_volume_snapshots,
+        check: check_volume_snapshots,
+    }
+}
+#[cfg(feature = "block_storage")]
 /// Opens a listing of `volume_snapshots` (`GET /v2/volumes/{volume_id}/snapshots`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_volume_snapshots(
@@ -6494,6 +4373,80 @@ fn check_volume_snapshots(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vp_cs")]
+/// The definition of the `vpcs` stream.
+fn stream_vpcs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "vpcs",
+        operation: "vpcs_list",
+        method: "GET",
+        path: "/v2/vpcs",
+        item_type: "Vpc",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ip_range",
+                wire: "ip_range",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "default",
+                wire: "default",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "urn",
+                wire: "urn",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_vpcs,
+        check: check_vpcs,
+    }
+}
+#[cfg(feature = "vp_cs")]
 /// Opens a listing of `vpcs` (`GET /v2/vpcs`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_vpcs(
@@ -6525,6 +4478,61 @@ fn check_vpcs(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Vpc as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "vp_cs")]
+/// The definition of the `vpcs_list_peerings` stream.
+fn stream_vpcs_list_peerings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "vpcs_list_peerings",
+        operation: "vpcs_list_peerings",
+        method: "GET",
+        path: "/v2/vpcs/{vpc_id}/peerings",
+        item_type: "VpcPeering",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "vpc_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("vpcs"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_vpcs_list_peerings,
+        check: check_vpcs_list_peerings,
+    }
 }
 #[cfg(feature = "vp_cs")]
 /// Opens a listing of `vpcs_list_peerings` (`GET /v2/vpcs/{vpc_id}/peerings`) with the partition's parameters and the engine's options.
@@ -6563,6 +4571,56 @@ fn check_vpcs_list_peerings(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vpc_peerings")]
+/// The definition of the `vpc_peerings_list` stream.
+fn stream_vpc_peerings_list() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "vpc_peerings_list",
+        operation: "vpcPeerings_list",
+        method: "GET",
+        path: "/v2/vpc_peerings",
+        item_type: "VpcPeering",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_vpc_peerings_list,
+        check: check_vpc_peerings_list,
+    }
+}
+#[cfg(feature = "vpc_peerings")]
 /// Opens a listing of `vpc_peerings_list` (`GET /v2/vpc_peerings`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_vpc_peerings_list(
@@ -6594,6 +4652,98 @@ fn check_vpc_peerings_list(v: &serde_json::Value) -> Result<(), String> {
     <super::models::VpcPeering as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "vpc_nat_gateways")]
+/// The definition of the `vpc_nat_gateways` stream.
+fn stream_vpc_nat_gateways() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "vpc_nat_gateways",
+        operation: "vpcnatgateways_list",
+        method: "GET",
+        path: "/v2/vpc_nat_gateways",
+        item_type: "VpcNatGatewayGet",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "state",
+                wire: "state",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "size",
+                wire: "size",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "udp_timeout_seconds",
+                wire: "udp_timeout_seconds",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "icmp_timeout_seconds",
+                wire: "icmp_timeout_seconds",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tcp_timeout_seconds",
+                wire: "tcp_timeout_seconds",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_vpc_nat_gateways,
+        check: check_vpc_nat_gateways,
+    }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 /// Opens a listing of `vpc_nat_gateways` (`GET /v2/vpc_nat_gateways`) with the partition's parameters and the engine's options.
@@ -6629,6 +4779,58 @@ fn check_vpc_nat_gateways(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "uptime")]
+/// The definition of the `checks` stream.
+fn stream_checks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "checks",
+        operation: "uptime_list_checks",
+        method: "GET",
+        path: "/v2/uptime/checks",
+        item_type: "Check",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "target",
+                wire: "target",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "enabled",
+                wire: "enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_checks,
+        check: check_checks,
+    }
+}
+#[cfg(feature = "uptime")]
 /// Opens a listing of `checks` (`GET /v2/uptime/checks`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_checks(
@@ -6660,6 +4862,69 @@ fn check_checks(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Check as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "uptime")]
+/// The definition of the `check_alerts` stream.
+fn stream_check_alerts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "check_alerts",
+        operation: "uptime_list_alerts",
+        method: "GET",
+        path: "/v2/uptime/checks/{check_id}/alerts",
+        item_type: "Alert",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "threshold",
+                wire: "threshold",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "comparison",
+                wire: "comparison",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "period",
+                wire: "period",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "check_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("checks"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_check_alerts,
+        check: check_check_alerts,
+    }
 }
 #[cfg(feature = "uptime")]
 /// Opens a listing of `check_alerts` (`GET /v2/uptime/checks/{check_id}/alerts`) with the partition's parameters and the engine's options.
@@ -6698,6 +4963,188 @@ fn check_check_alerts(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `gen_ai_agents` stream.
+fn stream_gen_ai_agents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "gen_ai_agents",
+        operation: "genai_list_agents",
+        method: "GET",
+        path: "/v2/gen-ai/agents",
+        item_type: "ApiAgentPublic",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "if_case",
+                wire: "if_case",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "instruction",
+                wire: "instruction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "k",
+                wire: "k",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_tokens",
+                wire: "max_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "provide_citations",
+                wire: "provide_citations",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "reasoning_effort",
+                wire: "reasoning_effort",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "retrieval_method",
+                wire: "retrieval_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_at",
+                wire: "route_created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_by",
+                wire: "route_created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_name",
+                wire: "route_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_uuid",
+                wire: "route_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "temperature",
+                wire: "temperature",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "thinking_token_budget",
+                wire: "thinking_token_budget",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "top_p",
+                wire: "top_p",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "user_id",
+                wire: "user_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "version_hash",
+                wire: "version_hash",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_fetch_enabled",
+                wire: "web_fetch_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_search_enabled",
+                wire: "web_search_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_gen_ai_agents,
+        check: check_gen_ai_agents,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `gen_ai_agents` (`GET /v2/gen-ai/agents`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_gen_ai_agents(
@@ -6729,6 +5176,76 @@ fn check_gen_ai_agents(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiAgentPublic as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `agent_api_keys` stream.
+fn stream_agent_api_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "agent_api_keys",
+        operation: "genai_list_agent_api_keys",
+        method: "GET",
+        path: "/v2/gen-ai/agents/{agent_uuid}/api_keys",
+        item_type: "ApiAgentApiKeyInfo",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_deleted_at",
+                wire: "deleted_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "secret_key",
+                wire: "secret_key",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "agent_uuid",
+                from: connector_sync::ParamSource::Parent("/uuid"),
+            },
+        ],
+        parent: Some("gen_ai_agents"),
+        deletes: connector_sync::Deletes::Soft {
+            flag: None,
+            at: Some("deleted_at"),
+        },
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_agent_api_keys,
+        check: check_agent_api_keys,
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `agent_api_keys` (`GET /v2/gen-ai/agents/{agent_uuid}/api_keys`) with the partition's parameters and the engine's options.
@@ -6767,6 +5284,145 @@ fn check_agent_api_keys(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `agent_versions` stream.
+fn stream_agent_versions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "agent_versions",
+        operation: "genai_list_agent_versions",
+        method: "GET",
+        path: "/v2/gen-ai/agents/{uuid}/versions",
+        item_type: "ApiAgentVersion",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "agent_uuid",
+                wire: "agent_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "can_rollback",
+                wire: "can_rollback",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_by_email",
+                wire: "created_by_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "currently_applied",
+                wire: "currently_applied",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "instruction",
+                wire: "instruction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "k",
+                wire: "k",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_tokens",
+                wire: "max_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "model_name",
+                wire: "model_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "provide_citations",
+                wire: "provide_citations",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "retrieval_method",
+                wire: "retrieval_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "temperature",
+                wire: "temperature",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "top_p",
+                wire: "top_p",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trigger_action",
+                wire: "trigger_action",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "version_hash",
+                wire: "version_hash",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "uuid",
+                from: connector_sync::ParamSource::Parent("/uuid"),
+            },
+        ],
+        parent: Some("gen_ai_agents"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_agent_versions,
+        check: check_agent_versions,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `agent_versions` (`GET /v2/gen-ai/agents/{uuid}/versions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_agent_versions(
@@ -6801,6 +5457,71 @@ fn check_agent_versions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiAgentVersion as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `anthropic_keys` stream.
+fn stream_anthropic_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "anthropic_keys",
+        operation: "genai_list_anthropic_api_keys",
+        method: "GET",
+        path: "/v2/gen-ai/anthropic/keys",
+        item_type: "ApiAnthropicApiKeyInfo",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_deleted_at",
+                wire: "deleted_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Soft {
+            flag: None,
+            at: Some("deleted_at"),
+        },
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_anthropic_keys,
+        check: check_anthropic_keys,
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `anthropic_keys` (`GET /v2/gen-ai/anthropic/keys`) with the partition's parameters and the engine's options.
@@ -6839,6 +5560,205 @@ fn check_anthropic_keys(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `anthropic_key_agents` stream.
+fn stream_anthropic_key_agents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "anthropic_key_agents",
+        operation: "genai_list_agents_by_anthropic_key",
+        method: "GET",
+        path: "/v2/gen-ai/anthropic/keys/{uuid}/agents",
+        item_type: "ApiAgent",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "conversation_logs_enabled",
+                wire: "conversation_logs_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "if_case",
+                wire: "if_case",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "instruction",
+                wire: "instruction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "k",
+                wire: "k",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_tokens",
+                wire: "max_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "provide_citations",
+                wire: "provide_citations",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "reasoning_effort",
+                wire: "reasoning_effort",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "retrieval_method",
+                wire: "retrieval_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_at",
+                wire: "route_created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_by",
+                wire: "route_created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_name",
+                wire: "route_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_uuid",
+                wire: "route_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "temperature",
+                wire: "temperature",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "thinking_token_budget",
+                wire: "thinking_token_budget",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "top_p",
+                wire: "top_p",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "user_id",
+                wire: "user_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "version_hash",
+                wire: "version_hash",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "vpc_uuid",
+                wire: "vpc_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_fetch_enabled",
+                wire: "web_fetch_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_search_enabled",
+                wire: "web_search_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "uuid",
+                from: connector_sync::ParamSource::Parent("/uuid"),
+            },
+        ],
+        parent: Some("anthropic_keys"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_anthropic_key_agents,
+        check: check_anthropic_key_agents,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `anthropic_key_agents` (`GET /v2/gen-ai/anthropic/keys/{uuid}/agents`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_anthropic_key_agents(
@@ -6875,6 +5795,134 @@ fn check_anthropic_key_agents(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `custom_models` stream.
+fn stream_custom_models() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "custom_models",
+        operation: "genai_list_custom_models",
+        method: "GET",
+        path: "/v2/gen-ai/custom_models",
+        item_type: "ApiCustomModel",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "architecture",
+                wire: "architecture",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "context_length",
+                wire: "context_length",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cost_estimate_per_month",
+                wire: "cost_estimate_per_month",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_message",
+                wire: "error_message",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "file_count",
+                wire: "file_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "license",
+                wire: "license",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "parameters",
+                wire: "parameters",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "source_type",
+                wire: "source_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "storage_region",
+                wire: "storage_region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "team_id",
+                wire: "team_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "total_size_bytes",
+                wire: "total_size_bytes",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_custom_models,
+        check: check_custom_models,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `custom_models` (`GET /v2/gen-ai/custom_models`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_custom_models(
@@ -6908,6 +5956,110 @@ fn check_custom_models(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `indexing_jobs` stream.
+fn stream_indexing_jobs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "indexing_jobs",
+        operation: "genai_list_indexing_jobs",
+        method: "GET",
+        path: "/v2/gen-ai/indexing_jobs",
+        item_type: "ApiIndexingJob",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "completed_datasources",
+                wire: "completed_datasources",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "finished_at",
+                wire: "finished_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_report_available",
+                wire: "is_report_available",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "knowledge_base_uuid",
+                wire: "knowledge_base_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phase",
+                wire: "phase",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "started_at",
+                wire: "started_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tokens",
+                wire: "tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "total_datasources",
+                wire: "total_datasources",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "total_tokens",
+                wire: "total_tokens",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_indexing_jobs,
+        check: check_indexing_jobs,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `indexing_jobs` (`GET /v2/gen-ai/indexing_jobs`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_indexing_jobs(
@@ -6939,6 +6091,98 @@ fn check_indexing_jobs(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiIndexingJob as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `knowledge_bases` stream.
+fn stream_knowledge_bases() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "knowledge_bases",
+        operation: "genai_list_knowledge_bases",
+        method: "GET",
+        path: "/v2/gen-ai/knowledge_bases",
+        item_type: "ApiKnowledgeBase",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "added_to_agent_at",
+                wire: "added_to_agent_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "database_id",
+                wire: "database_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "embedding_model_uuid",
+                wire: "embedding_model_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_public",
+                wire: "is_public",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "user_id",
+                wire: "user_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_knowledge_bases,
+        check: check_knowledge_bases,
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `knowledge_bases` (`GET /v2/gen-ai/knowledge_bases`) with the partition's parameters and the engine's options.
@@ -6975,6 +6219,79 @@ fn check_knowledge_bases(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiKnowledgeBase as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `knowledge_base_data_sources` stream.
+fn stream_knowledge_base_data_sources() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "knowledge_base_data_sources",
+        operation: "genai_list_knowledge_base_data_sources",
+        method: "GET",
+        path: "/v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources",
+        item_type: "ApiKnowledgeBaseDataSource",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "bucket_name",
+                wire: "bucket_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "chunking_algorithm",
+                wire: "chunking_algorithm",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_path",
+                wire: "item_path",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "knowledge_base_uuid",
+                from: connector_sync::ParamSource::Parent("/uuid"),
+            },
+        ],
+        parent: Some("knowledge_bases"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_knowledge_base_data_sources,
+        check: check_knowledge_base_data_sources,
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `knowledge_base_data_sources` (`GET /v2/gen-ai/knowledge_bases/{knowledge_base_uuid}/data_sources`) with the partition's parameters and the engine's options.
@@ -7015,6 +6332,152 @@ fn check_knowledge_base_data_sources(v: &serde_json::Value) -> Result<(), String
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `models` stream.
+fn stream_models() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "models",
+        operation: "genai_list_models",
+        method: "GET",
+        path: "/v2/gen-ai/models",
+        item_type: "ApiModelPublic",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "context_window",
+                wire: "context_window",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_foundational",
+                wire: "is_foundational",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "kb_default_chunk_size",
+                wire: "kb_default_chunk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "kb_max_chunk_size",
+                wire: "kb_max_chunk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "kb_min_chunk_size",
+                wire: "kb_min_chunk_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "lifecycle_status",
+                wire: "lifecycle_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "model_availability",
+                wire: "model_availability",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "parameter_count",
+                wire: "parameter_count",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "parent_uuid",
+                wire: "parent_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "provider",
+                wire: "provider",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "thinking",
+                wire: "thinking",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "upload_complete",
+                wire: "upload_complete",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_models,
+        check: check_models,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `models` (`GET /v2/gen-ai/models`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_models(
@@ -7046,6 +6509,71 @@ fn check_models(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiModelPublic as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `api_keys` stream.
+fn stream_api_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "api_keys",
+        operation: "genai_list_model_api_keys",
+        method: "GET",
+        path: "/v2/gen-ai/models/api_keys",
+        item_type: "ApiModelApiKeyInfo",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_deleted_at",
+                wire: "deleted_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "secret_key",
+                wire: "secret_key",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Soft {
+            flag: None,
+            at: Some("deleted_at"),
+        },
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_api_keys,
+        check: check_api_keys,
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `api_keys` (`GET /v2/gen-ai/models/api_keys`) with the partition's parameters and the engine's options.
@@ -7081,6 +6609,110 @@ fn check_api_keys(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `catalog` stream.
+fn stream_catalog() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "catalog",
+        operation: "genai_list_model_catalog",
+        method: "GET",
+        path: "/v2/gen-ai/models/catalog",
+        item_type: "ApiModelCatalogEntry",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "context_window",
+                wire: "context_window",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "creator",
+                wire: "creator",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "hugging_face_id",
+                wire: "hugging_face_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_output_tokens",
+                wire: "max_output_tokens",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "model_id",
+                wire: "model_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "parameter_count",
+                wire: "parameter_count",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "provider",
+                wire: "provider",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "scaled_pricing_enabled",
+                wire: "scaled_pricing_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "short_description",
+                wire: "short_description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_catalog,
+        check: check_catalog,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `catalog` (`GET /v2/gen-ai/models/catalog`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_catalog(
@@ -7114,6 +6746,62 @@ fn check_catalog(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `routers` stream.
+fn stream_routers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "routers",
+        operation: "genai_list_model_routers",
+        method: "GET",
+        path: "/v2/gen-ai/models/routers",
+        item_type: "ApiModelRouter",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_routers,
+        check: check_routers,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `routers` (`GET /v2/gen-ai/models/routers`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_routers(
@@ -7145,6 +6833,52 @@ fn check_routers(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiModelRouter as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `presets` stream.
+fn stream_presets() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "presets",
+        operation: "genai_list_model_router_presets",
+        method: "GET",
+        path: "/v2/gen-ai/models/routers/presets",
+        item_type: "ApiModelRouterPreset",
+        primary_key: &["slug"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "display_name",
+                wire: "display_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "long_description",
+                wire: "long_description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "short_description",
+                wire: "short_description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "slug",
+                wire: "slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_presets,
+        check: check_presets,
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `presets` (`GET /v2/gen-ai/models/routers/presets`) with the partition's parameters and the engine's options.
@@ -7183,6 +6917,71 @@ fn check_presets(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `openai_keys` stream.
+fn stream_openai_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "openai_keys",
+        operation: "genai_list_openai_api_keys",
+        method: "GET",
+        path: "/v2/gen-ai/openai/keys",
+        item_type: "ApiOpenAiapiKeyInfo",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_deleted_at",
+                wire: "deleted_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Soft {
+            flag: None,
+            at: Some("deleted_at"),
+        },
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_openai_keys,
+        check: check_openai_keys,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `openai_keys` (`GET /v2/gen-ai/openai/keys`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_openai_keys(
@@ -7219,6 +7018,205 @@ fn check_openai_keys(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `openai_key_agents` stream.
+fn stream_openai_key_agents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "openai_key_agents",
+        operation: "genai_list_agents_by_openai_key",
+        method: "GET",
+        path: "/v2/gen-ai/openai/keys/{uuid}/agents",
+        item_type: "ApiAgent",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "conversation_logs_enabled",
+                wire: "conversation_logs_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "if_case",
+                wire: "if_case",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "instruction",
+                wire: "instruction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "k",
+                wire: "k",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_tokens",
+                wire: "max_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "provide_citations",
+                wire: "provide_citations",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "reasoning_effort",
+                wire: "reasoning_effort",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "retrieval_method",
+                wire: "retrieval_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_at",
+                wire: "route_created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_by",
+                wire: "route_created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_name",
+                wire: "route_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_uuid",
+                wire: "route_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "temperature",
+                wire: "temperature",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "thinking_token_budget",
+                wire: "thinking_token_budget",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "top_p",
+                wire: "top_p",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "user_id",
+                wire: "user_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "version_hash",
+                wire: "version_hash",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "vpc_uuid",
+                wire: "vpc_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_fetch_enabled",
+                wire: "web_fetch_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_search_enabled",
+                wire: "web_search_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "uuid",
+                from: connector_sync::ParamSource::Parent("/uuid"),
+            },
+        ],
+        parent: Some("openai_keys"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_openai_key_agents,
+        check: check_openai_key_agents,
+    }
+}
+#[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `openai_key_agents` (`GET /v2/gen-ai/openai/keys/{uuid}/agents`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_openai_key_agents(
@@ -7253,6 +7251,205 @@ fn check_openai_key_agents(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiAgent as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "gradient_ai_platform")]
+/// The definition of the `workspaces_agents` stream.
+fn stream_workspaces_agents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "workspaces_agents",
+        operation: "genai_list_agents_by_workspace",
+        method: "GET",
+        path: "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
+        item_type: "ApiAgent",
+        primary_key: &["uuid"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::DateTime,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "conversation_logs_enabled",
+                wire: "conversation_logs_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "if_case",
+                wire: "if_case",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "instruction",
+                wire: "instruction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "k",
+                wire: "k",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_tokens",
+                wire: "max_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "provide_citations",
+                wire: "provide_citations",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "reasoning_effort",
+                wire: "reasoning_effort",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "retrieval_method",
+                wire: "retrieval_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_at",
+                wire: "route_created_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_created_by",
+                wire: "route_created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_name",
+                wire: "route_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "route_uuid",
+                wire: "route_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "temperature",
+                wire: "temperature",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "thinking_token_budget",
+                wire: "thinking_token_budget",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "top_p",
+                wire: "top_p",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::DateTime,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "user_id",
+                wire: "user_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uuid",
+                wire: "uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "version_hash",
+                wire: "version_hash",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "vpc_uuid",
+                wire: "vpc_uuid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_fetch_enabled",
+                wire: "web_fetch_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "web_search_enabled",
+                wire: "web_search_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "workspace_uuid",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_workspaces_agents,
+        check: check_workspaces_agents,
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Opens a listing of `workspaces_agents` (`GET /v2/gen-ai/workspaces/{workspace_uuid}/agents`) with the partition's parameters and the engine's options.

@@ -21,32 +21,8 @@ pub struct ListEventsResponse {
     pub events: Vec<super::models::ListEventsResponseEventsItem>,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for ListEventsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListEventsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListEventsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListEventsResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::ListEventsResponseEventsItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "events" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListEventsResponse {
-                    events: rt::de::required(__f0, "events")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListEventsResponse { events : req, }
 }
 #[cfg(feature = "events")]
 impl ListEventsResponse {
@@ -111,175 +87,19 @@ pub struct ListEventsResponseEventsItem {
     pub image_upload: Option<serde_json::Value>,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for ListEventsResponseEventsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListEventsResponseEventsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListEventsResponseEventsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListEventsResponseEventsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f5: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f6: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<serde_json::Value> = None;
-                let mut __f13: Option<super::models::ListEventsResponseEventsItemPost> = None;
-                let mut __f14: Option<
-                    Vec<super::models::ListEventsResponseEventsItemOccurrencesItem>,
-                > = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<
-                    super::models::ListEventsResponseEventsItemCreator,
-                > = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<Vec<String>> = None;
-                let mut __f26: Option<
-                    Vec<super::models::ListEventsResponseEventsItemRemindersItem>,
-                > = None;
-                let mut __f27: Option<Vec<serde_json::Value>> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<serde_json::Value> = None;
-                let mut __f30: Option<
-                    super::models::ListEventsResponseEventsItemStatus,
-                > = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<bool> = None;
-                let mut __f36: Option<serde_json::Value> = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<serde_json::Value> = None;
-                let mut __f39: Option<bool> = None;
-                let mut __f40: Option<String> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "category_id" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "recurrence" => __f3 = __map.next_value()?,
-                        "recurrence_until" => __f4 = __map.next_value()?,
-                        "starts_at" => __f5 = __map.next_value()?,
-                        "ends_at" => __f6 = __map.next_value()?,
-                        "rrule" => __f7 = __map.next_value()?,
-                        "show_local_time" => __f8 = Some(__map.next_value()?),
-                        "timezone" => __f9 = __map.next_value()?,
-                        "duration" => __f10 = __map.next_value()?,
-                        "all_day" => __f11 = __map.next_value()?,
-                        "custom_fields" => __f12 = __map.next_value()?,
-                        "post" => __f13 = Some(__map.next_value()?),
-                        "occurrences" => __f14 = Some(__map.next_value()?),
-                        "can_act_on_discourse_post_event" => __f15 = __map.next_value()?,
-                        "can_update_attendance" => __f16 = __map.next_value()?,
-                        "creator" => __f17 = __map.next_value()?,
-                        "is_closed" => __f18 = Some(__map.next_value()?),
-                        "is_expired" => __f19 = Some(__map.next_value()?),
-                        "is_ongoing" => __f20 = Some(__map.next_value()?),
-                        "is_private" => __f21 = Some(__map.next_value()?),
-                        "is_public" => __f22 = Some(__map.next_value()?),
-                        "is_standalone" => __f23 = Some(__map.next_value()?),
-                        "minimal" => __f24 = __map.next_value()?,
-                        "raw_invitees" => __f25 = __map.next_value()?,
-                        "reminders" => __f26 = __map.next_value()?,
-                        "sample_invitees" => __f27 = __map.next_value()?,
-                        "should_display_invitees" => __f28 = Some(__map.next_value()?),
-                        "stats" => __f29 = __map.next_value()?,
-                        "status" => __f30 = Some(__map.next_value()?),
-                        "url" => __f31 = __map.next_value()?,
-                        "description" => __f32 = __map.next_value()?,
-                        "description_html" => __f33 = __map.next_value()?,
-                        "location" => __f34 = __map.next_value()?,
-                        "url_restates_location" => __f35 = __map.next_value()?,
-                        "watching_invitee" => __f36 = __map.next_value()?,
-                        "chat_enabled" => __f37 = __map.next_value()?,
-                        "channel" => __f38 = __map.next_value()?,
-                        "livestream" => __f39 = __map.next_value()?,
-                        "livestream_onebox" => __f40 = __map.next_value()?,
-                        "is_zoom_livestream" => __f41 = __map.next_value()?,
-                        "max_attendees" => __f42 = __map.next_value()?,
-                        "at_capacity" => __f43 = Some(__map.next_value()?),
-                        "image_upload" => __f44 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListEventsResponseEventsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    category_id: __f1,
-                    name: __f2,
-                    recurrence: __f3,
-                    recurrence_until: __f4,
-                    starts_at: __f5,
-                    ends_at: __f6,
-                    rrule: __f7,
-                    show_local_time: rt::de::required(__f8, "show_local_time")?,
-                    timezone: __f9,
-                    duration: __f10,
-                    all_day: __f11,
-                    custom_fields: __f12,
-                    post: rt::de::required(__f13, "post")?,
-                    occurrences: rt::de::required(__f14, "occurrences")?,
-                    can_act_on_discourse_post_event: __f15,
-                    can_update_attendance: __f16,
-                    creator: __f17,
-                    is_closed: rt::de::required(__f18, "is_closed")?,
-                    is_expired: rt::de::required(__f19, "is_expired")?,
-                    is_ongoing: rt::de::required(__f20, "is_ongoing")?,
-                    is_private: rt::de::required(__f21, "is_private")?,
-                    is_public: rt::de::required(__f22, "is_public")?,
-                    is_standalone: rt::de::required(__f23, "is_standalone")?,
-                    minimal: __f24,
-                    raw_invitees: __f25,
-                    reminders: __f26,
-                    sample_invitees: __f27,
-                    should_display_invitees: rt::de::required(
-                        __f28,
-                        "should_display_invitees",
-                    )?,
-                    stats: __f29,
-                    status: rt::de::required(__f30, "status")?,
-                    url: __f31,
-                    description: __f32,
-                    description_html: __f33,
-                    location: __f34,
-                    url_restates_location: __f35,
-                    watching_invitee: __f36,
-                    chat_enabled: __f37,
-                    channel: __f38,
-                    livestream: __f39,
-                    livestream_onebox: __f40,
-                    is_zoom_livestream: __f41,
-                    max_attendees: __f42,
-                    at_capacity: rt::de::required(__f43, "at_capacity")?,
-                    image_upload: __f44,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListEventsResponseEventsItem { id : req, category_id : opt, name : opt, recurrence :
+    opt, recurrence_until : opt, starts_at : opt, ends_at : opt, rrule : opt,
+    show_local_time : req, timezone : opt, duration : opt, all_day : opt, custom_fields :
+    opt, post : req, occurrences : req, can_act_on_discourse_post_event : opt,
+    can_update_attendance : opt, creator : opt, is_closed : req, is_expired : req,
+    is_ongoing : req, is_private : req, is_public : req, is_standalone : req, minimal :
+    opt, raw_invitees : opt, reminders : opt, sample_invitees : opt,
+    should_display_invitees : req, stats : opt, status : req, url : opt, description :
+    opt, description_html : opt, location : opt, url_restates_location : opt,
+    watching_invitee : opt, chat_enabled : opt, channel : opt, livestream : opt,
+    livestream_onebox : opt, is_zoom_livestream : opt, max_attendees : opt, at_capacity :
+    req, image_upload : opt, }
 }
 #[cfg(feature = "events")]
 impl ListEventsResponseEventsItem {
@@ -307,46 +127,9 @@ pub struct ListEventsResponseEventsItemPost {
     pub topic: super::models::ListEventsResponseEventsItemPostTopic,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for ListEventsResponseEventsItemPost {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListEventsResponseEventsItemPost;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListEventsResponseEventsItemPost")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListEventsResponseEventsItemPost, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<
-                    super::models::ListEventsResponseEventsItemPostTopic,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "post_number" => __f1 = Some(__map.next_value()?),
-                        "url" => __f2 = Some(__map.next_value()?),
-                        "category_slug" => __f3 = Some(__map.next_value()?),
-                        "topic" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListEventsResponseEventsItemPost {
-                    id: rt::de::required(__f0, "id")?,
-                    post_number: rt::de::required(__f1, "post_number")?,
-                    url: rt::de::required(__f2, "url")?,
-                    category_slug: rt::de::required(__f3, "category_slug")?,
-                    topic: rt::de::required(__f4, "topic")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListEventsResponseEventsItemPost { id : req, post_number : req, url : req,
+    category_slug : req, topic : req, }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -358,44 +141,9 @@ pub struct ListEventsResponseEventsItemPostTopic {
     pub slug: String,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for ListEventsResponseEventsItemPostTopic {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListEventsResponseEventsItemPostTopic;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListEventsResponseEventsItemPostTopic")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListEventsResponseEventsItemPostTopic, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<Vec<String>> = None;
-                let mut __f3: Option<serde_json::Value> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "title" => __f1 = Some(__map.next_value()?),
-                        "tags" => __f2 = Some(__map.next_value()?),
-                        "tags_descriptions" => __f3 = Some(__map.next_value()?),
-                        "slug" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListEventsResponseEventsItemPostTopic {
-                    id: rt::de::required(__f0, "id")?,
-                    title: rt::de::required(__f1, "title")?,
-                    tags: rt::de::required(__f2, "tags")?,
-                    tags_descriptions: rt::de::required(__f3, "tags_descriptions")?,
-                    slug: rt::de::required(__f4, "slug")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListEventsResponseEventsItemPostTopic { id : req, title : req, tags : req,
+    tags_descriptions : req, slug : req, }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -404,35 +152,8 @@ pub struct ListEventsResponseEventsItemOccurrencesItem {
     pub ends_at: Option<String>,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for ListEventsResponseEventsItemOccurrencesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListEventsResponseEventsItemOccurrencesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListEventsResponseEventsItemOccurrencesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListEventsResponseEventsItemOccurrencesItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "starts_at" => __f0 = __map.next_value()?,
-                        "ends_at" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListEventsResponseEventsItemOccurrencesItem {
-                    starts_at: __f0,
-                    ends_at: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListEventsResponseEventsItemOccurrencesItem { starts_at : opt, ends_at : opt, }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -443,41 +164,9 @@ pub struct ListEventsResponseEventsItemCreator {
     pub avatar_template: String,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for ListEventsResponseEventsItemCreator {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListEventsResponseEventsItemCreator;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListEventsResponseEventsItemCreator")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListEventsResponseEventsItemCreator, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListEventsResponseEventsItemCreator {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: __f2,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListEventsResponseEventsItemCreator { id : req, username : req, name : opt,
+    avatar_template : req, }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq)]
@@ -488,43 +177,9 @@ pub struct ListEventsResponseEventsItemRemindersItem {
     pub type_: String,
 }
 #[cfg(feature = "events")]
-impl<'de> serde::Deserialize<'de> for ListEventsResponseEventsItemRemindersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListEventsResponseEventsItemRemindersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListEventsResponseEventsItemRemindersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListEventsResponseEventsItemRemindersItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::ListEventsResponseEventsItemRemindersItemPeriod,
-                > = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "value" => __f0 = Some(__map.next_value()?),
-                        "unit" => __f1 = Some(__map.next_value()?),
-                        "period" => __f2 = Some(__map.next_value()?),
-                        "type" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListEventsResponseEventsItemRemindersItem {
-                    value: rt::de::required(__f0, "value")?,
-                    unit: rt::de::required(__f1, "unit")?,
-                    period: rt::de::required(__f2, "period")?,
-                    type_: rt::de::required(__f3, "type")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListEventsResponseEventsItemRemindersItem { value : req, unit : req, period : req,
+    type_ : req = "type", }
 }
 #[cfg(feature = "events")]
 connector_runtime::__string_enum! {
@@ -544,38 +199,8 @@ pub struct GetBackupsResponseItem {
     pub last_modified: String,
 }
 #[cfg(feature = "backups")]
-impl<'de> serde::Deserialize<'de> for GetBackupsResponseItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetBackupsResponseItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetBackupsResponseItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetBackupsResponseItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "filename" => __f0 = Some(__map.next_value()?),
-                        "size" => __f1 = Some(__map.next_value()?),
-                        "last_modified" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetBackupsResponseItem {
-                    filename: rt::de::required(__f0, "filename")?,
-                    size: rt::de::required(__f1, "size")?,
-                    last_modified: rt::de::required(__f2, "last_modified")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetBackupsResponseItem { filename : req, size : req, last_modified : req, }
 }
 #[cfg(feature = "backups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -583,32 +208,8 @@ pub struct CreateBackupBody {
     pub with_uploads: bool,
 }
 #[cfg(feature = "backups")]
-impl<'de> serde::Deserialize<'de> for CreateBackupBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateBackupBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateBackupBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateBackupBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "with_uploads" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateBackupBody {
-                    with_uploads: rt::de::required(__f0, "with_uploads")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateBackupBody { with_uploads : req, }
 }
 #[cfg(
     any(feature = "backups", feature = "groups", feature = "uploads", feature = "users")
@@ -620,32 +221,8 @@ pub struct SuccessResponse {
 #[cfg(
     any(feature = "backups", feature = "groups", feature = "uploads", feature = "users")
 )]
-impl<'de> serde::Deserialize<'de> for SuccessResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SuccessResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SuccessResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SuccessResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SuccessResponse {
-                    success: rt::de::required(__f0, "success")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SuccessResponse { success : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -656,47 +233,9 @@ pub struct AdminListBadgesResponse {
     pub admin_badges: super::models::AdminListBadgesResponseAdminBadges,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for AdminListBadgesResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminListBadgesResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminListBadgesResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminListBadgesResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::AdminListBadgesResponseBadgesItem>,
-                > = None;
-                let mut __f1: Option<Vec<super::models::BadgeTypesItem>> = None;
-                let mut __f2: Option<
-                    Vec<super::models::AdminListBadgesResponseBadgeGroupingsItem>,
-                > = None;
-                let mut __f3: Option<
-                    super::models::AdminListBadgesResponseAdminBadges,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "badges" => __f0 = Some(__map.next_value()?),
-                        "badge_types" => __f1 = Some(__map.next_value()?),
-                        "badge_groupings" => __f2 = Some(__map.next_value()?),
-                        "admin_badges" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminListBadgesResponse {
-                    badges: rt::de::required(__f0, "badges")?,
-                    badge_types: rt::de::required(__f1, "badge_types")?,
-                    badge_groupings: rt::de::required(__f2, "badge_groupings")?,
-                    admin_badges: rt::de::required(__f3, "admin_badges")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminListBadgesResponse { badges : req, badge_types : req, badge_groupings : req,
+    admin_badges : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -727,101 +266,13 @@ pub struct AdminListBadgesResponseBadgesItem {
     pub show_in_post_header: bool,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for AdminListBadgesResponseBadgesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminListBadgesResponseBadgesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminListBadgesResponseBadgesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminListBadgesResponseBadgesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "description" => __f2 = Some(__map.next_value()?),
-                        "grant_count" => __f3 = Some(__map.next_value()?),
-                        "allow_title" => __f4 = Some(__map.next_value()?),
-                        "multiple_grant" => __f5 = Some(__map.next_value()?),
-                        "icon" => __f6 = Some(__map.next_value()?),
-                        "image_url" => __f7 = __map.next_value()?,
-                        "listable" => __f8 = Some(__map.next_value()?),
-                        "enabled" => __f9 = Some(__map.next_value()?),
-                        "badge_grouping_id" => __f10 = Some(__map.next_value()?),
-                        "system" => __f11 = Some(__map.next_value()?),
-                        "long_description" => __f12 = Some(__map.next_value()?),
-                        "slug" => __f13 = Some(__map.next_value()?),
-                        "manually_grantable" => __f14 = Some(__map.next_value()?),
-                        "query" => __f15 = __map.next_value()?,
-                        "trigger" => __f16 = __map.next_value()?,
-                        "target_posts" => __f17 = Some(__map.next_value()?),
-                        "auto_revoke" => __f18 = Some(__map.next_value()?),
-                        "show_posts" => __f19 = Some(__map.next_value()?),
-                        "i18n_name" => __f20 = __map.next_value()?,
-                        "image_upload_id" => __f21 = __map.next_value()?,
-                        "badge_type_id" => __f22 = Some(__map.next_value()?),
-                        "show_in_post_header" => __f23 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminListBadgesResponseBadgesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    description: rt::de::required(__f2, "description")?,
-                    grant_count: rt::de::required(__f3, "grant_count")?,
-                    allow_title: rt::de::required(__f4, "allow_title")?,
-                    multiple_grant: rt::de::required(__f5, "multiple_grant")?,
-                    icon: rt::de::required(__f6, "icon")?,
-                    image_url: __f7,
-                    listable: rt::de::required(__f8, "listable")?,
-                    enabled: rt::de::required(__f9, "enabled")?,
-                    badge_grouping_id: rt::de::required(__f10, "badge_grouping_id")?,
-                    system: rt::de::required(__f11, "system")?,
-                    long_description: rt::de::required(__f12, "long_description")?,
-                    slug: rt::de::required(__f13, "slug")?,
-                    manually_grantable: rt::de::required(__f14, "manually_grantable")?,
-                    query: __f15,
-                    trigger: __f16,
-                    target_posts: rt::de::required(__f17, "target_posts")?,
-                    auto_revoke: rt::de::required(__f18, "auto_revoke")?,
-                    show_posts: rt::de::required(__f19, "show_posts")?,
-                    i18n_name: __f20,
-                    image_upload_id: __f21,
-                    badge_type_id: rt::de::required(__f22, "badge_type_id")?,
-                    show_in_post_header: rt::de::required(__f23, "show_in_post_header")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminListBadgesResponseBadgesItem { id : req, name : req, description : req,
+    grant_count : req, allow_title : req, multiple_grant : req, icon : req, image_url :
+    opt, listable : req, enabled : req, badge_grouping_id : req, system : req,
+    long_description : req, slug : req, manually_grantable : req, query : opt, trigger :
+    opt, target_posts : req, auto_revoke : req, show_posts : req, i18n_name : opt,
+    image_upload_id : opt, badge_type_id : req, show_in_post_header : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -831,38 +282,8 @@ pub struct BadgeTypesItem {
     pub sort_order: i64,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for BadgeTypesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BadgeTypesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BadgeTypesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BadgeTypesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "sort_order" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BadgeTypesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    sort_order: rt::de::required(__f2, "sort_order")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BadgeTypesItem { id : req, name : req, sort_order : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -874,44 +295,9 @@ pub struct AdminListBadgesResponseBadgeGroupingsItem {
     pub system: bool,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for AdminListBadgesResponseBadgeGroupingsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminListBadgesResponseBadgeGroupingsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminListBadgesResponseBadgeGroupingsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminListBadgesResponseBadgeGroupingsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "description" => __f2 = __map.next_value()?,
-                        "position" => __f3 = Some(__map.next_value()?),
-                        "system" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminListBadgesResponseBadgeGroupingsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    description: __f2,
-                    position: rt::de::required(__f3, "position")?,
-                    system: rt::de::required(__f4, "system")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminListBadgesResponseBadgeGroupingsItem { id : req, name : req, description : opt,
+    position : req, system : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -923,49 +309,9 @@ pub struct AdminListBadgesResponseAdminBadges {
     pub badge_type_ids: Vec<serde_json::Value>,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for AdminListBadgesResponseAdminBadges {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminListBadgesResponseAdminBadges;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminListBadgesResponseAdminBadges")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminListBadgesResponseAdminBadges, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<
-                    super::models::AdminListBadgesResponseAdminBadgesTriggers,
-                > = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                let mut __f3: Option<Vec<serde_json::Value>> = None;
-                let mut __f4: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "protected_system_fields" => __f0 = Some(__map.next_value()?),
-                        "triggers" => __f1 = Some(__map.next_value()?),
-                        "badge_ids" => __f2 = Some(__map.next_value()?),
-                        "badge_grouping_ids" => __f3 = Some(__map.next_value()?),
-                        "badge_type_ids" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminListBadgesResponseAdminBadges {
-                    protected_system_fields: rt::de::required(
-                        __f0,
-                        "protected_system_fields",
-                    )?,
-                    triggers: rt::de::required(__f1, "triggers")?,
-                    badge_ids: rt::de::required(__f2, "badge_ids")?,
-                    badge_grouping_ids: rt::de::required(__f3, "badge_grouping_ids")?,
-                    badge_type_ids: rt::de::required(__f4, "badge_type_ids")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminListBadgesResponseAdminBadges { protected_system_fields : req, triggers : req,
+    badge_ids : req, badge_grouping_ids : req, badge_type_ids : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -977,44 +323,9 @@ pub struct AdminListBadgesResponseAdminBadgesTriggers {
     pub post_action: i64,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for AdminListBadgesResponseAdminBadgesTriggers {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminListBadgesResponseAdminBadgesTriggers;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminListBadgesResponseAdminBadgesTriggers")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminListBadgesResponseAdminBadgesTriggers, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user_change" => __f0 = Some(__map.next_value()?),
-                        "none" => __f1 = Some(__map.next_value()?),
-                        "post_revision" => __f2 = Some(__map.next_value()?),
-                        "trust_level_change" => __f3 = Some(__map.next_value()?),
-                        "post_action" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminListBadgesResponseAdminBadgesTriggers {
-                    user_change: rt::de::required(__f0, "user_change")?,
-                    none: rt::de::required(__f1, "none")?,
-                    post_revision: rt::de::required(__f2, "post_revision")?,
-                    trust_level_change: rt::de::required(__f3, "trust_level_change")?,
-                    post_action: rt::de::required(__f4, "post_action")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminListBadgesResponseAdminBadgesTriggers { user_change : req, none : req,
+    post_revision : req, trust_level_change : req, post_action : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1026,35 +337,8 @@ pub struct NameBadgeTypeIdBody {
     pub badge_type_id: i64,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for NameBadgeTypeIdBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = NameBadgeTypeIdBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct NameBadgeTypeIdBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<NameBadgeTypeIdBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "badge_type_id" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(NameBadgeTypeIdBody {
-                    name: rt::de::required(__f0, "name")?,
-                    badge_type_id: rt::de::required(__f1, "badge_type_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    NameBadgeTypeIdBody { name : req, badge_type_id : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1063,35 +347,8 @@ pub struct BadgeTypesBadgeResponse {
     pub badge: super::models::BadgeTypesBadgeResponseBadge,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for BadgeTypesBadgeResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BadgeTypesBadgeResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BadgeTypesBadgeResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BadgeTypesBadgeResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::BadgeTypesItem>> = None;
-                let mut __f1: Option<super::models::BadgeTypesBadgeResponseBadge> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "badge_types" => __f0 = Some(__map.next_value()?),
-                        "badge" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BadgeTypesBadgeResponse {
-                    badge_types: rt::de::required(__f0, "badge_types")?,
-                    badge: rt::de::required(__f1, "badge")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BadgeTypesBadgeResponse { badge_types : req, badge : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1121,98 +378,13 @@ pub struct BadgeTypesBadgeResponseBadge {
     pub show_in_post_header: bool,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for BadgeTypesBadgeResponseBadge {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BadgeTypesBadgeResponseBadge;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BadgeTypesBadgeResponseBadge")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BadgeTypesBadgeResponseBadge, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "description" => __f2 = Some(__map.next_value()?),
-                        "grant_count" => __f3 = Some(__map.next_value()?),
-                        "allow_title" => __f4 = Some(__map.next_value()?),
-                        "multiple_grant" => __f5 = Some(__map.next_value()?),
-                        "icon" => __f6 = Some(__map.next_value()?),
-                        "image_url" => __f7 = __map.next_value()?,
-                        "image_upload_id" => __f8 = __map.next_value()?,
-                        "listable" => __f9 = Some(__map.next_value()?),
-                        "enabled" => __f10 = Some(__map.next_value()?),
-                        "badge_grouping_id" => __f11 = Some(__map.next_value()?),
-                        "system" => __f12 = Some(__map.next_value()?),
-                        "long_description" => __f13 = Some(__map.next_value()?),
-                        "slug" => __f14 = Some(__map.next_value()?),
-                        "manually_grantable" => __f15 = Some(__map.next_value()?),
-                        "query" => __f16 = __map.next_value()?,
-                        "trigger" => __f17 = __map.next_value()?,
-                        "target_posts" => __f18 = Some(__map.next_value()?),
-                        "auto_revoke" => __f19 = Some(__map.next_value()?),
-                        "show_posts" => __f20 = Some(__map.next_value()?),
-                        "badge_type_id" => __f21 = Some(__map.next_value()?),
-                        "show_in_post_header" => __f22 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BadgeTypesBadgeResponseBadge {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    description: rt::de::required(__f2, "description")?,
-                    grant_count: rt::de::required(__f3, "grant_count")?,
-                    allow_title: rt::de::required(__f4, "allow_title")?,
-                    multiple_grant: rt::de::required(__f5, "multiple_grant")?,
-                    icon: rt::de::required(__f6, "icon")?,
-                    image_url: __f7,
-                    image_upload_id: __f8,
-                    listable: rt::de::required(__f9, "listable")?,
-                    enabled: rt::de::required(__f10, "enabled")?,
-                    badge_grouping_id: rt::de::required(__f11, "badge_grouping_id")?,
-                    system: rt::de::required(__f12, "system")?,
-                    long_description: rt::de::required(__f13, "long_description")?,
-                    slug: rt::de::required(__f14, "slug")?,
-                    manually_grantable: rt::de::required(__f15, "manually_grantable")?,
-                    query: __f16,
-                    trigger: __f17,
-                    target_posts: rt::de::required(__f18, "target_posts")?,
-                    auto_revoke: rt::de::required(__f19, "auto_revoke")?,
-                    show_posts: rt::de::required(__f20, "show_posts")?,
-                    badge_type_id: rt::de::required(__f21, "badge_type_id")?,
-                    show_in_post_header: rt::de::required(__f22, "show_in_post_header")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BadgeTypesBadgeResponseBadge { id : req, name : req, description : req, grant_count :
+    req, allow_title : req, multiple_grant : req, icon : req, image_url : opt,
+    image_upload_id : opt, listable : req, enabled : req, badge_grouping_id : req, system
+    : req, long_description : req, slug : req, manually_grantable : req, query : opt,
+    trigger : opt, target_posts : req, auto_revoke : req, show_posts : req, badge_type_id
+    : req, show_in_post_header : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1220,34 +392,8 @@ pub struct ListCategoriesResponse {
     pub category_list: super::models::ListCategoriesResponseCategoryList,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for ListCategoriesResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCategoriesResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCategoriesResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCategoriesResponse, A::Error> {
-                let mut __f0: Option<
-                    super::models::ListCategoriesResponseCategoryList,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "category_list" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCategoriesResponse {
-                    category_list: rt::de::required(__f0, "category_list")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCategoriesResponse { category_list : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1257,40 +403,9 @@ pub struct ListCategoriesResponseCategoryList {
     pub categories: Vec<super::models::ListCategoriesResponseCategoryListCategoriesItem>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for ListCategoriesResponseCategoryList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCategoriesResponseCategoryList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCategoriesResponseCategoryList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCategoriesResponseCategoryList, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<
-                    Vec<super::models::ListCategoriesResponseCategoryListCategoriesItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_create_category" => __f0 = Some(__map.next_value()?),
-                        "can_create_topic" => __f1 = Some(__map.next_value()?),
-                        "categories" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCategoriesResponseCategoryList {
-                    can_create_category: rt::de::required(__f0, "can_create_category")?,
-                    can_create_topic: rt::de::required(__f1, "can_create_topic")?,
-                    categories: rt::de::required(__f2, "categories")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCategoriesResponseCategoryList { can_create_category : req, can_create_topic :
+    req, categories : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1342,177 +457,20 @@ pub struct ListCategoriesResponseCategoryListCategoriesItem {
     pub uploaded_background_dark: Option<String>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for ListCategoriesResponseCategoryListCategoriesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCategoriesResponseCategoryListCategoriesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCategoriesResponseCategoryListCategoriesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCategoriesResponseCategoryListCategoriesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<i64> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<i64> = None;
-                let mut __f34: Option<i64> = None;
-                let mut __f35: Option<i64> = None;
-                let mut __f36: Option<i64> = None;
-                let mut __f37: Option<i64> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<Vec<serde_json::Value>> = None;
-                let mut __f40: Option<Vec<serde_json::Value>> = None;
-                let mut __f41: Option<String> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "color" => __f2 = Some(__map.next_value()?),
-                        "text_color" => __f3 = Some(__map.next_value()?),
-                        "style_type" => __f4 = Some(__map.next_value()?),
-                        "emoji" => __f5 = __map.next_value()?,
-                        "icon" => __f6 = __map.next_value()?,
-                        "slug" => __f7 = Some(__map.next_value()?),
-                        "topic_count" => __f8 = Some(__map.next_value()?),
-                        "post_count" => __f9 = Some(__map.next_value()?),
-                        "position" => __f10 = Some(__map.next_value()?),
-                        "description" => __f11 = __map.next_value()?,
-                        "description_text" => __f12 = __map.next_value()?,
-                        "description_excerpt" => __f13 = __map.next_value()?,
-                        "topic_url" => __f14 = __map.next_value()?,
-                        "read_restricted" => __f15 = Some(__map.next_value()?),
-                        "permission" => __f16 = Some(__map.next_value()?),
-                        "notification_level" => __f17 = Some(__map.next_value()?),
-                        "can_edit" => __f18 = Some(__map.next_value()?),
-                        "topic_template" => __f19 = __map.next_value()?,
-                        "topic_title_placeholder" => __f20 = __map.next_value()?,
-                        "has_children" => __f21 = Some(__map.next_value()?),
-                        "subcategory_count" => __f22 = __map.next_value()?,
-                        "sort_order" => __f23 = __map.next_value()?,
-                        "sort_ascending" => __f24 = __map.next_value()?,
-                        "show_subcategory_list" => __f25 = Some(__map.next_value()?),
-                        "num_featured_topics" => __f26 = Some(__map.next_value()?),
-                        "default_view" => __f27 = __map.next_value()?,
-                        "subcategory_list_style" => __f28 = Some(__map.next_value()?),
-                        "default_top_period" => __f29 = Some(__map.next_value()?),
-                        "default_list_filter" => __f30 = Some(__map.next_value()?),
-                        "minimum_required_tags" => __f31 = Some(__map.next_value()?),
-                        "navigate_to_first_post_after_read" => {
-                            __f32 = Some(__map.next_value()?);
-                        }
-                        "topics_day" => __f33 = Some(__map.next_value()?),
-                        "topics_week" => __f34 = Some(__map.next_value()?),
-                        "topics_month" => __f35 = Some(__map.next_value()?),
-                        "topics_year" => __f36 = Some(__map.next_value()?),
-                        "topics_all_time" => __f37 = Some(__map.next_value()?),
-                        "is_uncategorized" => __f38 = __map.next_value()?,
-                        "subcategory_ids" => __f39 = Some(__map.next_value()?),
-                        "subcategory_list" => __f40 = __map.next_value()?,
-                        "uploaded_logo" => __f41 = __map.next_value()?,
-                        "uploaded_logo_dark" => __f42 = __map.next_value()?,
-                        "uploaded_background" => __f43 = __map.next_value()?,
-                        "uploaded_background_dark" => __f44 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCategoriesResponseCategoryListCategoriesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    color: rt::de::required(__f2, "color")?,
-                    text_color: rt::de::required(__f3, "text_color")?,
-                    style_type: rt::de::required(__f4, "style_type")?,
-                    emoji: __f5,
-                    icon: __f6,
-                    slug: rt::de::required(__f7, "slug")?,
-                    topic_count: rt::de::required(__f8, "topic_count")?,
-                    post_count: rt::de::required(__f9, "post_count")?,
-                    position: rt::de::required(__f10, "position")?,
-                    description: __f11,
-                    description_text: __f12,
-                    description_excerpt: __f13,
-                    topic_url: __f14,
-                    read_restricted: rt::de::required(__f15, "read_restricted")?,
-                    permission: rt::de::required(__f16, "permission")?,
-                    notification_level: rt::de::required(__f17, "notification_level")?,
-                    can_edit: rt::de::required(__f18, "can_edit")?,
-                    topic_template: __f19,
-                    topic_title_placeholder: __f20,
-                    has_children: rt::de::required(__f21, "has_children")?,
-                    subcategory_count: __f22,
-                    sort_order: __f23,
-                    sort_ascending: __f24,
-                    show_subcategory_list: rt::de::required(
-                        __f25,
-                        "show_subcategory_list",
-                    )?,
-                    num_featured_topics: rt::de::required(__f26, "num_featured_topics")?,
-                    default_view: __f27,
-                    subcategory_list_style: rt::de::required(
-                        __f28,
-                        "subcategory_list_style",
-                    )?,
-                    default_top_period: rt::de::required(__f29, "default_top_period")?,
-                    default_list_filter: rt::de::required(__f30, "default_list_filter")?,
-                    minimum_required_tags: rt::de::required(
-                        __f31,
-                        "minimum_required_tags",
-                    )?,
-                    navigate_to_first_post_after_read: rt::de::required(
-                        __f32,
-                        "navigate_to_first_post_after_read",
-                    )?,
-                    topics_day: rt::de::required(__f33, "topics_day")?,
-                    topics_week: rt::de::required(__f34, "topics_week")?,
-                    topics_month: rt::de::required(__f35, "topics_month")?,
-                    topics_year: rt::de::required(__f36, "topics_year")?,
-                    topics_all_time: rt::de::required(__f37, "topics_all_time")?,
-                    is_uncategorized: __f38,
-                    subcategory_ids: rt::de::required(__f39, "subcategory_ids")?,
-                    subcategory_list: __f40,
-                    uploaded_logo: __f41,
-                    uploaded_logo_dark: __f42,
-                    uploaded_background: __f43,
-                    uploaded_background_dark: __f44,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ListCategoriesResponseCategoryListCategoriesItem { id : req, name : req, color : req,
+    text_color : req, style_type : req, emoji : opt, icon : opt, slug : req, topic_count
+    : req, post_count : req, position : req, description : opt, description_text : opt,
+    description_excerpt : opt, topic_url : opt, read_restricted : req, permission : req,
+    notification_level : req, can_edit : req, topic_template : opt,
+    topic_title_placeholder : opt, has_children : req, subcategory_count : opt,
+    sort_order : opt, sort_ascending : opt, show_subcategory_list : req,
+    num_featured_topics : req, default_view : opt, subcategory_list_style : req,
+    default_top_period : req, default_list_filter : req, minimum_required_tags : req,
+    navigate_to_first_post_after_read : req, topics_day : req, topics_week : req,
+    topics_month : req, topics_year : req, topics_all_time : req, is_uncategorized : opt,
+    subcategory_ids : req, subcategory_list : opt, uploaded_logo : opt,
+    uploaded_logo_dark : opt, uploaded_background : opt, uploaded_background_dark : opt,
     }
 }
 #[cfg(feature = "categories")]
@@ -1549,73 +507,11 @@ pub struct NameColorBody {
     >,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for NameColorBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = NameColorBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct NameColorBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<NameColorBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<super::models::NameColorBodyPermissions> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<Vec<serde_json::Value>> = None;
-                let mut __f13: Option<
-                    Vec<super::models::NameColorBodyCategoryLocalizationsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "color" => __f1 = __map.next_value()?,
-                        "text_color" => __f2 = __map.next_value()?,
-                        "style_type" => __f3 = __map.next_value()?,
-                        "emoji" => __f4 = __map.next_value()?,
-                        "icon" => __f5 = __map.next_value()?,
-                        "parent_category_id" => __f6 = __map.next_value()?,
-                        "allow_badges" => __f7 = __map.next_value()?,
-                        "slug" => __f8 = __map.next_value()?,
-                        "topic_featured_links_allowed" => __f9 = __map.next_value()?,
-                        "permissions" => __f10 = __map.next_value()?,
-                        "search_priority" => __f11 = __map.next_value()?,
-                        "form_template_ids" => __f12 = __map.next_value()?,
-                        "category_localizations" => __f13 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(NameColorBody {
-                    name: rt::de::required(__f0, "name")?,
-                    color: __f1,
-                    text_color: __f2,
-                    style_type: __f3,
-                    emoji: __f4,
-                    icon: __f5,
-                    parent_category_id: __f6,
-                    allow_badges: __f7,
-                    slug: __f8,
-                    topic_featured_links_allowed: __f9,
-                    permissions: __f10,
-                    search_priority: __f11,
-                    form_template_ids: __f12,
-                    category_localizations: __f13,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    NameColorBody { name : req, color : opt, text_color : opt, style_type : opt, emoji :
+    opt, icon : opt, parent_category_id : opt, allow_badges : opt, slug : opt,
+    topic_featured_links_allowed : opt, permissions : opt, search_priority : opt,
+    form_template_ids : opt, category_localizations : opt, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1629,39 +525,8 @@ pub struct NameColorBodyPermissions {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for NameColorBodyPermissions {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = NameColorBodyPermissions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct NameColorBodyPermissions")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<NameColorBodyPermissions, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "everyone" => __f0 = __map.next_value()?,
-                        "staff" => __f1 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(NameColorBodyPermissions {
-                    everyone: __f0,
-                    staff: __f1,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    NameColorBodyPermissions { everyone : opt, staff : opt, ..additional_properties }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1681,41 +546,9 @@ pub struct NameColorBodyCategoryLocalizationsItem {
     pub description: Option<String>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for NameColorBodyCategoryLocalizationsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = NameColorBodyCategoryLocalizationsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct NameColorBodyCategoryLocalizationsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<NameColorBodyCategoryLocalizationsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "locale" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "description" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(NameColorBodyCategoryLocalizationsItem {
-                    id: __f0,
-                    locale: rt::de::required(__f1, "locale")?,
-                    name: rt::de::required(__f2, "name")?,
-                    description: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    NameColorBodyCategoryLocalizationsItem { id : opt, locale : req, name : req,
+    description : opt, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1723,32 +556,8 @@ pub struct CategoryResponse {
     pub category: super::models::CategoryResponseCategory,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for CategoryResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CategoryResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CategoryResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CategoryResponse, A::Error> {
-                let mut __f0: Option<super::models::CategoryResponseCategory> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "category" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CategoryResponse {
-                    category: rt::de::required(__f0, "category")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CategoryResponse { category : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1821,269 +630,28 @@ pub struct CategoryResponseCategory {
     pub available_category_types: Option<Vec<super::models::AvailableCategoryTypesItem>>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for CategoryResponseCategory {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CategoryResponseCategory;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CategoryResponseCategory")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CategoryResponseCategory, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<Vec<serde_json::Value>> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<i64> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<serde_json::Value> = None;
-                let mut __f36: Option<Vec<serde_json::Value>> = None;
-                let mut __f37: Option<Vec<serde_json::Value>> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<Vec<super::models::RequiredTagGroupsItem>> = None;
-                let mut __f40: Option<super::models::CategorySetting> = None;
-                let mut __f41: Option<Vec<serde_json::Value>> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<Vec<serde_json::Value>> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<Vec<super::models::GroupPermissionsItem>> = None;
-                let mut __f49: Option<String> = None;
-                let mut __f50: Option<bool> = None;
-                let mut __f51: Option<bool> = None;
-                let mut __f52: Option<bool> = None;
-                let mut __f53: Option<bool> = None;
-                let mut __f54: Option<bool> = None;
-                let mut __f55: Option<bool> = None;
-                let mut __f56: Option<i64> = None;
-                let mut __f57: Option<Vec<i64>> = None;
-                let mut __f58: Option<Vec<i64>> = None;
-                let mut __f59: Option<String> = None;
-                let mut __f60: Option<String> = None;
-                let mut __f61: Option<String> = None;
-                let mut __f62: Option<String> = None;
-                let mut __f63: Option<serde_json::Value> = None;
-                let mut __f64: Option<serde_json::Value> = None;
-                let mut __f65: Option<Vec<super::models::AvailableCategoryTypesItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "color" => __f2 = Some(__map.next_value()?),
-                        "text_color" => __f3 = Some(__map.next_value()?),
-                        "style_type" => __f4 = Some(__map.next_value()?),
-                        "emoji" => __f5 = __map.next_value()?,
-                        "icon" => __f6 = __map.next_value()?,
-                        "slug" => __f7 = Some(__map.next_value()?),
-                        "locale" => __f8 = __map.next_value()?,
-                        "topic_count" => __f9 = Some(__map.next_value()?),
-                        "post_count" => __f10 = Some(__map.next_value()?),
-                        "position" => __f11 = Some(__map.next_value()?),
-                        "description" => __f12 = __map.next_value()?,
-                        "description_text" => __f13 = __map.next_value()?,
-                        "description_excerpt" => __f14 = __map.next_value()?,
-                        "topic_url" => __f15 = __map.next_value()?,
-                        "read_restricted" => __f16 = Some(__map.next_value()?),
-                        "permission" => __f17 = __map.next_value()?,
-                        "notification_level" => __f18 = Some(__map.next_value()?),
-                        "can_edit" => __f19 = Some(__map.next_value()?),
-                        "topic_template" => __f20 = __map.next_value()?,
-                        "topic_title_placeholder" => __f21 = __map.next_value()?,
-                        "form_template_ids" => __f22 = __map.next_value()?,
-                        "has_children" => __f23 = __map.next_value()?,
-                        "subcategory_count" => __f24 = __map.next_value()?,
-                        "sort_order" => __f25 = __map.next_value()?,
-                        "sort_ascending" => __f26 = __map.next_value()?,
-                        "show_subcategory_list" => __f27 = Some(__map.next_value()?),
-                        "num_featured_topics" => __f28 = Some(__map.next_value()?),
-                        "default_view" => __f29 = __map.next_value()?,
-                        "subcategory_list_style" => __f30 = Some(__map.next_value()?),
-                        "default_top_period" => __f31 = Some(__map.next_value()?),
-                        "default_list_filter" => __f32 = Some(__map.next_value()?),
-                        "minimum_required_tags" => __f33 = Some(__map.next_value()?),
-                        "navigate_to_first_post_after_read" => {
-                            __f34 = Some(__map.next_value()?);
-                        }
-                        "custom_fields" => __f35 = Some(__map.next_value()?),
-                        "allowed_tags" => __f36 = __map.next_value()?,
-                        "allowed_tag_groups" => __f37 = __map.next_value()?,
-                        "allow_global_tags" => __f38 = __map.next_value()?,
-                        "required_tag_groups" => __f39 = Some(__map.next_value()?),
-                        "category_setting" => __f40 = __map.next_value()?,
-                        "category_localizations" => __f41 = __map.next_value()?,
-                        "read_only_banner" => __f42 = __map.next_value()?,
-                        "available_groups" => __f43 = Some(__map.next_value()?),
-                        "auto_close_hours" => __f44 = __map.next_value()?,
-                        "auto_close_based_on_last_post" => {
-                            __f45 = Some(__map.next_value()?);
-                        }
-                        "allow_unlimited_owner_edits_on_first_post" => {
-                            __f46 = Some(__map.next_value()?);
-                        }
-                        "default_slow_mode_seconds" => __f47 = __map.next_value()?,
-                        "group_permissions" => __f48 = Some(__map.next_value()?),
-                        "email_in" => __f49 = __map.next_value()?,
-                        "email_in_allow_strangers" => __f50 = Some(__map.next_value()?),
-                        "mailinglist_mirror" => __f51 = Some(__map.next_value()?),
-                        "all_topics_wiki" => __f52 = Some(__map.next_value()?),
-                        "can_delete" => __f53 = Some(__map.next_value()?),
-                        "allow_badges" => __f54 = Some(__map.next_value()?),
-                        "topic_featured_link_allowed" => {
-                            __f55 = Some(__map.next_value()?);
-                        }
-                        "search_priority" => __f56 = Some(__map.next_value()?),
-                        "topic_posting_review_group_ids" => {
-                            __f57 = Some(__map.next_value()?);
-                        }
-                        "reply_posting_review_group_ids" => {
-                            __f58 = Some(__map.next_value()?);
-                        }
-                        "uploaded_logo" => __f59 = __map.next_value()?,
-                        "uploaded_logo_dark" => __f60 = __map.next_value()?,
-                        "uploaded_background" => __f61 = __map.next_value()?,
-                        "uploaded_background_dark" => __f62 = __map.next_value()?,
-                        "category_types" => __f63 = __map.next_value()?,
-                        "category_type_settings" => __f64 = __map.next_value()?,
-                        "available_category_types" => __f65 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CategoryResponseCategory {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    color: rt::de::required(__f2, "color")?,
-                    text_color: rt::de::required(__f3, "text_color")?,
-                    style_type: rt::de::required(__f4, "style_type")?,
-                    emoji: __f5,
-                    icon: __f6,
-                    slug: rt::de::required(__f7, "slug")?,
-                    locale: __f8,
-                    topic_count: rt::de::required(__f9, "topic_count")?,
-                    post_count: rt::de::required(__f10, "post_count")?,
-                    position: rt::de::required(__f11, "position")?,
-                    description: __f12,
-                    description_text: __f13,
-                    description_excerpt: __f14,
-                    topic_url: __f15,
-                    read_restricted: rt::de::required(__f16, "read_restricted")?,
-                    permission: __f17,
-                    notification_level: rt::de::required(__f18, "notification_level")?,
-                    can_edit: rt::de::required(__f19, "can_edit")?,
-                    topic_template: __f20,
-                    topic_title_placeholder: __f21,
-                    form_template_ids: __f22,
-                    has_children: __f23,
-                    subcategory_count: __f24,
-                    sort_order: __f25,
-                    sort_ascending: __f26,
-                    show_subcategory_list: rt::de::required(
-                        __f27,
-                        "show_subcategory_list",
-                    )?,
-                    num_featured_topics: rt::de::required(__f28, "num_featured_topics")?,
-                    default_view: __f29,
-                    subcategory_list_style: rt::de::required(
-                        __f30,
-                        "subcategory_list_style",
-                    )?,
-                    default_top_period: rt::de::required(__f31, "default_top_period")?,
-                    default_list_filter: rt::de::required(__f32, "default_list_filter")?,
-                    minimum_required_tags: rt::de::required(
-                        __f33,
-                        "minimum_required_tags",
-                    )?,
-                    navigate_to_first_post_after_read: rt::de::required(
-                        __f34,
-                        "navigate_to_first_post_after_read",
-                    )?,
-                    custom_fields: rt::de::required(__f35, "custom_fields")?,
-                    allowed_tags: __f36,
-                    allowed_tag_groups: __f37,
-                    allow_global_tags: __f38,
-                    required_tag_groups: rt::de::required(__f39, "required_tag_groups")?,
-                    category_setting: __f40,
-                    category_localizations: __f41,
-                    read_only_banner: __f42,
-                    available_groups: rt::de::required(__f43, "available_groups")?,
-                    auto_close_hours: __f44,
-                    auto_close_based_on_last_post: rt::de::required(
-                        __f45,
-                        "auto_close_based_on_last_post",
-                    )?,
-                    allow_unlimited_owner_edits_on_first_post: rt::de::required(
-                        __f46,
-                        "allow_unlimited_owner_edits_on_first_post",
-                    )?,
-                    default_slow_mode_seconds: __f47,
-                    group_permissions: rt::de::required(__f48, "group_permissions")?,
-                    email_in: __f49,
-                    email_in_allow_strangers: rt::de::required(
-                        __f50,
-                        "email_in_allow_strangers",
-                    )?,
-                    mailinglist_mirror: rt::de::required(__f51, "mailinglist_mirror")?,
-                    all_topics_wiki: rt::de::required(__f52, "all_topics_wiki")?,
-                    can_delete: rt::de::required(__f53, "can_delete")?,
-                    allow_badges: rt::de::required(__f54, "allow_badges")?,
-                    topic_featured_link_allowed: rt::de::required(
-                        __f55,
-                        "topic_featured_link_allowed",
-                    )?,
-                    search_priority: rt::de::required(__f56, "search_priority")?,
-                    topic_posting_review_group_ids: rt::de::required(
-                        __f57,
-                        "topic_posting_review_group_ids",
-                    )?,
-                    reply_posting_review_group_ids: rt::de::required(
-                        __f58,
-                        "reply_posting_review_group_ids",
-                    )?,
-                    uploaded_logo: __f59,
-                    uploaded_logo_dark: __f60,
-                    uploaded_background: __f61,
-                    uploaded_background_dark: __f62,
-                    category_types: __f63,
-                    category_type_settings: __f64,
-                    available_category_types: __f65,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CategoryResponseCategory { id : req, name : req, color : req, text_color : req,
+    style_type : req, emoji : opt, icon : opt, slug : req, locale : opt, topic_count :
+    req, post_count : req, position : req, description : opt, description_text : opt,
+    description_excerpt : opt, topic_url : opt, read_restricted : req, permission : opt,
+    notification_level : req, can_edit : req, topic_template : opt,
+    topic_title_placeholder : opt, form_template_ids : opt, has_children : opt,
+    subcategory_count : opt, sort_order : opt, sort_ascending : opt,
+    show_subcategory_list : req, num_featured_topics : req, default_view : opt,
+    subcategory_list_style : req, default_top_period : req, default_list_filter : req,
+    minimum_required_tags : req, navigate_to_first_post_after_read : req, custom_fields :
+    req, allowed_tags : opt, allowed_tag_groups : opt, allow_global_tags : opt,
+    required_tag_groups : req, category_setting : opt, category_localizations : opt,
+    read_only_banner : opt, available_groups : req, auto_close_hours : opt,
+    auto_close_based_on_last_post : req, allow_unlimited_owner_edits_on_first_post : req,
+    default_slow_mode_seconds : opt, group_permissions : req, email_in : opt,
+    email_in_allow_strangers : req, mailinglist_mirror : req, all_topics_wiki : req,
+    can_delete : req, allow_badges : req, topic_featured_link_allowed : req,
+    search_priority : req, topic_posting_review_group_ids : req,
+    reply_posting_review_group_ids : req, uploaded_logo : opt, uploaded_logo_dark : opt,
+    uploaded_background : opt, uploaded_background_dark : opt, category_types : opt,
+    category_type_settings : opt, available_category_types : opt, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2092,35 +660,8 @@ pub struct RequiredTagGroupsItem {
     pub min_count: i64,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for RequiredTagGroupsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RequiredTagGroupsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RequiredTagGroupsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RequiredTagGroupsItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "min_count" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RequiredTagGroupsItem {
-                    name: rt::de::required(__f0, "name")?,
-                    min_count: rt::de::required(__f1, "min_count")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RequiredTagGroupsItem { name : req, min_count : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2134,50 +675,10 @@ pub struct CategorySetting {
     pub reply_posting_review_mode: Option<String>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for CategorySetting {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CategorySetting;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CategorySetting")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CategorySetting, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "auto_bump_cooldown_days" => __f0 = __map.next_value()?,
-                        "num_auto_bump_daily" => __f1 = __map.next_value()?,
-                        "require_reply_approval" => __f2 = __map.next_value()?,
-                        "require_topic_approval" => __f3 = __map.next_value()?,
-                        "nested_replies_default" => __f4 = __map.next_value()?,
-                        "topic_posting_review_mode" => __f5 = __map.next_value()?,
-                        "reply_posting_review_mode" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CategorySetting {
-                    auto_bump_cooldown_days: __f0,
-                    num_auto_bump_daily: __f1,
-                    require_reply_approval: __f2,
-                    require_topic_approval: __f3,
-                    nested_replies_default: __f4,
-                    topic_posting_review_mode: __f5,
-                    reply_posting_review_mode: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CategorySetting { auto_bump_cooldown_days : opt, num_auto_bump_daily : opt,
+    require_reply_approval : opt, require_topic_approval : opt, nested_replies_default :
+    opt, topic_posting_review_mode : opt, reply_posting_review_mode : opt, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2187,38 +688,8 @@ pub struct GroupPermissionsItem {
     pub group_id: i64,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for GroupPermissionsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GroupPermissionsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GroupPermissionsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GroupPermissionsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "permission_type" => __f0 = Some(__map.next_value()?),
-                        "group_name" => __f1 = Some(__map.next_value()?),
-                        "group_id" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GroupPermissionsItem {
-                    permission_type: rt::de::required(__f0, "permission_type")?,
-                    group_name: rt::de::required(__f1, "group_name")?,
-                    group_id: rt::de::required(__f2, "group_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GroupPermissionsItem { permission_type : req, group_name : req, group_id : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2233,53 +704,9 @@ pub struct AvailableCategoryTypesItem {
     pub configuration_schema: serde_json::Value,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for AvailableCategoryTypesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AvailableCategoryTypesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AvailableCategoryTypesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AvailableCategoryTypesItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "title" => __f2 = Some(__map.next_value()?),
-                        "description" => __f3 = Some(__map.next_value()?),
-                        "icon" => __f4 = Some(__map.next_value()?),
-                        "available" => __f5 = Some(__map.next_value()?),
-                        "visible" => __f6 = Some(__map.next_value()?),
-                        "configuration_schema" => __f7 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AvailableCategoryTypesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    title: rt::de::required(__f2, "title")?,
-                    description: rt::de::required(__f3, "description")?,
-                    icon: rt::de::required(__f4, "icon")?,
-                    available: rt::de::required(__f5, "available")?,
-                    visible: rt::de::required(__f6, "visible")?,
-                    configuration_schema: rt::de::required(__f7, "configuration_schema")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AvailableCategoryTypesItem { id : req, name : req, title : req, description : req,
+    icon : req, available : req, visible : req, configuration_schema : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2288,35 +715,8 @@ pub struct UpdateCategoryResponse {
     pub category: super::models::UpdateCategoryResponseCategory,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for UpdateCategoryResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateCategoryResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateCategoryResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateCategoryResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UpdateCategoryResponseCategory> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        "category" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateCategoryResponse {
-                    success: rt::de::required(__f0, "success")?,
-                    category: rt::de::required(__f1, "category")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateCategoryResponse { success : req, category : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2389,269 +789,28 @@ pub struct UpdateCategoryResponseCategory {
     pub available_category_types: Option<Vec<super::models::AvailableCategoryTypesItem>>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for UpdateCategoryResponseCategory {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateCategoryResponseCategory;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateCategoryResponseCategory")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateCategoryResponseCategory, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<Vec<serde_json::Value>> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<i64> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<serde_json::Value> = None;
-                let mut __f36: Option<Vec<serde_json::Value>> = None;
-                let mut __f37: Option<Vec<serde_json::Value>> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<Vec<super::models::RequiredTagGroupsItem>> = None;
-                let mut __f40: Option<super::models::CategorySetting> = None;
-                let mut __f41: Option<Vec<serde_json::Value>> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<Vec<serde_json::Value>> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<Vec<super::models::GroupPermissionsItem>> = None;
-                let mut __f49: Option<String> = None;
-                let mut __f50: Option<bool> = None;
-                let mut __f51: Option<bool> = None;
-                let mut __f52: Option<bool> = None;
-                let mut __f53: Option<bool> = None;
-                let mut __f54: Option<bool> = None;
-                let mut __f55: Option<bool> = None;
-                let mut __f56: Option<i64> = None;
-                let mut __f57: Option<Vec<i64>> = None;
-                let mut __f58: Option<Vec<i64>> = None;
-                let mut __f59: Option<String> = None;
-                let mut __f60: Option<String> = None;
-                let mut __f61: Option<String> = None;
-                let mut __f62: Option<String> = None;
-                let mut __f63: Option<serde_json::Value> = None;
-                let mut __f64: Option<serde_json::Value> = None;
-                let mut __f65: Option<Vec<super::models::AvailableCategoryTypesItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "color" => __f2 = Some(__map.next_value()?),
-                        "text_color" => __f3 = Some(__map.next_value()?),
-                        "style_type" => __f4 = __map.next_value()?,
-                        "emoji" => __f5 = __map.next_value()?,
-                        "icon" => __f6 = __map.next_value()?,
-                        "slug" => __f7 = Some(__map.next_value()?),
-                        "locale" => __f8 = __map.next_value()?,
-                        "topic_count" => __f9 = Some(__map.next_value()?),
-                        "post_count" => __f10 = Some(__map.next_value()?),
-                        "position" => __f11 = Some(__map.next_value()?),
-                        "description" => __f12 = __map.next_value()?,
-                        "description_text" => __f13 = __map.next_value()?,
-                        "description_excerpt" => __f14 = __map.next_value()?,
-                        "topic_url" => __f15 = __map.next_value()?,
-                        "read_restricted" => __f16 = Some(__map.next_value()?),
-                        "permission" => __f17 = __map.next_value()?,
-                        "notification_level" => __f18 = Some(__map.next_value()?),
-                        "can_edit" => __f19 = Some(__map.next_value()?),
-                        "topic_template" => __f20 = __map.next_value()?,
-                        "topic_title_placeholder" => __f21 = __map.next_value()?,
-                        "form_template_ids" => __f22 = Some(__map.next_value()?),
-                        "has_children" => __f23 = __map.next_value()?,
-                        "subcategory_count" => __f24 = __map.next_value()?,
-                        "sort_order" => __f25 = __map.next_value()?,
-                        "sort_ascending" => __f26 = __map.next_value()?,
-                        "show_subcategory_list" => __f27 = Some(__map.next_value()?),
-                        "num_featured_topics" => __f28 = Some(__map.next_value()?),
-                        "default_view" => __f29 = __map.next_value()?,
-                        "subcategory_list_style" => __f30 = Some(__map.next_value()?),
-                        "default_top_period" => __f31 = Some(__map.next_value()?),
-                        "default_list_filter" => __f32 = Some(__map.next_value()?),
-                        "minimum_required_tags" => __f33 = Some(__map.next_value()?),
-                        "navigate_to_first_post_after_read" => {
-                            __f34 = Some(__map.next_value()?);
-                        }
-                        "custom_fields" => __f35 = Some(__map.next_value()?),
-                        "allowed_tags" => __f36 = __map.next_value()?,
-                        "allowed_tag_groups" => __f37 = __map.next_value()?,
-                        "allow_global_tags" => __f38 = __map.next_value()?,
-                        "required_tag_groups" => __f39 = Some(__map.next_value()?),
-                        "category_setting" => __f40 = __map.next_value()?,
-                        "category_localizations" => __f41 = __map.next_value()?,
-                        "read_only_banner" => __f42 = __map.next_value()?,
-                        "available_groups" => __f43 = Some(__map.next_value()?),
-                        "auto_close_hours" => __f44 = __map.next_value()?,
-                        "auto_close_based_on_last_post" => {
-                            __f45 = Some(__map.next_value()?);
-                        }
-                        "allow_unlimited_owner_edits_on_first_post" => {
-                            __f46 = Some(__map.next_value()?);
-                        }
-                        "default_slow_mode_seconds" => __f47 = __map.next_value()?,
-                        "group_permissions" => __f48 = Some(__map.next_value()?),
-                        "email_in" => __f49 = __map.next_value()?,
-                        "email_in_allow_strangers" => __f50 = Some(__map.next_value()?),
-                        "mailinglist_mirror" => __f51 = Some(__map.next_value()?),
-                        "all_topics_wiki" => __f52 = Some(__map.next_value()?),
-                        "can_delete" => __f53 = Some(__map.next_value()?),
-                        "allow_badges" => __f54 = Some(__map.next_value()?),
-                        "topic_featured_link_allowed" => {
-                            __f55 = Some(__map.next_value()?);
-                        }
-                        "search_priority" => __f56 = Some(__map.next_value()?),
-                        "topic_posting_review_group_ids" => {
-                            __f57 = Some(__map.next_value()?);
-                        }
-                        "reply_posting_review_group_ids" => {
-                            __f58 = Some(__map.next_value()?);
-                        }
-                        "uploaded_logo" => __f59 = __map.next_value()?,
-                        "uploaded_logo_dark" => __f60 = __map.next_value()?,
-                        "uploaded_background" => __f61 = __map.next_value()?,
-                        "uploaded_background_dark" => __f62 = __map.next_value()?,
-                        "category_types" => __f63 = __map.next_value()?,
-                        "category_type_settings" => __f64 = __map.next_value()?,
-                        "available_category_types" => __f65 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateCategoryResponseCategory {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    color: rt::de::required(__f2, "color")?,
-                    text_color: rt::de::required(__f3, "text_color")?,
-                    style_type: __f4,
-                    emoji: __f5,
-                    icon: __f6,
-                    slug: rt::de::required(__f7, "slug")?,
-                    locale: __f8,
-                    topic_count: rt::de::required(__f9, "topic_count")?,
-                    post_count: rt::de::required(__f10, "post_count")?,
-                    position: rt::de::required(__f11, "position")?,
-                    description: __f12,
-                    description_text: __f13,
-                    description_excerpt: __f14,
-                    topic_url: __f15,
-                    read_restricted: rt::de::required(__f16, "read_restricted")?,
-                    permission: __f17,
-                    notification_level: rt::de::required(__f18, "notification_level")?,
-                    can_edit: rt::de::required(__f19, "can_edit")?,
-                    topic_template: __f20,
-                    topic_title_placeholder: __f21,
-                    form_template_ids: rt::de::required(__f22, "form_template_ids")?,
-                    has_children: __f23,
-                    subcategory_count: __f24,
-                    sort_order: __f25,
-                    sort_ascending: __f26,
-                    show_subcategory_list: rt::de::required(
-                        __f27,
-                        "show_subcategory_list",
-                    )?,
-                    num_featured_topics: rt::de::required(__f28, "num_featured_topics")?,
-                    default_view: __f29,
-                    subcategory_list_style: rt::de::required(
-                        __f30,
-                        "subcategory_list_style",
-                    )?,
-                    default_top_period: rt::de::required(__f31, "default_top_period")?,
-                    default_list_filter: rt::de::required(__f32, "default_list_filter")?,
-                    minimum_required_tags: rt::de::required(
-                        __f33,
-                        "minimum_required_tags",
-                    )?,
-                    navigate_to_first_post_after_read: rt::de::required(
-                        __f34,
-                        "navigate_to_first_post_after_read",
-                    )?,
-                    custom_fields: rt::de::required(__f35, "custom_fields")?,
-                    allowed_tags: __f36,
-                    allowed_tag_groups: __f37,
-                    allow_global_tags: __f38,
-                    required_tag_groups: rt::de::required(__f39, "required_tag_groups")?,
-                    category_setting: __f40,
-                    category_localizations: __f41,
-                    read_only_banner: __f42,
-                    available_groups: rt::de::required(__f43, "available_groups")?,
-                    auto_close_hours: __f44,
-                    auto_close_based_on_last_post: rt::de::required(
-                        __f45,
-                        "auto_close_based_on_last_post",
-                    )?,
-                    allow_unlimited_owner_edits_on_first_post: rt::de::required(
-                        __f46,
-                        "allow_unlimited_owner_edits_on_first_post",
-                    )?,
-                    default_slow_mode_seconds: __f47,
-                    group_permissions: rt::de::required(__f48, "group_permissions")?,
-                    email_in: __f49,
-                    email_in_allow_strangers: rt::de::required(
-                        __f50,
-                        "email_in_allow_strangers",
-                    )?,
-                    mailinglist_mirror: rt::de::required(__f51, "mailinglist_mirror")?,
-                    all_topics_wiki: rt::de::required(__f52, "all_topics_wiki")?,
-                    can_delete: rt::de::required(__f53, "can_delete")?,
-                    allow_badges: rt::de::required(__f54, "allow_badges")?,
-                    topic_featured_link_allowed: rt::de::required(
-                        __f55,
-                        "topic_featured_link_allowed",
-                    )?,
-                    search_priority: rt::de::required(__f56, "search_priority")?,
-                    topic_posting_review_group_ids: rt::de::required(
-                        __f57,
-                        "topic_posting_review_group_ids",
-                    )?,
-                    reply_posting_review_group_ids: rt::de::required(
-                        __f58,
-                        "reply_posting_review_group_ids",
-                    )?,
-                    uploaded_logo: __f59,
-                    uploaded_logo_dark: __f60,
-                    uploaded_background: __f61,
-                    uploaded_background_dark: __f62,
-                    category_types: __f63,
-                    category_type_settings: __f64,
-                    available_category_types: __f65,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateCategoryResponseCategory { id : req, name : req, color : req, text_color : req,
+    style_type : opt, emoji : opt, icon : opt, slug : req, locale : opt, topic_count :
+    req, post_count : req, position : req, description : opt, description_text : opt,
+    description_excerpt : opt, topic_url : opt, read_restricted : req, permission : opt,
+    notification_level : req, can_edit : req, topic_template : opt,
+    topic_title_placeholder : opt, form_template_ids : req, has_children : opt,
+    subcategory_count : opt, sort_order : opt, sort_ascending : opt,
+    show_subcategory_list : req, num_featured_topics : req, default_view : opt,
+    subcategory_list_style : req, default_top_period : req, default_list_filter : req,
+    minimum_required_tags : req, navigate_to_first_post_after_read : req, custom_fields :
+    req, allowed_tags : opt, allowed_tag_groups : opt, allow_global_tags : opt,
+    required_tag_groups : req, category_setting : opt, category_localizations : opt,
+    read_only_banner : opt, available_groups : req, auto_close_hours : opt,
+    auto_close_based_on_last_post : req, allow_unlimited_owner_edits_on_first_post : req,
+    default_slow_mode_seconds : opt, group_permissions : req, email_in : opt,
+    email_in_allow_strangers : req, mailinglist_mirror : req, all_topics_wiki : req,
+    can_delete : req, allow_badges : req, topic_featured_link_allowed : req,
+    search_priority : req, topic_posting_review_group_ids : req,
+    reply_posting_review_group_ids : req, uploaded_logo : opt, uploaded_logo_dark : opt,
+    uploaded_background : opt, uploaded_background_dark : opt, category_types : opt,
+    category_type_settings : opt, available_category_types : opt, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2661,40 +820,8 @@ pub struct ListCategoryTopicsResponse {
     pub topic_list: super::models::ListCategoryTopicsResponseTopicList,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for ListCategoryTopicsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCategoryTopicsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCategoryTopicsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCategoryTopicsResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::CreatedBy>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<
-                    super::models::ListCategoryTopicsResponseTopicList,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "users" => __f0 = __map.next_value()?,
-                        "primary_groups" => __f1 = __map.next_value()?,
-                        "topic_list" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCategoryTopicsResponse {
-                    users: __f0,
-                    primary_groups: __f1,
-                    topic_list: rt::de::required(__f2, "topic_list")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCategoryTopicsResponse { users : opt, primary_groups : opt, topic_list : req, }
 }
 #[cfg(any(feature = "categories", feature = "topics", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2705,41 +832,8 @@ pub struct CreatedBy {
     pub avatar_template: String,
 }
 #[cfg(any(feature = "categories", feature = "topics", feature = "users"))]
-impl<'de> serde::Deserialize<'de> for CreatedBy {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreatedBy;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreatedBy")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreatedBy, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreatedBy {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: rt::de::required(__f2, "name")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreatedBy { id : req, username : req, name : req, avatar_template : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2751,46 +845,9 @@ pub struct ListCategoryTopicsResponseTopicList {
     pub topics: Vec<super::models::ListCategoryTopicsResponseTopicListTopicsItem>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for ListCategoryTopicsResponseTopicList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCategoryTopicsResponseTopicList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCategoryTopicsResponseTopicList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCategoryTopicsResponseTopicList, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<Vec<super::models::TagsItem>> = None;
-                let mut __f4: Option<
-                    Vec<super::models::ListCategoryTopicsResponseTopicListTopicsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "filter" => __f0 = __map.next_value()?,
-                        "can_create_topic" => __f1 = Some(__map.next_value()?),
-                        "per_page" => __f2 = Some(__map.next_value()?),
-                        "top_tags" => __f3 = __map.next_value()?,
-                        "topics" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCategoryTopicsResponseTopicList {
-                    filter: __f0,
-                    can_create_topic: rt::de::required(__f1, "can_create_topic")?,
-                    per_page: rt::de::required(__f2, "per_page")?,
-                    top_tags: __f3,
-                    topics: rt::de::required(__f4, "topics")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCategoryTopicsResponseTopicList { filter : opt, can_create_topic : req, per_page
+    : req, top_tags : opt, topics : req, }
 }
 #[cfg(
     any(
@@ -2816,38 +873,8 @@ pub struct TagsItem {
         feature = "topics"
     )
 )]
-impl<'de> serde::Deserialize<'de> for TagsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TagsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TagsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TagsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "slug" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TagsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    slug: rt::de::required(__f2, "slug")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TagsItem { id : req, name : req, slug : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2886,126 +913,14 @@ pub struct ListCategoryTopicsResponseTopicListTopicsItem {
     >,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de> for ListCategoryTopicsResponseTopicListTopicsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCategoryTopicsResponseTopicListTopicsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCategoryTopicsResponseTopicListTopicsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCategoryTopicsResponseTopicListTopicsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<
-                    Vec<
-                        super::models::ListCategoryTopicsResponseTopicListTopicsItemPostersItem,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "title" => __f1 = Some(__map.next_value()?),
-                        "fancy_title" => __f2 = Some(__map.next_value()?),
-                        "slug" => __f3 = Some(__map.next_value()?),
-                        "posts_count" => __f4 = Some(__map.next_value()?),
-                        "reply_count" => __f5 = Some(__map.next_value()?),
-                        "highest_post_number" => __f6 = Some(__map.next_value()?),
-                        "image_url" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = Some(__map.next_value()?),
-                        "last_posted_at" => __f9 = Some(__map.next_value()?),
-                        "bumped" => __f10 = Some(__map.next_value()?),
-                        "bumped_at" => __f11 = Some(__map.next_value()?),
-                        "archetype" => __f12 = Some(__map.next_value()?),
-                        "unseen" => __f13 = Some(__map.next_value()?),
-                        "pinned" => __f14 = Some(__map.next_value()?),
-                        "unpinned" => __f15 = __map.next_value()?,
-                        "excerpt" => __f16 = Some(__map.next_value()?),
-                        "visible" => __f17 = Some(__map.next_value()?),
-                        "closed" => __f18 = Some(__map.next_value()?),
-                        "archived" => __f19 = Some(__map.next_value()?),
-                        "bookmarked" => __f20 = __map.next_value()?,
-                        "liked" => __f21 = __map.next_value()?,
-                        "views" => __f22 = Some(__map.next_value()?),
-                        "like_count" => __f23 = Some(__map.next_value()?),
-                        "has_summary" => __f24 = Some(__map.next_value()?),
-                        "last_poster_username" => __f25 = Some(__map.next_value()?),
-                        "category_id" => __f26 = Some(__map.next_value()?),
-                        "pinned_globally" => __f27 = Some(__map.next_value()?),
-                        "featured_link" => __f28 = __map.next_value()?,
-                        "posters" => __f29 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCategoryTopicsResponseTopicListTopicsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    title: rt::de::required(__f1, "title")?,
-                    fancy_title: rt::de::required(__f2, "fancy_title")?,
-                    slug: rt::de::required(__f3, "slug")?,
-                    posts_count: rt::de::required(__f4, "posts_count")?,
-                    reply_count: rt::de::required(__f5, "reply_count")?,
-                    highest_post_number: rt::de::required(__f6, "highest_post_number")?,
-                    image_url: __f7,
-                    created_at: rt::de::required(__f8, "created_at")?,
-                    last_posted_at: rt::de::required(__f9, "last_posted_at")?,
-                    bumped: rt::de::required(__f10, "bumped")?,
-                    bumped_at: rt::de::required(__f11, "bumped_at")?,
-                    archetype: rt::de::required(__f12, "archetype")?,
-                    unseen: rt::de::required(__f13, "unseen")?,
-                    pinned: rt::de::required(__f14, "pinned")?,
-                    unpinned: __f15,
-                    excerpt: rt::de::required(__f16, "excerpt")?,
-                    visible: rt::de::required(__f17, "visible")?,
-                    closed: rt::de::required(__f18, "closed")?,
-                    archived: rt::de::required(__f19, "archived")?,
-                    bookmarked: __f20,
-                    liked: __f21,
-                    views: rt::de::required(__f22, "views")?,
-                    like_count: rt::de::required(__f23, "like_count")?,
-                    has_summary: rt::de::required(__f24, "has_summary")?,
-                    last_poster_username: rt::de::required(
-                        __f25,
-                        "last_poster_username",
-                    )?,
-                    category_id: rt::de::required(__f26, "category_id")?,
-                    pinned_globally: rt::de::required(__f27, "pinned_globally")?,
-                    featured_link: __f28,
-                    posters: rt::de::required(__f29, "posters")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCategoryTopicsResponseTopicListTopicsItem { id : req, title : req, fancy_title :
+    req, slug : req, posts_count : req, reply_count : req, highest_post_number : req,
+    image_url : opt, created_at : req, last_posted_at : req, bumped : req, bumped_at :
+    req, archetype : req, unseen : req, pinned : req, unpinned : opt, excerpt : req,
+    visible : req, closed : req, archived : req, bookmarked : opt, liked : opt, views :
+    req, like_count : req, has_summary : req, last_poster_username : req, category_id :
+    req, pinned_globally : req, featured_link : opt, posters : req, }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3016,47 +931,9 @@ pub struct ListCategoryTopicsResponseTopicListTopicsItemPostersItem {
     pub primary_group_id: Option<i64>,
 }
 #[cfg(feature = "categories")]
-impl<'de> serde::Deserialize<'de>
-for ListCategoryTopicsResponseTopicListTopicsItemPostersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCategoryTopicsResponseTopicListTopicsItemPostersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ListCategoryTopicsResponseTopicListTopicsItemPostersItem",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ListCategoryTopicsResponseTopicListTopicsItemPostersItem,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "extras" => __f0 = Some(__map.next_value()?),
-                        "description" => __f1 = Some(__map.next_value()?),
-                        "user_id" => __f2 = Some(__map.next_value()?),
-                        "primary_group_id" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCategoryTopicsResponseTopicListTopicsItemPostersItem {
-                    extras: rt::de::required(__f0, "extras")?,
-                    description: rt::de::required(__f1, "description")?,
-                    user_id: rt::de::required(__f2, "user_id")?,
-                    primary_group_id: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCategoryTopicsResponseTopicListTopicsItemPostersItem { extras : req, description
+    : req, user_id : req, primary_group_id : opt, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3064,32 +941,8 @@ pub struct GroupBody {
     pub group: super::models::GroupBodyGroup,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for GroupBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GroupBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GroupBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GroupBody, A::Error> {
-                let mut __f0: Option<super::models::GroupBodyGroup> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "group" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GroupBody {
-                    group: rt::de::required(__f0, "group")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GroupBody { group : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3137,88 +990,13 @@ pub struct GroupBodyGroup {
     pub watching_first_post_category_ids: Option<Vec<i64>>,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for GroupBodyGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GroupBodyGroup;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GroupBodyGroup")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GroupBodyGroup, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<Vec<i64>> = None;
-                let mut __f15: Option<Vec<i64>> = None;
-                let mut __f16: Option<Vec<i64>> = None;
-                let mut __f17: Option<Vec<i64>> = None;
-                let mut __f18: Option<Vec<i64>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "full_name" => __f1 = __map.next_value()?,
-                        "bio_raw" => __f2 = __map.next_value()?,
-                        "usernames" => __f3 = __map.next_value()?,
-                        "owner_usernames" => __f4 = __map.next_value()?,
-                        "automatic_membership_email_domains" => {
-                            __f5 = __map.next_value()?;
-                        }
-                        "visibility_level" => __f6 = __map.next_value()?,
-                        "primary_group" => __f7 = __map.next_value()?,
-                        "flair_icon" => __f8 = __map.next_value()?,
-                        "flair_upload_id" => __f9 = __map.next_value()?,
-                        "flair_bg_color" => __f10 = __map.next_value()?,
-                        "public_admission" => __f11 = __map.next_value()?,
-                        "public_exit" => __f12 = __map.next_value()?,
-                        "default_notification_level" => __f13 = __map.next_value()?,
-                        "muted_category_ids" => __f14 = __map.next_value()?,
-                        "regular_category_ids" => __f15 = __map.next_value()?,
-                        "watching_category_ids" => __f16 = __map.next_value()?,
-                        "tracking_category_ids" => __f17 = __map.next_value()?,
-                        "watching_first_post_category_ids" => __f18 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GroupBodyGroup {
-                    name: rt::de::required(__f0, "name")?,
-                    full_name: __f1,
-                    bio_raw: __f2,
-                    usernames: __f3,
-                    owner_usernames: __f4,
-                    automatic_membership_email_domains: __f5,
-                    visibility_level: __f6,
-                    primary_group: __f7,
-                    flair_icon: __f8,
-                    flair_upload_id: __f9,
-                    flair_bg_color: __f10,
-                    public_admission: __f11,
-                    public_exit: __f12,
-                    default_notification_level: __f13,
-                    muted_category_ids: __f14,
-                    regular_category_ids: __f15,
-                    watching_category_ids: __f16,
-                    tracking_category_ids: __f17,
-                    watching_first_post_category_ids: __f18,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GroupBodyGroup { name : req, full_name : opt, bio_raw : opt, usernames : opt,
+    owner_usernames : opt, automatic_membership_email_domains : opt, visibility_level :
+    opt, primary_group : opt, flair_icon : opt, flair_upload_id : opt, flair_bg_color :
+    opt, public_admission : opt, public_exit : opt, default_notification_level : opt,
+    muted_category_ids : opt, regular_category_ids : opt, watching_category_ids : opt,
+    tracking_category_ids : opt, watching_first_post_category_ids : opt, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3226,32 +1004,8 @@ pub struct CreateGroupResponse {
     pub basic_group: super::models::CreateGroupResponseBasicGroup,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for CreateGroupResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateGroupResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateGroupResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateGroupResponse, A::Error> {
-                let mut __f0: Option<super::models::CreateGroupResponseBasicGroup> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "basic_group" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateGroupResponse {
-                    basic_group: rt::de::required(__f0, "basic_group")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateGroupResponse { basic_group : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3287,125 +1041,16 @@ pub struct CreateGroupResponseBasicGroup {
     pub publish_read_state: bool,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for CreateGroupResponseBasicGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateGroupResponseBasicGroup;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateGroupResponseBasicGroup")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateGroupResponseBasicGroup, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "automatic" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "user_count" => __f3 = Some(__map.next_value()?),
-                        "mentionable_level" => __f4 = Some(__map.next_value()?),
-                        "messageable_level" => __f5 = Some(__map.next_value()?),
-                        "visibility_level" => __f6 = Some(__map.next_value()?),
-                        "primary_group" => __f7 = Some(__map.next_value()?),
-                        "title" => __f8 = __map.next_value()?,
-                        "grant_trust_level" => __f9 = __map.next_value()?,
-                        "incoming_email" => __f10 = __map.next_value()?,
-                        "has_messages" => __f11 = Some(__map.next_value()?),
-                        "flair_url" => __f12 = __map.next_value()?,
-                        "flair_bg_color" => __f13 = __map.next_value()?,
-                        "flair_color" => __f14 = __map.next_value()?,
-                        "bio_raw" => __f15 = __map.next_value()?,
-                        "bio_cooked" => __f16 = __map.next_value()?,
-                        "bio_excerpt" => __f17 = __map.next_value()?,
-                        "public_admission" => __f18 = Some(__map.next_value()?),
-                        "public_exit" => __f19 = Some(__map.next_value()?),
-                        "allow_membership_requests" => __f20 = Some(__map.next_value()?),
-                        "full_name" => __f21 = __map.next_value()?,
-                        "default_notification_level" => __f22 = Some(__map.next_value()?),
-                        "membership_request_template" => __f23 = __map.next_value()?,
-                        "members_visibility_level" => __f24 = Some(__map.next_value()?),
-                        "can_see_members" => __f25 = Some(__map.next_value()?),
-                        "can_admin_group" => __f26 = Some(__map.next_value()?),
-                        "can_edit_group" => __f27 = __map.next_value()?,
-                        "publish_read_state" => __f28 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateGroupResponseBasicGroup {
-                    id: rt::de::required(__f0, "id")?,
-                    automatic: rt::de::required(__f1, "automatic")?,
-                    name: rt::de::required(__f2, "name")?,
-                    user_count: rt::de::required(__f3, "user_count")?,
-                    mentionable_level: rt::de::required(__f4, "mentionable_level")?,
-                    messageable_level: rt::de::required(__f5, "messageable_level")?,
-                    visibility_level: rt::de::required(__f6, "visibility_level")?,
-                    primary_group: rt::de::required(__f7, "primary_group")?,
-                    title: __f8,
-                    grant_trust_level: __f9,
-                    incoming_email: __f10,
-                    has_messages: rt::de::required(__f11, "has_messages")?,
-                    flair_url: __f12,
-                    flair_bg_color: __f13,
-                    flair_color: __f14,
-                    bio_raw: __f15,
-                    bio_cooked: __f16,
-                    bio_excerpt: __f17,
-                    public_admission: rt::de::required(__f18, "public_admission")?,
-                    public_exit: rt::de::required(__f19, "public_exit")?,
-                    allow_membership_requests: rt::de::required(
-                        __f20,
-                        "allow_membership_requests",
-                    )?,
-                    full_name: __f21,
-                    default_notification_level: rt::de::required(
-                        __f22,
-                        "default_notification_level",
-                    )?,
-                    membership_request_template: __f23,
-                    members_visibility_level: rt::de::required(
-                        __f24,
-                        "members_visibility_level",
-                    )?,
-                    can_see_members: rt::de::required(__f25, "can_see_members")?,
-                    can_admin_group: rt::de::required(__f26, "can_admin_group")?,
-                    can_edit_group: __f27,
-                    publish_read_state: rt::de::required(__f28, "publish_read_state")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateGroupResponseBasicGroup { id : req, automatic : req, name : req, user_count :
+    req, mentionable_level : req, messageable_level : req, visibility_level : req,
+    primary_group : req, title : opt, grant_trust_level : opt, incoming_email : opt,
+    has_messages : req, flair_url : opt, flair_bg_color : opt, flair_color : opt, bio_raw
+    : opt, bio_cooked : opt, bio_excerpt : opt, public_admission : req, public_exit :
+    req, allow_membership_requests : req, full_name : opt, default_notification_level :
+    req, membership_request_template : opt, members_visibility_level : req,
+    can_see_members : req, can_admin_group : req, can_edit_group : opt,
+    publish_read_state : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3414,35 +1059,8 @@ pub struct GroupExtrasResponse {
     pub extras: super::models::GroupExtrasResponseExtras,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for GroupExtrasResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GroupExtrasResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GroupExtrasResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GroupExtrasResponse, A::Error> {
-                let mut __f0: Option<super::models::GroupExtrasResponseGroup> = None;
-                let mut __f1: Option<super::models::GroupExtrasResponseExtras> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "group" => __f0 = Some(__map.next_value()?),
-                        "extras" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GroupExtrasResponse {
-                    group: rt::de::required(__f0, "group")?,
-                    extras: rt::de::required(__f1, "extras")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GroupExtrasResponse { group : req, extras : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3505,230 +1123,24 @@ pub struct GroupExtrasResponseGroup {
     pub muted_tags: Option<Vec<serde_json::Value>>,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for GroupExtrasResponseGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GroupExtrasResponseGroup;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GroupExtrasResponseGroup")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GroupExtrasResponseGroup, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<serde_json::Value> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<String> = None;
-                let mut __f39: Option<i64> = None;
-                let mut __f40: Option<String> = None;
-                let mut __f41: Option<String> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<i64> = None;
-                let mut __f44: Option<bool> = None;
-                let mut __f45: Option<Vec<serde_json::Value>> = None;
-                let mut __f46: Option<Vec<serde_json::Value>> = None;
-                let mut __f47: Option<Vec<serde_json::Value>> = None;
-                let mut __f48: Option<Vec<serde_json::Value>> = None;
-                let mut __f49: Option<Vec<serde_json::Value>> = None;
-                let mut __f50: Option<Vec<serde_json::Value>> = None;
-                let mut __f51: Option<Vec<serde_json::Value>> = None;
-                let mut __f52: Option<Vec<serde_json::Value>> = None;
-                let mut __f53: Option<Vec<serde_json::Value>> = None;
-                let mut __f54: Option<Vec<serde_json::Value>> = None;
-                let mut __f55: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "automatic" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "user_count" => __f3 = __map.next_value()?,
-                        "mentionable_level" => __f4 = Some(__map.next_value()?),
-                        "messageable_level" => __f5 = Some(__map.next_value()?),
-                        "visibility_level" => __f6 = Some(__map.next_value()?),
-                        "primary_group" => __f7 = Some(__map.next_value()?),
-                        "title" => __f8 = __map.next_value()?,
-                        "grant_trust_level" => __f9 = __map.next_value()?,
-                        "incoming_email" => __f10 = __map.next_value()?,
-                        "has_messages" => __f11 = Some(__map.next_value()?),
-                        "flair_url" => __f12 = __map.next_value()?,
-                        "flair_bg_color" => __f13 = __map.next_value()?,
-                        "flair_color" => __f14 = __map.next_value()?,
-                        "bio_raw" => __f15 = __map.next_value()?,
-                        "bio_cooked" => __f16 = __map.next_value()?,
-                        "bio_excerpt" => __f17 = __map.next_value()?,
-                        "public_admission" => __f18 = Some(__map.next_value()?),
-                        "public_exit" => __f19 = Some(__map.next_value()?),
-                        "allow_membership_requests" => __f20 = Some(__map.next_value()?),
-                        "full_name" => __f21 = __map.next_value()?,
-                        "default_notification_level" => __f22 = Some(__map.next_value()?),
-                        "membership_request_template" => __f23 = __map.next_value()?,
-                        "is_group_user" => __f24 = Some(__map.next_value()?),
-                        "members_visibility_level" => __f25 = Some(__map.next_value()?),
-                        "can_see_members" => __f26 = Some(__map.next_value()?),
-                        "can_admin_group" => __f27 = Some(__map.next_value()?),
-                        "can_edit_group" => __f28 = __map.next_value()?,
-                        "publish_read_state" => __f29 = Some(__map.next_value()?),
-                        "is_group_owner_display" => __f30 = Some(__map.next_value()?),
-                        "mentionable" => __f31 = Some(__map.next_value()?),
-                        "messageable" => __f32 = Some(__map.next_value()?),
-                        "automatic_membership_email_domains" => {
-                            __f33 = __map.next_value()?;
-                        }
-                        "smtp_updated_at" => __f34 = __map.next_value()?,
-                        "smtp_updated_by" => __f35 = __map.next_value()?,
-                        "smtp_enabled" => __f36 = __map.next_value()?,
-                        "smtp_server" => __f37 = __map.next_value()?,
-                        "smtp_port" => __f38 = __map.next_value()?,
-                        "smtp_ssl_mode" => __f39 = __map.next_value()?,
-                        "email_username" => __f40 = __map.next_value()?,
-                        "email_from_alias" => __f41 = __map.next_value()?,
-                        "email_password" => __f42 = __map.next_value()?,
-                        "message_count" => __f43 = Some(__map.next_value()?),
-                        "allow_unknown_sender_topic_replies" => {
-                            __f44 = Some(__map.next_value()?);
-                        }
-                        "associated_group_ids" => __f45 = __map.next_value()?,
-                        "watching_category_ids" => __f46 = Some(__map.next_value()?),
-                        "tracking_category_ids" => __f47 = Some(__map.next_value()?),
-                        "watching_first_post_category_ids" => {
-                            __f48 = Some(__map.next_value()?);
-                        }
-                        "regular_category_ids" => __f49 = Some(__map.next_value()?),
-                        "muted_category_ids" => __f50 = Some(__map.next_value()?),
-                        "watching_tags" => __f51 = __map.next_value()?,
-                        "watching_first_post_tags" => __f52 = __map.next_value()?,
-                        "tracking_tags" => __f53 = __map.next_value()?,
-                        "regular_tags" => __f54 = __map.next_value()?,
-                        "muted_tags" => __f55 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GroupExtrasResponseGroup {
-                    id: rt::de::required(__f0, "id")?,
-                    automatic: rt::de::required(__f1, "automatic")?,
-                    name: rt::de::required(__f2, "name")?,
-                    user_count: __f3,
-                    mentionable_level: rt::de::required(__f4, "mentionable_level")?,
-                    messageable_level: rt::de::required(__f5, "messageable_level")?,
-                    visibility_level: rt::de::required(__f6, "visibility_level")?,
-                    primary_group: rt::de::required(__f7, "primary_group")?,
-                    title: __f8,
-                    grant_trust_level: __f9,
-                    incoming_email: __f10,
-                    has_messages: rt::de::required(__f11, "has_messages")?,
-                    flair_url: __f12,
-                    flair_bg_color: __f13,
-                    flair_color: __f14,
-                    bio_raw: __f15,
-                    bio_cooked: __f16,
-                    bio_excerpt: __f17,
-                    public_admission: rt::de::required(__f18, "public_admission")?,
-                    public_exit: rt::de::required(__f19, "public_exit")?,
-                    allow_membership_requests: rt::de::required(
-                        __f20,
-                        "allow_membership_requests",
-                    )?,
-                    full_name: __f21,
-                    default_notification_level: rt::de::required(
-                        __f22,
-                        "default_notification_level",
-                    )?,
-                    membership_request_template: __f23,
-                    is_group_user: rt::de::required(__f24, "is_group_user")?,
-                    members_visibility_level: rt::de::required(
-                        __f25,
-                        "members_visibility_level",
-                    )?,
-                    can_see_members: rt::de::required(__f26, "can_see_members")?,
-                    can_admin_group: rt::de::required(__f27, "can_admin_group")?,
-                    can_edit_group: __f28,
-                    publish_read_state: rt::de::required(__f29, "publish_read_state")?,
-                    is_group_owner_display: rt::de::required(
-                        __f30,
-                        "is_group_owner_display",
-                    )?,
-                    mentionable: rt::de::required(__f31, "mentionable")?,
-                    messageable: rt::de::required(__f32, "messageable")?,
-                    automatic_membership_email_domains: __f33,
-                    smtp_updated_at: __f34,
-                    smtp_updated_by: __f35,
-                    smtp_enabled: __f36,
-                    smtp_server: __f37,
-                    smtp_port: __f38,
-                    smtp_ssl_mode: __f39,
-                    email_username: __f40,
-                    email_from_alias: __f41,
-                    email_password: __f42,
-                    message_count: rt::de::required(__f43, "message_count")?,
-                    allow_unknown_sender_topic_replies: rt::de::required(
-                        __f44,
-                        "allow_unknown_sender_topic_replies",
-                    )?,
-                    associated_group_ids: __f45,
-                    watching_category_ids: rt::de::required(
-                        __f46,
-                        "watching_category_ids",
-                    )?,
-                    tracking_category_ids: rt::de::required(
-                        __f47,
-                        "tracking_category_ids",
-                    )?,
-                    watching_first_post_category_ids: rt::de::required(
-                        __f48,
-                        "watching_first_post_category_ids",
-                    )?,
-                    regular_category_ids: rt::de::required(
-                        __f49,
-                        "regular_category_ids",
-                    )?,
-                    muted_category_ids: rt::de::required(__f50, "muted_category_ids")?,
-                    watching_tags: __f51,
-                    watching_first_post_tags: __f52,
-                    tracking_tags: __f53,
-                    regular_tags: __f54,
-                    muted_tags: __f55,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GroupExtrasResponseGroup { id : req, automatic : req, name : req, user_count : opt,
+    mentionable_level : req, messageable_level : req, visibility_level : req,
+    primary_group : req, title : opt, grant_trust_level : opt, incoming_email : opt,
+    has_messages : req, flair_url : opt, flair_bg_color : opt, flair_color : opt, bio_raw
+    : opt, bio_cooked : opt, bio_excerpt : opt, public_admission : req, public_exit :
+    req, allow_membership_requests : req, full_name : opt, default_notification_level :
+    req, membership_request_template : opt, is_group_user : req, members_visibility_level
+    : req, can_see_members : req, can_admin_group : req, can_edit_group : opt,
+    publish_read_state : req, is_group_owner_display : req, mentionable : req,
+    messageable : req, automatic_membership_email_domains : opt, smtp_updated_at : opt,
+    smtp_updated_by : opt, smtp_enabled : opt, smtp_server : opt, smtp_port : opt,
+    smtp_ssl_mode : opt, email_username : opt, email_from_alias : opt, email_password :
+    opt, message_count : req, allow_unknown_sender_topic_replies : req,
+    associated_group_ids : opt, watching_category_ids : req, tracking_category_ids : req,
+    watching_first_post_category_ids : req, regular_category_ids : req,
+    muted_category_ids : req, watching_tags : opt, watching_first_post_tags : opt,
+    tracking_tags : opt, regular_tags : opt, muted_tags : opt, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3736,32 +1148,8 @@ pub struct GroupExtrasResponseExtras {
     pub visible_group_names: Vec<serde_json::Value>,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for GroupExtrasResponseExtras {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GroupExtrasResponseExtras;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GroupExtrasResponseExtras")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GroupExtrasResponseExtras, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "visible_group_names" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GroupExtrasResponseExtras {
-                    visible_group_names: rt::de::required(__f0, "visible_group_names")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GroupExtrasResponseExtras { visible_group_names : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3771,42 +1159,8 @@ pub struct ListGroupMembersResponse {
     pub meta: super::models::ListGroupMembersResponseMeta,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for ListGroupMembersResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListGroupMembersResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListGroupMembersResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListGroupMembersResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ListGroupMembersResponseMembersItem>,
-                > = None;
-                let mut __f1: Option<
-                    Vec<super::models::ListGroupMembersResponseMembersItem>,
-                > = None;
-                let mut __f2: Option<super::models::ListGroupMembersResponseMeta> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "members" => __f0 = Some(__map.next_value()?),
-                        "owners" => __f1 = Some(__map.next_value()?),
-                        "meta" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListGroupMembersResponse {
-                    members: rt::de::required(__f0, "members")?,
-                    owners: rt::de::required(__f1, "owners")?,
-                    meta: rt::de::required(__f2, "meta")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListGroupMembersResponse { members : req, owners : req, meta : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3822,56 +1176,10 @@ pub struct ListGroupMembersResponseMembersItem {
     pub timezone: String,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for ListGroupMembersResponseMembersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListGroupMembersResponseMembersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListGroupMembersResponseMembersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListGroupMembersResponseMembersItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "title" => __f4 = __map.next_value()?,
-                        "last_posted_at" => __f5 = Some(__map.next_value()?),
-                        "last_seen_at" => __f6 = Some(__map.next_value()?),
-                        "added_at" => __f7 = Some(__map.next_value()?),
-                        "timezone" => __f8 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListGroupMembersResponseMembersItem {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: __f2,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    title: __f4,
-                    last_posted_at: rt::de::required(__f5, "last_posted_at")?,
-                    last_seen_at: rt::de::required(__f6, "last_seen_at")?,
-                    added_at: rt::de::required(__f7, "added_at")?,
-                    timezone: rt::de::required(__f8, "timezone")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListGroupMembersResponseMembersItem { id : req, username : req, name : opt,
+    avatar_template : req, title : opt, last_posted_at : req, last_seen_at : req,
+    added_at : req, timezone : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3881,38 +1189,8 @@ pub struct ListGroupMembersResponseMeta {
     pub offset: i64,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for ListGroupMembersResponseMeta {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListGroupMembersResponseMeta;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListGroupMembersResponseMeta")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListGroupMembersResponseMeta, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "total" => __f0 = Some(__map.next_value()?),
-                        "limit" => __f1 = Some(__map.next_value()?),
-                        "offset" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListGroupMembersResponseMeta {
-                    total: rt::de::required(__f0, "total")?,
-                    limit: rt::de::required(__f1, "limit")?,
-                    offset: rt::de::required(__f2, "offset")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListGroupMembersResponseMeta { total : req, limit : req, offset : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3922,30 +1200,8 @@ pub struct UsernamesBody {
     pub usernames: Option<String>,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for UsernamesBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsernamesBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsernamesBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsernamesBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "usernames" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsernamesBody { usernames: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsernamesBody { usernames : opt, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3955,38 +1211,8 @@ pub struct AddGroupMembersResponse {
     pub emails: Vec<serde_json::Value>,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for AddGroupMembersResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AddGroupMembersResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AddGroupMembersResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AddGroupMembersResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        "usernames" => __f1 = Some(__map.next_value()?),
-                        "emails" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AddGroupMembersResponse {
-                    success: rt::de::required(__f0, "success")?,
-                    usernames: rt::de::required(__f1, "usernames")?,
-                    emails: rt::de::required(__f2, "emails")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AddGroupMembersResponse { success : req, usernames : req, emails : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3996,37 +1222,8 @@ pub struct RemoveGroupMembersResponse {
     pub skipped_usernames: Vec<serde_json::Value>,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for RemoveGroupMembersResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemoveGroupMembersResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemoveGroupMembersResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemoveGroupMembersResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        "usernames" => __f1 = Some(__map.next_value()?),
-                        "skipped_usernames" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemoveGroupMembersResponse {
-                    success: rt::de::required(__f0, "success")?,
-                    usernames: rt::de::required(__f1, "usernames")?,
-                    skipped_usernames: rt::de::required(__f2, "skipped_usernames")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    RemoveGroupMembersResponse { success : req, usernames : req, skipped_usernames : req,
     }
 }
 #[cfg(feature = "groups")]
@@ -4038,41 +1235,9 @@ pub struct ListGroupsResponse {
     pub load_more_groups: String,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for ListGroupsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListGroupsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListGroupsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListGroupsResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::ListGroupsResponseGroupsItem>> = None;
-                let mut __f1: Option<super::models::ListGroupsResponseExtras> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "groups" => __f0 = Some(__map.next_value()?),
-                        "extras" => __f1 = Some(__map.next_value()?),
-                        "total_rows_groups" => __f2 = Some(__map.next_value()?),
-                        "load_more_groups" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListGroupsResponse {
-                    groups: rt::de::required(__f0, "groups")?,
-                    extras: rt::de::required(__f1, "extras")?,
-                    total_rows_groups: rt::de::required(__f2, "total_rows_groups")?,
-                    load_more_groups: rt::de::required(__f3, "load_more_groups")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListGroupsResponse { groups : req, extras : req, total_rows_groups : req,
+    load_more_groups : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4111,134 +1276,17 @@ pub struct ListGroupsResponseGroupsItem {
     pub publish_read_state: bool,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for ListGroupsResponseGroupsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListGroupsResponseGroupsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListGroupsResponseGroupsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListGroupsResponseGroupsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "automatic" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "display_name" => __f3 = Some(__map.next_value()?),
-                        "user_count" => __f4 = __map.next_value()?,
-                        "mentionable_level" => __f5 = Some(__map.next_value()?),
-                        "messageable_level" => __f6 = Some(__map.next_value()?),
-                        "visibility_level" => __f7 = Some(__map.next_value()?),
-                        "primary_group" => __f8 = Some(__map.next_value()?),
-                        "title" => __f9 = __map.next_value()?,
-                        "grant_trust_level" => __f10 = __map.next_value()?,
-                        "incoming_email" => __f11 = __map.next_value()?,
-                        "has_messages" => __f12 = Some(__map.next_value()?),
-                        "flair_url" => __f13 = __map.next_value()?,
-                        "flair_bg_color" => __f14 = __map.next_value()?,
-                        "flair_color" => __f15 = __map.next_value()?,
-                        "bio_raw" => __f16 = __map.next_value()?,
-                        "bio_cooked" => __f17 = __map.next_value()?,
-                        "bio_excerpt" => __f18 = __map.next_value()?,
-                        "public_admission" => __f19 = Some(__map.next_value()?),
-                        "public_exit" => __f20 = Some(__map.next_value()?),
-                        "allow_membership_requests" => __f21 = Some(__map.next_value()?),
-                        "full_name" => __f22 = __map.next_value()?,
-                        "default_notification_level" => __f23 = Some(__map.next_value()?),
-                        "membership_request_template" => __f24 = __map.next_value()?,
-                        "is_group_user" => __f25 = __map.next_value()?,
-                        "is_group_owner" => __f26 = __map.next_value()?,
-                        "members_visibility_level" => __f27 = Some(__map.next_value()?),
-                        "can_see_members" => __f28 = Some(__map.next_value()?),
-                        "can_admin_group" => __f29 = Some(__map.next_value()?),
-                        "can_edit_group" => __f30 = __map.next_value()?,
-                        "publish_read_state" => __f31 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListGroupsResponseGroupsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    automatic: rt::de::required(__f1, "automatic")?,
-                    name: rt::de::required(__f2, "name")?,
-                    display_name: rt::de::required(__f3, "display_name")?,
-                    user_count: __f4,
-                    mentionable_level: rt::de::required(__f5, "mentionable_level")?,
-                    messageable_level: rt::de::required(__f6, "messageable_level")?,
-                    visibility_level: rt::de::required(__f7, "visibility_level")?,
-                    primary_group: rt::de::required(__f8, "primary_group")?,
-                    title: __f9,
-                    grant_trust_level: __f10,
-                    incoming_email: __f11,
-                    has_messages: rt::de::required(__f12, "has_messages")?,
-                    flair_url: __f13,
-                    flair_bg_color: __f14,
-                    flair_color: __f15,
-                    bio_raw: __f16,
-                    bio_cooked: __f17,
-                    bio_excerpt: __f18,
-                    public_admission: rt::de::required(__f19, "public_admission")?,
-                    public_exit: rt::de::required(__f20, "public_exit")?,
-                    allow_membership_requests: rt::de::required(
-                        __f21,
-                        "allow_membership_requests",
-                    )?,
-                    full_name: __f22,
-                    default_notification_level: rt::de::required(
-                        __f23,
-                        "default_notification_level",
-                    )?,
-                    membership_request_template: __f24,
-                    is_group_user: __f25,
-                    is_group_owner: __f26,
-                    members_visibility_level: rt::de::required(
-                        __f27,
-                        "members_visibility_level",
-                    )?,
-                    can_see_members: rt::de::required(__f28, "can_see_members")?,
-                    can_admin_group: rt::de::required(__f29, "can_admin_group")?,
-                    can_edit_group: __f30,
-                    publish_read_state: rt::de::required(__f31, "publish_read_state")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListGroupsResponseGroupsItem { id : req, automatic : req, name : req, display_name :
+    req, user_count : opt, mentionable_level : req, messageable_level : req,
+    visibility_level : req, primary_group : req, title : opt, grant_trust_level : opt,
+    incoming_email : opt, has_messages : req, flair_url : opt, flair_bg_color : opt,
+    flair_color : opt, bio_raw : opt, bio_cooked : opt, bio_excerpt : opt,
+    public_admission : req, public_exit : req, allow_membership_requests : req, full_name
+    : opt, default_notification_level : req, membership_request_template : opt,
+    is_group_user : opt, is_group_owner : opt, members_visibility_level : req,
+    can_see_members : req, can_admin_group : req, can_edit_group : opt,
+    publish_read_state : req, }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4246,32 +1294,8 @@ pub struct ListGroupsResponseExtras {
     pub type_filters: Vec<serde_json::Value>,
 }
 #[cfg(feature = "groups")]
-impl<'de> serde::Deserialize<'de> for ListGroupsResponseExtras {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListGroupsResponseExtras;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListGroupsResponseExtras")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListGroupsResponseExtras, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "type_filters" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListGroupsResponseExtras {
-                    type_filters: rt::de::required(__f0, "type_filters")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListGroupsResponseExtras { type_filters : req, }
 }
 #[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4303,53 +1327,10 @@ pub struct CreateInviteBody {
     pub expires_at: Option<String>,
 }
 #[cfg(feature = "invites")]
-impl<'de> serde::Deserialize<'de> for CreateInviteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateInviteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateInviteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateInviteBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "email" => __f0 = __map.next_value()?,
-                        "skip_email" => __f1 = __map.next_value()?,
-                        "custom_message" => __f2 = __map.next_value()?,
-                        "max_redemptions_allowed" => __f3 = __map.next_value()?,
-                        "topic_id" => __f4 = __map.next_value()?,
-                        "group_ids" => __f5 = __map.next_value()?,
-                        "group_names" => __f6 = __map.next_value()?,
-                        "expires_at" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateInviteBody {
-                    email: __f0,
-                    skip_email: __f1,
-                    custom_message: __f2,
-                    max_redemptions_allowed: __f3,
-                    topic_id: __f4,
-                    group_ids: __f5,
-                    group_names: __f6,
-                    expires_at: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateInviteBody { email : opt, skip_email : opt, custom_message : opt,
+    max_redemptions_allowed : opt, topic_id : opt, group_ids : opt, group_names : opt,
+    expires_at : opt, }
 }
 #[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4373,80 +1354,11 @@ pub struct CreateInviteResponse {
     pub groups: Vec<serde_json::Value>,
 }
 #[cfg(feature = "invites")]
-impl<'de> serde::Deserialize<'de> for CreateInviteResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateInviteResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateInviteResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateInviteResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<Vec<serde_json::Value>> = None;
-                let mut __f16: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "invite_key" => __f1 = Some(__map.next_value()?),
-                        "link" => __f2 = Some(__map.next_value()?),
-                        "description" => __f3 = __map.next_value()?,
-                        "email" => __f4 = Some(__map.next_value()?),
-                        "domain" => __f5 = __map.next_value()?,
-                        "emailed" => __f6 = Some(__map.next_value()?),
-                        "can_delete_invite" => __f7 = Some(__map.next_value()?),
-                        "custom_message" => __f8 = __map.next_value()?,
-                        "created_at" => __f9 = Some(__map.next_value()?),
-                        "updated_at" => __f10 = Some(__map.next_value()?),
-                        "expires_at" => __f11 = Some(__map.next_value()?),
-                        "expired" => __f12 = Some(__map.next_value()?),
-                        "grants_admin" => __f13 = Some(__map.next_value()?),
-                        "grants_moderator" => __f14 = Some(__map.next_value()?),
-                        "topics" => __f15 = Some(__map.next_value()?),
-                        "groups" => __f16 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateInviteResponse {
-                    id: rt::de::required(__f0, "id")?,
-                    invite_key: rt::de::required(__f1, "invite_key")?,
-                    link: rt::de::required(__f2, "link")?,
-                    description: __f3,
-                    email: rt::de::required(__f4, "email")?,
-                    domain: __f5,
-                    emailed: rt::de::required(__f6, "emailed")?,
-                    can_delete_invite: rt::de::required(__f7, "can_delete_invite")?,
-                    custom_message: __f8,
-                    created_at: rt::de::required(__f9, "created_at")?,
-                    updated_at: rt::de::required(__f10, "updated_at")?,
-                    expires_at: rt::de::required(__f11, "expires_at")?,
-                    expired: rt::de::required(__f12, "expired")?,
-                    grants_admin: rt::de::required(__f13, "grants_admin")?,
-                    grants_moderator: rt::de::required(__f14, "grants_moderator")?,
-                    topics: rt::de::required(__f15, "topics")?,
-                    groups: rt::de::required(__f16, "groups")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateInviteResponse { id : req, invite_key : req, link : req, description : opt,
+    email : req, domain : opt, emailed : req, can_delete_invite : req, custom_message :
+    opt, created_at : req, updated_at : req, expires_at : req, expired : req,
+    grants_admin : req, grants_moderator : req, topics : req, groups : req, }
 }
 #[cfg(feature = "invites")]
 pub type CreateMultipleInvitesBody = CreateInviteBody;
@@ -4459,42 +1371,9 @@ pub struct CreateMultipleInvitesResponse {
     pub successful_invitations: Option<Vec<serde_json::Value>>,
 }
 #[cfg(feature = "invites")]
-impl<'de> serde::Deserialize<'de> for CreateMultipleInvitesResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateMultipleInvitesResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateMultipleInvitesResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateMultipleInvitesResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                let mut __f3: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "num_successfully_created_invitations" => {
-                            __f0 = __map.next_value()?;
-                        }
-                        "num_failed_invitations" => __f1 = __map.next_value()?,
-                        "failed_invitations" => __f2 = __map.next_value()?,
-                        "successful_invitations" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateMultipleInvitesResponse {
-                    num_successfully_created_invitations: __f0,
-                    num_failed_invitations: __f1,
-                    failed_invitations: __f2,
-                    successful_invitations: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    CreateMultipleInvitesResponse { num_successfully_created_invitations : opt,
+    num_failed_invitations : opt, failed_invitations : opt, successful_invitations : opt,
     }
 }
 #[cfg(feature = "notifications")]
@@ -4508,43 +1387,9 @@ pub struct GetNotificationsResponse {
     pub load_more_notifications: Option<String>,
 }
 #[cfg(feature = "notifications")]
-impl<'de> serde::Deserialize<'de> for GetNotificationsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetNotificationsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetNotificationsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetNotificationsResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::GetNotificationsResponseNotificationsItem>,
-                > = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "notifications" => __f0 = __map.next_value()?,
-                        "total_rows_notifications" => __f1 = __map.next_value()?,
-                        "seen_notification_id" => __f2 = __map.next_value()?,
-                        "load_more_notifications" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetNotificationsResponse {
-                    notifications: __f0,
-                    total_rows_notifications: __f1,
-                    seen_notification_id: __f2,
-                    load_more_notifications: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetNotificationsResponse { notifications : opt, total_rows_notifications : opt,
+    seen_notification_id : opt, load_more_notifications : opt, }
 }
 #[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4560,58 +1405,10 @@ pub struct GetNotificationsResponseNotificationsItem {
     pub data: Option<super::models::GetNotificationsResponseNotificationsItemData>,
 }
 #[cfg(feature = "notifications")]
-impl<'de> serde::Deserialize<'de> for GetNotificationsResponseNotificationsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetNotificationsResponseNotificationsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetNotificationsResponseNotificationsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetNotificationsResponseNotificationsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    super::models::GetNotificationsResponseNotificationsItemData,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "user_id" => __f1 = __map.next_value()?,
-                        "notification_type" => __f2 = __map.next_value()?,
-                        "read" => __f3 = __map.next_value()?,
-                        "created_at" => __f4 = __map.next_value()?,
-                        "post_number" => __f5 = __map.next_value()?,
-                        "topic_id" => __f6 = __map.next_value()?,
-                        "slug" => __f7 = __map.next_value()?,
-                        "data" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetNotificationsResponseNotificationsItem {
-                    id: __f0,
-                    user_id: __f1,
-                    notification_type: __f2,
-                    read: __f3,
-                    created_at: __f4,
-                    post_number: __f5,
-                    topic_id: __f6,
-                    slug: __f7,
-                    data: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetNotificationsResponseNotificationsItem { id : opt, user_id : opt,
+    notification_type : opt, read : opt, created_at : opt, post_number : opt, topic_id :
+    opt, slug : opt, data : opt, }
 }
 #[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4623,44 +1420,9 @@ pub struct GetNotificationsResponseNotificationsItemData {
     pub username: Option<String>,
 }
 #[cfg(feature = "notifications")]
-impl<'de> serde::Deserialize<'de> for GetNotificationsResponseNotificationsItemData {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetNotificationsResponseNotificationsItemData;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetNotificationsResponseNotificationsItemData")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetNotificationsResponseNotificationsItemData, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "badge_id" => __f0 = __map.next_value()?,
-                        "badge_name" => __f1 = __map.next_value()?,
-                        "badge_slug" => __f2 = __map.next_value()?,
-                        "badge_title" => __f3 = __map.next_value()?,
-                        "username" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetNotificationsResponseNotificationsItemData {
-                    badge_id: __f0,
-                    badge_name: __f1,
-                    badge_slug: __f2,
-                    badge_title: __f3,
-                    username: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetNotificationsResponseNotificationsItemData { badge_id : opt, badge_name : opt,
+    badge_slug : opt, badge_title : opt, username : opt, }
 }
 #[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4671,32 +1433,8 @@ pub struct MarkNotificationsAsReadBody {
     pub id: Option<i64>,
 }
 #[cfg(feature = "notifications")]
-impl<'de> serde::Deserialize<'de> for MarkNotificationsAsReadBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = MarkNotificationsAsReadBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct MarkNotificationsAsReadBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<MarkNotificationsAsReadBody, A::Error> {
-                let mut __f0: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(MarkNotificationsAsReadBody {
-                    id: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    MarkNotificationsAsReadBody { id : opt, }
 }
 #[cfg(any(feature = "notifications", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4704,32 +1442,8 @@ pub struct MarkNotificationsAsReadResponse {
     pub success: Option<String>,
 }
 #[cfg(any(feature = "notifications", feature = "topics"))]
-impl<'de> serde::Deserialize<'de> for MarkNotificationsAsReadResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = MarkNotificationsAsReadResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct MarkNotificationsAsReadResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<MarkNotificationsAsReadResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(MarkNotificationsAsReadResponse {
-                    success: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    MarkNotificationsAsReadResponse { success : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4737,34 +1451,8 @@ pub struct ListPostsResponse {
     pub latest_posts: Vec<super::models::ListPostsResponseLatestPostsItem>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for ListPostsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListPostsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListPostsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListPostsResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ListPostsResponseLatestPostsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "latest_posts" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListPostsResponse {
-                    latest_posts: rt::de::required(__f0, "latest_posts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListPostsResponse { latest_posts : req, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4829,216 +1517,21 @@ pub struct ListPostsResponseLatestPostsItem {
     pub post_url: String,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for ListPostsResponseLatestPostsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListPostsResponseLatestPostsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListPostsResponseLatestPostsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListPostsResponseLatestPostsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<f64> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<Vec<serde_json::Value>> = None;
-                let mut __f31: Option<i64> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<bool> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<Vec<super::models::ActionsSummaryItem>> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<bool> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<i64> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<i64> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<bool> = None;
-                let mut __f49: Option<String> = None;
-                let mut __f50: Option<bool> = None;
-                let mut __f51: Option<bool> = None;
-                let mut __f52: Option<String> = None;
-                let mut __f53: Option<bool> = None;
-                let mut __f54: Option<String> = None;
-                let mut __f55: Option<i64> = None;
-                let mut __f56: Option<i64> = None;
-                let mut __f57: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = __map.next_value()?,
-                        "username" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "created_at" => __f4 = Some(__map.next_value()?),
-                        "cooked" => __f5 = Some(__map.next_value()?),
-                        "post_number" => __f6 = Some(__map.next_value()?),
-                        "post_type" => __f7 = Some(__map.next_value()?),
-                        "posts_count" => __f8 = Some(__map.next_value()?),
-                        "updated_at" => __f9 = Some(__map.next_value()?),
-                        "reply_count" => __f10 = Some(__map.next_value()?),
-                        "reply_to_post_number" => __f11 = __map.next_value()?,
-                        "quote_count" => __f12 = Some(__map.next_value()?),
-                        "incoming_link_count" => __f13 = Some(__map.next_value()?),
-                        "reads" => __f14 = Some(__map.next_value()?),
-                        "readers_count" => __f15 = Some(__map.next_value()?),
-                        "score" => {
-                            __f16 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "yours" => __f17 = Some(__map.next_value()?),
-                        "topic_id" => __f18 = Some(__map.next_value()?),
-                        "topic_slug" => __f19 = Some(__map.next_value()?),
-                        "topic_title" => __f20 = Some(__map.next_value()?),
-                        "topic_html_title" => __f21 = Some(__map.next_value()?),
-                        "category_id" => __f22 = Some(__map.next_value()?),
-                        "display_username" => __f23 = __map.next_value()?,
-                        "primary_group_name" => __f24 = __map.next_value()?,
-                        "flair_name" => __f25 = __map.next_value()?,
-                        "flair_url" => __f26 = __map.next_value()?,
-                        "flair_bg_color" => __f27 = __map.next_value()?,
-                        "flair_color" => __f28 = __map.next_value()?,
-                        "flair_group_id" => __f29 = __map.next_value()?,
-                        "badges_granted" => __f30 = Some(__map.next_value()?),
-                        "version" => __f31 = Some(__map.next_value()?),
-                        "can_edit" => __f32 = Some(__map.next_value()?),
-                        "can_delete" => __f33 = Some(__map.next_value()?),
-                        "can_recover" => __f34 = Some(__map.next_value()?),
-                        "can_see_hidden_post" => __f35 = Some(__map.next_value()?),
-                        "can_wiki" => __f36 = Some(__map.next_value()?),
-                        "user_title" => __f37 = __map.next_value()?,
-                        "bookmarked" => __f38 = Some(__map.next_value()?),
-                        "raw" => __f39 = Some(__map.next_value()?),
-                        "actions_summary" => __f40 = Some(__map.next_value()?),
-                        "moderator" => __f41 = Some(__map.next_value()?),
-                        "admin" => __f42 = Some(__map.next_value()?),
-                        "staff" => __f43 = Some(__map.next_value()?),
-                        "user_id" => __f44 = Some(__map.next_value()?),
-                        "hidden" => __f45 = Some(__map.next_value()?),
-                        "trust_level" => __f46 = Some(__map.next_value()?),
-                        "deleted_at" => __f47 = __map.next_value()?,
-                        "user_deleted" => __f48 = Some(__map.next_value()?),
-                        "edit_reason" => __f49 = __map.next_value()?,
-                        "can_view_edit_history" => __f50 = Some(__map.next_value()?),
-                        "wiki" => __f51 = Some(__map.next_value()?),
-                        "excerpt" => __f52 = Some(__map.next_value()?),
-                        "truncated" => __f53 = Some(__map.next_value()?),
-                        "reviewable_id" => __f54 = __map.next_value()?,
-                        "reviewable_score_count" => __f55 = Some(__map.next_value()?),
-                        "reviewable_score_pending_count" => {
-                            __f56 = Some(__map.next_value()?);
-                        }
-                        "post_url" => __f57 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListPostsResponseLatestPostsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: __f1,
-                    username: rt::de::required(__f2, "username")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    created_at: rt::de::required(__f4, "created_at")?,
-                    cooked: rt::de::required(__f5, "cooked")?,
-                    post_number: rt::de::required(__f6, "post_number")?,
-                    post_type: rt::de::required(__f7, "post_type")?,
-                    posts_count: rt::de::required(__f8, "posts_count")?,
-                    updated_at: rt::de::required(__f9, "updated_at")?,
-                    reply_count: rt::de::required(__f10, "reply_count")?,
-                    reply_to_post_number: __f11,
-                    quote_count: rt::de::required(__f12, "quote_count")?,
-                    incoming_link_count: rt::de::required(__f13, "incoming_link_count")?,
-                    reads: rt::de::required(__f14, "reads")?,
-                    readers_count: rt::de::required(__f15, "readers_count")?,
-                    score: rt::de::required(__f16, "score")?,
-                    yours: rt::de::required(__f17, "yours")?,
-                    topic_id: rt::de::required(__f18, "topic_id")?,
-                    topic_slug: rt::de::required(__f19, "topic_slug")?,
-                    topic_title: rt::de::required(__f20, "topic_title")?,
-                    topic_html_title: rt::de::required(__f21, "topic_html_title")?,
-                    category_id: rt::de::required(__f22, "category_id")?,
-                    display_username: __f23,
-                    primary_group_name: __f24,
-                    flair_name: __f25,
-                    flair_url: __f26,
-                    flair_bg_color: __f27,
-                    flair_color: __f28,
-                    flair_group_id: __f29,
-                    badges_granted: rt::de::required(__f30, "badges_granted")?,
-                    version: rt::de::required(__f31, "version")?,
-                    can_edit: rt::de::required(__f32, "can_edit")?,
-                    can_delete: rt::de::required(__f33, "can_delete")?,
-                    can_recover: rt::de::required(__f34, "can_recover")?,
-                    can_see_hidden_post: rt::de::required(__f35, "can_see_hidden_post")?,
-                    can_wiki: rt::de::required(__f36, "can_wiki")?,
-                    user_title: __f37,
-                    bookmarked: rt::de::required(__f38, "bookmarked")?,
-                    raw: rt::de::required(__f39, "raw")?,
-                    actions_summary: rt::de::required(__f40, "actions_summary")?,
-                    moderator: rt::de::required(__f41, "moderator")?,
-                    admin: rt::de::required(__f42, "admin")?,
-                    staff: rt::de::required(__f43, "staff")?,
-                    user_id: rt::de::required(__f44, "user_id")?,
-                    hidden: rt::de::required(__f45, "hidden")?,
-                    trust_level: rt::de::required(__f46, "trust_level")?,
-                    deleted_at: __f47,
-                    user_deleted: rt::de::required(__f48, "user_deleted")?,
-                    edit_reason: __f49,
-                    can_view_edit_history: rt::de::required(
-                        __f50,
-                        "can_view_edit_history",
-                    )?,
-                    wiki: rt::de::required(__f51, "wiki")?,
-                    excerpt: rt::de::required(__f52, "excerpt")?,
-                    truncated: rt::de::required(__f53, "truncated")?,
-                    reviewable_id: __f54,
-                    reviewable_score_count: rt::de::required(
-                        __f55,
-                        "reviewable_score_count",
-                    )?,
-                    reviewable_score_pending_count: rt::de::required(
-                        __f56,
-                        "reviewable_score_pending_count",
-                    )?,
-                    post_url: rt::de::required(__f57, "post_url")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListPostsResponseLatestPostsItem { id : req, name : opt, username : req,
+    avatar_template : req, created_at : req, cooked : req, post_number : req, post_type :
+    req, posts_count : req, updated_at : req, reply_count : req, reply_to_post_number :
+    opt, quote_count : req, incoming_link_count : req, reads : req, readers_count : req,
+    score : reqn, yours : req, topic_id : req, topic_slug : req, topic_title : req,
+    topic_html_title : req, category_id : req, display_username : opt, primary_group_name
+    : opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
+    flair_group_id : opt, badges_granted : req, version : req, can_edit : req, can_delete
+    : req, can_recover : req, can_see_hidden_post : req, can_wiki : req, user_title :
+    opt, bookmarked : req, raw : req, actions_summary : req, moderator : req, admin :
+    req, staff : req, user_id : req, hidden : req, trust_level : req, deleted_at : opt,
+    user_deleted : req, edit_reason : opt, can_view_edit_history : req, wiki : req,
+    excerpt : req, truncated : req, reviewable_id : opt, reviewable_score_count : req,
+    reviewable_score_pending_count : req, post_url : req, }
 }
 #[cfg(any(feature = "posts", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5047,35 +1540,8 @@ pub struct ActionsSummaryItem {
     pub can_act: bool,
 }
 #[cfg(any(feature = "posts", feature = "topics"))]
-impl<'de> serde::Deserialize<'de> for ActionsSummaryItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ActionsSummaryItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ActionsSummaryItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ActionsSummaryItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "can_act" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ActionsSummaryItem {
-                    id: rt::de::required(__f0, "id")?,
-                    can_act: rt::de::required(__f1, "can_act")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ActionsSummaryItem { id : req, can_act : req, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5120,65 +1586,10 @@ pub struct CreateTopicPostPmBody {
     pub auto_track: Option<bool>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for CreateTopicPostPmBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTopicPostPmBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTopicPostPmBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTopicPostPmBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "title" => __f0 = __map.next_value()?,
-                        "raw" => __f1 = Some(__map.next_value()?),
-                        "topic_id" => __f2 = __map.next_value()?,
-                        "category" => __f3 = __map.next_value()?,
-                        "target_recipients" => __f4 = __map.next_value()?,
-                        "target_usernames" => __f5 = __map.next_value()?,
-                        "archetype" => __f6 = __map.next_value()?,
-                        "created_at" => __f7 = __map.next_value()?,
-                        "reply_to_post_number" => __f8 = __map.next_value()?,
-                        "embed_url" => __f9 = __map.next_value()?,
-                        "external_id" => __f10 = __map.next_value()?,
-                        "auto_track" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTopicPostPmBody {
-                    title: __f0,
-                    raw: rt::de::required(__f1, "raw")?,
-                    topic_id: __f2,
-                    category: __f3,
-                    target_recipients: __f4,
-                    target_usernames: __f5,
-                    archetype: __f6,
-                    created_at: __f7,
-                    reply_to_post_number: __f8,
-                    embed_url: __f9,
-                    external_id: __f10,
-                    auto_track: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTopicPostPmBody { title : opt, raw : req, topic_id : opt, category : opt,
+    target_recipients : opt, target_usernames : opt, archetype : opt, created_at : opt,
+    reply_to_post_number : opt, embed_url : opt, external_id : opt, auto_track : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5241,210 +1652,21 @@ pub struct CreateTopicPostPmResponse {
     pub mentioned_users: Option<Vec<serde_json::Value>>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for CreateTopicPostPmResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTopicPostPmResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTopicPostPmResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTopicPostPmResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<f64> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<i64> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<Vec<serde_json::Value>> = None;
-                let mut __f29: Option<i64> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<String> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<Vec<super::models::ActionsSummaryItem>> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<bool> = None;
-                let mut __f40: Option<bool> = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<i64> = None;
-                let mut __f45: Option<String> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<bool> = None;
-                let mut __f49: Option<bool> = None;
-                let mut __f50: Option<i64> = None;
-                let mut __f51: Option<i64> = None;
-                let mut __f52: Option<i64> = None;
-                let mut __f53: Option<String> = None;
-                let mut __f54: Option<Vec<serde_json::Value>> = None;
-                let mut __f55: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = __map.next_value()?,
-                        "username" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "created_at" => __f4 = Some(__map.next_value()?),
-                        "raw" => __f5 = __map.next_value()?,
-                        "cooked" => __f6 = Some(__map.next_value()?),
-                        "post_number" => __f7 = Some(__map.next_value()?),
-                        "post_type" => __f8 = Some(__map.next_value()?),
-                        "posts_count" => __f9 = Some(__map.next_value()?),
-                        "updated_at" => __f10 = Some(__map.next_value()?),
-                        "reply_count" => __f11 = Some(__map.next_value()?),
-                        "reply_to_post_number" => __f12 = __map.next_value()?,
-                        "quote_count" => __f13 = Some(__map.next_value()?),
-                        "incoming_link_count" => __f14 = Some(__map.next_value()?),
-                        "reads" => __f15 = Some(__map.next_value()?),
-                        "readers_count" => __f16 = Some(__map.next_value()?),
-                        "score" => {
-                            __f17 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "yours" => __f18 = Some(__map.next_value()?),
-                        "topic_id" => __f19 = Some(__map.next_value()?),
-                        "topic_slug" => __f20 = Some(__map.next_value()?),
-                        "display_username" => __f21 = __map.next_value()?,
-                        "primary_group_name" => __f22 = __map.next_value()?,
-                        "flair_name" => __f23 = __map.next_value()?,
-                        "flair_url" => __f24 = __map.next_value()?,
-                        "flair_bg_color" => __f25 = __map.next_value()?,
-                        "flair_color" => __f26 = __map.next_value()?,
-                        "flair_group_id" => __f27 = __map.next_value()?,
-                        "badges_granted" => __f28 = __map.next_value()?,
-                        "version" => __f29 = Some(__map.next_value()?),
-                        "can_edit" => __f30 = Some(__map.next_value()?),
-                        "can_delete" => __f31 = Some(__map.next_value()?),
-                        "can_recover" => __f32 = Some(__map.next_value()?),
-                        "can_see_hidden_post" => __f33 = __map.next_value()?,
-                        "can_wiki" => __f34 = Some(__map.next_value()?),
-                        "user_title" => __f35 = __map.next_value()?,
-                        "bookmarked" => __f36 = Some(__map.next_value()?),
-                        "actions_summary" => __f37 = Some(__map.next_value()?),
-                        "moderator" => __f38 = Some(__map.next_value()?),
-                        "admin" => __f39 = Some(__map.next_value()?),
-                        "staff" => __f40 = Some(__map.next_value()?),
-                        "user_id" => __f41 = Some(__map.next_value()?),
-                        "draft_sequence" => __f42 = Some(__map.next_value()?),
-                        "hidden" => __f43 = Some(__map.next_value()?),
-                        "trust_level" => __f44 = Some(__map.next_value()?),
-                        "deleted_at" => __f45 = __map.next_value()?,
-                        "user_deleted" => __f46 = Some(__map.next_value()?),
-                        "edit_reason" => __f47 = __map.next_value()?,
-                        "can_view_edit_history" => __f48 = Some(__map.next_value()?),
-                        "wiki" => __f49 = Some(__map.next_value()?),
-                        "reviewable_id" => __f50 = __map.next_value()?,
-                        "reviewable_score_count" => __f51 = Some(__map.next_value()?),
-                        "reviewable_score_pending_count" => {
-                            __f52 = Some(__map.next_value()?);
-                        }
-                        "post_url" => __f53 = Some(__map.next_value()?),
-                        "post_localizations" => __f54 = __map.next_value()?,
-                        "mentioned_users" => __f55 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTopicPostPmResponse {
-                    id: rt::de::required(__f0, "id")?,
-                    name: __f1,
-                    username: rt::de::required(__f2, "username")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    created_at: rt::de::required(__f4, "created_at")?,
-                    raw: __f5,
-                    cooked: rt::de::required(__f6, "cooked")?,
-                    post_number: rt::de::required(__f7, "post_number")?,
-                    post_type: rt::de::required(__f8, "post_type")?,
-                    posts_count: rt::de::required(__f9, "posts_count")?,
-                    updated_at: rt::de::required(__f10, "updated_at")?,
-                    reply_count: rt::de::required(__f11, "reply_count")?,
-                    reply_to_post_number: __f12,
-                    quote_count: rt::de::required(__f13, "quote_count")?,
-                    incoming_link_count: rt::de::required(__f14, "incoming_link_count")?,
-                    reads: rt::de::required(__f15, "reads")?,
-                    readers_count: rt::de::required(__f16, "readers_count")?,
-                    score: rt::de::required(__f17, "score")?,
-                    yours: rt::de::required(__f18, "yours")?,
-                    topic_id: rt::de::required(__f19, "topic_id")?,
-                    topic_slug: rt::de::required(__f20, "topic_slug")?,
-                    display_username: __f21,
-                    primary_group_name: __f22,
-                    flair_name: __f23,
-                    flair_url: __f24,
-                    flair_bg_color: __f25,
-                    flair_color: __f26,
-                    flair_group_id: __f27,
-                    badges_granted: __f28,
-                    version: rt::de::required(__f29, "version")?,
-                    can_edit: rt::de::required(__f30, "can_edit")?,
-                    can_delete: rt::de::required(__f31, "can_delete")?,
-                    can_recover: rt::de::required(__f32, "can_recover")?,
-                    can_see_hidden_post: __f33,
-                    can_wiki: rt::de::required(__f34, "can_wiki")?,
-                    user_title: __f35,
-                    bookmarked: rt::de::required(__f36, "bookmarked")?,
-                    actions_summary: rt::de::required(__f37, "actions_summary")?,
-                    moderator: rt::de::required(__f38, "moderator")?,
-                    admin: rt::de::required(__f39, "admin")?,
-                    staff: rt::de::required(__f40, "staff")?,
-                    user_id: rt::de::required(__f41, "user_id")?,
-                    draft_sequence: rt::de::required(__f42, "draft_sequence")?,
-                    hidden: rt::de::required(__f43, "hidden")?,
-                    trust_level: rt::de::required(__f44, "trust_level")?,
-                    deleted_at: __f45,
-                    user_deleted: rt::de::required(__f46, "user_deleted")?,
-                    edit_reason: __f47,
-                    can_view_edit_history: rt::de::required(
-                        __f48,
-                        "can_view_edit_history",
-                    )?,
-                    wiki: rt::de::required(__f49, "wiki")?,
-                    reviewable_id: __f50,
-                    reviewable_score_count: rt::de::required(
-                        __f51,
-                        "reviewable_score_count",
-                    )?,
-                    reviewable_score_pending_count: rt::de::required(
-                        __f52,
-                        "reviewable_score_pending_count",
-                    )?,
-                    post_url: rt::de::required(__f53, "post_url")?,
-                    post_localizations: __f54,
-                    mentioned_users: __f55,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTopicPostPmResponse { id : req, name : opt, username : req, avatar_template :
+    req, created_at : req, raw : opt, cooked : req, post_number : req, post_type : req,
+    posts_count : req, updated_at : req, reply_count : req, reply_to_post_number : opt,
+    quote_count : req, incoming_link_count : req, reads : req, readers_count : req, score
+    : reqn, yours : req, topic_id : req, topic_slug : req, display_username : opt,
+    primary_group_name : opt, flair_name : opt, flair_url : opt, flair_bg_color : opt,
+    flair_color : opt, flair_group_id : opt, badges_granted : opt, version : req,
+    can_edit : req, can_delete : req, can_recover : req, can_see_hidden_post : opt,
+    can_wiki : req, user_title : opt, bookmarked : req, actions_summary : req, moderator
+    : req, admin : req, staff : req, user_id : req, draft_sequence : req, hidden : req,
+    trust_level : req, deleted_at : opt, user_deleted : req, edit_reason : opt,
+    can_view_edit_history : req, wiki : req, reviewable_id : opt, reviewable_score_count
+    : req, reviewable_score_pending_count : req, post_url : req, post_localizations :
+    opt, mentioned_users : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5506,207 +1728,20 @@ pub struct GetPostResponse {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for GetPostResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetPostResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetPostResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetPostResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<f64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<
-                    Vec<super::models::GetPostResponseActionsSummaryItem>,
-                > = None;
-                let mut __f35: Option<bool> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<i64> = None;
-                let mut __f39: Option<bool> = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<String> = None;
-                let mut __f42: Option<bool> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<bool> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<i64> = None;
-                let mut __f47: Option<i64> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<String> = None;
-                let mut __f50: Option<Vec<serde_json::Value>> = None;
-                let mut __f51: Option<String> = None;
-                let mut __f52: Option<String> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "avatar_template" => __f2 = Some(__map.next_value()?),
-                        "created_at" => __f3 = Some(__map.next_value()?),
-                        "cooked" => __f4 = Some(__map.next_value()?),
-                        "post_number" => __f5 = Some(__map.next_value()?),
-                        "post_type" => __f6 = Some(__map.next_value()?),
-                        "posts_count" => __f7 = Some(__map.next_value()?),
-                        "updated_at" => __f8 = Some(__map.next_value()?),
-                        "reply_count" => __f9 = Some(__map.next_value()?),
-                        "reply_to_post_number" => __f10 = __map.next_value()?,
-                        "quote_count" => __f11 = Some(__map.next_value()?),
-                        "incoming_link_count" => __f12 = Some(__map.next_value()?),
-                        "reads" => __f13 = Some(__map.next_value()?),
-                        "readers_count" => __f14 = Some(__map.next_value()?),
-                        "score" => {
-                            __f15 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "yours" => __f16 = Some(__map.next_value()?),
-                        "topic_id" => __f17 = Some(__map.next_value()?),
-                        "topic_slug" => __f18 = Some(__map.next_value()?),
-                        "primary_group_name" => __f19 = __map.next_value()?,
-                        "flair_name" => __f20 = __map.next_value()?,
-                        "flair_url" => __f21 = __map.next_value()?,
-                        "flair_bg_color" => __f22 = __map.next_value()?,
-                        "flair_color" => __f23 = __map.next_value()?,
-                        "flair_group_id" => __f24 = __map.next_value()?,
-                        "version" => __f25 = Some(__map.next_value()?),
-                        "can_edit" => __f26 = Some(__map.next_value()?),
-                        "can_delete" => __f27 = Some(__map.next_value()?),
-                        "can_recover" => __f28 = Some(__map.next_value()?),
-                        "can_see_hidden_post" => __f29 = __map.next_value()?,
-                        "can_wiki" => __f30 = Some(__map.next_value()?),
-                        "user_title" => __f31 = __map.next_value()?,
-                        "bookmarked" => __f32 = Some(__map.next_value()?),
-                        "raw" => __f33 = Some(__map.next_value()?),
-                        "actions_summary" => __f34 = Some(__map.next_value()?),
-                        "moderator" => __f35 = Some(__map.next_value()?),
-                        "admin" => __f36 = Some(__map.next_value()?),
-                        "staff" => __f37 = Some(__map.next_value()?),
-                        "user_id" => __f38 = Some(__map.next_value()?),
-                        "hidden" => __f39 = Some(__map.next_value()?),
-                        "trust_level" => __f40 = Some(__map.next_value()?),
-                        "deleted_at" => __f41 = __map.next_value()?,
-                        "user_deleted" => __f42 = Some(__map.next_value()?),
-                        "edit_reason" => __f43 = __map.next_value()?,
-                        "can_view_edit_history" => __f44 = Some(__map.next_value()?),
-                        "wiki" => __f45 = Some(__map.next_value()?),
-                        "reviewable_id" => __f46 = __map.next_value()?,
-                        "reviewable_score_count" => __f47 = Some(__map.next_value()?),
-                        "reviewable_score_pending_count" => {
-                            __f48 = Some(__map.next_value()?);
-                        }
-                        "post_url" => __f49 = Some(__map.next_value()?),
-                        "mentioned_users" => __f50 = __map.next_value()?,
-                        "name" => __f51 = __map.next_value()?,
-                        "display_username" => __f52 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(GetPostResponse {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    avatar_template: rt::de::required(__f2, "avatar_template")?,
-                    created_at: rt::de::required(__f3, "created_at")?,
-                    cooked: rt::de::required(__f4, "cooked")?,
-                    post_number: rt::de::required(__f5, "post_number")?,
-                    post_type: rt::de::required(__f6, "post_type")?,
-                    posts_count: rt::de::required(__f7, "posts_count")?,
-                    updated_at: rt::de::required(__f8, "updated_at")?,
-                    reply_count: rt::de::required(__f9, "reply_count")?,
-                    reply_to_post_number: __f10,
-                    quote_count: rt::de::required(__f11, "quote_count")?,
-                    incoming_link_count: rt::de::required(__f12, "incoming_link_count")?,
-                    reads: rt::de::required(__f13, "reads")?,
-                    readers_count: rt::de::required(__f14, "readers_count")?,
-                    score: rt::de::required(__f15, "score")?,
-                    yours: rt::de::required(__f16, "yours")?,
-                    topic_id: rt::de::required(__f17, "topic_id")?,
-                    topic_slug: rt::de::required(__f18, "topic_slug")?,
-                    primary_group_name: __f19,
-                    flair_name: __f20,
-                    flair_url: __f21,
-                    flair_bg_color: __f22,
-                    flair_color: __f23,
-                    flair_group_id: __f24,
-                    version: rt::de::required(__f25, "version")?,
-                    can_edit: rt::de::required(__f26, "can_edit")?,
-                    can_delete: rt::de::required(__f27, "can_delete")?,
-                    can_recover: rt::de::required(__f28, "can_recover")?,
-                    can_see_hidden_post: __f29,
-                    can_wiki: rt::de::required(__f30, "can_wiki")?,
-                    user_title: __f31,
-                    bookmarked: rt::de::required(__f32, "bookmarked")?,
-                    raw: rt::de::required(__f33, "raw")?,
-                    actions_summary: rt::de::required(__f34, "actions_summary")?,
-                    moderator: rt::de::required(__f35, "moderator")?,
-                    admin: rt::de::required(__f36, "admin")?,
-                    staff: rt::de::required(__f37, "staff")?,
-                    user_id: rt::de::required(__f38, "user_id")?,
-                    hidden: rt::de::required(__f39, "hidden")?,
-                    trust_level: rt::de::required(__f40, "trust_level")?,
-                    deleted_at: __f41,
-                    user_deleted: rt::de::required(__f42, "user_deleted")?,
-                    edit_reason: __f43,
-                    can_view_edit_history: rt::de::required(
-                        __f44,
-                        "can_view_edit_history",
-                    )?,
-                    wiki: rt::de::required(__f45, "wiki")?,
-                    reviewable_id: __f46,
-                    reviewable_score_count: rt::de::required(
-                        __f47,
-                        "reviewable_score_count",
-                    )?,
-                    reviewable_score_pending_count: rt::de::required(
-                        __f48,
-                        "reviewable_score_pending_count",
-                    )?,
-                    post_url: rt::de::required(__f49, "post_url")?,
-                    mentioned_users: __f50,
-                    name: __f51,
-                    display_username: __f52,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetPostResponse { id : req, username : req, avatar_template : req, created_at : req,
+    cooked : req, post_number : req, post_type : req, posts_count : req, updated_at :
+    req, reply_count : req, reply_to_post_number : opt, quote_count : req,
+    incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours :
+    req, topic_id : req, topic_slug : req, primary_group_name : opt, flair_name : opt,
+    flair_url : opt, flair_bg_color : opt, flair_color : opt, flair_group_id : opt,
+    version : req, can_edit : req, can_delete : req, can_recover : req,
+    can_see_hidden_post : opt, can_wiki : req, user_title : opt, bookmarked : req, raw :
+    req, actions_summary : req, moderator : req, admin : req, staff : req, user_id : req,
+    hidden : req, trust_level : req, deleted_at : opt, user_deleted : req, edit_reason :
+    opt, can_view_edit_history : req, wiki : req, reviewable_id : opt,
+    reviewable_score_count : req, reviewable_score_pending_count : req, post_url : req,
+    mentioned_users : opt, name : opt, display_username : opt, ..additional_properties }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5719,44 +1754,9 @@ pub struct GetPostResponseActionsSummaryItem {
     pub can_act: Option<bool>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for GetPostResponseActionsSummaryItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetPostResponseActionsSummaryItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetPostResponseActionsSummaryItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetPostResponseActionsSummaryItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "count" => __f1 = __map.next_value()?,
-                        "acted" => __f2 = __map.next_value()?,
-                        "can_undo" => __f3 = __map.next_value()?,
-                        "can_act" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetPostResponseActionsSummaryItem {
-                    id: rt::de::required(__f0, "id")?,
-                    count: __f1,
-                    acted: __f2,
-                    can_undo: __f3,
-                    can_act: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetPostResponseActionsSummaryItem { id : req, count : opt, acted : opt, can_undo :
+    opt, can_act : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5769,35 +1769,8 @@ pub struct UpdatePostBody {
     pub bypass_bump: Option<bool>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for UpdatePostBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdatePostBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdatePostBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdatePostBody, A::Error> {
-                let mut __f0: Option<super::models::UpdatePostBodyPost> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "post" => __f0 = __map.next_value()?,
-                        "bypass_bump" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdatePostBody {
-                    post: __f0,
-                    bypass_bump: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdatePostBody { post : opt, bypass_bump : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5807,35 +1780,8 @@ pub struct UpdatePostBodyPost {
     pub edit_reason: Option<String>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for UpdatePostBodyPost {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdatePostBodyPost;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdatePostBodyPost")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdatePostBodyPost, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "raw" => __f0 = Some(__map.next_value()?),
-                        "edit_reason" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdatePostBodyPost {
-                    raw: rt::de::required(__f0, "raw")?,
-                    edit_reason: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdatePostBodyPost { raw : req, edit_reason : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5843,32 +1789,8 @@ pub struct UpdatePostResponse {
     pub post: super::models::UpdatePostResponsePost,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for UpdatePostResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdatePostResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdatePostResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdatePostResponse, A::Error> {
-                let mut __f0: Option<super::models::UpdatePostResponsePost> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "post" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdatePostResponse {
-                    post: rt::de::required(__f0, "post")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdatePostResponse { post : req, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5931,210 +1853,21 @@ pub struct UpdatePostResponsePost {
     pub display_username: Option<String>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for UpdatePostResponsePost {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdatePostResponsePost;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdatePostResponsePost")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdatePostResponsePost, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<f64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<Vec<serde_json::Value>> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<Vec<super::models::ActionsSummaryItem>> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<i64> = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<bool> = None;
-                let mut __f45: Option<String> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<bool> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<i64> = None;
-                let mut __f50: Option<i64> = None;
-                let mut __f51: Option<String> = None;
-                let mut __f52: Option<Vec<serde_json::Value>> = None;
-                let mut __f53: Option<Vec<serde_json::Value>> = None;
-                let mut __f54: Option<String> = None;
-                let mut __f55: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "avatar_template" => __f2 = Some(__map.next_value()?),
-                        "created_at" => __f3 = Some(__map.next_value()?),
-                        "cooked" => __f4 = Some(__map.next_value()?),
-                        "post_number" => __f5 = Some(__map.next_value()?),
-                        "post_type" => __f6 = Some(__map.next_value()?),
-                        "posts_count" => __f7 = Some(__map.next_value()?),
-                        "updated_at" => __f8 = Some(__map.next_value()?),
-                        "reply_count" => __f9 = Some(__map.next_value()?),
-                        "reply_to_post_number" => __f10 = __map.next_value()?,
-                        "quote_count" => __f11 = Some(__map.next_value()?),
-                        "incoming_link_count" => __f12 = Some(__map.next_value()?),
-                        "reads" => __f13 = Some(__map.next_value()?),
-                        "readers_count" => __f14 = Some(__map.next_value()?),
-                        "score" => {
-                            __f15 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "yours" => __f16 = Some(__map.next_value()?),
-                        "topic_id" => __f17 = Some(__map.next_value()?),
-                        "topic_slug" => __f18 = Some(__map.next_value()?),
-                        "primary_group_name" => __f19 = __map.next_value()?,
-                        "flair_name" => __f20 = __map.next_value()?,
-                        "flair_url" => __f21 = __map.next_value()?,
-                        "flair_bg_color" => __f22 = __map.next_value()?,
-                        "flair_color" => __f23 = __map.next_value()?,
-                        "flair_group_id" => __f24 = __map.next_value()?,
-                        "badges_granted" => __f25 = __map.next_value()?,
-                        "version" => __f26 = Some(__map.next_value()?),
-                        "can_edit" => __f27 = Some(__map.next_value()?),
-                        "can_delete" => __f28 = Some(__map.next_value()?),
-                        "can_recover" => __f29 = Some(__map.next_value()?),
-                        "can_see_hidden_post" => __f30 = __map.next_value()?,
-                        "can_wiki" => __f31 = Some(__map.next_value()?),
-                        "user_title" => __f32 = __map.next_value()?,
-                        "bookmarked" => __f33 = Some(__map.next_value()?),
-                        "raw" => __f34 = Some(__map.next_value()?),
-                        "actions_summary" => __f35 = Some(__map.next_value()?),
-                        "moderator" => __f36 = Some(__map.next_value()?),
-                        "admin" => __f37 = Some(__map.next_value()?),
-                        "staff" => __f38 = Some(__map.next_value()?),
-                        "user_id" => __f39 = Some(__map.next_value()?),
-                        "draft_sequence" => __f40 = Some(__map.next_value()?),
-                        "hidden" => __f41 = Some(__map.next_value()?),
-                        "trust_level" => __f42 = Some(__map.next_value()?),
-                        "deleted_at" => __f43 = __map.next_value()?,
-                        "user_deleted" => __f44 = Some(__map.next_value()?),
-                        "edit_reason" => __f45 = __map.next_value()?,
-                        "can_view_edit_history" => __f46 = Some(__map.next_value()?),
-                        "wiki" => __f47 = Some(__map.next_value()?),
-                        "reviewable_id" => __f48 = __map.next_value()?,
-                        "reviewable_score_count" => __f49 = Some(__map.next_value()?),
-                        "reviewable_score_pending_count" => {
-                            __f50 = Some(__map.next_value()?);
-                        }
-                        "post_url" => __f51 = Some(__map.next_value()?),
-                        "post_localizations" => __f52 = __map.next_value()?,
-                        "mentioned_users" => __f53 = __map.next_value()?,
-                        "name" => __f54 = __map.next_value()?,
-                        "display_username" => __f55 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdatePostResponsePost {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    avatar_template: rt::de::required(__f2, "avatar_template")?,
-                    created_at: rt::de::required(__f3, "created_at")?,
-                    cooked: rt::de::required(__f4, "cooked")?,
-                    post_number: rt::de::required(__f5, "post_number")?,
-                    post_type: rt::de::required(__f6, "post_type")?,
-                    posts_count: rt::de::required(__f7, "posts_count")?,
-                    updated_at: rt::de::required(__f8, "updated_at")?,
-                    reply_count: rt::de::required(__f9, "reply_count")?,
-                    reply_to_post_number: __f10,
-                    quote_count: rt::de::required(__f11, "quote_count")?,
-                    incoming_link_count: rt::de::required(__f12, "incoming_link_count")?,
-                    reads: rt::de::required(__f13, "reads")?,
-                    readers_count: rt::de::required(__f14, "readers_count")?,
-                    score: rt::de::required(__f15, "score")?,
-                    yours: rt::de::required(__f16, "yours")?,
-                    topic_id: rt::de::required(__f17, "topic_id")?,
-                    topic_slug: rt::de::required(__f18, "topic_slug")?,
-                    primary_group_name: __f19,
-                    flair_name: __f20,
-                    flair_url: __f21,
-                    flair_bg_color: __f22,
-                    flair_color: __f23,
-                    flair_group_id: __f24,
-                    badges_granted: __f25,
-                    version: rt::de::required(__f26, "version")?,
-                    can_edit: rt::de::required(__f27, "can_edit")?,
-                    can_delete: rt::de::required(__f28, "can_delete")?,
-                    can_recover: rt::de::required(__f29, "can_recover")?,
-                    can_see_hidden_post: __f30,
-                    can_wiki: rt::de::required(__f31, "can_wiki")?,
-                    user_title: __f32,
-                    bookmarked: rt::de::required(__f33, "bookmarked")?,
-                    raw: rt::de::required(__f34, "raw")?,
-                    actions_summary: rt::de::required(__f35, "actions_summary")?,
-                    moderator: rt::de::required(__f36, "moderator")?,
-                    admin: rt::de::required(__f37, "admin")?,
-                    staff: rt::de::required(__f38, "staff")?,
-                    user_id: rt::de::required(__f39, "user_id")?,
-                    draft_sequence: rt::de::required(__f40, "draft_sequence")?,
-                    hidden: rt::de::required(__f41, "hidden")?,
-                    trust_level: rt::de::required(__f42, "trust_level")?,
-                    deleted_at: __f43,
-                    user_deleted: rt::de::required(__f44, "user_deleted")?,
-                    edit_reason: __f45,
-                    can_view_edit_history: rt::de::required(
-                        __f46,
-                        "can_view_edit_history",
-                    )?,
-                    wiki: rt::de::required(__f47, "wiki")?,
-                    reviewable_id: __f48,
-                    reviewable_score_count: rt::de::required(
-                        __f49,
-                        "reviewable_score_count",
-                    )?,
-                    reviewable_score_pending_count: rt::de::required(
-                        __f50,
-                        "reviewable_score_pending_count",
-                    )?,
-                    post_url: rt::de::required(__f51, "post_url")?,
-                    post_localizations: __f52,
-                    mentioned_users: __f53,
-                    name: __f54,
-                    display_username: __f55,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdatePostResponsePost { id : req, username : req, avatar_template : req, created_at
+    : req, cooked : req, post_number : req, post_type : req, posts_count : req,
+    updated_at : req, reply_count : req, reply_to_post_number : opt, quote_count : req,
+    incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours :
+    req, topic_id : req, topic_slug : req, primary_group_name : opt, flair_name : opt,
+    flair_url : opt, flair_bg_color : opt, flair_color : opt, flair_group_id : opt,
+    badges_granted : opt, version : req, can_edit : req, can_delete : req, can_recover :
+    req, can_see_hidden_post : opt, can_wiki : req, user_title : opt, bookmarked : req,
+    raw : req, actions_summary : req, moderator : req, admin : req, staff : req, user_id
+    : req, draft_sequence : req, hidden : req, trust_level : req, deleted_at : opt,
+    user_deleted : req, edit_reason : opt, can_view_edit_history : req, wiki : req,
+    reviewable_id : opt, reviewable_score_count : req, reviewable_score_pending_count :
+    req, post_url : req, post_localizations : opt, mentioned_users : opt, name : opt,
+    display_username : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6148,32 +1881,8 @@ pub struct DeletePostBody {
     pub force_destroy: Option<bool>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for DeletePostBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DeletePostBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DeletePostBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DeletePostBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "force_destroy" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DeletePostBody {
-                    force_destroy: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DeletePostBody { force_destroy : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6232,203 +1941,19 @@ pub struct PostRepliesResponseItem {
     pub post_url: String,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for PostRepliesResponseItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PostRepliesResponseItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PostRepliesResponseItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PostRepliesResponseItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<f64> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<
-                    super::models::PostRepliesResponseItemReplyToUser,
-                > = None;
-                let mut __f35: Option<bool> = None;
-                let mut __f36: Option<Vec<super::models::ActionsSummaryItem>> = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<bool> = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<bool> = None;
-                let mut __f45: Option<String> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<bool> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<i64> = None;
-                let mut __f50: Option<i64> = None;
-                let mut __f51: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = __map.next_value()?,
-                        "username" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "created_at" => __f4 = Some(__map.next_value()?),
-                        "cooked" => __f5 = Some(__map.next_value()?),
-                        "post_number" => __f6 = Some(__map.next_value()?),
-                        "post_type" => __f7 = Some(__map.next_value()?),
-                        "posts_count" => __f8 = Some(__map.next_value()?),
-                        "updated_at" => __f9 = Some(__map.next_value()?),
-                        "reply_count" => __f10 = Some(__map.next_value()?),
-                        "reply_to_post_number" => __f11 = Some(__map.next_value()?),
-                        "quote_count" => __f12 = Some(__map.next_value()?),
-                        "incoming_link_count" => __f13 = Some(__map.next_value()?),
-                        "reads" => __f14 = Some(__map.next_value()?),
-                        "readers_count" => __f15 = Some(__map.next_value()?),
-                        "score" => {
-                            __f16 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "yours" => __f17 = Some(__map.next_value()?),
-                        "topic_id" => __f18 = Some(__map.next_value()?),
-                        "topic_slug" => __f19 = Some(__map.next_value()?),
-                        "display_username" => __f20 = __map.next_value()?,
-                        "primary_group_name" => __f21 = __map.next_value()?,
-                        "flair_name" => __f22 = __map.next_value()?,
-                        "flair_url" => __f23 = __map.next_value()?,
-                        "flair_bg_color" => __f24 = __map.next_value()?,
-                        "flair_color" => __f25 = __map.next_value()?,
-                        "flair_group_id" => __f26 = __map.next_value()?,
-                        "version" => __f27 = Some(__map.next_value()?),
-                        "can_edit" => __f28 = Some(__map.next_value()?),
-                        "can_delete" => __f29 = Some(__map.next_value()?),
-                        "can_recover" => __f30 = Some(__map.next_value()?),
-                        "can_see_hidden_post" => __f31 = Some(__map.next_value()?),
-                        "can_wiki" => __f32 = Some(__map.next_value()?),
-                        "user_title" => __f33 = __map.next_value()?,
-                        "reply_to_user" => __f34 = Some(__map.next_value()?),
-                        "bookmarked" => __f35 = Some(__map.next_value()?),
-                        "actions_summary" => __f36 = Some(__map.next_value()?),
-                        "moderator" => __f37 = Some(__map.next_value()?),
-                        "admin" => __f38 = Some(__map.next_value()?),
-                        "staff" => __f39 = Some(__map.next_value()?),
-                        "user_id" => __f40 = Some(__map.next_value()?),
-                        "hidden" => __f41 = Some(__map.next_value()?),
-                        "trust_level" => __f42 = Some(__map.next_value()?),
-                        "deleted_at" => __f43 = __map.next_value()?,
-                        "user_deleted" => __f44 = Some(__map.next_value()?),
-                        "edit_reason" => __f45 = __map.next_value()?,
-                        "can_view_edit_history" => __f46 = Some(__map.next_value()?),
-                        "wiki" => __f47 = Some(__map.next_value()?),
-                        "reviewable_id" => __f48 = __map.next_value()?,
-                        "reviewable_score_count" => __f49 = Some(__map.next_value()?),
-                        "reviewable_score_pending_count" => {
-                            __f50 = Some(__map.next_value()?);
-                        }
-                        "post_url" => __f51 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PostRepliesResponseItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: __f1,
-                    username: rt::de::required(__f2, "username")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    created_at: rt::de::required(__f4, "created_at")?,
-                    cooked: rt::de::required(__f5, "cooked")?,
-                    post_number: rt::de::required(__f6, "post_number")?,
-                    post_type: rt::de::required(__f7, "post_type")?,
-                    posts_count: rt::de::required(__f8, "posts_count")?,
-                    updated_at: rt::de::required(__f9, "updated_at")?,
-                    reply_count: rt::de::required(__f10, "reply_count")?,
-                    reply_to_post_number: rt::de::required(
-                        __f11,
-                        "reply_to_post_number",
-                    )?,
-                    quote_count: rt::de::required(__f12, "quote_count")?,
-                    incoming_link_count: rt::de::required(__f13, "incoming_link_count")?,
-                    reads: rt::de::required(__f14, "reads")?,
-                    readers_count: rt::de::required(__f15, "readers_count")?,
-                    score: rt::de::required(__f16, "score")?,
-                    yours: rt::de::required(__f17, "yours")?,
-                    topic_id: rt::de::required(__f18, "topic_id")?,
-                    topic_slug: rt::de::required(__f19, "topic_slug")?,
-                    display_username: __f20,
-                    primary_group_name: __f21,
-                    flair_name: __f22,
-                    flair_url: __f23,
-                    flair_bg_color: __f24,
-                    flair_color: __f25,
-                    flair_group_id: __f26,
-                    version: rt::de::required(__f27, "version")?,
-                    can_edit: rt::de::required(__f28, "can_edit")?,
-                    can_delete: rt::de::required(__f29, "can_delete")?,
-                    can_recover: rt::de::required(__f30, "can_recover")?,
-                    can_see_hidden_post: rt::de::required(__f31, "can_see_hidden_post")?,
-                    can_wiki: rt::de::required(__f32, "can_wiki")?,
-                    user_title: __f33,
-                    reply_to_user: rt::de::required(__f34, "reply_to_user")?,
-                    bookmarked: rt::de::required(__f35, "bookmarked")?,
-                    actions_summary: rt::de::required(__f36, "actions_summary")?,
-                    moderator: rt::de::required(__f37, "moderator")?,
-                    admin: rt::de::required(__f38, "admin")?,
-                    staff: rt::de::required(__f39, "staff")?,
-                    user_id: rt::de::required(__f40, "user_id")?,
-                    hidden: rt::de::required(__f41, "hidden")?,
-                    trust_level: rt::de::required(__f42, "trust_level")?,
-                    deleted_at: __f43,
-                    user_deleted: rt::de::required(__f44, "user_deleted")?,
-                    edit_reason: __f45,
-                    can_view_edit_history: rt::de::required(
-                        __f46,
-                        "can_view_edit_history",
-                    )?,
-                    wiki: rt::de::required(__f47, "wiki")?,
-                    reviewable_id: __f48,
-                    reviewable_score_count: rt::de::required(
-                        __f49,
-                        "reviewable_score_count",
-                    )?,
-                    reviewable_score_pending_count: rt::de::required(
-                        __f50,
-                        "reviewable_score_pending_count",
-                    )?,
-                    post_url: rt::de::required(__f51, "post_url")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PostRepliesResponseItem { id : req, name : opt, username : req, avatar_template :
+    req, created_at : req, cooked : req, post_number : req, post_type : req, posts_count
+    : req, updated_at : req, reply_count : req, reply_to_post_number : req, quote_count :
+    req, incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours
+    : req, topic_id : req, topic_slug : req, display_username : opt, primary_group_name :
+    opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
+    flair_group_id : opt, version : req, can_edit : req, can_delete : req, can_recover :
+    req, can_see_hidden_post : req, can_wiki : req, user_title : opt, reply_to_user :
+    req, bookmarked : req, actions_summary : req, moderator : req, admin : req, staff :
+    req, user_id : req, hidden : req, trust_level : req, deleted_at : opt, user_deleted :
+    req, edit_reason : opt, can_view_edit_history : req, wiki : req, reviewable_id : opt,
+    reviewable_score_count : req, reviewable_score_pending_count : req, post_url : req, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6439,41 +1964,9 @@ pub struct PostRepliesResponseItemReplyToUser {
     pub avatar_template: String,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for PostRepliesResponseItemReplyToUser {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PostRepliesResponseItemReplyToUser;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PostRepliesResponseItemReplyToUser")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PostRepliesResponseItemReplyToUser, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PostRepliesResponseItemReplyToUser {
-                    id: __f0,
-                    username: rt::de::required(__f1, "username")?,
-                    name: __f2,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PostRepliesResponseItemReplyToUser { id : opt, username : req, name : opt,
+    avatar_template : req, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6482,32 +1975,8 @@ pub struct LockPostBody {
     pub locked: String,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for LockPostBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = LockPostBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct LockPostBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<LockPostBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "locked" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(LockPostBody {
-                    locked: rt::de::required(__f0, "locked")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    LockPostBody { locked : req, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6516,32 +1985,8 @@ pub struct LockPostResponse {
     pub locked: bool,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for LockPostResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = LockPostResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct LockPostResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<LockPostResponse, A::Error> {
-                let mut __f0: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "locked" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(LockPostResponse {
-                    locked: rt::de::required(__f0, "locked")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    LockPostResponse { locked : req, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6555,38 +2000,8 @@ pub struct PerformPostActionBody {
     pub flag_topic: Option<bool>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for PerformPostActionBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PerformPostActionBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PerformPostActionBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PerformPostActionBody, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "post_action_type_id" => __f1 = Some(__map.next_value()?),
-                        "flag_topic" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PerformPostActionBody {
-                    id: rt::de::required(__f0, "id")?,
-                    post_action_type_id: rt::de::required(__f1, "post_action_type_id")?,
-                    flag_topic: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PerformPostActionBody { id : req, post_action_type_id : req, flag_topic : opt, }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6699,204 +2114,20 @@ pub struct PerformPostActionResponse {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for PerformPostActionResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PerformPostActionResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PerformPostActionResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PerformPostActionResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<f64> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<Vec<serde_json::Value>> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<bool> = None;
-                let mut __f36: Option<
-                    Vec<super::models::PerformPostActionResponseActionsSummaryItem>,
-                > = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<bool> = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<bool> = None;
-                let mut __f45: Option<String> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<bool> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<i64> = None;
-                let mut __f50: Option<i64> = None;
-                let mut __f51: Option<String> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "username" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "created_at" => __f4 = Some(__map.next_value()?),
-                        "cooked" => __f5 = Some(__map.next_value()?),
-                        "post_number" => __f6 = Some(__map.next_value()?),
-                        "post_type" => __f7 = Some(__map.next_value()?),
-                        "posts_count" => __f8 = Some(__map.next_value()?),
-                        "updated_at" => __f9 = Some(__map.next_value()?),
-                        "reply_count" => __f10 = Some(__map.next_value()?),
-                        "reply_to_post_number" => __f11 = __map.next_value()?,
-                        "quote_count" => __f12 = Some(__map.next_value()?),
-                        "incoming_link_count" => __f13 = Some(__map.next_value()?),
-                        "reads" => __f14 = Some(__map.next_value()?),
-                        "readers_count" => __f15 = Some(__map.next_value()?),
-                        "score" => {
-                            __f16 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "yours" => __f17 = Some(__map.next_value()?),
-                        "topic_id" => __f18 = Some(__map.next_value()?),
-                        "topic_slug" => __f19 = Some(__map.next_value()?),
-                        "display_username" => __f20 = Some(__map.next_value()?),
-                        "primary_group_name" => __f21 = __map.next_value()?,
-                        "flair_name" => __f22 = __map.next_value()?,
-                        "flair_url" => __f23 = __map.next_value()?,
-                        "flair_bg_color" => __f24 = __map.next_value()?,
-                        "flair_color" => __f25 = __map.next_value()?,
-                        "flair_group_id" => __f26 = __map.next_value()?,
-                        "badges_granted" => __f27 = Some(__map.next_value()?),
-                        "version" => __f28 = Some(__map.next_value()?),
-                        "can_edit" => __f29 = Some(__map.next_value()?),
-                        "can_delete" => __f30 = Some(__map.next_value()?),
-                        "can_recover" => __f31 = Some(__map.next_value()?),
-                        "can_see_hidden_post" => __f32 = Some(__map.next_value()?),
-                        "can_wiki" => __f33 = Some(__map.next_value()?),
-                        "user_title" => __f34 = __map.next_value()?,
-                        "bookmarked" => __f35 = Some(__map.next_value()?),
-                        "actions_summary" => __f36 = Some(__map.next_value()?),
-                        "moderator" => __f37 = Some(__map.next_value()?),
-                        "admin" => __f38 = Some(__map.next_value()?),
-                        "staff" => __f39 = Some(__map.next_value()?),
-                        "user_id" => __f40 = Some(__map.next_value()?),
-                        "hidden" => __f41 = Some(__map.next_value()?),
-                        "trust_level" => __f42 = Some(__map.next_value()?),
-                        "deleted_at" => __f43 = __map.next_value()?,
-                        "user_deleted" => __f44 = Some(__map.next_value()?),
-                        "edit_reason" => __f45 = __map.next_value()?,
-                        "can_view_edit_history" => __f46 = Some(__map.next_value()?),
-                        "wiki" => __f47 = Some(__map.next_value()?),
-                        "reviewable_id" => __f48 = __map.next_value()?,
-                        "reviewable_score_count" => __f49 = Some(__map.next_value()?),
-                        "reviewable_score_pending_count" => {
-                            __f50 = Some(__map.next_value()?);
-                        }
-                        "post_url" => __f51 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(PerformPostActionResponse {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    username: rt::de::required(__f2, "username")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    created_at: rt::de::required(__f4, "created_at")?,
-                    cooked: rt::de::required(__f5, "cooked")?,
-                    post_number: rt::de::required(__f6, "post_number")?,
-                    post_type: rt::de::required(__f7, "post_type")?,
-                    posts_count: rt::de::required(__f8, "posts_count")?,
-                    updated_at: rt::de::required(__f9, "updated_at")?,
-                    reply_count: rt::de::required(__f10, "reply_count")?,
-                    reply_to_post_number: __f11,
-                    quote_count: rt::de::required(__f12, "quote_count")?,
-                    incoming_link_count: rt::de::required(__f13, "incoming_link_count")?,
-                    reads: rt::de::required(__f14, "reads")?,
-                    readers_count: rt::de::required(__f15, "readers_count")?,
-                    score: rt::de::required(__f16, "score")?,
-                    yours: rt::de::required(__f17, "yours")?,
-                    topic_id: rt::de::required(__f18, "topic_id")?,
-                    topic_slug: rt::de::required(__f19, "topic_slug")?,
-                    display_username: rt::de::required(__f20, "display_username")?,
-                    primary_group_name: __f21,
-                    flair_name: __f22,
-                    flair_url: __f23,
-                    flair_bg_color: __f24,
-                    flair_color: __f25,
-                    flair_group_id: __f26,
-                    badges_granted: rt::de::required(__f27, "badges_granted")?,
-                    version: rt::de::required(__f28, "version")?,
-                    can_edit: rt::de::required(__f29, "can_edit")?,
-                    can_delete: rt::de::required(__f30, "can_delete")?,
-                    can_recover: rt::de::required(__f31, "can_recover")?,
-                    can_see_hidden_post: rt::de::required(__f32, "can_see_hidden_post")?,
-                    can_wiki: rt::de::required(__f33, "can_wiki")?,
-                    user_title: __f34,
-                    bookmarked: rt::de::required(__f35, "bookmarked")?,
-                    actions_summary: rt::de::required(__f36, "actions_summary")?,
-                    moderator: rt::de::required(__f37, "moderator")?,
-                    admin: rt::de::required(__f38, "admin")?,
-                    staff: rt::de::required(__f39, "staff")?,
-                    user_id: rt::de::required(__f40, "user_id")?,
-                    hidden: rt::de::required(__f41, "hidden")?,
-                    trust_level: rt::de::required(__f42, "trust_level")?,
-                    deleted_at: __f43,
-                    user_deleted: rt::de::required(__f44, "user_deleted")?,
-                    edit_reason: __f45,
-                    can_view_edit_history: rt::de::required(
-                        __f46,
-                        "can_view_edit_history",
-                    )?,
-                    wiki: rt::de::required(__f47, "wiki")?,
-                    reviewable_id: __f48,
-                    reviewable_score_count: rt::de::required(
-                        __f49,
-                        "reviewable_score_count",
-                    )?,
-                    reviewable_score_pending_count: rt::de::required(
-                        __f50,
-                        "reviewable_score_pending_count",
-                    )?,
-                    post_url: rt::de::required(__f51, "post_url")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PerformPostActionResponse { id : req, name : req, username : req, avatar_template :
+    req, created_at : req, cooked : req, post_number : req, post_type : req, posts_count
+    : req, updated_at : req, reply_count : req, reply_to_post_number : opt, quote_count :
+    req, incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours
+    : req, topic_id : req, topic_slug : req, display_username : req, primary_group_name :
+    opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
+    flair_group_id : opt, badges_granted : req, version : req, can_edit : req, can_delete
+    : req, can_recover : req, can_see_hidden_post : req, can_wiki : req, user_title :
+    opt, bookmarked : req, actions_summary : req, moderator : req, admin : req, staff :
+    req, user_id : req, hidden : req, trust_level : req, deleted_at : opt, user_deleted :
+    req, edit_reason : opt, can_view_edit_history : req, wiki : req, reviewable_id : opt,
+    reviewable_score_count : req, reviewable_score_pending_count : req, post_url : req,
+    ..additional_properties }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6916,48 +2147,9 @@ pub struct PerformPostActionResponseActionsSummaryItem {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "posts")]
-impl<'de> serde::Deserialize<'de> for PerformPostActionResponseActionsSummaryItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PerformPostActionResponseActionsSummaryItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PerformPostActionResponseActionsSummaryItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PerformPostActionResponseActionsSummaryItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "count" => __f1 = __map.next_value()?,
-                        "acted" => __f2 = __map.next_value()?,
-                        "can_undo" => __f3 = __map.next_value()?,
-                        "can_act" => __f4 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(PerformPostActionResponseActionsSummaryItem {
-                    id: __f0,
-                    count: __f1,
-                    acted: __f2,
-                    can_undo: __f3,
-                    can_act: __f4,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PerformPostActionResponseActionsSummaryItem { id : opt, count : opt, acted : opt,
+    can_undo : opt, can_act : opt, ..additional_properties }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6967,40 +2159,9 @@ pub struct ListUserPrivateMessagesResponse {
     pub topic_list: Option<super::models::ListUserPrivateMessagesResponseTopicList>,
 }
 #[cfg(feature = "private_messages")]
-impl<'de> serde::Deserialize<'de> for ListUserPrivateMessagesResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserPrivateMessagesResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserPrivateMessagesResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserPrivateMessagesResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::UsersItem>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<
-                    super::models::ListUserPrivateMessagesResponseTopicList,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "users" => __f0 = __map.next_value()?,
-                        "primary_groups" => __f1 = __map.next_value()?,
-                        "topic_list" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserPrivateMessagesResponse {
-                    users: __f0,
-                    primary_groups: __f1,
-                    topic_list: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserPrivateMessagesResponse { users : opt, primary_groups : opt, topic_list :
+    opt, }
 }
 #[cfg(any(feature = "private_messages", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7011,41 +2172,8 @@ pub struct UsersItem {
     pub avatar_template: Option<String>,
 }
 #[cfg(any(feature = "private_messages", feature = "topics"))]
-impl<'de> serde::Deserialize<'de> for UsersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "username" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersItem {
-                    id: __f0,
-                    username: __f1,
-                    name: __f2,
-                    avatar_template: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersItem { id : opt, username : opt, name : opt, avatar_template : opt, }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7060,51 +2188,9 @@ pub struct ListUserPrivateMessagesResponseTopicList {
     >,
 }
 #[cfg(feature = "private_messages")]
-impl<'de> serde::Deserialize<'de> for ListUserPrivateMessagesResponseTopicList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserPrivateMessagesResponseTopicList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserPrivateMessagesResponseTopicList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserPrivateMessagesResponseTopicList, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<
-                    Vec<
-                        super::models::ListUserPrivateMessagesResponseTopicListTopicsItem,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_create_topic" => __f0 = __map.next_value()?,
-                        "draft" => __f1 = __map.next_value()?,
-                        "draft_key" => __f2 = __map.next_value()?,
-                        "draft_sequence" => __f3 = __map.next_value()?,
-                        "per_page" => __f4 = __map.next_value()?,
-                        "topics" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserPrivateMessagesResponseTopicList {
-                    can_create_topic: __f0,
-                    draft: __f1,
-                    draft_key: __f2,
-                    draft_sequence: __f3,
-                    per_page: __f4,
-                    topics: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserPrivateMessagesResponseTopicList { can_create_topic : opt, draft : opt,
+    draft_key : opt, draft_sequence : opt, per_page : opt, topics : opt, }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7149,136 +2235,16 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItem {
     >,
 }
 #[cfg(feature = "private_messages")]
-impl<'de> serde::Deserialize<'de>
-for ListUserPrivateMessagesResponseTopicListTopicsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserPrivateMessagesResponseTopicListTopicsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserPrivateMessagesResponseTopicListTopicsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserPrivateMessagesResponseTopicListTopicsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<i64> = None;
-                let mut __f32: Option<Vec<super::models::PostersItem>> = None;
-                let mut __f33: Option<
-                    Vec<
-                        super::models::ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "title" => __f1 = __map.next_value()?,
-                        "fancy_title" => __f2 = __map.next_value()?,
-                        "slug" => __f3 = __map.next_value()?,
-                        "posts_count" => __f4 = __map.next_value()?,
-                        "reply_count" => __f5 = __map.next_value()?,
-                        "highest_post_number" => __f6 = __map.next_value()?,
-                        "image_url" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "last_posted_at" => __f9 = __map.next_value()?,
-                        "bumped" => __f10 = __map.next_value()?,
-                        "bumped_at" => __f11 = __map.next_value()?,
-                        "archetype" => __f12 = __map.next_value()?,
-                        "unseen" => __f13 = __map.next_value()?,
-                        "last_read_post_number" => __f14 = __map.next_value()?,
-                        "unread_posts" => __f15 = __map.next_value()?,
-                        "pinned" => __f16 = __map.next_value()?,
-                        "unpinned" => __f17 = __map.next_value()?,
-                        "visible" => __f18 = __map.next_value()?,
-                        "closed" => __f19 = __map.next_value()?,
-                        "archived" => __f20 = __map.next_value()?,
-                        "notification_level" => __f21 = __map.next_value()?,
-                        "bookmarked" => __f22 = __map.next_value()?,
-                        "liked" => __f23 = __map.next_value()?,
-                        "views" => __f24 = __map.next_value()?,
-                        "like_count" => __f25 = __map.next_value()?,
-                        "has_summary" => __f26 = __map.next_value()?,
-                        "last_poster_username" => __f27 = __map.next_value()?,
-                        "category_id" => __f28 = __map.next_value()?,
-                        "pinned_globally" => __f29 = __map.next_value()?,
-                        "featured_link" => __f30 = __map.next_value()?,
-                        "allowed_user_count" => __f31 = __map.next_value()?,
-                        "posters" => __f32 = __map.next_value()?,
-                        "participants" => __f33 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserPrivateMessagesResponseTopicListTopicsItem {
-                    id: __f0,
-                    title: __f1,
-                    fancy_title: __f2,
-                    slug: __f3,
-                    posts_count: __f4,
-                    reply_count: __f5,
-                    highest_post_number: __f6,
-                    image_url: __f7,
-                    created_at: __f8,
-                    last_posted_at: __f9,
-                    bumped: __f10,
-                    bumped_at: __f11,
-                    archetype: __f12,
-                    unseen: __f13,
-                    last_read_post_number: __f14,
-                    unread_posts: __f15,
-                    pinned: __f16,
-                    unpinned: __f17,
-                    visible: __f18,
-                    closed: __f19,
-                    archived: __f20,
-                    notification_level: __f21,
-                    bookmarked: __f22,
-                    liked: __f23,
-                    views: __f24,
-                    like_count: __f25,
-                    has_summary: __f26,
-                    last_poster_username: __f27,
-                    category_id: __f28,
-                    pinned_globally: __f29,
-                    featured_link: __f30,
-                    allowed_user_count: __f31,
-                    posters: __f32,
-                    participants: __f33,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserPrivateMessagesResponseTopicListTopicsItem { id : opt, title : opt,
+    fancy_title : opt, slug : opt, posts_count : opt, reply_count : opt,
+    highest_post_number : opt, image_url : opt, created_at : opt, last_posted_at : opt,
+    bumped : opt, bumped_at : opt, archetype : opt, unseen : opt, last_read_post_number :
+    opt, unread_posts : opt, pinned : opt, unpinned : opt, visible : opt, closed : opt,
+    archived : opt, notification_level : opt, bookmarked : opt, liked : opt, views : opt,
+    like_count : opt, has_summary : opt, last_poster_username : opt, category_id : opt,
+    pinned_globally : opt, featured_link : opt, allowed_user_count : opt, posters : opt,
+    participants : opt, }
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7289,40 +2255,8 @@ pub struct PostersItem {
     pub primary_group_id: Option<i64>,
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
-impl<'de> serde::Deserialize<'de> for PostersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PostersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PostersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PostersItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "extras" => __f0 = __map.next_value()?,
-                        "description" => __f1 = __map.next_value()?,
-                        "user_id" => __f2 = __map.next_value()?,
-                        "primary_group_id" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PostersItem {
-                    extras: __f0,
-                    description: __f1,
-                    user_id: __f2,
-                    primary_group_id: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    PostersItem { extras : opt, description : opt, user_id : opt, primary_group_id : opt,
     }
 }
 #[cfg(feature = "private_messages")]
@@ -7334,47 +2268,9 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem {
     pub primary_group_id: Option<i64>,
 }
 #[cfg(feature = "private_messages")]
-impl<'de> serde::Deserialize<'de>
-for ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "extras" => __f0 = __map.next_value()?,
-                        "description" => __f1 = __map.next_value()?,
-                        "user_id" => __f2 = __map.next_value()?,
-                        "primary_group_id" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem {
-                    extras: __f0,
-                    description: __f1,
-                    user_id: __f2,
-                    primary_group_id: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem { extras : opt,
+    description : opt, user_id : opt, primary_group_id : opt, }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7384,40 +2280,9 @@ pub struct GetUserSentPrivateMessagesResponse {
     pub topic_list: Option<super::models::GetUserSentPrivateMessagesResponseTopicList>,
 }
 #[cfg(feature = "private_messages")]
-impl<'de> serde::Deserialize<'de> for GetUserSentPrivateMessagesResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetUserSentPrivateMessagesResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetUserSentPrivateMessagesResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetUserSentPrivateMessagesResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::UsersItemIdUsername>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<
-                    super::models::GetUserSentPrivateMessagesResponseTopicList,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "users" => __f0 = __map.next_value()?,
-                        "primary_groups" => __f1 = __map.next_value()?,
-                        "topic_list" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetUserSentPrivateMessagesResponse {
-                    users: __f0,
-                    primary_groups: __f1,
-                    topic_list: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetUserSentPrivateMessagesResponse { users : opt, primary_groups : opt, topic_list :
+    opt, }
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7428,41 +2293,8 @@ pub struct UsersItemIdUsername {
     pub avatar_template: Option<String>,
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
-impl<'de> serde::Deserialize<'de> for UsersItemIdUsername {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersItemIdUsername;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersItemIdUsername")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersItemIdUsername, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "username" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersItemIdUsername {
-                    id: __f0,
-                    username: __f1,
-                    name: __f2,
-                    avatar_template: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersItemIdUsername { id : opt, username : opt, name : opt, avatar_template : opt, }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7477,51 +2309,9 @@ pub struct GetUserSentPrivateMessagesResponseTopicList {
     >,
 }
 #[cfg(feature = "private_messages")]
-impl<'de> serde::Deserialize<'de> for GetUserSentPrivateMessagesResponseTopicList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetUserSentPrivateMessagesResponseTopicList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetUserSentPrivateMessagesResponseTopicList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetUserSentPrivateMessagesResponseTopicList, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<
-                    Vec<
-                        super::models::GetUserSentPrivateMessagesResponseTopicListTopicsItem,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_create_topic" => __f0 = __map.next_value()?,
-                        "draft" => __f1 = __map.next_value()?,
-                        "draft_key" => __f2 = __map.next_value()?,
-                        "draft_sequence" => __f3 = __map.next_value()?,
-                        "per_page" => __f4 = __map.next_value()?,
-                        "topics" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetUserSentPrivateMessagesResponseTopicList {
-                    can_create_topic: __f0,
-                    draft: __f1,
-                    draft_key: __f2,
-                    draft_sequence: __f3,
-                    per_page: __f4,
-                    topics: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetUserSentPrivateMessagesResponseTopicList { can_create_topic : opt, draft : opt,
+    draft_key : opt, draft_sequence : opt, per_page : opt, topics : opt, }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7562,137 +2352,16 @@ pub struct GetUserSentPrivateMessagesResponseTopicListTopicsItem {
     pub participants: Option<Vec<serde_json::Value>>,
 }
 #[cfg(feature = "private_messages")]
-impl<'de> serde::Deserialize<'de>
-for GetUserSentPrivateMessagesResponseTopicListTopicsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetUserSentPrivateMessagesResponseTopicListTopicsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct GetUserSentPrivateMessagesResponseTopicListTopicsItem",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                GetUserSentPrivateMessagesResponseTopicListTopicsItem,
-                A::Error,
-            > {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<i64> = None;
-                let mut __f32: Option<Vec<super::models::PostersItem>> = None;
-                let mut __f33: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "title" => __f1 = __map.next_value()?,
-                        "fancy_title" => __f2 = __map.next_value()?,
-                        "slug" => __f3 = __map.next_value()?,
-                        "posts_count" => __f4 = __map.next_value()?,
-                        "reply_count" => __f5 = __map.next_value()?,
-                        "highest_post_number" => __f6 = __map.next_value()?,
-                        "image_url" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "last_posted_at" => __f9 = __map.next_value()?,
-                        "bumped" => __f10 = __map.next_value()?,
-                        "bumped_at" => __f11 = __map.next_value()?,
-                        "archetype" => __f12 = __map.next_value()?,
-                        "unseen" => __f13 = __map.next_value()?,
-                        "last_read_post_number" => __f14 = __map.next_value()?,
-                        "unread_posts" => __f15 = __map.next_value()?,
-                        "pinned" => __f16 = __map.next_value()?,
-                        "unpinned" => __f17 = __map.next_value()?,
-                        "visible" => __f18 = __map.next_value()?,
-                        "closed" => __f19 = __map.next_value()?,
-                        "archived" => __f20 = __map.next_value()?,
-                        "notification_level" => __f21 = __map.next_value()?,
-                        "bookmarked" => __f22 = __map.next_value()?,
-                        "liked" => __f23 = __map.next_value()?,
-                        "views" => __f24 = __map.next_value()?,
-                        "like_count" => __f25 = __map.next_value()?,
-                        "has_summary" => __f26 = __map.next_value()?,
-                        "last_poster_username" => __f27 = __map.next_value()?,
-                        "category_id" => __f28 = __map.next_value()?,
-                        "pinned_globally" => __f29 = __map.next_value()?,
-                        "featured_link" => __f30 = __map.next_value()?,
-                        "allowed_user_count" => __f31 = __map.next_value()?,
-                        "posters" => __f32 = __map.next_value()?,
-                        "participants" => __f33 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetUserSentPrivateMessagesResponseTopicListTopicsItem {
-                    id: __f0,
-                    title: __f1,
-                    fancy_title: __f2,
-                    slug: __f3,
-                    posts_count: __f4,
-                    reply_count: __f5,
-                    highest_post_number: __f6,
-                    image_url: __f7,
-                    created_at: __f8,
-                    last_posted_at: __f9,
-                    bumped: __f10,
-                    bumped_at: __f11,
-                    archetype: __f12,
-                    unseen: __f13,
-                    last_read_post_number: __f14,
-                    unread_posts: __f15,
-                    pinned: __f16,
-                    unpinned: __f17,
-                    visible: __f18,
-                    closed: __f19,
-                    archived: __f20,
-                    notification_level: __f21,
-                    bookmarked: __f22,
-                    liked: __f23,
-                    views: __f24,
-                    like_count: __f25,
-                    has_summary: __f26,
-                    last_poster_username: __f27,
-                    category_id: __f28,
-                    pinned_globally: __f29,
-                    featured_link: __f30,
-                    allowed_user_count: __f31,
-                    posters: __f32,
-                    participants: __f33,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetUserSentPrivateMessagesResponseTopicListTopicsItem { id : opt, title : opt,
+    fancy_title : opt, slug : opt, posts_count : opt, reply_count : opt,
+    highest_post_number : opt, image_url : opt, created_at : opt, last_posted_at : opt,
+    bumped : opt, bumped_at : opt, archetype : opt, unseen : opt, last_read_post_number :
+    opt, unread_posts : opt, pinned : opt, unpinned : opt, visible : opt, closed : opt,
+    archived : opt, notification_level : opt, bookmarked : opt, liked : opt, views : opt,
+    like_count : opt, has_summary : opt, last_poster_username : opt, category_id : opt,
+    pinned_globally : opt, featured_link : opt, allowed_user_count : opt, posters : opt,
+    participants : opt, }
 }
 #[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7705,50 +2374,9 @@ pub struct SearchResponse {
     pub grouped_search_result: super::models::SearchResponseGroupedSearchResult,
 }
 #[cfg(feature = "search")]
-impl<'de> serde::Deserialize<'de> for SearchResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SearchResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SearchResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SearchResponse, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                let mut __f3: Option<Vec<super::models::TagsItem>> = None;
-                let mut __f4: Option<Vec<serde_json::Value>> = None;
-                let mut __f5: Option<super::models::SearchResponseGroupedSearchResult> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "posts" => __f0 = Some(__map.next_value()?),
-                        "users" => __f1 = Some(__map.next_value()?),
-                        "categories" => __f2 = Some(__map.next_value()?),
-                        "tags" => __f3 = Some(__map.next_value()?),
-                        "groups" => __f4 = Some(__map.next_value()?),
-                        "grouped_search_result" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SearchResponse {
-                    posts: rt::de::required(__f0, "posts")?,
-                    users: rt::de::required(__f1, "users")?,
-                    categories: rt::de::required(__f2, "categories")?,
-                    tags: rt::de::required(__f3, "tags")?,
-                    groups: rt::de::required(__f4, "groups")?,
-                    grouped_search_result: rt::de::required(
-                        __f5,
-                        "grouped_search_result",
-                    )?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SearchResponse { posts : req, users : req, categories : req, tags : req, groups :
+    req, grouped_search_result : req, }
 }
 #[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7769,73 +2397,11 @@ pub struct SearchResponseGroupedSearchResult {
     pub group_ids: Vec<serde_json::Value>,
 }
 #[cfg(feature = "search")]
-impl<'de> serde::Deserialize<'de> for SearchResponseGroupedSearchResult {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SearchResponseGroupedSearchResult;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SearchResponseGroupedSearchResult")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SearchResponseGroupedSearchResult, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    super::models::SearchResponseGroupedSearchResultExtra,
-                > = None;
-                let mut __f9: Option<Vec<serde_json::Value>> = None;
-                let mut __f10: Option<Vec<serde_json::Value>> = None;
-                let mut __f11: Option<Vec<serde_json::Value>> = None;
-                let mut __f12: Option<Vec<serde_json::Value>> = None;
-                let mut __f13: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "more_posts" => __f0 = __map.next_value()?,
-                        "more_users" => __f1 = __map.next_value()?,
-                        "more_categories" => __f2 = __map.next_value()?,
-                        "term" => __f3 = Some(__map.next_value()?),
-                        "search_log_id" => __f4 = Some(__map.next_value()?),
-                        "more_full_page_results" => __f5 = __map.next_value()?,
-                        "can_create_topic" => __f6 = Some(__map.next_value()?),
-                        "error" => __f7 = __map.next_value()?,
-                        "extra" => __f8 = __map.next_value()?,
-                        "post_ids" => __f9 = Some(__map.next_value()?),
-                        "user_ids" => __f10 = Some(__map.next_value()?),
-                        "category_ids" => __f11 = Some(__map.next_value()?),
-                        "tag_ids" => __f12 = Some(__map.next_value()?),
-                        "group_ids" => __f13 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SearchResponseGroupedSearchResult {
-                    more_posts: __f0,
-                    more_users: __f1,
-                    more_categories: __f2,
-                    term: rt::de::required(__f3, "term")?,
-                    search_log_id: rt::de::required(__f4, "search_log_id")?,
-                    more_full_page_results: __f5,
-                    can_create_topic: rt::de::required(__f6, "can_create_topic")?,
-                    error: __f7,
-                    extra: __f8,
-                    post_ids: rt::de::required(__f9, "post_ids")?,
-                    user_ids: rt::de::required(__f10, "user_ids")?,
-                    category_ids: rt::de::required(__f11, "category_ids")?,
-                    tag_ids: rt::de::required(__f12, "tag_ids")?,
-                    group_ids: rt::de::required(__f13, "group_ids")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SearchResponseGroupedSearchResult { more_posts : opt, more_users : opt,
+    more_categories : opt, term : req, search_log_id : req, more_full_page_results : opt,
+    can_create_topic : req, error : opt, extra : opt, post_ids : req, user_ids : req,
+    category_ids : req, tag_ids : req, group_ids : req, }
 }
 #[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7843,32 +2409,8 @@ pub struct SearchResponseGroupedSearchResultExtra {
     pub categories: Option<Vec<serde_json::Value>>,
 }
 #[cfg(feature = "search")]
-impl<'de> serde::Deserialize<'de> for SearchResponseGroupedSearchResultExtra {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SearchResponseGroupedSearchResultExtra;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SearchResponseGroupedSearchResultExtra")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SearchResponseGroupedSearchResultExtra, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "categories" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SearchResponseGroupedSearchResultExtra {
-                    categories: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SearchResponseGroupedSearchResultExtra { categories : opt, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7926,225 +2468,24 @@ pub struct GetSiteResponse {
     pub category_types: Option<Vec<super::models::GetSiteResponseCategoryTypesItem>>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::GetSiteResponseNotificationTypes> = None;
-                let mut __f2: Option<super::models::GetSiteResponsePostTypes> = None;
-                let mut __f3: Option<super::models::GetSiteResponseTrustLevels> = None;
-                let mut __f4: Option<super::models::GetSiteResponseUserTips> = None;
-                let mut __f5: Option<Vec<super::models::GetSiteResponseGroupsItem>> = None;
-                let mut __f6: Option<Vec<serde_json::Value>> = None;
-                let mut __f7: Option<Vec<serde_json::Value>> = None;
-                let mut __f8: Option<Vec<serde_json::Value>> = None;
-                let mut __f9: Option<Vec<serde_json::Value>> = None;
-                let mut __f10: Option<Vec<serde_json::Value>> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<
-                    Vec<super::models::GetSiteResponsePostActionTypesItem>,
-                > = None;
-                let mut __f14: Option<
-                    Vec<super::models::GetSiteResponsePostActionTypesItem>,
-                > = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<Vec<super::models::TagsItem>> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<Vec<String>> = None;
-                let mut __f24: Option<Vec<serde_json::Value>> = None;
-                let mut __f25: Option<
-                    Vec<super::models::GetSiteResponseUserThemesItem>,
-                > = None;
-                let mut __f26: Option<
-                    Vec<super::models::GetSiteResponseUserColorSchemesItem>,
-                > = None;
-                let mut __f27: Option<serde_json::Value> = None;
-                let mut __f28: Option<serde_json::Value> = None;
-                let mut __f29: Option<Vec<serde_json::Value>> = None;
-                let mut __f30: Option<serde_json::Value> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<serde_json::Value> = None;
-                let mut __f34: Option<serde_json::Value> = None;
-                let mut __f35: Option<serde_json::Value> = None;
-                let mut __f36: Option<Vec<serde_json::Value>> = None;
-                let mut __f37: Option<
-                    Vec<super::models::GetSiteResponseCategoriesItem>,
-                > = None;
-                let mut __f38: Option<
-                    Vec<super::models::GetSiteResponseArchetypesItem>,
-                > = None;
-                let mut __f39: Option<Vec<serde_json::Value>> = None;
-                let mut __f40: Option<Vec<serde_json::Value>> = None;
-                let mut __f41: Option<Vec<serde_json::Value>> = None;
-                let mut __f42: Option<Vec<serde_json::Value>> = None;
-                let mut __f43: Option<Vec<serde_json::Value>> = None;
-                let mut __f44: Option<Vec<serde_json::Value>> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<Vec<serde_json::Value>> = None;
-                let mut __f48: Option<super::models::GetSiteResponseAccessControl> = None;
-                let mut __f49: Option<Vec<String>> = None;
-                let mut __f50: Option<
-                    Vec<super::models::GetSiteResponseCategoryTypesItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "default_archetype" => __f0 = Some(__map.next_value()?),
-                        "notification_types" => __f1 = Some(__map.next_value()?),
-                        "post_types" => __f2 = Some(__map.next_value()?),
-                        "trust_levels" => __f3 = Some(__map.next_value()?),
-                        "user_tips" => __f4 = __map.next_value()?,
-                        "groups" => __f5 = Some(__map.next_value()?),
-                        "filters" => __f6 = Some(__map.next_value()?),
-                        "homepage_choices" => __f7 = Some(__map.next_value()?),
-                        "periods" => __f8 = Some(__map.next_value()?),
-                        "top_menu_items" => __f9 = Some(__map.next_value()?),
-                        "anonymous_top_menu_items" => __f10 = Some(__map.next_value()?),
-                        "uncategorized_category_id" => __f11 = Some(__map.next_value()?),
-                        "user_field_max_length" => __f12 = Some(__map.next_value()?),
-                        "post_action_types" => __f13 = Some(__map.next_value()?),
-                        "topic_flag_types" => __f14 = Some(__map.next_value()?),
-                        "can_create_tag" => __f15 = Some(__map.next_value()?),
-                        "can_tag_topics" => __f16 = Some(__map.next_value()?),
-                        "can_tag_pms" => __f17 = Some(__map.next_value()?),
-                        "tags_filter_regexp" => __f18 = Some(__map.next_value()?),
-                        "top_tags" => __f19 = Some(__map.next_value()?),
-                        "wizard_required" => __f20 = __map.next_value()?,
-                        "can_associate_groups" => __f21 = __map.next_value()?,
-                        "email_configured" => __f22 = Some(__map.next_value()?),
-                        "upcoming_changes_with_css" => __f23 = __map.next_value()?,
-                        "topic_featured_link_allowed_category_ids" => {
-                            __f24 = Some(__map.next_value()?);
-                        }
-                        "user_themes" => __f25 = Some(__map.next_value()?),
-                        "user_color_schemes" => __f26 = Some(__map.next_value()?),
-                        "default_light_color_scheme" => __f27 = __map.next_value()?,
-                        "default_dark_color_scheme" => __f28 = __map.next_value()?,
-                        "censored_regexp" => __f29 = Some(__map.next_value()?),
-                        "custom_emoji_translation" => __f30 = Some(__map.next_value()?),
-                        "watched_words_replace" => __f31 = __map.next_value()?,
-                        "watched_words_link" => __f32 = __map.next_value()?,
-                        "markdown_additional_options" => __f33 = __map.next_value()?,
-                        "hashtag_configurations" => __f34 = __map.next_value()?,
-                        "hashtag_icons" => __f35 = __map.next_value()?,
-                        "displayed_about_plugin_stat_groups" => {
-                            __f36 = __map.next_value()?;
-                        }
-                        "categories" => __f37 = Some(__map.next_value()?),
-                        "archetypes" => __f38 = Some(__map.next_value()?),
-                        "user_fields" => __f39 = Some(__map.next_value()?),
-                        "auth_providers" => __f40 = Some(__map.next_value()?),
-                        "whispers_allowed_groups_names" => __f41 = __map.next_value()?,
-                        "denied_emojis" => __f42 = __map.next_value()?,
-                        "valid_flag_applies_to_types" => __f43 = __map.next_value()?,
-                        "navigation_menu_site_top_tags" => __f44 = __map.next_value()?,
-                        "full_name_required_for_signup" => {
-                            __f45 = Some(__map.next_value()?);
-                        }
-                        "full_name_visible_in_signup" => {
-                            __f46 = Some(__map.next_value()?);
-                        }
-                        "admin_config_login_routes" => __f47 = __map.next_value()?,
-                        "access_control" => __f48 = __map.next_value()?,
-                        "permanent_upcoming_change_names" => __f49 = __map.next_value()?,
-                        "category_types" => __f50 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponse {
-                    default_archetype: rt::de::required(__f0, "default_archetype")?,
-                    notification_types: rt::de::required(__f1, "notification_types")?,
-                    post_types: rt::de::required(__f2, "post_types")?,
-                    trust_levels: rt::de::required(__f3, "trust_levels")?,
-                    user_tips: __f4,
-                    groups: rt::de::required(__f5, "groups")?,
-                    filters: rt::de::required(__f6, "filters")?,
-                    homepage_choices: rt::de::required(__f7, "homepage_choices")?,
-                    periods: rt::de::required(__f8, "periods")?,
-                    top_menu_items: rt::de::required(__f9, "top_menu_items")?,
-                    anonymous_top_menu_items: rt::de::required(
-                        __f10,
-                        "anonymous_top_menu_items",
-                    )?,
-                    uncategorized_category_id: rt::de::required(
-                        __f11,
-                        "uncategorized_category_id",
-                    )?,
-                    user_field_max_length: rt::de::required(
-                        __f12,
-                        "user_field_max_length",
-                    )?,
-                    post_action_types: rt::de::required(__f13, "post_action_types")?,
-                    topic_flag_types: rt::de::required(__f14, "topic_flag_types")?,
-                    can_create_tag: rt::de::required(__f15, "can_create_tag")?,
-                    can_tag_topics: rt::de::required(__f16, "can_tag_topics")?,
-                    can_tag_pms: rt::de::required(__f17, "can_tag_pms")?,
-                    tags_filter_regexp: rt::de::required(__f18, "tags_filter_regexp")?,
-                    top_tags: rt::de::required(__f19, "top_tags")?,
-                    wizard_required: __f20,
-                    can_associate_groups: __f21,
-                    email_configured: rt::de::required(__f22, "email_configured")?,
-                    upcoming_changes_with_css: __f23,
-                    topic_featured_link_allowed_category_ids: rt::de::required(
-                        __f24,
-                        "topic_featured_link_allowed_category_ids",
-                    )?,
-                    user_themes: rt::de::required(__f25, "user_themes")?,
-                    user_color_schemes: rt::de::required(__f26, "user_color_schemes")?,
-                    default_light_color_scheme: __f27,
-                    default_dark_color_scheme: __f28,
-                    censored_regexp: rt::de::required(__f29, "censored_regexp")?,
-                    custom_emoji_translation: rt::de::required(
-                        __f30,
-                        "custom_emoji_translation",
-                    )?,
-                    watched_words_replace: __f31,
-                    watched_words_link: __f32,
-                    markdown_additional_options: __f33,
-                    hashtag_configurations: __f34,
-                    hashtag_icons: __f35,
-                    displayed_about_plugin_stat_groups: __f36,
-                    categories: rt::de::required(__f37, "categories")?,
-                    archetypes: rt::de::required(__f38, "archetypes")?,
-                    user_fields: rt::de::required(__f39, "user_fields")?,
-                    auth_providers: rt::de::required(__f40, "auth_providers")?,
-                    whispers_allowed_groups_names: __f41,
-                    denied_emojis: __f42,
-                    valid_flag_applies_to_types: __f43,
-                    navigation_menu_site_top_tags: __f44,
-                    full_name_required_for_signup: rt::de::required(
-                        __f45,
-                        "full_name_required_for_signup",
-                    )?,
-                    full_name_visible_in_signup: rt::de::required(
-                        __f46,
-                        "full_name_visible_in_signup",
-                    )?,
-                    admin_config_login_routes: __f47,
-                    access_control: __f48,
-                    permanent_upcoming_change_names: __f49,
-                    category_types: __f50,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponse { default_archetype : req, notification_types : req, post_types :
+    req, trust_levels : req, user_tips : opt, groups : req, filters : req,
+    homepage_choices : req, periods : req, top_menu_items : req, anonymous_top_menu_items
+    : req, uncategorized_category_id : req, user_field_max_length : req,
+    post_action_types : req, topic_flag_types : req, can_create_tag : req, can_tag_topics
+    : req, can_tag_pms : req, tags_filter_regexp : req, top_tags : req, wizard_required :
+    opt, can_associate_groups : opt, email_configured : req, upcoming_changes_with_css :
+    opt, topic_featured_link_allowed_category_ids : req, user_themes : req,
+    user_color_schemes : req, default_light_color_scheme : opt, default_dark_color_scheme
+    : opt, censored_regexp : req, custom_emoji_translation : req, watched_words_replace :
+    opt, watched_words_link : opt, markdown_additional_options : opt,
+    hashtag_configurations : opt, hashtag_icons : opt, displayed_about_plugin_stat_groups
+    : opt, categories : req, archetypes : req, user_fields : req, auth_providers : req,
+    whispers_allowed_groups_names : opt, denied_emojis : opt, valid_flag_applies_to_types
+    : opt, navigation_menu_site_top_tags : opt, full_name_required_for_signup : req,
+    full_name_visible_in_signup : req, admin_config_login_routes : opt, access_control :
+    opt, permanent_upcoming_change_names : opt, category_types : opt, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8201,205 +2542,23 @@ pub struct GetSiteResponseNotificationTypes {
     pub resenha_invitation: Option<i64>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseNotificationTypes {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseNotificationTypes;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseNotificationTypes")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseNotificationTypes, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<i64> = None;
-                let mut __f20: Option<i64> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<i64> = None;
-                let mut __f30: Option<i64> = None;
-                let mut __f31: Option<i64> = None;
-                let mut __f32: Option<i64> = None;
-                let mut __f33: Option<i64> = None;
-                let mut __f34: Option<i64> = None;
-                let mut __f35: Option<i64> = None;
-                let mut __f36: Option<i64> = None;
-                let mut __f37: Option<i64> = None;
-                let mut __f38: Option<i64> = None;
-                let mut __f39: Option<i64> = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<i64> = None;
-                let mut __f44: Option<i64> = None;
-                let mut __f45: Option<i64> = None;
-                let mut __f46: Option<i64> = None;
-                let mut __f47: Option<i64> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "mentioned" => __f0 = Some(__map.next_value()?),
-                        "replied" => __f1 = Some(__map.next_value()?),
-                        "quoted" => __f2 = Some(__map.next_value()?),
-                        "edited" => __f3 = Some(__map.next_value()?),
-                        "liked" => __f4 = Some(__map.next_value()?),
-                        "private_message" => __f5 = Some(__map.next_value()?),
-                        "invited_to_private_message" => __f6 = Some(__map.next_value()?),
-                        "invitee_accepted" => __f7 = Some(__map.next_value()?),
-                        "posted" => __f8 = Some(__map.next_value()?),
-                        "watching_category_or_tag" => __f9 = Some(__map.next_value()?),
-                        "new_features" => __f10 = __map.next_value()?,
-                        "admin_problems" => __f11 = __map.next_value()?,
-                        "moved_post" => __f12 = Some(__map.next_value()?),
-                        "linked" => __f13 = Some(__map.next_value()?),
-                        "granted_badge" => __f14 = Some(__map.next_value()?),
-                        "invited_to_topic" => __f15 = Some(__map.next_value()?),
-                        "custom" => __f16 = Some(__map.next_value()?),
-                        "group_mentioned" => __f17 = Some(__map.next_value()?),
-                        "group_message_summary" => __f18 = Some(__map.next_value()?),
-                        "watching_first_post" => __f19 = Some(__map.next_value()?),
-                        "topic_reminder" => __f20 = Some(__map.next_value()?),
-                        "liked_consolidated" => __f21 = Some(__map.next_value()?),
-                        "linked_consolidated" => __f22 = Some(__map.next_value()?),
-                        "post_approved" => __f23 = Some(__map.next_value()?),
-                        "code_review_commit_approved" => {
-                            __f24 = Some(__map.next_value()?);
-                        }
-                        "membership_request_accepted" => {
-                            __f25 = Some(__map.next_value()?);
-                        }
-                        "membership_request_consolidated" => {
-                            __f26 = Some(__map.next_value()?);
-                        }
-                        "bookmark_reminder" => __f27 = Some(__map.next_value()?),
-                        "reaction" => __f28 = Some(__map.next_value()?),
-                        "votes_released" => __f29 = Some(__map.next_value()?),
-                        "event_reminder" => __f30 = Some(__map.next_value()?),
-                        "event_invitation" => __f31 = Some(__map.next_value()?),
-                        "chat_mention" => __f32 = Some(__map.next_value()?),
-                        "chat_message" => __f33 = Some(__map.next_value()?),
-                        "chat_invitation" => __f34 = Some(__map.next_value()?),
-                        "chat_group_mention" => __f35 = Some(__map.next_value()?),
-                        "chat_quoted" => __f36 = __map.next_value()?,
-                        "chat_watched_thread" => __f37 = __map.next_value()?,
-                        "upcoming_change_available" => __f38 = __map.next_value()?,
-                        "upcoming_change_automatically_promoted" => {
-                            __f39 = __map.next_value()?;
-                        }
-                        "assigned" => __f40 = __map.next_value()?,
-                        "question_answer_user_commented" => __f41 = __map.next_value()?,
-                        "following" => __f42 = __map.next_value()?,
-                        "following_created_topic" => __f43 = __map.next_value()?,
-                        "following_replied" => __f44 = __map.next_value()?,
-                        "circles_activity" => __f45 = __map.next_value()?,
-                        "boost" => __f46 = __map.next_value()?,
-                        "suggested_edit_created" => __f47 = __map.next_value()?,
-                        "suggested_edit_accepted" => __f48 = __map.next_value()?,
-                        "resenha_invitation" => __f49 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseNotificationTypes {
-                    mentioned: rt::de::required(__f0, "mentioned")?,
-                    replied: rt::de::required(__f1, "replied")?,
-                    quoted: rt::de::required(__f2, "quoted")?,
-                    edited: rt::de::required(__f3, "edited")?,
-                    liked: rt::de::required(__f4, "liked")?,
-                    private_message: rt::de::required(__f5, "private_message")?,
-                    invited_to_private_message: rt::de::required(
-                        __f6,
-                        "invited_to_private_message",
-                    )?,
-                    invitee_accepted: rt::de::required(__f7, "invitee_accepted")?,
-                    posted: rt::de::required(__f8, "posted")?,
-                    watching_category_or_tag: rt::de::required(
-                        __f9,
-                        "watching_category_or_tag",
-                    )?,
-                    new_features: __f10,
-                    admin_problems: __f11,
-                    moved_post: rt::de::required(__f12, "moved_post")?,
-                    linked: rt::de::required(__f13, "linked")?,
-                    granted_badge: rt::de::required(__f14, "granted_badge")?,
-                    invited_to_topic: rt::de::required(__f15, "invited_to_topic")?,
-                    custom: rt::de::required(__f16, "custom")?,
-                    group_mentioned: rt::de::required(__f17, "group_mentioned")?,
-                    group_message_summary: rt::de::required(
-                        __f18,
-                        "group_message_summary",
-                    )?,
-                    watching_first_post: rt::de::required(__f19, "watching_first_post")?,
-                    topic_reminder: rt::de::required(__f20, "topic_reminder")?,
-                    liked_consolidated: rt::de::required(__f21, "liked_consolidated")?,
-                    linked_consolidated: rt::de::required(__f22, "linked_consolidated")?,
-                    post_approved: rt::de::required(__f23, "post_approved")?,
-                    code_review_commit_approved: rt::de::required(
-                        __f24,
-                        "code_review_commit_approved",
-                    )?,
-                    membership_request_accepted: rt::de::required(
-                        __f25,
-                        "membership_request_accepted",
-                    )?,
-                    membership_request_consolidated: rt::de::required(
-                        __f26,
-                        "membership_request_consolidated",
-                    )?,
-                    bookmark_reminder: rt::de::required(__f27, "bookmark_reminder")?,
-                    reaction: rt::de::required(__f28, "reaction")?,
-                    votes_released: rt::de::required(__f29, "votes_released")?,
-                    event_reminder: rt::de::required(__f30, "event_reminder")?,
-                    event_invitation: rt::de::required(__f31, "event_invitation")?,
-                    chat_mention: rt::de::required(__f32, "chat_mention")?,
-                    chat_message: rt::de::required(__f33, "chat_message")?,
-                    chat_invitation: rt::de::required(__f34, "chat_invitation")?,
-                    chat_group_mention: rt::de::required(__f35, "chat_group_mention")?,
-                    chat_quoted: __f36,
-                    chat_watched_thread: __f37,
-                    upcoming_change_available: __f38,
-                    upcoming_change_automatically_promoted: __f39,
-                    assigned: __f40,
-                    question_answer_user_commented: __f41,
-                    following: __f42,
-                    following_created_topic: __f43,
-                    following_replied: __f44,
-                    circles_activity: __f45,
-                    boost: __f46,
-                    suggested_edit_created: __f47,
-                    suggested_edit_accepted: __f48,
-                    resenha_invitation: __f49,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseNotificationTypes { mentioned : req, replied : req, quoted : req,
+    edited : req, liked : req, private_message : req, invited_to_private_message : req,
+    invitee_accepted : req, posted : req, watching_category_or_tag : req, new_features :
+    opt, admin_problems : opt, moved_post : req, linked : req, granted_badge : req,
+    invited_to_topic : req, custom : req, group_mentioned : req, group_message_summary :
+    req, watching_first_post : req, topic_reminder : req, liked_consolidated : req,
+    linked_consolidated : req, post_approved : req, code_review_commit_approved : req,
+    membership_request_accepted : req, membership_request_consolidated : req,
+    bookmark_reminder : req, reaction : req, votes_released : req, event_reminder : req,
+    event_invitation : req, chat_mention : req, chat_message : req, chat_invitation :
+    req, chat_group_mention : req, chat_quoted : opt, chat_watched_thread : opt,
+    upcoming_change_available : opt, upcoming_change_automatically_promoted : opt,
+    assigned : opt, question_answer_user_commented : opt, following : opt,
+    following_created_topic : opt, following_replied : opt, circles_activity : opt, boost
+    : opt, suggested_edit_created : opt, suggested_edit_accepted : opt,
+    resenha_invitation : opt, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8410,41 +2569,9 @@ pub struct GetSiteResponsePostTypes {
     pub whisper: i64,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponsePostTypes {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponsePostTypes;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponsePostTypes")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponsePostTypes, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "regular" => __f0 = Some(__map.next_value()?),
-                        "moderator_action" => __f1 = Some(__map.next_value()?),
-                        "small_action" => __f2 = Some(__map.next_value()?),
-                        "whisper" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponsePostTypes {
-                    regular: rt::de::required(__f0, "regular")?,
-                    moderator_action: rt::de::required(__f1, "moderator_action")?,
-                    small_action: rt::de::required(__f2, "small_action")?,
-                    whisper: rt::de::required(__f3, "whisper")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponsePostTypes { regular : req, moderator_action : req, small_action : req,
+    whisper : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8456,44 +2583,9 @@ pub struct GetSiteResponseTrustLevels {
     pub leader: i64,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseTrustLevels {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseTrustLevels;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseTrustLevels")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseTrustLevels, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "newuser" => __f0 = Some(__map.next_value()?),
-                        "basic" => __f1 = Some(__map.next_value()?),
-                        "member" => __f2 = Some(__map.next_value()?),
-                        "regular" => __f3 = Some(__map.next_value()?),
-                        "leader" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseTrustLevels {
-                    newuser: rt::de::required(__f0, "newuser")?,
-                    basic: rt::de::required(__f1, "basic")?,
-                    member: rt::de::required(__f2, "member")?,
-                    regular: rt::de::required(__f3, "regular")?,
-                    leader: rt::de::required(__f4, "leader")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseTrustLevels { newuser : req, basic : req, member : req, regular : req,
+    leader : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8505,47 +2597,9 @@ pub struct GetSiteResponseUserTips {
     pub suggested_topics: i64,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseUserTips {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseUserTips;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseUserTips")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseUserTips, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "first_notification" => __f0 = Some(__map.next_value()?),
-                        "topic_timeline" => __f1 = Some(__map.next_value()?),
-                        "post_menu" => __f2 = Some(__map.next_value()?),
-                        "topic_notification_levels" => __f3 = Some(__map.next_value()?),
-                        "suggested_topics" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseUserTips {
-                    first_notification: rt::de::required(__f0, "first_notification")?,
-                    topic_timeline: rt::de::required(__f1, "topic_timeline")?,
-                    post_menu: rt::de::required(__f2, "post_menu")?,
-                    topic_notification_levels: rt::de::required(
-                        __f3,
-                        "topic_notification_levels",
-                    )?,
-                    suggested_topics: rt::de::required(__f4, "suggested_topics")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseUserTips { first_notification : req, topic_timeline : req, post_menu :
+    req, topic_notification_levels : req, suggested_topics : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8560,53 +2614,9 @@ pub struct GetSiteResponseGroupsItem {
     pub automatic: bool,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseGroupsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseGroupsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseGroupsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseGroupsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "full_name" => __f2 = __map.next_value()?,
-                        "display_name" => __f3 = __map.next_value()?,
-                        "flair_url" => __f4 = __map.next_value()?,
-                        "flair_bg_color" => __f5 = __map.next_value()?,
-                        "flair_color" => __f6 = __map.next_value()?,
-                        "automatic" => __f7 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseGroupsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    full_name: __f2,
-                    display_name: __f3,
-                    flair_url: __f4,
-                    flair_bg_color: __f5,
-                    flair_color: __f6,
-                    automatic: rt::de::required(__f7, "automatic")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseGroupsItem { id : req, name : req, full_name : opt, display_name :
+    opt, flair_url : opt, flair_bg_color : opt, flair_color : opt, automatic : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8626,68 +2636,11 @@ pub struct GetSiteResponsePostActionTypesItem {
     pub system: Option<bool>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponsePostActionTypesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponsePostActionTypesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponsePostActionTypesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponsePostActionTypesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<Vec<serde_json::Value>> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "name_key" => __f1 = __map.next_value()?,
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "description" => __f3 = Some(__map.next_value()?),
-                        "short_description" => __f4 = Some(__map.next_value()?),
-                        "is_flag" => __f5 = Some(__map.next_value()?),
-                        "require_message" => __f6 = Some(__map.next_value()?),
-                        "enabled" => __f7 = Some(__map.next_value()?),
-                        "applies_to" => __f8 = Some(__map.next_value()?),
-                        "is_used" => __f9 = Some(__map.next_value()?),
-                        "position" => __f10 = __map.next_value()?,
-                        "auto_action_type" => __f11 = Some(__map.next_value()?),
-                        "system" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponsePostActionTypesItem {
-                    id: __f0,
-                    name_key: __f1,
-                    name: rt::de::required(__f2, "name")?,
-                    description: rt::de::required(__f3, "description")?,
-                    short_description: rt::de::required(__f4, "short_description")?,
-                    is_flag: rt::de::required(__f5, "is_flag")?,
-                    require_message: rt::de::required(__f6, "require_message")?,
-                    enabled: rt::de::required(__f7, "enabled")?,
-                    applies_to: rt::de::required(__f8, "applies_to")?,
-                    is_used: rt::de::required(__f9, "is_used")?,
-                    position: __f10,
-                    auto_action_type: rt::de::required(__f11, "auto_action_type")?,
-                    system: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponsePostActionTypesItem { id : opt, name_key : opt, name : req,
+    description : req, short_description : req, is_flag : req, require_message : req,
+    enabled : req, applies_to : req, is_used : req, position : opt, auto_action_type :
+    req, system : opt, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8700,47 +2653,9 @@ pub struct GetSiteResponseUserThemesItem {
     pub only_theme_color_schemes: Option<bool>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseUserThemesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseUserThemesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseUserThemesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseUserThemesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "theme_id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "default" => __f2 = Some(__map.next_value()?),
-                        "color_scheme_id" => __f3 = __map.next_value()?,
-                        "dark_color_scheme_id" => __f4 = __map.next_value()?,
-                        "only_theme_color_schemes" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseUserThemesItem {
-                    theme_id: rt::de::required(__f0, "theme_id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    default: rt::de::required(__f2, "default")?,
-                    color_scheme_id: __f3,
-                    dark_color_scheme_id: __f4,
-                    only_theme_color_schemes: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseUserThemesItem { theme_id : req, name : req, default : req,
+    color_scheme_id : opt, dark_color_scheme_id : opt, only_theme_color_schemes : opt, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8752,44 +2667,9 @@ pub struct GetSiteResponseUserColorSchemesItem {
     pub colors: Vec<serde_json::Value>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseUserColorSchemesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseUserColorSchemesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseUserColorSchemesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseUserColorSchemesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "is_dark" => __f2 = Some(__map.next_value()?),
-                        "theme_id" => __f3 = __map.next_value()?,
-                        "colors" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseUserColorSchemesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    is_dark: rt::de::required(__f2, "is_dark")?,
-                    theme_id: __f3,
-                    colors: rt::de::required(__f4, "colors")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseUserColorSchemesItem { id : req, name : req, is_dark : req, theme_id :
+    opt, colors : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8842,183 +2722,20 @@ pub struct GetSiteResponseCategoriesItem {
     pub category_types: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseCategoriesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseCategoriesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseCategoriesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseCategoriesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<i64> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<
-                    Vec<
-                        super::models::GetSiteResponseCategoriesItemRequiredTagGroupsItem,
-                    >,
-                > = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<String> = None;
-                let mut __f36: Option<String> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<String> = None;
-                let mut __f39: Option<bool> = None;
-                let mut __f40: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<Vec<serde_json::Value>> = None;
-                let mut __f43: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "color" => __f2 = Some(__map.next_value()?),
-                        "text_color" => __f3 = Some(__map.next_value()?),
-                        "style_type" => __f4 = __map.next_value()?,
-                        "emoji" => __f5 = __map.next_value()?,
-                        "icon" => __f6 = __map.next_value()?,
-                        "slug" => __f7 = Some(__map.next_value()?),
-                        "topic_count" => __f8 = Some(__map.next_value()?),
-                        "post_count" => __f9 = Some(__map.next_value()?),
-                        "position" => __f10 = Some(__map.next_value()?),
-                        "description" => __f11 = __map.next_value()?,
-                        "description_text" => __f12 = __map.next_value()?,
-                        "description_excerpt" => __f13 = __map.next_value()?,
-                        "topic_url" => __f14 = Some(__map.next_value()?),
-                        "read_restricted" => __f15 = Some(__map.next_value()?),
-                        "permission" => __f16 = Some(__map.next_value()?),
-                        "notification_level" => __f17 = Some(__map.next_value()?),
-                        "topic_template" => __f18 = __map.next_value()?,
-                        "topic_title_placeholder" => __f19 = __map.next_value()?,
-                        "has_children" => __f20 = Some(__map.next_value()?),
-                        "subcategory_count" => __f21 = __map.next_value()?,
-                        "sort_order" => __f22 = __map.next_value()?,
-                        "sort_ascending" => __f23 = __map.next_value()?,
-                        "show_subcategory_list" => __f24 = Some(__map.next_value()?),
-                        "num_featured_topics" => __f25 = Some(__map.next_value()?),
-                        "default_view" => __f26 = __map.next_value()?,
-                        "subcategory_list_style" => __f27 = Some(__map.next_value()?),
-                        "default_top_period" => __f28 = Some(__map.next_value()?),
-                        "default_list_filter" => __f29 = Some(__map.next_value()?),
-                        "minimum_required_tags" => __f30 = Some(__map.next_value()?),
-                        "navigate_to_first_post_after_read" => {
-                            __f31 = Some(__map.next_value()?);
-                        }
-                        "allow_global_tags" => __f32 = Some(__map.next_value()?),
-                        "required_tag_groups" => __f33 = Some(__map.next_value()?),
-                        "read_only_banner" => __f34 = __map.next_value()?,
-                        "uploaded_logo" => __f35 = __map.next_value()?,
-                        "uploaded_logo_dark" => __f36 = __map.next_value()?,
-                        "uploaded_background" => __f37 = __map.next_value()?,
-                        "uploaded_background_dark" => __f38 = __map.next_value()?,
-                        "can_edit" => __f39 = Some(__map.next_value()?),
-                        "custom_fields" => __f40 = __map.next_value()?,
-                        "parent_category_id" => __f41 = __map.next_value()?,
-                        "form_template_ids" => __f42 = __map.next_value()?,
-                        "category_types" => __f43 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseCategoriesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    color: rt::de::required(__f2, "color")?,
-                    text_color: rt::de::required(__f3, "text_color")?,
-                    style_type: __f4,
-                    emoji: __f5,
-                    icon: __f6,
-                    slug: rt::de::required(__f7, "slug")?,
-                    topic_count: rt::de::required(__f8, "topic_count")?,
-                    post_count: rt::de::required(__f9, "post_count")?,
-                    position: rt::de::required(__f10, "position")?,
-                    description: __f11,
-                    description_text: __f12,
-                    description_excerpt: __f13,
-                    topic_url: rt::de::required(__f14, "topic_url")?,
-                    read_restricted: rt::de::required(__f15, "read_restricted")?,
-                    permission: rt::de::required(__f16, "permission")?,
-                    notification_level: rt::de::required(__f17, "notification_level")?,
-                    topic_template: __f18,
-                    topic_title_placeholder: __f19,
-                    has_children: rt::de::required(__f20, "has_children")?,
-                    subcategory_count: __f21,
-                    sort_order: __f22,
-                    sort_ascending: __f23,
-                    show_subcategory_list: rt::de::required(
-                        __f24,
-                        "show_subcategory_list",
-                    )?,
-                    num_featured_topics: rt::de::required(__f25, "num_featured_topics")?,
-                    default_view: __f26,
-                    subcategory_list_style: rt::de::required(
-                        __f27,
-                        "subcategory_list_style",
-                    )?,
-                    default_top_period: rt::de::required(__f28, "default_top_period")?,
-                    default_list_filter: rt::de::required(__f29, "default_list_filter")?,
-                    minimum_required_tags: rt::de::required(
-                        __f30,
-                        "minimum_required_tags",
-                    )?,
-                    navigate_to_first_post_after_read: rt::de::required(
-                        __f31,
-                        "navigate_to_first_post_after_read",
-                    )?,
-                    allow_global_tags: rt::de::required(__f32, "allow_global_tags")?,
-                    required_tag_groups: rt::de::required(__f33, "required_tag_groups")?,
-                    read_only_banner: __f34,
-                    uploaded_logo: __f35,
-                    uploaded_logo_dark: __f36,
-                    uploaded_background: __f37,
-                    uploaded_background_dark: __f38,
-                    can_edit: rt::de::required(__f39, "can_edit")?,
-                    custom_fields: __f40,
-                    parent_category_id: __f41,
-                    form_template_ids: __f42,
-                    category_types: __f43,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseCategoriesItem { id : req, name : req, color : req, text_color : req,
+    style_type : opt, emoji : opt, icon : opt, slug : req, topic_count : req, post_count
+    : req, position : req, description : opt, description_text : opt, description_excerpt
+    : opt, topic_url : req, read_restricted : req, permission : req, notification_level :
+    req, topic_template : opt, topic_title_placeholder : opt, has_children : req,
+    subcategory_count : opt, sort_order : opt, sort_ascending : opt,
+    show_subcategory_list : req, num_featured_topics : req, default_view : opt,
+    subcategory_list_style : req, default_top_period : req, default_list_filter : req,
+    minimum_required_tags : req, navigate_to_first_post_after_read : req,
+    allow_global_tags : req, required_tag_groups : req, read_only_banner : opt,
+    uploaded_logo : opt, uploaded_logo_dark : opt, uploaded_background : opt,
+    uploaded_background_dark : opt, can_edit : req, custom_fields : opt,
+    parent_category_id : opt, form_template_ids : opt, category_types : opt, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9026,33 +2743,8 @@ pub struct GetSiteResponseCategoriesItemRequiredTagGroupsItem {
     pub min_count: i64,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de>
-for GetSiteResponseCategoriesItemRequiredTagGroupsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseCategoriesItemRequiredTagGroupsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseCategoriesItemRequiredTagGroupsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseCategoriesItemRequiredTagGroupsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "min_count" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseCategoriesItemRequiredTagGroupsItem {
-                    min_count: rt::de::required(__f0, "min_count")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseCategoriesItemRequiredTagGroupsItem { min_count : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9062,38 +2754,8 @@ pub struct GetSiteResponseArchetypesItem {
     pub options: Vec<serde_json::Value>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseArchetypesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseArchetypesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseArchetypesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseArchetypesItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "options" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseArchetypesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    options: rt::de::required(__f2, "options")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseArchetypesItem { id : req, name : req, options : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9102,39 +2764,8 @@ pub struct GetSiteResponseAccessControl {
     pub banned_acl: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseAccessControl {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseAccessControl;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseAccessControl")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseAccessControl, A::Error> {
-                let mut __f0: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                let mut __f1: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "mandatory_acl" => __f0 = Some(__map.next_value()?),
-                        "banned_acl" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseAccessControl {
-                    mandatory_acl: rt::de::required(__f0, "mandatory_acl")?,
-                    banned_acl: rt::de::required(__f1, "banned_acl")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseAccessControl { mandatory_acl : req, banned_acl : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9149,55 +2780,9 @@ pub struct GetSiteResponseCategoryTypesItem {
     pub configuration_schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteResponseCategoryTypesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteResponseCategoryTypesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteResponseCategoryTypesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteResponseCategoryTypesItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "title" => __f2 = Some(__map.next_value()?),
-                        "description" => __f3 = Some(__map.next_value()?),
-                        "icon" => __f4 = Some(__map.next_value()?),
-                        "available" => __f5 = Some(__map.next_value()?),
-                        "visible" => __f6 = Some(__map.next_value()?),
-                        "configuration_schema" => __f7 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteResponseCategoryTypesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    title: rt::de::required(__f2, "title")?,
-                    description: rt::de::required(__f3, "description")?,
-                    icon: rt::de::required(__f4, "icon")?,
-                    available: rt::de::required(__f5, "available")?,
-                    visible: rt::de::required(__f6, "visible")?,
-                    configuration_schema: rt::de::required(__f7, "configuration_schema")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteResponseCategoryTypesItem { id : req, name : req, title : req, description :
+    req, icon : req, available : req, visible : req, configuration_schema : req, }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9216,79 +2801,11 @@ pub struct GetSiteBasicInfoResponse {
     pub mobile_logo_url: String,
 }
 #[cfg(feature = "site")]
-impl<'de> serde::Deserialize<'de> for GetSiteBasicInfoResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSiteBasicInfoResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSiteBasicInfoResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSiteBasicInfoResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "logo_url" => __f0 = Some(__map.next_value()?),
-                        "logo_small_url" => __f1 = Some(__map.next_value()?),
-                        "apple_touch_icon_url" => __f2 = Some(__map.next_value()?),
-                        "favicon_url" => __f3 = Some(__map.next_value()?),
-                        "title" => __f4 = Some(__map.next_value()?),
-                        "description" => __f5 = Some(__map.next_value()?),
-                        "header_primary_color" => __f6 = Some(__map.next_value()?),
-                        "header_background_color" => __f7 = Some(__map.next_value()?),
-                        "login_required" => __f8 = Some(__map.next_value()?),
-                        "locale" => __f9 = Some(__map.next_value()?),
-                        "include_in_discourse_discover" => {
-                            __f10 = Some(__map.next_value()?);
-                        }
-                        "mobile_logo_url" => __f11 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSiteBasicInfoResponse {
-                    logo_url: rt::de::required(__f0, "logo_url")?,
-                    logo_small_url: rt::de::required(__f1, "logo_small_url")?,
-                    apple_touch_icon_url: rt::de::required(
-                        __f2,
-                        "apple_touch_icon_url",
-                    )?,
-                    favicon_url: rt::de::required(__f3, "favicon_url")?,
-                    title: rt::de::required(__f4, "title")?,
-                    description: rt::de::required(__f5, "description")?,
-                    header_primary_color: rt::de::required(
-                        __f6,
-                        "header_primary_color",
-                    )?,
-                    header_background_color: rt::de::required(
-                        __f7,
-                        "header_background_color",
-                    )?,
-                    login_required: rt::de::required(__f8, "login_required")?,
-                    locale: rt::de::required(__f9, "locale")?,
-                    include_in_discourse_discover: rt::de::required(
-                        __f10,
-                        "include_in_discourse_discover",
-                    )?,
-                    mobile_logo_url: rt::de::required(__f11, "mobile_logo_url")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSiteBasicInfoResponse { logo_url : req, logo_small_url : req, apple_touch_icon_url
+    : req, favicon_url : req, title : req, description : req, header_primary_color : req,
+    header_background_color : req, login_required : req, locale : req,
+    include_in_discourse_discover : req, mobile_logo_url : req, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9296,34 +2813,8 @@ pub struct ListTagGroupsResponse {
     pub tag_groups: Vec<super::models::ListTagGroupsResponseTagGroupsItem>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for ListTagGroupsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTagGroupsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTagGroupsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTagGroupsResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ListTagGroupsResponseTagGroupsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "tag_groups" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTagGroupsResponse {
-                    tag_groups: rt::de::required(__f0, "tag_groups")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTagGroupsResponse { tag_groups : req, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9336,51 +2827,9 @@ pub struct ListTagGroupsResponseTagGroupsItem {
     pub permissions: std::collections::BTreeMap<String, i64>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for ListTagGroupsResponseTagGroupsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTagGroupsResponseTagGroupsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTagGroupsResponseTagGroupsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTagGroupsResponseTagGroupsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    Vec<super::models::ListTagGroupsResponseTagGroupsItemTagsItem>,
-                > = None;
-                let mut __f3: Option<
-                    Vec<super::models::ListTagGroupsResponseTagGroupsItemTagsItem>,
-                > = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<std::collections::BTreeMap<String, i64>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "tags" => __f2 = Some(__map.next_value()?),
-                        "parent_tag" => __f3 = Some(__map.next_value()?),
-                        "one_per_topic" => __f4 = Some(__map.next_value()?),
-                        "permissions" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTagGroupsResponseTagGroupsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    tags: rt::de::required(__f2, "tags")?,
-                    parent_tag: rt::de::required(__f3, "parent_tag")?,
-                    one_per_topic: rt::de::required(__f4, "one_per_topic")?,
-                    permissions: rt::de::required(__f5, "permissions")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTagGroupsResponseTagGroupsItem { id : req, name : req, tags : req, parent_tag :
+    req, one_per_topic : req, permissions : req, }
 }
 #[cfg(feature = "tags")]
 pub type ListTagGroupsResponseTagGroupsItemTagsItem = TagsItem;
@@ -9390,32 +2839,8 @@ pub struct CreateTagGroupBody {
     pub name: String,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for CreateTagGroupBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTagGroupBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTagGroupBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTagGroupBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTagGroupBody {
-                    name: rt::de::required(__f0, "name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTagGroupBody { name : req, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9423,32 +2848,8 @@ pub struct CreateTagGroupResponse {
     pub tag_group: super::models::CreateTagGroupResponseTagGroup,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for CreateTagGroupResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTagGroupResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTagGroupResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTagGroupResponse, A::Error> {
-                let mut __f0: Option<super::models::CreateTagGroupResponseTagGroup> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "tag_group" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTagGroupResponse {
-                    tag_group: rt::de::required(__f0, "tag_group")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTagGroupResponse { tag_group : req, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9461,47 +2862,9 @@ pub struct CreateTagGroupResponseTagGroup {
     pub permissions: serde_json::Value,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for CreateTagGroupResponseTagGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTagGroupResponseTagGroup;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTagGroupResponseTagGroup")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTagGroupResponseTagGroup, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<Vec<super::models::TagsItem>> = None;
-                let mut __f3: Option<Vec<super::models::TagsItem>> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "tags" => __f2 = Some(__map.next_value()?),
-                        "parent_tag" => __f3 = Some(__map.next_value()?),
-                        "one_per_topic" => __f4 = Some(__map.next_value()?),
-                        "permissions" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTagGroupResponseTagGroup {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    tags: rt::de::required(__f2, "tags")?,
-                    parent_tag: rt::de::required(__f3, "parent_tag")?,
-                    one_per_topic: rt::de::required(__f4, "one_per_topic")?,
-                    permissions: rt::de::required(__f5, "permissions")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTagGroupResponseTagGroup { id : req, name : req, tags : req, parent_tag : req,
+    one_per_topic : req, permissions : req, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9509,32 +2872,8 @@ pub struct GetTagGroupResponse {
     pub tag_group: Option<super::models::TagGroup>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for GetTagGroupResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTagGroupResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTagGroupResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTagGroupResponse, A::Error> {
-                let mut __f0: Option<super::models::TagGroup> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "tag_group" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTagGroupResponse {
-                    tag_group: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTagGroupResponse { tag_group : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9547,47 +2886,9 @@ pub struct TagGroup {
     pub permissions: Option<super::models::TagGroupPermissions>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for TagGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TagGroup;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TagGroup")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TagGroup, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                let mut __f3: Option<Vec<serde_json::Value>> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<super::models::TagGroupPermissions> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "name" => __f1 = __map.next_value()?,
-                        "tag_names" => __f2 = __map.next_value()?,
-                        "parent_tag_name" => __f3 = __map.next_value()?,
-                        "one_per_topic" => __f4 = __map.next_value()?,
-                        "permissions" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TagGroup {
-                    id: __f0,
-                    name: __f1,
-                    tag_names: __f2,
-                    parent_tag_name: __f3,
-                    one_per_topic: __f4,
-                    permissions: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TagGroup { id : opt, name : opt, tag_names : opt, parent_tag_name : opt,
+    one_per_topic : opt, permissions : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9595,32 +2896,8 @@ pub struct TagGroupPermissions {
     pub everyone: Option<i64>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for TagGroupPermissions {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TagGroupPermissions;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TagGroupPermissions")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TagGroupPermissions, A::Error> {
-                let mut __f0: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "everyone" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TagGroupPermissions {
-                    everyone: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TagGroupPermissions { everyone : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9629,30 +2906,8 @@ pub struct UpdateTagGroupBody {
     pub name: Option<String>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for UpdateTagGroupBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTagGroupBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTagGroupBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTagGroupBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTagGroupBody { name: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTagGroupBody { name : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9661,35 +2916,8 @@ pub struct UpdateTagGroupResponse {
     pub tag_group: Option<super::models::TagGroup>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for UpdateTagGroupResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTagGroupResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTagGroupResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTagGroupResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::TagGroup> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = __map.next_value()?,
-                        "tag_group" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTagGroupResponse {
-                    success: __f0,
-                    tag_group: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTagGroupResponse { success : opt, tag_group : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9698,35 +2926,8 @@ pub struct ListTagsResponse {
     pub extras: Option<super::models::ListTagsResponseExtras>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for ListTagsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTagsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTagsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTagsResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::ListTagsResponseTagsItem>> = None;
-                let mut __f1: Option<super::models::ListTagsResponseExtras> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "tags" => __f0 = __map.next_value()?,
-                        "extras" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTagsResponse {
-                    tags: __f0,
-                    extras: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTagsResponse { tags : opt, extras : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9739,47 +2940,9 @@ pub struct ListTagsResponseTagsItem {
     pub target_tag: Option<String>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for ListTagsResponseTagsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTagsResponseTagsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTagsResponseTagsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTagsResponseTagsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "text" => __f1 = __map.next_value()?,
-                        "name" => __f2 = __map.next_value()?,
-                        "count" => __f3 = __map.next_value()?,
-                        "pm_count" => __f4 = __map.next_value()?,
-                        "target_tag" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTagsResponseTagsItem {
-                    id: __f0,
-                    text: __f1,
-                    name: __f2,
-                    count: __f3,
-                    pm_count: __f4,
-                    target_tag: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTagsResponseTagsItem { id : opt, text : opt, name : opt, count : opt, pm_count :
+    opt, target_tag : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9787,32 +2950,8 @@ pub struct ListTagsResponseExtras {
     pub categories: Option<Vec<serde_json::Value>>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for ListTagsResponseExtras {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTagsResponseExtras;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTagsResponseExtras")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTagsResponseExtras, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "categories" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTagsResponseExtras {
-                    categories: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTagsResponseExtras { categories : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9822,38 +2961,8 @@ pub struct GetTagResponse {
     pub topic_list: Option<super::models::GetTagResponseTopicList>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for GetTagResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTagResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTagResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTagResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::UsersItemIdUsername>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<super::models::GetTagResponseTopicList> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "users" => __f0 = __map.next_value()?,
-                        "primary_groups" => __f1 = __map.next_value()?,
-                        "topic_list" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTagResponse {
-                    users: __f0,
-                    primary_groups: __f1,
-                    topic_list: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTagResponse { users : opt, primary_groups : opt, topic_list : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9867,54 +2976,9 @@ pub struct GetTagResponseTopicList {
     pub topics: Option<Vec<super::models::GetTagResponseTopicListTopicsItem>>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for GetTagResponseTopicList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTagResponseTopicList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTagResponseTopicList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTagResponseTopicList, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<
-                    Vec<super::models::GetTagResponseTopicListTagsItem>,
-                > = None;
-                let mut __f6: Option<
-                    Vec<super::models::GetTagResponseTopicListTopicsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_create_topic" => __f0 = __map.next_value()?,
-                        "draft" => __f1 = __map.next_value()?,
-                        "draft_key" => __f2 = __map.next_value()?,
-                        "draft_sequence" => __f3 = __map.next_value()?,
-                        "per_page" => __f4 = __map.next_value()?,
-                        "tags" => __f5 = __map.next_value()?,
-                        "topics" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTagResponseTopicList {
-                    can_create_topic: __f0,
-                    draft: __f1,
-                    draft_key: __f2,
-                    draft_sequence: __f3,
-                    per_page: __f4,
-                    tags: __f5,
-                    topics: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTagResponseTopicList { can_create_topic : opt, draft : opt, draft_key : opt,
+    draft_sequence : opt, per_page : opt, tags : opt, topics : opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9925,41 +2989,9 @@ pub struct GetTagResponseTopicListTagsItem {
     pub staff: Option<bool>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for GetTagResponseTopicListTagsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTagResponseTopicListTagsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTagResponseTopicListTagsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTagResponseTopicListTagsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "name" => __f1 = __map.next_value()?,
-                        "topic_count" => __f2 = __map.next_value()?,
-                        "staff" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTagResponseTopicListTagsItem {
-                    id: __f0,
-                    name: __f1,
-                    topic_count: __f2,
-                    staff: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTagResponseTopicListTagsItem { id : opt, name : opt, topic_count : opt, staff :
+    opt, }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9999,128 +3031,15 @@ pub struct GetTagResponseTopicListTopicsItem {
     pub posters: Option<Vec<super::models::PostersItem>>,
 }
 #[cfg(feature = "tags")]
-impl<'de> serde::Deserialize<'de> for GetTagResponseTopicListTopicsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTagResponseTopicListTopicsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTagResponseTopicListTopicsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTagResponseTopicListTopicsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<Vec<serde_json::Value>> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<i64> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<Vec<super::models::PostersItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "title" => __f1 = __map.next_value()?,
-                        "fancy_title" => __f2 = __map.next_value()?,
-                        "slug" => __f3 = __map.next_value()?,
-                        "posts_count" => __f4 = __map.next_value()?,
-                        "reply_count" => __f5 = __map.next_value()?,
-                        "highest_post_number" => __f6 = __map.next_value()?,
-                        "image_url" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "last_posted_at" => __f9 = __map.next_value()?,
-                        "bumped" => __f10 = __map.next_value()?,
-                        "bumped_at" => __f11 = __map.next_value()?,
-                        "archetype" => __f12 = __map.next_value()?,
-                        "unseen" => __f13 = __map.next_value()?,
-                        "last_read_post_number" => __f14 = __map.next_value()?,
-                        "unread_posts" => __f15 = __map.next_value()?,
-                        "pinned" => __f16 = __map.next_value()?,
-                        "unpinned" => __f17 = __map.next_value()?,
-                        "visible" => __f18 = __map.next_value()?,
-                        "closed" => __f19 = __map.next_value()?,
-                        "archived" => __f20 = __map.next_value()?,
-                        "notification_level" => __f21 = __map.next_value()?,
-                        "bookmarked" => __f22 = __map.next_value()?,
-                        "liked" => __f23 = __map.next_value()?,
-                        "tags" => __f24 = __map.next_value()?,
-                        "views" => __f25 = __map.next_value()?,
-                        "like_count" => __f26 = __map.next_value()?,
-                        "has_summary" => __f27 = __map.next_value()?,
-                        "last_poster_username" => __f28 = __map.next_value()?,
-                        "category_id" => __f29 = __map.next_value()?,
-                        "pinned_globally" => __f30 = __map.next_value()?,
-                        "featured_link" => __f31 = __map.next_value()?,
-                        "posters" => __f32 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTagResponseTopicListTopicsItem {
-                    id: __f0,
-                    title: __f1,
-                    fancy_title: __f2,
-                    slug: __f3,
-                    posts_count: __f4,
-                    reply_count: __f5,
-                    highest_post_number: __f6,
-                    image_url: __f7,
-                    created_at: __f8,
-                    last_posted_at: __f9,
-                    bumped: __f10,
-                    bumped_at: __f11,
-                    archetype: __f12,
-                    unseen: __f13,
-                    last_read_post_number: __f14,
-                    unread_posts: __f15,
-                    pinned: __f16,
-                    unpinned: __f17,
-                    visible: __f18,
-                    closed: __f19,
-                    archived: __f20,
-                    notification_level: __f21,
-                    bookmarked: __f22,
-                    liked: __f23,
-                    tags: __f24,
-                    views: __f25,
-                    like_count: __f26,
-                    has_summary: __f27,
-                    last_poster_username: __f28,
-                    category_id: __f29,
-                    pinned_globally: __f30,
-                    featured_link: __f31,
-                    posters: __f32,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTagResponseTopicListTopicsItem { id : opt, title : opt, fancy_title : opt, slug :
+    opt, posts_count : opt, reply_count : opt, highest_post_number : opt, image_url :
+    opt, created_at : opt, last_posted_at : opt, bumped : opt, bumped_at : opt, archetype
+    : opt, unseen : opt, last_read_post_number : opt, unread_posts : opt, pinned : opt,
+    unpinned : opt, visible : opt, closed : opt, archived : opt, notification_level :
+    opt, bookmarked : opt, liked : opt, tags : opt, views : opt, like_count : opt,
+    has_summary : opt, last_poster_username : opt, category_id : opt, pinned_globally :
+    opt, featured_link : opt, posters : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10129,32 +3048,8 @@ pub struct GetSpecificPostsFromTopicBody {
     pub post_ids: i64,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetSpecificPostsFromTopicBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSpecificPostsFromTopicBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSpecificPostsFromTopicBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSpecificPostsFromTopicBody, A::Error> {
-                let mut __f0: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "post_ids[]" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSpecificPostsFromTopicBody {
-                    post_ids: rt::de::required(__f0, "post_ids[]")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSpecificPostsFromTopicBody { post_ids : req = "post_ids[]", }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10163,37 +3058,8 @@ pub struct GetSpecificPostsFromTopicResponse {
     pub id: Option<i64>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetSpecificPostsFromTopicResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSpecificPostsFromTopicResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSpecificPostsFromTopicResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSpecificPostsFromTopicResponse, A::Error> {
-                let mut __f0: Option<
-                    super::models::GetSpecificPostsFromTopicResponsePostStream,
-                > = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "post_stream" => __f0 = __map.next_value()?,
-                        "id" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSpecificPostsFromTopicResponse {
-                    post_stream: __f0,
-                    id: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSpecificPostsFromTopicResponse { post_stream : opt, id : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10203,36 +3069,8 @@ pub struct GetSpecificPostsFromTopicResponsePostStream {
     >,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetSpecificPostsFromTopicResponsePostStream {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSpecificPostsFromTopicResponsePostStream;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetSpecificPostsFromTopicResponsePostStream")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSpecificPostsFromTopicResponsePostStream, A::Error> {
-                let mut __f0: Option<
-                    Vec<
-                        super::models::GetSpecificPostsFromTopicResponsePostStreamPostsItem,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "posts" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSpecificPostsFromTopicResponsePostStream {
-                    posts: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSpecificPostsFromTopicResponsePostStream { posts : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10290,179 +3128,19 @@ pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItem {
     pub reviewable_score_pending_count: Option<i64>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de>
-for GetSpecificPostsFromTopicResponsePostStreamPostsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSpecificPostsFromTopicResponsePostStreamPostsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct GetSpecificPostsFromTopicResponsePostStreamPostsItem",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetSpecificPostsFromTopicResponsePostStreamPostsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<f64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<
-                    Vec<
-                        super::models::GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem,
-                    >,
-                > = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<bool> = None;
-                let mut __f36: Option<i64> = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<i64> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<bool> = None;
-                let mut __f41: Option<String> = None;
-                let mut __f42: Option<bool> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<i64> = None;
-                let mut __f45: Option<i64> = None;
-                let mut __f46: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "name" => __f1 = __map.next_value()?,
-                        "username" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = __map.next_value()?,
-                        "created_at" => __f4 = __map.next_value()?,
-                        "cooked" => __f5 = __map.next_value()?,
-                        "post_number" => __f6 = __map.next_value()?,
-                        "post_type" => __f7 = __map.next_value()?,
-                        "updated_at" => __f8 = __map.next_value()?,
-                        "reply_count" => __f9 = __map.next_value()?,
-                        "reply_to_post_number" => __f10 = __map.next_value()?,
-                        "quote_count" => __f11 = __map.next_value()?,
-                        "incoming_link_count" => __f12 = __map.next_value()?,
-                        "reads" => __f13 = __map.next_value()?,
-                        "readers_count" => __f14 = __map.next_value()?,
-                        "score" => {
-                            __f15 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "yours" => __f16 = __map.next_value()?,
-                        "topic_id" => __f17 = __map.next_value()?,
-                        "topic_slug" => __f18 = __map.next_value()?,
-                        "display_username" => __f19 = __map.next_value()?,
-                        "primary_group_name" => __f20 = __map.next_value()?,
-                        "flair_name" => __f21 = __map.next_value()?,
-                        "flair_url" => __f22 = __map.next_value()?,
-                        "flair_bg_color" => __f23 = __map.next_value()?,
-                        "flair_color" => __f24 = __map.next_value()?,
-                        "version" => __f25 = __map.next_value()?,
-                        "can_edit" => __f26 = __map.next_value()?,
-                        "can_delete" => __f27 = __map.next_value()?,
-                        "can_recover" => __f28 = __map.next_value()?,
-                        "can_wiki" => __f29 = __map.next_value()?,
-                        "read" => __f30 = __map.next_value()?,
-                        "user_title" => __f31 = __map.next_value()?,
-                        "actions_summary" => __f32 = __map.next_value()?,
-                        "moderator" => __f33 = __map.next_value()?,
-                        "admin" => __f34 = __map.next_value()?,
-                        "staff" => __f35 = __map.next_value()?,
-                        "user_id" => __f36 = __map.next_value()?,
-                        "hidden" => __f37 = __map.next_value()?,
-                        "trust_level" => __f38 = __map.next_value()?,
-                        "deleted_at" => __f39 = __map.next_value()?,
-                        "user_deleted" => __f40 = __map.next_value()?,
-                        "edit_reason" => __f41 = __map.next_value()?,
-                        "can_view_edit_history" => __f42 = __map.next_value()?,
-                        "wiki" => __f43 = __map.next_value()?,
-                        "reviewable_id" => __f44 = __map.next_value()?,
-                        "reviewable_score_count" => __f45 = __map.next_value()?,
-                        "reviewable_score_pending_count" => __f46 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSpecificPostsFromTopicResponsePostStreamPostsItem {
-                    id: __f0,
-                    name: __f1,
-                    username: __f2,
-                    avatar_template: __f3,
-                    created_at: __f4,
-                    cooked: __f5,
-                    post_number: __f6,
-                    post_type: __f7,
-                    updated_at: __f8,
-                    reply_count: __f9,
-                    reply_to_post_number: __f10,
-                    quote_count: __f11,
-                    incoming_link_count: __f12,
-                    reads: __f13,
-                    readers_count: __f14,
-                    score: __f15,
-                    yours: __f16,
-                    topic_id: __f17,
-                    topic_slug: __f18,
-                    display_username: __f19,
-                    primary_group_name: __f20,
-                    flair_name: __f21,
-                    flair_url: __f22,
-                    flair_bg_color: __f23,
-                    flair_color: __f24,
-                    version: __f25,
-                    can_edit: __f26,
-                    can_delete: __f27,
-                    can_recover: __f28,
-                    can_wiki: __f29,
-                    read: __f30,
-                    user_title: __f31,
-                    actions_summary: __f32,
-                    moderator: __f33,
-                    admin: __f34,
-                    staff: __f35,
-                    user_id: __f36,
-                    hidden: __f37,
-                    trust_level: __f38,
-                    deleted_at: __f39,
-                    user_deleted: __f40,
-                    edit_reason: __f41,
-                    can_view_edit_history: __f42,
-                    wiki: __f43,
-                    reviewable_id: __f44,
-                    reviewable_score_count: __f45,
-                    reviewable_score_pending_count: __f46,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSpecificPostsFromTopicResponsePostStreamPostsItem { id : opt, name : opt, username
+    : opt, avatar_template : opt, created_at : opt, cooked : opt, post_number : opt,
+    post_type : opt, updated_at : opt, reply_count : opt, reply_to_post_number : opt,
+    quote_count : opt, incoming_link_count : opt, reads : opt, readers_count : opt, score
+    : optn, yours : opt, topic_id : opt, topic_slug : opt, display_username : opt,
+    primary_group_name : opt, flair_name : opt, flair_url : opt, flair_bg_color : opt,
+    flair_color : opt, version : opt, can_edit : opt, can_delete : opt, can_recover :
+    opt, can_wiki : opt, read : opt, user_title : opt, actions_summary : opt, moderator :
+    opt, admin : opt, staff : opt, user_id : opt, hidden : opt, trust_level : opt,
+    deleted_at : opt, user_deleted : opt, edit_reason : opt, can_view_edit_history : opt,
+    wiki : opt, reviewable_id : opt, reviewable_score_count : opt,
+    reviewable_score_pending_count : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10471,41 +3149,9 @@ pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryIte
     pub can_act: Option<bool>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de>
-for GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem,
-                A::Error,
-            > {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "can_act" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem {
-                    id: __f0,
-                    can_act: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem { id : opt,
+    can_act : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10562,183 +3208,19 @@ pub struct GetTopicResponse {
     pub details: super::models::GetTopicResponseDetails,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponse, A::Error> {
-                let mut __f0: Option<super::models::GetTopicResponsePostStream> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<
-                    Vec<super::models::GetTopicResponseSuggestedTopicsItem>,
-                > = None;
-                let mut __f3: Option<Vec<super::models::TagsItem>> = None;
-                let mut __f4: Option<serde_json::Value> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<i64> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<i64> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<i64> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<i64> = None;
-                let mut __f36: Option<i64> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<
-                    Vec<super::models::GetTopicResponseActionsSummaryItem>,
-                > = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<Vec<serde_json::Value>> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<i64> = None;
-                let mut __f45: Option<i64> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<String> = None;
-                let mut __f49: Option<super::models::GetTopicResponseDetails> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "post_stream" => __f0 = Some(__map.next_value()?),
-                        "timeline_lookup" => __f1 = Some(__map.next_value()?),
-                        "suggested_topics" => __f2 = Some(__map.next_value()?),
-                        "tags" => __f3 = Some(__map.next_value()?),
-                        "tags_descriptions" => __f4 = Some(__map.next_value()?),
-                        "id" => __f5 = Some(__map.next_value()?),
-                        "title" => __f6 = Some(__map.next_value()?),
-                        "fancy_title" => __f7 = Some(__map.next_value()?),
-                        "posts_count" => __f8 = Some(__map.next_value()?),
-                        "created_at" => __f9 = Some(__map.next_value()?),
-                        "views" => __f10 = Some(__map.next_value()?),
-                        "reply_count" => __f11 = Some(__map.next_value()?),
-                        "like_count" => __f12 = Some(__map.next_value()?),
-                        "last_posted_at" => __f13 = __map.next_value()?,
-                        "visible" => __f14 = Some(__map.next_value()?),
-                        "closed" => __f15 = Some(__map.next_value()?),
-                        "archived" => __f16 = Some(__map.next_value()?),
-                        "has_summary" => __f17 = Some(__map.next_value()?),
-                        "archetype" => __f18 = Some(__map.next_value()?),
-                        "slug" => __f19 = Some(__map.next_value()?),
-                        "category_id" => __f20 = Some(__map.next_value()?),
-                        "word_count" => __f21 = __map.next_value()?,
-                        "deleted_at" => __f22 = __map.next_value()?,
-                        "user_id" => __f23 = Some(__map.next_value()?),
-                        "featured_link" => __f24 = __map.next_value()?,
-                        "pinned_globally" => __f25 = Some(__map.next_value()?),
-                        "pinned_at" => __f26 = __map.next_value()?,
-                        "pinned_until" => __f27 = __map.next_value()?,
-                        "image_url" => __f28 = __map.next_value()?,
-                        "slow_mode_seconds" => __f29 = Some(__map.next_value()?),
-                        "draft" => __f30 = __map.next_value()?,
-                        "draft_key" => __f31 = Some(__map.next_value()?),
-                        "draft_sequence" => __f32 = Some(__map.next_value()?),
-                        "unpinned" => __f33 = __map.next_value()?,
-                        "pinned" => __f34 = Some(__map.next_value()?),
-                        "current_post_number" => __f35 = __map.next_value()?,
-                        "highest_post_number" => __f36 = __map.next_value()?,
-                        "deleted_by" => __f37 = __map.next_value()?,
-                        "has_deleted" => __f38 = Some(__map.next_value()?),
-                        "actions_summary" => __f39 = Some(__map.next_value()?),
-                        "chunk_size" => __f40 = Some(__map.next_value()?),
-                        "bookmarked" => __f41 = Some(__map.next_value()?),
-                        "bookmarks" => __f42 = Some(__map.next_value()?),
-                        "topic_timer" => __f43 = __map.next_value()?,
-                        "message_bus_last_id" => __f44 = Some(__map.next_value()?),
-                        "participant_count" => __f45 = Some(__map.next_value()?),
-                        "show_read_indicator" => __f46 = Some(__map.next_value()?),
-                        "thumbnails" => __f47 = __map.next_value()?,
-                        "slow_mode_enabled_until" => __f48 = __map.next_value()?,
-                        "details" => __f49 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponse {
-                    post_stream: rt::de::required(__f0, "post_stream")?,
-                    timeline_lookup: rt::de::required(__f1, "timeline_lookup")?,
-                    suggested_topics: rt::de::required(__f2, "suggested_topics")?,
-                    tags: rt::de::required(__f3, "tags")?,
-                    tags_descriptions: rt::de::required(__f4, "tags_descriptions")?,
-                    id: rt::de::required(__f5, "id")?,
-                    title: rt::de::required(__f6, "title")?,
-                    fancy_title: rt::de::required(__f7, "fancy_title")?,
-                    posts_count: rt::de::required(__f8, "posts_count")?,
-                    created_at: rt::de::required(__f9, "created_at")?,
-                    views: rt::de::required(__f10, "views")?,
-                    reply_count: rt::de::required(__f11, "reply_count")?,
-                    like_count: rt::de::required(__f12, "like_count")?,
-                    last_posted_at: __f13,
-                    visible: rt::de::required(__f14, "visible")?,
-                    closed: rt::de::required(__f15, "closed")?,
-                    archived: rt::de::required(__f16, "archived")?,
-                    has_summary: rt::de::required(__f17, "has_summary")?,
-                    archetype: rt::de::required(__f18, "archetype")?,
-                    slug: rt::de::required(__f19, "slug")?,
-                    category_id: rt::de::required(__f20, "category_id")?,
-                    word_count: __f21,
-                    deleted_at: __f22,
-                    user_id: rt::de::required(__f23, "user_id")?,
-                    featured_link: __f24,
-                    pinned_globally: rt::de::required(__f25, "pinned_globally")?,
-                    pinned_at: __f26,
-                    pinned_until: __f27,
-                    image_url: __f28,
-                    slow_mode_seconds: rt::de::required(__f29, "slow_mode_seconds")?,
-                    draft: __f30,
-                    draft_key: rt::de::required(__f31, "draft_key")?,
-                    draft_sequence: rt::de::required(__f32, "draft_sequence")?,
-                    unpinned: __f33,
-                    pinned: rt::de::required(__f34, "pinned")?,
-                    current_post_number: __f35,
-                    highest_post_number: __f36,
-                    deleted_by: __f37,
-                    has_deleted: rt::de::required(__f38, "has_deleted")?,
-                    actions_summary: rt::de::required(__f39, "actions_summary")?,
-                    chunk_size: rt::de::required(__f40, "chunk_size")?,
-                    bookmarked: rt::de::required(__f41, "bookmarked")?,
-                    bookmarks: rt::de::required(__f42, "bookmarks")?,
-                    topic_timer: __f43,
-                    message_bus_last_id: rt::de::required(__f44, "message_bus_last_id")?,
-                    participant_count: rt::de::required(__f45, "participant_count")?,
-                    show_read_indicator: rt::de::required(__f46, "show_read_indicator")?,
-                    thumbnails: __f47,
-                    slow_mode_enabled_until: __f48,
-                    details: rt::de::required(__f49, "details")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponse { post_stream : req, timeline_lookup : req, suggested_topics : req,
+    tags : req, tags_descriptions : req, id : req, title : req, fancy_title : req,
+    posts_count : req, created_at : req, views : req, reply_count : req, like_count :
+    req, last_posted_at : opt, visible : req, closed : req, archived : req, has_summary :
+    req, archetype : req, slug : req, category_id : req, word_count : opt, deleted_at :
+    opt, user_id : req, featured_link : opt, pinned_globally : req, pinned_at : opt,
+    pinned_until : opt, image_url : opt, slow_mode_seconds : req, draft : opt, draft_key
+    : req, draft_sequence : req, unpinned : opt, pinned : req, current_post_number : opt,
+    highest_post_number : opt, deleted_by : opt, has_deleted : req, actions_summary :
+    req, chunk_size : req, bookmarked : req, bookmarks : req, topic_timer : opt,
+    message_bus_last_id : req, participant_count : req, show_read_indicator : req,
+    thumbnails : opt, slow_mode_enabled_until : opt, details : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10747,37 +3229,8 @@ pub struct GetTopicResponsePostStream {
     pub stream: Vec<serde_json::Value>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponsePostStream {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponsePostStream;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponsePostStream")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponsePostStream, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::GetTopicResponsePostStreamPostsItem>,
-                > = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "posts" => __f0 = Some(__map.next_value()?),
-                        "stream" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponsePostStream {
-                    posts: rt::de::required(__f0, "posts")?,
-                    stream: rt::de::required(__f1, "stream")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponsePostStream { posts : req, stream : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10836,194 +3289,19 @@ pub struct GetTopicResponsePostStreamPostsItem {
     pub reviewable_score_pending_count: i64,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponsePostStreamPostsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponsePostStreamPostsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponsePostStreamPostsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponsePostStreamPostsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<f64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<
-                    Vec<super::models::GetTopicResponsePostStreamPostsItemLinkCountsItem>,
-                > = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<Vec<super::models::ActionsSummaryItem>> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<i64> = None;
-                let mut __f40: Option<bool> = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<bool> = None;
-                let mut __f47: Option<i64> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "username" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "created_at" => __f4 = Some(__map.next_value()?),
-                        "cooked" => __f5 = Some(__map.next_value()?),
-                        "post_number" => __f6 = Some(__map.next_value()?),
-                        "post_type" => __f7 = Some(__map.next_value()?),
-                        "updated_at" => __f8 = Some(__map.next_value()?),
-                        "reply_count" => __f9 = Some(__map.next_value()?),
-                        "reply_to_post_number" => __f10 = __map.next_value()?,
-                        "quote_count" => __f11 = Some(__map.next_value()?),
-                        "incoming_link_count" => __f12 = Some(__map.next_value()?),
-                        "reads" => __f13 = Some(__map.next_value()?),
-                        "readers_count" => __f14 = Some(__map.next_value()?),
-                        "score" => {
-                            __f15 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "yours" => __f16 = Some(__map.next_value()?),
-                        "topic_id" => __f17 = Some(__map.next_value()?),
-                        "topic_slug" => __f18 = Some(__map.next_value()?),
-                        "display_username" => __f19 = Some(__map.next_value()?),
-                        "primary_group_name" => __f20 = __map.next_value()?,
-                        "flair_name" => __f21 = __map.next_value()?,
-                        "flair_url" => __f22 = __map.next_value()?,
-                        "flair_bg_color" => __f23 = __map.next_value()?,
-                        "flair_color" => __f24 = __map.next_value()?,
-                        "version" => __f25 = Some(__map.next_value()?),
-                        "can_edit" => __f26 = Some(__map.next_value()?),
-                        "can_delete" => __f27 = Some(__map.next_value()?),
-                        "can_recover" => __f28 = Some(__map.next_value()?),
-                        "can_see_hidden_post" => __f29 = __map.next_value()?,
-                        "can_wiki" => __f30 = Some(__map.next_value()?),
-                        "link_counts" => __f31 = Some(__map.next_value()?),
-                        "read" => __f32 = Some(__map.next_value()?),
-                        "user_title" => __f33 = __map.next_value()?,
-                        "bookmarked" => __f34 = Some(__map.next_value()?),
-                        "actions_summary" => __f35 = Some(__map.next_value()?),
-                        "moderator" => __f36 = Some(__map.next_value()?),
-                        "admin" => __f37 = Some(__map.next_value()?),
-                        "staff" => __f38 = Some(__map.next_value()?),
-                        "user_id" => __f39 = Some(__map.next_value()?),
-                        "hidden" => __f40 = Some(__map.next_value()?),
-                        "trust_level" => __f41 = Some(__map.next_value()?),
-                        "deleted_at" => __f42 = __map.next_value()?,
-                        "user_deleted" => __f43 = Some(__map.next_value()?),
-                        "edit_reason" => __f44 = __map.next_value()?,
-                        "can_view_edit_history" => __f45 = Some(__map.next_value()?),
-                        "wiki" => __f46 = Some(__map.next_value()?),
-                        "reviewable_id" => __f47 = Some(__map.next_value()?),
-                        "reviewable_score_count" => __f48 = Some(__map.next_value()?),
-                        "reviewable_score_pending_count" => {
-                            __f49 = Some(__map.next_value()?);
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponsePostStreamPostsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    username: rt::de::required(__f2, "username")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    created_at: rt::de::required(__f4, "created_at")?,
-                    cooked: rt::de::required(__f5, "cooked")?,
-                    post_number: rt::de::required(__f6, "post_number")?,
-                    post_type: rt::de::required(__f7, "post_type")?,
-                    updated_at: rt::de::required(__f8, "updated_at")?,
-                    reply_count: rt::de::required(__f9, "reply_count")?,
-                    reply_to_post_number: __f10,
-                    quote_count: rt::de::required(__f11, "quote_count")?,
-                    incoming_link_count: rt::de::required(__f12, "incoming_link_count")?,
-                    reads: rt::de::required(__f13, "reads")?,
-                    readers_count: rt::de::required(__f14, "readers_count")?,
-                    score: rt::de::required(__f15, "score")?,
-                    yours: rt::de::required(__f16, "yours")?,
-                    topic_id: rt::de::required(__f17, "topic_id")?,
-                    topic_slug: rt::de::required(__f18, "topic_slug")?,
-                    display_username: rt::de::required(__f19, "display_username")?,
-                    primary_group_name: __f20,
-                    flair_name: __f21,
-                    flair_url: __f22,
-                    flair_bg_color: __f23,
-                    flair_color: __f24,
-                    version: rt::de::required(__f25, "version")?,
-                    can_edit: rt::de::required(__f26, "can_edit")?,
-                    can_delete: rt::de::required(__f27, "can_delete")?,
-                    can_recover: rt::de::required(__f28, "can_recover")?,
-                    can_see_hidden_post: __f29,
-                    can_wiki: rt::de::required(__f30, "can_wiki")?,
-                    link_counts: rt::de::required(__f31, "link_counts")?,
-                    read: rt::de::required(__f32, "read")?,
-                    user_title: __f33,
-                    bookmarked: rt::de::required(__f34, "bookmarked")?,
-                    actions_summary: rt::de::required(__f35, "actions_summary")?,
-                    moderator: rt::de::required(__f36, "moderator")?,
-                    admin: rt::de::required(__f37, "admin")?,
-                    staff: rt::de::required(__f38, "staff")?,
-                    user_id: rt::de::required(__f39, "user_id")?,
-                    hidden: rt::de::required(__f40, "hidden")?,
-                    trust_level: rt::de::required(__f41, "trust_level")?,
-                    deleted_at: __f42,
-                    user_deleted: rt::de::required(__f43, "user_deleted")?,
-                    edit_reason: __f44,
-                    can_view_edit_history: rt::de::required(
-                        __f45,
-                        "can_view_edit_history",
-                    )?,
-                    wiki: rt::de::required(__f46, "wiki")?,
-                    reviewable_id: rt::de::required(__f47, "reviewable_id")?,
-                    reviewable_score_count: rt::de::required(
-                        __f48,
-                        "reviewable_score_count",
-                    )?,
-                    reviewable_score_pending_count: rt::de::required(
-                        __f49,
-                        "reviewable_score_pending_count",
-                    )?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponsePostStreamPostsItem { id : req, name : req, username : req,
+    avatar_template : req, created_at : req, cooked : req, post_number : req, post_type :
+    req, updated_at : req, reply_count : req, reply_to_post_number : opt, quote_count :
+    req, incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours
+    : req, topic_id : req, topic_slug : req, display_username : req, primary_group_name :
+    opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
+    version : req, can_edit : req, can_delete : req, can_recover : req,
+    can_see_hidden_post : opt, can_wiki : req, link_counts : req, read : req, user_title
+    : opt, bookmarked : req, actions_summary : req, moderator : req, admin : req, staff :
+    req, user_id : req, hidden : req, trust_level : req, deleted_at : opt, user_deleted :
+    req, edit_reason : opt, can_view_edit_history : req, wiki : req, reviewable_id : req,
+    reviewable_score_count : req, reviewable_score_pending_count : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11035,44 +3313,9 @@ pub struct GetTopicResponsePostStreamPostsItemLinkCountsItem {
     pub clicks: i64,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponsePostStreamPostsItemLinkCountsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponsePostStreamPostsItemLinkCountsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponsePostStreamPostsItemLinkCountsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponsePostStreamPostsItemLinkCountsItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "url" => __f0 = Some(__map.next_value()?),
-                        "internal" => __f1 = Some(__map.next_value()?),
-                        "reflection" => __f2 = Some(__map.next_value()?),
-                        "title" => __f3 = Some(__map.next_value()?),
-                        "clicks" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponsePostStreamPostsItemLinkCountsItem {
-                    url: rt::de::required(__f0, "url")?,
-                    internal: rt::de::required(__f1, "internal")?,
-                    reflection: rt::de::required(__f2, "reflection")?,
-                    title: rt::de::required(__f3, "title")?,
-                    clicks: rt::de::required(__f4, "clicks")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponsePostStreamPostsItemLinkCountsItem { url : req, internal : req,
+    reflection : req, title : req, clicks : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11108,118 +3351,14 @@ pub struct GetTopicResponseSuggestedTopicsItem {
     pub posters: Vec<super::models::GetTopicResponseSuggestedTopicsItemPostersItem>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponseSuggestedTopicsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponseSuggestedTopicsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponseSuggestedTopicsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponseSuggestedTopicsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<Vec<super::models::TagsItem>> = None;
-                let mut __f23: Option<serde_json::Value> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<
-                    Vec<super::models::GetTopicResponseSuggestedTopicsItemPostersItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "title" => __f1 = Some(__map.next_value()?),
-                        "fancy_title" => __f2 = Some(__map.next_value()?),
-                        "slug" => __f3 = Some(__map.next_value()?),
-                        "posts_count" => __f4 = Some(__map.next_value()?),
-                        "reply_count" => __f5 = Some(__map.next_value()?),
-                        "highest_post_number" => __f6 = Some(__map.next_value()?),
-                        "image_url" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = Some(__map.next_value()?),
-                        "last_posted_at" => __f9 = __map.next_value()?,
-                        "bumped" => __f10 = Some(__map.next_value()?),
-                        "bumped_at" => __f11 = Some(__map.next_value()?),
-                        "archetype" => __f12 = Some(__map.next_value()?),
-                        "unseen" => __f13 = Some(__map.next_value()?),
-                        "pinned" => __f14 = Some(__map.next_value()?),
-                        "unpinned" => __f15 = __map.next_value()?,
-                        "excerpt" => __f16 = Some(__map.next_value()?),
-                        "visible" => __f17 = Some(__map.next_value()?),
-                        "closed" => __f18 = Some(__map.next_value()?),
-                        "archived" => __f19 = Some(__map.next_value()?),
-                        "bookmarked" => __f20 = __map.next_value()?,
-                        "liked" => __f21 = __map.next_value()?,
-                        "tags" => __f22 = Some(__map.next_value()?),
-                        "tags_descriptions" => __f23 = Some(__map.next_value()?),
-                        "like_count" => __f24 = Some(__map.next_value()?),
-                        "views" => __f25 = Some(__map.next_value()?),
-                        "category_id" => __f26 = Some(__map.next_value()?),
-                        "featured_link" => __f27 = __map.next_value()?,
-                        "posters" => __f28 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponseSuggestedTopicsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    title: rt::de::required(__f1, "title")?,
-                    fancy_title: rt::de::required(__f2, "fancy_title")?,
-                    slug: rt::de::required(__f3, "slug")?,
-                    posts_count: rt::de::required(__f4, "posts_count")?,
-                    reply_count: rt::de::required(__f5, "reply_count")?,
-                    highest_post_number: rt::de::required(__f6, "highest_post_number")?,
-                    image_url: __f7,
-                    created_at: rt::de::required(__f8, "created_at")?,
-                    last_posted_at: __f9,
-                    bumped: rt::de::required(__f10, "bumped")?,
-                    bumped_at: rt::de::required(__f11, "bumped_at")?,
-                    archetype: rt::de::required(__f12, "archetype")?,
-                    unseen: rt::de::required(__f13, "unseen")?,
-                    pinned: rt::de::required(__f14, "pinned")?,
-                    unpinned: __f15,
-                    excerpt: rt::de::required(__f16, "excerpt")?,
-                    visible: rt::de::required(__f17, "visible")?,
-                    closed: rt::de::required(__f18, "closed")?,
-                    archived: rt::de::required(__f19, "archived")?,
-                    bookmarked: __f20,
-                    liked: __f21,
-                    tags: rt::de::required(__f22, "tags")?,
-                    tags_descriptions: rt::de::required(__f23, "tags_descriptions")?,
-                    like_count: rt::de::required(__f24, "like_count")?,
-                    views: rt::de::required(__f25, "views")?,
-                    category_id: rt::de::required(__f26, "category_id")?,
-                    featured_link: __f27,
-                    posters: rt::de::required(__f28, "posters")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponseSuggestedTopicsItem { id : req, title : req, fancy_title : req, slug
+    : req, posts_count : req, reply_count : req, highest_post_number : req, image_url :
+    opt, created_at : req, last_posted_at : opt, bumped : req, bumped_at : req, archetype
+    : req, unseen : req, pinned : req, unpinned : opt, excerpt : req, visible : req,
+    closed : req, archived : req, bookmarked : opt, liked : opt, tags : req,
+    tags_descriptions : req, like_count : req, views : req, category_id : req,
+    featured_link : opt, posters : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11229,38 +3368,9 @@ pub struct GetTopicResponseSuggestedTopicsItemPostersItem {
     pub user: super::models::CreatedBy,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponseSuggestedTopicsItemPostersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponseSuggestedTopicsItemPostersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponseSuggestedTopicsItemPostersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponseSuggestedTopicsItemPostersItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::CreatedBy> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "extras" => __f0 = Some(__map.next_value()?),
-                        "description" => __f1 = Some(__map.next_value()?),
-                        "user" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponseSuggestedTopicsItemPostersItem {
-                    extras: rt::de::required(__f0, "extras")?,
-                    description: rt::de::required(__f1, "description")?,
-                    user: rt::de::required(__f2, "user")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponseSuggestedTopicsItemPostersItem { extras : req, description : req,
+    user : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11271,41 +3381,9 @@ pub struct GetTopicResponseActionsSummaryItem {
     pub can_act: bool,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponseActionsSummaryItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponseActionsSummaryItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponseActionsSummaryItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponseActionsSummaryItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "count" => __f1 = Some(__map.next_value()?),
-                        "hidden" => __f2 = Some(__map.next_value()?),
-                        "can_act" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponseActionsSummaryItem {
-                    id: rt::de::required(__f0, "id")?,
-                    count: rt::de::required(__f1, "count")?,
-                    hidden: rt::de::required(__f2, "hidden")?,
-                    can_act: rt::de::required(__f3, "can_act")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponseActionsSummaryItem { id : req, count : req, hidden : req, can_act :
+    req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11338,123 +3416,15 @@ pub struct GetTopicResponseDetails {
     pub last_poster: super::models::CreatedBy,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponseDetails {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponseDetails;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponseDetails")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponseDetails, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<i64> = None;
-                let mut __f21: Option<
-                    Vec<super::models::GetTopicResponseDetailsParticipantsItem>,
-                > = None;
-                let mut __f22: Option<super::models::CreatedBy> = None;
-                let mut __f23: Option<super::models::CreatedBy> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_edit" => __f0 = Some(__map.next_value()?),
-                        "notification_level" => __f1 = Some(__map.next_value()?),
-                        "can_move_posts" => __f2 = Some(__map.next_value()?),
-                        "can_delete" => __f3 = Some(__map.next_value()?),
-                        "can_remove_allowed_users" => __f4 = Some(__map.next_value()?),
-                        "can_create_post" => __f5 = Some(__map.next_value()?),
-                        "can_reply_as_new_topic" => __f6 = Some(__map.next_value()?),
-                        "can_invite_to" => __f7 = __map.next_value()?,
-                        "can_invite_via_email" => __f8 = __map.next_value()?,
-                        "can_flag_topic" => __f9 = __map.next_value()?,
-                        "can_convert_topic" => __f10 = Some(__map.next_value()?),
-                        "can_review_topic" => __f11 = Some(__map.next_value()?),
-                        "can_close_topic" => __f12 = Some(__map.next_value()?),
-                        "can_archive_topic" => __f13 = Some(__map.next_value()?),
-                        "can_split_merge_topic" => __f14 = Some(__map.next_value()?),
-                        "can_edit_staff_notes" => __f15 = Some(__map.next_value()?),
-                        "can_toggle_topic_visibility" => {
-                            __f16 = Some(__map.next_value()?);
-                        }
-                        "can_pin_unpin_topic" => __f17 = Some(__map.next_value()?),
-                        "can_banner_topic" => __f18 = __map.next_value()?,
-                        "can_moderate_category" => __f19 = Some(__map.next_value()?),
-                        "can_remove_self_id" => __f20 = Some(__map.next_value()?),
-                        "participants" => __f21 = __map.next_value()?,
-                        "created_by" => __f22 = Some(__map.next_value()?),
-                        "last_poster" => __f23 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponseDetails {
-                    can_edit: rt::de::required(__f0, "can_edit")?,
-                    notification_level: rt::de::required(__f1, "notification_level")?,
-                    can_move_posts: rt::de::required(__f2, "can_move_posts")?,
-                    can_delete: rt::de::required(__f3, "can_delete")?,
-                    can_remove_allowed_users: rt::de::required(
-                        __f4,
-                        "can_remove_allowed_users",
-                    )?,
-                    can_create_post: rt::de::required(__f5, "can_create_post")?,
-                    can_reply_as_new_topic: rt::de::required(
-                        __f6,
-                        "can_reply_as_new_topic",
-                    )?,
-                    can_invite_to: __f7,
-                    can_invite_via_email: __f8,
-                    can_flag_topic: __f9,
-                    can_convert_topic: rt::de::required(__f10, "can_convert_topic")?,
-                    can_review_topic: rt::de::required(__f11, "can_review_topic")?,
-                    can_close_topic: rt::de::required(__f12, "can_close_topic")?,
-                    can_archive_topic: rt::de::required(__f13, "can_archive_topic")?,
-                    can_split_merge_topic: rt::de::required(
-                        __f14,
-                        "can_split_merge_topic",
-                    )?,
-                    can_edit_staff_notes: rt::de::required(
-                        __f15,
-                        "can_edit_staff_notes",
-                    )?,
-                    can_toggle_topic_visibility: rt::de::required(
-                        __f16,
-                        "can_toggle_topic_visibility",
-                    )?,
-                    can_pin_unpin_topic: rt::de::required(__f17, "can_pin_unpin_topic")?,
-                    can_banner_topic: __f18,
-                    can_moderate_category: rt::de::required(
-                        __f19,
-                        "can_moderate_category",
-                    )?,
-                    can_remove_self_id: rt::de::required(__f20, "can_remove_self_id")?,
-                    participants: __f21,
-                    created_by: rt::de::required(__f22, "created_by")?,
-                    last_poster: rt::de::required(__f23, "last_poster")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponseDetails { can_edit : req, notification_level : req, can_move_posts :
+    req, can_delete : req, can_remove_allowed_users : req, can_create_post : req,
+    can_reply_as_new_topic : req, can_invite_to : opt, can_invite_via_email : opt,
+    can_flag_topic : opt, can_convert_topic : req, can_review_topic : req,
+    can_close_topic : req, can_archive_topic : req, can_split_merge_topic : req,
+    can_edit_staff_notes : req, can_toggle_topic_visibility : req, can_pin_unpin_topic :
+    req, can_banner_topic : opt, can_moderate_category : req, can_remove_self_id : req,
+    participants : opt, created_by : req, last_poster : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11475,71 +3445,11 @@ pub struct GetTopicResponseDetailsParticipantsItem {
     pub trust_level: i64,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for GetTopicResponseDetailsParticipantsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetTopicResponseDetailsParticipantsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetTopicResponseDetailsParticipantsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetTopicResponseDetailsParticipantsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "post_count" => __f4 = Some(__map.next_value()?),
-                        "primary_group_name" => __f5 = __map.next_value()?,
-                        "flair_name" => __f6 = __map.next_value()?,
-                        "flair_url" => __f7 = __map.next_value()?,
-                        "flair_color" => __f8 = __map.next_value()?,
-                        "flair_bg_color" => __f9 = __map.next_value()?,
-                        "flair_group_id" => __f10 = __map.next_value()?,
-                        "admin" => __f11 = Some(__map.next_value()?),
-                        "moderator" => __f12 = Some(__map.next_value()?),
-                        "trust_level" => __f13 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetTopicResponseDetailsParticipantsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: rt::de::required(__f2, "name")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    post_count: rt::de::required(__f4, "post_count")?,
-                    primary_group_name: __f5,
-                    flair_name: __f6,
-                    flair_url: __f7,
-                    flair_color: __f8,
-                    flair_bg_color: __f9,
-                    flair_group_id: __f10,
-                    admin: rt::de::required(__f11, "admin")?,
-                    moderator: rt::de::required(__f12, "moderator")?,
-                    trust_level: rt::de::required(__f13, "trust_level")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetTopicResponseDetailsParticipantsItem { id : req, username : req, name : req,
+    avatar_template : req, post_count : req, primary_group_name : opt, flair_name : opt,
+    flair_url : opt, flair_color : opt, flair_bg_color : opt, flair_group_id : opt, admin
+    : req, moderator : req, trust_level : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11548,30 +3458,8 @@ pub struct UpdateTopicBody {
     pub topic: Option<super::models::UpdateTopicBodyTopic>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for UpdateTopicBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTopicBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTopicBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTopicBody, A::Error> {
-                let mut __f0: Option<super::models::UpdateTopicBodyTopic> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "topic" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTopicBody { topic: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTopicBody { topic : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11582,35 +3470,8 @@ pub struct UpdateTopicBodyTopic {
     pub category_id: Option<i64>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for UpdateTopicBodyTopic {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTopicBodyTopic;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTopicBodyTopic")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTopicBodyTopic, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "title" => __f0 = __map.next_value()?,
-                        "category_id" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTopicBodyTopic {
-                    title: __f0,
-                    category_id: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTopicBodyTopic { title : opt, category_id : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11618,32 +3479,8 @@ pub struct UpdateTopicResponse {
     pub basic_topic: Option<super::models::UpdateTopicResponseBasicTopic>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for UpdateTopicResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTopicResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTopicResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTopicResponse, A::Error> {
-                let mut __f0: Option<super::models::UpdateTopicResponseBasicTopic> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "basic_topic" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTopicResponse {
-                    basic_topic: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTopicResponse { basic_topic : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11655,44 +3492,9 @@ pub struct UpdateTopicResponseBasicTopic {
     pub posts_count: Option<i64>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for UpdateTopicResponseBasicTopic {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTopicResponseBasicTopic;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTopicResponseBasicTopic")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTopicResponseBasicTopic, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "title" => __f1 = __map.next_value()?,
-                        "fancy_title" => __f2 = __map.next_value()?,
-                        "slug" => __f3 = __map.next_value()?,
-                        "posts_count" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTopicResponseBasicTopic {
-                    id: __f0,
-                    title: __f1,
-                    fancy_title: __f2,
-                    slug: __f3,
-                    posts_count: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTopicResponseBasicTopic { id : opt, title : opt, fancy_title : opt, slug : opt,
+    posts_count : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11703,35 +3505,8 @@ pub struct InviteToTopicBody {
     pub email: Option<String>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for InviteToTopicBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InviteToTopicBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InviteToTopicBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InviteToTopicBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user" => __f0 = __map.next_value()?,
-                        "email" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InviteToTopicBody {
-                    user: __f0,
-                    email: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InviteToTopicBody { user : opt, email : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11739,32 +3514,8 @@ pub struct InviteToTopicResponse {
     pub user: Option<super::models::UsersItem>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for InviteToTopicResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InviteToTopicResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InviteToTopicResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InviteToTopicResponse, A::Error> {
-                let mut __f0: Option<super::models::UsersItem> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InviteToTopicResponse {
-                    user: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InviteToTopicResponse { user : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11777,35 +3528,8 @@ pub struct InviteGroupToTopicBody {
     pub should_notify: Option<bool>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for InviteGroupToTopicBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InviteGroupToTopicBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InviteGroupToTopicBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InviteGroupToTopicBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "group" => __f0 = __map.next_value()?,
-                        "should_notify" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InviteGroupToTopicBody {
-                    group: __f0,
-                    should_notify: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InviteGroupToTopicBody { group : opt, should_notify : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11813,32 +3537,8 @@ pub struct InviteGroupToTopicResponse {
     pub group: Option<super::models::InviteGroupToTopicResponseGroup>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for InviteGroupToTopicResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InviteGroupToTopicResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InviteGroupToTopicResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InviteGroupToTopicResponse, A::Error> {
-                let mut __f0: Option<super::models::InviteGroupToTopicResponseGroup> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "group" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InviteGroupToTopicResponse {
-                    group: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InviteGroupToTopicResponse { group : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11847,35 +3547,8 @@ pub struct InviteGroupToTopicResponseGroup {
     pub name: Option<String>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for InviteGroupToTopicResponseGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = InviteGroupToTopicResponseGroup;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct InviteGroupToTopicResponseGroup")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<InviteGroupToTopicResponseGroup, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "name" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(InviteGroupToTopicResponseGroup {
-                    id: __f0,
-                    name: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    InviteGroupToTopicResponseGroup { id : opt, name : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11887,38 +3560,8 @@ pub struct UpdateTopicStatusBody {
     pub until: Option<String>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for UpdateTopicStatusBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTopicStatusBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTopicStatusBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTopicStatusBody, A::Error> {
-                let mut __f0: Option<super::models::UpdateTopicStatusBodyStatus> = None;
-                let mut __f1: Option<super::models::IncludeSubcategories> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "status" => __f0 = Some(__map.next_value()?),
-                        "enabled" => __f1 = Some(__map.next_value()?),
-                        "until" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTopicStatusBody {
-                    status: rt::de::required(__f0, "status")?,
-                    enabled: rt::de::required(__f1, "enabled")?,
-                    until: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTopicStatusBody { status : req, enabled : req, until : opt, }
 }
 #[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
@@ -11932,35 +3575,8 @@ pub struct UpdateTopicStatusResponse {
     pub topic_status_update: Option<String>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for UpdateTopicStatusResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTopicStatusResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTopicStatusResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTopicStatusResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = __map.next_value()?,
-                        "topic_status_update" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTopicStatusResponse {
-                    success: __f0,
-                    topic_status_update: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTopicStatusResponse { success : opt, topic_status_update : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11970,38 +3586,8 @@ pub struct ListLatestTopicsResponse {
     pub topic_list: Option<super::models::ListLatestTopicsResponseTopicList>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for ListLatestTopicsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListLatestTopicsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListLatestTopicsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListLatestTopicsResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::UsersItemIdUsername>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<super::models::ListLatestTopicsResponseTopicList> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "users" => __f0 = __map.next_value()?,
-                        "primary_groups" => __f1 = __map.next_value()?,
-                        "topic_list" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListLatestTopicsResponse {
-                    users: __f0,
-                    primary_groups: __f1,
-                    topic_list: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListLatestTopicsResponse { users : opt, primary_groups : opt, topic_list : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12014,49 +3600,9 @@ pub struct ListLatestTopicsResponseTopicList {
     pub topics: Option<Vec<super::models::ListLatestTopicsResponseTopicListTopicsItem>>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for ListLatestTopicsResponseTopicList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListLatestTopicsResponseTopicList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListLatestTopicsResponseTopicList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListLatestTopicsResponseTopicList, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<
-                    Vec<super::models::ListLatestTopicsResponseTopicListTopicsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_create_topic" => __f0 = __map.next_value()?,
-                        "draft" => __f1 = __map.next_value()?,
-                        "draft_key" => __f2 = __map.next_value()?,
-                        "draft_sequence" => __f3 = __map.next_value()?,
-                        "per_page" => __f4 = __map.next_value()?,
-                        "topics" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListLatestTopicsResponseTopicList {
-                    can_create_topic: __f0,
-                    draft: __f1,
-                    draft_key: __f2,
-                    draft_sequence: __f3,
-                    per_page: __f4,
-                    topics: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListLatestTopicsResponseTopicList { can_create_topic : opt, draft : opt, draft_key :
+    opt, draft_sequence : opt, per_page : opt, topics : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12096,128 +3642,15 @@ pub struct ListLatestTopicsResponseTopicListTopicsItem {
     pub posters: Option<Vec<super::models::PostersItem>>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for ListLatestTopicsResponseTopicListTopicsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListLatestTopicsResponseTopicListTopicsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListLatestTopicsResponseTopicListTopicsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListLatestTopicsResponseTopicListTopicsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<i64> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<Vec<super::models::PostersItem>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "title" => __f1 = __map.next_value()?,
-                        "fancy_title" => __f2 = __map.next_value()?,
-                        "slug" => __f3 = __map.next_value()?,
-                        "posts_count" => __f4 = __map.next_value()?,
-                        "reply_count" => __f5 = __map.next_value()?,
-                        "highest_post_number" => __f6 = __map.next_value()?,
-                        "image_url" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "last_posted_at" => __f9 = __map.next_value()?,
-                        "bumped" => __f10 = __map.next_value()?,
-                        "bumped_at" => __f11 = __map.next_value()?,
-                        "archetype" => __f12 = __map.next_value()?,
-                        "unseen" => __f13 = __map.next_value()?,
-                        "last_read_post_number" => __f14 = __map.next_value()?,
-                        "unread_posts" => __f15 = __map.next_value()?,
-                        "pinned" => __f16 = __map.next_value()?,
-                        "unpinned" => __f17 = __map.next_value()?,
-                        "visible" => __f18 = __map.next_value()?,
-                        "closed" => __f19 = __map.next_value()?,
-                        "archived" => __f20 = __map.next_value()?,
-                        "notification_level" => __f21 = __map.next_value()?,
-                        "bookmarked" => __f22 = __map.next_value()?,
-                        "liked" => __f23 = __map.next_value()?,
-                        "views" => __f24 = __map.next_value()?,
-                        "like_count" => __f25 = __map.next_value()?,
-                        "has_summary" => __f26 = __map.next_value()?,
-                        "last_poster_username" => __f27 = __map.next_value()?,
-                        "category_id" => __f28 = __map.next_value()?,
-                        "op_like_count" => __f29 = __map.next_value()?,
-                        "pinned_globally" => __f30 = __map.next_value()?,
-                        "featured_link" => __f31 = __map.next_value()?,
-                        "posters" => __f32 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListLatestTopicsResponseTopicListTopicsItem {
-                    id: __f0,
-                    title: __f1,
-                    fancy_title: __f2,
-                    slug: __f3,
-                    posts_count: __f4,
-                    reply_count: __f5,
-                    highest_post_number: __f6,
-                    image_url: __f7,
-                    created_at: __f8,
-                    last_posted_at: __f9,
-                    bumped: __f10,
-                    bumped_at: __f11,
-                    archetype: __f12,
-                    unseen: __f13,
-                    last_read_post_number: __f14,
-                    unread_posts: __f15,
-                    pinned: __f16,
-                    unpinned: __f17,
-                    visible: __f18,
-                    closed: __f19,
-                    archived: __f20,
-                    notification_level: __f21,
-                    bookmarked: __f22,
-                    liked: __f23,
-                    views: __f24,
-                    like_count: __f25,
-                    has_summary: __f26,
-                    last_poster_username: __f27,
-                    category_id: __f28,
-                    op_like_count: __f29,
-                    pinned_globally: __f30,
-                    featured_link: __f31,
-                    posters: __f32,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListLatestTopicsResponseTopicListTopicsItem { id : opt, title : opt, fancy_title :
+    opt, slug : opt, posts_count : opt, reply_count : opt, highest_post_number : opt,
+    image_url : opt, created_at : opt, last_posted_at : opt, bumped : opt, bumped_at :
+    opt, archetype : opt, unseen : opt, last_read_post_number : opt, unread_posts : opt,
+    pinned : opt, unpinned : opt, visible : opt, closed : opt, archived : opt,
+    notification_level : opt, bookmarked : opt, liked : opt, views : opt, like_count :
+    opt, has_summary : opt, last_poster_username : opt, category_id : opt, op_like_count
+    : opt, pinned_globally : opt, featured_link : opt, posters : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12227,38 +3660,8 @@ pub struct ListTopTopicsResponse {
     pub topic_list: Option<super::models::ListTopTopicsResponseTopicList>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for ListTopTopicsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTopTopicsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTopTopicsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTopTopicsResponse, A::Error> {
-                let mut __f0: Option<Vec<super::models::UsersItem>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<super::models::ListTopTopicsResponseTopicList> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "users" => __f0 = __map.next_value()?,
-                        "primary_groups" => __f1 = __map.next_value()?,
-                        "topic_list" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTopTopicsResponse {
-                    users: __f0,
-                    primary_groups: __f1,
-                    topic_list: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTopTopicsResponse { users : opt, primary_groups : opt, topic_list : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12272,52 +3675,9 @@ pub struct ListTopTopicsResponseTopicList {
     pub topics: Option<Vec<super::models::ListTopTopicsResponseTopicListTopicsItem>>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for ListTopTopicsResponseTopicList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTopTopicsResponseTopicList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTopTopicsResponseTopicList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTopTopicsResponseTopicList, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<
-                    Vec<super::models::ListTopTopicsResponseTopicListTopicsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_create_topic" => __f0 = __map.next_value()?,
-                        "draft" => __f1 = __map.next_value()?,
-                        "draft_key" => __f2 = __map.next_value()?,
-                        "draft_sequence" => __f3 = __map.next_value()?,
-                        "for_period" => __f4 = __map.next_value()?,
-                        "per_page" => __f5 = __map.next_value()?,
-                        "topics" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTopTopicsResponseTopicList {
-                    can_create_topic: __f0,
-                    draft: __f1,
-                    draft_key: __f2,
-                    draft_sequence: __f3,
-                    for_period: __f4,
-                    per_page: __f5,
-                    topics: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTopTopicsResponseTopicList { can_create_topic : opt, draft : opt, draft_key :
+    opt, draft_sequence : opt, for_period : opt, per_page : opt, topics : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12359,132 +3719,15 @@ pub struct ListTopTopicsResponseTopicListTopicsItem {
     >,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for ListTopTopicsResponseTopicListTopicsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTopTopicsResponseTopicListTopicsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTopTopicsResponseTopicListTopicsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTopTopicsResponseTopicListTopicsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<i64> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<
-                    Vec<
-                        super::models::ListTopTopicsResponseTopicListTopicsItemPostersItem,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "title" => __f1 = __map.next_value()?,
-                        "fancy_title" => __f2 = __map.next_value()?,
-                        "slug" => __f3 = __map.next_value()?,
-                        "posts_count" => __f4 = __map.next_value()?,
-                        "reply_count" => __f5 = __map.next_value()?,
-                        "highest_post_number" => __f6 = __map.next_value()?,
-                        "image_url" => __f7 = __map.next_value()?,
-                        "created_at" => __f8 = __map.next_value()?,
-                        "last_posted_at" => __f9 = __map.next_value()?,
-                        "bumped" => __f10 = __map.next_value()?,
-                        "bumped_at" => __f11 = __map.next_value()?,
-                        "archetype" => __f12 = __map.next_value()?,
-                        "unseen" => __f13 = __map.next_value()?,
-                        "last_read_post_number" => __f14 = __map.next_value()?,
-                        "unread_posts" => __f15 = __map.next_value()?,
-                        "pinned" => __f16 = __map.next_value()?,
-                        "unpinned" => __f17 = __map.next_value()?,
-                        "visible" => __f18 = __map.next_value()?,
-                        "closed" => __f19 = __map.next_value()?,
-                        "archived" => __f20 = __map.next_value()?,
-                        "notification_level" => __f21 = __map.next_value()?,
-                        "bookmarked" => __f22 = __map.next_value()?,
-                        "liked" => __f23 = __map.next_value()?,
-                        "views" => __f24 = __map.next_value()?,
-                        "like_count" => __f25 = __map.next_value()?,
-                        "has_summary" => __f26 = __map.next_value()?,
-                        "last_poster_username" => __f27 = __map.next_value()?,
-                        "category_id" => __f28 = __map.next_value()?,
-                        "op_like_count" => __f29 = __map.next_value()?,
-                        "pinned_globally" => __f30 = __map.next_value()?,
-                        "featured_link" => __f31 = __map.next_value()?,
-                        "posters" => __f32 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTopTopicsResponseTopicListTopicsItem {
-                    id: __f0,
-                    title: __f1,
-                    fancy_title: __f2,
-                    slug: __f3,
-                    posts_count: __f4,
-                    reply_count: __f5,
-                    highest_post_number: __f6,
-                    image_url: __f7,
-                    created_at: __f8,
-                    last_posted_at: __f9,
-                    bumped: __f10,
-                    bumped_at: __f11,
-                    archetype: __f12,
-                    unseen: __f13,
-                    last_read_post_number: __f14,
-                    unread_posts: __f15,
-                    pinned: __f16,
-                    unpinned: __f17,
-                    visible: __f18,
-                    closed: __f19,
-                    archived: __f20,
-                    notification_level: __f21,
-                    bookmarked: __f22,
-                    liked: __f23,
-                    views: __f24,
-                    like_count: __f25,
-                    has_summary: __f26,
-                    last_poster_username: __f27,
-                    category_id: __f28,
-                    op_like_count: __f29,
-                    pinned_globally: __f30,
-                    featured_link: __f31,
-                    posters: __f32,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTopTopicsResponseTopicListTopicsItem { id : opt, title : opt, fancy_title : opt,
+    slug : opt, posts_count : opt, reply_count : opt, highest_post_number : opt,
+    image_url : opt, created_at : opt, last_posted_at : opt, bumped : opt, bumped_at :
+    opt, archetype : opt, unseen : opt, last_read_post_number : opt, unread_posts : opt,
+    pinned : opt, unpinned : opt, visible : opt, closed : opt, archived : opt,
+    notification_level : opt, bookmarked : opt, liked : opt, views : opt, like_count :
+    opt, has_summary : opt, last_poster_username : opt, category_id : opt, op_like_count
+    : opt, pinned_globally : opt, featured_link : opt, posters : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12495,42 +3738,9 @@ pub struct ListTopTopicsResponseTopicListTopicsItemPostersItem {
     pub primary_group_id: Option<i64>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de>
-for ListTopTopicsResponseTopicListTopicsItemPostersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListTopTopicsResponseTopicListTopicsItemPostersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListTopTopicsResponseTopicListTopicsItemPostersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListTopTopicsResponseTopicListTopicsItemPostersItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "extras" => __f0 = __map.next_value()?,
-                        "description" => __f1 = __map.next_value()?,
-                        "user_id" => __f2 = __map.next_value()?,
-                        "primary_group_id" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListTopTopicsResponseTopicListTopicsItemPostersItem {
-                    extras: __f0,
-                    description: __f1,
-                    user_id: __f2,
-                    primary_group_id: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListTopTopicsResponseTopicListTopicsItemPostersItem { extras : opt, description :
+    opt, user_id : opt, primary_group_id : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -12538,34 +3748,8 @@ pub struct SetNotificationLevelBody {
     pub notification_level: super::models::SetNotificationLevelBodyNotificationLevel,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for SetNotificationLevelBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SetNotificationLevelBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SetNotificationLevelBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SetNotificationLevelBody, A::Error> {
-                let mut __f0: Option<
-                    super::models::SetNotificationLevelBodyNotificationLevel,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "notification_level" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SetNotificationLevelBody {
-                    notification_level: rt::de::required(__f0, "notification_level")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SetNotificationLevelBody { notification_level : req, }
 }
 #[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
@@ -12580,32 +3764,8 @@ pub struct UpdateTopicTimestampBody {
     pub timestamp: String,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for UpdateTopicTimestampBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateTopicTimestampBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateTopicTimestampBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateTopicTimestampBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "timestamp" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateTopicTimestampBody {
-                    timestamp: rt::de::required(__f0, "timestamp")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateTopicTimestampBody { timestamp : req, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12620,41 +3780,9 @@ pub struct CreateTopicTimerBody {
     pub category_id: Option<i64>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for CreateTopicTimerBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTopicTimerBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTopicTimerBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTopicTimerBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "time" => __f0 = __map.next_value()?,
-                        "status_type" => __f1 = __map.next_value()?,
-                        "based_on_last_post" => __f2 = __map.next_value()?,
-                        "category_id" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTopicTimerBody {
-                    time: __f0,
-                    status_type: __f1,
-                    based_on_last_post: __f2,
-                    category_id: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTopicTimerBody { time : opt, status_type : opt, based_on_last_post : opt,
+    category_id : opt, }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12667,47 +3795,9 @@ pub struct CreateTopicTimerResponse {
     pub category_id: Option<i64>,
 }
 #[cfg(feature = "topics")]
-impl<'de> serde::Deserialize<'de> for CreateTopicTimerResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTopicTimerResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTopicTimerResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTopicTimerResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = __map.next_value()?,
-                        "execute_at" => __f1 = __map.next_value()?,
-                        "duration" => __f2 = __map.next_value()?,
-                        "based_on_last_post" => __f3 = __map.next_value()?,
-                        "closed" => __f4 = __map.next_value()?,
-                        "category_id" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTopicTimerResponse {
-                    success: __f0,
-                    execute_at: __f1,
-                    duration: __f2,
-                    based_on_last_post: __f3,
-                    closed: __f4,
-                    category_id: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTopicTimerResponse { success : opt, execute_at : opt, duration : opt,
+    based_on_last_post : opt, closed : opt, category_id : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -12723,41 +3813,8 @@ pub struct CreateUploadBody {
     pub file: Option<rt::FilePart>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for CreateUploadBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateUploadBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateUploadBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateUploadBody, A::Error> {
-                let mut __f0: Option<super::models::UploadType> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<rt::FilePart> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "upload_type" => __f0 = Some(__map.next_value()?),
-                        "user_id" => __f1 = __map.next_value()?,
-                        "synchronous" => __f2 = __map.next_value()?,
-                        "file" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateUploadBody {
-                    upload_type: rt::de::required(__f0, "upload_type")?,
-                    user_id: __f1,
-                    synchronous: __f2,
-                    file: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateUploadBody { upload_type : req, user_id : opt, synchronous : opt, file : opt, }
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__string_enum! {
@@ -12786,77 +3843,11 @@ pub struct IdUrlResponse {
     pub optimized_video: Option<super::models::IdUrlResponseOptimizedVideo>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for IdUrlResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = IdUrlResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct IdUrlResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<IdUrlResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<super::models::IdUrlResponseThumbnail> = None;
-                let mut __f15: Option<super::models::IdUrlResponseOptimizedVideo> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "url" => __f1 = Some(__map.next_value()?),
-                        "original_filename" => __f2 = Some(__map.next_value()?),
-                        "filesize" => __f3 = Some(__map.next_value()?),
-                        "width" => __f4 = Some(__map.next_value()?),
-                        "height" => __f5 = Some(__map.next_value()?),
-                        "thumbnail_width" => __f6 = Some(__map.next_value()?),
-                        "thumbnail_height" => __f7 = Some(__map.next_value()?),
-                        "extension" => __f8 = Some(__map.next_value()?),
-                        "short_url" => __f9 = Some(__map.next_value()?),
-                        "short_path" => __f10 = Some(__map.next_value()?),
-                        "retain_hours" => __f11 = __map.next_value()?,
-                        "human_filesize" => __f12 = Some(__map.next_value()?),
-                        "dominant_color" => __f13 = __map.next_value()?,
-                        "thumbnail" => __f14 = __map.next_value()?,
-                        "optimized_video" => __f15 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(IdUrlResponse {
-                    id: rt::de::required(__f0, "id")?,
-                    url: rt::de::required(__f1, "url")?,
-                    original_filename: rt::de::required(__f2, "original_filename")?,
-                    filesize: rt::de::required(__f3, "filesize")?,
-                    width: rt::de::required(__f4, "width")?,
-                    height: rt::de::required(__f5, "height")?,
-                    thumbnail_width: rt::de::required(__f6, "thumbnail_width")?,
-                    thumbnail_height: rt::de::required(__f7, "thumbnail_height")?,
-                    extension: rt::de::required(__f8, "extension")?,
-                    short_url: rt::de::required(__f9, "short_url")?,
-                    short_path: rt::de::required(__f10, "short_path")?,
-                    retain_hours: __f11,
-                    human_filesize: rt::de::required(__f12, "human_filesize")?,
-                    dominant_color: __f13,
-                    thumbnail: __f14,
-                    optimized_video: __f15,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    IdUrlResponse { id : req, url : req, original_filename : req, filesize : req, width :
+    req, height : req, thumbnail_width : req, thumbnail_height : req, extension : req,
+    short_url : req, short_path : req, retain_hours : opt, human_filesize : req,
+    dominant_color : opt, thumbnail : opt, optimized_video : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12870,50 +3861,9 @@ pub struct IdUrlResponseThumbnail {
     pub filesize: Option<i64>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for IdUrlResponseThumbnail {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = IdUrlResponseThumbnail;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct IdUrlResponseThumbnail")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<IdUrlResponseThumbnail, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "upload_id" => __f1 = __map.next_value()?,
-                        "url" => __f2 = __map.next_value()?,
-                        "extension" => __f3 = __map.next_value()?,
-                        "width" => __f4 = __map.next_value()?,
-                        "height" => __f5 = __map.next_value()?,
-                        "filesize" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(IdUrlResponseThumbnail {
-                    id: __f0,
-                    upload_id: __f1,
-                    url: __f2,
-                    extension: __f3,
-                    width: __f4,
-                    height: __f5,
-                    filesize: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    IdUrlResponseThumbnail { id : opt, upload_id : opt, url : opt, extension : opt, width
+    : opt, height : opt, filesize : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12927,50 +3877,9 @@ pub struct IdUrlResponseOptimizedVideo {
     pub original_filename: Option<String>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for IdUrlResponseOptimizedVideo {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = IdUrlResponseOptimizedVideo;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct IdUrlResponseOptimizedVideo")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<IdUrlResponseOptimizedVideo, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "upload_id" => __f1 = __map.next_value()?,
-                        "url" => __f2 = __map.next_value()?,
-                        "extension" => __f3 = __map.next_value()?,
-                        "filesize" => __f4 = __map.next_value()?,
-                        "sha1" => __f5 = __map.next_value()?,
-                        "original_filename" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(IdUrlResponseOptimizedVideo {
-                    id: __f0,
-                    upload_id: __f1,
-                    url: __f2,
-                    extension: __f3,
-                    filesize: __f4,
-                    sha1: __f5,
-                    original_filename: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    IdUrlResponseOptimizedVideo { id : opt, upload_id : opt, url : opt, extension : opt,
+    filesize : opt, sha1 : opt, original_filename : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -12984,41 +3893,9 @@ pub struct GeneratePresignedPutBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for GeneratePresignedPutBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GeneratePresignedPutBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GeneratePresignedPutBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GeneratePresignedPutBody, A::Error> {
-                let mut __f0: Option<super::models::UploadType> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<super::models::Metadata> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "type" => __f0 = Some(__map.next_value()?),
-                        "file_name" => __f1 = Some(__map.next_value()?),
-                        "file_size" => __f2 = Some(__map.next_value()?),
-                        "metadata" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GeneratePresignedPutBody {
-                    type_: rt::de::required(__f0, "type")?,
-                    file_name: rt::de::required(__f1, "file_name")?,
-                    file_size: rt::de::required(__f2, "file_size")?,
-                    metadata: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GeneratePresignedPutBody { type_ : req = "type", file_name : req, file_size : req,
+    metadata : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13031,30 +3908,8 @@ pub struct Metadata {
     pub sha1_checksum: Option<String>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for Metadata {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = Metadata;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct Metadata")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<Metadata, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sha1-checksum" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(Metadata { sha1_checksum: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    Metadata { sha1_checksum : opt = "sha1-checksum", }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13073,41 +3928,9 @@ pub struct GeneratePresignedPutResponse {
     pub unique_identifier: Option<String>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for GeneratePresignedPutResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GeneratePresignedPutResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GeneratePresignedPutResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GeneratePresignedPutResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<serde_json::Value> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "key" => __f0 = __map.next_value()?,
-                        "url" => __f1 = __map.next_value()?,
-                        "signed_headers" => __f2 = __map.next_value()?,
-                        "unique_identifier" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GeneratePresignedPutResponse {
-                    key: __f0,
-                    url: __f1,
-                    signed_headers: __f2,
-                    unique_identifier: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GeneratePresignedPutResponse { key : opt, url : opt, signed_headers : opt,
+    unique_identifier : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13129,41 +3952,9 @@ pub struct CompleteExternalUploadBody {
     pub pasted: Option<String>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for CompleteExternalUploadBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CompleteExternalUploadBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CompleteExternalUploadBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CompleteExternalUploadBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "unique_identifier" => __f0 = Some(__map.next_value()?),
-                        "for_private_message" => __f1 = __map.next_value()?,
-                        "for_site_setting" => __f2 = __map.next_value()?,
-                        "pasted" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CompleteExternalUploadBody {
-                    unique_identifier: rt::de::required(__f0, "unique_identifier")?,
-                    for_private_message: __f1,
-                    for_site_setting: __f2,
-                    pasted: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CompleteExternalUploadBody { unique_identifier : req, for_private_message : opt,
+    for_site_setting : opt, pasted : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -13176,41 +3967,9 @@ pub struct CreateMultipartUploadBody {
     pub metadata: Option<super::models::Metadata>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for CreateMultipartUploadBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateMultipartUploadBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateMultipartUploadBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateMultipartUploadBody, A::Error> {
-                let mut __f0: Option<super::models::UploadType> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<super::models::Metadata> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "upload_type" => __f0 = Some(__map.next_value()?),
-                        "file_name" => __f1 = Some(__map.next_value()?),
-                        "file_size" => __f2 = Some(__map.next_value()?),
-                        "metadata" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateMultipartUploadBody {
-                    upload_type: rt::de::required(__f0, "upload_type")?,
-                    file_name: rt::de::required(__f1, "file_name")?,
-                    file_size: rt::de::required(__f2, "file_size")?,
-                    metadata: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateMultipartUploadBody { upload_type : req, file_name : req, file_size : req,
+    metadata : opt, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13227,41 +3986,9 @@ pub struct CreateMultipartUploadResponse {
     pub unique_identifier: String,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for CreateMultipartUploadResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateMultipartUploadResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateMultipartUploadResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateMultipartUploadResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "key" => __f0 = Some(__map.next_value()?),
-                        "external_upload_identifier" => __f1 = Some(__map.next_value()?),
-                        "unique_identifier" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateMultipartUploadResponse {
-                    key: rt::de::required(__f0, "key")?,
-                    external_upload_identifier: rt::de::required(
-                        __f1,
-                        "external_upload_identifier",
-                    )?,
-                    unique_identifier: rt::de::required(__f2, "unique_identifier")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateMultipartUploadResponse { key : req, external_upload_identifier : req,
+    unique_identifier : req, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13274,35 +4001,8 @@ pub struct BatchPresignMultipartPartsBody {
     pub unique_identifier: String,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for BatchPresignMultipartPartsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BatchPresignMultipartPartsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BatchPresignMultipartPartsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BatchPresignMultipartPartsBody, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "part_numbers" => __f0 = Some(__map.next_value()?),
-                        "unique_identifier" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BatchPresignMultipartPartsBody {
-                    part_numbers: rt::de::required(__f0, "part_numbers")?,
-                    unique_identifier: rt::de::required(__f1, "unique_identifier")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BatchPresignMultipartPartsBody { part_numbers : req, unique_identifier : req, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13312,32 +4012,8 @@ pub struct BatchPresignMultipartPartsResponse {
     pub presigned_urls: serde_json::Value,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for BatchPresignMultipartPartsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BatchPresignMultipartPartsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BatchPresignMultipartPartsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BatchPresignMultipartPartsResponse, A::Error> {
-                let mut __f0: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "presigned_urls" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BatchPresignMultipartPartsResponse {
-                    presigned_urls: rt::de::required(__f0, "presigned_urls")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BatchPresignMultipartPartsResponse { presigned_urls : req, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13347,35 +4023,8 @@ pub struct AbortMultipartBody {
     pub external_upload_identifier: String,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for AbortMultipartBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AbortMultipartBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AbortMultipartBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AbortMultipartBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "external_upload_identifier" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AbortMultipartBody {
-                    external_upload_identifier: rt::de::required(
-                        __f0,
-                        "external_upload_identifier",
-                    )?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AbortMultipartBody { external_upload_identifier : req, }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13388,35 +4037,8 @@ pub struct CompleteMultipartBody {
     pub parts: Vec<serde_json::Value>,
 }
 #[cfg(feature = "uploads")]
-impl<'de> serde::Deserialize<'de> for CompleteMultipartBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CompleteMultipartBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CompleteMultipartBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CompleteMultipartBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "unique_identifier" => __f0 = Some(__map.next_value()?),
-                        "parts" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CompleteMultipartBody {
-                    unique_identifier: rt::de::required(__f0, "unique_identifier")?,
-                    parts: rt::de::required(__f1, "parts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CompleteMultipartBody { unique_identifier : req, parts : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13427,47 +4049,9 @@ pub struct ListUserBadgesResponse {
     pub user_badges: Vec<super::models::ListUserBadgesResponseUserBadgesItem>,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for ListUserBadgesResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserBadgesResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserBadgesResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserBadgesResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ListUserBadgesResponseBadgesItem>,
-                > = None;
-                let mut __f1: Option<Vec<super::models::BadgeTypesItem>> = None;
-                let mut __f2: Option<
-                    Vec<super::models::ListUserBadgesResponseGrantedBiesItem>,
-                > = None;
-                let mut __f3: Option<
-                    Vec<super::models::ListUserBadgesResponseUserBadgesItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "badges" => __f0 = __map.next_value()?,
-                        "badge_types" => __f1 = __map.next_value()?,
-                        "granted_bies" => __f2 = __map.next_value()?,
-                        "user_badges" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserBadgesResponse {
-                    badges: __f0,
-                    badge_types: __f1,
-                    granted_bies: __f2,
-                    user_badges: rt::de::required(__f3, "user_badges")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserBadgesResponse { badges : opt, badge_types : opt, granted_bies : opt,
+    user_badges : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13489,74 +4073,11 @@ pub struct ListUserBadgesResponseBadgesItem {
     pub badge_type_id: i64,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for ListUserBadgesResponseBadgesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserBadgesResponseBadgesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserBadgesResponseBadgesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserBadgesResponseBadgesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "description" => __f2 = Some(__map.next_value()?),
-                        "grant_count" => __f3 = Some(__map.next_value()?),
-                        "allow_title" => __f4 = Some(__map.next_value()?),
-                        "multiple_grant" => __f5 = Some(__map.next_value()?),
-                        "icon" => __f6 = Some(__map.next_value()?),
-                        "image_url" => __f7 = __map.next_value()?,
-                        "listable" => __f8 = Some(__map.next_value()?),
-                        "enabled" => __f9 = Some(__map.next_value()?),
-                        "badge_grouping_id" => __f10 = Some(__map.next_value()?),
-                        "system" => __f11 = Some(__map.next_value()?),
-                        "slug" => __f12 = Some(__map.next_value()?),
-                        "manually_grantable" => __f13 = Some(__map.next_value()?),
-                        "badge_type_id" => __f14 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserBadgesResponseBadgesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                    description: rt::de::required(__f2, "description")?,
-                    grant_count: rt::de::required(__f3, "grant_count")?,
-                    allow_title: rt::de::required(__f4, "allow_title")?,
-                    multiple_grant: rt::de::required(__f5, "multiple_grant")?,
-                    icon: rt::de::required(__f6, "icon")?,
-                    image_url: __f7,
-                    listable: rt::de::required(__f8, "listable")?,
-                    enabled: rt::de::required(__f9, "enabled")?,
-                    badge_grouping_id: rt::de::required(__f10, "badge_grouping_id")?,
-                    system: rt::de::required(__f11, "system")?,
-                    slug: rt::de::required(__f12, "slug")?,
-                    manually_grantable: rt::de::required(__f13, "manually_grantable")?,
-                    badge_type_id: rt::de::required(__f14, "badge_type_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserBadgesResponseBadgesItem { id : req, name : req, description : req,
+    grant_count : req, allow_title : req, multiple_grant : req, icon : req, image_url :
+    opt, listable : req, enabled : req, badge_grouping_id : req, system : req, slug :
+    req, manually_grantable : req, badge_type_id : req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13571,53 +4092,10 @@ pub struct ListUserBadgesResponseGrantedBiesItem {
     pub trust_level: i64,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for ListUserBadgesResponseGrantedBiesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserBadgesResponseGrantedBiesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserBadgesResponseGrantedBiesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserBadgesResponseGrantedBiesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "flair_name" => __f4 = __map.next_value()?,
-                        "admin" => __f5 = Some(__map.next_value()?),
-                        "moderator" => __f6 = Some(__map.next_value()?),
-                        "trust_level" => __f7 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserBadgesResponseGrantedBiesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: rt::de::required(__f2, "name")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    flair_name: __f4,
-                    admin: rt::de::required(__f5, "admin")?,
-                    moderator: rt::de::required(__f6, "moderator")?,
-                    trust_level: rt::de::required(__f7, "trust_level")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserBadgesResponseGrantedBiesItem { id : req, username : req, name : req,
+    avatar_template : req, flair_name : opt, admin : req, moderator : req, trust_level :
+    req, }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13631,50 +4109,9 @@ pub struct ListUserBadgesResponseUserBadgesItem {
     pub granted_by_id: i64,
 }
 #[cfg(feature = "badges")]
-impl<'de> serde::Deserialize<'de> for ListUserBadgesResponseUserBadgesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserBadgesResponseUserBadgesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserBadgesResponseUserBadgesItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserBadgesResponseUserBadgesItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "granted_at" => __f1 = Some(__map.next_value()?),
-                        "grouping_position" => __f2 = Some(__map.next_value()?),
-                        "is_favorite" => __f3 = __map.next_value()?,
-                        "can_favorite" => __f4 = Some(__map.next_value()?),
-                        "badge_id" => __f5 = Some(__map.next_value()?),
-                        "granted_by_id" => __f6 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserBadgesResponseUserBadgesItem {
-                    id: rt::de::required(__f0, "id")?,
-                    granted_at: rt::de::required(__f1, "granted_at")?,
-                    grouping_position: rt::de::required(__f2, "grouping_position")?,
-                    is_favorite: __f3,
-                    can_favorite: rt::de::required(__f4, "can_favorite")?,
-                    badge_id: rt::de::required(__f5, "badge_id")?,
-                    granted_by_id: rt::de::required(__f6, "granted_by_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserBadgesResponseUserBadgesItem { id : req, granted_at : req, grouping_position
+    : req, is_favorite : opt, can_favorite : req, badge_id : req, granted_by_id : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13695,53 +4132,9 @@ pub struct CreateUserBody {
     pub external_ids: Option<serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for CreateUserBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateUserBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateUserBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateUserBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<super::models::CreateUserBodyUserFields> = None;
-                let mut __f7: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "email" => __f1 = Some(__map.next_value()?),
-                        "password" => __f2 = Some(__map.next_value()?),
-                        "username" => __f3 = Some(__map.next_value()?),
-                        "active" => __f4 = __map.next_value()?,
-                        "approved" => __f5 = __map.next_value()?,
-                        "user_fields" => __f6 = __map.next_value()?,
-                        "external_ids" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateUserBody {
-                    name: rt::de::required(__f0, "name")?,
-                    email: rt::de::required(__f1, "email")?,
-                    password: rt::de::required(__f2, "password")?,
-                    username: rt::de::required(__f3, "username")?,
-                    active: __f4,
-                    approved: __f5,
-                    user_fields: __f6,
-                    external_ids: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateUserBody { name : req, email : req, password : req, username : req, active :
+    opt, approved : opt, user_fields : opt, external_ids : opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13754,36 +4147,8 @@ pub struct CreateUserBodyUserFields {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for CreateUserBodyUserFields {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateUserBodyUserFields;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateUserBodyUserFields")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateUserBodyUserFields, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "1" => __f0 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(CreateUserBodyUserFields {
-                    n_1: __f0,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateUserBodyUserFields { n_1 : opt = "1", ..additional_properties }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13794,41 +4159,8 @@ pub struct CreateUserResponse {
     pub user_id: Option<i64>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for CreateUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateUserResponse, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        "active" => __f1 = Some(__map.next_value()?),
-                        "message" => __f2 = Some(__map.next_value()?),
-                        "user_id" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateUserResponse {
-                    success: rt::de::required(__f0, "success")?,
-                    active: rt::de::required(__f1, "active")?,
-                    message: rt::de::required(__f2, "message")?,
-                    user_id: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateUserResponse { success : req, active : req, message : req, user_id : opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13837,35 +4169,8 @@ pub struct UserBadgesUserResponse {
     pub user: super::models::UserBadgesUserResponseUser,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponse, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<super::models::UserBadgesUserResponseUser> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user_badges" => __f0 = Some(__map.next_value()?),
-                        "user" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponse {
-                    user_badges: rt::de::required(__f0, "user_badges")?,
-                    user: rt::de::required(__f1, "user")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponse { user_badges : req, user : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13958,361 +4263,34 @@ pub struct UserBadgesUserResponseUser {
     pub user_option: super::models::UserBadgesUserResponseUserUserOption,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUser {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUser;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUser")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUser, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<i64> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<
-                    super::models::UserBadgesUserResponseUserUserFields,
-                > = None;
-                let mut __f22: Option<
-                    super::models::UserBadgesUserResponseUserCustomFields,
-                > = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<
-                    super::models::UserBadgesUserResponseUserFeaturedTopic,
-                > = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<bool> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<bool> = None;
-                let mut __f38: Option<i64> = None;
-                let mut __f39: Option<bool> = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<bool> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<i64> = None;
-                let mut __f47: Option<i64> = None;
-                let mut __f48: Option<bool> = None;
-                let mut __f49: Option<bool> = None;
-                let mut __f50: Option<String> = None;
-                let mut __f51: Option<Vec<serde_json::Value>> = None;
-                let mut __f52: Option<Vec<serde_json::Value>> = None;
-                let mut __f53: Option<Vec<serde_json::Value>> = None;
-                let mut __f54: Option<Vec<serde_json::Value>> = None;
-                let mut __f55: Option<Vec<serde_json::Value>> = None;
-                let mut __f56: Option<Vec<serde_json::Value>> = None;
-                let mut __f57: Option<Vec<serde_json::Value>> = None;
-                let mut __f58: Option<Vec<serde_json::Value>> = None;
-                let mut __f59: Option<Vec<serde_json::Value>> = None;
-                let mut __f60: Option<String> = None;
-                let mut __f61: Option<String> = None;
-                let mut __f62: Option<Vec<serde_json::Value>> = None;
-                let mut __f63: Option<Vec<serde_json::Value>> = None;
-                let mut __f64: Option<Vec<serde_json::Value>> = None;
-                let mut __f65: Option<i64> = None;
-                let mut __f66: Option<bool> = None;
-                let mut __f67: Option<bool> = None;
-                let mut __f68: Option<bool> = None;
-                let mut __f69: Option<bool> = None;
-                let mut __f70: Option<String> = None;
-                let mut __f71: Option<Vec<serde_json::Value>> = None;
-                let mut __f72: Option<Vec<serde_json::Value>> = None;
-                let mut __f73: Option<Vec<serde_json::Value>> = None;
-                let mut __f74: Option<bool> = None;
-                let mut __f75: Option<bool> = None;
-                let mut __f76: Option<
-                    Vec<super::models::UserBadgesUserResponseUserUserAuthTokensItem>,
-                > = None;
-                let mut __f77: Option<
-                    super::models::UserBadgesUserResponseUserUserNotificationSchedule,
-                > = None;
-                let mut __f78: Option<bool> = None;
-                let mut __f79: Option<Vec<serde_json::Value>> = None;
-                let mut __f80: Option<String> = None;
-                let mut __f81: Option<
-                    Vec<super::models::UserBadgesUserResponseUserGroupsItem>,
-                > = None;
-                let mut __f82: Option<
-                    Vec<super::models::UserBadgesUserResponseUserGroupUsersItem>,
-                > = None;
-                let mut __f83: Option<
-                    super::models::UserBadgesUserResponseUserUserOption,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "last_posted_at" => __f4 = __map.next_value()?,
-                        "last_seen_at" => __f5 = __map.next_value()?,
-                        "created_at" => __f6 = Some(__map.next_value()?),
-                        "ignored" => __f7 = Some(__map.next_value()?),
-                        "muted" => __f8 = Some(__map.next_value()?),
-                        "can_ignore_user" => __f9 = Some(__map.next_value()?),
-                        "can_ignore_users" => __f10 = __map.next_value()?,
-                        "can_mute_user" => __f11 = Some(__map.next_value()?),
-                        "can_mute_users" => __f12 = __map.next_value()?,
-                        "can_send_private_messages" => __f13 = Some(__map.next_value()?),
-                        "can_send_private_message_to_user" => {
-                            __f14 = Some(__map.next_value()?);
-                        }
-                        "trust_level" => __f15 = Some(__map.next_value()?),
-                        "moderator" => __f16 = Some(__map.next_value()?),
-                        "admin" => __f17 = Some(__map.next_value()?),
-                        "title" => __f18 = __map.next_value()?,
-                        "badge_count" => __f19 = Some(__map.next_value()?),
-                        "second_factor_backup_enabled" => __f20 = __map.next_value()?,
-                        "user_fields" => __f21 = __map.next_value()?,
-                        "custom_fields" => __f22 = Some(__map.next_value()?),
-                        "time_read" => __f23 = Some(__map.next_value()?),
-                        "recent_time_read" => __f24 = Some(__map.next_value()?),
-                        "primary_group_id" => __f25 = __map.next_value()?,
-                        "primary_group_name" => __f26 = __map.next_value()?,
-                        "flair_group_id" => __f27 = __map.next_value()?,
-                        "flair_name" => __f28 = __map.next_value()?,
-                        "flair_url" => __f29 = __map.next_value()?,
-                        "flair_bg_color" => __f30 = __map.next_value()?,
-                        "flair_color" => __f31 = __map.next_value()?,
-                        "featured_topic" => __f32 = Some(__map.next_value()?),
-                        "staged" => __f33 = Some(__map.next_value()?),
-                        "can_edit" => __f34 = Some(__map.next_value()?),
-                        "can_edit_username" => __f35 = Some(__map.next_value()?),
-                        "can_edit_email" => __f36 = Some(__map.next_value()?),
-                        "can_edit_name" => __f37 = Some(__map.next_value()?),
-                        "uploaded_avatar_id" => __f38 = __map.next_value()?,
-                        "has_title_badges" => __f39 = Some(__map.next_value()?),
-                        "pending_count" => __f40 = Some(__map.next_value()?),
-                        "pending_posts_count" => __f41 = __map.next_value()?,
-                        "profile_view_count" => __f42 = Some(__map.next_value()?),
-                        "second_factor_enabled" => __f43 = Some(__map.next_value()?),
-                        "can_upload_profile_header" => __f44 = Some(__map.next_value()?),
-                        "can_upload_user_card_background" => {
-                            __f45 = Some(__map.next_value()?);
-                        }
-                        "post_count" => __f46 = Some(__map.next_value()?),
-                        "topic_count" => __f47 = Some(__map.next_value()?),
-                        "can_be_deleted" => __f48 = Some(__map.next_value()?),
-                        "can_delete_all_posts" => __f49 = Some(__map.next_value()?),
-                        "locale" => __f50 = __map.next_value()?,
-                        "muted_category_ids" => __f51 = Some(__map.next_value()?),
-                        "regular_category_ids" => __f52 = Some(__map.next_value()?),
-                        "watched_tags" => __f53 = Some(__map.next_value()?),
-                        "watching_first_post_tags" => __f54 = Some(__map.next_value()?),
-                        "tracked_tags" => __f55 = Some(__map.next_value()?),
-                        "muted_tags" => __f56 = Some(__map.next_value()?),
-                        "tracked_category_ids" => __f57 = Some(__map.next_value()?),
-                        "watched_category_ids" => __f58 = Some(__map.next_value()?),
-                        "watched_first_post_category_ids" => {
-                            __f59 = Some(__map.next_value()?);
-                        }
-                        "system_avatar_upload_id" => __f60 = __map.next_value()?,
-                        "system_avatar_template" => __f61 = Some(__map.next_value()?),
-                        "muted_usernames" => __f62 = Some(__map.next_value()?),
-                        "ignored_usernames" => __f63 = Some(__map.next_value()?),
-                        "allowed_pm_usernames" => __f64 = Some(__map.next_value()?),
-                        "mailing_list_posts_per_day" => __f65 = Some(__map.next_value()?),
-                        "can_change_bio" => __f66 = Some(__map.next_value()?),
-                        "can_change_location" => __f67 = Some(__map.next_value()?),
-                        "can_change_website" => __f68 = Some(__map.next_value()?),
-                        "can_change_tracking_preferences" => {
-                            __f69 = Some(__map.next_value()?);
-                        }
-                        "user_api_keys" => __f70 = __map.next_value()?,
-                        "user_passkeys" => __f71 = __map.next_value()?,
-                        "sidebar_tags" => __f72 = __map.next_value()?,
-                        "sidebar_category_ids" => __f73 = __map.next_value()?,
-                        "display_sidebar_tags" => __f74 = __map.next_value()?,
-                        "can_pick_theme_with_custom_homepage" => {
-                            __f75 = __map.next_value()?;
-                        }
-                        "user_auth_tokens" => __f76 = Some(__map.next_value()?),
-                        "user_notification_schedule" => __f77 = Some(__map.next_value()?),
-                        "use_logo_small_as_avatar" => __f78 = Some(__map.next_value()?),
-                        "featured_user_badge_ids" => __f79 = Some(__map.next_value()?),
-                        "invited_by" => __f80 = __map.next_value()?,
-                        "groups" => __f81 = Some(__map.next_value()?),
-                        "group_users" => __f82 = Some(__map.next_value()?),
-                        "user_option" => __f83 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUser {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: rt::de::required(__f2, "name")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    last_posted_at: __f4,
-                    last_seen_at: __f5,
-                    created_at: rt::de::required(__f6, "created_at")?,
-                    ignored: rt::de::required(__f7, "ignored")?,
-                    muted: rt::de::required(__f8, "muted")?,
-                    can_ignore_user: rt::de::required(__f9, "can_ignore_user")?,
-                    can_ignore_users: __f10,
-                    can_mute_user: rt::de::required(__f11, "can_mute_user")?,
-                    can_mute_users: __f12,
-                    can_send_private_messages: rt::de::required(
-                        __f13,
-                        "can_send_private_messages",
-                    )?,
-                    can_send_private_message_to_user: rt::de::required(
-                        __f14,
-                        "can_send_private_message_to_user",
-                    )?,
-                    trust_level: rt::de::required(__f15, "trust_level")?,
-                    moderator: rt::de::required(__f16, "moderator")?,
-                    admin: rt::de::required(__f17, "admin")?,
-                    title: __f18,
-                    badge_count: rt::de::required(__f19, "badge_count")?,
-                    second_factor_backup_enabled: __f20,
-                    user_fields: __f21,
-                    custom_fields: rt::de::required(__f22, "custom_fields")?,
-                    time_read: rt::de::required(__f23, "time_read")?,
-                    recent_time_read: rt::de::required(__f24, "recent_time_read")?,
-                    primary_group_id: __f25,
-                    primary_group_name: __f26,
-                    flair_group_id: __f27,
-                    flair_name: __f28,
-                    flair_url: __f29,
-                    flair_bg_color: __f30,
-                    flair_color: __f31,
-                    featured_topic: rt::de::required(__f32, "featured_topic")?,
-                    staged: rt::de::required(__f33, "staged")?,
-                    can_edit: rt::de::required(__f34, "can_edit")?,
-                    can_edit_username: rt::de::required(__f35, "can_edit_username")?,
-                    can_edit_email: rt::de::required(__f36, "can_edit_email")?,
-                    can_edit_name: rt::de::required(__f37, "can_edit_name")?,
-                    uploaded_avatar_id: __f38,
-                    has_title_badges: rt::de::required(__f39, "has_title_badges")?,
-                    pending_count: rt::de::required(__f40, "pending_count")?,
-                    pending_posts_count: __f41,
-                    profile_view_count: rt::de::required(__f42, "profile_view_count")?,
-                    second_factor_enabled: rt::de::required(
-                        __f43,
-                        "second_factor_enabled",
-                    )?,
-                    can_upload_profile_header: rt::de::required(
-                        __f44,
-                        "can_upload_profile_header",
-                    )?,
-                    can_upload_user_card_background: rt::de::required(
-                        __f45,
-                        "can_upload_user_card_background",
-                    )?,
-                    post_count: rt::de::required(__f46, "post_count")?,
-                    topic_count: rt::de::required(__f47, "topic_count")?,
-                    can_be_deleted: rt::de::required(__f48, "can_be_deleted")?,
-                    can_delete_all_posts: rt::de::required(
-                        __f49,
-                        "can_delete_all_posts",
-                    )?,
-                    locale: __f50,
-                    muted_category_ids: rt::de::required(__f51, "muted_category_ids")?,
-                    regular_category_ids: rt::de::required(
-                        __f52,
-                        "regular_category_ids",
-                    )?,
-                    watched_tags: rt::de::required(__f53, "watched_tags")?,
-                    watching_first_post_tags: rt::de::required(
-                        __f54,
-                        "watching_first_post_tags",
-                    )?,
-                    tracked_tags: rt::de::required(__f55, "tracked_tags")?,
-                    muted_tags: rt::de::required(__f56, "muted_tags")?,
-                    tracked_category_ids: rt::de::required(
-                        __f57,
-                        "tracked_category_ids",
-                    )?,
-                    watched_category_ids: rt::de::required(
-                        __f58,
-                        "watched_category_ids",
-                    )?,
-                    watched_first_post_category_ids: rt::de::required(
-                        __f59,
-                        "watched_first_post_category_ids",
-                    )?,
-                    system_avatar_upload_id: __f60,
-                    system_avatar_template: rt::de::required(
-                        __f61,
-                        "system_avatar_template",
-                    )?,
-                    muted_usernames: rt::de::required(__f62, "muted_usernames")?,
-                    ignored_usernames: rt::de::required(__f63, "ignored_usernames")?,
-                    allowed_pm_usernames: rt::de::required(
-                        __f64,
-                        "allowed_pm_usernames",
-                    )?,
-                    mailing_list_posts_per_day: rt::de::required(
-                        __f65,
-                        "mailing_list_posts_per_day",
-                    )?,
-                    can_change_bio: rt::de::required(__f66, "can_change_bio")?,
-                    can_change_location: rt::de::required(__f67, "can_change_location")?,
-                    can_change_website: rt::de::required(__f68, "can_change_website")?,
-                    can_change_tracking_preferences: rt::de::required(
-                        __f69,
-                        "can_change_tracking_preferences",
-                    )?,
-                    user_api_keys: __f70,
-                    user_passkeys: __f71,
-                    sidebar_tags: __f72,
-                    sidebar_category_ids: __f73,
-                    display_sidebar_tags: __f74,
-                    can_pick_theme_with_custom_homepage: __f75,
-                    user_auth_tokens: rt::de::required(__f76, "user_auth_tokens")?,
-                    user_notification_schedule: rt::de::required(
-                        __f77,
-                        "user_notification_schedule",
-                    )?,
-                    use_logo_small_as_avatar: rt::de::required(
-                        __f78,
-                        "use_logo_small_as_avatar",
-                    )?,
-                    featured_user_badge_ids: rt::de::required(
-                        __f79,
-                        "featured_user_badge_ids",
-                    )?,
-                    invited_by: __f80,
-                    groups: rt::de::required(__f81, "groups")?,
-                    group_users: rt::de::required(__f82, "group_users")?,
-                    user_option: rt::de::required(__f83, "user_option")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUser { id : req, username : req, name : req, avatar_template :
+    req, last_posted_at : opt, last_seen_at : opt, created_at : req, ignored : req, muted
+    : req, can_ignore_user : req, can_ignore_users : opt, can_mute_user : req,
+    can_mute_users : opt, can_send_private_messages : req,
+    can_send_private_message_to_user : req, trust_level : req, moderator : req, admin :
+    req, title : opt, badge_count : req, second_factor_backup_enabled : opt, user_fields
+    : opt, custom_fields : req, time_read : req, recent_time_read : req, primary_group_id
+    : opt, primary_group_name : opt, flair_group_id : opt, flair_name : opt, flair_url :
+    opt, flair_bg_color : opt, flair_color : opt, featured_topic : req, staged : req,
+    can_edit : req, can_edit_username : req, can_edit_email : req, can_edit_name : req,
+    uploaded_avatar_id : opt, has_title_badges : req, pending_count : req,
+    pending_posts_count : opt, profile_view_count : req, second_factor_enabled : req,
+    can_upload_profile_header : req, can_upload_user_card_background : req, post_count :
+    req, topic_count : req, can_be_deleted : req, can_delete_all_posts : req, locale :
+    opt, muted_category_ids : req, regular_category_ids : req, watched_tags : req,
+    watching_first_post_tags : req, tracked_tags : req, muted_tags : req,
+    tracked_category_ids : req, watched_category_ids : req,
+    watched_first_post_category_ids : req, system_avatar_upload_id : opt,
+    system_avatar_template : req, muted_usernames : req, ignored_usernames : req,
+    allowed_pm_usernames : req, mailing_list_posts_per_day : req, can_change_bio : req,
+    can_change_location : req, can_change_website : req, can_change_tracking_preferences
+    : req, user_api_keys : opt, user_passkeys : opt, sidebar_tags : opt,
+    sidebar_category_ids : opt, display_sidebar_tags : opt,
+    can_pick_theme_with_custom_homepage : opt, user_auth_tokens : req,
+    user_notification_schedule : req, use_logo_small_as_avatar : req,
+    featured_user_badge_ids : req, invited_by : opt, groups : req, group_users : req,
+    user_option : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14321,35 +4299,8 @@ pub struct UserBadgesUserResponseUserUserFields {
     pub n_2: Option<String>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUserUserFields {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserUserFields;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserUserFields")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserUserFields, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "1" => __f0 = __map.next_value()?,
-                        "2" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserUserFields {
-                    n_1: __f0,
-                    n_2: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserUserFields { n_1 : opt = "1", n_2 : opt = "2", }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14357,32 +4308,8 @@ pub struct UserBadgesUserResponseUserCustomFields {
     pub first_name: Option<String>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUserCustomFields {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserCustomFields;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserCustomFields")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserCustomFields, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "first_name" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserCustomFields {
-                    first_name: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserCustomFields { first_name : opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14394,44 +4321,9 @@ pub struct UserBadgesUserResponseUserFeaturedTopic {
     pub posts_count: i64,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUserFeaturedTopic {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserFeaturedTopic;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserFeaturedTopic")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserFeaturedTopic, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "title" => __f1 = Some(__map.next_value()?),
-                        "fancy_title" => __f2 = Some(__map.next_value()?),
-                        "slug" => __f3 = Some(__map.next_value()?),
-                        "posts_count" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserFeaturedTopic {
-                    id: rt::de::required(__f0, "id")?,
-                    title: rt::de::required(__f1, "title")?,
-                    fancy_title: rt::de::required(__f2, "fancy_title")?,
-                    slug: rt::de::required(__f3, "slug")?,
-                    posts_count: rt::de::required(__f4, "posts_count")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserFeaturedTopic { id : req, title : req, fancy_title : req,
+    slug : req, posts_count : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14448,59 +4340,10 @@ pub struct UserBadgesUserResponseUserUserAuthTokensItem {
     pub is_active: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUserUserAuthTokensItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserUserAuthTokensItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserUserAuthTokensItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserUserAuthTokensItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "client_ip" => __f1 = Some(__map.next_value()?),
-                        "location" => __f2 = Some(__map.next_value()?),
-                        "browser" => __f3 = Some(__map.next_value()?),
-                        "device" => __f4 = Some(__map.next_value()?),
-                        "os" => __f5 = Some(__map.next_value()?),
-                        "icon" => __f6 = Some(__map.next_value()?),
-                        "created_at" => __f7 = Some(__map.next_value()?),
-                        "seen_at" => __f8 = Some(__map.next_value()?),
-                        "is_active" => __f9 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserUserAuthTokensItem {
-                    id: rt::de::required(__f0, "id")?,
-                    client_ip: rt::de::required(__f1, "client_ip")?,
-                    location: rt::de::required(__f2, "location")?,
-                    browser: rt::de::required(__f3, "browser")?,
-                    device: rt::de::required(__f4, "device")?,
-                    os: rt::de::required(__f5, "os")?,
-                    icon: rt::de::required(__f6, "icon")?,
-                    created_at: rt::de::required(__f7, "created_at")?,
-                    seen_at: rt::de::required(__f8, "seen_at")?,
-                    is_active: rt::de::required(__f9, "is_active")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserUserAuthTokensItem { id : req, client_ip : req, location :
+    req, browser : req, device : req, os : req, icon : req, created_at : req, seen_at :
+    req, is_active : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14522,75 +4365,12 @@ pub struct UserBadgesUserResponseUserUserNotificationSchedule {
     pub day_6_end_time: i64,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de>
-for UserBadgesUserResponseUserUserNotificationSchedule {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserUserNotificationSchedule;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserUserNotificationSchedule")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserUserNotificationSchedule, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "enabled" => __f0 = Some(__map.next_value()?),
-                        "day_0_start_time" => __f1 = Some(__map.next_value()?),
-                        "day_0_end_time" => __f2 = Some(__map.next_value()?),
-                        "day_1_start_time" => __f3 = Some(__map.next_value()?),
-                        "day_1_end_time" => __f4 = Some(__map.next_value()?),
-                        "day_2_start_time" => __f5 = Some(__map.next_value()?),
-                        "day_2_end_time" => __f6 = Some(__map.next_value()?),
-                        "day_3_start_time" => __f7 = Some(__map.next_value()?),
-                        "day_3_end_time" => __f8 = Some(__map.next_value()?),
-                        "day_4_start_time" => __f9 = Some(__map.next_value()?),
-                        "day_4_end_time" => __f10 = Some(__map.next_value()?),
-                        "day_5_start_time" => __f11 = Some(__map.next_value()?),
-                        "day_5_end_time" => __f12 = Some(__map.next_value()?),
-                        "day_6_start_time" => __f13 = Some(__map.next_value()?),
-                        "day_6_end_time" => __f14 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserUserNotificationSchedule {
-                    enabled: rt::de::required(__f0, "enabled")?,
-                    day_0_start_time: rt::de::required(__f1, "day_0_start_time")?,
-                    day_0_end_time: rt::de::required(__f2, "day_0_end_time")?,
-                    day_1_start_time: rt::de::required(__f3, "day_1_start_time")?,
-                    day_1_end_time: rt::de::required(__f4, "day_1_end_time")?,
-                    day_2_start_time: rt::de::required(__f5, "day_2_start_time")?,
-                    day_2_end_time: rt::de::required(__f6, "day_2_end_time")?,
-                    day_3_start_time: rt::de::required(__f7, "day_3_start_time")?,
-                    day_3_end_time: rt::de::required(__f8, "day_3_end_time")?,
-                    day_4_start_time: rt::de::required(__f9, "day_4_start_time")?,
-                    day_4_end_time: rt::de::required(__f10, "day_4_end_time")?,
-                    day_5_start_time: rt::de::required(__f11, "day_5_start_time")?,
-                    day_5_end_time: rt::de::required(__f12, "day_5_end_time")?,
-                    day_6_start_time: rt::de::required(__f13, "day_6_start_time")?,
-                    day_6_end_time: rt::de::required(__f14, "day_6_end_time")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserUserNotificationSchedule { enabled : req, day_0_start_time
+    : req, day_0_end_time : req, day_1_start_time : req, day_1_end_time : req,
+    day_2_start_time : req, day_2_end_time : req, day_3_start_time : req, day_3_end_time
+    : req, day_4_start_time : req, day_4_end_time : req, day_5_start_time : req,
+    day_5_end_time : req, day_6_start_time : req, day_6_end_time : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14626,125 +4406,16 @@ pub struct UserBadgesUserResponseUserGroupsItem {
     pub publish_read_state: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUserGroupsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserGroupsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserGroupsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserGroupsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "automatic" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "display_name" => __f3 = Some(__map.next_value()?),
-                        "user_count" => __f4 = Some(__map.next_value()?),
-                        "mentionable_level" => __f5 = Some(__map.next_value()?),
-                        "messageable_level" => __f6 = Some(__map.next_value()?),
-                        "visibility_level" => __f7 = Some(__map.next_value()?),
-                        "primary_group" => __f8 = Some(__map.next_value()?),
-                        "title" => __f9 = __map.next_value()?,
-                        "grant_trust_level" => __f10 = __map.next_value()?,
-                        "incoming_email" => __f11 = __map.next_value()?,
-                        "has_messages" => __f12 = Some(__map.next_value()?),
-                        "flair_url" => __f13 = __map.next_value()?,
-                        "flair_bg_color" => __f14 = __map.next_value()?,
-                        "flair_color" => __f15 = __map.next_value()?,
-                        "bio_raw" => __f16 = __map.next_value()?,
-                        "bio_cooked" => __f17 = __map.next_value()?,
-                        "bio_excerpt" => __f18 = __map.next_value()?,
-                        "public_admission" => __f19 = Some(__map.next_value()?),
-                        "public_exit" => __f20 = Some(__map.next_value()?),
-                        "allow_membership_requests" => __f21 = Some(__map.next_value()?),
-                        "full_name" => __f22 = __map.next_value()?,
-                        "default_notification_level" => __f23 = Some(__map.next_value()?),
-                        "membership_request_template" => __f24 = __map.next_value()?,
-                        "members_visibility_level" => __f25 = Some(__map.next_value()?),
-                        "can_see_members" => __f26 = Some(__map.next_value()?),
-                        "can_admin_group" => __f27 = Some(__map.next_value()?),
-                        "publish_read_state" => __f28 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserGroupsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    automatic: rt::de::required(__f1, "automatic")?,
-                    name: rt::de::required(__f2, "name")?,
-                    display_name: rt::de::required(__f3, "display_name")?,
-                    user_count: rt::de::required(__f4, "user_count")?,
-                    mentionable_level: rt::de::required(__f5, "mentionable_level")?,
-                    messageable_level: rt::de::required(__f6, "messageable_level")?,
-                    visibility_level: rt::de::required(__f7, "visibility_level")?,
-                    primary_group: rt::de::required(__f8, "primary_group")?,
-                    title: __f9,
-                    grant_trust_level: __f10,
-                    incoming_email: __f11,
-                    has_messages: rt::de::required(__f12, "has_messages")?,
-                    flair_url: __f13,
-                    flair_bg_color: __f14,
-                    flair_color: __f15,
-                    bio_raw: __f16,
-                    bio_cooked: __f17,
-                    bio_excerpt: __f18,
-                    public_admission: rt::de::required(__f19, "public_admission")?,
-                    public_exit: rt::de::required(__f20, "public_exit")?,
-                    allow_membership_requests: rt::de::required(
-                        __f21,
-                        "allow_membership_requests",
-                    )?,
-                    full_name: __f22,
-                    default_notification_level: rt::de::required(
-                        __f23,
-                        "default_notification_level",
-                    )?,
-                    membership_request_template: __f24,
-                    members_visibility_level: rt::de::required(
-                        __f25,
-                        "members_visibility_level",
-                    )?,
-                    can_see_members: rt::de::required(__f26, "can_see_members")?,
-                    can_admin_group: rt::de::required(__f27, "can_admin_group")?,
-                    publish_read_state: rt::de::required(__f28, "publish_read_state")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserGroupsItem { id : req, automatic : req, name : req,
+    display_name : req, user_count : req, mentionable_level : req, messageable_level :
+    req, visibility_level : req, primary_group : req, title : opt, grant_trust_level :
+    opt, incoming_email : opt, has_messages : req, flair_url : opt, flair_bg_color : opt,
+    flair_color : opt, bio_raw : opt, bio_cooked : opt, bio_excerpt : opt,
+    public_admission : req, public_exit : req, allow_membership_requests : req, full_name
+    : opt, default_notification_level : req, membership_request_template : opt,
+    members_visibility_level : req, can_see_members : req, can_admin_group : req,
+    publish_read_state : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14755,41 +4426,9 @@ pub struct UserBadgesUserResponseUserGroupUsersItem {
     pub owner: Option<bool>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUserGroupUsersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserGroupUsersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserGroupUsersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserGroupUsersItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "group_id" => __f0 = Some(__map.next_value()?),
-                        "user_id" => __f1 = Some(__map.next_value()?),
-                        "notification_level" => __f2 = Some(__map.next_value()?),
-                        "owner" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserGroupUsersItem {
-                    group_id: rt::de::required(__f0, "group_id")?,
-                    user_id: rt::de::required(__f1, "user_id")?,
-                    notification_level: rt::de::required(__f2, "notification_level")?,
-                    owner: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserGroupUsersItem { group_id : req, user_id : req,
+    notification_level : req, owner : opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14848,264 +4487,27 @@ pub struct UserBadgesUserResponseUserUserOption {
     pub send_shortcut: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UserBadgesUserResponseUserUserOption {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UserBadgesUserResponseUserUserOption;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UserBadgesUserResponseUserUserOption")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UserBadgesUserResponseUserUserOption, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<i64> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<Vec<serde_json::Value>> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<i64> = None;
-                let mut __f36: Option<String> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<bool> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<String> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<bool> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<Vec<serde_json::Value>> = None;
-                let mut __f45: Option<bool> = None;
-                let mut __f46: Option<i64> = None;
-                let mut __f47: Option<i64> = None;
-                let mut __f48: Option<bool> = None;
-                let mut __f49: Option<Vec<String>> = None;
-                let mut __f50: Option<bool> = None;
-                let mut __f51: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user_id" => __f0 = Some(__map.next_value()?),
-                        "mailing_list_mode" => __f1 = Some(__map.next_value()?),
-                        "mailing_list_mode_frequency" => __f2 = Some(__map.next_value()?),
-                        "email_digests" => __f3 = Some(__map.next_value()?),
-                        "email_level" => __f4 = Some(__map.next_value()?),
-                        "email_messages_level" => __f5 = Some(__map.next_value()?),
-                        "external_links_in_new_tab" => __f6 = Some(__map.next_value()?),
-                        "bookmark_auto_delete_preference" => __f7 = __map.next_value()?,
-                        "color_scheme_id" => __f8 = __map.next_value()?,
-                        "dark_scheme_id" => __f9 = __map.next_value()?,
-                        "dynamic_favicon" => __f10 = Some(__map.next_value()?),
-                        "enable_quoting" => __f11 = Some(__map.next_value()?),
-                        "enable_smart_lists" => __f12 = Some(__map.next_value()?),
-                        "enable_markdown_monospace_font" => {
-                            __f13 = Some(__map.next_value()?);
-                        }
-                        "digest_after_minutes" => __f14 = Some(__map.next_value()?),
-                        "automatically_unpin_topics" => __f15 = Some(__map.next_value()?),
-                        "auto_track_topics_after_msecs" => {
-                            __f16 = Some(__map.next_value()?);
-                        }
-                        "notification_level_when_replying" => {
-                            __f17 = Some(__map.next_value()?);
-                        }
-                        "new_topic_duration_minutes" => __f18 = Some(__map.next_value()?),
-                        "email_previous_replies" => __f19 = Some(__map.next_value()?),
-                        "email_in_reply_to" => __f20 = Some(__map.next_value()?),
-                        "like_notification_frequency" => {
-                            __f21 = Some(__map.next_value()?);
-                        }
-                        "notify_on_linked_posts" => __f22 = Some(__map.next_value()?),
-                        "push_notification_level" => __f23 = Some(__map.next_value()?),
-                        "enable_upcoming_change_available_notifications" => {
-                            __f24 = Some(__map.next_value()?);
-                        }
-                        "include_tl0_in_digests" => __f25 = Some(__map.next_value()?),
-                        "theme_ids" => __f26 = Some(__map.next_value()?),
-                        "theme_key_seq" => __f27 = Some(__map.next_value()?),
-                        "allow_private_messages" => __f28 = Some(__map.next_value()?),
-                        "enable_allowed_pm_users" => __f29 = Some(__map.next_value()?),
-                        "homepage_id" => __f30 = __map.next_value()?,
-                        "hide_profile_and_presence" => __f31 = Some(__map.next_value()?),
-                        "hide_profile" => __f32 = Some(__map.next_value()?),
-                        "hide_presence" => __f33 = Some(__map.next_value()?),
-                        "text_size" => __f34 = Some(__map.next_value()?),
-                        "text_size_seq" => __f35 = Some(__map.next_value()?),
-                        "title_count_mode" => __f36 = Some(__map.next_value()?),
-                        "timezone" => __f37 = __map.next_value()?,
-                        "skip_new_user_tips" => __f38 = Some(__map.next_value()?),
-                        "default_calendar" => __f39 = __map.next_value()?,
-                        "oldest_search_log_date" => __f40 = __map.next_value()?,
-                        "sidebar_link_to_filtered_list" => __f41 = __map.next_value()?,
-                        "sidebar_show_count_of_new_items" => __f42 = __map.next_value()?,
-                        "watched_precedence_over_muted" => __f43 = __map.next_value()?,
-                        "seen_popups" => __f44 = __map.next_value()?,
-                        "topics_unread_when_closed" => __f45 = Some(__map.next_value()?),
-                        "composition_mode" => __f46 = __map.next_value()?,
-                        "interface_color_mode" => __f47 = Some(__map.next_value()?),
-                        "automatically_translate" => __f48 = Some(__map.next_value()?),
-                        "understood_languages" => __f49 = Some(__map.next_value()?),
-                        "show_original_content" => __f50 = Some(__map.next_value()?),
-                        "send_shortcut" => __f51 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UserBadgesUserResponseUserUserOption {
-                    user_id: rt::de::required(__f0, "user_id")?,
-                    mailing_list_mode: rt::de::required(__f1, "mailing_list_mode")?,
-                    mailing_list_mode_frequency: rt::de::required(
-                        __f2,
-                        "mailing_list_mode_frequency",
-                    )?,
-                    email_digests: rt::de::required(__f3, "email_digests")?,
-                    email_level: rt::de::required(__f4, "email_level")?,
-                    email_messages_level: rt::de::required(
-                        __f5,
-                        "email_messages_level",
-                    )?,
-                    external_links_in_new_tab: rt::de::required(
-                        __f6,
-                        "external_links_in_new_tab",
-                    )?,
-                    bookmark_auto_delete_preference: __f7,
-                    color_scheme_id: __f8,
-                    dark_scheme_id: __f9,
-                    dynamic_favicon: rt::de::required(__f10, "dynamic_favicon")?,
-                    enable_quoting: rt::de::required(__f11, "enable_quoting")?,
-                    enable_smart_lists: rt::de::required(__f12, "enable_smart_lists")?,
-                    enable_markdown_monospace_font: rt::de::required(
-                        __f13,
-                        "enable_markdown_monospace_font",
-                    )?,
-                    digest_after_minutes: rt::de::required(
-                        __f14,
-                        "digest_after_minutes",
-                    )?,
-                    automatically_unpin_topics: rt::de::required(
-                        __f15,
-                        "automatically_unpin_topics",
-                    )?,
-                    auto_track_topics_after_msecs: rt::de::required(
-                        __f16,
-                        "auto_track_topics_after_msecs",
-                    )?,
-                    notification_level_when_replying: rt::de::required(
-                        __f17,
-                        "notification_level_when_replying",
-                    )?,
-                    new_topic_duration_minutes: rt::de::required(
-                        __f18,
-                        "new_topic_duration_minutes",
-                    )?,
-                    email_previous_replies: rt::de::required(
-                        __f19,
-                        "email_previous_replies",
-                    )?,
-                    email_in_reply_to: rt::de::required(__f20, "email_in_reply_to")?,
-                    like_notification_frequency: rt::de::required(
-                        __f21,
-                        "like_notification_frequency",
-                    )?,
-                    notify_on_linked_posts: rt::de::required(
-                        __f22,
-                        "notify_on_linked_posts",
-                    )?,
-                    push_notification_level: rt::de::required(
-                        __f23,
-                        "push_notification_level",
-                    )?,
-                    enable_upcoming_change_available_notifications: rt::de::required(
-                        __f24,
-                        "enable_upcoming_change_available_notifications",
-                    )?,
-                    include_tl0_in_digests: rt::de::required(
-                        __f25,
-                        "include_tl0_in_digests",
-                    )?,
-                    theme_ids: rt::de::required(__f26, "theme_ids")?,
-                    theme_key_seq: rt::de::required(__f27, "theme_key_seq")?,
-                    allow_private_messages: rt::de::required(
-                        __f28,
-                        "allow_private_messages",
-                    )?,
-                    enable_allowed_pm_users: rt::de::required(
-                        __f29,
-                        "enable_allowed_pm_users",
-                    )?,
-                    homepage_id: __f30,
-                    hide_profile_and_presence: rt::de::required(
-                        __f31,
-                        "hide_profile_and_presence",
-                    )?,
-                    hide_profile: rt::de::required(__f32, "hide_profile")?,
-                    hide_presence: rt::de::required(__f33, "hide_presence")?,
-                    text_size: rt::de::required(__f34, "text_size")?,
-                    text_size_seq: rt::de::required(__f35, "text_size_seq")?,
-                    title_count_mode: rt::de::required(__f36, "title_count_mode")?,
-                    timezone: __f37,
-                    skip_new_user_tips: rt::de::required(__f38, "skip_new_user_tips")?,
-                    default_calendar: __f39,
-                    oldest_search_log_date: __f40,
-                    sidebar_link_to_filtered_list: __f41,
-                    sidebar_show_count_of_new_items: __f42,
-                    watched_precedence_over_muted: __f43,
-                    seen_popups: __f44,
-                    topics_unread_when_closed: rt::de::required(
-                        __f45,
-                        "topics_unread_when_closed",
-                    )?,
-                    composition_mode: __f46,
-                    interface_color_mode: rt::de::required(
-                        __f47,
-                        "interface_color_mode",
-                    )?,
-                    automatically_translate: rt::de::required(
-                        __f48,
-                        "automatically_translate",
-                    )?,
-                    understood_languages: rt::de::required(
-                        __f49,
-                        "understood_languages",
-                    )?,
-                    show_original_content: rt::de::required(
-                        __f50,
-                        "show_original_content",
-                    )?,
-                    send_shortcut: rt::de::required(__f51, "send_shortcut")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UserBadgesUserResponseUserUserOption { user_id : req, mailing_list_mode : req,
+    mailing_list_mode_frequency : req, email_digests : req, email_level : req,
+    email_messages_level : req, external_links_in_new_tab : req,
+    bookmark_auto_delete_preference : opt, color_scheme_id : opt, dark_scheme_id : opt,
+    dynamic_favicon : req, enable_quoting : req, enable_smart_lists : req,
+    enable_markdown_monospace_font : req, digest_after_minutes : req,
+    automatically_unpin_topics : req, auto_track_topics_after_msecs : req,
+    notification_level_when_replying : req, new_topic_duration_minutes : req,
+    email_previous_replies : req, email_in_reply_to : req, like_notification_frequency :
+    req, notify_on_linked_posts : req, push_notification_level : req,
+    enable_upcoming_change_available_notifications : req, include_tl0_in_digests : req,
+    theme_ids : req, theme_key_seq : req, allow_private_messages : req,
+    enable_allowed_pm_users : req, homepage_id : opt, hide_profile_and_presence : req,
+    hide_profile : req, hide_presence : req, text_size : req, text_size_seq : req,
+    title_count_mode : req, timezone : opt, skip_new_user_tips : req, default_calendar :
+    opt, oldest_search_log_date : opt, sidebar_link_to_filtered_list : opt,
+    sidebar_show_count_of_new_items : opt, watched_precedence_over_muted : opt,
+    seen_popups : opt, topics_unread_when_closed : req, composition_mode : opt,
+    interface_color_mode : req, automatically_translate : req, understood_languages :
+    req, show_original_content : req, send_shortcut : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15116,35 +4518,8 @@ pub struct UpdateUserBody {
     pub external_ids: Option<serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UpdateUserBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateUserBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateUserBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateUserBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "external_ids" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateUserBody {
-                    name: __f0,
-                    external_ids: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateUserBody { name : opt, external_ids : opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15153,35 +4528,8 @@ pub struct UpdateUserResponse {
     pub user: serde_json::Value,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UpdateUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateUserResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        "user" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateUserResponse {
-                    success: rt::de::required(__f0, "success")?,
-                    user: rt::de::required(__f1, "user")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateUserResponse { success : req, user : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -15191,35 +4539,8 @@ pub struct UpdateAvatarBody {
     pub type_: super::models::UpdateAvatarBodyType,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UpdateAvatarBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateAvatarBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateAvatarBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateAvatarBody, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<super::models::UpdateAvatarBodyType> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "upload_id" => __f0 = Some(__map.next_value()?),
-                        "type" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateAvatarBody {
-                    upload_id: rt::de::required(__f0, "upload_id")?,
-                    type_: rt::de::required(__f1, "type")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateAvatarBody { upload_id : req, type_ : req = "type", }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -15232,32 +4553,8 @@ pub struct UpdateEmailBody {
     pub email: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UpdateEmailBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateEmailBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateEmailBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateEmailBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "email" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateEmailBody {
-                    email: rt::de::required(__f0, "email")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateEmailBody { email : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15265,32 +4562,8 @@ pub struct UpdateUsernameBody {
     pub new_username: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UpdateUsernameBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateUsernameBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateUsernameBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateUsernameBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "new_username" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateUsernameBody {
-                    new_username: rt::de::required(__f0, "new_username")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateUsernameBody { new_username : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -15310,37 +4583,8 @@ pub struct ListUsersPublicResponse {
     pub meta: super::models::ListUsersPublicResponseMeta,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for ListUsersPublicResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUsersPublicResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUsersPublicResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUsersPublicResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ListUsersPublicResponseDirectoryItemsItem>,
-                > = None;
-                let mut __f1: Option<super::models::ListUsersPublicResponseMeta> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "directory_items" => __f0 = Some(__map.next_value()?),
-                        "meta" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUsersPublicResponse {
-                    directory_items: rt::de::required(__f0, "directory_items")?,
-                    meta: rt::de::required(__f1, "meta")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUsersPublicResponse { directory_items : req, meta : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15356,58 +4600,10 @@ pub struct ListUsersPublicResponseDirectoryItemsItem {
     pub user: super::models::ListUsersPublicResponseDirectoryItemsItemUser,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for ListUsersPublicResponseDirectoryItemsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUsersPublicResponseDirectoryItemsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUsersPublicResponseDirectoryItemsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUsersPublicResponseDirectoryItemsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<
-                    super::models::ListUsersPublicResponseDirectoryItemsItemUser,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "likes_received" => __f1 = Some(__map.next_value()?),
-                        "likes_given" => __f2 = Some(__map.next_value()?),
-                        "topics_entered" => __f3 = Some(__map.next_value()?),
-                        "topic_count" => __f4 = Some(__map.next_value()?),
-                        "post_count" => __f5 = Some(__map.next_value()?),
-                        "posts_read" => __f6 = Some(__map.next_value()?),
-                        "days_visited" => __f7 = Some(__map.next_value()?),
-                        "user" => __f8 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUsersPublicResponseDirectoryItemsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    likes_received: rt::de::required(__f1, "likes_received")?,
-                    likes_given: rt::de::required(__f2, "likes_given")?,
-                    topics_entered: rt::de::required(__f3, "topics_entered")?,
-                    topic_count: rt::de::required(__f4, "topic_count")?,
-                    post_count: rt::de::required(__f5, "post_count")?,
-                    posts_read: rt::de::required(__f6, "posts_read")?,
-                    days_visited: rt::de::required(__f7, "days_visited")?,
-                    user: rt::de::required(__f8, "user")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUsersPublicResponseDirectoryItemsItem { id : req, likes_received : req,
+    likes_given : req, topics_entered : req, topic_count : req, post_count : req,
+    posts_read : req, days_visited : req, user : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15419,44 +4615,9 @@ pub struct ListUsersPublicResponseDirectoryItemsItemUser {
     pub title: Option<String>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for ListUsersPublicResponseDirectoryItemsItemUser {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUsersPublicResponseDirectoryItemsItemUser;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUsersPublicResponseDirectoryItemsItemUser")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUsersPublicResponseDirectoryItemsItemUser, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "title" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUsersPublicResponseDirectoryItemsItemUser {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: __f2,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    title: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUsersPublicResponseDirectoryItemsItemUser { id : req, username : req, name : opt,
+    avatar_template : req, title : opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15466,44 +4627,9 @@ pub struct ListUsersPublicResponseMeta {
     pub load_more_directory_items: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for ListUsersPublicResponseMeta {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUsersPublicResponseMeta;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUsersPublicResponseMeta")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUsersPublicResponseMeta, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "last_updated_at" => __f0 = __map.next_value()?,
-                        "total_rows_directory_items" => __f1 = Some(__map.next_value()?),
-                        "load_more_directory_items" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUsersPublicResponseMeta {
-                    last_updated_at: __f0,
-                    total_rows_directory_items: rt::de::required(
-                        __f1,
-                        "total_rows_directory_items",
-                    )?,
-                    load_more_directory_items: rt::de::required(
-                        __f2,
-                        "load_more_directory_items",
-                    )?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUsersPublicResponseMeta { last_updated_at : opt, total_rows_directory_items :
+    req, load_more_directory_items : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15582,283 +4708,27 @@ pub struct AdminGetUserResponse {
     >,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for AdminGetUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminGetUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminGetUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminGetUserResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<f64> = None;
-                let mut __f11: Option<f64> = None;
-                let mut __f12: Option<f64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<i64> = None;
-                let mut __f20: Option<i64> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<Vec<serde_json::Value>> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<bool> = None;
-                let mut __f26: Option<bool> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<bool> = None;
-                let mut __f30: Option<bool> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<bool> = None;
-                let mut __f33: Option<bool> = None;
-                let mut __f34: Option<i64> = None;
-                let mut __f35: Option<i64> = None;
-                let mut __f36: Option<i64> = None;
-                let mut __f37: Option<i64> = None;
-                let mut __f38: Option<i64> = None;
-                let mut __f39: Option<i64> = None;
-                let mut __f40: Option<bool> = None;
-                let mut __f41: Option<bool> = None;
-                let mut __f42: Option<bool> = None;
-                let mut __f43: Option<bool> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<serde_json::Value> = None;
-                let mut __f46: Option<String> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<i64> = None;
-                let mut __f50: Option<i64> = None;
-                let mut __f51: Option<i64> = None;
-                let mut __f52: Option<i64> = None;
-                let mut __f53: Option<String> = None;
-                let mut __f54: Option<bool> = None;
-                let mut __f55: Option<bool> = None;
-                let mut __f56: Option<bool> = None;
-                let mut __f57: Option<i64> = None;
-                let mut __f58: Option<i64> = None;
-                let mut __f59: Option<String> = None;
-                let mut __f60: Option<super::models::AdminGetUserResponseApprovedBy> = None;
-                let mut __f61: Option<String> = None;
-                let mut __f62: Option<String> = None;
-                let mut __f63: Option<
-                    super::models::AdminGetUserResponsePenaltyCounts,
-                > = None;
-                let mut __f64: Option<String> = None;
-                let mut __f65: Option<
-                    super::models::AdminGetUserResponseTl3Requirements,
-                > = None;
-                let mut __f66: Option<
-                    Vec<super::models::AdminGetUserResponseGroupsItem>,
-                > = None;
-                let mut __f67: Option<serde_json::Value> = None;
-                let mut __f68: Option<bool> = None;
-                let mut __f69: Option<
-                    Vec<super::models::AdminGetUserResponseUpcomingChangesStatsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "active" => __f4 = Some(__map.next_value()?),
-                        "admin" => __f5 = Some(__map.next_value()?),
-                        "moderator" => __f6 = Some(__map.next_value()?),
-                        "last_seen_at" => __f7 = __map.next_value()?,
-                        "last_emailed_at" => __f8 = __map.next_value()?,
-                        "created_at" => __f9 = Some(__map.next_value()?),
-                        "last_seen_age" => {
-                            __f10 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "last_emailed_age" => {
-                            __f11 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "created_at_age" => {
-                            __f12 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "trust_level" => __f13 = Some(__map.next_value()?),
-                        "manual_locked_trust_level" => __f14 = __map.next_value()?,
-                        "title" => __f15 = __map.next_value()?,
-                        "time_read" => __f16 = Some(__map.next_value()?),
-                        "staged" => __f17 = Some(__map.next_value()?),
-                        "days_visited" => __f18 = Some(__map.next_value()?),
-                        "posts_read_count" => __f19 = Some(__map.next_value()?),
-                        "topics_entered" => __f20 = Some(__map.next_value()?),
-                        "post_count" => __f21 = Some(__map.next_value()?),
-                        "associated_accounts" => __f22 = __map.next_value()?,
-                        "can_send_activation_email" => __f23 = Some(__map.next_value()?),
-                        "can_activate" => __f24 = Some(__map.next_value()?),
-                        "can_deactivate" => __f25 = Some(__map.next_value()?),
-                        "can_change_trust_level" => __f26 = __map.next_value()?,
-                        "ip_address" => __f27 = Some(__map.next_value()?),
-                        "registration_ip_address" => __f28 = __map.next_value()?,
-                        "can_grant_admin" => __f29 = Some(__map.next_value()?),
-                        "can_revoke_admin" => __f30 = Some(__map.next_value()?),
-                        "can_grant_moderation" => __f31 = Some(__map.next_value()?),
-                        "can_revoke_moderation" => __f32 = Some(__map.next_value()?),
-                        "can_impersonate" => __f33 = Some(__map.next_value()?),
-                        "like_count" => __f34 = Some(__map.next_value()?),
-                        "like_given_count" => __f35 = Some(__map.next_value()?),
-                        "topic_count" => __f36 = Some(__map.next_value()?),
-                        "flags_given_count" => __f37 = Some(__map.next_value()?),
-                        "flags_received_count" => __f38 = Some(__map.next_value()?),
-                        "private_topics_count" => __f39 = Some(__map.next_value()?),
-                        "can_delete_all_posts" => __f40 = Some(__map.next_value()?),
-                        "can_be_deleted" => __f41 = __map.next_value()?,
-                        "can_be_anonymized" => __f42 = Some(__map.next_value()?),
-                        "can_be_merged" => __f43 = Some(__map.next_value()?),
-                        "full_suspend_reason" => __f44 = __map.next_value()?,
-                        "latest_export" => __f45 = __map.next_value()?,
-                        "full_silence_reason" => __f46 = __map.next_value()?,
-                        "silence_reason" => __f47 = __map.next_value()?,
-                        "post_edits_count" => __f48 = __map.next_value()?,
-                        "primary_group_id" => __f49 = __map.next_value()?,
-                        "badge_count" => __f50 = Some(__map.next_value()?),
-                        "warnings_received_count" => __f51 = Some(__map.next_value()?),
-                        "bounce_score" => __f52 = __map.next_value()?,
-                        "reset_bounce_score_after" => __f53 = __map.next_value()?,
-                        "can_view_action_logs" => __f54 = Some(__map.next_value()?),
-                        "can_disable_second_factor" => __f55 = Some(__map.next_value()?),
-                        "can_delete_sso_record" => __f56 = Some(__map.next_value()?),
-                        "api_key_count" => __f57 = Some(__map.next_value()?),
-                        "similar_users_count" => __f58 = __map.next_value()?,
-                        "single_sign_on_record" => __f59 = __map.next_value()?,
-                        "approved_by" => __f60 = __map.next_value()?,
-                        "suspended_by" => __f61 = __map.next_value()?,
-                        "silenced_by" => __f62 = __map.next_value()?,
-                        "penalty_counts" => __f63 = __map.next_value()?,
-                        "next_penalty" => __f64 = __map.next_value()?,
-                        "tl3_requirements" => __f65 = __map.next_value()?,
-                        "groups" => __f66 = Some(__map.next_value()?),
-                        "external_ids" => __f67 = Some(__map.next_value()?),
-                        "include_ip" => __f68 = Some(__map.next_value()?),
-                        "upcoming_changes_stats" => __f69 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminGetUserResponse {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: __f2,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    active: rt::de::required(__f4, "active")?,
-                    admin: rt::de::required(__f5, "admin")?,
-                    moderator: rt::de::required(__f6, "moderator")?,
-                    last_seen_at: __f7,
-                    last_emailed_at: __f8,
-                    created_at: rt::de::required(__f9, "created_at")?,
-                    last_seen_age: __f10,
-                    last_emailed_age: __f11,
-                    created_at_age: __f12,
-                    trust_level: rt::de::required(__f13, "trust_level")?,
-                    manual_locked_trust_level: __f14,
-                    title: __f15,
-                    time_read: rt::de::required(__f16, "time_read")?,
-                    staged: rt::de::required(__f17, "staged")?,
-                    days_visited: rt::de::required(__f18, "days_visited")?,
-                    posts_read_count: rt::de::required(__f19, "posts_read_count")?,
-                    topics_entered: rt::de::required(__f20, "topics_entered")?,
-                    post_count: rt::de::required(__f21, "post_count")?,
-                    associated_accounts: __f22,
-                    can_send_activation_email: rt::de::required(
-                        __f23,
-                        "can_send_activation_email",
-                    )?,
-                    can_activate: rt::de::required(__f24, "can_activate")?,
-                    can_deactivate: rt::de::required(__f25, "can_deactivate")?,
-                    can_change_trust_level: __f26,
-                    ip_address: rt::de::required(__f27, "ip_address")?,
-                    registration_ip_address: __f28,
-                    can_grant_admin: rt::de::required(__f29, "can_grant_admin")?,
-                    can_revoke_admin: rt::de::required(__f30, "can_revoke_admin")?,
-                    can_grant_moderation: rt::de::required(
-                        __f31,
-                        "can_grant_moderation",
-                    )?,
-                    can_revoke_moderation: rt::de::required(
-                        __f32,
-                        "can_revoke_moderation",
-                    )?,
-                    can_impersonate: rt::de::required(__f33, "can_impersonate")?,
-                    like_count: rt::de::required(__f34, "like_count")?,
-                    like_given_count: rt::de::required(__f35, "like_given_count")?,
-                    topic_count: rt::de::required(__f36, "topic_count")?,
-                    flags_given_count: rt::de::required(__f37, "flags_given_count")?,
-                    flags_received_count: rt::de::required(
-                        __f38,
-                        "flags_received_count",
-                    )?,
-                    private_topics_count: rt::de::required(
-                        __f39,
-                        "private_topics_count",
-                    )?,
-                    can_delete_all_posts: rt::de::required(
-                        __f40,
-                        "can_delete_all_posts",
-                    )?,
-                    can_be_deleted: __f41,
-                    can_be_anonymized: rt::de::required(__f42, "can_be_anonymized")?,
-                    can_be_merged: rt::de::required(__f43, "can_be_merged")?,
-                    full_suspend_reason: __f44,
-                    latest_export: __f45,
-                    full_silence_reason: __f46,
-                    silence_reason: __f47,
-                    post_edits_count: __f48,
-                    primary_group_id: __f49,
-                    badge_count: rt::de::required(__f50, "badge_count")?,
-                    warnings_received_count: rt::de::required(
-                        __f51,
-                        "warnings_received_count",
-                    )?,
-                    bounce_score: __f52,
-                    reset_bounce_score_after: __f53,
-                    can_view_action_logs: rt::de::required(
-                        __f54,
-                        "can_view_action_logs",
-                    )?,
-                    can_disable_second_factor: rt::de::required(
-                        __f55,
-                        "can_disable_second_factor",
-                    )?,
-                    can_delete_sso_record: rt::de::required(
-                        __f56,
-                        "can_delete_sso_record",
-                    )?,
-                    api_key_count: rt::de::required(__f57, "api_key_count")?,
-                    similar_users_count: __f58,
-                    single_sign_on_record: __f59,
-                    approved_by: __f60,
-                    suspended_by: __f61,
-                    silenced_by: __f62,
-                    penalty_counts: __f63,
-                    next_penalty: __f64,
-                    tl3_requirements: __f65,
-                    groups: rt::de::required(__f66, "groups")?,
-                    external_ids: rt::de::required(__f67, "external_ids")?,
-                    include_ip: rt::de::required(__f68, "include_ip")?,
-                    upcoming_changes_stats: __f69,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminGetUserResponse { id : req, username : req, name : opt, avatar_template : req,
+    active : req, admin : req, moderator : req, last_seen_at : opt, last_emailed_at :
+    opt, created_at : req, last_seen_age : optn, last_emailed_age : optn, created_at_age
+    : optn, trust_level : req, manual_locked_trust_level : opt, title : opt, time_read :
+    req, staged : req, days_visited : req, posts_read_count : req, topics_entered : req,
+    post_count : req, associated_accounts : opt, can_send_activation_email : req,
+    can_activate : req, can_deactivate : req, can_change_trust_level : opt, ip_address :
+    req, registration_ip_address : opt, can_grant_admin : req, can_revoke_admin : req,
+    can_grant_moderation : req, can_revoke_moderation : req, can_impersonate : req,
+    like_count : req, like_given_count : req, topic_count : req, flags_given_count : req,
+    flags_received_count : req, private_topics_count : req, can_delete_all_posts : req,
+    can_be_deleted : opt, can_be_anonymized : req, can_be_merged : req,
+    full_suspend_reason : opt, latest_export : opt, full_silence_reason : opt,
+    silence_reason : opt, post_edits_count : opt, primary_group_id : opt, badge_count :
+    req, warnings_received_count : req, bounce_score : opt, reset_bounce_score_after :
+    opt, can_view_action_logs : req, can_disable_second_factor : req,
+    can_delete_sso_record : req, api_key_count : req, similar_users_count : opt,
+    single_sign_on_record : opt, approved_by : opt, suspended_by : opt, silenced_by :
+    opt, penalty_counts : opt, next_penalty : opt, tl3_requirements : opt, groups : req,
+    external_ids : req, include_ip : req, upcoming_changes_stats : opt, }
 }
 #[cfg(feature = "users")]
 pub type AdminGetUserResponseApprovedBy = CreatedBy;
@@ -15869,35 +4739,8 @@ pub struct AdminGetUserResponsePenaltyCounts {
     pub suspended: i64,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for AdminGetUserResponsePenaltyCounts {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminGetUserResponsePenaltyCounts;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminGetUserResponsePenaltyCounts")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminGetUserResponsePenaltyCounts, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "silenced" => __f0 = Some(__map.next_value()?),
-                        "suspended" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminGetUserResponsePenaltyCounts {
-                    silenced: rt::de::required(__f0, "silenced")?,
-                    suspended: rt::de::required(__f1, "suspended")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminGetUserResponsePenaltyCounts { silenced : req, suspended : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15934,154 +4777,18 @@ pub struct AdminGetUserResponseTl3Requirements {
     pub penalty_counts: super::models::AdminGetUserResponseTl3RequirementsPenaltyCounts,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for AdminGetUserResponseTl3Requirements {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminGetUserResponseTl3Requirements;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminGetUserResponseTl3Requirements")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminGetUserResponseTl3Requirements, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<i64> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<i64> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<i64> = None;
-                let mut __f20: Option<i64> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<i64> = None;
-                let mut __f29: Option<
-                    super::models::AdminGetUserResponseTl3RequirementsPenaltyCounts,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "time_period" => __f0 = Some(__map.next_value()?),
-                        "requirements_met" => __f1 = Some(__map.next_value()?),
-                        "requirements_lost" => __f2 = Some(__map.next_value()?),
-                        "trust_level_locked" => __f3 = Some(__map.next_value()?),
-                        "on_grace_period" => __f4 = Some(__map.next_value()?),
-                        "days_visited" => __f5 = Some(__map.next_value()?),
-                        "min_days_visited" => __f6 = Some(__map.next_value()?),
-                        "num_topics_replied_to" => __f7 = Some(__map.next_value()?),
-                        "min_topics_replied_to" => __f8 = Some(__map.next_value()?),
-                        "topics_viewed" => __f9 = Some(__map.next_value()?),
-                        "min_topics_viewed" => __f10 = Some(__map.next_value()?),
-                        "posts_read" => __f11 = Some(__map.next_value()?),
-                        "min_posts_read" => __f12 = Some(__map.next_value()?),
-                        "topics_viewed_all_time" => __f13 = Some(__map.next_value()?),
-                        "min_topics_viewed_all_time" => __f14 = Some(__map.next_value()?),
-                        "posts_read_all_time" => __f15 = Some(__map.next_value()?),
-                        "min_posts_read_all_time" => __f16 = Some(__map.next_value()?),
-                        "num_flagged_posts" => __f17 = Some(__map.next_value()?),
-                        "max_flagged_posts" => __f18 = Some(__map.next_value()?),
-                        "num_flagged_by_users" => __f19 = Some(__map.next_value()?),
-                        "max_flagged_by_users" => __f20 = Some(__map.next_value()?),
-                        "num_likes_given" => __f21 = Some(__map.next_value()?),
-                        "min_likes_given" => __f22 = Some(__map.next_value()?),
-                        "num_likes_received" => __f23 = Some(__map.next_value()?),
-                        "min_likes_received" => __f24 = Some(__map.next_value()?),
-                        "num_likes_received_days" => __f25 = Some(__map.next_value()?),
-                        "min_likes_received_days" => __f26 = Some(__map.next_value()?),
-                        "num_likes_received_users" => __f27 = Some(__map.next_value()?),
-                        "min_likes_received_users" => __f28 = Some(__map.next_value()?),
-                        "penalty_counts" => __f29 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminGetUserResponseTl3Requirements {
-                    time_period: rt::de::required(__f0, "time_period")?,
-                    requirements_met: rt::de::required(__f1, "requirements_met")?,
-                    requirements_lost: rt::de::required(__f2, "requirements_lost")?,
-                    trust_level_locked: rt::de::required(__f3, "trust_level_locked")?,
-                    on_grace_period: rt::de::required(__f4, "on_grace_period")?,
-                    days_visited: rt::de::required(__f5, "days_visited")?,
-                    min_days_visited: rt::de::required(__f6, "min_days_visited")?,
-                    num_topics_replied_to: rt::de::required(
-                        __f7,
-                        "num_topics_replied_to",
-                    )?,
-                    min_topics_replied_to: rt::de::required(
-                        __f8,
-                        "min_topics_replied_to",
-                    )?,
-                    topics_viewed: rt::de::required(__f9, "topics_viewed")?,
-                    min_topics_viewed: rt::de::required(__f10, "min_topics_viewed")?,
-                    posts_read: rt::de::required(__f11, "posts_read")?,
-                    min_posts_read: rt::de::required(__f12, "min_posts_read")?,
-                    topics_viewed_all_time: rt::de::required(
-                        __f13,
-                        "topics_viewed_all_time",
-                    )?,
-                    min_topics_viewed_all_time: rt::de::required(
-                        __f14,
-                        "min_topics_viewed_all_time",
-                    )?,
-                    posts_read_all_time: rt::de::required(__f15, "posts_read_all_time")?,
-                    min_posts_read_all_time: rt::de::required(
-                        __f16,
-                        "min_posts_read_all_time",
-                    )?,
-                    num_flagged_posts: rt::de::required(__f17, "num_flagged_posts")?,
-                    max_flagged_posts: rt::de::required(__f18, "max_flagged_posts")?,
-                    num_flagged_by_users: rt::de::required(
-                        __f19,
-                        "num_flagged_by_users",
-                    )?,
-                    max_flagged_by_users: rt::de::required(
-                        __f20,
-                        "max_flagged_by_users",
-                    )?,
-                    num_likes_given: rt::de::required(__f21, "num_likes_given")?,
-                    min_likes_given: rt::de::required(__f22, "min_likes_given")?,
-                    num_likes_received: rt::de::required(__f23, "num_likes_received")?,
-                    min_likes_received: rt::de::required(__f24, "min_likes_received")?,
-                    num_likes_received_days: rt::de::required(
-                        __f25,
-                        "num_likes_received_days",
-                    )?,
-                    min_likes_received_days: rt::de::required(
-                        __f26,
-                        "min_likes_received_days",
-                    )?,
-                    num_likes_received_users: rt::de::required(
-                        __f27,
-                        "num_likes_received_users",
-                    )?,
-                    min_likes_received_users: rt::de::required(
-                        __f28,
-                        "min_likes_received_users",
-                    )?,
-                    penalty_counts: rt::de::required(__f29, "penalty_counts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminGetUserResponseTl3Requirements { time_period : req, requirements_met : req,
+    requirements_lost : req, trust_level_locked : req, on_grace_period : req,
+    days_visited : req, min_days_visited : req, num_topics_replied_to : req,
+    min_topics_replied_to : req, topics_viewed : req, min_topics_viewed : req, posts_read
+    : req, min_posts_read : req, topics_viewed_all_time : req, min_topics_viewed_all_time
+    : req, posts_read_all_time : req, min_posts_read_all_time : req, num_flagged_posts :
+    req, max_flagged_posts : req, num_flagged_by_users : req, max_flagged_by_users : req,
+    num_likes_given : req, min_likes_given : req, num_likes_received : req,
+    min_likes_received : req, num_likes_received_days : req, min_likes_received_days :
+    req, num_likes_received_users : req, min_likes_received_users : req, penalty_counts :
+    req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16091,38 +4798,9 @@ pub struct AdminGetUserResponseTl3RequirementsPenaltyCounts {
     pub total: i64,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for AdminGetUserResponseTl3RequirementsPenaltyCounts {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminGetUserResponseTl3RequirementsPenaltyCounts;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminGetUserResponseTl3RequirementsPenaltyCounts")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminGetUserResponseTl3RequirementsPenaltyCounts, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "silenced" => __f0 = Some(__map.next_value()?),
-                        "suspended" => __f1 = Some(__map.next_value()?),
-                        "total" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminGetUserResponseTl3RequirementsPenaltyCounts {
-                    silenced: rt::de::required(__f0, "silenced")?,
-                    suspended: rt::de::required(__f1, "suspended")?,
-                    total: rt::de::required(__f2, "total")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminGetUserResponseTl3RequirementsPenaltyCounts { silenced : req, suspended : req,
+    total : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16159,128 +4837,16 @@ pub struct AdminGetUserResponseGroupsItem {
     pub publish_read_state: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for AdminGetUserResponseGroupsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminGetUserResponseGroupsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminGetUserResponseGroupsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminGetUserResponseGroupsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<i64> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<bool> = None;
-                let mut __f29: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "automatic" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        "display_name" => __f3 = Some(__map.next_value()?),
-                        "user_count" => __f4 = Some(__map.next_value()?),
-                        "mentionable_level" => __f5 = Some(__map.next_value()?),
-                        "messageable_level" => __f6 = Some(__map.next_value()?),
-                        "visibility_level" => __f7 = Some(__map.next_value()?),
-                        "primary_group" => __f8 = Some(__map.next_value()?),
-                        "title" => __f9 = __map.next_value()?,
-                        "grant_trust_level" => __f10 = __map.next_value()?,
-                        "incoming_email" => __f11 = __map.next_value()?,
-                        "has_messages" => __f12 = Some(__map.next_value()?),
-                        "flair_url" => __f13 = __map.next_value()?,
-                        "flair_bg_color" => __f14 = __map.next_value()?,
-                        "flair_color" => __f15 = __map.next_value()?,
-                        "flair_group_id" => __f16 = __map.next_value()?,
-                        "bio_raw" => __f17 = __map.next_value()?,
-                        "bio_cooked" => __f18 = __map.next_value()?,
-                        "bio_excerpt" => __f19 = __map.next_value()?,
-                        "public_admission" => __f20 = Some(__map.next_value()?),
-                        "public_exit" => __f21 = Some(__map.next_value()?),
-                        "allow_membership_requests" => __f22 = Some(__map.next_value()?),
-                        "full_name" => __f23 = __map.next_value()?,
-                        "default_notification_level" => __f24 = Some(__map.next_value()?),
-                        "membership_request_template" => __f25 = __map.next_value()?,
-                        "members_visibility_level" => __f26 = Some(__map.next_value()?),
-                        "can_see_members" => __f27 = Some(__map.next_value()?),
-                        "can_admin_group" => __f28 = Some(__map.next_value()?),
-                        "publish_read_state" => __f29 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminGetUserResponseGroupsItem {
-                    id: rt::de::required(__f0, "id")?,
-                    automatic: rt::de::required(__f1, "automatic")?,
-                    name: rt::de::required(__f2, "name")?,
-                    display_name: rt::de::required(__f3, "display_name")?,
-                    user_count: rt::de::required(__f4, "user_count")?,
-                    mentionable_level: rt::de::required(__f5, "mentionable_level")?,
-                    messageable_level: rt::de::required(__f6, "messageable_level")?,
-                    visibility_level: rt::de::required(__f7, "visibility_level")?,
-                    primary_group: rt::de::required(__f8, "primary_group")?,
-                    title: __f9,
-                    grant_trust_level: __f10,
-                    incoming_email: __f11,
-                    has_messages: rt::de::required(__f12, "has_messages")?,
-                    flair_url: __f13,
-                    flair_bg_color: __f14,
-                    flair_color: __f15,
-                    flair_group_id: __f16,
-                    bio_raw: __f17,
-                    bio_cooked: __f18,
-                    bio_excerpt: __f19,
-                    public_admission: rt::de::required(__f20, "public_admission")?,
-                    public_exit: rt::de::required(__f21, "public_exit")?,
-                    allow_membership_requests: rt::de::required(
-                        __f22,
-                        "allow_membership_requests",
-                    )?,
-                    full_name: __f23,
-                    default_notification_level: rt::de::required(
-                        __f24,
-                        "default_notification_level",
-                    )?,
-                    membership_request_template: __f25,
-                    members_visibility_level: rt::de::required(
-                        __f26,
-                        "members_visibility_level",
-                    )?,
-                    can_see_members: rt::de::required(__f27, "can_see_members")?,
-                    can_admin_group: rt::de::required(__f28, "can_admin_group")?,
-                    publish_read_state: rt::de::required(__f29, "publish_read_state")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminGetUserResponseGroupsItem { id : req, automatic : req, name : req, display_name
+    : req, user_count : req, mentionable_level : req, messageable_level : req,
+    visibility_level : req, primary_group : req, title : opt, grant_trust_level : opt,
+    incoming_email : opt, has_messages : req, flair_url : opt, flair_bg_color : opt,
+    flair_color : opt, flair_group_id : opt, bio_raw : opt, bio_cooked : opt, bio_excerpt
+    : opt, public_admission : req, public_exit : req, allow_membership_requests : req,
+    full_name : opt, default_notification_level : req, membership_request_template : opt,
+    members_visibility_level : req, can_see_members : req, can_admin_group : req,
+    publish_read_state : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq)]
@@ -16293,49 +4859,9 @@ pub struct AdminGetUserResponseUpcomingChangesStatsItem {
     pub reason: super::models::AdminGetUserResponseUpcomingChangesStatsItemReason,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for AdminGetUserResponseUpcomingChangesStatsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminGetUserResponseUpcomingChangesStatsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminGetUserResponseUpcomingChangesStatsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminGetUserResponseUpcomingChangesStatsItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<Vec<String>> = None;
-                let mut __f5: Option<
-                    super::models::AdminGetUserResponseUpcomingChangesStatsItemReason,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "humanized_name" => __f1 = Some(__map.next_value()?),
-                        "description" => __f2 = Some(__map.next_value()?),
-                        "enabled" => __f3 = Some(__map.next_value()?),
-                        "specific_groups" => __f4 = Some(__map.next_value()?),
-                        "reason" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminGetUserResponseUpcomingChangesStatsItem {
-                    name: rt::de::required(__f0, "name")?,
-                    humanized_name: rt::de::required(__f1, "humanized_name")?,
-                    description: rt::de::required(__f2, "description")?,
-                    enabled: rt::de::required(__f3, "enabled")?,
-                    specific_groups: rt::de::required(__f4, "specific_groups")?,
-                    reason: rt::de::required(__f5, "reason")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminGetUserResponseUpcomingChangesStatsItem { name : req, humanized_name : req,
+    description : req, enabled : req, specific_groups : req, reason : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -16356,41 +4882,9 @@ pub struct DeleteUserBody {
     pub block_ip: Option<bool>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for DeleteUserBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DeleteUserBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DeleteUserBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DeleteUserBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "delete_posts" => __f0 = __map.next_value()?,
-                        "block_email" => __f1 = __map.next_value()?,
-                        "block_urls" => __f2 = __map.next_value()?,
-                        "block_ip" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DeleteUserBody {
-                    delete_posts: __f0,
-                    block_email: __f1,
-                    block_urls: __f2,
-                    block_ip: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DeleteUserBody { delete_posts : opt, block_email : opt, block_urls : opt, block_ip :
+    opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16398,32 +4892,8 @@ pub struct DeleteUserResponse {
     pub deleted: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for DeleteUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DeleteUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DeleteUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DeleteUserResponse, A::Error> {
-                let mut __f0: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "deleted" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DeleteUserResponse {
-                    deleted: rt::de::required(__f0, "deleted")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DeleteUserResponse { deleted : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16437,41 +4907,9 @@ pub struct SuspendUserBody {
     pub post_action: Option<String>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SuspendUserBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SuspendUserBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SuspendUserBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SuspendUserBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "suspend_until" => __f0 = Some(__map.next_value()?),
-                        "reason" => __f1 = Some(__map.next_value()?),
-                        "message" => __f2 = __map.next_value()?,
-                        "post_action" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SuspendUserBody {
-                    suspend_until: rt::de::required(__f0, "suspend_until")?,
-                    reason: rt::de::required(__f1, "reason")?,
-                    message: __f2,
-                    post_action: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SuspendUserBody { suspend_until : req, reason : req, message : opt, post_action :
+    opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16479,32 +4917,8 @@ pub struct SuspendUserResponse {
     pub suspension: super::models::SuspendUserResponseSuspension,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SuspendUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SuspendUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SuspendUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SuspendUserResponse, A::Error> {
-                let mut __f0: Option<super::models::SuspendUserResponseSuspension> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "suspension" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SuspendUserResponse {
-                    suspension: rt::de::required(__f0, "suspension")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SuspendUserResponse { suspension : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16516,44 +4930,9 @@ pub struct SuspendUserResponseSuspension {
     pub suspended_by: super::models::CreatedBy,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SuspendUserResponseSuspension {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SuspendUserResponseSuspension;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SuspendUserResponseSuspension")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SuspendUserResponseSuspension, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::CreatedBy> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "suspend_reason" => __f0 = Some(__map.next_value()?),
-                        "full_suspend_reason" => __f1 = Some(__map.next_value()?),
-                        "suspended_till" => __f2 = Some(__map.next_value()?),
-                        "suspended_at" => __f3 = Some(__map.next_value()?),
-                        "suspended_by" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SuspendUserResponseSuspension {
-                    suspend_reason: rt::de::required(__f0, "suspend_reason")?,
-                    full_suspend_reason: rt::de::required(__f1, "full_suspend_reason")?,
-                    suspended_till: rt::de::required(__f2, "suspended_till")?,
-                    suspended_at: rt::de::required(__f3, "suspended_at")?,
-                    suspended_by: rt::de::required(__f4, "suspended_by")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SuspendUserResponseSuspension { suspend_reason : req, full_suspend_reason : req,
+    suspended_till : req, suspended_at : req, suspended_by : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16567,41 +4946,9 @@ pub struct SilenceUserBody {
     pub post_action: Option<String>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SilenceUserBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SilenceUserBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SilenceUserBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SilenceUserBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "silenced_till" => __f0 = Some(__map.next_value()?),
-                        "reason" => __f1 = Some(__map.next_value()?),
-                        "message" => __f2 = __map.next_value()?,
-                        "post_action" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SilenceUserBody {
-                    silenced_till: rt::de::required(__f0, "silenced_till")?,
-                    reason: rt::de::required(__f1, "reason")?,
-                    message: __f2,
-                    post_action: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SilenceUserBody { silenced_till : req, reason : req, message : opt, post_action :
+    opt, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16609,32 +4956,8 @@ pub struct SilenceUserResponse {
     pub silence: super::models::SilenceUserResponseSilence,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SilenceUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SilenceUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SilenceUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SilenceUserResponse, A::Error> {
-                let mut __f0: Option<super::models::SilenceUserResponseSilence> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "silence" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SilenceUserResponse {
-                    silence: rt::de::required(__f0, "silence")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SilenceUserResponse { silence : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16647,46 +4970,9 @@ pub struct SilenceUserResponseSilence {
     pub silenced_by: super::models::CreatedBy,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SilenceUserResponseSilence {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SilenceUserResponseSilence;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SilenceUserResponseSilence")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SilenceUserResponseSilence, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::CreatedBy> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "silenced" => __f0 = Some(__map.next_value()?),
-                        "silence_reason" => __f1 = Some(__map.next_value()?),
-                        "full_silence_reason" => __f2 = Some(__map.next_value()?),
-                        "silenced_till" => __f3 = Some(__map.next_value()?),
-                        "silenced_at" => __f4 = Some(__map.next_value()?),
-                        "silenced_by" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SilenceUserResponseSilence {
-                    silenced: rt::de::required(__f0, "silenced")?,
-                    silence_reason: rt::de::required(__f1, "silence_reason")?,
-                    full_silence_reason: rt::de::required(__f2, "full_silence_reason")?,
-                    silenced_till: rt::de::required(__f3, "silenced_till")?,
-                    silenced_at: rt::de::required(__f4, "silenced_at")?,
-                    silenced_by: rt::de::required(__f5, "silenced_by")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    SilenceUserResponseSilence { silenced : req, silence_reason : req,
+    full_silence_reason : req, silenced_till : req, silenced_at : req, silenced_by : req,
     }
 }
 #[cfg(feature = "users")]
@@ -16696,35 +4982,8 @@ pub struct AnonymizeUserResponse {
     pub username: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for AnonymizeUserResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AnonymizeUserResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AnonymizeUserResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AnonymizeUserResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AnonymizeUserResponse {
-                    success: rt::de::required(__f0, "success")?,
-                    username: rt::de::required(__f1, "username")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AnonymizeUserResponse { success : req, username : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16733,35 +4992,8 @@ pub struct RefreshGravatarResponse {
     pub gravatar_avatar_template: Option<String>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for RefreshGravatarResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RefreshGravatarResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RefreshGravatarResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RefreshGravatarResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "gravatar_upload_id" => __f0 = __map.next_value()?,
-                        "gravatar_avatar_template" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RefreshGravatarResponse {
-                    gravatar_upload_id: __f0,
-                    gravatar_avatar_template: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RefreshGravatarResponse { gravatar_upload_id : opt, gravatar_avatar_template : opt, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -16799,107 +5031,13 @@ pub struct IdUsernameResponseItem {
     pub post_count: i64,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for IdUsernameResponseItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = IdUsernameResponseItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct IdUsernameResponseItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<IdUsernameResponseItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<Vec<serde_json::Value>> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<f64> = None;
-                let mut __f13: Option<f64> = None;
-                let mut __f14: Option<f64> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<i64> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "username" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = __map.next_value()?,
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "email" => __f4 = __map.next_value()?,
-                        "secondary_emails" => __f5 = __map.next_value()?,
-                        "active" => __f6 = Some(__map.next_value()?),
-                        "admin" => __f7 = Some(__map.next_value()?),
-                        "moderator" => __f8 = Some(__map.next_value()?),
-                        "last_seen_at" => __f9 = __map.next_value()?,
-                        "last_emailed_at" => __f10 = __map.next_value()?,
-                        "created_at" => __f11 = Some(__map.next_value()?),
-                        "last_seen_age" => {
-                            __f12 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "last_emailed_age" => {
-                            __f13 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "created_at_age" => {
-                            __f14 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "trust_level" => __f15 = Some(__map.next_value()?),
-                        "manual_locked_trust_level" => __f16 = __map.next_value()?,
-                        "title" => __f17 = __map.next_value()?,
-                        "time_read" => __f18 = Some(__map.next_value()?),
-                        "staged" => __f19 = Some(__map.next_value()?),
-                        "days_visited" => __f20 = Some(__map.next_value()?),
-                        "posts_read_count" => __f21 = Some(__map.next_value()?),
-                        "topics_entered" => __f22 = Some(__map.next_value()?),
-                        "post_count" => __f23 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(IdUsernameResponseItem {
-                    id: rt::de::required(__f0, "id")?,
-                    username: rt::de::required(__f1, "username")?,
-                    name: __f2,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    email: __f4,
-                    secondary_emails: __f5,
-                    active: rt::de::required(__f6, "active")?,
-                    admin: rt::de::required(__f7, "admin")?,
-                    moderator: rt::de::required(__f8, "moderator")?,
-                    last_seen_at: __f9,
-                    last_emailed_at: __f10,
-                    created_at: rt::de::required(__f11, "created_at")?,
-                    last_seen_age: __f12,
-                    last_emailed_age: __f13,
-                    created_at_age: __f14,
-                    trust_level: rt::de::required(__f15, "trust_level")?,
-                    manual_locked_trust_level: __f16,
-                    title: __f17,
-                    time_read: rt::de::required(__f18, "time_read")?,
-                    staged: rt::de::required(__f19, "staged")?,
-                    days_visited: rt::de::required(__f20, "days_visited")?,
-                    posts_read_count: rt::de::required(__f21, "posts_read_count")?,
-                    topics_entered: rt::de::required(__f22, "topics_entered")?,
-                    post_count: rt::de::required(__f23, "post_count")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    IdUsernameResponseItem { id : req, username : req, name : opt, avatar_template : req,
+    email : opt, secondary_emails : opt, active : req, admin : req, moderator : req,
+    last_seen_at : opt, last_emailed_at : opt, created_at : req, last_seen_age : optn,
+    last_emailed_age : optn, created_at_age : optn, trust_level : req,
+    manual_locked_trust_level : opt, title : opt, time_read : req, staged : req,
+    days_visited : req, posts_read_count : req, topics_entered : req, post_count : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -16912,34 +5050,8 @@ pub struct ListUserActionsResponse {
     pub user_actions: Vec<super::models::ListUserActionsResponseUserActionsItem>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for ListUserActionsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserActionsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserActionsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserActionsResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ListUserActionsResponseUserActionsItem>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user_actions" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserActionsResponse {
-                    user_actions: rt::de::required(__f0, "user_actions")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUserActionsResponse { user_actions : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16972,109 +5084,13 @@ pub struct ListUserActionsResponseUserActionsItem {
     pub archived: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for ListUserActionsResponseUserActionsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUserActionsResponseUserActionsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUserActionsResponseUserActionsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUserActionsResponseUserActionsItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<i64> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "excerpt" => __f0 = Some(__map.next_value()?),
-                        "action_type" => __f1 = Some(__map.next_value()?),
-                        "created_at" => __f2 = Some(__map.next_value()?),
-                        "avatar_template" => __f3 = Some(__map.next_value()?),
-                        "acting_avatar_template" => __f4 = Some(__map.next_value()?),
-                        "slug" => __f5 = Some(__map.next_value()?),
-                        "topic_id" => __f6 = Some(__map.next_value()?),
-                        "target_user_id" => __f7 = Some(__map.next_value()?),
-                        "target_name" => __f8 = __map.next_value()?,
-                        "target_username" => __f9 = Some(__map.next_value()?),
-                        "post_number" => __f10 = Some(__map.next_value()?),
-                        "post_id" => __f11 = __map.next_value()?,
-                        "username" => __f12 = Some(__map.next_value()?),
-                        "name" => __f13 = __map.next_value()?,
-                        "user_id" => __f14 = Some(__map.next_value()?),
-                        "acting_username" => __f15 = Some(__map.next_value()?),
-                        "acting_name" => __f16 = __map.next_value()?,
-                        "acting_user_id" => __f17 = Some(__map.next_value()?),
-                        "title" => __f18 = Some(__map.next_value()?),
-                        "deleted" => __f19 = Some(__map.next_value()?),
-                        "hidden" => __f20 = __map.next_value()?,
-                        "post_type" => __f21 = __map.next_value()?,
-                        "action_code" => __f22 = __map.next_value()?,
-                        "category_id" => __f23 = Some(__map.next_value()?),
-                        "closed" => __f24 = Some(__map.next_value()?),
-                        "archived" => __f25 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUserActionsResponseUserActionsItem {
-                    excerpt: rt::de::required(__f0, "excerpt")?,
-                    action_type: rt::de::required(__f1, "action_type")?,
-                    created_at: rt::de::required(__f2, "created_at")?,
-                    avatar_template: rt::de::required(__f3, "avatar_template")?,
-                    acting_avatar_template: rt::de::required(
-                        __f4,
-                        "acting_avatar_template",
-                    )?,
-                    slug: rt::de::required(__f5, "slug")?,
-                    topic_id: rt::de::required(__f6, "topic_id")?,
-                    target_user_id: rt::de::required(__f7, "target_user_id")?,
-                    target_name: __f8,
-                    target_username: rt::de::required(__f9, "target_username")?,
-                    post_number: rt::de::required(__f10, "post_number")?,
-                    post_id: __f11,
-                    username: rt::de::required(__f12, "username")?,
-                    name: __f13,
-                    user_id: rt::de::required(__f14, "user_id")?,
-                    acting_username: rt::de::required(__f15, "acting_username")?,
-                    acting_name: __f16,
-                    acting_user_id: rt::de::required(__f17, "acting_user_id")?,
-                    title: rt::de::required(__f18, "title")?,
-                    deleted: rt::de::required(__f19, "deleted")?,
-                    hidden: __f20,
-                    post_type: __f21,
-                    action_code: __f22,
-                    category_id: rt::de::required(__f23, "category_id")?,
-                    closed: rt::de::required(__f24, "closed")?,
-                    archived: rt::de::required(__f25, "archived")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ListUserActionsResponseUserActionsItem { excerpt : req, action_type : req, created_at
+    : req, avatar_template : req, acting_avatar_template : req, slug : req, topic_id :
+    req, target_user_id : req, target_name : opt, target_username : req, post_number :
+    req, post_id : opt, username : req, name : opt, user_id : req, acting_username : req,
+    acting_name : opt, acting_user_id : req, title : req, deleted : req, hidden : opt,
+    post_type : opt, action_code : opt, category_id : req, closed : req, archived : req,
     }
 }
 #[cfg(feature = "users")]
@@ -17083,32 +5099,8 @@ pub struct SendPasswordResetEmailBody {
     pub login: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SendPasswordResetEmailBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SendPasswordResetEmailBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SendPasswordResetEmailBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SendPasswordResetEmailBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "login" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SendPasswordResetEmailBody {
-                    login: rt::de::required(__f0, "login")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SendPasswordResetEmailBody { login : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17117,35 +5109,8 @@ pub struct SendPasswordResetEmailResponse {
     pub user_found: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for SendPasswordResetEmailResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = SendPasswordResetEmailResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct SendPasswordResetEmailResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<SendPasswordResetEmailResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "success" => __f0 = Some(__map.next_value()?),
-                        "user_found" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(SendPasswordResetEmailResponse {
-                    success: rt::de::required(__f0, "success")?,
-                    user_found: rt::de::required(__f1, "user_found")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    SendPasswordResetEmailResponse { success : req, user_found : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17154,35 +5119,8 @@ pub struct ChangePasswordBody {
     pub password: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for ChangePasswordBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChangePasswordBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChangePasswordBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChangePasswordBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "username" => __f0 = Some(__map.next_value()?),
-                        "password" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChangePasswordBody {
-                    username: rt::de::required(__f0, "username")?,
-                    password: rt::de::required(__f1, "password")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChangePasswordBody { username : req, password : req, }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17193,39 +5131,7 @@ pub struct GetUserEmailsResponse {
     pub associated_accounts: Vec<serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for GetUserEmailsResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = GetUserEmailsResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct GetUserEmailsResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<GetUserEmailsResponse, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<Vec<serde_json::Value>> = None;
-                let mut __f3: Option<Vec<serde_json::Value>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "email" => __f0 = Some(__map.next_value()?),
-                        "secondary_emails" => __f1 = Some(__map.next_value()?),
-                        "unconfirmed_emails" => __f2 = Some(__map.next_value()?),
-                        "associated_accounts" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(GetUserEmailsResponse {
-                    email: rt::de::required(__f0, "email")?,
-                    secondary_emails: rt::de::required(__f1, "secondary_emails")?,
-                    unconfirmed_emails: rt::de::required(__f2, "unconfirmed_emails")?,
-                    associated_accounts: rt::de::required(__f3, "associated_accounts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    GetUserEmailsResponse { email : req, secondary_emails : req, unconfirmed_emails :
+    req, associated_accounts : req, }
 }

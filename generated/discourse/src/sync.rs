@@ -14,599 +14,93 @@ use connector_runtime::__private as rt;
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
     let mut streams = Vec::new();
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "directory_items",
-            operation: "listUsersPublic",
-            method: "GET",
-            path: "/directory_items.json",
-            item_type: "ListUsersPublicResponseDirectoryItemsItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "likes_received",
-                    wire: "likes_received",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "likes_given",
-                    wire: "likes_given",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "topics_entered",
-                    wire: "topics_entered",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "topic_count",
-                    wire: "topic_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_count",
-                    wire: "post_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "posts_read",
-                    wire: "posts_read",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "days_visited",
-                    wire: "days_visited",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "period",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "order",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_directory_items,
-            check: check_directory_items,
-        });
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "users",
-            operation: "adminListUsers",
-            method: "GET",
-            path: "/admin/users.json",
-            item_type: "IdUsernameResponseItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "username",
-                    wire: "username",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "avatar_template",
-                    wire: "avatar_template",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "admin",
-                    wire: "admin",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "moderator",
-                    wire: "moderator",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_seen_at",
-                    wire: "last_seen_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_emailed_at",
-                    wire: "last_emailed_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_seen_age",
-                    wire: "last_seen_age",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_emailed_age",
-                    wire: "last_emailed_age",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at_age",
-                    wire: "created_at_age",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "trust_level",
-                    wire: "trust_level",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "manual_locked_trust_level",
-                    wire: "manual_locked_trust_level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "time_read",
-                    wire: "time_read",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "staged",
-                    wire: "staged",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "days_visited",
-                    wire: "days_visited",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "posts_read_count",
-                    wire: "posts_read_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "topics_entered",
-                    wire: "topics_entered",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_count",
-                    wire: "post_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_users,
-            check: check_users,
-        });
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list",
-            operation: "adminListUsersFlag",
-            method: "GET",
-            path: "/admin/users/list/{flag}.json",
-            item_type: "IdUsernameResponseItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "username",
-                    wire: "username",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "avatar_template",
-                    wire: "avatar_template",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "admin",
-                    wire: "admin",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "moderator",
-                    wire: "moderator",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_seen_at",
-                    wire: "last_seen_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_emailed_at",
-                    wire: "last_emailed_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_seen_age",
-                    wire: "last_seen_age",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_emailed_age",
-                    wire: "last_emailed_age",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at_age",
-                    wire: "created_at_age",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "trust_level",
-                    wire: "trust_level",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "manual_locked_trust_level",
-                    wire: "manual_locked_trust_level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "time_read",
-                    wire: "time_read",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "staged",
-                    wire: "staged",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "days_visited",
-                    wire: "days_visited",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "posts_read_count",
-                    wire: "posts_read_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "topics_entered",
-                    wire: "topics_entered",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_count",
-                    wire: "post_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "flag",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "page numbers sent as page",
-            fetch: fetch_list,
-            check: check_list,
-        });
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "user_actions",
-            operation: "listUserActions",
-            method: "GET",
-            path: "/user_actions.json",
-            item_type: "ListUserActionsResponseUserActionsItem",
-            primary_key: &["slug"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "excerpt",
-                    wire: "excerpt",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "action_type",
-                    wire: "action_type",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "avatar_template",
-                    wire: "avatar_template",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "acting_avatar_template",
-                    wire: "acting_avatar_template",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "slug",
-                    wire: "slug",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "topic_id",
-                    wire: "topic_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "target_user_id",
-                    wire: "target_user_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "target_name",
-                    wire: "target_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "target_username",
-                    wire: "target_username",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_number",
-                    wire: "post_number",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_id",
-                    wire: "post_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "username",
-                    wire: "username",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "user_id",
-                    wire: "user_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "acting_username",
-                    wire: "acting_username",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "acting_name",
-                    wire: "acting_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "acting_user_id",
-                    wire: "acting_user_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "deleted",
-                    wire: "deleted",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "hidden",
-                    wire: "hidden",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_type",
-                    wire: "post_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "action_code",
-                    wire: "action_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "category_id",
-                    wire: "category_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "closed",
-                    wire: "closed",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "archived",
-                    wire: "archived",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "offset",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "username",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "filter",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Tombstone {
-                flag: "deleted",
-            },
-            source: "detected",
-            paging: "an offset sent as offset",
-            fetch: fetch_user_actions,
-            check: check_user_actions,
-        });
+    #[cfg(feature = "users")] streams.push(stream_directory_items());
+    #[cfg(feature = "users")] streams.push(stream_users());
+    #[cfg(feature = "users")] streams.push(stream_list());
+    #[cfg(feature = "users")] streams.push(stream_user_actions());
     connector_sync::Catalog {
         connector: "discourse",
         config: super::Client::config,
         streams,
+    }
+}
+#[cfg(feature = "users")]
+/// The definition of the `directory_items` stream.
+fn stream_directory_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "directory_items",
+        operation: "listUsersPublic",
+        method: "GET",
+        path: "/directory_items.json",
+        item_type: "ListUsersPublicResponseDirectoryItemsItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "likes_received",
+                wire: "likes_received",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "likes_given",
+                wire: "likes_given",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "topics_entered",
+                wire: "topics_entered",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "topic_count",
+                wire: "topic_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_count",
+                wire: "post_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "posts_read",
+                wire: "posts_read",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "days_visited",
+                wire: "days_visited",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "period",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "order",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_directory_items,
+        check: check_directory_items,
     }
 }
 #[cfg(feature = "users")]
@@ -646,6 +140,166 @@ fn check_directory_items(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
+/// The definition of the `users` stream.
+fn stream_users() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "users",
+        operation: "adminListUsers",
+        method: "GET",
+        path: "/admin/users.json",
+        item_type: "IdUsernameResponseItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "username",
+                wire: "username",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "avatar_template",
+                wire: "avatar_template",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "admin",
+                wire: "admin",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "moderator",
+                wire: "moderator",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_seen_at",
+                wire: "last_seen_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_emailed_at",
+                wire: "last_emailed_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_seen_age",
+                wire: "last_seen_age",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_emailed_age",
+                wire: "last_emailed_age",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at_age",
+                wire: "created_at_age",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "trust_level",
+                wire: "trust_level",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "manual_locked_trust_level",
+                wire: "manual_locked_trust_level",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "time_read",
+                wire: "time_read",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "staged",
+                wire: "staged",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "days_visited",
+                wire: "days_visited",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "posts_read_count",
+                wire: "posts_read_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "topics_entered",
+                wire: "topics_entered",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_count",
+                wire: "post_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_users,
+        check: check_users,
+    }
+}
+#[cfg(feature = "users")]
 /// Opens a listing of `users` (`GET /admin/users.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_users(
@@ -672,6 +326,171 @@ fn check_users(v: &serde_json::Value) -> Result<(), String> {
     <super::models::IdUsernameResponseItem as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "users")]
+/// The definition of the `list` stream.
+fn stream_list() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list",
+        operation: "adminListUsersFlag",
+        method: "GET",
+        path: "/admin/users/list/{flag}.json",
+        item_type: "IdUsernameResponseItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "username",
+                wire: "username",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "avatar_template",
+                wire: "avatar_template",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "admin",
+                wire: "admin",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "moderator",
+                wire: "moderator",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_seen_at",
+                wire: "last_seen_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_emailed_at",
+                wire: "last_emailed_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_seen_age",
+                wire: "last_seen_age",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_emailed_age",
+                wire: "last_emailed_age",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at_age",
+                wire: "created_at_age",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "trust_level",
+                wire: "trust_level",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "manual_locked_trust_level",
+                wire: "manual_locked_trust_level",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "time_read",
+                wire: "time_read",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "staged",
+                wire: "staged",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "days_visited",
+                wire: "days_visited",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "posts_read_count",
+                wire: "posts_read_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "topics_entered",
+                wire: "topics_entered",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_count",
+                wire: "post_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "flag",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "page numbers sent as page",
+        fetch: fetch_list,
+        check: check_list,
+    }
 }
 #[cfg(feature = "users")]
 /// Opens a listing of `list` (`GET /admin/users/list/{flag}.json`) with the partition's parameters and the engine's options.
@@ -705,6 +524,199 @@ fn check_list(v: &serde_json::Value) -> Result<(), String> {
     <super::models::IdUsernameResponseItem as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "users")]
+/// The definition of the `user_actions` stream.
+fn stream_user_actions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "user_actions",
+        operation: "listUserActions",
+        method: "GET",
+        path: "/user_actions.json",
+        item_type: "ListUserActionsResponseUserActionsItem",
+        primary_key: &["slug"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "excerpt",
+                wire: "excerpt",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "action_type",
+                wire: "action_type",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "avatar_template",
+                wire: "avatar_template",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "acting_avatar_template",
+                wire: "acting_avatar_template",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "slug",
+                wire: "slug",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "topic_id",
+                wire: "topic_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "target_user_id",
+                wire: "target_user_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "target_name",
+                wire: "target_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "target_username",
+                wire: "target_username",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_number",
+                wire: "post_number",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_id",
+                wire: "post_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "username",
+                wire: "username",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "user_id",
+                wire: "user_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "acting_username",
+                wire: "acting_username",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "acting_name",
+                wire: "acting_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "acting_user_id",
+                wire: "acting_user_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "deleted",
+                wire: "deleted",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "hidden",
+                wire: "hidden",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_type",
+                wire: "post_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "action_code",
+                wire: "action_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "category_id",
+                wire: "category_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "closed",
+                wire: "closed",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "archived",
+                wire: "archived",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "offset",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "username",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "filter",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Tombstone {
+            flag: "deleted",
+        },
+        source: "detected",
+        paging: "an offset sent as offset",
+        fetch: fetch_user_actions,
+        check: check_user_actions,
+    }
 }
 #[cfg(feature = "users")]
 /// Opens a listing of `user_actions` (`GET /user_actions.json`) with the partition's parameters and the engine's options.

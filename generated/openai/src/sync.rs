@@ -57,3348 +57,145 @@ use connector_runtime::__private as rt;
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
     let mut streams = Vec::new();
-    #[cfg(feature = "assistants")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "assistants",
-            operation: "listAssistants",
-            method: "GET",
-            path: "/assistants",
-            item_type: "AssistantObject",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "model",
-                    wire: "model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "instructions",
-                    wire: "instructions",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "temperature",
-                    wire: "temperature",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "top_p",
-                    wire: "top_p",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_assistants,
-            check: check_assistants,
-        });
-    #[cfg(feature = "audio")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "voice_consents",
-            operation: "listVoiceConsents",
-            method: "GET",
-            path: "/audio/voice_consents",
-            item_type: "VoiceConsentResource",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "language",
-                    wire: "language",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_voice_consents,
-            check: check_voice_consents,
-        });
-    #[cfg(feature = "batch")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "batches",
-            operation: "listBatches",
-            method: "GET",
-            path: "/batches",
-            item_type: "Batch",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "endpoint",
-                    wire: "endpoint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "model",
-                    wire: "model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "input_file_id",
-                    wire: "input_file_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "completion_window",
-                    wire: "completion_window",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "output_file_id",
-                    wire: "output_file_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_file_id",
-                    wire: "error_file_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "in_progress_at",
-                    wire: "in_progress_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "finalizing_at",
-                    wire: "finalizing_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failed_at",
-                    wire: "failed_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "expired_at",
-                    wire: "expired_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancelling_at",
-                    wire: "cancelling_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancelled_at",
-                    wire: "cancelled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_batches,
-            check: check_batches,
-        });
-    #[cfg(feature = "chat")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "completions",
-            operation: "listChatCompletions",
-            method: "GET",
-            path: "/chat/completions",
-            item_type: "CreateChatCompletionResponse",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "model",
-                    wire: "model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "service_tier",
-                    wire: "service_tier",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "system_fingerprint",
-                    wire: "system_fingerprint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_completions,
-            check: check_completions,
-        });
-    #[cfg(feature = "chat")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "completion_messages",
-            operation: "getChatCompletionMessages",
-            method: "GET",
-            path: "/chat/completions/{completion_id}/messages",
-            item_type: "ChatCompletionMessageListDataItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "content",
-                    wire: "content",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "refusal",
-                    wire: "refusal",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "role",
-                    wire: "role",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "completion_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("completions"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_completion_messages,
-            check: check_completion_messages,
-        });
-    #[cfg(feature = "containers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "containers",
-            operation: "ListContainers",
-            method: "GET",
-            path: "/containers",
-            item_type: "ContainerResource",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_active_at",
-                    wire: "last_active_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "memory_limit",
-                    wire: "memory_limit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_containers,
-            check: check_containers,
-        });
-    #[cfg(feature = "containers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "container_files",
-            operation: "ListContainerFiles",
-            method: "GET",
-            path: "/containers/{container_id}/files",
-            item_type: "ContainerFileResource",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "container_id",
-                    wire: "container_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "bytes",
-                    wire: "bytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "path",
-                    wire: "path",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "source",
-                    wire: "source",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "container_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("containers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_container_files,
-            check: check_container_files,
-        });
-    #[cfg(feature = "evals")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "evals",
-            operation: "listEvals",
-            method: "GET",
-            path: "/evals",
-            item_type: "Eval",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_evals,
-            check: check_evals,
-        });
-    #[cfg(feature = "evals")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "eval_runs",
-            operation: "getEvalRuns",
-            method: "GET",
-            path: "/evals/{eval_id}/runs",
-            item_type: "EvalRun",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "eval_id",
-                    wire: "eval_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "model",
-                    wire: "model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "report_url",
-                    wire: "report_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "eval_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("evals"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_eval_runs,
-            check: check_eval_runs,
-        });
-    #[cfg(feature = "evals")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "run_output_items",
-            operation: "getEvalRunOutputItems",
-            method: "GET",
-            path: "/evals/{eval_id}/runs/{run_id}/output_items",
-            item_type: "EvalRunOutputItem",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "run_id",
-                    wire: "run_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "eval_id",
-                    wire: "eval_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "datasource_item_id",
-                    wire: "datasource_item_id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "eval_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "run_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("eval_runs"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_run_output_items,
-            check: check_run_output_items,
-        });
-    #[cfg(feature = "files")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "files",
-            operation: "listFiles",
-            method: "GET",
-            path: "/files",
-            item_type: "OpenAiFile",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "bytes",
-                    wire: "bytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "filename",
-                    wire: "filename",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "purpose",
-                    wire: "purpose",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status_details",
-                    wire: "status_details",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_files,
-            check: check_files,
-        });
-    #[cfg(feature = "fine_tuning")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "permissions",
-            operation: "listFineTuningCheckpointPermissions",
-            method: "GET",
-            path: "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions",
-            item_type: "FineTuningCheckpointPermission",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "fine_tuned_model_checkpoint",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_permissions,
-            check: check_permissions,
-        });
-    #[cfg(feature = "fine_tuning")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "jobs",
-            operation: "listPaginatedFineTuningJobs",
-            method: "GET",
-            path: "/fine_tuning/jobs",
-            item_type: "FineTuningJob",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "fine_tuned_model",
-                    wire: "fine_tuned_model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "finished_at",
-                    wire: "finished_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "model",
-                    wire: "model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "organization_id",
-                    wire: "organization_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "trained_tokens",
-                    wire: "trained_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "training_file",
-                    wire: "training_file",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "validation_file",
-                    wire: "validation_file",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "seed",
-                    wire: "seed",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "estimated_finish",
-                    wire: "estimated_finish",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_jobs,
-            check: check_jobs,
-        });
-    #[cfg(feature = "fine_tuning")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "job_checkpoints",
-            operation: "listFineTuningJobCheckpoints",
-            method: "GET",
-            path: "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints",
-            item_type: "FineTuningJobCheckpoint",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "fine_tuned_model_checkpoint",
-                    wire: "fine_tuned_model_checkpoint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "step_number",
-                    wire: "step_number",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "fine_tuning_job_id",
-                    wire: "fine_tuning_job_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "fine_tuning_job_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("jobs"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_job_checkpoints,
-            check: check_job_checkpoints,
-        });
-    #[cfg(feature = "fine_tuning")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "job_events",
-            operation: "listFineTuningEvents",
-            method: "GET",
-            path: "/fine_tuning/jobs/{fine_tuning_job_id}/events",
-            item_type: "FineTuningJobEvent",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "level",
-                    wire: "level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "message",
-                    wire: "message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "fine_tuning_job_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("jobs"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_job_events,
-            check: check_job_events,
-        });
-    #[cfg(feature = "organization")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "admin_api_keys",
-            operation: "admin-api-keys-list",
-            method: "GET",
-            path: "/organization/admin_api_keys",
-            item_type: "AdminApiKey",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "redacted_value",
-                    wire: "redacted_value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_used_at",
-                    wire: "last_used_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_admin_api_keys,
-            check: check_admin_api_keys,
-        });
-    #[cfg(feature = "audit_logs")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "audit_logs",
-            operation: "list-audit-logs",
-            method: "GET",
-            path: "/organization/audit_logs",
-            item_type: "AuditLog",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "effective_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "effective_at[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "effective_at",
-                    wire: "effective_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "settings",
-            paging: "a cursor sent as after",
-            fetch: fetch_audit_logs,
-            check: check_audit_logs,
-        });
-    #[cfg(feature = "certificates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "certificates",
-            operation: "listOrganizationCertificates",
-            method: "GET",
-            path: "/organization/certificates",
-            item_type: "OrganizationCertificate",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_certificates,
-            check: check_certificates,
-        });
-    #[cfg(feature = "groups")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "groups",
-            operation: "list-groups",
-            method: "GET",
-            path: "/organization/groups",
-            item_type: "GroupResponse",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_scim_managed",
-                    wire: "is_scim_managed",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "group_type",
-                    wire: "group_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_groups,
-            check: check_groups,
-        });
+    #[cfg(feature = "assistants")] streams.push(stream_assistants());
+    #[cfg(feature = "audio")] streams.push(stream_voice_consents());
+    #[cfg(feature = "batch")] streams.push(stream_batches());
+    #[cfg(feature = "chat")] streams.push(stream_completions());
+    #[cfg(feature = "chat")] streams.push(stream_completion_messages());
+    #[cfg(feature = "containers")] streams.push(stream_containers());
+    #[cfg(feature = "containers")] streams.push(stream_container_files());
+    #[cfg(feature = "evals")] streams.push(stream_evals());
+    #[cfg(feature = "evals")] streams.push(stream_eval_runs());
+    #[cfg(feature = "evals")] streams.push(stream_run_output_items());
+    #[cfg(feature = "files")] streams.push(stream_files());
+    #[cfg(feature = "fine_tuning")] streams.push(stream_permissions());
+    #[cfg(feature = "fine_tuning")] streams.push(stream_jobs());
+    #[cfg(feature = "fine_tuning")] streams.push(stream_job_checkpoints());
+    #[cfg(feature = "fine_tuning")] streams.push(stream_job_events());
+    #[cfg(feature = "organization")] streams.push(stream_admin_api_keys());
+    #[cfg(feature = "audit_logs")] streams.push(stream_audit_logs());
+    #[cfg(feature = "certificates")] streams.push(stream_certificates());
+    #[cfg(feature = "groups")] streams.push(stream_groups());
     #[cfg(all(feature = "group_organization_role_assignments", feature = "groups"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "group_roles",
-            operation: "list-group-role-assignments",
-            method: "GET",
-            path: "/organization/groups/{group_id}/roles",
-            item_type: "AssignedRoleDetails",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "predefined_role",
-                    wire: "predefined_role",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "group_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("groups"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_group_roles,
-            check: check_group_roles,
-        });
+    streams.push(stream_group_roles());
     #[cfg(all(feature = "group_users", feature = "groups"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "group_users",
-            operation: "list-group-users",
-            method: "GET",
-            path: "/organization/groups/{group_id}/users",
-            item_type: "GroupUser",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "group_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("groups"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_group_users,
-            check: check_group_users,
-        });
-    #[cfg(feature = "invites")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "invites",
-            operation: "list-invites",
-            method: "GET",
-            path: "/organization/invites",
-            item_type: "Invite",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "role",
-                    wire: "role",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "accepted_at",
-                    wire: "accepted_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_invites,
-            check: check_invites,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "projects",
-            operation: "list-projects",
-            method: "GET",
-            path: "/organization/projects",
-            item_type: "Project",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "archived_at",
-                    wire: "archived_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "external_key_id",
-                    wire: "external_key_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "residency",
-                    wire: "residency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_projects,
-            check: check_projects,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_api_keys",
-            operation: "list-project-api-keys",
-            method: "GET",
-            path: "/organization/projects/{project_id}/api_keys",
-            item_type: "ProjectApiKey",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "redacted_value",
-                    wire: "redacted_value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last_used_at",
-                    wire: "last_used_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "owner_project_access",
-                    wire: "owner_project_access",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_project_api_keys,
-            check: check_project_api_keys,
-        });
+    streams.push(stream_group_users());
+    #[cfg(feature = "invites")] streams.push(stream_invites());
+    #[cfg(feature = "projects")] streams.push(stream_projects());
+    #[cfg(feature = "projects")] streams.push(stream_project_api_keys());
     #[cfg(all(feature = "certificates", feature = "projects"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_certificates",
-            operation: "listProjectCertificates",
-            method: "GET",
-            path: "/organization/projects/{project_id}/certificates",
-            item_type: "OrganizationProjectCertificate",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_project_certificates,
-            check: check_project_certificates,
-        });
+    streams.push(stream_project_certificates());
     #[cfg(all(feature = "project_groups", feature = "projects"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_groups",
-            operation: "list-project-groups",
-            method: "GET",
-            path: "/organization/projects/{project_id}/groups",
-            item_type: "ProjectGroup",
-            primary_key: &["group_id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "project_id",
-                    wire: "project_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "group_id",
-                    wire: "group_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "group_name",
-                    wire: "group_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "group_type",
-                    wire: "group_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_project_groups,
-            check: check_project_groups,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_rate_limits",
-            operation: "list-project-rate-limits",
-            method: "GET",
-            path: "/organization/projects/{project_id}/rate_limits",
-            item_type: "ProjectRateLimit",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "model",
-                    wire: "model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "max_requests_per_1_minute",
-                    wire: "max_requests_per_1_minute",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "max_tokens_per_1_minute",
-                    wire: "max_tokens_per_1_minute",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "max_images_per_1_minute",
-                    wire: "max_images_per_1_minute",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_audio_megabytes_per_1_minute",
-                    wire: "max_audio_megabytes_per_1_minute",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_requests_per_1_day",
-                    wire: "max_requests_per_1_day",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "batch_1_day_max_input_tokens",
-                    wire: "batch_1_day_max_input_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_project_rate_limits,
-            check: check_project_rate_limits,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_service_accounts",
-            operation: "list-project-service-accounts",
-            method: "GET",
-            path: "/organization/projects/{project_id}/service_accounts",
-            item_type: "ProjectServiceAccount",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "role",
-                    wire: "role",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_project_service_accounts,
-            check: check_project_service_accounts,
-        });
+    streams.push(stream_project_groups());
+    #[cfg(feature = "projects")] streams.push(stream_project_rate_limits());
+    #[cfg(feature = "projects")] streams.push(stream_project_service_accounts());
     #[cfg(all(feature = "projects", feature = "spend_alerts"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_spend_alerts",
-            operation: "list-project-spend-alerts",
-            method: "GET",
-            path: "/organization/projects/{project_id}/spend_alerts",
-            item_type: "ProjectSpendAlert",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "threshold_amount",
-                    wire: "threshold_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "interval",
-                    wire: "interval",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_project_spend_alerts,
-            check: check_project_spend_alerts,
-        });
-    #[cfg(feature = "projects")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "project_users",
-            operation: "list-project-users",
-            method: "GET",
-            path: "/organization/projects/{project_id}/users",
-            item_type: "ProjectUser",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "role",
-                    wire: "role",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "added_at",
-                    wire: "added_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("projects"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_project_users,
-            check: check_project_users,
-        });
-    #[cfg(feature = "roles")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "organization_roles",
-            operation: "list-roles",
-            method: "GET",
-            path: "/organization/roles",
-            item_type: "Role",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "predefined_role",
-                    wire: "predefined_role",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_organization_roles,
-            check: check_organization_roles,
-        });
-    #[cfg(feature = "spend_alerts")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "spend_alerts",
-            operation: "list-organization-spend-alerts",
-            method: "GET",
-            path: "/organization/spend_alerts",
-            item_type: "OrganizationSpendAlert",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "threshold_amount",
-                    wire: "threshold_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "interval",
-                    wire: "interval",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_spend_alerts,
-            check: check_spend_alerts,
-        });
-    #[cfg(feature = "users")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "users",
-            operation: "list-users",
-            method: "GET",
-            path: "/organization/users",
-            item_type: "User",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "role",
-                    wire: "role",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "added_at",
-                    wire: "added_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_default",
-                    wire: "is_default",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_service_account",
-                    wire: "is_service_account",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_scale_tier_authorized_purchaser",
-                    wire: "is_scale_tier_authorized_purchaser",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_scim_managed",
-                    wire: "is_scim_managed",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_key_last_used_at",
-                    wire: "api_key_last_used_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "technical_level",
-                    wire: "technical_level",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "developer_persona",
-                    wire: "developer_persona",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_users,
-            check: check_users,
-        });
+    streams.push(stream_project_spend_alerts());
+    #[cfg(feature = "projects")] streams.push(stream_project_users());
+    #[cfg(feature = "roles")] streams.push(stream_organization_roles());
+    #[cfg(feature = "spend_alerts")] streams.push(stream_spend_alerts());
+    #[cfg(feature = "users")] streams.push(stream_users());
     #[cfg(all(feature = "user_organization_role_assignments", feature = "users"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "user_roles",
-            operation: "list-user-role-assignments",
-            method: "GET",
-            path: "/organization/users/{user_id}/roles",
-            item_type: "AssignedRoleDetails",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "predefined_role",
-                    wire: "predefined_role",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "user_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("users"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_user_roles,
-            check: check_user_roles,
-        });
+    streams.push(stream_user_roles());
     #[cfg(feature = "project_group_role_assignments")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "groups_roles",
-            operation: "list-project-group-role-assignments",
-            method: "GET",
-            path: "/projects/{project_id}/groups/{group_id}/roles",
-            item_type: "AssignedRoleDetails",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "predefined_role",
-                    wire: "predefined_role",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "group_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_groups_roles,
-            check: check_groups_roles,
-        });
-    #[cfg(feature = "roles")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "projects_roles",
-            operation: "list-project-roles",
-            method: "GET",
-            path: "/projects/{project_id}/roles",
-            item_type: "Role",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "predefined_role",
-                    wire: "predefined_role",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_projects_roles,
-            check: check_projects_roles,
-        });
-    #[cfg(feature = "project_user_role_assignments")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "users_roles",
-            operation: "list-project-user-role-assignments",
-            method: "GET",
-            path: "/projects/{project_id}/users/{user_id}/roles",
-            item_type: "AssignedRoleDetails",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "resource_type",
-                    wire: "resource_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "predefined_role",
-                    wire: "predefined_role",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "project_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "user_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_users_roles,
-            check: check_users_roles,
-        });
-    #[cfg(feature = "assistants")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "messages",
-            operation: "listMessages",
-            method: "GET",
-            path: "/threads/{thread_id}/messages",
-            item_type: "MessageObject",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "thread_id",
-                    wire: "thread_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "incomplete_at",
-                    wire: "incomplete_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "role",
-                    wire: "role",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "assistant_id",
-                    wire: "assistant_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "run_id",
-                    wire: "run_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "thread_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_messages,
-            check: check_messages,
-        });
-    #[cfg(feature = "assistants")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "runs",
-            operation: "listRuns",
-            method: "GET",
-            path: "/threads/{thread_id}/runs",
-            item_type: "RunObject",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "thread_id",
-                    wire: "thread_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "assistant_id",
-                    wire: "assistant_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "started_at",
-                    wire: "started_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cancelled_at",
-                    wire: "cancelled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "failed_at",
-                    wire: "failed_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "model",
-                    wire: "model",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "instructions",
-                    wire: "instructions",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "temperature",
-                    wire: "temperature",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "top_p",
-                    wire: "top_p",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_prompt_tokens",
-                    wire: "max_prompt_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "max_completion_tokens",
-                    wire: "max_completion_tokens",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "parallel_tool_calls",
-                    wire: "parallel_tool_calls",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "thread_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_runs,
-            check: check_runs,
-        });
-    #[cfg(feature = "assistants")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "run_steps",
-            operation: "listRunSteps",
-            method: "GET",
-            path: "/threads/{thread_id}/runs/{run_id}/steps",
-            item_type: "RunStepObject",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "assistant_id",
-                    wire: "assistant_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "thread_id",
-                    wire: "thread_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "run_id",
-                    wire: "run_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expired_at",
-                    wire: "expired_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cancelled_at",
-                    wire: "cancelled_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "failed_at",
-                    wire: "failed_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "thread_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "run_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("runs"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_run_steps,
-            check: check_run_steps,
-        });
+    streams.push(stream_groups_roles());
+    #[cfg(feature = "roles")] streams.push(stream_projects_roles());
+    #[cfg(feature = "project_user_role_assignments")] streams.push(stream_users_roles());
+    #[cfg(feature = "assistants")] streams.push(stream_messages());
+    #[cfg(feature = "assistants")] streams.push(stream_runs());
+    #[cfg(feature = "assistants")] streams.push(stream_run_steps());
+    #[cfg(feature = "vector_stores")] streams.push(stream_vector_stores());
     #[cfg(feature = "vector_stores")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "vector_stores",
-            operation: "listVectorStores",
-            method: "GET",
-            path: "/vector_stores",
-            item_type: "VectorStoreObject",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "usage_bytes",
-                    wire: "usage_bytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_active_at",
-                    wire: "last_active_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_vector_stores,
-            check: check_vector_stores,
-        });
-    #[cfg(feature = "vector_stores")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list_files_in_vector_store_batch",
-            operation: "listFilesInVectorStoreBatch",
-            method: "GET",
-            path: "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
-            item_type: "VectorStoreFileObject",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "usage_bytes",
-                    wire: "usage_bytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "vector_store_id",
-                    wire: "vector_store_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "vector_store_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-                connector_sync::Param {
-                    name: "batch_id",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: Some("vector_stores"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_list_files_in_vector_store_batch,
-            check: check_list_files_in_vector_store_batch,
-        });
-    #[cfg(feature = "vector_stores")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list_vector_store_files",
-            operation: "listVectorStoreFiles",
-            method: "GET",
-            path: "/vector_stores/{vector_store_id}/files",
-            item_type: "VectorStoreFileObject",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "usage_bytes",
-                    wire: "usage_bytes",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "vector_store_id",
-                    wire: "vector_store_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "vector_store_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("vector_stores"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_list_vector_store_files,
-            check: check_list_vector_store_files,
-        });
-    #[cfg(feature = "videos")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "videos",
-            operation: "ListVideos",
-            method: "GET",
-            path: "/videos",
-            item_type: "VideoResource",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "progress",
-                    wire: "progress",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "prompt",
-                    wire: "prompt",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "size",
-                    wire: "size",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "seconds",
-                    wire: "seconds",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "remixed_from_video_id",
-                    wire: "remixed_from_video_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_videos,
-            check: check_videos,
-        });
-    #[cfg(feature = "skills")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "skills",
-            operation: "ListSkills",
-            method: "GET",
-            path: "/skills",
-            item_type: "SkillResource",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "default_version",
-                    wire: "default_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "latest_version",
-                    wire: "latest_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_skills,
-            check: check_skills,
-        });
-    #[cfg(feature = "skills")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "skill_versions",
-            operation: "ListSkillVersions",
-            method: "GET",
-            path: "/skills/{skill_id}/versions",
-            item_type: "SkillVersionResource",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "skill_id",
-                    wire: "skill_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "version",
-                    wire: "version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "skill_id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("skills"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_skill_versions,
-            check: check_skill_versions,
-        });
-    #[cfg(feature = "chatkit")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "threads",
-            operation: "ListThreadsMethod",
-            method: "GET",
-            path: "/chatkit/threads",
-            item_type: "ThreadResource",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created_at",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "user",
-                    wire: "user",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as after",
-            fetch: fetch_threads,
-            check: check_threads,
-        });
+    streams.push(stream_list_files_in_vector_store_batch());
+    #[cfg(feature = "vector_stores")] streams.push(stream_list_vector_store_files());
+    #[cfg(feature = "videos")] streams.push(stream_videos());
+    #[cfg(feature = "skills")] streams.push(stream_skills());
+    #[cfg(feature = "skills")] streams.push(stream_skill_versions());
+    #[cfg(feature = "chatkit")] streams.push(stream_threads());
     connector_sync::Catalog {
         connector: "openai",
         config: super::Client::config,
         streams,
+    }
+}
+#[cfg(feature = "assistants")]
+/// The definition of the `assistants` stream.
+fn stream_assistants() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "assistants",
+        operation: "listAssistants",
+        method: "GET",
+        path: "/assistants",
+        item_type: "AssistantObject",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "model",
+                wire: "model",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "instructions",
+                wire: "instructions",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "temperature",
+                wire: "temperature",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "top_p",
+                wire: "top_p",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_assistants,
+        check: check_assistants,
     }
 }
 #[cfg(feature = "assistants")]
@@ -3436,6 +233,62 @@ fn check_assistants(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "audio")]
+/// The definition of the `voice_consents` stream.
+fn stream_voice_consents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "voice_consents",
+        operation: "listVoiceConsents",
+        method: "GET",
+        path: "/audio/voice_consents",
+        item_type: "VoiceConsentResource",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "language",
+                wire: "language",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_voice_consents,
+        check: check_voice_consents,
+    }
+}
+#[cfg(feature = "audio")]
 /// Opens a listing of `voice_consents` (`GET /audio/voice_consents`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_voice_consents(
@@ -3468,6 +321,140 @@ fn check_voice_consents(v: &serde_json::Value) -> Result<(), String> {
     <super::models::VoiceConsentResource as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "batch")]
+/// The definition of the `batches` stream.
+fn stream_batches() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "batches",
+        operation: "listBatches",
+        method: "GET",
+        path: "/batches",
+        item_type: "Batch",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "endpoint",
+                wire: "endpoint",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "model",
+                wire: "model",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "input_file_id",
+                wire: "input_file_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "completion_window",
+                wire: "completion_window",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "output_file_id",
+                wire: "output_file_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_file_id",
+                wire: "error_file_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "in_progress_at",
+                wire: "in_progress_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "finalizing_at",
+                wire: "finalizing_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failed_at",
+                wire: "failed_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "expired_at",
+                wire: "expired_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancelling_at",
+                wire: "cancelling_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancelled_at",
+                wire: "cancelled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_batches,
+        check: check_batches,
+    }
 }
 #[cfg(feature = "batch")]
 /// Opens a listing of `batches` (`GET /batches`) with the partition's parameters and the engine's options.
@@ -3504,6 +491,68 @@ fn check_batches(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "chat")]
+/// The definition of the `completions` stream.
+fn stream_completions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "completions",
+        operation: "listChatCompletions",
+        method: "GET",
+        path: "/chat/completions",
+        item_type: "CreateChatCompletionResponse",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "model",
+                wire: "model",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "service_tier",
+                wire: "service_tier",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "system_fingerprint",
+                wire: "system_fingerprint",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_completions,
+        check: check_completions,
+    }
+}
+#[cfg(feature = "chat")]
 /// Opens a listing of `completions` (`GET /chat/completions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_completions(
@@ -3536,6 +585,57 @@ fn check_completions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::CreateChatCompletionResponse as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "chat")]
+/// The definition of the `completion_messages` stream.
+fn stream_completion_messages() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "completion_messages",
+        operation: "getChatCompletionMessages",
+        method: "GET",
+        path: "/chat/completions/{completion_id}/messages",
+        item_type: "ChatCompletionMessageListDataItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "content",
+                wire: "content",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "refusal",
+                wire: "refusal",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "role",
+                wire: "role",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "completion_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("completions"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_completion_messages,
+        check: check_completion_messages,
+    }
 }
 #[cfg(feature = "chat")]
 /// Opens a listing of `completion_messages` (`GET /chat/completions/{completion_id}/messages`) with the partition's parameters and the engine's options.
@@ -3577,6 +677,74 @@ fn check_completion_messages(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "containers")]
+/// The definition of the `containers` stream.
+fn stream_containers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "containers",
+        operation: "ListContainers",
+        method: "GET",
+        path: "/containers",
+        item_type: "ContainerResource",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_active_at",
+                wire: "last_active_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "memory_limit",
+                wire: "memory_limit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_containers,
+        check: check_containers,
+    }
+}
+#[cfg(feature = "containers")]
 /// Opens a listing of `containers` (`GET /containers`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_containers(
@@ -3609,6 +777,79 @@ fn check_containers(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ContainerResource as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "containers")]
+/// The definition of the `container_files` stream.
+fn stream_container_files() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "container_files",
+        operation: "ListContainerFiles",
+        method: "GET",
+        path: "/containers/{container_id}/files",
+        item_type: "ContainerFileResource",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "container_id",
+                wire: "container_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "bytes",
+                wire: "bytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "path",
+                wire: "path",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "source",
+                wire: "source",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "container_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("containers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_container_files,
+        check: check_container_files,
+    }
 }
 #[cfg(feature = "containers")]
 /// Opens a listing of `container_files` (`GET /containers/{container_id}/files`) with the partition's parameters and the engine's options.
@@ -3648,6 +889,56 @@ fn check_container_files(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "evals")]
+/// The definition of the `evals` stream.
+fn stream_evals() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "evals",
+        operation: "listEvals",
+        method: "GET",
+        path: "/evals",
+        item_type: "Eval",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_evals,
+        check: check_evals,
+    }
+}
+#[cfg(feature = "evals")]
 /// Opens a listing of `evals` (`GET /evals`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_evals(
@@ -3680,6 +971,85 @@ fn check_evals(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Eval as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "evals")]
+/// The definition of the `eval_runs` stream.
+fn stream_eval_runs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "eval_runs",
+        operation: "getEvalRuns",
+        method: "GET",
+        path: "/evals/{eval_id}/runs",
+        item_type: "EvalRun",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "eval_id",
+                wire: "eval_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "model",
+                wire: "model",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "report_url",
+                wire: "report_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "eval_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("evals"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_eval_runs,
+        check: check_eval_runs,
+    }
 }
 #[cfg(feature = "evals")]
 /// Opens a listing of `eval_runs` (`GET /evals/{eval_id}/runs`) with the partition's parameters and the engine's options.
@@ -3717,6 +1087,83 @@ fn check_eval_runs(v: &serde_json::Value) -> Result<(), String> {
     <super::models::EvalRun as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "evals")]
+/// The definition of the `run_output_items` stream.
+fn stream_run_output_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "run_output_items",
+        operation: "getEvalRunOutputItems",
+        method: "GET",
+        path: "/evals/{eval_id}/runs/{run_id}/output_items",
+        item_type: "EvalRunOutputItem",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "run_id",
+                wire: "run_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "eval_id",
+                wire: "eval_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "datasource_item_id",
+                wire: "datasource_item_id",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "eval_id",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "run_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("eval_runs"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_run_output_items,
+        check: check_run_output_items,
+    }
 }
 #[cfg(feature = "evals")]
 /// Opens a listing of `run_output_items` (`GET /evals/{eval_id}/runs/{run_id}/output_items`) with the partition's parameters and the engine's options.
@@ -3759,6 +1206,86 @@ fn check_run_output_items(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "files")]
+/// The definition of the `files` stream.
+fn stream_files() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "files",
+        operation: "listFiles",
+        method: "GET",
+        path: "/files",
+        item_type: "OpenAiFile",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "bytes",
+                wire: "bytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "filename",
+                wire: "filename",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "purpose",
+                wire: "purpose",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status_details",
+                wire: "status_details",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_files,
+        check: check_files,
+    }
+}
+#[cfg(feature = "files")]
 /// Opens a listing of `files` (`GET /files`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_files(
@@ -3791,6 +1318,61 @@ fn check_files(v: &serde_json::Value) -> Result<(), String> {
     <super::models::OpenAiFile as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "fine_tuning")]
+/// The definition of the `permissions` stream.
+fn stream_permissions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "permissions",
+        operation: "listFineTuningCheckpointPermissions",
+        method: "GET",
+        path: "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions",
+        item_type: "FineTuningCheckpointPermission",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "fine_tuned_model_checkpoint",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_permissions,
+        check: check_permissions,
+    }
 }
 #[cfg(feature = "fine_tuning")]
 /// Opens a listing of `permissions` (`GET /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions`) with the partition's parameters and the engine's options.
@@ -3832,6 +1414,110 @@ fn check_permissions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "fine_tuning")]
+/// The definition of the `jobs` stream.
+fn stream_jobs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "jobs",
+        operation: "listPaginatedFineTuningJobs",
+        method: "GET",
+        path: "/fine_tuning/jobs",
+        item_type: "FineTuningJob",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "fine_tuned_model",
+                wire: "fine_tuned_model",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "finished_at",
+                wire: "finished_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "model",
+                wire: "model",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "organization_id",
+                wire: "organization_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "trained_tokens",
+                wire: "trained_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "training_file",
+                wire: "training_file",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "validation_file",
+                wire: "validation_file",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "seed",
+                wire: "seed",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "estimated_finish",
+                wire: "estimated_finish",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_jobs,
+        check: check_jobs,
+    }
+}
+#[cfg(feature = "fine_tuning")]
 /// Opens a listing of `jobs` (`GET /fine_tuning/jobs`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_jobs(
@@ -3864,6 +1550,73 @@ fn check_jobs(v: &serde_json::Value) -> Result<(), String> {
     <super::models::FineTuningJob as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "fine_tuning")]
+/// The definition of the `job_checkpoints` stream.
+fn stream_job_checkpoints() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "job_checkpoints",
+        operation: "listFineTuningJobCheckpoints",
+        method: "GET",
+        path: "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints",
+        item_type: "FineTuningJobCheckpoint",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "fine_tuned_model_checkpoint",
+                wire: "fine_tuned_model_checkpoint",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "step_number",
+                wire: "step_number",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "fine_tuning_job_id",
+                wire: "fine_tuning_job_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "fine_tuning_job_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("jobs"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_job_checkpoints,
+        check: check_job_checkpoints,
+    }
 }
 #[cfg(feature = "fine_tuning")]
 /// Opens a listing of `job_checkpoints` (`GET /fine_tuning/jobs/{fine_tuning_job_id}/checkpoints`) with the partition's parameters and the engine's options.
@@ -3903,6 +1656,73 @@ fn check_job_checkpoints(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "fine_tuning")]
+/// The definition of the `job_events` stream.
+fn stream_job_events() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "job_events",
+        operation: "listFineTuningEvents",
+        method: "GET",
+        path: "/fine_tuning/jobs/{fine_tuning_job_id}/events",
+        item_type: "FineTuningJobEvent",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "level",
+                wire: "level",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "message",
+                wire: "message",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "fine_tuning_job_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("jobs"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_job_events,
+        check: check_job_events,
+    }
+}
+#[cfg(feature = "fine_tuning")]
 /// Opens a listing of `job_events` (`GET /fine_tuning/jobs/{fine_tuning_job_id}/events`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_job_events(
@@ -3940,6 +1760,74 @@ fn check_job_events(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "organization")]
+/// The definition of the `admin_api_keys` stream.
+fn stream_admin_api_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "admin_api_keys",
+        operation: "admin-api-keys-list",
+        method: "GET",
+        path: "/organization/admin_api_keys",
+        item_type: "AdminApiKey",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "redacted_value",
+                wire: "redacted_value",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_used_at",
+                wire: "last_used_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_admin_api_keys,
+        check: check_admin_api_keys,
+    }
+}
+#[cfg(feature = "organization")]
 /// Opens a listing of `admin_api_keys` (`GET /organization/admin_api_keys`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_admin_api_keys(
@@ -3972,6 +1860,54 @@ fn check_admin_api_keys(v: &serde_json::Value) -> Result<(), String> {
     <super::models::AdminApiKey as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "audit_logs")]
+/// The definition of the `audit_logs` stream.
+fn stream_audit_logs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "audit_logs",
+        operation: "list-audit-logs",
+        method: "GET",
+        path: "/organization/audit_logs",
+        item_type: "AuditLog",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "effective_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "effective_at[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "effective_at",
+                wire: "effective_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "settings",
+        paging: "a cursor sent as after",
+        fetch: fetch_audit_logs,
+        check: check_audit_logs,
+    }
 }
 #[cfg(feature = "audit_logs")]
 /// Opens a listing of `audit_logs` (`GET /organization/audit_logs`) with the partition's parameters and the engine's options.
@@ -4008,6 +1944,62 @@ fn check_audit_logs(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "certificates")]
+/// The definition of the `certificates` stream.
+fn stream_certificates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "certificates",
+        operation: "listOrganizationCertificates",
+        method: "GET",
+        path: "/organization/certificates",
+        item_type: "OrganizationCertificate",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_certificates,
+        check: check_certificates,
+    }
+}
+#[cfg(feature = "certificates")]
 /// Opens a listing of `certificates` (`GET /organization/certificates`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_certificates(
@@ -4042,6 +2034,62 @@ fn check_certificates(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "groups")]
+/// The definition of the `groups` stream.
+fn stream_groups() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "groups",
+        operation: "list-groups",
+        method: "GET",
+        path: "/organization/groups",
+        item_type: "GroupResponse",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_scim_managed",
+                wire: "is_scim_managed",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "group_type",
+                wire: "group_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_groups,
+        check: check_groups,
+    }
+}
+#[cfg(feature = "groups")]
 /// Opens a listing of `groups` (`GET /organization/groups`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_groups(
@@ -4074,6 +2122,85 @@ fn check_groups(v: &serde_json::Value) -> Result<(), String> {
     <super::models::GroupResponse as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "group_organization_role_assignments", feature = "groups"))]
+/// The definition of the `group_roles` stream.
+fn stream_group_roles() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "group_roles",
+        operation: "list-group-role-assignments",
+        method: "GET",
+        path: "/organization/groups/{group_id}/roles",
+        item_type: "AssignedRoleDetails",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "predefined_role",
+                wire: "predefined_role",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "group_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("groups"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_group_roles,
+        check: check_group_roles,
+    }
 }
 #[cfg(all(feature = "group_organization_role_assignments", feature = "groups"))]
 /// Opens a listing of `group_roles` (`GET /organization/groups/{group_id}/roles`) with the partition's parameters and the engine's options.
@@ -4113,6 +2240,51 @@ fn check_group_roles(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "group_users", feature = "groups"))]
+/// The definition of the `group_users` stream.
+fn stream_group_users() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "group_users",
+        operation: "list-group-users",
+        method: "GET",
+        path: "/organization/groups/{group_id}/users",
+        item_type: "GroupUser",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "group_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("groups"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_group_users,
+        check: check_group_users,
+    }
+}
+#[cfg(all(feature = "group_users", feature = "groups"))]
 /// Opens a listing of `group_users` (`GET /organization/groups/{group_id}/users`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_group_users(
@@ -4150,6 +2322,80 @@ fn check_group_users(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invites")]
+/// The definition of the `invites` stream.
+fn stream_invites() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "invites",
+        operation: "list-invites",
+        method: "GET",
+        path: "/organization/invites",
+        item_type: "Invite",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "role",
+                wire: "role",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "accepted_at",
+                wire: "accepted_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_invites,
+        check: check_invites,
+    }
+}
+#[cfg(feature = "invites")]
 /// Opens a listing of `invites` (`GET /organization/invites`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_invites(
@@ -4184,6 +2430,80 @@ fn check_invites(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
+/// The definition of the `projects` stream.
+fn stream_projects() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "projects",
+        operation: "list-projects",
+        method: "GET",
+        path: "/organization/projects",
+        item_type: "Project",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "archived_at",
+                wire: "archived_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "external_key_id",
+                wire: "external_key_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "residency",
+                wire: "residency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_projects,
+        check: check_projects,
+    }
+}
+#[cfg(feature = "projects")]
 /// Opens a listing of `projects` (`GET /organization/projects`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_projects(
@@ -4216,6 +2536,79 @@ fn check_projects(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Project as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "projects")]
+/// The definition of the `project_api_keys` stream.
+fn stream_project_api_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_api_keys",
+        operation: "list-project-api-keys",
+        method: "GET",
+        path: "/organization/projects/{project_id}/api_keys",
+        item_type: "ProjectApiKey",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "redacted_value",
+                wire: "redacted_value",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last_used_at",
+                wire: "last_used_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "owner_project_access",
+                wire: "owner_project_access",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_project_api_keys,
+        check: check_project_api_keys,
+    }
 }
 #[cfg(feature = "projects")]
 /// Opens a listing of `project_api_keys` (`GET /organization/projects/{project_id}/api_keys`) with the partition's parameters and the engine's options.
@@ -4255,6 +2648,67 @@ fn check_project_api_keys(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "certificates", feature = "projects"))]
+/// The definition of the `project_certificates` stream.
+fn stream_project_certificates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_certificates",
+        operation: "listProjectCertificates",
+        method: "GET",
+        path: "/organization/projects/{project_id}/certificates",
+        item_type: "OrganizationProjectCertificate",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_project_certificates,
+        check: check_project_certificates,
+    }
+}
+#[cfg(all(feature = "certificates", feature = "projects"))]
 /// Opens a listing of `project_certificates` (`GET /organization/projects/{project_id}/certificates`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_project_certificates(
@@ -4290,6 +2744,73 @@ fn check_project_certificates(v: &serde_json::Value) -> Result<(), String> {
     <super::models::OrganizationProjectCertificate as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "project_groups", feature = "projects"))]
+/// The definition of the `project_groups` stream.
+fn stream_project_groups() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_groups",
+        operation: "list-project-groups",
+        method: "GET",
+        path: "/organization/projects/{project_id}/groups",
+        item_type: "ProjectGroup",
+        primary_key: &["group_id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "project_id",
+                wire: "project_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "group_id",
+                wire: "group_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "group_name",
+                wire: "group_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "group_type",
+                wire: "group_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_project_groups,
+        check: check_project_groups,
+    }
 }
 #[cfg(all(feature = "project_groups", feature = "projects"))]
 /// Opens a listing of `project_groups` (`GET /organization/projects/{project_id}/groups`) with the partition's parameters and the engine's options.
@@ -4329,6 +2850,87 @@ fn check_project_groups(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
+/// The definition of the `project_rate_limits` stream.
+fn stream_project_rate_limits() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_rate_limits",
+        operation: "list-project-rate-limits",
+        method: "GET",
+        path: "/organization/projects/{project_id}/rate_limits",
+        item_type: "ProjectRateLimit",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "model",
+                wire: "model",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "max_requests_per_1_minute",
+                wire: "max_requests_per_1_minute",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "max_tokens_per_1_minute",
+                wire: "max_tokens_per_1_minute",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "max_images_per_1_minute",
+                wire: "max_images_per_1_minute",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_audio_megabytes_per_1_minute",
+                wire: "max_audio_megabytes_per_1_minute",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_requests_per_1_day",
+                wire: "max_requests_per_1_day",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "batch_1_day_max_input_tokens",
+                wire: "batch_1_day_max_input_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_project_rate_limits,
+        check: check_project_rate_limits,
+    }
+}
+#[cfg(feature = "projects")]
 /// Opens a listing of `project_rate_limits` (`GET /organization/projects/{project_id}/rate_limits`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_project_rate_limits(
@@ -4364,6 +2966,67 @@ fn check_project_rate_limits(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ProjectRateLimit as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "projects")]
+/// The definition of the `project_service_accounts` stream.
+fn stream_project_service_accounts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_service_accounts",
+        operation: "list-project-service-accounts",
+        method: "GET",
+        path: "/organization/projects/{project_id}/service_accounts",
+        item_type: "ProjectServiceAccount",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "role",
+                wire: "role",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_project_service_accounts,
+        check: check_project_service_accounts,
+    }
 }
 #[cfg(feature = "projects")]
 /// Opens a listing of `project_service_accounts` (`GET /organization/projects/{project_id}/service_accounts`) with the partition's parameters and the engine's options.
@@ -4403,6 +3066,63 @@ fn check_project_service_accounts(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "projects", feature = "spend_alerts"))]
+/// The definition of the `project_spend_alerts` stream.
+fn stream_project_spend_alerts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_spend_alerts",
+        operation: "list-project-spend-alerts",
+        method: "GET",
+        path: "/organization/projects/{project_id}/spend_alerts",
+        item_type: "ProjectSpendAlert",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "threshold_amount",
+                wire: "threshold_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "interval",
+                wire: "interval",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_project_spend_alerts,
+        check: check_project_spend_alerts,
+    }
+}
+#[cfg(all(feature = "projects", feature = "spend_alerts"))]
 /// Opens a listing of `project_spend_alerts` (`GET /organization/projects/{project_id}/spend_alerts`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_project_spend_alerts(
@@ -4438,6 +3158,69 @@ fn check_project_spend_alerts(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ProjectSpendAlert as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "projects")]
+/// The definition of the `project_users` stream.
+fn stream_project_users() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "project_users",
+        operation: "list-project-users",
+        method: "GET",
+        path: "/organization/projects/{project_id}/users",
+        item_type: "ProjectUser",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "role",
+                wire: "role",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "added_at",
+                wire: "added_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("projects"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_project_users,
+        check: check_project_users,
+    }
 }
 #[cfg(feature = "projects")]
 /// Opens a listing of `project_users` (`GET /organization/projects/{project_id}/users`) with the partition's parameters and the engine's options.
@@ -4477,6 +3260,64 @@ fn check_project_users(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "roles")]
+/// The definition of the `organization_roles` stream.
+fn stream_organization_roles() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "organization_roles",
+        operation: "list-roles",
+        method: "GET",
+        path: "/organization/roles",
+        item_type: "Role",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "predefined_role",
+                wire: "predefined_role",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_organization_roles,
+        check: check_organization_roles,
+    }
+}
+#[cfg(feature = "roles")]
 /// Opens a listing of `organization_roles` (`GET /organization/roles`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_organization_roles(
@@ -4509,6 +3350,58 @@ fn check_organization_roles(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Role as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "spend_alerts")]
+/// The definition of the `spend_alerts` stream.
+fn stream_spend_alerts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "spend_alerts",
+        operation: "list-organization-spend-alerts",
+        method: "GET",
+        path: "/organization/spend_alerts",
+        item_type: "OrganizationSpendAlert",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "threshold_amount",
+                wire: "threshold_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "interval",
+                wire: "interval",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_spend_alerts,
+        check: check_spend_alerts,
+    }
 }
 #[cfg(feature = "spend_alerts")]
 /// Opens a listing of `spend_alerts` (`GET /organization/spend_alerts`) with the partition's parameters and the engine's options.
@@ -4545,6 +3438,116 @@ fn check_spend_alerts(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
+/// The definition of the `users` stream.
+fn stream_users() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "users",
+        operation: "list-users",
+        method: "GET",
+        path: "/organization/users",
+        item_type: "User",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "role",
+                wire: "role",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "added_at",
+                wire: "added_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_default",
+                wire: "is_default",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_service_account",
+                wire: "is_service_account",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_scale_tier_authorized_purchaser",
+                wire: "is_scale_tier_authorized_purchaser",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_scim_managed",
+                wire: "is_scim_managed",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_key_last_used_at",
+                wire: "api_key_last_used_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "technical_level",
+                wire: "technical_level",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "developer_persona",
+                wire: "developer_persona",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_users,
+        check: check_users,
+    }
+}
+#[cfg(feature = "users")]
 /// Opens a listing of `users` (`GET /organization/users`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_users(
@@ -4577,6 +3580,85 @@ fn check_users(v: &serde_json::Value) -> Result<(), String> {
     <super::models::User as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "user_organization_role_assignments", feature = "users"))]
+/// The definition of the `user_roles` stream.
+fn stream_user_roles() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "user_roles",
+        operation: "list-user-role-assignments",
+        method: "GET",
+        path: "/organization/users/{user_id}/roles",
+        item_type: "AssignedRoleDetails",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "predefined_role",
+                wire: "predefined_role",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "user_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("users"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_user_roles,
+        check: check_user_roles,
+    }
 }
 #[cfg(all(feature = "user_organization_role_assignments", feature = "users"))]
 /// Opens a listing of `user_roles` (`GET /organization/users/{user_id}/roles`) with the partition's parameters and the engine's options.
@@ -4614,6 +3696,89 @@ fn check_user_roles(v: &serde_json::Value) -> Result<(), String> {
     <super::models::AssignedRoleDetails as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "project_group_role_assignments")]
+/// The definition of the `groups_roles` stream.
+fn stream_groups_roles() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "groups_roles",
+        operation: "list-project-group-role-assignments",
+        method: "GET",
+        path: "/projects/{project_id}/groups/{group_id}/roles",
+        item_type: "AssignedRoleDetails",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "predefined_role",
+                wire: "predefined_role",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "group_id",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_groups_roles,
+        check: check_groups_roles,
+    }
 }
 #[cfg(feature = "project_group_role_assignments")]
 /// Opens a listing of `groups_roles` (`GET /projects/{project_id}/groups/{group_id}/roles`) with the partition's parameters and the engine's options.
@@ -4656,6 +3821,69 @@ fn check_groups_roles(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "roles")]
+/// The definition of the `projects_roles` stream.
+fn stream_projects_roles() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "projects_roles",
+        operation: "list-project-roles",
+        method: "GET",
+        path: "/projects/{project_id}/roles",
+        item_type: "Role",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "predefined_role",
+                wire: "predefined_role",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_projects_roles,
+        check: check_projects_roles,
+    }
+}
+#[cfg(feature = "roles")]
 /// Opens a listing of `projects_roles` (`GET /projects/{project_id}/roles`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_projects_roles(
@@ -4691,6 +3919,89 @@ fn check_projects_roles(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Role as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "project_user_role_assignments")]
+/// The definition of the `users_roles` stream.
+fn stream_users_roles() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "users_roles",
+        operation: "list-project-user-role-assignments",
+        method: "GET",
+        path: "/projects/{project_id}/users/{user_id}/roles",
+        item_type: "AssignedRoleDetails",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "resource_type",
+                wire: "resource_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "predefined_role",
+                wire: "predefined_role",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "item_updated_at",
+                wire: "updated_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "project_id",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "user_id",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_users_roles,
+        check: check_users_roles,
+    }
 }
 #[cfg(feature = "project_user_role_assignments")]
 /// Opens a listing of `users_roles` (`GET /projects/{project_id}/users/{user_id}/roles`) with the partition's parameters and the engine's options.
@@ -4733,6 +4044,97 @@ fn check_users_roles(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "assistants")]
+/// The definition of the `messages` stream.
+fn stream_messages() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "messages",
+        operation: "listMessages",
+        method: "GET",
+        path: "/threads/{thread_id}/messages",
+        item_type: "MessageObject",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "thread_id",
+                wire: "thread_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "incomplete_at",
+                wire: "incomplete_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "role",
+                wire: "role",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "assistant_id",
+                wire: "assistant_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "run_id",
+                wire: "run_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "thread_id",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_messages,
+        check: check_messages,
+    }
+}
+#[cfg(feature = "assistants")]
 /// Opens a listing of `messages` (`GET /threads/{thread_id}/messages`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_messages(
@@ -4768,6 +4170,145 @@ fn check_messages(v: &serde_json::Value) -> Result<(), String> {
     <super::models::MessageObject as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "assistants")]
+/// The definition of the `runs` stream.
+fn stream_runs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "runs",
+        operation: "listRuns",
+        method: "GET",
+        path: "/threads/{thread_id}/runs",
+        item_type: "RunObject",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "thread_id",
+                wire: "thread_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "assistant_id",
+                wire: "assistant_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "started_at",
+                wire: "started_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cancelled_at",
+                wire: "cancelled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "failed_at",
+                wire: "failed_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "model",
+                wire: "model",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "instructions",
+                wire: "instructions",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "temperature",
+                wire: "temperature",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "top_p",
+                wire: "top_p",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_prompt_tokens",
+                wire: "max_prompt_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "max_completion_tokens",
+                wire: "max_completion_tokens",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "parallel_tool_calls",
+                wire: "parallel_tool_calls",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "thread_id",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_runs,
+        check: check_runs,
+    }
 }
 #[cfg(feature = "assistants")]
 /// Opens a listing of `runs` (`GET /threads/{thread_id}/runs`) with the partition's parameters and the engine's options.
@@ -4807,6 +4348,113 @@ fn check_runs(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "assistants")]
+/// The definition of the `run_steps` stream.
+fn stream_run_steps() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "run_steps",
+        operation: "listRunSteps",
+        method: "GET",
+        path: "/threads/{thread_id}/runs/{run_id}/steps",
+        item_type: "RunStepObject",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "assistant_id",
+                wire: "assistant_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "thread_id",
+                wire: "thread_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "run_id",
+                wire: "run_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expired_at",
+                wire: "expired_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cancelled_at",
+                wire: "cancelled_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "failed_at",
+                wire: "failed_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "thread_id",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "run_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("runs"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_run_steps,
+        check: check_run_steps,
+    }
+}
+#[cfg(feature = "assistants")]
 /// Opens a listing of `run_steps` (`GET /threads/{thread_id}/runs/{run_id}/steps`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_run_steps(
@@ -4844,6 +4492,80 @@ fn check_run_steps(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vector_stores")]
+/// The definition of the `vector_stores` stream.
+fn stream_vector_stores() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "vector_stores",
+        operation: "listVectorStores",
+        method: "GET",
+        path: "/vector_stores",
+        item_type: "VectorStoreObject",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "usage_bytes",
+                wire: "usage_bytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_active_at",
+                wire: "last_active_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_vector_stores,
+        check: check_vector_stores,
+    }
+}
+#[cfg(feature = "vector_stores")]
 /// Opens a listing of `vector_stores` (`GET /vector_stores`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_vector_stores(
@@ -4876,6 +4598,77 @@ fn check_vector_stores(v: &serde_json::Value) -> Result<(), String> {
     <super::models::VectorStoreObject as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "vector_stores")]
+/// The definition of the `list_files_in_vector_store_batch` stream.
+fn stream_list_files_in_vector_store_batch() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list_files_in_vector_store_batch",
+        operation: "listFilesInVectorStoreBatch",
+        method: "GET",
+        path: "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
+        item_type: "VectorStoreFileObject",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "usage_bytes",
+                wire: "usage_bytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "vector_store_id",
+                wire: "vector_store_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "vector_store_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+            connector_sync::Param {
+                name: "batch_id",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: Some("vector_stores"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_list_files_in_vector_store_batch,
+        check: check_list_files_in_vector_store_batch,
+    }
 }
 #[cfg(feature = "vector_stores")]
 /// Opens a listing of `list_files_in_vector_store_batch` (`GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files`) with the partition's parameters and the engine's options.
@@ -4918,6 +4711,73 @@ fn check_list_files_in_vector_store_batch(v: &serde_json::Value) -> Result<(), S
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vector_stores")]
+/// The definition of the `list_vector_store_files` stream.
+fn stream_list_vector_store_files() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list_vector_store_files",
+        operation: "listVectorStoreFiles",
+        method: "GET",
+        path: "/vector_stores/{vector_store_id}/files",
+        item_type: "VectorStoreFileObject",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "usage_bytes",
+                wire: "usage_bytes",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "vector_store_id",
+                wire: "vector_store_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "vector_store_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("vector_stores"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_list_vector_store_files,
+        check: check_list_vector_store_files,
+    }
+}
+#[cfg(feature = "vector_stores")]
 /// Opens a listing of `list_vector_store_files` (`GET /vector_stores/{vector_store_id}/files`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_list_vector_store_files(
@@ -4955,6 +4815,98 @@ fn check_list_vector_store_files(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "videos")]
+/// The definition of the `videos` stream.
+fn stream_videos() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "videos",
+        operation: "ListVideos",
+        method: "GET",
+        path: "/videos",
+        item_type: "VideoResource",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "progress",
+                wire: "progress",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "prompt",
+                wire: "prompt",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "size",
+                wire: "size",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "seconds",
+                wire: "seconds",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "remixed_from_video_id",
+                wire: "remixed_from_video_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_videos,
+        check: check_videos,
+    }
+}
+#[cfg(feature = "videos")]
 /// Opens a listing of `videos` (`GET /videos`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_videos(
@@ -4989,6 +4941,74 @@ fn check_videos(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "skills")]
+/// The definition of the `skills` stream.
+fn stream_skills() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "skills",
+        operation: "ListSkills",
+        method: "GET",
+        path: "/skills",
+        item_type: "SkillResource",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "default_version",
+                wire: "default_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "latest_version",
+                wire: "latest_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_skills,
+        check: check_skills,
+    }
+}
+#[cfg(feature = "skills")]
 /// Opens a listing of `skills` (`GET /skills`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_skills(
@@ -5021,6 +5041,79 @@ fn check_skills(v: &serde_json::Value) -> Result<(), String> {
     <super::models::SkillResource as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "skills")]
+/// The definition of the `skill_versions` stream.
+fn stream_skill_versions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "skill_versions",
+        operation: "ListSkillVersions",
+        method: "GET",
+        path: "/skills/{skill_id}/versions",
+        item_type: "SkillVersionResource",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "skill_id",
+                wire: "skill_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "version",
+                wire: "version",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "skill_id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("skills"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_skill_versions,
+        check: check_skill_versions,
+    }
 }
 #[cfg(feature = "skills")]
 /// Opens a listing of `skill_versions` (`GET /skills/{skill_id}/versions`) with the partition's parameters and the engine's options.
@@ -5058,6 +5151,62 @@ fn check_skill_versions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::SkillVersionResource as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "chatkit")]
+/// The definition of the `threads` stream.
+fn stream_threads() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "threads",
+        operation: "ListThreadsMethod",
+        method: "GET",
+        path: "/chatkit/threads",
+        item_type: "ThreadResource",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created_at",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_at",
+                wire: "created_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "user",
+                wire: "user",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as after",
+        fetch: fetch_threads,
+        check: check_threads,
+    }
 }
 #[cfg(feature = "chatkit")]
 /// Opens a listing of `threads` (`GET /chatkit/threads`) with the partition's parameters and the engine's options.

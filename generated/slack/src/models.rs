@@ -15,36 +15,8 @@ pub struct BlocksItem {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for BlocksItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BlocksItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BlocksItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BlocksItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "type" => __f0 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(BlocksItem {
-                    type_: rt::de::required(__f0, "type")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BlocksItem { type_ : req = "type", ..additional_properties }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 /// Bot Profile Object
@@ -62,50 +34,9 @@ pub struct ObjsBotProfile {
     pub updated: i64,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for ObjsBotProfile {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsBotProfile;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsBotProfile")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsBotProfile, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsBotProfileIcons> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "app_id" => __f0 = Some(__map.next_value()?),
-                        "deleted" => __f1 = Some(__map.next_value()?),
-                        "icons" => __f2 = Some(__map.next_value()?),
-                        "id" => __f3 = Some(__map.next_value()?),
-                        "name" => __f4 = Some(__map.next_value()?),
-                        "team_id" => __f5 = Some(__map.next_value()?),
-                        "updated" => __f6 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsBotProfile {
-                    app_id: rt::de::required(__f0, "app_id")?,
-                    deleted: rt::de::required(__f1, "deleted")?,
-                    icons: rt::de::required(__f2, "icons")?,
-                    id: rt::de::required(__f3, "id")?,
-                    name: rt::de::required(__f4, "name")?,
-                    team_id: rt::de::required(__f5, "team_id")?,
-                    updated: rt::de::required(__f6, "updated")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsBotProfile { app_id : req, deleted : req, icons : req, id : req, name : req,
+    team_id : req, updated : req, }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsBotProfile {
@@ -146,38 +77,8 @@ pub struct ObjsBotProfileIcons {
     pub image_72: String,
 }
 #[cfg(any(feature = "bots", feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for ObjsBotProfileIcons {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsBotProfileIcons;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsBotProfileIcons")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsBotProfileIcons, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "image_36" => __f0 = Some(__map.next_value()?),
-                        "image_48" => __f1 = Some(__map.next_value()?),
-                        "image_72" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsBotProfileIcons {
-                    image_36: rt::de::required(__f0, "image_36")?,
-                    image_48: rt::de::required(__f1, "image_48")?,
-                    image_72: rt::de::required(__f2, "image_72")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsBotProfileIcons { image_36 : req, image_48 : req, image_72 : req, }
 }
 #[cfg(feature = "admin_conversations")]
 /// Channel Object
@@ -222,127 +123,15 @@ pub struct ObjsChannel {
     pub unread_count_display: Option<i64>,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for ObjsChannel {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsChannel;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsChannel")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsChannel, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<serde_json::Value> = None;
-                let mut __f20: Option<Vec<String>> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<Vec<String>> = None;
-                let mut __f25: Option<Vec<String>> = None;
-                let mut __f26: Option<f64> = None;
-                let mut __f27: Option<super::models::ObjsChannelPurpose> = None;
-                let mut __f28: Option<super::models::ObjsChannelPurpose> = None;
-                let mut __f29: Option<i64> = None;
-                let mut __f30: Option<i64> = None;
-                let mut __f31: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "accepted_user" => __f0 = __map.next_value()?,
-                        "created" => __f1 = Some(__map.next_value()?),
-                        "creator" => __f2 = Some(__map.next_value()?),
-                        "id" => __f3 = Some(__map.next_value()?),
-                        "is_archived" => __f4 = __map.next_value()?,
-                        "is_channel" => __f5 = Some(__map.next_value()?),
-                        "is_frozen" => __f6 = __map.next_value()?,
-                        "is_general" => __f7 = __map.next_value()?,
-                        "is_member" => __f8 = __map.next_value()?,
-                        "is_moved" => __f9 = __map.next_value()?,
-                        "is_mpim" => __f10 = Some(__map.next_value()?),
-                        "is_non_threadable" => __f11 = __map.next_value()?,
-                        "is_org_shared" => __f12 = Some(__map.next_value()?),
-                        "is_pending_ext_shared" => __f13 = __map.next_value()?,
-                        "is_private" => __f14 = Some(__map.next_value()?),
-                        "is_read_only" => __f15 = __map.next_value()?,
-                        "is_shared" => __f16 = Some(__map.next_value()?),
-                        "is_thread_only" => __f17 = __map.next_value()?,
-                        "last_read" => __f18 = __map.next_value()?,
-                        "latest" => __f19 = __map.next_value()?,
-                        "members" => __f20 = Some(__map.next_value()?),
-                        "name" => __f21 = Some(__map.next_value()?),
-                        "name_normalized" => __f22 = Some(__map.next_value()?),
-                        "num_members" => __f23 = __map.next_value()?,
-                        "pending_shared" => __f24 = __map.next_value()?,
-                        "previous_names" => __f25 = __map.next_value()?,
-                        "priority" => {
-                            __f26 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "purpose" => __f27 = Some(__map.next_value()?),
-                        "topic" => __f28 = Some(__map.next_value()?),
-                        "unlinked" => __f29 = __map.next_value()?,
-                        "unread_count" => __f30 = __map.next_value()?,
-                        "unread_count_display" => __f31 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsChannel {
-                    accepted_user: __f0,
-                    created: rt::de::required(__f1, "created")?,
-                    creator: rt::de::required(__f2, "creator")?,
-                    id: rt::de::required(__f3, "id")?,
-                    is_archived: __f4,
-                    is_channel: rt::de::required(__f5, "is_channel")?,
-                    is_frozen: __f6,
-                    is_general: __f7,
-                    is_member: __f8,
-                    is_moved: __f9,
-                    is_mpim: rt::de::required(__f10, "is_mpim")?,
-                    is_non_threadable: __f11,
-                    is_org_shared: rt::de::required(__f12, "is_org_shared")?,
-                    is_pending_ext_shared: __f13,
-                    is_private: rt::de::required(__f14, "is_private")?,
-                    is_read_only: __f15,
-                    is_shared: rt::de::required(__f16, "is_shared")?,
-                    is_thread_only: __f17,
-                    last_read: __f18,
-                    latest: __f19,
-                    members: rt::de::required(__f20, "members")?,
-                    name: rt::de::required(__f21, "name")?,
-                    name_normalized: rt::de::required(__f22, "name_normalized")?,
-                    num_members: __f23,
-                    pending_shared: __f24,
-                    previous_names: __f25,
-                    priority: __f26,
-                    purpose: rt::de::required(__f27, "purpose")?,
-                    topic: rt::de::required(__f28, "topic")?,
-                    unlinked: __f29,
-                    unread_count: __f30,
-                    unread_count_display: __f31,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsChannel { accepted_user : opt, created : req, creator : req, id : req,
+    is_archived : opt, is_channel : req, is_frozen : opt, is_general : opt, is_member :
+    opt, is_moved : opt, is_mpim : req, is_non_threadable : opt, is_org_shared : req,
+    is_pending_ext_shared : opt, is_private : req, is_read_only : opt, is_shared : req,
+    is_thread_only : opt, last_read : opt, latest : opt, members : req, name : req,
+    name_normalized : req, num_members : opt, pending_shared : opt, previous_names : opt,
+    priority : optn, purpose : req, topic : req, unlinked : opt, unread_count : opt,
+    unread_count_display : opt, }
 }
 #[cfg(feature = "admin_conversations")]
 impl ObjsChannel {
@@ -410,38 +199,8 @@ pub struct ObjsChannelPurpose {
     pub value: String,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for ObjsChannelPurpose {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsChannelPurpose;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsChannelPurpose")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsChannelPurpose, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "creator" => __f0 = Some(__map.next_value()?),
-                        "last_set" => __f1 = Some(__map.next_value()?),
-                        "value" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsChannelPurpose {
-                    creator: rt::de::required(__f0, "creator")?,
-                    last_set: rt::de::required(__f1, "last_set")?,
-                    value: rt::de::required(__f2, "value")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsChannelPurpose { creator : req, last_set : req, value : req, }
 }
 #[cfg(feature = "admin_conversations")]
 impl ObjsChannelPurpose {
@@ -480,62 +239,10 @@ pub struct ObjsComment {
     pub user: String,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for ObjsComment {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsComment;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsComment")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsComment, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<serde_json::Value> = None;
-                let mut __f7: Option<Vec<String>> = None;
-                let mut __f8: Option<Vec<super::models::ObjsReaction>> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "comment" => __f0 = Some(__map.next_value()?),
-                        "created" => __f1 = Some(__map.next_value()?),
-                        "id" => __f2 = Some(__map.next_value()?),
-                        "is_intro" => __f3 = Some(__map.next_value()?),
-                        "is_starred" => __f4 = __map.next_value()?,
-                        "num_stars" => __f5 = __map.next_value()?,
-                        "pinned_info" => __f6 = __map.next_value()?,
-                        "pinned_to" => __f7 = __map.next_value()?,
-                        "reactions" => __f8 = __map.next_value()?,
-                        "timestamp" => __f9 = Some(__map.next_value()?),
-                        "user" => __f10 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsComment {
-                    comment: rt::de::required(__f0, "comment")?,
-                    created: rt::de::required(__f1, "created")?,
-                    id: rt::de::required(__f2, "id")?,
-                    is_intro: rt::de::required(__f3, "is_intro")?,
-                    is_starred: __f4,
-                    num_stars: __f5,
-                    pinned_info: __f6,
-                    pinned_to: __f7,
-                    reactions: __f8,
-                    timestamp: rt::de::required(__f9, "timestamp")?,
-                    user: rt::de::required(__f10, "user")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsComment { comment : req, created : req, id : req, is_intro : req, is_starred :
+    opt, num_stars : opt, pinned_info : opt, pinned_to : opt, reactions : opt, timestamp
+    : req, user : req, }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsComment {
@@ -563,42 +270,8 @@ pub struct ObjsReaction {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
-impl<'de> serde::Deserialize<'de> for ObjsReaction {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsReaction;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsReaction")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsReaction, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<Vec<String>> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "count" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "users" => __f2 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(ObjsReaction {
-                    count: rt::de::required(__f0, "count")?,
-                    name: rt::de::required(__f1, "name")?,
-                    users: rt::de::required(__f2, "users")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsReaction { count : req, name : req, users : req, ..additional_properties }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -614,47 +287,9 @@ pub struct ObjsEnterpriseUser {
     pub teams: Vec<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for ObjsEnterpriseUser {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsEnterpriseUser;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsEnterpriseUser")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsEnterpriseUser, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "enterprise_id" => __f0 = Some(__map.next_value()?),
-                        "enterprise_name" => __f1 = Some(__map.next_value()?),
-                        "id" => __f2 = Some(__map.next_value()?),
-                        "is_admin" => __f3 = Some(__map.next_value()?),
-                        "is_owner" => __f4 = Some(__map.next_value()?),
-                        "teams" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsEnterpriseUser {
-                    enterprise_id: rt::de::required(__f0, "enterprise_id")?,
-                    enterprise_name: rt::de::required(__f1, "enterprise_name")?,
-                    id: rt::de::required(__f2, "id")?,
-                    is_admin: rt::de::required(__f3, "is_admin")?,
-                    is_owner: rt::de::required(__f4, "is_owner")?,
-                    teams: rt::de::required(__f5, "teams")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsEnterpriseUser { enterprise_id : req, enterprise_name : req, id : req, is_admin :
+    req, is_owner : req, teams : req, }
 }
 #[cfg(feature = "all")]
 impl ObjsEnterpriseUser {
@@ -691,37 +326,8 @@ pub struct ObjsExternalOrgMigrations {
     pub date_updated: i64,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for ObjsExternalOrgMigrations {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsExternalOrgMigrations;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsExternalOrgMigrations")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsExternalOrgMigrations, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ObjsExternalOrgMigrationsCurrentItem>,
-                > = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "current" => __f0 = Some(__map.next_value()?),
-                        "date_updated" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsExternalOrgMigrations {
-                    current: rt::de::required(__f0, "current")?,
-                    date_updated: rt::de::required(__f1, "date_updated")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsExternalOrgMigrations { current : req, date_updated : req, }
 }
 #[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -730,35 +336,8 @@ pub struct ObjsExternalOrgMigrationsCurrentItem {
     pub team_id: String,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for ObjsExternalOrgMigrationsCurrentItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsExternalOrgMigrationsCurrentItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsExternalOrgMigrationsCurrentItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsExternalOrgMigrationsCurrentItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "date_started" => __f0 = Some(__map.next_value()?),
-                        "team_id" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsExternalOrgMigrationsCurrentItem {
-                    date_started: rt::de::required(__f0, "date_started")?,
-                    team_id: rt::de::required(__f1, "team_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsExternalOrgMigrationsCurrentItem { date_started : req, team_id : req, }
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 /// file object
@@ -842,239 +421,23 @@ pub struct ObjsFile {
     pub username: Option<String>,
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
-impl<'de> serde::Deserialize<'de> for ObjsFile {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsFile;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsFile")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsFile, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<Vec<String>> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<Vec<String>> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<i64> = None;
-                let mut __f27: Option<i64> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<serde_json::Value> = None;
-                let mut __f31: Option<Vec<String>> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<bool> = None;
-                let mut __f35: Option<Vec<super::models::ObjsReaction>> = None;
-                let mut __f36: Option<super::models::ObjsFileShares> = None;
-                let mut __f37: Option<i64> = None;
-                let mut __f38: Option<String> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<String> = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<i64> = None;
-                let mut __f46: Option<i64> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<i64> = None;
-                let mut __f49: Option<i64> = None;
-                let mut __f50: Option<String> = None;
-                let mut __f51: Option<String> = None;
-                let mut __f52: Option<i64> = None;
-                let mut __f53: Option<i64> = None;
-                let mut __f54: Option<String> = None;
-                let mut __f55: Option<String> = None;
-                let mut __f56: Option<i64> = None;
-                let mut __f57: Option<i64> = None;
-                let mut __f58: Option<String> = None;
-                let mut __f59: Option<i64> = None;
-                let mut __f60: Option<i64> = None;
-                let mut __f61: Option<String> = None;
-                let mut __f62: Option<i64> = None;
-                let mut __f63: Option<String> = None;
-                let mut __f64: Option<i64> = None;
-                let mut __f65: Option<String> = None;
-                let mut __f66: Option<String> = None;
-                let mut __f67: Option<String> = None;
-                let mut __f68: Option<String> = None;
-                let mut __f69: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channels" => __f0 = __map.next_value()?,
-                        "comments_count" => __f1 = __map.next_value()?,
-                        "created" => __f2 = __map.next_value()?,
-                        "date_delete" => __f3 = __map.next_value()?,
-                        "display_as_bot" => __f4 = __map.next_value()?,
-                        "editable" => __f5 = __map.next_value()?,
-                        "editor" => __f6 = __map.next_value()?,
-                        "external_id" => __f7 = __map.next_value()?,
-                        "external_type" => __f8 = __map.next_value()?,
-                        "external_url" => __f9 = __map.next_value()?,
-                        "filetype" => __f10 = __map.next_value()?,
-                        "groups" => __f11 = __map.next_value()?,
-                        "has_rich_preview" => __f12 = __map.next_value()?,
-                        "id" => __f13 = __map.next_value()?,
-                        "image_exif_rotation" => __f14 = __map.next_value()?,
-                        "ims" => __f15 = __map.next_value()?,
-                        "is_external" => __f16 = __map.next_value()?,
-                        "is_public" => __f17 = __map.next_value()?,
-                        "is_starred" => __f18 = __map.next_value()?,
-                        "is_tombstoned" => __f19 = __map.next_value()?,
-                        "last_editor" => __f20 = __map.next_value()?,
-                        "mimetype" => __f21 = __map.next_value()?,
-                        "mode" => __f22 = __map.next_value()?,
-                        "name" => __f23 = __map.next_value()?,
-                        "non_owner_editable" => __f24 = __map.next_value()?,
-                        "num_stars" => __f25 = __map.next_value()?,
-                        "original_h" => __f26 = __map.next_value()?,
-                        "original_w" => __f27 = __map.next_value()?,
-                        "permalink" => __f28 = __map.next_value()?,
-                        "permalink_public" => __f29 = __map.next_value()?,
-                        "pinned_info" => __f30 = __map.next_value()?,
-                        "pinned_to" => __f31 = __map.next_value()?,
-                        "pretty_type" => __f32 = __map.next_value()?,
-                        "preview" => __f33 = __map.next_value()?,
-                        "public_url_shared" => __f34 = __map.next_value()?,
-                        "reactions" => __f35 = __map.next_value()?,
-                        "shares" => __f36 = __map.next_value()?,
-                        "size" => __f37 = __map.next_value()?,
-                        "source_team" => __f38 = __map.next_value()?,
-                        "state" => __f39 = __map.next_value()?,
-                        "thumb_1024" => __f40 = __map.next_value()?,
-                        "thumb_1024_h" => __f41 = __map.next_value()?,
-                        "thumb_1024_w" => __f42 = __map.next_value()?,
-                        "thumb_160" => __f43 = __map.next_value()?,
-                        "thumb_360" => __f44 = __map.next_value()?,
-                        "thumb_360_h" => __f45 = __map.next_value()?,
-                        "thumb_360_w" => __f46 = __map.next_value()?,
-                        "thumb_480" => __f47 = __map.next_value()?,
-                        "thumb_480_h" => __f48 = __map.next_value()?,
-                        "thumb_480_w" => __f49 = __map.next_value()?,
-                        "thumb_64" => __f50 = __map.next_value()?,
-                        "thumb_720" => __f51 = __map.next_value()?,
-                        "thumb_720_h" => __f52 = __map.next_value()?,
-                        "thumb_720_w" => __f53 = __map.next_value()?,
-                        "thumb_80" => __f54 = __map.next_value()?,
-                        "thumb_800" => __f55 = __map.next_value()?,
-                        "thumb_800_h" => __f56 = __map.next_value()?,
-                        "thumb_800_w" => __f57 = __map.next_value()?,
-                        "thumb_960" => __f58 = __map.next_value()?,
-                        "thumb_960_h" => __f59 = __map.next_value()?,
-                        "thumb_960_w" => __f60 = __map.next_value()?,
-                        "thumb_tiny" => __f61 = __map.next_value()?,
-                        "timestamp" => __f62 = __map.next_value()?,
-                        "title" => __f63 = __map.next_value()?,
-                        "updated" => __f64 = __map.next_value()?,
-                        "url_private" => __f65 = __map.next_value()?,
-                        "url_private_download" => __f66 = __map.next_value()?,
-                        "user" => __f67 = __map.next_value()?,
-                        "user_team" => __f68 = __map.next_value()?,
-                        "username" => __f69 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsFile {
-                    channels: __f0,
-                    comments_count: __f1,
-                    created: __f2,
-                    date_delete: __f3,
-                    display_as_bot: __f4,
-                    editable: __f5,
-                    editor: __f6,
-                    external_id: __f7,
-                    external_type: __f8,
-                    external_url: __f9,
-                    filetype: __f10,
-                    groups: __f11,
-                    has_rich_preview: __f12,
-                    id: __f13,
-                    image_exif_rotation: __f14,
-                    ims: __f15,
-                    is_external: __f16,
-                    is_public: __f17,
-                    is_starred: __f18,
-                    is_tombstoned: __f19,
-                    last_editor: __f20,
-                    mimetype: __f21,
-                    mode: __f22,
-                    name: __f23,
-                    non_owner_editable: __f24,
-                    num_stars: __f25,
-                    original_h: __f26,
-                    original_w: __f27,
-                    permalink: __f28,
-                    permalink_public: __f29,
-                    pinned_info: __f30,
-                    pinned_to: __f31,
-                    pretty_type: __f32,
-                    preview: __f33,
-                    public_url_shared: __f34,
-                    reactions: __f35,
-                    shares: __f36,
-                    size: __f37,
-                    source_team: __f38,
-                    state: __f39,
-                    thumb_1024: __f40,
-                    thumb_1024_h: __f41,
-                    thumb_1024_w: __f42,
-                    thumb_160: __f43,
-                    thumb_360: __f44,
-                    thumb_360_h: __f45,
-                    thumb_360_w: __f46,
-                    thumb_480: __f47,
-                    thumb_480_h: __f48,
-                    thumb_480_w: __f49,
-                    thumb_64: __f50,
-                    thumb_720: __f51,
-                    thumb_720_h: __f52,
-                    thumb_720_w: __f53,
-                    thumb_80: __f54,
-                    thumb_800: __f55,
-                    thumb_800_h: __f56,
-                    thumb_800_w: __f57,
-                    thumb_960: __f58,
-                    thumb_960_h: __f59,
-                    thumb_960_w: __f60,
-                    thumb_tiny: __f61,
-                    timestamp: __f62,
-                    title: __f63,
-                    updated: __f64,
-                    url_private: __f65,
-                    url_private_download: __f66,
-                    user: __f67,
-                    user_team: __f68,
-                    username: __f69,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsFile { channels : opt, comments_count : opt, created : opt, date_delete : opt,
+    display_as_bot : opt, editable : opt, editor : opt, external_id : opt, external_type
+    : opt, external_url : opt, filetype : opt, groups : opt, has_rich_preview : opt, id :
+    opt, image_exif_rotation : opt, ims : opt, is_external : opt, is_public : opt,
+    is_starred : opt, is_tombstoned : opt, last_editor : opt, mimetype : opt, mode : opt,
+    name : opt, non_owner_editable : opt, num_stars : opt, original_h : opt, original_w :
+    opt, permalink : opt, permalink_public : opt, pinned_info : opt, pinned_to : opt,
+    pretty_type : opt, preview : opt, public_url_shared : opt, reactions : opt, shares :
+    opt, size : opt, source_team : opt, state : opt, thumb_1024 : opt, thumb_1024_h :
+    opt, thumb_1024_w : opt, thumb_160 : opt, thumb_360 : opt, thumb_360_h : opt,
+    thumb_360_w : opt, thumb_480 : opt, thumb_480_h : opt, thumb_480_w : opt, thumb_64 :
+    opt, thumb_720 : opt, thumb_720_h : opt, thumb_720_w : opt, thumb_80 : opt, thumb_800
+    : opt, thumb_800_h : opt, thumb_800_w : opt, thumb_960 : opt, thumb_960_h : opt,
+    thumb_960_w : opt, thumb_tiny : opt, timestamp : opt, title : opt, updated : opt,
+    url_private : opt, url_private_download : opt, user : opt, user_team : opt, username
+    : opt, }
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 impl ObjsFile {
@@ -1117,35 +480,8 @@ pub struct ObjsFileShares {
     pub public: Option<serde_json::Value>,
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
-impl<'de> serde::Deserialize<'de> for ObjsFileShares {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsFileShares;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsFileShares")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsFileShares, A::Error> {
-                let mut __f0: Option<serde_json::Value> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "private" => __f0 = __map.next_value()?,
-                        "public" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsFileShares {
-                    private: __f0,
-                    public: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsFileShares { private : opt, public : opt, }
 }
 #[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1160,53 +496,9 @@ pub struct ObjsIcon {
     pub image_default: Option<bool>,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for ObjsIcon {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsIcon;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsIcon")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsIcon, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "image_102" => __f0 = __map.next_value()?,
-                        "image_132" => __f1 = __map.next_value()?,
-                        "image_230" => __f2 = __map.next_value()?,
-                        "image_34" => __f3 = __map.next_value()?,
-                        "image_44" => __f4 = __map.next_value()?,
-                        "image_68" => __f5 = __map.next_value()?,
-                        "image_88" => __f6 = __map.next_value()?,
-                        "image_default" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsIcon {
-                    image_102: __f0,
-                    image_132: __f1,
-                    image_230: __f2,
-                    image_34: __f3,
-                    image_44: __f4,
-                    image_68: __f5,
-                    image_88: __f6,
-                    image_default: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsIcon { image_102 : opt, image_132 : opt, image_230 : opt, image_34 : opt,
+    image_44 : opt, image_68 : opt, image_88 : opt, image_default : opt, }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 /// Message object
@@ -1271,152 +563,16 @@ pub struct ObjsMessage {
     pub username: Option<String>,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for ObjsMessage {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsMessage;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsMessage")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsMessage, A::Error> {
-                let mut __f0: Option<Vec<super::models::ObjsMessageAttachmentsItem>> = None;
-                let mut __f1: Option<Vec<super::models::BlocksItem>> = None;
-                let mut __f2: Option<serde_json::Value> = None;
-                let mut __f3: Option<super::models::ObjsBotProfile> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::ObjsComment> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<super::models::ObjsFile> = None;
-                let mut __f8: Option<Vec<super::models::ObjsFile>> = None;
-                let mut __f9: Option<super::models::ObjsMessageIcons> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<Vec<String>> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<Vec<super::models::ObjsReaction>> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<Vec<String>> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<bool> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<i64> = None;
-                let mut __f36: Option<bool> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<super::models::ObjsUserProfileShort> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "attachments" => __f0 = __map.next_value()?,
-                        "blocks" => __f1 = __map.next_value()?,
-                        "bot_id" => __f2 = __map.next_value()?,
-                        "bot_profile" => __f3 = __map.next_value()?,
-                        "client_msg_id" => __f4 = __map.next_value()?,
-                        "comment" => __f5 = __map.next_value()?,
-                        "display_as_bot" => __f6 = __map.next_value()?,
-                        "file" => __f7 = __map.next_value()?,
-                        "files" => __f8 = __map.next_value()?,
-                        "icons" => __f9 = __map.next_value()?,
-                        "inviter" => __f10 = __map.next_value()?,
-                        "is_delayed_message" => __f11 = __map.next_value()?,
-                        "is_intro" => __f12 = __map.next_value()?,
-                        "is_starred" => __f13 = __map.next_value()?,
-                        "last_read" => __f14 = __map.next_value()?,
-                        "latest_reply" => __f15 = __map.next_value()?,
-                        "name" => __f16 = __map.next_value()?,
-                        "old_name" => __f17 = __map.next_value()?,
-                        "parent_user_id" => __f18 = __map.next_value()?,
-                        "permalink" => __f19 = __map.next_value()?,
-                        "pinned_to" => __f20 = __map.next_value()?,
-                        "purpose" => __f21 = __map.next_value()?,
-                        "reactions" => __f22 = __map.next_value()?,
-                        "reply_count" => __f23 = __map.next_value()?,
-                        "reply_users" => __f24 = __map.next_value()?,
-                        "reply_users_count" => __f25 = __map.next_value()?,
-                        "source_team" => __f26 = __map.next_value()?,
-                        "subscribed" => __f27 = __map.next_value()?,
-                        "subtype" => __f28 = __map.next_value()?,
-                        "team" => __f29 = __map.next_value()?,
-                        "text" => __f30 = Some(__map.next_value()?),
-                        "thread_ts" => __f31 = __map.next_value()?,
-                        "topic" => __f32 = __map.next_value()?,
-                        "ts" => __f33 = Some(__map.next_value()?),
-                        "type" => __f34 = Some(__map.next_value()?),
-                        "unread_count" => __f35 = __map.next_value()?,
-                        "upload" => __f36 = __map.next_value()?,
-                        "user" => __f37 = __map.next_value()?,
-                        "user_profile" => __f38 = __map.next_value()?,
-                        "user_team" => __f39 = __map.next_value()?,
-                        "username" => __f40 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsMessage {
-                    attachments: __f0,
-                    blocks: __f1,
-                    bot_id: __f2,
-                    bot_profile: __f3,
-                    client_msg_id: __f4,
-                    comment: __f5,
-                    display_as_bot: __f6,
-                    file: __f7,
-                    files: __f8,
-                    icons: __f9,
-                    inviter: __f10,
-                    is_delayed_message: __f11,
-                    is_intro: __f12,
-                    is_starred: __f13,
-                    last_read: __f14,
-                    latest_reply: __f15,
-                    name: __f16,
-                    old_name: __f17,
-                    parent_user_id: __f18,
-                    permalink: __f19,
-                    pinned_to: __f20,
-                    purpose: __f21,
-                    reactions: __f22,
-                    reply_count: __f23,
-                    reply_users: __f24,
-                    reply_users_count: __f25,
-                    source_team: __f26,
-                    subscribed: __f27,
-                    subtype: __f28,
-                    team: __f29,
-                    text: rt::de::required(__f30, "text")?,
-                    thread_ts: __f31,
-                    topic: __f32,
-                    ts: rt::de::required(__f33, "ts")?,
-                    type_: rt::de::required(__f34, "type")?,
-                    unread_count: __f35,
-                    upload: __f36,
-                    user: __f37,
-                    user_profile: __f38,
-                    user_team: __f39,
-                    username: __f40,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsMessage { attachments : opt, blocks : opt, bot_id : opt, bot_profile : opt,
+    client_msg_id : opt, comment : opt, display_as_bot : opt, file : opt, files : opt,
+    icons : opt, inviter : opt, is_delayed_message : opt, is_intro : opt, is_starred :
+    opt, last_read : opt, latest_reply : opt, name : opt, old_name : opt, parent_user_id
+    : opt, permalink : opt, pinned_to : opt, purpose : opt, reactions : opt, reply_count
+    : opt, reply_users : opt, reply_users_count : opt, source_team : opt, subscribed :
+    opt, subtype : opt, team : opt, text : req, thread_ts : opt, topic : opt, ts : req,
+    type_ : req = "type", unread_count : opt, upload : opt, user : opt, user_profile :
+    opt, user_team : opt, username : opt, }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsMessage {
@@ -1533,47 +689,9 @@ pub struct ObjsMessageAttachmentsItem {
     pub image_width: Option<i64>,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for ObjsMessageAttachmentsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsMessageAttachmentsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsMessageAttachmentsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsMessageAttachmentsItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "fallback" => __f0 = __map.next_value()?,
-                        "id" => __f1 = Some(__map.next_value()?),
-                        "image_bytes" => __f2 = __map.next_value()?,
-                        "image_height" => __f3 = __map.next_value()?,
-                        "image_url" => __f4 = __map.next_value()?,
-                        "image_width" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsMessageAttachmentsItem {
-                    fallback: __f0,
-                    id: rt::de::required(__f1, "id")?,
-                    image_bytes: __f2,
-                    image_height: __f3,
-                    image_url: __f4,
-                    image_width: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsMessageAttachmentsItem { fallback : opt, id : req, image_bytes : opt,
+    image_height : opt, image_url : opt, image_width : opt, }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1582,35 +700,8 @@ pub struct ObjsMessageIcons {
     pub image_64: Option<String>,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for ObjsMessageIcons {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsMessageIcons;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsMessageIcons")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsMessageIcons, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "emoji" => __f0 = __map.next_value()?,
-                        "image_64" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsMessageIcons {
-                    emoji: __f0,
-                    image_64: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsMessageIcons { emoji : opt, image_64 : opt, }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1629,62 +720,10 @@ pub struct ObjsUserProfileShort {
     pub team: String,
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
-impl<'de> serde::Deserialize<'de> for ObjsUserProfileShort {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsUserProfileShort;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsUserProfileShort")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsUserProfileShort, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "avatar_hash" => __f0 = Some(__map.next_value()?),
-                        "display_name" => __f1 = Some(__map.next_value()?),
-                        "display_name_normalized" => __f2 = __map.next_value()?,
-                        "first_name" => __f3 = __map.next_value()?,
-                        "image_72" => __f4 = Some(__map.next_value()?),
-                        "is_restricted" => __f5 = Some(__map.next_value()?),
-                        "is_ultra_restricted" => __f6 = Some(__map.next_value()?),
-                        "name" => __f7 = Some(__map.next_value()?),
-                        "real_name" => __f8 = Some(__map.next_value()?),
-                        "real_name_normalized" => __f9 = __map.next_value()?,
-                        "team" => __f10 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsUserProfileShort {
-                    avatar_hash: rt::de::required(__f0, "avatar_hash")?,
-                    display_name: rt::de::required(__f1, "display_name")?,
-                    display_name_normalized: __f2,
-                    first_name: __f3,
-                    image_72: rt::de::required(__f4, "image_72")?,
-                    is_restricted: rt::de::required(__f5, "is_restricted")?,
-                    is_ultra_restricted: rt::de::required(__f6, "is_ultra_restricted")?,
-                    name: rt::de::required(__f7, "name")?,
-                    real_name: rt::de::required(__f8, "real_name")?,
-                    real_name_normalized: __f9,
-                    team: rt::de::required(__f10, "team")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsUserProfileShort { avatar_hash : req, display_name : req, display_name_normalized
+    : opt, first_name : opt, image_72 : req, is_restricted : req, is_ultra_restricted :
+    req, name : req, real_name : req, real_name_normalized : opt, team : req, }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsUserProfileShort {
@@ -1719,47 +758,9 @@ pub struct ObjsPaging {
 #[cfg(
     any(feature = "files", feature = "reactions", feature = "stars", feature = "team")
 )]
-impl<'de> serde::Deserialize<'de> for ObjsPaging {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsPaging;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsPaging")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsPaging, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "count" => __f0 = __map.next_value()?,
-                        "page" => __f1 = Some(__map.next_value()?),
-                        "pages" => __f2 = __map.next_value()?,
-                        "per_page" => __f3 = __map.next_value()?,
-                        "spill" => __f4 = __map.next_value()?,
-                        "total" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsPaging {
-                    count: __f0,
-                    page: rt::de::required(__f1, "page")?,
-                    pages: __f2,
-                    per_page: __f3,
-                    spill: __f4,
-                    total: rt::de::required(__f5, "total")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsPaging { count : opt, page : req, pages : opt, per_page : opt, spill : opt, total
+    : req, }
 }
 #[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1768,35 +769,8 @@ pub struct ObjsPrimaryOwner {
     pub id: String,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for ObjsPrimaryOwner {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsPrimaryOwner;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsPrimaryOwner")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsPrimaryOwner, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "email" => __f0 = Some(__map.next_value()?),
-                        "id" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsPrimaryOwner {
-                    email: rt::de::required(__f0, "email")?,
-                    id: rt::de::required(__f1, "id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsPrimaryOwner { email : req, id : req, }
 }
 #[cfg(feature = "reminders")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1813,50 +787,9 @@ pub struct ObjsReminder {
     pub user: String,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for ObjsReminder {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsReminder;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsReminder")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsReminder, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "complete_ts" => __f0 = __map.next_value()?,
-                        "creator" => __f1 = Some(__map.next_value()?),
-                        "id" => __f2 = Some(__map.next_value()?),
-                        "recurring" => __f3 = Some(__map.next_value()?),
-                        "text" => __f4 = Some(__map.next_value()?),
-                        "time" => __f5 = __map.next_value()?,
-                        "user" => __f6 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsReminder {
-                    complete_ts: __f0,
-                    creator: rt::de::required(__f1, "creator")?,
-                    id: rt::de::required(__f2, "id")?,
-                    recurring: rt::de::required(__f3, "recurring")?,
-                    text: rt::de::required(__f4, "text")?,
-                    time: __f5,
-                    user: rt::de::required(__f6, "user")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsReminder { complete_ts : opt, creator : req, id : req, recurring : req, text :
+    req, time : opt, user : req, }
 }
 #[cfg(feature = "reminders")]
 impl ObjsReminder {
@@ -1892,38 +825,8 @@ pub struct ObjsResources {
     pub wildcard: Option<bool>,
 }
 #[cfg(feature = "apps_permissions")]
-impl<'de> serde::Deserialize<'de> for ObjsResources {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsResources;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsResources")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsResources, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "excluded_ids" => __f0 = __map.next_value()?,
-                        "ids" => __f1 = Some(__map.next_value()?),
-                        "wildcard" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsResources {
-                    excluded_ids: __f0,
-                    ids: rt::de::required(__f1, "ids")?,
-                    wildcard: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsResources { excluded_ids : opt, ids : req, wildcard : opt, }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// Subteam/Usergroup Object
@@ -1956,95 +859,12 @@ pub struct ObjsSubteam {
     pub users: Option<Vec<String>>,
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
-impl<'de> serde::Deserialize<'de> for ObjsSubteam {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsSubteam;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsSubteam")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsSubteam, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<serde_json::Value> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<super::models::ObjsSubteamPrefs> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<i64> = None;
-                let mut __f20: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "auto_provision" => __f0 = Some(__map.next_value()?),
-                        "auto_type" => __f1 = Some(__map.next_value()?),
-                        "channel_count" => __f2 = __map.next_value()?,
-                        "created_by" => __f3 = Some(__map.next_value()?),
-                        "date_create" => __f4 = Some(__map.next_value()?),
-                        "date_delete" => __f5 = Some(__map.next_value()?),
-                        "date_update" => __f6 = Some(__map.next_value()?),
-                        "deleted_by" => __f7 = Some(__map.next_value()?),
-                        "description" => __f8 = Some(__map.next_value()?),
-                        "enterprise_subteam_id" => __f9 = Some(__map.next_value()?),
-                        "handle" => __f10 = Some(__map.next_value()?),
-                        "id" => __f11 = Some(__map.next_value()?),
-                        "is_external" => __f12 = Some(__map.next_value()?),
-                        "is_subteam" => __f13 = Some(__map.next_value()?),
-                        "is_usergroup" => __f14 = Some(__map.next_value()?),
-                        "name" => __f15 = Some(__map.next_value()?),
-                        "prefs" => __f16 = Some(__map.next_value()?),
-                        "team_id" => __f17 = Some(__map.next_value()?),
-                        "updated_by" => __f18 = Some(__map.next_value()?),
-                        "user_count" => __f19 = __map.next_value()?,
-                        "users" => __f20 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsSubteam {
-                    auto_provision: rt::de::required(__f0, "auto_provision")?,
-                    auto_type: rt::de::required(__f1, "auto_type")?,
-                    channel_count: __f2,
-                    created_by: rt::de::required(__f3, "created_by")?,
-                    date_create: rt::de::required(__f4, "date_create")?,
-                    date_delete: rt::de::required(__f5, "date_delete")?,
-                    date_update: rt::de::required(__f6, "date_update")?,
-                    deleted_by: rt::de::required(__f7, "deleted_by")?,
-                    description: rt::de::required(__f8, "description")?,
-                    enterprise_subteam_id: rt::de::required(
-                        __f9,
-                        "enterprise_subteam_id",
-                    )?,
-                    handle: rt::de::required(__f10, "handle")?,
-                    id: rt::de::required(__f11, "id")?,
-                    is_external: rt::de::required(__f12, "is_external")?,
-                    is_subteam: rt::de::required(__f13, "is_subteam")?,
-                    is_usergroup: rt::de::required(__f14, "is_usergroup")?,
-                    name: rt::de::required(__f15, "name")?,
-                    prefs: rt::de::required(__f16, "prefs")?,
-                    team_id: rt::de::required(__f17, "team_id")?,
-                    updated_by: rt::de::required(__f18, "updated_by")?,
-                    user_count: __f19,
-                    users: __f20,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsSubteam { auto_provision : req, auto_type : req, channel_count : opt, created_by
+    : req, date_create : req, date_delete : req, date_update : req, deleted_by : req,
+    description : req, enterprise_subteam_id : req, handle : req, id : req, is_external :
+    req, is_subteam : req, is_usergroup : req, name : req, prefs : req, team_id : req,
+    updated_by : req, user_count : opt, users : opt, }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 impl ObjsSubteam {
@@ -2094,35 +914,8 @@ pub struct ObjsSubteamPrefs {
     pub groups: Vec<String>,
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
-impl<'de> serde::Deserialize<'de> for ObjsSubteamPrefs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsSubteamPrefs;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsSubteamPrefs")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsSubteamPrefs, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channels" => __f0 = Some(__map.next_value()?),
-                        "groups" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsSubteamPrefs {
-                    channels: rt::de::required(__f0, "channels")?,
-                    groups: rt::de::required(__f1, "groups")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsSubteamPrefs { channels : req, groups : req, }
 }
 #[cfg(feature = "team")]
 /// Team Object
@@ -2163,116 +956,15 @@ pub struct ObjsTeam {
     pub sso_provider: Option<super::models::ObjsTeamSsoProvider>,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for ObjsTeam {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsTeam;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsTeam")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsTeam, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<serde_json::Value> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<super::models::ObjsExternalOrgMigrations> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<super::models::ObjsIcon> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<i64> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<i64> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<bool> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<super::models::ObjsTeamPlan> = None;
-                let mut __f27: Option<super::models::ObjsPrimaryOwner> = None;
-                let mut __f28: Option<super::models::ObjsTeamSsoProvider> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "archived" => __f0 = __map.next_value()?,
-                        "avatar_base_url" => __f1 = __map.next_value()?,
-                        "created" => __f2 = __map.next_value()?,
-                        "date_create" => __f3 = __map.next_value()?,
-                        "deleted" => __f4 = __map.next_value()?,
-                        "description" => __f5 = __map.next_value()?,
-                        "discoverable" => __f6 = __map.next_value()?,
-                        "domain" => __f7 = Some(__map.next_value()?),
-                        "email_domain" => __f8 = Some(__map.next_value()?),
-                        "enterprise_id" => __f9 = __map.next_value()?,
-                        "enterprise_name" => __f10 = __map.next_value()?,
-                        "external_org_migrations" => __f11 = __map.next_value()?,
-                        "has_compliance_export" => __f12 = __map.next_value()?,
-                        "icon" => __f13 = Some(__map.next_value()?),
-                        "id" => __f14 = Some(__map.next_value()?),
-                        "is_assigned" => __f15 = __map.next_value()?,
-                        "is_enterprise" => __f16 = __map.next_value()?,
-                        "is_over_storage_limit" => __f17 = __map.next_value()?,
-                        "limit_ts" => __f18 = __map.next_value()?,
-                        "locale" => __f19 = __map.next_value()?,
-                        "messages_count" => __f20 = __map.next_value()?,
-                        "msg_edit_window_mins" => __f21 = __map.next_value()?,
-                        "name" => __f22 = Some(__map.next_value()?),
-                        "over_integrations_limit" => __f23 = __map.next_value()?,
-                        "over_storage_limit" => __f24 = __map.next_value()?,
-                        "pay_prod_cur" => __f25 = __map.next_value()?,
-                        "plan" => __f26 = __map.next_value()?,
-                        "primary_owner" => __f27 = __map.next_value()?,
-                        "sso_provider" => __f28 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsTeam {
-                    archived: __f0,
-                    avatar_base_url: __f1,
-                    created: __f2,
-                    date_create: __f3,
-                    deleted: __f4,
-                    description: __f5,
-                    discoverable: __f6,
-                    domain: rt::de::required(__f7, "domain")?,
-                    email_domain: rt::de::required(__f8, "email_domain")?,
-                    enterprise_id: __f9,
-                    enterprise_name: __f10,
-                    external_org_migrations: __f11,
-                    has_compliance_export: __f12,
-                    icon: rt::de::required(__f13, "icon")?,
-                    id: rt::de::required(__f14, "id")?,
-                    is_assigned: __f15,
-                    is_enterprise: __f16,
-                    is_over_storage_limit: __f17,
-                    limit_ts: __f18,
-                    locale: __f19,
-                    messages_count: __f20,
-                    msg_edit_window_mins: __f21,
-                    name: rt::de::required(__f22, "name")?,
-                    over_integrations_limit: __f23,
-                    over_storage_limit: __f24,
-                    pay_prod_cur: __f25,
-                    plan: __f26,
-                    primary_owner: __f27,
-                    sso_provider: __f28,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsTeam { archived : opt, avatar_base_url : opt, created : opt, date_create : opt,
+    deleted : opt, description : opt, discoverable : opt, domain : req, email_domain :
+    req, enterprise_id : opt, enterprise_name : opt, external_org_migrations : opt,
+    has_compliance_export : opt, icon : req, id : req, is_assigned : opt, is_enterprise :
+    opt, is_over_storage_limit : opt, limit_ts : opt, locale : opt, messages_count : opt,
+    msg_edit_window_mins : opt, name : req, over_integrations_limit : opt,
+    over_storage_limit : opt, pay_prod_cur : opt, plan : opt, primary_owner : opt,
+    sso_provider : opt, }
 }
 #[cfg(feature = "team")]
 impl ObjsTeam {
@@ -2307,38 +999,8 @@ pub struct ObjsTeamSsoProvider {
     pub type_: Option<String>,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for ObjsTeamSsoProvider {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsTeamSsoProvider;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsTeamSsoProvider")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsTeamSsoProvider, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "label" => __f0 = __map.next_value()?,
-                        "name" => __f1 = __map.next_value()?,
-                        "type" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsTeamSsoProvider {
-                    label: __f0,
-                    name: __f1,
-                    type_: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsTeamSsoProvider { label : opt, name : opt, type_ : opt = "type", }
 }
 #[cfg(feature = "team_profile")]
 #[derive(Clone, Debug, PartialEq)]
@@ -2354,58 +1016,9 @@ pub struct ObjsTeamProfileField {
     pub type_: super::models::ObjsTeamProfileFieldType,
 }
 #[cfg(feature = "team_profile")]
-impl<'de> serde::Deserialize<'de> for ObjsTeamProfileField {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsTeamProfileField;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsTeamProfileField")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsTeamProfileField, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<serde_json::Value> = None;
-                let mut __f6: Option<f64> = None;
-                let mut __f7: Option<Vec<String>> = None;
-                let mut __f8: Option<super::models::ObjsTeamProfileFieldType> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "field_name" => __f0 = __map.next_value()?,
-                        "hint" => __f1 = Some(__map.next_value()?),
-                        "id" => __f2 = Some(__map.next_value()?),
-                        "is_hidden" => __f3 = __map.next_value()?,
-                        "label" => __f4 = Some(__map.next_value()?),
-                        "options" => __f5 = __map.next_value()?,
-                        "ordering" => {
-                            __f6 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                        }
-                        "possible_values" => __f7 = __map.next_value()?,
-                        "type" => __f8 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsTeamProfileField {
-                    field_name: __f0,
-                    hint: rt::de::required(__f1, "hint")?,
-                    id: rt::de::required(__f2, "id")?,
-                    is_hidden: __f3,
-                    label: rt::de::required(__f4, "label")?,
-                    options: __f5,
-                    ordering: rt::de::required(__f6, "ordering")?,
-                    possible_values: __f7,
-                    type_: rt::de::required(__f8, "type")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsTeamProfileField { field_name : opt, hint : req, id : req, is_hidden : opt, label
+    : req, options : opt, ordering : reqn, possible_values : opt, type_ : req = "type", }
 }
 #[cfg(feature = "team_profile")]
 impl ObjsTeamProfileField {
@@ -2442,41 +1055,9 @@ pub struct ObjsTeamProfileFieldOption {
     pub is_scim: Option<bool>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for ObjsTeamProfileFieldOption {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsTeamProfileFieldOption;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsTeamProfileFieldOption")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsTeamProfileFieldOption, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "is_custom" => __f0 = __map.next_value()?,
-                        "is_multiple_entry" => __f1 = __map.next_value()?,
-                        "is_protected" => __f2 = __map.next_value()?,
-                        "is_scim" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsTeamProfileFieldOption {
-                    is_custom: __f0,
-                    is_multiple_entry: __f1,
-                    is_protected: __f2,
-                    is_scim: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsTeamProfileFieldOption { is_custom : opt, is_multiple_entry : opt, is_protected :
+    opt, is_scim : opt, }
 }
 #[cfg(feature = "users_profile")]
 /// User profile object
@@ -2531,167 +1112,18 @@ pub struct ObjsUserProfile {
     pub username: Option<String>,
 }
 #[cfg(feature = "users_profile")]
-impl<'de> serde::Deserialize<'de> for ObjsUserProfile {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ObjsUserProfile;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ObjsUserProfile")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ObjsUserProfile, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<serde_json::Value> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<bool> = None;
-                let mut __f20: Option<bool> = None;
-                let mut __f21: Option<bool> = None;
-                let mut __f22: Option<bool> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<i64> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<String> = None;
-                let mut __f36: Option<i64> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<String> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<String> = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "always_active" => __f0 = __map.next_value()?,
-                        "api_app_id" => __f1 = __map.next_value()?,
-                        "avatar_hash" => __f2 = Some(__map.next_value()?),
-                        "bot_id" => __f3 = __map.next_value()?,
-                        "display_name" => __f4 = Some(__map.next_value()?),
-                        "display_name_normalized" => __f5 = Some(__map.next_value()?),
-                        "email" => __f6 = __map.next_value()?,
-                        "fields" => __f7 = __map.next_value()?,
-                        "first_name" => __f8 = __map.next_value()?,
-                        "guest_expiration_ts" => __f9 = __map.next_value()?,
-                        "guest_invited_by" => __f10 = __map.next_value()?,
-                        "image_1024" => __f11 = __map.next_value()?,
-                        "image_192" => __f12 = __map.next_value()?,
-                        "image_24" => __f13 = __map.next_value()?,
-                        "image_32" => __f14 = __map.next_value()?,
-                        "image_48" => __f15 = __map.next_value()?,
-                        "image_512" => __f16 = __map.next_value()?,
-                        "image_72" => __f17 = __map.next_value()?,
-                        "image_original" => __f18 = __map.next_value()?,
-                        "is_app_user" => __f19 = __map.next_value()?,
-                        "is_custom_image" => __f20 = __map.next_value()?,
-                        "is_restricted" => __f21 = __map.next_value()?,
-                        "is_ultra_restricted" => __f22 = __map.next_value()?,
-                        "last_avatar_image_hash" => __f23 = __map.next_value()?,
-                        "last_name" => __f24 = __map.next_value()?,
-                        "memberships_count" => __f25 = __map.next_value()?,
-                        "name" => __f26 = __map.next_value()?,
-                        "phone" => __f27 = Some(__map.next_value()?),
-                        "pronouns" => __f28 = __map.next_value()?,
-                        "real_name" => __f29 = Some(__map.next_value()?),
-                        "real_name_normalized" => __f30 = Some(__map.next_value()?),
-                        "skype" => __f31 = Some(__map.next_value()?),
-                        "status_default_emoji" => __f32 = __map.next_value()?,
-                        "status_default_text" => __f33 = __map.next_value()?,
-                        "status_default_text_canonical" => __f34 = __map.next_value()?,
-                        "status_emoji" => __f35 = Some(__map.next_value()?),
-                        "status_expiration" => __f36 = __map.next_value()?,
-                        "status_text" => __f37 = Some(__map.next_value()?),
-                        "status_text_canonical" => __f38 = __map.next_value()?,
-                        "team" => __f39 = __map.next_value()?,
-                        "title" => __f40 = Some(__map.next_value()?),
-                        "updated" => __f41 = __map.next_value()?,
-                        "user_id" => __f42 = __map.next_value()?,
-                        "username" => __f43 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ObjsUserProfile {
-                    always_active: __f0,
-                    api_app_id: __f1,
-                    avatar_hash: rt::de::required(__f2, "avatar_hash")?,
-                    bot_id: __f3,
-                    display_name: rt::de::required(__f4, "display_name")?,
-                    display_name_normalized: rt::de::required(
-                        __f5,
-                        "display_name_normalized",
-                    )?,
-                    email: __f6,
-                    fields: __f7,
-                    first_name: __f8,
-                    guest_expiration_ts: __f9,
-                    guest_invited_by: __f10,
-                    image_1024: __f11,
-                    image_192: __f12,
-                    image_24: __f13,
-                    image_32: __f14,
-                    image_48: __f15,
-                    image_512: __f16,
-                    image_72: __f17,
-                    image_original: __f18,
-                    is_app_user: __f19,
-                    is_custom_image: __f20,
-                    is_restricted: __f21,
-                    is_ultra_restricted: __f22,
-                    last_avatar_image_hash: __f23,
-                    last_name: __f24,
-                    memberships_count: __f25,
-                    name: __f26,
-                    phone: rt::de::required(__f27, "phone")?,
-                    pronouns: __f28,
-                    real_name: rt::de::required(__f29, "real_name")?,
-                    real_name_normalized: rt::de::required(
-                        __f30,
-                        "real_name_normalized",
-                    )?,
-                    skype: rt::de::required(__f31, "skype")?,
-                    status_default_emoji: __f32,
-                    status_default_text: __f33,
-                    status_default_text_canonical: __f34,
-                    status_emoji: rt::de::required(__f35, "status_emoji")?,
-                    status_expiration: __f36,
-                    status_text: rt::de::required(__f37, "status_text")?,
-                    status_text_canonical: __f38,
-                    team: __f39,
-                    title: rt::de::required(__f40, "title")?,
-                    updated: __f41,
-                    user_id: __f42,
-                    username: __f43,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ObjsUserProfile { always_active : opt, api_app_id : opt, avatar_hash : req, bot_id :
+    opt, display_name : req, display_name_normalized : req, email : opt, fields : opt,
+    first_name : opt, guest_expiration_ts : opt, guest_invited_by : opt, image_1024 :
+    opt, image_192 : opt, image_24 : opt, image_32 : opt, image_48 : opt, image_512 :
+    opt, image_72 : opt, image_original : opt, is_app_user : opt, is_custom_image : opt,
+    is_restricted : opt, is_ultra_restricted : opt, last_avatar_image_hash : opt,
+    last_name : opt, memberships_count : opt, name : opt, phone : req, pronouns : opt,
+    real_name : req, real_name_normalized : req, skype : req, status_default_emoji : opt,
+    status_default_text : opt, status_default_text_canonical : opt, status_emoji : req,
+    status_expiration : opt, status_text : req, status_text_canonical : opt, team : opt,
+    title : req, updated : opt, user_id : opt, username : opt, }
 }
 #[cfg(feature = "users_profile")]
 impl ObjsUserProfile {
@@ -2740,38 +1172,8 @@ pub struct AdminAppsApproveBody {
     pub team_id: Option<String>,
 }
 #[cfg(feature = "admin_apps")]
-impl<'de> serde::Deserialize<'de> for AdminAppsApproveBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminAppsApproveBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminAppsApproveBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminAppsApproveBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "app_id" => __f0 = __map.next_value()?,
-                        "request_id" => __f1 = __map.next_value()?,
-                        "team_id" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminAppsApproveBody {
-                    app_id: __f0,
-                    request_id: __f1,
-                    team_id: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminAppsApproveBody { app_id : opt, request_id : opt, team_id : opt, }
 }
 #[cfg(
     any(
@@ -2855,36 +1257,8 @@ pub struct DefaultSuccessTemplate {
         feature = "workflows"
     )
 )]
-impl<'de> serde::Deserialize<'de> for DefaultSuccessTemplate {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DefaultSuccessTemplate;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DefaultSuccessTemplate")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DefaultSuccessTemplate, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(DefaultSuccessTemplate {
-                    ok: rt::de::required(__f0, "ok")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DefaultSuccessTemplate { ok : req, ..additional_properties }
 }
 #[cfg(
     any(
@@ -2934,32 +1308,8 @@ pub struct AdminConversationsArchiveBody {
     pub channel_id: String,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsArchiveBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsArchiveBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsArchiveBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsArchiveBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_id" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsArchiveBody {
-                    channel_id: rt::de::required(__f0, "channel_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsArchiveBody { channel_id : req, }
 }
 #[cfg(
     any(
@@ -3005,32 +1355,8 @@ pub struct AdminConversationsArchiveResponse200 {
         feature = "users"
     )
 )]
-impl<'de> serde::Deserialize<'de> for AdminConversationsArchiveResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsArchiveResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsArchiveResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsArchiveResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsArchiveResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsArchiveResponse200 { ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.archive error schema
@@ -3043,37 +1369,8 @@ pub struct AdminConversationsArchiveError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsArchiveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsArchiveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsArchiveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsArchiveError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsArchiveErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsArchiveError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsArchiveError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3102,37 +1399,8 @@ pub struct AdminConversationsConvertToPrivateError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsConvertToPrivateError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsConvertToPrivateError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsConvertToPrivateError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsConvertToPrivateError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsConvertToPrivateErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsConvertToPrivateError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsConvertToPrivateError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3162,44 +1430,9 @@ pub struct AdminConversationsCreateBody {
     pub team_id: Option<String>,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsCreateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsCreateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsCreateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsCreateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "description" => __f1 = __map.next_value()?,
-                        "is_private" => __f2 = Some(__map.next_value()?),
-                        "org_wide" => __f3 = __map.next_value()?,
-                        "team_id" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsCreateBody {
-                    name: rt::de::required(__f0, "name")?,
-                    description: __f1,
-                    is_private: rt::de::required(__f2, "is_private")?,
-                    org_wide: __f3,
-                    team_id: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsCreateBody { name : req, description : opt, is_private : req,
+    org_wide : opt, team_id : opt, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.create schema
@@ -3213,35 +1446,8 @@ pub struct AdminConversationsCreateResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsCreateResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsCreateResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsCreateResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsCreateResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_id" => __f0 = __map.next_value()?,
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsCreateResponse200 {
-                    channel_id: __f0,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsCreateResponse200 { channel_id : opt, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 impl AdminConversationsCreateResponse200 {
@@ -3270,37 +1476,8 @@ pub struct AdminConversationsCreateError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsCreateError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsCreateError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsCreateError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsCreateError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsCreateErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsCreateError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsCreateError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3328,37 +1505,8 @@ pub struct AdminConversationsDeleteError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsDeleteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsDeleteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsDeleteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsDeleteError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsDeleteErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsDeleteError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsDeleteError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3379,35 +1527,8 @@ pub struct AdminConversationsDisconnectSharedBody {
     pub leaving_team_ids: Option<String>,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsDisconnectSharedBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsDisconnectSharedBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsDisconnectSharedBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsDisconnectSharedBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_id" => __f0 = Some(__map.next_value()?),
-                        "leaving_team_ids" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsDisconnectSharedBody {
-                    channel_id: rt::de::required(__f0, "channel_id")?,
-                    leaving_team_ids: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsDisconnectSharedBody { channel_id : req, leaving_team_ids : opt, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
@@ -3425,37 +1546,8 @@ pub struct AdminConversationsDisconnectSharedError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsDisconnectSharedError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsDisconnectSharedError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsDisconnectSharedError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsDisconnectSharedError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsDisconnectSharedErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsDisconnectSharedError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsDisconnectSharedError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3481,37 +1573,8 @@ pub struct AdminConversationsGetConversationPrefsResponse200 {
     >,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsGetConversationPrefsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsGetConversationPrefsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsGetConversationPrefsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsGetConversationPrefsResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<
-                    super::models::AdminConversationsGetConversationPrefsResponse200Prefs,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "prefs" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsGetConversationPrefsResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    prefs: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsGetConversationPrefsResponse200 { ok : req, prefs : opt, }
 }
 #[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3524,45 +1587,9 @@ pub struct AdminConversationsGetConversationPrefsResponse200Prefs {
     >,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de>
-for AdminConversationsGetConversationPrefsResponse200Prefs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsGetConversationPrefsResponse200Prefs;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct AdminConversationsGetConversationPrefsResponse200Prefs",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                AdminConversationsGetConversationPrefsResponse200Prefs,
-                A::Error,
-            > {
-                let mut __f0: Option<
-                    super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
-                > = None;
-                let mut __f1: Option<
-                    super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "can_thread" => __f0 = __map.next_value()?,
-                        "who_can_post" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsGetConversationPrefsResponse200Prefs {
-                    can_thread: __f0,
-                    who_can_post: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsGetConversationPrefsResponse200Prefs { can_thread : opt,
+    who_can_post : opt, }
 }
 #[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3571,41 +1598,9 @@ pub struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
     pub user: Option<Vec<String>>,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de>
-for AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsGetConversationPrefsResponse200PrefsCanThread;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
-                A::Error,
-            > {
-                let mut __f0: Option<Vec<String>> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "type" => __f0 = __map.next_value()?,
-                        "user" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
-                    type_: __f0,
-                    user: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsGetConversationPrefsResponse200PrefsCanThread { type_ : opt =
+    "type", user : opt, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
@@ -3618,37 +1613,8 @@ pub struct AdminConversationsGetConversationPrefsError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsGetConversationPrefsError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsGetConversationPrefsError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsGetConversationPrefsError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsGetConversationPrefsError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsGetConversationPrefsErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsGetConversationPrefsError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsGetConversationPrefsError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3671,38 +1637,9 @@ pub struct AdminConversationsGetTeamsResponse200 {
     pub team_ids: Vec<String>,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsGetTeamsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsGetTeamsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsGetTeamsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsGetTeamsResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::ResponseMetadata> = None;
-                let mut __f2: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "response_metadata" => __f1 = __map.next_value()?,
-                        "team_ids" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsGetTeamsResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    response_metadata: __f1,
-                    team_ids: rt::de::required(__f2, "team_ids")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsGetTeamsResponse200 { ok : req, response_metadata : opt, team_ids :
+    req, }
 }
 #[cfg(
     any(
@@ -3726,32 +1663,8 @@ pub struct ResponseMetadata {
         feature = "users"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ResponseMetadata {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ResponseMetadata;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ResponseMetadata")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ResponseMetadata, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "next_cursor" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ResponseMetadata {
-                    next_cursor: rt::de::required(__f0, "next_cursor")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ResponseMetadata { next_cursor : req, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.getTeams error schema
@@ -3764,37 +1677,8 @@ pub struct AdminConversationsGetTeamsError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsGetTeamsError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsGetTeamsError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsGetTeamsError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsGetTeamsError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsGetTeamsErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsGetTeamsError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsGetTeamsError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3813,35 +1697,8 @@ pub struct AdminConversationsInviteBody {
     pub channel_id: String,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsInviteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsInviteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsInviteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsInviteBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user_ids" => __f0 = Some(__map.next_value()?),
-                        "channel_id" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsInviteBody {
-                    user_ids: rt::de::required(__f0, "user_ids")?,
-                    channel_id: rt::de::required(__f1, "channel_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsInviteBody { user_ids : req, channel_id : req, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.invite schema
@@ -3861,41 +1718,8 @@ pub struct AdminConversationsInviteError {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsInviteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsInviteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsInviteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsInviteError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsInviteErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(AdminConversationsInviteError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsInviteError { error : req, ok : req, ..additional_properties }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -3913,35 +1737,8 @@ pub struct AdminConversationsRenameBody {
     pub name: String,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsRenameBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsRenameBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsRenameBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsRenameBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsRenameBody {
-                    channel_id: rt::de::required(__f0, "channel_id")?,
-                    name: rt::de::required(__f1, "name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsRenameBody { channel_id : req, name : req, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
@@ -3959,37 +1756,8 @@ pub struct AdminConversationsRenameError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsRenameError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsRenameError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsRenameError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsRenameError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsRenameErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsRenameError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsRenameError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -4013,41 +1781,9 @@ pub struct AdminConversationsRestrictAccessAddGroupBody {
     pub channel_id: String,
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsRestrictAccessAddGroupBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsRestrictAccessAddGroupBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsRestrictAccessAddGroupBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsRestrictAccessAddGroupBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "team_id" => __f1 = __map.next_value()?,
-                        "group_id" => __f2 = Some(__map.next_value()?),
-                        "channel_id" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsRestrictAccessAddGroupBody {
-                    token: rt::de::required(__f0, "token")?,
-                    team_id: __f1,
-                    group_id: rt::de::required(__f2, "group_id")?,
-                    channel_id: rt::de::required(__f3, "channel_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsRestrictAccessAddGroupBody { token : req, team_id : opt, group_id :
+    req, channel_id : req, }
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4062,41 +1798,9 @@ pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     pub channel_id: String,
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsRestrictAccessRemoveGroupBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsRestrictAccessRemoveGroupBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsRestrictAccessRemoveGroupBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsRestrictAccessRemoveGroupBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "team_id" => __f1 = Some(__map.next_value()?),
-                        "group_id" => __f2 = Some(__map.next_value()?),
-                        "channel_id" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsRestrictAccessRemoveGroupBody {
-                    token: rt::de::required(__f0, "token")?,
-                    team_id: rt::de::required(__f1, "team_id")?,
-                    group_id: rt::de::required(__f2, "group_id")?,
-                    channel_id: rt::de::required(__f3, "channel_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsRestrictAccessRemoveGroupBody { token : req, team_id : req,
+    group_id : req, channel_id : req, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.search schema
@@ -4108,35 +1812,8 @@ pub struct AdminConversationsSearchResponse200 {
     pub next_cursor: String,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsSearchResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsSearchResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsSearchResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsSearchResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::ObjsChannel>> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channels" => __f0 = Some(__map.next_value()?),
-                        "next_cursor" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsSearchResponse200 {
-                    channels: rt::de::required(__f0, "channels")?,
-                    next_cursor: rt::de::required(__f1, "next_cursor")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsSearchResponse200 { channels : req, next_cursor : req, }
 }
 #[cfg(feature = "admin_conversations")]
 impl AdminConversationsSearchResponse200 {
@@ -4162,37 +1839,8 @@ pub struct AdminConversationsSearchError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsSearchError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsSearchError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsSearchError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsSearchError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsSearchErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsSearchError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsSearchError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -4212,35 +1860,8 @@ pub struct AdminConversationsSetConversationPrefsBody {
     pub prefs: String,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsSetConversationPrefsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsSetConversationPrefsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsSetConversationPrefsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsSetConversationPrefsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_id" => __f0 = Some(__map.next_value()?),
-                        "prefs" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsSetConversationPrefsBody {
-                    channel_id: rt::de::required(__f0, "channel_id")?,
-                    prefs: rt::de::required(__f1, "prefs")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsSetConversationPrefsBody { channel_id : req, prefs : req, }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.setConversationPrefs schema
@@ -4258,37 +1879,8 @@ pub struct AdminConversationsSetConversationPrefsError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsSetConversationPrefsError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsSetConversationPrefsError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsSetConversationPrefsError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsSetConversationPrefsError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsSetConversationPrefsErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsSetConversationPrefsError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsSetConversationPrefsError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -4315,41 +1907,9 @@ pub struct AdminConversationsSetTeamsBody {
     pub org_channel: Option<bool>,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsSetTeamsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsSetTeamsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsSetTeamsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsSetTeamsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_id" => __f0 = Some(__map.next_value()?),
-                        "team_id" => __f1 = __map.next_value()?,
-                        "target_team_ids" => __f2 = __map.next_value()?,
-                        "org_channel" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsSetTeamsBody {
-                    channel_id: rt::de::required(__f0, "channel_id")?,
-                    team_id: __f1,
-                    target_team_ids: __f2,
-                    org_channel: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsSetTeamsBody { channel_id : req, team_id : opt, target_team_ids :
+    opt, org_channel : opt, }
 }
 #[cfg(feature = "admin_conversations")]
 pub type AdminConversationsUnarchiveBody = AdminConversationsArchiveBody;
@@ -4369,37 +1929,8 @@ pub struct AdminConversationsUnarchiveError {
     pub ok: bool,
 }
 #[cfg(feature = "admin_conversations")]
-impl<'de> serde::Deserialize<'de> for AdminConversationsUnarchiveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminConversationsUnarchiveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminConversationsUnarchiveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminConversationsUnarchiveError, A::Error> {
-                let mut __f0: Option<
-                    super::models::AdminConversationsUnarchiveErrorError,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminConversationsUnarchiveError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminConversationsUnarchiveError { error : req, ok : req, }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -4421,38 +1952,8 @@ pub struct AdminEmojiAddBody {
     pub url: String,
 }
 #[cfg(feature = "admin_emoji")]
-impl<'de> serde::Deserialize<'de> for AdminEmojiAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminEmojiAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminEmojiAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminEmojiAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "url" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminEmojiAddBody {
-                    token: rt::de::required(__f0, "token")?,
-                    name: rt::de::required(__f1, "name")?,
-                    url: rt::de::required(__f2, "url")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminEmojiAddBody { token : req, name : req, url : req, }
 }
 #[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4465,38 +1966,8 @@ pub struct AdminEmojiAddAliasBody {
     pub alias_for: String,
 }
 #[cfg(feature = "admin_emoji")]
-impl<'de> serde::Deserialize<'de> for AdminEmojiAddAliasBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminEmojiAddAliasBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminEmojiAddAliasBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminEmojiAddAliasBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "alias_for" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminEmojiAddAliasBody {
-                    token: rt::de::required(__f0, "token")?,
-                    name: rt::de::required(__f1, "name")?,
-                    alias_for: rt::de::required(__f2, "alias_for")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminEmojiAddAliasBody { token : req, name : req, alias_for : req, }
 }
 #[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4507,35 +1978,8 @@ pub struct AdminEmojiRemoveBody {
     pub name: String,
 }
 #[cfg(feature = "admin_emoji")]
-impl<'de> serde::Deserialize<'de> for AdminEmojiRemoveBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminEmojiRemoveBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminEmojiRemoveBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminEmojiRemoveBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminEmojiRemoveBody {
-                    token: rt::de::required(__f0, "token")?,
-                    name: rt::de::required(__f1, "name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminEmojiRemoveBody { token : req, name : req, }
 }
 #[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4548,38 +1992,8 @@ pub struct AdminEmojiRenameBody {
     pub new_name: String,
 }
 #[cfg(feature = "admin_emoji")]
-impl<'de> serde::Deserialize<'de> for AdminEmojiRenameBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminEmojiRenameBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminEmojiRenameBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminEmojiRenameBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "new_name" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminEmojiRenameBody {
-                    token: rt::de::required(__f0, "token")?,
-                    name: rt::de::required(__f1, "name")?,
-                    new_name: rt::de::required(__f2, "new_name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminEmojiRenameBody { token : req, name : req, new_name : req, }
 }
 #[cfg(feature = "admin_invite_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4591,35 +2005,8 @@ pub struct TeamIdInviteRequestIdBody {
     pub invite_request_id: String,
 }
 #[cfg(feature = "admin_invite_requests")]
-impl<'de> serde::Deserialize<'de> for TeamIdInviteRequestIdBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamIdInviteRequestIdBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamIdInviteRequestIdBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamIdInviteRequestIdBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = __map.next_value()?,
-                        "invite_request_id" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamIdInviteRequestIdBody {
-                    team_id: __f0,
-                    invite_request_id: rt::de::required(__f1, "invite_request_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamIdInviteRequestIdBody { team_id : opt, invite_request_id : req, }
 }
 #[cfg(feature = "admin_teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4636,41 +2023,9 @@ pub struct AdminTeamsCreateBody {
     pub team_discoverability: Option<String>,
 }
 #[cfg(feature = "admin_teams")]
-impl<'de> serde::Deserialize<'de> for AdminTeamsCreateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminTeamsCreateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminTeamsCreateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminTeamsCreateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_domain" => __f0 = Some(__map.next_value()?),
-                        "team_name" => __f1 = Some(__map.next_value()?),
-                        "team_description" => __f2 = __map.next_value()?,
-                        "team_discoverability" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminTeamsCreateBody {
-                    team_domain: rt::de::required(__f0, "team_domain")?,
-                    team_name: rt::de::required(__f1, "team_name")?,
-                    team_description: __f2,
-                    team_discoverability: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminTeamsCreateBody { team_domain : req, team_name : req, team_description : opt,
+    team_discoverability : opt, }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4683,38 +2038,9 @@ pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetDefaultChannelsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminTeamsSettingsSetDefaultChannelsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminTeamsSettingsSetDefaultChannelsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminTeamsSettingsSetDefaultChannelsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "team_id" => __f1 = Some(__map.next_value()?),
-                        "channel_ids" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminTeamsSettingsSetDefaultChannelsBody {
-                    token: rt::de::required(__f0, "token")?,
-                    team_id: rt::de::required(__f1, "team_id")?,
-                    channel_ids: rt::de::required(__f2, "channel_ids")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminTeamsSettingsSetDefaultChannelsBody { token : req, team_id : req, channel_ids :
+    req, }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4725,35 +2051,8 @@ pub struct AdminTeamsSettingsSetDescriptionBody {
     pub description: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetDescriptionBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminTeamsSettingsSetDescriptionBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminTeamsSettingsSetDescriptionBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminTeamsSettingsSetDescriptionBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "description" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminTeamsSettingsSetDescriptionBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    description: rt::de::required(__f1, "description")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminTeamsSettingsSetDescriptionBody { team_id : req, description : req, }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4764,35 +2063,8 @@ pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     pub discoverability: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetDiscoverabilityBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminTeamsSettingsSetDiscoverabilityBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminTeamsSettingsSetDiscoverabilityBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminTeamsSettingsSetDiscoverabilityBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "discoverability" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminTeamsSettingsSetDiscoverabilityBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    discoverability: rt::de::required(__f1, "discoverability")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminTeamsSettingsSetDiscoverabilityBody { team_id : req, discoverability : req, }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4805,38 +2077,8 @@ pub struct AdminTeamsSettingsSetIconBody {
     pub team_id: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetIconBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminTeamsSettingsSetIconBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminTeamsSettingsSetIconBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminTeamsSettingsSetIconBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "image_url" => __f1 = Some(__map.next_value()?),
-                        "team_id" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminTeamsSettingsSetIconBody {
-                    token: rt::de::required(__f0, "token")?,
-                    image_url: rt::de::required(__f1, "image_url")?,
-                    team_id: rt::de::required(__f2, "team_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminTeamsSettingsSetIconBody { token : req, image_url : req, team_id : req, }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4847,35 +2089,8 @@ pub struct AdminTeamsSettingsSetNameBody {
     pub name: String,
 }
 #[cfg(feature = "admin_teams_settings")]
-impl<'de> serde::Deserialize<'de> for AdminTeamsSettingsSetNameBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminTeamsSettingsSetNameBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminTeamsSettingsSetNameBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminTeamsSettingsSetNameBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminTeamsSettingsSetNameBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    name: rt::de::required(__f1, "name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminTeamsSettingsSetNameBody { team_id : req, name : req, }
 }
 #[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4889,38 +2104,9 @@ pub struct AdminUsergroupsAddChannelsBody {
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_usergroups")]
-impl<'de> serde::Deserialize<'de> for AdminUsergroupsAddChannelsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsergroupsAddChannelsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsergroupsAddChannelsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsergroupsAddChannelsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "usergroup_id" => __f0 = Some(__map.next_value()?),
-                        "team_id" => __f1 = __map.next_value()?,
-                        "channel_ids" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsergroupsAddChannelsBody {
-                    usergroup_id: rt::de::required(__f0, "usergroup_id")?,
-                    team_id: __f1,
-                    channel_ids: rt::de::required(__f2, "channel_ids")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsergroupsAddChannelsBody { usergroup_id : req, team_id : opt, channel_ids :
+    req, }
 }
 #[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4934,38 +2120,9 @@ pub struct AdminUsergroupsAddTeamsBody {
     pub auto_provision: Option<bool>,
 }
 #[cfg(feature = "admin_usergroups")]
-impl<'de> serde::Deserialize<'de> for AdminUsergroupsAddTeamsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsergroupsAddTeamsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsergroupsAddTeamsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsergroupsAddTeamsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "usergroup_id" => __f0 = Some(__map.next_value()?),
-                        "team_ids" => __f1 = Some(__map.next_value()?),
-                        "auto_provision" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsergroupsAddTeamsBody {
-                    usergroup_id: rt::de::required(__f0, "usergroup_id")?,
-                    team_ids: rt::de::required(__f1, "team_ids")?,
-                    auto_provision: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsergroupsAddTeamsBody { usergroup_id : req, team_ids : req, auto_provision :
+    opt, }
 }
 #[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4976,35 +2133,8 @@ pub struct AdminUsergroupsRemoveChannelsBody {
     pub channel_ids: String,
 }
 #[cfg(feature = "admin_usergroups")]
-impl<'de> serde::Deserialize<'de> for AdminUsergroupsRemoveChannelsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsergroupsRemoveChannelsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsergroupsRemoveChannelsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsergroupsRemoveChannelsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "usergroup_id" => __f0 = Some(__map.next_value()?),
-                        "channel_ids" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsergroupsRemoveChannelsBody {
-                    usergroup_id: rt::de::required(__f0, "usergroup_id")?,
-                    channel_ids: rt::de::required(__f1, "channel_ids")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsergroupsRemoveChannelsBody { usergroup_id : req, channel_ids : req, }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5024,44 +2154,9 @@ pub struct AdminUsersAssignBody {
     pub channel_ids: Option<String>,
 }
 #[cfg(feature = "admin_users")]
-impl<'de> serde::Deserialize<'de> for AdminUsersAssignBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsersAssignBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsersAssignBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsersAssignBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "user_id" => __f1 = Some(__map.next_value()?),
-                        "is_restricted" => __f2 = __map.next_value()?,
-                        "is_ultra_restricted" => __f3 = __map.next_value()?,
-                        "channel_ids" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsersAssignBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    user_id: rt::de::required(__f1, "user_id")?,
-                    is_restricted: __f2,
-                    is_ultra_restricted: __f3,
-                    channel_ids: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsersAssignBody { team_id : req, user_id : req, is_restricted : opt,
+    is_ultra_restricted : opt, channel_ids : opt, }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5092,56 +2187,10 @@ pub struct AdminUsersInviteBody {
     pub guest_expiration_ts: Option<String>,
 }
 #[cfg(feature = "admin_users")]
-impl<'de> serde::Deserialize<'de> for AdminUsersInviteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsersInviteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsersInviteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsersInviteBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "email" => __f1 = Some(__map.next_value()?),
-                        "channel_ids" => __f2 = Some(__map.next_value()?),
-                        "custom_message" => __f3 = __map.next_value()?,
-                        "real_name" => __f4 = __map.next_value()?,
-                        "resend" => __f5 = __map.next_value()?,
-                        "is_restricted" => __f6 = __map.next_value()?,
-                        "is_ultra_restricted" => __f7 = __map.next_value()?,
-                        "guest_expiration_ts" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsersInviteBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    email: rt::de::required(__f1, "email")?,
-                    channel_ids: rt::de::required(__f2, "channel_ids")?,
-                    custom_message: __f3,
-                    real_name: __f4,
-                    resend: __f5,
-                    is_restricted: __f6,
-                    is_ultra_restricted: __f7,
-                    guest_expiration_ts: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsersInviteBody { team_id : req, email : req, channel_ids : req, custom_message
+    : opt, real_name : opt, resend : opt, is_restricted : opt, is_ultra_restricted : opt,
+    guest_expiration_ts : opt, }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5152,35 +2201,8 @@ pub struct AdminUsersRemoveBody {
     pub user_id: String,
 }
 #[cfg(feature = "admin_users")]
-impl<'de> serde::Deserialize<'de> for AdminUsersRemoveBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsersRemoveBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsersRemoveBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsersRemoveBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "user_id" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsersRemoveBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    user_id: rt::de::required(__f1, "user_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsersRemoveBody { team_id : req, user_id : req, }
 }
 #[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5190,35 +2212,8 @@ pub struct AdminUsersSessionInvalidateBody {
     pub session_id: i64,
 }
 #[cfg(feature = "admin_users_session")]
-impl<'de> serde::Deserialize<'de> for AdminUsersSessionInvalidateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsersSessionInvalidateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsersSessionInvalidateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsersSessionInvalidateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "session_id" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsersSessionInvalidateBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    session_id: rt::de::required(__f1, "session_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsersSessionInvalidateBody { team_id : req, session_id : req, }
 }
 #[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5233,38 +2228,8 @@ pub struct AdminUsersSessionResetBody {
     pub web_only: Option<bool>,
 }
 #[cfg(feature = "admin_users_session")]
-impl<'de> serde::Deserialize<'de> for AdminUsersSessionResetBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsersSessionResetBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsersSessionResetBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsersSessionResetBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "user_id" => __f0 = Some(__map.next_value()?),
-                        "mobile_only" => __f1 = __map.next_value()?,
-                        "web_only" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsersSessionResetBody {
-                    user_id: rt::de::required(__f0, "user_id")?,
-                    mobile_only: __f1,
-                    web_only: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsersSessionResetBody { user_id : req, mobile_only : opt, web_only : opt, }
 }
 #[cfg(feature = "admin_users")]
 pub type AdminUsersSetAdminBody = AdminUsersRemoveBody;
@@ -5279,38 +2244,8 @@ pub struct AdminUsersSetExpirationBody {
     pub expiration_ts: i64,
 }
 #[cfg(feature = "admin_users")]
-impl<'de> serde::Deserialize<'de> for AdminUsersSetExpirationBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AdminUsersSetExpirationBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AdminUsersSetExpirationBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AdminUsersSetExpirationBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "team_id" => __f0 = Some(__map.next_value()?),
-                        "user_id" => __f1 = Some(__map.next_value()?),
-                        "expiration_ts" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AdminUsersSetExpirationBody {
-                    team_id: rt::de::required(__f0, "team_id")?,
-                    user_id: rt::de::required(__f1, "user_id")?,
-                    expiration_ts: rt::de::required(__f2, "expiration_ts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AdminUsersSetExpirationBody { team_id : req, user_id : req, expiration_ts : req, }
 }
 #[cfg(feature = "admin_users")]
 pub type AdminUsersSetOwnerBody = AdminUsersRemoveBody;
@@ -5334,39 +2269,8 @@ pub struct ApiTestError {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(any(feature = "api", feature = "users"))]
-impl<'de> serde::Deserialize<'de> for ApiTestError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiTestError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiTestError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiTestError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(ApiTestError {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiTestError { error : req, ok : req, ..additional_properties }
 }
 #[cfg(feature = "apps_permissions")]
 /// apps.permissions.info schema
@@ -5379,37 +2283,8 @@ pub struct AppsPermissionsInfoResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "apps_permissions")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsInfoResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsInfoResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsInfoResponse200, A::Error> {
-                let mut __f0: Option<
-                    super::models::AppsPermissionsInfoResponse200Info,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "info" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsInfoResponse200 {
-                    info: rt::de::required(__f0, "info")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsInfoResponse200 { info : req, ok : req, }
 }
 #[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5422,59 +2297,9 @@ pub struct AppsPermissionsInfoResponse200Info {
     pub team: super::models::AppsPermissionsInfoResponse200InfoTeam,
 }
 #[cfg(feature = "apps_permissions")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200Info {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsInfoResponse200Info;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsInfoResponse200Info")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsInfoResponse200Info, A::Error> {
-                let mut __f0: Option<
-                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
-                > = None;
-                let mut __f1: Option<
-                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
-                > = None;
-                let mut __f2: Option<
-                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
-                > = None;
-                let mut __f3: Option<
-                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
-                > = None;
-                let mut __f4: Option<
-                    super::models::AppsPermissionsInfoResponse200InfoAppHome,
-                > = None;
-                let mut __f5: Option<
-                    super::models::AppsPermissionsInfoResponse200InfoTeam,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "app_home" => __f0 = Some(__map.next_value()?),
-                        "channel" => __f1 = Some(__map.next_value()?),
-                        "group" => __f2 = Some(__map.next_value()?),
-                        "im" => __f3 = Some(__map.next_value()?),
-                        "mpim" => __f4 = Some(__map.next_value()?),
-                        "team" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsInfoResponse200Info {
-                    app_home: rt::de::required(__f0, "app_home")?,
-                    channel: rt::de::required(__f1, "channel")?,
-                    group: rt::de::required(__f2, "group")?,
-                    im: rt::de::required(__f3, "im")?,
-                    mpim: rt::de::required(__f4, "mpim")?,
-                    team: rt::de::required(__f5, "team")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsInfoResponse200Info { app_home : req, channel : req, group : req, im :
+    req, mpim : req, team : req, }
 }
 #[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5484,35 +2309,8 @@ pub struct AppsPermissionsInfoResponse200InfoAppHome {
     pub scopes: Option<Vec<String>>,
 }
 #[cfg(feature = "apps_permissions")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200InfoAppHome {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsInfoResponse200InfoAppHome;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsInfoResponse200InfoAppHome")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsInfoResponse200InfoAppHome, A::Error> {
-                let mut __f0: Option<super::models::ObjsResources> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resources" => __f0 = __map.next_value()?,
-                        "scopes" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsInfoResponse200InfoAppHome {
-                    resources: __f0,
-                    scopes: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsInfoResponse200InfoAppHome { resources : opt, scopes : opt, }
 }
 #[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5522,35 +2320,8 @@ pub struct AppsPermissionsInfoResponse200InfoTeam {
     pub scopes: Vec<String>,
 }
 #[cfg(feature = "apps_permissions")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoResponse200InfoTeam {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsInfoResponse200InfoTeam;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsInfoResponse200InfoTeam")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsInfoResponse200InfoTeam, A::Error> {
-                let mut __f0: Option<super::models::ObjsResources> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "resources" => __f0 = Some(__map.next_value()?),
-                        "scopes" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsInfoResponse200InfoTeam {
-                    resources: rt::de::required(__f0, "resources")?,
-                    scopes: rt::de::required(__f1, "scopes")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsInfoResponse200InfoTeam { resources : req, scopes : req, }
 }
 #[cfg(
     any(
@@ -5583,38 +2354,8 @@ pub struct AppsPermissionsInfoError {
         feature = "users"
     )
 )]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsInfoError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsInfoError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsInfoError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsInfoError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ErrorModel> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsInfoError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsInfoError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(
     any(
@@ -5655,38 +2396,8 @@ pub struct AppsPermissionsRequestError {
     pub ok: bool,
 }
 #[cfg(feature = "apps_permissions")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsRequestError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsRequestError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsRequestError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsRequestError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::AppsPermissionsRequestErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsRequestError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsRequestError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__string_enum! {
@@ -5720,48 +2431,9 @@ pub struct AppsPermissionsResourcesListResponse200 {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "apps_permissions_resources")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsResourcesListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsResourcesListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsResourcesListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsResourcesListResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<
-                    Vec<
-                        super::models::AppsPermissionsResourcesListResponse200ResourcesItem,
-                    >,
-                > = None;
-                let mut __f2: Option<
-                    super::models::AppsPermissionsResourcesListResponse200ResponseMetadata,
-                > = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "resources" => __f1 = Some(__map.next_value()?),
-                        "response_metadata" => __f2 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(AppsPermissionsResourcesListResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    resources: rt::de::required(__f1, "resources")?,
-                    response_metadata: __f2,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsResourcesListResponse200 { ok : req, resources : req,
+    response_metadata : opt, ..additional_properties }
 }
 #[cfg(feature = "apps_permissions_resources")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5772,38 +2444,9 @@ pub struct AppsPermissionsResourcesListResponse200ResourcesItem {
     pub type_: Option<String>,
 }
 #[cfg(feature = "apps_permissions_resources")]
-impl<'de> serde::Deserialize<'de>
-for AppsPermissionsResourcesListResponse200ResourcesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsResourcesListResponse200ResourcesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct AppsPermissionsResourcesListResponse200ResourcesItem",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsResourcesListResponse200ResourcesItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = __map.next_value()?,
-                        "type" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsResourcesListResponse200ResourcesItem {
-                    id: __f0,
-                    type_: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsResourcesListResponse200ResourcesItem { id : opt, type_ : opt =
+    "type", }
 }
 #[cfg(feature = "apps_permissions_resources")]
 pub type AppsPermissionsResourcesListResponse200ResponseMetadata = ResponseMetadata;
@@ -5820,40 +2463,8 @@ pub struct AppsPermissionsResourcesListError {
     pub ok: bool,
 }
 #[cfg(feature = "apps_permissions_resources")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsResourcesListError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsResourcesListError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsResourcesListError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsResourcesListError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::AppsPermissionsResourcesListErrorError,
-                > = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsPermissionsResourcesListError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsResourcesListError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "apps_permissions_resources")]
 connector_runtime::__string_enum! {
@@ -5881,41 +2492,9 @@ pub struct AppsPermissionsScopesListResponse200 {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "apps_permissions_scopes")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsScopesListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsScopesListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsScopesListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsScopesListResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<
-                    super::models::AppsPermissionsScopesListResponse200Scopes,
-                > = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "scopes" => __f1 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(AppsPermissionsScopesListResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    scopes: rt::de::required(__f1, "scopes")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsScopesListResponse200 { ok : req, scopes : req,
+    ..additional_properties }
 }
 #[cfg(feature = "apps_permissions_scopes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5931,54 +2510,9 @@ pub struct AppsPermissionsScopesListResponse200Scopes {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "apps_permissions_scopes")]
-impl<'de> serde::Deserialize<'de> for AppsPermissionsScopesListResponse200Scopes {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsPermissionsScopesListResponse200Scopes;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsPermissionsScopesListResponse200Scopes")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsPermissionsScopesListResponse200Scopes, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                let mut __f2: Option<Vec<String>> = None;
-                let mut __f3: Option<Vec<String>> = None;
-                let mut __f4: Option<Vec<String>> = None;
-                let mut __f5: Option<Vec<String>> = None;
-                let mut __f6: Option<Vec<String>> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "app_home" => __f0 = __map.next_value()?,
-                        "channel" => __f1 = __map.next_value()?,
-                        "group" => __f2 = __map.next_value()?,
-                        "im" => __f3 = __map.next_value()?,
-                        "mpim" => __f4 = __map.next_value()?,
-                        "team" => __f5 = __map.next_value()?,
-                        "user" => __f6 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(AppsPermissionsScopesListResponse200Scopes {
-                    app_home: __f0,
-                    channel: __f1,
-                    group: __f2,
-                    im: __f3,
-                    mpim: __f4,
-                    team: __f5,
-                    user: __f6,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsPermissionsScopesListResponse200Scopes { app_home : opt, channel : opt, group :
+    opt, im : opt, mpim : opt, team : opt, user : opt, ..additional_properties }
 }
 #[cfg(feature = "apps_permissions_scopes")]
 /// apps.permissions.scopes.list error schema
@@ -6003,38 +2537,8 @@ pub struct AppsUninstallError {
     pub ok: bool,
 }
 #[cfg(feature = "apps")]
-impl<'de> serde::Deserialize<'de> for AppsUninstallError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AppsUninstallError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AppsUninstallError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AppsUninstallError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::AppsUninstallErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AppsUninstallError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AppsUninstallError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -6061,35 +2565,8 @@ pub struct AuthRevokeResponse200 {
     pub revoked: bool,
 }
 #[cfg(feature = "auth_api")]
-impl<'de> serde::Deserialize<'de> for AuthRevokeResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuthRevokeResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuthRevokeResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuthRevokeResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "revoked" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuthRevokeResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    revoked: rt::de::required(__f1, "revoked")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuthRevokeResponse200 { ok : req, revoked : req, }
 }
 #[cfg(feature = "auth_api")]
 /// auth.revoke error schema
@@ -6104,38 +2581,8 @@ pub struct AuthRevokeError {
     pub ok: bool,
 }
 #[cfg(feature = "auth_api")]
-impl<'de> serde::Deserialize<'de> for AuthRevokeError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuthRevokeError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuthRevokeError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuthRevokeError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::AuthRevokeErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuthRevokeError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuthRevokeError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
@@ -6169,53 +2616,9 @@ pub struct AuthTestResponse200 {
     pub user_id: String,
 }
 #[cfg(feature = "auth_api")]
-impl<'de> serde::Deserialize<'de> for AuthTestResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuthTestResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuthTestResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuthTestResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "bot_id" => __f0 = __map.next_value()?,
-                        "is_enterprise_install" => __f1 = __map.next_value()?,
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        "team" => __f3 = Some(__map.next_value()?),
-                        "team_id" => __f4 = Some(__map.next_value()?),
-                        "url" => __f5 = Some(__map.next_value()?),
-                        "user" => __f6 = Some(__map.next_value()?),
-                        "user_id" => __f7 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuthTestResponse200 {
-                    bot_id: __f0,
-                    is_enterprise_install: __f1,
-                    ok: rt::de::required(__f2, "ok")?,
-                    team: rt::de::required(__f3, "team")?,
-                    team_id: rt::de::required(__f4, "team_id")?,
-                    url: rt::de::required(__f5, "url")?,
-                    user: rt::de::required(__f6, "user")?,
-                    user_id: rt::de::required(__f7, "user_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuthTestResponse200 { bot_id : opt, is_enterprise_install : opt, ok : req, team :
+    req, team_id : req, url : req, user : req, user_id : req, }
 }
 #[cfg(feature = "auth_api")]
 impl AuthTestResponse200 {
@@ -6266,38 +2669,8 @@ pub struct AuthTestError {
     pub ok: bool,
 }
 #[cfg(feature = "auth_api")]
-impl<'de> serde::Deserialize<'de> for AuthTestError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = AuthTestError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct AuthTestError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<AuthTestError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::AuthTestErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(AuthTestError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    AuthTestError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
@@ -6320,35 +2693,8 @@ pub struct BotsInfoResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "bots")]
-impl<'de> serde::Deserialize<'de> for BotsInfoResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BotsInfoResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BotsInfoResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BotsInfoResponse200, A::Error> {
-                let mut __f0: Option<super::models::BotsInfoResponse200Bot> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "bot" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BotsInfoResponse200 {
-                    bot: rt::de::required(__f0, "bot")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BotsInfoResponse200 { bot : req, ok : req, }
 }
 #[cfg(feature = "bots")]
 impl BotsInfoResponse200 {
@@ -6376,50 +2722,9 @@ pub struct BotsInfoResponse200Bot {
     pub user_id: Option<String>,
 }
 #[cfg(feature = "bots")]
-impl<'de> serde::Deserialize<'de> for BotsInfoResponse200Bot {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BotsInfoResponse200Bot;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BotsInfoResponse200Bot")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BotsInfoResponse200Bot, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsBotProfileIcons> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "app_id" => __f0 = Some(__map.next_value()?),
-                        "deleted" => __f1 = Some(__map.next_value()?),
-                        "icons" => __f2 = Some(__map.next_value()?),
-                        "id" => __f3 = Some(__map.next_value()?),
-                        "name" => __f4 = Some(__map.next_value()?),
-                        "updated" => __f5 = Some(__map.next_value()?),
-                        "user_id" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BotsInfoResponse200Bot {
-                    app_id: rt::de::required(__f0, "app_id")?,
-                    deleted: rt::de::required(__f1, "deleted")?,
-                    icons: rt::de::required(__f2, "icons")?,
-                    id: rt::de::required(__f3, "id")?,
-                    name: rt::de::required(__f4, "name")?,
-                    updated: rt::de::required(__f5, "updated")?,
-                    user_id: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BotsInfoResponse200Bot { app_id : req, deleted : req, icons : req, id : req, name :
+    req, updated : req, user_id : opt, }
 }
 #[cfg(feature = "bots")]
 impl BotsInfoResponse200Bot {
@@ -6470,38 +2775,8 @@ pub struct BotsInfoError {
     pub ok: bool,
 }
 #[cfg(feature = "bots")]
-impl<'de> serde::Deserialize<'de> for BotsInfoError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = BotsInfoError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct BotsInfoError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<BotsInfoError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::BotsInfoErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(BotsInfoError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    BotsInfoError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "bots")]
 connector_runtime::__string_enum! {
@@ -6543,53 +2818,10 @@ pub struct CallsAddBody {
     pub users: Option<String>,
 }
 #[cfg(feature = "calls")]
-impl<'de> serde::Deserialize<'de> for CallsAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CallsAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CallsAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CallsAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "external_unique_id" => __f0 = Some(__map.next_value()?),
-                        "external_display_id" => __f1 = __map.next_value()?,
-                        "join_url" => __f2 = Some(__map.next_value()?),
-                        "desktop_app_join_url" => __f3 = __map.next_value()?,
-                        "date_start" => __f4 = __map.next_value()?,
-                        "title" => __f5 = __map.next_value()?,
-                        "created_by" => __f6 = __map.next_value()?,
-                        "users" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CallsAddBody {
-                    external_unique_id: rt::de::required(__f0, "external_unique_id")?,
-                    external_display_id: __f1,
-                    join_url: rt::de::required(__f2, "join_url")?,
-                    desktop_app_join_url: __f3,
-                    date_start: __f4,
-                    title: __f5,
-                    created_by: __f6,
-                    users: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CallsAddBody { external_unique_id : req, external_display_id : opt, join_url : req,
+    desktop_app_join_url : opt, date_start : opt, title : opt, created_by : opt, users :
+    opt, }
 }
 #[cfg(feature = "calls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6601,35 +2833,8 @@ pub struct CallsEndBody {
     pub duration: Option<i64>,
 }
 #[cfg(feature = "calls")]
-impl<'de> serde::Deserialize<'de> for CallsEndBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CallsEndBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CallsEndBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CallsEndBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "duration" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CallsEndBody {
-                    id: rt::de::required(__f0, "id")?,
-                    duration: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CallsEndBody { id : req, duration : opt, }
 }
 #[cfg(feature = "calls_participants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6640,35 +2845,8 @@ pub struct CallsParticipantsAddBody {
     pub users: String,
 }
 #[cfg(feature = "calls_participants")]
-impl<'de> serde::Deserialize<'de> for CallsParticipantsAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CallsParticipantsAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CallsParticipantsAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CallsParticipantsAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "users" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CallsParticipantsAddBody {
-                    id: rt::de::required(__f0, "id")?,
-                    users: rt::de::required(__f1, "users")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CallsParticipantsAddBody { id : req, users : req, }
 }
 #[cfg(feature = "calls_participants")]
 pub type CallsParticipantsRemoveBody = CallsParticipantsAddBody;
@@ -6688,40 +2866,8 @@ pub struct CallsUpdateBody {
     pub desktop_app_join_url: Option<String>,
 }
 #[cfg(feature = "calls")]
-impl<'de> serde::Deserialize<'de> for CallsUpdateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CallsUpdateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CallsUpdateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CallsUpdateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "title" => __f1 = __map.next_value()?,
-                        "join_url" => __f2 = __map.next_value()?,
-                        "desktop_app_join_url" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CallsUpdateBody {
-                    id: rt::de::required(__f0, "id")?,
-                    title: __f1,
-                    join_url: __f2,
-                    desktop_app_join_url: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    CallsUpdateBody { id : req, title : opt, join_url : opt, desktop_app_join_url : opt,
     }
 }
 #[cfg(feature = "chat")]
@@ -6738,40 +2884,8 @@ pub struct ChatDeleteBody {
     pub as_user: Option<bool>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatDeleteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatDeleteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatDeleteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatDeleteBody, A::Error> {
-                let mut __f0: Option<f64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ts" => {
-                            __f0 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "channel" => __f1 = __map.next_value()?,
-                        "as_user" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatDeleteBody {
-                    ts: __f0,
-                    channel: __f1,
-                    as_user: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatDeleteBody { ts : optn, channel : opt, as_user : opt, }
 }
 #[cfg(feature = "chat")]
 /// chat.delete success schema
@@ -6787,38 +2901,8 @@ pub struct ChatDeleteResponse200 {
     pub ts: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatDeleteResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatDeleteResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatDeleteResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatDeleteResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "ts" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatDeleteResponse200 {
-                    channel: rt::de::required(__f0, "channel")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    ts: rt::de::required(__f2, "ts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatDeleteResponse200 { channel : req, ok : req, ts : req, }
 }
 #[cfg(feature = "chat")]
 impl ChatDeleteResponse200 {
@@ -6860,38 +2944,8 @@ pub struct ChatDeleteError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatDeleteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatDeleteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatDeleteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatDeleteError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatDeleteErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatDeleteError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatDeleteError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -6919,38 +2973,9 @@ pub struct ChatDeleteScheduledMessageBody {
     pub scheduled_message_id: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatDeleteScheduledMessageBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatDeleteScheduledMessageBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatDeleteScheduledMessageBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatDeleteScheduledMessageBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "as_user" => __f0 = __map.next_value()?,
-                        "channel" => __f1 = Some(__map.next_value()?),
-                        "scheduled_message_id" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatDeleteScheduledMessageBody {
-                    as_user: __f0,
-                    channel: rt::de::required(__f1, "channel")?,
-                    scheduled_message_id: rt::de::required(__f2, "scheduled_message_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatDeleteScheduledMessageBody { as_user : opt, channel : req, scheduled_message_id :
+    req, }
 }
 #[cfg(feature = "chat")]
 /// chat.deleteScheduledMessage schema
@@ -6970,40 +2995,8 @@ pub struct ChatDeleteScheduledMessageError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatDeleteScheduledMessageError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatDeleteScheduledMessageError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatDeleteScheduledMessageError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatDeleteScheduledMessageError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::ChatDeleteScheduledMessageErrorError,
-                > = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatDeleteScheduledMessageError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatDeleteScheduledMessageError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -7033,38 +3026,8 @@ pub struct ChatGetPermalinkResponse200 {
     pub permalink: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatGetPermalinkResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatGetPermalinkResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatGetPermalinkResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatGetPermalinkResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "permalink" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatGetPermalinkResponse200 {
-                    channel: rt::de::required(__f0, "channel")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    permalink: rt::de::required(__f2, "permalink")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatGetPermalinkResponse200 { channel : req, ok : req, permalink : req, }
 }
 #[cfg(feature = "chat")]
 impl ChatGetPermalinkResponse200 {
@@ -7096,38 +3059,8 @@ pub struct ChatGetPermalinkError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatGetPermalinkError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatGetPermalinkError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatGetPermalinkError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatGetPermalinkError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatGetPermalinkErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatGetPermalinkError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatGetPermalinkError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -7153,35 +3086,8 @@ pub struct ChatMeMessageBody {
     pub text: Option<String>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatMeMessageBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatMeMessageBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatMeMessageBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatMeMessageBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "text" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatMeMessageBody {
-                    channel: __f0,
-                    text: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatMeMessageBody { channel : opt, text : opt, }
 }
 #[cfg(feature = "chat")]
 /// chat.meMessage schema
@@ -7197,38 +3103,8 @@ pub struct ChatMeMessageResponse200 {
     pub ts: Option<String>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatMeMessageResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatMeMessageResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatMeMessageResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatMeMessageResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "ts" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatMeMessageResponse200 {
-                    channel: __f0,
-                    ok: rt::de::required(__f1, "ok")?,
-                    ts: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatMeMessageResponse200 { channel : opt, ok : req, ts : opt, }
 }
 #[cfg(feature = "chat")]
 impl ChatMeMessageResponse200 {
@@ -7268,38 +3144,8 @@ pub struct ChatMeMessageError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatMeMessageError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatMeMessageError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatMeMessageError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatMeMessageError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatMeMessageErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatMeMessageError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatMeMessageError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -7355,65 +3201,10 @@ pub struct ChatPostEphemeralBody {
     pub username: Option<String>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatPostEphemeralBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatPostEphemeralBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatPostEphemeralBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatPostEphemeralBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "as_user" => __f0 = __map.next_value()?,
-                        "attachments" => __f1 = __map.next_value()?,
-                        "blocks" => __f2 = __map.next_value()?,
-                        "channel" => __f3 = Some(__map.next_value()?),
-                        "icon_emoji" => __f4 = __map.next_value()?,
-                        "icon_url" => __f5 = __map.next_value()?,
-                        "link_names" => __f6 = __map.next_value()?,
-                        "parse" => __f7 = __map.next_value()?,
-                        "text" => __f8 = __map.next_value()?,
-                        "thread_ts" => __f9 = __map.next_value()?,
-                        "user" => __f10 = Some(__map.next_value()?),
-                        "username" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatPostEphemeralBody {
-                    as_user: __f0,
-                    attachments: __f1,
-                    blocks: __f2,
-                    channel: rt::de::required(__f3, "channel")?,
-                    icon_emoji: __f4,
-                    icon_url: __f5,
-                    link_names: __f6,
-                    parse: __f7,
-                    text: __f8,
-                    thread_ts: __f9,
-                    user: rt::de::required(__f10, "user")?,
-                    username: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatPostEphemeralBody { as_user : opt, attachments : opt, blocks : opt, channel :
+    req, icon_emoji : opt, icon_url : opt, link_names : opt, parse : opt, text : opt,
+    thread_ts : opt, user : req, username : opt, }
 }
 #[cfg(feature = "chat")]
 /// chat.postEphemeral success schema
@@ -7427,35 +3218,8 @@ pub struct ChatPostEphemeralResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatPostEphemeralResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatPostEphemeralResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatPostEphemeralResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatPostEphemeralResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "message_ts" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatPostEphemeralResponse200 {
-                    message_ts: rt::de::required(__f0, "message_ts")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatPostEphemeralResponse200 { message_ts : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 impl ChatPostEphemeralResponse200 {
@@ -7487,38 +3251,8 @@ pub struct ChatPostEphemeralError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatPostEphemeralError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatPostEphemeralError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatPostEphemeralError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatPostEphemeralError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatPostEphemeralErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatPostEphemeralError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatPostEphemeralError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -7584,74 +3318,11 @@ pub struct ChatPostMessageBody {
     pub username: Option<String>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatPostMessageBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatPostMessageBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatPostMessageBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatPostMessageBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "as_user" => __f0 = __map.next_value()?,
-                        "attachments" => __f1 = __map.next_value()?,
-                        "blocks" => __f2 = __map.next_value()?,
-                        "channel" => __f3 = Some(__map.next_value()?),
-                        "icon_emoji" => __f4 = __map.next_value()?,
-                        "icon_url" => __f5 = __map.next_value()?,
-                        "link_names" => __f6 = __map.next_value()?,
-                        "mrkdwn" => __f7 = __map.next_value()?,
-                        "parse" => __f8 = __map.next_value()?,
-                        "reply_broadcast" => __f9 = __map.next_value()?,
-                        "text" => __f10 = __map.next_value()?,
-                        "thread_ts" => __f11 = __map.next_value()?,
-                        "unfurl_links" => __f12 = __map.next_value()?,
-                        "unfurl_media" => __f13 = __map.next_value()?,
-                        "username" => __f14 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatPostMessageBody {
-                    as_user: __f0,
-                    attachments: __f1,
-                    blocks: __f2,
-                    channel: rt::de::required(__f3, "channel")?,
-                    icon_emoji: __f4,
-                    icon_url: __f5,
-                    link_names: __f6,
-                    mrkdwn: __f7,
-                    parse: __f8,
-                    reply_broadcast: __f9,
-                    text: __f10,
-                    thread_ts: __f11,
-                    unfurl_links: __f12,
-                    unfurl_media: __f13,
-                    username: __f14,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatPostMessageBody { as_user : opt, attachments : opt, blocks : opt, channel : req,
+    icon_emoji : opt, icon_url : opt, link_names : opt, mrkdwn : opt, parse : opt,
+    reply_broadcast : opt, text : opt, thread_ts : opt, unfurl_links : opt, unfurl_media
+    : opt, username : opt, }
 }
 #[cfg(feature = "chat")]
 /// chat.postMessage success schema
@@ -7669,41 +3340,8 @@ pub struct ChatPostMessageResponse200 {
     pub ts: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatPostMessageResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatPostMessageResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatPostMessageResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatPostMessageResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ObjsMessage> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "message" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        "ts" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatPostMessageResponse200 {
-                    channel: rt::de::required(__f0, "channel")?,
-                    message: rt::de::required(__f1, "message")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                    ts: rt::de::required(__f3, "ts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatPostMessageResponse200 { channel : req, message : req, ok : req, ts : req, }
 }
 #[cfg(feature = "chat")]
 impl ChatPostMessageResponse200 {
@@ -7749,38 +3387,8 @@ pub struct ChatPostMessageError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatPostMessageError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatPostMessageError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatPostMessageError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatPostMessageError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatPostMessageErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatPostMessageError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatPostMessageError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -7834,67 +3442,10 @@ pub struct ChatScheduleMessageBody {
     pub reply_broadcast: Option<bool>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatScheduleMessageBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatScheduleMessageBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatScheduleMessageBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatScheduleMessageBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<f64> = None;
-                let mut __f11: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "text" => __f1 = __map.next_value()?,
-                        "post_at" => __f2 = __map.next_value()?,
-                        "parse" => __f3 = __map.next_value()?,
-                        "as_user" => __f4 = __map.next_value()?,
-                        "link_names" => __f5 = __map.next_value()?,
-                        "attachments" => __f6 = __map.next_value()?,
-                        "blocks" => __f7 = __map.next_value()?,
-                        "unfurl_links" => __f8 = __map.next_value()?,
-                        "unfurl_media" => __f9 = __map.next_value()?,
-                        "thread_ts" => {
-                            __f10 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "reply_broadcast" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatScheduleMessageBody {
-                    channel: __f0,
-                    text: __f1,
-                    post_at: __f2,
-                    parse: __f3,
-                    as_user: __f4,
-                    link_names: __f5,
-                    attachments: __f6,
-                    blocks: __f7,
-                    unfurl_links: __f8,
-                    unfurl_media: __f9,
-                    thread_ts: __f10,
-                    reply_broadcast: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatScheduleMessageBody { channel : opt, text : opt, post_at : opt, parse : opt,
+    as_user : opt, link_names : opt, attachments : opt, blocks : opt, unfurl_links : opt,
+    unfurl_media : opt, thread_ts : optn, reply_broadcast : opt, }
 }
 #[cfg(feature = "chat")]
 /// chat.scheduleMessage success schema
@@ -7912,46 +3463,9 @@ pub struct ChatScheduleMessageResponse200 {
     pub scheduled_message_id: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatScheduleMessageResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatScheduleMessageResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatScheduleMessageResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatScheduleMessageResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::ChatScheduleMessageResponse200Message,
-                > = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "message" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        "post_at" => __f3 = Some(__map.next_value()?),
-                        "scheduled_message_id" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatScheduleMessageResponse200 {
-                    channel: rt::de::required(__f0, "channel")?,
-                    message: rt::de::required(__f1, "message")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                    post_at: rt::de::required(__f3, "post_at")?,
-                    scheduled_message_id: rt::de::required(__f4, "scheduled_message_id")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatScheduleMessageResponse200 { channel : req, message : req, ok : req, post_at :
+    req, scheduled_message_id : req, }
 }
 #[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200 {
@@ -8000,50 +3514,9 @@ pub struct ChatScheduleMessageResponse200Message {
     pub username: Option<String>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatScheduleMessageResponse200Message {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatScheduleMessageResponse200Message;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatScheduleMessageResponse200Message")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatScheduleMessageResponse200Message, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ObjsBotProfile> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "bot_id" => __f0 = Some(__map.next_value()?),
-                        "bot_profile" => __f1 = __map.next_value()?,
-                        "team" => __f2 = Some(__map.next_value()?),
-                        "text" => __f3 = Some(__map.next_value()?),
-                        "type" => __f4 = Some(__map.next_value()?),
-                        "user" => __f5 = Some(__map.next_value()?),
-                        "username" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatScheduleMessageResponse200Message {
-                    bot_id: rt::de::required(__f0, "bot_id")?,
-                    bot_profile: __f1,
-                    team: rt::de::required(__f2, "team")?,
-                    text: rt::de::required(__f3, "text")?,
-                    type_: rt::de::required(__f4, "type")?,
-                    user: rt::de::required(__f5, "user")?,
-                    username: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatScheduleMessageResponse200Message { bot_id : req, bot_profile : opt, team : req,
+    text : req, type_ : req = "type", user : req, username : opt, }
 }
 #[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200Message {
@@ -8098,38 +3571,8 @@ pub struct ChatScheduleMessageError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatScheduleMessageError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatScheduleMessageError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatScheduleMessageError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatScheduleMessageError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatScheduleMessageErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatScheduleMessageError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatScheduleMessageError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -8166,42 +3609,9 @@ pub struct ChatScheduledMessagesListResponse200 {
     >,
 }
 #[cfg(feature = "chat_scheduled_messages")]
-impl<'de> serde::Deserialize<'de> for ChatScheduledMessagesListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatScheduledMessagesListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatScheduledMessagesListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatScheduledMessagesListResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::ResponseMetadata> = None;
-                let mut __f2: Option<
-                    Vec<
-                        super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "response_metadata" => __f1 = Some(__map.next_value()?),
-                        "scheduled_messages" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatScheduledMessagesListResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    response_metadata: rt::de::required(__f1, "response_metadata")?,
-                    scheduled_messages: rt::de::required(__f2, "scheduled_messages")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatScheduledMessagesListResponse200 { ok : req, response_metadata : req,
+    scheduled_messages : req, }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200 {
@@ -8227,50 +3637,9 @@ pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     pub text: Option<String>,
 }
 #[cfg(feature = "chat_scheduled_messages")]
-impl<'de> serde::Deserialize<'de>
-for ChatScheduledMessagesListResponse200ScheduledMessagesItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatScheduledMessagesListResponse200ScheduledMessagesItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ChatScheduledMessagesListResponse200ScheduledMessagesItem",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ChatScheduledMessagesListResponse200ScheduledMessagesItem,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_id" => __f0 = Some(__map.next_value()?),
-                        "date_created" => __f1 = Some(__map.next_value()?),
-                        "id" => __f2 = Some(__map.next_value()?),
-                        "post_at" => __f3 = Some(__map.next_value()?),
-                        "text" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatScheduledMessagesListResponse200ScheduledMessagesItem {
-                    channel_id: rt::de::required(__f0, "channel_id")?,
-                    date_created: rt::de::required(__f1, "date_created")?,
-                    id: rt::de::required(__f2, "id")?,
-                    post_at: rt::de::required(__f3, "post_at")?,
-                    text: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatScheduledMessagesListResponse200ScheduledMessagesItem { channel_id : req,
+    date_created : req, id : req, post_at : req, text : opt, }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
@@ -8312,40 +3681,8 @@ pub struct ChatScheduledMessagesListError {
     pub ok: bool,
 }
 #[cfg(feature = "chat_scheduled_messages")]
-impl<'de> serde::Deserialize<'de> for ChatScheduledMessagesListError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatScheduledMessagesListError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatScheduledMessagesListError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatScheduledMessagesListError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::ChatScheduledMessagesListErrorError,
-                > = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatScheduledMessagesListError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatScheduledMessagesListError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 connector_runtime::__string_enum! {
@@ -8382,47 +3719,9 @@ pub struct ChatUnfurlBody {
     pub user_auth_url: Option<String>,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatUnfurlBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatUnfurlBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatUnfurlBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatUnfurlBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "ts" => __f1 = Some(__map.next_value()?),
-                        "unfurls" => __f2 = __map.next_value()?,
-                        "user_auth_message" => __f3 = __map.next_value()?,
-                        "user_auth_required" => __f4 = __map.next_value()?,
-                        "user_auth_url" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatUnfurlBody {
-                    channel: rt::de::required(__f0, "channel")?,
-                    ts: rt::de::required(__f1, "ts")?,
-                    unfurls: __f2,
-                    user_auth_message: __f3,
-                    user_auth_required: __f4,
-                    user_auth_url: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatUnfurlBody { channel : req, ts : req, unfurls : opt, user_auth_message : opt,
+    user_auth_required : opt, user_auth_url : opt, }
 }
 #[cfg(feature = "chat")]
 /// chat.unfurl success schema
@@ -8442,38 +3741,8 @@ pub struct ChatUnfurlError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatUnfurlError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatUnfurlError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatUnfurlError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatUnfurlError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatUnfurlErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatUnfurlError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatUnfurlError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -8517,53 +3786,9 @@ pub struct ChatUpdateBody {
     pub ts: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatUpdateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatUpdateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatUpdateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatUpdateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "as_user" => __f0 = __map.next_value()?,
-                        "attachments" => __f1 = __map.next_value()?,
-                        "blocks" => __f2 = __map.next_value()?,
-                        "channel" => __f3 = Some(__map.next_value()?),
-                        "link_names" => __f4 = __map.next_value()?,
-                        "parse" => __f5 = __map.next_value()?,
-                        "text" => __f6 = __map.next_value()?,
-                        "ts" => __f7 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatUpdateBody {
-                    as_user: __f0,
-                    attachments: __f1,
-                    blocks: __f2,
-                    channel: rt::de::required(__f3, "channel")?,
-                    link_names: __f4,
-                    parse: __f5,
-                    text: __f6,
-                    ts: rt::de::required(__f7, "ts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatUpdateBody { as_user : opt, attachments : opt, blocks : opt, channel : req,
+    link_names : opt, parse : opt, text : opt, ts : req, }
 }
 #[cfg(feature = "chat")]
 /// chat.update success schema
@@ -8580,43 +3805,8 @@ pub struct ChatUpdateResponse200 {
     pub ts: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatUpdateResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatUpdateResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatUpdateResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatUpdateResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatUpdateResponse200Message> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "message" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        "text" => __f3 = Some(__map.next_value()?),
-                        "ts" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatUpdateResponse200 {
-                    channel: rt::de::required(__f0, "channel")?,
-                    message: rt::de::required(__f1, "message")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                    text: rt::de::required(__f3, "text")?,
-                    ts: rt::de::required(__f4, "ts")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ChatUpdateResponse200 { channel : req, message : req, ok : req, text : req, ts : req,
     }
 }
 #[cfg(feature = "chat")]
@@ -8628,38 +3818,8 @@ pub struct ChatUpdateResponse200Message {
     pub text: String,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatUpdateResponse200Message {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatUpdateResponse200Message;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatUpdateResponse200Message")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatUpdateResponse200Message, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "attachments" => __f0 = __map.next_value()?,
-                        "blocks" => __f1 = __map.next_value()?,
-                        "text" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatUpdateResponse200Message {
-                    attachments: __f0,
-                    blocks: __f1,
-                    text: rt::de::required(__f2, "text")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatUpdateResponse200Message { attachments : opt, blocks : opt, text : req, }
 }
 #[cfg(feature = "chat")]
 /// chat.update error schema
@@ -8674,38 +3834,8 @@ pub struct ChatUpdateError {
     pub ok: bool,
 }
 #[cfg(feature = "chat")]
-impl<'de> serde::Deserialize<'de> for ChatUpdateError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ChatUpdateError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ChatUpdateError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ChatUpdateError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ChatUpdateErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ChatUpdateError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ChatUpdateError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -8730,32 +3860,8 @@ pub struct ConversationsArchiveBody {
     pub channel: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsArchiveBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsArchiveBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsArchiveBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsArchiveBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsArchiveBody {
-                    channel: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsArchiveBody { channel : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.archive success schema
@@ -8777,44 +3883,9 @@ pub struct ConversationsArchiveError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsArchiveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsArchiveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsArchiveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsArchiveError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsArchiveErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsArchiveError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsArchiveError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -8847,38 +3918,8 @@ pub struct ConversationsCloseResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsCloseResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsCloseResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsCloseResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsCloseResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "already_closed" => __f0 = __map.next_value()?,
-                        "no_op" => __f1 = __map.next_value()?,
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsCloseResponse200 {
-                    already_closed: __f0,
-                    no_op: __f1,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsCloseResponse200 { already_closed : opt, no_op : opt, ok : req, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.close error schema
@@ -8895,44 +3936,9 @@ pub struct ConversationsCloseError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsCloseError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsCloseError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsCloseError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsCloseError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsCloseErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsCloseError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsCloseError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -8958,35 +3964,8 @@ pub struct ConversationsCreateBody {
     pub is_private: Option<bool>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsCreateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsCreateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsCreateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsCreateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "is_private" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsCreateBody {
-                    name: __f0,
-                    is_private: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsCreateBody { name : opt, is_private : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.create success schema
@@ -8999,35 +3978,8 @@ pub struct ConversationsCreateResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsCreateResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsCreateResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsCreateResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsCreateResponse200, A::Error> {
-                let mut __f0: Option<serde_json::Value> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsCreateResponse200 {
-                    channel: rt::de::required(__f0, "channel")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsCreateResponse200 { channel : req, ok : req, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.create error schema
@@ -9045,47 +3997,9 @@ pub struct ConversationsCreateError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsCreateError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsCreateError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsCreateError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsCreateError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::ConversationsCreateErrorError> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "detail" => __f1 = __map.next_value()?,
-                        "error" => __f2 = Some(__map.next_value()?),
-                        "needed" => __f3 = __map.next_value()?,
-                        "ok" => __f4 = Some(__map.next_value()?),
-                        "provided" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsCreateError {
-                    callstack: __f0,
-                    detail: __f1,
-                    error: rt::de::required(__f2, "error")?,
-                    needed: __f3,
-                    ok: rt::de::required(__f4, "ok")?,
-                    provided: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsCreateError { callstack : opt, detail : opt, error : req, needed : opt,
+    ok : req, provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -9119,50 +4033,9 @@ pub struct ConversationsHistoryResponse200 {
     pub pin_count: i64,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsHistoryResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsHistoryResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsHistoryResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsHistoryResponse200, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<Vec<super::models::ObjsMessage>> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel_actions_count" => __f0 = Some(__map.next_value()?),
-                        "channel_actions_ts" => __f1 = Some(__map.next_value()?),
-                        "has_more" => __f2 = Some(__map.next_value()?),
-                        "messages" => __f3 = Some(__map.next_value()?),
-                        "ok" => __f4 = Some(__map.next_value()?),
-                        "pin_count" => __f5 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsHistoryResponse200 {
-                    channel_actions_count: rt::de::required(
-                        __f0,
-                        "channel_actions_count",
-                    )?,
-                    channel_actions_ts: rt::de::required(__f1, "channel_actions_ts")?,
-                    has_more: rt::de::required(__f2, "has_more")?,
-                    messages: rt::de::required(__f3, "messages")?,
-                    ok: rt::de::required(__f4, "ok")?,
-                    pin_count: rt::de::required(__f5, "pin_count")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsHistoryResponse200 { channel_actions_count : req, channel_actions_ts :
+    req, has_more : req, messages : req, ok : req, pin_count : req, }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsHistoryResponse200 {
@@ -9198,44 +4071,9 @@ pub struct ConversationsHistoryError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsHistoryError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsHistoryError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsHistoryError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsHistoryError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsHistoryErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsHistoryError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsHistoryError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -9269,44 +4107,9 @@ pub struct ConversationsInfoError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsInfoError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsInfoError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsInfoError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsInfoError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsInfoErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsInfoError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsInfoError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -9330,35 +4133,8 @@ pub struct ConversationsInviteBody {
     pub users: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsInviteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsInviteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsInviteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsInviteBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "users" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsInviteBody {
-                    channel: __f0,
-                    users: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsInviteBody { channel : opt, users : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.invite error schema
@@ -9382,49 +4158,9 @@ pub struct ConversationsInviteError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsInviteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsInviteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsInviteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsInviteError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsInviteErrorError> = None;
-                let mut __f2: Option<
-                    Vec<super::models::ConversationsInviteErrorErrorsItem>,
-                > = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = __map.next_value()?,
-                        "errors" => __f2 = __map.next_value()?,
-                        "needed" => __f3 = __map.next_value()?,
-                        "ok" => __f4 = Some(__map.next_value()?),
-                        "provided" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsInviteError {
-                    callstack: __f0,
-                    error: __f1,
-                    errors: __f2,
-                    needed: __f3,
-                    ok: rt::de::required(__f4, "ok")?,
-                    provided: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsInviteError { callstack : opt, error : opt, errors : opt, needed : opt,
+    ok : req, provided : opt, }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsInviteError {
@@ -9473,38 +4209,8 @@ pub struct ConversationsInviteErrorErrorsItem {
     pub user: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsInviteErrorErrorsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsInviteErrorErrorsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsInviteErrorErrorsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsInviteErrorErrorsItem, A::Error> {
-                let mut __f0: Option<super::models::ConversationsInviteErrorError> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "error" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "user" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsInviteErrorErrorsItem {
-                    error: rt::de::required(__f0, "error")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    user: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsInviteErrorErrorsItem { error : req, ok : req, user : opt, }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsInviteErrorErrorsItem {
@@ -9540,43 +4246,9 @@ pub struct ConversationsJoinResponse200 {
     pub warning: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsJoinResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsJoinResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsJoinResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsJoinResponse200, A::Error> {
-                let mut __f0: Option<serde_json::Value> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<
-                    super::models::ConversationsJoinResponse200ResponseMetadata,
-                > = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "response_metadata" => __f2 = __map.next_value()?,
-                        "warning" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsJoinResponse200 {
-                    channel: rt::de::required(__f0, "channel")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    response_metadata: __f2,
-                    warning: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsJoinResponse200 { channel : req, ok : req, response_metadata : opt,
+    warning : opt, }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200 {
@@ -9595,32 +4267,8 @@ pub struct ConversationsJoinResponse200ResponseMetadata {
     pub warnings: Option<Vec<String>>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsJoinResponse200ResponseMetadata {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsJoinResponse200ResponseMetadata;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsJoinResponse200ResponseMetadata")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsJoinResponse200ResponseMetadata, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "warnings" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsJoinResponse200ResponseMetadata {
-                    warnings: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsJoinResponse200ResponseMetadata { warnings : opt, }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200ResponseMetadata {
@@ -9652,44 +4300,9 @@ pub struct ConversationsJoinError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsJoinError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsJoinError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsJoinError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsJoinError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsJoinErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsJoinError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsJoinError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -9718,35 +4331,8 @@ pub struct ConversationsKickBody {
     pub user: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsKickBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsKickBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsKickBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsKickBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "user" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsKickBody {
-                    channel: __f0,
-                    user: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsKickBody { channel : opt, user : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.kick success schema
@@ -9768,44 +4354,9 @@ pub struct ConversationsKickError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsKickError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsKickError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsKickError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsKickError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsKickErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsKickError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsKickError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -9835,35 +4386,8 @@ pub struct ConversationsLeaveResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsLeaveResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsLeaveResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsLeaveResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsLeaveResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "not_in_channel" => __f0 = __map.next_value()?,
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsLeaveResponse200 {
-                    not_in_channel: __f0,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsLeaveResponse200 { not_in_channel : opt, ok : req, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.leave error schema
@@ -9880,44 +4404,9 @@ pub struct ConversationsLeaveError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsLeaveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsLeaveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsLeaveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsLeaveError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsLeaveErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsLeaveError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsLeaveError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -9947,38 +4436,8 @@ pub struct ConversationsListResponse200 {
     pub response_metadata: Option<super::models::ResponseMetadata>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsListResponse200, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ResponseMetadata> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channels" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "response_metadata" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsListResponse200 {
-                    channels: rt::de::required(__f0, "channels")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    response_metadata: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsListResponse200 { channels : req, ok : req, response_metadata : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.list error schema
@@ -9995,44 +4454,9 @@ pub struct ConversationsListError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsListError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsListError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsListError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsListError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsListErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsListError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsListError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10055,37 +4479,8 @@ pub struct ConversationsMarkBody {
     pub ts: Option<f64>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsMarkBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsMarkBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsMarkBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsMarkBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "ts" => {
-                            __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsMarkBody {
-                    channel: __f0,
-                    ts: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsMarkBody { channel : opt, ts : optn, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.mark success schema
@@ -10107,44 +4502,9 @@ pub struct ConversationsMarkError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsMarkError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsMarkError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsMarkError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsMarkError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsMarkErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsMarkError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsMarkError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10172,38 +4532,8 @@ pub struct ConversationsMembersResponse200 {
     pub response_metadata: super::models::ResponseMetadata,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsMembersResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsMembersResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsMembersResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsMembersResponse200, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ResponseMetadata> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "members" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "response_metadata" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsMembersResponse200 {
-                    members: rt::de::required(__f0, "members")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    response_metadata: rt::de::required(__f2, "response_metadata")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsMembersResponse200 { members : req, ok : req, response_metadata : req, }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsMembersResponse200 {
@@ -10234,38 +4564,8 @@ pub struct ConversationsMembersError {
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsMembersError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsMembersError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsMembersError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsMembersError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsMembersErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsMembersError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsMembersError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10293,38 +4593,8 @@ pub struct ConversationsOpenBody {
     pub return_im: Option<bool>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsOpenBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsOpenBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsOpenBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsOpenBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "users" => __f1 = __map.next_value()?,
-                        "return_im" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsOpenBody {
-                    channel: __f0,
-                    users: __f1,
-                    return_im: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsOpenBody { channel : opt, users : opt, return_im : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.open success schema
@@ -10339,41 +4609,9 @@ pub struct ConversationsOpenResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsOpenResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsOpenResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsOpenResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsOpenResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "already_open" => __f0 = __map.next_value()?,
-                        "channel" => __f1 = Some(__map.next_value()?),
-                        "no_op" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsOpenResponse200 {
-                    already_open: __f0,
-                    channel: rt::de::required(__f1, "channel")?,
-                    no_op: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsOpenResponse200 { already_open : opt, channel : req, no_op : opt, ok :
+    req, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.open error schema
@@ -10388,38 +4626,8 @@ pub struct ConversationsOpenError {
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsOpenError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsOpenError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsOpenError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsOpenError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsOpenErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsOpenError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsOpenError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10448,35 +4656,8 @@ pub struct ConversationsRenameBody {
     pub name: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsRenameBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsRenameBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsRenameBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsRenameBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "name" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsRenameBody {
-                    channel: __f0,
-                    name: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsRenameBody { channel : opt, name : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.rename success schema
@@ -10498,44 +4679,9 @@ pub struct ConversationsRenameError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsRenameError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsRenameError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsRenameError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsRenameError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsRenameErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsRenameError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsRenameError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10565,38 +4711,8 @@ pub struct ConversationsRepliesResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsRepliesResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsRepliesResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsRepliesResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsRepliesResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "has_more" => __f0 = __map.next_value()?,
-                        "messages" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsRepliesResponse200 {
-                    has_more: __f0,
-                    messages: rt::de::required(__f1, "messages")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsRepliesResponse200 { has_more : opt, messages : req, ok : req, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.replies error schema
@@ -10613,44 +4729,9 @@ pub struct ConversationsRepliesError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsRepliesError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsRepliesError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsRepliesError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsRepliesError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsRepliesErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsRepliesError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsRepliesError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10675,35 +4756,8 @@ pub struct ConversationsSetPurposeBody {
     pub purpose: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsSetPurposeBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsSetPurposeBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsSetPurposeBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsSetPurposeBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "purpose" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsSetPurposeBody {
-                    channel: __f0,
-                    purpose: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsSetPurposeBody { channel : opt, purpose : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.setPurpose success schema
@@ -10725,46 +4779,9 @@ pub struct ConversationsSetPurposeError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsSetPurposeError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsSetPurposeError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsSetPurposeError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsSetPurposeError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::ErrorMethodNotSupportedForChannelTypeMissingScope,
-                > = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsSetPurposeError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsSetPurposeError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10791,35 +4808,8 @@ pub struct ConversationsSetTopicBody {
     pub topic: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsSetTopicBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsSetTopicBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsSetTopicBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsSetTopicBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "topic" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsSetTopicBody {
-                    channel: __f0,
-                    topic: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsSetTopicBody { channel : opt, topic : opt, }
 }
 #[cfg(feature = "conversations")]
 /// conversations.setTopic success schema
@@ -10853,44 +4843,9 @@ pub struct ConversationsUnarchiveError {
     pub provided: Option<String>,
 }
 #[cfg(feature = "conversations")]
-impl<'de> serde::Deserialize<'de> for ConversationsUnarchiveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ConversationsUnarchiveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ConversationsUnarchiveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ConversationsUnarchiveError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ConversationsUnarchiveErrorError> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "needed" => __f2 = __map.next_value()?,
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "provided" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ConversationsUnarchiveError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    needed: __f2,
-                    ok: rt::de::required(__f3, "ok")?,
-                    provided: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ConversationsUnarchiveError { callstack : opt, error : req, needed : opt, ok : req,
+    provided : opt, }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -10926,38 +4881,8 @@ pub struct DialogOpenError {
     pub ok: bool,
 }
 #[cfg(feature = "dialog")]
-impl<'de> serde::Deserialize<'de> for DialogOpenError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DialogOpenError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DialogOpenError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DialogOpenError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::DialogOpenErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DialogOpenError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DialogOpenError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "dialog")]
 connector_runtime::__string_enum! {
@@ -10994,38 +4919,8 @@ pub struct DndEndDndError {
     pub ok: bool,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndEndDndError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndEndDndError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndEndDndError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndEndDndError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::DndEndDndErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndEndDndError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndEndDndError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -11054,44 +4949,9 @@ pub struct DndEndSnoozeResponse200 {
     pub snooze_enabled: bool,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndEndSnoozeResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndEndSnoozeResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndEndSnoozeResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndEndSnoozeResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "dnd_enabled" => __f0 = Some(__map.next_value()?),
-                        "next_dnd_end_ts" => __f1 = Some(__map.next_value()?),
-                        "next_dnd_start_ts" => __f2 = Some(__map.next_value()?),
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "snooze_enabled" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndEndSnoozeResponse200 {
-                    dnd_enabled: rt::de::required(__f0, "dnd_enabled")?,
-                    next_dnd_end_ts: rt::de::required(__f1, "next_dnd_end_ts")?,
-                    next_dnd_start_ts: rt::de::required(__f2, "next_dnd_start_ts")?,
-                    ok: rt::de::required(__f3, "ok")?,
-                    snooze_enabled: rt::de::required(__f4, "snooze_enabled")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndEndSnoozeResponse200 { dnd_enabled : req, next_dnd_end_ts : req, next_dnd_start_ts
+    : req, ok : req, snooze_enabled : req, }
 }
 #[cfg(feature = "dnd")]
 /// dnd.endSnooze error schema
@@ -11106,38 +4966,8 @@ pub struct DndEndSnoozeError {
     pub ok: bool,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndEndSnoozeError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndEndSnoozeError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndEndSnoozeError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndEndSnoozeError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::DndEndSnoozeErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndEndSnoozeError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndEndSnoozeError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -11169,50 +4999,9 @@ pub struct DndInfoResponse200 {
     pub snooze_remaining: Option<i64>,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndInfoResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndInfoResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndInfoResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndInfoResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "dnd_enabled" => __f0 = Some(__map.next_value()?),
-                        "next_dnd_end_ts" => __f1 = Some(__map.next_value()?),
-                        "next_dnd_start_ts" => __f2 = Some(__map.next_value()?),
-                        "ok" => __f3 = Some(__map.next_value()?),
-                        "snooze_enabled" => __f4 = __map.next_value()?,
-                        "snooze_endtime" => __f5 = __map.next_value()?,
-                        "snooze_remaining" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndInfoResponse200 {
-                    dnd_enabled: rt::de::required(__f0, "dnd_enabled")?,
-                    next_dnd_end_ts: rt::de::required(__f1, "next_dnd_end_ts")?,
-                    next_dnd_start_ts: rt::de::required(__f2, "next_dnd_start_ts")?,
-                    ok: rt::de::required(__f3, "ok")?,
-                    snooze_enabled: __f4,
-                    snooze_endtime: __f5,
-                    snooze_remaining: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndInfoResponse200 { dnd_enabled : req, next_dnd_end_ts : req, next_dnd_start_ts :
+    req, ok : req, snooze_enabled : opt, snooze_endtime : opt, snooze_remaining : opt, }
 }
 #[cfg(feature = "dnd")]
 /// dnd.info error schema
@@ -11227,38 +5016,8 @@ pub struct DndInfoError {
     pub ok: bool,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndInfoError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndInfoError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndInfoError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndInfoError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::DndInfoErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndInfoError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndInfoError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -11282,35 +5041,8 @@ pub struct DndSetSnoozeBody {
     pub num_minutes: String,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndSetSnoozeBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndSetSnoozeBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndSetSnoozeBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndSetSnoozeBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "num_minutes" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndSetSnoozeBody {
-                    token: rt::de::required(__f0, "token")?,
-                    num_minutes: rt::de::required(__f1, "num_minutes")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndSetSnoozeBody { token : req, num_minutes : req, }
 }
 #[cfg(feature = "dnd")]
 /// dnd.setSnooze schema
@@ -11325,41 +5057,9 @@ pub struct DndSetSnoozeResponse200 {
     pub snooze_remaining: i64,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndSetSnoozeResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndSetSnoozeResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndSetSnoozeResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndSetSnoozeResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "snooze_enabled" => __f1 = Some(__map.next_value()?),
-                        "snooze_endtime" => __f2 = Some(__map.next_value()?),
-                        "snooze_remaining" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndSetSnoozeResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    snooze_enabled: rt::de::required(__f1, "snooze_enabled")?,
-                    snooze_endtime: rt::de::required(__f2, "snooze_endtime")?,
-                    snooze_remaining: rt::de::required(__f3, "snooze_remaining")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndSetSnoozeResponse200 { ok : req, snooze_enabled : req, snooze_endtime : req,
+    snooze_remaining : req, }
 }
 #[cfg(feature = "dnd")]
 /// dnd.setSnooze error schema
@@ -11374,38 +5074,8 @@ pub struct DndSetSnoozeError {
     pub ok: bool,
 }
 #[cfg(feature = "dnd")]
-impl<'de> serde::Deserialize<'de> for DndSetSnoozeError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = DndSetSnoozeError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct DndSetSnoozeError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<DndSetSnoozeError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::DndSetSnoozeErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(DndSetSnoozeError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    DndSetSnoozeError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -11431,35 +5101,8 @@ pub struct FilesCommentsDeleteBody {
     pub id: Option<String>,
 }
 #[cfg(feature = "files_comments")]
-impl<'de> serde::Deserialize<'de> for FilesCommentsDeleteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesCommentsDeleteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesCommentsDeleteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesCommentsDeleteBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "file" => __f0 = __map.next_value()?,
-                        "id" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesCommentsDeleteBody {
-                    file: __f0,
-                    id: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesCommentsDeleteBody { file : opt, id : opt, }
 }
 #[cfg(feature = "files_comments")]
 /// files.comments.delete schema
@@ -11479,38 +5122,8 @@ pub struct FilesCommentsDeleteError {
     pub ok: bool,
 }
 #[cfg(feature = "files_comments")]
-impl<'de> serde::Deserialize<'de> for FilesCommentsDeleteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesCommentsDeleteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesCommentsDeleteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesCommentsDeleteError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::FilesCommentsDeleteErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesCommentsDeleteError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesCommentsDeleteError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "files_comments")]
 connector_runtime::__string_enum! {
@@ -11531,30 +5144,8 @@ pub struct FilesDeleteBody {
     pub file: Option<String>,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesDeleteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesDeleteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesDeleteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesDeleteBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "file" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesDeleteBody { file: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesDeleteBody { file : opt, }
 }
 #[cfg(feature = "files")]
 /// files.delete schema
@@ -11574,38 +5165,8 @@ pub struct FilesDeleteError {
     pub ok: bool,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesDeleteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesDeleteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesDeleteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesDeleteError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::FilesDeleteErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesDeleteError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesDeleteError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -11639,50 +5200,9 @@ pub struct FilesInfoResponse200 {
     pub response_metadata: Option<serde_json::Value>,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesInfoResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesInfoResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesInfoResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesInfoResponse200, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::ObjsFile> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<super::models::ObjsPaging> = None;
-                let mut __f6: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "comments" => __f0 = Some(__map.next_value()?),
-                        "content_html" => __f1 = __map.next_value()?,
-                        "editor" => __f2 = __map.next_value()?,
-                        "file" => __f3 = Some(__map.next_value()?),
-                        "ok" => __f4 = Some(__map.next_value()?),
-                        "paging" => __f5 = __map.next_value()?,
-                        "response_metadata" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesInfoResponse200 {
-                    comments: rt::de::required(__f0, "comments")?,
-                    content_html: __f1,
-                    editor: __f2,
-                    file: rt::de::required(__f3, "file")?,
-                    ok: rt::de::required(__f4, "ok")?,
-                    paging: __f5,
-                    response_metadata: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesInfoResponse200 { comments : req, content_html : opt, editor : opt, file : req,
+    ok : req, paging : opt, response_metadata : opt, }
 }
 #[cfg(feature = "files")]
 impl FilesInfoResponse200 {
@@ -11717,38 +5237,8 @@ pub struct FilesInfoError {
     pub ok: bool,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesInfoError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesInfoError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesInfoError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesInfoError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::FilesInfoErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesInfoError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesInfoError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -11775,38 +5265,8 @@ pub struct FilesListResponse200 {
     pub paging: super::models::ObjsPaging,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesListResponse200, A::Error> {
-                let mut __f0: Option<Vec<super::models::ObjsFile>> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsPaging> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "files" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "paging" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesListResponse200 {
-                    files: rt::de::required(__f0, "files")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    paging: rt::de::required(__f2, "paging")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesListResponse200 { files : req, ok : req, paging : req, }
 }
 #[cfg(feature = "files")]
 impl FilesListResponse200 {
@@ -11835,38 +5295,8 @@ pub struct FilesListError {
     pub ok: bool,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesListError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesListError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesListError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesListError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::FilesListErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesListError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesListError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -11906,50 +5336,9 @@ pub struct FilesRemoteAddBody {
     pub indexable_file_contents: Option<String>,
 }
 #[cfg(feature = "files_remote")]
-impl<'de> serde::Deserialize<'de> for FilesRemoteAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesRemoteAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesRemoteAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesRemoteAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = __map.next_value()?,
-                        "external_id" => __f1 = __map.next_value()?,
-                        "title" => __f2 = __map.next_value()?,
-                        "filetype" => __f3 = __map.next_value()?,
-                        "external_url" => __f4 = __map.next_value()?,
-                        "preview_image" => __f5 = __map.next_value()?,
-                        "indexable_file_contents" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesRemoteAddBody {
-                    token: __f0,
-                    external_id: __f1,
-                    title: __f2,
-                    filetype: __f3,
-                    external_url: __f4,
-                    preview_image: __f5,
-                    indexable_file_contents: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesRemoteAddBody { token : opt, external_id : opt, title : opt, filetype : opt,
+    external_url : opt, preview_image : opt, indexable_file_contents : opt, }
 }
 #[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11965,38 +5354,8 @@ pub struct FilesRemoteRemoveBody {
     pub external_id: Option<String>,
 }
 #[cfg(feature = "files_remote")]
-impl<'de> serde::Deserialize<'de> for FilesRemoteRemoveBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesRemoteRemoveBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesRemoteRemoveBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesRemoteRemoveBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = __map.next_value()?,
-                        "file" => __f1 = __map.next_value()?,
-                        "external_id" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesRemoteRemoveBody {
-                    token: __f0,
-                    file: __f1,
-                    external_id: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesRemoteRemoveBody { token : opt, file : opt, external_id : opt, }
 }
 #[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12027,53 +5386,10 @@ pub struct FilesRemoteUpdateBody {
     pub indexable_file_contents: Option<String>,
 }
 #[cfg(feature = "files_remote")]
-impl<'de> serde::Deserialize<'de> for FilesRemoteUpdateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesRemoteUpdateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesRemoteUpdateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesRemoteUpdateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = __map.next_value()?,
-                        "file" => __f1 = __map.next_value()?,
-                        "external_id" => __f2 = __map.next_value()?,
-                        "title" => __f3 = __map.next_value()?,
-                        "filetype" => __f4 = __map.next_value()?,
-                        "external_url" => __f5 = __map.next_value()?,
-                        "preview_image" => __f6 = __map.next_value()?,
-                        "indexable_file_contents" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesRemoteUpdateBody {
-                    token: __f0,
-                    file: __f1,
-                    external_id: __f2,
-                    title: __f3,
-                    filetype: __f4,
-                    external_url: __f5,
-                    preview_image: __f6,
-                    indexable_file_contents: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesRemoteUpdateBody { token : opt, file : opt, external_id : opt, title : opt,
+    filetype : opt, external_url : opt, preview_image : opt, indexable_file_contents :
+    opt, }
 }
 #[cfg(feature = "files")]
 pub type FilesRevokePublicUrlBody = FilesDeleteBody;
@@ -12089,35 +5405,8 @@ pub struct FilesRevokePublicUrlResponse200 {
     pub ok: bool,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesRevokePublicUrlResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesRevokePublicUrlResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesRevokePublicUrlResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesRevokePublicUrlResponse200, A::Error> {
-                let mut __f0: Option<super::models::ObjsFile> = None;
-                let mut __f1: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "file" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesRevokePublicUrlResponse200 {
-                    file: rt::de::required(__f0, "file")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesRevokePublicUrlResponse200 { file : req, ok : req, }
 }
 #[cfg(feature = "files")]
 impl FilesRevokePublicUrlResponse200 {
@@ -12143,38 +5432,8 @@ pub struct FilesRevokePublicUrlError {
     pub ok: bool,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesRevokePublicUrlError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesRevokePublicUrlError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesRevokePublicUrlError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesRevokePublicUrlError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::FilesRevokePublicUrlErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesRevokePublicUrlError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesRevokePublicUrlError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -12210,38 +5469,8 @@ pub struct FilesSharedPublicUrlError {
     pub ok: bool,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesSharedPublicUrlError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesSharedPublicUrlError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesSharedPublicUrlError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesSharedPublicUrlError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::FilesSharedPublicUrlErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesSharedPublicUrlError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesSharedPublicUrlError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -12289,58 +5518,9 @@ pub struct FilesUploadBody {
     pub thread_ts: Option<f64>,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesUploadBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesUploadBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesUploadBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesUploadBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<f64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = __map.next_value()?,
-                        "file" => __f1 = __map.next_value()?,
-                        "content" => __f2 = __map.next_value()?,
-                        "filetype" => __f3 = __map.next_value()?,
-                        "filename" => __f4 = __map.next_value()?,
-                        "title" => __f5 = __map.next_value()?,
-                        "initial_comment" => __f6 = __map.next_value()?,
-                        "channels" => __f7 = __map.next_value()?,
-                        "thread_ts" => {
-                            __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesUploadBody {
-                    token: __f0,
-                    file: __f1,
-                    content: __f2,
-                    filetype: __f3,
-                    filename: __f4,
-                    title: __f5,
-                    initial_comment: __f6,
-                    channels: __f7,
-                    thread_ts: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesUploadBody { token : opt, file : opt, content : opt, filetype : opt, filename :
+    opt, title : opt, initial_comment : opt, channels : opt, thread_ts : optn, }
 }
 #[cfg(feature = "files")]
 /// files.upload schema
@@ -12360,38 +5540,8 @@ pub struct FilesUploadError {
     pub ok: bool,
 }
 #[cfg(feature = "files")]
-impl<'de> serde::Deserialize<'de> for FilesUploadError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = FilesUploadError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct FilesUploadError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<FilesUploadError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::FilesUploadErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(FilesUploadError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    FilesUploadError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -12427,50 +5577,9 @@ pub struct MigrationExchangeResponse200 {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "migration")]
-impl<'de> serde::Deserialize<'de> for MigrationExchangeResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = MigrationExchangeResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct MigrationExchangeResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<MigrationExchangeResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<
-                    std::collections::BTreeMap<String, serde_json::Value>,
-                > = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "enterprise_id" => __f0 = Some(__map.next_value()?),
-                        "invalid_user_ids" => __f1 = __map.next_value()?,
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        "team_id" => __f3 = Some(__map.next_value()?),
-                        "user_id_map" => __f4 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(MigrationExchangeResponse200 {
-                    enterprise_id: rt::de::required(__f0, "enterprise_id")?,
-                    invalid_user_ids: __f1,
-                    ok: rt::de::required(__f2, "ok")?,
-                    team_id: rt::de::required(__f3, "team_id")?,
-                    user_id_map: __f4,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    MigrationExchangeResponse200 { enterprise_id : req, invalid_user_ids : opt, ok : req,
+    team_id : req, user_id_map : opt, ..additional_properties }
 }
 #[cfg(feature = "migration")]
 impl MigrationExchangeResponse200 {
@@ -12502,38 +5611,8 @@ pub struct MigrationExchangeError {
     pub ok: bool,
 }
 #[cfg(feature = "migration")]
-impl<'de> serde::Deserialize<'de> for MigrationExchangeError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = MigrationExchangeError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct MigrationExchangeError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<MigrationExchangeError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::MigrationExchangeErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(MigrationExchangeError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    MigrationExchangeError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "migration")]
 connector_runtime::__string_enum! {
@@ -12558,35 +5637,8 @@ pub struct PinsAddBody {
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "pins")]
-impl<'de> serde::Deserialize<'de> for PinsAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PinsAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PinsAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PinsAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "timestamp" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PinsAddBody {
-                    channel: rt::de::required(__f0, "channel")?,
-                    timestamp: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PinsAddBody { channel : req, timestamp : opt, }
 }
 #[cfg(feature = "pins")]
 /// pins.add schema
@@ -12606,38 +5658,8 @@ pub struct PinsAddError {
     pub ok: bool,
 }
 #[cfg(feature = "pins")]
-impl<'de> serde::Deserialize<'de> for PinsAddError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PinsAddError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PinsAddError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PinsAddError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::PinsAddErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PinsAddError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PinsAddError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -12666,38 +5688,8 @@ pub struct PinsListError {
     pub ok: bool,
 }
 #[cfg(feature = "pins")]
-impl<'de> serde::Deserialize<'de> for PinsListError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PinsListError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PinsListError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PinsListError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::PinsListErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PinsListError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PinsListError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -12730,38 +5722,8 @@ pub struct PinsRemoveError {
     pub ok: bool,
 }
 #[cfg(feature = "pins")]
-impl<'de> serde::Deserialize<'de> for PinsRemoveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = PinsRemoveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct PinsRemoveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<PinsRemoveError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::PinsRemoveErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(PinsRemoveError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    PinsRemoveError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -12788,38 +5750,8 @@ pub struct ReactionsAddBody {
     pub timestamp: String,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionsAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionsAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionsAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionsAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        "timestamp" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionsAddBody {
-                    channel: rt::de::required(__f0, "channel")?,
-                    name: rt::de::required(__f1, "name")?,
-                    timestamp: rt::de::required(__f2, "timestamp")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionsAddBody { channel : req, name : req, timestamp : req, }
 }
 #[cfg(feature = "reactions")]
 /// reactions.add schema
@@ -12839,38 +5771,8 @@ pub struct ReactionsAddError {
     pub ok: bool,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionsAddError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionsAddError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionsAddError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionsAddError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ReactionsAddErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionsAddError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionsAddError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -12899,38 +5801,8 @@ pub struct ReactionsGetError {
     pub ok: bool,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionsGetError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionsGetError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionsGetError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionsGetError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ReactionsGetErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionsGetError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionsGetError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -12958,41 +5830,9 @@ pub struct ReactionsListResponse200 {
     pub response_metadata: Option<serde_json::Value>,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionsListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionsListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionsListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionsListResponse200, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsPaging> = None;
-                let mut __f3: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "items" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "paging" => __f2 = __map.next_value()?,
-                        "response_metadata" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionsListResponse200 {
-                    items: rt::de::required(__f0, "items")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    paging: __f2,
-                    response_metadata: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionsListResponse200 { items : req, ok : req, paging : opt, response_metadata :
+    opt, }
 }
 #[cfg(feature = "reactions")]
 /// reactions.list error schema
@@ -13007,38 +5847,8 @@ pub struct ReactionsListError {
     pub ok: bool,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionsListError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionsListError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionsListError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionsListError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ReactionsListErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionsListError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionsListError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -13071,44 +5881,9 @@ pub struct ReactionsRemoveBody {
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionsRemoveBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionsRemoveBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionsRemoveBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionsRemoveBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = Some(__map.next_value()?),
-                        "file" => __f1 = __map.next_value()?,
-                        "file_comment" => __f2 = __map.next_value()?,
-                        "channel" => __f3 = __map.next_value()?,
-                        "timestamp" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionsRemoveBody {
-                    name: rt::de::required(__f0, "name")?,
-                    file: __f1,
-                    file_comment: __f2,
-                    channel: __f3,
-                    timestamp: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionsRemoveBody { name : req, file : opt, file_comment : opt, channel : opt,
+    timestamp : opt, }
 }
 #[cfg(feature = "reactions")]
 /// reactions.remove schema
@@ -13128,38 +5903,8 @@ pub struct ReactionsRemoveError {
     pub ok: bool,
 }
 #[cfg(feature = "reactions")]
-impl<'de> serde::Deserialize<'de> for ReactionsRemoveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ReactionsRemoveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ReactionsRemoveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ReactionsRemoveError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ReactionsRemoveErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ReactionsRemoveError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ReactionsRemoveError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -13187,38 +5932,8 @@ pub struct RemindersAddBody {
     pub user: Option<String>,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for RemindersAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemindersAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemindersAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemindersAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "text" => __f0 = Some(__map.next_value()?),
-                        "time" => __f1 = Some(__map.next_value()?),
-                        "user" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemindersAddBody {
-                    text: rt::de::required(__f0, "text")?,
-                    time: rt::de::required(__f1, "time")?,
-                    user: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemindersAddBody { text : req, time : req, user : opt, }
 }
 #[cfg(feature = "reminders")]
 /// reminders.add schema
@@ -13231,35 +5946,8 @@ pub struct RemindersAddResponse200 {
     pub reminder: super::models::ObjsReminder,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for RemindersAddResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemindersAddResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemindersAddResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemindersAddResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::ObjsReminder> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "reminder" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemindersAddResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    reminder: rt::de::required(__f1, "reminder")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemindersAddResponse200 { ok : req, reminder : req, }
 }
 #[cfg(feature = "reminders")]
 impl RemindersAddResponse200 {
@@ -13285,38 +5973,8 @@ pub struct RemindersAddError {
     pub ok: bool,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for RemindersAddError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemindersAddError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemindersAddError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemindersAddError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::RemindersAddErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemindersAddError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemindersAddError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -13342,32 +6000,8 @@ pub struct RemindersCompleteBody {
     pub reminder: Option<String>,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for RemindersCompleteBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemindersCompleteBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemindersCompleteBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemindersCompleteBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "reminder" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemindersCompleteBody {
-                    reminder: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemindersCompleteBody { reminder : opt, }
 }
 #[cfg(feature = "reminders")]
 /// reminders.complete schema
@@ -13387,38 +6021,8 @@ pub struct RemindersCompleteError {
     pub ok: bool,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for RemindersCompleteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemindersCompleteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemindersCompleteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemindersCompleteError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::RemindersCompleteErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemindersCompleteError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemindersCompleteError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -13454,38 +6058,8 @@ pub struct RemindersDeleteError {
     pub ok: bool,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for RemindersDeleteError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemindersDeleteError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemindersDeleteError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemindersDeleteError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ErrorNotFoundNotAuthed> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemindersDeleteError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemindersDeleteError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -13521,35 +6095,8 @@ pub struct RemindersListResponse200 {
     pub reminders: Vec<super::models::ObjsReminder>,
 }
 #[cfg(feature = "reminders")]
-impl<'de> serde::Deserialize<'de> for RemindersListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RemindersListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RemindersListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RemindersListResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<Vec<super::models::ObjsReminder>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "reminders" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RemindersListResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    reminders: rt::de::required(__f1, "reminders")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RemindersListResponse200 { ok : req, reminders : req, }
 }
 #[cfg(feature = "reminders")]
 impl RemindersListResponse200 {
@@ -13582,41 +6129,8 @@ pub struct RtmConnectResponse200 {
     pub url: String,
 }
 #[cfg(feature = "rtm")]
-impl<'de> serde::Deserialize<'de> for RtmConnectResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RtmConnectResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RtmConnectResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RtmConnectResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::RtmConnectResponse200Self> = None;
-                let mut __f2: Option<super::models::RtmConnectResponse200Team> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "self" => __f1 = Some(__map.next_value()?),
-                        "team" => __f2 = Some(__map.next_value()?),
-                        "url" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RtmConnectResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    self_: rt::de::required(__f1, "self")?,
-                    team: rt::de::required(__f2, "team")?,
-                    url: rt::de::required(__f3, "url")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RtmConnectResponse200 { ok : req, self_ : req = "self", team : req, url : req, }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200 {
@@ -13641,35 +6155,8 @@ pub struct RtmConnectResponse200Self {
     pub name: String,
 }
 #[cfg(feature = "rtm")]
-impl<'de> serde::Deserialize<'de> for RtmConnectResponse200Self {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RtmConnectResponse200Self;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RtmConnectResponse200Self")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RtmConnectResponse200Self, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "id" => __f0 = Some(__map.next_value()?),
-                        "name" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RtmConnectResponse200Self {
-                    id: rt::de::required(__f0, "id")?,
-                    name: rt::de::required(__f1, "name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RtmConnectResponse200Self { id : req, name : req, }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200Self {
@@ -13697,38 +6184,8 @@ pub struct RtmConnectResponse200Team {
     pub name: String,
 }
 #[cfg(feature = "rtm")]
-impl<'de> serde::Deserialize<'de> for RtmConnectResponse200Team {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RtmConnectResponse200Team;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RtmConnectResponse200Team")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RtmConnectResponse200Team, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "domain" => __f0 = Some(__map.next_value()?),
-                        "id" => __f1 = Some(__map.next_value()?),
-                        "name" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RtmConnectResponse200Team {
-                    domain: rt::de::required(__f0, "domain")?,
-                    id: rt::de::required(__f1, "id")?,
-                    name: rt::de::required(__f2, "name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RtmConnectResponse200Team { domain : req, id : req, name : req, }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200Team {
@@ -13760,40 +6217,8 @@ pub struct RtmConnectError {
     pub ok: bool,
 }
 #[cfg(any(feature = "rtm", feature = "team"))]
-impl<'de> serde::Deserialize<'de> for RtmConnectError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = RtmConnectError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RtmConnectError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<RtmConnectError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::ErrorNotAuthedInvalidAuthAccountInactive,
-                > = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(RtmConnectError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    RtmConnectError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(any(feature = "rtm", feature = "team"))]
 connector_runtime::__string_enum! {
@@ -13824,41 +6249,8 @@ pub struct StarsAddBody {
     pub timestamp: Option<String>,
 }
 #[cfg(feature = "stars")]
-impl<'de> serde::Deserialize<'de> for StarsAddBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StarsAddBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StarsAddBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StarsAddBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channel" => __f0 = __map.next_value()?,
-                        "file" => __f1 = __map.next_value()?,
-                        "file_comment" => __f2 = __map.next_value()?,
-                        "timestamp" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StarsAddBody {
-                    channel: __f0,
-                    file: __f1,
-                    file_comment: __f2,
-                    timestamp: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StarsAddBody { channel : opt, file : opt, file_comment : opt, timestamp : opt, }
 }
 #[cfg(feature = "stars")]
 /// stars.add schema
@@ -13878,38 +6270,8 @@ pub struct StarsAddError {
     pub ok: bool,
 }
 #[cfg(feature = "stars")]
-impl<'de> serde::Deserialize<'de> for StarsAddError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StarsAddError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StarsAddError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StarsAddError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::StarsAddErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StarsAddError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StarsAddError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
@@ -13940,38 +6302,8 @@ pub struct StarsListResponse200 {
     pub paging: Option<super::models::ObjsPaging>,
 }
 #[cfg(feature = "stars")]
-impl<'de> serde::Deserialize<'de> for StarsListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StarsListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StarsListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StarsListResponse200, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsPaging> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "items" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "paging" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StarsListResponse200 {
-                    items: rt::de::required(__f0, "items")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    paging: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StarsListResponse200 { items : req, ok : req, paging : opt, }
 }
 #[cfg(feature = "stars")]
 /// stars.list error schema
@@ -13998,38 +6330,8 @@ pub struct StarsRemoveError {
     pub ok: bool,
 }
 #[cfg(feature = "stars")]
-impl<'de> serde::Deserialize<'de> for StarsRemoveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = StarsRemoveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct StarsRemoveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<StarsRemoveError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::StarsRemoveErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(StarsRemoveError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    StarsRemoveError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
@@ -14060,40 +6362,8 @@ pub struct TeamAccessLogsResponse200 {
     pub paging: super::models::ObjsPaging,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for TeamAccessLogsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamAccessLogsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamAccessLogsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamAccessLogsResponse200, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::TeamAccessLogsResponse200LoginsItem>,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsPaging> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "logins" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "paging" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamAccessLogsResponse200 {
-                    logins: rt::de::required(__f0, "logins")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    paging: rt::de::required(__f2, "paging")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamAccessLogsResponse200 { logins : req, ok : req, paging : req, }
 }
 #[cfg(feature = "team")]
 impl TeamAccessLogsResponse200 {
@@ -14130,59 +6400,10 @@ pub struct TeamAccessLogsResponse200LoginsItem {
     pub username: String,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for TeamAccessLogsResponse200LoginsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamAccessLogsResponse200LoginsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamAccessLogsResponse200LoginsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamAccessLogsResponse200LoginsItem, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "count" => __f0 = Some(__map.next_value()?),
-                        "country" => __f1 = __map.next_value()?,
-                        "date_first" => __f2 = Some(__map.next_value()?),
-                        "date_last" => __f3 = Some(__map.next_value()?),
-                        "ip" => __f4 = __map.next_value()?,
-                        "isp" => __f5 = __map.next_value()?,
-                        "region" => __f6 = __map.next_value()?,
-                        "user_agent" => __f7 = Some(__map.next_value()?),
-                        "user_id" => __f8 = Some(__map.next_value()?),
-                        "username" => __f9 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamAccessLogsResponse200LoginsItem {
-                    count: rt::de::required(__f0, "count")?,
-                    country: __f1,
-                    date_first: rt::de::required(__f2, "date_first")?,
-                    date_last: rt::de::required(__f3, "date_last")?,
-                    ip: __f4,
-                    isp: __f5,
-                    region: __f6,
-                    user_agent: rt::de::required(__f7, "user_agent")?,
-                    user_id: rt::de::required(__f8, "user_id")?,
-                    username: rt::de::required(__f9, "username")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamAccessLogsResponse200LoginsItem { count : req, country : opt, date_first : req,
+    date_last : req, ip : opt, isp : opt, region : opt, user_agent : req, user_id : req,
+    username : req, }
 }
 #[cfg(feature = "team")]
 impl TeamAccessLogsResponse200LoginsItem {
@@ -14214,38 +6435,8 @@ pub struct TeamAccessLogsError {
     pub ok: bool,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for TeamAccessLogsError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamAccessLogsError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamAccessLogsError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamAccessLogsError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::TeamAccessLogsErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamAccessLogsError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamAccessLogsError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "team")]
 connector_runtime::__string_enum! {
@@ -14272,35 +6463,8 @@ pub struct TeamInfoResponse200 {
     pub team: super::models::ObjsTeam,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for TeamInfoResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamInfoResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamInfoResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamInfoResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::ObjsTeam> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "team" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamInfoResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    team: rt::de::required(__f1, "team")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamInfoResponse200 { ok : req, team : req, }
 }
 #[cfg(feature = "team")]
 impl TeamInfoResponse200 {
@@ -14331,40 +6495,8 @@ pub struct TeamIntegrationLogsResponse200 {
     pub paging: super::models::ObjsPaging,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for TeamIntegrationLogsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamIntegrationLogsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamIntegrationLogsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamIntegrationLogsResponse200, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::TeamIntegrationLogsResponse200LogsItem>,
-                > = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsPaging> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "logs" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "paging" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamIntegrationLogsResponse200 {
-                    logs: rt::de::required(__f0, "logs")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    paging: rt::de::required(__f2, "paging")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamIntegrationLogsResponse200 { logs : req, ok : req, paging : req, }
 }
 #[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200 {
@@ -14405,62 +6537,10 @@ pub struct TeamIntegrationLogsResponse200LogsItem {
     pub user_name: String,
 }
 #[cfg(feature = "team")]
-impl<'de> serde::Deserialize<'de> for TeamIntegrationLogsResponse200LogsItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamIntegrationLogsResponse200LogsItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamIntegrationLogsResponse200LogsItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamIntegrationLogsResponse200LogsItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "admin_app_id" => __f0 = __map.next_value()?,
-                        "app_id" => __f1 = Some(__map.next_value()?),
-                        "app_type" => __f2 = Some(__map.next_value()?),
-                        "change_type" => __f3 = Some(__map.next_value()?),
-                        "channel" => __f4 = __map.next_value()?,
-                        "date" => __f5 = Some(__map.next_value()?),
-                        "scope" => __f6 = Some(__map.next_value()?),
-                        "service_id" => __f7 = __map.next_value()?,
-                        "service_type" => __f8 = __map.next_value()?,
-                        "user_id" => __f9 = Some(__map.next_value()?),
-                        "user_name" => __f10 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamIntegrationLogsResponse200LogsItem {
-                    admin_app_id: __f0,
-                    app_id: rt::de::required(__f1, "app_id")?,
-                    app_type: rt::de::required(__f2, "app_type")?,
-                    change_type: rt::de::required(__f3, "change_type")?,
-                    channel: __f4,
-                    date: rt::de::required(__f5, "date")?,
-                    scope: rt::de::required(__f6, "scope")?,
-                    service_id: __f7,
-                    service_type: __f8,
-                    user_id: rt::de::required(__f9, "user_id")?,
-                    user_name: rt::de::required(__f10, "user_name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamIntegrationLogsResponse200LogsItem { admin_app_id : opt, app_id : req, app_type :
+    req, change_type : req, channel : opt, date : req, scope : req, service_id : opt,
+    service_type : opt, user_id : req, user_name : req, }
 }
 #[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200LogsItem {
@@ -14523,35 +6603,8 @@ pub struct TeamProfileGetResponse200 {
     pub profile: super::models::TeamProfileGetResponse200Profile,
 }
 #[cfg(feature = "team_profile")]
-impl<'de> serde::Deserialize<'de> for TeamProfileGetResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamProfileGetResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamProfileGetResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamProfileGetResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::TeamProfileGetResponse200Profile> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "profile" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamProfileGetResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    profile: rt::de::required(__f1, "profile")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamProfileGetResponse200 { ok : req, profile : req, }
 }
 #[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200 {
@@ -14570,32 +6623,8 @@ pub struct TeamProfileGetResponse200Profile {
     pub fields: Vec<super::models::ObjsTeamProfileField>,
 }
 #[cfg(feature = "team_profile")]
-impl<'de> serde::Deserialize<'de> for TeamProfileGetResponse200Profile {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamProfileGetResponse200Profile;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamProfileGetResponse200Profile")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamProfileGetResponse200Profile, A::Error> {
-                let mut __f0: Option<Vec<super::models::ObjsTeamProfileField>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "fields" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamProfileGetResponse200Profile {
-                    fields: rt::de::required(__f0, "fields")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamProfileGetResponse200Profile { fields : req, }
 }
 #[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200Profile {
@@ -14623,38 +6652,8 @@ pub struct TeamProfileGetError {
     pub ok: bool,
 }
 #[cfg(feature = "team_profile")]
-impl<'de> serde::Deserialize<'de> for TeamProfileGetError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = TeamProfileGetError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct TeamProfileGetError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<TeamProfileGetError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::TeamProfileGetErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(TeamProfileGetError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    TeamProfileGetError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "team_profile")]
 connector_runtime::__string_enum! {
@@ -14686,44 +6685,9 @@ pub struct UsergroupsCreateBody {
     pub name: String,
 }
 #[cfg(feature = "usergroups")]
-impl<'de> serde::Deserialize<'de> for UsergroupsCreateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsCreateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsCreateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsCreateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channels" => __f0 = __map.next_value()?,
-                        "description" => __f1 = __map.next_value()?,
-                        "handle" => __f2 = __map.next_value()?,
-                        "include_count" => __f3 = __map.next_value()?,
-                        "name" => __f4 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsCreateBody {
-                    channels: __f0,
-                    description: __f1,
-                    handle: __f2,
-                    include_count: __f3,
-                    name: rt::de::required(__f4, "name")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsCreateBody { channels : opt, description : opt, handle : opt, include_count
+    : opt, name : req, }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// usergroups.create schema
@@ -14737,35 +6701,8 @@ pub struct UsergroupsCreateResponse200 {
     pub usergroup: super::models::ObjsSubteam,
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
-impl<'de> serde::Deserialize<'de> for UsergroupsCreateResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsCreateResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsCreateResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsCreateResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::ObjsSubteam> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "usergroup" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsCreateResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    usergroup: rt::de::required(__f1, "usergroup")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsCreateResponse200 { ok : req, usergroup : req, }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 impl UsergroupsCreateResponse200 {
@@ -14791,40 +6728,8 @@ pub struct UsergroupsCreateError {
     pub ok: bool,
 }
 #[cfg(feature = "usergroups")]
-impl<'de> serde::Deserialize<'de> for UsergroupsCreateError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsCreateError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsCreateError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsCreateError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<
-                    super::models::ErrorPermissionDeniedNotAuthedInvalidAuth,
-                > = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsCreateError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsCreateError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__string_enum! {
@@ -14850,35 +6755,8 @@ pub struct UsergroupsDisableBody {
     pub usergroup: String,
 }
 #[cfg(feature = "usergroups")]
-impl<'de> serde::Deserialize<'de> for UsergroupsDisableBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsDisableBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsDisableBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsDisableBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "include_count" => __f0 = __map.next_value()?,
-                        "usergroup" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsDisableBody {
-                    include_count: __f0,
-                    usergroup: rt::de::required(__f1, "usergroup")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsDisableBody { include_count : opt, usergroup : req, }
 }
 #[cfg(feature = "usergroups")]
 /// usergroups.disable schema
@@ -14910,38 +6788,8 @@ pub struct UsergroupsEnableError {
     pub ok: bool,
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
-impl<'de> serde::Deserialize<'de> for UsergroupsEnableError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsEnableError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsEnableError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsEnableError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ErrorNotAuthedInvalidAuth> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsEnableError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsEnableError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
@@ -14968,35 +6816,8 @@ pub struct UsergroupsListResponse200 {
     pub usergroups: Vec<super::models::ObjsSubteam>,
 }
 #[cfg(feature = "usergroups")]
-impl<'de> serde::Deserialize<'de> for UsergroupsListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsListResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<Vec<super::models::ObjsSubteam>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "usergroups" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsListResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    usergroups: rt::de::required(__f1, "usergroups")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsListResponse200 { ok : req, usergroups : req, }
 }
 #[cfg(feature = "usergroups")]
 impl UsergroupsListResponse200 {
@@ -15038,47 +6859,9 @@ pub struct UsergroupsUpdateBody {
     pub name: Option<String>,
 }
 #[cfg(feature = "usergroups")]
-impl<'de> serde::Deserialize<'de> for UsergroupsUpdateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsUpdateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsUpdateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsUpdateBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "handle" => __f0 = __map.next_value()?,
-                        "description" => __f1 = __map.next_value()?,
-                        "channels" => __f2 = __map.next_value()?,
-                        "include_count" => __f3 = __map.next_value()?,
-                        "usergroup" => __f4 = Some(__map.next_value()?),
-                        "name" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsUpdateBody {
-                    handle: __f0,
-                    description: __f1,
-                    channels: __f2,
-                    include_count: __f3,
-                    usergroup: rt::de::required(__f4, "usergroup")?,
-                    name: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsUpdateBody { handle : opt, description : opt, channels : opt, include_count
+    : opt, usergroup : req, name : opt, }
 }
 #[cfg(feature = "usergroups")]
 /// usergroups.update schema
@@ -15098,38 +6881,8 @@ pub struct UsergroupsUpdateError {
     pub ok: bool,
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
-impl<'de> serde::Deserialize<'de> for UsergroupsUpdateError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsUpdateError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsUpdateError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsUpdateError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::ErrorPermissionDeniedNotAuthed> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsUpdateError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsUpdateError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
@@ -15156,35 +6909,8 @@ pub struct UsergroupsUsersListResponse200 {
     pub users: Vec<String>,
 }
 #[cfg(feature = "usergroups_users")]
-impl<'de> serde::Deserialize<'de> for UsergroupsUsersListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsUsersListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsUsersListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsUsersListResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<Vec<String>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "users" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsUsersListResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    users: rt::de::required(__f1, "users")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsUsersListResponse200 { ok : req, users : req, }
 }
 #[cfg(feature = "usergroups_users")]
 /// usergroups.users.list error schema
@@ -15203,38 +6929,8 @@ pub struct UsergroupsUsersUpdateBody {
     pub users: String,
 }
 #[cfg(feature = "usergroups_users")]
-impl<'de> serde::Deserialize<'de> for UsergroupsUsersUpdateBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsergroupsUsersUpdateBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsergroupsUsersUpdateBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsergroupsUsersUpdateBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "include_count" => __f0 = __map.next_value()?,
-                        "usergroup" => __f1 = Some(__map.next_value()?),
-                        "users" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsergroupsUsersUpdateBody {
-                    include_count: __f0,
-                    usergroup: rt::de::required(__f1, "usergroup")?,
-                    users: rt::de::required(__f2, "users")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsergroupsUsersUpdateBody { include_count : opt, usergroup : req, users : req, }
 }
 #[cfg(feature = "usergroups_users")]
 /// usergroups.users.update schema
@@ -15260,42 +6956,9 @@ pub struct UsersConversationsResponse200 {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersConversationsResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersConversationsResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersConversationsResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersConversationsResponse200, A::Error> {
-                let mut __f0: Option<Vec<serde_json::Value>> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ResponseMetadata> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "channels" => __f0 = Some(__map.next_value()?),
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "response_metadata" => __f2 = __map.next_value()?,
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(UsersConversationsResponse200 {
-                    channels: rt::de::required(__f0, "channels")?,
-                    ok: rt::de::required(__f1, "ok")?,
-                    response_metadata: __f2,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersConversationsResponse200 { channels : req, ok : req, response_metadata : opt,
+    ..additional_properties }
 }
 #[cfg(feature = "users")]
 /// users.conversations error schema
@@ -15310,38 +6973,8 @@ pub struct UsersConversationsError {
     pub ok: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersConversationsError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersConversationsError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersConversationsError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersConversationsError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersConversationsErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersConversationsError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersConversationsError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -15364,32 +6997,8 @@ pub struct UsersDeletePhotoBody {
     pub token: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersDeletePhotoBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersDeletePhotoBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersDeletePhotoBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersDeletePhotoBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersDeletePhotoBody {
-                    token: rt::de::required(__f0, "token")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersDeletePhotoBody { token : req, }
 }
 #[cfg(feature = "users")]
 /// users.deletePhoto schema
@@ -15419,54 +7028,10 @@ pub struct UsersGetPresenceResponse200 {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersGetPresenceResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersGetPresenceResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersGetPresenceResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersGetPresenceResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<bool> = None;
-                let mut __f6: Option<String> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "auto_away" => __f0 = __map.next_value()?,
-                        "connection_count" => __f1 = __map.next_value()?,
-                        "last_activity" => __f2 = __map.next_value()?,
-                        "manual_away" => __f3 = __map.next_value()?,
-                        "ok" => __f4 = Some(__map.next_value()?),
-                        "online" => __f5 = __map.next_value()?,
-                        "presence" => __f6 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(UsersGetPresenceResponse200 {
-                    auto_away: __f0,
-                    connection_count: __f1,
-                    last_activity: __f2,
-                    manual_away: __f3,
-                    ok: rt::de::required(__f4, "ok")?,
-                    online: __f5,
-                    presence: rt::de::required(__f6, "presence")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersGetPresenceResponse200 { auto_away : opt, connection_count : opt, last_activity
+    : opt, manual_away : opt, ok : req, online : opt, presence : req,
+    ..additional_properties }
 }
 #[cfg(feature = "users")]
 /// users.counts error schema
@@ -15491,39 +7056,8 @@ pub struct UsersInfoResponse200 {
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersInfoResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersInfoResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersInfoResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersInfoResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                let mut __extra: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "user" => __f1 = Some(__map.next_value()?),
-                        _ => {
-                            __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                        }
-                    }
-                }
-                Ok(UsersInfoResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    user: rt::de::required(__f1, "user")?,
-                    additional_properties: __extra,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersInfoResponse200 { ok : req, user : req, ..additional_properties }
 }
 #[cfg(feature = "users")]
 /// users.info error schema
@@ -15537,38 +7071,8 @@ pub struct UsersInfoError {
     pub ok: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersInfoError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersInfoError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersInfoError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersInfoError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersInfoErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersInfoError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersInfoError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -15594,41 +7098,9 @@ pub struct UsersListResponse200 {
     pub response_metadata: Option<serde_json::Value>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersListResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersListResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersListResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersListResponse200, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<Vec<serde_json::Value>> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "cache_ts" => __f0 = Some(__map.next_value()?),
-                        "members" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        "response_metadata" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersListResponse200 {
-                    cache_ts: rt::de::required(__f0, "cache_ts")?,
-                    members: rt::de::required(__f1, "members")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                    response_metadata: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersListResponse200 { cache_ts : req, members : req, ok : req, response_metadata :
+    opt, }
 }
 #[cfg(feature = "users")]
 impl UsersListResponse200 {
@@ -15654,38 +7126,8 @@ pub struct UsersListError {
     pub ok: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersListError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersListError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersListError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersListError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersListErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersListError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersListError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -15717,38 +7159,8 @@ pub struct UsersLookupByEmailError {
     pub ok: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersLookupByEmailError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersLookupByEmailError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersLookupByEmailError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersLookupByEmailError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersLookupByEmailErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersLookupByEmailError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersLookupByEmailError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -15775,35 +7187,8 @@ pub struct UsersProfileGetResponse200 {
     pub profile: super::models::ObjsUserProfile,
 }
 #[cfg(feature = "users_profile")]
-impl<'de> serde::Deserialize<'de> for UsersProfileGetResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersProfileGetResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersProfileGetResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersProfileGetResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::ObjsUserProfile> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "profile" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersProfileGetResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    profile: rt::de::required(__f1, "profile")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersProfileGetResponse200 { ok : req, profile : req, }
 }
 #[cfg(feature = "users_profile")]
 impl UsersProfileGetResponse200 {
@@ -15829,38 +7214,8 @@ pub struct UsersProfileGetError {
     pub ok: bool,
 }
 #[cfg(feature = "users_profile")]
-impl<'de> serde::Deserialize<'de> for UsersProfileGetError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersProfileGetError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersProfileGetError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersProfileGetError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersProfileGetErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersProfileGetError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersProfileGetError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
@@ -15892,41 +7247,8 @@ pub struct UsersProfileSetBody {
     pub value: Option<String>,
 }
 #[cfg(feature = "users_profile")]
-impl<'de> serde::Deserialize<'de> for UsersProfileSetBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersProfileSetBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersProfileSetBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersProfileSetBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "name" => __f0 = __map.next_value()?,
-                        "profile" => __f1 = __map.next_value()?,
-                        "user" => __f2 = __map.next_value()?,
-                        "value" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersProfileSetBody {
-                    name: __f0,
-                    profile: __f1,
-                    user: __f2,
-                    value: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersProfileSetBody { name : opt, profile : opt, user : opt, value : opt, }
 }
 #[cfg(feature = "users_profile")]
 /// users.profile.set schema
@@ -15942,41 +7264,9 @@ pub struct UsersProfileSetResponse200 {
     pub username: String,
 }
 #[cfg(feature = "users_profile")]
-impl<'de> serde::Deserialize<'de> for UsersProfileSetResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersProfileSetResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersProfileSetResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersProfileSetResponse200, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<super::models::ObjsUserProfile> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "email_pending" => __f0 = __map.next_value()?,
-                        "ok" => __f1 = Some(__map.next_value()?),
-                        "profile" => __f2 = Some(__map.next_value()?),
-                        "username" => __f3 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersProfileSetResponse200 {
-                    email_pending: __f0,
-                    ok: rt::de::required(__f1, "ok")?,
-                    profile: rt::de::required(__f2, "profile")?,
-                    username: rt::de::required(__f3, "username")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersProfileSetResponse200 { email_pending : opt, ok : req, profile : req, username :
+    req, }
 }
 #[cfg(feature = "users_profile")]
 impl UsersProfileSetResponse200 {
@@ -16002,38 +7292,8 @@ pub struct UsersProfileSetError {
     pub ok: bool,
 }
 #[cfg(feature = "users_profile")]
-impl<'de> serde::Deserialize<'de> for UsersProfileSetError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersProfileSetError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersProfileSetError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersProfileSetError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersProfileSetErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersProfileSetError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersProfileSetError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
@@ -16068,38 +7328,8 @@ pub struct UsersSetActiveError {
     pub ok: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersSetActiveError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersSetActiveError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersSetActiveError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersSetActiveError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersSetActiveErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersSetActiveError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersSetActiveError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -16132,44 +7362,9 @@ pub struct UsersSetPhotoBody {
     pub image: Option<String>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersSetPhotoBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersSetPhotoBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersSetPhotoBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersSetPhotoBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "token" => __f0 = Some(__map.next_value()?),
-                        "crop_w" => __f1 = __map.next_value()?,
-                        "crop_x" => __f2 = __map.next_value()?,
-                        "crop_y" => __f3 = __map.next_value()?,
-                        "image" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersSetPhotoBody {
-                    token: rt::de::required(__f0, "token")?,
-                    crop_w: __f1,
-                    crop_x: __f2,
-                    crop_y: __f3,
-                    image: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersSetPhotoBody { token : req, crop_w : opt, crop_x : opt, crop_y : opt, image :
+    opt, }
 }
 #[cfg(feature = "users")]
 /// users.setPhoto schema
@@ -16182,35 +7377,8 @@ pub struct UsersSetPhotoResponse200 {
     pub profile: super::models::UsersSetPhotoResponse200Profile,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersSetPhotoResponse200 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersSetPhotoResponse200;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersSetPhotoResponse200")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersSetPhotoResponse200, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<super::models::UsersSetPhotoResponse200Profile> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ok" => __f0 = Some(__map.next_value()?),
-                        "profile" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersSetPhotoResponse200 {
-                    ok: rt::de::required(__f0, "ok")?,
-                    profile: rt::de::required(__f1, "profile")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersSetPhotoResponse200 { ok : req, profile : req, }
 }
 #[cfg(feature = "users")]
 impl UsersSetPhotoResponse200 {
@@ -16237,56 +7405,10 @@ pub struct UsersSetPhotoResponse200Profile {
     pub image_original: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersSetPhotoResponse200Profile {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersSetPhotoResponse200Profile;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersSetPhotoResponse200Profile")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersSetPhotoResponse200Profile, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "avatar_hash" => __f0 = Some(__map.next_value()?),
-                        "image_1024" => __f1 = Some(__map.next_value()?),
-                        "image_192" => __f2 = Some(__map.next_value()?),
-                        "image_24" => __f3 = Some(__map.next_value()?),
-                        "image_32" => __f4 = Some(__map.next_value()?),
-                        "image_48" => __f5 = Some(__map.next_value()?),
-                        "image_512" => __f6 = Some(__map.next_value()?),
-                        "image_72" => __f7 = Some(__map.next_value()?),
-                        "image_original" => __f8 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersSetPhotoResponse200Profile {
-                    avatar_hash: rt::de::required(__f0, "avatar_hash")?,
-                    image_1024: rt::de::required(__f1, "image_1024")?,
-                    image_192: rt::de::required(__f2, "image_192")?,
-                    image_24: rt::de::required(__f3, "image_24")?,
-                    image_32: rt::de::required(__f4, "image_32")?,
-                    image_48: rt::de::required(__f5, "image_48")?,
-                    image_512: rt::de::required(__f6, "image_512")?,
-                    image_72: rt::de::required(__f7, "image_72")?,
-                    image_original: rt::de::required(__f8, "image_original")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersSetPhotoResponse200Profile { avatar_hash : req, image_1024 : req, image_192 :
+    req, image_24 : req, image_32 : req, image_48 : req, image_512 : req, image_72 : req,
+    image_original : req, }
 }
 #[cfg(feature = "users")]
 impl UsersSetPhotoResponse200Profile {
@@ -16324,47 +7446,9 @@ pub struct UsersSetPhotoError {
     pub time_ident: Option<i64>,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersSetPhotoError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersSetPhotoError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersSetPhotoError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersSetPhotoError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::UsersSetPhotoErrorError> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "debug_step" => __f1 = __map.next_value()?,
-                        "dims" => __f2 = __map.next_value()?,
-                        "error" => __f3 = Some(__map.next_value()?),
-                        "ok" => __f4 = Some(__map.next_value()?),
-                        "time_ident" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersSetPhotoError {
-                    callstack: __f0,
-                    debug_step: __f1,
-                    dims: __f2,
-                    error: rt::de::required(__f3, "error")?,
-                    ok: rt::de::required(__f4, "ok")?,
-                    time_ident: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersSetPhotoError { callstack : opt, debug_step : opt, dims : opt, error : req, ok :
+    req, time_ident : opt, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -16387,32 +7471,8 @@ pub struct UsersSetPresenceBody {
     pub presence: String,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersSetPresenceBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersSetPresenceBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersSetPresenceBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersSetPresenceBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "presence" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersSetPresenceBody {
-                    presence: rt::de::required(__f0, "presence")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersSetPresenceBody { presence : req, }
 }
 #[cfg(feature = "users")]
 /// users.setPresence schema
@@ -16432,38 +7492,8 @@ pub struct UsersSetPresenceError {
     pub ok: bool,
 }
 #[cfg(feature = "users")]
-impl<'de> serde::Deserialize<'de> for UsersSetPresenceError {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UsersSetPresenceError;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UsersSetPresenceError")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UsersSetPresenceError, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UsersSetPresenceErrorError> = None;
-                let mut __f2: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "callstack" => __f0 = __map.next_value()?,
-                        "error" => __f1 = Some(__map.next_value()?),
-                        "ok" => __f2 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UsersSetPresenceError {
-                    callstack: __f0,
-                    error: rt::de::required(__f1, "error")?,
-                    ok: rt::de::required(__f2, "ok")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UsersSetPresenceError { callstack : opt, error : req, ok : req, }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {

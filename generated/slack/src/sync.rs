@@ -14,280 +14,197 @@ pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
     let mut streams = Vec::new();
     #[cfg(feature = "admin_conversations")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "admin_conversations_search",
-            operation: "admin_conversations_search",
-            method: "GET",
-            path: "/admin.conversations.search",
-            item_type: "ObjsChannel",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "accepted_user",
-                    wire: "accepted_user",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "creator",
-                    wire: "creator",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_archived",
-                    wire: "is_archived",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_channel",
-                    wire: "is_channel",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_frozen",
-                    wire: "is_frozen",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_general",
-                    wire: "is_general",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_member",
-                    wire: "is_member",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_moved",
-                    wire: "is_moved",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_mpim",
-                    wire: "is_mpim",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_non_threadable",
-                    wire: "is_non_threadable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_org_shared",
-                    wire: "is_org_shared",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_pending_ext_shared",
-                    wire: "is_pending_ext_shared",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_private",
-                    wire: "is_private",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_read_only",
-                    wire: "is_read_only",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "is_shared",
-                    wire: "is_shared",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_thread_only",
-                    wire: "is_thread_only",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_read",
-                    wire: "last_read",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name_normalized",
-                    wire: "name_normalized",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "num_members",
-                    wire: "num_members",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "priority",
-                    wire: "priority",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unlinked",
-                    wire: "unlinked",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unread_count",
-                    wire: "unread_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unread_count_display",
-                    wire: "unread_count_display",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as cursor",
-            fetch: fetch_admin_conversations_search,
-            check: check_admin_conversations_search,
-        });
+    streams.push(stream_admin_conversations_search());
     #[cfg(feature = "apps_permissions_resources")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "apps_permissions_resources_list",
-            operation: "apps_permissions_resources_list",
-            method: "GET",
-            path: "/apps.permissions.resources.list",
-            item_type: "AppsPermissionsResourcesListResponse200ResourcesItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "token",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as cursor",
-            fetch: fetch_apps_permissions_resources_list,
-            check: check_apps_permissions_resources_list,
-        });
+    streams.push(stream_apps_permissions_resources_list());
     #[cfg(feature = "chat_scheduled_messages")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "chat_scheduled_messages_list",
-            operation: "chat_scheduledMessages_list",
-            method: "GET",
-            path: "/chat.scheduledMessages.list",
-            item_type: "ChatScheduledMessagesListResponse200ScheduledMessagesItem",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "date_created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "channel_id",
-                    wire: "channel_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_at",
-                    wire: "post_at",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "text",
-                    wire: "text",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as cursor",
-            fetch: fetch_chat_scheduled_messages_list,
-            check: check_chat_scheduled_messages_list,
-        });
+    streams.push(stream_chat_scheduled_messages_list());
     connector_sync::Catalog {
         connector: "slack",
         config: super::Client::config,
         streams,
+    }
+}
+#[cfg(feature = "admin_conversations")]
+/// The definition of the `admin_conversations_search` stream.
+fn stream_admin_conversations_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "admin_conversations_search",
+        operation: "admin_conversations_search",
+        method: "GET",
+        path: "/admin.conversations.search",
+        item_type: "ObjsChannel",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "accepted_user",
+                wire: "accepted_user",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "creator",
+                wire: "creator",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_archived",
+                wire: "is_archived",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_channel",
+                wire: "is_channel",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_frozen",
+                wire: "is_frozen",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_general",
+                wire: "is_general",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_member",
+                wire: "is_member",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_moved",
+                wire: "is_moved",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_mpim",
+                wire: "is_mpim",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_non_threadable",
+                wire: "is_non_threadable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_org_shared",
+                wire: "is_org_shared",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_pending_ext_shared",
+                wire: "is_pending_ext_shared",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_private",
+                wire: "is_private",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_read_only",
+                wire: "is_read_only",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "is_shared",
+                wire: "is_shared",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_thread_only",
+                wire: "is_thread_only",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_read",
+                wire: "last_read",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name_normalized",
+                wire: "name_normalized",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "num_members",
+                wire: "num_members",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "priority",
+                wire: "priority",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unlinked",
+                wire: "unlinked",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unread_count",
+                wire: "unread_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unread_count_display",
+                wire: "unread_count_display",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as cursor",
+        fetch: fetch_admin_conversations_search,
+        check: check_admin_conversations_search,
     }
 }
 #[cfg(feature = "admin_conversations")]
@@ -323,6 +240,45 @@ fn check_admin_conversations_search(v: &serde_json::Value) -> Result<(), String>
     <super::models::ObjsChannel as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "apps_permissions_resources")]
+/// The definition of the `apps_permissions_resources_list` stream.
+fn stream_apps_permissions_resources_list() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "apps_permissions_resources_list",
+        operation: "apps_permissions_resources_list",
+        method: "GET",
+        path: "/apps.permissions.resources.list",
+        item_type: "AppsPermissionsResourcesListResponse200ResourcesItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "token",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as cursor",
+        fetch: fetch_apps_permissions_resources_list,
+        check: check_apps_permissions_resources_list,
+    }
 }
 #[cfg(feature = "apps_permissions_resources")]
 /// Opens a listing of `apps_permissions_resources_list` (`GET /apps.permissions.resources.list`) with the partition's parameters and the engine's options.
@@ -364,6 +320,62 @@ fn check_apps_permissions_resources_list(v: &serde_json::Value) -> Result<(), St
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "chat_scheduled_messages")]
+/// The definition of the `chat_scheduled_messages_list` stream.
+fn stream_chat_scheduled_messages_list() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "chat_scheduled_messages_list",
+        operation: "chat_scheduledMessages_list",
+        method: "GET",
+        path: "/chat.scheduledMessages.list",
+        item_type: "ChatScheduledMessagesListResponse200ScheduledMessagesItem",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "date_created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "channel_id",
+                wire: "channel_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_at",
+                wire: "post_at",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "text",
+                wire: "text",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as cursor",
+        fetch: fetch_chat_scheduled_messages_list,
+        check: check_chat_scheduled_messages_list,
+    }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 /// Opens a listing of `chat_scheduled_messages_list` (`GET /chat.scheduledMessages.list`) with the partition's parameters and the engine's options.

@@ -105,9258 +105,241 @@ use connector_runtime::__private as rt;
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
     let mut streams = Vec::new();
-    #[cfg(feature = "account")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "people",
-            operation: "GetAccountPeople",
-            method: "GET",
-            path: "/v1/account/people",
-            item_type: "Person",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "account",
-                    wire: "account",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name",
-                    wire: "first_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kana",
-                    wire: "first_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kanji",
-                    wire: "first_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "gender",
-                    wire: "gender",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id_number_provided",
-                    wire: "id_number_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name",
-                    wire: "last_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kana",
-                    wire: "last_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kanji",
-                    wire: "last_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "maiden_name",
-                    wire: "maiden_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "nationality",
-                    wire: "nationality",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "phone",
-                    wire: "phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "political_exposure",
-                    wire: "political_exposure",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ssn_last_4_provided",
-                    wire: "ssn_last_4_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_people,
-            check: check_people,
-        });
-    #[cfg(feature = "account")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "persons",
-            operation: "GetAccountPersons",
-            method: "GET",
-            path: "/v1/account/persons",
-            item_type: "Person",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "account",
-                    wire: "account",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name",
-                    wire: "first_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kana",
-                    wire: "first_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kanji",
-                    wire: "first_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "gender",
-                    wire: "gender",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id_number_provided",
-                    wire: "id_number_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name",
-                    wire: "last_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kana",
-                    wire: "last_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kanji",
-                    wire: "last_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "maiden_name",
-                    wire: "maiden_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "nationality",
-                    wire: "nationality",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "phone",
-                    wire: "phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "political_exposure",
-                    wire: "political_exposure",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ssn_last_4_provided",
-                    wire: "ssn_last_4_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_persons,
-            check: check_persons,
-        });
-    #[cfg(feature = "accounts")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "accounts",
-            operation: "GetAccounts",
-            method: "GET",
-            path: "/v1/accounts",
-            item_type: "Account",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "business_type",
-                    wire: "business_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "charges_enabled",
-                    wire: "charges_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "country",
-                    wire: "country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "default_currency",
-                    wire: "default_currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "details_submitted",
-                    wire: "details_submitted",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "payouts_enabled",
-                    wire: "payouts_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_accounts,
-            check: check_accounts,
-        });
-    #[cfg(feature = "accounts")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_people",
-            operation: "GetAccountsAccountPeople",
-            method: "GET",
-            path: "/v1/accounts/{account}/people",
-            item_type: "Person",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "account",
-                    wire: "account",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name",
-                    wire: "first_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kana",
-                    wire: "first_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kanji",
-                    wire: "first_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "gender",
-                    wire: "gender",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id_number_provided",
-                    wire: "id_number_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name",
-                    wire: "last_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kana",
-                    wire: "last_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kanji",
-                    wire: "last_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "maiden_name",
-                    wire: "maiden_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "nationality",
-                    wire: "nationality",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "phone",
-                    wire: "phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "political_exposure",
-                    wire: "political_exposure",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ssn_last_4_provided",
-                    wire: "ssn_last_4_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "account",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_account_people,
-            check: check_account_people,
-        });
-    #[cfg(feature = "accounts")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_persons",
-            operation: "GetAccountsAccountPersons",
-            method: "GET",
-            path: "/v1/accounts/{account}/persons",
-            item_type: "Person",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "account",
-                    wire: "account",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name",
-                    wire: "first_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kana",
-                    wire: "first_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "first_name_kanji",
-                    wire: "first_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "gender",
-                    wire: "gender",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id_number_provided",
-                    wire: "id_number_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name",
-                    wire: "last_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kana",
-                    wire: "last_name_kana",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "last_name_kanji",
-                    wire: "last_name_kanji",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "maiden_name",
-                    wire: "maiden_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "nationality",
-                    wire: "nationality",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "phone",
-                    wire: "phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "political_exposure",
-                    wire: "political_exposure",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ssn_last_4_provided",
-                    wire: "ssn_last_4_provided",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "account",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_account_persons,
-            check: check_account_persons,
-        });
-    #[cfg(feature = "apple_pay")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "domains",
-            operation: "GetApplePayDomains",
-            method: "GET",
-            path: "/v1/apple_pay/domains",
-            item_type: "ApplePayDomain",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "domain_name",
-                    wire: "domain_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_domains,
-            check: check_domains,
-        });
-    #[cfg(feature = "application_fees")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "application_fees",
-            operation: "GetApplicationFees",
-            method: "GET",
-            path: "/v1/application_fees",
-            item_type: "ApplicationFee",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_refunded",
-                    wire: "amount_refunded",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "refunded",
-                    wire: "refunded",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_application_fees,
-            check: check_application_fees,
-        });
-    #[cfg(feature = "application_fees")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "application_fee_refunds",
-            operation: "GetApplicationFeesIdRefunds",
-            method: "GET",
-            path: "/v1/application_fees/{id}/refunds",
-            item_type: "FeeRefund",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("application_fees"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_application_fee_refunds,
-            check: check_application_fee_refunds,
-        });
-    #[cfg(feature = "balance")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "history",
-            operation: "GetBalanceHistory",
-            method: "GET",
-            path: "/v1/balance/history",
-            item_type: "BalanceTransaction",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "available_on",
-                    wire: "available_on",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "exchange_rate",
-                    wire: "exchange_rate",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "fee",
-                    wire: "fee",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "net",
-                    wire: "net",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reporting_category",
-                    wire: "reporting_category",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_history,
-            check: check_history,
-        });
-    #[cfg(feature = "balance_transactions")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "balance_transactions",
-            operation: "GetBalanceTransactions",
-            method: "GET",
-            path: "/v1/balance_transactions",
-            item_type: "BalanceTransaction",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "available_on",
-                    wire: "available_on",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "exchange_rate",
-                    wire: "exchange_rate",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "fee",
-                    wire: "fee",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "net",
-                    wire: "net",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reporting_category",
-                    wire: "reporting_category",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_balance_transactions,
-            check: check_balance_transactions,
-        });
-    #[cfg(feature = "billing_portal")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "configurations",
-            operation: "GetBillingPortalConfigurations",
-            method: "GET",
-            path: "/v1/billing_portal/configurations",
-            item_type: "BillingPortalConfiguration",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "application",
-                    wire: "application",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "default_return_url",
-                    wire: "default_return_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_default",
-                    wire: "is_default",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "updated",
-                    wire: "updated",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_configurations,
-            check: check_configurations,
-        });
-    #[cfg(feature = "bitcoin")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "receivers",
-            operation: "GetBitcoinReceivers",
-            method: "GET",
-            path: "/v1/bitcoin/receivers",
-            item_type: "BitcoinReceiver",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_received",
-                    wire: "amount_received",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "bitcoin_amount",
-                    wire: "bitcoin_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "bitcoin_amount_received",
-                    wire: "bitcoin_amount_received",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "bitcoin_uri",
-                    wire: "bitcoin_uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "customer",
-                    wire: "customer",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "filled",
-                    wire: "filled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "inbound_address",
-                    wire: "inbound_address",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "payment",
-                    wire: "payment",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "refund_address",
-                    wire: "refund_address",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uncaptured_funds",
-                    wire: "uncaptured_funds",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "used_for_payment",
-                    wire: "used_for_payment",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_receivers,
-            check: check_receivers,
-        });
-    #[cfg(feature = "bitcoin")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "receiver_transactions",
-            operation: "GetBitcoinReceiversReceiverTransactions",
-            method: "GET",
-            path: "/v1/bitcoin/receivers/{receiver}/transactions",
-            item_type: "BitcoinTransaction",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "bitcoin_amount",
-                    wire: "bitcoin_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "receiver",
-                    wire: "receiver",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "receiver",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("receivers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_receiver_transactions,
-            check: check_receiver_transactions,
-        });
-    #[cfg(feature = "bitcoin")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "bitcoin_transactions",
-            operation: "GetBitcoinTransactions",
-            method: "GET",
-            path: "/v1/bitcoin/transactions",
-            item_type: "BitcoinTransaction",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "bitcoin_amount",
-                    wire: "bitcoin_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "receiver",
-                    wire: "receiver",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_bitcoin_transactions,
-            check: check_bitcoin_transactions,
-        });
-    #[cfg(feature = "charges")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "charges",
-            operation: "GetCharges",
-            method: "GET",
-            path: "/v1/charges",
-            item_type: "Charge",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_captured",
-                    wire: "amount_captured",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_refunded",
-                    wire: "amount_refunded",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "calculated_statement_descriptor",
-                    wire: "calculated_statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "captured",
-                    wire: "captured",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "disputed",
-                    wire: "disputed",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "failure_code",
-                    wire: "failure_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_message",
-                    wire: "failure_message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "paid",
-                    wire: "paid",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "payment_method",
-                    wire: "payment_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_email",
-                    wire: "receipt_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_number",
-                    wire: "receipt_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_url",
-                    wire: "receipt_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "refunded",
-                    wire: "refunded",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor_suffix",
-                    wire: "statement_descriptor_suffix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transfer_group",
-                    wire: "transfer_group",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_charges,
-            check: check_charges,
-        });
-    #[cfg(feature = "charges")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "charges_search",
-            operation: "GetChargesSearch",
-            method: "GET",
-            path: "/v1/charges/search",
-            item_type: "Charge",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_captured",
-                    wire: "amount_captured",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_refunded",
-                    wire: "amount_refunded",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "calculated_statement_descriptor",
-                    wire: "calculated_statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "captured",
-                    wire: "captured",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "disputed",
-                    wire: "disputed",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "failure_code",
-                    wire: "failure_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_message",
-                    wire: "failure_message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "paid",
-                    wire: "paid",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "payment_method",
-                    wire: "payment_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_email",
-                    wire: "receipt_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_number",
-                    wire: "receipt_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_url",
-                    wire: "receipt_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "refunded",
-                    wire: "refunded",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor_suffix",
-                    wire: "statement_descriptor_suffix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transfer_group",
-                    wire: "transfer_group",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "query",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as page",
-            fetch: fetch_charges_search,
-            check: check_charges_search,
-        });
-    #[cfg(feature = "charges")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "charge_refunds",
-            operation: "GetChargesChargeRefunds",
-            method: "GET",
-            path: "/v1/charges/{charge}/refunds",
-            item_type: "Refund",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_reason",
-                    wire: "failure_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reason",
-                    wire: "reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_number",
-                    wire: "receipt_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "charge",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("charges"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_charge_refunds,
-            check: check_charge_refunds,
-        });
-    #[cfg(feature = "checkout")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "sessions",
-            operation: "GetCheckoutSessions",
-            method: "GET",
-            path: "/v1/checkout/sessions",
-            item_type: "CheckoutSession",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "allow_promotion_codes",
-                    wire: "allow_promotion_codes",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount_subtotal",
-                    wire: "amount_subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount_total",
-                    wire: "amount_total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_address_collection",
-                    wire: "billing_address_collection",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancel_url",
-                    wire: "cancel_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "client_reference_id",
-                    wire: "client_reference_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_creation",
-                    wire: "customer_creation",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_email",
-                    wire: "customer_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "locale",
-                    wire: "locale",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "mode",
-                    wire: "mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "payment_status",
-                    wire: "payment_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "recovered_from",
-                    wire: "recovered_from",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "submit_type",
-                    wire: "submit_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "success_url",
-                    wire: "success_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_sessions,
-            check: check_sessions,
-        });
-    #[cfg(feature = "checkout")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "session_line_items",
-            operation: "GetCheckoutSessionsSessionLineItems",
-            method: "GET",
-            path: "/v1/checkout/sessions/{session}/line_items",
-            item_type: "Item",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount_subtotal",
-                    wire: "amount_subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_total",
-                    wire: "amount_total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "session",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("sessions"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_session_line_items,
-            check: check_session_line_items,
-        });
-    #[cfg(feature = "country_specs")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "country_specs",
-            operation: "GetCountrySpecs",
-            method: "GET",
-            path: "/v1/country_specs",
-            item_type: "CountrySpec",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "default_currency",
-                    wire: "default_currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_country_specs,
-            check: check_country_specs,
-        });
-    #[cfg(feature = "coupons")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "coupons",
-            operation: "GetCoupons",
-            method: "GET",
-            path: "/v1/coupons",
-            item_type: "Coupon",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount_off",
-                    wire: "amount_off",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration",
-                    wire: "duration",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "duration_in_months",
-                    wire: "duration_in_months",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "max_redemptions",
-                    wire: "max_redemptions",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "percent_off",
-                    wire: "percent_off",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "redeem_by",
-                    wire: "redeem_by",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "times_redeemed",
-                    wire: "times_redeemed",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "valid",
-                    wire: "valid",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_coupons,
-            check: check_coupons,
-        });
-    #[cfg(feature = "credit_notes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "credit_notes",
-            operation: "GetCreditNotes",
-            method: "GET",
-            path: "/v1/credit_notes",
-            item_type: "CreditNote",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "discount_amount",
-                    wire: "discount_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "memo",
-                    wire: "memo",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "number",
-                    wire: "number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "out_of_band_amount",
-                    wire: "out_of_band_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "pdf",
-                    wire: "pdf",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reason",
-                    wire: "reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "subtotal",
-                    wire: "subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "total",
-                    wire: "total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "voided_at",
-                    wire: "voided_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_credit_notes,
-            check: check_credit_notes,
-        });
-    #[cfg(feature = "credit_notes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "preview_lines",
-            operation: "GetCreditNotesPreviewLines",
-            method: "GET",
-            path: "/v1/credit_notes/preview/lines",
-            item_type: "CreditNoteLineItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "discount_amount",
-                    wire: "discount_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "invoice_line_item",
-                    wire: "invoice_line_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "unit_amount",
-                    wire: "unit_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_amount_decimal",
-                    wire: "unit_amount_decimal",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "invoice",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_preview_lines,
-            check: check_preview_lines,
-        });
-    #[cfg(feature = "credit_notes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "credit_note_lines",
-            operation: "GetCreditNotesCreditNoteLines",
-            method: "GET",
-            path: "/v1/credit_notes/{credit_note}/lines",
-            item_type: "CreditNoteLineItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "discount_amount",
-                    wire: "discount_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "invoice_line_item",
-                    wire: "invoice_line_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "unit_amount",
-                    wire: "unit_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_amount_decimal",
-                    wire: "unit_amount_decimal",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "credit_note",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("credit_notes"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_credit_note_lines,
-            check: check_credit_note_lines,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customers",
-            operation: "GetCustomers",
-            method: "GET",
-            path: "/v1/customers",
-            item_type: "Customer",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "balance",
-                    wire: "balance",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "delinquent",
-                    wire: "delinquent",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "invoice_prefix",
-                    wire: "invoice_prefix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "next_invoice_sequence",
-                    wire: "next_invoice_sequence",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "phone",
-                    wire: "phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tax_exempt",
-                    wire: "tax_exempt",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_customers,
-            check: check_customers,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customers_search",
-            operation: "GetCustomersSearch",
-            method: "GET",
-            path: "/v1/customers/search",
-            item_type: "Customer",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "balance",
-                    wire: "balance",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "delinquent",
-                    wire: "delinquent",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "invoice_prefix",
-                    wire: "invoice_prefix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "next_invoice_sequence",
-                    wire: "next_invoice_sequence",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "phone",
-                    wire: "phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tax_exempt",
-                    wire: "tax_exempt",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "query",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as page",
-            fetch: fetch_customers_search,
-            check: check_customers_search,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customer_balance_transactions",
-            operation: "GetCustomersCustomerBalanceTransactions",
-            method: "GET",
-            path: "/v1/customers/{customer}/balance_transactions",
-            item_type: "CustomerBalanceTransaction",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ending_balance",
-                    wire: "ending_balance",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "customer",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("customers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_customer_balance_transactions,
-            check: check_customer_balance_transactions,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customer_bank_accounts",
-            operation: "GetCustomersCustomerBankAccounts",
-            method: "GET",
-            path: "/v1/customers/{customer}/bank_accounts",
-            item_type: "BankAccount",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_holder_name",
-                    wire: "account_holder_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_holder_type",
-                    wire: "account_holder_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_type",
-                    wire: "account_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "bank_name",
-                    wire: "bank_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "country",
-                    wire: "country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "default_for_currency",
-                    wire: "default_for_currency",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "fingerprint",
-                    wire: "fingerprint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last4",
-                    wire: "last4",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "routing_number",
-                    wire: "routing_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "customer",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("customers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_customer_bank_accounts,
-            check: check_customer_bank_accounts,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customer_cards",
-            operation: "GetCustomersCustomerCards",
-            method: "GET",
-            path: "/v1/customers/{customer}/cards",
-            item_type: "Card",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "address_city",
-                    wire: "address_city",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_country",
-                    wire: "address_country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_line1",
-                    wire: "address_line1",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_line1_check",
-                    wire: "address_line1_check",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_line2",
-                    wire: "address_line2",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_state",
-                    wire: "address_state",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_zip",
-                    wire: "address_zip",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_zip_check",
-                    wire: "address_zip_check",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "brand",
-                    wire: "brand",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "country",
-                    wire: "country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cvc_check",
-                    wire: "cvc_check",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "default_for_currency",
-                    wire: "default_for_currency",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "dynamic_last4",
-                    wire: "dynamic_last4",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "exp_month",
-                    wire: "exp_month",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "exp_year",
-                    wire: "exp_year",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "fingerprint",
-                    wire: "fingerprint",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "funding",
-                    wire: "funding",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last4",
-                    wire: "last4",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tokenization_method",
-                    wire: "tokenization_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "customer",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("customers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_customer_cards,
-            check: check_customer_cards,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customer_payment_methods",
-            operation: "GetCustomersCustomerPaymentMethods",
-            method: "GET",
-            path: "/v1/customers/{customer}/payment_methods",
-            item_type: "PaymentMethod",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "customer",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-                connector_sync::Param {
-                    name: "type",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: Some("customers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_customer_payment_methods,
-            check: check_customer_payment_methods,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customer_subscriptions",
-            operation: "GetCustomersCustomerSubscriptions",
-            method: "GET",
-            path: "/v1/customers/{customer}/subscriptions",
-            item_type: "Subscription",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "application_fee_percent",
-                    wire: "application_fee_percent",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_cycle_anchor",
-                    wire: "billing_cycle_anchor",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cancel_at",
-                    wire: "cancel_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancel_at_period_end",
-                    wire: "cancel_at_period_end",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "canceled_at",
-                    wire: "canceled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "collection_method",
-                    wire: "collection_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "current_period_end",
-                    wire: "current_period_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "current_period_start",
-                    wire: "current_period_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "days_until_due",
-                    wire: "days_until_due",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ended_at",
-                    wire: "ended_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "next_pending_invoice_item_invoice",
-                    wire: "next_pending_invoice_item_invoice",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "start_date",
-                    wire: "start_date",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "trial_end",
-                    wire: "trial_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trial_start",
-                    wire: "trial_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "customer",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("customers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_customer_subscriptions,
-            check: check_customer_subscriptions,
-        });
-    #[cfg(feature = "customers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "customer_tax_ids",
-            operation: "GetCustomersCustomerTaxIds",
-            method: "GET",
-            path: "/v1/customers/{customer}/tax_ids",
-            item_type: "TaxId",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "country",
-                    wire: "country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "value",
-                    wire: "value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "customer",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("customers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_customer_tax_ids,
-            check: check_customer_tax_ids,
-        });
-    #[cfg(feature = "disputes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "disputes",
-            operation: "GetDisputes",
-            method: "GET",
-            path: "/v1/disputes",
-            item_type: "Dispute",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "is_charge_refundable",
-                    wire: "is_charge_refundable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reason",
-                    wire: "reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_disputes,
-            check: check_disputes,
-        });
-    #[cfg(feature = "events")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "events",
-            operation: "GetEvents",
-            method: "GET",
-            path: "/v1/events",
-            item_type: "Event",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "account",
-                    wire: "account",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "pending_webhooks",
-                    wire: "pending_webhooks",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_events,
-            check: check_events,
-        });
-    #[cfg(feature = "exchange_rates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "exchange_rates",
-            operation: "GetExchangeRates",
-            method: "GET",
-            path: "/v1/exchange_rates",
-            item_type: "ExchangeRate",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_exchange_rates,
-            check: check_exchange_rates,
-        });
-    #[cfg(feature = "file_links")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "file_links",
-            operation: "GetFileLinks",
-            method: "GET",
-            path: "/v1/file_links",
-            item_type: "FileLink",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expired",
-                    wire: "expired",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_file_links,
-            check: check_file_links,
-        });
-    #[cfg(feature = "files")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "files",
-            operation: "GetFiles",
-            method: "GET",
-            path: "/v1/files",
-            item_type: "File",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "filename",
-                    wire: "filename",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "purpose",
-                    wire: "purpose",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "size",
-                    wire: "size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_files,
-            check: check_files,
-        });
-    #[cfg(feature = "identity")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "verification_reports",
-            operation: "GetIdentityVerificationReports",
-            method: "GET",
-            path: "/v1/identity/verification_reports",
-            item_type: "IdentityVerificationReport",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "verification_session",
-                    wire: "verification_session",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_verification_reports,
-            check: check_verification_reports,
-        });
-    #[cfg(feature = "identity")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "verification_sessions",
-            operation: "GetIdentityVerificationSessions",
-            method: "GET",
-            path: "/v1/identity/verification_sessions",
-            item_type: "IdentityVerificationSession",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "client_secret",
-                    wire: "client_secret",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_verification_sessions,
-            check: check_verification_sessions,
-        });
-    #[cfg(feature = "invoiceitems")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "invoiceitems",
-            operation: "GetInvoiceitems",
-            method: "GET",
-            path: "/v1/invoiceitems",
-            item_type: "Invoiceitem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "date",
-                    wire: "date",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "discountable",
-                    wire: "discountable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "proration",
-                    wire: "proration",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "subscription_item",
-                    wire: "subscription_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_amount",
-                    wire: "unit_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_amount_decimal",
-                    wire: "unit_amount_decimal",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_invoiceitems,
-            check: check_invoiceitems,
-        });
-    #[cfg(feature = "invoices")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "invoices",
-            operation: "GetInvoices",
-            method: "GET",
-            path: "/v1/invoices",
-            item_type: "Invoice",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "account_country",
-                    wire: "account_country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_name",
-                    wire: "account_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount_due",
-                    wire: "amount_due",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_paid",
-                    wire: "amount_paid",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_remaining",
-                    wire: "amount_remaining",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "attempt_count",
-                    wire: "attempt_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "attempted",
-                    wire: "attempted",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "auto_advance",
-                    wire: "auto_advance",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_reason",
-                    wire: "billing_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "collection_method",
-                    wire: "collection_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "customer_email",
-                    wire: "customer_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_name",
-                    wire: "customer_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_phone",
-                    wire: "customer_phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_tax_exempt",
-                    wire: "customer_tax_exempt",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "due_date",
-                    wire: "due_date",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ending_balance",
-                    wire: "ending_balance",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "footer",
-                    wire: "footer",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "hosted_invoice_url",
-                    wire: "hosted_invoice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "invoice_pdf",
-                    wire: "invoice_pdf",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "next_payment_attempt",
-                    wire: "next_payment_attempt",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "number",
-                    wire: "number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "paid",
-                    wire: "paid",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "paid_out_of_band",
-                    wire: "paid_out_of_band",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "period_end",
-                    wire: "period_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "period_start",
-                    wire: "period_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_payment_credit_notes_amount",
-                    wire: "post_payment_credit_notes_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "pre_payment_credit_notes_amount",
-                    wire: "pre_payment_credit_notes_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "receipt_number",
-                    wire: "receipt_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "starting_balance",
-                    wire: "starting_balance",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subscription_proration_date",
-                    wire: "subscription_proration_date",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subtotal",
-                    wire: "subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "tax",
-                    wire: "tax",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "total",
-                    wire: "total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "webhooks_delivered_at",
-                    wire: "webhooks_delivered_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_invoices,
-            check: check_invoices,
-        });
-    #[cfg(feature = "invoices")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "invoices_search",
-            operation: "GetInvoicesSearch",
-            method: "GET",
-            path: "/v1/invoices/search",
-            item_type: "Invoice",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "account_country",
-                    wire: "account_country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_name",
-                    wire: "account_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount_due",
-                    wire: "amount_due",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_paid",
-                    wire: "amount_paid",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_remaining",
-                    wire: "amount_remaining",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "attempt_count",
-                    wire: "attempt_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "attempted",
-                    wire: "attempted",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "auto_advance",
-                    wire: "auto_advance",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_reason",
-                    wire: "billing_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "collection_method",
-                    wire: "collection_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "customer_email",
-                    wire: "customer_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_name",
-                    wire: "customer_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_phone",
-                    wire: "customer_phone",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_tax_exempt",
-                    wire: "customer_tax_exempt",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "due_date",
-                    wire: "due_date",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ending_balance",
-                    wire: "ending_balance",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "footer",
-                    wire: "footer",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "hosted_invoice_url",
-                    wire: "hosted_invoice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "invoice_pdf",
-                    wire: "invoice_pdf",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "next_payment_attempt",
-                    wire: "next_payment_attempt",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "number",
-                    wire: "number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "paid",
-                    wire: "paid",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "paid_out_of_band",
-                    wire: "paid_out_of_band",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "period_end",
-                    wire: "period_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "period_start",
-                    wire: "period_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_payment_credit_notes_amount",
-                    wire: "post_payment_credit_notes_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "pre_payment_credit_notes_amount",
-                    wire: "pre_payment_credit_notes_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "receipt_number",
-                    wire: "receipt_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "starting_balance",
-                    wire: "starting_balance",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subscription_proration_date",
-                    wire: "subscription_proration_date",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subtotal",
-                    wire: "subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "tax",
-                    wire: "tax",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "total",
-                    wire: "total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "webhooks_delivered_at",
-                    wire: "webhooks_delivered_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "query",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as page",
-            fetch: fetch_invoices_search,
-            check: check_invoices_search,
-        });
-    #[cfg(feature = "invoices")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "upcoming_lines",
-            operation: "GetInvoicesUpcomingLines",
-            method: "GET",
-            path: "/v1/invoices/upcoming/lines",
-            item_type: "LineItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "discountable",
-                    wire: "discountable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "invoice_item",
-                    wire: "invoice_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "proration",
-                    wire: "proration",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subscription",
-                    wire: "subscription",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subscription_item",
-                    wire: "subscription_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_upcoming_lines,
-            check: check_upcoming_lines,
-        });
-    #[cfg(feature = "invoices")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "invoice_lines",
-            operation: "GetInvoicesInvoiceLines",
-            method: "GET",
-            path: "/v1/invoices/{invoice}/lines",
-            item_type: "LineItem",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "discountable",
-                    wire: "discountable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "invoice_item",
-                    wire: "invoice_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "proration",
-                    wire: "proration",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subscription",
-                    wire: "subscription",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subscription_item",
-                    wire: "subscription_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "invoice",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("invoices"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_invoice_lines,
-            check: check_invoice_lines,
-        });
-    #[cfg(feature = "issuer_fraud_records")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "issuer_fraud_records",
-            operation: "GetIssuerFraudRecords",
-            method: "GET",
-            path: "/v1/issuer_fraud_records",
-            item_type: "IssuerFraudRecord",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "actionable",
-                    wire: "actionable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "fraud_type",
-                    wire: "fraud_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "has_liability_shift",
-                    wire: "has_liability_shift",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "post_date",
-                    wire: "post_date",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_issuer_fraud_records,
-            check: check_issuer_fraud_records,
-        });
-    #[cfg(feature = "issuing")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "authorizations",
-            operation: "GetIssuingAuthorizations",
-            method: "GET",
-            path: "/v1/issuing/authorizations",
-            item_type: "IssuingAuthorization",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "approved",
-                    wire: "approved",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "authorization_method",
-                    wire: "authorization_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "merchant_amount",
-                    wire: "merchant_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "merchant_currency",
-                    wire: "merchant_currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "wallet",
-                    wire: "wallet",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_authorizations,
-            check: check_authorizations,
-        });
-    #[cfg(feature = "issuing")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "cardholders",
-            operation: "GetIssuingCardholders",
-            method: "GET",
-            path: "/v1/issuing/cardholders",
-            item_type: "IssuingCardholder",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "phone_number",
-                    wire: "phone_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_cardholders,
-            check: check_cardholders,
-        });
-    #[cfg(feature = "issuing")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "cards",
-            operation: "GetIssuingCards",
-            method: "GET",
-            path: "/v1/issuing/cards",
-            item_type: "IssuingCard",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "brand",
-                    wire: "brand",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cancellation_reason",
-                    wire: "cancellation_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cvc",
-                    wire: "cvc",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "exp_month",
-                    wire: "exp_month",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "exp_year",
-                    wire: "exp_year",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "last4",
-                    wire: "last4",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "number",
-                    wire: "number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "replacement_reason",
-                    wire: "replacement_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_cards,
-            check: check_cards,
-        });
-    #[cfg(feature = "issuing")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "issuing_disputes",
-            operation: "GetIssuingDisputes",
-            method: "GET",
-            path: "/v1/issuing/disputes",
-            item_type: "IssuingDispute",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_issuing_disputes,
-            check: check_issuing_disputes,
-        });
-    #[cfg(feature = "issuing")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "settlements",
-            operation: "GetIssuingSettlements",
-            method: "GET",
-            path: "/v1/issuing/settlements",
-            item_type: "IssuingSettlement",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "bin",
-                    wire: "bin",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "clearing_date",
-                    wire: "clearing_date",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "interchange_fees",
-                    wire: "interchange_fees",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "net_total",
-                    wire: "net_total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "network",
-                    wire: "network",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "network_fees",
-                    wire: "network_fees",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "network_settlement_identifier",
-                    wire: "network_settlement_identifier",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "settlement_service",
-                    wire: "settlement_service",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transaction_count",
-                    wire: "transaction_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transaction_volume",
-                    wire: "transaction_volume",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_settlements,
-            check: check_settlements,
-        });
-    #[cfg(feature = "issuing")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "issuing_transactions",
-            operation: "GetIssuingTransactions",
-            method: "GET",
-            path: "/v1/issuing/transactions",
-            item_type: "IssuingTransaction",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "merchant_amount",
-                    wire: "merchant_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "merchant_currency",
-                    wire: "merchant_currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "wallet",
-                    wire: "wallet",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_issuing_transactions,
-            check: check_issuing_transactions,
-        });
-    #[cfg(feature = "order_returns")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "order_returns",
-            operation: "GetOrderReturns",
-            method: "GET",
-            path: "/v1/order_returns",
-            item_type: "OrderReturn",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_order_returns,
-            check: check_order_returns,
-        });
-    #[cfg(feature = "orders")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "orders",
-            operation: "GetOrders",
-            method: "GET",
-            path: "/v1/orders",
-            item_type: "Order",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_returned",
-                    wire: "amount_returned",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "application",
-                    wire: "application",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "application_fee",
-                    wire: "application_fee",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "external_coupon_code",
-                    wire: "external_coupon_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "selected_shipping_method",
-                    wire: "selected_shipping_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "updated",
-                    wire: "updated",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "upstream_id",
-                    wire: "upstream_id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_orders,
-            check: check_orders,
-        });
-    #[cfg(feature = "payment_intents")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "payment_intents",
-            operation: "GetPaymentIntents",
-            method: "GET",
-            path: "/v1/payment_intents",
-            item_type: "PaymentIntent",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_capturable",
-                    wire: "amount_capturable",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount_received",
-                    wire: "amount_received",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "canceled_at",
-                    wire: "canceled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancellation_reason",
-                    wire: "cancellation_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "capture_method",
-                    wire: "capture_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "client_secret",
-                    wire: "client_secret",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "confirmation_method",
-                    wire: "confirmation_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "receipt_email",
-                    wire: "receipt_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "setup_future_usage",
-                    wire: "setup_future_usage",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor_suffix",
-                    wire: "statement_descriptor_suffix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transfer_group",
-                    wire: "transfer_group",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_payment_intents,
-            check: check_payment_intents,
-        });
-    #[cfg(feature = "payment_intents")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "payment_intents_search",
-            operation: "GetPaymentIntentsSearch",
-            method: "GET",
-            path: "/v1/payment_intents/search",
-            item_type: "PaymentIntent",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_capturable",
-                    wire: "amount_capturable",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount_received",
-                    wire: "amount_received",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "canceled_at",
-                    wire: "canceled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancellation_reason",
-                    wire: "cancellation_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "capture_method",
-                    wire: "capture_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "client_secret",
-                    wire: "client_secret",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "confirmation_method",
-                    wire: "confirmation_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "receipt_email",
-                    wire: "receipt_email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "setup_future_usage",
-                    wire: "setup_future_usage",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor_suffix",
-                    wire: "statement_descriptor_suffix",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transfer_group",
-                    wire: "transfer_group",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "query",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as page",
-            fetch: fetch_payment_intents_search,
-            check: check_payment_intents_search,
-        });
-    #[cfg(feature = "payment_links")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "payment_links",
-            operation: "GetPaymentLinks",
-            method: "GET",
-            path: "/v1/payment_links",
-            item_type: "PaymentLink",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "allow_promotion_codes",
-                    wire: "allow_promotion_codes",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "application_fee_percent",
-                    wire: "application_fee_percent",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_address_collection",
-                    wire: "billing_address_collection",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_payment_links,
-            check: check_payment_links,
-        });
-    #[cfg(feature = "payment_links")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "payment_link_line_items",
-            operation: "GetPaymentLinksPaymentLinkLineItems",
-            method: "GET",
-            path: "/v1/payment_links/{payment_link}/line_items",
-            item_type: "Item",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount_subtotal",
-                    wire: "amount_subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_total",
-                    wire: "amount_total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "payment_link",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("payment_links"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_payment_link_line_items,
-            check: check_payment_link_line_items,
-        });
-    #[cfg(feature = "payment_methods")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "payment_methods",
-            operation: "GetPaymentMethods",
-            method: "GET",
-            path: "/v1/payment_methods",
-            item_type: "PaymentMethod",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "type",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_payment_methods,
-            check: check_payment_methods,
-        });
-    #[cfg(feature = "payouts")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "payouts",
-            operation: "GetPayouts",
-            method: "GET",
-            path: "/v1/payouts",
-            item_type: "Payout",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "arrival_date",
-                    wire: "arrival_date",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "automatic",
-                    wire: "automatic",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_code",
-                    wire: "failure_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_message",
-                    wire: "failure_message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "method",
-                    wire: "method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "source_type",
-                    wire: "source_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_payouts,
-            check: check_payouts,
-        });
-    #[cfg(feature = "plans")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "plans",
-            operation: "GetPlans",
-            method: "GET",
-            path: "/v1/plans",
-            item_type: "Plan",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "aggregate_usage",
-                    wire: "aggregate_usage",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "amount_decimal",
-                    wire: "amount_decimal",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_scheme",
-                    wire: "billing_scheme",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "interval",
-                    wire: "interval",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "interval_count",
-                    wire: "interval_count",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "nickname",
-                    wire: "nickname",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "tiers_mode",
-                    wire: "tiers_mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trial_period_days",
-                    wire: "trial_period_days",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "usage_type",
-                    wire: "usage_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_plans,
-            check: check_plans,
-        });
-    #[cfg(feature = "prices")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "prices",
-            operation: "GetPrices",
-            method: "GET",
-            path: "/v1/prices",
-            item_type: "Price",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "billing_scheme",
-                    wire: "billing_scheme",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "lookup_key",
-                    wire: "lookup_key",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "nickname",
-                    wire: "nickname",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "tax_behavior",
-                    wire: "tax_behavior",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tiers_mode",
-                    wire: "tiers_mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "unit_amount",
-                    wire: "unit_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_amount_decimal",
-                    wire: "unit_amount_decimal",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_prices,
-            check: check_prices,
-        });
-    #[cfg(feature = "prices")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "prices_search",
-            operation: "GetPricesSearch",
-            method: "GET",
-            path: "/v1/prices/search",
-            item_type: "Price",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "billing_scheme",
-                    wire: "billing_scheme",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "lookup_key",
-                    wire: "lookup_key",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "nickname",
-                    wire: "nickname",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "tax_behavior",
-                    wire: "tax_behavior",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tiers_mode",
-                    wire: "tiers_mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "unit_amount",
-                    wire: "unit_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_amount_decimal",
-                    wire: "unit_amount_decimal",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "query",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as page",
-            fetch: fetch_prices_search,
-            check: check_prices_search,
-        });
-    #[cfg(feature = "products")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "products",
-            operation: "GetProducts",
-            method: "GET",
-            path: "/v1/products",
-            item_type: "Product",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "shippable",
-                    wire: "shippable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_label",
-                    wire: "unit_label",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "updated",
-                    wire: "updated",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_products,
-            check: check_products,
-        });
-    #[cfg(feature = "products")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "products_search",
-            operation: "GetProductsSearch",
-            method: "GET",
-            path: "/v1/products/search",
-            item_type: "Product",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "shippable",
-                    wire: "shippable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unit_label",
-                    wire: "unit_label",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "updated",
-                    wire: "updated",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "query",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as page",
-            fetch: fetch_products_search,
-            check: check_products_search,
-        });
-    #[cfg(feature = "promotion_codes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "promotion_codes",
-            operation: "GetPromotionCodes",
-            method: "GET",
-            path: "/v1/promotion_codes",
-            item_type: "PromotionCode",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "code",
-                    wire: "code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "max_redemptions",
-                    wire: "max_redemptions",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "times_redeemed",
-                    wire: "times_redeemed",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_promotion_codes,
-            check: check_promotion_codes,
-        });
-    #[cfg(feature = "quotes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "quotes",
-            operation: "GetQuotes",
-            method: "GET",
-            path: "/v1/quotes",
-            item_type: "Quote",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount_subtotal",
-                    wire: "amount_subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_total",
-                    wire: "amount_total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "application_fee_amount",
-                    wire: "application_fee_amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "application_fee_percent",
-                    wire: "application_fee_percent",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "collection_method",
-                    wire: "collection_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "expires_at",
-                    wire: "expires_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "footer",
-                    wire: "footer",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "header",
-                    wire: "header",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "number",
-                    wire: "number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_quotes,
-            check: check_quotes,
-        });
-    #[cfg(feature = "quotes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "quote_computed_upfront_line_items",
-            operation: "GetQuotesQuoteComputedUpfrontLineItems",
-            method: "GET",
-            path: "/v1/quotes/{quote}/computed_upfront_line_items",
-            item_type: "Item",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount_subtotal",
-                    wire: "amount_subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_total",
-                    wire: "amount_total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "quote",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("quotes"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_quote_computed_upfront_line_items,
-            check: check_quote_computed_upfront_line_items,
-        });
-    #[cfg(feature = "quotes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "quote_line_items",
-            operation: "GetQuotesQuoteLineItems",
-            method: "GET",
-            path: "/v1/quotes/{quote}/line_items",
-            item_type: "Item",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "amount_subtotal",
-                    wire: "amount_subtotal",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_total",
-                    wire: "amount_total",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "quote",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("quotes"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_quote_line_items,
-            check: check_quote_line_items,
-        });
-    #[cfg(feature = "radar")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "early_fraud_warnings",
-            operation: "GetRadarEarlyFraudWarnings",
-            method: "GET",
-            path: "/v1/radar/early_fraud_warnings",
-            item_type: "RadarEarlyFraudWarning",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "actionable",
-                    wire: "actionable",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "fraud_type",
-                    wire: "fraud_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_early_fraud_warnings,
-            check: check_early_fraud_warnings,
-        });
-    #[cfg(feature = "radar")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "value_list_items",
-            operation: "GetRadarValueListItems",
-            method: "GET",
-            path: "/v1/radar/value_list_items",
-            item_type: "RadarValueListItem",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "value",
-                    wire: "value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "value_list",
-                    wire: "value_list",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "value_list",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_value_list_items,
-            check: check_value_list_items,
-        });
-    #[cfg(feature = "radar")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "value_lists",
-            operation: "GetRadarValueLists",
-            method: "GET",
-            path: "/v1/radar/value_lists",
-            item_type: "RadarValueList",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "alias",
-                    wire: "alias",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_by",
-                    wire: "created_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_type",
-                    wire: "item_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_value_lists,
-            check: check_value_lists,
-        });
-    #[cfg(feature = "recipients")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "recipients",
-            operation: "GetRecipients",
-            method: "GET",
-            path: "/v1/recipients",
-            item_type: "Recipient",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "email",
-                    wire: "email",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_recipients,
-            check: check_recipients,
-        });
-    #[cfg(feature = "refunds")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "refunds",
-            operation: "GetRefunds",
-            method: "GET",
-            path: "/v1/refunds",
-            item_type: "Refund",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_reason",
-                    wire: "failure_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reason",
-                    wire: "reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "receipt_number",
-                    wire: "receipt_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_refunds,
-            check: check_refunds,
-        });
-    #[cfg(feature = "reporting")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "report_runs",
-            operation: "GetReportingReportRuns",
-            method: "GET",
-            path: "/v1/reporting/report_runs",
-            item_type: "ReportingReportRun",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "error",
-                    wire: "error",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "report_type",
-                    wire: "report_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "succeeded_at",
-                    wire: "succeeded_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_report_runs,
-            check: check_report_runs,
-        });
-    #[cfg(feature = "reviews")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "reviews",
-            operation: "GetReviews",
-            method: "GET",
-            path: "/v1/reviews",
-            item_type: "Review",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "billing_zip",
-                    wire: "billing_zip",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "closed_reason",
-                    wire: "closed_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "ip_address",
-                    wire: "ip_address",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "open",
-                    wire: "open",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "opened_reason",
-                    wire: "opened_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reason",
-                    wire: "reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_reviews,
-            check: check_reviews,
-        });
-    #[cfg(feature = "setup_attempts")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "setup_attempts",
-            operation: "GetSetupAttempts",
-            method: "GET",
-            path: "/v1/setup_attempts",
-            item_type: "SetupAttempt",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "usage",
-                    wire: "usage",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "setup_intent",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_setup_attempts,
-            check: check_setup_attempts,
-        });
-    #[cfg(feature = "setup_intents")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "setup_intents",
-            operation: "GetSetupIntents",
-            method: "GET",
-            path: "/v1/setup_intents",
-            item_type: "SetupIntent",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "cancellation_reason",
-                    wire: "cancellation_reason",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "client_secret",
-                    wire: "client_secret",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "usage",
-                    wire: "usage",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_setup_intents,
-            check: check_setup_intents,
-        });
-    #[cfg(feature = "shipping_rates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "shipping_rates",
-            operation: "GetShippingRates",
-            method: "GET",
-            path: "/v1/shipping_rates",
-            item_type: "ShippingRate",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "display_name",
-                    wire: "display_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "tax_behavior",
-                    wire: "tax_behavior",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_shipping_rates,
-            check: check_shipping_rates,
-        });
-    #[cfg(feature = "sigma")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "scheduled_query_runs",
-            operation: "GetSigmaScheduledQueryRuns",
-            method: "GET",
-            path: "/v1/sigma/scheduled_query_runs",
-            item_type: "ScheduledQueryRun",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "data_load_time",
-                    wire: "data_load_time",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "result_available_until",
-                    wire: "result_available_until",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "sql",
-                    wire: "sql",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_scheduled_query_runs,
-            check: check_scheduled_query_runs,
-        });
-    #[cfg(feature = "skus")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "skus",
-            operation: "GetSkus",
-            method: "GET",
-            path: "/v1/skus",
-            item_type: "Sku",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "updated",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "image",
-                    wire: "image",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "updated",
-                    wire: "updated",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_skus,
-            check: check_skus,
-        });
-    #[cfg(feature = "sources")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "source_transactions",
-            operation: "GetSourcesSourceSourceTransactions",
-            method: "GET",
-            path: "/v1/sources/{source}/source_transactions",
-            item_type: "SourceTransaction",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "source",
-                    wire: "source",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "source",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_source_transactions,
-            check: check_source_transactions,
-        });
+    #[cfg(feature = "account")] streams.push(stream_people());
+    #[cfg(feature = "account")] streams.push(stream_persons());
+    #[cfg(feature = "accounts")] streams.push(stream_accounts());
+    #[cfg(feature = "accounts")] streams.push(stream_account_people());
+    #[cfg(feature = "accounts")] streams.push(stream_account_persons());
+    #[cfg(feature = "apple_pay")] streams.push(stream_domains());
+    #[cfg(feature = "application_fees")] streams.push(stream_application_fees());
+    #[cfg(feature = "application_fees")] streams.push(stream_application_fee_refunds());
+    #[cfg(feature = "balance")] streams.push(stream_history());
+    #[cfg(feature = "balance_transactions")] streams.push(stream_balance_transactions());
+    #[cfg(feature = "billing_portal")] streams.push(stream_configurations());
+    #[cfg(feature = "bitcoin")] streams.push(stream_receivers());
+    #[cfg(feature = "bitcoin")] streams.push(stream_receiver_transactions());
+    #[cfg(feature = "bitcoin")] streams.push(stream_bitcoin_transactions());
+    #[cfg(feature = "charges")] streams.push(stream_charges());
+    #[cfg(feature = "charges")] streams.push(stream_charges_search());
+    #[cfg(feature = "charges")] streams.push(stream_charge_refunds());
+    #[cfg(feature = "checkout")] streams.push(stream_sessions());
+    #[cfg(feature = "checkout")] streams.push(stream_session_line_items());
+    #[cfg(feature = "country_specs")] streams.push(stream_country_specs());
+    #[cfg(feature = "coupons")] streams.push(stream_coupons());
+    #[cfg(feature = "credit_notes")] streams.push(stream_credit_notes());
+    #[cfg(feature = "credit_notes")] streams.push(stream_preview_lines());
+    #[cfg(feature = "credit_notes")] streams.push(stream_credit_note_lines());
+    #[cfg(feature = "customers")] streams.push(stream_customers());
+    #[cfg(feature = "customers")] streams.push(stream_customers_search());
+    #[cfg(feature = "customers")] streams.push(stream_customer_balance_transactions());
+    #[cfg(feature = "customers")] streams.push(stream_customer_bank_accounts());
+    #[cfg(feature = "customers")] streams.push(stream_customer_cards());
+    #[cfg(feature = "customers")] streams.push(stream_customer_payment_methods());
+    #[cfg(feature = "customers")] streams.push(stream_customer_subscriptions());
+    #[cfg(feature = "customers")] streams.push(stream_customer_tax_ids());
+    #[cfg(feature = "disputes")] streams.push(stream_disputes());
+    #[cfg(feature = "events")] streams.push(stream_events());
+    #[cfg(feature = "exchange_rates")] streams.push(stream_exchange_rates());
+    #[cfg(feature = "file_links")] streams.push(stream_file_links());
+    #[cfg(feature = "files")] streams.push(stream_files());
+    #[cfg(feature = "identity")] streams.push(stream_verification_reports());
+    #[cfg(feature = "identity")] streams.push(stream_verification_sessions());
+    #[cfg(feature = "invoiceitems")] streams.push(stream_invoiceitems());
+    #[cfg(feature = "invoices")] streams.push(stream_invoices());
+    #[cfg(feature = "invoices")] streams.push(stream_invoices_search());
+    #[cfg(feature = "invoices")] streams.push(stream_upcoming_lines());
+    #[cfg(feature = "invoices")] streams.push(stream_invoice_lines());
+    #[cfg(feature = "issuer_fraud_records")] streams.push(stream_issuer_fraud_records());
+    #[cfg(feature = "issuing")] streams.push(stream_authorizations());
+    #[cfg(feature = "issuing")] streams.push(stream_cardholders());
+    #[cfg(feature = "issuing")] streams.push(stream_cards());
+    #[cfg(feature = "issuing")] streams.push(stream_issuing_disputes());
+    #[cfg(feature = "issuing")] streams.push(stream_settlements());
+    #[cfg(feature = "issuing")] streams.push(stream_issuing_transactions());
+    #[cfg(feature = "order_returns")] streams.push(stream_order_returns());
+    #[cfg(feature = "orders")] streams.push(stream_orders());
+    #[cfg(feature = "payment_intents")] streams.push(stream_payment_intents());
+    #[cfg(feature = "payment_intents")] streams.push(stream_payment_intents_search());
+    #[cfg(feature = "payment_links")] streams.push(stream_payment_links());
+    #[cfg(feature = "payment_links")] streams.push(stream_payment_link_line_items());
+    #[cfg(feature = "payment_methods")] streams.push(stream_payment_methods());
+    #[cfg(feature = "payouts")] streams.push(stream_payouts());
+    #[cfg(feature = "plans")] streams.push(stream_plans());
+    #[cfg(feature = "prices")] streams.push(stream_prices());
+    #[cfg(feature = "prices")] streams.push(stream_prices_search());
+    #[cfg(feature = "products")] streams.push(stream_products());
+    #[cfg(feature = "products")] streams.push(stream_products_search());
+    #[cfg(feature = "promotion_codes")] streams.push(stream_promotion_codes());
+    #[cfg(feature = "quotes")] streams.push(stream_quotes());
+    #[cfg(feature = "quotes")] streams.push(stream_quote_computed_upfront_line_items());
+    #[cfg(feature = "quotes")] streams.push(stream_quote_line_items());
+    #[cfg(feature = "radar")] streams.push(stream_early_fraud_warnings());
+    #[cfg(feature = "radar")] streams.push(stream_value_list_items());
+    #[cfg(feature = "radar")] streams.push(stream_value_lists());
+    #[cfg(feature = "recipients")] streams.push(stream_recipients());
+    #[cfg(feature = "refunds")] streams.push(stream_refunds());
+    #[cfg(feature = "reporting")] streams.push(stream_report_runs());
+    #[cfg(feature = "reviews")] streams.push(stream_reviews());
+    #[cfg(feature = "setup_attempts")] streams.push(stream_setup_attempts());
+    #[cfg(feature = "setup_intents")] streams.push(stream_setup_intents());
+    #[cfg(feature = "shipping_rates")] streams.push(stream_shipping_rates());
+    #[cfg(feature = "sigma")] streams.push(stream_scheduled_query_runs());
+    #[cfg(feature = "skus")] streams.push(stream_skus());
+    #[cfg(feature = "sources")] streams.push(stream_source_transactions());
+    #[cfg(feature = "subscription_items")] streams.push(stream_subscription_items());
     #[cfg(feature = "subscription_items")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "subscription_items",
-            operation: "GetSubscriptionItems",
-            method: "GET",
-            path: "/v1/subscription_items",
-            item_type: "SubscriptionItem",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "quantity",
-                    wire: "quantity",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "subscription",
-                    wire: "subscription",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "subscription",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_subscription_items,
-            check: check_subscription_items,
-        });
-    #[cfg(feature = "subscription_items")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "subscription_item_usage_record_summaries",
-            operation: "GetSubscriptionItemsSubscriptionItemUsageRecordSummaries",
-            method: "GET",
-            path: "/v1/subscription_items/{subscription_item}/usage_record_summaries",
-            item_type: "UsageRecordSummary",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "invoice",
-                    wire: "invoice",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "subscription_item",
-                    wire: "subscription_item",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "total_usage",
-                    wire: "total_usage",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "subscription_item",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("subscription_items"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_subscription_item_usage_record_summaries,
-            check: check_subscription_item_usage_record_summaries,
-        });
+    streams.push(stream_subscription_item_usage_record_summaries());
     #[cfg(feature = "subscription_schedules")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "subscription_schedules",
-            operation: "GetSubscriptionSchedules",
-            method: "GET",
-            path: "/v1/subscription_schedules",
-            item_type: "SubscriptionSchedule2",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "canceled_at",
-                    wire: "canceled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "completed_at",
-                    wire: "completed_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "end_behavior",
-                    wire: "end_behavior",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "released_at",
-                    wire: "released_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "released_subscription",
-                    wire: "released_subscription",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_subscription_schedules,
-            check: check_subscription_schedules,
-        });
-    #[cfg(feature = "subscriptions")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "subscriptions",
-            operation: "GetSubscriptions",
-            method: "GET",
-            path: "/v1/subscriptions",
-            item_type: "Subscription",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "application_fee_percent",
-                    wire: "application_fee_percent",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_cycle_anchor",
-                    wire: "billing_cycle_anchor",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cancel_at",
-                    wire: "cancel_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancel_at_period_end",
-                    wire: "cancel_at_period_end",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "canceled_at",
-                    wire: "canceled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "collection_method",
-                    wire: "collection_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "current_period_end",
-                    wire: "current_period_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "current_period_start",
-                    wire: "current_period_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "days_until_due",
-                    wire: "days_until_due",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ended_at",
-                    wire: "ended_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "next_pending_invoice_item_invoice",
-                    wire: "next_pending_invoice_item_invoice",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "start_date",
-                    wire: "start_date",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "trial_end",
-                    wire: "trial_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trial_start",
-                    wire: "trial_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_subscriptions,
-            check: check_subscriptions,
-        });
-    #[cfg(feature = "subscriptions")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "subscriptions_search",
-            operation: "GetSubscriptionsSearch",
-            method: "GET",
-            path: "/v1/subscriptions/search",
-            item_type: "Subscription",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "application_fee_percent",
-                    wire: "application_fee_percent",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "billing_cycle_anchor",
-                    wire: "billing_cycle_anchor",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "cancel_at",
-                    wire: "cancel_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cancel_at_period_end",
-                    wire: "cancel_at_period_end",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "canceled_at",
-                    wire: "canceled_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "collection_method",
-                    wire: "collection_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "current_period_end",
-                    wire: "current_period_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "current_period_start",
-                    wire: "current_period_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "days_until_due",
-                    wire: "days_until_due",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ended_at",
-                    wire: "ended_at",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "next_pending_invoice_item_invoice",
-                    wire: "next_pending_invoice_item_invoice",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "start_date",
-                    wire: "start_date",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "trial_end",
-                    wire: "trial_end",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trial_start",
-                    wire: "trial_start",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "query",
-                    from: connector_sync::ParamSource::Config,
-                },
-            ],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as page",
-            fetch: fetch_subscriptions_search,
-            check: check_subscriptions_search,
-        });
-    #[cfg(feature = "tax_codes")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "tax_codes",
-            operation: "GetTaxCodes",
-            method: "GET",
-            path: "/v1/tax_codes",
-            item_type: "TaxCode",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_tax_codes,
-            check: check_tax_codes,
-        });
-    #[cfg(feature = "tax_rates")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "tax_rates",
-            operation: "GetTaxRates",
-            method: "GET",
-            path: "/v1/tax_rates",
-            item_type: "TaxRate",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "active",
-                    wire: "active",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "country",
-                    wire: "country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "display_name",
-                    wire: "display_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "inclusive",
-                    wire: "inclusive",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "jurisdiction",
-                    wire: "jurisdiction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "percentage",
-                    wire: "percentage",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "state",
-                    wire: "state",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "tax_type",
-                    wire: "tax_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_tax_rates,
-            check: check_tax_rates,
-        });
-    #[cfg(feature = "terminal")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "locations",
-            operation: "GetTerminalLocations",
-            method: "GET",
-            path: "/v1/terminal/locations",
-            item_type: "TerminalLocation",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "display_name",
-                    wire: "display_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_locations,
-            check: check_locations,
-        });
-    #[cfg(feature = "terminal")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "readers",
-            operation: "GetTerminalReaders",
-            method: "GET",
-            path: "/v1/terminal/readers",
-            item_type: "TerminalReader",
-            primary_key: &["id"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "device_sw_version",
-                    wire: "device_sw_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "device_type",
-                    wire: "device_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "ip_address",
-                    wire: "ip_address",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "label",
-                    wire: "label",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "serial_number",
-                    wire: "serial_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_readers,
-            check: check_readers,
-        });
-    #[cfg(feature = "test_helpers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "test_clocks",
-            operation: "GetTestHelpersTestClocks",
-            method: "GET",
-            path: "/v1/test_helpers/test_clocks",
-            item_type: "TestHelpersTestClock",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "deletes_after",
-                    wire: "deletes_after",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "frozen_time",
-                    wire: "frozen_time",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "name",
-                    wire: "name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_test_clocks,
-            check: check_test_clocks,
-        });
-    #[cfg(feature = "topups")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "topups",
-            operation: "GetTopups",
-            method: "GET",
-            path: "/v1/topups",
-            item_type: "Topup",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "expected_availability_date",
-                    wire: "expected_availability_date",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_code",
-                    wire: "failure_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "failure_message",
-                    wire: "failure_message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "statement_descriptor",
-                    wire: "statement_descriptor",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "transfer_group",
-                    wire: "transfer_group",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_topups,
-            check: check_topups,
-        });
-    #[cfg(feature = "transfers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "transfers",
-            operation: "GetTransfers",
-            method: "GET",
-            path: "/v1/transfers",
-            item_type: "Transfer",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: Some(connector_sync::CursorFilter {
-                    param: "created[gte]",
-                    format: connector_sync::CursorKind::UnixSeconds,
-                    inclusive: true,
-                }),
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount_reversed",
-                    wire: "amount_reversed",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "reversed",
-                    wire: "reversed",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "source_type",
-                    wire: "source_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "transfer_group",
-                    wire: "transfer_group",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_transfers,
-            check: check_transfers,
-        });
-    #[cfg(feature = "transfers")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "transfer_reversals",
-            operation: "GetTransfersIdReversals",
-            method: "GET",
-            path: "/v1/transfers/{id}/reversals",
-            item_type: "TransferReversal",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "id",
-                    from: connector_sync::ParamSource::Parent("/id"),
-                },
-            ],
-            parent: Some("transfers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_transfer_reversals,
-            check: check_transfer_reversals,
-        });
-    #[cfg(feature = "webhook_endpoints")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "webhook_endpoints",
-            operation: "GetWebhookEndpoints",
-            method: "GET",
-            path: "/v1/webhook_endpoints",
-            item_type: "WebhookEndpoint",
-            primary_key: &["id"],
-            cursor: Some(connector_sync::Cursor {
-                field: "created",
-                kind: connector_sync::CursorKind::UnixSeconds,
-                filter: None,
-            }),
-            columns: &[
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "application",
-                    wire: "application",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "livemode",
-                    wire: "livemode",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "secret",
-                    wire: "secret",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "url",
-                    wire: "url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "a cursor sent as starting_after",
-            fetch: fetch_webhook_endpoints,
-            check: check_webhook_endpoints,
-        });
+    streams.push(stream_subscription_schedules());
+    #[cfg(feature = "subscriptions")] streams.push(stream_subscriptions());
+    #[cfg(feature = "subscriptions")] streams.push(stream_subscriptions_search());
+    #[cfg(feature = "tax_codes")] streams.push(stream_tax_codes());
+    #[cfg(feature = "tax_rates")] streams.push(stream_tax_rates());
+    #[cfg(feature = "terminal")] streams.push(stream_locations());
+    #[cfg(feature = "terminal")] streams.push(stream_readers());
+    #[cfg(feature = "test_helpers")] streams.push(stream_test_clocks());
+    #[cfg(feature = "topups")] streams.push(stream_topups());
+    #[cfg(feature = "transfers")] streams.push(stream_transfers());
+    #[cfg(feature = "transfers")] streams.push(stream_transfer_reversals());
+    #[cfg(feature = "webhook_endpoints")] streams.push(stream_webhook_endpoints());
     connector_sync::Catalog {
         connector: "stripe",
         config: super::Client::config,
         streams,
+    }
+}
+#[cfg(feature = "account")]
+/// The definition of the `people` stream.
+fn stream_people() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "people",
+        operation: "GetAccountPeople",
+        method: "GET",
+        path: "/v1/account/people",
+        item_type: "Person",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "account",
+                wire: "account",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name",
+                wire: "first_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kana",
+                wire: "first_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kanji",
+                wire: "first_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "gender",
+                wire: "gender",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id_number_provided",
+                wire: "id_number_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name",
+                wire: "last_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kana",
+                wire: "last_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kanji",
+                wire: "last_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "maiden_name",
+                wire: "maiden_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "nationality",
+                wire: "nationality",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "phone",
+                wire: "phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "political_exposure",
+                wire: "political_exposure",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ssn_last_4_provided",
+                wire: "ssn_last_4_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_people,
+        check: check_people,
     }
 }
 #[cfg(feature = "account")]
@@ -9394,6 +377,140 @@ fn check_people(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "account")]
+/// The definition of the `persons` stream.
+fn stream_persons() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "persons",
+        operation: "GetAccountPersons",
+        method: "GET",
+        path: "/v1/account/persons",
+        item_type: "Person",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "account",
+                wire: "account",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name",
+                wire: "first_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kana",
+                wire: "first_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kanji",
+                wire: "first_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "gender",
+                wire: "gender",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id_number_provided",
+                wire: "id_number_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name",
+                wire: "last_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kana",
+                wire: "last_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kanji",
+                wire: "last_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "maiden_name",
+                wire: "maiden_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "nationality",
+                wire: "nationality",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "phone",
+                wire: "phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "political_exposure",
+                wire: "political_exposure",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ssn_last_4_provided",
+                wire: "ssn_last_4_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_persons,
+        check: check_persons,
+    }
+}
+#[cfg(feature = "account")]
 /// Opens a listing of `persons` (`GET /v1/account/persons`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_persons(
@@ -9428,6 +545,102 @@ fn check_persons(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "accounts")]
+/// The definition of the `accounts` stream.
+fn stream_accounts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "accounts",
+        operation: "GetAccounts",
+        method: "GET",
+        path: "/v1/accounts",
+        item_type: "Account",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "business_type",
+                wire: "business_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "charges_enabled",
+                wire: "charges_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "country",
+                wire: "country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "default_currency",
+                wire: "default_currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "details_submitted",
+                wire: "details_submitted",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "payouts_enabled",
+                wire: "payouts_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_accounts,
+        check: check_accounts,
+    }
+}
+#[cfg(feature = "accounts")]
 /// Opens a listing of `accounts` (`GET /v1/accounts`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_accounts(
@@ -9460,6 +673,145 @@ fn check_accounts(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Account as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "accounts")]
+/// The definition of the `account_people` stream.
+fn stream_account_people() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_people",
+        operation: "GetAccountsAccountPeople",
+        method: "GET",
+        path: "/v1/accounts/{account}/people",
+        item_type: "Person",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "account",
+                wire: "account",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name",
+                wire: "first_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kana",
+                wire: "first_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kanji",
+                wire: "first_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "gender",
+                wire: "gender",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id_number_provided",
+                wire: "id_number_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name",
+                wire: "last_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kana",
+                wire: "last_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kanji",
+                wire: "last_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "maiden_name",
+                wire: "maiden_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "nationality",
+                wire: "nationality",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "phone",
+                wire: "phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "political_exposure",
+                wire: "political_exposure",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ssn_last_4_provided",
+                wire: "ssn_last_4_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "account",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_account_people,
+        check: check_account_people,
+    }
 }
 #[cfg(feature = "accounts")]
 /// Opens a listing of `account_people` (`GET /v1/accounts/{account}/people`) with the partition's parameters and the engine's options.
@@ -9499,6 +851,145 @@ fn check_account_people(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "accounts")]
+/// The definition of the `account_persons` stream.
+fn stream_account_persons() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_persons",
+        operation: "GetAccountsAccountPersons",
+        method: "GET",
+        path: "/v1/accounts/{account}/persons",
+        item_type: "Person",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "account",
+                wire: "account",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name",
+                wire: "first_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kana",
+                wire: "first_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "first_name_kanji",
+                wire: "first_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "gender",
+                wire: "gender",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id_number_provided",
+                wire: "id_number_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name",
+                wire: "last_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kana",
+                wire: "last_name_kana",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "last_name_kanji",
+                wire: "last_name_kanji",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "maiden_name",
+                wire: "maiden_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "nationality",
+                wire: "nationality",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "phone",
+                wire: "phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "political_exposure",
+                wire: "political_exposure",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ssn_last_4_provided",
+                wire: "ssn_last_4_provided",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "account",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_account_persons,
+        check: check_account_persons,
+    }
+}
+#[cfg(feature = "accounts")]
 /// Opens a listing of `account_persons` (`GET /v1/accounts/{account}/persons`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_persons(
@@ -9536,6 +1027,62 @@ fn check_account_persons(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apple_pay")]
+/// The definition of the `domains` stream.
+fn stream_domains() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "domains",
+        operation: "GetApplePayDomains",
+        method: "GET",
+        path: "/v1/apple_pay/domains",
+        item_type: "ApplePayDomain",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "domain_name",
+                wire: "domain_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_domains,
+        check: check_domains,
+    }
+}
+#[cfg(feature = "apple_pay")]
 /// Opens a listing of `domains` (`GET /v1/apple_pay/domains`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_domains(
@@ -9570,6 +1117,84 @@ fn check_domains(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "application_fees")]
+/// The definition of the `application_fees` stream.
+fn stream_application_fees() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "application_fees",
+        operation: "GetApplicationFees",
+        method: "GET",
+        path: "/v1/application_fees",
+        item_type: "ApplicationFee",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_refunded",
+                wire: "amount_refunded",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "refunded",
+                wire: "refunded",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_application_fees,
+        check: check_application_fees,
+    }
+}
+#[cfg(feature = "application_fees")]
 /// Opens a listing of `application_fees` (`GET /v1/application_fees`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_application_fees(
@@ -9602,6 +1227,67 @@ fn check_application_fees(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApplicationFee as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "application_fees")]
+/// The definition of the `application_fee_refunds` stream.
+fn stream_application_fee_refunds() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "application_fee_refunds",
+        operation: "GetApplicationFeesIdRefunds",
+        method: "GET",
+        path: "/v1/application_fees/{id}/refunds",
+        item_type: "FeeRefund",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("application_fees"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_application_fee_refunds,
+        check: check_application_fee_refunds,
+    }
 }
 #[cfg(feature = "application_fees")]
 /// Opens a listing of `application_fee_refunds` (`GET /v1/application_fees/{id}/refunds`) with the partition's parameters and the engine's options.
@@ -9641,6 +1327,114 @@ fn check_application_fee_refunds(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "balance")]
+/// The definition of the `history` stream.
+fn stream_history() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "history",
+        operation: "GetBalanceHistory",
+        method: "GET",
+        path: "/v1/balance/history",
+        item_type: "BalanceTransaction",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "available_on",
+                wire: "available_on",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "exchange_rate",
+                wire: "exchange_rate",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "fee",
+                wire: "fee",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "net",
+                wire: "net",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reporting_category",
+                wire: "reporting_category",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_history,
+        check: check_history,
+    }
+}
+#[cfg(feature = "balance")]
 /// Opens a listing of `history` (`GET /v1/balance/history`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_history(
@@ -9675,6 +1469,114 @@ fn check_history(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "balance_transactions")]
+/// The definition of the `balance_transactions` stream.
+fn stream_balance_transactions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "balance_transactions",
+        operation: "GetBalanceTransactions",
+        method: "GET",
+        path: "/v1/balance_transactions",
+        item_type: "BalanceTransaction",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "available_on",
+                wire: "available_on",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "exchange_rate",
+                wire: "exchange_rate",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "fee",
+                wire: "fee",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "net",
+                wire: "net",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reporting_category",
+                wire: "reporting_category",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_balance_transactions,
+        check: check_balance_transactions,
+    }
+}
+#[cfg(feature = "balance_transactions")]
 /// Opens a listing of `balance_transactions` (`GET /v1/balance_transactions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_balance_transactions(
@@ -9707,6 +1609,86 @@ fn check_balance_transactions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::BalanceTransaction as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "billing_portal")]
+/// The definition of the `configurations` stream.
+fn stream_configurations() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "configurations",
+        operation: "GetBillingPortalConfigurations",
+        method: "GET",
+        path: "/v1/billing_portal/configurations",
+        item_type: "BillingPortalConfiguration",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "application",
+                wire: "application",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "default_return_url",
+                wire: "default_return_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_default",
+                wire: "is_default",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "updated",
+                wire: "updated",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_configurations,
+        check: check_configurations,
+    }
 }
 #[cfg(feature = "billing_portal")]
 /// Opens a listing of `configurations` (`GET /v1/billing_portal/configurations`) with the partition's parameters and the engine's options.
@@ -9746,6 +1728,152 @@ fn check_configurations(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "bitcoin")]
+/// The definition of the `receivers` stream.
+fn stream_receivers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "receivers",
+        operation: "GetBitcoinReceivers",
+        method: "GET",
+        path: "/v1/bitcoin/receivers",
+        item_type: "BitcoinReceiver",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_received",
+                wire: "amount_received",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "bitcoin_amount",
+                wire: "bitcoin_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "bitcoin_amount_received",
+                wire: "bitcoin_amount_received",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "bitcoin_uri",
+                wire: "bitcoin_uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "customer",
+                wire: "customer",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "filled",
+                wire: "filled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "inbound_address",
+                wire: "inbound_address",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "payment",
+                wire: "payment",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "refund_address",
+                wire: "refund_address",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uncaptured_funds",
+                wire: "uncaptured_funds",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "used_for_payment",
+                wire: "used_for_payment",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_receivers,
+        check: check_receivers,
+    }
+}
+#[cfg(feature = "bitcoin")]
 /// Opens a listing of `receivers` (`GET /v1/bitcoin/receivers`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_receivers(
@@ -9778,6 +1906,79 @@ fn check_receivers(v: &serde_json::Value) -> Result<(), String> {
     <super::models::BitcoinReceiver as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "bitcoin")]
+/// The definition of the `receiver_transactions` stream.
+fn stream_receiver_transactions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "receiver_transactions",
+        operation: "GetBitcoinReceiversReceiverTransactions",
+        method: "GET",
+        path: "/v1/bitcoin/receivers/{receiver}/transactions",
+        item_type: "BitcoinTransaction",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "bitcoin_amount",
+                wire: "bitcoin_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "receiver",
+                wire: "receiver",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "receiver",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("receivers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_receiver_transactions,
+        check: check_receiver_transactions,
+    }
 }
 #[cfg(feature = "bitcoin")]
 /// Opens a listing of `receiver_transactions` (`GET /v1/bitcoin/receivers/{receiver}/transactions`) with the partition's parameters and the engine's options.
@@ -9817,6 +2018,74 @@ fn check_receiver_transactions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "bitcoin")]
+/// The definition of the `bitcoin_transactions` stream.
+fn stream_bitcoin_transactions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "bitcoin_transactions",
+        operation: "GetBitcoinTransactions",
+        method: "GET",
+        path: "/v1/bitcoin/transactions",
+        item_type: "BitcoinTransaction",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "bitcoin_amount",
+                wire: "bitcoin_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "receiver",
+                wire: "receiver",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_bitcoin_transactions,
+        check: check_bitcoin_transactions,
+    }
+}
+#[cfg(feature = "bitcoin")]
 /// Opens a listing of `bitcoin_transactions` (`GET /v1/bitcoin/transactions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_bitcoin_transactions(
@@ -9851,6 +2120,186 @@ fn check_bitcoin_transactions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "charges")]
+/// The definition of the `charges` stream.
+fn stream_charges() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "charges",
+        operation: "GetCharges",
+        method: "GET",
+        path: "/v1/charges",
+        item_type: "Charge",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_captured",
+                wire: "amount_captured",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_refunded",
+                wire: "amount_refunded",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "calculated_statement_descriptor",
+                wire: "calculated_statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "captured",
+                wire: "captured",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "disputed",
+                wire: "disputed",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "failure_code",
+                wire: "failure_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_message",
+                wire: "failure_message",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "paid",
+                wire: "paid",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "payment_method",
+                wire: "payment_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_email",
+                wire: "receipt_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_number",
+                wire: "receipt_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_url",
+                wire: "receipt_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "refunded",
+                wire: "refunded",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor_suffix",
+                wire: "statement_descriptor_suffix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transfer_group",
+                wire: "transfer_group",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_charges,
+        check: check_charges,
+    }
+}
+#[cfg(feature = "charges")]
 /// Opens a listing of `charges` (`GET /v1/charges`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_charges(
@@ -9883,6 +2332,187 @@ fn check_charges(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Charge as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "charges")]
+/// The definition of the `charges_search` stream.
+fn stream_charges_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "charges_search",
+        operation: "GetChargesSearch",
+        method: "GET",
+        path: "/v1/charges/search",
+        item_type: "Charge",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_captured",
+                wire: "amount_captured",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_refunded",
+                wire: "amount_refunded",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "calculated_statement_descriptor",
+                wire: "calculated_statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "captured",
+                wire: "captured",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "disputed",
+                wire: "disputed",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "failure_code",
+                wire: "failure_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_message",
+                wire: "failure_message",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "paid",
+                wire: "paid",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "payment_method",
+                wire: "payment_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_email",
+                wire: "receipt_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_number",
+                wire: "receipt_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_url",
+                wire: "receipt_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "refunded",
+                wire: "refunded",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor_suffix",
+                wire: "statement_descriptor_suffix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transfer_group",
+                wire: "transfer_group",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "query",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as page",
+        fetch: fetch_charges_search,
+        check: check_charges_search,
+    }
 }
 #[cfg(feature = "charges")]
 /// Opens a listing of `charges_search` (`GET /v1/charges/search`) with the partition's parameters and the engine's options.
@@ -9922,6 +2552,97 @@ fn check_charges_search(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "charges")]
+/// The definition of the `charge_refunds` stream.
+fn stream_charge_refunds() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "charge_refunds",
+        operation: "GetChargesChargeRefunds",
+        method: "GET",
+        path: "/v1/charges/{charge}/refunds",
+        item_type: "Refund",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_reason",
+                wire: "failure_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reason",
+                wire: "reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_number",
+                wire: "receipt_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "charge",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("charges"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_charge_refunds,
+        check: check_charge_refunds,
+    }
+}
+#[cfg(feature = "charges")]
 /// Opens a listing of `charge_refunds` (`GET /v1/charges/{charge}/refunds`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_charge_refunds(
@@ -9959,6 +2680,154 @@ fn check_charge_refunds(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "checkout")]
+/// The definition of the `sessions` stream.
+fn stream_sessions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "sessions",
+        operation: "GetCheckoutSessions",
+        method: "GET",
+        path: "/v1/checkout/sessions",
+        item_type: "CheckoutSession",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "allow_promotion_codes",
+                wire: "allow_promotion_codes",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount_subtotal",
+                wire: "amount_subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount_total",
+                wire: "amount_total",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_address_collection",
+                wire: "billing_address_collection",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancel_url",
+                wire: "cancel_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "client_reference_id",
+                wire: "client_reference_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_creation",
+                wire: "customer_creation",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_email",
+                wire: "customer_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "locale",
+                wire: "locale",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "mode",
+                wire: "mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "payment_status",
+                wire: "payment_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "recovered_from",
+                wire: "recovered_from",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "submit_type",
+                wire: "submit_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "success_url",
+                wire: "success_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_sessions,
+        check: check_sessions,
+    }
+}
+#[cfg(feature = "checkout")]
 /// Opens a listing of `sessions` (`GET /v1/checkout/sessions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_sessions(
@@ -9991,6 +2860,75 @@ fn check_sessions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::CheckoutSession as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "checkout")]
+/// The definition of the `session_line_items` stream.
+fn stream_session_line_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "session_line_items",
+        operation: "GetCheckoutSessionsSessionLineItems",
+        method: "GET",
+        path: "/v1/checkout/sessions/{session}/line_items",
+        item_type: "Item",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount_subtotal",
+                wire: "amount_subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_total",
+                wire: "amount_total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "session",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("sessions"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_session_line_items,
+        check: check_session_line_items,
+    }
 }
 #[cfg(feature = "checkout")]
 /// Opens a listing of `session_line_items` (`GET /v1/checkout/sessions/{session}/line_items`) with the partition's parameters and the engine's options.
@@ -10030,6 +2968,46 @@ fn check_session_line_items(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "country_specs")]
+/// The definition of the `country_specs` stream.
+fn stream_country_specs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "country_specs",
+        operation: "GetCountrySpecs",
+        method: "GET",
+        path: "/v1/country_specs",
+        item_type: "CountrySpec",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "default_currency",
+                wire: "default_currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_country_specs,
+        check: check_country_specs,
+    }
+}
+#[cfg(feature = "country_specs")]
 /// Opens a listing of `country_specs` (`GET /v1/country_specs`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_country_specs(
@@ -10062,6 +3040,120 @@ fn check_country_specs(v: &serde_json::Value) -> Result<(), String> {
     <super::models::CountrySpec as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "coupons")]
+/// The definition of the `coupons` stream.
+fn stream_coupons() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "coupons",
+        operation: "GetCoupons",
+        method: "GET",
+        path: "/v1/coupons",
+        item_type: "Coupon",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount_off",
+                wire: "amount_off",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration",
+                wire: "duration",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "duration_in_months",
+                wire: "duration_in_months",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "max_redemptions",
+                wire: "max_redemptions",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "percent_off",
+                wire: "percent_off",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "redeem_by",
+                wire: "redeem_by",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "times_redeemed",
+                wire: "times_redeemed",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "valid",
+                wire: "valid",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_coupons,
+        check: check_coupons,
+    }
 }
 #[cfg(feature = "coupons")]
 /// Opens a listing of `coupons` (`GET /v1/coupons`) with the partition's parameters and the engine's options.
@@ -10098,6 +3190,134 @@ fn check_coupons(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "credit_notes")]
+/// The definition of the `credit_notes` stream.
+fn stream_credit_notes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "credit_notes",
+        operation: "GetCreditNotes",
+        method: "GET",
+        path: "/v1/credit_notes",
+        item_type: "CreditNote",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "discount_amount",
+                wire: "discount_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "memo",
+                wire: "memo",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "number",
+                wire: "number",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "out_of_band_amount",
+                wire: "out_of_band_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "pdf",
+                wire: "pdf",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reason",
+                wire: "reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "subtotal",
+                wire: "subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "total",
+                wire: "total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "voided_at",
+                wire: "voided_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_credit_notes,
+        check: check_credit_notes,
+    }
+}
+#[cfg(feature = "credit_notes")]
 /// Opens a listing of `credit_notes` (`GET /v1/credit_notes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_credit_notes(
@@ -10130,6 +3350,99 @@ fn check_credit_notes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::CreditNote as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "credit_notes")]
+/// The definition of the `preview_lines` stream.
+fn stream_preview_lines() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "preview_lines",
+        operation: "GetCreditNotesPreviewLines",
+        method: "GET",
+        path: "/v1/credit_notes/preview/lines",
+        item_type: "CreditNoteLineItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "discount_amount",
+                wire: "discount_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "invoice_line_item",
+                wire: "invoice_line_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "unit_amount",
+                wire: "unit_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_amount_decimal",
+                wire: "unit_amount_decimal",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "invoice",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_preview_lines,
+        check: check_preview_lines,
+    }
 }
 #[cfg(feature = "credit_notes")]
 /// Opens a listing of `preview_lines` (`GET /v1/credit_notes/preview/lines`) with the partition's parameters and the engine's options.
@@ -10169,6 +3482,99 @@ fn check_preview_lines(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "credit_notes")]
+/// The definition of the `credit_note_lines` stream.
+fn stream_credit_note_lines() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "credit_note_lines",
+        operation: "GetCreditNotesCreditNoteLines",
+        method: "GET",
+        path: "/v1/credit_notes/{credit_note}/lines",
+        item_type: "CreditNoteLineItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "discount_amount",
+                wire: "discount_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "invoice_line_item",
+                wire: "invoice_line_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "unit_amount",
+                wire: "unit_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_amount_decimal",
+                wire: "unit_amount_decimal",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "credit_note",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("credit_notes"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_credit_note_lines,
+        check: check_credit_note_lines,
+    }
+}
+#[cfg(feature = "credit_notes")]
 /// Opens a listing of `credit_note_lines` (`GET /v1/credit_notes/{credit_note}/lines`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_credit_note_lines(
@@ -10206,6 +3612,120 @@ fn check_credit_note_lines(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
+/// The definition of the `customers` stream.
+fn stream_customers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customers",
+        operation: "GetCustomers",
+        method: "GET",
+        path: "/v1/customers",
+        item_type: "Customer",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "balance",
+                wire: "balance",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "delinquent",
+                wire: "delinquent",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "invoice_prefix",
+                wire: "invoice_prefix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "next_invoice_sequence",
+                wire: "next_invoice_sequence",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "phone",
+                wire: "phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tax_exempt",
+                wire: "tax_exempt",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_customers,
+        check: check_customers,
+    }
+}
+#[cfg(feature = "customers")]
 /// Opens a listing of `customers` (`GET /v1/customers`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_customers(
@@ -10238,6 +3758,121 @@ fn check_customers(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Customer as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "customers")]
+/// The definition of the `customers_search` stream.
+fn stream_customers_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customers_search",
+        operation: "GetCustomersSearch",
+        method: "GET",
+        path: "/v1/customers/search",
+        item_type: "Customer",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "balance",
+                wire: "balance",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "delinquent",
+                wire: "delinquent",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "invoice_prefix",
+                wire: "invoice_prefix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "next_invoice_sequence",
+                wire: "next_invoice_sequence",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "phone",
+                wire: "phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tax_exempt",
+                wire: "tax_exempt",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "query",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as page",
+        fetch: fetch_customers_search,
+        check: check_customers_search,
+    }
 }
 #[cfg(feature = "customers")]
 /// Opens a listing of `customers_search` (`GET /v1/customers/search`) with the partition's parameters and the engine's options.
@@ -10277,6 +3912,91 @@ fn check_customers_search(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
+/// The definition of the `customer_balance_transactions` stream.
+fn stream_customer_balance_transactions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customer_balance_transactions",
+        operation: "GetCustomersCustomerBalanceTransactions",
+        method: "GET",
+        path: "/v1/customers/{customer}/balance_transactions",
+        item_type: "CustomerBalanceTransaction",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ending_balance",
+                wire: "ending_balance",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "customer",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("customers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_customer_balance_transactions,
+        check: check_customer_balance_transactions,
+    }
+}
+#[cfg(feature = "customers")]
 /// Opens a listing of `customer_balance_transactions` (`GET /v1/customers/{customer}/balance_transactions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_customer_balance_transactions(
@@ -10312,6 +4032,111 @@ fn check_customer_balance_transactions(v: &serde_json::Value) -> Result<(), Stri
     <super::models::CustomerBalanceTransaction as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "customers")]
+/// The definition of the `customer_bank_accounts` stream.
+fn stream_customer_bank_accounts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customer_bank_accounts",
+        operation: "GetCustomersCustomerBankAccounts",
+        method: "GET",
+        path: "/v1/customers/{customer}/bank_accounts",
+        item_type: "BankAccount",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_holder_name",
+                wire: "account_holder_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_holder_type",
+                wire: "account_holder_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_type",
+                wire: "account_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "bank_name",
+                wire: "bank_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "country",
+                wire: "country",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "default_for_currency",
+                wire: "default_for_currency",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "fingerprint",
+                wire: "fingerprint",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last4",
+                wire: "last4",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "routing_number",
+                wire: "routing_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "customer",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("customers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_customer_bank_accounts,
+        check: check_customer_bank_accounts,
+    }
 }
 #[cfg(feature = "customers")]
 /// Opens a listing of `customer_bank_accounts` (`GET /v1/customers/{customer}/bank_accounts`) with the partition's parameters and the engine's options.
@@ -10351,6 +4176,177 @@ fn check_customer_bank_accounts(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
+/// The definition of the `customer_cards` stream.
+fn stream_customer_cards() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customer_cards",
+        operation: "GetCustomersCustomerCards",
+        method: "GET",
+        path: "/v1/customers/{customer}/cards",
+        item_type: "Card",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "address_city",
+                wire: "address_city",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_country",
+                wire: "address_country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_line1",
+                wire: "address_line1",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_line1_check",
+                wire: "address_line1_check",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_line2",
+                wire: "address_line2",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_state",
+                wire: "address_state",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_zip",
+                wire: "address_zip",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_zip_check",
+                wire: "address_zip_check",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "brand",
+                wire: "brand",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "country",
+                wire: "country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cvc_check",
+                wire: "cvc_check",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "default_for_currency",
+                wire: "default_for_currency",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "dynamic_last4",
+                wire: "dynamic_last4",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "exp_month",
+                wire: "exp_month",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "exp_year",
+                wire: "exp_year",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "fingerprint",
+                wire: "fingerprint",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "funding",
+                wire: "funding",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last4",
+                wire: "last4",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tokenization_method",
+                wire: "tokenization_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "customer",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("customers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_customer_cards,
+        check: check_customer_cards,
+    }
+}
+#[cfg(feature = "customers")]
 /// Opens a listing of `customer_cards` (`GET /v1/customers/{customer}/cards`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_customer_cards(
@@ -10386,6 +4382,71 @@ fn check_customer_cards(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Card as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "customers")]
+/// The definition of the `customer_payment_methods` stream.
+fn stream_customer_payment_methods() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customer_payment_methods",
+        operation: "GetCustomersCustomerPaymentMethods",
+        method: "GET",
+        path: "/v1/customers/{customer}/payment_methods",
+        item_type: "PaymentMethod",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "customer",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+            connector_sync::Param {
+                name: "type",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: Some("customers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_customer_payment_methods,
+        check: check_customer_payment_methods,
+    }
 }
 #[cfg(feature = "customers")]
 /// Opens a listing of `customer_payment_methods` (`GET /v1/customers/{customer}/payment_methods`) with the partition's parameters and the engine's options.
@@ -10428,6 +4489,151 @@ fn check_customer_payment_methods(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
+/// The definition of the `customer_subscriptions` stream.
+fn stream_customer_subscriptions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customer_subscriptions",
+        operation: "GetCustomersCustomerSubscriptions",
+        method: "GET",
+        path: "/v1/customers/{customer}/subscriptions",
+        item_type: "Subscription",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "application_fee_percent",
+                wire: "application_fee_percent",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_cycle_anchor",
+                wire: "billing_cycle_anchor",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cancel_at",
+                wire: "cancel_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancel_at_period_end",
+                wire: "cancel_at_period_end",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "canceled_at",
+                wire: "canceled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "collection_method",
+                wire: "collection_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "current_period_end",
+                wire: "current_period_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "current_period_start",
+                wire: "current_period_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "days_until_due",
+                wire: "days_until_due",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ended_at",
+                wire: "ended_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "next_pending_invoice_item_invoice",
+                wire: "next_pending_invoice_item_invoice",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "start_date",
+                wire: "start_date",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "trial_end",
+                wire: "trial_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trial_start",
+                wire: "trial_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "customer",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("customers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_customer_subscriptions,
+        check: check_customer_subscriptions,
+    }
+}
+#[cfg(feature = "customers")]
 /// Opens a listing of `customer_subscriptions` (`GET /v1/customers/{customer}/subscriptions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_customer_subscriptions(
@@ -10463,6 +4669,79 @@ fn check_customer_subscriptions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Subscription as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "customers")]
+/// The definition of the `customer_tax_ids` stream.
+fn stream_customer_tax_ids() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "customer_tax_ids",
+        operation: "GetCustomersCustomerTaxIds",
+        method: "GET",
+        path: "/v1/customers/{customer}/tax_ids",
+        item_type: "TaxId",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "country",
+                wire: "country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "value",
+                wire: "value",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "customer",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("customers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_customer_tax_ids,
+        check: check_customer_tax_ids,
+    }
 }
 #[cfg(feature = "customers")]
 /// Opens a listing of `customer_tax_ids` (`GET /v1/customers/{customer}/tax_ids`) with the partition's parameters and the engine's options.
@@ -10502,6 +4781,90 @@ fn check_customer_tax_ids(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "disputes")]
+/// The definition of the `disputes` stream.
+fn stream_disputes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "disputes",
+        operation: "GetDisputes",
+        method: "GET",
+        path: "/v1/disputes",
+        item_type: "Dispute",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "is_charge_refundable",
+                wire: "is_charge_refundable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reason",
+                wire: "reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_disputes,
+        check: check_disputes,
+    }
+}
+#[cfg(feature = "disputes")]
 /// Opens a listing of `disputes` (`GET /v1/disputes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_disputes(
@@ -10534,6 +4897,84 @@ fn check_disputes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Dispute as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "events")]
+/// The definition of the `events` stream.
+fn stream_events() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "events",
+        operation: "GetEvents",
+        method: "GET",
+        path: "/v1/events",
+        item_type: "Event",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "account",
+                wire: "account",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "pending_webhooks",
+                wire: "pending_webhooks",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_events,
+        check: check_events,
+    }
 }
 #[cfg(feature = "events")]
 /// Opens a listing of `events` (`GET /v1/events`) with the partition's parameters and the engine's options.
@@ -10570,6 +5011,40 @@ fn check_events(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "exchange_rates")]
+/// The definition of the `exchange_rates` stream.
+fn stream_exchange_rates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "exchange_rates",
+        operation: "GetExchangeRates",
+        method: "GET",
+        path: "/v1/exchange_rates",
+        item_type: "ExchangeRate",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_exchange_rates,
+        check: check_exchange_rates,
+    }
+}
+#[cfg(feature = "exchange_rates")]
 /// Opens a listing of `exchange_rates` (`GET /v1/exchange_rates`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_exchange_rates(
@@ -10602,6 +5077,78 @@ fn check_exchange_rates(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ExchangeRate as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "file_links")]
+/// The definition of the `file_links` stream.
+fn stream_file_links() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "file_links",
+        operation: "GetFileLinks",
+        method: "GET",
+        path: "/v1/file_links",
+        item_type: "FileLink",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expired",
+                wire: "expired",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_file_links,
+        check: check_file_links,
+    }
 }
 #[cfg(feature = "file_links")]
 /// Opens a listing of `file_links` (`GET /v1/file_links`) with the partition's parameters and the engine's options.
@@ -10638,6 +5185,96 @@ fn check_file_links(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "files")]
+/// The definition of the `files` stream.
+fn stream_files() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "files",
+        operation: "GetFiles",
+        method: "GET",
+        path: "/v1/files",
+        item_type: "File",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "filename",
+                wire: "filename",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "purpose",
+                wire: "purpose",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "size",
+                wire: "size",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_files,
+        check: check_files,
+    }
+}
+#[cfg(feature = "files")]
 /// Opens a listing of `files` (`GET /v1/files`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_files(
@@ -10670,6 +5307,72 @@ fn check_files(v: &serde_json::Value) -> Result<(), String> {
     <super::models::File as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "identity")]
+/// The definition of the `verification_reports` stream.
+fn stream_verification_reports() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "verification_reports",
+        operation: "GetIdentityVerificationReports",
+        method: "GET",
+        path: "/v1/identity/verification_reports",
+        item_type: "IdentityVerificationReport",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "verification_session",
+                wire: "verification_session",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_verification_reports,
+        check: check_verification_reports,
+    }
 }
 #[cfg(feature = "identity")]
 /// Opens a listing of `verification_reports` (`GET /v1/identity/verification_reports`) with the partition's parameters and the engine's options.
@@ -10706,6 +5409,84 @@ fn check_verification_reports(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "identity")]
+/// The definition of the `verification_sessions` stream.
+fn stream_verification_sessions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "verification_sessions",
+        operation: "GetIdentityVerificationSessions",
+        method: "GET",
+        path: "/v1/identity/verification_sessions",
+        item_type: "IdentityVerificationSession",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "client_secret",
+                wire: "client_secret",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_verification_sessions,
+        check: check_verification_sessions,
+    }
+}
+#[cfg(feature = "identity")]
 /// Opens a listing of `verification_sessions` (`GET /v1/identity/verification_sessions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_verification_sessions(
@@ -10738,6 +5519,106 @@ fn check_verification_sessions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::IdentityVerificationSession as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "invoiceitems")]
+/// The definition of the `invoiceitems` stream.
+fn stream_invoiceitems() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "invoiceitems",
+        operation: "GetInvoiceitems",
+        method: "GET",
+        path: "/v1/invoiceitems",
+        item_type: "Invoiceitem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "date",
+                wire: "date",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "discountable",
+                wire: "discountable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "proration",
+                wire: "proration",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "subscription_item",
+                wire: "subscription_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_amount",
+                wire: "unit_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_amount_decimal",
+                wire: "unit_amount_decimal",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_invoiceitems,
+        check: check_invoiceitems,
+    }
 }
 #[cfg(feature = "invoiceitems")]
 /// Opens a listing of `invoiceitems` (`GET /v1/invoiceitems`) with the partition's parameters and the engine's options.
@@ -10774,6 +5655,294 @@ fn check_invoiceitems(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invoices")]
+/// The definition of the `invoices` stream.
+fn stream_invoices() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "invoices",
+        operation: "GetInvoices",
+        method: "GET",
+        path: "/v1/invoices",
+        item_type: "Invoice",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "account_country",
+                wire: "account_country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_name",
+                wire: "account_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount_due",
+                wire: "amount_due",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_paid",
+                wire: "amount_paid",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_remaining",
+                wire: "amount_remaining",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "attempt_count",
+                wire: "attempt_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "attempted",
+                wire: "attempted",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "auto_advance",
+                wire: "auto_advance",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_reason",
+                wire: "billing_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "collection_method",
+                wire: "collection_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "customer_email",
+                wire: "customer_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_name",
+                wire: "customer_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_phone",
+                wire: "customer_phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_tax_exempt",
+                wire: "customer_tax_exempt",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "due_date",
+                wire: "due_date",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ending_balance",
+                wire: "ending_balance",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "footer",
+                wire: "footer",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "hosted_invoice_url",
+                wire: "hosted_invoice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "invoice_pdf",
+                wire: "invoice_pdf",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "next_payment_attempt",
+                wire: "next_payment_attempt",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "number",
+                wire: "number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "paid",
+                wire: "paid",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "paid_out_of_band",
+                wire: "paid_out_of_band",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "period_end",
+                wire: "period_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "period_start",
+                wire: "period_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_payment_credit_notes_amount",
+                wire: "post_payment_credit_notes_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "pre_payment_credit_notes_amount",
+                wire: "pre_payment_credit_notes_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "receipt_number",
+                wire: "receipt_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "starting_balance",
+                wire: "starting_balance",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subscription_proration_date",
+                wire: "subscription_proration_date",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subtotal",
+                wire: "subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "tax",
+                wire: "tax",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "total",
+                wire: "total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "webhooks_delivered_at",
+                wire: "webhooks_delivered_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_invoices,
+        check: check_invoices,
+    }
+}
+#[cfg(feature = "invoices")]
 /// Opens a listing of `invoices` (`GET /v1/invoices`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_invoices(
@@ -10806,6 +5975,295 @@ fn check_invoices(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Invoice as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "invoices")]
+/// The definition of the `invoices_search` stream.
+fn stream_invoices_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "invoices_search",
+        operation: "GetInvoicesSearch",
+        method: "GET",
+        path: "/v1/invoices/search",
+        item_type: "Invoice",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "account_country",
+                wire: "account_country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_name",
+                wire: "account_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount_due",
+                wire: "amount_due",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_paid",
+                wire: "amount_paid",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_remaining",
+                wire: "amount_remaining",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "attempt_count",
+                wire: "attempt_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "attempted",
+                wire: "attempted",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "auto_advance",
+                wire: "auto_advance",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_reason",
+                wire: "billing_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "collection_method",
+                wire: "collection_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "customer_email",
+                wire: "customer_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_name",
+                wire: "customer_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_phone",
+                wire: "customer_phone",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_tax_exempt",
+                wire: "customer_tax_exempt",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "due_date",
+                wire: "due_date",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ending_balance",
+                wire: "ending_balance",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "footer",
+                wire: "footer",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "hosted_invoice_url",
+                wire: "hosted_invoice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "invoice_pdf",
+                wire: "invoice_pdf",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "next_payment_attempt",
+                wire: "next_payment_attempt",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "number",
+                wire: "number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "paid",
+                wire: "paid",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "paid_out_of_band",
+                wire: "paid_out_of_band",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "period_end",
+                wire: "period_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "period_start",
+                wire: "period_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_payment_credit_notes_amount",
+                wire: "post_payment_credit_notes_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "pre_payment_credit_notes_amount",
+                wire: "pre_payment_credit_notes_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "receipt_number",
+                wire: "receipt_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "starting_balance",
+                wire: "starting_balance",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subscription_proration_date",
+                wire: "subscription_proration_date",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subtotal",
+                wire: "subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "tax",
+                wire: "tax",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "total",
+                wire: "total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "webhooks_delivered_at",
+                wire: "webhooks_delivered_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "query",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as page",
+        fetch: fetch_invoices_search,
+        check: check_invoices_search,
+    }
 }
 #[cfg(feature = "invoices")]
 /// Opens a listing of `invoices_search` (`GET /v1/invoices/search`) with the partition's parameters and the engine's options.
@@ -10845,6 +6303,106 @@ fn check_invoices_search(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invoices")]
+/// The definition of the `upcoming_lines` stream.
+fn stream_upcoming_lines() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "upcoming_lines",
+        operation: "GetInvoicesUpcomingLines",
+        method: "GET",
+        path: "/v1/invoices/upcoming/lines",
+        item_type: "LineItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "discountable",
+                wire: "discountable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "invoice_item",
+                wire: "invoice_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "proration",
+                wire: "proration",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subscription",
+                wire: "subscription",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subscription_item",
+                wire: "subscription_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_upcoming_lines,
+        check: check_upcoming_lines,
+    }
+}
+#[cfg(feature = "invoices")]
 /// Opens a listing of `upcoming_lines` (`GET /v1/invoices/upcoming/lines`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_upcoming_lines(
@@ -10877,6 +6435,111 @@ fn check_upcoming_lines(v: &serde_json::Value) -> Result<(), String> {
     <super::models::LineItem as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "invoices")]
+/// The definition of the `invoice_lines` stream.
+fn stream_invoice_lines() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "invoice_lines",
+        operation: "GetInvoicesInvoiceLines",
+        method: "GET",
+        path: "/v1/invoices/{invoice}/lines",
+        item_type: "LineItem",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "discountable",
+                wire: "discountable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "invoice_item",
+                wire: "invoice_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "proration",
+                wire: "proration",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subscription",
+                wire: "subscription",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subscription_item",
+                wire: "subscription_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "invoice",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("invoices"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_invoice_lines,
+        check: check_invoice_lines,
+    }
 }
 #[cfg(feature = "invoices")]
 /// Opens a listing of `invoice_lines` (`GET /v1/invoices/{invoice}/lines`) with the partition's parameters and the engine's options.
@@ -10916,6 +6579,80 @@ fn check_invoice_lines(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuer_fraud_records")]
+/// The definition of the `issuer_fraud_records` stream.
+fn stream_issuer_fraud_records() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "issuer_fraud_records",
+        operation: "GetIssuerFraudRecords",
+        method: "GET",
+        path: "/v1/issuer_fraud_records",
+        item_type: "IssuerFraudRecord",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "actionable",
+                wire: "actionable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "fraud_type",
+                wire: "fraud_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "has_liability_shift",
+                wire: "has_liability_shift",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "post_date",
+                wire: "post_date",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_issuer_fraud_records,
+        check: check_issuer_fraud_records,
+    }
+}
+#[cfg(feature = "issuer_fraud_records")]
 /// Opens a listing of `issuer_fraud_records` (`GET /v1/issuer_fraud_records`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_issuer_fraud_records(
@@ -10948,6 +6685,108 @@ fn check_issuer_fraud_records(v: &serde_json::Value) -> Result<(), String> {
     <super::models::IssuerFraudRecord as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "issuing")]
+/// The definition of the `authorizations` stream.
+fn stream_authorizations() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "authorizations",
+        operation: "GetIssuingAuthorizations",
+        method: "GET",
+        path: "/v1/issuing/authorizations",
+        item_type: "IssuingAuthorization",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "approved",
+                wire: "approved",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "authorization_method",
+                wire: "authorization_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "merchant_amount",
+                wire: "merchant_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "merchant_currency",
+                wire: "merchant_currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "wallet",
+                wire: "wallet",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_authorizations,
+        check: check_authorizations,
+    }
 }
 #[cfg(feature = "issuing")]
 /// Opens a listing of `authorizations` (`GET /v1/issuing/authorizations`) with the partition's parameters and the engine's options.
@@ -10984,6 +6823,90 @@ fn check_authorizations(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
+/// The definition of the `cardholders` stream.
+fn stream_cardholders() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "cardholders",
+        operation: "GetIssuingCardholders",
+        method: "GET",
+        path: "/v1/issuing/cardholders",
+        item_type: "IssuingCardholder",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "phone_number",
+                wire: "phone_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_cardholders,
+        check: check_cardholders,
+    }
+}
+#[cfg(feature = "issuing")]
 /// Opens a listing of `cardholders` (`GET /v1/issuing/cardholders`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_cardholders(
@@ -11016,6 +6939,126 @@ fn check_cardholders(v: &serde_json::Value) -> Result<(), String> {
     <super::models::IssuingCardholder as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "issuing")]
+/// The definition of the `cards` stream.
+fn stream_cards() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "cards",
+        operation: "GetIssuingCards",
+        method: "GET",
+        path: "/v1/issuing/cards",
+        item_type: "IssuingCard",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "brand",
+                wire: "brand",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cancellation_reason",
+                wire: "cancellation_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cvc",
+                wire: "cvc",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "exp_month",
+                wire: "exp_month",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "exp_year",
+                wire: "exp_year",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "last4",
+                wire: "last4",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "number",
+                wire: "number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "replacement_reason",
+                wire: "replacement_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_cards,
+        check: check_cards,
+    }
 }
 #[cfg(feature = "issuing")]
 /// Opens a listing of `cards` (`GET /v1/issuing/cards`) with the partition's parameters and the engine's options.
@@ -11052,6 +7095,78 @@ fn check_cards(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
+/// The definition of the `issuing_disputes` stream.
+fn stream_issuing_disputes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "issuing_disputes",
+        operation: "GetIssuingDisputes",
+        method: "GET",
+        path: "/v1/issuing/disputes",
+        item_type: "IssuingDispute",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_issuing_disputes,
+        check: check_issuing_disputes,
+    }
+}
+#[cfg(feature = "issuing")]
 /// Opens a listing of `issuing_disputes` (`GET /v1/issuing/disputes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_issuing_disputes(
@@ -11084,6 +7199,126 @@ fn check_issuing_disputes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::IssuingDispute as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "issuing")]
+/// The definition of the `settlements` stream.
+fn stream_settlements() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "settlements",
+        operation: "GetIssuingSettlements",
+        method: "GET",
+        path: "/v1/issuing/settlements",
+        item_type: "IssuingSettlement",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "bin",
+                wire: "bin",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "clearing_date",
+                wire: "clearing_date",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "interchange_fees",
+                wire: "interchange_fees",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "net_total",
+                wire: "net_total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "network",
+                wire: "network",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "network_fees",
+                wire: "network_fees",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "network_settlement_identifier",
+                wire: "network_settlement_identifier",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "settlement_service",
+                wire: "settlement_service",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transaction_count",
+                wire: "transaction_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transaction_volume",
+                wire: "transaction_volume",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_settlements,
+        check: check_settlements,
+    }
 }
 #[cfg(feature = "issuing")]
 /// Opens a listing of `settlements` (`GET /v1/issuing/settlements`) with the partition's parameters and the engine's options.
@@ -11120,6 +7355,96 @@ fn check_settlements(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
+/// The definition of the `issuing_transactions` stream.
+fn stream_issuing_transactions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "issuing_transactions",
+        operation: "GetIssuingTransactions",
+        method: "GET",
+        path: "/v1/issuing/transactions",
+        item_type: "IssuingTransaction",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "merchant_amount",
+                wire: "merchant_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "merchant_currency",
+                wire: "merchant_currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "wallet",
+                wire: "wallet",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_issuing_transactions,
+        check: check_issuing_transactions,
+    }
+}
+#[cfg(feature = "issuing")]
 /// Opens a listing of `issuing_transactions` (`GET /v1/issuing/transactions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_issuing_transactions(
@@ -11152,6 +7477,72 @@ fn check_issuing_transactions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::IssuingTransaction as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "order_returns")]
+/// The definition of the `order_returns` stream.
+fn stream_order_returns() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "order_returns",
+        operation: "GetOrderReturns",
+        method: "GET",
+        path: "/v1/order_returns",
+        item_type: "OrderReturn",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_order_returns,
+        check: check_order_returns,
+    }
 }
 #[cfg(feature = "order_returns")]
 /// Opens a listing of `order_returns` (`GET /v1/order_returns`) with the partition's parameters and the engine's options.
@@ -11188,6 +7579,122 @@ fn check_order_returns(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orders")]
+/// The definition of the `orders` stream.
+fn stream_orders() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "orders",
+        operation: "GetOrders",
+        method: "GET",
+        path: "/v1/orders",
+        item_type: "Order",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_returned",
+                wire: "amount_returned",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "application",
+                wire: "application",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "application_fee",
+                wire: "application_fee",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "external_coupon_code",
+                wire: "external_coupon_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "selected_shipping_method",
+                wire: "selected_shipping_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "updated",
+                wire: "updated",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "upstream_id",
+                wire: "upstream_id",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_orders,
+        check: check_orders,
+    }
+}
+#[cfg(feature = "orders")]
 /// Opens a listing of `orders` (`GET /v1/orders`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_orders(
@@ -11222,6 +7729,162 @@ fn check_orders(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payment_intents")]
+/// The definition of the `payment_intents` stream.
+fn stream_payment_intents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "payment_intents",
+        operation: "GetPaymentIntents",
+        method: "GET",
+        path: "/v1/payment_intents",
+        item_type: "PaymentIntent",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_capturable",
+                wire: "amount_capturable",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount_received",
+                wire: "amount_received",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "canceled_at",
+                wire: "canceled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancellation_reason",
+                wire: "cancellation_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "capture_method",
+                wire: "capture_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "client_secret",
+                wire: "client_secret",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "confirmation_method",
+                wire: "confirmation_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "receipt_email",
+                wire: "receipt_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "setup_future_usage",
+                wire: "setup_future_usage",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor_suffix",
+                wire: "statement_descriptor_suffix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transfer_group",
+                wire: "transfer_group",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_payment_intents,
+        check: check_payment_intents,
+    }
+}
+#[cfg(feature = "payment_intents")]
 /// Opens a listing of `payment_intents` (`GET /v1/payment_intents`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_payment_intents(
@@ -11254,6 +7917,163 @@ fn check_payment_intents(v: &serde_json::Value) -> Result<(), String> {
     <super::models::PaymentIntent as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "payment_intents")]
+/// The definition of the `payment_intents_search` stream.
+fn stream_payment_intents_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "payment_intents_search",
+        operation: "GetPaymentIntentsSearch",
+        method: "GET",
+        path: "/v1/payment_intents/search",
+        item_type: "PaymentIntent",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_capturable",
+                wire: "amount_capturable",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount_received",
+                wire: "amount_received",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "canceled_at",
+                wire: "canceled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancellation_reason",
+                wire: "cancellation_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "capture_method",
+                wire: "capture_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "client_secret",
+                wire: "client_secret",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "confirmation_method",
+                wire: "confirmation_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "receipt_email",
+                wire: "receipt_email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "setup_future_usage",
+                wire: "setup_future_usage",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor_suffix",
+                wire: "statement_descriptor_suffix",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transfer_group",
+                wire: "transfer_group",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "query",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as page",
+        fetch: fetch_payment_intents_search,
+        check: check_payment_intents_search,
+    }
 }
 #[cfg(feature = "payment_intents")]
 /// Opens a listing of `payment_intents_search` (`GET /v1/payment_intents/search`) with the partition's parameters and the engine's options.
@@ -11293,6 +8113,82 @@ fn check_payment_intents_search(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payment_links")]
+/// The definition of the `payment_links` stream.
+fn stream_payment_links() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "payment_links",
+        operation: "GetPaymentLinks",
+        method: "GET",
+        path: "/v1/payment_links",
+        item_type: "PaymentLink",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "allow_promotion_codes",
+                wire: "allow_promotion_codes",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "application_fee_percent",
+                wire: "application_fee_percent",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_address_collection",
+                wire: "billing_address_collection",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_payment_links,
+        check: check_payment_links,
+    }
+}
+#[cfg(feature = "payment_links")]
 /// Opens a listing of `payment_links` (`GET /v1/payment_links`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_payment_links(
@@ -11325,6 +8221,75 @@ fn check_payment_links(v: &serde_json::Value) -> Result<(), String> {
     <super::models::PaymentLink as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "payment_links")]
+/// The definition of the `payment_link_line_items` stream.
+fn stream_payment_link_line_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "payment_link_line_items",
+        operation: "GetPaymentLinksPaymentLinkLineItems",
+        method: "GET",
+        path: "/v1/payment_links/{payment_link}/line_items",
+        item_type: "Item",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount_subtotal",
+                wire: "amount_subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_total",
+                wire: "amount_total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "payment_link",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("payment_links"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_payment_link_line_items,
+        check: check_payment_link_line_items,
+    }
 }
 #[cfg(feature = "payment_links")]
 /// Opens a listing of `payment_link_line_items` (`GET /v1/payment_links/{payment_link}/line_items`) with the partition's parameters and the engine's options.
@@ -11362,6 +8327,67 @@ fn check_payment_link_line_items(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Item as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "payment_methods")]
+/// The definition of the `payment_methods` stream.
+fn stream_payment_methods() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "payment_methods",
+        operation: "GetPaymentMethods",
+        method: "GET",
+        path: "/v1/payment_methods",
+        item_type: "PaymentMethod",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "type",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_payment_methods,
+        check: check_payment_methods,
+    }
 }
 #[cfg(feature = "payment_methods")]
 /// Opens a listing of `payment_methods` (`GET /v1/payment_methods`) with the partition's parameters and the engine's options.
@@ -11403,6 +8429,132 @@ fn check_payment_methods(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payouts")]
+/// The definition of the `payouts` stream.
+fn stream_payouts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "payouts",
+        operation: "GetPayouts",
+        method: "GET",
+        path: "/v1/payouts",
+        item_type: "Payout",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "arrival_date",
+                wire: "arrival_date",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "automatic",
+                wire: "automatic",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_code",
+                wire: "failure_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_message",
+                wire: "failure_message",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "method",
+                wire: "method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "source_type",
+                wire: "source_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_payouts,
+        check: check_payouts,
+    }
+}
+#[cfg(feature = "payouts")]
 /// Opens a listing of `payouts` (`GET /v1/payouts`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_payouts(
@@ -11435,6 +8587,132 @@ fn check_payouts(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Payout as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "plans")]
+/// The definition of the `plans` stream.
+fn stream_plans() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "plans",
+        operation: "GetPlans",
+        method: "GET",
+        path: "/v1/plans",
+        item_type: "Plan",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "aggregate_usage",
+                wire: "aggregate_usage",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "amount_decimal",
+                wire: "amount_decimal",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_scheme",
+                wire: "billing_scheme",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "interval",
+                wire: "interval",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "interval_count",
+                wire: "interval_count",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "nickname",
+                wire: "nickname",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "tiers_mode",
+                wire: "tiers_mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trial_period_days",
+                wire: "trial_period_days",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "usage_type",
+                wire: "usage_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_plans,
+        check: check_plans,
+    }
 }
 #[cfg(feature = "plans")]
 /// Opens a listing of `plans` (`GET /v1/plans`) with the partition's parameters and the engine's options.
@@ -11471,6 +8749,120 @@ fn check_plans(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "prices")]
+/// The definition of the `prices` stream.
+fn stream_prices() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "prices",
+        operation: "GetPrices",
+        method: "GET",
+        path: "/v1/prices",
+        item_type: "Price",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "billing_scheme",
+                wire: "billing_scheme",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "lookup_key",
+                wire: "lookup_key",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "nickname",
+                wire: "nickname",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "tax_behavior",
+                wire: "tax_behavior",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tiers_mode",
+                wire: "tiers_mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "unit_amount",
+                wire: "unit_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_amount_decimal",
+                wire: "unit_amount_decimal",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_prices,
+        check: check_prices,
+    }
+}
+#[cfg(feature = "prices")]
 /// Opens a listing of `prices` (`GET /v1/prices`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_prices(
@@ -11503,6 +8895,121 @@ fn check_prices(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Price as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "prices")]
+/// The definition of the `prices_search` stream.
+fn stream_prices_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "prices_search",
+        operation: "GetPricesSearch",
+        method: "GET",
+        path: "/v1/prices/search",
+        item_type: "Price",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "billing_scheme",
+                wire: "billing_scheme",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "lookup_key",
+                wire: "lookup_key",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "nickname",
+                wire: "nickname",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "tax_behavior",
+                wire: "tax_behavior",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tiers_mode",
+                wire: "tiers_mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "unit_amount",
+                wire: "unit_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_amount_decimal",
+                wire: "unit_amount_decimal",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "query",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as page",
+        fetch: fetch_prices_search,
+        check: check_prices_search,
+    }
 }
 #[cfg(feature = "prices")]
 /// Opens a listing of `prices_search` (`GET /v1/prices/search`) with the partition's parameters and the engine's options.
@@ -11542,6 +9049,104 @@ fn check_prices_search(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "products")]
+/// The definition of the `products` stream.
+fn stream_products() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "products",
+        operation: "GetProducts",
+        method: "GET",
+        path: "/v1/products",
+        item_type: "Product",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "shippable",
+                wire: "shippable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_label",
+                wire: "unit_label",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "updated",
+                wire: "updated",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_products,
+        check: check_products,
+    }
+}
+#[cfg(feature = "products")]
 /// Opens a listing of `products` (`GET /v1/products`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_products(
@@ -11574,6 +9179,109 @@ fn check_products(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Product as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "products")]
+/// The definition of the `products_search` stream.
+fn stream_products_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "products_search",
+        operation: "GetProductsSearch",
+        method: "GET",
+        path: "/v1/products/search",
+        item_type: "Product",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "shippable",
+                wire: "shippable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unit_label",
+                wire: "unit_label",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "updated",
+                wire: "updated",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "query",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as page",
+        fetch: fetch_products_search,
+        check: check_products_search,
+    }
 }
 #[cfg(feature = "products")]
 /// Opens a listing of `products_search` (`GET /v1/products/search`) with the partition's parameters and the engine's options.
@@ -11613,6 +9321,90 @@ fn check_products_search(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "promotion_codes")]
+/// The definition of the `promotion_codes` stream.
+fn stream_promotion_codes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "promotion_codes",
+        operation: "GetPromotionCodes",
+        method: "GET",
+        path: "/v1/promotion_codes",
+        item_type: "PromotionCode",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "code",
+                wire: "code",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "max_redemptions",
+                wire: "max_redemptions",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "times_redeemed",
+                wire: "times_redeemed",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_promotion_codes,
+        check: check_promotion_codes,
+    }
+}
+#[cfg(feature = "promotion_codes")]
 /// Opens a listing of `promotion_codes` (`GET /v1/promotion_codes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_promotion_codes(
@@ -11647,6 +9439,128 @@ fn check_promotion_codes(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "quotes")]
+/// The definition of the `quotes` stream.
+fn stream_quotes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "quotes",
+        operation: "GetQuotes",
+        method: "GET",
+        path: "/v1/quotes",
+        item_type: "Quote",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount_subtotal",
+                wire: "amount_subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_total",
+                wire: "amount_total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "application_fee_amount",
+                wire: "application_fee_amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "application_fee_percent",
+                wire: "application_fee_percent",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "collection_method",
+                wire: "collection_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "expires_at",
+                wire: "expires_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "footer",
+                wire: "footer",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "header",
+                wire: "header",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "number",
+                wire: "number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_quotes,
+        check: check_quotes,
+    }
+}
+#[cfg(feature = "quotes")]
 /// Opens a listing of `quotes` (`GET /v1/quotes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_quotes(
@@ -11679,6 +9593,75 @@ fn check_quotes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Quote as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "quotes")]
+/// The definition of the `quote_computed_upfront_line_items` stream.
+fn stream_quote_computed_upfront_line_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "quote_computed_upfront_line_items",
+        operation: "GetQuotesQuoteComputedUpfrontLineItems",
+        method: "GET",
+        path: "/v1/quotes/{quote}/computed_upfront_line_items",
+        item_type: "Item",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount_subtotal",
+                wire: "amount_subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_total",
+                wire: "amount_total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "quote",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("quotes"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_quote_computed_upfront_line_items,
+        check: check_quote_computed_upfront_line_items,
+    }
 }
 #[cfg(feature = "quotes")]
 /// Opens a listing of `quote_computed_upfront_line_items` (`GET /v1/quotes/{quote}/computed_upfront_line_items`) with the partition's parameters and the engine's options.
@@ -11718,6 +9701,75 @@ fn check_quote_computed_upfront_line_items(v: &serde_json::Value) -> Result<(), 
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "quotes")]
+/// The definition of the `quote_line_items` stream.
+fn stream_quote_line_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "quote_line_items",
+        operation: "GetQuotesQuoteLineItems",
+        method: "GET",
+        path: "/v1/quotes/{quote}/line_items",
+        item_type: "Item",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "amount_subtotal",
+                wire: "amount_subtotal",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_total",
+                wire: "amount_total",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "quote",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("quotes"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_quote_line_items,
+        check: check_quote_line_items,
+    }
+}
+#[cfg(feature = "quotes")]
 /// Opens a listing of `quote_line_items` (`GET /v1/quotes/{quote}/line_items`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_quote_line_items(
@@ -11755,6 +9807,68 @@ fn check_quote_line_items(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "radar")]
+/// The definition of the `early_fraud_warnings` stream.
+fn stream_early_fraud_warnings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "early_fraud_warnings",
+        operation: "GetRadarEarlyFraudWarnings",
+        method: "GET",
+        path: "/v1/radar/early_fraud_warnings",
+        item_type: "RadarEarlyFraudWarning",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "actionable",
+                wire: "actionable",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "fraud_type",
+                wire: "fraud_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_early_fraud_warnings,
+        check: check_early_fraud_warnings,
+    }
+}
+#[cfg(feature = "radar")]
 /// Opens a listing of `early_fraud_warnings` (`GET /v1/radar/early_fraud_warnings`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_early_fraud_warnings(
@@ -11787,6 +9901,83 @@ fn check_early_fraud_warnings(v: &serde_json::Value) -> Result<(), String> {
     <super::models::RadarEarlyFraudWarning as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "radar")]
+/// The definition of the `value_list_items` stream.
+fn stream_value_list_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "value_list_items",
+        operation: "GetRadarValueListItems",
+        method: "GET",
+        path: "/v1/radar/value_list_items",
+        item_type: "RadarValueListItem",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "value",
+                wire: "value",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "value_list",
+                wire: "value_list",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "value_list",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_value_list_items,
+        check: check_value_list_items,
+    }
 }
 #[cfg(feature = "radar")]
 /// Opens a listing of `value_list_items` (`GET /v1/radar/value_list_items`) with the partition's parameters and the engine's options.
@@ -11826,6 +10017,84 @@ fn check_value_list_items(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "radar")]
+/// The definition of the `value_lists` stream.
+fn stream_value_lists() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "value_lists",
+        operation: "GetRadarValueLists",
+        method: "GET",
+        path: "/v1/radar/value_lists",
+        item_type: "RadarValueList",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "alias",
+                wire: "alias",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created_by",
+                wire: "created_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "item_type",
+                wire: "item_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_value_lists,
+        check: check_value_lists,
+    }
+}
+#[cfg(feature = "radar")]
 /// Opens a listing of `value_lists` (`GET /v1/radar/value_lists`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_value_lists(
@@ -11858,6 +10127,84 @@ fn check_value_lists(v: &serde_json::Value) -> Result<(), String> {
     <super::models::RadarValueList as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "recipients")]
+/// The definition of the `recipients` stream.
+fn stream_recipients() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "recipients",
+        operation: "GetRecipients",
+        method: "GET",
+        path: "/v1/recipients",
+        item_type: "Recipient",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "email",
+                wire: "email",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_recipients,
+        check: check_recipients,
+    }
 }
 #[cfg(feature = "recipients")]
 /// Opens a listing of `recipients` (`GET /v1/recipients`) with the partition's parameters and the engine's options.
@@ -11894,6 +10241,96 @@ fn check_recipients(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "refunds")]
+/// The definition of the `refunds` stream.
+fn stream_refunds() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "refunds",
+        operation: "GetRefunds",
+        method: "GET",
+        path: "/v1/refunds",
+        item_type: "Refund",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_reason",
+                wire: "failure_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reason",
+                wire: "reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "receipt_number",
+                wire: "receipt_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_refunds,
+        check: check_refunds,
+    }
+}
+#[cfg(feature = "refunds")]
 /// Opens a listing of `refunds` (`GET /v1/refunds`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_refunds(
@@ -11926,6 +10363,84 @@ fn check_refunds(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Refund as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "reporting")]
+/// The definition of the `report_runs` stream.
+fn stream_report_runs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "report_runs",
+        operation: "GetReportingReportRuns",
+        method: "GET",
+        path: "/v1/reporting/report_runs",
+        item_type: "ReportingReportRun",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "error",
+                wire: "error",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "report_type",
+                wire: "report_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "succeeded_at",
+                wire: "succeeded_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_report_runs,
+        check: check_report_runs,
+    }
 }
 #[cfg(feature = "reporting")]
 /// Opens a listing of `report_runs` (`GET /v1/reporting/report_runs`) with the partition's parameters and the engine's options.
@@ -11962,6 +10477,96 @@ fn check_report_runs(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "reviews")]
+/// The definition of the `reviews` stream.
+fn stream_reviews() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "reviews",
+        operation: "GetReviews",
+        method: "GET",
+        path: "/v1/reviews",
+        item_type: "Review",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "billing_zip",
+                wire: "billing_zip",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "closed_reason",
+                wire: "closed_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "ip_address",
+                wire: "ip_address",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "open",
+                wire: "open",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "opened_reason",
+                wire: "opened_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reason",
+                wire: "reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_reviews,
+        check: check_reviews,
+    }
+}
+#[cfg(feature = "reviews")]
 /// Opens a listing of `reviews` (`GET /v1/reviews`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_reviews(
@@ -11994,6 +10599,77 @@ fn check_reviews(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Review as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "setup_attempts")]
+/// The definition of the `setup_attempts` stream.
+fn stream_setup_attempts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "setup_attempts",
+        operation: "GetSetupAttempts",
+        method: "GET",
+        path: "/v1/setup_attempts",
+        item_type: "SetupAttempt",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "usage",
+                wire: "usage",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "setup_intent",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_setup_attempts,
+        check: check_setup_attempts,
+    }
 }
 #[cfg(feature = "setup_attempts")]
 /// Opens a listing of `setup_attempts` (`GET /v1/setup_attempts`) with the partition's parameters and the engine's options.
@@ -12033,6 +10709,90 @@ fn check_setup_attempts(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "setup_intents")]
+/// The definition of the `setup_intents` stream.
+fn stream_setup_intents() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "setup_intents",
+        operation: "GetSetupIntents",
+        method: "GET",
+        path: "/v1/setup_intents",
+        item_type: "SetupIntent",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "cancellation_reason",
+                wire: "cancellation_reason",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "client_secret",
+                wire: "client_secret",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "usage",
+                wire: "usage",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_setup_intents,
+        check: check_setup_intents,
+    }
+}
+#[cfg(feature = "setup_intents")]
 /// Opens a listing of `setup_intents` (`GET /v1/setup_intents`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_setup_intents(
@@ -12065,6 +10825,84 @@ fn check_setup_intents(v: &serde_json::Value) -> Result<(), String> {
     <super::models::SetupIntent as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "shipping_rates")]
+/// The definition of the `shipping_rates` stream.
+fn stream_shipping_rates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "shipping_rates",
+        operation: "GetShippingRates",
+        method: "GET",
+        path: "/v1/shipping_rates",
+        item_type: "ShippingRate",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "display_name",
+                wire: "display_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "tax_behavior",
+                wire: "tax_behavior",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_shipping_rates,
+        check: check_shipping_rates,
+    }
 }
 #[cfg(feature = "shipping_rates")]
 /// Opens a listing of `shipping_rates` (`GET /v1/shipping_rates`) with the partition's parameters and the engine's options.
@@ -12101,6 +10939,86 @@ fn check_shipping_rates(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "sigma")]
+/// The definition of the `scheduled_query_runs` stream.
+fn stream_scheduled_query_runs() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "scheduled_query_runs",
+        operation: "GetSigmaScheduledQueryRuns",
+        method: "GET",
+        path: "/v1/sigma/scheduled_query_runs",
+        item_type: "ScheduledQueryRun",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "data_load_time",
+                wire: "data_load_time",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "result_available_until",
+                wire: "result_available_until",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "sql",
+                wire: "sql",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "title",
+                wire: "title",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_scheduled_query_runs,
+        check: check_scheduled_query_runs,
+    }
+}
+#[cfg(feature = "sigma")]
 /// Opens a listing of `scheduled_query_runs` (`GET /v1/sigma/scheduled_query_runs`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_scheduled_query_runs(
@@ -12135,6 +11053,86 @@ fn check_scheduled_query_runs(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "skus")]
+/// The definition of the `skus` stream.
+fn stream_skus() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "skus",
+        operation: "GetSkus",
+        method: "GET",
+        path: "/v1/skus",
+        item_type: "Sku",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "updated",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "image",
+                wire: "image",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "updated",
+                wire: "updated",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_skus,
+        check: check_skus,
+    }
+}
+#[cfg(feature = "skus")]
 /// Opens a listing of `skus` (`GET /v1/skus`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_skus(
@@ -12167,6 +11165,91 @@ fn check_skus(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Sku as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "sources")]
+/// The definition of the `source_transactions` stream.
+fn stream_source_transactions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "source_transactions",
+        operation: "GetSourcesSourceSourceTransactions",
+        method: "GET",
+        path: "/v1/sources/{source}/source_transactions",
+        item_type: "SourceTransaction",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "source",
+                wire: "source",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "source",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_source_transactions,
+        check: check_source_transactions,
+    }
 }
 #[cfg(feature = "sources")]
 /// Opens a listing of `source_transactions` (`GET /v1/sources/{source}/source_transactions`) with the partition's parameters and the engine's options.
@@ -12206,6 +11289,67 @@ fn check_source_transactions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscription_items")]
+/// The definition of the `subscription_items` stream.
+fn stream_subscription_items() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "subscription_items",
+        operation: "GetSubscriptionItems",
+        method: "GET",
+        path: "/v1/subscription_items",
+        item_type: "SubscriptionItem",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "quantity",
+                wire: "quantity",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "subscription",
+                wire: "subscription",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "subscription",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_subscription_items,
+        check: check_subscription_items,
+    }
+}
+#[cfg(feature = "subscription_items")]
 /// Opens a listing of `subscription_items` (`GET /v1/subscription_items`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_subscription_items(
@@ -12241,6 +11385,69 @@ fn check_subscription_items(v: &serde_json::Value) -> Result<(), String> {
     <super::models::SubscriptionItem as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "subscription_items")]
+/// The definition of the `subscription_item_usage_record_summaries` stream.
+fn stream_subscription_item_usage_record_summaries() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "subscription_item_usage_record_summaries",
+        operation: "GetSubscriptionItemsSubscriptionItemUsageRecordSummaries",
+        method: "GET",
+        path: "/v1/subscription_items/{subscription_item}/usage_record_summaries",
+        item_type: "UsageRecordSummary",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "invoice",
+                wire: "invoice",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "subscription_item",
+                wire: "subscription_item",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "total_usage",
+                wire: "total_usage",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "subscription_item",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("subscription_items"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_subscription_item_usage_record_summaries,
+        check: check_subscription_item_usage_record_summaries,
+    }
 }
 #[cfg(feature = "subscription_items")]
 /// Opens a listing of `subscription_item_usage_record_summaries` (`GET /v1/subscription_items/{subscription_item}/usage_record_summaries`) with the partition's parameters and the engine's options.
@@ -12284,6 +11491,96 @@ fn check_subscription_item_usage_record_summaries(
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscription_schedules")]
+/// The definition of the `subscription_schedules` stream.
+fn stream_subscription_schedules() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "subscription_schedules",
+        operation: "GetSubscriptionSchedules",
+        method: "GET",
+        path: "/v1/subscription_schedules",
+        item_type: "SubscriptionSchedule2",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "canceled_at",
+                wire: "canceled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "completed_at",
+                wire: "completed_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "end_behavior",
+                wire: "end_behavior",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "released_at",
+                wire: "released_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "released_subscription",
+                wire: "released_subscription",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_subscription_schedules,
+        check: check_subscription_schedules,
+    }
+}
+#[cfg(feature = "subscription_schedules")]
 /// Opens a listing of `subscription_schedules` (`GET /v1/subscription_schedules`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_subscription_schedules(
@@ -12321,6 +11618,150 @@ fn check_subscription_schedules(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscriptions")]
+/// The definition of the `subscriptions` stream.
+fn stream_subscriptions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "subscriptions",
+        operation: "GetSubscriptions",
+        method: "GET",
+        path: "/v1/subscriptions",
+        item_type: "Subscription",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "application_fee_percent",
+                wire: "application_fee_percent",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_cycle_anchor",
+                wire: "billing_cycle_anchor",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cancel_at",
+                wire: "cancel_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancel_at_period_end",
+                wire: "cancel_at_period_end",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "canceled_at",
+                wire: "canceled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "collection_method",
+                wire: "collection_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "current_period_end",
+                wire: "current_period_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "current_period_start",
+                wire: "current_period_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "days_until_due",
+                wire: "days_until_due",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ended_at",
+                wire: "ended_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "next_pending_invoice_item_invoice",
+                wire: "next_pending_invoice_item_invoice",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "start_date",
+                wire: "start_date",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "trial_end",
+                wire: "trial_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trial_start",
+                wire: "trial_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_subscriptions,
+        check: check_subscriptions,
+    }
+}
+#[cfg(feature = "subscriptions")]
 /// Opens a listing of `subscriptions` (`GET /v1/subscriptions`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_subscriptions(
@@ -12353,6 +11794,151 @@ fn check_subscriptions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Subscription as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "subscriptions")]
+/// The definition of the `subscriptions_search` stream.
+fn stream_subscriptions_search() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "subscriptions_search",
+        operation: "GetSubscriptionsSearch",
+        method: "GET",
+        path: "/v1/subscriptions/search",
+        item_type: "Subscription",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "application_fee_percent",
+                wire: "application_fee_percent",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "billing_cycle_anchor",
+                wire: "billing_cycle_anchor",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "cancel_at",
+                wire: "cancel_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cancel_at_period_end",
+                wire: "cancel_at_period_end",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "canceled_at",
+                wire: "canceled_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "collection_method",
+                wire: "collection_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "current_period_end",
+                wire: "current_period_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "current_period_start",
+                wire: "current_period_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "days_until_due",
+                wire: "days_until_due",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ended_at",
+                wire: "ended_at",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "next_pending_invoice_item_invoice",
+                wire: "next_pending_invoice_item_invoice",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "start_date",
+                wire: "start_date",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "trial_end",
+                wire: "trial_end",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trial_start",
+                wire: "trial_start",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "query",
+                from: connector_sync::ParamSource::Config,
+            },
+        ],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as page",
+        fetch: fetch_subscriptions_search,
+        check: check_subscriptions_search,
+    }
 }
 #[cfg(feature = "subscriptions")]
 /// Opens a listing of `subscriptions_search` (`GET /v1/subscriptions/search`) with the partition's parameters and the engine's options.
@@ -12392,6 +11978,52 @@ fn check_subscriptions_search(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tax_codes")]
+/// The definition of the `tax_codes` stream.
+fn stream_tax_codes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "tax_codes",
+        operation: "GetTaxCodes",
+        method: "GET",
+        path: "/v1/tax_codes",
+        item_type: "TaxCode",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_tax_codes,
+        check: check_tax_codes,
+    }
+}
+#[cfg(feature = "tax_codes")]
 /// Opens a listing of `tax_codes` (`GET /v1/tax_codes`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_tax_codes(
@@ -12424,6 +12056,114 @@ fn check_tax_codes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TaxCode as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "tax_rates")]
+/// The definition of the `tax_rates` stream.
+fn stream_tax_rates() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "tax_rates",
+        operation: "GetTaxRates",
+        method: "GET",
+        path: "/v1/tax_rates",
+        item_type: "TaxRate",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "active",
+                wire: "active",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "country",
+                wire: "country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "display_name",
+                wire: "display_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "inclusive",
+                wire: "inclusive",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "jurisdiction",
+                wire: "jurisdiction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "percentage",
+                wire: "percentage",
+                kind: connector_sync::ColumnKind::Float,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "state",
+                wire: "state",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "tax_type",
+                wire: "tax_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_tax_rates,
+        check: check_tax_rates,
+    }
 }
 #[cfg(feature = "tax_rates")]
 /// Opens a listing of `tax_rates` (`GET /v1/tax_rates`) with the partition's parameters and the engine's options.
@@ -12460,6 +12200,52 @@ fn check_tax_rates(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "terminal")]
+/// The definition of the `locations` stream.
+fn stream_locations() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "locations",
+        operation: "GetTerminalLocations",
+        method: "GET",
+        path: "/v1/terminal/locations",
+        item_type: "TerminalLocation",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "display_name",
+                wire: "display_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_locations,
+        check: check_locations,
+    }
+}
+#[cfg(feature = "terminal")]
 /// Opens a listing of `locations` (`GET /v1/terminal/locations`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_locations(
@@ -12492,6 +12278,82 @@ fn check_locations(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TerminalLocation as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "terminal")]
+/// The definition of the `readers` stream.
+fn stream_readers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "readers",
+        operation: "GetTerminalReaders",
+        method: "GET",
+        path: "/v1/terminal/readers",
+        item_type: "TerminalReader",
+        primary_key: &["id"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "device_sw_version",
+                wire: "device_sw_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "device_type",
+                wire: "device_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "ip_address",
+                wire: "ip_address",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "label",
+                wire: "label",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "serial_number",
+                wire: "serial_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_readers,
+        check: check_readers,
+    }
 }
 #[cfg(feature = "terminal")]
 /// Opens a listing of `readers` (`GET /v1/terminal/readers`) with the partition's parameters and the engine's options.
@@ -12528,6 +12390,80 @@ fn check_readers(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "test_helpers")]
+/// The definition of the `test_clocks` stream.
+fn stream_test_clocks() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "test_clocks",
+        operation: "GetTestHelpersTestClocks",
+        method: "GET",
+        path: "/v1/test_helpers/test_clocks",
+        item_type: "TestHelpersTestClock",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "deletes_after",
+                wire: "deletes_after",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "frozen_time",
+                wire: "frozen_time",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "name",
+                wire: "name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_test_clocks,
+        check: check_test_clocks,
+    }
+}
+#[cfg(feature = "test_helpers")]
 /// Opens a listing of `test_clocks` (`GET /v1/test_helpers/test_clocks`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_test_clocks(
@@ -12560,6 +12496,114 @@ fn check_test_clocks(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TestHelpersTestClock as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "topups")]
+/// The definition of the `topups` stream.
+fn stream_topups() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "topups",
+        operation: "GetTopups",
+        method: "GET",
+        path: "/v1/topups",
+        item_type: "Topup",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "expected_availability_date",
+                wire: "expected_availability_date",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_code",
+                wire: "failure_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "failure_message",
+                wire: "failure_message",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "statement_descriptor",
+                wire: "statement_descriptor",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "transfer_group",
+                wire: "transfer_group",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_topups,
+        check: check_topups,
+    }
 }
 #[cfg(feature = "topups")]
 /// Opens a listing of `topups` (`GET /v1/topups`) with the partition's parameters and the engine's options.
@@ -12596,6 +12640,102 @@ fn check_topups(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(feature = "transfers")]
+/// The definition of the `transfers` stream.
+fn stream_transfers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "transfers",
+        operation: "GetTransfers",
+        method: "GET",
+        path: "/v1/transfers",
+        item_type: "Transfer",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: Some(connector_sync::CursorFilter {
+                param: "created[gte]",
+                format: connector_sync::CursorKind::UnixSeconds,
+                inclusive: true,
+            }),
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "amount_reversed",
+                wire: "amount_reversed",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "reversed",
+                wire: "reversed",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "source_type",
+                wire: "source_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "transfer_group",
+                wire: "transfer_group",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_transfers,
+        check: check_transfers,
+    }
+}
+#[cfg(feature = "transfers")]
 /// Opens a listing of `transfers` (`GET /v1/transfers`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_transfers(
@@ -12628,6 +12768,67 @@ fn check_transfers(v: &serde_json::Value) -> Result<(), String> {
     <super::models::Transfer as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "transfers")]
+/// The definition of the `transfer_reversals` stream.
+fn stream_transfer_reversals() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "transfer_reversals",
+        operation: "GetTransfersIdReversals",
+        method: "GET",
+        path: "/v1/transfers/{id}/reversals",
+        item_type: "TransferReversal",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "amount",
+                wire: "amount",
+                kind: connector_sync::ColumnKind::Int,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "currency",
+                wire: "currency",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "id",
+                from: connector_sync::ParamSource::Parent("/id"),
+            },
+        ],
+        parent: Some("transfers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_transfer_reversals,
+        check: check_transfer_reversals,
+    }
 }
 #[cfg(feature = "transfers")]
 /// Opens a listing of `transfer_reversals` (`GET /v1/transfers/{id}/reversals`) with the partition's parameters and the engine's options.
@@ -12665,6 +12866,92 @@ fn check_transfer_reversals(v: &serde_json::Value) -> Result<(), String> {
     <super::models::TransferReversal as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(feature = "webhook_endpoints")]
+/// The definition of the `webhook_endpoints` stream.
+fn stream_webhook_endpoints() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "webhook_endpoints",
+        operation: "GetWebhookEndpoints",
+        method: "GET",
+        path: "/v1/webhook_endpoints",
+        item_type: "WebhookEndpoint",
+        primary_key: &["id"],
+        cursor: Some(connector_sync::Cursor {
+            field: "created",
+            kind: connector_sync::CursorKind::UnixSeconds,
+            filter: None,
+        }),
+        columns: &[
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "application",
+                wire: "application",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "created",
+                wire: "created",
+                kind: connector_sync::ColumnKind::UnixSeconds,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "id",
+                wire: "id",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "livemode",
+                wire: "livemode",
+                kind: connector_sync::ColumnKind::Bool,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "object",
+                wire: "object",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "secret",
+                wire: "secret",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+            connector_sync::Column {
+                name: "url",
+                wire: "url",
+                kind: connector_sync::ColumnKind::Text,
+                required: true,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "a cursor sent as starting_after",
+        fetch: fetch_webhook_endpoints,
+        check: check_webhook_endpoints,
+    }
 }
 #[cfg(feature = "webhook_endpoints")]
 /// Opens a listing of `webhook_endpoints` (`GET /v1/webhook_endpoints`) with the partition's parameters and the engine's options.

@@ -32,59 +32,10 @@ pub struct ApiV2010Account {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_account")]
-impl<'de> serde::Deserialize<'de> for ApiV2010Account {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010Account;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010Account")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010Account, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::AccountEnumStatus> = None;
-                let mut __f7: Option<serde_json::Value> = None;
-                let mut __f8: Option<super::models::AccountEnumType> = None;
-                let mut __f9: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "auth_token" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "friendly_name" => __f3 = __map.next_value()?,
-                        "owner_account_sid" => __f4 = __map.next_value()?,
-                        "sid" => __f5 = __map.next_value()?,
-                        "status" => __f6 = __map.next_value()?,
-                        "subresource_uris" => __f7 = __map.next_value()?,
-                        "type" => __f8 = __map.next_value()?,
-                        "uri" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010Account {
-                    auth_token: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    friendly_name: __f3,
-                    owner_account_sid: __f4,
-                    sid: __f5,
-                    status: __f6,
-                    subresource_uris: __f7,
-                    type_: __f8,
-                    uri: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010Account { auth_token : opt, date_created : opt, date_updated : opt,
+    friendly_name : opt, owner_account_sid : opt, sid : opt, status : opt,
+    subresource_uris : opt, type_ : opt = "type", uri : opt, }
 }
 #[cfg(feature = "api20100401_account")]
 impl ApiV2010Account {
@@ -160,77 +111,11 @@ pub struct ApiV2010AccountAddress {
     pub street_secondary: Option<String>,
 }
 #[cfg(feature = "api20100401_address")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountAddress {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountAddress;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountAddress")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountAddress, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "city" => __f1 = __map.next_value()?,
-                        "customer_name" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "date_updated" => __f4 = __map.next_value()?,
-                        "friendly_name" => __f5 = __map.next_value()?,
-                        "iso_country" => __f6 = __map.next_value()?,
-                        "postal_code" => __f7 = __map.next_value()?,
-                        "region" => __f8 = __map.next_value()?,
-                        "sid" => __f9 = __map.next_value()?,
-                        "street" => __f10 = __map.next_value()?,
-                        "uri" => __f11 = __map.next_value()?,
-                        "emergency_enabled" => __f12 = __map.next_value()?,
-                        "validated" => __f13 = __map.next_value()?,
-                        "verified" => __f14 = __map.next_value()?,
-                        "street_secondary" => __f15 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountAddress {
-                    account_sid: __f0,
-                    city: __f1,
-                    customer_name: __f2,
-                    date_created: __f3,
-                    date_updated: __f4,
-                    friendly_name: __f5,
-                    iso_country: __f6,
-                    postal_code: __f7,
-                    region: __f8,
-                    sid: __f9,
-                    street: __f10,
-                    uri: __f11,
-                    emergency_enabled: __f12,
-                    validated: __f13,
-                    verified: __f14,
-                    street_secondary: __f15,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountAddress { account_sid : opt, city : opt, customer_name : opt,
+    date_created : opt, date_updated : opt, friendly_name : opt, iso_country : opt,
+    postal_code : opt, region : opt, sid : opt, street : opt, uri : opt,
+    emergency_enabled : opt, validated : opt, verified : opt, street_secondary : opt, }
 }
 #[cfg(feature = "api20100401_address")]
 impl ApiV2010AccountAddress {
@@ -310,104 +195,14 @@ pub struct ApiV2010AccountApplication {
     pub public_application_connect_enabled: Option<bool>,
 }
 #[cfg(feature = "api20100401_application")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountApplication {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountApplication;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountApplication")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountApplication, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<
-                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-                > = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<
-                    super::models::ApiV2010AccountApplicationSmsMethod,
-                > = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<
-                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-                > = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<bool> = None;
-                let mut __f16: Option<
-                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-                > = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<
-                    super::models::ApiV2010AccountApplicationVoiceMethod,
-                > = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "date_created" => __f2 = __map.next_value()?,
-                        "date_updated" => __f3 = __map.next_value()?,
-                        "friendly_name" => __f4 = __map.next_value()?,
-                        "message_status_callback" => __f5 = __map.next_value()?,
-                        "sid" => __f6 = __map.next_value()?,
-                        "sms_fallback_method" => __f7 = __map.next_value()?,
-                        "sms_fallback_url" => __f8 = __map.next_value()?,
-                        "sms_method" => __f9 = __map.next_value()?,
-                        "sms_status_callback" => __f10 = __map.next_value()?,
-                        "sms_url" => __f11 = __map.next_value()?,
-                        "status_callback" => __f12 = __map.next_value()?,
-                        "status_callback_method" => __f13 = __map.next_value()?,
-                        "uri" => __f14 = __map.next_value()?,
-                        "voice_caller_id_lookup" => __f15 = __map.next_value()?,
-                        "voice_fallback_method" => __f16 = __map.next_value()?,
-                        "voice_fallback_url" => __f17 = __map.next_value()?,
-                        "voice_method" => __f18 = __map.next_value()?,
-                        "voice_url" => __f19 = __map.next_value()?,
-                        "public_application_connect_enabled" => {
-                            __f20 = __map.next_value()?;
-                        }
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountApplication {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    date_created: __f2,
-                    date_updated: __f3,
-                    friendly_name: __f4,
-                    message_status_callback: __f5,
-                    sid: __f6,
-                    sms_fallback_method: __f7,
-                    sms_fallback_url: __f8,
-                    sms_method: __f9,
-                    sms_status_callback: __f10,
-                    sms_url: __f11,
-                    status_callback: __f12,
-                    status_callback_method: __f13,
-                    uri: __f14,
-                    voice_caller_id_lookup: __f15,
-                    voice_fallback_method: __f16,
-                    voice_fallback_url: __f17,
-                    voice_method: __f18,
-                    voice_url: __f19,
-                    public_application_connect_enabled: __f20,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountApplication { account_sid : opt, api_version : opt, date_created :
+    opt, date_updated : opt, friendly_name : opt, message_status_callback : opt, sid :
+    opt, sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt,
+    sms_status_callback : opt, sms_url : opt, status_callback : opt,
+    status_callback_method : opt, uri : opt, voice_caller_id_lookup : opt,
+    voice_fallback_method : opt, voice_fallback_url : opt, voice_method : opt, voice_url
+    : opt, public_application_connect_enabled : opt, }
 }
 #[cfg(feature = "api20100401_application")]
 impl ApiV2010AccountApplication {
@@ -526,54 +321,10 @@ pub struct ApiV2010AccountAuthorizedConnectApp {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountAuthorizedConnectApp {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountAuthorizedConnectApp;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountAuthorizedConnectApp")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountAuthorizedConnectApp, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<
-                    Vec<super::models::AuthorizedConnectAppEnumPermission>,
-                > = None;
-                let mut __f7: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "connect_app_company_name" => __f1 = __map.next_value()?,
-                        "connect_app_description" => __f2 = __map.next_value()?,
-                        "connect_app_friendly_name" => __f3 = __map.next_value()?,
-                        "connect_app_homepage_url" => __f4 = __map.next_value()?,
-                        "connect_app_sid" => __f5 = __map.next_value()?,
-                        "permissions" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountAuthorizedConnectApp {
-                    account_sid: __f0,
-                    connect_app_company_name: __f1,
-                    connect_app_description: __f2,
-                    connect_app_friendly_name: __f3,
-                    connect_app_homepage_url: __f4,
-                    connect_app_sid: __f5,
-                    permissions: __f6,
-                    uri: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ApiV2010AccountAuthorizedConnectApp { account_sid : opt, connect_app_company_name :
+    opt, connect_app_description : opt, connect_app_friendly_name : opt,
+    connect_app_homepage_url : opt, connect_app_sid : opt, permissions : opt, uri : opt,
     }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
@@ -623,44 +374,9 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountry {
     pub subresource_uris: Option<serde_json::Value>,
 }
 #[cfg(feature = "api20100401_available_phone_number_country")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountAvailablePhoneNumberCountry {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountAvailablePhoneNumberCountry;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountAvailablePhoneNumberCountry")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountAvailablePhoneNumberCountry, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<bool> = None;
-                let mut __f4: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "country_code" => __f0 = __map.next_value()?,
-                        "country" => __f1 = __map.next_value()?,
-                        "uri" => __f2 = __map.next_value()?,
-                        "beta" => __f3 = __map.next_value()?,
-                        "subresource_uris" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountAvailablePhoneNumberCountry {
-                    country_code: __f0,
-                    country: __f1,
-                    uri: __f2,
-                    beta: __f3,
-                    subresource_uris: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountAvailablePhoneNumberCountry { country_code : opt, country : opt, uri :
+    opt, beta : opt, subresource_uris : opt, }
 }
 #[cfg(
     any(
@@ -715,80 +431,11 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
         feature = "api20100401_voip"
     )
 )]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<f64> = None;
-                let mut __f6: Option<f64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<
-                    super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "friendly_name" => __f0 = __map.next_value()?,
-                        "phone_number" => __f1 = __map.next_value()?,
-                        "lata" => __f2 = __map.next_value()?,
-                        "locality" => __f3 = __map.next_value()?,
-                        "rate_center" => __f4 = __map.next_value()?,
-                        "latitude" => {
-                            __f5 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "longitude" => {
-                            __f6 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "region" => __f7 = __map.next_value()?,
-                        "postal_code" => __f8 = __map.next_value()?,
-                        "iso_country" => __f9 = __map.next_value()?,
-                        "address_requirements" => __f10 = __map.next_value()?,
-                        "beta" => __f11 = __map.next_value()?,
-                        "capabilities" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
-                    friendly_name: __f0,
-                    phone_number: __f1,
-                    lata: __f2,
-                    locality: __f3,
-                    rate_center: __f4,
-                    latitude: __f5,
-                    longitude: __f6,
-                    region: __f7,
-                    postal_code: __f8,
-                    iso_country: __f9,
-                    address_requirements: __f10,
-                    beta: __f11,
-                    capabilities: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal { friendly_name :
+    opt, phone_number : opt, lata : opt, locality : opt, rate_center : opt, latitude :
+    optn, longitude : optn, region : opt, postal_code : opt, iso_country : opt,
+    address_requirements : opt, beta : opt, capabilities : opt, }
 }
 #[cfg(
     any(
@@ -828,47 +475,9 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCa
         feature = "api20100401_voip"
     )
 )]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
-                A::Error,
-            > {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<bool> = None;
-                let mut __f3: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "mms" => __f0 = __map.next_value()?,
-                        "sms" => __f1 = __map.next_value()?,
-                        "voice" => __f2 = __map.next_value()?,
-                        "fax" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
-                    mms: __f0,
-                    sms: __f1,
-                    voice: __f2,
-                    fax: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities { mms
+    : opt, sms : opt, voice : opt, fax : opt, }
 }
 #[cfg(feature = "api20100401_machine_to_machine")]
 pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
@@ -893,38 +502,8 @@ pub struct ApiV2010AccountBalance {
     pub currency: Option<String>,
 }
 #[cfg(feature = "api20100401_balance")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountBalance {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountBalance;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountBalance")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountBalance, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "balance" => __f1 = __map.next_value()?,
-                        "currency" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountBalance {
-                    account_sid: __f0,
-                    balance: __f1,
-                    currency: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountBalance { account_sid : opt, balance : opt, currency : opt, }
 }
 #[cfg(feature = "api20100401_balance")]
 impl ApiV2010AccountBalance {
@@ -999,107 +578,14 @@ pub struct ApiV2010AccountCall {
     pub subresource_uris: Option<serde_json::Value>,
 }
 #[cfg(feature = "api20100401_call")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCall {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCall;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCall")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCall, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<super::models::CallEnumStatus> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "parent_call_sid" => __f3 = __map.next_value()?,
-                        "account_sid" => __f4 = __map.next_value()?,
-                        "to" => __f5 = __map.next_value()?,
-                        "to_formatted" => __f6 = __map.next_value()?,
-                        "from" => __f7 = __map.next_value()?,
-                        "from_formatted" => __f8 = __map.next_value()?,
-                        "phone_number_sid" => __f9 = __map.next_value()?,
-                        "status" => __f10 = __map.next_value()?,
-                        "start_time" => __f11 = __map.next_value()?,
-                        "end_time" => __f12 = __map.next_value()?,
-                        "duration" => __f13 = __map.next_value()?,
-                        "price" => __f14 = __map.next_value()?,
-                        "price_unit" => __f15 = __map.next_value()?,
-                        "direction" => __f16 = __map.next_value()?,
-                        "answered_by" => __f17 = __map.next_value()?,
-                        "api_version" => __f18 = __map.next_value()?,
-                        "forwarded_from" => __f19 = __map.next_value()?,
-                        "group_sid" => __f20 = __map.next_value()?,
-                        "caller_name" => __f21 = __map.next_value()?,
-                        "queue_time" => __f22 = __map.next_value()?,
-                        "trunk_sid" => __f23 = __map.next_value()?,
-                        "uri" => __f24 = __map.next_value()?,
-                        "subresource_uris" => __f25 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCall {
-                    sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    parent_call_sid: __f3,
-                    account_sid: __f4,
-                    to: __f5,
-                    to_formatted: __f6,
-                    from: __f7,
-                    from_formatted: __f8,
-                    phone_number_sid: __f9,
-                    status: __f10,
-                    start_time: __f11,
-                    end_time: __f12,
-                    duration: __f13,
-                    price: __f14,
-                    price_unit: __f15,
-                    direction: __f16,
-                    answered_by: __f17,
-                    api_version: __f18,
-                    forwarded_from: __f19,
-                    group_sid: __f20,
-                    caller_name: __f21,
-                    queue_time: __f22,
-                    trunk_sid: __f23,
-                    uri: __f24,
-                    subresource_uris: __f25,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCall { sid : opt, date_created : opt, date_updated : opt,
+    parent_call_sid : opt, account_sid : opt, to : opt, to_formatted : opt, from : opt,
+    from_formatted : opt, phone_number_sid : opt, status : opt, start_time : opt,
+    end_time : opt, duration : opt, price : opt, price_unit : opt, direction : opt,
+    answered_by : opt, api_version : opt, forwarded_from : opt, group_sid : opt,
+    caller_name : opt, queue_time : opt, trunk_sid : opt, uri : opt, subresource_uris :
+    opt, }
 }
 #[cfg(feature = "api20100401_call")]
 impl ApiV2010AccountCall {
@@ -1188,35 +674,8 @@ pub struct ApiV2010AccountCallCallEvent {
     pub response: Option<serde_json::Value>,
 }
 #[cfg(feature = "api20100401_event")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallEvent {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallCallEvent;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallCallEvent")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallCallEvent, A::Error> {
-                let mut __f0: Option<serde_json::Value> = None;
-                let mut __f1: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "request" => __f0 = __map.next_value()?,
-                        "response" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallCallEvent {
-                    request: __f0,
-                    response: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallCallEvent { request : opt, response : opt, }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -1257,73 +716,11 @@ pub struct ApiV2010AccountCallCallNotification {
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
 )]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallNotification {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallCallNotification;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallCallNotification")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallCallNotification, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<
-                    super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-                > = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "date_updated" => __f4 = __map.next_value()?,
-                        "error_code" => __f5 = __map.next_value()?,
-                        "log" => __f6 = __map.next_value()?,
-                        "message_date" => __f7 = __map.next_value()?,
-                        "message_text" => __f8 = __map.next_value()?,
-                        "more_info" => __f9 = __map.next_value()?,
-                        "request_method" => __f10 = __map.next_value()?,
-                        "request_url" => __f11 = __map.next_value()?,
-                        "sid" => __f12 = __map.next_value()?,
-                        "uri" => __f13 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallCallNotification {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    call_sid: __f2,
-                    date_created: __f3,
-                    date_updated: __f4,
-                    error_code: __f5,
-                    log: __f6,
-                    message_date: __f7,
-                    message_text: __f8,
-                    more_info: __f9,
-                    request_method: __f10,
-                    request_url: __f11,
-                    sid: __f12,
-                    uri: __f13,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallCallNotification { account_sid : opt, api_version : opt, call_sid
+    : opt, date_created : opt, date_updated : opt, error_code : opt, log : opt,
+    message_date : opt, message_text : opt, more_info : opt, request_method : opt,
+    request_url : opt, sid : opt, uri : opt, }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -1411,82 +808,12 @@ pub struct ApiV2010AccountCallCallNotificationInstance {
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
 )]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallNotificationInstance {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallCallNotificationInstance;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallCallNotificationInstance")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallCallNotificationInstance, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<
-                    super::models::ApiV2010AccountCallCallNotificationRequestMethod,
-                > = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "date_updated" => __f4 = __map.next_value()?,
-                        "error_code" => __f5 = __map.next_value()?,
-                        "log" => __f6 = __map.next_value()?,
-                        "message_date" => __f7 = __map.next_value()?,
-                        "message_text" => __f8 = __map.next_value()?,
-                        "more_info" => __f9 = __map.next_value()?,
-                        "request_method" => __f10 = __map.next_value()?,
-                        "request_url" => __f11 = __map.next_value()?,
-                        "request_variables" => __f12 = __map.next_value()?,
-                        "response_body" => __f13 = __map.next_value()?,
-                        "response_headers" => __f14 = __map.next_value()?,
-                        "sid" => __f15 = __map.next_value()?,
-                        "uri" => __f16 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallCallNotificationInstance {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    call_sid: __f2,
-                    date_created: __f3,
-                    date_updated: __f4,
-                    error_code: __f5,
-                    log: __f6,
-                    message_date: __f7,
-                    message_text: __f8,
-                    more_info: __f9,
-                    request_method: __f10,
-                    request_url: __f11,
-                    request_variables: __f12,
-                    response_body: __f13,
-                    response_headers: __f14,
-                    sid: __f15,
-                    uri: __f16,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallCallNotificationInstance { account_sid : opt, api_version : opt,
+    call_sid : opt, date_created : opt, date_updated : opt, error_code : opt, log : opt,
+    message_date : opt, message_text : opt, more_info : opt, request_method : opt,
+    request_url : opt, request_variables : opt, response_body : opt, response_headers :
+    opt, sid : opt, uri : opt, }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -1565,85 +892,12 @@ pub struct ApiV2010AccountCallCallRecording {
     pub track: Option<String>,
 }
 #[cfg(feature = "api20100401_call_recording")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallCallRecording {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallCallRecording;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallCallRecording")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallCallRecording, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<f64> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<serde_json::Value> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<super::models::CallRecordingEnumStatus> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<super::models::CallRecordingEnumSource> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "conference_sid" => __f3 = __map.next_value()?,
-                        "date_created" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "start_time" => __f6 = __map.next_value()?,
-                        "duration" => __f7 = __map.next_value()?,
-                        "sid" => __f8 = __map.next_value()?,
-                        "price" => {
-                            __f9 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "uri" => __f10 = __map.next_value()?,
-                        "encryption_details" => __f11 = __map.next_value()?,
-                        "price_unit" => __f12 = __map.next_value()?,
-                        "status" => __f13 = __map.next_value()?,
-                        "channels" => __f14 = __map.next_value()?,
-                        "source" => __f15 = __map.next_value()?,
-                        "error_code" => __f16 = __map.next_value()?,
-                        "track" => __f17 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallCallRecording {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    call_sid: __f2,
-                    conference_sid: __f3,
-                    date_created: __f4,
-                    date_updated: __f5,
-                    start_time: __f6,
-                    duration: __f7,
-                    sid: __f8,
-                    price: __f9,
-                    uri: __f10,
-                    encryption_details: __f11,
-                    price_unit: __f12,
-                    status: __f13,
-                    channels: __f14,
-                    source: __f15,
-                    error_code: __f16,
-                    track: __f17,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallCallRecording { account_sid : opt, api_version : opt, call_sid :
+    opt, conference_sid : opt, date_created : opt, date_updated : opt, start_time : opt,
+    duration : opt, sid : opt, price : optn, uri : opt, encryption_details : opt,
+    price_unit : opt, status : opt, channels : opt, source : opt, error_code : opt, track
+    : opt, }
 }
 #[cfg(feature = "api20100401_call_recording")]
 impl ApiV2010AccountCallCallRecording {
@@ -1747,67 +1001,11 @@ pub struct ApiV2010AccountConference {
     pub call_sid_ending_conference: Option<String>,
 }
 #[cfg(feature = "api20100401_conference")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountConference {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountConference;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountConference")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountConference, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<super::models::ConferenceEnumStatus> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<serde_json::Value> = None;
-                let mut __f10: Option<
-                    super::models::ConferenceEnumReasonConferenceEnded,
-                > = None;
-                let mut __f11: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "api_version" => __f3 = __map.next_value()?,
-                        "friendly_name" => __f4 = __map.next_value()?,
-                        "region" => __f5 = __map.next_value()?,
-                        "sid" => __f6 = __map.next_value()?,
-                        "status" => __f7 = __map.next_value()?,
-                        "uri" => __f8 = __map.next_value()?,
-                        "subresource_uris" => __f9 = __map.next_value()?,
-                        "reason_conference_ended" => __f10 = __map.next_value()?,
-                        "call_sid_ending_conference" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountConference {
-                    account_sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    api_version: __f3,
-                    friendly_name: __f4,
-                    region: __f5,
-                    sid: __f6,
-                    status: __f7,
-                    uri: __f8,
-                    subresource_uris: __f9,
-                    reason_conference_ended: __f10,
-                    call_sid_ending_conference: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountConference { account_sid : opt, date_created : opt, date_updated :
+    opt, api_version : opt, friendly_name : opt, region : opt, sid : opt, status : opt,
+    uri : opt, subresource_uris : opt, reason_conference_ended : opt,
+    call_sid_ending_conference : opt, }
 }
 #[cfg(feature = "api20100401_conference")]
 impl ApiV2010AccountConference {
@@ -1900,80 +1098,12 @@ pub struct ApiV2010AccountConferenceConferenceRecording {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_conference_recording")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountConferenceConferenceRecording {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountConferenceConferenceRecording;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountConferenceConferenceRecording")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountConferenceConferenceRecording, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<super::models::ConferenceRecordingEnumStatus> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<super::models::ConferenceRecordingEnumSource> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<serde_json::Value> = None;
-                let mut __f16: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "conference_sid" => __f3 = __map.next_value()?,
-                        "date_created" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "start_time" => __f6 = __map.next_value()?,
-                        "duration" => __f7 = __map.next_value()?,
-                        "sid" => __f8 = __map.next_value()?,
-                        "price" => __f9 = __map.next_value()?,
-                        "price_unit" => __f10 = __map.next_value()?,
-                        "status" => __f11 = __map.next_value()?,
-                        "channels" => __f12 = __map.next_value()?,
-                        "source" => __f13 = __map.next_value()?,
-                        "error_code" => __f14 = __map.next_value()?,
-                        "encryption_details" => __f15 = __map.next_value()?,
-                        "uri" => __f16 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountConferenceConferenceRecording {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    call_sid: __f2,
-                    conference_sid: __f3,
-                    date_created: __f4,
-                    date_updated: __f5,
-                    start_time: __f6,
-                    duration: __f7,
-                    sid: __f8,
-                    price: __f9,
-                    price_unit: __f10,
-                    status: __f11,
-                    channels: __f12,
-                    source: __f13,
-                    error_code: __f14,
-                    encryption_details: __f15,
-                    uri: __f16,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountConferenceConferenceRecording { account_sid : opt, api_version : opt,
+    call_sid : opt, conference_sid : opt, date_created : opt, date_updated : opt,
+    start_time : opt, duration : opt, sid : opt, price : opt, price_unit : opt, status :
+    opt, channels : opt, source : opt, error_code : opt, encryption_details : opt, uri :
+    opt, }
 }
 #[cfg(feature = "api20100401_conference_recording")]
 impl ApiV2010AccountConferenceConferenceRecording {
@@ -2053,64 +1183,11 @@ pub struct ApiV2010AccountConnectApp {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_connect_app")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountConnectApp {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountConnectApp;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountConnectApp")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountConnectApp, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::ApiV2010AccountConnectAppDeauthorizeCallbackMethod,
-                > = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ConnectAppEnumPermission>> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "authorize_redirect_url" => __f1 = __map.next_value()?,
-                        "company_name" => __f2 = __map.next_value()?,
-                        "deauthorize_callback_method" => __f3 = __map.next_value()?,
-                        "deauthorize_callback_url" => __f4 = __map.next_value()?,
-                        "description" => __f5 = __map.next_value()?,
-                        "friendly_name" => __f6 = __map.next_value()?,
-                        "homepage_url" => __f7 = __map.next_value()?,
-                        "permissions" => __f8 = __map.next_value()?,
-                        "sid" => __f9 = __map.next_value()?,
-                        "uri" => __f10 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountConnectApp {
-                    account_sid: __f0,
-                    authorize_redirect_url: __f1,
-                    company_name: __f2,
-                    deauthorize_callback_method: __f3,
-                    deauthorize_callback_url: __f4,
-                    description: __f5,
-                    friendly_name: __f6,
-                    homepage_url: __f7,
-                    permissions: __f8,
-                    sid: __f9,
-                    uri: __f10,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountConnectApp { account_sid : opt, authorize_redirect_url : opt,
+    company_name : opt, deauthorize_callback_method : opt, deauthorize_callback_url :
+    opt, description : opt, friendly_name : opt, homepage_url : opt, permissions : opt,
+    sid : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_connect_app")]
 impl ApiV2010AccountConnectApp {
@@ -2210,121 +1287,15 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountAddressDependentPhoneNumber {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountAddressDependentPhoneNumber;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountAddressDependentPhoneNumber")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountAddressDependentPhoneNumber, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<
-                    super::models::ApiV2010AccountApplicationVoiceMethod,
-                > = None;
-                let mut __f6: Option<
-                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-                > = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<
-                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-                > = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<
-                    super::models::ApiV2010AccountApplicationSmsMethod,
-                > = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<
-                    super::models::DependentPhoneNumberEnumAddressRequirement,
-                > = None;
-                let mut __f16: Option<serde_json::Value> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<
-                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-                > = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<
-                    super::models::DependentPhoneNumberEnumEmergencyStatus,
-                > = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "friendly_name" => __f2 = __map.next_value()?,
-                        "phone_number" => __f3 = __map.next_value()?,
-                        "voice_url" => __f4 = __map.next_value()?,
-                        "voice_method" => __f5 = __map.next_value()?,
-                        "voice_fallback_method" => __f6 = __map.next_value()?,
-                        "voice_fallback_url" => __f7 = __map.next_value()?,
-                        "voice_caller_id_lookup" => __f8 = __map.next_value()?,
-                        "date_created" => __f9 = __map.next_value()?,
-                        "date_updated" => __f10 = __map.next_value()?,
-                        "sms_fallback_method" => __f11 = __map.next_value()?,
-                        "sms_fallback_url" => __f12 = __map.next_value()?,
-                        "sms_method" => __f13 = __map.next_value()?,
-                        "sms_url" => __f14 = __map.next_value()?,
-                        "address_requirements" => __f15 = __map.next_value()?,
-                        "capabilities" => __f16 = __map.next_value()?,
-                        "status_callback" => __f17 = __map.next_value()?,
-                        "status_callback_method" => __f18 = __map.next_value()?,
-                        "api_version" => __f19 = __map.next_value()?,
-                        "sms_application_sid" => __f20 = __map.next_value()?,
-                        "voice_application_sid" => __f21 = __map.next_value()?,
-                        "trunk_sid" => __f22 = __map.next_value()?,
-                        "emergency_status" => __f23 = __map.next_value()?,
-                        "emergency_address_sid" => __f24 = __map.next_value()?,
-                        "uri" => __f25 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountAddressDependentPhoneNumber {
-                    sid: __f0,
-                    account_sid: __f1,
-                    friendly_name: __f2,
-                    phone_number: __f3,
-                    voice_url: __f4,
-                    voice_method: __f5,
-                    voice_fallback_method: __f6,
-                    voice_fallback_url: __f7,
-                    voice_caller_id_lookup: __f8,
-                    date_created: __f9,
-                    date_updated: __f10,
-                    sms_fallback_method: __f11,
-                    sms_fallback_url: __f12,
-                    sms_method: __f13,
-                    sms_url: __f14,
-                    address_requirements: __f15,
-                    capabilities: __f16,
-                    status_callback: __f17,
-                    status_callback_method: __f18,
-                    api_version: __f19,
-                    sms_application_sid: __f20,
-                    voice_application_sid: __f21,
-                    trunk_sid: __f22,
-                    emergency_status: __f23,
-                    emergency_address_sid: __f24,
-                    uri: __f25,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountAddressDependentPhoneNumber { sid : opt, account_sid : opt,
+    friendly_name : opt, phone_number : opt, voice_url : opt, voice_method : opt,
+    voice_fallback_method : opt, voice_fallback_url : opt, voice_caller_id_lookup : opt,
+    date_created : opt, date_updated : opt, sms_fallback_method : opt, sms_fallback_url :
+    opt, sms_method : opt, sms_url : opt, address_requirements : opt, capabilities : opt,
+    status_callback : opt, status_callback_method : opt, api_version : opt,
+    sms_application_sid : opt, voice_application_sid : opt, trunk_sid : opt,
+    emergency_status : opt, emergency_address_sid : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 impl ApiV2010AccountAddressDependentPhoneNumber {
@@ -2494,154 +1465,17 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub type_: Option<String>,
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountIncomingPhoneNumber {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountIncomingPhoneNumber;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountIncomingPhoneNumber")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountIncomingPhoneNumber, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::IncomingPhoneNumberEnumAddressRequirement,
-                > = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<
-                    super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-                > = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<
-                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-                > = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<
-                    super::models::ApiV2010AccountApplicationSmsMethod,
-                > = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<
-                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-                > = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<
-                    super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
-                > = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<
-                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-                > = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<
-                    super::models::ApiV2010AccountApplicationVoiceMethod,
-                > = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<
-                    super::models::IncomingPhoneNumberEnumEmergencyStatus,
-                > = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<
-                    super::models::IncomingPhoneNumberEnumEmergencyAddressStatus,
-                > = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "address_sid" => __f1 = __map.next_value()?,
-                        "address_requirements" => __f2 = __map.next_value()?,
-                        "api_version" => __f3 = __map.next_value()?,
-                        "beta" => __f4 = __map.next_value()?,
-                        "capabilities" => __f5 = __map.next_value()?,
-                        "date_created" => __f6 = __map.next_value()?,
-                        "date_updated" => __f7 = __map.next_value()?,
-                        "friendly_name" => __f8 = __map.next_value()?,
-                        "identity_sid" => __f9 = __map.next_value()?,
-                        "phone_number" => __f10 = __map.next_value()?,
-                        "origin" => __f11 = __map.next_value()?,
-                        "sid" => __f12 = __map.next_value()?,
-                        "sms_application_sid" => __f13 = __map.next_value()?,
-                        "sms_fallback_method" => __f14 = __map.next_value()?,
-                        "sms_fallback_url" => __f15 = __map.next_value()?,
-                        "sms_method" => __f16 = __map.next_value()?,
-                        "sms_url" => __f17 = __map.next_value()?,
-                        "status_callback" => __f18 = __map.next_value()?,
-                        "status_callback_method" => __f19 = __map.next_value()?,
-                        "trunk_sid" => __f20 = __map.next_value()?,
-                        "uri" => __f21 = __map.next_value()?,
-                        "voice_receive_mode" => __f22 = __map.next_value()?,
-                        "voice_application_sid" => __f23 = __map.next_value()?,
-                        "voice_caller_id_lookup" => __f24 = __map.next_value()?,
-                        "voice_fallback_method" => __f25 = __map.next_value()?,
-                        "voice_fallback_url" => __f26 = __map.next_value()?,
-                        "voice_method" => __f27 = __map.next_value()?,
-                        "voice_url" => __f28 = __map.next_value()?,
-                        "emergency_status" => __f29 = __map.next_value()?,
-                        "emergency_address_sid" => __f30 = __map.next_value()?,
-                        "emergency_address_status" => __f31 = __map.next_value()?,
-                        "bundle_sid" => __f32 = __map.next_value()?,
-                        "status" => __f33 = __map.next_value()?,
-                        "type" => __f34 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountIncomingPhoneNumber {
-                    account_sid: __f0,
-                    address_sid: __f1,
-                    address_requirements: __f2,
-                    api_version: __f3,
-                    beta: __f4,
-                    capabilities: __f5,
-                    date_created: __f6,
-                    date_updated: __f7,
-                    friendly_name: __f8,
-                    identity_sid: __f9,
-                    phone_number: __f10,
-                    origin: __f11,
-                    sid: __f12,
-                    sms_application_sid: __f13,
-                    sms_fallback_method: __f14,
-                    sms_fallback_url: __f15,
-                    sms_method: __f16,
-                    sms_url: __f17,
-                    status_callback: __f18,
-                    status_callback_method: __f19,
-                    trunk_sid: __f20,
-                    uri: __f21,
-                    voice_receive_mode: __f22,
-                    voice_application_sid: __f23,
-                    voice_caller_id_lookup: __f24,
-                    voice_fallback_method: __f25,
-                    voice_fallback_url: __f26,
-                    voice_method: __f27,
-                    voice_url: __f28,
-                    emergency_status: __f29,
-                    emergency_address_sid: __f30,
-                    emergency_address_status: __f31,
-                    bundle_sid: __f32,
-                    status: __f33,
-                    type_: __f34,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountIncomingPhoneNumber { account_sid : opt, address_sid : opt,
+    address_requirements : opt, api_version : opt, beta : opt, capabilities : opt,
+    date_created : opt, date_updated : opt, friendly_name : opt, identity_sid : opt,
+    phone_number : opt, origin : opt, sid : opt, sms_application_sid : opt,
+    sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt, sms_url : opt,
+    status_callback : opt, status_callback_method : opt, trunk_sid : opt, uri : opt,
+    voice_receive_mode : opt, voice_application_sid : opt, voice_caller_id_lookup : opt,
+    voice_fallback_method : opt, voice_fallback_url : opt, voice_method : opt, voice_url
+    : opt, emergency_status : opt, emergency_address_sid : opt, emergency_address_status
+    : opt, bundle_sid : opt, status : opt, type_ : opt = "type", }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl ApiV2010AccountIncomingPhoneNumber {
@@ -2812,68 +1646,11 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     pub subresource_uris: Option<serde_json::Value>,
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<serde_json::Value> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "resource_sid" => __f2 = __map.next_value()?,
-                        "friendly_name" => __f3 = __map.next_value()?,
-                        "description" => __f4 = __map.next_value()?,
-                        "configuration" => __f5 = __map.next_value()?,
-                        "unique_name" => __f6 = __map.next_value()?,
-                        "date_created" => __f7 = __map.next_value()?,
-                        "date_updated" => __f8 = __map.next_value()?,
-                        "uri" => __f9 = __map.next_value()?,
-                        "subresource_uris" => __f10 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
-                    sid: __f0,
-                    account_sid: __f1,
-                    resource_sid: __f2,
-                    friendly_name: __f3,
-                    description: __f4,
-                    configuration: __f5,
-                    unique_name: __f6,
-                    date_created: __f7,
-                    date_updated: __f8,
-                    uri: __f9,
-                    subresource_uris: __f10,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn { sid : opt,
+    account_sid : opt, resource_sid : opt, friendly_name : opt, description : opt,
+    configuration : opt, unique_name : opt, date_created : opt, date_updated : opt, uri :
+    opt, subresource_uris : opt, }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
@@ -2932,61 +1709,10 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnInc
     pub enabled: Option<bool>,
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "resource_sid" => __f2 = __map.next_value()?,
-                        "assigned_add_on_sid" => __f3 = __map.next_value()?,
-                        "friendly_name" => __f4 = __map.next_value()?,
-                        "product_name" => __f5 = __map.next_value()?,
-                        "unique_name" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "enabled" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
-                    sid: __f0,
-                    account_sid: __f1,
-                    resource_sid: __f2,
-                    assigned_add_on_sid: __f3,
-                    friendly_name: __f4,
-                    product_name: __f5,
-                    unique_name: __f6,
-                    uri: __f7,
-                    enabled: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension
+    { sid : opt, account_sid : opt, resource_sid : opt, assigned_add_on_sid : opt,
+    friendly_name : opt, product_name : opt, unique_name : opt, uri : opt, enabled : opt,
     }
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
@@ -3131,157 +1857,17 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::IncomingPhoneNumberLocalEnumAddressRequirement,
-                > = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<
-                    super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
-                > = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<
-                    super::models::ApiV2010AccountApplicationSmsFallbackMethod,
-                > = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<
-                    super::models::ApiV2010AccountApplicationSmsMethod,
-                > = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<
-                    super::models::ApiV2010AccountApplicationStatusCallbackMethod,
-                > = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<
-                    super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
-                > = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<bool> = None;
-                let mut __f25: Option<
-                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-                > = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<
-                    super::models::ApiV2010AccountApplicationVoiceMethod,
-                > = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<
-                    super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
-                > = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<
-                    super::models::IncomingPhoneNumberLocalEnumEmergencyAddressStatus,
-                > = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "address_sid" => __f1 = __map.next_value()?,
-                        "address_requirements" => __f2 = __map.next_value()?,
-                        "api_version" => __f3 = __map.next_value()?,
-                        "beta" => __f4 = __map.next_value()?,
-                        "capabilities" => __f5 = __map.next_value()?,
-                        "date_created" => __f6 = __map.next_value()?,
-                        "date_updated" => __f7 = __map.next_value()?,
-                        "friendly_name" => __f8 = __map.next_value()?,
-                        "identity_sid" => __f9 = __map.next_value()?,
-                        "phone_number" => __f10 = __map.next_value()?,
-                        "origin" => __f11 = __map.next_value()?,
-                        "sid" => __f12 = __map.next_value()?,
-                        "sms_application_sid" => __f13 = __map.next_value()?,
-                        "sms_fallback_method" => __f14 = __map.next_value()?,
-                        "sms_fallback_url" => __f15 = __map.next_value()?,
-                        "sms_method" => __f16 = __map.next_value()?,
-                        "sms_url" => __f17 = __map.next_value()?,
-                        "status_callback" => __f18 = __map.next_value()?,
-                        "status_callback_method" => __f19 = __map.next_value()?,
-                        "trunk_sid" => __f20 = __map.next_value()?,
-                        "uri" => __f21 = __map.next_value()?,
-                        "voice_receive_mode" => __f22 = __map.next_value()?,
-                        "voice_application_sid" => __f23 = __map.next_value()?,
-                        "voice_caller_id_lookup" => __f24 = __map.next_value()?,
-                        "voice_fallback_method" => __f25 = __map.next_value()?,
-                        "voice_fallback_url" => __f26 = __map.next_value()?,
-                        "voice_method" => __f27 = __map.next_value()?,
-                        "voice_url" => __f28 = __map.next_value()?,
-                        "emergency_status" => __f29 = __map.next_value()?,
-                        "emergency_address_sid" => __f30 = __map.next_value()?,
-                        "emergency_address_status" => __f31 = __map.next_value()?,
-                        "bundle_sid" => __f32 = __map.next_value()?,
-                        "status" => __f33 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
-                    account_sid: __f0,
-                    address_sid: __f1,
-                    address_requirements: __f2,
-                    api_version: __f3,
-                    beta: __f4,
-                    capabilities: __f5,
-                    date_created: __f6,
-                    date_updated: __f7,
-                    friendly_name: __f8,
-                    identity_sid: __f9,
-                    phone_number: __f10,
-                    origin: __f11,
-                    sid: __f12,
-                    sms_application_sid: __f13,
-                    sms_fallback_method: __f14,
-                    sms_fallback_url: __f15,
-                    sms_method: __f16,
-                    sms_url: __f17,
-                    status_callback: __f18,
-                    status_callback_method: __f19,
-                    trunk_sid: __f20,
-                    uri: __f21,
-                    voice_receive_mode: __f22,
-                    voice_application_sid: __f23,
-                    voice_caller_id_lookup: __f24,
-                    voice_fallback_method: __f25,
-                    voice_fallback_url: __f26,
-                    voice_method: __f27,
-                    voice_url: __f28,
-                    emergency_status: __f29,
-                    emergency_address_sid: __f30,
-                    emergency_address_status: __f31,
-                    bundle_sid: __f32,
-                    status: __f33,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal { account_sid : opt,
+    address_sid : opt, address_requirements : opt, api_version : opt, beta : opt,
+    capabilities : opt, date_created : opt, date_updated : opt, friendly_name : opt,
+    identity_sid : opt, phone_number : opt, origin : opt, sid : opt, sms_application_sid
+    : opt, sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt, sms_url :
+    opt, status_callback : opt, status_callback_method : opt, trunk_sid : opt, uri : opt,
+    voice_receive_mode : opt, voice_application_sid : opt, voice_caller_id_lookup : opt,
+    voice_fallback_method : opt, voice_fallback_url : opt, voice_method : opt, voice_url
+    : opt, emergency_status : opt, emergency_address_sid : opt, emergency_address_status
+    : opt, bundle_sid : opt, status : opt, }
 }
 #[cfg(
     any(
@@ -3451,41 +2037,9 @@ pub struct ApiV2010AccountKey {
     pub date_updated: Option<String>,
 }
 #[cfg(any(feature = "api20100401_key", feature = "api20100401_signing_key"))]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountKey;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountKey")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountKey, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "friendly_name" => __f1 = __map.next_value()?,
-                        "date_created" => __f2 = __map.next_value()?,
-                        "date_updated" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountKey {
-                    sid: __f0,
-                    friendly_name: __f1,
-                    date_created: __f2,
-                    date_updated: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountKey { sid : opt, friendly_name : opt, date_created : opt, date_updated
+    : opt, }
 }
 #[cfg(any(feature = "api20100401_key", feature = "api20100401_signing_key"))]
 impl ApiV2010AccountKey {
@@ -3522,50 +2076,9 @@ pub struct ApiV2010AccountMessageMedia {
     pub uri: Option<String>,
 }
 #[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountMessageMedia {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountMessageMedia;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountMessageMedia")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountMessageMedia, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "content_type" => __f1 = __map.next_value()?,
-                        "date_created" => __f2 = __map.next_value()?,
-                        "date_updated" => __f3 = __map.next_value()?,
-                        "parent_sid" => __f4 = __map.next_value()?,
-                        "sid" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountMessageMedia {
-                    account_sid: __f0,
-                    content_type: __f1,
-                    date_created: __f2,
-                    date_updated: __f3,
-                    parent_sid: __f4,
-                    sid: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountMessageMedia { account_sid : opt, content_type : opt, date_created :
+    opt, date_updated : opt, parent_sid : opt, sid : opt, uri : opt, }
 }
 #[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
 impl ApiV2010AccountMessageMedia {
@@ -3618,47 +2131,9 @@ pub struct ApiV2010AccountQueueMember {
     pub queue_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_member")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountQueueMember {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountQueueMember;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountQueueMember")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountQueueMember, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "call_sid" => __f0 = __map.next_value()?,
-                        "date_enqueued" => __f1 = __map.next_value()?,
-                        "position" => __f2 = __map.next_value()?,
-                        "uri" => __f3 = __map.next_value()?,
-                        "wait_time" => __f4 = __map.next_value()?,
-                        "queue_sid" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountQueueMember {
-                    call_sid: __f0,
-                    date_enqueued: __f1,
-                    position: __f2,
-                    uri: __f3,
-                    wait_time: __f4,
-                    queue_sid: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountQueueMember { call_sid : opt, date_enqueued : opt, position : opt, uri
+    : opt, wait_time : opt, queue_sid : opt, }
 }
 #[cfg(feature = "api20100401_member")]
 impl ApiV2010AccountQueueMember {
@@ -3730,89 +2205,12 @@ pub struct ApiV2010AccountMessage {
     pub subresource_uris: Option<serde_json::Value>,
 }
 #[cfg(feature = "api20100401_message")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountMessage {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountMessage;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountMessage")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountMessage, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::MessageEnumDirection> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<super::models::MessageEnumStatus> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<i64> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "body" => __f0 = __map.next_value()?,
-                        "num_segments" => __f1 = __map.next_value()?,
-                        "direction" => __f2 = __map.next_value()?,
-                        "from" => __f3 = __map.next_value()?,
-                        "to" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "price" => __f6 = __map.next_value()?,
-                        "error_message" => __f7 = __map.next_value()?,
-                        "uri" => __f8 = __map.next_value()?,
-                        "account_sid" => __f9 = __map.next_value()?,
-                        "num_media" => __f10 = __map.next_value()?,
-                        "status" => __f11 = __map.next_value()?,
-                        "messaging_service_sid" => __f12 = __map.next_value()?,
-                        "sid" => __f13 = __map.next_value()?,
-                        "date_sent" => __f14 = __map.next_value()?,
-                        "date_created" => __f15 = __map.next_value()?,
-                        "error_code" => __f16 = __map.next_value()?,
-                        "price_unit" => __f17 = __map.next_value()?,
-                        "api_version" => __f18 = __map.next_value()?,
-                        "subresource_uris" => __f19 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountMessage {
-                    body: __f0,
-                    num_segments: __f1,
-                    direction: __f2,
-                    from: __f3,
-                    to: __f4,
-                    date_updated: __f5,
-                    price: __f6,
-                    error_message: __f7,
-                    uri: __f8,
-                    account_sid: __f9,
-                    num_media: __f10,
-                    status: __f11,
-                    messaging_service_sid: __f12,
-                    sid: __f13,
-                    date_sent: __f14,
-                    date_created: __f15,
-                    error_code: __f16,
-                    price_unit: __f17,
-                    api_version: __f18,
-                    subresource_uris: __f19,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountMessage { body : opt, num_segments : opt, direction : opt, from : opt,
+    to : opt, date_updated : opt, price : opt, error_message : opt, uri : opt,
+    account_sid : opt, num_media : opt, status : opt, messaging_service_sid : opt, sid :
+    opt, date_sent : opt, date_created : opt, error_code : opt, price_unit : opt,
+    api_version : opt, subresource_uris : opt, }
 }
 #[cfg(feature = "api20100401_message")]
 impl ApiV2010AccountMessage {
@@ -3899,47 +2297,9 @@ pub struct ApiV2010AccountMessageMessageFeedback {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_feedback")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountMessageMessageFeedback {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountMessageMessageFeedback;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountMessageMessageFeedback")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountMessageMessageFeedback, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::MessageFeedbackEnumOutcome> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "message_sid" => __f1 = __map.next_value()?,
-                        "outcome" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "date_updated" => __f4 = __map.next_value()?,
-                        "uri" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountMessageMessageFeedback {
-                    account_sid: __f0,
-                    message_sid: __f1,
-                    outcome: __f2,
-                    date_created: __f3,
-                    date_updated: __f4,
-                    uri: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountMessageMessageFeedback { account_sid : opt, message_sid : opt, outcome
+    : opt, date_created : opt, date_updated : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_feedback")]
 impl ApiV2010AccountMessageMessageFeedback {
@@ -3988,44 +2348,9 @@ pub struct ApiV2010AccountNewKey {
     pub secret: Option<String>,
 }
 #[cfg(any(feature = "api20100401_new_key", feature = "api20100401_new_signing_key"))]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountNewKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountNewKey;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountNewKey")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountNewKey, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "friendly_name" => __f1 = __map.next_value()?,
-                        "date_created" => __f2 = __map.next_value()?,
-                        "date_updated" => __f3 = __map.next_value()?,
-                        "secret" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountNewKey {
-                    sid: __f0,
-                    friendly_name: __f1,
-                    date_created: __f2,
-                    date_updated: __f3,
-                    secret: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountNewKey { sid : opt, friendly_name : opt, date_created : opt,
+    date_updated : opt, secret : opt, }
 }
 #[cfg(any(feature = "api20100401_new_key", feature = "api20100401_new_signing_key"))]
 impl ApiV2010AccountNewKey {
@@ -4068,50 +2393,9 @@ pub struct ApiV2010AccountOutgoingCallerId {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountOutgoingCallerId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountOutgoingCallerId;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountOutgoingCallerId")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountOutgoingCallerId, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "friendly_name" => __f3 = __map.next_value()?,
-                        "account_sid" => __f4 = __map.next_value()?,
-                        "phone_number" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountOutgoingCallerId {
-                    sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    friendly_name: __f3,
-                    account_sid: __f4,
-                    phone_number: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountOutgoingCallerId { sid : opt, date_created : opt, date_updated : opt,
+    friendly_name : opt, account_sid : opt, phone_number : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ApiV2010AccountOutgoingCallerId {
@@ -4173,74 +2457,11 @@ pub struct ApiV2010AccountConferenceParticipant {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_participant")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountConferenceParticipant {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountConferenceParticipant;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountConferenceParticipant")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountConferenceParticipant, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<super::models::ParticipantEnumStatus> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "call_sid" => __f1 = __map.next_value()?,
-                        "label" => __f2 = __map.next_value()?,
-                        "call_sid_to_coach" => __f3 = __map.next_value()?,
-                        "coaching" => __f4 = __map.next_value()?,
-                        "conference_sid" => __f5 = __map.next_value()?,
-                        "date_created" => __f6 = __map.next_value()?,
-                        "date_updated" => __f7 = __map.next_value()?,
-                        "end_conference_on_exit" => __f8 = __map.next_value()?,
-                        "muted" => __f9 = __map.next_value()?,
-                        "hold" => __f10 = __map.next_value()?,
-                        "start_conference_on_enter" => __f11 = __map.next_value()?,
-                        "status" => __f12 = __map.next_value()?,
-                        "queue_time" => __f13 = __map.next_value()?,
-                        "uri" => __f14 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountConferenceParticipant {
-                    account_sid: __f0,
-                    call_sid: __f1,
-                    label: __f2,
-                    call_sid_to_coach: __f3,
-                    coaching: __f4,
-                    conference_sid: __f5,
-                    date_created: __f6,
-                    date_updated: __f7,
-                    end_conference_on_exit: __f8,
-                    muted: __f9,
-                    hold: __f10,
-                    start_conference_on_enter: __f11,
-                    status: __f12,
-                    queue_time: __f13,
-                    uri: __f14,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountConferenceParticipant { account_sid : opt, call_sid : opt, label :
+    opt, call_sid_to_coach : opt, coaching : opt, conference_sid : opt, date_created :
+    opt, date_updated : opt, end_conference_on_exit : opt, muted : opt, hold : opt,
+    start_conference_on_enter : opt, status : opt, queue_time : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_participant")]
 impl ApiV2010AccountConferenceParticipant {
@@ -4310,47 +2531,9 @@ pub struct ApiV2010AccountCallPayments {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_payment")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallPayments {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallPayments;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallPayments")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallPayments, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "call_sid" => __f1 = __map.next_value()?,
-                        "sid" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "date_updated" => __f4 = __map.next_value()?,
-                        "uri" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallPayments {
-                    account_sid: __f0,
-                    call_sid: __f1,
-                    sid: __f2,
-                    date_created: __f3,
-                    date_updated: __f4,
-                    uri: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallPayments { account_sid : opt, call_sid : opt, sid : opt,
+    date_created : opt, date_updated : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_payment")]
 impl ApiV2010AccountCallPayments {
@@ -4447,56 +2630,10 @@ pub struct ApiV2010AccountQueue {
     pub max_size: Option<i64>,
 }
 #[cfg(feature = "api20100401_queue")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountQueue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountQueue;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountQueue")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountQueue, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "date_updated" => __f0 = __map.next_value()?,
-                        "current_size" => __f1 = __map.next_value()?,
-                        "friendly_name" => __f2 = __map.next_value()?,
-                        "uri" => __f3 = __map.next_value()?,
-                        "account_sid" => __f4 = __map.next_value()?,
-                        "average_wait_time" => __f5 = __map.next_value()?,
-                        "sid" => __f6 = __map.next_value()?,
-                        "date_created" => __f7 = __map.next_value()?,
-                        "max_size" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountQueue {
-                    date_updated: __f0,
-                    current_size: __f1,
-                    friendly_name: __f2,
-                    uri: __f3,
-                    account_sid: __f4,
-                    average_wait_time: __f5,
-                    sid: __f6,
-                    date_created: __f7,
-                    max_size: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountQueue { date_updated : opt, current_size : opt, friendly_name : opt,
+    uri : opt, account_sid : opt, average_wait_time : opt, sid : opt, date_created : opt,
+    max_size : opt, }
 }
 #[cfg(feature = "api20100401_queue")]
 impl ApiV2010AccountQueue {
@@ -4541,50 +2678,9 @@ pub struct ApiV2010AccountCallRealtimeTranscription {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_call_transcription")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallRealtimeTranscription {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallRealtimeTranscription;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallRealtimeTranscription")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallRealtimeTranscription, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::RealtimeTranscriptionEnumStatus> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "name" => __f3 = __map.next_value()?,
-                        "status" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallRealtimeTranscription {
-                    sid: __f0,
-                    account_sid: __f1,
-                    call_sid: __f2,
-                    name: __f3,
-                    status: __f4,
-                    date_updated: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallRealtimeTranscription { sid : opt, account_sid : opt, call_sid :
+    opt, name : opt, status : opt, date_updated : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_call_transcription")]
 impl ApiV2010AccountCallRealtimeTranscription {
@@ -4686,86 +2782,12 @@ pub struct ApiV2010AccountRecording {
     pub media_url: Option<String>,
 }
 #[cfg(feature = "api20100401_recording")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountRecording {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountRecording;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountRecording")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountRecording, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<super::models::RecordingEnumStatus> = None;
-                let mut __f12: Option<i64> = None;
-                let mut __f13: Option<super::models::RecordingEnumSource> = None;
-                let mut __f14: Option<i64> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<serde_json::Value> = None;
-                let mut __f17: Option<serde_json::Value> = None;
-                let mut __f18: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "conference_sid" => __f3 = __map.next_value()?,
-                        "date_created" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "start_time" => __f6 = __map.next_value()?,
-                        "duration" => __f7 = __map.next_value()?,
-                        "sid" => __f8 = __map.next_value()?,
-                        "price" => __f9 = __map.next_value()?,
-                        "price_unit" => __f10 = __map.next_value()?,
-                        "status" => __f11 = __map.next_value()?,
-                        "channels" => __f12 = __map.next_value()?,
-                        "source" => __f13 = __map.next_value()?,
-                        "error_code" => __f14 = __map.next_value()?,
-                        "uri" => __f15 = __map.next_value()?,
-                        "encryption_details" => __f16 = __map.next_value()?,
-                        "subresource_uris" => __f17 = __map.next_value()?,
-                        "media_url" => __f18 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountRecording {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    call_sid: __f2,
-                    conference_sid: __f3,
-                    date_created: __f4,
-                    date_updated: __f5,
-                    start_time: __f6,
-                    duration: __f7,
-                    sid: __f8,
-                    price: __f9,
-                    price_unit: __f10,
-                    status: __f11,
-                    channels: __f12,
-                    source: __f13,
-                    error_code: __f14,
-                    uri: __f15,
-                    encryption_details: __f16,
-                    subresource_uris: __f17,
-                    media_url: __f18,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountRecording { account_sid : opt, api_version : opt, call_sid : opt,
+    conference_sid : opt, date_created : opt, date_updated : opt, start_time : opt,
+    duration : opt, sid : opt, price : opt, price_unit : opt, status : opt, channels :
+    opt, source : opt, error_code : opt, uri : opt, encryption_details : opt,
+    subresource_uris : opt, media_url : opt, }
 }
 #[cfg(feature = "api20100401_recording")]
 impl ApiV2010AccountRecording {
@@ -4846,59 +2868,11 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResult {
     pub subresource_uris: Option<serde_json::Value>,
 }
 #[cfg(feature = "api20100401_add_on_result")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountRecordingRecordingAddOnResult {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountRecordingRecordingAddOnResult;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountRecordingRecordingAddOnResult")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountRecordingRecordingAddOnResult, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::RecordingAddOnResultEnumStatus> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "status" => __f2 = __map.next_value()?,
-                        "add_on_sid" => __f3 = __map.next_value()?,
-                        "add_on_configuration_sid" => __f4 = __map.next_value()?,
-                        "date_created" => __f5 = __map.next_value()?,
-                        "date_updated" => __f6 = __map.next_value()?,
-                        "date_completed" => __f7 = __map.next_value()?,
-                        "reference_sid" => __f8 = __map.next_value()?,
-                        "subresource_uris" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountRecordingRecordingAddOnResult {
-                    sid: __f0,
-                    account_sid: __f1,
-                    status: __f2,
-                    add_on_sid: __f3,
-                    add_on_configuration_sid: __f4,
-                    date_created: __f5,
-                    date_updated: __f6,
-                    date_completed: __f7,
-                    reference_sid: __f8,
-                    subresource_uris: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountRecordingRecordingAddOnResult { sid : opt, account_sid : opt, status :
+    opt, add_on_sid : opt, add_on_configuration_sid : opt, date_created : opt,
+    date_updated : opt, date_completed : opt, reference_sid : opt, subresource_uris :
+    opt, }
 }
 #[cfg(feature = "api20100401_add_on_result")]
 impl ApiV2010AccountRecordingRecordingAddOnResult {
@@ -4987,68 +2961,11 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPaylo
     pub subresource_uris: Option<serde_json::Value>,
 }
 #[cfg(feature = "api20100401_payload")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<serde_json::Value> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "add_on_result_sid" => __f1 = __map.next_value()?,
-                        "account_sid" => __f2 = __map.next_value()?,
-                        "label" => __f3 = __map.next_value()?,
-                        "add_on_sid" => __f4 = __map.next_value()?,
-                        "add_on_configuration_sid" => __f5 = __map.next_value()?,
-                        "content_type" => __f6 = __map.next_value()?,
-                        "date_created" => __f7 = __map.next_value()?,
-                        "date_updated" => __f8 = __map.next_value()?,
-                        "reference_sid" => __f9 = __map.next_value()?,
-                        "subresource_uris" => __f10 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
-                    sid: __f0,
-                    add_on_result_sid: __f1,
-                    account_sid: __f2,
-                    label: __f3,
-                    add_on_sid: __f4,
-                    add_on_configuration_sid: __f5,
-                    content_type: __f6,
-                    date_created: __f7,
-                    date_updated: __f8,
-                    reference_sid: __f9,
-                    subresource_uris: __f10,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload { sid : opt,
+    add_on_result_sid : opt, account_sid : opt, label : opt, add_on_sid : opt,
+    add_on_configuration_sid : opt, content_type : opt, date_created : opt, date_updated
+    : opt, reference_sid : opt, subresource_uris : opt, }
 }
 #[cfg(feature = "api20100401_payload")]
 impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
@@ -5119,38 +3036,9 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPaylo
     pub redirect_to: Option<String>,
 }
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "redirect_to" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
-                    redirect_to: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData
+    { redirect_to : opt, }
 }
 #[cfg(
     any(
@@ -5193,70 +3081,11 @@ pub struct ApiV2010AccountRecordingRecordingTranscription {
         feature = "api20100401_transcription"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountRecordingRecordingTranscription {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountRecordingRecordingTranscription;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountRecordingRecordingTranscription")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountRecordingRecordingTranscription, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<f64> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<super::models::RecordingTranscriptionEnumStatus> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "date_created" => __f2 = __map.next_value()?,
-                        "date_updated" => __f3 = __map.next_value()?,
-                        "duration" => __f4 = __map.next_value()?,
-                        "price" => {
-                            __f5 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "price_unit" => __f6 = __map.next_value()?,
-                        "recording_sid" => __f7 = __map.next_value()?,
-                        "sid" => __f8 = __map.next_value()?,
-                        "status" => __f9 = __map.next_value()?,
-                        "transcription_text" => __f10 = __map.next_value()?,
-                        "type" => __f11 = __map.next_value()?,
-                        "uri" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountRecordingRecordingTranscription {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    date_created: __f2,
-                    date_updated: __f3,
-                    duration: __f4,
-                    price: __f5,
-                    price_unit: __f6,
-                    recording_sid: __f7,
-                    sid: __f8,
-                    status: __f9,
-                    transcription_text: __f10,
-                    type_: __f11,
-                    uri: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountRecordingRecordingTranscription { account_sid : opt, api_version :
+    opt, date_created : opt, date_updated : opt, duration : opt, price : optn, price_unit
+    : opt, recording_sid : opt, sid : opt, status : opt, transcription_text : opt, type_
+    : opt = "type", uri : opt, }
 }
 #[cfg(
     any(
@@ -5340,67 +3169,11 @@ pub struct ApiV2010AccountShortCode {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_short_code")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountShortCode {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountShortCode;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountShortCode")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountShortCode, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<
-                    super::models::ApiV2010AccountShortCodeSmsFallbackMethod,
-                > = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<super::models::ApiV2010AccountShortCodeSmsMethod> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "date_created" => __f2 = __map.next_value()?,
-                        "date_updated" => __f3 = __map.next_value()?,
-                        "friendly_name" => __f4 = __map.next_value()?,
-                        "short_code" => __f5 = __map.next_value()?,
-                        "sid" => __f6 = __map.next_value()?,
-                        "sms_fallback_method" => __f7 = __map.next_value()?,
-                        "sms_fallback_url" => __f8 = __map.next_value()?,
-                        "sms_method" => __f9 = __map.next_value()?,
-                        "sms_url" => __f10 = __map.next_value()?,
-                        "uri" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountShortCode {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    date_created: __f2,
-                    date_updated: __f3,
-                    friendly_name: __f4,
-                    short_code: __f5,
-                    sid: __f6,
-                    sms_fallback_method: __f7,
-                    sms_fallback_url: __f8,
-                    sms_method: __f9,
-                    sms_url: __f10,
-                    uri: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountShortCode { account_sid : opt, api_version : opt, date_created : opt,
+    date_updated : opt, friendly_name : opt, short_code : opt, sid : opt,
+    sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt, sms_url : opt,
+    uri : opt, }
 }
 #[cfg(feature = "api20100401_short_code")]
 impl ApiV2010AccountShortCode {
@@ -5439,26 +3212,8 @@ pub type ApiV2010AccountSigningKey = ApiV2010AccountKey;
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
 pub struct ApiV2010AccountSip {}
 #[cfg(feature = "all")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountSip {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSip;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountSip")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountSip, A::Error> {
-                while __map.next_key::<serde::de::IgnoredAny>()?.is_some() {
-                    rt::de::skip(&mut __map)?;
-                }
-                Ok(ApiV2010AccountSip {})
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSip {}
 }
 #[cfg(feature = "all")]
 pub type ApiV2010AccountSipSipDomainSipAuth = ApiV2010AccountSip;
@@ -5489,50 +3244,10 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialL
         feature = "api20100401_auth_registrations_credential_list_mapping"
     )
 )]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "friendly_name" => __f3 = __map.next_value()?,
-                        "sid" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
-                    account_sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    friendly_name: __f3,
-                    sid: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
+    account_sid : opt, date_created : opt, date_updated : opt, friendly_name : opt, sid :
+    opt, }
 }
 #[cfg(
     any(
@@ -5579,50 +3294,10 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessCon
     pub sid: Option<String>,
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "friendly_name" => __f3 = __map.next_value()?,
-                        "sid" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
-                    account_sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    friendly_name: __f3,
-                    sid: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping
+    { account_sid : opt, date_created : opt, date_updated : opt, friendly_name : opt, sid
+    : opt, }
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
@@ -5672,50 +3347,10 @@ pub struct ApiV2010AccountSipSipCredentialListSipCredential {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_credential")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipCredentialListSipCredential {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipCredentialListSipCredential;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountSipSipCredentialListSipCredential")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountSipSipCredentialListSipCredential, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "credential_list_sid" => __f2 = __map.next_value()?,
-                        "username" => __f3 = __map.next_value()?,
-                        "date_created" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipCredentialListSipCredential {
-                    sid: __f0,
-                    account_sid: __f1,
-                    credential_list_sid: __f2,
-                    username: __f3,
-                    date_created: __f4,
-                    date_updated: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipCredentialListSipCredential { sid : opt, account_sid : opt,
+    credential_list_sid : opt, username : opt, date_created : opt, date_updated : opt,
+    uri : opt, }
 }
 #[cfg(feature = "api20100401_credential")]
 impl ApiV2010AccountSipSipCredentialListSipCredential {
@@ -5770,50 +3405,10 @@ pub struct ApiV2010AccountSipSipCredentialList {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_credential_list")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipCredentialList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipCredentialList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountSipSipCredentialList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountSipSipCredentialList, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<serde_json::Value> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "friendly_name" => __f3 = __map.next_value()?,
-                        "sid" => __f4 = __map.next_value()?,
-                        "subresource_uris" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipCredentialList {
-                    account_sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    friendly_name: __f3,
-                    sid: __f4,
-                    subresource_uris: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipCredentialList { account_sid : opt, date_created : opt,
+    date_updated : opt, friendly_name : opt, sid : opt, subresource_uris : opt, uri :
+    opt, }
 }
 #[cfg(feature = "api20100401_credential_list")]
 impl ApiV2010AccountSipSipCredentialList {
@@ -5859,51 +3454,10 @@ pub struct ApiV2010AccountSipSipDomainSipCredentialListMapping {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountSipSipDomainSipCredentialListMapping {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipDomainSipCredentialListMapping;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountSipSipDomainSipCredentialListMapping")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountSipSipDomainSipCredentialListMapping, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "domain_sid" => __f3 = __map.next_value()?,
-                        "friendly_name" => __f4 = __map.next_value()?,
-                        "sid" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipDomainSipCredentialListMapping {
-                    account_sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    domain_sid: __f3,
-                    friendly_name: __f4,
-                    sid: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipDomainSipCredentialListMapping { account_sid : opt, date_created
+    : opt, date_updated : opt, domain_sid : opt, friendly_name : opt, sid : opt, uri :
+    opt, }
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
@@ -5990,98 +3544,13 @@ pub struct ApiV2010AccountSipSipDomain {
     pub emergency_caller_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_domain")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipDomain {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipDomain;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountSipSipDomain")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountSipSipDomain, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<
-                    super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
-                > = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<
-                    super::models::ApiV2010AccountApplicationVoiceMethod,
-                > = None;
-                let mut __f12: Option<
-                    super::models::ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod,
-                > = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<serde_json::Value> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<bool> = None;
-                let mut __f18: Option<bool> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "auth_type" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "date_updated" => __f4 = __map.next_value()?,
-                        "domain_name" => __f5 = __map.next_value()?,
-                        "friendly_name" => __f6 = __map.next_value()?,
-                        "sid" => __f7 = __map.next_value()?,
-                        "uri" => __f8 = __map.next_value()?,
-                        "voice_fallback_method" => __f9 = __map.next_value()?,
-                        "voice_fallback_url" => __f10 = __map.next_value()?,
-                        "voice_method" => __f11 = __map.next_value()?,
-                        "voice_status_callback_method" => __f12 = __map.next_value()?,
-                        "voice_status_callback_url" => __f13 = __map.next_value()?,
-                        "voice_url" => __f14 = __map.next_value()?,
-                        "subresource_uris" => __f15 = __map.next_value()?,
-                        "sip_registration" => __f16 = __map.next_value()?,
-                        "emergency_calling_enabled" => __f17 = __map.next_value()?,
-                        "secure" => __f18 = __map.next_value()?,
-                        "byoc_trunk_sid" => __f19 = __map.next_value()?,
-                        "emergency_caller_sid" => __f20 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipDomain {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    auth_type: __f2,
-                    date_created: __f3,
-                    date_updated: __f4,
-                    domain_name: __f5,
-                    friendly_name: __f6,
-                    sid: __f7,
-                    uri: __f8,
-                    voice_fallback_method: __f9,
-                    voice_fallback_url: __f10,
-                    voice_method: __f11,
-                    voice_status_callback_method: __f12,
-                    voice_status_callback_url: __f13,
-                    voice_url: __f14,
-                    subresource_uris: __f15,
-                    sip_registration: __f16,
-                    emergency_calling_enabled: __f17,
-                    secure: __f18,
-                    byoc_trunk_sid: __f19,
-                    emergency_caller_sid: __f20,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipDomain { account_sid : opt, api_version : opt, auth_type : opt,
+    date_created : opt, date_updated : opt, domain_name : opt, friendly_name : opt, sid :
+    opt, uri : opt, voice_fallback_method : opt, voice_fallback_url : opt, voice_method :
+    opt, voice_status_callback_method : opt, voice_status_callback_url : opt, voice_url :
+    opt, subresource_uris : opt, sip_registration : opt, emergency_calling_enabled : opt,
+    secure : opt, byoc_trunk_sid : opt, emergency_caller_sid : opt, }
 }
 #[cfg(feature = "api20100401_domain")]
 impl ApiV2010AccountSipSipDomain {
@@ -6148,50 +3617,10 @@ pub struct ApiV2010AccountSipSipIpAccessControlList {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountSipSipIpAccessControlList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipIpAccessControlList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountSipSipIpAccessControlList")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountSipSipIpAccessControlList, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<serde_json::Value> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "friendly_name" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "date_updated" => __f4 = __map.next_value()?,
-                        "subresource_uris" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipIpAccessControlList {
-                    sid: __f0,
-                    account_sid: __f1,
-                    friendly_name: __f2,
-                    date_created: __f3,
-                    date_updated: __f4,
-                    subresource_uris: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipIpAccessControlList { sid : opt, account_sid : opt,
+    friendly_name : opt, date_created : opt, date_updated : opt, subresource_uris : opt,
+    uri : opt, }
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 impl ApiV2010AccountSipSipIpAccessControlList {
@@ -6237,56 +3666,10 @@ pub struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipDomainSipIpAccessControlListMapping;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
-                A::Error,
-            > {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "domain_sid" => __f3 = __map.next_value()?,
-                        "friendly_name" => __f4 = __map.next_value()?,
-                        "sid" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
-                    account_sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    domain_sid: __f3,
-                    friendly_name: __f4,
-                    sid: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipDomainSipIpAccessControlListMapping { account_sid : opt,
+    date_created : opt, date_updated : opt, domain_sid : opt, friendly_name : opt, sid :
+    opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
@@ -6345,58 +3728,10 @@ pub struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
-impl<'de> serde::Deserialize<'de>
-for ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountSipSipIpAccessControlListSipIpAddress;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountSipSipIpAccessControlListSipIpAddress, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "friendly_name" => __f2 = __map.next_value()?,
-                        "ip_address" => __f3 = __map.next_value()?,
-                        "cidr_prefix_length" => __f4 = __map.next_value()?,
-                        "ip_access_control_list_sid" => __f5 = __map.next_value()?,
-                        "date_created" => __f6 = __map.next_value()?,
-                        "date_updated" => __f7 = __map.next_value()?,
-                        "uri" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
-                    sid: __f0,
-                    account_sid: __f1,
-                    friendly_name: __f2,
-                    ip_address: __f3,
-                    cidr_prefix_length: __f4,
-                    ip_access_control_list_sid: __f5,
-                    date_created: __f6,
-                    date_updated: __f7,
-                    uri: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ApiV2010AccountSipSipIpAccessControlListSipIpAddress { sid : opt, account_sid : opt,
+    friendly_name : opt, ip_address : opt, cidr_prefix_length : opt,
+    ip_access_control_list_sid : opt, date_created : opt, date_updated : opt, uri : opt,
     }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
@@ -6452,50 +3787,9 @@ pub struct ApiV2010AccountCallSiprec {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_siprec")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallSiprec {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallSiprec;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallSiprec")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallSiprec, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::SiprecEnumStatus> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "name" => __f3 = __map.next_value()?,
-                        "status" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallSiprec {
-                    sid: __f0,
-                    account_sid: __f1,
-                    call_sid: __f2,
-                    name: __f3,
-                    status: __f4,
-                    date_updated: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallSiprec { sid : opt, account_sid : opt, call_sid : opt, name : opt,
+    status : opt, date_updated : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_siprec")]
 impl ApiV2010AccountCallSiprec {
@@ -6566,50 +3860,9 @@ pub struct ApiV2010AccountCallStream {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_stream")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallStream {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallStream;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallStream")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallStream, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::StreamEnumStatus> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "sid" => __f0 = __map.next_value()?,
-                        "account_sid" => __f1 = __map.next_value()?,
-                        "call_sid" => __f2 = __map.next_value()?,
-                        "name" => __f3 = __map.next_value()?,
-                        "status" => __f4 = __map.next_value()?,
-                        "date_updated" => __f5 = __map.next_value()?,
-                        "uri" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallStream {
-                    sid: __f0,
-                    account_sid: __f1,
-                    call_sid: __f2,
-                    name: __f3,
-                    status: __f4,
-                    date_updated: __f5,
-                    uri: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallStream { sid : opt, account_sid : opt, call_sid : opt, name : opt,
+    status : opt, date_updated : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_stream")]
 impl ApiV2010AccountCallStream {
@@ -6670,52 +3923,9 @@ pub struct ApiV2010AccountToken {
     pub username: Option<String>,
 }
 #[cfg(feature = "api20100401_token")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountToken {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountToken;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountToken")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountToken, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    Vec<super::models::ApiV2010AccountTokenIceServersItem>,
-                > = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "date_created" => __f1 = __map.next_value()?,
-                        "date_updated" => __f2 = __map.next_value()?,
-                        "ice_servers" => __f3 = __map.next_value()?,
-                        "password" => __f4 = __map.next_value()?,
-                        "ttl" => __f5 = __map.next_value()?,
-                        "username" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountToken {
-                    account_sid: __f0,
-                    date_created: __f1,
-                    date_updated: __f2,
-                    ice_servers: __f3,
-                    password: __f4,
-                    ttl: __f5,
-                    username: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountToken { account_sid : opt, date_created : opt, date_updated : opt,
+    ice_servers : opt, password : opt, ttl : opt, username : opt, }
 }
 #[cfg(feature = "api20100401_token")]
 impl ApiV2010AccountToken {
@@ -6742,41 +3952,9 @@ pub struct ApiV2010AccountTokenIceServersItem {
     pub urls: Option<String>,
 }
 #[cfg(feature = "api20100401_token")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountTokenIceServersItem {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountTokenIceServersItem;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountTokenIceServersItem")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountTokenIceServersItem, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "credential" => __f0 = __map.next_value()?,
-                        "username" => __f1 = __map.next_value()?,
-                        "url" => __f2 = __map.next_value()?,
-                        "urls" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountTokenIceServersItem {
-                    credential: __f0,
-                    username: __f1,
-                    url: __f2,
-                    urls: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountTokenIceServersItem { credential : opt, username : opt, url : opt,
+    urls : opt, }
 }
 #[cfg(feature = "api20100401_transcription")]
 pub type ApiV2010AccountTranscription = ApiV2010AccountRecordingRecordingTranscription;
@@ -6844,76 +4022,11 @@ pub struct ApiV2010AccountUsageUsageRecord {
         feature = "api20100401_yesterday"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountUsageUsageRecord {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountUsageUsageRecord;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountUsageUsageRecord")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountUsageUsageRecord, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<chrono::NaiveDate> = None;
-                let mut __f8: Option<f64> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<chrono::NaiveDate> = None;
-                let mut __f11: Option<serde_json::Value> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "as_of" => __f2 = __map.next_value()?,
-                        "category" => __f3 = __map.next_value()?,
-                        "count" => __f4 = __map.next_value()?,
-                        "count_unit" => __f5 = __map.next_value()?,
-                        "description" => __f6 = __map.next_value()?,
-                        "end_date" => __f7 = __map.next_value()?,
-                        "price" => {
-                            __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "price_unit" => __f9 = __map.next_value()?,
-                        "start_date" => __f10 = __map.next_value()?,
-                        "subresource_uris" => __f11 = __map.next_value()?,
-                        "uri" => __f12 = __map.next_value()?,
-                        "usage" => __f13 = __map.next_value()?,
-                        "usage_unit" => __f14 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountUsageUsageRecord {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    as_of: __f2,
-                    category: __f3,
-                    count: __f4,
-                    count_unit: __f5,
-                    description: __f6,
-                    end_date: __f7,
-                    price: __f8,
-                    price_unit: __f9,
-                    start_date: __f10,
-                    subresource_uris: __f11,
-                    uri: __f12,
-                    usage: __f13,
-                    usage_unit: __f14,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountUsageUsageRecord { account_sid : opt, api_version : opt, as_of : opt,
+    category : opt, count : opt, count_unit : opt, description : opt, end_date : opt,
+    price : optn, price_unit : opt, start_date : opt, subresource_uris : opt, uri : opt,
+    usage : opt, usage_unit : opt, }
 }
 #[cfg(
     any(
@@ -6998,79 +4111,12 @@ pub struct ApiV2010AccountUsageUsageTrigger {
     pub usage_record_uri: Option<String>,
 }
 #[cfg(feature = "api20100401_trigger")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountUsageUsageTrigger {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountUsageUsageTrigger;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountUsageUsageTrigger")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountUsageUsageTrigger, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::ApiV2010AccountUsageUsageTriggerCallbackMethod,
-                > = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<super::models::UsageTriggerEnumRecurring> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<super::models::UsageTriggerEnumTriggerField> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "api_version" => __f1 = __map.next_value()?,
-                        "callback_method" => __f2 = __map.next_value()?,
-                        "callback_url" => __f3 = __map.next_value()?,
-                        "current_value" => __f4 = __map.next_value()?,
-                        "date_created" => __f5 = __map.next_value()?,
-                        "date_fired" => __f6 = __map.next_value()?,
-                        "date_updated" => __f7 = __map.next_value()?,
-                        "friendly_name" => __f8 = __map.next_value()?,
-                        "recurring" => __f9 = __map.next_value()?,
-                        "sid" => __f10 = __map.next_value()?,
-                        "trigger_by" => __f11 = __map.next_value()?,
-                        "trigger_value" => __f12 = __map.next_value()?,
-                        "uri" => __f13 = __map.next_value()?,
-                        "usage_category" => __f14 = __map.next_value()?,
-                        "usage_record_uri" => __f15 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountUsageUsageTrigger {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    callback_method: __f2,
-                    callback_url: __f3,
-                    current_value: __f4,
-                    date_created: __f5,
-                    date_fired: __f6,
-                    date_updated: __f7,
-                    friendly_name: __f8,
-                    recurring: __f9,
-                    sid: __f10,
-                    trigger_by: __f11,
-                    trigger_value: __f12,
-                    uri: __f13,
-                    usage_category: __f14,
-                    usage_record_uri: __f15,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountUsageUsageTrigger { account_sid : opt, api_version : opt,
+    callback_method : opt, callback_url : opt, current_value : opt, date_created : opt,
+    date_fired : opt, date_updated : opt, friendly_name : opt, recurring : opt, sid :
+    opt, trigger_by : opt, trigger_value : opt, uri : opt, usage_category : opt,
+    usage_record_uri : opt, }
 }
 #[cfg(feature = "api20100401_trigger")]
 impl ApiV2010AccountUsageUsageTrigger {
@@ -7127,41 +4173,9 @@ pub struct ApiV2010AccountCallUserDefinedMessage {
     pub date_created: Option<String>,
 }
 #[cfg(feature = "api20100401_user_defined_message")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallUserDefinedMessage {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallUserDefinedMessage;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallUserDefinedMessage")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallUserDefinedMessage, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "call_sid" => __f1 = __map.next_value()?,
-                        "sid" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallUserDefinedMessage {
-                    account_sid: __f0,
-                    call_sid: __f1,
-                    sid: __f2,
-                    date_created: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallUserDefinedMessage { account_sid : opt, call_sid : opt, sid : opt,
+    date_created : opt, }
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 impl ApiV2010AccountCallUserDefinedMessage {
@@ -7212,44 +4226,9 @@ pub struct ApiV2010AccountCallUserDefinedMessageSubscription {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountCallUserDefinedMessageSubscription {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountCallUserDefinedMessageSubscription;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountCallUserDefinedMessageSubscription")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountCallUserDefinedMessageSubscription, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "call_sid" => __f1 = __map.next_value()?,
-                        "sid" => __f2 = __map.next_value()?,
-                        "date_created" => __f3 = __map.next_value()?,
-                        "uri" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountCallUserDefinedMessageSubscription {
-                    account_sid: __f0,
-                    call_sid: __f1,
-                    sid: __f2,
-                    date_created: __f3,
-                    uri: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountCallUserDefinedMessageSubscription { account_sid : opt, call_sid :
+    opt, sid : opt, date_created : opt, uri : opt, }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 impl ApiV2010AccountCallUserDefinedMessageSubscription {
@@ -7300,44 +4279,9 @@ pub struct ApiV2010AccountValidationRequest {
     pub validation_code: Option<String>,
 }
 #[cfg(feature = "api20100401_validation_request")]
-impl<'de> serde::Deserialize<'de> for ApiV2010AccountValidationRequest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ApiV2010AccountValidationRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ApiV2010AccountValidationRequest")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ApiV2010AccountValidationRequest, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "account_sid" => __f0 = __map.next_value()?,
-                        "call_sid" => __f1 = __map.next_value()?,
-                        "friendly_name" => __f2 = __map.next_value()?,
-                        "phone_number" => __f3 = __map.next_value()?,
-                        "validation_code" => __f4 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ApiV2010AccountValidationRequest {
-                    account_sid: __f0,
-                    call_sid: __f1,
-                    friendly_name: __f2,
-                    phone_number: __f3,
-                    validation_code: __f4,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ApiV2010AccountValidationRequest { account_sid : opt, call_sid : opt, friendly_name :
+    opt, phone_number : opt, validation_code : opt, }
 }
 #[cfg(feature = "api20100401_validation_request")]
 impl ApiV2010AccountValidationRequest {
@@ -7379,56 +4323,10 @@ pub struct ListAccountResponse {
     pub accounts: Option<Vec<super::models::ApiV2010Account>>,
 }
 #[cfg(feature = "api20100401_account")]
-impl<'de> serde::Deserialize<'de> for ListAccountResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListAccountResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListAccountResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListAccountResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010Account>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "accounts" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListAccountResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    accounts: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListAccountResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, accounts :
+    opt, }
 }
 #[cfg(feature = "api20100401_account")]
 impl ListAccountResponse {
@@ -7470,32 +4368,8 @@ pub struct CreateAccountBody {
         feature = "api20100401_signing_key"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CreateAccountBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateAccountBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateAccountBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateAccountBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateAccountBody {
-                    friendly_name: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateAccountBody { friendly_name : opt = "FriendlyName", }
 }
 #[cfg(feature = "api20100401_account")]
 /// UpdateAccountRequest
@@ -7511,35 +4385,8 @@ pub struct UpdateAccountBody {
     pub status: Option<super::models::AccountEnumStatus>,
 }
 #[cfg(feature = "api20100401_account")]
-impl<'de> serde::Deserialize<'de> for UpdateAccountBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateAccountBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateAccountBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateAccountBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::AccountEnumStatus> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = __map.next_value()?,
-                        "Status" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateAccountBody {
-                    friendly_name: __f0,
-                    status: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateAccountBody { friendly_name : opt = "FriendlyName", status : opt = "Status", }
 }
 #[cfg(feature = "api20100401_address")]
 /// ListAddressResponse
@@ -7556,56 +4403,10 @@ pub struct ListAddressResponse {
     pub addresses: Option<Vec<super::models::ApiV2010AccountAddress>>,
 }
 #[cfg(feature = "api20100401_address")]
-impl<'de> serde::Deserialize<'de> for ListAddressResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListAddressResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListAddressResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListAddressResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountAddress>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "addresses" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListAddressResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    addresses: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListAddressResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, addresses :
+    opt, }
 }
 #[cfg(feature = "api20100401_address")]
 impl ListAddressResponse {
@@ -7659,59 +4460,12 @@ pub struct CreateAddressBody {
     pub street_secondary: Option<String>,
 }
 #[cfg(feature = "api20100401_address")]
-impl<'de> serde::Deserialize<'de> for CreateAddressBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateAddressBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateAddressBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateAddressBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "CustomerName" => __f0 = Some(__map.next_value()?),
-                        "Street" => __f1 = Some(__map.next_value()?),
-                        "City" => __f2 = Some(__map.next_value()?),
-                        "Region" => __f3 = Some(__map.next_value()?),
-                        "PostalCode" => __f4 = Some(__map.next_value()?),
-                        "IsoCountry" => __f5 = Some(__map.next_value()?),
-                        "FriendlyName" => __f6 = __map.next_value()?,
-                        "EmergencyEnabled" => __f7 = __map.next_value()?,
-                        "AutoCorrectAddress" => __f8 = __map.next_value()?,
-                        "StreetSecondary" => __f9 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateAddressBody {
-                    customer_name: rt::de::required(__f0, "CustomerName")?,
-                    street: rt::de::required(__f1, "Street")?,
-                    city: rt::de::required(__f2, "City")?,
-                    region: rt::de::required(__f3, "Region")?,
-                    postal_code: rt::de::required(__f4, "PostalCode")?,
-                    iso_country: rt::de::required(__f5, "IsoCountry")?,
-                    friendly_name: __f6,
-                    emergency_enabled: __f7,
-                    auto_correct_address: __f8,
-                    street_secondary: __f9,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateAddressBody { customer_name : req = "CustomerName", street : req = "Street",
+    city : req = "City", region : req = "Region", postal_code : req = "PostalCode",
+    iso_country : req = "IsoCountry", friendly_name : opt = "FriendlyName",
+    emergency_enabled : opt = "EmergencyEnabled", auto_correct_address : opt =
+    "AutoCorrectAddress", street_secondary : opt = "StreetSecondary", }
 }
 #[cfg(feature = "api20100401_address")]
 /// UpdateAddressRequest
@@ -7755,56 +4509,12 @@ pub struct UpdateAddressBody {
     pub street_secondary: Option<String>,
 }
 #[cfg(feature = "api20100401_address")]
-impl<'de> serde::Deserialize<'de> for UpdateAddressBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateAddressBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateAddressBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateAddressBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = __map.next_value()?,
-                        "CustomerName" => __f1 = __map.next_value()?,
-                        "Street" => __f2 = __map.next_value()?,
-                        "City" => __f3 = __map.next_value()?,
-                        "Region" => __f4 = __map.next_value()?,
-                        "PostalCode" => __f5 = __map.next_value()?,
-                        "EmergencyEnabled" => __f6 = __map.next_value()?,
-                        "AutoCorrectAddress" => __f7 = __map.next_value()?,
-                        "StreetSecondary" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateAddressBody {
-                    friendly_name: __f0,
-                    customer_name: __f1,
-                    street: __f2,
-                    city: __f3,
-                    region: __f4,
-                    postal_code: __f5,
-                    emergency_enabled: __f6,
-                    auto_correct_address: __f7,
-                    street_secondary: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateAddressBody { friendly_name : opt = "FriendlyName", customer_name : opt =
+    "CustomerName", street : opt = "Street", city : opt = "City", region : opt =
+    "Region", postal_code : opt = "PostalCode", emergency_enabled : opt =
+    "EmergencyEnabled", auto_correct_address : opt = "AutoCorrectAddress",
+    street_secondary : opt = "StreetSecondary", }
 }
 #[cfg(feature = "api20100401_application")]
 /// ListApplicationResponse
@@ -7821,56 +4531,10 @@ pub struct ListApplicationResponse {
     pub applications: Option<Vec<super::models::ApiV2010AccountApplication>>,
 }
 #[cfg(feature = "api20100401_application")]
-impl<'de> serde::Deserialize<'de> for ListApplicationResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListApplicationResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListApplicationResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListApplicationResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountApplication>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "applications" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListApplicationResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    applications: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListApplicationResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
+    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, applications
+    : opt, }
 }
 #[cfg(feature = "api20100401_application")]
 impl ListApplicationResponse {
@@ -7954,77 +4618,17 @@ pub struct CreateApplicationBody {
     pub public_application_connect_enabled: Option<bool>,
 }
 #[cfg(feature = "api20100401_application")]
-impl<'de> serde::Deserialize<'de> for CreateApplicationBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateApplicationBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateApplicationBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateApplicationBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::VoiceMethodGetPost> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::VoiceFallbackMethodGetPost> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::StatusCallbackMethodGetPost> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<super::models::SmsMethodGetPost> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<super::models::SmsFallbackMethodGetPost> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ApiVersion" => __f0 = __map.next_value()?,
-                        "VoiceUrl" => __f1 = __map.next_value()?,
-                        "VoiceMethod" => __f2 = __map.next_value()?,
-                        "VoiceFallbackUrl" => __f3 = __map.next_value()?,
-                        "VoiceFallbackMethod" => __f4 = __map.next_value()?,
-                        "StatusCallback" => __f5 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f6 = __map.next_value()?,
-                        "VoiceCallerIdLookup" => __f7 = __map.next_value()?,
-                        "SmsUrl" => __f8 = __map.next_value()?,
-                        "SmsMethod" => __f9 = __map.next_value()?,
-                        "SmsFallbackUrl" => __f10 = __map.next_value()?,
-                        "SmsFallbackMethod" => __f11 = __map.next_value()?,
-                        "SmsStatusCallback" => __f12 = __map.next_value()?,
-                        "MessageStatusCallback" => __f13 = __map.next_value()?,
-                        "FriendlyName" => __f14 = __map.next_value()?,
-                        "PublicApplicationConnectEnabled" => __f15 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateApplicationBody {
-                    api_version: __f0,
-                    voice_url: __f1,
-                    voice_method: __f2,
-                    voice_fallback_url: __f3,
-                    voice_fallback_method: __f4,
-                    status_callback: __f5,
-                    status_callback_method: __f6,
-                    voice_caller_id_lookup: __f7,
-                    sms_url: __f8,
-                    sms_method: __f9,
-                    sms_fallback_url: __f10,
-                    sms_fallback_method: __f11,
-                    sms_status_callback: __f12,
-                    message_status_callback: __f13,
-                    friendly_name: __f14,
-                    public_application_connect_enabled: __f15,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateApplicationBody { api_version : opt = "ApiVersion", voice_url : opt =
+    "VoiceUrl", voice_method : opt = "VoiceMethod", voice_fallback_url : opt =
+    "VoiceFallbackUrl", voice_fallback_method : opt = "VoiceFallbackMethod",
+    status_callback : opt = "StatusCallback", status_callback_method : opt =
+    "StatusCallbackMethod", voice_caller_id_lookup : opt = "VoiceCallerIdLookup", sms_url
+    : opt = "SmsUrl", sms_method : opt = "SmsMethod", sms_fallback_url : opt =
+    "SmsFallbackUrl", sms_fallback_method : opt = "SmsFallbackMethod",
+    sms_status_callback : opt = "SmsStatusCallback", message_status_callback : opt =
+    "MessageStatusCallback", friendly_name : opt = "FriendlyName",
+    public_application_connect_enabled : opt = "PublicApplicationConnectEnabled", }
 }
 #[cfg(
     any(
@@ -8136,77 +4740,17 @@ pub struct UpdateApplicationBody {
     pub public_application_connect_enabled: Option<bool>,
 }
 #[cfg(feature = "api20100401_application")]
-impl<'de> serde::Deserialize<'de> for UpdateApplicationBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateApplicationBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateApplicationBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateApplicationBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::VoiceMethodGetPost> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::VoiceFallbackMethodGetPost> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<super::models::StatusCallbackMethodGetPost> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<super::models::SmsMethodGetPost> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<super::models::SmsFallbackMethodGetPost> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = __map.next_value()?,
-                        "ApiVersion" => __f1 = __map.next_value()?,
-                        "VoiceUrl" => __f2 = __map.next_value()?,
-                        "VoiceMethod" => __f3 = __map.next_value()?,
-                        "VoiceFallbackUrl" => __f4 = __map.next_value()?,
-                        "VoiceFallbackMethod" => __f5 = __map.next_value()?,
-                        "StatusCallback" => __f6 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f7 = __map.next_value()?,
-                        "VoiceCallerIdLookup" => __f8 = __map.next_value()?,
-                        "SmsUrl" => __f9 = __map.next_value()?,
-                        "SmsMethod" => __f10 = __map.next_value()?,
-                        "SmsFallbackUrl" => __f11 = __map.next_value()?,
-                        "SmsFallbackMethod" => __f12 = __map.next_value()?,
-                        "SmsStatusCallback" => __f13 = __map.next_value()?,
-                        "MessageStatusCallback" => __f14 = __map.next_value()?,
-                        "PublicApplicationConnectEnabled" => __f15 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateApplicationBody {
-                    friendly_name: __f0,
-                    api_version: __f1,
-                    voice_url: __f2,
-                    voice_method: __f3,
-                    voice_fallback_url: __f4,
-                    voice_fallback_method: __f5,
-                    status_callback: __f6,
-                    status_callback_method: __f7,
-                    voice_caller_id_lookup: __f8,
-                    sms_url: __f9,
-                    sms_method: __f10,
-                    sms_fallback_url: __f11,
-                    sms_fallback_method: __f12,
-                    sms_status_callback: __f13,
-                    message_status_callback: __f14,
-                    public_application_connect_enabled: __f15,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateApplicationBody { friendly_name : opt = "FriendlyName", api_version : opt =
+    "ApiVersion", voice_url : opt = "VoiceUrl", voice_method : opt = "VoiceMethod",
+    voice_fallback_url : opt = "VoiceFallbackUrl", voice_fallback_method : opt =
+    "VoiceFallbackMethod", status_callback : opt = "StatusCallback",
+    status_callback_method : opt = "StatusCallbackMethod", voice_caller_id_lookup : opt =
+    "VoiceCallerIdLookup", sms_url : opt = "SmsUrl", sms_method : opt = "SmsMethod",
+    sms_fallback_url : opt = "SmsFallbackUrl", sms_fallback_method : opt =
+    "SmsFallbackMethod", sms_status_callback : opt = "SmsStatusCallback",
+    message_status_callback : opt = "MessageStatusCallback",
+    public_application_connect_enabled : opt = "PublicApplicationConnectEnabled", }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 /// ListAuthorizedConnectAppResponse
@@ -8225,58 +4769,10 @@ pub struct ListAuthorizedConnectAppResponse {
     >,
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
-impl<'de> serde::Deserialize<'de> for ListAuthorizedConnectAppResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListAuthorizedConnectAppResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListAuthorizedConnectAppResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListAuthorizedConnectAppResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountAuthorizedConnectApp>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "authorized_connect_apps" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListAuthorizedConnectAppResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    authorized_connect_apps: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListAuthorizedConnectAppResponse { end : opt, first_page_uri : opt, next_page_uri :
+    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    authorized_connect_apps : opt, }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 impl ListAuthorizedConnectAppResponse {
@@ -8300,37 +4796,8 @@ pub struct ListAvailablePhoneNumberCountryResponse {
     pub uri: Option<String>,
 }
 #[cfg(feature = "api20100401_available_phone_number_country")]
-impl<'de> serde::Deserialize<'de> for ListAvailablePhoneNumberCountryResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListAvailablePhoneNumberCountryResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListAvailablePhoneNumberCountryResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListAvailablePhoneNumberCountryResponse, A::Error> {
-                let mut __f0: Option<
-                    Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountry>,
-                > = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "countries" => __f0 = __map.next_value()?,
-                        "uri" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListAvailablePhoneNumberCountryResponse {
-                    countries: __f0,
-                    uri: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListAvailablePhoneNumberCountryResponse { countries : opt, uri : opt, }
 }
 #[cfg(
     any(
@@ -8371,60 +4838,10 @@ pub struct ListAvailablePhoneNumberLocalResponse {
         feature = "api20100401_voip"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ListAvailablePhoneNumberLocalResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListAvailablePhoneNumberLocalResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListAvailablePhoneNumberLocalResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListAvailablePhoneNumberLocalResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "available_phone_numbers" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListAvailablePhoneNumberLocalResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    available_phone_numbers: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListAvailablePhoneNumberLocalResponse { end : opt, first_page_uri : opt,
+    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
+    opt, uri : opt, available_phone_numbers : opt, }
 }
 #[cfg(feature = "api20100401_machine_to_machine")]
 /// ListAvailablePhoneNumberMachineToMachineResponse
@@ -8459,56 +4876,9 @@ pub struct ListCallResponse {
     pub calls: Option<Vec<super::models::ApiV2010AccountCall>>,
 }
 #[cfg(feature = "api20100401_call")]
-impl<'de> serde::Deserialize<'de> for ListCallResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCallResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCallResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCallResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountCall>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "calls" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCallResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    calls: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCallResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
+    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, calls : opt, }
 }
 #[cfg(feature = "api20100401_call")]
 impl ListCallResponse {
@@ -8676,145 +5046,28 @@ pub struct CreateCallBody {
     pub application_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_call")]
-impl<'de> serde::Deserialize<'de> for CreateCallBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateCallBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateCallBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateCallBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::CreateCallBodyMethod> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::FallbackMethod> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<Vec<String>> = None;
-                let mut __f7: Option<
-                    super::models::CreateCallBodyStatusCallbackMethod,
-                > = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<i64> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<
-                    super::models::CreateCallBodyRecordingStatusCallbackMethod,
-                > = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<i64> = None;
-                let mut __f18: Option<Vec<String>> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<i64> = None;
-                let mut __f22: Option<i64> = None;
-                let mut __f23: Option<i64> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<
-                    super::models::CreateCallBodyAsyncAmdStatusCallbackMethod,
-                > = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<i64> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "To" => __f0 = Some(__map.next_value()?),
-                        "From" => __f1 = Some(__map.next_value()?),
-                        "Method" => __f2 = __map.next_value()?,
-                        "FallbackUrl" => __f3 = __map.next_value()?,
-                        "FallbackMethod" => __f4 = __map.next_value()?,
-                        "StatusCallback" => __f5 = __map.next_value()?,
-                        "StatusCallbackEvent" => __f6 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f7 = __map.next_value()?,
-                        "SendDigits" => __f8 = __map.next_value()?,
-                        "Timeout" => __f9 = __map.next_value()?,
-                        "Record" => __f10 = __map.next_value()?,
-                        "RecordingChannels" => __f11 = __map.next_value()?,
-                        "RecordingStatusCallback" => __f12 = __map.next_value()?,
-                        "RecordingStatusCallbackMethod" => __f13 = __map.next_value()?,
-                        "SipAuthUsername" => __f14 = __map.next_value()?,
-                        "SipAuthPassword" => __f15 = __map.next_value()?,
-                        "MachineDetection" => __f16 = __map.next_value()?,
-                        "MachineDetectionTimeout" => __f17 = __map.next_value()?,
-                        "RecordingStatusCallbackEvent" => __f18 = __map.next_value()?,
-                        "Trim" => __f19 = __map.next_value()?,
-                        "CallerId" => __f20 = __map.next_value()?,
-                        "MachineDetectionSpeechThreshold" => __f21 = __map.next_value()?,
-                        "MachineDetectionSpeechEndThreshold" => {
-                            __f22 = __map.next_value()?;
-                        }
-                        "MachineDetectionSilenceTimeout" => __f23 = __map.next_value()?,
-                        "AsyncAmd" => __f24 = __map.next_value()?,
-                        "AsyncAmdStatusCallback" => __f25 = __map.next_value()?,
-                        "AsyncAmdStatusCallbackMethod" => __f26 = __map.next_value()?,
-                        "Byoc" => __f27 = __map.next_value()?,
-                        "CallReason" => __f28 = __map.next_value()?,
-                        "CallToken" => __f29 = __map.next_value()?,
-                        "RecordingTrack" => __f30 = __map.next_value()?,
-                        "TimeLimit" => __f31 = __map.next_value()?,
-                        "ClientNotificationUrl" => __f32 = __map.next_value()?,
-                        "Url" => __f33 = __map.next_value()?,
-                        "Twiml" => __f34 = __map.next_value()?,
-                        "ApplicationSid" => __f35 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateCallBody {
-                    to: rt::de::required(__f0, "To")?,
-                    from: rt::de::required(__f1, "From")?,
-                    method: __f2,
-                    fallback_url: __f3,
-                    fallback_method: __f4,
-                    status_callback: __f5,
-                    status_callback_event: __f6,
-                    status_callback_method: __f7,
-                    send_digits: __f8,
-                    timeout: __f9,
-                    record: __f10,
-                    recording_channels: __f11,
-                    recording_status_callback: __f12,
-                    recording_status_callback_method: __f13,
-                    sip_auth_username: __f14,
-                    sip_auth_password: __f15,
-                    machine_detection: __f16,
-                    machine_detection_timeout: __f17,
-                    recording_status_callback_event: __f18,
-                    trim: __f19,
-                    caller_id: __f20,
-                    machine_detection_speech_threshold: __f21,
-                    machine_detection_speech_end_threshold: __f22,
-                    machine_detection_silence_timeout: __f23,
-                    async_amd: __f24,
-                    async_amd_status_callback: __f25,
-                    async_amd_status_callback_method: __f26,
-                    byoc: __f27,
-                    call_reason: __f28,
-                    call_token: __f29,
-                    recording_track: __f30,
-                    time_limit: __f31,
-                    client_notification_url: __f32,
-                    url: __f33,
-                    twiml: __f34,
-                    application_sid: __f35,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateCallBody { to : req = "To", from : req = "From", method : opt = "Method",
+    fallback_url : opt = "FallbackUrl", fallback_method : opt = "FallbackMethod",
+    status_callback : opt = "StatusCallback", status_callback_event : opt =
+    "StatusCallbackEvent", status_callback_method : opt = "StatusCallbackMethod",
+    send_digits : opt = "SendDigits", timeout : opt = "Timeout", record : opt = "Record",
+    recording_channels : opt = "RecordingChannels", recording_status_callback : opt =
+    "RecordingStatusCallback", recording_status_callback_method : opt =
+    "RecordingStatusCallbackMethod", sip_auth_username : opt = "SipAuthUsername",
+    sip_auth_password : opt = "SipAuthPassword", machine_detection : opt =
+    "MachineDetection", machine_detection_timeout : opt = "MachineDetectionTimeout",
+    recording_status_callback_event : opt = "RecordingStatusCallbackEvent", trim : opt =
+    "Trim", caller_id : opt = "CallerId", machine_detection_speech_threshold : opt =
+    "MachineDetectionSpeechThreshold", machine_detection_speech_end_threshold : opt =
+    "MachineDetectionSpeechEndThreshold", machine_detection_silence_timeout : opt =
+    "MachineDetectionSilenceTimeout", async_amd : opt = "AsyncAmd",
+    async_amd_status_callback : opt = "AsyncAmdStatusCallback",
+    async_amd_status_callback_method : opt = "AsyncAmdStatusCallbackMethod", byoc : opt =
+    "Byoc", call_reason : opt = "CallReason", call_token : opt = "CallToken",
+    recording_track : opt = "RecordingTrack", time_limit : opt = "TimeLimit",
+    client_notification_url : opt = "ClientNotificationUrl", url : opt = "Url", twiml :
+    opt = "Twiml", application_sid : opt = "ApplicationSid", }
 }
 #[cfg(feature = "api20100401_call")]
 impl CreateCallBody {
@@ -8899,58 +5152,11 @@ pub struct UpdateCallBody {
     pub time_limit: Option<i64>,
 }
 #[cfg(feature = "api20100401_call")]
-impl<'de> serde::Deserialize<'de> for UpdateCallBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateCallBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateCallBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateCallBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UpdateCallBodyMethod> = None;
-                let mut __f2: Option<super::models::CallEnumUpdateStatus> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::FallbackMethod> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<
-                    super::models::UpdateCallBodyStatusCallbackMethod,
-                > = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Url" => __f0 = __map.next_value()?,
-                        "Method" => __f1 = __map.next_value()?,
-                        "Status" => __f2 = __map.next_value()?,
-                        "FallbackUrl" => __f3 = __map.next_value()?,
-                        "FallbackMethod" => __f4 = __map.next_value()?,
-                        "StatusCallback" => __f5 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f6 = __map.next_value()?,
-                        "Twiml" => __f7 = __map.next_value()?,
-                        "TimeLimit" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateCallBody {
-                    url: __f0,
-                    method: __f1,
-                    status: __f2,
-                    fallback_url: __f3,
-                    fallback_method: __f4,
-                    status_callback: __f5,
-                    status_callback_method: __f6,
-                    twiml: __f7,
-                    time_limit: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateCallBody { url : opt = "Url", method : opt = "Method", status : opt = "Status",
+    fallback_url : opt = "FallbackUrl", fallback_method : opt = "FallbackMethod",
+    status_callback : opt = "StatusCallback", status_callback_method : opt =
+    "StatusCallbackMethod", twiml : opt = "Twiml", time_limit : opt = "TimeLimit", }
 }
 #[cfg(feature = "api20100401_call")]
 /// The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
@@ -8973,55 +5179,9 @@ pub struct ListCallEventResponse {
     pub events: Option<Vec<super::models::ApiV2010AccountCallCallEvent>>,
 }
 #[cfg(feature = "api20100401_event")]
-impl<'de> serde::Deserialize<'de> for ListCallEventResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCallEventResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCallEventResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCallEventResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountCallCallEvent>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "events" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCallEventResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    events: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ListCallEventResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, events : opt,
     }
 }
 #[cfg(
@@ -9043,58 +5203,10 @@ pub struct ListCallNotificationResponse {
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
 )]
-impl<'de> serde::Deserialize<'de> for ListCallNotificationResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCallNotificationResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCallNotificationResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCallNotificationResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountCallCallNotification>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "notifications" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCallNotificationResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    notifications: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCallNotificationResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
+    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    notifications : opt, }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -9125,58 +5237,10 @@ pub struct ListCallRecordingResponse {
     pub recordings: Option<Vec<super::models::ApiV2010AccountCallCallRecording>>,
 }
 #[cfg(feature = "api20100401_call_recording")]
-impl<'de> serde::Deserialize<'de> for ListCallRecordingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListCallRecordingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListCallRecordingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListCallRecordingResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountCallCallRecording>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "recordings" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListCallRecordingResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    recordings: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListCallRecordingResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
+    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    recordings : opt, }
 }
 #[cfg(feature = "api20100401_call_recording")]
 impl ListCallRecordingResponse {
@@ -9222,49 +5286,12 @@ pub struct CreateCallRecordingBody {
     pub recording_track: Option<String>,
 }
 #[cfg(feature = "api20100401_call_recording")]
-impl<'de> serde::Deserialize<'de> for CreateCallRecordingBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateCallRecordingBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateCallRecordingBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateCallRecordingBody, A::Error> {
-                let mut __f0: Option<Vec<String>> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::CreateCallRecordingBodyRecordingStatusCallbackMethod,
-                > = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "RecordingStatusCallbackEvent" => __f0 = __map.next_value()?,
-                        "RecordingStatusCallback" => __f1 = __map.next_value()?,
-                        "RecordingStatusCallbackMethod" => __f2 = __map.next_value()?,
-                        "Trim" => __f3 = __map.next_value()?,
-                        "RecordingChannels" => __f4 = __map.next_value()?,
-                        "RecordingTrack" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateCallRecordingBody {
-                    recording_status_callback_event: __f0,
-                    recording_status_callback: __f1,
-                    recording_status_callback_method: __f2,
-                    trim: __f3,
-                    recording_channels: __f4,
-                    recording_track: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateCallRecordingBody { recording_status_callback_event : opt =
+    "RecordingStatusCallbackEvent", recording_status_callback : opt =
+    "RecordingStatusCallback", recording_status_callback_method : opt =
+    "RecordingStatusCallbackMethod", trim : opt = "Trim", recording_channels : opt =
+    "RecordingChannels", recording_track : opt = "RecordingTrack", }
 }
 #[cfg(feature = "api20100401_call_recording")]
 /// The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`.
@@ -9292,35 +5319,9 @@ pub struct UpdateCallRecordingBody {
         feature = "api20100401_conference_recording"
     )
 )]
-impl<'de> serde::Deserialize<'de> for UpdateCallRecordingBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateCallRecordingBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateCallRecordingBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateCallRecordingBody, A::Error> {
-                let mut __f0: Option<super::models::CallRecordingEnumStatus> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Status" => __f0 = Some(__map.next_value()?),
-                        "PauseBehavior" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateCallRecordingBody {
-                    status: rt::de::required(__f0, "Status")?,
-                    pause_behavior: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateCallRecordingBody { status : req = "Status", pause_behavior : opt =
+    "PauseBehavior", }
 }
 #[cfg(feature = "api20100401_call_recording")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9335,41 +5336,9 @@ pub struct UpdateCallRecordingError408 {
     pub status: Option<i32>,
 }
 #[cfg(feature = "api20100401_call_recording")]
-impl<'de> serde::Deserialize<'de> for UpdateCallRecordingError408 {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateCallRecordingError408;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateCallRecordingError408")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateCallRecordingError408, A::Error> {
-                let mut __f0: Option<i32> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i32> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "code" => __f0 = __map.next_value()?,
-                        "message" => __f1 = __map.next_value()?,
-                        "more_info" => __f2 = __map.next_value()?,
-                        "status" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateCallRecordingError408 {
-                    code: __f0,
-                    message: __f1,
-                    more_info: __f2,
-                    status: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateCallRecordingError408 { code : opt, message : opt, more_info : opt, status :
+    opt, }
 }
 #[cfg(feature = "api20100401_conference")]
 /// UpdateConferenceRequest
@@ -9388,40 +5357,9 @@ pub struct UpdateConferenceBody {
     pub announce_method: Option<super::models::UpdateConferenceBodyAnnounceMethod>,
 }
 #[cfg(feature = "api20100401_conference")]
-impl<'de> serde::Deserialize<'de> for UpdateConferenceBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateConferenceBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateConferenceBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateConferenceBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::UpdateConferenceBodyAnnounceMethod,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Status" => __f0 = __map.next_value()?,
-                        "AnnounceUrl" => __f1 = __map.next_value()?,
-                        "AnnounceMethod" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateConferenceBody {
-                    status: __f0,
-                    announce_url: __f1,
-                    announce_method: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateConferenceBody { status : opt = "Status", announce_url : opt = "AnnounceUrl",
+    announce_method : opt = "AnnounceMethod", }
 }
 #[cfg(feature = "api20100401_conference")]
 /// The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`
@@ -9441,56 +5379,10 @@ pub struct ListConferenceResponse {
     pub conferences: Option<Vec<super::models::ApiV2010AccountConference>>,
 }
 #[cfg(feature = "api20100401_conference")]
-impl<'de> serde::Deserialize<'de> for ListConferenceResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListConferenceResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListConferenceResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListConferenceResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountConference>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "conferences" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListConferenceResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    conferences: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListConferenceResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, conferences :
+    opt, }
 }
 #[cfg(feature = "api20100401_conference")]
 impl ListConferenceResponse {
@@ -9521,58 +5413,10 @@ pub struct ListConferenceRecordingResponse {
     >,
 }
 #[cfg(feature = "api20100401_conference_recording")]
-impl<'de> serde::Deserialize<'de> for ListConferenceRecordingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListConferenceRecordingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListConferenceRecordingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListConferenceRecordingResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountConferenceConferenceRecording>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "recordings" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListConferenceRecordingResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    recordings: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListConferenceRecordingResponse { end : opt, first_page_uri : opt, next_page_uri :
+    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    recordings : opt, }
 }
 #[cfg(feature = "api20100401_conference_recording")]
 impl ListConferenceRecordingResponse {
@@ -9629,55 +5473,13 @@ pub struct UpdateConnectAppBody {
     pub permissions: Option<Vec<super::models::ConnectAppEnumPermission>>,
 }
 #[cfg(feature = "api20100401_connect_app")]
-impl<'de> serde::Deserialize<'de> for UpdateConnectAppBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateConnectAppBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateConnectAppBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateConnectAppBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::UpdateConnectAppBodyDeauthorizeCallbackMethod,
-                > = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<Vec<super::models::ConnectAppEnumPermission>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "AuthorizeRedirectUrl" => __f0 = __map.next_value()?,
-                        "CompanyName" => __f1 = __map.next_value()?,
-                        "DeauthorizeCallbackMethod" => __f2 = __map.next_value()?,
-                        "DeauthorizeCallbackUrl" => __f3 = __map.next_value()?,
-                        "Description" => __f4 = __map.next_value()?,
-                        "FriendlyName" => __f5 = __map.next_value()?,
-                        "HomepageUrl" => __f6 = __map.next_value()?,
-                        "Permissions" => __f7 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateConnectAppBody {
-                    authorize_redirect_url: __f0,
-                    company_name: __f1,
-                    deauthorize_callback_method: __f2,
-                    deauthorize_callback_url: __f3,
-                    description: __f4,
-                    friendly_name: __f5,
-                    homepage_url: __f6,
-                    permissions: __f7,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateConnectAppBody { authorize_redirect_url : opt = "AuthorizeRedirectUrl",
+    company_name : opt = "CompanyName", deauthorize_callback_method : opt =
+    "DeauthorizeCallbackMethod", deauthorize_callback_url : opt =
+    "DeauthorizeCallbackUrl", description : opt = "Description", friendly_name : opt =
+    "FriendlyName", homepage_url : opt = "HomepageUrl", permissions : opt =
+    "Permissions", }
 }
 #[cfg(feature = "api20100401_connect_app")]
 /// The HTTP method to use when calling `deauthorize_callback_url`.
@@ -9697,56 +5499,10 @@ pub struct ListConnectAppResponse {
     pub connect_apps: Option<Vec<super::models::ApiV2010AccountConnectApp>>,
 }
 #[cfg(feature = "api20100401_connect_app")]
-impl<'de> serde::Deserialize<'de> for ListConnectAppResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListConnectAppResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListConnectAppResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListConnectAppResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountConnectApp>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "connect_apps" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListConnectAppResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    connect_apps: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListConnectAppResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, connect_apps :
+    opt, }
 }
 #[cfg(feature = "api20100401_connect_app")]
 impl ListConnectAppResponse {
@@ -9777,58 +5533,10 @@ pub struct ListDependentPhoneNumberResponse {
     >,
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
-impl<'de> serde::Deserialize<'de> for ListDependentPhoneNumberResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListDependentPhoneNumberResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListDependentPhoneNumberResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListDependentPhoneNumberResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "dependent_phone_numbers" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListDependentPhoneNumberResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    dependent_phone_numbers: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListDependentPhoneNumberResponse { end : opt, first_page_uri : opt, next_page_uri :
+    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    dependent_phone_numbers : opt, }
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 impl ListDependentPhoneNumberResponse {
@@ -9941,102 +5649,19 @@ pub struct UpdateIncomingPhoneNumberBody {
     pub bundle_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
-impl<'de> serde::Deserialize<'de> for UpdateIncomingPhoneNumberBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateIncomingPhoneNumberBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateIncomingPhoneNumberBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateIncomingPhoneNumberBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::SmsFallbackMethod> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::SmsMethod> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<super::models::StatusCallbackMethod> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<super::models::VoiceFallbackMethod> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<super::models::VoiceMethod> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<
-                    super::models::IncomingPhoneNumberEnumEmergencyStatus,
-                > = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<
-                    super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
-                > = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "AccountSid" => __f0 = __map.next_value()?,
-                        "ApiVersion" => __f1 = __map.next_value()?,
-                        "FriendlyName" => __f2 = __map.next_value()?,
-                        "SmsApplicationSid" => __f3 = __map.next_value()?,
-                        "SmsFallbackMethod" => __f4 = __map.next_value()?,
-                        "SmsFallbackUrl" => __f5 = __map.next_value()?,
-                        "SmsMethod" => __f6 = __map.next_value()?,
-                        "SmsUrl" => __f7 = __map.next_value()?,
-                        "StatusCallback" => __f8 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f9 = __map.next_value()?,
-                        "VoiceApplicationSid" => __f10 = __map.next_value()?,
-                        "VoiceCallerIdLookup" => __f11 = __map.next_value()?,
-                        "VoiceFallbackMethod" => __f12 = __map.next_value()?,
-                        "VoiceFallbackUrl" => __f13 = __map.next_value()?,
-                        "VoiceMethod" => __f14 = __map.next_value()?,
-                        "VoiceUrl" => __f15 = __map.next_value()?,
-                        "EmergencyStatus" => __f16 = __map.next_value()?,
-                        "EmergencyAddressSid" => __f17 = __map.next_value()?,
-                        "TrunkSid" => __f18 = __map.next_value()?,
-                        "VoiceReceiveMode" => __f19 = __map.next_value()?,
-                        "IdentitySid" => __f20 = __map.next_value()?,
-                        "AddressSid" => __f21 = __map.next_value()?,
-                        "BundleSid" => __f22 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateIncomingPhoneNumberBody {
-                    account_sid: __f0,
-                    api_version: __f1,
-                    friendly_name: __f2,
-                    sms_application_sid: __f3,
-                    sms_fallback_method: __f4,
-                    sms_fallback_url: __f5,
-                    sms_method: __f6,
-                    sms_url: __f7,
-                    status_callback: __f8,
-                    status_callback_method: __f9,
-                    voice_application_sid: __f10,
-                    voice_caller_id_lookup: __f11,
-                    voice_fallback_method: __f12,
-                    voice_fallback_url: __f13,
-                    voice_method: __f14,
-                    voice_url: __f15,
-                    emergency_status: __f16,
-                    emergency_address_sid: __f17,
-                    trunk_sid: __f18,
-                    voice_receive_mode: __f19,
-                    identity_sid: __f20,
-                    address_sid: __f21,
-                    bundle_sid: __f22,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateIncomingPhoneNumberBody { account_sid : opt = "AccountSid", api_version : opt =
+    "ApiVersion", friendly_name : opt = "FriendlyName", sms_application_sid : opt =
+    "SmsApplicationSid", sms_fallback_method : opt = "SmsFallbackMethod",
+    sms_fallback_url : opt = "SmsFallbackUrl", sms_method : opt = "SmsMethod", sms_url :
+    opt = "SmsUrl", status_callback : opt = "StatusCallback", status_callback_method :
+    opt = "StatusCallbackMethod", voice_application_sid : opt = "VoiceApplicationSid",
+    voice_caller_id_lookup : opt = "VoiceCallerIdLookup", voice_fallback_method : opt =
+    "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl", voice_method :
+    opt = "VoiceMethod", voice_url : opt = "VoiceUrl", emergency_status : opt =
+    "EmergencyStatus", emergency_address_sid : opt = "EmergencyAddressSid", trunk_sid :
+    opt = "TrunkSid", voice_receive_mode : opt = "VoiceReceiveMode", identity_sid : opt =
+    "IdentitySid", address_sid : opt = "AddressSid", bundle_sid : opt = "BundleSid", }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl UpdateIncomingPhoneNumberBody {
@@ -10184,58 +5809,10 @@ pub struct ListIncomingPhoneNumberResponse {
     >,
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
-impl<'de> serde::Deserialize<'de> for ListIncomingPhoneNumberResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListIncomingPhoneNumberResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListIncomingPhoneNumberResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListIncomingPhoneNumberResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountIncomingPhoneNumber>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "incoming_phone_numbers" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListIncomingPhoneNumberResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    incoming_phone_numbers: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListIncomingPhoneNumberResponse { end : opt, first_page_uri : opt, next_page_uri :
+    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    incoming_phone_numbers : opt, }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl ListIncomingPhoneNumberResponse {
@@ -10352,105 +5929,20 @@ pub struct CreateIncomingPhoneNumberBody {
     pub area_code: Option<String>,
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
-impl<'de> serde::Deserialize<'de> for CreateIncomingPhoneNumberBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateIncomingPhoneNumberBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateIncomingPhoneNumberBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateIncomingPhoneNumberBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::SmsFallbackMethod> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::SmsMethod> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<super::models::StatusCallbackMethod> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<super::models::VoiceFallbackMethod> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<super::models::VoiceMethod> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<
-                    super::models::IncomingPhoneNumberEnumEmergencyStatus,
-                > = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<
-                    super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
-                > = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "ApiVersion" => __f0 = __map.next_value()?,
-                        "FriendlyName" => __f1 = __map.next_value()?,
-                        "SmsApplicationSid" => __f2 = __map.next_value()?,
-                        "SmsFallbackMethod" => __f3 = __map.next_value()?,
-                        "SmsFallbackUrl" => __f4 = __map.next_value()?,
-                        "SmsMethod" => __f5 = __map.next_value()?,
-                        "SmsUrl" => __f6 = __map.next_value()?,
-                        "StatusCallback" => __f7 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f8 = __map.next_value()?,
-                        "VoiceApplicationSid" => __f9 = __map.next_value()?,
-                        "VoiceCallerIdLookup" => __f10 = __map.next_value()?,
-                        "VoiceFallbackMethod" => __f11 = __map.next_value()?,
-                        "VoiceFallbackUrl" => __f12 = __map.next_value()?,
-                        "VoiceMethod" => __f13 = __map.next_value()?,
-                        "VoiceUrl" => __f14 = __map.next_value()?,
-                        "EmergencyStatus" => __f15 = __map.next_value()?,
-                        "EmergencyAddressSid" => __f16 = __map.next_value()?,
-                        "TrunkSid" => __f17 = __map.next_value()?,
-                        "IdentitySid" => __f18 = __map.next_value()?,
-                        "AddressSid" => __f19 = __map.next_value()?,
-                        "VoiceReceiveMode" => __f20 = __map.next_value()?,
-                        "BundleSid" => __f21 = __map.next_value()?,
-                        "PhoneNumber" => __f22 = __map.next_value()?,
-                        "AreaCode" => __f23 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateIncomingPhoneNumberBody {
-                    api_version: __f0,
-                    friendly_name: __f1,
-                    sms_application_sid: __f2,
-                    sms_fallback_method: __f3,
-                    sms_fallback_url: __f4,
-                    sms_method: __f5,
-                    sms_url: __f6,
-                    status_callback: __f7,
-                    status_callback_method: __f8,
-                    voice_application_sid: __f9,
-                    voice_caller_id_lookup: __f10,
-                    voice_fallback_method: __f11,
-                    voice_fallback_url: __f12,
-                    voice_method: __f13,
-                    voice_url: __f14,
-                    emergency_status: __f15,
-                    emergency_address_sid: __f16,
-                    trunk_sid: __f17,
-                    identity_sid: __f18,
-                    address_sid: __f19,
-                    voice_receive_mode: __f20,
-                    bundle_sid: __f21,
-                    phone_number: __f22,
-                    area_code: __f23,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateIncomingPhoneNumberBody { api_version : opt = "ApiVersion", friendly_name : opt
+    = "FriendlyName", sms_application_sid : opt = "SmsApplicationSid",
+    sms_fallback_method : opt = "SmsFallbackMethod", sms_fallback_url : opt =
+    "SmsFallbackUrl", sms_method : opt = "SmsMethod", sms_url : opt = "SmsUrl",
+    status_callback : opt = "StatusCallback", status_callback_method : opt =
+    "StatusCallbackMethod", voice_application_sid : opt = "VoiceApplicationSid",
+    voice_caller_id_lookup : opt = "VoiceCallerIdLookup", voice_fallback_method : opt =
+    "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl", voice_method :
+    opt = "VoiceMethod", voice_url : opt = "VoiceUrl", emergency_status : opt =
+    "EmergencyStatus", emergency_address_sid : opt = "EmergencyAddressSid", trunk_sid :
+    opt = "TrunkSid", identity_sid : opt = "IdentitySid", address_sid : opt =
+    "AddressSid", voice_receive_mode : opt = "VoiceReceiveMode", bundle_sid : opt =
+    "BundleSid", phone_number : opt = "PhoneNumber", area_code : opt = "AreaCode", }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl CreateIncomingPhoneNumberBody {
@@ -10541,60 +6033,10 @@ pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
     >,
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
-impl<'de> serde::Deserialize<'de> for ListIncomingPhoneNumberAssignedAddOnResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListIncomingPhoneNumberAssignedAddOnResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListIncomingPhoneNumberAssignedAddOnResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListIncomingPhoneNumberAssignedAddOnResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "assigned_add_ons" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListIncomingPhoneNumberAssignedAddOnResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    assigned_add_ons: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListIncomingPhoneNumberAssignedAddOnResponse { end : opt, first_page_uri : opt,
+    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
+    opt, uri : opt, assigned_add_ons : opt, }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl ListIncomingPhoneNumberAssignedAddOnResponse {
@@ -10617,32 +6059,9 @@ pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
     pub installed_add_on_sid: String,
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
-impl<'de> serde::Deserialize<'de> for CreateIncomingPhoneNumberAssignedAddOnBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateIncomingPhoneNumberAssignedAddOnBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateIncomingPhoneNumberAssignedAddOnBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateIncomingPhoneNumberAssignedAddOnBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "InstalledAddOnSid" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateIncomingPhoneNumberAssignedAddOnBody {
-                    installed_add_on_sid: rt::de::required(__f0, "InstalledAddOnSid")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateIncomingPhoneNumberAssignedAddOnBody { installed_add_on_sid : req =
+    "InstalledAddOnSid", }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl CreateIncomingPhoneNumberAssignedAddOnBody {
@@ -10680,66 +6099,10 @@ pub struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
     >,
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
-impl<'de> serde::Deserialize<'de>
-for ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListIncomingPhoneNumberAssignedAddOnExtensionResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse",
-                )
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<
-                ListIncomingPhoneNumberAssignedAddOnExtensionResponse,
-                A::Error,
-            > {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "extensions" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    extensions: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListIncomingPhoneNumberAssignedAddOnExtensionResponse { end : opt, first_page_uri :
+    opt, next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start
+    : opt, uri : opt, extensions : opt, }
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
 impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
@@ -10782,60 +6145,10 @@ pub struct ListIncomingPhoneNumberLocalResponse {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ListIncomingPhoneNumberLocalResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListIncomingPhoneNumberLocalResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListIncomingPhoneNumberLocalResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListIncomingPhoneNumberLocalResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "incoming_phone_numbers" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListIncomingPhoneNumberLocalResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    incoming_phone_numbers: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListIncomingPhoneNumberLocalResponse { end : opt, first_page_uri : opt, next_page_uri
+    : opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    incoming_phone_numbers : opt, }
 }
 #[cfg(
     any(
@@ -10967,102 +6280,20 @@ pub struct CreateIncomingPhoneNumberLocalBody {
         feature = "api20100401_incoming_phone_number_toll_free"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CreateIncomingPhoneNumberLocalBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateIncomingPhoneNumberLocalBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateIncomingPhoneNumberLocalBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateIncomingPhoneNumberLocalBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::SmsFallbackMethod> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<super::models::SmsMethod> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<super::models::StatusCallbackMethod> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<super::models::VoiceFallbackMethod> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<super::models::VoiceMethod> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<
-                    super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
-                > = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<
-                    super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
-                > = None;
-                let mut __f22: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "PhoneNumber" => __f0 = Some(__map.next_value()?),
-                        "ApiVersion" => __f1 = __map.next_value()?,
-                        "FriendlyName" => __f2 = __map.next_value()?,
-                        "SmsApplicationSid" => __f3 = __map.next_value()?,
-                        "SmsFallbackMethod" => __f4 = __map.next_value()?,
-                        "SmsFallbackUrl" => __f5 = __map.next_value()?,
-                        "SmsMethod" => __f6 = __map.next_value()?,
-                        "SmsUrl" => __f7 = __map.next_value()?,
-                        "StatusCallback" => __f8 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f9 = __map.next_value()?,
-                        "VoiceApplicationSid" => __f10 = __map.next_value()?,
-                        "VoiceCallerIdLookup" => __f11 = __map.next_value()?,
-                        "VoiceFallbackMethod" => __f12 = __map.next_value()?,
-                        "VoiceFallbackUrl" => __f13 = __map.next_value()?,
-                        "VoiceMethod" => __f14 = __map.next_value()?,
-                        "VoiceUrl" => __f15 = __map.next_value()?,
-                        "IdentitySid" => __f16 = __map.next_value()?,
-                        "AddressSid" => __f17 = __map.next_value()?,
-                        "EmergencyStatus" => __f18 = __map.next_value()?,
-                        "EmergencyAddressSid" => __f19 = __map.next_value()?,
-                        "TrunkSid" => __f20 = __map.next_value()?,
-                        "VoiceReceiveMode" => __f21 = __map.next_value()?,
-                        "BundleSid" => __f22 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateIncomingPhoneNumberLocalBody {
-                    phone_number: rt::de::required(__f0, "PhoneNumber")?,
-                    api_version: __f1,
-                    friendly_name: __f2,
-                    sms_application_sid: __f3,
-                    sms_fallback_method: __f4,
-                    sms_fallback_url: __f5,
-                    sms_method: __f6,
-                    sms_url: __f7,
-                    status_callback: __f8,
-                    status_callback_method: __f9,
-                    voice_application_sid: __f10,
-                    voice_caller_id_lookup: __f11,
-                    voice_fallback_method: __f12,
-                    voice_fallback_url: __f13,
-                    voice_method: __f14,
-                    voice_url: __f15,
-                    identity_sid: __f16,
-                    address_sid: __f17,
-                    emergency_status: __f18,
-                    emergency_address_sid: __f19,
-                    trunk_sid: __f20,
-                    voice_receive_mode: __f21,
-                    bundle_sid: __f22,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateIncomingPhoneNumberLocalBody { phone_number : req = "PhoneNumber", api_version
+    : opt = "ApiVersion", friendly_name : opt = "FriendlyName", sms_application_sid : opt
+    = "SmsApplicationSid", sms_fallback_method : opt = "SmsFallbackMethod",
+    sms_fallback_url : opt = "SmsFallbackUrl", sms_method : opt = "SmsMethod", sms_url :
+    opt = "SmsUrl", status_callback : opt = "StatusCallback", status_callback_method :
+    opt = "StatusCallbackMethod", voice_application_sid : opt = "VoiceApplicationSid",
+    voice_caller_id_lookup : opt = "VoiceCallerIdLookup", voice_fallback_method : opt =
+    "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl", voice_method :
+    opt = "VoiceMethod", voice_url : opt = "VoiceUrl", identity_sid : opt =
+    "IdentitySid", address_sid : opt = "AddressSid", emergency_status : opt =
+    "EmergencyStatus", emergency_address_sid : opt = "EmergencyAddressSid", trunk_sid :
+    opt = "TrunkSid", voice_receive_mode : opt = "VoiceReceiveMode", bundle_sid : opt =
+    "BundleSid", }
 }
 #[cfg(
     any(
@@ -11170,56 +6401,9 @@ pub struct ListKeyResponse {
     pub keys: Option<Vec<super::models::ApiV2010AccountKey>>,
 }
 #[cfg(feature = "api20100401_key")]
-impl<'de> serde::Deserialize<'de> for ListKeyResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListKeyResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListKeyResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListKeyResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountKey>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "keys" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListKeyResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    keys: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListKeyResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
+    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, keys : opt, }
 }
 #[cfg(feature = "api20100401_key")]
 impl ListKeyResponse {
@@ -11251,56 +6435,9 @@ pub struct ListMediaResponse {
     pub media_list: Option<Vec<super::models::ApiV2010AccountMessageMedia>>,
 }
 #[cfg(feature = "api20100401_media")]
-impl<'de> serde::Deserialize<'de> for ListMediaResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListMediaResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListMediaResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListMediaResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountMessageMedia>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "media_list" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListMediaResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    media_list: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListMediaResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
+    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, media_list : opt, }
 }
 #[cfg(feature = "api20100401_media")]
 impl ListMediaResponse {
@@ -11327,35 +6464,8 @@ pub struct UpdateMemberBody {
     pub method: Option<super::models::UpdateMemberBodyMethod>,
 }
 #[cfg(feature = "api20100401_member")]
-impl<'de> serde::Deserialize<'de> for UpdateMemberBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateMemberBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateMemberBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateMemberBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::UpdateMemberBodyMethod> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Url" => __f0 = Some(__map.next_value()?),
-                        "Method" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateMemberBody {
-                    url: rt::de::required(__f0, "Url")?,
-                    method: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateMemberBody { url : req = "Url", method : opt = "Method", }
 }
 #[cfg(feature = "api20100401_member")]
 /// How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters.
@@ -11375,56 +6485,10 @@ pub struct ListMemberResponse {
     pub queue_members: Option<Vec<super::models::ApiV2010AccountQueueMember>>,
 }
 #[cfg(feature = "api20100401_member")]
-impl<'de> serde::Deserialize<'de> for ListMemberResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListMemberResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListMemberResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListMemberResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountQueueMember>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "queue_members" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListMemberResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    queue_members: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListMemberResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, queue_members
+    : opt, }
 }
 #[cfg(feature = "api20100401_member")]
 impl ListMemberResponse {
@@ -11453,56 +6517,10 @@ pub struct ListMessageResponse {
     pub messages: Option<Vec<super::models::ApiV2010AccountMessage>>,
 }
 #[cfg(feature = "api20100401_message")]
-impl<'de> serde::Deserialize<'de> for ListMessageResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListMessageResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListMessageResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListMessageResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountMessage>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "messages" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListMessageResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    messages: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListMessageResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, messages :
+    opt, }
 }
 #[cfg(feature = "api20100401_message")]
 impl ListMessageResponse {
@@ -11620,106 +6638,19 @@ pub struct CreateMessageBody {
     pub content_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_message")]
-impl<'de> serde::Deserialize<'de> for CreateMessageBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateMessageBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateMessageBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateMessageBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<f64> = None;
-                let mut __f4: Option<bool> = None;
-                let mut __f5: Option<i64> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<super::models::MessageEnumContentRetention> = None;
-                let mut __f9: Option<super::models::MessageEnumAddressRetention> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<Vec<String>> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<bool> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<chrono::DateTime<chrono::Utc>> = None;
-                let mut __f16: Option<bool> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<super::models::MessageEnumRiskCheck> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<Vec<String>> = None;
-                let mut __f24: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "To" => __f0 = Some(__map.next_value()?),
-                        "StatusCallback" => __f1 = __map.next_value()?,
-                        "ApplicationSid" => __f2 = __map.next_value()?,
-                        "MaxPrice" => {
-                            __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "ProvideFeedback" => __f4 = __map.next_value()?,
-                        "Attempt" => __f5 = __map.next_value()?,
-                        "ValidityPeriod" => __f6 = __map.next_value()?,
-                        "ForceDelivery" => __f7 = __map.next_value()?,
-                        "ContentRetention" => __f8 = __map.next_value()?,
-                        "AddressRetention" => __f9 = __map.next_value()?,
-                        "SmartEncoded" => __f10 = __map.next_value()?,
-                        "PersistentAction" => __f11 = __map.next_value()?,
-                        "TrafficType" => __f12 = __map.next_value()?,
-                        "ShortenUrls" => __f13 = __map.next_value()?,
-                        "ScheduleType" => __f14 = __map.next_value()?,
-                        "SendAt" => __f15 = __map.next_value()?,
-                        "SendAsMms" => __f16 = __map.next_value()?,
-                        "ContentVariables" => __f17 = __map.next_value()?,
-                        "RiskCheck" => __f18 = __map.next_value()?,
-                        "From" => __f19 = __map.next_value()?,
-                        "FallbackFrom" => __f20 = __map.next_value()?,
-                        "MessagingServiceSid" => __f21 = __map.next_value()?,
-                        "Body" => __f22 = __map.next_value()?,
-                        "MediaUrl" => __f23 = __map.next_value()?,
-                        "ContentSid" => __f24 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateMessageBody {
-                    to: rt::de::required(__f0, "To")?,
-                    status_callback: __f1,
-                    application_sid: __f2,
-                    max_price: __f3,
-                    provide_feedback: __f4,
-                    attempt: __f5,
-                    validity_period: __f6,
-                    force_delivery: __f7,
-                    content_retention: __f8,
-                    address_retention: __f9,
-                    smart_encoded: __f10,
-                    persistent_action: __f11,
-                    traffic_type: __f12,
-                    shorten_urls: __f13,
-                    schedule_type: __f14,
-                    send_at: __f15,
-                    send_as_mms: __f16,
-                    content_variables: __f17,
-                    risk_check: __f18,
-                    from: __f19,
-                    fallback_from: __f20,
-                    messaging_service_sid: __f21,
-                    body: __f22,
-                    media_url: __f23,
-                    content_sid: __f24,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateMessageBody { to : req = "To", status_callback : opt = "StatusCallback",
+    application_sid : opt = "ApplicationSid", max_price : optn = "MaxPrice",
+    provide_feedback : opt = "ProvideFeedback", attempt : opt = "Attempt",
+    validity_period : opt = "ValidityPeriod", force_delivery : opt = "ForceDelivery",
+    content_retention : opt = "ContentRetention", address_retention : opt =
+    "AddressRetention", smart_encoded : opt = "SmartEncoded", persistent_action : opt =
+    "PersistentAction", traffic_type : opt = "TrafficType", shorten_urls : opt =
+    "ShortenUrls", schedule_type : opt = "ScheduleType", send_at : opt = "SendAt",
+    send_as_mms : opt = "SendAsMms", content_variables : opt = "ContentVariables",
+    risk_check : opt = "RiskCheck", from : opt = "From", fallback_from : opt =
+    "FallbackFrom", messaging_service_sid : opt = "MessagingServiceSid", body : opt =
+    "Body", media_url : opt = "MediaUrl", content_sid : opt = "ContentSid", }
 }
 #[cfg(feature = "api20100401_message")]
 impl CreateMessageBody {
@@ -11768,35 +6699,8 @@ pub struct UpdateMessageBody {
     pub status: Option<String>,
 }
 #[cfg(feature = "api20100401_message")]
-impl<'de> serde::Deserialize<'de> for UpdateMessageBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateMessageBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateMessageBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateMessageBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Body" => __f0 = __map.next_value()?,
-                        "Status" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateMessageBody {
-                    body: __f0,
-                    status: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateMessageBody { body : opt = "Body", status : opt = "Status", }
 }
 #[cfg(feature = "api20100401_feedback")]
 /// CreateMessageFeedbackRequest
@@ -11808,32 +6712,8 @@ pub struct CreateMessageFeedbackBody {
     pub outcome: Option<super::models::MessageFeedbackEnumOutcome>,
 }
 #[cfg(feature = "api20100401_feedback")]
-impl<'de> serde::Deserialize<'de> for CreateMessageFeedbackBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateMessageFeedbackBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateMessageFeedbackBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateMessageFeedbackBody, A::Error> {
-                let mut __f0: Option<super::models::MessageFeedbackEnumOutcome> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Outcome" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateMessageFeedbackBody {
-                    outcome: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateMessageFeedbackBody { outcome : opt = "Outcome", }
 }
 #[cfg(feature = "api20100401_signing_key")]
 /// ListSigningKeyResponse
@@ -11850,56 +6730,10 @@ pub struct ListSigningKeyResponse {
     pub signing_keys: Option<Vec<super::models::ApiV2010AccountSigningKey>>,
 }
 #[cfg(feature = "api20100401_signing_key")]
-impl<'de> serde::Deserialize<'de> for ListSigningKeyResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSigningKeyResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSigningKeyResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSigningKeyResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountSigningKey>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "signing_keys" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSigningKeyResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    signing_keys: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSigningKeyResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, signing_keys :
+    opt, }
 }
 #[cfg(feature = "api20100401_signing_key")]
 impl ListSigningKeyResponse {
@@ -11937,58 +6771,10 @@ pub struct ListOutgoingCallerIdResponse {
     pub outgoing_caller_ids: Option<Vec<super::models::ApiV2010AccountOutgoingCallerId>>,
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
-impl<'de> serde::Deserialize<'de> for ListOutgoingCallerIdResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListOutgoingCallerIdResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListOutgoingCallerIdResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListOutgoingCallerIdResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountOutgoingCallerId>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "outgoing_caller_ids" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListOutgoingCallerIdResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    outgoing_caller_ids: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListOutgoingCallerIdResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
+    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    outgoing_caller_ids : opt, }
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ListOutgoingCallerIdResponse {
@@ -12033,49 +6819,11 @@ pub struct CreateValidationRequestBody {
     >,
 }
 #[cfg(feature = "api20100401_validation_request")]
-impl<'de> serde::Deserialize<'de> for CreateValidationRequestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateValidationRequestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateValidationRequestBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateValidationRequestBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<
-                    super::models::CreateValidationRequestBodyStatusCallbackMethod,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "PhoneNumber" => __f0 = Some(__map.next_value()?),
-                        "FriendlyName" => __f1 = __map.next_value()?,
-                        "CallDelay" => __f2 = __map.next_value()?,
-                        "Extension" => __f3 = __map.next_value()?,
-                        "StatusCallback" => __f4 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateValidationRequestBody {
-                    phone_number: rt::de::required(__f0, "PhoneNumber")?,
-                    friendly_name: __f1,
-                    call_delay: __f2,
-                    extension: __f3,
-                    status_callback: __f4,
-                    status_callback_method: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateValidationRequestBody { phone_number : req = "PhoneNumber", friendly_name : opt
+    = "FriendlyName", call_delay : opt = "CallDelay", extension : opt = "Extension",
+    status_callback : opt = "StatusCallback", status_callback_method : opt =
+    "StatusCallbackMethod", }
 }
 #[cfg(feature = "api20100401_validation_request")]
 /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
@@ -12134,67 +6882,13 @@ pub struct UpdateParticipantBody {
     pub call_sid_to_coach: Option<String>,
 }
 #[cfg(feature = "api20100401_participant")]
-impl<'de> serde::Deserialize<'de> for UpdateParticipantBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateParticipantBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateParticipantBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateParticipantBody, A::Error> {
-                let mut __f0: Option<bool> = None;
-                let mut __f1: Option<bool> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::UpdateParticipantBodyHoldMethod> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<
-                    super::models::UpdateParticipantBodyAnnounceMethod,
-                > = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<super::models::WaitMethod> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Muted" => __f0 = __map.next_value()?,
-                        "Hold" => __f1 = __map.next_value()?,
-                        "HoldUrl" => __f2 = __map.next_value()?,
-                        "HoldMethod" => __f3 = __map.next_value()?,
-                        "AnnounceUrl" => __f4 = __map.next_value()?,
-                        "AnnounceMethod" => __f5 = __map.next_value()?,
-                        "WaitUrl" => __f6 = __map.next_value()?,
-                        "WaitMethod" => __f7 = __map.next_value()?,
-                        "BeepOnExit" => __f8 = __map.next_value()?,
-                        "EndConferenceOnExit" => __f9 = __map.next_value()?,
-                        "Coaching" => __f10 = __map.next_value()?,
-                        "CallSidToCoach" => __f11 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateParticipantBody {
-                    muted: __f0,
-                    hold: __f1,
-                    hold_url: __f2,
-                    hold_method: __f3,
-                    announce_url: __f4,
-                    announce_method: __f5,
-                    wait_url: __f6,
-                    wait_method: __f7,
-                    beep_on_exit: __f8,
-                    end_conference_on_exit: __f9,
-                    coaching: __f10,
-                    call_sid_to_coach: __f11,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateParticipantBody { muted : opt = "Muted", hold : opt = "Hold", hold_url : opt =
+    "HoldUrl", hold_method : opt = "HoldMethod", announce_url : opt = "AnnounceUrl",
+    announce_method : opt = "AnnounceMethod", wait_url : opt = "WaitUrl", wait_method :
+    opt = "WaitMethod", beep_on_exit : opt = "BeepOnExit", end_conference_on_exit : opt =
+    "EndConferenceOnExit", coaching : opt = "Coaching", call_sid_to_coach : opt =
+    "CallSidToCoach", }
 }
 #[cfg(feature = "api20100401_participant")]
 impl UpdateParticipantBody {
@@ -12236,58 +6930,10 @@ pub struct ListParticipantResponse {
     pub participants: Option<Vec<super::models::ApiV2010AccountConferenceParticipant>>,
 }
 #[cfg(feature = "api20100401_participant")]
-impl<'de> serde::Deserialize<'de> for ListParticipantResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListParticipantResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListParticipantResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListParticipantResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountConferenceParticipant>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "participants" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListParticipantResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    participants: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListParticipantResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
+    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, participants
+    : opt, }
 }
 #[cfg(feature = "api20100401_participant")]
 impl ListParticipantResponse {
@@ -12515,197 +7161,39 @@ pub struct CreateParticipantBody {
     pub caller_display_name: Option<String>,
 }
 #[cfg(feature = "api20100401_participant")]
-impl<'de> serde::Deserialize<'de> for CreateParticipantBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateParticipantBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateParticipantBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateParticipantBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<
-                    super::models::CreateParticipantBodyStatusCallbackMethod,
-                > = None;
-                let mut __f4: Option<Vec<String>> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<super::models::WaitMethod> = None;
-                let mut __f14: Option<bool> = None;
-                let mut __f15: Option<i64> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<
-                    super::models::CreateParticipantBodyConferenceStatusCallbackMethod,
-                > = None;
-                let mut __f20: Option<Vec<String>> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<
-                    super::models::CreateParticipantBodyRecordingStatusCallbackMethod,
-                > = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<
-                    super::models::CreateParticipantBodyConferenceRecordingStatusCallbackMethod,
-                > = None;
-                let mut __f29: Option<Vec<String>> = None;
-                let mut __f30: Option<Vec<String>> = None;
-                let mut __f31: Option<bool> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<String> = None;
-                let mut __f36: Option<String> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<i64> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<i64> = None;
-                let mut __f41: Option<i64> = None;
-                let mut __f42: Option<i64> = None;
-                let mut __f43: Option<i64> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<
-                    super::models::CreateParticipantBodyAmdStatusCallbackMethod,
-                > = None;
-                let mut __f46: Option<String> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<String> = None;
-                let mut __f49: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "From" => __f0 = Some(__map.next_value()?),
-                        "To" => __f1 = Some(__map.next_value()?),
-                        "StatusCallback" => __f2 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f3 = __map.next_value()?,
-                        "StatusCallbackEvent" => __f4 = __map.next_value()?,
-                        "Label" => __f5 = __map.next_value()?,
-                        "Timeout" => __f6 = __map.next_value()?,
-                        "Record" => __f7 = __map.next_value()?,
-                        "Muted" => __f8 = __map.next_value()?,
-                        "Beep" => __f9 = __map.next_value()?,
-                        "StartConferenceOnEnter" => __f10 = __map.next_value()?,
-                        "EndConferenceOnExit" => __f11 = __map.next_value()?,
-                        "WaitUrl" => __f12 = __map.next_value()?,
-                        "WaitMethod" => __f13 = __map.next_value()?,
-                        "EarlyMedia" => __f14 = __map.next_value()?,
-                        "MaxParticipants" => __f15 = __map.next_value()?,
-                        "ConferenceRecord" => __f16 = __map.next_value()?,
-                        "ConferenceTrim" => __f17 = __map.next_value()?,
-                        "ConferenceStatusCallback" => __f18 = __map.next_value()?,
-                        "ConferenceStatusCallbackMethod" => __f19 = __map.next_value()?,
-                        "ConferenceStatusCallbackEvent" => __f20 = __map.next_value()?,
-                        "RecordingChannels" => __f21 = __map.next_value()?,
-                        "RecordingStatusCallback" => __f22 = __map.next_value()?,
-                        "RecordingStatusCallbackMethod" => __f23 = __map.next_value()?,
-                        "SipAuthUsername" => __f24 = __map.next_value()?,
-                        "SipAuthPassword" => __f25 = __map.next_value()?,
-                        "Region" => __f26 = __map.next_value()?,
-                        "ConferenceRecordingStatusCallback" => {
-                            __f27 = __map.next_value()?;
-                        }
-                        "ConferenceRecordingStatusCallbackMethod" => {
-                            __f28 = __map.next_value()?;
-                        }
-                        "RecordingStatusCallbackEvent" => __f29 = __map.next_value()?,
-                        "ConferenceRecordingStatusCallbackEvent" => {
-                            __f30 = __map.next_value()?;
-                        }
-                        "Coaching" => __f31 = __map.next_value()?,
-                        "CallSidToCoach" => __f32 = __map.next_value()?,
-                        "JitterBufferSize" => __f33 = __map.next_value()?,
-                        "Byoc" => __f34 = __map.next_value()?,
-                        "CallerId" => __f35 = __map.next_value()?,
-                        "CallReason" => __f36 = __map.next_value()?,
-                        "RecordingTrack" => __f37 = __map.next_value()?,
-                        "TimeLimit" => __f38 = __map.next_value()?,
-                        "MachineDetection" => __f39 = __map.next_value()?,
-                        "MachineDetectionTimeout" => __f40 = __map.next_value()?,
-                        "MachineDetectionSpeechThreshold" => __f41 = __map.next_value()?,
-                        "MachineDetectionSpeechEndThreshold" => {
-                            __f42 = __map.next_value()?;
-                        }
-                        "MachineDetectionSilenceTimeout" => __f43 = __map.next_value()?,
-                        "AmdStatusCallback" => __f44 = __map.next_value()?,
-                        "AmdStatusCallbackMethod" => __f45 = __map.next_value()?,
-                        "Trim" => __f46 = __map.next_value()?,
-                        "CallToken" => __f47 = __map.next_value()?,
-                        "ClientNotificationUrl" => __f48 = __map.next_value()?,
-                        "CallerDisplayName" => __f49 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateParticipantBody {
-                    from: rt::de::required(__f0, "From")?,
-                    to: rt::de::required(__f1, "To")?,
-                    status_callback: __f2,
-                    status_callback_method: __f3,
-                    status_callback_event: __f4,
-                    label: __f5,
-                    timeout: __f6,
-                    record: __f7,
-                    muted: __f8,
-                    beep: __f9,
-                    start_conference_on_enter: __f10,
-                    end_conference_on_exit: __f11,
-                    wait_url: __f12,
-                    wait_method: __f13,
-                    early_media: __f14,
-                    max_participants: __f15,
-                    conference_record: __f16,
-                    conference_trim: __f17,
-                    conference_status_callback: __f18,
-                    conference_status_callback_method: __f19,
-                    conference_status_callback_event: __f20,
-                    recording_channels: __f21,
-                    recording_status_callback: __f22,
-                    recording_status_callback_method: __f23,
-                    sip_auth_username: __f24,
-                    sip_auth_password: __f25,
-                    region: __f26,
-                    conference_recording_status_callback: __f27,
-                    conference_recording_status_callback_method: __f28,
-                    recording_status_callback_event: __f29,
-                    conference_recording_status_callback_event: __f30,
-                    coaching: __f31,
-                    call_sid_to_coach: __f32,
-                    jitter_buffer_size: __f33,
-                    byoc: __f34,
-                    caller_id: __f35,
-                    call_reason: __f36,
-                    recording_track: __f37,
-                    time_limit: __f38,
-                    machine_detection: __f39,
-                    machine_detection_timeout: __f40,
-                    machine_detection_speech_threshold: __f41,
-                    machine_detection_speech_end_threshold: __f42,
-                    machine_detection_silence_timeout: __f43,
-                    amd_status_callback: __f44,
-                    amd_status_callback_method: __f45,
-                    trim: __f46,
-                    call_token: __f47,
-                    client_notification_url: __f48,
-                    caller_display_name: __f49,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateParticipantBody { from : req = "From", to : req = "To", status_callback : opt =
+    "StatusCallback", status_callback_method : opt = "StatusCallbackMethod",
+    status_callback_event : opt = "StatusCallbackEvent", label : opt = "Label", timeout :
+    opt = "Timeout", record : opt = "Record", muted : opt = "Muted", beep : opt = "Beep",
+    start_conference_on_enter : opt = "StartConferenceOnEnter", end_conference_on_exit :
+    opt = "EndConferenceOnExit", wait_url : opt = "WaitUrl", wait_method : opt =
+    "WaitMethod", early_media : opt = "EarlyMedia", max_participants : opt =
+    "MaxParticipants", conference_record : opt = "ConferenceRecord", conference_trim :
+    opt = "ConferenceTrim", conference_status_callback : opt =
+    "ConferenceStatusCallback", conference_status_callback_method : opt =
+    "ConferenceStatusCallbackMethod", conference_status_callback_event : opt =
+    "ConferenceStatusCallbackEvent", recording_channels : opt = "RecordingChannels",
+    recording_status_callback : opt = "RecordingStatusCallback",
+    recording_status_callback_method : opt = "RecordingStatusCallbackMethod",
+    sip_auth_username : opt = "SipAuthUsername", sip_auth_password : opt =
+    "SipAuthPassword", region : opt = "Region", conference_recording_status_callback :
+    opt = "ConferenceRecordingStatusCallback",
+    conference_recording_status_callback_method : opt =
+    "ConferenceRecordingStatusCallbackMethod", recording_status_callback_event : opt =
+    "RecordingStatusCallbackEvent", conference_recording_status_callback_event : opt =
+    "ConferenceRecordingStatusCallbackEvent", coaching : opt = "Coaching",
+    call_sid_to_coach : opt = "CallSidToCoach", jitter_buffer_size : opt =
+    "JitterBufferSize", byoc : opt = "Byoc", caller_id : opt = "CallerId", call_reason :
+    opt = "CallReason", recording_track : opt = "RecordingTrack", time_limit : opt =
+    "TimeLimit", machine_detection : opt = "MachineDetection", machine_detection_timeout
+    : opt = "MachineDetectionTimeout", machine_detection_speech_threshold : opt =
+    "MachineDetectionSpeechThreshold", machine_detection_speech_end_threshold : opt =
+    "MachineDetectionSpeechEndThreshold", machine_detection_silence_timeout : opt =
+    "MachineDetectionSilenceTimeout", amd_status_callback : opt = "AmdStatusCallback",
+    amd_status_callback_method : opt = "AmdStatusCallbackMethod", trim : opt = "Trim",
+    call_token : opt = "CallToken", client_notification_url : opt =
+    "ClientNotificationUrl", caller_display_name : opt = "CallerDisplayName", }
 }
 #[cfg(feature = "api20100401_participant")]
 impl CreateParticipantBody {
@@ -12823,85 +7311,16 @@ pub struct CreatePaymentsBody {
     pub confirmation: Option<super::models::CreatePaymentsBodyConfirmation>,
 }
 #[cfg(feature = "api20100401_payment")]
-impl<'de> serde::Deserialize<'de> for CreatePaymentsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreatePaymentsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreatePaymentsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreatePaymentsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::PaymentsEnumBankAccountType> = None;
-                let mut __f3: Option<f64> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<i64> = None;
-                let mut __f8: Option<serde_json::Value> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<super::models::PaymentsEnumPaymentMethod> = None;
-                let mut __f11: Option<bool> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<i64> = None;
-                let mut __f14: Option<super::models::PaymentsEnumTokenType> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<super::models::CreatePaymentsBodyConfirmation> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "IdempotencyKey" => __f0 = Some(__map.next_value()?),
-                        "StatusCallback" => __f1 = Some(__map.next_value()?),
-                        "BankAccountType" => __f2 = __map.next_value()?,
-                        "ChargeAmount" => {
-                            __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                        }
-                        "Currency" => __f4 = __map.next_value()?,
-                        "Description" => __f5 = __map.next_value()?,
-                        "Input" => __f6 = __map.next_value()?,
-                        "MinPostalCodeLength" => __f7 = __map.next_value()?,
-                        "Parameter" => __f8 = __map.next_value()?,
-                        "PaymentConnector" => __f9 = __map.next_value()?,
-                        "PaymentMethod" => __f10 = __map.next_value()?,
-                        "PostalCode" => __f11 = __map.next_value()?,
-                        "SecurityCode" => __f12 = __map.next_value()?,
-                        "Timeout" => __f13 = __map.next_value()?,
-                        "TokenType" => __f14 = __map.next_value()?,
-                        "ValidCardTypes" => __f15 = __map.next_value()?,
-                        "RequireMatchingInputs" => __f16 = __map.next_value()?,
-                        "Confirmation" => __f17 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreatePaymentsBody {
-                    idempotency_key: rt::de::required(__f0, "IdempotencyKey")?,
-                    status_callback: rt::de::required(__f1, "StatusCallback")?,
-                    bank_account_type: __f2,
-                    charge_amount: __f3,
-                    currency: __f4,
-                    description: __f5,
-                    input: __f6,
-                    min_postal_code_length: __f7,
-                    parameter: __f8,
-                    payment_connector: __f9,
-                    payment_method: __f10,
-                    postal_code: __f11,
-                    security_code: __f12,
-                    timeout: __f13,
-                    token_type: __f14,
-                    valid_card_types: __f15,
-                    require_matching_inputs: __f16,
-                    confirmation: __f17,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreatePaymentsBody { idempotency_key : req = "IdempotencyKey", status_callback : req
+    = "StatusCallback", bank_account_type : opt = "BankAccountType", charge_amount : optn
+    = "ChargeAmount", currency : opt = "Currency", description : opt = "Description",
+    input : opt = "Input", min_postal_code_length : opt = "MinPostalCodeLength",
+    parameter : opt = "Parameter", payment_connector : opt = "PaymentConnector",
+    payment_method : opt = "PaymentMethod", postal_code : opt = "PostalCode",
+    security_code : opt = "SecurityCode", timeout : opt = "Timeout", token_type : opt =
+    "TokenType", valid_card_types : opt = "ValidCardTypes", require_matching_inputs : opt
+    = "RequireMatchingInputs", confirmation : opt = "Confirmation", }
 }
 #[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
@@ -12929,41 +7348,9 @@ pub struct UpdatePaymentsBody {
     pub status: Option<super::models::PaymentsEnumStatus>,
 }
 #[cfg(feature = "api20100401_payment")]
-impl<'de> serde::Deserialize<'de> for UpdatePaymentsBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdatePaymentsBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdatePaymentsBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdatePaymentsBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::PaymentsEnumCapture> = None;
-                let mut __f3: Option<super::models::PaymentsEnumStatus> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "IdempotencyKey" => __f0 = Some(__map.next_value()?),
-                        "StatusCallback" => __f1 = Some(__map.next_value()?),
-                        "Capture" => __f2 = __map.next_value()?,
-                        "Status" => __f3 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdatePaymentsBody {
-                    idempotency_key: rt::de::required(__f0, "IdempotencyKey")?,
-                    status_callback: rt::de::required(__f1, "StatusCallback")?,
-                    capture: __f2,
-                    status: __f3,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdatePaymentsBody { idempotency_key : req = "IdempotencyKey", status_callback : req
+    = "StatusCallback", capture : opt = "Capture", status : opt = "Status", }
 }
 #[cfg(feature = "api20100401_queue")]
 /// UpdateQueueRequest
@@ -12979,35 +7366,8 @@ pub struct UpdateQueueBody {
     pub max_size: Option<i64>,
 }
 #[cfg(feature = "api20100401_queue")]
-impl<'de> serde::Deserialize<'de> for UpdateQueueBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateQueueBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateQueueBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateQueueBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = __map.next_value()?,
-                        "MaxSize" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateQueueBody {
-                    friendly_name: __f0,
-                    max_size: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateQueueBody { friendly_name : opt = "FriendlyName", max_size : opt = "MaxSize", }
 }
 #[cfg(feature = "api20100401_queue")]
 /// ListQueueResponse
@@ -13024,56 +7384,9 @@ pub struct ListQueueResponse {
     pub queues: Option<Vec<super::models::ApiV2010AccountQueue>>,
 }
 #[cfg(feature = "api20100401_queue")]
-impl<'de> serde::Deserialize<'de> for ListQueueResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListQueueResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListQueueResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListQueueResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountQueue>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "queues" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListQueueResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    queues: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListQueueResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
+    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, queues : opt, }
 }
 #[cfg(feature = "api20100401_queue")]
 impl ListQueueResponse {
@@ -13100,35 +7413,8 @@ pub struct CreateQueueBody {
     pub max_size: Option<i64>,
 }
 #[cfg(feature = "api20100401_queue")]
-impl<'de> serde::Deserialize<'de> for CreateQueueBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateQueueBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateQueueBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateQueueBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = Some(__map.next_value()?),
-                        "MaxSize" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateQueueBody {
-                    friendly_name: rt::de::required(__f0, "FriendlyName")?,
-                    max_size: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateQueueBody { friendly_name : req = "FriendlyName", max_size : opt = "MaxSize", }
 }
 #[cfg(feature = "api20100401_call_transcription")]
 /// CreateRealtimeTranscriptionRequest
@@ -13208,83 +7494,18 @@ pub struct CreateRealtimeTranscriptionBody {
     pub enable_provider_data: Option<bool>,
 }
 #[cfg(feature = "api20100401_call_transcription")]
-impl<'de> serde::Deserialize<'de> for CreateRealtimeTranscriptionBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateRealtimeTranscriptionBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateRealtimeTranscriptionBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateRealtimeTranscriptionBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::RealtimeTranscriptionEnumTrack> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::StatusCallbackMethod2> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<bool> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<bool> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<bool> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Name" => __f0 = __map.next_value()?,
-                        "Track" => __f1 = __map.next_value()?,
-                        "StatusCallbackUrl" => __f2 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f3 = __map.next_value()?,
-                        "InboundTrackLabel" => __f4 = __map.next_value()?,
-                        "OutboundTrackLabel" => __f5 = __map.next_value()?,
-                        "PartialResults" => __f6 = __map.next_value()?,
-                        "LanguageCode" => __f7 = __map.next_value()?,
-                        "TranscriptionEngine" => __f8 = __map.next_value()?,
-                        "ProfanityFilter" => __f9 = __map.next_value()?,
-                        "SpeechModel" => __f10 = __map.next_value()?,
-                        "Hints" => __f11 = __map.next_value()?,
-                        "EnableAutomaticPunctuation" => __f12 = __map.next_value()?,
-                        "IntelligenceService" => __f13 = __map.next_value()?,
-                        "ConversationConfiguration" => __f14 = __map.next_value()?,
-                        "ConversationId" => __f15 = __map.next_value()?,
-                        "ConfigurationId" => __f16 = __map.next_value()?,
-                        "EnableProviderData" => __f17 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateRealtimeTranscriptionBody {
-                    name: __f0,
-                    track: __f1,
-                    status_callback_url: __f2,
-                    status_callback_method: __f3,
-                    inbound_track_label: __f4,
-                    outbound_track_label: __f5,
-                    partial_results: __f6,
-                    language_code: __f7,
-                    transcription_engine: __f8,
-                    profanity_filter: __f9,
-                    speech_model: __f10,
-                    hints: __f11,
-                    enable_automatic_punctuation: __f12,
-                    intelligence_service: __f13,
-                    conversation_configuration: __f14,
-                    conversation_id: __f15,
-                    configuration_id: __f16,
-                    enable_provider_data: __f17,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateRealtimeTranscriptionBody { name : opt = "Name", track : opt = "Track",
+    status_callback_url : opt = "StatusCallbackUrl", status_callback_method : opt =
+    "StatusCallbackMethod", inbound_track_label : opt = "InboundTrackLabel",
+    outbound_track_label : opt = "OutboundTrackLabel", partial_results : opt =
+    "PartialResults", language_code : opt = "LanguageCode", transcription_engine : opt =
+    "TranscriptionEngine", profanity_filter : opt = "ProfanityFilter", speech_model : opt
+    = "SpeechModel", hints : opt = "Hints", enable_automatic_punctuation : opt =
+    "EnableAutomaticPunctuation", intelligence_service : opt = "IntelligenceService",
+    conversation_configuration : opt = "ConversationConfiguration", conversation_id : opt
+    = "ConversationId", configuration_id : opt = "ConfigurationId", enable_provider_data
+    : opt = "EnableProviderData", }
 }
 #[cfg(any(feature = "api20100401_call_transcription", feature = "api20100401_siprec"))]
 /// The http method for the status_callback (one of GET, POST).
@@ -13309,32 +7530,8 @@ pub struct UpdateRealtimeTranscriptionBody {
         feature = "api20100401_stream"
     )
 )]
-impl<'de> serde::Deserialize<'de> for UpdateRealtimeTranscriptionBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateRealtimeTranscriptionBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateRealtimeTranscriptionBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateRealtimeTranscriptionBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Status" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateRealtimeTranscriptionBody {
-                    status: rt::de::required(__f0, "Status")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateRealtimeTranscriptionBody { status : req = "Status", }
 }
 #[cfg(feature = "api20100401_recording")]
 /// ListRecordingResponse
@@ -13351,56 +7548,10 @@ pub struct ListRecordingResponse {
     pub recordings: Option<Vec<super::models::ApiV2010AccountRecording>>,
 }
 #[cfg(feature = "api20100401_recording")]
-impl<'de> serde::Deserialize<'de> for ListRecordingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListRecordingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListRecordingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListRecordingResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountRecording>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "recordings" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListRecordingResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    recordings: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListRecordingResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, recordings :
+    opt, }
 }
 #[cfg(feature = "api20100401_recording")]
 impl ListRecordingResponse {
@@ -13431,58 +7582,10 @@ pub struct ListRecordingAddOnResultResponse {
     >,
 }
 #[cfg(feature = "api20100401_add_on_result")]
-impl<'de> serde::Deserialize<'de> for ListRecordingAddOnResultResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListRecordingAddOnResultResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListRecordingAddOnResultResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListRecordingAddOnResultResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "add_on_results" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListRecordingAddOnResultResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    add_on_results: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListRecordingAddOnResultResponse { end : opt, first_page_uri : opt, next_page_uri :
+    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    add_on_results : opt, }
 }
 #[cfg(feature = "api20100401_add_on_result")]
 impl ListRecordingAddOnResultResponse {
@@ -13515,60 +7618,10 @@ pub struct ListRecordingAddOnResultPayloadResponse {
     >,
 }
 #[cfg(feature = "api20100401_payload")]
-impl<'de> serde::Deserialize<'de> for ListRecordingAddOnResultPayloadResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListRecordingAddOnResultPayloadResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListRecordingAddOnResultPayloadResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListRecordingAddOnResultPayloadResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "payloads" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListRecordingAddOnResultPayloadResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    payloads: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListRecordingAddOnResultPayloadResponse { end : opt, first_page_uri : opt,
+    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
+    opt, uri : opt, payloads : opt, }
 }
 #[cfg(feature = "api20100401_payload")]
 impl ListRecordingAddOnResultPayloadResponse {
@@ -13609,58 +7662,10 @@ pub struct ListRecordingTranscriptionResponse {
         feature = "api20100401_transcription"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ListRecordingTranscriptionResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListRecordingTranscriptionResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListRecordingTranscriptionResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListRecordingTranscriptionResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "transcriptions" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListRecordingTranscriptionResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    transcriptions: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListRecordingTranscriptionResponse { end : opt, first_page_uri : opt, next_page_uri :
+    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    transcriptions : opt, }
 }
 #[cfg(
     any(
@@ -13709,49 +7714,11 @@ pub struct UpdateShortCodeBody {
     pub sms_fallback_method: Option<super::models::UpdateShortCodeBodySmsFallbackMethod>,
 }
 #[cfg(feature = "api20100401_short_code")]
-impl<'de> serde::Deserialize<'de> for UpdateShortCodeBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateShortCodeBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateShortCodeBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateShortCodeBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::UpdateShortCodeBodySmsMethod> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<
-                    super::models::UpdateShortCodeBodySmsFallbackMethod,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = __map.next_value()?,
-                        "ApiVersion" => __f1 = __map.next_value()?,
-                        "SmsUrl" => __f2 = __map.next_value()?,
-                        "SmsMethod" => __f3 = __map.next_value()?,
-                        "SmsFallbackUrl" => __f4 = __map.next_value()?,
-                        "SmsFallbackMethod" => __f5 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateShortCodeBody {
-                    friendly_name: __f0,
-                    api_version: __f1,
-                    sms_url: __f2,
-                    sms_method: __f3,
-                    sms_fallback_url: __f4,
-                    sms_fallback_method: __f5,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateShortCodeBody { friendly_name : opt = "FriendlyName", api_version : opt =
+    "ApiVersion", sms_url : opt = "SmsUrl", sms_method : opt = "SmsMethod",
+    sms_fallback_url : opt = "SmsFallbackUrl", sms_fallback_method : opt =
+    "SmsFallbackMethod", }
 }
 #[cfg(feature = "api20100401_short_code")]
 /// The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`.
@@ -13774,56 +7741,10 @@ pub struct ListShortCodeResponse {
     pub short_codes: Option<Vec<super::models::ApiV2010AccountShortCode>>,
 }
 #[cfg(feature = "api20100401_short_code")]
-impl<'de> serde::Deserialize<'de> for ListShortCodeResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListShortCodeResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListShortCodeResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListShortCodeResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountShortCode>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "short_codes" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListShortCodeResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    short_codes: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListShortCodeResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, short_codes :
+    opt, }
 }
 #[cfg(feature = "api20100401_short_code")]
 impl ListShortCodeResponse {
@@ -13869,60 +7790,10 @@ pub struct ListSipAuthCallsCredentialListMappingResponse {
         feature = "api20100401_auth_registrations_credential_list_mapping"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ListSipAuthCallsCredentialListMappingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipAuthCallsCredentialListMappingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipAuthCallsCredentialListMappingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipAuthCallsCredentialListMappingResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "contents" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipAuthCallsCredentialListMappingResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    contents: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipAuthCallsCredentialListMappingResponse { end : opt, first_page_uri : opt,
+    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
+    opt, uri : opt, contents : opt, }
 }
 #[cfg(
     any(
@@ -13962,32 +7833,9 @@ pub struct CreateSipAuthCallsCredentialListMappingBody {
         feature = "api20100401_credential_list_mapping"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CreateSipAuthCallsCredentialListMappingBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateSipAuthCallsCredentialListMappingBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateSipAuthCallsCredentialListMappingBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateSipAuthCallsCredentialListMappingBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "CredentialListSid" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateSipAuthCallsCredentialListMappingBody {
-                    credential_list_sid: rt::de::required(__f0, "CredentialListSid")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateSipAuthCallsCredentialListMappingBody { credential_list_sid : req =
+    "CredentialListSid", }
 }
 #[cfg(
     any(
@@ -14031,61 +7879,10 @@ pub struct ListSipAuthCallsIpAccessControlListMappingResponse {
     >,
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
-impl<'de> serde::Deserialize<'de>
-for ListSipAuthCallsIpAccessControlListMappingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipAuthCallsIpAccessControlListMappingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipAuthCallsIpAccessControlListMappingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipAuthCallsIpAccessControlListMappingResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "contents" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipAuthCallsIpAccessControlListMappingResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    contents: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipAuthCallsIpAccessControlListMappingResponse { end : opt, first_page_uri : opt,
+    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
+    opt, uri : opt, contents : opt, }
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ListSipAuthCallsIpAccessControlListMappingResponse {
@@ -14118,35 +7915,9 @@ pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
         feature = "api20100401_ip_access_control_list_mapping"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CreateSipAuthCallsIpAccessControlListMappingBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateSipAuthCallsIpAccessControlListMappingBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateSipAuthCallsIpAccessControlListMappingBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateSipAuthCallsIpAccessControlListMappingBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "IpAccessControlListSid" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateSipAuthCallsIpAccessControlListMappingBody {
-                    ip_access_control_list_sid: rt::de::required(
-                        __f0,
-                        "IpAccessControlListSid",
-                    )?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateSipAuthCallsIpAccessControlListMappingBody { ip_access_control_list_sid : req =
+    "IpAccessControlListSid", }
 }
 #[cfg(
     any(
@@ -14193,58 +7964,10 @@ pub struct ListSipCredentialResponse {
     >,
 }
 #[cfg(feature = "api20100401_credential")]
-impl<'de> serde::Deserialize<'de> for ListSipCredentialResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipCredentialResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipCredentialResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipCredentialResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "credentials" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipCredentialResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    credentials: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipCredentialResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
+    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    credentials : opt, }
 }
 #[cfg(feature = "api20100401_credential")]
 impl ListSipCredentialResponse {
@@ -14270,35 +7993,8 @@ pub struct CreateSipCredentialBody {
     pub password: String,
 }
 #[cfg(feature = "api20100401_credential")]
-impl<'de> serde::Deserialize<'de> for CreateSipCredentialBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateSipCredentialBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateSipCredentialBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateSipCredentialBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Username" => __f0 = Some(__map.next_value()?),
-                        "Password" => __f1 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateSipCredentialBody {
-                    username: rt::de::required(__f0, "Username")?,
-                    password: rt::de::required(__f1, "Password")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateSipCredentialBody { username : req = "Username", password : req = "Password", }
 }
 #[cfg(feature = "api20100401_credential")]
 /// UpdateSipCredentialRequest
@@ -14310,32 +8006,8 @@ pub struct UpdateSipCredentialBody {
     pub password: Option<String>,
 }
 #[cfg(feature = "api20100401_credential")]
-impl<'de> serde::Deserialize<'de> for UpdateSipCredentialBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateSipCredentialBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateSipCredentialBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateSipCredentialBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Password" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateSipCredentialBody {
-                    password: __f0,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateSipCredentialBody { password : opt = "Password", }
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// ListSipCredentialListResponse
@@ -14354,58 +8026,10 @@ pub struct ListSipCredentialListResponse {
     >,
 }
 #[cfg(feature = "api20100401_credential_list")]
-impl<'de> serde::Deserialize<'de> for ListSipCredentialListResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipCredentialListResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipCredentialListResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipCredentialListResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountSipSipCredentialList>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "credential_lists" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipCredentialListResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    credential_lists: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipCredentialListResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
+    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    credential_lists : opt, }
 }
 #[cfg(feature = "api20100401_credential_list")]
 impl ListSipCredentialListResponse {
@@ -14438,32 +8062,8 @@ pub struct CreateSipCredentialListBody {
         feature = "api20100401_ip_access_control_list"
     )
 )]
-impl<'de> serde::Deserialize<'de> for CreateSipCredentialListBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateSipCredentialListBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateSipCredentialListBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateSipCredentialListBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = Some(__map.next_value()?),
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateSipCredentialListBody {
-                    friendly_name: rt::de::required(__f0, "FriendlyName")?,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateSipCredentialListBody { friendly_name : req = "FriendlyName", }
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// UpdateSipCredentialListRequest
@@ -14485,60 +8085,10 @@ pub struct ListSipCredentialListMappingResponse {
     >,
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
-impl<'de> serde::Deserialize<'de> for ListSipCredentialListMappingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipCredentialListMappingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipCredentialListMappingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipCredentialListMappingResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "credential_list_mappings" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipCredentialListMappingResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    credential_list_mappings: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipCredentialListMappingResponse { end : opt, first_page_uri : opt, next_page_uri
+    : opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    credential_list_mappings : opt, }
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 impl ListSipCredentialListMappingResponse {
@@ -14570,55 +8120,9 @@ pub struct ListSipDomainResponse {
     pub domains: Option<Vec<super::models::ApiV2010AccountSipSipDomain>>,
 }
 #[cfg(feature = "api20100401_domain")]
-impl<'de> serde::Deserialize<'de> for ListSipDomainResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipDomainResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipDomainResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipDomainResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<Vec<super::models::ApiV2010AccountSipSipDomain>> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "domains" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipDomainResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    domains: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
+connector_runtime::__struct_de! {
+    ListSipDomainResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
+    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, domains : opt,
     }
 }
 #[cfg(feature = "api20100401_domain")]
@@ -14690,68 +8194,15 @@ pub struct CreateSipDomainBody {
     pub emergency_caller_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_domain")]
-impl<'de> serde::Deserialize<'de> for CreateSipDomainBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateSipDomainBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateSipDomainBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateSipDomainBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::VoiceMethodGetPost> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::VoiceFallbackMethodGetPost> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<super::models::VoiceStatusCallbackMethod> = None;
-                let mut __f8: Option<bool> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "DomainName" => __f0 = Some(__map.next_value()?),
-                        "FriendlyName" => __f1 = __map.next_value()?,
-                        "VoiceUrl" => __f2 = __map.next_value()?,
-                        "VoiceMethod" => __f3 = __map.next_value()?,
-                        "VoiceFallbackUrl" => __f4 = __map.next_value()?,
-                        "VoiceFallbackMethod" => __f5 = __map.next_value()?,
-                        "VoiceStatusCallbackUrl" => __f6 = __map.next_value()?,
-                        "VoiceStatusCallbackMethod" => __f7 = __map.next_value()?,
-                        "SipRegistration" => __f8 = __map.next_value()?,
-                        "EmergencyCallingEnabled" => __f9 = __map.next_value()?,
-                        "Secure" => __f10 = __map.next_value()?,
-                        "ByocTrunkSid" => __f11 = __map.next_value()?,
-                        "EmergencyCallerSid" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateSipDomainBody {
-                    domain_name: rt::de::required(__f0, "DomainName")?,
-                    friendly_name: __f1,
-                    voice_url: __f2,
-                    voice_method: __f3,
-                    voice_fallback_url: __f4,
-                    voice_fallback_method: __f5,
-                    voice_status_callback_url: __f6,
-                    voice_status_callback_method: __f7,
-                    sip_registration: __f8,
-                    emergency_calling_enabled: __f9,
-                    secure: __f10,
-                    byoc_trunk_sid: __f11,
-                    emergency_caller_sid: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateSipDomainBody { domain_name : req = "DomainName", friendly_name : opt =
+    "FriendlyName", voice_url : opt = "VoiceUrl", voice_method : opt = "VoiceMethod",
+    voice_fallback_url : opt = "VoiceFallbackUrl", voice_fallback_method : opt =
+    "VoiceFallbackMethod", voice_status_callback_url : opt = "VoiceStatusCallbackUrl",
+    voice_status_callback_method : opt = "VoiceStatusCallbackMethod", sip_registration :
+    opt = "SipRegistration", emergency_calling_enabled : opt = "EmergencyCallingEnabled",
+    secure : opt = "Secure", byoc_trunk_sid : opt = "ByocTrunkSid", emergency_caller_sid
+    : opt = "EmergencyCallerSid", }
 }
 #[cfg(feature = "api20100401_domain")]
 impl CreateSipDomainBody {
@@ -14839,68 +8290,15 @@ pub struct UpdateSipDomainBody {
     pub emergency_caller_sid: Option<String>,
 }
 #[cfg(feature = "api20100401_domain")]
-impl<'de> serde::Deserialize<'de> for UpdateSipDomainBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateSipDomainBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateSipDomainBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateSipDomainBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<super::models::VoiceFallbackMethodGetPost> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::UpdateSipDomainBodyVoiceMethod> = None;
-                let mut __f4: Option<super::models::VoiceStatusCallbackMethod> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<bool> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<bool> = None;
-                let mut __f10: Option<bool> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = __map.next_value()?,
-                        "VoiceFallbackMethod" => __f1 = __map.next_value()?,
-                        "VoiceFallbackUrl" => __f2 = __map.next_value()?,
-                        "VoiceMethod" => __f3 = __map.next_value()?,
-                        "VoiceStatusCallbackMethod" => __f4 = __map.next_value()?,
-                        "VoiceStatusCallbackUrl" => __f5 = __map.next_value()?,
-                        "VoiceUrl" => __f6 = __map.next_value()?,
-                        "SipRegistration" => __f7 = __map.next_value()?,
-                        "DomainName" => __f8 = __map.next_value()?,
-                        "EmergencyCallingEnabled" => __f9 = __map.next_value()?,
-                        "Secure" => __f10 = __map.next_value()?,
-                        "ByocTrunkSid" => __f11 = __map.next_value()?,
-                        "EmergencyCallerSid" => __f12 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateSipDomainBody {
-                    friendly_name: __f0,
-                    voice_fallback_method: __f1,
-                    voice_fallback_url: __f2,
-                    voice_method: __f3,
-                    voice_status_callback_method: __f4,
-                    voice_status_callback_url: __f5,
-                    voice_url: __f6,
-                    sip_registration: __f7,
-                    domain_name: __f8,
-                    emergency_calling_enabled: __f9,
-                    secure: __f10,
-                    byoc_trunk_sid: __f11,
-                    emergency_caller_sid: __f12,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateSipDomainBody { friendly_name : opt = "FriendlyName", voice_fallback_method :
+    opt = "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl",
+    voice_method : opt = "VoiceMethod", voice_status_callback_method : opt =
+    "VoiceStatusCallbackMethod", voice_status_callback_url : opt =
+    "VoiceStatusCallbackUrl", voice_url : opt = "VoiceUrl", sip_registration : opt =
+    "SipRegistration", domain_name : opt = "DomainName", emergency_calling_enabled : opt
+    = "EmergencyCallingEnabled", secure : opt = "Secure", byoc_trunk_sid : opt =
+    "ByocTrunkSid", emergency_caller_sid : opt = "EmergencyCallerSid", }
 }
 #[cfg(feature = "api20100401_domain")]
 impl UpdateSipDomainBody {
@@ -14947,58 +8345,10 @@ pub struct ListSipIpAccessControlListResponse {
     >,
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
-impl<'de> serde::Deserialize<'de> for ListSipIpAccessControlListResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipIpAccessControlListResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipIpAccessControlListResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipIpAccessControlListResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "ip_access_control_lists" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipIpAccessControlListResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    ip_access_control_lists: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipIpAccessControlListResponse { end : opt, first_page_uri : opt, next_page_uri :
+    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    ip_access_control_lists : opt, }
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 impl ListSipIpAccessControlListResponse {
@@ -15035,60 +8385,10 @@ pub struct ListSipIpAccessControlListMappingResponse {
     >,
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
-impl<'de> serde::Deserialize<'de> for ListSipIpAccessControlListMappingResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipIpAccessControlListMappingResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipIpAccessControlListMappingResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipIpAccessControlListMappingResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "ip_access_control_list_mappings" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipIpAccessControlListMappingResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    ip_access_control_list_mappings: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipIpAccessControlListMappingResponse { end : opt, first_page_uri : opt,
+    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
+    opt, uri : opt, ip_access_control_list_mappings : opt, }
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ListSipIpAccessControlListMappingResponse {
@@ -15122,60 +8422,10 @@ pub struct ListSipIpAddressResponse {
     >,
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
-impl<'de> serde::Deserialize<'de> for ListSipIpAddressResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListSipIpAddressResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListSipIpAddressResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListSipIpAddressResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<
-                        super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
-                    >,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "ip_addresses" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListSipIpAddressResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    ip_addresses: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListSipIpAddressResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
+    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, ip_addresses
+    : opt, }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 impl ListSipIpAddressResponse {
@@ -15205,38 +8455,9 @@ pub struct CreateSipIpAddressBody {
     pub cidr_prefix_length: Option<i64>,
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
-impl<'de> serde::Deserialize<'de> for CreateSipIpAddressBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateSipIpAddressBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateSipIpAddressBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateSipIpAddressBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "FriendlyName" => __f0 = Some(__map.next_value()?),
-                        "IpAddress" => __f1 = Some(__map.next_value()?),
-                        "CidrPrefixLength" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateSipIpAddressBody {
-                    friendly_name: rt::de::required(__f0, "FriendlyName")?,
-                    ip_address: rt::de::required(__f1, "IpAddress")?,
-                    cidr_prefix_length: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateSipIpAddressBody { friendly_name : req = "FriendlyName", ip_address : req =
+    "IpAddress", cidr_prefix_length : opt = "CidrPrefixLength", }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 /// UpdateSipIpAddressRequest
@@ -15256,38 +8477,9 @@ pub struct UpdateSipIpAddressBody {
     pub cidr_prefix_length: Option<i64>,
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
-impl<'de> serde::Deserialize<'de> for UpdateSipIpAddressBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateSipIpAddressBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateSipIpAddressBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateSipIpAddressBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "IpAddress" => __f0 = __map.next_value()?,
-                        "FriendlyName" => __f1 = __map.next_value()?,
-                        "CidrPrefixLength" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateSipIpAddressBody {
-                    ip_address: __f0,
-                    friendly_name: __f1,
-                    cidr_prefix_length: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateSipIpAddressBody { ip_address : opt = "IpAddress", friendly_name : opt =
+    "FriendlyName", cidr_prefix_length : opt = "CidrPrefixLength", }
 }
 #[cfg(feature = "api20100401_siprec")]
 /// CreateSiprecRequest
@@ -16107,638 +9299,128 @@ pub struct CreateSiprecBody {
     pub parameter99_value: Option<String>,
 }
 #[cfg(feature = "api20100401_siprec")]
-impl<'de> serde::Deserialize<'de> for CreateSiprecBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateSiprecBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateSiprecBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateSiprecBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::SiprecEnumTrack> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<super::models::StatusCallbackMethod2> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<String> = None;
-                let mut __f36: Option<String> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<String> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<String> = None;
-                let mut __f41: Option<String> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<String> = None;
-                let mut __f46: Option<String> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<String> = None;
-                let mut __f49: Option<String> = None;
-                let mut __f50: Option<String> = None;
-                let mut __f51: Option<String> = None;
-                let mut __f52: Option<String> = None;
-                let mut __f53: Option<String> = None;
-                let mut __f54: Option<String> = None;
-                let mut __f55: Option<String> = None;
-                let mut __f56: Option<String> = None;
-                let mut __f57: Option<String> = None;
-                let mut __f58: Option<String> = None;
-                let mut __f59: Option<String> = None;
-                let mut __f60: Option<String> = None;
-                let mut __f61: Option<String> = None;
-                let mut __f62: Option<String> = None;
-                let mut __f63: Option<String> = None;
-                let mut __f64: Option<String> = None;
-                let mut __f65: Option<String> = None;
-                let mut __f66: Option<String> = None;
-                let mut __f67: Option<String> = None;
-                let mut __f68: Option<String> = None;
-                let mut __f69: Option<String> = None;
-                let mut __f70: Option<String> = None;
-                let mut __f71: Option<String> = None;
-                let mut __f72: Option<String> = None;
-                let mut __f73: Option<String> = None;
-                let mut __f74: Option<String> = None;
-                let mut __f75: Option<String> = None;
-                let mut __f76: Option<String> = None;
-                let mut __f77: Option<String> = None;
-                let mut __f78: Option<String> = None;
-                let mut __f79: Option<String> = None;
-                let mut __f80: Option<String> = None;
-                let mut __f81: Option<String> = None;
-                let mut __f82: Option<String> = None;
-                let mut __f83: Option<String> = None;
-                let mut __f84: Option<String> = None;
-                let mut __f85: Option<String> = None;
-                let mut __f86: Option<String> = None;
-                let mut __f87: Option<String> = None;
-                let mut __f88: Option<String> = None;
-                let mut __f89: Option<String> = None;
-                let mut __f90: Option<String> = None;
-                let mut __f91: Option<String> = None;
-                let mut __f92: Option<String> = None;
-                let mut __f93: Option<String> = None;
-                let mut __f94: Option<String> = None;
-                let mut __f95: Option<String> = None;
-                let mut __f96: Option<String> = None;
-                let mut __f97: Option<String> = None;
-                let mut __f98: Option<String> = None;
-                let mut __f99: Option<String> = None;
-                let mut __f100: Option<String> = None;
-                let mut __f101: Option<String> = None;
-                let mut __f102: Option<String> = None;
-                let mut __f103: Option<String> = None;
-                let mut __f104: Option<String> = None;
-                let mut __f105: Option<String> = None;
-                let mut __f106: Option<String> = None;
-                let mut __f107: Option<String> = None;
-                let mut __f108: Option<String> = None;
-                let mut __f109: Option<String> = None;
-                let mut __f110: Option<String> = None;
-                let mut __f111: Option<String> = None;
-                let mut __f112: Option<String> = None;
-                let mut __f113: Option<String> = None;
-                let mut __f114: Option<String> = None;
-                let mut __f115: Option<String> = None;
-                let mut __f116: Option<String> = None;
-                let mut __f117: Option<String> = None;
-                let mut __f118: Option<String> = None;
-                let mut __f119: Option<String> = None;
-                let mut __f120: Option<String> = None;
-                let mut __f121: Option<String> = None;
-                let mut __f122: Option<String> = None;
-                let mut __f123: Option<String> = None;
-                let mut __f124: Option<String> = None;
-                let mut __f125: Option<String> = None;
-                let mut __f126: Option<String> = None;
-                let mut __f127: Option<String> = None;
-                let mut __f128: Option<String> = None;
-                let mut __f129: Option<String> = None;
-                let mut __f130: Option<String> = None;
-                let mut __f131: Option<String> = None;
-                let mut __f132: Option<String> = None;
-                let mut __f133: Option<String> = None;
-                let mut __f134: Option<String> = None;
-                let mut __f135: Option<String> = None;
-                let mut __f136: Option<String> = None;
-                let mut __f137: Option<String> = None;
-                let mut __f138: Option<String> = None;
-                let mut __f139: Option<String> = None;
-                let mut __f140: Option<String> = None;
-                let mut __f141: Option<String> = None;
-                let mut __f142: Option<String> = None;
-                let mut __f143: Option<String> = None;
-                let mut __f144: Option<String> = None;
-                let mut __f145: Option<String> = None;
-                let mut __f146: Option<String> = None;
-                let mut __f147: Option<String> = None;
-                let mut __f148: Option<String> = None;
-                let mut __f149: Option<String> = None;
-                let mut __f150: Option<String> = None;
-                let mut __f151: Option<String> = None;
-                let mut __f152: Option<String> = None;
-                let mut __f153: Option<String> = None;
-                let mut __f154: Option<String> = None;
-                let mut __f155: Option<String> = None;
-                let mut __f156: Option<String> = None;
-                let mut __f157: Option<String> = None;
-                let mut __f158: Option<String> = None;
-                let mut __f159: Option<String> = None;
-                let mut __f160: Option<String> = None;
-                let mut __f161: Option<String> = None;
-                let mut __f162: Option<String> = None;
-                let mut __f163: Option<String> = None;
-                let mut __f164: Option<String> = None;
-                let mut __f165: Option<String> = None;
-                let mut __f166: Option<String> = None;
-                let mut __f167: Option<String> = None;
-                let mut __f168: Option<String> = None;
-                let mut __f169: Option<String> = None;
-                let mut __f170: Option<String> = None;
-                let mut __f171: Option<String> = None;
-                let mut __f172: Option<String> = None;
-                let mut __f173: Option<String> = None;
-                let mut __f174: Option<String> = None;
-                let mut __f175: Option<String> = None;
-                let mut __f176: Option<String> = None;
-                let mut __f177: Option<String> = None;
-                let mut __f178: Option<String> = None;
-                let mut __f179: Option<String> = None;
-                let mut __f180: Option<String> = None;
-                let mut __f181: Option<String> = None;
-                let mut __f182: Option<String> = None;
-                let mut __f183: Option<String> = None;
-                let mut __f184: Option<String> = None;
-                let mut __f185: Option<String> = None;
-                let mut __f186: Option<String> = None;
-                let mut __f187: Option<String> = None;
-                let mut __f188: Option<String> = None;
-                let mut __f189: Option<String> = None;
-                let mut __f190: Option<String> = None;
-                let mut __f191: Option<String> = None;
-                let mut __f192: Option<String> = None;
-                let mut __f193: Option<String> = None;
-                let mut __f194: Option<String> = None;
-                let mut __f195: Option<String> = None;
-                let mut __f196: Option<String> = None;
-                let mut __f197: Option<String> = None;
-                let mut __f198: Option<String> = None;
-                let mut __f199: Option<String> = None;
-                let mut __f200: Option<String> = None;
-                let mut __f201: Option<String> = None;
-                let mut __f202: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Name" => __f0 = __map.next_value()?,
-                        "ConnectorName" => __f1 = __map.next_value()?,
-                        "Track" => __f2 = __map.next_value()?,
-                        "StatusCallback" => __f3 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f4 = __map.next_value()?,
-                        "Parameter1.Name" => __f5 = __map.next_value()?,
-                        "Parameter1.Value" => __f6 = __map.next_value()?,
-                        "Parameter2.Name" => __f7 = __map.next_value()?,
-                        "Parameter2.Value" => __f8 = __map.next_value()?,
-                        "Parameter3.Name" => __f9 = __map.next_value()?,
-                        "Parameter3.Value" => __f10 = __map.next_value()?,
-                        "Parameter4.Name" => __f11 = __map.next_value()?,
-                        "Parameter4.Value" => __f12 = __map.next_value()?,
-                        "Parameter5.Name" => __f13 = __map.next_value()?,
-                        "Parameter5.Value" => __f14 = __map.next_value()?,
-                        "Parameter6.Name" => __f15 = __map.next_value()?,
-                        "Parameter6.Value" => __f16 = __map.next_value()?,
-                        "Parameter7.Name" => __f17 = __map.next_value()?,
-                        "Parameter7.Value" => __f18 = __map.next_value()?,
-                        "Parameter8.Name" => __f19 = __map.next_value()?,
-                        "Parameter8.Value" => __f20 = __map.next_value()?,
-                        "Parameter9.Name" => __f21 = __map.next_value()?,
-                        "Parameter9.Value" => __f22 = __map.next_value()?,
-                        "Parameter10.Name" => __f23 = __map.next_value()?,
-                        "Parameter10.Value" => __f24 = __map.next_value()?,
-                        "Parameter11.Name" => __f25 = __map.next_value()?,
-                        "Parameter11.Value" => __f26 = __map.next_value()?,
-                        "Parameter12.Name" => __f27 = __map.next_value()?,
-                        "Parameter12.Value" => __f28 = __map.next_value()?,
-                        "Parameter13.Name" => __f29 = __map.next_value()?,
-                        "Parameter13.Value" => __f30 = __map.next_value()?,
-                        "Parameter14.Name" => __f31 = __map.next_value()?,
-                        "Parameter14.Value" => __f32 = __map.next_value()?,
-                        "Parameter15.Name" => __f33 = __map.next_value()?,
-                        "Parameter15.Value" => __f34 = __map.next_value()?,
-                        "Parameter16.Name" => __f35 = __map.next_value()?,
-                        "Parameter16.Value" => __f36 = __map.next_value()?,
-                        "Parameter17.Name" => __f37 = __map.next_value()?,
-                        "Parameter17.Value" => __f38 = __map.next_value()?,
-                        "Parameter18.Name" => __f39 = __map.next_value()?,
-                        "Parameter18.Value" => __f40 = __map.next_value()?,
-                        "Parameter19.Name" => __f41 = __map.next_value()?,
-                        "Parameter19.Value" => __f42 = __map.next_value()?,
-                        "Parameter20.Name" => __f43 = __map.next_value()?,
-                        "Parameter20.Value" => __f44 = __map.next_value()?,
-                        "Parameter21.Name" => __f45 = __map.next_value()?,
-                        "Parameter21.Value" => __f46 = __map.next_value()?,
-                        "Parameter22.Name" => __f47 = __map.next_value()?,
-                        "Parameter22.Value" => __f48 = __map.next_value()?,
-                        "Parameter23.Name" => __f49 = __map.next_value()?,
-                        "Parameter23.Value" => __f50 = __map.next_value()?,
-                        "Parameter24.Name" => __f51 = __map.next_value()?,
-                        "Parameter24.Value" => __f52 = __map.next_value()?,
-                        "Parameter25.Name" => __f53 = __map.next_value()?,
-                        "Parameter25.Value" => __f54 = __map.next_value()?,
-                        "Parameter26.Name" => __f55 = __map.next_value()?,
-                        "Parameter26.Value" => __f56 = __map.next_value()?,
-                        "Parameter27.Name" => __f57 = __map.next_value()?,
-                        "Parameter27.Value" => __f58 = __map.next_value()?,
-                        "Parameter28.Name" => __f59 = __map.next_value()?,
-                        "Parameter28.Value" => __f60 = __map.next_value()?,
-                        "Parameter29.Name" => __f61 = __map.next_value()?,
-                        "Parameter29.Value" => __f62 = __map.next_value()?,
-                        "Parameter30.Name" => __f63 = __map.next_value()?,
-                        "Parameter30.Value" => __f64 = __map.next_value()?,
-                        "Parameter31.Name" => __f65 = __map.next_value()?,
-                        "Parameter31.Value" => __f66 = __map.next_value()?,
-                        "Parameter32.Name" => __f67 = __map.next_value()?,
-                        "Parameter32.Value" => __f68 = __map.next_value()?,
-                        "Parameter33.Name" => __f69 = __map.next_value()?,
-                        "Parameter33.Value" => __f70 = __map.next_value()?,
-                        "Parameter34.Name" => __f71 = __map.next_value()?,
-                        "Parameter34.Value" => __f72 = __map.next_value()?,
-                        "Parameter35.Name" => __f73 = __map.next_value()?,
-                        "Parameter35.Value" => __f74 = __map.next_value()?,
-                        "Parameter36.Name" => __f75 = __map.next_value()?,
-                        "Parameter36.Value" => __f76 = __map.next_value()?,
-                        "Parameter37.Name" => __f77 = __map.next_value()?,
-                        "Parameter37.Value" => __f78 = __map.next_value()?,
-                        "Parameter38.Name" => __f79 = __map.next_value()?,
-                        "Parameter38.Value" => __f80 = __map.next_value()?,
-                        "Parameter39.Name" => __f81 = __map.next_value()?,
-                        "Parameter39.Value" => __f82 = __map.next_value()?,
-                        "Parameter40.Name" => __f83 = __map.next_value()?,
-                        "Parameter40.Value" => __f84 = __map.next_value()?,
-                        "Parameter41.Name" => __f85 = __map.next_value()?,
-                        "Parameter41.Value" => __f86 = __map.next_value()?,
-                        "Parameter42.Name" => __f87 = __map.next_value()?,
-                        "Parameter42.Value" => __f88 = __map.next_value()?,
-                        "Parameter43.Name" => __f89 = __map.next_value()?,
-                        "Parameter43.Value" => __f90 = __map.next_value()?,
-                        "Parameter44.Name" => __f91 = __map.next_value()?,
-                        "Parameter44.Value" => __f92 = __map.next_value()?,
-                        "Parameter45.Name" => __f93 = __map.next_value()?,
-                        "Parameter45.Value" => __f94 = __map.next_value()?,
-                        "Parameter46.Name" => __f95 = __map.next_value()?,
-                        "Parameter46.Value" => __f96 = __map.next_value()?,
-                        "Parameter47.Name" => __f97 = __map.next_value()?,
-                        "Parameter47.Value" => __f98 = __map.next_value()?,
-                        "Parameter48.Name" => __f99 = __map.next_value()?,
-                        "Parameter48.Value" => __f100 = __map.next_value()?,
-                        "Parameter49.Name" => __f101 = __map.next_value()?,
-                        "Parameter49.Value" => __f102 = __map.next_value()?,
-                        "Parameter50.Name" => __f103 = __map.next_value()?,
-                        "Parameter50.Value" => __f104 = __map.next_value()?,
-                        "Parameter51.Name" => __f105 = __map.next_value()?,
-                        "Parameter51.Value" => __f106 = __map.next_value()?,
-                        "Parameter52.Name" => __f107 = __map.next_value()?,
-                        "Parameter52.Value" => __f108 = __map.next_value()?,
-                        "Parameter53.Name" => __f109 = __map.next_value()?,
-                        "Parameter53.Value" => __f110 = __map.next_value()?,
-                        "Parameter54.Name" => __f111 = __map.next_value()?,
-                        "Parameter54.Value" => __f112 = __map.next_value()?,
-                        "Parameter55.Name" => __f113 = __map.next_value()?,
-                        "Parameter55.Value" => __f114 = __map.next_value()?,
-                        "Parameter56.Name" => __f115 = __map.next_value()?,
-                        "Parameter56.Value" => __f116 = __map.next_value()?,
-                        "Parameter57.Name" => __f117 = __map.next_value()?,
-                        "Parameter57.Value" => __f118 = __map.next_value()?,
-                        "Parameter58.Name" => __f119 = __map.next_value()?,
-                        "Parameter58.Value" => __f120 = __map.next_value()?,
-                        "Parameter59.Name" => __f121 = __map.next_value()?,
-                        "Parameter59.Value" => __f122 = __map.next_value()?,
-                        "Parameter60.Name" => __f123 = __map.next_value()?,
-                        "Parameter60.Value" => __f124 = __map.next_value()?,
-                        "Parameter61.Name" => __f125 = __map.next_value()?,
-                        "Parameter61.Value" => __f126 = __map.next_value()?,
-                        "Parameter62.Name" => __f127 = __map.next_value()?,
-                        "Parameter62.Value" => __f128 = __map.next_value()?,
-                        "Parameter63.Name" => __f129 = __map.next_value()?,
-                        "Parameter63.Value" => __f130 = __map.next_value()?,
-                        "Parameter64.Name" => __f131 = __map.next_value()?,
-                        "Parameter64.Value" => __f132 = __map.next_value()?,
-                        "Parameter65.Name" => __f133 = __map.next_value()?,
-                        "Parameter65.Value" => __f134 = __map.next_value()?,
-                        "Parameter66.Name" => __f135 = __map.next_value()?,
-                        "Parameter66.Value" => __f136 = __map.next_value()?,
-                        "Parameter67.Name" => __f137 = __map.next_value()?,
-                        "Parameter67.Value" => __f138 = __map.next_value()?,
-                        "Parameter68.Name" => __f139 = __map.next_value()?,
-                        "Parameter68.Value" => __f140 = __map.next_value()?,
-                        "Parameter69.Name" => __f141 = __map.next_value()?,
-                        "Parameter69.Value" => __f142 = __map.next_value()?,
-                        "Parameter70.Name" => __f143 = __map.next_value()?,
-                        "Parameter70.Value" => __f144 = __map.next_value()?,
-                        "Parameter71.Name" => __f145 = __map.next_value()?,
-                        "Parameter71.Value" => __f146 = __map.next_value()?,
-                        "Parameter72.Name" => __f147 = __map.next_value()?,
-                        "Parameter72.Value" => __f148 = __map.next_value()?,
-                        "Parameter73.Name" => __f149 = __map.next_value()?,
-                        "Parameter73.Value" => __f150 = __map.next_value()?,
-                        "Parameter74.Name" => __f151 = __map.next_value()?,
-                        "Parameter74.Value" => __f152 = __map.next_value()?,
-                        "Parameter75.Name" => __f153 = __map.next_value()?,
-                        "Parameter75.Value" => __f154 = __map.next_value()?,
-                        "Parameter76.Name" => __f155 = __map.next_value()?,
-                        "Parameter76.Value" => __f156 = __map.next_value()?,
-                        "Parameter77.Name" => __f157 = __map.next_value()?,
-                        "Parameter77.Value" => __f158 = __map.next_value()?,
-                        "Parameter78.Name" => __f159 = __map.next_value()?,
-                        "Parameter78.Value" => __f160 = __map.next_value()?,
-                        "Parameter79.Name" => __f161 = __map.next_value()?,
-                        "Parameter79.Value" => __f162 = __map.next_value()?,
-                        "Parameter80.Name" => __f163 = __map.next_value()?,
-                        "Parameter80.Value" => __f164 = __map.next_value()?,
-                        "Parameter81.Name" => __f165 = __map.next_value()?,
-                        "Parameter81.Value" => __f166 = __map.next_value()?,
-                        "Parameter82.Name" => __f167 = __map.next_value()?,
-                        "Parameter82.Value" => __f168 = __map.next_value()?,
-                        "Parameter83.Name" => __f169 = __map.next_value()?,
-                        "Parameter83.Value" => __f170 = __map.next_value()?,
-                        "Parameter84.Name" => __f171 = __map.next_value()?,
-                        "Parameter84.Value" => __f172 = __map.next_value()?,
-                        "Parameter85.Name" => __f173 = __map.next_value()?,
-                        "Parameter85.Value" => __f174 = __map.next_value()?,
-                        "Parameter86.Name" => __f175 = __map.next_value()?,
-                        "Parameter86.Value" => __f176 = __map.next_value()?,
-                        "Parameter87.Name" => __f177 = __map.next_value()?,
-                        "Parameter87.Value" => __f178 = __map.next_value()?,
-                        "Parameter88.Name" => __f179 = __map.next_value()?,
-                        "Parameter88.Value" => __f180 = __map.next_value()?,
-                        "Parameter89.Name" => __f181 = __map.next_value()?,
-                        "Parameter89.Value" => __f182 = __map.next_value()?,
-                        "Parameter90.Name" => __f183 = __map.next_value()?,
-                        "Parameter90.Value" => __f184 = __map.next_value()?,
-                        "Parameter91.Name" => __f185 = __map.next_value()?,
-                        "Parameter91.Value" => __f186 = __map.next_value()?,
-                        "Parameter92.Name" => __f187 = __map.next_value()?,
-                        "Parameter92.Value" => __f188 = __map.next_value()?,
-                        "Parameter93.Name" => __f189 = __map.next_value()?,
-                        "Parameter93.Value" => __f190 = __map.next_value()?,
-                        "Parameter94.Name" => __f191 = __map.next_value()?,
-                        "Parameter94.Value" => __f192 = __map.next_value()?,
-                        "Parameter95.Name" => __f193 = __map.next_value()?,
-                        "Parameter95.Value" => __f194 = __map.next_value()?,
-                        "Parameter96.Name" => __f195 = __map.next_value()?,
-                        "Parameter96.Value" => __f196 = __map.next_value()?,
-                        "Parameter97.Name" => __f197 = __map.next_value()?,
-                        "Parameter97.Value" => __f198 = __map.next_value()?,
-                        "Parameter98.Name" => __f199 = __map.next_value()?,
-                        "Parameter98.Value" => __f200 = __map.next_value()?,
-                        "Parameter99.Name" => __f201 = __map.next_value()?,
-                        "Parameter99.Value" => __f202 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateSiprecBody {
-                    name: __f0,
-                    connector_name: __f1,
-                    track: __f2,
-                    status_callback: __f3,
-                    status_callback_method: __f4,
-                    parameter1_name: __f5,
-                    parameter1_value: __f6,
-                    parameter2_name: __f7,
-                    parameter2_value: __f8,
-                    parameter3_name: __f9,
-                    parameter3_value: __f10,
-                    parameter4_name: __f11,
-                    parameter4_value: __f12,
-                    parameter5_name: __f13,
-                    parameter5_value: __f14,
-                    parameter6_name: __f15,
-                    parameter6_value: __f16,
-                    parameter7_name: __f17,
-                    parameter7_value: __f18,
-                    parameter8_name: __f19,
-                    parameter8_value: __f20,
-                    parameter9_name: __f21,
-                    parameter9_value: __f22,
-                    parameter10_name: __f23,
-                    parameter10_value: __f24,
-                    parameter11_name: __f25,
-                    parameter11_value: __f26,
-                    parameter12_name: __f27,
-                    parameter12_value: __f28,
-                    parameter13_name: __f29,
-                    parameter13_value: __f30,
-                    parameter14_name: __f31,
-                    parameter14_value: __f32,
-                    parameter15_name: __f33,
-                    parameter15_value: __f34,
-                    parameter16_name: __f35,
-                    parameter16_value: __f36,
-                    parameter17_name: __f37,
-                    parameter17_value: __f38,
-                    parameter18_name: __f39,
-                    parameter18_value: __f40,
-                    parameter19_name: __f41,
-                    parameter19_value: __f42,
-                    parameter20_name: __f43,
-                    parameter20_value: __f44,
-                    parameter21_name: __f45,
-                    parameter21_value: __f46,
-                    parameter22_name: __f47,
-                    parameter22_value: __f48,
-                    parameter23_name: __f49,
-                    parameter23_value: __f50,
-                    parameter24_name: __f51,
-                    parameter24_value: __f52,
-                    parameter25_name: __f53,
-                    parameter25_value: __f54,
-                    parameter26_name: __f55,
-                    parameter26_value: __f56,
-                    parameter27_name: __f57,
-                    parameter27_value: __f58,
-                    parameter28_name: __f59,
-                    parameter28_value: __f60,
-                    parameter29_name: __f61,
-                    parameter29_value: __f62,
-                    parameter30_name: __f63,
-                    parameter30_value: __f64,
-                    parameter31_name: __f65,
-                    parameter31_value: __f66,
-                    parameter32_name: __f67,
-                    parameter32_value: __f68,
-                    parameter33_name: __f69,
-                    parameter33_value: __f70,
-                    parameter34_name: __f71,
-                    parameter34_value: __f72,
-                    parameter35_name: __f73,
-                    parameter35_value: __f74,
-                    parameter36_name: __f75,
-                    parameter36_value: __f76,
-                    parameter37_name: __f77,
-                    parameter37_value: __f78,
-                    parameter38_name: __f79,
-                    parameter38_value: __f80,
-                    parameter39_name: __f81,
-                    parameter39_value: __f82,
-                    parameter40_name: __f83,
-                    parameter40_value: __f84,
-                    parameter41_name: __f85,
-                    parameter41_value: __f86,
-                    parameter42_name: __f87,
-                    parameter42_value: __f88,
-                    parameter43_name: __f89,
-                    parameter43_value: __f90,
-                    parameter44_name: __f91,
-                    parameter44_value: __f92,
-                    parameter45_name: __f93,
-                    parameter45_value: __f94,
-                    parameter46_name: __f95,
-                    parameter46_value: __f96,
-                    parameter47_name: __f97,
-                    parameter47_value: __f98,
-                    parameter48_name: __f99,
-                    parameter48_value: __f100,
-                    parameter49_name: __f101,
-                    parameter49_value: __f102,
-                    parameter50_name: __f103,
-                    parameter50_value: __f104,
-                    parameter51_name: __f105,
-                    parameter51_value: __f106,
-                    parameter52_name: __f107,
-                    parameter52_value: __f108,
-                    parameter53_name: __f109,
-                    parameter53_value: __f110,
-                    parameter54_name: __f111,
-                    parameter54_value: __f112,
-                    parameter55_name: __f113,
-                    parameter55_value: __f114,
-                    parameter56_name: __f115,
-                    parameter56_value: __f116,
-                    parameter57_name: __f117,
-                    parameter57_value: __f118,
-                    parameter58_name: __f119,
-                    parameter58_value: __f120,
-                    parameter59_name: __f121,
-                    parameter59_value: __f122,
-                    parameter60_name: __f123,
-                    parameter60_value: __f124,
-                    parameter61_name: __f125,
-                    parameter61_value: __f126,
-                    parameter62_name: __f127,
-                    parameter62_value: __f128,
-                    parameter63_name: __f129,
-                    parameter63_value: __f130,
-                    parameter64_name: __f131,
-                    parameter64_value: __f132,
-                    parameter65_name: __f133,
-                    parameter65_value: __f134,
-                    parameter66_name: __f135,
-                    parameter66_value: __f136,
-                    parameter67_name: __f137,
-                    parameter67_value: __f138,
-                    parameter68_name: __f139,
-                    parameter68_value: __f140,
-                    parameter69_name: __f141,
-                    parameter69_value: __f142,
-                    parameter70_name: __f143,
-                    parameter70_value: __f144,
-                    parameter71_name: __f145,
-                    parameter71_value: __f146,
-                    parameter72_name: __f147,
-                    parameter72_value: __f148,
-                    parameter73_name: __f149,
-                    parameter73_value: __f150,
-                    parameter74_name: __f151,
-                    parameter74_value: __f152,
-                    parameter75_name: __f153,
-                    parameter75_value: __f154,
-                    parameter76_name: __f155,
-                    parameter76_value: __f156,
-                    parameter77_name: __f157,
-                    parameter77_value: __f158,
-                    parameter78_name: __f159,
-                    parameter78_value: __f160,
-                    parameter79_name: __f161,
-                    parameter79_value: __f162,
-                    parameter80_name: __f163,
-                    parameter80_value: __f164,
-                    parameter81_name: __f165,
-                    parameter81_value: __f166,
-                    parameter82_name: __f167,
-                    parameter82_value: __f168,
-                    parameter83_name: __f169,
-                    parameter83_value: __f170,
-                    parameter84_name: __f171,
-                    parameter84_value: __f172,
-                    parameter85_name: __f173,
-                    parameter85_value: __f174,
-                    parameter86_name: __f175,
-                    parameter86_value: __f176,
-                    parameter87_name: __f177,
-                    parameter87_value: __f178,
-                    parameter88_name: __f179,
-                    parameter88_value: __f180,
-                    parameter89_name: __f181,
-                    parameter89_value: __f182,
-                    parameter90_name: __f183,
-                    parameter90_value: __f184,
-                    parameter91_name: __f185,
-                    parameter91_value: __f186,
-                    parameter92_name: __f187,
-                    parameter92_value: __f188,
-                    parameter93_name: __f189,
-                    parameter93_value: __f190,
-                    parameter94_name: __f191,
-                    parameter94_value: __f192,
-                    parameter95_name: __f193,
-                    parameter95_value: __f194,
-                    parameter96_name: __f195,
-                    parameter96_value: __f196,
-                    parameter97_name: __f197,
-                    parameter97_value: __f198,
-                    parameter98_name: __f199,
-                    parameter98_value: __f200,
-                    parameter99_name: __f201,
-                    parameter99_value: __f202,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateSiprecBody { name : opt = "Name", connector_name : opt = "ConnectorName", track
+    : opt = "Track", status_callback : opt = "StatusCallback", status_callback_method :
+    opt = "StatusCallbackMethod", parameter1_name : opt = "Parameter1.Name",
+    parameter1_value : opt = "Parameter1.Value", parameter2_name : opt =
+    "Parameter2.Name", parameter2_value : opt = "Parameter2.Value", parameter3_name : opt
+    = "Parameter3.Name", parameter3_value : opt = "Parameter3.Value", parameter4_name :
+    opt = "Parameter4.Name", parameter4_value : opt = "Parameter4.Value", parameter5_name
+    : opt = "Parameter5.Name", parameter5_value : opt = "Parameter5.Value",
+    parameter6_name : opt = "Parameter6.Name", parameter6_value : opt =
+    "Parameter6.Value", parameter7_name : opt = "Parameter7.Name", parameter7_value : opt
+    = "Parameter7.Value", parameter8_name : opt = "Parameter8.Name", parameter8_value :
+    opt = "Parameter8.Value", parameter9_name : opt = "Parameter9.Name", parameter9_value
+    : opt = "Parameter9.Value", parameter10_name : opt = "Parameter10.Name",
+    parameter10_value : opt = "Parameter10.Value", parameter11_name : opt =
+    "Parameter11.Name", parameter11_value : opt = "Parameter11.Value", parameter12_name :
+    opt = "Parameter12.Name", parameter12_value : opt = "Parameter12.Value",
+    parameter13_name : opt = "Parameter13.Name", parameter13_value : opt =
+    "Parameter13.Value", parameter14_name : opt = "Parameter14.Name", parameter14_value :
+    opt = "Parameter14.Value", parameter15_name : opt = "Parameter15.Name",
+    parameter15_value : opt = "Parameter15.Value", parameter16_name : opt =
+    "Parameter16.Name", parameter16_value : opt = "Parameter16.Value", parameter17_name :
+    opt = "Parameter17.Name", parameter17_value : opt = "Parameter17.Value",
+    parameter18_name : opt = "Parameter18.Name", parameter18_value : opt =
+    "Parameter18.Value", parameter19_name : opt = "Parameter19.Name", parameter19_value :
+    opt = "Parameter19.Value", parameter20_name : opt = "Parameter20.Name",
+    parameter20_value : opt = "Parameter20.Value", parameter21_name : opt =
+    "Parameter21.Name", parameter21_value : opt = "Parameter21.Value", parameter22_name :
+    opt = "Parameter22.Name", parameter22_value : opt = "Parameter22.Value",
+    parameter23_name : opt = "Parameter23.Name", parameter23_value : opt =
+    "Parameter23.Value", parameter24_name : opt = "Parameter24.Name", parameter24_value :
+    opt = "Parameter24.Value", parameter25_name : opt = "Parameter25.Name",
+    parameter25_value : opt = "Parameter25.Value", parameter26_name : opt =
+    "Parameter26.Name", parameter26_value : opt = "Parameter26.Value", parameter27_name :
+    opt = "Parameter27.Name", parameter27_value : opt = "Parameter27.Value",
+    parameter28_name : opt = "Parameter28.Name", parameter28_value : opt =
+    "Parameter28.Value", parameter29_name : opt = "Parameter29.Name", parameter29_value :
+    opt = "Parameter29.Value", parameter30_name : opt = "Parameter30.Name",
+    parameter30_value : opt = "Parameter30.Value", parameter31_name : opt =
+    "Parameter31.Name", parameter31_value : opt = "Parameter31.Value", parameter32_name :
+    opt = "Parameter32.Name", parameter32_value : opt = "Parameter32.Value",
+    parameter33_name : opt = "Parameter33.Name", parameter33_value : opt =
+    "Parameter33.Value", parameter34_name : opt = "Parameter34.Name", parameter34_value :
+    opt = "Parameter34.Value", parameter35_name : opt = "Parameter35.Name",
+    parameter35_value : opt = "Parameter35.Value", parameter36_name : opt =
+    "Parameter36.Name", parameter36_value : opt = "Parameter36.Value", parameter37_name :
+    opt = "Parameter37.Name", parameter37_value : opt = "Parameter37.Value",
+    parameter38_name : opt = "Parameter38.Name", parameter38_value : opt =
+    "Parameter38.Value", parameter39_name : opt = "Parameter39.Name", parameter39_value :
+    opt = "Parameter39.Value", parameter40_name : opt = "Parameter40.Name",
+    parameter40_value : opt = "Parameter40.Value", parameter41_name : opt =
+    "Parameter41.Name", parameter41_value : opt = "Parameter41.Value", parameter42_name :
+    opt = "Parameter42.Name", parameter42_value : opt = "Parameter42.Value",
+    parameter43_name : opt = "Parameter43.Name", parameter43_value : opt =
+    "Parameter43.Value", parameter44_name : opt = "Parameter44.Name", parameter44_value :
+    opt = "Parameter44.Value", parameter45_name : opt = "Parameter45.Name",
+    parameter45_value : opt = "Parameter45.Value", parameter46_name : opt =
+    "Parameter46.Name", parameter46_value : opt = "Parameter46.Value", parameter47_name :
+    opt = "Parameter47.Name", parameter47_value : opt = "Parameter47.Value",
+    parameter48_name : opt = "Parameter48.Name", parameter48_value : opt =
+    "Parameter48.Value", parameter49_name : opt = "Parameter49.Name", parameter49_value :
+    opt = "Parameter49.Value", parameter50_name : opt = "Parameter50.Name",
+    parameter50_value : opt = "Parameter50.Value", parameter51_name : opt =
+    "Parameter51.Name", parameter51_value : opt = "Parameter51.Value", parameter52_name :
+    opt = "Parameter52.Name", parameter52_value : opt = "Parameter52.Value",
+    parameter53_name : opt = "Parameter53.Name", parameter53_value : opt =
+    "Parameter53.Value", parameter54_name : opt = "Parameter54.Name", parameter54_value :
+    opt = "Parameter54.Value", parameter55_name : opt = "Parameter55.Name",
+    parameter55_value : opt = "Parameter55.Value", parameter56_name : opt =
+    "Parameter56.Name", parameter56_value : opt = "Parameter56.Value", parameter57_name :
+    opt = "Parameter57.Name", parameter57_value : opt = "Parameter57.Value",
+    parameter58_name : opt = "Parameter58.Name", parameter58_value : opt =
+    "Parameter58.Value", parameter59_name : opt = "Parameter59.Name", parameter59_value :
+    opt = "Parameter59.Value", parameter60_name : opt = "Parameter60.Name",
+    parameter60_value : opt = "Parameter60.Value", parameter61_name : opt =
+    "Parameter61.Name", parameter61_value : opt = "Parameter61.Value", parameter62_name :
+    opt = "Parameter62.Name", parameter62_value : opt = "Parameter62.Value",
+    parameter63_name : opt = "Parameter63.Name", parameter63_value : opt =
+    "Parameter63.Value", parameter64_name : opt = "Parameter64.Name", parameter64_value :
+    opt = "Parameter64.Value", parameter65_name : opt = "Parameter65.Name",
+    parameter65_value : opt = "Parameter65.Value", parameter66_name : opt =
+    "Parameter66.Name", parameter66_value : opt = "Parameter66.Value", parameter67_name :
+    opt = "Parameter67.Name", parameter67_value : opt = "Parameter67.Value",
+    parameter68_name : opt = "Parameter68.Name", parameter68_value : opt =
+    "Parameter68.Value", parameter69_name : opt = "Parameter69.Name", parameter69_value :
+    opt = "Parameter69.Value", parameter70_name : opt = "Parameter70.Name",
+    parameter70_value : opt = "Parameter70.Value", parameter71_name : opt =
+    "Parameter71.Name", parameter71_value : opt = "Parameter71.Value", parameter72_name :
+    opt = "Parameter72.Name", parameter72_value : opt = "Parameter72.Value",
+    parameter73_name : opt = "Parameter73.Name", parameter73_value : opt =
+    "Parameter73.Value", parameter74_name : opt = "Parameter74.Name", parameter74_value :
+    opt = "Parameter74.Value", parameter75_name : opt = "Parameter75.Name",
+    parameter75_value : opt = "Parameter75.Value", parameter76_name : opt =
+    "Parameter76.Name", parameter76_value : opt = "Parameter76.Value", parameter77_name :
+    opt = "Parameter77.Name", parameter77_value : opt = "Parameter77.Value",
+    parameter78_name : opt = "Parameter78.Name", parameter78_value : opt =
+    "Parameter78.Value", parameter79_name : opt = "Parameter79.Name", parameter79_value :
+    opt = "Parameter79.Value", parameter80_name : opt = "Parameter80.Name",
+    parameter80_value : opt = "Parameter80.Value", parameter81_name : opt =
+    "Parameter81.Name", parameter81_value : opt = "Parameter81.Value", parameter82_name :
+    opt = "Parameter82.Name", parameter82_value : opt = "Parameter82.Value",
+    parameter83_name : opt = "Parameter83.Name", parameter83_value : opt =
+    "Parameter83.Value", parameter84_name : opt = "Parameter84.Name", parameter84_value :
+    opt = "Parameter84.Value", parameter85_name : opt = "Parameter85.Name",
+    parameter85_value : opt = "Parameter85.Value", parameter86_name : opt =
+    "Parameter86.Name", parameter86_value : opt = "Parameter86.Value", parameter87_name :
+    opt = "Parameter87.Name", parameter87_value : opt = "Parameter87.Value",
+    parameter88_name : opt = "Parameter88.Name", parameter88_value : opt =
+    "Parameter88.Value", parameter89_name : opt = "Parameter89.Name", parameter89_value :
+    opt = "Parameter89.Value", parameter90_name : opt = "Parameter90.Name",
+    parameter90_value : opt = "Parameter90.Value", parameter91_name : opt =
+    "Parameter91.Name", parameter91_value : opt = "Parameter91.Value", parameter92_name :
+    opt = "Parameter92.Name", parameter92_value : opt = "Parameter92.Value",
+    parameter93_name : opt = "Parameter93.Name", parameter93_value : opt =
+    "Parameter93.Value", parameter94_name : opt = "Parameter94.Name", parameter94_value :
+    opt = "Parameter94.Value", parameter95_name : opt = "Parameter95.Name",
+    parameter95_value : opt = "Parameter95.Value", parameter96_name : opt =
+    "Parameter96.Name", parameter96_value : opt = "Parameter96.Value", parameter97_name :
+    opt = "Parameter97.Name", parameter97_value : opt = "Parameter97.Value",
+    parameter98_name : opt = "Parameter98.Name", parameter98_value : opt =
+    "Parameter98.Value", parameter99_name : opt = "Parameter99.Name", parameter99_value :
+    opt = "Parameter99.Value", }
 }
 #[cfg(feature = "api20100401_siprec")]
 /// UpdateSiprecRequest
@@ -17562,640 +10244,128 @@ pub struct CreateStreamBody {
     pub parameter99_value: Option<String>,
 }
 #[cfg(feature = "api20100401_stream")]
-impl<'de> serde::Deserialize<'de> for CreateStreamBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateStreamBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateStreamBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateStreamBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<super::models::StreamEnumTrack> = None;
-                let mut __f3: Option<String> = None;
-                let mut __f4: Option<
-                    super::models::CreateStreamBodyStatusCallbackMethod,
-                > = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<String> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<String> = None;
-                let mut __f9: Option<String> = None;
-                let mut __f10: Option<String> = None;
-                let mut __f11: Option<String> = None;
-                let mut __f12: Option<String> = None;
-                let mut __f13: Option<String> = None;
-                let mut __f14: Option<String> = None;
-                let mut __f15: Option<String> = None;
-                let mut __f16: Option<String> = None;
-                let mut __f17: Option<String> = None;
-                let mut __f18: Option<String> = None;
-                let mut __f19: Option<String> = None;
-                let mut __f20: Option<String> = None;
-                let mut __f21: Option<String> = None;
-                let mut __f22: Option<String> = None;
-                let mut __f23: Option<String> = None;
-                let mut __f24: Option<String> = None;
-                let mut __f25: Option<String> = None;
-                let mut __f26: Option<String> = None;
-                let mut __f27: Option<String> = None;
-                let mut __f28: Option<String> = None;
-                let mut __f29: Option<String> = None;
-                let mut __f30: Option<String> = None;
-                let mut __f31: Option<String> = None;
-                let mut __f32: Option<String> = None;
-                let mut __f33: Option<String> = None;
-                let mut __f34: Option<String> = None;
-                let mut __f35: Option<String> = None;
-                let mut __f36: Option<String> = None;
-                let mut __f37: Option<String> = None;
-                let mut __f38: Option<String> = None;
-                let mut __f39: Option<String> = None;
-                let mut __f40: Option<String> = None;
-                let mut __f41: Option<String> = None;
-                let mut __f42: Option<String> = None;
-                let mut __f43: Option<String> = None;
-                let mut __f44: Option<String> = None;
-                let mut __f45: Option<String> = None;
-                let mut __f46: Option<String> = None;
-                let mut __f47: Option<String> = None;
-                let mut __f48: Option<String> = None;
-                let mut __f49: Option<String> = None;
-                let mut __f50: Option<String> = None;
-                let mut __f51: Option<String> = None;
-                let mut __f52: Option<String> = None;
-                let mut __f53: Option<String> = None;
-                let mut __f54: Option<String> = None;
-                let mut __f55: Option<String> = None;
-                let mut __f56: Option<String> = None;
-                let mut __f57: Option<String> = None;
-                let mut __f58: Option<String> = None;
-                let mut __f59: Option<String> = None;
-                let mut __f60: Option<String> = None;
-                let mut __f61: Option<String> = None;
-                let mut __f62: Option<String> = None;
-                let mut __f63: Option<String> = None;
-                let mut __f64: Option<String> = None;
-                let mut __f65: Option<String> = None;
-                let mut __f66: Option<String> = None;
-                let mut __f67: Option<String> = None;
-                let mut __f68: Option<String> = None;
-                let mut __f69: Option<String> = None;
-                let mut __f70: Option<String> = None;
-                let mut __f71: Option<String> = None;
-                let mut __f72: Option<String> = None;
-                let mut __f73: Option<String> = None;
-                let mut __f74: Option<String> = None;
-                let mut __f75: Option<String> = None;
-                let mut __f76: Option<String> = None;
-                let mut __f77: Option<String> = None;
-                let mut __f78: Option<String> = None;
-                let mut __f79: Option<String> = None;
-                let mut __f80: Option<String> = None;
-                let mut __f81: Option<String> = None;
-                let mut __f82: Option<String> = None;
-                let mut __f83: Option<String> = None;
-                let mut __f84: Option<String> = None;
-                let mut __f85: Option<String> = None;
-                let mut __f86: Option<String> = None;
-                let mut __f87: Option<String> = None;
-                let mut __f88: Option<String> = None;
-                let mut __f89: Option<String> = None;
-                let mut __f90: Option<String> = None;
-                let mut __f91: Option<String> = None;
-                let mut __f92: Option<String> = None;
-                let mut __f93: Option<String> = None;
-                let mut __f94: Option<String> = None;
-                let mut __f95: Option<String> = None;
-                let mut __f96: Option<String> = None;
-                let mut __f97: Option<String> = None;
-                let mut __f98: Option<String> = None;
-                let mut __f99: Option<String> = None;
-                let mut __f100: Option<String> = None;
-                let mut __f101: Option<String> = None;
-                let mut __f102: Option<String> = None;
-                let mut __f103: Option<String> = None;
-                let mut __f104: Option<String> = None;
-                let mut __f105: Option<String> = None;
-                let mut __f106: Option<String> = None;
-                let mut __f107: Option<String> = None;
-                let mut __f108: Option<String> = None;
-                let mut __f109: Option<String> = None;
-                let mut __f110: Option<String> = None;
-                let mut __f111: Option<String> = None;
-                let mut __f112: Option<String> = None;
-                let mut __f113: Option<String> = None;
-                let mut __f114: Option<String> = None;
-                let mut __f115: Option<String> = None;
-                let mut __f116: Option<String> = None;
-                let mut __f117: Option<String> = None;
-                let mut __f118: Option<String> = None;
-                let mut __f119: Option<String> = None;
-                let mut __f120: Option<String> = None;
-                let mut __f121: Option<String> = None;
-                let mut __f122: Option<String> = None;
-                let mut __f123: Option<String> = None;
-                let mut __f124: Option<String> = None;
-                let mut __f125: Option<String> = None;
-                let mut __f126: Option<String> = None;
-                let mut __f127: Option<String> = None;
-                let mut __f128: Option<String> = None;
-                let mut __f129: Option<String> = None;
-                let mut __f130: Option<String> = None;
-                let mut __f131: Option<String> = None;
-                let mut __f132: Option<String> = None;
-                let mut __f133: Option<String> = None;
-                let mut __f134: Option<String> = None;
-                let mut __f135: Option<String> = None;
-                let mut __f136: Option<String> = None;
-                let mut __f137: Option<String> = None;
-                let mut __f138: Option<String> = None;
-                let mut __f139: Option<String> = None;
-                let mut __f140: Option<String> = None;
-                let mut __f141: Option<String> = None;
-                let mut __f142: Option<String> = None;
-                let mut __f143: Option<String> = None;
-                let mut __f144: Option<String> = None;
-                let mut __f145: Option<String> = None;
-                let mut __f146: Option<String> = None;
-                let mut __f147: Option<String> = None;
-                let mut __f148: Option<String> = None;
-                let mut __f149: Option<String> = None;
-                let mut __f150: Option<String> = None;
-                let mut __f151: Option<String> = None;
-                let mut __f152: Option<String> = None;
-                let mut __f153: Option<String> = None;
-                let mut __f154: Option<String> = None;
-                let mut __f155: Option<String> = None;
-                let mut __f156: Option<String> = None;
-                let mut __f157: Option<String> = None;
-                let mut __f158: Option<String> = None;
-                let mut __f159: Option<String> = None;
-                let mut __f160: Option<String> = None;
-                let mut __f161: Option<String> = None;
-                let mut __f162: Option<String> = None;
-                let mut __f163: Option<String> = None;
-                let mut __f164: Option<String> = None;
-                let mut __f165: Option<String> = None;
-                let mut __f166: Option<String> = None;
-                let mut __f167: Option<String> = None;
-                let mut __f168: Option<String> = None;
-                let mut __f169: Option<String> = None;
-                let mut __f170: Option<String> = None;
-                let mut __f171: Option<String> = None;
-                let mut __f172: Option<String> = None;
-                let mut __f173: Option<String> = None;
-                let mut __f174: Option<String> = None;
-                let mut __f175: Option<String> = None;
-                let mut __f176: Option<String> = None;
-                let mut __f177: Option<String> = None;
-                let mut __f178: Option<String> = None;
-                let mut __f179: Option<String> = None;
-                let mut __f180: Option<String> = None;
-                let mut __f181: Option<String> = None;
-                let mut __f182: Option<String> = None;
-                let mut __f183: Option<String> = None;
-                let mut __f184: Option<String> = None;
-                let mut __f185: Option<String> = None;
-                let mut __f186: Option<String> = None;
-                let mut __f187: Option<String> = None;
-                let mut __f188: Option<String> = None;
-                let mut __f189: Option<String> = None;
-                let mut __f190: Option<String> = None;
-                let mut __f191: Option<String> = None;
-                let mut __f192: Option<String> = None;
-                let mut __f193: Option<String> = None;
-                let mut __f194: Option<String> = None;
-                let mut __f195: Option<String> = None;
-                let mut __f196: Option<String> = None;
-                let mut __f197: Option<String> = None;
-                let mut __f198: Option<String> = None;
-                let mut __f199: Option<String> = None;
-                let mut __f200: Option<String> = None;
-                let mut __f201: Option<String> = None;
-                let mut __f202: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Url" => __f0 = Some(__map.next_value()?),
-                        "Name" => __f1 = __map.next_value()?,
-                        "Track" => __f2 = __map.next_value()?,
-                        "StatusCallback" => __f3 = __map.next_value()?,
-                        "StatusCallbackMethod" => __f4 = __map.next_value()?,
-                        "Parameter1.Name" => __f5 = __map.next_value()?,
-                        "Parameter1.Value" => __f6 = __map.next_value()?,
-                        "Parameter2.Name" => __f7 = __map.next_value()?,
-                        "Parameter2.Value" => __f8 = __map.next_value()?,
-                        "Parameter3.Name" => __f9 = __map.next_value()?,
-                        "Parameter3.Value" => __f10 = __map.next_value()?,
-                        "Parameter4.Name" => __f11 = __map.next_value()?,
-                        "Parameter4.Value" => __f12 = __map.next_value()?,
-                        "Parameter5.Name" => __f13 = __map.next_value()?,
-                        "Parameter5.Value" => __f14 = __map.next_value()?,
-                        "Parameter6.Name" => __f15 = __map.next_value()?,
-                        "Parameter6.Value" => __f16 = __map.next_value()?,
-                        "Parameter7.Name" => __f17 = __map.next_value()?,
-                        "Parameter7.Value" => __f18 = __map.next_value()?,
-                        "Parameter8.Name" => __f19 = __map.next_value()?,
-                        "Parameter8.Value" => __f20 = __map.next_value()?,
-                        "Parameter9.Name" => __f21 = __map.next_value()?,
-                        "Parameter9.Value" => __f22 = __map.next_value()?,
-                        "Parameter10.Name" => __f23 = __map.next_value()?,
-                        "Parameter10.Value" => __f24 = __map.next_value()?,
-                        "Parameter11.Name" => __f25 = __map.next_value()?,
-                        "Parameter11.Value" => __f26 = __map.next_value()?,
-                        "Parameter12.Name" => __f27 = __map.next_value()?,
-                        "Parameter12.Value" => __f28 = __map.next_value()?,
-                        "Parameter13.Name" => __f29 = __map.next_value()?,
-                        "Parameter13.Value" => __f30 = __map.next_value()?,
-                        "Parameter14.Name" => __f31 = __map.next_value()?,
-                        "Parameter14.Value" => __f32 = __map.next_value()?,
-                        "Parameter15.Name" => __f33 = __map.next_value()?,
-                        "Parameter15.Value" => __f34 = __map.next_value()?,
-                        "Parameter16.Name" => __f35 = __map.next_value()?,
-                        "Parameter16.Value" => __f36 = __map.next_value()?,
-                        "Parameter17.Name" => __f37 = __map.next_value()?,
-                        "Parameter17.Value" => __f38 = __map.next_value()?,
-                        "Parameter18.Name" => __f39 = __map.next_value()?,
-                        "Parameter18.Value" => __f40 = __map.next_value()?,
-                        "Parameter19.Name" => __f41 = __map.next_value()?,
-                        "Parameter19.Value" => __f42 = __map.next_value()?,
-                        "Parameter20.Name" => __f43 = __map.next_value()?,
-                        "Parameter20.Value" => __f44 = __map.next_value()?,
-                        "Parameter21.Name" => __f45 = __map.next_value()?,
-                        "Parameter21.Value" => __f46 = __map.next_value()?,
-                        "Parameter22.Name" => __f47 = __map.next_value()?,
-                        "Parameter22.Value" => __f48 = __map.next_value()?,
-                        "Parameter23.Name" => __f49 = __map.next_value()?,
-                        "Parameter23.Value" => __f50 = __map.next_value()?,
-                        "Parameter24.Name" => __f51 = __map.next_value()?,
-                        "Parameter24.Value" => __f52 = __map.next_value()?,
-                        "Parameter25.Name" => __f53 = __map.next_value()?,
-                        "Parameter25.Value" => __f54 = __map.next_value()?,
-                        "Parameter26.Name" => __f55 = __map.next_value()?,
-                        "Parameter26.Value" => __f56 = __map.next_value()?,
-                        "Parameter27.Name" => __f57 = __map.next_value()?,
-                        "Parameter27.Value" => __f58 = __map.next_value()?,
-                        "Parameter28.Name" => __f59 = __map.next_value()?,
-                        "Parameter28.Value" => __f60 = __map.next_value()?,
-                        "Parameter29.Name" => __f61 = __map.next_value()?,
-                        "Parameter29.Value" => __f62 = __map.next_value()?,
-                        "Parameter30.Name" => __f63 = __map.next_value()?,
-                        "Parameter30.Value" => __f64 = __map.next_value()?,
-                        "Parameter31.Name" => __f65 = __map.next_value()?,
-                        "Parameter31.Value" => __f66 = __map.next_value()?,
-                        "Parameter32.Name" => __f67 = __map.next_value()?,
-                        "Parameter32.Value" => __f68 = __map.next_value()?,
-                        "Parameter33.Name" => __f69 = __map.next_value()?,
-                        "Parameter33.Value" => __f70 = __map.next_value()?,
-                        "Parameter34.Name" => __f71 = __map.next_value()?,
-                        "Parameter34.Value" => __f72 = __map.next_value()?,
-                        "Parameter35.Name" => __f73 = __map.next_value()?,
-                        "Parameter35.Value" => __f74 = __map.next_value()?,
-                        "Parameter36.Name" => __f75 = __map.next_value()?,
-                        "Parameter36.Value" => __f76 = __map.next_value()?,
-                        "Parameter37.Name" => __f77 = __map.next_value()?,
-                        "Parameter37.Value" => __f78 = __map.next_value()?,
-                        "Parameter38.Name" => __f79 = __map.next_value()?,
-                        "Parameter38.Value" => __f80 = __map.next_value()?,
-                        "Parameter39.Name" => __f81 = __map.next_value()?,
-                        "Parameter39.Value" => __f82 = __map.next_value()?,
-                        "Parameter40.Name" => __f83 = __map.next_value()?,
-                        "Parameter40.Value" => __f84 = __map.next_value()?,
-                        "Parameter41.Name" => __f85 = __map.next_value()?,
-                        "Parameter41.Value" => __f86 = __map.next_value()?,
-                        "Parameter42.Name" => __f87 = __map.next_value()?,
-                        "Parameter42.Value" => __f88 = __map.next_value()?,
-                        "Parameter43.Name" => __f89 = __map.next_value()?,
-                        "Parameter43.Value" => __f90 = __map.next_value()?,
-                        "Parameter44.Name" => __f91 = __map.next_value()?,
-                        "Parameter44.Value" => __f92 = __map.next_value()?,
-                        "Parameter45.Name" => __f93 = __map.next_value()?,
-                        "Parameter45.Value" => __f94 = __map.next_value()?,
-                        "Parameter46.Name" => __f95 = __map.next_value()?,
-                        "Parameter46.Value" => __f96 = __map.next_value()?,
-                        "Parameter47.Name" => __f97 = __map.next_value()?,
-                        "Parameter47.Value" => __f98 = __map.next_value()?,
-                        "Parameter48.Name" => __f99 = __map.next_value()?,
-                        "Parameter48.Value" => __f100 = __map.next_value()?,
-                        "Parameter49.Name" => __f101 = __map.next_value()?,
-                        "Parameter49.Value" => __f102 = __map.next_value()?,
-                        "Parameter50.Name" => __f103 = __map.next_value()?,
-                        "Parameter50.Value" => __f104 = __map.next_value()?,
-                        "Parameter51.Name" => __f105 = __map.next_value()?,
-                        "Parameter51.Value" => __f106 = __map.next_value()?,
-                        "Parameter52.Name" => __f107 = __map.next_value()?,
-                        "Parameter52.Value" => __f108 = __map.next_value()?,
-                        "Parameter53.Name" => __f109 = __map.next_value()?,
-                        "Parameter53.Value" => __f110 = __map.next_value()?,
-                        "Parameter54.Name" => __f111 = __map.next_value()?,
-                        "Parameter54.Value" => __f112 = __map.next_value()?,
-                        "Parameter55.Name" => __f113 = __map.next_value()?,
-                        "Parameter55.Value" => __f114 = __map.next_value()?,
-                        "Parameter56.Name" => __f115 = __map.next_value()?,
-                        "Parameter56.Value" => __f116 = __map.next_value()?,
-                        "Parameter57.Name" => __f117 = __map.next_value()?,
-                        "Parameter57.Value" => __f118 = __map.next_value()?,
-                        "Parameter58.Name" => __f119 = __map.next_value()?,
-                        "Parameter58.Value" => __f120 = __map.next_value()?,
-                        "Parameter59.Name" => __f121 = __map.next_value()?,
-                        "Parameter59.Value" => __f122 = __map.next_value()?,
-                        "Parameter60.Name" => __f123 = __map.next_value()?,
-                        "Parameter60.Value" => __f124 = __map.next_value()?,
-                        "Parameter61.Name" => __f125 = __map.next_value()?,
-                        "Parameter61.Value" => __f126 = __map.next_value()?,
-                        "Parameter62.Name" => __f127 = __map.next_value()?,
-                        "Parameter62.Value" => __f128 = __map.next_value()?,
-                        "Parameter63.Name" => __f129 = __map.next_value()?,
-                        "Parameter63.Value" => __f130 = __map.next_value()?,
-                        "Parameter64.Name" => __f131 = __map.next_value()?,
-                        "Parameter64.Value" => __f132 = __map.next_value()?,
-                        "Parameter65.Name" => __f133 = __map.next_value()?,
-                        "Parameter65.Value" => __f134 = __map.next_value()?,
-                        "Parameter66.Name" => __f135 = __map.next_value()?,
-                        "Parameter66.Value" => __f136 = __map.next_value()?,
-                        "Parameter67.Name" => __f137 = __map.next_value()?,
-                        "Parameter67.Value" => __f138 = __map.next_value()?,
-                        "Parameter68.Name" => __f139 = __map.next_value()?,
-                        "Parameter68.Value" => __f140 = __map.next_value()?,
-                        "Parameter69.Name" => __f141 = __map.next_value()?,
-                        "Parameter69.Value" => __f142 = __map.next_value()?,
-                        "Parameter70.Name" => __f143 = __map.next_value()?,
-                        "Parameter70.Value" => __f144 = __map.next_value()?,
-                        "Parameter71.Name" => __f145 = __map.next_value()?,
-                        "Parameter71.Value" => __f146 = __map.next_value()?,
-                        "Parameter72.Name" => __f147 = __map.next_value()?,
-                        "Parameter72.Value" => __f148 = __map.next_value()?,
-                        "Parameter73.Name" => __f149 = __map.next_value()?,
-                        "Parameter73.Value" => __f150 = __map.next_value()?,
-                        "Parameter74.Name" => __f151 = __map.next_value()?,
-                        "Parameter74.Value" => __f152 = __map.next_value()?,
-                        "Parameter75.Name" => __f153 = __map.next_value()?,
-                        "Parameter75.Value" => __f154 = __map.next_value()?,
-                        "Parameter76.Name" => __f155 = __map.next_value()?,
-                        "Parameter76.Value" => __f156 = __map.next_value()?,
-                        "Parameter77.Name" => __f157 = __map.next_value()?,
-                        "Parameter77.Value" => __f158 = __map.next_value()?,
-                        "Parameter78.Name" => __f159 = __map.next_value()?,
-                        "Parameter78.Value" => __f160 = __map.next_value()?,
-                        "Parameter79.Name" => __f161 = __map.next_value()?,
-                        "Parameter79.Value" => __f162 = __map.next_value()?,
-                        "Parameter80.Name" => __f163 = __map.next_value()?,
-                        "Parameter80.Value" => __f164 = __map.next_value()?,
-                        "Parameter81.Name" => __f165 = __map.next_value()?,
-                        "Parameter81.Value" => __f166 = __map.next_value()?,
-                        "Parameter82.Name" => __f167 = __map.next_value()?,
-                        "Parameter82.Value" => __f168 = __map.next_value()?,
-                        "Parameter83.Name" => __f169 = __map.next_value()?,
-                        "Parameter83.Value" => __f170 = __map.next_value()?,
-                        "Parameter84.Name" => __f171 = __map.next_value()?,
-                        "Parameter84.Value" => __f172 = __map.next_value()?,
-                        "Parameter85.Name" => __f173 = __map.next_value()?,
-                        "Parameter85.Value" => __f174 = __map.next_value()?,
-                        "Parameter86.Name" => __f175 = __map.next_value()?,
-                        "Parameter86.Value" => __f176 = __map.next_value()?,
-                        "Parameter87.Name" => __f177 = __map.next_value()?,
-                        "Parameter87.Value" => __f178 = __map.next_value()?,
-                        "Parameter88.Name" => __f179 = __map.next_value()?,
-                        "Parameter88.Value" => __f180 = __map.next_value()?,
-                        "Parameter89.Name" => __f181 = __map.next_value()?,
-                        "Parameter89.Value" => __f182 = __map.next_value()?,
-                        "Parameter90.Name" => __f183 = __map.next_value()?,
-                        "Parameter90.Value" => __f184 = __map.next_value()?,
-                        "Parameter91.Name" => __f185 = __map.next_value()?,
-                        "Parameter91.Value" => __f186 = __map.next_value()?,
-                        "Parameter92.Name" => __f187 = __map.next_value()?,
-                        "Parameter92.Value" => __f188 = __map.next_value()?,
-                        "Parameter93.Name" => __f189 = __map.next_value()?,
-                        "Parameter93.Value" => __f190 = __map.next_value()?,
-                        "Parameter94.Name" => __f191 = __map.next_value()?,
-                        "Parameter94.Value" => __f192 = __map.next_value()?,
-                        "Parameter95.Name" => __f193 = __map.next_value()?,
-                        "Parameter95.Value" => __f194 = __map.next_value()?,
-                        "Parameter96.Name" => __f195 = __map.next_value()?,
-                        "Parameter96.Value" => __f196 = __map.next_value()?,
-                        "Parameter97.Name" => __f197 = __map.next_value()?,
-                        "Parameter97.Value" => __f198 = __map.next_value()?,
-                        "Parameter98.Name" => __f199 = __map.next_value()?,
-                        "Parameter98.Value" => __f200 = __map.next_value()?,
-                        "Parameter99.Name" => __f201 = __map.next_value()?,
-                        "Parameter99.Value" => __f202 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateStreamBody {
-                    url: rt::de::required(__f0, "Url")?,
-                    name: __f1,
-                    track: __f2,
-                    status_callback: __f3,
-                    status_callback_method: __f4,
-                    parameter1_name: __f5,
-                    parameter1_value: __f6,
-                    parameter2_name: __f7,
-                    parameter2_value: __f8,
-                    parameter3_name: __f9,
-                    parameter3_value: __f10,
-                    parameter4_name: __f11,
-                    parameter4_value: __f12,
-                    parameter5_name: __f13,
-                    parameter5_value: __f14,
-                    parameter6_name: __f15,
-                    parameter6_value: __f16,
-                    parameter7_name: __f17,
-                    parameter7_value: __f18,
-                    parameter8_name: __f19,
-                    parameter8_value: __f20,
-                    parameter9_name: __f21,
-                    parameter9_value: __f22,
-                    parameter10_name: __f23,
-                    parameter10_value: __f24,
-                    parameter11_name: __f25,
-                    parameter11_value: __f26,
-                    parameter12_name: __f27,
-                    parameter12_value: __f28,
-                    parameter13_name: __f29,
-                    parameter13_value: __f30,
-                    parameter14_name: __f31,
-                    parameter14_value: __f32,
-                    parameter15_name: __f33,
-                    parameter15_value: __f34,
-                    parameter16_name: __f35,
-                    parameter16_value: __f36,
-                    parameter17_name: __f37,
-                    parameter17_value: __f38,
-                    parameter18_name: __f39,
-                    parameter18_value: __f40,
-                    parameter19_name: __f41,
-                    parameter19_value: __f42,
-                    parameter20_name: __f43,
-                    parameter20_value: __f44,
-                    parameter21_name: __f45,
-                    parameter21_value: __f46,
-                    parameter22_name: __f47,
-                    parameter22_value: __f48,
-                    parameter23_name: __f49,
-                    parameter23_value: __f50,
-                    parameter24_name: __f51,
-                    parameter24_value: __f52,
-                    parameter25_name: __f53,
-                    parameter25_value: __f54,
-                    parameter26_name: __f55,
-                    parameter26_value: __f56,
-                    parameter27_name: __f57,
-                    parameter27_value: __f58,
-                    parameter28_name: __f59,
-                    parameter28_value: __f60,
-                    parameter29_name: __f61,
-                    parameter29_value: __f62,
-                    parameter30_name: __f63,
-                    parameter30_value: __f64,
-                    parameter31_name: __f65,
-                    parameter31_value: __f66,
-                    parameter32_name: __f67,
-                    parameter32_value: __f68,
-                    parameter33_name: __f69,
-                    parameter33_value: __f70,
-                    parameter34_name: __f71,
-                    parameter34_value: __f72,
-                    parameter35_name: __f73,
-                    parameter35_value: __f74,
-                    parameter36_name: __f75,
-                    parameter36_value: __f76,
-                    parameter37_name: __f77,
-                    parameter37_value: __f78,
-                    parameter38_name: __f79,
-                    parameter38_value: __f80,
-                    parameter39_name: __f81,
-                    parameter39_value: __f82,
-                    parameter40_name: __f83,
-                    parameter40_value: __f84,
-                    parameter41_name: __f85,
-                    parameter41_value: __f86,
-                    parameter42_name: __f87,
-                    parameter42_value: __f88,
-                    parameter43_name: __f89,
-                    parameter43_value: __f90,
-                    parameter44_name: __f91,
-                    parameter44_value: __f92,
-                    parameter45_name: __f93,
-                    parameter45_value: __f94,
-                    parameter46_name: __f95,
-                    parameter46_value: __f96,
-                    parameter47_name: __f97,
-                    parameter47_value: __f98,
-                    parameter48_name: __f99,
-                    parameter48_value: __f100,
-                    parameter49_name: __f101,
-                    parameter49_value: __f102,
-                    parameter50_name: __f103,
-                    parameter50_value: __f104,
-                    parameter51_name: __f105,
-                    parameter51_value: __f106,
-                    parameter52_name: __f107,
-                    parameter52_value: __f108,
-                    parameter53_name: __f109,
-                    parameter53_value: __f110,
-                    parameter54_name: __f111,
-                    parameter54_value: __f112,
-                    parameter55_name: __f113,
-                    parameter55_value: __f114,
-                    parameter56_name: __f115,
-                    parameter56_value: __f116,
-                    parameter57_name: __f117,
-                    parameter57_value: __f118,
-                    parameter58_name: __f119,
-                    parameter58_value: __f120,
-                    parameter59_name: __f121,
-                    parameter59_value: __f122,
-                    parameter60_name: __f123,
-                    parameter60_value: __f124,
-                    parameter61_name: __f125,
-                    parameter61_value: __f126,
-                    parameter62_name: __f127,
-                    parameter62_value: __f128,
-                    parameter63_name: __f129,
-                    parameter63_value: __f130,
-                    parameter64_name: __f131,
-                    parameter64_value: __f132,
-                    parameter65_name: __f133,
-                    parameter65_value: __f134,
-                    parameter66_name: __f135,
-                    parameter66_value: __f136,
-                    parameter67_name: __f137,
-                    parameter67_value: __f138,
-                    parameter68_name: __f139,
-                    parameter68_value: __f140,
-                    parameter69_name: __f141,
-                    parameter69_value: __f142,
-                    parameter70_name: __f143,
-                    parameter70_value: __f144,
-                    parameter71_name: __f145,
-                    parameter71_value: __f146,
-                    parameter72_name: __f147,
-                    parameter72_value: __f148,
-                    parameter73_name: __f149,
-                    parameter73_value: __f150,
-                    parameter74_name: __f151,
-                    parameter74_value: __f152,
-                    parameter75_name: __f153,
-                    parameter75_value: __f154,
-                    parameter76_name: __f155,
-                    parameter76_value: __f156,
-                    parameter77_name: __f157,
-                    parameter77_value: __f158,
-                    parameter78_name: __f159,
-                    parameter78_value: __f160,
-                    parameter79_name: __f161,
-                    parameter79_value: __f162,
-                    parameter80_name: __f163,
-                    parameter80_value: __f164,
-                    parameter81_name: __f165,
-                    parameter81_value: __f166,
-                    parameter82_name: __f167,
-                    parameter82_value: __f168,
-                    parameter83_name: __f169,
-                    parameter83_value: __f170,
-                    parameter84_name: __f171,
-                    parameter84_value: __f172,
-                    parameter85_name: __f173,
-                    parameter85_value: __f174,
-                    parameter86_name: __f175,
-                    parameter86_value: __f176,
-                    parameter87_name: __f177,
-                    parameter87_value: __f178,
-                    parameter88_name: __f179,
-                    parameter88_value: __f180,
-                    parameter89_name: __f181,
-                    parameter89_value: __f182,
-                    parameter90_name: __f183,
-                    parameter90_value: __f184,
-                    parameter91_name: __f185,
-                    parameter91_value: __f186,
-                    parameter92_name: __f187,
-                    parameter92_value: __f188,
-                    parameter93_name: __f189,
-                    parameter93_value: __f190,
-                    parameter94_name: __f191,
-                    parameter94_value: __f192,
-                    parameter95_name: __f193,
-                    parameter95_value: __f194,
-                    parameter96_name: __f195,
-                    parameter96_value: __f196,
-                    parameter97_name: __f197,
-                    parameter97_value: __f198,
-                    parameter98_name: __f199,
-                    parameter98_value: __f200,
-                    parameter99_name: __f201,
-                    parameter99_value: __f202,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateStreamBody { url : req = "Url", name : opt = "Name", track : opt = "Track",
+    status_callback : opt = "StatusCallback", status_callback_method : opt =
+    "StatusCallbackMethod", parameter1_name : opt = "Parameter1.Name", parameter1_value :
+    opt = "Parameter1.Value", parameter2_name : opt = "Parameter2.Name", parameter2_value
+    : opt = "Parameter2.Value", parameter3_name : opt = "Parameter3.Name",
+    parameter3_value : opt = "Parameter3.Value", parameter4_name : opt =
+    "Parameter4.Name", parameter4_value : opt = "Parameter4.Value", parameter5_name : opt
+    = "Parameter5.Name", parameter5_value : opt = "Parameter5.Value", parameter6_name :
+    opt = "Parameter6.Name", parameter6_value : opt = "Parameter6.Value", parameter7_name
+    : opt = "Parameter7.Name", parameter7_value : opt = "Parameter7.Value",
+    parameter8_name : opt = "Parameter8.Name", parameter8_value : opt =
+    "Parameter8.Value", parameter9_name : opt = "Parameter9.Name", parameter9_value : opt
+    = "Parameter9.Value", parameter10_name : opt = "Parameter10.Name", parameter10_value
+    : opt = "Parameter10.Value", parameter11_name : opt = "Parameter11.Name",
+    parameter11_value : opt = "Parameter11.Value", parameter12_name : opt =
+    "Parameter12.Name", parameter12_value : opt = "Parameter12.Value", parameter13_name :
+    opt = "Parameter13.Name", parameter13_value : opt = "Parameter13.Value",
+    parameter14_name : opt = "Parameter14.Name", parameter14_value : opt =
+    "Parameter14.Value", parameter15_name : opt = "Parameter15.Name", parameter15_value :
+    opt = "Parameter15.Value", parameter16_name : opt = "Parameter16.Name",
+    parameter16_value : opt = "Parameter16.Value", parameter17_name : opt =
+    "Parameter17.Name", parameter17_value : opt = "Parameter17.Value", parameter18_name :
+    opt = "Parameter18.Name", parameter18_value : opt = "Parameter18.Value",
+    parameter19_name : opt = "Parameter19.Name", parameter19_value : opt =
+    "Parameter19.Value", parameter20_name : opt = "Parameter20.Name", parameter20_value :
+    opt = "Parameter20.Value", parameter21_name : opt = "Parameter21.Name",
+    parameter21_value : opt = "Parameter21.Value", parameter22_name : opt =
+    "Parameter22.Name", parameter22_value : opt = "Parameter22.Value", parameter23_name :
+    opt = "Parameter23.Name", parameter23_value : opt = "Parameter23.Value",
+    parameter24_name : opt = "Parameter24.Name", parameter24_value : opt =
+    "Parameter24.Value", parameter25_name : opt = "Parameter25.Name", parameter25_value :
+    opt = "Parameter25.Value", parameter26_name : opt = "Parameter26.Name",
+    parameter26_value : opt = "Parameter26.Value", parameter27_name : opt =
+    "Parameter27.Name", parameter27_value : opt = "Parameter27.Value", parameter28_name :
+    opt = "Parameter28.Name", parameter28_value : opt = "Parameter28.Value",
+    parameter29_name : opt = "Parameter29.Name", parameter29_value : opt =
+    "Parameter29.Value", parameter30_name : opt = "Parameter30.Name", parameter30_value :
+    opt = "Parameter30.Value", parameter31_name : opt = "Parameter31.Name",
+    parameter31_value : opt = "Parameter31.Value", parameter32_name : opt =
+    "Parameter32.Name", parameter32_value : opt = "Parameter32.Value", parameter33_name :
+    opt = "Parameter33.Name", parameter33_value : opt = "Parameter33.Value",
+    parameter34_name : opt = "Parameter34.Name", parameter34_value : opt =
+    "Parameter34.Value", parameter35_name : opt = "Parameter35.Name", parameter35_value :
+    opt = "Parameter35.Value", parameter36_name : opt = "Parameter36.Name",
+    parameter36_value : opt = "Parameter36.Value", parameter37_name : opt =
+    "Parameter37.Name", parameter37_value : opt = "Parameter37.Value", parameter38_name :
+    opt = "Parameter38.Name", parameter38_value : opt = "Parameter38.Value",
+    parameter39_name : opt = "Parameter39.Name", parameter39_value : opt =
+    "Parameter39.Value", parameter40_name : opt = "Parameter40.Name", parameter40_value :
+    opt = "Parameter40.Value", parameter41_name : opt = "Parameter41.Name",
+    parameter41_value : opt = "Parameter41.Value", parameter42_name : opt =
+    "Parameter42.Name", parameter42_value : opt = "Parameter42.Value", parameter43_name :
+    opt = "Parameter43.Name", parameter43_value : opt = "Parameter43.Value",
+    parameter44_name : opt = "Parameter44.Name", parameter44_value : opt =
+    "Parameter44.Value", parameter45_name : opt = "Parameter45.Name", parameter45_value :
+    opt = "Parameter45.Value", parameter46_name : opt = "Parameter46.Name",
+    parameter46_value : opt = "Parameter46.Value", parameter47_name : opt =
+    "Parameter47.Name", parameter47_value : opt = "Parameter47.Value", parameter48_name :
+    opt = "Parameter48.Name", parameter48_value : opt = "Parameter48.Value",
+    parameter49_name : opt = "Parameter49.Name", parameter49_value : opt =
+    "Parameter49.Value", parameter50_name : opt = "Parameter50.Name", parameter50_value :
+    opt = "Parameter50.Value", parameter51_name : opt = "Parameter51.Name",
+    parameter51_value : opt = "Parameter51.Value", parameter52_name : opt =
+    "Parameter52.Name", parameter52_value : opt = "Parameter52.Value", parameter53_name :
+    opt = "Parameter53.Name", parameter53_value : opt = "Parameter53.Value",
+    parameter54_name : opt = "Parameter54.Name", parameter54_value : opt =
+    "Parameter54.Value", parameter55_name : opt = "Parameter55.Name", parameter55_value :
+    opt = "Parameter55.Value", parameter56_name : opt = "Parameter56.Name",
+    parameter56_value : opt = "Parameter56.Value", parameter57_name : opt =
+    "Parameter57.Name", parameter57_value : opt = "Parameter57.Value", parameter58_name :
+    opt = "Parameter58.Name", parameter58_value : opt = "Parameter58.Value",
+    parameter59_name : opt = "Parameter59.Name", parameter59_value : opt =
+    "Parameter59.Value", parameter60_name : opt = "Parameter60.Name", parameter60_value :
+    opt = "Parameter60.Value", parameter61_name : opt = "Parameter61.Name",
+    parameter61_value : opt = "Parameter61.Value", parameter62_name : opt =
+    "Parameter62.Name", parameter62_value : opt = "Parameter62.Value", parameter63_name :
+    opt = "Parameter63.Name", parameter63_value : opt = "Parameter63.Value",
+    parameter64_name : opt = "Parameter64.Name", parameter64_value : opt =
+    "Parameter64.Value", parameter65_name : opt = "Parameter65.Name", parameter65_value :
+    opt = "Parameter65.Value", parameter66_name : opt = "Parameter66.Name",
+    parameter66_value : opt = "Parameter66.Value", parameter67_name : opt =
+    "Parameter67.Name", parameter67_value : opt = "Parameter67.Value", parameter68_name :
+    opt = "Parameter68.Name", parameter68_value : opt = "Parameter68.Value",
+    parameter69_name : opt = "Parameter69.Name", parameter69_value : opt =
+    "Parameter69.Value", parameter70_name : opt = "Parameter70.Name", parameter70_value :
+    opt = "Parameter70.Value", parameter71_name : opt = "Parameter71.Name",
+    parameter71_value : opt = "Parameter71.Value", parameter72_name : opt =
+    "Parameter72.Name", parameter72_value : opt = "Parameter72.Value", parameter73_name :
+    opt = "Parameter73.Name", parameter73_value : opt = "Parameter73.Value",
+    parameter74_name : opt = "Parameter74.Name", parameter74_value : opt =
+    "Parameter74.Value", parameter75_name : opt = "Parameter75.Name", parameter75_value :
+    opt = "Parameter75.Value", parameter76_name : opt = "Parameter76.Name",
+    parameter76_value : opt = "Parameter76.Value", parameter77_name : opt =
+    "Parameter77.Name", parameter77_value : opt = "Parameter77.Value", parameter78_name :
+    opt = "Parameter78.Name", parameter78_value : opt = "Parameter78.Value",
+    parameter79_name : opt = "Parameter79.Name", parameter79_value : opt =
+    "Parameter79.Value", parameter80_name : opt = "Parameter80.Name", parameter80_value :
+    opt = "Parameter80.Value", parameter81_name : opt = "Parameter81.Name",
+    parameter81_value : opt = "Parameter81.Value", parameter82_name : opt =
+    "Parameter82.Name", parameter82_value : opt = "Parameter82.Value", parameter83_name :
+    opt = "Parameter83.Name", parameter83_value : opt = "Parameter83.Value",
+    parameter84_name : opt = "Parameter84.Name", parameter84_value : opt =
+    "Parameter84.Value", parameter85_name : opt = "Parameter85.Name", parameter85_value :
+    opt = "Parameter85.Value", parameter86_name : opt = "Parameter86.Name",
+    parameter86_value : opt = "Parameter86.Value", parameter87_name : opt =
+    "Parameter87.Name", parameter87_value : opt = "Parameter87.Value", parameter88_name :
+    opt = "Parameter88.Name", parameter88_value : opt = "Parameter88.Value",
+    parameter89_name : opt = "Parameter89.Name", parameter89_value : opt =
+    "Parameter89.Value", parameter90_name : opt = "Parameter90.Name", parameter90_value :
+    opt = "Parameter90.Value", parameter91_name : opt = "Parameter91.Name",
+    parameter91_value : opt = "Parameter91.Value", parameter92_name : opt =
+    "Parameter92.Name", parameter92_value : opt = "Parameter92.Value", parameter93_name :
+    opt = "Parameter93.Name", parameter93_value : opt = "Parameter93.Value",
+    parameter94_name : opt = "Parameter94.Name", parameter94_value : opt =
+    "Parameter94.Value", parameter95_name : opt = "Parameter95.Name", parameter95_value :
+    opt = "Parameter95.Value", parameter96_name : opt = "Parameter96.Name",
+    parameter96_value : opt = "Parameter96.Value", parameter97_name : opt =
+    "Parameter97.Name", parameter97_value : opt = "Parameter97.Value", parameter98_name :
+    opt = "Parameter98.Name", parameter98_value : opt = "Parameter98.Value",
+    parameter99_name : opt = "Parameter99.Name", parameter99_value : opt =
+    "Parameter99.Value", }
 }
 #[cfg(feature = "api20100401_stream")]
 /// The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`.
@@ -18213,30 +10383,8 @@ pub struct CreateTokenBody {
     pub ttl: Option<i64>,
 }
 #[cfg(feature = "api20100401_token")]
-impl<'de> serde::Deserialize<'de> for CreateTokenBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateTokenBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateTokenBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateTokenBody, A::Error> {
-                let mut __f0: Option<i64> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Ttl" => __f0 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateTokenBody { ttl: __f0 })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateTokenBody { ttl : opt = "Ttl", }
 }
 #[cfg(feature = "api20100401_transcription")]
 /// ListTranscriptionResponse
@@ -18280,58 +10428,10 @@ pub struct ListUsageRecordResponse {
         feature = "api20100401_yesterday"
     )
 )]
-impl<'de> serde::Deserialize<'de> for ListUsageRecordResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUsageRecordResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUsageRecordResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUsageRecordResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountUsageUsageRecord>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "usage_records" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUsageRecordResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    usage_records: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUsageRecordResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
+    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    usage_records : opt, }
 }
 #[cfg(
     any(
@@ -18399,38 +10499,9 @@ pub struct UpdateUsageTriggerBody {
     pub friendly_name: Option<String>,
 }
 #[cfg(feature = "api20100401_trigger")]
-impl<'de> serde::Deserialize<'de> for UpdateUsageTriggerBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = UpdateUsageTriggerBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct UpdateUsageTriggerBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<UpdateUsageTriggerBody, A::Error> {
-                let mut __f0: Option<super::models::CallbackMethod> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "CallbackMethod" => __f0 = __map.next_value()?,
-                        "CallbackUrl" => __f1 = __map.next_value()?,
-                        "FriendlyName" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(UpdateUsageTriggerBody {
-                    callback_method: __f0,
-                    callback_url: __f1,
-                    friendly_name: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    UpdateUsageTriggerBody { callback_method : opt = "CallbackMethod", callback_url : opt
+    = "CallbackUrl", friendly_name : opt = "FriendlyName", }
 }
 #[cfg(feature = "api20100401_trigger")]
 /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
@@ -18450,58 +10521,10 @@ pub struct ListUsageTriggerResponse {
     pub usage_triggers: Option<Vec<super::models::ApiV2010AccountUsageUsageTrigger>>,
 }
 #[cfg(feature = "api20100401_trigger")]
-impl<'de> serde::Deserialize<'de> for ListUsageTriggerResponse {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = ListUsageTriggerResponse;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct ListUsageTriggerResponse")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<ListUsageTriggerResponse, A::Error> {
-                let mut __f0: Option<i64> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<i64> = None;
-                let mut __f4: Option<i64> = None;
-                let mut __f5: Option<String> = None;
-                let mut __f6: Option<i64> = None;
-                let mut __f7: Option<String> = None;
-                let mut __f8: Option<
-                    Vec<super::models::ApiV2010AccountUsageUsageTrigger>,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "end" => __f0 = __map.next_value()?,
-                        "first_page_uri" => __f1 = __map.next_value()?,
-                        "next_page_uri" => __f2 = __map.next_value()?,
-                        "page" => __f3 = __map.next_value()?,
-                        "page_size" => __f4 = __map.next_value()?,
-                        "previous_page_uri" => __f5 = __map.next_value()?,
-                        "start" => __f6 = __map.next_value()?,
-                        "uri" => __f7 = __map.next_value()?,
-                        "usage_triggers" => __f8 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(ListUsageTriggerResponse {
-                    end: __f0,
-                    first_page_uri: __f1,
-                    next_page_uri: __f2,
-                    page: __f3,
-                    page_size: __f4,
-                    previous_page_uri: __f5,
-                    start: __f6,
-                    uri: __f7,
-                    usage_triggers: __f8,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    ListUsageTriggerResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
+    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
+    usage_triggers : opt, }
 }
 #[cfg(feature = "api20100401_trigger")]
 impl ListUsageTriggerResponse {
@@ -18546,50 +10569,11 @@ pub struct CreateUsageTriggerBody {
     pub trigger_by: Option<super::models::UsageTriggerEnumTriggerField>,
 }
 #[cfg(feature = "api20100401_trigger")]
-impl<'de> serde::Deserialize<'de> for CreateUsageTriggerBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateUsageTriggerBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateUsageTriggerBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateUsageTriggerBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<String> = None;
-                let mut __f3: Option<super::models::CallbackMethod> = None;
-                let mut __f4: Option<String> = None;
-                let mut __f5: Option<super::models::UsageTriggerEnumRecurring> = None;
-                let mut __f6: Option<super::models::UsageTriggerEnumTriggerField> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "CallbackUrl" => __f0 = Some(__map.next_value()?),
-                        "TriggerValue" => __f1 = Some(__map.next_value()?),
-                        "UsageCategory" => __f2 = Some(__map.next_value()?),
-                        "CallbackMethod" => __f3 = __map.next_value()?,
-                        "FriendlyName" => __f4 = __map.next_value()?,
-                        "Recurring" => __f5 = __map.next_value()?,
-                        "TriggerBy" => __f6 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateUsageTriggerBody {
-                    callback_url: rt::de::required(__f0, "CallbackUrl")?,
-                    trigger_value: rt::de::required(__f1, "TriggerValue")?,
-                    usage_category: rt::de::required(__f2, "UsageCategory")?,
-                    callback_method: __f3,
-                    friendly_name: __f4,
-                    recurring: __f5,
-                    trigger_by: __f6,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateUsageTriggerBody { callback_url : req = "CallbackUrl", trigger_value : req =
+    "TriggerValue", usage_category : req = "UsageCategory", callback_method : opt =
+    "CallbackMethod", friendly_name : opt = "FriendlyName", recurring : opt =
+    "Recurring", trigger_by : opt = "TriggerBy", }
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 /// CreateUserDefinedMessageRequest
@@ -18604,35 +10588,9 @@ pub struct CreateUserDefinedMessageBody {
     pub idempotency_key: Option<String>,
 }
 #[cfg(feature = "api20100401_user_defined_message")]
-impl<'de> serde::Deserialize<'de> for CreateUserDefinedMessageBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateUserDefinedMessageBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateUserDefinedMessageBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateUserDefinedMessageBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Content" => __f0 = Some(__map.next_value()?),
-                        "IdempotencyKey" => __f1 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateUserDefinedMessageBody {
-                    content: rt::de::required(__f0, "Content")?,
-                    idempotency_key: __f1,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateUserDefinedMessageBody { content : req = "Content", idempotency_key : opt =
+    "IdempotencyKey", }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// CreateUserDefinedMessageSubscriptionRequest
@@ -18651,40 +10609,9 @@ pub struct CreateUserDefinedMessageSubscriptionBody {
     pub method: Option<super::models::CreateUserDefinedMessageSubscriptionBodyMethod>,
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
-impl<'de> serde::Deserialize<'de> for CreateUserDefinedMessageSubscriptionBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct __Visitor;
-        impl<'de> serde::de::Visitor<'de> for __Visitor {
-            type Value = CreateUserDefinedMessageSubscriptionBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct CreateUserDefinedMessageSubscriptionBody")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut __map: A,
-            ) -> Result<CreateUserDefinedMessageSubscriptionBody, A::Error> {
-                let mut __f0: Option<String> = None;
-                let mut __f1: Option<String> = None;
-                let mut __f2: Option<
-                    super::models::CreateUserDefinedMessageSubscriptionBodyMethod,
-                > = None;
-                while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                    match &*__key.0 {
-                        "Callback" => __f0 = Some(__map.next_value()?),
-                        "IdempotencyKey" => __f1 = __map.next_value()?,
-                        "Method" => __f2 = __map.next_value()?,
-                        _ => rt::de::skip(&mut __map)?,
-                    }
-                }
-                Ok(CreateUserDefinedMessageSubscriptionBody {
-                    callback: rt::de::required(__f0, "Callback")?,
-                    idempotency_key: __f1,
-                    method: __f2,
-                })
-            }
-        }
-        d.deserialize_map(__Visitor)
-    }
+connector_runtime::__struct_de! {
+    CreateUserDefinedMessageSubscriptionBody { callback : req = "Callback",
+    idempotency_key : opt = "IdempotencyKey", method : opt = "Method", }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`.

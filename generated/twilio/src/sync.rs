@@ -50,1598 +50,58 @@ use connector_runtime::__private as rt;
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
     let mut streams = Vec::new();
-    #[cfg(feature = "api20100401_account")]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "accounts",
-            operation: "ListAccount",
-            method: "GET",
-            path: "/2010-04-01/Accounts.json",
-            item_type: "ApiV2010Account",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "auth_token",
-                    wire: "auth_token",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "owner_account_sid",
-                    wire: "owner_account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[],
-            parent: None,
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_accounts,
-            check: check_accounts,
-        });
+    #[cfg(feature = "api20100401_account")] streams.push(stream_accounts());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_address"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_addresses",
-            operation: "ListAddress",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Addresses.json",
-            item_type: "ApiV2010AccountAddress",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "city",
-                    wire: "city",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer_name",
-                    wire: "customer_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "iso_country",
-                    wire: "iso_country",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "postal_code",
-                    wire: "postal_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "street",
-                    wire: "street",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_enabled",
-                    wire: "emergency_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "validated",
-                    wire: "validated",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "verified",
-                    wire: "verified",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "street_secondary",
-                    wire: "street_secondary",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_addresses,
-            check: check_account_addresses,
-        });
+    streams.push(stream_account_addresses());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_application"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_applications",
-            operation: "ListApplication",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Applications.json",
-            item_type: "ApiV2010AccountApplication",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "message_status_callback",
-                    wire: "message_status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_method",
-                    wire: "sms_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_url",
-                    wire: "sms_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_method",
-                    wire: "sms_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_status_callback",
-                    wire: "sms_status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_url",
-                    wire: "sms_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback",
-                    wire: "status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback_method",
-                    wire: "status_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_caller_id_lookup",
-                    wire: "voice_caller_id_lookup",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_method",
-                    wire: "voice_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_url",
-                    wire: "voice_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_method",
-                    wire: "voice_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_url",
-                    wire: "voice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "public_application_connect_enabled",
-                    wire: "public_application_connect_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_applications,
-            check: check_account_applications,
-        });
+    streams.push(stream_account_applications());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_call"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_calls",
-            operation: "ListCall",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Calls.json",
-            item_type: "ApiV2010AccountCall",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "parent_call_sid",
-                    wire: "parent_call_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "to",
-                    wire: "to",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "to_formatted",
-                    wire: "to_formatted",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "from",
-                    wire: "from",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "from_formatted",
-                    wire: "from_formatted",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phone_number_sid",
-                    wire: "phone_number_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_time",
-                    wire: "start_time",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "end_time",
-                    wire: "end_time",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration",
-                    wire: "duration",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price_unit",
-                    wire: "price_unit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "direction",
-                    wire: "direction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "answered_by",
-                    wire: "answered_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "forwarded_from",
-                    wire: "forwarded_from",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "group_sid",
-                    wire: "group_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "caller_name",
-                    wire: "caller_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "queue_time",
-                    wire: "queue_time",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trunk_sid",
-                    wire: "trunk_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_calls,
-            check: check_account_calls,
-        });
+    streams.push(stream_account_calls());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_call",
             feature = "api20100401_call_notification"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "call_notifications",
-            operation: "ListCallNotification",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Notifications.json",
-            item_type: "ApiV2010AccountCallCallNotification",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "call_sid",
-                    wire: "call_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_code",
-                    wire: "error_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "log",
-                    wire: "log",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "message_date",
-                    wire: "message_date",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "message_text",
-                    wire: "message_text",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "more_info",
-                    wire: "more_info",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "request_method",
-                    wire: "request_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "request_url",
-                    wire: "request_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "CallSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_calls"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_call_notifications,
-            check: check_call_notifications,
-        });
+    )] streams.push(stream_call_notifications());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_call",
             feature = "api20100401_call_recording"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "call_recordings",
-            operation: "ListCallRecording",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
-            item_type: "ApiV2010AccountCallCallRecording",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "call_sid",
-                    wire: "call_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "conference_sid",
-                    wire: "conference_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_time",
-                    wire: "start_time",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration",
-                    wire: "duration",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price_unit",
-                    wire: "price_unit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "channels",
-                    wire: "channels",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "source",
-                    wire: "source",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_code",
-                    wire: "error_code",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "track",
-                    wire: "track",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "CallSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_calls"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_call_recordings,
-            check: check_call_recordings,
-        });
+    )] streams.push(stream_call_recordings());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_conference"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_conferences",
-            operation: "ListConference",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Conferences.json",
-            item_type: "ApiV2010AccountConference",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "region",
-                    wire: "region",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "reason_conference_ended",
-                    wire: "reason_conference_ended",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "call_sid_ending_conference",
-                    wire: "call_sid_ending_conference",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_conferences,
-            check: check_account_conferences,
-        });
+    streams.push(stream_account_conferences());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_conference",
             feature = "api20100401_conference_recording"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "conference_recordings",
-            operation: "ListConferenceRecording",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings.json",
-            item_type: "ApiV2010AccountConferenceConferenceRecording",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "call_sid",
-                    wire: "call_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "conference_sid",
-                    wire: "conference_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_time",
-                    wire: "start_time",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration",
-                    wire: "duration",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price_unit",
-                    wire: "price_unit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "channels",
-                    wire: "channels",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "source",
-                    wire: "source",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_code",
-                    wire: "error_code",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "ConferenceSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_conferences"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_conference_recordings,
-            check: check_conference_recordings,
-        });
+    )] streams.push(stream_conference_recordings());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_connect_app"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_connect_apps",
-            operation: "ListConnectApp",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/ConnectApps.json",
-            item_type: "ApiV2010AccountConnectApp",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "authorize_redirect_url",
-                    wire: "authorize_redirect_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "company_name",
-                    wire: "company_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "deauthorize_callback_method",
-                    wire: "deauthorize_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "deauthorize_callback_url",
-                    wire: "deauthorize_callback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "homepage_url",
-                    wire: "homepage_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_connect_apps,
-            check: check_account_connect_apps,
-        });
+    streams.push(stream_account_connect_apps());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_address",
             feature = "api20100401_dependent_phone_number"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "address_dependent_phone_numbers",
-            operation: "ListDependentPhoneNumber",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json",
-            item_type: "ApiV2010AccountAddressDependentPhoneNumber",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phone_number",
-                    wire: "phone_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_url",
-                    wire: "voice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_method",
-                    wire: "voice_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_method",
-                    wire: "voice_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_url",
-                    wire: "voice_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_caller_id_lookup",
-                    wire: "voice_caller_id_lookup",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_method",
-                    wire: "sms_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_url",
-                    wire: "sms_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_method",
-                    wire: "sms_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_url",
-                    wire: "sms_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_requirements",
-                    wire: "address_requirements",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback",
-                    wire: "status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback_method",
-                    wire: "status_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_application_sid",
-                    wire: "sms_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_application_sid",
-                    wire: "voice_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trunk_sid",
-                    wire: "trunk_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_status",
-                    wire: "emergency_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_sid",
-                    wire: "emergency_address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "AddressSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_addresses"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_address_dependent_phone_numbers,
-            check: check_address_dependent_phone_numbers,
-        });
+    )] streams.push(stream_address_dependent_phone_numbers());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_incoming_phone_number"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_incoming_phone_numbers",
-            operation: "ListIncomingPhoneNumber",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json",
-            item_type: "ApiV2010AccountIncomingPhoneNumber",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_sid",
-                    wire: "address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_requirements",
-                    wire: "address_requirements",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "beta",
-                    wire: "beta",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "identity_sid",
-                    wire: "identity_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phone_number",
-                    wire: "phone_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "origin",
-                    wire: "origin",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_application_sid",
-                    wire: "sms_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_method",
-                    wire: "sms_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_url",
-                    wire: "sms_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_method",
-                    wire: "sms_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_url",
-                    wire: "sms_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback",
-                    wire: "status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback_method",
-                    wire: "status_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trunk_sid",
-                    wire: "trunk_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_receive_mode",
-                    wire: "voice_receive_mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_application_sid",
-                    wire: "voice_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_caller_id_lookup",
-                    wire: "voice_caller_id_lookup",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_method",
-                    wire: "voice_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_url",
-                    wire: "voice_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_method",
-                    wire: "voice_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_url",
-                    wire: "voice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_status",
-                    wire: "emergency_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_sid",
-                    wire: "emergency_address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_status",
-                    wire: "emergency_address_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "bundle_sid",
-                    wire: "bundle_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_incoming_phone_numbers,
-            check: check_account_incoming_phone_numbers,
-        });
+    )] streams.push(stream_account_incoming_phone_numbers());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_assigned_add_on",
             feature = "api20100401_incoming_phone_number"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "incoming_phone_number_assigned_add_ons",
-            operation: "ListIncomingPhoneNumberAssignedAddOn",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",
-            item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_sid",
-                    wire: "resource_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unique_name",
-                    wire: "unique_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "ResourceSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_incoming_phone_numbers"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_incoming_phone_number_assigned_add_ons,
-            check: check_incoming_phone_number_assigned_add_ons,
-        });
+    )] streams.push(stream_incoming_phone_number_assigned_add_ons());
     #[cfg(
         all(
             feature = "api20100401_account",
@@ -1649,1564 +109,54 @@ pub fn catalog() -> connector_sync::Catalog {
             feature = "api20100401_assigned_add_on_extension",
             feature = "api20100401_incoming_phone_number"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "assigned_add_on_extensions",
-            operation: "ListIncomingPhoneNumberAssignedAddOnExtension",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json",
-            item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "resource_sid",
-                    wire: "resource_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "assigned_add_on_sid",
-                    wire: "assigned_add_on_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "product_name",
-                    wire: "product_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "unique_name",
-                    wire: "unique_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "enabled",
-                    wire: "enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "ResourceSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "AssignedAddOnSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("incoming_phone_number_assigned_add_ons"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_assigned_add_on_extensions,
-            check: check_assigned_add_on_extensions,
-        });
+    )] streams.push(stream_assigned_add_on_extensions());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_incoming_phone_number_local"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_local",
-            operation: "ListIncomingPhoneNumberLocal",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json",
-            item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_sid",
-                    wire: "address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_requirements",
-                    wire: "address_requirements",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "beta",
-                    wire: "beta",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "identity_sid",
-                    wire: "identity_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phone_number",
-                    wire: "phone_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "origin",
-                    wire: "origin",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_application_sid",
-                    wire: "sms_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_method",
-                    wire: "sms_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_url",
-                    wire: "sms_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_method",
-                    wire: "sms_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_url",
-                    wire: "sms_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback",
-                    wire: "status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback_method",
-                    wire: "status_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trunk_sid",
-                    wire: "trunk_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_receive_mode",
-                    wire: "voice_receive_mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_application_sid",
-                    wire: "voice_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_caller_id_lookup",
-                    wire: "voice_caller_id_lookup",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_method",
-                    wire: "voice_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_url",
-                    wire: "voice_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_method",
-                    wire: "voice_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_url",
-                    wire: "voice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_status",
-                    wire: "emergency_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_sid",
-                    wire: "emergency_address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_status",
-                    wire: "emergency_address_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "bundle_sid",
-                    wire: "bundle_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_local,
-            check: check_account_local,
-        });
+    )] streams.push(stream_account_local());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_incoming_phone_number_mobile"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_mobile",
-            operation: "ListIncomingPhoneNumberMobile",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
-            item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_sid",
-                    wire: "address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_requirements",
-                    wire: "address_requirements",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "beta",
-                    wire: "beta",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "identity_sid",
-                    wire: "identity_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phone_number",
-                    wire: "phone_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "origin",
-                    wire: "origin",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_application_sid",
-                    wire: "sms_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_method",
-                    wire: "sms_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_url",
-                    wire: "sms_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_method",
-                    wire: "sms_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_url",
-                    wire: "sms_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback",
-                    wire: "status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback_method",
-                    wire: "status_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trunk_sid",
-                    wire: "trunk_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_receive_mode",
-                    wire: "voice_receive_mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_application_sid",
-                    wire: "voice_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_caller_id_lookup",
-                    wire: "voice_caller_id_lookup",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_method",
-                    wire: "voice_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_url",
-                    wire: "voice_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_method",
-                    wire: "voice_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_url",
-                    wire: "voice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_status",
-                    wire: "emergency_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_sid",
-                    wire: "emergency_address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_status",
-                    wire: "emergency_address_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "bundle_sid",
-                    wire: "bundle_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_mobile,
-            check: check_account_mobile,
-        });
+    )] streams.push(stream_account_mobile());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_incoming_phone_number_toll_free"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_toll_free",
-            operation: "ListIncomingPhoneNumberTollFree",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json",
-            item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_sid",
-                    wire: "address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "address_requirements",
-                    wire: "address_requirements",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "beta",
-                    wire: "beta",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "identity_sid",
-                    wire: "identity_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phone_number",
-                    wire: "phone_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "origin",
-                    wire: "origin",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_application_sid",
-                    wire: "sms_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_method",
-                    wire: "sms_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_url",
-                    wire: "sms_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_method",
-                    wire: "sms_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_url",
-                    wire: "sms_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback",
-                    wire: "status_callback",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status_callback_method",
-                    wire: "status_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trunk_sid",
-                    wire: "trunk_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_receive_mode",
-                    wire: "voice_receive_mode",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_application_sid",
-                    wire: "voice_application_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_caller_id_lookup",
-                    wire: "voice_caller_id_lookup",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_method",
-                    wire: "voice_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_url",
-                    wire: "voice_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_method",
-                    wire: "voice_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_url",
-                    wire: "voice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_status",
-                    wire: "emergency_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_sid",
-                    wire: "emergency_address_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_address_status",
-                    wire: "emergency_address_status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "bundle_sid",
-                    wire: "bundle_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_toll_free,
-            check: check_account_toll_free,
-        });
+    )] streams.push(stream_account_toll_free());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_key"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_keys",
-            operation: "ListKey",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Keys.json",
-            item_type: "ApiV2010AccountKey",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_keys,
-            check: check_account_keys,
-        });
+    streams.push(stream_account_keys());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_media",
             feature = "api20100401_message"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "message_media",
-            operation: "ListMedia",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json",
-            item_type: "ApiV2010AccountMessageMedia",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "content_type",
-                    wire: "content_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "parent_sid",
-                    wire: "parent_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "MessageSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_messages"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_message_media,
-            check: check_message_media,
-        });
+    )] streams.push(stream_message_media());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_message"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_messages",
-            operation: "ListMessage",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Messages.json",
-            item_type: "ApiV2010AccountMessage",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "body",
-                    wire: "body",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "num_segments",
-                    wire: "num_segments",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "direction",
-                    wire: "direction",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "from",
-                    wire: "from",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "to",
-                    wire: "to",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_message",
-                    wire: "error_message",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "num_media",
-                    wire: "num_media",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "messaging_service_sid",
-                    wire: "messaging_service_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_sent",
-                    wire: "date_sent",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_code",
-                    wire: "error_code",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price_unit",
-                    wire: "price_unit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_messages,
-            check: check_account_messages,
-        });
+    streams.push(stream_account_messages());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_signing_key"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_signing_keys",
-            operation: "ListSigningKey",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SigningKeys.json",
-            item_type: "ApiV2010AccountSigningKey",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_signing_keys,
-            check: check_account_signing_keys,
-        });
+    streams.push(stream_account_signing_keys());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_notification"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_notifications",
-            operation: "ListNotification",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Notifications.json",
-            item_type: "ApiV2010AccountNotification",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "call_sid",
-                    wire: "call_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_code",
-                    wire: "error_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "log",
-                    wire: "log",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "message_date",
-                    wire: "message_date",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "message_text",
-                    wire: "message_text",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "more_info",
-                    wire: "more_info",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "request_method",
-                    wire: "request_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "request_url",
-                    wire: "request_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_notifications,
-            check: check_account_notifications,
-        });
+    streams.push(stream_account_notifications());
     #[cfg(
         all(feature = "api20100401_account", feature = "api20100401_outgoing_caller_id")
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_outgoing_caller_ids",
-            operation: "ListOutgoingCallerId",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json",
-            item_type: "ApiV2010AccountOutgoingCallerId",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "phone_number",
-                    wire: "phone_number",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_outgoing_caller_ids,
-            check: check_account_outgoing_caller_ids,
-        });
+    )] streams.push(stream_account_outgoing_caller_ids());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_queue"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_queues",
-            operation: "ListQueue",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Queues.json",
-            item_type: "ApiV2010AccountQueue",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "current_size",
-                    wire: "current_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "average_wait_time",
-                    wire: "average_wait_time",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "max_size",
-                    wire: "max_size",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_queues,
-            check: check_account_queues,
-        });
+    streams.push(stream_account_queues());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_recording"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_recordings",
-            operation: "ListRecording",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Recordings.json",
-            item_type: "ApiV2010AccountRecording",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "call_sid",
-                    wire: "call_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "conference_sid",
-                    wire: "conference_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "start_time",
-                    wire: "start_time",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration",
-                    wire: "duration",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price_unit",
-                    wire: "price_unit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "channels",
-                    wire: "channels",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "source",
-                    wire: "source",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "error_code",
-                    wire: "error_code",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "media_url",
-                    wire: "media_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_recordings,
-            check: check_account_recordings,
-        });
+    streams.push(stream_account_recordings());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_add_on_result",
             feature = "api20100401_recording"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "recording_add_on_results",
-            operation: "ListRecordingAddOnResult",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults.json",
-            item_type: "ApiV2010AccountRecordingRecordingAddOnResult",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "add_on_sid",
-                    wire: "add_on_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "add_on_configuration_sid",
-                    wire: "add_on_configuration_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_completed",
-                    wire: "date_completed",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "reference_sid",
-                    wire: "reference_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "ReferenceSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_recordings"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_recording_add_on_results,
-            check: check_recording_add_on_results,
-        });
+    )] streams.push(stream_recording_add_on_results());
     #[cfg(
         all(
             feature = "api20100401_account",
@@ -3214,1324 +164,159 @@ pub fn catalog() -> connector_sync::Catalog {
             feature = "api20100401_payload",
             feature = "api20100401_recording"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "add_on_result_payloads",
-            operation: "ListRecordingAddOnResultPayload",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads.json",
-            item_type: "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "add_on_result_sid",
-                    wire: "add_on_result_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "label",
-                    wire: "label",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "add_on_sid",
-                    wire: "add_on_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "add_on_configuration_sid",
-                    wire: "add_on_configuration_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "content_type",
-                    wire: "content_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "reference_sid",
-                    wire: "reference_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "ReferenceSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "AddOnResultSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("recording_add_on_results"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_add_on_result_payloads,
-            check: check_add_on_result_payloads,
-        });
+    )] streams.push(stream_add_on_result_payloads());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_recording",
             feature = "api20100401_recording_transcription"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "recording_transcriptions",
-            operation: "ListRecordingTranscription",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions.json",
-            item_type: "ApiV2010AccountRecordingRecordingTranscription",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration",
-                    wire: "duration",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price_unit",
-                    wire: "price_unit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "recording_sid",
-                    wire: "recording_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "transcription_text",
-                    wire: "transcription_text",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "RecordingSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_recordings"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_recording_transcriptions,
-            check: check_recording_transcriptions,
-        });
+    )] streams.push(stream_recording_transcriptions());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_short_code"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_short_codes",
-            operation: "ListShortCode",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes.json",
-            item_type: "ApiV2010AccountShortCode",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "short_code",
-                    wire: "short_code",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_method",
-                    wire: "sms_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_fallback_url",
-                    wire: "sms_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_method",
-                    wire: "sms_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sms_url",
-                    wire: "sms_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_short_codes,
-            check: check_account_short_codes,
-        });
+    streams.push(stream_account_short_codes());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_auth_calls_credential_list_mapping",
             feature = "api20100401_domain"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list_sip_auth_calls_credential_list_mapping",
-            operation: "ListSipAuthCallsCredentialListMapping",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings.json",
-            item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "DomainSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_domains"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_list_sip_auth_calls_credential_list_mapping,
-            check: check_list_sip_auth_calls_credential_list_mapping,
-        });
+    )] streams.push(stream_list_sip_auth_calls_credential_list_mapping());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_auth_calls_ip_access_control_list_mapping",
             feature = "api20100401_domain"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list_sip_auth_calls_ip_access_control_list_mapping",
-            operation: "ListSipAuthCallsIpAccessControlListMapping",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
-            item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "DomainSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_domains"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_list_sip_auth_calls_ip_access_control_list_mapping,
-            check: check_list_sip_auth_calls_ip_access_control_list_mapping,
-        });
+    )] streams.push(stream_list_sip_auth_calls_ip_access_control_list_mapping());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_auth_registrations_credential_list_mapping",
             feature = "api20100401_domain"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list_sip_auth_registrations_credential_list_mapping",
-            operation: "ListSipAuthRegistrationsCredentialListMapping",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json",
-            item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "DomainSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_domains"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_list_sip_auth_registrations_credential_list_mapping,
-            check: check_list_sip_auth_registrations_credential_list_mapping,
-        });
+    )] streams.push(stream_list_sip_auth_registrations_credential_list_mapping());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_credential",
             feature = "api20100401_credential_list"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "credential_list_credentials",
-            operation: "ListSipCredential",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
-            item_type: "ApiV2010AccountSipSipCredentialListSipCredential",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "credential_list_sid",
-                    wire: "credential_list_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "username",
-                    wire: "username",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "CredentialListSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_credential_lists"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_credential_list_credentials,
-            check: check_credential_list_credentials,
-        });
+    )] streams.push(stream_credential_list_credentials());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_credential_list"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_credential_lists",
-            operation: "ListSipCredentialList",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json",
-            item_type: "ApiV2010AccountSipSipCredentialList",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_credential_lists,
-            check: check_account_credential_lists,
-        });
+    streams.push(stream_account_credential_lists());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_credential_list_mapping",
             feature = "api20100401_domain"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list_sip_credential_list_mapping",
-            operation: "ListSipCredentialListMapping",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/CredentialListMappings.json",
-            item_type: "ApiV2010AccountSipSipDomainSipCredentialListMapping",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "domain_sid",
-                    wire: "domain_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "DomainSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_domains"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_list_sip_credential_list_mapping,
-            check: check_list_sip_credential_list_mapping,
-        });
+    )] streams.push(stream_list_sip_credential_list_mapping());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_domain"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_domains",
-            operation: "ListSipDomain",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains.json",
-            item_type: "ApiV2010AccountSipSipDomain",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "auth_type",
-                    wire: "auth_type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "domain_name",
-                    wire: "domain_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_method",
-                    wire: "voice_fallback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_fallback_url",
-                    wire: "voice_fallback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_method",
-                    wire: "voice_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_status_callback_method",
-                    wire: "voice_status_callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_status_callback_url",
-                    wire: "voice_status_callback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "voice_url",
-                    wire: "voice_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sip_registration",
-                    wire: "sip_registration",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_calling_enabled",
-                    wire: "emergency_calling_enabled",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "secure",
-                    wire: "secure",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "byoc_trunk_sid",
-                    wire: "byoc_trunk_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "emergency_caller_sid",
-                    wire: "emergency_caller_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_domains,
-            check: check_account_domains,
-        });
+    streams.push(stream_account_domains());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_ip_access_control_list"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_ip_access_control_lists",
-            operation: "ListSipIpAccessControlList",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists.json",
-            item_type: "ApiV2010AccountSipSipIpAccessControlList",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_ip_access_control_lists,
-            check: check_account_ip_access_control_lists,
-        });
+    )] streams.push(stream_account_ip_access_control_lists());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_domain",
             feature = "api20100401_ip_access_control_list_mapping"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "list_sip_ip_access_control_list_mapping",
-            operation: "ListSipIpAccessControlListMapping",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
-            item_type: "ApiV2010AccountSipSipDomainSipIpAccessControlListMapping",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "domain_sid",
-                    wire: "domain_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "DomainSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_domains"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_list_sip_ip_access_control_list_mapping,
-            check: check_list_sip_ip_access_control_list_mapping,
-        });
+    )] streams.push(stream_list_sip_ip_access_control_list_mapping());
     #[cfg(
         all(
             feature = "api20100401_account",
             feature = "api20100401_ip_access_control_list",
             feature = "api20100401_sip_ip_address"
         )
-    )]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "ip_access_control_list_ip_addresses",
-            operation: "ListSipIpAddress",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
-            item_type: "ApiV2010AccountSipSipIpAccessControlListSipIpAddress",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ip_address",
-                    wire: "ip_address",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "cidr_prefix_length",
-                    wire: "cidr_prefix_length",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "ip_access_control_list_sid",
-                    wire: "ip_access_control_list_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Config,
-                },
-                connector_sync::Param {
-                    name: "IpAccessControlListSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("account_ip_access_control_lists"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_ip_access_control_list_ip_addresses,
-            check: check_ip_access_control_list_ip_addresses,
-        });
+    )] streams.push(stream_ip_access_control_list_ip_addresses());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_transcription"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_transcriptions",
-            operation: "ListTranscription",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Transcriptions.json",
-            item_type: "ApiV2010AccountTranscription",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "duration",
-                    wire: "duration",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price",
-                    wire: "price",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "price_unit",
-                    wire: "price_unit",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "recording_sid",
-                    wire: "recording_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "transcription_text",
-                    wire: "transcription_text",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "type",
-                    wire: "type",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_transcriptions,
-            check: check_account_transcriptions,
-        });
+    streams.push(stream_account_transcriptions());
     #[cfg(all(feature = "api20100401_account", feature = "api20100401_trigger"))]
-    streams
-        .push(connector_sync::StreamDef {
-            name: "account_triggers",
-            operation: "ListUsageTrigger",
-            method: "GET",
-            path: "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json",
-            item_type: "ApiV2010AccountUsageUsageTrigger",
-            primary_key: &["sid"],
-            cursor: None,
-            columns: &[
-                connector_sync::Column {
-                    name: "account_sid",
-                    wire: "account_sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "api_version",
-                    wire: "api_version",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "callback_method",
-                    wire: "callback_method",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "callback_url",
-                    wire: "callback_url",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "current_value",
-                    wire: "current_value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_created",
-                    wire: "date_created",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_fired",
-                    wire: "date_fired",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "date_updated",
-                    wire: "date_updated",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "friendly_name",
-                    wire: "friendly_name",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "recurring",
-                    wire: "recurring",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "sid",
-                    wire: "sid",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trigger_by",
-                    wire: "trigger_by",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "trigger_value",
-                    wire: "trigger_value",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "uri",
-                    wire: "uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "usage_category",
-                    wire: "usage_category",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "usage_record_uri",
-                    wire: "usage_record_uri",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-            ],
-            params: &[
-                connector_sync::Param {
-                    name: "AccountSid",
-                    from: connector_sync::ParamSource::Parent("/sid"),
-                },
-            ],
-            parent: Some("accounts"),
-            deletes: connector_sync::Deletes::Unreported,
-            source: "detected",
-            paging: "the next URL at /next_page_uri",
-            fetch: fetch_account_triggers,
-            check: check_account_triggers,
-        });
+    streams.push(stream_account_triggers());
     connector_sync::Catalog {
         connector: "twilio",
         config: super::Client::config,
         streams,
+    }
+}
+#[cfg(feature = "api20100401_account")]
+/// The definition of the `accounts` stream.
+fn stream_accounts() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "accounts",
+        operation: "ListAccount",
+        method: "GET",
+        path: "/2010-04-01/Accounts.json",
+        item_type: "ApiV2010Account",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "auth_token",
+                wire: "auth_token",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "owner_account_sid",
+                wire: "owner_account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[],
+        parent: None,
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_accounts,
+        check: check_accounts,
     }
 }
 #[cfg(feature = "api20100401_account")]
@@ -4559,6 +344,129 @@ fn check_accounts(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010Account as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_address"))]
+/// The definition of the `account_addresses` stream.
+fn stream_account_addresses() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_addresses",
+        operation: "ListAddress",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Addresses.json",
+        item_type: "ApiV2010AccountAddress",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "city",
+                wire: "city",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "customer_name",
+                wire: "customer_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "iso_country",
+                wire: "iso_country",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "postal_code",
+                wire: "postal_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "street",
+                wire: "street",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_enabled",
+                wire: "emergency_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "validated",
+                wire: "validated",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "verified",
+                wire: "verified",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "street_secondary",
+                wire: "street_secondary",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_addresses,
+        check: check_account_addresses,
+    }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_address"))]
 /// Opens a listing of `account_addresses` (`GET /2010-04-01/Accounts/{AccountSid}/Addresses.json`) with the partition's parameters and the engine's options.
@@ -4590,6 +498,159 @@ fn check_account_addresses(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_application"))]
+/// The definition of the `account_applications` stream.
+fn stream_account_applications() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_applications",
+        operation: "ListApplication",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Applications.json",
+        item_type: "ApiV2010AccountApplication",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "message_status_callback",
+                wire: "message_status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_method",
+                wire: "sms_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_url",
+                wire: "sms_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_method",
+                wire: "sms_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_status_callback",
+                wire: "sms_status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_url",
+                wire: "sms_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback",
+                wire: "status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback_method",
+                wire: "status_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_caller_id_lookup",
+                wire: "voice_caller_id_lookup",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_method",
+                wire: "voice_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_url",
+                wire: "voice_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_method",
+                wire: "voice_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_url",
+                wire: "voice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "public_application_connect_enabled",
+                wire: "public_application_connect_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_applications,
+        check: check_account_applications,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_application"))]
 /// Opens a listing of `account_applications` (`GET /2010-04-01/Accounts/{AccountSid}/Applications.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_applications(
@@ -4619,6 +680,183 @@ fn check_account_applications(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_call"))]
+/// The definition of the `account_calls` stream.
+fn stream_account_calls() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_calls",
+        operation: "ListCall",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Calls.json",
+        item_type: "ApiV2010AccountCall",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "parent_call_sid",
+                wire: "parent_call_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "to",
+                wire: "to",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "to_formatted",
+                wire: "to_formatted",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "from",
+                wire: "from",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "from_formatted",
+                wire: "from_formatted",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phone_number_sid",
+                wire: "phone_number_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_time",
+                wire: "start_time",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "end_time",
+                wire: "end_time",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration",
+                wire: "duration",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price_unit",
+                wire: "price_unit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "direction",
+                wire: "direction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "answered_by",
+                wire: "answered_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "forwarded_from",
+                wire: "forwarded_from",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "group_sid",
+                wire: "group_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "caller_name",
+                wire: "caller_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "queue_time",
+                wire: "queue_time",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trunk_sid",
+                wire: "trunk_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_calls,
+        check: check_account_calls,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_call"))]
 /// Opens a listing of `account_calls` (`GET /2010-04-01/Accounts/{AccountSid}/Calls.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_calls(
@@ -4646,6 +884,127 @@ fn check_account_calls(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountCall as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_call",
+        feature = "api20100401_call_notification"
+    )
+)]
+/// The definition of the `call_notifications` stream.
+fn stream_call_notifications() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "call_notifications",
+        operation: "ListCallNotification",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Notifications.json",
+        item_type: "ApiV2010AccountCallCallNotification",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "call_sid",
+                wire: "call_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_code",
+                wire: "error_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "log",
+                wire: "log",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "message_date",
+                wire: "message_date",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "message_text",
+                wire: "message_text",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "more_info",
+                wire: "more_info",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "request_method",
+                wire: "request_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "request_url",
+                wire: "request_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "CallSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_calls"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_call_notifications,
+        check: check_call_notifications,
+    }
 }
 #[cfg(
     all(
@@ -4702,6 +1061,145 @@ fn check_call_notifications(v: &serde_json::Value) -> Result<(), String> {
         feature = "api20100401_call_recording"
     )
 )]
+/// The definition of the `call_recordings` stream.
+fn stream_call_recordings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "call_recordings",
+        operation: "ListCallRecording",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json",
+        item_type: "ApiV2010AccountCallCallRecording",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "call_sid",
+                wire: "call_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "conference_sid",
+                wire: "conference_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_time",
+                wire: "start_time",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration",
+                wire: "duration",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price_unit",
+                wire: "price_unit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "channels",
+                wire: "channels",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "source",
+                wire: "source",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_code",
+                wire: "error_code",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "track",
+                wire: "track",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "CallSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_calls"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_call_recordings,
+        check: check_call_recordings,
+    }
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_call",
+        feature = "api20100401_call_recording"
+    )
+)]
 /// Opens a listing of `call_recordings` (`GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_call_recordings(
@@ -4742,6 +1240,99 @@ fn check_call_recordings(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_conference"))]
+/// The definition of the `account_conferences` stream.
+fn stream_account_conferences() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_conferences",
+        operation: "ListConference",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Conferences.json",
+        item_type: "ApiV2010AccountConference",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "region",
+                wire: "region",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "reason_conference_ended",
+                wire: "reason_conference_ended",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "call_sid_ending_conference",
+                wire: "call_sid_ending_conference",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_conferences,
+        check: check_account_conferences,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_conference"))]
 /// Opens a listing of `account_conferences` (`GET /2010-04-01/Accounts/{AccountSid}/Conferences.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_conferences(
@@ -4769,6 +1360,139 @@ fn check_account_conferences(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountConference as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_conference",
+        feature = "api20100401_conference_recording"
+    )
+)]
+/// The definition of the `conference_recordings` stream.
+fn stream_conference_recordings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "conference_recordings",
+        operation: "ListConferenceRecording",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings.json",
+        item_type: "ApiV2010AccountConferenceConferenceRecording",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "call_sid",
+                wire: "call_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "conference_sid",
+                wire: "conference_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_time",
+                wire: "start_time",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration",
+                wire: "duration",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price_unit",
+                wire: "price_unit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "channels",
+                wire: "channels",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "source",
+                wire: "source",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_code",
+                wire: "error_code",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "ConferenceSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_conferences"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_conference_recordings,
+        check: check_conference_recordings,
+    }
 }
 #[cfg(
     all(
@@ -4817,6 +1541,93 @@ fn check_conference_recordings(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_connect_app"))]
+/// The definition of the `account_connect_apps` stream.
+fn stream_account_connect_apps() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_connect_apps",
+        operation: "ListConnectApp",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/ConnectApps.json",
+        item_type: "ApiV2010AccountConnectApp",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "authorize_redirect_url",
+                wire: "authorize_redirect_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "company_name",
+                wire: "company_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "deauthorize_callback_method",
+                wire: "deauthorize_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "deauthorize_callback_url",
+                wire: "deauthorize_callback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "homepage_url",
+                wire: "homepage_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_connect_apps,
+        check: check_account_connect_apps,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_connect_app"))]
 /// Opens a listing of `account_connect_apps` (`GET /2010-04-01/Accounts/{AccountSid}/ConnectApps.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_connect_apps(
@@ -4844,6 +1655,193 @@ fn check_account_connect_apps(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountConnectApp as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_address",
+        feature = "api20100401_dependent_phone_number"
+    )
+)]
+/// The definition of the `address_dependent_phone_numbers` stream.
+fn stream_address_dependent_phone_numbers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "address_dependent_phone_numbers",
+        operation: "ListDependentPhoneNumber",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json",
+        item_type: "ApiV2010AccountAddressDependentPhoneNumber",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phone_number",
+                wire: "phone_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_url",
+                wire: "voice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_method",
+                wire: "voice_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_method",
+                wire: "voice_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_url",
+                wire: "voice_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_caller_id_lookup",
+                wire: "voice_caller_id_lookup",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_method",
+                wire: "sms_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_url",
+                wire: "sms_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_method",
+                wire: "sms_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_url",
+                wire: "sms_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_requirements",
+                wire: "address_requirements",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback",
+                wire: "status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback_method",
+                wire: "status_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_application_sid",
+                wire: "sms_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_application_sid",
+                wire: "voice_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trunk_sid",
+                wire: "trunk_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_status",
+                wire: "emergency_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_sid",
+                wire: "emergency_address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "AddressSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_addresses"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_address_dependent_phone_numbers,
+        check: check_address_dependent_phone_numbers,
+    }
 }
 #[cfg(
     all(
@@ -4898,6 +1896,239 @@ fn check_address_dependent_phone_numbers(v: &serde_json::Value) -> Result<(), St
 #[cfg(
     all(feature = "api20100401_account", feature = "api20100401_incoming_phone_number")
 )]
+/// The definition of the `account_incoming_phone_numbers` stream.
+fn stream_account_incoming_phone_numbers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_incoming_phone_numbers",
+        operation: "ListIncomingPhoneNumber",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json",
+        item_type: "ApiV2010AccountIncomingPhoneNumber",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_sid",
+                wire: "address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_requirements",
+                wire: "address_requirements",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "beta",
+                wire: "beta",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "identity_sid",
+                wire: "identity_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phone_number",
+                wire: "phone_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "origin",
+                wire: "origin",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_application_sid",
+                wire: "sms_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_method",
+                wire: "sms_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_url",
+                wire: "sms_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_method",
+                wire: "sms_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_url",
+                wire: "sms_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback",
+                wire: "status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback_method",
+                wire: "status_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trunk_sid",
+                wire: "trunk_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_receive_mode",
+                wire: "voice_receive_mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_application_sid",
+                wire: "voice_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_caller_id_lookup",
+                wire: "voice_caller_id_lookup",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_method",
+                wire: "voice_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_url",
+                wire: "voice_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_method",
+                wire: "voice_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_url",
+                wire: "voice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_status",
+                wire: "emergency_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_sid",
+                wire: "emergency_address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_status",
+                wire: "emergency_address_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "bundle_sid",
+                wire: "bundle_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_incoming_phone_numbers,
+        check: check_account_incoming_phone_numbers,
+    }
+}
+#[cfg(
+    all(feature = "api20100401_account", feature = "api20100401_incoming_phone_number")
+)]
 /// Opens a listing of `account_incoming_phone_numbers` (`GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_incoming_phone_numbers(
@@ -4933,6 +2164,97 @@ fn check_account_incoming_phone_numbers(v: &serde_json::Value) -> Result<(), Str
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_assigned_add_on",
+        feature = "api20100401_incoming_phone_number"
+    )
+)]
+/// The definition of the `incoming_phone_number_assigned_add_ons` stream.
+fn stream_incoming_phone_number_assigned_add_ons() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "incoming_phone_number_assigned_add_ons",
+        operation: "ListIncomingPhoneNumberAssignedAddOn",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",
+        item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_sid",
+                wire: "resource_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "description",
+                wire: "description",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unique_name",
+                wire: "unique_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "ResourceSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_incoming_phone_numbers"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_incoming_phone_number_assigned_add_ons,
+        check: check_incoming_phone_number_assigned_add_ons,
+    }
 }
 #[cfg(
     all(
@@ -4992,6 +2314,102 @@ fn check_incoming_phone_number_assigned_add_ons(
         feature = "api20100401_incoming_phone_number"
     )
 )]
+/// The definition of the `assigned_add_on_extensions` stream.
+fn stream_assigned_add_on_extensions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "assigned_add_on_extensions",
+        operation: "ListIncomingPhoneNumberAssignedAddOnExtension",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json",
+        item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "resource_sid",
+                wire: "resource_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "assigned_add_on_sid",
+                wire: "assigned_add_on_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "product_name",
+                wire: "product_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "unique_name",
+                wire: "unique_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "enabled",
+                wire: "enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "ResourceSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "AssignedAddOnSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("incoming_phone_number_assigned_add_ons"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_assigned_add_on_extensions,
+        check: check_assigned_add_on_extensions,
+    }
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_assigned_add_on",
+        feature = "api20100401_assigned_add_on_extension",
+        feature = "api20100401_incoming_phone_number"
+    )
+)]
 /// Opens a listing of `assigned_add_on_extensions` (`GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_assigned_add_on_extensions(
@@ -5032,6 +2450,236 @@ fn check_assigned_add_on_extensions(v: &serde_json::Value) -> Result<(), String>
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_incoming_phone_number_local"
+    )
+)]
+/// The definition of the `account_local` stream.
+fn stream_account_local() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_local",
+        operation: "ListIncomingPhoneNumberLocal",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json",
+        item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_sid",
+                wire: "address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_requirements",
+                wire: "address_requirements",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "beta",
+                wire: "beta",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "identity_sid",
+                wire: "identity_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phone_number",
+                wire: "phone_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "origin",
+                wire: "origin",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_application_sid",
+                wire: "sms_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_method",
+                wire: "sms_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_url",
+                wire: "sms_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_method",
+                wire: "sms_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_url",
+                wire: "sms_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback",
+                wire: "status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback_method",
+                wire: "status_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trunk_sid",
+                wire: "trunk_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_receive_mode",
+                wire: "voice_receive_mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_application_sid",
+                wire: "voice_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_caller_id_lookup",
+                wire: "voice_caller_id_lookup",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_method",
+                wire: "voice_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_url",
+                wire: "voice_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_method",
+                wire: "voice_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_url",
+                wire: "voice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_status",
+                wire: "emergency_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_sid",
+                wire: "emergency_address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_status",
+                wire: "emergency_address_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "bundle_sid",
+                wire: "bundle_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_local,
+        check: check_account_local,
+    }
 }
 #[cfg(
     all(
@@ -5084,6 +2732,236 @@ fn check_account_local(v: &serde_json::Value) -> Result<(), String> {
         feature = "api20100401_incoming_phone_number_mobile"
     )
 )]
+/// The definition of the `account_mobile` stream.
+fn stream_account_mobile() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_mobile",
+        operation: "ListIncomingPhoneNumberMobile",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
+        item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_sid",
+                wire: "address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_requirements",
+                wire: "address_requirements",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "beta",
+                wire: "beta",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "identity_sid",
+                wire: "identity_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phone_number",
+                wire: "phone_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "origin",
+                wire: "origin",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_application_sid",
+                wire: "sms_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_method",
+                wire: "sms_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_url",
+                wire: "sms_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_method",
+                wire: "sms_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_url",
+                wire: "sms_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback",
+                wire: "status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback_method",
+                wire: "status_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trunk_sid",
+                wire: "trunk_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_receive_mode",
+                wire: "voice_receive_mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_application_sid",
+                wire: "voice_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_caller_id_lookup",
+                wire: "voice_caller_id_lookup",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_method",
+                wire: "voice_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_url",
+                wire: "voice_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_method",
+                wire: "voice_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_url",
+                wire: "voice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_status",
+                wire: "emergency_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_sid",
+                wire: "emergency_address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_status",
+                wire: "emergency_address_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "bundle_sid",
+                wire: "bundle_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_mobile,
+        check: check_account_mobile,
+    }
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_incoming_phone_number_mobile"
+    )
+)]
 /// Opens a listing of `account_mobile` (`GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_mobile(
@@ -5122,6 +3000,236 @@ fn check_account_mobile(v: &serde_json::Value) -> Result<(), String> {
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
+/// The definition of the `account_toll_free` stream.
+fn stream_account_toll_free() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_toll_free",
+        operation: "ListIncomingPhoneNumberTollFree",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json",
+        item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_sid",
+                wire: "address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "address_requirements",
+                wire: "address_requirements",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "beta",
+                wire: "beta",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "identity_sid",
+                wire: "identity_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phone_number",
+                wire: "phone_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "origin",
+                wire: "origin",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_application_sid",
+                wire: "sms_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_method",
+                wire: "sms_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_url",
+                wire: "sms_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_method",
+                wire: "sms_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_url",
+                wire: "sms_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback",
+                wire: "status_callback",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status_callback_method",
+                wire: "status_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trunk_sid",
+                wire: "trunk_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_receive_mode",
+                wire: "voice_receive_mode",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_application_sid",
+                wire: "voice_application_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_caller_id_lookup",
+                wire: "voice_caller_id_lookup",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_method",
+                wire: "voice_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_url",
+                wire: "voice_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_method",
+                wire: "voice_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_url",
+                wire: "voice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_status",
+                wire: "emergency_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_sid",
+                wire: "emergency_address_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_address_status",
+                wire: "emergency_address_status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "bundle_sid",
+                wire: "bundle_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_toll_free,
+        check: check_account_toll_free,
+    }
 }
 #[cfg(
     all(
@@ -5169,6 +3277,57 @@ fn check_account_toll_free(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_key"))]
+/// The definition of the `account_keys` stream.
+fn stream_account_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_keys",
+        operation: "ListKey",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Keys.json",
+        item_type: "ApiV2010AccountKey",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_keys,
+        check: check_account_keys,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_key"))]
 /// Opens a listing of `account_keys` (`GET /2010-04-01/Accounts/{AccountSid}/Keys.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_keys(
@@ -5196,6 +3355,85 @@ fn check_account_keys(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountKey as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_media",
+        feature = "api20100401_message"
+    )
+)]
+/// The definition of the `message_media` stream.
+fn stream_message_media() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "message_media",
+        operation: "ListMedia",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json",
+        item_type: "ApiV2010AccountMessageMedia",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "content_type",
+                wire: "content_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "parent_sid",
+                wire: "parent_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "MessageSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_messages"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_message_media,
+        check: check_message_media,
+    }
 }
 #[cfg(
     all(
@@ -5239,6 +3477,147 @@ fn check_message_media(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_message"))]
+/// The definition of the `account_messages` stream.
+fn stream_account_messages() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_messages",
+        operation: "ListMessage",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+        item_type: "ApiV2010AccountMessage",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "body",
+                wire: "body",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "num_segments",
+                wire: "num_segments",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "direction",
+                wire: "direction",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "from",
+                wire: "from",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "to",
+                wire: "to",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_message",
+                wire: "error_message",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "num_media",
+                wire: "num_media",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "messaging_service_sid",
+                wire: "messaging_service_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_sent",
+                wire: "date_sent",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_code",
+                wire: "error_code",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price_unit",
+                wire: "price_unit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_messages,
+        check: check_account_messages,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_message"))]
 /// Opens a listing of `account_messages` (`GET /2010-04-01/Accounts/{AccountSid}/Messages.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_messages(
@@ -5266,6 +3645,57 @@ fn check_account_messages(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountMessage as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_signing_key"))]
+/// The definition of the `account_signing_keys` stream.
+fn stream_account_signing_keys() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_signing_keys",
+        operation: "ListSigningKey",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SigningKeys.json",
+        item_type: "ApiV2010AccountSigningKey",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_signing_keys,
+        check: check_account_signing_keys,
+    }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_signing_key"))]
 /// Opens a listing of `account_signing_keys` (`GET /2010-04-01/Accounts/{AccountSid}/SigningKeys.json`) with the partition's parameters and the engine's options.
@@ -5297,6 +3727,117 @@ fn check_account_signing_keys(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_notification"))]
+/// The definition of the `account_notifications` stream.
+fn stream_account_notifications() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_notifications",
+        operation: "ListNotification",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Notifications.json",
+        item_type: "ApiV2010AccountNotification",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "call_sid",
+                wire: "call_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_code",
+                wire: "error_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "log",
+                wire: "log",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "message_date",
+                wire: "message_date",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "message_text",
+                wire: "message_text",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "more_info",
+                wire: "more_info",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "request_method",
+                wire: "request_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "request_url",
+                wire: "request_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_notifications,
+        check: check_account_notifications,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_notification"))]
 /// Opens a listing of `account_notifications` (`GET /2010-04-01/Accounts/{AccountSid}/Notifications.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_notifications(
@@ -5326,6 +3867,75 @@ fn check_account_notifications(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountNotification as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_outgoing_caller_id"))]
+/// The definition of the `account_outgoing_caller_ids` stream.
+fn stream_account_outgoing_caller_ids() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_outgoing_caller_ids",
+        operation: "ListOutgoingCallerId",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json",
+        item_type: "ApiV2010AccountOutgoingCallerId",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "phone_number",
+                wire: "phone_number",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_outgoing_caller_ids,
+        check: check_account_outgoing_caller_ids,
+    }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_outgoing_caller_id"))]
 /// Opens a listing of `account_outgoing_caller_ids` (`GET /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json`) with the partition's parameters and the engine's options.
@@ -5361,6 +3971,87 @@ fn check_account_outgoing_caller_ids(v: &serde_json::Value) -> Result<(), String
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_queue"))]
+/// The definition of the `account_queues` stream.
+fn stream_account_queues() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_queues",
+        operation: "ListQueue",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Queues.json",
+        item_type: "ApiV2010AccountQueue",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "current_size",
+                wire: "current_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "average_wait_time",
+                wire: "average_wait_time",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "max_size",
+                wire: "max_size",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_queues,
+        check: check_account_queues,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_queue"))]
 /// Opens a listing of `account_queues` (`GET /2010-04-01/Accounts/{AccountSid}/Queues.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_queues(
@@ -5390,6 +4081,135 @@ fn check_account_queues(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_recording"))]
+/// The definition of the `account_recordings` stream.
+fn stream_account_recordings() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_recordings",
+        operation: "ListRecording",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Recordings.json",
+        item_type: "ApiV2010AccountRecording",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "call_sid",
+                wire: "call_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "conference_sid",
+                wire: "conference_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "start_time",
+                wire: "start_time",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration",
+                wire: "duration",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price_unit",
+                wire: "price_unit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "channels",
+                wire: "channels",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "source",
+                wire: "source",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "error_code",
+                wire: "error_code",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "media_url",
+                wire: "media_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_recordings,
+        check: check_account_recordings,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_recording"))]
 /// Opens a listing of `account_recordings` (`GET /2010-04-01/Accounts/{AccountSid}/Recordings.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_recordings(
@@ -5417,6 +4237,97 @@ fn check_account_recordings(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountRecording as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_add_on_result",
+        feature = "api20100401_recording"
+    )
+)]
+/// The definition of the `recording_add_on_results` stream.
+fn stream_recording_add_on_results() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "recording_add_on_results",
+        operation: "ListRecordingAddOnResult",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults.json",
+        item_type: "ApiV2010AccountRecordingRecordingAddOnResult",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "add_on_sid",
+                wire: "add_on_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "add_on_configuration_sid",
+                wire: "add_on_configuration_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_completed",
+                wire: "date_completed",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "reference_sid",
+                wire: "reference_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "ReferenceSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_recordings"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_recording_add_on_results,
+        check: check_recording_add_on_results,
+    }
 }
 #[cfg(
     all(
@@ -5474,6 +4385,108 @@ fn check_recording_add_on_results(v: &serde_json::Value) -> Result<(), String> {
         feature = "api20100401_recording"
     )
 )]
+/// The definition of the `add_on_result_payloads` stream.
+fn stream_add_on_result_payloads() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "add_on_result_payloads",
+        operation: "ListRecordingAddOnResultPayload",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads.json",
+        item_type: "ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "add_on_result_sid",
+                wire: "add_on_result_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "label",
+                wire: "label",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "add_on_sid",
+                wire: "add_on_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "add_on_configuration_sid",
+                wire: "add_on_configuration_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "content_type",
+                wire: "content_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "reference_sid",
+                wire: "reference_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "ReferenceSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "AddOnResultSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("recording_add_on_results"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_add_on_result_payloads,
+        check: check_add_on_result_payloads,
+    }
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_add_on_result",
+        feature = "api20100401_payload",
+        feature = "api20100401_recording"
+    )
+)]
 /// Opens a listing of `add_on_result_payloads` (`GET /2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_add_on_result_payloads(
@@ -5514,6 +4527,121 @@ fn check_add_on_result_payloads(v: &serde_json::Value) -> Result<(), String> {
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_recording",
+        feature = "api20100401_recording_transcription"
+    )
+)]
+/// The definition of the `recording_transcriptions` stream.
+fn stream_recording_transcriptions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "recording_transcriptions",
+        operation: "ListRecordingTranscription",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}/Transcriptions.json",
+        item_type: "ApiV2010AccountRecordingRecordingTranscription",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration",
+                wire: "duration",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price_unit",
+                wire: "price_unit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "recording_sid",
+                wire: "recording_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "transcription_text",
+                wire: "transcription_text",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "RecordingSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_recordings"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_recording_transcriptions,
+        check: check_recording_transcriptions,
+    }
 }
 #[cfg(
     all(
@@ -5564,6 +4692,105 @@ fn check_recording_transcriptions(v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_short_code"))]
+/// The definition of the `account_short_codes` stream.
+fn stream_account_short_codes() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_short_codes",
+        operation: "ListShortCode",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes.json",
+        item_type: "ApiV2010AccountShortCode",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "short_code",
+                wire: "short_code",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_method",
+                wire: "sms_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_fallback_url",
+                wire: "sms_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_method",
+                wire: "sms_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sms_url",
+                wire: "sms_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_short_codes,
+        check: check_account_short_codes,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_short_code"))]
 /// Opens a listing of `account_short_codes` (`GET /2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_short_codes(
@@ -5591,6 +4818,73 @@ fn check_account_short_codes(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountShortCode as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_auth_calls_credential_list_mapping",
+        feature = "api20100401_domain"
+    )
+)]
+/// The definition of the `list_sip_auth_calls_credential_list_mapping` stream.
+fn stream_list_sip_auth_calls_credential_list_mapping() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list_sip_auth_calls_credential_list_mapping",
+        operation: "ListSipAuthCallsCredentialListMapping",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings.json",
+        item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "DomainSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_domains"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_list_sip_auth_calls_credential_list_mapping,
+        check: check_list_sip_auth_calls_credential_list_mapping,
+    }
 }
 #[cfg(
     all(
@@ -5647,6 +4941,73 @@ fn check_list_sip_auth_calls_credential_list_mapping(
         feature = "api20100401_domain"
     )
 )]
+/// The definition of the `list_sip_auth_calls_ip_access_control_list_mapping` stream.
+fn stream_list_sip_auth_calls_ip_access_control_list_mapping() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list_sip_auth_calls_ip_access_control_list_mapping",
+        operation: "ListSipAuthCallsIpAccessControlListMapping",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json",
+        item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "DomainSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_domains"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_list_sip_auth_calls_ip_access_control_list_mapping,
+        check: check_list_sip_auth_calls_ip_access_control_list_mapping,
+    }
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_auth_calls_ip_access_control_list_mapping",
+        feature = "api20100401_domain"
+    )
+)]
 /// Opens a listing of `list_sip_auth_calls_ip_access_control_list_mapping` (`GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/IpAccessControlListMappings.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_list_sip_auth_calls_ip_access_control_list_mapping(
@@ -5687,6 +5048,73 @@ fn check_list_sip_auth_calls_ip_access_control_list_mapping(
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_auth_registrations_credential_list_mapping",
+        feature = "api20100401_domain"
+    )
+)]
+/// The definition of the `list_sip_auth_registrations_credential_list_mapping` stream.
+fn stream_list_sip_auth_registrations_credential_list_mapping() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list_sip_auth_registrations_credential_list_mapping",
+        operation: "ListSipAuthRegistrationsCredentialListMapping",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Registrations/CredentialListMappings.json",
+        item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "DomainSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_domains"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_list_sip_auth_registrations_credential_list_mapping,
+        check: check_list_sip_auth_registrations_credential_list_mapping,
+    }
 }
 #[cfg(
     all(
@@ -5743,6 +5171,85 @@ fn check_list_sip_auth_registrations_credential_list_mapping(
         feature = "api20100401_credential_list"
     )
 )]
+/// The definition of the `credential_list_credentials` stream.
+fn stream_credential_list_credentials() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "credential_list_credentials",
+        operation: "ListSipCredential",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
+        item_type: "ApiV2010AccountSipSipCredentialListSipCredential",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "credential_list_sid",
+                wire: "credential_list_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "username",
+                wire: "username",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "CredentialListSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_credential_lists"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_credential_list_credentials,
+        check: check_credential_list_credentials,
+    }
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_credential",
+        feature = "api20100401_credential_list"
+    )
+)]
 /// Opens a listing of `credential_list_credentials` (`GET /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_credential_list_credentials(
@@ -5783,6 +5290,69 @@ fn check_credential_list_credentials(v: &serde_json::Value) -> Result<(), String
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_credential_list"))]
+/// The definition of the `account_credential_lists` stream.
+fn stream_account_credential_lists() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_credential_lists",
+        operation: "ListSipCredentialList",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json",
+        item_type: "ApiV2010AccountSipSipCredentialList",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_credential_lists,
+        check: check_account_credential_lists,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_credential_list"))]
 /// Opens a listing of `account_credential_lists` (`GET /2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_credential_lists(
@@ -5814,6 +5384,85 @@ fn check_account_credential_lists(v: &serde_json::Value) -> Result<(), String> {
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_credential_list_mapping",
+        feature = "api20100401_domain"
+    )
+)]
+/// The definition of the `list_sip_credential_list_mapping` stream.
+fn stream_list_sip_credential_list_mapping() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list_sip_credential_list_mapping",
+        operation: "ListSipCredentialListMapping",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/CredentialListMappings.json",
+        item_type: "ApiV2010AccountSipSipDomainSipCredentialListMapping",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "domain_sid",
+                wire: "domain_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "DomainSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_domains"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_list_sip_credential_list_mapping,
+        check: check_list_sip_credential_list_mapping,
+    }
 }
 #[cfg(
     all(
@@ -5866,6 +5515,153 @@ fn check_list_sip_credential_list_mapping(v: &serde_json::Value) -> Result<(), S
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_domain"))]
+/// The definition of the `account_domains` stream.
+fn stream_account_domains() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_domains",
+        operation: "ListSipDomain",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains.json",
+        item_type: "ApiV2010AccountSipSipDomain",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "auth_type",
+                wire: "auth_type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "domain_name",
+                wire: "domain_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_method",
+                wire: "voice_fallback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_fallback_url",
+                wire: "voice_fallback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_method",
+                wire: "voice_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_status_callback_method",
+                wire: "voice_status_callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_status_callback_url",
+                wire: "voice_status_callback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "voice_url",
+                wire: "voice_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sip_registration",
+                wire: "sip_registration",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_calling_enabled",
+                wire: "emergency_calling_enabled",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "secure",
+                wire: "secure",
+                kind: connector_sync::ColumnKind::Bool,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "byoc_trunk_sid",
+                wire: "byoc_trunk_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "emergency_caller_sid",
+                wire: "emergency_caller_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_domains,
+        check: check_account_domains,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_domain"))]
 /// Opens a listing of `account_domains` (`GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_domains(
@@ -5893,6 +5689,71 @@ fn check_account_domains(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountSipSipDomain as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(feature = "api20100401_account", feature = "api20100401_ip_access_control_list")
+)]
+/// The definition of the `account_ip_access_control_lists` stream.
+fn stream_account_ip_access_control_lists() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_ip_access_control_lists",
+        operation: "ListSipIpAccessControlList",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists.json",
+        item_type: "ApiV2010AccountSipSipIpAccessControlList",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_ip_access_control_lists,
+        check: check_account_ip_access_control_lists,
+    }
 }
 #[cfg(
     all(feature = "api20100401_account", feature = "api20100401_ip_access_control_list")
@@ -5932,6 +5793,85 @@ fn check_account_ip_access_control_lists(v: &serde_json::Value) -> Result<(), St
         )
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_domain",
+        feature = "api20100401_ip_access_control_list_mapping"
+    )
+)]
+/// The definition of the `list_sip_ip_access_control_list_mapping` stream.
+fn stream_list_sip_ip_access_control_list_mapping() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "list_sip_ip_access_control_list_mapping",
+        operation: "ListSipIpAccessControlListMapping",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
+        item_type: "ApiV2010AccountSipSipDomainSipIpAccessControlListMapping",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "domain_sid",
+                wire: "domain_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "DomainSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_domains"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_list_sip_ip_access_control_list_mapping,
+        check: check_list_sip_ip_access_control_list_mapping,
+    }
 }
 #[cfg(
     all(
@@ -5992,6 +5932,97 @@ fn check_list_sip_ip_access_control_list_mapping(
         feature = "api20100401_sip_ip_address"
     )
 )]
+/// The definition of the `ip_access_control_list_ip_addresses` stream.
+fn stream_ip_access_control_list_ip_addresses() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "ip_access_control_list_ip_addresses",
+        operation: "ListSipIpAddress",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
+        item_type: "ApiV2010AccountSipSipIpAccessControlListSipIpAddress",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ip_address",
+                wire: "ip_address",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "cidr_prefix_length",
+                wire: "cidr_prefix_length",
+                kind: connector_sync::ColumnKind::Int,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "ip_access_control_list_sid",
+                wire: "ip_access_control_list_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Config,
+            },
+            connector_sync::Param {
+                name: "IpAccessControlListSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("account_ip_access_control_lists"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_ip_access_control_list_ip_addresses,
+        check: check_ip_access_control_list_ip_addresses,
+    }
+}
+#[cfg(
+    all(
+        feature = "api20100401_account",
+        feature = "api20100401_ip_access_control_list",
+        feature = "api20100401_sip_ip_address"
+    )
+)]
 /// Opens a listing of `ip_access_control_list_ip_addresses` (`GET /2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_ip_access_control_list_ip_addresses(
@@ -6034,6 +6065,111 @@ fn check_ip_access_control_list_ip_addresses(
         .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_transcription"))]
+/// The definition of the `account_transcriptions` stream.
+fn stream_account_transcriptions() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_transcriptions",
+        operation: "ListTranscription",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Transcriptions.json",
+        item_type: "ApiV2010AccountTranscription",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "duration",
+                wire: "duration",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price",
+                wire: "price",
+                kind: connector_sync::ColumnKind::Float,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "price_unit",
+                wire: "price_unit",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "recording_sid",
+                wire: "recording_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "status",
+                wire: "status",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "transcription_text",
+                wire: "transcription_text",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "type",
+                wire: "type",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_transcriptions,
+        check: check_account_transcriptions,
+    }
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_transcription"))]
 /// Opens a listing of `account_transcriptions` (`GET /2010-04-01/Accounts/{AccountSid}/Transcriptions.json`) with the partition's parameters and the engine's options.
 #[allow(deprecated)]
 fn fetch_account_transcriptions(
@@ -6063,6 +6199,129 @@ fn check_account_transcriptions(v: &serde_json::Value) -> Result<(), String> {
     <super::models::ApiV2010AccountTranscription as serde::Deserialize>::deserialize(v)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+#[cfg(all(feature = "api20100401_account", feature = "api20100401_trigger"))]
+/// The definition of the `account_triggers` stream.
+fn stream_account_triggers() -> connector_sync::StreamDef {
+    connector_sync::StreamDef {
+        name: "account_triggers",
+        operation: "ListUsageTrigger",
+        method: "GET",
+        path: "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json",
+        item_type: "ApiV2010AccountUsageUsageTrigger",
+        primary_key: &["sid"],
+        cursor: None,
+        columns: &[
+            connector_sync::Column {
+                name: "account_sid",
+                wire: "account_sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "api_version",
+                wire: "api_version",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "callback_method",
+                wire: "callback_method",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "callback_url",
+                wire: "callback_url",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "current_value",
+                wire: "current_value",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_created",
+                wire: "date_created",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_fired",
+                wire: "date_fired",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "date_updated",
+                wire: "date_updated",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "friendly_name",
+                wire: "friendly_name",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "recurring",
+                wire: "recurring",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "sid",
+                wire: "sid",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trigger_by",
+                wire: "trigger_by",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "trigger_value",
+                wire: "trigger_value",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "uri",
+                wire: "uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "usage_category",
+                wire: "usage_category",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+            connector_sync::Column {
+                name: "usage_record_uri",
+                wire: "usage_record_uri",
+                kind: connector_sync::ColumnKind::Text,
+                required: false,
+            },
+        ],
+        params: &[
+            connector_sync::Param {
+                name: "AccountSid",
+                from: connector_sync::ParamSource::Parent("/sid"),
+            },
+        ],
+        parent: Some("accounts"),
+        deletes: connector_sync::Deletes::Unreported,
+        source: "detected",
+        paging: "the next URL at /next_page_uri",
+        fetch: fetch_account_triggers,
+        check: check_account_triggers,
+    }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_trigger"))]
 /// Opens a listing of `account_triggers` (`GET /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json`) with the partition's parameters and the engine's options.

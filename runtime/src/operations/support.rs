@@ -1631,6 +1631,66 @@ macro_rules! __string_enum {
     };
 }
 
+/// `Deserialize` for a generated struct, written out rather than derived: one local and one match
+/// arm per field over the object's keys, unknown keys skipped (or kept in the `..` map field), which
+/// compiles to a fraction of serde's derive. Each field is `name: kind`, followed by `= "wire"`
+/// when the wire name differs from the field's; the kinds:
+/// - `req`: required; absent is serde's `missing field` error;
+/// - `reqn`: a required number that may also arrive as decimal text ([`de::Lenient`]);
+/// - `opt`: an `Option`, absent or null is `None`;
+/// - `optn`: an optional number that may arrive as text ([`de::LenientOption`]);
+/// - `tri`: tri-state, `Option<Option<T>>`, `Some` once present (null included).
+///
+/// Types are not repeated: each local takes its field's type. When two fields share a wire name,
+/// the first one reads it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __struct_de {
+    ($name:ident { $($field:ident: $kind:ident $(= $wire:literal)?,)* $(.. $extra:ident)? }) => {
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                struct __Visitor;
+                impl<'de> $crate::__private::serde::de::Visitor<'de> for __Visitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str(::std::concat!("struct ", ::std::stringify!($name)))
+                    }
+                    fn visit_map<A: $crate::__private::serde::de::MapAccess<'de>>(self, mut __map: A) -> ::std::result::Result<$name, A::Error> {
+                        $(let mut $field = ::std::option::Option::None;)*
+                        $(let mut $extra = ::std::collections::BTreeMap::new();)?
+                        while let ::std::option::Option::Some(__key) = __map.next_key::<$crate::__private::de::Key<'de>>()? {
+                            #[allow(unreachable_patterns)]
+                            match &*__key.0 {
+                                $($crate::__struct_de!(@wire $field $($wire)?) => $field = $crate::__struct_de!(@read $kind __map),)*
+                                _ => $crate::__struct_de!(@other __map __key $($extra)?),
+                            }
+                        }
+                        ::std::result::Result::Ok($name {
+                            $($field: $crate::__struct_de!(@init $kind $field $field $($wire)?),)*
+                            $($extra,)?
+                        })
+                    }
+                }
+                d.deserialize_map(__Visitor)
+            }
+        }
+    };
+    (@wire $field:ident) => { ::std::stringify!($field) };
+    (@wire $field:ident $wire:literal) => { $wire };
+    (@read req $map:ident) => { ::std::option::Option::Some($map.next_value()?) };
+    (@read reqn $map:ident) => { ::std::option::Option::Some($map.next_value::<$crate::__private::de::Lenient<f64>>()?.0) };
+    (@read opt $map:ident) => { $map.next_value()? };
+    (@read optn $map:ident) => { $map.next_value::<$crate::__private::de::LenientOption<f64>>()?.0 };
+    (@read tri $map:ident) => { ::std::option::Option::Some($map.next_value()?) };
+    (@init req $local:ident $field:ident $($wire:literal)?) => { $crate::__private::de::required($local, $crate::__struct_de!(@wire $field $($wire)?))? };
+    (@init reqn $local:ident $field:ident $($wire:literal)?) => { $crate::__private::de::required($local, $crate::__struct_de!(@wire $field $($wire)?))? };
+    (@init $kind:ident $local:ident $field:ident $($wire:literal)?) => { $local };
+    (@other $map:ident $key:ident) => { $crate::__private::de::skip(&mut $map)? };
+    (@other $map:ident $key:ident $extra:ident) => {{
+        $extra.insert($key.0.into_owned(), $map.next_value()?);
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1995,5 +2055,59 @@ mod tests {
             check::string("code", "", Some(1), None, "x").is_err(),
             "length still checked"
         );
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Every {
+        id: String,
+        score: f64,
+        r#type: Option<String>,
+        ratio: Option<f64>,
+        note: Option<Option<String>>,
+        again: Option<String>,
+        additional_properties: BTreeMap<String, i64>,
+    }
+    crate::__struct_de! {
+        Every { id: req, score: reqn, r#type: opt = "type", ratio: optn, note: tri, again: opt = "id", ..additional_properties }
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Closed {
+        name: Option<String>,
+    }
+    crate::__struct_de! { Closed { name: opt, } }
+
+    #[test]
+    fn struct_de_reads_every_field_kind() {
+        let v: Every = serde_json::from_str(
+            r#"{"id":"a","score":"19.50","type":"t","ratio":null,"note":null,"extra":3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            Every {
+                id: "a".into(),
+                score: 19.5,
+                r#type: Some("t".into()),
+                ratio: None,
+                note: Some(None),
+                // The first field with a wire name reads it.
+                again: None,
+                additional_properties: BTreeMap::from([("extra".to_owned(), 3)]),
+            }
+        );
+        let v: Every = serde_json::from_str(r#"{"id":"b","score":2,"ratio":"0.25"}"#).unwrap();
+        assert_eq!((v.ratio, v.note, v.r#type), (Some(0.25), None, None));
+        let e = serde_json::from_str::<Every>(r#"{"id":"c"}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `score`"), "{e}");
+        let e = serde_json::from_str::<Every>(r#"{"id":"c","score":1,"extra":"x"}"#).unwrap_err();
+        assert!(e.to_string().contains("invalid type"), "{e}");
+        let e = serde_json::from_str::<Every>(r#"{"id":"c","score":"1x"}"#).unwrap_err();
+        assert!(e.is_data(), "{e}");
+        // Unknown keys are skipped where nothing keeps them; other shapes are refused.
+        let v: Closed = serde_json::from_str(r#"{"zzz":{"deep":[1]},"name":"n"}"#).unwrap();
+        assert_eq!(v.name.as_deref(), Some("n"));
+        let e = serde_json::from_str::<Closed>("[1]").unwrap_err();
+        assert!(e.to_string().contains("struct Closed"), "{e}");
     }
 }

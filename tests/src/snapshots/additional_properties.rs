@@ -32,62 +32,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub limits: Option<std::collections::BTreeMap<String, super::models::Limit>>,
     }
-    impl<'de> serde::Deserialize<'de> for Settings {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Settings;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Settings")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Settings, A::Error> {
-                    let mut __f0: Option<std::collections::BTreeMap<String, String>> = None;
-                    let mut __f1: Option<
-                        std::collections::BTreeMap<String, serde_json::Value>,
-                    > = None;
-                    let mut __f2: Option<super::models::Metadata> = None;
-                    let mut __f3: Option<super::models::Open> = None;
-                    let mut __f4: Option<
-                        std::collections::BTreeMap<
-                            String,
-                            std::collections::BTreeMap<String, i64>,
-                        >,
-                    > = None;
-                    let mut __f5: Option<super::models::Closed> = None;
-                    let mut __f6: Option<
-                        std::collections::BTreeMap<String, super::models::Limit>,
-                    > = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "labels" => __f0 = Some(__map.next_value()?),
-                            "anything" => __f1 = __map.next_value()?,
-                            "metadata" => __f2 = __map.next_value()?,
-                            "open" => __f3 = __map.next_value()?,
-                            "counts" => __f4 = __map.next_value()?,
-                            "closed" => __f5 = __map.next_value()?,
-                            "limits" => __f6 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Settings {
-                        labels: rt::de::required(__f0, "labels")?,
-                        anything: __f1,
-                        metadata: __f2,
-                        open: __f3,
-                        counts: __f4,
-                        closed: __f5,
-                        limits: __f6,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Settings { labels : req, anything : opt, metadata : opt, open : opt, counts :
+        opt, closed : opt, limits : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Metadata {
@@ -96,39 +43,8 @@ pub mod models {
         #[serde(flatten)]
         pub additional_properties: std::collections::BTreeMap<String, String>,
     }
-    impl<'de> serde::Deserialize<'de> for Metadata {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Metadata;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Metadata")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Metadata, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __extra: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "version" => __f0 = Some(__map.next_value()?),
-                            _ => {
-                                __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                            }
-                        }
-                    }
-                    Ok(Metadata {
-                        version: rt::de::required(__f0, "version")?,
-                        additional_properties: __extra,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Metadata { version : req, ..additional_properties }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Open {
@@ -138,109 +54,23 @@ pub mod models {
         #[serde(flatten)]
         pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
     }
-    impl<'de> serde::Deserialize<'de> for Open {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Open;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Open")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Open, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __extra: std::collections::BTreeMap<
-                        String,
-                        serde_json::Value,
-                    > = std::collections::BTreeMap::new();
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = __map.next_value()?,
-                            _ => {
-                                __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                            }
-                        }
-                    }
-                    Ok(Open {
-                        name: __f0,
-                        additional_properties: __extra,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Open { name : opt, ..additional_properties }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Closed {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Closed {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Closed;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Closed")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Closed, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Closed { name: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Closed { name : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Limit {
         pub max: i64,
     }
-    impl<'de> serde::Deserialize<'de> for Limit {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Limit;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Limit")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Limit, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "max" => __f0 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Limit {
-                        max: rt::de::required(__f0, "max")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Limit { max : req, }
     }
 }
 pub mod settings {

@@ -21,72 +21,15 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     }
-    impl<'de> serde::Deserialize<'de> for Base {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Base;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Base")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Base, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "createdAt" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Base {
-                        id: rt::de::required(__f0, "id")?,
-                        created_at: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Base { id : req, created_at : opt = "createdAt", }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Named {
         pub name: String,
     }
-    impl<'de> serde::Deserialize<'de> for Named {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Named;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Named")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Named, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Named {
-                        name: rt::de::required(__f0, "name")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Named { name : req, }
     }
     impl Named {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -107,44 +50,8 @@ pub mod models {
         pub name: String,
         pub age: i64,
     }
-    impl<'de> serde::Deserialize<'de> for Person {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Person;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Person")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Person, A::Error> {
-                    let mut __f0: Option<uuid::Uuid> = None;
-                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "createdAt" => __f1 = __map.next_value()?,
-                            "name" => __f2 = Some(__map.next_value()?),
-                            "age" => __f3 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Person {
-                        id: rt::de::required(__f0, "id")?,
-                        created_at: __f1,
-                        name: rt::de::required(__f2, "name")?,
-                        age: rt::de::required(__f3, "age")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Person { id : req, created_at : opt = "createdAt", name : req, age : req, }
     }
     impl Person {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -169,47 +76,9 @@ pub mod models {
         pub age: i64,
         pub employer: String,
     }
-    impl<'de> serde::Deserialize<'de> for Employee {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Employee;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Employee")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Employee, A::Error> {
-                    let mut __f0: Option<uuid::Uuid> = None;
-                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<i64> = None;
-                    let mut __f4: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "createdAt" => __f1 = __map.next_value()?,
-                            "name" => __f2 = Some(__map.next_value()?),
-                            "age" => __f3 = Some(__map.next_value()?),
-                            "employer" => __f4 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Employee {
-                        id: rt::de::required(__f0, "id")?,
-                        created_at: __f1,
-                        name: rt::de::required(__f2, "name")?,
-                        age: rt::de::required(__f3, "age")?,
-                        employer: rt::de::required(__f4, "employer")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Employee { id : req, created_at : opt = "createdAt", name : req, age : req,
+        employer : req, }
     }
     impl Employee {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -235,44 +104,8 @@ pub mod models {
         pub name: String,
         pub age: i64,
     }
-    impl<'de> serde::Deserialize<'de> for PersonRef {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = PersonRef;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct PersonRef")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<PersonRef, A::Error> {
-                    let mut __f0: Option<uuid::Uuid> = None;
-                    let mut __f1: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "createdAt" => __f1 = __map.next_value()?,
-                            "name" => __f2 = Some(__map.next_value()?),
-                            "age" => __f3 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(PersonRef {
-                        id: rt::de::required(__f0, "id")?,
-                        created_at: __f1,
-                        name: rt::de::required(__f2, "name")?,
-                        age: rt::de::required(__f3, "age")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        PersonRef { id : req, created_at : opt = "createdAt", name : req, age : req, }
     }
     impl PersonRef {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.

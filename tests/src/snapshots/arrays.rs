@@ -28,88 +28,17 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub free: Option<serde_json::Value>,
     }
-    impl<'de> serde::Deserialize<'de> for Grid {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Grid;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Grid")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Grid, A::Error> {
-                    let mut __f0: Option<Vec<Vec<f64>>> = None;
-                    let mut __f1: Option<Vec<Vec<super::models::Point>>> = None;
-                    let mut __f2: Option<Vec<Vec<Vec<String>>>> = None;
-                    let mut __f3: Option<Vec<serde_json::Value>> = None;
-                    let mut __f4: Option<Vec<serde_json::Value>> = None;
-                    let mut __f5: Option<serde_json::Value> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "cells" => __f0 = Some(__map.next_value()?),
-                            "points" => __f1 = __map.next_value()?,
-                            "cubes" => __f2 = __map.next_value()?,
-                            "anything" => __f3 = __map.next_value()?,
-                            "untyped" => __f4 = __map.next_value()?,
-                            "free" => __f5 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Grid {
-                        cells: rt::de::required(__f0, "cells")?,
-                        points: __f1,
-                        cubes: __f2,
-                        anything: __f3,
-                        untyped: __f4,
-                        free: __f5,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Grid { cells : req, points : opt, cubes : opt, anything : opt, untyped : opt,
+        free : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Point {
         pub x: i64,
         pub y: i64,
     }
-    impl<'de> serde::Deserialize<'de> for Point {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Point;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Point")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Point, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "x" => __f0 = Some(__map.next_value()?),
-                            "y" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Point {
-                        x: rt::de::required(__f0, "x")?,
-                        y: rt::de::required(__f1, "y")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Point { x : req, y : req, }
     }
 }
 pub mod grids {

@@ -28,44 +28,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub redrive_policy: Option<super::models::RedrivePolicy>,
     }
-    impl<'de> serde::Deserialize<'de> for CreateQueueRequest {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = CreateQueueRequest;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct CreateQueueRequest")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<CreateQueueRequest, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Vec<String>> = None;
-                    let mut __f2: Option<Vec<String>> = None;
-                    let mut __f3: Option<super::models::RedrivePolicy> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "QueueName" => __f0 = Some(__map.next_value()?),
-                            "Labels" => __f1 = __map.next_value()?,
-                            "Policies" => __f2 = __map.next_value()?,
-                            "RedrivePolicy" => __f3 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(CreateQueueRequest {
-                        queue_name: rt::de::required(__f0, "QueueName")?,
-                        labels: __f1,
-                        policies: __f2,
-                        redrive_policy: __f3,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        CreateQueueRequest { queue_name : req = "QueueName", labels : opt = "Labels",
+        policies : opt = "Policies", redrive_policy : opt = "RedrivePolicy", }
     }
     /// The XML form of [`CreateQueueRequest`].
     pub static CREATE_QUEUE_REQUEST_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -116,38 +81,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub dead_letter_target_arn: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for RedrivePolicy {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = RedrivePolicy;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct RedrivePolicy")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<RedrivePolicy, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "MaxReceiveCount" => __f0 = __map.next_value()?,
-                            "DeadLetterTargetArn" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(RedrivePolicy {
-                        max_receive_count: __f0,
-                        dead_letter_target_arn: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        RedrivePolicy { max_receive_count : opt = "MaxReceiveCount",
+        dead_letter_target_arn : opt = "DeadLetterTargetArn", }
     }
     /// The XML form of [`RedrivePolicy`].
     pub static REDRIVE_POLICY_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -173,35 +109,8 @@ pub mod models {
     pub struct CreateQueueResult {
         pub queue_url: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for CreateQueueResult {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = CreateQueueResult;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct CreateQueueResult")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<CreateQueueResult, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "QueueUrl" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(CreateQueueResult {
-                        queue_url: __f0,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        CreateQueueResult { queue_url : opt = "QueueUrl", }
     }
     /// The XML form of [`CreateQueueResult`].
     pub static CREATE_QUEUE_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -222,38 +131,9 @@ pub mod models {
         pub queue_urls: Option<Vec<String>>,
         pub next_token: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ListQueuesResult {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListQueuesResult;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListQueuesResult")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListQueuesResult, A::Error> {
-                    let mut __f0: Option<Vec<String>> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "QueueUrls" => __f0 = __map.next_value()?,
-                            "NextToken" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListQueuesResult {
-                        queue_urls: __f0,
-                        next_token: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListQueuesResult { queue_urls : opt = "QueueUrls", next_token : opt =
+        "NextToken", }
     }
     /// The XML form of [`ListQueuesResult`].
     pub static LIST_QUEUES_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -285,41 +165,9 @@ pub mod models {
         pub fifo_queue: Option<bool>,
         pub labels: Option<Vec<String>>,
     }
-    impl<'de> serde::Deserialize<'de> for GetQueueAttributesResult {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = GetQueueAttributesResult;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct GetQueueAttributesResult")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<GetQueueAttributesResult, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<bool> = None;
-                    let mut __f2: Option<Vec<String>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "VisibleMessages" => __f0 = __map.next_value()?,
-                            "FifoQueue" => __f1 = __map.next_value()?,
-                            "Labels" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(GetQueueAttributesResult {
-                        visible_messages: __f0,
-                        fifo_queue: __f1,
-                        labels: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        GetQueueAttributesResult { visible_messages : opt = "VisibleMessages", fifo_queue
+        : opt = "FifoQueue", labels : opt = "Labels", }
     }
     /// The XML form of [`GetQueueAttributesResult`].
     pub static GET_QUEUE_ATTRIBUTES_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -355,33 +203,8 @@ pub mod models {
     pub struct QueueDoesNotExist {
         pub message: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for QueueDoesNotExist {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = QueueDoesNotExist;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct QueueDoesNotExist")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<QueueDoesNotExist, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "Message" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(QueueDoesNotExist { message: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        QueueDoesNotExist { message : opt = "Message", }
     }
     /// The XML form of [`QueueDoesNotExist`].
     pub static QUEUE_DOES_NOT_EXIST_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -401,35 +224,8 @@ pub mod models {
     pub struct QueueDeletedRecently {
         pub message: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for QueueDeletedRecently {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = QueueDeletedRecently;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct QueueDeletedRecently")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<QueueDeletedRecently, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "Message" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(QueueDeletedRecently {
-                        message: __f0,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        QueueDeletedRecently { message : opt = "Message", }
     }
     /// The XML form of [`QueueDeletedRecently`].
     pub static QUEUE_DELETED_RECENTLY_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {

@@ -19,38 +19,9 @@ pub mod models {
         pub function_name: Option<String>,
         pub memory_size: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for FunctionConfiguration {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = FunctionConfiguration;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct FunctionConfiguration")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<FunctionConfiguration, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "FunctionName" => __f0 = __map.next_value()?,
-                            "MemorySize" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(FunctionConfiguration {
-                        function_name: __f0,
-                        memory_size: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        FunctionConfiguration { function_name : opt = "FunctionName", memory_size : opt =
+        "MemorySize", }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateFunctionRequest {
@@ -60,38 +31,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub memory_size: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for CreateFunctionRequest {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = CreateFunctionRequest;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct CreateFunctionRequest")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<CreateFunctionRequest, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "FunctionName" => __f0 = Some(__map.next_value()?),
-                            "MemorySize" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(CreateFunctionRequest {
-                        function_name: rt::de::required(__f0, "FunctionName")?,
-                        memory_size: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        CreateFunctionRequest { function_name : req = "FunctionName", memory_size : opt =
+        "MemorySize", }
     }
 }
 pub mod functions {

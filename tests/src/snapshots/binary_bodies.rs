@@ -19,38 +19,8 @@ pub mod models {
         pub size: i64,
         pub sha256: String,
     }
-    impl<'de> serde::Deserialize<'de> for PutObjectResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = PutObjectResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct PutObjectResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<PutObjectResponse, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "size" => __f0 = Some(__map.next_value()?),
-                            "sha256" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(PutObjectResponse {
-                        size: rt::de::required(__f0, "size")?,
-                        sha256: rt::de::required(__f1, "sha256")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        PutObjectResponse { size : req, sha256 : req, }
     }
 }
 pub mod objects {

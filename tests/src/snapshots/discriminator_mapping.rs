@@ -55,38 +55,8 @@ pub mod models {
         pub pet_type: String,
         pub name: String,
     }
-    impl<'de> serde::Deserialize<'de> for Cat {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Cat;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Cat")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Cat, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "petType" => __f0 = Some(__map.next_value()?),
-                            "name" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Cat {
-                        pet_type: rt::de::required(__f0, "petType")?,
-                        name: rt::de::required(__f1, "name")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Cat { pet_type : req = "petType", name : req, }
     }
     pub type Dog = Cat;
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -96,38 +66,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub scales: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for Lizard {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Lizard;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Lizard")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Lizard, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "petType" => __f0 = Some(__map.next_value()?),
-                            "scales" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Lizard {
-                        pet_type: rt::de::required(__f0, "petType")?,
-                        scales: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Lizard { pet_type : req = "petType", scales : opt, }
     }
 }
 pub mod pets {

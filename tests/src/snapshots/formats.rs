@@ -37,75 +37,10 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub odd: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for Sample {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Sample;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Sample")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Sample, A::Error> {
-                    let mut __f0: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f1: Option<chrono::NaiveDate> = None;
-                    let mut __f2: Option<uuid::Uuid> = None;
-                    let mut __f3: Option<rt::Base64> = None;
-                    let mut __f4: Option<String> = None;
-                    let mut __f5: Option<i32> = None;
-                    let mut __f6: Option<i64> = None;
-                    let mut __f7: Option<i64> = None;
-                    let mut __f8: Option<f64> = None;
-                    let mut __f9: Option<f64> = None;
-                    let mut __f10: Option<String> = None;
-                    let mut __f11: Option<String> = None;
-                    let mut __f12: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "at" => __f0 = Some(__map.next_value()?),
-                            "day" => __f1 = Some(__map.next_value()?),
-                            "id" => __f2 = Some(__map.next_value()?),
-                            "raw" => __f3 = Some(__map.next_value()?),
-                            "blob" => __f4 = __map.next_value()?,
-                            "small" => __f5 = Some(__map.next_value()?),
-                            "big" => __f6 = Some(__map.next_value()?),
-                            "count" => __f7 = __map.next_value()?,
-                            "ratio" => {
-                                __f8 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            "precise" => {
-                                __f9 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            "email" => __f10 = __map.next_value()?,
-                            "amount" => __f11 = __map.next_value()?,
-                            "odd" => __f12 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Sample {
-                        at: rt::de::required(__f0, "at")?,
-                        day: rt::de::required(__f1, "day")?,
-                        id: rt::de::required(__f2, "id")?,
-                        raw: rt::de::required(__f3, "raw")?,
-                        blob: __f4,
-                        small: rt::de::required(__f5, "small")?,
-                        big: rt::de::required(__f6, "big")?,
-                        count: __f7,
-                        ratio: __f8,
-                        precise: __f9,
-                        email: __f10,
-                        amount: __f11,
-                        odd: __f12,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Sample { at : req, day : req, id : req, raw : req, blob : opt, small : req, big :
+        req, count : opt, ratio : optn, precise : optn, email : opt, amount : opt, odd :
+        opt, }
     }
 }
 pub mod samples {

@@ -22,43 +22,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub level: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for Task {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Task;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Task")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Task, A::Error> {
-                    let mut __f0: Option<i32> = None;
-                    let mut __f1: Option<f64> = None;
-                    let mut __f2: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "priority" => __f0 = Some(__map.next_value()?),
-                            "ratio" => {
-                                __f1 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            "level" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Task {
-                        priority: rt::de::required(__f0, "priority")?,
-                        ratio: __f1,
-                        level: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Task { priority : req, ratio : optn, level : opt, }
     }
 }
 pub mod tasks {

@@ -26,49 +26,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub weight: Option<f64>,
     }
-    impl<'de> serde::Deserialize<'de> for Thing {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Thing;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Thing")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Thing, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<serde_json::Value> = None;
-                    let mut __f3: Option<String> = None;
-                    let mut __f4: Option<f64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "label" => __f1 = __map.next_value()?,
-                            "size" => __f2 = __map.next_value()?,
-                            "colour" => __f3 = __map.next_value()?,
-                            "weight" => {
-                                __f4 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Thing {
-                        id: rt::de::required(__f0, "id")?,
-                        label: __f1,
-                        size: __f2,
-                        colour: __f3,
-                        weight: __f4,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Thing { id : req, label : opt, size : opt, colour : opt, weight : optn, }
     }
     #[derive(Clone, Debug, PartialEq)]
     #[derive(serde::Serialize)]
@@ -99,33 +58,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub kind: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ShapeVariant1 {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ShapeVariant1;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ShapeVariant1")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ShapeVariant1, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "kind" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ShapeVariant1 { kind: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ShapeVariant1 { kind : opt, }
     }
 }
 pub mod things {

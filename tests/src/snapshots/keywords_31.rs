@@ -26,52 +26,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub score: Option<f64>,
     }
-    impl<'de> serde::Deserialize<'de> for Envelope {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Envelope;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Envelope")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Envelope, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<bool> = None;
-                    let mut __f3: Option<super::models::Meta> = None;
-                    let mut __f4: Option<Vec<serde_json::Value>> = None;
-                    let mut __f5: Option<f64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "version" => __f0 = Some(__map.next_value()?),
-                            "kind" => __f1 = Some(__map.next_value()?),
-                            "strict" => __f2 = __map.next_value()?,
-                            "meta" => __f3 = Some(__map.next_value()?),
-                            "pair" => __f4 = __map.next_value()?,
-                            "score" => {
-                                __f5 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Envelope {
-                        version: rt::de::required(__f0, "version")?,
-                        kind: rt::de::required(__f1, "kind")?,
-                        strict: __f2,
-                        meta: rt::de::required(__f3, "meta")?,
-                        pair: __f4,
-                        score: __f5,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Envelope { version : req, kind : req, strict : opt, meta : req, pair : opt, score
+        : optn, }
     }
     impl Envelope {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -91,35 +48,8 @@ pub mod models {
     pub struct Meta {
         pub source: String,
     }
-    impl<'de> serde::Deserialize<'de> for Meta {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Meta;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Meta")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Meta, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "source" => __f0 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Meta {
-                        source: rt::de::required(__f0, "source")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Meta { source : req, }
     }
 }
 pub mod envelopes {

@@ -19,76 +19,16 @@ pub mod models {
         pub id: String,
         pub total: i64,
     }
-    impl<'de> serde::Deserialize<'de> for Report {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Report;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Report")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Report, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "total" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Report {
-                        id: rt::de::required(__f0, "id")?,
-                        total: rt::de::required(__f1, "total")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Report { id : req, total : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Problem {
         pub title: String,
         pub status: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for Problem {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Problem;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Problem")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Problem, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "title" => __f0 = Some(__map.next_value()?),
-                            "status" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Problem {
-                        title: rt::de::required(__f0, "title")?,
-                        status: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Problem { title : req, status : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Widget {
@@ -96,38 +36,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub size: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for Widget {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Widget;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Widget")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Widget, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = Some(__map.next_value()?),
-                            "size" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Widget {
-                        name: rt::de::required(__f0, "name")?,
-                        size: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Widget { name : req, size : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct WidgetPatch {
@@ -139,38 +49,8 @@ pub mod models {
         )]
         pub size: Option<Option<i64>>,
     }
-    impl<'de> serde::Deserialize<'de> for WidgetPatch {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = WidgetPatch;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct WidgetPatch")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<WidgetPatch, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Option<i64>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = __map.next_value()?,
-                            "size" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(WidgetPatch {
-                        name: __f0,
-                        size: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        WidgetPatch { name : opt, size : tri, }
     }
 }
 pub mod reports {

@@ -23,116 +23,23 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub expires_after: Option<super::models::UploadFileBodyExpiresAfter>,
     }
-    impl<'de> serde::Deserialize<'de> for UploadFileBody {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UploadFileBody;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UploadFileBody")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UploadFileBody, A::Error> {
-                    let mut __f0: Option<rt::FilePart> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<Vec<String>> = None;
-                    let mut __f3: Option<super::models::UploadFileBodyExpiresAfter> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "file" => __f0 = Some(__map.next_value()?),
-                            "purpose" => __f1 = Some(__map.next_value()?),
-                            "tags" => __f2 = __map.next_value()?,
-                            "expires_after" => __f3 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UploadFileBody {
-                        file: rt::de::required(__f0, "file")?,
-                        purpose: rt::de::required(__f1, "purpose")?,
-                        tags: __f2,
-                        expires_after: __f3,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UploadFileBody { file : req, purpose : req, tags : opt, expires_after : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadFileBodyExpiresAfter {
         pub anchor: String,
         pub seconds: i64,
     }
-    impl<'de> serde::Deserialize<'de> for UploadFileBodyExpiresAfter {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UploadFileBodyExpiresAfter;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UploadFileBodyExpiresAfter")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UploadFileBodyExpiresAfter, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "anchor" => __f0 = Some(__map.next_value()?),
-                            "seconds" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UploadFileBodyExpiresAfter {
-                        anchor: rt::de::required(__f0, "anchor")?,
-                        seconds: rt::de::required(__f1, "seconds")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UploadFileBodyExpiresAfter { anchor : req, seconds : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UploadFileResponse {
         pub id: String,
     }
-    impl<'de> serde::Deserialize<'de> for UploadFileResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UploadFileResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UploadFileResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UploadFileResponse, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UploadFileResponse {
-                        id: rt::de::required(__f0, "id")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UploadFileResponse { id : req, }
     }
 }
 pub mod files {

@@ -18,97 +18,22 @@ pub mod models {
     pub struct OptionModel {
         pub some: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for OptionModel {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = OptionModel;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct OptionModel")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<OptionModel, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "some" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(OptionModel { some: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        OptionModel { some : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct BoxModel {
         pub size: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for BoxModel {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = BoxModel;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct BoxModel")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<BoxModel, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "size" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(BoxModel { size: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        BoxModel { size : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ResultModel {
         pub ok: Option<bool>,
     }
-    impl<'de> serde::Deserialize<'de> for ResultModel {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ResultModel;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ResultModel")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ResultModel, A::Error> {
-                    let mut __f0: Option<bool> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "ok" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ResultModel { ok: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ResultModel { ok : opt, }
     }
     connector_runtime::__string_enum! {
         pub enum StringModel { A = "a", B = "b", }
@@ -118,129 +43,29 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub other: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for OptionModel2 {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = OptionModel2;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct OptionModel2")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<OptionModel2, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "other" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(OptionModel2 { other: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        OptionModel2 { other : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UserProfile {
         pub dashed: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for UserProfile {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UserProfile;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UserProfile")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UserProfile, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "dashed" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UserProfile { dashed: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UserProfile { dashed : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UserProfile2 {
         pub snake: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for UserProfile2 {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UserProfile2;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UserProfile2")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UserProfile2, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "snake" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UserProfile2 { snake: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UserProfile2 { snake : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UserProfile3 {
         pub camel: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for UserProfile3 {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UserProfile3;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UserProfile3")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UserProfile3, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "camel" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UserProfile3 { camel: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UserProfile3 { camel : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Keywords {
@@ -280,69 +105,12 @@ pub mod models {
         #[serde(flatten)]
         pub additional_properties: std::collections::BTreeMap<String, String>,
     }
-    impl<'de> serde::Deserialize<'de> for Keywords {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Keywords;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Keywords")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Keywords, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<String> = None;
-                    let mut __f4: Option<String> = None;
-                    let mut __f5: Option<String> = None;
-                    let mut __f6: Option<String> = None;
-                    let mut __f7: Option<String> = None;
-                    let mut __f8: Option<i64> = None;
-                    let mut __f9: Option<bool> = None;
-                    let mut __f10: Option<String> = None;
-                    let mut __extra: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "type" => __f0 = Some(__map.next_value()?),
-                            "self" => __f1 = __map.next_value()?,
-                            "match" => __f2 = __map.next_value()?,
-                            "user-name" => __f3 = __map.next_value()?,
-                            "user_name" => __f4 = __map.next_value()?,
-                            "user.name" => __f5 = __map.next_value()?,
-                            "$ref" => __f6 = __map.next_value()?,
-                            "@id" => __f7 = __map.next_value()?,
-                            "+1" => __f8 = __map.next_value()?,
-                            "1st" => __f9 = __map.next_value()?,
-                            "additional_properties" => __f10 = __map.next_value()?,
-                            _ => {
-                                __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                            }
-                        }
-                    }
-                    Ok(Keywords {
-                        type_: rt::de::required(__f0, "type")?,
-                        self_: __f1,
-                        match_: __f2,
-                        user_name: __f3,
-                        user_name2: __f4,
-                        user_name3: __f5,
-                        ref_: __f6,
-                        id: __f7,
-                        plus_1: __f8,
-                        n_1st: __f9,
-                        additional_properties2: __f10,
-                        additional_properties: __extra,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Keywords { type_ : req = "type", self_ : opt = "self", match_ : opt = "match",
+        user_name : opt = "user-name", user_name2 : opt = "user_name", user_name3 : opt =
+        "user.name", ref_ : opt = "$ref", id : opt = "@id", plus_1 : opt = "+1", n_1st :
+        opt = "1st", additional_properties2 : opt = "additional_properties",
+        ..additional_properties }
     }
 }
 pub mod naming {

@@ -48,59 +48,9 @@ pub mod models {
         /// A named schema that is itself nullable.
         pub backup: Option<super::models::MaybeOwner>,
     }
-    impl<'de> serde::Deserialize<'de> for Record {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Record;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Record")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Record, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<super::models::Owner> = None;
-                    let mut __f2: Option<Option<String>> = None;
-                    let mut __f3: Option<Option<String>> = None;
-                    let mut __f4: Option<Option<super::models::Owner>> = None;
-                    let mut __f5: Option<Option<Vec<String>>> = None;
-                    let mut __f6: Option<Option<super::models::RecordMode>> = None;
-                    let mut __f7: Option<super::models::MaybeOwner> = None;
-                    let mut __f8: Option<super::models::MaybeOwner> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "count" => __f0 = __map.next_value()?,
-                            "owner" => __f1 = __map.next_value()?,
-                            "title" => __f2 = Some(__map.next_value()?),
-                            "legacy" => __f3 = Some(__map.next_value()?),
-                            "parent" => __f4 = Some(__map.next_value()?),
-                            "tags" => __f5 = Some(__map.next_value()?),
-                            "mode" => __f6 = Some(__map.next_value()?),
-                            "partner" => __f7 = __map.next_value()?,
-                            "backup" => __f8 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Record {
-                        count: __f0,
-                        owner: __f1,
-                        title: __f2,
-                        legacy: __f3,
-                        parent: __f4,
-                        tags: __f5,
-                        mode: __f6,
-                        partner: __f7,
-                        backup: __f8,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Record { count : opt, owner : opt, title : tri, legacy : tri, parent : tri, tags
+        : tri, mode : tri, partner : opt, backup : opt, }
     }
     impl Record {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -115,35 +65,8 @@ pub mod models {
     pub struct Owner {
         pub name: String,
     }
-    impl<'de> serde::Deserialize<'de> for Owner {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Owner;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Owner")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Owner, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Owner {
-                        name: rt::de::required(__f0, "name")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Owner { name : req, }
     }
     connector_runtime::__string_enum! {
         pub enum RecordMode { Fast = "fast", Slow = "slow", }

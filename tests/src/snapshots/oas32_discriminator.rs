@@ -56,114 +56,24 @@ pub mod models {
         pub pet_type: String,
         pub lives: i64,
     }
-    impl<'de> serde::Deserialize<'de> for Cat {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Cat;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Cat")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Cat, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "petType" => __f0 = Some(__map.next_value()?),
-                            "lives" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Cat {
-                        pet_type: rt::de::required(__f0, "petType")?,
-                        lives: rt::de::required(__f1, "lives")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Cat { pet_type : req = "petType", lives : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Dog {
         pub pet_type: String,
         pub bark: bool,
     }
-    impl<'de> serde::Deserialize<'de> for Dog {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Dog;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Dog")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Dog, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<bool> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "petType" => __f0 = Some(__map.next_value()?),
-                            "bark" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Dog {
-                        pet_type: rt::de::required(__f0, "petType")?,
-                        bark: rt::de::required(__f1, "bark")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Dog { pet_type : req = "petType", bark : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct OtherPet {
         pub pet_type: Option<String>,
         pub name: String,
     }
-    impl<'de> serde::Deserialize<'de> for OtherPet {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = OtherPet;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct OtherPet")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<OtherPet, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "petType" => __f0 = __map.next_value()?,
-                            "name" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(OtherPet {
-                        pet_type: __f0,
-                        name: rt::de::required(__f1, "name")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        OtherPet { pet_type : opt = "petType", name : req, }
     }
     #[derive(Clone, Debug, PartialEq)]
     pub enum Event {
@@ -202,38 +112,8 @@ pub mod models {
         pub type_: String,
         pub id: String,
     }
-    impl<'de> serde::Deserialize<'de> for Created {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Created;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Created")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Created, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "type" => __f0 = Some(__map.next_value()?),
-                            "id" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Created {
-                        type_: rt::de::required(__f0, "type")?,
-                        id: rt::de::required(__f1, "id")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Created { type_ : req = "type", id : req, }
     }
     pub type Deleted = Created;
     #[derive(Clone, Debug, PartialEq, Default)]
@@ -242,42 +122,8 @@ pub mod models {
         /// Properties not described by the schema.
         pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
     }
-    impl<'de> serde::Deserialize<'de> for UnknownEvent {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UnknownEvent;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UnknownEvent")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UnknownEvent, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __extra: std::collections::BTreeMap<
-                        String,
-                        serde_json::Value,
-                    > = std::collections::BTreeMap::new();
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "type" => __f0 = __map.next_value()?,
-                            _ => {
-                                __extra.insert(__key.0.into_owned(), __map.next_value()?);
-                            }
-                        }
-                    }
-                    Ok(UnknownEvent {
-                        type_: __f0,
-                        additional_properties: __extra,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UnknownEvent { type_ : opt = "type", ..additional_properties }
     }
 }
 pub mod pets {

@@ -22,117 +22,24 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub pinned: Option<bool>,
     }
-    impl<'de> serde::Deserialize<'de> for Note {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Note;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Note")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Note, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<bool> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = __map.next_value()?,
-                            "text" => __f1 = Some(__map.next_value()?),
-                            "pinned" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Note {
-                        id: __f0,
-                        text: rt::de::required(__f1, "text")?,
-                        pinned: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Note { id : opt, text : req, pinned : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Problem {
         pub detail: Option<String>,
         pub members: Option<Vec<super::models::ProblemMembersItem>>,
     }
-    impl<'de> serde::Deserialize<'de> for Problem {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Problem;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Problem")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Problem, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Vec<super::models::ProblemMembersItem>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "detail" => __f0 = __map.next_value()?,
-                            "members" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Problem {
-                        detail: __f0,
-                        members: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Problem { detail : opt, members : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ProblemMembersItem {
         pub value: Option<String>,
         pub ref_: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ProblemMembersItem {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ProblemMembersItem;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ProblemMembersItem")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ProblemMembersItem, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "value" => __f0 = __map.next_value()?,
-                            "$ref" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ProblemMembersItem {
-                        value: __f0,
-                        ref_: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ProblemMembersItem { value : opt, ref_ : opt = "$ref", }
     }
 }
 pub mod notes {

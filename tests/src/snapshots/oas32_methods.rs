@@ -20,76 +20,16 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub limit: Option<i32>,
     }
-    impl<'de> serde::Deserialize<'de> for Search {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Search;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Search")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Search, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i32> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "text" => __f0 = Some(__map.next_value()?),
-                            "limit" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Search {
-                        text: rt::de::required(__f0, "text")?,
-                        limit: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Search { text : req, limit : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Item {
         pub id: String,
         pub name: String,
     }
-    impl<'de> serde::Deserialize<'de> for Item {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Item;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Item")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Item, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "name" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Item {
-                        id: rt::de::required(__f0, "id")?,
-                        name: rt::de::required(__f1, "name")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Item { id : req, name : req, }
     }
 }
 pub mod items {

@@ -37,58 +37,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub parts: Option<Vec<super::models::Dimensions>>,
     }
-    impl<'de> serde::Deserialize<'de> for Widget {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Widget;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Widget")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Widget, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<String> = None;
-                    let mut __f4: Option<Option<String>> = None;
-                    let mut __f5: Option<f64> = None;
-                    let mut __f6: Option<super::models::Dimensions> = None;
-                    let mut __f7: Option<Vec<super::models::Dimensions>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "name" => __f1 = Some(__map.next_value()?),
-                            "label" => __f2 = __map.next_value()?,
-                            "note" => __f3 = __map.next_value()?,
-                            "color" => __f4 = Some(__map.next_value()?),
-                            "weight" => {
-                                __f5 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            "dimensions" => __f6 = __map.next_value()?,
-                            "parts" => __f7 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Widget {
-                        id: rt::de::required(__f0, "id")?,
-                        name: rt::de::required(__f1, "name")?,
-                        label: __f2,
-                        note: __f3,
-                        color: __f4,
-                        weight: __f5,
-                        dimensions: __f6,
-                        parts: __f7,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Widget { id : req, name : req, label : opt, note : opt, color : tri, weight :
+        optn, dimensions : opt, parts : opt, }
     }
     impl Widget {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -124,38 +75,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub height: Option<i32>,
     }
-    impl<'de> serde::Deserialize<'de> for Dimensions {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Dimensions;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Dimensions")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Dimensions, A::Error> {
-                    let mut __f0: Option<i32> = None;
-                    let mut __f1: Option<i32> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "width" => __f0 = Some(__map.next_value()?),
-                            "height" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Dimensions {
-                        width: rt::de::required(__f0, "width")?,
-                        height: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Dimensions { width : req, height : opt, }
     }
     impl Dimensions {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.

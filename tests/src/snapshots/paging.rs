@@ -19,274 +19,59 @@ pub mod models {
         pub id: i64,
         pub name: String,
     }
-    impl<'de> serde::Deserialize<'de> for Repo {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Repo;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Repo")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Repo, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "name" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Repo {
-                        id: rt::de::required(__f0, "id")?,
-                        name: rt::de::required(__f1, "name")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Repo { id : req, name : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Customer {
         pub id: String,
         pub email: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Customer {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Customer;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Customer")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Customer, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "email" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Customer {
-                        id: rt::de::required(__f0, "id")?,
-                        email: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Customer { id : req, email : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Channel {
         pub id: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Channel {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Channel;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Channel")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Channel, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Channel { id: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Channel { id : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Task {
         pub gid: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Task {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Task;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Task")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Task, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "gid" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Task { gid: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Task { gid : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Droplet {
         pub id: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for Droplet {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Droplet;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Droplet")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Droplet, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Droplet { id: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Droplet { id : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Call {
         pub sid: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Call {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Call;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Call")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Call, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "sid" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Call { sid: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Call { sid : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Chunk {
         pub delta: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Chunk {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Chunk;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Chunk")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Chunk, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "delta" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Chunk { delta: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Chunk { delta : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListCustomersResponse {
         pub data: Vec<super::models::Customer>,
         pub has_more: bool,
     }
-    impl<'de> serde::Deserialize<'de> for ListCustomersResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListCustomersResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListCustomersResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListCustomersResponse, A::Error> {
-                    let mut __f0: Option<Vec<super::models::Customer>> = None;
-                    let mut __f1: Option<bool> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "data" => __f0 = Some(__map.next_value()?),
-                            "has_more" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListCustomersResponse {
-                        data: rt::de::required(__f0, "data")?,
-                        has_more: rt::de::required(__f1, "has_more")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListCustomersResponse { data : req, has_more : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListChannelsResponse {
@@ -296,445 +81,92 @@ pub mod models {
             super::models::ListChannelsResponseResponseMetadata,
         >,
     }
-    impl<'de> serde::Deserialize<'de> for ListChannelsResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListChannelsResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListChannelsResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListChannelsResponse, A::Error> {
-                    let mut __f0: Option<bool> = None;
-                    let mut __f1: Option<Vec<super::models::Channel>> = None;
-                    let mut __f2: Option<
-                        super::models::ListChannelsResponseResponseMetadata,
-                    > = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "ok" => __f0 = __map.next_value()?,
-                            "channels" => __f1 = __map.next_value()?,
-                            "response_metadata" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListChannelsResponse {
-                        ok: __f0,
-                        channels: __f1,
-                        response_metadata: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListChannelsResponse { ok : opt, channels : opt, response_metadata : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListChannelsResponseResponseMetadata {
         pub next_cursor: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ListChannelsResponseResponseMetadata {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListChannelsResponseResponseMetadata;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListChannelsResponseResponseMetadata")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListChannelsResponseResponseMetadata, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "next_cursor" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListChannelsResponseResponseMetadata {
-                        next_cursor: __f0,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListChannelsResponseResponseMetadata { next_cursor : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListTasksResponse {
         pub data: Option<Vec<super::models::Task>>,
         pub next_page: Option<super::models::ListTasksResponseNextPage>,
     }
-    impl<'de> serde::Deserialize<'de> for ListTasksResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListTasksResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListTasksResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListTasksResponse, A::Error> {
-                    let mut __f0: Option<Vec<super::models::Task>> = None;
-                    let mut __f1: Option<super::models::ListTasksResponseNextPage> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "data" => __f0 = __map.next_value()?,
-                            "next_page" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListTasksResponse {
-                        data: __f0,
-                        next_page: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListTasksResponse { data : opt, next_page : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListTasksResponseNextPage {
         pub offset: Option<String>,
         pub path: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ListTasksResponseNextPage {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListTasksResponseNextPage;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListTasksResponseNextPage")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListTasksResponseNextPage, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "offset" => __f0 = __map.next_value()?,
-                            "path" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListTasksResponseNextPage {
-                        offset: __f0,
-                        path: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListTasksResponseNextPage { offset : opt, path : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListDropletsResponse {
         pub droplets: Option<Vec<super::models::Droplet>>,
         pub links: Option<super::models::ListDropletsResponseLinks>,
     }
-    impl<'de> serde::Deserialize<'de> for ListDropletsResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListDropletsResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListDropletsResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListDropletsResponse, A::Error> {
-                    let mut __f0: Option<Vec<super::models::Droplet>> = None;
-                    let mut __f1: Option<super::models::ListDropletsResponseLinks> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "droplets" => __f0 = __map.next_value()?,
-                            "links" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListDropletsResponse {
-                        droplets: __f0,
-                        links: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListDropletsResponse { droplets : opt, links : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListDropletsResponseLinks {
         pub pages: Option<super::models::ListDropletsResponseLinksPages>,
     }
-    impl<'de> serde::Deserialize<'de> for ListDropletsResponseLinks {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListDropletsResponseLinks;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListDropletsResponseLinks")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListDropletsResponseLinks, A::Error> {
-                    let mut __f0: Option<
-                        super::models::ListDropletsResponseLinksPages,
-                    > = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "pages" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListDropletsResponseLinks {
-                        pages: __f0,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListDropletsResponseLinks { pages : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListDropletsResponseLinksPages {
         pub next: Option<String>,
         pub last: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ListDropletsResponseLinksPages {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListDropletsResponseLinksPages;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListDropletsResponseLinksPages")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListDropletsResponseLinksPages, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "next" => __f0 = __map.next_value()?,
-                            "last" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListDropletsResponseLinksPages {
-                        next: __f0,
-                        last: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListDropletsResponseLinksPages { next : opt, last : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListCallsResponse {
         pub calls: Option<Vec<super::models::Call>>,
         pub next_page_uri: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ListCallsResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListCallsResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListCallsResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListCallsResponse, A::Error> {
-                    let mut __f0: Option<Vec<super::models::Call>> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "calls" => __f0 = __map.next_value()?,
-                            "next_page_uri" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListCallsResponse {
-                        calls: __f0,
-                        next_page_uri: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListCallsResponse { calls : opt, next_page_uri : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListWidgetsResponse {
         pub result: Option<super::models::ListWidgetsResponseResult>,
     }
-    impl<'de> serde::Deserialize<'de> for ListWidgetsResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListWidgetsResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListWidgetsResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListWidgetsResponse, A::Error> {
-                    let mut __f0: Option<super::models::ListWidgetsResponseResult> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "result" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListWidgetsResponse {
-                        result: __f0,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListWidgetsResponse { result : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListWidgetsResponseResult {
         pub widgets: Option<Vec<String>>,
         pub next: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ListWidgetsResponseResult {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListWidgetsResponseResult;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListWidgetsResponseResult")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListWidgetsResponseResult, A::Error> {
-                    let mut __f0: Option<Vec<String>> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "widgets" => __f0 = __map.next_value()?,
-                            "next" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListWidgetsResponseResult {
-                        widgets: __f0,
-                        next: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListWidgetsResponseResult { widgets : opt, next : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListVaultsResponse {
         pub value: Option<Vec<super::models::Repo>>,
         pub next_link: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ListVaultsResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ListVaultsResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ListVaultsResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ListVaultsResponse, A::Error> {
-                    let mut __f0: Option<Vec<super::models::Repo>> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "value" => __f0 = __map.next_value()?,
-                            "nextLink" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ListVaultsResponse {
-                        value: __f0,
-                        next_link: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ListVaultsResponse { value : opt, next_link : opt = "nextLink", }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetSingleResponse {
         pub value: Option<Vec<String>>,
     }
-    impl<'de> serde::Deserialize<'de> for GetSingleResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = GetSingleResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct GetSingleResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<GetSingleResponse, A::Error> {
-                    let mut __f0: Option<Vec<String>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "value" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(GetSingleResponse { value: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        GetSingleResponse { value : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateChatBody {
@@ -745,108 +177,23 @@ pub mod models {
         )]
         pub stream: Option<Option<bool>>,
     }
-    impl<'de> serde::Deserialize<'de> for CreateChatBody {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = CreateChatBody;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct CreateChatBody")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<CreateChatBody, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Option<bool>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "prompt" => __f0 = Some(__map.next_value()?),
-                            "stream" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(CreateChatBody {
-                        prompt: rt::de::required(__f0, "prompt")?,
-                        stream: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        CreateChatBody { prompt : req, stream : tri, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct TailLogsEvent {
         pub line: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for TailLogsEvent {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = TailLogsEvent;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct TailLogsEvent")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<TailLogsEvent, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "line" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(TailLogsEvent { line: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        TailLogsEvent { line : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct RepoCreatedWebhook {
         pub action: Option<String>,
         pub repo: super::models::Repo,
     }
-    impl<'de> serde::Deserialize<'de> for RepoCreatedWebhook {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = RepoCreatedWebhook;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct RepoCreatedWebhook")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<RepoCreatedWebhook, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<super::models::Repo> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "action" => __f0 = __map.next_value()?,
-                            "repo" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(RepoCreatedWebhook {
-                        action: __f0,
-                        repo: rt::de::required(__f1, "repo")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        RepoCreatedWebhook { action : opt, repo : req, }
     }
 }
 pub mod linked {

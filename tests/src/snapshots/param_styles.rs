@@ -19,38 +19,8 @@ pub mod models {
         pub x: i64,
         pub y: i64,
     }
-    impl<'de> serde::Deserialize<'de> for Point {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Point;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Point")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Point, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "x" => __f0 = Some(__map.next_value()?),
-                            "y" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Point {
-                        x: rt::de::required(__f0, "x")?,
-                        y: rt::de::required(__f1, "y")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Point { x : req, y : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Filter {
@@ -63,44 +33,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub tags: Option<Vec<String>>,
     }
-    impl<'de> serde::Deserialize<'de> for Filter {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Filter;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Filter")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Filter, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<i64> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<Vec<String>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "min" => __f0 = __map.next_value()?,
-                            "max" => __f1 = __map.next_value()?,
-                            "name" => __f2 = __map.next_value()?,
-                            "tags" => __f3 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Filter {
-                        min: __f0,
-                        max: __f1,
-                        name: __f2,
-                        tags: __f3,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Filter { min : opt, max : opt, name : opt, tags : opt, }
     }
 }
 pub mod items {

@@ -22,41 +22,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub tags: Option<Vec<String>>,
     }
-    impl<'de> serde::Deserialize<'de> for SearchFilter {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = SearchFilter;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct SearchFilter")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<SearchFilter, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    let mut __f2: Option<Vec<String>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "q" => __f0 = Some(__map.next_value()?),
-                            "limit" => __f1 = __map.next_value()?,
-                            "tags" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(SearchFilter {
-                        q: rt::de::required(__f0, "q")?,
-                        limit: __f1,
-                        tags: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        SearchFilter { q : req, limit : opt, tags : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LookupSelector {
@@ -65,38 +32,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub fields: Option<Vec<String>>,
     }
-    impl<'de> serde::Deserialize<'de> for LookupSelector {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = LookupSelector;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct LookupSelector")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<LookupSelector, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<Vec<String>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = __map.next_value()?,
-                            "fields" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(LookupSelector {
-                        id: __f0,
-                        fields: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        LookupSelector { id : opt, fields : opt, }
     }
 }
 pub mod search {

@@ -31,50 +31,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub nested: Option<super::models::Nested>,
     }
-    impl<'de> serde::Deserialize<'de> for Forest {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Forest;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Forest")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Forest, A::Error> {
-                    let mut __f0: Option<super::models::TreeNode> = None;
-                    let mut __f1: Option<super::models::Folder> = None;
-                    let mut __f2: Option<super::models::Expr> = None;
-                    let mut __f3: Option<super::models::Chain> = None;
-                    let mut __f4: Option<super::models::Json> = None;
-                    let mut __f5: Option<super::models::Nested> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "tree" => __f0 = __map.next_value()?,
-                            "folder" => __f1 = __map.next_value()?,
-                            "expr" => __f2 = __map.next_value()?,
-                            "chain" => __f3 = __map.next_value()?,
-                            "json" => __f4 = __map.next_value()?,
-                            "nested" => __f5 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Forest {
-                        tree: __f0,
-                        folder: __f1,
-                        expr: __f2,
-                        chain: __f3,
-                        json: __f4,
-                        nested: __f5,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Forest { tree : opt, folder : opt, expr : opt, chain : opt, json : opt, nested :
+        opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct TreeNode {
@@ -87,46 +46,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub by_name: Option<std::collections::BTreeMap<String, super::models::TreeNode>>,
     }
-    impl<'de> serde::Deserialize<'de> for TreeNode {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = TreeNode;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct TreeNode")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<TreeNode, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Box<super::models::TreeNode>> = None;
-                    let mut __f2: Option<Vec<super::models::TreeNode>> = None;
-                    let mut __f3: Option<
-                        std::collections::BTreeMap<String, super::models::TreeNode>,
-                    > = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "value" => __f0 = Some(__map.next_value()?),
-                            "parent" => __f1 = __map.next_value()?,
-                            "children" => __f2 = __map.next_value()?,
-                            "byName" => __f3 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(TreeNode {
-                        value: rt::de::required(__f0, "value")?,
-                        parent: __f1,
-                        children: __f2,
-                        by_name: __f3,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        TreeNode { value : req, parent : opt, children : opt, by_name : opt = "byName", }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Folder {
@@ -134,38 +55,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub readme: Option<Box<super::models::File>>,
     }
-    impl<'de> serde::Deserialize<'de> for Folder {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Folder;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Folder")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Folder, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Box<super::models::File>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = Some(__map.next_value()?),
-                            "readme" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Folder {
-                        name: rt::de::required(__f0, "name")?,
-                        readme: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Folder { name : req, readme : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct File {
@@ -173,38 +64,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub folder: Option<Box<super::models::Folder>>,
     }
-    impl<'de> serde::Deserialize<'de> for File {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = File;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct File")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<File, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Box<super::models::Folder>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = Some(__map.next_value()?),
-                            "folder" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(File {
-                        name: rt::de::required(__f0, "name")?,
-                        folder: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        File { name : req, folder : opt, }
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     #[serde(untagged)]
@@ -218,37 +79,8 @@ pub mod models {
     pub struct Literal {
         pub value: f64,
     }
-    impl<'de> serde::Deserialize<'de> for Literal {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Literal;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Literal")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Literal, A::Error> {
-                    let mut __f0: Option<f64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "value" => {
-                                __f0 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                            }
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Literal {
-                        value: rt::de::required(__f0, "value")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Literal { value : reqn, }
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize)]
     pub struct BinOp {
@@ -256,79 +88,16 @@ pub mod models {
         pub left: Box<super::models::Expr>,
         pub right: Box<super::models::Expr>,
     }
-    impl<'de> serde::Deserialize<'de> for BinOp {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = BinOp;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct BinOp")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<BinOp, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Box<super::models::Expr>> = None;
-                    let mut __f2: Option<Box<super::models::Expr>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "op" => __f0 = Some(__map.next_value()?),
-                            "left" => __f1 = Some(__map.next_value()?),
-                            "right" => __f2 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(BinOp {
-                        op: rt::de::required(__f0, "op")?,
-                        left: rt::de::required(__f1, "left")?,
-                        right: rt::de::required(__f2, "right")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        BinOp { op : req, left : req, right : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Chain {
         pub head: i64,
         pub tail: Option<Box<super::models::Chain>>,
     }
-    impl<'de> serde::Deserialize<'de> for Chain {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Chain;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Chain")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Chain, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<Box<super::models::Chain>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "head" => __f0 = Some(__map.next_value()?),
-                            "tail" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Chain {
-                        head: rt::de::required(__f0, "head")?,
-                        tail: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Chain { head : req, tail : opt, }
     }
     /// A JSON object whose values are such objects again.
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]

@@ -21,38 +21,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub city: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Address {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Address;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Address")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Address, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "street" => __f0 = __map.next_value()?,
-                            "city" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Address {
-                        street: __f0,
-                        city: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Address { street : opt, city : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Charge {
@@ -71,56 +41,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub items: Option<Vec<super::models::LineItem>>,
     }
-    impl<'de> serde::Deserialize<'de> for Charge {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Charge;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Charge")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Charge, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<bool> = None;
-                    let mut __f4: Option<Vec<String>> = None;
-                    let mut __f5: Option<std::collections::BTreeMap<String, String>> = None;
-                    let mut __f6: Option<super::models::Address> = None;
-                    let mut __f7: Option<Vec<super::models::LineItem>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "amount" => __f0 = Some(__map.next_value()?),
-                            "currency" => __f1 = Some(__map.next_value()?),
-                            "description" => __f2 = __map.next_value()?,
-                            "capture" => __f3 = __map.next_value()?,
-                            "expand" => __f4 = __map.next_value()?,
-                            "metadata" => __f5 = __map.next_value()?,
-                            "shipping" => __f6 = __map.next_value()?,
-                            "items" => __f7 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Charge {
-                        amount: rt::de::required(__f0, "amount")?,
-                        currency: rt::de::required(__f1, "currency")?,
-                        description: __f2,
-                        capture: __f3,
-                        expand: __f4,
-                        metadata: __f5,
-                        shipping: __f6,
-                        items: __f7,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Charge { amount : req, currency : req, description : opt, capture : opt, expand :
+        opt, metadata : opt, shipping : opt, items : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LineItem {
@@ -128,38 +51,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub quantity: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for LineItem {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = LineItem;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct LineItem")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<LineItem, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "price" => __f0 = Some(__map.next_value()?),
-                            "quantity" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(LineItem {
-                        price: rt::de::required(__f0, "price")?,
-                        quantity: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        LineItem { price : req, quantity : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadBody {
@@ -176,87 +69,16 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub address: Option<super::models::Address>,
     }
-    impl<'de> serde::Deserialize<'de> for UploadBody {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UploadBody;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UploadBody")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UploadBody, A::Error> {
-                    let mut __f0: Option<rt::FilePart> = None;
-                    let mut __f1: Option<rt::FilePart> = None;
-                    let mut __f2: Option<Vec<rt::FilePart>> = None;
-                    let mut __f3: Option<String> = None;
-                    let mut __f4: Option<i64> = None;
-                    let mut __f5: Option<Vec<String>> = None;
-                    let mut __f6: Option<super::models::Address> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "file" => __f0 = Some(__map.next_value()?),
-                            "thumbnail" => __f1 = __map.next_value()?,
-                            "attachments" => __f2 = __map.next_value()?,
-                            "purpose" => __f3 = Some(__map.next_value()?),
-                            "count" => __f4 = __map.next_value()?,
-                            "labels" => __f5 = __map.next_value()?,
-                            "address" => __f6 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UploadBody {
-                        file: rt::de::required(__f0, "file")?,
-                        thumbnail: __f1,
-                        attachments: __f2,
-                        purpose: rt::de::required(__f3, "purpose")?,
-                        count: __f4,
-                        labels: __f5,
-                        address: __f6,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UploadBody { file : req, thumbnail : opt, attachments : opt, purpose : req, count
+        : opt, labels : opt, address : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UploadResponse {
         pub size: i64,
     }
-    impl<'de> serde::Deserialize<'de> for UploadResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UploadResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UploadResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UploadResponse, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "size" => __f0 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UploadResponse {
-                        size: rt::de::required(__f0, "size")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UploadResponse { size : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateLinkBody {
@@ -266,41 +88,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub labels: Option<super::models::CreateLinkBodyLabels>,
     }
-    impl<'de> serde::Deserialize<'de> for CreateLinkBody {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = CreateLinkBody;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct CreateLinkBody")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<CreateLinkBody, A::Error> {
-                    let mut __f0: Option<rt::FilePart> = None;
-                    let mut __f1: Option<super::models::CreateLinkBodyLinkData> = None;
-                    let mut __f2: Option<super::models::CreateLinkBodyLabels> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "file" => __f0 = Some(__map.next_value()?),
-                            "link_data" => __f1 = __map.next_value()?,
-                            "labels" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(CreateLinkBody {
-                        file: rt::de::required(__f0, "file")?,
-                        link_data: __f1,
-                        labels: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        CreateLinkBody { file : req, link_data : opt, labels : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateLinkBodyLinkData {
@@ -309,73 +98,16 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub expires_at: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for CreateLinkBodyLinkData {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = CreateLinkBodyLinkData;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct CreateLinkBodyLinkData")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<CreateLinkBodyLinkData, A::Error> {
-                    let mut __f0: Option<bool> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "create" => __f0 = __map.next_value()?,
-                            "expires_at" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(CreateLinkBodyLinkData {
-                        create: __f0,
-                        expires_at: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        CreateLinkBodyLinkData { create : opt, expires_at : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateLinkBodyLabels {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub color: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for CreateLinkBodyLabels {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = CreateLinkBodyLabels;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct CreateLinkBodyLabels")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<CreateLinkBodyLabels, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "color" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(CreateLinkBodyLabels {
-                        color: __f0,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        CreateLinkBodyLabels { color : opt, }
     }
 }
 pub mod json {

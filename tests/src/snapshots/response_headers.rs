@@ -18,35 +18,8 @@ pub mod models {
     pub struct GetObjectInfoResponse {
         pub name: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for GetObjectInfoResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = GetObjectInfoResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct GetObjectInfoResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<GetObjectInfoResponse, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(GetObjectInfoResponse {
-                        name: __f0,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        GetObjectInfoResponse { name : opt, }
     }
 }
 pub mod objects {

@@ -19,78 +19,16 @@ pub mod models {
         pub seq: i64,
         pub price: f64,
     }
-    impl<'de> serde::Deserialize<'de> for Tick {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Tick;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Tick")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Tick, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<f64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "seq" => __f0 = Some(__map.next_value()?),
-                            "price" => {
-                                __f1 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                            }
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Tick {
-                        seq: rt::de::required(__f0, "seq")?,
-                        price: rt::de::required(__f1, "price")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Tick { seq : req, price : reqn, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct LogLine {
         pub level: String,
         pub message: String,
     }
-    impl<'de> serde::Deserialize<'de> for LogLine {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = LogLine;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct LogLine")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<LogLine, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "level" => __f0 = Some(__map.next_value()?),
-                            "message" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(LogLine {
-                        level: rt::de::required(__f0, "level")?,
-                        message: rt::de::required(__f1, "message")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        LogLine { level : req, message : req, }
     }
 }
 pub mod ticks {

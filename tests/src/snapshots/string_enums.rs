@@ -27,41 +27,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub mood: Option<super::models::BallotMood>,
     }
-    impl<'de> serde::Deserialize<'de> for Ballot {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Ballot;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Ballot")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Ballot, A::Error> {
-                    let mut __f0: Option<super::models::Vote> = None;
-                    let mut __f1: Option<Vec<super::models::Vote>> = None;
-                    let mut __f2: Option<super::models::BallotMood> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "vote" => __f0 = Some(__map.next_value()?),
-                            "history" => __f1 = __map.next_value()?,
-                            "mood" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Ballot {
-                        vote: rt::de::required(__f0, "vote")?,
-                        history: __f1,
-                        mood: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Ballot { vote : req, history : opt, mood : opt, }
     }
     connector_runtime::__string_enum! {
         pub enum BallotMood { Happy = "happy", Sad = "sad", }

@@ -25,113 +25,23 @@ pub mod models {
         )]
         pub nickname: Option<Option<String>>,
     }
-    impl<'de> serde::Deserialize<'de> for Pet {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Pet;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Pet")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Pet, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<Option<String>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = __map.next_value()?,
-                            "name" => __f1 = Some(__map.next_value()?),
-                            "nickname" => __f2 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Pet {
-                        id: __f0,
-                        name: rt::de::required(__f1, "name")?,
-                        nickname: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Pet { id : opt, name : req, nickname : tri, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ApiResponse {
         pub code: Option<i32>,
         pub message: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for ApiResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ApiResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ApiResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ApiResponse, A::Error> {
-                    let mut __f0: Option<i32> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "code" => __f0 = __map.next_value()?,
-                            "message" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ApiResponse {
-                        code: __f0,
-                        message: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ApiResponse { code : opt, message : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ApiError {
         pub message: String,
     }
-    impl<'de> serde::Deserialize<'de> for ApiError {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = ApiError;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct ApiError")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<ApiError, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "message" => __f0 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(ApiError {
-                        message: rt::de::required(__f0, "message")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        ApiError { message : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadPhotoBody {
@@ -139,38 +49,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub caption: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for UploadPhotoBody {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = UploadPhotoBody;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct UploadPhotoBody")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<UploadPhotoBody, A::Error> {
-                    let mut __f0: Option<rt::FilePart> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "file" => __f0 = Some(__map.next_value()?),
-                            "caption" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(UploadPhotoBody {
-                        file: rt::de::required(__f0, "file")?,
-                        caption: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        UploadPhotoBody { file : req, caption : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LoginBody {
@@ -179,41 +59,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub remember: Option<bool>,
     }
-    impl<'de> serde::Deserialize<'de> for LoginBody {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = LoginBody;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct LoginBody")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<LoginBody, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<bool> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "username" => __f0 = Some(__map.next_value()?),
-                            "password" => __f1 = Some(__map.next_value()?),
-                            "remember" => __f2 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(LoginBody {
-                        username: rt::de::required(__f0, "username")?,
-                        password: rt::de::required(__f1, "password")?,
-                        remember: __f2,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        LoginBody { username : req, password : req, remember : opt, }
     }
 }
 pub mod pets {

@@ -30,68 +30,10 @@ pub mod models {
         /// Present and true on a deleted charge's tombstone.
         pub deleted: Option<bool>,
     }
-    impl<'de> serde::Deserialize<'de> for Charge {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Charge;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Charge")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Charge, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<i64> = None;
-                    let mut __f3: Option<String> = None;
-                    let mut __f4: Option<super::models::ChargeStatus> = None;
-                    let mut __f5: Option<bool> = None;
-                    let mut __f6: Option<String> = None;
-                    let mut __f7: Option<String> = None;
-                    let mut __f8: Option<std::collections::BTreeMap<String, String>> = None;
-                    let mut __f9: Option<i64> = None;
-                    let mut __f10: Option<i64> = None;
-                    let mut __f11: Option<bool> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "object" => __f1 = Some(__map.next_value()?),
-                            "amount" => __f2 = __map.next_value()?,
-                            "currency" => __f3 = __map.next_value()?,
-                            "status" => __f4 = __map.next_value()?,
-                            "paid" => __f5 = __map.next_value()?,
-                            "customer" => __f6 = __map.next_value()?,
-                            "description" => __f7 = __map.next_value()?,
-                            "metadata" => __f8 = __map.next_value()?,
-                            "created" => __f9 = Some(__map.next_value()?),
-                            "updated" => __f10 = Some(__map.next_value()?),
-                            "deleted" => __f11 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Charge {
-                        id: rt::de::required(__f0, "id")?,
-                        object: rt::de::required(__f1, "object")?,
-                        amount: __f2,
-                        currency: __f3,
-                        status: __f4,
-                        paid: __f5,
-                        customer: __f6,
-                        description: __f7,
-                        metadata: __f8,
-                        created: rt::de::required(__f9, "created")?,
-                        updated: rt::de::required(__f10, "updated")?,
-                        deleted: __f11,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Charge { id : req, object : req, amount : opt, currency : opt, status : opt, paid
+        : opt, customer : opt, description : opt, metadata : opt, created : req, updated
+        : req, deleted : opt, }
     }
     impl Charge {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -126,44 +68,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub lte: Option<i64>,
     }
-    impl<'de> serde::Deserialize<'de> for GetChargesUpdatedVariant0 {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = GetChargesUpdatedVariant0;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct GetChargesUpdatedVariant0")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<GetChargesUpdatedVariant0, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<i64> = None;
-                    let mut __f2: Option<i64> = None;
-                    let mut __f3: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "gt" => __f0 = __map.next_value()?,
-                            "gte" => __f1 = __map.next_value()?,
-                            "lt" => __f2 = __map.next_value()?,
-                            "lte" => __f3 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(GetChargesUpdatedVariant0 {
-                        gt: __f0,
-                        gte: __f1,
-                        lt: __f2,
-                        lte: __f3,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        GetChargesUpdatedVariant0 { gt : opt, gte : opt, lt : opt, lte : opt, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetChargesResponse {
@@ -172,44 +78,8 @@ pub mod models {
         pub has_more: bool,
         pub url: String,
     }
-    impl<'de> serde::Deserialize<'de> for GetChargesResponse {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = GetChargesResponse;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct GetChargesResponse")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<GetChargesResponse, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Vec<super::models::Charge>> = None;
-                    let mut __f2: Option<bool> = None;
-                    let mut __f3: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "object" => __f0 = Some(__map.next_value()?),
-                            "data" => __f1 = Some(__map.next_value()?),
-                            "has_more" => __f2 = Some(__map.next_value()?),
-                            "url" => __f3 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(GetChargesResponse {
-                        object: rt::de::required(__f0, "object")?,
-                        data: rt::de::required(__f1, "data")?,
-                        has_more: rt::de::required(__f2, "has_more")?,
-                        url: rt::de::required(__f3, "url")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        GetChargesResponse { object : req, data : req, has_more : req, url : req, }
     }
     impl GetChargesResponse {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -359,105 +229,108 @@ pub mod sync {
     pub fn catalog() -> connector_sync::Catalog {
         #[allow(unused_mut)]
         let mut streams = Vec::new();
-        streams
-            .push(connector_sync::StreamDef {
-                name: "charges",
-                operation: "GetCharges",
-                method: "GET",
-                path: "/v1/charges",
-                item_type: "Charge",
-                primary_key: &["id"],
-                cursor: Some(connector_sync::Cursor {
-                    field: "updated",
-                    kind: connector_sync::CursorKind::UnixSeconds,
-                    filter: Some(connector_sync::CursorFilter {
-                        param: "updated[gte]",
-                        format: connector_sync::CursorKind::UnixSeconds,
-                        inclusive: true,
-                    }),
-                }),
-                columns: &[
-                    connector_sync::Column {
-                        name: "id",
-                        wire: "id",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "object",
-                        wire: "object",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "amount",
-                        wire: "amount",
-                        kind: connector_sync::ColumnKind::Int,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "currency",
-                        wire: "currency",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "status",
-                        wire: "status",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "paid",
-                        wire: "paid",
-                        kind: connector_sync::ColumnKind::Bool,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "customer",
-                        wire: "customer",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "description",
-                        wire: "description",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "created",
-                        wire: "created",
-                        kind: connector_sync::ColumnKind::UnixSeconds,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "updated",
-                        wire: "updated",
-                        kind: connector_sync::ColumnKind::UnixSeconds,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "deleted",
-                        wire: "deleted",
-                        kind: connector_sync::ColumnKind::Bool,
-                        required: false,
-                    },
-                ],
-                params: &[],
-                parent: None,
-                deletes: connector_sync::Deletes::Tombstone {
-                    flag: "deleted",
-                },
-                source: "detected",
-                paging: "a cursor sent as starting_after",
-                fetch: fetch_charges,
-                check: check_charges,
-            });
+        streams.push(stream_charges());
         connector_sync::Catalog {
             connector: "charges-like-payments",
             config: super::Client::config,
             streams,
+        }
+    }
+    /// The definition of the `charges` stream.
+    fn stream_charges() -> connector_sync::StreamDef {
+        connector_sync::StreamDef {
+            name: "charges",
+            operation: "GetCharges",
+            method: "GET",
+            path: "/v1/charges",
+            item_type: "Charge",
+            primary_key: &["id"],
+            cursor: Some(connector_sync::Cursor {
+                field: "updated",
+                kind: connector_sync::CursorKind::UnixSeconds,
+                filter: Some(connector_sync::CursorFilter {
+                    param: "updated[gte]",
+                    format: connector_sync::CursorKind::UnixSeconds,
+                    inclusive: true,
+                }),
+            }),
+            columns: &[
+                connector_sync::Column {
+                    name: "id",
+                    wire: "id",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "object",
+                    wire: "object",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "amount",
+                    wire: "amount",
+                    kind: connector_sync::ColumnKind::Int,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "currency",
+                    wire: "currency",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "status",
+                    wire: "status",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "paid",
+                    wire: "paid",
+                    kind: connector_sync::ColumnKind::Bool,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "customer",
+                    wire: "customer",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "description",
+                    wire: "description",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "created",
+                    wire: "created",
+                    kind: connector_sync::ColumnKind::UnixSeconds,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "updated",
+                    wire: "updated",
+                    kind: connector_sync::ColumnKind::UnixSeconds,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "deleted",
+                    wire: "deleted",
+                    kind: connector_sync::ColumnKind::Bool,
+                    required: false,
+                },
+            ],
+            params: &[],
+            parent: None,
+            deletes: connector_sync::Deletes::Tombstone {
+                flag: "deleted",
+            },
+            source: "detected",
+            paging: "a cursor sent as starting_after",
+            fetch: fetch_charges,
+            check: check_charges,
         }
     }
     /// Opens a listing of `charges` (`GET /v1/charges`) with the partition's parameters and the engine's options.

@@ -19,76 +19,16 @@ pub mod models {
         pub login: String,
         pub id: i64,
     }
-    impl<'de> serde::Deserialize<'de> for SimpleUser {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = SimpleUser;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct SimpleUser")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<SimpleUser, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<i64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "login" => __f0 = Some(__map.next_value()?),
-                            "id" => __f1 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(SimpleUser {
-                        login: rt::de::required(__f0, "login")?,
-                        id: rt::de::required(__f1, "id")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        SimpleUser { login : req, id : req, }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Label {
         pub name: String,
         pub color: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Label {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Label;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Label")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Label, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = Some(__map.next_value()?),
-                            "color" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Label {
-                        name: rt::de::required(__f0, "name")?,
-                        color: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Label { name : req, color : opt, }
     }
     #[derive(Clone, Debug, PartialEq)]
     pub struct Issue {
@@ -107,76 +47,10 @@ pub mod models {
         pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
     }
-    impl<'de> serde::Deserialize<'de> for Issue {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Issue;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Issue")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Issue, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<i64> = None;
-                    let mut __f2: Option<String> = None;
-                    let mut __f3: Option<String> = None;
-                    let mut __f4: Option<super::models::IssueState> = None;
-                    let mut __f5: Option<bool> = None;
-                    let mut __f6: Option<i64> = None;
-                    let mut __f7: Option<f64> = None;
-                    let mut __f8: Option<super::models::SimpleUser> = None;
-                    let mut __f9: Option<Vec<super::models::Label>> = None;
-                    let mut __f10: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f11: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f12: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f13: Option<chrono::DateTime<chrono::Utc>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "number" => __f1 = Some(__map.next_value()?),
-                            "title" => __f2 = Some(__map.next_value()?),
-                            "body" => __f3 = __map.next_value()?,
-                            "state" => __f4 = Some(__map.next_value()?),
-                            "locked" => __f5 = __map.next_value()?,
-                            "comments" => __f6 = __map.next_value()?,
-                            "score" => {
-                                __f7 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            "user" => __f8 = __map.next_value()?,
-                            "labels" => __f9 = __map.next_value()?,
-                            "created_at" => __f10 = Some(__map.next_value()?),
-                            "updated_at" => __f11 = Some(__map.next_value()?),
-                            "closed_at" => __f12 = __map.next_value()?,
-                            "deleted_at" => __f13 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Issue {
-                        id: rt::de::required(__f0, "id")?,
-                        number: rt::de::required(__f1, "number")?,
-                        title: rt::de::required(__f2, "title")?,
-                        body: __f3,
-                        state: rt::de::required(__f4, "state")?,
-                        locked: __f5,
-                        comments: __f6,
-                        score: __f7,
-                        user: __f8,
-                        labels: __f9,
-                        created_at: rt::de::required(__f10, "created_at")?,
-                        updated_at: rt::de::required(__f11, "updated_at")?,
-                        closed_at: __f12,
-                        deleted_at: __f13,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Issue { id : req, number : req, title : req, body : opt, state : req, locked :
+        opt, comments : opt, score : optn, user : opt, labels : opt, created_at : req,
+        updated_at : req, closed_at : opt, deleted_at : opt, }
     }
     connector_runtime::__string_enum! {
         pub enum IssueState { Open = "open", Closed = "closed", }
@@ -189,47 +63,9 @@ pub mod models {
         pub created_at: chrono::DateTime<chrono::Utc>,
         pub updated_at: chrono::DateTime<chrono::Utc>,
     }
-    impl<'de> serde::Deserialize<'de> for IssueComment {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = IssueComment;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct IssueComment")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<IssueComment, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<super::models::SimpleUser> = None;
-                    let mut __f3: Option<chrono::DateTime<chrono::Utc>> = None;
-                    let mut __f4: Option<chrono::DateTime<chrono::Utc>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "body" => __f1 = Some(__map.next_value()?),
-                            "user" => __f2 = __map.next_value()?,
-                            "created_at" => __f3 = Some(__map.next_value()?),
-                            "updated_at" => __f4 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(IssueComment {
-                        id: rt::de::required(__f0, "id")?,
-                        body: rt::de::required(__f1, "body")?,
-                        user: __f2,
-                        created_at: rt::de::required(__f3, "created_at")?,
-                        updated_at: rt::de::required(__f4, "updated_at")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        IssueComment { id : req, body : req, user : opt, created_at : req, updated_at :
+        req, }
     }
     connector_runtime::__string_enum! {
         pub enum IssuesListForRepoState { Open = "open", Closed = "closed", All = "all",
@@ -572,185 +408,125 @@ pub mod sync {
     pub fn catalog() -> connector_sync::Catalog {
         #[allow(unused_mut)]
         let mut streams = Vec::new();
-        streams
-            .push(connector_sync::StreamDef {
-                name: "issues",
-                operation: "issues/list-for-repo",
-                method: "GET",
-                path: "/repos/{owner}/{repo}/issues",
-                item_type: "Issue",
-                primary_key: &["id"],
-                cursor: Some(connector_sync::Cursor {
-                    field: "updated_at",
-                    kind: connector_sync::CursorKind::DateTime,
-                    filter: Some(connector_sync::CursorFilter {
-                        param: "since",
-                        format: connector_sync::CursorKind::DateTime,
-                        inclusive: true,
-                    }),
-                }),
-                columns: &[
-                    connector_sync::Column {
-                        name: "id",
-                        wire: "id",
-                        kind: connector_sync::ColumnKind::Int,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "number",
-                        wire: "number",
-                        kind: connector_sync::ColumnKind::Int,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "title",
-                        wire: "title",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "body",
-                        wire: "body",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "state",
-                        wire: "state",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "locked",
-                        wire: "locked",
-                        kind: connector_sync::ColumnKind::Bool,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "comments",
-                        wire: "comments",
-                        kind: connector_sync::ColumnKind::Int,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "score",
-                        wire: "score",
-                        kind: connector_sync::ColumnKind::Float,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "created_at",
-                        wire: "created_at",
-                        kind: connector_sync::ColumnKind::DateTime,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "item_updated_at",
-                        wire: "updated_at",
-                        kind: connector_sync::ColumnKind::DateTime,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "closed_at",
-                        wire: "closed_at",
-                        kind: connector_sync::ColumnKind::DateTime,
-                        required: false,
-                    },
-                    connector_sync::Column {
-                        name: "item_deleted_at",
-                        wire: "deleted_at",
-                        kind: connector_sync::ColumnKind::DateTime,
-                        required: false,
-                    },
-                ],
-                params: &[
-                    connector_sync::Param {
-                        name: "owner",
-                        from: connector_sync::ParamSource::Config,
-                    },
-                    connector_sync::Param {
-                        name: "repo",
-                        from: connector_sync::ParamSource::Config,
-                    },
-                ],
-                parent: None,
-                deletes: connector_sync::Deletes::Soft {
-                    flag: None,
-                    at: Some("deleted_at"),
-                },
-                source: "detected",
-                paging: "the Link header's rel=next",
-                fetch: fetch_issues,
-                check: check_issues,
-            });
-        streams
-            .push(connector_sync::StreamDef {
-                name: "issue_comments",
-                operation: "issues/list-comments",
-                method: "GET",
-                path: "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-                item_type: "IssueComment",
-                primary_key: &["id"],
-                cursor: Some(connector_sync::Cursor {
-                    field: "updated_at",
-                    kind: connector_sync::CursorKind::DateTime,
-                    filter: Some(connector_sync::CursorFilter {
-                        param: "since",
-                        format: connector_sync::CursorKind::DateTime,
-                        inclusive: true,
-                    }),
-                }),
-                columns: &[
-                    connector_sync::Column {
-                        name: "id",
-                        wire: "id",
-                        kind: connector_sync::ColumnKind::Int,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "body",
-                        wire: "body",
-                        kind: connector_sync::ColumnKind::Text,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "created_at",
-                        wire: "created_at",
-                        kind: connector_sync::ColumnKind::DateTime,
-                        required: true,
-                    },
-                    connector_sync::Column {
-                        name: "item_updated_at",
-                        wire: "updated_at",
-                        kind: connector_sync::ColumnKind::DateTime,
-                        required: true,
-                    },
-                ],
-                params: &[
-                    connector_sync::Param {
-                        name: "owner",
-                        from: connector_sync::ParamSource::Config,
-                    },
-                    connector_sync::Param {
-                        name: "repo",
-                        from: connector_sync::ParamSource::Config,
-                    },
-                    connector_sync::Param {
-                        name: "issue_number",
-                        from: connector_sync::ParamSource::Parent("/number"),
-                    },
-                ],
-                parent: Some("issues"),
-                deletes: connector_sync::Deletes::Unreported,
-                source: "detected",
-                paging: "the Link header's rel=next",
-                fetch: fetch_issue_comments,
-                check: check_issue_comments,
-            });
+        streams.push(stream_issues());
+        streams.push(stream_issue_comments());
         connector_sync::Catalog {
             connector: "issues-like-tracker",
             config: super::Client::config,
             streams,
+        }
+    }
+    /// The definition of the `issues` stream.
+    fn stream_issues() -> connector_sync::StreamDef {
+        connector_sync::StreamDef {
+            name: "issues",
+            operation: "issues/list-for-repo",
+            method: "GET",
+            path: "/repos/{owner}/{repo}/issues",
+            item_type: "Issue",
+            primary_key: &["id"],
+            cursor: Some(connector_sync::Cursor {
+                field: "updated_at",
+                kind: connector_sync::CursorKind::DateTime,
+                filter: Some(connector_sync::CursorFilter {
+                    param: "since",
+                    format: connector_sync::CursorKind::DateTime,
+                    inclusive: true,
+                }),
+            }),
+            columns: &[
+                connector_sync::Column {
+                    name: "id",
+                    wire: "id",
+                    kind: connector_sync::ColumnKind::Int,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "number",
+                    wire: "number",
+                    kind: connector_sync::ColumnKind::Int,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "title",
+                    wire: "title",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "body",
+                    wire: "body",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "state",
+                    wire: "state",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "locked",
+                    wire: "locked",
+                    kind: connector_sync::ColumnKind::Bool,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "comments",
+                    wire: "comments",
+                    kind: connector_sync::ColumnKind::Int,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "score",
+                    wire: "score",
+                    kind: connector_sync::ColumnKind::Float,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "created_at",
+                    wire: "created_at",
+                    kind: connector_sync::ColumnKind::DateTime,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "item_updated_at",
+                    wire: "updated_at",
+                    kind: connector_sync::ColumnKind::DateTime,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "closed_at",
+                    wire: "closed_at",
+                    kind: connector_sync::ColumnKind::DateTime,
+                    required: false,
+                },
+                connector_sync::Column {
+                    name: "item_deleted_at",
+                    wire: "deleted_at",
+                    kind: connector_sync::ColumnKind::DateTime,
+                    required: false,
+                },
+            ],
+            params: &[
+                connector_sync::Param {
+                    name: "owner",
+                    from: connector_sync::ParamSource::Config,
+                },
+                connector_sync::Param {
+                    name: "repo",
+                    from: connector_sync::ParamSource::Config,
+                },
+            ],
+            parent: None,
+            deletes: connector_sync::Deletes::Soft {
+                flag: None,
+                at: Some("deleted_at"),
+            },
+            source: "detected",
+            paging: "the Link header's rel=next",
+            fetch: fetch_issues,
+            check: check_issues,
         }
     }
     /// Opens a listing of `issues` (`GET /repos/{owner}/{repo}/issues`) with the partition's parameters and the engine's options.
@@ -779,6 +555,72 @@ pub mod sync {
         <super::models::Issue as serde::Deserialize>::deserialize(v)
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+    /// The definition of the `issue_comments` stream.
+    fn stream_issue_comments() -> connector_sync::StreamDef {
+        connector_sync::StreamDef {
+            name: "issue_comments",
+            operation: "issues/list-comments",
+            method: "GET",
+            path: "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            item_type: "IssueComment",
+            primary_key: &["id"],
+            cursor: Some(connector_sync::Cursor {
+                field: "updated_at",
+                kind: connector_sync::CursorKind::DateTime,
+                filter: Some(connector_sync::CursorFilter {
+                    param: "since",
+                    format: connector_sync::CursorKind::DateTime,
+                    inclusive: true,
+                }),
+            }),
+            columns: &[
+                connector_sync::Column {
+                    name: "id",
+                    wire: "id",
+                    kind: connector_sync::ColumnKind::Int,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "body",
+                    wire: "body",
+                    kind: connector_sync::ColumnKind::Text,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "created_at",
+                    wire: "created_at",
+                    kind: connector_sync::ColumnKind::DateTime,
+                    required: true,
+                },
+                connector_sync::Column {
+                    name: "item_updated_at",
+                    wire: "updated_at",
+                    kind: connector_sync::ColumnKind::DateTime,
+                    required: true,
+                },
+            ],
+            params: &[
+                connector_sync::Param {
+                    name: "owner",
+                    from: connector_sync::ParamSource::Config,
+                },
+                connector_sync::Param {
+                    name: "repo",
+                    from: connector_sync::ParamSource::Config,
+                },
+                connector_sync::Param {
+                    name: "issue_number",
+                    from: connector_sync::ParamSource::Parent("/number"),
+                },
+            ],
+            parent: Some("issues"),
+            deletes: connector_sync::Deletes::Unreported,
+            source: "detected",
+            paging: "the Link header's rel=next",
+            fetch: fetch_issue_comments,
+            check: check_issue_comments,
+        }
     }
     /// Opens a listing of `issue_comments` (`GET /repos/{owner}/{repo}/issues/{issue_number}/comments`) with the partition's parameters and the engine's options.
     #[allow(deprecated)]

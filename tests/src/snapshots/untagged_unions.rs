@@ -28,44 +28,8 @@ pub mod models {
         )]
         pub maybe: Option<Option<super::models::MaybeShape>>,
     }
-    impl<'de> serde::Deserialize<'de> for Bag {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Bag;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Bag")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Bag, A::Error> {
-                    let mut __f0: Option<Vec<super::models::Scalar>> = None;
-                    let mut __f1: Option<Vec<super::models::StringOrList>> = None;
-                    let mut __f2: Option<Vec<super::models::Shape>> = None;
-                    let mut __f3: Option<Option<super::models::MaybeShape>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "scalars" => __f0 = __map.next_value()?,
-                            "names" => __f1 = __map.next_value()?,
-                            "shapes" => __f2 = __map.next_value()?,
-                            "maybe" => __f3 = Some(__map.next_value()?),
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Bag {
-                        scalars: __f0,
-                        names: __f1,
-                        shapes: __f2,
-                        maybe: __f3,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Bag { scalars : opt, names : opt, shapes : opt, maybe : tri, }
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     #[serde(untagged)]
@@ -97,79 +61,16 @@ pub mod models {
     pub struct Circle {
         pub radius: f64,
     }
-    impl<'de> serde::Deserialize<'de> for Circle {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Circle;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Circle")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Circle, A::Error> {
-                    let mut __f0: Option<f64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "radius" => {
-                                __f0 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                            }
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Circle {
-                        radius: rt::de::required(__f0, "radius")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Circle { radius : reqn, }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Rectangle {
         pub width: f64,
         pub height: f64,
     }
-    impl<'de> serde::Deserialize<'de> for Rectangle {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Rectangle;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Rectangle")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Rectangle, A::Error> {
-                    let mut __f0: Option<f64> = None;
-                    let mut __f1: Option<f64> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "width" => {
-                                __f0 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                            }
-                            "height" => {
-                                __f1 = Some(__map.next_value::<rt::de::Lenient<f64>>()?.0);
-                            }
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Rectangle {
-                        width: rt::de::required(__f0, "width")?,
-                        height: rt::de::required(__f1, "height")?,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Rectangle { width : reqn, height : reqn, }
     }
     pub type MaybeShape = Shape;
 }

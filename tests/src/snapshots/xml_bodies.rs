@@ -30,55 +30,9 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub series: Option<super::models::Series>,
     }
-    impl<'de> serde::Deserialize<'de> for Book {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Book;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Book")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Book, A::Error> {
-                    let mut __f0: Option<i64> = None;
-                    let mut __f1: Option<String> = None;
-                    let mut __f2: Option<bool> = None;
-                    let mut __f3: Option<f64> = None;
-                    let mut __f4: Option<Vec<super::models::Author>> = None;
-                    let mut __f5: Option<Vec<String>> = None;
-                    let mut __f6: Option<super::models::Series> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "id" => __f0 = Some(__map.next_value()?),
-                            "title" => __f1 = Some(__map.next_value()?),
-                            "available" => __f2 = __map.next_value()?,
-                            "price" => {
-                                __f3 = __map.next_value::<rt::de::LenientOption<f64>>()?.0;
-                            }
-                            "authors" => __f4 = __map.next_value()?,
-                            "tags" => __f5 = __map.next_value()?,
-                            "series" => __f6 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Book {
-                        id: rt::de::required(__f0, "id")?,
-                        title: rt::de::required(__f1, "title")?,
-                        available: __f2,
-                        price: __f3,
-                        authors: __f4,
-                        tags: __f5,
-                        series: __f6,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Book { id : req, title : req, available : opt, price : optn, authors : opt, tags
+        : opt, series : opt, }
     }
     /// The XML form of [`Book`].
     pub static BOOK_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -143,33 +97,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Author {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Author;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Author")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Author, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Author { name: __f0 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Author { name : opt, }
     }
     /// The XML form of [`Author`].
     pub static AUTHOR_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -194,35 +123,8 @@ pub mod models {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub next: Option<Box<super::models::Series>>,
     }
-    impl<'de> serde::Deserialize<'de> for Series {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Series;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Series")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Series, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<Box<super::models::Series>> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "name" => __f0 = __map.next_value()?,
-                            "next" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Series { name: __f0, next: __f1 })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Series { name : opt, next : opt, }
     }
     /// The XML form of [`Series`].
     pub static SERIES_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -249,38 +151,8 @@ pub mod models {
         pub code: Option<String>,
         pub detail: Option<String>,
     }
-    impl<'de> serde::Deserialize<'de> for Problem {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct __Visitor;
-            impl<'de> serde::de::Visitor<'de> for __Visitor {
-                type Value = Problem;
-                fn expecting(
-                    &self,
-                    f: &mut std::fmt::Formatter<'_>,
-                ) -> std::fmt::Result {
-                    f.write_str("struct Problem")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut __map: A,
-                ) -> Result<Problem, A::Error> {
-                    let mut __f0: Option<String> = None;
-                    let mut __f1: Option<String> = None;
-                    while let Some(__key) = __map.next_key::<rt::de::Key<'de>>()? {
-                        match &*__key.0 {
-                            "code" => __f0 = __map.next_value()?,
-                            "detail" => __f1 = __map.next_value()?,
-                            _ => rt::de::skip(&mut __map)?,
-                        }
-                    }
-                    Ok(Problem {
-                        code: __f0,
-                        detail: __f1,
-                    })
-                }
-            }
-            d.deserialize_map(__Visitor)
-        }
+    connector_runtime::__struct_de! {
+        Problem { code : opt, detail : opt, }
     }
     /// The XML form of [`Problem`].
     pub static PROBLEM_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
