@@ -222,7 +222,9 @@ fn fmt_num(x: f64) -> String {
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
     pub wall: Duration,
-    /// Peak resident memory in MB (10^6 bytes), of the child and the processes it waited for.
+    /// Peak resident memory in MB (10^6 bytes), of the child and the processes it waited for. Linux
+    /// counts the spawning process's own peak into it (kept across `exec`), so the bench runs in a
+    /// small process of its own (`test` starts it as one).
     pub peak_mb: f64,
 }
 
