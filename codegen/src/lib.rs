@@ -590,6 +590,9 @@ fn render_modules(
     // A file rendered in parts: each part in order; the first error stands for the file. Joined
     // into one allocation of the exact size: the models of a huge description are tens of MB.
     let mut joined = |parts: std::ops::Range<usize>| -> Result<String, String> {
+        if parts.len() == 1 {
+            return take(parts.start);
+        }
         let pieces: Vec<String> = parts.map(&mut take).collect::<Result<_, _>>()?;
         let mut text = String::with_capacity(pieces.iter().map(String::len).sum());
         for part in pieces {

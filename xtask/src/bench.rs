@@ -714,7 +714,7 @@ fn generation(
                 b.note(format!(
                     "OpenAPI Generator on {}: failed: {}",
                     input.label,
-                    first_line(&e)
+                    first_line_matching(&e)
                 ));
                 None
             }
@@ -749,9 +749,7 @@ fn generation(
             }
             _ => None,
         };
-        let wall =
-            |s: &[Sample]| Stat::of(&s.iter().map(|x| x.wall.as_secs_f64()).collect::<Vec<_>>());
-        let peak = |s: &[Sample]| Stat::of(&s.iter().map(|x| x.peak_mb).collect::<Vec<_>>());
+        let (wall, peak) = (wall_of, peak_of);
         let label = input.label;
         if let Some(f) = &floor {
             let mut row = Row::new(
@@ -766,49 +764,29 @@ fn generation(
             }
             b.rows.push(row);
         }
-        if let Some(o) = &s_oag {
-            let mut row = Row::new(
+        let generation = |theirs: &str, samples: &[Sample]| {
+            time_and_memory(
                 "gen",
                 format!("{label}: generation time"),
-                "s",
-                wall(&s_ours),
-            )
-            .against("OpenAPI Generator", wall(o));
-            if key == "github" {
-                row = row.goal(Goal::RatioAtMost(1.0 / 20.0));
-            }
-            b.rows.push(row);
-            let mut row = Row::new(
-                "gen",
                 format!("{label}: generation peak memory"),
-                "MB",
-                peak(&s_ours),
+                &s_ours,
+                theirs,
+                samples,
             )
-            .against("OpenAPI Generator", peak(o));
+        };
+        if let Some(o) = &s_oag {
+            let (mut time, mut mem) = generation("OpenAPI Generator", o);
             if key == "github" {
-                row = row.goal(Goal::RatioAtMost(0.1));
+                time = time.goal(Goal::RatioAtMost(1.0 / 20.0));
+                mem = mem.goal(Goal::RatioAtMost(0.1));
             }
-            b.rows.push(row);
+            b.rows.push(time);
+            b.rows.push(mem);
         }
         if let Some(p) = &s_prog {
-            b.rows.push(
-                Row::new(
-                    "gen",
-                    format!("{label}: generation time"),
-                    "s",
-                    wall(&s_ours),
-                )
-                .against("progenitor", wall(p)),
-            );
-            b.rows.push(
-                Row::new(
-                    "gen",
-                    format!("{label}: generation peak memory"),
-                    "MB",
-                    peak(&s_ours),
-                )
-                .against("progenitor", peak(p)),
-            );
+            let (time, mem) = generation("progenitor", p);
+            b.rows.push(time);
+            b.rows.push(mem);
         }
         if key == "graph-beta" {
             b.rows.push(
@@ -836,11 +814,6 @@ fn generation(
 
 /// The most telling line of a failure (its log's tail follows the first line): a panic, an exception
 /// or an error, else the first line.
-fn first_line(s: &str) -> String {
-    first_line_matching(s)
-}
-
-/// See [`first_line`].
 fn first_line_matching(s: &str) -> String {
     let tail: Vec<&str> = s.lines().skip(1).collect();
     let telling = |l: &&str| {
@@ -906,6 +879,21 @@ fn timed_cargo(
         out.push(measure(&mut cmd, &log, Duration::from_secs(3600))?);
     }
     Ok(out)
+}
+
+/// A wall-time row and a peak-memory row of `ours` beside `theirs`, the alternative `alt`.
+fn time_and_memory(
+    section: &'static str,
+    time: String,
+    memory: String,
+    ours: &[Sample],
+    alt: &str,
+    theirs: &[Sample],
+) -> (Row, Row) {
+    (
+        Row::new(section, time, "s", wall_of(ours)).against(alt, wall_of(theirs)),
+        Row::new(section, memory, "MB", peak_of(ours)).against(alt, peak_of(theirs)),
+    )
 }
 
 fn wall_of(s: &[Sample]) -> Stat {
@@ -974,22 +962,33 @@ fn compile(b: &mut Bench, ours: &Ours, inputs: &[Input]) -> Result<(), String> {
         } else {
             None
         };
-        let mut row = Row::new(
-            "compile",
-            format!("{label}: cargo check, all features"),
-            "s",
-            wall_of(&all),
-        );
-        let mut mem = Row::new(
-            "compile",
-            format!("{label}: cargo check peak memory"),
-            "MB",
-            peak_of(&all),
-        );
-        if let Some(t) = &theirs {
-            row = row.against("OpenAPI Generator", wall_of(t));
-            mem = mem.against("OpenAPI Generator", peak_of(t));
-        }
+        let check = |theirs: &str, samples: &[Sample]| {
+            time_and_memory(
+                "compile",
+                format!("{label}: cargo check, all features"),
+                format!("{label}: cargo check peak memory"),
+                &all,
+                theirs,
+                samples,
+            )
+        };
+        let (mut row, mut mem) = match &theirs {
+            Some(t) => check("OpenAPI Generator", t),
+            None => (
+                Row::new(
+                    "compile",
+                    format!("{label}: cargo check, all features"),
+                    "s",
+                    wall_of(&all),
+                ),
+                Row::new(
+                    "compile",
+                    format!("{label}: cargo check peak memory"),
+                    "MB",
+                    peak_of(&all),
+                ),
+            ),
+        };
         if key == "github" {
             row = row.goal(Goal::RatioAtMost(1.0 / 3.0));
             mem = mem.goal(Goal::Below(2000.0));
@@ -1007,24 +1006,9 @@ fn compile(b: &mut Bench, ours: &Ours, inputs: &[Input]) -> Result<(), String> {
                 runs,
             ) {
                 Ok(p) => {
-                    b.rows.push(
-                        Row::new(
-                            "compile",
-                            format!("{label}: cargo check, all features"),
-                            "s",
-                            wall_of(&all),
-                        )
-                        .against("progenitor", wall_of(&p)),
-                    );
-                    b.rows.push(
-                        Row::new(
-                            "compile",
-                            format!("{label}: cargo check peak memory"),
-                            "MB",
-                            peak_of(&all),
-                        )
-                        .against("progenitor", peak_of(&p)),
-                    );
+                    let (time, mem) = check("progenitor", &p);
+                    b.rows.push(time);
+                    b.rows.push(mem);
                 }
                 Err(e) => b.note(format!(
                     "progenitor's crate for {label} does not compile: {}",
