@@ -454,6 +454,25 @@ fn release_freed_memory() {
     }
 }
 
+/// Under the `fast-alloc` allocator on Linux, keep transparent huge pages off for this process.
+/// Where the kernel backs anonymous memory with 2 MiB pages whenever it can (`enabled` set to
+/// `always`), mimalloc's arenas are committed in whole huge pages: pages the generator touched once
+/// stay resident in 2 MiB units, and what `mi_collect` hands back is rounded the same way. GitHub's
+/// peak: 108 MB with huge pages, 84 MB without, at the same speed (a short-lived process gains
+/// little from fewer TLB misses). A `MIMALLOC_ALLOW_THP` in the environment is left to decide, as
+/// mimalloc reads it at start-up. Call it first thing in `main`: memory already faulted in keeps
+/// its pages.
+pub fn tune_allocator() {
+    #[cfg(all(feature = "fast-alloc", target_os = "linux"))]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: PR_SET_THP_DISABLE takes integers only and changes how later page faults of
+        // this process are served; an error (an old kernel) leaves things as they were.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+    }
+}
+
 /// Rendering jobs a thread runs between two [`release_freed_memory`] calls.
 const RELEASE_EVERY: usize = 8;
 
@@ -902,6 +921,19 @@ fn readme(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The generator's process is left with transparent huge pages off, as the kernel reports it.
+    #[cfg(all(feature = "fast-alloc", target_os = "linux"))]
+    #[test]
+    fn tune_allocator_turns_huge_pages_off() {
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+            return; // the environment decides, by design; nothing of ours to check
+        }
+        tune_allocator();
+        // SAFETY: PR_GET_THP_DISABLE takes no pointers and returns the flag.
+        let flag = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        assert_eq!(flag, 1);
+    }
 
     /// A description with many tags, so there are many files to share among threads.
     fn many_tags() -> String {

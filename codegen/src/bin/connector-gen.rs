@@ -129,6 +129,7 @@ fn json_str(s: &str) -> String {
 }
 
 fn main() -> ExitCode {
+    connector_codegen::tune_allocator();
     let args = match parse_command(std::env::args().skip(1).collect()) {
         Ok(Command::Generate(a)) => a,
         Ok(Command::Streams(a)) => return streams(a),
