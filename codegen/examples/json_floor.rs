@@ -8,6 +8,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // The generator's allocator settings too, so the two differ only in the work done.
+    connector_codegen::tune_allocator();
     let Some(path) = std::env::args_os().nth(1) else {
         eprintln!("usage: json_floor <file.json>");
         std::process::exit(2);

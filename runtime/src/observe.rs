@@ -19,7 +19,9 @@
 //! (a hand-written `get("/users/42")`, a next-page link) is labelled by its path with id-like segments
 //! (numbers, UUIDs, long hex or token strings) replaced by `{id}` and the query dropped; at most
 //! [`MAX_PATH_LABELS`] distinct such labels are kept per process, later ones are counted under
-//! `{other}`, so label cardinality stays bounded whatever paths a server's links lead to.
+//! `{other}`, so label cardinality stays bounded whatever paths a server's links lead to. An endpoint
+//! the program gives as a `&'static str` (every generated operation's template) is bounded by the
+//! program itself: it is labelled without entering that count, and without its lock.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -117,10 +119,21 @@ pub(crate) struct Labels {
 }
 
 impl Labels {
-    pub(crate) fn new(method: &Method, endpoint: &str) -> Labels {
+    /// A call's labels. An endpoint borrowed for `'static` comes from the program (a generated
+    /// operation's template), not from a server, so its label is made without the process-wide set
+    /// that caps labels of concrete paths: no lock and no copy on the common path.
+    #[allow(clippy::ptr_arg)] // which variant it is matters, not only the text
+    pub(crate) fn new(method: &Method, endpoint: &Cow<'static, str>) -> Labels {
+        let endpoint = match endpoint {
+            Cow::Borrowed(e) if e.contains('{') || !e.contains('/') || already_label(e) => {
+                SharedString::const_str(e)
+            }
+            Cow::Borrowed(e) => SharedString::from(path_label(e)),
+            Cow::Owned(e) => SharedString::from(Arc::<str>::from(endpoint_label(e).as_ref())),
+        };
         Labels {
             method: method_label(method),
-            endpoint: SharedString::from(Arc::<str>::from(endpoint_label(endpoint).as_ref())),
+            endpoint,
         }
     }
 }
@@ -260,5 +273,12 @@ mod tests {
             .collect();
         assert!(labels.contains(OTHER_ENDPOINT));
         assert!(labels.len() <= MAX_PATH_LABELS + 1, "{}", labels.len());
+        // The program's own endpoints keep their labels past the cap, and are normalised alike.
+        let label = |e: Cow<'static, str>| Labels::new(&Method::GET, &e).endpoint.to_string();
+        assert_eq!(label(Cow::Borrowed("/items/{id}")), "/items/{id}");
+        assert_eq!(label(Cow::Borrowed("/cap-test/static")), "/cap-test/static");
+        assert_eq!(label(Cow::Borrowed("/users/42?x=1")), "/users/{id}");
+        assert_eq!(label(Cow::Owned("/cap-test/late".into())), OTHER_ENDPOINT);
+        assert_eq!(label(Cow::Owned("/items/{id}".into())), "/items/{id}");
     }
 }

@@ -71,6 +71,8 @@ impl ConnectorBuilder {
                 .map_err(|e| Error::validation(&format!("default_headers.{k}"), e))?;
             default_headers.insert(name, value);
         }
+        let request_id_name = HeaderName::from_bytes(config.request_id_header.as_bytes())
+            .map_err(|e| Error::validation("request_id_header", e))?;
         let auth = self
             .auth
             .or_else(|| config.auth.clone().map(|a| a.into_strategy()));
@@ -105,6 +107,7 @@ impl ConnectorBuilder {
                 breaker: CircuitBreaker::new(config.circuit_breaker.clone()),
                 base_url,
                 default_headers,
+                request_id_name,
                 http: RwLock::new(None),
                 auth: RwLock::new(auth),
                 redactor: RwLock::new(redactor),
@@ -139,6 +142,9 @@ pub(crate) struct Inner {
     pub(crate) config: ConnectorConfig,
     pub(crate) base_url: Url,
     pub(crate) default_headers: HeaderMap,
+    /// `config.request_id_header`, parsed once: a name outside the standard set costs an allocation
+    /// each time it is parsed.
+    pub(crate) request_id_name: HeaderName,
     pub(crate) http: RwLock<Option<reqwest::Client>>,
     pub(crate) auth: RwLock<Option<Arc<dyn AuthStrategy>>>,
     pub(crate) redactor: RwLock<Redactor>,

@@ -38,6 +38,7 @@
 //! Architecture Invariant: generated operations are thin calls into [`Connector::request`]; nothing here
 //! is generic over the operation, so its code is compiled once, not once per endpoint.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -46,7 +47,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -126,7 +127,7 @@ struct Unread {
     in_flight: InFlight,
     shutdown: CancellationToken,
     method: Method,
-    endpoint: String,
+    endpoint: Cow<'static, str>,
     started: Instant,
 }
 
@@ -136,7 +137,9 @@ struct Call<'a> {
     client: reqwest::Client,
     /// The metric labels of every attempt.
     labels: observe::Labels,
-    endpoint: String,
+    /// The operation's template (borrowed from the generated code, so copied for free) or the
+    /// call's shown path.
+    endpoint: Cow<'static, str>,
     request_id: String,
     idempotency_key: Option<String>,
     started: Instant,
@@ -195,13 +198,13 @@ impl Connector {
         mode: BodyMode,
     ) -> Result<(Response<Bytes>, Option<Unread>), Error> {
         let started = Instant::now();
-        let endpoint = match opts.endpoint.as_deref() {
-            Some(e) => e.to_owned(),
-            None => shown_path(&opts.path, &lock(&self.inner.redactor)),
+        let endpoint: Cow<'static, str> = match &opts.endpoint {
+            Some(e) => e.clone(),
+            None => Cow::Owned(shown_path(&opts.path, &lock(&self.inner.redactor))),
         };
         let request_id = opts
             .headers
-            .get(self.inner.config.request_id_header.as_str())
+            .get(&self.inner.request_id_name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .unwrap_or_else(crate::request::random_uuid);
@@ -237,7 +240,7 @@ impl Connector {
                 client,
                 labels: observe::Labels::new(&opts.method, &endpoint),
                 endpoint: endpoint.clone(),
-                request_id: request_id.clone(),
+                request_id,
                 idempotency_key,
                 started,
                 mode,
@@ -246,7 +249,7 @@ impl Connector {
             let r = tokio::select! {
                 biased;
                 who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(cancelled_error(who)
-                    .with_context(Some(&request_id), &opts.method, &endpoint, 0, started.elapsed())),
+                    .with_context(Some(&call.request_id), &opts.method, &endpoint, 0, started.elapsed())),
                 // Boxed: the attempt loop (hooks, auth, the exchange) is most of the call's state; the
                 // futures around it stay small to move.
                 r = Box::pin(self.attempts(&call)) => r,
@@ -433,7 +436,7 @@ impl Connector {
                                 revalidated,
                                 deduplicated: false,
                                 method: opts.method.clone(),
-                                endpoint: call.endpoint.clone(),
+                                endpoint: call.endpoint.clone().into_owned(),
                             },
                         };
                         return Ok((response, unread));
@@ -597,9 +600,14 @@ impl Connector {
         if let Some(raw) = &opts.raw_query {
             append_raw_query(&mut url, raw);
         }
-        let mut headers = inner.default_headers.clone();
-        for name in opts.headers.keys() {
-            headers.remove(name);
+        // Sized once for the defaults, the call's headers and the few the pipeline adds (content
+        // type, request id, idempotency key): growing a map reallocates both of its tables.
+        let mut headers =
+            HeaderMap::with_capacity(inner.default_headers.len() + opts.headers.len() + 3);
+        for (k, v) in &inner.default_headers {
+            if !opts.headers.contains_key(k) {
+                headers.append(k, v.clone());
+            }
         }
         for (k, v) in &opts.headers {
             headers.append(k, v.clone());
@@ -636,11 +644,13 @@ impl Connector {
             redactor,
             security: opts.security,
         };
-        if !parts
-            .headers
-            .contains_key(inner.config.request_id_header.as_str())
-        {
-            parts.set_header(&inner.config.request_id_header, &call.request_id)?;
+        if !parts.headers.contains_key(&inner.request_id_name) {
+            let mut v = HeaderValue::from_str(&call.request_id)
+                .map_err(|e| Error::validation(&format!("header {}", inner.request_id_name), e))?;
+            if parts.redactor.is_sensitive(inner.request_id_name.as_str()) {
+                v.set_sensitive(true);
+            }
+            parts.headers.insert(inner.request_id_name.clone(), v);
         }
         if let Some(k) = &call.idempotency_key {
             parts.set_header(&inner.config.idempotency.header, k)?;
@@ -687,11 +697,13 @@ pub(crate) fn shown_path(path: &str, redactor: &Redactor) -> String {
 }
 
 fn host_key(url: &Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    )
+    use std::fmt::Write;
+    let host = url.host_str().unwrap_or("");
+    // Sized for the port too: `format!` would allocate, then grow for the port.
+    let mut key = String::with_capacity(host.len() + 6);
+    key.push_str(host);
+    let _ = write!(key, ":{}", url.port_or_known_default().unwrap_or(0));
+    key
 }
 
 fn server_request_id(headers: &HeaderMap) -> Option<String> {
@@ -789,7 +801,7 @@ struct Guarded {
     request_id: String,
     attempt: u32,
     method: Method,
-    endpoint: String,
+    endpoint: Cow<'static, str>,
     started: Instant,
 }
 

@@ -685,14 +685,15 @@ impl RequestOptions {
 /// The base URL one call goes to. Without an operation server it is the configured base URL. An
 /// operation server listed in `overrides` (by its URL as declared, or `*` for every one) goes to the
 /// replacement instead; otherwise an absolute one is used as it is and a relative one is resolved
-/// against the configured base (`https://h/v1` with `/v2` is `https://h/v2`).
-pub fn call_base(
-    base: &Url,
+/// against the configured base (`https://h/v1` with `/v2` is `https://h/v2`). The configured base
+/// is borrowed, not copied.
+pub fn call_base<'a>(
+    base: &'a Url,
     overrides: &std::collections::BTreeMap<String, String>,
     server: Option<&str>,
-) -> Result<Url, Error> {
+) -> Result<Cow<'a, Url>, Error> {
     let Some(server) = server else {
-        return Ok(base.clone());
+        return Ok(Cow::Borrowed(base));
     };
     let chosen = overrides.get(server).or_else(|| overrides.get("*"));
     let url = match chosen {
@@ -709,7 +710,7 @@ pub fn call_base(
             format!("`{server}` is not an http(s) URL"),
         ));
     }
-    Ok(url)
+    Ok(Cow::Owned(url))
 }
 
 /// `base` and `path` joined (`path` is absolute when it starts with a scheme), with `raw_query`

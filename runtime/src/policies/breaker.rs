@@ -40,7 +40,7 @@ pub struct CircuitBreaker {
 #[derive(Debug)]
 pub struct BreakerTicket<'a> {
     breaker: &'a CircuitBreaker,
-    host: String,
+    host: &'a str,
     probe: bool,
     recorded: bool,
 }
@@ -49,15 +49,14 @@ impl BreakerTicket<'_> {
     /// Report how the attempt ended.
     pub fn record(mut self, outcome: Outcome) {
         self.recorded = true;
-        self.breaker.record(&self.host, self.probe, outcome);
+        self.breaker.record(self.host, self.probe, outcome);
     }
 }
 
 impl Drop for BreakerTicket<'_> {
     fn drop(&mut self) {
         if !self.recorded {
-            self.breaker
-                .record(&self.host, self.probe, Outcome::Neutral);
+            self.breaker.record(self.host, self.probe, Outcome::Neutral);
         }
     }
 }
@@ -89,10 +88,10 @@ impl CircuitBreaker {
     }
 
     /// Ask to send one attempt to `host`. Fails fast (SERVER_ERROR, retryable, not sent) while open.
-    pub fn acquire(&self, host: &str) -> Result<BreakerTicket<'_>, Error> {
+    pub fn acquire<'a>(&'a self, host: &'a str) -> Result<BreakerTicket<'a>, Error> {
         let ticket = |probe| BreakerTicket {
             breaker: self,
-            host: host.to_owned(),
+            host,
             probe,
             recorded: false,
         };
