@@ -42,11 +42,7 @@ pub fn endpoint_label(endpoint: &str) -> Cow<'_, str> {
     if endpoint.contains('{') || !endpoint.contains('/') {
         return Cow::Borrowed(endpoint);
     }
-    let label: Cow<'_, str> = if already_label(endpoint) {
-        Cow::Borrowed(endpoint)
-    } else {
-        Cow::Owned(path_label(endpoint))
-    };
+    let label = uncapped_label(endpoint);
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let mut seen = SEEN
         .get_or_init(Default::default)
@@ -60,6 +56,15 @@ pub fn endpoint_label(endpoint: &str) -> Cow<'_, str> {
     }
     seen.insert(label.clone().into_owned());
     label
+}
+
+/// An endpoint's label before the cap: a template or an operation name as it is, a path normalised.
+fn uncapped_label(endpoint: &str) -> Cow<'_, str> {
+    if endpoint.contains('{') || !endpoint.contains('/') || already_label(endpoint) {
+        Cow::Borrowed(endpoint)
+    } else {
+        Cow::Owned(path_label(endpoint))
+    }
 }
 
 /// Whether `path_label` would leave this path as it is: no query, fragment or scheme, no id-like
@@ -125,10 +130,10 @@ impl Labels {
     #[allow(clippy::ptr_arg)] // which variant it is matters, not only the text
     pub(crate) fn new(method: &Method, endpoint: &Cow<'static, str>) -> Labels {
         let endpoint = match endpoint {
-            Cow::Borrowed(e) if e.contains('{') || !e.contains('/') || already_label(e) => {
-                SharedString::const_str(e)
-            }
-            Cow::Borrowed(e) => SharedString::from(path_label(e)),
+            Cow::Borrowed(e) => match uncapped_label(e) {
+                Cow::Borrowed(label) => SharedString::const_str(label),
+                Cow::Owned(label) => SharedString::from(label),
+            },
             Cow::Owned(e) => SharedString::from(Arc::<str>::from(endpoint_label(e).as_ref())),
         };
         Labels {

@@ -47,7 +47,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName};
 use http::{Method, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -645,12 +645,7 @@ impl Connector {
             security: opts.security,
         };
         if !parts.headers.contains_key(&inner.request_id_name) {
-            let mut v = HeaderValue::from_str(&call.request_id)
-                .map_err(|e| Error::validation(&format!("header {}", inner.request_id_name), e))?;
-            if parts.redactor.is_sensitive(inner.request_id_name.as_str()) {
-                v.set_sensitive(true);
-            }
-            parts.headers.insert(inner.request_id_name.clone(), v);
+            parts.set_named_header(inner.request_id_name.clone(), &call.request_id)?;
         }
         if let Some(k) = &call.idempotency_key {
             parts.set_header(&inner.config.idempotency.header, k)?;

@@ -824,12 +824,17 @@ impl RequestParts {
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
         let n = HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| Error::validation(&format!("header {name}"), e))?;
+        self.set_named_header(n, value)
+    }
+
+    /// [`RequestParts::set_header`] with the name already parsed.
+    pub(crate) fn set_named_header(&mut self, name: HeaderName, value: &str) -> Result<(), Error> {
         let mut v = HeaderValue::from_str(value)
             .map_err(|e| Error::validation(&format!("header {name}"), e))?;
-        if self.redactor.is_sensitive(name) {
+        if self.redactor.is_sensitive(name.as_str()) {
             v.set_sensitive(true);
         }
-        self.headers.insert(n, v);
+        self.headers.insert(name, v);
         Ok(())
     }
 
