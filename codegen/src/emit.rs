@@ -369,36 +369,38 @@ fn tri_state_inner(t: &Ty) -> &Ty {
 }
 
 /// `Deserialize` for a struct, written out instead of derived, through the runtime's
-/// `__struct_de!` (one local and one match arm per field; see the macro for the field kinds):
-/// compiles to a fraction of serde's derive and keeps the generated text short. Numbers also
-/// arrive as decimal text (`"19.720000"`), accepted when the text parses exactly.
+/// `__struct_de!`: required fields, then the others, each with the `de` function that reads it
+/// (one local and one match arm per field; see the macro). Compiles to a fraction of serde's
+/// derive and keeps the generated text short. Numbers also arrive as decimal text
+/// (`"19.720000"`), accepted when the text parses exactly.
 fn struct_deserialize(name: &Ident, s: &Struct, request_side: bool) -> TokenStream {
-    let fields = s.fields.iter().map(|f| {
+    let mut required = Vec::new();
+    let mut optional = Vec::new();
+    for f in &s.fields {
         let fname = ident(&f.name);
-        let kind = ident(if f.tri_state && request_side {
-            "tri"
+        let wire = &f.wire_name;
+        let (list, read) = if f.tri_state && request_side {
+            (&mut optional, "read")
         } else {
             match &f.ty {
-                Ty::Option(inner) if matches!(**inner, Ty::Float(_)) => "optn",
-                Ty::Option(_) => "opt",
-                Ty::Float(_) => "reqn",
-                _ => "req",
+                Ty::Option(inner) if matches!(**inner, Ty::Float(_)) => {
+                    (&mut optional, "read_opt_num")
+                }
+                Ty::Option(_) => (&mut optional, "read_opt"),
+                Ty::Float(_) => (&mut required, "read_num"),
+                _ => (&mut required, "read"),
             }
-        });
-        // The macro names the wire after the field when they are spelt alike.
-        let wire = (f.name != f.wire_name).then(|| {
-            let w = &f.wire_name;
-            quote!(= #w)
-        });
-        quote!(#fname: #kind #wire,)
-    });
+        };
+        let read = ident(read);
+        list.push(quote!(#fname #wire #read,));
+    }
     let extra = s
         .additional
         .is_some()
         .then(|| quote!(..additional_properties));
     quote! {
         connector_runtime::__struct_de! {
-            #name { #(#fields)* #extra }
+            #name { req [#(#required)*] opt [#(#optional)*] #extra }
         }
     }
 }

@@ -22,7 +22,8 @@ pub struct AgentCompact {
 }
 #[cfg(feature = "agents")]
 connector_runtime::__struct_de! {
-    AgentCompact { gid : opt, resource_type : opt, resource_subtype : opt, name : opt, }
+    AgentCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    resource_subtype "resource_subtype" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -46,8 +47,10 @@ pub struct AgentResponse {
 }
 #[cfg(feature = "agents")]
 connector_runtime::__struct_de! {
-    AgentResponse { gid : opt, resource_type : opt, resource_subtype : opt, name : opt,
-    description : opt, behavior_guidance : opt, workspace : req, photo : opt, }
+    AgentResponse { req[workspace "workspace" read,] opt[gid "gid" read_opt,
+    resource_type "resource_type" read_opt, resource_subtype "resource_subtype" read_opt,
+    name "name" read_opt, description "description" read_opt, behavior_guidance
+    "behavior_guidance" read_opt, photo "photo" read_opt,] }
 }
 #[cfg(
     any(
@@ -119,7 +122,8 @@ pub struct AgentResponseWorkspace {
     )
 )]
 connector_runtime::__struct_de! {
-    AgentResponseWorkspace { gid : opt, resource_type : opt, name : opt, }
+    AgentResponseWorkspace { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt,] }
 }
 #[cfg(any(feature = "agents", feature = "users", feature = "workspaces"))]
 /// A map of the agent's avatar image in various sizes, or null if no photo is set.
@@ -140,8 +144,10 @@ pub struct AgentResponsePhoto {
 }
 #[cfg(any(feature = "agents", feature = "users", feature = "workspaces"))]
 connector_runtime::__struct_de! {
-    AgentResponsePhoto { image_21x21 : opt, image_27x27 : opt, image_36x36 : opt,
-    image_60x60 : opt, image_128x128 : opt, image_1024x1024 : opt, }
+    AgentResponsePhoto { req[] opt[image_21x21 "image_21x21" read_opt, image_27x27
+    "image_27x27" read_opt, image_36x36 "image_36x36" read_opt, image_60x60 "image_60x60"
+    read_opt, image_128x128 "image_128x128" read_opt, image_1024x1024 "image_1024x1024"
+    read_opt,] }
 }
 #[cfg(feature = "all")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -165,8 +171,9 @@ pub struct AllocationBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    AllocationBase { gid : opt, resource_type : opt, start_date : opt, end_date : opt,
-    effort : opt, }
+    AllocationBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, start_date "start_date" read_opt, end_date "end_date" read_opt, effort
+    "effort" read_opt,] }
 }
 #[cfg(feature = "allocations")]
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
@@ -182,7 +189,8 @@ pub struct AllocationBaseEffort {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    AllocationBaseEffort { type_ : opt = "type", value : optn, }
+    AllocationBaseEffort { req[] opt[type_ "type" read_opt, value "value" read_opt_num,]
+    }
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
@@ -213,9 +221,10 @@ pub struct AllocationResponse {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    AllocationResponse { gid : opt, resource_type : opt, start_date : opt, end_date :
-    opt, effort : opt, assignee : opt, created_by : opt, parent : opt, resource_subtype :
-    opt, }
+    AllocationResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, start_date "start_date" read_opt, end_date "end_date" read_opt, effort
+    "effort" read_opt, assignee "assignee" read_opt, created_by "created_by" read_opt,
+    parent "parent" read_opt, resource_subtype "resource_subtype" read_opt,] }
 }
 #[cfg(feature = "allocations")]
 pub type AllocationResponseAssignee = AgentResponseWorkspace;
@@ -313,7 +322,8 @@ pub struct UserCompact {
     )
 )]
 connector_runtime::__struct_de! {
-    UserCompact { gid : opt, resource_type : opt, name : opt, }
+    UserCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt,] }
 }
 #[cfg(
     any(
@@ -366,8 +376,9 @@ pub struct AllocationRequest {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    AllocationRequest { gid : opt, resource_type : opt, start_date : opt, end_date : opt,
-    effort : tri, assignee : opt, parent : opt, }
+    AllocationRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, start_date "start_date" read_opt, end_date "end_date" read_opt, effort
+    "effort" read, assignee "assignee" read_opt, parent "parent" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -385,8 +396,9 @@ pub struct AddCustomFieldSettingRequest {
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 connector_runtime::__struct_de! {
-    AddCustomFieldSettingRequest { custom_field : req, is_important : opt, insert_before
-    : opt, insert_after : opt, }
+    AddCustomFieldSettingRequest { req[custom_field "custom_field" read,]
+    opt[is_important "is_important" read_opt, insert_before "insert_before" read_opt,
+    insert_after "insert_after" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -542,15 +554,21 @@ pub struct CustomFieldCreateRequest {
     )
 )]
 connector_runtime::__struct_de! {
-    CustomFieldCreateRequest { gid : opt, resource_type : opt, name : opt, type_ : opt =
-    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
-    tri, input_restrictions : opt, is_formula_field : opt, date_value : tri, enum_value :
-    opt, multi_enum_values : opt, number_value : tri, text_value : tri, display_value :
-    tri, description : opt, precision : opt, format : opt, currency_code : tri,
-    custom_label : tri, custom_label_position : tri, is_global_to_workspace : opt,
-    has_notifications_enabled : opt, asana_created_field : tri, workspace : req,
-    owned_by_app : opt, people_value : opt, reference_value : opt, resource_subtype :
-    req, }
+    CustomFieldCreateRequest { req[workspace "workspace" read, resource_subtype
+    "resource_subtype" read,] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, type_ "type" read_opt, enum_options "enum_options"
+    read_opt, enabled "enabled" read_opt, representation_type "representation_type"
+    read_opt, id_prefix "id_prefix" read, input_restrictions "input_restrictions"
+    read_opt, is_formula_field "is_formula_field" read_opt, date_value "date_value" read,
+    enum_value "enum_value" read_opt, multi_enum_values "multi_enum_values" read_opt,
+    number_value "number_value" read, text_value "text_value" read, display_value
+    "display_value" read, description "description" read_opt, precision "precision"
+    read_opt, format "format" read_opt, currency_code "currency_code" read, custom_label
+    "custom_label" read, custom_label_position "custom_label_position" read,
+    is_global_to_workspace "is_global_to_workspace" read_opt, has_notifications_enabled
+    "has_notifications_enabled" read_opt, asana_created_field "asana_created_field" read,
+    owned_by_app "owned_by_app" read_opt, people_value "people_value" read_opt,
+    reference_value "reference_value" read_opt,] }
 }
 #[cfg(
     any(
@@ -634,8 +652,8 @@ pub struct EnumOption {
     )
 )]
 connector_runtime::__struct_de! {
-    EnumOption { gid : opt, resource_type : opt, name : opt, enabled : opt, color : opt,
-    }
+    EnumOption { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, enabled "enabled" read_opt, color "color" read_opt,] }
 }
 #[cfg(
     any(
@@ -720,7 +738,8 @@ pub struct CustomFieldCreateRequestDateValue {
     )
 )]
 connector_runtime::__struct_de! {
-    CustomFieldCreateRequestDateValue { date : opt, date_time : opt, }
+    CustomFieldCreateRequestDateValue { req[] opt[date "date" read_opt, date_time
+    "date_time" read_opt,] }
 }
 #[cfg(
     any(
@@ -865,7 +884,7 @@ pub struct AddFollowersRequest {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    AddFollowersRequest { followers : req, }
+    AddFollowersRequest { req[followers "followers" read,] opt[] }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -875,7 +894,7 @@ pub struct AddMembersRequest {
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 connector_runtime::__struct_de! {
-    AddMembersRequest { members : req, }
+    AddMembersRequest { req[members "members" read,] opt[] }
 }
 #[cfg(
     any(
@@ -932,7 +951,8 @@ pub struct AsanaResource {
     )
 )]
 connector_runtime::__struct_de! {
-    AsanaResource { gid : opt, resource_type : opt, }
+    AsanaResource { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt,] }
 }
 #[cfg(any(feature = "attachments", feature = "task_templates"))]
 /// An *attachment* object represents any file attached to a task in Asana, whether it's an uploaded file or one associated via a third-party service such as Dropbox or Google Drive.
@@ -949,8 +969,8 @@ pub struct AttachmentCompact {
 }
 #[cfg(any(feature = "attachments", feature = "task_templates"))]
 connector_runtime::__struct_de! {
-    AttachmentCompact { gid : opt, resource_type : opt, name : opt, resource_subtype :
-    opt, }
+    AttachmentCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, resource_subtype "resource_subtype" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -984,8 +1004,9 @@ pub struct AttachmentRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    AttachmentRequest { resource_subtype : opt, file : opt, parent : req, url : opt, name
-    : opt, connect_to_app : opt, }
+    AttachmentRequest { req[parent "parent" read,] opt[resource_subtype
+    "resource_subtype" read_opt, file "file" read_opt, url "url" read_opt, name "name"
+    read_opt, connect_to_app "connect_to_app" read_opt,] }
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
@@ -1023,9 +1044,12 @@ pub struct AttachmentResponse {
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__struct_de! {
-    AttachmentResponse { gid : opt, resource_type : opt, name : opt, resource_subtype :
-    opt, created_at : opt, download_url : opt, permanent_url : opt, host : opt, parent :
-    opt, size : opt, view_url : opt, connected_to_app : opt, }
+    AttachmentResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, resource_subtype "resource_subtype" read_opt,
+    created_at "created_at" read_opt, download_url "download_url" read_opt, permanent_url
+    "permanent_url" read_opt, host "host" read_opt, parent "parent" read_opt, size "size"
+    read_opt, view_url "view_url" read_opt, connected_to_app "connected_to_app"
+    read_opt,] }
 }
 #[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1043,8 +1067,9 @@ pub struct AttachmentResponseParent {
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__struct_de! {
-    AttachmentResponseParent { gid : opt, resource_type : opt, name : opt,
-    resource_subtype : opt, created_by : opt, }
+    AttachmentResponseParent { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, name "name" read_opt, resource_subtype "resource_subtype"
+    read_opt, created_by "created_by" read_opt,] }
 }
 #[cfg(
     any(
@@ -1086,8 +1111,10 @@ pub struct AuditLogEvent {
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__struct_de! {
-    AuditLogEvent { gid : opt, created_at : opt, event_type : opt, event_category : opt,
-    actor : opt, resource : opt, details : opt, context : opt, }
+    AuditLogEvent { req[] opt[gid "gid" read_opt, created_at "created_at" read_opt,
+    event_type "event_type" read_opt, event_category "event_category" read_opt, actor
+    "actor" read_opt, resource "resource" read_opt, details "details" read_opt, context
+    "context" read_opt,] }
 }
 #[cfg(feature = "audit_log_api")]
 /// The entity that triggered the event. Will typically be a user.
@@ -1105,7 +1132,8 @@ pub struct AuditLogEventActor {
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__struct_de! {
-    AuditLogEventActor { actor_type : opt, gid : opt, name : opt, email : opt, }
+    AuditLogEventActor { req[] opt[actor_type "actor_type" read_opt, gid "gid" read_opt,
+    name "name" read_opt, email "email" read_opt,] }
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
@@ -1132,8 +1160,9 @@ pub struct AuditLogEventResource {
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__struct_de! {
-    AuditLogEventResource { resource_type : opt, resource_subtype : opt, gid : opt, name
-    : opt, email : opt, }
+    AuditLogEventResource { req[] opt[resource_type "resource_type" read_opt,
+    resource_subtype "resource_subtype" read_opt, gid "gid" read_opt, name "name"
+    read_opt, email "email" read_opt,] }
 }
 #[cfg(feature = "audit_log_api")]
 /// Event specific details. The schema will vary depending on the `event_type`.
@@ -1152,8 +1181,9 @@ pub struct AuditLogEventDetails {
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__struct_de! {
-    AuditLogEventDetails { old_value : opt, new_value : opt, group : opt, saml_response :
-    opt, ..additional_properties }
+    AuditLogEventDetails { req[] opt[old_value "old_value" read_opt, new_value
+    "new_value" read_opt, group "group" read_opt, saml_response "saml_response"
+    read_opt,]..additional_properties }
 }
 #[cfg(feature = "audit_log_api")]
 /// The context from which this event originated.
@@ -1181,9 +1211,11 @@ pub struct AuditLogEventContext {
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__struct_de! {
-    AuditLogEventContext { context_type : opt, api_authentication_method : opt,
-    client_ip_address : opt, user_agent : opt, oauth_app_name : opt, rule_name : opt,
-    on_behalf_of_user_id : opt, }
+    AuditLogEventContext { req[] opt[context_type "context_type" read_opt,
+    api_authentication_method "api_authentication_method" read_opt, client_ip_address
+    "client_ip_address" read_opt, user_agent "user_agent" read_opt, oauth_app_name
+    "oauth_app_name" read_opt, rule_name "rule_name" read_opt, on_behalf_of_user_id
+    "on_behalf_of_user_id" read_opt,] }
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
@@ -1210,7 +1242,7 @@ pub struct BatchRequest {
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__struct_de! {
-    BatchRequest { actions : opt, }
+    BatchRequest { req[] opt[actions "actions" read_opt,] }
 }
 #[cfg(feature = "batch_api")]
 /// An action object for use in a batch request.
@@ -1229,7 +1261,8 @@ pub struct BatchRequestAction {
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__struct_de! {
-    BatchRequestAction { relative_path : req, method : req, data : opt, options : opt, }
+    BatchRequestAction { req[relative_path "relative_path" read, method "method" read,]
+    opt[data "data" read_opt, options "options" read_opt,] }
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__string_enum! {
@@ -1253,7 +1286,8 @@ pub struct BatchRequestActionOptions {
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__struct_de! {
-    BatchRequestActionOptions { limit : opt, offset : opt, fields : opt, }
+    BatchRequestActionOptions { req[] opt[limit "limit" read_opt, offset "offset"
+    read_opt, fields "fields" read_opt,] }
 }
 #[cfg(feature = "batch_api")]
 /// A response object returned from a batch request.
@@ -1268,7 +1302,8 @@ pub struct BatchResponse {
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__struct_de! {
-    BatchResponse { status_code : opt, headers : opt, body : opt, }
+    BatchResponse { req[] opt[status_code "status_code" read_opt, headers "headers"
+    read_opt, body "body" read_opt,] }
 }
 #[cfg(feature = "all")]
 /// A *budget* object represents a budget for a given parent.
@@ -1286,7 +1321,8 @@ pub struct BudgetCompact {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    BudgetCompact { gid : opt, resource_type : opt, budget_type : opt, }
+    BudgetCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    budget_type "budget_type" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
@@ -1310,8 +1346,9 @@ pub struct BudgetResponse {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetResponse { gid : opt, resource_type : opt, budget_type : opt, estimate : opt,
-    actual : opt, total : opt, parent : opt, }
+    BudgetResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, budget_type "budget_type" read_opt, estimate "estimate" read_opt, actual
+    "actual" read_opt, total "total" read_opt, parent "parent" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1331,8 +1368,9 @@ pub struct BudgetEstimateResponse {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetEstimateResponse { billable_status_filter : opt, source : opt, enabled : opt,
-    units : opt, value : optn, }
+    BudgetEstimateResponse { req[] opt[billable_status_filter "billable_status_filter"
+    read_opt, source "source" read_opt, enabled "enabled" read_opt, units "units"
+    read_opt, value "value" read_opt_num,] }
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
@@ -1362,7 +1400,8 @@ pub struct BudgetActualResponse {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetActualResponse { billable_status_filter : opt, value : optn, units : opt, }
+    BudgetActualResponse { req[] opt[billable_status_filter "billable_status_filter"
+    read_opt, value "value" read_opt_num, units "units" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
@@ -1379,7 +1418,8 @@ pub struct BudgetTotalResponse {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetTotalResponse { enabled : opt, value : optn, units : opt, }
+    BudgetTotalResponse { req[] opt[enabled "enabled" read_opt, value "value"
+    read_opt_num, units "units" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 pub type BudgetResponseParent = AgentResponseWorkspace;
@@ -1407,8 +1447,9 @@ pub struct BudgetRequest {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetRequest { gid : opt, resource_type : opt, budget_type : opt, estimate : opt,
-    actual : opt, total : opt, parent : opt, }
+    BudgetRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    budget_type "budget_type" read_opt, estimate "estimate" read_opt, actual "actual"
+    read_opt, total "total" read_opt, parent "parent" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 /// Defines how the estimate portion of a budget is configured. This object controls whether the estimate is enabled, what data source it uses, and which tasks (by billable status) are included in calculating the estimate value. When disabled (enabled: false and source: none), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
@@ -1428,7 +1469,8 @@ pub struct BudgetEstimateRequest {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetEstimateRequest { billable_status_filter : opt, source : opt, enabled : opt, }
+    BudgetEstimateRequest { req[] opt[billable_status_filter "billable_status_filter"
+    read_opt, source "source" read_opt, enabled "enabled" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 /// Defines the configuration of the actual portion of a budget. The actual value represents aggregated time tracking data attributed to the budget’s parent. This object controls which time entries are included based on their billable status. When no entries match the selected filter, the value will be 0.
@@ -1442,7 +1484,8 @@ pub struct BudgetActualRequest {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetActualRequest { billable_status_filter : opt, }
+    BudgetActualRequest { req[] opt[billable_status_filter "billable_status_filter"
+    read_opt,] }
 }
 #[cfg(feature = "budgets")]
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
@@ -1457,7 +1500,8 @@ pub struct BudgetTotalRequest {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    BudgetTotalRequest { enabled : opt, value : optn, }
+    BudgetTotalRequest { req[] opt[enabled "enabled" read_opt, value "value"
+    read_opt_num,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1550,13 +1594,19 @@ pub struct CustomFieldBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    CustomFieldBase { gid : opt, resource_type : opt, name : opt, type_ : opt = "type",
-    enum_options : opt, enabled : opt, representation_type : opt, id_prefix : opt,
-    input_restrictions : opt, is_formula_field : opt, date_value : opt, enum_value : opt,
-    multi_enum_values : opt, number_value : optn, text_value : opt, display_value : opt,
-    description : opt, precision : opt, format : opt, currency_code : opt, custom_label :
-    opt, custom_label_position : opt, is_global_to_workspace : opt,
-    has_notifications_enabled : opt, asana_created_field : opt, }
+    CustomFieldBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, type_ "type" read_opt, enum_options "enum_options"
+    read_opt, enabled "enabled" read_opt, representation_type "representation_type"
+    read_opt, id_prefix "id_prefix" read_opt, input_restrictions "input_restrictions"
+    read_opt, is_formula_field "is_formula_field" read_opt, date_value "date_value"
+    read_opt, enum_value "enum_value" read_opt, multi_enum_values "multi_enum_values"
+    read_opt, number_value "number_value" read_opt_num, text_value "text_value" read_opt,
+    display_value "display_value" read_opt, description "description" read_opt, precision
+    "precision" read_opt, format "format" read_opt, currency_code "currency_code"
+    read_opt, custom_label "custom_label" read_opt, custom_label_position
+    "custom_label_position" read_opt, is_global_to_workspace "is_global_to_workspace"
+    read_opt, has_notifications_enabled "has_notifications_enabled" read_opt,
+    asana_created_field "asana_created_field" read_opt,] }
 }
 #[cfg(
     any(
@@ -1622,11 +1672,14 @@ pub struct CustomFieldCompact {
     )
 )]
 connector_runtime::__struct_de! {
-    CustomFieldCompact { gid : opt, resource_type : opt, name : opt, type_ : opt =
-    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
-    opt, input_restrictions : opt, is_formula_field : opt, date_value : opt, enum_value :
-    opt, multi_enum_values : opt, number_value : optn, text_value : opt, display_value :
-    opt, }
+    CustomFieldCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, type_ "type" read_opt, enum_options "enum_options"
+    read_opt, enabled "enabled" read_opt, representation_type "representation_type"
+    read_opt, id_prefix "id_prefix" read_opt, input_restrictions "input_restrictions"
+    read_opt, is_formula_field "is_formula_field" read_opt, date_value "date_value"
+    read_opt, enum_value "enum_value" read_opt, multi_enum_values "multi_enum_values"
+    read_opt, number_value "number_value" read_opt_num, text_value "text_value" read_opt,
+    display_value "display_value" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1757,14 +1810,20 @@ pub struct CustomFieldRequest {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    CustomFieldRequest { gid : opt, resource_type : opt, name : opt, type_ : opt =
-    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
-    tri, input_restrictions : opt, is_formula_field : opt, date_value : tri, enum_value :
-    opt, multi_enum_values : opt, number_value : tri, text_value : tri, display_value :
-    tri, description : opt, precision : opt, format : opt, currency_code : tri,
-    custom_label : tri, custom_label_position : tri, is_global_to_workspace : opt,
-    has_notifications_enabled : opt, asana_created_field : tri, workspace : req,
-    owned_by_app : opt, people_value : opt, reference_value : opt, }
+    CustomFieldRequest { req[workspace "workspace" read,] opt[gid "gid" read_opt,
+    resource_type "resource_type" read_opt, name "name" read_opt, type_ "type" read_opt,
+    enum_options "enum_options" read_opt, enabled "enabled" read_opt, representation_type
+    "representation_type" read_opt, id_prefix "id_prefix" read, input_restrictions
+    "input_restrictions" read_opt, is_formula_field "is_formula_field" read_opt,
+    date_value "date_value" read, enum_value "enum_value" read_opt, multi_enum_values
+    "multi_enum_values" read_opt, number_value "number_value" read, text_value
+    "text_value" read, display_value "display_value" read, description "description"
+    read_opt, precision "precision" read_opt, format "format" read_opt, currency_code
+    "currency_code" read, custom_label "custom_label" read, custom_label_position
+    "custom_label_position" read, is_global_to_workspace "is_global_to_workspace"
+    read_opt, has_notifications_enabled "has_notifications_enabled" read_opt,
+    asana_created_field "asana_created_field" read, owned_by_app "owned_by_app" read_opt,
+    people_value "people_value" read_opt, reference_value "reference_value" read_opt,] }
 }
 #[cfg(any(feature = "custom_fields", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1848,15 +1907,24 @@ pub struct CustomFieldResponse {
 }
 #[cfg(any(feature = "custom_fields", feature = "tasks"))]
 connector_runtime::__struct_de! {
-    CustomFieldResponse { gid : opt, resource_type : opt, name : opt, type_ : opt =
-    "type", enum_options : opt, enabled : opt, representation_type : opt, id_prefix :
-    opt, input_restrictions : opt, is_formula_field : opt, date_value : opt, enum_value :
-    opt, multi_enum_values : opt, number_value : optn, text_value : opt, display_value :
-    opt, description : opt, precision : opt, format : opt, currency_code : opt,
-    custom_label : opt, custom_label_position : opt, is_global_to_workspace : opt,
-    has_notifications_enabled : opt, asana_created_field : opt, is_value_read_only : opt,
-    created_by : opt, people_value : opt, reference_value : opt, html_text_value : opt,
-    privacy_setting : opt, default_access_level : opt, resource_subtype : opt, }
+    CustomFieldResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, type_ "type" read_opt, enum_options "enum_options"
+    read_opt, enabled "enabled" read_opt, representation_type "representation_type"
+    read_opt, id_prefix "id_prefix" read_opt, input_restrictions "input_restrictions"
+    read_opt, is_formula_field "is_formula_field" read_opt, date_value "date_value"
+    read_opt, enum_value "enum_value" read_opt, multi_enum_values "multi_enum_values"
+    read_opt, number_value "number_value" read_opt_num, text_value "text_value" read_opt,
+    display_value "display_value" read_opt, description "description" read_opt, precision
+    "precision" read_opt, format "format" read_opt, currency_code "currency_code"
+    read_opt, custom_label "custom_label" read_opt, custom_label_position
+    "custom_label_position" read_opt, is_global_to_workspace "is_global_to_workspace"
+    read_opt, has_notifications_enabled "has_notifications_enabled" read_opt,
+    asana_created_field "asana_created_field" read_opt, is_value_read_only
+    "is_value_read_only" read_opt, created_by "created_by" read_opt, people_value
+    "people_value" read_opt, reference_value "reference_value" read_opt, html_text_value
+    "html_text_value" read_opt, privacy_setting "privacy_setting" read_opt,
+    default_access_level "default_access_level" read_opt, resource_subtype
+    "resource_subtype" read_opt,] }
 }
 #[cfg(
     any(
@@ -1918,7 +1986,8 @@ pub struct CustomFieldSettingCompact {
 }
 #[cfg(any(feature = "access_requests", feature = "projects"))]
 connector_runtime::__struct_de! {
-    CustomFieldSettingCompact { gid : opt, resource_type : opt, }
+    CustomFieldSettingCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt,] }
 }
 #[cfg(
     any(
@@ -1957,8 +2026,9 @@ pub struct CustomFieldSettingResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    CustomFieldSettingResponse { gid : opt, resource_type : opt, project : opt,
-    is_important : opt, parent : opt, custom_field : opt, }
+    CustomFieldSettingResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, project "project" read_opt, is_important "is_important"
+    read_opt, parent "parent" read_opt, custom_field "custom_field" read_opt,] }
 }
 #[cfg(
     any(
@@ -2142,15 +2212,24 @@ pub struct CustomFieldSettingResponseCustomField {
     )
 )]
 connector_runtime::__struct_de! {
-    CustomFieldSettingResponseCustomField { gid : opt, resource_type : opt, name : opt,
-    type_ : opt = "type", enum_options : opt, enabled : opt, representation_type : opt,
-    id_prefix : tri, input_restrictions : opt, is_formula_field : opt, date_value : tri,
-    enum_value : opt, multi_enum_values : opt, number_value : tri, text_value : tri,
-    display_value : tri, description : opt, precision : opt, format : opt, currency_code
-    : tri, custom_label : tri, custom_label_position : tri, is_global_to_workspace : opt,
-    has_notifications_enabled : opt, asana_created_field : tri, is_value_read_only : opt,
-    created_by : opt, people_value : opt, reference_value : opt, html_text_value : tri,
-    privacy_setting : opt, default_access_level : opt, resource_subtype : opt, }
+    CustomFieldSettingResponseCustomField { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, name "name" read_opt, type_ "type" read_opt, enum_options
+    "enum_options" read_opt, enabled "enabled" read_opt, representation_type
+    "representation_type" read_opt, id_prefix "id_prefix" read, input_restrictions
+    "input_restrictions" read_opt, is_formula_field "is_formula_field" read_opt,
+    date_value "date_value" read, enum_value "enum_value" read_opt, multi_enum_values
+    "multi_enum_values" read_opt, number_value "number_value" read, text_value
+    "text_value" read, display_value "display_value" read, description "description"
+    read_opt, precision "precision" read_opt, format "format" read_opt, currency_code
+    "currency_code" read, custom_label "custom_label" read, custom_label_position
+    "custom_label_position" read, is_global_to_workspace "is_global_to_workspace"
+    read_opt, has_notifications_enabled "has_notifications_enabled" read_opt,
+    asana_created_field "asana_created_field" read, is_value_read_only
+    "is_value_read_only" read_opt, created_by "created_by" read_opt, people_value
+    "people_value" read_opt, reference_value "reference_value" read_opt, html_text_value
+    "html_text_value" read, privacy_setting "privacy_setting" read_opt,
+    default_access_level "default_access_level" read_opt, resource_subtype
+    "resource_subtype" read_opt,] }
 }
 #[cfg(any(feature = "memberships", feature = "tasks"))]
 /// Custom Types extend the types of Asana Objects, currently only Custom Tasks are supported.
@@ -2169,8 +2248,8 @@ pub struct CustomTypeResponse {
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__struct_de! {
-    CustomTypeResponse { gid : opt, resource_type : opt, name : opt, status_options :
-    opt, }
+    CustomTypeResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, status_options "status_options" read_opt,] }
 }
 #[cfg(feature = "custom_types")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2190,8 +2269,9 @@ pub struct CustomTypeStatusOptionResponse {
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__struct_de! {
-    CustomTypeStatusOptionResponse { gid : opt, resource_type : opt, name : opt,
-    completion_state : opt, enabled : opt, color : opt, }
+    CustomTypeStatusOptionResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, name "name" read_opt, completion_state "completion_state"
+    read_opt, enabled "enabled" read_opt, color "color" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -2210,8 +2290,8 @@ pub struct EnumOptionInsertRequest {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    EnumOptionInsertRequest { enum_option : req, before_enum_option : opt,
-    after_enum_option : opt, }
+    EnumOptionInsertRequest { req[enum_option "enum_option" read,] opt[before_enum_option
+    "before_enum_option" read_opt, after_enum_option "after_enum_option" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2240,8 +2320,9 @@ pub struct EnumOptionRequest {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    EnumOptionRequest { gid : opt, resource_type : opt, name : opt, enabled : opt, color
-    : opt, insert_before : opt, insert_after : opt, }
+    EnumOptionRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, enabled "enabled" read_opt, color "color" read_opt,
+    insert_before "insert_before" read_opt, insert_after "insert_after" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ErrorModel {
@@ -2253,7 +2334,8 @@ pub struct ErrorModel {
     pub phrase: Option<String>,
 }
 connector_runtime::__struct_de! {
-    ErrorModel { message : opt, help : opt, phrase : opt, }
+    ErrorModel { req[] opt[message "message" read_opt, help "help" read_opt, phrase
+    "phrase" read_opt,] }
 }
 /// Sadly, sometimes requests to the API are not successful. Failures can
 /// occur for a wide range of reasons. In all cases, the API should return
@@ -2272,7 +2354,7 @@ pub struct ErrorResponse {
     pub errors: Option<Vec<super::models::ErrorModel>>,
 }
 connector_runtime::__struct_de! {
-    ErrorResponse { errors : opt, }
+    ErrorResponse { req[] opt[errors "errors" read_opt,] }
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
 /// An *event* is an object representing a change to a resource that was
@@ -2330,8 +2412,9 @@ pub struct EventResponse {
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
 connector_runtime::__struct_de! {
-    EventResponse { user : opt, resource : opt, type_ : opt = "type", action : opt,
-    parent : opt, created_at : opt, change : opt, }
+    EventResponse { req[] opt[user "user" read_opt, resource "resource" read_opt, type_
+    "type" read_opt, action "action" read_opt, parent "parent" read_opt, created_at
+    "created_at" read_opt, change "change" read_opt,] }
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
 /// Information about the type of change that has occurred. This field is only present when the value of the property `action`, describing the action taken on the **resource**, is `changed`.
@@ -2350,8 +2433,9 @@ pub struct EventResponseChange {
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
 connector_runtime::__struct_de! {
-    EventResponseChange { field : opt, action : opt, new_value : opt, added_value : opt,
-    removed_value : opt, }
+    EventResponseChange { req[] opt[field "field" read_opt, action "action" read_opt,
+    new_value "new_value" read_opt, added_value "added_value" read_opt, removed_value
+    "removed_value" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2367,7 +2451,8 @@ pub struct GoalAddSubgoalRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    GoalAddSubgoalRequest { subgoal : req, insert_before : opt, insert_after : opt, }
+    GoalAddSubgoalRequest { req[subgoal "subgoal" read,] opt[insert_before
+    "insert_before" read_opt, insert_after "insert_after" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2377,7 +2462,7 @@ pub struct GoalAddSupportingWorkRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    GoalAddSupportingWorkRequest { supporting_work : req, }
+    GoalAddSupportingWorkRequest { req[supporting_work "supporting_work" read,] opt[] }
 }
 #[cfg(feature = "all")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -2413,8 +2498,10 @@ pub struct GoalBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    GoalBase { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes : opt,
-    due_on : opt, start_on : opt, is_workspace_level : opt, liked : opt, }
+    GoalBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt, name
+    "name" read_opt, html_notes "html_notes" read_opt, notes "notes" read_opt, due_on
+    "due_on" read_opt, start_on "start_on" read_opt, is_workspace_level
+    "is_workspace_level" read_opt, liked "liked" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "memberships"))]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -2434,7 +2521,8 @@ pub struct GoalCompact {
 }
 #[cfg(any(feature = "goals", feature = "memberships"))]
 connector_runtime::__struct_de! {
-    GoalCompact { gid : opt, resource_type : opt, name : opt, owner : opt, }
+    GoalCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, owner "owner" read_opt,] }
 }
 #[cfg(any(feature = "goal_relationships", feature = "goals", feature = "memberships"))]
 pub type GoalCompactOwner = UserCompact;
@@ -2485,10 +2573,13 @@ pub struct GoalMetricBase {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GoalMetricBase { gid : opt, resource_type : opt, resource_subtype : opt, precision :
-    opt, unit : opt, currency_code : tri, initial_number_value : optn,
-    target_number_value : optn, current_number_value : optn, current_display_value : opt,
-    progress_source : opt, is_custom_weight : opt, }
+    GoalMetricBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, precision "precision"
+    read_opt, unit "unit" read_opt, currency_code "currency_code" read,
+    initial_number_value "initial_number_value" read_opt_num, target_number_value
+    "target_number_value" read_opt_num, current_number_value "current_number_value"
+    read_opt_num, current_display_value "current_display_value" read_opt, progress_source
+    "progress_source" read_opt, is_custom_weight "is_custom_weight" read_opt,] }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -2513,7 +2604,8 @@ pub struct GoalRemoveSupportingRelationshipRequest {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    GoalRemoveSupportingRelationshipRequest { supporting_resource : req, }
+    GoalRemoveSupportingRelationshipRequest { req[supporting_resource
+    "supporting_resource" read,] opt[] }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2533,8 +2625,9 @@ pub struct GoalAddSupportingRelationshipRequest {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    GoalAddSupportingRelationshipRequest { supporting_resource : req, insert_before :
-    opt, insert_after : opt, contribution_weight : optn, }
+    GoalAddSupportingRelationshipRequest { req[supporting_resource "supporting_resource"
+    read,] opt[insert_before "insert_before" read_opt, insert_after "insert_after"
+    read_opt, contribution_weight "contribution_weight" read_opt_num,] }
 }
 #[cfg(feature = "goals")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -2552,8 +2645,9 @@ pub struct GoalMetricCurrentValueRequest {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GoalMetricCurrentValueRequest { gid : opt, resource_type : opt, current_number_value
-    : optn, }
+    GoalMetricCurrentValueRequest { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, current_number_value "current_number_value" read_opt_num,]
+    }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2563,7 +2657,7 @@ pub struct GoalRemoveSubgoalRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    GoalRemoveSubgoalRequest { subgoal : req, }
+    GoalRemoveSubgoalRequest { req[subgoal "subgoal" read,] opt[] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2610,9 +2704,12 @@ pub struct GoalRequestBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    GoalRequestBase { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes
-    : opt, due_on : opt, start_on : opt, is_workspace_level : opt, liked : opt, team :
-    opt, workspace : opt, time_period : opt, owner : opt, }
+    GoalRequestBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, html_notes "html_notes" read_opt, notes "notes"
+    read_opt, due_on "due_on" read_opt, start_on "start_on" read_opt, is_workspace_level
+    "is_workspace_level" read_opt, liked "liked" read_opt, team "team" read_opt,
+    workspace "workspace" read_opt, time_period "time_period" read_opt, owner "owner"
+    read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2676,9 +2773,12 @@ pub struct GoalRequest {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GoalRequest { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes :
-    opt, due_on : tri, start_on : tri, is_workspace_level : opt, liked : opt, team : tri,
-    workspace : opt, time_period : tri, owner : tri, followers : opt, }
+    GoalRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, html_notes "html_notes" read_opt, notes "notes" read_opt,
+    due_on "due_on" read, start_on "start_on" read, is_workspace_level
+    "is_workspace_level" read_opt, liked "liked" read_opt, team "team" read, workspace
+    "workspace" read_opt, time_period "time_period" read, owner "owner" read, followers
+    "followers" read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2750,10 +2850,12 @@ pub struct GoalUpdateRequest {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GoalUpdateRequest { gid : opt, resource_type : opt, name : opt, html_notes : opt,
-    notes : opt, due_on : tri, start_on : tri, is_workspace_level : opt, liked : opt,
-    team : tri, workspace : opt, time_period : tri, owner : tri, status : tri,
-    custom_fields : opt, }
+    GoalUpdateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, html_notes "html_notes" read_opt, notes "notes"
+    read_opt, due_on "due_on" read, start_on "start_on" read, is_workspace_level
+    "is_workspace_level" read_opt, liked "liked" read_opt, team "team" read, workspace
+    "workspace" read_opt, time_period "time_period" read, owner "owner" read, status
+    "status" read, custom_fields "custom_fields" read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2802,12 +2904,16 @@ pub struct GoalResponse {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GoalResponse { gid : opt, resource_type : opt, name : opt, html_notes : opt, notes :
-    opt, due_on : opt, start_on : opt, is_workspace_level : opt, liked : opt, likes :
-    opt, num_likes : opt, team : opt, workspace : opt, followers : opt, time_period :
-    opt, metric : opt, owner : opt, current_status_update : opt, status : opt,
-    privacy_setting : opt, default_access_level : opt, custom_fields : opt,
-    custom_field_settings : opt, }
+    GoalResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, html_notes "html_notes" read_opt, notes "notes" read_opt,
+    due_on "due_on" read_opt, start_on "start_on" read_opt, is_workspace_level
+    "is_workspace_level" read_opt, liked "liked" read_opt, likes "likes" read_opt,
+    num_likes "num_likes" read_opt, team "team" read_opt, workspace "workspace" read_opt,
+    followers "followers" read_opt, time_period "time_period" read_opt, metric "metric"
+    read_opt, owner "owner" read_opt, current_status_update "current_status_update"
+    read_opt, status "status" read_opt, privacy_setting "privacy_setting" read_opt,
+    default_access_level "default_access_level" read_opt, custom_fields "custom_fields"
+    read_opt, custom_field_settings "custom_field_settings" read_opt,] }
 }
 #[cfg(
     any(
@@ -2836,7 +2942,7 @@ pub struct Like {
     )
 )]
 connector_runtime::__struct_de! {
-    Like { gid : opt, user : opt, }
+    Like { req[] opt[gid "gid" read_opt, user "user" read_opt,] }
 }
 #[cfg(feature = "goals")]
 pub type GoalResponseTeam = AgentResponseWorkspace;
@@ -2860,8 +2966,9 @@ pub struct GoalResponseTimePeriod {
 }
 #[cfg(any(feature = "goals", feature = "time_periods"))]
 connector_runtime::__struct_de! {
-    GoalResponseTimePeriod { gid : opt, resource_type : opt, end_on : opt, start_on :
-    opt, period : opt, display_name : opt, }
+    GoalResponseTimePeriod { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, end_on "end_on" read_opt, start_on "start_on" read_opt, period "period"
+    read_opt, display_name "display_name" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "time_periods"))]
 connector_runtime::__string_enum! {
@@ -2902,10 +3009,14 @@ pub struct GoalResponseMetric {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GoalResponseMetric { gid : opt, resource_type : opt, resource_subtype : opt,
-    precision : opt, unit : opt, currency_code : opt, initial_number_value : optn,
-    target_number_value : optn, current_number_value : optn, current_display_value : opt,
-    progress_source : opt, is_custom_weight : opt, can_manage : opt, }
+    GoalResponseMetric { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, precision "precision"
+    read_opt, unit "unit" read_opt, currency_code "currency_code" read_opt,
+    initial_number_value "initial_number_value" read_opt_num, target_number_value
+    "target_number_value" read_opt_num, current_number_value "current_number_value"
+    read_opt_num, current_display_value "current_display_value" read_opt, progress_source
+    "progress_source" read_opt, is_custom_weight "is_custom_weight" read_opt, can_manage
+    "can_manage" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "status_updates"))]
 /// A *status update* is an update on the progress of a particular project, portfolio, or goal, and is sent out to all of its parent's followers when created. These updates include both text describing the update and a `status_type` intended to represent the overall state of the object.
@@ -2923,8 +3034,8 @@ pub struct StatusUpdateCompact {
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "status_updates"))]
 connector_runtime::__struct_de! {
-    StatusUpdateCompact { gid : opt, resource_type : opt, title : opt, resource_subtype :
-    opt, }
+    StatusUpdateCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, title "title" read_opt, resource_subtype "resource_subtype" read_opt,] }
 }
 #[cfg(
     any(
@@ -2978,8 +3089,10 @@ pub struct GoalRelationshipBase {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    GoalRelationshipBase { gid : opt, resource_type : opt, resource_subtype : opt,
-    supporting_resource : opt, contribution_weight : optn, supported_goal : opt, }
+    GoalRelationshipBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, supporting_resource
+    "supporting_resource" read_opt, contribution_weight "contribution_weight"
+    read_opt_num, supported_goal "supported_goal" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
@@ -3007,8 +3120,8 @@ pub struct GoalRelationshipBaseSupportedGoal {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    GoalRelationshipBaseSupportedGoal { gid : opt, resource_type : opt, name : opt, owner
-    : opt, }
+    GoalRelationshipBaseSupportedGoal { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, name "name" read_opt, owner "owner" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 /// A *goal relationship* is an object representing the relationship between a goal and another goal, a project, a task, or a portfolio.
@@ -3028,8 +3141,10 @@ pub struct GoalRelationshipCompact {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    GoalRelationshipCompact { gid : opt, resource_type : opt, resource_subtype : opt,
-    supporting_resource : opt, contribution_weight : optn, }
+    GoalRelationshipCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, supporting_resource
+    "supporting_resource" read_opt, contribution_weight "contribution_weight"
+    read_opt_num,] }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3055,8 +3170,10 @@ pub struct GoalRelationshipRequest {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    GoalRelationshipRequest { gid : opt, resource_type : opt, resource_subtype : opt,
-    supporting_resource : opt, contribution_weight : optn, supported_goal : opt, }
+    GoalRelationshipRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, supporting_resource
+    "supporting_resource" read_opt, contribution_weight "contribution_weight"
+    read_opt_num, supported_goal "supported_goal" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 pub type GoalRelationshipResponse = GoalRelationshipBase;
@@ -3105,9 +3222,11 @@ pub struct JobCompact {
     )
 )]
 connector_runtime::__struct_de! {
-    JobCompact { gid : opt, resource_type : opt, resource_subtype : opt, status : opt,
-    new_portfolio : opt, new_project : opt, new_task : opt, new_project_template : opt,
-    new_graph_export : opt, new_resource_export : opt, }
+    JobCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    resource_subtype "resource_subtype" read_opt, status "status" read_opt, new_portfolio
+    "new_portfolio" read_opt, new_project "new_project" read_opt, new_task "new_task"
+    read_opt, new_project_template "new_project_template" read_opt, new_graph_export
+    "new_graph_export" read_opt, new_resource_export "new_resource_export" read_opt,] }
 }
 #[cfg(
     any(
@@ -3181,8 +3300,9 @@ pub struct JobCompactNewTask {
     )
 )]
 connector_runtime::__struct_de! {
-    JobCompactNewTask { gid : opt, resource_type : opt, name : opt, resource_subtype :
-    opt, created_by : opt, }
+    JobCompactNewTask { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, resource_subtype "resource_subtype" read_opt,
+    created_by "created_by" read_opt,] }
 }
 #[cfg(
     any(
@@ -3260,8 +3380,9 @@ pub struct GraphExportCompact {
     )
 )]
 connector_runtime::__struct_de! {
-    GraphExportCompact { gid : opt, resource_type : opt, created_at : opt, download_url :
-    opt, completed_at : opt, }
+    GraphExportCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, created_at "created_at" read_opt, download_url "download_url" read_opt,
+    completed_at "completed_at" read_opt,] }
 }
 #[cfg(
     any(
@@ -3317,9 +3438,11 @@ pub struct GoalMembershipCompact {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    GoalMembershipCompact { gid : opt, resource_type : opt, resource_subtype : opt,
-    member : opt, parent : opt, role : opt, access_level : opt, goal : opt, is_commenter
-    : opt, is_editor : opt, }
+    GoalMembershipCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, member "member" read_opt,
+    parent "parent" read_opt, role "role" read_opt, access_level "access_level" read_opt,
+    goal "goal" read_opt, is_commenter "is_commenter" read_opt, is_editor "is_editor"
+    read_opt,] }
 }
 #[cfg(feature = "memberships")]
 pub type GoalMembershipCompactParent = GoalCompact;
@@ -3355,8 +3478,10 @@ pub struct ProjectMembershipCompactResponse {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    ProjectMembershipCompactResponse { gid : opt, resource_type : opt, parent : opt,
-    member : opt, access_level : opt, resource_subtype : opt, }
+    ProjectMembershipCompactResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, parent "parent" read_opt, member "member" read_opt,
+    access_level "access_level" read_opt, resource_subtype "resource_subtype" read_opt,]
+    }
 }
 #[cfg(any(feature = "memberships", feature = "project_memberships"))]
 /// Whether the member has admin, editor, commenter, or viewer access to the project.
@@ -3381,8 +3506,10 @@ pub struct PortfolioMembershipCompactResponse {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    PortfolioMembershipCompactResponse { gid : opt, resource_type : opt, parent : opt,
-    member : opt, access_level : opt, resource_subtype : opt, }
+    PortfolioMembershipCompactResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, parent "parent" read_opt, member "member" read_opt,
+    access_level "access_level" read_opt, resource_subtype "resource_subtype" read_opt,]
+    }
 }
 #[cfg(any(feature = "memberships", feature = "portfolio_memberships"))]
 connector_runtime::__string_enum! {
@@ -3410,8 +3537,9 @@ pub struct CustomFieldMembershipCompact {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    CustomFieldMembershipCompact { gid : opt, resource_type : opt, resource_subtype :
-    opt, parent : opt, member : opt, access_level : opt, }
+    CustomFieldMembershipCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, resource_subtype "resource_subtype" read_opt, parent
+    "parent" read_opt, member "member" read_opt, access_level "access_level" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
@@ -3438,8 +3566,9 @@ pub struct CustomTypeMembershipCompact {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    CustomTypeMembershipCompact { gid : opt, resource_type : opt, resource_subtype : opt,
-    parent : opt, member : opt, access_level : opt, }
+    CustomTypeMembershipCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, resource_subtype "resource_subtype" read_opt, parent
+    "parent" read_opt, member "member" read_opt, access_level "access_level" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
@@ -3457,7 +3586,7 @@ pub struct ModifyDependenciesRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    ModifyDependenciesRequest { dependencies : opt, }
+    ModifyDependenciesRequest { req[] opt[dependencies "dependencies" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 /// A set of dependent tasks.
@@ -3469,7 +3598,7 @@ pub struct ModifyDependentsRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    ModifyDependentsRequest { dependents : opt, }
+    ModifyDependentsRequest { req[] opt[dependents "dependents" read_opt,] }
 }
 #[cfg(
     any(
@@ -3562,7 +3691,8 @@ pub struct NextPage {
     )
 )]
 connector_runtime::__struct_de! {
-    NextPage { offset : opt, path : opt, uri : opt, }
+    NextPage { req[] opt[offset "offset" read_opt, path "path" read_opt, uri "uri"
+    read_opt,] }
 }
 #[cfg(feature = "ooo_entries")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -3583,7 +3713,8 @@ pub struct OooEntryBase {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__struct_de! {
-    OooEntryBase { gid : opt, resource_type : opt, start_date : opt, end_date : opt, }
+    OooEntryBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    start_date "start_date" read_opt, end_date "end_date" read_opt,] }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3603,8 +3734,9 @@ pub struct OooEntryResponse {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__struct_de! {
-    OooEntryResponse { gid : opt, resource_type : opt, start_date : opt, end_date : opt,
-    user : opt, created_by : opt, }
+    OooEntryResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, start_date "start_date" read_opt, end_date "end_date" read_opt, user "user"
+    read_opt, created_by "created_by" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3630,8 +3762,9 @@ pub struct OooEntryCreateRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    OooEntryCreateRequest { gid : opt, resource_type : opt, start_date : opt, end_date :
-    opt, user : opt, workspace : opt, }
+    OooEntryCreateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, start_date "start_date" read_opt, end_date "end_date" read_opt, user "user"
+    read_opt, workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "organization_exports")]
 /// An *organization_export* object represents a request to export the complete data of an Organization in JSON format.
@@ -3659,8 +3792,10 @@ pub struct OrganizationExportCompact {
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__struct_de! {
-    OrganizationExportCompact { gid : opt, resource_type : opt, created_at : opt,
-    download_url : opt, state : opt, organization : opt, }
+    OrganizationExportCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, created_at "created_at" read_opt, download_url
+    "download_url" read_opt, state "state" read_opt, organization "organization"
+    read_opt,] }
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
@@ -3690,7 +3825,7 @@ pub struct OrganizationExportRequest {
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__struct_de! {
-    OrganizationExportRequest { organization : opt, }
+    OrganizationExportRequest { req[] opt[organization "organization" read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3706,7 +3841,8 @@ pub struct PortfolioAddItemRequest {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    PortfolioAddItemRequest { item : req, insert_before : opt, insert_after : opt, }
+    PortfolioAddItemRequest { req[item "item" read,] opt[insert_before "insert_before"
+    read_opt, insert_after "insert_after" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3738,8 +3874,10 @@ pub struct PortfolioBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    PortfolioBase { gid : opt, resource_type : opt, name : opt, archived : opt, color :
-    opt, start_on : opt, due_on : opt, default_access_level : opt, }
+    PortfolioBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, archived "archived" read_opt, color "color" read_opt, start_on
+    "start_on" read_opt, due_on "due_on" read_opt, default_access_level
+    "default_access_level" read_opt,] }
 }
 #[cfg(any(feature = "portfolios", feature = "tags"))]
 connector_runtime::__string_enum! {
@@ -3776,8 +3914,9 @@ pub struct PortfolioMembershipCompact {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    PortfolioMembershipCompact { gid : opt, resource_type : opt, parent : opt, member :
-    opt, access_level : opt, }
+    PortfolioMembershipCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, parent "parent" read_opt, member "member" read_opt,
+    access_level "access_level" read_opt,] }
 }
 #[cfg(feature = "portfolio_memberships")]
 /// This object determines if a user is a member of a portfolio.
@@ -3798,8 +3937,9 @@ pub struct DeprecatedPortfolioMembershipCompact {
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__struct_de! {
-    DeprecatedPortfolioMembershipCompact { gid : opt, resource_type : opt, portfolio :
-    opt, user : opt, access_level : opt, }
+    DeprecatedPortfolioMembershipCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, portfolio "portfolio" read_opt, user "user" read_opt,
+    access_level "access_level" read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3809,7 +3949,7 @@ pub struct PortfolioRemoveItemRequest {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    PortfolioRemoveItemRequest { item : req, }
+    PortfolioRemoveItemRequest { req[item "item" read,] opt[] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3853,9 +3993,11 @@ pub struct PortfolioRequest {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    PortfolioRequest { gid : opt, resource_type : opt, name : opt, archived : opt, color
-    : opt, start_on : tri, due_on : tri, default_access_level : opt, workspace : opt,
-    public : opt, }
+    PortfolioRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, archived "archived" read_opt, color "color" read_opt,
+    start_on "start_on" read, due_on "due_on" read, default_access_level
+    "default_access_level" read_opt, workspace "workspace" read_opt, public "public"
+    read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3896,9 +4038,10 @@ pub struct PortfolioUpdateRequest {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    PortfolioUpdateRequest { gid : opt, resource_type : opt, name : opt, archived : opt,
-    color : opt, start_on : tri, due_on : tri, default_access_level : opt, custom_fields
-    : opt, }
+    PortfolioUpdateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, archived "archived" read_opt, color "color" read_opt,
+    start_on "start_on" read, due_on "due_on" read, default_access_level
+    "default_access_level" read_opt, custom_fields "custom_fields" read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3943,11 +4086,16 @@ pub struct PortfolioResponse {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    PortfolioResponse { gid : opt, resource_type : opt, name : opt, archived : opt, color
-    : opt, start_on : opt, due_on : opt, default_access_level : opt, created_at : opt,
-    created_by : opt, custom_field_settings : opt, current_status_update : opt,
-    custom_fields : opt, members : opt, owner : opt, workspace : opt, permalink_url :
-    opt, public : opt, privacy_setting : opt, project_templates : opt, }
+    PortfolioResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, archived "archived" read_opt, color "color" read_opt,
+    start_on "start_on" read_opt, due_on "due_on" read_opt, default_access_level
+    "default_access_level" read_opt, created_at "created_at" read_opt, created_by
+    "created_by" read_opt, custom_field_settings "custom_field_settings" read_opt,
+    current_status_update "current_status_update" read_opt, custom_fields "custom_fields"
+    read_opt, members "members" read_opt, owner "owner" read_opt, workspace "workspace"
+    read_opt, permalink_url "permalink_url" read_opt, public "public" read_opt,
+    privacy_setting "privacy_setting" read_opt, project_templates "project_templates"
+    read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 pub type PortfolioResponseWorkspace = AgentResponseWorkspace;
@@ -3983,8 +4131,10 @@ pub struct Preview {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    Preview { fallback : opt, footer : opt, header : opt, header_link : opt, html_text :
-    opt, text : opt, title : opt, title_link : opt, }
+    Preview { req[] opt[fallback "fallback" read_opt, footer "footer" read_opt, header
+    "header" read_opt, header_link "header_link" read_opt, html_text "html_text"
+    read_opt, text "text" read_opt, title "title" read_opt, title_link "title_link"
+    read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4064,13 +4214,18 @@ pub struct ProjectBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    ProjectBase { gid : opt, resource_type : opt, name : opt, archived : opt, color :
-    opt, icon : opt, created_at : opt, current_status : opt, current_status_update : opt,
-    custom_field_settings : opt, default_view : opt, due_date : opt, due_on : opt,
-    html_notes : opt, members : opt, modified_at : opt, notes : opt, public : opt,
-    privacy_setting : opt, start_on : opt, default_access_level : opt,
-    minimum_access_level_for_customization : opt, minimum_access_level_for_sharing : opt,
-    }
+    ProjectBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, archived "archived" read_opt, color "color" read_opt, icon
+    "icon" read_opt, created_at "created_at" read_opt, current_status "current_status"
+    read_opt, current_status_update "current_status_update" read_opt,
+    custom_field_settings "custom_field_settings" read_opt, default_view "default_view"
+    read_opt, due_date "due_date" read_opt, due_on "due_on" read_opt, html_notes
+    "html_notes" read_opt, members "members" read_opt, modified_at "modified_at"
+    read_opt, notes "notes" read_opt, public "public" read_opt, privacy_setting
+    "privacy_setting" read_opt, start_on "start_on" read_opt, default_access_level
+    "default_access_level" read_opt, minimum_access_level_for_customization
+    "minimum_access_level_for_customization" read_opt, minimum_access_level_for_sharing
+    "minimum_access_level_for_sharing" read_opt,] }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -4132,9 +4287,11 @@ pub struct ProjectBaseCurrentStatus {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectBaseCurrentStatus { gid : opt, resource_type : opt, title : opt, text : opt,
-    html_text : opt, color : opt, author : opt, created_at : opt, created_by : opt,
-    modified_at : opt, }
+    ProjectBaseCurrentStatus { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, title "title" read_opt, text "text" read_opt, html_text
+    "html_text" read_opt, color "color" read_opt, author "author" read_opt, created_at
+    "created_at" read_opt, created_by "created_by" read_opt, modified_at "modified_at"
+    read_opt,] }
 }
 #[cfg(any(feature = "project_statuses", feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -4161,8 +4318,9 @@ pub struct ProjectBaseCurrentStatusUpdate {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectBaseCurrentStatusUpdate { gid : opt, resource_type : opt, title : opt,
-    resource_subtype : opt, }
+    ProjectBaseCurrentStatusUpdate { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, title "title" read_opt, resource_subtype "resource_subtype"
+    read_opt,] }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -4212,7 +4370,8 @@ pub struct ProjectBriefBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    ProjectBriefBase { gid : opt, resource_type : opt, title : opt, html_text : opt, }
+    ProjectBriefBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, title "title" read_opt, html_text "html_text" read_opt,] }
 }
 #[cfg(feature = "all")]
 /// A *Project Brief* allows you to explain the what and why of the project to your team.
@@ -4238,8 +4397,9 @@ pub struct ProjectBriefRequest {
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__struct_de! {
-    ProjectBriefRequest { gid : opt, resource_type : opt, title : opt, html_text : opt,
-    text : opt, }
+    ProjectBriefRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, title "title" read_opt, html_text "html_text" read_opt, text "text"
+    read_opt,] }
 }
 #[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4260,8 +4420,9 @@ pub struct ProjectBriefResponse {
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__struct_de! {
-    ProjectBriefResponse { gid : opt, resource_type : opt, title : opt, html_text : opt,
-    text : opt, permalink_url : opt, project : opt, }
+    ProjectBriefResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, title "title" read_opt, html_text "html_text" read_opt, text "text"
+    read_opt, permalink_url "permalink_url" read_opt, project "project" read_opt,] }
 }
 #[cfg(feature = "project_briefs")]
 pub type ProjectBriefResponseProject = AgentResponseWorkspace;
@@ -4311,7 +4472,8 @@ pub struct ProjectDuplicateRequest {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectDuplicateRequest { name : req, include : opt, schedule_dates : opt, }
+    ProjectDuplicateRequest { req[name "name" read,] opt[include "include" read_opt,
+    schedule_dates "schedule_dates" read_opt,] }
 }
 #[cfg(feature = "projects")]
 /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
@@ -4329,8 +4491,9 @@ pub struct ProjectDuplicateRequestScheduleDates {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectDuplicateRequestScheduleDates { should_skip_weekends : opt, due_on : opt,
-    start_on : opt, }
+    ProjectDuplicateRequestScheduleDates { req[] opt[should_skip_weekends
+    "should_skip_weekends" read_opt, due_on "due_on" read_opt, start_on "start_on"
+    read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4356,7 +4519,7 @@ pub struct PortfolioDuplicateRequest {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    PortfolioDuplicateRequest { name : req, include : opt, }
+    PortfolioDuplicateRequest { req[name "name" read,] opt[include "include" read_opt,] }
 }
 #[cfg(feature = "project_memberships")]
 /// This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).
@@ -4375,8 +4538,9 @@ pub struct ProjectMembershipCompact {
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__struct_de! {
-    ProjectMembershipCompact { gid : opt, resource_type : opt, parent : opt, member :
-    opt, access_level : opt, }
+    ProjectMembershipCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, parent "parent" read_opt, member "member" read_opt,
+    access_level "access_level" read_opt,] }
 }
 #[cfg(feature = "project_memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4400,8 +4564,10 @@ pub struct ProjectMembershipNormalResponse {
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__struct_de! {
-    ProjectMembershipNormalResponse { gid : opt, resource_type : opt, parent : opt,
-    member : opt, access_level : opt, user : opt, project : opt, write_access : opt, }
+    ProjectMembershipNormalResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, parent "parent" read_opt, member "member" read_opt,
+    access_level "access_level" read_opt, user "user" read_opt, project "project"
+    read_opt, write_access "write_access" read_opt,] }
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
@@ -4426,8 +4592,9 @@ pub struct ProjectPortfolioSettingCompact {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__struct_de! {
-    ProjectPortfolioSettingCompact { gid : opt, resource_type : opt, project : opt,
-    portfolio : opt, is_access_control_inherited : opt, }
+    ProjectPortfolioSettingCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, project "project" read_opt, portfolio "portfolio" read_opt,
+    is_access_control_inherited "is_access_control_inherited" read_opt,] }
 }
 #[cfg(feature = "project_portfolio_settings")]
 /// The project associated with this setting.
@@ -4453,8 +4620,10 @@ pub struct ProjectPortfolioSettingResponse {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__struct_de! {
-    ProjectPortfolioSettingResponse { gid : opt, resource_type : opt, project : opt,
-    portfolio : opt, is_access_control_inherited : opt, created_at : opt, }
+    ProjectPortfolioSettingResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, project "project" read_opt, portfolio "portfolio" read_opt,
+    is_access_control_inherited "is_access_control_inherited" read_opt, created_at
+    "created_at" read_opt,] }
 }
 #[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4465,7 +4634,8 @@ pub struct ProjectPortfolioSettingUpdateRequest {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__struct_de! {
-    ProjectPortfolioSettingUpdateRequest { is_access_control_inherited : opt, }
+    ProjectPortfolioSettingUpdateRequest { req[] opt[is_access_control_inherited
+    "is_access_control_inherited" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4578,13 +4748,20 @@ pub struct ProjectRequest {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectRequest { gid : opt, resource_type : opt, name : opt, archived : opt, color :
-    tri, icon : tri, created_at : opt, current_status : opt, current_status_update : opt,
-    custom_field_settings : opt, default_view : opt, due_date : tri, due_on : tri,
-    html_notes : opt, members : opt, modified_at : opt, notes : opt, public : opt,
-    privacy_setting : opt, start_on : tri, default_access_level : opt,
-    minimum_access_level_for_customization : opt, minimum_access_level_for_sharing : opt,
-    custom_fields : opt, followers : opt, owner : tri, team : opt, workspace : opt, }
+    ProjectRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, archived "archived" read_opt, color "color" read,
+    icon "icon" read, created_at "created_at" read_opt, current_status "current_status"
+    read_opt, current_status_update "current_status_update" read_opt,
+    custom_field_settings "custom_field_settings" read_opt, default_view "default_view"
+    read_opt, due_date "due_date" read, due_on "due_on" read, html_notes "html_notes"
+    read_opt, members "members" read_opt, modified_at "modified_at" read_opt, notes
+    "notes" read_opt, public "public" read_opt, privacy_setting "privacy_setting"
+    read_opt, start_on "start_on" read, default_access_level "default_access_level"
+    read_opt, minimum_access_level_for_customization
+    "minimum_access_level_for_customization" read_opt, minimum_access_level_for_sharing
+    "minimum_access_level_for_sharing" read_opt, custom_fields "custom_fields" read_opt,
+    followers "followers" read_opt, owner "owner" read, team "team" read_opt, workspace
+    "workspace" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4694,14 +4871,19 @@ pub struct ProjectUpdateRequest {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectUpdateRequest { gid : opt, resource_type : opt, name : opt, archived : opt,
-    color : tri, icon : tri, created_at : opt, current_status : opt,
-    current_status_update : opt, custom_field_settings : opt, default_view : opt,
-    due_date : tri, due_on : tri, html_notes : opt, members : opt, modified_at : opt,
-    notes : opt, public : opt, privacy_setting : opt, start_on : tri,
-    default_access_level : opt, minimum_access_level_for_customization : opt,
-    minimum_access_level_for_sharing : opt, custom_fields : opt, followers : opt, owner :
-    tri, team : opt, }
+    ProjectUpdateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, archived "archived" read_opt, color "color" read,
+    icon "icon" read, created_at "created_at" read_opt, current_status "current_status"
+    read_opt, current_status_update "current_status_update" read_opt,
+    custom_field_settings "custom_field_settings" read_opt, default_view "default_view"
+    read_opt, due_date "due_date" read, due_on "due_on" read, html_notes "html_notes"
+    read_opt, members "members" read_opt, modified_at "modified_at" read_opt, notes
+    "notes" read_opt, public "public" read_opt, privacy_setting "privacy_setting"
+    read_opt, start_on "start_on" read, default_access_level "default_access_level"
+    read_opt, minimum_access_level_for_customization
+    "minimum_access_level_for_customization" read_opt, minimum_access_level_for_sharing
+    "minimum_access_level_for_sharing" read_opt, custom_fields "custom_fields" read_opt,
+    followers "followers" read_opt, owner "owner" read, team "team" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4775,15 +4957,23 @@ pub struct ProjectResponse {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectResponse { gid : opt, resource_type : opt, name : opt, archived : opt, color :
-    opt, icon : opt, created_at : opt, current_status : opt, current_status_update : opt,
-    custom_field_settings : opt, default_view : opt, due_date : opt, due_on : opt,
-    html_notes : opt, members : opt, modified_at : opt, notes : opt, public : opt,
-    privacy_setting : opt, start_on : opt, default_access_level : opt,
-    minimum_access_level_for_customization : opt, minimum_access_level_for_sharing : opt,
-    custom_fields : opt, completed : opt, completed_at : opt, completed_by : opt,
-    followers : opt, owner : opt, team : opt, permalink_url : opt, project_brief : opt,
-    created_from_template : opt, workspace : opt, }
+    ProjectResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, archived "archived" read_opt, color "color" read_opt,
+    icon "icon" read_opt, created_at "created_at" read_opt, current_status
+    "current_status" read_opt, current_status_update "current_status_update" read_opt,
+    custom_field_settings "custom_field_settings" read_opt, default_view "default_view"
+    read_opt, due_date "due_date" read_opt, due_on "due_on" read_opt, html_notes
+    "html_notes" read_opt, members "members" read_opt, modified_at "modified_at"
+    read_opt, notes "notes" read_opt, public "public" read_opt, privacy_setting
+    "privacy_setting" read_opt, start_on "start_on" read_opt, default_access_level
+    "default_access_level" read_opt, minimum_access_level_for_customization
+    "minimum_access_level_for_customization" read_opt, minimum_access_level_for_sharing
+    "minimum_access_level_for_sharing" read_opt, custom_fields "custom_fields" read_opt,
+    completed "completed" read_opt, completed_at "completed_at" read_opt, completed_by
+    "completed_by" read_opt, followers "followers" read_opt, owner "owner" read_opt, team
+    "team" read_opt, permalink_url "permalink_url" read_opt, project_brief
+    "project_brief" read_opt, created_from_template "created_from_template" read_opt,
+    workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "projects")]
 /// The current owner of the project, may be null.
@@ -4810,8 +5000,8 @@ pub struct ProjectSectionInsertRequest {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    ProjectSectionInsertRequest { section : req, before_section : opt, after_section :
-    opt, }
+    ProjectSectionInsertRequest { req[section "section" read,] opt[before_section
+    "before_section" read_opt, after_section "after_section" read_opt,] }
 }
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4837,8 +5027,9 @@ pub struct ProjectStatusBase {
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__struct_de! {
-    ProjectStatusBase { gid : opt, resource_type : opt, title : opt, text : opt,
-    html_text : opt, color : opt, }
+    ProjectStatusBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, title "title" read_opt, text "text" read_opt, html_text "html_text"
+    read_opt, color "color" read_opt,] }
 }
 #[cfg(feature = "project_statuses")]
 /// *Deprecated: new integrations should prefer the `status_update` resource.*
@@ -4854,7 +5045,8 @@ pub struct ProjectStatusCompact {
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__struct_de! {
-    ProjectStatusCompact { gid : opt, resource_type : opt, title : opt, }
+    ProjectStatusCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, title "title" read_opt,] }
 }
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4883,9 +5075,10 @@ pub struct ProjectStatusResponse {
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__struct_de! {
-    ProjectStatusResponse { gid : opt, resource_type : opt, title : opt, text : opt,
-    html_text : opt, color : opt, author : opt, created_at : opt, created_by : opt,
-    modified_at : opt, }
+    ProjectStatusResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, title "title" read_opt, text "text" read_opt, html_text "html_text"
+    read_opt, color "color" read_opt, author "author" read_opt, created_at "created_at"
+    read_opt, created_by "created_by" read_opt, modified_at "modified_at" read_opt,] }
 }
 #[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4925,9 +5118,11 @@ pub struct ProjectTemplateBase {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__struct_de! {
-    ProjectTemplateBase { gid : opt, resource_type : opt, name : opt, description : opt,
-    html_description : opt, public : opt, owner : opt, team : opt, requested_dates : opt,
-    color : opt, requested_roles : opt, }
+    ProjectTemplateBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, description "description" read_opt, html_description
+    "html_description" read_opt, public "public" read_opt, owner "owner" read_opt, team
+    "team" read_opt, requested_dates "requested_dates" read_opt, color "color" read_opt,
+    requested_roles "requested_roles" read_opt,] }
 }
 #[cfg(feature = "project_templates")]
 /// The current owner of the project template, may be null.
@@ -4954,7 +5149,8 @@ pub struct DateVariableCompact {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__struct_de! {
-    DateVariableCompact { gid : opt, name : opt, description : opt, }
+    DateVariableCompact { req[] opt[gid "gid" read_opt, name "name" read_opt, description
+    "description" read_opt,] }
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
@@ -4997,9 +5193,10 @@ pub struct ProjectTemplateInstantiateProjectRequest {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__struct_de! {
-    ProjectTemplateInstantiateProjectRequest { name : req, team : opt, public : opt,
-    privacy_setting : opt, is_strict : opt, requested_dates : opt, requested_roles : opt,
-    }
+    ProjectTemplateInstantiateProjectRequest { req[name "name" read,] opt[team "team"
+    read_opt, public "public" read_opt, privacy_setting "privacy_setting" read_opt,
+    is_strict "is_strict" read_opt, requested_dates "requested_dates" read_opt,
+    requested_roles "requested_roles" read_opt,] }
 }
 #[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5016,7 +5213,7 @@ pub struct DateVariableRequest {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__struct_de! {
-    DateVariableRequest { gid : opt, value : tri, }
+    DateVariableRequest { req[] opt[gid "gid" read_opt, value "value" read,] }
 }
 #[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5030,7 +5227,7 @@ pub struct RequestedRoleRequest {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__struct_de! {
-    RequestedRoleRequest { gid : opt, value : opt, }
+    RequestedRoleRequest { req[] opt[gid "gid" read_opt, value "value" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5048,8 +5245,8 @@ pub struct ProjectSaveAsTemplateRequest {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectSaveAsTemplateRequest { name : req, team : opt, workspace : opt, public : req,
-    }
+    ProjectSaveAsTemplateRequest { req[name "name" read, public "public" read,] opt[team
+    "team" read_opt, workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5061,7 +5258,8 @@ pub struct RuleTriggerRequest {
 }
 #[cfg(feature = "rules")]
 connector_runtime::__struct_de! {
-    RuleTriggerRequest { resource : req, action_data : req, }
+    RuleTriggerRequest { req[resource "resource" read, action_data "action_data" read,]
+    opt[] }
 }
 #[cfg(any(feature = "events", feature = "rules"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5071,7 +5269,7 @@ pub struct RuleTriggerResponse {
 }
 #[cfg(any(feature = "events", feature = "rules"))]
 connector_runtime::__struct_de! {
-    RuleTriggerResponse { message : opt, }
+    RuleTriggerResponse { req[] opt[message "message" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5081,7 +5279,7 @@ pub struct RemoveCustomFieldSettingRequest {
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 connector_runtime::__struct_de! {
-    RemoveCustomFieldSettingRequest { custom_field : req, }
+    RemoveCustomFieldSettingRequest { req[custom_field "custom_field" read,] opt[] }
 }
 #[cfg(feature = "projects")]
 pub type RemoveFollowersRequest = AddFollowersRequest;
@@ -5134,12 +5332,12 @@ pub struct ResourceExportFilters {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    ResourceExportFilters { assigned_by_any : opt = "assigned_by.any", assignee_any : opt
-    = "assignee.any", commented_on_by_any : opt = "commented_on_by.any", created_at_after
-    : opt = "created_at.after", created_at_before : opt = "created_at.before",
-    created_by_any : opt = "created_by.any", followers_any : opt = "followers.any",
-    liked_by_any : opt = "liked_by.any", modified_at_after : opt = "modified_at.after",
-    modified_at_before : opt = "modified_at.before", }
+    ResourceExportFilters { req[] opt[assigned_by_any "assigned_by.any" read_opt,
+    assignee_any "assignee.any" read_opt, commented_on_by_any "commented_on_by.any"
+    read_opt, created_at_after "created_at.after" read_opt, created_at_before
+    "created_at.before" read_opt, created_by_any "created_by.any" read_opt, followers_any
+    "followers.any" read_opt, liked_by_any "liked_by.any" read_opt, modified_at_after
+    "modified_at.after" read_opt, modified_at_before "modified_at.before" read_opt,] }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5156,7 +5354,8 @@ pub struct ResourceExportRequestParameter {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    ResourceExportRequestParameter { resource_type : opt, filters : opt, fields : opt, }
+    ResourceExportRequestParameter { req[] opt[resource_type "resource_type" read_opt,
+    filters "filters" read_opt, fields "fields" read_opt,] }
 }
 #[cfg(feature = "exports")]
 /// A *resource_export* request starts a job to bulk export objects for one or more resources.
@@ -5173,7 +5372,8 @@ pub struct ResourceExportRequest {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    ResourceExportRequest { workspace : opt, export_request_parameters : opt, }
+    ResourceExportRequest { req[] opt[workspace "workspace" read_opt,
+    export_request_parameters "export_request_parameters" read_opt,] }
 }
 #[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -5192,8 +5392,9 @@ pub struct ResourceExportResponse {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    ResourceExportResponse { gid : opt, resource_type : opt, resource_subtype : opt,
-    status : opt, new_resource_export : opt, }
+    ResourceExportResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, status "status" read_opt,
+    new_resource_export "new_resource_export" read_opt,] }
 }
 #[cfg(feature = "exports")]
 /// The current status of this job.
@@ -5208,7 +5409,7 @@ pub struct GraphExportRequest {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    GraphExportRequest { parent : opt, }
+    GraphExportRequest { req[] opt[parent "parent" read_opt,] }
 }
 #[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -5227,8 +5428,9 @@ pub struct GraphExportResponse {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    GraphExportResponse { gid : opt, resource_type : opt, resource_subtype : opt, status
-    : opt, new_graph_export : opt, }
+    GraphExportResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, status "status" read_opt,
+    new_graph_export "new_graph_export" read_opt,] }
 }
 #[cfg(feature = "rates")]
 /// A *rate* is a monetary value assigned to a resource - `user` or `placeholder` - for a given `parent` object.
@@ -5251,8 +5453,9 @@ pub struct RateCompact {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    RateCompact { gid : opt, resource_type : opt, parent : opt, resource : opt, rate :
-    optn, currency_code : opt, created_by : opt, }
+    RateCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    parent "parent" read_opt, resource "resource" read_opt, rate "rate" read_opt_num,
+    currency_code "currency_code" read_opt, created_by "created_by" read_opt,] }
 }
 #[cfg(feature = "rates")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -5273,8 +5476,8 @@ pub struct RateRequest {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    RateRequest { gid : opt, resource_type : opt, parent : req, resource : req, rate :
-    reqn, }
+    RateRequest { req[parent "parent" read, resource "resource" read, rate "rate"
+    read_num,] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,] }
 }
 #[cfg(feature = "rates")]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -5292,7 +5495,8 @@ pub struct RateUpdateRequest {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    RateUpdateRequest { gid : opt, resource_type : opt, rate : optn, }
+    RateUpdateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, rate "rate" read_opt_num,] }
 }
 #[cfg(feature = "rates")]
 pub type RateResponse = RateCompact;
@@ -5325,8 +5529,10 @@ pub struct PlaceholderRateCompact {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    PlaceholderRateCompact { gid : opt, resource_type : opt, parent : opt, resource :
-    opt, rate : optn, currency_code : opt, created_by : opt, }
+    PlaceholderRateCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, parent "parent" read_opt, resource "resource" read_opt, rate "rate"
+    read_opt_num, currency_code "currency_code" read_opt, created_by "created_by"
+    read_opt,] }
 }
 #[cfg(feature = "rates")]
 /// A *placeholder* object represents a placeholder in Asana that can be used to represent a placeholder user.
@@ -5348,7 +5554,8 @@ pub struct SectionRequest {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    SectionRequest { name : req, insert_before : opt, insert_after : opt, }
+    SectionRequest { req[name "name" read,] opt[insert_before "insert_before" read_opt,
+    insert_after "insert_after" read_opt,] }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5368,8 +5575,9 @@ pub struct SectionResponse {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    SectionResponse { gid : opt, resource_type : opt, name : opt, created_at : opt,
-    project : opt, projects : opt, }
+    SectionResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, created_at "created_at" read_opt, project "project"
+    read_opt, projects "projects" read_opt,] }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5385,7 +5593,8 @@ pub struct SectionTaskInsertRequest {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    SectionTaskInsertRequest { task : req, insert_before : opt, insert_after : opt, }
+    SectionTaskInsertRequest { req[task "task" read,] opt[insert_before "insert_before"
+    read_opt, insert_after "insert_after" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -5418,8 +5627,9 @@ pub struct StatusUpdateBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    StatusUpdateBase { gid : opt, resource_type : opt, title : opt, resource_subtype :
-    opt, text : req, html_text : opt, status_type : req, }
+    StatusUpdateBase { req[text "text" read, status_type "status_type" read,] opt[gid
+    "gid" read_opt, resource_type "resource_type" read_opt, title "title" read_opt,
+    resource_subtype "resource_subtype" read_opt, html_text "html_text" read_opt,] }
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
@@ -5469,8 +5679,10 @@ pub struct StatusUpdateRequest {
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__struct_de! {
-    StatusUpdateRequest { gid : opt, resource_type : opt, title : opt, resource_subtype :
-    opt, text : req, html_text : opt, status_type : req, parent : req, }
+    StatusUpdateRequest { req[text "text" read, status_type "status_type" read, parent
+    "parent" read,] opt[gid "gid" read_opt, resource_type "resource_type" read_opt, title
+    "title" read_opt, resource_subtype "resource_subtype" read_opt, html_text "html_text"
+    read_opt,] }
 }
 #[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq)]
@@ -5522,11 +5734,14 @@ pub struct StatusUpdateResponse {
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__struct_de! {
-    StatusUpdateResponse { gid : opt, resource_type : opt, title : opt, resource_subtype
-    : opt, text : req, html_text : opt, status_type : req, author : opt, created_at :
-    opt, created_by : opt, hearted : opt, hearts : opt, liked : opt, likes : opt,
-    reaction_summary : opt, modified_at : opt, num_hearts : opt, num_likes : opt, parent
-    : opt, }
+    StatusUpdateResponse { req[text "text" read, status_type "status_type" read,] opt[gid
+    "gid" read_opt, resource_type "resource_type" read_opt, title "title" read_opt,
+    resource_subtype "resource_subtype" read_opt, html_text "html_text" read_opt, author
+    "author" read_opt, created_at "created_at" read_opt, created_by "created_by"
+    read_opt, hearted "hearted" read_opt, hearts "hearts" read_opt, liked "liked"
+    read_opt, likes "likes" read_opt, reaction_summary "reaction_summary" read_opt,
+    modified_at "modified_at" read_opt, num_hearts "num_hearts" read_opt, num_likes
+    "num_likes" read_opt, parent "parent" read_opt,] }
 }
 #[cfg(any(feature = "status_updates", feature = "stories"))]
 /// A summary of an emoji reaction on an object.
@@ -5543,8 +5758,8 @@ pub struct ReactionSummaryItemCompact {
 }
 #[cfg(any(feature = "status_updates", feature = "stories"))]
 connector_runtime::__struct_de! {
-    ReactionSummaryItemCompact { emoji_base : opt, variant : opt, count : optn, reacted :
-    opt, }
+    ReactionSummaryItemCompact { req[] opt[emoji_base "emoji_base" read_opt, variant
+    "variant" read_opt, count "count" read_opt_num, reacted "reacted" read_opt,] }
 }
 #[cfg(feature = "status_updates")]
 pub type StatusUpdateResponseParent = AgentResponseWorkspace;
@@ -5579,8 +5794,10 @@ pub struct StoryBase {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    StoryBase { gid : opt, resource_type : opt, created_at : opt, resource_subtype : opt,
-    text : opt, html_text : opt, is_pinned : opt, sticker_name : opt, }
+    StoryBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    created_at "created_at" read_opt, resource_subtype "resource_subtype" read_opt, text
+    "text" read_opt, html_text "html_text" read_opt, is_pinned "is_pinned" read_opt,
+    sticker_name "sticker_name" read_opt,] }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -5614,8 +5831,9 @@ pub struct StoryCompact {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    StoryCompact { gid : opt, resource_type : opt, created_at : opt, created_by : opt,
-    resource_subtype : opt, text : opt, }
+    StoryCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    created_at "created_at" read_opt, created_by "created_by" read_opt, resource_subtype
+    "resource_subtype" read_opt, text "text" read_opt,] }
 }
 #[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5736,19 +5954,31 @@ pub struct StoryResponse {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    StoryResponse { gid : opt, resource_type : opt, created_at : opt, resource_subtype :
-    opt, text : opt, html_text : opt, is_pinned : opt, sticker_name : opt, created_by :
-    opt, type_ : opt = "type", is_editable : opt, is_edited : opt, hearted : opt, hearts
-    : opt, num_hearts : opt, liked : opt, likes : opt, num_likes : opt, reaction_summary
-    : opt, previews : opt, old_name : opt, new_name : opt, old_dates : opt, new_dates :
-    opt, old_resource_subtype : opt, new_resource_subtype : opt, story : opt, assignee :
-    opt, follower : opt, old_section : opt, new_section : opt, task : opt, project : opt,
-    tag : opt, custom_field : opt, old_text_value : opt, new_text_value : opt,
-    old_number_value : opt, new_number_value : opt, old_enum_value : opt, new_enum_value
-    : opt, old_date_value : opt, new_date_value : opt, old_people_value : opt,
-    new_people_value : opt, old_multi_enum_values : opt, new_multi_enum_values : opt,
-    new_approval_status : opt, old_approval_status : opt, duplicate_of : opt,
-    duplicated_from : opt, dependency : opt, source : opt, target : opt, }
+    StoryResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    created_at "created_at" read_opt, resource_subtype "resource_subtype" read_opt, text
+    "text" read_opt, html_text "html_text" read_opt, is_pinned "is_pinned" read_opt,
+    sticker_name "sticker_name" read_opt, created_by "created_by" read_opt, type_ "type"
+    read_opt, is_editable "is_editable" read_opt, is_edited "is_edited" read_opt, hearted
+    "hearted" read_opt, hearts "hearts" read_opt, num_hearts "num_hearts" read_opt, liked
+    "liked" read_opt, likes "likes" read_opt, num_likes "num_likes" read_opt,
+    reaction_summary "reaction_summary" read_opt, previews "previews" read_opt, old_name
+    "old_name" read_opt, new_name "new_name" read_opt, old_dates "old_dates" read_opt,
+    new_dates "new_dates" read_opt, old_resource_subtype "old_resource_subtype" read_opt,
+    new_resource_subtype "new_resource_subtype" read_opt, story "story" read_opt,
+    assignee "assignee" read_opt, follower "follower" read_opt, old_section "old_section"
+    read_opt, new_section "new_section" read_opt, task "task" read_opt, project "project"
+    read_opt, tag "tag" read_opt, custom_field "custom_field" read_opt, old_text_value
+    "old_text_value" read_opt, new_text_value "new_text_value" read_opt, old_number_value
+    "old_number_value" read_opt, new_number_value "new_number_value" read_opt,
+    old_enum_value "old_enum_value" read_opt, new_enum_value "new_enum_value" read_opt,
+    old_date_value "old_date_value" read_opt, new_date_value "new_date_value" read_opt,
+    old_people_value "old_people_value" read_opt, new_people_value "new_people_value"
+    read_opt, old_multi_enum_values "old_multi_enum_values" read_opt,
+    new_multi_enum_values "new_multi_enum_values" read_opt, new_approval_status
+    "new_approval_status" read_opt, old_approval_status "old_approval_status" read_opt,
+    duplicate_of "duplicate_of" read_opt, duplicated_from "duplicated_from" read_opt,
+    dependency "dependency" read_opt, source "source" read_opt, target "target"
+    read_opt,] }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -5767,7 +5997,8 @@ pub struct StoryResponseDates {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    StoryResponseDates { start_on : opt, due_at : opt, due_on : opt, }
+    StoryResponseDates { req[] opt[start_on "start_on" read_opt, due_at "due_at"
+    read_opt, due_on "due_on" read_opt,] }
 }
 #[cfg(any(feature = "stories", feature = "tasks", feature = "time_tracking_entries"))]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>tasks:read</code></p>
@@ -5809,7 +6040,8 @@ pub struct TagBase {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagBase { gid : opt, resource_type : opt, name : opt, color : tri, notes : opt, }
+    TagBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt, name
+    "name" read_opt, color "color" read, notes "notes" read_opt,] }
 }
 #[cfg(feature = "tags")]
 /// Color of the tag.
@@ -5841,8 +6073,9 @@ pub struct TagCreateTagForWorkspaceRequest {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagCreateTagForWorkspaceRequest { gid : opt, resource_type : opt, name : opt, color :
-    tri, notes : opt, followers : opt, }
+    TagCreateTagForWorkspaceRequest { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, name "name" read_opt, color "color" read, notes "notes"
+    read_opt, followers "followers" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5874,8 +6107,9 @@ pub struct TagCreateRequest {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagCreateRequest { gid : opt, resource_type : opt, name : opt, color : tri, notes :
-    opt, followers : opt, workspace : opt, }
+    TagCreateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, color "color" read, notes "notes" read_opt, followers
+    "followers" read_opt, workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5901,8 +6135,10 @@ pub struct TagResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagResponse { gid : opt, resource_type : opt, name : opt, color : opt, notes : opt,
-    created_at : opt, followers : opt, workspace : opt, permalink_url : opt, }
+    TagResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, color "color" read_opt, notes "notes" read_opt, created_at
+    "created_at" read_opt, followers "followers" read_opt, workspace "workspace"
+    read_opt, permalink_url "permalink_url" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5912,7 +6148,7 @@ pub struct TaskAddFollowersRequest {
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
 connector_runtime::__struct_de! {
-    TaskAddFollowersRequest { followers : req, }
+    TaskAddFollowersRequest { req[followers "followers" read,] opt[] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5940,8 +6176,8 @@ pub struct TaskAddProjectRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskAddProjectRequest { project : req, insert_after : tri, insert_before : tri,
-    section : tri, }
+    TaskAddProjectRequest { req[project "project" read,] opt[insert_after "insert_after"
+    read, insert_before "insert_before" read, section "section" read,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5951,7 +6187,7 @@ pub struct TaskAddTagRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskAddTagRequest { tag : req, }
+    TaskAddTagRequest { req[tag "tag" read,] opt[] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6084,14 +6320,20 @@ pub struct TaskBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    TaskBase { gid : opt, resource_type : opt, name : opt, resource_subtype : opt,
-    created_by : opt, approval_status : opt, assignee_status : opt, assigned_by : opt,
-    completed : opt, completed_at : opt, completed_by : opt, created_at : opt,
-    dependencies : opt, dependents : opt, due_at : opt, due_on : opt, external : opt,
-    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
-    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
-    opt, num_likes : opt, num_subtasks : opt, start_at : opt, start_on : opt,
-    actual_time_minutes : optn, }
+    TaskBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt, name
+    "name" read_opt, resource_subtype "resource_subtype" read_opt, created_by
+    "created_by" read_opt, approval_status "approval_status" read_opt, assignee_status
+    "assignee_status" read_opt, assigned_by "assigned_by" read_opt, completed "completed"
+    read_opt, completed_at "completed_at" read_opt, completed_by "completed_by" read_opt,
+    created_at "created_at" read_opt, dependencies "dependencies" read_opt, dependents
+    "dependents" read_opt, due_at "due_at" read_opt, due_on "due_on" read_opt, external
+    "external" read_opt, html_notes "html_notes" read_opt, hearted "hearted" read_opt,
+    hearts "hearts" read_opt, is_rendered_as_separator "is_rendered_as_separator"
+    read_opt, liked "liked" read_opt, likes "likes" read_opt, memberships "memberships"
+    read_opt, modified_at "modified_at" read_opt, notes "notes" read_opt, num_hearts
+    "num_hearts" read_opt, num_likes "num_likes" read_opt, num_subtasks "num_subtasks"
+    read_opt, start_at "start_at" read_opt, start_on "start_on" read_opt,
+    actual_time_minutes "actual_time_minutes" read_opt_num,] }
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
@@ -6119,7 +6361,7 @@ pub struct TaskBaseExternal {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskBaseExternal { gid : opt, data : opt, }
+    TaskBaseExternal { req[] opt[gid "gid" read_opt, data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6133,7 +6375,8 @@ pub struct TaskBaseMembershipsItem {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskBaseMembershipsItem { project : opt, section : opt, }
+    TaskBaseMembershipsItem { req[] opt[project "project" read_opt, section "section"
+    read_opt,] }
 }
 #[cfg(feature = "task_templates")]
 /// A *task template* is an object that allows new tasks to be created with a predefined setup.
@@ -6152,7 +6395,8 @@ pub struct TaskTemplateRecipeCompact {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__struct_de! {
-    TaskTemplateRecipeCompact { name : opt, task_resource_subtype : opt, }
+    TaskTemplateRecipeCompact { req[] opt[name "name" read_opt, task_resource_subtype
+    "task_resource_subtype" read_opt,] }
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
@@ -6196,10 +6440,14 @@ pub struct TaskTemplateRecipe {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__struct_de! {
-    TaskTemplateRecipe { name : opt, task_resource_subtype : opt, description : opt,
-    html_description : opt, memberships : opt, relative_start_on : opt, relative_due_on :
-    opt, due_time : opt, dependencies : opt, dependents : opt, followers : opt,
-    attachments : opt, subtasks : opt, custom_fields : opt, }
+    TaskTemplateRecipe { req[] opt[name "name" read_opt, task_resource_subtype
+    "task_resource_subtype" read_opt, description "description" read_opt,
+    html_description "html_description" read_opt, memberships "memberships" read_opt,
+    relative_start_on "relative_start_on" read_opt, relative_due_on "relative_due_on"
+    read_opt, due_time "due_time" read_opt, dependencies "dependencies" read_opt,
+    dependents "dependents" read_opt, followers "followers" read_opt, attachments
+    "attachments" read_opt, subtasks "subtasks" read_opt, custom_fields "custom_fields"
+    read_opt,] }
 }
 #[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6221,8 +6469,9 @@ pub struct TaskTemplateResponse {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__struct_de! {
-    TaskTemplateResponse { gid : opt, resource_type : opt, name : opt, project : opt,
-    template : opt, created_by : opt, created_at : opt, }
+    TaskTemplateResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, project "project" read_opt, template "template"
+    read_opt, created_by "created_by" read_opt, created_at "created_at" read_opt,] }
 }
 #[cfg(feature = "projects")]
 /// A response object returned from the task count endpoint.
@@ -6243,9 +6492,11 @@ pub struct TaskCountResponse {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    TaskCountResponse { num_tasks : opt, num_incomplete_tasks : opt, num_completed_tasks
-    : opt, num_milestones : opt, num_incomplete_milestones : opt,
-    num_completed_milestones : opt, }
+    TaskCountResponse { req[] opt[num_tasks "num_tasks" read_opt, num_incomplete_tasks
+    "num_incomplete_tasks" read_opt, num_completed_tasks "num_completed_tasks" read_opt,
+    num_milestones "num_milestones" read_opt, num_incomplete_milestones
+    "num_incomplete_milestones" read_opt, num_completed_milestones
+    "num_completed_milestones" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6270,7 +6521,7 @@ pub struct TaskDuplicateRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskDuplicateRequest { name : opt, include : opt, }
+    TaskDuplicateRequest { req[] opt[name "name" read_opt, include "include" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 pub type TaskRemoveFollowersRequest = TaskAddFollowersRequest;
@@ -6282,7 +6533,7 @@ pub struct TaskRemoveProjectRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskRemoveProjectRequest { project : req, }
+    TaskRemoveProjectRequest { req[project "project" read,] opt[] }
 }
 #[cfg(feature = "tasks")]
 pub type TaskRemoveTagRequest = TaskAddTagRequest;
@@ -6295,7 +6546,7 @@ pub struct TaskTemplateInstantiateTaskRequest {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__struct_de! {
-    TaskTemplateInstantiateTaskRequest { name : opt, }
+    TaskTemplateInstantiateTaskRequest { req[] opt[name "name" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6441,15 +6692,22 @@ pub struct TaskRequestBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    TaskRequestBase { gid : opt, resource_type : opt, name : opt, resource_subtype : opt,
-    created_by : opt, approval_status : opt, assignee_status : opt, assigned_by : opt,
-    completed : opt, completed_at : opt, completed_by : opt, created_at : opt,
-    dependencies : opt, dependents : opt, due_at : opt, due_on : opt, external : opt,
-    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
-    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
-    opt, num_likes : opt, num_subtasks : opt, start_at : opt, start_on : opt,
-    actual_time_minutes : optn, assignee : opt, assignee_section : opt, custom_fields :
-    opt, parent : opt, }
+    TaskRequestBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, resource_subtype "resource_subtype" read_opt,
+    created_by "created_by" read_opt, approval_status "approval_status" read_opt,
+    assignee_status "assignee_status" read_opt, assigned_by "assigned_by" read_opt,
+    completed "completed" read_opt, completed_at "completed_at" read_opt, completed_by
+    "completed_by" read_opt, created_at "created_at" read_opt, dependencies
+    "dependencies" read_opt, dependents "dependents" read_opt, due_at "due_at" read_opt,
+    due_on "due_on" read_opt, external "external" read_opt, html_notes "html_notes"
+    read_opt, hearted "hearted" read_opt, hearts "hearts" read_opt,
+    is_rendered_as_separator "is_rendered_as_separator" read_opt, liked "liked" read_opt,
+    likes "likes" read_opt, memberships "memberships" read_opt, modified_at "modified_at"
+    read_opt, notes "notes" read_opt, num_hearts "num_hearts" read_opt, num_likes
+    "num_likes" read_opt, num_subtasks "num_subtasks" read_opt, start_at "start_at"
+    read_opt, start_on "start_on" read_opt, actual_time_minutes "actual_time_minutes"
+    read_opt_num, assignee "assignee" read_opt, assignee_section "assignee_section"
+    read_opt, custom_fields "custom_fields" read_opt, parent "parent" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6634,15 +6892,23 @@ pub struct TaskCreateRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskCreateRequest { gid : opt, resource_type : opt, name : opt, resource_subtype :
-    opt, created_by : opt, approval_status : opt, assignee_status : opt, assigned_by :
-    opt, completed : opt, completed_at : tri, completed_by : opt, created_at : opt,
-    dependencies : opt, dependents : opt, due_at : tri, due_on : tri, external : opt,
-    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
-    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
-    opt, num_likes : opt, num_subtasks : opt, start_at : tri, start_on : tri,
-    actual_time_minutes : tri, assignee : tri, assignee_section : tri, custom_fields :
-    opt, parent : tri, followers : opt, projects : opt, tags : opt, workspace : opt, }
+    TaskCreateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, resource_subtype "resource_subtype" read_opt,
+    created_by "created_by" read_opt, approval_status "approval_status" read_opt,
+    assignee_status "assignee_status" read_opt, assigned_by "assigned_by" read_opt,
+    completed "completed" read_opt, completed_at "completed_at" read, completed_by
+    "completed_by" read_opt, created_at "created_at" read_opt, dependencies
+    "dependencies" read_opt, dependents "dependents" read_opt, due_at "due_at" read,
+    due_on "due_on" read, external "external" read_opt, html_notes "html_notes" read_opt,
+    hearted "hearted" read_opt, hearts "hearts" read_opt, is_rendered_as_separator
+    "is_rendered_as_separator" read_opt, liked "liked" read_opt, likes "likes" read_opt,
+    memberships "memberships" read_opt, modified_at "modified_at" read_opt, notes "notes"
+    read_opt, num_hearts "num_hearts" read_opt, num_likes "num_likes" read_opt,
+    num_subtasks "num_subtasks" read_opt, start_at "start_at" read, start_on "start_on"
+    read, actual_time_minutes "actual_time_minutes" read, assignee "assignee" read,
+    assignee_section "assignee_section" read, custom_fields "custom_fields" read_opt,
+    parent "parent" read, followers "followers" read_opt, projects "projects" read_opt,
+    tags "tags" read_opt, workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6827,15 +7093,23 @@ pub struct TaskUpdateRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskUpdateRequest { gid : opt, resource_type : opt, name : opt, resource_subtype :
-    opt, created_by : opt, approval_status : opt, assignee_status : opt, assigned_by :
-    opt, completed : opt, completed_at : tri, completed_by : opt, created_at : opt,
-    dependencies : opt, dependents : opt, due_at : tri, due_on : tri, external : opt,
-    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
-    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
-    opt, num_likes : opt, num_subtasks : opt, start_at : tri, start_on : tri,
-    actual_time_minutes : tri, assignee : tri, assignee_section : tri, custom_fields :
-    opt, parent : tri, custom_type : tri, custom_type_status_option : tri, }
+    TaskUpdateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, resource_subtype "resource_subtype" read_opt,
+    created_by "created_by" read_opt, approval_status "approval_status" read_opt,
+    assignee_status "assignee_status" read_opt, assigned_by "assigned_by" read_opt,
+    completed "completed" read_opt, completed_at "completed_at" read, completed_by
+    "completed_by" read_opt, created_at "created_at" read_opt, dependencies
+    "dependencies" read_opt, dependents "dependents" read_opt, due_at "due_at" read,
+    due_on "due_on" read, external "external" read_opt, html_notes "html_notes" read_opt,
+    hearted "hearted" read_opt, hearts "hearts" read_opt, is_rendered_as_separator
+    "is_rendered_as_separator" read_opt, liked "liked" read_opt, likes "likes" read_opt,
+    memberships "memberships" read_opt, modified_at "modified_at" read_opt, notes "notes"
+    read_opt, num_hearts "num_hearts" read_opt, num_likes "num_likes" read_opt,
+    num_subtasks "num_subtasks" read_opt, start_at "start_at" read, start_on "start_on"
+    read, actual_time_minutes "actual_time_minutes" read, assignee "assignee" read,
+    assignee_section "assignee_section" read, custom_fields "custom_fields" read_opt,
+    parent "parent" read, custom_type "custom_type" read, custom_type_status_option
+    "custom_type_status_option" read,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -6952,16 +7226,25 @@ pub struct TaskResponse {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskResponse { gid : opt, resource_type : opt, name : opt, resource_subtype : opt,
-    created_by : opt, approval_status : opt, assignee_status : opt, assigned_by : opt,
-    completed : opt, completed_at : opt, completed_by : opt, created_at : opt,
-    dependencies : opt, dependents : opt, due_at : opt, due_on : opt, external : opt,
-    html_notes : opt, hearted : opt, hearts : opt, is_rendered_as_separator : opt, liked
-    : opt, likes : opt, memberships : opt, modified_at : opt, notes : opt, num_hearts :
-    opt, num_likes : opt, num_subtasks : opt, start_at : opt, start_on : opt,
-    actual_time_minutes : optn, assignee : opt, assignee_section : opt, custom_fields :
-    opt, custom_type : opt, custom_type_status_option : opt, followers : opt, parent :
-    opt, projects : opt, tags : opt, workspace : opt, permalink_url : opt, }
+    TaskResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, resource_subtype "resource_subtype" read_opt, created_by
+    "created_by" read_opt, approval_status "approval_status" read_opt, assignee_status
+    "assignee_status" read_opt, assigned_by "assigned_by" read_opt, completed "completed"
+    read_opt, completed_at "completed_at" read_opt, completed_by "completed_by" read_opt,
+    created_at "created_at" read_opt, dependencies "dependencies" read_opt, dependents
+    "dependents" read_opt, due_at "due_at" read_opt, due_on "due_on" read_opt, external
+    "external" read_opt, html_notes "html_notes" read_opt, hearted "hearted" read_opt,
+    hearts "hearts" read_opt, is_rendered_as_separator "is_rendered_as_separator"
+    read_opt, liked "liked" read_opt, likes "likes" read_opt, memberships "memberships"
+    read_opt, modified_at "modified_at" read_opt, notes "notes" read_opt, num_hearts
+    "num_hearts" read_opt, num_likes "num_likes" read_opt, num_subtasks "num_subtasks"
+    read_opt, start_at "start_at" read_opt, start_on "start_on" read_opt,
+    actual_time_minutes "actual_time_minutes" read_opt_num, assignee "assignee" read_opt,
+    assignee_section "assignee_section" read_opt, custom_fields "custom_fields" read_opt,
+    custom_type "custom_type" read_opt, custom_type_status_option
+    "custom_type_status_option" read_opt, followers "followers" read_opt, parent "parent"
+    read_opt, projects "projects" read_opt, tags "tags" read_opt, workspace "workspace"
+    read_opt, permalink_url "permalink_url" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 pub type TaskResponseAssigneeSection = AgentResponseWorkspace;
@@ -6983,7 +7266,8 @@ pub struct TaskSetParentRequest {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    TaskSetParentRequest { parent : req, insert_after : opt, insert_before : opt, }
+    TaskSetParentRequest { req[parent "parent" read,] opt[insert_after "insert_after"
+    read_opt, insert_before "insert_before" read_opt,] }
 }
 #[cfg(any(feature = "teams", feature = "workspaces"))]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -6995,7 +7279,7 @@ pub struct TeamAddUserRequest {
 }
 #[cfg(any(feature = "teams", feature = "workspaces"))]
 connector_runtime::__struct_de! {
-    TeamAddUserRequest { user : opt, }
+    TeamAddUserRequest { req[] opt[user "user" read_opt,] }
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 /// This object represents a user's connection to a team.
@@ -7020,8 +7304,9 @@ pub struct TeamMembershipCompact {
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 connector_runtime::__struct_de! {
-    TeamMembershipCompact { gid : opt, resource_type : opt, user : opt, team : opt,
-    is_guest : opt, is_limited_access : opt, is_admin : opt, }
+    TeamMembershipCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, user "user" read_opt, team "team" read_opt, is_guest "is_guest" read_opt,
+    is_limited_access "is_limited_access" read_opt, is_admin "is_admin" read_opt,] }
 }
 #[cfg(feature = "teams")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -7091,13 +7376,19 @@ pub struct TeamRequest {
 }
 #[cfg(feature = "teams")]
 connector_runtime::__struct_de! {
-    TeamRequest { gid : opt, resource_type : opt, name : opt, description : opt,
-    html_description : opt, organization : opt, visibility : opt,
-    edit_team_name_or_description_access_level : opt,
-    edit_team_visibility_or_trash_team_access_level : opt,
-    member_invite_management_access_level : opt, guest_invite_management_access_level :
-    opt, join_request_management_access_level : opt, team_member_removal_access_level :
-    opt, team_content_management_access_level : opt, endorsed : opt, }
+    TeamRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, description "description" read_opt, html_description
+    "html_description" read_opt, organization "organization" read_opt, visibility
+    "visibility" read_opt, edit_team_name_or_description_access_level
+    "edit_team_name_or_description_access_level" read_opt,
+    edit_team_visibility_or_trash_team_access_level
+    "edit_team_visibility_or_trash_team_access_level" read_opt,
+    member_invite_management_access_level "member_invite_management_access_level"
+    read_opt, guest_invite_management_access_level "guest_invite_management_access_level"
+    read_opt, join_request_management_access_level "join_request_management_access_level"
+    read_opt, team_member_removal_access_level "team_member_removal_access_level"
+    read_opt, team_content_management_access_level "team_content_management_access_level"
+    read_opt, endorsed "endorsed" read_opt,] }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
@@ -7185,14 +7476,21 @@ pub struct TeamResponse {
 }
 #[cfg(feature = "teams")]
 connector_runtime::__struct_de! {
-    TeamResponse { gid : opt, resource_type : opt, name : opt, description : opt,
-    html_description : opt, organization : opt, permalink_url : opt, visibility : opt,
-    edit_team_name_or_description_access_level : opt,
-    edit_team_visibility_or_trash_team_access_level : opt,
-    member_invite_management_access_level : opt, guest_invite_management_access_level :
-    opt, join_request_management_access_level : opt, team_member_removal_access_level :
-    opt, team_content_management_access_level : opt, endorsed : opt,
-    custom_field_settings : opt, }
+    TeamResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, description "description" read_opt, html_description
+    "html_description" read_opt, organization "organization" read_opt, permalink_url
+    "permalink_url" read_opt, visibility "visibility" read_opt,
+    edit_team_name_or_description_access_level
+    "edit_team_name_or_description_access_level" read_opt,
+    edit_team_visibility_or_trash_team_access_level
+    "edit_team_visibility_or_trash_team_access_level" read_opt,
+    member_invite_management_access_level "member_invite_management_access_level"
+    read_opt, guest_invite_management_access_level "guest_invite_management_access_level"
+    read_opt, join_request_management_access_level "join_request_management_access_level"
+    read_opt, team_member_removal_access_level "team_member_removal_access_level"
+    read_opt, team_content_management_access_level "team_content_management_access_level"
+    read_opt, endorsed "endorsed" read_opt, custom_field_settings "custom_field_settings"
+    read_opt,] }
 }
 #[cfg(feature = "teams")]
 pub type TeamResponseOrganization = AgentResponseWorkspace;
@@ -7215,8 +7513,9 @@ pub struct TimePeriodBase {
 }
 #[cfg(feature = "time_periods")]
 connector_runtime::__struct_de! {
-    TimePeriodBase { gid : opt, resource_type : opt, end_on : opt, start_on : opt, period
-    : opt, display_name : opt, parent : opt, }
+    TimePeriodBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, end_on "end_on" read_opt, start_on "start_on" read_opt, period "period"
+    read_opt, display_name "display_name" read_opt, parent "parent" read_opt,] }
 }
 #[cfg(feature = "time_periods")]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_periods:read</code></p>
@@ -7241,8 +7540,8 @@ pub struct UserUpdateRequest {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserUpdateRequest { gid : opt, resource_type : opt, name : opt, custom_fields : opt,
-    }
+    UserUpdateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, custom_fields "custom_fields" read_opt,] }
 }
 #[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7260,8 +7559,8 @@ pub struct UserBaseResponse {
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__struct_de! {
-    UserBaseResponse { gid : opt, resource_type : opt, name : opt, email : opt, photo :
-    opt, }
+    UserBaseResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, email "email" read_opt, photo "photo" read_opt,] }
 }
 #[cfg(any(feature = "users", feature = "workspaces"))]
 /// A map of the user's profile photo in various sizes, or null if no photo is set. Sizes provided are 21, 27, 36, 60, 128, and 1024. All images are in PNG format, except for 1024 (which is in JPEG format).
@@ -7287,8 +7586,9 @@ pub struct UserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserResponse { gid : opt, resource_type : opt, name : opt, email : opt, photo : opt,
-    workspaces : opt, custom_fields : opt, }
+    UserResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, email "email" read_opt, photo "photo" read_opt, workspaces
+    "workspaces" read_opt, custom_fields "custom_fields" read_opt,] }
 }
 #[cfg(any(feature = "user_task_lists", feature = "workspace_memberships"))]
 /// A user task list represents the tasks assigned to a particular user. It provides API access to a user’s [My tasks](https://asana.com/guide/help/fundamentals/my-tasks) view in Asana.
@@ -7307,8 +7607,9 @@ pub struct UserTaskListCompact {
 }
 #[cfg(any(feature = "user_task_lists", feature = "workspace_memberships"))]
 connector_runtime::__struct_de! {
-    UserTaskListCompact { gid : opt, resource_type : opt, name : opt, owner : opt,
-    workspace : opt, }
+    UserTaskListCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, owner "owner" read_opt, workspace "workspace"
+    read_opt,] }
 }
 #[cfg(feature = "all")]
 /// Webhook objects represent the state of an active subscription for a server to be updated with information from Asana. This schema represents the subscription itself, not the objects that are sent to the server. For information on those please refer to the [event](/reference/events) schema.
@@ -7332,8 +7633,9 @@ pub struct WebhookCompact {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    WebhookCompact { gid : opt, resource_type : opt, active : opt, resource : opt, target
-    : opt, }
+    WebhookCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, active "active" read_opt, resource "resource" read_opt, target "target"
+    read_opt,] }
 }
 #[cfg(feature = "all")]
 /// A WebhookFilter can be passed on creation of a webhook in order to filter the types of actions that trigger delivery of an [event](/reference/events)
@@ -7355,8 +7657,8 @@ pub struct WebhookFilter {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    WebhookFilter { resource_type : opt, resource_subtype : opt, action : opt, fields :
-    opt, }
+    WebhookFilter { req[] opt[resource_type "resource_type" read_opt, resource_subtype
+    "resource_subtype" read_opt, action "action" read_opt, fields "fields" read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7371,7 +7673,8 @@ pub struct WebhookRequest {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    WebhookRequest { resource : req, target : req, filters : opt, }
+    WebhookRequest { req[resource "resource" read, target "target" read,] opt[filters
+    "filters" read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7392,8 +7695,9 @@ pub struct WebhookRequestFiltersItem {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    WebhookRequestFiltersItem { resource_type : opt, resource_subtype : opt, action :
-    opt, fields : opt, }
+    WebhookRequestFiltersItem { req[] opt[resource_type "resource_type" read_opt,
+    resource_subtype "resource_subtype" read_opt, action "action" read_opt, fields
+    "fields" read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7427,10 +7731,13 @@ pub struct WebhookResponse {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    WebhookResponse { gid : opt, resource_type : opt, active : opt, resource : opt,
-    target : opt, created_at : opt, last_failure_at : opt, last_failure_content : opt,
-    last_success_at : opt, delivery_retry_count : opt, next_attempt_after : opt,
-    failure_deletion_timestamp : opt, filters : opt, }
+    WebhookResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, active "active" read_opt, resource "resource" read_opt, target "target"
+    read_opt, created_at "created_at" read_opt, last_failure_at "last_failure_at"
+    read_opt, last_failure_content "last_failure_content" read_opt, last_success_at
+    "last_success_at" read_opt, delivery_retry_count "delivery_retry_count" read_opt,
+    next_attempt_after "next_attempt_after" read_opt, failure_deletion_timestamp
+    "failure_deletion_timestamp" read_opt, filters "filters" read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7441,7 +7748,7 @@ pub struct WebhookUpdateRequest {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    WebhookUpdateRequest { filters : opt, }
+    WebhookUpdateRequest { req[] opt[filters "filters" read_opt,] }
 }
 #[cfg(feature = "workspaces")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -7461,8 +7768,8 @@ pub struct WorkspaceMembershipCompact {
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__struct_de! {
-    WorkspaceMembershipCompact { gid : opt, resource_type : opt, user : opt, workspace :
-    opt, }
+    WorkspaceMembershipCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, user "user" read_opt, workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "workspace_memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7492,9 +7799,12 @@ pub struct WorkspaceMembershipResponse {
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__struct_de! {
-    WorkspaceMembershipResponse { gid : opt, resource_type : opt, user : opt, workspace :
-    opt, user_task_list : opt, is_active : opt, is_admin : opt, is_guest : opt,
-    is_view_only : opt, vacation_dates : opt, created_at : opt, }
+    WorkspaceMembershipResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, user "user" read_opt, workspace "workspace" read_opt,
+    user_task_list "user_task_list" read_opt, is_active "is_active" read_opt, is_admin
+    "is_admin" read_opt, is_guest "is_guest" read_opt, is_view_only "is_view_only"
+    read_opt, vacation_dates "vacation_dates" read_opt, created_at "created_at"
+    read_opt,] }
 }
 #[cfg(feature = "workspace_memberships")]
 /// *Deprecated:* Use the [`/ooo_entries`](/reference/getoooentries) endpoints instead. Contains keys `start_on` and `end_on` for the vacation dates for the user in this workspace. If `start_on` is null, the entire `vacation_dates` object will be null. If `end_on` is before today, the entire `vacation_dates` object will be null.
@@ -7507,7 +7817,8 @@ pub struct WorkspaceMembershipResponseVacationDates {
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__struct_de! {
-    WorkspaceMembershipResponseVacationDates { start_on : opt, end_on : opt, }
+    WorkspaceMembershipResponseVacationDates { req[] opt[start_on "start_on" read_opt,
+    end_on "end_on" read_opt,] }
 }
 #[cfg(feature = "workspaces")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
@@ -7528,8 +7839,9 @@ pub struct WorkspaceResponse {
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__struct_de! {
-    WorkspaceResponse { gid : opt, resource_type : opt, name : opt, email_domains : opt,
-    is_organization : opt, }
+    WorkspaceResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, email_domains "email_domains" read_opt,
+    is_organization "is_organization" read_opt,] }
 }
 #[cfg(feature = "all")]
 /// This object represents a user's connection to a goal.
@@ -7560,8 +7872,10 @@ pub struct GoalMembershipBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    GoalMembershipBase { gid : opt, resource_type : opt, resource_subtype : opt, member :
-    opt, parent : opt, role : opt, access_level : opt, goal : opt, }
+    GoalMembershipBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, member "member" read_opt,
+    parent "parent" read_opt, role "role" read_opt, access_level "access_level" read_opt,
+    goal "goal" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7585,9 +7899,10 @@ pub struct GoalMembershipResponse {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    GoalMembershipResponse { gid : opt, resource_type : opt, resource_subtype : opt,
-    member : opt, parent : opt, role : opt, access_level : opt, goal : opt, user : opt,
-    workspace : opt, }
+    GoalMembershipResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, resource_subtype "resource_subtype" read_opt, member "member" read_opt,
+    parent "parent" read_opt, role "role" read_opt, access_level "access_level" read_opt,
+    goal "goal" read_opt, user "user" read_opt, workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 pub type GoalMembershipResponseUser = AgentResponseWorkspace;
@@ -7602,7 +7917,7 @@ pub struct MembershipUpdateRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    MembershipUpdateRequest { access_level : opt, }
+    MembershipUpdateRequest { req[] opt[access_level "access_level" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7613,7 +7928,7 @@ pub struct MembershipRequest {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    MembershipRequest { access_level : opt, }
+    MembershipRequest { req[] opt[access_level "access_level" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7633,8 +7948,8 @@ pub struct CreateMembershipRequest {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    CreateMembershipRequest { access_level : opt, member : opt, parent : opt, role : opt,
-    }
+    CreateMembershipRequest { req[] opt[access_level "access_level" read_opt, member
+    "member" read_opt, parent "parent" read_opt, role "role" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -7674,8 +7989,10 @@ pub struct UpdateTimeTrackingEntryRequest {
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__struct_de! {
-    UpdateTimeTrackingEntryRequest { duration_minutes : opt, entered_on : opt,
-    attributable_to : opt, billable_status : opt, description : opt, categories : opt, }
+    UpdateTimeTrackingEntryRequest { req[] opt[duration_minutes "duration_minutes"
+    read_opt, entered_on "entered_on" read_opt, attributable_to "attributable_to"
+    read_opt, billable_status "billable_status" read_opt, description "description"
+    read_opt, categories "categories" read_opt,] }
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
@@ -7705,8 +8022,10 @@ pub struct TimeTrackingEntryCompact {
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__struct_de! {
-    TimeTrackingEntryCompact { gid : opt, resource_type : opt, duration_minutes : opt,
-    entered_on : opt, attributable_to : opt, created_by : opt, categories : opt, }
+    TimeTrackingEntryCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, duration_minutes "duration_minutes" read_opt, entered_on
+    "entered_on" read_opt, attributable_to "attributable_to" read_opt, created_by
+    "created_by" read_opt, categories "categories" read_opt,] }
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 pub type TimeTrackingEntryCompactAttributableTo = AgentResponseWorkspace;
@@ -7725,8 +8044,8 @@ pub struct TimeTrackingCategoryCompact {
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__struct_de! {
-    TimeTrackingCategoryCompact { gid : opt, resource_type : opt, name : opt, color :
-    opt, }
+    TimeTrackingCategoryCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, name "name" read_opt, color "color" read_opt,] }
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
@@ -7768,10 +8087,12 @@ pub struct TimeTrackingEntryBase {
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__struct_de! {
-    TimeTrackingEntryBase { gid : opt, resource_type : opt, duration_minutes : opt,
-    entered_on : opt, attributable_to : opt, created_by : opt, categories : opt, task :
-    opt, created_at : opt, approval_status : opt, billable_status : opt, description :
-    opt, }
+    TimeTrackingEntryBase { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, duration_minutes "duration_minutes" read_opt, entered_on "entered_on"
+    read_opt, attributable_to "attributable_to" read_opt, created_by "created_by"
+    read_opt, categories "categories" read_opt, task "task" read_opt, created_at
+    "created_at" read_opt, approval_status "approval_status" read_opt, billable_status
+    "billable_status" read_opt, description "description" read_opt,] }
 }
 #[cfg(any(feature = "time_tracking_entries", feature = "timesheet_approval_statuses"))]
 connector_runtime::__string_enum! {
@@ -7801,8 +8122,9 @@ pub struct TimeTrackingCategoryResponse {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__struct_de! {
-    TimeTrackingCategoryResponse { gid : opt, resource_type : opt, name : opt, color :
-    opt, is_archived : opt, }
+    TimeTrackingCategoryResponse { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, name "name" read_opt, color "color" read_opt, is_archived
+    "is_archived" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7816,7 +8138,8 @@ pub struct TimeTrackingCategoryBaseRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    TimeTrackingCategoryBaseRequest { name : opt, color : opt, }
+    TimeTrackingCategoryBaseRequest { req[] opt[name "name" read_opt, color "color"
+    read_opt,] }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7831,7 +8154,8 @@ pub struct TimeTrackingCategoryCreateRequest {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__struct_de! {
-    TimeTrackingCategoryCreateRequest { name : req, color : opt, workspace : req, }
+    TimeTrackingCategoryCreateRequest { req[name "name" read, workspace "workspace"
+    read,] opt[color "color" read_opt,] }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -7848,7 +8172,8 @@ pub struct TimeTrackingCategoryUpdateRequest {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__struct_de! {
-    TimeTrackingCategoryUpdateRequest { name : opt, color : opt, is_archived : opt, }
+    TimeTrackingCategoryUpdateRequest { req[] opt[name "name" read_opt, color "color"
+    read_opt, is_archived "is_archived" read_opt,] }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// A request to create a timesheet approval status.
@@ -7865,8 +8190,8 @@ pub struct CreateTimesheetApprovalStatusRequest {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__struct_de! {
-    CreateTimesheetApprovalStatusRequest { user : req, workspace : req, start_date : req,
-    end_date : req, }
+    CreateTimesheetApprovalStatusRequest { req[user "user" read, workspace "workspace"
+    read, start_date "start_date" read, end_date "end_date" read,] opt[] }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// A request to update a timesheet approval status.
@@ -7880,7 +8205,8 @@ pub struct UpdateTimesheetApprovalStatusRequest {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__struct_de! {
-    UpdateTimesheetApprovalStatusRequest { approval_status : req, message : opt, }
+    UpdateTimesheetApprovalStatusRequest { req[approval_status "approval_status" read,]
+    opt[message "message" read_opt,] }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
@@ -7914,9 +8240,10 @@ pub struct TimesheetApprovalStatusCompact {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__struct_de! {
-    TimesheetApprovalStatusCompact { gid : opt, resource_type : opt, created_at : opt,
-    user : opt, workspace : opt, start_date : opt, end_date : opt, approval_status : opt,
-    }
+    TimesheetApprovalStatusCompact { req[] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt, created_at "created_at" read_opt, user "user" read_opt,
+    workspace "workspace" read_opt, start_date "start_date" read_opt, end_date "end_date"
+    read_opt, approval_status "approval_status" read_opt,] }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// The current approval status of the timesheet.
@@ -7942,8 +8269,9 @@ pub struct AccessRequestResponse {
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__struct_de! {
-    AccessRequestResponse { gid : opt, resource_type : opt, message : opt,
-    approval_status : opt, requester : opt, target : opt, }
+    AccessRequestResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, message "message" read_opt, approval_status "approval_status" read_opt,
+    requester "requester" read_opt, target "target" read_opt,] }
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__string_enum! {
@@ -7969,7 +8297,8 @@ pub struct AccessRequestCreateRequest {
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__struct_de! {
-    AccessRequestCreateRequest { target : req, message : tri, }
+    AccessRequestCreateRequest { req[target "target" read,] opt[message "message" read,]
+    }
 }
 #[cfg(feature = "all")]
 /// A request to approve access for a user.
@@ -7981,7 +8310,8 @@ pub struct AccessRequestApproveRequest {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    AccessRequestApproveRequest { access_request_gid : opt, }
+    AccessRequestApproveRequest { req[] opt[access_request_gid "access_request_gid"
+    read_opt,] }
 }
 #[cfg(feature = "all")]
 /// A request to reject access for a user.
@@ -7999,7 +8329,8 @@ pub struct ReactionCompact {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionCompact { gid : opt, emoji : opt, user : opt, }
+    ReactionCompact { req[] opt[gid "gid" read_opt, emoji "emoji" read_opt, user "user"
+    read_opt,] }
 }
 #[cfg(feature = "roles")]
 /// A *role* represents a group of permissions that can be assigned to a user or team.
@@ -8018,8 +8349,9 @@ pub struct RbacRoleCompact {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    RbacRoleCompact { gid : opt, resource_type : opt, name : opt, description : opt,
-    is_standard_role : opt, }
+    RbacRoleCompact { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, description "description" read_opt, is_standard_role
+    "is_standard_role" read_opt,] }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8054,9 +8386,11 @@ pub struct RbacRoleBase {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    RbacRoleBase { gid : opt, resource_type : opt, name : opt, description : opt,
-    is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type : opt,
-    permissions : opt, }
+    RbacRoleBase { req[] opt[gid "gid" read_opt, resource_type "resource_type" read_opt,
+    name "name" read_opt, description "description" read_opt, is_standard_role
+    "is_standard_role" read_opt, creation_time "creation_time" read_opt, modified_at
+    "modified_at" read_opt, base_role_type "base_role_type" read_opt, permissions
+    "permissions" read_opt,] }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -8155,16 +8489,27 @@ pub struct RbacRoleBasePermissions {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    RbacRoleBasePermissions { create_app_authorization : opt, create_pat_authorization :
-    opt, share_goal_with_domain : opt, share_portfolios_with_org : opt, assign_roles :
-    opt, manage_roles : opt, export_project_data : opt, task_deletion_policy : opt,
-    download_mobile_attachments : opt, import_data : opt, create_global_custom_fields :
-    opt, upload_attachments : opt, create_team : opt, allowed_guest_invites : opt,
-    create_and_edit_ai_automations : opt, proactive_ai : opt, standard_ai : opt,
-    create_and_edit_ai_teammates : opt, share_teams_with_org : opt, create_goal : opt,
-    create_project : opt, create_read_only_link : opt, create_portfolio : opt,
-    view_public_teams : opt, view_shared_with_org_projects : opt,
-    view_shared_with_org_tasks : opt, view_shared_with_org_portfolios : opt, }
+    RbacRoleBasePermissions { req[] opt[create_app_authorization
+    "create_app_authorization" read_opt, create_pat_authorization
+    "create_pat_authorization" read_opt, share_goal_with_domain "share_goal_with_domain"
+    read_opt, share_portfolios_with_org "share_portfolios_with_org" read_opt,
+    assign_roles "assign_roles" read_opt, manage_roles "manage_roles" read_opt,
+    export_project_data "export_project_data" read_opt, task_deletion_policy
+    "task_deletion_policy" read_opt, download_mobile_attachments
+    "download_mobile_attachments" read_opt, import_data "import_data" read_opt,
+    create_global_custom_fields "create_global_custom_fields" read_opt,
+    upload_attachments "upload_attachments" read_opt, create_team "create_team" read_opt,
+    allowed_guest_invites "allowed_guest_invites" read_opt,
+    create_and_edit_ai_automations "create_and_edit_ai_automations" read_opt,
+    proactive_ai "proactive_ai" read_opt, standard_ai "standard_ai" read_opt,
+    create_and_edit_ai_teammates "create_and_edit_ai_teammates" read_opt,
+    share_teams_with_org "share_teams_with_org" read_opt, create_goal "create_goal"
+    read_opt, create_project "create_project" read_opt, create_read_only_link
+    "create_read_only_link" read_opt, create_portfolio "create_portfolio" read_opt,
+    view_public_teams "view_public_teams" read_opt, view_shared_with_org_projects
+    "view_shared_with_org_projects" read_opt, view_shared_with_org_tasks
+    "view_shared_with_org_tasks" read_opt, view_shared_with_org_portfolios
+    "view_shared_with_org_portfolios" read_opt,] }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -8202,9 +8547,11 @@ pub struct RbacRoleResponse {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    RbacRoleResponse { gid : opt, resource_type : opt, name : opt, description : opt,
-    is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type : opt,
-    permissions : opt, workspace : opt, }
+    RbacRoleResponse { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, description "description" read_opt, is_standard_role
+    "is_standard_role" read_opt, creation_time "creation_time" read_opt, modified_at
+    "modified_at" read_opt, base_role_type "base_role_type" read_opt, permissions
+    "permissions" read_opt, workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "roles")]
 pub type RbacRoleResponseWorkspace = AgentResponseWorkspace;
@@ -8240,9 +8587,11 @@ pub struct RbacRoleRequest {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    RbacRoleRequest { gid : opt, resource_type : opt, name : req, description : req,
-    is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type : req,
-    permissions : opt, workspace : req, }
+    RbacRoleRequest { req[name "name" read, description "description" read,
+    base_role_type "base_role_type" read, workspace "workspace" read,] opt[gid "gid"
+    read_opt, resource_type "resource_type" read_opt, is_standard_role "is_standard_role"
+    read_opt, creation_time "creation_time" read_opt, modified_at "modified_at" read_opt,
+    permissions "permissions" read_opt,] }
 }
 #[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8277,9 +8626,11 @@ pub struct RbacRoleUpdateRequest {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    RbacRoleUpdateRequest { gid : opt, resource_type : opt, name : opt, description :
-    opt, is_standard_role : opt, creation_time : opt, modified_at : opt, base_role_type :
-    opt, permissions : opt, }
+    RbacRoleUpdateRequest { req[] opt[gid "gid" read_opt, resource_type "resource_type"
+    read_opt, name "name" read_opt, description "description" read_opt, is_standard_role
+    "is_standard_role" read_opt, creation_time "creation_time" read_opt, modified_at
+    "modified_at" read_opt, base_role_type "base_role_type" read_opt, permissions
+    "permissions" read_opt,] }
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__string_enum! {
@@ -8294,7 +8645,7 @@ pub struct GetAccessRequestsResponse200 {
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__struct_de! {
-    GetAccessRequestsResponse200 { data : opt, }
+    GetAccessRequestsResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8305,7 +8656,7 @@ pub struct CreateAccessRequestBody {
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__struct_de! {
-    CreateAccessRequestBody { data : opt, }
+    CreateAccessRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8315,7 +8666,7 @@ pub struct CreateAccessRequestResponse201 {
 }
 #[cfg(feature = "access_requests")]
 connector_runtime::__struct_de! {
-    CreateAccessRequestResponse201 { data : opt, }
+    CreateAccessRequestResponse201 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(
     any(
@@ -8385,7 +8736,7 @@ pub struct DataResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    DataResponse { data : opt, }
+    DataResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "agents")]
 connector_runtime::__string_enum! {
@@ -8406,7 +8757,8 @@ pub struct GetAgentsForWorkspaceResponse200 {
 }
 #[cfg(feature = "agents")]
 connector_runtime::__struct_de! {
-    GetAgentsForWorkspaceResponse200 { data : opt, next_page : opt, }
+    GetAgentsForWorkspaceResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "agents")]
 connector_runtime::__string_enum! {
@@ -8424,7 +8776,7 @@ pub struct GetAgentResponse200 {
 }
 #[cfg(feature = "agents")]
 connector_runtime::__struct_de! {
-    GetAgentResponse200 { data : opt, }
+    GetAgentResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
@@ -8441,7 +8793,7 @@ pub struct DataAllocationResponseResponse {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    DataAllocationResponseResponse { data : opt, }
+    DataAllocationResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8451,7 +8803,7 @@ pub struct UpdateAllocationBody {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    UpdateAllocationBody { data : opt, }
+    UpdateAllocationBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
@@ -8471,7 +8823,8 @@ pub struct GetAllocationsResponse200 {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    GetAllocationsResponse200 { data : opt, next_page : opt, }
+    GetAllocationsResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8481,7 +8834,7 @@ pub struct CreateAllocationBody {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    CreateAllocationBody { data : opt, }
+    CreateAllocationBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8509,8 +8862,9 @@ pub struct CreateAllocationBodyData {
 }
 #[cfg(feature = "allocations")]
 connector_runtime::__struct_de! {
-    CreateAllocationBodyData { gid : opt, resource_type : opt, start_date : req, end_date
-    : req, effort : tri, assignee : req, parent : req, }
+    CreateAllocationBodyData { req[start_date "start_date" read, end_date "end_date"
+    read, assignee "assignee" read, parent "parent" read,] opt[gid "gid" read_opt,
+    resource_type "resource_type" read_opt, effort "effort" read,] }
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
@@ -8527,7 +8881,7 @@ pub struct DataAttachmentResponseResponse {
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__struct_de! {
-    DataAttachmentResponseResponse { data : opt, }
+    DataAttachmentResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
@@ -8547,7 +8901,8 @@ pub struct GetAttachmentsForObjectResponse200 {
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__struct_de! {
-    GetAttachmentsForObjectResponse200 { data : opt, next_page : opt, }
+    GetAttachmentsForObjectResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8581,8 +8936,9 @@ pub struct CreateAttachmentForObjectBody {
 }
 #[cfg(feature = "attachments")]
 connector_runtime::__struct_de! {
-    CreateAttachmentForObjectBody { resource_subtype : opt, file : opt, parent : req, url
-    : opt, name : opt, connect_to_app : opt, }
+    CreateAttachmentForObjectBody { req[parent "parent" read,] opt[resource_subtype
+    "resource_subtype" read_opt, file "file" read_opt, url "url" read_opt, name "name"
+    read_opt, connect_to_app "connect_to_app" read_opt,] }
 }
 #[cfg(feature = "audit_log_api")]
 pub type GetAuditLogEventsActorType = AuditLogEventActorActorType;
@@ -8595,7 +8951,8 @@ pub struct GetAuditLogEventsResponse200 {
 }
 #[cfg(feature = "audit_log_api")]
 connector_runtime::__struct_de! {
-    GetAuditLogEventsResponse200 { data : opt, next_page : opt, }
+    GetAuditLogEventsResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__string_enum! {
@@ -8611,7 +8968,7 @@ pub struct CreateBatchRequestBody {
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__struct_de! {
-    CreateBatchRequestBody { data : opt, }
+    CreateBatchRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "batch_api")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8620,7 +8977,7 @@ pub struct CreateBatchRequestResponse200 {
 }
 #[cfg(feature = "batch_api")]
 connector_runtime::__struct_de! {
-    CreateBatchRequestResponse200 { data : opt, }
+    CreateBatchRequestResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8629,7 +8986,7 @@ pub struct GetBudgetsResponse200 {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    GetBudgetsResponse200 { data : opt, }
+    GetBudgetsResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8639,7 +8996,7 @@ pub struct DataBudgetRequestBody {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    DataBudgetRequestBody { data : opt, }
+    DataBudgetRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8648,7 +9005,7 @@ pub struct DataBudgetResponseResponse {
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__struct_de! {
-    DataBudgetResponseResponse { data : opt, }
+    DataBudgetResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
@@ -8714,7 +9071,8 @@ pub struct DataCustomFieldSettingResponseNextPageResponse {
 }
 #[cfg(feature = "custom_field_settings")]
 connector_runtime::__struct_de! {
-    DataCustomFieldSettingResponseNextPageResponse { data : opt, next_page : opt, }
+    DataCustomFieldSettingResponseNextPageResponse { req[] opt[data "data" read_opt,
+    next_page "next_page" read_opt,] }
 }
 #[cfg(any(feature = "custom_field_settings", feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -8767,7 +9125,7 @@ pub struct GetCustomFieldSettingsForTeamResponse200 {
 }
 #[cfg(feature = "custom_field_settings")]
 connector_runtime::__struct_de! {
-    GetCustomFieldSettingsForTeamResponse200 { data : opt, }
+    GetCustomFieldSettingsForTeamResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
@@ -8801,7 +9159,7 @@ pub struct CreateCustomFieldBody {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    CreateCustomFieldBody { data : opt, }
+    CreateCustomFieldBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8810,7 +9168,7 @@ pub struct DataCustomFieldResponseResponse {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    DataCustomFieldResponseResponse { data : opt, }
+    DataCustomFieldResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8820,7 +9178,7 @@ pub struct UpdateCustomFieldBody {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    UpdateCustomFieldBody { data : opt, }
+    UpdateCustomFieldBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
@@ -8856,7 +9214,8 @@ pub struct GetCustomFieldsForWorkspaceResponse200 {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    GetCustomFieldsForWorkspaceResponse200 { data : opt, next_page : opt, }
+    GetCustomFieldsForWorkspaceResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
@@ -8871,7 +9230,7 @@ pub struct CreateEnumOptionForCustomFieldBody {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    CreateEnumOptionForCustomFieldBody { data : opt, }
+    CreateEnumOptionForCustomFieldBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8891,7 +9250,7 @@ pub struct DataEnumOptionResponse {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    DataEnumOptionResponse { data : opt, }
+    DataEnumOptionResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8901,7 +9260,7 @@ pub struct InsertEnumOptionForCustomFieldBody {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    InsertEnumOptionForCustomFieldBody { data : opt, }
+    InsertEnumOptionForCustomFieldBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8922,7 +9281,7 @@ pub struct UpdateEnumOptionBody {
 }
 #[cfg(feature = "custom_fields")]
 connector_runtime::__struct_de! {
-    UpdateEnumOptionBody { data : opt, }
+    UpdateEnumOptionBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__string_enum! {
@@ -8941,7 +9300,8 @@ pub struct GetCustomTypesResponse200 {
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__struct_de! {
-    GetCustomTypesResponse200 { data : opt, next_page : opt, }
+    GetCustomTypesResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__string_enum! {
@@ -8958,7 +9318,7 @@ pub struct GetCustomTypeResponse200 {
 }
 #[cfg(feature = "custom_types")]
 connector_runtime::__struct_de! {
-    GetCustomTypeResponse200 { data : opt, }
+    GetCustomTypeResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "events")]
 connector_runtime::__string_enum! {
@@ -8981,7 +9341,8 @@ pub struct DataEventResponseResponse {
 }
 #[cfg(any(feature = "events", feature = "workspaces"))]
 connector_runtime::__struct_de! {
-    DataEventResponseResponse { data : opt, sync : opt, has_more : opt, }
+    DataEventResponseResponse { req[] opt[data "data" read_opt, sync "sync" read_opt,
+    has_more "has_more" read_opt,] }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8992,7 +9353,7 @@ pub struct GetEventsError412 {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    GetEventsError412 { errors : opt, sync : opt, }
+    GetEventsError412 { req[] opt[errors "errors" read_opt, sync "sync" read_opt,] }
 }
 #[cfg(feature = "events")]
 pub type GetEventsError412ErrorsItem = RuleTriggerResponse;
@@ -9005,7 +9366,7 @@ pub struct CreateGraphExportBody {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    CreateGraphExportBody { data : opt, }
+    CreateGraphExportBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9015,7 +9376,7 @@ pub struct CreateGraphExportResponse201 {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    CreateGraphExportResponse201 { data : opt, }
+    CreateGraphExportResponse201 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9026,7 +9387,7 @@ pub struct CreateResourceExportBody {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    CreateResourceExportBody { data : opt, }
+    CreateResourceExportBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9036,7 +9397,7 @@ pub struct CreateResourceExportResponse201 {
 }
 #[cfg(feature = "exports")]
 connector_runtime::__struct_de! {
-    CreateResourceExportResponse201 { data : opt, }
+    CreateResourceExportResponse201 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
@@ -9054,7 +9415,7 @@ pub struct DataGoalRelationshipResponseResponse {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    DataGoalRelationshipResponseResponse { data : opt, }
+    DataGoalRelationshipResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9064,7 +9425,7 @@ pub struct UpdateGoalRelationshipBody {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    UpdateGoalRelationshipBody { data : opt, }
+    UpdateGoalRelationshipBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
@@ -9085,7 +9446,8 @@ pub struct GetGoalRelationshipsResponse200 {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    GetGoalRelationshipsResponse200 { data : opt, next_page : opt, }
+    GetGoalRelationshipsResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9095,7 +9457,7 @@ pub struct AddSupportingRelationshipBody {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    AddSupportingRelationshipBody { data : opt, }
+    AddSupportingRelationshipBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9105,7 +9467,7 @@ pub struct RemoveSupportingRelationshipBody {
 }
 #[cfg(feature = "goal_relationships")]
 connector_runtime::__struct_de! {
-    RemoveSupportingRelationshipBody { data : opt, }
+    RemoveSupportingRelationshipBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -9252,7 +9614,7 @@ pub struct DataGoalResponseResponse {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    DataGoalResponseResponse { data : opt, }
+    DataGoalResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9262,7 +9624,7 @@ pub struct UpdateGoalBody {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    UpdateGoalBody { data : opt, }
+    UpdateGoalBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
@@ -9411,7 +9773,8 @@ pub struct GetGoalsResponse200 {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GetGoalsResponse200 { data : opt, next_page : opt, }
+    GetGoalsResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9421,7 +9784,7 @@ pub struct CreateGoalBody {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    CreateGoalBody { data : opt, }
+    CreateGoalBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9432,7 +9795,7 @@ pub struct CreateGoalMetricBody {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    CreateGoalMetricBody { data : opt, }
+    CreateGoalMetricBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9443,7 +9806,7 @@ pub struct UpdateGoalMetricBody {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    UpdateGoalMetricBody { data : opt, }
+    UpdateGoalMetricBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9453,7 +9816,7 @@ pub struct DataTaskAddFollowersRequestBody {
 }
 #[cfg(any(feature = "goals", feature = "tasks"))]
 connector_runtime::__struct_de! {
-    DataTaskAddFollowersRequestBody { data : opt, }
+    DataTaskAddFollowersRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9462,7 +9825,7 @@ pub struct GetParentGoalsForGoalResponse200 {
 }
 #[cfg(feature = "goals")]
 connector_runtime::__struct_de! {
-    GetParentGoalsForGoalResponse200 { data : opt, }
+    GetParentGoalsForGoalResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9472,7 +9835,7 @@ pub struct DataAddCustomFieldSettingRequestBody {
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 connector_runtime::__struct_de! {
-    DataAddCustomFieldSettingRequestBody { data : opt, }
+    DataAddCustomFieldSettingRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9481,7 +9844,7 @@ pub struct DataCustomFieldSettingResponseResponse {
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 connector_runtime::__struct_de! {
-    DataCustomFieldSettingResponseResponse { data : opt, }
+    DataCustomFieldSettingResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9491,7 +9854,7 @@ pub struct DataRemoveCustomFieldSettingRequestBody {
 }
 #[cfg(any(feature = "goals", feature = "portfolios", feature = "projects"))]
 connector_runtime::__struct_de! {
-    DataRemoveCustomFieldSettingRequestBody { data : opt, }
+    DataRemoveCustomFieldSettingRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(
     any(
@@ -9545,7 +9908,7 @@ pub struct DataJobCompactResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    DataJobCompactResponse { data : opt, }
+    DataJobCompactResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "memberships", feature = "rates"))]
 connector_runtime::__string_enum! {
@@ -9560,7 +9923,8 @@ pub struct GetMembershipsResponse200 {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    GetMembershipsResponse200 { data : opt, next_page : opt, }
+    GetMembershipsResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9570,7 +9934,7 @@ pub struct CreateMembershipBody {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    CreateMembershipBody { data : opt, }
+    CreateMembershipBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9579,7 +9943,7 @@ pub struct DataMembershipResponseResponse {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    DataMembershipResponseResponse { data : opt, }
+    DataMembershipResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9589,7 +9953,7 @@ pub struct UpdateMembershipBody {
 }
 #[cfg(feature = "memberships")]
 connector_runtime::__struct_de! {
-    UpdateMembershipBody { data : opt, }
+    UpdateMembershipBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "memberships")]
 pub type UpdateMembershipResponse200 = DataMembershipResponseResponse;
@@ -9606,7 +9970,7 @@ pub struct DataOooEntryResponseResponse {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__struct_de! {
-    DataOooEntryResponseResponse { data : opt, }
+    DataOooEntryResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9617,7 +9981,7 @@ pub struct UpdateOooEntryBody {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__struct_de! {
-    UpdateOooEntryBody { data : opt, }
+    UpdateOooEntryBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__string_enum! {
@@ -9634,7 +9998,8 @@ pub struct GetOooEntriesResponse200 {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__struct_de! {
-    GetOooEntriesResponse200 { data : opt, next_page : opt, }
+    GetOooEntriesResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9644,7 +10009,7 @@ pub struct CreateOooEntryBody {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__struct_de! {
-    CreateOooEntryBody { data : opt, }
+    CreateOooEntryBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9666,8 +10031,9 @@ pub struct CreateOooEntryBodyData {
 }
 #[cfg(feature = "ooo_entries")]
 connector_runtime::__struct_de! {
-    CreateOooEntryBodyData { gid : opt, resource_type : opt, start_date : req, end_date :
-    req, user : req, workspace : req, }
+    CreateOooEntryBodyData { req[start_date "start_date" read, end_date "end_date" read,
+    user "user" read, workspace "workspace" read,] opt[gid "gid" read_opt, resource_type
+    "resource_type" read_opt,] }
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
@@ -9684,7 +10050,7 @@ pub struct CreateOrganizationExportBody {
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__struct_de! {
-    CreateOrganizationExportBody { data : opt, }
+    CreateOrganizationExportBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "organization_exports")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9694,7 +10060,7 @@ pub struct DataOrganizationExportCompactResponse {
 }
 #[cfg(feature = "organization_exports")]
 connector_runtime::__struct_de! {
-    DataOrganizationExportCompactResponse { data : opt, }
+    DataOrganizationExportCompactResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__string_enum! {
@@ -9711,7 +10077,8 @@ pub struct DataDeprecatedPortfolioMembershipCompactResponse {
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__struct_de! {
-    DataDeprecatedPortfolioMembershipCompactResponse { data : opt, next_page : opt, }
+    DataDeprecatedPortfolioMembershipCompactResponse { req[] opt[data "data" read_opt,
+    next_page "next_page" read_opt,] }
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__string_enum! {
@@ -9727,7 +10094,7 @@ pub struct GetPortfolioMembershipResponse200 {
 }
 #[cfg(feature = "portfolio_memberships")]
 connector_runtime::__struct_de! {
-    GetPortfolioMembershipResponse200 { data : opt, }
+    GetPortfolioMembershipResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
@@ -9880,7 +10247,8 @@ pub struct GetPortfoliosResponse200 {
     )
 )]
 connector_runtime::__struct_de! {
-    GetPortfoliosResponse200 { data : opt, next_page : opt, }
+    GetPortfoliosResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
@@ -10018,7 +10386,7 @@ pub struct CreatePortfolioBody {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    CreatePortfolioBody { data : opt, }
+    CreatePortfolioBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10027,7 +10395,7 @@ pub struct DataPortfolioResponseResponse {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    DataPortfolioResponseResponse { data : opt, }
+    DataPortfolioResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10037,7 +10405,7 @@ pub struct UpdatePortfolioBody {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    UpdatePortfolioBody { data : opt, }
+    UpdatePortfolioBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -10205,7 +10573,8 @@ pub struct DataProjectCompactResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    DataProjectCompactResponse { data : opt, next_page : opt, }
+    DataProjectCompactResponse { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10215,7 +10584,7 @@ pub struct AddItemForPortfolioBody {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    AddItemForPortfolioBody { data : opt, }
+    AddItemForPortfolioBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10225,7 +10594,7 @@ pub struct RemoveItemForPortfolioBody {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    RemoveItemForPortfolioBody { data : opt, }
+    RemoveItemForPortfolioBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10235,7 +10604,7 @@ pub struct DataAddMembersRequestBody {
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 connector_runtime::__struct_de! {
-    DataAddMembersRequestBody { data : opt, }
+    DataAddMembersRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "portfolios", feature = "projects"))]
 pub type DataRemoveMembersRequestBody = DataAddMembersRequestBody;
@@ -10247,7 +10616,7 @@ pub struct DuplicatePortfolioBody {
 }
 #[cfg(feature = "portfolios")]
 connector_runtime::__struct_de! {
-    DuplicatePortfolioBody { data : opt, }
+    DuplicatePortfolioBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__string_enum! {
@@ -10262,7 +10631,7 @@ pub struct DataProjectBriefResponseResponse {
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__struct_de! {
-    DataProjectBriefResponseResponse { data : opt, }
+    DataProjectBriefResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10272,7 +10641,7 @@ pub struct DataProjectBriefRequestBody {
 }
 #[cfg(feature = "project_briefs")]
 connector_runtime::__struct_de! {
-    DataProjectBriefRequestBody { data : opt, }
+    DataProjectBriefRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
@@ -10288,7 +10657,7 @@ pub struct GetProjectMembershipResponse200 {
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__struct_de! {
-    GetProjectMembershipResponse200 { data : opt, }
+    GetProjectMembershipResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
@@ -10305,7 +10674,8 @@ pub struct GetProjectMembershipsForProjectResponse200 {
 }
 #[cfg(feature = "project_memberships")]
 connector_runtime::__struct_de! {
-    GetProjectMembershipsForProjectResponse200 { data : opt, next_page : opt, }
+    GetProjectMembershipsForProjectResponse200 { req[] opt[data "data" read_opt,
+    next_page "next_page" read_opt,] }
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
@@ -10320,7 +10690,7 @@ pub struct DataProjectPortfolioSettingResponseResponse {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__struct_de! {
-    DataProjectPortfolioSettingResponseResponse { data : opt, }
+    DataProjectPortfolioSettingResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10330,7 +10700,7 @@ pub struct UpdateProjectPortfolioSettingBody {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__struct_de! {
-    UpdateProjectPortfolioSettingBody { data : opt, }
+    UpdateProjectPortfolioSettingBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
@@ -10347,7 +10717,8 @@ pub struct DataProjectPortfolioSettingCompactResponse {
 }
 #[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__struct_de! {
-    DataProjectPortfolioSettingCompactResponse { data : opt, next_page : opt, }
+    DataProjectPortfolioSettingCompactResponse { req[] opt[data "data" read_opt,
+    next_page "next_page" read_opt,] }
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__string_enum! {
@@ -10363,7 +10734,7 @@ pub struct DataProjectStatusResponseResponse {
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__struct_de! {
-    DataProjectStatusResponseResponse { data : opt, }
+    DataProjectStatusResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__string_enum! {
@@ -10382,7 +10753,8 @@ pub struct GetProjectStatusesForProjectResponse200 {
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__struct_de! {
-    GetProjectStatusesForProjectResponse200 { data : opt, next_page : opt, }
+    GetProjectStatusesForProjectResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10392,7 +10764,7 @@ pub struct CreateProjectStatusForProjectBody {
 }
 #[cfg(feature = "project_statuses")]
 connector_runtime::__struct_de! {
-    CreateProjectStatusForProjectBody { data : opt, }
+    CreateProjectStatusForProjectBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
@@ -10410,7 +10782,7 @@ pub struct GetProjectTemplateResponse200 {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__struct_de! {
-    GetProjectTemplateResponse200 { data : opt, }
+    GetProjectTemplateResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
@@ -10432,7 +10804,7 @@ pub struct InstantiateProjectBody {
 }
 #[cfg(feature = "project_templates")]
 connector_runtime::__struct_de! {
-    InstantiateProjectBody { data : opt, }
+    InstantiateProjectBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -10583,7 +10955,7 @@ pub struct DataProjectRequestBody {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    DataProjectRequestBody { data : opt, }
+    DataProjectRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10592,7 +10964,7 @@ pub struct DataProjectResponseResponse {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    DataProjectResponseResponse { data : opt, }
+    DataProjectResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10602,7 +10974,7 @@ pub struct UpdateProjectBody {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    UpdateProjectBody { data : opt, }
+    UpdateProjectBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10612,7 +10984,7 @@ pub struct DuplicateProjectBody {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    DuplicateProjectBody { data : opt, }
+    DuplicateProjectBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -10627,7 +10999,7 @@ pub struct SearchProjectsForWorkspaceResponse200 {
 }
 #[cfg(any(feature = "projects", feature = "typeahead", feature = "users"))]
 connector_runtime::__struct_de! {
-    SearchProjectsForWorkspaceResponse200 { data : opt, }
+    SearchProjectsForWorkspaceResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
@@ -10644,7 +11016,7 @@ pub struct GetTaskCountsForProjectResponse200 {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    GetTaskCountsForProjectResponse200 { data : opt, }
+    GetTaskCountsForProjectResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10654,7 +11026,7 @@ pub struct AddFollowersForProjectBody {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    AddFollowersForProjectBody { data : opt, }
+    AddFollowersForProjectBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "projects")]
 pub type RemoveFollowersForProjectBody = AddFollowersForProjectBody;
@@ -10666,7 +11038,7 @@ pub struct ProjectSaveAsTemplateBody {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectSaveAsTemplateBody { data : opt, }
+    ProjectSaveAsTemplateBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10677,7 +11049,8 @@ pub struct GetRatesResponse200 {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    GetRatesResponse200 { data : opt, next_page : opt, }
+    GetRatesResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "rates")]
 connector_runtime::__string_enum! {
@@ -10695,7 +11068,7 @@ pub struct CreateRateBody {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    CreateRateBody { data : opt, }
+    CreateRateBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10704,7 +11077,7 @@ pub struct DataRateResponseResponse {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    DataRateResponseResponse { data : opt, }
+    DataRateResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10715,7 +11088,7 @@ pub struct UpdateRateBody {
 }
 #[cfg(feature = "rates")]
 connector_runtime::__struct_de! {
-    UpdateRateBody { data : opt, }
+    UpdateRateBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10726,7 +11099,8 @@ pub struct GetReactionsOnObjectResponse200 {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    GetReactionsOnObjectResponse200 { data : opt, next_page : opt, }
+    GetReactionsOnObjectResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -10771,7 +11145,8 @@ pub struct GetRolesResponse200 {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    GetRolesResponse200 { data : opt, next_page : opt, }
+    GetRolesResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
@@ -10814,7 +11189,7 @@ pub struct CreateRoleBody {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    CreateRoleBody { data : opt, }
+    CreateRoleBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10823,7 +11198,7 @@ pub struct DataRbacRoleResponseResponse {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    DataRbacRoleResponseResponse { data : opt, }
+    DataRbacRoleResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10833,7 +11208,7 @@ pub struct UpdateRoleBody {
 }
 #[cfg(feature = "roles")]
 connector_runtime::__struct_de! {
-    UpdateRoleBody { data : opt, }
+    UpdateRoleBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10843,7 +11218,7 @@ pub struct TriggerRuleBody {
 }
 #[cfg(feature = "rules")]
 connector_runtime::__struct_de! {
-    TriggerRuleBody { data : opt, }
+    TriggerRuleBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10852,7 +11227,7 @@ pub struct TriggerRuleResponse200 {
 }
 #[cfg(feature = "rules")]
 connector_runtime::__struct_de! {
-    TriggerRuleResponse200 { data : opt, }
+    TriggerRuleResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
@@ -10867,7 +11242,7 @@ pub struct DataSectionResponseResponse {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    DataSectionResponseResponse { data : opt, }
+    DataSectionResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10877,7 +11252,7 @@ pub struct DataSectionRequestBody {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    DataSectionRequestBody { data : opt, }
+    DataSectionRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
@@ -10895,7 +11270,7 @@ pub struct AddTaskForSectionBody {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    AddTaskForSectionBody { data : opt, }
+    AddTaskForSectionBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10905,7 +11280,7 @@ pub struct InsertSectionForProjectBody {
 }
 #[cfg(feature = "sections")]
 connector_runtime::__struct_de! {
-    InsertSectionForProjectBody { data : opt, }
+    InsertSectionForProjectBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
@@ -10929,7 +11304,7 @@ pub struct DataStatusUpdateResponseResponse {
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__struct_de! {
-    DataStatusUpdateResponseResponse { data : opt, }
+    DataStatusUpdateResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
@@ -10955,7 +11330,8 @@ pub struct GetStatusesForObjectResponse200 {
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__struct_de! {
-    GetStatusesForObjectResponse200 { data : opt, next_page : opt, }
+    GetStatusesForObjectResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10965,7 +11341,7 @@ pub struct CreateStatusForObjectBody {
 }
 #[cfg(feature = "status_updates")]
 connector_runtime::__struct_de! {
-    CreateStatusForObjectBody { data : opt, }
+    CreateStatusForObjectBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -11054,7 +11430,7 @@ pub struct DataStoryResponseResponse {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    DataStoryResponseResponse { data : opt, }
+    DataStoryResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11065,7 +11441,7 @@ pub struct DataStoryBaseBody {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    DataStoryBaseBody { data : opt, }
+    DataStoryBaseBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
@@ -11156,7 +11532,8 @@ pub struct DataStoryCompactResponse {
 }
 #[cfg(feature = "stories")]
 connector_runtime::__struct_de! {
-    DataStoryCompactResponse { data : opt, next_page : opt, }
+    DataStoryCompactResponse { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
@@ -11183,7 +11560,7 @@ pub struct CreateTagBody {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    CreateTagBody { data : opt, }
+    CreateTagBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11192,7 +11569,7 @@ pub struct DataTagResponseResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    DataTagResponseResponse { data : opt, }
+    DataTagResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11202,7 +11579,7 @@ pub struct UpdateTagBody {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    UpdateTagBody { data : opt, }
+    UpdateTagBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11212,7 +11589,7 @@ pub struct CreateTagForWorkspaceBody {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    CreateTagForWorkspaceBody { data : opt, }
+    CreateTagForWorkspaceBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
@@ -11226,7 +11603,7 @@ pub struct GetTaskTemplatesResponse200 {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__struct_de! {
-    GetTaskTemplatesResponse200 { data : opt, }
+    GetTaskTemplatesResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11235,7 +11612,7 @@ pub struct GetTaskTemplateResponse200 {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__struct_de! {
-    GetTaskTemplateResponse200 { data : opt, }
+    GetTaskTemplateResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11245,7 +11622,7 @@ pub struct InstantiateTaskBody {
 }
 #[cfg(feature = "task_templates")]
 connector_runtime::__struct_de! {
-    InstantiateTaskBody { data : opt, }
+    InstantiateTaskBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
@@ -11326,7 +11703,8 @@ pub struct DataTaskCompactResponse {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    DataTaskCompactResponse { data : opt, next_page : opt, }
+    DataTaskCompactResponse { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
@@ -11406,7 +11784,7 @@ pub struct DataTaskCreateRequestBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    DataTaskCreateRequestBody { data : opt, }
+    DataTaskCreateRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11415,7 +11793,7 @@ pub struct DataTaskResponseResponse {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    DataTaskResponseResponse { data : opt, }
+    DataTaskResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11425,7 +11803,7 @@ pub struct UpdateTaskBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    UpdateTaskBody { data : opt, }
+    UpdateTaskBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11435,7 +11813,7 @@ pub struct DuplicateTaskBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    DuplicateTaskBody { data : opt, }
+    DuplicateTaskBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11445,7 +11823,7 @@ pub struct SetParentForTaskBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    SetParentForTaskBody { data : opt, }
+    SetParentForTaskBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11455,7 +11833,7 @@ pub struct DataModifyDependenciesRequestBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    DataModifyDependenciesRequestBody { data : opt, }
+    DataModifyDependenciesRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11466,7 +11844,7 @@ pub struct DataModifyDependentsRequestBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    DataModifyDependentsRequestBody { data : opt, }
+    DataModifyDependentsRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11476,7 +11854,7 @@ pub struct AddProjectForTaskBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    AddProjectForTaskBody { data : opt, }
+    AddProjectForTaskBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11486,7 +11864,7 @@ pub struct RemoveProjectForTaskBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    RemoveProjectForTaskBody { data : opt, }
+    RemoveProjectForTaskBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11496,7 +11874,7 @@ pub struct AddTagForTaskBody {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    AddTagForTaskBody { data : opt, }
+    AddTagForTaskBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "tasks")]
 pub type RemoveTagForTaskBody = AddTagForTaskBody;
@@ -11520,7 +11898,7 @@ pub struct SearchTasksForWorkspaceResponse200 {
 }
 #[cfg(feature = "tasks")]
 connector_runtime::__struct_de! {
-    SearchTasksForWorkspaceResponse200 { data : opt, }
+    SearchTasksForWorkspaceResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 connector_runtime::__string_enum! {
@@ -11536,7 +11914,7 @@ pub struct DataTeamMembershipCompactResponse2 {
 }
 #[cfg(any(feature = "team_memberships", feature = "teams"))]
 connector_runtime::__struct_de! {
-    DataTeamMembershipCompactResponse2 { data : opt, }
+    DataTeamMembershipCompactResponse2 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "team_memberships")]
 connector_runtime::__string_enum! {
@@ -11553,7 +11931,8 @@ pub struct DataTeamMembershipCompactResponse {
 }
 #[cfg(feature = "team_memberships")]
 connector_runtime::__struct_de! {
-    DataTeamMembershipCompactResponse { data : opt, next_page : opt, }
+    DataTeamMembershipCompactResponse { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
@@ -11670,7 +12049,7 @@ pub struct DataTeamRequestBody {
 }
 #[cfg(feature = "teams")]
 connector_runtime::__struct_de! {
-    DataTeamRequestBody { data : opt, }
+    DataTeamRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11679,7 +12058,7 @@ pub struct DataTeamResponseResponse {
 }
 #[cfg(feature = "teams")]
 connector_runtime::__struct_de! {
-    DataTeamResponseResponse { data : opt, }
+    DataTeamResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
@@ -11800,7 +12179,7 @@ pub struct AddUserForTeamBody {
 }
 #[cfg(any(feature = "teams", feature = "workspaces"))]
 connector_runtime::__struct_de! {
-    AddUserForTeamBody { data : opt, }
+    AddUserForTeamBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "teams")]
 pub type RemoveUserForTeamBody = AddUserForTeamBody;
@@ -11818,7 +12197,7 @@ pub struct GetTimePeriodResponse200 {
 }
 #[cfg(feature = "time_periods")]
 connector_runtime::__struct_de! {
-    GetTimePeriodResponse200 { data : opt, }
+    GetTimePeriodResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "time_periods")]
 connector_runtime::__string_enum! {
@@ -11837,7 +12216,8 @@ pub struct GetTimePeriodsResponse200 {
 }
 #[cfg(feature = "time_periods")]
 connector_runtime::__struct_de! {
-    GetTimePeriodsResponse200 { data : opt, next_page : opt, }
+    GetTimePeriodsResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__string_enum! {
@@ -11851,7 +12231,7 @@ pub struct DataTimeTrackingCategoryResponseResponse {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__struct_de! {
-    DataTimeTrackingCategoryResponseResponse { data : opt, }
+    DataTimeTrackingCategoryResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11861,7 +12241,7 @@ pub struct UpdateTimeTrackingCategoryBody {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__struct_de! {
-    UpdateTimeTrackingCategoryBody { data : opt, }
+    UpdateTimeTrackingCategoryBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
@@ -11881,7 +12261,8 @@ pub struct DataTimeTrackingEntryCompactResponse {
 }
 #[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__struct_de! {
-    DataTimeTrackingEntryCompactResponse { data : opt, next_page : opt, }
+    DataTimeTrackingEntryCompactResponse { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__string_enum! {
@@ -11897,7 +12278,8 @@ pub struct GetTimeTrackingCategoriesResponse200 {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__struct_de! {
-    GetTimeTrackingCategoriesResponse200 { data : opt, next_page : opt, }
+    GetTimeTrackingCategoriesResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11907,7 +12289,7 @@ pub struct CreateTimeTrackingCategoryBody {
 }
 #[cfg(feature = "time_tracking_categories")]
 connector_runtime::__struct_de! {
-    CreateTimeTrackingCategoryBody { data : opt, }
+    CreateTimeTrackingCategoryBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
@@ -11929,7 +12311,7 @@ pub struct CreateTimeTrackingEntryBody {
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__struct_de! {
-    CreateTimeTrackingEntryBody { data : opt, }
+    CreateTimeTrackingEntryBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11938,7 +12320,7 @@ pub struct DataTimeTrackingEntryBaseResponse {
 }
 #[cfg(feature = "time_tracking_entries")]
 connector_runtime::__struct_de! {
-    DataTimeTrackingEntryBaseResponse { data : opt, }
+    DataTimeTrackingEntryBaseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "time_tracking_entries")]
 pub type UpdateTimeTrackingEntryBody = CreateTimeTrackingEntryBody;
@@ -11956,7 +12338,7 @@ pub struct DataTimesheetApprovalStatusResponseResponse {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__struct_de! {
-    DataTimesheetApprovalStatusResponseResponse { data : opt, }
+    DataTimesheetApprovalStatusResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11967,7 +12349,7 @@ pub struct UpdateTimesheetApprovalStatusBody {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__struct_de! {
-    UpdateTimesheetApprovalStatusBody { data : opt, }
+    UpdateTimesheetApprovalStatusBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
@@ -11985,7 +12367,8 @@ pub struct GetTimesheetApprovalStatusesResponse200 {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__struct_de! {
-    GetTimesheetApprovalStatusesResponse200 { data : opt, next_page : opt, }
+    GetTimesheetApprovalStatusesResponse200 { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -11996,7 +12379,7 @@ pub struct CreateTimesheetApprovalStatusBody {
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__struct_de! {
-    CreateTimesheetApprovalStatusBody { data : opt, }
+    CreateTimesheetApprovalStatusBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "typeahead")]
 connector_runtime::__string_enum! {
@@ -12026,7 +12409,7 @@ pub struct DataUserTaskListCompactResponse {
 }
 #[cfg(feature = "user_task_lists")]
 connector_runtime::__struct_de! {
-    DataUserTaskListCompactResponse { data : opt, }
+    DataUserTaskListCompactResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -12099,7 +12482,7 @@ pub struct DataUserResponseResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    DataUserResponseResponse { data : opt, }
+    DataUserResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12109,7 +12492,7 @@ pub struct DataUserUpdateRequestBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    DataUserUpdateRequestBody { data : opt, }
+    DataUserUpdateRequestBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -12146,7 +12529,8 @@ pub struct GetWebhooksResponse200 {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    GetWebhooksResponse200 { data : opt, next_page : opt, }
+    GetWebhooksResponse200 { req[] opt[data "data" read_opt, next_page "next_page"
+    read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__string_enum! {
@@ -12167,7 +12551,7 @@ pub struct CreateWebhookBody {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    CreateWebhookBody { data : opt, }
+    CreateWebhookBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12178,7 +12562,8 @@ pub struct CreateWebhookResponse201 {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    CreateWebhookResponse201 { data : opt, x_hook_secret : opt = "X-Hook-Secret", }
+    CreateWebhookResponse201 { req[] opt[data "data" read_opt, x_hook_secret
+    "X-Hook-Secret" read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12187,7 +12572,7 @@ pub struct DataWebhookResponseResponse {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    DataWebhookResponseResponse { data : opt, }
+    DataWebhookResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12197,7 +12582,7 @@ pub struct UpdateWebhookBody {
 }
 #[cfg(feature = "webhooks")]
 connector_runtime::__struct_de! {
-    UpdateWebhookBody { data : opt, }
+    UpdateWebhookBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
@@ -12217,7 +12602,7 @@ pub struct GetWorkspaceMembershipResponse200 {
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__struct_de! {
-    GetWorkspaceMembershipResponse200 { data : opt, }
+    GetWorkspaceMembershipResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
@@ -12239,7 +12624,8 @@ pub struct DataWorkspaceMembershipCompactResponse {
 }
 #[cfg(feature = "workspace_memberships")]
 connector_runtime::__struct_de! {
-    DataWorkspaceMembershipCompactResponse { data : opt, next_page : opt, }
+    DataWorkspaceMembershipCompactResponse { req[] opt[data "data" read_opt, next_page
+    "next_page" read_opt,] }
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
@@ -12260,7 +12646,7 @@ pub struct DataWorkspaceResponseResponse {
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__struct_de! {
-    DataWorkspaceResponseResponse { data : opt, }
+    DataWorkspaceResponseResponse { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12271,7 +12657,7 @@ pub struct UpdateWorkspaceBody {
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__struct_de! {
-    UpdateWorkspaceBody { data : opt, }
+    UpdateWorkspaceBody { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
@@ -12290,7 +12676,7 @@ pub struct AddUserForWorkspaceResponse200 {
 }
 #[cfg(feature = "workspaces")]
 connector_runtime::__struct_de! {
-    AddUserForWorkspaceResponse200 { data : opt, }
+    AddUserForWorkspaceResponse200 { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "workspaces")]
 pub type RemoveUserForWorkspaceBody = AddUserForTeamBody;

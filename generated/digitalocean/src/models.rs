@@ -18,7 +18,7 @@ pub struct OneClicksListResponse200 {
 }
 #[cfg(feature = "n_1_click_applications")]
 connector_runtime::__struct_de! {
-    OneClicksListResponse200 { n_1_clicks : opt = "1_clicks", }
+    OneClicksListResponse200 { req[] opt[n_1_clicks "1_clicks" read_opt,] }
 }
 #[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -34,7 +34,7 @@ pub struct OneClicks {
 }
 #[cfg(feature = "n_1_click_applications")]
 connector_runtime::__struct_de! {
-    OneClicks { slug : req, type_ : req = "type", }
+    OneClicks { req[slug "slug" read, type_ "type" read,] opt[] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ErrorModel {
@@ -46,7 +46,8 @@ pub struct ErrorModel {
     pub request_id: Option<String>,
 }
 connector_runtime::__struct_de! {
-    ErrorModel { id : req, message : req, request_id : opt, }
+    ErrorModel { req[id "id" read, message "message" read,] opt[request_id "request_id"
+    read_opt,] }
 }
 #[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -62,7 +63,8 @@ pub struct OneClicksCreate {
 }
 #[cfg(feature = "n_1_click_applications")]
 connector_runtime::__struct_de! {
-    OneClicksCreate { addon_slugs : req, cluster_uuid : req, }
+    OneClicksCreate { req[addon_slugs "addon_slugs" read, cluster_uuid "cluster_uuid"
+    read,] opt[] }
 }
 #[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -72,7 +74,7 @@ pub struct OneClicksInstallKubernetesResponse200 {
 }
 #[cfg(feature = "n_1_click_applications")]
 connector_runtime::__struct_de! {
-    OneClicksInstallKubernetesResponse200 { message : opt, }
+    OneClicksInstallKubernetesResponse200 { req[] opt[message "message" read_opt,] }
 }
 #[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -81,7 +83,7 @@ pub struct AccountGetResponse200 {
 }
 #[cfg(feature = "account")]
 connector_runtime::__struct_de! {
-    AccountGetResponse200 { account : opt, }
+    AccountGetResponse200 { req[] opt[account "account" read_opt,] }
 }
 #[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq)]
@@ -109,8 +111,10 @@ pub struct Account {
 }
 #[cfg(feature = "account")]
 connector_runtime::__struct_de! {
-    Account { droplet_limit : req, floating_ip_limit : req, email : req, name : opt, uuid
-    : req, email_verified : req, status : req, status_message : req, team : opt, }
+    Account { req[droplet_limit "droplet_limit" read, floating_ip_limit
+    "floating_ip_limit" read, email "email" read, uuid "uuid" read, email_verified
+    "email_verified" read, status "status" read, status_message "status_message" read,]
+    opt[name "name" read_opt, team "team" read_opt,] }
 }
 #[cfg(feature = "account")]
 connector_runtime::__string_enum! {
@@ -128,7 +132,7 @@ pub struct AccountTeam {
 }
 #[cfg(feature = "account")]
 connector_runtime::__struct_de! {
-    AccountTeam { uuid : opt, name : opt, }
+    AccountTeam { req[] opt[uuid "uuid" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -139,7 +143,8 @@ pub struct SshKeysListResponse200 {
 }
 #[cfg(feature = "ssh_keys")]
 connector_runtime::__struct_de! {
-    SshKeysListResponse200 { ssh_keys : opt, links : opt, meta : req, }
+    SshKeysListResponse200 { req[meta "meta" read,] opt[ssh_keys "ssh_keys" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -157,7 +162,8 @@ pub struct SshKeys {
 }
 #[cfg(feature = "ssh_keys")]
 connector_runtime::__struct_de! {
-    SshKeys { id : opt, fingerprint : opt, public_key : req, name : req, }
+    SshKeys { req[public_key "public_key" read, name "name" read,] opt[id "id" read_opt,
+    fingerprint "fingerprint" read_opt,] }
 }
 #[cfg(
     any(
@@ -254,7 +260,7 @@ pub struct PageLinks {
     )
 )]
 connector_runtime::__struct_de! {
-    PageLinks { pages : opt, }
+    PageLinks { req[] opt[pages "pages" read_opt,] }
 }
 #[cfg(
     any(
@@ -407,7 +413,7 @@ pub struct ForwardLinks {
     )
 )]
 connector_runtime::__struct_de! {
-    ForwardLinks { last : opt, next : opt, }
+    ForwardLinks { req[] opt[last "last" read_opt, next "next" read_opt,] }
 }
 #[cfg(
     any(
@@ -507,7 +513,7 @@ pub struct BackwardLinks {
     )
 )]
 connector_runtime::__struct_de! {
-    BackwardLinks { first : opt, prev : opt, }
+    BackwardLinks { req[] opt[first "first" read_opt, prev "prev" read_opt,] }
 }
 #[cfg(
     any(
@@ -606,7 +612,7 @@ pub struct MetaProperties {
     )
 )]
 connector_runtime::__struct_de! {
-    MetaProperties { total : opt, }
+    MetaProperties { req[] opt[total "total" read_opt,] }
 }
 #[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -615,7 +621,7 @@ pub struct SshKeySshKeysResponse {
 }
 #[cfg(feature = "ssh_keys")]
 connector_runtime::__struct_de! {
-    SshKeySshKeysResponse { ssh_key : opt, }
+    SshKeySshKeysResponse { req[] opt[ssh_key "ssh_key" read_opt,] }
 }
 #[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -639,7 +645,7 @@ pub struct SshKeysUpdateBody {
     any(feature = "functions", feature = "gradient_ai_platform", feature = "ssh_keys")
 )]
 connector_runtime::__struct_de! {
-    SshKeysUpdateBody { name : opt, }
+    SshKeysUpdateBody { req[] opt[name "name" read_opt,] }
 }
 #[cfg(
     any(
@@ -666,7 +672,8 @@ pub struct ActionsActionResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    ActionsActionResponse { actions : opt, links : opt, meta : req, }
+    ActionsActionResponse { req[meta "meta" read,] opt[actions "actions" read_opt, links
+    "links" read_opt,] }
 }
 #[cfg(
     any(
@@ -707,8 +714,10 @@ pub struct Action {
     )
 )]
 connector_runtime::__struct_de! {
-    Action { id : opt, status : opt, type_ : opt = "type", started_at : opt, completed_at
-    : opt, resource_id : opt, resource_type : opt, region : opt, region_slug : opt, }
+    Action { req[] opt[id "id" read_opt, status "status" read_opt, type_ "type" read_opt,
+    started_at "started_at" read_opt, completed_at "completed_at" read_opt, resource_id
+    "resource_id" read_opt, resource_type "resource_type" read_opt, region "region"
+    read_opt, region_slug "region_slug" read_opt,] }
 }
 #[cfg(
     any(
@@ -777,7 +786,8 @@ pub struct Region {
     )
 )]
 connector_runtime::__struct_de! {
-    Region { name : req, slug : req, features : req, available : req, sizes : req, }
+    Region { req[name "name" read, slug "slug" read, features "features" read, available
+    "available" read, sizes "sizes" read,] opt[] }
 }
 #[cfg(any(feature = "actions", feature = "droplet_actions"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -786,7 +796,7 @@ pub struct ActionActionResponse {
 }
 #[cfg(any(feature = "actions", feature = "droplet_actions"))]
 connector_runtime::__struct_de! {
-    ActionActionResponse { action : opt, }
+    ActionActionResponse { req[] opt[action "action" read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -795,7 +805,7 @@ pub struct AddonsGetAppResponse200 {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsGetAppResponse200 { apps : opt, }
+    AddonsGetAppResponse200 { req[] opt[apps "apps" read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -819,7 +829,8 @@ pub struct AddonsAppInfo {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsAppInfo { app_slug : req, tos : req, eula : req, plans : req, }
+    AddonsAppInfo { req[app_slug "app_slug" read, tos "tos" read, eula "eula" read, plans
+    "plans" read,] opt[] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq)]
@@ -887,10 +898,12 @@ pub struct AddonsPlan {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsPlan { id : req, app_id : req, display_name : req, description : opt, slug :
-    req, price_per_month : req, active : req, state : req, features : opt, created_at :
-    req, updated_at : req, available : req, uuid : req, by_default : req, dimensions :
-    opt, }
+    AddonsPlan { req[id "id" read, app_id "app_id" read, display_name "display_name"
+    read, slug "slug" read, price_per_month "price_per_month" read, active "active" read,
+    state "state" read, created_at "created_at" read, updated_at "updated_at" read,
+    available "available" read, uuid "uuid" read, by_default "by_default" read,]
+    opt[description "description" read_opt, features "features" read_opt, dimensions
+    "dimensions" read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
@@ -930,8 +943,9 @@ pub struct AddonsFeature {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsFeature { id : req, name : req, type_ : req = "type", unit : opt, value : req,
-    created_at : req, updated_at : req, }
+    AddonsFeature { req[id "id" read, name "name" read, type_ "type" read, value "value"
+    read, created_at "created_at" read, updated_at "updated_at" read,] opt[unit "unit"
+    read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
@@ -987,8 +1001,9 @@ pub struct AddonsDimensionWithPrice {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsDimensionWithPrice { id : req, sku : req, slug : req, display_name : req,
-    feature_name : req, volumes : req, }
+    AddonsDimensionWithPrice { req[id "id" read, sku "sku" read, slug "slug" read,
+    display_name "display_name" read, feature_name "feature_name" read, volumes "volumes"
+    read,] opt[] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1012,8 +1027,8 @@ pub struct AddonsDimensionVolumeWithPrice {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsDimensionVolumeWithPrice { id : req, low_volume : req, max_volume : req,
-    price_per_unit : req, }
+    AddonsDimensionVolumeWithPrice { req[id "id" read, low_volume "low_volume" read,
+    max_volume "max_volume" read, price_per_unit "price_per_unit" read,] opt[] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1022,7 +1037,7 @@ pub struct AddonsGetAppMetadataResponse200 {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsGetAppMetadataResponse200 { metadata : opt, }
+    AddonsGetAppMetadataResponse200 { req[] opt[metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq)]
@@ -1052,8 +1067,9 @@ pub struct AddonsAppMetadata {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsAppMetadata { id : req, name : req, display_name : req, description : req,
-    type_ : req = "type", options : opt, }
+    AddonsAppMetadata { req[id "id" read, name "name" read, display_name "display_name"
+    read, description "description" read, type_ "type" read,] opt[options "options"
+    read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
@@ -1067,7 +1083,7 @@ pub struct AddonsListResponse200 {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsListResponse200 { resources : opt, }
+    AddonsListResponse200 { req[] opt[resources "resources" read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq)]
@@ -1123,9 +1139,11 @@ pub struct AddonsResource {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsResource { uuid : req, name : req, state : req, app_name : opt, app_slug : req,
-    plan_name : opt, plan_slug : req, plan_price_per_month : opt, has_config : req,
-    metadata : opt, sso_url : opt, message : opt, }
+    AddonsResource { req[uuid "uuid" read, name "name" read, state "state" read, app_slug
+    "app_slug" read, plan_slug "plan_slug" read, has_config "has_config" read,]
+    opt[app_name "app_name" read_opt, plan_name "plan_name" read_opt,
+    plan_price_per_month "plan_price_per_month" read_opt, metadata "metadata" read_opt,
+    sso_url "sso_url" read_opt, message "message" read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
@@ -1147,7 +1165,7 @@ pub struct AddonsResourceMetadata {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsResourceMetadata { name : req, value : req, }
+    AddonsResourceMetadata { req[name "name" read, value "value" read,] opt[] }
 }
 #[cfg(feature = "add_ons")]
 /// The value to be set for the metadata item, which can be a string or boolean.
@@ -1191,8 +1209,9 @@ pub struct AddonsResourceNew {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsResourceNew { app_slug : req, plan_slug : req, name : req, metadata : req,
-    linked_droplet_id : opt, fleet_uuid : opt, }
+    AddonsResourceNew { req[app_slug "app_slug" read, plan_slug "plan_slug" read, name
+    "name" read, metadata "metadata" read,] opt[linked_droplet_id "linked_droplet_id"
+    read_opt, fleet_uuid "fleet_uuid" read_opt,] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1201,7 +1220,7 @@ pub struct ResourceAddonsResourceResponse {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    ResourceAddonsResourceResponse { resource : opt, }
+    ResourceAddonsResourceResponse { req[] opt[resource "resource" read_opt,] }
 }
 #[cfg(
     any(
@@ -1229,7 +1248,7 @@ pub struct AddonsPatchBody {
     )
 )]
 connector_runtime::__struct_de! {
-    AddonsPatchBody { name : req, }
+    AddonsPatchBody { req[name "name" read,] opt[] }
 }
 #[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1239,7 +1258,7 @@ pub struct AddonsPatchPlanBody {
 }
 #[cfg(feature = "add_ons")]
 connector_runtime::__struct_de! {
-    AddonsPatchPlanBody { plan_slug : req, }
+    AddonsPatchPlanBody { req[plan_slug "plan_slug" read,] opt[] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1251,7 +1270,8 @@ pub struct AppsResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsResponse { apps : opt, links : opt, meta : req, }
+    AppsResponse { req[meta "meta" read,] opt[apps "apps" read_opt, links "links"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppsResponse {
@@ -1313,11 +1333,16 @@ pub struct App {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    App { active_deployment : opt, created_at : opt, default_ingress : opt, domains :
-    opt, id : opt, in_progress_deployment : opt, last_deployment_created_at : opt,
-    live_domain : opt, live_url : opt, live_url_base : opt, owner_uuid : opt,
-    pending_deployment : opt, project_id : opt, region : opt, spec : req, tier_slug :
-    opt, updated_at : opt, pinned_deployment : opt, dedicated_ips : opt, vpc : opt, }
+    App { req[spec "spec" read,] opt[active_deployment "active_deployment" read_opt,
+    created_at "created_at" read_opt, default_ingress "default_ingress" read_opt, domains
+    "domains" read_opt, id "id" read_opt, in_progress_deployment "in_progress_deployment"
+    read_opt, last_deployment_created_at "last_deployment_created_at" read_opt,
+    live_domain "live_domain" read_opt, live_url "live_url" read_opt, live_url_base
+    "live_url_base" read_opt, owner_uuid "owner_uuid" read_opt, pending_deployment
+    "pending_deployment" read_opt, project_id "project_id" read_opt, region "region"
+    read_opt, tier_slug "tier_slug" read_opt, updated_at "updated_at" read_opt,
+    pinned_deployment "pinned_deployment" read_opt, dedicated_ips "dedicated_ips"
+    read_opt, vpc "vpc" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl App {
@@ -1384,10 +1409,13 @@ pub struct AppsDeployment {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeployment { cause : opt, cloned_from : opt, created_at : opt, id : opt, jobs :
-    opt, functions : opt, phase : opt, phase_last_updated_at : opt, progress : opt,
-    services : opt, spec : opt, static_sites : opt, tier_slug : opt, updated_at : opt,
-    workers : opt, }
+    AppsDeployment { req[] opt[cause "cause" read_opt, cloned_from "cloned_from"
+    read_opt, created_at "created_at" read_opt, id "id" read_opt, jobs "jobs" read_opt,
+    functions "functions" read_opt, phase "phase" read_opt, phase_last_updated_at
+    "phase_last_updated_at" read_opt, progress "progress" read_opt, services "services"
+    read_opt, spec "spec" read_opt, static_sites "static_sites" read_opt, tier_slug
+    "tier_slug" read_opt, updated_at "updated_at" read_opt, workers "workers" read_opt,]
+    }
 }
 #[cfg(feature = "apps")]
 impl AppsDeployment {
@@ -1409,7 +1437,8 @@ pub struct AppsDeploymentJob {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeploymentJob { name : opt, source_commit_hash : opt, }
+    AppsDeploymentJob { req[] opt[name "name" read_opt, source_commit_hash
+    "source_commit_hash" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1423,7 +1452,8 @@ pub struct AppsDeploymentFunctions {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeploymentFunctions { name : opt, source_commit_hash : opt, namespace : opt, }
+    AppsDeploymentFunctions { req[] opt[name "name" read_opt, source_commit_hash
+    "source_commit_hash" read_opt, namespace "namespace" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -1452,8 +1482,10 @@ pub struct AppsDeploymentProgress {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeploymentProgress { error_steps : opt, pending_steps : opt, running_steps : opt,
-    steps : opt, success_steps : opt, summary_steps : opt, total_steps : opt, }
+    AppsDeploymentProgress { req[] opt[error_steps "error_steps" read_opt, pending_steps
+    "pending_steps" read_opt, running_steps "running_steps" read_opt, steps "steps"
+    read_opt, success_steps "success_steps" read_opt, summary_steps "summary_steps"
+    read_opt, total_steps "total_steps" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// A step that is run as part of the deployment's lifecycle
@@ -1479,8 +1511,10 @@ pub struct AppsDeploymentProgressStep {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeploymentProgressStep { component_name : opt, ended_at : opt, message_base :
-    opt, name : opt, reason : opt, started_at : opt, status : opt, steps : opt, }
+    AppsDeploymentProgressStep { req[] opt[component_name "component_name" read_opt,
+    ended_at "ended_at" read_opt, message_base "message_base" read_opt, name "name"
+    read_opt, reason "reason" read_opt, started_at "started_at" read_opt, status "status"
+    read_opt, steps "steps" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1492,7 +1526,8 @@ pub struct AppsDeploymentProgressStepReason {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeploymentProgressStepReason { code : opt, message : opt, }
+    AppsDeploymentProgressStepReason { req[] opt[code "code" read_opt, message "message"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -1560,10 +1595,13 @@ pub struct AppSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppSpec { name : req, region : opt, disable_edge_cache : opt,
-    disable_email_obfuscation : opt, enhanced_threat_control_enabled : opt, domains :
-    opt, services : opt, static_sites : opt, jobs : opt, workers : opt, functions : opt,
-    databases : opt, ingress : opt, egress : opt, maintenance : opt, vpc : opt, }
+    AppSpec { req[name "name" read,] opt[region "region" read_opt, disable_edge_cache
+    "disable_edge_cache" read_opt, disable_email_obfuscation "disable_email_obfuscation"
+    read_opt, enhanced_threat_control_enabled "enhanced_threat_control_enabled" read_opt,
+    domains "domains" read_opt, services "services" read_opt, static_sites "static_sites"
+    read_opt, jobs "jobs" read_opt, workers "workers" read_opt, functions "functions"
+    read_opt, databases "databases" read_opt, ingress "ingress" read_opt, egress "egress"
+    read_opt, maintenance "maintenance" read_opt, vpc "vpc" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppSpec {
@@ -1655,8 +1693,9 @@ pub struct AppDomainSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppDomainSpec { domain : req, type_ : opt = "type", wildcard : opt, zone : opt,
-    minimum_tls_version : opt, }
+    AppDomainSpec { req[domain "domain" read,] opt[type_ "type" read_opt, wildcard
+    "wildcard" read_opt, zone "zone" read_opt, minimum_tls_version "minimum_tls_version"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppDomainSpec {
@@ -1760,12 +1799,17 @@ pub struct AppServiceSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppServiceSpec { name : req, git : opt, github : opt, gitlab : opt, bitbucket : opt,
-    image : opt, dockerfile_path : opt, build_command : opt, run_command : opt,
-    source_dir : opt, envs : opt, environment_slug : opt, log_destinations : opt,
-    instance_count : opt, instance_size_slug : opt, autoscaling : opt, cors : opt,
-    health_check : opt, liveness_health_check : opt, protocol : opt, http_port : opt,
-    internal_ports : opt, routes : opt, termination : opt, }
+    AppServiceSpec { req[name "name" read,] opt[git "git" read_opt, github "github"
+    read_opt, gitlab "gitlab" read_opt, bitbucket "bitbucket" read_opt, image "image"
+    read_opt, dockerfile_path "dockerfile_path" read_opt, build_command "build_command"
+    read_opt, run_command "run_command" read_opt, source_dir "source_dir" read_opt, envs
+    "envs" read_opt, environment_slug "environment_slug" read_opt, log_destinations
+    "log_destinations" read_opt, instance_count "instance_count" read_opt,
+    instance_size_slug "instance_size_slug" read_opt, autoscaling "autoscaling" read_opt,
+    cors "cors" read_opt, health_check "health_check" read_opt, liveness_health_check
+    "liveness_health_check" read_opt, protocol "protocol" read_opt, http_port "http_port"
+    read_opt, internal_ports "internal_ports" read_opt, routes "routes" read_opt,
+    termination "termination" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppServiceSpec {
@@ -1837,7 +1881,8 @@ pub struct AppsGitSourceSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsGitSourceSpec { branch : opt, repo_clone_url : opt, }
+    AppsGitSourceSpec { req[] opt[branch "branch" read_opt, repo_clone_url
+    "repo_clone_url" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1854,7 +1899,8 @@ pub struct AppsGithubSourceSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsGithubSourceSpec { branch : opt, deploy_on_push : opt, repo : opt, }
+    AppsGithubSourceSpec { req[] opt[branch "branch" read_opt, deploy_on_push
+    "deploy_on_push" read_opt, repo "repo" read_opt,] }
 }
 #[cfg(feature = "apps")]
 pub type AppsGitlabSourceSpec = AppsGithubSourceSpec;
@@ -1890,8 +1936,10 @@ pub struct AppsImageSourceSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsImageSourceSpec { registry : opt, registry_type : opt, registry_credentials :
-    opt, repository : opt, tag : opt, digest : opt, deploy_on_push : opt, }
+    AppsImageSourceSpec { req[] opt[registry "registry" read_opt, registry_type
+    "registry_type" read_opt, registry_credentials "registry_credentials" read_opt,
+    repository "repository" read_opt, tag "tag" read_opt, digest "digest" read_opt,
+    deploy_on_push "deploy_on_push" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -1910,7 +1958,7 @@ pub struct AppsImageSourceSpecDeployOnPush {
 }
 #[cfg(any(feature = "apps", feature = "kubernetes"))]
 connector_runtime::__struct_de! {
-    AppsImageSourceSpecDeployOnPush { enabled : opt, }
+    AppsImageSourceSpecDeployOnPush { req[] opt[enabled "enabled" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1933,7 +1981,8 @@ pub struct AppVariableDefinition {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppVariableDefinition { key : req, scope : opt, type_ : opt = "type", value : opt, }
+    AppVariableDefinition { req[key "key" read,] opt[scope "scope" read_opt, type_ "type"
+    read_opt, value "value" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppVariableDefinition {
@@ -1986,8 +2035,9 @@ pub struct AppLogDestinationDefinition {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppLogDestinationDefinition { name : req, papertrail : opt, datadog : opt, logtail :
-    opt, open_search : opt, }
+    AppLogDestinationDefinition { req[name "name" read,] opt[papertrail "papertrail"
+    read_opt, datadog "datadog" read_opt, logtail "logtail" read_opt, open_search
+    "open_search" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppLogDestinationDefinition {
@@ -2015,7 +2065,7 @@ pub struct AppLogDestinationPapertrailSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppLogDestinationPapertrailSpec { endpoint : req, }
+    AppLogDestinationPapertrailSpec { req[endpoint "endpoint" read,] opt[] }
 }
 #[cfg(feature = "apps")]
 /// DataDog configuration.
@@ -2029,7 +2079,8 @@ pub struct AppLogDestinationDatadogSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppLogDestinationDatadogSpec { endpoint : opt, api_key : req, }
+    AppLogDestinationDatadogSpec { req[api_key "api_key" read,] opt[endpoint "endpoint"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// Logtail configuration.
@@ -2041,7 +2092,7 @@ pub struct AppLogDestinationLogtailSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppLogDestinationLogtailSpec { token : opt, }
+    AppLogDestinationLogtailSpec { req[] opt[token "token" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// OpenSearch configuration.
@@ -2064,8 +2115,9 @@ pub struct AppLogDestinationOpenSearchSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppLogDestinationOpenSearchSpec { endpoint : opt, basic_auth : opt, index_name : opt,
-    cluster_name : opt, }
+    AppLogDestinationOpenSearchSpec { req[] opt[endpoint "endpoint" read_opt, basic_auth
+    "basic_auth" read_opt, index_name "index_name" read_opt, cluster_name "cluster_name"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// Configure Username and/or Password for Basic authentication.
@@ -2082,7 +2134,8 @@ pub struct AppLogDestinationOpenSearchSpecBasicAuth {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppLogDestinationOpenSearchSpecBasicAuth { user : opt, password : opt, }
+    AppLogDestinationOpenSearchSpecBasicAuth { req[] opt[user "user" read_opt, password
+    "password" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// The instance size to use for this component. Default: `apps-s-1vcpu-0.5gb`
@@ -2133,8 +2186,9 @@ pub struct AppAutoscalingSpecService {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAutoscalingSpecService { min_instance_count : opt, max_instance_count : opt,
-    metrics : opt, }
+    AppAutoscalingSpecService { req[] opt[min_instance_count "min_instance_count"
+    read_opt, max_instance_count "max_instance_count" read_opt, metrics "metrics"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppAutoscalingSpecService {
@@ -2178,8 +2232,8 @@ pub struct AppAutoscalingSpecServiceMetrics {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAutoscalingSpecServiceMetrics { requests_per_second : opt, request_duration : opt,
-    }
+    AppAutoscalingSpecServiceMetrics { req[] opt[requests_per_second
+    "requests_per_second" read_opt, request_duration "request_duration" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppAutoscalingSpecServiceMetrics {
@@ -2204,7 +2258,8 @@ pub struct AppAutoscalingSpecServiceMetricsRequestsPerSecond {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAutoscalingSpecServiceMetricsRequestsPerSecond { per_instance : opt, }
+    AppAutoscalingSpecServiceMetricsRequestsPerSecond { req[] opt[per_instance
+    "per_instance" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppAutoscalingSpecServiceMetricsRequestsPerSecond {
@@ -2231,7 +2286,8 @@ pub struct AppAutoscalingSpecServiceMetricsRequestDuration {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAutoscalingSpecServiceMetricsRequestDuration { p95_milliseconds : opt, }
+    AppAutoscalingSpecServiceMetricsRequestDuration { req[] opt[p95_milliseconds
+    "p95_milliseconds" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppAutoscalingSpecServiceMetricsRequestDuration {
@@ -2272,8 +2328,10 @@ pub struct AppsCorsPolicy {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsCorsPolicy { allow_origins : opt, allow_methods : opt, allow_headers : opt,
-    expose_headers : opt, max_age : opt, allow_credentials : opt, }
+    AppsCorsPolicy { req[] opt[allow_origins "allow_origins" read_opt, allow_methods
+    "allow_methods" read_opt, allow_headers "allow_headers" read_opt, expose_headers
+    "expose_headers" read_opt, max_age "max_age" read_opt, allow_credentials
+    "allow_credentials" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppsCorsPolicy {
@@ -2308,7 +2366,8 @@ pub struct AppsStringMatch {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsStringMatch { exact : tri, prefix : tri, regex : opt, }
+    AppsStringMatch { req[] opt[exact "exact" read, prefix "prefix" read, regex "regex"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppsStringMatch {
@@ -2353,9 +2412,11 @@ pub struct AppServiceSpecHealthCheck {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppServiceSpecHealthCheck { failure_threshold : opt, port : opt, http_path : opt,
-    initial_delay_seconds : opt, period_seconds : opt, success_threshold : opt,
-    timeout_seconds : opt, }
+    AppServiceSpecHealthCheck { req[] opt[failure_threshold "failure_threshold" read_opt,
+    port "port" read_opt, http_path "http_path" read_opt, initial_delay_seconds
+    "initial_delay_seconds" read_opt, period_seconds "period_seconds" read_opt,
+    success_threshold "success_threshold" read_opt, timeout_seconds "timeout_seconds"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppServiceSpecHealthCheck {
@@ -2399,9 +2460,11 @@ pub struct AppHealthCheckSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppHealthCheckSpec { failure_threshold : opt, port : opt, http_path : opt,
-    initial_delay_seconds : opt, period_seconds : opt, success_threshold : opt,
-    timeout_seconds : opt, }
+    AppHealthCheckSpec { req[] opt[failure_threshold "failure_threshold" read_opt, port
+    "port" read_opt, http_path "http_path" read_opt, initial_delay_seconds
+    "initial_delay_seconds" read_opt, period_seconds "period_seconds" read_opt,
+    success_threshold "success_threshold" read_opt, timeout_seconds "timeout_seconds"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppHealthCheckSpec {
@@ -2479,7 +2542,8 @@ pub struct AppRouteSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppRouteSpec { path : opt, preserve_path_prefix : opt, }
+    AppRouteSpec { req[] opt[path "path" read_opt, preserve_path_prefix
+    "preserve_path_prefix" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2493,7 +2557,8 @@ pub struct AppServiceSpecTermination {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppServiceSpecTermination { drain_seconds : opt, grace_period_seconds : opt, }
+    AppServiceSpecTermination { req[] opt[drain_seconds "drain_seconds" read_opt,
+    grace_period_seconds "grace_period_seconds" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppServiceSpecTermination {
@@ -2574,11 +2639,14 @@ pub struct AppStaticSiteSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppStaticSiteSpec { name : req, git : opt, github : opt, gitlab : opt, bitbucket :
-    opt, image : opt, dockerfile_path : opt, build_command : opt, run_command : opt,
-    source_dir : opt, envs : opt, environment_slug : opt, log_destinations : opt,
-    index_document : opt, error_document : opt, catchall_document : opt, output_dir :
-    opt, cors : opt, routes : opt, }
+    AppStaticSiteSpec { req[name "name" read,] opt[git "git" read_opt, github "github"
+    read_opt, gitlab "gitlab" read_opt, bitbucket "bitbucket" read_opt, image "image"
+    read_opt, dockerfile_path "dockerfile_path" read_opt, build_command "build_command"
+    read_opt, run_command "run_command" read_opt, source_dir "source_dir" read_opt, envs
+    "envs" read_opt, environment_slug "environment_slug" read_opt, log_destinations
+    "log_destinations" read_opt, index_document "index_document" read_opt, error_document
+    "error_document" read_opt, catchall_document "catchall_document" read_opt, output_dir
+    "output_dir" read_opt, cors "cors" read_opt, routes "routes" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppStaticSiteSpec {
@@ -2663,10 +2731,14 @@ pub struct AppJobSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobSpec { name : req, git : opt, github : opt, gitlab : opt, bitbucket : opt,
-    image : opt, dockerfile_path : opt, build_command : opt, run_command : opt,
-    source_dir : opt, envs : opt, environment_slug : opt, log_destinations : opt,
-    instance_count : opt, instance_size_slug : opt, kind : opt, termination : opt, }
+    AppJobSpec { req[name "name" read,] opt[git "git" read_opt, github "github" read_opt,
+    gitlab "gitlab" read_opt, bitbucket "bitbucket" read_opt, image "image" read_opt,
+    dockerfile_path "dockerfile_path" read_opt, build_command "build_command" read_opt,
+    run_command "run_command" read_opt, source_dir "source_dir" read_opt, envs "envs"
+    read_opt, environment_slug "environment_slug" read_opt, log_destinations
+    "log_destinations" read_opt, instance_count "instance_count" read_opt,
+    instance_size_slug "instance_size_slug" read_opt, kind "kind" read_opt, termination
+    "termination" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppJobSpec {
@@ -2724,7 +2796,8 @@ pub struct AppJobSpecTermination {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobSpecTermination { grace_period_seconds : opt, }
+    AppJobSpecTermination { req[] opt[grace_period_seconds "grace_period_seconds"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppJobSpecTermination {
@@ -2793,11 +2866,15 @@ pub struct AppWorkerSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppWorkerSpec { name : req, git : opt, github : opt, gitlab : opt, bitbucket : opt,
-    image : opt, dockerfile_path : opt, build_command : opt, run_command : opt,
-    source_dir : opt, envs : opt, environment_slug : opt, log_destinations : opt,
-    instance_count : opt, instance_size_slug : opt, autoscaling : opt, termination : opt,
-    liveness_health_check : opt, }
+    AppWorkerSpec { req[name "name" read,] opt[git "git" read_opt, github "github"
+    read_opt, gitlab "gitlab" read_opt, bitbucket "bitbucket" read_opt, image "image"
+    read_opt, dockerfile_path "dockerfile_path" read_opt, build_command "build_command"
+    read_opt, run_command "run_command" read_opt, source_dir "source_dir" read_opt, envs
+    "envs" read_opt, environment_slug "environment_slug" read_opt, log_destinations
+    "log_destinations" read_opt, instance_count "instance_count" read_opt,
+    instance_size_slug "instance_size_slug" read_opt, autoscaling "autoscaling" read_opt,
+    termination "termination" read_opt, liveness_health_check "liveness_health_check"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppWorkerSpec {
@@ -2859,8 +2936,8 @@ pub struct AppAutoscalingSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAutoscalingSpec { min_instance_count : opt, max_instance_count : opt, metrics :
-    opt, }
+    AppAutoscalingSpec { req[] opt[min_instance_count "min_instance_count" read_opt,
+    max_instance_count "max_instance_count" read_opt, metrics "metrics" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppAutoscalingSpec {
@@ -2898,7 +2975,7 @@ pub struct AppAutoscalingSpecMetrics {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAutoscalingSpecMetrics { cpu : opt, }
+    AppAutoscalingSpecMetrics { req[] opt[cpu "cpu" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppAutoscalingSpecMetrics {
@@ -2920,7 +2997,7 @@ pub struct AppAutoscalingSpecMetricsCpu {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAutoscalingSpecMetricsCpu { percent : opt, }
+    AppAutoscalingSpecMetricsCpu { req[] opt[percent "percent" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppAutoscalingSpecMetricsCpu {
@@ -2971,9 +3048,10 @@ pub struct AppFunctionsSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppFunctionsSpec { cors : opt, routes : opt, name : req, source_dir : opt, alerts :
-    opt, envs : opt, git : opt, github : opt, gitlab : opt, bitbucket : opt,
-    log_destinations : opt, }
+    AppFunctionsSpec { req[name "name" read,] opt[cors "cors" read_opt, routes "routes"
+    read_opt, source_dir "source_dir" read_opt, alerts "alerts" read_opt, envs "envs"
+    read_opt, git "git" read_opt, github "github" read_opt, gitlab "gitlab" read_opt,
+    bitbucket "bitbucket" read_opt, log_destinations "log_destinations" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppFunctionsSpec {
@@ -3023,8 +3101,8 @@ pub struct AppAlertSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAlertSpec { rule : opt, disabled : opt, operator : opt, value : optn, window :
-    opt, }
+    AppAlertSpec { req[] opt[rule "rule" read_opt, disabled "disabled" read_opt, operator
+    "operator" read_opt, value "value" read_opt_num, window "window" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3083,8 +3161,9 @@ pub struct AppDatabaseSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppDatabaseSpec { cluster_name : opt, db_name : opt, db_user : opt, engine : opt,
-    name : req, production : opt, version : opt, }
+    AppDatabaseSpec { req[name "name" read,] opt[cluster_name "cluster_name" read_opt,
+    db_name "db_name" read_opt, db_user "db_user" read_opt, engine "engine" read_opt,
+    production "production" read_opt, version "version" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppDatabaseSpec {
@@ -3127,7 +3206,8 @@ pub struct AppIngressSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppIngressSpec { rules : opt, custom_error_page_url : opt, }
+    AppIngressSpec { req[] opt[rules "rules" read_opt, custom_error_page_url
+    "custom_error_page_url" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppIngressSpec {
@@ -3168,8 +3248,8 @@ pub struct AppIngressSpecRule {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppIngressSpecRule { match_ : opt = "match", cors : opt, component : opt, redirect :
-    opt, }
+    AppIngressSpecRule { req[] opt[match_ "match" read_opt, cors "cors" read_opt,
+    component "component" read_opt, redirect "redirect" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppIngressSpecRule {
@@ -3197,7 +3277,8 @@ pub struct AppIngressSpecRuleMatch {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppIngressSpecRuleMatch { path : opt, authority : opt, }
+    AppIngressSpecRuleMatch { req[] opt[path "path" read_opt, authority "authority"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppIngressSpecRuleMatch {
@@ -3221,7 +3302,7 @@ pub struct AppIngressSpecRuleStringMatchPrefix {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppIngressSpecRuleStringMatchPrefix { prefix : opt, }
+    AppIngressSpecRuleStringMatchPrefix { req[] opt[prefix "prefix" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppIngressSpecRuleStringMatchPrefix {
@@ -3247,7 +3328,7 @@ pub struct AppIngressSpecRuleStringMatchExact {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppIngressSpecRuleStringMatchExact { exact : opt, }
+    AppIngressSpecRuleStringMatchExact { req[] opt[exact "exact" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppIngressSpecRuleStringMatchExact {
@@ -3279,8 +3360,8 @@ pub struct AppIngressSpecRuleRoutingComponent {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppIngressSpecRuleRoutingComponent { name : req, preserve_path_prefix : opt, rewrite
-    : opt, }
+    AppIngressSpecRuleRoutingComponent { req[name "name" read,] opt[preserve_path_prefix
+    "preserve_path_prefix" read_opt, rewrite "rewrite" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// The redirect configuration for the rule. Only one of `component` or `redirect` may be set.
@@ -3304,8 +3385,9 @@ pub struct AppIngressSpecRuleRoutingRedirect {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppIngressSpecRuleRoutingRedirect { uri : opt, authority : opt, port : opt, scheme :
-    opt, redirect_code : opt, }
+    AppIngressSpecRuleRoutingRedirect { req[] opt[uri "uri" read_opt, authority
+    "authority" read_opt, port "port" read_opt, scheme "scheme" read_opt, redirect_code
+    "redirect_code" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// Specification for app egress configurations.
@@ -3318,7 +3400,7 @@ pub struct AppEgressSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppEgressSpec { type_ : opt = "type", }
+    AppEgressSpec { req[] opt[type_ "type" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3341,7 +3423,8 @@ pub struct AppMaintenanceSpec {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppMaintenanceSpec { enabled : opt, archive : opt, offline_page_url : opt, }
+    AppMaintenanceSpec { req[] opt[enabled "enabled" read_opt, archive "archive"
+    read_opt, offline_page_url "offline_page_url" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3355,7 +3438,7 @@ pub struct AppsVpc {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsVpc { id : opt, egress_ips : opt, }
+    AppsVpc { req[] opt[id "id" read_opt, egress_ips "egress_ips" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3365,7 +3448,7 @@ pub struct AppsVpcEgressIp {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsVpcEgressIp { ip : opt, }
+    AppsVpcEgressIp { req[] opt[ip "ip" read_opt,] }
 }
 #[cfg(feature = "apps")]
 pub type AppsDeploymentStaticSite = AppsDeploymentJob;
@@ -3388,8 +3471,10 @@ pub struct AppsDomain {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDomain { id : opt, phase : opt, progress : opt, spec : opt, validations : opt,
-    rotate_validation_records : opt, certificate_expires_at : opt, }
+    AppsDomain { req[] opt[id "id" read_opt, phase "phase" read_opt, progress "progress"
+    read_opt, spec "spec" read_opt, validations "validations" read_opt,
+    rotate_validation_records "rotate_validation_records" read_opt,
+    certificate_expires_at "certificate_expires_at" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppsDomain {
@@ -3414,7 +3499,7 @@ pub struct AppsDomainProgress {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDomainProgress { steps : opt, }
+    AppsDomainProgress { req[] opt[steps "steps" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3426,7 +3511,8 @@ pub struct AppDomainValidation {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppDomainValidation { txt_name : opt, txt_value : opt, }
+    AppDomainValidation { req[] opt[txt_name "txt_name" read_opt, txt_value "txt_value"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// Geographical information about an app origin
@@ -3451,8 +3537,9 @@ pub struct AppsRegion {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsRegion { continent : opt, data_centers : opt, default : opt, disabled : opt, flag
-    : opt, label : opt, reason : opt, slug : opt, }
+    AppsRegion { req[] opt[continent "continent" read_opt, data_centers "data_centers"
+    read_opt, default "default" read_opt, disabled "disabled" read_opt, flag "flag"
+    read_opt, label "label" read_opt, reason "reason" read_opt, slug "slug" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3466,7 +3553,8 @@ pub struct AppsDedicatedEgressIp {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDedicatedEgressIp { ip : opt, id : opt, status : opt, }
+    AppsDedicatedEgressIp { req[] opt[ip "ip" read_opt, id "id" read_opt, status "status"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3488,7 +3576,8 @@ pub struct AppsCreateAppRequest {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsCreateAppRequest { spec : req, project_id : opt, }
+    AppsCreateAppRequest { req[spec "spec" read,] opt[project_id "project_id" read_opt,]
+    }
 }
 #[cfg(feature = "apps")]
 impl AppsCreateAppRequest {
@@ -3509,7 +3598,7 @@ pub struct AppResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppResponse { app : opt, }
+    AppResponse { req[] opt[app "app" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppResponse {
@@ -3534,7 +3623,8 @@ pub struct AppsUpdateAppRequest {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsUpdateAppRequest { spec : req, update_all_source_versions : opt, }
+    AppsUpdateAppRequest { req[spec "spec" read,] opt[update_all_source_versions
+    "update_all_source_versions" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppsUpdateAppRequest {
@@ -3555,7 +3645,7 @@ pub struct AppsDeleteAppResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeleteAppResponse { id : opt, }
+    AppsDeleteAppResponse { req[] opt[id "id" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3566,7 +3656,7 @@ pub struct AppsRestartRequest {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsRestartRequest { components : opt, }
+    AppsRestartRequest { req[] opt[components "components" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3576,7 +3666,7 @@ pub struct AppsDeploymentResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeploymentResponse { deployment : opt, }
+    AppsDeploymentResponse { req[] opt[deployment "deployment" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppsDeploymentResponse {
@@ -3603,7 +3693,8 @@ pub struct AppsGetLogsResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsGetLogsResponse { historic_urls : opt, live_url : opt, }
+    AppsGetLogsResponse { req[] opt[historic_urls "historic_urls" read_opt, live_url
+    "live_url" read_opt,] }
 }
 #[cfg(any(feature = "apps", feature = "gradient_ai_platform"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3613,7 +3704,7 @@ pub struct AppsGetExecResponse {
 }
 #[cfg(any(feature = "apps", feature = "gradient_ai_platform"))]
 connector_runtime::__struct_de! {
-    AppsGetExecResponse { url : opt, }
+    AppsGetExecResponse { req[] opt[url "url" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3622,7 +3713,7 @@ pub struct AppInstances {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppInstances { instances : opt, }
+    AppInstances { req[] opt[instances "instances" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3638,8 +3729,9 @@ pub struct AppInstance {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppInstance { component_name : opt, component_type : opt, instance_name : opt,
-    instance_alias : opt, }
+    AppInstance { req[] opt[component_name "component_name" read_opt, component_type
+    "component_type" read_opt, instance_name "instance_name" read_opt, instance_alias
+    "instance_alias" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3663,7 +3755,8 @@ pub struct AppsDeploymentsResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsDeploymentsResponse { deployments : opt, links : opt, meta : req, }
+    AppsDeploymentsResponse { req[meta "meta" read,] opt[deployments "deployments"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppsDeploymentsResponse {
@@ -3686,7 +3779,7 @@ pub struct AppsCreateDeploymentRequest {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsCreateDeploymentRequest { force_build : opt, }
+    AppsCreateDeploymentRequest { req[] opt[force_build "force_build" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3697,7 +3790,8 @@ pub struct AppJobInvocations {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobInvocations { job_invocations : opt, links : opt, }
+    AppJobInvocations { req[] opt[job_invocations "job_invocations" read_opt, links
+    "links" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3721,8 +3815,10 @@ pub struct AppJobInvocation {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobInvocation { id : opt, job_name : opt, deployment_id : opt, phase : opt,
-    trigger : opt, created_at : opt, started_at : opt, completed_at : opt, }
+    AppJobInvocation { req[] opt[id "id" read_opt, job_name "job_name" read_opt,
+    deployment_id "deployment_id" read_opt, phase "phase" read_opt, trigger "trigger"
+    read_opt, created_at "created_at" read_opt, started_at "started_at" read_opt,
+    completed_at "completed_at" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3743,7 +3839,8 @@ pub struct AppJobInvocationTrigger {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobInvocationTrigger { type_ : opt = "type", scheduled : opt, manual : opt, }
+    AppJobInvocationTrigger { req[] opt[type_ "type" read_opt, scheduled "scheduled"
+    read_opt, manual "manual" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3759,7 +3856,7 @@ pub struct AppJobInvocationTriggerScheduled {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobInvocationTriggerScheduled { schedule : opt, }
+    AppJobInvocationTriggerScheduled { req[] opt[schedule "schedule" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3771,7 +3868,8 @@ pub struct AppJobInvocationTriggerScheduledSchedule {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobInvocationTriggerScheduledSchedule { cron : opt, time_zone : opt, }
+    AppJobInvocationTriggerScheduledSchedule { req[] opt[cron "cron" read_opt, time_zone
+    "time_zone" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// Details about the manual trigger, if applicable
@@ -3782,7 +3880,7 @@ pub struct AppJobInvocationTriggerManual {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobInvocationTriggerManual { user : opt, }
+    AppJobInvocationTriggerManual { req[] opt[user "user" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// The user who triggered the job
@@ -3797,7 +3895,8 @@ pub struct AppJobInvocationTriggerManualUser {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppJobInvocationTriggerManualUser { uuid : opt, email : opt, full_name : opt, }
+    AppJobInvocationTriggerManualUser { req[] opt[uuid "uuid" read_opt, email "email"
+    read_opt, full_name "full_name" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3813,7 +3912,7 @@ pub struct AppEvents {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppEvents { events : opt, links : opt, }
+    AppEvents { req[] opt[events "events" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppEvents {
@@ -3847,8 +3946,9 @@ pub struct AppEvent {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppEvent { id : opt, type_ : opt = "type", created_at : opt, deployment_id : opt,
-    deployment : opt, autoscaling : opt, }
+    AppEvent { req[] opt[id "id" read_opt, type_ "type" read_opt, created_at "created_at"
+    read_opt, deployment_id "deployment_id" read_opt, deployment "deployment" read_opt,
+    autoscaling "autoscaling" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppEvent {
@@ -3879,7 +3979,8 @@ pub struct AppEventAutoscaling {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppEventAutoscaling { phase : opt, components : opt, }
+    AppEventAutoscaling { req[] opt[phase "phase" read_opt, components "components"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3899,7 +4000,8 @@ pub struct AppEventAutoscalingComponentsValue {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppEventAutoscalingComponentsValue { from : opt, to : opt, triggering_metric : opt, }
+    AppEventAutoscalingComponentsValue { req[] opt[from "from" read_opt, to "to"
+    read_opt, triggering_metric "triggering_metric" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3908,7 +4010,7 @@ pub struct EventAppEventResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    EventAppEventResponse { event : opt, }
+    EventAppEventResponse { req[] opt[event "event" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl EventAppEventResponse {
@@ -3928,7 +4030,8 @@ pub struct AppsListInstanceSizesResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsListInstanceSizesResponse { discount_percent : optn, instance_sizes : opt, }
+    AppsListInstanceSizesResponse { req[] opt[discount_percent "discount_percent"
+    read_opt_num, instance_sizes "instance_sizes" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3965,10 +4068,13 @@ pub struct AppsInstanceSize {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsInstanceSize { bandwidth_allowance_gib : opt, cpu_type : opt, cpus : opt,
-    deprecation_intent : opt, memory_bytes : opt, name : opt, scalable : opt,
-    single_instance_only : opt, slug : opt, tier_downgrade_to : opt, tier_slug : opt,
-    tier_upgrade_to : opt, usd_per_month : opt, usd_per_second : opt, }
+    AppsInstanceSize { req[] opt[bandwidth_allowance_gib "bandwidth_allowance_gib"
+    read_opt, cpu_type "cpu_type" read_opt, cpus "cpus" read_opt, deprecation_intent
+    "deprecation_intent" read_opt, memory_bytes "memory_bytes" read_opt, name "name"
+    read_opt, scalable "scalable" read_opt, single_instance_only "single_instance_only"
+    read_opt, slug "slug" read_opt, tier_downgrade_to "tier_downgrade_to" read_opt,
+    tier_slug "tier_slug" read_opt, tier_upgrade_to "tier_upgrade_to" read_opt,
+    usd_per_month "usd_per_month" read_opt, usd_per_second "usd_per_second" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -3983,7 +4089,7 @@ pub struct AppsGetInstanceSizeResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsGetInstanceSizeResponse { instance_size : opt, }
+    AppsGetInstanceSizeResponse { req[] opt[instance_size "instance_size" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3992,7 +4098,7 @@ pub struct AppsListRegionsResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsListRegionsResponse { regions : opt, }
+    AppsListRegionsResponse { req[] opt[regions "regions" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4007,7 +4113,7 @@ pub struct AppPropose {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppPropose { spec : req, app_id : opt, }
+    AppPropose { req[spec "spec" read,] opt[app_id "app_id" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppPropose {
@@ -4042,9 +4148,11 @@ pub struct AppProposeResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppProposeResponse { app_is_static : opt, app_name_available : opt,
-    app_name_suggestion : opt, existing_static_apps : opt, spec : opt, app_cost : opt,
-    app_tier_downgrade_cost : opt, }
+    AppProposeResponse { req[] opt[app_is_static "app_is_static" read_opt,
+    app_name_available "app_name_available" read_opt, app_name_suggestion
+    "app_name_suggestion" read_opt, existing_static_apps "existing_static_apps" read_opt,
+    spec "spec" read_opt, app_cost "app_cost" read_opt, app_tier_downgrade_cost
+    "app_tier_downgrade_cost" read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppProposeResponse {
@@ -4063,7 +4171,7 @@ pub struct AppsListAlertsResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsListAlertsResponse { alerts : opt, }
+    AppsListAlertsResponse { req[] opt[alerts "alerts" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4082,8 +4190,9 @@ pub struct AppAlert {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAlert { id : opt, component_name : opt, spec : opt, emails : opt, slack_webhooks :
-    opt, phase : opt, progress : opt, }
+    AppAlert { req[] opt[id "id" read_opt, component_name "component_name" read_opt, spec
+    "spec" read_opt, emails "emails" read_opt, slack_webhooks "slack_webhooks" read_opt,
+    phase "phase" read_opt, progress "progress" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4097,7 +4206,7 @@ pub struct AppAlertSlackWebhook {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAlertSlackWebhook { url : opt, channel : opt, }
+    AppAlertSlackWebhook { req[] opt[url "url" read_opt, channel "channel" read_opt,] }
 }
 #[cfg(feature = "apps")]
 pub type AppAlertPhase = AppsDomainPhase;
@@ -4109,7 +4218,7 @@ pub struct AppAlertProgress {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAlertProgress { steps : opt, }
+    AppAlertProgress { req[] opt[steps "steps" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4125,8 +4234,9 @@ pub struct AppAlertProgressStep {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppAlertProgressStep { name : opt, status : opt, started_at : opt, ended_at : opt,
-    reason : opt, }
+    AppAlertProgressStep { req[] opt[name "name" read_opt, status "status" read_opt,
+    started_at "started_at" read_opt, ended_at "ended_at" read_opt, reason "reason"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 pub type AppAlertProgressStepStatus = AppsDeploymentProgressStepStatus;
@@ -4142,7 +4252,8 @@ pub struct AppsAssignAppAlertDestinationsRequest {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsAssignAppAlertDestinationsRequest { emails : opt, slack_webhooks : opt, }
+    AppsAssignAppAlertDestinationsRequest { req[] opt[emails "emails" read_opt,
+    slack_webhooks "slack_webhooks" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4151,7 +4262,7 @@ pub struct AppsAlertResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsAlertResponse { alert : opt, }
+    AppsAlertResponse { req[] opt[alert "alert" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4165,7 +4276,8 @@ pub struct AppsRollbackAppRequest {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsRollbackAppRequest { deployment_id : opt, skip_pin : opt, }
+    AppsRollbackAppRequest { req[] opt[deployment_id "deployment_id" read_opt, skip_pin
+    "skip_pin" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4178,7 +4290,8 @@ pub struct AppsValidateRollbackResponse200 {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsValidateRollbackResponse200 { valid : opt, error : opt, warnings : opt, }
+    AppsValidateRollbackResponse200 { req[] opt[valid "valid" read_opt, error "error"
+    read_opt, warnings "warnings" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4203,7 +4316,8 @@ pub struct AppRollbackValidationCondition {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppRollbackValidationCondition { code : opt, message : opt, components : opt, }
+    AppRollbackValidationCondition { req[] opt[code "code" read_opt, message "message"
+    read_opt, components "components" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -4241,7 +4355,8 @@ pub struct AppMetricsBandwidthUsage {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppMetricsBandwidthUsage { app_bandwidth_usage : opt, date : opt, }
+    AppMetricsBandwidthUsage { req[] opt[app_bandwidth_usage "app_bandwidth_usage"
+    read_opt, date "date" read_opt,] }
 }
 #[cfg(feature = "apps")]
 /// Bandwidth usage for an app.
@@ -4254,7 +4369,8 @@ pub struct AppMetricsBandwidthUsageDetails {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppMetricsBandwidthUsageDetails { app_id : opt, bandwidth_bytes : opt, }
+    AppMetricsBandwidthUsageDetails { req[] opt[app_id "app_id" read_opt, bandwidth_bytes
+    "bandwidth_bytes" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4267,7 +4383,8 @@ pub struct AppMetricsBandwidthUsageRequest {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppMetricsBandwidthUsageRequest { app_ids : req, date : opt, }
+    AppMetricsBandwidthUsageRequest { req[app_ids "app_ids" read,] opt[date "date"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 impl AppMetricsBandwidthUsageRequest {
@@ -4292,7 +4409,7 @@ pub struct AppHealthResponse {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppHealthResponse { app_health : opt, }
+    AppHealthResponse { req[] opt[app_health "app_health" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4302,7 +4419,8 @@ pub struct AppHealth {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppHealth { components : opt, functions_components : opt, }
+    AppHealth { req[] opt[components "components" read_opt, functions_components
+    "functions_components" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4316,8 +4434,10 @@ pub struct AppComponentHealth {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppComponentHealth { name : opt, cpu_usage_percent : optn, memory_usage_percent :
-    optn, replicas_desired : opt, replicas_ready : opt, state : opt, }
+    AppComponentHealth { req[] opt[name "name" read_opt, cpu_usage_percent
+    "cpu_usage_percent" read_opt_num, memory_usage_percent "memory_usage_percent"
+    read_opt_num, replicas_desired "replicas_desired" read_opt, replicas_ready
+    "replicas_ready" read_opt, state "state" read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -4336,7 +4456,8 @@ pub struct AppFunctionsComponentHealth {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppFunctionsComponentHealth { name : opt, functions_component_health_metrics : opt, }
+    AppFunctionsComponentHealth { req[] opt[name "name" read_opt,
+    functions_component_health_metrics "functions_component_health_metrics" read_opt,] }
 }
 #[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4347,8 +4468,9 @@ pub struct AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem { metric_label : opt,
-    metric_value : optn, time_window : opt, }
+    AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem { req[]
+    opt[metric_label "metric_label" read_opt, metric_value "metric_value" read_opt_num,
+    time_window "time_window" read_opt,] }
 }
 #[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4359,7 +4481,8 @@ pub struct CdnListEndpointsResponse200 {
 }
 #[cfg(feature = "cdn_endpoints")]
 connector_runtime::__struct_de! {
-    CdnListEndpointsResponse200 { endpoints : opt, links : opt, meta : req, }
+    CdnListEndpointsResponse200 { req[meta "meta" read,] opt[endpoints "endpoints"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4387,8 +4510,9 @@ pub struct CdnEndpoint {
 }
 #[cfg(feature = "cdn_endpoints")]
 connector_runtime::__struct_de! {
-    CdnEndpoint { id : opt, origin : req, endpoint : opt, ttl : opt, certificate_id :
-    opt, custom_domain : opt, created_at : opt, }
+    CdnEndpoint { req[origin "origin" read,] opt[id "id" read_opt, endpoint "endpoint"
+    read_opt, ttl "ttl" read_opt, certificate_id "certificate_id" read_opt, custom_domain
+    "custom_domain" read_opt, created_at "created_at" read_opt,] }
 }
 #[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4397,7 +4521,7 @@ pub struct EndpointCdnEndpointResponse {
 }
 #[cfg(feature = "cdn_endpoints")]
 connector_runtime::__struct_de! {
-    EndpointCdnEndpointResponse { endpoint : opt, }
+    EndpointCdnEndpointResponse { req[] opt[endpoint "endpoint" read_opt,] }
 }
 #[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4414,7 +4538,8 @@ pub struct UpdateEndpoint {
 }
 #[cfg(feature = "cdn_endpoints")]
 connector_runtime::__struct_de! {
-    UpdateEndpoint { ttl : opt, certificate_id : opt, custom_domain : opt, }
+    UpdateEndpoint { req[] opt[ttl "ttl" read_opt, certificate_id "certificate_id"
+    read_opt, custom_domain "custom_domain" read_opt,] }
 }
 #[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4424,7 +4549,7 @@ pub struct PurgeCache {
 }
 #[cfg(feature = "cdn_endpoints")]
 connector_runtime::__struct_de! {
-    PurgeCache { files : req, }
+    PurgeCache { req[files "files" read,] opt[] }
 }
 #[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4435,7 +4560,8 @@ pub struct CertificatesListResponse200 {
 }
 #[cfg(feature = "certificates")]
 connector_runtime::__struct_de! {
-    CertificatesListResponse200 { certificates : opt, links : opt, meta : req, }
+    CertificatesListResponse200 { req[meta "meta" read,] opt[certificates "certificates"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4459,8 +4585,10 @@ pub struct Certificate {
 }
 #[cfg(feature = "certificates")]
 connector_runtime::__struct_de! {
-    Certificate { id : opt, name : opt, not_after : opt, sha1_fingerprint : opt,
-    created_at : opt, dns_names : opt, state : opt, type_ : opt = "type", }
+    Certificate { req[] opt[id "id" read_opt, name "name" read_opt, not_after "not_after"
+    read_opt, sha1_fingerprint "sha1_fingerprint" read_opt, created_at "created_at"
+    read_opt, dns_names "dns_names" read_opt, state "state" read_opt, type_ "type"
+    read_opt,] }
 }
 #[cfg(feature = "certificates")]
 connector_runtime::__string_enum! {
@@ -4499,7 +4627,8 @@ pub struct CertificateRequestLetsEncrypt {
 }
 #[cfg(feature = "certificates")]
 connector_runtime::__struct_de! {
-    CertificateRequestLetsEncrypt { name : req, type_ : opt = "type", dns_names : req, }
+    CertificateRequestLetsEncrypt { req[name "name" read, dns_names "dns_names" read,]
+    opt[type_ "type" read_opt,] }
 }
 #[cfg(feature = "certificates")]
 /// Custom Certificate Request
@@ -4521,8 +4650,9 @@ pub struct CertificateRequestCustom {
 }
 #[cfg(feature = "certificates")]
 connector_runtime::__struct_de! {
-    CertificateRequestCustom { name : req, type_ : opt = "type", private_key : req,
-    leaf_certificate : req, certificate_chain : opt, }
+    CertificateRequestCustom { req[name "name" read, private_key "private_key" read,
+    leaf_certificate "leaf_certificate" read,] opt[type_ "type" read_opt,
+    certificate_chain "certificate_chain" read_opt,] }
 }
 #[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4531,7 +4661,7 @@ pub struct CertificateCertificateResponse {
 }
 #[cfg(feature = "certificates")]
 connector_runtime::__struct_de! {
-    CertificateCertificateResponse { certificate : opt, }
+    CertificateCertificateResponse { req[] opt[certificate "certificate" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4547,8 +4677,9 @@ pub struct Balance {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    Balance { month_to_date_balance : opt, account_balance : opt, month_to_date_usage :
-    opt, generated_at : opt, }
+    Balance { req[] opt[month_to_date_balance "month_to_date_balance" read_opt,
+    account_balance "account_balance" read_opt, month_to_date_usage "month_to_date_usage"
+    read_opt, generated_at "generated_at" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4560,7 +4691,8 @@ pub struct BillingHistoryListResponse200 {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    BillingHistoryListResponse200 { billing_history : opt, links : opt, meta : req, }
+    BillingHistoryListResponse200 { req[meta "meta" read,] opt[billing_history
+    "billing_history" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4580,8 +4712,9 @@ pub struct BillingHistory {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    BillingHistory { description : opt, amount : opt, invoice_id : opt, invoice_uuid :
-    opt, date : opt, type_ : opt = "type", }
+    BillingHistory { req[] opt[description "description" read_opt, amount "amount"
+    read_opt, invoice_id "invoice_id" read_opt, invoice_uuid "invoice_uuid" read_opt,
+    date "date" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "billing")]
 connector_runtime::__string_enum! {
@@ -4601,8 +4734,8 @@ pub struct InvoicesListResponse200 {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    InvoicesListResponse200 { invoices : opt, invoice_preview : opt, links : opt, meta :
-    req, }
+    InvoicesListResponse200 { req[meta "meta" read,] opt[invoices "invoices" read_opt,
+    invoice_preview "invoice_preview" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "billing")]
 /// The invoice preview.
@@ -4621,8 +4754,9 @@ pub struct InvoicePreview {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    InvoicePreview { invoice_uuid : opt, invoice_id : opt, amount : opt, invoice_period :
-    opt, updated_at : opt, }
+    InvoicePreview { req[] opt[invoice_uuid "invoice_uuid" read_opt, invoice_id
+    "invoice_id" read_opt, amount "amount" read_opt, invoice_period "invoice_period"
+    read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4633,7 +4767,8 @@ pub struct InvoicesGetByUuidResponse200 {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    InvoicesGetByUuidResponse200 { invoice_items : opt, links : opt, meta : req, }
+    InvoicesGetByUuidResponse200 { req[meta "meta" read,] opt[invoice_items
+    "invoice_items" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4663,9 +4798,11 @@ pub struct InvoiceItem {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    InvoiceItem { product : opt, resource_uuid : opt, resource_id : opt,
-    group_description : opt, description : opt, amount : opt, duration : opt,
-    duration_unit : opt, start_time : opt, end_time : opt, project_name : opt, }
+    InvoiceItem { req[] opt[product "product" read_opt, resource_uuid "resource_uuid"
+    read_opt, resource_id "resource_id" read_opt, group_description "group_description"
+    read_opt, description "description" read_opt, amount "amount" read_opt, duration
+    "duration" read_opt, duration_unit "duration_unit" read_opt, start_time "start_time"
+    read_opt, end_time "end_time" read_opt, project_name "project_name" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4692,10 +4829,12 @@ pub struct InvoiceSummary {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    InvoiceSummary { invoice_uuid : opt, invoice_id : opt, billing_period : opt, amount :
-    opt, user_name : opt, user_billing_address : opt, user_company : opt, user_email :
-    opt, product_charges : opt, overages : opt, taxes : opt, credits_and_adjustments :
-    opt, }
+    InvoiceSummary { req[] opt[invoice_uuid "invoice_uuid" read_opt, invoice_id
+    "invoice_id" read_opt, billing_period "billing_period" read_opt, amount "amount"
+    read_opt, user_name "user_name" read_opt, user_billing_address "user_billing_address"
+    read_opt, user_company "user_company" read_opt, user_email "user_email" read_opt,
+    product_charges "product_charges" read_opt, overages "overages" read_opt, taxes
+    "taxes" read_opt, credits_and_adjustments "credits_and_adjustments" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4719,8 +4858,10 @@ pub struct BillingAddress {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    BillingAddress { address_line1 : opt, address_line2 : opt, city : opt, region : opt,
-    postal_code : opt, country_iso2_code : opt, created_at : opt, updated_at : opt, }
+    BillingAddress { req[] opt[address_line1 "address_line1" read_opt, address_line2
+    "address_line2" read_opt, city "city" read_opt, region "region" read_opt, postal_code
+    "postal_code" read_opt, country_iso2_code "country_iso2_code" read_opt, created_at
+    "created_at" read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4734,7 +4875,8 @@ pub struct ProductUsageCharges {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    ProductUsageCharges { name : opt, amount : opt, items : opt, }
+    ProductUsageCharges { req[] opt[name "name" read_opt, amount "amount" read_opt, items
+    "items" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4748,7 +4890,8 @@ pub struct ProductChargeItem {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    ProductChargeItem { amount : opt, name : opt, count : opt, }
+    ProductChargeItem { req[] opt[amount "amount" read_opt, name "name" read_opt, count
+    "count" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4760,7 +4903,7 @@ pub struct SimpleCharge {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    SimpleCharge { name : opt, amount : opt, }
+    SimpleCharge { req[] opt[name "name" read_opt, amount "amount" read_opt,] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4776,8 +4919,9 @@ pub struct BillingInsightsListResponse200 {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    BillingInsightsListResponse200 { data_points : req, total_items : req, total_pages :
-    req, current_page : req, }
+    BillingInsightsListResponse200 { req[data_points "data_points" read, total_items
+    "total_items" read, total_pages "total_pages" read, current_page "current_page"
+    read,] opt[] }
 }
 #[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4799,8 +4943,10 @@ pub struct BillingDataPoint {
 }
 #[cfg(feature = "billing")]
 connector_runtime::__struct_de! {
-    BillingDataPoint { usage_team_urn : opt, start_date : opt, total_amount : opt, region
-    : opt, sku : opt, description : opt, group_description : opt, }
+    BillingDataPoint { req[] opt[usage_team_urn "usage_team_urn" read_opt, start_date
+    "start_date" read_opt, total_amount "total_amount" read_opt, region "region"
+    read_opt, sku "sku" read_opt, description "description" read_opt, group_description
+    "group_description" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4810,7 +4956,8 @@ pub struct Options {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    Options { options : opt, version_availability : opt, }
+    Options { req[] opt[options "options" read_opt, version_availability
+    "version_availability" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4827,8 +4974,10 @@ pub struct OptionsOptions {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    OptionsOptions { kafka : opt, mongodb : opt, pg : opt, mysql : opt, redis : opt,
-    valkey : opt, opensearch : opt, advanced_pg : opt, advanced_mysql : opt, }
+    OptionsOptions { req[] opt[kafka "kafka" read_opt, mongodb "mongodb" read_opt, pg
+    "pg" read_opt, mysql "mysql" read_opt, redis "redis" read_opt, valkey "valkey"
+    read_opt, opensearch "opensearch" read_opt, advanced_pg "advanced_pg" read_opt,
+    advanced_mysql "advanced_mysql" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4842,7 +4991,8 @@ pub struct OptionsOptionsKafka {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    OptionsOptionsKafka { regions : opt, versions : opt, layouts : opt, }
+    OptionsOptionsKafka { req[] opt[regions "regions" read_opt, versions "versions"
+    read_opt, layouts "layouts" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4853,7 +5003,8 @@ pub struct DatabaseLayoutOption {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseLayoutOption { num_nodes : opt, sizes : opt, }
+    DatabaseLayoutOption { req[] opt[num_nodes "num_nodes" read_opt, sizes "sizes"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4879,8 +5030,10 @@ pub struct OptionsVersionAvailability {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    OptionsVersionAvailability { kafka : opt, pg : opt, mysql : opt, redis : opt, valkey
-    : opt, mongodb : opt, opensearch : opt, advanced_pg : opt, advanced_mysql : opt, }
+    OptionsVersionAvailability { req[] opt[kafka "kafka" read_opt, pg "pg" read_opt,
+    mysql "mysql" read_opt, redis "redis" read_opt, valkey "valkey" read_opt, mongodb
+    "mongodb" read_opt, opensearch "opensearch" read_opt, advanced_pg "advanced_pg"
+    read_opt, advanced_mysql "advanced_mysql" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4894,8 +5047,8 @@ pub struct DatabaseVersionAvailability {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseVersionAvailability { end_of_life : opt, end_of_availability : opt, version :
-    opt, }
+    DatabaseVersionAvailability { req[] opt[end_of_life "end_of_life" read_opt,
+    end_of_availability "end_of_availability" read_opt, version "version" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4904,7 +5057,7 @@ pub struct DatabasesListClustersResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListClustersResponse200 { databases : opt, }
+    DatabasesListClustersResponse200 { req[] opt[databases "databases" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesListClustersResponse200 {
@@ -4972,14 +5125,21 @@ pub struct DatabaseClusterRead {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseClusterRead { id : opt, name : req, engine : req, version : opt,
-    semantic_version : opt, num_nodes : req, size : req, region : req, status : opt,
-    created_at : opt, private_network_uuid : opt, tags : opt, db_names : opt,
-    ui_connection : opt, schema_registry_connection : opt, connection : opt,
-    private_connection : opt, standby_connection : opt, standby_private_connection : opt,
-    users : opt, maintenance_window : opt, project_id : opt, rules : opt,
-    version_end_of_life : opt, version_end_of_availability : opt, storage_size_mib : opt,
-    metrics_endpoints : opt, do_settings : opt, }
+    DatabaseClusterRead { req[name "name" read, engine "engine" read, num_nodes
+    "num_nodes" read, size "size" read, region "region" read,] opt[id "id" read_opt,
+    version "version" read_opt, semantic_version "semantic_version" read_opt, status
+    "status" read_opt, created_at "created_at" read_opt, private_network_uuid
+    "private_network_uuid" read_opt, tags "tags" read_opt, db_names "db_names" read_opt,
+    ui_connection "ui_connection" read_opt, schema_registry_connection
+    "schema_registry_connection" read_opt, connection "connection" read_opt,
+    private_connection "private_connection" read_opt, standby_connection
+    "standby_connection" read_opt, standby_private_connection
+    "standby_private_connection" read_opt, users "users" read_opt, maintenance_window
+    "maintenance_window" read_opt, project_id "project_id" read_opt, rules "rules"
+    read_opt, version_end_of_life "version_end_of_life" read_opt,
+    version_end_of_availability "version_end_of_availability" read_opt, storage_size_mib
+    "storage_size_mib" read_opt, metrics_endpoints "metrics_endpoints" read_opt,
+    do_settings "do_settings" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabaseClusterRead {
@@ -5043,8 +5203,9 @@ pub struct OpensearchConnection {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    OpensearchConnection { uri : opt, host : opt, port : opt, user : opt, password : opt,
-    ssl : opt, }
+    OpensearchConnection { req[] opt[uri "uri" read_opt, host "host" read_opt, port
+    "port" read_opt, user "user" read_opt, password "password" read_opt, ssl "ssl"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 pub type SchemaRegistryConnection = OpensearchConnection;
@@ -5075,8 +5236,9 @@ pub struct DatabaseConnection {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseConnection { uri : opt, database : opt, host : opt, port : opt, user : opt,
-    password : opt, ssl : opt, }
+    DatabaseConnection { req[] opt[uri "uri" read_opt, database "database" read_opt, host
+    "host" read_opt, port "port" read_opt, user "user" read_opt, password "password"
+    read_opt, ssl "ssl" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5103,8 +5265,9 @@ pub struct DatabaseUser {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseUser { name : req, role : opt, password : opt, access_cert : opt, access_key
-    : opt, mysql_settings : opt, settings : opt, }
+    DatabaseUser { req[name "name" read,] opt[role "role" read_opt, password "password"
+    read_opt, access_cert "access_cert" read_opt, access_key "access_key" read_opt,
+    mysql_settings "mysql_settings" read_opt, settings "settings" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -5124,7 +5287,7 @@ pub struct MysqlSettings {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    MysqlSettings { auth_plugin : req, }
+    MysqlSettings { req[auth_plugin "auth_plugin" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -5158,8 +5321,9 @@ pub struct UserSettings {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    UserSettings { pg_allow_replication : opt, opensearch_acl : opt, acl : opt,
-    mongo_user_settings : opt, }
+    UserSettings { req[] opt[pg_allow_replication "pg_allow_replication" read_opt,
+    opensearch_acl "opensearch_acl" read_opt, acl "acl" read_opt, mongo_user_settings
+    "mongo_user_settings" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5173,7 +5337,8 @@ pub struct UserSettingsOpensearchAclItem {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    UserSettingsOpensearchAclItem { index : opt, permission : opt, }
+    UserSettingsOpensearchAclItem { req[] opt[index "index" read_opt, permission
+    "permission" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -5195,7 +5360,8 @@ pub struct UserSettingsAclItem {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    UserSettingsAclItem { id : opt, topic : req, permission : req, }
+    UserSettingsAclItem { req[topic "topic" read, permission "permission" read,] opt[id
+    "id" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -5217,7 +5383,8 @@ pub struct UserSettingsMongoUserSettings {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    UserSettingsMongoUserSettings { databases : opt, role : opt, }
+    UserSettingsMongoUserSettings { req[] opt[databases "databases" read_opt, role "role"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -5242,8 +5409,8 @@ pub struct DatabaseMaintenanceWindow {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseMaintenanceWindow { day : req, hour : req, pending : opt, description : opt,
-    }
+    DatabaseMaintenanceWindow { req[day "day" read, hour "hour" read,] opt[pending
+    "pending" read_opt, description "description" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -5268,8 +5435,9 @@ pub struct FirewallRule {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    FirewallRule { uuid : opt, cluster_uuid : opt, type_ : req = "type", value : req,
-    created_at : opt, description : opt, }
+    FirewallRule { req[type_ "type" read, value "value" read,] opt[uuid "uuid" read_opt,
+    cluster_uuid "cluster_uuid" read_opt, created_at "created_at" read_opt, description
+    "description" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl FirewallRule {
@@ -5315,7 +5483,7 @@ pub struct DatabaseServiceEndpoint {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseServiceEndpoint { host : opt, port : opt, }
+    DatabaseServiceEndpoint { req[] opt[host "host" read_opt, port "port" read_opt,] }
 }
 #[cfg(feature = "databases")]
 /// DigitalOcean-specific settings for the database cluster.
@@ -5327,7 +5495,7 @@ pub struct DoSettings {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DoSettings { service_cnames : opt, }
+    DoSettings { req[] opt[service_cnames "service_cnames" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DoSettings {
@@ -5433,14 +5601,21 @@ pub struct DatabasesCreateClusterBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesCreateClusterBody { id : opt, name : req, engine : req, version : opt,
-    semantic_version : opt, num_nodes : req, size : req, region : req, status : opt,
-    created_at : opt, private_network_uuid : opt, tags : tri, db_names : tri,
-    ui_connection : opt, schema_registry_connection : opt, connection : opt,
-    private_connection : opt, standby_connection : opt, standby_private_connection : opt,
-    users : tri, maintenance_window : tri, project_id : opt, rules : opt,
-    version_end_of_life : opt, version_end_of_availability : opt, storage_size_mib : opt,
-    metrics_endpoints : opt, autoscale : opt, do_settings : opt, backup_restore : opt, }
+    DatabasesCreateClusterBody { req[name "name" read, engine "engine" read, num_nodes
+    "num_nodes" read, size "size" read, region "region" read,] opt[id "id" read_opt,
+    version "version" read_opt, semantic_version "semantic_version" read_opt, status
+    "status" read_opt, created_at "created_at" read_opt, private_network_uuid
+    "private_network_uuid" read_opt, tags "tags" read, db_names "db_names" read,
+    ui_connection "ui_connection" read_opt, schema_registry_connection
+    "schema_registry_connection" read_opt, connection "connection" read_opt,
+    private_connection "private_connection" read_opt, standby_connection
+    "standby_connection" read_opt, standby_private_connection
+    "standby_private_connection" read_opt, users "users" read, maintenance_window
+    "maintenance_window" read, project_id "project_id" read_opt, rules "rules" read_opt,
+    version_end_of_life "version_end_of_life" read_opt, version_end_of_availability
+    "version_end_of_availability" read_opt, storage_size_mib "storage_size_mib" read_opt,
+    metrics_endpoints "metrics_endpoints" read_opt, autoscale "autoscale" read_opt,
+    do_settings "do_settings" read_opt, backup_restore "backup_restore" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesCreateClusterBody {
@@ -5478,7 +5653,7 @@ pub struct DatabaseAutoscaleParams {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseAutoscaleParams { storage : opt, }
+    DatabaseAutoscaleParams { req[] opt[storage "storage" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabaseAutoscaleParams {
@@ -5505,8 +5680,8 @@ pub struct DatabaseStorageAutoscaleParams {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseStorageAutoscaleParams { enabled : req, threshold_percent : opt,
-    increment_gib : opt, }
+    DatabaseStorageAutoscaleParams { req[enabled "enabled" read,] opt[threshold_percent
+    "threshold_percent" read_opt, increment_gib "increment_gib" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabaseStorageAutoscaleParams {
@@ -5542,7 +5717,8 @@ pub struct DatabaseBackup {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseBackup { database_name : req, backup_created_at : opt, }
+    DatabaseBackup { req[database_name "database_name" read,] opt[backup_created_at
+    "backup_created_at" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq)]
@@ -5551,7 +5727,7 @@ pub struct DatabaseDatabaseClusterReadResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseDatabaseClusterReadResponse { database : req, }
+    DatabaseDatabaseClusterReadResponse { req[database "database" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 impl DatabaseDatabaseClusterReadResponse {
@@ -5571,7 +5747,7 @@ pub struct DatabasesGetConfigResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesGetConfigResponse200 { config : req, }
+    DatabasesGetConfigResponse200 { req[config "config" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -5754,27 +5930,45 @@ pub struct MysqlAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    MysqlAdvancedConfig { backup_hour : opt, backup_minute : opt, automatic_sp_privileges
-    : opt, sql_mode : opt, connect_timeout : opt, default_time_zone : opt,
-    div_precision_increment : opt, end_markers_in_json : opt, eq_range_index_dive_limit :
-    opt, group_concat_max_len : opt, information_schema_stats_expiry : opt,
-    innodb_ft_enable_stopword : opt, innodb_ft_max_token_size : opt,
-    innodb_ft_min_token_size : opt, innodb_ft_num_word_optimize : opt,
-    innodb_ft_result_cache_limit : opt, innodb_ft_server_stopword_table : opt,
-    innodb_ft_user_stopword_table : tri, innodb_lock_wait_timeout : opt,
-    innodb_log_buffer_size : opt, innodb_online_alter_log_max_size : opt,
-    innodb_optimize_fulltext_only : opt, innodb_print_all_deadlocks : opt,
-    innodb_rollback_on_timeout : opt, interactive_timeout : opt,
-    internal_tmp_mem_storage_engine : opt, net_read_timeout : opt, net_write_timeout :
-    opt, sql_require_primary_key : opt, wait_timeout : opt, windowing_use_high_precision
-    : opt, max_allowed_packet : opt, max_execution_time : opt, max_heap_table_size : opt,
-    max_seeks_for_key : opt, optimizer_prune_level : opt, optimizer_search_depth : opt,
-    optimizer_switch : opt, sort_buffer_size : opt, tmp_table_size : opt, slow_query_log
-    : opt, long_query_time : optn, binlog_retention_period : optn,
-    innodb_change_buffer_max_size : opt, innodb_flush_neighbors : opt,
-    innodb_read_io_threads : opt, innodb_write_io_threads : opt,
-    innodb_thread_concurrency : opt, net_buffer_length : opt, log_output : opt,
-    mysql_incremental_backup : opt, }
+    MysqlAdvancedConfig { req[] opt[backup_hour "backup_hour" read_opt, backup_minute
+    "backup_minute" read_opt, automatic_sp_privileges "automatic_sp_privileges" read_opt,
+    sql_mode "sql_mode" read_opt, connect_timeout "connect_timeout" read_opt,
+    default_time_zone "default_time_zone" read_opt, div_precision_increment
+    "div_precision_increment" read_opt, end_markers_in_json "end_markers_in_json"
+    read_opt, eq_range_index_dive_limit "eq_range_index_dive_limit" read_opt,
+    group_concat_max_len "group_concat_max_len" read_opt, information_schema_stats_expiry
+    "information_schema_stats_expiry" read_opt, innodb_ft_enable_stopword
+    "innodb_ft_enable_stopword" read_opt, innodb_ft_max_token_size
+    "innodb_ft_max_token_size" read_opt, innodb_ft_min_token_size
+    "innodb_ft_min_token_size" read_opt, innodb_ft_num_word_optimize
+    "innodb_ft_num_word_optimize" read_opt, innodb_ft_result_cache_limit
+    "innodb_ft_result_cache_limit" read_opt, innodb_ft_server_stopword_table
+    "innodb_ft_server_stopword_table" read_opt, innodb_ft_user_stopword_table
+    "innodb_ft_user_stopword_table" read, innodb_lock_wait_timeout
+    "innodb_lock_wait_timeout" read_opt, innodb_log_buffer_size "innodb_log_buffer_size"
+    read_opt, innodb_online_alter_log_max_size "innodb_online_alter_log_max_size"
+    read_opt, innodb_optimize_fulltext_only "innodb_optimize_fulltext_only" read_opt,
+    innodb_print_all_deadlocks "innodb_print_all_deadlocks" read_opt,
+    innodb_rollback_on_timeout "innodb_rollback_on_timeout" read_opt, interactive_timeout
+    "interactive_timeout" read_opt, internal_tmp_mem_storage_engine
+    "internal_tmp_mem_storage_engine" read_opt, net_read_timeout "net_read_timeout"
+    read_opt, net_write_timeout "net_write_timeout" read_opt, sql_require_primary_key
+    "sql_require_primary_key" read_opt, wait_timeout "wait_timeout" read_opt,
+    windowing_use_high_precision "windowing_use_high_precision" read_opt,
+    max_allowed_packet "max_allowed_packet" read_opt, max_execution_time
+    "max_execution_time" read_opt, max_heap_table_size "max_heap_table_size" read_opt,
+    max_seeks_for_key "max_seeks_for_key" read_opt, optimizer_prune_level
+    "optimizer_prune_level" read_opt, optimizer_search_depth "optimizer_search_depth"
+    read_opt, optimizer_switch "optimizer_switch" read_opt, sort_buffer_size
+    "sort_buffer_size" read_opt, tmp_table_size "tmp_table_size" read_opt, slow_query_log
+    "slow_query_log" read_opt, long_query_time "long_query_time" read_opt_num,
+    binlog_retention_period "binlog_retention_period" read_opt_num,
+    innodb_change_buffer_max_size "innodb_change_buffer_max_size" read_opt,
+    innodb_flush_neighbors "innodb_flush_neighbors" read_opt, innodb_read_io_threads
+    "innodb_read_io_threads" read_opt, innodb_write_io_threads "innodb_write_io_threads"
+    read_opt, innodb_thread_concurrency "innodb_thread_concurrency" read_opt,
+    net_buffer_length "net_buffer_length" read_opt, log_output "log_output" read_opt,
+    mysql_incremental_backup "mysql_incremental_backup" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl MysqlAdvancedConfig {
@@ -6117,7 +6311,8 @@ pub struct MysqlIncrementalBackup {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    MysqlIncrementalBackup { enabled : opt, full_backup_week_schedule : opt, }
+    MysqlIncrementalBackup { req[] opt[enabled "enabled" read_opt,
+    full_backup_week_schedule "full_backup_week_schedule" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -6306,30 +6501,48 @@ pub struct PostgresAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    PostgresAdvancedConfig { autovacuum_freeze_max_age : opt, autovacuum_max_workers :
-    opt, autovacuum_naptime : opt, autovacuum_vacuum_threshold : opt,
-    autovacuum_analyze_threshold : opt, autovacuum_vacuum_scale_factor : optn,
-    autovacuum_analyze_scale_factor : optn, autovacuum_vacuum_cost_delay : opt,
-    autovacuum_vacuum_cost_limit : opt, backup_hour : opt, backup_minute : opt,
-    bgwriter_delay : opt, bgwriter_flush_after : opt, bgwriter_lru_maxpages : opt,
-    bgwriter_lru_multiplier : optn, deadlock_timeout : opt, default_toast_compression :
-    opt, idle_in_transaction_session_timeout : opt, jit : opt,
-    log_autovacuum_min_duration : opt, log_error_verbosity : opt, log_line_prefix : opt,
-    log_min_duration_statement : opt, max_files_per_process : opt,
-    max_prepared_transactions : opt, max_pred_locks_per_transaction : opt,
-    max_locks_per_transaction : opt, max_stack_depth : opt, max_standby_archive_delay :
-    opt, max_standby_streaming_delay : opt, max_replication_slots : opt,
-    max_logical_replication_workers : opt, max_parallel_workers : opt,
-    max_parallel_workers_per_gather : opt, max_worker_processes : opt,
-    pg_partman_bgw_role : opt = "pg_partman_bgw.role", pg_partman_bgw_interval : opt =
-    "pg_partman_bgw.interval", pg_stat_statements_track : opt =
-    "pg_stat_statements.track", temp_file_limit : opt, timezone : opt,
-    track_activity_query_size : opt, track_commit_timestamp : opt, track_functions : opt,
-    track_io_timing : opt, max_wal_senders : opt, wal_sender_timeout : opt,
-    wal_writer_delay : opt, shared_buffers_percentage : optn, pgbouncer : opt, work_mem :
-    opt, timescaledb : opt, synchronous_replication : opt, stat_monitor_enable : opt,
-    max_failover_replication_time_lag : opt, max_connections : opt,
-    max_slot_wal_keep_size : opt, }
+    PostgresAdvancedConfig { req[] opt[autovacuum_freeze_max_age
+    "autovacuum_freeze_max_age" read_opt, autovacuum_max_workers "autovacuum_max_workers"
+    read_opt, autovacuum_naptime "autovacuum_naptime" read_opt,
+    autovacuum_vacuum_threshold "autovacuum_vacuum_threshold" read_opt,
+    autovacuum_analyze_threshold "autovacuum_analyze_threshold" read_opt,
+    autovacuum_vacuum_scale_factor "autovacuum_vacuum_scale_factor" read_opt_num,
+    autovacuum_analyze_scale_factor "autovacuum_analyze_scale_factor" read_opt_num,
+    autovacuum_vacuum_cost_delay "autovacuum_vacuum_cost_delay" read_opt,
+    autovacuum_vacuum_cost_limit "autovacuum_vacuum_cost_limit" read_opt, backup_hour
+    "backup_hour" read_opt, backup_minute "backup_minute" read_opt, bgwriter_delay
+    "bgwriter_delay" read_opt, bgwriter_flush_after "bgwriter_flush_after" read_opt,
+    bgwriter_lru_maxpages "bgwriter_lru_maxpages" read_opt, bgwriter_lru_multiplier
+    "bgwriter_lru_multiplier" read_opt_num, deadlock_timeout "deadlock_timeout" read_opt,
+    default_toast_compression "default_toast_compression" read_opt,
+    idle_in_transaction_session_timeout "idle_in_transaction_session_timeout" read_opt,
+    jit "jit" read_opt, log_autovacuum_min_duration "log_autovacuum_min_duration"
+    read_opt, log_error_verbosity "log_error_verbosity" read_opt, log_line_prefix
+    "log_line_prefix" read_opt, log_min_duration_statement "log_min_duration_statement"
+    read_opt, max_files_per_process "max_files_per_process" read_opt,
+    max_prepared_transactions "max_prepared_transactions" read_opt,
+    max_pred_locks_per_transaction "max_pred_locks_per_transaction" read_opt,
+    max_locks_per_transaction "max_locks_per_transaction" read_opt, max_stack_depth
+    "max_stack_depth" read_opt, max_standby_archive_delay "max_standby_archive_delay"
+    read_opt, max_standby_streaming_delay "max_standby_streaming_delay" read_opt,
+    max_replication_slots "max_replication_slots" read_opt,
+    max_logical_replication_workers "max_logical_replication_workers" read_opt,
+    max_parallel_workers "max_parallel_workers" read_opt, max_parallel_workers_per_gather
+    "max_parallel_workers_per_gather" read_opt, max_worker_processes
+    "max_worker_processes" read_opt, pg_partman_bgw_role "pg_partman_bgw.role" read_opt,
+    pg_partman_bgw_interval "pg_partman_bgw.interval" read_opt, pg_stat_statements_track
+    "pg_stat_statements.track" read_opt, temp_file_limit "temp_file_limit" read_opt,
+    timezone "timezone" read_opt, track_activity_query_size "track_activity_query_size"
+    read_opt, track_commit_timestamp "track_commit_timestamp" read_opt, track_functions
+    "track_functions" read_opt, track_io_timing "track_io_timing" read_opt,
+    max_wal_senders "max_wal_senders" read_opt, wal_sender_timeout "wal_sender_timeout"
+    read_opt, wal_writer_delay "wal_writer_delay" read_opt, shared_buffers_percentage
+    "shared_buffers_percentage" read_opt_num, pgbouncer "pgbouncer" read_opt, work_mem
+    "work_mem" read_opt, timescaledb "timescaledb" read_opt, synchronous_replication
+    "synchronous_replication" read_opt, stat_monitor_enable "stat_monitor_enable"
+    read_opt, max_failover_replication_time_lag "max_failover_replication_time_lag"
+    read_opt, max_connections "max_connections" read_opt, max_slot_wal_keep_size
+    "max_slot_wal_keep_size" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl PostgresAdvancedConfig {
@@ -6771,10 +6984,13 @@ pub struct PgbouncerAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    PgbouncerAdvancedConfig { server_reset_query_always : opt, ignore_startup_parameters
-    : opt, min_pool_size : opt, server_lifetime : opt, server_idle_timeout : opt,
-    autodb_pool_size : opt, autodb_pool_mode : opt, autodb_max_db_connections : opt,
-    autodb_idle_timeout : opt, }
+    PgbouncerAdvancedConfig { req[] opt[server_reset_query_always
+    "server_reset_query_always" read_opt, ignore_startup_parameters
+    "ignore_startup_parameters" read_opt, min_pool_size "min_pool_size" read_opt,
+    server_lifetime "server_lifetime" read_opt, server_idle_timeout "server_idle_timeout"
+    read_opt, autodb_pool_size "autodb_pool_size" read_opt, autodb_pool_mode
+    "autodb_pool_mode" read_opt, autodb_max_db_connections "autodb_max_db_connections"
+    read_opt, autodb_idle_timeout "autodb_idle_timeout" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl PgbouncerAdvancedConfig {
@@ -6860,7 +7076,8 @@ pub struct TimescaledbAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    TimescaledbAdvancedConfig { max_background_workers : opt, }
+    TimescaledbAdvancedConfig { req[] opt[max_background_workers "max_background_workers"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl TimescaledbAdvancedConfig {
@@ -6951,11 +7168,15 @@ pub struct RedisAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    RedisAdvancedConfig { redis_maxmemory_policy : opt,
-    redis_pubsub_client_output_buffer_limit : opt, redis_number_of_databases : opt,
-    redis_io_threads : opt, redis_lfu_log_factor : opt, redis_lfu_decay_time : opt,
-    redis_ssl : opt, redis_timeout : opt, redis_notify_keyspace_events : opt,
-    redis_persistence : opt, redis_acl_channels_default : opt, }
+    RedisAdvancedConfig { req[] opt[redis_maxmemory_policy "redis_maxmemory_policy"
+    read_opt, redis_pubsub_client_output_buffer_limit
+    "redis_pubsub_client_output_buffer_limit" read_opt, redis_number_of_databases
+    "redis_number_of_databases" read_opt, redis_io_threads "redis_io_threads" read_opt,
+    redis_lfu_log_factor "redis_lfu_log_factor" read_opt, redis_lfu_decay_time
+    "redis_lfu_decay_time" read_opt, redis_ssl "redis_ssl" read_opt, redis_timeout
+    "redis_timeout" read_opt, redis_notify_keyspace_events "redis_notify_keyspace_events"
+    read_opt, redis_persistence "redis_persistence" read_opt, redis_acl_channels_default
+    "redis_acl_channels_default" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl RedisAdvancedConfig {
@@ -7120,12 +7341,17 @@ pub struct ValkeyAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    ValkeyAdvancedConfig { valkey_maxmemory_policy : opt,
-    valkey_pubsub_client_output_buffer_limit : opt, valkey_number_of_databases : opt,
-    valkey_io_threads : opt, valkey_lfu_log_factor : opt, valkey_lfu_decay_time : opt,
-    valkey_ssl : opt, valkey_timeout : opt, valkey_notify_keyspace_events : opt,
-    valkey_persistence : opt, valkey_acl_channels_default : opt, frequent_snapshots :
-    opt, valkey_active_expire_effort : opt, }
+    ValkeyAdvancedConfig { req[] opt[valkey_maxmemory_policy "valkey_maxmemory_policy"
+    read_opt, valkey_pubsub_client_output_buffer_limit
+    "valkey_pubsub_client_output_buffer_limit" read_opt, valkey_number_of_databases
+    "valkey_number_of_databases" read_opt, valkey_io_threads "valkey_io_threads"
+    read_opt, valkey_lfu_log_factor "valkey_lfu_log_factor" read_opt,
+    valkey_lfu_decay_time "valkey_lfu_decay_time" read_opt, valkey_ssl "valkey_ssl"
+    read_opt, valkey_timeout "valkey_timeout" read_opt, valkey_notify_keyspace_events
+    "valkey_notify_keyspace_events" read_opt, valkey_persistence "valkey_persistence"
+    read_opt, valkey_acl_channels_default "valkey_acl_channels_default" read_opt,
+    frequent_snapshots "frequent_snapshots" read_opt, valkey_active_expire_effort
+    "valkey_active_expire_effort" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl ValkeyAdvancedConfig {
@@ -7349,25 +7575,42 @@ pub struct KafkaAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaAdvancedConfig { compression_type : opt, group_initial_rebalance_delay_ms : opt,
-    group_min_session_timeout_ms : opt, group_max_session_timeout_ms : opt,
-    connections_max_idle_ms : opt, max_incremental_fetch_session_cache_slots : opt,
-    message_max_bytes : opt, offsets_retention_minutes : opt,
-    log_cleaner_delete_retention_ms : opt, log_cleaner_min_cleanable_ratio : optn,
-    log_cleaner_max_compaction_lag_ms : opt, log_cleaner_min_compaction_lag_ms : opt,
-    log_cleanup_policy : opt, log_flush_interval_messages : opt, log_flush_interval_ms :
-    opt, log_index_interval_bytes : opt, log_index_size_max_bytes : opt,
-    log_message_downconversion_enable : opt, log_message_timestamp_type : opt,
-    log_message_timestamp_difference_max_ms : opt, log_preallocate : opt,
-    log_retention_bytes : opt, log_retention_hours : opt, log_retention_ms : opt,
-    log_roll_jitter_ms : opt, log_roll_ms : opt, log_segment_bytes : opt,
-    log_segment_delete_delay_ms : opt, auto_create_topics_enable : opt,
-    min_insync_replicas : opt, num_partitions : opt, default_replication_factor : opt,
-    replica_fetch_max_bytes : opt, replica_fetch_response_max_bytes : opt,
-    max_connections_per_ip : opt, producer_purgatory_purge_interval_requests : opt,
-    socket_request_max_bytes : opt, transaction_state_log_segment_bytes : opt,
-    transaction_remove_expired_transaction_cleanup_interval_ms : opt, schema_registry :
-    opt, }
+    KafkaAdvancedConfig { req[] opt[compression_type "compression_type" read_opt,
+    group_initial_rebalance_delay_ms "group_initial_rebalance_delay_ms" read_opt,
+    group_min_session_timeout_ms "group_min_session_timeout_ms" read_opt,
+    group_max_session_timeout_ms "group_max_session_timeout_ms" read_opt,
+    connections_max_idle_ms "connections_max_idle_ms" read_opt,
+    max_incremental_fetch_session_cache_slots "max_incremental_fetch_session_cache_slots"
+    read_opt, message_max_bytes "message_max_bytes" read_opt, offsets_retention_minutes
+    "offsets_retention_minutes" read_opt, log_cleaner_delete_retention_ms
+    "log_cleaner_delete_retention_ms" read_opt, log_cleaner_min_cleanable_ratio
+    "log_cleaner_min_cleanable_ratio" read_opt_num, log_cleaner_max_compaction_lag_ms
+    "log_cleaner_max_compaction_lag_ms" read_opt, log_cleaner_min_compaction_lag_ms
+    "log_cleaner_min_compaction_lag_ms" read_opt, log_cleanup_policy "log_cleanup_policy"
+    read_opt, log_flush_interval_messages "log_flush_interval_messages" read_opt,
+    log_flush_interval_ms "log_flush_interval_ms" read_opt, log_index_interval_bytes
+    "log_index_interval_bytes" read_opt, log_index_size_max_bytes
+    "log_index_size_max_bytes" read_opt, log_message_downconversion_enable
+    "log_message_downconversion_enable" read_opt, log_message_timestamp_type
+    "log_message_timestamp_type" read_opt, log_message_timestamp_difference_max_ms
+    "log_message_timestamp_difference_max_ms" read_opt, log_preallocate "log_preallocate"
+    read_opt, log_retention_bytes "log_retention_bytes" read_opt, log_retention_hours
+    "log_retention_hours" read_opt, log_retention_ms "log_retention_ms" read_opt,
+    log_roll_jitter_ms "log_roll_jitter_ms" read_opt, log_roll_ms "log_roll_ms" read_opt,
+    log_segment_bytes "log_segment_bytes" read_opt, log_segment_delete_delay_ms
+    "log_segment_delete_delay_ms" read_opt, auto_create_topics_enable
+    "auto_create_topics_enable" read_opt, min_insync_replicas "min_insync_replicas"
+    read_opt, num_partitions "num_partitions" read_opt, default_replication_factor
+    "default_replication_factor" read_opt, replica_fetch_max_bytes
+    "replica_fetch_max_bytes" read_opt, replica_fetch_response_max_bytes
+    "replica_fetch_response_max_bytes" read_opt, max_connections_per_ip
+    "max_connections_per_ip" read_opt, producer_purgatory_purge_interval_requests
+    "producer_purgatory_purge_interval_requests" read_opt, socket_request_max_bytes
+    "socket_request_max_bytes" read_opt, transaction_state_log_segment_bytes
+    "transaction_state_log_segment_bytes" read_opt,
+    transaction_remove_expired_transaction_cleanup_interval_ms
+    "transaction_remove_expired_transaction_cleanup_interval_ms" read_opt,
+    schema_registry "schema_registry" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl KafkaAdvancedConfig {
@@ -7790,29 +8033,52 @@ pub struct OpensearchAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    OpensearchAdvancedConfig { http_max_content_length_bytes : opt,
-    http_max_header_size_bytes : opt, http_max_initial_line_length_bytes : opt,
-    indices_query_bool_max_clause_count : opt, indices_fielddata_cache_size_percentage :
-    opt, indices_memory_index_buffer_size_percentage : opt,
-    indices_memory_min_index_buffer_size_mb : opt,
-    indices_memory_max_index_buffer_size_mb : opt, indices_queries_cache_size_percentage
-    : opt, indices_recovery_max_mb_per_sec : opt,
-    indices_recovery_max_concurrent_file_chunks : opt, thread_pool_search_size : opt,
-    thread_pool_search_throttled_size : opt, thread_pool_get_size : opt,
-    thread_pool_analyze_size : opt, thread_pool_write_size : opt,
-    thread_pool_force_merge_size : opt, thread_pool_search_queue_size : opt,
-    thread_pool_search_throttled_queue_size : opt, thread_pool_get_queue_size : opt,
-    thread_pool_analyze_queue_size : opt, thread_pool_write_queue_size : opt, ism_enabled
-    : opt, ism_history_enabled : opt, ism_history_max_age_hours : opt,
-    ism_history_max_docs : opt, ism_history_rollover_check_period_hours : opt,
-    ism_history_rollover_retention_period_days : opt, search_max_buckets : opt,
-    action_auto_create_index_enabled : opt, enable_security_audit : opt,
-    action_destructive_requires_name : opt, cluster_max_shards_per_node : opt,
-    override_main_response_version : opt, script_max_compilations_rate : opt,
-    cluster_routing_allocation_node_concurrent_recoveries : opt, reindex_remote_whitelist
-    : opt, plugins_alerting_filter_by_backend_roles_enabled : opt,
-    knn_memory_circuit_breaker_enabled : opt, knn_memory_circuit_breaker_limit : opt,
-    keep_index_refresh_interval : opt, }
+    OpensearchAdvancedConfig { req[] opt[http_max_content_length_bytes
+    "http_max_content_length_bytes" read_opt, http_max_header_size_bytes
+    "http_max_header_size_bytes" read_opt, http_max_initial_line_length_bytes
+    "http_max_initial_line_length_bytes" read_opt, indices_query_bool_max_clause_count
+    "indices_query_bool_max_clause_count" read_opt,
+    indices_fielddata_cache_size_percentage "indices_fielddata_cache_size_percentage"
+    read_opt, indices_memory_index_buffer_size_percentage
+    "indices_memory_index_buffer_size_percentage" read_opt,
+    indices_memory_min_index_buffer_size_mb "indices_memory_min_index_buffer_size_mb"
+    read_opt, indices_memory_max_index_buffer_size_mb
+    "indices_memory_max_index_buffer_size_mb" read_opt,
+    indices_queries_cache_size_percentage "indices_queries_cache_size_percentage"
+    read_opt, indices_recovery_max_mb_per_sec "indices_recovery_max_mb_per_sec" read_opt,
+    indices_recovery_max_concurrent_file_chunks
+    "indices_recovery_max_concurrent_file_chunks" read_opt, thread_pool_search_size
+    "thread_pool_search_size" read_opt, thread_pool_search_throttled_size
+    "thread_pool_search_throttled_size" read_opt, thread_pool_get_size
+    "thread_pool_get_size" read_opt, thread_pool_analyze_size "thread_pool_analyze_size"
+    read_opt, thread_pool_write_size "thread_pool_write_size" read_opt,
+    thread_pool_force_merge_size "thread_pool_force_merge_size" read_opt,
+    thread_pool_search_queue_size "thread_pool_search_queue_size" read_opt,
+    thread_pool_search_throttled_queue_size "thread_pool_search_throttled_queue_size"
+    read_opt, thread_pool_get_queue_size "thread_pool_get_queue_size" read_opt,
+    thread_pool_analyze_queue_size "thread_pool_analyze_queue_size" read_opt,
+    thread_pool_write_queue_size "thread_pool_write_queue_size" read_opt, ism_enabled
+    "ism_enabled" read_opt, ism_history_enabled "ism_history_enabled" read_opt,
+    ism_history_max_age_hours "ism_history_max_age_hours" read_opt, ism_history_max_docs
+    "ism_history_max_docs" read_opt, ism_history_rollover_check_period_hours
+    "ism_history_rollover_check_period_hours" read_opt,
+    ism_history_rollover_retention_period_days
+    "ism_history_rollover_retention_period_days" read_opt, search_max_buckets
+    "search_max_buckets" read_opt, action_auto_create_index_enabled
+    "action_auto_create_index_enabled" read_opt, enable_security_audit
+    "enable_security_audit" read_opt, action_destructive_requires_name
+    "action_destructive_requires_name" read_opt, cluster_max_shards_per_node
+    "cluster_max_shards_per_node" read_opt, override_main_response_version
+    "override_main_response_version" read_opt, script_max_compilations_rate
+    "script_max_compilations_rate" read_opt,
+    cluster_routing_allocation_node_concurrent_recoveries
+    "cluster_routing_allocation_node_concurrent_recoveries" read_opt,
+    reindex_remote_whitelist "reindex_remote_whitelist" read_opt,
+    plugins_alerting_filter_by_backend_roles_enabled
+    "plugins_alerting_filter_by_backend_roles_enabled" read_opt,
+    knn_memory_circuit_breaker_enabled "knn_memory_circuit_breaker_enabled" read_opt,
+    knn_memory_circuit_breaker_limit "knn_memory_circuit_breaker_limit" read_opt,
+    keep_index_refresh_interval "keep_index_refresh_interval" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl OpensearchAdvancedConfig {
@@ -8084,9 +8350,11 @@ pub struct MongoAdvancedConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    MongoAdvancedConfig { default_read_concern : opt, default_write_concern : opt,
-    transaction_lifetime_limit_seconds : opt, slow_op_threshold_ms : opt, verbosity :
-    opt, }
+    MongoAdvancedConfig { req[] opt[default_read_concern "default_read_concern" read_opt,
+    default_write_concern "default_write_concern" read_opt,
+    transaction_lifetime_limit_seconds "transaction_lifetime_limit_seconds" read_opt,
+    slow_op_threshold_ms "slow_op_threshold_ms" read_opt, verbosity "verbosity"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl MongoAdvancedConfig {
@@ -8134,7 +8402,7 @@ pub struct DatabaseConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseConfig { config : opt, }
+    DatabaseConfig { req[] opt[config "config" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -8157,7 +8425,7 @@ pub struct DatabasesGetCaResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesGetCaResponse200 { ca : req, }
+    DatabasesGetCaResponse200 { req[ca "ca" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8167,7 +8435,7 @@ pub struct Ca {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    Ca { certificate : req, }
+    Ca { req[certificate "certificate" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8181,7 +8449,8 @@ pub struct OnlineMigration {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    OnlineMigration { id : opt, status : opt, created_at : opt, }
+    OnlineMigration { req[] opt[id "id" read_opt, status "status" read_opt, created_at
+    "created_at" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -8202,7 +8471,8 @@ pub struct SourceDatabase {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    SourceDatabase { source : req, disable_ssl : opt, ignore_dbs : opt, }
+    SourceDatabase { req[source "source" read,] opt[disable_ssl "disable_ssl" read_opt,
+    ignore_dbs "ignore_dbs" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8225,8 +8495,8 @@ pub struct SourceDatabaseSource {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    SourceDatabaseSource { host : opt, port : opt, dbname : opt, username : opt, password
-    : opt, }
+    SourceDatabaseSource { req[] opt[host "host" read_opt, port "port" read_opt, dbname
+    "dbname" read_opt, username "username" read_opt, password "password" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8236,7 +8506,7 @@ pub struct DatabasesUpdateRegionBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesUpdateRegionBody { region : req, }
+    DatabasesUpdateRegionBody { req[region "region" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8251,7 +8521,8 @@ pub struct DatabaseClusterResize {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseClusterResize { size : req, num_nodes : req, storage_size_mib : opt, }
+    DatabaseClusterResize { req[size "size" read, num_nodes "num_nodes" read,]
+    opt[storage_size_mib "storage_size_mib" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8260,7 +8531,7 @@ pub struct DatabasesListFirewallRulesResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListFirewallRulesResponse200 { rules : opt, }
+    DatabasesListFirewallRulesResponse200 { req[] opt[rules "rules" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesListFirewallRulesResponse200 {
@@ -8282,7 +8553,7 @@ pub struct DatabasesUpdateFirewallRulesBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesUpdateFirewallRulesBody { rules : opt, }
+    DatabasesUpdateFirewallRulesBody { req[] opt[rules "rules" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesUpdateFirewallRulesBody {
@@ -8304,7 +8575,7 @@ pub struct DatabasesGetDoSettingsResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesGetDoSettingsResponse200 { do_settings : req, }
+    DatabasesGetDoSettingsResponse200 { req[do_settings "do_settings" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesGetDoSettingsResponse200 {
@@ -8325,7 +8596,7 @@ pub struct DatabasesUpdateDoSettingsBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesUpdateDoSettingsBody { do_settings : req, }
+    DatabasesUpdateDoSettingsBody { req[do_settings "do_settings" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesUpdateDoSettingsBody {
@@ -8350,8 +8621,9 @@ pub struct DatabasesListBackupsResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListBackupsResponse200 { backups : req, scheduled_backup_time : opt,
-    backup_progress : opt, }
+    DatabasesListBackupsResponse200 { req[backups "backups" read,]
+    opt[scheduled_backup_time "scheduled_backup_time" read_opt, backup_progress
+    "backup_progress" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8365,7 +8637,8 @@ pub struct Backup {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    Backup { created_at : req, size_gigabytes : reqn, incremental : opt, }
+    Backup { req[created_at "created_at" read, size_gigabytes "size_gigabytes" read_num,]
+    opt[incremental "incremental" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8379,8 +8652,9 @@ pub struct DatabasesListBackupsResponse200ScheduledBackupTime {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListBackupsResponse200ScheduledBackupTime { backup_hour : opt, backup_minute
-    : opt, backup_interval_hours : opt, }
+    DatabasesListBackupsResponse200ScheduledBackupTime { req[] opt[backup_hour
+    "backup_hour" read_opt, backup_minute "backup_minute" read_opt, backup_interval_hours
+    "backup_interval_hours" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8389,7 +8663,7 @@ pub struct DatabasesListReplicasResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListReplicasResponse200 { replicas : opt, }
+    DatabasesListReplicasResponse200 { req[] opt[replicas "replicas" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesListReplicasResponse200 {
@@ -8430,9 +8704,12 @@ pub struct DatabaseReplicaRead {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseReplicaRead { id : opt, name : req, region : opt, size : opt, status : opt,
-    tags : opt, created_at : opt, private_network_uuid : opt, connection : opt,
-    private_connection : opt, storage_size_mib : opt, do_settings : opt, }
+    DatabaseReplicaRead { req[name "name" read,] opt[id "id" read_opt, region "region"
+    read_opt, size "size" read_opt, status "status" read_opt, tags "tags" read_opt,
+    created_at "created_at" read_opt, private_network_uuid "private_network_uuid"
+    read_opt, connection "connection" read_opt, private_connection "private_connection"
+    read_opt, storage_size_mib "storage_size_mib" read_opt, do_settings "do_settings"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabaseReplicaRead {
@@ -8482,9 +8759,12 @@ pub struct DatabaseReplica {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseReplica { id : opt, name : req, region : opt, size : opt, status : opt, tags
-    : opt, created_at : opt, private_network_uuid : opt, connection : opt,
-    private_connection : opt, storage_size_mib : opt, do_settings : opt, }
+    DatabaseReplica { req[name "name" read,] opt[id "id" read_opt, region "region"
+    read_opt, size "size" read_opt, status "status" read_opt, tags "tags" read_opt,
+    created_at "created_at" read_opt, private_network_uuid "private_network_uuid"
+    read_opt, connection "connection" read_opt, private_connection "private_connection"
+    read_opt, storage_size_mib "storage_size_mib" read_opt, do_settings "do_settings"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabaseReplica {
@@ -8503,7 +8783,7 @@ pub struct ReplicaDatabaseReplicaReadResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    ReplicaDatabaseReplicaReadResponse { replica : opt, }
+    ReplicaDatabaseReplicaReadResponse { req[] opt[replica "replica" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl ReplicaDatabaseReplicaReadResponse {
@@ -8522,7 +8802,7 @@ pub struct DatabasesListEventsLogsResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListEventsLogsResponse200 { events : opt, }
+    DatabasesListEventsLogsResponse200 { req[] opt[events "events" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8538,7 +8818,8 @@ pub struct EventsLogs {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    EventsLogs { id : opt, cluster_name : opt, event_type : opt, create_time : opt, }
+    EventsLogs { req[] opt[id "id" read_opt, cluster_name "cluster_name" read_opt,
+    event_type "event_type" read_opt, create_time "create_time" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -8555,7 +8836,7 @@ pub struct DatabasesListUsersResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListUsersResponse200 { users : opt, }
+    DatabasesListUsersResponse200 { req[] opt[users "users" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8587,8 +8868,10 @@ pub struct DatabasesAddUserBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesAddUserBody { name : req, role : opt, password : opt, access_cert : opt,
-    access_key : opt, mysql_settings : opt, settings : opt, readonly : opt, }
+    DatabasesAddUserBody { req[name "name" read,] opt[role "role" read_opt, password
+    "password" read_opt, access_cert "access_cert" read_opt, access_key "access_key"
+    read_opt, mysql_settings "mysql_settings" read_opt, settings "settings" read_opt,
+    readonly "readonly" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8597,7 +8880,7 @@ pub struct UserDatabaseUserResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    UserDatabaseUserResponse { user : req, }
+    UserDatabaseUserResponse { req[user "user" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8607,7 +8890,7 @@ pub struct DatabasesUpdateUserBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesUpdateUserBody { settings : opt, }
+    DatabasesUpdateUserBody { req[] opt[settings "settings" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8617,7 +8900,7 @@ pub struct DatabasesResetAuthBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesResetAuthBody { mysql_settings : opt, }
+    DatabasesResetAuthBody { req[] opt[mysql_settings "mysql_settings" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8626,7 +8909,7 @@ pub struct DatabasesListResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListResponse200 { dbs : opt, }
+    DatabasesListResponse200 { req[] opt[dbs "dbs" read_opt,] }
 }
 #[cfg(feature = "databases")]
 pub type Database = AddonsPatchBody;
@@ -8637,7 +8920,7 @@ pub struct DbDatabaseResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DbDatabaseResponse { db : req, }
+    DbDatabaseResponse { req[db "db" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8647,7 +8930,7 @@ pub struct ConnectionPools {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    ConnectionPools { pools : opt, }
+    ConnectionPools { req[] opt[pools "pools" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8674,9 +8957,10 @@ pub struct ConnectionPool {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    ConnectionPool { name : req, mode : req, size : req, db : req, user : opt, connection
-    : opt, private_connection : opt, standby_connection : opt, standby_private_connection
-    : opt, }
+    ConnectionPool { req[name "name" read, mode "mode" read, size "size" read, db "db"
+    read,] opt[user "user" read_opt, connection "connection" read_opt, private_connection
+    "private_connection" read_opt, standby_connection "standby_connection" read_opt,
+    standby_private_connection "standby_private_connection" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8685,7 +8969,7 @@ pub struct PoolConnectionPoolResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    PoolConnectionPoolResponse { pool : req, }
+    PoolConnectionPoolResponse { req[pool "pool" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8702,7 +8986,8 @@ pub struct ConnectionPoolUpdate {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    ConnectionPoolUpdate { mode : req, size : req, db : req, user : opt, }
+    ConnectionPoolUpdate { req[mode "mode" read, size "size" read, db "db" read,]
+    opt[user "user" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq)]
@@ -8719,7 +9004,8 @@ pub struct DatabasesGetEvictionPolicyResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesGetEvictionPolicyResponse200 { eviction_policy : req, }
+    DatabasesGetEvictionPolicyResponse200 { req[eviction_policy "eviction_policy" read,]
+    opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -8736,7 +9022,8 @@ pub struct DatabasesUpdateEvictionPolicyBody {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesUpdateEvictionPolicyBody { eviction_policy : req, }
+    DatabasesUpdateEvictionPolicyBody { req[eviction_policy "eviction_policy" read,]
+    opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8746,7 +9033,7 @@ pub struct SqlMode {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    SqlMode { sql_mode : req, }
+    SqlMode { req[sql_mode "sql_mode" read,] opt[] }
 }
 #[cfg(any(feature = "databases", feature = "kubernetes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -8757,7 +9044,7 @@ pub struct Version {
 }
 #[cfg(any(feature = "databases", feature = "kubernetes"))]
 connector_runtime::__struct_de! {
-    Version { version : opt, }
+    Version { req[] opt[version "version" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8767,7 +9054,7 @@ pub struct DatabasesGetAutoscaleResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesGetAutoscaleResponse200 { autoscale : opt, }
+    DatabasesGetAutoscaleResponse200 { req[] opt[autoscale "autoscale" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl DatabasesGetAutoscaleResponse200 {
@@ -8786,7 +9073,7 @@ pub struct DatabasesListKafkaTopicsResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListKafkaTopicsResponse200 { topics : opt, }
+    DatabasesListKafkaTopicsResponse200 { req[] opt[topics "topics" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -8802,8 +9089,8 @@ pub struct KafkaTopic {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaTopic { name : opt, replication_factor : opt, partition_count : opt, state :
-    opt, }
+    KafkaTopic { req[] opt[name "name" read_opt, replication_factor "replication_factor"
+    read_opt, partition_count "partition_count" read_opt, state "state" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -8828,8 +9115,9 @@ pub struct KafkaTopicCreate {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaTopicCreate { name : opt, replication_factor : opt, partition_count : opt,
-    config : opt, }
+    KafkaTopicCreate { req[] opt[name "name" read_opt, replication_factor
+    "replication_factor" read_opt, partition_count "partition_count" read_opt, config
+    "config" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl KafkaTopicCreate {
@@ -8914,13 +9202,20 @@ pub struct KafkaTopicConfig {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaTopicConfig { cleanup_policy : opt, compression_type : opt, delete_retention_ms
-    : opt, file_delete_delay_ms : opt, flush_messages : opt, flush_ms : opt,
-    index_interval_bytes : opt, max_compaction_lag_ms : opt, max_message_bytes : opt,
-    message_down_conversion_enable : opt, message_format_version : opt,
-    message_timestamp_type : opt, min_cleanable_dirty_ratio : optn, min_compaction_lag_ms
-    : opt, min_insync_replicas : opt, preallocate : opt, retention_bytes : opt,
-    retention_ms : opt, segment_bytes : opt, segment_jitter_ms : opt, segment_ms : opt, }
+    KafkaTopicConfig { req[] opt[cleanup_policy "cleanup_policy" read_opt,
+    compression_type "compression_type" read_opt, delete_retention_ms
+    "delete_retention_ms" read_opt, file_delete_delay_ms "file_delete_delay_ms" read_opt,
+    flush_messages "flush_messages" read_opt, flush_ms "flush_ms" read_opt,
+    index_interval_bytes "index_interval_bytes" read_opt, max_compaction_lag_ms
+    "max_compaction_lag_ms" read_opt, max_message_bytes "max_message_bytes" read_opt,
+    message_down_conversion_enable "message_down_conversion_enable" read_opt,
+    message_format_version "message_format_version" read_opt, message_timestamp_type
+    "message_timestamp_type" read_opt, min_cleanable_dirty_ratio
+    "min_cleanable_dirty_ratio" read_opt_num, min_compaction_lag_ms
+    "min_compaction_lag_ms" read_opt, min_insync_replicas "min_insync_replicas" read_opt,
+    preallocate "preallocate" read_opt, retention_bytes "retention_bytes" read_opt,
+    retention_ms "retention_ms" read_opt, segment_bytes "segment_bytes" read_opt,
+    segment_jitter_ms "segment_jitter_ms" read_opt, segment_ms "segment_ms" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl KafkaTopicConfig {
@@ -9005,7 +9300,7 @@ pub struct TopicKafkaTopicVerboseResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    TopicKafkaTopicVerboseResponse { topic : opt, }
+    TopicKafkaTopicVerboseResponse { req[] opt[topic "topic" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl TopicKafkaTopicVerboseResponse {
@@ -9031,8 +9326,9 @@ pub struct KafkaTopicVerbose {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaTopicVerbose { name : opt, state : opt, replication_factor : opt, partitions :
-    opt, config : opt, }
+    KafkaTopicVerbose { req[] opt[name "name" read_opt, state "state" read_opt,
+    replication_factor "replication_factor" read_opt, partitions "partitions" read_opt,
+    config "config" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl KafkaTopicVerbose {
@@ -9061,8 +9357,9 @@ pub struct KafkaTopicPartition {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaTopicPartition { size : opt, id : opt, in_sync_replicas : opt, earliest_offset :
-    opt, consumer_groups : opt, }
+    KafkaTopicPartition { req[] opt[size "size" read_opt, id "id" read_opt,
+    in_sync_replicas "in_sync_replicas" read_opt, earliest_offset "earliest_offset"
+    read_opt, consumer_groups "consumer_groups" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9074,7 +9371,8 @@ pub struct KafkaTopicPartitionConsumerGroupsItem {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaTopicPartitionConsumerGroupsItem { group_name : opt, offset : opt, }
+    KafkaTopicPartitionConsumerGroupsItem { req[] opt[group_name "group_name" read_opt,
+    offset "offset" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9090,7 +9388,8 @@ pub struct KafkaTopicUpdate {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaTopicUpdate { replication_factor : opt, partition_count : opt, config : opt, }
+    KafkaTopicUpdate { req[] opt[replication_factor "replication_factor" read_opt,
+    partition_count "partition_count" read_opt, config "config" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl KafkaTopicUpdate {
@@ -9109,7 +9408,7 @@ pub struct DatabasesListLogsinkResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListLogsinkResponse200 { sinks : opt, }
+    DatabasesListLogsinkResponse200 { req[] opt[sinks "sinks" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq)]
@@ -9123,7 +9422,8 @@ pub struct LogsinkSchema {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    LogsinkSchema { sink_id : req, sink_name : req, sink_type : req, config : req, }
+    LogsinkSchema { req[sink_id "sink_id" read, sink_name "sink_name" read, sink_type
+    "sink_type" read, config "config" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -9189,8 +9489,9 @@ pub struct RsyslogLogsink {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    RsyslogLogsink { server : req, port : req, tls : req, format : req, logline : opt, sd
-    : opt, ca : opt, key : opt, cert : opt, }
+    RsyslogLogsink { req[server "server" read, port "port" read, tls "tls" read, format
+    "format" read,] opt[logline "logline" read_opt, sd "sd" read_opt, ca "ca" read_opt,
+    key "key" read_opt, cert "cert" read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl RsyslogLogsink {
@@ -9234,8 +9535,9 @@ pub struct ElasticsearchLogsink {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    ElasticsearchLogsink { url : req, index_prefix : req, index_days_max : opt, timeout :
-    optn, ca : opt, }
+    ElasticsearchLogsink { req[url "url" read, index_prefix "index_prefix" read,]
+    opt[index_days_max "index_days_max" read_opt, timeout "timeout" read_opt_num, ca "ca"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 impl ElasticsearchLogsink {
@@ -9273,7 +9575,8 @@ pub struct DatadogLogsink {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatadogLogsink { site : req, datadog_api_key : req, }
+    DatadogLogsink { req[site "site" read, datadog_api_key "datadog_api_key" read,] opt[]
+    }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9295,7 +9598,8 @@ pub struct LogsinkCreate {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    LogsinkCreate { sink_name : opt, sink_type : opt, config : opt, }
+    LogsinkCreate { req[] opt[sink_name "sink_name" read_opt, sink_type "sink_type"
+    read_opt, config "config" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -9326,7 +9630,7 @@ pub struct DatabasesCreateLogsinkResponse201 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesCreateLogsinkResponse201 { sink : opt, }
+    DatabasesCreateLogsinkResponse201 { req[] opt[sink "sink" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -9335,7 +9639,7 @@ pub struct LogsinkUpdate {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    LogsinkUpdate { config : req, }
+    LogsinkUpdate { req[config "config" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9344,7 +9648,7 @@ pub struct DatabasesListKafkaSchemasResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListKafkaSchemasResponse200 { subjects : opt, }
+    DatabasesListKafkaSchemasResponse200 { req[] opt[subjects "subjects" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9360,8 +9664,9 @@ pub struct KafkaSchemaVerbose {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaSchemaVerbose { schema_id : opt, subject_name : opt, schema_type : opt, schema :
-    opt, }
+    KafkaSchemaVerbose { req[] opt[schema_id "schema_id" read_opt, subject_name
+    "subject_name" read_opt, schema_type "schema_type" read_opt, schema "schema"
+    read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -9383,7 +9688,8 @@ pub struct DatabaseKafkaSchemaCreate {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseKafkaSchemaCreate { subject_name : opt, schema_type : opt, schema : opt, }
+    DatabaseKafkaSchemaCreate { req[] opt[subject_name "subject_name" read_opt,
+    schema_type "schema_type" read_opt, schema "schema" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9401,8 +9707,9 @@ pub struct KafkaSchemaVersionVerbose {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    KafkaSchemaVersionVerbose { schema_id : opt, version : opt, subject_name : opt,
-    schema_type : opt, schema : opt, }
+    KafkaSchemaVersionVerbose { req[] opt[schema_id "schema_id" read_opt, version
+    "version" read_opt, subject_name "subject_name" read_opt, schema_type "schema_type"
+    read_opt, schema "schema" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -9412,7 +9719,8 @@ pub struct CompatibilityLevelResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    CompatibilityLevelResponse { compatibility_level : req, }
+    CompatibilityLevelResponse { req[compatibility_level "compatibility_level" read,]
+    opt[] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -9431,8 +9739,8 @@ pub struct SubjectNameCompatibilityLevelResponse {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    SubjectNameCompatibilityLevelResponse { subject_name : req, compatibility_level :
-    req, }
+    SubjectNameCompatibilityLevelResponse { req[subject_name "subject_name" read,
+    compatibility_level "compatibility_level" read,] opt[] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9441,7 +9749,8 @@ pub struct DatabasesGetClusterMetricsCredentialsResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesGetClusterMetricsCredentialsResponse200 { credentials : opt, }
+    DatabasesGetClusterMetricsCredentialsResponse200 { req[] opt[credentials
+    "credentials" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9451,7 +9760,7 @@ pub struct DatabaseMetricsCredentials {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabaseMetricsCredentials { credentials : opt, }
+    DatabaseMetricsCredentials { req[] opt[credentials "credentials" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9465,8 +9774,8 @@ pub struct DatabasesBasicAuthCredentials {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesBasicAuthCredentials { basic_auth_username : opt, basic_auth_password : opt,
-    }
+    DatabasesBasicAuthCredentials { req[] opt[basic_auth_username "basic_auth_username"
+    read_opt, basic_auth_password "basic_auth_password" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9475,7 +9784,7 @@ pub struct DatabasesListOpeasearchIndexesResponse200 {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    DatabasesListOpeasearchIndexesResponse200 { indexes : opt, }
+    DatabasesListOpeasearchIndexesResponse200 { req[] opt[indexes "indexes" read_opt,] }
 }
 #[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9497,8 +9806,10 @@ pub struct OpensearchIndex {
 }
 #[cfg(feature = "databases")]
 connector_runtime::__struct_de! {
-    OpensearchIndex { index_name : opt, number_of_shards : opt, number_of_replicas : opt,
-    size : opt, created_time : opt, status : opt, health : opt, }
+    OpensearchIndex { req[] opt[index_name "index_name" read_opt, number_of_shards
+    "number_of_shards" read_opt, number_of_replicas "number_of_replicas" read_opt, size
+    "size" read_opt, created_time "created_time" read_opt, status "status" read_opt,
+    health "health" read_opt,] }
 }
 #[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
@@ -9519,7 +9830,8 @@ pub struct DedicatedInferenceDedicatedInferenceResponse {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceDedicatedInferenceResponse { dedicated_inference : opt, }
+    DedicatedInferenceDedicatedInferenceResponse { req[] opt[dedicated_inference
+    "dedicated_inference" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceDedicatedInferenceResponse {
@@ -9555,9 +9867,10 @@ pub struct DedicatedInference {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInference { id : opt, status : opt, region : opt, vpc_uuid : opt, spec :
-    opt, pending_deployment_spec : opt, endpoints : opt, created_at : opt, updated_at :
-    opt, }
+    DedicatedInference { req[] opt[id "id" read_opt, status "status" read_opt, region
+    "region" read_opt, vpc_uuid "vpc_uuid" read_opt, spec "spec" read_opt,
+    pending_deployment_spec "pending_deployment_spec" read_opt, endpoints "endpoints"
+    read_opt, created_at "created_at" read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInference {
@@ -9596,8 +9909,9 @@ pub struct DedicatedInferenceSpec {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceSpec { version : req, name : req, region : req, vpc : req,
-    enable_public_endpoint : req, model_deployments : req, }
+    DedicatedInferenceSpec { req[version "version" read, name "name" read, region
+    "region" read, vpc "vpc" read, enable_public_endpoint "enable_public_endpoint" read,
+    model_deployments "model_deployments" read,] opt[] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceSpec {
@@ -9641,7 +9955,7 @@ pub struct DedicatedInferenceSpecVpc {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceSpecVpc { uuid : req, }
+    DedicatedInferenceSpecVpc { req[uuid "uuid" read,] opt[] }
 }
 #[cfg(feature = "dedicated_inference")]
 /// Configuration for a single model deployment.
@@ -9665,8 +9979,9 @@ pub struct ModelDeploymentSpec {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    ModelDeploymentSpec { model_id : opt, model_slug : opt, model_provider : opt,
-    workload_config : opt, accelerators : opt, }
+    ModelDeploymentSpec { req[] opt[model_id "model_id" read_opt, model_slug "model_slug"
+    read_opt, model_provider "model_provider" read_opt, workload_config "workload_config"
+    read_opt, accelerators "accelerators" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl ModelDeploymentSpec {
@@ -9696,8 +10011,8 @@ pub struct AcceleratorConfigSpec {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    AcceleratorConfigSpec { scale : req, type_ : req = "type", accelerator_slug : req,
-    status : opt, }
+    AcceleratorConfigSpec { req[scale "scale" read, type_ "type" read, accelerator_slug
+    "accelerator_slug" read,] opt[status "status" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl AcceleratorConfigSpec {
@@ -9741,9 +10056,10 @@ pub struct PendingDeploymentSpec {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    PendingDeploymentSpec { id : opt, version : opt, name : opt, status : opt, vpc : opt,
-    enable_public_endpoint : opt, model_deployments : opt, created_at : opt, updated_at :
-    opt, }
+    PendingDeploymentSpec { req[] opt[id "id" read_opt, version "version" read_opt, name
+    "name" read_opt, status "status" read_opt, vpc "vpc" read_opt, enable_public_endpoint
+    "enable_public_endpoint" read_opt, model_deployments "model_deployments" read_opt,
+    created_at "created_at" read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl PendingDeploymentSpec {
@@ -9787,8 +10103,8 @@ pub struct DedicatedInferenceEndpoints {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceEndpoints { public_endpoint_fqdn : opt, private_endpoint_fqdn :
-    opt, }
+    DedicatedInferenceEndpoints { req[] opt[public_endpoint_fqdn "public_endpoint_fqdn"
+    read_opt, private_endpoint_fqdn "private_endpoint_fqdn" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -9804,7 +10120,8 @@ pub struct DedicatedInferenceUpdateRequest {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceUpdateRequest { spec : opt, access_tokens : opt, }
+    DedicatedInferenceUpdateRequest { req[] opt[spec "spec" read_opt, access_tokens
+    "access_tokens" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceUpdateRequest {
@@ -9826,7 +10143,8 @@ pub struct DedicatedInferenceUpdateRequestAccessTokens {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceUpdateRequestAccessTokens { hugging_face_token : opt, }
+    DedicatedInferenceUpdateRequestAccessTokens { req[] opt[hugging_face_token
+    "hugging_face_token" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__string_enum! {
@@ -9843,8 +10161,8 @@ pub struct DedicatedInferencesListResponse200 {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesListResponse200 { dedicated_inferences : req, links : req, meta :
-    req, }
+    DedicatedInferencesListResponse200 { req[dedicated_inferences "dedicated_inferences"
+    read, links "links" read, meta "meta" read,] opt[] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferencesListResponse200 {
@@ -9867,7 +10185,7 @@ pub struct DedicatedInferencesListResponse200Links {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesListResponse200Links { pages : opt, }
+    DedicatedInferencesListResponse200Links { req[] opt[pages "pages" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9877,7 +10195,7 @@ pub struct DedicatedInferencesListResponse200Meta {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesListResponse200Meta { total : req, }
+    DedicatedInferencesListResponse200Meta { req[total "total" read,] opt[] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -9890,7 +10208,8 @@ pub struct DedicatedInferenceCreateRequest {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceCreateRequest { spec : req, access_tokens : opt, }
+    DedicatedInferenceCreateRequest { req[spec "spec" read,] opt[access_tokens
+    "access_tokens" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceCreateRequest {
@@ -9913,7 +10232,8 @@ pub struct DedicatedInferencesCreateResponse202 {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesCreateResponse202 { dedicated_inference : opt, token : opt, }
+    DedicatedInferencesCreateResponse202 { req[] opt[dedicated_inference
+    "dedicated_inference" read_opt, token "token" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferencesCreateResponse202 {
@@ -9941,8 +10261,9 @@ pub struct DedicatedInferenceAccessToken {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceAccessToken { id : opt, name : opt, value : opt, created_at : opt,
-    is_managed : opt, }
+    DedicatedInferenceAccessToken { req[] opt[id "id" read_opt, name "name" read_opt,
+    value "value" read_opt, created_at "created_at" read_opt, is_managed "is_managed"
+    read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9953,8 +10274,8 @@ pub struct DedicatedInferencesListAcceleratorsResponse200 {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesListAcceleratorsResponse200 { accelerators : opt, links : opt,
-    meta : req, }
+    DedicatedInferencesListAcceleratorsResponse200 { req[meta "meta" read,]
+    opt[accelerators "accelerators" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 /// A Dedicated Inference accelerator (GPU) in use by an instance.
@@ -9974,8 +10295,9 @@ pub struct DedicatedInferenceAccelerator {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceAccelerator { id : opt, name : opt, slug : opt, role : opt, status
-    : opt, created_at : opt, }
+    DedicatedInferenceAccelerator { req[] opt[id "id" read_opt, name "name" read_opt,
+    slug "slug" read_opt, role "role" read_opt, status "status" read_opt, created_at
+    "created_at" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9985,7 +10307,7 @@ pub struct DedicatedInferencesGetCaResponse200 {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesGetCaResponse200 { cert : req, }
+    DedicatedInferencesGetCaResponse200 { req[cert "cert" read,] opt[] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9996,7 +10318,8 @@ pub struct DedicatedInferencesListTokensResponse200 {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesListTokensResponse200 { tokens : opt, links : opt, meta : req, }
+    DedicatedInferencesListTokensResponse200 { req[meta "meta" read,] opt[tokens "tokens"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10006,7 +10329,7 @@ pub struct DedicatedInferenceTokenCreateRequest {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceTokenCreateRequest { name : req, }
+    DedicatedInferenceTokenCreateRequest { req[name "name" read,] opt[] }
 }
 #[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceTokenCreateRequest {
@@ -10033,7 +10356,7 @@ pub struct DedicatedInferencesCreateTokensResponse202 {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferencesCreateTokensResponse202 { token : opt, }
+    DedicatedInferencesCreateTokensResponse202 { req[] opt[token "token" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 /// Available Dedicated Inference sizes and pricing.
@@ -10045,7 +10368,8 @@ pub struct DedicatedInferenceSizesResponse {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceSizesResponse { enabled_regions : opt, sizes : opt, }
+    DedicatedInferenceSizesResponse { req[] opt[enabled_regions "enabled_regions"
+    read_opt, sizes "sizes" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10057,8 +10381,8 @@ pub struct DedicatedInferenceSize {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceSize { gpu_slug : opt, price_per_hour : opt, region : opt, currency
-    : opt, }
+    DedicatedInferenceSize { req[] opt[gpu_slug "gpu_slug" read_opt, price_per_hour
+    "price_per_hour" read_opt, region "region" read_opt, currency "currency" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 /// Supported GPU and model configurations for Dedicated Inference.
@@ -10068,7 +10392,8 @@ pub struct DedicatedInferenceGpuModelConfigsResponse {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceGpuModelConfigsResponse { gpu_model_configs : opt, }
+    DedicatedInferenceGpuModelConfigsResponse { req[] opt[gpu_model_configs
+    "gpu_model_configs" read_opt,] }
 }
 #[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10081,8 +10406,9 @@ pub struct DedicatedInferenceGpuModelConfig {
 }
 #[cfg(feature = "dedicated_inference")]
 connector_runtime::__struct_de! {
-    DedicatedInferenceGpuModelConfig { gpu_slugs : opt, model_slug : opt, model_name :
-    opt, is_gated_model : opt, }
+    DedicatedInferenceGpuModelConfig { req[] opt[gpu_slugs "gpu_slugs" read_opt,
+    model_slug "model_slug" read_opt, model_name "model_name" read_opt, is_gated_model
+    "is_gated_model" read_opt,] }
 }
 #[cfg(feature = "domains")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10094,7 +10420,8 @@ pub struct DomainsListResponse200 {
 }
 #[cfg(feature = "domains")]
 connector_runtime::__struct_de! {
-    DomainsListResponse200 { domains : req, links : opt, meta : req, }
+    DomainsListResponse200 { req[domains "domains" read, meta "meta" read,] opt[links
+    "links" read_opt,] }
 }
 #[cfg(feature = "domains")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10120,7 +10447,8 @@ pub struct Domain {
 }
 #[cfg(feature = "domains")]
 connector_runtime::__struct_de! {
-    Domain { name : opt, ip_address : opt, ttl : tri, zone_file : tri, }
+    Domain { req[] opt[name "name" read_opt, ip_address "ip_address" read_opt, ttl "ttl"
+    read, zone_file "zone_file" read,] }
 }
 #[cfg(feature = "domains")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -10129,7 +10457,7 @@ pub struct DomainsCreateResponse201 {
 }
 #[cfg(feature = "domains")]
 connector_runtime::__struct_de! {
-    DomainsCreateResponse201 { domain : opt, }
+    DomainsCreateResponse201 { req[] opt[domain "domain" read_opt,] }
 }
 #[cfg(feature = "domains")]
 pub type DomainsGetResponse200 = DomainsCreateResponse201;
@@ -10147,7 +10475,8 @@ pub struct DomainsListRecordsResponse200 {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainsListRecordsResponse200 { domain_records : opt, links : opt, meta : req, }
+    DomainsListRecordsResponse200 { req[meta "meta" read,] opt[domain_records
+    "domain_records" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10200,8 +10529,9 @@ pub struct DomainRecord {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainRecord { id : opt, type_ : req = "type", name : opt, data : opt, priority :
-    tri, port : tri, ttl : opt, weight : tri, flags : tri, tag : tri, }
+    DomainRecord { req[type_ "type" read,] opt[id "id" read_opt, name "name" read_opt,
+    data "data" read_opt, priority "priority" read, port "port" read, ttl "ttl" read_opt,
+    weight "weight" read, flags "flags" read, tag "tag" read,] }
 }
 #[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq)]
@@ -10325,8 +10655,9 @@ pub struct DomainRecordA {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainRecordA { id : opt, type_ : req = "type", name : req, data : req, priority :
-    tri, port : tri, ttl : opt, weight : tri, flags : tri, tag : tri, }
+    DomainRecordA { req[type_ "type" read, name "name" read, data "data" read,] opt[id
+    "id" read_opt, priority "priority" read, port "port" read, ttl "ttl" read_opt, weight
+    "weight" read, flags "flags" read, tag "tag" read,] }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordAaaa = DomainRecordA;
@@ -10371,8 +10702,9 @@ pub struct DomainRecordCaa {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainRecordCaa { id : opt, type_ : req = "type", name : req, data : req, priority :
-    tri, port : tri, ttl : opt, weight : tri, flags : opt, tag : opt, }
+    DomainRecordCaa { req[type_ "type" read, name "name" read, data "data" read,] opt[id
+    "id" read_opt, priority "priority" read, port "port" read, ttl "ttl" read_opt, weight
+    "weight" read, flags "flags" read_opt, tag "tag" read_opt,] }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordCname = DomainRecordA;
@@ -10422,8 +10754,9 @@ pub struct DomainRecordMx {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainRecordMx { id : opt, type_ : req = "type", name : opt, data : req, priority :
-    opt, port : tri, ttl : opt, weight : tri, flags : tri, tag : tri, }
+    DomainRecordMx { req[type_ "type" read, data "data" read,] opt[id "id" read_opt, name
+    "name" read_opt, priority "priority" read_opt, port "port" read, ttl "ttl" read_opt,
+    weight "weight" read, flags "flags" read, tag "tag" read,] }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordNs = DomainRecordCaa;
@@ -10477,8 +10810,9 @@ pub struct DomainRecordSoa {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainRecordSoa { id : opt, type_ : req = "type", name : opt, data : opt, priority :
-    tri, port : tri, ttl : req, weight : tri, flags : tri, tag : tri, }
+    DomainRecordSoa { req[type_ "type" read, ttl "ttl" read,] opt[id "id" read_opt, name
+    "name" read_opt, data "data" read_opt, priority "priority" read, port "port" read,
+    weight "weight" read, flags "flags" read, tag "tag" read,] }
 }
 #[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -10513,8 +10847,9 @@ pub struct DomainRecordSrv {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainRecordSrv { id : opt, type_ : req = "type", name : req, data : req, priority :
-    opt, port : opt, ttl : opt, weight : tri, flags : opt, tag : opt, }
+    DomainRecordSrv { req[type_ "type" read, name "name" read, data "data" read,] opt[id
+    "id" read_opt, priority "priority" read_opt, port "port" read_opt, ttl "ttl"
+    read_opt, weight "weight" read, flags "flags" read_opt, tag "tag" read_opt,] }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordTxt = DomainRecordCaa;
@@ -10525,7 +10860,7 @@ pub struct DomainsCreateRecordResponse201 {
 }
 #[cfg(feature = "domain_records")]
 connector_runtime::__struct_de! {
-    DomainsCreateRecordResponse201 { domain_record : opt, }
+    DomainsCreateRecordResponse201 { req[] opt[domain_record "domain_record" read_opt,] }
 }
 #[cfg(feature = "domain_records")]
 pub type DomainRecordDomainRecordResponse = DomainsCreateRecordResponse201;
@@ -10542,7 +10877,8 @@ pub struct DropletsListResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListResponse200 { droplets : opt, links : opt, meta : req, }
+    DropletsListResponse200 { req[meta "meta" read,] opt[droplets "droplets" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 impl DropletsListResponse200 {
@@ -10623,11 +10959,14 @@ pub struct Droplet {
     )
 )]
 connector_runtime::__struct_de! {
-    Droplet { id : req, name : req, memory : req, vcpus : req, disk : req, disk_info :
-    opt, locked : req, status : req, kernel : opt, created_at : req, features : req,
-    backup_ids : req, next_backup_window : opt, snapshot_ids : req, image : req,
-    volume_ids : req, size : req, size_slug : req, networks : req, region : req, tags :
-    req, vpc_uuid : opt, gpu_info : opt, }
+    Droplet { req[id "id" read, name "name" read, memory "memory" read, vcpus "vcpus"
+    read, disk "disk" read, locked "locked" read, status "status" read, created_at
+    "created_at" read, features "features" read, backup_ids "backup_ids" read,
+    snapshot_ids "snapshot_ids" read, image "image" read, volume_ids "volume_ids" read,
+    size "size" read, size_slug "size_slug" read, networks "networks" read, region
+    "region" read, tags "tags" read,] opt[disk_info "disk_info" read_opt, kernel "kernel"
+    read_opt, next_backup_window "next_backup_window" read_opt, vpc_uuid "vpc_uuid"
+    read_opt, gpu_info "gpu_info" read_opt,] }
 }
 #[cfg(
     any(
@@ -10676,7 +11015,7 @@ pub struct DiskInfo {
     )
 )]
 connector_runtime::__struct_de! {
-    DiskInfo { type_ : opt = "type", size : opt, }
+    DiskInfo { req[] opt[type_ "type" read_opt, size "size" read_opt,] }
 }
 #[cfg(
     any(
@@ -10718,7 +11057,7 @@ pub struct DiskInfoSize {
     )
 )]
 connector_runtime::__struct_de! {
-    DiskInfoSize { amount : opt, unit : opt, }
+    DiskInfoSize { req[] opt[amount "amount" read_opt, unit "unit" read_opt,] }
 }
 #[cfg(
     any(
@@ -10766,7 +11105,8 @@ pub struct Kernel {
     )
 )]
 connector_runtime::__struct_de! {
-    Kernel { id : opt, name : opt, version : opt, }
+    Kernel { req[] opt[id "id" read_opt, name "name" read_opt, version "version"
+    read_opt,] }
 }
 #[cfg(
     any(
@@ -10792,7 +11132,7 @@ pub struct DropletNextBackupWindow {
     )
 )]
 connector_runtime::__struct_de! {
-    DropletNextBackupWindow { start : opt, end : opt, }
+    DropletNextBackupWindow { req[] opt[start "start" read_opt, end "end" read_opt,] }
 }
 #[cfg(
     any(
@@ -10846,9 +11186,12 @@ pub struct Image {
     )
 )]
 connector_runtime::__struct_de! {
-    Image { id : opt, name : opt, type_ : opt = "type", distribution : opt, slug : opt,
-    public : opt, regions : opt, created_at : opt, min_disk_size : opt, size_gigabytes :
-    optn, description : opt, tags : opt, status : opt, error_message : opt, }
+    Image { req[] opt[id "id" read_opt, name "name" read_opt, type_ "type" read_opt,
+    distribution "distribution" read_opt, slug "slug" read_opt, public "public" read_opt,
+    regions "regions" read_opt, created_at "created_at" read_opt, min_disk_size
+    "min_disk_size" read_opt, size_gigabytes "size_gigabytes" read_opt_num, description
+    "description" read_opt, tags "tags" read_opt, status "status" read_opt, error_message
+    "error_message" read_opt,] }
 }
 #[cfg(
     any(
@@ -10989,9 +11332,11 @@ pub struct Size {
     )
 )]
 connector_runtime::__struct_de! {
-    Size { slug : req, memory : req, vcpus : req, disk : req, transfer : reqn,
-    price_monthly : reqn, price_hourly : reqn, regions : req, available : req,
-    description : req, disk_info : opt, gpu_info : opt, }
+    Size { req[slug "slug" read, memory "memory" read, vcpus "vcpus" read, disk "disk"
+    read, transfer "transfer" read_num, price_monthly "price_monthly" read_num,
+    price_hourly "price_hourly" read_num, regions "regions" read, available "available"
+    read, description "description" read,] opt[disk_info "disk_info" read_opt, gpu_info
+    "gpu_info" read_opt,] }
 }
 #[cfg(
     any(
@@ -11040,7 +11385,8 @@ pub struct GpuInfo {
     )
 )]
 connector_runtime::__struct_de! {
-    GpuInfo { count : opt, model : opt, vram : opt, }
+    GpuInfo { req[] opt[count "count" read_opt, model "model" read_opt, vram "vram"
+    read_opt,] }
 }
 #[cfg(
     any(
@@ -11075,7 +11421,7 @@ pub struct DropletNetworks {
     )
 )]
 connector_runtime::__struct_de! {
-    DropletNetworks { v4 : opt, v6 : opt, }
+    DropletNetworks { req[] opt[v4 "v4" read_opt, v6 "v6" read_opt,] }
 }
 #[cfg(
     any(
@@ -11108,7 +11454,8 @@ pub struct NetworkV4 {
     )
 )]
 connector_runtime::__struct_de! {
-    NetworkV4 { ip_address : opt, netmask : opt, gateway : opt, type_ : opt = "type", }
+    NetworkV4 { req[] opt[ip_address "ip_address" read_opt, netmask "netmask" read_opt,
+    gateway "gateway" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(
     any(
@@ -11152,7 +11499,8 @@ pub struct NetworkV6 {
     )
 )]
 connector_runtime::__struct_de! {
-    NetworkV6 { ip_address : opt, netmask : opt, gateway : opt, type_ : opt = "type", }
+    NetworkV6 { req[] opt[ip_address "ip_address" read_opt, netmask "netmask" read_opt,
+    gateway "gateway" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -11217,10 +11565,13 @@ pub struct DropletSingleCreate {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletSingleCreate { name : req, region : opt, size : req, image : req, ssh_keys :
-    opt, backups : opt, backup_policy : opt, ipv6 : opt, monitoring : opt, tags : tri,
-    user_data : opt, private_networking : opt, volumes : opt, vpc_uuid : opt,
-    with_droplet_agent : opt, public_networking : opt, }
+    DropletSingleCreate { req[name "name" read, size "size" read, image "image" read,]
+    opt[region "region" read_opt, ssh_keys "ssh_keys" read_opt, backups "backups"
+    read_opt, backup_policy "backup_policy" read_opt, ipv6 "ipv6" read_opt, monitoring
+    "monitoring" read_opt, tags "tags" read, user_data "user_data" read_opt,
+    private_networking "private_networking" read_opt, volumes "volumes" read_opt,
+    vpc_uuid "vpc_uuid" read_opt, with_droplet_agent "with_droplet_agent" read_opt,
+    public_networking "public_networking" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 impl DropletSingleCreate {
@@ -11272,8 +11623,9 @@ pub struct DropletBackupPolicy {
 }
 #[cfg(any(feature = "droplets", feature = "droplet_actions"))]
 connector_runtime::__struct_de! {
-    DropletBackupPolicy { plan : opt, weekday : opt, hour : opt, window_length_hours :
-    opt, retention_period_days : opt, }
+    DropletBackupPolicy { req[] opt[plan "plan" read_opt, weekday "weekday" read_opt,
+    hour "hour" read_opt, window_length_hours "window_length_hours" read_opt,
+    retention_period_days "retention_period_days" read_opt,] }
 }
 #[cfg(any(feature = "droplets", feature = "droplet_actions"))]
 connector_runtime::__string_enum! {
@@ -11341,10 +11693,13 @@ pub struct DropletMultiCreate {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletMultiCreate { names : req, region : opt, size : req, image : req, ssh_keys :
-    opt, backups : opt, backup_policy : opt, ipv6 : opt, monitoring : opt, tags : tri,
-    user_data : opt, private_networking : opt, volumes : opt, vpc_uuid : opt,
-    with_droplet_agent : opt, public_networking : opt, }
+    DropletMultiCreate { req[names "names" read, size "size" read, image "image" read,]
+    opt[region "region" read_opt, ssh_keys "ssh_keys" read_opt, backups "backups"
+    read_opt, backup_policy "backup_policy" read_opt, ipv6 "ipv6" read_opt, monitoring
+    "monitoring" read_opt, tags "tags" read, user_data "user_data" read_opt,
+    private_networking "private_networking" read_opt, volumes "volumes" read_opt,
+    vpc_uuid "vpc_uuid" read_opt, with_droplet_agent "with_droplet_agent" read_opt,
+    public_networking "public_networking" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -11364,7 +11719,8 @@ pub struct DropletsCreateResponse202Variant0 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsCreateResponse202Variant0 { droplet : req, links : req, }
+    DropletsCreateResponse202Variant0 { req[droplet "droplet" read, links "links" read,]
+    opt[] }
 }
 #[cfg(feature = "droplets")]
 impl DropletsCreateResponse202Variant0 {
@@ -11384,7 +11740,7 @@ pub struct DropletsCreateResponse202Variant0Links {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsCreateResponse202Variant0Links { actions : opt, }
+    DropletsCreateResponse202Variant0Links { req[] opt[actions "actions" read_opt,] }
 }
 #[cfg(any(feature = "droplets", feature = "floating_i_ps", feature = "reserved_i_ps"))]
 /// The linked actions can be used to check the status of a Droplet's create event.
@@ -11399,7 +11755,7 @@ pub struct ActionLink {
 }
 #[cfg(any(feature = "droplets", feature = "floating_i_ps", feature = "reserved_i_ps"))]
 connector_runtime::__struct_de! {
-    ActionLink { id : opt, rel : opt, href : opt, }
+    ActionLink { req[] opt[id "id" read_opt, rel "rel" read_opt, href "href" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 /// Multiple Droplet Response
@@ -11410,7 +11766,8 @@ pub struct DropletsCreateResponse202Variant1 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsCreateResponse202Variant1 { droplets : req, links : req, }
+    DropletsCreateResponse202Variant1 { req[droplets "droplets" read, links "links"
+    read,] opt[] }
 }
 #[cfg(feature = "droplets")]
 impl DropletsCreateResponse202Variant1 {
@@ -11432,7 +11789,7 @@ pub struct DropletsGetResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsGetResponse200 { droplet : opt, }
+    DropletsGetResponse200 { req[] opt[droplet "droplet" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 impl DropletsGetResponse200 {
@@ -11453,7 +11810,8 @@ pub struct DropletsListBackupsResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListBackupsResponse200 { backups : opt, links : opt, meta : req, }
+    DropletsListBackupsResponse200 { req[meta "meta" read,] opt[backups "backups"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq)]
@@ -11475,8 +11833,9 @@ pub struct DropletSnapshot {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletSnapshot { id : req, name : req, created_at : req, regions : req,
-    min_disk_size : req, size_gigabytes : reqn, type_ : req = "type", }
+    DropletSnapshot { req[id "id" read, name "name" read, created_at "created_at" read,
+    regions "regions" read, min_disk_size "min_disk_size" read, size_gigabytes
+    "size_gigabytes" read_num, type_ "type" read,] opt[] }
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__string_enum! {
@@ -11491,7 +11850,7 @@ pub struct DropletsGetBackupPolicyResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsGetBackupPolicyResponse200 { policy : opt, }
+    DropletsGetBackupPolicyResponse200 { req[] opt[policy "policy" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11505,8 +11864,9 @@ pub struct DropletBackupPolicyRecord {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletBackupPolicyRecord { droplet_id : opt, backup_enabled : opt, backup_policy :
-    opt, next_backup_window : opt, }
+    DropletBackupPolicyRecord { req[] opt[droplet_id "droplet_id" read_opt,
+    backup_enabled "backup_enabled" read_opt, backup_policy "backup_policy" read_opt,
+    next_backup_window "next_backup_window" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11521,7 +11881,8 @@ pub struct DropletsListBackupPoliciesResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListBackupPoliciesResponse200 { policies : opt, links : opt, meta : req, }
+    DropletsListBackupPoliciesResponse200 { req[meta "meta" read,] opt[policies
+    "policies" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11530,7 +11891,8 @@ pub struct DropletsListSupportedBackupPoliciesResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListSupportedBackupPoliciesResponse200 { supported_policies : opt, }
+    DropletsListSupportedBackupPoliciesResponse200 { req[] opt[supported_policies
+    "supported_policies" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11549,8 +11911,10 @@ pub struct SupportedDropletBackupPolicy {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    SupportedDropletBackupPolicy { name : opt, possible_window_starts : opt,
-    window_length_hours : opt, retention_period_days : opt, possible_days : opt, }
+    SupportedDropletBackupPolicy { req[] opt[name "name" read_opt, possible_window_starts
+    "possible_window_starts" read_opt, window_length_hours "window_length_hours"
+    read_opt, retention_period_days "retention_period_days" read_opt, possible_days
+    "possible_days" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11561,7 +11925,8 @@ pub struct DropletsListSnapshotsResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListSnapshotsResponse200 { snapshots : opt, links : opt, meta : req, }
+    DropletsListSnapshotsResponse200 { req[meta "meta" read,] opt[snapshots "snapshots"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq)]
@@ -11646,7 +12011,7 @@ pub struct DropletAction {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletAction { type_ : req = "type", }
+    DropletAction { req[type_ "type" read,] opt[] }
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__string_enum! {
@@ -11669,7 +12034,8 @@ pub struct DropletActionEnableBackups {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionEnableBackups { type_ : req = "type", backup_policy : opt, }
+    DropletActionEnableBackups { req[type_ "type" read,] opt[backup_policy
+    "backup_policy" read_opt,] }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11681,7 +12047,8 @@ pub struct DropletActionChangeBackupPolicy {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionChangeBackupPolicy { type_ : req = "type", backup_policy : req, }
+    DropletActionChangeBackupPolicy { req[type_ "type" read, backup_policy
+    "backup_policy" read,] opt[] }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11695,7 +12062,7 @@ pub struct DropletActionRestore {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionRestore { type_ : req = "type", image : opt, }
+    DropletActionRestore { req[type_ "type" read,] opt[image "image" read_opt,] }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11712,7 +12079,8 @@ pub struct DropletActionResize {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionResize { type_ : req = "type", disk : opt, size : opt, }
+    DropletActionResize { req[type_ "type" read,] opt[disk "disk" read_opt, size "size"
+    read_opt,] }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11726,7 +12094,7 @@ pub struct DropletActionRebuild {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionRebuild { type_ : req = "type", image : opt, }
+    DropletActionRebuild { req[type_ "type" read,] opt[image "image" read_opt,] }
 }
 #[cfg(feature = "droplet_actions")]
 /// The image ID of a public or private image or the slug identifier for a public image. The Droplet will be rebuilt using this image as its base.
@@ -11743,7 +12111,7 @@ pub struct DropletActionRename {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionRename { type_ : req = "type", name : opt, }
+    DropletActionRename { req[type_ "type" read,] opt[name "name" read_opt,] }
 }
 #[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11757,7 +12125,7 @@ pub struct DropletActionChangeKernel {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionChangeKernel { type_ : req = "type", kernel : opt, }
+    DropletActionChangeKernel { req[type_ "type" read,] opt[kernel "kernel" read_opt,] }
 }
 #[cfg(feature = "droplet_actions")]
 pub type DropletActionSnapshot = DropletActionRename;
@@ -11799,7 +12167,7 @@ pub struct DropletActionsPostByTagResponse201 {
 }
 #[cfg(feature = "droplet_actions")]
 connector_runtime::__struct_de! {
-    DropletActionsPostByTagResponse201 { actions : opt, }
+    DropletActionsPostByTagResponse201 { req[] opt[actions "actions" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11810,7 +12178,8 @@ pub struct DropletsListKernelsResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListKernelsResponse200 { kernels : opt, links : opt, meta : req, }
+    DropletsListKernelsResponse200 { req[meta "meta" read,] opt[kernels "kernels"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11821,7 +12190,8 @@ pub struct FirewallsFirewallResponse {
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__struct_de! {
-    FirewallsFirewallResponse { firewalls : opt, links : opt, meta : req, }
+    FirewallsFirewallResponse { req[meta "meta" read,] opt[firewalls "firewalls"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 impl FirewallsFirewallResponse {
@@ -11856,8 +12226,10 @@ pub struct Firewall {
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__struct_de! {
-    Firewall { id : opt, status : opt, created_at : opt, pending_changes : opt, name :
-    opt, droplet_ids : opt, tags : opt, inbound_rules : opt, outbound_rules : opt, }
+    Firewall { req[] opt[id "id" read_opt, status "status" read_opt, created_at
+    "created_at" read_opt, pending_changes "pending_changes" read_opt, name "name"
+    read_opt, droplet_ids "droplet_ids" read_opt, tags "tags" read_opt, inbound_rules
+    "inbound_rules" read_opt, outbound_rules "outbound_rules" read_opt,] }
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 impl Firewall {
@@ -11894,7 +12266,8 @@ pub struct FirewallPendingChangesItem {
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__struct_de! {
-    FirewallPendingChangesItem { droplet_id : opt, removing : opt, status : opt, }
+    FirewallPendingChangesItem { req[] opt[droplet_id "droplet_id" read_opt, removing
+    "removing" read_opt, status "status" read_opt,] }
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11907,7 +12280,8 @@ pub struct FirewallInboundRulesItem {
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__struct_de! {
-    FirewallInboundRulesItem { protocol : req, ports : req, sources : req, }
+    FirewallInboundRulesItem { req[protocol "protocol" read, ports "ports" read, sources
+    "sources" read,] opt[] }
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__string_enum! {
@@ -11939,8 +12313,9 @@ pub struct FirewallRuleTarget {
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__struct_de! {
-    FirewallRuleTarget { addresses : opt, droplet_ids : opt, load_balancer_uids : opt,
-    kubernetes_ids : opt, tags : tri, }
+    FirewallRuleTarget { req[] opt[addresses "addresses" read_opt, droplet_ids
+    "droplet_ids" read_opt, load_balancer_uids "load_balancer_uids" read_opt,
+    kubernetes_ids "kubernetes_ids" read_opt, tags "tags" read,] }
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -11953,7 +12328,8 @@ pub struct FirewallOutboundRulesItem {
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
 connector_runtime::__struct_de! {
-    FirewallOutboundRulesItem { protocol : req, ports : req, destinations : req, }
+    FirewallOutboundRulesItem { req[protocol "protocol" read, ports "ports" read,
+    destinations "destinations" read,] opt[] }
 }
 #[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11962,7 +12338,7 @@ pub struct DropletsListNeighborsResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListNeighborsResponse200 { droplets : opt, }
+    DropletsListNeighborsResponse200 { req[] opt[droplets "droplets" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 impl DropletsListNeighborsResponse200 {
@@ -11992,8 +12368,9 @@ pub struct DropletsListAssociatedResourcesResponse200 {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DropletsListAssociatedResourcesResponse200 { reserved_ips : opt, floating_ips : opt,
-    snapshots : opt, volumes : opt, volume_snapshots : opt, }
+    DropletsListAssociatedResourcesResponse200 { req[] opt[reserved_ips "reserved_ips"
+    read_opt, floating_ips "floating_ips" read_opt, snapshots "snapshots" read_opt,
+    volumes "volumes" read_opt, volume_snapshots "volume_snapshots" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 /// An objects containing information about a resource associated with a Droplet.
@@ -12008,7 +12385,8 @@ pub struct AssociatedResource {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    AssociatedResource { id : opt, name : opt, cost : opt, }
+    AssociatedResource { req[] opt[id "id" read_opt, name "name" read_opt, cost "cost"
+    read_opt,] }
 }
 #[cfg(feature = "droplets")]
 /// An object containing information about a resource to be scheduled for deletion.
@@ -12032,8 +12410,9 @@ pub struct SelectiveDestroyAssociatedResource {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    SelectiveDestroyAssociatedResource { floating_ips : opt, reserved_ips : opt,
-    snapshots : opt, volumes : opt, volume_snapshots : opt, }
+    SelectiveDestroyAssociatedResource { req[] opt[floating_ips "floating_ips" read_opt,
+    reserved_ips "reserved_ips" read_opt, snapshots "snapshots" read_opt, volumes
+    "volumes" read_opt, volume_snapshots "volume_snapshots" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 /// An objects containing information about a resources scheduled for deletion.
@@ -12050,8 +12429,9 @@ pub struct AssociatedResourceStatus {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    AssociatedResourceStatus { droplet : opt, resources : opt, completed_at : opt,
-    failures : opt, }
+    AssociatedResourceStatus { req[] opt[droplet "droplet" read_opt, resources
+    "resources" read_opt, completed_at "completed_at" read_opt, failures "failures"
+    read_opt,] }
 }
 #[cfg(feature = "droplets")]
 /// An object containing information about a resource scheduled for deletion.
@@ -12068,8 +12448,8 @@ pub struct DestroyedAssociatedResource {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    DestroyedAssociatedResource { id : opt, name : opt, destroyed_at : opt, error_message
-    : opt, }
+    DestroyedAssociatedResource { req[] opt[id "id" read_opt, name "name" read_opt,
+    destroyed_at "destroyed_at" read_opt, error_message "error_message" read_opt,] }
 }
 #[cfg(feature = "droplets")]
 /// An object containing additional information about resource related to a Droplet requested to be destroyed.
@@ -12083,8 +12463,9 @@ pub struct AssociatedResourceStatusResources {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    AssociatedResourceStatusResources { reserved_ips : opt, floating_ips : opt, snapshots
-    : opt, volumes : opt, volume_snapshots : opt, }
+    AssociatedResourceStatusResources { req[] opt[reserved_ips "reserved_ips" read_opt,
+    floating_ips "floating_ips" read_opt, snapshots "snapshots" read_opt, volumes
+    "volumes" read_opt, volume_snapshots "volume_snapshots" read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12095,7 +12476,8 @@ pub struct AutoscalepoolsListResponse200 {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalepoolsListResponse200 { autoscale_pools : opt, links : opt, meta : req, }
+    AutoscalepoolsListResponse200 { req[meta "meta" read,] opt[autoscale_pools
+    "autoscale_pools" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalepoolsListResponse200 {
@@ -12135,9 +12517,11 @@ pub struct AutoscalePool {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalePool { id : req, name : req, config : req, droplet_template : req,
-    current_utilization : opt, created_at : req, updated_at : req, status : req,
-    active_resources_count : req, }
+    AutoscalePool { req[id "id" read, name "name" read, config "config" read,
+    droplet_template "droplet_template" read, created_at "created_at" read, updated_at
+    "updated_at" read, status "status" read, active_resources_count
+    "active_resources_count" read,] opt[current_utilization "current_utilization"
+    read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalePool {
@@ -12169,7 +12553,8 @@ pub struct AutoscalePoolStaticConfig {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalePoolStaticConfig { target_number_instances : req, }
+    AutoscalePoolStaticConfig { req[target_number_instances "target_number_instances"
+    read,] opt[] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalePoolStaticConfig {
@@ -12206,9 +12591,10 @@ pub struct AutoscalePoolDynamicConfig {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalePoolDynamicConfig { min_instances : req, max_instances : req,
-    target_cpu_utilization : optn, target_memory_utilization : optn, cooldown_minutes :
-    opt, }
+    AutoscalePoolDynamicConfig { req[min_instances "min_instances" read, max_instances
+    "max_instances" read,] opt[target_cpu_utilization "target_cpu_utilization"
+    read_opt_num, target_memory_utilization "target_memory_utilization" read_opt_num,
+    cooldown_minutes "cooldown_minutes" read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalePoolDynamicConfig {
@@ -12301,9 +12687,11 @@ pub struct AutoscalePoolDropletTemplate {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalePoolDropletTemplate { name : opt, region : req, size : req, image : req,
-    ssh_keys : req, tags : opt, vpc_uuid : opt, with_droplet_agent : opt, project_id :
-    opt, ipv6 : opt, user_data : opt, public_networking : opt, }
+    AutoscalePoolDropletTemplate { req[region "region" read, size "size" read, image
+    "image" read, ssh_keys "ssh_keys" read,] opt[name "name" read_opt, tags "tags"
+    read_opt, vpc_uuid "vpc_uuid" read_opt, with_droplet_agent "with_droplet_agent"
+    read_opt, project_id "project_id" read_opt, ipv6 "ipv6" read_opt, user_data
+    "user_data" read_opt, public_networking "public_networking" read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
@@ -12322,7 +12710,8 @@ pub struct CurrentUtilization {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    CurrentUtilization { memory : optn, cpu : optn, }
+    CurrentUtilization { req[] opt[memory "memory" read_opt_num, cpu "cpu" read_opt_num,]
+    }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 impl CurrentUtilization {
@@ -12363,7 +12752,8 @@ pub struct AutoscalePoolCreate {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalePoolCreate { name : req, config : req, droplet_template : req, }
+    AutoscalePoolCreate { req[name "name" read, config "config" read, droplet_template
+    "droplet_template" read,] opt[] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12372,7 +12762,8 @@ pub struct AutoscalePoolAutoscalePoolResponse {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalePoolAutoscalePoolResponse { autoscale_pool : opt, }
+    AutoscalePoolAutoscalePoolResponse { req[] opt[autoscale_pool "autoscale_pool"
+    read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalePoolAutoscalePoolResponse {
@@ -12393,7 +12784,8 @@ pub struct AutoscalepoolsListMembersResponse200 {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalepoolsListMembersResponse200 { droplets : opt, links : opt, meta : req, }
+    AutoscalepoolsListMembersResponse200 { req[meta "meta" read,] opt[droplets "droplets"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq)]
@@ -12415,8 +12807,10 @@ pub struct Member {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    Member { droplet_id : req, created_at : req, updated_at : req, health_status : req,
-    unhealthy_reason : opt, status : req, current_utilization : req, }
+    Member { req[droplet_id "droplet_id" read, created_at "created_at" read, updated_at
+    "updated_at" read, health_status "health_status" read, status "status" read,
+    current_utilization "current_utilization" read,] opt[unhealthy_reason
+    "unhealthy_reason" read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
@@ -12438,7 +12832,8 @@ pub struct MemberCurrentUtilization {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    MemberCurrentUtilization { memory : optn, cpu : optn, }
+    MemberCurrentUtilization { req[] opt[memory "memory" read_opt_num, cpu "cpu"
+    read_opt_num,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12449,7 +12844,8 @@ pub struct AutoscalepoolsListHistoryResponse200 {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    AutoscalepoolsListHistoryResponse200 { history : opt, links : opt, meta : req, }
+    AutoscalepoolsListHistoryResponse200 { req[meta "meta" read,] opt[history "history"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq)]
@@ -12471,9 +12867,10 @@ pub struct History {
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__struct_de! {
-    History { history_event_id : req, current_instance_count : req,
-    desired_instance_count : req, reason : req, status : req, created_at : req,
-    updated_at : req, }
+    History { req[history_event_id "history_event_id" read, current_instance_count
+    "current_instance_count" read, desired_instance_count "desired_instance_count" read,
+    reason "reason" read, status "status" read, created_at "created_at" read, updated_at
+    "updated_at" read,] opt[] }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
@@ -12527,9 +12924,10 @@ pub struct FirewallsCreateBody {
 }
 #[cfg(feature = "firewalls")]
 connector_runtime::__struct_de! {
-    FirewallsCreateBody { id : opt, status : opt, created_at : opt, pending_changes :
-    opt, name : req, droplet_ids : tri, tags : tri, inbound_rules : tri, outbound_rules :
-    tri, }
+    FirewallsCreateBody { req[name "name" read,] opt[id "id" read_opt, status "status"
+    read_opt, created_at "created_at" read_opt, pending_changes "pending_changes"
+    read_opt, droplet_ids "droplet_ids" read, tags "tags" read, inbound_rules
+    "inbound_rules" read, outbound_rules "outbound_rules" read,] }
 }
 #[cfg(feature = "firewalls")]
 impl FirewallsCreateBody {
@@ -12555,7 +12953,7 @@ pub struct FirewallFirewallResponse {
 }
 #[cfg(feature = "firewalls")]
 connector_runtime::__struct_de! {
-    FirewallFirewallResponse { firewall : opt, }
+    FirewallFirewallResponse { req[] opt[firewall "firewall" read_opt,] }
 }
 #[cfg(feature = "firewalls")]
 impl FirewallFirewallResponse {
@@ -12577,7 +12975,7 @@ pub struct FirewallsAssignDropletsBody {
 }
 #[cfg(any(feature = "firewalls", feature = "load_balancers"))]
 connector_runtime::__struct_de! {
-    FirewallsAssignDropletsBody { droplet_ids : req, }
+    FirewallsAssignDropletsBody { req[droplet_ids "droplet_ids" read,] opt[] }
 }
 #[cfg(feature = "firewalls")]
 pub type FirewallsDeleteDropletsBody = FirewallsAssignDropletsBody;
@@ -12588,7 +12986,7 @@ pub struct FirewallsAddTagsBody {
 }
 #[cfg(feature = "firewalls")]
 connector_runtime::__struct_de! {
-    FirewallsAddTagsBody { tags : opt, }
+    FirewallsAddTagsBody { req[] opt[tags "tags" read_opt,] }
 }
 #[cfg(feature = "firewalls")]
 pub type FirewallsDeleteTagsBody = FirewallsAddTagsBody;
@@ -12608,8 +13006,8 @@ pub struct InboundRulesFirewallInboundRulesItemBody {
 }
 #[cfg(feature = "firewalls")]
 connector_runtime::__struct_de! {
-    InboundRulesFirewallInboundRulesItemBody { inbound_rules : tri, outbound_rules : tri,
-    }
+    InboundRulesFirewallInboundRulesItemBody { req[] opt[inbound_rules "inbound_rules"
+    read, outbound_rules "outbound_rules" read,] }
 }
 #[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12620,7 +13018,8 @@ pub struct FloatingIPsListResponse200 {
 }
 #[cfg(feature = "floating_i_ps")]
 connector_runtime::__struct_de! {
-    FloatingIPsListResponse200 { floating_ips : opt, links : opt, meta : req, }
+    FloatingIPsListResponse200 { req[meta "meta" read,] opt[floating_ips "floating_ips"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12637,7 +13036,8 @@ pub struct FloatingIp {
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 connector_runtime::__struct_de! {
-    FloatingIp { ip : opt, region : opt, droplet : opt, locked : opt, project_id : opt, }
+    FloatingIp { req[] opt[ip "ip" read_opt, region "region" read_opt, droplet "droplet"
+    read_opt, locked "locked" read_opt, project_id "project_id" read_opt,] }
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 pub type FloatingIpRegion = Region;
@@ -12669,7 +13069,7 @@ pub struct FloatingIpCreateVariant0 {
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 connector_runtime::__struct_de! {
-    FloatingIpCreateVariant0 { droplet_id : req, }
+    FloatingIpCreateVariant0 { req[droplet_id "droplet_id" read,] opt[] }
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 /// Reserve to Region
@@ -12683,7 +13083,8 @@ pub struct FloatingIpCreateVariant1 {
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 connector_runtime::__struct_de! {
-    FloatingIpCreateVariant1 { region : req, project_id : opt, }
+    FloatingIpCreateVariant1 { req[region "region" read,] opt[project_id "project_id"
+    read_opt,] }
 }
 #[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12693,7 +13094,8 @@ pub struct FloatingIPsCreateResponse202 {
 }
 #[cfg(feature = "floating_i_ps")]
 connector_runtime::__struct_de! {
-    FloatingIPsCreateResponse202 { floating_ip : opt, links : opt, }
+    FloatingIPsCreateResponse202 { req[] opt[floating_ip "floating_ip" read_opt, links
+    "links" read_opt,] }
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12703,7 +13105,7 @@ pub struct Links {
 }
 #[cfg(any(feature = "floating_i_ps", feature = "reserved_i_ps"))]
 connector_runtime::__struct_de! {
-    Links { droplets : opt, actions : opt, }
+    Links { req[] opt[droplets "droplets" read_opt, actions "actions" read_opt,] }
 }
 #[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12712,7 +13114,7 @@ pub struct FloatingIPsGetResponse200 {
 }
 #[cfg(feature = "floating_i_ps")]
 connector_runtime::__struct_de! {
-    FloatingIPsGetResponse200 { floating_ip : opt, }
+    FloatingIPsGetResponse200 { req[] opt[floating_ip "floating_ip" read_opt,] }
 }
 #[cfg(feature = "floating_ip_actions")]
 pub type FloatingIPsActionListResponse200 = ActionsActionResponse;
@@ -12768,7 +13170,7 @@ pub struct FloatingIpActionUnassign {
     )
 )]
 connector_runtime::__struct_de! {
-    FloatingIpActionUnassign { type_ : req = "type", }
+    FloatingIpActionUnassign { req[type_ "type" read,] opt[] }
 }
 #[cfg(
     any(
@@ -12804,7 +13206,8 @@ pub struct FloatingIpActionAssign {
     )
 )]
 connector_runtime::__struct_de! {
-    FloatingIpActionAssign { type_ : req = "type", droplet_id : req, }
+    FloatingIpActionAssign { req[type_ "type" read, droplet_id "droplet_id" read,] opt[]
+    }
 }
 #[cfg(any(feature = "floating_ip_actions", feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12813,7 +13216,7 @@ pub struct ActionResponse {
 }
 #[cfg(any(feature = "floating_ip_actions", feature = "reserved_ip_actions"))]
 connector_runtime::__struct_de! {
-    ActionResponse { action : opt, }
+    ActionResponse { req[] opt[action "action" read_opt,] }
 }
 #[cfg(any(feature = "floating_ip_actions", feature = "reserved_ip_actions"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12840,9 +13243,11 @@ pub struct ActionIdStatus {
 }
 #[cfg(any(feature = "floating_ip_actions", feature = "reserved_ip_actions"))]
 connector_runtime::__struct_de! {
-    ActionIdStatus { id : opt, status : opt, type_ : opt = "type", started_at : opt,
-    completed_at : opt, resource_id : opt, resource_type : opt, region : opt, region_slug
-    : opt, project_id : opt, }
+    ActionIdStatus { req[] opt[id "id" read_opt, status "status" read_opt, type_ "type"
+    read_opt, started_at "started_at" read_opt, completed_at "completed_at" read_opt,
+    resource_id "resource_id" read_opt, resource_type "resource_type" read_opt, region
+    "region" read_opt, region_slug "region_slug" read_opt, project_id "project_id"
+    read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12851,7 +13256,7 @@ pub struct FunctionsListNamespacesResponse200 {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    FunctionsListNamespacesResponse200 { namespaces : opt, }
+    FunctionsListNamespacesResponse200 { req[] opt[namespaces "namespaces" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12876,8 +13281,10 @@ pub struct NamespaceInfo {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    NamespaceInfo { api_host : opt, namespace : opt, created_at : opt, updated_at : opt,
-    label : opt, region : opt, uuid : opt, key : opt, }
+    NamespaceInfo { req[] opt[api_host "api_host" read_opt, namespace "namespace"
+    read_opt, created_at "created_at" read_opt, updated_at "updated_at" read_opt, label
+    "label" read_opt, region "region" read_opt, uuid "uuid" read_opt, key "key"
+    read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12889,7 +13296,7 @@ pub struct CreateNamespace {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    CreateNamespace { region : req, label : req, }
+    CreateNamespace { req[region "region" read, label "label" read,] opt[] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12898,7 +13305,7 @@ pub struct NamespaceNamespaceInfoResponse {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    NamespaceNamespaceInfoResponse { namespace : opt, }
+    NamespaceNamespaceInfoResponse { req[] opt[namespace "namespace" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12907,7 +13314,7 @@ pub struct FunctionsListTriggersResponse200 {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    FunctionsListTriggersResponse200 { triggers : opt, }
+    FunctionsListTriggersResponse200 { req[] opt[triggers "triggers" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12932,9 +13339,11 @@ pub struct TriggerInfo {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    TriggerInfo { namespace : opt, name : opt, function : opt, type_ : opt = "type",
-    is_enabled : opt, created_at : opt, updated_at : opt, scheduled_details : opt,
-    scheduled_runs : opt, }
+    TriggerInfo { req[] opt[namespace "namespace" read_opt, name "name" read_opt,
+    function "function" read_opt, type_ "type" read_opt, is_enabled "is_enabled"
+    read_opt, created_at "created_at" read_opt, updated_at "updated_at" read_opt,
+    scheduled_details "scheduled_details" read_opt, scheduled_runs "scheduled_runs"
+    read_opt,] }
 }
 #[cfg(feature = "functions")]
 /// Trigger details for SCHEDULED type, where body is optional.
@@ -12951,7 +13360,7 @@ pub struct ScheduledDetails {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    ScheduledDetails { cron : req, body : tri, }
+    ScheduledDetails { req[cron "cron" read,] opt[body "body" read,] }
 }
 #[cfg(feature = "functions")]
 /// Optional data to be sent to function while triggering the function.
@@ -12966,7 +13375,8 @@ pub struct TriggerInfoScheduledRuns {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    TriggerInfoScheduledRuns { last_run_at : opt, next_run_at : opt, }
+    TriggerInfoScheduledRuns { req[] opt[last_run_at "last_run_at" read_opt, next_run_at
+    "next_run_at" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -12985,8 +13395,8 @@ pub struct CreateTrigger {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    CreateTrigger { name : req, function : req, type_ : req = "type", is_enabled : req,
-    scheduled_details : req, }
+    CreateTrigger { req[name "name" read, function "function" read, type_ "type" read,
+    is_enabled "is_enabled" read, scheduled_details "scheduled_details" read,] opt[] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12995,7 +13405,7 @@ pub struct TriggerTriggerInfoResponse {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    TriggerTriggerInfoResponse { trigger : opt, }
+    TriggerTriggerInfoResponse { req[] opt[trigger "trigger" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13009,7 +13419,8 @@ pub struct UpdateTrigger {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    UpdateTrigger { is_enabled : opt, scheduled_details : opt, }
+    UpdateTrigger { req[] opt[is_enabled "is_enabled" read_opt, scheduled_details
+    "scheduled_details" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13020,7 +13431,8 @@ pub struct FunctionsAccessKeyListResponse200 {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    FunctionsAccessKeyListResponse200 { access_keys : opt, count : opt, }
+    FunctionsAccessKeyListResponse200 { req[] opt[access_keys "access_keys" read_opt,
+    count "count" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13038,8 +13450,8 @@ pub struct AccessKey {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    AccessKey { id : opt, name : opt, expires_at : opt, created_at : opt, updated_at :
-    opt, }
+    AccessKey { req[] opt[id "id" read_opt, name "name" read_opt, expires_at "expires_at"
+    read_opt, created_at "created_at" read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13052,7 +13464,8 @@ pub struct AccessKeyCreateRequest {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    AccessKeyCreateRequest { name : req, expires_in : opt, }
+    AccessKeyCreateRequest { req[name "name" read,] opt[expires_in "expires_in"
+    read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13061,7 +13474,7 @@ pub struct FunctionsAccessKeyCreateResponse201 {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    FunctionsAccessKeyCreateResponse201 { access_key : opt, }
+    FunctionsAccessKeyCreateResponse201 { req[] opt[access_key "access_key" read_opt,] }
 }
 #[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13081,8 +13494,9 @@ pub struct AccessKeyCreateResponse {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    AccessKeyCreateResponse { secret : opt, id : opt, name : opt, expires_at : opt,
-    created_at : opt, updated_at : opt, }
+    AccessKeyCreateResponse { req[] opt[secret "secret" read_opt, id "id" read_opt, name
+    "name" read_opt, expires_at "expires_at" read_opt, created_at "created_at" read_opt,
+    updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "functions")]
 pub type FunctionsAccessKeyUpdateBody = AddonsPatchBody;
@@ -13093,7 +13507,7 @@ pub struct FunctionsAccessKeyUpdateResponse200 {
 }
 #[cfg(feature = "functions")]
 connector_runtime::__struct_de! {
-    FunctionsAccessKeyUpdateResponse200 { access_key : opt, }
+    FunctionsAccessKeyUpdateResponse200 { req[] opt[access_key "access_key" read_opt,] }
 }
 #[cfg(feature = "images")]
 connector_runtime::__string_enum! {
@@ -13109,7 +13523,8 @@ pub struct ImagesListResponse200 {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImagesListResponse200 { images : req, links : opt, meta : req, }
+    ImagesListResponse200 { req[images "images" read, meta "meta" read,] opt[links
+    "links" read_opt,] }
 }
 #[cfg(feature = "images")]
 impl ImagesListResponse200 {
@@ -13148,8 +13563,9 @@ pub struct ImageNewCustom {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImageNewCustom { name : req, distribution : opt, description : opt, url : req, region
-    : req, tags : tri, }
+    ImageNewCustom { req[name "name" read, url "url" read, region "region" read,]
+    opt[distribution "distribution" read_opt, description "description" read_opt, tags
+    "tags" read,] }
 }
 #[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13158,7 +13574,7 @@ pub struct ImagesCreateCustomResponse202 {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImagesCreateCustomResponse202 { image : opt, }
+    ImagesCreateCustomResponse202 { req[] opt[image "image" read_opt,] }
 }
 #[cfg(feature = "images")]
 impl ImagesCreateCustomResponse202 {
@@ -13186,7 +13602,7 @@ pub struct ImageImageResponse {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImageImageResponse { image : req, }
+    ImageImageResponse { req[image "image" read,] opt[] }
 }
 #[cfg(feature = "images")]
 impl ImageImageResponse {
@@ -13214,7 +13630,8 @@ pub struct ImageUpdate {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImageUpdate { name : opt, distribution : opt, description : opt, }
+    ImageUpdate { req[] opt[name "name" read_opt, distribution "distribution" read_opt,
+    description "description" read_opt,] }
 }
 #[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -13238,7 +13655,8 @@ pub struct ImagesPostAccountTransferCreateVariant0 {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImagesPostAccountTransferCreateVariant0 { recipient_email : req, }
+    ImagesPostAccountTransferCreateVariant0 { req[recipient_email "recipient_email"
+    read,] opt[] }
 }
 #[cfg(feature = "images")]
 /// Transfer To Team
@@ -13249,7 +13667,8 @@ pub struct ImagesPostAccountTransferCreateVariant1 {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImagesPostAccountTransferCreateVariant1 { recipient_uuid : req, }
+    ImagesPostAccountTransferCreateVariant1 { req[recipient_uuid "recipient_uuid" read,]
+    opt[] }
 }
 #[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13259,7 +13678,8 @@ pub struct ImagesPostAccountTransferCreateResponse201 {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImagesPostAccountTransferCreateResponse201 { transfer_id : opt, }
+    ImagesPostAccountTransferCreateResponse201 { req[] opt[transfer_id "transfer_id"
+    read_opt,] }
 }
 #[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13271,7 +13691,8 @@ pub struct ImagesPostAccountTransferAccept {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImagesPostAccountTransferAccept { transfer_id : req, recipient_uuid : req, }
+    ImagesPostAccountTransferAccept { req[transfer_id "transfer_id" read, recipient_uuid
+    "recipient_uuid" read,] opt[] }
 }
 #[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13281,7 +13702,7 @@ pub struct ImagesPostAccountTransferCancel {
 }
 #[cfg(feature = "images")]
 connector_runtime::__struct_de! {
-    ImagesPostAccountTransferCancel { transfer_id : req, }
+    ImagesPostAccountTransferCancel { req[transfer_id "transfer_id" read,] opt[] }
 }
 #[cfg(feature = "images")]
 pub type ImagesPostAccountTransferDecline = ImagesPostAccountTransferCancel;
@@ -13325,7 +13746,7 @@ pub struct ImageActionBase {
 }
 #[cfg(feature = "image_actions")]
 connector_runtime::__struct_de! {
-    ImageActionBase { type_ : req = "type", }
+    ImageActionBase { req[type_ "type" read,] opt[] }
 }
 #[cfg(feature = "image_actions")]
 connector_runtime::__string_enum! {
@@ -13344,7 +13765,7 @@ pub struct ImageActionTransfer {
 }
 #[cfg(feature = "image_actions")]
 connector_runtime::__struct_de! {
-    ImageActionTransfer { type_ : req = "type", region : req, }
+    ImageActionTransfer { req[type_ "type" read, region "region" read,] opt[] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13355,8 +13776,8 @@ pub struct KubernetesListClustersResponse200 {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesListClustersResponse200 { kubernetes_clusters : opt, links : opt, meta :
-    req, }
+    KubernetesListClustersResponse200 { req[meta "meta" read,] opt[kubernetes_clusters
+    "kubernetes_clusters" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13433,16 +13854,23 @@ pub struct ClusterRead {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterRead { id : opt, name : req, region : req, version : req, cluster_subnet :
-    opt, service_subnet : opt, vpc_uuid : opt, worker_subnet_uuid : opt, ipv4 : opt,
-    endpoint : opt, tags : opt, node_pools : req, maintenance_policy : opt, auto_upgrade
-    : opt, isolated_workers : opt, status : opt, created_at : opt, updated_at : opt,
-    surge_upgrade : opt, ha : opt, registry_enabled : opt, registries : opt,
-    control_plane_firewall : opt, cluster_autoscaler_configuration : opt, sso : opt,
-    routing_agent : opt, amd_gpu_device_plugin : opt,
-    amd_gpu_device_metrics_exporter_plugin : opt, nvidia_gpu_device_plugin : opt,
-    rdma_shared_dev_plugin : opt, coredns_autoscaler : opt, p2p_oci_registry_plugin :
-    opt, }
+    ClusterRead { req[name "name" read, region "region" read, version "version" read,
+    node_pools "node_pools" read,] opt[id "id" read_opt, cluster_subnet "cluster_subnet"
+    read_opt, service_subnet "service_subnet" read_opt, vpc_uuid "vpc_uuid" read_opt,
+    worker_subnet_uuid "worker_subnet_uuid" read_opt, ipv4 "ipv4" read_opt, endpoint
+    "endpoint" read_opt, tags "tags" read_opt, maintenance_policy "maintenance_policy"
+    read_opt, auto_upgrade "auto_upgrade" read_opt, isolated_workers "isolated_workers"
+    read_opt, status "status" read_opt, created_at "created_at" read_opt, updated_at
+    "updated_at" read_opt, surge_upgrade "surge_upgrade" read_opt, ha "ha" read_opt,
+    registry_enabled "registry_enabled" read_opt, registries "registries" read_opt,
+    control_plane_firewall "control_plane_firewall" read_opt,
+    cluster_autoscaler_configuration "cluster_autoscaler_configuration" read_opt, sso
+    "sso" read_opt, routing_agent "routing_agent" read_opt, amd_gpu_device_plugin
+    "amd_gpu_device_plugin" read_opt, amd_gpu_device_metrics_exporter_plugin
+    "amd_gpu_device_metrics_exporter_plugin" read_opt, nvidia_gpu_device_plugin
+    "nvidia_gpu_device_plugin" read_opt, rdma_shared_dev_plugin "rdma_shared_dev_plugin"
+    read_opt, coredns_autoscaler "coredns_autoscaler" read_opt, p2p_oci_registry_plugin
+    "p2p_oci_registry_plugin" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13483,9 +13911,10 @@ pub struct KubernetesNodePool {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesNodePool { size : req, id : opt, name : req, count : req, tags : opt,
-    labels : tri, taints : opt, auto_scale : opt, min_nodes : opt, max_nodes : opt, nodes
-    : opt, }
+    KubernetesNodePool { req[size "size" read, name "name" read, count "count" read,]
+    opt[id "id" read_opt, tags "tags" read_opt, labels "labels" read, taints "taints"
+    read_opt, auto_scale "auto_scale" read_opt, min_nodes "min_nodes" read_opt, max_nodes
+    "max_nodes" read_opt, nodes "nodes" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13502,7 +13931,8 @@ pub struct KubernetesNodePoolTaint {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesNodePoolTaint { key : opt, value : opt, effect : opt, }
+    KubernetesNodePoolTaint { req[] opt[key "key" read_opt, value "value" read_opt,
+    effect "effect" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
@@ -13535,8 +13965,9 @@ pub struct Node {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    Node { id : opt, name : opt, status : opt, droplet_id : opt, created_at : opt,
-    updated_at : opt, }
+    Node { req[] opt[id "id" read_opt, name "name" read_opt, status "status" read_opt,
+    droplet_id "droplet_id" read_opt, created_at "created_at" read_opt, updated_at
+    "updated_at" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 /// An object containing a `state` attribute whose value is set to a string indicating the current status of the node.
@@ -13548,7 +13979,7 @@ pub struct NodeStatus {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    NodeStatus { state : opt, }
+    NodeStatus { req[] opt[state "state" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
@@ -13572,7 +14003,8 @@ pub struct MaintenancePolicy {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    MaintenancePolicy { start_time : opt, duration : opt, day : opt, }
+    MaintenancePolicy { req[] opt[start_time "start_time" read_opt, duration "duration"
+    read_opt, day "day" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
@@ -13595,7 +14027,7 @@ pub struct ClusterReadStatus {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterReadStatus { state : opt, message : opt, }
+    ClusterReadStatus { req[] opt[state "state" read_opt, message "message" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
@@ -13617,7 +14049,8 @@ pub struct ControlPlaneFirewall {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ControlPlaneFirewall { enabled : opt, allowed_addresses : opt, }
+    ControlPlaneFirewall { req[] opt[enabled "enabled" read_opt, allowed_addresses
+    "allowed_addresses" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 /// An object specifying custom cluster autoscaler configuration.
@@ -13646,8 +14079,9 @@ pub struct ClusterAutoscalerConfiguration {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterAutoscalerConfiguration { scale_down_utilization_threshold : optn,
-    scale_down_unneeded_time : opt, expanders : opt, }
+    ClusterAutoscalerConfiguration { req[] opt[scale_down_utilization_threshold
+    "scale_down_utilization_threshold" read_opt_num, scale_down_unneeded_time
+    "scale_down_unneeded_time" read_opt, expanders "expanders" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
@@ -13677,7 +14111,8 @@ pub struct Sso {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    Sso { enabled : opt, required : opt, issuer_url : opt, client_id : opt, }
+    Sso { req[] opt[enabled "enabled" read_opt, required "required" read_opt, issuer_url
+    "issuer_url" read_opt, client_id "client_id" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 /// An object specifying whether the routing-agent component should be enabled for the Kubernetes cluster.
@@ -13837,15 +14272,22 @@ pub struct Cluster {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    Cluster { id : opt, name : req, region : req, version : req, cluster_subnet : opt,
-    service_subnet : opt, vpc_uuid : opt, worker_subnet_uuid : opt, ipv4 : opt, endpoint
-    : opt, tags : opt, node_pools : req, maintenance_policy : tri, auto_upgrade : opt,
-    isolated_workers : opt, status : opt, created_at : opt, updated_at : opt,
-    surge_upgrade : opt, ha : opt, registry_enabled : opt, control_plane_firewall : tri,
-    cluster_autoscaler_configuration : tri, sso : tri, routing_agent : tri,
-    p2p_oci_registry_plugin : tri, amd_gpu_device_plugin : tri,
-    amd_gpu_device_metrics_exporter_plugin : tri, nvidia_gpu_device_plugin : tri,
-    rdma_shared_dev_plugin : tri, coredns_autoscaler : tri, }
+    Cluster { req[name "name" read, region "region" read, version "version" read,
+    node_pools "node_pools" read,] opt[id "id" read_opt, cluster_subnet "cluster_subnet"
+    read_opt, service_subnet "service_subnet" read_opt, vpc_uuid "vpc_uuid" read_opt,
+    worker_subnet_uuid "worker_subnet_uuid" read_opt, ipv4 "ipv4" read_opt, endpoint
+    "endpoint" read_opt, tags "tags" read_opt, maintenance_policy "maintenance_policy"
+    read, auto_upgrade "auto_upgrade" read_opt, isolated_workers "isolated_workers"
+    read_opt, status "status" read_opt, created_at "created_at" read_opt, updated_at
+    "updated_at" read_opt, surge_upgrade "surge_upgrade" read_opt, ha "ha" read_opt,
+    registry_enabled "registry_enabled" read_opt, control_plane_firewall
+    "control_plane_firewall" read, cluster_autoscaler_configuration
+    "cluster_autoscaler_configuration" read, sso "sso" read, routing_agent
+    "routing_agent" read, p2p_oci_registry_plugin "p2p_oci_registry_plugin" read,
+    amd_gpu_device_plugin "amd_gpu_device_plugin" read,
+    amd_gpu_device_metrics_exporter_plugin "amd_gpu_device_metrics_exporter_plugin" read,
+    nvidia_gpu_device_plugin "nvidia_gpu_device_plugin" read, rdma_shared_dev_plugin
+    "rdma_shared_dev_plugin" read, coredns_autoscaler "coredns_autoscaler" read,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13854,7 +14296,8 @@ pub struct KubernetesClusterClusterResponse {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesClusterClusterResponse { kubernetes_cluster : opt, }
+    KubernetesClusterClusterResponse { req[] opt[kubernetes_cluster "kubernetes_cluster"
+    read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13863,7 +14306,8 @@ pub struct KubernetesGetClusterResponse200 {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesGetClusterResponse200 { kubernetes_cluster : opt, }
+    KubernetesGetClusterResponse200 { req[] opt[kubernetes_cluster "kubernetes_cluster"
+    read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -13955,12 +14399,16 @@ pub struct ClusterUpdate {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterUpdate { name : req, tags : opt, maintenance_policy : tri, auto_upgrade : opt,
-    surge_upgrade : opt, ha : opt, control_plane_firewall : tri,
-    cluster_autoscaler_configuration : tri, sso : tri, routing_agent : tri,
-    p2p_oci_registry_plugin : tri, amd_gpu_device_plugin : tri,
-    amd_gpu_device_metrics_exporter_plugin : tri, nvidia_gpu_device_plugin : tri,
-    rdma_shared_dev_plugin : tri, coredns_autoscaler : tri, }
+    ClusterUpdate { req[name "name" read,] opt[tags "tags" read_opt, maintenance_policy
+    "maintenance_policy" read, auto_upgrade "auto_upgrade" read_opt, surge_upgrade
+    "surge_upgrade" read_opt, ha "ha" read_opt, control_plane_firewall
+    "control_plane_firewall" read, cluster_autoscaler_configuration
+    "cluster_autoscaler_configuration" read, sso "sso" read, routing_agent
+    "routing_agent" read, p2p_oci_registry_plugin "p2p_oci_registry_plugin" read,
+    amd_gpu_device_plugin "amd_gpu_device_plugin" read,
+    amd_gpu_device_metrics_exporter_plugin "amd_gpu_device_metrics_exporter_plugin" read,
+    nvidia_gpu_device_plugin "nvidia_gpu_device_plugin" read, rdma_shared_dev_plugin
+    "rdma_shared_dev_plugin" read, coredns_autoscaler "coredns_autoscaler" read,] }
 }
 #[cfg(feature = "kubernetes")]
 /// An object containing the IDs of resources associated with a Kubernetes cluster.
@@ -13975,8 +14423,8 @@ pub struct AssociatedKubernetesResources {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    AssociatedKubernetesResources { load_balancers : opt, volumes : opt, volume_snapshots
-    : opt, }
+    AssociatedKubernetesResources { req[] opt[load_balancers "load_balancers" read_opt,
+    volumes "volumes" read_opt, volume_snapshots "volume_snapshots" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13988,7 +14436,7 @@ pub struct AssociatedKubernetesResource {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    AssociatedKubernetesResource { id : opt, name : opt, }
+    AssociatedKubernetesResource { req[] opt[id "id" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 /// An object containing the IDs of resources to be destroyed along with their associated with a Kubernetes cluster.
@@ -14006,8 +14454,9 @@ pub struct DestroyAssociatedKubernetesResources {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    DestroyAssociatedKubernetesResources { load_balancers : opt, volumes : opt,
-    volume_snapshots : opt, }
+    DestroyAssociatedKubernetesResources { req[] opt[load_balancers "load_balancers"
+    read_opt, volumes "volumes" read_opt, volume_snapshots "volume_snapshots" read_opt,]
+    }
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
@@ -14043,8 +14492,10 @@ pub struct Credentials {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    Credentials { server : opt, certificate_authority_data : opt, client_certificate_data
-    : opt, client_key_data : opt, token : opt, expires_at : opt, }
+    Credentials { req[] opt[server "server" read_opt, certificate_authority_data
+    "certificate_authority_data" read_opt, client_certificate_data
+    "client_certificate_data" read_opt, client_key_data "client_key_data" read_opt, token
+    "token" read_opt, expires_at "expires_at" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14053,7 +14504,8 @@ pub struct KubernetesGetAvailableUpgradesResponse200 {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesGetAvailableUpgradesResponse200 { available_upgrade_versions : opt, }
+    KubernetesGetAvailableUpgradesResponse200 { req[] opt[available_upgrade_versions
+    "available_upgrade_versions" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14067,7 +14519,8 @@ pub struct KubernetesVersion {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesVersion { slug : opt, kubernetes_version : opt, supported_features : opt, }
+    KubernetesVersion { req[] opt[slug "slug" read_opt, kubernetes_version
+    "kubernetes_version" read_opt, supported_features "supported_features" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 pub type KubernetesUpgradeClusterBody = Version;
@@ -14078,7 +14531,7 @@ pub struct KubernetesListNodePoolsResponse200 {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesListNodePoolsResponse200 { node_pools : opt, }
+    KubernetesListNodePoolsResponse200 { req[] opt[node_pools "node_pools" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14087,7 +14540,7 @@ pub struct KubernetesAddNodePoolResponse201 {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesAddNodePoolResponse201 { node_pool : opt, }
+    KubernetesAddNodePoolResponse201 { req[] opt[node_pool "node_pool" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 pub type KubernetesGetNodePoolResponse200 = KubernetesAddNodePoolResponse201;
@@ -14128,8 +14581,10 @@ pub struct KubernetesNodePoolUpdate {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesNodePoolUpdate { id : opt, name : req, count : req, tags : opt, labels :
-    tri, taints : opt, auto_scale : opt, min_nodes : opt, max_nodes : opt, nodes : opt, }
+    KubernetesNodePoolUpdate { req[name "name" read, count "count" read,] opt[id "id"
+    read_opt, tags "tags" read_opt, labels "labels" read, taints "taints" read_opt,
+    auto_scale "auto_scale" read_opt, min_nodes "min_nodes" read_opt, max_nodes
+    "max_nodes" read_opt, nodes "nodes" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 pub type KubernetesUpdateNodePoolResponse202 = KubernetesAddNodePoolResponse201;
@@ -14141,7 +14596,7 @@ pub struct KubernetesRecycleNodePoolBody {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesRecycleNodePoolBody { nodes : opt, }
+    KubernetesRecycleNodePoolBody { req[] opt[nodes "nodes" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14150,7 +14605,7 @@ pub struct User {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    User { kubernetes_cluster_user : opt, }
+    User { req[] opt[kubernetes_cluster_user "kubernetes_cluster_user" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14162,7 +14617,8 @@ pub struct UserKubernetesClusterUser {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    UserKubernetesClusterUser { username : opt, groups : opt, }
+    UserKubernetesClusterUser { req[] opt[username "username" read_opt, groups "groups"
+    read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14171,7 +14627,7 @@ pub struct KubernetesOptions {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesOptions { options : opt, }
+    KubernetesOptions { req[] opt[options "options" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14182,7 +14638,8 @@ pub struct KubernetesOptionsOptions {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesOptionsOptions { regions : opt, versions : opt, sizes : opt, }
+    KubernetesOptionsOptions { req[] opt[regions "regions" read_opt, versions "versions"
+    read_opt, sizes "sizes" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14194,7 +14651,7 @@ pub struct KubernetesRegion {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesRegion { name : opt, slug : opt, }
+    KubernetesRegion { req[] opt[name "name" read_opt, slug "slug" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 pub type KubernetesSize = KubernetesRegion;
@@ -14212,8 +14669,9 @@ pub struct ClusterlintResults {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterlintResults { run_id : opt, requested_at : opt, completed_at : opt,
-    diagnostics : opt, }
+    ClusterlintResults { req[] opt[run_id "run_id" read_opt, requested_at "requested_at"
+    read_opt, completed_at "completed_at" read_opt, diagnostics "diagnostics" read_opt,]
+    }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14229,8 +14687,9 @@ pub struct ClusterlintResultsDiagnosticsItem {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterlintResultsDiagnosticsItem { check_name : opt, severity : opt, message : opt,
-    object : opt, }
+    ClusterlintResultsDiagnosticsItem { req[] opt[check_name "check_name" read_opt,
+    severity "severity" read_opt, message "message" read_opt, object "object" read_opt,]
+    }
 }
 #[cfg(feature = "kubernetes")]
 /// Metadata about the Kubernetes API object the diagnostic is reported on.
@@ -14245,7 +14704,8 @@ pub struct ClusterlintResultsDiagnosticsItemObject {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterlintResultsDiagnosticsItemObject { name : opt, kind : opt, namespace : opt, }
+    ClusterlintResultsDiagnosticsItemObject { req[] opt[name "name" read_opt, kind "kind"
+    read_opt, namespace "namespace" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -14265,8 +14725,9 @@ pub struct ClusterlintRequest {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterlintRequest { include_groups : opt, include_checks : opt, exclude_groups :
-    opt, exclude_checks : opt, }
+    ClusterlintRequest { req[] opt[include_groups "include_groups" read_opt,
+    include_checks "include_checks" read_opt, exclude_groups "exclude_groups" read_opt,
+    exclude_checks "exclude_checks" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14276,7 +14737,7 @@ pub struct KubernetesRunClusterLintResponse202 {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesRunClusterLintResponse202 { run_id : opt, }
+    KubernetesRunClusterLintResponse202 { req[] opt[run_id "run_id" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -14287,7 +14748,7 @@ pub struct ClusterRegistry {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterRegistry { cluster_uuids : opt, }
+    ClusterRegistry { req[] opt[cluster_uuids "cluster_uuids" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -14301,7 +14762,8 @@ pub struct ClusterRegistries {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    ClusterRegistries { cluster_uuids : opt, registries : opt, }
+    ClusterRegistries { req[] opt[cluster_uuids "cluster_uuids" read_opt, registries
+    "registries" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14310,7 +14772,7 @@ pub struct KubernetesGetStatusMessagesResponse200 {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    KubernetesGetStatusMessagesResponse200 { messages : opt, }
+    KubernetesGetStatusMessagesResponse200 { req[] opt[messages "messages" read_opt,] }
 }
 #[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14322,7 +14784,8 @@ pub struct StatusMessages {
 }
 #[cfg(feature = "kubernetes")]
 connector_runtime::__struct_de! {
-    StatusMessages { message : opt, timestamp : opt, }
+    StatusMessages { req[] opt[message "message" read_opt, timestamp "timestamp"
+    read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -14333,7 +14796,8 @@ pub struct LoadBalancersListResponse200 {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    LoadBalancersListResponse200 { load_balancers : opt, links : opt, meta : req, }
+    LoadBalancersListResponse200 { req[meta "meta" read,] opt[load_balancers
+    "load_balancers" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 impl LoadBalancersListResponse200 {
@@ -14417,15 +14881,21 @@ pub struct LoadBalancer {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    LoadBalancer { id : opt, name : opt, project_id : opt, ip : opt, ipv6 : opt,
-    size_unit : opt, size : opt, algorithm : opt, status : opt, created_at : opt,
-    forwarding_rules : req, health_check : opt, sticky_sessions : opt,
-    redirect_http_to_https : opt, enable_proxy_protocol : opt, enable_backend_keepalive :
-    opt, http_idle_timeout_seconds : opt, vpc_uuid : opt,
-    disable_lets_encrypt_dns_records : opt, firewall : opt, network : opt, network_stack
-    : opt, type_ : opt = "type", domains : opt, glb_settings : opt,
-    target_load_balancer_ids : opt, tls_cipher_policy : opt, region : opt, droplet_ids :
-    opt, tag : opt, }
+    LoadBalancer { req[forwarding_rules "forwarding_rules" read,] opt[id "id" read_opt,
+    name "name" read_opt, project_id "project_id" read_opt, ip "ip" read_opt, ipv6 "ipv6"
+    read_opt, size_unit "size_unit" read_opt, size "size" read_opt, algorithm "algorithm"
+    read_opt, status "status" read_opt, created_at "created_at" read_opt, health_check
+    "health_check" read_opt, sticky_sessions "sticky_sessions" read_opt,
+    redirect_http_to_https "redirect_http_to_https" read_opt, enable_proxy_protocol
+    "enable_proxy_protocol" read_opt, enable_backend_keepalive "enable_backend_keepalive"
+    read_opt, http_idle_timeout_seconds "http_idle_timeout_seconds" read_opt, vpc_uuid
+    "vpc_uuid" read_opt, disable_lets_encrypt_dns_records
+    "disable_lets_encrypt_dns_records" read_opt, firewall "firewall" read_opt, network
+    "network" read_opt, network_stack "network_stack" read_opt, type_ "type" read_opt,
+    domains "domains" read_opt, glb_settings "glb_settings" read_opt,
+    target_load_balancer_ids "target_load_balancer_ids" read_opt, tls_cipher_policy
+    "tls_cipher_policy" read_opt, region "region" read_opt, droplet_ids "droplet_ids"
+    read_opt, tag "tag" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 impl LoadBalancer {
@@ -14512,8 +14982,10 @@ pub struct ForwardingRule {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    ForwardingRule { entry_protocol : req, entry_port : req, target_protocol : req,
-    target_port : req, certificate_id : opt, tls_passthrough : opt, }
+    ForwardingRule { req[entry_protocol "entry_protocol" read, entry_port "entry_port"
+    read, target_protocol "target_protocol" read, target_port "target_port" read,]
+    opt[certificate_id "certificate_id" read_opt, tls_passthrough "tls_passthrough"
+    read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
@@ -14557,8 +15029,10 @@ pub struct HealthCheck {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    HealthCheck { protocol : opt, port : opt, path : opt, check_interval_seconds : opt,
-    response_timeout_seconds : opt, unhealthy_threshold : opt, healthy_threshold : opt, }
+    HealthCheck { req[] opt[protocol "protocol" read_opt, port "port" read_opt, path
+    "path" read_opt, check_interval_seconds "check_interval_seconds" read_opt,
+    response_timeout_seconds "response_timeout_seconds" read_opt, unhealthy_threshold
+    "unhealthy_threshold" read_opt, healthy_threshold "healthy_threshold" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
@@ -14583,7 +15057,8 @@ pub struct StickySessions {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    StickySessions { type_ : opt = "type", cookie_name : opt, cookie_ttl_seconds : opt, }
+    StickySessions { req[] opt[type_ "type" read_opt, cookie_name "cookie_name" read_opt,
+    cookie_ttl_seconds "cookie_ttl_seconds" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
@@ -14604,7 +15079,7 @@ pub struct LbFirewall {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    LbFirewall { deny : opt, allow : opt, }
+    LbFirewall { req[] opt[deny "deny" read_opt, allow "allow" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
@@ -14641,7 +15116,8 @@ pub struct Domains {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    Domains { name : opt, is_managed : opt, certificate_id : opt, }
+    Domains { req[] opt[name "name" read_opt, is_managed "is_managed" read_opt,
+    certificate_id "certificate_id" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 /// An object specifying forwarding configurations for a Global load balancer.
@@ -14665,8 +15141,9 @@ pub struct GlbSettings {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    GlbSettings { target_protocol : opt, target_port : opt, cdn : opt, region_priorities
-    : opt, failover_threshold : opt, }
+    GlbSettings { req[] opt[target_protocol "target_protocol" read_opt, target_port
+    "target_port" read_opt, cdn "cdn" read_opt, region_priorities "region_priorities"
+    read_opt, failover_threshold "failover_threshold" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
@@ -14685,7 +15162,7 @@ pub struct GlbSettingsCdn {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    GlbSettingsCdn { is_enabled : opt, }
+    GlbSettingsCdn { req[] opt[is_enabled "is_enabled" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
@@ -14799,14 +15276,21 @@ pub struct LoadBalancerCreateVariant0 {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    LoadBalancerCreateVariant0 { droplet_ids : req, region : req, id : opt, name : opt,
-    project_id : opt, ip : opt, ipv6 : opt, size_unit : opt, size : opt, algorithm : opt,
-    status : opt, created_at : opt, forwarding_rules : req, health_check : opt,
-    sticky_sessions : opt, redirect_http_to_https : opt, enable_proxy_protocol : opt,
-    enable_backend_keepalive : opt, http_idle_timeout_seconds : opt, vpc_uuid : opt,
-    disable_lets_encrypt_dns_records : opt, firewall : opt, network : opt, network_stack
-    : opt, type_ : opt = "type", domains : opt, glb_settings : opt,
-    target_load_balancer_ids : opt, tls_cipher_policy : opt, }
+    LoadBalancerCreateVariant0 { req[droplet_ids "droplet_ids" read, region "region"
+    read, forwarding_rules "forwarding_rules" read,] opt[id "id" read_opt, name "name"
+    read_opt, project_id "project_id" read_opt, ip "ip" read_opt, ipv6 "ipv6" read_opt,
+    size_unit "size_unit" read_opt, size "size" read_opt, algorithm "algorithm" read_opt,
+    status "status" read_opt, created_at "created_at" read_opt, health_check
+    "health_check" read_opt, sticky_sessions "sticky_sessions" read_opt,
+    redirect_http_to_https "redirect_http_to_https" read_opt, enable_proxy_protocol
+    "enable_proxy_protocol" read_opt, enable_backend_keepalive "enable_backend_keepalive"
+    read_opt, http_idle_timeout_seconds "http_idle_timeout_seconds" read_opt, vpc_uuid
+    "vpc_uuid" read_opt, disable_lets_encrypt_dns_records
+    "disable_lets_encrypt_dns_records" read_opt, firewall "firewall" read_opt, network
+    "network" read_opt, network_stack "network_stack" read_opt, type_ "type" read_opt,
+    domains "domains" read_opt, glb_settings "glb_settings" read_opt,
+    target_load_balancer_ids "target_load_balancer_ids" read_opt, tls_cipher_policy
+    "tls_cipher_policy" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 impl LoadBalancerCreateVariant0 {
@@ -14946,14 +15430,21 @@ pub struct LoadBalancerCreateVariant1 {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    LoadBalancerCreateVariant1 { tag : req, region : req, id : opt, name : opt,
-    project_id : opt, ip : opt, ipv6 : opt, size_unit : opt, size : opt, algorithm : opt,
-    status : opt, created_at : opt, forwarding_rules : req, health_check : opt,
-    sticky_sessions : opt, redirect_http_to_https : opt, enable_proxy_protocol : opt,
-    enable_backend_keepalive : opt, http_idle_timeout_seconds : opt, vpc_uuid : opt,
-    disable_lets_encrypt_dns_records : opt, firewall : opt, network : opt, network_stack
-    : opt, type_ : opt = "type", domains : opt, glb_settings : opt,
-    target_load_balancer_ids : opt, tls_cipher_policy : opt, }
+    LoadBalancerCreateVariant1 { req[tag "tag" read, region "region" read,
+    forwarding_rules "forwarding_rules" read,] opt[id "id" read_opt, name "name"
+    read_opt, project_id "project_id" read_opt, ip "ip" read_opt, ipv6 "ipv6" read_opt,
+    size_unit "size_unit" read_opt, size "size" read_opt, algorithm "algorithm" read_opt,
+    status "status" read_opt, created_at "created_at" read_opt, health_check
+    "health_check" read_opt, sticky_sessions "sticky_sessions" read_opt,
+    redirect_http_to_https "redirect_http_to_https" read_opt, enable_proxy_protocol
+    "enable_proxy_protocol" read_opt, enable_backend_keepalive "enable_backend_keepalive"
+    read_opt, http_idle_timeout_seconds "http_idle_timeout_seconds" read_opt, vpc_uuid
+    "vpc_uuid" read_opt, disable_lets_encrypt_dns_records
+    "disable_lets_encrypt_dns_records" read_opt, firewall "firewall" read_opt, network
+    "network" read_opt, network_stack "network_stack" read_opt, type_ "type" read_opt,
+    domains "domains" read_opt, glb_settings "glb_settings" read_opt,
+    target_load_balancer_ids "target_load_balancer_ids" read_opt, tls_cipher_policy
+    "tls_cipher_policy" read_opt,] }
 }
 #[cfg(feature = "load_balancers")]
 impl LoadBalancerCreateVariant1 {
@@ -15003,7 +15494,8 @@ pub struct LoadBalancerLoadBalancerResponse {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    LoadBalancerLoadBalancerResponse { load_balancer : opt, }
+    LoadBalancerLoadBalancerResponse { req[] opt[load_balancer "load_balancer" read_opt,]
+    }
 }
 #[cfg(feature = "load_balancers")]
 impl LoadBalancerLoadBalancerResponse {
@@ -15024,7 +15516,8 @@ pub struct ForwardingRulesForwardingRuleBody {
 }
 #[cfg(feature = "load_balancers")]
 connector_runtime::__struct_de! {
-    ForwardingRulesForwardingRuleBody { forwarding_rules : req, }
+    ForwardingRulesForwardingRuleBody { req[forwarding_rules "forwarding_rules" read,]
+    opt[] }
 }
 #[cfg(feature = "load_balancers")]
 impl ForwardingRulesForwardingRuleBody {
@@ -15051,7 +15544,8 @@ pub struct MonitoringListAlertPolicyResponse200 {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    MonitoringListAlertPolicyResponse200 { policies : req, links : opt, meta : req, }
+    MonitoringListAlertPolicyResponse200 { req[policies "policies" read, meta "meta"
+    read,] opt[links "links" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq)]
@@ -15069,8 +15563,10 @@ pub struct AlertPolicy {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    AlertPolicy { alerts : req, compare : req, description : req, enabled : req, entities
-    : req, tags : req, type_ : req = "type", uuid : req, value : reqn, window : req, }
+    AlertPolicy { req[alerts "alerts" read, compare "compare" read, description
+    "description" read, enabled "enabled" read, entities "entities" read, tags "tags"
+    read, type_ "type" read, uuid "uuid" read, value "value" read_num, window "window"
+    read,] opt[] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15082,7 +15578,7 @@ pub struct Alerts {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    Alerts { email : req, slack : req, }
+    Alerts { req[email "email" read, slack "slack" read,] opt[] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15094,7 +15590,7 @@ pub struct SlackDetails {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    SlackDetails { channel : req, url : req, }
+    SlackDetails { req[channel "channel" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
@@ -15179,8 +15675,9 @@ pub struct AlertPolicyRequest {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    AlertPolicyRequest { alerts : req, compare : req, description : req, enabled : req,
-    entities : req, tags : req, type_ : req = "type", value : reqn, window : req, }
+    AlertPolicyRequest { req[alerts "alerts" read, compare "compare" read, description
+    "description" read, enabled "enabled" read, entities "entities" read, tags "tags"
+    read, type_ "type" read, value "value" read_num, window "window" read,] opt[] }
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
@@ -15194,7 +15691,7 @@ pub struct PolicyAlertPolicyResponse {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    PolicyAlertPolicyResponse { policy : opt, }
+    PolicyAlertPolicyResponse { req[] opt[policy "policy" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
@@ -15214,7 +15711,7 @@ pub struct Metrics {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    Metrics { data : req, status : req, }
+    Metrics { req[data "data" read, status "status" read,] opt[] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15225,7 +15722,7 @@ pub struct MetricsData {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    MetricsData { result : req, result_type : req = "resultType", }
+    MetricsData { req[result "result" read, result_type "resultType" read,] opt[] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15237,7 +15734,7 @@ pub struct MetricsResult {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    MetricsResult { metric : req, values : req, }
+    MetricsResult { req[metric "metric" read, values "values" read,] opt[] }
 }
 #[cfg(feature = "monitoring")]
 pub type MetricsResultValuesItemItem = ImagesGetImageId;
@@ -15275,7 +15772,8 @@ pub struct MonitoringListDestinationsResponse200 {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    MonitoringListDestinationsResponse200 { destinations : opt, }
+    MonitoringListDestinationsResponse200 { req[] opt[destinations "destinations"
+    read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15292,8 +15790,8 @@ pub struct DestinationOmitCredentials {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    DestinationOmitCredentials { id : opt, name : opt, type_ : opt = "type", config :
-    opt, }
+    DestinationOmitCredentials { req[] opt[id "id" read_opt, name "name" read_opt, type_
+    "type" read_opt, config "config" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
@@ -15322,8 +15820,9 @@ pub struct OpensearchConfigOmitCredentials {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    OpensearchConfigOmitCredentials { id : opt, endpoint : opt, cluster_uuid : opt,
-    cluster_name : opt, index_name : opt, retention_days : opt, }
+    OpensearchConfigOmitCredentials { req[] opt[id "id" read_opt, endpoint "endpoint"
+    read_opt, cluster_uuid "cluster_uuid" read_opt, cluster_name "cluster_name" read_opt,
+    index_name "index_name" read_opt, retention_days "retention_days" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -15339,7 +15838,8 @@ pub struct DestinationRequest {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    DestinationRequest { name : opt, type_ : req = "type", config : req, }
+    DestinationRequest { req[type_ "type" read, config "config" read,] opt[name "name"
+    read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
@@ -15372,8 +15872,10 @@ pub struct OpensearchConfigRequest {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    OpensearchConfigRequest { credentials : opt, endpoint : req, cluster_uuid : opt,
-    cluster_name : opt, index_name : opt, retention_days : opt, }
+    OpensearchConfigRequest { req[endpoint "endpoint" read,] opt[credentials
+    "credentials" read_opt, cluster_uuid "cluster_uuid" read_opt, cluster_name
+    "cluster_name" read_opt, index_name "index_name" read_opt, retention_days
+    "retention_days" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 /// Credentials for an OpenSearch cluster user. Optional if `cluster_uuid` is passed.
@@ -15386,7 +15888,8 @@ pub struct OpensearchConfigRequestCredentials {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    OpensearchConfigRequestCredentials { username : opt, password : opt, }
+    OpensearchConfigRequestCredentials { req[] opt[username "username" read_opt, password
+    "password" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15395,7 +15898,8 @@ pub struct DestinationDestinationOmitCredentialsResponse {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    DestinationDestinationOmitCredentialsResponse { destination : opt, }
+    DestinationDestinationOmitCredentialsResponse { req[] opt[destination "destination"
+    read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15405,7 +15909,7 @@ pub struct MonitoringListSinksResponse200 {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    MonitoringListSinksResponse200 { sinks : opt, }
+    MonitoringListSinksResponse200 { req[] opt[sinks "sinks" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 impl MonitoringListSinksResponse200 {
@@ -15428,7 +15932,8 @@ pub struct SinksResponse {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    SinksResponse { destination : opt, resources : opt, }
+    SinksResponse { req[] opt[destination "destination" read_opt, resources "resources"
+    read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 impl SinksResponse {
@@ -15456,7 +15961,8 @@ pub struct Destination {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    Destination { id : opt, name : opt, type_ : opt = "type", config : req, }
+    Destination { req[config "config" read,] opt[id "id" read_opt, name "name" read_opt,
+    type_ "type" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15478,8 +15984,10 @@ pub struct OpensearchConfig {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    OpensearchConfig { id : opt, credentials : opt, endpoint : req, cluster_uuid : opt,
-    cluster_name : opt, index_name : opt, retention_days : opt, }
+    OpensearchConfig { req[endpoint "endpoint" read,] opt[id "id" read_opt, credentials
+    "credentials" read_opt, cluster_uuid "cluster_uuid" read_opt, cluster_name
+    "cluster_name" read_opt, index_name "index_name" read_opt, retention_days
+    "retention_days" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15492,7 +16000,7 @@ pub struct SinkResource {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    SinkResource { urn : req, name : opt, }
+    SinkResource { req[urn "urn" read,] opt[name "name" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 impl SinkResource {
@@ -15517,7 +16025,8 @@ pub struct MonitoringCreateSinkBody {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    MonitoringCreateSinkBody { destination_uuid : opt, resources : opt, }
+    MonitoringCreateSinkBody { req[] opt[destination_uuid "destination_uuid" read_opt,
+    resources "resources" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 impl MonitoringCreateSinkBody {
@@ -15538,7 +16047,7 @@ pub struct MonitoringGetSinkResponse200 {
 }
 #[cfg(feature = "monitoring")]
 connector_runtime::__struct_de! {
-    MonitoringGetSinkResponse200 { sink : opt, }
+    MonitoringGetSinkResponse200 { req[] opt[sink "sink" read_opt,] }
 }
 #[cfg(feature = "monitoring")]
 impl MonitoringGetSinkResponse200 {
@@ -15557,7 +16066,7 @@ pub struct NfsListResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsListResponse { shares : opt, }
+    NfsListResponse { req[] opt[shares "shares" read_opt,] }
 }
 #[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq)]
@@ -15588,9 +16097,11 @@ pub struct NfsResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsResponse { id : req, name : req, size_gib : req, region : req, status : req,
-    created_at : req, vpc_ids : opt, performance_tier : opt, mount_path : opt, host :
-    opt, access_points : opt, }
+    NfsResponse { req[id "id" read, name "name" read, size_gib "size_gib" read, region
+    "region" read, status "status" read, created_at "created_at" read,] opt[vpc_ids
+    "vpc_ids" read_opt, performance_tier "performance_tier" read_opt, mount_path
+    "mount_path" read_opt, host "host" read_opt, access_points "access_points" read_opt,]
+    }
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
@@ -15633,9 +16144,10 @@ pub struct AccessPointResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    AccessPointResponse { id : req, name : req, share_id : req, path : req, status : req,
-    access_policy : req, created_at : req, updated_at : req, is_default : req, vpc_id :
-    opt, }
+    AccessPointResponse { req[id "id" read, name "name" read, share_id "share_id" read,
+    path "path" read, status "status" read, access_policy "access_policy" read,
+    created_at "created_at" read, updated_at "updated_at" read, is_default "is_default"
+    read,] opt[vpc_id "vpc_id" read_opt,] }
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
@@ -15668,8 +16180,9 @@ pub struct AccessPolicy {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    AccessPolicy { anonuid : req, anongid : req, protocols : req, squash_config : req,
-    identity_enforcement_enabled : req, }
+    AccessPolicy { req[anonuid "anonuid" read, anongid "anongid" read, protocols
+    "protocols" read, squash_config "squash_config" read, identity_enforcement_enabled
+    "identity_enforcement_enabled" read,] opt[] }
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
@@ -15698,8 +16211,8 @@ pub struct NfsRequest {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsRequest { name : req, size_gib : req, region : req, vpc_ids : req,
-    performance_tier : opt, }
+    NfsRequest { req[name "name" read, size_gib "size_gib" read, region "region" read,
+    vpc_ids "vpc_ids" read,] opt[performance_tier "performance_tier" read_opt,] }
 }
 #[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15708,7 +16221,7 @@ pub struct NfsCreateResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsCreateResponse { share : opt, }
+    NfsCreateResponse { req[] opt[share "share" read_opt,] }
 }
 #[cfg(feature = "nfs")]
 pub type NfsGetResponse = NfsCreateResponse;
@@ -15781,7 +16294,8 @@ pub struct NfsActionResize {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionResize { type_ : req = "type", region : opt, params : opt, }
+    NfsActionResize { req[type_ "type" read,] opt[region "region" read_opt, params
+    "params" read_opt,] }
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__string_enum! {
@@ -15799,7 +16313,7 @@ pub struct NfsActionResizeParams {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionResizeParams { size_gib : req, }
+    NfsActionResizeParams { req[size_gib "size_gib" read,] opt[] }
 }
 #[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -15815,7 +16329,8 @@ pub struct NfsActionSnapshot {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionSnapshot { type_ : req = "type", region : opt, params : opt, }
+    NfsActionSnapshot { req[type_ "type" read,] opt[region "region" read_opt, params
+    "params" read_opt,] }
 }
 #[cfg(feature = "nfs_actions")]
 pub type NfsActionSnapshotParams = AddonsPatchBody;
@@ -15833,7 +16348,8 @@ pub struct NfsActionAttach {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionAttach { type_ : req = "type", region : opt, params : opt, }
+    NfsActionAttach { req[type_ "type" read,] opt[region "region" read_opt, params
+    "params" read_opt,] }
 }
 #[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15843,7 +16359,7 @@ pub struct NfsActionAttachParams {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionAttachParams { vpc_id : req, }
+    NfsActionAttachParams { req[vpc_id "vpc_id" read,] opt[] }
 }
 #[cfg(feature = "nfs_actions")]
 pub type NfsActionDetach = NfsActionAttach;
@@ -15863,7 +16379,8 @@ pub struct NfsActionReassign {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionReassign { type_ : req = "type", region : opt, params : opt, }
+    NfsActionReassign { req[type_ "type" read,] opt[region "region" read_opt, params
+    "params" read_opt,] }
 }
 #[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15875,7 +16392,8 @@ pub struct NfsActionReassignParams {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionReassignParams { old_vpc_id : req, new_vpc_id : req, }
+    NfsActionReassignParams { req[old_vpc_id "old_vpc_id" read, new_vpc_id "new_vpc_id"
+    read,] opt[] }
 }
 #[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -15891,7 +16409,8 @@ pub struct NfsActionSwitchPerformanceTier {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionSwitchPerformanceTier { type_ : req = "type", region : opt, params : opt, }
+    NfsActionSwitchPerformanceTier { req[type_ "type" read,] opt[region "region"
+    read_opt, params "params" read_opt,] }
 }
 #[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -15901,7 +16420,8 @@ pub struct NfsActionSwitchPerformanceTierParams {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionSwitchPerformanceTierParams { performance_tier : req, }
+    NfsActionSwitchPerformanceTierParams { req[performance_tier "performance_tier" read,]
+    opt[] }
 }
 #[cfg(feature = "nfs_actions")]
 /// Action response of an NFS share.
@@ -15912,7 +16432,7 @@ pub struct NfsActionsResponse {
 }
 #[cfg(feature = "nfs_actions")]
 connector_runtime::__struct_de! {
-    NfsActionsResponse { action : req, }
+    NfsActionsResponse { req[action "action" read,] opt[] }
 }
 #[cfg(any(feature = "nfs", feature = "nfs_actions"))]
 /// The action that was submitted.
@@ -15938,8 +16458,9 @@ pub struct NfsAction {
 }
 #[cfg(any(feature = "nfs", feature = "nfs_actions"))]
 connector_runtime::__struct_de! {
-    NfsAction { id : opt, region_slug : req, resource_id : req, resource_type : req,
-    started_at : req, status : req, type_ : req = "type", }
+    NfsAction { req[region_slug "region_slug" read, resource_id "resource_id" read,
+    resource_type "resource_type" read, started_at "started_at" read, status "status"
+    read, type_ "type" read,] opt[id "id" read_opt,] }
 }
 #[cfg(any(feature = "nfs", feature = "nfs_actions"))]
 connector_runtime::__string_enum! {
@@ -15959,7 +16480,7 @@ pub struct NfsSnapshotListResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsSnapshotListResponse { snapshots : opt, }
+    NfsSnapshotListResponse { req[] opt[snapshots "snapshots" read_opt,] }
 }
 #[cfg(feature = "nfs")]
 /// Represents an NFS snapshot.
@@ -15982,8 +16503,9 @@ pub struct NfsSnapshotResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsSnapshotResponse { id : req, name : req, size_gib : req, region : req, status :
-    req, created_at : req, share_id : req, }
+    NfsSnapshotResponse { req[id "id" read, name "name" read, size_gib "size_gib" read,
+    region "region" read, status "status" read, created_at "created_at" read, share_id
+    "share_id" read,] opt[] }
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
@@ -15999,7 +16521,7 @@ pub struct NfsSnapshotGetResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsSnapshotGetResponse { snapshot : opt, }
+    NfsSnapshotGetResponse { req[] opt[snapshot "snapshot" read_opt,] }
 }
 #[cfg(feature = "nfs")]
 pub type NfsListAccessPointsStatus = AccessPointResponseStatus;
@@ -16012,7 +16534,7 @@ pub struct AccessPointListResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    AccessPointListResponse { access_points : req, }
+    AccessPointListResponse { req[access_points "access_points" read,] opt[] }
 }
 #[cfg(feature = "nfs")]
 /// A standard NFS API error response object.
@@ -16025,7 +16547,7 @@ pub struct NfsApiError {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    NfsApiError { code : req, message : req, }
+    NfsApiError { req[code "code" read, message "message" read,] opt[] }
 }
 #[cfg(feature = "nfs")]
 /// Payload for creating a new access point on a share.
@@ -16052,7 +16574,8 @@ pub struct AccessPointRequest {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    AccessPointRequest { name : req, path : req, access_policy : req, vpc_id : req, }
+    AccessPointRequest { req[name "name" read, path "path" read, access_policy
+    "access_policy" read, vpc_id "vpc_id" read,] opt[] }
 }
 #[cfg(feature = "nfs")]
 /// Response returned after starting an access point mutation.
@@ -16065,7 +16588,8 @@ pub struct AccessPointActionResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    AccessPointActionResponse { access_point : req, action : req, }
+    AccessPointActionResponse { req[access_point "access_point" read, action "action"
+    read,] opt[] }
 }
 #[cfg(feature = "nfs")]
 /// Response containing a single access point.
@@ -16076,7 +16600,7 @@ pub struct AccessPointGetResponse {
 }
 #[cfg(feature = "nfs")]
 connector_runtime::__struct_de! {
-    AccessPointGetResponse { access_point : req, }
+    AccessPointGetResponse { req[access_point "access_point" read,] opt[] }
 }
 #[cfg(feature = "organizations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16089,7 +16613,7 @@ pub struct CreateTeamRequest {
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__struct_de! {
-    CreateTeamRequest { name : req, invitations : opt, }
+    CreateTeamRequest { req[name "name" read,] opt[invitations "invitations" read_opt,] }
 }
 #[cfg(feature = "organizations")]
 /// An invitation to join a newly created team.
@@ -16102,7 +16626,7 @@ pub struct TeamInvitation {
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__struct_de! {
-    TeamInvitation { email : req, role : req, }
+    TeamInvitation { req[email "email" read, role "role" read,] opt[] }
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__string_enum! {
@@ -16123,7 +16647,8 @@ pub struct OrganizationsCreateTeamResponse201 {
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__struct_de! {
-    OrganizationsCreateTeamResponse201 { team : req, invitations : opt, }
+    OrganizationsCreateTeamResponse201 { req[team "team" read,] opt[invitations
+    "invitations" read_opt,] }
 }
 #[cfg(feature = "organizations")]
 /// The team resource returned when a team is created in an organization.
@@ -16136,7 +16661,7 @@ pub struct CreateTeam {
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__struct_de! {
-    CreateTeam { uuid : req, name : req, }
+    CreateTeam { req[uuid "uuid" read, name "name" read,] opt[] }
 }
 #[cfg(feature = "organizations")]
 /// The result of attempting to send a team invitation.
@@ -16147,7 +16672,7 @@ pub struct TeamInvitationStatus {
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__struct_de! {
-    TeamInvitationStatus { status : opt, }
+    TeamInvitationStatus { req[] opt[status "status" read_opt,] }
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__string_enum! {
@@ -16162,7 +16687,7 @@ pub struct OrganizationsListTeamsResponse200 {
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__struct_de! {
-    OrganizationsListTeamsResponse200 { teams : req, }
+    OrganizationsListTeamsResponse200 { req[teams "teams" read,] opt[] }
 }
 #[cfg(feature = "organizations")]
 /// A team that belongs to an organization.
@@ -16187,8 +16712,10 @@ pub struct OrganizationTeam {
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__struct_de! {
-    OrganizationTeam { id : opt, uuid : opt, name : opt, email : opt, member_count : opt,
-    status : opt, joined_organization_at : opt, company : opt, }
+    OrganizationTeam { req[] opt[id "id" read_opt, uuid "uuid" read_opt, name "name"
+    read_opt, email "email" read_opt, member_count "member_count" read_opt, status
+    "status" read_opt, joined_organization_at "joined_organization_at" read_opt, company
+    "company" read_opt,] }
 }
 #[cfg(feature = "organizations")]
 connector_runtime::__string_enum! {
@@ -16204,8 +16731,8 @@ pub struct PartnerAttachmentsListResponse200 {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentsListResponse200 { partner_attachments : opt, links : opt, meta :
-    req, }
+    PartnerAttachmentsListResponse200 { req[meta "meta" read,] opt[partner_attachments
+    "partner_attachments" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentsListResponse200 {
@@ -16247,9 +16774,11 @@ pub struct PartnerAttachment {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachment { id : opt, name : opt, state : opt, connection_bandwidth_in_mbps :
-    opt, region : opt, naas_provider : opt, vpc_ids : opt, bgp : opt, created_at : opt,
-    parent_uuid : opt, children : opt, }
+    PartnerAttachment { req[] opt[id "id" read_opt, name "name" read_opt, state "state"
+    read_opt, connection_bandwidth_in_mbps "connection_bandwidth_in_mbps" read_opt,
+    region "region" read_opt, naas_provider "naas_provider" read_opt, vpc_ids "vpc_ids"
+    read_opt, bgp "bgp" read_opt, created_at "created_at" read_opt, parent_uuid
+    "parent_uuid" read_opt, children "children" read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 impl PartnerAttachment {
@@ -16288,8 +16817,9 @@ pub struct PartnerAttachmentBgp {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentBgp { local_asn : opt, peer_asn : opt, local_router_ip : opt,
-    peer_router_ip : opt, }
+    PartnerAttachmentBgp { req[] opt[local_asn "local_asn" read_opt, peer_asn "peer_asn"
+    read_opt, local_router_ip "local_router_ip" read_opt, peer_router_ip "peer_router_ip"
+    read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -16315,9 +16845,10 @@ pub struct PartnerAttachmentWritable {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentWritable { name : req, connection_bandwidth_in_mbps : req, region :
-    req, naas_provider : req, vpc_ids : req, parent_uuid : opt, bgp : opt,
-    redundancy_zone : opt, }
+    PartnerAttachmentWritable { req[name "name" read, connection_bandwidth_in_mbps
+    "connection_bandwidth_in_mbps" read, region "region" read, naas_provider
+    "naas_provider" read, vpc_ids "vpc_ids" read,] opt[parent_uuid "parent_uuid"
+    read_opt, bgp "bgp" read_opt, redundancy_zone "redundancy_zone" read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentWritable {
@@ -16366,8 +16897,9 @@ pub struct PartnerAttachmentWritableBgp {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentWritableBgp { local_router_ip : req, peer_router_ip : req,
-    peer_router_asn : req, auth_key : req, }
+    PartnerAttachmentWritableBgp { req[local_router_ip "local_router_ip" read,
+    peer_router_ip "peer_router_ip" read, peer_router_asn "peer_router_asn" read,
+    auth_key "auth_key" read,] opt[] }
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__string_enum! {
@@ -16382,7 +16914,8 @@ pub struct PartnerAttachmentPartnerAttachmentResponse {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentPartnerAttachmentResponse { partner_attachment : opt, }
+    PartnerAttachmentPartnerAttachmentResponse { req[] opt[partner_attachment
+    "partner_attachment" read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentPartnerAttachmentResponse {
@@ -16419,7 +16952,7 @@ pub struct PartnerAttachmentUpdatableVariant0 {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentUpdatableVariant0 { name : req, }
+    PartnerAttachmentUpdatableVariant0 { req[name "name" read,] opt[] }
 }
 #[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentUpdatableVariant0 {
@@ -16447,7 +16980,7 @@ pub struct PartnerAttachmentUpdatableVariant1 {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentUpdatableVariant1 { vpc_ids : req, }
+    PartnerAttachmentUpdatableVariant1 { req[vpc_ids "vpc_ids" read,] opt[] }
 }
 #[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentUpdatableVariant1 {
@@ -16475,7 +17008,7 @@ pub struct PartnerAttachmentUpdatableVariant2 {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentUpdatableVariant2 { bgp : opt, }
+    PartnerAttachmentUpdatableVariant2 { req[] opt[bgp "bgp" read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 /// BGP configurations
@@ -16487,7 +17020,8 @@ pub struct PartnerAttachmentsGetBgpAuthKeyResponse200 {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentsGetBgpAuthKeyResponse200 { bgp_auth_key : opt, }
+    PartnerAttachmentsGetBgpAuthKeyResponse200 { req[] opt[bgp_auth_key "bgp_auth_key"
+    read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16498,8 +17032,8 @@ pub struct PartnerAttachmentsListRemoteRoutesResponse200 {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentsListRemoteRoutesResponse200 { remote_routes : opt, links : opt,
-    meta : req, }
+    PartnerAttachmentsListRemoteRoutesResponse200 { req[meta "meta" read,]
+    opt[remote_routes "remote_routes" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16509,7 +17043,7 @@ pub struct PartnerAttachmentRemoteRoute {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentRemoteRoute { cidr : opt, }
+    PartnerAttachmentRemoteRoute { req[] opt[cidr "cidr" read_opt,] }
 }
 #[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16518,7 +17052,8 @@ pub struct PartnerAttachmentsGetServiceKeyResponse200 {
 }
 #[cfg(feature = "partner_network_connect")]
 connector_runtime::__struct_de! {
-    PartnerAttachmentsGetServiceKeyResponse200 { service_key : opt, }
+    PartnerAttachmentsGetServiceKeyResponse200 { req[] opt[service_key "service_key"
+    read_opt,] }
 }
 #[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16529,7 +17064,8 @@ pub struct ProjectsListResponse200 {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectsListResponse200 { projects : opt, links : opt, meta : req, }
+    ProjectsListResponse200 { req[meta "meta" read,] opt[projects "projects" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "projects")]
 impl ProjectsListResponse200 {
@@ -16593,9 +17129,11 @@ pub struct Project {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    Project { id : opt, owner_uuid : opt, owner_id : opt, name : opt, description : opt,
-    purpose : opt, environment : opt, created_at : opt, updated_at : opt, is_default :
-    opt, }
+    Project { req[] opt[id "id" read_opt, owner_uuid "owner_uuid" read_opt, owner_id
+    "owner_id" read_opt, name "name" read_opt, description "description" read_opt,
+    purpose "purpose" read_opt, environment "environment" read_opt, created_at
+    "created_at" read_opt, updated_at "updated_at" read_opt, is_default "is_default"
+    read_opt,] }
 }
 #[cfg(feature = "projects")]
 impl Project {
@@ -16665,8 +17203,10 @@ pub struct ProjectBase {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectBase { id : opt, owner_uuid : opt, owner_id : opt, name : opt, description :
-    opt, purpose : opt, environment : opt, created_at : opt, updated_at : opt, }
+    ProjectBase { req[] opt[id "id" read_opt, owner_uuid "owner_uuid" read_opt, owner_id
+    "owner_id" read_opt, name "name" read_opt, description "description" read_opt,
+    purpose "purpose" read_opt, environment "environment" read_opt, created_at
+    "created_at" read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "projects")]
 impl ProjectBase {
@@ -16691,7 +17231,7 @@ pub struct ProjectProjectResponse {
 }
 #[cfg(feature = "projects")]
 connector_runtime::__struct_de! {
-    ProjectProjectResponse { project : opt, }
+    ProjectProjectResponse { req[] opt[project "project" read_opt,] }
 }
 #[cfg(feature = "projects")]
 impl ProjectProjectResponse {
@@ -16715,7 +17255,8 @@ pub struct ResourcesResourceResponse {
 }
 #[cfg(feature = "project_resources")]
 connector_runtime::__struct_de! {
-    ResourcesResourceResponse { resources : opt, links : opt, meta : req, }
+    ResourcesResourceResponse { req[meta "meta" read,] opt[resources "resources"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "project_resources")]
 impl ResourcesResourceResponse {
@@ -16743,7 +17284,8 @@ pub struct Resource {
 }
 #[cfg(feature = "project_resources")]
 connector_runtime::__struct_de! {
-    Resource { urn : opt, assigned_at : opt, links : opt, status : opt, }
+    Resource { req[] opt[urn "urn" read_opt, assigned_at "assigned_at" read_opt, links
+    "links" read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "project_resources")]
 impl Resource {
@@ -16770,7 +17312,7 @@ pub struct ResourceLinks {
 }
 #[cfg(feature = "project_resources")]
 connector_runtime::__struct_de! {
-    ResourceLinks { self_ : opt = "self", }
+    ResourceLinks { req[] opt[self_ "self" read_opt,] }
 }
 #[cfg(feature = "project_resources")]
 connector_runtime::__string_enum! {
@@ -16787,7 +17329,7 @@ pub struct ProjectAssignment {
 }
 #[cfg(feature = "project_resources")]
 connector_runtime::__struct_de! {
-    ProjectAssignment { resources : opt, }
+    ProjectAssignment { req[] opt[resources "resources" read_opt,] }
 }
 #[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16797,7 +17339,7 @@ pub struct ResourcesResourceResponse2 {
 }
 #[cfg(feature = "project_resources")]
 connector_runtime::__struct_de! {
-    ResourcesResourceResponse2 { resources : opt, }
+    ResourcesResourceResponse2 { req[] opt[resources "resources" read_opt,] }
 }
 #[cfg(feature = "project_resources")]
 impl ResourcesResourceResponse2 {
@@ -16820,7 +17362,8 @@ pub struct RegionsListResponse200 {
 }
 #[cfg(feature = "regions")]
 connector_runtime::__struct_de! {
-    RegionsListResponse200 { regions : req, links : opt, meta : req, }
+    RegionsListResponse200 { req[regions "regions" read, meta "meta" read,] opt[links
+    "links" read_opt,] }
 }
 #[cfg(feature = "container_registries")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16829,7 +17372,7 @@ pub struct RegistriesListResponse200 {
 }
 #[cfg(feature = "container_registries")]
 connector_runtime::__struct_de! {
-    RegistriesListResponse200 { registries : opt, }
+    RegistriesListResponse200 { req[] opt[registries "registries" read_opt,] }
 }
 #[cfg(feature = "container_registries")]
 impl RegistriesListResponse200 {
@@ -16860,8 +17403,10 @@ pub struct Registry {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    Registry { name : opt, created_at : opt, region : opt, storage_usage_bytes : opt,
-    storage_usage_bytes_updated_at : opt, subscription : opt, }
+    Registry { req[] opt[name "name" read_opt, created_at "created_at" read_opt, region
+    "region" read_opt, storage_usage_bytes "storage_usage_bytes" read_opt,
+    storage_usage_bytes_updated_at "storage_usage_bytes_updated_at" read_opt,
+    subscription "subscription" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 impl Registry {
@@ -16890,7 +17435,8 @@ pub struct Subscription {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    Subscription { tier : opt, created_at : opt, updated_at : opt, }
+    Subscription { req[] opt[tier "tier" read_opt, created_at "created_at" read_opt,
+    updated_at "updated_at" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16914,9 +17460,12 @@ pub struct SubscriptionTierBase {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    SubscriptionTierBase { name : opt, slug : opt, included_repositories : opt,
-    included_storage_bytes : opt, allow_storage_overage : opt, included_bandwidth_bytes :
-    opt, monthly_price_in_cents : opt, storage_overage_price_in_cents : opt, }
+    SubscriptionTierBase { req[] opt[name "name" read_opt, slug "slug" read_opt,
+    included_repositories "included_repositories" read_opt, included_storage_bytes
+    "included_storage_bytes" read_opt, allow_storage_overage "allow_storage_overage"
+    read_opt, included_bandwidth_bytes "included_bandwidth_bytes" read_opt,
+    monthly_price_in_cents "monthly_price_in_cents" read_opt,
+    storage_overage_price_in_cents "storage_overage_price_in_cents" read_opt,] }
 }
 #[cfg(feature = "container_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -16934,7 +17483,8 @@ pub struct MultiregistryCreate {
 }
 #[cfg(feature = "container_registries")]
 connector_runtime::__struct_de! {
-    MultiregistryCreate { name : req, subscription_tier_slug : opt, region : opt, }
+    MultiregistryCreate { req[name "name" read,] opt[subscription_tier_slug
+    "subscription_tier_slug" read_opt, region "region" read_opt,] }
 }
 #[cfg(feature = "container_registries")]
 impl MultiregistryCreate {
@@ -16974,7 +17524,7 @@ pub struct RegistryMultiregistryResponse {
 }
 #[cfg(feature = "container_registries")]
 connector_runtime::__struct_de! {
-    RegistryMultiregistryResponse { registry : opt, }
+    RegistryMultiregistryResponse { req[] opt[registry "registry" read_opt,] }
 }
 #[cfg(feature = "container_registries")]
 impl RegistryMultiregistryResponse {
@@ -17002,8 +17552,9 @@ pub struct Multiregistry {
 }
 #[cfg(feature = "container_registries")]
 connector_runtime::__struct_de! {
-    Multiregistry { name : opt, created_at : opt, region : opt, storage_usage_bytes :
-    opt, storage_usage_bytes_updated_at : opt, }
+    Multiregistry { req[] opt[name "name" read_opt, created_at "created_at" read_opt,
+    region "region" read_opt, storage_usage_bytes "storage_usage_bytes" read_opt,
+    storage_usage_bytes_updated_at "storage_usage_bytes_updated_at" read_opt,] }
 }
 #[cfg(feature = "container_registries")]
 impl Multiregistry {
@@ -17028,7 +17579,7 @@ pub struct DockerCredentials {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    DockerCredentials { auths : opt, }
+    DockerCredentials { req[] opt[auths "auths" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17039,8 +17590,8 @@ pub struct DockerCredentialsAuths {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    DockerCredentialsAuths { registry_digitalocean_com : opt =
-    "registry.digitalocean.com", }
+    DockerCredentialsAuths { req[] opt[registry_digitalocean_com
+    "registry.digitalocean.com" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17050,7 +17601,7 @@ pub struct DockerCredentialsAuthsRegistryDigitaloceanCom {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    DockerCredentialsAuthsRegistryDigitaloceanCom { auth : opt, }
+    DockerCredentialsAuthsRegistryDigitaloceanCom { req[] opt[auth "auth" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17059,7 +17610,7 @@ pub struct SubscriptionSubscriptionResponse {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    SubscriptionSubscriptionResponse { subscription : opt, }
+    SubscriptionSubscriptionResponse { req[] opt[subscription "subscription" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17070,7 +17621,7 @@ pub struct TierSlugBody {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    TierSlugBody { tier_slug : opt, }
+    TierSlugBody { req[] opt[tier_slug "tier_slug" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 /// The slug of the subscription tier to sign up for.
@@ -17082,7 +17633,7 @@ pub struct OptionsResponse {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    OptionsResponse { options : opt, }
+    OptionsResponse { req[] opt[options "options" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17094,7 +17645,8 @@ pub struct OptionsResponseOptions {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    OptionsResponseOptions { available_regions : opt, subscription_tiers : opt, }
+    OptionsResponseOptions { req[] opt[available_regions "available_regions" read_opt,
+    subscription_tiers "subscription_tiers" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17126,10 +17678,13 @@ pub struct OptionsResponseOptionsSubscriptionTiersItem {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    OptionsResponseOptionsSubscriptionTiersItem { name : opt, slug : opt,
-    included_repositories : opt, included_storage_bytes : opt, allow_storage_overage :
-    opt, included_bandwidth_bytes : opt, monthly_price_in_cents : opt,
-    storage_overage_price_in_cents : opt, eligible : opt, eligibility_reasons : opt, }
+    OptionsResponseOptionsSubscriptionTiersItem { req[] opt[name "name" read_opt, slug
+    "slug" read_opt, included_repositories "included_repositories" read_opt,
+    included_storage_bytes "included_storage_bytes" read_opt, allow_storage_overage
+    "allow_storage_overage" read_opt, included_bandwidth_bytes "included_bandwidth_bytes"
+    read_opt, monthly_price_in_cents "monthly_price_in_cents" read_opt,
+    storage_overage_price_in_cents "storage_overage_price_in_cents" read_opt, eligible
+    "eligible" read_opt, eligibility_reasons "eligibility_reasons" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
@@ -17143,7 +17698,8 @@ pub struct GarbageCollectionGarbageCollectionResponse {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    GarbageCollectionGarbageCollectionResponse { garbage_collection : opt, }
+    GarbageCollectionGarbageCollectionResponse { req[] opt[garbage_collection
+    "garbage_collection" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17165,8 +17721,10 @@ pub struct GarbageCollection {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    GarbageCollection { uuid : opt, registry_name : opt, status : opt, created_at : opt,
-    updated_at : opt, blobs_deleted : opt, freed_bytes : opt, }
+    GarbageCollection { req[] opt[uuid "uuid" read_opt, registry_name "registry_name"
+    read_opt, status "status" read_opt, created_at "created_at" read_opt, updated_at
+    "updated_at" read_opt, blobs_deleted "blobs_deleted" read_opt, freed_bytes
+    "freed_bytes" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__string_enum! {
@@ -17183,7 +17741,8 @@ pub struct GarbageCollectionsGarbageCollectionResponse {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    GarbageCollectionsGarbageCollectionResponse { garbage_collections : opt, }
+    GarbageCollectionsGarbageCollectionResponse { req[] opt[garbage_collections
+    "garbage_collections" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17194,7 +17753,7 @@ pub struct UpdateRegistry {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    UpdateRegistry { cancel : opt, }
+    UpdateRegistry { req[] opt[cancel "cancel" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17205,7 +17764,8 @@ pub struct RepositoriesRepositoryV2Response {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    RepositoriesRepositoryV2Response { repositories : opt, links : opt, meta : req, }
+    RepositoriesRepositoryV2Response { req[meta "meta" read,] opt[repositories
+    "repositories" read_opt, links "links" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17222,8 +17782,9 @@ pub struct RepositoryV2 {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    RepositoryV2 { registry_name : opt, name : opt, latest_manifest : opt, tag_count :
-    opt, manifest_count : opt, }
+    RepositoryV2 { req[] opt[registry_name "registry_name" read_opt, name "name"
+    read_opt, latest_manifest "latest_manifest" read_opt, tag_count "tag_count" read_opt,
+    manifest_count "manifest_count" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17247,9 +17808,10 @@ pub struct RepositoryManifest {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    RepositoryManifest { registry_name : opt, repository : opt, digest : opt,
-    compressed_size_bytes : opt, size_bytes : opt, updated_at : opt, tags : opt, blobs :
-    opt, }
+    RepositoryManifest { req[] opt[registry_name "registry_name" read_opt, repository
+    "repository" read_opt, digest "digest" read_opt, compressed_size_bytes
+    "compressed_size_bytes" read_opt, size_bytes "size_bytes" read_opt, updated_at
+    "updated_at" read_opt, tags "tags" read_opt, blobs "blobs" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17261,7 +17823,8 @@ pub struct RepositoryBlob {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    RepositoryBlob { digest : opt, compressed_size_bytes : opt, }
+    RepositoryBlob { req[] opt[digest "digest" read_opt, compressed_size_bytes
+    "compressed_size_bytes" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17272,7 +17835,8 @@ pub struct TagsRepositoryTagResponse {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    TagsRepositoryTagResponse { tags : opt, links : opt, meta : req, }
+    TagsRepositoryTagResponse { req[meta "meta" read,] opt[tags "tags" read_opt, links
+    "links" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17294,8 +17858,10 @@ pub struct RepositoryTag {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    RepositoryTag { registry_name : opt, repository : opt, tag : opt, manifest_digest :
-    opt, compressed_size_bytes : opt, size_bytes : opt, updated_at : opt, }
+    RepositoryTag { req[] opt[registry_name "registry_name" read_opt, repository
+    "repository" read_opt, tag "tag" read_opt, manifest_digest "manifest_digest"
+    read_opt, compressed_size_bytes "compressed_size_bytes" read_opt, size_bytes
+    "size_bytes" read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17306,7 +17872,8 @@ pub struct ManifestsRepositoryManifestResponse {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    ManifestsRepositoryManifestResponse { manifests : opt, links : opt, meta : req, }
+    ManifestsRepositoryManifestResponse { req[meta "meta" read,] opt[manifests
+    "manifests" read_opt, links "links" read_opt,] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17316,7 +17883,7 @@ pub struct ValidateRegistry {
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 connector_runtime::__struct_de! {
-    ValidateRegistry { name : req, }
+    ValidateRegistry { req[name "name" read,] opt[] }
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 impl ValidateRegistry {
@@ -17342,7 +17909,7 @@ pub struct RegistryRegistryResponse {
 }
 #[cfg(feature = "container_registry")]
 connector_runtime::__struct_de! {
-    RegistryRegistryResponse { registry : opt, }
+    RegistryRegistryResponse { req[] opt[registry "registry" read_opt,] }
 }
 #[cfg(feature = "container_registry")]
 impl RegistryRegistryResponse {
@@ -17367,7 +17934,8 @@ pub struct RegistryCreate {
 }
 #[cfg(feature = "container_registry")]
 connector_runtime::__struct_de! {
-    RegistryCreate { name : req, subscription_tier_slug : req, region : opt, }
+    RegistryCreate { req[name "name" read, subscription_tier_slug
+    "subscription_tier_slug" read,] opt[region "region" read_opt,] }
 }
 #[cfg(feature = "container_registry")]
 impl RegistryCreate {
@@ -17402,7 +17970,8 @@ pub struct RegistryListRepositoriesResponse200 {
 }
 #[cfg(feature = "container_registry")]
 connector_runtime::__struct_de! {
-    RegistryListRepositoriesResponse200 { repositories : opt, links : opt, meta : req, }
+    RegistryListRepositoriesResponse200 { req[meta "meta" read,] opt[repositories
+    "repositories" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17417,7 +17986,8 @@ pub struct Repository {
 }
 #[cfg(feature = "container_registry")]
 connector_runtime::__struct_de! {
-    Repository { registry_name : opt, name : opt, latest_tag : opt, tag_count : opt, }
+    Repository { req[] opt[registry_name "registry_name" read_opt, name "name" read_opt,
+    latest_tag "latest_tag" read_opt, tag_count "tag_count" read_opt,] }
 }
 #[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17429,7 +17999,7 @@ pub struct RegistryRunGc {
 }
 #[cfg(feature = "container_registry")]
 connector_runtime::__struct_de! {
-    RegistryRunGc { type_ : opt = "type", }
+    RegistryRunGc { req[] opt[type_ "type" read_opt,] }
 }
 #[cfg(feature = "container_registry")]
 connector_runtime::__string_enum! {
@@ -17447,7 +18017,7 @@ pub struct NeighborIds {
 }
 #[cfg(feature = "droplets")]
 connector_runtime::__struct_de! {
-    NeighborIds { neighbor_ids : opt, }
+    NeighborIds { req[] opt[neighbor_ids "neighbor_ids" read_opt,] }
 }
 #[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17458,7 +18028,8 @@ pub struct ReservedIPsListResponse200 {
 }
 #[cfg(feature = "reserved_i_ps")]
 connector_runtime::__struct_de! {
-    ReservedIPsListResponse200 { reserved_ips : opt, links : opt, meta : req, }
+    ReservedIPsListResponse200 { req[meta "meta" read,] opt[reserved_ips "reserved_ips"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "reserved_i_ps")]
 pub type ReservedIp = FloatingIp;
@@ -17490,7 +18061,8 @@ pub struct ReservedIPsCreateResponse202 {
 }
 #[cfg(feature = "reserved_i_ps")]
 connector_runtime::__struct_de! {
-    ReservedIPsCreateResponse202 { reserved_ip : opt, links : opt, }
+    ReservedIPsCreateResponse202 { req[] opt[reserved_ip "reserved_ip" read_opt, links
+    "links" read_opt,] }
 }
 #[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17499,7 +18071,7 @@ pub struct ReservedIPsGetResponse200 {
 }
 #[cfg(feature = "reserved_i_ps")]
 connector_runtime::__struct_de! {
-    ReservedIPsGetResponse200 { reserved_ip : opt, }
+    ReservedIPsGetResponse200 { req[] opt[reserved_ip "reserved_ip" read_opt,] }
 }
 #[cfg(feature = "reserved_ip_actions")]
 pub type ReservedIPsActionsListResponse200 = ActionsActionResponse;
@@ -17554,7 +18126,8 @@ pub struct ReservedIPv6ListResponse200 {
 }
 #[cfg(feature = "reserved_i_pv6")]
 connector_runtime::__struct_de! {
-    ReservedIPv6ListResponse200 { reserved_ipv6s : opt, links : opt, meta : req, }
+    ReservedIPv6ListResponse200 { req[meta "meta" read,] opt[reserved_ipv6s
+    "reserved_ipv6s" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17571,8 +18144,9 @@ pub struct ReservedIPv6ListResponse200ReservedIpv6sItem {
 }
 #[cfg(feature = "reserved_i_pv6")]
 connector_runtime::__struct_de! {
-    ReservedIPv6ListResponse200ReservedIpv6sItem { ip : opt, region_slug : opt,
-    reserved_at : opt, droplet : opt, }
+    ReservedIPv6ListResponse200ReservedIpv6sItem { req[] opt[ip "ip" read_opt,
+    region_slug "region_slug" read_opt, reserved_at "reserved_at" read_opt, droplet
+    "droplet" read_opt,] }
 }
 #[cfg(feature = "reserved_i_pv6")]
 /// Requires `droplet:read` scope.
@@ -17586,7 +18160,7 @@ pub struct ReservedIpv6Create {
 }
 #[cfg(feature = "reserved_i_pv6")]
 connector_runtime::__struct_de! {
-    ReservedIpv6Create { region_slug : req, }
+    ReservedIpv6Create { req[region_slug "region_slug" read,] opt[] }
 }
 #[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17595,7 +18169,7 @@ pub struct ReservedIPv6CreateResponse201 {
 }
 #[cfg(feature = "reserved_i_pv6")]
 connector_runtime::__struct_de! {
-    ReservedIPv6CreateResponse201 { reserved_ipv6 : opt, }
+    ReservedIPv6CreateResponse201 { req[] opt[reserved_ipv6 "reserved_ipv6" read_opt,] }
 }
 #[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17608,8 +18182,8 @@ pub struct ReservedIPv6CreateResponse201ReservedIpv6 {
 }
 #[cfg(feature = "reserved_i_pv6")]
 connector_runtime::__struct_de! {
-    ReservedIPv6CreateResponse201ReservedIpv6 { ip : opt, region_slug : opt, reserved_at
-    : opt, }
+    ReservedIPv6CreateResponse201ReservedIpv6 { req[] opt[ip "ip" read_opt, region_slug
+    "region_slug" read_opt, reserved_at "reserved_at" read_opt,] }
 }
 #[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17618,7 +18192,7 @@ pub struct ReservedIPv6GetResponse200 {
 }
 #[cfg(feature = "reserved_i_pv6")]
 connector_runtime::__struct_de! {
-    ReservedIPv6GetResponse200 { reserved_ipv6 : opt, }
+    ReservedIPv6GetResponse200 { req[] opt[reserved_ipv6 "reserved_ipv6" read_opt,] }
 }
 #[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17633,7 +18207,8 @@ pub struct ReservedIpv6 {
 }
 #[cfg(feature = "reserved_i_pv6")]
 connector_runtime::__struct_de! {
-    ReservedIpv6 { ip : opt, reserved_at : opt, region_slug : opt, droplet : opt, }
+    ReservedIpv6 { req[] opt[ip "ip" read_opt, reserved_at "reserved_at" read_opt,
+    region_slug "region_slug" read_opt, droplet "droplet" read_opt,] }
 }
 #[cfg(feature = "reserved_i_pv6")]
 pub type ReservedIpv6Droplet = FloatingIpDroplet;
@@ -17682,7 +18257,7 @@ pub struct ReservedIPv6ActionsPostResponse201 {
 }
 #[cfg(feature = "reserved_i_pv6_actions")]
 connector_runtime::__struct_de! {
-    ReservedIPv6ActionsPostResponse201 { action : opt, }
+    ReservedIPv6ActionsPostResponse201 { req[] opt[action "action" read_opt,] }
 }
 #[cfg(feature = "reserved_i_pv6_actions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17707,9 +18282,11 @@ pub struct ReservedIPv6ActionsPostResponse201Action {
 }
 #[cfg(feature = "reserved_i_pv6_actions")]
 connector_runtime::__struct_de! {
-    ReservedIPv6ActionsPostResponse201Action { id : opt, status : opt, type_ : opt =
-    "type", started_at : opt, completed_at : opt, resource_id : opt, resource_type : opt,
-    region : opt, region_slug : opt, }
+    ReservedIPv6ActionsPostResponse201Action { req[] opt[id "id" read_opt, status
+    "status" read_opt, type_ "type" read_opt, started_at "started_at" read_opt,
+    completed_at "completed_at" read_opt, resource_id "resource_id" read_opt,
+    resource_type "resource_type" read_opt, region "region" read_opt, region_slug
+    "region_slug" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17720,7 +18297,8 @@ pub struct ByoipPrefixesListResponse200 {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixesListResponse200 { byoip_prefixes : opt, links : opt, meta : req, }
+    ByoipPrefixesListResponse200 { req[meta "meta" read,] opt[byoip_prefixes
+    "byoip_prefixes" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17748,9 +18326,10 @@ pub struct ByoipPrefix {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefix { uuid : opt, name : opt, prefix : opt, status : opt, region : opt,
-    validations : opt, failure_reason : opt, locked : opt, advertised : opt, project_id :
-    opt, }
+    ByoipPrefix { req[] opt[uuid "uuid" read_opt, name "name" read_opt, prefix "prefix"
+    read_opt, status "status" read_opt, region "region" read_opt, validations
+    "validations" read_opt, failure_reason "failure_reason" read_opt, locked "locked"
+    read_opt, advertised "advertised" read_opt, project_id "project_id" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17764,7 +18343,8 @@ pub struct ByoipPrefixValidationsItem {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixValidationsItem { name : opt, status : opt, note : opt, }
+    ByoipPrefixValidationsItem { req[] opt[name "name" read_opt, status "status"
+    read_opt, note "note" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17778,7 +18358,8 @@ pub struct ByoipPrefixCreate {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixCreate { prefix : req, region : req, signature : req, }
+    ByoipPrefixCreate { req[prefix "prefix" read, region "region" read, signature
+    "signature" read,] opt[] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17792,7 +18373,8 @@ pub struct ByoipPrefixesCreateResponse202 {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixesCreateResponse202 { uuid : opt, region : opt, status : opt, }
+    ByoipPrefixesCreateResponse202 { req[] opt[uuid "uuid" read_opt, region "region"
+    read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17801,7 +18383,7 @@ pub struct ByoipPrefixByoipPrefixResponse {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixByoipPrefixResponse { byoip_prefix : opt, }
+    ByoipPrefixByoipPrefixResponse { req[] opt[byoip_prefix "byoip_prefix" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -17812,7 +18394,7 @@ pub struct ByoipPrefixUpdate {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixUpdate { advertise : opt, }
+    ByoipPrefixUpdate { req[] opt[advertise "advertise" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17823,7 +18405,8 @@ pub struct ByoipPrefixesListResourcesResponse200 {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixesListResourcesResponse200 { ips : opt, links : opt, meta : req, }
+    ByoipPrefixesListResourcesResponse200 { req[meta "meta" read,] opt[ips "ips"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17841,8 +18424,9 @@ pub struct ByoipPrefixResource {
 }
 #[cfg(feature = "byoip_prefixes")]
 connector_runtime::__struct_de! {
-    ByoipPrefixResource { id : opt, byoip : opt, region : opt, resource : opt,
-    assigned_at : opt, }
+    ByoipPrefixResource { req[] opt[id "id" read_opt, byoip "byoip" read_opt, region
+    "region" read_opt, resource "resource" read_opt, assigned_at "assigned_at" read_opt,]
+    }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17853,7 +18437,8 @@ pub struct SecurityListScansResponse200 {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SecurityListScansResponse200 { scans : opt, links : opt, meta : req, }
+    SecurityListScansResponse200 { req[meta "meta" read,] opt[scans "scans" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17875,7 +18460,8 @@ pub struct Scan {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    Scan { id : opt, status : opt, created_at : opt, findings : opt, }
+    Scan { req[] opt[id "id" read_opt, status "status" read_opt, created_at "created_at"
+    read_opt, findings "findings" read_opt,] }
 }
 #[cfg(feature = "security")]
 connector_runtime::__string_enum! {
@@ -17928,9 +18514,11 @@ pub struct ScanFindingsItem {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    ScanFindingsItem { rule_uuid : opt, name : opt, details : opt, found_at : opt,
-    severity : opt, business_impact : opt, technical_details : opt, mitigation_steps :
-    opt, affected_resources_count : opt, }
+    ScanFindingsItem { req[] opt[rule_uuid "rule_uuid" read_opt, name "name" read_opt,
+    details "details" read_opt, found_at "found_at" read_opt, severity "severity"
+    read_opt, business_impact "business_impact" read_opt, technical_details
+    "technical_details" read_opt, mitigation_steps "mitigation_steps" read_opt,
+    affected_resources_count "affected_resources_count" read_opt,] }
 }
 #[cfg(feature = "security")]
 connector_runtime::__string_enum! {
@@ -17950,7 +18538,8 @@ pub struct ScanFindingsItemMitigationStepsItem {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    ScanFindingsItemMitigationStepsItem { step : opt, title : opt, description : opt, }
+    ScanFindingsItemMitigationStepsItem { req[] opt[step "step" read_opt, title "title"
+    read_opt, description "description" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17959,7 +18548,7 @@ pub struct ScanScanResponse {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    ScanScanResponse { scan : opt, }
+    ScanScanResponse { req[] opt[scan "scan" read_opt,] }
 }
 #[cfg(feature = "security")]
 connector_runtime::__string_enum! {
@@ -17975,7 +18564,7 @@ pub struct SecurityCreateScanRuleBody {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SecurityCreateScanRuleBody { resource : opt, }
+    SecurityCreateScanRuleBody { req[] opt[resource "resource" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17984,7 +18573,8 @@ pub struct SecurityListScanFindingAffectedResourcesResponse200 {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SecurityListScanFindingAffectedResourcesResponse200 { affected_resources : opt, }
+    SecurityListScanFindingAffectedResourcesResponse200 { req[] opt[affected_resources
+    "affected_resources" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18004,7 +18594,8 @@ pub struct AffectedResource {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    AffectedResource { urn : opt, name : opt, type_ : opt = "type", }
+    AffectedResource { req[] opt[urn "urn" read_opt, name "name" read_opt, type_ "type"
+    read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18019,7 +18610,8 @@ pub struct Settings {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    Settings { settings : opt, tier_coverage : opt, plan_downgrades : opt, }
+    Settings { req[] opt[settings "settings" read_opt, tier_coverage "tier_coverage"
+    read_opt, plan_downgrades "plan_downgrades" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18028,7 +18620,7 @@ pub struct SettingsSettings {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SettingsSettings { suppressions : opt, }
+    SettingsSettings { req[] opt[suppressions "suppressions" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18039,7 +18631,8 @@ pub struct SuppressedResourceRoot {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SuppressedResourceRoot { resources : opt, meta : opt, links : opt, }
+    SuppressedResourceRoot { req[] opt[resources "resources" read_opt, meta "meta"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18067,8 +18660,9 @@ pub struct SuppressedResource {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SuppressedResource { id : opt, rule_uuid : opt, rule_name : opt, resource_id : opt,
-    resource_type : opt, }
+    SuppressedResource { req[] opt[id "id" read_opt, rule_uuid "rule_uuid" read_opt,
+    rule_name "rule_name" read_opt, resource_id "resource_id" read_opt, resource_type
+    "resource_type" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18079,7 +18673,8 @@ pub struct SuppressedResourceRootMeta {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SuppressedResourceRootMeta { page : opt, pages : opt, total : opt, }
+    SuppressedResourceRootMeta { req[] opt[page "page" read_opt, pages "pages" read_opt,
+    total "total" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18088,7 +18683,7 @@ pub struct SuppressedResourceRootLinks {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SuppressedResourceRootLinks { pages : opt, }
+    SuppressedResourceRootLinks { req[] opt[pages "pages" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18100,7 +18695,8 @@ pub struct SuppressedResourceRootLinksPages {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SuppressedResourceRootLinksPages { first : opt, prev : opt, next : opt, last : opt, }
+    SuppressedResourceRootLinksPages { req[] opt[first "first" read_opt, prev "prev"
+    read_opt, next "next" read_opt, last "last" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18110,7 +18706,8 @@ pub struct SettingsTierCoverageValue {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SettingsTierCoverageValue { resources : opt, tags : opt, }
+    SettingsTierCoverageValue { req[] opt[resources "resources" read_opt, tags "tags"
+    read_opt,] }
 }
 #[cfg(feature = "security")]
 /// Resources moving to a tier at a given effective time.
@@ -18123,7 +18720,8 @@ pub struct PlanDowngrades {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    PlanDowngrades { resources : opt, effective_at : opt, }
+    PlanDowngrades { req[] opt[resources "resources" read_opt, effective_at
+    "effective_at" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18139,7 +18737,7 @@ pub struct SecurityUpdateSettingsPlanBody {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SecurityUpdateSettingsPlanBody { tier_coverage : opt, }
+    SecurityUpdateSettingsPlanBody { req[] opt[tier_coverage "tier_coverage" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18153,7 +18751,8 @@ pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SecurityUpdateSettingsPlanBodyTierCoverageValue { resources : opt, tags : opt, }
+    SecurityUpdateSettingsPlanBodyTierCoverageValue { req[] opt[resources "resources"
+    read_opt, tags "tags" read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18164,7 +18763,8 @@ pub struct SecurityUpdateSettingsPlanResponse200 {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SecurityUpdateSettingsPlanResponse200 { tier_coverage : opt, }
+    SecurityUpdateSettingsPlanResponse200 { req[] opt[tier_coverage "tier_coverage"
+    read_opt,] }
 }
 #[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18178,7 +18778,8 @@ pub struct SecurityCreateSuppressionBody {
 }
 #[cfg(feature = "security")]
 connector_runtime::__struct_de! {
-    SecurityCreateSuppressionBody { rule_uuid : opt, resources : opt, }
+    SecurityCreateSuppressionBody { req[] opt[rule_uuid "rule_uuid" read_opt, resources
+    "resources" read_opt,] }
 }
 #[cfg(feature = "sizes")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18189,7 +18790,8 @@ pub struct SizesListResponse200 {
 }
 #[cfg(feature = "sizes")]
 connector_runtime::__struct_de! {
-    SizesListResponse200 { sizes : req, links : opt, meta : req, }
+    SizesListResponse200 { req[sizes "sizes" read, meta "meta" read,] opt[links "links"
+    read_opt,] }
 }
 #[cfg(feature = "sizes")]
 impl SizesListResponse200 {
@@ -18217,7 +18819,8 @@ pub struct SnapshotsListResponse200 {
 }
 #[cfg(any(feature = "block_storage", feature = "snapshots"))]
 connector_runtime::__struct_de! {
-    SnapshotsListResponse200 { snapshots : opt, links : opt, meta : req, }
+    SnapshotsListResponse200 { req[meta "meta" read,] opt[snapshots "snapshots" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(any(feature = "snapshots", feature = "block_storage"))]
 #[derive(Clone, Debug, PartialEq)]
@@ -18243,8 +18846,10 @@ pub struct Snapshots {
 }
 #[cfg(any(feature = "snapshots", feature = "block_storage"))]
 connector_runtime::__struct_de! {
-    Snapshots { id : req, name : req, created_at : req, regions : req, min_disk_size :
-    req, size_gigabytes : reqn, resource_id : req, resource_type : req, tags : opt, }
+    Snapshots { req[id "id" read, name "name" read, created_at "created_at" read, regions
+    "regions" read, min_disk_size "min_disk_size" read, size_gigabytes "size_gigabytes"
+    read_num, resource_id "resource_id" read, resource_type "resource_type" read,]
+    opt[tags "tags" read_opt,] }
 }
 #[cfg(any(feature = "snapshots", feature = "block_storage"))]
 /// The type of resource that the snapshot originated from.
@@ -18258,7 +18863,7 @@ pub struct SnapshotsGetResponse200 {
 }
 #[cfg(any(feature = "block_storage", feature = "snapshots"))]
 connector_runtime::__struct_de! {
-    SnapshotsGetResponse200 { snapshot : opt, }
+    SnapshotsGetResponse200 { req[] opt[snapshot "snapshot" read_opt,] }
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18269,7 +18874,8 @@ pub struct SpacesKeyListResponse200 {
 }
 #[cfg(feature = "spaces_keys")]
 connector_runtime::__struct_de! {
-    SpacesKeyListResponse200 { keys : opt, links : opt, meta : req, }
+    SpacesKeyListResponse200 { req[meta "meta" read,] opt[keys "keys" read_opt, links
+    "links" read_opt,] }
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18289,7 +18895,8 @@ pub struct Key {
 }
 #[cfg(feature = "spaces_keys")]
 connector_runtime::__struct_de! {
-    Key { name : opt, grants : opt, access_key : opt, created_at : opt, }
+    Key { req[] opt[name "name" read_opt, grants "grants" read_opt, access_key
+    "access_key" read_opt, created_at "created_at" read_opt,] }
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18301,7 +18908,7 @@ pub struct Grant {
 }
 #[cfg(feature = "spaces_keys")]
 connector_runtime::__struct_de! {
-    Grant { bucket : req, permission : req, }
+    Grant { req[bucket "bucket" read, permission "permission" read,] opt[] }
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18310,7 +18917,7 @@ pub struct SpacesKeyCreateResponse201 {
 }
 #[cfg(feature = "spaces_keys")]
 connector_runtime::__struct_de! {
-    SpacesKeyCreateResponse201 { key : opt, }
+    SpacesKeyCreateResponse201 { req[] opt[key "key" read_opt,] }
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18328,8 +18935,9 @@ pub struct KeyCreateResponse {
 }
 #[cfg(feature = "spaces_keys")]
 connector_runtime::__struct_de! {
-    KeyCreateResponse { secret_key : opt, name : opt, grants : opt, access_key : opt,
-    created_at : opt, }
+    KeyCreateResponse { req[] opt[secret_key "secret_key" read_opt, name "name" read_opt,
+    grants "grants" read_opt, access_key "access_key" read_opt, created_at "created_at"
+    read_opt,] }
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18338,7 +18946,7 @@ pub struct SpacesKeyGetResponse200 {
 }
 #[cfg(feature = "spaces_keys")]
 connector_runtime::__struct_de! {
-    SpacesKeyGetResponse200 { keys : opt, }
+    SpacesKeyGetResponse200 { req[] opt[keys "keys" read_opt,] }
 }
 #[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18347,7 +18955,7 @@ pub struct KeyKeyResponse {
 }
 #[cfg(feature = "spaces_keys")]
 connector_runtime::__struct_de! {
-    KeyKeyResponse { key : opt, }
+    KeyKeyResponse { req[] opt[key "key" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18358,7 +18966,8 @@ pub struct TagsListResponse200 {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagsListResponse200 { tags : opt, links : opt, meta : req, }
+    TagsListResponse200 { req[meta "meta" read,] opt[tags "tags" read_opt, links "links"
+    read_opt,] }
 }
 #[cfg(feature = "tags")]
 impl TagsListResponse200 {
@@ -18396,7 +19005,7 @@ pub struct Tags {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    Tags { name : opt, resources : opt, }
+    Tags { req[] opt[name "name" read_opt, resources "resources" read_opt,] }
 }
 #[cfg(feature = "tags")]
 impl Tags {
@@ -18443,8 +19052,10 @@ pub struct TagsResources {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagsResources { count : opt, last_tagged_uri : opt, droplets : opt, imgages : opt,
-    volumes : opt, volume_snapshots : opt, databases : opt, }
+    TagsResources { req[] opt[count "count" read_opt, last_tagged_uri "last_tagged_uri"
+    read_opt, droplets "droplets" read_opt, imgages "imgages" read_opt, volumes "volumes"
+    read_opt, volume_snapshots "volume_snapshots" read_opt, databases "databases"
+    read_opt,] }
 }
 #[cfg(feature = "tags")]
 impl TagsResources {
@@ -18489,7 +19100,8 @@ pub struct TagsMetadata {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagsMetadata { count : opt, last_tagged_uri : opt, }
+    TagsMetadata { req[] opt[count "count" read_opt, last_tagged_uri "last_tagged_uri"
+    read_opt,] }
 }
 #[cfg(feature = "tags")]
 impl TagsMetadata {
@@ -18515,7 +19127,7 @@ pub struct TagsCreateResponse201 {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagsCreateResponse201 { tag : opt, }
+    TagsCreateResponse201 { req[] opt[tag "tag" read_opt,] }
 }
 #[cfg(feature = "tags")]
 impl TagsCreateResponse201 {
@@ -18539,7 +19151,8 @@ pub struct ErrorWithRootCauses {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    ErrorWithRootCauses { error : req, messages : opt, root_causes : req, }
+    ErrorWithRootCauses { req[error "error" read, root_causes "root_causes" read,]
+    opt[messages "messages" read_opt,] }
 }
 #[cfg(feature = "tags")]
 pub type TagsGetResponse200 = TagsCreateResponse201;
@@ -18555,7 +19168,7 @@ pub struct TagsResource {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagsResource { resources : req, }
+    TagsResource { req[resources "resources" read,] opt[] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18569,7 +19182,8 @@ pub struct TagsResourceResourcesItem {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagsResourceResourcesItem { resource_id : opt, resource_type : opt, }
+    TagsResourceResourcesItem { req[] opt[resource_id "resource_id" read_opt,
+    resource_type "resource_type" read_opt,] }
 }
 #[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
@@ -18585,7 +19199,8 @@ pub struct VectordbListVectorDBsResponse {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbListVectorDBsResponse { total : opt, vector_dbs : opt, }
+    VectordbListVectorDBsResponse { req[] opt[total "total" read_opt, vector_dbs
+    "vector_dbs" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 /// VectorDB represents a provisioned vector database instance.
@@ -18621,9 +19236,12 @@ pub struct VectordbVectorDb {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbVectorDb { config : opt, created_at : opt, endpoints : opt, forked_from_id :
-    opt, id : opt, last_restore_id : opt, name : opt, owner_uuid : opt, project_id : opt,
-    region : opt, size : opt, status : opt, tags : opt, updated_at : opt, }
+    VectordbVectorDb { req[] opt[config "config" read_opt, created_at "created_at"
+    read_opt, endpoints "endpoints" read_opt, forked_from_id "forked_from_id" read_opt,
+    id "id" read_opt, last_restore_id "last_restore_id" read_opt, name "name" read_opt,
+    owner_uuid "owner_uuid" read_opt, project_id "project_id" read_opt, region "region"
+    read_opt, size "size" read_opt, status "status" read_opt, tags "tags" read_opt,
+    updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 /// VectorDBConfig holds optional, advanced cluster settings.
@@ -18640,8 +19258,9 @@ pub struct VectordbVectorDbConfig {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbVectorDbConfig { default_quantization : opt, enable_auto_schema : opt,
-    weaviate_version : opt, }
+    VectordbVectorDbConfig { req[] opt[default_quantization "default_quantization"
+    read_opt, enable_auto_schema "enable_auto_schema" read_opt, weaviate_version
+    "weaviate_version" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 /// VectorDBEndpoints contains the connection endpoints for a vector database instance.
@@ -18654,7 +19273,7 @@ pub struct VectordbVectorDbEndpoints {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbVectorDbEndpoints { grpc : opt, http : opt, }
+    VectordbVectorDbEndpoints { req[] opt[grpc "grpc" read_opt, http "http" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18677,8 +19296,9 @@ pub struct VectordbCreateVectorDbRequest {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbCreateVectorDbRequest { name : opt, project_id : opt, region : opt, size :
-    opt, tags : opt, }
+    VectordbCreateVectorDbRequest { req[] opt[name "name" read_opt, project_id
+    "project_id" read_opt, region "region" read_opt, size "size" read_opt, tags "tags"
+    read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18688,7 +19308,7 @@ pub struct VectordbCreateVectorDbResponse {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbCreateVectorDbResponse { vector_db : opt, }
+    VectordbCreateVectorDbResponse { req[] opt[vector_db "vector_db" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 pub type VectordbGetVectorDbResponse = VectordbCreateVectorDbResponse;
@@ -18707,7 +19327,8 @@ pub struct VectordbUpdateVectorDbRequest {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbUpdateVectorDbRequest { config : opt, id : opt, project_id : opt, }
+    VectordbUpdateVectorDbRequest { req[] opt[config "config" read_opt, id "id" read_opt,
+    project_id "project_id" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 pub type VectordbUpdateVectorDbResponse = VectordbCreateVectorDbResponse;
@@ -18719,7 +19340,7 @@ pub struct VectordbListBackupsResponse {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbListBackupsResponse { backups : opt, }
+    VectordbListBackupsResponse { req[] opt[backups "backups" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 /// Backup represents a single backup of a vector database.
@@ -18736,7 +19357,8 @@ pub struct VectordbBackup {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbBackup { backup_id : opt, completed_at : opt, started_at : opt, status : opt,
+    VectordbBackup { req[] opt[backup_id "backup_id" read_opt, completed_at
+    "completed_at" read_opt, started_at "started_at" read_opt, status "status" read_opt,]
     }
 }
 #[cfg(feature = "vector_databases")]
@@ -18751,7 +19373,8 @@ pub struct VectordbGetRestoreStatusResponse {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbGetRestoreStatusResponse { backup_id : opt, error : opt, status : opt, }
+    VectordbGetRestoreStatusResponse { req[] opt[backup_id "backup_id" read_opt, error
+    "error" read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18765,7 +19388,8 @@ pub struct VectordbRestoreBackupRequest {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbRestoreBackupRequest { backup_id : opt, id : opt, }
+    VectordbRestoreBackupRequest { req[] opt[backup_id "backup_id" read_opt, id "id"
+    read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18777,7 +19401,8 @@ pub struct VectordbRestoreBackupResponse {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbRestoreBackupResponse { backup_id : opt, status : opt, }
+    VectordbRestoreBackupResponse { req[] opt[backup_id "backup_id" read_opt, status
+    "status" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18789,7 +19414,8 @@ pub struct VectordbGetVectorDbAdminCredentialsResponse {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbGetVectorDbAdminCredentialsResponse { api_token : opt, user_id : opt, }
+    VectordbGetVectorDbAdminCredentialsResponse { req[] opt[api_token "api_token"
+    read_opt, user_id "user_id" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -18803,7 +19429,7 @@ pub struct VectordbResizeVectorDbRequest {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbResizeVectorDbRequest { id : opt, size : opt, }
+    VectordbResizeVectorDbRequest { req[] opt[id "id" read_opt, size "size" read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 pub type VectordbResizeVectorDbResponse = VectordbCreateVectorDbResponse;
@@ -18819,7 +19445,8 @@ pub struct VectordbUpdateVectorDbTagsRequest {
 }
 #[cfg(feature = "vector_databases")]
 connector_runtime::__struct_de! {
-    VectordbUpdateVectorDbTagsRequest { id : opt, tags : opt, }
+    VectordbUpdateVectorDbTagsRequest { req[] opt[id "id" read_opt, tags "tags"
+    read_opt,] }
 }
 #[cfg(feature = "vector_databases")]
 pub type VectordbUpdateVectorDbTagsResponse = VectordbCreateVectorDbResponse;
@@ -18833,7 +19460,8 @@ pub struct VolumesListResponse200 {
 }
 #[cfg(feature = "block_storage")]
 connector_runtime::__struct_de! {
-    VolumesListResponse200 { volumes : req, links : opt, meta : req, }
+    VolumesListResponse200 { req[volumes "volumes" read, meta "meta" read,] opt[links
+    "links" read_opt,] }
 }
 #[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -18860,9 +19488,11 @@ pub struct VolumeFull {
 }
 #[cfg(feature = "block_storage")]
 connector_runtime::__struct_de! {
-    VolumeFull { id : opt, droplet_ids : opt, name : opt, description : opt,
-    size_gigabytes : opt, created_at : opt, tags : opt, region : opt, filesystem_type :
-    opt, filesystem_label : opt, }
+    VolumeFull { req[] opt[id "id" read_opt, droplet_ids "droplet_ids" read_opt, name
+    "name" read_opt, description "description" read_opt, size_gigabytes "size_gigabytes"
+    read_opt, created_at "created_at" read_opt, tags "tags" read_opt, region "region"
+    read_opt, filesystem_type "filesystem_type" read_opt, filesystem_label
+    "filesystem_label" read_opt,] }
 }
 #[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -18914,9 +19544,11 @@ pub struct VolumesExt4 {
 }
 #[cfg(feature = "block_storage")]
 connector_runtime::__struct_de! {
-    VolumesExt4 { id : opt, droplet_ids : tri, name : req, description : opt,
-    size_gigabytes : req, created_at : opt, tags : tri, snapshot_id : opt,
-    filesystem_type : opt, region : req, filesystem_label : opt, }
+    VolumesExt4 { req[name "name" read, size_gigabytes "size_gigabytes" read, region
+    "region" read,] opt[id "id" read_opt, droplet_ids "droplet_ids" read, description
+    "description" read_opt, created_at "created_at" read_opt, tags "tags" read,
+    snapshot_id "snapshot_id" read_opt, filesystem_type "filesystem_type" read_opt,
+    filesystem_label "filesystem_label" read_opt,] }
 }
 #[cfg(feature = "block_storage")]
 pub type VolumesXfs = VolumesExt4;
@@ -18927,7 +19559,7 @@ pub struct VolumeVolumeFullResponse {
 }
 #[cfg(feature = "block_storage")]
 connector_runtime::__struct_de! {
-    VolumeVolumeFullResponse { volume : opt, }
+    VolumeVolumeFullResponse { req[] opt[volume "volume" read_opt,] }
 }
 #[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq)]
@@ -18980,8 +19612,8 @@ pub struct VolumeActionPostAttach {
 }
 #[cfg(feature = "block_storage_actions")]
 connector_runtime::__struct_de! {
-    VolumeActionPostAttach { type_ : req = "type", region : opt, droplet_id : req, tags :
-    tri, }
+    VolumeActionPostAttach { req[type_ "type" read, droplet_id "droplet_id" read,]
+    opt[region "region" read_opt, tags "tags" read,] }
 }
 #[cfg(feature = "block_storage_actions")]
 connector_runtime::__string_enum! {
@@ -19002,7 +19634,8 @@ pub struct VolumeActionPostDetach {
 }
 #[cfg(feature = "block_storage_actions")]
 connector_runtime::__struct_de! {
-    VolumeActionPostDetach { type_ : req = "type", region : opt, droplet_id : req, }
+    VolumeActionPostDetach { req[type_ "type" read, droplet_id "droplet_id" read,]
+    opt[region "region" read_opt,] }
 }
 #[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19011,7 +19644,7 @@ pub struct ActionVolumeActionResponse {
 }
 #[cfg(feature = "block_storage_actions")]
 connector_runtime::__struct_de! {
-    ActionVolumeActionResponse { action : opt, }
+    ActionVolumeActionResponse { req[] opt[action "action" read_opt,] }
 }
 #[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19036,9 +19669,10 @@ pub struct VolumeAction {
 }
 #[cfg(feature = "block_storage_actions")]
 connector_runtime::__struct_de! {
-    VolumeAction { type_ : opt = "type", resource_id : opt, id : opt, status : opt,
-    started_at : opt, completed_at : opt, resource_type : opt, region : opt, region_slug
-    : opt, }
+    VolumeAction { req[] opt[type_ "type" read_opt, resource_id "resource_id" read_opt,
+    id "id" read_opt, status "status" read_opt, started_at "started_at" read_opt,
+    completed_at "completed_at" read_opt, resource_type "resource_type" read_opt, region
+    "region" read_opt, region_slug "region_slug" read_opt,] }
 }
 #[cfg(feature = "block_storage")]
 pub type SnapshotSnapshotsResponse = SnapshotsGetResponse200;
@@ -19051,7 +19685,8 @@ pub struct VolumeActionsListResponse200 {
 }
 #[cfg(feature = "block_storage_actions")]
 connector_runtime::__struct_de! {
-    VolumeActionsListResponse200 { actions : opt, links : opt, meta : req, }
+    VolumeActionsListResponse200 { req[meta "meta" read,] opt[actions "actions" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq)]
@@ -19104,7 +19739,8 @@ pub struct VolumeActionPostResize {
 }
 #[cfg(feature = "block_storage_actions")]
 connector_runtime::__struct_de! {
-    VolumeActionPostResize { type_ : req = "type", region : opt, size_gigabytes : req, }
+    VolumeActionPostResize { req[type_ "type" read, size_gigabytes "size_gigabytes"
+    read,] opt[region "region" read_opt,] }
 }
 #[cfg(feature = "block_storage_actions")]
 impl VolumeActionPostResize {
@@ -19138,7 +19774,7 @@ pub struct VolumeSnapshotsCreateBody {
 }
 #[cfg(feature = "block_storage")]
 connector_runtime::__struct_de! {
-    VolumeSnapshotsCreateBody { name : req, tags : tri, }
+    VolumeSnapshotsCreateBody { req[name "name" read,] opt[tags "tags" read,] }
 }
 #[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19149,7 +19785,8 @@ pub struct VpcsListResponse200 {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcsListResponse200 { vpcs : opt, links : opt, meta : req, }
+    VpcsListResponse200 { req[meta "meta" read,] opt[vpcs "vpcs" read_opt, links "links"
+    read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsListResponse200 {
@@ -19185,8 +19822,9 @@ pub struct Vpc {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    Vpc { name : opt, description : opt, region : opt, ip_range : opt, default : opt, id
-    : opt, urn : opt, created_at : opt, }
+    Vpc { req[] opt[name "name" read_opt, description "description" read_opt, region
+    "region" read_opt, ip_range "ip_range" read_opt, default "default" read_opt, id "id"
+    read_opt, urn "urn" read_opt, created_at "created_at" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl Vpc {
@@ -19226,7 +19864,8 @@ pub struct VpcsCreateBody {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcsCreateBody { name : req, description : opt, region : req, ip_range : opt, }
+    VpcsCreateBody { req[name "name" read, region "region" read,] opt[description
+    "description" read_opt, ip_range "ip_range" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsCreateBody {
@@ -19255,7 +19894,7 @@ pub struct VpcVpcResponse {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcVpcResponse { vpc : opt, }
+    VpcVpcResponse { req[] opt[vpc "vpc" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcVpcResponse {
@@ -19281,7 +19920,8 @@ pub struct VpcsUpdateBody {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcsUpdateBody { name : req, description : opt, default : opt, }
+    VpcsUpdateBody { req[name "name" read,] opt[description "description" read_opt,
+    default "default" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsUpdateBody {
@@ -19318,7 +19958,8 @@ pub struct VpcsPatchBody {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcsPatchBody { name : opt, description : opt, default : opt, }
+    VpcsPatchBody { req[] opt[name "name" read_opt, description "description" read_opt,
+    default "default" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsPatchBody {
@@ -19348,7 +19989,8 @@ pub struct VpcsListMembersResponse200 {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcsListMembersResponse200 { members : opt, links : opt, meta : req, }
+    VpcsListMembersResponse200 { req[meta "meta" read,] opt[members "members" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsListMembersResponse200 {
@@ -19374,7 +20016,8 @@ pub struct VpcMember {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcMember { name : opt, urn : opt, created_at : opt, }
+    VpcMember { req[] opt[name "name" read_opt, urn "urn" read_opt, created_at
+    "created_at" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcMember {
@@ -19401,7 +20044,8 @@ pub struct VpcsListPeeringsResponse200 {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcsListPeeringsResponse200 { peerings : opt, links : opt, meta : req, }
+    VpcsListPeeringsResponse200 { req[meta "meta" read,] opt[peerings "peerings"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsListPeeringsResponse200 {
@@ -19431,7 +20075,8 @@ pub struct VpcPeering {
 }
 #[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 connector_runtime::__struct_de! {
-    VpcPeering { id : opt, created_at : opt, status : opt, vpc_ids : opt, name : opt, }
+    VpcPeering { req[] opt[id "id" read_opt, created_at "created_at" read_opt, status
+    "status" read_opt, vpc_ids "vpc_ids" read_opt, name "name" read_opt,] }
 }
 #[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 impl VpcPeering {
@@ -19461,7 +20106,7 @@ pub struct VpcsCreatePeeringsBody {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    VpcsCreatePeeringsBody { name : req, vpc_id : req, }
+    VpcsCreatePeeringsBody { req[name "name" read, vpc_id "vpc_id" read,] opt[] }
 }
 #[cfg(feature = "vp_cs")]
 impl VpcsCreatePeeringsBody {
@@ -19487,7 +20132,7 @@ pub struct PeeringVpcPeeringResponse {
 }
 #[cfg(feature = "vp_cs")]
 connector_runtime::__struct_de! {
-    PeeringVpcPeeringResponse { peering : opt, }
+    PeeringVpcPeeringResponse { req[] opt[peering "peering" read_opt,] }
 }
 #[cfg(feature = "vp_cs")]
 impl PeeringVpcPeeringResponse {
@@ -19508,7 +20153,7 @@ pub struct VpcPeeringUpdatable {
 }
 #[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 connector_runtime::__struct_de! {
-    VpcPeeringUpdatable { name : opt, }
+    VpcPeeringUpdatable { req[] opt[name "name" read_opt,] }
 }
 #[cfg(any(feature = "vp_cs", feature = "vpc_peerings"))]
 impl VpcPeeringUpdatable {
@@ -19535,7 +20180,8 @@ pub struct VpcPeeringsListResponse200 {
 }
 #[cfg(feature = "vpc_peerings")]
 connector_runtime::__struct_de! {
-    VpcPeeringsListResponse200 { vpc_peerings : opt, links : opt, meta : req, }
+    VpcPeeringsListResponse200 { req[meta "meta" read,] opt[vpc_peerings "vpc_peerings"
+    read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsListResponse200 {
@@ -19559,7 +20205,7 @@ pub struct VpcPeeringsCreateBody {
 }
 #[cfg(feature = "vpc_peerings")]
 connector_runtime::__struct_de! {
-    VpcPeeringsCreateBody { name : req, vpc_ids : req, }
+    VpcPeeringsCreateBody { req[name "name" read, vpc_ids "vpc_ids" read,] opt[] }
 }
 #[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsCreateBody {
@@ -19594,7 +20240,7 @@ pub struct VpcPeeringsCreateResponse202 {
 }
 #[cfg(feature = "vpc_peerings")]
 connector_runtime::__struct_de! {
-    VpcPeeringsCreateResponse202 { vpc_peering : opt, }
+    VpcPeeringsCreateResponse202 { req[] opt[vpc_peering "vpc_peering" read_opt,] }
 }
 #[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsCreateResponse202 {
@@ -19631,7 +20277,8 @@ pub struct VpcnatgatewaysListResponse200 {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcnatgatewaysListResponse200 { vpc_nat_gateways : opt, links : opt, meta : req, }
+    VpcnatgatewaysListResponse200 { req[meta "meta" read,] opt[vpc_nat_gateways
+    "vpc_nat_gateways" read_opt, links "links" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19669,10 +20316,12 @@ pub struct VpcNatGatewayGet {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayGet { id : opt, name : opt, type_ : opt = "type", state : opt, region :
-    opt, size : opt, vpcs : opt, egresses : opt, udp_timeout_seconds : opt,
-    icmp_timeout_seconds : opt, tcp_timeout_seconds : opt, created_at : opt, updated_at :
-    opt, }
+    VpcNatGatewayGet { req[] opt[id "id" read_opt, name "name" read_opt, type_ "type"
+    read_opt, state "state" read_opt, region "region" read_opt, size "size" read_opt,
+    vpcs "vpcs" read_opt, egresses "egresses" read_opt, udp_timeout_seconds
+    "udp_timeout_seconds" read_opt, icmp_timeout_seconds "icmp_timeout_seconds" read_opt,
+    tcp_timeout_seconds "tcp_timeout_seconds" read_opt, created_at "created_at" read_opt,
+    updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__string_enum! {
@@ -19697,7 +20346,8 @@ pub struct VpcNatGatewayGetVpcsItem {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayGetVpcsItem { vpc_uuid : opt, gateway_ip : opt, }
+    VpcNatGatewayGetVpcsItem { req[] opt[vpc_uuid "vpc_uuid" read_opt, gateway_ip
+    "gateway_ip" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 /// An object containing egress information for the VPC NAT gateway.
@@ -19710,7 +20360,7 @@ pub struct VpcNatGatewayGetEgresses {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayGetEgresses { public_gateways : opt, }
+    VpcNatGatewayGetEgresses { req[] opt[public_gateways "public_gateways" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19720,7 +20370,7 @@ pub struct VpcNatGatewayGetEgressesPublicGatewaysItem {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayGetEgressesPublicGatewaysItem { ipv4 : opt, }
+    VpcNatGatewayGetEgressesPublicGatewaysItem { req[] opt[ipv4 "ipv4" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -19748,9 +20398,10 @@ pub struct VpcNatGatewayCreate {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayCreate { name : req, type_ : req = "type", region : req, size : req,
-    vpcs : req, udp_timeout_seconds : opt, icmp_timeout_seconds : opt,
-    tcp_timeout_seconds : opt, }
+    VpcNatGatewayCreate { req[name "name" read, type_ "type" read, region "region" read,
+    size "size" read, vpcs "vpcs" read,] opt[udp_timeout_seconds "udp_timeout_seconds"
+    read_opt, icmp_timeout_seconds "icmp_timeout_seconds" read_opt, tcp_timeout_seconds
+    "tcp_timeout_seconds" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19763,7 +20414,8 @@ pub struct VpcNatGatewayCreateVpcsItem {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayCreateVpcsItem { vpc_uuid : req, default_gateway : opt, }
+    VpcNatGatewayCreateVpcsItem { req[vpc_uuid "vpc_uuid" read,] opt[default_gateway
+    "default_gateway" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19772,7 +20424,8 @@ pub struct VpcnatgatewaysCreateResponse202 {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcnatgatewaysCreateResponse202 { vpc_nat_gateway : opt, }
+    VpcnatgatewaysCreateResponse202 { req[] opt[vpc_nat_gateway "vpc_nat_gateway"
+    read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19781,7 +20434,8 @@ pub struct VpcnatgatewaysGetResponse200 {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcnatgatewaysGetResponse200 { vpc_nat_gateway : opt, }
+    VpcnatgatewaysGetResponse200 { req[] opt[vpc_nat_gateway "vpc_nat_gateway" read_opt,]
+    }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19805,8 +20459,10 @@ pub struct VpcNatGatewayUpdate {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayUpdate { name : req, size : req, vpcs : opt, udp_timeout_seconds : opt,
-    icmp_timeout_seconds : opt, tcp_timeout_seconds : opt, }
+    VpcNatGatewayUpdate { req[name "name" read, size "size" read,] opt[vpcs "vpcs"
+    read_opt, udp_timeout_seconds "udp_timeout_seconds" read_opt, icmp_timeout_seconds
+    "icmp_timeout_seconds" read_opt, tcp_timeout_seconds "tcp_timeout_seconds" read_opt,]
+    }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -19820,7 +20476,8 @@ pub struct VpcNatGatewayUpdateVpcsItem {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcNatGatewayUpdateVpcsItem { vpc_uuid : opt, default_gateway : opt, }
+    VpcNatGatewayUpdateVpcsItem { req[] opt[vpc_uuid "vpc_uuid" read_opt, default_gateway
+    "default_gateway" read_opt,] }
 }
 #[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19829,7 +20486,8 @@ pub struct VpcnatgatewaysUpdateResponse200 {
 }
 #[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__struct_de! {
-    VpcnatgatewaysUpdateResponse200 { vpc_nat_gateway : opt, }
+    VpcnatgatewaysUpdateResponse200 { req[] opt[vpc_nat_gateway "vpc_nat_gateway"
+    read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19840,7 +20498,8 @@ pub struct UptimeListChecksResponse200 {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    UptimeListChecksResponse200 { checks : opt, links : opt, meta : req, }
+    UptimeListChecksResponse200 { req[meta "meta" read,] opt[checks "checks" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19860,8 +20519,8 @@ pub struct Check {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    Check { id : opt, name : opt, type_ : opt = "type", target : opt, regions : opt,
-    enabled : opt, }
+    Check { req[] opt[id "id" read_opt, name "name" read_opt, type_ "type" read_opt,
+    target "target" read_opt, regions "regions" read_opt, enabled "enabled" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
@@ -19895,8 +20554,8 @@ pub struct CheckUpdatable {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    CheckUpdatable { name : opt, type_ : opt = "type", target : opt, regions : opt,
-    enabled : opt, }
+    CheckUpdatable { req[] opt[name "name" read_opt, type_ "type" read_opt, target
+    "target" read_opt, regions "regions" read_opt, enabled "enabled" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19905,7 +20564,7 @@ pub struct CheckCheckResponse {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    CheckCheckResponse { check : opt, }
+    CheckCheckResponse { req[] opt[check "check" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19914,7 +20573,7 @@ pub struct UptimeGetCheckStateResponse200 {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    UptimeGetCheckStateResponse200 { state : opt, }
+    UptimeGetCheckStateResponse200 { req[] opt[state "state" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19925,7 +20584,8 @@ pub struct State {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    State { regions : opt, previous_outage : opt, }
+    State { req[] opt[regions "regions" read_opt, previous_outage "previous_outage"
+    read_opt,] }
 }
 #[cfg(feature = "uptime")]
 /// A map of region to regional state
@@ -19936,7 +20596,7 @@ pub struct RegionalState {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    RegionalState { us_east : opt, eu_west : opt, }
+    RegionalState { req[] opt[us_east "us_east" read_opt, eu_west "eu_west" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19947,8 +20607,9 @@ pub struct RegionState {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    RegionState { status : opt, status_changed_at : opt, thirty_day_uptime_percentage :
-    optn, }
+    RegionState { req[] opt[status "status" read_opt, status_changed_at
+    "status_changed_at" read_opt, thirty_day_uptime_percentage
+    "thirty_day_uptime_percentage" read_opt_num,] }
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
@@ -19964,8 +20625,9 @@ pub struct PreviousOutage {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    PreviousOutage { region : opt, started_at : opt, ended_at : opt, duration_seconds :
-    opt, }
+    PreviousOutage { req[] opt[region "region" read_opt, started_at "started_at"
+    read_opt, ended_at "ended_at" read_opt, duration_seconds "duration_seconds"
+    read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -19976,7 +20638,8 @@ pub struct UptimeListAlertsResponse200 {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    UptimeListAlertsResponse200 { alerts : opt, links : opt, meta : req, }
+    UptimeListAlertsResponse200 { req[meta "meta" read,] opt[alerts "alerts" read_opt,
+    links "links" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20006,8 +20669,9 @@ pub struct Alert {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    Alert { id : opt, name : opt, type_ : opt = "type", threshold : opt, comparison :
-    opt, notifications : opt, period : opt, }
+    Alert { req[] opt[id "id" read_opt, name "name" read_opt, type_ "type" read_opt,
+    threshold "threshold" read_opt, comparison "comparison" read_opt, notifications
+    "notifications" read_opt, period "period" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
@@ -20030,7 +20694,7 @@ pub struct Notification {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    Notification { email : req, slack : req, }
+    Notification { req[email "email" read, slack "slack" read,] opt[] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20042,7 +20706,7 @@ pub struct NotificationSlackItem {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    NotificationSlackItem { channel : req, url : req, }
+    NotificationSlackItem { req[channel "channel" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
@@ -20057,7 +20721,7 @@ pub struct AlertAlertResponse {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    AlertAlertResponse { alert : opt, }
+    AlertAlertResponse { req[] opt[alert "alert" read_opt,] }
 }
 #[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -20084,8 +20748,9 @@ pub struct AlertUpdatable {
 }
 #[cfg(feature = "uptime")]
 connector_runtime::__struct_de! {
-    AlertUpdatable { name : opt, type_ : opt = "type", threshold : opt, comparison : opt,
-    notifications : opt, period : opt, }
+    AlertUpdatable { req[] opt[name "name" read_opt, type_ "type" read_opt, threshold
+    "threshold" read_opt, comparison "comparison" read_opt, notifications "notifications"
+    read_opt, period "period" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// List of Agents
@@ -20100,7 +20765,8 @@ pub struct ApiListAgentsOutputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListAgentsOutputPublic { agents : opt, links : opt, meta : opt, }
+    ApiListAgentsOutputPublic { req[] opt[agents "agents" read_opt, links "links"
+    read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// A GenAI Agent's configuration
@@ -20181,15 +20847,22 @@ pub struct ApiAgentPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentPublic { chatbot : opt, chatbot_identifiers : opt, created_at : opt,
-    deployment : opt, description : opt, if_case : opt, instruction : opt, k : opt,
-    max_tokens : opt, mcp_servers : opt, model : opt, model_router : opt, name : opt,
-    project_id : opt, provide_citations : opt, reasoning_effort : opt, region : opt,
-    retrieval_method : opt, route_created_at : opt, route_created_by : opt, route_name :
-    opt, route_uuid : opt, tags : opt, temperature : optn, template : opt,
-    thinking_token_budget : opt, top_p : optn, updated_at : opt, url : opt, user_id :
-    opt, uuid : opt, version_hash : opt, web_fetch_enabled : opt, web_search_enabled :
-    opt, }
+    ApiAgentPublic { req[] opt[chatbot "chatbot" read_opt, chatbot_identifiers
+    "chatbot_identifiers" read_opt, created_at "created_at" read_opt, deployment
+    "deployment" read_opt, description "description" read_opt, if_case "if_case"
+    read_opt, instruction "instruction" read_opt, k "k" read_opt, max_tokens "max_tokens"
+    read_opt, mcp_servers "mcp_servers" read_opt, model "model" read_opt, model_router
+    "model_router" read_opt, name "name" read_opt, project_id "project_id" read_opt,
+    provide_citations "provide_citations" read_opt, reasoning_effort "reasoning_effort"
+    read_opt, region "region" read_opt, retrieval_method "retrieval_method" read_opt,
+    route_created_at "route_created_at" read_opt, route_created_by "route_created_by"
+    read_opt, route_name "route_name" read_opt, route_uuid "route_uuid" read_opt, tags
+    "tags" read_opt, temperature "temperature" read_opt_num, template "template"
+    read_opt, thinking_token_budget "thinking_token_budget" read_opt, top_p "top_p"
+    read_opt_num, updated_at "updated_at" read_opt, url "url" read_opt, user_id "user_id"
+    read_opt, uuid "uuid" read_opt, version_hash "version_hash" read_opt,
+    web_fetch_enabled "web_fetch_enabled" read_opt, web_search_enabled
+    "web_search_enabled" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// A Chatbot
@@ -20206,8 +20879,10 @@ pub struct ApiChatbot {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiChatbot { allowed_domains : opt, button_background_color : opt, logo : opt, name :
-    opt, primary_color : opt, secondary_color : opt, starting_message : opt, }
+    ApiChatbot { req[] opt[allowed_domains "allowed_domains" read_opt,
+    button_background_color "button_background_color" read_opt, logo "logo" read_opt,
+    name "name" read_opt, primary_color "primary_color" read_opt, secondary_color
+    "secondary_color" read_opt, starting_message "starting_message" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Agent Chatbot Identifier
@@ -20218,7 +20893,8 @@ pub struct ApiAgentChatbotIdentifier {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentChatbotIdentifier { agent_chatbot_identifier : opt, }
+    ApiAgentChatbotIdentifier { req[] opt[agent_chatbot_identifier
+    "agent_chatbot_identifier" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Description of deployment
@@ -20244,8 +20920,9 @@ pub struct ApiDeployment {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDeployment { created_at : opt, name : opt, status : opt, updated_at : opt, url :
-    opt, uuid : opt, visibility : opt, }
+    ApiDeployment { req[] opt[created_at "created_at" read_opt, name "name" read_opt,
+    status "status" read_opt, updated_at "updated_at" read_opt, url "url" read_opt, uuid
+    "uuid" read_opt, visibility "visibility" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -20291,8 +20968,9 @@ pub struct ApiMcpServer {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiMcpServer { allowed_tools : opt, authorization : opt, headers : opt, server_label
-    : opt, server_url : opt, }
+    ApiMcpServer { req[] opt[allowed_tools "allowed_tools" read_opt, authorization
+    "authorization" read_opt, headers "headers" read_opt, server_label "server_label"
+    read_opt, server_url "server_url" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Description of a Model
@@ -20358,14 +21036,21 @@ pub struct ApiModel {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModel { agreement : opt, benchmark_score : opt, capabilities : opt, context_window
-    : opt, created_at : opt, endpoints : opt, inference_name : opt, inference_version :
-    opt, is_foundational : opt, kb_default_chunk_size : opt, kb_max_chunk_size : opt,
-    kb_min_chunk_size : opt, lifecycle_status : opt, metadata : opt, modalities : opt,
-    name : opt, parameter_count : optn, parent_uuid : opt, provider : opt,
-    reasoning_efforts : opt, settings : opt, thinking : opt, type_ : opt = "type",
-    updated_at : opt, upload_complete : opt, url : opt, usecases : opt, uuid : opt,
-    version : opt, }
+    ApiModel { req[] opt[agreement "agreement" read_opt, benchmark_score
+    "benchmark_score" read_opt, capabilities "capabilities" read_opt, context_window
+    "context_window" read_opt, created_at "created_at" read_opt, endpoints "endpoints"
+    read_opt, inference_name "inference_name" read_opt, inference_version
+    "inference_version" read_opt, is_foundational "is_foundational" read_opt,
+    kb_default_chunk_size "kb_default_chunk_size" read_opt, kb_max_chunk_size
+    "kb_max_chunk_size" read_opt, kb_min_chunk_size "kb_min_chunk_size" read_opt,
+    lifecycle_status "lifecycle_status" read_opt, metadata "metadata" read_opt,
+    modalities "modalities" read_opt, name "name" read_opt, parameter_count
+    "parameter_count" read_opt_num, parent_uuid "parent_uuid" read_opt, provider
+    "provider" read_opt, reasoning_efforts "reasoning_efforts" read_opt, settings
+    "settings" read_opt, thinking "thinking" read_opt, type_ "type" read_opt, updated_at
+    "updated_at" read_opt, upload_complete "upload_complete" read_opt, url "url"
+    read_opt, usecases "usecases" read_opt, uuid "uuid" read_opt, version "version"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Agreement Description
@@ -20378,7 +21063,8 @@ pub struct ApiAgreement {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgreement { description : opt, name : opt, url : opt, uuid : opt, }
+    ApiAgreement { req[] opt[description "description" read_opt, name "name" read_opt,
+    url "url" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// An available endpoint for a model and its capabilities
@@ -20391,7 +21077,8 @@ pub struct ApiModelEndpoint {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelEndpoint { capabilities : opt, endpoint : opt, }
+    ApiModelEndpoint { req[] opt[capabilities "capabilities" read_opt, endpoint
+    "endpoint" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Input/output modalities
@@ -20402,7 +21089,7 @@ pub struct ApiModelModalities {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelModalities { input : opt, output : opt, }
+    ApiModelModalities { req[] opt[input "input" read_opt, output "output" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -20433,8 +21120,10 @@ pub struct ApiModelSetting {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelSetting { default_string : opt, default_value : optn, max : optn, min : optn,
-    name : opt, options : opt, step : optn, type_ : opt = "type", }
+    ApiModelSetting { req[] opt[default_string "default_string" read_opt, default_value
+    "default_value" read_opt_num, max "max" read_opt_num, min "min" read_opt_num, name
+    "name" read_opt, options "options" read_opt, step "step" read_opt_num, type_ "type"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -20474,7 +21163,8 @@ pub struct ApiModelVersion {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelVersion { major : opt, minor : opt, patch : opt, }
+    ApiModelVersion { req[] opt[major "major" read_opt, minor "minor" read_opt, patch
+    "patch" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Model router
@@ -20496,8 +21186,9 @@ pub struct ApiModelRouter {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelRouter { config : opt, created_at : opt, description : opt, name : opt,
-    regions : opt, updated_at : opt, uuid : opt, }
+    ApiModelRouter { req[] opt[config "config" read_opt, created_at "created_at"
+    read_opt, description "description" read_opt, name "name" read_opt, regions "regions"
+    read_opt, updated_at "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -20509,7 +21200,8 @@ pub struct ApiModelRouterConfig {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelRouterConfig { fallback_models : opt, policies : opt, }
+    ApiModelRouterConfig { req[] opt[fallback_models "fallback_models" read_opt, policies
+    "policies" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Model router policy
@@ -20530,8 +21222,9 @@ pub struct ApiModelRouterTaskPolicy {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelRouterTaskPolicy { custom_task : opt, models : opt, selection_policy : opt,
-    task_slug : opt, }
+    ApiModelRouterTaskPolicy { req[] opt[custom_task "custom_task" read_opt, models
+    "models" read_opt, selection_policy "selection_policy" read_opt, task_slug
+    "task_slug" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Task definition embedded in a model router config.
@@ -20546,7 +21239,8 @@ pub struct ApiModelRouterTaskDetails {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelRouterTaskDetails { description : opt, name : opt, }
+    ApiModelRouterTaskDetails { req[] opt[description "description" read_opt, name "name"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Selection policy preference for choosing among assigned models.
@@ -20558,7 +21252,7 @@ pub struct ApiModelRouterSelectionPolicy {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelRouterSelectionPolicy { prefer : opt, }
+    ApiModelRouterSelectionPolicy { req[] opt[prefer "prefer" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -20616,11 +21310,14 @@ pub struct ApiAgentTemplate {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentTemplate { created_at : opt, description : opt, guardrails : opt, instruction
-    : opt, k : opt, knowledge_bases : opt, long_description : opt, max_tokens : opt,
-    model : opt, name : opt, short_description : opt, summary : opt, tags : opt,
-    temperature : optn, template_type : opt, top_p : optn, updated_at : opt, uuid : opt,
-    }
+    ApiAgentTemplate { req[] opt[created_at "created_at" read_opt, description
+    "description" read_opt, guardrails "guardrails" read_opt, instruction "instruction"
+    read_opt, k "k" read_opt, knowledge_bases "knowledge_bases" read_opt,
+    long_description "long_description" read_opt, max_tokens "max_tokens" read_opt, model
+    "model" read_opt, name "name" read_opt, short_description "short_description"
+    read_opt, summary "summary" read_opt, tags "tags" read_opt, temperature "temperature"
+    read_opt_num, template_type "template_type" read_opt, top_p "top_p" read_opt_num,
+    updated_at "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -20632,7 +21329,8 @@ pub struct ApiAgentTemplateGuardrail {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentTemplateGuardrail { priority : opt, uuid : opt, }
+    ApiAgentTemplateGuardrail { req[] opt[priority "priority" read_opt, uuid "uuid"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Knowledgebase Description
@@ -20666,10 +21364,13 @@ pub struct ApiKnowledgeBase {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiKnowledgeBase { added_to_agent_at : opt, created_at : opt, database_id : opt,
-    embedding_model_uuid : opt, is_public : opt, last_indexing_job : opt, name : opt,
-    project_id : opt, region : opt, reranking_config : opt, tags : opt, updated_at : opt,
-    user_id : opt, uuid : opt, }
+    ApiKnowledgeBase { req[] opt[added_to_agent_at "added_to_agent_at" read_opt,
+    created_at "created_at" read_opt, database_id "database_id" read_opt,
+    embedding_model_uuid "embedding_model_uuid" read_opt, is_public "is_public" read_opt,
+    last_indexing_job "last_indexing_job" read_opt, name "name" read_opt, project_id
+    "project_id" read_opt, region "region" read_opt, reranking_config "reranking_config"
+    read_opt, tags "tags" read_opt, updated_at "updated_at" read_opt, user_id "user_id"
+    read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// IndexingJob description
@@ -20703,10 +21404,14 @@ pub struct ApiIndexingJob {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiIndexingJob { completed_datasources : opt, created_at : opt, data_source_jobs :
-    opt, data_source_uuids : opt, finished_at : opt, is_report_available : opt,
-    knowledge_base_uuid : opt, phase : opt, started_at : opt, status : opt, tokens : opt,
-    total_datasources : opt, total_tokens : opt, updated_at : opt, uuid : opt, }
+    ApiIndexingJob { req[] opt[completed_datasources "completed_datasources" read_opt,
+    created_at "created_at" read_opt, data_source_jobs "data_source_jobs" read_opt,
+    data_source_uuids "data_source_uuids" read_opt, finished_at "finished_at" read_opt,
+    is_report_available "is_report_available" read_opt, knowledge_base_uuid
+    "knowledge_base_uuid" read_opt, phase "phase" read_opt, started_at "started_at"
+    read_opt, status "status" read_opt, tokens "tokens" read_opt, total_datasources
+    "total_datasources" read_opt, total_tokens "total_tokens" read_opt, updated_at
+    "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -20741,11 +21446,14 @@ pub struct ApiIndexedDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiIndexedDataSource { completed_at : opt, data_source_uuid : opt, error_details :
-    opt, error_msg : opt, failed_item_count : opt, indexed_file_count : opt,
-    indexed_item_count : opt, removed_item_count : opt, skipped_item_count : opt,
-    started_at : opt, status : opt, total_bytes : opt, total_bytes_indexed : opt,
-    total_file_count : opt, }
+    ApiIndexedDataSource { req[] opt[completed_at "completed_at" read_opt,
+    data_source_uuid "data_source_uuid" read_opt, error_details "error_details" read_opt,
+    error_msg "error_msg" read_opt, failed_item_count "failed_item_count" read_opt,
+    indexed_file_count "indexed_file_count" read_opt, indexed_item_count
+    "indexed_item_count" read_opt, removed_item_count "removed_item_count" read_opt,
+    skipped_item_count "skipped_item_count" read_opt, started_at "started_at" read_opt,
+    status "status" read_opt, total_bytes "total_bytes" read_opt, total_bytes_indexed
+    "total_bytes_indexed" read_opt, total_file_count "total_file_count" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -20788,7 +21496,8 @@ pub struct ApiRerankingConfiguration {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiRerankingConfiguration { enabled : opt, model : opt, }
+    ApiRerankingConfiguration { req[] opt[enabled "enabled" read_opt, model "model"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -20806,7 +21515,7 @@ pub struct ApiLinks {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiLinks { pages : opt, }
+    ApiLinks { req[] opt[pages "pages" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about how to reach other pages
@@ -20823,7 +21532,8 @@ pub struct ApiPages {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPages { first : opt, last : opt, next : opt, previous : opt, }
+    ApiPages { req[] opt[first "first" read_opt, last "last" read_opt, next "next"
+    read_opt, previous "previous" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Meta information about the data set
@@ -20838,7 +21548,8 @@ pub struct ApiMeta {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiMeta { page : opt, pages : opt, total : opt, }
+    ApiMeta { req[] opt[page "page" read_opt, pages "pages" read_opt, total "total"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Parameters for Agent Creation
@@ -20899,12 +21610,17 @@ pub struct ApiCreateAgentInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateAgentInputPublic { anthropic_key_uuid : opt, description : opt, instruction
-    : opt, knowledge_base_uuid : opt, mcp_servers : opt, model_provider_key_uuid : opt,
-    model_router_uuid : opt, model_uuid : opt, name : opt, open_ai_key_uuid : opt,
-    project_id : opt, reasoning_effort : opt, region : opt, router_preset_slug : opt,
-    tags : opt, thinking_token_budget : opt, web_fetch_enabled : opt, web_search_enabled
-    : opt, workspace_uuid : opt, }
+    ApiCreateAgentInputPublic { req[] opt[anthropic_key_uuid "anthropic_key_uuid"
+    read_opt, description "description" read_opt, instruction "instruction" read_opt,
+    knowledge_base_uuid "knowledge_base_uuid" read_opt, mcp_servers "mcp_servers"
+    read_opt, model_provider_key_uuid "model_provider_key_uuid" read_opt,
+    model_router_uuid "model_router_uuid" read_opt, model_uuid "model_uuid" read_opt,
+    name "name" read_opt, open_ai_key_uuid "open_ai_key_uuid" read_opt, project_id
+    "project_id" read_opt, reasoning_effort "reasoning_effort" read_opt, region "region"
+    read_opt, router_preset_slug "router_preset_slug" read_opt, tags "tags" read_opt,
+    thinking_token_budget "thinking_token_budget" read_opt, web_fetch_enabled
+    "web_fetch_enabled" read_opt, web_search_enabled "web_search_enabled" read_opt,
+    workspace_uuid "workspace_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created Agent
@@ -20915,7 +21631,7 @@ pub struct ApiCreateAgentOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateAgentOutput { agent : opt, }
+    ApiCreateAgentOutput { req[] opt[agent "agent" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// An Agent
@@ -21013,18 +21729,29 @@ pub struct ApiAgent {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgent { anthropic_api_key : opt, api_key_infos : opt, api_keys : opt, chatbot :
-    opt, chatbot_identifiers : opt, child_agents : opt, conversation_logs_enabled : opt,
-    created_at : opt, deployment : opt, description : opt, functions : opt, guardrails :
-    opt, if_case : opt, instruction : opt, k : opt, knowledge_bases : opt, logging_config
-    : opt, max_tokens : opt, mcp_servers : opt, model : opt, model_provider_key : opt,
-    model_router : opt, name : opt, openai_api_key : opt, parent_agents : opt, project_id
-    : opt, provide_citations : opt, reasoning_effort : opt, region : opt,
-    retrieval_method : opt, route_created_at : opt, route_created_by : opt, route_name :
-    opt, route_uuid : opt, tags : opt, temperature : optn, template : opt,
-    thinking_token_budget : opt, top_p : optn, updated_at : opt, url : opt, user_id :
-    opt, uuid : opt, version_hash : opt, vpc_egress_ips : opt, vpc_uuid : opt,
-    web_fetch_enabled : opt, web_search_enabled : opt, workspace : opt, }
+    ApiAgent { req[] opt[anthropic_api_key "anthropic_api_key" read_opt, api_key_infos
+    "api_key_infos" read_opt, api_keys "api_keys" read_opt, chatbot "chatbot" read_opt,
+    chatbot_identifiers "chatbot_identifiers" read_opt, child_agents "child_agents"
+    read_opt, conversation_logs_enabled "conversation_logs_enabled" read_opt, created_at
+    "created_at" read_opt, deployment "deployment" read_opt, description "description"
+    read_opt, functions "functions" read_opt, guardrails "guardrails" read_opt, if_case
+    "if_case" read_opt, instruction "instruction" read_opt, k "k" read_opt,
+    knowledge_bases "knowledge_bases" read_opt, logging_config "logging_config" read_opt,
+    max_tokens "max_tokens" read_opt, mcp_servers "mcp_servers" read_opt, model "model"
+    read_opt, model_provider_key "model_provider_key" read_opt, model_router
+    "model_router" read_opt, name "name" read_opt, openai_api_key "openai_api_key"
+    read_opt, parent_agents "parent_agents" read_opt, project_id "project_id" read_opt,
+    provide_citations "provide_citations" read_opt, reasoning_effort "reasoning_effort"
+    read_opt, region "region" read_opt, retrieval_method "retrieval_method" read_opt,
+    route_created_at "route_created_at" read_opt, route_created_by "route_created_by"
+    read_opt, route_name "route_name" read_opt, route_uuid "route_uuid" read_opt, tags
+    "tags" read_opt, temperature "temperature" read_opt_num, template "template"
+    read_opt, thinking_token_budget "thinking_token_budget" read_opt, top_p "top_p"
+    read_opt_num, updated_at "updated_at" read_opt, url "url" read_opt, user_id "user_id"
+    read_opt, uuid "uuid" read_opt, version_hash "version_hash" read_opt, vpc_egress_ips
+    "vpc_egress_ips" read_opt, vpc_uuid "vpc_uuid" read_opt, web_fetch_enabled
+    "web_fetch_enabled" read_opt, web_search_enabled "web_search_enabled" read_opt,
+    workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Anthropic API Key Info
@@ -21045,8 +21772,9 @@ pub struct ApiAnthropicApiKeyInfo {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAnthropicApiKeyInfo { created_at : opt, created_by : opt, deleted_at : opt, name :
-    opt, updated_at : opt, uuid : opt, }
+    ApiAnthropicApiKeyInfo { req[] opt[created_at "created_at" read_opt, created_by
+    "created_by" read_opt, deleted_at "deleted_at" read_opt, name "name" read_opt,
+    updated_at "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Agent API Key Info
@@ -21066,8 +21794,9 @@ pub struct ApiAgentApiKeyInfo {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentApiKeyInfo { created_at : opt, created_by : opt, deleted_at : opt, name :
-    opt, secret_key : opt, uuid : opt, }
+    ApiAgentApiKeyInfo { req[] opt[created_at "created_at" read_opt, created_by
+    "created_by" read_opt, deleted_at "deleted_at" read_opt, name "name" read_opt,
+    secret_key "secret_key" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Agent API Key
@@ -21078,7 +21807,7 @@ pub struct ApiAgentApiKey {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentApiKey { api_key : opt, }
+    ApiAgentApiKey { req[] opt[api_key "api_key" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Description missing
@@ -21107,9 +21836,12 @@ pub struct ApiAgentFunction {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentFunction { api_key : opt, created_at : opt, created_by : opt, description :
-    opt, faas_name : opt, faas_namespace : opt, input_schema : opt, name : opt,
-    output_schema : opt, updated_at : opt, url : opt, uuid : opt, }
+    ApiAgentFunction { req[] opt[api_key "api_key" read_opt, created_at "created_at"
+    read_opt, created_by "created_by" read_opt, description "description" read_opt,
+    faas_name "faas_name" read_opt, faas_namespace "faas_namespace" read_opt,
+    input_schema "input_schema" read_opt, name "name" read_opt, output_schema
+    "output_schema" read_opt, updated_at "updated_at" read_opt, url "url" read_opt, uuid
+    "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// A Agent Guardrail
@@ -21131,10 +21863,12 @@ pub struct ApiAgentGuardrail {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentGuardrail { agent_uuid : opt, created_at : opt, default_response : opt,
-    description : opt, guardrail_uuid : opt, is_attached : opt, is_default : opt,
-    metadata : opt, name : opt, priority : opt, type_ : opt = "type", updated_at : opt,
-    uuid : opt, }
+    ApiAgentGuardrail { req[] opt[agent_uuid "agent_uuid" read_opt, created_at
+    "created_at" read_opt, default_response "default_response" read_opt, description
+    "description" read_opt, guardrail_uuid "guardrail_uuid" read_opt, is_attached
+    "is_attached" read_opt, is_default "is_default" read_opt, metadata "metadata"
+    read_opt, name "name" read_opt, priority "priority" read_opt, type_ "type" read_opt,
+    updated_at "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -21161,9 +21895,11 @@ pub struct ApiAgentLoggingConfig {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentLoggingConfig { galileo_project_id : opt, galileo_project_name : opt,
-    insights_enabled : opt, insights_enabled_at : opt, log_stream_id : opt,
-    log_stream_name : opt, }
+    ApiAgentLoggingConfig { req[] opt[galileo_project_id "galileo_project_id" read_opt,
+    galileo_project_name "galileo_project_name" read_opt, insights_enabled
+    "insights_enabled" read_opt, insights_enabled_at "insights_enabled_at" read_opt,
+    log_stream_id "log_stream_id" read_opt, log_stream_name "log_stream_name" read_opt,]
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21186,8 +21922,10 @@ pub struct ApiModelProviderKeyInfo {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelProviderKeyInfo { api_key_uuid : opt, created_at : opt, created_by : opt,
-    deleted_at : opt, models : opt, name : opt, provider : opt, updated_at : opt, }
+    ApiModelProviderKeyInfo { req[] opt[api_key_uuid "api_key_uuid" read_opt, created_at
+    "created_at" read_opt, created_by "created_by" read_opt, deleted_at "deleted_at"
+    read_opt, models "models" read_opt, name "name" read_opt, provider "provider"
+    read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// OpenAI API Key Info
@@ -21210,8 +21948,9 @@ pub struct ApiOpenAiapiKeyInfo {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiOpenAiapiKeyInfo { created_at : opt, created_by : opt, deleted_at : opt, models :
-    opt, name : opt, updated_at : opt, uuid : opt, }
+    ApiOpenAiapiKeyInfo { req[] opt[created_at "created_at" read_opt, created_by
+    "created_by" read_opt, deleted_at "deleted_at" read_opt, models "models" read_opt,
+    name "name" read_opt, updated_at "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21239,9 +21978,11 @@ pub struct ApiWorkspace {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiWorkspace { agents : opt, created_at : opt, created_by : opt, created_by_email :
-    opt, deleted_at : opt, description : opt, evaluation_test_cases : opt, name : opt,
-    updated_at : opt, uuid : opt, }
+    ApiWorkspace { req[] opt[agents "agents" read_opt, created_at "created_at" read_opt,
+    created_by "created_by" read_opt, created_by_email "created_by_email" read_opt,
+    deleted_at "deleted_at" read_opt, description "description" read_opt,
+    evaluation_test_cases "evaluation_test_cases" read_opt, name "name" read_opt,
+    updated_at "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21267,11 +22008,16 @@ pub struct ApiEvaluationTestCase {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationTestCase { archived_at : opt, created_at : opt, created_by_user_email :
-    opt, created_by_user_id : opt, dataset : opt, dataset_name : opt, dataset_uuid : opt,
-    description : opt, latest_version_number_of_runs : opt, metrics : opt, name : opt,
-    star_metric : opt, test_case_uuid : opt, total_runs : opt, updated_at : opt,
-    updated_by_user_email : opt, updated_by_user_id : opt, version : opt, }
+    ApiEvaluationTestCase { req[] opt[archived_at "archived_at" read_opt, created_at
+    "created_at" read_opt, created_by_user_email "created_by_user_email" read_opt,
+    created_by_user_id "created_by_user_id" read_opt, dataset "dataset" read_opt,
+    dataset_name "dataset_name" read_opt, dataset_uuid "dataset_uuid" read_opt,
+    description "description" read_opt, latest_version_number_of_runs
+    "latest_version_number_of_runs" read_opt, metrics "metrics" read_opt, name "name"
+    read_opt, star_metric "star_metric" read_opt, test_case_uuid "test_case_uuid"
+    read_opt, total_runs "total_runs" read_opt, updated_at "updated_at" read_opt,
+    updated_by_user_email "updated_by_user_email" read_opt, updated_by_user_id
+    "updated_by_user_id" read_opt, version "version" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21292,8 +22038,10 @@ pub struct ApiEvaluationDataset {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationDataset { created_at : opt, dataset_name : opt, dataset_type : opt,
-    dataset_uuid : opt, file_size : opt, has_ground_truth : opt, row_count : opt, }
+    ApiEvaluationDataset { req[] opt[created_at "created_at" read_opt, dataset_name
+    "dataset_name" read_opt, dataset_type "dataset_type" read_opt, dataset_uuid
+    "dataset_uuid" read_opt, file_size "file_size" read_opt, has_ground_truth
+    "has_ground_truth" read_opt, row_count "row_count" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -21337,10 +22085,14 @@ pub struct ApiEvaluationMetric {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationMetric { associated_presets : opt, category : opt, custom_eval_config :
-    opt, description : opt, evaluation_scope : opt, inverted : opt, is_metric_goal : opt,
-    metric_name : opt, metric_rank : opt, metric_type : opt, metric_uuid : opt,
-    metric_value_type : opt, range_max : optn, range_min : optn, source : opt, }
+    ApiEvaluationMetric { req[] opt[associated_presets "associated_presets" read_opt,
+    category "category" read_opt, custom_eval_config "custom_eval_config" read_opt,
+    description "description" read_opt, evaluation_scope "evaluation_scope" read_opt,
+    inverted "inverted" read_opt, is_metric_goal "is_metric_goal" read_opt, metric_name
+    "metric_name" read_opt, metric_rank "metric_rank" read_opt, metric_type "metric_type"
+    read_opt, metric_uuid "metric_uuid" read_opt, metric_value_type "metric_value_type"
+    read_opt, range_max "range_max" read_opt_num, range_min "range_min" read_opt_num,
+    source "source" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// AssociatedModelEvaluationPreset identifies a saved model evaluation preset
@@ -21355,7 +22107,8 @@ pub struct ApiAssociatedModelEvaluationPreset {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAssociatedModelEvaluationPreset { eval_preset_uuid : opt, name : opt, }
+    ApiAssociatedModelEvaluationPreset { req[] opt[eval_preset_uuid "eval_preset_uuid"
+    read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -21389,8 +22142,10 @@ pub struct ApiCustomEvaluationMetricConfig {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCustomEvaluationMetricConfig { created_at : opt, deleted_at : opt,
-    requires_ground_truth : opt, scoring_prompt : opt, updated_at : opt, }
+    ApiCustomEvaluationMetricConfig { req[] opt[created_at "created_at" read_opt,
+    deleted_at "deleted_at" read_opt, requires_ground_truth "requires_ground_truth"
+    read_opt, scoring_prompt "scoring_prompt" read_opt, updated_at "updated_at"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -21443,8 +22198,9 @@ pub struct ApiStarMetric {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiStarMetric { metric_uuid : opt, name : opt, success_threshold : optn,
-    success_threshold_pct : opt, }
+    ApiStarMetric { req[] opt[metric_uuid "metric_uuid" read_opt, name "name" read_opt,
+    success_threshold "success_threshold" read_opt_num, success_threshold_pct
+    "success_threshold_pct" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21458,7 +22214,8 @@ pub struct ApiListAgentApiKeysOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListAgentApiKeysOutput { api_key_infos : opt, links : opt, meta : opt, }
+    ApiListAgentApiKeysOutput { req[] opt[api_key_infos "api_key_infos" read_opt, links
+    "links" read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21472,7 +22229,8 @@ pub struct ApiCreateAgentApiKeyInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateAgentApiKeyInputPublic { agent_uuid : opt, name : opt, }
+    ApiCreateAgentApiKeyInputPublic { req[] opt[agent_uuid "agent_uuid" read_opt, name
+    "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21482,7 +22240,7 @@ pub struct ApiCreateAgentApiKeyOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateAgentApiKeyOutput { api_key_info : opt, }
+    ApiCreateAgentApiKeyOutput { req[] opt[api_key_info "api_key_info" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21499,7 +22257,8 @@ pub struct ApiUpdateAgentApiKeyInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateAgentApiKeyInputPublic { agent_uuid : opt, api_key_uuid : opt, name : opt, }
+    ApiUpdateAgentApiKeyInputPublic { req[] opt[agent_uuid "agent_uuid" read_opt,
+    api_key_uuid "api_key_uuid" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateAgentApiKeyOutput = ApiCreateAgentApiKeyOutput;
@@ -21535,9 +22294,10 @@ pub struct ApiLinkAgentFunctionInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiLinkAgentFunctionInputPublic { agent_uuid : opt, description : opt, faas_name :
-    opt, faas_namespace : opt, function_name : opt, input_schema : opt, output_schema :
-    opt, }
+    ApiLinkAgentFunctionInputPublic { req[] opt[agent_uuid "agent_uuid" read_opt,
+    description "description" read_opt, faas_name "faas_name" read_opt, faas_namespace
+    "faas_namespace" read_opt, function_name "function_name" read_opt, input_schema
+    "input_schema" read_opt, output_schema "output_schema" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly function linked agent
@@ -21573,9 +22333,11 @@ pub struct ApiUpdateAgentFunctionInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateAgentFunctionInputPublic { agent_uuid : opt, description : opt, faas_name :
-    opt, faas_namespace : opt, function_name : opt, function_uuid : opt, input_schema :
-    opt, output_schema : opt, }
+    ApiUpdateAgentFunctionInputPublic { req[] opt[agent_uuid "agent_uuid" read_opt,
+    description "description" read_opt, faas_name "faas_name" read_opt, faas_namespace
+    "faas_namespace" read_opt, function_name "function_name" read_opt, function_uuid
+    "function_uuid" read_opt, input_schema "input_schema" read_opt, output_schema
+    "output_schema" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The updated agent
@@ -21596,7 +22358,8 @@ pub struct ApiLinkAgentGuardrailsInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiLinkAgentGuardrailsInputPublic { agent_uuid : opt, guardrails : opt, }
+    ApiLinkAgentGuardrailsInputPublic { req[] opt[agent_uuid "agent_uuid" read_opt,
+    guardrails "guardrails" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -21610,7 +22373,8 @@ pub struct ApiAgentGuardrailInput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentGuardrailInput { guardrail_uuid : opt, priority : opt, }
+    ApiAgentGuardrailInput { req[] opt[guardrail_uuid "guardrail_uuid" read_opt, priority
+    "priority" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated agent
@@ -21646,8 +22410,9 @@ pub struct ApiUpdateLinkedAgentInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateLinkedAgentInputPublic { child_agent_uuid : opt, if_case : opt,
-    parent_agent_uuid : opt, route_name : opt, uuid : opt, }
+    ApiUpdateLinkedAgentInputPublic { req[] opt[child_agent_uuid "child_agent_uuid"
+    read_opt, if_case "if_case" read_opt, parent_agent_uuid "parent_agent_uuid" read_opt,
+    route_name "route_name" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated linkage
@@ -21663,8 +22428,9 @@ pub struct ApiUpdateLinkedAgentOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateLinkedAgentOutput { child_agent_uuid : opt, parent_agent_uuid : opt,
-    rollback : opt, uuid : opt, }
+    ApiUpdateLinkedAgentOutput { req[] opt[child_agent_uuid "child_agent_uuid" read_opt,
+    parent_agent_uuid "parent_agent_uuid" read_opt, rollback "rollback" read_opt, uuid
+    "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information for linking an agent
@@ -21684,8 +22450,9 @@ pub struct ApiLinkAgentInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiLinkAgentInputPublic { child_agent_uuid : opt, if_case : opt, parent_agent_uuid :
-    opt, route_name : opt, }
+    ApiLinkAgentInputPublic { req[] opt[child_agent_uuid "child_agent_uuid" read_opt,
+    if_case "if_case" read_opt, parent_agent_uuid "parent_agent_uuid" read_opt,
+    route_name "route_name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly linked agent
@@ -21698,7 +22465,8 @@ pub struct ApiLinkAgentOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiLinkAgentOutput { child_agent_uuid : opt, parent_agent_uuid : opt, }
+    ApiLinkAgentOutput { req[] opt[child_agent_uuid "child_agent_uuid" read_opt,
+    parent_agent_uuid "parent_agent_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a removed linkage
@@ -21792,14 +22560,21 @@ pub struct ApiUpdateAgentInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateAgentInputPublic { agent_log_insights_enabled : opt, allowed_domains : opt,
-    anthropic_key_uuid : opt, clear_mcp_servers : opt, conversation_logs_enabled : opt,
-    description : opt, instruction : opt, k : opt, max_tokens : opt, mcp_servers : opt,
-    model_provider_key_uuid : opt, model_router_uuid : opt, model_uuid : opt, name : opt,
-    open_ai_key_uuid : opt, project_id : opt, provide_citations : opt, reasoning_effort :
-    opt, retrieval_method : opt, router_preset_slug : opt, tags : opt, temperature :
-    optn, thinking_token_budget : opt, top_p : optn, uuid : opt, web_fetch_enabled : opt,
-    web_search_enabled : opt, }
+    ApiUpdateAgentInputPublic { req[] opt[agent_log_insights_enabled
+    "agent_log_insights_enabled" read_opt, allowed_domains "allowed_domains" read_opt,
+    anthropic_key_uuid "anthropic_key_uuid" read_opt, clear_mcp_servers
+    "clear_mcp_servers" read_opt, conversation_logs_enabled "conversation_logs_enabled"
+    read_opt, description "description" read_opt, instruction "instruction" read_opt, k
+    "k" read_opt, max_tokens "max_tokens" read_opt, mcp_servers "mcp_servers" read_opt,
+    model_provider_key_uuid "model_provider_key_uuid" read_opt, model_router_uuid
+    "model_router_uuid" read_opt, model_uuid "model_uuid" read_opt, name "name" read_opt,
+    open_ai_key_uuid "open_ai_key_uuid" read_opt, project_id "project_id" read_opt,
+    provide_citations "provide_citations" read_opt, reasoning_effort "reasoning_effort"
+    read_opt, retrieval_method "retrieval_method" read_opt, router_preset_slug
+    "router_preset_slug" read_opt, tags "tags" read_opt, temperature "temperature"
+    read_opt_num, thinking_token_budget "thinking_token_budget" read_opt, top_p "top_p"
+    read_opt_num, uuid "uuid" read_opt, web_fetch_enabled "web_fetch_enabled" read_opt,
+    web_search_enabled "web_search_enabled" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated agent
@@ -21816,7 +22591,7 @@ pub struct ApiGetChildrenOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetChildrenOutput { children : opt, }
+    ApiGetChildrenOutput { req[] opt[children "children" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// UpdateAgentDeploymentVisibilityInputPublic description
@@ -21835,7 +22610,8 @@ pub struct ApiUpdateAgentDeploymentVisibilityInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateAgentDeploymentVisibilityInputPublic { uuid : opt, visibility : opt, }
+    ApiUpdateAgentDeploymentVisibilityInputPublic { req[] opt[uuid "uuid" read_opt,
+    visibility "visibility" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// UpdateAgentDeploymentVisbilityOutput description
@@ -21851,7 +22627,8 @@ pub struct ApiGetAgentUsageOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetAgentUsageOutput { log_insights_usage : opt, usage : opt, }
+    ApiGetAgentUsageOutput { req[] opt[log_insights_usage "log_insights_usage" read_opt,
+    usage "usage" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Resource Usage Description
@@ -21864,8 +22641,8 @@ pub struct ApiResourceUsage {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiResourceUsage { measurements : opt, resource_uuid : opt, start : opt, stop : opt,
-    }
+    ApiResourceUsage { req[] opt[measurements "measurements" read_opt, resource_uuid
+    "resource_uuid" read_opt, start "start" read_opt, stop "stop" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Usage Measurement Description
@@ -21876,7 +22653,8 @@ pub struct ApiUsageMeasurement {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUsageMeasurement { tokens : opt, usage_type : opt, }
+    ApiUsageMeasurement { req[] opt[tokens "tokens" read_opt, usage_type "usage_type"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// List of agent versions
@@ -21891,7 +22669,8 @@ pub struct ApiListAgentVersionsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListAgentVersionsOutput { agent_versions : opt, links : opt, meta : opt, }
+    ApiListAgentVersionsOutput { req[] opt[agent_versions "agent_versions" read_opt,
+    links "links" read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Represents an AgentVersion entity
@@ -21954,12 +22733,18 @@ pub struct ApiAgentVersion {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentVersion { agent_uuid : opt, attached_child_agents : opt, attached_functions :
-    opt, attached_guardrails : opt, attached_knowledgebases : opt, can_rollback : opt,
-    created_at : opt, created_by_email : opt, currently_applied : opt, description : opt,
-    id : opt, instruction : opt, k : opt, max_tokens : opt, model_name : opt, name : opt,
-    provide_citations : opt, retrieval_method : opt, tags : opt, temperature : optn,
-    top_p : optn, trigger_action : opt, version_hash : opt, }
+    ApiAgentVersion { req[] opt[agent_uuid "agent_uuid" read_opt, attached_child_agents
+    "attached_child_agents" read_opt, attached_functions "attached_functions" read_opt,
+    attached_guardrails "attached_guardrails" read_opt, attached_knowledgebases
+    "attached_knowledgebases" read_opt, can_rollback "can_rollback" read_opt, created_at
+    "created_at" read_opt, created_by_email "created_by_email" read_opt,
+    currently_applied "currently_applied" read_opt, description "description" read_opt,
+    id "id" read_opt, instruction "instruction" read_opt, k "k" read_opt, max_tokens
+    "max_tokens" read_opt, model_name "model_name" read_opt, name "name" read_opt,
+    provide_citations "provide_citations" read_opt, retrieval_method "retrieval_method"
+    read_opt, tags "tags" read_opt, temperature "temperature" read_opt_num, top_p "top_p"
+    read_opt_num, trigger_action "trigger_action" read_opt, version_hash "version_hash"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -21977,8 +22762,9 @@ pub struct ApiAgentChildRelationshipVerion {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentChildRelationshipVerion { agent_name : opt, child_agent_uuid : opt, if_case :
-    opt, is_deleted : opt, route_name : opt, }
+    ApiAgentChildRelationshipVerion { req[] opt[agent_name "agent_name" read_opt,
+    child_agent_uuid "child_agent_uuid" read_opt, if_case "if_case" read_opt, is_deleted
+    "is_deleted" read_opt, route_name "route_name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Function represents a function configuration for an agent
@@ -21997,8 +22783,9 @@ pub struct ApiAgentFunctionVersion {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentFunctionVersion { description : opt, faas_name : opt, faas_namespace : opt,
-    is_deleted : opt, name : opt, }
+    ApiAgentFunctionVersion { req[] opt[description "description" read_opt, faas_name
+    "faas_name" read_opt, faas_namespace "faas_namespace" read_opt, is_deleted
+    "is_deleted" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Agent Guardrail version
@@ -22015,8 +22802,8 @@ pub struct ApiAgentGuardrailVersion {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentGuardrailVersion { is_deleted : opt, name : opt, priority : opt, uuid : opt,
-    }
+    ApiAgentGuardrailVersion { req[] opt[is_deleted "is_deleted" read_opt, name "name"
+    read_opt, priority "priority" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22030,7 +22817,8 @@ pub struct ApiAgentKnowledgeBaseVersion {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentKnowledgeBaseVersion { is_deleted : opt, name : opt, uuid : opt, }
+    ApiAgentKnowledgeBaseVersion { req[] opt[is_deleted "is_deleted" read_opt, name
+    "name" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22044,7 +22832,8 @@ pub struct ApiRollbackToAgentVersionInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiRollbackToAgentVersionInputPublic { uuid : opt, version_hash : opt, }
+    ApiRollbackToAgentVersionInputPublic { req[] opt[uuid "uuid" read_opt, version_hash
+    "version_hash" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22056,7 +22845,8 @@ pub struct ApiRollbackToAgentVersionOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiRollbackToAgentVersionOutput { audit_header : opt, version_hash : opt, }
+    ApiRollbackToAgentVersionOutput { req[] opt[audit_header "audit_header" read_opt,
+    version_hash "version_hash" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// An alternative way to provide auth information. for internal use only.
@@ -22072,8 +22862,10 @@ pub struct ApiAuditHeader {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAuditHeader { actor_id : opt, actor_ip : opt, actor_uuid : opt, context_urn : opt,
-    origin_application : opt, user_id : opt, user_uuid : opt, }
+    ApiAuditHeader { req[] opt[actor_id "actor_id" read_opt, actor_ip "actor_ip"
+    read_opt, actor_uuid "actor_uuid" read_opt, context_urn "context_urn" read_opt,
+    origin_application "origin_application" read_opt, user_id "user_id" read_opt,
+    user_uuid "user_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// ListAnthropicAPIKeysOutput is used to return the list of Anthropic API keys for a specific agent.
@@ -22088,7 +22880,8 @@ pub struct ApiListAnthropicApiKeysOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListAnthropicApiKeysOutput { api_key_infos : opt, links : opt, meta : opt, }
+    ApiListAnthropicApiKeysOutput { req[] opt[api_key_infos "api_key_infos" read_opt,
+    links "links" read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// CreateAnthropicAPIKeyInputPublic is used to create a new Anthropic API key for a specific agent.
@@ -22103,7 +22896,8 @@ pub struct ApiCreateAnthropicApiKeyInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateAnthropicApiKeyInputPublic { api_key : opt, name : opt, }
+    ApiCreateAnthropicApiKeyInputPublic { req[] opt[api_key "api_key" read_opt, name
+    "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// CreateAnthropicAPIKeyOutput is used to return the newly created Anthropic API key.
@@ -22114,7 +22908,7 @@ pub struct ApiCreateAnthropicApiKeyOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateAnthropicApiKeyOutput { api_key_info : opt, }
+    ApiCreateAnthropicApiKeyOutput { req[] opt[api_key_info "api_key_info" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiGetAnthropicApiKeyOutput = ApiCreateAnthropicApiKeyOutput;
@@ -22134,8 +22928,8 @@ pub struct ApiUpdateAnthropicApiKeyInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateAnthropicApiKeyInputPublic { api_key : opt, api_key_uuid : opt, name : opt,
-    }
+    ApiUpdateAnthropicApiKeyInputPublic { req[] opt[api_key "api_key" read_opt,
+    api_key_uuid "api_key_uuid" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// UpdateAnthropicAPIKeyOutput is used to return the updated Anthropic API key.
@@ -22155,7 +22949,8 @@ pub struct ApiListAgentsByAnthropicKeyOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListAgentsByAnthropicKeyOutput { agents : opt, links : opt, meta : opt, }
+    ApiListAgentsByAnthropicKeyOutput { req[] opt[agents "agents" read_opt, links "links"
+    read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -22178,8 +22973,8 @@ pub struct ApiListCustomModelsOutputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListCustomModelsOutputPublic { links : opt, max_threshold : opt, meta : opt,
-    models : opt, }
+    ApiListCustomModelsOutputPublic { req[] opt[links "links" read_opt, max_threshold
+    "max_threshold" read_opt, meta "meta" read_opt, models "models" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Custom model - user-imported model from HuggingFace, Spaces, etc.
@@ -22234,12 +23029,18 @@ pub struct ApiCustomModel {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCustomModel { active_deployments : opt, architecture : opt, config_json : opt,
-    context_length : opt, cost_estimate_per_month : opt, created_at : opt, description :
-    opt, error_message : opt, file_count : opt, input_modalities : opt, license : opt,
-    name : opt, output_modalities : opt, parameters : opt, source_ref : opt, source_type
-    : opt, status : opt, storage_region : opt, tags : opt, team_id : opt,
-    total_size_bytes : opt, updated_at : opt, uuid : opt, }
+    ApiCustomModel { req[] opt[active_deployments "active_deployments" read_opt,
+    architecture "architecture" read_opt, config_json "config_json" read_opt,
+    context_length "context_length" read_opt, cost_estimate_per_month
+    "cost_estimate_per_month" read_opt, created_at "created_at" read_opt, description
+    "description" read_opt, error_message "error_message" read_opt, file_count
+    "file_count" read_opt, input_modalities "input_modalities" read_opt, license
+    "license" read_opt, name "name" read_opt, output_modalities "output_modalities"
+    read_opt, parameters "parameters" read_opt, source_ref "source_ref" read_opt,
+    source_type "source_type" read_opt, status "status" read_opt, storage_region
+    "storage_region" read_opt, tags "tags" read_opt, team_id "team_id" read_opt,
+    total_size_bytes "total_size_bytes" read_opt, updated_at "updated_at" read_opt, uuid
+    "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// An active dedicated inference deployment using this custom model.
@@ -22262,8 +23063,9 @@ pub struct CustomModelActiveDeployment {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    CustomModelActiveDeployment { created_at : opt, endpoints : opt, id : opt, name :
-    opt, region_slug : opt, state : opt, updated_at : opt, }
+    CustomModelActiveDeployment { req[] opt[created_at "created_at" read_opt, endpoints
+    "endpoints" read_opt, id "id" read_opt, name "name" read_opt, region_slug
+    "region_slug" read_opt, state "state" read_opt, updated_at "updated_at" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Endpoint URLs for a dedicated inference deployment associated with a custom model.
@@ -22276,8 +23078,9 @@ pub struct CustomModelActiveDeploymentEndpoints {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    CustomModelActiveDeploymentEndpoints { private_endpoint_fqdn : opt,
-    public_endpoint_fqdn : opt, }
+    CustomModelActiveDeploymentEndpoints { req[] opt[private_endpoint_fqdn
+    "private_endpoint_fqdn" read_opt, public_endpoint_fqdn "public_endpoint_fqdn"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Reference to the original source of the model
@@ -22307,8 +23110,9 @@ pub struct CustomModelSourceRef {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    CustomModelSourceRef { access_type : opt, bucket : opt, commit_sha : opt, hf_token :
-    opt, prefix : opt, region : opt, repo_id : opt, }
+    CustomModelSourceRef { req[] opt[access_type "access_type" read_opt, bucket "bucket"
+    read_opt, commit_sha "commit_sha" read_opt, hf_token "hf_token" read_opt, prefix
+    "prefix" read_opt, region "region" read_opt, repo_id "repo_id" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -22338,7 +23142,7 @@ pub struct CustomModelTags {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    CustomModelTags { tags : opt, }
+    CustomModelTags { req[] opt[tags "tags" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Request to import a custom model (public)
@@ -22371,9 +23175,11 @@ pub struct ApiImportCustomModelInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiImportCustomModelInputPublic { accept_hf_token_storage : opt,
-    accept_terms_and_conditions : opt, description : opt, name : opt,
-    preferred_gpu_region : opt, source_ref : opt, source_type : opt, tags : opt, }
+    ApiImportCustomModelInputPublic { req[] opt[accept_hf_token_storage
+    "accept_hf_token_storage" read_opt, accept_terms_and_conditions
+    "accept_terms_and_conditions" read_opt, description "description" read_opt, name
+    "name" read_opt, preferred_gpu_region "preferred_gpu_region" read_opt, source_ref
+    "source_ref" read_opt, source_type "source_type" read_opt, tags "tags" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Response containing imported model details (public)
@@ -22389,8 +23195,9 @@ pub struct ApiImportCustomModelOutputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiImportCustomModelOutputPublic { error : opt, import_job : opt, model : opt,
-    validation_steps : opt, }
+    ApiImportCustomModelOutputPublic { req[] opt[error "error" read_opt, import_job
+    "import_job" read_opt, model "model" read_opt, validation_steps "validation_steps"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Import job tracking for a custom model
@@ -22421,9 +23228,11 @@ pub struct ApiCustomModelImportJob {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCustomModelImportJob { bytes_done : opt, bytes_total : opt, completed_at : opt,
-    created_at : opt, error_message : opt, error_step : opt, files_done : opt,
-    files_total : opt, started_at : opt, status : opt, uuid : opt, }
+    ApiCustomModelImportJob { req[] opt[bytes_done "bytes_done" read_opt, bytes_total
+    "bytes_total" read_opt, completed_at "completed_at" read_opt, created_at "created_at"
+    read_opt, error_message "error_message" read_opt, error_step "error_step" read_opt,
+    files_done "files_done" read_opt, files_total "files_total" read_opt, started_at
+    "started_at" read_opt, status "status" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Validation step result during model import
@@ -22438,7 +23247,8 @@ pub struct ApiImportValidationStep {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiImportValidationStep { error : opt, name : opt, passed : opt, }
+    ApiImportValidationStep { req[] opt[error "error" read_opt, name "name" read_opt,
+    passed "passed" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Response containing a single custom model (public)
@@ -22449,7 +23259,7 @@ pub struct ApiGetCustomModelOutputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetCustomModelOutputPublic { model : opt, }
+    ApiGetCustomModelOutputPublic { req[] opt[model "model" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Response containing delete operation status (public)
@@ -22462,7 +23272,8 @@ pub struct ApiDeleteCustomModelOutputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDeleteCustomModelOutputPublic { error : opt, status : opt, }
+    ApiDeleteCustomModelOutputPublic { req[] opt[error "error" read_opt, status "status"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -22500,9 +23311,10 @@ pub struct ApiUpdateCustomModelMetadataInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateCustomModelMetadataInputPublic { description : opt, input_modalities : opt,
-    license : opt, name : opt, output_modalities : opt, parameters : opt, tags : opt,
-    uuid : opt, }
+    ApiUpdateCustomModelMetadataInputPublic { req[] opt[description "description"
+    read_opt, input_modalities "input_modalities" read_opt, license "license" read_opt,
+    name "name" read_opt, output_modalities "output_modalities" read_opt, parameters
+    "parameters" read_opt, tags "tags" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Response containing the updated custom model (public)
@@ -22524,7 +23336,8 @@ pub struct ApiListEvaluationDatasetsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListEvaluationDatasetsOutput { evaluation_datasets : opt, }
+    ApiListEvaluationDatasetsOutput { req[] opt[evaluation_datasets "evaluation_datasets"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Creates an evaluation dataset for an agent
@@ -22541,8 +23354,9 @@ pub struct ApiCreateEvaluationDatasetInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateEvaluationDatasetInputPublic { dataset_type : opt, file_upload_dataset :
-    opt, name : opt, }
+    ApiCreateEvaluationDatasetInputPublic { req[] opt[dataset_type "dataset_type"
+    read_opt, file_upload_dataset "file_upload_dataset" read_opt, name "name" read_opt,]
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// File to upload as data source for knowledge base.
@@ -22560,8 +23374,9 @@ pub struct ApiFileUploadDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiFileUploadDataSource { original_file_name : opt, size_in_bytes : opt,
-    stored_object_key : opt, }
+    ApiFileUploadDataSource { req[] opt[original_file_name "original_file_name" read_opt,
+    size_in_bytes "size_in_bytes" read_opt, stored_object_key "stored_object_key"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Output for creating an agent evaluation dataset
@@ -22572,7 +23387,8 @@ pub struct ApiCreateEvaluationDatasetOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateEvaluationDatasetOutput { evaluation_dataset_uuid : opt, }
+    ApiCreateEvaluationDatasetOutput { req[] opt[evaluation_dataset_uuid
+    "evaluation_dataset_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Request for pre-signed URL's to upload files for KB Data Sources
@@ -22584,7 +23400,8 @@ pub struct ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateDataSourceFileUploadPresignedUrlsInputPublic { files : opt, }
+    ApiCreateDataSourceFileUploadPresignedUrlsInputPublic { req[] opt[files "files"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// A single file’s metadata in the request.
@@ -22599,7 +23416,8 @@ pub struct ApiPresignedUrlFile {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPresignedUrlFile { file_name : opt, file_size : opt, }
+    ApiPresignedUrlFile { req[] opt[file_name "file_name" read_opt, file_size "file_size"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Response with pre-signed urls to upload files.
@@ -22612,7 +23430,8 @@ pub struct ApiCreateDataSourceFileUploadPresignedUrlsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateDataSourceFileUploadPresignedUrlsOutput { request_id : opt, uploads : opt, }
+    ApiCreateDataSourceFileUploadPresignedUrlsOutput { req[] opt[request_id "request_id"
+    read_opt, uploads "uploads" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Detailed info about each presigned URL returned to the client.
@@ -22629,8 +23448,9 @@ pub struct ApiFilePresignedUrlResponse {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiFilePresignedUrlResponse { expires_at : opt, object_key : opt, original_file_name
-    : opt, presigned_url : opt, }
+    ApiFilePresignedUrlResponse { req[] opt[expires_at "expires_at" read_opt, object_key
+    "object_key" read_opt, original_file_name "original_file_name" read_opt,
+    presigned_url "presigned_url" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Response containing a presigned download URL for an evaluation dataset.
@@ -22643,7 +23463,8 @@ pub struct ApiGetEvaluationDatasetDownloadUrlOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetEvaluationDatasetDownloadUrlOutput { download_url : opt, expires_at : opt, }
+    ApiGetEvaluationDatasetDownloadUrlOutput { req[] opt[download_url "download_url"
+    read_opt, expires_at "expires_at" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22652,7 +23473,7 @@ pub struct ApiListEvaluationMetricsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListEvaluationMetricsOutput { metrics : opt, }
+    ApiListEvaluationMetricsOutput { req[] opt[metrics "metrics" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22668,8 +23489,8 @@ pub struct ApiCreateCustomEvaluationMetricInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateCustomEvaluationMetricInputPublic { config : opt, description : opt,
-    metric_name : opt, }
+    ApiCreateCustomEvaluationMetricInputPublic { req[] opt[config "config" read_opt,
+    description "description" read_opt, metric_name "metric_name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22678,7 +23499,7 @@ pub struct ApiCreateCustomEvaluationMetricOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateCustomEvaluationMetricOutput { metric : opt, }
+    ApiCreateCustomEvaluationMetricOutput { req[] opt[metric "metric" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -22696,8 +23517,9 @@ pub struct ApiUpdateCustomEvaluationMetricInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateCustomEvaluationMetricInputPublic { config : opt, description : opt,
-    metric_name : opt, metric_uuid : opt, }
+    ApiUpdateCustomEvaluationMetricInputPublic { req[] opt[config "config" read_opt,
+    description "description" read_opt, metric_name "metric_name" read_opt, metric_uuid
+    "metric_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateCustomEvaluationMetricOutput = ApiCreateCustomEvaluationMetricOutput;
@@ -22720,8 +23542,9 @@ pub struct ApiRunEvaluationTestCaseInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiRunEvaluationTestCaseInputPublic { agent_deployment_names : opt, agent_uuids :
-    opt, run_name : opt, test_case_uuid : opt, }
+    ApiRunEvaluationTestCaseInputPublic { req[] opt[agent_deployment_names
+    "agent_deployment_names" read_opt, agent_uuids "agent_uuids" read_opt, run_name
+    "run_name" read_opt, test_case_uuid "test_case_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22730,7 +23553,8 @@ pub struct ApiRunEvaluationTestCaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiRunEvaluationTestCaseOutput { evaluation_run_uuids : opt, }
+    ApiRunEvaluationTestCaseOutput { req[] opt[evaluation_run_uuids
+    "evaluation_run_uuids" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22739,7 +23563,7 @@ pub struct ApiGetEvaluationRunOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetEvaluationRunOutput { evaluation_run : opt, }
+    ApiGetEvaluationRunOutput { req[] opt[evaluation_run "evaluation_run" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22789,13 +23613,20 @@ pub struct ApiEvaluationRun {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationRun { agent_deleted : opt, agent_deployment_name : opt, agent_name :
-    opt, agent_uuid : opt, agent_version_hash : opt, agent_workspace_uuid : opt,
-    created_by_user_email : opt, created_by_user_id : opt, error_description : opt,
-    evaluation_run_uuid : opt, evaluation_test_case_workspace_uuid : opt, finished_at :
-    opt, pass_status : opt, queued_at : opt, run_level_metric_results : opt, run_name :
-    opt, star_metric_result : opt, started_at : opt, status : opt, test_case_description
-    : opt, test_case_name : opt, test_case_uuid : opt, test_case_version : opt, }
+    ApiEvaluationRun { req[] opt[agent_deleted "agent_deleted" read_opt,
+    agent_deployment_name "agent_deployment_name" read_opt, agent_name "agent_name"
+    read_opt, agent_uuid "agent_uuid" read_opt, agent_version_hash "agent_version_hash"
+    read_opt, agent_workspace_uuid "agent_workspace_uuid" read_opt, created_by_user_email
+    "created_by_user_email" read_opt, created_by_user_id "created_by_user_id" read_opt,
+    error_description "error_description" read_opt, evaluation_run_uuid
+    "evaluation_run_uuid" read_opt, evaluation_test_case_workspace_uuid
+    "evaluation_test_case_workspace_uuid" read_opt, finished_at "finished_at" read_opt,
+    pass_status "pass_status" read_opt, queued_at "queued_at" read_opt,
+    run_level_metric_results "run_level_metric_results" read_opt, run_name "run_name"
+    read_opt, star_metric_result "star_metric_result" read_opt, started_at "started_at"
+    read_opt, status "status" read_opt, test_case_description "test_case_description"
+    read_opt, test_case_name "test_case_name" read_opt, test_case_uuid "test_case_uuid"
+    read_opt, test_case_version "test_case_version" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22818,9 +23649,11 @@ pub struct ApiEvaluationMetricResult {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationMetricResult { error_description : opt, metric_name : opt, metric_uuid :
-    opt, metric_value_type : opt, number_value : optn, reasoning : opt, status : opt,
-    string_value : opt, }
+    ApiEvaluationMetricResult { req[] opt[error_description "error_description" read_opt,
+    metric_name "metric_name" read_opt, metric_uuid "metric_uuid" read_opt,
+    metric_value_type "metric_value_type" read_opt, number_value "number_value"
+    read_opt_num, reasoning "reasoning" read_opt, status "status" read_opt, string_value
+    "string_value" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -22857,8 +23690,9 @@ pub struct ApiGetEvaluationRunResultsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetEvaluationRunResultsOutput { evaluation_run : opt, links : opt, meta : opt,
-    prompts : opt, }
+    ApiGetEvaluationRunResultsOutput { req[] opt[evaluation_run "evaluation_run"
+    read_opt, links "links" read_opt, meta "meta" read_opt, prompts "prompts" read_opt,]
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22886,9 +23720,12 @@ pub struct ApiPrompt {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPrompt { evaluation_trace_spans : opt, ground_truth : opt, input : opt,
-    input_tokens : opt, output : opt, output_tokens : opt, prompt_chunks : opt, prompt_id
-    : opt, prompt_level_metric_results : opt, trace_id : opt, }
+    ApiPrompt { req[] opt[evaluation_trace_spans "evaluation_trace_spans" read_opt,
+    ground_truth "ground_truth" read_opt, input "input" read_opt, input_tokens
+    "input_tokens" read_opt, output "output" read_opt, output_tokens "output_tokens"
+    read_opt, prompt_chunks "prompt_chunks" read_opt, prompt_id "prompt_id" read_opt,
+    prompt_level_metric_results "prompt_level_metric_results" read_opt, trace_id
+    "trace_id" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Represents a span within an evaluatioin trace (e.g., LLM call, tool call, etc.)
@@ -22914,9 +23751,10 @@ pub struct ApiEvaluationTraceSpan {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationTraceSpan { created_at : opt, input : opt, name : opt, output : opt,
-    retriever_chunks : opt, span_level_metric_results : opt, spans : opt, type_ : opt =
-    "type", }
+    ApiEvaluationTraceSpan { req[] opt[created_at "created_at" read_opt, input "input"
+    read_opt, name "name" read_opt, output "output" read_opt, retriever_chunks
+    "retriever_chunks" read_opt, span_level_metric_results "span_level_metric_results"
+    read_opt, spans "spans" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22934,8 +23772,9 @@ pub struct ApiPromptChunk {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPromptChunk { chunk_usage_pct : optn, chunk_used : opt, index_uuid : opt,
-    source_name : opt, text : opt, }
+    ApiPromptChunk { req[] opt[chunk_usage_pct "chunk_usage_pct" read_opt_num, chunk_used
+    "chunk_used" read_opt, index_uuid "index_uuid" read_opt, source_name "source_name"
+    read_opt, text "text" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Represents a span within a trace (e.g., LLM call, tool call, etc.)
@@ -22963,8 +23802,10 @@ pub struct ApiTraceSpan {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiTraceSpan { agent : opt, created_at : opt, input : opt, llm : opt, name : opt,
-    output : opt, retriever : opt, tool : opt, type_ : opt = "type", workflow : opt, }
+    ApiTraceSpan { req[] opt[agent "agent" read_opt, created_at "created_at" read_opt,
+    input "input" read_opt, llm "llm" read_opt, name "name" read_opt, output "output"
+    read_opt, retriever "retriever" read_opt, tool "tool" read_opt, type_ "type"
+    read_opt, workflow "workflow" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22981,8 +23822,9 @@ pub struct ApiAgentSpan {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAgentSpan { agent_type : opt, common : opt, redacted_input : opt, redacted_output
-    : opt, spans : opt, }
+    ApiAgentSpan { req[] opt[agent_type "agent_type" read_opt, common "common" read_opt,
+    redacted_input "redacted_input" read_opt, redacted_output "redacted_output" read_opt,
+    spans "spans" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -23007,8 +23849,9 @@ pub struct ApiSpanCommon {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiSpanCommon { created_at : opt, duration_ns : opt, metadata : opt, status_code :
-    opt, tags : opt, }
+    ApiSpanCommon { req[] opt[created_at "created_at" read_opt, duration_ns "duration_ns"
+    read_opt, metadata "metadata" read_opt, status_code "status_code" read_opt, tags
+    "tags" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// LLM span
@@ -23027,9 +23870,11 @@ pub struct ApiLlmSpan {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiLlmSpan { common : opt, model : opt, num_input_tokens : opt, num_output_tokens :
-    opt, temperature : optn, time_to_first_token_ns : opt, tools : opt, total_tokens :
-    opt, }
+    ApiLlmSpan { req[] opt[common "common" read_opt, model "model" read_opt,
+    num_input_tokens "num_input_tokens" read_opt, num_output_tokens "num_output_tokens"
+    read_opt, temperature "temperature" read_opt_num, time_to_first_token_ns
+    "time_to_first_token_ns" read_opt, tools "tools" read_opt, total_tokens
+    "total_tokens" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Retriever span
@@ -23040,7 +23885,7 @@ pub struct ApiRetrieverSpan {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiRetrieverSpan { common : opt, }
+    ApiRetrieverSpan { req[] opt[common "common" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Tool span
@@ -23052,7 +23897,8 @@ pub struct ApiToolSpan {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiToolSpan { common : opt, tool_call_id : opt, }
+    ApiToolSpan { req[] opt[common "common" read_opt, tool_call_id "tool_call_id"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -23074,7 +23920,7 @@ pub struct ApiWorkflowSpan {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiWorkflowSpan { common : opt, spans : opt, }
+    ApiWorkflowSpan { req[] opt[common "common" read_opt, spans "spans" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23083,7 +23929,7 @@ pub struct ApiGetEvaluationRunPromptResultsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetEvaluationRunPromptResultsOutput { prompt : opt, }
+    ApiGetEvaluationRunPromptResultsOutput { req[] opt[prompt "prompt" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23093,7 +23939,8 @@ pub struct ApiListEvaluationTestCasesOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListEvaluationTestCasesOutput { evaluation_test_cases : opt, }
+    ApiListEvaluationTestCasesOutput { req[] opt[evaluation_test_cases
+    "evaluation_test_cases" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23120,9 +23967,10 @@ pub struct ApiCreateEvaluationTestCaseInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateEvaluationTestCaseInputPublic { agent_workspace_name : opt, dataset_uuid :
-    opt, description : opt, metrics : opt, name : opt, star_metric : opt, workspace_uuid
-    : opt, }
+    ApiCreateEvaluationTestCaseInputPublic { req[] opt[agent_workspace_name
+    "agent_workspace_name" read_opt, dataset_uuid "dataset_uuid" read_opt, description
+    "description" read_opt, metrics "metrics" read_opt, name "name" read_opt, star_metric
+    "star_metric" read_opt, workspace_uuid "workspace_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23132,7 +23980,8 @@ pub struct ApiCreateEvaluationTestCaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateEvaluationTestCaseOutput { test_case_uuid : opt, }
+    ApiCreateEvaluationTestCaseOutput { req[] opt[test_case_uuid "test_case_uuid"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23142,7 +23991,8 @@ pub struct ApiListEvaluationRunsByTestCaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListEvaluationRunsByTestCaseOutput { evaluation_runs : opt, }
+    ApiListEvaluationRunsByTestCaseOutput { req[] opt[evaluation_runs "evaluation_runs"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23151,7 +24001,8 @@ pub struct ApiGetEvaluationTestCaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetEvaluationTestCaseOutput { evaluation_test_case : opt, }
+    ApiGetEvaluationTestCaseOutput { req[] opt[evaluation_test_case
+    "evaluation_test_case" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23175,8 +24026,10 @@ pub struct ApiUpdateEvaluationTestCaseInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateEvaluationTestCaseInputPublic { dataset_uuid : opt, description : opt,
-    metrics : opt, name : opt, star_metric : opt, test_case_uuid : opt, }
+    ApiUpdateEvaluationTestCaseInputPublic { req[] opt[dataset_uuid "dataset_uuid"
+    read_opt, description "description" read_opt, metrics "metrics" read_opt, name "name"
+    read_opt, star_metric "star_metric" read_opt, test_case_uuid "test_case_uuid"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23186,7 +24039,7 @@ pub struct ApiEvaluationTestCaseMetricList {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationTestCaseMetricList { metric_uuids : opt, }
+    ApiEvaluationTestCaseMetricList { req[] opt[metric_uuids "metric_uuids" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23197,7 +24050,8 @@ pub struct ApiUpdateEvaluationTestCaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateEvaluationTestCaseOutput { test_case_uuid : opt, version : opt, }
+    ApiUpdateEvaluationTestCaseOutput { req[] opt[test_case_uuid "test_case_uuid"
+    read_opt, version "version" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Indexing jobs
@@ -23212,7 +24066,8 @@ pub struct ApiListKnowledgeBaseIndexingJobsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListKnowledgeBaseIndexingJobsOutput { jobs : opt, links : opt, meta : opt, }
+    ApiListKnowledgeBaseIndexingJobsOutput { req[] opt[jobs "jobs" read_opt, links
+    "links" read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// StartKnowledgeBaseIndexingJobInputPublic description
@@ -23227,8 +24082,8 @@ pub struct ApiStartKnowledgeBaseIndexingJobInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiStartKnowledgeBaseIndexingJobInputPublic { data_source_uuids : opt,
-    knowledge_base_uuid : opt, }
+    ApiStartKnowledgeBaseIndexingJobInputPublic { req[] opt[data_source_uuids
+    "data_source_uuids" read_opt, knowledge_base_uuid "knowledge_base_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// StartKnowledgeBaseIndexingJobOutput description
@@ -23239,7 +24094,7 @@ pub struct ApiStartKnowledgeBaseIndexingJobOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiStartKnowledgeBaseIndexingJobOutput { job : opt, }
+    ApiStartKnowledgeBaseIndexingJobOutput { req[] opt[job "job" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23248,7 +24103,8 @@ pub struct ApiListIndexingJobDataSourcesOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListIndexingJobDataSourcesOutput { indexed_data_sources : opt, }
+    ApiListIndexingJobDataSourcesOutput { req[] opt[indexed_data_sources
+    "indexed_data_sources" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23258,7 +24114,8 @@ pub struct ApiGetIndexingJobDetailsSignedUrlOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetIndexingJobDetailsSignedUrlOutput { signed_url : opt, }
+    ApiGetIndexingJobDetailsSignedUrlOutput { req[] opt[signed_url "signed_url"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// GetKnowledgeBaseIndexingJobOutput description
@@ -23273,7 +24130,7 @@ pub struct ApiCancelKnowledgeBaseIndexingJobInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCancelKnowledgeBaseIndexingJobInputPublic { uuid : opt, }
+    ApiCancelKnowledgeBaseIndexingJobInputPublic { req[] opt[uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// CancelKnowledgeBaseIndexingJobOutput description
@@ -23291,7 +24148,8 @@ pub struct ApiListKnowledgeBasesOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListKnowledgeBasesOutput { knowledge_bases : opt, links : opt, meta : opt, }
+    ApiListKnowledgeBasesOutput { req[] opt[knowledge_bases "knowledge_bases" read_opt,
+    links "links" read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Data to create a new knowledge base.
@@ -23331,9 +24189,11 @@ pub struct ApiCreateKnowledgeBaseInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateKnowledgeBaseInputPublic { database_id : opt, datasources : opt,
-    embedding_model_uuid : opt, name : opt, project_id : opt, region : opt,
-    reranking_config : opt, size : opt, tags : opt, vpc_uuid : opt, }
+    ApiCreateKnowledgeBaseInputPublic { req[] opt[database_id "database_id" read_opt,
+    datasources "datasources" read_opt, embedding_model_uuid "embedding_model_uuid"
+    read_opt, name "name" read_opt, project_id "project_id" read_opt, region "region"
+    read_opt, reranking_config "reranking_config" read_opt, size "size" read_opt, tags
+    "tags" read_opt, vpc_uuid "vpc_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -23371,10 +24231,14 @@ pub struct ApiKbDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiKbDataSource { aws_data_source : opt, bucket_name : opt, bucket_region : opt,
-    chunking_algorithm : opt, chunking_options : opt, dropbox_data_source : opt,
-    file_upload_data_source : opt, google_drive_data_source : opt, item_path : opt,
-    spaces_data_source : opt, web_crawler_data_source : opt, }
+    ApiKbDataSource { req[] opt[aws_data_source "aws_data_source" read_opt, bucket_name
+    "bucket_name" read_opt, bucket_region "bucket_region" read_opt, chunking_algorithm
+    "chunking_algorithm" read_opt, chunking_options "chunking_options" read_opt,
+    dropbox_data_source "dropbox_data_source" read_opt, file_upload_data_source
+    "file_upload_data_source" read_opt, google_drive_data_source
+    "google_drive_data_source" read_opt, item_path "item_path" read_opt,
+    spaces_data_source "spaces_data_source" read_opt, web_crawler_data_source
+    "web_crawler_data_source" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// AWS S3 Data Source
@@ -23397,8 +24261,9 @@ pub struct ApiAwsDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAwsDataSource { bucket_name : opt, item_path : opt, key_id : opt, region : opt,
-    secret_key : opt, }
+    ApiAwsDataSource { req[] opt[bucket_name "bucket_name" read_opt, item_path
+    "item_path" read_opt, key_id "key_id" read_opt, region "region" read_opt, secret_key
+    "secret_key" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -23426,8 +24291,9 @@ pub struct ApiChunkingOptions {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiChunkingOptions { child_chunk_size : opt, max_chunk_size : opt, parent_chunk_size
-    : opt, semantic_threshold : optn, }
+    ApiChunkingOptions { req[] opt[child_chunk_size "child_chunk_size" read_opt,
+    max_chunk_size "max_chunk_size" read_opt, parent_chunk_size "parent_chunk_size"
+    read_opt, semantic_threshold "semantic_threshold" read_opt_num,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Dropbox Data Source
@@ -23441,7 +24307,8 @@ pub struct ApiDropboxDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDropboxDataSource { folder : opt, refresh_token : opt, }
+    ApiDropboxDataSource { req[] opt[folder "folder" read_opt, refresh_token
+    "refresh_token" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Google Drive Data Source
@@ -23455,7 +24322,8 @@ pub struct ApiGoogleDriveDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGoogleDriveDataSource { folder_id : opt, refresh_token : opt, }
+    ApiGoogleDriveDataSource { req[] opt[folder_id "folder_id" read_opt, refresh_token
+    "refresh_token" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Spaces Bucket Data Source
@@ -23472,7 +24340,8 @@ pub struct ApiSpacesDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiSpacesDataSource { bucket_name : opt, item_path : opt, region : opt, }
+    ApiSpacesDataSource { req[] opt[bucket_name "bucket_name" read_opt, item_path
+    "item_path" read_opt, region "region" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// WebCrawlerDataSource
@@ -23500,8 +24369,9 @@ pub struct ApiWebCrawlerDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiWebCrawlerDataSource { base_url : opt, crawling_option : opt, embed_media : opt,
-    exclude_tags : opt, }
+    ApiWebCrawlerDataSource { req[] opt[base_url "base_url" read_opt, crawling_option
+    "crawling_option" read_opt, embed_media "embed_media" read_opt, exclude_tags
+    "exclude_tags" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -23533,7 +24403,7 @@ pub struct ApiCreateKnowledgeBaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateKnowledgeBaseOutput { knowledge_base : opt, }
+    ApiCreateKnowledgeBaseOutput { req[] opt[knowledge_base "knowledge_base" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// A list of knowledge base data sources
@@ -23550,8 +24420,9 @@ pub struct ApiListKnowledgeBaseDataSourcesOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListKnowledgeBaseDataSourcesOutput { knowledge_base_data_sources : opt, links :
-    opt, meta : opt, }
+    ApiListKnowledgeBaseDataSourcesOutput { req[] opt[knowledge_base_data_sources
+    "knowledge_base_data_sources" read_opt, links "links" read_opt, meta "meta"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Data Source configuration for Knowledge Bases
@@ -23587,12 +24458,16 @@ pub struct ApiKnowledgeBaseDataSource {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiKnowledgeBaseDataSource { aws_data_source : opt, bucket_name : opt,
-    chunking_algorithm : opt, chunking_options : opt, created_at : opt,
-    dropbox_data_source : opt, file_upload_data_source : opt, google_drive_data_source :
-    opt, item_path : opt, last_datasource_indexing_job : opt, region : opt,
-    spaces_data_source : opt, updated_at : opt, uuid : opt, web_crawler_data_source :
-    opt, }
+    ApiKnowledgeBaseDataSource { req[] opt[aws_data_source "aws_data_source" read_opt,
+    bucket_name "bucket_name" read_opt, chunking_algorithm "chunking_algorithm" read_opt,
+    chunking_options "chunking_options" read_opt, created_at "created_at" read_opt,
+    dropbox_data_source "dropbox_data_source" read_opt, file_upload_data_source
+    "file_upload_data_source" read_opt, google_drive_data_source
+    "google_drive_data_source" read_opt, item_path "item_path" read_opt,
+    last_datasource_indexing_job "last_datasource_indexing_job" read_opt, region "region"
+    read_opt, spaces_data_source "spaces_data_source" read_opt, updated_at "updated_at"
+    read_opt, uuid "uuid" read_opt, web_crawler_data_source "web_crawler_data_source"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// AWS S3 Data Source for Display
@@ -23606,7 +24481,8 @@ pub struct ApiAwsDataSourceDisplay {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiAwsDataSourceDisplay { bucket_name : opt, item_path : opt, region : opt, }
+    ApiAwsDataSourceDisplay { req[] opt[bucket_name "bucket_name" read_opt, item_path
+    "item_path" read_opt, region "region" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Dropbox Data Source for Display
@@ -23616,7 +24492,7 @@ pub struct ApiDropboxDataSourceDisplay {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDropboxDataSourceDisplay { folder : opt, }
+    ApiDropboxDataSourceDisplay { req[] opt[folder "folder" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Google Drive Data Source for Display
@@ -23628,7 +24504,8 @@ pub struct ApiGoogleDriveDataSourceDisplay {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGoogleDriveDataSourceDisplay { folder_id : opt, folder_name : opt, }
+    ApiGoogleDriveDataSourceDisplay { req[] opt[folder_id "folder_id" read_opt,
+    folder_name "folder_name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Data to create a knowledge base data source
@@ -23653,9 +24530,11 @@ pub struct ApiCreateKnowledgeBaseDataSourceInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateKnowledgeBaseDataSourceInputPublic { aws_data_source : opt,
-    chunking_algorithm : opt, chunking_options : opt, knowledge_base_uuid : opt,
-    spaces_data_source : opt, web_crawler_data_source : opt, }
+    ApiCreateKnowledgeBaseDataSourceInputPublic { req[] opt[aws_data_source
+    "aws_data_source" read_opt, chunking_algorithm "chunking_algorithm" read_opt,
+    chunking_options "chunking_options" read_opt, knowledge_base_uuid
+    "knowledge_base_uuid" read_opt, spaces_data_source "spaces_data_source" read_opt,
+    web_crawler_data_source "web_crawler_data_source" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created knowldege base data source
@@ -23666,7 +24545,8 @@ pub struct ApiCreateKnowledgeBaseDataSourceOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateKnowledgeBaseDataSourceOutput { knowledge_base_data_source : opt, }
+    ApiCreateKnowledgeBaseDataSourceOutput { req[] opt[knowledge_base_data_source
+    "knowledge_base_data_source" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Update a data source of a knowledge base with change in chunking algorithm/options
@@ -23685,8 +24565,10 @@ pub struct ApiUpdateKnowledgeBaseDataSourceInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateKnowledgeBaseDataSourceInputPublic { chunking_algorithm : opt,
-    chunking_options : opt, data_source_uuid : opt, knowledge_base_uuid : opt, }
+    ApiUpdateKnowledgeBaseDataSourceInputPublic { req[] opt[chunking_algorithm
+    "chunking_algorithm" read_opt, chunking_options "chunking_options" read_opt,
+    data_source_uuid "data_source_uuid" read_opt, knowledge_base_uuid
+    "knowledge_base_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Update a data source of a knowledge base with change in chunking algorithm/options
@@ -23702,8 +24584,8 @@ pub struct ApiDeleteKnowledgeBaseDataSourceOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDeleteKnowledgeBaseDataSourceOutput { data_source_uuid : opt, knowledge_base_uuid
-    : opt, }
+    ApiDeleteKnowledgeBaseDataSourceOutput { req[] opt[data_source_uuid
+    "data_source_uuid" read_opt, knowledge_base_uuid "knowledge_base_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The knowledge base
@@ -23715,7 +24597,8 @@ pub struct ApiGetKnowledgeBaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetKnowledgeBaseOutput { database_status : opt, knowledge_base : opt, }
+    ApiGetKnowledgeBaseOutput { req[] opt[database_status "database_status" read_opt,
+    knowledge_base "knowledge_base" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -23750,8 +24633,9 @@ pub struct ApiUpdateKnowledgeBaseInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateKnowledgeBaseInputPublic { database_id : opt, name : opt, project_id : opt,
-    reranking_config : opt, tags : opt, uuid : opt, }
+    ApiUpdateKnowledgeBaseInputPublic { req[] opt[database_id "database_id" read_opt,
+    name "name" read_opt, project_id "project_id" read_opt, reranking_config
+    "reranking_config" read_opt, tags "tags" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated knowledge base
@@ -23765,7 +24649,7 @@ pub struct ApiDeleteKnowledgeBaseOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDeleteKnowledgeBaseOutput { uuid : opt, }
+    ApiDeleteKnowledgeBaseOutput { req[] opt[uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Public request for presigned upload URLs for model evaluation dataset files.
@@ -23780,7 +24664,7 @@ pub struct ApiListModelEvaluationPresetsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListModelEvaluationPresetsOutput { presets : opt, }
+    ApiListModelEvaluationPresetsOutput { req[] opt[presets "presets" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Model Evaluation Preset - a saved, reusable configuration for model
@@ -23836,11 +24720,16 @@ pub struct ApiModelEvaluationPreset {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelEvaluationPreset { candidate_inference_config : opt, candidate_model_name :
-    opt, candidate_model_source : opt, candidate_model_uuid : opt,
-    candidate_system_prompt : opt, created_at : opt, dataset_name : opt, dataset_uuid :
-    opt, eval_preset_uuid : opt, judge_model_name : opt, judge_model_uuid : opt, metrics
-    : opt, name : opt, saved_sections : opt, star_metric : opt, }
+    ApiModelEvaluationPreset { req[] opt[candidate_inference_config
+    "candidate_inference_config" read_opt, candidate_model_name "candidate_model_name"
+    read_opt, candidate_model_source "candidate_model_source" read_opt,
+    candidate_model_uuid "candidate_model_uuid" read_opt, candidate_system_prompt
+    "candidate_system_prompt" read_opt, created_at "created_at" read_opt, dataset_name
+    "dataset_name" read_opt, dataset_uuid "dataset_uuid" read_opt, eval_preset_uuid
+    "eval_preset_uuid" read_opt, judge_model_name "judge_model_name" read_opt,
+    judge_model_uuid "judge_model_uuid" read_opt, metrics "metrics" read_opt, name "name"
+    read_opt, saved_sections "saved_sections" read_opt, star_metric "star_metric"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Inference configuration for the candidate model during evaluation.
@@ -23857,8 +24746,9 @@ pub struct ApiCandidateInferenceConfig {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCandidateInferenceConfig { max_tokens : opt, stop_token : opt, system_prompt :
-    opt, temperature : optn, }
+    ApiCandidateInferenceConfig { req[] opt[max_tokens "max_tokens" read_opt, stop_token
+    "stop_token" read_opt, system_prompt "system_prompt" read_opt, temperature
+    "temperature" read_opt_num,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -23905,7 +24795,7 @@ pub struct ApiGetModelEvaluationPresetOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetModelEvaluationPresetOutput { preset : opt, }
+    ApiGetModelEvaluationPresetOutput { req[] opt[preset "preset" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -23960,8 +24850,9 @@ pub struct ApiListModelEvaluationRunsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListModelEvaluationRunsOutput { available_candidate_types : opt,
-    available_statuses : opt, links : opt, meta : opt, runs : opt, }
+    ApiListModelEvaluationRunsOutput { req[] opt[available_candidate_types
+    "available_candidate_types" read_opt, available_statuses "available_statuses"
+    read_opt, links "links" read_opt, meta "meta" read_opt, runs "runs" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Model Evaluation Run Statuses
@@ -23999,10 +24890,13 @@ pub struct ApiModelEvaluationRunSummary {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelEvaluationRunSummary { candidate_model_name : opt, candidate_model_source :
-    opt, candidate_model_uuid : opt, created_at : opt, dataset_name : opt, dataset_uuid :
-    opt, eval_run_uuid : opt, judge_model_name : opt, judge_model_uuid : opt, name : opt,
-    progress : opt, status : opt, }
+    ApiModelEvaluationRunSummary { req[] opt[candidate_model_name "candidate_model_name"
+    read_opt, candidate_model_source "candidate_model_source" read_opt,
+    candidate_model_uuid "candidate_model_uuid" read_opt, created_at "created_at"
+    read_opt, dataset_name "dataset_name" read_opt, dataset_uuid "dataset_uuid" read_opt,
+    eval_run_uuid "eval_run_uuid" read_opt, judge_model_name "judge_model_name" read_opt,
+    judge_model_uuid "judge_model_uuid" read_opt, name "name" read_opt, progress
+    "progress" read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Per-phase progress for a model evaluation run. The candidate phase invokes the
@@ -24021,8 +24915,9 @@ pub struct ApiModelEvaluationRunProgress {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelEvaluationRunProgress { candidate_rows_evaluated : opt, judge_rows_evaluated
-    : opt, total_rows : opt, }
+    ApiModelEvaluationRunProgress { req[] opt[candidate_rows_evaluated
+    "candidate_rows_evaluated" read_opt, judge_rows_evaluated "judge_rows_evaluated"
+    read_opt, total_rows "total_rows" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24079,11 +24974,15 @@ pub struct ApiCreateModelEvaluationRunInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateModelEvaluationRunInputPublic { candidate_inference_config : opt,
-    candidate_model_name : opt, candidate_model_source : opt, candidate_model_uuid : opt,
-    dataset_uuid : opt, eval_preset_uuid : opt, judge_model_uuid : opt, metric_uuids :
-    opt, name : opt, preset_name : opt, preset_save_sections : opt, save_as_preset : opt,
-    source : opt, star_metric : opt, }
+    ApiCreateModelEvaluationRunInputPublic { req[] opt[candidate_inference_config
+    "candidate_inference_config" read_opt, candidate_model_name "candidate_model_name"
+    read_opt, candidate_model_source "candidate_model_source" read_opt,
+    candidate_model_uuid "candidate_model_uuid" read_opt, dataset_uuid "dataset_uuid"
+    read_opt, eval_preset_uuid "eval_preset_uuid" read_opt, judge_model_uuid
+    "judge_model_uuid" read_opt, metric_uuids "metric_uuids" read_opt, name "name"
+    read_opt, preset_name "preset_name" read_opt, preset_save_sections
+    "preset_save_sections" read_opt, save_as_preset "save_as_preset" read_opt, source
+    "source" read_opt, star_metric "star_metric" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24093,7 +24992,8 @@ pub struct ApiCreateModelEvaluationRunOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateModelEvaluationRunOutput { eval_run_uuid : opt, }
+    ApiCreateModelEvaluationRunOutput { req[] opt[eval_run_uuid "eval_run_uuid"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24109,7 +25009,8 @@ pub struct ApiGetModelEvaluationRunOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetModelEvaluationRunOutput { links : opt, meta : opt, results : opt, run : opt, }
+    ApiGetModelEvaluationRunOutput { req[] opt[links "links" read_opt, meta "meta"
+    read_opt, results "results" read_opt, run "run" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Result for a single prompt in a model evaluation run.
@@ -24128,9 +25029,10 @@ pub struct ApiModelEvaluationResult {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelEvaluationResult { candidate_model_name : opt, candidate_model_uuid : opt,
-    candidate_routed_task : opt, ground_truth : opt, input : opt, metric_results : opt,
-    output : opt, }
+    ApiModelEvaluationResult { req[] opt[candidate_model_name "candidate_model_name"
+    read_opt, candidate_model_uuid "candidate_model_uuid" read_opt, candidate_routed_task
+    "candidate_routed_task" read_opt, ground_truth "ground_truth" read_opt, input "input"
+    read_opt, metric_results "metric_results" read_opt, output "output" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Model Evaluation Run Detail - full view returned when fetching a specific run.
@@ -24175,12 +25077,18 @@ pub struct ApiModelEvaluationRunDetail {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelEvaluationRunDetail { candidate_inference_config : opt, candidate_model_name
-    : opt, candidate_model_source : opt, candidate_model_uuid : opt, completed_at : opt,
-    created_at : opt, dataset_name : opt, dataset_uuid : opt, error_description : opt,
-    eval_preset_name : opt, eval_preset_uuid : opt, eval_run_uuid : opt, judge_model_name
-    : opt, judge_model_uuid : opt, metrics : opt, name : opt, progress : opt,
-    result_summary : opt, star_metric : opt, started_at : opt, status : opt, }
+    ApiModelEvaluationRunDetail { req[] opt[candidate_inference_config
+    "candidate_inference_config" read_opt, candidate_model_name "candidate_model_name"
+    read_opt, candidate_model_source "candidate_model_source" read_opt,
+    candidate_model_uuid "candidate_model_uuid" read_opt, completed_at "completed_at"
+    read_opt, created_at "created_at" read_opt, dataset_name "dataset_name" read_opt,
+    dataset_uuid "dataset_uuid" read_opt, error_description "error_description" read_opt,
+    eval_preset_name "eval_preset_name" read_opt, eval_preset_uuid "eval_preset_uuid"
+    read_opt, eval_run_uuid "eval_run_uuid" read_opt, judge_model_name "judge_model_name"
+    read_opt, judge_model_uuid "judge_model_uuid" read_opt, metrics "metrics" read_opt,
+    name "name" read_opt, progress "progress" read_opt, result_summary "result_summary"
+    read_opt, star_metric "star_metric" read_opt, started_at "started_at" read_opt,
+    status "status" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Aggregated result summary for a completed model evaluation run.
@@ -24211,10 +25119,13 @@ pub struct ApiModelEvaluationRunResultSummary {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelEvaluationRunResultSummary { end_time : opt, metric_summaries : opt,
-    overall_score_percent : optn, per_model_summaries : opt, per_task_summaries : opt,
-    performance_metrics : opt, pricing : opt, star_metric_summary : opt, start_time :
-    opt, total_duration_seconds : opt, }
+    ApiModelEvaluationRunResultSummary { req[] opt[end_time "end_time" read_opt,
+    metric_summaries "metric_summaries" read_opt, overall_score_percent
+    "overall_score_percent" read_opt_num, per_model_summaries "per_model_summaries"
+    read_opt, per_task_summaries "per_task_summaries" read_opt, performance_metrics
+    "performance_metrics" read_opt, pricing "pricing" read_opt, star_metric_summary
+    "star_metric_summary" read_opt, start_time "start_time" read_opt,
+    total_duration_seconds "total_duration_seconds" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Per-metric aggregated pass/fail statistics across all prompts.
@@ -24238,9 +25149,11 @@ pub struct ApiMetricResultSummary {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiMetricResultSummary { description : opt, fail_count : opt, fail_percent : optn,
-    metric_name : opt, metric_uuid : opt, pass_count : opt, pass_percent : optn,
-    skip_percent : optn, skipped_count : opt, }
+    ApiMetricResultSummary { req[] opt[description "description" read_opt, fail_count
+    "fail_count" read_opt, fail_percent "fail_percent" read_opt_num, metric_name
+    "metric_name" read_opt, metric_uuid "metric_uuid" read_opt, pass_count "pass_count"
+    read_opt, pass_percent "pass_percent" read_opt_num, skip_percent "skip_percent"
+    read_opt_num, skipped_count "skipped_count" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Per-model breakdown of an evaluation run. Set on router evaluations to
@@ -24254,7 +25167,7 @@ pub struct ApiPerModelResultSummaries {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPerModelResultSummaries { summaries : opt, }
+    ApiPerModelResultSummaries { req[] opt[summaries "summaries" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Aggregated evaluation results for a single underlying model in a router
@@ -24274,8 +25187,9 @@ pub struct ApiPerModelResultSummary {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPerModelResultSummary { metric_summaries : opt, model_name : opt,
-    performance_metrics : opt, prompt_count : opt, }
+    ApiPerModelResultSummary { req[] opt[metric_summaries "metric_summaries" read_opt,
+    model_name "model_name" read_opt, performance_metrics "performance_metrics" read_opt,
+    prompt_count "prompt_count" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// All performance metrics are for the candidate model unless noted otherwise.
@@ -24287,7 +25201,8 @@ pub struct ApiPerformanceMetrics {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPerformanceMetrics { candidate_latency : opt, token_usage : opt, }
+    ApiPerformanceMetrics { req[] opt[candidate_latency "candidate_latency" read_opt,
+    token_usage "token_usage" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Latency metrics for candidate model invocations (in milliseconds).
@@ -24308,9 +25223,11 @@ pub struct ApiLatencyMetrics {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiLatencyMetrics { avg_e2e_latency_ms : optn, max_e2e_latency_ms : optn,
-    min_e2e_latency_ms : optn, p50_latency_ms : optn, p90_latency_ms : optn,
-    p95_latency_ms : optn, }
+    ApiLatencyMetrics { req[] opt[avg_e2e_latency_ms "avg_e2e_latency_ms" read_opt_num,
+    max_e2e_latency_ms "max_e2e_latency_ms" read_opt_num, min_e2e_latency_ms
+    "min_e2e_latency_ms" read_opt_num, p50_latency_ms "p50_latency_ms" read_opt_num,
+    p90_latency_ms "p90_latency_ms" read_opt_num, p95_latency_ms "p95_latency_ms"
+    read_opt_num,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24324,9 +25241,12 @@ pub struct ApiTokenUsage {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiTokenUsage { total_candidate_input_tokens : opt, total_candidate_output_tokens :
-    opt, total_candidate_tokens : opt, total_judge_input_tokens : opt,
-    total_judge_output_tokens : opt, total_judge_tokens : opt, }
+    ApiTokenUsage { req[] opt[total_candidate_input_tokens "total_candidate_input_tokens"
+    read_opt, total_candidate_output_tokens "total_candidate_output_tokens" read_opt,
+    total_candidate_tokens "total_candidate_tokens" read_opt, total_judge_input_tokens
+    "total_judge_input_tokens" read_opt, total_judge_output_tokens
+    "total_judge_output_tokens" read_opt, total_judge_tokens "total_judge_tokens"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Per-task breakdown of an evaluation run. Set on router evaluations to
@@ -24340,7 +25260,7 @@ pub struct ApiPerTaskResultSummaries {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPerTaskResultSummaries { summaries : opt, }
+    ApiPerTaskResultSummaries { req[] opt[summaries "summaries" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Aggregated evaluation results for a single routing task category in a
@@ -24361,8 +25281,9 @@ pub struct ApiPerTaskResultSummary {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiPerTaskResultSummary { metric_summaries : opt, performance_metrics : opt,
-    prompt_count : opt, task_name : opt, }
+    ApiPerTaskResultSummary { req[] opt[metric_summaries "metric_summaries" read_opt,
+    performance_metrics "performance_metrics" read_opt, prompt_count "prompt_count"
+    read_opt, task_name "task_name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Pricing breakdown for an evaluation run.
@@ -24379,8 +25300,9 @@ pub struct ApiEvaluationPricing {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiEvaluationPricing { currency : opt, judge_model_pricing : opt,
-    per_candidate_model_pricing : opt, total_cost : optn, }
+    ApiEvaluationPricing { req[] opt[currency "currency" read_opt, judge_model_pricing
+    "judge_model_pricing" read_opt, per_candidate_model_pricing
+    "per_candidate_model_pricing" read_opt, total_cost "total_cost" read_opt_num,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Token pricing breakdown for a single model.
@@ -24395,7 +25317,8 @@ pub struct ApiTokenPricing {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiTokenPricing { input_cost : optn, output_cost : optn, total_cost : optn, }
+    ApiTokenPricing { req[] opt[input_cost "input_cost" read_opt_num, output_cost
+    "output_cost" read_opt_num, total_cost "total_cost" read_opt_num,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Pricing entry for a specific model.
@@ -24412,8 +25335,9 @@ pub struct ApiModelPricingEntry {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelPricingEntry { model_name : opt, model_uuid : opt, pricing : opt,
-    prompt_count : opt, }
+    ApiModelPricingEntry { req[] opt[model_name "model_name" read_opt, model_uuid
+    "model_uuid" read_opt, pricing "pricing" read_opt, prompt_count "prompt_count"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Star metric summary with identifying details and threshold.
@@ -24425,7 +25349,8 @@ pub struct ApiStarMetricSummary {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiStarMetricSummary { metric_name : opt, metric_uuid : opt, threshold : optn, }
+    ApiStarMetricSummary { req[] opt[metric_name "metric_name" read_opt, metric_uuid
+    "metric_uuid" read_opt, threshold "threshold" read_opt_num,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24437,7 +25362,8 @@ pub struct ApiDeleteModelEvaluationRunOutputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDeleteModelEvaluationRunOutputPublic { error : opt, status : opt, }
+    ApiDeleteModelEvaluationRunOutputPublic { req[] opt[error "error" read_opt, status
+    "status" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -24460,7 +25386,8 @@ pub struct ApiUpdateModelEvaluationRunInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateModelEvaluationRunInputPublic { eval_run_uuid : opt, name : opt, }
+    ApiUpdateModelEvaluationRunInputPublic { req[] opt[eval_run_uuid "eval_run_uuid"
+    read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24470,7 +25397,7 @@ pub struct ApiUpdateModelEvaluationRunOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateModelEvaluationRunOutput { run : opt, }
+    ApiUpdateModelEvaluationRunOutput { req[] opt[run "run" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24484,7 +25411,8 @@ pub struct ApiCancelModelEvaluationRunInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCancelModelEvaluationRunInputPublic { eval_run_uuid : opt, }
+    ApiCancelModelEvaluationRunInputPublic { req[] opt[eval_run_uuid "eval_run_uuid"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiCancelModelEvaluationRunOutput = ApiUpdateModelEvaluationRunOutput;
@@ -24512,7 +25440,8 @@ pub struct ApiListModelsOutputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListModelsOutputPublic { links : opt, meta : opt, models : opt, }
+    ApiListModelsOutputPublic { req[] opt[links "links" read_opt, meta "meta" read_opt,
+    models "models" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// A machine learning model stored on the GenAI platform
@@ -24578,13 +25507,20 @@ pub struct ApiModelPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelPublic { agreement : opt, benchmark_score : opt, capabilities : opt,
-    context_window : opt, created_at : opt, description : opt, endpoints : opt, id : opt,
-    is_foundational : opt, kb_default_chunk_size : opt, kb_max_chunk_size : opt,
-    kb_min_chunk_size : opt, lifecycle_status : opt, modalities : opt, model_availability
-    : opt, name : opt, parameter_count : optn, parent_uuid : opt, pricing : opt, provider
-    : opt, reasoning_efforts : opt, settings : opt, thinking : opt, type_ : opt = "type",
-    updated_at : opt, upload_complete : opt, url : opt, uuid : opt, version : opt, }
+    ApiModelPublic { req[] opt[agreement "agreement" read_opt, benchmark_score
+    "benchmark_score" read_opt, capabilities "capabilities" read_opt, context_window
+    "context_window" read_opt, created_at "created_at" read_opt, description
+    "description" read_opt, endpoints "endpoints" read_opt, id "id" read_opt,
+    is_foundational "is_foundational" read_opt, kb_default_chunk_size
+    "kb_default_chunk_size" read_opt, kb_max_chunk_size "kb_max_chunk_size" read_opt,
+    kb_min_chunk_size "kb_min_chunk_size" read_opt, lifecycle_status "lifecycle_status"
+    read_opt, modalities "modalities" read_opt, model_availability "model_availability"
+    read_opt, name "name" read_opt, parameter_count "parameter_count" read_opt_num,
+    parent_uuid "parent_uuid" read_opt, pricing "pricing" read_opt, provider "provider"
+    read_opt, reasoning_efforts "reasoning_efforts" read_opt, settings "settings"
+    read_opt, thinking "thinking" read_opt, type_ "type" read_opt, updated_at
+    "updated_at" read_opt, upload_complete "upload_complete" read_opt, url "url"
+    read_opt, uuid "uuid" read_opt, version "version" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Pricing per million tokens (aligns with existing ModelPrice pattern)
@@ -24628,15 +25564,26 @@ pub struct ApiModelPricing {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelPricing { cache_read_input_price_per_million : optn,
-    cache_write_1h_input_price_per_million : optn, cache_write_5m_input_price_per_million
-    : optn, image_cache_read_input_price_per_million : optn,
-    image_input_price_per_million : optn, image_output_price_per_million : optn,
-    input_cache_read : optn, input_price_per_million : optn, output_price_per_million :
-    optn, price_per_audio : optn, price_per_image : optn, price_per_megapixel : optn,
-    price_per_second : optn, price_per_thousand_characters : optn, price_per_video :
-    optn, reasoning_price_per_million : optn, text_cache_read_input_price_per_million :
-    optn, text_input_price_per_million : optn, text_output_price_per_million : optn, }
+    ApiModelPricing { req[] opt[cache_read_input_price_per_million
+    "cache_read_input_price_per_million" read_opt_num,
+    cache_write_1h_input_price_per_million "cache_write_1h_input_price_per_million"
+    read_opt_num, cache_write_5m_input_price_per_million
+    "cache_write_5m_input_price_per_million" read_opt_num,
+    image_cache_read_input_price_per_million "image_cache_read_input_price_per_million"
+    read_opt_num, image_input_price_per_million "image_input_price_per_million"
+    read_opt_num, image_output_price_per_million "image_output_price_per_million"
+    read_opt_num, input_cache_read "input_cache_read" read_opt_num,
+    input_price_per_million "input_price_per_million" read_opt_num,
+    output_price_per_million "output_price_per_million" read_opt_num, price_per_audio
+    "price_per_audio" read_opt_num, price_per_image "price_per_image" read_opt_num,
+    price_per_megapixel "price_per_megapixel" read_opt_num, price_per_second
+    "price_per_second" read_opt_num, price_per_thousand_characters
+    "price_per_thousand_characters" read_opt_num, price_per_video "price_per_video"
+    read_opt_num, reasoning_price_per_million "reasoning_price_per_million" read_opt_num,
+    text_cache_read_input_price_per_million "text_cache_read_input_price_per_million"
+    read_opt_num, text_input_price_per_million "text_input_price_per_million"
+    read_opt_num, text_output_price_per_million "text_output_price_per_million"
+    read_opt_num,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiListModelApiKeysOutput = ApiListAgentApiKeysOutput;
@@ -24657,7 +25604,8 @@ pub struct ApiUpdateModelApiKeyInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateModelApiKeyInputPublic { api_key_uuid : opt, name : opt, }
+    ApiUpdateModelApiKeyInputPublic { req[] opt[api_key_uuid "api_key_uuid" read_opt,
+    name "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateModelApiKeyOutput = ApiCreateAgentApiKeyOutput;
@@ -24674,7 +25622,7 @@ pub struct ApiListModelCatalogOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListModelCatalogOutput { data : opt, meta : opt, }
+    ApiListModelCatalogOutput { req[] opt[data "data" read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// List item for ListModelCatalog
@@ -24715,11 +25663,15 @@ pub struct ApiModelCatalogEntry {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelCatalogEntry { availability : opt, badges : opt, benchmark_score : opt,
-    capabilities : opt, context_window : opt, created_at : opt, creator : opt,
-    hugging_face_id : opt, id : opt, max_output_tokens : opt, model_id : opt, name : opt,
-    parameter_count : optn, pricing : opt, provider : opt, scaled_pricing_enabled : opt,
-    short_description : opt, type_ : opt = "type", }
+    ApiModelCatalogEntry { req[] opt[availability "availability" read_opt, badges
+    "badges" read_opt, benchmark_score "benchmark_score" read_opt, capabilities
+    "capabilities" read_opt, context_window "context_window" read_opt, created_at
+    "created_at" read_opt, creator "creator" read_opt, hugging_face_id "hugging_face_id"
+    read_opt, id "id" read_opt, max_output_tokens "max_output_tokens" read_opt, model_id
+    "model_id" read_opt, name "name" read_opt, parameter_count "parameter_count"
+    read_opt_num, pricing "pricing" read_opt, provider "provider" read_opt,
+    scaled_pricing_enabled "scaled_pricing_enabled" read_opt, short_description
+    "short_description" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24729,7 +25681,7 @@ pub struct ApiGetModelCatalogCardOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiGetModelCatalogCardOutput { data : opt, }
+    ApiGetModelCatalogCardOutput { req[] opt[data "data" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Detail view for GetModelCatalogCard
@@ -24773,12 +25725,16 @@ pub struct ApiModelCatalogCard {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelCatalogCard { availability : opt, badges : opt, benchmark_score : opt,
-    capabilities : opt, code_snippets : opt, context_window : opt, creator : opt,
-    description : opt, hugging_face_id : opt, id : opt, max_output_tokens : opt,
-    modalities : opt, model_id : opt, name : opt, parameter_count : optn, pricing : opt,
-    pricing_detail : opt, provider : opt, short_description : opt, type_ : opt = "type",
-    }
+    ApiModelCatalogCard { req[] opt[availability "availability" read_opt, badges "badges"
+    read_opt, benchmark_score "benchmark_score" read_opt, capabilities "capabilities"
+    read_opt, code_snippets "code_snippets" read_opt, context_window "context_window"
+    read_opt, creator "creator" read_opt, description "description" read_opt,
+    hugging_face_id "hugging_face_id" read_opt, id "id" read_opt, max_output_tokens
+    "max_output_tokens" read_opt, modalities "modalities" read_opt, model_id "model_id"
+    read_opt, name "name" read_opt, parameter_count "parameter_count" read_opt_num,
+    pricing "pricing" read_opt, pricing_detail "pricing_detail" read_opt, provider
+    "provider" read_opt, short_description "short_description" read_opt, type_ "type"
+    read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Code examples for using the model
@@ -24791,7 +25747,8 @@ pub struct ApiCodeSnippets {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCodeSnippets { curl : opt, javascript : opt, python : opt, sdk : opt, }
+    ApiCodeSnippets { req[] opt[curl "curl" read_opt, javascript "javascript" read_opt,
+    python "python" read_opt, sdk "sdk" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The complete set of prices for a model, covering every available variant.
@@ -24802,7 +25759,7 @@ pub struct ApiModelPricingDetail {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelPricingDetail { variants : opt, }
+    ApiModelPricingDetail { req[] opt[variants "variants" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Pricing for one variant of a model: a specific tier and billing mode.
@@ -24834,8 +25791,9 @@ pub struct ApiModelPricingVariant {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelPricingVariant { currency : opt, label : opt, mode : opt, prices : opt,
-    scaled_pricing : opt, tier : opt, }
+    ApiModelPricingVariant { req[] opt[currency "currency" read_opt, label "label"
+    read_opt, mode "mode" read_opt, prices "prices" read_opt, scaled_pricing
+    "scaled_pricing" read_opt, tier "tier" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -24863,7 +25821,8 @@ pub struct ApiModelScaledPricing {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelScaledPricing { intervals : opt, max_prices : opt, min_prices : opt, }
+    ApiModelScaledPricing { req[] opt[intervals "intervals" read_opt, max_prices
+    "max_prices" read_opt, min_prices "min_prices" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// A time window during which the model's rates stay the same. Together these
@@ -24879,7 +25838,8 @@ pub struct ApiModelPricingInterval {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelPricingInterval { end_time : opt, prices : opt, start_time : opt, }
+    ApiModelPricingInterval { req[] opt[end_time "end_time" read_opt, prices "prices"
+    read_opt, start_time "start_time" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
@@ -24912,7 +25872,8 @@ pub struct ApiListModelRoutersOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListModelRoutersOutput { links : opt, meta : opt, model_routers : opt, }
+    ApiListModelRoutersOutput { req[] opt[links "links" read_opt, meta "meta" read_opt,
+    model_routers "model_routers" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Create a model router
@@ -24937,8 +25898,9 @@ pub struct ApiCreateModelRouterInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateModelRouterInputPublic { description : opt, fallback_models : opt, name :
-    opt, policies : opt, regions : opt, }
+    ApiCreateModelRouterInputPublic { req[] opt[description "description" read_opt,
+    fallback_models "fallback_models" read_opt, name "name" read_opt, policies "policies"
+    read_opt, regions "regions" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created model router
@@ -24949,7 +25911,7 @@ pub struct ApiCreateModelRouterOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateModelRouterOutput { model_router : opt, }
+    ApiCreateModelRouterOutput { req[] opt[model_router "model_router" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// List of model router presets
@@ -24964,7 +25926,8 @@ pub struct ApiListModelRouterPresetsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListModelRouterPresetsOutput { links : opt, meta : opt, presets : opt, }
+    ApiListModelRouterPresetsOutput { req[] opt[links "links" read_opt, meta "meta"
+    read_opt, presets "presets" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Model router preset used to prefill new router configurations.
@@ -24982,8 +25945,9 @@ pub struct ApiModelRouterPreset {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelRouterPreset { config : opt, display_name : opt, long_description : opt,
-    short_description : opt, slug : opt, }
+    ApiModelRouterPreset { req[] opt[config "config" read_opt, display_name
+    "display_name" read_opt, long_description "long_description" read_opt,
+    short_description "short_description" read_opt, slug "slug" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// List of model router task presets
@@ -24998,7 +25962,8 @@ pub struct ApiListModelRouterTaskPresetsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListModelRouterTaskPresetsOutput { links : opt, meta : opt, tasks : opt, }
+    ApiListModelRouterTaskPresetsOutput { req[] opt[links "links" read_opt, meta "meta"
+    read_opt, tasks "tasks" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Task preset that can be referenced by slug in model router policies.
@@ -25021,8 +25986,10 @@ pub struct ApiModelRouterTaskPreset {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiModelRouterTaskPreset { category : opt, description : opt, models : opt, name :
-    opt, selection_policy : opt, tags : opt, task_slug : opt, }
+    ApiModelRouterTaskPreset { req[] opt[category "category" read_opt, description
+    "description" read_opt, models "models" read_opt, name "name" read_opt,
+    selection_policy "selection_policy" read_opt, tags "tags" read_opt, task_slug
+    "task_slug" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The model router
@@ -25052,8 +26019,9 @@ pub struct ApiUpdateModelRouterInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateModelRouterInputPublic { description : opt, fallback_models : opt, name :
-    opt, policies : opt, regions : opt, uuid : opt, }
+    ApiUpdateModelRouterInputPublic { req[] opt[description "description" read_opt,
+    fallback_models "fallback_models" read_opt, name "name" read_opt, policies "policies"
+    read_opt, regions "regions" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated model router
@@ -25074,7 +26042,8 @@ pub struct ApiDropboxOauth2GetTokensInput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDropboxOauth2GetTokensInput { code : opt, redirect_url : opt, }
+    ApiDropboxOauth2GetTokensInput { req[] opt[code "code" read_opt, redirect_url
+    "redirect_url" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The dropbox oauth2 token and refresh token
@@ -25087,7 +26056,8 @@ pub struct ApiDropboxOauth2GetTokensOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDropboxOauth2GetTokensOutput { refresh_token : opt, token : opt, }
+    ApiDropboxOauth2GetTokensOutput { req[] opt[refresh_token "refresh_token" read_opt,
+    token "token" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The url for the oauth2 flow
@@ -25105,7 +26075,8 @@ pub struct ApiListOpenAiapiKeysOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListOpenAiapiKeysOutput { api_key_infos : opt, links : opt, meta : opt, }
+    ApiListOpenAiapiKeysOutput { req[] opt[api_key_infos "api_key_infos" read_opt, links
+    "links" read_opt, meta "meta" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// CreateOpenAIAPIKeyInputPublic is used to create a new OpenAI API key for a specific agent.
@@ -25119,7 +26090,7 @@ pub struct ApiCreateOpenAiapiKeyOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateOpenAiapiKeyOutput { api_key_info : opt, }
+    ApiCreateOpenAiapiKeyOutput { req[] opt[api_key_info "api_key_info" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiGetOpenAiapiKeyOutput = ApiCreateOpenAiapiKeyOutput;
@@ -25144,7 +26115,7 @@ pub struct ApiListRegionsOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListRegionsOutput { regions : opt, }
+    ApiListRegionsOutput { req[] opt[regions "regions" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Description for a specific Region
@@ -25163,8 +26134,9 @@ pub struct GenaiapiRegion {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    GenaiapiRegion { inference_url : opt, region : opt, serves_batch : opt,
-    serves_inference : opt, stream_inference_url : opt, }
+    GenaiapiRegion { req[] opt[inference_url "inference_url" read_opt, region "region"
+    read_opt, serves_batch "serves_batch" read_opt, serves_inference "serves_inference"
+    read_opt, stream_inference_url "stream_inference_url" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25181,8 +26153,8 @@ pub struct ApiCreateScheduledIndexingInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateScheduledIndexingInputPublic { days : opt, knowledge_base_uuid : opt, time :
-    opt, }
+    ApiCreateScheduledIndexingInputPublic { req[] opt[days "days" read_opt,
+    knowledge_base_uuid "knowledge_base_uuid" read_opt, time "time" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25192,7 +26164,8 @@ pub struct ApiCreateScheduledIndexingOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateScheduledIndexingOutput { indexing_info : opt, }
+    ApiCreateScheduledIndexingOutput { req[] opt[indexing_info "indexing_info" read_opt,]
+    }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Metadata for scheduled indexing entries
@@ -25221,9 +26194,11 @@ pub struct ApiScheduledIndexingInfo {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiScheduledIndexingInfo { created_at : opt, days : opt, deleted_at : opt, is_active
-    : opt, knowledge_base_uuid : opt, last_ran_at : opt, next_run_at : opt, time : opt,
-    updated_at : opt, uuid : opt, }
+    ApiScheduledIndexingInfo { req[] opt[created_at "created_at" read_opt, days "days"
+    read_opt, deleted_at "deleted_at" read_opt, is_active "is_active" read_opt,
+    knowledge_base_uuid "knowledge_base_uuid" read_opt, last_ran_at "last_ran_at"
+    read_opt, next_run_at "next_run_at" read_opt, time "time" read_opt, updated_at
+    "updated_at" read_opt, uuid "uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiGetScheduledIndexingOutput = ApiCreateScheduledIndexingOutput;
@@ -25237,7 +26212,7 @@ pub struct ApiListWorkspacesOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiListWorkspacesOutput { workspaces : opt, }
+    ApiListWorkspacesOutput { req[] opt[workspaces "workspaces" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// Parameters for Workspace Creation
@@ -25255,7 +26230,8 @@ pub struct ApiCreateWorkspaceInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateWorkspaceInputPublic { agent_uuids : opt, description : opt, name : opt, }
+    ApiCreateWorkspaceInputPublic { req[] opt[agent_uuids "agent_uuids" read_opt,
+    description "description" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25264,7 +26240,7 @@ pub struct ApiCreateWorkspaceOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiCreateWorkspaceOutput { workspace : opt, }
+    ApiCreateWorkspaceOutput { req[] opt[workspace "workspace" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiGetWorkspaceOutput = ApiCreateWorkspaceOutput;
@@ -25284,8 +26260,8 @@ pub struct ApiUpdateWorkspaceInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiUpdateWorkspaceInputPublic { description : opt, name : opt, workspace_uuid : opt,
-    }
+    ApiUpdateWorkspaceInputPublic { req[] opt[description "description" read_opt, name
+    "name" read_opt, workspace_uuid "workspace_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiUpdateWorkspaceOutput = ApiCreateWorkspaceOutput;
@@ -25297,7 +26273,7 @@ pub struct ApiDeleteWorkspaceOutput {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiDeleteWorkspaceOutput { workspace_uuid : opt, }
+    ApiDeleteWorkspaceOutput { req[] opt[workspace_uuid "workspace_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiListAgentsByWorkspaceOutput = ApiListAgentsByAnthropicKeyOutput;
@@ -25314,7 +26290,8 @@ pub struct ApiMoveAgentsToWorkspaceInputPublic {
 }
 #[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__struct_de! {
-    ApiMoveAgentsToWorkspaceInputPublic { agent_uuids : opt, workspace_uuid : opt, }
+    ApiMoveAgentsToWorkspaceInputPublic { req[] opt[agent_uuids "agent_uuids" read_opt,
+    workspace_uuid "workspace_uuid" read_opt,] }
 }
 #[cfg(feature = "gradient_ai_platform")]
 pub type ApiMoveAgentsToWorkspaceOutput = ApiCreateWorkspaceOutput;
@@ -25436,11 +26413,14 @@ pub struct ChatCompletionRequest {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionRequest { messages : req, model : req, max_tokens : tri,
-    max_completion_tokens : tri, frequency_penalty : tri, presence_penalty : tri,
-    top_logprobs : tri, tools : opt, tool_choice : opt, stream : tri, stop : opt,
-    logit_bias : tri, logprobs : tri, n : tri, stream_options : tri, reasoning_effort :
-    tri, seed : tri, metadata : tri, temperature : tri, top_p : tri, user : opt, }
+    ChatCompletionRequest { req[messages "messages" read, model "model" read,]
+    opt[max_tokens "max_tokens" read, max_completion_tokens "max_completion_tokens" read,
+    frequency_penalty "frequency_penalty" read, presence_penalty "presence_penalty" read,
+    top_logprobs "top_logprobs" read, tools "tools" read_opt, tool_choice "tool_choice"
+    read_opt, stream "stream" read, stop "stop" read_opt, logit_bias "logit_bias" read,
+    logprobs "logprobs" read, n "n" read, stream_options "stream_options" read,
+    reasoning_effort "reasoning_effort" read, seed "seed" read, metadata "metadata" read,
+    temperature "temperature" read, top_p "top_p" read, user "user" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 impl ChatCompletionRequest {
@@ -25555,8 +26535,9 @@ pub struct ChatMessage {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatMessage { role : req, content : tri, refusal : tri, tool_calls : opt,
-    tool_call_id : opt, reasoning_content : tri, }
+    ChatMessage { req[role "role" read,] opt[content "content" read, refusal "refusal"
+    read, tool_calls "tool_calls" read_opt, tool_call_id "tool_call_id" read_opt,
+    reasoning_content "reasoning_content" read,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
@@ -25576,7 +26557,8 @@ pub struct ChatCompletionToolCall {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionToolCall { id : req, type_ : req = "type", function : req, }
+    ChatCompletionToolCall { req[id "id" read, type_ "type" read, function "function"
+    read,] opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25588,7 +26570,8 @@ pub struct ChatCompletionToolCallFunction {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionToolCallFunction { name : req, arguments : req, }
+    ChatCompletionToolCallFunction { req[name "name" read, arguments "arguments" read,]
+    opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25600,7 +26583,7 @@ pub struct ChatCompletionTool {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionTool { type_ : req = "type", function : req, }
+    ChatCompletionTool { req[type_ "type" read, function "function" read,] opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25616,7 +26599,8 @@ pub struct FunctionObject {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    FunctionObject { name : req, description : opt, parameters : opt, }
+    FunctionObject { req[name "name" read,] opt[description "description" read_opt,
+    parameters "parameters" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Controls which (if any) tool is called by the model. none means the model will not call any tool and instead generates a message. auto means the model can pick between generating a message or calling one or more tools. required means the model must call one or more tools. Specifying a particular tool via {"type": "function", "function": {"name": "my_function"}} forces the model to call that tool. none is the default when no tools are present. auto is the default if tools are present.
@@ -25647,7 +26631,8 @@ pub struct ChatCompletionRequestToolChoiceVariant1 {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionRequestToolChoiceVariant1 { type_ : req = "type", function : req, }
+    ChatCompletionRequestToolChoiceVariant1 { req[type_ "type" read, function "function"
+    read,] opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 pub type ChatCompletionRequestToolChoiceVariant1Function = AddonsPatchBody;
@@ -25671,7 +26656,8 @@ pub struct ChatCompletionRequestStreamOptions {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionRequestStreamOptions { include_usage : opt, }
+    ChatCompletionRequestStreamOptions { req[] opt[include_usage "include_usage"
+    read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
@@ -25699,8 +26685,8 @@ pub struct ChatCompletionResponse {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionResponse { id : req, choices : req, created : req, model : req, object
-    : req, usage : opt, }
+    ChatCompletionResponse { req[id "id" read, choices "choices" read, created "created"
+    read, model "model" read, object "object" read,] opt[usage "usage" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq)]
@@ -25716,8 +26702,8 @@ pub struct ChatCompletionResponseChoicesItem {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionResponseChoicesItem { finish_reason : req, index : req, message : req,
-    logprobs : opt, }
+    ChatCompletionResponseChoicesItem { req[finish_reason "finish_reason" read, index
+    "index" read, message "message" read,] opt[logprobs "logprobs" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
@@ -25745,8 +26731,9 @@ pub struct ChatCompletionResponseChoicesItemMessage {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionResponseChoicesItemMessage { content : opt, refusal : opt, tool_calls :
-    opt, reasoning_content : opt, role : req, }
+    ChatCompletionResponseChoicesItemMessage { req[role "role" read,] opt[content
+    "content" read_opt, refusal "refusal" read_opt, tool_calls "tool_calls" read_opt,
+    reasoning_content "reasoning_content" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25759,8 +26746,8 @@ pub struct ChatCompletionResponseChoicesItemMessageToolCallsItem {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionResponseChoicesItemMessageToolCallsItem { id : req, type_ : req =
-    "type", function : req, }
+    ChatCompletionResponseChoicesItemMessageToolCallsItem { req[id "id" read, type_
+    "type" read, function "function" read,] opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25772,8 +26759,8 @@ pub struct ChatCompletionResponseChoicesItemMessageToolCallsItemFunction {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionResponseChoicesItemMessageToolCallsItemFunction { name : req, arguments
-    : req, }
+    ChatCompletionResponseChoicesItemMessageToolCallsItemFunction { req[name "name" read,
+    arguments "arguments" read,] opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Log probability information for the choice.
@@ -25786,7 +26773,8 @@ pub struct ChatCompletionResponseChoicesItemLogprobs {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionResponseChoicesItemLogprobs { content : opt, refusal : opt, }
+    ChatCompletionResponseChoicesItemLogprobs { req[] opt[content "content" read_opt,
+    refusal "refusal" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25802,8 +26790,8 @@ pub struct ChatCompletionTokenLogprob {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionTokenLogprob { token : req, logprob : reqn, bytes : opt, top_logprobs :
-    req, }
+    ChatCompletionTokenLogprob { req[token "token" read, logprob "logprob" read_num,
+    top_logprobs "top_logprobs" read,] opt[bytes "bytes" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25816,7 +26804,8 @@ pub struct ChatCompletionTopLogprobItem {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionTopLogprobItem { token : req, logprob : reqn, bytes : opt, }
+    ChatCompletionTopLogprobItem { req[token "token" read, logprob "logprob" read_num,]
+    opt[bytes "bytes" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Usage statistics for the completion request.
@@ -25837,9 +26826,10 @@ pub struct CompletionUsage {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    CompletionUsage { completion_tokens : req, prompt_tokens : req,
-    cache_created_input_tokens : req, cache_creation : req, cache_read_input_tokens :
-    req, total_tokens : req, }
+    CompletionUsage { req[completion_tokens "completion_tokens" read, prompt_tokens
+    "prompt_tokens" read, cache_created_input_tokens "cache_created_input_tokens" read,
+    cache_creation "cache_creation" read, cache_read_input_tokens
+    "cache_read_input_tokens" read, total_tokens "total_tokens" read,] opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Breakdown of prompt tokens written to cache.
@@ -25852,8 +26842,9 @@ pub struct CompletionUsageCacheCreation {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    CompletionUsageCacheCreation { ephemeral_5m_input_tokens : req,
-    ephemeral_1h_input_tokens : req, }
+    CompletionUsageCacheCreation { req[ephemeral_5m_input_tokens
+    "ephemeral_5m_input_tokens" read, ephemeral_1h_input_tokens
+    "ephemeral_1h_input_tokens" read,] opt[] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// Represents a streamed chunk of a chat completion response returned by the model, based on the provided input.
@@ -25874,8 +26865,8 @@ pub struct ChatCompletionChunk {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionChunk { id : req, choices : req, created : req, model : req, object :
-    req, usage : opt, }
+    ChatCompletionChunk { req[id "id" read, choices "choices" read, created "created"
+    read, model "model" read, object "object" read,] opt[usage "usage" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25891,8 +26882,8 @@ pub struct ChatCompletionChunkChoicesItem {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionChunkChoicesItem { delta : req, logprobs : opt, finish_reason : opt,
-    index : req, }
+    ChatCompletionChunkChoicesItem { req[delta "delta" read, index "index" read,]
+    opt[logprobs "logprobs" read_opt, finish_reason "finish_reason" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 /// A chat completion delta generated by streamed model responses.
@@ -25910,8 +26901,9 @@ pub struct ChatCompletionStreamResponseDelta {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionStreamResponseDelta { content : opt, tool_calls : opt,
-    reasoning_content : opt, role : opt, refusal : opt, }
+    ChatCompletionStreamResponseDelta { req[] opt[content "content" read_opt, tool_calls
+    "tool_calls" read_opt, reasoning_content "reasoning_content" read_opt, role "role"
+    read_opt, refusal "refusal" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25924,8 +26916,8 @@ pub struct ChatCompletionToolCallChunk {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionToolCallChunk { index : opt, id : opt, type_ : opt = "type", function :
-    opt, }
+    ChatCompletionToolCallChunk { req[] opt[index "index" read_opt, id "id" read_opt,
+    type_ "type" read_opt, function "function" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -25937,7 +26929,8 @@ pub struct ChatCompletionToolCallChunkFunction {
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__struct_de! {
-    ChatCompletionToolCallChunkFunction { name : opt, arguments : opt, }
+    ChatCompletionToolCallChunkFunction { req[] opt[name "name" read_opt, arguments
+    "arguments" read_opt,] }
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
 connector_runtime::__string_enum! {
@@ -26017,10 +27010,12 @@ pub struct MessagesCreateRequest {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesCreateRequest { model : req, max_tokens : req, messages : req, system : opt,
-    stop_sequences : opt, stream : opt, temperature : tri, top_p : tri, top_k : tri,
-    tools : opt, tool_choice : opt, metadata : opt, reasoning_effort : tri, speed : tri,
-    thinking : tri, }
+    MessagesCreateRequest { req[model "model" read, max_tokens "max_tokens" read,
+    messages "messages" read,] opt[system "system" read_opt, stop_sequences
+    "stop_sequences" read_opt, stream "stream" read_opt, temperature "temperature" read,
+    top_p "top_p" read, top_k "top_k" read, tools "tools" read_opt, tool_choice
+    "tool_choice" read_opt, metadata "metadata" read_opt, reasoning_effort
+    "reasoning_effort" read, speed "speed" read, thinking "thinking" read,] }
 }
 #[cfg(feature = "serverless_inference")]
 impl MessagesCreateRequest {
@@ -26074,7 +27069,7 @@ pub struct MessagesApiMessageParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesApiMessageParam { role : req, content : req, }
+    MessagesApiMessageParam { req[role "role" read, content "content" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -26115,7 +27110,7 @@ pub struct MessagesRequestTextBlockParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesRequestTextBlockParam { type_ : req = "type", text : req, }
+    MessagesRequestTextBlockParam { req[type_ "type" read, text "text" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Image content block in a request message.
@@ -26128,7 +27123,7 @@ pub struct MessagesImageBlockParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesImageBlockParam { type_ : req = "type", source : req, }
+    MessagesImageBlockParam { req[type_ "type" read, source "source" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Image payload (for example base64-encoded bytes).
@@ -26144,7 +27139,8 @@ pub struct MessagesImageSourceParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesImageSourceParam { type_ : req = "type", media_type : req, data : req, }
+    MessagesImageSourceParam { req[type_ "type" read, media_type "media_type" read, data
+    "data" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Tool invocation block in a request message (from the model or a prior turn).
@@ -26159,8 +27155,8 @@ pub struct MessagesToolUseBlockParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesToolUseBlockParam { type_ : req = "type", id : req, name : req, input : req,
-    }
+    MessagesToolUseBlockParam { req[type_ "type" read, id "id" read, name "name" read,
+    input "input" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Result for a prior `tool_use` block, returned to the model.
@@ -26174,8 +27170,8 @@ pub struct MessagesToolResultBlockParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesToolResultBlockParam { type_ : req = "type", tool_use_id : req, content :
-    req, }
+    MessagesToolResultBlockParam { req[type_ "type" read, tool_use_id "tool_use_id" read,
+    content "content" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Tool output as plain text or structured objects.
@@ -26211,7 +27207,8 @@ pub struct MessagesToolDefinitionParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesToolDefinitionParam { name : req, description : opt, input_schema : req, }
+    MessagesToolDefinitionParam { req[name "name" read, input_schema "input_schema"
+    read,] opt[description "description" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Controls how the model uses tools: automatic selection, require any tool, force a specific tool, or a string form accepted by the service.
@@ -26235,7 +27232,8 @@ pub struct MessagesToolChoiceParamVariant1 {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesToolChoiceParamVariant1 { type_ : req = "type", name : opt, }
+    MessagesToolChoiceParamVariant1 { req[type_ "type" read,] opt[name "name" read_opt,]
+    }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -26252,7 +27250,7 @@ pub struct MessagesCreateRequestMetadata {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesCreateRequestMetadata { user_id : opt, }
+    MessagesCreateRequestMetadata { req[] opt[user_id "user_id" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// DigitalOcean extension for reasoning-capable models. Ignored by executors that do not support it.
@@ -26273,7 +27271,7 @@ pub struct MessagesThinkingConfigParam {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesThinkingConfigParam { type_ : req = "type", }
+    MessagesThinkingConfigParam { req[type_ "type" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Non-streaming assistant message from `POST /v1/messages`. `type` is always `message` and `role` is always `assistant`.
@@ -26298,8 +27296,9 @@ pub struct MessagesCreateResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesCreateResponse { id : req, type_ : req = "type", role : req, content : req,
-    model : req, stop_reason : opt, stop_sequence : opt, usage : req, }
+    MessagesCreateResponse { req[id "id" read, type_ "type" read, role "role" read,
+    content "content" read, model "model" read, usage "usage" read,] opt[stop_reason
+    "stop_reason" read_opt, stop_sequence "stop_sequence" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Assistant output block (text and tool calls).
@@ -26321,7 +27320,7 @@ pub struct MessagesResponseTextBlock {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesResponseTextBlock { type_ : req = "type", text : req, }
+    MessagesResponseTextBlock { req[type_ "type" read, text "text" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Tool call emitted by the assistant in the response.
@@ -26335,8 +27334,8 @@ pub struct MessagesResponseToolUseBlock {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesResponseToolUseBlock { type_ : req = "type", id : req, name : req, input :
-    req, }
+    MessagesResponseToolUseBlock { req[type_ "type" read, id "id" read, name "name" read,
+    input "input" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -26361,8 +27360,10 @@ pub struct MessagesUsage {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesUsage { input_tokens : req, output_tokens : req, cache_creation_input_tokens
-    : opt, cache_read_input_tokens : opt, speed : opt, }
+    MessagesUsage { req[input_tokens "input_tokens" read, output_tokens "output_tokens"
+    read,] opt[cache_creation_input_tokens "cache_creation_input_tokens" read_opt,
+    cache_read_input_tokens "cache_read_input_tokens" read_opt, speed "speed" read_opt,]
+    }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -26378,7 +27379,7 @@ pub struct MessagesCreateErrorResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesCreateErrorResponse { type_ : req = "type", error : req, }
+    MessagesCreateErrorResponse { req[type_ "type" read, error "error" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -26390,7 +27391,8 @@ pub struct MessagesCreateErrorResponseError {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesCreateErrorResponseError { type_ : req = "type", message : req, }
+    MessagesCreateErrorResponseError { req[type_ "type" read, message "message" read,]
+    opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// One server-sent event (SSE) JSON payload when `stream` is true. Each event line contains a JSON object after the `data:` prefix.
@@ -26411,8 +27413,9 @@ pub struct MessagesStreamEvent {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesStreamEvent { type_ : req = "type", message : opt, index : opt, content_block
-    : opt, delta : opt, usage : opt, }
+    MessagesStreamEvent { req[type_ "type" read,] opt[message "message" read_opt, index
+    "index" read_opt, content_block "content_block" read_opt, delta "delta" read_opt,
+    usage "usage" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -26430,7 +27433,8 @@ pub struct MessagesStreamEventUsage {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    MessagesStreamEventUsage { output_tokens : opt, speed : opt, }
+    MessagesStreamEventUsage { req[] opt[output_tokens "output_tokens" read_opt, speed
+    "speed" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 pub type MessagesStreamEventUsageSpeed = MessagesUsageSpeed;
@@ -26451,7 +27455,8 @@ pub struct EmbeddingsRequest {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    EmbeddingsRequest { model : req, input : req, user : opt, encoding_format : opt, }
+    EmbeddingsRequest { req[model "model" read, input "input" read,] opt[user "user"
+    read_opt, encoding_format "encoding_format" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// A single string or 1–2048 strings; each string produces one row in `data`, in order.
@@ -26476,7 +27481,8 @@ pub struct EmbeddingsResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    EmbeddingsResponse { object : req, model : req, data : req, usage : req, }
+    EmbeddingsResponse { req[object "object" read, model "model" read, data "data" read,
+    usage "usage" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// One row in the embeddings `data` array, aligned with a single `input` item.
@@ -26491,7 +27497,8 @@ pub struct EmbeddingDataItem {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    EmbeddingDataItem { index : req, object : req, embedding : req, }
+    EmbeddingDataItem { req[index "index" read, object "object" read, embedding
+    "embedding" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// The embedding vector, or a base64-encoded string when the request set encoding_format to base64.
@@ -26514,7 +27521,8 @@ pub struct EmbeddingsUsage {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    EmbeddingsUsage { prompt_tokens : req, total_tokens : req, }
+    EmbeddingsUsage { req[prompt_tokens "prompt_tokens" read, total_tokens "total_tokens"
+    read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Request body for image generation.
@@ -26580,9 +27588,11 @@ pub struct CreateImageRequest {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateImageRequest { prompt : req, model : req, moderation : tri, background : tri,
-    output_format : tri, output_compression : tri, n : req, quality : tri, size : opt,
-    stream : tri, partial_images : tri, user : tri, }
+    CreateImageRequest { req[prompt "prompt" read, model "model" read, n "n" read,]
+    opt[moderation "moderation" read, background "background" read, output_format
+    "output_format" read, output_compression "output_compression" read, quality "quality"
+    read, size "size" read_opt, stream "stream" read, partial_images "partial_images"
+    read, user "user" read,] }
 }
 #[cfg(feature = "serverless_inference")]
 impl CreateImageRequest {
@@ -26651,8 +27661,9 @@ pub struct ImagesResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ImagesResponse { created : req, data : req, background : opt, output_format : opt,
-    quality : opt, size : opt, usage : opt, }
+    ImagesResponse { req[created "created" read, data "data" read,] opt[background
+    "background" read_opt, output_format "output_format" read_opt, quality "quality"
+    read_opt, size "size" read_opt, usage "usage" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 impl ImagesResponse {
@@ -26676,7 +27687,8 @@ pub struct GeneratedImage {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    GeneratedImage { b64_json : req, revised_prompt : opt, }
+    GeneratedImage { req[b64_json "b64_json" read,] opt[revised_prompt "revised_prompt"
+    read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Token usage information for the image generation.
@@ -26693,8 +27705,9 @@ pub struct ImagesUsage {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ImagesUsage { total_tokens : req, input_tokens : req, output_tokens : req,
-    input_tokens_details : req, }
+    ImagesUsage { req[total_tokens "total_tokens" read, input_tokens "input_tokens" read,
+    output_tokens "output_tokens" read, input_tokens_details "input_tokens_details"
+    read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Detailed breakdown of input tokens.
@@ -26707,7 +27720,8 @@ pub struct ImagesUsageInputTokensDetails {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ImagesUsageInputTokensDetails { text_tokens : req, image_tokens : req, }
+    ImagesUsageInputTokensDetails { req[text_tokens "text_tokens" read, image_tokens
+    "image_tokens" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Emitted when a partial image is available during image generation streaming.
@@ -26732,9 +27746,10 @@ pub struct ImageGenPartialImageEvent {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ImageGenPartialImageEvent { type_ : req = "type", b64_json : req, created_at : req,
-    size : req, quality : req, background : req, output_format : req, partial_image_index
-    : req, }
+    ImageGenPartialImageEvent { req[type_ "type" read, b64_json "b64_json" read,
+    created_at "created_at" read, size "size" read, quality "quality" read, background
+    "background" read, output_format "output_format" read, partial_image_index
+    "partial_image_index" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -26770,7 +27785,7 @@ pub struct ListModelsResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ListModelsResponse { object : req, data : req, }
+    ListModelsResponse { req[object "object" read, data "data" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Describes a model offering that can be used with the API.
@@ -26787,7 +27802,8 @@ pub struct Model {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    Model { id : req, created : req, object : req, owned_by : req, }
+    Model { req[id "id" read, created "created" read, object "object" read, owned_by
+    "owned_by" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Request body for sending a prompt to a model using the Responses API.
@@ -26865,9 +27881,11 @@ pub struct CreateResponseRequest {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseRequest { model : req, input : req, max_output_tokens : tri,
-    temperature : tri, stream : tri, instructions : tri, top_p : tri, stream_options :
-    tri, tools : tri, tool_choice : opt, stop : tri, metadata : tri, user : tri, }
+    CreateResponseRequest { req[model "model" read, input "input" read,]
+    opt[max_output_tokens "max_output_tokens" read, temperature "temperature" read,
+    stream "stream" read, instructions "instructions" read, top_p "top_p" read,
+    stream_options "stream_options" read, tools "tools" read, tool_choice "tool_choice"
+    read_opt, stop "stop" read, metadata "metadata" read, user "user" read,] }
 }
 #[cfg(feature = "serverless_inference")]
 impl CreateResponseRequest {
@@ -26921,7 +27939,8 @@ pub struct CreateResponseRequestInputVariant1Item {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseRequestInputVariant1Item { role : opt, content : req, }
+    CreateResponseRequestInputVariant1Item { req[content "content" read,] opt[role "role"
+    read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -26950,8 +27969,8 @@ pub struct CreateResponseRequestToolsItem {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseRequestToolsItem { type_ : req = "type", name : opt, description : opt,
-    parameters : opt, }
+    CreateResponseRequestToolsItem { req[type_ "type" read,] opt[name "name" read_opt,
+    description "description" read_opt, parameters "parameters" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Controls which (if any) tool is called by the model.
@@ -27009,9 +28028,12 @@ pub struct CreateResponseResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseResponse { id : req, object : req, created : req, model : req, output :
-    req, usage : req, parallel_tool_calls : opt, temperature : optn, tool_choice : opt,
-    tools : opt, top_p : optn, max_output_tokens : opt, status : opt, user : opt, }
+    CreateResponseResponse { req[id "id" read, object "object" read, created "created"
+    read, model "model" read, output "output" read, usage "usage" read,]
+    opt[parallel_tool_calls "parallel_tool_calls" read_opt, temperature "temperature"
+    read_opt_num, tool_choice "tool_choice" read_opt, tools "tools" read_opt, top_p
+    "top_p" read_opt_num, max_output_tokens "max_output_tokens" read_opt, status "status"
+    read_opt, user "user" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq)]
@@ -27035,8 +28057,9 @@ pub struct CreateResponseResponseOutputItem {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseResponseOutputItem { type_ : req = "type", id : opt, status : opt, role
-    : opt, content : req, call_id : opt, name : opt, arguments : opt, }
+    CreateResponseResponseOutputItem { req[type_ "type" read, content "content" read,]
+    opt[id "id" read_opt, status "status" read_opt, role "role" read_opt, call_id
+    "call_id" read_opt, name "name" read_opt, arguments "arguments" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -27055,7 +28078,8 @@ pub struct CreateResponseResponseOutputItemContentItem {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseResponseOutputItemContentItem { type_ : req = "type", text : req, }
+    CreateResponseResponseOutputItemContentItem { req[type_ "type" read, text "text"
+    read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -27081,8 +28105,10 @@ pub struct ResponseUsage {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ResponseUsage { input_tokens : req, input_tokens_details : req, output_tokens : req,
-    output_tokens_details : req, total_tokens : req, }
+    ResponseUsage { req[input_tokens "input_tokens" read, input_tokens_details
+    "input_tokens_details" read, output_tokens "output_tokens" read,
+    output_tokens_details "output_tokens_details" read, total_tokens "total_tokens"
+    read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// A detailed breakdown of the input tokens.
@@ -27093,7 +28119,7 @@ pub struct ResponseUsageInputTokensDetails {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ResponseUsageInputTokensDetails { cached_tokens : req, }
+    ResponseUsageInputTokensDetails { req[cached_tokens "cached_tokens" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// A detailed breakdown of the output tokens.
@@ -27106,8 +28132,8 @@ pub struct ResponseUsageOutputTokensDetails {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    ResponseUsageOutputTokensDetails { reasoning_tokens : req, tool_output_tokens : req,
-    }
+    ResponseUsageOutputTokensDetails { req[reasoning_tokens "reasoning_tokens" read,
+    tool_output_tokens "tool_output_tokens" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -27123,8 +28149,8 @@ pub struct CreateResponseResponseToolsItem {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseResponseToolsItem { type_ : req = "type", name : opt, description :
-    opt, parameters : opt, }
+    CreateResponseResponseToolsItem { req[type_ "type" read,] opt[name "name" read_opt,
+    description "description" read_opt, parameters "parameters" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Represents a streamed chunk of a text-to-text response returned by the model, based on the provided input.
@@ -27145,8 +28171,9 @@ pub struct CreateResponseStreamResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseStreamResponse { id : req, object : req, created : req, model : req,
-    choices : req, usage : opt, }
+    CreateResponseStreamResponse { req[id "id" read, object "object" read, created
+    "created" read, model "model" read, choices "choices" read,] opt[usage "usage"
+    read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -27164,8 +28191,8 @@ pub struct CreateResponseStreamResponseChoicesItem {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseStreamResponseChoicesItem { index : req, delta : req, finish_reason :
-    opt, logprobs : opt, }
+    CreateResponseStreamResponseChoicesItem { req[index "index" read, delta "delta"
+    read,] opt[finish_reason "finish_reason" read_opt, logprobs "logprobs" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// A chunk of the response message generated by the model.
@@ -27184,8 +28211,9 @@ pub struct CreateResponseStreamResponseChoicesItemDelta {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseStreamResponseChoicesItemDelta { role : opt, content : opt,
-    reasoning_content : opt, tool_calls : opt, }
+    CreateResponseStreamResponseChoicesItemDelta { req[] opt[role "role" read_opt,
+    content "content" read_opt, reasoning_content "reasoning_content" read_opt,
+    tool_calls "tool_calls" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 pub type CreateResponseStreamResponseChoicesItemDeltaToolCallsItem = ChatCompletionResponseChoicesItemMessageToolCallsItem;
@@ -27203,7 +28231,8 @@ pub struct CreateResponseStreamResponseChoicesItemLogprobs {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    CreateResponseStreamResponseChoicesItemLogprobs { content : opt, }
+    CreateResponseStreamResponseChoicesItemLogprobs { req[] opt[content "content"
+    read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Request body for asynchronously invoking a model. Supports image generation, audio generation, and text-to-speech models. The `input` object fields vary depending on the model type.
@@ -27228,7 +28257,8 @@ pub struct AsyncInvokeRequest {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    AsyncInvokeRequest { model_id : req, input : req, tags : tri, }
+    AsyncInvokeRequest { req[model_id "model_id" read, input "input" read,] opt[tags
+    "tags" read,] }
 }
 #[cfg(feature = "serverless_inference")]
 impl AsyncInvokeRequest {
@@ -27299,9 +28329,11 @@ pub struct AsyncInvokeRequestInput {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    AsyncInvokeRequestInput { prompt : opt, text : opt, output_format : tri,
-    num_inference_steps : tri, guidance_scale : tri, num_images : tri,
-    enable_safety_checker : tri, seconds_total : tri, ..additional_properties }
+    AsyncInvokeRequestInput { req[] opt[prompt "prompt" read_opt, text "text" read_opt,
+    output_format "output_format" read, num_inference_steps "num_inference_steps" read,
+    guidance_scale "guidance_scale" read, num_images "num_images" read,
+    enable_safety_checker "enable_safety_checker" read, seconds_total "seconds_total"
+    read,]..additional_properties }
 }
 #[cfg(feature = "serverless_inference")]
 impl AsyncInvokeRequestInput {
@@ -27344,7 +28376,7 @@ pub struct AsyncInvokeRequestTagsItem {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    AsyncInvokeRequestTagsItem { key : req, value : req, }
+    AsyncInvokeRequestTagsItem { req[key "key" read, value "value" read,] opt[] }
 }
 #[cfg(feature = "serverless_inference")]
 /// Response returned when an asynchronous invocation request is accepted. The job status is QUEUED initially. Use the request_id to poll for the result.
@@ -27369,8 +28401,10 @@ pub struct AsyncInvokeResponse {
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__struct_de! {
-    AsyncInvokeResponse { request_id : req, status : req, model_id : req, created_at :
-    req, started_at : opt, completed_at : opt, output : opt, error : opt, }
+    AsyncInvokeResponse { req[request_id "request_id" read, status "status" read,
+    model_id "model_id" read, created_at "created_at" read,] opt[started_at "started_at"
+    read_opt, completed_at "completed_at" read_opt, output "output" read_opt, error
+    "error" read_opt,] }
 }
 #[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
@@ -27389,7 +28423,7 @@ pub struct BatchFileCreateRequest {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    BatchFileCreateRequest { file_name : req, }
+    BatchFileCreateRequest { req[file_name "file_name" read,] opt[] }
 }
 #[cfg(feature = "batch_inference")]
 impl BatchFileCreateRequest {
@@ -27421,7 +28455,8 @@ pub struct BatchFileCreateResponse {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    BatchFileCreateResponse { file_id : req, upload_url : req, expires_at : opt, }
+    BatchFileCreateResponse { req[file_id "file_id" read, upload_url "upload_url" read,]
+    opt[expires_at "expires_at" read_opt,] }
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {
@@ -27448,8 +28483,8 @@ pub struct BatchListResponse {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    BatchListResponse { object : req, data : req, first_id : opt, last_id : opt, has_more
-    : req, }
+    BatchListResponse { req[object "object" read, data "data" read, has_more "has_more"
+    read,] opt[first_id "first_id" read_opt, last_id "last_id" read_opt,] }
 }
 #[cfg(feature = "batch_inference")]
 /// A Batch Inference job.
@@ -27488,11 +28523,15 @@ pub struct Batch {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    Batch { batch_id : req, status : req, provider : req, endpoint : opt,
-    completion_window : req, input_file_id : req, output_file_id : opt, error_file_id :
-    opt, request_counts : opt, request_id : opt, metadata : opt, errors : opt, created_at
-    : req, in_progress_at : opt, finalizing_at : opt, completed_at : opt, expires_at :
-    opt, cancelled_at : opt, failed_at : opt, }
+    Batch { req[batch_id "batch_id" read, status "status" read, provider "provider" read,
+    completion_window "completion_window" read, input_file_id "input_file_id" read,
+    created_at "created_at" read,] opt[endpoint "endpoint" read_opt, output_file_id
+    "output_file_id" read_opt, error_file_id "error_file_id" read_opt, request_counts
+    "request_counts" read_opt, request_id "request_id" read_opt, metadata "metadata"
+    read_opt, errors "errors" read_opt, in_progress_at "in_progress_at" read_opt,
+    finalizing_at "finalizing_at" read_opt, completed_at "completed_at" read_opt,
+    expires_at "expires_at" read_opt, cancelled_at "cancelled_at" read_opt, failed_at
+    "failed_at" read_opt,] }
 }
 #[cfg(feature = "batch_inference")]
 /// Lifecycle status. Terminal states: `completed`, `failed`, `expired`, `cancelled`.
@@ -27511,7 +28550,8 @@ pub struct BatchRequestCounts {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    BatchRequestCounts { total : opt, completed : opt, failed : opt, }
+    BatchRequestCounts { req[] opt[total "total" read_opt, completed "completed"
+    read_opt, failed "failed" read_opt,] }
 }
 #[cfg(feature = "batch_inference")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -27523,7 +28563,8 @@ pub struct BatchErrorsItem {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    BatchErrorsItem { code : opt, message : opt, line : opt, }
+    BatchErrorsItem { req[] opt[code "code" read_opt, message "message" read_opt, line
+    "line" read_opt,] }
 }
 #[cfg(feature = "batch_inference")]
 /// Request body for creating a batch inference job.
@@ -27551,8 +28592,9 @@ pub struct BatchCreateRequest {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    BatchCreateRequest { file_id : req, provider : req, endpoint : opt, completion_window
-    : req, request_id : req, metadata : tri, }
+    BatchCreateRequest { req[file_id "file_id" read, provider "provider" read,
+    completion_window "completion_window" read, request_id "request_id" read,]
+    opt[endpoint "endpoint" read_opt, metadata "metadata" read,] }
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {
@@ -27585,6 +28627,7 @@ pub struct BatchResultsResponse {
 }
 #[cfg(feature = "batch_inference")]
 connector_runtime::__struct_de! {
-    BatchResultsResponse { batch_id : req, result_available : req, output_file_url : opt,
-    error_file_url : opt, expires_at : opt, }
+    BatchResultsResponse { req[batch_id "batch_id" read, result_available
+    "result_available" read,] opt[output_file_url "output_file_url" read_opt,
+    error_file_url "error_file_url" read_opt, expires_at "expires_at" read_opt,] }
 }

@@ -22,7 +22,7 @@ pub struct ListEventsResponse {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    ListEventsResponse { events : req, }
+    ListEventsResponse { req[events "events" read,] opt[] }
 }
 #[cfg(feature = "events")]
 impl ListEventsResponse {
@@ -88,18 +88,27 @@ pub struct ListEventsResponseEventsItem {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    ListEventsResponseEventsItem { id : req, category_id : opt, name : opt, recurrence :
-    opt, recurrence_until : opt, starts_at : opt, ends_at : opt, rrule : opt,
-    show_local_time : req, timezone : opt, duration : opt, all_day : opt, custom_fields :
-    opt, post : req, occurrences : req, can_act_on_discourse_post_event : opt,
-    can_update_attendance : opt, creator : opt, is_closed : req, is_expired : req,
-    is_ongoing : req, is_private : req, is_public : req, is_standalone : req, minimal :
-    opt, raw_invitees : opt, reminders : opt, sample_invitees : opt,
-    should_display_invitees : req, stats : opt, status : req, url : opt, description :
-    opt, description_html : opt, location : opt, url_restates_location : opt,
-    watching_invitee : opt, chat_enabled : opt, channel : opt, livestream : opt,
-    livestream_onebox : opt, is_zoom_livestream : opt, max_attendees : opt, at_capacity :
-    req, image_upload : opt, }
+    ListEventsResponseEventsItem { req[id "id" read, show_local_time "show_local_time"
+    read, post "post" read, occurrences "occurrences" read, is_closed "is_closed" read,
+    is_expired "is_expired" read, is_ongoing "is_ongoing" read, is_private "is_private"
+    read, is_public "is_public" read, is_standalone "is_standalone" read,
+    should_display_invitees "should_display_invitees" read, status "status" read,
+    at_capacity "at_capacity" read,] opt[category_id "category_id" read_opt, name "name"
+    read_opt, recurrence "recurrence" read_opt, recurrence_until "recurrence_until"
+    read_opt, starts_at "starts_at" read_opt, ends_at "ends_at" read_opt, rrule "rrule"
+    read_opt, timezone "timezone" read_opt, duration "duration" read_opt, all_day
+    "all_day" read_opt, custom_fields "custom_fields" read_opt,
+    can_act_on_discourse_post_event "can_act_on_discourse_post_event" read_opt,
+    can_update_attendance "can_update_attendance" read_opt, creator "creator" read_opt,
+    minimal "minimal" read_opt, raw_invitees "raw_invitees" read_opt, reminders
+    "reminders" read_opt, sample_invitees "sample_invitees" read_opt, stats "stats"
+    read_opt, url "url" read_opt, description "description" read_opt, description_html
+    "description_html" read_opt, location "location" read_opt, url_restates_location
+    "url_restates_location" read_opt, watching_invitee "watching_invitee" read_opt,
+    chat_enabled "chat_enabled" read_opt, channel "channel" read_opt, livestream
+    "livestream" read_opt, livestream_onebox "livestream_onebox" read_opt,
+    is_zoom_livestream "is_zoom_livestream" read_opt, max_attendees "max_attendees"
+    read_opt, image_upload "image_upload" read_opt,] }
 }
 #[cfg(feature = "events")]
 impl ListEventsResponseEventsItem {
@@ -128,8 +137,8 @@ pub struct ListEventsResponseEventsItemPost {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    ListEventsResponseEventsItemPost { id : req, post_number : req, url : req,
-    category_slug : req, topic : req, }
+    ListEventsResponseEventsItemPost { req[id "id" read, post_number "post_number" read,
+    url "url" read, category_slug "category_slug" read, topic "topic" read,] opt[] }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -142,8 +151,8 @@ pub struct ListEventsResponseEventsItemPostTopic {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    ListEventsResponseEventsItemPostTopic { id : req, title : req, tags : req,
-    tags_descriptions : req, slug : req, }
+    ListEventsResponseEventsItemPostTopic { req[id "id" read, title "title" read, tags
+    "tags" read, tags_descriptions "tags_descriptions" read, slug "slug" read,] opt[] }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -153,7 +162,8 @@ pub struct ListEventsResponseEventsItemOccurrencesItem {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    ListEventsResponseEventsItemOccurrencesItem { starts_at : opt, ends_at : opt, }
+    ListEventsResponseEventsItemOccurrencesItem { req[] opt[starts_at "starts_at"
+    read_opt, ends_at "ends_at" read_opt,] }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -165,8 +175,8 @@ pub struct ListEventsResponseEventsItemCreator {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    ListEventsResponseEventsItemCreator { id : req, username : req, name : opt,
-    avatar_template : req, }
+    ListEventsResponseEventsItemCreator { req[id "id" read, username "username" read,
+    avatar_template "avatar_template" read,] opt[name "name" read_opt,] }
 }
 #[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq)]
@@ -178,8 +188,8 @@ pub struct ListEventsResponseEventsItemRemindersItem {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    ListEventsResponseEventsItemRemindersItem { value : req, unit : req, period : req,
-    type_ : req = "type", }
+    ListEventsResponseEventsItemRemindersItem { req[value "value" read, unit "unit" read,
+    period "period" read, type_ "type" read,] opt[] }
 }
 #[cfg(feature = "events")]
 connector_runtime::__string_enum! {
@@ -200,7 +210,8 @@ pub struct GetBackupsResponseItem {
 }
 #[cfg(feature = "backups")]
 connector_runtime::__struct_de! {
-    GetBackupsResponseItem { filename : req, size : req, last_modified : req, }
+    GetBackupsResponseItem { req[filename "filename" read, size "size" read,
+    last_modified "last_modified" read,] opt[] }
 }
 #[cfg(feature = "backups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -209,7 +220,7 @@ pub struct CreateBackupBody {
 }
 #[cfg(feature = "backups")]
 connector_runtime::__struct_de! {
-    CreateBackupBody { with_uploads : req, }
+    CreateBackupBody { req[with_uploads "with_uploads" read,] opt[] }
 }
 #[cfg(
     any(feature = "backups", feature = "groups", feature = "uploads", feature = "users")
@@ -222,7 +233,7 @@ pub struct SuccessResponse {
     any(feature = "backups", feature = "groups", feature = "uploads", feature = "users")
 )]
 connector_runtime::__struct_de! {
-    SuccessResponse { success : req, }
+    SuccessResponse { req[success "success" read,] opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -234,8 +245,8 @@ pub struct AdminListBadgesResponse {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    AdminListBadgesResponse { badges : req, badge_types : req, badge_groupings : req,
-    admin_badges : req, }
+    AdminListBadgesResponse { req[badges "badges" read, badge_types "badge_types" read,
+    badge_groupings "badge_groupings" read, admin_badges "admin_badges" read,] opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -267,12 +278,16 @@ pub struct AdminListBadgesResponseBadgesItem {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    AdminListBadgesResponseBadgesItem { id : req, name : req, description : req,
-    grant_count : req, allow_title : req, multiple_grant : req, icon : req, image_url :
-    opt, listable : req, enabled : req, badge_grouping_id : req, system : req,
-    long_description : req, slug : req, manually_grantable : req, query : opt, trigger :
-    opt, target_posts : req, auto_revoke : req, show_posts : req, i18n_name : opt,
-    image_upload_id : opt, badge_type_id : req, show_in_post_header : req, }
+    AdminListBadgesResponseBadgesItem { req[id "id" read, name "name" read, description
+    "description" read, grant_count "grant_count" read, allow_title "allow_title" read,
+    multiple_grant "multiple_grant" read, icon "icon" read, listable "listable" read,
+    enabled "enabled" read, badge_grouping_id "badge_grouping_id" read, system "system"
+    read, long_description "long_description" read, slug "slug" read, manually_grantable
+    "manually_grantable" read, target_posts "target_posts" read, auto_revoke
+    "auto_revoke" read, show_posts "show_posts" read, badge_type_id "badge_type_id" read,
+    show_in_post_header "show_in_post_header" read,] opt[image_url "image_url" read_opt,
+    query "query" read_opt, trigger "trigger" read_opt, i18n_name "i18n_name" read_opt,
+    image_upload_id "image_upload_id" read_opt,] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -283,7 +298,8 @@ pub struct BadgeTypesItem {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    BadgeTypesItem { id : req, name : req, sort_order : req, }
+    BadgeTypesItem { req[id "id" read, name "name" read, sort_order "sort_order" read,]
+    opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -296,8 +312,9 @@ pub struct AdminListBadgesResponseBadgeGroupingsItem {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    AdminListBadgesResponseBadgeGroupingsItem { id : req, name : req, description : opt,
-    position : req, system : req, }
+    AdminListBadgesResponseBadgeGroupingsItem { req[id "id" read, name "name" read,
+    position "position" read, system "system" read,] opt[description "description"
+    read_opt,] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -310,8 +327,10 @@ pub struct AdminListBadgesResponseAdminBadges {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    AdminListBadgesResponseAdminBadges { protected_system_fields : req, triggers : req,
-    badge_ids : req, badge_grouping_ids : req, badge_type_ids : req, }
+    AdminListBadgesResponseAdminBadges { req[protected_system_fields
+    "protected_system_fields" read, triggers "triggers" read, badge_ids "badge_ids" read,
+    badge_grouping_ids "badge_grouping_ids" read, badge_type_ids "badge_type_ids" read,]
+    opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -324,8 +343,9 @@ pub struct AdminListBadgesResponseAdminBadgesTriggers {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    AdminListBadgesResponseAdminBadgesTriggers { user_change : req, none : req,
-    post_revision : req, trust_level_change : req, post_action : req, }
+    AdminListBadgesResponseAdminBadgesTriggers { req[user_change "user_change" read, none
+    "none" read, post_revision "post_revision" read, trust_level_change
+    "trust_level_change" read, post_action "post_action" read,] opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -338,7 +358,8 @@ pub struct NameBadgeTypeIdBody {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    NameBadgeTypeIdBody { name : req, badge_type_id : req, }
+    NameBadgeTypeIdBody { req[name "name" read, badge_type_id "badge_type_id" read,]
+    opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -348,7 +369,8 @@ pub struct BadgeTypesBadgeResponse {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    BadgeTypesBadgeResponse { badge_types : req, badge : req, }
+    BadgeTypesBadgeResponse { req[badge_types "badge_types" read, badge "badge" read,]
+    opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -379,12 +401,16 @@ pub struct BadgeTypesBadgeResponseBadge {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    BadgeTypesBadgeResponseBadge { id : req, name : req, description : req, grant_count :
-    req, allow_title : req, multiple_grant : req, icon : req, image_url : opt,
-    image_upload_id : opt, listable : req, enabled : req, badge_grouping_id : req, system
-    : req, long_description : req, slug : req, manually_grantable : req, query : opt,
-    trigger : opt, target_posts : req, auto_revoke : req, show_posts : req, badge_type_id
-    : req, show_in_post_header : req, }
+    BadgeTypesBadgeResponseBadge { req[id "id" read, name "name" read, description
+    "description" read, grant_count "grant_count" read, allow_title "allow_title" read,
+    multiple_grant "multiple_grant" read, icon "icon" read, listable "listable" read,
+    enabled "enabled" read, badge_grouping_id "badge_grouping_id" read, system "system"
+    read, long_description "long_description" read, slug "slug" read, manually_grantable
+    "manually_grantable" read, target_posts "target_posts" read, auto_revoke
+    "auto_revoke" read, show_posts "show_posts" read, badge_type_id "badge_type_id" read,
+    show_in_post_header "show_in_post_header" read,] opt[image_url "image_url" read_opt,
+    image_upload_id "image_upload_id" read_opt, query "query" read_opt, trigger "trigger"
+    read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -393,7 +419,7 @@ pub struct ListCategoriesResponse {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    ListCategoriesResponse { category_list : req, }
+    ListCategoriesResponse { req[category_list "category_list" read,] opt[] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -404,8 +430,9 @@ pub struct ListCategoriesResponseCategoryList {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    ListCategoriesResponseCategoryList { can_create_category : req, can_create_topic :
-    req, categories : req, }
+    ListCategoriesResponseCategoryList { req[can_create_category "can_create_category"
+    read, can_create_topic "can_create_topic" read, categories "categories" read,] opt[]
+    }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -458,20 +485,30 @@ pub struct ListCategoriesResponseCategoryListCategoriesItem {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    ListCategoriesResponseCategoryListCategoriesItem { id : req, name : req, color : req,
-    text_color : req, style_type : req, emoji : opt, icon : opt, slug : req, topic_count
-    : req, post_count : req, position : req, description : opt, description_text : opt,
-    description_excerpt : opt, topic_url : opt, read_restricted : req, permission : req,
-    notification_level : req, can_edit : req, topic_template : opt,
-    topic_title_placeholder : opt, has_children : req, subcategory_count : opt,
-    sort_order : opt, sort_ascending : opt, show_subcategory_list : req,
-    num_featured_topics : req, default_view : opt, subcategory_list_style : req,
-    default_top_period : req, default_list_filter : req, minimum_required_tags : req,
-    navigate_to_first_post_after_read : req, topics_day : req, topics_week : req,
-    topics_month : req, topics_year : req, topics_all_time : req, is_uncategorized : opt,
-    subcategory_ids : req, subcategory_list : opt, uploaded_logo : opt,
-    uploaded_logo_dark : opt, uploaded_background : opt, uploaded_background_dark : opt,
-    }
+    ListCategoriesResponseCategoryListCategoriesItem { req[id "id" read, name "name"
+    read, color "color" read, text_color "text_color" read, style_type "style_type" read,
+    slug "slug" read, topic_count "topic_count" read, post_count "post_count" read,
+    position "position" read, read_restricted "read_restricted" read, permission
+    "permission" read, notification_level "notification_level" read, can_edit "can_edit"
+    read, has_children "has_children" read, show_subcategory_list "show_subcategory_list"
+    read, num_featured_topics "num_featured_topics" read, subcategory_list_style
+    "subcategory_list_style" read, default_top_period "default_top_period" read,
+    default_list_filter "default_list_filter" read, minimum_required_tags
+    "minimum_required_tags" read, navigate_to_first_post_after_read
+    "navigate_to_first_post_after_read" read, topics_day "topics_day" read, topics_week
+    "topics_week" read, topics_month "topics_month" read, topics_year "topics_year" read,
+    topics_all_time "topics_all_time" read, subcategory_ids "subcategory_ids" read,]
+    opt[emoji "emoji" read_opt, icon "icon" read_opt, description "description" read_opt,
+    description_text "description_text" read_opt, description_excerpt
+    "description_excerpt" read_opt, topic_url "topic_url" read_opt, topic_template
+    "topic_template" read_opt, topic_title_placeholder "topic_title_placeholder"
+    read_opt, subcategory_count "subcategory_count" read_opt, sort_order "sort_order"
+    read_opt, sort_ascending "sort_ascending" read_opt, default_view "default_view"
+    read_opt, is_uncategorized "is_uncategorized" read_opt, subcategory_list
+    "subcategory_list" read_opt, uploaded_logo "uploaded_logo" read_opt,
+    uploaded_logo_dark "uploaded_logo_dark" read_opt, uploaded_background
+    "uploaded_background" read_opt, uploaded_background_dark "uploaded_background_dark"
+    read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -508,10 +545,13 @@ pub struct NameColorBody {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    NameColorBody { name : req, color : opt, text_color : opt, style_type : opt, emoji :
-    opt, icon : opt, parent_category_id : opt, allow_badges : opt, slug : opt,
-    topic_featured_links_allowed : opt, permissions : opt, search_priority : opt,
-    form_template_ids : opt, category_localizations : opt, }
+    NameColorBody { req[name "name" read,] opt[color "color" read_opt, text_color
+    "text_color" read_opt, style_type "style_type" read_opt, emoji "emoji" read_opt, icon
+    "icon" read_opt, parent_category_id "parent_category_id" read_opt, allow_badges
+    "allow_badges" read_opt, slug "slug" read_opt, topic_featured_links_allowed
+    "topic_featured_links_allowed" read_opt, permissions "permissions" read_opt,
+    search_priority "search_priority" read_opt, form_template_ids "form_template_ids"
+    read_opt, category_localizations "category_localizations" read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -526,7 +566,8 @@ pub struct NameColorBodyPermissions {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    NameColorBodyPermissions { everyone : opt, staff : opt, ..additional_properties }
+    NameColorBodyPermissions { req[] opt[everyone "everyone" read_opt, staff "staff"
+    read_opt,]..additional_properties }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -547,8 +588,8 @@ pub struct NameColorBodyCategoryLocalizationsItem {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    NameColorBodyCategoryLocalizationsItem { id : opt, locale : req, name : req,
-    description : opt, }
+    NameColorBodyCategoryLocalizationsItem { req[locale "locale" read, name "name" read,]
+    opt[id "id" read_opt, description "description" read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -557,7 +598,7 @@ pub struct CategoryResponse {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    CategoryResponse { category : req, }
+    CategoryResponse { req[category "category" read,] opt[] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -631,27 +672,44 @@ pub struct CategoryResponseCategory {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    CategoryResponseCategory { id : req, name : req, color : req, text_color : req,
-    style_type : req, emoji : opt, icon : opt, slug : req, locale : opt, topic_count :
-    req, post_count : req, position : req, description : opt, description_text : opt,
-    description_excerpt : opt, topic_url : opt, read_restricted : req, permission : opt,
-    notification_level : req, can_edit : req, topic_template : opt,
-    topic_title_placeholder : opt, form_template_ids : opt, has_children : opt,
-    subcategory_count : opt, sort_order : opt, sort_ascending : opt,
-    show_subcategory_list : req, num_featured_topics : req, default_view : opt,
-    subcategory_list_style : req, default_top_period : req, default_list_filter : req,
-    minimum_required_tags : req, navigate_to_first_post_after_read : req, custom_fields :
-    req, allowed_tags : opt, allowed_tag_groups : opt, allow_global_tags : opt,
-    required_tag_groups : req, category_setting : opt, category_localizations : opt,
-    read_only_banner : opt, available_groups : req, auto_close_hours : opt,
-    auto_close_based_on_last_post : req, allow_unlimited_owner_edits_on_first_post : req,
-    default_slow_mode_seconds : opt, group_permissions : req, email_in : opt,
-    email_in_allow_strangers : req, mailinglist_mirror : req, all_topics_wiki : req,
-    can_delete : req, allow_badges : req, topic_featured_link_allowed : req,
-    search_priority : req, topic_posting_review_group_ids : req,
-    reply_posting_review_group_ids : req, uploaded_logo : opt, uploaded_logo_dark : opt,
-    uploaded_background : opt, uploaded_background_dark : opt, category_types : opt,
-    category_type_settings : opt, available_category_types : opt, }
+    CategoryResponseCategory { req[id "id" read, name "name" read, color "color" read,
+    text_color "text_color" read, style_type "style_type" read, slug "slug" read,
+    topic_count "topic_count" read, post_count "post_count" read, position "position"
+    read, read_restricted "read_restricted" read, notification_level "notification_level"
+    read, can_edit "can_edit" read, show_subcategory_list "show_subcategory_list" read,
+    num_featured_topics "num_featured_topics" read, subcategory_list_style
+    "subcategory_list_style" read, default_top_period "default_top_period" read,
+    default_list_filter "default_list_filter" read, minimum_required_tags
+    "minimum_required_tags" read, navigate_to_first_post_after_read
+    "navigate_to_first_post_after_read" read, custom_fields "custom_fields" read,
+    required_tag_groups "required_tag_groups" read, available_groups "available_groups"
+    read, auto_close_based_on_last_post "auto_close_based_on_last_post" read,
+    allow_unlimited_owner_edits_on_first_post "allow_unlimited_owner_edits_on_first_post"
+    read, group_permissions "group_permissions" read, email_in_allow_strangers
+    "email_in_allow_strangers" read, mailinglist_mirror "mailinglist_mirror" read,
+    all_topics_wiki "all_topics_wiki" read, can_delete "can_delete" read, allow_badges
+    "allow_badges" read, topic_featured_link_allowed "topic_featured_link_allowed" read,
+    search_priority "search_priority" read, topic_posting_review_group_ids
+    "topic_posting_review_group_ids" read, reply_posting_review_group_ids
+    "reply_posting_review_group_ids" read,] opt[emoji "emoji" read_opt, icon "icon"
+    read_opt, locale "locale" read_opt, description "description" read_opt,
+    description_text "description_text" read_opt, description_excerpt
+    "description_excerpt" read_opt, topic_url "topic_url" read_opt, permission
+    "permission" read_opt, topic_template "topic_template" read_opt,
+    topic_title_placeholder "topic_title_placeholder" read_opt, form_template_ids
+    "form_template_ids" read_opt, has_children "has_children" read_opt, subcategory_count
+    "subcategory_count" read_opt, sort_order "sort_order" read_opt, sort_ascending
+    "sort_ascending" read_opt, default_view "default_view" read_opt, allowed_tags
+    "allowed_tags" read_opt, allowed_tag_groups "allowed_tag_groups" read_opt,
+    allow_global_tags "allow_global_tags" read_opt, category_setting "category_setting"
+    read_opt, category_localizations "category_localizations" read_opt, read_only_banner
+    "read_only_banner" read_opt, auto_close_hours "auto_close_hours" read_opt,
+    default_slow_mode_seconds "default_slow_mode_seconds" read_opt, email_in "email_in"
+    read_opt, uploaded_logo "uploaded_logo" read_opt, uploaded_logo_dark
+    "uploaded_logo_dark" read_opt, uploaded_background "uploaded_background" read_opt,
+    uploaded_background_dark "uploaded_background_dark" read_opt, category_types
+    "category_types" read_opt, category_type_settings "category_type_settings" read_opt,
+    available_category_types "available_category_types" read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -661,7 +719,7 @@ pub struct RequiredTagGroupsItem {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    RequiredTagGroupsItem { name : req, min_count : req, }
+    RequiredTagGroupsItem { req[name "name" read, min_count "min_count" read,] opt[] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -676,9 +734,12 @@ pub struct CategorySetting {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    CategorySetting { auto_bump_cooldown_days : opt, num_auto_bump_daily : opt,
-    require_reply_approval : opt, require_topic_approval : opt, nested_replies_default :
-    opt, topic_posting_review_mode : opt, reply_posting_review_mode : opt, }
+    CategorySetting { req[] opt[auto_bump_cooldown_days "auto_bump_cooldown_days"
+    read_opt, num_auto_bump_daily "num_auto_bump_daily" read_opt, require_reply_approval
+    "require_reply_approval" read_opt, require_topic_approval "require_topic_approval"
+    read_opt, nested_replies_default "nested_replies_default" read_opt,
+    topic_posting_review_mode "topic_posting_review_mode" read_opt,
+    reply_posting_review_mode "reply_posting_review_mode" read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -689,7 +750,8 @@ pub struct GroupPermissionsItem {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    GroupPermissionsItem { permission_type : req, group_name : req, group_id : req, }
+    GroupPermissionsItem { req[permission_type "permission_type" read, group_name
+    "group_name" read, group_id "group_id" read,] opt[] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -705,8 +767,9 @@ pub struct AvailableCategoryTypesItem {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    AvailableCategoryTypesItem { id : req, name : req, title : req, description : req,
-    icon : req, available : req, visible : req, configuration_schema : req, }
+    AvailableCategoryTypesItem { req[id "id" read, name "name" read, title "title" read,
+    description "description" read, icon "icon" read, available "available" read, visible
+    "visible" read, configuration_schema "configuration_schema" read,] opt[] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -716,7 +779,8 @@ pub struct UpdateCategoryResponse {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    UpdateCategoryResponse { success : req, category : req, }
+    UpdateCategoryResponse { req[success "success" read, category "category" read,] opt[]
+    }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -790,27 +854,44 @@ pub struct UpdateCategoryResponseCategory {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    UpdateCategoryResponseCategory { id : req, name : req, color : req, text_color : req,
-    style_type : opt, emoji : opt, icon : opt, slug : req, locale : opt, topic_count :
-    req, post_count : req, position : req, description : opt, description_text : opt,
-    description_excerpt : opt, topic_url : opt, read_restricted : req, permission : opt,
-    notification_level : req, can_edit : req, topic_template : opt,
-    topic_title_placeholder : opt, form_template_ids : req, has_children : opt,
-    subcategory_count : opt, sort_order : opt, sort_ascending : opt,
-    show_subcategory_list : req, num_featured_topics : req, default_view : opt,
-    subcategory_list_style : req, default_top_period : req, default_list_filter : req,
-    minimum_required_tags : req, navigate_to_first_post_after_read : req, custom_fields :
-    req, allowed_tags : opt, allowed_tag_groups : opt, allow_global_tags : opt,
-    required_tag_groups : req, category_setting : opt, category_localizations : opt,
-    read_only_banner : opt, available_groups : req, auto_close_hours : opt,
-    auto_close_based_on_last_post : req, allow_unlimited_owner_edits_on_first_post : req,
-    default_slow_mode_seconds : opt, group_permissions : req, email_in : opt,
-    email_in_allow_strangers : req, mailinglist_mirror : req, all_topics_wiki : req,
-    can_delete : req, allow_badges : req, topic_featured_link_allowed : req,
-    search_priority : req, topic_posting_review_group_ids : req,
-    reply_posting_review_group_ids : req, uploaded_logo : opt, uploaded_logo_dark : opt,
-    uploaded_background : opt, uploaded_background_dark : opt, category_types : opt,
-    category_type_settings : opt, available_category_types : opt, }
+    UpdateCategoryResponseCategory { req[id "id" read, name "name" read, color "color"
+    read, text_color "text_color" read, slug "slug" read, topic_count "topic_count" read,
+    post_count "post_count" read, position "position" read, read_restricted
+    "read_restricted" read, notification_level "notification_level" read, can_edit
+    "can_edit" read, form_template_ids "form_template_ids" read, show_subcategory_list
+    "show_subcategory_list" read, num_featured_topics "num_featured_topics" read,
+    subcategory_list_style "subcategory_list_style" read, default_top_period
+    "default_top_period" read, default_list_filter "default_list_filter" read,
+    minimum_required_tags "minimum_required_tags" read, navigate_to_first_post_after_read
+    "navigate_to_first_post_after_read" read, custom_fields "custom_fields" read,
+    required_tag_groups "required_tag_groups" read, available_groups "available_groups"
+    read, auto_close_based_on_last_post "auto_close_based_on_last_post" read,
+    allow_unlimited_owner_edits_on_first_post "allow_unlimited_owner_edits_on_first_post"
+    read, group_permissions "group_permissions" read, email_in_allow_strangers
+    "email_in_allow_strangers" read, mailinglist_mirror "mailinglist_mirror" read,
+    all_topics_wiki "all_topics_wiki" read, can_delete "can_delete" read, allow_badges
+    "allow_badges" read, topic_featured_link_allowed "topic_featured_link_allowed" read,
+    search_priority "search_priority" read, topic_posting_review_group_ids
+    "topic_posting_review_group_ids" read, reply_posting_review_group_ids
+    "reply_posting_review_group_ids" read,] opt[style_type "style_type" read_opt, emoji
+    "emoji" read_opt, icon "icon" read_opt, locale "locale" read_opt, description
+    "description" read_opt, description_text "description_text" read_opt,
+    description_excerpt "description_excerpt" read_opt, topic_url "topic_url" read_opt,
+    permission "permission" read_opt, topic_template "topic_template" read_opt,
+    topic_title_placeholder "topic_title_placeholder" read_opt, has_children
+    "has_children" read_opt, subcategory_count "subcategory_count" read_opt, sort_order
+    "sort_order" read_opt, sort_ascending "sort_ascending" read_opt, default_view
+    "default_view" read_opt, allowed_tags "allowed_tags" read_opt, allowed_tag_groups
+    "allowed_tag_groups" read_opt, allow_global_tags "allow_global_tags" read_opt,
+    category_setting "category_setting" read_opt, category_localizations
+    "category_localizations" read_opt, read_only_banner "read_only_banner" read_opt,
+    auto_close_hours "auto_close_hours" read_opt, default_slow_mode_seconds
+    "default_slow_mode_seconds" read_opt, email_in "email_in" read_opt, uploaded_logo
+    "uploaded_logo" read_opt, uploaded_logo_dark "uploaded_logo_dark" read_opt,
+    uploaded_background "uploaded_background" read_opt, uploaded_background_dark
+    "uploaded_background_dark" read_opt, category_types "category_types" read_opt,
+    category_type_settings "category_type_settings" read_opt, available_category_types
+    "available_category_types" read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -821,7 +902,8 @@ pub struct ListCategoryTopicsResponse {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    ListCategoryTopicsResponse { users : opt, primary_groups : opt, topic_list : req, }
+    ListCategoryTopicsResponse { req[topic_list "topic_list" read,] opt[users "users"
+    read_opt, primary_groups "primary_groups" read_opt,] }
 }
 #[cfg(any(feature = "categories", feature = "topics", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -833,7 +915,8 @@ pub struct CreatedBy {
 }
 #[cfg(any(feature = "categories", feature = "topics", feature = "users"))]
 connector_runtime::__struct_de! {
-    CreatedBy { id : req, username : req, name : req, avatar_template : req, }
+    CreatedBy { req[id "id" read, username "username" read, name "name" read,
+    avatar_template "avatar_template" read,] opt[] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -846,8 +929,9 @@ pub struct ListCategoryTopicsResponseTopicList {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    ListCategoryTopicsResponseTopicList { filter : opt, can_create_topic : req, per_page
-    : req, top_tags : opt, topics : req, }
+    ListCategoryTopicsResponseTopicList { req[can_create_topic "can_create_topic" read,
+    per_page "per_page" read, topics "topics" read,] opt[filter "filter" read_opt,
+    top_tags "top_tags" read_opt,] }
 }
 #[cfg(
     any(
@@ -874,7 +958,7 @@ pub struct TagsItem {
     )
 )]
 connector_runtime::__struct_de! {
-    TagsItem { id : req, name : req, slug : req, }
+    TagsItem { req[id "id" read, name "name" read, slug "slug" read,] opt[] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -914,13 +998,18 @@ pub struct ListCategoryTopicsResponseTopicListTopicsItem {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    ListCategoryTopicsResponseTopicListTopicsItem { id : req, title : req, fancy_title :
-    req, slug : req, posts_count : req, reply_count : req, highest_post_number : req,
-    image_url : opt, created_at : req, last_posted_at : req, bumped : req, bumped_at :
-    req, archetype : req, unseen : req, pinned : req, unpinned : opt, excerpt : req,
-    visible : req, closed : req, archived : req, bookmarked : opt, liked : opt, views :
-    req, like_count : req, has_summary : req, last_poster_username : req, category_id :
-    req, pinned_globally : req, featured_link : opt, posters : req, }
+    ListCategoryTopicsResponseTopicListTopicsItem { req[id "id" read, title "title" read,
+    fancy_title "fancy_title" read, slug "slug" read, posts_count "posts_count" read,
+    reply_count "reply_count" read, highest_post_number "highest_post_number" read,
+    created_at "created_at" read, last_posted_at "last_posted_at" read, bumped "bumped"
+    read, bumped_at "bumped_at" read, archetype "archetype" read, unseen "unseen" read,
+    pinned "pinned" read, excerpt "excerpt" read, visible "visible" read, closed "closed"
+    read, archived "archived" read, views "views" read, like_count "like_count" read,
+    has_summary "has_summary" read, last_poster_username "last_poster_username" read,
+    category_id "category_id" read, pinned_globally "pinned_globally" read, posters
+    "posters" read,] opt[image_url "image_url" read_opt, unpinned "unpinned" read_opt,
+    bookmarked "bookmarked" read_opt, liked "liked" read_opt, featured_link
+    "featured_link" read_opt,] }
 }
 #[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -932,8 +1021,9 @@ pub struct ListCategoryTopicsResponseTopicListTopicsItemPostersItem {
 }
 #[cfg(feature = "categories")]
 connector_runtime::__struct_de! {
-    ListCategoryTopicsResponseTopicListTopicsItemPostersItem { extras : req, description
-    : req, user_id : req, primary_group_id : opt, }
+    ListCategoryTopicsResponseTopicListTopicsItemPostersItem { req[extras "extras" read,
+    description "description" read, user_id "user_id" read,] opt[primary_group_id
+    "primary_group_id" read_opt,] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -942,7 +1032,7 @@ pub struct GroupBody {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    GroupBody { group : req, }
+    GroupBody { req[group "group" read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -991,12 +1081,18 @@ pub struct GroupBodyGroup {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    GroupBodyGroup { name : req, full_name : opt, bio_raw : opt, usernames : opt,
-    owner_usernames : opt, automatic_membership_email_domains : opt, visibility_level :
-    opt, primary_group : opt, flair_icon : opt, flair_upload_id : opt, flair_bg_color :
-    opt, public_admission : opt, public_exit : opt, default_notification_level : opt,
-    muted_category_ids : opt, regular_category_ids : opt, watching_category_ids : opt,
-    tracking_category_ids : opt, watching_first_post_category_ids : opt, }
+    GroupBodyGroup { req[name "name" read,] opt[full_name "full_name" read_opt, bio_raw
+    "bio_raw" read_opt, usernames "usernames" read_opt, owner_usernames "owner_usernames"
+    read_opt, automatic_membership_email_domains "automatic_membership_email_domains"
+    read_opt, visibility_level "visibility_level" read_opt, primary_group "primary_group"
+    read_opt, flair_icon "flair_icon" read_opt, flair_upload_id "flair_upload_id"
+    read_opt, flair_bg_color "flair_bg_color" read_opt, public_admission
+    "public_admission" read_opt, public_exit "public_exit" read_opt,
+    default_notification_level "default_notification_level" read_opt, muted_category_ids
+    "muted_category_ids" read_opt, regular_category_ids "regular_category_ids" read_opt,
+    watching_category_ids "watching_category_ids" read_opt, tracking_category_ids
+    "tracking_category_ids" read_opt, watching_first_post_category_ids
+    "watching_first_post_category_ids" read_opt,] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1005,7 +1101,7 @@ pub struct CreateGroupResponse {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    CreateGroupResponse { basic_group : req, }
+    CreateGroupResponse { req[basic_group "basic_group" read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1042,15 +1138,22 @@ pub struct CreateGroupResponseBasicGroup {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    CreateGroupResponseBasicGroup { id : req, automatic : req, name : req, user_count :
-    req, mentionable_level : req, messageable_level : req, visibility_level : req,
-    primary_group : req, title : opt, grant_trust_level : opt, incoming_email : opt,
-    has_messages : req, flair_url : opt, flair_bg_color : opt, flair_color : opt, bio_raw
-    : opt, bio_cooked : opt, bio_excerpt : opt, public_admission : req, public_exit :
-    req, allow_membership_requests : req, full_name : opt, default_notification_level :
-    req, membership_request_template : opt, members_visibility_level : req,
-    can_see_members : req, can_admin_group : req, can_edit_group : opt,
-    publish_read_state : req, }
+    CreateGroupResponseBasicGroup { req[id "id" read, automatic "automatic" read, name
+    "name" read, user_count "user_count" read, mentionable_level "mentionable_level"
+    read, messageable_level "messageable_level" read, visibility_level "visibility_level"
+    read, primary_group "primary_group" read, has_messages "has_messages" read,
+    public_admission "public_admission" read, public_exit "public_exit" read,
+    allow_membership_requests "allow_membership_requests" read,
+    default_notification_level "default_notification_level" read,
+    members_visibility_level "members_visibility_level" read, can_see_members
+    "can_see_members" read, can_admin_group "can_admin_group" read, publish_read_state
+    "publish_read_state" read,] opt[title "title" read_opt, grant_trust_level
+    "grant_trust_level" read_opt, incoming_email "incoming_email" read_opt, flair_url
+    "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, bio_raw "bio_raw" read_opt, bio_cooked "bio_cooked" read_opt,
+    bio_excerpt "bio_excerpt" read_opt, full_name "full_name" read_opt,
+    membership_request_template "membership_request_template" read_opt, can_edit_group
+    "can_edit_group" read_opt,] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1060,7 +1163,7 @@ pub struct GroupExtrasResponse {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    GroupExtrasResponse { group : req, extras : req, }
+    GroupExtrasResponse { req[group "group" read, extras "extras" read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1124,23 +1227,39 @@ pub struct GroupExtrasResponseGroup {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    GroupExtrasResponseGroup { id : req, automatic : req, name : req, user_count : opt,
-    mentionable_level : req, messageable_level : req, visibility_level : req,
-    primary_group : req, title : opt, grant_trust_level : opt, incoming_email : opt,
-    has_messages : req, flair_url : opt, flair_bg_color : opt, flair_color : opt, bio_raw
-    : opt, bio_cooked : opt, bio_excerpt : opt, public_admission : req, public_exit :
-    req, allow_membership_requests : req, full_name : opt, default_notification_level :
-    req, membership_request_template : opt, is_group_user : req, members_visibility_level
-    : req, can_see_members : req, can_admin_group : req, can_edit_group : opt,
-    publish_read_state : req, is_group_owner_display : req, mentionable : req,
-    messageable : req, automatic_membership_email_domains : opt, smtp_updated_at : opt,
-    smtp_updated_by : opt, smtp_enabled : opt, smtp_server : opt, smtp_port : opt,
-    smtp_ssl_mode : opt, email_username : opt, email_from_alias : opt, email_password :
-    opt, message_count : req, allow_unknown_sender_topic_replies : req,
-    associated_group_ids : opt, watching_category_ids : req, tracking_category_ids : req,
-    watching_first_post_category_ids : req, regular_category_ids : req,
-    muted_category_ids : req, watching_tags : opt, watching_first_post_tags : opt,
-    tracking_tags : opt, regular_tags : opt, muted_tags : opt, }
+    GroupExtrasResponseGroup { req[id "id" read, automatic "automatic" read, name "name"
+    read, mentionable_level "mentionable_level" read, messageable_level
+    "messageable_level" read, visibility_level "visibility_level" read, primary_group
+    "primary_group" read, has_messages "has_messages" read, public_admission
+    "public_admission" read, public_exit "public_exit" read, allow_membership_requests
+    "allow_membership_requests" read, default_notification_level
+    "default_notification_level" read, is_group_user "is_group_user" read,
+    members_visibility_level "members_visibility_level" read, can_see_members
+    "can_see_members" read, can_admin_group "can_admin_group" read, publish_read_state
+    "publish_read_state" read, is_group_owner_display "is_group_owner_display" read,
+    mentionable "mentionable" read, messageable "messageable" read, message_count
+    "message_count" read, allow_unknown_sender_topic_replies
+    "allow_unknown_sender_topic_replies" read, watching_category_ids
+    "watching_category_ids" read, tracking_category_ids "tracking_category_ids" read,
+    watching_first_post_category_ids "watching_first_post_category_ids" read,
+    regular_category_ids "regular_category_ids" read, muted_category_ids
+    "muted_category_ids" read,] opt[user_count "user_count" read_opt, title "title"
+    read_opt, grant_trust_level "grant_trust_level" read_opt, incoming_email
+    "incoming_email" read_opt, flair_url "flair_url" read_opt, flair_bg_color
+    "flair_bg_color" read_opt, flair_color "flair_color" read_opt, bio_raw "bio_raw"
+    read_opt, bio_cooked "bio_cooked" read_opt, bio_excerpt "bio_excerpt" read_opt,
+    full_name "full_name" read_opt, membership_request_template
+    "membership_request_template" read_opt, can_edit_group "can_edit_group" read_opt,
+    automatic_membership_email_domains "automatic_membership_email_domains" read_opt,
+    smtp_updated_at "smtp_updated_at" read_opt, smtp_updated_by "smtp_updated_by"
+    read_opt, smtp_enabled "smtp_enabled" read_opt, smtp_server "smtp_server" read_opt,
+    smtp_port "smtp_port" read_opt, smtp_ssl_mode "smtp_ssl_mode" read_opt,
+    email_username "email_username" read_opt, email_from_alias "email_from_alias"
+    read_opt, email_password "email_password" read_opt, associated_group_ids
+    "associated_group_ids" read_opt, watching_tags "watching_tags" read_opt,
+    watching_first_post_tags "watching_first_post_tags" read_opt, tracking_tags
+    "tracking_tags" read_opt, regular_tags "regular_tags" read_opt, muted_tags
+    "muted_tags" read_opt,] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1149,7 +1268,8 @@ pub struct GroupExtrasResponseExtras {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    GroupExtrasResponseExtras { visible_group_names : req, }
+    GroupExtrasResponseExtras { req[visible_group_names "visible_group_names" read,]
+    opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1160,7 +1280,8 @@ pub struct ListGroupMembersResponse {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    ListGroupMembersResponse { members : req, owners : req, meta : req, }
+    ListGroupMembersResponse { req[members "members" read, owners "owners" read, meta
+    "meta" read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1177,9 +1298,10 @@ pub struct ListGroupMembersResponseMembersItem {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    ListGroupMembersResponseMembersItem { id : req, username : req, name : opt,
-    avatar_template : req, title : opt, last_posted_at : req, last_seen_at : req,
-    added_at : req, timezone : req, }
+    ListGroupMembersResponseMembersItem { req[id "id" read, username "username" read,
+    avatar_template "avatar_template" read, last_posted_at "last_posted_at" read,
+    last_seen_at "last_seen_at" read, added_at "added_at" read, timezone "timezone"
+    read,] opt[name "name" read_opt, title "title" read_opt,] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1190,7 +1312,8 @@ pub struct ListGroupMembersResponseMeta {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    ListGroupMembersResponseMeta { total : req, limit : req, offset : req, }
+    ListGroupMembersResponseMeta { req[total "total" read, limit "limit" read, offset
+    "offset" read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1201,7 +1324,7 @@ pub struct UsernamesBody {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    UsernamesBody { usernames : opt, }
+    UsernamesBody { req[] opt[usernames "usernames" read_opt,] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1212,7 +1335,8 @@ pub struct AddGroupMembersResponse {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    AddGroupMembersResponse { success : req, usernames : req, emails : req, }
+    AddGroupMembersResponse { req[success "success" read, usernames "usernames" read,
+    emails "emails" read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1223,8 +1347,8 @@ pub struct RemoveGroupMembersResponse {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    RemoveGroupMembersResponse { success : req, usernames : req, skipped_usernames : req,
-    }
+    RemoveGroupMembersResponse { req[success "success" read, usernames "usernames" read,
+    skipped_usernames "skipped_usernames" read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1236,8 +1360,9 @@ pub struct ListGroupsResponse {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    ListGroupsResponse { groups : req, extras : req, total_rows_groups : req,
-    load_more_groups : req, }
+    ListGroupsResponse { req[groups "groups" read, extras "extras" read,
+    total_rows_groups "total_rows_groups" read, load_more_groups "load_more_groups"
+    read,] opt[] }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1277,16 +1402,24 @@ pub struct ListGroupsResponseGroupsItem {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    ListGroupsResponseGroupsItem { id : req, automatic : req, name : req, display_name :
-    req, user_count : opt, mentionable_level : req, messageable_level : req,
-    visibility_level : req, primary_group : req, title : opt, grant_trust_level : opt,
-    incoming_email : opt, has_messages : req, flair_url : opt, flair_bg_color : opt,
-    flair_color : opt, bio_raw : opt, bio_cooked : opt, bio_excerpt : opt,
-    public_admission : req, public_exit : req, allow_membership_requests : req, full_name
-    : opt, default_notification_level : req, membership_request_template : opt,
-    is_group_user : opt, is_group_owner : opt, members_visibility_level : req,
-    can_see_members : req, can_admin_group : req, can_edit_group : opt,
-    publish_read_state : req, }
+    ListGroupsResponseGroupsItem { req[id "id" read, automatic "automatic" read, name
+    "name" read, display_name "display_name" read, mentionable_level "mentionable_level"
+    read, messageable_level "messageable_level" read, visibility_level "visibility_level"
+    read, primary_group "primary_group" read, has_messages "has_messages" read,
+    public_admission "public_admission" read, public_exit "public_exit" read,
+    allow_membership_requests "allow_membership_requests" read,
+    default_notification_level "default_notification_level" read,
+    members_visibility_level "members_visibility_level" read, can_see_members
+    "can_see_members" read, can_admin_group "can_admin_group" read, publish_read_state
+    "publish_read_state" read,] opt[user_count "user_count" read_opt, title "title"
+    read_opt, grant_trust_level "grant_trust_level" read_opt, incoming_email
+    "incoming_email" read_opt, flair_url "flair_url" read_opt, flair_bg_color
+    "flair_bg_color" read_opt, flair_color "flair_color" read_opt, bio_raw "bio_raw"
+    read_opt, bio_cooked "bio_cooked" read_opt, bio_excerpt "bio_excerpt" read_opt,
+    full_name "full_name" read_opt, membership_request_template
+    "membership_request_template" read_opt, is_group_user "is_group_user" read_opt,
+    is_group_owner "is_group_owner" read_opt, can_edit_group "can_edit_group" read_opt,]
+    }
 }
 #[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1295,7 +1428,7 @@ pub struct ListGroupsResponseExtras {
 }
 #[cfg(feature = "groups")]
 connector_runtime::__struct_de! {
-    ListGroupsResponseExtras { type_filters : req, }
+    ListGroupsResponseExtras { req[type_filters "type_filters" read,] opt[] }
 }
 #[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1328,9 +1461,11 @@ pub struct CreateInviteBody {
 }
 #[cfg(feature = "invites")]
 connector_runtime::__struct_de! {
-    CreateInviteBody { email : opt, skip_email : opt, custom_message : opt,
-    max_redemptions_allowed : opt, topic_id : opt, group_ids : opt, group_names : opt,
-    expires_at : opt, }
+    CreateInviteBody { req[] opt[email "email" read_opt, skip_email "skip_email"
+    read_opt, custom_message "custom_message" read_opt, max_redemptions_allowed
+    "max_redemptions_allowed" read_opt, topic_id "topic_id" read_opt, group_ids
+    "group_ids" read_opt, group_names "group_names" read_opt, expires_at "expires_at"
+    read_opt,] }
 }
 #[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1355,10 +1490,13 @@ pub struct CreateInviteResponse {
 }
 #[cfg(feature = "invites")]
 connector_runtime::__struct_de! {
-    CreateInviteResponse { id : req, invite_key : req, link : req, description : opt,
-    email : req, domain : opt, emailed : req, can_delete_invite : req, custom_message :
-    opt, created_at : req, updated_at : req, expires_at : req, expired : req,
-    grants_admin : req, grants_moderator : req, topics : req, groups : req, }
+    CreateInviteResponse { req[id "id" read, invite_key "invite_key" read, link "link"
+    read, email "email" read, emailed "emailed" read, can_delete_invite
+    "can_delete_invite" read, created_at "created_at" read, updated_at "updated_at" read,
+    expires_at "expires_at" read, expired "expired" read, grants_admin "grants_admin"
+    read, grants_moderator "grants_moderator" read, topics "topics" read, groups "groups"
+    read,] opt[description "description" read_opt, domain "domain" read_opt,
+    custom_message "custom_message" read_opt,] }
 }
 #[cfg(feature = "invites")]
 pub type CreateMultipleInvitesBody = CreateInviteBody;
@@ -1372,9 +1510,10 @@ pub struct CreateMultipleInvitesResponse {
 }
 #[cfg(feature = "invites")]
 connector_runtime::__struct_de! {
-    CreateMultipleInvitesResponse { num_successfully_created_invitations : opt,
-    num_failed_invitations : opt, failed_invitations : opt, successful_invitations : opt,
-    }
+    CreateMultipleInvitesResponse { req[] opt[num_successfully_created_invitations
+    "num_successfully_created_invitations" read_opt, num_failed_invitations
+    "num_failed_invitations" read_opt, failed_invitations "failed_invitations" read_opt,
+    successful_invitations "successful_invitations" read_opt,] }
 }
 #[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1388,8 +1527,10 @@ pub struct GetNotificationsResponse {
 }
 #[cfg(feature = "notifications")]
 connector_runtime::__struct_de! {
-    GetNotificationsResponse { notifications : opt, total_rows_notifications : opt,
-    seen_notification_id : opt, load_more_notifications : opt, }
+    GetNotificationsResponse { req[] opt[notifications "notifications" read_opt,
+    total_rows_notifications "total_rows_notifications" read_opt, seen_notification_id
+    "seen_notification_id" read_opt, load_more_notifications "load_more_notifications"
+    read_opt,] }
 }
 #[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1406,9 +1547,10 @@ pub struct GetNotificationsResponseNotificationsItem {
 }
 #[cfg(feature = "notifications")]
 connector_runtime::__struct_de! {
-    GetNotificationsResponseNotificationsItem { id : opt, user_id : opt,
-    notification_type : opt, read : opt, created_at : opt, post_number : opt, topic_id :
-    opt, slug : opt, data : opt, }
+    GetNotificationsResponseNotificationsItem { req[] opt[id "id" read_opt, user_id
+    "user_id" read_opt, notification_type "notification_type" read_opt, read "read"
+    read_opt, created_at "created_at" read_opt, post_number "post_number" read_opt,
+    topic_id "topic_id" read_opt, slug "slug" read_opt, data "data" read_opt,] }
 }
 #[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1421,8 +1563,9 @@ pub struct GetNotificationsResponseNotificationsItemData {
 }
 #[cfg(feature = "notifications")]
 connector_runtime::__struct_de! {
-    GetNotificationsResponseNotificationsItemData { badge_id : opt, badge_name : opt,
-    badge_slug : opt, badge_title : opt, username : opt, }
+    GetNotificationsResponseNotificationsItemData { req[] opt[badge_id "badge_id"
+    read_opt, badge_name "badge_name" read_opt, badge_slug "badge_slug" read_opt,
+    badge_title "badge_title" read_opt, username "username" read_opt,] }
 }
 #[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1434,7 +1577,7 @@ pub struct MarkNotificationsAsReadBody {
 }
 #[cfg(feature = "notifications")]
 connector_runtime::__struct_de! {
-    MarkNotificationsAsReadBody { id : opt, }
+    MarkNotificationsAsReadBody { req[] opt[id "id" read_opt,] }
 }
 #[cfg(any(feature = "notifications", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1443,7 +1586,7 @@ pub struct MarkNotificationsAsReadResponse {
 }
 #[cfg(any(feature = "notifications", feature = "topics"))]
 connector_runtime::__struct_de! {
-    MarkNotificationsAsReadResponse { success : opt, }
+    MarkNotificationsAsReadResponse { req[] opt[success "success" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1452,7 +1595,7 @@ pub struct ListPostsResponse {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    ListPostsResponse { latest_posts : req, }
+    ListPostsResponse { req[latest_posts "latest_posts" read,] opt[] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1518,20 +1661,31 @@ pub struct ListPostsResponseLatestPostsItem {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    ListPostsResponseLatestPostsItem { id : req, name : opt, username : req,
-    avatar_template : req, created_at : req, cooked : req, post_number : req, post_type :
-    req, posts_count : req, updated_at : req, reply_count : req, reply_to_post_number :
-    opt, quote_count : req, incoming_link_count : req, reads : req, readers_count : req,
-    score : reqn, yours : req, topic_id : req, topic_slug : req, topic_title : req,
-    topic_html_title : req, category_id : req, display_username : opt, primary_group_name
-    : opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
-    flair_group_id : opt, badges_granted : req, version : req, can_edit : req, can_delete
-    : req, can_recover : req, can_see_hidden_post : req, can_wiki : req, user_title :
-    opt, bookmarked : req, raw : req, actions_summary : req, moderator : req, admin :
-    req, staff : req, user_id : req, hidden : req, trust_level : req, deleted_at : opt,
-    user_deleted : req, edit_reason : opt, can_view_edit_history : req, wiki : req,
-    excerpt : req, truncated : req, reviewable_id : opt, reviewable_score_count : req,
-    reviewable_score_pending_count : req, post_url : req, }
+    ListPostsResponseLatestPostsItem { req[id "id" read, username "username" read,
+    avatar_template "avatar_template" read, created_at "created_at" read, cooked "cooked"
+    read, post_number "post_number" read, post_type "post_type" read, posts_count
+    "posts_count" read, updated_at "updated_at" read, reply_count "reply_count" read,
+    quote_count "quote_count" read, incoming_link_count "incoming_link_count" read, reads
+    "reads" read, readers_count "readers_count" read, score "score" read_num, yours
+    "yours" read, topic_id "topic_id" read, topic_slug "topic_slug" read, topic_title
+    "topic_title" read, topic_html_title "topic_html_title" read, category_id
+    "category_id" read, badges_granted "badges_granted" read, version "version" read,
+    can_edit "can_edit" read, can_delete "can_delete" read, can_recover "can_recover"
+    read, can_see_hidden_post "can_see_hidden_post" read, can_wiki "can_wiki" read,
+    bookmarked "bookmarked" read, raw "raw" read, actions_summary "actions_summary" read,
+    moderator "moderator" read, admin "admin" read, staff "staff" read, user_id "user_id"
+    read, hidden "hidden" read, trust_level "trust_level" read, user_deleted
+    "user_deleted" read, can_view_edit_history "can_view_edit_history" read, wiki "wiki"
+    read, excerpt "excerpt" read, truncated "truncated" read, reviewable_score_count
+    "reviewable_score_count" read, reviewable_score_pending_count
+    "reviewable_score_pending_count" read, post_url "post_url" read,] opt[name "name"
+    read_opt, reply_to_post_number "reply_to_post_number" read_opt, display_username
+    "display_username" read_opt, primary_group_name "primary_group_name" read_opt,
+    flair_name "flair_name" read_opt, flair_url "flair_url" read_opt, flair_bg_color
+    "flair_bg_color" read_opt, flair_color "flair_color" read_opt, flair_group_id
+    "flair_group_id" read_opt, user_title "user_title" read_opt, deleted_at "deleted_at"
+    read_opt, edit_reason "edit_reason" read_opt, reviewable_id "reviewable_id"
+    read_opt,] }
 }
 #[cfg(any(feature = "posts", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1541,7 +1695,7 @@ pub struct ActionsSummaryItem {
 }
 #[cfg(any(feature = "posts", feature = "topics"))]
 connector_runtime::__struct_de! {
-    ActionsSummaryItem { id : req, can_act : req, }
+    ActionsSummaryItem { req[id "id" read, can_act "can_act" read,] opt[] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1587,9 +1741,12 @@ pub struct CreateTopicPostPmBody {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    CreateTopicPostPmBody { title : opt, raw : req, topic_id : opt, category : opt,
-    target_recipients : opt, target_usernames : opt, archetype : opt, created_at : opt,
-    reply_to_post_number : opt, embed_url : opt, external_id : opt, auto_track : opt, }
+    CreateTopicPostPmBody { req[raw "raw" read,] opt[title "title" read_opt, topic_id
+    "topic_id" read_opt, category "category" read_opt, target_recipients
+    "target_recipients" read_opt, target_usernames "target_usernames" read_opt, archetype
+    "archetype" read_opt, created_at "created_at" read_opt, reply_to_post_number
+    "reply_to_post_number" read_opt, embed_url "embed_url" read_opt, external_id
+    "external_id" read_opt, auto_track "auto_track" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1653,20 +1810,30 @@ pub struct CreateTopicPostPmResponse {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    CreateTopicPostPmResponse { id : req, name : opt, username : req, avatar_template :
-    req, created_at : req, raw : opt, cooked : req, post_number : req, post_type : req,
-    posts_count : req, updated_at : req, reply_count : req, reply_to_post_number : opt,
-    quote_count : req, incoming_link_count : req, reads : req, readers_count : req, score
-    : reqn, yours : req, topic_id : req, topic_slug : req, display_username : opt,
-    primary_group_name : opt, flair_name : opt, flair_url : opt, flair_bg_color : opt,
-    flair_color : opt, flair_group_id : opt, badges_granted : opt, version : req,
-    can_edit : req, can_delete : req, can_recover : req, can_see_hidden_post : opt,
-    can_wiki : req, user_title : opt, bookmarked : req, actions_summary : req, moderator
-    : req, admin : req, staff : req, user_id : req, draft_sequence : req, hidden : req,
-    trust_level : req, deleted_at : opt, user_deleted : req, edit_reason : opt,
-    can_view_edit_history : req, wiki : req, reviewable_id : opt, reviewable_score_count
-    : req, reviewable_score_pending_count : req, post_url : req, post_localizations :
-    opt, mentioned_users : opt, }
+    CreateTopicPostPmResponse { req[id "id" read, username "username" read,
+    avatar_template "avatar_template" read, created_at "created_at" read, cooked "cooked"
+    read, post_number "post_number" read, post_type "post_type" read, posts_count
+    "posts_count" read, updated_at "updated_at" read, reply_count "reply_count" read,
+    quote_count "quote_count" read, incoming_link_count "incoming_link_count" read, reads
+    "reads" read, readers_count "readers_count" read, score "score" read_num, yours
+    "yours" read, topic_id "topic_id" read, topic_slug "topic_slug" read, version
+    "version" read, can_edit "can_edit" read, can_delete "can_delete" read, can_recover
+    "can_recover" read, can_wiki "can_wiki" read, bookmarked "bookmarked" read,
+    actions_summary "actions_summary" read, moderator "moderator" read, admin "admin"
+    read, staff "staff" read, user_id "user_id" read, draft_sequence "draft_sequence"
+    read, hidden "hidden" read, trust_level "trust_level" read, user_deleted
+    "user_deleted" read, can_view_edit_history "can_view_edit_history" read, wiki "wiki"
+    read, reviewable_score_count "reviewable_score_count" read,
+    reviewable_score_pending_count "reviewable_score_pending_count" read, post_url
+    "post_url" read,] opt[name "name" read_opt, raw "raw" read_opt, reply_to_post_number
+    "reply_to_post_number" read_opt, display_username "display_username" read_opt,
+    primary_group_name "primary_group_name" read_opt, flair_name "flair_name" read_opt,
+    flair_url "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, flair_group_id "flair_group_id" read_opt, badges_granted
+    "badges_granted" read_opt, can_see_hidden_post "can_see_hidden_post" read_opt,
+    user_title "user_title" read_opt, deleted_at "deleted_at" read_opt, edit_reason
+    "edit_reason" read_opt, reviewable_id "reviewable_id" read_opt, post_localizations
+    "post_localizations" read_opt, mentioned_users "mentioned_users" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1729,19 +1896,29 @@ pub struct GetPostResponse {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    GetPostResponse { id : req, username : req, avatar_template : req, created_at : req,
-    cooked : req, post_number : req, post_type : req, posts_count : req, updated_at :
-    req, reply_count : req, reply_to_post_number : opt, quote_count : req,
-    incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours :
-    req, topic_id : req, topic_slug : req, primary_group_name : opt, flair_name : opt,
-    flair_url : opt, flair_bg_color : opt, flair_color : opt, flair_group_id : opt,
-    version : req, can_edit : req, can_delete : req, can_recover : req,
-    can_see_hidden_post : opt, can_wiki : req, user_title : opt, bookmarked : req, raw :
-    req, actions_summary : req, moderator : req, admin : req, staff : req, user_id : req,
-    hidden : req, trust_level : req, deleted_at : opt, user_deleted : req, edit_reason :
-    opt, can_view_edit_history : req, wiki : req, reviewable_id : opt,
-    reviewable_score_count : req, reviewable_score_pending_count : req, post_url : req,
-    mentioned_users : opt, name : opt, display_username : opt, ..additional_properties }
+    GetPostResponse { req[id "id" read, username "username" read, avatar_template
+    "avatar_template" read, created_at "created_at" read, cooked "cooked" read,
+    post_number "post_number" read, post_type "post_type" read, posts_count "posts_count"
+    read, updated_at "updated_at" read, reply_count "reply_count" read, quote_count
+    "quote_count" read, incoming_link_count "incoming_link_count" read, reads "reads"
+    read, readers_count "readers_count" read, score "score" read_num, yours "yours" read,
+    topic_id "topic_id" read, topic_slug "topic_slug" read, version "version" read,
+    can_edit "can_edit" read, can_delete "can_delete" read, can_recover "can_recover"
+    read, can_wiki "can_wiki" read, bookmarked "bookmarked" read, raw "raw" read,
+    actions_summary "actions_summary" read, moderator "moderator" read, admin "admin"
+    read, staff "staff" read, user_id "user_id" read, hidden "hidden" read, trust_level
+    "trust_level" read, user_deleted "user_deleted" read, can_view_edit_history
+    "can_view_edit_history" read, wiki "wiki" read, reviewable_score_count
+    "reviewable_score_count" read, reviewable_score_pending_count
+    "reviewable_score_pending_count" read, post_url "post_url" read,]
+    opt[reply_to_post_number "reply_to_post_number" read_opt, primary_group_name
+    "primary_group_name" read_opt, flair_name "flair_name" read_opt, flair_url
+    "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, flair_group_id "flair_group_id" read_opt, can_see_hidden_post
+    "can_see_hidden_post" read_opt, user_title "user_title" read_opt, deleted_at
+    "deleted_at" read_opt, edit_reason "edit_reason" read_opt, reviewable_id
+    "reviewable_id" read_opt, mentioned_users "mentioned_users" read_opt, name "name"
+    read_opt, display_username "display_username" read_opt,]..additional_properties }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1755,8 +1932,8 @@ pub struct GetPostResponseActionsSummaryItem {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    GetPostResponseActionsSummaryItem { id : req, count : opt, acted : opt, can_undo :
-    opt, can_act : opt, }
+    GetPostResponseActionsSummaryItem { req[id "id" read,] opt[count "count" read_opt,
+    acted "acted" read_opt, can_undo "can_undo" read_opt, can_act "can_act" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1770,7 +1947,8 @@ pub struct UpdatePostBody {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    UpdatePostBody { post : opt, bypass_bump : opt, }
+    UpdatePostBody { req[] opt[post "post" read_opt, bypass_bump "bypass_bump" read_opt,]
+    }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1781,7 +1959,7 @@ pub struct UpdatePostBodyPost {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    UpdatePostBodyPost { raw : req, edit_reason : opt, }
+    UpdatePostBodyPost { req[raw "raw" read,] opt[edit_reason "edit_reason" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1790,7 +1968,7 @@ pub struct UpdatePostResponse {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    UpdatePostResponse { post : req, }
+    UpdatePostResponse { req[post "post" read,] opt[] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1854,20 +2032,30 @@ pub struct UpdatePostResponsePost {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    UpdatePostResponsePost { id : req, username : req, avatar_template : req, created_at
-    : req, cooked : req, post_number : req, post_type : req, posts_count : req,
-    updated_at : req, reply_count : req, reply_to_post_number : opt, quote_count : req,
-    incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours :
-    req, topic_id : req, topic_slug : req, primary_group_name : opt, flair_name : opt,
-    flair_url : opt, flair_bg_color : opt, flair_color : opt, flair_group_id : opt,
-    badges_granted : opt, version : req, can_edit : req, can_delete : req, can_recover :
-    req, can_see_hidden_post : opt, can_wiki : req, user_title : opt, bookmarked : req,
-    raw : req, actions_summary : req, moderator : req, admin : req, staff : req, user_id
-    : req, draft_sequence : req, hidden : req, trust_level : req, deleted_at : opt,
-    user_deleted : req, edit_reason : opt, can_view_edit_history : req, wiki : req,
-    reviewable_id : opt, reviewable_score_count : req, reviewable_score_pending_count :
-    req, post_url : req, post_localizations : opt, mentioned_users : opt, name : opt,
-    display_username : opt, }
+    UpdatePostResponsePost { req[id "id" read, username "username" read, avatar_template
+    "avatar_template" read, created_at "created_at" read, cooked "cooked" read,
+    post_number "post_number" read, post_type "post_type" read, posts_count "posts_count"
+    read, updated_at "updated_at" read, reply_count "reply_count" read, quote_count
+    "quote_count" read, incoming_link_count "incoming_link_count" read, reads "reads"
+    read, readers_count "readers_count" read, score "score" read_num, yours "yours" read,
+    topic_id "topic_id" read, topic_slug "topic_slug" read, version "version" read,
+    can_edit "can_edit" read, can_delete "can_delete" read, can_recover "can_recover"
+    read, can_wiki "can_wiki" read, bookmarked "bookmarked" read, raw "raw" read,
+    actions_summary "actions_summary" read, moderator "moderator" read, admin "admin"
+    read, staff "staff" read, user_id "user_id" read, draft_sequence "draft_sequence"
+    read, hidden "hidden" read, trust_level "trust_level" read, user_deleted
+    "user_deleted" read, can_view_edit_history "can_view_edit_history" read, wiki "wiki"
+    read, reviewable_score_count "reviewable_score_count" read,
+    reviewable_score_pending_count "reviewable_score_pending_count" read, post_url
+    "post_url" read,] opt[reply_to_post_number "reply_to_post_number" read_opt,
+    primary_group_name "primary_group_name" read_opt, flair_name "flair_name" read_opt,
+    flair_url "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, flair_group_id "flair_group_id" read_opt, badges_granted
+    "badges_granted" read_opt, can_see_hidden_post "can_see_hidden_post" read_opt,
+    user_title "user_title" read_opt, deleted_at "deleted_at" read_opt, edit_reason
+    "edit_reason" read_opt, reviewable_id "reviewable_id" read_opt, post_localizations
+    "post_localizations" read_opt, mentioned_users "mentioned_users" read_opt, name
+    "name" read_opt, display_username "display_username" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1882,7 +2070,7 @@ pub struct DeletePostBody {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    DeletePostBody { force_destroy : opt, }
+    DeletePostBody { req[] opt[force_destroy "force_destroy" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1942,18 +2130,28 @@ pub struct PostRepliesResponseItem {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    PostRepliesResponseItem { id : req, name : opt, username : req, avatar_template :
-    req, created_at : req, cooked : req, post_number : req, post_type : req, posts_count
-    : req, updated_at : req, reply_count : req, reply_to_post_number : req, quote_count :
-    req, incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours
-    : req, topic_id : req, topic_slug : req, display_username : opt, primary_group_name :
-    opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
-    flair_group_id : opt, version : req, can_edit : req, can_delete : req, can_recover :
-    req, can_see_hidden_post : req, can_wiki : req, user_title : opt, reply_to_user :
-    req, bookmarked : req, actions_summary : req, moderator : req, admin : req, staff :
-    req, user_id : req, hidden : req, trust_level : req, deleted_at : opt, user_deleted :
-    req, edit_reason : opt, can_view_edit_history : req, wiki : req, reviewable_id : opt,
-    reviewable_score_count : req, reviewable_score_pending_count : req, post_url : req, }
+    PostRepliesResponseItem { req[id "id" read, username "username" read, avatar_template
+    "avatar_template" read, created_at "created_at" read, cooked "cooked" read,
+    post_number "post_number" read, post_type "post_type" read, posts_count "posts_count"
+    read, updated_at "updated_at" read, reply_count "reply_count" read,
+    reply_to_post_number "reply_to_post_number" read, quote_count "quote_count" read,
+    incoming_link_count "incoming_link_count" read, reads "reads" read, readers_count
+    "readers_count" read, score "score" read_num, yours "yours" read, topic_id "topic_id"
+    read, topic_slug "topic_slug" read, version "version" read, can_edit "can_edit" read,
+    can_delete "can_delete" read, can_recover "can_recover" read, can_see_hidden_post
+    "can_see_hidden_post" read, can_wiki "can_wiki" read, reply_to_user "reply_to_user"
+    read, bookmarked "bookmarked" read, actions_summary "actions_summary" read, moderator
+    "moderator" read, admin "admin" read, staff "staff" read, user_id "user_id" read,
+    hidden "hidden" read, trust_level "trust_level" read, user_deleted "user_deleted"
+    read, can_view_edit_history "can_view_edit_history" read, wiki "wiki" read,
+    reviewable_score_count "reviewable_score_count" read, reviewable_score_pending_count
+    "reviewable_score_pending_count" read, post_url "post_url" read,] opt[name "name"
+    read_opt, display_username "display_username" read_opt, primary_group_name
+    "primary_group_name" read_opt, flair_name "flair_name" read_opt, flair_url
+    "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, flair_group_id "flair_group_id" read_opt, user_title
+    "user_title" read_opt, deleted_at "deleted_at" read_opt, edit_reason "edit_reason"
+    read_opt, reviewable_id "reviewable_id" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1965,8 +2163,8 @@ pub struct PostRepliesResponseItemReplyToUser {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    PostRepliesResponseItemReplyToUser { id : opt, username : req, name : opt,
-    avatar_template : req, }
+    PostRepliesResponseItemReplyToUser { req[username "username" read, avatar_template
+    "avatar_template" read,] opt[id "id" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1976,7 +2174,7 @@ pub struct LockPostBody {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    LockPostBody { locked : req, }
+    LockPostBody { req[locked "locked" read,] opt[] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1986,7 +2184,7 @@ pub struct LockPostResponse {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    LockPostResponse { locked : req, }
+    LockPostResponse { req[locked "locked" read,] opt[] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2001,7 +2199,8 @@ pub struct PerformPostActionBody {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    PerformPostActionBody { id : req, post_action_type_id : req, flag_topic : opt, }
+    PerformPostActionBody { req[id "id" read, post_action_type_id "post_action_type_id"
+    read,] opt[flag_topic "flag_topic" read_opt,] }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2115,19 +2314,29 @@ pub struct PerformPostActionResponse {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    PerformPostActionResponse { id : req, name : req, username : req, avatar_template :
-    req, created_at : req, cooked : req, post_number : req, post_type : req, posts_count
-    : req, updated_at : req, reply_count : req, reply_to_post_number : opt, quote_count :
-    req, incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours
-    : req, topic_id : req, topic_slug : req, display_username : req, primary_group_name :
-    opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
-    flair_group_id : opt, badges_granted : req, version : req, can_edit : req, can_delete
-    : req, can_recover : req, can_see_hidden_post : req, can_wiki : req, user_title :
-    opt, bookmarked : req, actions_summary : req, moderator : req, admin : req, staff :
-    req, user_id : req, hidden : req, trust_level : req, deleted_at : opt, user_deleted :
-    req, edit_reason : opt, can_view_edit_history : req, wiki : req, reviewable_id : opt,
-    reviewable_score_count : req, reviewable_score_pending_count : req, post_url : req,
-    ..additional_properties }
+    PerformPostActionResponse { req[id "id" read, name "name" read, username "username"
+    read, avatar_template "avatar_template" read, created_at "created_at" read, cooked
+    "cooked" read, post_number "post_number" read, post_type "post_type" read,
+    posts_count "posts_count" read, updated_at "updated_at" read, reply_count
+    "reply_count" read, quote_count "quote_count" read, incoming_link_count
+    "incoming_link_count" read, reads "reads" read, readers_count "readers_count" read,
+    score "score" read_num, yours "yours" read, topic_id "topic_id" read, topic_slug
+    "topic_slug" read, display_username "display_username" read, badges_granted
+    "badges_granted" read, version "version" read, can_edit "can_edit" read, can_delete
+    "can_delete" read, can_recover "can_recover" read, can_see_hidden_post
+    "can_see_hidden_post" read, can_wiki "can_wiki" read, bookmarked "bookmarked" read,
+    actions_summary "actions_summary" read, moderator "moderator" read, admin "admin"
+    read, staff "staff" read, user_id "user_id" read, hidden "hidden" read, trust_level
+    "trust_level" read, user_deleted "user_deleted" read, can_view_edit_history
+    "can_view_edit_history" read, wiki "wiki" read, reviewable_score_count
+    "reviewable_score_count" read, reviewable_score_pending_count
+    "reviewable_score_pending_count" read, post_url "post_url" read,]
+    opt[reply_to_post_number "reply_to_post_number" read_opt, primary_group_name
+    "primary_group_name" read_opt, flair_name "flair_name" read_opt, flair_url
+    "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, flair_group_id "flair_group_id" read_opt, user_title
+    "user_title" read_opt, deleted_at "deleted_at" read_opt, edit_reason "edit_reason"
+    read_opt, reviewable_id "reviewable_id" read_opt,]..additional_properties }
 }
 #[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2148,8 +2357,9 @@ pub struct PerformPostActionResponseActionsSummaryItem {
 }
 #[cfg(feature = "posts")]
 connector_runtime::__struct_de! {
-    PerformPostActionResponseActionsSummaryItem { id : opt, count : opt, acted : opt,
-    can_undo : opt, can_act : opt, ..additional_properties }
+    PerformPostActionResponseActionsSummaryItem { req[] opt[id "id" read_opt, count
+    "count" read_opt, acted "acted" read_opt, can_undo "can_undo" read_opt, can_act
+    "can_act" read_opt,]..additional_properties }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2160,8 +2370,8 @@ pub struct ListUserPrivateMessagesResponse {
 }
 #[cfg(feature = "private_messages")]
 connector_runtime::__struct_de! {
-    ListUserPrivateMessagesResponse { users : opt, primary_groups : opt, topic_list :
-    opt, }
+    ListUserPrivateMessagesResponse { req[] opt[users "users" read_opt, primary_groups
+    "primary_groups" read_opt, topic_list "topic_list" read_opt,] }
 }
 #[cfg(any(feature = "private_messages", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2173,7 +2383,8 @@ pub struct UsersItem {
 }
 #[cfg(any(feature = "private_messages", feature = "topics"))]
 connector_runtime::__struct_de! {
-    UsersItem { id : opt, username : opt, name : opt, avatar_template : opt, }
+    UsersItem { req[] opt[id "id" read_opt, username "username" read_opt, name "name"
+    read_opt, avatar_template "avatar_template" read_opt,] }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2189,8 +2400,10 @@ pub struct ListUserPrivateMessagesResponseTopicList {
 }
 #[cfg(feature = "private_messages")]
 connector_runtime::__struct_de! {
-    ListUserPrivateMessagesResponseTopicList { can_create_topic : opt, draft : opt,
-    draft_key : opt, draft_sequence : opt, per_page : opt, topics : opt, }
+    ListUserPrivateMessagesResponseTopicList { req[] opt[can_create_topic
+    "can_create_topic" read_opt, draft "draft" read_opt, draft_key "draft_key" read_opt,
+    draft_sequence "draft_sequence" read_opt, per_page "per_page" read_opt, topics
+    "topics" read_opt,] }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2236,15 +2449,22 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItem {
 }
 #[cfg(feature = "private_messages")]
 connector_runtime::__struct_de! {
-    ListUserPrivateMessagesResponseTopicListTopicsItem { id : opt, title : opt,
-    fancy_title : opt, slug : opt, posts_count : opt, reply_count : opt,
-    highest_post_number : opt, image_url : opt, created_at : opt, last_posted_at : opt,
-    bumped : opt, bumped_at : opt, archetype : opt, unseen : opt, last_read_post_number :
-    opt, unread_posts : opt, pinned : opt, unpinned : opt, visible : opt, closed : opt,
-    archived : opt, notification_level : opt, bookmarked : opt, liked : opt, views : opt,
-    like_count : opt, has_summary : opt, last_poster_username : opt, category_id : opt,
-    pinned_globally : opt, featured_link : opt, allowed_user_count : opt, posters : opt,
-    participants : opt, }
+    ListUserPrivateMessagesResponseTopicListTopicsItem { req[] opt[id "id" read_opt,
+    title "title" read_opt, fancy_title "fancy_title" read_opt, slug "slug" read_opt,
+    posts_count "posts_count" read_opt, reply_count "reply_count" read_opt,
+    highest_post_number "highest_post_number" read_opt, image_url "image_url" read_opt,
+    created_at "created_at" read_opt, last_posted_at "last_posted_at" read_opt, bumped
+    "bumped" read_opt, bumped_at "bumped_at" read_opt, archetype "archetype" read_opt,
+    unseen "unseen" read_opt, last_read_post_number "last_read_post_number" read_opt,
+    unread_posts "unread_posts" read_opt, pinned "pinned" read_opt, unpinned "unpinned"
+    read_opt, visible "visible" read_opt, closed "closed" read_opt, archived "archived"
+    read_opt, notification_level "notification_level" read_opt, bookmarked "bookmarked"
+    read_opt, liked "liked" read_opt, views "views" read_opt, like_count "like_count"
+    read_opt, has_summary "has_summary" read_opt, last_poster_username
+    "last_poster_username" read_opt, category_id "category_id" read_opt, pinned_globally
+    "pinned_globally" read_opt, featured_link "featured_link" read_opt,
+    allowed_user_count "allowed_user_count" read_opt, posters "posters" read_opt,
+    participants "participants" read_opt,] }
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2256,8 +2476,8 @@ pub struct PostersItem {
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 connector_runtime::__struct_de! {
-    PostersItem { extras : opt, description : opt, user_id : opt, primary_group_id : opt,
-    }
+    PostersItem { req[] opt[extras "extras" read_opt, description "description" read_opt,
+    user_id "user_id" read_opt, primary_group_id "primary_group_id" read_opt,] }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2269,8 +2489,9 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem {
 }
 #[cfg(feature = "private_messages")]
 connector_runtime::__struct_de! {
-    ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem { extras : opt,
-    description : opt, user_id : opt, primary_group_id : opt, }
+    ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem { req[] opt[extras
+    "extras" read_opt, description "description" read_opt, user_id "user_id" read_opt,
+    primary_group_id "primary_group_id" read_opt,] }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2281,8 +2502,8 @@ pub struct GetUserSentPrivateMessagesResponse {
 }
 #[cfg(feature = "private_messages")]
 connector_runtime::__struct_de! {
-    GetUserSentPrivateMessagesResponse { users : opt, primary_groups : opt, topic_list :
-    opt, }
+    GetUserSentPrivateMessagesResponse { req[] opt[users "users" read_opt, primary_groups
+    "primary_groups" read_opt, topic_list "topic_list" read_opt,] }
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2294,7 +2515,8 @@ pub struct UsersItemIdUsername {
 }
 #[cfg(any(feature = "private_messages", feature = "tags", feature = "topics"))]
 connector_runtime::__struct_de! {
-    UsersItemIdUsername { id : opt, username : opt, name : opt, avatar_template : opt, }
+    UsersItemIdUsername { req[] opt[id "id" read_opt, username "username" read_opt, name
+    "name" read_opt, avatar_template "avatar_template" read_opt,] }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2310,8 +2532,10 @@ pub struct GetUserSentPrivateMessagesResponseTopicList {
 }
 #[cfg(feature = "private_messages")]
 connector_runtime::__struct_de! {
-    GetUserSentPrivateMessagesResponseTopicList { can_create_topic : opt, draft : opt,
-    draft_key : opt, draft_sequence : opt, per_page : opt, topics : opt, }
+    GetUserSentPrivateMessagesResponseTopicList { req[] opt[can_create_topic
+    "can_create_topic" read_opt, draft "draft" read_opt, draft_key "draft_key" read_opt,
+    draft_sequence "draft_sequence" read_opt, per_page "per_page" read_opt, topics
+    "topics" read_opt,] }
 }
 #[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2353,15 +2577,22 @@ pub struct GetUserSentPrivateMessagesResponseTopicListTopicsItem {
 }
 #[cfg(feature = "private_messages")]
 connector_runtime::__struct_de! {
-    GetUserSentPrivateMessagesResponseTopicListTopicsItem { id : opt, title : opt,
-    fancy_title : opt, slug : opt, posts_count : opt, reply_count : opt,
-    highest_post_number : opt, image_url : opt, created_at : opt, last_posted_at : opt,
-    bumped : opt, bumped_at : opt, archetype : opt, unseen : opt, last_read_post_number :
-    opt, unread_posts : opt, pinned : opt, unpinned : opt, visible : opt, closed : opt,
-    archived : opt, notification_level : opt, bookmarked : opt, liked : opt, views : opt,
-    like_count : opt, has_summary : opt, last_poster_username : opt, category_id : opt,
-    pinned_globally : opt, featured_link : opt, allowed_user_count : opt, posters : opt,
-    participants : opt, }
+    GetUserSentPrivateMessagesResponseTopicListTopicsItem { req[] opt[id "id" read_opt,
+    title "title" read_opt, fancy_title "fancy_title" read_opt, slug "slug" read_opt,
+    posts_count "posts_count" read_opt, reply_count "reply_count" read_opt,
+    highest_post_number "highest_post_number" read_opt, image_url "image_url" read_opt,
+    created_at "created_at" read_opt, last_posted_at "last_posted_at" read_opt, bumped
+    "bumped" read_opt, bumped_at "bumped_at" read_opt, archetype "archetype" read_opt,
+    unseen "unseen" read_opt, last_read_post_number "last_read_post_number" read_opt,
+    unread_posts "unread_posts" read_opt, pinned "pinned" read_opt, unpinned "unpinned"
+    read_opt, visible "visible" read_opt, closed "closed" read_opt, archived "archived"
+    read_opt, notification_level "notification_level" read_opt, bookmarked "bookmarked"
+    read_opt, liked "liked" read_opt, views "views" read_opt, like_count "like_count"
+    read_opt, has_summary "has_summary" read_opt, last_poster_username
+    "last_poster_username" read_opt, category_id "category_id" read_opt, pinned_globally
+    "pinned_globally" read_opt, featured_link "featured_link" read_opt,
+    allowed_user_count "allowed_user_count" read_opt, posters "posters" read_opt,
+    participants "participants" read_opt,] }
 }
 #[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2375,8 +2606,9 @@ pub struct SearchResponse {
 }
 #[cfg(feature = "search")]
 connector_runtime::__struct_de! {
-    SearchResponse { posts : req, users : req, categories : req, tags : req, groups :
-    req, grouped_search_result : req, }
+    SearchResponse { req[posts "posts" read, users "users" read, categories "categories"
+    read, tags "tags" read, groups "groups" read, grouped_search_result
+    "grouped_search_result" read,] opt[] }
 }
 #[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2398,10 +2630,13 @@ pub struct SearchResponseGroupedSearchResult {
 }
 #[cfg(feature = "search")]
 connector_runtime::__struct_de! {
-    SearchResponseGroupedSearchResult { more_posts : opt, more_users : opt,
-    more_categories : opt, term : req, search_log_id : req, more_full_page_results : opt,
-    can_create_topic : req, error : opt, extra : opt, post_ids : req, user_ids : req,
-    category_ids : req, tag_ids : req, group_ids : req, }
+    SearchResponseGroupedSearchResult { req[term "term" read, search_log_id
+    "search_log_id" read, can_create_topic "can_create_topic" read, post_ids "post_ids"
+    read, user_ids "user_ids" read, category_ids "category_ids" read, tag_ids "tag_ids"
+    read, group_ids "group_ids" read,] opt[more_posts "more_posts" read_opt, more_users
+    "more_users" read_opt, more_categories "more_categories" read_opt,
+    more_full_page_results "more_full_page_results" read_opt, error "error" read_opt,
+    extra "extra" read_opt,] }
 }
 #[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2410,7 +2645,8 @@ pub struct SearchResponseGroupedSearchResultExtra {
 }
 #[cfg(feature = "search")]
 connector_runtime::__struct_de! {
-    SearchResponseGroupedSearchResultExtra { categories : opt, }
+    SearchResponseGroupedSearchResultExtra { req[] opt[categories "categories" read_opt,]
+    }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2469,23 +2705,40 @@ pub struct GetSiteResponse {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponse { default_archetype : req, notification_types : req, post_types :
-    req, trust_levels : req, user_tips : opt, groups : req, filters : req,
-    homepage_choices : req, periods : req, top_menu_items : req, anonymous_top_menu_items
-    : req, uncategorized_category_id : req, user_field_max_length : req,
-    post_action_types : req, topic_flag_types : req, can_create_tag : req, can_tag_topics
-    : req, can_tag_pms : req, tags_filter_regexp : req, top_tags : req, wizard_required :
-    opt, can_associate_groups : opt, email_configured : req, upcoming_changes_with_css :
-    opt, topic_featured_link_allowed_category_ids : req, user_themes : req,
-    user_color_schemes : req, default_light_color_scheme : opt, default_dark_color_scheme
-    : opt, censored_regexp : req, custom_emoji_translation : req, watched_words_replace :
-    opt, watched_words_link : opt, markdown_additional_options : opt,
-    hashtag_configurations : opt, hashtag_icons : opt, displayed_about_plugin_stat_groups
-    : opt, categories : req, archetypes : req, user_fields : req, auth_providers : req,
-    whispers_allowed_groups_names : opt, denied_emojis : opt, valid_flag_applies_to_types
-    : opt, navigation_menu_site_top_tags : opt, full_name_required_for_signup : req,
-    full_name_visible_in_signup : req, admin_config_login_routes : opt, access_control :
-    opt, permanent_upcoming_change_names : opt, category_types : opt, }
+    GetSiteResponse { req[default_archetype "default_archetype" read, notification_types
+    "notification_types" read, post_types "post_types" read, trust_levels "trust_levels"
+    read, groups "groups" read, filters "filters" read, homepage_choices
+    "homepage_choices" read, periods "periods" read, top_menu_items "top_menu_items"
+    read, anonymous_top_menu_items "anonymous_top_menu_items" read,
+    uncategorized_category_id "uncategorized_category_id" read, user_field_max_length
+    "user_field_max_length" read, post_action_types "post_action_types" read,
+    topic_flag_types "topic_flag_types" read, can_create_tag "can_create_tag" read,
+    can_tag_topics "can_tag_topics" read, can_tag_pms "can_tag_pms" read,
+    tags_filter_regexp "tags_filter_regexp" read, top_tags "top_tags" read,
+    email_configured "email_configured" read, topic_featured_link_allowed_category_ids
+    "topic_featured_link_allowed_category_ids" read, user_themes "user_themes" read,
+    user_color_schemes "user_color_schemes" read, censored_regexp "censored_regexp" read,
+    custom_emoji_translation "custom_emoji_translation" read, categories "categories"
+    read, archetypes "archetypes" read, user_fields "user_fields" read, auth_providers
+    "auth_providers" read, full_name_required_for_signup "full_name_required_for_signup"
+    read, full_name_visible_in_signup "full_name_visible_in_signup" read,] opt[user_tips
+    "user_tips" read_opt, wizard_required "wizard_required" read_opt,
+    can_associate_groups "can_associate_groups" read_opt, upcoming_changes_with_css
+    "upcoming_changes_with_css" read_opt, default_light_color_scheme
+    "default_light_color_scheme" read_opt, default_dark_color_scheme
+    "default_dark_color_scheme" read_opt, watched_words_replace "watched_words_replace"
+    read_opt, watched_words_link "watched_words_link" read_opt,
+    markdown_additional_options "markdown_additional_options" read_opt,
+    hashtag_configurations "hashtag_configurations" read_opt, hashtag_icons
+    "hashtag_icons" read_opt, displayed_about_plugin_stat_groups
+    "displayed_about_plugin_stat_groups" read_opt, whispers_allowed_groups_names
+    "whispers_allowed_groups_names" read_opt, denied_emojis "denied_emojis" read_opt,
+    valid_flag_applies_to_types "valid_flag_applies_to_types" read_opt,
+    navigation_menu_site_top_tags "navigation_menu_site_top_tags" read_opt,
+    admin_config_login_routes "admin_config_login_routes" read_opt, access_control
+    "access_control" read_opt, permanent_upcoming_change_names
+    "permanent_upcoming_change_names" read_opt, category_types "category_types"
+    read_opt,] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2543,22 +2796,35 @@ pub struct GetSiteResponseNotificationTypes {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseNotificationTypes { mentioned : req, replied : req, quoted : req,
-    edited : req, liked : req, private_message : req, invited_to_private_message : req,
-    invitee_accepted : req, posted : req, watching_category_or_tag : req, new_features :
-    opt, admin_problems : opt, moved_post : req, linked : req, granted_badge : req,
-    invited_to_topic : req, custom : req, group_mentioned : req, group_message_summary :
-    req, watching_first_post : req, topic_reminder : req, liked_consolidated : req,
-    linked_consolidated : req, post_approved : req, code_review_commit_approved : req,
-    membership_request_accepted : req, membership_request_consolidated : req,
-    bookmark_reminder : req, reaction : req, votes_released : req, event_reminder : req,
-    event_invitation : req, chat_mention : req, chat_message : req, chat_invitation :
-    req, chat_group_mention : req, chat_quoted : opt, chat_watched_thread : opt,
-    upcoming_change_available : opt, upcoming_change_automatically_promoted : opt,
-    assigned : opt, question_answer_user_commented : opt, following : opt,
-    following_created_topic : opt, following_replied : opt, circles_activity : opt, boost
-    : opt, suggested_edit_created : opt, suggested_edit_accepted : opt,
-    resenha_invitation : opt, }
+    GetSiteResponseNotificationTypes { req[mentioned "mentioned" read, replied "replied"
+    read, quoted "quoted" read, edited "edited" read, liked "liked" read, private_message
+    "private_message" read, invited_to_private_message "invited_to_private_message" read,
+    invitee_accepted "invitee_accepted" read, posted "posted" read,
+    watching_category_or_tag "watching_category_or_tag" read, moved_post "moved_post"
+    read, linked "linked" read, granted_badge "granted_badge" read, invited_to_topic
+    "invited_to_topic" read, custom "custom" read, group_mentioned "group_mentioned"
+    read, group_message_summary "group_message_summary" read, watching_first_post
+    "watching_first_post" read, topic_reminder "topic_reminder" read, liked_consolidated
+    "liked_consolidated" read, linked_consolidated "linked_consolidated" read,
+    post_approved "post_approved" read, code_review_commit_approved
+    "code_review_commit_approved" read, membership_request_accepted
+    "membership_request_accepted" read, membership_request_consolidated
+    "membership_request_consolidated" read, bookmark_reminder "bookmark_reminder" read,
+    reaction "reaction" read, votes_released "votes_released" read, event_reminder
+    "event_reminder" read, event_invitation "event_invitation" read, chat_mention
+    "chat_mention" read, chat_message "chat_message" read, chat_invitation
+    "chat_invitation" read, chat_group_mention "chat_group_mention" read,]
+    opt[new_features "new_features" read_opt, admin_problems "admin_problems" read_opt,
+    chat_quoted "chat_quoted" read_opt, chat_watched_thread "chat_watched_thread"
+    read_opt, upcoming_change_available "upcoming_change_available" read_opt,
+    upcoming_change_automatically_promoted "upcoming_change_automatically_promoted"
+    read_opt, assigned "assigned" read_opt, question_answer_user_commented
+    "question_answer_user_commented" read_opt, following "following" read_opt,
+    following_created_topic "following_created_topic" read_opt, following_replied
+    "following_replied" read_opt, circles_activity "circles_activity" read_opt, boost
+    "boost" read_opt, suggested_edit_created "suggested_edit_created" read_opt,
+    suggested_edit_accepted "suggested_edit_accepted" read_opt, resenha_invitation
+    "resenha_invitation" read_opt,] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2570,8 +2836,9 @@ pub struct GetSiteResponsePostTypes {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponsePostTypes { regular : req, moderator_action : req, small_action : req,
-    whisper : req, }
+    GetSiteResponsePostTypes { req[regular "regular" read, moderator_action
+    "moderator_action" read, small_action "small_action" read, whisper "whisper" read,]
+    opt[] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2584,8 +2851,8 @@ pub struct GetSiteResponseTrustLevels {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseTrustLevels { newuser : req, basic : req, member : req, regular : req,
-    leader : req, }
+    GetSiteResponseTrustLevels { req[newuser "newuser" read, basic "basic" read, member
+    "member" read, regular "regular" read, leader "leader" read,] opt[] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2598,8 +2865,10 @@ pub struct GetSiteResponseUserTips {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseUserTips { first_notification : req, topic_timeline : req, post_menu :
-    req, topic_notification_levels : req, suggested_topics : req, }
+    GetSiteResponseUserTips { req[first_notification "first_notification" read,
+    topic_timeline "topic_timeline" read, post_menu "post_menu" read,
+    topic_notification_levels "topic_notification_levels" read, suggested_topics
+    "suggested_topics" read,] opt[] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2615,8 +2884,10 @@ pub struct GetSiteResponseGroupsItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseGroupsItem { id : req, name : req, full_name : opt, display_name :
-    opt, flair_url : opt, flair_bg_color : opt, flair_color : opt, automatic : req, }
+    GetSiteResponseGroupsItem { req[id "id" read, name "name" read, automatic "automatic"
+    read,] opt[full_name "full_name" read_opt, display_name "display_name" read_opt,
+    flair_url "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt,] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2637,10 +2908,12 @@ pub struct GetSiteResponsePostActionTypesItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponsePostActionTypesItem { id : opt, name_key : opt, name : req,
-    description : req, short_description : req, is_flag : req, require_message : req,
-    enabled : req, applies_to : req, is_used : req, position : opt, auto_action_type :
-    req, system : opt, }
+    GetSiteResponsePostActionTypesItem { req[name "name" read, description "description"
+    read, short_description "short_description" read, is_flag "is_flag" read,
+    require_message "require_message" read, enabled "enabled" read, applies_to
+    "applies_to" read, is_used "is_used" read, auto_action_type "auto_action_type" read,]
+    opt[id "id" read_opt, name_key "name_key" read_opt, position "position" read_opt,
+    system "system" read_opt,] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2654,8 +2927,10 @@ pub struct GetSiteResponseUserThemesItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseUserThemesItem { theme_id : req, name : req, default : req,
-    color_scheme_id : opt, dark_color_scheme_id : opt, only_theme_color_schemes : opt, }
+    GetSiteResponseUserThemesItem { req[theme_id "theme_id" read, name "name" read,
+    default "default" read,] opt[color_scheme_id "color_scheme_id" read_opt,
+    dark_color_scheme_id "dark_color_scheme_id" read_opt, only_theme_color_schemes
+    "only_theme_color_schemes" read_opt,] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2668,8 +2943,8 @@ pub struct GetSiteResponseUserColorSchemesItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseUserColorSchemesItem { id : req, name : req, is_dark : req, theme_id :
-    opt, colors : req, }
+    GetSiteResponseUserColorSchemesItem { req[id "id" read, name "name" read, is_dark
+    "is_dark" read, colors "colors" read,] opt[theme_id "theme_id" read_opt,] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2723,19 +2998,30 @@ pub struct GetSiteResponseCategoriesItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseCategoriesItem { id : req, name : req, color : req, text_color : req,
-    style_type : opt, emoji : opt, icon : opt, slug : req, topic_count : req, post_count
-    : req, position : req, description : opt, description_text : opt, description_excerpt
-    : opt, topic_url : req, read_restricted : req, permission : req, notification_level :
-    req, topic_template : opt, topic_title_placeholder : opt, has_children : req,
-    subcategory_count : opt, sort_order : opt, sort_ascending : opt,
-    show_subcategory_list : req, num_featured_topics : req, default_view : opt,
-    subcategory_list_style : req, default_top_period : req, default_list_filter : req,
-    minimum_required_tags : req, navigate_to_first_post_after_read : req,
-    allow_global_tags : req, required_tag_groups : req, read_only_banner : opt,
-    uploaded_logo : opt, uploaded_logo_dark : opt, uploaded_background : opt,
-    uploaded_background_dark : opt, can_edit : req, custom_fields : opt,
-    parent_category_id : opt, form_template_ids : opt, category_types : opt, }
+    GetSiteResponseCategoriesItem { req[id "id" read, name "name" read, color "color"
+    read, text_color "text_color" read, slug "slug" read, topic_count "topic_count" read,
+    post_count "post_count" read, position "position" read, topic_url "topic_url" read,
+    read_restricted "read_restricted" read, permission "permission" read,
+    notification_level "notification_level" read, has_children "has_children" read,
+    show_subcategory_list "show_subcategory_list" read, num_featured_topics
+    "num_featured_topics" read, subcategory_list_style "subcategory_list_style" read,
+    default_top_period "default_top_period" read, default_list_filter
+    "default_list_filter" read, minimum_required_tags "minimum_required_tags" read,
+    navigate_to_first_post_after_read "navigate_to_first_post_after_read" read,
+    allow_global_tags "allow_global_tags" read, required_tag_groups "required_tag_groups"
+    read, can_edit "can_edit" read,] opt[style_type "style_type" read_opt, emoji "emoji"
+    read_opt, icon "icon" read_opt, description "description" read_opt, description_text
+    "description_text" read_opt, description_excerpt "description_excerpt" read_opt,
+    topic_template "topic_template" read_opt, topic_title_placeholder
+    "topic_title_placeholder" read_opt, subcategory_count "subcategory_count" read_opt,
+    sort_order "sort_order" read_opt, sort_ascending "sort_ascending" read_opt,
+    default_view "default_view" read_opt, read_only_banner "read_only_banner" read_opt,
+    uploaded_logo "uploaded_logo" read_opt, uploaded_logo_dark "uploaded_logo_dark"
+    read_opt, uploaded_background "uploaded_background" read_opt,
+    uploaded_background_dark "uploaded_background_dark" read_opt, custom_fields
+    "custom_fields" read_opt, parent_category_id "parent_category_id" read_opt,
+    form_template_ids "form_template_ids" read_opt, category_types "category_types"
+    read_opt,] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2744,7 +3030,8 @@ pub struct GetSiteResponseCategoriesItemRequiredTagGroupsItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseCategoriesItemRequiredTagGroupsItem { min_count : req, }
+    GetSiteResponseCategoriesItemRequiredTagGroupsItem { req[min_count "min_count" read,]
+    opt[] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2755,7 +3042,8 @@ pub struct GetSiteResponseArchetypesItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseArchetypesItem { id : req, name : req, options : req, }
+    GetSiteResponseArchetypesItem { req[id "id" read, name "name" read, options "options"
+    read,] opt[] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2765,7 +3053,8 @@ pub struct GetSiteResponseAccessControl {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseAccessControl { mandatory_acl : req, banned_acl : req, }
+    GetSiteResponseAccessControl { req[mandatory_acl "mandatory_acl" read, banned_acl
+    "banned_acl" read,] opt[] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2781,8 +3070,9 @@ pub struct GetSiteResponseCategoryTypesItem {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteResponseCategoryTypesItem { id : req, name : req, title : req, description :
-    req, icon : req, available : req, visible : req, configuration_schema : req, }
+    GetSiteResponseCategoryTypesItem { req[id "id" read, name "name" read, title "title"
+    read, description "description" read, icon "icon" read, available "available" read,
+    visible "visible" read, configuration_schema "configuration_schema" read,] opt[] }
 }
 #[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2802,10 +3092,13 @@ pub struct GetSiteBasicInfoResponse {
 }
 #[cfg(feature = "site")]
 connector_runtime::__struct_de! {
-    GetSiteBasicInfoResponse { logo_url : req, logo_small_url : req, apple_touch_icon_url
-    : req, favicon_url : req, title : req, description : req, header_primary_color : req,
-    header_background_color : req, login_required : req, locale : req,
-    include_in_discourse_discover : req, mobile_logo_url : req, }
+    GetSiteBasicInfoResponse { req[logo_url "logo_url" read, logo_small_url
+    "logo_small_url" read, apple_touch_icon_url "apple_touch_icon_url" read, favicon_url
+    "favicon_url" read, title "title" read, description "description" read,
+    header_primary_color "header_primary_color" read, header_background_color
+    "header_background_color" read, login_required "login_required" read, locale "locale"
+    read, include_in_discourse_discover "include_in_discourse_discover" read,
+    mobile_logo_url "mobile_logo_url" read,] opt[] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2814,7 +3107,7 @@ pub struct ListTagGroupsResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    ListTagGroupsResponse { tag_groups : req, }
+    ListTagGroupsResponse { req[tag_groups "tag_groups" read,] opt[] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2828,8 +3121,9 @@ pub struct ListTagGroupsResponseTagGroupsItem {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    ListTagGroupsResponseTagGroupsItem { id : req, name : req, tags : req, parent_tag :
-    req, one_per_topic : req, permissions : req, }
+    ListTagGroupsResponseTagGroupsItem { req[id "id" read, name "name" read, tags "tags"
+    read, parent_tag "parent_tag" read, one_per_topic "one_per_topic" read, permissions
+    "permissions" read,] opt[] }
 }
 #[cfg(feature = "tags")]
 pub type ListTagGroupsResponseTagGroupsItemTagsItem = TagsItem;
@@ -2840,7 +3134,7 @@ pub struct CreateTagGroupBody {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    CreateTagGroupBody { name : req, }
+    CreateTagGroupBody { req[name "name" read,] opt[] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2849,7 +3143,7 @@ pub struct CreateTagGroupResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    CreateTagGroupResponse { tag_group : req, }
+    CreateTagGroupResponse { req[tag_group "tag_group" read,] opt[] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2863,8 +3157,9 @@ pub struct CreateTagGroupResponseTagGroup {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    CreateTagGroupResponseTagGroup { id : req, name : req, tags : req, parent_tag : req,
-    one_per_topic : req, permissions : req, }
+    CreateTagGroupResponseTagGroup { req[id "id" read, name "name" read, tags "tags"
+    read, parent_tag "parent_tag" read, one_per_topic "one_per_topic" read, permissions
+    "permissions" read,] opt[] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2873,7 +3168,7 @@ pub struct GetTagGroupResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    GetTagGroupResponse { tag_group : opt, }
+    GetTagGroupResponse { req[] opt[tag_group "tag_group" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2887,8 +3182,9 @@ pub struct TagGroup {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagGroup { id : opt, name : opt, tag_names : opt, parent_tag_name : opt,
-    one_per_topic : opt, permissions : opt, }
+    TagGroup { req[] opt[id "id" read_opt, name "name" read_opt, tag_names "tag_names"
+    read_opt, parent_tag_name "parent_tag_name" read_opt, one_per_topic "one_per_topic"
+    read_opt, permissions "permissions" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2897,7 +3193,7 @@ pub struct TagGroupPermissions {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    TagGroupPermissions { everyone : opt, }
+    TagGroupPermissions { req[] opt[everyone "everyone" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2907,7 +3203,7 @@ pub struct UpdateTagGroupBody {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    UpdateTagGroupBody { name : opt, }
+    UpdateTagGroupBody { req[] opt[name "name" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2917,7 +3213,8 @@ pub struct UpdateTagGroupResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    UpdateTagGroupResponse { success : opt, tag_group : opt, }
+    UpdateTagGroupResponse { req[] opt[success "success" read_opt, tag_group "tag_group"
+    read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2927,7 +3224,7 @@ pub struct ListTagsResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    ListTagsResponse { tags : opt, extras : opt, }
+    ListTagsResponse { req[] opt[tags "tags" read_opt, extras "extras" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2941,8 +3238,9 @@ pub struct ListTagsResponseTagsItem {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    ListTagsResponseTagsItem { id : opt, text : opt, name : opt, count : opt, pm_count :
-    opt, target_tag : opt, }
+    ListTagsResponseTagsItem { req[] opt[id "id" read_opt, text "text" read_opt, name
+    "name" read_opt, count "count" read_opt, pm_count "pm_count" read_opt, target_tag
+    "target_tag" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2951,7 +3249,7 @@ pub struct ListTagsResponseExtras {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    ListTagsResponseExtras { categories : opt, }
+    ListTagsResponseExtras { req[] opt[categories "categories" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2962,7 +3260,8 @@ pub struct GetTagResponse {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    GetTagResponse { users : opt, primary_groups : opt, topic_list : opt, }
+    GetTagResponse { req[] opt[users "users" read_opt, primary_groups "primary_groups"
+    read_opt, topic_list "topic_list" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2977,8 +3276,10 @@ pub struct GetTagResponseTopicList {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    GetTagResponseTopicList { can_create_topic : opt, draft : opt, draft_key : opt,
-    draft_sequence : opt, per_page : opt, tags : opt, topics : opt, }
+    GetTagResponseTopicList { req[] opt[can_create_topic "can_create_topic" read_opt,
+    draft "draft" read_opt, draft_key "draft_key" read_opt, draft_sequence
+    "draft_sequence" read_opt, per_page "per_page" read_opt, tags "tags" read_opt, topics
+    "topics" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2990,8 +3291,8 @@ pub struct GetTagResponseTopicListTagsItem {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    GetTagResponseTopicListTagsItem { id : opt, name : opt, topic_count : opt, staff :
-    opt, }
+    GetTagResponseTopicListTagsItem { req[] opt[id "id" read_opt, name "name" read_opt,
+    topic_count "topic_count" read_opt, staff "staff" read_opt,] }
 }
 #[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3032,14 +3333,21 @@ pub struct GetTagResponseTopicListTopicsItem {
 }
 #[cfg(feature = "tags")]
 connector_runtime::__struct_de! {
-    GetTagResponseTopicListTopicsItem { id : opt, title : opt, fancy_title : opt, slug :
-    opt, posts_count : opt, reply_count : opt, highest_post_number : opt, image_url :
-    opt, created_at : opt, last_posted_at : opt, bumped : opt, bumped_at : opt, archetype
-    : opt, unseen : opt, last_read_post_number : opt, unread_posts : opt, pinned : opt,
-    unpinned : opt, visible : opt, closed : opt, archived : opt, notification_level :
-    opt, bookmarked : opt, liked : opt, tags : opt, views : opt, like_count : opt,
-    has_summary : opt, last_poster_username : opt, category_id : opt, pinned_globally :
-    opt, featured_link : opt, posters : opt, }
+    GetTagResponseTopicListTopicsItem { req[] opt[id "id" read_opt, title "title"
+    read_opt, fancy_title "fancy_title" read_opt, slug "slug" read_opt, posts_count
+    "posts_count" read_opt, reply_count "reply_count" read_opt, highest_post_number
+    "highest_post_number" read_opt, image_url "image_url" read_opt, created_at
+    "created_at" read_opt, last_posted_at "last_posted_at" read_opt, bumped "bumped"
+    read_opt, bumped_at "bumped_at" read_opt, archetype "archetype" read_opt, unseen
+    "unseen" read_opt, last_read_post_number "last_read_post_number" read_opt,
+    unread_posts "unread_posts" read_opt, pinned "pinned" read_opt, unpinned "unpinned"
+    read_opt, visible "visible" read_opt, closed "closed" read_opt, archived "archived"
+    read_opt, notification_level "notification_level" read_opt, bookmarked "bookmarked"
+    read_opt, liked "liked" read_opt, tags "tags" read_opt, views "views" read_opt,
+    like_count "like_count" read_opt, has_summary "has_summary" read_opt,
+    last_poster_username "last_poster_username" read_opt, category_id "category_id"
+    read_opt, pinned_globally "pinned_globally" read_opt, featured_link "featured_link"
+    read_opt, posters "posters" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3049,7 +3357,7 @@ pub struct GetSpecificPostsFromTopicBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetSpecificPostsFromTopicBody { post_ids : req = "post_ids[]", }
+    GetSpecificPostsFromTopicBody { req[post_ids "post_ids[]" read,] opt[] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3059,7 +3367,8 @@ pub struct GetSpecificPostsFromTopicResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetSpecificPostsFromTopicResponse { post_stream : opt, id : opt, }
+    GetSpecificPostsFromTopicResponse { req[] opt[post_stream "post_stream" read_opt, id
+    "id" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3070,7 +3379,7 @@ pub struct GetSpecificPostsFromTopicResponsePostStream {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetSpecificPostsFromTopicResponsePostStream { posts : opt, }
+    GetSpecificPostsFromTopicResponsePostStream { req[] opt[posts "posts" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3129,18 +3438,28 @@ pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetSpecificPostsFromTopicResponsePostStreamPostsItem { id : opt, name : opt, username
-    : opt, avatar_template : opt, created_at : opt, cooked : opt, post_number : opt,
-    post_type : opt, updated_at : opt, reply_count : opt, reply_to_post_number : opt,
-    quote_count : opt, incoming_link_count : opt, reads : opt, readers_count : opt, score
-    : optn, yours : opt, topic_id : opt, topic_slug : opt, display_username : opt,
-    primary_group_name : opt, flair_name : opt, flair_url : opt, flair_bg_color : opt,
-    flair_color : opt, version : opt, can_edit : opt, can_delete : opt, can_recover :
-    opt, can_wiki : opt, read : opt, user_title : opt, actions_summary : opt, moderator :
-    opt, admin : opt, staff : opt, user_id : opt, hidden : opt, trust_level : opt,
-    deleted_at : opt, user_deleted : opt, edit_reason : opt, can_view_edit_history : opt,
-    wiki : opt, reviewable_id : opt, reviewable_score_count : opt,
-    reviewable_score_pending_count : opt, }
+    GetSpecificPostsFromTopicResponsePostStreamPostsItem { req[] opt[id "id" read_opt,
+    name "name" read_opt, username "username" read_opt, avatar_template "avatar_template"
+    read_opt, created_at "created_at" read_opt, cooked "cooked" read_opt, post_number
+    "post_number" read_opt, post_type "post_type" read_opt, updated_at "updated_at"
+    read_opt, reply_count "reply_count" read_opt, reply_to_post_number
+    "reply_to_post_number" read_opt, quote_count "quote_count" read_opt,
+    incoming_link_count "incoming_link_count" read_opt, reads "reads" read_opt,
+    readers_count "readers_count" read_opt, score "score" read_opt_num, yours "yours"
+    read_opt, topic_id "topic_id" read_opt, topic_slug "topic_slug" read_opt,
+    display_username "display_username" read_opt, primary_group_name "primary_group_name"
+    read_opt, flair_name "flair_name" read_opt, flair_url "flair_url" read_opt,
+    flair_bg_color "flair_bg_color" read_opt, flair_color "flair_color" read_opt, version
+    "version" read_opt, can_edit "can_edit" read_opt, can_delete "can_delete" read_opt,
+    can_recover "can_recover" read_opt, can_wiki "can_wiki" read_opt, read "read"
+    read_opt, user_title "user_title" read_opt, actions_summary "actions_summary"
+    read_opt, moderator "moderator" read_opt, admin "admin" read_opt, staff "staff"
+    read_opt, user_id "user_id" read_opt, hidden "hidden" read_opt, trust_level
+    "trust_level" read_opt, deleted_at "deleted_at" read_opt, user_deleted "user_deleted"
+    read_opt, edit_reason "edit_reason" read_opt, can_view_edit_history
+    "can_view_edit_history" read_opt, wiki "wiki" read_opt, reviewable_id "reviewable_id"
+    read_opt, reviewable_score_count "reviewable_score_count" read_opt,
+    reviewable_score_pending_count "reviewable_score_pending_count" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3150,8 +3469,8 @@ pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryIte
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem { id : opt,
-    can_act : opt, }
+    GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem { req[] opt[id
+    "id" read_opt, can_act "can_act" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3209,18 +3528,27 @@ pub struct GetTopicResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponse { post_stream : req, timeline_lookup : req, suggested_topics : req,
-    tags : req, tags_descriptions : req, id : req, title : req, fancy_title : req,
-    posts_count : req, created_at : req, views : req, reply_count : req, like_count :
-    req, last_posted_at : opt, visible : req, closed : req, archived : req, has_summary :
-    req, archetype : req, slug : req, category_id : req, word_count : opt, deleted_at :
-    opt, user_id : req, featured_link : opt, pinned_globally : req, pinned_at : opt,
-    pinned_until : opt, image_url : opt, slow_mode_seconds : req, draft : opt, draft_key
-    : req, draft_sequence : req, unpinned : opt, pinned : req, current_post_number : opt,
-    highest_post_number : opt, deleted_by : opt, has_deleted : req, actions_summary :
-    req, chunk_size : req, bookmarked : req, bookmarks : req, topic_timer : opt,
-    message_bus_last_id : req, participant_count : req, show_read_indicator : req,
-    thumbnails : opt, slow_mode_enabled_until : opt, details : req, }
+    GetTopicResponse { req[post_stream "post_stream" read, timeline_lookup
+    "timeline_lookup" read, suggested_topics "suggested_topics" read, tags "tags" read,
+    tags_descriptions "tags_descriptions" read, id "id" read, title "title" read,
+    fancy_title "fancy_title" read, posts_count "posts_count" read, created_at
+    "created_at" read, views "views" read, reply_count "reply_count" read, like_count
+    "like_count" read, visible "visible" read, closed "closed" read, archived "archived"
+    read, has_summary "has_summary" read, archetype "archetype" read, slug "slug" read,
+    category_id "category_id" read, user_id "user_id" read, pinned_globally
+    "pinned_globally" read, slow_mode_seconds "slow_mode_seconds" read, draft_key
+    "draft_key" read, draft_sequence "draft_sequence" read, pinned "pinned" read,
+    has_deleted "has_deleted" read, actions_summary "actions_summary" read, chunk_size
+    "chunk_size" read, bookmarked "bookmarked" read, bookmarks "bookmarks" read,
+    message_bus_last_id "message_bus_last_id" read, participant_count "participant_count"
+    read, show_read_indicator "show_read_indicator" read, details "details" read,]
+    opt[last_posted_at "last_posted_at" read_opt, word_count "word_count" read_opt,
+    deleted_at "deleted_at" read_opt, featured_link "featured_link" read_opt, pinned_at
+    "pinned_at" read_opt, pinned_until "pinned_until" read_opt, image_url "image_url"
+    read_opt, draft "draft" read_opt, unpinned "unpinned" read_opt, current_post_number
+    "current_post_number" read_opt, highest_post_number "highest_post_number" read_opt,
+    deleted_by "deleted_by" read_opt, topic_timer "topic_timer" read_opt, thumbnails
+    "thumbnails" read_opt, slow_mode_enabled_until "slow_mode_enabled_until" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3230,7 +3558,7 @@ pub struct GetTopicResponsePostStream {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponsePostStream { posts : req, stream : req, }
+    GetTopicResponsePostStream { req[posts "posts" read, stream "stream" read,] opt[] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3290,18 +3618,27 @@ pub struct GetTopicResponsePostStreamPostsItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponsePostStreamPostsItem { id : req, name : req, username : req,
-    avatar_template : req, created_at : req, cooked : req, post_number : req, post_type :
-    req, updated_at : req, reply_count : req, reply_to_post_number : opt, quote_count :
-    req, incoming_link_count : req, reads : req, readers_count : req, score : reqn, yours
-    : req, topic_id : req, topic_slug : req, display_username : req, primary_group_name :
-    opt, flair_name : opt, flair_url : opt, flair_bg_color : opt, flair_color : opt,
-    version : req, can_edit : req, can_delete : req, can_recover : req,
-    can_see_hidden_post : opt, can_wiki : req, link_counts : req, read : req, user_title
-    : opt, bookmarked : req, actions_summary : req, moderator : req, admin : req, staff :
-    req, user_id : req, hidden : req, trust_level : req, deleted_at : opt, user_deleted :
-    req, edit_reason : opt, can_view_edit_history : req, wiki : req, reviewable_id : req,
-    reviewable_score_count : req, reviewable_score_pending_count : req, }
+    GetTopicResponsePostStreamPostsItem { req[id "id" read, name "name" read, username
+    "username" read, avatar_template "avatar_template" read, created_at "created_at"
+    read, cooked "cooked" read, post_number "post_number" read, post_type "post_type"
+    read, updated_at "updated_at" read, reply_count "reply_count" read, quote_count
+    "quote_count" read, incoming_link_count "incoming_link_count" read, reads "reads"
+    read, readers_count "readers_count" read, score "score" read_num, yours "yours" read,
+    topic_id "topic_id" read, topic_slug "topic_slug" read, display_username
+    "display_username" read, version "version" read, can_edit "can_edit" read, can_delete
+    "can_delete" read, can_recover "can_recover" read, can_wiki "can_wiki" read,
+    link_counts "link_counts" read, read "read" read, bookmarked "bookmarked" read,
+    actions_summary "actions_summary" read, moderator "moderator" read, admin "admin"
+    read, staff "staff" read, user_id "user_id" read, hidden "hidden" read, trust_level
+    "trust_level" read, user_deleted "user_deleted" read, can_view_edit_history
+    "can_view_edit_history" read, wiki "wiki" read, reviewable_id "reviewable_id" read,
+    reviewable_score_count "reviewable_score_count" read, reviewable_score_pending_count
+    "reviewable_score_pending_count" read,] opt[reply_to_post_number
+    "reply_to_post_number" read_opt, primary_group_name "primary_group_name" read_opt,
+    flair_name "flair_name" read_opt, flair_url "flair_url" read_opt, flair_bg_color
+    "flair_bg_color" read_opt, flair_color "flair_color" read_opt, can_see_hidden_post
+    "can_see_hidden_post" read_opt, user_title "user_title" read_opt, deleted_at
+    "deleted_at" read_opt, edit_reason "edit_reason" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3314,8 +3651,9 @@ pub struct GetTopicResponsePostStreamPostsItemLinkCountsItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponsePostStreamPostsItemLinkCountsItem { url : req, internal : req,
-    reflection : req, title : req, clicks : req, }
+    GetTopicResponsePostStreamPostsItemLinkCountsItem { req[url "url" read, internal
+    "internal" read, reflection "reflection" read, title "title" read, clicks "clicks"
+    read,] opt[] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3352,13 +3690,17 @@ pub struct GetTopicResponseSuggestedTopicsItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponseSuggestedTopicsItem { id : req, title : req, fancy_title : req, slug
-    : req, posts_count : req, reply_count : req, highest_post_number : req, image_url :
-    opt, created_at : req, last_posted_at : opt, bumped : req, bumped_at : req, archetype
-    : req, unseen : req, pinned : req, unpinned : opt, excerpt : req, visible : req,
-    closed : req, archived : req, bookmarked : opt, liked : opt, tags : req,
-    tags_descriptions : req, like_count : req, views : req, category_id : req,
-    featured_link : opt, posters : req, }
+    GetTopicResponseSuggestedTopicsItem { req[id "id" read, title "title" read,
+    fancy_title "fancy_title" read, slug "slug" read, posts_count "posts_count" read,
+    reply_count "reply_count" read, highest_post_number "highest_post_number" read,
+    created_at "created_at" read, bumped "bumped" read, bumped_at "bumped_at" read,
+    archetype "archetype" read, unseen "unseen" read, pinned "pinned" read, excerpt
+    "excerpt" read, visible "visible" read, closed "closed" read, archived "archived"
+    read, tags "tags" read, tags_descriptions "tags_descriptions" read, like_count
+    "like_count" read, views "views" read, category_id "category_id" read, posters
+    "posters" read,] opt[image_url "image_url" read_opt, last_posted_at "last_posted_at"
+    read_opt, unpinned "unpinned" read_opt, bookmarked "bookmarked" read_opt, liked
+    "liked" read_opt, featured_link "featured_link" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3369,8 +3711,8 @@ pub struct GetTopicResponseSuggestedTopicsItemPostersItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponseSuggestedTopicsItemPostersItem { extras : req, description : req,
-    user : req, }
+    GetTopicResponseSuggestedTopicsItemPostersItem { req[extras "extras" read,
+    description "description" read, user "user" read,] opt[] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3382,8 +3724,8 @@ pub struct GetTopicResponseActionsSummaryItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponseActionsSummaryItem { id : req, count : req, hidden : req, can_act :
-    req, }
+    GetTopicResponseActionsSummaryItem { req[id "id" read, count "count" read, hidden
+    "hidden" read, can_act "can_act" read,] opt[] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3417,14 +3759,21 @@ pub struct GetTopicResponseDetails {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponseDetails { can_edit : req, notification_level : req, can_move_posts :
-    req, can_delete : req, can_remove_allowed_users : req, can_create_post : req,
-    can_reply_as_new_topic : req, can_invite_to : opt, can_invite_via_email : opt,
-    can_flag_topic : opt, can_convert_topic : req, can_review_topic : req,
-    can_close_topic : req, can_archive_topic : req, can_split_merge_topic : req,
-    can_edit_staff_notes : req, can_toggle_topic_visibility : req, can_pin_unpin_topic :
-    req, can_banner_topic : opt, can_moderate_category : req, can_remove_self_id : req,
-    participants : opt, created_by : req, last_poster : req, }
+    GetTopicResponseDetails { req[can_edit "can_edit" read, notification_level
+    "notification_level" read, can_move_posts "can_move_posts" read, can_delete
+    "can_delete" read, can_remove_allowed_users "can_remove_allowed_users" read,
+    can_create_post "can_create_post" read, can_reply_as_new_topic
+    "can_reply_as_new_topic" read, can_convert_topic "can_convert_topic" read,
+    can_review_topic "can_review_topic" read, can_close_topic "can_close_topic" read,
+    can_archive_topic "can_archive_topic" read, can_split_merge_topic
+    "can_split_merge_topic" read, can_edit_staff_notes "can_edit_staff_notes" read,
+    can_toggle_topic_visibility "can_toggle_topic_visibility" read, can_pin_unpin_topic
+    "can_pin_unpin_topic" read, can_moderate_category "can_moderate_category" read,
+    can_remove_self_id "can_remove_self_id" read, created_by "created_by" read,
+    last_poster "last_poster" read,] opt[can_invite_to "can_invite_to" read_opt,
+    can_invite_via_email "can_invite_via_email" read_opt, can_flag_topic "can_flag_topic"
+    read_opt, can_banner_topic "can_banner_topic" read_opt, participants "participants"
+    read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3446,10 +3795,13 @@ pub struct GetTopicResponseDetailsParticipantsItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    GetTopicResponseDetailsParticipantsItem { id : req, username : req, name : req,
-    avatar_template : req, post_count : req, primary_group_name : opt, flair_name : opt,
-    flair_url : opt, flair_color : opt, flair_bg_color : opt, flair_group_id : opt, admin
-    : req, moderator : req, trust_level : req, }
+    GetTopicResponseDetailsParticipantsItem { req[id "id" read, username "username" read,
+    name "name" read, avatar_template "avatar_template" read, post_count "post_count"
+    read, admin "admin" read, moderator "moderator" read, trust_level "trust_level"
+    read,] opt[primary_group_name "primary_group_name" read_opt, flair_name "flair_name"
+    read_opt, flair_url "flair_url" read_opt, flair_color "flair_color" read_opt,
+    flair_bg_color "flair_bg_color" read_opt, flair_group_id "flair_group_id" read_opt,]
+    }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3459,7 +3811,7 @@ pub struct UpdateTopicBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    UpdateTopicBody { topic : opt, }
+    UpdateTopicBody { req[] opt[topic "topic" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3471,7 +3823,8 @@ pub struct UpdateTopicBodyTopic {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    UpdateTopicBodyTopic { title : opt, category_id : opt, }
+    UpdateTopicBodyTopic { req[] opt[title "title" read_opt, category_id "category_id"
+    read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3480,7 +3833,7 @@ pub struct UpdateTopicResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    UpdateTopicResponse { basic_topic : opt, }
+    UpdateTopicResponse { req[] opt[basic_topic "basic_topic" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3493,8 +3846,9 @@ pub struct UpdateTopicResponseBasicTopic {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    UpdateTopicResponseBasicTopic { id : opt, title : opt, fancy_title : opt, slug : opt,
-    posts_count : opt, }
+    UpdateTopicResponseBasicTopic { req[] opt[id "id" read_opt, title "title" read_opt,
+    fancy_title "fancy_title" read_opt, slug "slug" read_opt, posts_count "posts_count"
+    read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3506,7 +3860,7 @@ pub struct InviteToTopicBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    InviteToTopicBody { user : opt, email : opt, }
+    InviteToTopicBody { req[] opt[user "user" read_opt, email "email" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3515,7 +3869,7 @@ pub struct InviteToTopicResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    InviteToTopicResponse { user : opt, }
+    InviteToTopicResponse { req[] opt[user "user" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3529,7 +3883,8 @@ pub struct InviteGroupToTopicBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    InviteGroupToTopicBody { group : opt, should_notify : opt, }
+    InviteGroupToTopicBody { req[] opt[group "group" read_opt, should_notify
+    "should_notify" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3538,7 +3893,7 @@ pub struct InviteGroupToTopicResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    InviteGroupToTopicResponse { group : opt, }
+    InviteGroupToTopicResponse { req[] opt[group "group" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3548,7 +3903,8 @@ pub struct InviteGroupToTopicResponseGroup {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    InviteGroupToTopicResponseGroup { id : opt, name : opt, }
+    InviteGroupToTopicResponseGroup { req[] opt[id "id" read_opt, name "name" read_opt,]
+    }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -3561,7 +3917,8 @@ pub struct UpdateTopicStatusBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    UpdateTopicStatusBody { status : req, enabled : req, until : opt, }
+    UpdateTopicStatusBody { req[status "status" read, enabled "enabled" read,] opt[until
+    "until" read_opt,] }
 }
 #[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
@@ -3576,7 +3933,8 @@ pub struct UpdateTopicStatusResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    UpdateTopicStatusResponse { success : opt, topic_status_update : opt, }
+    UpdateTopicStatusResponse { req[] opt[success "success" read_opt, topic_status_update
+    "topic_status_update" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3587,7 +3945,8 @@ pub struct ListLatestTopicsResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    ListLatestTopicsResponse { users : opt, primary_groups : opt, topic_list : opt, }
+    ListLatestTopicsResponse { req[] opt[users "users" read_opt, primary_groups
+    "primary_groups" read_opt, topic_list "topic_list" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3601,8 +3960,9 @@ pub struct ListLatestTopicsResponseTopicList {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    ListLatestTopicsResponseTopicList { can_create_topic : opt, draft : opt, draft_key :
-    opt, draft_sequence : opt, per_page : opt, topics : opt, }
+    ListLatestTopicsResponseTopicList { req[] opt[can_create_topic "can_create_topic"
+    read_opt, draft "draft" read_opt, draft_key "draft_key" read_opt, draft_sequence
+    "draft_sequence" read_opt, per_page "per_page" read_opt, topics "topics" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3643,14 +4003,21 @@ pub struct ListLatestTopicsResponseTopicListTopicsItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    ListLatestTopicsResponseTopicListTopicsItem { id : opt, title : opt, fancy_title :
-    opt, slug : opt, posts_count : opt, reply_count : opt, highest_post_number : opt,
-    image_url : opt, created_at : opt, last_posted_at : opt, bumped : opt, bumped_at :
-    opt, archetype : opt, unseen : opt, last_read_post_number : opt, unread_posts : opt,
-    pinned : opt, unpinned : opt, visible : opt, closed : opt, archived : opt,
-    notification_level : opt, bookmarked : opt, liked : opt, views : opt, like_count :
-    opt, has_summary : opt, last_poster_username : opt, category_id : opt, op_like_count
-    : opt, pinned_globally : opt, featured_link : opt, posters : opt, }
+    ListLatestTopicsResponseTopicListTopicsItem { req[] opt[id "id" read_opt, title
+    "title" read_opt, fancy_title "fancy_title" read_opt, slug "slug" read_opt,
+    posts_count "posts_count" read_opt, reply_count "reply_count" read_opt,
+    highest_post_number "highest_post_number" read_opt, image_url "image_url" read_opt,
+    created_at "created_at" read_opt, last_posted_at "last_posted_at" read_opt, bumped
+    "bumped" read_opt, bumped_at "bumped_at" read_opt, archetype "archetype" read_opt,
+    unseen "unseen" read_opt, last_read_post_number "last_read_post_number" read_opt,
+    unread_posts "unread_posts" read_opt, pinned "pinned" read_opt, unpinned "unpinned"
+    read_opt, visible "visible" read_opt, closed "closed" read_opt, archived "archived"
+    read_opt, notification_level "notification_level" read_opt, bookmarked "bookmarked"
+    read_opt, liked "liked" read_opt, views "views" read_opt, like_count "like_count"
+    read_opt, has_summary "has_summary" read_opt, last_poster_username
+    "last_poster_username" read_opt, category_id "category_id" read_opt, op_like_count
+    "op_like_count" read_opt, pinned_globally "pinned_globally" read_opt, featured_link
+    "featured_link" read_opt, posters "posters" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3661,7 +4028,8 @@ pub struct ListTopTopicsResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    ListTopTopicsResponse { users : opt, primary_groups : opt, topic_list : opt, }
+    ListTopTopicsResponse { req[] opt[users "users" read_opt, primary_groups
+    "primary_groups" read_opt, topic_list "topic_list" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3676,8 +4044,10 @@ pub struct ListTopTopicsResponseTopicList {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    ListTopTopicsResponseTopicList { can_create_topic : opt, draft : opt, draft_key :
-    opt, draft_sequence : opt, for_period : opt, per_page : opt, topics : opt, }
+    ListTopTopicsResponseTopicList { req[] opt[can_create_topic "can_create_topic"
+    read_opt, draft "draft" read_opt, draft_key "draft_key" read_opt, draft_sequence
+    "draft_sequence" read_opt, for_period "for_period" read_opt, per_page "per_page"
+    read_opt, topics "topics" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3720,14 +4090,21 @@ pub struct ListTopTopicsResponseTopicListTopicsItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    ListTopTopicsResponseTopicListTopicsItem { id : opt, title : opt, fancy_title : opt,
-    slug : opt, posts_count : opt, reply_count : opt, highest_post_number : opt,
-    image_url : opt, created_at : opt, last_posted_at : opt, bumped : opt, bumped_at :
-    opt, archetype : opt, unseen : opt, last_read_post_number : opt, unread_posts : opt,
-    pinned : opt, unpinned : opt, visible : opt, closed : opt, archived : opt,
-    notification_level : opt, bookmarked : opt, liked : opt, views : opt, like_count :
-    opt, has_summary : opt, last_poster_username : opt, category_id : opt, op_like_count
-    : opt, pinned_globally : opt, featured_link : opt, posters : opt, }
+    ListTopTopicsResponseTopicListTopicsItem { req[] opt[id "id" read_opt, title "title"
+    read_opt, fancy_title "fancy_title" read_opt, slug "slug" read_opt, posts_count
+    "posts_count" read_opt, reply_count "reply_count" read_opt, highest_post_number
+    "highest_post_number" read_opt, image_url "image_url" read_opt, created_at
+    "created_at" read_opt, last_posted_at "last_posted_at" read_opt, bumped "bumped"
+    read_opt, bumped_at "bumped_at" read_opt, archetype "archetype" read_opt, unseen
+    "unseen" read_opt, last_read_post_number "last_read_post_number" read_opt,
+    unread_posts "unread_posts" read_opt, pinned "pinned" read_opt, unpinned "unpinned"
+    read_opt, visible "visible" read_opt, closed "closed" read_opt, archived "archived"
+    read_opt, notification_level "notification_level" read_opt, bookmarked "bookmarked"
+    read_opt, liked "liked" read_opt, views "views" read_opt, like_count "like_count"
+    read_opt, has_summary "has_summary" read_opt, last_poster_username
+    "last_poster_username" read_opt, category_id "category_id" read_opt, op_like_count
+    "op_like_count" read_opt, pinned_globally "pinned_globally" read_opt, featured_link
+    "featured_link" read_opt, posters "posters" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3739,8 +4116,9 @@ pub struct ListTopTopicsResponseTopicListTopicsItemPostersItem {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    ListTopTopicsResponseTopicListTopicsItemPostersItem { extras : opt, description :
-    opt, user_id : opt, primary_group_id : opt, }
+    ListTopTopicsResponseTopicListTopicsItemPostersItem { req[] opt[extras "extras"
+    read_opt, description "description" read_opt, user_id "user_id" read_opt,
+    primary_group_id "primary_group_id" read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -3749,7 +4127,7 @@ pub struct SetNotificationLevelBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    SetNotificationLevelBody { notification_level : req, }
+    SetNotificationLevelBody { req[notification_level "notification_level" read,] opt[] }
 }
 #[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
@@ -3765,7 +4143,7 @@ pub struct UpdateTopicTimestampBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    UpdateTopicTimestampBody { timestamp : req, }
+    UpdateTopicTimestampBody { req[timestamp "timestamp" read,] opt[] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3781,8 +4159,9 @@ pub struct CreateTopicTimerBody {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    CreateTopicTimerBody { time : opt, status_type : opt, based_on_last_post : opt,
-    category_id : opt, }
+    CreateTopicTimerBody { req[] opt[time "time" read_opt, status_type "status_type"
+    read_opt, based_on_last_post "based_on_last_post" read_opt, category_id "category_id"
+    read_opt,] }
 }
 #[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3796,8 +4175,10 @@ pub struct CreateTopicTimerResponse {
 }
 #[cfg(feature = "topics")]
 connector_runtime::__struct_de! {
-    CreateTopicTimerResponse { success : opt, execute_at : opt, duration : opt,
-    based_on_last_post : opt, closed : opt, category_id : opt, }
+    CreateTopicTimerResponse { req[] opt[success "success" read_opt, execute_at
+    "execute_at" read_opt, duration "duration" read_opt, based_on_last_post
+    "based_on_last_post" read_opt, closed "closed" read_opt, category_id "category_id"
+    read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -3814,7 +4195,8 @@ pub struct CreateUploadBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    CreateUploadBody { upload_type : req, user_id : opt, synchronous : opt, file : opt, }
+    CreateUploadBody { req[upload_type "upload_type" read,] opt[user_id "user_id"
+    read_opt, synchronous "synchronous" read_opt, file "file" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__string_enum! {
@@ -3844,10 +4226,13 @@ pub struct IdUrlResponse {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    IdUrlResponse { id : req, url : req, original_filename : req, filesize : req, width :
-    req, height : req, thumbnail_width : req, thumbnail_height : req, extension : req,
-    short_url : req, short_path : req, retain_hours : opt, human_filesize : req,
-    dominant_color : opt, thumbnail : opt, optimized_video : opt, }
+    IdUrlResponse { req[id "id" read, url "url" read, original_filename
+    "original_filename" read, filesize "filesize" read, width "width" read, height
+    "height" read, thumbnail_width "thumbnail_width" read, thumbnail_height
+    "thumbnail_height" read, extension "extension" read, short_url "short_url" read,
+    short_path "short_path" read, human_filesize "human_filesize" read,] opt[retain_hours
+    "retain_hours" read_opt, dominant_color "dominant_color" read_opt, thumbnail
+    "thumbnail" read_opt, optimized_video "optimized_video" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3862,8 +4247,9 @@ pub struct IdUrlResponseThumbnail {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    IdUrlResponseThumbnail { id : opt, upload_id : opt, url : opt, extension : opt, width
-    : opt, height : opt, filesize : opt, }
+    IdUrlResponseThumbnail { req[] opt[id "id" read_opt, upload_id "upload_id" read_opt,
+    url "url" read_opt, extension "extension" read_opt, width "width" read_opt, height
+    "height" read_opt, filesize "filesize" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3878,8 +4264,9 @@ pub struct IdUrlResponseOptimizedVideo {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    IdUrlResponseOptimizedVideo { id : opt, upload_id : opt, url : opt, extension : opt,
-    filesize : opt, sha1 : opt, original_filename : opt, }
+    IdUrlResponseOptimizedVideo { req[] opt[id "id" read_opt, upload_id "upload_id"
+    read_opt, url "url" read_opt, extension "extension" read_opt, filesize "filesize"
+    read_opt, sha1 "sha1" read_opt, original_filename "original_filename" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -3894,8 +4281,8 @@ pub struct GeneratePresignedPutBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    GeneratePresignedPutBody { type_ : req = "type", file_name : req, file_size : req,
-    metadata : opt, }
+    GeneratePresignedPutBody { req[type_ "type" read, file_name "file_name" read,
+    file_size "file_size" read,] opt[metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3909,7 +4296,7 @@ pub struct Metadata {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    Metadata { sha1_checksum : opt = "sha1-checksum", }
+    Metadata { req[] opt[sha1_checksum "sha1-checksum" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3929,8 +4316,9 @@ pub struct GeneratePresignedPutResponse {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    GeneratePresignedPutResponse { key : opt, url : opt, signed_headers : opt,
-    unique_identifier : opt, }
+    GeneratePresignedPutResponse { req[] opt[key "key" read_opt, url "url" read_opt,
+    signed_headers "signed_headers" read_opt, unique_identifier "unique_identifier"
+    read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -3953,8 +4341,9 @@ pub struct CompleteExternalUploadBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    CompleteExternalUploadBody { unique_identifier : req, for_private_message : opt,
-    for_site_setting : opt, pasted : opt, }
+    CompleteExternalUploadBody { req[unique_identifier "unique_identifier" read,]
+    opt[for_private_message "for_private_message" read_opt, for_site_setting
+    "for_site_setting" read_opt, pasted "pasted" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -3968,8 +4357,8 @@ pub struct CreateMultipartUploadBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    CreateMultipartUploadBody { upload_type : req, file_name : req, file_size : req,
-    metadata : opt, }
+    CreateMultipartUploadBody { req[upload_type "upload_type" read, file_name "file_name"
+    read, file_size "file_size" read,] opt[metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -3987,8 +4376,9 @@ pub struct CreateMultipartUploadResponse {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    CreateMultipartUploadResponse { key : req, external_upload_identifier : req,
-    unique_identifier : req, }
+    CreateMultipartUploadResponse { req[key "key" read, external_upload_identifier
+    "external_upload_identifier" read, unique_identifier "unique_identifier" read,] opt[]
+    }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4002,7 +4392,8 @@ pub struct BatchPresignMultipartPartsBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    BatchPresignMultipartPartsBody { part_numbers : req, unique_identifier : req, }
+    BatchPresignMultipartPartsBody { req[part_numbers "part_numbers" read,
+    unique_identifier "unique_identifier" read,] opt[] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4013,7 +4404,8 @@ pub struct BatchPresignMultipartPartsResponse {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    BatchPresignMultipartPartsResponse { presigned_urls : req, }
+    BatchPresignMultipartPartsResponse { req[presigned_urls "presigned_urls" read,] opt[]
+    }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4024,7 +4416,8 @@ pub struct AbortMultipartBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    AbortMultipartBody { external_upload_identifier : req, }
+    AbortMultipartBody { req[external_upload_identifier "external_upload_identifier"
+    read,] opt[] }
 }
 #[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4038,7 +4431,8 @@ pub struct CompleteMultipartBody {
 }
 #[cfg(feature = "uploads")]
 connector_runtime::__struct_de! {
-    CompleteMultipartBody { unique_identifier : req, parts : req, }
+    CompleteMultipartBody { req[unique_identifier "unique_identifier" read, parts "parts"
+    read,] opt[] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4050,8 +4444,9 @@ pub struct ListUserBadgesResponse {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    ListUserBadgesResponse { badges : opt, badge_types : opt, granted_bies : opt,
-    user_badges : req, }
+    ListUserBadgesResponse { req[user_badges "user_badges" read,] opt[badges "badges"
+    read_opt, badge_types "badge_types" read_opt, granted_bies "granted_bies" read_opt,]
+    }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4074,10 +4469,12 @@ pub struct ListUserBadgesResponseBadgesItem {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    ListUserBadgesResponseBadgesItem { id : req, name : req, description : req,
-    grant_count : req, allow_title : req, multiple_grant : req, icon : req, image_url :
-    opt, listable : req, enabled : req, badge_grouping_id : req, system : req, slug :
-    req, manually_grantable : req, badge_type_id : req, }
+    ListUserBadgesResponseBadgesItem { req[id "id" read, name "name" read, description
+    "description" read, grant_count "grant_count" read, allow_title "allow_title" read,
+    multiple_grant "multiple_grant" read, icon "icon" read, listable "listable" read,
+    enabled "enabled" read, badge_grouping_id "badge_grouping_id" read, system "system"
+    read, slug "slug" read, manually_grantable "manually_grantable" read, badge_type_id
+    "badge_type_id" read,] opt[image_url "image_url" read_opt,] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4093,9 +4490,10 @@ pub struct ListUserBadgesResponseGrantedBiesItem {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    ListUserBadgesResponseGrantedBiesItem { id : req, username : req, name : req,
-    avatar_template : req, flair_name : opt, admin : req, moderator : req, trust_level :
-    req, }
+    ListUserBadgesResponseGrantedBiesItem { req[id "id" read, username "username" read,
+    name "name" read, avatar_template "avatar_template" read, admin "admin" read,
+    moderator "moderator" read, trust_level "trust_level" read,] opt[flair_name
+    "flair_name" read_opt,] }
 }
 #[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4110,8 +4508,10 @@ pub struct ListUserBadgesResponseUserBadgesItem {
 }
 #[cfg(feature = "badges")]
 connector_runtime::__struct_de! {
-    ListUserBadgesResponseUserBadgesItem { id : req, granted_at : req, grouping_position
-    : req, is_favorite : opt, can_favorite : req, badge_id : req, granted_by_id : req, }
+    ListUserBadgesResponseUserBadgesItem { req[id "id" read, granted_at "granted_at"
+    read, grouping_position "grouping_position" read, can_favorite "can_favorite" read,
+    badge_id "badge_id" read, granted_by_id "granted_by_id" read,] opt[is_favorite
+    "is_favorite" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4133,8 +4533,10 @@ pub struct CreateUserBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    CreateUserBody { name : req, email : req, password : req, username : req, active :
-    opt, approved : opt, user_fields : opt, external_ids : opt, }
+    CreateUserBody { req[name "name" read, email "email" read, password "password" read,
+    username "username" read,] opt[active "active" read_opt, approved "approved"
+    read_opt, user_fields "user_fields" read_opt, external_ids "external_ids" read_opt,]
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4148,7 +4550,7 @@ pub struct CreateUserBodyUserFields {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    CreateUserBodyUserFields { n_1 : opt = "1", ..additional_properties }
+    CreateUserBodyUserFields { req[] opt[n_1 "1" read_opt,]..additional_properties }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4160,7 +4562,8 @@ pub struct CreateUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    CreateUserResponse { success : req, active : req, message : req, user_id : opt, }
+    CreateUserResponse { req[success "success" read, active "active" read, message
+    "message" read,] opt[user_id "user_id" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4170,7 +4573,8 @@ pub struct UserBadgesUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponse { user_badges : req, user : req, }
+    UserBadgesUserResponse { req[user_badges "user_badges" read, user "user" read,] opt[]
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4264,33 +4668,52 @@ pub struct UserBadgesUserResponseUser {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUser { id : req, username : req, name : req, avatar_template :
-    req, last_posted_at : opt, last_seen_at : opt, created_at : req, ignored : req, muted
-    : req, can_ignore_user : req, can_ignore_users : opt, can_mute_user : req,
-    can_mute_users : opt, can_send_private_messages : req,
-    can_send_private_message_to_user : req, trust_level : req, moderator : req, admin :
-    req, title : opt, badge_count : req, second_factor_backup_enabled : opt, user_fields
-    : opt, custom_fields : req, time_read : req, recent_time_read : req, primary_group_id
-    : opt, primary_group_name : opt, flair_group_id : opt, flair_name : opt, flair_url :
-    opt, flair_bg_color : opt, flair_color : opt, featured_topic : req, staged : req,
-    can_edit : req, can_edit_username : req, can_edit_email : req, can_edit_name : req,
-    uploaded_avatar_id : opt, has_title_badges : req, pending_count : req,
-    pending_posts_count : opt, profile_view_count : req, second_factor_enabled : req,
-    can_upload_profile_header : req, can_upload_user_card_background : req, post_count :
-    req, topic_count : req, can_be_deleted : req, can_delete_all_posts : req, locale :
-    opt, muted_category_ids : req, regular_category_ids : req, watched_tags : req,
-    watching_first_post_tags : req, tracked_tags : req, muted_tags : req,
-    tracked_category_ids : req, watched_category_ids : req,
-    watched_first_post_category_ids : req, system_avatar_upload_id : opt,
-    system_avatar_template : req, muted_usernames : req, ignored_usernames : req,
-    allowed_pm_usernames : req, mailing_list_posts_per_day : req, can_change_bio : req,
-    can_change_location : req, can_change_website : req, can_change_tracking_preferences
-    : req, user_api_keys : opt, user_passkeys : opt, sidebar_tags : opt,
-    sidebar_category_ids : opt, display_sidebar_tags : opt,
-    can_pick_theme_with_custom_homepage : opt, user_auth_tokens : req,
-    user_notification_schedule : req, use_logo_small_as_avatar : req,
-    featured_user_badge_ids : req, invited_by : opt, groups : req, group_users : req,
-    user_option : req, }
+    UserBadgesUserResponseUser { req[id "id" read, username "username" read, name "name"
+    read, avatar_template "avatar_template" read, created_at "created_at" read, ignored
+    "ignored" read, muted "muted" read, can_ignore_user "can_ignore_user" read,
+    can_mute_user "can_mute_user" read, can_send_private_messages
+    "can_send_private_messages" read, can_send_private_message_to_user
+    "can_send_private_message_to_user" read, trust_level "trust_level" read, moderator
+    "moderator" read, admin "admin" read, badge_count "badge_count" read, custom_fields
+    "custom_fields" read, time_read "time_read" read, recent_time_read "recent_time_read"
+    read, featured_topic "featured_topic" read, staged "staged" read, can_edit "can_edit"
+    read, can_edit_username "can_edit_username" read, can_edit_email "can_edit_email"
+    read, can_edit_name "can_edit_name" read, has_title_badges "has_title_badges" read,
+    pending_count "pending_count" read, profile_view_count "profile_view_count" read,
+    second_factor_enabled "second_factor_enabled" read, can_upload_profile_header
+    "can_upload_profile_header" read, can_upload_user_card_background
+    "can_upload_user_card_background" read, post_count "post_count" read, topic_count
+    "topic_count" read, can_be_deleted "can_be_deleted" read, can_delete_all_posts
+    "can_delete_all_posts" read, muted_category_ids "muted_category_ids" read,
+    regular_category_ids "regular_category_ids" read, watched_tags "watched_tags" read,
+    watching_first_post_tags "watching_first_post_tags" read, tracked_tags "tracked_tags"
+    read, muted_tags "muted_tags" read, tracked_category_ids "tracked_category_ids" read,
+    watched_category_ids "watched_category_ids" read, watched_first_post_category_ids
+    "watched_first_post_category_ids" read, system_avatar_template
+    "system_avatar_template" read, muted_usernames "muted_usernames" read,
+    ignored_usernames "ignored_usernames" read, allowed_pm_usernames
+    "allowed_pm_usernames" read, mailing_list_posts_per_day "mailing_list_posts_per_day"
+    read, can_change_bio "can_change_bio" read, can_change_location "can_change_location"
+    read, can_change_website "can_change_website" read, can_change_tracking_preferences
+    "can_change_tracking_preferences" read, user_auth_tokens "user_auth_tokens" read,
+    user_notification_schedule "user_notification_schedule" read,
+    use_logo_small_as_avatar "use_logo_small_as_avatar" read, featured_user_badge_ids
+    "featured_user_badge_ids" read, groups "groups" read, group_users "group_users" read,
+    user_option "user_option" read,] opt[last_posted_at "last_posted_at" read_opt,
+    last_seen_at "last_seen_at" read_opt, can_ignore_users "can_ignore_users" read_opt,
+    can_mute_users "can_mute_users" read_opt, title "title" read_opt,
+    second_factor_backup_enabled "second_factor_backup_enabled" read_opt, user_fields
+    "user_fields" read_opt, primary_group_id "primary_group_id" read_opt,
+    primary_group_name "primary_group_name" read_opt, flair_group_id "flair_group_id"
+    read_opt, flair_name "flair_name" read_opt, flair_url "flair_url" read_opt,
+    flair_bg_color "flair_bg_color" read_opt, flair_color "flair_color" read_opt,
+    uploaded_avatar_id "uploaded_avatar_id" read_opt, pending_posts_count
+    "pending_posts_count" read_opt, locale "locale" read_opt, system_avatar_upload_id
+    "system_avatar_upload_id" read_opt, user_api_keys "user_api_keys" read_opt,
+    user_passkeys "user_passkeys" read_opt, sidebar_tags "sidebar_tags" read_opt,
+    sidebar_category_ids "sidebar_category_ids" read_opt, display_sidebar_tags
+    "display_sidebar_tags" read_opt, can_pick_theme_with_custom_homepage
+    "can_pick_theme_with_custom_homepage" read_opt, invited_by "invited_by" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4300,7 +4723,8 @@ pub struct UserBadgesUserResponseUserUserFields {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserUserFields { n_1 : opt = "1", n_2 : opt = "2", }
+    UserBadgesUserResponseUserUserFields { req[] opt[n_1 "1" read_opt, n_2 "2" read_opt,]
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4309,7 +4733,8 @@ pub struct UserBadgesUserResponseUserCustomFields {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserCustomFields { first_name : opt, }
+    UserBadgesUserResponseUserCustomFields { req[] opt[first_name "first_name" read_opt,]
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4322,8 +4747,9 @@ pub struct UserBadgesUserResponseUserFeaturedTopic {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserFeaturedTopic { id : req, title : req, fancy_title : req,
-    slug : req, posts_count : req, }
+    UserBadgesUserResponseUserFeaturedTopic { req[id "id" read, title "title" read,
+    fancy_title "fancy_title" read, slug "slug" read, posts_count "posts_count" read,]
+    opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4341,9 +4767,10 @@ pub struct UserBadgesUserResponseUserUserAuthTokensItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserUserAuthTokensItem { id : req, client_ip : req, location :
-    req, browser : req, device : req, os : req, icon : req, created_at : req, seen_at :
-    req, is_active : req, }
+    UserBadgesUserResponseUserUserAuthTokensItem { req[id "id" read, client_ip
+    "client_ip" read, location "location" read, browser "browser" read, device "device"
+    read, os "os" read, icon "icon" read, created_at "created_at" read, seen_at "seen_at"
+    read, is_active "is_active" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4366,11 +4793,15 @@ pub struct UserBadgesUserResponseUserUserNotificationSchedule {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserUserNotificationSchedule { enabled : req, day_0_start_time
-    : req, day_0_end_time : req, day_1_start_time : req, day_1_end_time : req,
-    day_2_start_time : req, day_2_end_time : req, day_3_start_time : req, day_3_end_time
-    : req, day_4_start_time : req, day_4_end_time : req, day_5_start_time : req,
-    day_5_end_time : req, day_6_start_time : req, day_6_end_time : req, }
+    UserBadgesUserResponseUserUserNotificationSchedule { req[enabled "enabled" read,
+    day_0_start_time "day_0_start_time" read, day_0_end_time "day_0_end_time" read,
+    day_1_start_time "day_1_start_time" read, day_1_end_time "day_1_end_time" read,
+    day_2_start_time "day_2_start_time" read, day_2_end_time "day_2_end_time" read,
+    day_3_start_time "day_3_start_time" read, day_3_end_time "day_3_end_time" read,
+    day_4_start_time "day_4_start_time" read, day_4_end_time "day_4_end_time" read,
+    day_5_start_time "day_5_start_time" read, day_5_end_time "day_5_end_time" read,
+    day_6_start_time "day_6_start_time" read, day_6_end_time "day_6_end_time" read,]
+    opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4407,15 +4838,21 @@ pub struct UserBadgesUserResponseUserGroupsItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserGroupsItem { id : req, automatic : req, name : req,
-    display_name : req, user_count : req, mentionable_level : req, messageable_level :
-    req, visibility_level : req, primary_group : req, title : opt, grant_trust_level :
-    opt, incoming_email : opt, has_messages : req, flair_url : opt, flair_bg_color : opt,
-    flair_color : opt, bio_raw : opt, bio_cooked : opt, bio_excerpt : opt,
-    public_admission : req, public_exit : req, allow_membership_requests : req, full_name
-    : opt, default_notification_level : req, membership_request_template : opt,
-    members_visibility_level : req, can_see_members : req, can_admin_group : req,
-    publish_read_state : req, }
+    UserBadgesUserResponseUserGroupsItem { req[id "id" read, automatic "automatic" read,
+    name "name" read, display_name "display_name" read, user_count "user_count" read,
+    mentionable_level "mentionable_level" read, messageable_level "messageable_level"
+    read, visibility_level "visibility_level" read, primary_group "primary_group" read,
+    has_messages "has_messages" read, public_admission "public_admission" read,
+    public_exit "public_exit" read, allow_membership_requests "allow_membership_requests"
+    read, default_notification_level "default_notification_level" read,
+    members_visibility_level "members_visibility_level" read, can_see_members
+    "can_see_members" read, can_admin_group "can_admin_group" read, publish_read_state
+    "publish_read_state" read,] opt[title "title" read_opt, grant_trust_level
+    "grant_trust_level" read_opt, incoming_email "incoming_email" read_opt, flair_url
+    "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, bio_raw "bio_raw" read_opt, bio_cooked "bio_cooked" read_opt,
+    bio_excerpt "bio_excerpt" read_opt, full_name "full_name" read_opt,
+    membership_request_template "membership_request_template" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4427,8 +4864,9 @@ pub struct UserBadgesUserResponseUserGroupUsersItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserGroupUsersItem { group_id : req, user_id : req,
-    notification_level : req, owner : opt, }
+    UserBadgesUserResponseUserGroupUsersItem { req[group_id "group_id" read, user_id
+    "user_id" read, notification_level "notification_level" read,] opt[owner "owner"
+    read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4488,26 +4926,42 @@ pub struct UserBadgesUserResponseUserUserOption {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UserBadgesUserResponseUserUserOption { user_id : req, mailing_list_mode : req,
-    mailing_list_mode_frequency : req, email_digests : req, email_level : req,
-    email_messages_level : req, external_links_in_new_tab : req,
-    bookmark_auto_delete_preference : opt, color_scheme_id : opt, dark_scheme_id : opt,
-    dynamic_favicon : req, enable_quoting : req, enable_smart_lists : req,
-    enable_markdown_monospace_font : req, digest_after_minutes : req,
-    automatically_unpin_topics : req, auto_track_topics_after_msecs : req,
-    notification_level_when_replying : req, new_topic_duration_minutes : req,
-    email_previous_replies : req, email_in_reply_to : req, like_notification_frequency :
-    req, notify_on_linked_posts : req, push_notification_level : req,
-    enable_upcoming_change_available_notifications : req, include_tl0_in_digests : req,
-    theme_ids : req, theme_key_seq : req, allow_private_messages : req,
-    enable_allowed_pm_users : req, homepage_id : opt, hide_profile_and_presence : req,
-    hide_profile : req, hide_presence : req, text_size : req, text_size_seq : req,
-    title_count_mode : req, timezone : opt, skip_new_user_tips : req, default_calendar :
-    opt, oldest_search_log_date : opt, sidebar_link_to_filtered_list : opt,
-    sidebar_show_count_of_new_items : opt, watched_precedence_over_muted : opt,
-    seen_popups : opt, topics_unread_when_closed : req, composition_mode : opt,
-    interface_color_mode : req, automatically_translate : req, understood_languages :
-    req, show_original_content : req, send_shortcut : req, }
+    UserBadgesUserResponseUserUserOption { req[user_id "user_id" read, mailing_list_mode
+    "mailing_list_mode" read, mailing_list_mode_frequency "mailing_list_mode_frequency"
+    read, email_digests "email_digests" read, email_level "email_level" read,
+    email_messages_level "email_messages_level" read, external_links_in_new_tab
+    "external_links_in_new_tab" read, dynamic_favicon "dynamic_favicon" read,
+    enable_quoting "enable_quoting" read, enable_smart_lists "enable_smart_lists" read,
+    enable_markdown_monospace_font "enable_markdown_monospace_font" read,
+    digest_after_minutes "digest_after_minutes" read, automatically_unpin_topics
+    "automatically_unpin_topics" read, auto_track_topics_after_msecs
+    "auto_track_topics_after_msecs" read, notification_level_when_replying
+    "notification_level_when_replying" read, new_topic_duration_minutes
+    "new_topic_duration_minutes" read, email_previous_replies "email_previous_replies"
+    read, email_in_reply_to "email_in_reply_to" read, like_notification_frequency
+    "like_notification_frequency" read, notify_on_linked_posts "notify_on_linked_posts"
+    read, push_notification_level "push_notification_level" read,
+    enable_upcoming_change_available_notifications
+    "enable_upcoming_change_available_notifications" read, include_tl0_in_digests
+    "include_tl0_in_digests" read, theme_ids "theme_ids" read, theme_key_seq
+    "theme_key_seq" read, allow_private_messages "allow_private_messages" read,
+    enable_allowed_pm_users "enable_allowed_pm_users" read, hide_profile_and_presence
+    "hide_profile_and_presence" read, hide_profile "hide_profile" read, hide_presence
+    "hide_presence" read, text_size "text_size" read, text_size_seq "text_size_seq" read,
+    title_count_mode "title_count_mode" read, skip_new_user_tips "skip_new_user_tips"
+    read, topics_unread_when_closed "topics_unread_when_closed" read,
+    interface_color_mode "interface_color_mode" read, automatically_translate
+    "automatically_translate" read, understood_languages "understood_languages" read,
+    show_original_content "show_original_content" read, send_shortcut "send_shortcut"
+    read,] opt[bookmark_auto_delete_preference "bookmark_auto_delete_preference"
+    read_opt, color_scheme_id "color_scheme_id" read_opt, dark_scheme_id "dark_scheme_id"
+    read_opt, homepage_id "homepage_id" read_opt, timezone "timezone" read_opt,
+    default_calendar "default_calendar" read_opt, oldest_search_log_date
+    "oldest_search_log_date" read_opt, sidebar_link_to_filtered_list
+    "sidebar_link_to_filtered_list" read_opt, sidebar_show_count_of_new_items
+    "sidebar_show_count_of_new_items" read_opt, watched_precedence_over_muted
+    "watched_precedence_over_muted" read_opt, seen_popups "seen_popups" read_opt,
+    composition_mode "composition_mode" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4519,7 +4973,8 @@ pub struct UpdateUserBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UpdateUserBody { name : opt, external_ids : opt, }
+    UpdateUserBody { req[] opt[name "name" read_opt, external_ids "external_ids"
+    read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4529,7 +4984,7 @@ pub struct UpdateUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UpdateUserResponse { success : req, user : req, }
+    UpdateUserResponse { req[success "success" read, user "user" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -4540,7 +4995,7 @@ pub struct UpdateAvatarBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UpdateAvatarBody { upload_id : req, type_ : req = "type", }
+    UpdateAvatarBody { req[upload_id "upload_id" read, type_ "type" read,] opt[] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -4554,7 +5009,7 @@ pub struct UpdateEmailBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UpdateEmailBody { email : req, }
+    UpdateEmailBody { req[email "email" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4563,7 +5018,7 @@ pub struct UpdateUsernameBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UpdateUsernameBody { new_username : req, }
+    UpdateUsernameBody { req[new_username "new_username" read,] opt[] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -4584,7 +5039,8 @@ pub struct ListUsersPublicResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    ListUsersPublicResponse { directory_items : req, meta : req, }
+    ListUsersPublicResponse { req[directory_items "directory_items" read, meta "meta"
+    read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4601,9 +5057,11 @@ pub struct ListUsersPublicResponseDirectoryItemsItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    ListUsersPublicResponseDirectoryItemsItem { id : req, likes_received : req,
-    likes_given : req, topics_entered : req, topic_count : req, post_count : req,
-    posts_read : req, days_visited : req, user : req, }
+    ListUsersPublicResponseDirectoryItemsItem { req[id "id" read, likes_received
+    "likes_received" read, likes_given "likes_given" read, topics_entered
+    "topics_entered" read, topic_count "topic_count" read, post_count "post_count" read,
+    posts_read "posts_read" read, days_visited "days_visited" read, user "user" read,]
+    opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4616,8 +5074,9 @@ pub struct ListUsersPublicResponseDirectoryItemsItemUser {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    ListUsersPublicResponseDirectoryItemsItemUser { id : req, username : req, name : opt,
-    avatar_template : req, title : opt, }
+    ListUsersPublicResponseDirectoryItemsItemUser { req[id "id" read, username "username"
+    read, avatar_template "avatar_template" read,] opt[name "name" read_opt, title
+    "title" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4628,8 +5087,9 @@ pub struct ListUsersPublicResponseMeta {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    ListUsersPublicResponseMeta { last_updated_at : opt, total_rows_directory_items :
-    req, load_more_directory_items : req, }
+    ListUsersPublicResponseMeta { req[total_rows_directory_items
+    "total_rows_directory_items" read, load_more_directory_items
+    "load_more_directory_items" read,] opt[last_updated_at "last_updated_at" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4709,26 +5169,43 @@ pub struct AdminGetUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    AdminGetUserResponse { id : req, username : req, name : opt, avatar_template : req,
-    active : req, admin : req, moderator : req, last_seen_at : opt, last_emailed_at :
-    opt, created_at : req, last_seen_age : optn, last_emailed_age : optn, created_at_age
-    : optn, trust_level : req, manual_locked_trust_level : opt, title : opt, time_read :
-    req, staged : req, days_visited : req, posts_read_count : req, topics_entered : req,
-    post_count : req, associated_accounts : opt, can_send_activation_email : req,
-    can_activate : req, can_deactivate : req, can_change_trust_level : opt, ip_address :
-    req, registration_ip_address : opt, can_grant_admin : req, can_revoke_admin : req,
-    can_grant_moderation : req, can_revoke_moderation : req, can_impersonate : req,
-    like_count : req, like_given_count : req, topic_count : req, flags_given_count : req,
-    flags_received_count : req, private_topics_count : req, can_delete_all_posts : req,
-    can_be_deleted : opt, can_be_anonymized : req, can_be_merged : req,
-    full_suspend_reason : opt, latest_export : opt, full_silence_reason : opt,
-    silence_reason : opt, post_edits_count : opt, primary_group_id : opt, badge_count :
-    req, warnings_received_count : req, bounce_score : opt, reset_bounce_score_after :
-    opt, can_view_action_logs : req, can_disable_second_factor : req,
-    can_delete_sso_record : req, api_key_count : req, similar_users_count : opt,
-    single_sign_on_record : opt, approved_by : opt, suspended_by : opt, silenced_by :
-    opt, penalty_counts : opt, next_penalty : opt, tl3_requirements : opt, groups : req,
-    external_ids : req, include_ip : req, upcoming_changes_stats : opt, }
+    AdminGetUserResponse { req[id "id" read, username "username" read, avatar_template
+    "avatar_template" read, active "active" read, admin "admin" read, moderator
+    "moderator" read, created_at "created_at" read, trust_level "trust_level" read,
+    time_read "time_read" read, staged "staged" read, days_visited "days_visited" read,
+    posts_read_count "posts_read_count" read, topics_entered "topics_entered" read,
+    post_count "post_count" read, can_send_activation_email "can_send_activation_email"
+    read, can_activate "can_activate" read, can_deactivate "can_deactivate" read,
+    ip_address "ip_address" read, can_grant_admin "can_grant_admin" read,
+    can_revoke_admin "can_revoke_admin" read, can_grant_moderation "can_grant_moderation"
+    read, can_revoke_moderation "can_revoke_moderation" read, can_impersonate
+    "can_impersonate" read, like_count "like_count" read, like_given_count
+    "like_given_count" read, topic_count "topic_count" read, flags_given_count
+    "flags_given_count" read, flags_received_count "flags_received_count" read,
+    private_topics_count "private_topics_count" read, can_delete_all_posts
+    "can_delete_all_posts" read, can_be_anonymized "can_be_anonymized" read,
+    can_be_merged "can_be_merged" read, badge_count "badge_count" read,
+    warnings_received_count "warnings_received_count" read, can_view_action_logs
+    "can_view_action_logs" read, can_disable_second_factor "can_disable_second_factor"
+    read, can_delete_sso_record "can_delete_sso_record" read, api_key_count
+    "api_key_count" read, groups "groups" read, external_ids "external_ids" read,
+    include_ip "include_ip" read,] opt[name "name" read_opt, last_seen_at "last_seen_at"
+    read_opt, last_emailed_at "last_emailed_at" read_opt, last_seen_age "last_seen_age"
+    read_opt_num, last_emailed_age "last_emailed_age" read_opt_num, created_at_age
+    "created_at_age" read_opt_num, manual_locked_trust_level "manual_locked_trust_level"
+    read_opt, title "title" read_opt, associated_accounts "associated_accounts" read_opt,
+    can_change_trust_level "can_change_trust_level" read_opt, registration_ip_address
+    "registration_ip_address" read_opt, can_be_deleted "can_be_deleted" read_opt,
+    full_suspend_reason "full_suspend_reason" read_opt, latest_export "latest_export"
+    read_opt, full_silence_reason "full_silence_reason" read_opt, silence_reason
+    "silence_reason" read_opt, post_edits_count "post_edits_count" read_opt,
+    primary_group_id "primary_group_id" read_opt, bounce_score "bounce_score" read_opt,
+    reset_bounce_score_after "reset_bounce_score_after" read_opt, similar_users_count
+    "similar_users_count" read_opt, single_sign_on_record "single_sign_on_record"
+    read_opt, approved_by "approved_by" read_opt, suspended_by "suspended_by" read_opt,
+    silenced_by "silenced_by" read_opt, penalty_counts "penalty_counts" read_opt,
+    next_penalty "next_penalty" read_opt, tl3_requirements "tl3_requirements" read_opt,
+    upcoming_changes_stats "upcoming_changes_stats" read_opt,] }
 }
 #[cfg(feature = "users")]
 pub type AdminGetUserResponseApprovedBy = CreatedBy;
@@ -4740,7 +5217,8 @@ pub struct AdminGetUserResponsePenaltyCounts {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    AdminGetUserResponsePenaltyCounts { silenced : req, suspended : req, }
+    AdminGetUserResponsePenaltyCounts { req[silenced "silenced" read, suspended
+    "suspended" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4778,17 +5256,25 @@ pub struct AdminGetUserResponseTl3Requirements {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    AdminGetUserResponseTl3Requirements { time_period : req, requirements_met : req,
-    requirements_lost : req, trust_level_locked : req, on_grace_period : req,
-    days_visited : req, min_days_visited : req, num_topics_replied_to : req,
-    min_topics_replied_to : req, topics_viewed : req, min_topics_viewed : req, posts_read
-    : req, min_posts_read : req, topics_viewed_all_time : req, min_topics_viewed_all_time
-    : req, posts_read_all_time : req, min_posts_read_all_time : req, num_flagged_posts :
-    req, max_flagged_posts : req, num_flagged_by_users : req, max_flagged_by_users : req,
-    num_likes_given : req, min_likes_given : req, num_likes_received : req,
-    min_likes_received : req, num_likes_received_days : req, min_likes_received_days :
-    req, num_likes_received_users : req, min_likes_received_users : req, penalty_counts :
-    req, }
+    AdminGetUserResponseTl3Requirements { req[time_period "time_period" read,
+    requirements_met "requirements_met" read, requirements_lost "requirements_lost" read,
+    trust_level_locked "trust_level_locked" read, on_grace_period "on_grace_period" read,
+    days_visited "days_visited" read, min_days_visited "min_days_visited" read,
+    num_topics_replied_to "num_topics_replied_to" read, min_topics_replied_to
+    "min_topics_replied_to" read, topics_viewed "topics_viewed" read, min_topics_viewed
+    "min_topics_viewed" read, posts_read "posts_read" read, min_posts_read
+    "min_posts_read" read, topics_viewed_all_time "topics_viewed_all_time" read,
+    min_topics_viewed_all_time "min_topics_viewed_all_time" read, posts_read_all_time
+    "posts_read_all_time" read, min_posts_read_all_time "min_posts_read_all_time" read,
+    num_flagged_posts "num_flagged_posts" read, max_flagged_posts "max_flagged_posts"
+    read, num_flagged_by_users "num_flagged_by_users" read, max_flagged_by_users
+    "max_flagged_by_users" read, num_likes_given "num_likes_given" read, min_likes_given
+    "min_likes_given" read, num_likes_received "num_likes_received" read,
+    min_likes_received "min_likes_received" read, num_likes_received_days
+    "num_likes_received_days" read, min_likes_received_days "min_likes_received_days"
+    read, num_likes_received_users "num_likes_received_users" read,
+    min_likes_received_users "min_likes_received_users" read, penalty_counts
+    "penalty_counts" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4799,8 +5285,8 @@ pub struct AdminGetUserResponseTl3RequirementsPenaltyCounts {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    AdminGetUserResponseTl3RequirementsPenaltyCounts { silenced : req, suspended : req,
-    total : req, }
+    AdminGetUserResponseTl3RequirementsPenaltyCounts { req[silenced "silenced" read,
+    suspended "suspended" read, total "total" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4838,15 +5324,22 @@ pub struct AdminGetUserResponseGroupsItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    AdminGetUserResponseGroupsItem { id : req, automatic : req, name : req, display_name
-    : req, user_count : req, mentionable_level : req, messageable_level : req,
-    visibility_level : req, primary_group : req, title : opt, grant_trust_level : opt,
-    incoming_email : opt, has_messages : req, flair_url : opt, flair_bg_color : opt,
-    flair_color : opt, flair_group_id : opt, bio_raw : opt, bio_cooked : opt, bio_excerpt
-    : opt, public_admission : req, public_exit : req, allow_membership_requests : req,
-    full_name : opt, default_notification_level : req, membership_request_template : opt,
-    members_visibility_level : req, can_see_members : req, can_admin_group : req,
-    publish_read_state : req, }
+    AdminGetUserResponseGroupsItem { req[id "id" read, automatic "automatic" read, name
+    "name" read, display_name "display_name" read, user_count "user_count" read,
+    mentionable_level "mentionable_level" read, messageable_level "messageable_level"
+    read, visibility_level "visibility_level" read, primary_group "primary_group" read,
+    has_messages "has_messages" read, public_admission "public_admission" read,
+    public_exit "public_exit" read, allow_membership_requests "allow_membership_requests"
+    read, default_notification_level "default_notification_level" read,
+    members_visibility_level "members_visibility_level" read, can_see_members
+    "can_see_members" read, can_admin_group "can_admin_group" read, publish_read_state
+    "publish_read_state" read,] opt[title "title" read_opt, grant_trust_level
+    "grant_trust_level" read_opt, incoming_email "incoming_email" read_opt, flair_url
+    "flair_url" read_opt, flair_bg_color "flair_bg_color" read_opt, flair_color
+    "flair_color" read_opt, flair_group_id "flair_group_id" read_opt, bio_raw "bio_raw"
+    read_opt, bio_cooked "bio_cooked" read_opt, bio_excerpt "bio_excerpt" read_opt,
+    full_name "full_name" read_opt, membership_request_template
+    "membership_request_template" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq)]
@@ -4860,8 +5353,9 @@ pub struct AdminGetUserResponseUpcomingChangesStatsItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    AdminGetUserResponseUpcomingChangesStatsItem { name : req, humanized_name : req,
-    description : req, enabled : req, specific_groups : req, reason : req, }
+    AdminGetUserResponseUpcomingChangesStatsItem { req[name "name" read, humanized_name
+    "humanized_name" read, description "description" read, enabled "enabled" read,
+    specific_groups "specific_groups" read, reason "reason" read,] opt[] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -4883,8 +5377,9 @@ pub struct DeleteUserBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    DeleteUserBody { delete_posts : opt, block_email : opt, block_urls : opt, block_ip :
-    opt, }
+    DeleteUserBody { req[] opt[delete_posts "delete_posts" read_opt, block_email
+    "block_email" read_opt, block_urls "block_urls" read_opt, block_ip "block_ip"
+    read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4893,7 +5388,7 @@ pub struct DeleteUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    DeleteUserResponse { deleted : req, }
+    DeleteUserResponse { req[deleted "deleted" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4908,8 +5403,8 @@ pub struct SuspendUserBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SuspendUserBody { suspend_until : req, reason : req, message : opt, post_action :
-    opt, }
+    SuspendUserBody { req[suspend_until "suspend_until" read, reason "reason" read,]
+    opt[message "message" read_opt, post_action "post_action" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4918,7 +5413,7 @@ pub struct SuspendUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SuspendUserResponse { suspension : req, }
+    SuspendUserResponse { req[suspension "suspension" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4931,8 +5426,9 @@ pub struct SuspendUserResponseSuspension {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SuspendUserResponseSuspension { suspend_reason : req, full_suspend_reason : req,
-    suspended_till : req, suspended_at : req, suspended_by : req, }
+    SuspendUserResponseSuspension { req[suspend_reason "suspend_reason" read,
+    full_suspend_reason "full_suspend_reason" read, suspended_till "suspended_till" read,
+    suspended_at "suspended_at" read, suspended_by "suspended_by" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -4947,8 +5443,8 @@ pub struct SilenceUserBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SilenceUserBody { silenced_till : req, reason : req, message : opt, post_action :
-    opt, }
+    SilenceUserBody { req[silenced_till "silenced_till" read, reason "reason" read,]
+    opt[message "message" read_opt, post_action "post_action" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4957,7 +5453,7 @@ pub struct SilenceUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SilenceUserResponse { silence : req, }
+    SilenceUserResponse { req[silence "silence" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4971,9 +5467,10 @@ pub struct SilenceUserResponseSilence {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SilenceUserResponseSilence { silenced : req, silence_reason : req,
-    full_silence_reason : req, silenced_till : req, silenced_at : req, silenced_by : req,
-    }
+    SilenceUserResponseSilence { req[silenced "silenced" read, silence_reason
+    "silence_reason" read, full_silence_reason "full_silence_reason" read, silenced_till
+    "silenced_till" read, silenced_at "silenced_at" read, silenced_by "silenced_by"
+    read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4983,7 +5480,8 @@ pub struct AnonymizeUserResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    AnonymizeUserResponse { success : req, username : req, }
+    AnonymizeUserResponse { req[success "success" read, username "username" read,] opt[]
+    }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4993,7 +5491,8 @@ pub struct RefreshGravatarResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    RefreshGravatarResponse { gravatar_upload_id : opt, gravatar_avatar_template : opt, }
+    RefreshGravatarResponse { req[] opt[gravatar_upload_id "gravatar_upload_id" read_opt,
+    gravatar_avatar_template "gravatar_avatar_template" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -5032,12 +5531,17 @@ pub struct IdUsernameResponseItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    IdUsernameResponseItem { id : req, username : req, name : opt, avatar_template : req,
-    email : opt, secondary_emails : opt, active : req, admin : req, moderator : req,
-    last_seen_at : opt, last_emailed_at : opt, created_at : req, last_seen_age : optn,
-    last_emailed_age : optn, created_at_age : optn, trust_level : req,
-    manual_locked_trust_level : opt, title : opt, time_read : req, staged : req,
-    days_visited : req, posts_read_count : req, topics_entered : req, post_count : req, }
+    IdUsernameResponseItem { req[id "id" read, username "username" read, avatar_template
+    "avatar_template" read, active "active" read, admin "admin" read, moderator
+    "moderator" read, created_at "created_at" read, trust_level "trust_level" read,
+    time_read "time_read" read, staged "staged" read, days_visited "days_visited" read,
+    posts_read_count "posts_read_count" read, topics_entered "topics_entered" read,
+    post_count "post_count" read,] opt[name "name" read_opt, email "email" read_opt,
+    secondary_emails "secondary_emails" read_opt, last_seen_at "last_seen_at" read_opt,
+    last_emailed_at "last_emailed_at" read_opt, last_seen_age "last_seen_age"
+    read_opt_num, last_emailed_age "last_emailed_age" read_opt_num, created_at_age
+    "created_at_age" read_opt_num, manual_locked_trust_level "manual_locked_trust_level"
+    read_opt, title "title" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -5051,7 +5555,7 @@ pub struct ListUserActionsResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    ListUserActionsResponse { user_actions : req, }
+    ListUserActionsResponse { req[user_actions "user_actions" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5085,13 +5589,17 @@ pub struct ListUserActionsResponseUserActionsItem {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    ListUserActionsResponseUserActionsItem { excerpt : req, action_type : req, created_at
-    : req, avatar_template : req, acting_avatar_template : req, slug : req, topic_id :
-    req, target_user_id : req, target_name : opt, target_username : req, post_number :
-    req, post_id : opt, username : req, name : opt, user_id : req, acting_username : req,
-    acting_name : opt, acting_user_id : req, title : req, deleted : req, hidden : opt,
-    post_type : opt, action_code : opt, category_id : req, closed : req, archived : req,
-    }
+    ListUserActionsResponseUserActionsItem { req[excerpt "excerpt" read, action_type
+    "action_type" read, created_at "created_at" read, avatar_template "avatar_template"
+    read, acting_avatar_template "acting_avatar_template" read, slug "slug" read,
+    topic_id "topic_id" read, target_user_id "target_user_id" read, target_username
+    "target_username" read, post_number "post_number" read, username "username" read,
+    user_id "user_id" read, acting_username "acting_username" read, acting_user_id
+    "acting_user_id" read, title "title" read, deleted "deleted" read, category_id
+    "category_id" read, closed "closed" read, archived "archived" read,] opt[target_name
+    "target_name" read_opt, post_id "post_id" read_opt, name "name" read_opt, acting_name
+    "acting_name" read_opt, hidden "hidden" read_opt, post_type "post_type" read_opt,
+    action_code "action_code" read_opt,] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5100,7 +5608,7 @@ pub struct SendPasswordResetEmailBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SendPasswordResetEmailBody { login : req, }
+    SendPasswordResetEmailBody { req[login "login" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5110,7 +5618,8 @@ pub struct SendPasswordResetEmailResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    SendPasswordResetEmailResponse { success : req, user_found : req, }
+    SendPasswordResetEmailResponse { req[success "success" read, user_found "user_found"
+    read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5120,7 +5629,7 @@ pub struct ChangePasswordBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    ChangePasswordBody { username : req, password : req, }
+    ChangePasswordBody { req[username "username" read, password "password" read,] opt[] }
 }
 #[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5132,6 +5641,7 @@ pub struct GetUserEmailsResponse {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    GetUserEmailsResponse { email : req, secondary_emails : req, unconfirmed_emails :
-    req, associated_accounts : req, }
+    GetUserEmailsResponse { req[email "email" read, secondary_emails "secondary_emails"
+    read, unconfirmed_emails "unconfirmed_emails" read, associated_accounts
+    "associated_accounts" read,] opt[] }
 }

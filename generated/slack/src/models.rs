@@ -16,7 +16,7 @@ pub struct BlocksItem {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    BlocksItem { type_ : req = "type", ..additional_properties }
+    BlocksItem { req[type_ "type" read,] opt[]..additional_properties }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 /// Bot Profile Object
@@ -35,8 +35,9 @@ pub struct ObjsBotProfile {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    ObjsBotProfile { app_id : req, deleted : req, icons : req, id : req, name : req,
-    team_id : req, updated : req, }
+    ObjsBotProfile { req[app_id "app_id" read, deleted "deleted" read, icons "icons"
+    read, id "id" read, name "name" read, team_id "team_id" read, updated "updated"
+    read,] opt[] }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsBotProfile {
@@ -78,7 +79,8 @@ pub struct ObjsBotProfileIcons {
 }
 #[cfg(any(feature = "bots", feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    ObjsBotProfileIcons { image_36 : req, image_48 : req, image_72 : req, }
+    ObjsBotProfileIcons { req[image_36 "image_36" read, image_48 "image_48" read,
+    image_72 "image_72" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 /// Channel Object
@@ -124,14 +126,20 @@ pub struct ObjsChannel {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    ObjsChannel { accepted_user : opt, created : req, creator : req, id : req,
-    is_archived : opt, is_channel : req, is_frozen : opt, is_general : opt, is_member :
-    opt, is_moved : opt, is_mpim : req, is_non_threadable : opt, is_org_shared : req,
-    is_pending_ext_shared : opt, is_private : req, is_read_only : opt, is_shared : req,
-    is_thread_only : opt, last_read : opt, latest : opt, members : req, name : req,
-    name_normalized : req, num_members : opt, pending_shared : opt, previous_names : opt,
-    priority : optn, purpose : req, topic : req, unlinked : opt, unread_count : opt,
-    unread_count_display : opt, }
+    ObjsChannel { req[created "created" read, creator "creator" read, id "id" read,
+    is_channel "is_channel" read, is_mpim "is_mpim" read, is_org_shared "is_org_shared"
+    read, is_private "is_private" read, is_shared "is_shared" read, members "members"
+    read, name "name" read, name_normalized "name_normalized" read, purpose "purpose"
+    read, topic "topic" read,] opt[accepted_user "accepted_user" read_opt, is_archived
+    "is_archived" read_opt, is_frozen "is_frozen" read_opt, is_general "is_general"
+    read_opt, is_member "is_member" read_opt, is_moved "is_moved" read_opt,
+    is_non_threadable "is_non_threadable" read_opt, is_pending_ext_shared
+    "is_pending_ext_shared" read_opt, is_read_only "is_read_only" read_opt,
+    is_thread_only "is_thread_only" read_opt, last_read "last_read" read_opt, latest
+    "latest" read_opt, num_members "num_members" read_opt, pending_shared
+    "pending_shared" read_opt, previous_names "previous_names" read_opt, priority
+    "priority" read_opt_num, unlinked "unlinked" read_opt, unread_count "unread_count"
+    read_opt, unread_count_display "unread_count_display" read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 impl ObjsChannel {
@@ -200,7 +208,8 @@ pub struct ObjsChannelPurpose {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    ObjsChannelPurpose { creator : req, last_set : req, value : req, }
+    ObjsChannelPurpose { req[creator "creator" read, last_set "last_set" read, value
+    "value" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 impl ObjsChannelPurpose {
@@ -240,9 +249,11 @@ pub struct ObjsComment {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    ObjsComment { comment : req, created : req, id : req, is_intro : req, is_starred :
-    opt, num_stars : opt, pinned_info : opt, pinned_to : opt, reactions : opt, timestamp
-    : req, user : req, }
+    ObjsComment { req[comment "comment" read, created "created" read, id "id" read,
+    is_intro "is_intro" read, timestamp "timestamp" read, user "user" read,]
+    opt[is_starred "is_starred" read_opt, num_stars "num_stars" read_opt, pinned_info
+    "pinned_info" read_opt, pinned_to "pinned_to" read_opt, reactions "reactions"
+    read_opt,] }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsComment {
@@ -271,7 +282,8 @@ pub struct ObjsReaction {
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 connector_runtime::__struct_de! {
-    ObjsReaction { count : req, name : req, users : req, ..additional_properties }
+    ObjsReaction { req[count "count" read, name "name" read, users "users" read,] opt[]
+    ..additional_properties }
 }
 #[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -288,8 +300,9 @@ pub struct ObjsEnterpriseUser {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    ObjsEnterpriseUser { enterprise_id : req, enterprise_name : req, id : req, is_admin :
-    req, is_owner : req, teams : req, }
+    ObjsEnterpriseUser { req[enterprise_id "enterprise_id" read, enterprise_name
+    "enterprise_name" read, id "id" read, is_admin "is_admin" read, is_owner "is_owner"
+    read, teams "teams" read,] opt[] }
 }
 #[cfg(feature = "all")]
 impl ObjsEnterpriseUser {
@@ -327,7 +340,8 @@ pub struct ObjsExternalOrgMigrations {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    ObjsExternalOrgMigrations { current : req, date_updated : req, }
+    ObjsExternalOrgMigrations { req[current "current" read, date_updated "date_updated"
+    read,] opt[] }
 }
 #[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -337,7 +351,8 @@ pub struct ObjsExternalOrgMigrationsCurrentItem {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    ObjsExternalOrgMigrationsCurrentItem { date_started : req, team_id : req, }
+    ObjsExternalOrgMigrationsCurrentItem { req[date_started "date_started" read, team_id
+    "team_id" read,] opt[] }
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 /// file object
@@ -422,22 +437,36 @@ pub struct ObjsFile {
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 connector_runtime::__struct_de! {
-    ObjsFile { channels : opt, comments_count : opt, created : opt, date_delete : opt,
-    display_as_bot : opt, editable : opt, editor : opt, external_id : opt, external_type
-    : opt, external_url : opt, filetype : opt, groups : opt, has_rich_preview : opt, id :
-    opt, image_exif_rotation : opt, ims : opt, is_external : opt, is_public : opt,
-    is_starred : opt, is_tombstoned : opt, last_editor : opt, mimetype : opt, mode : opt,
-    name : opt, non_owner_editable : opt, num_stars : opt, original_h : opt, original_w :
-    opt, permalink : opt, permalink_public : opt, pinned_info : opt, pinned_to : opt,
-    pretty_type : opt, preview : opt, public_url_shared : opt, reactions : opt, shares :
-    opt, size : opt, source_team : opt, state : opt, thumb_1024 : opt, thumb_1024_h :
-    opt, thumb_1024_w : opt, thumb_160 : opt, thumb_360 : opt, thumb_360_h : opt,
-    thumb_360_w : opt, thumb_480 : opt, thumb_480_h : opt, thumb_480_w : opt, thumb_64 :
-    opt, thumb_720 : opt, thumb_720_h : opt, thumb_720_w : opt, thumb_80 : opt, thumb_800
-    : opt, thumb_800_h : opt, thumb_800_w : opt, thumb_960 : opt, thumb_960_h : opt,
-    thumb_960_w : opt, thumb_tiny : opt, timestamp : opt, title : opt, updated : opt,
-    url_private : opt, url_private_download : opt, user : opt, user_team : opt, username
-    : opt, }
+    ObjsFile { req[] opt[channels "channels" read_opt, comments_count "comments_count"
+    read_opt, created "created" read_opt, date_delete "date_delete" read_opt,
+    display_as_bot "display_as_bot" read_opt, editable "editable" read_opt, editor
+    "editor" read_opt, external_id "external_id" read_opt, external_type "external_type"
+    read_opt, external_url "external_url" read_opt, filetype "filetype" read_opt, groups
+    "groups" read_opt, has_rich_preview "has_rich_preview" read_opt, id "id" read_opt,
+    image_exif_rotation "image_exif_rotation" read_opt, ims "ims" read_opt, is_external
+    "is_external" read_opt, is_public "is_public" read_opt, is_starred "is_starred"
+    read_opt, is_tombstoned "is_tombstoned" read_opt, last_editor "last_editor" read_opt,
+    mimetype "mimetype" read_opt, mode "mode" read_opt, name "name" read_opt,
+    non_owner_editable "non_owner_editable" read_opt, num_stars "num_stars" read_opt,
+    original_h "original_h" read_opt, original_w "original_w" read_opt, permalink
+    "permalink" read_opt, permalink_public "permalink_public" read_opt, pinned_info
+    "pinned_info" read_opt, pinned_to "pinned_to" read_opt, pretty_type "pretty_type"
+    read_opt, preview "preview" read_opt, public_url_shared "public_url_shared" read_opt,
+    reactions "reactions" read_opt, shares "shares" read_opt, size "size" read_opt,
+    source_team "source_team" read_opt, state "state" read_opt, thumb_1024 "thumb_1024"
+    read_opt, thumb_1024_h "thumb_1024_h" read_opt, thumb_1024_w "thumb_1024_w" read_opt,
+    thumb_160 "thumb_160" read_opt, thumb_360 "thumb_360" read_opt, thumb_360_h
+    "thumb_360_h" read_opt, thumb_360_w "thumb_360_w" read_opt, thumb_480 "thumb_480"
+    read_opt, thumb_480_h "thumb_480_h" read_opt, thumb_480_w "thumb_480_w" read_opt,
+    thumb_64 "thumb_64" read_opt, thumb_720 "thumb_720" read_opt, thumb_720_h
+    "thumb_720_h" read_opt, thumb_720_w "thumb_720_w" read_opt, thumb_80 "thumb_80"
+    read_opt, thumb_800 "thumb_800" read_opt, thumb_800_h "thumb_800_h" read_opt,
+    thumb_800_w "thumb_800_w" read_opt, thumb_960 "thumb_960" read_opt, thumb_960_h
+    "thumb_960_h" read_opt, thumb_960_w "thumb_960_w" read_opt, thumb_tiny "thumb_tiny"
+    read_opt, timestamp "timestamp" read_opt, title "title" read_opt, updated "updated"
+    read_opt, url_private "url_private" read_opt, url_private_download
+    "url_private_download" read_opt, user "user" read_opt, user_team "user_team"
+    read_opt, username "username" read_opt,] }
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 impl ObjsFile {
@@ -481,7 +510,7 @@ pub struct ObjsFileShares {
 }
 #[cfg(any(feature = "chat", feature = "conversations", feature = "files"))]
 connector_runtime::__struct_de! {
-    ObjsFileShares { private : opt, public : opt, }
+    ObjsFileShares { req[] opt[private "private" read_opt, public "public" read_opt,] }
 }
 #[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -497,8 +526,10 @@ pub struct ObjsIcon {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    ObjsIcon { image_102 : opt, image_132 : opt, image_230 : opt, image_34 : opt,
-    image_44 : opt, image_68 : opt, image_88 : opt, image_default : opt, }
+    ObjsIcon { req[] opt[image_102 "image_102" read_opt, image_132 "image_132" read_opt,
+    image_230 "image_230" read_opt, image_34 "image_34" read_opt, image_44 "image_44"
+    read_opt, image_68 "image_68" read_opt, image_88 "image_88" read_opt, image_default
+    "image_default" read_opt,] }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 /// Message object
@@ -564,15 +595,22 @@ pub struct ObjsMessage {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    ObjsMessage { attachments : opt, blocks : opt, bot_id : opt, bot_profile : opt,
-    client_msg_id : opt, comment : opt, display_as_bot : opt, file : opt, files : opt,
-    icons : opt, inviter : opt, is_delayed_message : opt, is_intro : opt, is_starred :
-    opt, last_read : opt, latest_reply : opt, name : opt, old_name : opt, parent_user_id
-    : opt, permalink : opt, pinned_to : opt, purpose : opt, reactions : opt, reply_count
-    : opt, reply_users : opt, reply_users_count : opt, source_team : opt, subscribed :
-    opt, subtype : opt, team : opt, text : req, thread_ts : opt, topic : opt, ts : req,
-    type_ : req = "type", unread_count : opt, upload : opt, user : opt, user_profile :
-    opt, user_team : opt, username : opt, }
+    ObjsMessage { req[text "text" read, ts "ts" read, type_ "type" read,] opt[attachments
+    "attachments" read_opt, blocks "blocks" read_opt, bot_id "bot_id" read_opt,
+    bot_profile "bot_profile" read_opt, client_msg_id "client_msg_id" read_opt, comment
+    "comment" read_opt, display_as_bot "display_as_bot" read_opt, file "file" read_opt,
+    files "files" read_opt, icons "icons" read_opt, inviter "inviter" read_opt,
+    is_delayed_message "is_delayed_message" read_opt, is_intro "is_intro" read_opt,
+    is_starred "is_starred" read_opt, last_read "last_read" read_opt, latest_reply
+    "latest_reply" read_opt, name "name" read_opt, old_name "old_name" read_opt,
+    parent_user_id "parent_user_id" read_opt, permalink "permalink" read_opt, pinned_to
+    "pinned_to" read_opt, purpose "purpose" read_opt, reactions "reactions" read_opt,
+    reply_count "reply_count" read_opt, reply_users "reply_users" read_opt,
+    reply_users_count "reply_users_count" read_opt, source_team "source_team" read_opt,
+    subscribed "subscribed" read_opt, subtype "subtype" read_opt, team "team" read_opt,
+    thread_ts "thread_ts" read_opt, topic "topic" read_opt, unread_count "unread_count"
+    read_opt, upload "upload" read_opt, user "user" read_opt, user_profile "user_profile"
+    read_opt, user_team "user_team" read_opt, username "username" read_opt,] }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsMessage {
@@ -690,8 +728,9 @@ pub struct ObjsMessageAttachmentsItem {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    ObjsMessageAttachmentsItem { fallback : opt, id : req, image_bytes : opt,
-    image_height : opt, image_url : opt, image_width : opt, }
+    ObjsMessageAttachmentsItem { req[id "id" read,] opt[fallback "fallback" read_opt,
+    image_bytes "image_bytes" read_opt, image_height "image_height" read_opt, image_url
+    "image_url" read_opt, image_width "image_width" read_opt,] }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -701,7 +740,7 @@ pub struct ObjsMessageIcons {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    ObjsMessageIcons { emoji : opt, image_64 : opt, }
+    ObjsMessageIcons { req[] opt[emoji "emoji" read_opt, image_64 "image_64" read_opt,] }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -721,9 +760,12 @@ pub struct ObjsUserProfileShort {
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 connector_runtime::__struct_de! {
-    ObjsUserProfileShort { avatar_hash : req, display_name : req, display_name_normalized
-    : opt, first_name : opt, image_72 : req, is_restricted : req, is_ultra_restricted :
-    req, name : req, real_name : req, real_name_normalized : opt, team : req, }
+    ObjsUserProfileShort { req[avatar_hash "avatar_hash" read, display_name
+    "display_name" read, image_72 "image_72" read, is_restricted "is_restricted" read,
+    is_ultra_restricted "is_ultra_restricted" read, name "name" read, real_name
+    "real_name" read, team "team" read,] opt[display_name_normalized
+    "display_name_normalized" read_opt, first_name "first_name" read_opt,
+    real_name_normalized "real_name_normalized" read_opt,] }
 }
 #[cfg(any(feature = "chat", feature = "conversations"))]
 impl ObjsUserProfileShort {
@@ -759,8 +801,8 @@ pub struct ObjsPaging {
     any(feature = "files", feature = "reactions", feature = "stars", feature = "team")
 )]
 connector_runtime::__struct_de! {
-    ObjsPaging { count : opt, page : req, pages : opt, per_page : opt, spill : opt, total
-    : req, }
+    ObjsPaging { req[page "page" read, total "total" read,] opt[count "count" read_opt,
+    pages "pages" read_opt, per_page "per_page" read_opt, spill "spill" read_opt,] }
 }
 #[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -770,7 +812,7 @@ pub struct ObjsPrimaryOwner {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    ObjsPrimaryOwner { email : req, id : req, }
+    ObjsPrimaryOwner { req[email "email" read, id "id" read,] opt[] }
 }
 #[cfg(feature = "reminders")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -788,8 +830,9 @@ pub struct ObjsReminder {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    ObjsReminder { complete_ts : opt, creator : req, id : req, recurring : req, text :
-    req, time : opt, user : req, }
+    ObjsReminder { req[creator "creator" read, id "id" read, recurring "recurring" read,
+    text "text" read, user "user" read,] opt[complete_ts "complete_ts" read_opt, time
+    "time" read_opt,] }
 }
 #[cfg(feature = "reminders")]
 impl ObjsReminder {
@@ -826,7 +869,8 @@ pub struct ObjsResources {
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__struct_de! {
-    ObjsResources { excluded_ids : opt, ids : req, wildcard : opt, }
+    ObjsResources { req[ids "ids" read,] opt[excluded_ids "excluded_ids" read_opt,
+    wildcard "wildcard" read_opt,] }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// Subteam/Usergroup Object
@@ -860,11 +904,15 @@ pub struct ObjsSubteam {
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__struct_de! {
-    ObjsSubteam { auto_provision : req, auto_type : req, channel_count : opt, created_by
-    : req, date_create : req, date_delete : req, date_update : req, deleted_by : req,
-    description : req, enterprise_subteam_id : req, handle : req, id : req, is_external :
-    req, is_subteam : req, is_usergroup : req, name : req, prefs : req, team_id : req,
-    updated_by : req, user_count : opt, users : opt, }
+    ObjsSubteam { req[auto_provision "auto_provision" read, auto_type "auto_type" read,
+    created_by "created_by" read, date_create "date_create" read, date_delete
+    "date_delete" read, date_update "date_update" read, deleted_by "deleted_by" read,
+    description "description" read, enterprise_subteam_id "enterprise_subteam_id" read,
+    handle "handle" read, id "id" read, is_external "is_external" read, is_subteam
+    "is_subteam" read, is_usergroup "is_usergroup" read, name "name" read, prefs "prefs"
+    read, team_id "team_id" read, updated_by "updated_by" read,] opt[channel_count
+    "channel_count" read_opt, user_count "user_count" read_opt, users "users" read_opt,]
+    }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 impl ObjsSubteam {
@@ -915,7 +963,7 @@ pub struct ObjsSubteamPrefs {
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__struct_de! {
-    ObjsSubteamPrefs { channels : req, groups : req, }
+    ObjsSubteamPrefs { req[channels "channels" read, groups "groups" read,] opt[] }
 }
 #[cfg(feature = "team")]
 /// Team Object
@@ -957,14 +1005,20 @@ pub struct ObjsTeam {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    ObjsTeam { archived : opt, avatar_base_url : opt, created : opt, date_create : opt,
-    deleted : opt, description : opt, discoverable : opt, domain : req, email_domain :
-    req, enterprise_id : opt, enterprise_name : opt, external_org_migrations : opt,
-    has_compliance_export : opt, icon : req, id : req, is_assigned : opt, is_enterprise :
-    opt, is_over_storage_limit : opt, limit_ts : opt, locale : opt, messages_count : opt,
-    msg_edit_window_mins : opt, name : req, over_integrations_limit : opt,
-    over_storage_limit : opt, pay_prod_cur : opt, plan : opt, primary_owner : opt,
-    sso_provider : opt, }
+    ObjsTeam { req[domain "domain" read, email_domain "email_domain" read, icon "icon"
+    read, id "id" read, name "name" read,] opt[archived "archived" read_opt,
+    avatar_base_url "avatar_base_url" read_opt, created "created" read_opt, date_create
+    "date_create" read_opt, deleted "deleted" read_opt, description "description"
+    read_opt, discoverable "discoverable" read_opt, enterprise_id "enterprise_id"
+    read_opt, enterprise_name "enterprise_name" read_opt, external_org_migrations
+    "external_org_migrations" read_opt, has_compliance_export "has_compliance_export"
+    read_opt, is_assigned "is_assigned" read_opt, is_enterprise "is_enterprise" read_opt,
+    is_over_storage_limit "is_over_storage_limit" read_opt, limit_ts "limit_ts" read_opt,
+    locale "locale" read_opt, messages_count "messages_count" read_opt,
+    msg_edit_window_mins "msg_edit_window_mins" read_opt, over_integrations_limit
+    "over_integrations_limit" read_opt, over_storage_limit "over_storage_limit" read_opt,
+    pay_prod_cur "pay_prod_cur" read_opt, plan "plan" read_opt, primary_owner
+    "primary_owner" read_opt, sso_provider "sso_provider" read_opt,] }
 }
 #[cfg(feature = "team")]
 impl ObjsTeam {
@@ -1000,7 +1054,8 @@ pub struct ObjsTeamSsoProvider {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    ObjsTeamSsoProvider { label : opt, name : opt, type_ : opt = "type", }
+    ObjsTeamSsoProvider { req[] opt[label "label" read_opt, name "name" read_opt, type_
+    "type" read_opt,] }
 }
 #[cfg(feature = "team_profile")]
 #[derive(Clone, Debug, PartialEq)]
@@ -1017,8 +1072,10 @@ pub struct ObjsTeamProfileField {
 }
 #[cfg(feature = "team_profile")]
 connector_runtime::__struct_de! {
-    ObjsTeamProfileField { field_name : opt, hint : req, id : req, is_hidden : opt, label
-    : req, options : opt, ordering : reqn, possible_values : opt, type_ : req = "type", }
+    ObjsTeamProfileField { req[hint "hint" read, id "id" read, label "label" read,
+    ordering "ordering" read_num, type_ "type" read,] opt[field_name "field_name"
+    read_opt, is_hidden "is_hidden" read_opt, options "options" read_opt, possible_values
+    "possible_values" read_opt,] }
 }
 #[cfg(feature = "team_profile")]
 impl ObjsTeamProfileField {
@@ -1056,8 +1113,9 @@ pub struct ObjsTeamProfileFieldOption {
 }
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    ObjsTeamProfileFieldOption { is_custom : opt, is_multiple_entry : opt, is_protected :
-    opt, is_scim : opt, }
+    ObjsTeamProfileFieldOption { req[] opt[is_custom "is_custom" read_opt,
+    is_multiple_entry "is_multiple_entry" read_opt, is_protected "is_protected" read_opt,
+    is_scim "is_scim" read_opt,] }
 }
 #[cfg(feature = "users_profile")]
 /// User profile object
@@ -1113,17 +1171,27 @@ pub struct ObjsUserProfile {
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__struct_de! {
-    ObjsUserProfile { always_active : opt, api_app_id : opt, avatar_hash : req, bot_id :
-    opt, display_name : req, display_name_normalized : req, email : opt, fields : opt,
-    first_name : opt, guest_expiration_ts : opt, guest_invited_by : opt, image_1024 :
-    opt, image_192 : opt, image_24 : opt, image_32 : opt, image_48 : opt, image_512 :
-    opt, image_72 : opt, image_original : opt, is_app_user : opt, is_custom_image : opt,
-    is_restricted : opt, is_ultra_restricted : opt, last_avatar_image_hash : opt,
-    last_name : opt, memberships_count : opt, name : opt, phone : req, pronouns : opt,
-    real_name : req, real_name_normalized : req, skype : req, status_default_emoji : opt,
-    status_default_text : opt, status_default_text_canonical : opt, status_emoji : req,
-    status_expiration : opt, status_text : req, status_text_canonical : opt, team : opt,
-    title : req, updated : opt, user_id : opt, username : opt, }
+    ObjsUserProfile { req[avatar_hash "avatar_hash" read, display_name "display_name"
+    read, display_name_normalized "display_name_normalized" read, phone "phone" read,
+    real_name "real_name" read, real_name_normalized "real_name_normalized" read, skype
+    "skype" read, status_emoji "status_emoji" read, status_text "status_text" read, title
+    "title" read,] opt[always_active "always_active" read_opt, api_app_id "api_app_id"
+    read_opt, bot_id "bot_id" read_opt, email "email" read_opt, fields "fields" read_opt,
+    first_name "first_name" read_opt, guest_expiration_ts "guest_expiration_ts" read_opt,
+    guest_invited_by "guest_invited_by" read_opt, image_1024 "image_1024" read_opt,
+    image_192 "image_192" read_opt, image_24 "image_24" read_opt, image_32 "image_32"
+    read_opt, image_48 "image_48" read_opt, image_512 "image_512" read_opt, image_72
+    "image_72" read_opt, image_original "image_original" read_opt, is_app_user
+    "is_app_user" read_opt, is_custom_image "is_custom_image" read_opt, is_restricted
+    "is_restricted" read_opt, is_ultra_restricted "is_ultra_restricted" read_opt,
+    last_avatar_image_hash "last_avatar_image_hash" read_opt, last_name "last_name"
+    read_opt, memberships_count "memberships_count" read_opt, name "name" read_opt,
+    pronouns "pronouns" read_opt, status_default_emoji "status_default_emoji" read_opt,
+    status_default_text "status_default_text" read_opt, status_default_text_canonical
+    "status_default_text_canonical" read_opt, status_expiration "status_expiration"
+    read_opt, status_text_canonical "status_text_canonical" read_opt, team "team"
+    read_opt, updated "updated" read_opt, user_id "user_id" read_opt, username "username"
+    read_opt,] }
 }
 #[cfg(feature = "users_profile")]
 impl ObjsUserProfile {
@@ -1173,7 +1241,8 @@ pub struct AdminAppsApproveBody {
 }
 #[cfg(feature = "admin_apps")]
 connector_runtime::__struct_de! {
-    AdminAppsApproveBody { app_id : opt, request_id : opt, team_id : opt, }
+    AdminAppsApproveBody { req[] opt[app_id "app_id" read_opt, request_id "request_id"
+    read_opt, team_id "team_id" read_opt,] }
 }
 #[cfg(
     any(
@@ -1258,7 +1327,7 @@ pub struct DefaultSuccessTemplate {
     )
 )]
 connector_runtime::__struct_de! {
-    DefaultSuccessTemplate { ok : req, ..additional_properties }
+    DefaultSuccessTemplate { req[ok "ok" read,] opt[]..additional_properties }
 }
 #[cfg(
     any(
@@ -1309,7 +1378,7 @@ pub struct AdminConversationsArchiveBody {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsArchiveBody { channel_id : req, }
+    AdminConversationsArchiveBody { req[channel_id "channel_id" read,] opt[] }
 }
 #[cfg(
     any(
@@ -1356,7 +1425,7 @@ pub struct AdminConversationsArchiveResponse200 {
     )
 )]
 connector_runtime::__struct_de! {
-    AdminConversationsArchiveResponse200 { ok : req, }
+    AdminConversationsArchiveResponse200 { req[ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.archive error schema
@@ -1370,7 +1439,7 @@ pub struct AdminConversationsArchiveError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsArchiveError { error : req, ok : req, }
+    AdminConversationsArchiveError { req[error "error" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1400,7 +1469,8 @@ pub struct AdminConversationsConvertToPrivateError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsConvertToPrivateError { error : req, ok : req, }
+    AdminConversationsConvertToPrivateError { req[error "error" read, ok "ok" read,]
+    opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1431,8 +1501,9 @@ pub struct AdminConversationsCreateBody {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsCreateBody { name : req, description : opt, is_private : req,
-    org_wide : opt, team_id : opt, }
+    AdminConversationsCreateBody { req[name "name" read, is_private "is_private" read,]
+    opt[description "description" read_opt, org_wide "org_wide" read_opt, team_id
+    "team_id" read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.create schema
@@ -1447,7 +1518,8 @@ pub struct AdminConversationsCreateResponse200 {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsCreateResponse200 { channel_id : opt, ok : req, }
+    AdminConversationsCreateResponse200 { req[ok "ok" read,] opt[channel_id "channel_id"
+    read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 impl AdminConversationsCreateResponse200 {
@@ -1477,7 +1549,7 @@ pub struct AdminConversationsCreateError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsCreateError { error : req, ok : req, }
+    AdminConversationsCreateError { req[error "error" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1506,7 +1578,7 @@ pub struct AdminConversationsDeleteError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsDeleteError { error : req, ok : req, }
+    AdminConversationsDeleteError { req[error "error" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1528,7 +1600,8 @@ pub struct AdminConversationsDisconnectSharedBody {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsDisconnectSharedBody { channel_id : req, leaving_team_ids : opt, }
+    AdminConversationsDisconnectSharedBody { req[channel_id "channel_id" read,]
+    opt[leaving_team_ids "leaving_team_ids" read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
@@ -1547,7 +1620,8 @@ pub struct AdminConversationsDisconnectSharedError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsDisconnectSharedError { error : req, ok : req, }
+    AdminConversationsDisconnectSharedError { req[error "error" read, ok "ok" read,]
+    opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1574,7 +1648,8 @@ pub struct AdminConversationsGetConversationPrefsResponse200 {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsGetConversationPrefsResponse200 { ok : req, prefs : opt, }
+    AdminConversationsGetConversationPrefsResponse200 { req[ok "ok" read,] opt[prefs
+    "prefs" read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1588,8 +1663,8 @@ pub struct AdminConversationsGetConversationPrefsResponse200Prefs {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsGetConversationPrefsResponse200Prefs { can_thread : opt,
-    who_can_post : opt, }
+    AdminConversationsGetConversationPrefsResponse200Prefs { req[] opt[can_thread
+    "can_thread" read_opt, who_can_post "who_can_post" read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1599,8 +1674,8 @@ pub struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsGetConversationPrefsResponse200PrefsCanThread { type_ : opt =
-    "type", user : opt, }
+    AdminConversationsGetConversationPrefsResponse200PrefsCanThread { req[] opt[type_
+    "type" read_opt, user "user" read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
@@ -1614,7 +1689,8 @@ pub struct AdminConversationsGetConversationPrefsError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsGetConversationPrefsError { error : req, ok : req, }
+    AdminConversationsGetConversationPrefsError { req[error "error" read, ok "ok" read,]
+    opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1638,8 +1714,8 @@ pub struct AdminConversationsGetTeamsResponse200 {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsGetTeamsResponse200 { ok : req, response_metadata : opt, team_ids :
-    req, }
+    AdminConversationsGetTeamsResponse200 { req[ok "ok" read, team_ids "team_ids" read,]
+    opt[response_metadata "response_metadata" read_opt,] }
 }
 #[cfg(
     any(
@@ -1664,7 +1740,7 @@ pub struct ResponseMetadata {
     )
 )]
 connector_runtime::__struct_de! {
-    ResponseMetadata { next_cursor : req, }
+    ResponseMetadata { req[next_cursor "next_cursor" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.getTeams error schema
@@ -1678,7 +1754,7 @@ pub struct AdminConversationsGetTeamsError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsGetTeamsError { error : req, ok : req, }
+    AdminConversationsGetTeamsError { req[error "error" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1698,7 +1774,8 @@ pub struct AdminConversationsInviteBody {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsInviteBody { user_ids : req, channel_id : req, }
+    AdminConversationsInviteBody { req[user_ids "user_ids" read, channel_id "channel_id"
+    read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.invite schema
@@ -1719,7 +1796,8 @@ pub struct AdminConversationsInviteError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsInviteError { error : req, ok : req, ..additional_properties }
+    AdminConversationsInviteError { req[error "error" read, ok "ok" read,] opt[]
+    ..additional_properties }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1738,7 +1816,8 @@ pub struct AdminConversationsRenameBody {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsRenameBody { channel_id : req, name : req, }
+    AdminConversationsRenameBody { req[channel_id "channel_id" read, name "name" read,]
+    opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
@@ -1757,7 +1836,7 @@ pub struct AdminConversationsRenameError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsRenameError { error : req, ok : req, }
+    AdminConversationsRenameError { req[error "error" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1782,8 +1861,8 @@ pub struct AdminConversationsRestrictAccessAddGroupBody {
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
 connector_runtime::__struct_de! {
-    AdminConversationsRestrictAccessAddGroupBody { token : req, team_id : opt, group_id :
-    req, channel_id : req, }
+    AdminConversationsRestrictAccessAddGroupBody { req[token "token" read, group_id
+    "group_id" read, channel_id "channel_id" read,] opt[team_id "team_id" read_opt,] }
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1799,8 +1878,8 @@ pub struct AdminConversationsRestrictAccessRemoveGroupBody {
 }
 #[cfg(feature = "admin_conversations_restrict_access")]
 connector_runtime::__struct_de! {
-    AdminConversationsRestrictAccessRemoveGroupBody { token : req, team_id : req,
-    group_id : req, channel_id : req, }
+    AdminConversationsRestrictAccessRemoveGroupBody { req[token "token" read, team_id
+    "team_id" read, group_id "group_id" read, channel_id "channel_id" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.search schema
@@ -1813,7 +1892,8 @@ pub struct AdminConversationsSearchResponse200 {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsSearchResponse200 { channels : req, next_cursor : req, }
+    AdminConversationsSearchResponse200 { req[channels "channels" read, next_cursor
+    "next_cursor" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 impl AdminConversationsSearchResponse200 {
@@ -1840,7 +1920,7 @@ pub struct AdminConversationsSearchError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsSearchError { error : req, ok : req, }
+    AdminConversationsSearchError { req[error "error" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1861,7 +1941,8 @@ pub struct AdminConversationsSetConversationPrefsBody {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsSetConversationPrefsBody { channel_id : req, prefs : req, }
+    AdminConversationsSetConversationPrefsBody { req[channel_id "channel_id" read, prefs
+    "prefs" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 /// admin.conversations.setConversationPrefs schema
@@ -1880,7 +1961,8 @@ pub struct AdminConversationsSetConversationPrefsError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsSetConversationPrefsError { error : req, ok : req, }
+    AdminConversationsSetConversationPrefsError { req[error "error" read, ok "ok" read,]
+    opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1908,8 +1990,9 @@ pub struct AdminConversationsSetTeamsBody {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsSetTeamsBody { channel_id : req, team_id : opt, target_team_ids :
-    opt, org_channel : opt, }
+    AdminConversationsSetTeamsBody { req[channel_id "channel_id" read,] opt[team_id
+    "team_id" read_opt, target_team_ids "target_team_ids" read_opt, org_channel
+    "org_channel" read_opt,] }
 }
 #[cfg(feature = "admin_conversations")]
 pub type AdminConversationsUnarchiveBody = AdminConversationsArchiveBody;
@@ -1930,7 +2013,7 @@ pub struct AdminConversationsUnarchiveError {
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__struct_de! {
-    AdminConversationsUnarchiveError { error : req, ok : req, }
+    AdminConversationsUnarchiveError { req[error "error" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
@@ -1953,7 +2036,8 @@ pub struct AdminEmojiAddBody {
 }
 #[cfg(feature = "admin_emoji")]
 connector_runtime::__struct_de! {
-    AdminEmojiAddBody { token : req, name : req, url : req, }
+    AdminEmojiAddBody { req[token "token" read, name "name" read, url "url" read,] opt[]
+    }
 }
 #[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1967,7 +2051,8 @@ pub struct AdminEmojiAddAliasBody {
 }
 #[cfg(feature = "admin_emoji")]
 connector_runtime::__struct_de! {
-    AdminEmojiAddAliasBody { token : req, name : req, alias_for : req, }
+    AdminEmojiAddAliasBody { req[token "token" read, name "name" read, alias_for
+    "alias_for" read,] opt[] }
 }
 #[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1979,7 +2064,7 @@ pub struct AdminEmojiRemoveBody {
 }
 #[cfg(feature = "admin_emoji")]
 connector_runtime::__struct_de! {
-    AdminEmojiRemoveBody { token : req, name : req, }
+    AdminEmojiRemoveBody { req[token "token" read, name "name" read,] opt[] }
 }
 #[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -1993,7 +2078,8 @@ pub struct AdminEmojiRenameBody {
 }
 #[cfg(feature = "admin_emoji")]
 connector_runtime::__struct_de! {
-    AdminEmojiRenameBody { token : req, name : req, new_name : req, }
+    AdminEmojiRenameBody { req[token "token" read, name "name" read, new_name "new_name"
+    read,] opt[] }
 }
 #[cfg(feature = "admin_invite_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2006,7 +2092,8 @@ pub struct TeamIdInviteRequestIdBody {
 }
 #[cfg(feature = "admin_invite_requests")]
 connector_runtime::__struct_de! {
-    TeamIdInviteRequestIdBody { team_id : opt, invite_request_id : req, }
+    TeamIdInviteRequestIdBody { req[invite_request_id "invite_request_id" read,]
+    opt[team_id "team_id" read_opt,] }
 }
 #[cfg(feature = "admin_teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2024,8 +2111,9 @@ pub struct AdminTeamsCreateBody {
 }
 #[cfg(feature = "admin_teams")]
 connector_runtime::__struct_de! {
-    AdminTeamsCreateBody { team_domain : req, team_name : req, team_description : opt,
-    team_discoverability : opt, }
+    AdminTeamsCreateBody { req[team_domain "team_domain" read, team_name "team_name"
+    read,] opt[team_description "team_description" read_opt, team_discoverability
+    "team_discoverability" read_opt,] }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2039,8 +2127,8 @@ pub struct AdminTeamsSettingsSetDefaultChannelsBody {
 }
 #[cfg(feature = "admin_teams_settings")]
 connector_runtime::__struct_de! {
-    AdminTeamsSettingsSetDefaultChannelsBody { token : req, team_id : req, channel_ids :
-    req, }
+    AdminTeamsSettingsSetDefaultChannelsBody { req[token "token" read, team_id "team_id"
+    read, channel_ids "channel_ids" read,] opt[] }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2052,7 +2140,8 @@ pub struct AdminTeamsSettingsSetDescriptionBody {
 }
 #[cfg(feature = "admin_teams_settings")]
 connector_runtime::__struct_de! {
-    AdminTeamsSettingsSetDescriptionBody { team_id : req, description : req, }
+    AdminTeamsSettingsSetDescriptionBody { req[team_id "team_id" read, description
+    "description" read,] opt[] }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2064,7 +2153,8 @@ pub struct AdminTeamsSettingsSetDiscoverabilityBody {
 }
 #[cfg(feature = "admin_teams_settings")]
 connector_runtime::__struct_de! {
-    AdminTeamsSettingsSetDiscoverabilityBody { team_id : req, discoverability : req, }
+    AdminTeamsSettingsSetDiscoverabilityBody { req[team_id "team_id" read,
+    discoverability "discoverability" read,] opt[] }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2078,7 +2168,8 @@ pub struct AdminTeamsSettingsSetIconBody {
 }
 #[cfg(feature = "admin_teams_settings")]
 connector_runtime::__struct_de! {
-    AdminTeamsSettingsSetIconBody { token : req, image_url : req, team_id : req, }
+    AdminTeamsSettingsSetIconBody { req[token "token" read, image_url "image_url" read,
+    team_id "team_id" read,] opt[] }
 }
 #[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2090,7 +2181,8 @@ pub struct AdminTeamsSettingsSetNameBody {
 }
 #[cfg(feature = "admin_teams_settings")]
 connector_runtime::__struct_de! {
-    AdminTeamsSettingsSetNameBody { team_id : req, name : req, }
+    AdminTeamsSettingsSetNameBody { req[team_id "team_id" read, name "name" read,] opt[]
+    }
 }
 #[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2105,8 +2197,8 @@ pub struct AdminUsergroupsAddChannelsBody {
 }
 #[cfg(feature = "admin_usergroups")]
 connector_runtime::__struct_de! {
-    AdminUsergroupsAddChannelsBody { usergroup_id : req, team_id : opt, channel_ids :
-    req, }
+    AdminUsergroupsAddChannelsBody { req[usergroup_id "usergroup_id" read, channel_ids
+    "channel_ids" read,] opt[team_id "team_id" read_opt,] }
 }
 #[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2121,8 +2213,8 @@ pub struct AdminUsergroupsAddTeamsBody {
 }
 #[cfg(feature = "admin_usergroups")]
 connector_runtime::__struct_de! {
-    AdminUsergroupsAddTeamsBody { usergroup_id : req, team_ids : req, auto_provision :
-    opt, }
+    AdminUsergroupsAddTeamsBody { req[usergroup_id "usergroup_id" read, team_ids
+    "team_ids" read,] opt[auto_provision "auto_provision" read_opt,] }
 }
 #[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2134,7 +2226,8 @@ pub struct AdminUsergroupsRemoveChannelsBody {
 }
 #[cfg(feature = "admin_usergroups")]
 connector_runtime::__struct_de! {
-    AdminUsergroupsRemoveChannelsBody { usergroup_id : req, channel_ids : req, }
+    AdminUsergroupsRemoveChannelsBody { req[usergroup_id "usergroup_id" read, channel_ids
+    "channel_ids" read,] opt[] }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2155,8 +2248,9 @@ pub struct AdminUsersAssignBody {
 }
 #[cfg(feature = "admin_users")]
 connector_runtime::__struct_de! {
-    AdminUsersAssignBody { team_id : req, user_id : req, is_restricted : opt,
-    is_ultra_restricted : opt, channel_ids : opt, }
+    AdminUsersAssignBody { req[team_id "team_id" read, user_id "user_id" read,]
+    opt[is_restricted "is_restricted" read_opt, is_ultra_restricted "is_ultra_restricted"
+    read_opt, channel_ids "channel_ids" read_opt,] }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2188,9 +2282,11 @@ pub struct AdminUsersInviteBody {
 }
 #[cfg(feature = "admin_users")]
 connector_runtime::__struct_de! {
-    AdminUsersInviteBody { team_id : req, email : req, channel_ids : req, custom_message
-    : opt, real_name : opt, resend : opt, is_restricted : opt, is_ultra_restricted : opt,
-    guest_expiration_ts : opt, }
+    AdminUsersInviteBody { req[team_id "team_id" read, email "email" read, channel_ids
+    "channel_ids" read,] opt[custom_message "custom_message" read_opt, real_name
+    "real_name" read_opt, resend "resend" read_opt, is_restricted "is_restricted"
+    read_opt, is_ultra_restricted "is_ultra_restricted" read_opt, guest_expiration_ts
+    "guest_expiration_ts" read_opt,] }
 }
 #[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2202,7 +2298,7 @@ pub struct AdminUsersRemoveBody {
 }
 #[cfg(feature = "admin_users")]
 connector_runtime::__struct_de! {
-    AdminUsersRemoveBody { team_id : req, user_id : req, }
+    AdminUsersRemoveBody { req[team_id "team_id" read, user_id "user_id" read,] opt[] }
 }
 #[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2213,7 +2309,8 @@ pub struct AdminUsersSessionInvalidateBody {
 }
 #[cfg(feature = "admin_users_session")]
 connector_runtime::__struct_de! {
-    AdminUsersSessionInvalidateBody { team_id : req, session_id : req, }
+    AdminUsersSessionInvalidateBody { req[team_id "team_id" read, session_id "session_id"
+    read,] opt[] }
 }
 #[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2229,7 +2326,8 @@ pub struct AdminUsersSessionResetBody {
 }
 #[cfg(feature = "admin_users_session")]
 connector_runtime::__struct_de! {
-    AdminUsersSessionResetBody { user_id : req, mobile_only : opt, web_only : opt, }
+    AdminUsersSessionResetBody { req[user_id "user_id" read,] opt[mobile_only
+    "mobile_only" read_opt, web_only "web_only" read_opt,] }
 }
 #[cfg(feature = "admin_users")]
 pub type AdminUsersSetAdminBody = AdminUsersRemoveBody;
@@ -2245,7 +2343,8 @@ pub struct AdminUsersSetExpirationBody {
 }
 #[cfg(feature = "admin_users")]
 connector_runtime::__struct_de! {
-    AdminUsersSetExpirationBody { team_id : req, user_id : req, expiration_ts : req, }
+    AdminUsersSetExpirationBody { req[team_id "team_id" read, user_id "user_id" read,
+    expiration_ts "expiration_ts" read,] opt[] }
 }
 #[cfg(feature = "admin_users")]
 pub type AdminUsersSetOwnerBody = AdminUsersRemoveBody;
@@ -2270,7 +2369,7 @@ pub struct ApiTestError {
 }
 #[cfg(any(feature = "api", feature = "users"))]
 connector_runtime::__struct_de! {
-    ApiTestError { error : req, ok : req, ..additional_properties }
+    ApiTestError { req[error "error" read, ok "ok" read,] opt[]..additional_properties }
 }
 #[cfg(feature = "apps_permissions")]
 /// apps.permissions.info schema
@@ -2284,7 +2383,7 @@ pub struct AppsPermissionsInfoResponse200 {
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__struct_de! {
-    AppsPermissionsInfoResponse200 { info : req, ok : req, }
+    AppsPermissionsInfoResponse200 { req[info "info" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2298,8 +2397,8 @@ pub struct AppsPermissionsInfoResponse200Info {
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__struct_de! {
-    AppsPermissionsInfoResponse200Info { app_home : req, channel : req, group : req, im :
-    req, mpim : req, team : req, }
+    AppsPermissionsInfoResponse200Info { req[app_home "app_home" read, channel "channel"
+    read, group "group" read, im "im" read, mpim "mpim" read, team "team" read,] opt[] }
 }
 #[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2310,7 +2409,8 @@ pub struct AppsPermissionsInfoResponse200InfoAppHome {
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__struct_de! {
-    AppsPermissionsInfoResponse200InfoAppHome { resources : opt, scopes : opt, }
+    AppsPermissionsInfoResponse200InfoAppHome { req[] opt[resources "resources" read_opt,
+    scopes "scopes" read_opt,] }
 }
 #[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2321,7 +2421,8 @@ pub struct AppsPermissionsInfoResponse200InfoTeam {
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__struct_de! {
-    AppsPermissionsInfoResponse200InfoTeam { resources : req, scopes : req, }
+    AppsPermissionsInfoResponse200InfoTeam { req[resources "resources" read, scopes
+    "scopes" read,] opt[] }
 }
 #[cfg(
     any(
@@ -2355,7 +2456,8 @@ pub struct AppsPermissionsInfoError {
     )
 )]
 connector_runtime::__struct_de! {
-    AppsPermissionsInfoError { callstack : opt, error : req, ok : req, }
+    AppsPermissionsInfoError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(
     any(
@@ -2397,7 +2499,8 @@ pub struct AppsPermissionsRequestError {
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__struct_de! {
-    AppsPermissionsRequestError { callstack : opt, error : req, ok : req, }
+    AppsPermissionsRequestError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "apps_permissions")]
 connector_runtime::__string_enum! {
@@ -2432,8 +2535,8 @@ pub struct AppsPermissionsResourcesListResponse200 {
 }
 #[cfg(feature = "apps_permissions_resources")]
 connector_runtime::__struct_de! {
-    AppsPermissionsResourcesListResponse200 { ok : req, resources : req,
-    response_metadata : opt, ..additional_properties }
+    AppsPermissionsResourcesListResponse200 { req[ok "ok" read, resources "resources"
+    read,] opt[response_metadata "response_metadata" read_opt,]..additional_properties }
 }
 #[cfg(feature = "apps_permissions_resources")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2445,8 +2548,8 @@ pub struct AppsPermissionsResourcesListResponse200ResourcesItem {
 }
 #[cfg(feature = "apps_permissions_resources")]
 connector_runtime::__struct_de! {
-    AppsPermissionsResourcesListResponse200ResourcesItem { id : opt, type_ : opt =
-    "type", }
+    AppsPermissionsResourcesListResponse200ResourcesItem { req[] opt[id "id" read_opt,
+    type_ "type" read_opt,] }
 }
 #[cfg(feature = "apps_permissions_resources")]
 pub type AppsPermissionsResourcesListResponse200ResponseMetadata = ResponseMetadata;
@@ -2464,7 +2567,8 @@ pub struct AppsPermissionsResourcesListError {
 }
 #[cfg(feature = "apps_permissions_resources")]
 connector_runtime::__struct_de! {
-    AppsPermissionsResourcesListError { callstack : opt, error : req, ok : req, }
+    AppsPermissionsResourcesListError { req[error "error" read, ok "ok" read,]
+    opt[callstack "callstack" read_opt,] }
 }
 #[cfg(feature = "apps_permissions_resources")]
 connector_runtime::__string_enum! {
@@ -2493,7 +2597,7 @@ pub struct AppsPermissionsScopesListResponse200 {
 }
 #[cfg(feature = "apps_permissions_scopes")]
 connector_runtime::__struct_de! {
-    AppsPermissionsScopesListResponse200 { ok : req, scopes : req,
+    AppsPermissionsScopesListResponse200 { req[ok "ok" read, scopes "scopes" read,] opt[]
     ..additional_properties }
 }
 #[cfg(feature = "apps_permissions_scopes")]
@@ -2511,8 +2615,9 @@ pub struct AppsPermissionsScopesListResponse200Scopes {
 }
 #[cfg(feature = "apps_permissions_scopes")]
 connector_runtime::__struct_de! {
-    AppsPermissionsScopesListResponse200Scopes { app_home : opt, channel : opt, group :
-    opt, im : opt, mpim : opt, team : opt, user : opt, ..additional_properties }
+    AppsPermissionsScopesListResponse200Scopes { req[] opt[app_home "app_home" read_opt,
+    channel "channel" read_opt, group "group" read_opt, im "im" read_opt, mpim "mpim"
+    read_opt, team "team" read_opt, user "user" read_opt,]..additional_properties }
 }
 #[cfg(feature = "apps_permissions_scopes")]
 /// apps.permissions.scopes.list error schema
@@ -2538,7 +2643,8 @@ pub struct AppsUninstallError {
 }
 #[cfg(feature = "apps")]
 connector_runtime::__struct_de! {
-    AppsUninstallError { callstack : opt, error : req, ok : req, }
+    AppsUninstallError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
@@ -2566,7 +2672,7 @@ pub struct AuthRevokeResponse200 {
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__struct_de! {
-    AuthRevokeResponse200 { ok : req, revoked : req, }
+    AuthRevokeResponse200 { req[ok "ok" read, revoked "revoked" read,] opt[] }
 }
 #[cfg(feature = "auth_api")]
 /// auth.revoke error schema
@@ -2582,7 +2688,8 @@ pub struct AuthRevokeError {
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__struct_de! {
-    AuthRevokeError { callstack : opt, error : req, ok : req, }
+    AuthRevokeError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
@@ -2617,8 +2724,9 @@ pub struct AuthTestResponse200 {
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__struct_de! {
-    AuthTestResponse200 { bot_id : opt, is_enterprise_install : opt, ok : req, team :
-    req, team_id : req, url : req, user : req, user_id : req, }
+    AuthTestResponse200 { req[ok "ok" read, team "team" read, team_id "team_id" read, url
+    "url" read, user "user" read, user_id "user_id" read,] opt[bot_id "bot_id" read_opt,
+    is_enterprise_install "is_enterprise_install" read_opt,] }
 }
 #[cfg(feature = "auth_api")]
 impl AuthTestResponse200 {
@@ -2670,7 +2778,8 @@ pub struct AuthTestError {
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__struct_de! {
-    AuthTestError { callstack : opt, error : req, ok : req, }
+    AuthTestError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
@@ -2694,7 +2803,7 @@ pub struct BotsInfoResponse200 {
 }
 #[cfg(feature = "bots")]
 connector_runtime::__struct_de! {
-    BotsInfoResponse200 { bot : req, ok : req, }
+    BotsInfoResponse200 { req[bot "bot" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "bots")]
 impl BotsInfoResponse200 {
@@ -2723,8 +2832,9 @@ pub struct BotsInfoResponse200Bot {
 }
 #[cfg(feature = "bots")]
 connector_runtime::__struct_de! {
-    BotsInfoResponse200Bot { app_id : req, deleted : req, icons : req, id : req, name :
-    req, updated : req, user_id : opt, }
+    BotsInfoResponse200Bot { req[app_id "app_id" read, deleted "deleted" read, icons
+    "icons" read, id "id" read, name "name" read, updated "updated" read,] opt[user_id
+    "user_id" read_opt,] }
 }
 #[cfg(feature = "bots")]
 impl BotsInfoResponse200Bot {
@@ -2776,7 +2886,8 @@ pub struct BotsInfoError {
 }
 #[cfg(feature = "bots")]
 connector_runtime::__struct_de! {
-    BotsInfoError { callstack : opt, error : req, ok : req, }
+    BotsInfoError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "bots")]
 connector_runtime::__string_enum! {
@@ -2819,9 +2930,10 @@ pub struct CallsAddBody {
 }
 #[cfg(feature = "calls")]
 connector_runtime::__struct_de! {
-    CallsAddBody { external_unique_id : req, external_display_id : opt, join_url : req,
-    desktop_app_join_url : opt, date_start : opt, title : opt, created_by : opt, users :
-    opt, }
+    CallsAddBody { req[external_unique_id "external_unique_id" read, join_url "join_url"
+    read,] opt[external_display_id "external_display_id" read_opt, desktop_app_join_url
+    "desktop_app_join_url" read_opt, date_start "date_start" read_opt, title "title"
+    read_opt, created_by "created_by" read_opt, users "users" read_opt,] }
 }
 #[cfg(feature = "calls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2834,7 +2946,7 @@ pub struct CallsEndBody {
 }
 #[cfg(feature = "calls")]
 connector_runtime::__struct_de! {
-    CallsEndBody { id : req, duration : opt, }
+    CallsEndBody { req[id "id" read,] opt[duration "duration" read_opt,] }
 }
 #[cfg(feature = "calls_participants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2846,7 +2958,7 @@ pub struct CallsParticipantsAddBody {
 }
 #[cfg(feature = "calls_participants")]
 connector_runtime::__struct_de! {
-    CallsParticipantsAddBody { id : req, users : req, }
+    CallsParticipantsAddBody { req[id "id" read, users "users" read,] opt[] }
 }
 #[cfg(feature = "calls_participants")]
 pub type CallsParticipantsRemoveBody = CallsParticipantsAddBody;
@@ -2867,8 +2979,8 @@ pub struct CallsUpdateBody {
 }
 #[cfg(feature = "calls")]
 connector_runtime::__struct_de! {
-    CallsUpdateBody { id : req, title : opt, join_url : opt, desktop_app_join_url : opt,
-    }
+    CallsUpdateBody { req[id "id" read,] opt[title "title" read_opt, join_url "join_url"
+    read_opt, desktop_app_join_url "desktop_app_join_url" read_opt,] }
 }
 #[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -2885,7 +2997,8 @@ pub struct ChatDeleteBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatDeleteBody { ts : optn, channel : opt, as_user : opt, }
+    ChatDeleteBody { req[] opt[ts "ts" read_opt_num, channel "channel" read_opt, as_user
+    "as_user" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.delete success schema
@@ -2902,7 +3015,8 @@ pub struct ChatDeleteResponse200 {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatDeleteResponse200 { channel : req, ok : req, ts : req, }
+    ChatDeleteResponse200 { req[channel "channel" read, ok "ok" read, ts "ts" read,]
+    opt[] }
 }
 #[cfg(feature = "chat")]
 impl ChatDeleteResponse200 {
@@ -2945,7 +3059,8 @@ pub struct ChatDeleteError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatDeleteError { callstack : opt, error : req, ok : req, }
+    ChatDeleteError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -2974,8 +3089,8 @@ pub struct ChatDeleteScheduledMessageBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatDeleteScheduledMessageBody { as_user : opt, channel : req, scheduled_message_id :
-    req, }
+    ChatDeleteScheduledMessageBody { req[channel "channel" read, scheduled_message_id
+    "scheduled_message_id" read,] opt[as_user "as_user" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.deleteScheduledMessage schema
@@ -2996,7 +3111,8 @@ pub struct ChatDeleteScheduledMessageError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatDeleteScheduledMessageError { callstack : opt, error : req, ok : req, }
+    ChatDeleteScheduledMessageError { req[error "error" read, ok "ok" read,]
+    opt[callstack "callstack" read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3027,7 +3143,8 @@ pub struct ChatGetPermalinkResponse200 {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatGetPermalinkResponse200 { channel : req, ok : req, permalink : req, }
+    ChatGetPermalinkResponse200 { req[channel "channel" read, ok "ok" read, permalink
+    "permalink" read,] opt[] }
 }
 #[cfg(feature = "chat")]
 impl ChatGetPermalinkResponse200 {
@@ -3060,7 +3177,8 @@ pub struct ChatGetPermalinkError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatGetPermalinkError { callstack : opt, error : req, ok : req, }
+    ChatGetPermalinkError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3087,7 +3205,7 @@ pub struct ChatMeMessageBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatMeMessageBody { channel : opt, text : opt, }
+    ChatMeMessageBody { req[] opt[channel "channel" read_opt, text "text" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.meMessage schema
@@ -3104,7 +3222,8 @@ pub struct ChatMeMessageResponse200 {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatMeMessageResponse200 { channel : opt, ok : req, ts : opt, }
+    ChatMeMessageResponse200 { req[ok "ok" read,] opt[channel "channel" read_opt, ts "ts"
+    read_opt,] }
 }
 #[cfg(feature = "chat")]
 impl ChatMeMessageResponse200 {
@@ -3145,7 +3264,8 @@ pub struct ChatMeMessageError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatMeMessageError { callstack : opt, error : req, ok : req, }
+    ChatMeMessageError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3202,9 +3322,11 @@ pub struct ChatPostEphemeralBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatPostEphemeralBody { as_user : opt, attachments : opt, blocks : opt, channel :
-    req, icon_emoji : opt, icon_url : opt, link_names : opt, parse : opt, text : opt,
-    thread_ts : opt, user : req, username : opt, }
+    ChatPostEphemeralBody { req[channel "channel" read, user "user" read,] opt[as_user
+    "as_user" read_opt, attachments "attachments" read_opt, blocks "blocks" read_opt,
+    icon_emoji "icon_emoji" read_opt, icon_url "icon_url" read_opt, link_names
+    "link_names" read_opt, parse "parse" read_opt, text "text" read_opt, thread_ts
+    "thread_ts" read_opt, username "username" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.postEphemeral success schema
@@ -3219,7 +3341,8 @@ pub struct ChatPostEphemeralResponse200 {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatPostEphemeralResponse200 { message_ts : req, ok : req, }
+    ChatPostEphemeralResponse200 { req[message_ts "message_ts" read, ok "ok" read,] opt[]
+    }
 }
 #[cfg(feature = "chat")]
 impl ChatPostEphemeralResponse200 {
@@ -3252,7 +3375,8 @@ pub struct ChatPostEphemeralError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatPostEphemeralError { callstack : opt, error : req, ok : req, }
+    ChatPostEphemeralError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3319,10 +3443,13 @@ pub struct ChatPostMessageBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatPostMessageBody { as_user : opt, attachments : opt, blocks : opt, channel : req,
-    icon_emoji : opt, icon_url : opt, link_names : opt, mrkdwn : opt, parse : opt,
-    reply_broadcast : opt, text : opt, thread_ts : opt, unfurl_links : opt, unfurl_media
-    : opt, username : opt, }
+    ChatPostMessageBody { req[channel "channel" read,] opt[as_user "as_user" read_opt,
+    attachments "attachments" read_opt, blocks "blocks" read_opt, icon_emoji "icon_emoji"
+    read_opt, icon_url "icon_url" read_opt, link_names "link_names" read_opt, mrkdwn
+    "mrkdwn" read_opt, parse "parse" read_opt, reply_broadcast "reply_broadcast"
+    read_opt, text "text" read_opt, thread_ts "thread_ts" read_opt, unfurl_links
+    "unfurl_links" read_opt, unfurl_media "unfurl_media" read_opt, username "username"
+    read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.postMessage success schema
@@ -3341,7 +3468,8 @@ pub struct ChatPostMessageResponse200 {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatPostMessageResponse200 { channel : req, message : req, ok : req, ts : req, }
+    ChatPostMessageResponse200 { req[channel "channel" read, message "message" read, ok
+    "ok" read, ts "ts" read,] opt[] }
 }
 #[cfg(feature = "chat")]
 impl ChatPostMessageResponse200 {
@@ -3388,7 +3516,8 @@ pub struct ChatPostMessageError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatPostMessageError { callstack : opt, error : req, ok : req, }
+    ChatPostMessageError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3443,9 +3572,11 @@ pub struct ChatScheduleMessageBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatScheduleMessageBody { channel : opt, text : opt, post_at : opt, parse : opt,
-    as_user : opt, link_names : opt, attachments : opt, blocks : opt, unfurl_links : opt,
-    unfurl_media : opt, thread_ts : optn, reply_broadcast : opt, }
+    ChatScheduleMessageBody { req[] opt[channel "channel" read_opt, text "text" read_opt,
+    post_at "post_at" read_opt, parse "parse" read_opt, as_user "as_user" read_opt,
+    link_names "link_names" read_opt, attachments "attachments" read_opt, blocks "blocks"
+    read_opt, unfurl_links "unfurl_links" read_opt, unfurl_media "unfurl_media" read_opt,
+    thread_ts "thread_ts" read_opt_num, reply_broadcast "reply_broadcast" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.scheduleMessage success schema
@@ -3464,8 +3595,9 @@ pub struct ChatScheduleMessageResponse200 {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatScheduleMessageResponse200 { channel : req, message : req, ok : req, post_at :
-    req, scheduled_message_id : req, }
+    ChatScheduleMessageResponse200 { req[channel "channel" read, message "message" read,
+    ok "ok" read, post_at "post_at" read, scheduled_message_id "scheduled_message_id"
+    read,] opt[] }
 }
 #[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200 {
@@ -3515,8 +3647,9 @@ pub struct ChatScheduleMessageResponse200Message {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatScheduleMessageResponse200Message { bot_id : req, bot_profile : opt, team : req,
-    text : req, type_ : req = "type", user : req, username : opt, }
+    ChatScheduleMessageResponse200Message { req[bot_id "bot_id" read, team "team" read,
+    text "text" read, type_ "type" read, user "user" read,] opt[bot_profile "bot_profile"
+    read_opt, username "username" read_opt,] }
 }
 #[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200Message {
@@ -3572,7 +3705,8 @@ pub struct ChatScheduleMessageError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatScheduleMessageError { callstack : opt, error : req, ok : req, }
+    ChatScheduleMessageError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3610,8 +3744,8 @@ pub struct ChatScheduledMessagesListResponse200 {
 }
 #[cfg(feature = "chat_scheduled_messages")]
 connector_runtime::__struct_de! {
-    ChatScheduledMessagesListResponse200 { ok : req, response_metadata : req,
-    scheduled_messages : req, }
+    ChatScheduledMessagesListResponse200 { req[ok "ok" read, response_metadata
+    "response_metadata" read, scheduled_messages "scheduled_messages" read,] opt[] }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200 {
@@ -3638,8 +3772,9 @@ pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
 }
 #[cfg(feature = "chat_scheduled_messages")]
 connector_runtime::__struct_de! {
-    ChatScheduledMessagesListResponse200ScheduledMessagesItem { channel_id : req,
-    date_created : req, id : req, post_at : req, text : opt, }
+    ChatScheduledMessagesListResponse200ScheduledMessagesItem { req[channel_id
+    "channel_id" read, date_created "date_created" read, id "id" read, post_at "post_at"
+    read,] opt[text "text" read_opt,] }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
@@ -3682,7 +3817,8 @@ pub struct ChatScheduledMessagesListError {
 }
 #[cfg(feature = "chat_scheduled_messages")]
 connector_runtime::__struct_de! {
-    ChatScheduledMessagesListError { callstack : opt, error : req, ok : req, }
+    ChatScheduledMessagesListError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "chat_scheduled_messages")]
 connector_runtime::__string_enum! {
@@ -3720,8 +3856,9 @@ pub struct ChatUnfurlBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatUnfurlBody { channel : req, ts : req, unfurls : opt, user_auth_message : opt,
-    user_auth_required : opt, user_auth_url : opt, }
+    ChatUnfurlBody { req[channel "channel" read, ts "ts" read,] opt[unfurls "unfurls"
+    read_opt, user_auth_message "user_auth_message" read_opt, user_auth_required
+    "user_auth_required" read_opt, user_auth_url "user_auth_url" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.unfurl success schema
@@ -3742,7 +3879,8 @@ pub struct ChatUnfurlError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatUnfurlError { callstack : opt, error : req, ok : req, }
+    ChatUnfurlError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3787,8 +3925,9 @@ pub struct ChatUpdateBody {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatUpdateBody { as_user : opt, attachments : opt, blocks : opt, channel : req,
-    link_names : opt, parse : opt, text : opt, ts : req, }
+    ChatUpdateBody { req[channel "channel" read, ts "ts" read,] opt[as_user "as_user"
+    read_opt, attachments "attachments" read_opt, blocks "blocks" read_opt, link_names
+    "link_names" read_opt, parse "parse" read_opt, text "text" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.update success schema
@@ -3806,8 +3945,8 @@ pub struct ChatUpdateResponse200 {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatUpdateResponse200 { channel : req, message : req, ok : req, text : req, ts : req,
-    }
+    ChatUpdateResponse200 { req[channel "channel" read, message "message" read, ok "ok"
+    read, text "text" read, ts "ts" read,] opt[] }
 }
 #[cfg(feature = "chat")]
 /// Message object
@@ -3819,7 +3958,8 @@ pub struct ChatUpdateResponse200Message {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatUpdateResponse200Message { attachments : opt, blocks : opt, text : req, }
+    ChatUpdateResponse200Message { req[text "text" read,] opt[attachments "attachments"
+    read_opt, blocks "blocks" read_opt,] }
 }
 #[cfg(feature = "chat")]
 /// chat.update error schema
@@ -3835,7 +3975,8 @@ pub struct ChatUpdateError {
 }
 #[cfg(feature = "chat")]
 connector_runtime::__struct_de! {
-    ChatUpdateError { callstack : opt, error : req, ok : req, }
+    ChatUpdateError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
@@ -3861,7 +4002,7 @@ pub struct ConversationsArchiveBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsArchiveBody { channel : opt, }
+    ConversationsArchiveBody { req[] opt[channel "channel" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.archive success schema
@@ -3884,8 +4025,8 @@ pub struct ConversationsArchiveError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsArchiveError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsArchiveError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3919,7 +4060,8 @@ pub struct ConversationsCloseResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsCloseResponse200 { already_closed : opt, no_op : opt, ok : req, }
+    ConversationsCloseResponse200 { req[ok "ok" read,] opt[already_closed
+    "already_closed" read_opt, no_op "no_op" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.close error schema
@@ -3937,8 +4079,8 @@ pub struct ConversationsCloseError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsCloseError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsCloseError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -3965,7 +4107,8 @@ pub struct ConversationsCreateBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsCreateBody { name : opt, is_private : opt, }
+    ConversationsCreateBody { req[] opt[name "name" read_opt, is_private "is_private"
+    read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.create success schema
@@ -3979,7 +4122,7 @@ pub struct ConversationsCreateResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsCreateResponse200 { channel : req, ok : req, }
+    ConversationsCreateResponse200 { req[channel "channel" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.create error schema
@@ -3998,8 +4141,9 @@ pub struct ConversationsCreateError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsCreateError { callstack : opt, detail : opt, error : req, needed : opt,
-    ok : req, provided : opt, }
+    ConversationsCreateError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, detail "detail" read_opt, needed "needed" read_opt, provided
+    "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4034,8 +4178,9 @@ pub struct ConversationsHistoryResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsHistoryResponse200 { channel_actions_count : req, channel_actions_ts :
-    req, has_more : req, messages : req, ok : req, pin_count : req, }
+    ConversationsHistoryResponse200 { req[channel_actions_count "channel_actions_count"
+    read, channel_actions_ts "channel_actions_ts" read, has_more "has_more" read,
+    messages "messages" read, ok "ok" read, pin_count "pin_count" read,] opt[] }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsHistoryResponse200 {
@@ -4072,8 +4217,8 @@ pub struct ConversationsHistoryError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsHistoryError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsHistoryError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4108,8 +4253,8 @@ pub struct ConversationsInfoError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsInfoError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsInfoError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4134,7 +4279,8 @@ pub struct ConversationsInviteBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsInviteBody { channel : opt, users : opt, }
+    ConversationsInviteBody { req[] opt[channel "channel" read_opt, users "users"
+    read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.invite error schema
@@ -4159,8 +4305,9 @@ pub struct ConversationsInviteError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsInviteError { callstack : opt, error : opt, errors : opt, needed : opt,
-    ok : req, provided : opt, }
+    ConversationsInviteError { req[ok "ok" read,] opt[callstack "callstack" read_opt,
+    error "error" read_opt, errors "errors" read_opt, needed "needed" read_opt, provided
+    "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsInviteError {
@@ -4210,7 +4357,8 @@ pub struct ConversationsInviteErrorErrorsItem {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsInviteErrorErrorsItem { error : req, ok : req, user : opt, }
+    ConversationsInviteErrorErrorsItem { req[error "error" read, ok "ok" read,] opt[user
+    "user" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsInviteErrorErrorsItem {
@@ -4247,8 +4395,8 @@ pub struct ConversationsJoinResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsJoinResponse200 { channel : req, ok : req, response_metadata : opt,
-    warning : opt, }
+    ConversationsJoinResponse200 { req[channel "channel" read, ok "ok" read,]
+    opt[response_metadata "response_metadata" read_opt, warning "warning" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200 {
@@ -4268,7 +4416,8 @@ pub struct ConversationsJoinResponse200ResponseMetadata {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsJoinResponse200ResponseMetadata { warnings : opt, }
+    ConversationsJoinResponse200ResponseMetadata { req[] opt[warnings "warnings"
+    read_opt,] }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200ResponseMetadata {
@@ -4301,8 +4450,8 @@ pub struct ConversationsJoinError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsJoinError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsJoinError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4332,7 +4481,8 @@ pub struct ConversationsKickBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsKickBody { channel : opt, user : opt, }
+    ConversationsKickBody { req[] opt[channel "channel" read_opt, user "user" read_opt,]
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.kick success schema
@@ -4355,8 +4505,8 @@ pub struct ConversationsKickError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsKickError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsKickError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4387,7 +4537,8 @@ pub struct ConversationsLeaveResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsLeaveResponse200 { not_in_channel : opt, ok : req, }
+    ConversationsLeaveResponse200 { req[ok "ok" read,] opt[not_in_channel
+    "not_in_channel" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.leave error schema
@@ -4405,8 +4556,8 @@ pub struct ConversationsLeaveError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsLeaveError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsLeaveError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4437,7 +4588,8 @@ pub struct ConversationsListResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsListResponse200 { channels : req, ok : req, response_metadata : opt, }
+    ConversationsListResponse200 { req[channels "channels" read, ok "ok" read,]
+    opt[response_metadata "response_metadata" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.list error schema
@@ -4455,8 +4607,8 @@ pub struct ConversationsListError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsListError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsListError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4480,7 +4632,8 @@ pub struct ConversationsMarkBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsMarkBody { channel : opt, ts : optn, }
+    ConversationsMarkBody { req[] opt[channel "channel" read_opt, ts "ts" read_opt_num,]
+    }
 }
 #[cfg(feature = "conversations")]
 /// conversations.mark success schema
@@ -4503,8 +4656,8 @@ pub struct ConversationsMarkError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsMarkError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsMarkError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4533,7 +4686,8 @@ pub struct ConversationsMembersResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsMembersResponse200 { members : req, ok : req, response_metadata : req, }
+    ConversationsMembersResponse200 { req[members "members" read, ok "ok" read,
+    response_metadata "response_metadata" read,] opt[] }
 }
 #[cfg(feature = "conversations")]
 impl ConversationsMembersResponse200 {
@@ -4565,7 +4719,8 @@ pub struct ConversationsMembersError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsMembersError { callstack : opt, error : req, ok : req, }
+    ConversationsMembersError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4594,7 +4749,8 @@ pub struct ConversationsOpenBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsOpenBody { channel : opt, users : opt, return_im : opt, }
+    ConversationsOpenBody { req[] opt[channel "channel" read_opt, users "users" read_opt,
+    return_im "return_im" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.open success schema
@@ -4610,8 +4766,8 @@ pub struct ConversationsOpenResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsOpenResponse200 { already_open : opt, channel : req, no_op : opt, ok :
-    req, }
+    ConversationsOpenResponse200 { req[channel "channel" read, ok "ok" read,]
+    opt[already_open "already_open" read_opt, no_op "no_op" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.open error schema
@@ -4627,7 +4783,8 @@ pub struct ConversationsOpenError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsOpenError { callstack : opt, error : req, ok : req, }
+    ConversationsOpenError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4657,7 +4814,8 @@ pub struct ConversationsRenameBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsRenameBody { channel : opt, name : opt, }
+    ConversationsRenameBody { req[] opt[channel "channel" read_opt, name "name"
+    read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.rename success schema
@@ -4680,8 +4838,8 @@ pub struct ConversationsRenameError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsRenameError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsRenameError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4712,7 +4870,8 @@ pub struct ConversationsRepliesResponse200 {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsRepliesResponse200 { has_more : opt, messages : req, ok : req, }
+    ConversationsRepliesResponse200 { req[messages "messages" read, ok "ok" read,]
+    opt[has_more "has_more" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.replies error schema
@@ -4730,8 +4889,8 @@ pub struct ConversationsRepliesError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsRepliesError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsRepliesError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4757,7 +4916,8 @@ pub struct ConversationsSetPurposeBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsSetPurposeBody { channel : opt, purpose : opt, }
+    ConversationsSetPurposeBody { req[] opt[channel "channel" read_opt, purpose "purpose"
+    read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.setPurpose success schema
@@ -4780,8 +4940,8 @@ pub struct ConversationsSetPurposeError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsSetPurposeError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsSetPurposeError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4809,7 +4969,8 @@ pub struct ConversationsSetTopicBody {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsSetTopicBody { channel : opt, topic : opt, }
+    ConversationsSetTopicBody { req[] opt[channel "channel" read_opt, topic "topic"
+    read_opt,] }
 }
 #[cfg(feature = "conversations")]
 /// conversations.setTopic success schema
@@ -4844,8 +5005,8 @@ pub struct ConversationsUnarchiveError {
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__struct_de! {
-    ConversationsUnarchiveError { callstack : opt, error : req, needed : opt, ok : req,
-    provided : opt, }
+    ConversationsUnarchiveError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt, needed "needed" read_opt, provided "provided" read_opt,] }
 }
 #[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
@@ -4882,7 +5043,8 @@ pub struct DialogOpenError {
 }
 #[cfg(feature = "dialog")]
 connector_runtime::__struct_de! {
-    DialogOpenError { callstack : opt, error : req, ok : req, }
+    DialogOpenError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "dialog")]
 connector_runtime::__string_enum! {
@@ -4920,7 +5082,8 @@ pub struct DndEndDndError {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndEndDndError { callstack : opt, error : req, ok : req, }
+    DndEndDndError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -4950,8 +5113,9 @@ pub struct DndEndSnoozeResponse200 {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndEndSnoozeResponse200 { dnd_enabled : req, next_dnd_end_ts : req, next_dnd_start_ts
-    : req, ok : req, snooze_enabled : req, }
+    DndEndSnoozeResponse200 { req[dnd_enabled "dnd_enabled" read, next_dnd_end_ts
+    "next_dnd_end_ts" read, next_dnd_start_ts "next_dnd_start_ts" read, ok "ok" read,
+    snooze_enabled "snooze_enabled" read,] opt[] }
 }
 #[cfg(feature = "dnd")]
 /// dnd.endSnooze error schema
@@ -4967,7 +5131,8 @@ pub struct DndEndSnoozeError {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndEndSnoozeError { callstack : opt, error : req, ok : req, }
+    DndEndSnoozeError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -5000,8 +5165,10 @@ pub struct DndInfoResponse200 {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndInfoResponse200 { dnd_enabled : req, next_dnd_end_ts : req, next_dnd_start_ts :
-    req, ok : req, snooze_enabled : opt, snooze_endtime : opt, snooze_remaining : opt, }
+    DndInfoResponse200 { req[dnd_enabled "dnd_enabled" read, next_dnd_end_ts
+    "next_dnd_end_ts" read, next_dnd_start_ts "next_dnd_start_ts" read, ok "ok" read,]
+    opt[snooze_enabled "snooze_enabled" read_opt, snooze_endtime "snooze_endtime"
+    read_opt, snooze_remaining "snooze_remaining" read_opt,] }
 }
 #[cfg(feature = "dnd")]
 /// dnd.info error schema
@@ -5017,7 +5184,8 @@ pub struct DndInfoError {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndInfoError { callstack : opt, error : req, ok : req, }
+    DndInfoError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -5042,7 +5210,7 @@ pub struct DndSetSnoozeBody {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndSetSnoozeBody { token : req, num_minutes : req, }
+    DndSetSnoozeBody { req[token "token" read, num_minutes "num_minutes" read,] opt[] }
 }
 #[cfg(feature = "dnd")]
 /// dnd.setSnooze schema
@@ -5058,8 +5226,9 @@ pub struct DndSetSnoozeResponse200 {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndSetSnoozeResponse200 { ok : req, snooze_enabled : req, snooze_endtime : req,
-    snooze_remaining : req, }
+    DndSetSnoozeResponse200 { req[ok "ok" read, snooze_enabled "snooze_enabled" read,
+    snooze_endtime "snooze_endtime" read, snooze_remaining "snooze_remaining" read,]
+    opt[] }
 }
 #[cfg(feature = "dnd")]
 /// dnd.setSnooze error schema
@@ -5075,7 +5244,8 @@ pub struct DndSetSnoozeError {
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__struct_de! {
-    DndSetSnoozeError { callstack : opt, error : req, ok : req, }
+    DndSetSnoozeError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
@@ -5102,7 +5272,7 @@ pub struct FilesCommentsDeleteBody {
 }
 #[cfg(feature = "files_comments")]
 connector_runtime::__struct_de! {
-    FilesCommentsDeleteBody { file : opt, id : opt, }
+    FilesCommentsDeleteBody { req[] opt[file "file" read_opt, id "id" read_opt,] }
 }
 #[cfg(feature = "files_comments")]
 /// files.comments.delete schema
@@ -5123,7 +5293,8 @@ pub struct FilesCommentsDeleteError {
 }
 #[cfg(feature = "files_comments")]
 connector_runtime::__struct_de! {
-    FilesCommentsDeleteError { callstack : opt, error : req, ok : req, }
+    FilesCommentsDeleteError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "files_comments")]
 connector_runtime::__string_enum! {
@@ -5145,7 +5316,7 @@ pub struct FilesDeleteBody {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesDeleteBody { file : opt, }
+    FilesDeleteBody { req[] opt[file "file" read_opt,] }
 }
 #[cfg(feature = "files")]
 /// files.delete schema
@@ -5166,7 +5337,8 @@ pub struct FilesDeleteError {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesDeleteError { callstack : opt, error : req, ok : req, }
+    FilesDeleteError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5201,8 +5373,9 @@ pub struct FilesInfoResponse200 {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesInfoResponse200 { comments : req, content_html : opt, editor : opt, file : req,
-    ok : req, paging : opt, response_metadata : opt, }
+    FilesInfoResponse200 { req[comments "comments" read, file "file" read, ok "ok" read,]
+    opt[content_html "content_html" read_opt, editor "editor" read_opt, paging "paging"
+    read_opt, response_metadata "response_metadata" read_opt,] }
 }
 #[cfg(feature = "files")]
 impl FilesInfoResponse200 {
@@ -5238,7 +5411,8 @@ pub struct FilesInfoError {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesInfoError { callstack : opt, error : req, ok : req, }
+    FilesInfoError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5266,7 +5440,8 @@ pub struct FilesListResponse200 {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesListResponse200 { files : req, ok : req, paging : req, }
+    FilesListResponse200 { req[files "files" read, ok "ok" read, paging "paging" read,]
+    opt[] }
 }
 #[cfg(feature = "files")]
 impl FilesListResponse200 {
@@ -5296,7 +5471,8 @@ pub struct FilesListError {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesListError { callstack : opt, error : req, ok : req, }
+    FilesListError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5337,8 +5513,10 @@ pub struct FilesRemoteAddBody {
 }
 #[cfg(feature = "files_remote")]
 connector_runtime::__struct_de! {
-    FilesRemoteAddBody { token : opt, external_id : opt, title : opt, filetype : opt,
-    external_url : opt, preview_image : opt, indexable_file_contents : opt, }
+    FilesRemoteAddBody { req[] opt[token "token" read_opt, external_id "external_id"
+    read_opt, title "title" read_opt, filetype "filetype" read_opt, external_url
+    "external_url" read_opt, preview_image "preview_image" read_opt,
+    indexable_file_contents "indexable_file_contents" read_opt,] }
 }
 #[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5355,7 +5533,8 @@ pub struct FilesRemoteRemoveBody {
 }
 #[cfg(feature = "files_remote")]
 connector_runtime::__struct_de! {
-    FilesRemoteRemoveBody { token : opt, file : opt, external_id : opt, }
+    FilesRemoteRemoveBody { req[] opt[token "token" read_opt, file "file" read_opt,
+    external_id "external_id" read_opt,] }
 }
 #[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -5387,9 +5566,10 @@ pub struct FilesRemoteUpdateBody {
 }
 #[cfg(feature = "files_remote")]
 connector_runtime::__struct_de! {
-    FilesRemoteUpdateBody { token : opt, file : opt, external_id : opt, title : opt,
-    filetype : opt, external_url : opt, preview_image : opt, indexable_file_contents :
-    opt, }
+    FilesRemoteUpdateBody { req[] opt[token "token" read_opt, file "file" read_opt,
+    external_id "external_id" read_opt, title "title" read_opt, filetype "filetype"
+    read_opt, external_url "external_url" read_opt, preview_image "preview_image"
+    read_opt, indexable_file_contents "indexable_file_contents" read_opt,] }
 }
 #[cfg(feature = "files")]
 pub type FilesRevokePublicUrlBody = FilesDeleteBody;
@@ -5406,7 +5586,7 @@ pub struct FilesRevokePublicUrlResponse200 {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesRevokePublicUrlResponse200 { file : req, ok : req, }
+    FilesRevokePublicUrlResponse200 { req[file "file" read, ok "ok" read,] opt[] }
 }
 #[cfg(feature = "files")]
 impl FilesRevokePublicUrlResponse200 {
@@ -5433,7 +5613,8 @@ pub struct FilesRevokePublicUrlError {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesRevokePublicUrlError { callstack : opt, error : req, ok : req, }
+    FilesRevokePublicUrlError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5470,7 +5651,8 @@ pub struct FilesSharedPublicUrlError {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesSharedPublicUrlError { callstack : opt, error : req, ok : req, }
+    FilesSharedPublicUrlError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5519,8 +5701,10 @@ pub struct FilesUploadBody {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesUploadBody { token : opt, file : opt, content : opt, filetype : opt, filename :
-    opt, title : opt, initial_comment : opt, channels : opt, thread_ts : optn, }
+    FilesUploadBody { req[] opt[token "token" read_opt, file "file" read_opt, content
+    "content" read_opt, filetype "filetype" read_opt, filename "filename" read_opt, title
+    "title" read_opt, initial_comment "initial_comment" read_opt, channels "channels"
+    read_opt, thread_ts "thread_ts" read_opt_num,] }
 }
 #[cfg(feature = "files")]
 /// files.upload schema
@@ -5541,7 +5725,8 @@ pub struct FilesUploadError {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    FilesUploadError { callstack : opt, error : req, ok : req, }
+    FilesUploadError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -5578,8 +5763,9 @@ pub struct MigrationExchangeResponse200 {
 }
 #[cfg(feature = "migration")]
 connector_runtime::__struct_de! {
-    MigrationExchangeResponse200 { enterprise_id : req, invalid_user_ids : opt, ok : req,
-    team_id : req, user_id_map : opt, ..additional_properties }
+    MigrationExchangeResponse200 { req[enterprise_id "enterprise_id" read, ok "ok" read,
+    team_id "team_id" read,] opt[invalid_user_ids "invalid_user_ids" read_opt,
+    user_id_map "user_id_map" read_opt,]..additional_properties }
 }
 #[cfg(feature = "migration")]
 impl MigrationExchangeResponse200 {
@@ -5612,7 +5798,8 @@ pub struct MigrationExchangeError {
 }
 #[cfg(feature = "migration")]
 connector_runtime::__struct_de! {
-    MigrationExchangeError { callstack : opt, error : req, ok : req, }
+    MigrationExchangeError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "migration")]
 connector_runtime::__string_enum! {
@@ -5638,7 +5825,7 @@ pub struct PinsAddBody {
 }
 #[cfg(feature = "pins")]
 connector_runtime::__struct_de! {
-    PinsAddBody { channel : req, timestamp : opt, }
+    PinsAddBody { req[channel "channel" read,] opt[timestamp "timestamp" read_opt,] }
 }
 #[cfg(feature = "pins")]
 /// pins.add schema
@@ -5659,7 +5846,8 @@ pub struct PinsAddError {
 }
 #[cfg(feature = "pins")]
 connector_runtime::__struct_de! {
-    PinsAddError { callstack : opt, error : req, ok : req, }
+    PinsAddError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -5689,7 +5877,8 @@ pub struct PinsListError {
 }
 #[cfg(feature = "pins")]
 connector_runtime::__struct_de! {
-    PinsListError { callstack : opt, error : req, ok : req, }
+    PinsListError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -5723,7 +5912,8 @@ pub struct PinsRemoveError {
 }
 #[cfg(feature = "pins")]
 connector_runtime::__struct_de! {
-    PinsRemoveError { callstack : opt, error : req, ok : req, }
+    PinsRemoveError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
@@ -5751,7 +5941,8 @@ pub struct ReactionsAddBody {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionsAddBody { channel : req, name : req, timestamp : req, }
+    ReactionsAddBody { req[channel "channel" read, name "name" read, timestamp
+    "timestamp" read,] opt[] }
 }
 #[cfg(feature = "reactions")]
 /// reactions.add schema
@@ -5772,7 +5963,8 @@ pub struct ReactionsAddError {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionsAddError { callstack : opt, error : req, ok : req, }
+    ReactionsAddError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5802,7 +5994,8 @@ pub struct ReactionsGetError {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionsGetError { callstack : opt, error : req, ok : req, }
+    ReactionsGetError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5831,8 +6024,8 @@ pub struct ReactionsListResponse200 {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionsListResponse200 { items : req, ok : req, paging : opt, response_metadata :
-    opt, }
+    ReactionsListResponse200 { req[items "items" read, ok "ok" read,] opt[paging "paging"
+    read_opt, response_metadata "response_metadata" read_opt,] }
 }
 #[cfg(feature = "reactions")]
 /// reactions.list error schema
@@ -5848,7 +6041,8 @@ pub struct ReactionsListError {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionsListError { callstack : opt, error : req, ok : req, }
+    ReactionsListError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5882,8 +6076,9 @@ pub struct ReactionsRemoveBody {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionsRemoveBody { name : req, file : opt, file_comment : opt, channel : opt,
-    timestamp : opt, }
+    ReactionsRemoveBody { req[name "name" read,] opt[file "file" read_opt, file_comment
+    "file_comment" read_opt, channel "channel" read_opt, timestamp "timestamp" read_opt,]
+    }
 }
 #[cfg(feature = "reactions")]
 /// reactions.remove schema
@@ -5904,7 +6099,8 @@ pub struct ReactionsRemoveError {
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__struct_de! {
-    ReactionsRemoveError { callstack : opt, error : req, ok : req, }
+    ReactionsRemoveError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
@@ -5933,7 +6129,8 @@ pub struct RemindersAddBody {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    RemindersAddBody { text : req, time : req, user : opt, }
+    RemindersAddBody { req[text "text" read, time "time" read,] opt[user "user"
+    read_opt,] }
 }
 #[cfg(feature = "reminders")]
 /// reminders.add schema
@@ -5947,7 +6144,7 @@ pub struct RemindersAddResponse200 {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    RemindersAddResponse200 { ok : req, reminder : req, }
+    RemindersAddResponse200 { req[ok "ok" read, reminder "reminder" read,] opt[] }
 }
 #[cfg(feature = "reminders")]
 impl RemindersAddResponse200 {
@@ -5974,7 +6171,8 @@ pub struct RemindersAddError {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    RemindersAddError { callstack : opt, error : req, ok : req, }
+    RemindersAddError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -6001,7 +6199,7 @@ pub struct RemindersCompleteBody {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    RemindersCompleteBody { reminder : opt, }
+    RemindersCompleteBody { req[] opt[reminder "reminder" read_opt,] }
 }
 #[cfg(feature = "reminders")]
 /// reminders.complete schema
@@ -6022,7 +6220,8 @@ pub struct RemindersCompleteError {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    RemindersCompleteError { callstack : opt, error : req, ok : req, }
+    RemindersCompleteError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -6059,7 +6258,8 @@ pub struct RemindersDeleteError {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    RemindersDeleteError { callstack : opt, error : req, ok : req, }
+    RemindersDeleteError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
@@ -6096,7 +6296,7 @@ pub struct RemindersListResponse200 {
 }
 #[cfg(feature = "reminders")]
 connector_runtime::__struct_de! {
-    RemindersListResponse200 { ok : req, reminders : req, }
+    RemindersListResponse200 { req[ok "ok" read, reminders "reminders" read,] opt[] }
 }
 #[cfg(feature = "reminders")]
 impl RemindersListResponse200 {
@@ -6130,7 +6330,8 @@ pub struct RtmConnectResponse200 {
 }
 #[cfg(feature = "rtm")]
 connector_runtime::__struct_de! {
-    RtmConnectResponse200 { ok : req, self_ : req = "self", team : req, url : req, }
+    RtmConnectResponse200 { req[ok "ok" read, self_ "self" read, team "team" read, url
+    "url" read,] opt[] }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200 {
@@ -6156,7 +6357,7 @@ pub struct RtmConnectResponse200Self {
 }
 #[cfg(feature = "rtm")]
 connector_runtime::__struct_de! {
-    RtmConnectResponse200Self { id : req, name : req, }
+    RtmConnectResponse200Self { req[id "id" read, name "name" read,] opt[] }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200Self {
@@ -6185,7 +6386,8 @@ pub struct RtmConnectResponse200Team {
 }
 #[cfg(feature = "rtm")]
 connector_runtime::__struct_de! {
-    RtmConnectResponse200Team { domain : req, id : req, name : req, }
+    RtmConnectResponse200Team { req[domain "domain" read, id "id" read, name "name"
+    read,] opt[] }
 }
 #[cfg(feature = "rtm")]
 impl RtmConnectResponse200Team {
@@ -6218,7 +6420,8 @@ pub struct RtmConnectError {
 }
 #[cfg(any(feature = "rtm", feature = "team"))]
 connector_runtime::__struct_de! {
-    RtmConnectError { callstack : opt, error : req, ok : req, }
+    RtmConnectError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(any(feature = "rtm", feature = "team"))]
 connector_runtime::__string_enum! {
@@ -6250,7 +6453,8 @@ pub struct StarsAddBody {
 }
 #[cfg(feature = "stars")]
 connector_runtime::__struct_de! {
-    StarsAddBody { channel : opt, file : opt, file_comment : opt, timestamp : opt, }
+    StarsAddBody { req[] opt[channel "channel" read_opt, file "file" read_opt,
+    file_comment "file_comment" read_opt, timestamp "timestamp" read_opt,] }
 }
 #[cfg(feature = "stars")]
 /// stars.add schema
@@ -6271,7 +6475,8 @@ pub struct StarsAddError {
 }
 #[cfg(feature = "stars")]
 connector_runtime::__struct_de! {
-    StarsAddError { callstack : opt, error : req, ok : req, }
+    StarsAddError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
@@ -6303,7 +6508,8 @@ pub struct StarsListResponse200 {
 }
 #[cfg(feature = "stars")]
 connector_runtime::__struct_de! {
-    StarsListResponse200 { items : req, ok : req, paging : opt, }
+    StarsListResponse200 { req[items "items" read, ok "ok" read,] opt[paging "paging"
+    read_opt,] }
 }
 #[cfg(feature = "stars")]
 /// stars.list error schema
@@ -6331,7 +6537,8 @@ pub struct StarsRemoveError {
 }
 #[cfg(feature = "stars")]
 connector_runtime::__struct_de! {
-    StarsRemoveError { callstack : opt, error : req, ok : req, }
+    StarsRemoveError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
@@ -6363,7 +6570,8 @@ pub struct TeamAccessLogsResponse200 {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    TeamAccessLogsResponse200 { logins : req, ok : req, paging : req, }
+    TeamAccessLogsResponse200 { req[logins "logins" read, ok "ok" read, paging "paging"
+    read,] opt[] }
 }
 #[cfg(feature = "team")]
 impl TeamAccessLogsResponse200 {
@@ -6401,9 +6609,10 @@ pub struct TeamAccessLogsResponse200LoginsItem {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    TeamAccessLogsResponse200LoginsItem { count : req, country : opt, date_first : req,
-    date_last : req, ip : opt, isp : opt, region : opt, user_agent : req, user_id : req,
-    username : req, }
+    TeamAccessLogsResponse200LoginsItem { req[count "count" read, date_first "date_first"
+    read, date_last "date_last" read, user_agent "user_agent" read, user_id "user_id"
+    read, username "username" read,] opt[country "country" read_opt, ip "ip" read_opt,
+    isp "isp" read_opt, region "region" read_opt,] }
 }
 #[cfg(feature = "team")]
 impl TeamAccessLogsResponse200LoginsItem {
@@ -6436,7 +6645,8 @@ pub struct TeamAccessLogsError {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    TeamAccessLogsError { callstack : opt, error : req, ok : req, }
+    TeamAccessLogsError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "team")]
 connector_runtime::__string_enum! {
@@ -6464,7 +6674,7 @@ pub struct TeamInfoResponse200 {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    TeamInfoResponse200 { ok : req, team : req, }
+    TeamInfoResponse200 { req[ok "ok" read, team "team" read,] opt[] }
 }
 #[cfg(feature = "team")]
 impl TeamInfoResponse200 {
@@ -6496,7 +6706,8 @@ pub struct TeamIntegrationLogsResponse200 {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    TeamIntegrationLogsResponse200 { logs : req, ok : req, paging : req, }
+    TeamIntegrationLogsResponse200 { req[logs "logs" read, ok "ok" read, paging "paging"
+    read,] opt[] }
 }
 #[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200 {
@@ -6538,9 +6749,11 @@ pub struct TeamIntegrationLogsResponse200LogsItem {
 }
 #[cfg(feature = "team")]
 connector_runtime::__struct_de! {
-    TeamIntegrationLogsResponse200LogsItem { admin_app_id : opt, app_id : req, app_type :
-    req, change_type : req, channel : opt, date : req, scope : req, service_id : opt,
-    service_type : opt, user_id : req, user_name : req, }
+    TeamIntegrationLogsResponse200LogsItem { req[app_id "app_id" read, app_type
+    "app_type" read, change_type "change_type" read, date "date" read, scope "scope"
+    read, user_id "user_id" read, user_name "user_name" read,] opt[admin_app_id
+    "admin_app_id" read_opt, channel "channel" read_opt, service_id "service_id"
+    read_opt, service_type "service_type" read_opt,] }
 }
 #[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200LogsItem {
@@ -6604,7 +6817,7 @@ pub struct TeamProfileGetResponse200 {
 }
 #[cfg(feature = "team_profile")]
 connector_runtime::__struct_de! {
-    TeamProfileGetResponse200 { ok : req, profile : req, }
+    TeamProfileGetResponse200 { req[ok "ok" read, profile "profile" read,] opt[] }
 }
 #[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200 {
@@ -6624,7 +6837,7 @@ pub struct TeamProfileGetResponse200Profile {
 }
 #[cfg(feature = "team_profile")]
 connector_runtime::__struct_de! {
-    TeamProfileGetResponse200Profile { fields : req, }
+    TeamProfileGetResponse200Profile { req[fields "fields" read,] opt[] }
 }
 #[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200Profile {
@@ -6653,7 +6866,8 @@ pub struct TeamProfileGetError {
 }
 #[cfg(feature = "team_profile")]
 connector_runtime::__struct_de! {
-    TeamProfileGetError { callstack : opt, error : req, ok : req, }
+    TeamProfileGetError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "team_profile")]
 connector_runtime::__string_enum! {
@@ -6686,8 +6900,9 @@ pub struct UsergroupsCreateBody {
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__struct_de! {
-    UsergroupsCreateBody { channels : opt, description : opt, handle : opt, include_count
-    : opt, name : req, }
+    UsergroupsCreateBody { req[name "name" read,] opt[channels "channels" read_opt,
+    description "description" read_opt, handle "handle" read_opt, include_count
+    "include_count" read_opt,] }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 /// usergroups.create schema
@@ -6702,7 +6917,7 @@ pub struct UsergroupsCreateResponse200 {
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__struct_de! {
-    UsergroupsCreateResponse200 { ok : req, usergroup : req, }
+    UsergroupsCreateResponse200 { req[ok "ok" read, usergroup "usergroup" read,] opt[] }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 impl UsergroupsCreateResponse200 {
@@ -6729,7 +6944,8 @@ pub struct UsergroupsCreateError {
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__struct_de! {
-    UsergroupsCreateError { callstack : opt, error : req, ok : req, }
+    UsergroupsCreateError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__string_enum! {
@@ -6756,7 +6972,8 @@ pub struct UsergroupsDisableBody {
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__struct_de! {
-    UsergroupsDisableBody { include_count : opt, usergroup : req, }
+    UsergroupsDisableBody { req[usergroup "usergroup" read,] opt[include_count
+    "include_count" read_opt,] }
 }
 #[cfg(feature = "usergroups")]
 /// usergroups.disable schema
@@ -6789,7 +7006,8 @@ pub struct UsergroupsEnableError {
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__struct_de! {
-    UsergroupsEnableError { callstack : opt, error : req, ok : req, }
+    UsergroupsEnableError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
@@ -6817,7 +7035,7 @@ pub struct UsergroupsListResponse200 {
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__struct_de! {
-    UsergroupsListResponse200 { ok : req, usergroups : req, }
+    UsergroupsListResponse200 { req[ok "ok" read, usergroups "usergroups" read,] opt[] }
 }
 #[cfg(feature = "usergroups")]
 impl UsergroupsListResponse200 {
@@ -6860,8 +7078,9 @@ pub struct UsergroupsUpdateBody {
 }
 #[cfg(feature = "usergroups")]
 connector_runtime::__struct_de! {
-    UsergroupsUpdateBody { handle : opt, description : opt, channels : opt, include_count
-    : opt, usergroup : req, name : opt, }
+    UsergroupsUpdateBody { req[usergroup "usergroup" read,] opt[handle "handle" read_opt,
+    description "description" read_opt, channels "channels" read_opt, include_count
+    "include_count" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "usergroups")]
 /// usergroups.update schema
@@ -6882,7 +7101,8 @@ pub struct UsergroupsUpdateError {
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__struct_de! {
-    UsergroupsUpdateError { callstack : opt, error : req, ok : req, }
+    UsergroupsUpdateError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(any(feature = "usergroups", feature = "usergroups_users"))]
 connector_runtime::__string_enum! {
@@ -6910,7 +7130,7 @@ pub struct UsergroupsUsersListResponse200 {
 }
 #[cfg(feature = "usergroups_users")]
 connector_runtime::__struct_de! {
-    UsergroupsUsersListResponse200 { ok : req, users : req, }
+    UsergroupsUsersListResponse200 { req[ok "ok" read, users "users" read,] opt[] }
 }
 #[cfg(feature = "usergroups_users")]
 /// usergroups.users.list error schema
@@ -6930,7 +7150,8 @@ pub struct UsergroupsUsersUpdateBody {
 }
 #[cfg(feature = "usergroups_users")]
 connector_runtime::__struct_de! {
-    UsergroupsUsersUpdateBody { include_count : opt, usergroup : req, users : req, }
+    UsergroupsUsersUpdateBody { req[usergroup "usergroup" read, users "users" read,]
+    opt[include_count "include_count" read_opt,] }
 }
 #[cfg(feature = "usergroups_users")]
 /// usergroups.users.update schema
@@ -6957,8 +7178,8 @@ pub struct UsersConversationsResponse200 {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersConversationsResponse200 { channels : req, ok : req, response_metadata : opt,
-    ..additional_properties }
+    UsersConversationsResponse200 { req[channels "channels" read, ok "ok" read,]
+    opt[response_metadata "response_metadata" read_opt,]..additional_properties }
 }
 #[cfg(feature = "users")]
 /// users.conversations error schema
@@ -6974,7 +7195,8 @@ pub struct UsersConversationsError {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersConversationsError { callstack : opt, error : req, ok : req, }
+    UsersConversationsError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -6998,7 +7220,7 @@ pub struct UsersDeletePhotoBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersDeletePhotoBody { token : req, }
+    UsersDeletePhotoBody { req[token "token" read,] opt[] }
 }
 #[cfg(feature = "users")]
 /// users.deletePhoto schema
@@ -7029,9 +7251,10 @@ pub struct UsersGetPresenceResponse200 {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersGetPresenceResponse200 { auto_away : opt, connection_count : opt, last_activity
-    : opt, manual_away : opt, ok : req, online : opt, presence : req,
-    ..additional_properties }
+    UsersGetPresenceResponse200 { req[ok "ok" read, presence "presence" read,]
+    opt[auto_away "auto_away" read_opt, connection_count "connection_count" read_opt,
+    last_activity "last_activity" read_opt, manual_away "manual_away" read_opt, online
+    "online" read_opt,]..additional_properties }
 }
 #[cfg(feature = "users")]
 /// users.counts error schema
@@ -7057,7 +7280,8 @@ pub struct UsersInfoResponse200 {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersInfoResponse200 { ok : req, user : req, ..additional_properties }
+    UsersInfoResponse200 { req[ok "ok" read, user "user" read,] opt[]
+    ..additional_properties }
 }
 #[cfg(feature = "users")]
 /// users.info error schema
@@ -7072,7 +7296,8 @@ pub struct UsersInfoError {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersInfoError { callstack : opt, error : req, ok : req, }
+    UsersInfoError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -7099,8 +7324,8 @@ pub struct UsersListResponse200 {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersListResponse200 { cache_ts : req, members : req, ok : req, response_metadata :
-    opt, }
+    UsersListResponse200 { req[cache_ts "cache_ts" read, members "members" read, ok "ok"
+    read,] opt[response_metadata "response_metadata" read_opt,] }
 }
 #[cfg(feature = "users")]
 impl UsersListResponse200 {
@@ -7127,7 +7352,8 @@ pub struct UsersListError {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersListError { callstack : opt, error : req, ok : req, }
+    UsersListError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -7160,7 +7386,8 @@ pub struct UsersLookupByEmailError {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersLookupByEmailError { callstack : opt, error : req, ok : req, }
+    UsersLookupByEmailError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -7188,7 +7415,7 @@ pub struct UsersProfileGetResponse200 {
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__struct_de! {
-    UsersProfileGetResponse200 { ok : req, profile : req, }
+    UsersProfileGetResponse200 { req[ok "ok" read, profile "profile" read,] opt[] }
 }
 #[cfg(feature = "users_profile")]
 impl UsersProfileGetResponse200 {
@@ -7215,7 +7442,8 @@ pub struct UsersProfileGetError {
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__struct_de! {
-    UsersProfileGetError { callstack : opt, error : req, ok : req, }
+    UsersProfileGetError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
@@ -7248,7 +7476,8 @@ pub struct UsersProfileSetBody {
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__struct_de! {
-    UsersProfileSetBody { name : opt, profile : opt, user : opt, value : opt, }
+    UsersProfileSetBody { req[] opt[name "name" read_opt, profile "profile" read_opt,
+    user "user" read_opt, value "value" read_opt,] }
 }
 #[cfg(feature = "users_profile")]
 /// users.profile.set schema
@@ -7265,8 +7494,8 @@ pub struct UsersProfileSetResponse200 {
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__struct_de! {
-    UsersProfileSetResponse200 { email_pending : opt, ok : req, profile : req, username :
-    req, }
+    UsersProfileSetResponse200 { req[ok "ok" read, profile "profile" read, username
+    "username" read,] opt[email_pending "email_pending" read_opt,] }
 }
 #[cfg(feature = "users_profile")]
 impl UsersProfileSetResponse200 {
@@ -7293,7 +7522,8 @@ pub struct UsersProfileSetError {
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__struct_de! {
-    UsersProfileSetError { callstack : opt, error : req, ok : req, }
+    UsersProfileSetError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
@@ -7329,7 +7559,8 @@ pub struct UsersSetActiveError {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersSetActiveError { callstack : opt, error : req, ok : req, }
+    UsersSetActiveError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -7363,8 +7594,8 @@ pub struct UsersSetPhotoBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersSetPhotoBody { token : req, crop_w : opt, crop_x : opt, crop_y : opt, image :
-    opt, }
+    UsersSetPhotoBody { req[token "token" read,] opt[crop_w "crop_w" read_opt, crop_x
+    "crop_x" read_opt, crop_y "crop_y" read_opt, image "image" read_opt,] }
 }
 #[cfg(feature = "users")]
 /// users.setPhoto schema
@@ -7378,7 +7609,7 @@ pub struct UsersSetPhotoResponse200 {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersSetPhotoResponse200 { ok : req, profile : req, }
+    UsersSetPhotoResponse200 { req[ok "ok" read, profile "profile" read,] opt[] }
 }
 #[cfg(feature = "users")]
 impl UsersSetPhotoResponse200 {
@@ -7406,9 +7637,10 @@ pub struct UsersSetPhotoResponse200Profile {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersSetPhotoResponse200Profile { avatar_hash : req, image_1024 : req, image_192 :
-    req, image_24 : req, image_32 : req, image_48 : req, image_512 : req, image_72 : req,
-    image_original : req, }
+    UsersSetPhotoResponse200Profile { req[avatar_hash "avatar_hash" read, image_1024
+    "image_1024" read, image_192 "image_192" read, image_24 "image_24" read, image_32
+    "image_32" read, image_48 "image_48" read, image_512 "image_512" read, image_72
+    "image_72" read, image_original "image_original" read,] opt[] }
 }
 #[cfg(feature = "users")]
 impl UsersSetPhotoResponse200Profile {
@@ -7447,8 +7679,9 @@ pub struct UsersSetPhotoError {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersSetPhotoError { callstack : opt, debug_step : opt, dims : opt, error : req, ok :
-    req, time_ident : opt, }
+    UsersSetPhotoError { req[error "error" read, ok "ok" read,] opt[callstack "callstack"
+    read_opt, debug_step "debug_step" read_opt, dims "dims" read_opt, time_ident
+    "time_ident" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {
@@ -7472,7 +7705,7 @@ pub struct UsersSetPresenceBody {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersSetPresenceBody { presence : req, }
+    UsersSetPresenceBody { req[presence "presence" read,] opt[] }
 }
 #[cfg(feature = "users")]
 /// users.setPresence schema
@@ -7493,7 +7726,8 @@ pub struct UsersSetPresenceError {
 }
 #[cfg(feature = "users")]
 connector_runtime::__struct_de! {
-    UsersSetPresenceError { callstack : opt, error : req, ok : req, }
+    UsersSetPresenceError { req[error "error" read, ok "ok" read,] opt[callstack
+    "callstack" read_opt,] }
 }
 #[cfg(feature = "users")]
 connector_runtime::__string_enum! {

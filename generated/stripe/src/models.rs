@@ -72,12 +72,17 @@ pub struct Account {
     pub type_: Option<super::models::AccountType>,
 }
 connector_runtime::__struct_de! {
-    Account { business_profile : opt, business_type : opt, capabilities : opt,
-    charges_enabled : opt, company : opt, controller : opt, country : opt, created : opt,
-    default_currency : opt, details_submitted : opt, email : opt, external_accounts :
-    opt, future_requirements : opt, id : req, individual : opt, metadata : opt, object :
-    req, payouts_enabled : opt, requirements : opt, settings : opt, tos_acceptance : opt,
-    type_ : opt = "type", }
+    Account { req[id "id" read, object "object" read,] opt[business_profile
+    "business_profile" read_opt, business_type "business_type" read_opt, capabilities
+    "capabilities" read_opt, charges_enabled "charges_enabled" read_opt, company
+    "company" read_opt, controller "controller" read_opt, country "country" read_opt,
+    created "created" read_opt, default_currency "default_currency" read_opt,
+    details_submitted "details_submitted" read_opt, email "email" read_opt,
+    external_accounts "external_accounts" read_opt, future_requirements
+    "future_requirements" read_opt, individual "individual" read_opt, metadata "metadata"
+    read_opt, payouts_enabled "payouts_enabled" read_opt, requirements "requirements"
+    read_opt, settings "settings" read_opt, tos_acceptance "tos_acceptance" read_opt,
+    type_ "type" read_opt,] }
 }
 impl Account {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -143,9 +148,10 @@ pub struct AccountBusinessProfile {
     pub url: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountBusinessProfile { mcc : opt, name : opt, product_description : opt,
-    support_address : opt, support_email : opt, support_phone : opt, support_url : opt,
-    url : opt, }
+    AccountBusinessProfile { req[] opt[mcc "mcc" read_opt, name "name" read_opt,
+    product_description "product_description" read_opt, support_address "support_address"
+    read_opt, support_email "support_email" read_opt, support_phone "support_phone"
+    read_opt, support_url "support_url" read_opt, url "url" read_opt,] }
 }
 impl AccountBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -214,8 +220,9 @@ pub struct Address {
     pub state: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Address { city : opt, country : opt, line1 : opt, line2 : opt, postal_code : opt,
-    state : opt, }
+    Address { req[] opt[city "city" read_opt, country "country" read_opt, line1 "line1"
+    read_opt, line2 "line2" read_opt, postal_code "postal_code" read_opt, state "state"
+    read_opt,] }
 }
 impl Address {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -323,16 +330,24 @@ pub struct AccountCapabilities {
     >,
 }
 connector_runtime::__struct_de! {
-    AccountCapabilities { acss_debit_payments : opt, afterpay_clearpay_payments : opt,
-    au_becs_debit_payments : opt, bacs_debit_payments : opt, bancontact_payments : opt,
-    bank_transfer_payments : opt, boleto_payments : opt, card_issuing : opt,
-    card_payments : opt, cartes_bancaires_payments : opt, eps_payments : opt,
-    fpx_payments : opt, giropay_payments : opt, grabpay_payments : opt, ideal_payments :
-    opt, jcb_payments : opt, klarna_payments : opt, konbini_payments : opt,
-    legacy_payments : opt, oxxo_payments : opt, p24_payments : opt, paynow_payments :
-    opt, sepa_debit_payments : opt, sofort_payments : opt, tax_reporting_us_1099_k : opt,
-    tax_reporting_us_1099_misc : opt, transfers : opt, us_bank_account_ach_payments :
-    opt, }
+    AccountCapabilities { req[] opt[acss_debit_payments "acss_debit_payments" read_opt,
+    afterpay_clearpay_payments "afterpay_clearpay_payments" read_opt,
+    au_becs_debit_payments "au_becs_debit_payments" read_opt, bacs_debit_payments
+    "bacs_debit_payments" read_opt, bancontact_payments "bancontact_payments" read_opt,
+    bank_transfer_payments "bank_transfer_payments" read_opt, boleto_payments
+    "boleto_payments" read_opt, card_issuing "card_issuing" read_opt, card_payments
+    "card_payments" read_opt, cartes_bancaires_payments "cartes_bancaires_payments"
+    read_opt, eps_payments "eps_payments" read_opt, fpx_payments "fpx_payments" read_opt,
+    giropay_payments "giropay_payments" read_opt, grabpay_payments "grabpay_payments"
+    read_opt, ideal_payments "ideal_payments" read_opt, jcb_payments "jcb_payments"
+    read_opt, klarna_payments "klarna_payments" read_opt, konbini_payments
+    "konbini_payments" read_opt, legacy_payments "legacy_payments" read_opt,
+    oxxo_payments "oxxo_payments" read_opt, p24_payments "p24_payments" read_opt,
+    paynow_payments "paynow_payments" read_opt, sepa_debit_payments "sepa_debit_payments"
+    read_opt, sofort_payments "sofort_payments" read_opt, tax_reporting_us_1099_k
+    "tax_reporting_us_1099_k" read_opt, tax_reporting_us_1099_misc
+    "tax_reporting_us_1099_misc" read_opt, transfers "transfers" read_opt,
+    us_bank_account_ach_payments "us_bank_account_ach_payments" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -431,11 +446,15 @@ pub struct LegalEntityCompany {
     pub verification: Option<super::models::LegalEntityCompanyVerification>,
 }
 connector_runtime::__struct_de! {
-    LegalEntityCompany { address : opt, address_kana : opt, address_kanji : opt,
-    directors_provided : opt, executives_provided : opt, name : opt, name_kana : opt,
-    name_kanji : opt, owners_provided : opt, ownership_declaration : opt, phone : opt,
-    structure : opt, tax_id_provided : opt, tax_id_registrar : opt, vat_id_provided :
-    opt, verification : opt, }
+    LegalEntityCompany { req[] opt[address "address" read_opt, address_kana
+    "address_kana" read_opt, address_kanji "address_kanji" read_opt, directors_provided
+    "directors_provided" read_opt, executives_provided "executives_provided" read_opt,
+    name "name" read_opt, name_kana "name_kana" read_opt, name_kanji "name_kanji"
+    read_opt, owners_provided "owners_provided" read_opt, ownership_declaration
+    "ownership_declaration" read_opt, phone "phone" read_opt, structure "structure"
+    read_opt, tax_id_provided "tax_id_provided" read_opt, tax_id_registrar
+    "tax_id_registrar" read_opt, vat_id_provided "vat_id_provided" read_opt, verification
+    "verification" read_opt,] }
 }
 impl LegalEntityCompany {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -497,8 +516,9 @@ pub struct LegalEntityJapanAddress {
     pub town: Option<String>,
 }
 connector_runtime::__struct_de! {
-    LegalEntityJapanAddress { city : opt, country : opt, line1 : opt, line2 : opt,
-    postal_code : opt, state : opt, town : opt, }
+    LegalEntityJapanAddress { req[] opt[city "city" read_opt, country "country" read_opt,
+    line1 "line1" read_opt, line2 "line2" read_opt, postal_code "postal_code" read_opt,
+    state "state" read_opt, town "town" read_opt,] }
 }
 impl LegalEntityJapanAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -548,7 +568,8 @@ pub struct LegalEntityUboDeclaration {
     pub user_agent: Option<String>,
 }
 connector_runtime::__struct_de! {
-    LegalEntityUboDeclaration { date : opt, ip : opt, user_agent : opt, }
+    LegalEntityUboDeclaration { req[] opt[date "date" read_opt, ip "ip" read_opt,
+    user_agent "user_agent" read_opt,] }
 }
 impl LegalEntityUboDeclaration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -591,7 +612,7 @@ pub struct LegalEntityCompanyVerification {
     pub document: super::models::LegalEntityCompanyVerificationDocument,
 }
 connector_runtime::__struct_de! {
-    LegalEntityCompanyVerification { document : req, }
+    LegalEntityCompanyVerification { req[document "document" read,] opt[] }
 }
 impl LegalEntityCompanyVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -616,8 +637,8 @@ pub struct LegalEntityCompanyVerificationDocument {
     pub front: Option<super::models::LegalEntityCompanyVerificationDocumentFront>,
 }
 connector_runtime::__struct_de! {
-    LegalEntityCompanyVerificationDocument { back : opt, details : opt, details_code :
-    opt, front : opt, }
+    LegalEntityCompanyVerificationDocument { req[] opt[back "back" read_opt, details
+    "details" read_opt, details_code "details_code" read_opt, front "front" read_opt,] }
 }
 impl LegalEntityCompanyVerificationDocument {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -687,8 +708,10 @@ pub struct File {
     pub url: Option<String>,
 }
 connector_runtime::__struct_de! {
-    File { created : req, expires_at : opt, filename : opt, id : req, links : opt, object
-    : req, purpose : req, size : req, title : opt, type_ : opt = "type", url : opt, }
+    File { req[created "created" read, id "id" read, object "object" read, purpose
+    "purpose" read, size "size" read,] opt[expires_at "expires_at" read_opt, filename
+    "filename" read_opt, links "links" read_opt, title "title" read_opt, type_ "type"
+    read_opt, url "url" read_opt,] }
 }
 impl File {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -730,7 +753,8 @@ pub struct FileLinks {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    FileLinks { data : req, has_more : req, object : req, url : req, }
+    FileLinks { req[data "data" read, has_more "has_more" read, object "object" read, url
+    "url" read,] opt[] }
 }
 impl FileLinks {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -775,8 +799,9 @@ pub struct FileLink {
     pub url: Option<String>,
 }
 connector_runtime::__struct_de! {
-    FileLink { created : req, expired : req, expires_at : opt, file : req, id : req,
-    livemode : req, metadata : req, object : req, url : opt, }
+    FileLink { req[created "created" read, expired "expired" read, file "file" read, id
+    "id" read, livemode "livemode" read, metadata "metadata" read, object "object" read,]
+    opt[expires_at "expires_at" read_opt, url "url" read_opt,] }
 }
 impl FileLink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -817,7 +842,8 @@ pub struct AccountUnificationAccountController {
     pub type_: super::models::AccountUnificationAccountControllerType,
 }
 connector_runtime::__struct_de! {
-    AccountUnificationAccountController { is_controller : opt, type_ : req = "type", }
+    AccountUnificationAccountController { req[type_ "type" read,] opt[is_controller
+    "is_controller" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -840,7 +866,8 @@ pub struct AccountExternalAccounts {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    AccountExternalAccounts { data : req, has_more : req, object : req, url : req, }
+    AccountExternalAccounts { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 impl AccountExternalAccounts {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -912,10 +939,14 @@ pub struct BankAccount {
     pub status: String,
 }
 connector_runtime::__struct_de! {
-    BankAccount { account : opt, account_holder_name : opt, account_holder_type : opt,
-    account_type : opt, available_payout_methods : opt, bank_name : opt, country : req,
-    currency : req, customer : opt, default_for_currency : opt, fingerprint : opt, id :
-    req, last4 : req, metadata : opt, object : req, routing_number : opt, status : req, }
+    BankAccount { req[country "country" read, currency "currency" read, id "id" read,
+    last4 "last4" read, object "object" read, status "status" read,] opt[account
+    "account" read_opt, account_holder_name "account_holder_name" read_opt,
+    account_holder_type "account_holder_type" read_opt, account_type "account_type"
+    read_opt, available_payout_methods "available_payout_methods" read_opt, bank_name
+    "bank_name" read_opt, customer "customer" read_opt, default_for_currency
+    "default_for_currency" read_opt, fingerprint "fingerprint" read_opt, metadata
+    "metadata" read_opt, routing_number "routing_number" read_opt,] }
 }
 impl BankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1061,12 +1092,17 @@ pub struct Customer {
     pub test_clock: Option<super::models::CustomerTestClock>,
 }
 connector_runtime::__struct_de! {
-    Customer { address : opt, balance : opt, created : req, currency : opt,
-    default_source : opt, delinquent : opt, description : opt, discount : opt, email :
-    opt, id : req, invoice_prefix : opt, invoice_settings : opt, livemode : req, metadata
-    : opt, name : opt, next_invoice_sequence : opt, object : req, phone : opt,
-    preferred_locales : opt, shipping : opt, sources : opt, subscriptions : opt, tax :
-    opt, tax_exempt : opt, tax_ids : opt, test_clock : opt, }
+    Customer { req[created "created" read, id "id" read, livemode "livemode" read, object
+    "object" read,] opt[address "address" read_opt, balance "balance" read_opt, currency
+    "currency" read_opt, default_source "default_source" read_opt, delinquent
+    "delinquent" read_opt, description "description" read_opt, discount "discount"
+    read_opt, email "email" read_opt, invoice_prefix "invoice_prefix" read_opt,
+    invoice_settings "invoice_settings" read_opt, metadata "metadata" read_opt, name
+    "name" read_opt, next_invoice_sequence "next_invoice_sequence" read_opt, phone
+    "phone" read_opt, preferred_locales "preferred_locales" read_opt, shipping "shipping"
+    read_opt, sources "sources" read_opt, subscriptions "subscriptions" read_opt, tax
+    "tax" read_opt, tax_exempt "tax_exempt" read_opt, tax_ids "tax_ids" read_opt,
+    test_clock "test_clock" read_opt,] }
 }
 impl Customer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1164,9 +1200,11 @@ pub struct AlipayAccount {
     pub username: String,
 }
 connector_runtime::__struct_de! {
-    AlipayAccount { created : req, customer : opt, fingerprint : req, id : req, livemode
-    : req, metadata : opt, object : req, payment_amount : opt, payment_currency : opt,
-    reusable : req, used : req, username : req, }
+    AlipayAccount { req[created "created" read, fingerprint "fingerprint" read, id "id"
+    read, livemode "livemode" read, object "object" read, reusable "reusable" read, used
+    "used" read, username "username" read,] opt[customer "customer" read_opt, metadata
+    "metadata" read_opt, payment_amount "payment_amount" read_opt, payment_currency
+    "payment_currency" read_opt,] }
 }
 impl AlipayAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1199,7 +1237,8 @@ pub struct DeletedCustomer {
     pub object: String,
 }
 connector_runtime::__struct_de! {
-    DeletedCustomer { deleted : req, id : req, object : req, }
+    DeletedCustomer { req[deleted "deleted" read, id "id" read, object "object" read,]
+    opt[] }
 }
 impl DeletedCustomer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1262,12 +1301,16 @@ pub struct BitcoinReceiver {
     pub used_for_payment: Option<bool>,
 }
 connector_runtime::__struct_de! {
-    BitcoinReceiver { active : req, amount : req, amount_received : req, bitcoin_amount :
-    req, bitcoin_amount_received : req, bitcoin_uri : req, created : req, currency : req,
-    customer : opt, description : opt, email : opt, filled : req, id : req,
-    inbound_address : req, livemode : req, metadata : opt, object : req, payment : opt,
-    refund_address : opt, transactions : opt, uncaptured_funds : req, used_for_payment :
-    opt, }
+    BitcoinReceiver { req[active "active" read, amount "amount" read, amount_received
+    "amount_received" read, bitcoin_amount "bitcoin_amount" read, bitcoin_amount_received
+    "bitcoin_amount_received" read, bitcoin_uri "bitcoin_uri" read, created "created"
+    read, currency "currency" read, filled "filled" read, id "id" read, inbound_address
+    "inbound_address" read, livemode "livemode" read, object "object" read,
+    uncaptured_funds "uncaptured_funds" read,] opt[customer "customer" read_opt,
+    description "description" read_opt, email "email" read_opt, metadata "metadata"
+    read_opt, payment "payment" read_opt, refund_address "refund_address" read_opt,
+    transactions "transactions" read_opt, used_for_payment "used_for_payment" read_opt,]
+    }
 }
 impl BitcoinReceiver {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1325,7 +1368,8 @@ pub struct BitcoinReceiverTransactions {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    BitcoinReceiverTransactions { data : req, has_more : req, object : req, url : req, }
+    BitcoinReceiverTransactions { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 impl BitcoinReceiverTransactions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1367,8 +1411,9 @@ pub struct BitcoinTransaction {
     pub receiver: String,
 }
 connector_runtime::__struct_de! {
-    BitcoinTransaction { amount : req, bitcoin_amount : req, created : req, currency :
-    req, id : req, object : req, receiver : req, }
+    BitcoinTransaction { req[amount "amount" read, bitcoin_amount "bitcoin_amount" read,
+    created "created" read, currency "currency" read, id "id" read, object "object" read,
+    receiver "receiver" read,] opt[] }
 }
 impl BitcoinTransaction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1457,13 +1502,19 @@ pub struct Card {
     pub tokenization_method: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Card { account : opt, address_city : opt, address_country : opt, address_line1 : opt,
-    address_line1_check : opt, address_line2 : opt, address_state : opt, address_zip :
-    opt, address_zip_check : opt, available_payout_methods : opt, brand : req, country :
-    opt, currency : opt, customer : opt, cvc_check : opt, default_for_currency : opt,
-    dynamic_last4 : opt, exp_month : req, exp_year : req, fingerprint : opt, funding :
-    req, id : req, last4 : req, metadata : opt, name : opt, object : req, recipient :
-    opt, status : opt, tokenization_method : opt, }
+    Card { req[brand "brand" read, exp_month "exp_month" read, exp_year "exp_year" read,
+    funding "funding" read, id "id" read, last4 "last4" read, object "object" read,]
+    opt[account "account" read_opt, address_city "address_city" read_opt, address_country
+    "address_country" read_opt, address_line1 "address_line1" read_opt,
+    address_line1_check "address_line1_check" read_opt, address_line2 "address_line2"
+    read_opt, address_state "address_state" read_opt, address_zip "address_zip" read_opt,
+    address_zip_check "address_zip_check" read_opt, available_payout_methods
+    "available_payout_methods" read_opt, country "country" read_opt, currency "currency"
+    read_opt, customer "customer" read_opt, cvc_check "cvc_check" read_opt,
+    default_for_currency "default_for_currency" read_opt, dynamic_last4 "dynamic_last4"
+    read_opt, fingerprint "fingerprint" read_opt, metadata "metadata" read_opt, name
+    "name" read_opt, recipient "recipient" read_opt, status "status" read_opt,
+    tokenization_method "tokenization_method" read_opt,] }
 }
 impl Card {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1587,9 +1638,12 @@ pub struct Recipient {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    Recipient { active_account : opt, cards : opt, created : req, default_card : opt,
-    description : opt, email : opt, id : req, livemode : req, metadata : req, migrated_to
-    : opt, name : opt, object : req, rolled_back_from : opt, type_ : req = "type", }
+    Recipient { req[created "created" read, id "id" read, livemode "livemode" read,
+    metadata "metadata" read, object "object" read, type_ "type" read,]
+    opt[active_account "active_account" read_opt, cards "cards" read_opt, default_card
+    "default_card" read_opt, description "description" read_opt, email "email" read_opt,
+    migrated_to "migrated_to" read_opt, name "name" read_opt, rolled_back_from
+    "rolled_back_from" read_opt,] }
 }
 impl Recipient {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1632,7 +1686,8 @@ pub struct RecipientCards {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    RecipientCards { data : req, has_more : req, object : req, url : req, }
+    RecipientCards { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 impl RecipientCards {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1730,14 +1785,20 @@ pub struct Source {
     pub wechat: Option<super::models::SourceTypeWechat>,
 }
 connector_runtime::__struct_de! {
-    Source { ach_credit_transfer : opt, ach_debit : opt, acss_debit : opt, alipay : opt,
-    amount : opt, au_becs_debit : opt, bancontact : opt, card : opt, card_present : opt,
-    client_secret : req, code_verification : opt, created : req, currency : opt, customer
-    : opt, eps : opt, flow : req, giropay : opt, id : req, ideal : opt, klarna : opt,
-    livemode : req, metadata : opt, multibanco : opt, object : req, owner : opt, p24 :
-    opt, receiver : opt, redirect : opt, sepa_debit : opt, sofort : opt, source_order :
-    opt, statement_descriptor : opt, status : req, three_d_secure : opt, type_ : req =
-    "type", usage : opt, wechat : opt, }
+    Source { req[client_secret "client_secret" read, created "created" read, flow "flow"
+    read, id "id" read, livemode "livemode" read, object "object" read, status "status"
+    read, type_ "type" read,] opt[ach_credit_transfer "ach_credit_transfer" read_opt,
+    ach_debit "ach_debit" read_opt, acss_debit "acss_debit" read_opt, alipay "alipay"
+    read_opt, amount "amount" read_opt, au_becs_debit "au_becs_debit" read_opt,
+    bancontact "bancontact" read_opt, card "card" read_opt, card_present "card_present"
+    read_opt, code_verification "code_verification" read_opt, currency "currency"
+    read_opt, customer "customer" read_opt, eps "eps" read_opt, giropay "giropay"
+    read_opt, ideal "ideal" read_opt, klarna "klarna" read_opt, metadata "metadata"
+    read_opt, multibanco "multibanco" read_opt, owner "owner" read_opt, p24 "p24"
+    read_opt, receiver "receiver" read_opt, redirect "redirect" read_opt, sepa_debit
+    "sepa_debit" read_opt, sofort "sofort" read_opt, source_order "source_order"
+    read_opt, statement_descriptor "statement_descriptor" read_opt, three_d_secure
+    "three_d_secure" read_opt, usage "usage" read_opt, wechat "wechat" read_opt,] }
 }
 impl Source {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1797,9 +1858,12 @@ pub struct SourceTypeAchCreditTransfer {
     pub swift_code: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeAchCreditTransfer { account_number : opt, bank_name : opt, fingerprint :
-    opt, refund_account_holder_name : opt, refund_account_holder_type : opt,
-    refund_routing_number : opt, routing_number : opt, swift_code : opt, }
+    SourceTypeAchCreditTransfer { req[] opt[account_number "account_number" read_opt,
+    bank_name "bank_name" read_opt, fingerprint "fingerprint" read_opt,
+    refund_account_holder_name "refund_account_holder_name" read_opt,
+    refund_account_holder_type "refund_account_holder_type" read_opt,
+    refund_routing_number "refund_routing_number" read_opt, routing_number
+    "routing_number" read_opt, swift_code "swift_code" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeAchDebit {
@@ -1811,8 +1875,9 @@ pub struct SourceTypeAchDebit {
     pub type_: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeAchDebit { bank_name : opt, country : opt, fingerprint : opt, last4 : opt,
-    routing_number : opt, type_ : opt = "type", }
+    SourceTypeAchDebit { req[] opt[bank_name "bank_name" read_opt, country "country"
+    read_opt, fingerprint "fingerprint" read_opt, last4 "last4" read_opt, routing_number
+    "routing_number" read_opt, type_ "type" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeAcssDebit {
@@ -1828,9 +1893,12 @@ pub struct SourceTypeAcssDebit {
     pub routing_number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeAcssDebit { bank_address_city : opt, bank_address_line_1 : opt,
-    bank_address_line_2 : opt, bank_address_postal_code : opt, bank_name : opt, category
-    : opt, country : opt, fingerprint : opt, last4 : opt, routing_number : opt, }
+    SourceTypeAcssDebit { req[] opt[bank_address_city "bank_address_city" read_opt,
+    bank_address_line_1 "bank_address_line_1" read_opt, bank_address_line_2
+    "bank_address_line_2" read_opt, bank_address_postal_code "bank_address_postal_code"
+    read_opt, bank_name "bank_name" read_opt, category "category" read_opt, country
+    "country" read_opt, fingerprint "fingerprint" read_opt, last4 "last4" read_opt,
+    routing_number "routing_number" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeAlipay {
@@ -1839,7 +1907,8 @@ pub struct SourceTypeAlipay {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeAlipay { data_string : opt, native_url : opt, statement_descriptor : opt, }
+    SourceTypeAlipay { req[] opt[data_string "data_string" read_opt, native_url
+    "native_url" read_opt, statement_descriptor "statement_descriptor" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeAuBecsDebit {
@@ -1848,7 +1917,8 @@ pub struct SourceTypeAuBecsDebit {
     pub last4: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeAuBecsDebit { bsb_number : opt, fingerprint : opt, last4 : opt, }
+    SourceTypeAuBecsDebit { req[] opt[bsb_number "bsb_number" read_opt, fingerprint
+    "fingerprint" read_opt, last4 "last4" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeBancontact {
@@ -1860,8 +1930,10 @@ pub struct SourceTypeBancontact {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeBancontact { bank_code : opt, bank_name : opt, bic : opt, iban_last4 : opt,
-    preferred_language : opt, statement_descriptor : opt, }
+    SourceTypeBancontact { req[] opt[bank_code "bank_code" read_opt, bank_name
+    "bank_name" read_opt, bic "bic" read_opt, iban_last4 "iban_last4" read_opt,
+    preferred_language "preferred_language" read_opt, statement_descriptor
+    "statement_descriptor" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeCard {
@@ -1881,10 +1953,13 @@ pub struct SourceTypeCard {
     pub tokenization_method: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeCard { address_line1_check : opt, address_zip_check : opt, brand : opt,
-    country : opt, cvc_check : opt, dynamic_last4 : opt, exp_month : opt, exp_year : opt,
-    fingerprint : opt, funding : opt, last4 : opt, name : opt, three_d_secure : opt,
-    tokenization_method : opt, }
+    SourceTypeCard { req[] opt[address_line1_check "address_line1_check" read_opt,
+    address_zip_check "address_zip_check" read_opt, brand "brand" read_opt, country
+    "country" read_opt, cvc_check "cvc_check" read_opt, dynamic_last4 "dynamic_last4"
+    read_opt, exp_month "exp_month" read_opt, exp_year "exp_year" read_opt, fingerprint
+    "fingerprint" read_opt, funding "funding" read_opt, last4 "last4" read_opt, name
+    "name" read_opt, three_d_secure "three_d_secure" read_opt, tokenization_method
+    "tokenization_method" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeCardPresent {
@@ -1913,14 +1988,20 @@ pub struct SourceTypeCardPresent {
     pub transaction_status_information: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeCardPresent { application_cryptogram : opt, application_preferred_name :
-    opt, authorization_code : opt, authorization_response_code : opt, brand : opt,
-    country : opt, cvm_type : opt, data_type : opt, dedicated_file_name : opt,
-    emv_auth_data : opt, evidence_customer_signature : opt,
-    evidence_transaction_certificate : opt, exp_month : opt, exp_year : opt, fingerprint
-    : opt, funding : opt, last4 : opt, pos_device_id : opt, pos_entry_mode : opt,
-    read_method : opt, reader : opt, terminal_verification_results : opt,
-    transaction_status_information : opt, }
+    SourceTypeCardPresent { req[] opt[application_cryptogram "application_cryptogram"
+    read_opt, application_preferred_name "application_preferred_name" read_opt,
+    authorization_code "authorization_code" read_opt, authorization_response_code
+    "authorization_response_code" read_opt, brand "brand" read_opt, country "country"
+    read_opt, cvm_type "cvm_type" read_opt, data_type "data_type" read_opt,
+    dedicated_file_name "dedicated_file_name" read_opt, emv_auth_data "emv_auth_data"
+    read_opt, evidence_customer_signature "evidence_customer_signature" read_opt,
+    evidence_transaction_certificate "evidence_transaction_certificate" read_opt,
+    exp_month "exp_month" read_opt, exp_year "exp_year" read_opt, fingerprint
+    "fingerprint" read_opt, funding "funding" read_opt, last4 "last4" read_opt,
+    pos_device_id "pos_device_id" read_opt, pos_entry_mode "pos_entry_mode" read_opt,
+    read_method "read_method" read_opt, reader "reader" read_opt,
+    terminal_verification_results "terminal_verification_results" read_opt,
+    transaction_status_information "transaction_status_information" read_opt,] }
 }
 /// SourceCodeVerificationFlow
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -1931,7 +2012,8 @@ pub struct SourceCodeVerificationFlow {
     pub status: String,
 }
 connector_runtime::__struct_de! {
-    SourceCodeVerificationFlow { attempts_remaining : req, status : req, }
+    SourceCodeVerificationFlow { req[attempts_remaining "attempts_remaining" read, status
+    "status" read,] opt[] }
 }
 impl SourceCodeVerificationFlow {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -1954,7 +2036,8 @@ pub struct SourceTypeEps {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeEps { reference : opt, statement_descriptor : opt, }
+    SourceTypeEps { req[] opt[reference "reference" read_opt, statement_descriptor
+    "statement_descriptor" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeGiropay {
@@ -1964,8 +2047,9 @@ pub struct SourceTypeGiropay {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeGiropay { bank_code : opt, bank_name : opt, bic : opt, statement_descriptor
-    : opt, }
+    SourceTypeGiropay { req[] opt[bank_code "bank_code" read_opt, bank_name "bank_name"
+    read_opt, bic "bic" read_opt, statement_descriptor "statement_descriptor" read_opt,]
+    }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeIdeal {
@@ -1975,8 +2059,8 @@ pub struct SourceTypeIdeal {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeIdeal { bank : opt, bic : opt, iban_last4 : opt, statement_descriptor :
-    opt, }
+    SourceTypeIdeal { req[] opt[bank "bank" read_opt, bic "bic" read_opt, iban_last4
+    "iban_last4" read_opt, statement_descriptor "statement_descriptor" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeKlarna {
@@ -2008,16 +2092,24 @@ pub struct SourceTypeKlarna {
     pub shipping_last_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeKlarna { background_image_url : opt, client_token : opt, first_name : opt,
-    last_name : opt, locale : opt, logo_url : opt, page_title : opt,
-    pay_later_asset_urls_descriptive : opt, pay_later_asset_urls_standard : opt,
-    pay_later_name : opt, pay_later_redirect_url : opt, pay_now_asset_urls_descriptive :
-    opt, pay_now_asset_urls_standard : opt, pay_now_name : opt, pay_now_redirect_url :
-    opt, pay_over_time_asset_urls_descriptive : opt, pay_over_time_asset_urls_standard :
-    opt, pay_over_time_name : opt, pay_over_time_redirect_url : opt,
-    payment_method_categories : opt, purchase_country : opt, purchase_type : opt,
-    redirect_url : opt, shipping_delay : opt, shipping_first_name : opt,
-    shipping_last_name : opt, }
+    SourceTypeKlarna { req[] opt[background_image_url "background_image_url" read_opt,
+    client_token "client_token" read_opt, first_name "first_name" read_opt, last_name
+    "last_name" read_opt, locale "locale" read_opt, logo_url "logo_url" read_opt,
+    page_title "page_title" read_opt, pay_later_asset_urls_descriptive
+    "pay_later_asset_urls_descriptive" read_opt, pay_later_asset_urls_standard
+    "pay_later_asset_urls_standard" read_opt, pay_later_name "pay_later_name" read_opt,
+    pay_later_redirect_url "pay_later_redirect_url" read_opt,
+    pay_now_asset_urls_descriptive "pay_now_asset_urls_descriptive" read_opt,
+    pay_now_asset_urls_standard "pay_now_asset_urls_standard" read_opt, pay_now_name
+    "pay_now_name" read_opt, pay_now_redirect_url "pay_now_redirect_url" read_opt,
+    pay_over_time_asset_urls_descriptive "pay_over_time_asset_urls_descriptive" read_opt,
+    pay_over_time_asset_urls_standard "pay_over_time_asset_urls_standard" read_opt,
+    pay_over_time_name "pay_over_time_name" read_opt, pay_over_time_redirect_url
+    "pay_over_time_redirect_url" read_opt, payment_method_categories
+    "payment_method_categories" read_opt, purchase_country "purchase_country" read_opt,
+    purchase_type "purchase_type" read_opt, redirect_url "redirect_url" read_opt,
+    shipping_delay "shipping_delay" read_opt, shipping_first_name "shipping_first_name"
+    read_opt, shipping_last_name "shipping_last_name" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeMultibanco {
@@ -2033,12 +2125,16 @@ pub struct SourceTypeMultibanco {
     pub refund_iban: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeMultibanco { entity : opt, reference : opt,
-    refund_account_holder_address_city : opt, refund_account_holder_address_country :
-    opt, refund_account_holder_address_line1 : opt, refund_account_holder_address_line2 :
-    opt, refund_account_holder_address_postal_code : opt,
-    refund_account_holder_address_state : opt, refund_account_holder_name : opt,
-    refund_iban : opt, }
+    SourceTypeMultibanco { req[] opt[entity "entity" read_opt, reference "reference"
+    read_opt, refund_account_holder_address_city "refund_account_holder_address_city"
+    read_opt, refund_account_holder_address_country
+    "refund_account_holder_address_country" read_opt, refund_account_holder_address_line1
+    "refund_account_holder_address_line1" read_opt, refund_account_holder_address_line2
+    "refund_account_holder_address_line2" read_opt,
+    refund_account_holder_address_postal_code "refund_account_holder_address_postal_code"
+    read_opt, refund_account_holder_address_state "refund_account_holder_address_state"
+    read_opt, refund_account_holder_name "refund_account_holder_name" read_opt,
+    refund_iban "refund_iban" read_opt,] }
 }
 /// SourceOwner
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2061,8 +2157,10 @@ pub struct SourceOwner {
     pub verified_phone: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceOwner { address : opt, email : opt, name : opt, phone : opt, verified_address :
-    opt, verified_email : opt, verified_name : opt, verified_phone : opt, }
+    SourceOwner { req[] opt[address "address" read_opt, email "email" read_opt, name
+    "name" read_opt, phone "phone" read_opt, verified_address "verified_address"
+    read_opt, verified_email "verified_email" read_opt, verified_name "verified_name"
+    read_opt, verified_phone "verified_phone" read_opt,] }
 }
 impl SourceOwner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2099,7 +2197,7 @@ pub struct SourceTypeP24 {
     pub reference: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeP24 { reference : opt, }
+    SourceTypeP24 { req[] opt[reference "reference" read_opt,] }
 }
 /// SourceReceiverFlow
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2118,9 +2216,10 @@ pub struct SourceReceiverFlow {
     pub refund_attributes_status: String,
 }
 connector_runtime::__struct_de! {
-    SourceReceiverFlow { address : opt, amount_charged : req, amount_received : req,
-    amount_returned : req, refund_attributes_method : req, refund_attributes_status :
-    req, }
+    SourceReceiverFlow { req[amount_charged "amount_charged" read, amount_received
+    "amount_received" read, amount_returned "amount_returned" read,
+    refund_attributes_method "refund_attributes_method" read, refund_attributes_status
+    "refund_attributes_status" read,] opt[address "address" read_opt,] }
 }
 impl SourceReceiverFlow {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2162,8 +2261,8 @@ pub struct SourceRedirectFlow {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    SourceRedirectFlow { failure_reason : opt, return_url : req, status : req, url : req,
-    }
+    SourceRedirectFlow { req[return_url "return_url" read, status "status" read, url
+    "url" read,] opt[failure_reason "failure_reason" read_opt,] }
 }
 impl SourceRedirectFlow {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2202,8 +2301,10 @@ pub struct SourceTypeSepaDebit {
     pub mandate_url: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeSepaDebit { bank_code : opt, branch_code : opt, country : opt, fingerprint
-    : opt, last4 : opt, mandate_reference : opt, mandate_url : opt, }
+    SourceTypeSepaDebit { req[] opt[bank_code "bank_code" read_opt, branch_code
+    "branch_code" read_opt, country "country" read_opt, fingerprint "fingerprint"
+    read_opt, last4 "last4" read_opt, mandate_reference "mandate_reference" read_opt,
+    mandate_url "mandate_url" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SourceTypeSofort {
@@ -2216,8 +2317,10 @@ pub struct SourceTypeSofort {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeSofort { bank_code : opt, bank_name : opt, bic : opt, country : opt,
-    iban_last4 : opt, preferred_language : opt, statement_descriptor : opt, }
+    SourceTypeSofort { req[] opt[bank_code "bank_code" read_opt, bank_name "bank_name"
+    read_opt, bic "bic" read_opt, country "country" read_opt, iban_last4 "iban_last4"
+    read_opt, preferred_language "preferred_language" read_opt, statement_descriptor
+    "statement_descriptor" read_opt,] }
 }
 /// SourceOrder
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -2234,8 +2337,8 @@ pub struct SourceOrder {
     pub shipping: Option<super::models::Shipping>,
 }
 connector_runtime::__struct_de! {
-    SourceOrder { amount : req, currency : req, email : opt, items : opt, shipping : opt,
-    }
+    SourceOrder { req[amount "amount" read, currency "currency" read,] opt[email "email"
+    read_opt, items "items" read_opt, shipping "shipping" read_opt,] }
 }
 impl SourceOrder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2271,8 +2374,9 @@ pub struct SourceOrderItem {
     pub type_: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceOrderItem { amount : opt, currency : opt, description : opt, parent : opt,
-    quantity : opt, type_ : opt = "type", }
+    SourceOrderItem { req[] opt[amount "amount" read_opt, currency "currency" read_opt,
+    description "description" read_opt, parent "parent" read_opt, quantity "quantity"
+    read_opt, type_ "type" read_opt,] }
 }
 impl SourceOrderItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2307,8 +2411,9 @@ pub struct Shipping {
     pub tracking_number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Shipping { address : opt, carrier : opt, name : opt, phone : opt, tracking_number :
-    opt, }
+    Shipping { req[] opt[address "address" read_opt, carrier "carrier" read_opt, name
+    "name" read_opt, phone "phone" read_opt, tracking_number "tracking_number" read_opt,]
+    }
 }
 impl Shipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2352,11 +2457,14 @@ pub struct SourceTypeThreeDSecure {
     pub tokenization_method: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeThreeDSecure { address_line1_check : opt, address_zip_check : opt,
-    authenticated : opt, brand : opt, card : opt, country : opt, customer : opt,
-    cvc_check : opt, dynamic_last4 : opt, exp_month : opt, exp_year : opt, fingerprint :
-    opt, funding : opt, last4 : opt, name : opt, three_d_secure : opt,
-    tokenization_method : opt, }
+    SourceTypeThreeDSecure { req[] opt[address_line1_check "address_line1_check"
+    read_opt, address_zip_check "address_zip_check" read_opt, authenticated
+    "authenticated" read_opt, brand "brand" read_opt, card "card" read_opt, country
+    "country" read_opt, customer "customer" read_opt, cvc_check "cvc_check" read_opt,
+    dynamic_last4 "dynamic_last4" read_opt, exp_month "exp_month" read_opt, exp_year
+    "exp_year" read_opt, fingerprint "fingerprint" read_opt, funding "funding" read_opt,
+    last4 "last4" read_opt, name "name" read_opt, three_d_secure "three_d_secure"
+    read_opt, tokenization_method "tokenization_method" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -2375,7 +2483,8 @@ pub struct SourceTypeWechat {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SourceTypeWechat { prepay_id : opt, qr_code_url : opt, statement_descriptor : opt, }
+    SourceTypeWechat { req[] opt[prepay_id "prepay_id" read_opt, qr_code_url
+    "qr_code_url" read_opt, statement_descriptor "statement_descriptor" read_opt,] }
 }
 /// Discount
 ///
@@ -2414,9 +2523,11 @@ pub struct Discount {
     pub subscription: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Discount { checkout_session : opt, coupon : req, customer : opt, end : opt, id : req,
-    invoice : opt, invoice_item : opt, object : req, promotion_code : opt, start : req,
-    subscription : opt, }
+    Discount { req[coupon "coupon" read, id "id" read, object "object" read, start
+    "start" read,] opt[checkout_session "checkout_session" read_opt, customer "customer"
+    read_opt, end "end" read_opt, invoice "invoice" read_opt, invoice_item "invoice_item"
+    read_opt, promotion_code "promotion_code" read_opt, subscription "subscription"
+    read_opt,] }
 }
 impl Discount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2485,10 +2596,13 @@ pub struct Coupon {
     pub valid: bool,
 }
 connector_runtime::__struct_de! {
-    Coupon { amount_off : opt, applies_to : opt, created : req, currency : opt, duration
-    : req, duration_in_months : opt, id : req, livemode : req, max_redemptions : opt,
-    metadata : opt, name : opt, object : req, percent_off : optn, redeem_by : opt,
-    times_redeemed : req, valid : req, }
+    Coupon { req[created "created" read, duration "duration" read, id "id" read, livemode
+    "livemode" read, object "object" read, times_redeemed "times_redeemed" read, valid
+    "valid" read,] opt[amount_off "amount_off" read_opt, applies_to "applies_to"
+    read_opt, currency "currency" read_opt, duration_in_months "duration_in_months"
+    read_opt, max_redemptions "max_redemptions" read_opt, metadata "metadata" read_opt,
+    name "name" read_opt, percent_off "percent_off" read_opt_num, redeem_by "redeem_by"
+    read_opt,] }
 }
 impl Coupon {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2510,7 +2624,7 @@ pub struct CouponAppliesTo {
     pub products: Vec<String>,
 }
 connector_runtime::__struct_de! {
-    CouponAppliesTo { products : req, }
+    CouponAppliesTo { req[products "products" read,] opt[] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -2567,9 +2681,11 @@ pub struct PromotionCode {
     pub times_redeemed: i64,
 }
 connector_runtime::__struct_de! {
-    PromotionCode { active : req, code : req, coupon : req, created : req, customer :
-    opt, expires_at : opt, id : req, livemode : req, max_redemptions : opt, metadata :
-    opt, object : req, restrictions : req, times_redeemed : req, }
+    PromotionCode { req[active "active" read, code "code" read, coupon "coupon" read,
+    created "created" read, id "id" read, livemode "livemode" read, object "object" read,
+    restrictions "restrictions" read, times_redeemed "times_redeemed" read,] opt[customer
+    "customer" read_opt, expires_at "expires_at" read_opt, max_redemptions
+    "max_redemptions" read_opt, metadata "metadata" read_opt,] }
 }
 impl PromotionCode {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2606,8 +2722,9 @@ pub struct PromotionCodesResourceRestrictions {
     pub minimum_amount_currency: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PromotionCodesResourceRestrictions { first_time_transaction : req, minimum_amount :
-    opt, minimum_amount_currency : opt, }
+    PromotionCodesResourceRestrictions { req[first_time_transaction
+    "first_time_transaction" read,] opt[minimum_amount "minimum_amount" read_opt,
+    minimum_amount_currency "minimum_amount_currency" read_opt,] }
 }
 impl PromotionCodesResourceRestrictions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2636,8 +2753,9 @@ pub struct InvoiceSettingCustomerSetting {
     pub footer: Option<String>,
 }
 connector_runtime::__struct_de! {
-    InvoiceSettingCustomerSetting { custom_fields : opt, default_payment_method : opt,
-    footer : opt, }
+    InvoiceSettingCustomerSetting { req[] opt[custom_fields "custom_fields" read_opt,
+    default_payment_method "default_payment_method" read_opt, footer "footer" read_opt,]
+    }
 }
 impl InvoiceSettingCustomerSetting {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2667,7 +2785,7 @@ pub struct InvoiceSettingCustomField {
     pub value: String,
 }
 connector_runtime::__struct_de! {
-    InvoiceSettingCustomField { name : req, value : req, }
+    InvoiceSettingCustomField { req[name "name" read, value "value" read,] opt[] }
 }
 impl InvoiceSettingCustomField {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2770,13 +2888,18 @@ pub struct PaymentMethod {
     pub wechat_pay: Option<super::models::PaymentMethodWechatPay>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethod { acss_debit : opt, afterpay_clearpay : opt, alipay : opt,
-    au_becs_debit : opt, bacs_debit : opt, bancontact : opt, billing_details : req,
-    boleto : opt, card : opt, card_present : opt, created : req, customer : opt, eps :
-    opt, fpx : opt, giropay : opt, grabpay : opt, id : req, ideal : opt, interac_present
-    : opt, klarna : opt, konbini : opt, livemode : req, metadata : opt, object : req,
-    oxxo : opt, p24 : opt, paynow : opt, sepa_debit : opt, sofort : opt, type_ : req =
-    "type", us_bank_account : opt, wechat_pay : opt, }
+    PaymentMethod { req[billing_details "billing_details" read, created "created" read,
+    id "id" read, livemode "livemode" read, object "object" read, type_ "type" read,]
+    opt[acss_debit "acss_debit" read_opt, afterpay_clearpay "afterpay_clearpay" read_opt,
+    alipay "alipay" read_opt, au_becs_debit "au_becs_debit" read_opt, bacs_debit
+    "bacs_debit" read_opt, bancontact "bancontact" read_opt, boleto "boleto" read_opt,
+    card "card" read_opt, card_present "card_present" read_opt, customer "customer"
+    read_opt, eps "eps" read_opt, fpx "fpx" read_opt, giropay "giropay" read_opt, grabpay
+    "grabpay" read_opt, ideal "ideal" read_opt, interac_present "interac_present"
+    read_opt, klarna "klarna" read_opt, konbini "konbini" read_opt, metadata "metadata"
+    read_opt, oxxo "oxxo" read_opt, p24 "p24" read_opt, paynow "paynow" read_opt,
+    sepa_debit "sepa_debit" read_opt, sofort "sofort" read_opt, us_bank_account
+    "us_bank_account" read_opt, wechat_pay "wechat_pay" read_opt,] }
 }
 impl PaymentMethod {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2831,8 +2954,9 @@ pub struct PaymentMethodAcssDebit {
     pub transit_number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodAcssDebit { bank_name : opt, fingerprint : opt, institution_number :
-    opt, last4 : opt, transit_number : opt, }
+    PaymentMethodAcssDebit { req[] opt[bank_name "bank_name" read_opt, fingerprint
+    "fingerprint" read_opt, institution_number "institution_number" read_opt, last4
+    "last4" read_opt, transit_number "transit_number" read_opt,] }
 }
 impl PaymentMethodAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2879,7 +3003,7 @@ impl PaymentMethodAcssDebit {
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct PaymentMethodAfterpayClearpay {}
 connector_runtime::__struct_de! {
-    PaymentMethodAfterpayClearpay {}
+    PaymentMethodAfterpayClearpay { req[] opt[] }
 }
 /// PaymentFlowsPrivatePaymentMethodsAlipay
 pub type PaymentFlowsPrivatePaymentMethodsAlipay = PaymentMethodAfterpayClearpay;
@@ -2894,7 +3018,8 @@ pub struct PaymentMethodAuBecsDebit {
     pub last4: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodAuBecsDebit { bsb_number : opt, fingerprint : opt, last4 : opt, }
+    PaymentMethodAuBecsDebit { req[] opt[bsb_number "bsb_number" read_opt, fingerprint
+    "fingerprint" read_opt, last4 "last4" read_opt,] }
 }
 impl PaymentMethodAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2932,7 +3057,8 @@ pub struct PaymentMethodBacsDebit {
     pub sort_code: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodBacsDebit { fingerprint : opt, last4 : opt, sort_code : opt, }
+    PaymentMethodBacsDebit { req[] opt[fingerprint "fingerprint" read_opt, last4 "last4"
+    read_opt, sort_code "sort_code" read_opt,] }
 }
 impl PaymentMethodBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -2974,7 +3100,8 @@ pub struct BillingDetails {
     pub phone: Option<String>,
 }
 connector_runtime::__struct_de! {
-    BillingDetails { address : opt, email : opt, name : opt, phone : opt, }
+    BillingDetails { req[] opt[address "address" read_opt, email "email" read_opt, name
+    "name" read_opt, phone "phone" read_opt,] }
 }
 impl BillingDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3001,7 +3128,7 @@ pub struct PaymentMethodBoleto {
     pub tax_id: String,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodBoleto { tax_id : req, }
+    PaymentMethodBoleto { req[tax_id "tax_id" read,] opt[] }
 }
 impl PaymentMethodBoleto {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3044,9 +3171,11 @@ pub struct PaymentMethodCard {
     pub wallet: Option<super::models::PaymentMethodCardWallet>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodCard { brand : req, checks : opt, country : opt, exp_month : req,
-    exp_year : req, fingerprint : opt, funding : req, generated_from : opt, last4 : req,
-    networks : opt, three_d_secure_usage : opt, wallet : opt, }
+    PaymentMethodCard { req[brand "brand" read, exp_month "exp_month" read, exp_year
+    "exp_year" read, funding "funding" read, last4 "last4" read,] opt[checks "checks"
+    read_opt, country "country" read_opt, fingerprint "fingerprint" read_opt,
+    generated_from "generated_from" read_opt, networks "networks" read_opt,
+    three_d_secure_usage "three_d_secure_usage" read_opt, wallet "wallet" read_opt,] }
 }
 impl PaymentMethodCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3095,8 +3224,9 @@ pub struct PaymentMethodCardChecks {
     pub cvc_check: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodCardChecks { address_line1_check : opt, address_postal_code_check : opt,
-    cvc_check : opt, }
+    PaymentMethodCardChecks { req[] opt[address_line1_check "address_line1_check"
+    read_opt, address_postal_code_check "address_postal_code_check" read_opt, cvc_check
+    "cvc_check" read_opt,] }
 }
 impl PaymentMethodCardChecks {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3143,8 +3273,9 @@ pub struct PaymentMethodCardGeneratedCard {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodCardGeneratedCard { charge : opt, payment_method_details : opt,
-    setup_attempt : opt, }
+    PaymentMethodCardGeneratedCard { req[] opt[charge "charge" read_opt,
+    payment_method_details "payment_method_details" read_opt, setup_attempt
+    "setup_attempt" read_opt,] }
 }
 impl PaymentMethodCardGeneratedCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3172,7 +3303,8 @@ pub struct CardGeneratedFromPaymentMethodDetails {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    CardGeneratedFromPaymentMethodDetails { card_present : opt, type_ : req = "type", }
+    CardGeneratedFromPaymentMethodDetails { req[type_ "type" read,] opt[card_present
+    "card_present" read_opt,] }
 }
 impl CardGeneratedFromPaymentMethodDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3233,11 +3365,15 @@ pub struct PaymentMethodDetailsCardPresent {
     pub receipt: Option<super::models::PaymentMethodDetailsCardPresentReceipt>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsCardPresent { amount_authorized : opt, brand : opt,
-    capture_before : opt, cardholder_name : opt, country : opt, emv_auth_data : opt,
-    exp_month : req, exp_year : req, fingerprint : opt, funding : opt, generated_card :
-    opt, incremental_authorization_supported : opt, last4 : opt, network : opt,
-    overcapture_supported : opt, read_method : opt, receipt : opt, }
+    PaymentMethodDetailsCardPresent { req[exp_month "exp_month" read, exp_year "exp_year"
+    read,] opt[amount_authorized "amount_authorized" read_opt, brand "brand" read_opt,
+    capture_before "capture_before" read_opt, cardholder_name "cardholder_name" read_opt,
+    country "country" read_opt, emv_auth_data "emv_auth_data" read_opt, fingerprint
+    "fingerprint" read_opt, funding "funding" read_opt, generated_card "generated_card"
+    read_opt, incremental_authorization_supported "incremental_authorization_supported"
+    read_opt, last4 "last4" read_opt, network "network" read_opt, overcapture_supported
+    "overcapture_supported" read_opt, read_method "read_method" read_opt, receipt
+    "receipt" read_opt,] }
 }
 impl PaymentMethodDetailsCardPresent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3352,11 +3488,14 @@ pub struct PaymentMethodDetailsCardPresentReceipt {
     pub transaction_status_information: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsCardPresentReceipt { account_type : opt, application_cryptogram :
-    opt, application_preferred_name : opt, authorization_code : opt,
-    authorization_response_code : opt, cardholder_verification_method : opt,
-    dedicated_file_name : opt, terminal_verification_results : opt,
-    transaction_status_information : opt, }
+    PaymentMethodDetailsCardPresentReceipt { req[] opt[account_type "account_type"
+    read_opt, application_cryptogram "application_cryptogram" read_opt,
+    application_preferred_name "application_preferred_name" read_opt, authorization_code
+    "authorization_code" read_opt, authorization_response_code
+    "authorization_response_code" read_opt, cardholder_verification_method
+    "cardholder_verification_method" read_opt, dedicated_file_name "dedicated_file_name"
+    read_opt, terminal_verification_results "terminal_verification_results" read_opt,
+    transaction_status_information "transaction_status_information" read_opt,] }
 }
 impl PaymentMethodDetailsCardPresentReceipt {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3478,9 +3617,12 @@ pub struct SetupAttempt {
     pub usage: String,
 }
 connector_runtime::__struct_de! {
-    SetupAttempt { application : opt, created : req, customer : opt, id : req, livemode :
-    req, object : req, on_behalf_of : opt, payment_method : req, payment_method_details :
-    req, setup_error : opt, setup_intent : req, status : req, usage : req, }
+    SetupAttempt { req[created "created" read, id "id" read, livemode "livemode" read,
+    object "object" read, payment_method "payment_method" read, payment_method_details
+    "payment_method_details" read, setup_intent "setup_intent" read, status "status"
+    read, usage "usage" read,] opt[application "application" read_opt, customer
+    "customer" read_opt, on_behalf_of "on_behalf_of" read_opt, setup_error "setup_error"
+    read_opt,] }
 }
 impl SetupAttempt {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3527,7 +3669,7 @@ pub struct Application {
     pub object: String,
 }
 connector_runtime::__struct_de! {
-    Application { id : req, name : opt, object : req, }
+    Application { req[id "id" read, object "object" read,] opt[name "name" read_opt,] }
 }
 impl Application {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3585,9 +3727,12 @@ pub struct SetupAttemptPaymentMethodDetails {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupAttemptPaymentMethodDetails { acss_debit : opt, au_becs_debit : opt, bacs_debit
-    : opt, bancontact : opt, boleto : opt, card : opt, card_present : opt, ideal : opt,
-    sepa_debit : opt, sofort : opt, type_ : req = "type", us_bank_account : opt, }
+    SetupAttemptPaymentMethodDetails { req[type_ "type" read,] opt[acss_debit
+    "acss_debit" read_opt, au_becs_debit "au_becs_debit" read_opt, bacs_debit
+    "bacs_debit" read_opt, bancontact "bancontact" read_opt, boleto "boleto" read_opt,
+    card "card" read_opt, card_present "card_present" read_opt, ideal "ideal" read_opt,
+    sepa_debit "sepa_debit" read_opt, sofort "sofort" read_opt, us_bank_account
+    "us_bank_account" read_opt,] }
 }
 impl SetupAttemptPaymentMethodDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3650,9 +3795,12 @@ pub struct SetupAttemptPaymentMethodDetailsBancontact {
     pub verified_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SetupAttemptPaymentMethodDetailsBancontact { bank_code : opt, bank_name : opt, bic :
-    opt, generated_sepa_debit : opt, generated_sepa_debit_mandate : opt, iban_last4 :
-    opt, preferred_language : opt, verified_name : opt, }
+    SetupAttemptPaymentMethodDetailsBancontact { req[] opt[bank_code "bank_code"
+    read_opt, bank_name "bank_name" read_opt, bic "bic" read_opt, generated_sepa_debit
+    "generated_sepa_debit" read_opt, generated_sepa_debit_mandate
+    "generated_sepa_debit_mandate" read_opt, iban_last4 "iban_last4" read_opt,
+    preferred_language "preferred_language" read_opt, verified_name "verified_name"
+    read_opt,] }
 }
 impl SetupAttemptPaymentMethodDetailsBancontact {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3738,9 +3886,11 @@ pub struct Mandate {
     pub type_: super::models::MandateType,
 }
 connector_runtime::__struct_de! {
-    Mandate { customer_acceptance : req, id : req, livemode : req, multi_use : opt,
-    object : req, payment_method : req, payment_method_details : req, single_use : opt,
-    status : req, type_ : req = "type", }
+    Mandate { req[customer_acceptance "customer_acceptance" read, id "id" read, livemode
+    "livemode" read, object "object" read, payment_method "payment_method" read,
+    payment_method_details "payment_method_details" read, status "status" read, type_
+    "type" read,] opt[multi_use "multi_use" read_opt, single_use "single_use" read_opt,]
+    }
 }
 impl Mandate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3773,8 +3923,8 @@ pub struct CustomerAcceptance {
     pub type_: super::models::CustomerAcceptanceType,
 }
 connector_runtime::__struct_de! {
-    CustomerAcceptance { accepted_at : opt, offline : opt, online : opt, type_ : req =
-    "type", }
+    CustomerAcceptance { req[type_ "type" read,] opt[accepted_at "accepted_at" read_opt,
+    offline "offline" read_opt, online "online" read_opt,] }
 }
 impl CustomerAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3796,7 +3946,8 @@ pub struct OnlineAcceptance {
     pub user_agent: Option<String>,
 }
 connector_runtime::__struct_de! {
-    OnlineAcceptance { ip_address : opt, user_agent : opt, }
+    OnlineAcceptance { req[] opt[ip_address "ip_address" read_opt, user_agent
+    "user_agent" read_opt,] }
 }
 impl OnlineAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3838,8 +3989,10 @@ pub struct MandatePaymentMethodDetails {
     pub us_bank_account: Option<super::models::MandateUsBankAccount>,
 }
 connector_runtime::__struct_de! {
-    MandatePaymentMethodDetails { acss_debit : opt, au_becs_debit : opt, bacs_debit :
-    opt, card : opt, sepa_debit : opt, type_ : req = "type", us_bank_account : opt, }
+    MandatePaymentMethodDetails { req[type_ "type" read,] opt[acss_debit "acss_debit"
+    read_opt, au_becs_debit "au_becs_debit" read_opt, bacs_debit "bacs_debit" read_opt,
+    card "card" read_opt, sepa_debit "sepa_debit" read_opt, us_bank_account
+    "us_bank_account" read_opt,] }
 }
 impl MandatePaymentMethodDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3881,8 +4034,9 @@ pub struct MandateAcssDebit {
     pub transaction_type: super::models::MandateAcssDebitTransactionType,
 }
 connector_runtime::__struct_de! {
-    MandateAcssDebit { default_for : opt, interval_description : opt, payment_schedule :
-    req, transaction_type : req, }
+    MandateAcssDebit { req[payment_schedule "payment_schedule" read, transaction_type
+    "transaction_type" read,] opt[default_for "default_for" read_opt,
+    interval_description "interval_description" read_opt,] }
 }
 impl MandateAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3918,7 +4072,7 @@ pub struct MandateAuBecsDebit {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    MandateAuBecsDebit { url : req, }
+    MandateAuBecsDebit { req[url "url" read,] opt[] }
 }
 impl MandateAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3941,7 +4095,8 @@ pub struct MandateBacsDebit {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    MandateBacsDebit { network_status : req, reference : req, url : req, }
+    MandateBacsDebit { req[network_status "network_status" read, reference "reference"
+    read, url "url" read,] opt[] }
 }
 impl MandateBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3974,7 +4129,7 @@ pub struct MandateSepaDebit {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    MandateSepaDebit { reference : req, url : req, }
+    MandateSepaDebit { req[reference "reference" read, url "url" read,] opt[] }
 }
 impl MandateSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4001,7 +4156,7 @@ pub struct MandateSingleUse {
     pub currency: String,
 }
 connector_runtime::__struct_de! {
-    MandateSingleUse { amount : req, currency : req, }
+    MandateSingleUse { req[amount "amount" read, currency "currency" read,] opt[] }
 }
 /// The status of the mandate, which indicates whether it can be used to initiate a payment.
 pub type MandateStatus = AccountCapabilitiesAcssDebitPayments;
@@ -4025,7 +4180,8 @@ pub struct SetupAttemptPaymentMethodDetailsCard {
     pub three_d_secure: Option<super::models::ThreeDSecureDetails>,
 }
 connector_runtime::__struct_de! {
-    SetupAttemptPaymentMethodDetailsCard { three_d_secure : opt, }
+    SetupAttemptPaymentMethodDetailsCard { req[] opt[three_d_secure "three_d_secure"
+    read_opt,] }
 }
 /// three_d_secure_details
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -4044,8 +4200,9 @@ pub struct ThreeDSecureDetails {
     pub version: Option<super::models::ThreeDSecureDetailsVersion>,
 }
 connector_runtime::__struct_de! {
-    ThreeDSecureDetails { authentication_flow : opt, result : opt, result_reason : opt,
-    version : opt, }
+    ThreeDSecureDetails { req[] opt[authentication_flow "authentication_flow" read_opt,
+    result "result" read_opt, result_reason "result_reason" read_opt, version "version"
+    read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc = " For authenticated transactions: how the customer was authenticated by"]
@@ -4078,7 +4235,8 @@ pub struct SetupAttemptPaymentMethodDetailsCardPresent {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupAttemptPaymentMethodDetailsCardPresent { generated_card : opt, }
+    SetupAttemptPaymentMethodDetailsCardPresent { req[] opt[generated_card
+    "generated_card" read_opt,] }
 }
 /// The ID of the Card PaymentMethod which was generated by this SetupAttempt.
 pub type SetupAttemptPaymentMethodDetailsCardPresentGeneratedCard = InvoiceSettingCustomerSettingDefaultPaymentMethod;
@@ -4106,8 +4264,10 @@ pub struct SetupAttemptPaymentMethodDetailsIdeal {
     pub verified_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SetupAttemptPaymentMethodDetailsIdeal { bank : opt, bic : opt, generated_sepa_debit :
-    opt, generated_sepa_debit_mandate : opt, iban_last4 : opt, verified_name : opt, }
+    SetupAttemptPaymentMethodDetailsIdeal { req[] opt[bank "bank" read_opt, bic "bic"
+    read_opt, generated_sepa_debit "generated_sepa_debit" read_opt,
+    generated_sepa_debit_mandate "generated_sepa_debit_mandate" read_opt, iban_last4
+    "iban_last4" read_opt, verified_name "verified_name" read_opt,] }
 }
 impl SetupAttemptPaymentMethodDetailsIdeal {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4225,9 +4385,11 @@ pub struct ApiErrors {
     pub type_: super::models::ApiErrorsType,
 }
 connector_runtime::__struct_de! {
-    ApiErrors { charge : opt, code : opt, decline_code : opt, doc_url : opt, message :
-    opt, param : opt, payment_intent : opt, payment_method : opt, payment_method_type :
-    opt, setup_intent : opt, source : opt, type_ : req = "type", }
+    ApiErrors { req[type_ "type" read,] opt[charge "charge" read_opt, code "code"
+    read_opt, decline_code "decline_code" read_opt, doc_url "doc_url" read_opt, message
+    "message" read_opt, param "param" read_opt, payment_intent "payment_intent" read_opt,
+    payment_method "payment_method" read_opt, payment_method_type "payment_method_type"
+    read_opt, setup_intent "setup_intent" read_opt, source "source" read_opt,] }
 }
 impl ApiErrors {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4371,16 +4533,25 @@ pub struct PaymentIntent {
     pub transfer_group: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntent { amount : req, amount_capturable : opt, amount_received : opt,
-    application : opt, application_fee_amount : opt, automatic_payment_methods : opt,
-    canceled_at : opt, cancellation_reason : opt, capture_method : req, charges : opt,
-    client_secret : opt, confirmation_method : req, created : req, currency : req,
-    customer : opt, description : opt, id : req, invoice : opt, last_payment_error : opt,
-    livemode : req, metadata : opt, next_action : opt, object : req, on_behalf_of : opt,
-    payment_method : opt, payment_method_options : opt, payment_method_types : req,
-    processing : opt, receipt_email : opt, review : opt, setup_future_usage : opt,
-    shipping : opt, statement_descriptor : opt, statement_descriptor_suffix : opt, status
-    : req, transfer_data : opt, transfer_group : opt, }
+    PaymentIntent { req[amount "amount" read, capture_method "capture_method" read,
+    confirmation_method "confirmation_method" read, created "created" read, currency
+    "currency" read, id "id" read, livemode "livemode" read, object "object" read,
+    payment_method_types "payment_method_types" read, status "status" read,]
+    opt[amount_capturable "amount_capturable" read_opt, amount_received "amount_received"
+    read_opt, application "application" read_opt, application_fee_amount
+    "application_fee_amount" read_opt, automatic_payment_methods
+    "automatic_payment_methods" read_opt, canceled_at "canceled_at" read_opt,
+    cancellation_reason "cancellation_reason" read_opt, charges "charges" read_opt,
+    client_secret "client_secret" read_opt, customer "customer" read_opt, description
+    "description" read_opt, invoice "invoice" read_opt, last_payment_error
+    "last_payment_error" read_opt, metadata "metadata" read_opt, next_action
+    "next_action" read_opt, on_behalf_of "on_behalf_of" read_opt, payment_method
+    "payment_method" read_opt, payment_method_options "payment_method_options" read_opt,
+    processing "processing" read_opt, receipt_email "receipt_email" read_opt, review
+    "review" read_opt, setup_future_usage "setup_future_usage" read_opt, shipping
+    "shipping" read_opt, statement_descriptor "statement_descriptor" read_opt,
+    statement_descriptor_suffix "statement_descriptor_suffix" read_opt, transfer_data
+    "transfer_data" read_opt, transfer_group "transfer_group" read_opt,] }
 }
 impl PaymentIntent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4441,7 +4612,8 @@ pub struct PaymentFlowsAutomaticPaymentMethodsPaymentIntent {
     pub enabled: bool,
 }
 connector_runtime::__struct_de! {
-    PaymentFlowsAutomaticPaymentMethodsPaymentIntent { enabled : req, }
+    PaymentFlowsAutomaticPaymentMethodsPaymentIntent { req[enabled "enabled" read,] opt[]
+    }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -4470,7 +4642,8 @@ pub struct PaymentIntentCharges {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentCharges { data : req, has_more : req, object : req, url : req, }
+    PaymentIntentCharges { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 impl PaymentIntentCharges {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4593,18 +4766,27 @@ pub struct Charge {
     pub transfer_group: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Charge { amount : req, amount_captured : req, amount_refunded : req, application :
-    opt, application_fee : opt, application_fee_amount : opt, balance_transaction : opt,
-    billing_details : req, calculated_statement_descriptor : opt, captured : req, created
-    : req, currency : req, customer : opt, description : opt, disputed : req,
-    failure_balance_transaction : opt, failure_code : opt, failure_message : opt,
-    fraud_details : opt, id : req, invoice : opt, livemode : req, metadata : req, object
-    : req, on_behalf_of : opt, order : opt, outcome : opt, paid : req, payment_intent :
-    opt, payment_method : opt, payment_method_details : opt, receipt_email : opt,
-    receipt_number : opt, receipt_url : opt, refunded : req, refunds : req, review : opt,
-    shipping : opt, source_transfer : opt, statement_descriptor : opt,
-    statement_descriptor_suffix : opt, status : req, transfer : opt, transfer_data : opt,
-    transfer_group : opt, }
+    Charge { req[amount "amount" read, amount_captured "amount_captured" read,
+    amount_refunded "amount_refunded" read, billing_details "billing_details" read,
+    captured "captured" read, created "created" read, currency "currency" read, disputed
+    "disputed" read, id "id" read, livemode "livemode" read, metadata "metadata" read,
+    object "object" read, paid "paid" read, refunded "refunded" read, refunds "refunds"
+    read, status "status" read,] opt[application "application" read_opt, application_fee
+    "application_fee" read_opt, application_fee_amount "application_fee_amount" read_opt,
+    balance_transaction "balance_transaction" read_opt, calculated_statement_descriptor
+    "calculated_statement_descriptor" read_opt, customer "customer" read_opt, description
+    "description" read_opt, failure_balance_transaction "failure_balance_transaction"
+    read_opt, failure_code "failure_code" read_opt, failure_message "failure_message"
+    read_opt, fraud_details "fraud_details" read_opt, invoice "invoice" read_opt,
+    on_behalf_of "on_behalf_of" read_opt, order "order" read_opt, outcome "outcome"
+    read_opt, payment_intent "payment_intent" read_opt, payment_method "payment_method"
+    read_opt, payment_method_details "payment_method_details" read_opt, receipt_email
+    "receipt_email" read_opt, receipt_number "receipt_number" read_opt, receipt_url
+    "receipt_url" read_opt, review "review" read_opt, shipping "shipping" read_opt,
+    source_transfer "source_transfer" read_opt, statement_descriptor
+    "statement_descriptor" read_opt, statement_descriptor_suffix
+    "statement_descriptor_suffix" read_opt, transfer "transfer" read_opt, transfer_data
+    "transfer_data" read_opt, transfer_group "transfer_group" read_opt,] }
 }
 impl Charge {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4729,10 +4911,12 @@ pub struct ApplicationFee {
     pub refunds: super::models::ApplicationFeeRefunds,
 }
 connector_runtime::__struct_de! {
-    ApplicationFee { account : req, amount : req, amount_refunded : req, application :
-    req, balance_transaction : opt, charge : req, created : req, currency : req, id :
-    req, livemode : req, object : req, originating_transaction : opt, refunded : req,
-    refunds : req, }
+    ApplicationFee { req[account "account" read, amount "amount" read, amount_refunded
+    "amount_refunded" read, application "application" read, charge "charge" read, created
+    "created" read, currency "currency" read, id "id" read, livemode "livemode" read,
+    object "object" read, refunded "refunded" read, refunds "refunds" read,]
+    opt[balance_transaction "balance_transaction" read_opt, originating_transaction
+    "originating_transaction" read_opt,] }
 }
 impl ApplicationFee {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4801,10 +4985,12 @@ pub struct BalanceTransaction {
     pub type_: super::models::BalanceTransactionType,
 }
 connector_runtime::__struct_de! {
-    BalanceTransaction { amount : req, available_on : req, created : req, currency : req,
-    description : opt, exchange_rate : optn, fee : req, fee_details : req, id : req, net
-    : req, object : req, reporting_category : req, source : opt, status : req, type_ :
-    req = "type", }
+    BalanceTransaction { req[amount "amount" read, available_on "available_on" read,
+    created "created" read, currency "currency" read, fee "fee" read, fee_details
+    "fee_details" read, id "id" read, net "net" read, object "object" read,
+    reporting_category "reporting_category" read, status "status" read, type_ "type"
+    read,] opt[description "description" read_opt, exchange_rate "exchange_rate"
+    read_opt_num, source "source" read_opt,] }
 }
 impl BalanceTransaction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4853,8 +5039,8 @@ pub struct Fee {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    Fee { amount : req, application : opt, currency : req, description : opt, type_ : req
-    = "type", }
+    Fee { req[amount "amount" read, currency "currency" read, type_ "type" read,]
+    opt[application "application" read_opt, description "description" read_opt,] }
 }
 impl Fee {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4913,8 +5099,9 @@ pub struct ConnectCollectionTransfer {
     pub object: String,
 }
 connector_runtime::__struct_de! {
-    ConnectCollectionTransfer { amount : req, currency : req, destination : req, id :
-    req, livemode : req, object : req, }
+    ConnectCollectionTransfer { req[amount "amount" read, currency "currency" read,
+    destination "destination" read, id "id" read, livemode "livemode" read, object
+    "object" read,] opt[] }
 }
 impl ConnectCollectionTransfer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -4971,10 +5158,12 @@ pub struct Dispute {
     pub status: super::models::DisputeStatus,
 }
 connector_runtime::__struct_de! {
-    Dispute { amount : req, balance_transactions : req, charge : req, created : req,
-    currency : req, evidence : req, evidence_details : req, id : req,
-    is_charge_refundable : req, livemode : req, metadata : req, object : req,
-    payment_intent : opt, reason : req, status : req, }
+    Dispute { req[amount "amount" read, balance_transactions "balance_transactions" read,
+    charge "charge" read, created "created" read, currency "currency" read, evidence
+    "evidence" read, evidence_details "evidence_details" read, id "id" read,
+    is_charge_refundable "is_charge_refundable" read, livemode "livemode" read, metadata
+    "metadata" read, object "object" read, reason "reason" read, status "status" read,]
+    opt[payment_intent "payment_intent" read_opt,] }
 }
 impl Dispute {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5076,16 +5265,25 @@ pub struct DisputeEvidence {
     pub uncategorized_text: Option<String>,
 }
 connector_runtime::__struct_de! {
-    DisputeEvidence { access_activity_log : opt, billing_address : opt,
-    cancellation_policy : opt, cancellation_policy_disclosure : opt,
-    cancellation_rebuttal : opt, customer_communication : opt, customer_email_address :
-    opt, customer_name : opt, customer_purchase_ip : opt, customer_signature : opt,
-    duplicate_charge_documentation : opt, duplicate_charge_explanation : opt,
-    duplicate_charge_id : opt, product_description : opt, receipt : opt, refund_policy :
-    opt, refund_policy_disclosure : opt, refund_refusal_explanation : opt, service_date :
-    opt, service_documentation : opt, shipping_address : opt, shipping_carrier : opt,
-    shipping_date : opt, shipping_documentation : opt, shipping_tracking_number : opt,
-    uncategorized_file : opt, uncategorized_text : opt, }
+    DisputeEvidence { req[] opt[access_activity_log "access_activity_log" read_opt,
+    billing_address "billing_address" read_opt, cancellation_policy "cancellation_policy"
+    read_opt, cancellation_policy_disclosure "cancellation_policy_disclosure" read_opt,
+    cancellation_rebuttal "cancellation_rebuttal" read_opt, customer_communication
+    "customer_communication" read_opt, customer_email_address "customer_email_address"
+    read_opt, customer_name "customer_name" read_opt, customer_purchase_ip
+    "customer_purchase_ip" read_opt, customer_signature "customer_signature" read_opt,
+    duplicate_charge_documentation "duplicate_charge_documentation" read_opt,
+    duplicate_charge_explanation "duplicate_charge_explanation" read_opt,
+    duplicate_charge_id "duplicate_charge_id" read_opt, product_description
+    "product_description" read_opt, receipt "receipt" read_opt, refund_policy
+    "refund_policy" read_opt, refund_policy_disclosure "refund_policy_disclosure"
+    read_opt, refund_refusal_explanation "refund_refusal_explanation" read_opt,
+    service_date "service_date" read_opt, service_documentation "service_documentation"
+    read_opt, shipping_address "shipping_address" read_opt, shipping_carrier
+    "shipping_carrier" read_opt, shipping_date "shipping_date" read_opt,
+    shipping_documentation "shipping_documentation" read_opt, shipping_tracking_number
+    "shipping_tracking_number" read_opt, uncategorized_file "uncategorized_file"
+    read_opt, uncategorized_text "uncategorized_text" read_opt,] }
 }
 impl DisputeEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5253,8 +5451,8 @@ pub struct DisputeEvidenceDetails {
     pub submission_count: i64,
 }
 connector_runtime::__struct_de! {
-    DisputeEvidenceDetails { due_by : opt, has_evidence : req, past_due : req,
-    submission_count : req, }
+    DisputeEvidenceDetails { req[has_evidence "has_evidence" read, past_due "past_due"
+    read, submission_count "submission_count" read,] opt[due_by "due_by" read_opt,] }
 }
 /// ID of the PaymentIntent that was disputed.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -5300,8 +5498,9 @@ pub struct FeeRefund {
     pub object: String,
 }
 connector_runtime::__struct_de! {
-    FeeRefund { amount : req, balance_transaction : opt, created : req, currency : req,
-    fee : req, id : req, metadata : opt, object : req, }
+    FeeRefund { req[amount "amount" read, created "created" read, currency "currency"
+    read, fee "fee" read, id "id" read, object "object" read,] opt[balance_transaction
+    "balance_transaction" read_opt, metadata "metadata" read_opt,] }
 }
 impl FeeRefund {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5374,12 +5573,16 @@ pub struct IssuingAuthorization {
     pub wallet: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingAuthorization { amount : req, amount_details : opt, approved : req,
-    authorization_method : req, balance_transactions : req, card : req, cardholder : opt,
-    created : req, currency : req, id : req, livemode : req, merchant_amount : req,
-    merchant_currency : req, merchant_data : req, metadata : req, object : req,
-    pending_request : opt, request_history : req, status : req, transactions : req,
-    verification_data : req, wallet : opt, }
+    IssuingAuthorization { req[amount "amount" read, approved "approved" read,
+    authorization_method "authorization_method" read, balance_transactions
+    "balance_transactions" read, card "card" read, created "created" read, currency
+    "currency" read, id "id" read, livemode "livemode" read, merchant_amount
+    "merchant_amount" read, merchant_currency "merchant_currency" read, merchant_data
+    "merchant_data" read, metadata "metadata" read, object "object" read, request_history
+    "request_history" read, status "status" read, transactions "transactions" read,
+    verification_data "verification_data" read,] opt[amount_details "amount_details"
+    read_opt, cardholder "cardholder" read_opt, pending_request "pending_request"
+    read_opt, wallet "wallet" read_opt,] }
 }
 impl IssuingAuthorization {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5427,7 +5630,7 @@ pub struct IssuingAuthorizationAmountDetails {
     pub atm_fee: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    IssuingAuthorizationAmountDetails { atm_fee : opt, }
+    IssuingAuthorizationAmountDetails { req[] opt[atm_fee "atm_fee" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc = " How the card details were provided."] pub enum
@@ -5489,11 +5692,14 @@ pub struct IssuingCard {
     pub wallets: Option<super::models::IssuingCardWallets>,
 }
 connector_runtime::__struct_de! {
-    IssuingCard { brand : req, cancellation_reason : opt, cardholder : req, created :
-    req, currency : req, cvc : opt, exp_month : req, exp_year : req, id : req, last4 :
-    req, livemode : req, metadata : req, number : opt, object : req, replaced_by : opt,
-    replacement_for : opt, replacement_reason : opt, shipping : opt, spending_controls :
-    req, status : req, type_ : req = "type", wallets : opt, }
+    IssuingCard { req[brand "brand" read, cardholder "cardholder" read, created "created"
+    read, currency "currency" read, exp_month "exp_month" read, exp_year "exp_year" read,
+    id "id" read, last4 "last4" read, livemode "livemode" read, metadata "metadata" read,
+    object "object" read, spending_controls "spending_controls" read, status "status"
+    read, type_ "type" read,] opt[cancellation_reason "cancellation_reason" read_opt, cvc
+    "cvc" read_opt, number "number" read_opt, replaced_by "replaced_by" read_opt,
+    replacement_for "replacement_for" read_opt, replacement_reason "replacement_reason"
+    read_opt, shipping "shipping" read_opt, wallets "wallets" read_opt,] }
 }
 impl IssuingCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5572,10 +5778,12 @@ pub struct IssuingCardholder {
     pub type_: super::models::IssuingCardholderType,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholder { billing : req, company : opt, created : req, email : opt, id :
-    req, individual : opt, livemode : req, metadata : req, name : req, object : req,
-    phone_number : opt, requirements : req, spending_controls : opt, status : req, type_
-    : req = "type", }
+    IssuingCardholder { req[billing "billing" read, created "created" read, id "id" read,
+    livemode "livemode" read, metadata "metadata" read, name "name" read, object "object"
+    read, requirements "requirements" read, status "status" read, type_ "type" read,]
+    opt[company "company" read_opt, email "email" read_opt, individual "individual"
+    read_opt, phone_number "phone_number" read_opt, spending_controls "spending_controls"
+    read_opt,] }
 }
 impl IssuingCardholder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5611,7 +5819,7 @@ pub struct IssuingCardholderAddress {
     pub address: super::models::Address,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderAddress { address : req, }
+    IssuingCardholderAddress { req[address "address" read,] opt[] }
 }
 impl IssuingCardholderAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5630,7 +5838,7 @@ pub struct IssuingCardholderCompany {
     pub tax_id_provided: bool,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderCompany { tax_id_provided : req, }
+    IssuingCardholderCompany { req[tax_id_provided "tax_id_provided" read,] opt[] }
 }
 /// IssuingCardholderIndividual
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5645,8 +5853,8 @@ pub struct IssuingCardholderIndividual {
     pub verification: Option<super::models::IssuingCardholderVerification>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderIndividual { dob : opt, first_name : req, last_name : req,
-    verification : opt, }
+    IssuingCardholderIndividual { req[first_name "first_name" read, last_name "last_name"
+    read,] opt[dob "dob" read_opt, verification "verification" read_opt,] }
 }
 impl IssuingCardholderIndividual {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -5683,7 +5891,8 @@ pub struct IssuingCardholderIndividualDob {
     pub year: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderIndividualDob { day : opt, month : opt, year : opt, }
+    IssuingCardholderIndividualDob { req[] opt[day "day" read_opt, month "month"
+    read_opt, year "year" read_opt,] }
 }
 /// IssuingCardholderVerification
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5692,7 +5901,7 @@ pub struct IssuingCardholderVerification {
     pub document: Option<super::models::IssuingCardholderIdDocument>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderVerification { document : opt, }
+    IssuingCardholderVerification { req[] opt[document "document" read_opt,] }
 }
 /// IssuingCardholderIdDocument
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5703,7 +5912,8 @@ pub struct IssuingCardholderIdDocument {
     pub front: Option<super::models::IssuingCardholderIdDocumentFront>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderIdDocument { back : opt, front : opt, }
+    IssuingCardholderIdDocument { req[] opt[back "back" read_opt, front "front"
+    read_opt,] }
 }
 /// The back of a document returned by a [file upload](https://stripe.com/docs/api#create_file) with a `purpose` value of `identity_document`.
 pub type IssuingCardholderIdDocumentBack = LegalEntityCompanyVerificationDocumentBack;
@@ -5720,7 +5930,8 @@ pub struct IssuingCardholderRequirements {
     pub past_due: Option<Vec<super::models::IssuingCardholderRequirementsPastDueItem>>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderRequirements { disabled_reason : opt, past_due : opt, }
+    IssuingCardholderRequirements { req[] opt[disabled_reason "disabled_reason" read_opt,
+    past_due "past_due" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -5752,8 +5963,10 @@ pub struct IssuingCardholderAuthorizationControls {
     pub spending_limits_currency: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderAuthorizationControls { allowed_categories : opt, blocked_categories
-    : opt, spending_limits : opt, spending_limits_currency : opt, }
+    IssuingCardholderAuthorizationControls { req[] opt[allowed_categories
+    "allowed_categories" read_opt, blocked_categories "blocked_categories" read_opt,
+    spending_limits "spending_limits" read_opt, spending_limits_currency
+    "spending_limits_currency" read_opt,] }
 }
 connector_runtime::__string_enum! {
     pub enum IssuingCardholderAuthorizationControlsAllowedCategoriesItem {
@@ -5995,7 +6208,8 @@ pub struct IssuingCardholderSpendingLimit {
     pub interval: super::models::IssuingCardholderSpendingLimitInterval,
 }
 connector_runtime::__struct_de! {
-    IssuingCardholderSpendingLimit { amount : req, categories : opt, interval : req, }
+    IssuingCardholderSpendingLimit { req[amount "amount" read, interval "interval" read,]
+    opt[categories "categories" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc = " Interval (or event) to which the amount applies."] pub enum
@@ -6051,8 +6265,10 @@ pub struct IssuingCardShipping {
     pub type_: super::models::IssuingCardShippingType,
 }
 connector_runtime::__struct_de! {
-    IssuingCardShipping { address : req, carrier : opt, eta : opt, name : req, service :
-    req, status : opt, tracking_number : opt, tracking_url : opt, type_ : req = "type", }
+    IssuingCardShipping { req[address "address" read, name "name" read, service "service"
+    read, type_ "type" read,] opt[carrier "carrier" read_opt, eta "eta" read_opt, status
+    "status" read_opt, tracking_number "tracking_number" read_opt, tracking_url
+    "tracking_url" read_opt,] }
 }
 impl IssuingCardShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6127,8 +6343,8 @@ pub struct IssuingCardWallets {
     pub primary_account_identifier: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardWallets { apple_pay : req, google_pay : req, primary_account_identifier :
-    opt, }
+    IssuingCardWallets { req[apple_pay "apple_pay" read, google_pay "google_pay" read,]
+    opt[primary_account_identifier "primary_account_identifier" read_opt,] }
 }
 impl IssuingCardWallets {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6153,7 +6369,8 @@ pub struct IssuingCardApplePay {
     pub ineligible_reason: Option<super::models::IssuingCardApplePayIneligibleReason>,
 }
 connector_runtime::__struct_de! {
-    IssuingCardApplePay { eligible : req, ineligible_reason : opt, }
+    IssuingCardApplePay { req[eligible "eligible" read,] opt[ineligible_reason
+    "ineligible_reason" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc = " Reason the card is ineligible for Apple Pay"] pub enum
@@ -6195,8 +6412,10 @@ pub struct IssuingAuthorizationMerchantData {
     pub state: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingAuthorizationMerchantData { category : req, category_code : req, city : opt,
-    country : opt, name : opt, network_id : req, postal_code : opt, state : opt, }
+    IssuingAuthorizationMerchantData { req[category "category" read, category_code
+    "category_code" read, network_id "network_id" read,] opt[city "city" read_opt,
+    country "country" read_opt, name "name" read_opt, postal_code "postal_code" read_opt,
+    state "state" read_opt,] }
 }
 impl IssuingAuthorizationMerchantData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6288,8 +6507,10 @@ pub struct IssuingAuthorizationPendingRequest {
     pub merchant_currency: String,
 }
 connector_runtime::__struct_de! {
-    IssuingAuthorizationPendingRequest { amount : req, amount_details : opt, currency :
-    req, is_amount_controllable : req, merchant_amount : req, merchant_currency : req, }
+    IssuingAuthorizationPendingRequest { req[amount "amount" read, currency "currency"
+    read, is_amount_controllable "is_amount_controllable" read, merchant_amount
+    "merchant_amount" read, merchant_currency "merchant_currency" read,]
+    opt[amount_details "amount_details" read_opt,] }
 }
 /// IssuingAuthorizationRequest
 #[derive(Clone, Debug, PartialEq)]
@@ -6312,9 +6533,10 @@ pub struct IssuingAuthorizationRequest {
     pub reason: super::models::IssuingAuthorizationRequestReason,
 }
 connector_runtime::__struct_de! {
-    IssuingAuthorizationRequest { amount : req, amount_details : opt, approved : req,
-    created : req, currency : req, merchant_amount : req, merchant_currency : req, reason
-    : req, }
+    IssuingAuthorizationRequest { req[amount "amount" read, approved "approved" read,
+    created "created" read, currency "currency" read, merchant_amount "merchant_amount"
+    read, merchant_currency "merchant_currency" read, reason "reason" read,]
+    opt[amount_details "amount_details" read_opt,] }
 }
 impl IssuingAuthorizationRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6407,11 +6629,14 @@ pub struct IssuingTransaction {
     pub wallet: Option<super::models::IssuingTransactionWallet>,
 }
 connector_runtime::__struct_de! {
-    IssuingTransaction { amount : req, amount_details : opt, authorization : opt,
-    balance_transaction : opt, card : req, cardholder : opt, created : req, currency :
-    req, dispute : opt, id : req, livemode : req, merchant_amount : req,
-    merchant_currency : req, merchant_data : req, metadata : req, object : req,
-    purchase_details : opt, type_ : req = "type", wallet : opt, }
+    IssuingTransaction { req[amount "amount" read, card "card" read, created "created"
+    read, currency "currency" read, id "id" read, livemode "livemode" read,
+    merchant_amount "merchant_amount" read, merchant_currency "merchant_currency" read,
+    merchant_data "merchant_data" read, metadata "metadata" read, object "object" read,
+    type_ "type" read,] opt[amount_details "amount_details" read_opt, authorization
+    "authorization" read_opt, balance_transaction "balance_transaction" read_opt,
+    cardholder "cardholder" read_opt, dispute "dispute" read_opt, purchase_details
+    "purchase_details" read_opt, wallet "wallet" read_opt,] }
 }
 impl IssuingTransaction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6494,9 +6719,10 @@ pub struct IssuingDispute {
     pub transaction: Box<super::models::IssuingDisputeTransaction>,
 }
 connector_runtime::__struct_de! {
-    IssuingDispute { amount : req, balance_transactions : opt, created : req, currency :
-    req, evidence : req, id : req, livemode : req, metadata : req, object : req, status :
-    req, transaction : req, }
+    IssuingDispute { req[amount "amount" read, created "created" read, currency
+    "currency" read, evidence "evidence" read, id "id" read, livemode "livemode" read,
+    metadata "metadata" read, object "object" read, status "status" read, transaction
+    "transaction" read,] opt[balance_transactions "balance_transactions" read_opt,] }
 }
 impl IssuingDispute {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6542,9 +6768,11 @@ pub struct IssuingDisputeEvidence {
     >,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeEvidence { canceled : opt, duplicate : opt, fraudulent : opt,
-    merchandise_not_as_described : opt, not_received : opt, other : opt, reason : req,
-    service_not_as_described : opt, }
+    IssuingDisputeEvidence { req[reason "reason" read,] opt[canceled "canceled" read_opt,
+    duplicate "duplicate" read_opt, fraudulent "fraudulent" read_opt,
+    merchandise_not_as_described "merchandise_not_as_described" read_opt, not_received
+    "not_received" read_opt, other "other" read_opt, service_not_as_described
+    "service_not_as_described" read_opt,] }
 }
 impl IssuingDisputeEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6600,10 +6828,13 @@ pub struct IssuingDisputeCanceledEvidence {
     pub returned_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeCanceledEvidence { additional_documentation : opt, canceled_at : opt,
-    cancellation_policy_provided : opt, cancellation_reason : opt, expected_at : opt,
-    explanation : opt, product_description : opt, product_type : opt, return_status :
-    opt, returned_at : opt, }
+    IssuingDisputeCanceledEvidence { req[] opt[additional_documentation
+    "additional_documentation" read_opt, canceled_at "canceled_at" read_opt,
+    cancellation_policy_provided "cancellation_policy_provided" read_opt,
+    cancellation_reason "cancellation_reason" read_opt, expected_at "expected_at"
+    read_opt, explanation "explanation" read_opt, product_description
+    "product_description" read_opt, product_type "product_type" read_opt, return_status
+    "return_status" read_opt, returned_at "returned_at" read_opt,] }
 }
 impl IssuingDisputeCanceledEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6668,9 +6899,10 @@ pub struct IssuingDisputeDuplicateEvidence {
     pub original_transaction: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeDuplicateEvidence { additional_documentation : opt, card_statement :
-    opt, cash_receipt : opt, check_image : opt, explanation : opt, original_transaction :
-    opt, }
+    IssuingDisputeDuplicateEvidence { req[] opt[additional_documentation
+    "additional_documentation" read_opt, card_statement "card_statement" read_opt,
+    cash_receipt "cash_receipt" read_opt, check_image "check_image" read_opt, explanation
+    "explanation" read_opt, original_transaction "original_transaction" read_opt,] }
 }
 impl IssuingDisputeDuplicateEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6711,8 +6943,8 @@ pub struct IssuingDisputeFraudulentEvidence {
     pub explanation: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeFraudulentEvidence { additional_documentation : opt, explanation : opt,
-    }
+    IssuingDisputeFraudulentEvidence { req[] opt[additional_documentation
+    "additional_documentation" read_opt, explanation "explanation" read_opt,] }
 }
 impl IssuingDisputeFraudulentEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6747,9 +6979,10 @@ pub struct IssuingDisputeMerchandiseNotAsDescribedEvidence {
     pub returned_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeMerchandiseNotAsDescribedEvidence { additional_documentation : opt,
-    explanation : opt, received_at : opt, return_description : opt, return_status : opt,
-    returned_at : opt, }
+    IssuingDisputeMerchandiseNotAsDescribedEvidence { req[] opt[additional_documentation
+    "additional_documentation" read_opt, explanation "explanation" read_opt, received_at
+    "received_at" read_opt, return_description "return_description" read_opt,
+    return_status "return_status" read_opt, returned_at "returned_at" read_opt,] }
 }
 impl IssuingDisputeMerchandiseNotAsDescribedEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6790,8 +7023,10 @@ pub struct IssuingDisputeNotReceivedEvidence {
     pub product_type: Option<super::models::IssuingDisputeCanceledEvidenceProductType>,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeNotReceivedEvidence { additional_documentation : opt, expected_at :
-    opt, explanation : opt, product_description : opt, product_type : opt, }
+    IssuingDisputeNotReceivedEvidence { req[] opt[additional_documentation
+    "additional_documentation" read_opt, expected_at "expected_at" read_opt, explanation
+    "explanation" read_opt, product_description "product_description" read_opt,
+    product_type "product_type" read_opt,] }
 }
 impl IssuingDisputeNotReceivedEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6830,8 +7065,10 @@ pub struct IssuingDisputeOtherEvidence {
     pub product_type: Option<super::models::IssuingDisputeCanceledEvidenceProductType>,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeOtherEvidence { additional_documentation : opt, explanation : opt,
-    product_description : opt, product_type : opt, }
+    IssuingDisputeOtherEvidence { req[] opt[additional_documentation
+    "additional_documentation" read_opt, explanation "explanation" read_opt,
+    product_description "product_description" read_opt, product_type "product_type"
+    read_opt,] }
 }
 impl IssuingDisputeOtherEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6880,8 +7117,10 @@ pub struct IssuingDisputeServiceNotAsDescribedEvidence {
     pub received_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    IssuingDisputeServiceNotAsDescribedEvidence { additional_documentation : opt,
-    canceled_at : opt, cancellation_reason : opt, explanation : opt, received_at : opt, }
+    IssuingDisputeServiceNotAsDescribedEvidence { req[] opt[additional_documentation
+    "additional_documentation" read_opt, canceled_at "canceled_at" read_opt,
+    cancellation_reason "cancellation_reason" read_opt, explanation "explanation"
+    read_opt, received_at "received_at" read_opt,] }
 }
 impl IssuingDisputeServiceNotAsDescribedEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6934,8 +7173,9 @@ pub struct IssuingTransactionPurchaseDetails {
     pub reference: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingTransactionPurchaseDetails { flight : opt, fuel : opt, lodging : opt, receipt
-    : opt, reference : opt, }
+    IssuingTransactionPurchaseDetails { req[] opt[flight "flight" read_opt, fuel "fuel"
+    read_opt, lodging "lodging" read_opt, receipt "receipt" read_opt, reference
+    "reference" read_opt,] }
 }
 impl IssuingTransactionPurchaseDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -6977,8 +7217,9 @@ pub struct IssuingTransactionFlightData {
     pub travel_agency: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingTransactionFlightData { departure_at : opt, passenger_name : opt, refundable :
-    opt, segments : opt, travel_agency : opt, }
+    IssuingTransactionFlightData { req[] opt[departure_at "departure_at" read_opt,
+    passenger_name "passenger_name" read_opt, refundable "refundable" read_opt, segments
+    "segments" read_opt, travel_agency "travel_agency" read_opt,] }
 }
 impl IssuingTransactionFlightData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7024,9 +7265,11 @@ pub struct IssuingTransactionFlightDataLeg {
     pub stopover_allowed: Option<bool>,
 }
 connector_runtime::__struct_de! {
-    IssuingTransactionFlightDataLeg { arrival_airport_code : opt, carrier : opt,
-    departure_airport_code : opt, flight_number : opt, service_class : opt,
-    stopover_allowed : opt, }
+    IssuingTransactionFlightDataLeg { req[] opt[arrival_airport_code
+    "arrival_airport_code" read_opt, carrier "carrier" read_opt, departure_airport_code
+    "departure_airport_code" read_opt, flight_number "flight_number" read_opt,
+    service_class "service_class" read_opt, stopover_allowed "stopover_allowed"
+    read_opt,] }
 }
 impl IssuingTransactionFlightDataLeg {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7087,8 +7330,9 @@ pub struct IssuingTransactionFuelData {
     pub volume_decimal: Option<String>,
 }
 connector_runtime::__struct_de! {
-    IssuingTransactionFuelData { type_ : req = "type", unit : req, unit_cost_decimal :
-    req, volume_decimal : opt, }
+    IssuingTransactionFuelData { req[type_ "type" read, unit "unit" read,
+    unit_cost_decimal "unit_cost_decimal" read,] opt[volume_decimal "volume_decimal"
+    read_opt,] }
 }
 impl IssuingTransactionFuelData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7123,7 +7367,8 @@ pub struct IssuingTransactionLodgingData {
     pub nights: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    IssuingTransactionLodgingData { check_in_at : opt, nights : opt, }
+    IssuingTransactionLodgingData { req[] opt[check_in_at "check_in_at" read_opt, nights
+    "nights" read_opt,] }
 }
 /// IssuingTransactionReceiptData
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -7138,8 +7383,9 @@ pub struct IssuingTransactionReceiptData {
     pub unit_cost: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    IssuingTransactionReceiptData { description : opt, quantity : optn, total : opt,
-    unit_cost : opt, }
+    IssuingTransactionReceiptData { req[] opt[description "description" read_opt,
+    quantity "quantity" read_opt_num, total "total" read_opt, unit_cost "unit_cost"
+    read_opt,] }
 }
 impl IssuingTransactionReceiptData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7178,8 +7424,9 @@ pub struct IssuingAuthorizationVerificationData {
     pub expiry_check: super::models::IssuingAuthorizationVerificationDataExpiryCheck,
 }
 connector_runtime::__struct_de! {
-    IssuingAuthorizationVerificationData { address_line1_check : req,
-    address_postal_code_check : req, cvc_check : req, expiry_check : req, }
+    IssuingAuthorizationVerificationData { req[address_line1_check "address_line1_check"
+    read, address_postal_code_check "address_postal_code_check" read, cvc_check
+    "cvc_check" read, expiry_check "expiry_check" read,] opt[] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -7253,12 +7500,16 @@ pub struct Payout {
     pub type_: super::models::PayoutType,
 }
 connector_runtime::__struct_de! {
-    Payout { amount : req, arrival_date : req, automatic : req, balance_transaction :
-    opt, created : req, currency : req, description : opt, destination : opt,
-    failure_balance_transaction : opt, failure_code : opt, failure_message : opt, id :
-    req, livemode : req, metadata : opt, method : req, object : req, original_payout :
-    opt, reversed_by : opt, source_type : req, statement_descriptor : opt, status : req,
-    type_ : req = "type", }
+    Payout { req[amount "amount" read, arrival_date "arrival_date" read, automatic
+    "automatic" read, created "created" read, currency "currency" read, id "id" read,
+    livemode "livemode" read, method "method" read, object "object" read, source_type
+    "source_type" read, status "status" read, type_ "type" read,] opt[balance_transaction
+    "balance_transaction" read_opt, description "description" read_opt, destination
+    "destination" read_opt, failure_balance_transaction "failure_balance_transaction"
+    read_opt, failure_code "failure_code" read_opt, failure_message "failure_message"
+    read_opt, metadata "metadata" read_opt, original_payout "original_payout" read_opt,
+    reversed_by "reversed_by" read_opt, statement_descriptor "statement_descriptor"
+    read_opt,] }
 }
 impl Payout {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7321,7 +7572,8 @@ pub struct DeletedBankAccount {
     pub object: String,
 }
 connector_runtime::__struct_de! {
-    DeletedBankAccount { currency : opt, deleted : req, id : req, object : req, }
+    DeletedBankAccount { req[deleted "deleted" read, id "id" read, object "object" read,]
+    opt[currency "currency" read_opt,] }
 }
 impl DeletedBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7370,8 +7622,8 @@ pub struct PlatformTaxFee {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    PlatformTaxFee { account : req, id : req, object : req, source_transaction : req,
-    type_ : req = "type", }
+    PlatformTaxFee { req[account "account" read, id "id" read, object "object" read,
+    source_transaction "source_transaction" read, type_ "type" read,] opt[] }
 }
 impl PlatformTaxFee {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7451,11 +7703,15 @@ pub struct Refund {
     pub transfer_reversal: Option<Box<super::models::RefundTransferReversal>>,
 }
 connector_runtime::__struct_de! {
-    Refund { amount : req, balance_transaction : opt, charge : opt, created : req,
-    currency : req, description : opt, failure_balance_transaction : opt, failure_reason
-    : opt, id : req, metadata : opt, next_action : opt, object : req, payment_intent :
-    opt, reason : opt, receipt_number : opt, source_transfer_reversal : opt, status :
-    opt, transfer_reversal : opt, }
+    Refund { req[amount "amount" read, created "created" read, currency "currency" read,
+    id "id" read, object "object" read,] opt[balance_transaction "balance_transaction"
+    read_opt, charge "charge" read_opt, description "description" read_opt,
+    failure_balance_transaction "failure_balance_transaction" read_opt, failure_reason
+    "failure_reason" read_opt, metadata "metadata" read_opt, next_action "next_action"
+    read_opt, payment_intent "payment_intent" read_opt, reason "reason" read_opt,
+    receipt_number "receipt_number" read_opt, source_transfer_reversal
+    "source_transfer_reversal" read_opt, status "status" read_opt, transfer_reversal
+    "transfer_reversal" read_opt,] }
 }
 impl Refund {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7495,7 +7751,8 @@ pub struct RefundNextAction {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    RefundNextAction { display_details : opt, type_ : req = "type", }
+    RefundNextAction { req[type_ "type" read,] opt[display_details "display_details"
+    read_opt,] }
 }
 impl RefundNextAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7519,7 +7776,8 @@ pub struct RefundNextActionDisplayDetails {
     pub expires_at: i64,
 }
 connector_runtime::__struct_de! {
-    RefundNextActionDisplayDetails { email_sent : req, expires_at : req, }
+    RefundNextActionDisplayDetails { req[email_sent "email_sent" read, expires_at
+    "expires_at" read,] opt[] }
 }
 impl RefundNextActionDisplayDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7540,7 +7798,8 @@ pub struct EmailSent {
     pub email_sent_to: String,
 }
 connector_runtime::__struct_de! {
-    EmailSent { email_sent_at : req, email_sent_to : req, }
+    EmailSent { req[email_sent_at "email_sent_at" read, email_sent_to "email_sent_to"
+    read,] opt[] }
 }
 impl EmailSent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7611,9 +7870,11 @@ pub struct TransferReversal {
     pub transfer: Box<super::models::TransferReversalTransfer>,
 }
 connector_runtime::__struct_de! {
-    TransferReversal { amount : req, balance_transaction : opt, created : req, currency :
-    req, destination_payment_refund : opt, id : req, metadata : opt, object : req,
-    source_refund : opt, transfer : req, }
+    TransferReversal { req[amount "amount" read, created "created" read, currency
+    "currency" read, id "id" read, object "object" read, transfer "transfer" read,]
+    opt[balance_transaction "balance_transaction" read_opt, destination_payment_refund
+    "destination_payment_refund" read_opt, metadata "metadata" read_opt, source_refund
+    "source_refund" read_opt,] }
 }
 impl TransferReversal {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7697,10 +7958,13 @@ pub struct Transfer {
     pub transfer_group: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Transfer { amount : req, amount_reversed : req, balance_transaction : opt, created :
-    req, currency : req, description : opt, destination : opt, destination_payment : opt,
-    id : req, livemode : req, metadata : req, object : req, reversals : req, reversed :
-    req, source_transaction : opt, source_type : opt, transfer_group : opt, }
+    Transfer { req[amount "amount" read, amount_reversed "amount_reversed" read, created
+    "created" read, currency "currency" read, id "id" read, livemode "livemode" read,
+    metadata "metadata" read, object "object" read, reversals "reversals" read, reversed
+    "reversed" read,] opt[balance_transaction "balance_transaction" read_opt, description
+    "description" read_opt, destination "destination" read_opt, destination_payment
+    "destination_payment" read_opt, source_transaction "source_transaction" read_opt,
+    source_type "source_type" read_opt, transfer_group "transfer_group" read_opt,] }
 }
 impl Transfer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7746,7 +8010,8 @@ pub struct TransferReversals {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    TransferReversals { data : req, has_more : req, object : req, url : req, }
+    TransferReversals { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 impl TransferReversals {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7782,8 +8047,8 @@ pub struct ReserveTransaction {
     pub object: String,
 }
 connector_runtime::__struct_de! {
-    ReserveTransaction { amount : req, currency : req, description : opt, id : req,
-    object : req, }
+    ReserveTransaction { req[amount "amount" read, currency "currency" read, id "id"
+    read, object "object" read,] opt[description "description" read_opt,] }
 }
 impl ReserveTransaction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7813,8 +8078,9 @@ pub struct TaxDeductedAtSource {
     pub tax_deduction_account_number: String,
 }
 connector_runtime::__struct_de! {
-    TaxDeductedAtSource { id : req, object : req, period_end : req, period_start : req,
-    tax_deduction_account_number : req, }
+    TaxDeductedAtSource { req[id "id" read, object "object" read, period_end "period_end"
+    read, period_start "period_start" read, tax_deduction_account_number
+    "tax_deduction_account_number" read,] opt[] }
 }
 impl TaxDeductedAtSource {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7885,10 +8151,14 @@ pub struct Topup {
     pub transfer_group: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Topup { amount : req, balance_transaction : opt, created : req, currency : req,
-    description : opt, expected_availability_date : opt, failure_code : opt,
-    failure_message : opt, id : req, livemode : req, metadata : req, object : req, source
-    : req, statement_descriptor : opt, status : req, transfer_group : opt, }
+    Topup { req[amount "amount" read, created "created" read, currency "currency" read,
+    id "id" read, livemode "livemode" read, metadata "metadata" read, object "object"
+    read, source "source" read, status "status" read,] opt[balance_transaction
+    "balance_transaction" read_opt, description "description" read_opt,
+    expected_availability_date "expected_availability_date" read_opt, failure_code
+    "failure_code" read_opt, failure_message "failure_message" read_opt,
+    statement_descriptor "statement_descriptor" read_opt, transfer_group "transfer_group"
+    read_opt,] }
 }
 impl Topup {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7969,7 +8239,8 @@ pub struct ApplicationFeeRefunds {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    ApplicationFeeRefunds { data : req, has_more : req, object : req, url : req, }
+    ApplicationFeeRefunds { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 impl ApplicationFeeRefunds {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8002,7 +8273,8 @@ pub struct ChargeFraudDetails {
     pub user_report: Option<String>,
 }
 connector_runtime::__struct_de! {
-    ChargeFraudDetails { stripe_report : opt, user_report : opt, }
+    ChargeFraudDetails { req[] opt[stripe_report "stripe_report" read_opt, user_report
+    "user_report" read_opt,] }
 }
 impl ChargeFraudDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8210,25 +8482,41 @@ pub struct Invoice {
     pub webhooks_delivered_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    Invoice { account_country : opt, account_name : opt, account_tax_ids : opt,
-    amount_due : req, amount_paid : req, amount_remaining : req, application_fee_amount :
-    opt, attempt_count : req, attempted : req, auto_advance : opt, automatic_tax : req,
-    billing_reason : opt, charge : opt, collection_method : req, created : req, currency
-    : req, custom_fields : opt, customer : opt, customer_address : opt, customer_email :
-    opt, customer_name : opt, customer_phone : opt, customer_shipping : opt,
-    customer_tax_exempt : opt, customer_tax_ids : opt, default_payment_method : opt,
-    default_source : opt, default_tax_rates : req, description : opt, discount : opt,
-    discounts : opt, due_date : opt, ending_balance : opt, footer : opt,
-    hosted_invoice_url : opt, id : opt, invoice_pdf : opt, last_finalization_error : opt,
-    lines : req, livemode : req, metadata : opt, next_payment_attempt : opt, number :
-    opt, object : req, on_behalf_of : opt, paid : req, paid_out_of_band : req,
-    payment_intent : opt, payment_settings : req, period_end : req, period_start : req,
-    post_payment_credit_notes_amount : req, pre_payment_credit_notes_amount : req, quote
-    : opt, receipt_number : opt, starting_balance : req, statement_descriptor : opt,
-    status : opt, status_transitions : req, subscription : opt,
-    subscription_proration_date : opt, subtotal : req, tax : opt, test_clock : opt,
-    threshold_reason : opt, total : req, total_discount_amounts : opt, total_tax_amounts
-    : req, transfer_data : opt, webhooks_delivered_at : opt, }
+    Invoice { req[amount_due "amount_due" read, amount_paid "amount_paid" read,
+    amount_remaining "amount_remaining" read, attempt_count "attempt_count" read,
+    attempted "attempted" read, automatic_tax "automatic_tax" read, collection_method
+    "collection_method" read, created "created" read, currency "currency" read,
+    default_tax_rates "default_tax_rates" read, lines "lines" read, livemode "livemode"
+    read, object "object" read, paid "paid" read, paid_out_of_band "paid_out_of_band"
+    read, payment_settings "payment_settings" read, period_end "period_end" read,
+    period_start "period_start" read, post_payment_credit_notes_amount
+    "post_payment_credit_notes_amount" read, pre_payment_credit_notes_amount
+    "pre_payment_credit_notes_amount" read, starting_balance "starting_balance" read,
+    status_transitions "status_transitions" read, subtotal "subtotal" read, total "total"
+    read, total_tax_amounts "total_tax_amounts" read,] opt[account_country
+    "account_country" read_opt, account_name "account_name" read_opt, account_tax_ids
+    "account_tax_ids" read_opt, application_fee_amount "application_fee_amount" read_opt,
+    auto_advance "auto_advance" read_opt, billing_reason "billing_reason" read_opt,
+    charge "charge" read_opt, custom_fields "custom_fields" read_opt, customer "customer"
+    read_opt, customer_address "customer_address" read_opt, customer_email
+    "customer_email" read_opt, customer_name "customer_name" read_opt, customer_phone
+    "customer_phone" read_opt, customer_shipping "customer_shipping" read_opt,
+    customer_tax_exempt "customer_tax_exempt" read_opt, customer_tax_ids
+    "customer_tax_ids" read_opt, default_payment_method "default_payment_method"
+    read_opt, default_source "default_source" read_opt, description "description"
+    read_opt, discount "discount" read_opt, discounts "discounts" read_opt, due_date
+    "due_date" read_opt, ending_balance "ending_balance" read_opt, footer "footer"
+    read_opt, hosted_invoice_url "hosted_invoice_url" read_opt, id "id" read_opt,
+    invoice_pdf "invoice_pdf" read_opt, last_finalization_error "last_finalization_error"
+    read_opt, metadata "metadata" read_opt, next_payment_attempt "next_payment_attempt"
+    read_opt, number "number" read_opt, on_behalf_of "on_behalf_of" read_opt,
+    payment_intent "payment_intent" read_opt, quote "quote" read_opt, receipt_number
+    "receipt_number" read_opt, statement_descriptor "statement_descriptor" read_opt,
+    status "status" read_opt, subscription "subscription" read_opt,
+    subscription_proration_date "subscription_proration_date" read_opt, tax "tax"
+    read_opt, test_clock "test_clock" read_opt, threshold_reason "threshold_reason"
+    read_opt, total_discount_amounts "total_discount_amounts" read_opt, transfer_data
+    "transfer_data" read_opt, webhooks_delivered_at "webhooks_delivered_at" read_opt,] }
 }
 impl Invoice {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8344,8 +8632,9 @@ pub struct TaxId {
     pub verification: Option<super::models::TaxIdVerification>,
 }
 connector_runtime::__struct_de! {
-    TaxId { country : opt, created : req, customer : opt, id : req, livemode : req,
-    object : req, type_ : req = "type", value : req, verification : opt, }
+    TaxId { req[created "created" read, id "id" read, livemode "livemode" read, object
+    "object" read, type_ "type" read, value "value" read,] opt[country "country"
+    read_opt, customer "customer" read_opt, verification "verification" read_opt,] }
 }
 impl TaxId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8402,7 +8691,8 @@ pub struct TaxIdVerification {
     pub verified_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    TaxIdVerification { status : req, verified_address : opt, verified_name : opt, }
+    TaxIdVerification { req[status "status" read,] opt[verified_address
+    "verified_address" read_opt, verified_name "verified_name" read_opt,] }
 }
 impl TaxIdVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8443,7 +8733,7 @@ pub struct AutomaticTax {
     pub status: Option<super::models::AutomaticTaxStatus>,
 }
 connector_runtime::__struct_de! {
-    AutomaticTax { enabled : req, status : opt, }
+    AutomaticTax { req[enabled "enabled" read,] opt[status "status" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc = " The status of the most recent automated tax calculation for this invoice."]
@@ -8485,7 +8775,7 @@ pub struct InvoicesResourceInvoiceTaxId {
     pub value: Option<String>,
 }
 connector_runtime::__struct_de! {
-    InvoicesResourceInvoiceTaxId { type_ : req = "type", value : opt, }
+    InvoicesResourceInvoiceTaxId { req[type_ "type" read,] opt[value "value" read_opt,] }
 }
 impl InvoicesResourceInvoiceTaxId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8544,9 +8834,12 @@ pub struct TaxRate {
     pub tax_type: Option<super::models::TaxRateTaxType>,
 }
 connector_runtime::__struct_de! {
-    TaxRate { active : req, country : opt, created : req, description : opt, display_name
-    : req, id : req, inclusive : req, jurisdiction : opt, livemode : req, metadata : opt,
-    object : req, percentage : reqn, state : opt, tax_type : opt, }
+    TaxRate { req[active "active" read, created "created" read, display_name
+    "display_name" read, id "id" read, inclusive "inclusive" read, livemode "livemode"
+    read, object "object" read, percentage "percentage" read_num,] opt[country "country"
+    read_opt, description "description" read_opt, jurisdiction "jurisdiction" read_opt,
+    metadata "metadata" read_opt, state "state" read_opt, tax_type "tax_type" read_opt,]
+    }
 }
 impl TaxRate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8619,9 +8912,11 @@ pub struct DeletedDiscount {
     pub subscription: Option<String>,
 }
 connector_runtime::__struct_de! {
-    DeletedDiscount { checkout_session : opt, coupon : req, customer : opt, deleted :
-    req, id : req, invoice : opt, invoice_item : opt, object : req, promotion_code : opt,
-    start : req, subscription : opt, }
+    DeletedDiscount { req[coupon "coupon" read, deleted "deleted" read, id "id" read,
+    object "object" read, start "start" read,] opt[checkout_session "checkout_session"
+    read_opt, customer "customer" read_opt, invoice "invoice" read_opt, invoice_item
+    "invoice_item" read_opt, promotion_code "promotion_code" read_opt, subscription
+    "subscription" read_opt,] }
 }
 impl DeletedDiscount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8669,7 +8964,8 @@ pub struct InvoiceLines {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    InvoiceLines { data : req, has_more : req, object : req, url : req, }
+    InvoiceLines { req[data "data" read, has_more "has_more" read, object "object" read,
+    url "url" read,] opt[] }
 }
 impl InvoiceLines {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8734,11 +9030,15 @@ pub struct LineItem {
     pub type_: super::models::LineItemType,
 }
 connector_runtime::__struct_de! {
-    LineItem { amount : req, currency : req, description : opt, discount_amounts : opt,
-    discountable : req, discounts : opt, id : req, invoice_item : opt, livemode : req,
-    metadata : req, object : req, period : req, price : opt, proration : req,
-    proration_details : opt, quantity : opt, subscription : opt, subscription_item : opt,
-    tax_amounts : opt, tax_rates : opt, type_ : req = "type", }
+    LineItem { req[amount "amount" read, currency "currency" read, discountable
+    "discountable" read, id "id" read, livemode "livemode" read, metadata "metadata"
+    read, object "object" read, period "period" read, proration "proration" read, type_
+    "type" read,] opt[description "description" read_opt, discount_amounts
+    "discount_amounts" read_opt, discounts "discounts" read_opt, invoice_item
+    "invoice_item" read_opt, price "price" read_opt, proration_details
+    "proration_details" read_opt, quantity "quantity" read_opt, subscription
+    "subscription" read_opt, subscription_item "subscription_item" read_opt, tax_amounts
+    "tax_amounts" read_opt, tax_rates "tax_rates" read_opt,] }
 }
 impl LineItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8782,7 +9082,8 @@ pub struct DiscountsResourceDiscountAmount {
     pub discount: super::models::DiscountsResourceDiscountAmountDiscount,
 }
 connector_runtime::__struct_de! {
-    DiscountsResourceDiscountAmount { amount : req, discount : req, }
+    DiscountsResourceDiscountAmount { req[amount "amount" read, discount "discount"
+    read,] opt[] }
 }
 /// The discount that was applied to get this discount amount.
 pub type DiscountsResourceDiscountAmountDiscount = InvoiceDiscountsItem;
@@ -8803,7 +9104,7 @@ pub struct InvoiceLineItemPeriod {
     pub start: i64,
 }
 connector_runtime::__struct_de! {
-    InvoiceLineItemPeriod { end : req, start : req, }
+    InvoiceLineItemPeriod { req[end "end" read, start "start" read,] opt[] }
 }
 /// Prices define the unit cost, currency, and (optional) billing cycle for both recurring and one-time purchases of products.
 /// [Products](https://stripe.com/docs/api#products) help you track inventory or provisioning, and prices help you track payment terms. Different physical goods or levels of service should be represented by products, and pricing options should be represented by prices. This approach lets you change prices without having to change your provisioning scheme.
@@ -8853,11 +9154,14 @@ pub struct Price {
     pub unit_amount_decimal: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Price { active : req, billing_scheme : req, created : req, currency : req, id : req,
-    livemode : req, lookup_key : opt, metadata : req, nickname : opt, object : req,
-    product : req, recurring : opt, tax_behavior : opt, tiers : opt, tiers_mode : opt,
-    transform_quantity : opt, type_ : req = "type", unit_amount : opt,
-    unit_amount_decimal : opt, }
+    Price { req[active "active" read, billing_scheme "billing_scheme" read, created
+    "created" read, currency "currency" read, id "id" read, livemode "livemode" read,
+    metadata "metadata" read, object "object" read, product "product" read, type_ "type"
+    read,] opt[lookup_key "lookup_key" read_opt, nickname "nickname" read_opt, recurring
+    "recurring" read_opt, tax_behavior "tax_behavior" read_opt, tiers "tiers" read_opt,
+    tiers_mode "tiers_mode" read_opt, transform_quantity "transform_quantity" read_opt,
+    unit_amount "unit_amount" read_opt, unit_amount_decimal "unit_amount_decimal"
+    read_opt,] }
 }
 impl Price {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8934,10 +9238,12 @@ pub struct Product {
     pub url: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Product { active : req, created : req, description : opt, id : req, images : req,
-    livemode : req, metadata : req, name : req, object : req, package_dimensions : opt,
-    shippable : opt, statement_descriptor : opt, tax_code : opt, unit_label : opt,
-    updated : req, url : opt, }
+    Product { req[active "active" read, created "created" read, id "id" read, images
+    "images" read, livemode "livemode" read, metadata "metadata" read, name "name" read,
+    object "object" read, updated "updated" read,] opt[description "description"
+    read_opt, package_dimensions "package_dimensions" read_opt, shippable "shippable"
+    read_opt, statement_descriptor "statement_descriptor" read_opt, tax_code "tax_code"
+    read_opt, unit_label "unit_label" read_opt, url "url" read_opt,] }
 }
 impl Product {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -8978,7 +9284,8 @@ pub struct PackageDimensions {
     pub width: f64,
 }
 connector_runtime::__struct_de! {
-    PackageDimensions { height : reqn, length : reqn, weight : reqn, width : reqn, }
+    PackageDimensions { req[height "height" read_num, length "length" read_num, weight
+    "weight" read_num, width "width" read_num,] opt[] }
 }
 /// A [tax code](https://stripe.com/docs/tax/tax-codes) ID.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -9004,7 +9311,8 @@ pub struct TaxCode {
     pub object: String,
 }
 connector_runtime::__struct_de! {
-    TaxCode { description : req, id : req, name : req, object : req, }
+    TaxCode { req[description "description" read, id "id" read, name "name" read, object
+    "object" read,] opt[] }
 }
 impl TaxCode {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9039,8 +9347,8 @@ pub struct Recurring {
     pub usage_type: super::models::RecurringUsageType,
 }
 connector_runtime::__struct_de! {
-    Recurring { aggregate_usage : opt, interval : req, interval_count : req, usage_type :
-    req, }
+    Recurring { req[interval "interval" read, interval_count "interval_count" read,
+    usage_type "usage_type" read,] opt[aggregate_usage "aggregate_usage" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -9080,8 +9388,9 @@ pub struct PriceTier {
     pub up_to: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    PriceTier { flat_amount : opt, flat_amount_decimal : opt, unit_amount : opt,
-    unit_amount_decimal : opt, up_to : opt, }
+    PriceTier { req[] opt[flat_amount "flat_amount" read_opt, flat_amount_decimal
+    "flat_amount_decimal" read_opt, unit_amount "unit_amount" read_opt,
+    unit_amount_decimal "unit_amount_decimal" read_opt, up_to "up_to" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -9097,7 +9406,7 @@ pub struct TransformQuantity {
     pub round: super::models::TransformQuantityRound,
 }
 connector_runtime::__struct_de! {
-    TransformQuantity { divide_by : req, round : req, }
+    TransformQuantity { req[divide_by "divide_by" read, round "round" read,] opt[] }
 }
 connector_runtime::__string_enum! {
     #[doc = " After division, either round the result `up` or `down`."] pub enum
@@ -9115,7 +9424,8 @@ pub struct InvoicesLineItemsProrationDetails {
     pub credited_items: Option<super::models::InvoicesLineItemsCreditedItems>,
 }
 connector_runtime::__struct_de! {
-    InvoicesLineItemsProrationDetails { credited_items : opt, }
+    InvoicesLineItemsProrationDetails { req[] opt[credited_items "credited_items"
+    read_opt,] }
 }
 impl InvoicesLineItemsProrationDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9135,7 +9445,8 @@ pub struct InvoicesLineItemsCreditedItems {
     pub invoice_line_items: Vec<String>,
 }
 connector_runtime::__struct_de! {
-    InvoicesLineItemsCreditedItems { invoice : req, invoice_line_items : req, }
+    InvoicesLineItemsCreditedItems { req[invoice "invoice" read, invoice_line_items
+    "invoice_line_items" read,] opt[] }
 }
 impl InvoicesLineItemsCreditedItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9163,7 +9474,8 @@ pub struct InvoiceTaxAmount {
     pub tax_rate: super::models::InvoiceTaxAmountTaxRate,
 }
 connector_runtime::__struct_de! {
-    InvoiceTaxAmount { amount : req, inclusive : req, tax_rate : req, }
+    InvoiceTaxAmount { req[amount "amount" read, inclusive "inclusive" read, tax_rate
+    "tax_rate" read,] opt[] }
 }
 /// The tax rate that was applied to get this tax amount.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -9194,7 +9506,8 @@ pub struct InvoicesPaymentSettings {
     >,
 }
 connector_runtime::__struct_de! {
-    InvoicesPaymentSettings { payment_method_options : opt, payment_method_types : opt, }
+    InvoicesPaymentSettings { req[] opt[payment_method_options "payment_method_options"
+    read_opt, payment_method_types "payment_method_types" read_opt,] }
 }
 /// InvoicesPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9215,8 +9528,9 @@ pub struct InvoicesPaymentMethodOptions {
     pub us_bank_account: Option<super::models::InvoicePaymentMethodOptionsUsBankAccount>,
 }
 connector_runtime::__struct_de! {
-    InvoicesPaymentMethodOptions { acss_debit : opt, bancontact : opt, card : opt,
-    customer_balance : opt, konbini : opt, us_bank_account : opt, }
+    InvoicesPaymentMethodOptions { req[] opt[acss_debit "acss_debit" read_opt, bancontact
+    "bancontact" read_opt, card "card" read_opt, customer_balance "customer_balance"
+    read_opt, konbini "konbini" read_opt, us_bank_account "us_bank_account" read_opt,] }
 }
 /// invoice_payment_method_options_acss_debit
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9231,8 +9545,8 @@ pub struct InvoicePaymentMethodOptionsAcssDebit {
     >,
 }
 connector_runtime::__struct_de! {
-    InvoicePaymentMethodOptionsAcssDebit { mandate_options : opt, verification_method :
-    opt, }
+    InvoicePaymentMethodOptionsAcssDebit { req[] opt[mandate_options "mandate_options"
+    read_opt, verification_method "verification_method" read_opt,] }
 }
 /// invoice_payment_method_options_acss_debit_mandate_options
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9243,7 +9557,8 @@ pub struct InvoicePaymentMethodOptionsAcssDebitMandateOptions {
     >,
 }
 connector_runtime::__struct_de! {
-    InvoicePaymentMethodOptionsAcssDebitMandateOptions { transaction_type : opt, }
+    InvoicePaymentMethodOptionsAcssDebitMandateOptions { req[] opt[transaction_type
+    "transaction_type" read_opt,] }
 }
 /// Transaction type of the mandate.
 pub type InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType = MandateAcssDebitTransactionType;
@@ -9259,7 +9574,8 @@ pub struct InvoicePaymentMethodOptionsBancontact {
     pub preferred_language: super::models::InvoicePaymentMethodOptionsBancontactPreferredLanguage,
 }
 connector_runtime::__struct_de! {
-    InvoicePaymentMethodOptionsBancontact { preferred_language : req, }
+    InvoicePaymentMethodOptionsBancontact { req[preferred_language "preferred_language"
+    read,] opt[] }
 }
 /// Preferred language of the Bancontact authorization page that the customer is redirected to.
 pub type InvoicePaymentMethodOptionsBancontactPreferredLanguage = SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage;
@@ -9272,7 +9588,8 @@ pub struct InvoicePaymentMethodOptionsCard {
     >,
 }
 connector_runtime::__struct_de! {
-    InvoicePaymentMethodOptionsCard { request_three_d_secure : opt, }
+    InvoicePaymentMethodOptionsCard { req[] opt[request_three_d_secure
+    "request_three_d_secure" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -9291,8 +9608,8 @@ pub struct InvoicePaymentMethodOptionsCustomerBalance {
     pub funding_type: Option<String>,
 }
 connector_runtime::__struct_de! {
-    InvoicePaymentMethodOptionsCustomerBalance { bank_transfer : opt, funding_type : opt,
-    }
+    InvoicePaymentMethodOptionsCustomerBalance { req[] opt[bank_transfer "bank_transfer"
+    read_opt, funding_type "funding_type" read_opt,] }
 }
 /// invoice_payment_method_options_customer_balance_bank_transfer
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -9301,7 +9618,8 @@ pub struct InvoicePaymentMethodOptionsCustomerBalanceBankTransfer {
     pub type_: Option<String>,
 }
 connector_runtime::__struct_de! {
-    InvoicePaymentMethodOptionsCustomerBalanceBankTransfer { type_ : opt = "type", }
+    InvoicePaymentMethodOptionsCustomerBalanceBankTransfer { req[] opt[type_ "type"
+    read_opt,] }
 }
 /// invoice_payment_method_options_konbini
 pub type InvoicePaymentMethodOptionsKonbini = PaymentMethodAfterpayClearpay;
@@ -9314,7 +9632,8 @@ pub struct InvoicePaymentMethodOptionsUsBankAccount {
     >,
 }
 connector_runtime::__struct_de! {
-    InvoicePaymentMethodOptionsUsBankAccount { verification_method : opt, }
+    InvoicePaymentMethodOptionsUsBankAccount { req[] opt[verification_method
+    "verification_method" read_opt,] }
 }
 connector_runtime::__string_enum! {
     pub enum InvoicesPaymentSettingsPaymentMethodTypesItem { AchCreditTransfer =
@@ -9412,15 +9731,21 @@ pub struct Quote {
     pub transfer_data: Option<super::models::QuotesResourceTransferData>,
 }
 connector_runtime::__struct_de! {
-    Quote { amount_subtotal : req, amount_total : req, application_fee_amount : opt,
-    application_fee_percent : optn, automatic_tax : req, collection_method : req,
-    computed : req, created : req, currency : opt, customer : opt, default_tax_rates :
-    opt, description : opt, discounts : req, expires_at : req, footer : opt, from_quote :
-    opt, header : opt, id : req, invoice : opt, invoice_settings : opt, line_items : opt,
-    livemode : req, metadata : req, number : opt, object : req, on_behalf_of : opt,
-    status : req, status_transitions : req, subscription : opt, subscription_data : req,
-    subscription_schedule : opt, test_clock : opt, total_details : req, transfer_data :
-    opt, }
+    Quote { req[amount_subtotal "amount_subtotal" read, amount_total "amount_total" read,
+    automatic_tax "automatic_tax" read, collection_method "collection_method" read,
+    computed "computed" read, created "created" read, discounts "discounts" read,
+    expires_at "expires_at" read, id "id" read, livemode "livemode" read, metadata
+    "metadata" read, object "object" read, status "status" read, status_transitions
+    "status_transitions" read, subscription_data "subscription_data" read, total_details
+    "total_details" read,] opt[application_fee_amount "application_fee_amount" read_opt,
+    application_fee_percent "application_fee_percent" read_opt_num, currency "currency"
+    read_opt, customer "customer" read_opt, default_tax_rates "default_tax_rates"
+    read_opt, description "description" read_opt, footer "footer" read_opt, from_quote
+    "from_quote" read_opt, header "header" read_opt, invoice "invoice" read_opt,
+    invoice_settings "invoice_settings" read_opt, line_items "line_items" read_opt,
+    number "number" read_opt, on_behalf_of "on_behalf_of" read_opt, subscription
+    "subscription" read_opt, subscription_schedule "subscription_schedule" read_opt,
+    test_clock "test_clock" read_opt, transfer_data "transfer_data" read_opt,] }
 }
 impl Quote {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9473,7 +9798,8 @@ pub struct QuotesResourceComputed {
     pub upfront: super::models::QuotesResourceUpfront,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceComputed { recurring : opt, upfront : req, }
+    QuotesResourceComputed { req[upfront "upfront" read,] opt[recurring "recurring"
+    read_opt,] }
 }
 impl QuotesResourceComputed {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9503,8 +9829,9 @@ pub struct QuotesResourceRecurring {
     pub total_details: super::models::QuotesResourceTotalDetails,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceRecurring { amount_subtotal : req, amount_total : req, interval : req,
-    interval_count : req, total_details : req, }
+    QuotesResourceRecurring { req[amount_subtotal "amount_subtotal" read, amount_total
+    "amount_total" read, interval "interval" read, interval_count "interval_count" read,
+    total_details "total_details" read,] opt[] }
 }
 impl QuotesResourceRecurring {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9529,8 +9856,9 @@ pub struct QuotesResourceTotalDetails {
     pub breakdown: Option<super::models::QuotesResourceTotalDetailsResourceBreakdown>,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceTotalDetails { amount_discount : req, amount_shipping : opt, amount_tax
-    : req, breakdown : opt, }
+    QuotesResourceTotalDetails { req[amount_discount "amount_discount" read, amount_tax
+    "amount_tax" read,] opt[amount_shipping "amount_shipping" read_opt, breakdown
+    "breakdown" read_opt,] }
 }
 impl QuotesResourceTotalDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9550,7 +9878,8 @@ pub struct QuotesResourceTotalDetailsResourceBreakdown {
     pub taxes: Vec<super::models::LineItemsTaxAmount>,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceTotalDetailsResourceBreakdown { discounts : req, taxes : req, }
+    QuotesResourceTotalDetailsResourceBreakdown { req[discounts "discounts" read, taxes
+    "taxes" read,] opt[] }
 }
 impl QuotesResourceTotalDetailsResourceBreakdown {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9585,7 +9914,8 @@ pub struct LineItemsDiscountAmount {
     pub discount: super::models::Discount,
 }
 connector_runtime::__struct_de! {
-    LineItemsDiscountAmount { amount : req, discount : req, }
+    LineItemsDiscountAmount { req[amount "amount" read, discount "discount" read,] opt[]
+    }
 }
 impl LineItemsDiscountAmount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9610,7 +9940,7 @@ pub struct LineItemsTaxAmount {
     pub rate: super::models::TaxRate,
 }
 connector_runtime::__struct_de! {
-    LineItemsTaxAmount { amount : req, rate : req, }
+    LineItemsTaxAmount { req[amount "amount" read, rate "rate" read,] opt[] }
 }
 impl LineItemsTaxAmount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9637,8 +9967,9 @@ pub struct QuotesResourceUpfront {
     pub total_details: super::models::QuotesResourceTotalDetails,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceUpfront { amount_subtotal : req, amount_total : req, line_items : opt,
-    total_details : req, }
+    QuotesResourceUpfront { req[amount_subtotal "amount_subtotal" read, amount_total
+    "amount_total" read, total_details "total_details" read,] opt[line_items "line_items"
+    read_opt,] }
 }
 impl QuotesResourceUpfront {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9668,8 +9999,8 @@ pub struct QuotesResourceUpfrontLineItems {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceUpfrontLineItems { data : req, has_more : req, object : req, url : req,
-    }
+    QuotesResourceUpfrontLineItems { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 impl QuotesResourceUpfrontLineItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9719,8 +10050,10 @@ pub struct Item {
     pub taxes: Option<Vec<super::models::LineItemsTaxAmount>>,
 }
 connector_runtime::__struct_de! {
-    Item { amount_subtotal : req, amount_total : req, currency : req, description : req,
-    discounts : opt, id : req, object : req, price : opt, quantity : opt, taxes : opt, }
+    Item { req[amount_subtotal "amount_subtotal" read, amount_total "amount_total" read,
+    currency "currency" read, description "description" read, id "id" read, object
+    "object" read,] opt[discounts "discounts" read_opt, price "price" read_opt, quantity
+    "quantity" read_opt, taxes "taxes" read_opt,] }
 }
 impl Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9761,7 +10094,8 @@ pub struct QuotesResourceFromQuote {
     pub quote: Box<super::models::QuotesResourceFromQuoteQuote>,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceFromQuote { is_revision : req, quote : req, }
+    QuotesResourceFromQuote { req[is_revision "is_revision" read, quote "quote" read,]
+    opt[] }
 }
 /// The quote that was cloned.
 pub type QuotesResourceFromQuoteQuote = InvoiceQuote;
@@ -9784,7 +10118,7 @@ pub struct InvoiceSettingQuoteSetting {
     pub days_until_due: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    InvoiceSettingQuoteSetting { days_until_due : opt, }
+    InvoiceSettingQuoteSetting { req[] opt[days_until_due "days_until_due" read_opt,] }
 }
 /// QuotesResourceListLineItems
 ///
@@ -9807,8 +10141,8 @@ pub struct QuotesResourceStatusTransitions {
     pub finalized_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceStatusTransitions { accepted_at : opt, canceled_at : opt, finalized_at
-    : opt, }
+    QuotesResourceStatusTransitions { req[] opt[accepted_at "accepted_at" read_opt,
+    canceled_at "canceled_at" read_opt, finalized_at "finalized_at" read_opt,] }
 }
 /// The subscription that was created or updated from this quote.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -9914,17 +10248,26 @@ pub struct Subscription {
     pub trial_start: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    Subscription { application_fee_percent : optn, automatic_tax : req,
-    billing_cycle_anchor : req, billing_thresholds : opt, cancel_at : opt,
-    cancel_at_period_end : req, canceled_at : opt, collection_method : req, created :
-    req, current_period_end : req, current_period_start : req, customer : req,
-    days_until_due : opt, default_payment_method : opt, default_source : opt,
-    default_tax_rates : opt, discount : opt, ended_at : opt, id : req, items : req,
-    latest_invoice : opt, livemode : req, metadata : req,
-    next_pending_invoice_item_invoice : opt, object : req, pause_collection : opt,
-    payment_settings : opt, pending_invoice_item_interval : opt, pending_setup_intent :
-    opt, pending_update : opt, schedule : opt, start_date : req, status : req, test_clock
-    : opt, transfer_data : opt, trial_end : opt, trial_start : opt, }
+    Subscription { req[automatic_tax "automatic_tax" read, billing_cycle_anchor
+    "billing_cycle_anchor" read, cancel_at_period_end "cancel_at_period_end" read,
+    collection_method "collection_method" read, created "created" read,
+    current_period_end "current_period_end" read, current_period_start
+    "current_period_start" read, customer "customer" read, id "id" read, items "items"
+    read, livemode "livemode" read, metadata "metadata" read, object "object" read,
+    start_date "start_date" read, status "status" read,] opt[application_fee_percent
+    "application_fee_percent" read_opt_num, billing_thresholds "billing_thresholds"
+    read_opt, cancel_at "cancel_at" read_opt, canceled_at "canceled_at" read_opt,
+    days_until_due "days_until_due" read_opt, default_payment_method
+    "default_payment_method" read_opt, default_source "default_source" read_opt,
+    default_tax_rates "default_tax_rates" read_opt, discount "discount" read_opt,
+    ended_at "ended_at" read_opt, latest_invoice "latest_invoice" read_opt,
+    next_pending_invoice_item_invoice "next_pending_invoice_item_invoice" read_opt,
+    pause_collection "pause_collection" read_opt, payment_settings "payment_settings"
+    read_opt, pending_invoice_item_interval "pending_invoice_item_interval" read_opt,
+    pending_setup_intent "pending_setup_intent" read_opt, pending_update "pending_update"
+    read_opt, schedule "schedule" read_opt, test_clock "test_clock" read_opt,
+    transfer_data "transfer_data" read_opt, trial_end "trial_end" read_opt, trial_start
+    "trial_start" read_opt,] }
 }
 impl Subscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -9965,7 +10308,8 @@ pub struct SubscriptionBillingThresholds {
     pub reset_billing_cycle_anchor: Option<bool>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionBillingThresholds { amount_gte : opt, reset_billing_cycle_anchor : opt, }
+    SubscriptionBillingThresholds { req[] opt[amount_gte "amount_gte" read_opt,
+    reset_billing_cycle_anchor "reset_billing_cycle_anchor" read_opt,] }
 }
 /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions.
 pub type SubscriptionCollectionMethod = InvoiceCollectionMethod;
@@ -9990,7 +10334,8 @@ pub struct SubscriptionItems {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    SubscriptionItems { data : req, has_more : req, object : req, url : req, }
+    SubscriptionItems { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 impl SubscriptionItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10039,8 +10384,10 @@ pub struct SubscriptionItem {
     pub tax_rates: Option<Vec<super::models::TaxRate>>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionItem { billing_thresholds : opt, created : req, id : req, metadata : req,
-    object : req, price : req, quantity : opt, subscription : req, tax_rates : opt, }
+    SubscriptionItem { req[created "created" read, id "id" read, metadata "metadata"
+    read, object "object" read, price "price" read, subscription "subscription" read,]
+    opt[billing_thresholds "billing_thresholds" read_opt, quantity "quantity" read_opt,
+    tax_rates "tax_rates" read_opt,] }
 }
 impl SubscriptionItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10072,7 +10419,7 @@ pub struct SubscriptionItemBillingThresholds {
     pub usage_gte: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionItemBillingThresholds { usage_gte : opt, }
+    SubscriptionItemBillingThresholds { req[] opt[usage_gte "usage_gte" read_opt,] }
 }
 /// The most recent invoice this subscription has generated.
 pub type SubscriptionLatestInvoice = ChargeInvoice;
@@ -10088,7 +10435,8 @@ pub struct SubscriptionsResourcePauseCollection {
     pub resumes_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionsResourcePauseCollection { behavior : req, resumes_at : opt, }
+    SubscriptionsResourcePauseCollection { req[behavior "behavior" read,] opt[resumes_at
+    "resumes_at" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -10109,8 +10457,9 @@ pub struct SubscriptionsResourcePaymentSettings {
     >,
 }
 connector_runtime::__struct_de! {
-    SubscriptionsResourcePaymentSettings { payment_method_options : opt,
-    payment_method_types : opt, }
+    SubscriptionsResourcePaymentSettings { req[] opt[payment_method_options
+    "payment_method_options" read_opt, payment_method_types "payment_method_types"
+    read_opt,] }
 }
 impl SubscriptionsResourcePaymentSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10140,8 +10489,10 @@ pub struct SubscriptionsResourcePaymentMethodOptions {
     pub us_bank_account: Option<super::models::InvoicePaymentMethodOptionsUsBankAccount>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionsResourcePaymentMethodOptions { acss_debit : opt, bancontact : opt, card
-    : opt, customer_balance : opt, konbini : opt, us_bank_account : opt, }
+    SubscriptionsResourcePaymentMethodOptions { req[] opt[acss_debit "acss_debit"
+    read_opt, bancontact "bancontact" read_opt, card "card" read_opt, customer_balance
+    "customer_balance" read_opt, konbini "konbini" read_opt, us_bank_account
+    "us_bank_account" read_opt,] }
 }
 impl SubscriptionsResourcePaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10163,8 +10514,8 @@ pub struct SubscriptionPaymentMethodOptionsCard {
     >,
 }
 connector_runtime::__struct_de! {
-    SubscriptionPaymentMethodOptionsCard { mandate_options : opt, request_three_d_secure
-    : opt, }
+    SubscriptionPaymentMethodOptionsCard { req[] opt[mandate_options "mandate_options"
+    read_opt, request_three_d_secure "request_three_d_secure" read_opt,] }
 }
 impl SubscriptionPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10186,7 +10537,8 @@ pub struct InvoiceMandateOptionsCard {
     pub description: Option<String>,
 }
 connector_runtime::__struct_de! {
-    InvoiceMandateOptionsCard { amount : opt, amount_type : opt, description : opt, }
+    InvoiceMandateOptionsCard { req[] opt[amount "amount" read_opt, amount_type
+    "amount_type" read_opt, description "description" read_opt,] }
 }
 impl InvoiceMandateOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10217,7 +10569,8 @@ pub struct SubscriptionPendingInvoiceItemInterval {
     pub interval_count: i64,
 }
 connector_runtime::__struct_de! {
-    SubscriptionPendingInvoiceItemInterval { interval : req, interval_count : req, }
+    SubscriptionPendingInvoiceItemInterval { req[interval "interval" read, interval_count
+    "interval_count" read,] opt[] }
 }
 /// Specifies invoicing frequency. Either `day`, `week`, `month` or `year`.
 pub type SubscriptionPendingInvoiceItemIntervalInterval = RecurringInterval;
@@ -10306,12 +10659,16 @@ pub struct SetupIntent {
     pub usage: String,
 }
 connector_runtime::__struct_de! {
-    SetupIntent { application : opt, cancellation_reason : opt, client_secret : opt,
-    created : req, customer : opt, description : opt, id : req, last_setup_error : opt,
-    latest_attempt : opt, livemode : req, mandate : opt, metadata : opt, next_action :
-    opt, object : req, on_behalf_of : opt, payment_method : opt, payment_method_options :
-    opt, payment_method_types : req, single_use_mandate : opt, status : req, usage : req,
-    }
+    SetupIntent { req[created "created" read, id "id" read, livemode "livemode" read,
+    object "object" read, payment_method_types "payment_method_types" read, status
+    "status" read, usage "usage" read,] opt[application "application" read_opt,
+    cancellation_reason "cancellation_reason" read_opt, client_secret "client_secret"
+    read_opt, customer "customer" read_opt, description "description" read_opt,
+    last_setup_error "last_setup_error" read_opt, latest_attempt "latest_attempt"
+    read_opt, mandate "mandate" read_opt, metadata "metadata" read_opt, next_action
+    "next_action" read_opt, on_behalf_of "on_behalf_of" read_opt, payment_method
+    "payment_method" read_opt, payment_method_options "payment_method_options" read_opt,
+    single_use_mandate "single_use_mandate" read_opt,] }
 }
 impl SetupIntent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10373,8 +10730,9 @@ pub struct SetupIntentNextAction {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupIntentNextAction { redirect_to_url : opt, type_ : req = "type", use_stripe_sdk :
-    opt, verify_with_microdeposits : opt, }
+    SetupIntentNextAction { req[type_ "type" read,] opt[redirect_to_url "redirect_to_url"
+    read_opt, use_stripe_sdk "use_stripe_sdk" read_opt, verify_with_microdeposits
+    "verify_with_microdeposits" read_opt,] }
 }
 impl SetupIntentNextAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10401,7 +10759,8 @@ pub struct SetupIntentNextActionRedirectToUrl {
     pub url: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SetupIntentNextActionRedirectToUrl { return_url : opt, url : opt, }
+    SetupIntentNextActionRedirectToUrl { req[] opt[return_url "return_url" read_opt, url
+    "url" read_opt,] }
 }
 impl SetupIntentNextActionRedirectToUrl {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10438,8 +10797,9 @@ pub struct SetupIntentNextActionVerifyWithMicrodeposits {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupIntentNextActionVerifyWithMicrodeposits { arrival_date : req,
-    hosted_verification_url : req, microdeposit_type : opt, }
+    SetupIntentNextActionVerifyWithMicrodeposits { req[arrival_date "arrival_date" read,
+    hosted_verification_url "hosted_verification_url" read,] opt[microdeposit_type
+    "microdeposit_type" read_opt,] }
 }
 impl SetupIntentNextActionVerifyWithMicrodeposits {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10478,8 +10838,9 @@ pub struct SetupIntentPaymentMethodOptions {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupIntentPaymentMethodOptions { acss_debit : opt, card : opt, sepa_debit : opt,
-    us_bank_account : opt, }
+    SetupIntentPaymentMethodOptions { req[] opt[acss_debit "acss_debit" read_opt, card
+    "card" read_opt, sepa_debit "sepa_debit" read_opt, us_bank_account "us_bank_account"
+    read_opt,] }
 }
 impl SetupIntentPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10519,8 +10880,9 @@ pub struct SetupIntentPaymentMethodOptionsAcssDebit2 {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupIntentPaymentMethodOptionsAcssDebit2 { currency : opt, mandate_options : opt,
-    verification_method : opt, }
+    SetupIntentPaymentMethodOptionsAcssDebit2 { req[] opt[currency "currency" read_opt,
+    mandate_options "mandate_options" read_opt, verification_method "verification_method"
+    read_opt,] }
 }
 impl SetupIntentPaymentMethodOptionsAcssDebit2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10554,9 +10916,10 @@ pub struct SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit { custom_mandate_url : opt,
-    default_for : opt, interval_description : opt, payment_schedule : opt,
-    transaction_type : opt, }
+    SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit { req[] opt[custom_mandate_url
+    "custom_mandate_url" read_opt, default_for "default_for" read_opt,
+    interval_description "interval_description" read_opt, payment_schedule
+    "payment_schedule" read_opt, transaction_type "transaction_type" read_opt,] }
 }
 impl SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10597,8 +10960,8 @@ pub struct SetupIntentPaymentMethodOptionsCard {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupIntentPaymentMethodOptionsCard { mandate_options : opt, request_three_d_secure :
-    opt, }
+    SetupIntentPaymentMethodOptionsCard { req[] opt[mandate_options "mandate_options"
+    read_opt, request_three_d_secure "request_three_d_secure" read_opt,] }
 }
 impl SetupIntentPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10634,9 +10997,11 @@ pub struct SetupIntentPaymentMethodOptionsCardMandateOptions {
     pub supported_types: Option<Vec<String>>,
 }
 connector_runtime::__struct_de! {
-    SetupIntentPaymentMethodOptionsCardMandateOptions { amount : req, amount_type : req,
-    currency : req, description : opt, end_date : opt, interval : req, interval_count :
-    opt, reference : req, start_date : req, supported_types : opt, }
+    SetupIntentPaymentMethodOptionsCardMandateOptions { req[amount "amount" read,
+    amount_type "amount_type" read, currency "currency" read, interval "interval" read,
+    reference "reference" read, start_date "start_date" read,] opt[description
+    "description" read_opt, end_date "end_date" read_opt, interval_count "interval_count"
+    read_opt, supported_types "supported_types" read_opt,] }
 }
 impl SetupIntentPaymentMethodOptionsCardMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10696,7 +11061,8 @@ pub struct SetupIntentPaymentMethodOptionsSepaDebit2 {
     >,
 }
 connector_runtime::__struct_de! {
-    SetupIntentPaymentMethodOptionsSepaDebit2 { mandate_options : opt, }
+    SetupIntentPaymentMethodOptionsSepaDebit2 { req[] opt[mandate_options
+    "mandate_options" read_opt,] }
 }
 /// setup_intent_payment_method_options_mandate_options_sepa_debit
 pub type SetupIntentPaymentMethodOptionsMandateOptionsSepaDebit = PaymentMethodAfterpayClearpay;
@@ -10741,8 +11107,10 @@ pub struct SubscriptionsResourcePendingUpdate {
     pub trial_from_plan: Option<bool>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionsResourcePendingUpdate { billing_cycle_anchor : opt, expires_at : req,
-    subscription_items : opt, trial_end : opt, trial_from_plan : opt, }
+    SubscriptionsResourcePendingUpdate { req[expires_at "expires_at" read,]
+    opt[billing_cycle_anchor "billing_cycle_anchor" read_opt, subscription_items
+    "subscription_items" read_opt, trial_end "trial_end" read_opt, trial_from_plan
+    "trial_from_plan" read_opt,] }
 }
 impl SubscriptionsResourcePendingUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10809,10 +11177,13 @@ pub struct SubscriptionSchedule2 {
     pub test_clock: Option<super::models::SubscriptionSchedule2TestClock>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionSchedule2 { canceled_at : opt, completed_at : opt, created : req,
-    current_phase : opt, customer : req, default_settings : req, end_behavior : req, id :
-    req, livemode : req, metadata : opt, object : req, phases : req, released_at : opt,
-    released_subscription : opt, status : req, subscription : opt, test_clock : opt, }
+    SubscriptionSchedule2 { req[created "created" read, customer "customer" read,
+    default_settings "default_settings" read, end_behavior "end_behavior" read, id "id"
+    read, livemode "livemode" read, object "object" read, phases "phases" read, status
+    "status" read,] opt[canceled_at "canceled_at" read_opt, completed_at "completed_at"
+    read_opt, current_phase "current_phase" read_opt, metadata "metadata" read_opt,
+    released_at "released_at" read_opt, released_subscription "released_subscription"
+    read_opt, subscription "subscription" read_opt, test_clock "test_clock" read_opt,] }
 }
 impl SubscriptionSchedule2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10847,7 +11218,8 @@ pub struct SubscriptionScheduleCurrentPhase {
     pub start_date: i64,
 }
 connector_runtime::__struct_de! {
-    SubscriptionScheduleCurrentPhase { end_date : req, start_date : req, }
+    SubscriptionScheduleCurrentPhase { req[end_date "end_date" read, start_date
+    "start_date" read,] opt[] }
 }
 /// ID of the customer who owns the subscription schedule.
 pub type SubscriptionSchedule2Customer = BankAccountCustomer;
@@ -10882,10 +11254,12 @@ pub struct SubscriptionSchedulesResourceDefaultSettings {
     pub transfer_data: Option<super::models::SubscriptionTransferData>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionSchedulesResourceDefaultSettings { application_fee_percent : optn,
-    automatic_tax : opt, billing_cycle_anchor : req, billing_thresholds : opt,
-    collection_method : opt, default_payment_method : opt, invoice_settings : opt,
-    transfer_data : opt, }
+    SubscriptionSchedulesResourceDefaultSettings { req[billing_cycle_anchor
+    "billing_cycle_anchor" read,] opt[application_fee_percent "application_fee_percent"
+    read_opt_num, automatic_tax "automatic_tax" read_opt, billing_thresholds
+    "billing_thresholds" read_opt, collection_method "collection_method" read_opt,
+    default_payment_method "default_payment_method" read_opt, invoice_settings
+    "invoice_settings" read_opt, transfer_data "transfer_data" read_opt,] }
 }
 /// SubscriptionSchedulesResourceDefaultSettingsAutomaticTax
 pub type SubscriptionSchedulesResourceDefaultSettingsAutomaticTax = PaymentFlowsAutomaticPaymentMethodsPaymentIntent;
@@ -10910,7 +11284,8 @@ pub struct SubscriptionTransferData {
     pub destination: super::models::SubscriptionTransferDataDestination,
 }
 connector_runtime::__struct_de! {
-    SubscriptionTransferData { amount_percent : optn, destination : req, }
+    SubscriptionTransferData { req[destination "destination" read,] opt[amount_percent
+    "amount_percent" read_opt_num,] }
 }
 /// The account where funds from the payment will be transferred to upon payment success.
 pub type SubscriptionTransferDataDestination = BankAccountAccount;
@@ -10967,12 +11342,15 @@ pub struct SubscriptionSchedulePhaseConfiguration {
     pub trial_end: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionSchedulePhaseConfiguration { add_invoice_items : req,
-    application_fee_percent : optn, automatic_tax : opt, billing_cycle_anchor : opt,
-    billing_thresholds : opt, collection_method : opt, coupon : opt,
-    default_payment_method : opt, default_tax_rates : opt, end_date : req,
-    invoice_settings : opt, items : req, proration_behavior : req, start_date : req,
-    transfer_data : opt, trial_end : opt, }
+    SubscriptionSchedulePhaseConfiguration { req[add_invoice_items "add_invoice_items"
+    read, end_date "end_date" read, items "items" read, proration_behavior
+    "proration_behavior" read, start_date "start_date" read,] opt[application_fee_percent
+    "application_fee_percent" read_opt_num, automatic_tax "automatic_tax" read_opt,
+    billing_cycle_anchor "billing_cycle_anchor" read_opt, billing_thresholds
+    "billing_thresholds" read_opt, collection_method "collection_method" read_opt, coupon
+    "coupon" read_opt, default_payment_method "default_payment_method" read_opt,
+    default_tax_rates "default_tax_rates" read_opt, invoice_settings "invoice_settings"
+    read_opt, transfer_data "transfer_data" read_opt, trial_end "trial_end" read_opt,] }
 }
 impl SubscriptionSchedulePhaseConfiguration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11010,7 +11388,8 @@ pub struct SubscriptionScheduleAddInvoiceItem {
     pub tax_rates: Option<Vec<super::models::TaxRate>>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionScheduleAddInvoiceItem { price : req, quantity : opt, tax_rates : opt, }
+    SubscriptionScheduleAddInvoiceItem { req[price "price" read,] opt[quantity "quantity"
+    read_opt, tax_rates "tax_rates" read_opt,] }
 }
 impl SubscriptionScheduleAddInvoiceItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11075,8 +11454,9 @@ pub struct SubscriptionScheduleConfigurationItem {
     pub tax_rates: Option<Vec<super::models::TaxRate>>,
 }
 connector_runtime::__struct_de! {
-    SubscriptionScheduleConfigurationItem { billing_thresholds : opt, price : req,
-    quantity : opt, tax_rates : opt, }
+    SubscriptionScheduleConfigurationItem { req[price "price" read,]
+    opt[billing_thresholds "billing_thresholds" read_opt, quantity "quantity" read_opt,
+    tax_rates "tax_rates" read_opt,] }
 }
 impl SubscriptionScheduleConfigurationItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11139,8 +11519,9 @@ pub struct TestHelpersTestClock {
     pub status: super::models::TestHelpersTestClockStatus,
 }
 connector_runtime::__struct_de! {
-    TestHelpersTestClock { created : req, deletes_after : req, frozen_time : req, id :
-    req, livemode : req, name : opt, object : req, status : req, }
+    TestHelpersTestClock { req[created "created" read, deletes_after "deletes_after"
+    read, frozen_time "frozen_time" read, id "id" read, livemode "livemode" read, object
+    "object" read, status "status" read,] opt[name "name" read_opt,] }
 }
 impl TestHelpersTestClock {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11185,7 +11566,8 @@ pub struct QuotesResourceSubscriptionData {
     pub trial_period_days: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceSubscriptionData { effective_date : opt, trial_period_days : opt, }
+    QuotesResourceSubscriptionData { req[] opt[effective_date "effective_date" read_opt,
+    trial_period_days "trial_period_days" read_opt,] }
 }
 /// The subscription schedule that was created or updated from this quote.
 pub type QuoteSubscriptionSchedule = SubscriptionSchedule;
@@ -11202,8 +11584,8 @@ pub struct QuotesResourceTransferData {
     pub destination: super::models::SubscriptionTransferDataDestination,
 }
 connector_runtime::__struct_de! {
-    QuotesResourceTransferData { amount : opt, amount_percent : optn, destination : req,
-    }
+    QuotesResourceTransferData { req[destination "destination" read,] opt[amount "amount"
+    read_opt, amount_percent "amount_percent" read_opt_num,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -11224,8 +11606,9 @@ pub struct InvoicesStatusTransitions {
     pub voided_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    InvoicesStatusTransitions { finalized_at : opt, marked_uncollectible_at : opt,
-    paid_at : opt, voided_at : opt, }
+    InvoicesStatusTransitions { req[] opt[finalized_at "finalized_at" read_opt,
+    marked_uncollectible_at "marked_uncollectible_at" read_opt, paid_at "paid_at"
+    read_opt, voided_at "voided_at" read_opt,] }
 }
 /// The subscription that this invoice was prepared for, if any.
 pub type InvoiceSubscription = QuoteSubscription;
@@ -11240,7 +11623,8 @@ pub struct InvoiceThresholdReason {
     pub item_reasons: Vec<super::models::InvoiceItemThresholdReason>,
 }
 connector_runtime::__struct_de! {
-    InvoiceThresholdReason { amount_gte : opt, item_reasons : req, }
+    InvoiceThresholdReason { req[item_reasons "item_reasons" read,] opt[amount_gte
+    "amount_gte" read_opt,] }
 }
 /// InvoiceItemThresholdReason
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11251,7 +11635,8 @@ pub struct InvoiceItemThresholdReason {
     pub usage_gte: i64,
 }
 connector_runtime::__struct_de! {
-    InvoiceItemThresholdReason { line_item_ids : req, usage_gte : req, }
+    InvoiceItemThresholdReason { req[line_item_ids "line_item_ids" read, usage_gte
+    "usage_gte" read,] opt[] }
 }
 /// InvoiceTransferData
 #[derive(Clone, Debug, PartialEq)]
@@ -11262,7 +11647,8 @@ pub struct InvoiceTransferData {
     pub destination: super::models::SubscriptionTransferDataDestination,
 }
 connector_runtime::__struct_de! {
-    InvoiceTransferData { amount : opt, destination : req, }
+    InvoiceTransferData { req[destination "destination" read,] opt[amount "amount"
+    read_opt,] }
 }
 /// The account (if any) the charge was made on behalf of without triggering an automatic transfer. See the [Connect documentation](https://stripe.com/docs/connect/charges-transfers) for details.
 pub type ChargeOnBehalfOf = BankAccountAccount;
@@ -11332,12 +11718,16 @@ pub struct Order {
     pub upstream_id: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Order { amount : req, amount_returned : opt, application : opt, application_fee :
-    opt, charge : opt, created : req, currency : req, customer : opt, email : opt,
-    external_coupon_code : opt, id : req, items : req, livemode : req, metadata : opt,
-    object : req, returns : opt, selected_shipping_method : opt, shipping : opt,
-    shipping_methods : opt, status : req, status_transitions : opt, updated : opt,
-    upstream_id : opt, }
+    Order { req[amount "amount" read, created "created" read, currency "currency" read,
+    id "id" read, items "items" read, livemode "livemode" read, object "object" read,
+    status "status" read,] opt[amount_returned "amount_returned" read_opt, application
+    "application" read_opt, application_fee "application_fee" read_opt, charge "charge"
+    read_opt, customer "customer" read_opt, email "email" read_opt, external_coupon_code
+    "external_coupon_code" read_opt, metadata "metadata" read_opt, returns "returns"
+    read_opt, selected_shipping_method "selected_shipping_method" read_opt, shipping
+    "shipping" read_opt, shipping_methods "shipping_methods" read_opt, status_transitions
+    "status_transitions" read_opt, updated "updated" read_opt, upstream_id "upstream_id"
+    read_opt,] }
 }
 impl Order {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11413,8 +11803,9 @@ pub struct OrderItem {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    OrderItem { amount : req, currency : req, description : req, object : req, parent :
-    opt, quantity : opt, type_ : req = "type", }
+    OrderItem { req[amount "amount" read, currency "currency" read, description
+    "description" read, object "object" read, type_ "type" read,] opt[parent "parent"
+    read_opt, quantity "quantity" read_opt,] }
 }
 impl OrderItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11479,9 +11870,11 @@ pub struct Sku {
     pub updated: i64,
 }
 connector_runtime::__struct_de! {
-    Sku { active : req, attributes : req, created : req, currency : req, id : req, image
-    : opt, inventory : req, livemode : req, metadata : req, object : req,
-    package_dimensions : opt, price : req, product : req, updated : req, }
+    Sku { req[active "active" read, attributes "attributes" read, created "created" read,
+    currency "currency" read, id "id" read, inventory "inventory" read, livemode
+    "livemode" read, metadata "metadata" read, object "object" read, price "price" read,
+    product "product" read, updated "updated" read,] opt[image "image" read_opt,
+    package_dimensions "package_dimensions" read_opt,] }
 }
 impl Sku {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11511,7 +11904,8 @@ pub struct SkuInventory {
     pub value: Option<String>,
 }
 connector_runtime::__struct_de! {
-    SkuInventory { quantity : opt, type_ : req = "type", value : opt, }
+    SkuInventory { req[type_ "type" read,] opt[quantity "quantity" read_opt, value
+    "value" read_opt,] }
 }
 impl SkuInventory {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11550,7 +11944,8 @@ pub struct OrderReturns {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    OrderReturns { data : req, has_more : req, object : req, url : req, }
+    OrderReturns { req[data "data" read, has_more "has_more" read, object "object" read,
+    url "url" read,] opt[] }
 }
 impl OrderReturns {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11596,8 +11991,9 @@ pub struct OrderReturn {
     pub refund: Option<super::models::OrderReturnRefund>,
 }
 connector_runtime::__struct_de! {
-    OrderReturn { amount : req, created : req, currency : req, id : req, items : req,
-    livemode : req, object : req, order : opt, refund : opt, }
+    OrderReturn { req[amount "amount" read, created "created" read, currency "currency"
+    read, id "id" read, items "items" read, livemode "livemode" read, object "object"
+    read,] opt[order "order" read_opt, refund "refund" read_opt,] }
 }
 impl OrderReturn {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11648,8 +12044,9 @@ pub struct ShippingMethod {
     pub id: String,
 }
 connector_runtime::__struct_de! {
-    ShippingMethod { amount : req, currency : req, delivery_estimate : opt, description :
-    req, id : req, }
+    ShippingMethod { req[amount "amount" read, currency "currency" read, description
+    "description" read, id "id" read,] opt[delivery_estimate "delivery_estimate"
+    read_opt,] }
 }
 impl ShippingMethod {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11681,7 +12078,8 @@ pub struct DeliveryEstimate {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    DeliveryEstimate { date : opt, earliest : opt, latest : opt, type_ : req = "type", }
+    DeliveryEstimate { req[type_ "type" read,] opt[date "date" read_opt, earliest
+    "earliest" read_opt, latest "latest" read_opt,] }
 }
 impl DeliveryEstimate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11715,7 +12113,8 @@ pub struct StatusTransitions {
     pub returned: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    StatusTransitions { canceled : opt, fulfiled : opt, paid : opt, returned : opt, }
+    StatusTransitions { req[] opt[canceled "canceled" read_opt, fulfiled "fulfiled"
+    read_opt, paid "paid" read_opt, returned "returned" read_opt,] }
 }
 /// ChargeOutcome
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -11736,8 +12135,9 @@ pub struct ChargeOutcome {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    ChargeOutcome { network_status : opt, reason : opt, risk_level : opt, risk_score :
-    opt, rule : opt, seller_message : opt, type_ : req = "type", }
+    ChargeOutcome { req[type_ "type" read,] opt[network_status "network_status" read_opt,
+    reason "reason" read_opt, risk_level "risk_level" read_opt, risk_score "risk_score"
+    read_opt, rule "rule" read_opt, seller_message "seller_message" read_opt,] }
 }
 impl ChargeOutcome {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11781,7 +12181,7 @@ pub struct Rule {
     pub predicate: String,
 }
 connector_runtime::__struct_de! {
-    Rule { action : req, id : req, predicate : req, }
+    Rule { req[action "action" read, id "id" read, predicate "predicate" read,] opt[] }
 }
 impl Rule {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11872,13 +12272,19 @@ pub struct PaymentMethodDetails {
     pub wechat_pay: Option<super::models::PaymentMethodDetailsWechatPay>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetails { ach_credit_transfer : opt, ach_debit : opt, acss_debit : opt,
-    afterpay_clearpay : opt, alipay : opt, au_becs_debit : opt, bacs_debit : opt,
-    bancontact : opt, boleto : opt, card : opt, card_present : opt, eps : opt, fpx : opt,
-    giropay : opt, grabpay : opt, ideal : opt, interac_present : opt, klarna : opt,
-    konbini : opt, multibanco : opt, oxxo : opt, p24 : opt, paynow : opt, sepa_debit :
-    opt, sofort : opt, stripe_account : opt, type_ : req = "type", us_bank_account : opt,
-    wechat : opt, wechat_pay : opt, }
+    PaymentMethodDetails { req[type_ "type" read,] opt[ach_credit_transfer
+    "ach_credit_transfer" read_opt, ach_debit "ach_debit" read_opt, acss_debit
+    "acss_debit" read_opt, afterpay_clearpay "afterpay_clearpay" read_opt, alipay
+    "alipay" read_opt, au_becs_debit "au_becs_debit" read_opt, bacs_debit "bacs_debit"
+    read_opt, bancontact "bancontact" read_opt, boleto "boleto" read_opt, card "card"
+    read_opt, card_present "card_present" read_opt, eps "eps" read_opt, fpx "fpx"
+    read_opt, giropay "giropay" read_opt, grabpay "grabpay" read_opt, ideal "ideal"
+    read_opt, interac_present "interac_present" read_opt, klarna "klarna" read_opt,
+    konbini "konbini" read_opt, multibanco "multibanco" read_opt, oxxo "oxxo" read_opt,
+    p24 "p24" read_opt, paynow "paynow" read_opt, sepa_debit "sepa_debit" read_opt,
+    sofort "sofort" read_opt, stripe_account "stripe_account" read_opt, us_bank_account
+    "us_bank_account" read_opt, wechat "wechat" read_opt, wechat_pay "wechat_pay"
+    read_opt,] }
 }
 impl PaymentMethodDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11981,8 +12387,9 @@ pub struct PaymentMethodDetailsAchCreditTransfer {
     pub swift_code: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsAchCreditTransfer { account_number : opt, bank_name : opt,
-    routing_number : opt, swift_code : opt, }
+    PaymentMethodDetailsAchCreditTransfer { req[] opt[account_number "account_number"
+    read_opt, bank_name "bank_name" read_opt, routing_number "routing_number" read_opt,
+    swift_code "swift_code" read_opt,] }
 }
 impl PaymentMethodDetailsAchCreditTransfer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12041,8 +12448,10 @@ pub struct PaymentMethodDetailsAchDebit {
     pub routing_number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsAchDebit { account_holder_type : opt, bank_name : opt, country :
-    opt, fingerprint : opt, last4 : opt, routing_number : opt, }
+    PaymentMethodDetailsAchDebit { req[] opt[account_holder_type "account_holder_type"
+    read_opt, bank_name "bank_name" read_opt, country "country" read_opt, fingerprint
+    "fingerprint" read_opt, last4 "last4" read_opt, routing_number "routing_number"
+    read_opt,] }
 }
 impl PaymentMethodDetailsAchDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12113,8 +12522,10 @@ pub struct PaymentMethodDetailsAcssDebit {
     pub transit_number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsAcssDebit { bank_name : opt, fingerprint : opt,
-    institution_number : opt, last4 : opt, mandate : opt, transit_number : opt, }
+    PaymentMethodDetailsAcssDebit { req[] opt[bank_name "bank_name" read_opt, fingerprint
+    "fingerprint" read_opt, institution_number "institution_number" read_opt, last4
+    "last4" read_opt, mandate "mandate" read_opt, transit_number "transit_number"
+    read_opt,] }
 }
 impl PaymentMethodDetailsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12177,7 +12588,7 @@ pub struct PaymentMethodDetailsAfterpayClearpay {
     pub reference: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsAfterpayClearpay { reference : opt, }
+    PaymentMethodDetailsAfterpayClearpay { req[] opt[reference "reference" read_opt,] }
 }
 impl PaymentMethodDetailsAfterpayClearpay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12204,8 +12615,9 @@ pub struct PaymentFlowsPrivatePaymentMethodsAlipayDetails {
     pub transaction_id: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentFlowsPrivatePaymentMethodsAlipayDetails { buyer_id : opt, fingerprint : opt,
-    transaction_id : opt, }
+    PaymentFlowsPrivatePaymentMethodsAlipayDetails { req[] opt[buyer_id "buyer_id"
+    read_opt, fingerprint "fingerprint" read_opt, transaction_id "transaction_id"
+    read_opt,] }
 }
 impl PaymentFlowsPrivatePaymentMethodsAlipayDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12250,8 +12662,9 @@ pub struct PaymentMethodDetailsAuBecsDebit {
     pub mandate: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsAuBecsDebit { bsb_number : opt, fingerprint : opt, last4 : opt,
-    mandate : opt, }
+    PaymentMethodDetailsAuBecsDebit { req[] opt[bsb_number "bsb_number" read_opt,
+    fingerprint "fingerprint" read_opt, last4 "last4" read_opt, mandate "mandate"
+    read_opt,] }
 }
 impl PaymentMethodDetailsAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12304,8 +12717,8 @@ pub struct PaymentMethodDetailsBacsDebit {
     pub sort_code: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsBacsDebit { fingerprint : opt, last4 : opt, mandate : opt,
-    sort_code : opt, }
+    PaymentMethodDetailsBacsDebit { req[] opt[fingerprint "fingerprint" read_opt, last4
+    "last4" read_opt, mandate "mandate" read_opt, sort_code "sort_code" read_opt,] }
 }
 impl PaymentMethodDetailsBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12388,9 +12801,12 @@ pub struct PaymentMethodDetailsCard {
     pub wallet: Option<super::models::PaymentMethodDetailsCardWallet>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsCard { brand : opt, checks : opt, country : opt, exp_month : req,
-    exp_year : req, fingerprint : opt, funding : opt, installments : opt, last4 : opt,
-    mandate : opt, network : opt, three_d_secure : opt, wallet : opt, }
+    PaymentMethodDetailsCard { req[exp_month "exp_month" read, exp_year "exp_year" read,]
+    opt[brand "brand" read_opt, checks "checks" read_opt, country "country" read_opt,
+    fingerprint "fingerprint" read_opt, funding "funding" read_opt, installments
+    "installments" read_opt, last4 "last4" read_opt, mandate "mandate" read_opt, network
+    "network" read_opt, three_d_secure "three_d_secure" read_opt, wallet "wallet"
+    read_opt,] }
 }
 impl PaymentMethodDetailsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12459,7 +12875,7 @@ pub struct PaymentMethodDetailsCardInstallments {
     pub plan: Option<super::models::PaymentMethodDetailsCardInstallmentsPlan>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsCardInstallments { plan : opt, }
+    PaymentMethodDetailsCardInstallments { req[] opt[plan "plan" read_opt,] }
 }
 /// payment_method_details_card_installments_plan
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -12473,8 +12889,8 @@ pub struct PaymentMethodDetailsCardInstallmentsPlan {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsCardInstallmentsPlan { count : opt, interval : opt, type_ : req =
-    "type", }
+    PaymentMethodDetailsCardInstallmentsPlan { req[type_ "type" read,] opt[count "count"
+    read_opt, interval "interval" read_opt,] }
 }
 /// payment_method_details_card_wallet
 #[derive(Clone, Debug, PartialEq)]
@@ -12499,9 +12915,11 @@ pub struct PaymentMethodDetailsCardWallet {
     pub visa_checkout: Option<super::models::PaymentMethodDetailsCardWalletVisaCheckout>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsCardWallet { amex_express_checkout : opt, apple_pay : opt,
-    dynamic_last4 : opt, google_pay : opt, masterpass : opt, samsung_pay : opt, type_ :
-    req = "type", visa_checkout : opt, }
+    PaymentMethodDetailsCardWallet { req[type_ "type" read,] opt[amex_express_checkout
+    "amex_express_checkout" read_opt, apple_pay "apple_pay" read_opt, dynamic_last4
+    "dynamic_last4" read_opt, google_pay "google_pay" read_opt, masterpass "masterpass"
+    read_opt, samsung_pay "samsung_pay" read_opt, visa_checkout "visa_checkout"
+    read_opt,] }
 }
 impl PaymentMethodDetailsCardWallet {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12542,8 +12960,9 @@ pub struct PaymentMethodDetailsCardWalletMasterpass {
     pub shipping_address: Option<super::models::Address>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsCardWalletMasterpass { billing_address : opt, email : opt, name :
-    opt, shipping_address : opt, }
+    PaymentMethodDetailsCardWalletMasterpass { req[] opt[billing_address
+    "billing_address" read_opt, email "email" read_opt, name "name" read_opt,
+    shipping_address "shipping_address" read_opt,] }
 }
 impl PaymentMethodDetailsCardWalletMasterpass {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12595,7 +13014,8 @@ pub struct PaymentMethodDetailsEps {
     pub verified_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsEps { bank : opt, verified_name : opt, }
+    PaymentMethodDetailsEps { req[] opt[bank "bank" read_opt, verified_name
+    "verified_name" read_opt,] }
 }
 impl PaymentMethodDetailsEps {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12642,7 +13062,8 @@ pub struct PaymentMethodDetailsFpx {
     pub transaction_id: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsFpx { bank : req, transaction_id : opt, }
+    PaymentMethodDetailsFpx { req[bank "bank" read,] opt[transaction_id "transaction_id"
+    read_opt,] }
 }
 impl PaymentMethodDetailsFpx {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12684,8 +13105,8 @@ pub struct PaymentMethodDetailsGiropay {
     pub verified_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsGiropay { bank_code : opt, bank_name : opt, bic : opt,
-    verified_name : opt, }
+    PaymentMethodDetailsGiropay { req[] opt[bank_code "bank_code" read_opt, bank_name
+    "bank_name" read_opt, bic "bic" read_opt, verified_name "verified_name" read_opt,] }
 }
 impl PaymentMethodDetailsGiropay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12732,7 +13153,7 @@ pub struct PaymentMethodDetailsGrabpay {
     pub transaction_id: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsGrabpay { transaction_id : opt, }
+    PaymentMethodDetailsGrabpay { req[] opt[transaction_id "transaction_id" read_opt,] }
 }
 impl PaymentMethodDetailsGrabpay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12785,10 +13206,13 @@ pub struct PaymentMethodDetailsInteracPresent {
     pub receipt: Option<super::models::PaymentMethodDetailsInteracPresentReceipt>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsInteracPresent { brand : opt, cardholder_name : opt, country :
-    opt, emv_auth_data : opt, exp_month : req, exp_year : req, fingerprint : opt, funding
-    : opt, generated_card : opt, last4 : opt, network : opt, preferred_locales : opt,
-    read_method : opt, receipt : opt, }
+    PaymentMethodDetailsInteracPresent { req[exp_month "exp_month" read, exp_year
+    "exp_year" read,] opt[brand "brand" read_opt, cardholder_name "cardholder_name"
+    read_opt, country "country" read_opt, emv_auth_data "emv_auth_data" read_opt,
+    fingerprint "fingerprint" read_opt, funding "funding" read_opt, generated_card
+    "generated_card" read_opt, last4 "last4" read_opt, network "network" read_opt,
+    preferred_locales "preferred_locales" read_opt, read_method "read_method" read_opt,
+    receipt "receipt" read_opt,] }
 }
 impl PaymentMethodDetailsInteracPresent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12896,11 +13320,14 @@ pub struct PaymentMethodDetailsInteracPresentReceipt {
     pub transaction_status_information: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsInteracPresentReceipt { account_type : opt,
-    application_cryptogram : opt, application_preferred_name : opt, authorization_code :
-    opt, authorization_response_code : opt, cardholder_verification_method : opt,
-    dedicated_file_name : opt, terminal_verification_results : opt,
-    transaction_status_information : opt, }
+    PaymentMethodDetailsInteracPresentReceipt { req[] opt[account_type "account_type"
+    read_opt, application_cryptogram "application_cryptogram" read_opt,
+    application_preferred_name "application_preferred_name" read_opt, authorization_code
+    "authorization_code" read_opt, authorization_response_code
+    "authorization_response_code" read_opt, cardholder_verification_method
+    "cardholder_verification_method" read_opt, dedicated_file_name "dedicated_file_name"
+    read_opt, terminal_verification_results "terminal_verification_results" read_opt,
+    transaction_status_information "transaction_status_information" read_opt,] }
 }
 impl PaymentMethodDetailsInteracPresentReceipt {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -12988,7 +13415,8 @@ pub struct PaymentMethodDetailsKlarna {
     pub preferred_locale: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsKlarna { payment_method_category : opt, preferred_locale : opt, }
+    PaymentMethodDetailsKlarna { req[] opt[payment_method_category
+    "payment_method_category" read_opt, preferred_locale "preferred_locale" read_opt,] }
 }
 impl PaymentMethodDetailsKlarna {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13019,7 +13447,7 @@ pub struct PaymentMethodDetailsKonbini {
     pub store: Option<super::models::PaymentMethodDetailsKonbiniStore>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsKonbini { store : opt, }
+    PaymentMethodDetailsKonbini { req[] opt[store "store" read_opt,] }
 }
 /// payment_method_details_konbini_store
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13028,7 +13456,7 @@ pub struct PaymentMethodDetailsKonbiniStore {
     pub chain: Option<super::models::PaymentMethodDetailsKonbiniStoreChain>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsKonbiniStore { chain : opt, }
+    PaymentMethodDetailsKonbiniStore { req[] opt[chain "chain" read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc = " The name of the convenience store chain where the payment was completed."]
@@ -13044,7 +13472,8 @@ pub struct PaymentMethodDetailsMultibanco {
     pub reference: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsMultibanco { entity : opt, reference : opt, }
+    PaymentMethodDetailsMultibanco { req[] opt[entity "entity" read_opt, reference
+    "reference" read_opt,] }
 }
 impl PaymentMethodDetailsMultibanco {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13075,7 +13504,7 @@ pub struct PaymentMethodDetailsOxxo {
     pub number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsOxxo { number : opt, }
+    PaymentMethodDetailsOxxo { req[] opt[number "number" read_opt,] }
 }
 impl PaymentMethodDetailsOxxo {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13104,7 +13533,8 @@ pub struct PaymentMethodDetailsP24 {
     pub verified_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsP24 { bank : opt, reference : opt, verified_name : opt, }
+    PaymentMethodDetailsP24 { req[] opt[bank "bank" read_opt, reference "reference"
+    read_opt, verified_name "verified_name" read_opt,] }
 }
 impl PaymentMethodDetailsP24 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13161,8 +13591,9 @@ pub struct PaymentMethodDetailsSepaDebit {
     pub mandate: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsSepaDebit { bank_code : opt, branch_code : opt, country : opt,
-    fingerprint : opt, last4 : opt, mandate : opt, }
+    PaymentMethodDetailsSepaDebit { req[] opt[bank_code "bank_code" read_opt, branch_code
+    "branch_code" read_opt, country "country" read_opt, fingerprint "fingerprint"
+    read_opt, last4 "last4" read_opt, mandate "mandate" read_opt,] }
 }
 impl PaymentMethodDetailsSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13249,9 +13680,12 @@ pub struct PaymentMethodDetailsSofort {
     pub verified_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsSofort { bank_code : opt, bank_name : opt, bic : opt, country :
-    opt, generated_sepa_debit : opt, generated_sepa_debit_mandate : opt, iban_last4 :
-    opt, preferred_language : opt, verified_name : opt, }
+    PaymentMethodDetailsSofort { req[] opt[bank_code "bank_code" read_opt, bank_name
+    "bank_name" read_opt, bic "bic" read_opt, country "country" read_opt,
+    generated_sepa_debit "generated_sepa_debit" read_opt, generated_sepa_debit_mandate
+    "generated_sepa_debit_mandate" read_opt, iban_last4 "iban_last4" read_opt,
+    preferred_language "preferred_language" read_opt, verified_name "verified_name"
+    read_opt,] }
 }
 impl PaymentMethodDetailsSofort {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13332,8 +13766,10 @@ pub struct PaymentMethodDetailsUsBankAccount {
     pub routing_number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsUsBankAccount { account_holder_type : opt, account_type : opt,
-    bank_name : opt, fingerprint : opt, last4 : opt, routing_number : opt, }
+    PaymentMethodDetailsUsBankAccount { req[] opt[account_holder_type
+    "account_holder_type" read_opt, account_type "account_type" read_opt, bank_name
+    "bank_name" read_opt, fingerprint "fingerprint" read_opt, last4 "last4" read_opt,
+    routing_number "routing_number" read_opt,] }
 }
 impl PaymentMethodDetailsUsBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13391,7 +13827,8 @@ pub struct PaymentMethodDetailsWechatPay {
     pub transaction_id: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodDetailsWechatPay { fingerprint : opt, transaction_id : opt, }
+    PaymentMethodDetailsWechatPay { req[] opt[fingerprint "fingerprint" read_opt,
+    transaction_id "transaction_id" read_opt,] }
 }
 impl PaymentMethodDetailsWechatPay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13430,7 +13867,8 @@ pub struct ChargeRefunds {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    ChargeRefunds { data : req, has_more : req, object : req, url : req, }
+    ChargeRefunds { req[data "data" read, has_more "has_more" read, object "object" read,
+    url "url" read,] opt[] }
 }
 impl ChargeRefunds {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13495,9 +13933,12 @@ pub struct Review {
     pub session: Option<super::models::RadarReviewResourceSession>,
 }
 connector_runtime::__struct_de! {
-    Review { billing_zip : opt, charge : opt, closed_reason : opt, created : req, id :
-    req, ip_address : opt, ip_address_location : opt, livemode : req, object : req, open
-    : req, opened_reason : req, payment_intent : opt, reason : req, session : opt, }
+    Review { req[created "created" read, id "id" read, livemode "livemode" read, object
+    "object" read, open "open" read, opened_reason "opened_reason" read, reason "reason"
+    read,] opt[billing_zip "billing_zip" read_opt, charge "charge" read_opt,
+    closed_reason "closed_reason" read_opt, ip_address "ip_address" read_opt,
+    ip_address_location "ip_address_location" read_opt, payment_intent "payment_intent"
+    read_opt, session "session" read_opt,] }
 }
 impl Review {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13548,8 +13989,9 @@ pub struct RadarReviewResourceLocation {
     pub region: Option<String>,
 }
 connector_runtime::__struct_de! {
-    RadarReviewResourceLocation { city : opt, country : opt, latitude : optn, longitude :
-    optn, region : opt, }
+    RadarReviewResourceLocation { req[] opt[city "city" read_opt, country "country"
+    read_opt, latitude "latitude" read_opt_num, longitude "longitude" read_opt_num,
+    region "region" read_opt,] }
 }
 impl RadarReviewResourceLocation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13600,8 +14042,8 @@ pub struct RadarReviewResourceSession {
     pub version: Option<String>,
 }
 connector_runtime::__struct_de! {
-    RadarReviewResourceSession { browser : opt, device : opt, platform : opt, version :
-    opt, }
+    RadarReviewResourceSession { req[] opt[browser "browser" read_opt, device "device"
+    read_opt, platform "platform" read_opt, version "version" read_opt,] }
 }
 impl RadarReviewResourceSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13710,12 +14152,16 @@ pub struct PaymentIntentNextAction {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextAction { alipay_handle_redirect : opt, boleto_display_details : opt,
-    card_await_notification : opt, konbini_display_details : opt, oxxo_display_details :
-    opt, paynow_display_qr_code : opt, redirect_to_url : opt, type_ : req = "type",
-    use_stripe_sdk : opt, verify_with_microdeposits : opt, wechat_pay_display_qr_code :
-    opt, wechat_pay_redirect_to_android_app : opt, wechat_pay_redirect_to_ios_app : opt,
-    }
+    PaymentIntentNextAction { req[type_ "type" read,] opt[alipay_handle_redirect
+    "alipay_handle_redirect" read_opt, boleto_display_details "boleto_display_details"
+    read_opt, card_await_notification "card_await_notification" read_opt,
+    konbini_display_details "konbini_display_details" read_opt, oxxo_display_details
+    "oxxo_display_details" read_opt, paynow_display_qr_code "paynow_display_qr_code"
+    read_opt, redirect_to_url "redirect_to_url" read_opt, use_stripe_sdk "use_stripe_sdk"
+    read_opt, verify_with_microdeposits "verify_with_microdeposits" read_opt,
+    wechat_pay_display_qr_code "wechat_pay_display_qr_code" read_opt,
+    wechat_pay_redirect_to_android_app "wechat_pay_redirect_to_android_app" read_opt,
+    wechat_pay_redirect_to_ios_app "wechat_pay_redirect_to_ios_app" read_opt,] }
 }
 impl PaymentIntentNextAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13770,8 +14216,9 @@ pub struct PaymentIntentNextActionAlipayHandleRedirect {
     pub url: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionAlipayHandleRedirect { native_data : opt, native_url : opt,
-    return_url : opt, url : opt, }
+    PaymentIntentNextActionAlipayHandleRedirect { req[] opt[native_data "native_data"
+    read_opt, native_url "native_url" read_opt, return_url "return_url" read_opt, url
+    "url" read_opt,] }
 }
 impl PaymentIntentNextActionAlipayHandleRedirect {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13824,8 +14271,9 @@ pub struct PaymentIntentNextActionBoleto {
     pub pdf: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionBoleto { expires_at : opt, hosted_voucher_url : opt, number :
-    opt, pdf : opt, }
+    PaymentIntentNextActionBoleto { req[] opt[expires_at "expires_at" read_opt,
+    hosted_voucher_url "hosted_voucher_url" read_opt, number "number" read_opt, pdf "pdf"
+    read_opt,] }
 }
 impl PaymentIntentNextActionBoleto {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13866,8 +14314,9 @@ pub struct PaymentIntentNextActionCardAwaitNotification {
     pub customer_approval_required: Option<bool>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionCardAwaitNotification { charge_attempt_at : opt,
-    customer_approval_required : opt, }
+    PaymentIntentNextActionCardAwaitNotification { req[] opt[charge_attempt_at
+    "charge_attempt_at" read_opt, customer_approval_required "customer_approval_required"
+    read_opt,] }
 }
 /// payment_intent_next_action_konbini
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -13880,8 +14329,8 @@ pub struct PaymentIntentNextActionKonbini {
     pub stores: super::models::PaymentIntentNextActionKonbiniStores,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionKonbini { expires_at : req, hosted_voucher_url : opt, stores :
-    req, }
+    PaymentIntentNextActionKonbini { req[expires_at "expires_at" read, stores "stores"
+    read,] opt[hosted_voucher_url "hosted_voucher_url" read_opt,] }
 }
 impl PaymentIntentNextActionKonbini {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13914,8 +14363,9 @@ pub struct PaymentIntentNextActionKonbiniStores {
     pub seicomart: Option<super::models::PaymentIntentNextActionKonbiniSeicomart>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionKonbiniStores { familymart : opt, lawson : opt, ministop :
-    opt, seicomart : opt, }
+    PaymentIntentNextActionKonbiniStores { req[] opt[familymart "familymart" read_opt,
+    lawson "lawson" read_opt, ministop "ministop" read_opt, seicomart "seicomart"
+    read_opt,] }
 }
 impl PaymentIntentNextActionKonbiniStores {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13944,8 +14394,8 @@ pub struct PaymentIntentNextActionKonbiniFamilymart {
     pub payment_code: String,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionKonbiniFamilymart { confirmation_number : opt, payment_code :
-    req, }
+    PaymentIntentNextActionKonbiniFamilymart { req[payment_code "payment_code" read,]
+    opt[confirmation_number "confirmation_number" read_opt,] }
 }
 impl PaymentIntentNextActionKonbiniFamilymart {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -13987,8 +14437,9 @@ pub struct PaymentIntentNextActionDisplayOxxoDetails {
     pub number: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionDisplayOxxoDetails { expires_after : opt, hosted_voucher_url :
-    opt, number : opt, }
+    PaymentIntentNextActionDisplayOxxoDetails { req[] opt[expires_after "expires_after"
+    read_opt, hosted_voucher_url "hosted_voucher_url" read_opt, number "number"
+    read_opt,] }
 }
 impl PaymentIntentNextActionDisplayOxxoDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14023,8 +14474,8 @@ pub struct PaymentIntentNextActionPaynowDisplayQrCode {
     pub image_url_svg: String,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionPaynowDisplayQrCode { data : req, image_url_png : req,
-    image_url_svg : req, }
+    PaymentIntentNextActionPaynowDisplayQrCode { req[data "data" read, image_url_png
+    "image_url_png" read, image_url_svg "image_url_svg" read,] opt[] }
 }
 impl PaymentIntentNextActionPaynowDisplayQrCode {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14076,8 +14527,9 @@ pub struct PaymentIntentNextActionWechatPayDisplayQrCode {
     pub image_url_svg: String,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionWechatPayDisplayQrCode { data : req, image_data_url : req,
-    image_url_png : req, image_url_svg : req, }
+    PaymentIntentNextActionWechatPayDisplayQrCode { req[data "data" read, image_data_url
+    "image_data_url" read, image_url_png "image_url_png" read, image_url_svg
+    "image_url_svg" read,] opt[] }
 }
 impl PaymentIntentNextActionWechatPayDisplayQrCode {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14140,8 +14592,9 @@ pub struct PaymentIntentNextActionWechatPayRedirectToAndroidApp {
     pub timestamp: String,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionWechatPayRedirectToAndroidApp { app_id : req, nonce_str : req,
-    package : req, partner_id : req, prepay_id : req, sign : req, timestamp : req, }
+    PaymentIntentNextActionWechatPayRedirectToAndroidApp { req[app_id "app_id" read,
+    nonce_str "nonce_str" read, package "package" read, partner_id "partner_id" read,
+    prepay_id "prepay_id" read, sign "sign" read, timestamp "timestamp" read,] opt[] }
 }
 impl PaymentIntentNextActionWechatPayRedirectToAndroidApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14219,7 +14672,8 @@ pub struct PaymentIntentNextActionWechatPayRedirectToIosApp {
     pub native_url: String,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentNextActionWechatPayRedirectToIosApp { native_url : req, }
+    PaymentIntentNextActionWechatPayRedirectToIosApp { req[native_url "native_url" read,]
+    opt[] }
 }
 impl PaymentIntentNextActionWechatPayRedirectToIosApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14279,12 +14733,16 @@ pub struct PaymentIntentPaymentMethodOptions {
     pub wechat_pay: Option<super::models::PaymentIntentPaymentMethodOptionsWechatPay>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptions { acss_debit : opt, afterpay_clearpay : opt, alipay
-    : opt, au_becs_debit : opt, bacs_debit : opt, bancontact : opt, boleto : opt, card :
-    opt, card_present : opt, eps : opt, fpx : opt, giropay : opt, grabpay : opt, ideal :
-    opt, interac_present : opt, klarna : opt, konbini : opt, oxxo : opt, p24 : opt,
-    paynow : opt, sepa_debit : opt, sofort : opt, us_bank_account : opt, wechat_pay :
-    opt, }
+    PaymentIntentPaymentMethodOptions { req[] opt[acss_debit "acss_debit" read_opt,
+    afterpay_clearpay "afterpay_clearpay" read_opt, alipay "alipay" read_opt,
+    au_becs_debit "au_becs_debit" read_opt, bacs_debit "bacs_debit" read_opt, bancontact
+    "bancontact" read_opt, boleto "boleto" read_opt, card "card" read_opt, card_present
+    "card_present" read_opt, eps "eps" read_opt, fpx "fpx" read_opt, giropay "giropay"
+    read_opt, grabpay "grabpay" read_opt, ideal "ideal" read_opt, interac_present
+    "interac_present" read_opt, klarna "klarna" read_opt, konbini "konbini" read_opt,
+    oxxo "oxxo" read_opt, p24 "p24" read_opt, paynow "paynow" read_opt, sepa_debit
+    "sepa_debit" read_opt, sofort "sofort" read_opt, us_bank_account "us_bank_account"
+    read_opt, wechat_pay "wechat_pay" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14319,8 +14777,9 @@ pub struct PaymentIntentPaymentMethodOptionsAcssDebit2 {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptionsAcssDebit2 { mandate_options : opt,
-    setup_future_usage : opt, verification_method : opt, }
+    PaymentIntentPaymentMethodOptionsAcssDebit2 { req[] opt[mandate_options
+    "mandate_options" read_opt, setup_future_usage "setup_future_usage" read_opt,
+    verification_method "verification_method" read_opt,] }
 }
 impl PaymentIntentPaymentMethodOptionsAcssDebit2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14348,8 +14807,10 @@ pub struct PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit { custom_mandate_url : opt,
-    interval_description : opt, payment_schedule : opt, transaction_type : opt, }
+    PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit { req[]
+    opt[custom_mandate_url "custom_mandate_url" read_opt, interval_description
+    "interval_description" read_opt, payment_schedule "payment_schedule" read_opt,
+    transaction_type "transaction_type" read_opt,] }
 }
 impl PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14402,8 +14863,9 @@ pub struct PaymentIntentTypeSpecificPaymentMethodOptionsClient {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentTypeSpecificPaymentMethodOptionsClient { capture_method : opt,
-    setup_future_usage : opt, verification_method : opt, }
+    PaymentIntentTypeSpecificPaymentMethodOptionsClient { req[] opt[capture_method
+    "capture_method" read_opt, setup_future_usage "setup_future_usage" read_opt,
+    verification_method "verification_method" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14433,8 +14895,9 @@ pub struct PaymentMethodOptionsAfterpayClearpay {
     pub setup_future_usage: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsAfterpayClearpay { capture_method : opt, reference : opt,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsAfterpayClearpay { req[] opt[capture_method "capture_method"
+    read_opt, reference "reference" read_opt, setup_future_usage "setup_future_usage"
+    read_opt,] }
 }
 impl PaymentMethodOptionsAfterpayClearpay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14473,7 +14936,8 @@ pub struct PaymentMethodOptionsAlipay {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsAlipay { setup_future_usage : opt, }
+    PaymentMethodOptionsAlipay { req[] opt[setup_future_usage "setup_future_usage"
+    read_opt,] }
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -14510,7 +14974,8 @@ pub struct PaymentIntentPaymentMethodOptionsAuBecsDebit2 {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptionsAuBecsDebit2 { setup_future_usage : opt, }
+    PaymentIntentPaymentMethodOptionsAuBecsDebit2 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14549,8 +15014,8 @@ pub struct PaymentMethodOptionsBancontact {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsBancontact { preferred_language : req, setup_future_usage : opt,
-    }
+    PaymentMethodOptionsBancontact { req[preferred_language "preferred_language" read,]
+    opt[setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14577,7 +15042,8 @@ pub struct PaymentMethodOptionsBoleto {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsBoleto { expires_after_days : req, setup_future_usage : opt, }
+    PaymentMethodOptionsBoleto { req[expires_after_days "expires_after_days" read,]
+    opt[setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14618,9 +15084,10 @@ pub struct PaymentIntentPaymentMethodOptionsCard2 {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptionsCard2 { capture_method : opt, installments : opt,
-    mandate_options : opt, network : opt, request_three_d_secure : opt,
-    setup_future_usage : opt, }
+    PaymentIntentPaymentMethodOptionsCard2 { req[] opt[capture_method "capture_method"
+    read_opt, installments "installments" read_opt, mandate_options "mandate_options"
+    read_opt, network "network" read_opt, request_three_d_secure "request_three_d_secure"
+    read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 impl PaymentIntentPaymentMethodOptionsCard2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14644,8 +15111,8 @@ pub struct PaymentMethodOptionsCardInstallments {
     pub plan: Option<super::models::PaymentMethodDetailsCardInstallmentsPlan>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsCardInstallments { available_plans : opt, enabled : req, plan :
-    opt, }
+    PaymentMethodOptionsCardInstallments { req[enabled "enabled" read,]
+    opt[available_plans "available_plans" read_opt, plan "plan" read_opt,] }
 }
 /// payment_method_options_card_mandate_options
 #[derive(Clone, Debug, PartialEq)]
@@ -14670,9 +15137,11 @@ pub struct PaymentMethodOptionsCardMandateOptions {
     pub supported_types: Option<Vec<String>>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsCardMandateOptions { amount : req, amount_type : req, description
-    : opt, end_date : opt, interval : req, interval_count : opt, reference : req,
-    start_date : req, supported_types : opt, }
+    PaymentMethodOptionsCardMandateOptions { req[amount "amount" read, amount_type
+    "amount_type" read, interval "interval" read, reference "reference" read, start_date
+    "start_date" read,] opt[description "description" read_opt, end_date "end_date"
+    read_opt, interval_count "interval_count" read_opt, supported_types "supported_types"
+    read_opt,] }
 }
 impl PaymentMethodOptionsCardMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14724,8 +15193,9 @@ pub struct PaymentMethodOptionsCardPresent {
     pub request_incremental_authorization_support: Option<bool>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsCardPresent { request_extended_authorization : opt,
-    request_incremental_authorization_support : opt, }
+    PaymentMethodOptionsCardPresent { req[] opt[request_extended_authorization
+    "request_extended_authorization" read_opt, request_incremental_authorization_support
+    "request_incremental_authorization_support" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14750,7 +15220,8 @@ pub struct PaymentIntentPaymentMethodOptionsEps2 {
     pub setup_future_usage: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptionsEps2 { setup_future_usage : opt, }
+    PaymentIntentPaymentMethodOptionsEps2 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14839,8 +15310,9 @@ pub struct PaymentMethodOptionsKlarna {
     pub setup_future_usage: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsKlarna { capture_method : opt, preferred_locale : opt,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsKlarna { req[] opt[capture_method "capture_method" read_opt,
+    preferred_locale "preferred_locale" read_opt, setup_future_usage "setup_future_usage"
+    read_opt,] }
 }
 impl PaymentMethodOptionsKlarna {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14885,8 +15357,10 @@ pub struct PaymentMethodOptionsKonbini {
     pub setup_future_usage: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsKonbini { confirmation_number : opt, expires_after_days : opt,
-    expires_at : opt, product_description : opt, setup_future_usage : opt, }
+    PaymentMethodOptionsKonbini { req[] opt[confirmation_number "confirmation_number"
+    read_opt, expires_after_days "expires_after_days" read_opt, expires_at "expires_at"
+    read_opt, product_description "product_description" read_opt, setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 impl PaymentMethodOptionsKonbini {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -14933,7 +15407,8 @@ pub struct PaymentMethodOptionsOxxo {
     pub setup_future_usage: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsOxxo { expires_after_days : req, setup_future_usage : opt, }
+    PaymentMethodOptionsOxxo { req[expires_after_days "expires_after_days" read,]
+    opt[setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -14988,8 +15463,8 @@ pub struct PaymentIntentPaymentMethodOptionsSepaDebit2 {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptionsSepaDebit2 { mandate_options : opt,
-    setup_future_usage : opt, }
+    PaymentIntentPaymentMethodOptionsSepaDebit2 { req[] opt[mandate_options
+    "mandate_options" read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 /// payment_intent_payment_method_options_mandate_options_sepa_debit
 pub type PaymentIntentPaymentMethodOptionsMandateOptionsSepaDebit = PaymentMethodAfterpayClearpay;
@@ -15020,7 +15495,8 @@ pub struct PaymentMethodOptionsSofort {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsSofort { preferred_language : opt, setup_future_usage : opt, }
+    PaymentMethodOptionsSofort { req[] opt[preferred_language "preferred_language"
+    read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 /// Preferred language of the SOFORT authorization page that the customer is redirected to.
 pub type PaymentMethodOptionsSofortPreferredLanguage = PaymentMethodDetailsSofortPreferredLanguage;
@@ -15053,8 +15529,8 @@ pub struct PaymentIntentPaymentMethodOptionsUsBankAccount2 {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentPaymentMethodOptionsUsBankAccount2 { setup_future_usage : opt,
-    verification_method : opt, }
+    PaymentIntentPaymentMethodOptionsUsBankAccount2 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt, verification_method "verification_method" read_opt,] }
 }
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(untagged)]
@@ -15081,8 +15557,8 @@ pub struct PaymentMethodOptionsWechatPay {
     pub setup_future_usage: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsWechatPay { app_id : opt, client : opt, setup_future_usage : opt,
-    }
+    PaymentMethodOptionsWechatPay { req[] opt[app_id "app_id" read_opt, client "client"
+    read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 impl PaymentMethodOptionsWechatPay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15112,7 +15588,7 @@ pub struct PaymentIntentProcessing {
     pub type_: String,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentProcessing { card : opt, type_ : req = "type", }
+    PaymentIntentProcessing { req[type_ "type" read,] opt[card "card" read_opt,] }
 }
 /// PaymentIntentCardProcessing
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15123,7 +15599,8 @@ pub struct PaymentIntentCardProcessing {
     >,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentCardProcessing { customer_notification : opt, }
+    PaymentIntentCardProcessing { req[] opt[customer_notification "customer_notification"
+    read_opt,] }
 }
 /// PaymentIntentProcessingCustomerNotification
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -15134,8 +15611,8 @@ pub struct PaymentIntentProcessingCustomerNotification {
     pub completes_at: Option<i64>,
 }
 connector_runtime::__struct_de! {
-    PaymentIntentProcessingCustomerNotification { approval_requested : opt, completes_at
-    : opt, }
+    PaymentIntentProcessingCustomerNotification { req[] opt[approval_requested
+    "approval_requested" read_opt, completes_at "completes_at" read_opt,] }
 }
 /// ID of the review associated with this PaymentIntent, if any.
 pub type PaymentIntentReview = ChargeReview;
@@ -15168,7 +15645,7 @@ pub struct TransferData {
     pub destination: super::models::TransferDataDestination,
 }
 connector_runtime::__struct_de! {
-    TransferData { amount : opt, destination : req, }
+    TransferData { req[destination "destination" read,] opt[amount "amount" read_opt,] }
 }
 /// The account (if any) the payment will be attributed to for tax
 /// reporting, and where funds from the payment will be transferred to upon
@@ -15202,7 +15679,7 @@ pub struct Networks {
     pub preferred: Option<String>,
 }
 connector_runtime::__struct_de! {
-    Networks { available : req, preferred : opt, }
+    Networks { req[available "available" read,] opt[preferred "preferred" read_opt,] }
 }
 impl Networks {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15220,7 +15697,7 @@ pub struct ThreeDSecureUsage {
     pub supported: bool,
 }
 connector_runtime::__struct_de! {
-    ThreeDSecureUsage { supported : req, }
+    ThreeDSecureUsage { req[supported "supported" read,] opt[] }
 }
 /// payment_method_card_wallet
 pub type PaymentMethodCardWallet = PaymentMethodDetailsCardWallet;
@@ -15254,7 +15731,7 @@ pub struct PaymentMethodEps {
     pub bank: Option<super::models::PaymentMethodDetailsEpsBank>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodEps { bank : opt, }
+    PaymentMethodEps { req[] opt[bank "bank" read_opt,] }
 }
 /// payment_method_fpx
 #[derive(Clone, Debug, PartialEq)]
@@ -15263,7 +15740,7 @@ pub struct PaymentMethodFpx {
     pub bank: super::models::PaymentMethodFpxBank,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodFpx { bank : req, }
+    PaymentMethodFpx { req[bank "bank" read,] opt[] }
 }
 /// The customer's bank, if provided. Can be one of `affin_bank`, `agrobank`, `alliance_bank`, `ambank`, `bank_islam`, `bank_muamalat`, `bank_rakyat`, `bsn`, `cimb`, `hong_leong_bank`, `hsbc`, `kfh`, `maybank2u`, `ocbc`, `public_bank`, `rhb`, `standard_chartered`, `uob`, `deutsche_bank`, `maybank2e`, or `pb_enterprise`.
 pub type PaymentMethodFpxBank = PaymentMethodDetailsFpxBank;
@@ -15280,7 +15757,7 @@ pub struct PaymentMethodIdeal {
     pub bic: Option<super::models::PaymentMethodIdealBic>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodIdeal { bank : opt, bic : opt, }
+    PaymentMethodIdeal { req[] opt[bank "bank" read_opt, bic "bic" read_opt,] }
 }
 /// The customer's bank, if provided. Can be one of `abn_amro`, `asn_bank`, `bunq`, `handelsbanken`, `ing`, `knab`, `moneyou`, `rabobank`, `regiobank`, `revolut`, `sns_bank`, `triodos_bank`, or `van_lanschot`.
 pub type PaymentMethodIdealBank = SetupAttemptPaymentMethodDetailsIdealBank;
@@ -15295,7 +15772,7 @@ pub struct PaymentMethodKlarna {
     pub dob: Option<super::models::PaymentFlowsPrivatePaymentMethodsKlarnaDob>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodKlarna { dob : opt, }
+    PaymentMethodKlarna { req[] opt[dob "dob" read_opt,] }
 }
 /// PaymentFlowsPrivatePaymentMethodsKlarnaDOB
 pub type PaymentFlowsPrivatePaymentMethodsKlarnaDob = IssuingCardholderIndividualDob;
@@ -15310,7 +15787,7 @@ pub struct PaymentMethodP24 {
     pub bank: Option<super::models::PaymentMethodP24Bank>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodP24 { bank : opt, }
+    PaymentMethodP24 { req[] opt[bank "bank" read_opt,] }
 }
 /// The customer's bank, if provided.
 pub type PaymentMethodP24Bank = PaymentMethodDetailsP24Bank;
@@ -15333,8 +15810,9 @@ pub struct PaymentMethodSepaDebit {
     pub last4: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodSepaDebit { bank_code : opt, branch_code : opt, country : opt,
-    fingerprint : opt, generated_from : opt, last4 : opt, }
+    PaymentMethodSepaDebit { req[] opt[bank_code "bank_code" read_opt, branch_code
+    "branch_code" read_opt, country "country" read_opt, fingerprint "fingerprint"
+    read_opt, generated_from "generated_from" read_opt, last4 "last4" read_opt,] }
 }
 impl PaymentMethodSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15383,7 +15861,8 @@ pub struct SepaDebitGeneratedFrom {
     >,
 }
 connector_runtime::__struct_de! {
-    SepaDebitGeneratedFrom { charge : opt, setup_attempt : opt, }
+    SepaDebitGeneratedFrom { req[] opt[charge "charge" read_opt, setup_attempt
+    "setup_attempt" read_opt,] }
 }
 /// The ID of the Charge that generated this PaymentMethod, if any.
 pub type SepaDebitGeneratedFromCharge = DisputeCharge;
@@ -15394,7 +15873,7 @@ pub struct PaymentMethodSofort {
     pub country: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PaymentMethodSofort { country : opt, }
+    PaymentMethodSofort { req[] opt[country "country" read_opt,] }
 }
 impl PaymentMethodSofort {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15436,7 +15915,8 @@ pub struct CustomerSources {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    CustomerSources { data : req, has_more : req, object : req, url : req, }
+    CustomerSources { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 impl CustomerSources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15475,7 +15955,8 @@ pub struct CustomerSubscriptions {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    CustomerSubscriptions { data : req, has_more : req, object : req, url : req, }
+    CustomerSubscriptions { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 impl CustomerSubscriptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15504,7 +15985,8 @@ pub struct CustomerTax {
     pub location: Option<super::models::CustomerTaxLocation>,
 }
 connector_runtime::__struct_de! {
-    CustomerTax { automatic_tax : req, ip_address : opt, location : opt, }
+    CustomerTax { req[automatic_tax "automatic_tax" read,] opt[ip_address "ip_address"
+    read_opt, location "location" read_opt,] }
 }
 impl CustomerTax {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15536,7 +16018,8 @@ pub struct CustomerTaxLocation {
     pub state: Option<String>,
 }
 connector_runtime::__struct_de! {
-    CustomerTaxLocation { country : req, source : req, state : opt, }
+    CustomerTaxLocation { req[country "country" read, source "source" read,] opt[state
+    "state" read_opt,] }
 }
 impl CustomerTaxLocation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15574,7 +16057,8 @@ pub struct CustomerTaxIds {
     pub url: String,
 }
 connector_runtime::__struct_de! {
-    CustomerTaxIds { data : req, has_more : req, object : req, url : req, }
+    CustomerTaxIds { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 impl CustomerTaxIds {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15615,9 +16099,11 @@ pub struct AccountFutureRequirements {
     pub pending_verification: Option<Vec<String>>,
 }
 connector_runtime::__struct_de! {
-    AccountFutureRequirements { alternatives : opt, current_deadline : opt, currently_due
-    : opt, disabled_reason : opt, errors : opt, eventually_due : opt, past_due : opt,
-    pending_verification : opt, }
+    AccountFutureRequirements { req[] opt[alternatives "alternatives" read_opt,
+    current_deadline "current_deadline" read_opt, currently_due "currently_due" read_opt,
+    disabled_reason "disabled_reason" read_opt, errors "errors" read_opt, eventually_due
+    "eventually_due" read_opt, past_due "past_due" read_opt, pending_verification
+    "pending_verification" read_opt,] }
 }
 impl AccountFutureRequirements {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15647,8 +16133,8 @@ pub struct AccountRequirementsAlternative {
     pub original_fields_due: Vec<String>,
 }
 connector_runtime::__struct_de! {
-    AccountRequirementsAlternative { alternative_fields_due : req, original_fields_due :
-    req, }
+    AccountRequirementsAlternative { req[alternative_fields_due "alternative_fields_due"
+    read, original_fields_due "original_fields_due" read,] opt[] }
 }
 /// AccountRequirementsError
 #[derive(Clone, Debug, PartialEq)]
@@ -15661,7 +16147,8 @@ pub struct AccountRequirementsError {
     pub requirement: String,
 }
 connector_runtime::__struct_de! {
-    AccountRequirementsError { code : req, reason : req, requirement : req, }
+    AccountRequirementsError { req[code "code" read, reason "reason" read, requirement
+    "requirement" read,] opt[] }
 }
 impl AccountRequirementsError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15799,13 +16286,19 @@ pub struct Person {
     pub verification: Option<super::models::LegalEntityPersonVerification>,
 }
 connector_runtime::__struct_de! {
-    Person { account : req, address : opt, address_kana : opt, address_kanji : opt,
-    created : req, dob : opt, email : opt, first_name : opt, first_name_kana : opt,
-    first_name_kanji : opt, full_name_aliases : opt, future_requirements : opt, gender :
-    opt, id : req, id_number_provided : opt, last_name : opt, last_name_kana : opt,
-    last_name_kanji : opt, maiden_name : opt, metadata : opt, nationality : opt, object :
-    req, phone : opt, political_exposure : opt, relationship : opt, requirements : opt,
-    ssn_last_4_provided : opt, verification : opt, }
+    Person { req[account "account" read, created "created" read, id "id" read, object
+    "object" read,] opt[address "address" read_opt, address_kana "address_kana" read_opt,
+    address_kanji "address_kanji" read_opt, dob "dob" read_opt, email "email" read_opt,
+    first_name "first_name" read_opt, first_name_kana "first_name_kana" read_opt,
+    first_name_kanji "first_name_kanji" read_opt, full_name_aliases "full_name_aliases"
+    read_opt, future_requirements "future_requirements" read_opt, gender "gender"
+    read_opt, id_number_provided "id_number_provided" read_opt, last_name "last_name"
+    read_opt, last_name_kana "last_name_kana" read_opt, last_name_kanji "last_name_kanji"
+    read_opt, maiden_name "maiden_name" read_opt, metadata "metadata" read_opt,
+    nationality "nationality" read_opt, phone "phone" read_opt, political_exposure
+    "political_exposure" read_opt, relationship "relationship" read_opt, requirements
+    "requirements" read_opt, ssn_last_4_provided "ssn_last_4_provided" read_opt,
+    verification "verification" read_opt,] }
 }
 impl Person {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15891,8 +16384,10 @@ pub struct PersonFutureRequirements {
     pub pending_verification: Vec<String>,
 }
 connector_runtime::__struct_de! {
-    PersonFutureRequirements { alternatives : opt, currently_due : req, errors : req,
-    eventually_due : req, past_due : req, pending_verification : req, }
+    PersonFutureRequirements { req[currently_due "currently_due" read, errors "errors"
+    read, eventually_due "eventually_due" read, past_due "past_due" read,
+    pending_verification "pending_verification" read,] opt[alternatives "alternatives"
+    read_opt,] }
 }
 impl PersonFutureRequirements {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15928,8 +16423,9 @@ pub struct PersonRelationship {
     pub title: Option<String>,
 }
 connector_runtime::__struct_de! {
-    PersonRelationship { director : opt, executive : opt, owner : opt, percent_ownership
-    : optn, representative : opt, title : opt, }
+    PersonRelationship { req[] opt[director "director" read_opt, executive "executive"
+    read_opt, owner "owner" read_opt, percent_ownership "percent_ownership" read_opt_num,
+    representative "representative" read_opt, title "title" read_opt,] }
 }
 impl PersonRelationship {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15959,8 +16455,9 @@ pub struct LegalEntityPersonVerification {
     pub status: String,
 }
 connector_runtime::__struct_de! {
-    LegalEntityPersonVerification { additional_document : opt, details : opt,
-    details_code : opt, document : opt, status : req, }
+    LegalEntityPersonVerification { req[status "status" read,] opt[additional_document
+    "additional_document" read_opt, details "details" read_opt, details_code
+    "details_code" read_opt, document "document" read_opt,] }
 }
 impl LegalEntityPersonVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16028,9 +16525,10 @@ pub struct AccountSettings {
     pub sepa_debit_payments: Option<super::models::AccountSepaDebitPaymentsSettings>,
 }
 connector_runtime::__struct_de! {
-    AccountSettings { bacs_debit_payments : opt, branding : req, card_issuing : opt,
-    card_payments : req, dashboard : req, payments : req, payouts : opt,
-    sepa_debit_payments : opt, }
+    AccountSettings { req[branding "branding" read, card_payments "card_payments" read,
+    dashboard "dashboard" read, payments "payments" read,] opt[bacs_debit_payments
+    "bacs_debit_payments" read_opt, card_issuing "card_issuing" read_opt, payouts
+    "payouts" read_opt, sepa_debit_payments "sepa_debit_payments" read_opt,] }
 }
 impl AccountSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16073,7 +16571,7 @@ pub struct AccountBacsDebitPaymentsSettings {
     pub display_name: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountBacsDebitPaymentsSettings { display_name : opt, }
+    AccountBacsDebitPaymentsSettings { req[] opt[display_name "display_name" read_opt,] }
 }
 impl AccountBacsDebitPaymentsSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16102,8 +16600,9 @@ pub struct AccountBrandingSettings {
     pub secondary_color: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountBrandingSettings { icon : opt, logo : opt, primary_color : opt,
-    secondary_color : opt, }
+    AccountBrandingSettings { req[] opt[icon "icon" read_opt, logo "logo" read_opt,
+    primary_color "primary_color" read_opt, secondary_color "secondary_color" read_opt,]
+    }
 }
 impl AccountBrandingSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16138,7 +16637,7 @@ pub struct AccountCardIssuingSettings {
     pub tos_acceptance: Option<super::models::CardIssuingAccountTermsOfService>,
 }
 connector_runtime::__struct_de! {
-    AccountCardIssuingSettings { tos_acceptance : opt, }
+    AccountCardIssuingSettings { req[] opt[tos_acceptance "tos_acceptance" read_opt,] }
 }
 impl AccountCardIssuingSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16160,7 +16659,8 @@ pub struct CardIssuingAccountTermsOfService {
     pub user_agent: Option<String>,
 }
 connector_runtime::__struct_de! {
-    CardIssuingAccountTermsOfService { date : opt, ip : opt, user_agent : opt, }
+    CardIssuingAccountTermsOfService { req[] opt[date "date" read_opt, ip "ip" read_opt,
+    user_agent "user_agent" read_opt,] }
 }
 impl CardIssuingAccountTermsOfService {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16193,7 +16693,8 @@ pub struct AccountCardPaymentsSettings {
     pub statement_descriptor_prefix: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountCardPaymentsSettings { decline_on : opt, statement_descriptor_prefix : opt, }
+    AccountCardPaymentsSettings { req[] opt[decline_on "decline_on" read_opt,
+    statement_descriptor_prefix "statement_descriptor_prefix" read_opt,] }
 }
 impl AccountCardPaymentsSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16218,7 +16719,8 @@ pub struct AccountDeclineChargeOn {
     pub cvc_failure: bool,
 }
 connector_runtime::__struct_de! {
-    AccountDeclineChargeOn { avs_failure : req, cvc_failure : req, }
+    AccountDeclineChargeOn { req[avs_failure "avs_failure" read, cvc_failure
+    "cvc_failure" read,] opt[] }
 }
 /// AccountDashboardSettings
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -16229,7 +16731,8 @@ pub struct AccountDashboardSettings {
     pub timezone: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountDashboardSettings { display_name : opt, timezone : opt, }
+    AccountDashboardSettings { req[] opt[display_name "display_name" read_opt, timezone
+    "timezone" read_opt,] }
 }
 impl AccountDashboardSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16264,8 +16767,9 @@ pub struct AccountPaymentsSettings {
     pub statement_descriptor_kanji: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountPaymentsSettings { statement_descriptor : opt, statement_descriptor_kana :
-    opt, statement_descriptor_kanji : opt, }
+    AccountPaymentsSettings { req[] opt[statement_descriptor "statement_descriptor"
+    read_opt, statement_descriptor_kana "statement_descriptor_kana" read_opt,
+    statement_descriptor_kanji "statement_descriptor_kanji" read_opt,] }
 }
 impl AccountPaymentsSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16308,8 +16812,9 @@ pub struct AccountPayoutSettings {
     pub statement_descriptor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountPayoutSettings { debit_negative_balances : req, schedule : req,
-    statement_descriptor : opt, }
+    AccountPayoutSettings { req[debit_negative_balances "debit_negative_balances" read,
+    schedule "schedule" read,] opt[statement_descriptor "statement_descriptor" read_opt,]
+    }
 }
 impl AccountPayoutSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16342,8 +16847,9 @@ pub struct TransferSchedule {
     pub weekly_anchor: Option<String>,
 }
 connector_runtime::__struct_de! {
-    TransferSchedule { delay_days : req, interval : req, monthly_anchor : opt,
-    weekly_anchor : opt, }
+    TransferSchedule { req[delay_days "delay_days" read, interval "interval" read,]
+    opt[monthly_anchor "monthly_anchor" read_opt, weekly_anchor "weekly_anchor"
+    read_opt,] }
 }
 impl TransferSchedule {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16365,7 +16871,7 @@ pub struct AccountSepaDebitPaymentsSettings {
     pub creditor_id: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountSepaDebitPaymentsSettings { creditor_id : opt, }
+    AccountSepaDebitPaymentsSettings { req[] opt[creditor_id "creditor_id" read_opt,] }
 }
 impl AccountSepaDebitPaymentsSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16394,8 +16900,8 @@ pub struct AccountTosAcceptance {
     pub user_agent: Option<String>,
 }
 connector_runtime::__struct_de! {
-    AccountTosAcceptance { date : opt, ip : opt, service_agreement : opt, user_agent :
-    opt, }
+    AccountTosAcceptance { req[] opt[date "date" read_opt, ip "ip" read_opt,
+    service_agreement "service_agreement" read_opt, user_agent "user_agent" read_opt,] }
 }
 impl AccountTosAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -16449,9 +16955,11 @@ pub struct AccountCapabilityFutureRequirements {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    AccountCapabilityFutureRequirements { alternatives : opt, current_deadline : opt,
-    currently_due : req, disabled_reason : opt, errors : req, eventually_due : req,
-    past_due : req, pending_verification : req, }
+    AccountCapabilityFutureRequirements { req[currently_due "currently_due" read, errors
+    "errors" read, eventually_due "eventually_due" read, past_due "past_due" read,
+    pending_verification "pending_verification" read,] opt[alternatives "alternatives"
+    read_opt, current_deadline "current_deadline" read_opt, disabled_reason
+    "disabled_reason" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountCapabilityFutureRequirements {
@@ -16497,7 +17005,8 @@ pub struct AccountLink {
 }
 #[cfg(feature = "account_links")]
 connector_runtime::__struct_de! {
-    AccountLink { created : req, expires_at : req, object : req, url : req, }
+    AccountLink { req[created "created" read, expires_at "expires_at" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "account_links")]
 impl AccountLink {
@@ -16526,8 +17035,8 @@ pub struct ApplePayDomain {
 }
 #[cfg(feature = "apple_pay")]
 connector_runtime::__struct_de! {
-    ApplePayDomain { created : req, domain_name : req, id : req, livemode : req, object :
-    req, }
+    ApplePayDomain { req[created "created" read, domain_name "domain_name" read, id "id"
+    read, livemode "livemode" read, object "object" read,] opt[] }
 }
 #[cfg(feature = "apple_pay")]
 impl ApplePayDomain {
@@ -16577,8 +17086,9 @@ pub struct Balance {
 }
 #[cfg(feature = "balance")]
 connector_runtime::__struct_de! {
-    Balance { available : req, connect_reserved : opt, instant_available : opt, issuing :
-    opt, livemode : req, object : req, pending : req, }
+    Balance { req[available "available" read, livemode "livemode" read, object "object"
+    read, pending "pending" read,] opt[connect_reserved "connect_reserved" read_opt,
+    instant_available "instant_available" read_opt, issuing "issuing" read_opt,] }
 }
 #[cfg(feature = "balance")]
 /// BalanceAmount
@@ -16593,7 +17103,8 @@ pub struct BalanceAmount {
 }
 #[cfg(feature = "balance")]
 connector_runtime::__struct_de! {
-    BalanceAmount { amount : req, currency : req, source_types : opt, }
+    BalanceAmount { req[amount "amount" read, currency "currency" read,] opt[source_types
+    "source_types" read_opt,] }
 }
 #[cfg(feature = "balance")]
 /// BalanceAmountBySourceType
@@ -16608,7 +17119,8 @@ pub struct BalanceAmountBySourceType {
 }
 #[cfg(feature = "balance")]
 connector_runtime::__struct_de! {
-    BalanceAmountBySourceType { bank_account : opt, card : opt, fpx : opt, }
+    BalanceAmountBySourceType { req[] opt[bank_account "bank_account" read_opt, card
+    "card" read_opt, fpx "fpx" read_opt,] }
 }
 #[cfg(feature = "balance")]
 /// BalanceDetail
@@ -16619,7 +17131,7 @@ pub struct BalanceDetail {
 }
 #[cfg(feature = "balance")]
 connector_runtime::__struct_de! {
-    BalanceDetail { available : req, }
+    BalanceDetail { req[available "available" read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 /// PortalConfiguration
@@ -16654,9 +17166,11 @@ pub struct BillingPortalConfiguration {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    BillingPortalConfiguration { active : req, application : opt, business_profile : req,
-    created : req, default_return_url : opt, features : req, id : req, is_default : req,
-    livemode : req, metadata : opt, object : req, updated : req, }
+    BillingPortalConfiguration { req[active "active" read, business_profile
+    "business_profile" read, created "created" read, features "features" read, id "id"
+    read, is_default "is_default" read, livemode "livemode" read, object "object" read,
+    updated "updated" read,] opt[application "application" read_opt, default_return_url
+    "default_return_url" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl BillingPortalConfiguration {
@@ -16706,8 +17220,9 @@ pub struct PortalBusinessProfile {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PortalBusinessProfile { headline : opt, privacy_policy_url : opt,
-    terms_of_service_url : opt, }
+    PortalBusinessProfile { req[] opt[headline "headline" read_opt, privacy_policy_url
+    "privacy_policy_url" read_opt, terms_of_service_url "terms_of_service_url" read_opt,]
+    }
 }
 #[cfg(feature = "billing_portal")]
 impl PortalBusinessProfile {
@@ -16754,9 +17269,10 @@ pub struct PortalFeatures {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PortalFeatures { customer_update : req, invoice_history : req, payment_method_update
-    : req, subscription_cancel : req, subscription_pause : req, subscription_update :
-    req, }
+    PortalFeatures { req[customer_update "customer_update" read, invoice_history
+    "invoice_history" read, payment_method_update "payment_method_update" read,
+    subscription_cancel "subscription_cancel" read, subscription_pause
+    "subscription_pause" read, subscription_update "subscription_update" read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 impl PortalFeatures {
@@ -16780,7 +17296,8 @@ pub struct PortalCustomerUpdate {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PortalCustomerUpdate { allowed_updates : req, enabled : req, }
+    PortalCustomerUpdate { req[allowed_updates "allowed_updates" read, enabled "enabled"
+    read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
@@ -16808,8 +17325,9 @@ pub struct PortalSubscriptionCancel {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PortalSubscriptionCancel { cancellation_reason : req, enabled : req, mode : req,
-    proration_behavior : req, }
+    PortalSubscriptionCancel { req[cancellation_reason "cancellation_reason" read,
+    enabled "enabled" read, mode "mode" read, proration_behavior "proration_behavior"
+    read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 /// PortalSubscriptionCancellationReason
@@ -16822,7 +17340,8 @@ pub struct PortalSubscriptionCancellationReason {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PortalSubscriptionCancellationReason { enabled : req, options : req, }
+    PortalSubscriptionCancellationReason { req[enabled "enabled" read, options "options"
+    read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
@@ -16861,8 +17380,9 @@ pub struct PortalSubscriptionUpdate {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PortalSubscriptionUpdate { default_allowed_updates : req, enabled : req, products :
-    opt, proration_behavior : req, }
+    PortalSubscriptionUpdate { req[default_allowed_updates "default_allowed_updates"
+    read, enabled "enabled" read, proration_behavior "proration_behavior" read,]
+    opt[products "products" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl PortalSubscriptionUpdate {
@@ -16892,7 +17412,8 @@ pub struct PortalSubscriptionUpdateProduct {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PortalSubscriptionUpdateProduct { prices : req, product : req, }
+    PortalSubscriptionUpdateProduct { req[prices "prices" read, product "product" read,]
+    opt[] }
 }
 #[cfg(feature = "billing_portal")]
 impl PortalSubscriptionUpdateProduct {
@@ -16955,9 +17476,10 @@ pub struct BillingPortalSession {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    BillingPortalSession { configuration : req, created : req, customer : req, id : req,
-    livemode : req, locale : opt, object : req, on_behalf_of : opt, return_url : req, url
-    : req, }
+    BillingPortalSession { req[configuration "configuration" read, created "created"
+    read, customer "customer" read, id "id" read, livemode "livemode" read, object
+    "object" read, return_url "return_url" read, url "url" read,] opt[locale "locale"
+    read_opt, on_behalf_of "on_behalf_of" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl BillingPortalSession {
@@ -17045,8 +17567,10 @@ pub struct Capability {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    Capability { account : req, future_requirements : opt, id : req, object : req,
-    requested : req, requested_at : opt, requirements : opt, status : req, }
+    Capability { req[account "account" read, id "id" read, object "object" read,
+    requested "requested" read, status "status" read,] opt[future_requirements
+    "future_requirements" read_opt, requested_at "requested_at" read_opt, requirements
+    "requirements" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl Capability {
@@ -17216,18 +17740,27 @@ pub struct CheckoutSession {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    CheckoutSession { after_expiration : opt, allow_promotion_codes : opt,
-    amount_subtotal : opt, amount_total : opt, automatic_tax : req,
-    billing_address_collection : opt, cancel_url : req, client_reference_id : opt,
-    consent : opt, consent_collection : opt, currency : opt, customer : opt,
-    customer_creation : opt, customer_details : opt, customer_email : opt, expires_at :
-    req, id : req, line_items : opt, livemode : req, locale : opt, metadata : opt, mode :
-    req, object : req, payment_intent : opt, payment_link : opt, payment_method_options :
-    opt, payment_method_types : req, payment_status : req, phone_number_collection : opt,
-    recovered_from : opt, setup_intent : opt, shipping : opt, shipping_address_collection
-    : opt, shipping_options : req, shipping_rate : opt, status : opt, submit_type : opt,
-    subscription : opt, success_url : req, tax_id_collection : opt, total_details : opt,
-    url : opt, }
+    CheckoutSession { req[automatic_tax "automatic_tax" read, cancel_url "cancel_url"
+    read, expires_at "expires_at" read, id "id" read, livemode "livemode" read, mode
+    "mode" read, object "object" read, payment_method_types "payment_method_types" read,
+    payment_status "payment_status" read, shipping_options "shipping_options" read,
+    success_url "success_url" read,] opt[after_expiration "after_expiration" read_opt,
+    allow_promotion_codes "allow_promotion_codes" read_opt, amount_subtotal
+    "amount_subtotal" read_opt, amount_total "amount_total" read_opt,
+    billing_address_collection "billing_address_collection" read_opt, client_reference_id
+    "client_reference_id" read_opt, consent "consent" read_opt, consent_collection
+    "consent_collection" read_opt, currency "currency" read_opt, customer "customer"
+    read_opt, customer_creation "customer_creation" read_opt, customer_details
+    "customer_details" read_opt, customer_email "customer_email" read_opt, line_items
+    "line_items" read_opt, locale "locale" read_opt, metadata "metadata" read_opt,
+    payment_intent "payment_intent" read_opt, payment_link "payment_link" read_opt,
+    payment_method_options "payment_method_options" read_opt, phone_number_collection
+    "phone_number_collection" read_opt, recovered_from "recovered_from" read_opt,
+    setup_intent "setup_intent" read_opt, shipping "shipping" read_opt,
+    shipping_address_collection "shipping_address_collection" read_opt, shipping_rate
+    "shipping_rate" read_opt, status "status" read_opt, submit_type "submit_type"
+    read_opt, subscription "subscription" read_opt, tax_id_collection "tax_id_collection"
+    read_opt, total_details "total_details" read_opt, url "url" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl CheckoutSession {
@@ -17294,7 +17827,8 @@ pub struct PaymentPagesCheckoutSessionAfterExpiration {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PaymentPagesCheckoutSessionAfterExpiration { recovery : opt, }
+    PaymentPagesCheckoutSessionAfterExpiration { req[] opt[recovery "recovery" read_opt,]
+    }
 }
 #[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionAfterExpiration {
@@ -17323,8 +17857,9 @@ pub struct PaymentPagesCheckoutSessionAfterExpirationRecovery {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PaymentPagesCheckoutSessionAfterExpirationRecovery { allow_promotion_codes : req,
-    enabled : req, expires_at : opt, url : opt, }
+    PaymentPagesCheckoutSessionAfterExpirationRecovery { req[allow_promotion_codes
+    "allow_promotion_codes" read, enabled "enabled" read,] opt[expires_at "expires_at"
+    read_opt, url "url" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionAfterExpirationRecovery {
@@ -17363,7 +17898,7 @@ pub struct PaymentPagesCheckoutSessionConsent {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PaymentPagesCheckoutSessionConsent { promotions : opt, }
+    PaymentPagesCheckoutSessionConsent { req[] opt[promotions "promotions" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -17384,7 +17919,8 @@ pub struct PaymentPagesCheckoutSessionConsentCollection {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PaymentPagesCheckoutSessionConsentCollection { promotions : opt, }
+    PaymentPagesCheckoutSessionConsentCollection { req[] opt[promotions "promotions"
+    read_opt,] }
 }
 #[cfg(
     any(
@@ -17437,8 +17973,9 @@ pub struct PaymentPagesCheckoutSessionCustomerDetails {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PaymentPagesCheckoutSessionCustomerDetails { address : opt, email : opt, name : opt,
-    phone : opt, tax_exempt : opt, tax_ids : opt, }
+    PaymentPagesCheckoutSessionCustomerDetails { req[] opt[address "address" read_opt,
+    email "email" read_opt, name "name" read_opt, phone "phone" read_opt, tax_exempt
+    "tax_exempt" read_opt, tax_ids "tax_ids" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionCustomerDetails {
@@ -17589,12 +18126,17 @@ pub struct PaymentLink {
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__struct_de! {
-    PaymentLink { active : req, after_completion : req, allow_promotion_codes : req,
-    application_fee_amount : opt, application_fee_percent : optn, automatic_tax : req,
-    billing_address_collection : req, id : req, line_items : opt, livemode : req,
-    metadata : req, object : req, on_behalf_of : opt, payment_method_types : opt,
-    phone_number_collection : req, shipping_address_collection : opt, subscription_data :
-    opt, transfer_data : opt, url : req, }
+    PaymentLink { req[active "active" read, after_completion "after_completion" read,
+    allow_promotion_codes "allow_promotion_codes" read, automatic_tax "automatic_tax"
+    read, billing_address_collection "billing_address_collection" read, id "id" read,
+    livemode "livemode" read, metadata "metadata" read, object "object" read,
+    phone_number_collection "phone_number_collection" read, url "url" read,]
+    opt[application_fee_amount "application_fee_amount" read_opt, application_fee_percent
+    "application_fee_percent" read_opt_num, line_items "line_items" read_opt,
+    on_behalf_of "on_behalf_of" read_opt, payment_method_types "payment_method_types"
+    read_opt, shipping_address_collection "shipping_address_collection" read_opt,
+    subscription_data "subscription_data" read_opt, transfer_data "transfer_data"
+    read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLink {
@@ -17633,8 +18175,8 @@ pub struct PaymentLinksResourceAfterCompletion {
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__struct_de! {
-    PaymentLinksResourceAfterCompletion { hosted_confirmation : opt, redirect : opt,
-    type_ : req = "type", }
+    PaymentLinksResourceAfterCompletion { req[type_ "type" read,] opt[hosted_confirmation
+    "hosted_confirmation" read_opt, redirect "redirect" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLinksResourceAfterCompletion {
@@ -17658,7 +18200,8 @@ pub struct PaymentLinksResourceCompletionBehaviorConfirmationPage {
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__struct_de! {
-    PaymentLinksResourceCompletionBehaviorConfirmationPage { custom_message : opt, }
+    PaymentLinksResourceCompletionBehaviorConfirmationPage { req[] opt[custom_message
+    "custom_message" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 impl PaymentLinksResourceCompletionBehaviorConfirmationPage {
@@ -17711,7 +18254,8 @@ pub struct PaymentLinksResourceShippingAddressCollection {
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__struct_de! {
-    PaymentLinksResourceShippingAddressCollection { allowed_countries : req, }
+    PaymentLinksResourceShippingAddressCollection { req[allowed_countries
+    "allowed_countries" read,] opt[] }
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__string_enum! {
@@ -17757,7 +18301,8 @@ pub struct PaymentLinksResourceSubscriptionData {
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__struct_de! {
-    PaymentLinksResourceSubscriptionData { trial_period_days : opt, }
+    PaymentLinksResourceSubscriptionData { req[] opt[trial_period_days
+    "trial_period_days" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 /// PaymentLinksResourceTransferData
@@ -17784,8 +18329,9 @@ pub struct CheckoutSessionPaymentMethodOptions {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    CheckoutSessionPaymentMethodOptions { acss_debit : opt, boleto : opt, konbini : opt,
-    oxxo : opt, us_bank_account : opt, }
+    CheckoutSessionPaymentMethodOptions { req[] opt[acss_debit "acss_debit" read_opt,
+    boleto "boleto" read_opt, konbini "konbini" read_opt, oxxo "oxxo" read_opt,
+    us_bank_account "us_bank_account" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl CheckoutSessionPaymentMethodOptions {
@@ -17812,8 +18358,9 @@ pub struct CheckoutAcssDebitPaymentMethodOptions {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    CheckoutAcssDebitPaymentMethodOptions { currency : opt, mandate_options : opt,
-    verification_method : opt, }
+    CheckoutAcssDebitPaymentMethodOptions { req[] opt[currency "currency" read_opt,
+    mandate_options "mandate_options" read_opt, verification_method "verification_method"
+    read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl CheckoutAcssDebitPaymentMethodOptions {
@@ -17840,7 +18387,8 @@ pub struct CheckoutBoletoPaymentMethodOptions {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    CheckoutBoletoPaymentMethodOptions { expires_after_days : req, }
+    CheckoutBoletoPaymentMethodOptions { req[expires_after_days "expires_after_days"
+    read,] opt[] }
 }
 #[cfg(feature = "checkout")]
 /// CheckoutKonbiniPaymentMethodOptions
@@ -17851,7 +18399,8 @@ pub struct CheckoutKonbiniPaymentMethodOptions {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    CheckoutKonbiniPaymentMethodOptions { expires_after_days : opt, }
+    CheckoutKonbiniPaymentMethodOptions { req[] opt[expires_after_days
+    "expires_after_days" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 /// CheckoutOxxoPaymentMethodOptions
@@ -17867,7 +18416,8 @@ pub struct CheckoutUsBankAccountPaymentMethodOptions {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    CheckoutUsBankAccountPaymentMethodOptions { verification_method : opt, }
+    CheckoutUsBankAccountPaymentMethodOptions { req[] opt[verification_method
+    "verification_method" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -17910,8 +18460,8 @@ pub struct PaymentPagesCheckoutSessionShippingOption {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PaymentPagesCheckoutSessionShippingOption { shipping_amount : req, shipping_rate :
-    req, }
+    PaymentPagesCheckoutSessionShippingOption { req[shipping_amount "shipping_amount"
+    read, shipping_rate "shipping_rate" read,] opt[] }
 }
 #[cfg(feature = "checkout")]
 /// The shipping rate.
@@ -17957,9 +18507,11 @@ pub struct ShippingRate {
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__struct_de! {
-    ShippingRate { active : req, created : req, delivery_estimate : opt, display_name :
-    opt, fixed_amount : opt, id : req, livemode : req, metadata : req, object : req,
-    tax_behavior : opt, tax_code : opt, type_ : req = "type", }
+    ShippingRate { req[active "active" read, created "created" read, id "id" read,
+    livemode "livemode" read, metadata "metadata" read, object "object" read, type_
+    "type" read,] opt[delivery_estimate "delivery_estimate" read_opt, display_name
+    "display_name" read_opt, fixed_amount "fixed_amount" read_opt, tax_behavior
+    "tax_behavior" read_opt, tax_code "tax_code" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 impl ShippingRate {
@@ -17986,7 +18538,8 @@ pub struct ShippingRateDeliveryEstimate {
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__struct_de! {
-    ShippingRateDeliveryEstimate { maximum : opt, minimum : opt, }
+    ShippingRateDeliveryEstimate { req[] opt[maximum "maximum" read_opt, minimum
+    "minimum" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// ShippingRateDeliveryEstimateBound
@@ -17999,7 +18552,8 @@ pub struct ShippingRateDeliveryEstimateBound {
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__struct_de! {
-    ShippingRateDeliveryEstimateBound { unit : req, value : req, }
+    ShippingRateDeliveryEstimateBound { req[unit "unit" read, value "value" read,] opt[]
+    }
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
@@ -18089,10 +18643,12 @@ pub struct CountrySpec {
 }
 #[cfg(feature = "country_specs")]
 connector_runtime::__struct_de! {
-    CountrySpec { default_currency : req, id : req, object : req,
-    supported_bank_account_currencies : req, supported_payment_currencies : req,
-    supported_payment_methods : req, supported_transfer_countries : req,
-    verification_fields : req, }
+    CountrySpec { req[default_currency "default_currency" read, id "id" read, object
+    "object" read, supported_bank_account_currencies "supported_bank_account_currencies"
+    read, supported_payment_currencies "supported_payment_currencies" read,
+    supported_payment_methods "supported_payment_methods" read,
+    supported_transfer_countries "supported_transfer_countries" read, verification_fields
+    "verification_fields" read,] opt[] }
 }
 #[cfg(feature = "country_specs")]
 impl CountrySpec {
@@ -18120,7 +18676,8 @@ pub struct CountrySpecVerificationFields {
 }
 #[cfg(feature = "country_specs")]
 connector_runtime::__struct_de! {
-    CountrySpecVerificationFields { company : req, individual : req, }
+    CountrySpecVerificationFields { req[company "company" read, individual "individual"
+    read,] opt[] }
 }
 #[cfg(feature = "country_specs")]
 /// CountrySpecVerificationFieldDetails
@@ -18133,7 +18690,8 @@ pub struct CountrySpecVerificationFieldDetails {
 }
 #[cfg(feature = "country_specs")]
 connector_runtime::__struct_de! {
-    CountrySpecVerificationFieldDetails { additional : req, minimum : req, }
+    CountrySpecVerificationFieldDetails { req[additional "additional" read, minimum
+    "minimum" read,] opt[] }
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 /// CreditNote
@@ -18200,12 +18758,16 @@ pub struct CreditNote {
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__struct_de! {
-    CreditNote { amount : req, created : req, currency : req, customer : req,
-    customer_balance_transaction : opt, discount_amount : req, discount_amounts : req, id
-    : req, invoice : req, lines : req, livemode : req, memo : opt, metadata : opt, number
-    : req, object : req, out_of_band_amount : opt, pdf : req, reason : opt, refund : opt,
-    status : req, subtotal : req, tax_amounts : req, total : req, type_ : req = "type",
-    voided_at : opt, }
+    CreditNote { req[amount "amount" read, created "created" read, currency "currency"
+    read, customer "customer" read, discount_amount "discount_amount" read,
+    discount_amounts "discount_amounts" read, id "id" read, invoice "invoice" read, lines
+    "lines" read, livemode "livemode" read, number "number" read, object "object" read,
+    pdf "pdf" read, status "status" read, subtotal "subtotal" read, tax_amounts
+    "tax_amounts" read, total "total" read, type_ "type" read,]
+    opt[customer_balance_transaction "customer_balance_transaction" read_opt, memo "memo"
+    read_opt, metadata "metadata" read_opt, out_of_band_amount "out_of_band_amount"
+    read_opt, reason "reason" read_opt, refund "refund" read_opt, voided_at "voided_at"
+    read_opt,] }
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CreditNote {
@@ -18286,9 +18848,11 @@ pub struct CustomerBalanceTransaction {
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__struct_de! {
-    CustomerBalanceTransaction { amount : req, created : req, credit_note : opt, currency
-    : req, customer : req, description : opt, ending_balance : req, id : req, invoice :
-    opt, livemode : req, metadata : opt, object : req, type_ : req = "type", }
+    CustomerBalanceTransaction { req[amount "amount" read, created "created" read,
+    currency "currency" read, customer "customer" read, ending_balance "ending_balance"
+    read, id "id" read, livemode "livemode" read, object "object" read, type_ "type"
+    read,] opt[credit_note "credit_note" read_opt, description "description" read_opt,
+    invoice "invoice" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CustomerBalanceTransaction {
@@ -18362,7 +18926,8 @@ pub struct CreditNoteLines {
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__struct_de! {
-    CreditNoteLines { data : req, has_more : req, object : req, url : req, }
+    CreditNoteLines { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CreditNoteLines {
@@ -18416,10 +18981,12 @@ pub struct CreditNoteLineItem {
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 connector_runtime::__struct_de! {
-    CreditNoteLineItem { amount : req, description : opt, discount_amount : req,
-    discount_amounts : req, id : req, invoice_line_item : opt, livemode : req, object :
-    req, quantity : opt, tax_amounts : req, tax_rates : req, type_ : req = "type",
-    unit_amount : opt, unit_amount_decimal : opt, }
+    CreditNoteLineItem { req[amount "amount" read, discount_amount "discount_amount"
+    read, discount_amounts "discount_amounts" read, id "id" read, livemode "livemode"
+    read, object "object" read, tax_amounts "tax_amounts" read, tax_rates "tax_rates"
+    read, type_ "type" read,] opt[description "description" read_opt, invoice_line_item
+    "invoice_line_item" read_opt, quantity "quantity" read_opt, unit_amount "unit_amount"
+    read_opt, unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(any(feature = "credit_notes", feature = "customers"))]
 impl CreditNoteLineItem {
@@ -18570,8 +19137,8 @@ pub struct EphemeralKey {
 }
 #[cfg(feature = "ephemeral_keys")]
 connector_runtime::__struct_de! {
-    EphemeralKey { created : req, expires : req, id : req, livemode : req, object : req,
-    secret : opt, }
+    EphemeralKey { req[created "created" read, expires "expires" read, id "id" read,
+    livemode "livemode" read, object "object" read,] opt[secret "secret" read_opt,] }
 }
 #[cfg(feature = "ephemeral_keys")]
 impl EphemeralKey {
@@ -18594,7 +19161,7 @@ pub struct ErrorModel {
     pub error: super::models::ApiErrors,
 }
 connector_runtime::__struct_de! {
-    ErrorModel { error : req, }
+    ErrorModel { req[error "error" read,] opt[] }
 }
 impl ErrorModel {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -18663,9 +19230,10 @@ pub struct Event {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    Event { account : opt, api_version : opt, created : req, data : req, id : req,
-    livemode : req, object : req, pending_webhooks : req, request : opt, type_ : req =
-    "type", }
+    Event { req[created "created" read, data "data" read, id "id" read, livemode
+    "livemode" read, object "object" read, pending_webhooks "pending_webhooks" read,
+    type_ "type" read,] opt[account "account" read_opt, api_version "api_version"
+    read_opt, request "request" read_opt,] }
 }
 #[cfg(feature = "events")]
 impl Event {
@@ -18702,7 +19270,8 @@ pub struct NotificationEventData {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    NotificationEventData { object : req, previous_attributes : opt, }
+    NotificationEventData { req[object "object" read,] opt[previous_attributes
+    "previous_attributes" read_opt,] }
 }
 #[cfg(feature = "events")]
 /// NotificationEventRequest
@@ -18715,7 +19284,8 @@ pub struct NotificationEventRequest {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    NotificationEventRequest { id : opt, idempotency_key : opt, }
+    NotificationEventRequest { req[] opt[id "id" read_opt, idempotency_key
+    "idempotency_key" read_opt,] }
 }
 #[cfg(feature = "events")]
 impl NotificationEventRequest {
@@ -18760,7 +19330,7 @@ pub struct ExchangeRate {
 }
 #[cfg(feature = "exchange_rates")]
 connector_runtime::__struct_de! {
-    ExchangeRate { id : req, object : req, rates : req, }
+    ExchangeRate { req[id "id" read, object "object" read, rates "rates" read,] opt[] }
 }
 #[cfg(feature = "exchange_rates")]
 impl ExchangeRate {
@@ -18799,9 +19369,11 @@ pub struct FinancialReportingFinanceReportRunRunParameters {
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__struct_de! {
-    FinancialReportingFinanceReportRunRunParameters { columns : opt, connected_account :
-    opt, currency : opt, interval_end : opt, interval_start : opt, payout : opt,
-    reporting_category : opt, timezone : opt, }
+    FinancialReportingFinanceReportRunRunParameters { req[] opt[columns "columns"
+    read_opt, connected_account "connected_account" read_opt, currency "currency"
+    read_opt, interval_end "interval_end" read_opt, interval_start "interval_start"
+    read_opt, payout "payout" read_opt, reporting_category "reporting_category" read_opt,
+    timezone "timezone" read_opt,] }
 }
 #[cfg(feature = "reporting")]
 impl FinancialReportingFinanceReportRunRunParameters {
@@ -18900,9 +19472,11 @@ pub struct GelatoDocumentReport {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoDocumentReport { address : opt, dob : opt, error : opt, expiration_date : opt,
-    files : opt, first_name : opt, issued_date : opt, issuing_country : opt, last_name :
-    opt, number : opt, status : req, type_ : opt = "type", }
+    GelatoDocumentReport { req[status "status" read,] opt[address "address" read_opt, dob
+    "dob" read_opt, error "error" read_opt, expiration_date "expiration_date" read_opt,
+    files "files" read_opt, first_name "first_name" read_opt, issued_date "issued_date"
+    read_opt, issuing_country "issuing_country" read_opt, last_name "last_name" read_opt,
+    number "number" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl GelatoDocumentReport {
@@ -18950,7 +19524,8 @@ pub struct GelatoDocumentReportError {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoDocumentReportError { code : opt, reason : opt, }
+    GelatoDocumentReportError { req[] opt[code "code" read_opt, reason "reason"
+    read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl GelatoDocumentReportError {
@@ -19008,8 +19583,9 @@ pub struct GelatoIdNumberReport {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoIdNumberReport { dob : opt, error : opt, first_name : opt, id_number : opt,
-    id_number_type : opt, last_name : opt, status : req, }
+    GelatoIdNumberReport { req[status "status" read,] opt[dob "dob" read_opt, error
+    "error" read_opt, first_name "first_name" read_opt, id_number "id_number" read_opt,
+    id_number_type "id_number_type" read_opt, last_name "last_name" read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl GelatoIdNumberReport {
@@ -19046,7 +19622,8 @@ pub struct GelatoIdNumberReportError {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoIdNumberReportError { code : opt, reason : opt, }
+    GelatoIdNumberReportError { req[] opt[code "code" read_opt, reason "reason"
+    read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl GelatoIdNumberReportError {
@@ -19096,8 +19673,10 @@ pub struct GelatoReportDocumentOptions {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoReportDocumentOptions { allowed_types : opt, require_id_number : opt,
-    require_live_capture : opt, require_matching_selfie : opt, }
+    GelatoReportDocumentOptions { req[] opt[allowed_types "allowed_types" read_opt,
+    require_id_number "require_id_number" read_opt, require_live_capture
+    "require_live_capture" read_opt, require_matching_selfie "require_matching_selfie"
+    read_opt,] }
 }
 #[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
@@ -19124,7 +19703,8 @@ pub struct GelatoSelfieReport {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoSelfieReport { document : opt, error : opt, selfie : opt, status : req, }
+    GelatoSelfieReport { req[status "status" read,] opt[document "document" read_opt,
+    error "error" read_opt, selfie "selfie" read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl GelatoSelfieReport {
@@ -19153,7 +19733,8 @@ pub struct GelatoSelfieReportError {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoSelfieReportError { code : opt, reason : opt, }
+    GelatoSelfieReportError { req[] opt[code "code" read_opt, reason "reason" read_opt,]
+    }
 }
 #[cfg(feature = "identity")]
 impl GelatoSelfieReportError {
@@ -19196,7 +19777,7 @@ pub struct GelatoSessionLastError {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoSessionLastError { code : opt, reason : opt, }
+    GelatoSessionLastError { req[] opt[code "code" read_opt, reason "reason" read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl GelatoSessionLastError {
@@ -19234,7 +19815,8 @@ pub struct GelatoVerificationReportOptions {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoVerificationReportOptions { document : opt, id_number : opt, }
+    GelatoVerificationReportOptions { req[] opt[document "document" read_opt, id_number
+    "id_number" read_opt,] }
 }
 #[cfg(feature = "identity")]
 /// GelatoVerificationSessionOptions
@@ -19258,8 +19840,9 @@ pub struct GelatoVerifiedOutputs {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GelatoVerifiedOutputs { address : opt, dob : opt, first_name : opt, id_number : opt,
-    id_number_type : opt, last_name : opt, }
+    GelatoVerifiedOutputs { req[] opt[address "address" read_opt, dob "dob" read_opt,
+    first_name "first_name" read_opt, id_number "id_number" read_opt, id_number_type
+    "id_number_type" read_opt, last_name "last_name" read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl GelatoVerifiedOutputs {
@@ -19343,9 +19926,10 @@ pub struct IdentityVerificationReport {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    IdentityVerificationReport { created : req, document : opt, id : req, id_number :
-    opt, livemode : req, object : req, options : req, selfie : opt, type_ : req = "type",
-    verification_session : opt, }
+    IdentityVerificationReport { req[created "created" read, id "id" read, livemode
+    "livemode" read, object "object" read, options "options" read, type_ "type" read,]
+    opt[document "document" read_opt, id_number "id_number" read_opt, selfie "selfie"
+    read_opt, verification_session "verification_session" read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl IdentityVerificationReport {
@@ -19429,10 +20013,12 @@ pub struct IdentityVerificationSession {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    IdentityVerificationSession { client_secret : opt, created : req, id : req,
-    last_error : opt, last_verification_report : opt, livemode : req, metadata : req,
-    object : req, options : req, redaction : opt, status : req, type_ : req = "type", url
-    : opt, verified_outputs : opt, }
+    IdentityVerificationSession { req[created "created" read, id "id" read, livemode
+    "livemode" read, metadata "metadata" read, object "object" read, options "options"
+    read, status "status" read, type_ "type" read,] opt[client_secret "client_secret"
+    read_opt, last_error "last_error" read_opt, last_verification_report
+    "last_verification_report" read_opt, redaction "redaction" read_opt, url "url"
+    read_opt, verified_outputs "verified_outputs" read_opt,] }
 }
 #[cfg(feature = "identity")]
 impl IdentityVerificationSession {
@@ -19486,7 +20072,7 @@ pub struct VerificationSessionRedaction {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    VerificationSessionRedaction { status : req, }
+    VerificationSessionRedaction { req[status "status" read,] opt[] }
 }
 #[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
@@ -19568,11 +20154,15 @@ pub struct Invoiceitem {
 }
 #[cfg(feature = "invoiceitems")]
 connector_runtime::__struct_de! {
-    Invoiceitem { amount : req, currency : req, customer : req, date : req, description :
-    opt, discountable : req, discounts : opt, id : req, invoice : opt, livemode : req,
-    metadata : opt, object : req, period : req, price : opt, proration : req, quantity :
-    req, subscription : opt, subscription_item : opt, tax_rates : opt, test_clock : opt,
-    unit_amount : opt, unit_amount_decimal : opt, }
+    Invoiceitem { req[amount "amount" read, currency "currency" read, customer "customer"
+    read, date "date" read, discountable "discountable" read, id "id" read, livemode
+    "livemode" read, object "object" read, period "period" read, proration "proration"
+    read, quantity "quantity" read,] opt[description "description" read_opt, discounts
+    "discounts" read_opt, invoice "invoice" read_opt, metadata "metadata" read_opt, price
+    "price" read_opt, subscription "subscription" read_opt, subscription_item
+    "subscription_item" read_opt, tax_rates "tax_rates" read_opt, test_clock "test_clock"
+    read_opt, unit_amount "unit_amount" read_opt, unit_amount_decimal
+    "unit_amount_decimal" read_opt,] }
 }
 #[cfg(feature = "invoiceitems")]
 impl Invoiceitem {
@@ -19640,8 +20230,10 @@ pub struct IssuerFraudRecord {
 }
 #[cfg(feature = "issuer_fraud_records")]
 connector_runtime::__struct_de! {
-    IssuerFraudRecord { actionable : req, charge : req, created : req, fraud_type : req,
-    has_liability_shift : req, id : req, livemode : req, object : req, post_date : req, }
+    IssuerFraudRecord { req[actionable "actionable" read, charge "charge" read, created
+    "created" read, fraud_type "fraud_type" read, has_liability_shift
+    "has_liability_shift" read, id "id" read, livemode "livemode" read, object "object"
+    read, post_date "post_date" read,] opt[] }
 }
 #[cfg(feature = "issuer_fraud_records")]
 impl IssuerFraudRecord {
@@ -19709,10 +20301,13 @@ pub struct IssuingSettlement {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    IssuingSettlement { bin : req, clearing_date : req, created : req, currency : req, id
-    : req, interchange_fees : req, livemode : req, metadata : req, net_total : req,
-    network : req, network_fees : req, network_settlement_identifier : req, object : req,
-    settlement_service : req, transaction_count : req, transaction_volume : req, }
+    IssuingSettlement { req[bin "bin" read, clearing_date "clearing_date" read, created
+    "created" read, currency "currency" read, id "id" read, interchange_fees
+    "interchange_fees" read, livemode "livemode" read, metadata "metadata" read,
+    net_total "net_total" read, network "network" read, network_fees "network_fees" read,
+    network_settlement_identifier "network_settlement_identifier" read, object "object"
+    read, settlement_service "settlement_service" read, transaction_count
+    "transaction_count" read, transaction_volume "transaction_volume" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl IssuingSettlement {
@@ -19760,7 +20355,8 @@ pub struct LoginLink {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    LoginLink { created : req, object : req, url : req, }
+    LoginLink { req[created "created" read, object "object" read, url "url" read,] opt[]
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl LoginLink {
@@ -19798,7 +20394,7 @@ pub struct Period {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    Period { end : opt, start : opt, }
+    Period { req[] opt[end "end" read_opt, start "start" read_opt,] }
 }
 #[cfg(feature = "plans")]
 /// Plan
@@ -19856,11 +20452,14 @@ pub struct Plan {
 }
 #[cfg(feature = "plans")]
 connector_runtime::__struct_de! {
-    Plan { active : req, aggregate_usage : opt, amount : opt, amount_decimal : opt,
-    billing_scheme : req, created : req, currency : req, id : req, interval : req,
-    interval_count : req, livemode : req, metadata : opt, nickname : opt, object : req,
-    product : opt, tiers : opt, tiers_mode : opt, transform_usage : opt,
-    trial_period_days : opt, usage_type : req, }
+    Plan { req[active "active" read, billing_scheme "billing_scheme" read, created
+    "created" read, currency "currency" read, id "id" read, interval "interval" read,
+    interval_count "interval_count" read, livemode "livemode" read, object "object" read,
+    usage_type "usage_type" read,] opt[aggregate_usage "aggregate_usage" read_opt, amount
+    "amount" read_opt, amount_decimal "amount_decimal" read_opt, metadata "metadata"
+    read_opt, nickname "nickname" read_opt, product "product" read_opt, tiers "tiers"
+    read_opt, tiers_mode "tiers_mode" read_opt, transform_usage "transform_usage"
+    read_opt, trial_period_days "trial_period_days" read_opt,] }
 }
 #[cfg(feature = "plans")]
 impl Plan {
@@ -19919,8 +20518,10 @@ pub struct RadarEarlyFraudWarning {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    RadarEarlyFraudWarning { actionable : req, charge : req, created : req, fraud_type :
-    req, id : req, livemode : req, object : req, payment_intent : opt, }
+    RadarEarlyFraudWarning { req[actionable "actionable" read, charge "charge" read,
+    created "created" read, fraud_type "fraud_type" read, id "id" read, livemode
+    "livemode" read, object "object" read,] opt[payment_intent "payment_intent"
+    read_opt,] }
 }
 #[cfg(feature = "radar")]
 impl RadarEarlyFraudWarning {
@@ -19981,8 +20582,10 @@ pub struct RadarValueList {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    RadarValueList { alias : req, created : req, created_by : req, id : req, item_type :
-    req, list_items : req, livemode : req, metadata : req, name : req, object : req, }
+    RadarValueList { req[alias "alias" read, created "created" read, created_by
+    "created_by" read, id "id" read, item_type "item_type" read, list_items "list_items"
+    read, livemode "livemode" read, metadata "metadata" read, name "name" read, object
+    "object" read,] opt[] }
 }
 #[cfg(feature = "radar")]
 impl RadarValueList {
@@ -20037,7 +20640,8 @@ pub struct RadarValueListListItems {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    RadarValueListListItems { data : req, has_more : req, object : req, url : req, }
+    RadarValueListListItems { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "radar")]
 impl RadarValueListListItems {
@@ -20081,8 +20685,9 @@ pub struct RadarValueListItem {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    RadarValueListItem { created : req, created_by : req, id : req, livemode : req,
-    object : req, value : req, value_list : req, }
+    RadarValueListItem { req[created "created" read, created_by "created_by" read, id
+    "id" read, livemode "livemode" read, object "object" read, value "value" read,
+    value_list "value_list" read,] opt[] }
 }
 #[cfg(feature = "radar")]
 impl RadarValueListItem {
@@ -20148,9 +20753,10 @@ pub struct ReportingReportRun {
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__struct_de! {
-    ReportingReportRun { created : req, error : opt, id : req, livemode : req, object :
-    req, parameters : req, report_type : req, result : opt, status : req, succeeded_at :
-    opt, }
+    ReportingReportRun { req[created "created" read, id "id" read, livemode "livemode"
+    read, object "object" read, parameters "parameters" read, report_type "report_type"
+    read, status "status" read,] opt[error "error" read_opt, result "result" read_opt,
+    succeeded_at "succeeded_at" read_opt,] }
 }
 #[cfg(feature = "reporting")]
 impl ReportingReportRun {
@@ -20215,9 +20821,10 @@ pub struct ReportingReportType {
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__struct_de! {
-    ReportingReportType { data_available_end : req, data_available_start : req,
-    default_columns : opt, id : req, livemode : req, name : req, object : req, updated :
-    req, version : req, }
+    ReportingReportType { req[data_available_end "data_available_end" read,
+    data_available_start "data_available_start" read, id "id" read, livemode "livemode"
+    read, name "name" read, object "object" read, updated "updated" read, version
+    "version" read,] opt[default_columns "default_columns" read_opt,] }
 }
 #[cfg(feature = "reporting")]
 impl ReportingReportType {
@@ -20268,9 +20875,10 @@ pub struct ScheduledQueryRun {
 }
 #[cfg(feature = "sigma")]
 connector_runtime::__struct_de! {
-    ScheduledQueryRun { created : req, data_load_time : req, error : opt, file : opt, id
-    : req, livemode : req, object : req, result_available_until : req, sql : req, status
-    : req, title : req, }
+    ScheduledQueryRun { req[created "created" read, data_load_time "data_load_time" read,
+    id "id" read, livemode "livemode" read, object "object" read, result_available_until
+    "result_available_until" read, sql "sql" read, status "status" read, title "title"
+    read,] opt[error "error" read_opt, file "file" read_opt,] }
 }
 #[cfg(feature = "sigma")]
 impl ScheduledQueryRun {
@@ -20310,7 +20918,7 @@ pub struct SigmaScheduledQueryRunError {
 }
 #[cfg(feature = "sigma")]
 connector_runtime::__struct_de! {
-    SigmaScheduledQueryRunError { message : req, }
+    SigmaScheduledQueryRunError { req[message "message" read,] opt[] }
 }
 #[cfg(feature = "sigma")]
 impl SigmaScheduledQueryRunError {
@@ -20370,9 +20978,11 @@ pub struct SourceMandateNotification {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceMandateNotification { acss_debit : opt, amount : opt, bacs_debit : opt, created
-    : req, id : req, livemode : req, object : req, reason : req, sepa_debit : opt, source
-    : req, status : req, type_ : req = "type", }
+    SourceMandateNotification { req[created "created" read, id "id" read, livemode
+    "livemode" read, object "object" read, reason "reason" read, source "source" read,
+    status "status" read, type_ "type" read,] opt[acss_debit "acss_debit" read_opt,
+    amount "amount" read_opt, bacs_debit "bacs_debit" read_opt, sepa_debit "sepa_debit"
+    read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceMandateNotification {
@@ -20429,7 +21039,8 @@ pub struct SourceMandateNotificationAcssDebitData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceMandateNotificationAcssDebitData { statement_descriptor : opt, }
+    SourceMandateNotificationAcssDebitData { req[] opt[statement_descriptor
+    "statement_descriptor" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceMandateNotificationAcssDebitData {
@@ -20455,7 +21066,7 @@ pub struct SourceMandateNotificationBacsDebitData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceMandateNotificationBacsDebitData { last4 : opt, }
+    SourceMandateNotificationBacsDebitData { req[] opt[last4 "last4" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceMandateNotificationBacsDebitData {
@@ -20485,8 +21096,9 @@ pub struct SourceMandateNotificationSepaDebitData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceMandateNotificationSepaDebitData { creditor_identifier : opt, last4 : opt,
-    mandate_reference : opt, }
+    SourceMandateNotificationSepaDebitData { req[] opt[creditor_identifier
+    "creditor_identifier" read_opt, last4 "last4" read_opt, mandate_reference
+    "mandate_reference" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceMandateNotificationSepaDebitData {
@@ -20567,10 +21179,12 @@ pub struct SourceTransaction {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceTransaction { ach_credit_transfer : opt, amount : req, chf_credit_transfer :
-    opt, created : req, currency : req, gbp_credit_transfer : opt, id : req, livemode :
-    req, object : req, paper_check : opt, sepa_credit_transfer : opt, source : req,
-    status : req, type_ : req = "type", }
+    SourceTransaction { req[amount "amount" read, created "created" read, currency
+    "currency" read, id "id" read, livemode "livemode" read, object "object" read, source
+    "source" read, status "status" read, type_ "type" read,] opt[ach_credit_transfer
+    "ach_credit_transfer" read_opt, chf_credit_transfer "chf_credit_transfer" read_opt,
+    gbp_credit_transfer "gbp_credit_transfer" read_opt, paper_check "paper_check"
+    read_opt, sepa_credit_transfer "sepa_credit_transfer" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceTransaction {
@@ -20621,8 +21235,9 @@ pub struct SourceTransactionAchCreditTransferData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceTransactionAchCreditTransferData { customer_data : opt, fingerprint : opt,
-    last4 : opt, routing_number : opt, }
+    SourceTransactionAchCreditTransferData { req[] opt[customer_data "customer_data"
+    read_opt, fingerprint "fingerprint" read_opt, last4 "last4" read_opt, routing_number
+    "routing_number" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceTransactionAchCreditTransferData {
@@ -20680,8 +21295,10 @@ pub struct SourceTransactionChfCreditTransferData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceTransactionChfCreditTransferData { reference : opt, sender_address_country :
-    opt, sender_address_line1 : opt, sender_iban : opt, sender_name : opt, }
+    SourceTransactionChfCreditTransferData { req[] opt[reference "reference" read_opt,
+    sender_address_country "sender_address_country" read_opt, sender_address_line1
+    "sender_address_line1" read_opt, sender_iban "sender_iban" read_opt, sender_name
+    "sender_name" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceTransactionChfCreditTransferData {
@@ -20751,9 +21368,10 @@ pub struct SourceTransactionGbpCreditTransferData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceTransactionGbpCreditTransferData { fingerprint : opt, funding_method : opt,
-    last4 : opt, reference : opt, sender_account_number : opt, sender_name : opt,
-    sender_sort_code : opt, }
+    SourceTransactionGbpCreditTransferData { req[] opt[fingerprint "fingerprint"
+    read_opt, funding_method "funding_method" read_opt, last4 "last4" read_opt, reference
+    "reference" read_opt, sender_account_number "sender_account_number" read_opt,
+    sender_name "sender_name" read_opt, sender_sort_code "sender_sort_code" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceTransactionGbpCreditTransferData {
@@ -20829,7 +21447,8 @@ pub struct SourceTransactionPaperCheckData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceTransactionPaperCheckData { available_at : opt, invoices : opt, }
+    SourceTransactionPaperCheckData { req[] opt[available_at "available_at" read_opt,
+    invoices "invoices" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceTransactionPaperCheckData {
@@ -20867,8 +21486,8 @@ pub struct SourceTransactionSepaCreditTransferData {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    SourceTransactionSepaCreditTransferData { reference : opt, sender_iban : opt,
-    sender_name : opt, }
+    SourceTransactionSepaCreditTransferData { req[] opt[reference "reference" read_opt,
+    sender_iban "sender_iban" read_opt, sender_name "sender_name" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl SourceTransactionSepaCreditTransferData {
@@ -20927,7 +21546,8 @@ pub struct TerminalConnectionToken {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    TerminalConnectionToken { location : opt, object : req, secret : req, }
+    TerminalConnectionToken { req[object "object" read, secret "secret" read,]
+    opt[location "location" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl TerminalConnectionToken {
@@ -20971,8 +21591,9 @@ pub struct TerminalLocation {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalLocation { address : req, display_name : req, id : req, livemode : req,
-    metadata : req, object : req, }
+    TerminalLocation { req[address "address" read, display_name "display_name" read, id
+    "id" read, livemode "livemode" read, metadata "metadata" read, object "object" read,]
+    opt[] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalLocation {
@@ -21028,9 +21649,11 @@ pub struct TerminalReader {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalReader { action : opt, device_sw_version : opt, device_type : req, id : req,
-    ip_address : opt, label : req, livemode : req, location : opt, metadata : req, object
-    : req, serial_number : req, status : opt, }
+    TerminalReader { req[device_type "device_type" read, id "id" read, label "label"
+    read, livemode "livemode" read, metadata "metadata" read, object "object" read,
+    serial_number "serial_number" read,] opt[action "action" read_opt, device_sw_version
+    "device_sw_version" read_opt, ip_address "ip_address" read_opt, location "location"
+    read_opt, status "status" read_opt,] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReader {
@@ -21103,9 +21726,11 @@ pub struct TerminalReaderReaderResourceReaderAction {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalReaderReaderResourceReaderAction { failure_code : opt, failure_message : opt,
-    process_payment_intent : opt, process_setup_intent : opt, set_reader_display : opt,
-    status : req, type_ : req = "type", }
+    TerminalReaderReaderResourceReaderAction { req[status "status" read, type_ "type"
+    read,] opt[failure_code "failure_code" read_opt, failure_message "failure_message"
+    read_opt, process_payment_intent "process_payment_intent" read_opt,
+    process_setup_intent "process_setup_intent" read_opt, set_reader_display
+    "set_reader_display" read_opt,] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceReaderAction {
@@ -21147,7 +21772,8 @@ pub struct TerminalReaderReaderResourceProcessPaymentIntentAction {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalReaderReaderResourceProcessPaymentIntentAction { payment_intent : req, }
+    TerminalReaderReaderResourceProcessPaymentIntentAction { req[payment_intent
+    "payment_intent" read,] opt[] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// Most recent PaymentIntent processed by the reader.
@@ -21164,8 +21790,8 @@ pub struct TerminalReaderReaderResourceProcessSetupIntentAction {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalReaderReaderResourceProcessSetupIntentAction { generated_card : opt,
-    setup_intent : req, }
+    TerminalReaderReaderResourceProcessSetupIntentAction { req[setup_intent
+    "setup_intent" read,] opt[generated_card "generated_card" read_opt,] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceProcessSetupIntentAction {
@@ -21198,8 +21824,8 @@ pub struct TerminalReaderReaderResourceSetReaderDisplayAction {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalReaderReaderResourceSetReaderDisplayAction { cart : opt, type_ : req =
-    "type", }
+    TerminalReaderReaderResourceSetReaderDisplayAction { req[type_ "type" read,] opt[cart
+    "cart" read_opt,] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceSetReaderDisplayAction {
@@ -21228,8 +21854,8 @@ pub struct TerminalReaderReaderResourceCart {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalReaderReaderResourceCart { currency : req, line_items : req, tax : opt, total
-    : req, }
+    TerminalReaderReaderResourceCart { req[currency "currency" read, line_items
+    "line_items" read, total "total" read,] opt[tax "tax" read_opt,] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceCart {
@@ -21259,8 +21885,8 @@ pub struct TerminalReaderReaderResourceLineItem {
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 connector_runtime::__struct_de! {
-    TerminalReaderReaderResourceLineItem { amount : req, description : req, quantity :
-    req, }
+    TerminalReaderReaderResourceLineItem { req[amount "amount" read, description
+    "description" read, quantity "quantity" read,] opt[] }
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceLineItem {
@@ -21346,8 +21972,10 @@ pub struct ThreeDSecure {
 }
 #[cfg(feature = "n_3d_secure")]
 connector_runtime::__struct_de! {
-    ThreeDSecure { amount : req, authenticated : req, card : req, created : req, currency
-    : req, id : req, livemode : req, object : req, redirect_url : opt, status : req, }
+    ThreeDSecure { req[amount "amount" read, authenticated "authenticated" read, card
+    "card" read, created "created" read, currency "currency" read, id "id" read, livemode
+    "livemode" read, object "object" read, status "status" read,] opt[redirect_url
+    "redirect_url" read_opt,] }
 }
 #[cfg(feature = "n_3d_secure")]
 impl ThreeDSecure {
@@ -21435,8 +22063,9 @@ pub struct Token {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    Token { bank_account : opt, card : opt, client_ip : opt, created : req, id : req,
-    livemode : req, object : req, type_ : req = "type", used : req, }
+    Token { req[created "created" read, id "id" read, livemode "livemode" read, object
+    "object" read, type_ "type" read, used "used" read,] opt[bank_account "bank_account"
+    read_opt, card "card" read_opt, client_ip "client_ip" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl Token {
@@ -21486,8 +22115,9 @@ pub struct UsageRecord {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    UsageRecord { id : req, livemode : req, object : req, quantity : req,
-    subscription_item : req, timestamp : req, }
+    UsageRecord { req[id "id" read, livemode "livemode" read, object "object" read,
+    quantity "quantity" read, subscription_item "subscription_item" read, timestamp
+    "timestamp" read,] opt[] }
 }
 #[cfg(feature = "subscription_items")]
 impl UsageRecord {
@@ -21525,8 +22155,9 @@ pub struct UsageRecordSummary {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    UsageRecordSummary { id : req, invoice : opt, livemode : req, object : req, period :
-    req, subscription_item : req, total_usage : req, }
+    UsageRecordSummary { req[id "id" read, livemode "livemode" read, object "object"
+    read, period "period" read, subscription_item "subscription_item" read, total_usage
+    "total_usage" read,] opt[invoice "invoice" read_opt,] }
 }
 #[cfg(feature = "subscription_items")]
 impl UsageRecordSummary {
@@ -21590,9 +22221,11 @@ pub struct WebhookEndpoint {
 }
 #[cfg(feature = "webhook_endpoints")]
 connector_runtime::__struct_de! {
-    WebhookEndpoint { api_version : opt, application : opt, created : req, description :
-    opt, enabled_events : req, id : req, livemode : req, metadata : req, object : req,
-    secret : opt, status : req, url : req, }
+    WebhookEndpoint { req[created "created" read, enabled_events "enabled_events" read,
+    id "id" read, livemode "livemode" read, metadata "metadata" read, object "object"
+    read, status "status" read, url "url" read,] opt[api_version "api_version" read_opt,
+    application "application" read_opt, description "description" read_opt, secret
+    "secret" read_opt,] }
 }
 #[cfg(feature = "webhook_endpoints")]
 impl WebhookEndpoint {
@@ -21646,8 +22279,9 @@ pub struct Post3dSecureBody {
 }
 #[cfg(feature = "n_3d_secure")]
 connector_runtime::__struct_de! {
-    Post3dSecureBody { amount : req, card : opt, currency : req, customer : opt, expand :
-    opt, return_url : req, }
+    Post3dSecureBody { req[amount "amount" read, currency "currency" read, return_url
+    "return_url" read,] opt[card "card" read_opt, customer "customer" read_opt, expand
+    "expand" read_opt,] }
 }
 #[cfg(feature = "n_3d_secure")]
 impl Post3dSecureBody {
@@ -21729,10 +22363,14 @@ pub struct AccountTokenBankAccountBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    AccountTokenBankAccountBody { account_token : opt, bank_account : opt,
-    business_profile : opt, business_type : opt, capabilities : opt, company : opt,
-    default_currency : opt, documents : opt, email : opt, expand : opt, external_account
-    : opt, individual : opt, metadata : opt, settings : opt, tos_acceptance : opt, }
+    AccountTokenBankAccountBody { req[] opt[account_token "account_token" read_opt,
+    bank_account "bank_account" read_opt, business_profile "business_profile" read_opt,
+    business_type "business_type" read_opt, capabilities "capabilities" read_opt, company
+    "company" read_opt, default_currency "default_currency" read_opt, documents
+    "documents" read_opt, email "email" read_opt, expand "expand" read_opt,
+    external_account "external_account" read_opt, individual "individual" read_opt,
+    metadata "metadata" read_opt, settings "settings" read_opt, tos_acceptance
+    "tos_acceptance" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountTokenBankAccountBody {
@@ -21805,9 +22443,11 @@ pub struct BankAccountAccountHolderNameAccountHolderTypeVariant0 {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    BankAccountAccountHolderNameAccountHolderTypeVariant0 { account_holder_name : opt,
-    account_holder_type : opt, account_number : req, account_type : opt, country : req,
-    currency : opt, object : opt, routing_number : opt, }
+    BankAccountAccountHolderNameAccountHolderTypeVariant0 { req[account_number
+    "account_number" read, country "country" read,] opt[account_holder_name
+    "account_holder_name" read_opt, account_holder_type "account_holder_type" read_opt,
+    account_type "account_type" read_opt, currency "currency" read_opt, object "object"
+    read_opt, routing_number "routing_number" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl BankAccountAccountHolderNameAccountHolderTypeVariant0 {
@@ -21898,9 +22538,10 @@ pub struct BusinessProfileSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    BusinessProfileSpecs { mcc : opt, name : opt, product_description : opt,
-    support_address : opt, support_email : opt, support_phone : opt, support_url : opt,
-    url : opt, }
+    BusinessProfileSpecs { req[] opt[mcc "mcc" read_opt, name "name" read_opt,
+    product_description "product_description" read_opt, support_address "support_address"
+    read_opt, support_email "support_email" read_opt, support_phone "support_phone"
+    read_opt, support_url "support_url" read_opt, url "url" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl BusinessProfileSpecs {
@@ -21956,8 +22597,9 @@ pub struct AddressCityCountryLine1 {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    AddressCityCountryLine1 { city : opt, country : opt, line1 : opt, line2 : opt,
-    postal_code : opt, state : opt, }
+    AddressCityCountryLine1 { req[] opt[city "city" read_opt, country "country" read_opt,
+    line1 "line1" read_opt, line2 "line2" read_opt, postal_code "postal_code" read_opt,
+    state "state" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl AddressCityCountryLine1 {
@@ -22130,16 +22772,24 @@ pub struct CapabilitiesParam {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    CapabilitiesParam { acss_debit_payments : opt, afterpay_clearpay_payments : opt,
-    au_becs_debit_payments : opt, bacs_debit_payments : opt, bancontact_payments : opt,
-    bank_transfer_payments : opt, boleto_payments : opt, card_issuing : opt,
-    card_payments : opt, cartes_bancaires_payments : opt, eps_payments : opt,
-    fpx_payments : opt, giropay_payments : opt, grabpay_payments : opt, ideal_payments :
-    opt, jcb_payments : opt, klarna_payments : opt, konbini_payments : opt,
-    legacy_payments : opt, oxxo_payments : opt, p24_payments : opt, paynow_payments :
-    opt, sepa_debit_payments : opt, sofort_payments : opt, tax_reporting_us_1099_k : opt,
-    tax_reporting_us_1099_misc : opt, transfers : opt, us_bank_account_ach_payments :
-    opt, }
+    CapabilitiesParam { req[] opt[acss_debit_payments "acss_debit_payments" read_opt,
+    afterpay_clearpay_payments "afterpay_clearpay_payments" read_opt,
+    au_becs_debit_payments "au_becs_debit_payments" read_opt, bacs_debit_payments
+    "bacs_debit_payments" read_opt, bancontact_payments "bancontact_payments" read_opt,
+    bank_transfer_payments "bank_transfer_payments" read_opt, boleto_payments
+    "boleto_payments" read_opt, card_issuing "card_issuing" read_opt, card_payments
+    "card_payments" read_opt, cartes_bancaires_payments "cartes_bancaires_payments"
+    read_opt, eps_payments "eps_payments" read_opt, fpx_payments "fpx_payments" read_opt,
+    giropay_payments "giropay_payments" read_opt, grabpay_payments "grabpay_payments"
+    read_opt, ideal_payments "ideal_payments" read_opt, jcb_payments "jcb_payments"
+    read_opt, klarna_payments "klarna_payments" read_opt, konbini_payments
+    "konbini_payments" read_opt, legacy_payments "legacy_payments" read_opt,
+    oxxo_payments "oxxo_payments" read_opt, p24_payments "p24_payments" read_opt,
+    paynow_payments "paynow_payments" read_opt, sepa_debit_payments "sepa_debit_payments"
+    read_opt, sofort_payments "sofort_payments" read_opt, tax_reporting_us_1099_k
+    "tax_reporting_us_1099_k" read_opt, tax_reporting_us_1099_misc
+    "tax_reporting_us_1099_misc" read_opt, transfers "transfers" read_opt,
+    us_bank_account_ach_payments "us_bank_account_ach_payments" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// capability_param
@@ -22150,7 +22800,7 @@ pub struct CapabilitiesParamAcssDebitPayments {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    CapabilitiesParamAcssDebitPayments { requested : opt, }
+    CapabilitiesParamAcssDebitPayments { req[] opt[requested "requested" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// company_specs
@@ -22200,11 +22850,15 @@ pub struct CompanySpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    CompanySpecs { address : opt, address_kana : opt, address_kanji : opt,
-    directors_provided : opt, executives_provided : opt, name : opt, name_kana : opt,
-    name_kanji : opt, owners_provided : opt, ownership_declaration : opt, phone : opt,
-    registration_number : opt, structure : opt, tax_id : opt, tax_id_registrar : opt,
-    vat_id : opt, verification : opt, }
+    CompanySpecs { req[] opt[address "address" read_opt, address_kana "address_kana"
+    read_opt, address_kanji "address_kanji" read_opt, directors_provided
+    "directors_provided" read_opt, executives_provided "executives_provided" read_opt,
+    name "name" read_opt, name_kana "name_kana" read_opt, name_kanji "name_kanji"
+    read_opt, owners_provided "owners_provided" read_opt, ownership_declaration
+    "ownership_declaration" read_opt, phone "phone" read_opt, registration_number
+    "registration_number" read_opt, structure "structure" read_opt, tax_id "tax_id"
+    read_opt, tax_id_registrar "tax_id_registrar" read_opt, vat_id "vat_id" read_opt,
+    verification "verification" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl CompanySpecs {
@@ -22278,8 +22932,9 @@ pub struct AddressKana {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    AddressKana { city : opt, country : opt, line1 : opt, line2 : opt, postal_code : opt,
-    state : opt, town : opt, }
+    AddressKana { req[] opt[city "city" read_opt, country "country" read_opt, line1
+    "line1" read_opt, line2 "line2" read_opt, postal_code "postal_code" read_opt, state
+    "state" read_opt, town "town" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl AddressKana {
@@ -22339,7 +22994,8 @@ pub struct CompanyOwnershipDeclaration {
     )
 )]
 connector_runtime::__struct_de! {
-    CompanyOwnershipDeclaration { date : opt, ip : opt, user_agent : opt, }
+    CompanyOwnershipDeclaration { req[] opt[date "date" read_opt, ip "ip" read_opt,
+    user_agent "user_agent" read_opt,] }
 }
 #[cfg(
     any(
@@ -22389,7 +23045,7 @@ pub struct VerificationSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    VerificationSpecs { document : opt, }
+    VerificationSpecs { req[] opt[document "document" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl VerificationSpecs {
@@ -22412,7 +23068,8 @@ pub struct VerificationSpecsDocument {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    VerificationSpecsDocument { back : opt, front : opt, }
+    VerificationSpecsDocument { req[] opt[back "back" read_opt, front "front" read_opt,]
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl VerificationSpecsDocument {
@@ -22457,10 +23114,13 @@ pub struct DocumentsSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    DocumentsSpecs { bank_account_ownership_verification : opt, company_license : opt,
-    company_memorandum_of_association : opt, company_ministerial_decree : opt,
-    company_registration_verification : opt, company_tax_id_verification : opt,
-    proof_of_registration : opt, }
+    DocumentsSpecs { req[] opt[bank_account_ownership_verification
+    "bank_account_ownership_verification" read_opt, company_license "company_license"
+    read_opt, company_memorandum_of_association "company_memorandum_of_association"
+    read_opt, company_ministerial_decree "company_ministerial_decree" read_opt,
+    company_registration_verification "company_registration_verification" read_opt,
+    company_tax_id_verification "company_tax_id_verification" read_opt,
+    proof_of_registration "proof_of_registration" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// documents_param
@@ -22471,7 +23131,7 @@ pub struct DocumentsParam {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    DocumentsParam { files : opt, }
+    DocumentsParam { req[] opt[files "files" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// individual_specs
@@ -22526,11 +23186,16 @@ pub struct IndividualSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    IndividualSpecs { address : opt, address_kana : opt, address_kanji : opt, dob : opt,
-    email : opt, first_name : opt, first_name_kana : opt, first_name_kanji : opt,
-    full_name_aliases : opt, gender : opt, id_number : opt, last_name : opt,
-    last_name_kana : opt, last_name_kanji : opt, maiden_name : opt, metadata : opt, phone
-    : opt, political_exposure : opt, ssn_last_4 : opt, verification : opt, }
+    IndividualSpecs { req[] opt[address "address" read_opt, address_kana "address_kana"
+    read_opt, address_kanji "address_kanji" read_opt, dob "dob" read_opt, email "email"
+    read_opt, first_name "first_name" read_opt, first_name_kana "first_name_kana"
+    read_opt, first_name_kanji "first_name_kanji" read_opt, full_name_aliases
+    "full_name_aliases" read_opt, gender "gender" read_opt, id_number "id_number"
+    read_opt, last_name "last_name" read_opt, last_name_kana "last_name_kana" read_opt,
+    last_name_kanji "last_name_kanji" read_opt, maiden_name "maiden_name" read_opt,
+    metadata "metadata" read_opt, phone "phone" read_opt, political_exposure
+    "political_exposure" read_opt, ssn_last_4 "ssn_last_4" read_opt, verification
+    "verification" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl IndividualSpecs {
@@ -22630,7 +23295,7 @@ pub struct DateOfBirthSpecs {
     )
 )]
 connector_runtime::__struct_de! {
-    DateOfBirthSpecs { day : req, month : req, year : req, }
+    DateOfBirthSpecs { req[day "day" read, month "month" read, year "year" read,] opt[] }
 }
 #[cfg(
     any(
@@ -22722,7 +23387,8 @@ pub struct Verification {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    Verification { additional_document : opt, document : opt, }
+    Verification { req[] opt[additional_document "additional_document" read_opt, document
+    "document" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl Verification {
@@ -22804,8 +23470,9 @@ pub struct AccountTokenBankAccountBodySettings {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    AccountTokenBankAccountBodySettings { branding : opt, card_issuing : opt,
-    card_payments : opt, payments : opt, payouts : opt, }
+    AccountTokenBankAccountBodySettings { req[] opt[branding "branding" read_opt,
+    card_issuing "card_issuing" read_opt, card_payments "card_payments" read_opt,
+    payments "payments" read_opt, payouts "payouts" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountTokenBankAccountBodySettings {
@@ -22844,8 +23511,9 @@ pub struct BrandingSettingsSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    BrandingSettingsSpecs { icon : opt, logo : opt, primary_color : opt, secondary_color
-    : opt, }
+    BrandingSettingsSpecs { req[] opt[icon "icon" read_opt, logo "logo" read_opt,
+    primary_color "primary_color" read_opt, secondary_color "secondary_color" read_opt,]
+    }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl BrandingSettingsSpecs {
@@ -22886,7 +23554,7 @@ pub struct CardIssuingSettingsSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    CardIssuingSettingsSpecs { tos_acceptance : opt, }
+    CardIssuingSettingsSpecs { req[] opt[tos_acceptance "tos_acceptance" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl CardIssuingSettingsSpecs {
@@ -22913,7 +23581,8 @@ pub struct CardPaymentsSettingsSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    CardPaymentsSettingsSpecs { decline_on : opt, statement_descriptor_prefix : opt, }
+    CardPaymentsSettingsSpecs { req[] opt[decline_on "decline_on" read_opt,
+    statement_descriptor_prefix "statement_descriptor_prefix" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl CardPaymentsSettingsSpecs {
@@ -22941,7 +23610,8 @@ pub struct CardPaymentsSettingsSpecsDeclineOn {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    CardPaymentsSettingsSpecsDeclineOn { avs_failure : opt, cvc_failure : opt, }
+    CardPaymentsSettingsSpecsDeclineOn { req[] opt[avs_failure "avs_failure" read_opt,
+    cvc_failure "cvc_failure" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// payments_settings_specs
@@ -22956,8 +23626,9 @@ pub struct PaymentsSettingsSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    PaymentsSettingsSpecs { statement_descriptor : opt, statement_descriptor_kana : opt,
-    statement_descriptor_kanji : opt, }
+    PaymentsSettingsSpecs { req[] opt[statement_descriptor "statement_descriptor"
+    read_opt, statement_descriptor_kana "statement_descriptor_kana" read_opt,
+    statement_descriptor_kanji "statement_descriptor_kanji" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl PaymentsSettingsSpecs {
@@ -23004,8 +23675,9 @@ pub struct PayoutSettingsSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    PayoutSettingsSpecs { debit_negative_balances : opt, schedule : opt,
-    statement_descriptor : opt, }
+    PayoutSettingsSpecs { req[] opt[debit_negative_balances "debit_negative_balances"
+    read_opt, schedule "schedule" read_opt, statement_descriptor "statement_descriptor"
+    read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl PayoutSettingsSpecs {
@@ -23037,8 +23709,9 @@ pub struct PayoutSettingsSpecsSchedule {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    PayoutSettingsSpecsSchedule { delay_days : opt, interval : opt, monthly_anchor : opt,
-    weekly_anchor : opt, }
+    PayoutSettingsSpecsSchedule { req[] opt[delay_days "delay_days" read_opt, interval
+    "interval" read_opt, monthly_anchor "monthly_anchor" read_opt, weekly_anchor
+    "weekly_anchor" read_opt,] }
 }
 #[cfg(
     any(
@@ -23089,8 +23762,8 @@ pub struct TosAcceptanceSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    TosAcceptanceSpecs { date : opt, ip : opt, service_agreement : opt, user_agent : opt,
-    }
+    TosAcceptanceSpecs { req[] opt[date "date" read_opt, ip "ip" read_opt,
+    service_agreement "service_agreement" read_opt, user_agent "user_agent" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl TosAcceptanceSpecs {
@@ -23118,7 +23791,7 @@ pub struct DeleteAccountBody {
 }
 #[cfg(feature = "account")]
 connector_runtime::__struct_de! {
-    DeleteAccountBody { account : opt, }
+    DeleteAccountBody { req[] opt[account "account" read_opt,] }
 }
 #[cfg(feature = "account")]
 impl DeleteAccountBody {
@@ -23153,8 +23826,9 @@ pub struct BankAccountDefaultForCurrencyBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    BankAccountDefaultForCurrencyBody { bank_account : opt, default_for_currency : opt,
-    expand : opt, external_account : opt, metadata : opt, }
+    BankAccountDefaultForCurrencyBody { req[] opt[bank_account "bank_account" read_opt,
+    default_for_currency "default_for_currency" read_opt, expand "expand" read_opt,
+    external_account "external_account" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl BankAccountDefaultForCurrencyBody {
@@ -23226,11 +23900,14 @@ pub struct AccountHolderNameAccountHolderTypeBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    AccountHolderNameAccountHolderTypeBody { account_holder_name : opt,
-    account_holder_type : opt, account_type : opt, address_city : opt, address_country :
-    opt, address_line1 : opt, address_line2 : opt, address_state : opt, address_zip :
-    opt, default_for_currency : opt, exp_month : opt, exp_year : opt, expand : opt,
-    metadata : opt, name : opt, }
+    AccountHolderNameAccountHolderTypeBody { req[] opt[account_holder_name
+    "account_holder_name" read_opt, account_holder_type "account_holder_type" read_opt,
+    account_type "account_type" read_opt, address_city "address_city" read_opt,
+    address_country "address_country" read_opt, address_line1 "address_line1" read_opt,
+    address_line2 "address_line2" read_opt, address_state "address_state" read_opt,
+    address_zip "address_zip" read_opt, default_for_currency "default_for_currency"
+    read_opt, exp_month "exp_month" read_opt, exp_year "exp_year" read_opt, expand
+    "expand" read_opt, metadata "metadata" read_opt, name "name" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl AccountHolderNameAccountHolderTypeBody {
@@ -23343,7 +24020,8 @@ pub struct ListAccountCapability {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    ListAccountCapability { data : req, has_more : req, object : req, url : req, }
+    ListAccountCapability { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl ListAccountCapability {
@@ -23374,7 +24052,8 @@ pub struct ExpandRequestedBody {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    ExpandRequestedBody { expand : opt, requested : opt, }
+    ExpandRequestedBody { req[] opt[expand "expand" read_opt, requested "requested"
+    read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// ExternalAccountList
@@ -23392,7 +24071,8 @@ pub struct PostAccountLoginLinksBody {
 }
 #[cfg(feature = "account")]
 connector_runtime::__struct_de! {
-    PostAccountLoginLinksBody { account : req, expand : opt, redirect_url : opt, }
+    PostAccountLoginLinksBody { req[account "account" read,] opt[expand "expand"
+    read_opt, redirect_url "redirect_url" read_opt,] }
 }
 #[cfg(feature = "account")]
 impl PostAccountLoginLinksBody {
@@ -23425,8 +24105,9 @@ pub struct AllPeopleRelationshipSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    AllPeopleRelationshipSpecs { director : opt, executive : opt, owner : opt,
-    representative : opt, }
+    AllPeopleRelationshipSpecs { req[] opt[director "director" read_opt, executive
+    "executive" read_opt, owner "owner" read_opt, representative "representative"
+    read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23441,7 +24122,8 @@ pub struct DataPersonResponse {
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 connector_runtime::__struct_de! {
-    DataPersonResponse { data : req, has_more : req, object : req, url : req, }
+    DataPersonResponse { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl DataPersonResponse {
@@ -23555,13 +24237,18 @@ pub struct AccountAddressBody {
 }
 #[cfg(feature = "account")]
 connector_runtime::__struct_de! {
-    AccountAddressBody { account : opt, address : opt, address_kana : opt, address_kanji
-    : opt, dob : opt, documents : opt, email : opt, expand : opt, first_name : opt,
-    first_name_kana : opt, first_name_kanji : opt, full_name_aliases : opt, gender : opt,
-    id_number : opt, last_name : opt, last_name_kana : opt, last_name_kanji : opt,
-    maiden_name : opt, metadata : opt, nationality : opt, person_token : opt, phone :
-    opt, political_exposure : opt, relationship : opt, ssn_last_4 : opt, verification :
-    opt, }
+    AccountAddressBody { req[] opt[account "account" read_opt, address "address"
+    read_opt, address_kana "address_kana" read_opt, address_kanji "address_kanji"
+    read_opt, dob "dob" read_opt, documents "documents" read_opt, email "email" read_opt,
+    expand "expand" read_opt, first_name "first_name" read_opt, first_name_kana
+    "first_name_kana" read_opt, first_name_kanji "first_name_kanji" read_opt,
+    full_name_aliases "full_name_aliases" read_opt, gender "gender" read_opt, id_number
+    "id_number" read_opt, last_name "last_name" read_opt, last_name_kana "last_name_kana"
+    read_opt, last_name_kanji "last_name_kanji" read_opt, maiden_name "maiden_name"
+    read_opt, metadata "metadata" read_opt, nationality "nationality" read_opt,
+    person_token "person_token" read_opt, phone "phone" read_opt, political_exposure
+    "political_exposure" read_opt, relationship "relationship" read_opt, ssn_last_4
+    "ssn_last_4" read_opt, verification "verification" read_opt,] }
 }
 #[cfg(feature = "account")]
 impl AccountAddressBody {
@@ -23687,7 +24374,8 @@ pub struct PersonDocumentsSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    PersonDocumentsSpecs { company_authorization : opt, passport : opt, visa : opt, }
+    PersonDocumentsSpecs { req[] opt[company_authorization "company_authorization"
+    read_opt, passport "passport" read_opt, visa "visa" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// A list of alternate names or aliases that the person is known by.
@@ -23713,8 +24401,9 @@ pub struct RelationshipSpecs {
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 connector_runtime::__struct_de! {
-    RelationshipSpecs { director : opt, executive : opt, owner : opt, percent_ownership :
-    opt, representative : opt, title : opt, }
+    RelationshipSpecs { req[] opt[director "director" read_opt, executive "executive"
+    read_opt, owner "owner" read_opt, percent_ownership "percent_ownership" read_opt,
+    representative "representative" read_opt, title "title" read_opt,] }
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl RelationshipSpecs {
@@ -23770,8 +24459,9 @@ pub struct PostAccountLinksBody {
 }
 #[cfg(feature = "account_links")]
 connector_runtime::__struct_de! {
-    PostAccountLinksBody { account : req, collect : opt, expand : opt, refresh_url : opt,
-    return_url : opt, type_ : req = "type", }
+    PostAccountLinksBody { req[account "account" read, type_ "type" read,] opt[collect
+    "collect" read_opt, expand "expand" read_opt, refresh_url "refresh_url" read_opt,
+    return_url "return_url" read_opt,] }
 }
 #[cfg(feature = "account_links")]
 impl PostAccountLinksBody {
@@ -23939,7 +24629,8 @@ pub struct CreatedVariant0 {
     )
 )]
 connector_runtime::__struct_de! {
-    CreatedVariant0 { gt : opt, gte : opt, lt : opt, lte : opt, }
+    CreatedVariant0 { req[] opt[gt "gt" read_opt, gte "gte" read_opt, lt "lt" read_opt,
+    lte "lte" read_opt,] }
 }
 #[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -23954,7 +24645,8 @@ pub struct GetAccountsResponse200 {
 }
 #[cfg(feature = "accounts")]
 connector_runtime::__struct_de! {
-    GetAccountsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetAccountsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "accounts")]
 impl GetAccountsResponse200 {
@@ -24053,11 +24745,14 @@ pub struct PostAccountsBody {
 }
 #[cfg(feature = "accounts")]
 connector_runtime::__struct_de! {
-    PostAccountsBody { account_token : opt, bank_account : opt, business_profile : opt,
-    business_type : opt, capabilities : opt, company : opt, country : opt,
-    default_currency : opt, documents : opt, email : opt, expand : opt, external_account
-    : opt, individual : opt, metadata : opt, settings : opt, tos_acceptance : opt, type_
-    : opt = "type", }
+    PostAccountsBody { req[] opt[account_token "account_token" read_opt, bank_account
+    "bank_account" read_opt, business_profile "business_profile" read_opt, business_type
+    "business_type" read_opt, capabilities "capabilities" read_opt, company "company"
+    read_opt, country "country" read_opt, default_currency "default_currency" read_opt,
+    documents "documents" read_opt, email "email" read_opt, expand "expand" read_opt,
+    external_account "external_account" read_opt, individual "individual" read_opt,
+    metadata "metadata" read_opt, settings "settings" read_opt, tos_acceptance
+    "tos_acceptance" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "accounts")]
 impl PostAccountsBody {
@@ -24119,7 +24814,8 @@ pub struct PostAccountsAccountLoginLinksBody {
 }
 #[cfg(feature = "accounts")]
 connector_runtime::__struct_de! {
-    PostAccountsAccountLoginLinksBody { expand : opt, redirect_url : opt, }
+    PostAccountsAccountLoginLinksBody { req[] opt[expand "expand" read_opt, redirect_url
+    "redirect_url" read_opt,] }
 }
 #[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24214,12 +24910,18 @@ pub struct AddressAddressKanaBody {
 }
 #[cfg(feature = "accounts")]
 connector_runtime::__struct_de! {
-    AddressAddressKanaBody { address : opt, address_kana : opt, address_kanji : opt, dob
-    : opt, documents : opt, email : opt, expand : opt, first_name : opt, first_name_kana
-    : opt, first_name_kanji : opt, full_name_aliases : opt, gender : opt, id_number :
-    opt, last_name : opt, last_name_kana : opt, last_name_kanji : opt, maiden_name : opt,
-    metadata : opt, nationality : opt, person_token : opt, phone : opt,
-    political_exposure : opt, relationship : opt, ssn_last_4 : opt, verification : opt, }
+    AddressAddressKanaBody { req[] opt[address "address" read_opt, address_kana
+    "address_kana" read_opt, address_kanji "address_kanji" read_opt, dob "dob" read_opt,
+    documents "documents" read_opt, email "email" read_opt, expand "expand" read_opt,
+    first_name "first_name" read_opt, first_name_kana "first_name_kana" read_opt,
+    first_name_kanji "first_name_kanji" read_opt, full_name_aliases "full_name_aliases"
+    read_opt, gender "gender" read_opt, id_number "id_number" read_opt, last_name
+    "last_name" read_opt, last_name_kana "last_name_kana" read_opt, last_name_kanji
+    "last_name_kanji" read_opt, maiden_name "maiden_name" read_opt, metadata "metadata"
+    read_opt, nationality "nationality" read_opt, person_token "person_token" read_opt,
+    phone "phone" read_opt, political_exposure "political_exposure" read_opt,
+    relationship "relationship" read_opt, ssn_last_4 "ssn_last_4" read_opt, verification
+    "verification" read_opt,] }
 }
 #[cfg(feature = "accounts")]
 impl AddressAddressKanaBody {
@@ -24342,7 +25044,8 @@ pub struct PostAccountsAccountRejectBody {
 }
 #[cfg(feature = "accounts")]
 connector_runtime::__struct_de! {
-    PostAccountsAccountRejectBody { expand : opt, reason : req, }
+    PostAccountsAccountRejectBody { req[reason "reason" read,] opt[expand "expand"
+    read_opt,] }
 }
 #[cfg(feature = "accounts")]
 impl PostAccountsAccountRejectBody {
@@ -24374,8 +25077,8 @@ pub struct GetApplePayDomainsResponse200 {
 }
 #[cfg(feature = "apple_pay")]
 connector_runtime::__struct_de! {
-    GetApplePayDomainsResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetApplePayDomainsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "apple_pay")]
 impl GetApplePayDomainsResponse200 {
@@ -24410,7 +25113,8 @@ pub struct PostApplePayDomainsBody {
 }
 #[cfg(feature = "apple_pay")]
 connector_runtime::__struct_de! {
-    PostApplePayDomainsBody { domain_name : req, expand : opt, }
+    PostApplePayDomainsBody { req[domain_name "domain_name" read,] opt[expand "expand"
+    read_opt,] }
 }
 #[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -24425,8 +25129,8 @@ pub struct GetApplicationFeesResponse200 {
 }
 #[cfg(feature = "application_fees")]
 connector_runtime::__struct_de! {
-    GetApplicationFeesResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetApplicationFeesResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "application_fees")]
 impl GetApplicationFeesResponse200 {
@@ -24481,7 +25185,8 @@ pub struct ExpandMetadataBody {
     )
 )]
 connector_runtime::__struct_de! {
-    ExpandMetadataBody { expand : opt, metadata : opt, }
+    ExpandMetadataBody { req[] opt[expand "expand" read_opt, metadata "metadata"
+    read_opt,] }
 }
 #[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -24496,7 +25201,8 @@ pub struct PostApplicationFeesIdRefundBody {
 }
 #[cfg(feature = "application_fees")]
 connector_runtime::__struct_de! {
-    PostApplicationFeesIdRefundBody { amount : opt, directive : opt, expand : opt, }
+    PostApplicationFeesIdRefundBody { req[] opt[amount "amount" read_opt, directive
+    "directive" read_opt, expand "expand" read_opt,] }
 }
 #[cfg(feature = "application_fees")]
 impl PostApplicationFeesIdRefundBody {
@@ -24531,7 +25237,8 @@ pub struct PostApplicationFeesIdRefundsBody {
 }
 #[cfg(feature = "application_fees")]
 connector_runtime::__struct_de! {
-    PostApplicationFeesIdRefundsBody { amount : opt, expand : opt, metadata : opt, }
+    PostApplicationFeesIdRefundsBody { req[] opt[amount "amount" read_opt, expand
+    "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(any(feature = "balance", feature = "balance_transactions"))]
 /// BalanceTransactionsList
@@ -24547,7 +25254,8 @@ pub struct BalanceTransactionsList {
 }
 #[cfg(any(feature = "balance", feature = "balance_transactions"))]
 connector_runtime::__struct_de! {
-    BalanceTransactionsList { data : req, has_more : req, object : req, url : req, }
+    BalanceTransactionsList { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(any(feature = "balance", feature = "balance_transactions"))]
 impl BalanceTransactionsList {
@@ -24585,8 +25293,8 @@ pub struct GetBillingPortalConfigurationsResponse200 {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    GetBillingPortalConfigurationsResponse200 { data : req, has_more : req, object : req,
-    url : req, }
+    GetBillingPortalConfigurationsResponse200 { req[data "data" read, has_more "has_more"
+    read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 impl GetBillingPortalConfigurationsResponse200 {
@@ -24634,8 +25342,9 @@ pub struct PostBillingPortalConfigurationsBody {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsBody { business_profile : req, default_return_url :
-    opt, expand : opt, features : req, metadata : opt, }
+    PostBillingPortalConfigurationsBody { req[business_profile "business_profile" read,
+    features "features" read,] opt[default_return_url "default_return_url" read_opt,
+    expand "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsBody {
@@ -24663,8 +25372,9 @@ pub struct PostBillingPortalConfigurationsBodyBusinessProfile {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsBodyBusinessProfile { headline : opt,
-    privacy_policy_url : opt, terms_of_service_url : opt, }
+    PostBillingPortalConfigurationsBodyBusinessProfile { req[] opt[headline "headline"
+    read_opt, privacy_policy_url "privacy_policy_url" read_opt, terms_of_service_url
+    "terms_of_service_url" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsBodyBusinessProfile {
@@ -24717,9 +25427,11 @@ pub struct PostBillingPortalConfigurationsBodyFeatures {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsBodyFeatures { customer_update : opt, invoice_history
-    : opt, payment_method_update : opt, subscription_cancel : opt, subscription_pause :
-    opt, subscription_update : opt, }
+    PostBillingPortalConfigurationsBodyFeatures { req[] opt[customer_update
+    "customer_update" read_opt, invoice_history "invoice_history" read_opt,
+    payment_method_update "payment_method_update" read_opt, subscription_cancel
+    "subscription_cancel" read_opt, subscription_pause "subscription_pause" read_opt,
+    subscription_update "subscription_update" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 /// customer_update_creation_param
@@ -24730,8 +25442,8 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate { allowed_updates : req,
-    enabled : req, }
+    PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate { req[allowed_updates
+    "allowed_updates" read, enabled "enabled" read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -24774,7 +25486,7 @@ pub struct InvoiceListParam {
     )
 )]
 connector_runtime::__struct_de! {
-    InvoiceListParam { enabled : req, }
+    InvoiceListParam { req[enabled "enabled" read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 /// payment_method_update_param
@@ -24796,8 +25508,9 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel { cancellation_reason :
-    opt, enabled : req, mode : opt, proration_behavior : opt, }
+    PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel { req[enabled "enabled"
+    read,] opt[cancellation_reason "cancellation_reason" read_opt, mode "mode" read_opt,
+    proration_behavior "proration_behavior" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_creation_param
@@ -24809,7 +25522,7 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancella
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
     PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason {
-    enabled : req, options : req, }
+    req[enabled "enabled" read, options "options" read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -24847,7 +25560,7 @@ pub struct SubscriptionPauseParam {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    SubscriptionPauseParam { enabled : opt, }
+    SubscriptionPauseParam { req[] opt[enabled "enabled" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_update_creation_param
@@ -24862,8 +25575,8 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
     PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
-    default_allowed_updates : req, enabled : req, products : req, proration_behavior :
-    opt, }
+    req[default_allowed_updates "default_allowed_updates" read, enabled "enabled" read,
+    products "products" read,] opt[proration_behavior "proration_behavior" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -24892,7 +25605,7 @@ pub struct ProductsVariant0Item {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    ProductsVariant0Item { prices : req, product : req, }
+    ProductsVariant0Item { req[prices "prices" read, product "product" read,] opt[] }
 }
 #[cfg(feature = "billing_portal")]
 impl ProductsVariant0Item {
@@ -24937,8 +25650,10 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsConfigurationBody { active : opt, business_profile :
-    opt, default_return_url : opt, expand : opt, features : opt, metadata : opt, }
+    PostBillingPortalConfigurationsConfigurationBody { req[] opt[active "active"
+    read_opt, business_profile "business_profile" read_opt, default_return_url
+    "default_return_url" read_opt, expand "expand" read_opt, features "features"
+    read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBody {
@@ -24965,8 +25680,9 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsConfigurationBodyBusinessProfile { headline : opt,
-    privacy_policy_url : opt, terms_of_service_url : opt, }
+    PostBillingPortalConfigurationsConfigurationBodyBusinessProfile { req[] opt[headline
+    "headline" read_opt, privacy_policy_url "privacy_policy_url" read_opt,
+    terms_of_service_url "terms_of_service_url" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
@@ -25016,9 +25732,11 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsConfigurationBodyFeatures { customer_update : opt,
-    invoice_history : opt, payment_method_update : opt, subscription_cancel : opt,
-    subscription_pause : opt, subscription_update : opt, }
+    PostBillingPortalConfigurationsConfigurationBodyFeatures { req[] opt[customer_update
+    "customer_update" read_opt, invoice_history "invoice_history" read_opt,
+    payment_method_update "payment_method_update" read_opt, subscription_cancel
+    "subscription_cancel" read_opt, subscription_pause "subscription_pause" read_opt,
+    subscription_update "subscription_update" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 /// customer_update_updating_param
@@ -25031,8 +25749,8 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdat
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate {
-    allowed_updates : opt, enabled : opt, }
+    PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate { req[]
+    opt[allowed_updates "allowed_updates" read_opt, enabled "enabled" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_cancel_updating_param
@@ -25052,8 +25770,9 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel {
-    cancellation_reason : opt, enabled : opt, mode : opt, proration_behavior : opt, }
+    PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel { req[]
+    opt[cancellation_reason "cancellation_reason" read_opt, enabled "enabled" read_opt,
+    mode "mode" read_opt, proration_behavior "proration_behavior" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_updating_param
@@ -25066,7 +25785,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
     PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason
-    { enabled : req, options : opt, }
+    { req[enabled "enabled" read,] opt[options "options" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 /// subscription_update_updating_param
@@ -25083,9 +25802,10 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionU
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate {
-    default_allowed_updates : opt, enabled : opt, products : opt, proration_behavior :
-    opt, }
+    PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate { req[]
+    opt[default_allowed_updates "default_allowed_updates" read_opt, enabled "enabled"
+    read_opt, products "products" read_opt, proration_behavior "proration_behavior"
+    read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25110,8 +25830,9 @@ pub struct PostBillingPortalSessionsBody {
 }
 #[cfg(feature = "billing_portal")]
 connector_runtime::__struct_de! {
-    PostBillingPortalSessionsBody { configuration : opt, customer : req, expand : opt,
-    locale : opt, on_behalf_of : opt, return_url : opt, }
+    PostBillingPortalSessionsBody { req[customer "customer" read,] opt[configuration
+    "configuration" read_opt, expand "expand" read_opt, locale "locale" read_opt,
+    on_behalf_of "on_behalf_of" read_opt, return_url "return_url" read_opt,] }
 }
 #[cfg(feature = "billing_portal")]
 impl PostBillingPortalSessionsBody {
@@ -25163,8 +25884,8 @@ pub struct GetBitcoinReceiversResponse200 {
 }
 #[cfg(feature = "bitcoin")]
 connector_runtime::__struct_de! {
-    GetBitcoinReceiversResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetBitcoinReceiversResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "bitcoin")]
 impl GetBitcoinReceiversResponse200 {
@@ -25205,7 +25926,8 @@ pub struct GetChargesResponse200 {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    GetChargesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetChargesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "charges")]
 impl GetChargesResponse200 {
@@ -25295,11 +26017,16 @@ pub struct PostChargesBody {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    PostChargesBody { amount : opt, application_fee : opt, application_fee_amount : opt,
-    capture : opt, card : opt, currency : opt, customer : opt, description : opt,
-    destination : opt, expand : opt, metadata : opt, on_behalf_of : opt, receipt_email :
-    opt, shipping : opt, source : opt, statement_descriptor : opt,
-    statement_descriptor_suffix : opt, transfer_data : opt, transfer_group : opt, }
+    PostChargesBody { req[] opt[amount "amount" read_opt, application_fee
+    "application_fee" read_opt, application_fee_amount "application_fee_amount" read_opt,
+    capture "capture" read_opt, card "card" read_opt, currency "currency" read_opt,
+    customer "customer" read_opt, description "description" read_opt, destination
+    "destination" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,
+    on_behalf_of "on_behalf_of" read_opt, receipt_email "receipt_email" read_opt,
+    shipping "shipping" read_opt, source "source" read_opt, statement_descriptor
+    "statement_descriptor" read_opt, statement_descriptor_suffix
+    "statement_descriptor_suffix" read_opt, transfer_data "transfer_data" read_opt,
+    transfer_group "transfer_group" read_opt,] }
 }
 #[cfg(feature = "charges")]
 impl PostChargesBody {
@@ -25384,10 +26111,12 @@ pub struct CardAddressCityAddressCountryVariant0 {
 }
 #[cfg(any(feature = "charges", feature = "customers"))]
 connector_runtime::__struct_de! {
-    CardAddressCityAddressCountryVariant0 { address_city : opt, address_country : opt,
-    address_line1 : opt, address_line2 : opt, address_state : opt, address_zip : opt, cvc
-    : opt, exp_month : req, exp_year : req, metadata : opt, name : opt, number : req,
-    object : opt, }
+    CardAddressCityAddressCountryVariant0 { req[exp_month "exp_month" read, exp_year
+    "exp_year" read, number "number" read,] opt[address_city "address_city" read_opt,
+    address_country "address_country" read_opt, address_line1 "address_line1" read_opt,
+    address_line2 "address_line2" read_opt, address_state "address_state" read_opt,
+    address_zip "address_zip" read_opt, cvc "cvc" read_opt, metadata "metadata" read_opt,
+    name "name" read_opt, object "object" read_opt,] }
 }
 #[cfg(any(feature = "charges", feature = "customers"))]
 impl CardAddressCityAddressCountryVariant0 {
@@ -25498,7 +26227,8 @@ pub struct PostChargesBodyDestinationVariant0 {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    PostChargesBodyDestinationVariant0 { account : req, amount : opt, }
+    PostChargesBodyDestinationVariant0 { req[account "account" read,] opt[amount "amount"
+    read_opt,] }
 }
 #[cfg(feature = "charges")]
 impl PostChargesBodyDestinationVariant0 {
@@ -25534,8 +26264,9 @@ pub struct OptionalFieldsShipping {
 }
 #[cfg(any(feature = "charges", feature = "payment_intents"))]
 connector_runtime::__struct_de! {
-    OptionalFieldsShipping { address : req, carrier : opt, name : req, phone : opt,
-    tracking_number : opt, }
+    OptionalFieldsShipping { req[address "address" read, name "name" read,] opt[carrier
+    "carrier" read_opt, phone "phone" read_opt, tracking_number "tracking_number"
+    read_opt,] }
 }
 #[cfg(any(feature = "charges", feature = "payment_intents"))]
 impl OptionalFieldsShipping {
@@ -25607,8 +26338,9 @@ pub struct OptionalFieldsAddress {
     )
 )]
 connector_runtime::__struct_de! {
-    OptionalFieldsAddress { city : opt, country : opt, line1 : opt, line2 : opt,
-    postal_code : opt, state : opt, }
+    OptionalFieldsAddress { req[] opt[city "city" read_opt, country "country" read_opt,
+    line1 "line1" read_opt, line2 "line2" read_opt, postal_code "postal_code" read_opt,
+    state "state" read_opt,] }
 }
 #[cfg(
     any(
@@ -25663,7 +26395,8 @@ pub struct PostChargesBodyTransferData {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    PostChargesBodyTransferData { amount : opt, destination : req, }
+    PostChargesBodyTransferData { req[destination "destination" read,] opt[amount
+    "amount" read_opt,] }
 }
 #[cfg(feature = "charges")]
 impl PostChargesBodyTransferData {
@@ -25696,8 +26429,9 @@ pub struct GetChargesSearchResponse200 {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    GetChargesSearchResponse200 { data : req, has_more : req, next_page : opt, object :
-    req, total_count : opt, url : req, }
+    GetChargesSearchResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[next_page "next_page" read_opt, total_count
+    "total_count" read_opt,] }
 }
 #[cfg(feature = "charges")]
 impl GetChargesSearchResponse200 {
@@ -25763,9 +26497,10 @@ pub struct PostChargesChargeBody {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    PostChargesChargeBody { customer : opt, description : opt, expand : opt,
-    fraud_details : opt, metadata : opt, receipt_email : opt, shipping : opt,
-    transfer_group : opt, }
+    PostChargesChargeBody { req[] opt[customer "customer" read_opt, description
+    "description" read_opt, expand "expand" read_opt, fraud_details "fraud_details"
+    read_opt, metadata "metadata" read_opt, receipt_email "receipt_email" read_opt,
+    shipping "shipping" read_opt, transfer_group "transfer_group" read_opt,] }
 }
 #[cfg(feature = "charges")]
 impl PostChargesChargeBody {
@@ -25806,7 +26541,7 @@ pub struct PostChargesChargeBodyFraudDetails {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    PostChargesChargeBodyFraudDetails { user_report : req, }
+    PostChargesChargeBodyFraudDetails { req[user_report "user_report" read,] opt[] }
 }
 #[cfg(feature = "charges")]
 connector_runtime::__string_enum! {
@@ -25848,10 +26583,12 @@ pub struct PostChargesChargeCaptureBody {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    PostChargesChargeCaptureBody { amount : opt, application_fee : opt,
-    application_fee_amount : opt, expand : opt, receipt_email : opt, statement_descriptor
-    : opt, statement_descriptor_suffix : opt, transfer_data : opt, transfer_group : opt,
-    }
+    PostChargesChargeCaptureBody { req[] opt[amount "amount" read_opt, application_fee
+    "application_fee" read_opt, application_fee_amount "application_fee_amount" read_opt,
+    expand "expand" read_opt, receipt_email "receipt_email" read_opt,
+    statement_descriptor "statement_descriptor" read_opt, statement_descriptor_suffix
+    "statement_descriptor_suffix" read_opt, transfer_data "transfer_data" read_opt,
+    transfer_group "transfer_group" read_opt,] }
 }
 #[cfg(feature = "charges")]
 impl PostChargesChargeCaptureBody {
@@ -25887,7 +26624,7 @@ pub struct PostChargesChargeCaptureBodyTransferData {
 }
 #[cfg(any(feature = "charges", feature = "payment_intents"))]
 connector_runtime::__struct_de! {
-    PostChargesChargeCaptureBodyTransferData { amount : opt, }
+    PostChargesChargeCaptureBodyTransferData { req[] opt[amount "amount" read_opt,] }
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -25909,7 +26646,8 @@ pub struct EvidenceExpandBody {
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 connector_runtime::__struct_de! {
-    EvidenceExpandBody { evidence : opt, expand : opt, metadata : opt, submit : opt, }
+    EvidenceExpandBody { req[] opt[evidence "evidence" read_opt, expand "expand"
+    read_opt, metadata "metadata" read_opt, submit "submit" read_opt,] }
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 impl EvidenceExpandBody {
@@ -25984,16 +26722,26 @@ pub struct EvidenceExpandBodyEvidence {
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 connector_runtime::__struct_de! {
-    EvidenceExpandBodyEvidence { access_activity_log : opt, billing_address : opt,
-    cancellation_policy : opt, cancellation_policy_disclosure : opt,
-    cancellation_rebuttal : opt, customer_communication : opt, customer_email_address :
-    opt, customer_name : opt, customer_purchase_ip : opt, customer_signature : opt,
-    duplicate_charge_documentation : opt, duplicate_charge_explanation : opt,
-    duplicate_charge_id : opt, product_description : opt, receipt : opt, refund_policy :
-    opt, refund_policy_disclosure : opt, refund_refusal_explanation : opt, service_date :
-    opt, service_documentation : opt, shipping_address : opt, shipping_carrier : opt,
-    shipping_date : opt, shipping_documentation : opt, shipping_tracking_number : opt,
-    uncategorized_file : opt, uncategorized_text : opt, }
+    EvidenceExpandBodyEvidence { req[] opt[access_activity_log "access_activity_log"
+    read_opt, billing_address "billing_address" read_opt, cancellation_policy
+    "cancellation_policy" read_opt, cancellation_policy_disclosure
+    "cancellation_policy_disclosure" read_opt, cancellation_rebuttal
+    "cancellation_rebuttal" read_opt, customer_communication "customer_communication"
+    read_opt, customer_email_address "customer_email_address" read_opt, customer_name
+    "customer_name" read_opt, customer_purchase_ip "customer_purchase_ip" read_opt,
+    customer_signature "customer_signature" read_opt, duplicate_charge_documentation
+    "duplicate_charge_documentation" read_opt, duplicate_charge_explanation
+    "duplicate_charge_explanation" read_opt, duplicate_charge_id "duplicate_charge_id"
+    read_opt, product_description "product_description" read_opt, receipt "receipt"
+    read_opt, refund_policy "refund_policy" read_opt, refund_policy_disclosure
+    "refund_policy_disclosure" read_opt, refund_refusal_explanation
+    "refund_refusal_explanation" read_opt, service_date "service_date" read_opt,
+    service_documentation "service_documentation" read_opt, shipping_address
+    "shipping_address" read_opt, shipping_carrier "shipping_carrier" read_opt,
+    shipping_date "shipping_date" read_opt, shipping_documentation
+    "shipping_documentation" read_opt, shipping_tracking_number
+    "shipping_tracking_number" read_opt, uncategorized_file "uncategorized_file"
+    read_opt, uncategorized_text "uncategorized_text" read_opt,] }
 }
 #[cfg(any(feature = "charges", feature = "disputes"))]
 impl EvidenceExpandBodyEvidence {
@@ -26191,7 +26939,7 @@ pub struct ExpandBody {
     )
 )]
 connector_runtime::__struct_de! {
-    ExpandBody { expand : opt, }
+    ExpandBody { req[] opt[expand "expand" read_opt,] }
 }
 #[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -26215,8 +26963,10 @@ pub struct AmountExpandBody {
 }
 #[cfg(feature = "charges")]
 connector_runtime::__struct_de! {
-    AmountExpandBody { amount : opt, expand : opt, metadata : opt, payment_intent : opt,
-    reason : opt, refund_application_fee : opt, reverse_transfer : opt, }
+    AmountExpandBody { req[] opt[amount "amount" read_opt, expand "expand" read_opt,
+    metadata "metadata" read_opt, payment_intent "payment_intent" read_opt, reason
+    "reason" read_opt, refund_application_fee "refund_application_fee" read_opt,
+    reverse_transfer "reverse_transfer" read_opt,] }
 }
 #[cfg(feature = "charges")]
 impl AmountExpandBody {
@@ -26257,8 +27007,8 @@ pub struct GetCheckoutSessionsResponse200 {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    GetCheckoutSessionsResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetCheckoutSessionsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "checkout")]
 impl GetCheckoutSessionsResponse200 {
@@ -26460,15 +27210,23 @@ pub struct PostCheckoutSessionsBody {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBody { after_expiration : opt, allow_promotion_codes : opt,
-    automatic_tax : opt, billing_address_collection : opt, cancel_url : req,
-    client_reference_id : opt, consent_collection : opt, customer : opt,
-    customer_creation : opt, customer_email : opt, customer_update : opt, discounts :
-    opt, expand : opt, expires_at : opt, line_items : opt, locale : opt, metadata : opt,
-    mode : opt, payment_intent_data : opt, payment_method_options : opt,
-    payment_method_types : opt, phone_number_collection : opt, setup_intent_data : opt,
-    shipping_address_collection : opt, shipping_options : opt, submit_type : opt,
-    subscription_data : opt, success_url : req, tax_id_collection : opt, }
+    PostCheckoutSessionsBody { req[cancel_url "cancel_url" read, success_url
+    "success_url" read,] opt[after_expiration "after_expiration" read_opt,
+    allow_promotion_codes "allow_promotion_codes" read_opt, automatic_tax "automatic_tax"
+    read_opt, billing_address_collection "billing_address_collection" read_opt,
+    client_reference_id "client_reference_id" read_opt, consent_collection
+    "consent_collection" read_opt, customer "customer" read_opt, customer_creation
+    "customer_creation" read_opt, customer_email "customer_email" read_opt,
+    customer_update "customer_update" read_opt, discounts "discounts" read_opt, expand
+    "expand" read_opt, expires_at "expires_at" read_opt, line_items "line_items"
+    read_opt, locale "locale" read_opt, metadata "metadata" read_opt, mode "mode"
+    read_opt, payment_intent_data "payment_intent_data" read_opt, payment_method_options
+    "payment_method_options" read_opt, payment_method_types "payment_method_types"
+    read_opt, phone_number_collection "phone_number_collection" read_opt,
+    setup_intent_data "setup_intent_data" read_opt, shipping_address_collection
+    "shipping_address_collection" read_opt, shipping_options "shipping_options" read_opt,
+    submit_type "submit_type" read_opt, subscription_data "subscription_data" read_opt,
+    tax_id_collection "tax_id_collection" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBody {
@@ -26550,7 +27308,7 @@ pub struct PostCheckoutSessionsBodyAfterExpiration {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyAfterExpiration { recovery : opt, }
+    PostCheckoutSessionsBodyAfterExpiration { req[] opt[recovery "recovery" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 /// recovery_params
@@ -26562,8 +27320,8 @@ pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyAfterExpirationRecovery { allow_promotion_codes : opt,
-    enabled : req, }
+    PostCheckoutSessionsBodyAfterExpirationRecovery { req[enabled "enabled" read,]
+    opt[allow_promotion_codes "allow_promotion_codes" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 /// automatic_tax_params
@@ -26584,7 +27342,8 @@ pub struct PostCheckoutSessionsBodyConsentCollection {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyConsentCollection { promotions : opt, }
+    PostCheckoutSessionsBodyConsentCollection { req[] opt[promotions "promotions"
+    read_opt,] }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -26615,7 +27374,8 @@ pub struct PostCheckoutSessionsBodyCustomerUpdate {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyCustomerUpdate { address : opt, name : opt, shipping : opt, }
+    PostCheckoutSessionsBodyCustomerUpdate { req[] opt[address "address" read_opt, name
+    "name" read_opt, shipping "shipping" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -26633,7 +27393,8 @@ pub struct PostCheckoutSessionsBodyDiscountsItem {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyDiscountsItem { coupon : opt, promotion_code : opt, }
+    PostCheckoutSessionsBodyDiscountsItem { req[] opt[coupon "coupon" read_opt,
+    promotion_code "promotion_code" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyDiscountsItem {
@@ -26681,8 +27442,10 @@ pub struct PostCheckoutSessionsBodyLineItemsItem {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyLineItemsItem { adjustable_quantity : opt, dynamic_tax_rates
-    : opt, price : opt, price_data : opt, quantity : opt, tax_rates : opt, }
+    PostCheckoutSessionsBodyLineItemsItem { req[] opt[adjustable_quantity
+    "adjustable_quantity" read_opt, dynamic_tax_rates "dynamic_tax_rates" read_opt, price
+    "price" read_opt, price_data "price_data" read_opt, quantity "quantity" read_opt,
+    tax_rates "tax_rates" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItem {
@@ -26714,7 +27477,8 @@ pub struct AdjustableQuantityParams {
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__struct_de! {
-    AdjustableQuantityParams { enabled : req, maximum : opt, minimum : opt, }
+    AdjustableQuantityParams { req[enabled "enabled" read,] opt[maximum "maximum"
+    read_opt, minimum "minimum" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 /// price_data_with_product_data
@@ -26740,9 +27504,10 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyLineItemsItemPriceData { currency : req, product : opt,
-    product_data : opt, recurring : opt, tax_behavior : opt, unit_amount : opt,
-    unit_amount_decimal : opt, }
+    PostCheckoutSessionsBodyLineItemsItemPriceData { req[currency "currency" read,]
+    opt[product "product" read_opt, product_data "product_data" read_opt, recurring
+    "recurring" read_opt, tax_behavior "tax_behavior" read_opt, unit_amount "unit_amount"
+    read_opt, unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItemPriceData {
@@ -26778,8 +27543,9 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyLineItemsItemPriceDataProductData { description : opt, images
-    : opt, metadata : opt, name : req, tax_code : opt, }
+    PostCheckoutSessionsBodyLineItemsItemPriceDataProductData { req[name "name" read,]
+    opt[description "description" read_opt, images "images" read_opt, metadata "metadata"
+    read_opt, tax_code "tax_code" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
@@ -26843,7 +27609,8 @@ pub struct RecurringAdhoc {
     )
 )]
 connector_runtime::__struct_de! {
-    RecurringAdhoc { interval : req, interval_count : opt, }
+    RecurringAdhoc { req[interval "interval" read,] opt[interval_count "interval_count"
+    read_opt,] }
 }
 #[cfg(
     any(
@@ -26939,10 +27706,14 @@ pub struct PostCheckoutSessionsBodyPaymentIntentData {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentIntentData { application_fee_amount : opt,
-    capture_method : opt, description : opt, metadata : opt, on_behalf_of : opt,
-    receipt_email : opt, setup_future_usage : opt, shipping : opt, statement_descriptor :
-    opt, statement_descriptor_suffix : opt, transfer_data : opt, transfer_group : opt, }
+    PostCheckoutSessionsBodyPaymentIntentData { req[] opt[application_fee_amount
+    "application_fee_amount" read_opt, capture_method "capture_method" read_opt,
+    description "description" read_opt, metadata "metadata" read_opt, on_behalf_of
+    "on_behalf_of" read_opt, receipt_email "receipt_email" read_opt, setup_future_usage
+    "setup_future_usage" read_opt, shipping "shipping" read_opt, statement_descriptor
+    "statement_descriptor" read_opt, statement_descriptor_suffix
+    "statement_descriptor_suffix" read_opt, transfer_data "transfer_data" read_opt,
+    transfer_group "transfer_group" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentIntentData {
@@ -26999,8 +27770,9 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataShipping {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentIntentDataShipping { address : req, carrier : opt,
-    name : req, phone : opt, tracking_number : opt, }
+    PostCheckoutSessionsBodyPaymentIntentDataShipping { req[address "address" read, name
+    "name" read,] opt[carrier "carrier" read_opt, phone "phone" read_opt, tracking_number
+    "tracking_number" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentIntentDataShipping {
@@ -27064,8 +27836,9 @@ pub struct AddressCityCountryLine1Line2 {
 }
 #[cfg(any(feature = "checkout", feature = "sources"))]
 connector_runtime::__struct_de! {
-    AddressCityCountryLine1Line2 { city : opt, country : opt, line1 : req, line2 : opt,
-    postal_code : opt, state : opt, }
+    AddressCityCountryLine1Line2 { req[line1 "line1" read,] opt[city "city" read_opt,
+    country "country" read_opt, line2 "line2" read_opt, postal_code "postal_code"
+    read_opt, state "state" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "sources"))]
 impl AddressCityCountryLine1Line2 {
@@ -27147,8 +27920,8 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
     )
 )]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentIntentDataTransferData { amount : opt, destination :
-    req, }
+    PostCheckoutSessionsBodyPaymentIntentDataTransferData { req[destination "destination"
+    read,] opt[amount "amount" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 /// payment_method_options_param
@@ -27187,8 +27960,9 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptions {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentMethodOptions { acss_debit : opt, boleto : opt,
-    konbini : opt, oxxo : opt, us_bank_account : opt, wechat_pay : opt, }
+    PostCheckoutSessionsBodyPaymentMethodOptions { req[] opt[acss_debit "acss_debit"
+    read_opt, boleto "boleto" read_opt, konbini "konbini" read_opt, oxxo "oxxo" read_opt,
+    us_bank_account "us_bank_account" read_opt, wechat_pay "wechat_pay" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptions {
@@ -27219,8 +27993,9 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit { currency : opt,
-    mandate_options : opt, verification_method : opt, }
+    PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit { req[] opt[currency "currency"
+    read_opt, mandate_options "mandate_options" read_opt, verification_method
+    "verification_method" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
@@ -27253,9 +28028,10 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
-    custom_mandate_url : opt, default_for : opt, interval_description : opt,
-    payment_schedule : opt, transaction_type : opt, }
+    PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions { req[]
+    opt[custom_mandate_url "custom_mandate_url" read_opt, default_for "default_for"
+    read_opt, interval_description "interval_description" read_opt, payment_schedule
+    "payment_schedule" read_opt, transaction_type "transaction_type" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
@@ -27313,7 +28089,8 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentMethodOptionsBoleto { expires_after_days : opt, }
+    PostCheckoutSessionsBodyPaymentMethodOptionsBoleto { req[] opt[expires_after_days
+    "expires_after_days" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 /// payment_method_options_param
@@ -27324,7 +28101,8 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentMethodOptionsKonbini { expires_after_days : opt, }
+    PostCheckoutSessionsBodyPaymentMethodOptionsKonbini { req[] opt[expires_after_days
+    "expires_after_days" read_opt,] }
 }
 #[cfg(
     any(
@@ -27358,8 +28136,8 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount { verification_method :
-    opt, }
+    PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount { req[]
+    opt[verification_method "verification_method" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -27376,7 +28154,8 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay { app_id : opt, client : req, }
+    PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay { req[client "client" read,]
+    opt[app_id "app_id" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
@@ -27430,8 +28209,8 @@ pub struct PostCheckoutSessionsBodySetupIntentData {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodySetupIntentData { description : opt, metadata : opt,
-    on_behalf_of : opt, }
+    PostCheckoutSessionsBodySetupIntentData { req[] opt[description "description"
+    read_opt, metadata "metadata" read_opt, on_behalf_of "on_behalf_of" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySetupIntentData {
@@ -27460,7 +28239,8 @@ pub struct PostCheckoutSessionsBodyShippingAddressCollection {
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyShippingAddressCollection { allowed_countries : req, }
+    PostCheckoutSessionsBodyShippingAddressCollection { req[allowed_countries
+    "allowed_countries" read,] opt[] }
 }
 #[cfg(feature = "checkout")]
 /// shipping_option_params
@@ -27476,8 +28256,8 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItem {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyShippingOptionsItem { shipping_rate : opt, shipping_rate_data
-    : opt, }
+    PostCheckoutSessionsBodyShippingOptionsItem { req[] opt[shipping_rate "shipping_rate"
+    read_opt, shipping_rate_data "shipping_rate_data" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyShippingOptionsItem {
@@ -27524,9 +28304,10 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyShippingOptionsItemShippingRateData { delivery_estimate :
-    opt, display_name : req, fixed_amount : opt, metadata : opt, tax_behavior : opt,
-    tax_code : opt, type_ : opt = "type", }
+    PostCheckoutSessionsBodyShippingOptionsItemShippingRateData { req[display_name
+    "display_name" read,] opt[delivery_estimate "delivery_estimate" read_opt,
+    fixed_amount "fixed_amount" read_opt, metadata "metadata" read_opt, tax_behavior
+    "tax_behavior" read_opt, tax_code "tax_code" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
@@ -27557,8 +28338,8 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEs
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate { maximum
-    : opt, minimum : opt, }
+    PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate { req[]
+    opt[maximum "maximum" read_opt, minimum "minimum" read_opt,] }
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 /// delivery_estimate_bound
@@ -27569,7 +28350,7 @@ pub struct DeliveryEstimateBound {
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__struct_de! {
-    DeliveryEstimateBound { unit : req, value : req, }
+    DeliveryEstimateBound { req[unit "unit" read, value "value" read,] opt[] }
 }
 #[cfg(any(feature = "checkout", feature = "shipping_rates"))]
 connector_runtime::__string_enum! {
@@ -27585,8 +28366,8 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmoun
 }
 #[cfg(any(feature = "checkout", feature = "setup_intents", feature = "shipping_rates"))]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount { amount :
-    req, currency : req, }
+    PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount { req[amount
+    "amount" read, currency "currency" read,] opt[] }
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
@@ -27625,9 +28406,11 @@ pub struct PostCheckoutSessionsBodySubscriptionData {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodySubscriptionData { application_fee_percent : optn,
-    default_tax_rates : opt, items : opt, metadata : opt, transfer_data : opt, trial_end
-    : opt, trial_period_days : opt, }
+    PostCheckoutSessionsBodySubscriptionData { req[] opt[application_fee_percent
+    "application_fee_percent" read_opt_num, default_tax_rates "default_tax_rates"
+    read_opt, items "items" read_opt, metadata "metadata" read_opt, transfer_data
+    "transfer_data" read_opt, trial_end "trial_end" read_opt, trial_period_days
+    "trial_period_days" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySubscriptionData {
@@ -27653,8 +28436,8 @@ pub struct PostCheckoutSessionsBodySubscriptionDataItemsItem {
 }
 #[cfg(feature = "checkout")]
 connector_runtime::__struct_de! {
-    PostCheckoutSessionsBodySubscriptionDataItemsItem { plan : req, quantity : opt,
-    tax_rates : opt, }
+    PostCheckoutSessionsBodySubscriptionDataItemsItem { req[plan "plan" read,]
+    opt[quantity "quantity" read_opt, tax_rates "tax_rates" read_opt,] }
 }
 #[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySubscriptionDataItemsItem {
@@ -27696,7 +28479,8 @@ pub struct TransferDataSpecs {
     )
 )]
 connector_runtime::__struct_de! {
-    TransferDataSpecs { amount_percent : optn, destination : req, }
+    TransferDataSpecs { req[destination "destination" read,] opt[amount_percent
+    "amount_percent" read_opt_num,] }
 }
 #[cfg(feature = "checkout")]
 /// tax_id_collection_params
@@ -27719,7 +28503,8 @@ pub struct GetCountrySpecsResponse200 {
 }
 #[cfg(feature = "country_specs")]
 connector_runtime::__struct_de! {
-    GetCountrySpecsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetCountrySpecsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "country_specs")]
 impl GetCountrySpecsResponse200 {
@@ -27757,7 +28542,8 @@ pub struct GetCouponsResponse200 {
 }
 #[cfg(feature = "coupons")]
 connector_runtime::__struct_de! {
-    GetCouponsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetCouponsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "coupons")]
 impl GetCouponsResponse200 {
@@ -27826,9 +28612,12 @@ pub struct PostCouponsBody {
 }
 #[cfg(feature = "coupons")]
 connector_runtime::__struct_de! {
-    PostCouponsBody { amount_off : opt, applies_to : opt, currency : opt, duration : opt,
-    duration_in_months : opt, expand : opt, id : opt, max_redemptions : opt, metadata :
-    opt, name : opt, percent_off : optn, redeem_by : opt, }
+    PostCouponsBody { req[] opt[amount_off "amount_off" read_opt, applies_to "applies_to"
+    read_opt, currency "currency" read_opt, duration "duration" read_opt,
+    duration_in_months "duration_in_months" read_opt, expand "expand" read_opt, id "id"
+    read_opt, max_redemptions "max_redemptions" read_opt, metadata "metadata" read_opt,
+    name "name" read_opt, percent_off "percent_off" read_opt_num, redeem_by "redeem_by"
+    read_opt,] }
 }
 #[cfg(feature = "coupons")]
 impl PostCouponsBody {
@@ -27854,7 +28643,7 @@ pub struct PostCouponsBodyAppliesTo {
 }
 #[cfg(feature = "coupons")]
 connector_runtime::__struct_de! {
-    PostCouponsBodyAppliesTo { products : opt, }
+    PostCouponsBodyAppliesTo { req[] opt[products "products" read_opt,] }
 }
 #[cfg(feature = "coupons")]
 connector_runtime::__string_enum! {
@@ -27878,7 +28667,8 @@ pub struct PostCouponsCouponBody {
 }
 #[cfg(feature = "coupons")]
 connector_runtime::__struct_de! {
-    PostCouponsCouponBody { expand : opt, metadata : opt, name : opt, }
+    PostCouponsCouponBody { req[] opt[expand "expand" read_opt, metadata "metadata"
+    read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "coupons")]
 impl PostCouponsCouponBody {
@@ -27904,7 +28694,8 @@ pub struct GetCreditNotesResponse200 {
 }
 #[cfg(feature = "credit_notes")]
 connector_runtime::__struct_de! {
-    GetCreditNotesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetCreditNotesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "credit_notes")]
 impl GetCreditNotesResponse200 {
@@ -27961,9 +28752,11 @@ pub struct PostCreditNotesBody {
 }
 #[cfg(feature = "credit_notes")]
 connector_runtime::__struct_de! {
-    PostCreditNotesBody { amount : opt, credit_amount : opt, expand : opt, invoice : req,
-    lines : opt, memo : opt, metadata : opt, out_of_band_amount : opt, reason : opt,
-    refund : opt, refund_amount : opt, }
+    PostCreditNotesBody { req[invoice "invoice" read,] opt[amount "amount" read_opt,
+    credit_amount "credit_amount" read_opt, expand "expand" read_opt, lines "lines"
+    read_opt, memo "memo" read_opt, metadata "metadata" read_opt, out_of_band_amount
+    "out_of_band_amount" read_opt, reason "reason" read_opt, refund "refund" read_opt,
+    refund_amount "refund_amount" read_opt,] }
 }
 #[cfg(feature = "credit_notes")]
 impl PostCreditNotesBody {
@@ -28007,9 +28800,10 @@ pub struct CreditNoteLineItemParams {
 }
 #[cfg(feature = "credit_notes")]
 connector_runtime::__struct_de! {
-    CreditNoteLineItemParams { amount : opt, description : opt, invoice_line_item : opt,
-    quantity : opt, tax_rates : opt, type_ : req = "type", unit_amount : opt,
-    unit_amount_decimal : opt, }
+    CreditNoteLineItemParams { req[type_ "type" read,] opt[amount "amount" read_opt,
+    description "description" read_opt, invoice_line_item "invoice_line_item" read_opt,
+    quantity "quantity" read_opt, tax_rates "tax_rates" read_opt, unit_amount
+    "unit_amount" read_opt, unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(feature = "credit_notes")]
 impl CreditNoteLineItemParams {
@@ -28079,7 +28873,8 @@ pub struct PostCreditNotesIdBody {
 }
 #[cfg(feature = "credit_notes")]
 connector_runtime::__struct_de! {
-    PostCreditNotesIdBody { expand : opt, memo : opt, metadata : opt, }
+    PostCreditNotesIdBody { req[] opt[expand "expand" read_opt, memo "memo" read_opt,
+    metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "credit_notes")]
 impl PostCreditNotesIdBody {
@@ -28104,7 +28899,8 @@ pub struct GetCustomersResponse200 {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    GetCustomersResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetCustomersResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "customers")]
 impl GetCustomersResponse200 {
@@ -28199,11 +28995,16 @@ pub struct PostCustomersBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    PostCustomersBody { address : opt, balance : opt, coupon : opt, description : opt,
-    email : opt, expand : opt, invoice_prefix : opt, invoice_settings : opt, metadata :
-    opt, name : opt, next_invoice_sequence : opt, payment_method : opt, phone : opt,
-    preferred_locales : opt, promotion_code : opt, shipping : opt, source : opt, tax :
-    opt, tax_exempt : opt, tax_id_data : opt, test_clock : opt, }
+    PostCustomersBody { req[] opt[address "address" read_opt, balance "balance" read_opt,
+    coupon "coupon" read_opt, description "description" read_opt, email "email" read_opt,
+    expand "expand" read_opt, invoice_prefix "invoice_prefix" read_opt, invoice_settings
+    "invoice_settings" read_opt, metadata "metadata" read_opt, name "name" read_opt,
+    next_invoice_sequence "next_invoice_sequence" read_opt, payment_method
+    "payment_method" read_opt, phone "phone" read_opt, preferred_locales
+    "preferred_locales" read_opt, promotion_code "promotion_code" read_opt, shipping
+    "shipping" read_opt, source "source" read_opt, tax "tax" read_opt, tax_exempt
+    "tax_exempt" read_opt, tax_id_data "tax_id_data" read_opt, test_clock "test_clock"
+    read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl PostCustomersBody {
@@ -28285,7 +29086,9 @@ pub struct CustomerParam {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    CustomerParam { custom_fields : opt, default_payment_method : opt, footer : opt, }
+    CustomerParam { req[] opt[custom_fields "custom_fields" read_opt,
+    default_payment_method "default_payment_method" read_opt, footer "footer" read_opt,]
+    }
 }
 #[cfg(feature = "customers")]
 impl CustomerParam {
@@ -28323,7 +29126,7 @@ pub struct CustomFieldParams {
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 connector_runtime::__struct_de! {
-    CustomFieldParams { name : req, value : req, }
+    CustomFieldParams { req[name "name" read, value "value" read,] opt[] }
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 impl CustomFieldParams {
@@ -28362,7 +29165,8 @@ pub struct CustomerShipping {
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "orders"))]
 connector_runtime::__struct_de! {
-    CustomerShipping { address : req, name : req, phone : opt, }
+    CustomerShipping { req[address "address" read, name "name" read,] opt[phone "phone"
+    read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "orders"))]
 impl CustomerShipping {
@@ -28393,7 +29197,7 @@ pub struct TaxParam {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    TaxParam { ip_address : opt, }
+    TaxParam { req[] opt[ip_address "ip_address" read_opt,] }
 }
 #[cfg(feature = "customers")]
 connector_runtime::__string_enum! {
@@ -28410,7 +29214,7 @@ pub struct DataParams {
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 connector_runtime::__struct_de! {
-    DataParams { type_ : req = "type", value : req, }
+    DataParams { req[type_ "type" read, value "value" read,] opt[] }
 }
 #[cfg(any(feature = "customers", feature = "invoices"))]
 connector_runtime::__string_enum! {
@@ -28441,8 +29245,9 @@ pub struct GetCustomersSearchResponse200 {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    GetCustomersSearchResponse200 { data : req, has_more : req, next_page : opt, object :
-    req, total_count : opt, url : req, }
+    GetCustomersSearchResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[next_page "next_page" read_opt,
+    total_count "total_count" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl GetCustomersSearchResponse200 {
@@ -28572,12 +29377,18 @@ pub struct PostCustomersCustomerBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    PostCustomersCustomerBody { address : opt, balance : opt, bank_account : opt, card :
-    opt, coupon : opt, default_alipay_account : opt, default_bank_account : opt,
-    default_card : opt, default_source : opt, description : opt, email : opt, expand :
-    opt, invoice_prefix : opt, invoice_settings : opt, metadata : opt, name : opt,
-    next_invoice_sequence : opt, phone : opt, preferred_locales : opt, promotion_code :
-    opt, shipping : opt, source : opt, tax : opt, tax_exempt : opt, trial_end : opt, }
+    PostCustomersCustomerBody { req[] opt[address "address" read_opt, balance "balance"
+    read_opt, bank_account "bank_account" read_opt, card "card" read_opt, coupon "coupon"
+    read_opt, default_alipay_account "default_alipay_account" read_opt,
+    default_bank_account "default_bank_account" read_opt, default_card "default_card"
+    read_opt, default_source "default_source" read_opt, description "description"
+    read_opt, email "email" read_opt, expand "expand" read_opt, invoice_prefix
+    "invoice_prefix" read_opt, invoice_settings "invoice_settings" read_opt, metadata
+    "metadata" read_opt, name "name" read_opt, next_invoice_sequence
+    "next_invoice_sequence" read_opt, phone "phone" read_opt, preferred_locales
+    "preferred_locales" read_opt, promotion_code "promotion_code" read_opt, shipping
+    "shipping" read_opt, source "source" read_opt, tax "tax" read_opt, tax_exempt
+    "tax_exempt" read_opt, trial_end "trial_end" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerBody {
@@ -28701,9 +29512,11 @@ pub struct BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    BankAccountAccountHolderNameAccountHolderTypeStringVariant0 { account_holder_name :
-    opt, account_holder_type : opt, account_number : req, country : req, currency : opt,
-    object : opt, routing_number : opt, }
+    BankAccountAccountHolderNameAccountHolderTypeStringVariant0 { req[account_number
+    "account_number" read, country "country" read,] opt[account_holder_name
+    "account_holder_name" read_opt, account_holder_type "account_holder_type" read_opt,
+    currency "currency" read_opt, object "object" read_opt, routing_number
+    "routing_number" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl BankAccountAccountHolderNameAccountHolderTypeStringVariant0 {
@@ -28772,8 +29585,8 @@ pub struct GetCustomersCustomerBalanceTransactionsResponse200 {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    GetCustomersCustomerBalanceTransactionsResponse200 { data : req, has_more : req,
-    object : req, url : req, }
+    GetCustomersCustomerBalanceTransactionsResponse200 { req[data "data" read, has_more
+    "has_more" read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "customers")]
 impl GetCustomersCustomerBalanceTransactionsResponse200 {
@@ -28816,8 +29629,9 @@ pub struct PostCustomersCustomerBalanceTransactionsBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    PostCustomersCustomerBalanceTransactionsBody { amount : req, currency : req,
-    description : opt, expand : opt, metadata : opt, }
+    PostCustomersCustomerBalanceTransactionsBody { req[amount "amount" read, currency
+    "currency" read,] opt[description "description" read_opt, expand "expand" read_opt,
+    metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsBody {
@@ -28849,8 +29663,8 @@ pub struct PostCustomersCustomerBalanceTransactionsTransactionBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    PostCustomersCustomerBalanceTransactionsTransactionBody { description : opt, expand :
-    opt, metadata : opt, }
+    PostCustomersCustomerBalanceTransactionsTransactionBody { req[] opt[description
+    "description" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsTransactionBody {
@@ -28882,8 +29696,8 @@ pub struct GetCustomersCustomerBankAccountsResponse200 {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    GetCustomersCustomerBankAccountsResponse200 { data : req, has_more : req, object :
-    req, url : req, }
+    GetCustomersCustomerBankAccountsResponse200 { req[data "data" read, has_more
+    "has_more" read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "customers")]
 impl GetCustomersCustomerBankAccountsResponse200 {
@@ -28933,8 +29747,9 @@ pub struct AlipayAccountBankAccountBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    AlipayAccountBankAccountBody { alipay_account : opt, bank_account : opt, card : opt,
-    expand : opt, metadata : opt, source : opt, }
+    AlipayAccountBankAccountBody { req[] opt[alipay_account "alipay_account" read_opt,
+    bank_account "bank_account" read_opt, card "card" read_opt, expand "expand" read_opt,
+    metadata "metadata" read_opt, source "source" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl AlipayAccountBankAccountBody {
@@ -29011,10 +29826,13 @@ pub struct AccountHolderNameAccountHolderTypeAddressCityBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    AccountHolderNameAccountHolderTypeAddressCityBody { account_holder_name : opt,
-    account_holder_type : opt, address_city : opt, address_country : opt, address_line1 :
-    opt, address_line2 : opt, address_state : opt, address_zip : opt, exp_month : opt,
-    exp_year : opt, expand : opt, metadata : opt, name : opt, owner : opt, }
+    AccountHolderNameAccountHolderTypeAddressCityBody { req[] opt[account_holder_name
+    "account_holder_name" read_opt, account_holder_type "account_holder_type" read_opt,
+    address_city "address_city" read_opt, address_country "address_country" read_opt,
+    address_line1 "address_line1" read_opt, address_line2 "address_line2" read_opt,
+    address_state "address_state" read_opt, address_zip "address_zip" read_opt, exp_month
+    "exp_month" read_opt, exp_year "exp_year" read_opt, expand "expand" read_opt,
+    metadata "metadata" read_opt, name "name" read_opt, owner "owner" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl AccountHolderNameAccountHolderTypeAddressCityBody {
@@ -29125,8 +29943,8 @@ pub struct AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
 }
 #[cfg(any(feature = "customers", feature = "sources"))]
 connector_runtime::__struct_de! {
-    AccountHolderNameAccountHolderTypeAddressCityBodyOwner { address : opt, email : opt,
-    name : opt, phone : opt, }
+    AccountHolderNameAccountHolderTypeAddressCityBodyOwner { req[] opt[address "address"
+    read_opt, email "email" read_opt, name "name" read_opt, phone "phone" read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "sources"))]
 impl AccountHolderNameAccountHolderTypeAddressCityBodyOwner {
@@ -29188,7 +30006,8 @@ pub struct AmountsExpandBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    AmountsExpandBody { amounts : opt, expand : opt, }
+    AmountsExpandBody { req[] opt[amounts "amounts" read_opt, expand "expand" read_opt,]
+    }
 }
 #[cfg(feature = "customers")]
 /// CardList
@@ -29207,8 +30026,8 @@ pub struct GetCustomersCustomerPaymentMethodsResponse200 {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    GetCustomersCustomerPaymentMethodsResponse200 { data : req, has_more : req, object :
-    req, url : req, }
+    GetCustomersCustomerPaymentMethodsResponse200 { req[data "data" read, has_more
+    "has_more" read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "customers")]
 impl GetCustomersCustomerPaymentMethodsResponse200 {
@@ -29345,15 +30164,22 @@ pub struct PostCustomersCustomerSubscriptionsBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    PostCustomersCustomerSubscriptionsBody { add_invoice_items : opt,
-    application_fee_percent : optn, automatic_tax : opt, backdate_start_date : opt,
-    billing_cycle_anchor : opt, billing_thresholds : opt, cancel_at : opt,
-    cancel_at_period_end : opt, collection_method : opt, coupon : opt, days_until_due :
-    opt, default_payment_method : opt, default_source : opt, default_tax_rates : opt,
-    expand : opt, items : opt, metadata : opt, off_session : opt, payment_behavior : opt,
-    payment_settings : opt, pending_invoice_item_interval : opt, promotion_code : opt,
-    proration_behavior : opt, transfer_data : opt, trial_end : opt, trial_from_plan :
-    opt, trial_period_days : opt, }
+    PostCustomersCustomerSubscriptionsBody { req[] opt[add_invoice_items
+    "add_invoice_items" read_opt, application_fee_percent "application_fee_percent"
+    read_opt_num, automatic_tax "automatic_tax" read_opt, backdate_start_date
+    "backdate_start_date" read_opt, billing_cycle_anchor "billing_cycle_anchor" read_opt,
+    billing_thresholds "billing_thresholds" read_opt, cancel_at "cancel_at" read_opt,
+    cancel_at_period_end "cancel_at_period_end" read_opt, collection_method
+    "collection_method" read_opt, coupon "coupon" read_opt, days_until_due
+    "days_until_due" read_opt, default_payment_method "default_payment_method" read_opt,
+    default_source "default_source" read_opt, default_tax_rates "default_tax_rates"
+    read_opt, expand "expand" read_opt, items "items" read_opt, metadata "metadata"
+    read_opt, off_session "off_session" read_opt, payment_behavior "payment_behavior"
+    read_opt, payment_settings "payment_settings" read_opt, pending_invoice_item_interval
+    "pending_invoice_item_interval" read_opt, promotion_code "promotion_code" read_opt,
+    proration_behavior "proration_behavior" read_opt, transfer_data "transfer_data"
+    read_opt, trial_end "trial_end" read_opt, trial_from_plan "trial_from_plan" read_opt,
+    trial_period_days "trial_period_days" read_opt,] }
 }
 #[cfg(feature = "customers")]
 impl PostCustomersCustomerSubscriptionsBody {
@@ -29432,8 +30258,8 @@ pub struct AddInvoiceItemEntry {
     )
 )]
 connector_runtime::__struct_de! {
-    AddInvoiceItemEntry { price : opt, price_data : opt, quantity : opt, tax_rates : opt,
-    }
+    AddInvoiceItemEntry { req[] opt[price "price" read_opt, price_data "price_data"
+    read_opt, quantity "quantity" read_opt, tax_rates "tax_rates" read_opt,] }
 }
 #[cfg(
     any(
@@ -29485,8 +30311,9 @@ pub struct OneTimePriceData {
     )
 )]
 connector_runtime::__struct_de! {
-    OneTimePriceData { currency : req, product : req, tax_behavior : opt, unit_amount :
-    opt, unit_amount_decimal : opt, }
+    OneTimePriceData { req[currency "currency" read, product "product" read,]
+    opt[tax_behavior "tax_behavior" read_opt, unit_amount "unit_amount" read_opt,
+    unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(
     any(
@@ -29551,7 +30378,8 @@ pub struct BillingThresholdsParam {
     )
 )]
 connector_runtime::__struct_de! {
-    BillingThresholdsParam { amount_gte : opt, reset_billing_cycle_anchor : opt, }
+    BillingThresholdsParam { req[] opt[amount_gte "amount_gte" read_opt,
+    reset_billing_cycle_anchor "reset_billing_cycle_anchor" read_opt,] }
 }
 #[cfg(
     any(
@@ -29591,8 +30419,10 @@ pub struct SubscriptionItemCreateParams {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    SubscriptionItemCreateParams { billing_thresholds : opt, metadata : opt, price : opt,
-    price_data : opt, quantity : opt, tax_rates : opt, }
+    SubscriptionItemCreateParams { req[] opt[billing_thresholds "billing_thresholds"
+    read_opt, metadata "metadata" read_opt, price "price" read_opt, price_data
+    "price_data" read_opt, quantity "quantity" read_opt, tax_rates "tax_rates" read_opt,]
+    }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl SubscriptionItemCreateParams {
@@ -29653,7 +30483,7 @@ pub struct ItemBillingThresholdsParam {
     )
 )]
 connector_runtime::__struct_de! {
-    ItemBillingThresholdsParam { usage_gte : req, }
+    ItemBillingThresholdsParam { req[usage_gte "usage_gte" read,] opt[] }
 }
 #[cfg(
     any(
@@ -29688,8 +30518,9 @@ pub struct RecurringPriceData {
     )
 )]
 connector_runtime::__struct_de! {
-    RecurringPriceData { currency : req, product : req, recurring : req, tax_behavior :
-    opt, unit_amount : opt, unit_amount_decimal : opt, }
+    RecurringPriceData { req[currency "currency" read, product "product" read, recurring
+    "recurring" read,] opt[tax_behavior "tax_behavior" read_opt, unit_amount
+    "unit_amount" read_opt, unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(
     any(
@@ -29742,7 +30573,8 @@ pub struct PaymentSettings {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    PaymentSettings { payment_method_options : opt, payment_method_types : opt, }
+    PaymentSettings { req[] opt[payment_method_options "payment_method_options" read_opt,
+    payment_method_types "payment_method_types" read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 /// payment_method_options
@@ -29763,8 +30595,10 @@ pub struct PaymentSettingsPaymentMethodOptions {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    PaymentSettingsPaymentMethodOptions { acss_debit : opt, bancontact : opt, card : opt,
-    customer_balance : opt, konbini : opt, us_bank_account : opt, }
+    PaymentSettingsPaymentMethodOptions { req[] opt[acss_debit "acss_debit" read_opt,
+    bancontact "bancontact" read_opt, card "card" read_opt, customer_balance
+    "customer_balance" read_opt, konbini "konbini" read_opt, us_bank_account
+    "us_bank_account" read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -29787,7 +30621,8 @@ pub struct AcssDebitVariant0 {
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    AcssDebitVariant0 { mandate_options : opt, verification_method : opt, }
+    AcssDebitVariant0 { req[] opt[mandate_options "mandate_options" read_opt,
+    verification_method "verification_method" read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// mandate_options_param
@@ -29798,7 +30633,8 @@ pub struct AcssDebitVariant0MandateOptions {
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    AcssDebitVariant0MandateOptions { transaction_type : opt, }
+    AcssDebitVariant0MandateOptions { req[] opt[transaction_type "transaction_type"
+    read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -29818,7 +30654,7 @@ pub struct BancontactVariant0 {
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    BancontactVariant0 { preferred_language : opt, }
+    BancontactVariant0 { req[] opt[preferred_language "preferred_language" read_opt,] }
 }
 #[cfg(
     any(
@@ -29856,8 +30692,9 @@ pub struct PaymentSettingsPaymentMethodOptionsCardVariant0 {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    PaymentSettingsPaymentMethodOptionsCardVariant0 { mandate_options : opt,
-    request_three_d_secure : opt, }
+    PaymentSettingsPaymentMethodOptionsCardVariant0 { req[] opt[mandate_options
+    "mandate_options" read_opt, request_three_d_secure "request_three_d_secure"
+    read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PaymentSettingsPaymentMethodOptionsCardVariant0 {
@@ -29882,8 +30719,9 @@ pub struct PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions { amount : opt,
-    amount_type : opt, description : opt, }
+    PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions { req[] opt[amount
+    "amount" read_opt, amount_type "amount_type" read_opt, description "description"
+    read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl PaymentSettingsPaymentMethodOptionsCardVariant0MandateOptions {
@@ -29944,7 +30782,8 @@ pub struct CustomerBalanceVariant0 {
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    CustomerBalanceVariant0 { bank_transfer : opt, funding_type : opt, }
+    CustomerBalanceVariant0 { req[] opt[bank_transfer "bank_transfer" read_opt,
+    funding_type "funding_type" read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// bank_transfer_param
@@ -29956,7 +30795,7 @@ pub struct CustomerBalanceVariant0BankTransfer {
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    CustomerBalanceVariant0BankTransfer { type_ : opt = "type", }
+    CustomerBalanceVariant0BankTransfer { req[] opt[type_ "type" read_opt,] }
 }
 #[cfg(
     any(
@@ -30004,7 +30843,8 @@ pub struct UsBankAccountVariant0 {
     )
 )]
 connector_runtime::__struct_de! {
-    UsBankAccountVariant0 { verification_method : opt, }
+    UsBankAccountVariant0 { req[] opt[verification_method "verification_method"
+    read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -30158,15 +30998,22 @@ pub struct AddInvoiceItemsApplicationFeePercentBody {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    AddInvoiceItemsApplicationFeePercentBody { add_invoice_items : opt,
-    application_fee_percent : optn, automatic_tax : opt, billing_cycle_anchor : opt,
-    billing_thresholds : opt, cancel_at : opt, cancel_at_period_end : opt,
-    collection_method : opt, coupon : opt, days_until_due : opt, default_payment_method :
-    opt, default_source : opt, default_tax_rates : opt, expand : opt, items : opt,
-    metadata : opt, off_session : opt, pause_collection : opt, payment_behavior : opt,
-    payment_settings : opt, pending_invoice_item_interval : opt, promotion_code : opt,
-    proration_behavior : opt, proration_date : opt, transfer_data : opt, trial_end : opt,
-    trial_from_plan : opt, }
+    AddInvoiceItemsApplicationFeePercentBody { req[] opt[add_invoice_items
+    "add_invoice_items" read_opt, application_fee_percent "application_fee_percent"
+    read_opt_num, automatic_tax "automatic_tax" read_opt, billing_cycle_anchor
+    "billing_cycle_anchor" read_opt, billing_thresholds "billing_thresholds" read_opt,
+    cancel_at "cancel_at" read_opt, cancel_at_period_end "cancel_at_period_end" read_opt,
+    collection_method "collection_method" read_opt, coupon "coupon" read_opt,
+    days_until_due "days_until_due" read_opt, default_payment_method
+    "default_payment_method" read_opt, default_source "default_source" read_opt,
+    default_tax_rates "default_tax_rates" read_opt, expand "expand" read_opt, items
+    "items" read_opt, metadata "metadata" read_opt, off_session "off_session" read_opt,
+    pause_collection "pause_collection" read_opt, payment_behavior "payment_behavior"
+    read_opt, payment_settings "payment_settings" read_opt, pending_invoice_item_interval
+    "pending_invoice_item_interval" read_opt, promotion_code "promotion_code" read_opt,
+    proration_behavior "proration_behavior" read_opt, proration_date "proration_date"
+    read_opt, transfer_data "transfer_data" read_opt, trial_end "trial_end" read_opt,
+    trial_from_plan "trial_from_plan" read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 impl AddInvoiceItemsApplicationFeePercentBody {
@@ -30256,9 +31103,11 @@ pub struct SubscriptionItemUpdateParams {
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    SubscriptionItemUpdateParams { billing_thresholds : opt, clear_usage : opt, deleted :
-    opt, id : opt, metadata : opt, price : opt, price_data : opt, quantity : opt,
-    tax_rates : opt, }
+    SubscriptionItemUpdateParams { req[] opt[billing_thresholds "billing_thresholds"
+    read_opt, clear_usage "clear_usage" read_opt, deleted "deleted" read_opt, id "id"
+    read_opt, metadata "metadata" read_opt, price "price" read_opt, price_data
+    "price_data" read_opt, quantity "quantity" read_opt, tax_rates "tax_rates" read_opt,]
+    }
 }
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 impl SubscriptionItemUpdateParams {
@@ -30308,8 +31157,8 @@ pub struct AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0 {
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__struct_de! {
-    AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0 { behavior : req,
-    resumes_at : opt, }
+    AddInvoiceItemsApplicationFeePercentBodyPauseCollectionVariant0 { req[behavior
+    "behavior" read,] opt[resumes_at "resumes_at" read_opt,] }
 }
 #[cfg(any(feature = "customers", feature = "subscriptions"))]
 connector_runtime::__string_enum! {
@@ -30380,8 +31229,8 @@ pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     )
 )]
 connector_runtime::__struct_de! {
-    DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody { expand : opt,
-    invoice_now : opt, prorate : opt, }
+    DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody { req[] opt[expand
+    "expand" read_opt, invoice_now "invoice_now" read_opt, prorate "prorate" read_opt,] }
 }
 #[cfg(feature = "customers")]
 /// TaxIDsList
@@ -30400,7 +31249,8 @@ pub struct PostCustomersCustomerTaxIdsBody {
 }
 #[cfg(feature = "customers")]
 connector_runtime::__struct_de! {
-    PostCustomersCustomerTaxIdsBody { expand : opt, type_ : req = "type", value : req, }
+    PostCustomersCustomerTaxIdsBody { req[type_ "type" read, value "value" read,]
+    opt[expand "expand" read_opt,] }
 }
 #[cfg(feature = "customers")]
 /// Type of the tax ID, one of `ae_trn`, `au_abn`, `au_arn`, `bg_uic`, `br_cnpj`, `br_cpf`, `ca_bn`, `ca_gst_hst`, `ca_pst_bc`, `ca_pst_mb`, `ca_pst_sk`, `ca_qst`, `ch_vat`, `cl_tin`, `es_cif`, `eu_vat`, `gb_vat`, `ge_vat`, `hk_br`, `hu_tin`, `id_npwp`, `il_vat`, `in_gst`, `is_vat`, `jp_cn`, `jp_rn`, `kr_brn`, `li_uid`, `mx_rfc`, `my_frp`, `my_itn`, `my_sst`, `no_vat`, `nz_gst`, `ru_inn`, `ru_kpp`, `sa_vat`, `sg_gst`, `sg_uen`, `si_tin`, `th_vat`, `tw_vat`, `ua_vat`, `us_ein`, or `za_vat`
@@ -30418,7 +31268,8 @@ pub struct GetDisputesResponse200 {
 }
 #[cfg(feature = "disputes")]
 connector_runtime::__struct_de! {
-    GetDisputesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetDisputesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "disputes")]
 impl GetDisputesResponse200 {
@@ -30458,7 +31309,8 @@ pub struct PostEphemeralKeysBody {
 }
 #[cfg(feature = "ephemeral_keys")]
 connector_runtime::__struct_de! {
-    PostEphemeralKeysBody { customer : opt, expand : opt, issuing_card : opt, }
+    PostEphemeralKeysBody { req[] opt[customer "customer" read_opt, expand "expand"
+    read_opt, issuing_card "issuing_card" read_opt,] }
 }
 #[cfg(feature = "ephemeral_keys")]
 impl PostEphemeralKeysBody {
@@ -30492,7 +31344,8 @@ pub struct GetEventsResponse200 {
 }
 #[cfg(feature = "events")]
 connector_runtime::__struct_de! {
-    GetEventsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetEventsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "events")]
 impl GetEventsResponse200 {
@@ -30530,7 +31383,8 @@ pub struct GetExchangeRatesResponse200 {
 }
 #[cfg(feature = "exchange_rates")]
 connector_runtime::__struct_de! {
-    GetExchangeRatesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetExchangeRatesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "exchange_rates")]
 impl GetExchangeRatesResponse200 {
@@ -30568,7 +31422,8 @@ pub struct GetFileLinksResponse200 {
 }
 #[cfg(feature = "file_links")]
 connector_runtime::__struct_de! {
-    GetFileLinksResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetFileLinksResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "file_links")]
 impl GetFileLinksResponse200 {
@@ -30610,7 +31465,8 @@ pub struct PostFileLinksBody {
 }
 #[cfg(feature = "file_links")]
 connector_runtime::__struct_de! {
-    PostFileLinksBody { expand : opt, expires_at : opt, file : req, metadata : opt, }
+    PostFileLinksBody { req[file "file" read,] opt[expand "expand" read_opt, expires_at
+    "expires_at" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "file_links")]
 impl PostFileLinksBody {
@@ -30638,7 +31494,8 @@ pub struct PostFileLinksLinkBody {
 }
 #[cfg(feature = "file_links")]
 connector_runtime::__struct_de! {
-    PostFileLinksLinkBody { expand : opt, expires_at : opt, metadata : opt, }
+    PostFileLinksLinkBody { req[] opt[expand "expand" read_opt, expires_at "expires_at"
+    read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "file_links")]
 /// A future timestamp after which the link will no longer be usable, or `now` to expire the link immediately.
@@ -30658,7 +31515,8 @@ pub struct GetFilesResponse200 {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    GetFilesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetFilesResponse200 { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 #[cfg(feature = "files")]
 impl GetFilesResponse200 {
@@ -30701,7 +31559,8 @@ pub struct PostFilesBody {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    PostFilesBody { expand : opt, file : req, file_link_data : opt, purpose : req, }
+    PostFilesBody { req[file "file" read, purpose "purpose" read,] opt[expand "expand"
+    read_opt, file_link_data "file_link_data" read_opt,] }
 }
 #[cfg(feature = "files")]
 /// file_link_creation_params
@@ -30717,7 +31576,8 @@ pub struct PostFilesBodyFileLinkData {
 }
 #[cfg(feature = "files")]
 connector_runtime::__struct_de! {
-    PostFilesBodyFileLinkData { create : req, expires_at : opt, metadata : opt, }
+    PostFilesBodyFileLinkData { req[create "create" read,] opt[expires_at "expires_at"
+    read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "files")]
 connector_runtime::__string_enum! {
@@ -30744,8 +31604,8 @@ pub struct GetIdentityVerificationReportsResponse200 {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GetIdentityVerificationReportsResponse200 { data : req, has_more : req, object : req,
-    url : req, }
+    GetIdentityVerificationReportsResponse200 { req[data "data" read, has_more "has_more"
+    read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "identity")]
 impl GetIdentityVerificationReportsResponse200 {
@@ -30785,8 +31645,8 @@ pub struct GetIdentityVerificationSessionsResponse200 {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    GetIdentityVerificationSessionsResponse200 { data : req, has_more : req, object :
-    req, url : req, }
+    GetIdentityVerificationSessionsResponse200 { req[data "data" read, has_more
+    "has_more" read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "identity")]
 impl GetIdentityVerificationSessionsResponse200 {
@@ -30834,8 +31694,9 @@ pub struct PostIdentityVerificationSessionsBody {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    PostIdentityVerificationSessionsBody { expand : opt, metadata : opt, options : opt,
-    return_url : opt, type_ : req = "type", }
+    PostIdentityVerificationSessionsBody { req[type_ "type" read,] opt[expand "expand"
+    read_opt, metadata "metadata" read_opt, options "options" read_opt, return_url
+    "return_url" read_opt,] }
 }
 #[cfg(feature = "identity")]
 /// session_options_param
@@ -30848,7 +31709,7 @@ pub struct SessionOptionsParam {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    SessionOptionsParam { document : opt, }
+    SessionOptionsParam { req[] opt[document "document" read_opt,] }
 }
 #[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -30878,8 +31739,10 @@ pub struct SessionOptionsParamDocumentVariant0 {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    SessionOptionsParamDocumentVariant0 { allowed_types : opt, require_id_number : opt,
-    require_live_capture : opt, require_matching_selfie : opt, }
+    SessionOptionsParamDocumentVariant0 { req[] opt[allowed_types "allowed_types"
+    read_opt, require_id_number "require_id_number" read_opt, require_live_capture
+    "require_live_capture" read_opt, require_matching_selfie "require_matching_selfie"
+    read_opt,] }
 }
 #[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -30902,8 +31765,8 @@ pub struct PostIdentityVerificationSessionsSessionBody {
 }
 #[cfg(feature = "identity")]
 connector_runtime::__struct_de! {
-    PostIdentityVerificationSessionsSessionBody { expand : opt, metadata : opt, options :
-    opt, type_ : opt = "type", }
+    PostIdentityVerificationSessionsSessionBody { req[] opt[expand "expand" read_opt,
+    metadata "metadata" read_opt, options "options" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "invoiceitems")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -30918,7 +31781,8 @@ pub struct GetInvoiceitemsResponse200 {
 }
 #[cfg(feature = "invoiceitems")]
 connector_runtime::__struct_de! {
-    GetInvoiceitemsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetInvoiceitemsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "invoiceitems")]
 impl GetInvoiceitemsResponse200 {
@@ -31003,10 +31867,14 @@ pub struct PostInvoiceitemsBody {
 }
 #[cfg(feature = "invoiceitems")]
 connector_runtime::__struct_de! {
-    PostInvoiceitemsBody { amount : opt, currency : opt, customer : req, description :
-    opt, discountable : opt, discounts : opt, expand : opt, invoice : opt, metadata :
-    opt, period : opt, price : opt, price_data : opt, quantity : opt, subscription : opt,
-    tax_rates : opt, unit_amount : opt, unit_amount_decimal : opt, }
+    PostInvoiceitemsBody { req[customer "customer" read,] opt[amount "amount" read_opt,
+    currency "currency" read_opt, description "description" read_opt, discountable
+    "discountable" read_opt, discounts "discounts" read_opt, expand "expand" read_opt,
+    invoice "invoice" read_opt, metadata "metadata" read_opt, period "period" read_opt,
+    price "price" read_opt, price_data "price_data" read_opt, quantity "quantity"
+    read_opt, subscription "subscription" read_opt, tax_rates "tax_rates" read_opt,
+    unit_amount "unit_amount" read_opt, unit_amount_decimal "unit_amount_decimal"
+    read_opt,] }
 }
 #[cfg(feature = "invoiceitems")]
 impl PostInvoiceitemsBody {
@@ -31065,7 +31933,8 @@ pub struct DiscountsDataParam {
 }
 #[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
 connector_runtime::__struct_de! {
-    DiscountsDataParam { coupon : opt, discount : opt, }
+    DiscountsDataParam { req[] opt[coupon "coupon" read_opt, discount "discount"
+    read_opt,] }
 }
 #[cfg(any(feature = "invoiceitems", feature = "invoices", feature = "quotes"))]
 impl DiscountsDataParam {
@@ -31091,7 +31960,7 @@ pub struct PeriodEndStart {
 }
 #[cfg(feature = "invoiceitems")]
 connector_runtime::__struct_de! {
-    PeriodEndStart { end : req, start : req, }
+    PeriodEndStart { req[end "end" read, start "start" read,] opt[] }
 }
 #[cfg(feature = "invoiceitems")]
 /// one_time_price_data
@@ -31147,10 +32016,12 @@ pub struct PostInvoiceitemsInvoiceitemBody {
 }
 #[cfg(feature = "invoiceitems")]
 connector_runtime::__struct_de! {
-    PostInvoiceitemsInvoiceitemBody { amount : opt, description : opt, discountable :
-    opt, discounts : opt, expand : opt, metadata : opt, period : opt, price : opt,
-    price_data : opt, quantity : opt, tax_rates : opt, unit_amount : opt,
-    unit_amount_decimal : opt, }
+    PostInvoiceitemsInvoiceitemBody { req[] opt[amount "amount" read_opt, description
+    "description" read_opt, discountable "discountable" read_opt, discounts "discounts"
+    read_opt, expand "expand" read_opt, metadata "metadata" read_opt, period "period"
+    read_opt, price "price" read_opt, price_data "price_data" read_opt, quantity
+    "quantity" read_opt, tax_rates "tax_rates" read_opt, unit_amount "unit_amount"
+    read_opt, unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(feature = "invoiceitems")]
 impl PostInvoiceitemsInvoiceitemBody {
@@ -31211,7 +32082,8 @@ pub struct GetInvoicesResponse200 {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    GetInvoicesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetInvoicesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "invoices")]
 impl GetInvoicesResponse200 {
@@ -31321,13 +32193,19 @@ pub struct PostInvoicesBody {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    PostInvoicesBody { account_tax_ids : opt, application_fee_amount : opt, auto_advance
-    : opt, automatic_tax : opt, collection_method : opt, custom_fields : opt, customer :
-    opt, days_until_due : opt, default_payment_method : opt, default_source : opt,
-    default_tax_rates : opt, description : opt, discounts : opt, due_date : opt, expand :
-    opt, footer : opt, metadata : opt, on_behalf_of : opt, payment_settings : opt,
-    pending_invoice_items_behavior : opt, statement_descriptor : opt, subscription : opt,
-    transfer_data : opt, }
+    PostInvoicesBody { req[] opt[account_tax_ids "account_tax_ids" read_opt,
+    application_fee_amount "application_fee_amount" read_opt, auto_advance "auto_advance"
+    read_opt, automatic_tax "automatic_tax" read_opt, collection_method
+    "collection_method" read_opt, custom_fields "custom_fields" read_opt, customer
+    "customer" read_opt, days_until_due "days_until_due" read_opt, default_payment_method
+    "default_payment_method" read_opt, default_source "default_source" read_opt,
+    default_tax_rates "default_tax_rates" read_opt, description "description" read_opt,
+    discounts "discounts" read_opt, due_date "due_date" read_opt, expand "expand"
+    read_opt, footer "footer" read_opt, metadata "metadata" read_opt, on_behalf_of
+    "on_behalf_of" read_opt, payment_settings "payment_settings" read_opt,
+    pending_invoice_items_behavior "pending_invoice_items_behavior" read_opt,
+    statement_descriptor "statement_descriptor" read_opt, subscription "subscription"
+    read_opt, transfer_data "transfer_data" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 impl PostInvoicesBody {
@@ -31405,8 +32283,9 @@ pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypes {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    PaymentSettingsPaymentMethodOptionsPaymentMethodTypes { payment_method_options : opt,
-    payment_method_types : opt, }
+    PaymentSettingsPaymentMethodOptionsPaymentMethodTypes { req[]
+    opt[payment_method_options "payment_method_options" read_opt, payment_method_types
+    "payment_method_types" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 /// payment_method_options
@@ -31429,9 +32308,10 @@ pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOpt
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions {
-    acss_debit : opt, bancontact : opt, card : opt, customer_balance : opt, konbini :
-    opt, us_bank_account : opt, }
+    PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptions { req[]
+    opt[acss_debit "acss_debit" read_opt, bancontact "bancontact" read_opt, card "card"
+    read_opt, customer_balance "customer_balance" read_opt, konbini "konbini" read_opt,
+    us_bank_account "us_bank_account" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31454,7 +32334,7 @@ pub struct PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOpt
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
     PaymentSettingsPaymentMethodOptionsPaymentMethodTypesPaymentMethodOptionsCardVariant0
-    { request_three_d_secure : opt, }
+    { req[] opt[request_three_d_secure "request_three_d_secure" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
@@ -31483,8 +32363,9 @@ pub struct GetInvoicesSearchResponse200 {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    GetInvoicesSearchResponse200 { data : req, has_more : req, next_page : opt, object :
-    req, total_count : opt, url : req, }
+    GetInvoicesSearchResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[next_page "next_page" read_opt, total_count
+    "total_count" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 impl GetInvoicesSearchResponse200 {
@@ -31537,8 +32418,9 @@ pub struct CustomerDetailsParam {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    CustomerDetailsParam { address : opt, shipping : opt, tax : opt, tax_exempt : opt,
-    tax_ids : opt, }
+    CustomerDetailsParam { req[] opt[address "address" read_opt, shipping "shipping"
+    read_opt, tax "tax" read_opt, tax_exempt "tax_exempt" read_opt, tax_ids "tax_ids"
+    read_opt,] }
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31567,7 +32449,7 @@ pub struct CustomerDetailsParamTax {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    CustomerDetailsParamTax { ip_address : opt, }
+    CustomerDetailsParamTax { req[] opt[ip_address "ip_address" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
@@ -31620,10 +32502,13 @@ pub struct InvoiceItemPreviewParams {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    InvoiceItemPreviewParams { amount : opt, currency : opt, description : opt,
-    discountable : opt, discounts : opt, invoiceitem : opt, metadata : opt, period : opt,
-    price : opt, price_data : opt, quantity : opt, tax_rates : opt, unit_amount : opt,
-    unit_amount_decimal : opt, }
+    InvoiceItemPreviewParams { req[] opt[amount "amount" read_opt, currency "currency"
+    read_opt, description "description" read_opt, discountable "discountable" read_opt,
+    discounts "discounts" read_opt, invoiceitem "invoiceitem" read_opt, metadata
+    "metadata" read_opt, period "period" read_opt, price "price" read_opt, price_data
+    "price_data" read_opt, quantity "quantity" read_opt, tax_rates "tax_rates" read_opt,
+    unit_amount "unit_amount" read_opt, unit_amount_decimal "unit_amount_decimal"
+    read_opt,] }
 }
 #[cfg(feature = "invoices")]
 impl InvoiceItemPreviewParams {
@@ -31761,12 +32646,17 @@ pub struct PostInvoicesInvoiceBody {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    PostInvoicesInvoiceBody { account_tax_ids : opt, application_fee_amount : opt,
-    auto_advance : opt, automatic_tax : opt, collection_method : opt, custom_fields :
-    opt, days_until_due : opt, default_payment_method : opt, default_source : opt,
-    default_tax_rates : opt, description : opt, discounts : opt, due_date : opt, expand :
-    opt, footer : opt, metadata : opt, on_behalf_of : opt, payment_settings : opt,
-    statement_descriptor : opt, transfer_data : opt, }
+    PostInvoicesInvoiceBody { req[] opt[account_tax_ids "account_tax_ids" read_opt,
+    application_fee_amount "application_fee_amount" read_opt, auto_advance "auto_advance"
+    read_opt, automatic_tax "automatic_tax" read_opt, collection_method
+    "collection_method" read_opt, custom_fields "custom_fields" read_opt, days_until_due
+    "days_until_due" read_opt, default_payment_method "default_payment_method" read_opt,
+    default_source "default_source" read_opt, default_tax_rates "default_tax_rates"
+    read_opt, description "description" read_opt, discounts "discounts" read_opt,
+    due_date "due_date" read_opt, expand "expand" read_opt, footer "footer" read_opt,
+    metadata "metadata" read_opt, on_behalf_of "on_behalf_of" read_opt, payment_settings
+    "payment_settings" read_opt, statement_descriptor "statement_descriptor" read_opt,
+    transfer_data "transfer_data" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 impl PostInvoicesInvoiceBody {
@@ -31852,7 +32742,8 @@ pub struct PostInvoicesInvoiceFinalizeBody {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    PostInvoicesInvoiceFinalizeBody { auto_advance : opt, expand : opt, }
+    PostInvoicesInvoiceFinalizeBody { req[] opt[auto_advance "auto_advance" read_opt,
+    expand "expand" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -31880,8 +32771,9 @@ pub struct PostInvoicesInvoicePayBody {
 }
 #[cfg(feature = "invoices")]
 connector_runtime::__struct_de! {
-    PostInvoicesInvoicePayBody { expand : opt, forgive : opt, off_session : opt,
-    paid_out_of_band : opt, payment_method : opt, source : opt, }
+    PostInvoicesInvoicePayBody { req[] opt[expand "expand" read_opt, forgive "forgive"
+    read_opt, off_session "off_session" read_opt, paid_out_of_band "paid_out_of_band"
+    read_opt, payment_method "payment_method" read_opt, source "source" read_opt,] }
 }
 #[cfg(feature = "invoices")]
 impl PostInvoicesInvoicePayBody {
@@ -31920,8 +32812,8 @@ pub struct GetIssuerFraudRecordsResponse200 {
 }
 #[cfg(feature = "issuer_fraud_records")]
 connector_runtime::__struct_de! {
-    GetIssuerFraudRecordsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetIssuerFraudRecordsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "issuer_fraud_records")]
 impl GetIssuerFraudRecordsResponse200 {
@@ -31961,8 +32853,8 @@ pub struct GetIssuingAuthorizationsResponse200 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    GetIssuingAuthorizationsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetIssuingAuthorizationsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl GetIssuingAuthorizationsResponse200 {
@@ -32002,8 +32894,8 @@ pub struct PostIssuingAuthorizationsAuthorizationApproveBody {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingAuthorizationsAuthorizationApproveBody { amount : opt, expand : opt,
-    metadata : opt, }
+    PostIssuingAuthorizationsAuthorizationApproveBody { req[] opt[amount "amount"
+    read_opt, expand "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 pub type GetIssuingCardholdersStatus = IssuingCardholderStatus;
@@ -32022,8 +32914,8 @@ pub struct GetIssuingCardholdersResponse200 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    GetIssuingCardholdersResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetIssuingCardholdersResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl GetIssuingCardholdersResponse200 {
@@ -32093,9 +32985,11 @@ pub struct PostIssuingCardholdersBody {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingCardholdersBody { billing : req, company : opt, email : opt, expand : opt,
-    individual : opt, metadata : opt, name : req, phone_number : opt, spending_controls :
-    opt, status : opt, type_ : req = "type", }
+    PostIssuingCardholdersBody { req[billing "billing" read, name "name" read, type_
+    "type" read,] opt[company "company" read_opt, email "email" read_opt, expand "expand"
+    read_opt, individual "individual" read_opt, metadata "metadata" read_opt,
+    phone_number "phone_number" read_opt, spending_controls "spending_controls" read_opt,
+    status "status" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBody {
@@ -32125,7 +33019,7 @@ pub struct BillingSpecs {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    BillingSpecs { address : req, }
+    BillingSpecs { req[address "address" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl BillingSpecs {
@@ -32153,8 +33047,9 @@ pub struct RequiredAddress {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    RequiredAddress { city : req, country : req, line1 : req, line2 : opt, postal_code :
-    req, state : opt, }
+    RequiredAddress { req[city "city" read, country "country" read, line1 "line1" read,
+    postal_code "postal_code" read,] opt[line2 "line2" read_opt, state "state" read_opt,]
+    }
 }
 #[cfg(feature = "issuing")]
 impl RequiredAddress {
@@ -32196,7 +33091,7 @@ pub struct CompanyParam {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    CompanyParam { tax_id : opt, }
+    CompanyParam { req[] opt[tax_id "tax_id" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl CompanyParam {
@@ -32225,7 +33120,8 @@ pub struct IndividualParam {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    IndividualParam { dob : opt, first_name : req, last_name : req, verification : opt, }
+    IndividualParam { req[first_name "first_name" read, last_name "last_name" read,]
+    opt[dob "dob" read_opt, verification "verification" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl IndividualParam {
@@ -32255,7 +33151,7 @@ pub struct IndividualParamVerification {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    IndividualParamVerification { document : opt, }
+    IndividualParamVerification { req[] opt[document "document" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl IndividualParamVerification {
@@ -32278,7 +33174,8 @@ pub struct IndividualParamVerificationDocument {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    IndividualParamVerificationDocument { back : opt, front : opt, }
+    IndividualParamVerificationDocument { req[] opt[back "back" read_opt, front "front"
+    read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl IndividualParamVerificationDocument {
@@ -32320,8 +33217,10 @@ pub struct AuthorizationControlsParamV2 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    AuthorizationControlsParamV2 { allowed_categories : opt, blocked_categories : opt,
-    spending_limits : opt, spending_limits_currency : opt, }
+    AuthorizationControlsParamV2 { req[] opt[allowed_categories "allowed_categories"
+    read_opt, blocked_categories "blocked_categories" read_opt, spending_limits
+    "spending_limits" read_opt, spending_limits_currency "spending_limits_currency"
+    read_opt,] }
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
@@ -32562,7 +33461,8 @@ pub struct SpendingLimitsParam {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    SpendingLimitsParam { amount : req, categories : opt, interval : req, }
+    SpendingLimitsParam { req[amount "amount" read, interval "interval" read,]
+    opt[categories "categories" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
@@ -32618,9 +33518,11 @@ pub struct PostIssuingCardholdersCardholderBody {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingCardholdersCardholderBody { billing : opt, company : opt, email : opt,
-    expand : opt, individual : opt, metadata : opt, phone_number : opt, spending_controls
-    : opt, status : opt, }
+    PostIssuingCardholdersCardholderBody { req[] opt[billing "billing" read_opt, company
+    "company" read_opt, email "email" read_opt, expand "expand" read_opt, individual
+    "individual" read_opt, metadata "metadata" read_opt, phone_number "phone_number"
+    read_opt, spending_controls "spending_controls" read_opt, status "status" read_opt,]
+    }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardholdersCardholderBody {
@@ -32658,7 +33560,8 @@ pub struct GetIssuingCardsResponse200 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    GetIssuingCardsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetIssuingCardsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl GetIssuingCardsResponse200 {
@@ -32722,9 +33625,11 @@ pub struct PostIssuingCardsBody {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingCardsBody { cardholder : opt, currency : req, expand : opt, metadata :
-    opt, replacement_for : opt, replacement_reason : opt, shipping : opt,
-    spending_controls : opt, status : opt, type_ : req = "type", }
+    PostIssuingCardsBody { req[currency "currency" read, type_ "type" read,]
+    opt[cardholder "cardholder" read_opt, expand "expand" read_opt, metadata "metadata"
+    read_opt, replacement_for "replacement_for" read_opt, replacement_reason
+    "replacement_reason" read_opt, shipping "shipping" read_opt, spending_controls
+    "spending_controls" read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardsBody {
@@ -32776,8 +33681,8 @@ pub struct PostIssuingCardsBodyShipping {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingCardsBodyShipping { address : req, name : req, service : opt, type_ : opt
-    = "type", }
+    PostIssuingCardsBodyShipping { req[address "address" read, name "name" read,]
+    opt[service "service" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardsBodyShipping {
@@ -32824,8 +33729,9 @@ pub struct AuthorizationControlsParam {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    AuthorizationControlsParam { allowed_categories : opt, blocked_categories : opt,
-    spending_limits : opt, }
+    AuthorizationControlsParam { req[] opt[allowed_categories "allowed_categories"
+    read_opt, blocked_categories "blocked_categories" read_opt, spending_limits
+    "spending_limits" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 /// Whether authorizations can be approved on this card. Defaults to `inactive`.
@@ -32865,8 +33771,9 @@ pub struct PostIssuingCardsCardBody {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingCardsCardBody { cancellation_reason : opt, expand : opt, metadata : opt,
-    pin : opt, spending_controls : opt, status : opt, }
+    PostIssuingCardsCardBody { req[] opt[cancellation_reason "cancellation_reason"
+    read_opt, expand "expand" read_opt, metadata "metadata" read_opt, pin "pin" read_opt,
+    spending_controls "spending_controls" read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardsCardBody {
@@ -32894,7 +33801,8 @@ pub struct PostIssuingCardsCardBodyPin {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingCardsCardBodyPin { encrypted_number : opt, }
+    PostIssuingCardsCardBodyPin { req[] opt[encrypted_number "encrypted_number"
+    read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingCardsCardBodyPin {
@@ -32934,8 +33842,8 @@ pub struct GetIssuingDisputesResponse200 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    GetIssuingDisputesResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetIssuingDisputesResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl GetIssuingDisputesResponse200 {
@@ -32979,8 +33887,8 @@ pub struct PostIssuingDisputesBody {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingDisputesBody { evidence : opt, expand : opt, metadata : opt, transaction :
-    req, }
+    PostIssuingDisputesBody { req[transaction "transaction" read,] opt[evidence
+    "evidence" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl PostIssuingDisputesBody {
@@ -33027,9 +33935,11 @@ pub struct EvidenceParam {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParam { canceled : opt, duplicate : opt, fraudulent : opt,
-    merchandise_not_as_described : opt, not_received : opt, other : opt, reason : opt,
-    service_not_as_described : opt, }
+    EvidenceParam { req[] opt[canceled "canceled" read_opt, duplicate "duplicate"
+    read_opt, fraudulent "fraudulent" read_opt, merchandise_not_as_described
+    "merchandise_not_as_described" read_opt, not_received "not_received" read_opt, other
+    "other" read_opt, reason "reason" read_opt, service_not_as_described
+    "service_not_as_described" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -33069,10 +33979,13 @@ pub struct EvidenceParamCanceledVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParamCanceledVariant0 { additional_documentation : opt, canceled_at : opt,
-    cancellation_policy_provided : opt, cancellation_reason : opt, expected_at : opt,
-    explanation : opt, product_description : opt, product_type : opt, return_status :
-    opt, returned_at : opt, }
+    EvidenceParamCanceledVariant0 { req[] opt[additional_documentation
+    "additional_documentation" read_opt, canceled_at "canceled_at" read_opt,
+    cancellation_policy_provided "cancellation_policy_provided" read_opt,
+    cancellation_reason "cancellation_reason" read_opt, expected_at "expected_at"
+    read_opt, explanation "explanation" read_opt, product_description
+    "product_description" read_opt, product_type "product_type" read_opt, return_status
+    "return_status" read_opt, returned_at "returned_at" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamCanceledVariant0 {
@@ -33152,9 +34065,10 @@ pub struct EvidenceParamDuplicateVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParamDuplicateVariant0 { additional_documentation : opt, card_statement :
-    opt, cash_receipt : opt, check_image : opt, explanation : opt, original_transaction :
-    opt, }
+    EvidenceParamDuplicateVariant0 { req[] opt[additional_documentation
+    "additional_documentation" read_opt, card_statement "card_statement" read_opt,
+    cash_receipt "cash_receipt" read_opt, check_image "check_image" read_opt, explanation
+    "explanation" read_opt, original_transaction "original_transaction" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamDuplicateVariant0 {
@@ -33199,8 +34113,8 @@ pub struct EvidenceParamFraudulentVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParamFraudulentVariant0 { additional_documentation : opt, explanation : opt,
-    }
+    EvidenceParamFraudulentVariant0 { req[] opt[additional_documentation
+    "additional_documentation" read_opt, explanation "explanation" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamFraudulentVariant0 {
@@ -33247,9 +34161,10 @@ pub struct EvidenceParamMerchandiseNotAsDescribedVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParamMerchandiseNotAsDescribedVariant0 { additional_documentation : opt,
-    explanation : opt, received_at : opt, return_description : opt, return_status : opt,
-    returned_at : opt, }
+    EvidenceParamMerchandiseNotAsDescribedVariant0 { req[] opt[additional_documentation
+    "additional_documentation" read_opt, explanation "explanation" read_opt, received_at
+    "received_at" read_opt, return_description "return_description" read_opt,
+    return_status "return_status" read_opt, returned_at "returned_at" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamMerchandiseNotAsDescribedVariant0 {
@@ -33300,8 +34215,10 @@ pub struct EvidenceParamNotReceivedVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParamNotReceivedVariant0 { additional_documentation : opt, expected_at : opt,
-    explanation : opt, product_description : opt, product_type : opt, }
+    EvidenceParamNotReceivedVariant0 { req[] opt[additional_documentation
+    "additional_documentation" read_opt, expected_at "expected_at" read_opt, explanation
+    "explanation" read_opt, product_description "product_description" read_opt,
+    product_type "product_type" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamNotReceivedVariant0 {
@@ -33350,8 +34267,10 @@ pub struct EvidenceParamOtherVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParamOtherVariant0 { additional_documentation : opt, explanation : opt,
-    product_description : opt, product_type : opt, }
+    EvidenceParamOtherVariant0 { req[] opt[additional_documentation
+    "additional_documentation" read_opt, explanation "explanation" read_opt,
+    product_description "product_description" read_opt, product_type "product_type"
+    read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamOtherVariant0 {
@@ -33411,8 +34330,10 @@ pub struct EvidenceParamServiceNotAsDescribedVariant0 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    EvidenceParamServiceNotAsDescribedVariant0 { additional_documentation : opt,
-    canceled_at : opt, cancellation_reason : opt, explanation : opt, received_at : opt, }
+    EvidenceParamServiceNotAsDescribedVariant0 { req[] opt[additional_documentation
+    "additional_documentation" read_opt, canceled_at "canceled_at" read_opt,
+    cancellation_reason "cancellation_reason" read_opt, explanation "explanation"
+    read_opt, received_at "received_at" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 impl EvidenceParamServiceNotAsDescribedVariant0 {
@@ -33454,7 +34375,8 @@ pub struct PostIssuingDisputesDisputeBody {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    PostIssuingDisputesDisputeBody { evidence : opt, expand : opt, metadata : opt, }
+    PostIssuingDisputesDisputeBody { req[] opt[evidence "evidence" read_opt, expand
+    "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -33469,8 +34391,8 @@ pub struct GetIssuingSettlementsResponse200 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    GetIssuingSettlementsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetIssuingSettlementsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl GetIssuingSettlementsResponse200 {
@@ -33507,7 +34429,8 @@ pub struct ExpandMetadataBody2 {
 }
 #[cfg(any(feature = "issuing", feature = "payouts"))]
 connector_runtime::__struct_de! {
-    ExpandMetadataBody2 { expand : opt, metadata : opt, }
+    ExpandMetadataBody2 { req[] opt[expand "expand" read_opt, metadata "metadata"
+    read_opt,] }
 }
 #[cfg(feature = "issuing")]
 pub type GetIssuingTransactionsType = IssuingTransactionType;
@@ -33524,8 +34447,8 @@ pub struct GetIssuingTransactionsResponse200 {
 }
 #[cfg(feature = "issuing")]
 connector_runtime::__struct_de! {
-    GetIssuingTransactionsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetIssuingTransactionsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "issuing")]
 impl GetIssuingTransactionsResponse200 {
@@ -33563,7 +34486,8 @@ pub struct GetOrderReturnsResponse200 {
 }
 #[cfg(feature = "order_returns")]
 connector_runtime::__struct_de! {
-    GetOrderReturnsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetOrderReturnsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "order_returns")]
 impl GetOrderReturnsResponse200 {
@@ -33603,8 +34527,8 @@ pub struct GetOrdersStatusTransitions {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    GetOrdersStatusTransitions { canceled : opt, fulfilled : opt, paid : opt, returned :
-    opt, }
+    GetOrdersStatusTransitions { req[] opt[canceled "canceled" read_opt, fulfilled
+    "fulfilled" read_opt, paid "paid" read_opt, returned "returned" read_opt,] }
 }
 #[cfg(feature = "orders")]
 /// OrdersLegacyResourceOrderList
@@ -33620,7 +34544,8 @@ pub struct GetOrdersResponse200 {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    GetOrdersResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetOrdersResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "orders")]
 impl GetOrdersResponse200 {
@@ -33676,8 +34601,9 @@ pub struct PostOrdersBody {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    PostOrdersBody { coupon : opt, currency : req, customer : opt, email : opt, expand :
-    opt, items : opt, metadata : opt, shipping : opt, }
+    PostOrdersBody { req[currency "currency" read,] opt[coupon "coupon" read_opt,
+    customer "customer" read_opt, email "email" read_opt, expand "expand" read_opt, items
+    "items" read_opt, metadata "metadata" read_opt, shipping "shipping" read_opt,] }
 }
 #[cfg(feature = "orders")]
 impl PostOrdersBody {
@@ -33723,8 +34649,9 @@ pub struct OrderItemSpecs {
 }
 #[cfg(any(feature = "orders", feature = "sources"))]
 connector_runtime::__struct_de! {
-    OrderItemSpecs { amount : opt, currency : opt, description : opt, parent : opt,
-    quantity : opt, type_ : opt = "type", }
+    OrderItemSpecs { req[] opt[amount "amount" read_opt, currency "currency" read_opt,
+    description "description" read_opt, parent "parent" read_opt, quantity "quantity"
+    read_opt, type_ "type" read_opt,] }
 }
 #[cfg(any(feature = "orders", feature = "sources"))]
 impl OrderItemSpecs {
@@ -33775,8 +34702,9 @@ pub struct PostOrdersIdBody {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    PostOrdersIdBody { coupon : opt, expand : opt, metadata : opt,
-    selected_shipping_method : opt, shipping : opt, status : opt, }
+    PostOrdersIdBody { req[] opt[coupon "coupon" read_opt, expand "expand" read_opt,
+    metadata "metadata" read_opt, selected_shipping_method "selected_shipping_method"
+    read_opt, shipping "shipping" read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "orders")]
 impl PostOrdersIdBody {
@@ -33810,7 +34738,8 @@ pub struct PostOrdersIdBodyShipping {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    PostOrdersIdBodyShipping { carrier : req, tracking_number : req, }
+    PostOrdersIdBodyShipping { req[carrier "carrier" read, tracking_number
+    "tracking_number" read,] opt[] }
 }
 #[cfg(feature = "orders")]
 impl PostOrdersIdBodyShipping {
@@ -33868,8 +34797,9 @@ pub struct PostOrdersIdPayBody {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    PostOrdersIdPayBody { application_fee : opt, customer : opt, email : opt, expand :
-    opt, metadata : opt, source : opt, }
+    PostOrdersIdPayBody { req[] opt[application_fee "application_fee" read_opt, customer
+    "customer" read_opt, email "email" read_opt, expand "expand" read_opt, metadata
+    "metadata" read_opt, source "source" read_opt,] }
 }
 #[cfg(feature = "orders")]
 impl PostOrdersIdPayBody {
@@ -33899,7 +34829,8 @@ pub struct PostOrdersIdReturnsBody {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    PostOrdersIdReturnsBody { expand : opt, items : opt, }
+    PostOrdersIdReturnsBody { req[] opt[expand "expand" read_opt, items "items"
+    read_opt,] }
 }
 #[cfg(feature = "orders")]
 /// List of items to return.
@@ -33929,8 +34860,9 @@ pub struct PostOrdersIdReturnsBodyItemsVariant0Item {
 }
 #[cfg(feature = "orders")]
 connector_runtime::__struct_de! {
-    PostOrdersIdReturnsBodyItemsVariant0Item { amount : opt, description : opt, parent :
-    opt, quantity : opt, type_ : opt = "type", }
+    PostOrdersIdReturnsBodyItemsVariant0Item { req[] opt[amount "amount" read_opt,
+    description "description" read_opt, parent "parent" read_opt, quantity "quantity"
+    read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "orders")]
 impl PostOrdersIdReturnsBodyItemsVariant0Item {
@@ -33969,7 +34901,8 @@ pub struct GetPaymentIntentsResponse200 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    GetPaymentIntentsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetPaymentIntentsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "payment_intents")]
 impl GetPaymentIntentsResponse200 {
@@ -34113,15 +35046,23 @@ pub struct PostPaymentIntentsBody {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsBody { amount : req, application_fee_amount : opt,
-    automatic_payment_methods : opt, capture_method : opt, confirm : opt,
-    confirmation_method : opt, currency : req, customer : opt, description : opt,
-    error_on_requires_action : opt, expand : opt, mandate : opt, mandate_data : opt,
-    metadata : opt, off_session : opt, on_behalf_of : opt, payment_method : opt,
-    payment_method_data : opt, payment_method_options : opt, payment_method_types : opt,
-    receipt_email : opt, return_url : opt, setup_future_usage : opt, shipping : opt,
-    statement_descriptor : opt, statement_descriptor_suffix : opt, transfer_data : opt,
-    transfer_group : opt, use_stripe_sdk : opt, }
+    PostPaymentIntentsBody { req[amount "amount" read, currency "currency" read,]
+    opt[application_fee_amount "application_fee_amount" read_opt,
+    automatic_payment_methods "automatic_payment_methods" read_opt, capture_method
+    "capture_method" read_opt, confirm "confirm" read_opt, confirmation_method
+    "confirmation_method" read_opt, customer "customer" read_opt, description
+    "description" read_opt, error_on_requires_action "error_on_requires_action" read_opt,
+    expand "expand" read_opt, mandate "mandate" read_opt, mandate_data "mandate_data"
+    read_opt, metadata "metadata" read_opt, off_session "off_session" read_opt,
+    on_behalf_of "on_behalf_of" read_opt, payment_method "payment_method" read_opt,
+    payment_method_data "payment_method_data" read_opt, payment_method_options
+    "payment_method_options" read_opt, payment_method_types "payment_method_types"
+    read_opt, receipt_email "receipt_email" read_opt, return_url "return_url" read_opt,
+    setup_future_usage "setup_future_usage" read_opt, shipping "shipping" read_opt,
+    statement_descriptor "statement_descriptor" read_opt, statement_descriptor_suffix
+    "statement_descriptor_suffix" read_opt, transfer_data "transfer_data" read_opt,
+    transfer_group "transfer_group" read_opt, use_stripe_sdk "use_stripe_sdk" read_opt,]
+    }
 }
 #[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBody {
@@ -34198,7 +35139,8 @@ pub struct PostPaymentIntentsBodyMandateData {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsBodyMandateData { customer_acceptance : req, }
+    PostPaymentIntentsBodyMandateData { req[customer_acceptance "customer_acceptance"
+    read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsBodyMandateData {
@@ -34228,8 +35170,8 @@ pub struct CustomerAcceptanceParam {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    CustomerAcceptanceParam { accepted_at : opt, offline : opt, online : opt, type_ : req
-    = "type", }
+    CustomerAcceptanceParam { req[type_ "type" read,] opt[accepted_at "accepted_at"
+    read_opt, offline "offline" read_opt, online "online" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl CustomerAcceptanceParam {
@@ -34250,7 +35192,8 @@ pub struct CustomerAcceptanceParamOnline {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    CustomerAcceptanceParamOnline { ip_address : req, user_agent : req, }
+    CustomerAcceptanceParamOnline { req[ip_address "ip_address" read, user_agent
+    "user_agent" read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl CustomerAcceptanceParamOnline {
@@ -34370,12 +35313,16 @@ pub struct PaymentMethodDataParams {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParams { acss_debit : opt, afterpay_clearpay : opt, alipay : opt,
-    au_becs_debit : opt, bacs_debit : opt, bancontact : opt, billing_details : opt,
-    boleto : opt, eps : opt, fpx : opt, giropay : opt, grabpay : opt, ideal : opt,
-    interac_present : opt, klarna : opt, konbini : opt, metadata : opt, oxxo : opt, p24 :
-    opt, paynow : opt, sepa_debit : opt, sofort : opt, type_ : req = "type",
-    us_bank_account : opt, wechat_pay : opt, }
+    PaymentMethodDataParams { req[type_ "type" read,] opt[acss_debit "acss_debit"
+    read_opt, afterpay_clearpay "afterpay_clearpay" read_opt, alipay "alipay" read_opt,
+    au_becs_debit "au_becs_debit" read_opt, bacs_debit "bacs_debit" read_opt, bancontact
+    "bancontact" read_opt, billing_details "billing_details" read_opt, boleto "boleto"
+    read_opt, eps "eps" read_opt, fpx "fpx" read_opt, giropay "giropay" read_opt, grabpay
+    "grabpay" read_opt, ideal "ideal" read_opt, interac_present "interac_present"
+    read_opt, klarna "klarna" read_opt, konbini "konbini" read_opt, metadata "metadata"
+    read_opt, oxxo "oxxo" read_opt, p24 "p24" read_opt, paynow "paynow" read_opt,
+    sepa_debit "sepa_debit" read_opt, sofort "sofort" read_opt, us_bank_account
+    "us_bank_account" read_opt, wechat_pay "wechat_pay" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodDataParams {
@@ -34415,8 +35362,9 @@ pub struct PaymentMethodDataParamsAcssDebit {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsAcssDebit { account_number : req, institution_number : req,
-    transit_number : req, }
+    PaymentMethodDataParamsAcssDebit { req[account_number "account_number" read,
+    institution_number "institution_number" read, transit_number "transit_number" read,]
+    opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsAcssDebit {
@@ -34461,7 +35409,8 @@ pub struct PaymentMethodDataParamsAuBecsDebit {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsAuBecsDebit { account_number : req, bsb_number : req, }
+    PaymentMethodDataParamsAuBecsDebit { req[account_number "account_number" read,
+    bsb_number "bsb_number" read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsAuBecsDebit {
@@ -34499,7 +35448,8 @@ pub struct PaymentMethodDataParamsBacsDebit {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsBacsDebit { account_number : opt, sort_code : opt, }
+    PaymentMethodDataParamsBacsDebit { req[] opt[account_number "account_number"
+    read_opt, sort_code "sort_code" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsBacsDebit {
@@ -34539,8 +35489,8 @@ pub struct PaymentMethodDataParamsBillingDetails {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsBillingDetails { address : opt, email : opt, name : opt, phone
-    : opt, }
+    PaymentMethodDataParamsBillingDetails { req[] opt[address "address" read_opt, email
+    "email" read_opt, name "name" read_opt, phone "phone" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsBillingDetails {
@@ -34585,7 +35535,7 @@ pub struct PaymentMethodDataParamsBoleto {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsBoleto { tax_id : req, }
+    PaymentMethodDataParamsBoleto { req[tax_id "tax_id" read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsBoleto {
@@ -34612,7 +35562,7 @@ pub struct PaymentMethodDataParamsEps {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsEps { bank : opt, }
+    PaymentMethodDataParamsEps { req[] opt[bank "bank" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -34643,7 +35593,7 @@ pub struct PaymentMethodDataParamsFpx {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsFpx { bank : req, }
+    PaymentMethodDataParamsFpx { req[bank "bank" read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -34664,7 +35614,7 @@ pub struct PaymentMethodDataParamsIdeal {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsIdeal { bank : opt, }
+    PaymentMethodDataParamsIdeal { req[] opt[bank "bank" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -34683,7 +35633,7 @@ pub struct PaymentMethodDataParamsKlarna {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsKlarna { dob : opt, }
+    PaymentMethodDataParamsKlarna { req[] opt[dob "dob" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 /// date_of_birth
@@ -34697,7 +35647,7 @@ pub struct PaymentMethodDataParamsP24 {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsP24 { bank : opt, }
+    PaymentMethodDataParamsP24 { req[] opt[bank "bank" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -34720,7 +35670,7 @@ pub struct PaymentMethodDataParamsSepaDebit {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsSepaDebit { iban : req, }
+    PaymentMethodDataParamsSepaDebit { req[iban "iban" read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsSepaDebit {
@@ -34746,7 +35696,7 @@ pub struct PaymentMethodDataParamsSofort {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsSofort { country : req, }
+    PaymentMethodDataParamsSofort { req[country "country" read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
@@ -34777,8 +35727,9 @@ pub struct PaymentMethodDataParamsUsBankAccount {
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 connector_runtime::__struct_de! {
-    PaymentMethodDataParamsUsBankAccount { account_holder_type : opt, account_number :
-    opt, account_type : opt, routing_number : opt, }
+    PaymentMethodDataParamsUsBankAccount { req[] opt[account_holder_type
+    "account_holder_type" read_opt, account_number "account_number" read_opt,
+    account_type "account_type" read_opt, routing_number "routing_number" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "payment_methods"))]
 impl PaymentMethodDataParamsUsBankAccount {
@@ -34868,11 +35819,16 @@ pub struct PaymentMethodOptionsParam {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParam { acss_debit : opt, afterpay_clearpay : opt, alipay : opt,
-    au_becs_debit : opt, bacs_debit : opt, bancontact : opt, boleto : opt, card : opt,
-    card_present : opt, eps : opt, fpx : opt, giropay : opt, grabpay : opt, ideal : opt,
-    interac_present : opt, klarna : opt, konbini : opt, oxxo : opt, p24 : opt, paynow :
-    opt, sepa_debit : opt, sofort : opt, us_bank_account : opt, wechat_pay : opt, }
+    PaymentMethodOptionsParam { req[] opt[acss_debit "acss_debit" read_opt,
+    afterpay_clearpay "afterpay_clearpay" read_opt, alipay "alipay" read_opt,
+    au_becs_debit "au_becs_debit" read_opt, bacs_debit "bacs_debit" read_opt, bancontact
+    "bancontact" read_opt, boleto "boleto" read_opt, card "card" read_opt, card_present
+    "card_present" read_opt, eps "eps" read_opt, fpx "fpx" read_opt, giropay "giropay"
+    read_opt, grabpay "grabpay" read_opt, ideal "ideal" read_opt, interac_present
+    "interac_present" read_opt, klarna "klarna" read_opt, konbini "konbini" read_opt,
+    oxxo "oxxo" read_opt, p24 "p24" read_opt, paynow "paynow" read_opt, sepa_debit
+    "sepa_debit" read_opt, sofort "sofort" read_opt, us_bank_account "us_bank_account"
+    read_opt, wechat_pay "wechat_pay" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -34903,8 +35859,9 @@ pub struct PaymentMethodOptionsParamAcssDebitVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamAcssDebitVariant0 { mandate_options : opt,
-    setup_future_usage : opt, verification_method : opt, }
+    PaymentMethodOptionsParamAcssDebitVariant0 { req[] opt[mandate_options
+    "mandate_options" read_opt, setup_future_usage "setup_future_usage" read_opt,
+    verification_method "verification_method" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamAcssDebitVariant0 {
@@ -34931,8 +35888,10 @@ pub struct PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamAcssDebitVariant0MandateOptions { custom_mandate_url : opt,
-    interval_description : opt, payment_schedule : opt, transaction_type : opt, }
+    PaymentMethodOptionsParamAcssDebitVariant0MandateOptions { req[]
+    opt[custom_mandate_url "custom_mandate_url" read_opt, interval_description
+    "interval_description" read_opt, payment_schedule "payment_schedule" read_opt,
+    transaction_type "transaction_type" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamAcssDebitVariant0MandateOptions {
@@ -34980,8 +35939,9 @@ pub struct PaymentMethodOptionsParamAfterpayClearpayVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamAfterpayClearpayVariant0 { capture_method : opt, reference :
-    opt, setup_future_usage : opt, }
+    PaymentMethodOptionsParamAfterpayClearpayVariant0 { req[] opt[capture_method
+    "capture_method" read_opt, reference "reference" read_opt, setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamAfterpayClearpayVariant0 {
@@ -35025,7 +35985,8 @@ pub struct PaymentMethodOptionsParamAlipayVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamAlipayVariant0 { setup_future_usage : opt, }
+    PaymentMethodOptionsParamAlipayVariant0 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
@@ -35054,7 +36015,8 @@ pub struct PaymentMethodOptionsParamAuBecsDebitVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamAuBecsDebitVariant0 { setup_future_usage : opt, }
+    PaymentMethodOptionsParamAuBecsDebitVariant0 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35094,8 +36056,8 @@ pub struct PaymentMethodOptionsParamBancontactVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamBancontactVariant0 { preferred_language : opt,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsParamBancontactVariant0 { req[] opt[preferred_language
+    "preferred_language" read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35121,8 +36083,8 @@ pub struct PaymentMethodOptionsParamBoletoVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamBoletoVariant0 { expires_after_days : opt,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsParamBoletoVariant0 { req[] opt[expires_after_days
+    "expires_after_days" read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35166,9 +36128,11 @@ pub struct PaymentMethodOptionsParamCardVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamCardVariant0 { capture_method : opt, cvc_token : opt,
-    installments : opt, mandate_options : opt, network : opt, request_three_d_secure :
-    opt, setup_future_usage : opt, }
+    PaymentMethodOptionsParamCardVariant0 { req[] opt[capture_method "capture_method"
+    read_opt, cvc_token "cvc_token" read_opt, installments "installments" read_opt,
+    mandate_options "mandate_options" read_opt, network "network" read_opt,
+    request_three_d_secure "request_three_d_secure" read_opt, setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamCardVariant0 {
@@ -35201,7 +36165,8 @@ pub struct PaymentMethodOptionsParamCardVariant0Installments {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamCardVariant0Installments { enabled : opt, plan : opt, }
+    PaymentMethodOptionsParamCardVariant0Installments { req[] opt[enabled "enabled"
+    read_opt, plan "plan" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35225,8 +36190,8 @@ pub struct PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0 { count : req, interval
-    : req, type_ : req = "type", }
+    PaymentMethodOptionsParamCardVariant0InstallmentsPlanVariant0 { req[count "count"
+    read, interval "interval" read, type_ "type" read,] opt[] }
 }
 #[cfg(feature = "payment_intents")]
 /// mandate_options_param
@@ -35248,9 +36213,11 @@ pub struct PaymentMethodOptionsParamCardVariant0MandateOptions {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamCardVariant0MandateOptions { amount : req, amount_type :
-    req, description : opt, end_date : opt, interval : req, interval_count : opt,
-    reference : req, start_date : req, supported_types : opt, }
+    PaymentMethodOptionsParamCardVariant0MandateOptions { req[amount "amount" read,
+    amount_type "amount_type" read, interval "interval" read, reference "reference" read,
+    start_date "start_date" read,] opt[description "description" read_opt, end_date
+    "end_date" read_opt, interval_count "interval_count" read_opt, supported_types
+    "supported_types" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamCardVariant0MandateOptions {
@@ -35312,8 +36279,10 @@ pub struct PaymentMethodOptionsParamCardPresentVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamCardPresentVariant0 { request_extended_authorization : opt,
-    request_incremental_authorization_support : opt, }
+    PaymentMethodOptionsParamCardPresentVariant0 { req[]
+    opt[request_extended_authorization "request_extended_authorization" read_opt,
+    request_incremental_authorization_support "request_incremental_authorization_support"
+    read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35335,7 +36304,8 @@ pub struct PaymentMethodOptionsParamEpsVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamEpsVariant0 { setup_future_usage : opt, }
+    PaymentMethodOptionsParamEpsVariant0 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35381,8 +36351,9 @@ pub struct PaymentMethodOptionsParamKlarnaVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamKlarnaVariant0 { capture_method : opt, preferred_locale :
-    opt, setup_future_usage : opt, }
+    PaymentMethodOptionsParamKlarnaVariant0 { req[] opt[capture_method "capture_method"
+    read_opt, preferred_locale "preferred_locale" read_opt, setup_future_usage
+    "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
@@ -35422,9 +36393,10 @@ pub struct PaymentMethodOptionsParamKonbiniVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamKonbiniVariant0 { confirmation_number : opt,
-    expires_after_days : opt, expires_at : opt, product_description : opt,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsParamKonbiniVariant0 { req[] opt[confirmation_number
+    "confirmation_number" read_opt, expires_after_days "expires_after_days" read_opt,
+    expires_at "expires_at" read_opt, product_description "product_description" read_opt,
+    setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamKonbiniVariant0 {
@@ -35471,8 +36443,8 @@ pub struct PaymentMethodOptionsParamOxxoVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamOxxoVariant0 { expires_after_days : opt, setup_future_usage
-    : opt, }
+    PaymentMethodOptionsParamOxxoVariant0 { req[] opt[expires_after_days
+    "expires_after_days" read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35496,8 +36468,9 @@ pub struct PaymentMethodOptionsParamP24Variant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamP24Variant0 { setup_future_usage : opt,
-    tos_shown_and_accepted : opt, }
+    PaymentMethodOptionsParamP24Variant0 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt, tos_shown_and_accepted "tos_shown_and_accepted"
+    read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35524,8 +36497,8 @@ pub struct PaymentMethodOptionsParamSepaDebitVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamSepaDebitVariant0 { mandate_options : opt,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsParamSepaDebitVariant0 { req[] opt[mandate_options
+    "mandate_options" read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35553,8 +36526,8 @@ pub struct PaymentMethodOptionsParamSofortVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamSofortVariant0 { preferred_language : opt,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsParamSofortVariant0 { req[] opt[preferred_language
+    "preferred_language" read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
@@ -35585,8 +36558,8 @@ pub struct PaymentMethodOptionsParamUsBankAccountVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamUsBankAccountVariant0 { setup_future_usage : opt,
-    verification_method : opt, }
+    PaymentMethodOptionsParamUsBankAccountVariant0 { req[] opt[setup_future_usage
+    "setup_future_usage" read_opt, verification_method "verification_method" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35611,8 +36584,8 @@ pub struct PaymentMethodOptionsParamWechatPayVariant0 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsParamWechatPayVariant0 { app_id : opt, client : req,
-    setup_future_usage : opt, }
+    PaymentMethodOptionsParamWechatPayVariant0 { req[client "client" read,] opt[app_id
+    "app_id" read_opt, setup_future_usage "setup_future_usage" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PaymentMethodOptionsParamWechatPayVariant0 {
@@ -35662,8 +36635,9 @@ pub struct GetPaymentIntentsSearchResponse200 {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    GetPaymentIntentsSearchResponse200 { data : req, has_more : req, next_page : opt,
-    object : req, total_count : opt, url : req, }
+    GetPaymentIntentsSearchResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[next_page "next_page" read_opt,
+    total_count "total_count" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl GetPaymentIntentsSearchResponse200 {
@@ -35775,12 +36749,17 @@ pub struct PostPaymentIntentsIntentBody {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsIntentBody { amount : opt, application_fee_amount : opt, currency :
-    opt, customer : opt, description : opt, expand : opt, metadata : opt, payment_method
-    : opt, payment_method_data : opt, payment_method_options : opt, payment_method_types
-    : opt, receipt_email : opt, setup_future_usage : opt, shipping : opt,
-    statement_descriptor : opt, statement_descriptor_suffix : opt, transfer_data : opt,
-    transfer_group : opt, }
+    PostPaymentIntentsIntentBody { req[] opt[amount "amount" read_opt,
+    application_fee_amount "application_fee_amount" read_opt, currency "currency"
+    read_opt, customer "customer" read_opt, description "description" read_opt, expand
+    "expand" read_opt, metadata "metadata" read_opt, payment_method "payment_method"
+    read_opt, payment_method_data "payment_method_data" read_opt, payment_method_options
+    "payment_method_options" read_opt, payment_method_types "payment_method_types"
+    read_opt, receipt_email "receipt_email" read_opt, setup_future_usage
+    "setup_future_usage" read_opt, shipping "shipping" read_opt, statement_descriptor
+    "statement_descriptor" read_opt, statement_descriptor_suffix
+    "statement_descriptor_suffix" read_opt, transfer_data "transfer_data" read_opt,
+    transfer_group "transfer_group" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentBody {
@@ -35890,8 +36869,8 @@ pub struct PostPaymentIntentsIntentApplyCustomerBalanceBody {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsIntentApplyCustomerBalanceBody { amount : opt, currency : opt,
-    expand : opt, }
+    PostPaymentIntentsIntentApplyCustomerBalanceBody { req[] opt[amount "amount"
+    read_opt, currency "currency" read_opt, expand "expand" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -35907,7 +36886,8 @@ pub struct PostPaymentIntentsIntentCancelBody {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsIntentCancelBody { cancellation_reason : opt, expand : opt, }
+    PostPaymentIntentsIntentCancelBody { req[] opt[cancellation_reason
+    "cancellation_reason" read_opt, expand "expand" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
@@ -35946,9 +36926,11 @@ pub struct PostPaymentIntentsIntentCaptureBody {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsIntentCaptureBody { amount_to_capture : opt, application_fee_amount
-    : opt, expand : opt, statement_descriptor : opt, statement_descriptor_suffix : opt,
-    transfer_data : opt, }
+    PostPaymentIntentsIntentCaptureBody { req[] opt[amount_to_capture "amount_to_capture"
+    read_opt, application_fee_amount "application_fee_amount" read_opt, expand "expand"
+    read_opt, statement_descriptor "statement_descriptor" read_opt,
+    statement_descriptor_suffix "statement_descriptor_suffix" read_opt, transfer_data
+    "transfer_data" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentCaptureBody {
@@ -36046,11 +37028,15 @@ pub struct PostPaymentIntentsIntentConfirmBody {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsIntentConfirmBody { client_secret : opt, error_on_requires_action :
-    opt, expand : opt, mandate : opt, mandate_data : opt, off_session : opt,
-    payment_method : opt, payment_method_data : opt, payment_method_options : opt,
-    payment_method_types : opt, receipt_email : opt, return_url : opt, setup_future_usage
-    : opt, shipping : opt, use_stripe_sdk : opt, }
+    PostPaymentIntentsIntentConfirmBody { req[] opt[client_secret "client_secret"
+    read_opt, error_on_requires_action "error_on_requires_action" read_opt, expand
+    "expand" read_opt, mandate "mandate" read_opt, mandate_data "mandate_data" read_opt,
+    off_session "off_session" read_opt, payment_method "payment_method" read_opt,
+    payment_method_data "payment_method_data" read_opt, payment_method_options
+    "payment_method_options" read_opt, payment_method_types "payment_method_types"
+    read_opt, receipt_email "receipt_email" read_opt, return_url "return_url" read_opt,
+    setup_future_usage "setup_future_usage" read_opt, shipping "shipping" read_opt,
+    use_stripe_sdk "use_stripe_sdk" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentConfirmBody {
@@ -36108,7 +37094,7 @@ pub struct MandateDataVariant1 {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    MandateDataVariant1 { customer_acceptance : req, }
+    MandateDataVariant1 { req[customer_acceptance "customer_acceptance" read,] opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl MandateDataVariant1 {
@@ -36132,7 +37118,8 @@ pub struct MandateDataVariant1CustomerAcceptance {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    MandateDataVariant1CustomerAcceptance { online : req, type_ : req = "type", }
+    MandateDataVariant1CustomerAcceptance { req[online "online" read, type_ "type" read,]
+    opt[] }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl MandateDataVariant1CustomerAcceptance {
@@ -36165,7 +37152,8 @@ pub struct MandateDataVariant1CustomerAcceptanceOnline {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    MandateDataVariant1CustomerAcceptanceOnline { ip_address : opt, user_agent : opt, }
+    MandateDataVariant1CustomerAcceptanceOnline { req[] opt[ip_address "ip_address"
+    read_opt, user_agent "user_agent" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl MandateDataVariant1CustomerAcceptanceOnline {
@@ -36213,9 +37201,10 @@ pub struct PostPaymentIntentsIntentIncrementAuthorizationBody {
 }
 #[cfg(feature = "payment_intents")]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsIntentIncrementAuthorizationBody { amount : req,
-    application_fee_amount : opt, description : opt, expand : opt, metadata : opt,
-    transfer_data : opt, }
+    PostPaymentIntentsIntentIncrementAuthorizationBody { req[amount "amount" read,]
+    opt[application_fee_amount "application_fee_amount" read_opt, description
+    "description" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,
+    transfer_data "transfer_data" read_opt,] }
 }
 #[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentIncrementAuthorizationBody {
@@ -36256,8 +37245,9 @@ pub struct PostPaymentIntentsIntentVerifyMicrodepositsBody {
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__struct_de! {
-    PostPaymentIntentsIntentVerifyMicrodepositsBody { amounts : opt, client_secret : opt,
-    descriptor_code : opt, expand : opt, }
+    PostPaymentIntentsIntentVerifyMicrodepositsBody { req[] opt[amounts "amounts"
+    read_opt, client_secret "client_secret" read_opt, descriptor_code "descriptor_code"
+    read_opt, expand "expand" read_opt,] }
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsIntentVerifyMicrodepositsBody {
@@ -36295,7 +37285,8 @@ pub struct GetPaymentLinksResponse200 {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    GetPaymentLinksResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetPaymentLinksResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "payment_links")]
 impl GetPaymentLinksResponse200 {
@@ -36390,11 +37381,16 @@ pub struct PostPaymentLinksBody {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    PostPaymentLinksBody { after_completion : opt, allow_promotion_codes : opt,
-    application_fee_amount : opt, application_fee_percent : optn, automatic_tax : opt,
-    billing_address_collection : opt, expand : opt, line_items : req, metadata : opt,
-    on_behalf_of : opt, payment_method_types : opt, phone_number_collection : opt,
-    shipping_address_collection : opt, subscription_data : opt, transfer_data : opt, }
+    PostPaymentLinksBody { req[line_items "line_items" read,] opt[after_completion
+    "after_completion" read_opt, allow_promotion_codes "allow_promotion_codes" read_opt,
+    application_fee_amount "application_fee_amount" read_opt, application_fee_percent
+    "application_fee_percent" read_opt_num, automatic_tax "automatic_tax" read_opt,
+    billing_address_collection "billing_address_collection" read_opt, expand "expand"
+    read_opt, metadata "metadata" read_opt, on_behalf_of "on_behalf_of" read_opt,
+    payment_method_types "payment_method_types" read_opt, phone_number_collection
+    "phone_number_collection" read_opt, shipping_address_collection
+    "shipping_address_collection" read_opt, subscription_data "subscription_data"
+    read_opt, transfer_data "transfer_data" read_opt,] }
 }
 #[cfg(feature = "payment_links")]
 impl PostPaymentLinksBody {
@@ -36431,8 +37427,8 @@ pub struct AfterCompletionParams {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    AfterCompletionParams { hosted_confirmation : opt, redirect : opt, type_ : req =
-    "type", }
+    AfterCompletionParams { req[type_ "type" read,] opt[hosted_confirmation
+    "hosted_confirmation" read_opt, redirect "redirect" read_opt,] }
 }
 #[cfg(feature = "payment_links")]
 impl AfterCompletionParams {
@@ -36456,7 +37452,8 @@ pub struct AfterCompletionParamsHostedConfirmation {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    AfterCompletionParamsHostedConfirmation { custom_message : opt, }
+    AfterCompletionParamsHostedConfirmation { req[] opt[custom_message "custom_message"
+    read_opt,] }
 }
 #[cfg(feature = "payment_links")]
 impl AfterCompletionParamsHostedConfirmation {
@@ -36481,7 +37478,7 @@ pub struct AfterCompletionParamsRedirect {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    AfterCompletionParamsRedirect { url : req, }
+    AfterCompletionParamsRedirect { req[url "url" read,] opt[] }
 }
 #[cfg(feature = "payment_links")]
 impl AfterCompletionParamsRedirect {
@@ -36521,8 +37518,8 @@ pub struct PostPaymentLinksBodyLineItemsItem {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    PostPaymentLinksBodyLineItemsItem { adjustable_quantity : opt, price : req, quantity
-    : req, }
+    PostPaymentLinksBodyLineItemsItem { req[price "price" read, quantity "quantity"
+    read,] opt[adjustable_quantity "adjustable_quantity" read_opt,] }
 }
 #[cfg(feature = "payment_links")]
 impl PostPaymentLinksBodyLineItemsItem {
@@ -36563,7 +37560,8 @@ pub struct PostPaymentLinksBodySubscriptionData {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    PostPaymentLinksBodySubscriptionData { trial_period_days : opt, }
+    PostPaymentLinksBodySubscriptionData { req[] opt[trial_period_days
+    "trial_period_days" read_opt,] }
 }
 #[cfg(feature = "payment_links")]
 /// transfer_data_params
@@ -36618,10 +37616,13 @@ pub struct PostPaymentLinksPaymentLinkBody {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    PostPaymentLinksPaymentLinkBody { active : opt, after_completion : opt,
-    allow_promotion_codes : opt, automatic_tax : opt, billing_address_collection : opt,
-    expand : opt, line_items : opt, metadata : opt, payment_method_types : opt,
-    shipping_address_collection : opt, }
+    PostPaymentLinksPaymentLinkBody { req[] opt[active "active" read_opt,
+    after_completion "after_completion" read_opt, allow_promotion_codes
+    "allow_promotion_codes" read_opt, automatic_tax "automatic_tax" read_opt,
+    billing_address_collection "billing_address_collection" read_opt, expand "expand"
+    read_opt, line_items "line_items" read_opt, metadata "metadata" read_opt,
+    payment_method_types "payment_method_types" read_opt, shipping_address_collection
+    "shipping_address_collection" read_opt,] }
 }
 #[cfg(feature = "payment_links")]
 impl PostPaymentLinksPaymentLinkBody {
@@ -36651,8 +37652,9 @@ pub struct PostPaymentLinksPaymentLinkBodyLineItemsItem {
 }
 #[cfg(feature = "payment_links")]
 connector_runtime::__struct_de! {
-    PostPaymentLinksPaymentLinkBodyLineItemsItem { adjustable_quantity : opt, id : req,
-    quantity : opt, }
+    PostPaymentLinksPaymentLinkBodyLineItemsItem { req[id "id" read,]
+    opt[adjustable_quantity "adjustable_quantity" read_opt, quantity "quantity"
+    read_opt,] }
 }
 #[cfg(feature = "payment_links")]
 impl PostPaymentLinksPaymentLinkBodyLineItemsItem {
@@ -36705,7 +37707,8 @@ pub struct GetPaymentMethodsResponse200 {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    GetPaymentMethodsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetPaymentMethodsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "payment_methods")]
 impl GetPaymentMethodsResponse200 {
@@ -36870,13 +37873,18 @@ pub struct PostPaymentMethodsBody {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    PostPaymentMethodsBody { acss_debit : opt, afterpay_clearpay : opt, alipay : opt,
-    au_becs_debit : opt, bacs_debit : opt, bancontact : opt, billing_details : opt,
-    boleto : opt, card : opt, customer : opt, eps : opt, expand : opt, fpx : opt, giropay
-    : opt, grabpay : opt, ideal : opt, interac_present : opt, klarna : opt, konbini :
-    opt, metadata : opt, oxxo : opt, p24 : opt, payment_method : opt, paynow : opt,
-    sepa_debit : opt, sofort : opt, type_ : opt = "type", us_bank_account : opt,
-    wechat_pay : opt, }
+    PostPaymentMethodsBody { req[] opt[acss_debit "acss_debit" read_opt,
+    afterpay_clearpay "afterpay_clearpay" read_opt, alipay "alipay" read_opt,
+    au_becs_debit "au_becs_debit" read_opt, bacs_debit "bacs_debit" read_opt, bancontact
+    "bancontact" read_opt, billing_details "billing_details" read_opt, boleto "boleto"
+    read_opt, card "card" read_opt, customer "customer" read_opt, eps "eps" read_opt,
+    expand "expand" read_opt, fpx "fpx" read_opt, giropay "giropay" read_opt, grabpay
+    "grabpay" read_opt, ideal "ideal" read_opt, interac_present "interac_present"
+    read_opt, klarna "klarna" read_opt, konbini "konbini" read_opt, metadata "metadata"
+    read_opt, oxxo "oxxo" read_opt, p24 "p24" read_opt, payment_method "payment_method"
+    read_opt, paynow "paynow" read_opt, sepa_debit "sepa_debit" read_opt, sofort "sofort"
+    read_opt, type_ "type" read_opt, us_bank_account "us_bank_account" read_opt,
+    wechat_pay "wechat_pay" read_opt,] }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBody {
@@ -36973,8 +37981,8 @@ pub struct PostPaymentMethodsBodyCardVariant0 {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    PostPaymentMethodsBodyCardVariant0 { cvc : opt, exp_month : req, exp_year : req,
-    number : req, }
+    PostPaymentMethodsBodyCardVariant0 { req[exp_month "exp_month" read, exp_year
+    "exp_year" read, number "number" read,] opt[cvc "cvc" read_opt,] }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyCardVariant0 {
@@ -37008,7 +38016,7 @@ pub struct PostPaymentMethodsBodyCardVariant1 {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    PostPaymentMethodsBodyCardVariant1 { token : req, }
+    PostPaymentMethodsBodyCardVariant1 { req[token "token" read,] opt[] }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyCardVariant1 {
@@ -37098,8 +38106,9 @@ pub struct PostPaymentMethodsPaymentMethodBody {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    PostPaymentMethodsPaymentMethodBody { billing_details : opt, card : opt, expand :
-    opt, metadata : opt, us_bank_account : opt, }
+    PostPaymentMethodsPaymentMethodBody { req[] opt[billing_details "billing_details"
+    read_opt, card "card" read_opt, expand "expand" read_opt, metadata "metadata"
+    read_opt, us_bank_account "us_bank_account" read_opt,] }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsPaymentMethodBody {
@@ -37124,7 +38133,8 @@ pub struct PostPaymentMethodsPaymentMethodBodyCard {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    PostPaymentMethodsPaymentMethodBodyCard { exp_month : opt, exp_year : opt, }
+    PostPaymentMethodsPaymentMethodBodyCard { req[] opt[exp_month "exp_month" read_opt,
+    exp_year "exp_year" read_opt,] }
 }
 #[cfg(feature = "payment_methods")]
 /// update_param
@@ -37137,7 +38147,8 @@ pub struct PostPaymentMethodsPaymentMethodBodyUsBankAccount {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    PostPaymentMethodsPaymentMethodBodyUsBankAccount { account_holder_type : opt, }
+    PostPaymentMethodsPaymentMethodBodyUsBankAccount { req[] opt[account_holder_type
+    "account_holder_type" read_opt,] }
 }
 #[cfg(feature = "payment_methods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -37150,7 +38161,8 @@ pub struct PostPaymentMethodsPaymentMethodAttachBody {
 }
 #[cfg(feature = "payment_methods")]
 connector_runtime::__struct_de! {
-    PostPaymentMethodsPaymentMethodAttachBody { customer : req, expand : opt, }
+    PostPaymentMethodsPaymentMethodAttachBody { req[customer "customer" read,] opt[expand
+    "expand" read_opt,] }
 }
 #[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsPaymentMethodAttachBody {
@@ -37182,7 +38194,8 @@ pub struct GetPayoutsResponse200 {
 }
 #[cfg(feature = "payouts")]
 connector_runtime::__struct_de! {
-    GetPayoutsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetPayoutsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "payouts")]
 impl GetPayoutsResponse200 {
@@ -37238,9 +38251,11 @@ pub struct PostPayoutsBody {
 }
 #[cfg(feature = "payouts")]
 connector_runtime::__struct_de! {
-    PostPayoutsBody { amount : req, currency : req, description : opt, destination : opt,
-    expand : opt, metadata : opt, method : opt, source_type : opt, statement_descriptor :
-    opt, }
+    PostPayoutsBody { req[amount "amount" read, currency "currency" read,]
+    opt[description "description" read_opt, destination "destination" read_opt, expand
+    "expand" read_opt, metadata "metadata" read_opt, method "method" read_opt,
+    source_type "source_type" read_opt, statement_descriptor "statement_descriptor"
+    read_opt,] }
 }
 #[cfg(feature = "payouts")]
 impl PostPayoutsBody {
@@ -37288,7 +38303,8 @@ pub struct GetPlansResponse200 {
 }
 #[cfg(feature = "plans")]
 connector_runtime::__struct_de! {
-    GetPlansResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetPlansResponse200 { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 #[cfg(feature = "plans")]
 impl GetPlansResponse200 {
@@ -37372,10 +38388,14 @@ pub struct PostPlansBody {
 }
 #[cfg(feature = "plans")]
 connector_runtime::__struct_de! {
-    PostPlansBody { active : opt, aggregate_usage : opt, amount : opt, amount_decimal :
-    opt, billing_scheme : opt, currency : req, expand : opt, id : opt, interval : req,
-    interval_count : opt, metadata : opt, nickname : opt, product : opt, tiers : opt,
-    tiers_mode : opt, transform_usage : opt, trial_period_days : opt, usage_type : opt, }
+    PostPlansBody { req[currency "currency" read, interval "interval" read,] opt[active
+    "active" read_opt, aggregate_usage "aggregate_usage" read_opt, amount "amount"
+    read_opt, amount_decimal "amount_decimal" read_opt, billing_scheme "billing_scheme"
+    read_opt, expand "expand" read_opt, id "id" read_opt, interval_count "interval_count"
+    read_opt, metadata "metadata" read_opt, nickname "nickname" read_opt, product
+    "product" read_opt, tiers "tiers" read_opt, tiers_mode "tiers_mode" read_opt,
+    transform_usage "transform_usage" read_opt, trial_period_days "trial_period_days"
+    read_opt, usage_type "usage_type" read_opt,] }
 }
 #[cfg(feature = "plans")]
 impl PostPlansBody {
@@ -37431,8 +38451,10 @@ pub struct PostPlansBodyProductVariant0 {
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__struct_de! {
-    PostPlansBodyProductVariant0 { active : opt, id : opt, metadata : opt, name : req,
-    statement_descriptor : opt, tax_code : opt, unit_label : opt, }
+    PostPlansBodyProductVariant0 { req[name "name" read,] opt[active "active" read_opt,
+    id "id" read_opt, metadata "metadata" read_opt, statement_descriptor
+    "statement_descriptor" read_opt, tax_code "tax_code" read_opt, unit_label
+    "unit_label" read_opt,] }
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 impl PostPlansBodyProductVariant0 {
@@ -37498,8 +38520,9 @@ pub struct Tier {
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__struct_de! {
-    Tier { flat_amount : opt, flat_amount_decimal : opt, unit_amount : opt,
-    unit_amount_decimal : opt, up_to : req, }
+    Tier { req[up_to "up_to" read,] opt[flat_amount "flat_amount" read_opt,
+    flat_amount_decimal "flat_amount_decimal" read_opt, unit_amount "unit_amount"
+    read_opt, unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 pub type TierUpTo = PayoutSettingsSpecsScheduleDelayDays;
@@ -37520,7 +38543,7 @@ pub struct TransformUsageParam {
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__struct_de! {
-    TransformUsageParam { divide_by : req, round : req, }
+    TransformUsageParam { req[divide_by "divide_by" read, round "round" read,] opt[] }
 }
 #[cfg(any(feature = "plans", feature = "prices"))]
 connector_runtime::__string_enum! {
@@ -37550,8 +38573,9 @@ pub struct PostPlansPlanBody {
 }
 #[cfg(feature = "plans")]
 connector_runtime::__struct_de! {
-    PostPlansPlanBody { active : opt, expand : opt, metadata : opt, nickname : opt,
-    product : opt, trial_period_days : opt, }
+    PostPlansPlanBody { req[] opt[active "active" read_opt, expand "expand" read_opt,
+    metadata "metadata" read_opt, nickname "nickname" read_opt, product "product"
+    read_opt, trial_period_days "trial_period_days" read_opt,] }
 }
 #[cfg(feature = "plans")]
 impl PostPlansPlanBody {
@@ -37577,7 +38601,8 @@ pub struct GetPricesRecurring {
 }
 #[cfg(feature = "prices")]
 connector_runtime::__struct_de! {
-    GetPricesRecurring { interval : opt, usage_type : opt, }
+    GetPricesRecurring { req[] opt[interval "interval" read_opt, usage_type "usage_type"
+    read_opt,] }
 }
 #[cfg(feature = "prices")]
 pub type UsageType = RecurringUsageType;
@@ -37598,7 +38623,8 @@ pub struct GetPricesResponse200 {
 }
 #[cfg(feature = "prices")]
 connector_runtime::__struct_de! {
-    GetPricesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetPricesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "prices")]
 impl GetPricesResponse200 {
@@ -37685,11 +38711,14 @@ pub struct PostPricesBody {
 }
 #[cfg(feature = "prices")]
 connector_runtime::__struct_de! {
-    PostPricesBody { active : opt, billing_scheme : opt, currency : req, expand : opt,
-    lookup_key : opt, metadata : opt, nickname : opt, product : opt, product_data : opt,
-    recurring : opt, tax_behavior : opt, tiers : opt, tiers_mode : opt,
-    transfer_lookup_key : opt, transform_quantity : opt, unit_amount : opt,
-    unit_amount_decimal : opt, }
+    PostPricesBody { req[currency "currency" read,] opt[active "active" read_opt,
+    billing_scheme "billing_scheme" read_opt, expand "expand" read_opt, lookup_key
+    "lookup_key" read_opt, metadata "metadata" read_opt, nickname "nickname" read_opt,
+    product "product" read_opt, product_data "product_data" read_opt, recurring
+    "recurring" read_opt, tax_behavior "tax_behavior" read_opt, tiers "tiers" read_opt,
+    tiers_mode "tiers_mode" read_opt, transfer_lookup_key "transfer_lookup_key" read_opt,
+    transform_quantity "transform_quantity" read_opt, unit_amount "unit_amount" read_opt,
+    unit_amount_decimal "unit_amount_decimal" read_opt,] }
 }
 #[cfg(feature = "prices")]
 impl PostPricesBody {
@@ -37731,8 +38760,9 @@ pub struct PostPricesBodyRecurring {
 }
 #[cfg(feature = "prices")]
 connector_runtime::__struct_de! {
-    PostPricesBodyRecurring { aggregate_usage : opt, interval : req, interval_count :
-    opt, usage_type : opt, }
+    PostPricesBodyRecurring { req[interval "interval" read,] opt[aggregate_usage
+    "aggregate_usage" read_opt, interval_count "interval_count" read_opt, usage_type
+    "usage_type" read_opt,] }
 }
 #[cfg(feature = "prices")]
 pub type PostPricesBodyRecurringAggregateUsage = PostPlansBodyAggregateUsage;
@@ -37754,8 +38784,9 @@ pub struct GetPricesSearchResponse200 {
 }
 #[cfg(feature = "prices")]
 connector_runtime::__struct_de! {
-    GetPricesSearchResponse200 { data : req, has_more : req, next_page : opt, object :
-    req, total_count : opt, url : req, }
+    GetPricesSearchResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[next_page "next_page" read_opt, total_count
+    "total_count" read_opt,] }
 }
 #[cfg(feature = "prices")]
 impl GetPricesSearchResponse200 {
@@ -37809,8 +38840,10 @@ pub struct PostPricesPriceBody {
 }
 #[cfg(feature = "prices")]
 connector_runtime::__struct_de! {
-    PostPricesPriceBody { active : opt, expand : opt, lookup_key : opt, metadata : opt,
-    nickname : opt, tax_behavior : opt, transfer_lookup_key : opt, }
+    PostPricesPriceBody { req[] opt[active "active" read_opt, expand "expand" read_opt,
+    lookup_key "lookup_key" read_opt, metadata "metadata" read_opt, nickname "nickname"
+    read_opt, tax_behavior "tax_behavior" read_opt, transfer_lookup_key
+    "transfer_lookup_key" read_opt,] }
 }
 #[cfg(feature = "prices")]
 impl PostPricesPriceBody {
@@ -37840,7 +38873,8 @@ pub struct GetProductsResponse200 {
 }
 #[cfg(feature = "products")]
 connector_runtime::__struct_de! {
-    GetProductsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetProductsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "products")]
 impl GetProductsResponse200 {
@@ -37914,9 +38948,12 @@ pub struct PostProductsBody {
 }
 #[cfg(feature = "products")]
 connector_runtime::__struct_de! {
-    PostProductsBody { active : opt, description : opt, expand : opt, id : opt, images :
-    opt, metadata : opt, name : req, package_dimensions : opt, shippable : opt,
-    statement_descriptor : opt, tax_code : opt, unit_label : opt, url : opt, }
+    PostProductsBody { req[name "name" read,] opt[active "active" read_opt, description
+    "description" read_opt, expand "expand" read_opt, id "id" read_opt, images "images"
+    read_opt, metadata "metadata" read_opt, package_dimensions "package_dimensions"
+    read_opt, shippable "shippable" read_opt, statement_descriptor "statement_descriptor"
+    read_opt, tax_code "tax_code" read_opt, unit_label "unit_label" read_opt, url "url"
+    read_opt,] }
 }
 #[cfg(feature = "products")]
 impl PostProductsBody {
@@ -37962,8 +38999,8 @@ pub struct PostProductsBodyPackageDimensions {
 }
 #[cfg(any(feature = "products", feature = "skus"))]
 connector_runtime::__struct_de! {
-    PostProductsBodyPackageDimensions { height : reqn, length : reqn, weight : reqn,
-    width : reqn, }
+    PostProductsBodyPackageDimensions { req[height "height" read_num, length "length"
+    read_num, weight "weight" read_num, width "width" read_num,] opt[] }
 }
 #[cfg(feature = "products")]
 /// SearchResult
@@ -37980,8 +39017,9 @@ pub struct GetProductsSearchResponse200 {
 }
 #[cfg(feature = "products")]
 connector_runtime::__struct_de! {
-    GetProductsSearchResponse200 { data : req, has_more : req, next_page : opt, object :
-    req, total_count : opt, url : req, }
+    GetProductsSearchResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[next_page "next_page" read_opt, total_count
+    "total_count" read_opt,] }
 }
 #[cfg(feature = "products")]
 impl GetProductsSearchResponse200 {
@@ -38058,9 +39096,12 @@ pub struct PostProductsIdBody {
 }
 #[cfg(feature = "products")]
 connector_runtime::__struct_de! {
-    PostProductsIdBody { active : opt, description : opt, expand : opt, images : opt,
-    metadata : opt, name : opt, package_dimensions : opt, shippable : opt,
-    statement_descriptor : opt, tax_code : opt, unit_label : opt, url : opt, }
+    PostProductsIdBody { req[] opt[active "active" read_opt, description "description"
+    read_opt, expand "expand" read_opt, images "images" read_opt, metadata "metadata"
+    read_opt, name "name" read_opt, package_dimensions "package_dimensions" read_opt,
+    shippable "shippable" read_opt, statement_descriptor "statement_descriptor" read_opt,
+    tax_code "tax_code" read_opt, unit_label "unit_label" read_opt, url "url" read_opt,]
+    }
 }
 #[cfg(feature = "products")]
 impl PostProductsIdBody {
@@ -38126,7 +39167,8 @@ pub struct GetPromotionCodesResponse200 {
 }
 #[cfg(feature = "promotion_codes")]
 connector_runtime::__struct_de! {
-    GetPromotionCodesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetPromotionCodesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "promotion_codes")]
 impl GetPromotionCodesResponse200 {
@@ -38185,9 +39227,10 @@ pub struct PostPromotionCodesBody {
 }
 #[cfg(feature = "promotion_codes")]
 connector_runtime::__struct_de! {
-    PostPromotionCodesBody { active : opt, code : opt, coupon : req, customer : opt,
-    expand : opt, expires_at : opt, max_redemptions : opt, metadata : opt, restrictions :
-    opt, }
+    PostPromotionCodesBody { req[coupon "coupon" read,] opt[active "active" read_opt,
+    code "code" read_opt, customer "customer" read_opt, expand "expand" read_opt,
+    expires_at "expires_at" read_opt, max_redemptions "max_redemptions" read_opt,
+    metadata "metadata" read_opt, restrictions "restrictions" read_opt,] }
 }
 #[cfg(feature = "promotion_codes")]
 impl PostPromotionCodesBody {
@@ -38226,8 +39269,9 @@ pub struct PostPromotionCodesBodyRestrictions {
 }
 #[cfg(feature = "promotion_codes")]
 connector_runtime::__struct_de! {
-    PostPromotionCodesBodyRestrictions { first_time_transaction : opt, minimum_amount :
-    opt, minimum_amount_currency : opt, }
+    PostPromotionCodesBodyRestrictions { req[] opt[first_time_transaction
+    "first_time_transaction" read_opt, minimum_amount "minimum_amount" read_opt,
+    minimum_amount_currency "minimum_amount_currency" read_opt,] }
 }
 #[cfg(any(feature = "promotion_codes", feature = "shipping_rates"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -38244,7 +39288,8 @@ pub struct PostPromotionCodesPromotionCodeBody {
 }
 #[cfg(any(feature = "promotion_codes", feature = "shipping_rates"))]
 connector_runtime::__struct_de! {
-    PostPromotionCodesPromotionCodeBody { active : opt, expand : opt, metadata : opt, }
+    PostPromotionCodesPromotionCodeBody { req[] opt[active "active" read_opt, expand
+    "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "quotes")]
 pub type GetQuotesStatus = QuoteStatus;
@@ -38261,7 +39306,8 @@ pub struct GetQuotesResponse200 {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    GetQuotesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetQuotesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "quotes")]
 impl GetQuotesResponse200 {
@@ -38360,12 +39406,16 @@ pub struct PostQuotesBody {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PostQuotesBody { application_fee_amount : opt, application_fee_percent : opt,
-    automatic_tax : opt, collection_method : opt, customer : opt, default_tax_rates :
-    opt, description : opt, discounts : opt, expand : opt, expires_at : opt, footer :
-    opt, from_quote : opt, header : opt, invoice_settings : opt, line_items : opt,
-    metadata : opt, on_behalf_of : opt, subscription_data : opt, test_clock : opt,
-    transfer_data : opt, }
+    PostQuotesBody { req[] opt[application_fee_amount "application_fee_amount" read_opt,
+    application_fee_percent "application_fee_percent" read_opt, automatic_tax
+    "automatic_tax" read_opt, collection_method "collection_method" read_opt, customer
+    "customer" read_opt, default_tax_rates "default_tax_rates" read_opt, description
+    "description" read_opt, discounts "discounts" read_opt, expand "expand" read_opt,
+    expires_at "expires_at" read_opt, footer "footer" read_opt, from_quote "from_quote"
+    read_opt, header "header" read_opt, invoice_settings "invoice_settings" read_opt,
+    line_items "line_items" read_opt, metadata "metadata" read_opt, on_behalf_of
+    "on_behalf_of" read_opt, subscription_data "subscription_data" read_opt, test_clock
+    "test_clock" read_opt, transfer_data "transfer_data" read_opt,] }
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesBody {
@@ -38429,7 +39479,8 @@ pub struct PostQuotesBodyFromQuote {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PostQuotesBodyFromQuote { is_revision : opt, quote : req, }
+    PostQuotesBodyFromQuote { req[quote "quote" read,] opt[is_revision "is_revision"
+    read_opt,] }
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesBodyFromQuote {
@@ -38453,7 +39504,7 @@ pub struct QuoteParam {
 }
 #[cfg(any(feature = "quotes", feature = "subscription_schedules"))]
 connector_runtime::__struct_de! {
-    QuoteParam { days_until_due : opt, }
+    QuoteParam { req[] opt[days_until_due "days_until_due" read_opt,] }
 }
 #[cfg(feature = "quotes")]
 /// line_item_create_params
@@ -38471,8 +39522,9 @@ pub struct PostQuotesBodyLineItemsItem {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PostQuotesBodyLineItemsItem { price : opt, price_data : opt, quantity : opt,
-    tax_rates : opt, }
+    PostQuotesBodyLineItemsItem { req[] opt[price "price" read_opt, price_data
+    "price_data" read_opt, quantity "quantity" read_opt, tax_rates "tax_rates" read_opt,]
+    }
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesBodyLineItemsItem {
@@ -38510,8 +39562,10 @@ pub struct PriceDataCurrencyProductRecurring {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PriceDataCurrencyProductRecurring { currency : req, product : req, recurring : opt,
-    tax_behavior : opt, unit_amount : opt, unit_amount_decimal : opt, }
+    PriceDataCurrencyProductRecurring { req[currency "currency" read, product "product"
+    read,] opt[recurring "recurring" read_opt, tax_behavior "tax_behavior" read_opt,
+    unit_amount "unit_amount" read_opt, unit_amount_decimal "unit_amount_decimal"
+    read_opt,] }
 }
 #[cfg(feature = "quotes")]
 impl PriceDataCurrencyProductRecurring {
@@ -38545,7 +39599,8 @@ pub struct PostQuotesBodySubscriptionData {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PostQuotesBodySubscriptionData { effective_date : opt, trial_period_days : opt, }
+    PostQuotesBodySubscriptionData { req[] opt[effective_date "effective_date" read_opt,
+    trial_period_days "trial_period_days" read_opt,] }
 }
 #[cfg(feature = "quotes")]
 pub type EffectiveDate = PayoutSettingsSpecsScheduleDelayDays;
@@ -38573,8 +39628,8 @@ pub struct TransferDataAmountAmountPercentVariant0 {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    TransferDataAmountAmountPercentVariant0 { amount : opt, amount_percent : optn,
-    destination : req, }
+    TransferDataAmountAmountPercentVariant0 { req[destination "destination" read,]
+    opt[amount "amount" read_opt, amount_percent "amount_percent" read_opt_num,] }
 }
 #[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -38642,11 +39697,15 @@ pub struct PostQuotesQuoteBody {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PostQuotesQuoteBody { application_fee_amount : opt, application_fee_percent : opt,
-    automatic_tax : opt, collection_method : opt, customer : opt, default_tax_rates :
-    opt, description : opt, discounts : opt, expand : opt, expires_at : opt, footer :
-    opt, header : opt, invoice_settings : opt, line_items : opt, metadata : opt,
-    on_behalf_of : opt, subscription_data : opt, transfer_data : opt, }
+    PostQuotesQuoteBody { req[] opt[application_fee_amount "application_fee_amount"
+    read_opt, application_fee_percent "application_fee_percent" read_opt, automatic_tax
+    "automatic_tax" read_opt, collection_method "collection_method" read_opt, customer
+    "customer" read_opt, default_tax_rates "default_tax_rates" read_opt, description
+    "description" read_opt, discounts "discounts" read_opt, expand "expand" read_opt,
+    expires_at "expires_at" read_opt, footer "footer" read_opt, header "header" read_opt,
+    invoice_settings "invoice_settings" read_opt, line_items "line_items" read_opt,
+    metadata "metadata" read_opt, on_behalf_of "on_behalf_of" read_opt, subscription_data
+    "subscription_data" read_opt, transfer_data "transfer_data" read_opt,] }
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesQuoteBody {
@@ -38690,8 +39749,9 @@ pub struct PostQuotesQuoteBodyLineItemsItem {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PostQuotesQuoteBodyLineItemsItem { id : opt, price : opt, price_data : opt, quantity
-    : opt, tax_rates : opt, }
+    PostQuotesQuoteBodyLineItemsItem { req[] opt[id "id" read_opt, price "price"
+    read_opt, price_data "price_data" read_opt, quantity "quantity" read_opt, tax_rates
+    "tax_rates" read_opt,] }
 }
 #[cfg(feature = "quotes")]
 impl PostQuotesQuoteBodyLineItemsItem {
@@ -38739,7 +39799,8 @@ pub struct PostQuotesQuoteFinalizeBody {
 }
 #[cfg(feature = "quotes")]
 connector_runtime::__struct_de! {
-    PostQuotesQuoteFinalizeBody { expand : opt, expires_at : opt, }
+    PostQuotesQuoteFinalizeBody { req[] opt[expand "expand" read_opt, expires_at
+    "expires_at" read_opt,] }
 }
 #[cfg(feature = "radar")]
 /// RadarEarlyFraudWarningList
@@ -38755,8 +39816,8 @@ pub struct GetRadarEarlyFraudWarningsResponse200 {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    GetRadarEarlyFraudWarningsResponse200 { data : req, has_more : req, object : req, url
-    : req, }
+    GetRadarEarlyFraudWarningsResponse200 { req[data "data" read, has_more "has_more"
+    read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "radar")]
 impl GetRadarEarlyFraudWarningsResponse200 {
@@ -38794,8 +39855,8 @@ pub struct GetRadarValueListItemsResponse200 {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    GetRadarValueListItemsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetRadarValueListItemsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "radar")]
 impl GetRadarValueListItemsResponse200 {
@@ -38833,7 +39894,8 @@ pub struct PostRadarValueListItemsBody {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    PostRadarValueListItemsBody { expand : opt, value : req, value_list : req, }
+    PostRadarValueListItemsBody { req[value "value" read, value_list "value_list" read,]
+    opt[expand "expand" read_opt,] }
 }
 #[cfg(feature = "radar")]
 impl PostRadarValueListItemsBody {
@@ -38873,8 +39935,8 @@ pub struct GetRadarValueListsResponse200 {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    GetRadarValueListsResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetRadarValueListsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "radar")]
 impl GetRadarValueListsResponse200 {
@@ -38918,8 +39980,8 @@ pub struct PostRadarValueListsBody {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    PostRadarValueListsBody { alias : req, expand : opt, item_type : opt, metadata : opt,
-    name : req, }
+    PostRadarValueListsBody { req[alias "alias" read, name "name" read,] opt[expand
+    "expand" read_opt, item_type "item_type" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "radar")]
 impl PostRadarValueListsBody {
@@ -38963,8 +40025,8 @@ pub struct PostRadarValueListsValueListBody {
 }
 #[cfg(feature = "radar")]
 connector_runtime::__struct_de! {
-    PostRadarValueListsValueListBody { alias : opt, expand : opt, metadata : opt, name :
-    opt, }
+    PostRadarValueListsValueListBody { req[] opt[alias "alias" read_opt, expand "expand"
+    read_opt, metadata "metadata" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "radar")]
 impl PostRadarValueListsValueListBody {
@@ -39007,7 +40069,8 @@ pub struct GetRecipientsResponse200 {
 }
 #[cfg(feature = "recipients")]
 connector_runtime::__struct_de! {
-    GetRecipientsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetRecipientsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "recipients")]
 impl GetRecipientsResponse200 {
@@ -39064,8 +40127,10 @@ pub struct PostRecipientsBody {
 }
 #[cfg(feature = "recipients")]
 connector_runtime::__struct_de! {
-    PostRecipientsBody { bank_account : opt, card : opt, description : opt, email : opt,
-    expand : opt, metadata : opt, name : req, tax_id : opt, type_ : req = "type", }
+    PostRecipientsBody { req[name "name" read, type_ "type" read,] opt[bank_account
+    "bank_account" read_opt, card "card" read_opt, description "description" read_opt,
+    email "email" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,
+    tax_id "tax_id" read_opt,] }
 }
 #[cfg(feature = "recipients")]
 impl PostRecipientsBody {
@@ -39144,9 +40209,10 @@ pub struct PostRecipientsIdBody {
 }
 #[cfg(feature = "recipients")]
 connector_runtime::__struct_de! {
-    PostRecipientsIdBody { bank_account : opt, card : opt, default_card : opt,
-    description : opt, email : opt, expand : opt, metadata : opt, name : opt, tax_id :
-    opt, }
+    PostRecipientsIdBody { req[] opt[bank_account "bank_account" read_opt, card "card"
+    read_opt, default_card "default_card" read_opt, description "description" read_opt,
+    email "email" read_opt, expand "expand" read_opt, metadata "metadata" read_opt, name
+    "name" read_opt, tax_id "tax_id" read_opt,] }
 }
 #[cfg(feature = "recipients")]
 impl PostRecipientsIdBody {
@@ -39204,7 +40270,8 @@ pub struct GetRefundsResponse200 {
 }
 #[cfg(feature = "refunds")]
 connector_runtime::__struct_de! {
-    GetRefundsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetRefundsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "refunds")]
 impl GetRefundsResponse200 {
@@ -39253,9 +40320,10 @@ pub struct PostRefundsBody {
 }
 #[cfg(feature = "refunds")]
 connector_runtime::__struct_de! {
-    PostRefundsBody { amount : opt, charge : opt, expand : opt, metadata : opt,
-    payment_intent : opt, reason : opt, refund_application_fee : opt, reverse_transfer :
-    opt, }
+    PostRefundsBody { req[] opt[amount "amount" read_opt, charge "charge" read_opt,
+    expand "expand" read_opt, metadata "metadata" read_opt, payment_intent
+    "payment_intent" read_opt, reason "reason" read_opt, refund_application_fee
+    "refund_application_fee" read_opt, reverse_transfer "reverse_transfer" read_opt,] }
 }
 #[cfg(feature = "refunds")]
 impl PostRefundsBody {
@@ -39283,8 +40351,8 @@ pub struct GetReportingReportRunsResponse200 {
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__struct_de! {
-    GetReportingReportRunsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetReportingReportRunsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "reporting")]
 impl GetReportingReportRunsResponse200 {
@@ -39325,7 +40393,8 @@ pub struct PostReportingReportRunsBody {
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__struct_de! {
-    PostReportingReportRunsBody { expand : opt, parameters : opt, report_type : req, }
+    PostReportingReportRunsBody { req[report_type "report_type" read,] opt[expand
+    "expand" read_opt, parameters "parameters" read_opt,] }
 }
 #[cfg(feature = "reporting")]
 /// run_parameter_specs
@@ -39354,9 +40423,11 @@ pub struct PostReportingReportRunsBodyParameters {
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__struct_de! {
-    PostReportingReportRunsBodyParameters { columns : opt, connected_account : opt,
-    currency : opt, interval_end : opt, interval_start : opt, payout : opt,
-    reporting_category : opt, timezone : opt, }
+    PostReportingReportRunsBodyParameters { req[] opt[columns "columns" read_opt,
+    connected_account "connected_account" read_opt, currency "currency" read_opt,
+    interval_end "interval_end" read_opt, interval_start "interval_start" read_opt,
+    payout "payout" read_opt, reporting_category "reporting_category" read_opt, timezone
+    "timezone" read_opt,] }
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__string_enum! {
@@ -39657,8 +40728,8 @@ pub struct GetReportingReportTypesResponse200 {
 }
 #[cfg(feature = "reporting")]
 connector_runtime::__struct_de! {
-    GetReportingReportTypesResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetReportingReportTypesResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "reporting")]
 impl GetReportingReportTypesResponse200 {
@@ -39695,7 +40766,8 @@ pub struct GetReviewsResponse200 {
 }
 #[cfg(feature = "reviews")]
 connector_runtime::__struct_de! {
-    GetReviewsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetReviewsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "reviews")]
 impl GetReviewsResponse200 {
@@ -39734,7 +40806,8 @@ pub struct GetSetupAttemptsResponse200 {
 }
 #[cfg(feature = "setup_attempts")]
 connector_runtime::__struct_de! {
-    GetSetupAttemptsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetSetupAttemptsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "setup_attempts")]
 impl GetSetupAttemptsResponse200 {
@@ -39773,7 +40846,8 @@ pub struct GetSetupIntentsResponse200 {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    GetSetupIntentsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetSetupIntentsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "setup_intents")]
 impl GetSetupIntentsResponse200 {
@@ -39851,10 +40925,13 @@ pub struct PostSetupIntentsBody {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PostSetupIntentsBody { confirm : opt, customer : opt, description : opt, expand :
-    opt, mandate_data : opt, metadata : opt, on_behalf_of : opt, payment_method : opt,
-    payment_method_options : opt, payment_method_types : opt, return_url : opt,
-    single_use : opt, usage : opt, }
+    PostSetupIntentsBody { req[] opt[confirm "confirm" read_opt, customer "customer"
+    read_opt, description "description" read_opt, expand "expand" read_opt, mandate_data
+    "mandate_data" read_opt, metadata "metadata" read_opt, on_behalf_of "on_behalf_of"
+    read_opt, payment_method "payment_method" read_opt, payment_method_options
+    "payment_method_options" read_opt, payment_method_types "payment_method_types"
+    read_opt, return_url "return_url" read_opt, single_use "single_use" read_opt, usage
+    "usage" read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBody {
@@ -39914,8 +40991,9 @@ pub struct PaymentMethodOptions {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptions { acss_debit : opt, card : opt, sepa_debit : opt,
-    us_bank_account : opt, }
+    PaymentMethodOptions { req[] opt[acss_debit "acss_debit" read_opt, card "card"
+    read_opt, sepa_debit "sepa_debit" read_opt, us_bank_account "us_bank_account"
+    read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 impl PaymentMethodOptions {
@@ -39948,7 +41026,8 @@ pub struct PaymentMethodOptionsCard {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsCard { mandate_options : opt, request_three_d_secure : opt, }
+    PaymentMethodOptionsCard { req[] opt[mandate_options "mandate_options" read_opt,
+    request_three_d_secure "request_three_d_secure" read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 impl PaymentMethodOptionsCard {
@@ -39981,9 +41060,11 @@ pub struct PaymentMethodOptionsCardMandateOptions2 {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsCardMandateOptions2 { amount : req, amount_type : req, currency :
-    req, description : opt, end_date : opt, interval : req, interval_count : opt,
-    reference : req, start_date : req, supported_types : opt, }
+    PaymentMethodOptionsCardMandateOptions2 { req[amount "amount" read, amount_type
+    "amount_type" read, currency "currency" read, interval "interval" read, reference
+    "reference" read, start_date "start_date" read,] opt[description "description"
+    read_opt, end_date "end_date" read_opt, interval_count "interval_count" read_opt,
+    supported_types "supported_types" read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 impl PaymentMethodOptionsCardMandateOptions2 {
@@ -40019,7 +41100,8 @@ pub struct PaymentMethodOptionsSepaDebit {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PaymentMethodOptionsSepaDebit { mandate_options : opt, }
+    PaymentMethodOptionsSepaDebit { req[] opt[mandate_options "mandate_options"
+    read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
@@ -40063,9 +41145,11 @@ pub struct PostSetupIntentsIntentBody {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PostSetupIntentsIntentBody { customer : opt, description : opt, expand : opt,
-    metadata : opt, payment_method : opt, payment_method_options : opt,
-    payment_method_types : opt, }
+    PostSetupIntentsIntentBody { req[] opt[customer "customer" read_opt, description
+    "description" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,
+    payment_method "payment_method" read_opt, payment_method_options
+    "payment_method_options" read_opt, payment_method_types "payment_method_types"
+    read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 impl PostSetupIntentsIntentBody {
@@ -40115,7 +41199,8 @@ pub struct PostSetupIntentsIntentCancelBody {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PostSetupIntentsIntentCancelBody { cancellation_reason : opt, expand : opt, }
+    PostSetupIntentsIntentCancelBody { req[] opt[cancellation_reason
+    "cancellation_reason" read_opt, expand "expand" read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__string_enum! {
@@ -40153,8 +41238,10 @@ pub struct PostSetupIntentsIntentConfirmBody {
 }
 #[cfg(feature = "setup_intents")]
 connector_runtime::__struct_de! {
-    PostSetupIntentsIntentConfirmBody { client_secret : opt, expand : opt, mandate_data :
-    opt, payment_method : opt, payment_method_options : opt, return_url : opt, }
+    PostSetupIntentsIntentConfirmBody { req[] opt[client_secret "client_secret" read_opt,
+    expand "expand" read_opt, mandate_data "mandate_data" read_opt, payment_method
+    "payment_method" read_opt, payment_method_options "payment_method_options" read_opt,
+    return_url "return_url" read_opt,] }
 }
 #[cfg(feature = "setup_intents")]
 impl PostSetupIntentsIntentConfirmBody {
@@ -40198,7 +41285,8 @@ pub struct GetShippingRatesResponse200 {
 }
 #[cfg(feature = "shipping_rates")]
 connector_runtime::__struct_de! {
-    GetShippingRatesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetShippingRatesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "shipping_rates")]
 impl GetShippingRatesResponse200 {
@@ -40257,9 +41345,10 @@ pub struct PostShippingRatesBody {
 }
 #[cfg(feature = "shipping_rates")]
 connector_runtime::__struct_de! {
-    PostShippingRatesBody { delivery_estimate : opt, display_name : req, expand : opt,
-    fixed_amount : opt, metadata : opt, tax_behavior : opt, tax_code : opt, type_ : opt =
-    "type", }
+    PostShippingRatesBody { req[display_name "display_name" read,] opt[delivery_estimate
+    "delivery_estimate" read_opt, expand "expand" read_opt, fixed_amount "fixed_amount"
+    read_opt, metadata "metadata" read_opt, tax_behavior "tax_behavior" read_opt,
+    tax_code "tax_code" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "shipping_rates")]
 impl PostShippingRatesBody {
@@ -40305,8 +41394,8 @@ pub struct GetSigmaScheduledQueryRunsResponse200 {
 }
 #[cfg(feature = "sigma")]
 connector_runtime::__struct_de! {
-    GetSigmaScheduledQueryRunsResponse200 { data : req, has_more : req, object : req, url
-    : req, }
+    GetSigmaScheduledQueryRunsResponse200 { req[data "data" read, has_more "has_more"
+    read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "sigma")]
 impl GetSigmaScheduledQueryRunsResponse200 {
@@ -40344,7 +41433,8 @@ pub struct GetSkusResponse200 {
 }
 #[cfg(feature = "skus")]
 connector_runtime::__struct_de! {
-    GetSkusResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetSkusResponse200 { req[data "data" read, has_more "has_more" read, object "object"
+    read, url "url" read,] opt[] }
 }
 #[cfg(feature = "skus")]
 impl GetSkusResponse200 {
@@ -40408,9 +41498,11 @@ pub struct PostSkusBody {
 }
 #[cfg(feature = "skus")]
 connector_runtime::__struct_de! {
-    PostSkusBody { active : opt, attributes : opt, currency : req, expand : opt, id :
-    opt, image : opt, inventory : req, metadata : opt, package_dimensions : opt, price :
-    req, product : req, }
+    PostSkusBody { req[currency "currency" read, inventory "inventory" read, price
+    "price" read, product "product" read,] opt[active "active" read_opt, attributes
+    "attributes" read_opt, expand "expand" read_opt, id "id" read_opt, image "image"
+    read_opt, metadata "metadata" read_opt, package_dimensions "package_dimensions"
+    read_opt,] }
 }
 #[cfg(feature = "skus")]
 impl PostSkusBody {
@@ -40441,7 +41533,8 @@ pub struct PostSkusBodyInventory {
 }
 #[cfg(feature = "skus")]
 connector_runtime::__struct_de! {
-    PostSkusBodyInventory { quantity : opt, type_ : req = "type", value : opt, }
+    PostSkusBodyInventory { req[type_ "type" read,] opt[quantity "quantity" read_opt,
+    value "value" read_opt,] }
 }
 #[cfg(feature = "skus")]
 connector_runtime::__string_enum! {
@@ -40505,9 +41598,11 @@ pub struct PostSkusIdBody {
 }
 #[cfg(feature = "skus")]
 connector_runtime::__struct_de! {
-    PostSkusIdBody { active : opt, attributes : opt, currency : opt, expand : opt, image
-    : opt, inventory : opt, metadata : opt, package_dimensions : opt, price : opt,
-    product : opt, }
+    PostSkusIdBody { req[] opt[active "active" read_opt, attributes "attributes"
+    read_opt, currency "currency" read_opt, expand "expand" read_opt, image "image"
+    read_opt, inventory "inventory" read_opt, metadata "metadata" read_opt,
+    package_dimensions "package_dimensions" read_opt, price "price" read_opt, product
+    "product" read_opt,] }
 }
 #[cfg(feature = "skus")]
 impl PostSkusIdBody {
@@ -40538,7 +41633,8 @@ pub struct PostSkusIdBodyInventory {
 }
 #[cfg(feature = "skus")]
 connector_runtime::__struct_de! {
-    PostSkusIdBodyInventory { quantity : opt, type_ : opt = "type", value : opt, }
+    PostSkusIdBodyInventory { req[] opt[quantity "quantity" read_opt, type_ "type"
+    read_opt, value "value" read_opt,] }
 }
 #[cfg(feature = "skus")]
 /// The dimensions of this SKU for shipping purposes.
@@ -40606,10 +41702,13 @@ pub struct PostSourcesBody {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    PostSourcesBody { amount : opt, currency : opt, customer : opt, expand : opt, flow :
-    opt, mandate : opt, metadata : opt, original_source : opt, owner : opt, receiver :
-    opt, redirect : opt, source_order : opt, statement_descriptor : opt, token : opt,
-    type_ : opt = "type", usage : opt, }
+    PostSourcesBody { req[] opt[amount "amount" read_opt, currency "currency" read_opt,
+    customer "customer" read_opt, expand "expand" read_opt, flow "flow" read_opt, mandate
+    "mandate" read_opt, metadata "metadata" read_opt, original_source "original_source"
+    read_opt, owner "owner" read_opt, receiver "receiver" read_opt, redirect "redirect"
+    read_opt, source_order "source_order" read_opt, statement_descriptor
+    "statement_descriptor" read_opt, token "token" read_opt, type_ "type" read_opt, usage
+    "usage" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl PostSourcesBody {
@@ -40679,8 +41778,9 @@ pub struct MandateParams {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    MandateParams { acceptance : opt, amount : opt, currency : opt, interval : opt,
-    notification_method : opt, }
+    MandateParams { req[] opt[acceptance "acceptance" read_opt, amount "amount" read_opt,
+    currency "currency" read_opt, interval "interval" read_opt, notification_method
+    "notification_method" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl MandateParams {
@@ -40715,8 +41815,9 @@ pub struct MandateParamsAcceptance {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    MandateParamsAcceptance { date : opt, ip : opt, offline : opt, online : opt, status :
-    req, type_ : opt = "type", user_agent : opt, }
+    MandateParamsAcceptance { req[status "status" read,] opt[date "date" read_opt, ip
+    "ip" read_opt, offline "offline" read_opt, online "online" read_opt, type_ "type"
+    read_opt, user_agent "user_agent" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl MandateParamsAcceptance {
@@ -40744,7 +41845,7 @@ pub struct MandateParamsAcceptanceOffline {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    MandateParamsAcceptanceOffline { contact_email : req, }
+    MandateParamsAcceptanceOffline { req[contact_email "contact_email" read,] opt[] }
 }
 #[cfg(feature = "sources")]
 /// mandate_online_acceptance_params
@@ -40782,7 +41883,8 @@ pub struct PostSourcesBodyReceiver {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    PostSourcesBodyReceiver { refund_attributes_method : opt, }
+    PostSourcesBodyReceiver { req[] opt[refund_attributes_method
+    "refund_attributes_method" read_opt,] }
 }
 #[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
@@ -40799,7 +41901,7 @@ pub struct PostSourcesBodyRedirect {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    PostSourcesBodyRedirect { return_url : req, }
+    PostSourcesBodyRedirect { req[return_url "return_url" read,] opt[] }
 }
 #[cfg(feature = "sources")]
 /// shallow_order_specs
@@ -40815,7 +41917,8 @@ pub struct PostSourcesBodySourceOrder {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    PostSourcesBodySourceOrder { items : opt, shipping : opt, }
+    PostSourcesBodySourceOrder { req[] opt[items "items" read_opt, shipping "shipping"
+    read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl PostSourcesBodySourceOrder {
@@ -40849,8 +41952,9 @@ pub struct OrderShipping {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    OrderShipping { address : req, carrier : opt, name : opt, phone : opt,
-    tracking_number : opt, }
+    OrderShipping { req[address "address" read,] opt[carrier "carrier" read_opt, name
+    "name" read_opt, phone "phone" read_opt, tracking_number "tracking_number" read_opt,]
+    }
 }
 #[cfg(feature = "sources")]
 impl OrderShipping {
@@ -40909,8 +42013,9 @@ pub struct PostSourcesSourceBody {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    PostSourcesSourceBody { amount : opt, expand : opt, mandate : opt, metadata : opt,
-    owner : opt, source_order : opt, }
+    PostSourcesSourceBody { req[] opt[amount "amount" read_opt, expand "expand" read_opt,
+    mandate "mandate" read_opt, metadata "metadata" read_opt, owner "owner" read_opt,
+    source_order "source_order" read_opt,] }
 }
 #[cfg(feature = "sources")]
 impl PostSourcesSourceBody {
@@ -40947,8 +42052,8 @@ pub struct GetSourcesSourceSourceTransactionsResponse200 {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    GetSourcesSourceSourceTransactionsResponse200 { data : req, has_more : req, object :
-    req, url : req, }
+    GetSourcesSourceSourceTransactionsResponse200 { req[data "data" read, has_more
+    "has_more" read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "sources")]
 impl GetSourcesSourceSourceTransactionsResponse200 {
@@ -40983,7 +42088,8 @@ pub struct PostSourcesSourceVerifyBody {
 }
 #[cfg(feature = "sources")]
 connector_runtime::__struct_de! {
-    PostSourcesSourceVerifyBody { expand : opt, values : req, }
+    PostSourcesSourceVerifyBody { req[values "values" read,] opt[expand "expand"
+    read_opt,] }
 }
 #[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -40998,8 +42104,8 @@ pub struct GetSubscriptionItemsResponse200 {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    GetSubscriptionItemsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetSubscriptionItemsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "subscription_items")]
 impl GetSubscriptionItemsResponse200 {
@@ -41076,9 +42182,12 @@ pub struct PostSubscriptionItemsBody {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    PostSubscriptionItemsBody { billing_thresholds : opt, expand : opt, metadata : opt,
-    payment_behavior : opt, price : opt, price_data : opt, proration_behavior : opt,
-    proration_date : opt, quantity : opt, subscription : req, tax_rates : opt, }
+    PostSubscriptionItemsBody { req[subscription "subscription" read,]
+    opt[billing_thresholds "billing_thresholds" read_opt, expand "expand" read_opt,
+    metadata "metadata" read_opt, payment_behavior "payment_behavior" read_opt, price
+    "price" read_opt, price_data "price_data" read_opt, proration_behavior
+    "proration_behavior" read_opt, proration_date "proration_date" read_opt, quantity
+    "quantity" read_opt, tax_rates "tax_rates" read_opt,] }
 }
 #[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsBody {
@@ -41171,9 +42280,12 @@ pub struct PostSubscriptionItemsItemBody {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    PostSubscriptionItemsItemBody { billing_thresholds : opt, expand : opt, metadata :
-    opt, off_session : opt, payment_behavior : opt, price : opt, price_data : opt,
-    proration_behavior : opt, proration_date : opt, quantity : opt, tax_rates : opt, }
+    PostSubscriptionItemsItemBody { req[] opt[billing_thresholds "billing_thresholds"
+    read_opt, expand "expand" read_opt, metadata "metadata" read_opt, off_session
+    "off_session" read_opt, payment_behavior "payment_behavior" read_opt, price "price"
+    read_opt, price_data "price_data" read_opt, proration_behavior "proration_behavior"
+    read_opt, proration_date "proration_date" read_opt, quantity "quantity" read_opt,
+    tax_rates "tax_rates" read_opt,] }
 }
 #[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsItemBody {
@@ -41214,8 +42326,9 @@ pub struct DeleteSubscriptionItemsItemBody {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    DeleteSubscriptionItemsItemBody { clear_usage : opt, proration_behavior : opt,
-    proration_date : opt, }
+    DeleteSubscriptionItemsItemBody { req[] opt[clear_usage "clear_usage" read_opt,
+    proration_behavior "proration_behavior" read_opt, proration_date "proration_date"
+    read_opt,] }
 }
 #[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -41230,8 +42343,8 @@ pub struct GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 { data : req,
-    has_more : req, object : req, url : req, }
+    GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 { req[data "data"
+    read, has_more "has_more" read, object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "subscription_items")]
 impl GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
@@ -41276,8 +42389,9 @@ pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__struct_de! {
-    PostSubscriptionItemsSubscriptionItemUsageRecordsBody { action : opt, expand : opt,
-    quantity : req, timestamp : opt, }
+    PostSubscriptionItemsSubscriptionItemUsageRecordsBody { req[quantity "quantity"
+    read,] opt[action "action" read_opt, expand "expand" read_opt, timestamp "timestamp"
+    read_opt,] }
 }
 #[cfg(feature = "subscription_items")]
 connector_runtime::__string_enum! {
@@ -41302,8 +42416,8 @@ pub struct GetSubscriptionSchedulesResponse200 {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    GetSubscriptionSchedulesResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetSubscriptionSchedulesResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "subscription_schedules")]
 impl GetSubscriptionSchedulesResponse200 {
@@ -41360,9 +42474,10 @@ pub struct PostSubscriptionSchedulesBody {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    PostSubscriptionSchedulesBody { customer : opt, default_settings : opt, end_behavior
-    : opt, expand : opt, from_subscription : opt, metadata : opt, phases : opt,
-    start_date : opt, }
+    PostSubscriptionSchedulesBody { req[] opt[customer "customer" read_opt,
+    default_settings "default_settings" read_opt, end_behavior "end_behavior" read_opt,
+    expand "expand" read_opt, from_subscription "from_subscription" read_opt, metadata
+    "metadata" read_opt, phases "phases" read_opt, start_date "start_date" read_opt,] }
 }
 #[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBody {
@@ -41428,9 +42543,12 @@ pub struct DefaultSettingsParams {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    DefaultSettingsParams { application_fee_percent : optn, automatic_tax : opt,
-    billing_cycle_anchor : opt, billing_thresholds : opt, collection_method : opt,
-    default_payment_method : opt, invoice_settings : opt, transfer_data : opt, }
+    DefaultSettingsParams { req[] opt[application_fee_percent "application_fee_percent"
+    read_opt_num, automatic_tax "automatic_tax" read_opt, billing_cycle_anchor
+    "billing_cycle_anchor" read_opt, billing_thresholds "billing_thresholds" read_opt,
+    collection_method "collection_method" read_opt, default_payment_method
+    "default_payment_method" read_opt, invoice_settings "invoice_settings" read_opt,
+    transfer_data "transfer_data" read_opt,] }
 }
 #[cfg(feature = "subscription_schedules")]
 impl DefaultSettingsParams {
@@ -41518,12 +42636,16 @@ pub struct PostSubscriptionSchedulesBodyPhasesItem {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    PostSubscriptionSchedulesBodyPhasesItem { add_invoice_items : opt,
-    application_fee_percent : optn, automatic_tax : opt, billing_cycle_anchor : opt,
-    billing_thresholds : opt, collection_method : opt, coupon : opt,
-    default_payment_method : opt, default_tax_rates : opt, end_date : opt,
-    invoice_settings : opt, items : req, iterations : opt, proration_behavior : opt,
-    transfer_data : opt, trial : opt, trial_end : opt, }
+    PostSubscriptionSchedulesBodyPhasesItem { req[items "items" read,]
+    opt[add_invoice_items "add_invoice_items" read_opt, application_fee_percent
+    "application_fee_percent" read_opt_num, automatic_tax "automatic_tax" read_opt,
+    billing_cycle_anchor "billing_cycle_anchor" read_opt, billing_thresholds
+    "billing_thresholds" read_opt, collection_method "collection_method" read_opt, coupon
+    "coupon" read_opt, default_payment_method "default_payment_method" read_opt,
+    default_tax_rates "default_tax_rates" read_opt, end_date "end_date" read_opt,
+    invoice_settings "invoice_settings" read_opt, iterations "iterations" read_opt,
+    proration_behavior "proration_behavior" read_opt, transfer_data "transfer_data"
+    read_opt, trial "trial" read_opt, trial_end "trial_end" read_opt,] }
 }
 #[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBodyPhasesItem {
@@ -41577,8 +42699,9 @@ pub struct ConfigurationItemParams {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    ConfigurationItemParams { billing_thresholds : opt, price : opt, price_data : opt,
-    quantity : opt, tax_rates : opt, }
+    ConfigurationItemParams { req[] opt[billing_thresholds "billing_thresholds" read_opt,
+    price "price" read_opt, price_data "price_data" read_opt, quantity "quantity"
+    read_opt, tax_rates "tax_rates" read_opt,] }
 }
 #[cfg(feature = "subscription_schedules")]
 impl ConfigurationItemParams {
@@ -41626,8 +42749,10 @@ pub struct PostSubscriptionSchedulesScheduleBody {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    PostSubscriptionSchedulesScheduleBody { default_settings : opt, end_behavior : opt,
-    expand : opt, metadata : opt, phases : opt, proration_behavior : opt, }
+    PostSubscriptionSchedulesScheduleBody { req[] opt[default_settings "default_settings"
+    read_opt, end_behavior "end_behavior" read_opt, expand "expand" read_opt, metadata
+    "metadata" read_opt, phases "phases" read_opt, proration_behavior
+    "proration_behavior" read_opt,] }
 }
 #[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesScheduleBody {
@@ -41701,12 +42826,17 @@ pub struct PostSubscriptionSchedulesScheduleBodyPhasesItem {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    PostSubscriptionSchedulesScheduleBodyPhasesItem { add_invoice_items : opt,
-    application_fee_percent : optn, automatic_tax : opt, billing_cycle_anchor : opt,
-    billing_thresholds : opt, collection_method : opt, coupon : opt,
-    default_payment_method : opt, default_tax_rates : opt, end_date : opt,
-    invoice_settings : opt, items : req, iterations : opt, proration_behavior : opt,
-    start_date : opt, transfer_data : opt, trial : opt, trial_end : opt, }
+    PostSubscriptionSchedulesScheduleBodyPhasesItem { req[items "items" read,]
+    opt[add_invoice_items "add_invoice_items" read_opt, application_fee_percent
+    "application_fee_percent" read_opt_num, automatic_tax "automatic_tax" read_opt,
+    billing_cycle_anchor "billing_cycle_anchor" read_opt, billing_thresholds
+    "billing_thresholds" read_opt, collection_method "collection_method" read_opt, coupon
+    "coupon" read_opt, default_payment_method "default_payment_method" read_opt,
+    default_tax_rates "default_tax_rates" read_opt, end_date "end_date" read_opt,
+    invoice_settings "invoice_settings" read_opt, iterations "iterations" read_opt,
+    proration_behavior "proration_behavior" read_opt, start_date "start_date" read_opt,
+    transfer_data "transfer_data" read_opt, trial "trial" read_opt, trial_end "trial_end"
+    read_opt,] }
 }
 #[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesScheduleBodyPhasesItem {
@@ -41761,8 +42891,8 @@ pub struct PostSubscriptionSchedulesScheduleReleaseBody {
 }
 #[cfg(feature = "subscription_schedules")]
 connector_runtime::__struct_de! {
-    PostSubscriptionSchedulesScheduleReleaseBody { expand : opt, preserve_cancel_date :
-    opt, }
+    PostSubscriptionSchedulesScheduleReleaseBody { req[] opt[expand "expand" read_opt,
+    preserve_cancel_date "preserve_cancel_date" read_opt,] }
 }
 #[cfg(feature = "subscriptions")]
 connector_runtime::__string_enum! {
@@ -41784,7 +42914,8 @@ pub struct GetSubscriptionsResponse200 {
 }
 #[cfg(feature = "subscriptions")]
 connector_runtime::__struct_de! {
-    GetSubscriptionsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetSubscriptionsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "subscriptions")]
 impl GetSubscriptionsResponse200 {
@@ -41918,15 +43049,22 @@ pub struct PostSubscriptionsBody {
 }
 #[cfg(feature = "subscriptions")]
 connector_runtime::__struct_de! {
-    PostSubscriptionsBody { add_invoice_items : opt, application_fee_percent : optn,
-    automatic_tax : opt, backdate_start_date : opt, billing_cycle_anchor : opt,
-    billing_thresholds : opt, cancel_at : opt, cancel_at_period_end : opt,
-    collection_method : opt, coupon : opt, customer : req, days_until_due : opt,
-    default_payment_method : opt, default_source : opt, default_tax_rates : opt, expand :
-    opt, items : opt, metadata : opt, off_session : opt, payment_behavior : opt,
-    payment_settings : opt, pending_invoice_item_interval : opt, promotion_code : opt,
-    proration_behavior : opt, transfer_data : opt, trial_end : opt, trial_from_plan :
-    opt, trial_period_days : opt, }
+    PostSubscriptionsBody { req[customer "customer" read,] opt[add_invoice_items
+    "add_invoice_items" read_opt, application_fee_percent "application_fee_percent"
+    read_opt_num, automatic_tax "automatic_tax" read_opt, backdate_start_date
+    "backdate_start_date" read_opt, billing_cycle_anchor "billing_cycle_anchor" read_opt,
+    billing_thresholds "billing_thresholds" read_opt, cancel_at "cancel_at" read_opt,
+    cancel_at_period_end "cancel_at_period_end" read_opt, collection_method
+    "collection_method" read_opt, coupon "coupon" read_opt, days_until_due
+    "days_until_due" read_opt, default_payment_method "default_payment_method" read_opt,
+    default_source "default_source" read_opt, default_tax_rates "default_tax_rates"
+    read_opt, expand "expand" read_opt, items "items" read_opt, metadata "metadata"
+    read_opt, off_session "off_session" read_opt, payment_behavior "payment_behavior"
+    read_opt, payment_settings "payment_settings" read_opt, pending_invoice_item_interval
+    "pending_invoice_item_interval" read_opt, promotion_code "promotion_code" read_opt,
+    proration_behavior "proration_behavior" read_opt, transfer_data "transfer_data"
+    read_opt, trial_end "trial_end" read_opt, trial_from_plan "trial_from_plan" read_opt,
+    trial_period_days "trial_period_days" read_opt,] }
 }
 #[cfg(feature = "subscriptions")]
 impl PostSubscriptionsBody {
@@ -41991,8 +43129,9 @@ pub struct GetSubscriptionsSearchResponse200 {
 }
 #[cfg(feature = "subscriptions")]
 connector_runtime::__struct_de! {
-    GetSubscriptionsSearchResponse200 { data : req, has_more : req, next_page : opt,
-    object : req, total_count : opt, url : req, }
+    GetSubscriptionsSearchResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[next_page "next_page" read_opt,
+    total_count "total_count" read_opt,] }
 }
 #[cfg(feature = "subscriptions")]
 impl GetSubscriptionsSearchResponse200 {
@@ -42040,7 +43179,8 @@ pub struct GetTaxCodesResponse200 {
 }
 #[cfg(feature = "tax_codes")]
 connector_runtime::__struct_de! {
-    GetTaxCodesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetTaxCodesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "tax_codes")]
 impl GetTaxCodesResponse200 {
@@ -42072,7 +43212,8 @@ pub struct GetTaxRatesResponse200 {
 }
 #[cfg(feature = "tax_rates")]
 connector_runtime::__struct_de! {
-    GetTaxRatesResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetTaxRatesResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "tax_rates")]
 impl GetTaxRatesResponse200 {
@@ -42133,9 +43274,11 @@ pub struct PostTaxRatesBody {
 }
 #[cfg(feature = "tax_rates")]
 connector_runtime::__struct_de! {
-    PostTaxRatesBody { active : opt, country : opt, description : opt, display_name :
-    req, expand : opt, inclusive : req, jurisdiction : opt, metadata : opt, percentage :
-    reqn, state : opt, tax_type : opt, }
+    PostTaxRatesBody { req[display_name "display_name" read, inclusive "inclusive" read,
+    percentage "percentage" read_num,] opt[active "active" read_opt, country "country"
+    read_opt, description "description" read_opt, expand "expand" read_opt, jurisdiction
+    "jurisdiction" read_opt, metadata "metadata" read_opt, state "state" read_opt,
+    tax_type "tax_type" read_opt,] }
 }
 #[cfg(feature = "tax_rates")]
 impl PostTaxRatesBody {
@@ -42199,9 +43342,10 @@ pub struct PostTaxRatesTaxRateBody {
 }
 #[cfg(feature = "tax_rates")]
 connector_runtime::__struct_de! {
-    PostTaxRatesTaxRateBody { active : opt, country : opt, description : opt,
-    display_name : opt, expand : opt, jurisdiction : opt, metadata : opt, state : opt,
-    tax_type : opt, }
+    PostTaxRatesTaxRateBody { req[] opt[active "active" read_opt, country "country"
+    read_opt, description "description" read_opt, display_name "display_name" read_opt,
+    expand "expand" read_opt, jurisdiction "jurisdiction" read_opt, metadata "metadata"
+    read_opt, state "state" read_opt, tax_type "tax_type" read_opt,] }
 }
 #[cfg(feature = "tax_rates")]
 impl PostTaxRatesTaxRateBody {
@@ -42257,7 +43401,8 @@ pub struct PostTerminalConnectionTokensBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalConnectionTokensBody { expand : opt, location : opt, }
+    PostTerminalConnectionTokensBody { req[] opt[expand "expand" read_opt, location
+    "location" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalConnectionTokensBody {
@@ -42288,8 +43433,8 @@ pub struct GetTerminalLocationsResponse200 {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    GetTerminalLocationsResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetTerminalLocationsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "terminal")]
 impl GetTerminalLocationsResponse200 {
@@ -42332,8 +43477,8 @@ pub struct PostTerminalLocationsBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalLocationsBody { address : req, display_name : req, expand : opt, metadata
-    : opt, }
+    PostTerminalLocationsBody { req[address "address" read, display_name "display_name"
+    read,] opt[expand "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalLocationsBody {
@@ -42375,8 +43520,9 @@ pub struct PostTerminalLocationsBodyAddress {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalLocationsBodyAddress { city : opt, country : req, line1 : opt, line2 :
-    opt, postal_code : opt, state : opt, }
+    PostTerminalLocationsBodyAddress { req[country "country" read,] opt[city "city"
+    read_opt, line1 "line1" read_opt, line2 "line2" read_opt, postal_code "postal_code"
+    read_opt, state "state" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalLocationsBodyAddress {
@@ -42463,8 +43609,9 @@ pub struct PostTerminalLocationsLocationBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalLocationsLocationBody { address : opt, display_name : opt, expand : opt,
-    metadata : opt, }
+    PostTerminalLocationsLocationBody { req[] opt[address "address" read_opt,
+    display_name "display_name" read_opt, expand "expand" read_opt, metadata "metadata"
+    read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalLocationsLocationBody {
@@ -42508,8 +43655,8 @@ pub struct GetTerminalReadersResponse200 {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    GetTerminalReadersResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetTerminalReadersResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "terminal")]
 impl GetTerminalReadersResponse200 {
@@ -42553,8 +43700,9 @@ pub struct PostTerminalReadersBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersBody { expand : opt, label : opt, location : opt, metadata : opt,
-    registration_code : req, }
+    PostTerminalReadersBody { req[registration_code "registration_code" read,] opt[expand
+    "expand" read_opt, label "label" read_opt, location "location" read_opt, metadata
+    "metadata" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersBody {
@@ -42607,7 +43755,8 @@ pub struct PostTerminalReadersReaderBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersReaderBody { expand : opt, label : opt, metadata : opt, }
+    PostTerminalReadersReaderBody { req[] opt[expand "expand" read_opt, label "label"
+    read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderBody {
@@ -42642,8 +43791,9 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersReaderProcessPaymentIntentBody { expand : opt, payment_intent :
-    req, process_config : opt, }
+    PostTerminalReadersReaderProcessPaymentIntentBody { req[payment_intent
+    "payment_intent" read,] opt[expand "expand" read_opt, process_config "process_config"
+    read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderProcessPaymentIntentBody {
@@ -42672,8 +43822,8 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig { skip_tipping : opt,
-    }
+    PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig { req[]
+    opt[skip_tipping "skip_tipping" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -42688,8 +43838,9 @@ pub struct PostTerminalReadersReaderProcessSetupIntentBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersReaderProcessSetupIntentBody { customer_consent_collected : req,
-    expand : opt, setup_intent : req, }
+    PostTerminalReadersReaderProcessSetupIntentBody { req[customer_consent_collected
+    "customer_consent_collected" read, setup_intent "setup_intent" read,] opt[expand
+    "expand" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderProcessSetupIntentBody {
@@ -42724,8 +43875,8 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBody {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersReaderSetReaderDisplayBody { cart : opt, expand : opt, type_ : req
-    = "type", }
+    PostTerminalReadersReaderSetReaderDisplayBody { req[type_ "type" read,] opt[cart
+    "cart" read_opt, expand "expand" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBody {
@@ -42753,8 +43904,8 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBodyCart {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersReaderSetReaderDisplayBodyCart { currency : req, line_items : req,
-    tax : opt, total : req, }
+    PostTerminalReadersReaderSetReaderDisplayBodyCart { req[currency "currency" read,
+    line_items "line_items" read, total "total" read,] opt[tax "tax" read_opt,] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCart {
@@ -42779,8 +43930,8 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
 }
 #[cfg(feature = "terminal")]
 connector_runtime::__struct_de! {
-    PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem { amount : req,
-    description : req, quantity : req, }
+    PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem { req[amount "amount"
+    read, description "description" read, quantity "quantity" read,] opt[] }
 }
 #[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
@@ -42818,8 +43969,8 @@ pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
 }
 #[cfg(feature = "test_helpers")]
 connector_runtime::__struct_de! {
-    PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody { card_present : opt,
-    expand : opt, type_ : opt = "type", }
+    PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody { req[] opt[card_present
+    "card_present" read_opt, expand "expand" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "test_helpers")]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
@@ -42842,8 +43993,8 @@ pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPrese
 }
 #[cfg(feature = "test_helpers")]
 connector_runtime::__struct_de! {
-    PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent { number :
-    opt, }
+    PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent { req[]
+    opt[number "number" read_opt,] }
 }
 #[cfg(feature = "test_helpers")]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
@@ -42873,8 +44024,8 @@ pub struct GetTestHelpersTestClocksResponse200 {
 }
 #[cfg(feature = "test_helpers")]
 connector_runtime::__struct_de! {
-    GetTestHelpersTestClocksResponse200 { data : req, has_more : req, object : req, url :
-    req, }
+    GetTestHelpersTestClocksResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "test_helpers")]
 impl GetTestHelpersTestClocksResponse200 {
@@ -42913,7 +44064,8 @@ pub struct PostTestHelpersTestClocksBody {
 }
 #[cfg(feature = "test_helpers")]
 connector_runtime::__struct_de! {
-    PostTestHelpersTestClocksBody { expand : opt, frozen_time : req, name : opt, }
+    PostTestHelpersTestClocksBody { req[frozen_time "frozen_time" read,] opt[expand
+    "expand" read_opt, name "name" read_opt,] }
 }
 #[cfg(feature = "test_helpers")]
 impl PostTestHelpersTestClocksBody {
@@ -42941,7 +44093,8 @@ pub struct PostTestHelpersTestClocksTestClockAdvanceBody {
 }
 #[cfg(feature = "test_helpers")]
 connector_runtime::__struct_de! {
-    PostTestHelpersTestClocksTestClockAdvanceBody { expand : opt, frozen_time : req, }
+    PostTestHelpersTestClocksTestClockAdvanceBody { req[frozen_time "frozen_time" read,]
+    opt[expand "expand" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -42982,8 +44135,9 @@ pub struct PostTokensBody {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBody { account : opt, bank_account : opt, card : opt, customer : opt,
-    cvc_update : opt, expand : opt, person : opt, pii : opt, }
+    PostTokensBody { req[] opt[account "account" read_opt, bank_account "bank_account"
+    read_opt, card "card" read_opt, customer "customer" read_opt, cvc_update "cvc_update"
+    read_opt, expand "expand" read_opt, person "person" read_opt, pii "pii" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBody {
@@ -43029,8 +44183,9 @@ pub struct PostTokensBodyAccount {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBodyAccount { business_type : opt, company : opt, individual : opt,
-    tos_shown_and_accepted : opt, }
+    PostTokensBodyAccount { req[] opt[business_type "business_type" read_opt, company
+    "company" read_opt, individual "individual" read_opt, tos_shown_and_accepted
+    "tos_shown_and_accepted" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyAccount {
@@ -43095,12 +44250,16 @@ pub struct PostTokensBodyAccountCompany {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBodyAccountCompany { address : opt, address_kana : opt, address_kanji :
-    opt, directors_provided : opt, executives_provided : opt, name : opt, name_kana :
-    opt, name_kanji : opt, owners_provided : opt, ownership_declaration : opt,
-    ownership_declaration_shown_and_signed : opt, phone : opt, registration_number : opt,
-    structure : opt, tax_id : opt, tax_id_registrar : opt, vat_id : opt, verification :
-    opt, }
+    PostTokensBodyAccountCompany { req[] opt[address "address" read_opt, address_kana
+    "address_kana" read_opt, address_kanji "address_kanji" read_opt, directors_provided
+    "directors_provided" read_opt, executives_provided "executives_provided" read_opt,
+    name "name" read_opt, name_kana "name_kana" read_opt, name_kanji "name_kanji"
+    read_opt, owners_provided "owners_provided" read_opt, ownership_declaration
+    "ownership_declaration" read_opt, ownership_declaration_shown_and_signed
+    "ownership_declaration_shown_and_signed" read_opt, phone "phone" read_opt,
+    registration_number "registration_number" read_opt, structure "structure" read_opt,
+    tax_id "tax_id" read_opt, tax_id_registrar "tax_id_registrar" read_opt, vat_id
+    "vat_id" read_opt, verification "verification" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyAccountCompany {
@@ -43212,9 +44371,10 @@ pub struct PostTokensBodyBankAccount {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBodyBankAccount { account_holder_name : opt, account_holder_type : opt,
-    account_number : req, account_type : opt, country : req, currency : opt,
-    routing_number : opt, }
+    PostTokensBodyBankAccount { req[account_number "account_number" read, country
+    "country" read,] opt[account_holder_name "account_holder_name" read_opt,
+    account_holder_type "account_holder_type" read_opt, account_type "account_type"
+    read_opt, currency "currency" read_opt, routing_number "routing_number" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyBankAccount {
@@ -43294,9 +44454,12 @@ pub struct PostTokensBodyCardVariant0 {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBodyCardVariant0 { address_city : opt, address_country : opt, address_line1
-    : opt, address_line2 : opt, address_state : opt, address_zip : opt, currency : opt,
-    cvc : opt, exp_month : req, exp_year : req, name : opt, number : req, }
+    PostTokensBodyCardVariant0 { req[exp_month "exp_month" read, exp_year "exp_year"
+    read, number "number" read,] opt[address_city "address_city" read_opt,
+    address_country "address_country" read_opt, address_line1 "address_line1" read_opt,
+    address_line2 "address_line2" read_opt, address_state "address_state" read_opt,
+    address_zip "address_zip" read_opt, currency "currency" read_opt, cvc "cvc" read_opt,
+    name "name" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyCardVariant0 {
@@ -43409,7 +44572,7 @@ pub struct PostTokensBodyCvcUpdate {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBodyCvcUpdate { cvc : req, }
+    PostTokensBodyCvcUpdate { req[cvc "cvc" read,] opt[] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyCvcUpdate {
@@ -43483,12 +44646,17 @@ pub struct PostTokensBodyPerson {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBodyPerson { address : opt, address_kana : opt, address_kanji : opt, dob :
-    opt, documents : opt, email : opt, first_name : opt, first_name_kana : opt,
-    first_name_kanji : opt, full_name_aliases : opt, gender : opt, id_number : opt,
-    last_name : opt, last_name_kana : opt, last_name_kanji : opt, maiden_name : opt,
-    metadata : opt, nationality : opt, phone : opt, political_exposure : opt,
-    relationship : opt, ssn_last_4 : opt, verification : opt, }
+    PostTokensBodyPerson { req[] opt[address "address" read_opt, address_kana
+    "address_kana" read_opt, address_kanji "address_kanji" read_opt, dob "dob" read_opt,
+    documents "documents" read_opt, email "email" read_opt, first_name "first_name"
+    read_opt, first_name_kana "first_name_kana" read_opt, first_name_kanji
+    "first_name_kanji" read_opt, full_name_aliases "full_name_aliases" read_opt, gender
+    "gender" read_opt, id_number "id_number" read_opt, last_name "last_name" read_opt,
+    last_name_kana "last_name_kana" read_opt, last_name_kanji "last_name_kanji" read_opt,
+    maiden_name "maiden_name" read_opt, metadata "metadata" read_opt, nationality
+    "nationality" read_opt, phone "phone" read_opt, political_exposure
+    "political_exposure" read_opt, relationship "relationship" read_opt, ssn_last_4
+    "ssn_last_4" read_opt, verification "verification" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyPerson {
@@ -43599,7 +44767,7 @@ pub struct PostTokensBodyPii {
 }
 #[cfg(feature = "tokens")]
 connector_runtime::__struct_de! {
-    PostTokensBodyPii { id_number : opt, }
+    PostTokensBodyPii { req[] opt[id_number "id_number" read_opt,] }
 }
 #[cfg(feature = "tokens")]
 impl PostTokensBodyPii {
@@ -43630,7 +44798,8 @@ pub struct GetTopupsResponse200 {
 }
 #[cfg(feature = "topups")]
 connector_runtime::__struct_de! {
-    GetTopupsResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetTopupsResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "topups")]
 impl GetTopupsResponse200 {
@@ -43683,8 +44852,10 @@ pub struct PostTopupsBody {
 }
 #[cfg(feature = "topups")]
 connector_runtime::__struct_de! {
-    PostTopupsBody { amount : req, currency : req, description : opt, expand : opt,
-    metadata : opt, source : opt, statement_descriptor : opt, transfer_group : opt, }
+    PostTopupsBody { req[amount "amount" read, currency "currency" read,] opt[description
+    "description" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,
+    source "source" read_opt, statement_descriptor "statement_descriptor" read_opt,
+    transfer_group "transfer_group" read_opt,] }
 }
 #[cfg(feature = "topups")]
 impl PostTopupsBody {
@@ -43722,7 +44893,8 @@ pub struct DescriptionExpandBody {
 }
 #[cfg(any(feature = "topups", feature = "transfers"))]
 connector_runtime::__struct_de! {
-    DescriptionExpandBody { description : opt, expand : opt, metadata : opt, }
+    DescriptionExpandBody { req[] opt[description "description" read_opt, expand "expand"
+    read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(any(feature = "topups", feature = "transfers"))]
 impl DescriptionExpandBody {
@@ -43754,7 +44926,8 @@ pub struct GetTransfersResponse200 {
 }
 #[cfg(feature = "transfers")]
 connector_runtime::__struct_de! {
-    GetTransfersResponse200 { data : req, has_more : req, object : req, url : req, }
+    GetTransfersResponse200 { req[data "data" read, has_more "has_more" read, object
+    "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "transfers")]
 impl GetTransfersResponse200 {
@@ -43810,9 +44983,11 @@ pub struct PostTransfersBody {
 }
 #[cfg(feature = "transfers")]
 connector_runtime::__struct_de! {
-    PostTransfersBody { amount : opt, currency : req, description : opt, destination :
-    req, expand : opt, metadata : opt, source_transaction : opt, source_type : opt,
-    transfer_group : opt, }
+    PostTransfersBody { req[currency "currency" read, destination "destination" read,]
+    opt[amount "amount" read_opt, description "description" read_opt, expand "expand"
+    read_opt, metadata "metadata" read_opt, source_transaction "source_transaction"
+    read_opt, source_type "source_type" read_opt, transfer_group "transfer_group"
+    read_opt,] }
 }
 #[cfg(feature = "transfers")]
 impl PostTransfersBody {
@@ -43851,8 +45026,9 @@ pub struct PostTransfersIdReversalsBody {
 }
 #[cfg(feature = "transfers")]
 connector_runtime::__struct_de! {
-    PostTransfersIdReversalsBody { amount : opt, description : opt, expand : opt,
-    metadata : opt, refund_application_fee : opt, }
+    PostTransfersIdReversalsBody { req[] opt[amount "amount" read_opt, description
+    "description" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,
+    refund_application_fee "refund_application_fee" read_opt,] }
 }
 #[cfg(feature = "transfers")]
 impl PostTransfersIdReversalsBody {
@@ -43882,8 +45058,8 @@ pub struct GetWebhookEndpointsResponse200 {
 }
 #[cfg(feature = "webhook_endpoints")]
 connector_runtime::__struct_de! {
-    GetWebhookEndpointsResponse200 { data : req, has_more : req, object : req, url : req,
-    }
+    GetWebhookEndpointsResponse200 { req[data "data" read, has_more "has_more" read,
+    object "object" read, url "url" read,] opt[] }
 }
 #[cfg(feature = "webhook_endpoints")]
 impl GetWebhookEndpointsResponse200 {
@@ -43933,8 +45109,9 @@ pub struct PostWebhookEndpointsBody {
 }
 #[cfg(feature = "webhook_endpoints")]
 connector_runtime::__struct_de! {
-    PostWebhookEndpointsBody { api_version : opt, connect : opt, description : opt,
-    enabled_events : req, expand : opt, metadata : opt, url : req, }
+    PostWebhookEndpointsBody { req[enabled_events "enabled_events" read, url "url" read,]
+    opt[api_version "api_version" read_opt, connect "connect" read_opt, description
+    "description" read_opt, expand "expand" read_opt, metadata "metadata" read_opt,] }
 }
 #[cfg(feature = "webhook_endpoints")]
 impl PostWebhookEndpointsBody {
@@ -44145,8 +45322,9 @@ pub struct PostWebhookEndpointsWebhookEndpointBody {
 }
 #[cfg(feature = "webhook_endpoints")]
 connector_runtime::__struct_de! {
-    PostWebhookEndpointsWebhookEndpointBody { description : opt, disabled : opt,
-    enabled_events : opt, expand : opt, metadata : opt, url : opt, }
+    PostWebhookEndpointsWebhookEndpointBody { req[] opt[description "description"
+    read_opt, disabled "disabled" read_opt, enabled_events "enabled_events" read_opt,
+    expand "expand" read_opt, metadata "metadata" read_opt, url "url" read_opt,] }
 }
 #[cfg(feature = "webhook_endpoints")]
 impl PostWebhookEndpointsWebhookEndpointBody {

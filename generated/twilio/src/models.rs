@@ -33,9 +33,11 @@ pub struct ApiV2010Account {
 }
 #[cfg(feature = "api20100401_account")]
 connector_runtime::__struct_de! {
-    ApiV2010Account { auth_token : opt, date_created : opt, date_updated : opt,
-    friendly_name : opt, owner_account_sid : opt, sid : opt, status : opt,
-    subresource_uris : opt, type_ : opt = "type", uri : opt, }
+    ApiV2010Account { req[] opt[auth_token "auth_token" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, friendly_name
+    "friendly_name" read_opt, owner_account_sid "owner_account_sid" read_opt, sid "sid"
+    read_opt, status "status" read_opt, subresource_uris "subresource_uris" read_opt,
+    type_ "type" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_account")]
 impl ApiV2010Account {
@@ -112,10 +114,14 @@ pub struct ApiV2010AccountAddress {
 }
 #[cfg(feature = "api20100401_address")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountAddress { account_sid : opt, city : opt, customer_name : opt,
-    date_created : opt, date_updated : opt, friendly_name : opt, iso_country : opt,
-    postal_code : opt, region : opt, sid : opt, street : opt, uri : opt,
-    emergency_enabled : opt, validated : opt, verified : opt, street_secondary : opt, }
+    ApiV2010AccountAddress { req[] opt[account_sid "account_sid" read_opt, city "city"
+    read_opt, customer_name "customer_name" read_opt, date_created "date_created"
+    read_opt, date_updated "date_updated" read_opt, friendly_name "friendly_name"
+    read_opt, iso_country "iso_country" read_opt, postal_code "postal_code" read_opt,
+    region "region" read_opt, sid "sid" read_opt, street "street" read_opt, uri "uri"
+    read_opt, emergency_enabled "emergency_enabled" read_opt, validated "validated"
+    read_opt, verified "verified" read_opt, street_secondary "street_secondary"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_address")]
 impl ApiV2010AccountAddress {
@@ -196,13 +202,19 @@ pub struct ApiV2010AccountApplication {
 }
 #[cfg(feature = "api20100401_application")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountApplication { account_sid : opt, api_version : opt, date_created :
-    opt, date_updated : opt, friendly_name : opt, message_status_callback : opt, sid :
-    opt, sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt,
-    sms_status_callback : opt, sms_url : opt, status_callback : opt,
-    status_callback_method : opt, uri : opt, voice_caller_id_lookup : opt,
-    voice_fallback_method : opt, voice_fallback_url : opt, voice_method : opt, voice_url
-    : opt, public_application_connect_enabled : opt, }
+    ApiV2010AccountApplication { req[] opt[account_sid "account_sid" read_opt,
+    api_version "api_version" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, friendly_name "friendly_name" read_opt,
+    message_status_callback "message_status_callback" read_opt, sid "sid" read_opt,
+    sms_fallback_method "sms_fallback_method" read_opt, sms_fallback_url
+    "sms_fallback_url" read_opt, sms_method "sms_method" read_opt, sms_status_callback
+    "sms_status_callback" read_opt, sms_url "sms_url" read_opt, status_callback
+    "status_callback" read_opt, status_callback_method "status_callback_method" read_opt,
+    uri "uri" read_opt, voice_caller_id_lookup "voice_caller_id_lookup" read_opt,
+    voice_fallback_method "voice_fallback_method" read_opt, voice_fallback_url
+    "voice_fallback_url" read_opt, voice_method "voice_method" read_opt, voice_url
+    "voice_url" read_opt, public_application_connect_enabled
+    "public_application_connect_enabled" read_opt,] }
 }
 #[cfg(feature = "api20100401_application")]
 impl ApiV2010AccountApplication {
@@ -322,10 +334,12 @@ pub struct ApiV2010AccountAuthorizedConnectApp {
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountAuthorizedConnectApp { account_sid : opt, connect_app_company_name :
-    opt, connect_app_description : opt, connect_app_friendly_name : opt,
-    connect_app_homepage_url : opt, connect_app_sid : opt, permissions : opt, uri : opt,
-    }
+    ApiV2010AccountAuthorizedConnectApp { req[] opt[account_sid "account_sid" read_opt,
+    connect_app_company_name "connect_app_company_name" read_opt, connect_app_description
+    "connect_app_description" read_opt, connect_app_friendly_name
+    "connect_app_friendly_name" read_opt, connect_app_homepage_url
+    "connect_app_homepage_url" read_opt, connect_app_sid "connect_app_sid" read_opt,
+    permissions "permissions" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 impl ApiV2010AccountAuthorizedConnectApp {
@@ -375,8 +389,9 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountry {
 }
 #[cfg(feature = "api20100401_available_phone_number_country")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountAvailablePhoneNumberCountry { country_code : opt, country : opt, uri :
-    opt, beta : opt, subresource_uris : opt, }
+    ApiV2010AccountAvailablePhoneNumberCountry { req[] opt[country_code "country_code"
+    read_opt, country "country" read_opt, uri "uri" read_opt, beta "beta" read_opt,
+    subresource_uris "subresource_uris" read_opt,] }
 }
 #[cfg(
     any(
@@ -432,10 +447,13 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
     )
 )]
 connector_runtime::__struct_de! {
-    ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal { friendly_name :
-    opt, phone_number : opt, lata : opt, locality : opt, rate_center : opt, latitude :
-    optn, longitude : optn, region : opt, postal_code : opt, iso_country : opt,
-    address_requirements : opt, beta : opt, capabilities : opt, }
+    ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal { req[]
+    opt[friendly_name "friendly_name" read_opt, phone_number "phone_number" read_opt,
+    lata "lata" read_opt, locality "locality" read_opt, rate_center "rate_center"
+    read_opt, latitude "latitude" read_opt_num, longitude "longitude" read_opt_num,
+    region "region" read_opt, postal_code "postal_code" read_opt, iso_country
+    "iso_country" read_opt, address_requirements "address_requirements" read_opt, beta
+    "beta" read_opt, capabilities "capabilities" read_opt,] }
 }
 #[cfg(
     any(
@@ -476,8 +494,9 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCa
     )
 )]
 connector_runtime::__struct_de! {
-    ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities { mms
-    : opt, sms : opt, voice : opt, fax : opt, }
+    ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
+    req[] opt[mms "mms" read_opt, sms "sms" read_opt, voice "voice" read_opt, fax "fax"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_machine_to_machine")]
 pub type ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine = ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal;
@@ -503,7 +522,8 @@ pub struct ApiV2010AccountBalance {
 }
 #[cfg(feature = "api20100401_balance")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountBalance { account_sid : opt, balance : opt, currency : opt, }
+    ApiV2010AccountBalance { req[] opt[account_sid "account_sid" read_opt, balance
+    "balance" read_opt, currency "currency" read_opt,] }
 }
 #[cfg(feature = "api20100401_balance")]
 impl ApiV2010AccountBalance {
@@ -579,13 +599,18 @@ pub struct ApiV2010AccountCall {
 }
 #[cfg(feature = "api20100401_call")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCall { sid : opt, date_created : opt, date_updated : opt,
-    parent_call_sid : opt, account_sid : opt, to : opt, to_formatted : opt, from : opt,
-    from_formatted : opt, phone_number_sid : opt, status : opt, start_time : opt,
-    end_time : opt, duration : opt, price : opt, price_unit : opt, direction : opt,
-    answered_by : opt, api_version : opt, forwarded_from : opt, group_sid : opt,
-    caller_name : opt, queue_time : opt, trunk_sid : opt, uri : opt, subresource_uris :
-    opt, }
+    ApiV2010AccountCall { req[] opt[sid "sid" read_opt, date_created "date_created"
+    read_opt, date_updated "date_updated" read_opt, parent_call_sid "parent_call_sid"
+    read_opt, account_sid "account_sid" read_opt, to "to" read_opt, to_formatted
+    "to_formatted" read_opt, from "from" read_opt, from_formatted "from_formatted"
+    read_opt, phone_number_sid "phone_number_sid" read_opt, status "status" read_opt,
+    start_time "start_time" read_opt, end_time "end_time" read_opt, duration "duration"
+    read_opt, price "price" read_opt, price_unit "price_unit" read_opt, direction
+    "direction" read_opt, answered_by "answered_by" read_opt, api_version "api_version"
+    read_opt, forwarded_from "forwarded_from" read_opt, group_sid "group_sid" read_opt,
+    caller_name "caller_name" read_opt, queue_time "queue_time" read_opt, trunk_sid
+    "trunk_sid" read_opt, uri "uri" read_opt, subresource_uris "subresource_uris"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_call")]
 impl ApiV2010AccountCall {
@@ -675,7 +700,8 @@ pub struct ApiV2010AccountCallCallEvent {
 }
 #[cfg(feature = "api20100401_event")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallCallEvent { request : opt, response : opt, }
+    ApiV2010AccountCallCallEvent { req[] opt[request "request" read_opt, response
+    "response" read_opt,] }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -717,10 +743,13 @@ pub struct ApiV2010AccountCallCallNotification {
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
 )]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallCallNotification { account_sid : opt, api_version : opt, call_sid
-    : opt, date_created : opt, date_updated : opt, error_code : opt, log : opt,
-    message_date : opt, message_text : opt, more_info : opt, request_method : opt,
-    request_url : opt, sid : opt, uri : opt, }
+    ApiV2010AccountCallCallNotification { req[] opt[account_sid "account_sid" read_opt,
+    api_version "api_version" read_opt, call_sid "call_sid" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, error_code
+    "error_code" read_opt, log "log" read_opt, message_date "message_date" read_opt,
+    message_text "message_text" read_opt, more_info "more_info" read_opt, request_method
+    "request_method" read_opt, request_url "request_url" read_opt, sid "sid" read_opt,
+    uri "uri" read_opt,] }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -809,11 +838,15 @@ pub struct ApiV2010AccountCallCallNotificationInstance {
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
 )]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallCallNotificationInstance { account_sid : opt, api_version : opt,
-    call_sid : opt, date_created : opt, date_updated : opt, error_code : opt, log : opt,
-    message_date : opt, message_text : opt, more_info : opt, request_method : opt,
-    request_url : opt, request_variables : opt, response_body : opt, response_headers :
-    opt, sid : opt, uri : opt, }
+    ApiV2010AccountCallCallNotificationInstance { req[] opt[account_sid "account_sid"
+    read_opt, api_version "api_version" read_opt, call_sid "call_sid" read_opt,
+    date_created "date_created" read_opt, date_updated "date_updated" read_opt,
+    error_code "error_code" read_opt, log "log" read_opt, message_date "message_date"
+    read_opt, message_text "message_text" read_opt, more_info "more_info" read_opt,
+    request_method "request_method" read_opt, request_url "request_url" read_opt,
+    request_variables "request_variables" read_opt, response_body "response_body"
+    read_opt, response_headers "response_headers" read_opt, sid "sid" read_opt, uri "uri"
+    read_opt,] }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -893,11 +926,14 @@ pub struct ApiV2010AccountCallCallRecording {
 }
 #[cfg(feature = "api20100401_call_recording")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallCallRecording { account_sid : opt, api_version : opt, call_sid :
-    opt, conference_sid : opt, date_created : opt, date_updated : opt, start_time : opt,
-    duration : opt, sid : opt, price : optn, uri : opt, encryption_details : opt,
-    price_unit : opt, status : opt, channels : opt, source : opt, error_code : opt, track
-    : opt, }
+    ApiV2010AccountCallCallRecording { req[] opt[account_sid "account_sid" read_opt,
+    api_version "api_version" read_opt, call_sid "call_sid" read_opt, conference_sid
+    "conference_sid" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, start_time "start_time" read_opt, duration "duration"
+    read_opt, sid "sid" read_opt, price "price" read_opt_num, uri "uri" read_opt,
+    encryption_details "encryption_details" read_opt, price_unit "price_unit" read_opt,
+    status "status" read_opt, channels "channels" read_opt, source "source" read_opt,
+    error_code "error_code" read_opt, track "track" read_opt,] }
 }
 #[cfg(feature = "api20100401_call_recording")]
 impl ApiV2010AccountCallCallRecording {
@@ -1002,10 +1038,13 @@ pub struct ApiV2010AccountConference {
 }
 #[cfg(feature = "api20100401_conference")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountConference { account_sid : opt, date_created : opt, date_updated :
-    opt, api_version : opt, friendly_name : opt, region : opt, sid : opt, status : opt,
-    uri : opt, subresource_uris : opt, reason_conference_ended : opt,
-    call_sid_ending_conference : opt, }
+    ApiV2010AccountConference { req[] opt[account_sid "account_sid" read_opt,
+    date_created "date_created" read_opt, date_updated "date_updated" read_opt,
+    api_version "api_version" read_opt, friendly_name "friendly_name" read_opt, region
+    "region" read_opt, sid "sid" read_opt, status "status" read_opt, uri "uri" read_opt,
+    subresource_uris "subresource_uris" read_opt, reason_conference_ended
+    "reason_conference_ended" read_opt, call_sid_ending_conference
+    "call_sid_ending_conference" read_opt,] }
 }
 #[cfg(feature = "api20100401_conference")]
 impl ApiV2010AccountConference {
@@ -1099,11 +1138,14 @@ pub struct ApiV2010AccountConferenceConferenceRecording {
 }
 #[cfg(feature = "api20100401_conference_recording")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountConferenceConferenceRecording { account_sid : opt, api_version : opt,
-    call_sid : opt, conference_sid : opt, date_created : opt, date_updated : opt,
-    start_time : opt, duration : opt, sid : opt, price : opt, price_unit : opt, status :
-    opt, channels : opt, source : opt, error_code : opt, encryption_details : opt, uri :
-    opt, }
+    ApiV2010AccountConferenceConferenceRecording { req[] opt[account_sid "account_sid"
+    read_opt, api_version "api_version" read_opt, call_sid "call_sid" read_opt,
+    conference_sid "conference_sid" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, start_time "start_time" read_opt, duration
+    "duration" read_opt, sid "sid" read_opt, price "price" read_opt, price_unit
+    "price_unit" read_opt, status "status" read_opt, channels "channels" read_opt, source
+    "source" read_opt, error_code "error_code" read_opt, encryption_details
+    "encryption_details" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_conference_recording")]
 impl ApiV2010AccountConferenceConferenceRecording {
@@ -1184,10 +1226,13 @@ pub struct ApiV2010AccountConnectApp {
 }
 #[cfg(feature = "api20100401_connect_app")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountConnectApp { account_sid : opt, authorize_redirect_url : opt,
-    company_name : opt, deauthorize_callback_method : opt, deauthorize_callback_url :
-    opt, description : opt, friendly_name : opt, homepage_url : opt, permissions : opt,
-    sid : opt, uri : opt, }
+    ApiV2010AccountConnectApp { req[] opt[account_sid "account_sid" read_opt,
+    authorize_redirect_url "authorize_redirect_url" read_opt, company_name "company_name"
+    read_opt, deauthorize_callback_method "deauthorize_callback_method" read_opt,
+    deauthorize_callback_url "deauthorize_callback_url" read_opt, description
+    "description" read_opt, friendly_name "friendly_name" read_opt, homepage_url
+    "homepage_url" read_opt, permissions "permissions" read_opt, sid "sid" read_opt, uri
+    "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_connect_app")]
 impl ApiV2010AccountConnectApp {
@@ -1288,14 +1333,21 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountAddressDependentPhoneNumber { sid : opt, account_sid : opt,
-    friendly_name : opt, phone_number : opt, voice_url : opt, voice_method : opt,
-    voice_fallback_method : opt, voice_fallback_url : opt, voice_caller_id_lookup : opt,
-    date_created : opt, date_updated : opt, sms_fallback_method : opt, sms_fallback_url :
-    opt, sms_method : opt, sms_url : opt, address_requirements : opt, capabilities : opt,
-    status_callback : opt, status_callback_method : opt, api_version : opt,
-    sms_application_sid : opt, voice_application_sid : opt, trunk_sid : opt,
-    emergency_status : opt, emergency_address_sid : opt, uri : opt, }
+    ApiV2010AccountAddressDependentPhoneNumber { req[] opt[sid "sid" read_opt,
+    account_sid "account_sid" read_opt, friendly_name "friendly_name" read_opt,
+    phone_number "phone_number" read_opt, voice_url "voice_url" read_opt, voice_method
+    "voice_method" read_opt, voice_fallback_method "voice_fallback_method" read_opt,
+    voice_fallback_url "voice_fallback_url" read_opt, voice_caller_id_lookup
+    "voice_caller_id_lookup" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, sms_fallback_method "sms_fallback_method" read_opt,
+    sms_fallback_url "sms_fallback_url" read_opt, sms_method "sms_method" read_opt,
+    sms_url "sms_url" read_opt, address_requirements "address_requirements" read_opt,
+    capabilities "capabilities" read_opt, status_callback "status_callback" read_opt,
+    status_callback_method "status_callback_method" read_opt, api_version "api_version"
+    read_opt, sms_application_sid "sms_application_sid" read_opt, voice_application_sid
+    "voice_application_sid" read_opt, trunk_sid "trunk_sid" read_opt, emergency_status
+    "emergency_status" read_opt, emergency_address_sid "emergency_address_sid" read_opt,
+    uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 impl ApiV2010AccountAddressDependentPhoneNumber {
@@ -1466,16 +1518,25 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountIncomingPhoneNumber { account_sid : opt, address_sid : opt,
-    address_requirements : opt, api_version : opt, beta : opt, capabilities : opt,
-    date_created : opt, date_updated : opt, friendly_name : opt, identity_sid : opt,
-    phone_number : opt, origin : opt, sid : opt, sms_application_sid : opt,
-    sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt, sms_url : opt,
-    status_callback : opt, status_callback_method : opt, trunk_sid : opt, uri : opt,
-    voice_receive_mode : opt, voice_application_sid : opt, voice_caller_id_lookup : opt,
-    voice_fallback_method : opt, voice_fallback_url : opt, voice_method : opt, voice_url
-    : opt, emergency_status : opt, emergency_address_sid : opt, emergency_address_status
-    : opt, bundle_sid : opt, status : opt, type_ : opt = "type", }
+    ApiV2010AccountIncomingPhoneNumber { req[] opt[account_sid "account_sid" read_opt,
+    address_sid "address_sid" read_opt, address_requirements "address_requirements"
+    read_opt, api_version "api_version" read_opt, beta "beta" read_opt, capabilities
+    "capabilities" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, friendly_name "friendly_name" read_opt, identity_sid
+    "identity_sid" read_opt, phone_number "phone_number" read_opt, origin "origin"
+    read_opt, sid "sid" read_opt, sms_application_sid "sms_application_sid" read_opt,
+    sms_fallback_method "sms_fallback_method" read_opt, sms_fallback_url
+    "sms_fallback_url" read_opt, sms_method "sms_method" read_opt, sms_url "sms_url"
+    read_opt, status_callback "status_callback" read_opt, status_callback_method
+    "status_callback_method" read_opt, trunk_sid "trunk_sid" read_opt, uri "uri"
+    read_opt, voice_receive_mode "voice_receive_mode" read_opt, voice_application_sid
+    "voice_application_sid" read_opt, voice_caller_id_lookup "voice_caller_id_lookup"
+    read_opt, voice_fallback_method "voice_fallback_method" read_opt, voice_fallback_url
+    "voice_fallback_url" read_opt, voice_method "voice_method" read_opt, voice_url
+    "voice_url" read_opt, emergency_status "emergency_status" read_opt,
+    emergency_address_sid "emergency_address_sid" read_opt, emergency_address_status
+    "emergency_address_status" read_opt, bundle_sid "bundle_sid" read_opt, status
+    "status" read_opt, type_ "type" read_opt,] }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl ApiV2010AccountIncomingPhoneNumber {
@@ -1647,10 +1708,12 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn { sid : opt,
-    account_sid : opt, resource_sid : opt, friendly_name : opt, description : opt,
-    configuration : opt, unique_name : opt, date_created : opt, date_updated : opt, uri :
-    opt, subresource_uris : opt, }
+    ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn { req[] opt[sid
+    "sid" read_opt, account_sid "account_sid" read_opt, resource_sid "resource_sid"
+    read_opt, friendly_name "friendly_name" read_opt, description "description" read_opt,
+    configuration "configuration" read_opt, unique_name "unique_name" read_opt,
+    date_created "date_created" read_opt, date_updated "date_updated" read_opt, uri "uri"
+    read_opt, subresource_uris "subresource_uris" read_opt,] }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
@@ -1711,8 +1774,10 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnInc
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
 connector_runtime::__struct_de! {
     ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension
-    { sid : opt, account_sid : opt, resource_sid : opt, assigned_add_on_sid : opt,
-    friendly_name : opt, product_name : opt, unique_name : opt, uri : opt, enabled : opt,
+    { req[] opt[sid "sid" read_opt, account_sid "account_sid" read_opt, resource_sid
+    "resource_sid" read_opt, assigned_add_on_sid "assigned_add_on_sid" read_opt,
+    friendly_name "friendly_name" read_opt, product_name "product_name" read_opt,
+    unique_name "unique_name" read_opt, uri "uri" read_opt, enabled "enabled" read_opt,]
     }
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
@@ -1858,16 +1923,25 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     )
 )]
 connector_runtime::__struct_de! {
-    ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal { account_sid : opt,
-    address_sid : opt, address_requirements : opt, api_version : opt, beta : opt,
-    capabilities : opt, date_created : opt, date_updated : opt, friendly_name : opt,
-    identity_sid : opt, phone_number : opt, origin : opt, sid : opt, sms_application_sid
-    : opt, sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt, sms_url :
-    opt, status_callback : opt, status_callback_method : opt, trunk_sid : opt, uri : opt,
-    voice_receive_mode : opt, voice_application_sid : opt, voice_caller_id_lookup : opt,
-    voice_fallback_method : opt, voice_fallback_url : opt, voice_method : opt, voice_url
-    : opt, emergency_status : opt, emergency_address_sid : opt, emergency_address_status
-    : opt, bundle_sid : opt, status : opt, }
+    ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal { req[] opt[account_sid
+    "account_sid" read_opt, address_sid "address_sid" read_opt, address_requirements
+    "address_requirements" read_opt, api_version "api_version" read_opt, beta "beta"
+    read_opt, capabilities "capabilities" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, friendly_name "friendly_name" read_opt,
+    identity_sid "identity_sid" read_opt, phone_number "phone_number" read_opt, origin
+    "origin" read_opt, sid "sid" read_opt, sms_application_sid "sms_application_sid"
+    read_opt, sms_fallback_method "sms_fallback_method" read_opt, sms_fallback_url
+    "sms_fallback_url" read_opt, sms_method "sms_method" read_opt, sms_url "sms_url"
+    read_opt, status_callback "status_callback" read_opt, status_callback_method
+    "status_callback_method" read_opt, trunk_sid "trunk_sid" read_opt, uri "uri"
+    read_opt, voice_receive_mode "voice_receive_mode" read_opt, voice_application_sid
+    "voice_application_sid" read_opt, voice_caller_id_lookup "voice_caller_id_lookup"
+    read_opt, voice_fallback_method "voice_fallback_method" read_opt, voice_fallback_url
+    "voice_fallback_url" read_opt, voice_method "voice_method" read_opt, voice_url
+    "voice_url" read_opt, emergency_status "emergency_status" read_opt,
+    emergency_address_sid "emergency_address_sid" read_opt, emergency_address_status
+    "emergency_address_status" read_opt, bundle_sid "bundle_sid" read_opt, status
+    "status" read_opt,] }
 }
 #[cfg(
     any(
@@ -2038,8 +2112,9 @@ pub struct ApiV2010AccountKey {
 }
 #[cfg(any(feature = "api20100401_key", feature = "api20100401_signing_key"))]
 connector_runtime::__struct_de! {
-    ApiV2010AccountKey { sid : opt, friendly_name : opt, date_created : opt, date_updated
-    : opt, }
+    ApiV2010AccountKey { req[] opt[sid "sid" read_opt, friendly_name "friendly_name"
+    read_opt, date_created "date_created" read_opt, date_updated "date_updated"
+    read_opt,] }
 }
 #[cfg(any(feature = "api20100401_key", feature = "api20100401_signing_key"))]
 impl ApiV2010AccountKey {
@@ -2077,8 +2152,10 @@ pub struct ApiV2010AccountMessageMedia {
 }
 #[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
 connector_runtime::__struct_de! {
-    ApiV2010AccountMessageMedia { account_sid : opt, content_type : opt, date_created :
-    opt, date_updated : opt, parent_sid : opt, sid : opt, uri : opt, }
+    ApiV2010AccountMessageMedia { req[] opt[account_sid "account_sid" read_opt,
+    content_type "content_type" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, parent_sid "parent_sid" read_opt, sid "sid"
+    read_opt, uri "uri" read_opt,] }
 }
 #[cfg(any(feature = "api20100401_media_instance", feature = "api20100401_media"))]
 impl ApiV2010AccountMessageMedia {
@@ -2132,8 +2209,9 @@ pub struct ApiV2010AccountQueueMember {
 }
 #[cfg(feature = "api20100401_member")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountQueueMember { call_sid : opt, date_enqueued : opt, position : opt, uri
-    : opt, wait_time : opt, queue_sid : opt, }
+    ApiV2010AccountQueueMember { req[] opt[call_sid "call_sid" read_opt, date_enqueued
+    "date_enqueued" read_opt, position "position" read_opt, uri "uri" read_opt, wait_time
+    "wait_time" read_opt, queue_sid "queue_sid" read_opt,] }
 }
 #[cfg(feature = "api20100401_member")]
 impl ApiV2010AccountQueueMember {
@@ -2206,11 +2284,15 @@ pub struct ApiV2010AccountMessage {
 }
 #[cfg(feature = "api20100401_message")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountMessage { body : opt, num_segments : opt, direction : opt, from : opt,
-    to : opt, date_updated : opt, price : opt, error_message : opt, uri : opt,
-    account_sid : opt, num_media : opt, status : opt, messaging_service_sid : opt, sid :
-    opt, date_sent : opt, date_created : opt, error_code : opt, price_unit : opt,
-    api_version : opt, subresource_uris : opt, }
+    ApiV2010AccountMessage { req[] opt[body "body" read_opt, num_segments "num_segments"
+    read_opt, direction "direction" read_opt, from "from" read_opt, to "to" read_opt,
+    date_updated "date_updated" read_opt, price "price" read_opt, error_message
+    "error_message" read_opt, uri "uri" read_opt, account_sid "account_sid" read_opt,
+    num_media "num_media" read_opt, status "status" read_opt, messaging_service_sid
+    "messaging_service_sid" read_opt, sid "sid" read_opt, date_sent "date_sent" read_opt,
+    date_created "date_created" read_opt, error_code "error_code" read_opt, price_unit
+    "price_unit" read_opt, api_version "api_version" read_opt, subresource_uris
+    "subresource_uris" read_opt,] }
 }
 #[cfg(feature = "api20100401_message")]
 impl ApiV2010AccountMessage {
@@ -2298,8 +2380,9 @@ pub struct ApiV2010AccountMessageMessageFeedback {
 }
 #[cfg(feature = "api20100401_feedback")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountMessageMessageFeedback { account_sid : opt, message_sid : opt, outcome
-    : opt, date_created : opt, date_updated : opt, uri : opt, }
+    ApiV2010AccountMessageMessageFeedback { req[] opt[account_sid "account_sid" read_opt,
+    message_sid "message_sid" read_opt, outcome "outcome" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_feedback")]
 impl ApiV2010AccountMessageMessageFeedback {
@@ -2349,8 +2432,9 @@ pub struct ApiV2010AccountNewKey {
 }
 #[cfg(any(feature = "api20100401_new_key", feature = "api20100401_new_signing_key"))]
 connector_runtime::__struct_de! {
-    ApiV2010AccountNewKey { sid : opt, friendly_name : opt, date_created : opt,
-    date_updated : opt, secret : opt, }
+    ApiV2010AccountNewKey { req[] opt[sid "sid" read_opt, friendly_name "friendly_name"
+    read_opt, date_created "date_created" read_opt, date_updated "date_updated" read_opt,
+    secret "secret" read_opt,] }
 }
 #[cfg(any(feature = "api20100401_new_key", feature = "api20100401_new_signing_key"))]
 impl ApiV2010AccountNewKey {
@@ -2394,8 +2478,10 @@ pub struct ApiV2010AccountOutgoingCallerId {
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountOutgoingCallerId { sid : opt, date_created : opt, date_updated : opt,
-    friendly_name : opt, account_sid : opt, phone_number : opt, uri : opt, }
+    ApiV2010AccountOutgoingCallerId { req[] opt[sid "sid" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, friendly_name
+    "friendly_name" read_opt, account_sid "account_sid" read_opt, phone_number
+    "phone_number" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ApiV2010AccountOutgoingCallerId {
@@ -2458,10 +2544,14 @@ pub struct ApiV2010AccountConferenceParticipant {
 }
 #[cfg(feature = "api20100401_participant")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountConferenceParticipant { account_sid : opt, call_sid : opt, label :
-    opt, call_sid_to_coach : opt, coaching : opt, conference_sid : opt, date_created :
-    opt, date_updated : opt, end_conference_on_exit : opt, muted : opt, hold : opt,
-    start_conference_on_enter : opt, status : opt, queue_time : opt, uri : opt, }
+    ApiV2010AccountConferenceParticipant { req[] opt[account_sid "account_sid" read_opt,
+    call_sid "call_sid" read_opt, label "label" read_opt, call_sid_to_coach
+    "call_sid_to_coach" read_opt, coaching "coaching" read_opt, conference_sid
+    "conference_sid" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, end_conference_on_exit "end_conference_on_exit" read_opt,
+    muted "muted" read_opt, hold "hold" read_opt, start_conference_on_enter
+    "start_conference_on_enter" read_opt, status "status" read_opt, queue_time
+    "queue_time" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_participant")]
 impl ApiV2010AccountConferenceParticipant {
@@ -2532,8 +2622,9 @@ pub struct ApiV2010AccountCallPayments {
 }
 #[cfg(feature = "api20100401_payment")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallPayments { account_sid : opt, call_sid : opt, sid : opt,
-    date_created : opt, date_updated : opt, uri : opt, }
+    ApiV2010AccountCallPayments { req[] opt[account_sid "account_sid" read_opt, call_sid
+    "call_sid" read_opt, sid "sid" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_payment")]
 impl ApiV2010AccountCallPayments {
@@ -2631,9 +2722,11 @@ pub struct ApiV2010AccountQueue {
 }
 #[cfg(feature = "api20100401_queue")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountQueue { date_updated : opt, current_size : opt, friendly_name : opt,
-    uri : opt, account_sid : opt, average_wait_time : opt, sid : opt, date_created : opt,
-    max_size : opt, }
+    ApiV2010AccountQueue { req[] opt[date_updated "date_updated" read_opt, current_size
+    "current_size" read_opt, friendly_name "friendly_name" read_opt, uri "uri" read_opt,
+    account_sid "account_sid" read_opt, average_wait_time "average_wait_time" read_opt,
+    sid "sid" read_opt, date_created "date_created" read_opt, max_size "max_size"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_queue")]
 impl ApiV2010AccountQueue {
@@ -2679,8 +2772,9 @@ pub struct ApiV2010AccountCallRealtimeTranscription {
 }
 #[cfg(feature = "api20100401_call_transcription")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallRealtimeTranscription { sid : opt, account_sid : opt, call_sid :
-    opt, name : opt, status : opt, date_updated : opt, uri : opt, }
+    ApiV2010AccountCallRealtimeTranscription { req[] opt[sid "sid" read_opt, account_sid
+    "account_sid" read_opt, call_sid "call_sid" read_opt, name "name" read_opt, status
+    "status" read_opt, date_updated "date_updated" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_call_transcription")]
 impl ApiV2010AccountCallRealtimeTranscription {
@@ -2783,11 +2877,14 @@ pub struct ApiV2010AccountRecording {
 }
 #[cfg(feature = "api20100401_recording")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountRecording { account_sid : opt, api_version : opt, call_sid : opt,
-    conference_sid : opt, date_created : opt, date_updated : opt, start_time : opt,
-    duration : opt, sid : opt, price : opt, price_unit : opt, status : opt, channels :
-    opt, source : opt, error_code : opt, uri : opt, encryption_details : opt,
-    subresource_uris : opt, media_url : opt, }
+    ApiV2010AccountRecording { req[] opt[account_sid "account_sid" read_opt, api_version
+    "api_version" read_opt, call_sid "call_sid" read_opt, conference_sid "conference_sid"
+    read_opt, date_created "date_created" read_opt, date_updated "date_updated" read_opt,
+    start_time "start_time" read_opt, duration "duration" read_opt, sid "sid" read_opt,
+    price "price" read_opt, price_unit "price_unit" read_opt, status "status" read_opt,
+    channels "channels" read_opt, source "source" read_opt, error_code "error_code"
+    read_opt, uri "uri" read_opt, encryption_details "encryption_details" read_opt,
+    subresource_uris "subresource_uris" read_opt, media_url "media_url" read_opt,] }
 }
 #[cfg(feature = "api20100401_recording")]
 impl ApiV2010AccountRecording {
@@ -2869,10 +2966,12 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResult {
 }
 #[cfg(feature = "api20100401_add_on_result")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountRecordingRecordingAddOnResult { sid : opt, account_sid : opt, status :
-    opt, add_on_sid : opt, add_on_configuration_sid : opt, date_created : opt,
-    date_updated : opt, date_completed : opt, reference_sid : opt, subresource_uris :
-    opt, }
+    ApiV2010AccountRecordingRecordingAddOnResult { req[] opt[sid "sid" read_opt,
+    account_sid "account_sid" read_opt, status "status" read_opt, add_on_sid "add_on_sid"
+    read_opt, add_on_configuration_sid "add_on_configuration_sid" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, date_completed
+    "date_completed" read_opt, reference_sid "reference_sid" read_opt, subresource_uris
+    "subresource_uris" read_opt,] }
 }
 #[cfg(feature = "api20100401_add_on_result")]
 impl ApiV2010AccountRecordingRecordingAddOnResult {
@@ -2962,10 +3061,13 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPaylo
 }
 #[cfg(feature = "api20100401_payload")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload { sid : opt,
-    add_on_result_sid : opt, account_sid : opt, label : opt, add_on_sid : opt,
-    add_on_configuration_sid : opt, content_type : opt, date_created : opt, date_updated
-    : opt, reference_sid : opt, subresource_uris : opt, }
+    ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload { req[]
+    opt[sid "sid" read_opt, add_on_result_sid "add_on_result_sid" read_opt, account_sid
+    "account_sid" read_opt, label "label" read_opt, add_on_sid "add_on_sid" read_opt,
+    add_on_configuration_sid "add_on_configuration_sid" read_opt, content_type
+    "content_type" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, reference_sid "reference_sid" read_opt, subresource_uris
+    "subresource_uris" read_opt,] }
 }
 #[cfg(feature = "api20100401_payload")]
 impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
@@ -3038,7 +3140,7 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPaylo
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
     ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData
-    { redirect_to : opt, }
+    { req[] opt[redirect_to "redirect_to" read_opt,] }
 }
 #[cfg(
     any(
@@ -3082,10 +3184,12 @@ pub struct ApiV2010AccountRecordingRecordingTranscription {
     )
 )]
 connector_runtime::__struct_de! {
-    ApiV2010AccountRecordingRecordingTranscription { account_sid : opt, api_version :
-    opt, date_created : opt, date_updated : opt, duration : opt, price : optn, price_unit
-    : opt, recording_sid : opt, sid : opt, status : opt, transcription_text : opt, type_
-    : opt = "type", uri : opt, }
+    ApiV2010AccountRecordingRecordingTranscription { req[] opt[account_sid "account_sid"
+    read_opt, api_version "api_version" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, duration "duration" read_opt, price "price"
+    read_opt_num, price_unit "price_unit" read_opt, recording_sid "recording_sid"
+    read_opt, sid "sid" read_opt, status "status" read_opt, transcription_text
+    "transcription_text" read_opt, type_ "type" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(
     any(
@@ -3170,10 +3274,12 @@ pub struct ApiV2010AccountShortCode {
 }
 #[cfg(feature = "api20100401_short_code")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountShortCode { account_sid : opt, api_version : opt, date_created : opt,
-    date_updated : opt, friendly_name : opt, short_code : opt, sid : opt,
-    sms_fallback_method : opt, sms_fallback_url : opt, sms_method : opt, sms_url : opt,
-    uri : opt, }
+    ApiV2010AccountShortCode { req[] opt[account_sid "account_sid" read_opt, api_version
+    "api_version" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, friendly_name "friendly_name" read_opt, short_code
+    "short_code" read_opt, sid "sid" read_opt, sms_fallback_method "sms_fallback_method"
+    read_opt, sms_fallback_url "sms_fallback_url" read_opt, sms_method "sms_method"
+    read_opt, sms_url "sms_url" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_short_code")]
 impl ApiV2010AccountShortCode {
@@ -3213,7 +3319,7 @@ pub type ApiV2010AccountSigningKey = ApiV2010AccountKey;
 pub struct ApiV2010AccountSip {}
 #[cfg(feature = "all")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSip {}
+    ApiV2010AccountSip { req[] opt[] }
 }
 #[cfg(feature = "all")]
 pub type ApiV2010AccountSipSipDomainSipAuth = ApiV2010AccountSip;
@@ -3246,8 +3352,9 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialL
 )]
 connector_runtime::__struct_de! {
     ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
-    account_sid : opt, date_created : opt, date_updated : opt, friendly_name : opt, sid :
-    opt, }
+    req[] opt[account_sid "account_sid" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, friendly_name "friendly_name" read_opt, sid
+    "sid" read_opt,] }
 }
 #[cfg(
     any(
@@ -3296,8 +3403,9 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessCon
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 connector_runtime::__struct_de! {
     ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping
-    { account_sid : opt, date_created : opt, date_updated : opt, friendly_name : opt, sid
-    : opt, }
+    { req[] opt[account_sid "account_sid" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, friendly_name "friendly_name" read_opt, sid
+    "sid" read_opt,] }
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
@@ -3348,9 +3456,10 @@ pub struct ApiV2010AccountSipSipCredentialListSipCredential {
 }
 #[cfg(feature = "api20100401_credential")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSipSipCredentialListSipCredential { sid : opt, account_sid : opt,
-    credential_list_sid : opt, username : opt, date_created : opt, date_updated : opt,
-    uri : opt, }
+    ApiV2010AccountSipSipCredentialListSipCredential { req[] opt[sid "sid" read_opt,
+    account_sid "account_sid" read_opt, credential_list_sid "credential_list_sid"
+    read_opt, username "username" read_opt, date_created "date_created" read_opt,
+    date_updated "date_updated" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_credential")]
 impl ApiV2010AccountSipSipCredentialListSipCredential {
@@ -3406,9 +3515,10 @@ pub struct ApiV2010AccountSipSipCredentialList {
 }
 #[cfg(feature = "api20100401_credential_list")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSipSipCredentialList { account_sid : opt, date_created : opt,
-    date_updated : opt, friendly_name : opt, sid : opt, subresource_uris : opt, uri :
-    opt, }
+    ApiV2010AccountSipSipCredentialList { req[] opt[account_sid "account_sid" read_opt,
+    date_created "date_created" read_opt, date_updated "date_updated" read_opt,
+    friendly_name "friendly_name" read_opt, sid "sid" read_opt, subresource_uris
+    "subresource_uris" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_credential_list")]
 impl ApiV2010AccountSipSipCredentialList {
@@ -3455,9 +3565,10 @@ pub struct ApiV2010AccountSipSipDomainSipCredentialListMapping {
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSipSipDomainSipCredentialListMapping { account_sid : opt, date_created
-    : opt, date_updated : opt, domain_sid : opt, friendly_name : opt, sid : opt, uri :
-    opt, }
+    ApiV2010AccountSipSipDomainSipCredentialListMapping { req[] opt[account_sid
+    "account_sid" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, domain_sid "domain_sid" read_opt, friendly_name
+    "friendly_name" read_opt, sid "sid" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
@@ -3545,12 +3656,18 @@ pub struct ApiV2010AccountSipSipDomain {
 }
 #[cfg(feature = "api20100401_domain")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSipSipDomain { account_sid : opt, api_version : opt, auth_type : opt,
-    date_created : opt, date_updated : opt, domain_name : opt, friendly_name : opt, sid :
-    opt, uri : opt, voice_fallback_method : opt, voice_fallback_url : opt, voice_method :
-    opt, voice_status_callback_method : opt, voice_status_callback_url : opt, voice_url :
-    opt, subresource_uris : opt, sip_registration : opt, emergency_calling_enabled : opt,
-    secure : opt, byoc_trunk_sid : opt, emergency_caller_sid : opt, }
+    ApiV2010AccountSipSipDomain { req[] opt[account_sid "account_sid" read_opt,
+    api_version "api_version" read_opt, auth_type "auth_type" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, domain_name
+    "domain_name" read_opt, friendly_name "friendly_name" read_opt, sid "sid" read_opt,
+    uri "uri" read_opt, voice_fallback_method "voice_fallback_method" read_opt,
+    voice_fallback_url "voice_fallback_url" read_opt, voice_method "voice_method"
+    read_opt, voice_status_callback_method "voice_status_callback_method" read_opt,
+    voice_status_callback_url "voice_status_callback_url" read_opt, voice_url "voice_url"
+    read_opt, subresource_uris "subresource_uris" read_opt, sip_registration
+    "sip_registration" read_opt, emergency_calling_enabled "emergency_calling_enabled"
+    read_opt, secure "secure" read_opt, byoc_trunk_sid "byoc_trunk_sid" read_opt,
+    emergency_caller_sid "emergency_caller_sid" read_opt,] }
 }
 #[cfg(feature = "api20100401_domain")]
 impl ApiV2010AccountSipSipDomain {
@@ -3618,9 +3735,10 @@ pub struct ApiV2010AccountSipSipIpAccessControlList {
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSipSipIpAccessControlList { sid : opt, account_sid : opt,
-    friendly_name : opt, date_created : opt, date_updated : opt, subresource_uris : opt,
-    uri : opt, }
+    ApiV2010AccountSipSipIpAccessControlList { req[] opt[sid "sid" read_opt, account_sid
+    "account_sid" read_opt, friendly_name "friendly_name" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, subresource_uris
+    "subresource_uris" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 impl ApiV2010AccountSipSipIpAccessControlList {
@@ -3667,9 +3785,10 @@ pub struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSipSipDomainSipIpAccessControlListMapping { account_sid : opt,
-    date_created : opt, date_updated : opt, domain_sid : opt, friendly_name : opt, sid :
-    opt, uri : opt, }
+    ApiV2010AccountSipSipDomainSipIpAccessControlListMapping { req[] opt[account_sid
+    "account_sid" read_opt, date_created "date_created" read_opt, date_updated
+    "date_updated" read_opt, domain_sid "domain_sid" read_opt, friendly_name
+    "friendly_name" read_opt, sid "sid" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
@@ -3729,10 +3848,11 @@ pub struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountSipSipIpAccessControlListSipIpAddress { sid : opt, account_sid : opt,
-    friendly_name : opt, ip_address : opt, cidr_prefix_length : opt,
-    ip_access_control_list_sid : opt, date_created : opt, date_updated : opt, uri : opt,
-    }
+    ApiV2010AccountSipSipIpAccessControlListSipIpAddress { req[] opt[sid "sid" read_opt,
+    account_sid "account_sid" read_opt, friendly_name "friendly_name" read_opt,
+    ip_address "ip_address" read_opt, cidr_prefix_length "cidr_prefix_length" read_opt,
+    ip_access_control_list_sid "ip_access_control_list_sid" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
@@ -3788,8 +3908,9 @@ pub struct ApiV2010AccountCallSiprec {
 }
 #[cfg(feature = "api20100401_siprec")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallSiprec { sid : opt, account_sid : opt, call_sid : opt, name : opt,
-    status : opt, date_updated : opt, uri : opt, }
+    ApiV2010AccountCallSiprec { req[] opt[sid "sid" read_opt, account_sid "account_sid"
+    read_opt, call_sid "call_sid" read_opt, name "name" read_opt, status "status"
+    read_opt, date_updated "date_updated" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_siprec")]
 impl ApiV2010AccountCallSiprec {
@@ -3861,8 +3982,9 @@ pub struct ApiV2010AccountCallStream {
 }
 #[cfg(feature = "api20100401_stream")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallStream { sid : opt, account_sid : opt, call_sid : opt, name : opt,
-    status : opt, date_updated : opt, uri : opt, }
+    ApiV2010AccountCallStream { req[] opt[sid "sid" read_opt, account_sid "account_sid"
+    read_opt, call_sid "call_sid" read_opt, name "name" read_opt, status "status"
+    read_opt, date_updated "date_updated" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_stream")]
 impl ApiV2010AccountCallStream {
@@ -3924,8 +4046,10 @@ pub struct ApiV2010AccountToken {
 }
 #[cfg(feature = "api20100401_token")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountToken { account_sid : opt, date_created : opt, date_updated : opt,
-    ice_servers : opt, password : opt, ttl : opt, username : opt, }
+    ApiV2010AccountToken { req[] opt[account_sid "account_sid" read_opt, date_created
+    "date_created" read_opt, date_updated "date_updated" read_opt, ice_servers
+    "ice_servers" read_opt, password "password" read_opt, ttl "ttl" read_opt, username
+    "username" read_opt,] }
 }
 #[cfg(feature = "api20100401_token")]
 impl ApiV2010AccountToken {
@@ -3953,8 +4077,8 @@ pub struct ApiV2010AccountTokenIceServersItem {
 }
 #[cfg(feature = "api20100401_token")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountTokenIceServersItem { credential : opt, username : opt, url : opt,
-    urls : opt, }
+    ApiV2010AccountTokenIceServersItem { req[] opt[credential "credential" read_opt,
+    username "username" read_opt, url "url" read_opt, urls "urls" read_opt,] }
 }
 #[cfg(feature = "api20100401_transcription")]
 pub type ApiV2010AccountTranscription = ApiV2010AccountRecordingRecordingTranscription;
@@ -4023,10 +4147,13 @@ pub struct ApiV2010AccountUsageUsageRecord {
     )
 )]
 connector_runtime::__struct_de! {
-    ApiV2010AccountUsageUsageRecord { account_sid : opt, api_version : opt, as_of : opt,
-    category : opt, count : opt, count_unit : opt, description : opt, end_date : opt,
-    price : optn, price_unit : opt, start_date : opt, subresource_uris : opt, uri : opt,
-    usage : opt, usage_unit : opt, }
+    ApiV2010AccountUsageUsageRecord { req[] opt[account_sid "account_sid" read_opt,
+    api_version "api_version" read_opt, as_of "as_of" read_opt, category "category"
+    read_opt, count "count" read_opt, count_unit "count_unit" read_opt, description
+    "description" read_opt, end_date "end_date" read_opt, price "price" read_opt_num,
+    price_unit "price_unit" read_opt, start_date "start_date" read_opt, subresource_uris
+    "subresource_uris" read_opt, uri "uri" read_opt, usage "usage" read_opt, usage_unit
+    "usage_unit" read_opt,] }
 }
 #[cfg(
     any(
@@ -4112,11 +4239,14 @@ pub struct ApiV2010AccountUsageUsageTrigger {
 }
 #[cfg(feature = "api20100401_trigger")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountUsageUsageTrigger { account_sid : opt, api_version : opt,
-    callback_method : opt, callback_url : opt, current_value : opt, date_created : opt,
-    date_fired : opt, date_updated : opt, friendly_name : opt, recurring : opt, sid :
-    opt, trigger_by : opt, trigger_value : opt, uri : opt, usage_category : opt,
-    usage_record_uri : opt, }
+    ApiV2010AccountUsageUsageTrigger { req[] opt[account_sid "account_sid" read_opt,
+    api_version "api_version" read_opt, callback_method "callback_method" read_opt,
+    callback_url "callback_url" read_opt, current_value "current_value" read_opt,
+    date_created "date_created" read_opt, date_fired "date_fired" read_opt, date_updated
+    "date_updated" read_opt, friendly_name "friendly_name" read_opt, recurring
+    "recurring" read_opt, sid "sid" read_opt, trigger_by "trigger_by" read_opt,
+    trigger_value "trigger_value" read_opt, uri "uri" read_opt, usage_category
+    "usage_category" read_opt, usage_record_uri "usage_record_uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_trigger")]
 impl ApiV2010AccountUsageUsageTrigger {
@@ -4174,8 +4304,9 @@ pub struct ApiV2010AccountCallUserDefinedMessage {
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallUserDefinedMessage { account_sid : opt, call_sid : opt, sid : opt,
-    date_created : opt, }
+    ApiV2010AccountCallUserDefinedMessage { req[] opt[account_sid "account_sid" read_opt,
+    call_sid "call_sid" read_opt, sid "sid" read_opt, date_created "date_created"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 impl ApiV2010AccountCallUserDefinedMessage {
@@ -4227,8 +4358,9 @@ pub struct ApiV2010AccountCallUserDefinedMessageSubscription {
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountCallUserDefinedMessageSubscription { account_sid : opt, call_sid :
-    opt, sid : opt, date_created : opt, uri : opt, }
+    ApiV2010AccountCallUserDefinedMessageSubscription { req[] opt[account_sid
+    "account_sid" read_opt, call_sid "call_sid" read_opt, sid "sid" read_opt,
+    date_created "date_created" read_opt, uri "uri" read_opt,] }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 impl ApiV2010AccountCallUserDefinedMessageSubscription {
@@ -4280,8 +4412,9 @@ pub struct ApiV2010AccountValidationRequest {
 }
 #[cfg(feature = "api20100401_validation_request")]
 connector_runtime::__struct_de! {
-    ApiV2010AccountValidationRequest { account_sid : opt, call_sid : opt, friendly_name :
-    opt, phone_number : opt, validation_code : opt, }
+    ApiV2010AccountValidationRequest { req[] opt[account_sid "account_sid" read_opt,
+    call_sid "call_sid" read_opt, friendly_name "friendly_name" read_opt, phone_number
+    "phone_number" read_opt, validation_code "validation_code" read_opt,] }
 }
 #[cfg(feature = "api20100401_validation_request")]
 impl ApiV2010AccountValidationRequest {
@@ -4324,9 +4457,10 @@ pub struct ListAccountResponse {
 }
 #[cfg(feature = "api20100401_account")]
 connector_runtime::__struct_de! {
-    ListAccountResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, accounts :
-    opt, }
+    ListAccountResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, accounts "accounts" read_opt,] }
 }
 #[cfg(feature = "api20100401_account")]
 impl ListAccountResponse {
@@ -4369,7 +4503,7 @@ pub struct CreateAccountBody {
     )
 )]
 connector_runtime::__struct_de! {
-    CreateAccountBody { friendly_name : opt = "FriendlyName", }
+    CreateAccountBody { req[] opt[friendly_name "FriendlyName" read_opt,] }
 }
 #[cfg(feature = "api20100401_account")]
 /// UpdateAccountRequest
@@ -4386,7 +4520,8 @@ pub struct UpdateAccountBody {
 }
 #[cfg(feature = "api20100401_account")]
 connector_runtime::__struct_de! {
-    UpdateAccountBody { friendly_name : opt = "FriendlyName", status : opt = "Status", }
+    UpdateAccountBody { req[] opt[friendly_name "FriendlyName" read_opt, status "Status"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_address")]
 /// ListAddressResponse
@@ -4404,9 +4539,10 @@ pub struct ListAddressResponse {
 }
 #[cfg(feature = "api20100401_address")]
 connector_runtime::__struct_de! {
-    ListAddressResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, addresses :
-    opt, }
+    ListAddressResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, addresses "addresses" read_opt,] }
 }
 #[cfg(feature = "api20100401_address")]
 impl ListAddressResponse {
@@ -4461,11 +4597,11 @@ pub struct CreateAddressBody {
 }
 #[cfg(feature = "api20100401_address")]
 connector_runtime::__struct_de! {
-    CreateAddressBody { customer_name : req = "CustomerName", street : req = "Street",
-    city : req = "City", region : req = "Region", postal_code : req = "PostalCode",
-    iso_country : req = "IsoCountry", friendly_name : opt = "FriendlyName",
-    emergency_enabled : opt = "EmergencyEnabled", auto_correct_address : opt =
-    "AutoCorrectAddress", street_secondary : opt = "StreetSecondary", }
+    CreateAddressBody { req[customer_name "CustomerName" read, street "Street" read, city
+    "City" read, region "Region" read, postal_code "PostalCode" read, iso_country
+    "IsoCountry" read,] opt[friendly_name "FriendlyName" read_opt, emergency_enabled
+    "EmergencyEnabled" read_opt, auto_correct_address "AutoCorrectAddress" read_opt,
+    street_secondary "StreetSecondary" read_opt,] }
 }
 #[cfg(feature = "api20100401_address")]
 /// UpdateAddressRequest
@@ -4510,11 +4646,11 @@ pub struct UpdateAddressBody {
 }
 #[cfg(feature = "api20100401_address")]
 connector_runtime::__struct_de! {
-    UpdateAddressBody { friendly_name : opt = "FriendlyName", customer_name : opt =
-    "CustomerName", street : opt = "Street", city : opt = "City", region : opt =
-    "Region", postal_code : opt = "PostalCode", emergency_enabled : opt =
-    "EmergencyEnabled", auto_correct_address : opt = "AutoCorrectAddress",
-    street_secondary : opt = "StreetSecondary", }
+    UpdateAddressBody { req[] opt[friendly_name "FriendlyName" read_opt, customer_name
+    "CustomerName" read_opt, street "Street" read_opt, city "City" read_opt, region
+    "Region" read_opt, postal_code "PostalCode" read_opt, emergency_enabled
+    "EmergencyEnabled" read_opt, auto_correct_address "AutoCorrectAddress" read_opt,
+    street_secondary "StreetSecondary" read_opt,] }
 }
 #[cfg(feature = "api20100401_application")]
 /// ListApplicationResponse
@@ -4532,9 +4668,11 @@ pub struct ListApplicationResponse {
 }
 #[cfg(feature = "api20100401_application")]
 connector_runtime::__struct_de! {
-    ListApplicationResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
-    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, applications
-    : opt, }
+    ListApplicationResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, applications "applications"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_application")]
 impl ListApplicationResponse {
@@ -4619,16 +4757,16 @@ pub struct CreateApplicationBody {
 }
 #[cfg(feature = "api20100401_application")]
 connector_runtime::__struct_de! {
-    CreateApplicationBody { api_version : opt = "ApiVersion", voice_url : opt =
-    "VoiceUrl", voice_method : opt = "VoiceMethod", voice_fallback_url : opt =
-    "VoiceFallbackUrl", voice_fallback_method : opt = "VoiceFallbackMethod",
-    status_callback : opt = "StatusCallback", status_callback_method : opt =
-    "StatusCallbackMethod", voice_caller_id_lookup : opt = "VoiceCallerIdLookup", sms_url
-    : opt = "SmsUrl", sms_method : opt = "SmsMethod", sms_fallback_url : opt =
-    "SmsFallbackUrl", sms_fallback_method : opt = "SmsFallbackMethod",
-    sms_status_callback : opt = "SmsStatusCallback", message_status_callback : opt =
-    "MessageStatusCallback", friendly_name : opt = "FriendlyName",
-    public_application_connect_enabled : opt = "PublicApplicationConnectEnabled", }
+    CreateApplicationBody { req[] opt[api_version "ApiVersion" read_opt, voice_url
+    "VoiceUrl" read_opt, voice_method "VoiceMethod" read_opt, voice_fallback_url
+    "VoiceFallbackUrl" read_opt, voice_fallback_method "VoiceFallbackMethod" read_opt,
+    status_callback "StatusCallback" read_opt, status_callback_method
+    "StatusCallbackMethod" read_opt, voice_caller_id_lookup "VoiceCallerIdLookup"
+    read_opt, sms_url "SmsUrl" read_opt, sms_method "SmsMethod" read_opt,
+    sms_fallback_url "SmsFallbackUrl" read_opt, sms_fallback_method "SmsFallbackMethod"
+    read_opt, sms_status_callback "SmsStatusCallback" read_opt, message_status_callback
+    "MessageStatusCallback" read_opt, friendly_name "FriendlyName" read_opt,
+    public_application_connect_enabled "PublicApplicationConnectEnabled" read_opt,] }
 }
 #[cfg(
     any(
@@ -4741,16 +4879,16 @@ pub struct UpdateApplicationBody {
 }
 #[cfg(feature = "api20100401_application")]
 connector_runtime::__struct_de! {
-    UpdateApplicationBody { friendly_name : opt = "FriendlyName", api_version : opt =
-    "ApiVersion", voice_url : opt = "VoiceUrl", voice_method : opt = "VoiceMethod",
-    voice_fallback_url : opt = "VoiceFallbackUrl", voice_fallback_method : opt =
-    "VoiceFallbackMethod", status_callback : opt = "StatusCallback",
-    status_callback_method : opt = "StatusCallbackMethod", voice_caller_id_lookup : opt =
-    "VoiceCallerIdLookup", sms_url : opt = "SmsUrl", sms_method : opt = "SmsMethod",
-    sms_fallback_url : opt = "SmsFallbackUrl", sms_fallback_method : opt =
-    "SmsFallbackMethod", sms_status_callback : opt = "SmsStatusCallback",
-    message_status_callback : opt = "MessageStatusCallback",
-    public_application_connect_enabled : opt = "PublicApplicationConnectEnabled", }
+    UpdateApplicationBody { req[] opt[friendly_name "FriendlyName" read_opt, api_version
+    "ApiVersion" read_opt, voice_url "VoiceUrl" read_opt, voice_method "VoiceMethod"
+    read_opt, voice_fallback_url "VoiceFallbackUrl" read_opt, voice_fallback_method
+    "VoiceFallbackMethod" read_opt, status_callback "StatusCallback" read_opt,
+    status_callback_method "StatusCallbackMethod" read_opt, voice_caller_id_lookup
+    "VoiceCallerIdLookup" read_opt, sms_url "SmsUrl" read_opt, sms_method "SmsMethod"
+    read_opt, sms_fallback_url "SmsFallbackUrl" read_opt, sms_fallback_method
+    "SmsFallbackMethod" read_opt, sms_status_callback "SmsStatusCallback" read_opt,
+    message_status_callback "MessageStatusCallback" read_opt,
+    public_application_connect_enabled "PublicApplicationConnectEnabled" read_opt,] }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 /// ListAuthorizedConnectAppResponse
@@ -4770,9 +4908,11 @@ pub struct ListAuthorizedConnectAppResponse {
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 connector_runtime::__struct_de! {
-    ListAuthorizedConnectAppResponse { end : opt, first_page_uri : opt, next_page_uri :
-    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    authorized_connect_apps : opt, }
+    ListAuthorizedConnectAppResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, authorized_connect_apps
+    "authorized_connect_apps" read_opt,] }
 }
 #[cfg(feature = "api20100401_authorized_connect_app")]
 impl ListAuthorizedConnectAppResponse {
@@ -4797,7 +4937,8 @@ pub struct ListAvailablePhoneNumberCountryResponse {
 }
 #[cfg(feature = "api20100401_available_phone_number_country")]
 connector_runtime::__struct_de! {
-    ListAvailablePhoneNumberCountryResponse { countries : opt, uri : opt, }
+    ListAvailablePhoneNumberCountryResponse { req[] opt[countries "countries" read_opt,
+    uri "uri" read_opt,] }
 }
 #[cfg(
     any(
@@ -4839,9 +4980,11 @@ pub struct ListAvailablePhoneNumberLocalResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    ListAvailablePhoneNumberLocalResponse { end : opt, first_page_uri : opt,
-    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
-    opt, uri : opt, available_phone_numbers : opt, }
+    ListAvailablePhoneNumberLocalResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, available_phone_numbers
+    "available_phone_numbers" read_opt,] }
 }
 #[cfg(feature = "api20100401_machine_to_machine")]
 /// ListAvailablePhoneNumberMachineToMachineResponse
@@ -4877,8 +5020,10 @@ pub struct ListCallResponse {
 }
 #[cfg(feature = "api20100401_call")]
 connector_runtime::__struct_de! {
-    ListCallResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
-    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, calls : opt, }
+    ListCallResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, calls "calls" read_opt,] }
 }
 #[cfg(feature = "api20100401_call")]
 impl ListCallResponse {
@@ -5047,27 +5192,28 @@ pub struct CreateCallBody {
 }
 #[cfg(feature = "api20100401_call")]
 connector_runtime::__struct_de! {
-    CreateCallBody { to : req = "To", from : req = "From", method : opt = "Method",
-    fallback_url : opt = "FallbackUrl", fallback_method : opt = "FallbackMethod",
-    status_callback : opt = "StatusCallback", status_callback_event : opt =
-    "StatusCallbackEvent", status_callback_method : opt = "StatusCallbackMethod",
-    send_digits : opt = "SendDigits", timeout : opt = "Timeout", record : opt = "Record",
-    recording_channels : opt = "RecordingChannels", recording_status_callback : opt =
-    "RecordingStatusCallback", recording_status_callback_method : opt =
-    "RecordingStatusCallbackMethod", sip_auth_username : opt = "SipAuthUsername",
-    sip_auth_password : opt = "SipAuthPassword", machine_detection : opt =
-    "MachineDetection", machine_detection_timeout : opt = "MachineDetectionTimeout",
-    recording_status_callback_event : opt = "RecordingStatusCallbackEvent", trim : opt =
-    "Trim", caller_id : opt = "CallerId", machine_detection_speech_threshold : opt =
-    "MachineDetectionSpeechThreshold", machine_detection_speech_end_threshold : opt =
-    "MachineDetectionSpeechEndThreshold", machine_detection_silence_timeout : opt =
-    "MachineDetectionSilenceTimeout", async_amd : opt = "AsyncAmd",
-    async_amd_status_callback : opt = "AsyncAmdStatusCallback",
-    async_amd_status_callback_method : opt = "AsyncAmdStatusCallbackMethod", byoc : opt =
-    "Byoc", call_reason : opt = "CallReason", call_token : opt = "CallToken",
-    recording_track : opt = "RecordingTrack", time_limit : opt = "TimeLimit",
-    client_notification_url : opt = "ClientNotificationUrl", url : opt = "Url", twiml :
-    opt = "Twiml", application_sid : opt = "ApplicationSid", }
+    CreateCallBody { req[to "To" read, from "From" read,] opt[method "Method" read_opt,
+    fallback_url "FallbackUrl" read_opt, fallback_method "FallbackMethod" read_opt,
+    status_callback "StatusCallback" read_opt, status_callback_event
+    "StatusCallbackEvent" read_opt, status_callback_method "StatusCallbackMethod"
+    read_opt, send_digits "SendDigits" read_opt, timeout "Timeout" read_opt, record
+    "Record" read_opt, recording_channels "RecordingChannels" read_opt,
+    recording_status_callback "RecordingStatusCallback" read_opt,
+    recording_status_callback_method "RecordingStatusCallbackMethod" read_opt,
+    sip_auth_username "SipAuthUsername" read_opt, sip_auth_password "SipAuthPassword"
+    read_opt, machine_detection "MachineDetection" read_opt, machine_detection_timeout
+    "MachineDetectionTimeout" read_opt, recording_status_callback_event
+    "RecordingStatusCallbackEvent" read_opt, trim "Trim" read_opt, caller_id "CallerId"
+    read_opt, machine_detection_speech_threshold "MachineDetectionSpeechThreshold"
+    read_opt, machine_detection_speech_end_threshold "MachineDetectionSpeechEndThreshold"
+    read_opt, machine_detection_silence_timeout "MachineDetectionSilenceTimeout"
+    read_opt, async_amd "AsyncAmd" read_opt, async_amd_status_callback
+    "AsyncAmdStatusCallback" read_opt, async_amd_status_callback_method
+    "AsyncAmdStatusCallbackMethod" read_opt, byoc "Byoc" read_opt, call_reason
+    "CallReason" read_opt, call_token "CallToken" read_opt, recording_track
+    "RecordingTrack" read_opt, time_limit "TimeLimit" read_opt, client_notification_url
+    "ClientNotificationUrl" read_opt, url "Url" read_opt, twiml "Twiml" read_opt,
+    application_sid "ApplicationSid" read_opt,] }
 }
 #[cfg(feature = "api20100401_call")]
 impl CreateCallBody {
@@ -5153,10 +5299,11 @@ pub struct UpdateCallBody {
 }
 #[cfg(feature = "api20100401_call")]
 connector_runtime::__struct_de! {
-    UpdateCallBody { url : opt = "Url", method : opt = "Method", status : opt = "Status",
-    fallback_url : opt = "FallbackUrl", fallback_method : opt = "FallbackMethod",
-    status_callback : opt = "StatusCallback", status_callback_method : opt =
-    "StatusCallbackMethod", twiml : opt = "Twiml", time_limit : opt = "TimeLimit", }
+    UpdateCallBody { req[] opt[url "Url" read_opt, method "Method" read_opt, status
+    "Status" read_opt, fallback_url "FallbackUrl" read_opt, fallback_method
+    "FallbackMethod" read_opt, status_callback "StatusCallback" read_opt,
+    status_callback_method "StatusCallbackMethod" read_opt, twiml "Twiml" read_opt,
+    time_limit "TimeLimit" read_opt,] }
 }
 #[cfg(feature = "api20100401_call")]
 /// The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
@@ -5180,9 +5327,10 @@ pub struct ListCallEventResponse {
 }
 #[cfg(feature = "api20100401_event")]
 connector_runtime::__struct_de! {
-    ListCallEventResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, events : opt,
-    }
+    ListCallEventResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, events "events" read_opt,] }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -5204,9 +5352,11 @@ pub struct ListCallNotificationResponse {
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
 )]
 connector_runtime::__struct_de! {
-    ListCallNotificationResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
-    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    notifications : opt, }
+    ListCallNotificationResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, notifications "notifications"
+    read_opt,] }
 }
 #[cfg(
     any(feature = "api20100401_call_notification", feature = "api20100401_notification")
@@ -5238,9 +5388,11 @@ pub struct ListCallRecordingResponse {
 }
 #[cfg(feature = "api20100401_call_recording")]
 connector_runtime::__struct_de! {
-    ListCallRecordingResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
-    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    recordings : opt, }
+    ListCallRecordingResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, recordings "recordings"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_call_recording")]
 impl ListCallRecordingResponse {
@@ -5287,11 +5439,11 @@ pub struct CreateCallRecordingBody {
 }
 #[cfg(feature = "api20100401_call_recording")]
 connector_runtime::__struct_de! {
-    CreateCallRecordingBody { recording_status_callback_event : opt =
-    "RecordingStatusCallbackEvent", recording_status_callback : opt =
-    "RecordingStatusCallback", recording_status_callback_method : opt =
-    "RecordingStatusCallbackMethod", trim : opt = "Trim", recording_channels : opt =
-    "RecordingChannels", recording_track : opt = "RecordingTrack", }
+    CreateCallRecordingBody { req[] opt[recording_status_callback_event
+    "RecordingStatusCallbackEvent" read_opt, recording_status_callback
+    "RecordingStatusCallback" read_opt, recording_status_callback_method
+    "RecordingStatusCallbackMethod" read_opt, trim "Trim" read_opt, recording_channels
+    "RecordingChannels" read_opt, recording_track "RecordingTrack" read_opt,] }
 }
 #[cfg(feature = "api20100401_call_recording")]
 /// The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`.
@@ -5320,8 +5472,8 @@ pub struct UpdateCallRecordingBody {
     )
 )]
 connector_runtime::__struct_de! {
-    UpdateCallRecordingBody { status : req = "Status", pause_behavior : opt =
-    "PauseBehavior", }
+    UpdateCallRecordingBody { req[status "Status" read,] opt[pause_behavior
+    "PauseBehavior" read_opt,] }
 }
 #[cfg(feature = "api20100401_call_recording")]
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -5337,8 +5489,8 @@ pub struct UpdateCallRecordingError408 {
 }
 #[cfg(feature = "api20100401_call_recording")]
 connector_runtime::__struct_de! {
-    UpdateCallRecordingError408 { code : opt, message : opt, more_info : opt, status :
-    opt, }
+    UpdateCallRecordingError408 { req[] opt[code "code" read_opt, message "message"
+    read_opt, more_info "more_info" read_opt, status "status" read_opt,] }
 }
 #[cfg(feature = "api20100401_conference")]
 /// UpdateConferenceRequest
@@ -5358,8 +5510,8 @@ pub struct UpdateConferenceBody {
 }
 #[cfg(feature = "api20100401_conference")]
 connector_runtime::__struct_de! {
-    UpdateConferenceBody { status : opt = "Status", announce_url : opt = "AnnounceUrl",
-    announce_method : opt = "AnnounceMethod", }
+    UpdateConferenceBody { req[] opt[status "Status" read_opt, announce_url "AnnounceUrl"
+    read_opt, announce_method "AnnounceMethod" read_opt,] }
 }
 #[cfg(feature = "api20100401_conference")]
 /// The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`
@@ -5380,9 +5532,11 @@ pub struct ListConferenceResponse {
 }
 #[cfg(feature = "api20100401_conference")]
 connector_runtime::__struct_de! {
-    ListConferenceResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, conferences :
-    opt, }
+    ListConferenceResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, conferences "conferences"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_conference")]
 impl ListConferenceResponse {
@@ -5414,9 +5568,11 @@ pub struct ListConferenceRecordingResponse {
 }
 #[cfg(feature = "api20100401_conference_recording")]
 connector_runtime::__struct_de! {
-    ListConferenceRecordingResponse { end : opt, first_page_uri : opt, next_page_uri :
-    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    recordings : opt, }
+    ListConferenceRecordingResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, recordings "recordings"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_conference_recording")]
 impl ListConferenceRecordingResponse {
@@ -5474,12 +5630,12 @@ pub struct UpdateConnectAppBody {
 }
 #[cfg(feature = "api20100401_connect_app")]
 connector_runtime::__struct_de! {
-    UpdateConnectAppBody { authorize_redirect_url : opt = "AuthorizeRedirectUrl",
-    company_name : opt = "CompanyName", deauthorize_callback_method : opt =
-    "DeauthorizeCallbackMethod", deauthorize_callback_url : opt =
-    "DeauthorizeCallbackUrl", description : opt = "Description", friendly_name : opt =
-    "FriendlyName", homepage_url : opt = "HomepageUrl", permissions : opt =
-    "Permissions", }
+    UpdateConnectAppBody { req[] opt[authorize_redirect_url "AuthorizeRedirectUrl"
+    read_opt, company_name "CompanyName" read_opt, deauthorize_callback_method
+    "DeauthorizeCallbackMethod" read_opt, deauthorize_callback_url
+    "DeauthorizeCallbackUrl" read_opt, description "Description" read_opt, friendly_name
+    "FriendlyName" read_opt, homepage_url "HomepageUrl" read_opt, permissions
+    "Permissions" read_opt,] }
 }
 #[cfg(feature = "api20100401_connect_app")]
 /// The HTTP method to use when calling `deauthorize_callback_url`.
@@ -5500,9 +5656,11 @@ pub struct ListConnectAppResponse {
 }
 #[cfg(feature = "api20100401_connect_app")]
 connector_runtime::__struct_de! {
-    ListConnectAppResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, connect_apps :
-    opt, }
+    ListConnectAppResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, connect_apps "connect_apps"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_connect_app")]
 impl ListConnectAppResponse {
@@ -5534,9 +5692,11 @@ pub struct ListDependentPhoneNumberResponse {
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 connector_runtime::__struct_de! {
-    ListDependentPhoneNumberResponse { end : opt, first_page_uri : opt, next_page_uri :
-    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    dependent_phone_numbers : opt, }
+    ListDependentPhoneNumberResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, dependent_phone_numbers
+    "dependent_phone_numbers" read_opt,] }
 }
 #[cfg(feature = "api20100401_dependent_phone_number")]
 impl ListDependentPhoneNumberResponse {
@@ -5650,18 +5810,19 @@ pub struct UpdateIncomingPhoneNumberBody {
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__struct_de! {
-    UpdateIncomingPhoneNumberBody { account_sid : opt = "AccountSid", api_version : opt =
-    "ApiVersion", friendly_name : opt = "FriendlyName", sms_application_sid : opt =
-    "SmsApplicationSid", sms_fallback_method : opt = "SmsFallbackMethod",
-    sms_fallback_url : opt = "SmsFallbackUrl", sms_method : opt = "SmsMethod", sms_url :
-    opt = "SmsUrl", status_callback : opt = "StatusCallback", status_callback_method :
-    opt = "StatusCallbackMethod", voice_application_sid : opt = "VoiceApplicationSid",
-    voice_caller_id_lookup : opt = "VoiceCallerIdLookup", voice_fallback_method : opt =
-    "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl", voice_method :
-    opt = "VoiceMethod", voice_url : opt = "VoiceUrl", emergency_status : opt =
-    "EmergencyStatus", emergency_address_sid : opt = "EmergencyAddressSid", trunk_sid :
-    opt = "TrunkSid", voice_receive_mode : opt = "VoiceReceiveMode", identity_sid : opt =
-    "IdentitySid", address_sid : opt = "AddressSid", bundle_sid : opt = "BundleSid", }
+    UpdateIncomingPhoneNumberBody { req[] opt[account_sid "AccountSid" read_opt,
+    api_version "ApiVersion" read_opt, friendly_name "FriendlyName" read_opt,
+    sms_application_sid "SmsApplicationSid" read_opt, sms_fallback_method
+    "SmsFallbackMethod" read_opt, sms_fallback_url "SmsFallbackUrl" read_opt, sms_method
+    "SmsMethod" read_opt, sms_url "SmsUrl" read_opt, status_callback "StatusCallback"
+    read_opt, status_callback_method "StatusCallbackMethod" read_opt,
+    voice_application_sid "VoiceApplicationSid" read_opt, voice_caller_id_lookup
+    "VoiceCallerIdLookup" read_opt, voice_fallback_method "VoiceFallbackMethod" read_opt,
+    voice_fallback_url "VoiceFallbackUrl" read_opt, voice_method "VoiceMethod" read_opt,
+    voice_url "VoiceUrl" read_opt, emergency_status "EmergencyStatus" read_opt,
+    emergency_address_sid "EmergencyAddressSid" read_opt, trunk_sid "TrunkSid" read_opt,
+    voice_receive_mode "VoiceReceiveMode" read_opt, identity_sid "IdentitySid" read_opt,
+    address_sid "AddressSid" read_opt, bundle_sid "BundleSid" read_opt,] }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl UpdateIncomingPhoneNumberBody {
@@ -5810,9 +5971,11 @@ pub struct ListIncomingPhoneNumberResponse {
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__struct_de! {
-    ListIncomingPhoneNumberResponse { end : opt, first_page_uri : opt, next_page_uri :
-    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    incoming_phone_numbers : opt, }
+    ListIncomingPhoneNumberResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, incoming_phone_numbers
+    "incoming_phone_numbers" read_opt,] }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl ListIncomingPhoneNumberResponse {
@@ -5930,19 +6093,20 @@ pub struct CreateIncomingPhoneNumberBody {
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__struct_de! {
-    CreateIncomingPhoneNumberBody { api_version : opt = "ApiVersion", friendly_name : opt
-    = "FriendlyName", sms_application_sid : opt = "SmsApplicationSid",
-    sms_fallback_method : opt = "SmsFallbackMethod", sms_fallback_url : opt =
-    "SmsFallbackUrl", sms_method : opt = "SmsMethod", sms_url : opt = "SmsUrl",
-    status_callback : opt = "StatusCallback", status_callback_method : opt =
-    "StatusCallbackMethod", voice_application_sid : opt = "VoiceApplicationSid",
-    voice_caller_id_lookup : opt = "VoiceCallerIdLookup", voice_fallback_method : opt =
-    "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl", voice_method :
-    opt = "VoiceMethod", voice_url : opt = "VoiceUrl", emergency_status : opt =
-    "EmergencyStatus", emergency_address_sid : opt = "EmergencyAddressSid", trunk_sid :
-    opt = "TrunkSid", identity_sid : opt = "IdentitySid", address_sid : opt =
-    "AddressSid", voice_receive_mode : opt = "VoiceReceiveMode", bundle_sid : opt =
-    "BundleSid", phone_number : opt = "PhoneNumber", area_code : opt = "AreaCode", }
+    CreateIncomingPhoneNumberBody { req[] opt[api_version "ApiVersion" read_opt,
+    friendly_name "FriendlyName" read_opt, sms_application_sid "SmsApplicationSid"
+    read_opt, sms_fallback_method "SmsFallbackMethod" read_opt, sms_fallback_url
+    "SmsFallbackUrl" read_opt, sms_method "SmsMethod" read_opt, sms_url "SmsUrl"
+    read_opt, status_callback "StatusCallback" read_opt, status_callback_method
+    "StatusCallbackMethod" read_opt, voice_application_sid "VoiceApplicationSid"
+    read_opt, voice_caller_id_lookup "VoiceCallerIdLookup" read_opt,
+    voice_fallback_method "VoiceFallbackMethod" read_opt, voice_fallback_url
+    "VoiceFallbackUrl" read_opt, voice_method "VoiceMethod" read_opt, voice_url
+    "VoiceUrl" read_opt, emergency_status "EmergencyStatus" read_opt,
+    emergency_address_sid "EmergencyAddressSid" read_opt, trunk_sid "TrunkSid" read_opt,
+    identity_sid "IdentitySid" read_opt, address_sid "AddressSid" read_opt,
+    voice_receive_mode "VoiceReceiveMode" read_opt, bundle_sid "BundleSid" read_opt,
+    phone_number "PhoneNumber" read_opt, area_code "AreaCode" read_opt,] }
 }
 #[cfg(feature = "api20100401_incoming_phone_number")]
 impl CreateIncomingPhoneNumberBody {
@@ -6034,9 +6198,11 @@ pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 connector_runtime::__struct_de! {
-    ListIncomingPhoneNumberAssignedAddOnResponse { end : opt, first_page_uri : opt,
-    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
-    opt, uri : opt, assigned_add_ons : opt, }
+    ListIncomingPhoneNumberAssignedAddOnResponse { req[] opt[end "end" read_opt,
+    first_page_uri "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt,
+    page "page" read_opt, page_size "page_size" read_opt, previous_page_uri
+    "previous_page_uri" read_opt, start "start" read_opt, uri "uri" read_opt,
+    assigned_add_ons "assigned_add_ons" read_opt,] }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl ListIncomingPhoneNumberAssignedAddOnResponse {
@@ -6060,8 +6226,8 @@ pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 connector_runtime::__struct_de! {
-    CreateIncomingPhoneNumberAssignedAddOnBody { installed_add_on_sid : req =
-    "InstalledAddOnSid", }
+    CreateIncomingPhoneNumberAssignedAddOnBody { req[installed_add_on_sid
+    "InstalledAddOnSid" read,] opt[] }
 }
 #[cfg(feature = "api20100401_assigned_add_on")]
 impl CreateIncomingPhoneNumberAssignedAddOnBody {
@@ -6100,9 +6266,11 @@ pub struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
 connector_runtime::__struct_de! {
-    ListIncomingPhoneNumberAssignedAddOnExtensionResponse { end : opt, first_page_uri :
-    opt, next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start
-    : opt, uri : opt, extensions : opt, }
+    ListIncomingPhoneNumberAssignedAddOnExtensionResponse { req[] opt[end "end" read_opt,
+    first_page_uri "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt,
+    page "page" read_opt, page_size "page_size" read_opt, previous_page_uri
+    "previous_page_uri" read_opt, start "start" read_opt, uri "uri" read_opt, extensions
+    "extensions" read_opt,] }
 }
 #[cfg(feature = "api20100401_assigned_add_on_extension")]
 impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
@@ -6146,9 +6314,11 @@ pub struct ListIncomingPhoneNumberLocalResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    ListIncomingPhoneNumberLocalResponse { end : opt, first_page_uri : opt, next_page_uri
-    : opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    incoming_phone_numbers : opt, }
+    ListIncomingPhoneNumberLocalResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, incoming_phone_numbers
+    "incoming_phone_numbers" read_opt,] }
 }
 #[cfg(
     any(
@@ -6281,19 +6451,19 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     )
 )]
 connector_runtime::__struct_de! {
-    CreateIncomingPhoneNumberLocalBody { phone_number : req = "PhoneNumber", api_version
-    : opt = "ApiVersion", friendly_name : opt = "FriendlyName", sms_application_sid : opt
-    = "SmsApplicationSid", sms_fallback_method : opt = "SmsFallbackMethod",
-    sms_fallback_url : opt = "SmsFallbackUrl", sms_method : opt = "SmsMethod", sms_url :
-    opt = "SmsUrl", status_callback : opt = "StatusCallback", status_callback_method :
-    opt = "StatusCallbackMethod", voice_application_sid : opt = "VoiceApplicationSid",
-    voice_caller_id_lookup : opt = "VoiceCallerIdLookup", voice_fallback_method : opt =
-    "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl", voice_method :
-    opt = "VoiceMethod", voice_url : opt = "VoiceUrl", identity_sid : opt =
-    "IdentitySid", address_sid : opt = "AddressSid", emergency_status : opt =
-    "EmergencyStatus", emergency_address_sid : opt = "EmergencyAddressSid", trunk_sid :
-    opt = "TrunkSid", voice_receive_mode : opt = "VoiceReceiveMode", bundle_sid : opt =
-    "BundleSid", }
+    CreateIncomingPhoneNumberLocalBody { req[phone_number "PhoneNumber" read,]
+    opt[api_version "ApiVersion" read_opt, friendly_name "FriendlyName" read_opt,
+    sms_application_sid "SmsApplicationSid" read_opt, sms_fallback_method
+    "SmsFallbackMethod" read_opt, sms_fallback_url "SmsFallbackUrl" read_opt, sms_method
+    "SmsMethod" read_opt, sms_url "SmsUrl" read_opt, status_callback "StatusCallback"
+    read_opt, status_callback_method "StatusCallbackMethod" read_opt,
+    voice_application_sid "VoiceApplicationSid" read_opt, voice_caller_id_lookup
+    "VoiceCallerIdLookup" read_opt, voice_fallback_method "VoiceFallbackMethod" read_opt,
+    voice_fallback_url "VoiceFallbackUrl" read_opt, voice_method "VoiceMethod" read_opt,
+    voice_url "VoiceUrl" read_opt, identity_sid "IdentitySid" read_opt, address_sid
+    "AddressSid" read_opt, emergency_status "EmergencyStatus" read_opt,
+    emergency_address_sid "EmergencyAddressSid" read_opt, trunk_sid "TrunkSid" read_opt,
+    voice_receive_mode "VoiceReceiveMode" read_opt, bundle_sid "BundleSid" read_opt,] }
 }
 #[cfg(
     any(
@@ -6402,8 +6572,10 @@ pub struct ListKeyResponse {
 }
 #[cfg(feature = "api20100401_key")]
 connector_runtime::__struct_de! {
-    ListKeyResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
-    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, keys : opt, }
+    ListKeyResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, keys "keys" read_opt,] }
 }
 #[cfg(feature = "api20100401_key")]
 impl ListKeyResponse {
@@ -6436,8 +6608,10 @@ pub struct ListMediaResponse {
 }
 #[cfg(feature = "api20100401_media")]
 connector_runtime::__struct_de! {
-    ListMediaResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
-    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, media_list : opt, }
+    ListMediaResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, media_list "media_list" read_opt,] }
 }
 #[cfg(feature = "api20100401_media")]
 impl ListMediaResponse {
@@ -6465,7 +6639,7 @@ pub struct UpdateMemberBody {
 }
 #[cfg(feature = "api20100401_member")]
 connector_runtime::__struct_de! {
-    UpdateMemberBody { url : req = "Url", method : opt = "Method", }
+    UpdateMemberBody { req[url "Url" read,] opt[method "Method" read_opt,] }
 }
 #[cfg(feature = "api20100401_member")]
 /// How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters.
@@ -6486,9 +6660,10 @@ pub struct ListMemberResponse {
 }
 #[cfg(feature = "api20100401_member")]
 connector_runtime::__struct_de! {
-    ListMemberResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, queue_members
-    : opt, }
+    ListMemberResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, queue_members "queue_members" read_opt,] }
 }
 #[cfg(feature = "api20100401_member")]
 impl ListMemberResponse {
@@ -6518,9 +6693,10 @@ pub struct ListMessageResponse {
 }
 #[cfg(feature = "api20100401_message")]
 connector_runtime::__struct_de! {
-    ListMessageResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, messages :
-    opt, }
+    ListMessageResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, messages "messages" read_opt,] }
 }
 #[cfg(feature = "api20100401_message")]
 impl ListMessageResponse {
@@ -6639,18 +6815,18 @@ pub struct CreateMessageBody {
 }
 #[cfg(feature = "api20100401_message")]
 connector_runtime::__struct_de! {
-    CreateMessageBody { to : req = "To", status_callback : opt = "StatusCallback",
-    application_sid : opt = "ApplicationSid", max_price : optn = "MaxPrice",
-    provide_feedback : opt = "ProvideFeedback", attempt : opt = "Attempt",
-    validity_period : opt = "ValidityPeriod", force_delivery : opt = "ForceDelivery",
-    content_retention : opt = "ContentRetention", address_retention : opt =
-    "AddressRetention", smart_encoded : opt = "SmartEncoded", persistent_action : opt =
-    "PersistentAction", traffic_type : opt = "TrafficType", shorten_urls : opt =
-    "ShortenUrls", schedule_type : opt = "ScheduleType", send_at : opt = "SendAt",
-    send_as_mms : opt = "SendAsMms", content_variables : opt = "ContentVariables",
-    risk_check : opt = "RiskCheck", from : opt = "From", fallback_from : opt =
-    "FallbackFrom", messaging_service_sid : opt = "MessagingServiceSid", body : opt =
-    "Body", media_url : opt = "MediaUrl", content_sid : opt = "ContentSid", }
+    CreateMessageBody { req[to "To" read,] opt[status_callback "StatusCallback" read_opt,
+    application_sid "ApplicationSid" read_opt, max_price "MaxPrice" read_opt_num,
+    provide_feedback "ProvideFeedback" read_opt, attempt "Attempt" read_opt,
+    validity_period "ValidityPeriod" read_opt, force_delivery "ForceDelivery" read_opt,
+    content_retention "ContentRetention" read_opt, address_retention "AddressRetention"
+    read_opt, smart_encoded "SmartEncoded" read_opt, persistent_action "PersistentAction"
+    read_opt, traffic_type "TrafficType" read_opt, shorten_urls "ShortenUrls" read_opt,
+    schedule_type "ScheduleType" read_opt, send_at "SendAt" read_opt, send_as_mms
+    "SendAsMms" read_opt, content_variables "ContentVariables" read_opt, risk_check
+    "RiskCheck" read_opt, from "From" read_opt, fallback_from "FallbackFrom" read_opt,
+    messaging_service_sid "MessagingServiceSid" read_opt, body "Body" read_opt, media_url
+    "MediaUrl" read_opt, content_sid "ContentSid" read_opt,] }
 }
 #[cfg(feature = "api20100401_message")]
 impl CreateMessageBody {
@@ -6700,7 +6876,7 @@ pub struct UpdateMessageBody {
 }
 #[cfg(feature = "api20100401_message")]
 connector_runtime::__struct_de! {
-    UpdateMessageBody { body : opt = "Body", status : opt = "Status", }
+    UpdateMessageBody { req[] opt[body "Body" read_opt, status "Status" read_opt,] }
 }
 #[cfg(feature = "api20100401_feedback")]
 /// CreateMessageFeedbackRequest
@@ -6713,7 +6889,7 @@ pub struct CreateMessageFeedbackBody {
 }
 #[cfg(feature = "api20100401_feedback")]
 connector_runtime::__struct_de! {
-    CreateMessageFeedbackBody { outcome : opt = "Outcome", }
+    CreateMessageFeedbackBody { req[] opt[outcome "Outcome" read_opt,] }
 }
 #[cfg(feature = "api20100401_signing_key")]
 /// ListSigningKeyResponse
@@ -6731,9 +6907,11 @@ pub struct ListSigningKeyResponse {
 }
 #[cfg(feature = "api20100401_signing_key")]
 connector_runtime::__struct_de! {
-    ListSigningKeyResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, signing_keys :
-    opt, }
+    ListSigningKeyResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, signing_keys "signing_keys"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_signing_key")]
 impl ListSigningKeyResponse {
@@ -6772,9 +6950,11 @@ pub struct ListOutgoingCallerIdResponse {
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 connector_runtime::__struct_de! {
-    ListOutgoingCallerIdResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
-    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    outgoing_caller_ids : opt, }
+    ListOutgoingCallerIdResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, outgoing_caller_ids
+    "outgoing_caller_ids" read_opt,] }
 }
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ListOutgoingCallerIdResponse {
@@ -6820,10 +7000,10 @@ pub struct CreateValidationRequestBody {
 }
 #[cfg(feature = "api20100401_validation_request")]
 connector_runtime::__struct_de! {
-    CreateValidationRequestBody { phone_number : req = "PhoneNumber", friendly_name : opt
-    = "FriendlyName", call_delay : opt = "CallDelay", extension : opt = "Extension",
-    status_callback : opt = "StatusCallback", status_callback_method : opt =
-    "StatusCallbackMethod", }
+    CreateValidationRequestBody { req[phone_number "PhoneNumber" read,] opt[friendly_name
+    "FriendlyName" read_opt, call_delay "CallDelay" read_opt, extension "Extension"
+    read_opt, status_callback "StatusCallback" read_opt, status_callback_method
+    "StatusCallbackMethod" read_opt,] }
 }
 #[cfg(feature = "api20100401_validation_request")]
 /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
@@ -6883,12 +7063,12 @@ pub struct UpdateParticipantBody {
 }
 #[cfg(feature = "api20100401_participant")]
 connector_runtime::__struct_de! {
-    UpdateParticipantBody { muted : opt = "Muted", hold : opt = "Hold", hold_url : opt =
-    "HoldUrl", hold_method : opt = "HoldMethod", announce_url : opt = "AnnounceUrl",
-    announce_method : opt = "AnnounceMethod", wait_url : opt = "WaitUrl", wait_method :
-    opt = "WaitMethod", beep_on_exit : opt = "BeepOnExit", end_conference_on_exit : opt =
-    "EndConferenceOnExit", coaching : opt = "Coaching", call_sid_to_coach : opt =
-    "CallSidToCoach", }
+    UpdateParticipantBody { req[] opt[muted "Muted" read_opt, hold "Hold" read_opt,
+    hold_url "HoldUrl" read_opt, hold_method "HoldMethod" read_opt, announce_url
+    "AnnounceUrl" read_opt, announce_method "AnnounceMethod" read_opt, wait_url "WaitUrl"
+    read_opt, wait_method "WaitMethod" read_opt, beep_on_exit "BeepOnExit" read_opt,
+    end_conference_on_exit "EndConferenceOnExit" read_opt, coaching "Coaching" read_opt,
+    call_sid_to_coach "CallSidToCoach" read_opt,] }
 }
 #[cfg(feature = "api20100401_participant")]
 impl UpdateParticipantBody {
@@ -6931,9 +7111,11 @@ pub struct ListParticipantResponse {
 }
 #[cfg(feature = "api20100401_participant")]
 connector_runtime::__struct_de! {
-    ListParticipantResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
-    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, participants
-    : opt, }
+    ListParticipantResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, participants "participants"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_participant")]
 impl ListParticipantResponse {
@@ -7162,38 +7344,38 @@ pub struct CreateParticipantBody {
 }
 #[cfg(feature = "api20100401_participant")]
 connector_runtime::__struct_de! {
-    CreateParticipantBody { from : req = "From", to : req = "To", status_callback : opt =
-    "StatusCallback", status_callback_method : opt = "StatusCallbackMethod",
-    status_callback_event : opt = "StatusCallbackEvent", label : opt = "Label", timeout :
-    opt = "Timeout", record : opt = "Record", muted : opt = "Muted", beep : opt = "Beep",
-    start_conference_on_enter : opt = "StartConferenceOnEnter", end_conference_on_exit :
-    opt = "EndConferenceOnExit", wait_url : opt = "WaitUrl", wait_method : opt =
-    "WaitMethod", early_media : opt = "EarlyMedia", max_participants : opt =
-    "MaxParticipants", conference_record : opt = "ConferenceRecord", conference_trim :
-    opt = "ConferenceTrim", conference_status_callback : opt =
-    "ConferenceStatusCallback", conference_status_callback_method : opt =
-    "ConferenceStatusCallbackMethod", conference_status_callback_event : opt =
-    "ConferenceStatusCallbackEvent", recording_channels : opt = "RecordingChannels",
-    recording_status_callback : opt = "RecordingStatusCallback",
-    recording_status_callback_method : opt = "RecordingStatusCallbackMethod",
-    sip_auth_username : opt = "SipAuthUsername", sip_auth_password : opt =
-    "SipAuthPassword", region : opt = "Region", conference_recording_status_callback :
-    opt = "ConferenceRecordingStatusCallback",
-    conference_recording_status_callback_method : opt =
-    "ConferenceRecordingStatusCallbackMethod", recording_status_callback_event : opt =
-    "RecordingStatusCallbackEvent", conference_recording_status_callback_event : opt =
-    "ConferenceRecordingStatusCallbackEvent", coaching : opt = "Coaching",
-    call_sid_to_coach : opt = "CallSidToCoach", jitter_buffer_size : opt =
-    "JitterBufferSize", byoc : opt = "Byoc", caller_id : opt = "CallerId", call_reason :
-    opt = "CallReason", recording_track : opt = "RecordingTrack", time_limit : opt =
-    "TimeLimit", machine_detection : opt = "MachineDetection", machine_detection_timeout
-    : opt = "MachineDetectionTimeout", machine_detection_speech_threshold : opt =
-    "MachineDetectionSpeechThreshold", machine_detection_speech_end_threshold : opt =
-    "MachineDetectionSpeechEndThreshold", machine_detection_silence_timeout : opt =
-    "MachineDetectionSilenceTimeout", amd_status_callback : opt = "AmdStatusCallback",
-    amd_status_callback_method : opt = "AmdStatusCallbackMethod", trim : opt = "Trim",
-    call_token : opt = "CallToken", client_notification_url : opt =
-    "ClientNotificationUrl", caller_display_name : opt = "CallerDisplayName", }
+    CreateParticipantBody { req[from "From" read, to "To" read,] opt[status_callback
+    "StatusCallback" read_opt, status_callback_method "StatusCallbackMethod" read_opt,
+    status_callback_event "StatusCallbackEvent" read_opt, label "Label" read_opt, timeout
+    "Timeout" read_opt, record "Record" read_opt, muted "Muted" read_opt, beep "Beep"
+    read_opt, start_conference_on_enter "StartConferenceOnEnter" read_opt,
+    end_conference_on_exit "EndConferenceOnExit" read_opt, wait_url "WaitUrl" read_opt,
+    wait_method "WaitMethod" read_opt, early_media "EarlyMedia" read_opt,
+    max_participants "MaxParticipants" read_opt, conference_record "ConferenceRecord"
+    read_opt, conference_trim "ConferenceTrim" read_opt, conference_status_callback
+    "ConferenceStatusCallback" read_opt, conference_status_callback_method
+    "ConferenceStatusCallbackMethod" read_opt, conference_status_callback_event
+    "ConferenceStatusCallbackEvent" read_opt, recording_channels "RecordingChannels"
+    read_opt, recording_status_callback "RecordingStatusCallback" read_opt,
+    recording_status_callback_method "RecordingStatusCallbackMethod" read_opt,
+    sip_auth_username "SipAuthUsername" read_opt, sip_auth_password "SipAuthPassword"
+    read_opt, region "Region" read_opt, conference_recording_status_callback
+    "ConferenceRecordingStatusCallback" read_opt,
+    conference_recording_status_callback_method "ConferenceRecordingStatusCallbackMethod"
+    read_opt, recording_status_callback_event "RecordingStatusCallbackEvent" read_opt,
+    conference_recording_status_callback_event "ConferenceRecordingStatusCallbackEvent"
+    read_opt, coaching "Coaching" read_opt, call_sid_to_coach "CallSidToCoach" read_opt,
+    jitter_buffer_size "JitterBufferSize" read_opt, byoc "Byoc" read_opt, caller_id
+    "CallerId" read_opt, call_reason "CallReason" read_opt, recording_track
+    "RecordingTrack" read_opt, time_limit "TimeLimit" read_opt, machine_detection
+    "MachineDetection" read_opt, machine_detection_timeout "MachineDetectionTimeout"
+    read_opt, machine_detection_speech_threshold "MachineDetectionSpeechThreshold"
+    read_opt, machine_detection_speech_end_threshold "MachineDetectionSpeechEndThreshold"
+    read_opt, machine_detection_silence_timeout "MachineDetectionSilenceTimeout"
+    read_opt, amd_status_callback "AmdStatusCallback" read_opt,
+    amd_status_callback_method "AmdStatusCallbackMethod" read_opt, trim "Trim" read_opt,
+    call_token "CallToken" read_opt, client_notification_url "ClientNotificationUrl"
+    read_opt, caller_display_name "CallerDisplayName" read_opt,] }
 }
 #[cfg(feature = "api20100401_participant")]
 impl CreateParticipantBody {
@@ -7312,15 +7494,16 @@ pub struct CreatePaymentsBody {
 }
 #[cfg(feature = "api20100401_payment")]
 connector_runtime::__struct_de! {
-    CreatePaymentsBody { idempotency_key : req = "IdempotencyKey", status_callback : req
-    = "StatusCallback", bank_account_type : opt = "BankAccountType", charge_amount : optn
-    = "ChargeAmount", currency : opt = "Currency", description : opt = "Description",
-    input : opt = "Input", min_postal_code_length : opt = "MinPostalCodeLength",
-    parameter : opt = "Parameter", payment_connector : opt = "PaymentConnector",
-    payment_method : opt = "PaymentMethod", postal_code : opt = "PostalCode",
-    security_code : opt = "SecurityCode", timeout : opt = "Timeout", token_type : opt =
-    "TokenType", valid_card_types : opt = "ValidCardTypes", require_matching_inputs : opt
-    = "RequireMatchingInputs", confirmation : opt = "Confirmation", }
+    CreatePaymentsBody { req[idempotency_key "IdempotencyKey" read, status_callback
+    "StatusCallback" read,] opt[bank_account_type "BankAccountType" read_opt,
+    charge_amount "ChargeAmount" read_opt_num, currency "Currency" read_opt, description
+    "Description" read_opt, input "Input" read_opt, min_postal_code_length
+    "MinPostalCodeLength" read_opt, parameter "Parameter" read_opt, payment_connector
+    "PaymentConnector" read_opt, payment_method "PaymentMethod" read_opt, postal_code
+    "PostalCode" read_opt, security_code "SecurityCode" read_opt, timeout "Timeout"
+    read_opt, token_type "TokenType" read_opt, valid_card_types "ValidCardTypes"
+    read_opt, require_matching_inputs "RequireMatchingInputs" read_opt, confirmation
+    "Confirmation" read_opt,] }
 }
 #[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
@@ -7349,8 +7532,8 @@ pub struct UpdatePaymentsBody {
 }
 #[cfg(feature = "api20100401_payment")]
 connector_runtime::__struct_de! {
-    UpdatePaymentsBody { idempotency_key : req = "IdempotencyKey", status_callback : req
-    = "StatusCallback", capture : opt = "Capture", status : opt = "Status", }
+    UpdatePaymentsBody { req[idempotency_key "IdempotencyKey" read, status_callback
+    "StatusCallback" read,] opt[capture "Capture" read_opt, status "Status" read_opt,] }
 }
 #[cfg(feature = "api20100401_queue")]
 /// UpdateQueueRequest
@@ -7367,7 +7550,8 @@ pub struct UpdateQueueBody {
 }
 #[cfg(feature = "api20100401_queue")]
 connector_runtime::__struct_de! {
-    UpdateQueueBody { friendly_name : opt = "FriendlyName", max_size : opt = "MaxSize", }
+    UpdateQueueBody { req[] opt[friendly_name "FriendlyName" read_opt, max_size "MaxSize"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_queue")]
 /// ListQueueResponse
@@ -7385,8 +7569,10 @@ pub struct ListQueueResponse {
 }
 #[cfg(feature = "api20100401_queue")]
 connector_runtime::__struct_de! {
-    ListQueueResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page : opt,
-    page_size : opt, previous_page_uri : opt, start : opt, uri : opt, queues : opt, }
+    ListQueueResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, queues "queues" read_opt,] }
 }
 #[cfg(feature = "api20100401_queue")]
 impl ListQueueResponse {
@@ -7414,7 +7600,8 @@ pub struct CreateQueueBody {
 }
 #[cfg(feature = "api20100401_queue")]
 connector_runtime::__struct_de! {
-    CreateQueueBody { friendly_name : req = "FriendlyName", max_size : opt = "MaxSize", }
+    CreateQueueBody { req[friendly_name "FriendlyName" read,] opt[max_size "MaxSize"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_call_transcription")]
 /// CreateRealtimeTranscriptionRequest
@@ -7495,17 +7682,18 @@ pub struct CreateRealtimeTranscriptionBody {
 }
 #[cfg(feature = "api20100401_call_transcription")]
 connector_runtime::__struct_de! {
-    CreateRealtimeTranscriptionBody { name : opt = "Name", track : opt = "Track",
-    status_callback_url : opt = "StatusCallbackUrl", status_callback_method : opt =
-    "StatusCallbackMethod", inbound_track_label : opt = "InboundTrackLabel",
-    outbound_track_label : opt = "OutboundTrackLabel", partial_results : opt =
-    "PartialResults", language_code : opt = "LanguageCode", transcription_engine : opt =
-    "TranscriptionEngine", profanity_filter : opt = "ProfanityFilter", speech_model : opt
-    = "SpeechModel", hints : opt = "Hints", enable_automatic_punctuation : opt =
-    "EnableAutomaticPunctuation", intelligence_service : opt = "IntelligenceService",
-    conversation_configuration : opt = "ConversationConfiguration", conversation_id : opt
-    = "ConversationId", configuration_id : opt = "ConfigurationId", enable_provider_data
-    : opt = "EnableProviderData", }
+    CreateRealtimeTranscriptionBody { req[] opt[name "Name" read_opt, track "Track"
+    read_opt, status_callback_url "StatusCallbackUrl" read_opt, status_callback_method
+    "StatusCallbackMethod" read_opt, inbound_track_label "InboundTrackLabel" read_opt,
+    outbound_track_label "OutboundTrackLabel" read_opt, partial_results "PartialResults"
+    read_opt, language_code "LanguageCode" read_opt, transcription_engine
+    "TranscriptionEngine" read_opt, profanity_filter "ProfanityFilter" read_opt,
+    speech_model "SpeechModel" read_opt, hints "Hints" read_opt,
+    enable_automatic_punctuation "EnableAutomaticPunctuation" read_opt,
+    intelligence_service "IntelligenceService" read_opt, conversation_configuration
+    "ConversationConfiguration" read_opt, conversation_id "ConversationId" read_opt,
+    configuration_id "ConfigurationId" read_opt, enable_provider_data
+    "EnableProviderData" read_opt,] }
 }
 #[cfg(any(feature = "api20100401_call_transcription", feature = "api20100401_siprec"))]
 /// The http method for the status_callback (one of GET, POST).
@@ -7531,7 +7719,7 @@ pub struct UpdateRealtimeTranscriptionBody {
     )
 )]
 connector_runtime::__struct_de! {
-    UpdateRealtimeTranscriptionBody { status : req = "Status", }
+    UpdateRealtimeTranscriptionBody { req[status "Status" read,] opt[] }
 }
 #[cfg(feature = "api20100401_recording")]
 /// ListRecordingResponse
@@ -7549,9 +7737,10 @@ pub struct ListRecordingResponse {
 }
 #[cfg(feature = "api20100401_recording")]
 connector_runtime::__struct_de! {
-    ListRecordingResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, recordings :
-    opt, }
+    ListRecordingResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, recordings "recordings" read_opt,] }
 }
 #[cfg(feature = "api20100401_recording")]
 impl ListRecordingResponse {
@@ -7583,9 +7772,11 @@ pub struct ListRecordingAddOnResultResponse {
 }
 #[cfg(feature = "api20100401_add_on_result")]
 connector_runtime::__struct_de! {
-    ListRecordingAddOnResultResponse { end : opt, first_page_uri : opt, next_page_uri :
-    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    add_on_results : opt, }
+    ListRecordingAddOnResultResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, add_on_results "add_on_results"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_add_on_result")]
 impl ListRecordingAddOnResultResponse {
@@ -7619,9 +7810,11 @@ pub struct ListRecordingAddOnResultPayloadResponse {
 }
 #[cfg(feature = "api20100401_payload")]
 connector_runtime::__struct_de! {
-    ListRecordingAddOnResultPayloadResponse { end : opt, first_page_uri : opt,
-    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
-    opt, uri : opt, payloads : opt, }
+    ListRecordingAddOnResultPayloadResponse { req[] opt[end "end" read_opt,
+    first_page_uri "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt,
+    page "page" read_opt, page_size "page_size" read_opt, previous_page_uri
+    "previous_page_uri" read_opt, start "start" read_opt, uri "uri" read_opt, payloads
+    "payloads" read_opt,] }
 }
 #[cfg(feature = "api20100401_payload")]
 impl ListRecordingAddOnResultPayloadResponse {
@@ -7663,9 +7856,11 @@ pub struct ListRecordingTranscriptionResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    ListRecordingTranscriptionResponse { end : opt, first_page_uri : opt, next_page_uri :
-    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    transcriptions : opt, }
+    ListRecordingTranscriptionResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, transcriptions "transcriptions"
+    read_opt,] }
 }
 #[cfg(
     any(
@@ -7715,10 +7910,10 @@ pub struct UpdateShortCodeBody {
 }
 #[cfg(feature = "api20100401_short_code")]
 connector_runtime::__struct_de! {
-    UpdateShortCodeBody { friendly_name : opt = "FriendlyName", api_version : opt =
-    "ApiVersion", sms_url : opt = "SmsUrl", sms_method : opt = "SmsMethod",
-    sms_fallback_url : opt = "SmsFallbackUrl", sms_fallback_method : opt =
-    "SmsFallbackMethod", }
+    UpdateShortCodeBody { req[] opt[friendly_name "FriendlyName" read_opt, api_version
+    "ApiVersion" read_opt, sms_url "SmsUrl" read_opt, sms_method "SmsMethod" read_opt,
+    sms_fallback_url "SmsFallbackUrl" read_opt, sms_fallback_method "SmsFallbackMethod"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_short_code")]
 /// The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`.
@@ -7742,9 +7937,10 @@ pub struct ListShortCodeResponse {
 }
 #[cfg(feature = "api20100401_short_code")]
 connector_runtime::__struct_de! {
-    ListShortCodeResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, short_codes :
-    opt, }
+    ListShortCodeResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, short_codes "short_codes" read_opt,] }
 }
 #[cfg(feature = "api20100401_short_code")]
 impl ListShortCodeResponse {
@@ -7791,9 +7987,11 @@ pub struct ListSipAuthCallsCredentialListMappingResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    ListSipAuthCallsCredentialListMappingResponse { end : opt, first_page_uri : opt,
-    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
-    opt, uri : opt, contents : opt, }
+    ListSipAuthCallsCredentialListMappingResponse { req[] opt[end "end" read_opt,
+    first_page_uri "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt,
+    page "page" read_opt, page_size "page_size" read_opt, previous_page_uri
+    "previous_page_uri" read_opt, start "start" read_opt, uri "uri" read_opt, contents
+    "contents" read_opt,] }
 }
 #[cfg(
     any(
@@ -7834,8 +8032,8 @@ pub struct CreateSipAuthCallsCredentialListMappingBody {
     )
 )]
 connector_runtime::__struct_de! {
-    CreateSipAuthCallsCredentialListMappingBody { credential_list_sid : req =
-    "CredentialListSid", }
+    CreateSipAuthCallsCredentialListMappingBody { req[credential_list_sid
+    "CredentialListSid" read,] opt[] }
 }
 #[cfg(
     any(
@@ -7880,9 +8078,11 @@ pub struct ListSipAuthCallsIpAccessControlListMappingResponse {
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 connector_runtime::__struct_de! {
-    ListSipAuthCallsIpAccessControlListMappingResponse { end : opt, first_page_uri : opt,
-    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
-    opt, uri : opt, contents : opt, }
+    ListSipAuthCallsIpAccessControlListMappingResponse { req[] opt[end "end" read_opt,
+    first_page_uri "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt,
+    page "page" read_opt, page_size "page_size" read_opt, previous_page_uri
+    "previous_page_uri" read_opt, start "start" read_opt, uri "uri" read_opt, contents
+    "contents" read_opt,] }
 }
 #[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ListSipAuthCallsIpAccessControlListMappingResponse {
@@ -7916,8 +8116,8 @@ pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
     )
 )]
 connector_runtime::__struct_de! {
-    CreateSipAuthCallsIpAccessControlListMappingBody { ip_access_control_list_sid : req =
-    "IpAccessControlListSid", }
+    CreateSipAuthCallsIpAccessControlListMappingBody { req[ip_access_control_list_sid
+    "IpAccessControlListSid" read,] opt[] }
 }
 #[cfg(
     any(
@@ -7965,9 +8165,11 @@ pub struct ListSipCredentialResponse {
 }
 #[cfg(feature = "api20100401_credential")]
 connector_runtime::__struct_de! {
-    ListSipCredentialResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
-    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    credentials : opt, }
+    ListSipCredentialResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, credentials "credentials"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_credential")]
 impl ListSipCredentialResponse {
@@ -7994,7 +8196,8 @@ pub struct CreateSipCredentialBody {
 }
 #[cfg(feature = "api20100401_credential")]
 connector_runtime::__struct_de! {
-    CreateSipCredentialBody { username : req = "Username", password : req = "Password", }
+    CreateSipCredentialBody { req[username "Username" read, password "Password" read,]
+    opt[] }
 }
 #[cfg(feature = "api20100401_credential")]
 /// UpdateSipCredentialRequest
@@ -8007,7 +8210,7 @@ pub struct UpdateSipCredentialBody {
 }
 #[cfg(feature = "api20100401_credential")]
 connector_runtime::__struct_de! {
-    UpdateSipCredentialBody { password : opt = "Password", }
+    UpdateSipCredentialBody { req[] opt[password "Password" read_opt,] }
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// ListSipCredentialListResponse
@@ -8027,9 +8230,11 @@ pub struct ListSipCredentialListResponse {
 }
 #[cfg(feature = "api20100401_credential_list")]
 connector_runtime::__struct_de! {
-    ListSipCredentialListResponse { end : opt, first_page_uri : opt, next_page_uri : opt,
-    page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    credential_lists : opt, }
+    ListSipCredentialListResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, credential_lists
+    "credential_lists" read_opt,] }
 }
 #[cfg(feature = "api20100401_credential_list")]
 impl ListSipCredentialListResponse {
@@ -8063,7 +8268,7 @@ pub struct CreateSipCredentialListBody {
     )
 )]
 connector_runtime::__struct_de! {
-    CreateSipCredentialListBody { friendly_name : req = "FriendlyName", }
+    CreateSipCredentialListBody { req[friendly_name "FriendlyName" read,] opt[] }
 }
 #[cfg(feature = "api20100401_credential_list")]
 /// UpdateSipCredentialListRequest
@@ -8086,9 +8291,11 @@ pub struct ListSipCredentialListMappingResponse {
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 connector_runtime::__struct_de! {
-    ListSipCredentialListMappingResponse { end : opt, first_page_uri : opt, next_page_uri
-    : opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    credential_list_mappings : opt, }
+    ListSipCredentialListMappingResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, credential_list_mappings
+    "credential_list_mappings" read_opt,] }
 }
 #[cfg(feature = "api20100401_credential_list_mapping")]
 impl ListSipCredentialListMappingResponse {
@@ -8121,9 +8328,10 @@ pub struct ListSipDomainResponse {
 }
 #[cfg(feature = "api20100401_domain")]
 connector_runtime::__struct_de! {
-    ListSipDomainResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page :
-    opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, domains : opt,
-    }
+    ListSipDomainResponse { req[] opt[end "end" read_opt, first_page_uri "first_page_uri"
+    read_opt, next_page_uri "next_page_uri" read_opt, page "page" read_opt, page_size
+    "page_size" read_opt, previous_page_uri "previous_page_uri" read_opt, start "start"
+    read_opt, uri "uri" read_opt, domains "domains" read_opt,] }
 }
 #[cfg(feature = "api20100401_domain")]
 impl ListSipDomainResponse {
@@ -8195,14 +8403,14 @@ pub struct CreateSipDomainBody {
 }
 #[cfg(feature = "api20100401_domain")]
 connector_runtime::__struct_de! {
-    CreateSipDomainBody { domain_name : req = "DomainName", friendly_name : opt =
-    "FriendlyName", voice_url : opt = "VoiceUrl", voice_method : opt = "VoiceMethod",
-    voice_fallback_url : opt = "VoiceFallbackUrl", voice_fallback_method : opt =
-    "VoiceFallbackMethod", voice_status_callback_url : opt = "VoiceStatusCallbackUrl",
-    voice_status_callback_method : opt = "VoiceStatusCallbackMethod", sip_registration :
-    opt = "SipRegistration", emergency_calling_enabled : opt = "EmergencyCallingEnabled",
-    secure : opt = "Secure", byoc_trunk_sid : opt = "ByocTrunkSid", emergency_caller_sid
-    : opt = "EmergencyCallerSid", }
+    CreateSipDomainBody { req[domain_name "DomainName" read,] opt[friendly_name
+    "FriendlyName" read_opt, voice_url "VoiceUrl" read_opt, voice_method "VoiceMethod"
+    read_opt, voice_fallback_url "VoiceFallbackUrl" read_opt, voice_fallback_method
+    "VoiceFallbackMethod" read_opt, voice_status_callback_url "VoiceStatusCallbackUrl"
+    read_opt, voice_status_callback_method "VoiceStatusCallbackMethod" read_opt,
+    sip_registration "SipRegistration" read_opt, emergency_calling_enabled
+    "EmergencyCallingEnabled" read_opt, secure "Secure" read_opt, byoc_trunk_sid
+    "ByocTrunkSid" read_opt, emergency_caller_sid "EmergencyCallerSid" read_opt,] }
 }
 #[cfg(feature = "api20100401_domain")]
 impl CreateSipDomainBody {
@@ -8291,14 +8499,15 @@ pub struct UpdateSipDomainBody {
 }
 #[cfg(feature = "api20100401_domain")]
 connector_runtime::__struct_de! {
-    UpdateSipDomainBody { friendly_name : opt = "FriendlyName", voice_fallback_method :
-    opt = "VoiceFallbackMethod", voice_fallback_url : opt = "VoiceFallbackUrl",
-    voice_method : opt = "VoiceMethod", voice_status_callback_method : opt =
-    "VoiceStatusCallbackMethod", voice_status_callback_url : opt =
-    "VoiceStatusCallbackUrl", voice_url : opt = "VoiceUrl", sip_registration : opt =
-    "SipRegistration", domain_name : opt = "DomainName", emergency_calling_enabled : opt
-    = "EmergencyCallingEnabled", secure : opt = "Secure", byoc_trunk_sid : opt =
-    "ByocTrunkSid", emergency_caller_sid : opt = "EmergencyCallerSid", }
+    UpdateSipDomainBody { req[] opt[friendly_name "FriendlyName" read_opt,
+    voice_fallback_method "VoiceFallbackMethod" read_opt, voice_fallback_url
+    "VoiceFallbackUrl" read_opt, voice_method "VoiceMethod" read_opt,
+    voice_status_callback_method "VoiceStatusCallbackMethod" read_opt,
+    voice_status_callback_url "VoiceStatusCallbackUrl" read_opt, voice_url "VoiceUrl"
+    read_opt, sip_registration "SipRegistration" read_opt, domain_name "DomainName"
+    read_opt, emergency_calling_enabled "EmergencyCallingEnabled" read_opt, secure
+    "Secure" read_opt, byoc_trunk_sid "ByocTrunkSid" read_opt, emergency_caller_sid
+    "EmergencyCallerSid" read_opt,] }
 }
 #[cfg(feature = "api20100401_domain")]
 impl UpdateSipDomainBody {
@@ -8346,9 +8555,11 @@ pub struct ListSipIpAccessControlListResponse {
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 connector_runtime::__struct_de! {
-    ListSipIpAccessControlListResponse { end : opt, first_page_uri : opt, next_page_uri :
-    opt, page : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    ip_access_control_lists : opt, }
+    ListSipIpAccessControlListResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, ip_access_control_lists
+    "ip_access_control_lists" read_opt,] }
 }
 #[cfg(feature = "api20100401_ip_access_control_list")]
 impl ListSipIpAccessControlListResponse {
@@ -8386,9 +8597,11 @@ pub struct ListSipIpAccessControlListMappingResponse {
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 connector_runtime::__struct_de! {
-    ListSipIpAccessControlListMappingResponse { end : opt, first_page_uri : opt,
-    next_page_uri : opt, page : opt, page_size : opt, previous_page_uri : opt, start :
-    opt, uri : opt, ip_access_control_list_mappings : opt, }
+    ListSipIpAccessControlListMappingResponse { req[] opt[end "end" read_opt,
+    first_page_uri "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt,
+    page "page" read_opt, page_size "page_size" read_opt, previous_page_uri
+    "previous_page_uri" read_opt, start "start" read_opt, uri "uri" read_opt,
+    ip_access_control_list_mappings "ip_access_control_list_mappings" read_opt,] }
 }
 #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ListSipIpAccessControlListMappingResponse {
@@ -8423,9 +8636,11 @@ pub struct ListSipIpAddressResponse {
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 connector_runtime::__struct_de! {
-    ListSipIpAddressResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
-    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt, ip_addresses
-    : opt, }
+    ListSipIpAddressResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, ip_addresses "ip_addresses"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 impl ListSipIpAddressResponse {
@@ -8456,8 +8671,8 @@ pub struct CreateSipIpAddressBody {
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 connector_runtime::__struct_de! {
-    CreateSipIpAddressBody { friendly_name : req = "FriendlyName", ip_address : req =
-    "IpAddress", cidr_prefix_length : opt = "CidrPrefixLength", }
+    CreateSipIpAddressBody { req[friendly_name "FriendlyName" read, ip_address
+    "IpAddress" read,] opt[cidr_prefix_length "CidrPrefixLength" read_opt,] }
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 /// UpdateSipIpAddressRequest
@@ -8478,8 +8693,8 @@ pub struct UpdateSipIpAddressBody {
 }
 #[cfg(feature = "api20100401_sip_ip_address")]
 connector_runtime::__struct_de! {
-    UpdateSipIpAddressBody { ip_address : opt = "IpAddress", friendly_name : opt =
-    "FriendlyName", cidr_prefix_length : opt = "CidrPrefixLength", }
+    UpdateSipIpAddressBody { req[] opt[ip_address "IpAddress" read_opt, friendly_name
+    "FriendlyName" read_opt, cidr_prefix_length "CidrPrefixLength" read_opt,] }
 }
 #[cfg(feature = "api20100401_siprec")]
 /// CreateSiprecRequest
@@ -9300,127 +9515,128 @@ pub struct CreateSiprecBody {
 }
 #[cfg(feature = "api20100401_siprec")]
 connector_runtime::__struct_de! {
-    CreateSiprecBody { name : opt = "Name", connector_name : opt = "ConnectorName", track
-    : opt = "Track", status_callback : opt = "StatusCallback", status_callback_method :
-    opt = "StatusCallbackMethod", parameter1_name : opt = "Parameter1.Name",
-    parameter1_value : opt = "Parameter1.Value", parameter2_name : opt =
-    "Parameter2.Name", parameter2_value : opt = "Parameter2.Value", parameter3_name : opt
-    = "Parameter3.Name", parameter3_value : opt = "Parameter3.Value", parameter4_name :
-    opt = "Parameter4.Name", parameter4_value : opt = "Parameter4.Value", parameter5_name
-    : opt = "Parameter5.Name", parameter5_value : opt = "Parameter5.Value",
-    parameter6_name : opt = "Parameter6.Name", parameter6_value : opt =
-    "Parameter6.Value", parameter7_name : opt = "Parameter7.Name", parameter7_value : opt
-    = "Parameter7.Value", parameter8_name : opt = "Parameter8.Name", parameter8_value :
-    opt = "Parameter8.Value", parameter9_name : opt = "Parameter9.Name", parameter9_value
-    : opt = "Parameter9.Value", parameter10_name : opt = "Parameter10.Name",
-    parameter10_value : opt = "Parameter10.Value", parameter11_name : opt =
-    "Parameter11.Name", parameter11_value : opt = "Parameter11.Value", parameter12_name :
-    opt = "Parameter12.Name", parameter12_value : opt = "Parameter12.Value",
-    parameter13_name : opt = "Parameter13.Name", parameter13_value : opt =
-    "Parameter13.Value", parameter14_name : opt = "Parameter14.Name", parameter14_value :
-    opt = "Parameter14.Value", parameter15_name : opt = "Parameter15.Name",
-    parameter15_value : opt = "Parameter15.Value", parameter16_name : opt =
-    "Parameter16.Name", parameter16_value : opt = "Parameter16.Value", parameter17_name :
-    opt = "Parameter17.Name", parameter17_value : opt = "Parameter17.Value",
-    parameter18_name : opt = "Parameter18.Name", parameter18_value : opt =
-    "Parameter18.Value", parameter19_name : opt = "Parameter19.Name", parameter19_value :
-    opt = "Parameter19.Value", parameter20_name : opt = "Parameter20.Name",
-    parameter20_value : opt = "Parameter20.Value", parameter21_name : opt =
-    "Parameter21.Name", parameter21_value : opt = "Parameter21.Value", parameter22_name :
-    opt = "Parameter22.Name", parameter22_value : opt = "Parameter22.Value",
-    parameter23_name : opt = "Parameter23.Name", parameter23_value : opt =
-    "Parameter23.Value", parameter24_name : opt = "Parameter24.Name", parameter24_value :
-    opt = "Parameter24.Value", parameter25_name : opt = "Parameter25.Name",
-    parameter25_value : opt = "Parameter25.Value", parameter26_name : opt =
-    "Parameter26.Name", parameter26_value : opt = "Parameter26.Value", parameter27_name :
-    opt = "Parameter27.Name", parameter27_value : opt = "Parameter27.Value",
-    parameter28_name : opt = "Parameter28.Name", parameter28_value : opt =
-    "Parameter28.Value", parameter29_name : opt = "Parameter29.Name", parameter29_value :
-    opt = "Parameter29.Value", parameter30_name : opt = "Parameter30.Name",
-    parameter30_value : opt = "Parameter30.Value", parameter31_name : opt =
-    "Parameter31.Name", parameter31_value : opt = "Parameter31.Value", parameter32_name :
-    opt = "Parameter32.Name", parameter32_value : opt = "Parameter32.Value",
-    parameter33_name : opt = "Parameter33.Name", parameter33_value : opt =
-    "Parameter33.Value", parameter34_name : opt = "Parameter34.Name", parameter34_value :
-    opt = "Parameter34.Value", parameter35_name : opt = "Parameter35.Name",
-    parameter35_value : opt = "Parameter35.Value", parameter36_name : opt =
-    "Parameter36.Name", parameter36_value : opt = "Parameter36.Value", parameter37_name :
-    opt = "Parameter37.Name", parameter37_value : opt = "Parameter37.Value",
-    parameter38_name : opt = "Parameter38.Name", parameter38_value : opt =
-    "Parameter38.Value", parameter39_name : opt = "Parameter39.Name", parameter39_value :
-    opt = "Parameter39.Value", parameter40_name : opt = "Parameter40.Name",
-    parameter40_value : opt = "Parameter40.Value", parameter41_name : opt =
-    "Parameter41.Name", parameter41_value : opt = "Parameter41.Value", parameter42_name :
-    opt = "Parameter42.Name", parameter42_value : opt = "Parameter42.Value",
-    parameter43_name : opt = "Parameter43.Name", parameter43_value : opt =
-    "Parameter43.Value", parameter44_name : opt = "Parameter44.Name", parameter44_value :
-    opt = "Parameter44.Value", parameter45_name : opt = "Parameter45.Name",
-    parameter45_value : opt = "Parameter45.Value", parameter46_name : opt =
-    "Parameter46.Name", parameter46_value : opt = "Parameter46.Value", parameter47_name :
-    opt = "Parameter47.Name", parameter47_value : opt = "Parameter47.Value",
-    parameter48_name : opt = "Parameter48.Name", parameter48_value : opt =
-    "Parameter48.Value", parameter49_name : opt = "Parameter49.Name", parameter49_value :
-    opt = "Parameter49.Value", parameter50_name : opt = "Parameter50.Name",
-    parameter50_value : opt = "Parameter50.Value", parameter51_name : opt =
-    "Parameter51.Name", parameter51_value : opt = "Parameter51.Value", parameter52_name :
-    opt = "Parameter52.Name", parameter52_value : opt = "Parameter52.Value",
-    parameter53_name : opt = "Parameter53.Name", parameter53_value : opt =
-    "Parameter53.Value", parameter54_name : opt = "Parameter54.Name", parameter54_value :
-    opt = "Parameter54.Value", parameter55_name : opt = "Parameter55.Name",
-    parameter55_value : opt = "Parameter55.Value", parameter56_name : opt =
-    "Parameter56.Name", parameter56_value : opt = "Parameter56.Value", parameter57_name :
-    opt = "Parameter57.Name", parameter57_value : opt = "Parameter57.Value",
-    parameter58_name : opt = "Parameter58.Name", parameter58_value : opt =
-    "Parameter58.Value", parameter59_name : opt = "Parameter59.Name", parameter59_value :
-    opt = "Parameter59.Value", parameter60_name : opt = "Parameter60.Name",
-    parameter60_value : opt = "Parameter60.Value", parameter61_name : opt =
-    "Parameter61.Name", parameter61_value : opt = "Parameter61.Value", parameter62_name :
-    opt = "Parameter62.Name", parameter62_value : opt = "Parameter62.Value",
-    parameter63_name : opt = "Parameter63.Name", parameter63_value : opt =
-    "Parameter63.Value", parameter64_name : opt = "Parameter64.Name", parameter64_value :
-    opt = "Parameter64.Value", parameter65_name : opt = "Parameter65.Name",
-    parameter65_value : opt = "Parameter65.Value", parameter66_name : opt =
-    "Parameter66.Name", parameter66_value : opt = "Parameter66.Value", parameter67_name :
-    opt = "Parameter67.Name", parameter67_value : opt = "Parameter67.Value",
-    parameter68_name : opt = "Parameter68.Name", parameter68_value : opt =
-    "Parameter68.Value", parameter69_name : opt = "Parameter69.Name", parameter69_value :
-    opt = "Parameter69.Value", parameter70_name : opt = "Parameter70.Name",
-    parameter70_value : opt = "Parameter70.Value", parameter71_name : opt =
-    "Parameter71.Name", parameter71_value : opt = "Parameter71.Value", parameter72_name :
-    opt = "Parameter72.Name", parameter72_value : opt = "Parameter72.Value",
-    parameter73_name : opt = "Parameter73.Name", parameter73_value : opt =
-    "Parameter73.Value", parameter74_name : opt = "Parameter74.Name", parameter74_value :
-    opt = "Parameter74.Value", parameter75_name : opt = "Parameter75.Name",
-    parameter75_value : opt = "Parameter75.Value", parameter76_name : opt =
-    "Parameter76.Name", parameter76_value : opt = "Parameter76.Value", parameter77_name :
-    opt = "Parameter77.Name", parameter77_value : opt = "Parameter77.Value",
-    parameter78_name : opt = "Parameter78.Name", parameter78_value : opt =
-    "Parameter78.Value", parameter79_name : opt = "Parameter79.Name", parameter79_value :
-    opt = "Parameter79.Value", parameter80_name : opt = "Parameter80.Name",
-    parameter80_value : opt = "Parameter80.Value", parameter81_name : opt =
-    "Parameter81.Name", parameter81_value : opt = "Parameter81.Value", parameter82_name :
-    opt = "Parameter82.Name", parameter82_value : opt = "Parameter82.Value",
-    parameter83_name : opt = "Parameter83.Name", parameter83_value : opt =
-    "Parameter83.Value", parameter84_name : opt = "Parameter84.Name", parameter84_value :
-    opt = "Parameter84.Value", parameter85_name : opt = "Parameter85.Name",
-    parameter85_value : opt = "Parameter85.Value", parameter86_name : opt =
-    "Parameter86.Name", parameter86_value : opt = "Parameter86.Value", parameter87_name :
-    opt = "Parameter87.Name", parameter87_value : opt = "Parameter87.Value",
-    parameter88_name : opt = "Parameter88.Name", parameter88_value : opt =
-    "Parameter88.Value", parameter89_name : opt = "Parameter89.Name", parameter89_value :
-    opt = "Parameter89.Value", parameter90_name : opt = "Parameter90.Name",
-    parameter90_value : opt = "Parameter90.Value", parameter91_name : opt =
-    "Parameter91.Name", parameter91_value : opt = "Parameter91.Value", parameter92_name :
-    opt = "Parameter92.Name", parameter92_value : opt = "Parameter92.Value",
-    parameter93_name : opt = "Parameter93.Name", parameter93_value : opt =
-    "Parameter93.Value", parameter94_name : opt = "Parameter94.Name", parameter94_value :
-    opt = "Parameter94.Value", parameter95_name : opt = "Parameter95.Name",
-    parameter95_value : opt = "Parameter95.Value", parameter96_name : opt =
-    "Parameter96.Name", parameter96_value : opt = "Parameter96.Value", parameter97_name :
-    opt = "Parameter97.Name", parameter97_value : opt = "Parameter97.Value",
-    parameter98_name : opt = "Parameter98.Name", parameter98_value : opt =
-    "Parameter98.Value", parameter99_name : opt = "Parameter99.Name", parameter99_value :
-    opt = "Parameter99.Value", }
+    CreateSiprecBody { req[] opt[name "Name" read_opt, connector_name "ConnectorName"
+    read_opt, track "Track" read_opt, status_callback "StatusCallback" read_opt,
+    status_callback_method "StatusCallbackMethod" read_opt, parameter1_name
+    "Parameter1.Name" read_opt, parameter1_value "Parameter1.Value" read_opt,
+    parameter2_name "Parameter2.Name" read_opt, parameter2_value "Parameter2.Value"
+    read_opt, parameter3_name "Parameter3.Name" read_opt, parameter3_value
+    "Parameter3.Value" read_opt, parameter4_name "Parameter4.Name" read_opt,
+    parameter4_value "Parameter4.Value" read_opt, parameter5_name "Parameter5.Name"
+    read_opt, parameter5_value "Parameter5.Value" read_opt, parameter6_name
+    "Parameter6.Name" read_opt, parameter6_value "Parameter6.Value" read_opt,
+    parameter7_name "Parameter7.Name" read_opt, parameter7_value "Parameter7.Value"
+    read_opt, parameter8_name "Parameter8.Name" read_opt, parameter8_value
+    "Parameter8.Value" read_opt, parameter9_name "Parameter9.Name" read_opt,
+    parameter9_value "Parameter9.Value" read_opt, parameter10_name "Parameter10.Name"
+    read_opt, parameter10_value "Parameter10.Value" read_opt, parameter11_name
+    "Parameter11.Name" read_opt, parameter11_value "Parameter11.Value" read_opt,
+    parameter12_name "Parameter12.Name" read_opt, parameter12_value "Parameter12.Value"
+    read_opt, parameter13_name "Parameter13.Name" read_opt, parameter13_value
+    "Parameter13.Value" read_opt, parameter14_name "Parameter14.Name" read_opt,
+    parameter14_value "Parameter14.Value" read_opt, parameter15_name "Parameter15.Name"
+    read_opt, parameter15_value "Parameter15.Value" read_opt, parameter16_name
+    "Parameter16.Name" read_opt, parameter16_value "Parameter16.Value" read_opt,
+    parameter17_name "Parameter17.Name" read_opt, parameter17_value "Parameter17.Value"
+    read_opt, parameter18_name "Parameter18.Name" read_opt, parameter18_value
+    "Parameter18.Value" read_opt, parameter19_name "Parameter19.Name" read_opt,
+    parameter19_value "Parameter19.Value" read_opt, parameter20_name "Parameter20.Name"
+    read_opt, parameter20_value "Parameter20.Value" read_opt, parameter21_name
+    "Parameter21.Name" read_opt, parameter21_value "Parameter21.Value" read_opt,
+    parameter22_name "Parameter22.Name" read_opt, parameter22_value "Parameter22.Value"
+    read_opt, parameter23_name "Parameter23.Name" read_opt, parameter23_value
+    "Parameter23.Value" read_opt, parameter24_name "Parameter24.Name" read_opt,
+    parameter24_value "Parameter24.Value" read_opt, parameter25_name "Parameter25.Name"
+    read_opt, parameter25_value "Parameter25.Value" read_opt, parameter26_name
+    "Parameter26.Name" read_opt, parameter26_value "Parameter26.Value" read_opt,
+    parameter27_name "Parameter27.Name" read_opt, parameter27_value "Parameter27.Value"
+    read_opt, parameter28_name "Parameter28.Name" read_opt, parameter28_value
+    "Parameter28.Value" read_opt, parameter29_name "Parameter29.Name" read_opt,
+    parameter29_value "Parameter29.Value" read_opt, parameter30_name "Parameter30.Name"
+    read_opt, parameter30_value "Parameter30.Value" read_opt, parameter31_name
+    "Parameter31.Name" read_opt, parameter31_value "Parameter31.Value" read_opt,
+    parameter32_name "Parameter32.Name" read_opt, parameter32_value "Parameter32.Value"
+    read_opt, parameter33_name "Parameter33.Name" read_opt, parameter33_value
+    "Parameter33.Value" read_opt, parameter34_name "Parameter34.Name" read_opt,
+    parameter34_value "Parameter34.Value" read_opt, parameter35_name "Parameter35.Name"
+    read_opt, parameter35_value "Parameter35.Value" read_opt, parameter36_name
+    "Parameter36.Name" read_opt, parameter36_value "Parameter36.Value" read_opt,
+    parameter37_name "Parameter37.Name" read_opt, parameter37_value "Parameter37.Value"
+    read_opt, parameter38_name "Parameter38.Name" read_opt, parameter38_value
+    "Parameter38.Value" read_opt, parameter39_name "Parameter39.Name" read_opt,
+    parameter39_value "Parameter39.Value" read_opt, parameter40_name "Parameter40.Name"
+    read_opt, parameter40_value "Parameter40.Value" read_opt, parameter41_name
+    "Parameter41.Name" read_opt, parameter41_value "Parameter41.Value" read_opt,
+    parameter42_name "Parameter42.Name" read_opt, parameter42_value "Parameter42.Value"
+    read_opt, parameter43_name "Parameter43.Name" read_opt, parameter43_value
+    "Parameter43.Value" read_opt, parameter44_name "Parameter44.Name" read_opt,
+    parameter44_value "Parameter44.Value" read_opt, parameter45_name "Parameter45.Name"
+    read_opt, parameter45_value "Parameter45.Value" read_opt, parameter46_name
+    "Parameter46.Name" read_opt, parameter46_value "Parameter46.Value" read_opt,
+    parameter47_name "Parameter47.Name" read_opt, parameter47_value "Parameter47.Value"
+    read_opt, parameter48_name "Parameter48.Name" read_opt, parameter48_value
+    "Parameter48.Value" read_opt, parameter49_name "Parameter49.Name" read_opt,
+    parameter49_value "Parameter49.Value" read_opt, parameter50_name "Parameter50.Name"
+    read_opt, parameter50_value "Parameter50.Value" read_opt, parameter51_name
+    "Parameter51.Name" read_opt, parameter51_value "Parameter51.Value" read_opt,
+    parameter52_name "Parameter52.Name" read_opt, parameter52_value "Parameter52.Value"
+    read_opt, parameter53_name "Parameter53.Name" read_opt, parameter53_value
+    "Parameter53.Value" read_opt, parameter54_name "Parameter54.Name" read_opt,
+    parameter54_value "Parameter54.Value" read_opt, parameter55_name "Parameter55.Name"
+    read_opt, parameter55_value "Parameter55.Value" read_opt, parameter56_name
+    "Parameter56.Name" read_opt, parameter56_value "Parameter56.Value" read_opt,
+    parameter57_name "Parameter57.Name" read_opt, parameter57_value "Parameter57.Value"
+    read_opt, parameter58_name "Parameter58.Name" read_opt, parameter58_value
+    "Parameter58.Value" read_opt, parameter59_name "Parameter59.Name" read_opt,
+    parameter59_value "Parameter59.Value" read_opt, parameter60_name "Parameter60.Name"
+    read_opt, parameter60_value "Parameter60.Value" read_opt, parameter61_name
+    "Parameter61.Name" read_opt, parameter61_value "Parameter61.Value" read_opt,
+    parameter62_name "Parameter62.Name" read_opt, parameter62_value "Parameter62.Value"
+    read_opt, parameter63_name "Parameter63.Name" read_opt, parameter63_value
+    "Parameter63.Value" read_opt, parameter64_name "Parameter64.Name" read_opt,
+    parameter64_value "Parameter64.Value" read_opt, parameter65_name "Parameter65.Name"
+    read_opt, parameter65_value "Parameter65.Value" read_opt, parameter66_name
+    "Parameter66.Name" read_opt, parameter66_value "Parameter66.Value" read_opt,
+    parameter67_name "Parameter67.Name" read_opt, parameter67_value "Parameter67.Value"
+    read_opt, parameter68_name "Parameter68.Name" read_opt, parameter68_value
+    "Parameter68.Value" read_opt, parameter69_name "Parameter69.Name" read_opt,
+    parameter69_value "Parameter69.Value" read_opt, parameter70_name "Parameter70.Name"
+    read_opt, parameter70_value "Parameter70.Value" read_opt, parameter71_name
+    "Parameter71.Name" read_opt, parameter71_value "Parameter71.Value" read_opt,
+    parameter72_name "Parameter72.Name" read_opt, parameter72_value "Parameter72.Value"
+    read_opt, parameter73_name "Parameter73.Name" read_opt, parameter73_value
+    "Parameter73.Value" read_opt, parameter74_name "Parameter74.Name" read_opt,
+    parameter74_value "Parameter74.Value" read_opt, parameter75_name "Parameter75.Name"
+    read_opt, parameter75_value "Parameter75.Value" read_opt, parameter76_name
+    "Parameter76.Name" read_opt, parameter76_value "Parameter76.Value" read_opt,
+    parameter77_name "Parameter77.Name" read_opt, parameter77_value "Parameter77.Value"
+    read_opt, parameter78_name "Parameter78.Name" read_opt, parameter78_value
+    "Parameter78.Value" read_opt, parameter79_name "Parameter79.Name" read_opt,
+    parameter79_value "Parameter79.Value" read_opt, parameter80_name "Parameter80.Name"
+    read_opt, parameter80_value "Parameter80.Value" read_opt, parameter81_name
+    "Parameter81.Name" read_opt, parameter81_value "Parameter81.Value" read_opt,
+    parameter82_name "Parameter82.Name" read_opt, parameter82_value "Parameter82.Value"
+    read_opt, parameter83_name "Parameter83.Name" read_opt, parameter83_value
+    "Parameter83.Value" read_opt, parameter84_name "Parameter84.Name" read_opt,
+    parameter84_value "Parameter84.Value" read_opt, parameter85_name "Parameter85.Name"
+    read_opt, parameter85_value "Parameter85.Value" read_opt, parameter86_name
+    "Parameter86.Name" read_opt, parameter86_value "Parameter86.Value" read_opt,
+    parameter87_name "Parameter87.Name" read_opt, parameter87_value "Parameter87.Value"
+    read_opt, parameter88_name "Parameter88.Name" read_opt, parameter88_value
+    "Parameter88.Value" read_opt, parameter89_name "Parameter89.Name" read_opt,
+    parameter89_value "Parameter89.Value" read_opt, parameter90_name "Parameter90.Name"
+    read_opt, parameter90_value "Parameter90.Value" read_opt, parameter91_name
+    "Parameter91.Name" read_opt, parameter91_value "Parameter91.Value" read_opt,
+    parameter92_name "Parameter92.Name" read_opt, parameter92_value "Parameter92.Value"
+    read_opt, parameter93_name "Parameter93.Name" read_opt, parameter93_value
+    "Parameter93.Value" read_opt, parameter94_name "Parameter94.Name" read_opt,
+    parameter94_value "Parameter94.Value" read_opt, parameter95_name "Parameter95.Name"
+    read_opt, parameter95_value "Parameter95.Value" read_opt, parameter96_name
+    "Parameter96.Name" read_opt, parameter96_value "Parameter96.Value" read_opt,
+    parameter97_name "Parameter97.Name" read_opt, parameter97_value "Parameter97.Value"
+    read_opt, parameter98_name "Parameter98.Name" read_opt, parameter98_value
+    "Parameter98.Value" read_opt, parameter99_name "Parameter99.Name" read_opt,
+    parameter99_value "Parameter99.Value" read_opt,] }
 }
 #[cfg(feature = "api20100401_siprec")]
 /// UpdateSiprecRequest
@@ -10245,127 +10461,128 @@ pub struct CreateStreamBody {
 }
 #[cfg(feature = "api20100401_stream")]
 connector_runtime::__struct_de! {
-    CreateStreamBody { url : req = "Url", name : opt = "Name", track : opt = "Track",
-    status_callback : opt = "StatusCallback", status_callback_method : opt =
-    "StatusCallbackMethod", parameter1_name : opt = "Parameter1.Name", parameter1_value :
-    opt = "Parameter1.Value", parameter2_name : opt = "Parameter2.Name", parameter2_value
-    : opt = "Parameter2.Value", parameter3_name : opt = "Parameter3.Name",
-    parameter3_value : opt = "Parameter3.Value", parameter4_name : opt =
-    "Parameter4.Name", parameter4_value : opt = "Parameter4.Value", parameter5_name : opt
-    = "Parameter5.Name", parameter5_value : opt = "Parameter5.Value", parameter6_name :
-    opt = "Parameter6.Name", parameter6_value : opt = "Parameter6.Value", parameter7_name
-    : opt = "Parameter7.Name", parameter7_value : opt = "Parameter7.Value",
-    parameter8_name : opt = "Parameter8.Name", parameter8_value : opt =
-    "Parameter8.Value", parameter9_name : opt = "Parameter9.Name", parameter9_value : opt
-    = "Parameter9.Value", parameter10_name : opt = "Parameter10.Name", parameter10_value
-    : opt = "Parameter10.Value", parameter11_name : opt = "Parameter11.Name",
-    parameter11_value : opt = "Parameter11.Value", parameter12_name : opt =
-    "Parameter12.Name", parameter12_value : opt = "Parameter12.Value", parameter13_name :
-    opt = "Parameter13.Name", parameter13_value : opt = "Parameter13.Value",
-    parameter14_name : opt = "Parameter14.Name", parameter14_value : opt =
-    "Parameter14.Value", parameter15_name : opt = "Parameter15.Name", parameter15_value :
-    opt = "Parameter15.Value", parameter16_name : opt = "Parameter16.Name",
-    parameter16_value : opt = "Parameter16.Value", parameter17_name : opt =
-    "Parameter17.Name", parameter17_value : opt = "Parameter17.Value", parameter18_name :
-    opt = "Parameter18.Name", parameter18_value : opt = "Parameter18.Value",
-    parameter19_name : opt = "Parameter19.Name", parameter19_value : opt =
-    "Parameter19.Value", parameter20_name : opt = "Parameter20.Name", parameter20_value :
-    opt = "Parameter20.Value", parameter21_name : opt = "Parameter21.Name",
-    parameter21_value : opt = "Parameter21.Value", parameter22_name : opt =
-    "Parameter22.Name", parameter22_value : opt = "Parameter22.Value", parameter23_name :
-    opt = "Parameter23.Name", parameter23_value : opt = "Parameter23.Value",
-    parameter24_name : opt = "Parameter24.Name", parameter24_value : opt =
-    "Parameter24.Value", parameter25_name : opt = "Parameter25.Name", parameter25_value :
-    opt = "Parameter25.Value", parameter26_name : opt = "Parameter26.Name",
-    parameter26_value : opt = "Parameter26.Value", parameter27_name : opt =
-    "Parameter27.Name", parameter27_value : opt = "Parameter27.Value", parameter28_name :
-    opt = "Parameter28.Name", parameter28_value : opt = "Parameter28.Value",
-    parameter29_name : opt = "Parameter29.Name", parameter29_value : opt =
-    "Parameter29.Value", parameter30_name : opt = "Parameter30.Name", parameter30_value :
-    opt = "Parameter30.Value", parameter31_name : opt = "Parameter31.Name",
-    parameter31_value : opt = "Parameter31.Value", parameter32_name : opt =
-    "Parameter32.Name", parameter32_value : opt = "Parameter32.Value", parameter33_name :
-    opt = "Parameter33.Name", parameter33_value : opt = "Parameter33.Value",
-    parameter34_name : opt = "Parameter34.Name", parameter34_value : opt =
-    "Parameter34.Value", parameter35_name : opt = "Parameter35.Name", parameter35_value :
-    opt = "Parameter35.Value", parameter36_name : opt = "Parameter36.Name",
-    parameter36_value : opt = "Parameter36.Value", parameter37_name : opt =
-    "Parameter37.Name", parameter37_value : opt = "Parameter37.Value", parameter38_name :
-    opt = "Parameter38.Name", parameter38_value : opt = "Parameter38.Value",
-    parameter39_name : opt = "Parameter39.Name", parameter39_value : opt =
-    "Parameter39.Value", parameter40_name : opt = "Parameter40.Name", parameter40_value :
-    opt = "Parameter40.Value", parameter41_name : opt = "Parameter41.Name",
-    parameter41_value : opt = "Parameter41.Value", parameter42_name : opt =
-    "Parameter42.Name", parameter42_value : opt = "Parameter42.Value", parameter43_name :
-    opt = "Parameter43.Name", parameter43_value : opt = "Parameter43.Value",
-    parameter44_name : opt = "Parameter44.Name", parameter44_value : opt =
-    "Parameter44.Value", parameter45_name : opt = "Parameter45.Name", parameter45_value :
-    opt = "Parameter45.Value", parameter46_name : opt = "Parameter46.Name",
-    parameter46_value : opt = "Parameter46.Value", parameter47_name : opt =
-    "Parameter47.Name", parameter47_value : opt = "Parameter47.Value", parameter48_name :
-    opt = "Parameter48.Name", parameter48_value : opt = "Parameter48.Value",
-    parameter49_name : opt = "Parameter49.Name", parameter49_value : opt =
-    "Parameter49.Value", parameter50_name : opt = "Parameter50.Name", parameter50_value :
-    opt = "Parameter50.Value", parameter51_name : opt = "Parameter51.Name",
-    parameter51_value : opt = "Parameter51.Value", parameter52_name : opt =
-    "Parameter52.Name", parameter52_value : opt = "Parameter52.Value", parameter53_name :
-    opt = "Parameter53.Name", parameter53_value : opt = "Parameter53.Value",
-    parameter54_name : opt = "Parameter54.Name", parameter54_value : opt =
-    "Parameter54.Value", parameter55_name : opt = "Parameter55.Name", parameter55_value :
-    opt = "Parameter55.Value", parameter56_name : opt = "Parameter56.Name",
-    parameter56_value : opt = "Parameter56.Value", parameter57_name : opt =
-    "Parameter57.Name", parameter57_value : opt = "Parameter57.Value", parameter58_name :
-    opt = "Parameter58.Name", parameter58_value : opt = "Parameter58.Value",
-    parameter59_name : opt = "Parameter59.Name", parameter59_value : opt =
-    "Parameter59.Value", parameter60_name : opt = "Parameter60.Name", parameter60_value :
-    opt = "Parameter60.Value", parameter61_name : opt = "Parameter61.Name",
-    parameter61_value : opt = "Parameter61.Value", parameter62_name : opt =
-    "Parameter62.Name", parameter62_value : opt = "Parameter62.Value", parameter63_name :
-    opt = "Parameter63.Name", parameter63_value : opt = "Parameter63.Value",
-    parameter64_name : opt = "Parameter64.Name", parameter64_value : opt =
-    "Parameter64.Value", parameter65_name : opt = "Parameter65.Name", parameter65_value :
-    opt = "Parameter65.Value", parameter66_name : opt = "Parameter66.Name",
-    parameter66_value : opt = "Parameter66.Value", parameter67_name : opt =
-    "Parameter67.Name", parameter67_value : opt = "Parameter67.Value", parameter68_name :
-    opt = "Parameter68.Name", parameter68_value : opt = "Parameter68.Value",
-    parameter69_name : opt = "Parameter69.Name", parameter69_value : opt =
-    "Parameter69.Value", parameter70_name : opt = "Parameter70.Name", parameter70_value :
-    opt = "Parameter70.Value", parameter71_name : opt = "Parameter71.Name",
-    parameter71_value : opt = "Parameter71.Value", parameter72_name : opt =
-    "Parameter72.Name", parameter72_value : opt = "Parameter72.Value", parameter73_name :
-    opt = "Parameter73.Name", parameter73_value : opt = "Parameter73.Value",
-    parameter74_name : opt = "Parameter74.Name", parameter74_value : opt =
-    "Parameter74.Value", parameter75_name : opt = "Parameter75.Name", parameter75_value :
-    opt = "Parameter75.Value", parameter76_name : opt = "Parameter76.Name",
-    parameter76_value : opt = "Parameter76.Value", parameter77_name : opt =
-    "Parameter77.Name", parameter77_value : opt = "Parameter77.Value", parameter78_name :
-    opt = "Parameter78.Name", parameter78_value : opt = "Parameter78.Value",
-    parameter79_name : opt = "Parameter79.Name", parameter79_value : opt =
-    "Parameter79.Value", parameter80_name : opt = "Parameter80.Name", parameter80_value :
-    opt = "Parameter80.Value", parameter81_name : opt = "Parameter81.Name",
-    parameter81_value : opt = "Parameter81.Value", parameter82_name : opt =
-    "Parameter82.Name", parameter82_value : opt = "Parameter82.Value", parameter83_name :
-    opt = "Parameter83.Name", parameter83_value : opt = "Parameter83.Value",
-    parameter84_name : opt = "Parameter84.Name", parameter84_value : opt =
-    "Parameter84.Value", parameter85_name : opt = "Parameter85.Name", parameter85_value :
-    opt = "Parameter85.Value", parameter86_name : opt = "Parameter86.Name",
-    parameter86_value : opt = "Parameter86.Value", parameter87_name : opt =
-    "Parameter87.Name", parameter87_value : opt = "Parameter87.Value", parameter88_name :
-    opt = "Parameter88.Name", parameter88_value : opt = "Parameter88.Value",
-    parameter89_name : opt = "Parameter89.Name", parameter89_value : opt =
-    "Parameter89.Value", parameter90_name : opt = "Parameter90.Name", parameter90_value :
-    opt = "Parameter90.Value", parameter91_name : opt = "Parameter91.Name",
-    parameter91_value : opt = "Parameter91.Value", parameter92_name : opt =
-    "Parameter92.Name", parameter92_value : opt = "Parameter92.Value", parameter93_name :
-    opt = "Parameter93.Name", parameter93_value : opt = "Parameter93.Value",
-    parameter94_name : opt = "Parameter94.Name", parameter94_value : opt =
-    "Parameter94.Value", parameter95_name : opt = "Parameter95.Name", parameter95_value :
-    opt = "Parameter95.Value", parameter96_name : opt = "Parameter96.Name",
-    parameter96_value : opt = "Parameter96.Value", parameter97_name : opt =
-    "Parameter97.Name", parameter97_value : opt = "Parameter97.Value", parameter98_name :
-    opt = "Parameter98.Name", parameter98_value : opt = "Parameter98.Value",
-    parameter99_name : opt = "Parameter99.Name", parameter99_value : opt =
-    "Parameter99.Value", }
+    CreateStreamBody { req[url "Url" read,] opt[name "Name" read_opt, track "Track"
+    read_opt, status_callback "StatusCallback" read_opt, status_callback_method
+    "StatusCallbackMethod" read_opt, parameter1_name "Parameter1.Name" read_opt,
+    parameter1_value "Parameter1.Value" read_opt, parameter2_name "Parameter2.Name"
+    read_opt, parameter2_value "Parameter2.Value" read_opt, parameter3_name
+    "Parameter3.Name" read_opt, parameter3_value "Parameter3.Value" read_opt,
+    parameter4_name "Parameter4.Name" read_opt, parameter4_value "Parameter4.Value"
+    read_opt, parameter5_name "Parameter5.Name" read_opt, parameter5_value
+    "Parameter5.Value" read_opt, parameter6_name "Parameter6.Name" read_opt,
+    parameter6_value "Parameter6.Value" read_opt, parameter7_name "Parameter7.Name"
+    read_opt, parameter7_value "Parameter7.Value" read_opt, parameter8_name
+    "Parameter8.Name" read_opt, parameter8_value "Parameter8.Value" read_opt,
+    parameter9_name "Parameter9.Name" read_opt, parameter9_value "Parameter9.Value"
+    read_opt, parameter10_name "Parameter10.Name" read_opt, parameter10_value
+    "Parameter10.Value" read_opt, parameter11_name "Parameter11.Name" read_opt,
+    parameter11_value "Parameter11.Value" read_opt, parameter12_name "Parameter12.Name"
+    read_opt, parameter12_value "Parameter12.Value" read_opt, parameter13_name
+    "Parameter13.Name" read_opt, parameter13_value "Parameter13.Value" read_opt,
+    parameter14_name "Parameter14.Name" read_opt, parameter14_value "Parameter14.Value"
+    read_opt, parameter15_name "Parameter15.Name" read_opt, parameter15_value
+    "Parameter15.Value" read_opt, parameter16_name "Parameter16.Name" read_opt,
+    parameter16_value "Parameter16.Value" read_opt, parameter17_name "Parameter17.Name"
+    read_opt, parameter17_value "Parameter17.Value" read_opt, parameter18_name
+    "Parameter18.Name" read_opt, parameter18_value "Parameter18.Value" read_opt,
+    parameter19_name "Parameter19.Name" read_opt, parameter19_value "Parameter19.Value"
+    read_opt, parameter20_name "Parameter20.Name" read_opt, parameter20_value
+    "Parameter20.Value" read_opt, parameter21_name "Parameter21.Name" read_opt,
+    parameter21_value "Parameter21.Value" read_opt, parameter22_name "Parameter22.Name"
+    read_opt, parameter22_value "Parameter22.Value" read_opt, parameter23_name
+    "Parameter23.Name" read_opt, parameter23_value "Parameter23.Value" read_opt,
+    parameter24_name "Parameter24.Name" read_opt, parameter24_value "Parameter24.Value"
+    read_opt, parameter25_name "Parameter25.Name" read_opt, parameter25_value
+    "Parameter25.Value" read_opt, parameter26_name "Parameter26.Name" read_opt,
+    parameter26_value "Parameter26.Value" read_opt, parameter27_name "Parameter27.Name"
+    read_opt, parameter27_value "Parameter27.Value" read_opt, parameter28_name
+    "Parameter28.Name" read_opt, parameter28_value "Parameter28.Value" read_opt,
+    parameter29_name "Parameter29.Name" read_opt, parameter29_value "Parameter29.Value"
+    read_opt, parameter30_name "Parameter30.Name" read_opt, parameter30_value
+    "Parameter30.Value" read_opt, parameter31_name "Parameter31.Name" read_opt,
+    parameter31_value "Parameter31.Value" read_opt, parameter32_name "Parameter32.Name"
+    read_opt, parameter32_value "Parameter32.Value" read_opt, parameter33_name
+    "Parameter33.Name" read_opt, parameter33_value "Parameter33.Value" read_opt,
+    parameter34_name "Parameter34.Name" read_opt, parameter34_value "Parameter34.Value"
+    read_opt, parameter35_name "Parameter35.Name" read_opt, parameter35_value
+    "Parameter35.Value" read_opt, parameter36_name "Parameter36.Name" read_opt,
+    parameter36_value "Parameter36.Value" read_opt, parameter37_name "Parameter37.Name"
+    read_opt, parameter37_value "Parameter37.Value" read_opt, parameter38_name
+    "Parameter38.Name" read_opt, parameter38_value "Parameter38.Value" read_opt,
+    parameter39_name "Parameter39.Name" read_opt, parameter39_value "Parameter39.Value"
+    read_opt, parameter40_name "Parameter40.Name" read_opt, parameter40_value
+    "Parameter40.Value" read_opt, parameter41_name "Parameter41.Name" read_opt,
+    parameter41_value "Parameter41.Value" read_opt, parameter42_name "Parameter42.Name"
+    read_opt, parameter42_value "Parameter42.Value" read_opt, parameter43_name
+    "Parameter43.Name" read_opt, parameter43_value "Parameter43.Value" read_opt,
+    parameter44_name "Parameter44.Name" read_opt, parameter44_value "Parameter44.Value"
+    read_opt, parameter45_name "Parameter45.Name" read_opt, parameter45_value
+    "Parameter45.Value" read_opt, parameter46_name "Parameter46.Name" read_opt,
+    parameter46_value "Parameter46.Value" read_opt, parameter47_name "Parameter47.Name"
+    read_opt, parameter47_value "Parameter47.Value" read_opt, parameter48_name
+    "Parameter48.Name" read_opt, parameter48_value "Parameter48.Value" read_opt,
+    parameter49_name "Parameter49.Name" read_opt, parameter49_value "Parameter49.Value"
+    read_opt, parameter50_name "Parameter50.Name" read_opt, parameter50_value
+    "Parameter50.Value" read_opt, parameter51_name "Parameter51.Name" read_opt,
+    parameter51_value "Parameter51.Value" read_opt, parameter52_name "Parameter52.Name"
+    read_opt, parameter52_value "Parameter52.Value" read_opt, parameter53_name
+    "Parameter53.Name" read_opt, parameter53_value "Parameter53.Value" read_opt,
+    parameter54_name "Parameter54.Name" read_opt, parameter54_value "Parameter54.Value"
+    read_opt, parameter55_name "Parameter55.Name" read_opt, parameter55_value
+    "Parameter55.Value" read_opt, parameter56_name "Parameter56.Name" read_opt,
+    parameter56_value "Parameter56.Value" read_opt, parameter57_name "Parameter57.Name"
+    read_opt, parameter57_value "Parameter57.Value" read_opt, parameter58_name
+    "Parameter58.Name" read_opt, parameter58_value "Parameter58.Value" read_opt,
+    parameter59_name "Parameter59.Name" read_opt, parameter59_value "Parameter59.Value"
+    read_opt, parameter60_name "Parameter60.Name" read_opt, parameter60_value
+    "Parameter60.Value" read_opt, parameter61_name "Parameter61.Name" read_opt,
+    parameter61_value "Parameter61.Value" read_opt, parameter62_name "Parameter62.Name"
+    read_opt, parameter62_value "Parameter62.Value" read_opt, parameter63_name
+    "Parameter63.Name" read_opt, parameter63_value "Parameter63.Value" read_opt,
+    parameter64_name "Parameter64.Name" read_opt, parameter64_value "Parameter64.Value"
+    read_opt, parameter65_name "Parameter65.Name" read_opt, parameter65_value
+    "Parameter65.Value" read_opt, parameter66_name "Parameter66.Name" read_opt,
+    parameter66_value "Parameter66.Value" read_opt, parameter67_name "Parameter67.Name"
+    read_opt, parameter67_value "Parameter67.Value" read_opt, parameter68_name
+    "Parameter68.Name" read_opt, parameter68_value "Parameter68.Value" read_opt,
+    parameter69_name "Parameter69.Name" read_opt, parameter69_value "Parameter69.Value"
+    read_opt, parameter70_name "Parameter70.Name" read_opt, parameter70_value
+    "Parameter70.Value" read_opt, parameter71_name "Parameter71.Name" read_opt,
+    parameter71_value "Parameter71.Value" read_opt, parameter72_name "Parameter72.Name"
+    read_opt, parameter72_value "Parameter72.Value" read_opt, parameter73_name
+    "Parameter73.Name" read_opt, parameter73_value "Parameter73.Value" read_opt,
+    parameter74_name "Parameter74.Name" read_opt, parameter74_value "Parameter74.Value"
+    read_opt, parameter75_name "Parameter75.Name" read_opt, parameter75_value
+    "Parameter75.Value" read_opt, parameter76_name "Parameter76.Name" read_opt,
+    parameter76_value "Parameter76.Value" read_opt, parameter77_name "Parameter77.Name"
+    read_opt, parameter77_value "Parameter77.Value" read_opt, parameter78_name
+    "Parameter78.Name" read_opt, parameter78_value "Parameter78.Value" read_opt,
+    parameter79_name "Parameter79.Name" read_opt, parameter79_value "Parameter79.Value"
+    read_opt, parameter80_name "Parameter80.Name" read_opt, parameter80_value
+    "Parameter80.Value" read_opt, parameter81_name "Parameter81.Name" read_opt,
+    parameter81_value "Parameter81.Value" read_opt, parameter82_name "Parameter82.Name"
+    read_opt, parameter82_value "Parameter82.Value" read_opt, parameter83_name
+    "Parameter83.Name" read_opt, parameter83_value "Parameter83.Value" read_opt,
+    parameter84_name "Parameter84.Name" read_opt, parameter84_value "Parameter84.Value"
+    read_opt, parameter85_name "Parameter85.Name" read_opt, parameter85_value
+    "Parameter85.Value" read_opt, parameter86_name "Parameter86.Name" read_opt,
+    parameter86_value "Parameter86.Value" read_opt, parameter87_name "Parameter87.Name"
+    read_opt, parameter87_value "Parameter87.Value" read_opt, parameter88_name
+    "Parameter88.Name" read_opt, parameter88_value "Parameter88.Value" read_opt,
+    parameter89_name "Parameter89.Name" read_opt, parameter89_value "Parameter89.Value"
+    read_opt, parameter90_name "Parameter90.Name" read_opt, parameter90_value
+    "Parameter90.Value" read_opt, parameter91_name "Parameter91.Name" read_opt,
+    parameter91_value "Parameter91.Value" read_opt, parameter92_name "Parameter92.Name"
+    read_opt, parameter92_value "Parameter92.Value" read_opt, parameter93_name
+    "Parameter93.Name" read_opt, parameter93_value "Parameter93.Value" read_opt,
+    parameter94_name "Parameter94.Name" read_opt, parameter94_value "Parameter94.Value"
+    read_opt, parameter95_name "Parameter95.Name" read_opt, parameter95_value
+    "Parameter95.Value" read_opt, parameter96_name "Parameter96.Name" read_opt,
+    parameter96_value "Parameter96.Value" read_opt, parameter97_name "Parameter97.Name"
+    read_opt, parameter97_value "Parameter97.Value" read_opt, parameter98_name
+    "Parameter98.Name" read_opt, parameter98_value "Parameter98.Value" read_opt,
+    parameter99_name "Parameter99.Name" read_opt, parameter99_value "Parameter99.Value"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_stream")]
 /// The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`.
@@ -10384,7 +10601,7 @@ pub struct CreateTokenBody {
 }
 #[cfg(feature = "api20100401_token")]
 connector_runtime::__struct_de! {
-    CreateTokenBody { ttl : opt = "Ttl", }
+    CreateTokenBody { req[] opt[ttl "Ttl" read_opt,] }
 }
 #[cfg(feature = "api20100401_transcription")]
 /// ListTranscriptionResponse
@@ -10429,9 +10646,11 @@ pub struct ListUsageRecordResponse {
     )
 )]
 connector_runtime::__struct_de! {
-    ListUsageRecordResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
-    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    usage_records : opt, }
+    ListUsageRecordResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, usage_records "usage_records"
+    read_opt,] }
 }
 #[cfg(
     any(
@@ -10500,8 +10719,8 @@ pub struct UpdateUsageTriggerBody {
 }
 #[cfg(feature = "api20100401_trigger")]
 connector_runtime::__struct_de! {
-    UpdateUsageTriggerBody { callback_method : opt = "CallbackMethod", callback_url : opt
-    = "CallbackUrl", friendly_name : opt = "FriendlyName", }
+    UpdateUsageTriggerBody { req[] opt[callback_method "CallbackMethod" read_opt,
+    callback_url "CallbackUrl" read_opt, friendly_name "FriendlyName" read_opt,] }
 }
 #[cfg(feature = "api20100401_trigger")]
 /// The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`.
@@ -10522,9 +10741,11 @@ pub struct ListUsageTriggerResponse {
 }
 #[cfg(feature = "api20100401_trigger")]
 connector_runtime::__struct_de! {
-    ListUsageTriggerResponse { end : opt, first_page_uri : opt, next_page_uri : opt, page
-    : opt, page_size : opt, previous_page_uri : opt, start : opt, uri : opt,
-    usage_triggers : opt, }
+    ListUsageTriggerResponse { req[] opt[end "end" read_opt, first_page_uri
+    "first_page_uri" read_opt, next_page_uri "next_page_uri" read_opt, page "page"
+    read_opt, page_size "page_size" read_opt, previous_page_uri "previous_page_uri"
+    read_opt, start "start" read_opt, uri "uri" read_opt, usage_triggers "usage_triggers"
+    read_opt,] }
 }
 #[cfg(feature = "api20100401_trigger")]
 impl ListUsageTriggerResponse {
@@ -10570,10 +10791,10 @@ pub struct CreateUsageTriggerBody {
 }
 #[cfg(feature = "api20100401_trigger")]
 connector_runtime::__struct_de! {
-    CreateUsageTriggerBody { callback_url : req = "CallbackUrl", trigger_value : req =
-    "TriggerValue", usage_category : req = "UsageCategory", callback_method : opt =
-    "CallbackMethod", friendly_name : opt = "FriendlyName", recurring : opt =
-    "Recurring", trigger_by : opt = "TriggerBy", }
+    CreateUsageTriggerBody { req[callback_url "CallbackUrl" read, trigger_value
+    "TriggerValue" read, usage_category "UsageCategory" read,] opt[callback_method
+    "CallbackMethod" read_opt, friendly_name "FriendlyName" read_opt, recurring
+    "Recurring" read_opt, trigger_by "TriggerBy" read_opt,] }
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 /// CreateUserDefinedMessageRequest
@@ -10589,8 +10810,8 @@ pub struct CreateUserDefinedMessageBody {
 }
 #[cfg(feature = "api20100401_user_defined_message")]
 connector_runtime::__struct_de! {
-    CreateUserDefinedMessageBody { content : req = "Content", idempotency_key : opt =
-    "IdempotencyKey", }
+    CreateUserDefinedMessageBody { req[content "Content" read,] opt[idempotency_key
+    "IdempotencyKey" read_opt,] }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// CreateUserDefinedMessageSubscriptionRequest
@@ -10610,8 +10831,8 @@ pub struct CreateUserDefinedMessageSubscriptionBody {
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 connector_runtime::__struct_de! {
-    CreateUserDefinedMessageSubscriptionBody { callback : req = "Callback",
-    idempotency_key : opt = "IdempotencyKey", method : opt = "Method", }
+    CreateUserDefinedMessageSubscriptionBody { req[callback "Callback" read,]
+    opt[idempotency_key "IdempotencyKey" read_opt, method "Method" read_opt,] }
 }
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`.

@@ -1413,14 +1413,83 @@ pub mod lenient {
 
 /// What generated `Deserialize` impls of model structs call: they read the object's keys
 /// themselves (one local and one match arm per field), which compiles to a fraction of what serde's
-/// derive expands to for the same struct.
+/// derive expands to for the same struct. Everything a struct does not need to spell out itself
+/// (the visitor, the reads into a local, skipping) lives here once, so each model carries only its
+/// own arms.
 pub mod de {
     use std::borrow::Cow;
     use std::fmt;
+    use std::marker::PhantomData;
     use std::str::FromStr;
 
     use serde::de::{DeserializeOwned, Error, MapAccess, Visitor};
     use serde::{Deserialize, Deserializer};
+
+    /// A model struct read from a JSON object by [`crate::__struct_de!`]: its name for messages,
+    /// and the loop over the object's entries.
+    pub trait Object: Sized {
+        /// The struct's name, as in serde's `invalid type: ..., expected struct Name`.
+        const NAME: &'static str;
+        /// Reads the object's entries and builds the struct.
+        fn visit<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+    }
+
+    struct ObjectVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Object> Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "struct {}", T::NAME)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::visit(map)
+        }
+    }
+
+    /// `Deserialize::deserialize` of every model struct: one visitor for all of them.
+    pub fn object<'de, D: Deserializer<'de>, T: Object>(d: D) -> Result<T, D::Error> {
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+
+    /// The next value into a local that holds whatever was read (`req` and `tri` fields).
+    #[inline]
+    pub fn read<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+        map: &mut A,
+        slot: &mut Option<T>,
+    ) -> Result<(), A::Error> {
+        *slot = Some(map.next_value()?);
+        Ok(())
+    }
+
+    /// The next value, null being `None` (`opt` fields).
+    #[inline]
+    pub fn read_opt<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+        map: &mut A,
+        slot: &mut Option<T>,
+    ) -> Result<(), A::Error> {
+        *slot = map.next_value()?;
+        Ok(())
+    }
+
+    /// A number that may arrive as decimal text ([`Lenient`]; `reqn` fields).
+    #[inline]
+    pub fn read_num<'de, A: MapAccess<'de>>(
+        map: &mut A,
+        slot: &mut Option<f64>,
+    ) -> Result<(), A::Error> {
+        *slot = Some(map.next_value::<Lenient<f64>>()?.0);
+        Ok(())
+    }
+
+    /// [`read_num`] that may be null ([`LenientOption`]; `optn` fields).
+    #[inline]
+    pub fn read_opt_num<'de, A: MapAccess<'de>>(
+        map: &mut A,
+        slot: &mut Option<f64>,
+    ) -> Result<(), A::Error> {
+        *slot = map.next_value::<LenientOption<f64>>()?.0;
+        Ok(())
+    }
 
     /// An object key, borrowed from the input when it can be.
     pub struct Key<'de>(pub Cow<'de, str>);
@@ -1445,11 +1514,6 @@ pub mod de {
             }
             d.deserialize_str(KeyVisitor)
         }
-    }
-
-    /// A required field's value, or serde's `missing field` error naming it.
-    pub fn required<T, E: Error>(value: Option<T>, field: &'static str) -> Result<T, E> {
-        value.ok_or_else(|| E::missing_field(field))
     }
 
     /// Skips the value of a key the struct does not describe.
@@ -1633,62 +1697,64 @@ macro_rules! __string_enum {
 
 /// `Deserialize` for a generated struct, written out rather than derived: one local and one match
 /// arm per field over the object's keys, unknown keys skipped (or kept in the `..` map field), which
-/// compiles to a fraction of serde's derive. Each field is `name: kind`, followed by `= "wire"`
-/// when the wire name differs from the field's; the kinds:
-/// - `req`: required; absent is serde's `missing field` error;
-/// - `reqn`: a required number that may also arrive as decimal text ([`de::Lenient`]);
-/// - `opt`: an `Option`, absent or null is `None`;
-/// - `optn`: an optional number that may arrive as text ([`de::LenientOption`]);
-/// - `tri`: tri-state, `Option<Option<T>>`, `Some` once present (null included).
+/// compiles to a fraction of serde's derive. The input lists the required fields, then the others,
+/// each as `name "wire" read,` where `read` is the [`de`] function filling its local:
+/// - required: [`de::read`], or [`de::read_num`] for a number that may arrive as decimal text;
+///   absent is serde's `missing field` error;
+/// - others: [`de::read_opt`] for an `Option` (absent or null is `None`), [`de::read_opt_num`] for
+///   an optional number, [`de::read`] for a tri-state `Option<Option<T>>` (`Some` once present,
+///   null included).
 ///
-/// Types are not repeated: each local takes its field's type. When two fields share a wire name,
-/// the first one reads it.
+/// Types are not repeated: each local takes its field's type. Nothing here calls another macro
+/// per field, and a struct's only generic body is its own loop: both are what rustc's memory
+/// grows with across thousands of models. Wire names are distinct within a struct.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __struct_de {
-    ($name:ident { $($field:ident: $kind:ident $(= $wire:literal)?,)* $(.. $extra:ident)? }) => {
+    ($name:ident {
+        req [$($r:ident $rw:literal $rread:ident,)*]
+        opt [$($o:ident $ow:literal $oread:ident,)*]
+        $(.. $extra:ident)?
+    }) => {
         impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
             fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
-                struct __Visitor;
-                impl<'de> $crate::__private::serde::de::Visitor<'de> for __Visitor {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str(::std::concat!("struct ", ::std::stringify!($name)))
-                    }
-                    fn visit_map<A: $crate::__private::serde::de::MapAccess<'de>>(self, mut __map: A) -> ::std::result::Result<$name, A::Error> {
-                        $(let mut $field = ::std::option::Option::None;)*
-                        $(let mut $extra = ::std::collections::BTreeMap::new();)?
-                        while let ::std::option::Option::Some(__key) = __map.next_key::<$crate::__private::de::Key<'de>>()? {
-                            #[allow(unreachable_patterns)]
-                            match &*__key.0 {
-                                $($crate::__struct_de!(@wire $field $($wire)?) => $field = $crate::__struct_de!(@read $kind __map),)*
-                                _ => $crate::__struct_de!(@other __map __key $($extra)?),
-                            }
-                        }
-                        ::std::result::Result::Ok($name {
-                            $($field: $crate::__struct_de!(@init $kind $field $field $($wire)?),)*
-                            $($extra,)?
-                        })
-                    }
+                $crate::__private::de::object(d)
+            }
+        }
+        impl $crate::__private::de::Object for $name {
+            const NAME: &'static str = ::std::stringify!($name);
+            fn visit<'de, A: $crate::__private::serde::de::MapAccess<'de>>(mut __map: A) -> ::std::result::Result<Self, A::Error> {
+                $(let mut $r = ::std::option::Option::None;)*
+                $(let mut $o = ::std::option::Option::None;)*
+                $(let mut $extra = ::std::collections::BTreeMap::new();)?
+                while let ::std::option::Option::Some(__key) = __map.next_key::<$crate::__private::de::Key<'de>>()? {
+                    #[allow(unreachable_patterns)]
+                    let __read = match &*__key.0 {
+                        $($rw => $crate::__private::de::$rread(&mut __map, &mut $r),)*
+                        $($ow => $crate::__private::de::$oread(&mut __map, &mut $o),)*
+                        _ => $crate::__struct_de!(@other __map __key $($extra)?),
+                    };
+                    __read?;
                 }
-                d.deserialize_map(__Visitor)
+                ::std::result::Result::Ok($name {
+                    $($r: match $r {
+                        ::std::option::Option::Some(v) => v,
+                        ::std::option::Option::None => return ::std::result::Result::Err(
+                            <A::Error as $crate::__private::serde::de::Error>::missing_field($rw),
+                        ),
+                    },)*
+                    $($o,)*
+                    $($extra,)?
+                })
             }
         }
     };
-    (@wire $field:ident) => { ::std::stringify!($field) };
-    (@wire $field:ident $wire:literal) => { $wire };
-    (@read req $map:ident) => { ::std::option::Option::Some($map.next_value()?) };
-    (@read reqn $map:ident) => { ::std::option::Option::Some($map.next_value::<$crate::__private::de::Lenient<f64>>()?.0) };
-    (@read opt $map:ident) => { $map.next_value()? };
-    (@read optn $map:ident) => { $map.next_value::<$crate::__private::de::LenientOption<f64>>()?.0 };
-    (@read tri $map:ident) => { ::std::option::Option::Some($map.next_value()?) };
-    (@init req $local:ident $field:ident $($wire:literal)?) => { $crate::__private::de::required($local, $crate::__struct_de!(@wire $field $($wire)?))? };
-    (@init reqn $local:ident $field:ident $($wire:literal)?) => { $crate::__private::de::required($local, $crate::__struct_de!(@wire $field $($wire)?))? };
-    (@init $kind:ident $local:ident $field:ident $($wire:literal)?) => { $local };
-    (@other $map:ident $key:ident) => { $crate::__private::de::skip(&mut $map)? };
-    (@other $map:ident $key:ident $extra:ident) => {{
-        $extra.insert($key.0.into_owned(), $map.next_value()?);
-    }};
+    (@other $map:ident $key:ident) => { $crate::__private::de::skip(&mut $map) };
+    (@other $map:ident $key:ident $extra:ident) => {
+        $map.next_value().map(|v| {
+            $extra.insert($key.0.into_owned(), v);
+        })
+    };
 }
 
 #[cfg(test)]
@@ -2064,18 +2130,21 @@ mod tests {
         r#type: Option<String>,
         ratio: Option<f64>,
         note: Option<Option<String>>,
-        again: Option<String>,
         additional_properties: BTreeMap<String, i64>,
     }
     crate::__struct_de! {
-        Every { id: req, score: reqn, r#type: opt = "type", ratio: optn, note: tri, again: opt = "id", ..additional_properties }
+        Every {
+            req [id "id" read, score "score" read_num,]
+            opt [r#type "type" read_opt, ratio "ratio" read_opt_num, note "note" read,]
+            ..additional_properties
+        }
     }
 
     #[derive(Debug, PartialEq)]
     struct Closed {
         name: Option<String>,
     }
-    crate::__struct_de! { Closed { name: opt, } }
+    crate::__struct_de! { Closed { req [] opt [name "name" read_opt,] } }
 
     #[test]
     fn struct_de_reads_every_field_kind() {
@@ -2091,8 +2160,6 @@ mod tests {
                 r#type: Some("t".into()),
                 ratio: None,
                 note: Some(None),
-                // The first field with a wire name reads it.
-                again: None,
                 additional_properties: BTreeMap::from([("extra".to_owned(), 3)]),
             }
         );

@@ -33,8 +33,9 @@ pub mod models {
         pub limits: Option<std::collections::BTreeMap<String, super::models::Limit>>,
     }
     connector_runtime::__struct_de! {
-        Settings { labels : req, anything : opt, metadata : opt, open : opt, counts :
-        opt, closed : opt, limits : opt, }
+        Settings { req[labels "labels" read,] opt[anything "anything" read_opt, metadata
+        "metadata" read_opt, open "open" read_opt, counts "counts" read_opt, closed
+        "closed" read_opt, limits "limits" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Metadata {
@@ -44,7 +45,7 @@ pub mod models {
         pub additional_properties: std::collections::BTreeMap<String, String>,
     }
     connector_runtime::__struct_de! {
-        Metadata { version : req, ..additional_properties }
+        Metadata { req[version "version" read,] opt[]..additional_properties }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Open {
@@ -55,7 +56,7 @@ pub mod models {
         pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
     }
     connector_runtime::__struct_de! {
-        Open { name : opt, ..additional_properties }
+        Open { req[] opt[name "name" read_opt,]..additional_properties }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Closed {
@@ -63,14 +64,14 @@ pub mod models {
         pub name: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Closed { name : opt, }
+        Closed { req[] opt[name "name" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Limit {
         pub max: i64,
     }
     connector_runtime::__struct_de! {
-        Limit { max : req, }
+        Limit { req[max "max" read,] opt[] }
     }
 }
 pub mod settings {

@@ -22,14 +22,14 @@ pub mod models {
         pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     }
     connector_runtime::__struct_de! {
-        Base { id : req, created_at : opt = "createdAt", }
+        Base { req[id "id" read,] opt[created_at "createdAt" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Named {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        Named { name : req, }
+        Named { req[name "name" read,] opt[] }
     }
     impl Named {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -51,7 +51,8 @@ pub mod models {
         pub age: i64,
     }
     connector_runtime::__struct_de! {
-        Person { id : req, created_at : opt = "createdAt", name : req, age : req, }
+        Person { req[id "id" read, name "name" read, age "age" read,] opt[created_at
+        "createdAt" read_opt,] }
     }
     impl Person {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -77,8 +78,8 @@ pub mod models {
         pub employer: String,
     }
     connector_runtime::__struct_de! {
-        Employee { id : req, created_at : opt = "createdAt", name : req, age : req,
-        employer : req, }
+        Employee { req[id "id" read, name "name" read, age "age" read, employer
+        "employer" read,] opt[created_at "createdAt" read_opt,] }
     }
     impl Employee {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -105,7 +106,8 @@ pub mod models {
         pub age: i64,
     }
     connector_runtime::__struct_de! {
-        PersonRef { id : req, created_at : opt = "createdAt", name : req, age : req, }
+        PersonRef { req[id "id" read, name "name" read, age "age" read,] opt[created_at
+        "createdAt" read_opt,] }
     }
     impl PersonRef {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.

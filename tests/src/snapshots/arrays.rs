@@ -29,8 +29,9 @@ pub mod models {
         pub free: Option<serde_json::Value>,
     }
     connector_runtime::__struct_de! {
-        Grid { cells : req, points : opt, cubes : opt, anything : opt, untyped : opt,
-        free : opt, }
+        Grid { req[cells "cells" read,] opt[points "points" read_opt, cubes "cubes"
+        read_opt, anything "anything" read_opt, untyped "untyped" read_opt, free "free"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Point {
@@ -38,7 +39,7 @@ pub mod models {
         pub y: i64,
     }
     connector_runtime::__struct_de! {
-        Point { x : req, y : req, }
+        Point { req[x "x" read, y "y" read,] opt[] }
     }
 }
 pub mod grids {

@@ -29,8 +29,9 @@ pub mod models {
         pub redrive_policy: Option<super::models::RedrivePolicy>,
     }
     connector_runtime::__struct_de! {
-        CreateQueueRequest { queue_name : req = "QueueName", labels : opt = "Labels",
-        policies : opt = "Policies", redrive_policy : opt = "RedrivePolicy", }
+        CreateQueueRequest { req[queue_name "QueueName" read,] opt[labels "Labels"
+        read_opt, policies "Policies" read_opt, redrive_policy "RedrivePolicy" read_opt,]
+        }
     }
     /// The XML form of [`CreateQueueRequest`].
     pub static CREATE_QUEUE_REQUEST_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -82,8 +83,8 @@ pub mod models {
         pub dead_letter_target_arn: Option<String>,
     }
     connector_runtime::__struct_de! {
-        RedrivePolicy { max_receive_count : opt = "MaxReceiveCount",
-        dead_letter_target_arn : opt = "DeadLetterTargetArn", }
+        RedrivePolicy { req[] opt[max_receive_count "MaxReceiveCount" read_opt,
+        dead_letter_target_arn "DeadLetterTargetArn" read_opt,] }
     }
     /// The XML form of [`RedrivePolicy`].
     pub static REDRIVE_POLICY_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -110,7 +111,7 @@ pub mod models {
         pub queue_url: Option<String>,
     }
     connector_runtime::__struct_de! {
-        CreateQueueResult { queue_url : opt = "QueueUrl", }
+        CreateQueueResult { req[] opt[queue_url "QueueUrl" read_opt,] }
     }
     /// The XML form of [`CreateQueueResult`].
     pub static CREATE_QUEUE_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -132,8 +133,8 @@ pub mod models {
         pub next_token: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ListQueuesResult { queue_urls : opt = "QueueUrls", next_token : opt =
-        "NextToken", }
+        ListQueuesResult { req[] opt[queue_urls "QueueUrls" read_opt, next_token
+        "NextToken" read_opt,] }
     }
     /// The XML form of [`ListQueuesResult`].
     pub static LIST_QUEUES_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -166,8 +167,8 @@ pub mod models {
         pub labels: Option<Vec<String>>,
     }
     connector_runtime::__struct_de! {
-        GetQueueAttributesResult { visible_messages : opt = "VisibleMessages", fifo_queue
-        : opt = "FifoQueue", labels : opt = "Labels", }
+        GetQueueAttributesResult { req[] opt[visible_messages "VisibleMessages" read_opt,
+        fifo_queue "FifoQueue" read_opt, labels "Labels" read_opt,] }
     }
     /// The XML form of [`GetQueueAttributesResult`].
     pub static GET_QUEUE_ATTRIBUTES_RESULT_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -204,7 +205,7 @@ pub mod models {
         pub message: Option<String>,
     }
     connector_runtime::__struct_de! {
-        QueueDoesNotExist { message : opt = "Message", }
+        QueueDoesNotExist { req[] opt[message "Message" read_opt,] }
     }
     /// The XML form of [`QueueDoesNotExist`].
     pub static QUEUE_DOES_NOT_EXIST_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -225,7 +226,7 @@ pub mod models {
         pub message: Option<String>,
     }
     connector_runtime::__struct_de! {
-        QueueDeletedRecently { message : opt = "Message", }
+        QueueDeletedRecently { req[] opt[message "Message" read_opt,] }
     }
     /// The XML form of [`QueueDeletedRecently`].
     pub static QUEUE_DELETED_RECENTLY_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {

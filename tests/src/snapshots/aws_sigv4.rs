@@ -20,8 +20,8 @@ pub mod models {
         pub memory_size: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        FunctionConfiguration { function_name : opt = "FunctionName", memory_size : opt =
-        "MemorySize", }
+        FunctionConfiguration { req[] opt[function_name "FunctionName" read_opt,
+        memory_size "MemorySize" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateFunctionRequest {
@@ -32,8 +32,8 @@ pub mod models {
         pub memory_size: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        CreateFunctionRequest { function_name : req = "FunctionName", memory_size : opt =
-        "MemorySize", }
+        CreateFunctionRequest { req[function_name "FunctionName" read,] opt[memory_size
+        "MemorySize" read_opt,] }
     }
 }
 pub mod functions {

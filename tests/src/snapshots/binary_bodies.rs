@@ -20,7 +20,7 @@ pub mod models {
         pub sha256: String,
     }
     connector_runtime::__struct_de! {
-        PutObjectResponse { size : req, sha256 : req, }
+        PutObjectResponse { req[size "size" read, sha256 "sha256" read,] opt[] }
     }
 }
 pub mod objects {

@@ -56,7 +56,7 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        Cat { pet_type : req = "petType", name : req, }
+        Cat { req[pet_type "petType" read, name "name" read,] opt[] }
     }
     pub type Dog = Cat;
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
@@ -67,7 +67,7 @@ pub mod models {
         pub scales: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        Lizard { pet_type : req = "petType", scales : opt, }
+        Lizard { req[pet_type "petType" read,] opt[scales "scales" read_opt,] }
     }
 }
 pub mod pets {

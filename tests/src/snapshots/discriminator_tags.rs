@@ -59,7 +59,7 @@ pub mod models {
         pub id: String,
     }
     connector_runtime::__struct_de! {
-        Created { kind : req, id : req, }
+        Created { req[kind "kind" read, id "id" read,] opt[] }
     }
     pub type Deleted = Created;
     pub type Renamed = Created;

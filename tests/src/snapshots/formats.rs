@@ -38,9 +38,10 @@ pub mod models {
         pub odd: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        Sample { at : req, day : req, id : req, raw : req, blob : opt, small : req, big :
-        req, count : opt, ratio : optn, precise : optn, email : opt, amount : opt, odd :
-        opt, }
+        Sample { req[at "at" read, day "day" read, id "id" read, raw "raw" read, small
+        "small" read, big "big" read,] opt[blob "blob" read_opt, count "count" read_opt,
+        ratio "ratio" read_opt_num, precise "precise" read_opt_num, email "email"
+        read_opt, amount "amount" read_opt, odd "odd" read_opt,] }
     }
 }
 pub mod samples {

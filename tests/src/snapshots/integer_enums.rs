@@ -23,7 +23,8 @@ pub mod models {
         pub level: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        Task { priority : req, ratio : optn, level : opt, }
+        Task { req[priority "priority" read,] opt[ratio "ratio" read_opt_num, level
+        "level" read_opt,] }
     }
 }
 pub mod tasks {

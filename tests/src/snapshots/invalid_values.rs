@@ -27,7 +27,8 @@ pub mod models {
         pub weight: Option<f64>,
     }
     connector_runtime::__struct_de! {
-        Thing { id : req, label : opt, size : opt, colour : opt, weight : optn, }
+        Thing { req[id "id" read,] opt[label "label" read_opt, size "size" read_opt,
+        colour "colour" read_opt, weight "weight" read_opt_num,] }
     }
     #[derive(Clone, Debug, PartialEq)]
     #[derive(serde::Serialize)]
@@ -59,7 +60,7 @@ pub mod models {
         pub kind: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ShapeVariant1 { kind : opt, }
+        ShapeVariant1 { req[] opt[kind "kind" read_opt,] }
     }
 }
 pub mod things {

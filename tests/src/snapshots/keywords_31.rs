@@ -27,8 +27,9 @@ pub mod models {
         pub score: Option<f64>,
     }
     connector_runtime::__struct_de! {
-        Envelope { version : req, kind : req, strict : opt, meta : req, pair : opt, score
-        : optn, }
+        Envelope { req[version "version" read, kind "kind" read, meta "meta" read,]
+        opt[strict "strict" read_opt, pair "pair" read_opt, score "score" read_opt_num,]
+        }
     }
     impl Envelope {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -49,7 +50,7 @@ pub mod models {
         pub source: String,
     }
     connector_runtime::__struct_de! {
-        Meta { source : req, }
+        Meta { req[source "source" read,] opt[] }
     }
 }
 pub mod envelopes {

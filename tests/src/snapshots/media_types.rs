@@ -20,7 +20,7 @@ pub mod models {
         pub total: i64,
     }
     connector_runtime::__struct_de! {
-        Report { id : req, total : req, }
+        Report { req[id "id" read, total "total" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Problem {
@@ -28,7 +28,7 @@ pub mod models {
         pub status: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        Problem { title : req, status : opt, }
+        Problem { req[title "title" read,] opt[status "status" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Widget {
@@ -37,7 +37,7 @@ pub mod models {
         pub size: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        Widget { name : req, size : opt, }
+        Widget { req[name "name" read,] opt[size "size" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct WidgetPatch {
@@ -50,7 +50,7 @@ pub mod models {
         pub size: Option<Option<i64>>,
     }
     connector_runtime::__struct_de! {
-        WidgetPatch { name : opt, size : tri, }
+        WidgetPatch { req[] opt[name "name" read_opt, size "size" read,] }
     }
 }
 pub mod reports {

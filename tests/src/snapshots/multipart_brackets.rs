@@ -24,7 +24,8 @@ pub mod models {
         pub expires_after: Option<super::models::UploadFileBodyExpiresAfter>,
     }
     connector_runtime::__struct_de! {
-        UploadFileBody { file : req, purpose : req, tags : opt, expires_after : opt, }
+        UploadFileBody { req[file "file" read, purpose "purpose" read,] opt[tags "tags"
+        read_opt, expires_after "expires_after" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadFileBodyExpiresAfter {
@@ -32,14 +33,15 @@ pub mod models {
         pub seconds: i64,
     }
     connector_runtime::__struct_de! {
-        UploadFileBodyExpiresAfter { anchor : req, seconds : req, }
+        UploadFileBodyExpiresAfter { req[anchor "anchor" read, seconds "seconds" read,]
+        opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UploadFileResponse {
         pub id: String,
     }
     connector_runtime::__struct_de! {
-        UploadFileResponse { id : req, }
+        UploadFileResponse { req[id "id" read,] opt[] }
     }
 }
 pub mod files {

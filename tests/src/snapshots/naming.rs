@@ -19,21 +19,21 @@ pub mod models {
         pub some: Option<String>,
     }
     connector_runtime::__struct_de! {
-        OptionModel { some : opt, }
+        OptionModel { req[] opt[some "some" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct BoxModel {
         pub size: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        BoxModel { size : opt, }
+        BoxModel { req[] opt[size "size" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ResultModel {
         pub ok: Option<bool>,
     }
     connector_runtime::__struct_de! {
-        ResultModel { ok : opt, }
+        ResultModel { req[] opt[ok "ok" read_opt,] }
     }
     connector_runtime::__string_enum! {
         pub enum StringModel { A = "a", B = "b", }
@@ -44,28 +44,28 @@ pub mod models {
         pub other: Option<String>,
     }
     connector_runtime::__struct_de! {
-        OptionModel2 { other : opt, }
+        OptionModel2 { req[] opt[other "other" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UserProfile {
         pub dashed: Option<String>,
     }
     connector_runtime::__struct_de! {
-        UserProfile { dashed : opt, }
+        UserProfile { req[] opt[dashed "dashed" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UserProfile2 {
         pub snake: Option<String>,
     }
     connector_runtime::__struct_de! {
-        UserProfile2 { snake : opt, }
+        UserProfile2 { req[] opt[snake "snake" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UserProfile3 {
         pub camel: Option<String>,
     }
     connector_runtime::__struct_de! {
-        UserProfile3 { camel : opt, }
+        UserProfile3 { req[] opt[camel "camel" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Keywords {
@@ -106,11 +106,11 @@ pub mod models {
         pub additional_properties: std::collections::BTreeMap<String, String>,
     }
     connector_runtime::__struct_de! {
-        Keywords { type_ : req = "type", self_ : opt = "self", match_ : opt = "match",
-        user_name : opt = "user-name", user_name2 : opt = "user_name", user_name3 : opt =
-        "user.name", ref_ : opt = "$ref", id : opt = "@id", plus_1 : opt = "+1", n_1st :
-        opt = "1st", additional_properties2 : opt = "additional_properties",
-        ..additional_properties }
+        Keywords { req[type_ "type" read,] opt[self_ "self" read_opt, match_ "match"
+        read_opt, user_name "user-name" read_opt, user_name2 "user_name" read_opt,
+        user_name3 "user.name" read_opt, ref_ "$ref" read_opt, id "@id" read_opt, plus_1
+        "+1" read_opt, n_1st "1st" read_opt, additional_properties2
+        "additional_properties" read_opt,]..additional_properties }
     }
 }
 pub mod naming {

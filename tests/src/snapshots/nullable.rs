@@ -49,8 +49,9 @@ pub mod models {
         pub backup: Option<super::models::MaybeOwner>,
     }
     connector_runtime::__struct_de! {
-        Record { count : opt, owner : opt, title : tri, legacy : tri, parent : tri, tags
-        : tri, mode : tri, partner : opt, backup : opt, }
+        Record { req[] opt[count "count" read_opt, owner "owner" read_opt, title "title"
+        read, legacy "legacy" read, parent "parent" read, tags "tags" read, mode "mode"
+        read, partner "partner" read_opt, backup "backup" read_opt,] }
     }
     impl Record {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -66,7 +67,7 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        Owner { name : req, }
+        Owner { req[name "name" read,] opt[] }
     }
     connector_runtime::__string_enum! {
         pub enum RecordMode { Fast = "fast", Slow = "slow", }

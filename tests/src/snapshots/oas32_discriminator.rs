@@ -57,7 +57,7 @@ pub mod models {
         pub lives: i64,
     }
     connector_runtime::__struct_de! {
-        Cat { pet_type : req = "petType", lives : req, }
+        Cat { req[pet_type "petType" read, lives "lives" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Dog {
@@ -65,7 +65,7 @@ pub mod models {
         pub bark: bool,
     }
     connector_runtime::__struct_de! {
-        Dog { pet_type : req = "petType", bark : req, }
+        Dog { req[pet_type "petType" read, bark "bark" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct OtherPet {
@@ -73,7 +73,7 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        OtherPet { pet_type : opt = "petType", name : req, }
+        OtherPet { req[name "name" read,] opt[pet_type "petType" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq)]
     pub enum Event {
@@ -113,7 +113,7 @@ pub mod models {
         pub id: String,
     }
     connector_runtime::__struct_de! {
-        Created { type_ : req = "type", id : req, }
+        Created { req[type_ "type" read, id "id" read,] opt[] }
     }
     pub type Deleted = Created;
     #[derive(Clone, Debug, PartialEq, Default)]
@@ -123,7 +123,7 @@ pub mod models {
         pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
     }
     connector_runtime::__struct_de! {
-        UnknownEvent { type_ : opt = "type", ..additional_properties }
+        UnknownEvent { req[] opt[type_ "type" read_opt,]..additional_properties }
     }
 }
 pub mod pets {

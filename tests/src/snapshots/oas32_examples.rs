@@ -23,7 +23,7 @@ pub mod models {
         pub pinned: Option<bool>,
     }
     connector_runtime::__struct_de! {
-        Note { id : opt, text : req, pinned : opt, }
+        Note { req[text "text" read,] opt[id "id" read_opt, pinned "pinned" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Problem {
@@ -31,7 +31,7 @@ pub mod models {
         pub members: Option<Vec<super::models::ProblemMembersItem>>,
     }
     connector_runtime::__struct_de! {
-        Problem { detail : opt, members : opt, }
+        Problem { req[] opt[detail "detail" read_opt, members "members" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ProblemMembersItem {
@@ -39,7 +39,7 @@ pub mod models {
         pub ref_: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ProblemMembersItem { value : opt, ref_ : opt = "$ref", }
+        ProblemMembersItem { req[] opt[value "value" read_opt, ref_ "$ref" read_opt,] }
     }
 }
 pub mod notes {

@@ -21,7 +21,7 @@ pub mod models {
         pub limit: Option<i32>,
     }
     connector_runtime::__struct_de! {
-        Search { text : req, limit : opt, }
+        Search { req[text "text" read,] opt[limit "limit" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Item {
@@ -29,7 +29,7 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        Item { id : req, name : req, }
+        Item { req[id "id" read, name "name" read,] opt[] }
     }
 }
 pub mod items {

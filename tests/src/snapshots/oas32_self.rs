@@ -21,14 +21,15 @@ pub mod models {
         pub favourite: Option<super::models::Pet>,
     }
     connector_runtime::__struct_de! {
-        Owner { id : req, address : opt, favourite : opt, }
+        Owner { req[id "id" read,] opt[address "address" read_opt, favourite "favourite"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Address {
         pub city: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Address { city : opt, }
+        Address { req[] opt[city "city" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Pet {
@@ -36,7 +37,7 @@ pub mod models {
         pub owner: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Pet { name : req, owner : opt, }
+        Pet { req[name "name" read,] opt[owner "owner" read_opt,] }
     }
 }
 pub mod owners {

@@ -20,7 +20,7 @@ pub mod models {
         pub status: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Order { id : req, status : opt, }
+        Order { req[id "id" read,] opt[status "status" read_opt,] }
     }
 }
 pub mod store {

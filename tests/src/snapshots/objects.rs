@@ -38,8 +38,9 @@ pub mod models {
         pub parts: Option<Vec<super::models::Dimensions>>,
     }
     connector_runtime::__struct_de! {
-        Widget { id : req, name : req, label : opt, note : opt, color : tri, weight :
-        optn, dimensions : opt, parts : opt, }
+        Widget { req[id "id" read, name "name" read,] opt[label "label" read_opt, note
+        "note" read_opt, color "color" read, weight "weight" read_opt_num, dimensions
+        "dimensions" read_opt, parts "parts" read_opt,] }
     }
     impl Widget {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -76,7 +77,7 @@ pub mod models {
         pub height: Option<i32>,
     }
     connector_runtime::__struct_de! {
-        Dimensions { width : req, height : opt, }
+        Dimensions { req[width "width" read,] opt[height "height" read_opt,] }
     }
     impl Dimensions {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.

@@ -22,7 +22,7 @@ pub mod models {
         pub body: Option<String>,
     }
     connector_runtime::__struct_de! {
-        GetObjectOutput { body : opt = "Body", }
+        GetObjectOutput { req[] opt[body "Body" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct StoreError {
@@ -30,7 +30,7 @@ pub mod models {
         pub message: Option<String>,
     }
     connector_runtime::__struct_de! {
-        StoreError { code : opt = "Code", message : opt = "Message", }
+        StoreError { req[] opt[code "Code" read_opt, message "Message" read_opt,] }
     }
 }
 pub mod objects {

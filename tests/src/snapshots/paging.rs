@@ -20,7 +20,7 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        Repo { id : req, name : req, }
+        Repo { req[id "id" read, name "name" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Customer {
@@ -28,42 +28,42 @@ pub mod models {
         pub email: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Customer { id : req, email : opt, }
+        Customer { req[id "id" read,] opt[email "email" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Channel {
         pub id: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Channel { id : opt, }
+        Channel { req[] opt[id "id" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Task {
         pub gid: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Task { gid : opt, }
+        Task { req[] opt[gid "gid" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Droplet {
         pub id: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        Droplet { id : opt, }
+        Droplet { req[] opt[id "id" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Call {
         pub sid: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Call { sid : opt, }
+        Call { req[] opt[sid "sid" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Chunk {
         pub delta: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Chunk { delta : opt, }
+        Chunk { req[] opt[delta "delta" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListCustomersResponse {
@@ -71,7 +71,7 @@ pub mod models {
         pub has_more: bool,
     }
     connector_runtime::__struct_de! {
-        ListCustomersResponse { data : req, has_more : req, }
+        ListCustomersResponse { req[data "data" read, has_more "has_more" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListChannelsResponse {
@@ -82,14 +82,16 @@ pub mod models {
         >,
     }
     connector_runtime::__struct_de! {
-        ListChannelsResponse { ok : opt, channels : opt, response_metadata : opt, }
+        ListChannelsResponse { req[] opt[ok "ok" read_opt, channels "channels" read_opt,
+        response_metadata "response_metadata" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListChannelsResponseResponseMetadata {
         pub next_cursor: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ListChannelsResponseResponseMetadata { next_cursor : opt, }
+        ListChannelsResponseResponseMetadata { req[] opt[next_cursor "next_cursor"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListTasksResponse {
@@ -97,7 +99,8 @@ pub mod models {
         pub next_page: Option<super::models::ListTasksResponseNextPage>,
     }
     connector_runtime::__struct_de! {
-        ListTasksResponse { data : opt, next_page : opt, }
+        ListTasksResponse { req[] opt[data "data" read_opt, next_page "next_page"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListTasksResponseNextPage {
@@ -105,7 +108,8 @@ pub mod models {
         pub path: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ListTasksResponseNextPage { offset : opt, path : opt, }
+        ListTasksResponseNextPage { req[] opt[offset "offset" read_opt, path "path"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListDropletsResponse {
@@ -113,14 +117,15 @@ pub mod models {
         pub links: Option<super::models::ListDropletsResponseLinks>,
     }
     connector_runtime::__struct_de! {
-        ListDropletsResponse { droplets : opt, links : opt, }
+        ListDropletsResponse { req[] opt[droplets "droplets" read_opt, links "links"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListDropletsResponseLinks {
         pub pages: Option<super::models::ListDropletsResponseLinksPages>,
     }
     connector_runtime::__struct_de! {
-        ListDropletsResponseLinks { pages : opt, }
+        ListDropletsResponseLinks { req[] opt[pages "pages" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListDropletsResponseLinksPages {
@@ -128,7 +133,8 @@ pub mod models {
         pub last: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ListDropletsResponseLinksPages { next : opt, last : opt, }
+        ListDropletsResponseLinksPages { req[] opt[next "next" read_opt, last "last"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListCallsResponse {
@@ -136,14 +142,15 @@ pub mod models {
         pub next_page_uri: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ListCallsResponse { calls : opt, next_page_uri : opt, }
+        ListCallsResponse { req[] opt[calls "calls" read_opt, next_page_uri
+        "next_page_uri" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListWidgetsResponse {
         pub result: Option<super::models::ListWidgetsResponseResult>,
     }
     connector_runtime::__struct_de! {
-        ListWidgetsResponse { result : opt, }
+        ListWidgetsResponse { req[] opt[result "result" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListWidgetsResponseResult {
@@ -151,7 +158,8 @@ pub mod models {
         pub next: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ListWidgetsResponseResult { widgets : opt, next : opt, }
+        ListWidgetsResponseResult { req[] opt[widgets "widgets" read_opt, next "next"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListVaultsResponse {
@@ -159,14 +167,15 @@ pub mod models {
         pub next_link: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ListVaultsResponse { value : opt, next_link : opt = "nextLink", }
+        ListVaultsResponse { req[] opt[value "value" read_opt, next_link "nextLink"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetSingleResponse {
         pub value: Option<Vec<String>>,
     }
     connector_runtime::__struct_de! {
-        GetSingleResponse { value : opt, }
+        GetSingleResponse { req[] opt[value "value" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateChatBody {
@@ -178,14 +187,14 @@ pub mod models {
         pub stream: Option<Option<bool>>,
     }
     connector_runtime::__struct_de! {
-        CreateChatBody { prompt : req, stream : tri, }
+        CreateChatBody { req[prompt "prompt" read,] opt[stream "stream" read,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct TailLogsEvent {
         pub line: Option<String>,
     }
     connector_runtime::__struct_de! {
-        TailLogsEvent { line : opt, }
+        TailLogsEvent { req[] opt[line "line" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct RepoCreatedWebhook {
@@ -193,7 +202,7 @@ pub mod models {
         pub repo: super::models::Repo,
     }
     connector_runtime::__struct_de! {
-        RepoCreatedWebhook { action : opt, repo : req, }
+        RepoCreatedWebhook { req[repo "repo" read,] opt[action "action" read_opt,] }
     }
 }
 pub mod linked {

@@ -19,21 +19,21 @@ pub mod models {
         pub id: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Document { id : opt, }
+        Document { req[] opt[id "id" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListDocumentsResponse {
         pub documents: Option<Vec<super::models::Document>>,
     }
     connector_runtime::__struct_de! {
-        ListDocumentsResponse { documents : opt = "Documents", }
+        ListDocumentsResponse { req[] opt[documents "Documents" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ListLogsResponse {
         pub lines: Option<Vec<String>>,
     }
     connector_runtime::__struct_de! {
-        ListLogsResponse { lines : opt, }
+        ListLogsResponse { req[] opt[lines "lines" read_opt,] }
     }
 }
 pub mod documents {

@@ -20,7 +20,7 @@ pub mod models {
         pub y: i64,
     }
     connector_runtime::__struct_de! {
-        Point { x : req, y : req, }
+        Point { req[x "x" read, y "y" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Filter {
@@ -34,7 +34,8 @@ pub mod models {
         pub tags: Option<Vec<String>>,
     }
     connector_runtime::__struct_de! {
-        Filter { min : opt, max : opt, name : opt, tags : opt, }
+        Filter { req[] opt[min "min" read_opt, max "max" read_opt, name "name" read_opt,
+        tags "tags" read_opt,] }
     }
 }
 pub mod items {

@@ -20,14 +20,14 @@ pub mod models {
         pub key: Option<String>,
     }
     connector_runtime::__struct_de! {
-        GetItemBody { key : opt, }
+        GetItemBody { req[] opt[key "key" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetItemResponse {
         pub item: Option<String>,
     }
     connector_runtime::__struct_de! {
-        GetItemResponse { item : opt, }
+        GetItemResponse { req[] opt[item "item" read_opt,] }
     }
 }
 pub mod buckets {

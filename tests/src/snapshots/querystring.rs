@@ -23,7 +23,8 @@ pub mod models {
         pub tags: Option<Vec<String>>,
     }
     connector_runtime::__struct_de! {
-        SearchFilter { q : req, limit : opt, tags : opt, }
+        SearchFilter { req[q "q" read,] opt[limit "limit" read_opt, tags "tags"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LookupSelector {
@@ -33,7 +34,7 @@ pub mod models {
         pub fields: Option<Vec<String>>,
     }
     connector_runtime::__struct_de! {
-        LookupSelector { id : opt, fields : opt, }
+        LookupSelector { req[] opt[id "id" read_opt, fields "fields" read_opt,] }
     }
 }
 pub mod search {

@@ -32,8 +32,9 @@ pub mod models {
         pub nested: Option<super::models::Nested>,
     }
     connector_runtime::__struct_de! {
-        Forest { tree : opt, folder : opt, expr : opt, chain : opt, json : opt, nested :
-        opt, }
+        Forest { req[] opt[tree "tree" read_opt, folder "folder" read_opt, expr "expr"
+        read_opt, chain "chain" read_opt, json "json" read_opt, nested "nested"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct TreeNode {
@@ -47,7 +48,8 @@ pub mod models {
         pub by_name: Option<std::collections::BTreeMap<String, super::models::TreeNode>>,
     }
     connector_runtime::__struct_de! {
-        TreeNode { value : req, parent : opt, children : opt, by_name : opt = "byName", }
+        TreeNode { req[value "value" read,] opt[parent "parent" read_opt, children
+        "children" read_opt, by_name "byName" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Folder {
@@ -56,7 +58,7 @@ pub mod models {
         pub readme: Option<Box<super::models::File>>,
     }
     connector_runtime::__struct_de! {
-        Folder { name : req, readme : opt, }
+        Folder { req[name "name" read,] opt[readme "readme" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct File {
@@ -65,7 +67,7 @@ pub mod models {
         pub folder: Option<Box<super::models::Folder>>,
     }
     connector_runtime::__struct_de! {
-        File { name : req, folder : opt, }
+        File { req[name "name" read,] opt[folder "folder" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     #[serde(untagged)]
@@ -80,7 +82,7 @@ pub mod models {
         pub value: f64,
     }
     connector_runtime::__struct_de! {
-        Literal { value : reqn, }
+        Literal { req[value "value" read_num,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize)]
     pub struct BinOp {
@@ -89,7 +91,7 @@ pub mod models {
         pub right: Box<super::models::Expr>,
     }
     connector_runtime::__struct_de! {
-        BinOp { op : req, left : req, right : req, }
+        BinOp { req[op "op" read, left "left" read, right "right" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Chain {
@@ -97,7 +99,7 @@ pub mod models {
         pub tail: Option<Box<super::models::Chain>>,
     }
     connector_runtime::__struct_de! {
-        Chain { head : req, tail : opt, }
+        Chain { req[head "head" read,] opt[tail "tail" read_opt,] }
     }
     /// A JSON object whose values are such objects again.
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]

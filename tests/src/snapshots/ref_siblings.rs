@@ -24,7 +24,7 @@ pub mod models {
         pub editor: Option<super::models::Author>,
     }
     connector_runtime::__struct_de! {
-        Doc { id : req, author : req, editor : opt, }
+        Doc { req[id "id" read, author "author" read,] opt[editor "editor" read_opt,] }
     }
     impl Doc {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -41,14 +41,14 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        Author { name : req, }
+        Author { req[name "name" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Problem {
         pub title: String,
     }
     connector_runtime::__struct_de! {
-        Problem { title : req, }
+        Problem { req[title "title" read,] opt[] }
     }
 }
 pub mod docs {

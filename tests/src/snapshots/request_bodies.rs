@@ -22,7 +22,7 @@ pub mod models {
         pub city: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Address { street : opt, city : opt, }
+        Address { req[] opt[street "street" read_opt, city "city" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Charge {
@@ -42,8 +42,10 @@ pub mod models {
         pub items: Option<Vec<super::models::LineItem>>,
     }
     connector_runtime::__struct_de! {
-        Charge { amount : req, currency : req, description : opt, capture : opt, expand :
-        opt, metadata : opt, shipping : opt, items : opt, }
+        Charge { req[amount "amount" read, currency "currency" read,] opt[description
+        "description" read_opt, capture "capture" read_opt, expand "expand" read_opt,
+        metadata "metadata" read_opt, shipping "shipping" read_opt, items "items"
+        read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LineItem {
@@ -52,7 +54,7 @@ pub mod models {
         pub quantity: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        LineItem { price : req, quantity : opt, }
+        LineItem { req[price "price" read,] opt[quantity "quantity" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadBody {
@@ -70,15 +72,16 @@ pub mod models {
         pub address: Option<super::models::Address>,
     }
     connector_runtime::__struct_de! {
-        UploadBody { file : req, thumbnail : opt, attachments : opt, purpose : req, count
-        : opt, labels : opt, address : opt, }
+        UploadBody { req[file "file" read, purpose "purpose" read,] opt[thumbnail
+        "thumbnail" read_opt, attachments "attachments" read_opt, count "count" read_opt,
+        labels "labels" read_opt, address "address" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UploadResponse {
         pub size: i64,
     }
     connector_runtime::__struct_de! {
-        UploadResponse { size : req, }
+        UploadResponse { req[size "size" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateLinkBody {
@@ -89,7 +92,8 @@ pub mod models {
         pub labels: Option<super::models::CreateLinkBodyLabels>,
     }
     connector_runtime::__struct_de! {
-        CreateLinkBody { file : req, link_data : opt, labels : opt, }
+        CreateLinkBody { req[file "file" read,] opt[link_data "link_data" read_opt,
+        labels "labels" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateLinkBodyLinkData {
@@ -99,7 +103,8 @@ pub mod models {
         pub expires_at: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        CreateLinkBodyLinkData { create : opt, expires_at : opt, }
+        CreateLinkBodyLinkData { req[] opt[create "create" read_opt, expires_at
+        "expires_at" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct CreateLinkBodyLabels {
@@ -107,7 +112,7 @@ pub mod models {
         pub color: Option<String>,
     }
     connector_runtime::__struct_de! {
-        CreateLinkBodyLabels { color : opt, }
+        CreateLinkBodyLabels { req[] opt[color "color" read_opt,] }
     }
 }
 pub mod json {

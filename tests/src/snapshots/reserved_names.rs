@@ -19,7 +19,7 @@ pub mod models {
         pub id: Option<String>,
     }
     connector_runtime::__struct_de! {
-        IdResponse { id : opt, }
+        IdResponse { req[] opt[id "id" read_opt,] }
     }
 }
 pub mod config_api {

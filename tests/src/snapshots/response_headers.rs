@@ -19,7 +19,7 @@ pub mod models {
         pub name: Option<String>,
     }
     connector_runtime::__struct_de! {
-        GetObjectInfoResponse { name : opt, }
+        GetObjectInfoResponse { req[] opt[name "name" read_opt,] }
     }
 }
 pub mod objects {

@@ -20,7 +20,7 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        Thing { id : req, name : req, }
+        Thing { req[id "id" read, name "name" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Created {
@@ -28,28 +28,28 @@ pub mod models {
         pub location: String,
     }
     connector_runtime::__struct_de! {
-        Created { id : req, location : req, }
+        Created { req[id "id" read, location "location" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Job {
         pub job_id: String,
     }
     connector_runtime::__struct_de! {
-        Job { job_id : req = "jobId", }
+        Job { req[job_id "jobId" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Invalid {
         pub errors: Vec<String>,
     }
     connector_runtime::__struct_de! {
-        Invalid { errors : req, }
+        Invalid { req[errors "errors" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Missing {
         pub resource: String,
     }
     connector_runtime::__struct_de! {
-        Missing { resource : req, }
+        Missing { req[resource "resource" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Problem {
@@ -57,14 +57,14 @@ pub mod models {
         pub status: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        Problem { title : req, status : opt, }
+        Problem { req[title "title" read,] opt[status "status" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct HealthResponse {
         pub ok: bool,
     }
     connector_runtime::__struct_de! {
-        HealthResponse { ok : req, }
+        HealthResponse { req[ok "ok" read,] opt[] }
     }
 }
 pub mod things {

@@ -19,7 +19,7 @@ pub mod models {
         pub ok: bool,
     }
     connector_runtime::__struct_de! {
-        Status { ok : req, }
+        Status { req[ok "ok" read,] opt[] }
     }
 }
 pub mod keyed {

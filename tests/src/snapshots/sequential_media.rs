@@ -20,7 +20,7 @@ pub mod models {
         pub price: f64,
     }
     connector_runtime::__struct_de! {
-        Tick { seq : req, price : reqn, }
+        Tick { req[seq "seq" read, price "price" read_num,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct LogLine {
@@ -28,7 +28,7 @@ pub mod models {
         pub message: String,
     }
     connector_runtime::__struct_de! {
-        LogLine { level : req, message : req, }
+        LogLine { req[level "level" read, message "message" read,] opt[] }
     }
 }
 pub mod ticks {

@@ -19,21 +19,21 @@ pub mod models {
         pub name: String,
     }
     connector_runtime::__struct_de! {
-        UploadItemBody { name : req, }
+        UploadItemBody { req[name "name" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct UploadItemResponse {
         pub stored: Option<String>,
     }
     connector_runtime::__struct_de! {
-        UploadItemResponse { stored : opt, }
+        UploadItemResponse { req[] opt[stored "stored" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetBetaThingResponse {
         pub id: Option<String>,
     }
     connector_runtime::__struct_de! {
-        GetBetaThingResponse { id : opt, }
+        GetBetaThingResponse { req[] opt[id "id" read_opt,] }
     }
 }
 pub mod items {

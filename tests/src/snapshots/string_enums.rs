@@ -28,7 +28,8 @@ pub mod models {
         pub mood: Option<super::models::BallotMood>,
     }
     connector_runtime::__struct_de! {
-        Ballot { vote : req, history : opt, mood : opt, }
+        Ballot { req[vote "vote" read,] opt[history "history" read_opt, mood "mood"
+        read_opt,] }
     }
     connector_runtime::__string_enum! {
         pub enum BallotMood { Happy = "happy", Sad = "sad", }

@@ -26,7 +26,7 @@ pub mod models {
         pub nickname: Option<Option<String>>,
     }
     connector_runtime::__struct_de! {
-        Pet { id : opt, name : req, nickname : tri, }
+        Pet { req[name "name" read,] opt[id "id" read_opt, nickname "nickname" read,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ApiResponse {
@@ -34,14 +34,14 @@ pub mod models {
         pub message: Option<String>,
     }
     connector_runtime::__struct_de! {
-        ApiResponse { code : opt, message : opt, }
+        ApiResponse { req[] opt[code "code" read_opt, message "message" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct ApiError {
         pub message: String,
     }
     connector_runtime::__struct_de! {
-        ApiError { message : req, }
+        ApiError { req[message "message" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct UploadPhotoBody {
@@ -50,7 +50,7 @@ pub mod models {
         pub caption: Option<String>,
     }
     connector_runtime::__struct_de! {
-        UploadPhotoBody { file : req, caption : opt, }
+        UploadPhotoBody { req[file "file" read,] opt[caption "caption" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct LoginBody {
@@ -60,7 +60,8 @@ pub mod models {
         pub remember: Option<bool>,
     }
     connector_runtime::__struct_de! {
-        LoginBody { username : req, password : req, remember : opt, }
+        LoginBody { req[username "username" read, password "password" read,] opt[remember
+        "remember" read_opt,] }
     }
 }
 pub mod pets {

@@ -31,9 +31,11 @@ pub mod models {
         pub deleted: Option<bool>,
     }
     connector_runtime::__struct_de! {
-        Charge { id : req, object : req, amount : opt, currency : opt, status : opt, paid
-        : opt, customer : opt, description : opt, metadata : opt, created : req, updated
-        : req, deleted : opt, }
+        Charge { req[id "id" read, object "object" read, created "created" read, updated
+        "updated" read,] opt[amount "amount" read_opt, currency "currency" read_opt,
+        status "status" read_opt, paid "paid" read_opt, customer "customer" read_opt,
+        description "description" read_opt, metadata "metadata" read_opt, deleted
+        "deleted" read_opt,] }
     }
     impl Charge {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -69,7 +71,8 @@ pub mod models {
         pub lte: Option<i64>,
     }
     connector_runtime::__struct_de! {
-        GetChargesUpdatedVariant0 { gt : opt, gte : opt, lt : opt, lte : opt, }
+        GetChargesUpdatedVariant0 { req[] opt[gt "gt" read_opt, gte "gte" read_opt, lt
+        "lt" read_opt, lte "lte" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct GetChargesResponse {
@@ -79,7 +82,8 @@ pub mod models {
         pub url: String,
     }
     connector_runtime::__struct_de! {
-        GetChargesResponse { object : req, data : req, has_more : req, url : req, }
+        GetChargesResponse { req[object "object" read, data "data" read, has_more
+        "has_more" read, url "url" read,] opt[] }
     }
     impl GetChargesResponse {
         /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.

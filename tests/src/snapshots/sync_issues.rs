@@ -20,7 +20,7 @@ pub mod models {
         pub id: i64,
     }
     connector_runtime::__struct_de! {
-        SimpleUser { login : req, id : req, }
+        SimpleUser { req[login "login" read, id "id" read,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Label {
@@ -28,7 +28,7 @@ pub mod models {
         pub color: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Label { name : req, color : opt, }
+        Label { req[name "name" read,] opt[color "color" read_opt,] }
     }
     #[derive(Clone, Debug, PartialEq)]
     pub struct Issue {
@@ -48,9 +48,11 @@ pub mod models {
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
     }
     connector_runtime::__struct_de! {
-        Issue { id : req, number : req, title : req, body : opt, state : req, locked :
-        opt, comments : opt, score : optn, user : opt, labels : opt, created_at : req,
-        updated_at : req, closed_at : opt, deleted_at : opt, }
+        Issue { req[id "id" read, number "number" read, title "title" read, state "state"
+        read, created_at "created_at" read, updated_at "updated_at" read,] opt[body
+        "body" read_opt, locked "locked" read_opt, comments "comments" read_opt, score
+        "score" read_opt_num, user "user" read_opt, labels "labels" read_opt, closed_at
+        "closed_at" read_opt, deleted_at "deleted_at" read_opt,] }
     }
     connector_runtime::__string_enum! {
         pub enum IssueState { Open = "open", Closed = "closed", }
@@ -64,8 +66,8 @@ pub mod models {
         pub updated_at: chrono::DateTime<chrono::Utc>,
     }
     connector_runtime::__struct_de! {
-        IssueComment { id : req, body : req, user : opt, created_at : req, updated_at :
-        req, }
+        IssueComment { req[id "id" read, body "body" read, created_at "created_at" read,
+        updated_at "updated_at" read,] opt[user "user" read_opt,] }
     }
     connector_runtime::__string_enum! {
         pub enum IssuesListForRepoState { Open = "open", Closed = "closed", All = "all",

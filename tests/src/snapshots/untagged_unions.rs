@@ -29,7 +29,8 @@ pub mod models {
         pub maybe: Option<Option<super::models::MaybeShape>>,
     }
     connector_runtime::__struct_de! {
-        Bag { scalars : opt, names : opt, shapes : opt, maybe : tri, }
+        Bag { req[] opt[scalars "scalars" read_opt, names "names" read_opt, shapes
+        "shapes" read_opt, maybe "maybe" read,] }
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     #[serde(untagged)]
@@ -62,7 +63,7 @@ pub mod models {
         pub radius: f64,
     }
     connector_runtime::__struct_de! {
-        Circle { radius : reqn, }
+        Circle { req[radius "radius" read_num,] opt[] }
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize)]
     pub struct Rectangle {
@@ -70,7 +71,7 @@ pub mod models {
         pub height: f64,
     }
     connector_runtime::__struct_de! {
-        Rectangle { width : reqn, height : reqn, }
+        Rectangle { req[width "width" read_num, height "height" read_num,] opt[] }
     }
     pub type MaybeShape = Shape;
 }

@@ -31,8 +31,9 @@ pub mod models {
         pub series: Option<super::models::Series>,
     }
     connector_runtime::__struct_de! {
-        Book { id : req, title : req, available : opt, price : optn, authors : opt, tags
-        : opt, series : opt, }
+        Book { req[id "id" read, title "title" read,] opt[available "available" read_opt,
+        price "price" read_opt_num, authors "authors" read_opt, tags "tags" read_opt,
+        series "series" read_opt,] }
     }
     /// The XML form of [`Book`].
     pub static BOOK_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -98,7 +99,7 @@ pub mod models {
         pub name: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Author { name : opt, }
+        Author { req[] opt[name "name" read_opt,] }
     }
     /// The XML form of [`Author`].
     pub static AUTHOR_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -124,7 +125,7 @@ pub mod models {
         pub next: Option<Box<super::models::Series>>,
     }
     connector_runtime::__struct_de! {
-        Series { name : opt, next : opt, }
+        Series { req[] opt[name "name" read_opt, next "next" read_opt,] }
     }
     /// The XML form of [`Series`].
     pub static SERIES_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
@@ -152,7 +153,7 @@ pub mod models {
         pub detail: Option<String>,
     }
     connector_runtime::__struct_de! {
-        Problem { code : opt, detail : opt, }
+        Problem { req[] opt[code "code" read_opt, detail "detail" read_opt,] }
     }
     /// The XML form of [`Problem`].
     pub static PROBLEM_XML: rt::XmlShape = rt::XmlShape::Struct(rt::XmlStruct {
