@@ -67,12 +67,110 @@ pub fn doc_text(s: &str) -> String {
 
 fn doc_attr(doc: Option<&str>) -> TokenStream {
     match doc.map(doc_text).filter(|d| !d.trim().is_empty()) {
-        Some(d) => {
-            let lines = d.lines().map(|l| format!(" {l}"));
-            quote! { #( #[doc = #lines] )* }
-        }
+        Some(d) => match hold_doc(d) {
+            Ok(mark) => quote! { #[doc = #mark] },
+            Err(d) => doc_lines(&d),
+        },
         None => TokenStream::new(),
     }
+}
+
+/// One `#[doc]` per line, the text itself (what a doc inside a macro's input must be, and every doc
+/// when nothing holds them back).
+fn doc_lines(d: &str) -> TokenStream {
+    let lines = d.lines().map(|l| format!(" {l}"));
+    quote! { #( #[doc = #lines] )* }
+}
+
+/// Starts a doc text held back by [`render`]: `///` then this character, then the text's index.
+/// Never part of a doc ([`hold_doc`] declines text holding it).
+const HELD_DOC: char = '\u{1}';
+
+thread_local! {
+    /// The doc texts [`render`] holds back while it builds and formats a file on this thread;
+    /// `None` outside it.
+    static HELD_DOCS: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A placeholder for `d` while [`render`] holds docs back on this thread, or `d` itself.
+fn hold_doc(d: String) -> Result<String, String> {
+    if d.contains(HELD_DOC) {
+        return Err(d);
+    }
+    HELD_DOCS.with(|held| match held.borrow_mut().as_mut() {
+        Some(texts) => {
+            texts.push(d);
+            Ok(format!("{HELD_DOC}{}", texts.len() - 1))
+        }
+        None => Err(d),
+    })
+}
+
+/// Render the tokens `build` makes as formatted Rust (with the header when `header`), the way
+/// [`file`] and [`file_part`] do, but with doc texts held back: while `build` runs, each doc is one
+/// short placeholder attribute, and after formatting each placeholder line becomes the doc's `///`
+/// lines, written as prettyplease writes them (a space before the text, trailing spaces trimmed).
+///
+/// Why: docs are about a third of a large crate's text, and formatting them the long way quotes
+/// each line into a string literal, parses it back, unescapes it and prints it, for text that
+/// comes out as it went in. A doc attribute is always followed by a line break, so its length
+/// changes no other line's layout: the output is byte-identical to formatting the full text.
+/// Docs inside a macro's input are printed as tokens and are never held back ([`doc_lines`]).
+pub fn render(header: bool, build: impl FnOnce() -> TokenStream) -> Result<String, String> {
+    /// Puts back what this thread held before (`None` outside a render), also when `build` panics.
+    struct Restore(Option<Vec<String>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            HELD_DOCS.with(|held| *held.borrow_mut() = before);
+        }
+    }
+    let restore = Restore(HELD_DOCS.with(|held| held.replace(Some(Vec::new()))));
+    let tokens = build();
+    let texts = HELD_DOCS
+        .with(|held| held.borrow_mut().take())
+        .unwrap_or_default();
+    drop(restore);
+    let formatted = file_part(tokens)?;
+    let body = put_back_docs(&formatted, &texts)?;
+    Ok(if header {
+        format!("{HEADER}{body}")
+    } else {
+        body
+    })
+}
+
+/// `text` with every held-doc placeholder line replaced by the doc's lines at its indentation.
+fn put_back_docs(text: &str, texts: &[String]) -> Result<String, String> {
+    if texts.is_empty() {
+        return Ok(text.to_owned());
+    }
+    let mut out =
+        String::with_capacity(text.len() + texts.iter().map(|t| t.len() + 64).sum::<usize>());
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let Some(rest) = line[indent..]
+            .strip_prefix("///")
+            .and_then(|r| r.strip_prefix(HELD_DOC))
+        else {
+            out.push_str(line);
+            continue;
+        };
+        let doc = rest
+            .trim_end()
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| texts.get(i))
+            .ok_or_else(|| format!("internal: a held doc placeholder does not parse: {line:?}"))?;
+        for l in doc.lines() {
+            out.push_str(&line[..indent]);
+            out.push_str("///");
+            let l = format!(" {l}");
+            out.push_str(l.trim_end_matches(' '));
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 /// Where a type is spelled.
@@ -283,6 +381,12 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
                 let v = ident(v);
                 quote! { #v = #wire, }
             });
+            let doc = td
+                .doc
+                .as_deref()
+                .map(doc_text)
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| doc_lines(&d));
             quote! {
                 connector_runtime::__string_enum! {
                     #doc
@@ -3101,6 +3205,82 @@ pub fn dispatch(api: &Api) -> TokenStream {
 mod tests {
     use super::*;
     use crate::names;
+
+    /// Items with docs in every place emission puts them, some lines long enough to wrap if
+    /// they were code, empty lines, trailing spaces, and a doc inside a macro's input.
+    fn documented_items() -> TokenStream {
+        let long = "word ".repeat(40);
+        let item_doc = doc_attr(Some(&format!(
+            "First line.\n\n{long}\nLast, with trailing spaces.   "
+        )));
+        let field_doc = doc_attr(Some(
+            "A field; `code`, \"quotes\", a \\ backslash and ünïcode.",
+        ));
+        let variant_doc = doc_attr(Some(&long));
+        let fn_doc = doc_attr(Some("Calls it."));
+        let in_macro = doc_lines("Kept as text inside a macro.");
+        quote! {
+            #item_doc
+            pub struct Thing {
+                #field_doc
+                pub a_rather_long_field_name_to_push_the_line: Option<Vec<std::collections::BTreeMap<String, i64>>>,
+            }
+            #variant_doc
+            pub enum Kind {
+                #variant_doc
+                One,
+            }
+            pub mod inner {
+                impl super::Thing {
+                    #fn_doc
+                    pub fn call(&self) -> Result<(), String> { Ok(()) }
+                }
+            }
+            connector_runtime::__string_enum! { #in_macro pub enum E { A = "a", } }
+        }
+    }
+
+    #[test]
+    fn held_docs_render_exactly_as_docs_formatted_in_full() {
+        let full = file(documented_items()).unwrap();
+        let held = render(true, || {
+            let tokens = documented_items();
+            assert!(
+                tokens.to_string().contains("\\u{1}"),
+                "docs are held back: {tokens}"
+            );
+            tokens
+        })
+        .unwrap();
+        assert_eq!(held, full);
+        assert!(
+            full.contains("    /// A field; `code`, \"quotes\""),
+            "{full}"
+        );
+        assert!(full.contains("Last, with trailing spaces.\n"), "{full}");
+        assert!(
+            full.contains("#[doc = \" Kept as text inside a macro.\"]"),
+            "{full}"
+        );
+        assert!(!held.contains(HELD_DOC));
+        // Outside a render, nothing is held; a text holding the marker is never held either.
+        assert!(hold_doc("x".into()).is_err());
+        let marked = format!("a {HELD_DOC} b");
+        let inside = render(false, || {
+            let d = doc_attr(Some(&marked));
+            quote!(#d pub struct S;)
+        })
+        .unwrap();
+        assert!(inside.contains(HELD_DOC), "printed as written: {inside:?}");
+        let d = doc_lines(&marked);
+        assert_eq!(inside, file_part(quote!(#d pub struct S;)).unwrap());
+    }
+
+    #[test]
+    fn a_broken_held_doc_placeholder_is_an_error() {
+        let e = put_back_docs("    ///\u{1}7\n", &["only one".to_owned()]).unwrap_err();
+        assert!(e.contains("placeholder"), "{e}");
+    }
 
     /// A description with a tag, a webhook and a security scheme, so the root has all its items.
     const FULL: &str = r#"

@@ -532,23 +532,18 @@ fn render_modules(
     // Types of one shape are compiled once, as the first of them (models only).
     let merged = passes::same_shapes(api, facts);
     let render = |job: &Job| match job {
-        Job::Whole((_, tokens)) => emit::file(tokens()),
-        Job::ModelsHead => emit::file(emit::models_head()),
-        Job::Models(range) => {
-            emit::file_part(emit::model_items(api, &merged, tag_features, range.clone()))
-        }
-        Job::SyncHead => emit::file(emit::catalog::module_head(
-            api,
-            sync.unwrap_or_default(),
-            tag_features,
-        )),
-        Job::Sync(range) => emit::file_part(emit::catalog::module_streams(
-            api,
-            facts,
-            range.clone(),
-            tag_features,
-        )),
-        Job::Group(g) => emit::file(emit::group(api, facts, *g, tag_features)),
+        Job::Whole((_, tokens)) => emit::render(true, tokens),
+        Job::ModelsHead => emit::render(true, emit::models_head),
+        Job::Models(range) => emit::render(false, || {
+            emit::model_items(api, &merged, tag_features, range.clone())
+        }),
+        Job::SyncHead => emit::render(true, || {
+            emit::catalog::module_head(api, sync.unwrap_or_default(), tag_features)
+        }),
+        Job::Sync(range) => emit::render(false, || {
+            emit::catalog::module_streams(api, facts, range.clone(), tag_features)
+        }),
+        Job::Group(g) => emit::render(true, || emit::group(api, facts, *g, tag_features)),
     };
     let count = jobs.len();
     let threads = threads.min(count);
