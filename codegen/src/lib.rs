@@ -541,7 +541,7 @@ fn render_modules(
             emit::catalog::module_head(api, sync.unwrap_or_default(), tag_features)
         }),
         Job::Sync(range) => emit::render(false, || {
-            emit::catalog::module_streams(api, facts, range.clone(), tag_features)
+            emit::catalog::module_streams(api, range.clone(), tag_features)
         }),
         Job::Group(g) => emit::render(true, || emit::group(api, facts, *g, tag_features)),
     };
@@ -654,7 +654,7 @@ pub fn generate_tokens(
             .crate_name
             .clone()
             .unwrap_or_else(|| default_crate_name(&api.title));
-        emit::catalog::module(&api, &facts, emit::catalog::vendor_name(&crate_name), false)
+        emit::catalog::module(&api, emit::catalog::vendor_name(&crate_name), false)
     });
     let tokens = emit::lib(
         &api,

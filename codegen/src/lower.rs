@@ -1843,6 +1843,7 @@ impl<'a> Lowerer<'a> {
             "build",
             "paginate",
             "paginate_with",
+            "build_pages",
             "stream",
             "send_stream",
             "download_to",

@@ -420,14 +420,10 @@ pub fn sync_column_names<'a>(wires: impl IntoIterator<Item = &'a str>) -> Vec<St
         .collect()
 }
 
-/// The generated functions of a stream in the sync module: `fetch_<table>`, `check_<table>` and
-/// `stream_<table>` (its definition).
-pub fn sync_fn_names(table: &str) -> (String, String, String) {
-    (
-        format!("fetch_{table}"),
-        format!("check_{table}"),
-        format!("stream_{table}"),
-    )
+/// The generated functions of a stream in the sync module: `fetch_<table>` and `stream_<table>`
+/// (its definition).
+pub fn sync_fn_names(table: &str) -> (String, String) {
+    (format!("fetch_{table}"), format!("stream_{table}"))
 }
 
 /// Hands out unique names within one scope, in call order, so output is deterministic.

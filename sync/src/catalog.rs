@@ -18,6 +18,12 @@ pub type FetchFn = fn(&Connector, &FetchArgs) -> Result<Paginator, Error>;
 /// right); the error text goes to the dead-letter table.
 pub type CheckFn = fn(&serde_json::Value) -> Result<(), String>;
 
+/// The [`CheckFn`] of a stream whose items are `T`: the item decodes as `T` (the error is serde's
+/// message). Generated catalogs name it once per stream instead of writing a function each.
+pub fn check_item<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<(), String> {
+    T::deserialize(v).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Every stream of one connector.
 #[derive(Clone, Debug)]
 pub struct Catalog {

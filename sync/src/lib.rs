@@ -22,7 +22,7 @@ pub mod transform;
 
 pub use catalog::{
     Catalog, CheckFn, Column, ColumnKind, Cursor, CursorFilter, CursorKind, Deletes, FetchArgs,
-    FetchFn, Param, ParamSource, StreamDef,
+    FetchFn, Param, ParamSource, StreamDef, check_item,
 };
 pub use connector_runtime as runtime;
 pub use dest::{DbDestination, Destination, PartitionState};

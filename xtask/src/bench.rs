@@ -914,7 +914,9 @@ fn compile(b: &mut Bench, ours: &Ours, inputs: &[Input]) -> Result<(), String> {
         let runs = if key == "github" { 2 } else { 1 };
         let label = input.label;
         let ours_dir = out.join(format!("ours-{key}"));
-        if !ours_dir.join("Cargo.toml").is_file() {
+        // Generated again every time (a second or so): output left in the cache by another
+        // checkout or an older generator would be checked in place of this tree's.
+        {
             let mut c = Command::new(&ours.generator);
             c.arg("generate")
                 .arg(&input.path)

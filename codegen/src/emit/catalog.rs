@@ -1,19 +1,19 @@
-//! The sync catalog's emission: the `sync` module (`catalog()`, one `fetch_<table>` and one
-//! `check_<table>` per stream), the `<vendor>-sync` binary, and `SYNC.md`, from [`Api::streams`].
+//! The sync catalog's emission: the `sync` module (`catalog()`, one `stream_<table>` definition and
+//! one `fetch_<table>` per stream), the `<vendor>-sync` binary, and `SYNC.md`, from
+//! [`Api::streams`].
 //!
-//! The fetch functions page through `rt::paginate_op_pages` with the same strategy and setup the
-//! builder's `paginate_with()` uses ([`super::paging_parts`]), after building the request with the
-//! builder itself, so a stream sends exactly what the typed client sends.
+//! A fetch function opens the listing through the operation's builder and its `build_pages()`,
+//! the same request and paging setup `paginate_with()` uses, so a stream sends exactly what the
+//! typed client sends. An item is checked by `connector_sync::check_item` with the item type.
 
 use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Place, ident, is_stringish, paging_how, paging_parts, ty_tokens};
+use super::{Place, ident, is_stringish, paging_how, ty_tokens};
 use crate::ir::*;
 use crate::names;
-use crate::passes::Facts;
 use crate::streams::{deletes_text, kind_name};
 
 /// The groups (cargo features) a stream needs: its operation's, and those of the streams above it.
@@ -139,8 +139,8 @@ fn stream_def(api: &Api, s: &SyncStream) -> TokenStream {
         .as_ref()
         .map(|p| paging_how(p).replace(['`', '"'], ""))
         .unwrap_or_default();
-    let (fetch, check, _) = names::sync_fn_names(&s.table);
-    let (fetch, check) = (ident(&fetch), ident(&check));
+    let fetch = ident(&names::sync_fn_names(&s.table).0);
+    let item_ty = ty_tokens(api, &s.item, Place::Value);
     quote! {
         connector_sync::StreamDef {
             name: #name,
@@ -157,19 +157,18 @@ fn stream_def(api: &Api, s: &SyncStream) -> TokenStream {
             source: #source,
             paging: #paging,
             fetch: #fetch,
-            check: #check,
+            check: connector_sync::check_item::<#item_ty>,
         }
     }
 }
 
-/// `fetch_<table>` and `check_<table>` of one stream.
-fn stream_fns(api: &Api, facts: &Facts, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
+/// `fetch_<table>` of one stream.
+fn stream_fns(api: &Api, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
     let op = &api.operations[s.op];
-    let Some(p) = &op.pagination else {
+    if op.pagination.is_none() {
         return TokenStream::new();
-    };
-    let (fetch, check, _) = names::sync_fn_names(&s.table);
-    let (fetch, check) = (ident(&fetch), ident(&check));
+    }
+    let fetch = ident(&names::sync_fn_names(&s.table).0);
     let path: Vec<_> = api.group_path(op.group).into_iter().map(ident).collect();
     let method = ident(&op.name);
     let args = op.params.iter().filter(|p| p.required).map(|p| {
@@ -181,15 +180,9 @@ fn stream_fns(api: &Api, facts: &Facts, s: &SyncStream, cfg: &TokenStream) -> To
         };
         quote!(args.get::<#t>(#wire)?)
     });
-    let (strategy, setup) = paging_parts(api, facts, op, p);
-    let item = ty_tokens(api, &s.item, Place::Value);
     let fetch_doc = format!(
         " Opens a listing of `{}` (`{} {}`) with the partition's parameters and the engine's options.",
         s.table, op.method, op.path
-    );
-    let check_doc = format!(
-        " Checks that an item of `{}` decodes as the generated item type.",
-        s.table
     );
     quote! {
         #cfg
@@ -197,22 +190,7 @@ fn stream_fns(api: &Api, facts: &Facts, s: &SyncStream, cfg: &TokenStream) -> To
         #[allow(deprecated)]
         fn #fetch(c: &rt::Connector, args: &connector_sync::FetchArgs) -> Result<rt::paginate::Paginator, rt::Error> {
             let client = super::Client::from_connector(c.clone());
-            let (client, op) = client.#(#path()).*.#method(#(#args),*).build();
-            Ok(rt::paginate_op_pages(
-                client.connector(),
-                op,
-                #strategy,
-                #setup,
-                |options| args.configure(options),
-            ))
-        }
-
-        #cfg
-        #[doc = #check_doc]
-        fn #check(v: &serde_json::Value) -> Result<(), String> {
-            <#item as serde::Deserialize>::deserialize(v)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            Ok(client.#(#path()).*.#method(#(#args),*).build_pages(|options| args.configure(options)))
         }
     }
 }
@@ -220,9 +198,9 @@ fn stream_fns(api: &Api, facts: &Facts, s: &SyncStream, cfg: &TokenStream) -> To
 /// The body of the `sync` module: [`module_head`], then [`module_streams`] of every stream.
 /// `connector` is the name the engine keeps state under (the vendor's). With `tag_features`, a
 /// stream is compiled under the features of its operation and of the streams above it.
-pub fn module(api: &Api, facts: &Facts, connector: &str, tag_features: bool) -> TokenStream {
+pub fn module(api: &Api, connector: &str, tag_features: bool) -> TokenStream {
     let head = module_head(api, connector, tag_features);
-    let streams = module_streams(api, facts, 0..api.streams.len(), tag_features);
+    let streams = module_streams(api, 0..api.streams.len(), tag_features);
     quote!(#head #streams)
 }
 
@@ -231,7 +209,7 @@ pub fn module(api: &Api, facts: &Facts, connector: &str, tag_features: bool) -> 
 pub fn module_head(api: &Api, connector: &str, tag_features: bool) -> TokenStream {
     let pushes = api.streams.iter().map(|s| {
         let cfg = stream_cfg(api, s, tag_features);
-        let def = ident(&names::sync_fn_names(&s.table).2);
+        let def = ident(&names::sync_fn_names(&s.table).1);
         quote! { #cfg streams.push(#def()); }
     });
     let listed: Vec<String> = api
@@ -276,19 +254,14 @@ pub fn module_head(api: &Api, connector: &str, tag_features: bool) -> TokenStrea
 }
 
 /// The functions of the streams in `range`: `stream_<table>` (the definition `catalog()` lists),
-/// `fetch_<table>` and `check_<table>`. Items only, so the module can be formatted in parts.
-pub fn module_streams(
-    api: &Api,
-    facts: &Facts,
-    range: std::ops::Range<usize>,
-    tag_features: bool,
-) -> TokenStream {
+/// and `fetch_<table>`. Items only, so the module can be formatted in parts.
+pub fn module_streams(api: &Api, range: std::ops::Range<usize>, tag_features: bool) -> TokenStream {
     let fns = api.streams[range].iter().map(|s| {
         let cfg = stream_cfg(api, s, tag_features);
         let def = stream_def(api, s);
-        let name = ident(&names::sync_fn_names(&s.table).2);
+        let name = ident(&names::sync_fn_names(&s.table).1);
         let doc = format!(" The definition of the `{}` stream.", s.table);
-        let fns = stream_fns(api, facts, s, &cfg);
+        let fns = stream_fns(api, s, &cfg);
         quote! {
             #cfg
             #[doc = #doc]

@@ -104,14 +104,16 @@ impl<'a> CreateOrganizationExport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DataOrganizationExportCompactResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DataOrganizationExportCompactResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /organization_exports/{organization_export_gid}`: set optional parameters, then `send()`.
@@ -163,13 +165,15 @@ impl<'a> GetOrganizationExport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DataOrganizationExportCompactResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DataOrganizationExportCompactResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -219,7 +219,7 @@ fn stream_workspace_agents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_agents,
-        check: check_workspace_agents,
+        check: connector_sync::check_item::<super::models::AgentCompact>,
     }
 }
 #[cfg(all(feature = "agents", feature = "workspaces"))]
@@ -230,33 +230,12 @@ fn fetch_workspace_agents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .agents()
-        .get_agents_for_workspace(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .agents()
+            .get_agents_for_workspace(args.get::<String>("workspace_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "agents", feature = "workspaces"))]
-/// Checks that an item of `workspace_agents` decodes as the generated item type.
-fn check_workspace_agents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AgentCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "allocations")]
 /// The definition of the `allocations` stream.
@@ -307,7 +286,7 @@ fn stream_allocations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_allocations,
-        check: check_allocations,
+        check: connector_sync::check_item::<super::models::AllocationResponse>,
     }
 }
 #[cfg(feature = "allocations")]
@@ -318,30 +297,12 @@ fn fetch_allocations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.allocations().get_allocations().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .allocations()
+            .get_allocations()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "allocations")]
-/// Checks that an item of `allocations` decodes as the generated item type.
-fn check_allocations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AllocationResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "attachments")]
 /// The definition of the `attachments` stream.
@@ -391,7 +352,7 @@ fn stream_attachments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_attachments,
-        check: check_attachments,
+        check: connector_sync::check_item::<super::models::AttachmentCompact>,
     }
 }
 #[cfg(feature = "attachments")]
@@ -402,33 +363,12 @@ fn fetch_attachments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .attachments()
-        .get_attachments_for_object(args.get::<String>("parent")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .attachments()
+            .get_attachments_for_object(args.get::<String>("parent")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "attachments")]
-/// Checks that an item of `attachments` decodes as the generated item type.
-fn check_attachments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AttachmentCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "audit_log_api", feature = "workspaces"))]
 /// The definition of the `workspace_audit_log_events` stream.
@@ -486,7 +426,7 @@ fn stream_workspace_audit_log_events() -> connector_sync::StreamDef {
         source: "settings",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_audit_log_events,
-        check: check_workspace_audit_log_events,
+        check: connector_sync::check_item::<super::models::AuditLogEvent>,
     }
 }
 #[cfg(all(feature = "audit_log_api", feature = "workspaces"))]
@@ -497,33 +437,12 @@ fn fetch_workspace_audit_log_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .audit_log_api()
-        .get_audit_log_events(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .audit_log_api()
+            .get_audit_log_events(args.get::<String>("workspace_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "audit_log_api", feature = "workspaces"))]
-/// Checks that an item of `workspace_audit_log_events` decodes as the generated item type.
-fn check_workspace_audit_log_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AuditLogEvent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "custom_field_settings", feature = "projects"))]
 /// The definition of the `project_custom_field_settings` stream.
@@ -567,7 +486,7 @@ fn stream_project_custom_field_settings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_project_custom_field_settings,
-        check: check_project_custom_field_settings,
+        check: connector_sync::check_item::<super::models::CustomFieldSettingResponse>,
     }
 }
 #[cfg(all(feature = "custom_field_settings", feature = "projects"))]
@@ -578,33 +497,12 @@ fn fetch_project_custom_field_settings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .custom_field_settings()
-        .get_custom_field_settings_for_project(args.get::<String>("project_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .custom_field_settings()
+            .get_custom_field_settings_for_project(args.get::<String>("project_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "custom_field_settings", feature = "projects"))]
-/// Checks that an item of `project_custom_field_settings` decodes as the generated item type.
-fn check_project_custom_field_settings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CustomFieldSettingResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "custom_field_settings", feature = "portfolios"))]
 /// The definition of the `portfolio_custom_field_settings` stream.
@@ -648,7 +546,7 @@ fn stream_portfolio_custom_field_settings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_portfolio_custom_field_settings,
-        check: check_portfolio_custom_field_settings,
+        check: connector_sync::check_item::<super::models::CustomFieldSettingResponse>,
     }
 }
 #[cfg(all(feature = "custom_field_settings", feature = "portfolios"))]
@@ -659,33 +557,14 @@ fn fetch_portfolio_custom_field_settings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .custom_field_settings()
-        .get_custom_field_settings_for_portfolio(args.get::<String>("portfolio_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .custom_field_settings()
+            .get_custom_field_settings_for_portfolio(
+                args.get::<String>("portfolio_gid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "custom_field_settings", feature = "portfolios"))]
-/// Checks that an item of `portfolio_custom_field_settings` decodes as the generated item type.
-fn check_portfolio_custom_field_settings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CustomFieldSettingResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "custom_field_settings", feature = "goals"))]
 /// The definition of the `goal_custom_field_settings` stream.
@@ -729,7 +608,7 @@ fn stream_goal_custom_field_settings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_goal_custom_field_settings,
-        check: check_goal_custom_field_settings,
+        check: connector_sync::check_item::<super::models::CustomFieldSettingResponse>,
     }
 }
 #[cfg(all(feature = "custom_field_settings", feature = "goals"))]
@@ -740,33 +619,12 @@ fn fetch_goal_custom_field_settings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .custom_field_settings()
-        .get_custom_field_settings_for_goal(args.get::<String>("goal_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .custom_field_settings()
+            .get_custom_field_settings_for_goal(args.get::<String>("goal_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "custom_field_settings", feature = "goals"))]
-/// Checks that an item of `goal_custom_field_settings` decodes as the generated item type.
-fn check_goal_custom_field_settings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CustomFieldSettingResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "custom_fields", feature = "workspaces"))]
 /// The definition of the `workspace_custom_fields` stream.
@@ -942,7 +800,7 @@ fn stream_workspace_custom_fields() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_custom_fields,
-        check: check_workspace_custom_fields,
+        check: connector_sync::check_item::<super::models::CustomFieldResponse>,
     }
 }
 #[cfg(all(feature = "custom_fields", feature = "workspaces"))]
@@ -953,33 +811,12 @@ fn fetch_workspace_custom_fields(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .custom_fields()
-        .get_custom_fields_for_workspace(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .custom_fields()
+            .get_custom_fields_for_workspace(args.get::<String>("workspace_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "custom_fields", feature = "workspaces"))]
-/// Checks that an item of `workspace_custom_fields` decodes as the generated item type.
-fn check_workspace_custom_fields(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CustomFieldResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "custom_types")]
 /// The definition of the `custom_types` stream.
@@ -1023,7 +860,7 @@ fn stream_custom_types() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_custom_types,
-        check: check_custom_types,
+        check: connector_sync::check_item::<super::models::CustomTypeResponse>,
     }
 }
 #[cfg(feature = "custom_types")]
@@ -1034,33 +871,12 @@ fn fetch_custom_types(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .custom_types()
-        .get_custom_types(args.get::<String>("project")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .custom_types()
+            .get_custom_types(args.get::<String>("project")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "custom_types")]
-/// Checks that an item of `custom_types` decodes as the generated item type.
-fn check_custom_types(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CustomTypeResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "goal_relationships")]
 /// The definition of the `goal_relationships` stream.
@@ -1110,7 +926,7 @@ fn stream_goal_relationships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_goal_relationships,
-        check: check_goal_relationships,
+        check: connector_sync::check_item::<super::models::GoalRelationshipCompact>,
     }
 }
 #[cfg(feature = "goal_relationships")]
@@ -1121,33 +937,12 @@ fn fetch_goal_relationships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .goal_relationships()
-        .get_goal_relationships(args.get::<String>("supported_goal")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .goal_relationships()
+            .get_goal_relationships(args.get::<String>("supported_goal")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "goal_relationships")]
-/// Checks that an item of `goal_relationships` decodes as the generated item type.
-fn check_goal_relationships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GoalRelationshipCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "goals")]
 /// The definition of the `goals` stream.
@@ -1186,7 +981,7 @@ fn stream_goals() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_goals,
-        check: check_goals,
+        check: connector_sync::check_item::<super::models::GoalCompact>,
     }
 }
 #[cfg(feature = "goals")]
@@ -1197,30 +992,7 @@ fn fetch_goals(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.goals().get_goals().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "goals")]
-/// Checks that an item of `goals` decodes as the generated item type.
-fn check_goals(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GoalCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.goals().get_goals().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "ooo_entries")]
 /// The definition of the `ooo_entries` stream.
@@ -1274,7 +1046,7 @@ fn stream_ooo_entries() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_ooo_entries,
-        check: check_ooo_entries,
+        check: connector_sync::check_item::<super::models::OooEntryResponse>,
     }
 }
 #[cfg(feature = "ooo_entries")]
@@ -1285,33 +1057,15 @@ fn fetch_ooo_entries(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .ooo_entries()
-        .get_ooo_entries(args.get::<String>("user")?, args.get::<String>("workspace")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .ooo_entries()
+            .get_ooo_entries(
+                args.get::<String>("user")?,
+                args.get::<String>("workspace")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "ooo_entries")]
-/// Checks that an item of `ooo_entries` decodes as the generated item type.
-fn check_ooo_entries(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OooEntryResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "portfolio_memberships")]
 /// The definition of the `portfolio_memberships` stream.
@@ -1350,7 +1104,9 @@ fn stream_portfolio_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_portfolio_memberships,
-        check: check_portfolio_memberships,
+        check: connector_sync::check_item::<
+            super::models::DeprecatedPortfolioMembershipCompact,
+        >,
     }
 }
 #[cfg(feature = "portfolio_memberships")]
@@ -1361,35 +1117,12 @@ fn fetch_portfolio_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .portfolio_memberships()
-        .get_portfolio_memberships()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .portfolio_memberships()
+            .get_portfolio_memberships()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "portfolio_memberships")]
-/// Checks that an item of `portfolio_memberships` decodes as the generated item type.
-fn check_portfolio_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DeprecatedPortfolioMembershipCompact as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "portfolio_memberships", feature = "portfolios"))]
 /// The definition of the `portfolio_portfolio_memberships` stream.
@@ -1433,7 +1166,9 @@ fn stream_portfolio_portfolio_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_portfolio_portfolio_memberships,
-        check: check_portfolio_portfolio_memberships,
+        check: connector_sync::check_item::<
+            super::models::DeprecatedPortfolioMembershipCompact,
+        >,
     }
 }
 #[cfg(all(feature = "portfolio_memberships", feature = "portfolios"))]
@@ -1444,35 +1179,14 @@ fn fetch_portfolio_portfolio_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .portfolio_memberships()
-        .get_portfolio_memberships_for_portfolio(args.get::<String>("portfolio_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .portfolio_memberships()
+            .get_portfolio_memberships_for_portfolio(
+                args.get::<String>("portfolio_gid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "portfolio_memberships", feature = "portfolios"))]
-/// Checks that an item of `portfolio_portfolio_memberships` decodes as the generated item type.
-fn check_portfolio_portfolio_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DeprecatedPortfolioMembershipCompact as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "portfolios")]
 /// The definition of the `portfolios` stream.
@@ -1516,7 +1230,7 @@ fn stream_portfolios() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_portfolios,
-        check: check_portfolios,
+        check: connector_sync::check_item::<super::models::PortfolioCompact>,
     }
 }
 #[cfg(feature = "portfolios")]
@@ -1527,33 +1241,12 @@ fn fetch_portfolios(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .portfolios()
-        .get_portfolios(args.get::<String>("workspace")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .portfolios()
+            .get_portfolios(args.get::<String>("workspace")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "portfolios")]
-/// Checks that an item of `portfolios` decodes as the generated item type.
-fn check_portfolios(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PortfolioCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "portfolios")]
 /// The definition of the `portfolio_items` stream.
@@ -1597,7 +1290,7 @@ fn stream_portfolio_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_portfolio_items,
-        check: check_portfolio_items,
+        check: connector_sync::check_item::<super::models::ProjectCompact>,
     }
 }
 #[cfg(feature = "portfolios")]
@@ -1608,33 +1301,12 @@ fn fetch_portfolio_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .portfolios()
-        .get_items_for_portfolio(args.get::<String>("portfolio_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .portfolios()
+            .get_items_for_portfolio(args.get::<String>("portfolio_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "portfolios")]
-/// Checks that an item of `portfolio_items` decodes as the generated item type.
-fn check_portfolio_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "project_memberships", feature = "projects"))]
 /// The definition of the `project_project_memberships` stream.
@@ -1678,7 +1350,7 @@ fn stream_project_project_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_project_project_memberships,
-        check: check_project_project_memberships,
+        check: connector_sync::check_item::<super::models::ProjectMembershipCompact>,
     }
 }
 #[cfg(all(feature = "project_memberships", feature = "projects"))]
@@ -1689,33 +1361,12 @@ fn fetch_project_project_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_memberships()
-        .get_project_memberships_for_project(args.get::<String>("project_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_memberships()
+            .get_project_memberships_for_project(args.get::<String>("project_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "project_memberships", feature = "projects"))]
-/// Checks that an item of `project_project_memberships` decodes as the generated item type.
-fn check_project_project_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectMembershipCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "project_portfolio_settings", feature = "projects"))]
 /// The definition of the `project_project_portfolio_settings` stream.
@@ -1759,7 +1410,9 @@ fn stream_project_project_portfolio_settings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_project_project_portfolio_settings,
-        check: check_project_project_portfolio_settings,
+        check: connector_sync::check_item::<
+            super::models::ProjectPortfolioSettingCompact,
+        >,
     }
 }
 #[cfg(all(feature = "project_portfolio_settings", feature = "projects"))]
@@ -1770,35 +1423,14 @@ fn fetch_project_project_portfolio_settings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_portfolio_settings()
-        .get_project_portfolio_settings_for_project(args.get::<String>("project_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_portfolio_settings()
+            .get_project_portfolio_settings_for_project(
+                args.get::<String>("project_gid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "project_portfolio_settings", feature = "projects"))]
-/// Checks that an item of `project_project_portfolio_settings` decodes as the generated item type.
-fn check_project_project_portfolio_settings(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ProjectPortfolioSettingCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "portfolios", feature = "project_portfolio_settings"))]
 /// The definition of the `portfolio_project_portfolio_settings` stream.
@@ -1842,7 +1474,9 @@ fn stream_portfolio_project_portfolio_settings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_portfolio_project_portfolio_settings,
-        check: check_portfolio_project_portfolio_settings,
+        check: connector_sync::check_item::<
+            super::models::ProjectPortfolioSettingCompact,
+        >,
     }
 }
 #[cfg(all(feature = "portfolios", feature = "project_portfolio_settings"))]
@@ -1853,37 +1487,14 @@ fn fetch_portfolio_project_portfolio_settings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_portfolio_settings()
-        .get_project_portfolio_settings_for_portfolio(
-            args.get::<String>("portfolio_gid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_portfolio_settings()
+            .get_project_portfolio_settings_for_portfolio(
+                args.get::<String>("portfolio_gid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "portfolios", feature = "project_portfolio_settings"))]
-/// Checks that an item of `portfolio_project_portfolio_settings` decodes as the generated item type.
-fn check_portfolio_project_portfolio_settings(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ProjectPortfolioSettingCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "project_statuses", feature = "projects"))]
 /// The definition of the `project_project_statuses` stream.
@@ -1927,7 +1538,7 @@ fn stream_project_project_statuses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_project_project_statuses,
-        check: check_project_project_statuses,
+        check: connector_sync::check_item::<super::models::ProjectStatusCompact>,
     }
 }
 #[cfg(all(feature = "project_statuses", feature = "projects"))]
@@ -1938,33 +1549,12 @@ fn fetch_project_project_statuses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_statuses()
-        .get_project_statuses_for_project(args.get::<String>("project_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_statuses()
+            .get_project_statuses_for_project(args.get::<String>("project_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "project_statuses", feature = "projects"))]
-/// Checks that an item of `project_project_statuses` decodes as the generated item type.
-fn check_project_project_statuses(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectStatusCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "project_templates")]
 /// The definition of the `project_templates` stream.
@@ -2003,7 +1593,7 @@ fn stream_project_templates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_project_templates,
-        check: check_project_templates,
+        check: connector_sync::check_item::<super::models::ProjectTemplateCompact>,
     }
 }
 #[cfg(feature = "project_templates")]
@@ -2014,30 +1604,12 @@ fn fetch_project_templates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.project_templates().get_project_templates().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_templates()
+            .get_project_templates()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "project_templates")]
-/// Checks that an item of `project_templates` decodes as the generated item type.
-fn check_project_templates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectTemplateCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "project_templates")]
 /// The definition of the `teams_project_templates` stream.
@@ -2081,7 +1653,7 @@ fn stream_teams_project_templates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_teams_project_templates,
-        check: check_teams_project_templates,
+        check: connector_sync::check_item::<super::models::ProjectTemplateCompact>,
     }
 }
 #[cfg(feature = "project_templates")]
@@ -2092,33 +1664,12 @@ fn fetch_teams_project_templates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_templates()
-        .get_project_templates_for_team(args.get::<String>("team_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_templates()
+            .get_project_templates_for_team(args.get::<String>("team_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "project_templates")]
-/// Checks that an item of `teams_project_templates` decodes as the generated item type.
-fn check_teams_project_templates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectTemplateCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `projects` stream.
@@ -2157,7 +1708,7 @@ fn stream_projects() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_projects,
-        check: check_projects,
+        check: connector_sync::check_item::<super::models::ProjectCompact>,
     }
 }
 #[cfg(feature = "projects")]
@@ -2168,30 +1719,7 @@ fn fetch_projects(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.projects().get_projects().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `projects` decodes as the generated item type.
-fn check_projects(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.projects().get_projects().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "projects", feature = "tasks"))]
 /// The definition of the `task_projects` stream.
@@ -2235,7 +1763,7 @@ fn stream_task_projects() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_projects,
-        check: check_task_projects,
+        check: connector_sync::check_item::<super::models::ProjectCompact>,
     }
 }
 #[cfg(all(feature = "projects", feature = "tasks"))]
@@ -2246,33 +1774,12 @@ fn fetch_task_projects(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .get_projects_for_task(args.get::<String>("task_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .get_projects_for_task(args.get::<String>("task_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "projects", feature = "tasks"))]
-/// Checks that an item of `task_projects` decodes as the generated item type.
-fn check_task_projects(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `teams_projects` stream.
@@ -2316,7 +1823,7 @@ fn stream_teams_projects() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_teams_projects,
-        check: check_teams_projects,
+        check: connector_sync::check_item::<super::models::ProjectCompact>,
     }
 }
 #[cfg(feature = "projects")]
@@ -2327,33 +1834,12 @@ fn fetch_teams_projects(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .get_projects_for_team(args.get::<String>("team_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .get_projects_for_team(args.get::<String>("team_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `teams_projects` decodes as the generated item type.
-fn check_teams_projects(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "projects", feature = "workspaces"))]
 /// The definition of the `workspace_projects` stream.
@@ -2397,7 +1883,7 @@ fn stream_workspace_projects() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_projects,
-        check: check_workspace_projects,
+        check: connector_sync::check_item::<super::models::ProjectCompact>,
     }
 }
 #[cfg(all(feature = "projects", feature = "workspaces"))]
@@ -2408,33 +1894,12 @@ fn fetch_workspace_projects(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .get_projects_for_workspace(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .get_projects_for_workspace(args.get::<String>("workspace_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "projects", feature = "workspaces"))]
-/// Checks that an item of `workspace_projects` decodes as the generated item type.
-fn check_workspace_projects(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "reactions")]
 /// The definition of the `reactions` stream.
@@ -2476,7 +1941,7 @@ fn stream_reactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_reactions,
-        check: check_reactions,
+        check: connector_sync::check_item::<super::models::ReactionCompact>,
     }
 }
 #[cfg(feature = "reactions")]
@@ -2487,36 +1952,15 @@ fn fetch_reactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .reactions()
-        .get_reactions_on_object(
-            args.get::<String>("target")?,
-            args.get::<String>("emoji_base")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .reactions()
+            .get_reactions_on_object(
+                args.get::<String>("target")?,
+                args.get::<String>("emoji_base")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "reactions")]
-/// Checks that an item of `reactions` decodes as the generated item type.
-fn check_reactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ReactionCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "roles")]
 /// The definition of the `roles` stream.
@@ -2567,7 +2011,7 @@ fn stream_roles() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_roles,
-        check: check_roles,
+        check: connector_sync::check_item::<super::models::RbacRoleCompact>,
     }
 }
 #[cfg(feature = "roles")]
@@ -2578,30 +2022,7 @@ fn fetch_roles(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.roles().get_roles().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "roles")]
-/// Checks that an item of `roles` decodes as the generated item type.
-fn check_roles(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RbacRoleCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.roles().get_roles().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "projects", feature = "sections"))]
 /// The definition of the `project_sections` stream.
@@ -2645,7 +2066,7 @@ fn stream_project_sections() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_project_sections,
-        check: check_project_sections,
+        check: connector_sync::check_item::<super::models::SectionCompact>,
     }
 }
 #[cfg(all(feature = "projects", feature = "sections"))]
@@ -2656,33 +2077,12 @@ fn fetch_project_sections(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .sections()
-        .get_sections_for_project(args.get::<String>("project_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .sections()
+            .get_sections_for_project(args.get::<String>("project_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "projects", feature = "sections"))]
-/// Checks that an item of `project_sections` decodes as the generated item type.
-fn check_project_sections(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SectionCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "status_updates")]
 /// The definition of the `status_updates` stream.
@@ -2732,7 +2132,7 @@ fn stream_status_updates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_status_updates,
-        check: check_status_updates,
+        check: connector_sync::check_item::<super::models::StatusUpdateCompact>,
     }
 }
 #[cfg(feature = "status_updates")]
@@ -2743,33 +2143,12 @@ fn fetch_status_updates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .status_updates()
-        .get_statuses_for_object(args.get::<String>("parent")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .status_updates()
+            .get_statuses_for_object(args.get::<String>("parent")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "status_updates")]
-/// Checks that an item of `status_updates` decodes as the generated item type.
-fn check_status_updates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::StatusUpdateCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "stories", feature = "tasks"))]
 /// The definition of the `task_stories` stream.
@@ -2829,7 +2208,7 @@ fn stream_task_stories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_stories,
-        check: check_task_stories,
+        check: connector_sync::check_item::<super::models::StoryCompact>,
     }
 }
 #[cfg(all(feature = "stories", feature = "tasks"))]
@@ -2840,33 +2219,12 @@ fn fetch_task_stories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .stories()
-        .get_stories_for_task(args.get::<String>("task_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .stories()
+            .get_stories_for_task(args.get::<String>("task_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "stories", feature = "tasks"))]
-/// Checks that an item of `task_stories` decodes as the generated item type.
-fn check_task_stories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::StoryCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "goals", feature = "stories"))]
 /// The definition of the `goal_stories` stream.
@@ -2926,7 +2284,7 @@ fn stream_goal_stories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_goal_stories,
-        check: check_goal_stories,
+        check: connector_sync::check_item::<super::models::StoryCompact>,
     }
 }
 #[cfg(all(feature = "goals", feature = "stories"))]
@@ -2937,33 +2295,12 @@ fn fetch_goal_stories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .stories()
-        .get_stories_for_goal(args.get::<String>("goal_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .stories()
+            .get_stories_for_goal(args.get::<String>("goal_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "goals", feature = "stories"))]
-/// Checks that an item of `goal_stories` decodes as the generated item type.
-fn check_goal_stories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::StoryCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tags")]
 /// The definition of the `tags` stream.
@@ -3002,7 +2339,7 @@ fn stream_tags() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_tags,
-        check: check_tags,
+        check: connector_sync::check_item::<super::models::TagCompact>,
     }
 }
 #[cfg(feature = "tags")]
@@ -3013,30 +2350,7 @@ fn fetch_tags(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.tags().get_tags().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "tags")]
-/// Checks that an item of `tags` decodes as the generated item type.
-fn check_tags(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TagCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.tags().get_tags().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "tags", feature = "tasks"))]
 /// The definition of the `task_tags` stream.
@@ -3080,7 +2394,7 @@ fn stream_task_tags() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_tags,
-        check: check_task_tags,
+        check: connector_sync::check_item::<super::models::TagCompact>,
     }
 }
 #[cfg(all(feature = "tags", feature = "tasks"))]
@@ -3091,33 +2405,12 @@ fn fetch_task_tags(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tags()
-        .get_tags_for_task(args.get::<String>("task_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tags()
+            .get_tags_for_task(args.get::<String>("task_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "tags", feature = "tasks"))]
-/// Checks that an item of `task_tags` decodes as the generated item type.
-fn check_task_tags(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TagCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "tags", feature = "workspaces"))]
 /// The definition of the `workspace_tags` stream.
@@ -3161,7 +2454,7 @@ fn stream_workspace_tags() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_tags,
-        check: check_workspace_tags,
+        check: connector_sync::check_item::<super::models::TagCompact>,
     }
 }
 #[cfg(all(feature = "tags", feature = "workspaces"))]
@@ -3172,33 +2465,12 @@ fn fetch_workspace_tags(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tags()
-        .get_tags_for_workspace(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tags()
+            .get_tags_for_workspace(args.get::<String>("workspace_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "tags", feature = "workspaces"))]
-/// Checks that an item of `workspace_tags` decodes as the generated item type.
-fn check_workspace_tags(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TagCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "task_templates")]
 /// The definition of the `task_templates` stream.
@@ -3237,7 +2509,7 @@ fn stream_task_templates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_templates,
-        check: check_task_templates,
+        check: connector_sync::check_item::<super::models::TaskTemplateCompact>,
     }
 }
 #[cfg(feature = "task_templates")]
@@ -3248,30 +2520,12 @@ fn fetch_task_templates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.task_templates().get_task_templates().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .task_templates()
+            .get_task_templates()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "task_templates")]
-/// Checks that an item of `task_templates` decodes as the generated item type.
-fn check_task_templates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskTemplateCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
 /// The definition of the `tasks` stream.
@@ -3316,7 +2570,7 @@ fn stream_tasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_tasks,
-        check: check_tasks,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(feature = "tasks")]
@@ -3327,30 +2581,7 @@ fn fetch_tasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.tasks().get_tasks().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "tasks")]
-/// Checks that an item of `tasks` decodes as the generated item type.
-fn check_tasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.tasks().get_tasks().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "projects", feature = "tasks"))]
 /// The definition of the `project_tasks` stream.
@@ -3400,7 +2631,7 @@ fn stream_project_tasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_project_tasks,
-        check: check_project_tasks,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(all(feature = "projects", feature = "tasks"))]
@@ -3411,33 +2642,12 @@ fn fetch_project_tasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tasks()
-        .get_tasks_for_project(args.get::<String>("project_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tasks()
+            .get_tasks_for_project(args.get::<String>("project_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "projects", feature = "tasks"))]
-/// Checks that an item of `project_tasks` decodes as the generated item type.
-fn check_project_tasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
 /// The definition of the `sections_tasks` stream.
@@ -3487,7 +2697,7 @@ fn stream_sections_tasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_sections_tasks,
-        check: check_sections_tasks,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(feature = "tasks")]
@@ -3498,33 +2708,12 @@ fn fetch_sections_tasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tasks()
-        .get_tasks_for_section(args.get::<String>("section_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tasks()
+            .get_tasks_for_section(args.get::<String>("section_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "tasks")]
-/// Checks that an item of `sections_tasks` decodes as the generated item type.
-fn check_sections_tasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "tags", feature = "tasks"))]
 /// The definition of the `tag_tasks` stream.
@@ -3574,7 +2763,7 @@ fn stream_tag_tasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_tag_tasks,
-        check: check_tag_tasks,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(all(feature = "tags", feature = "tasks"))]
@@ -3585,33 +2774,12 @@ fn fetch_tag_tasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tasks()
-        .get_tasks_for_tag(args.get::<String>("tag_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tasks()
+            .get_tasks_for_tag(args.get::<String>("tag_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "tags", feature = "tasks"))]
-/// Checks that an item of `tag_tasks` decodes as the generated item type.
-fn check_tag_tasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
 /// The definition of the `user_task_lists_tasks` stream.
@@ -3661,7 +2829,7 @@ fn stream_user_task_lists_tasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_user_task_lists_tasks,
-        check: check_user_task_lists_tasks,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(feature = "tasks")]
@@ -3672,33 +2840,12 @@ fn fetch_user_task_lists_tasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tasks()
-        .get_tasks_for_user_task_list(args.get::<String>("user_task_list_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tasks()
+            .get_tasks_for_user_task_list(args.get::<String>("user_task_list_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "tasks")]
-/// Checks that an item of `user_task_lists_tasks` decodes as the generated item type.
-fn check_user_task_lists_tasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
 /// The definition of the `task_subtasks` stream.
@@ -3748,7 +2895,7 @@ fn stream_task_subtasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_subtasks,
-        check: check_task_subtasks,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(feature = "tasks")]
@@ -3759,33 +2906,12 @@ fn fetch_task_subtasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tasks()
-        .get_subtasks_for_task(args.get::<String>("task_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tasks()
+            .get_subtasks_for_task(args.get::<String>("task_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "tasks")]
-/// Checks that an item of `task_subtasks` decodes as the generated item type.
-fn check_task_subtasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
 /// The definition of the `task_dependencies` stream.
@@ -3835,7 +2961,7 @@ fn stream_task_dependencies() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_dependencies,
-        check: check_task_dependencies,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(feature = "tasks")]
@@ -3846,33 +2972,12 @@ fn fetch_task_dependencies(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tasks()
-        .get_dependencies_for_task(args.get::<String>("task_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tasks()
+            .get_dependencies_for_task(args.get::<String>("task_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "tasks")]
-/// Checks that an item of `task_dependencies` decodes as the generated item type.
-fn check_task_dependencies(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tasks")]
 /// The definition of the `task_dependents` stream.
@@ -3922,7 +3027,7 @@ fn stream_task_dependents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_dependents,
-        check: check_task_dependents,
+        check: connector_sync::check_item::<super::models::TaskCompact>,
     }
 }
 #[cfg(feature = "tasks")]
@@ -3933,33 +3038,12 @@ fn fetch_task_dependents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .tasks()
-        .get_dependents_for_task(args.get::<String>("task_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .tasks()
+            .get_dependents_for_task(args.get::<String>("task_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "tasks")]
-/// Checks that an item of `task_dependents` decodes as the generated item type.
-fn check_task_dependents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaskCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "team_memberships")]
 /// The definition of the `team_memberships` stream.
@@ -4010,7 +3094,7 @@ fn stream_team_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_team_memberships,
-        check: check_team_memberships,
+        check: connector_sync::check_item::<super::models::TeamMembershipCompact>,
     }
 }
 #[cfg(feature = "team_memberships")]
@@ -4021,30 +3105,12 @@ fn fetch_team_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.team_memberships().get_team_memberships().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .team_memberships()
+            .get_team_memberships()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "team_memberships")]
-/// Checks that an item of `team_memberships` decodes as the generated item type.
-fn check_team_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamMembershipCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "team_memberships")]
 /// The definition of the `teams_team_memberships` stream.
@@ -4100,7 +3166,7 @@ fn stream_teams_team_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_teams_team_memberships,
-        check: check_teams_team_memberships,
+        check: connector_sync::check_item::<super::models::TeamMembershipCompact>,
     }
 }
 #[cfg(feature = "team_memberships")]
@@ -4111,33 +3177,12 @@ fn fetch_teams_team_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .team_memberships()
-        .get_team_memberships_for_team(args.get::<String>("team_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .team_memberships()
+            .get_team_memberships_for_team(args.get::<String>("team_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "team_memberships")]
-/// Checks that an item of `teams_team_memberships` decodes as the generated item type.
-fn check_teams_team_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamMembershipCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "team_memberships", feature = "users"))]
 /// The definition of the `user_team_memberships` stream.
@@ -4197,7 +3242,7 @@ fn stream_user_team_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_user_team_memberships,
-        check: check_user_team_memberships,
+        check: connector_sync::check_item::<super::models::TeamMembershipCompact>,
     }
 }
 #[cfg(all(feature = "team_memberships", feature = "users"))]
@@ -4208,36 +3253,15 @@ fn fetch_user_team_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .team_memberships()
-        .get_team_memberships_for_user(
-            args.get::<String>("user_gid")?,
-            args.get::<String>("workspace")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .team_memberships()
+            .get_team_memberships_for_user(
+                args.get::<String>("user_gid")?,
+                args.get::<String>("workspace")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "team_memberships", feature = "users"))]
-/// Checks that an item of `user_team_memberships` decodes as the generated item type.
-fn check_user_team_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamMembershipCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "teams", feature = "workspaces"))]
 /// The definition of the `workspace_teams` stream.
@@ -4281,7 +3305,7 @@ fn stream_workspace_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_teams,
-        check: check_workspace_teams,
+        check: connector_sync::check_item::<super::models::TeamCompact>,
     }
 }
 #[cfg(all(feature = "teams", feature = "workspaces"))]
@@ -4292,33 +3316,12 @@ fn fetch_workspace_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .get_teams_for_workspace(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .get_teams_for_workspace(args.get::<String>("workspace_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "teams", feature = "workspaces"))]
-/// Checks that an item of `workspace_teams` decodes as the generated item type.
-fn check_workspace_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "teams", feature = "users"))]
 /// The definition of the `user_teams` stream.
@@ -4366,7 +3369,7 @@ fn stream_user_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_user_teams,
-        check: check_user_teams,
+        check: connector_sync::check_item::<super::models::TeamCompact>,
     }
 }
 #[cfg(all(feature = "teams", feature = "users"))]
@@ -4377,36 +3380,15 @@ fn fetch_user_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .get_teams_for_user(
-            args.get::<String>("user_gid")?,
-            args.get::<String>("organization")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .get_teams_for_user(
+                args.get::<String>("user_gid")?,
+                args.get::<String>("organization")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "teams", feature = "users"))]
-/// Checks that an item of `user_teams` decodes as the generated item type.
-fn check_user_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "time_periods")]
 /// The definition of the `time_periods` stream.
@@ -4468,7 +3450,7 @@ fn stream_time_periods() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_time_periods,
-        check: check_time_periods,
+        check: connector_sync::check_item::<super::models::TimePeriodCompact>,
     }
 }
 #[cfg(feature = "time_periods")]
@@ -4479,33 +3461,12 @@ fn fetch_time_periods(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .time_periods()
-        .get_time_periods(args.get::<String>("workspace")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .time_periods()
+            .get_time_periods(args.get::<String>("workspace")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "time_periods")]
-/// Checks that an item of `time_periods` decodes as the generated item type.
-fn check_time_periods(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TimePeriodCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "time_tracking_categories")]
 /// The definition of the `time_tracking_category_time_tracking_entries` stream.
@@ -4555,7 +3516,7 @@ fn stream_time_tracking_category_time_tracking_entries() -> connector_sync::Stre
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_time_tracking_category_time_tracking_entries,
-        check: check_time_tracking_category_time_tracking_entries,
+        check: connector_sync::check_item::<super::models::TimeTrackingEntryCompact>,
     }
 }
 #[cfg(feature = "time_tracking_categories")]
@@ -4566,37 +3527,14 @@ fn fetch_time_tracking_category_time_tracking_entries(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .time_tracking_categories()
-        .get_time_tracking_entries_for_time_tracking_category(
-            args.get::<String>("time_tracking_category_gid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .time_tracking_categories()
+            .get_time_tracking_entries_for_time_tracking_category(
+                args.get::<String>("time_tracking_category_gid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "time_tracking_categories")]
-/// Checks that an item of `time_tracking_category_time_tracking_entries` decodes as the generated item type.
-fn check_time_tracking_category_time_tracking_entries(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::TimeTrackingEntryCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "time_tracking_categories")]
 /// The definition of the `time_tracking_categories` stream.
@@ -4646,7 +3584,7 @@ fn stream_time_tracking_categories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_time_tracking_categories,
-        check: check_time_tracking_categories,
+        check: connector_sync::check_item::<super::models::TimeTrackingCategoryCompact>,
     }
 }
 #[cfg(feature = "time_tracking_categories")]
@@ -4657,33 +3595,12 @@ fn fetch_time_tracking_categories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .time_tracking_categories()
-        .get_time_tracking_categories(args.get::<String>("workspace")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .time_tracking_categories()
+            .get_time_tracking_categories(args.get::<String>("workspace")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "time_tracking_categories")]
-/// Checks that an item of `time_tracking_categories` decodes as the generated item type.
-fn check_time_tracking_categories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TimeTrackingCategoryCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "tasks", feature = "time_tracking_entries"))]
 /// The definition of the `task_time_tracking_entries` stream.
@@ -4733,7 +3650,7 @@ fn stream_task_time_tracking_entries() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_task_time_tracking_entries,
-        check: check_task_time_tracking_entries,
+        check: connector_sync::check_item::<super::models::TimeTrackingEntryCompact>,
     }
 }
 #[cfg(all(feature = "tasks", feature = "time_tracking_entries"))]
@@ -4744,33 +3661,12 @@ fn fetch_task_time_tracking_entries(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .time_tracking_entries()
-        .get_time_tracking_entries_for_task(args.get::<String>("task_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .time_tracking_entries()
+            .get_time_tracking_entries_for_task(args.get::<String>("task_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "tasks", feature = "time_tracking_entries"))]
-/// Checks that an item of `task_time_tracking_entries` decodes as the generated item type.
-fn check_task_time_tracking_entries(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TimeTrackingEntryCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "time_tracking_entries")]
 /// The definition of the `time_tracking_entries` stream.
@@ -4815,7 +3711,7 @@ fn stream_time_tracking_entries() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_time_tracking_entries,
-        check: check_time_tracking_entries,
+        check: connector_sync::check_item::<super::models::TimeTrackingEntryCompact>,
     }
 }
 #[cfg(feature = "time_tracking_entries")]
@@ -4826,33 +3722,12 @@ fn fetch_time_tracking_entries(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .time_tracking_entries()
-        .get_time_tracking_entries()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .time_tracking_entries()
+            .get_time_tracking_entries()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "time_tracking_entries")]
-/// Checks that an item of `time_tracking_entries` decodes as the generated item type.
-fn check_time_tracking_entries(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TimeTrackingEntryCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "timesheet_approval_statuses")]
 /// The definition of the `timesheet_approval_statuses` stream.
@@ -4918,7 +3793,9 @@ fn stream_timesheet_approval_statuses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_timesheet_approval_statuses,
-        check: check_timesheet_approval_statuses,
+        check: connector_sync::check_item::<
+            super::models::TimesheetApprovalStatusCompact,
+        >,
     }
 }
 #[cfg(feature = "timesheet_approval_statuses")]
@@ -4929,33 +3806,12 @@ fn fetch_timesheet_approval_statuses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .timesheet_approval_statuses()
-        .get_timesheet_approval_statuses(args.get::<String>("workspace")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .timesheet_approval_statuses()
+            .get_timesheet_approval_statuses(args.get::<String>("workspace")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "timesheet_approval_statuses")]
-/// Checks that an item of `timesheet_approval_statuses` decodes as the generated item type.
-fn check_timesheet_approval_statuses(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TimesheetApprovalStatusCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `users` stream.
@@ -4994,7 +3850,7 @@ fn stream_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_users,
-        check: check_users,
+        check: connector_sync::check_item::<super::models::UserCompact>,
     }
 }
 #[cfg(feature = "users")]
@@ -5005,30 +3861,7 @@ fn fetch_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().get_users().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `users` decodes as the generated item type.
-fn check_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::UserCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.users().get_users().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "users")]
 /// The definition of the `user_favorites` stream.
@@ -5080,7 +3913,7 @@ fn stream_user_favorites() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_user_favorites,
-        check: check_user_favorites,
+        check: connector_sync::check_item::<super::models::AsanaNamedResource>,
     }
 }
 #[cfg(feature = "users")]
@@ -5091,37 +3924,19 @@ fn fetch_user_favorites(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .get_favorites_for_user(
-            args.get::<String>("user_gid")?,
-            args.get::<super::models::GetFavoritesForUserResourceType>("resource_type")?,
-            args.get::<String>("workspace")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .get_favorites_for_user(
+                args.get::<String>("user_gid")?,
+                args
+                    .get::<
+                        super::models::GetFavoritesForUserResourceType,
+                    >("resource_type")?,
+                args.get::<String>("workspace")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `user_favorites` decodes as the generated item type.
-fn check_user_favorites(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AsanaNamedResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `teams_users` stream.
@@ -5165,7 +3980,7 @@ fn stream_teams_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_teams_users,
-        check: check_teams_users,
+        check: connector_sync::check_item::<super::models::UserCompact>,
     }
 }
 #[cfg(feature = "users")]
@@ -5176,28 +3991,12 @@ fn fetch_teams_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .get_users_for_team(args.get::<String>("team_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: None,
-            },
-            |options| options.items_pointer("/data").offset_param("offset"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .get_users_for_team(args.get::<String>("team_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `teams_users` decodes as the generated item type.
-fn check_teams_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::UserCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "users", feature = "workspaces"))]
 /// The definition of the `workspace_users` stream.
@@ -5241,7 +4040,7 @@ fn stream_workspace_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_users,
-        check: check_workspace_users,
+        check: connector_sync::check_item::<super::models::UserCompact>,
     }
 }
 #[cfg(all(feature = "users", feature = "workspaces"))]
@@ -5252,28 +4051,12 @@ fn fetch_workspace_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .get_users_for_workspace(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: None,
-            },
-            |options| options.items_pointer("/data").offset_param("offset"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .get_users_for_workspace(args.get::<String>("workspace_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "users", feature = "workspaces"))]
-/// Checks that an item of `workspace_users` decodes as the generated item type.
-fn check_workspace_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::UserCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "webhooks")]
 /// The definition of the `webhooks` stream.
@@ -5369,7 +4152,7 @@ fn stream_webhooks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_webhooks,
-        check: check_webhooks,
+        check: connector_sync::check_item::<super::models::WebhookResponse>,
     }
 }
 #[cfg(feature = "webhooks")]
@@ -5380,33 +4163,12 @@ fn fetch_webhooks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .webhooks()
-        .get_webhooks(args.get::<String>("workspace")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .webhooks()
+            .get_webhooks(args.get::<String>("workspace")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "webhooks")]
-/// Checks that an item of `webhooks` decodes as the generated item type.
-fn check_webhooks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::WebhookResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "users", feature = "workspace_memberships"))]
 /// The definition of the `user_workspace_memberships` stream.
@@ -5444,7 +4206,7 @@ fn stream_user_workspace_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_user_workspace_memberships,
-        check: check_user_workspace_memberships,
+        check: connector_sync::check_item::<super::models::WorkspaceMembershipCompact>,
     }
 }
 #[cfg(all(feature = "users", feature = "workspace_memberships"))]
@@ -5455,33 +4217,12 @@ fn fetch_user_workspace_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .workspace_memberships()
-        .get_workspace_memberships_for_user(args.get::<String>("user_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .workspace_memberships()
+            .get_workspace_memberships_for_user(args.get::<String>("user_gid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "users", feature = "workspace_memberships"))]
-/// Checks that an item of `user_workspace_memberships` decodes as the generated item type.
-fn check_user_workspace_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::WorkspaceMembershipCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "workspace_memberships", feature = "workspaces"))]
 /// The definition of the `workspace_workspace_memberships` stream.
@@ -5519,7 +4260,7 @@ fn stream_workspace_workspace_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspace_workspace_memberships,
-        check: check_workspace_workspace_memberships,
+        check: connector_sync::check_item::<super::models::WorkspaceMembershipCompact>,
     }
 }
 #[cfg(all(feature = "workspace_memberships", feature = "workspaces"))]
@@ -5530,33 +4271,14 @@ fn fetch_workspace_workspace_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .workspace_memberships()
-        .get_workspace_memberships_for_workspace(args.get::<String>("workspace_gid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .workspace_memberships()
+            .get_workspace_memberships_for_workspace(
+                args.get::<String>("workspace_gid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "workspace_memberships", feature = "workspaces"))]
-/// Checks that an item of `workspace_workspace_memberships` decodes as the generated item type.
-fn check_workspace_workspace_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::WorkspaceMembershipCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "workspaces")]
 /// The definition of the `workspaces` stream.
@@ -5595,7 +4317,7 @@ fn stream_workspaces() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_workspaces,
-        check: check_workspaces,
+        check: connector_sync::check_item::<super::models::WorkspaceCompact>,
     }
 }
 #[cfg(feature = "workspaces")]
@@ -5606,28 +4328,10 @@ fn fetch_workspaces(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.workspaces().get_workspaces().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: Some("/next_page/offset".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .offset_param("offset")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .workspaces()
+            .get_workspaces()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "workspaces")]
-/// Checks that an item of `workspaces` decodes as the generated item type.
-fn check_workspaces(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::WorkspaceCompact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

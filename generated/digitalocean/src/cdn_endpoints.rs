@@ -179,11 +179,16 @@ impl<'a> CdnListEndpoints<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CdnListEndpointsResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CdnListEndpointsResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -212,8 +217,18 @@ impl<'a> CdnListEndpoints<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CdnEndpoint> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -279,11 +294,16 @@ impl<'a> CdnCreateEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::EndpointCdnEndpointResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::EndpointCdnEndpointResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -351,11 +371,16 @@ impl<'a> CdnGetEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::EndpointCdnEndpointResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::EndpointCdnEndpointResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -425,11 +450,16 @@ impl<'a> CdnUpdateEndpoints<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::EndpointCdnEndpointResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::EndpointCdnEndpointResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -498,9 +528,11 @@ impl<'a> CdnDeleteEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
     /// Send the request; the answer carries no body, so it is the typed headers.
     pub async fn send_with_headers(
@@ -567,9 +599,11 @@ impl<'a> CdnPurgeCache<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
     /// Send the request; the answer carries no body, so it is the typed headers.
     pub async fn send_with_headers(

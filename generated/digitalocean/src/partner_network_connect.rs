@@ -211,14 +211,16 @@ impl<'a> PartnerAttachmentsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsListResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentsListResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -250,8 +252,18 @@ impl<'a> PartnerAttachmentsList<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PartnerAttachment> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -330,14 +342,16 @@ impl<'a> PartnerAttachmentsCreate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -411,14 +425,16 @@ impl<'a> PartnerAttachmentsGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -492,14 +508,16 @@ impl<'a> PartnerAttachmentsDelete<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -582,14 +600,16 @@ impl<'a> PartnerAttachmentsPatch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentPartnerAttachmentResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -663,14 +683,16 @@ impl<'a> PartnerAttachmentsGetBgpAuthKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsGetBgpAuthKeyResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentsGetBgpAuthKeyResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -771,14 +793,16 @@ impl<'a> PartnerAttachmentsListRemoteRoutes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsListRemoteRoutesResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentsListRemoteRoutesResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -812,8 +836,18 @@ impl<'a> PartnerAttachmentsListRemoteRoutes<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PartnerAttachmentRemoteRoute> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -882,14 +916,16 @@ impl<'a> PartnerAttachmentsGetServiceKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::PartnerAttachmentsGetServiceKeyResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::PartnerAttachmentsGetServiceKeyResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -963,9 +999,13 @@ impl<'a> PartnerAttachmentsCreateServiceKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(

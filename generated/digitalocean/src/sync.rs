@@ -193,7 +193,7 @@ fn stream_account_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_account_keys,
-        check: check_account_keys,
+        check: connector_sync::check_item::<super::models::SshKeys>,
     }
 }
 #[cfg(feature = "ssh_keys")]
@@ -204,30 +204,7 @@ fn fetch_account_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.ssh_keys().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/ssh_keys")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "ssh_keys")]
-/// Checks that an item of `account_keys` decodes as the generated item type.
-fn check_account_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SshKeys as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.ssh_keys().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "actions")]
 /// The definition of the `actions` stream.
@@ -296,7 +273,7 @@ fn stream_actions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_actions,
-        check: check_actions,
+        check: connector_sync::check_item::<super::models::Action>,
     }
 }
 #[cfg(feature = "actions")]
@@ -307,30 +284,7 @@ fn fetch_actions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.actions().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/actions")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `actions` decodes as the generated item type.
-fn check_actions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Action as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.actions().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "apps")]
 /// The definition of the `apps` stream.
@@ -421,7 +375,7 @@ fn stream_apps() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_apps,
-        check: check_apps,
+        check: connector_sync::check_item::<super::models::App>,
     }
 }
 #[cfg(feature = "apps")]
@@ -432,30 +386,7 @@ fn fetch_apps(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apps().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/apps")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `apps` decodes as the generated item type.
-fn check_apps(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::App as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.apps().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "apps")]
 /// The definition of the `app_deployments` stream.
@@ -533,7 +464,7 @@ fn stream_app_deployments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_app_deployments,
-        check: check_app_deployments,
+        check: connector_sync::check_item::<super::models::AppsDeployment>,
     }
 }
 #[cfg(feature = "apps")]
@@ -544,33 +475,12 @@ fn fetch_app_deployments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .apps()
-        .list_deployments(args.get::<String>("app_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/deployments")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_deployments(args.get::<String>("app_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `app_deployments` decodes as the generated item type.
-fn check_app_deployments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AppsDeployment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `app_job_invocations` stream.
@@ -642,7 +552,7 @@ fn stream_app_job_invocations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_app_job_invocations,
-        check: check_app_job_invocations,
+        check: connector_sync::check_item::<super::models::AppJobInvocation>,
     }
 }
 #[cfg(feature = "apps")]
@@ -653,33 +563,12 @@ fn fetch_app_job_invocations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .apps()
-        .list_job_invocations(args.get::<String>("app_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/job_invocations")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_job_invocations(args.get::<String>("app_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `app_job_invocations` decodes as the generated item type.
-fn check_app_job_invocations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AppJobInvocation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `app_events` stream.
@@ -733,7 +622,7 @@ fn stream_app_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_app_events,
-        check: check_app_events,
+        check: connector_sync::check_item::<super::models::AppEvent>,
     }
 }
 #[cfg(feature = "apps")]
@@ -744,30 +633,12 @@ fn fetch_app_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apps().list_events(args.get::<String>("app_id")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/events")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_events(args.get::<String>("app_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `app_events` decodes as the generated item type.
-fn check_app_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AppEvent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "cdn_endpoints")]
 /// The definition of the `endpoints` stream.
@@ -834,7 +705,7 @@ fn stream_endpoints() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_endpoints,
-        check: check_endpoints,
+        check: connector_sync::check_item::<super::models::CdnEndpoint>,
     }
 }
 #[cfg(feature = "cdn_endpoints")]
@@ -845,30 +716,12 @@ fn fetch_endpoints(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.cdn_endpoints().cdn_list_endpoints().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/endpoints")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .cdn_endpoints()
+            .cdn_list_endpoints()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "cdn_endpoints")]
-/// Checks that an item of `endpoints` decodes as the generated item type.
-fn check_endpoints(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CdnEndpoint as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "certificates")]
 /// The definition of the `certificates` stream.
@@ -935,7 +788,7 @@ fn stream_certificates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_certificates,
-        check: check_certificates,
+        check: connector_sync::check_item::<super::models::Certificate>,
     }
 }
 #[cfg(feature = "certificates")]
@@ -946,30 +799,7 @@ fn fetch_certificates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.certificates().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/certificates")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "certificates")]
-/// Checks that an item of `certificates` decodes as the generated item type.
-fn check_certificates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Certificate as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.certificates().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "billing")]
 /// The definition of the `invoices` stream.
@@ -1020,7 +850,7 @@ fn stream_invoices() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_invoices,
-        check: check_invoices,
+        check: connector_sync::check_item::<super::models::InvoicePreview>,
     }
 }
 #[cfg(feature = "billing")]
@@ -1031,30 +861,7 @@ fn fetch_invoices(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.billing().invoices_list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/invoices")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "billing")]
-/// Checks that an item of `invoices` decodes as the generated item type.
-fn check_invoices(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::InvoicePreview as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.billing().invoices_list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "dedicated_inference")]
 /// The definition of the `dedicated_inferences` stream.
@@ -1115,7 +922,7 @@ fn stream_dedicated_inferences() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_dedicated_inferences,
-        check: check_dedicated_inferences,
+        check: connector_sync::check_item::<super::models::DedicatedInference>,
     }
 }
 #[cfg(feature = "dedicated_inference")]
@@ -1126,30 +933,12 @@ fn fetch_dedicated_inferences(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.dedicated_inference().dedicated_inferences_list().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/dedicated_inferences")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .dedicated_inference()
+            .dedicated_inferences_list()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "dedicated_inference")]
-/// Checks that an item of `dedicated_inferences` decodes as the generated item type.
-fn check_dedicated_inferences(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DedicatedInference as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "dedicated_inference")]
 /// The definition of the `dedicated_inference_accelerators` stream.
@@ -1215,7 +1004,7 @@ fn stream_dedicated_inference_accelerators() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_dedicated_inference_accelerators,
-        check: check_dedicated_inference_accelerators,
+        check: connector_sync::check_item::<super::models::DedicatedInferenceAccelerator>,
     }
 }
 #[cfg(feature = "dedicated_inference")]
@@ -1226,35 +1015,14 @@ fn fetch_dedicated_inference_accelerators(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .dedicated_inference()
-        .dedicated_inferences_list_accelerators(
-            args.get::<uuid::Uuid>("dedicated_inference_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/accelerators")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .dedicated_inference()
+            .dedicated_inferences_list_accelerators(
+                args.get::<uuid::Uuid>("dedicated_inference_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "dedicated_inference")]
-/// Checks that an item of `dedicated_inference_accelerators` decodes as the generated item type.
-fn check_dedicated_inference_accelerators(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DedicatedInferenceAccelerator as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "dedicated_inference")]
 /// The definition of the `dedicated_inference_tokens` stream.
@@ -1314,7 +1082,7 @@ fn stream_dedicated_inference_tokens() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_dedicated_inference_tokens,
-        check: check_dedicated_inference_tokens,
+        check: connector_sync::check_item::<super::models::DedicatedInferenceAccessToken>,
     }
 }
 #[cfg(feature = "dedicated_inference")]
@@ -1325,35 +1093,14 @@ fn fetch_dedicated_inference_tokens(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .dedicated_inference()
-        .dedicated_inferences_list_tokens(
-            args.get::<uuid::Uuid>("dedicated_inference_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/tokens")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .dedicated_inference()
+            .dedicated_inferences_list_tokens(
+                args.get::<uuid::Uuid>("dedicated_inference_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "dedicated_inference")]
-/// Checks that an item of `dedicated_inference_tokens` decodes as the generated item type.
-fn check_dedicated_inference_tokens(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DedicatedInferenceAccessToken as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "domains")]
 /// The definition of the `domains` stream.
@@ -1398,7 +1145,7 @@ fn stream_domains() -> connector_sync::StreamDef {
         source: "settings",
         paging: "page numbers sent as page",
         fetch: fetch_domains,
-        check: check_domains,
+        check: connector_sync::check_item::<super::models::Domain>,
     }
 }
 #[cfg(feature = "domains")]
@@ -1409,30 +1156,7 @@ fn fetch_domains(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.domains().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/domains")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "domains")]
-/// Checks that an item of `domains` decodes as the generated item type.
-fn check_domains(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Domain as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.domains().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "domain_records", feature = "domains"))]
 /// The definition of the `domain_records` stream.
@@ -1518,7 +1242,7 @@ fn stream_domain_records() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_domain_records,
-        check: check_domain_records,
+        check: connector_sync::check_item::<super::models::DomainRecord>,
     }
 }
 #[cfg(all(feature = "domain_records", feature = "domains"))]
@@ -1529,33 +1253,12 @@ fn fetch_domain_records(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .domain_records()
-        .domains_list_records(args.get::<String>("domain_name")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/domain_records")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .domain_records()
+            .domains_list_records(args.get::<String>("domain_name")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "domain_records", feature = "domains"))]
-/// Checks that an item of `domain_records` decodes as the generated item type.
-fn check_domain_records(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DomainRecord as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplets")]
 /// The definition of the `droplets` stream.
@@ -1640,7 +1343,7 @@ fn stream_droplets() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_droplets,
-        check: check_droplets,
+        check: connector_sync::check_item::<super::models::Droplet>,
     }
 }
 #[cfg(feature = "droplets")]
@@ -1651,30 +1354,7 @@ fn fetch_droplets(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.droplets().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/droplets")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "droplets")]
-/// Checks that an item of `droplets` decodes as the generated item type.
-fn check_droplets(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Droplet as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.droplets().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "droplets")]
 /// The definition of the `droplet_backups` stream.
@@ -1740,7 +1420,7 @@ fn stream_droplet_backups() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_droplet_backups,
-        check: check_droplet_backups,
+        check: connector_sync::check_item::<super::models::DropletSnapshot>,
     }
 }
 #[cfg(feature = "droplets")]
@@ -1751,33 +1431,12 @@ fn fetch_droplet_backups(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .droplets()
-        .list_backups(args.get::<i64>("droplet_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/backups")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .droplets()
+            .list_backups(args.get::<i64>("droplet_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "droplets")]
-/// Checks that an item of `droplet_backups` decodes as the generated item type.
-fn check_droplet_backups(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DropletSnapshot as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplets")]
 /// The definition of the `droplet_snapshots` stream.
@@ -1843,7 +1502,7 @@ fn stream_droplet_snapshots() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_droplet_snapshots,
-        check: check_droplet_snapshots,
+        check: connector_sync::check_item::<super::models::DropletSnapshot>,
     }
 }
 #[cfg(feature = "droplets")]
@@ -1854,33 +1513,12 @@ fn fetch_droplet_snapshots(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .droplets()
-        .list_snapshots(args.get::<i64>("droplet_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/snapshots")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .droplets()
+            .list_snapshots(args.get::<i64>("droplet_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "droplets")]
-/// Checks that an item of `droplet_snapshots` decodes as the generated item type.
-fn check_droplet_snapshots(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DropletSnapshot as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "droplet_actions", feature = "droplets"))]
 /// The definition of the `droplet_actions` stream.
@@ -1954,7 +1592,7 @@ fn stream_droplet_actions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_droplet_actions,
-        check: check_droplet_actions,
+        check: connector_sync::check_item::<super::models::Action>,
     }
 }
 #[cfg(all(feature = "droplet_actions", feature = "droplets"))]
@@ -1965,33 +1603,12 @@ fn fetch_droplet_actions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .droplet_actions()
-        .list(args.get::<i64>("droplet_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/actions")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .droplet_actions()
+            .list(args.get::<i64>("droplet_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "droplet_actions", feature = "droplets"))]
-/// Checks that an item of `droplet_actions` decodes as the generated item type.
-fn check_droplet_actions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Action as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplets")]
 /// The definition of the `droplet_kernels` stream.
@@ -2035,7 +1652,7 @@ fn stream_droplet_kernels() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_droplet_kernels,
-        check: check_droplet_kernels,
+        check: connector_sync::check_item::<super::models::Kernel>,
     }
 }
 #[cfg(feature = "droplets")]
@@ -2046,33 +1663,12 @@ fn fetch_droplet_kernels(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .droplets()
-        .list_kernels(args.get::<i64>("droplet_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/kernels")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .droplets()
+            .list_kernels(args.get::<i64>("droplet_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "droplets")]
-/// Checks that an item of `droplet_kernels` decodes as the generated item type.
-fn check_droplet_kernels(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Kernel as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplets")]
 /// The definition of the `droplet_firewalls` stream.
@@ -2126,7 +1722,7 @@ fn stream_droplet_firewalls() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_droplet_firewalls,
-        check: check_droplet_firewalls,
+        check: connector_sync::check_item::<super::models::Firewall>,
     }
 }
 #[cfg(feature = "droplets")]
@@ -2137,33 +1733,12 @@ fn fetch_droplet_firewalls(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .droplets()
-        .list_firewalls(args.get::<i64>("droplet_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/firewalls")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .droplets()
+            .list_firewalls(args.get::<i64>("droplet_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "droplets")]
-/// Checks that an item of `droplet_firewalls` decodes as the generated item type.
-fn check_droplet_firewalls(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Firewall as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "droplet_autoscale_pools")]
 /// The definition of the `autoscale` stream.
@@ -2224,7 +1799,7 @@ fn stream_autoscale() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_autoscale,
-        check: check_autoscale,
+        check: connector_sync::check_item::<super::models::AutoscalePool>,
     }
 }
 #[cfg(feature = "droplet_autoscale_pools")]
@@ -2235,30 +1810,12 @@ fn fetch_autoscale(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.droplet_autoscale_pools().autoscalepools_list().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/autoscale_pools")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .droplet_autoscale_pools()
+            .autoscalepools_list()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "droplet_autoscale_pools")]
-/// Checks that an item of `autoscale` decodes as the generated item type.
-fn check_autoscale(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AutoscalePool as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "firewalls")]
 /// The definition of the `firewalls` stream.
@@ -2307,7 +1864,7 @@ fn stream_firewalls() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_firewalls,
-        check: check_firewalls,
+        check: connector_sync::check_item::<super::models::Firewall>,
     }
 }
 #[cfg(feature = "firewalls")]
@@ -2318,30 +1875,7 @@ fn fetch_firewalls(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.firewalls().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/firewalls")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "firewalls")]
-/// Checks that an item of `firewalls` decodes as the generated item type.
-fn check_firewalls(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Firewall as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.firewalls().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "images")]
 /// The definition of the `images` stream.
@@ -2438,7 +1972,7 @@ fn stream_images() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_images,
-        check: check_images,
+        check: connector_sync::check_item::<super::models::Image>,
     }
 }
 #[cfg(feature = "images")]
@@ -2449,30 +1983,7 @@ fn fetch_images(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.images().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/images")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "images")]
-/// Checks that an item of `images` decodes as the generated item type.
-fn check_images(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Image as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.images().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "kubernetes")]
 /// The definition of the `clusters` stream.
@@ -2599,7 +2110,7 @@ fn stream_clusters() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_clusters,
-        check: check_clusters,
+        check: connector_sync::check_item::<super::models::ClusterRead>,
     }
 }
 #[cfg(feature = "kubernetes")]
@@ -2610,30 +2121,12 @@ fn fetch_clusters(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.kubernetes().list_clusters().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/kubernetes_clusters")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .kubernetes()
+            .list_clusters()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "kubernetes")]
-/// Checks that an item of `clusters` decodes as the generated item type.
-fn check_clusters(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ClusterRead as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "load_balancers")]
 /// The definition of the `load_balancers` stream.
@@ -2784,7 +2277,7 @@ fn stream_load_balancers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_load_balancers,
-        check: check_load_balancers,
+        check: connector_sync::check_item::<super::models::LoadBalancer>,
     }
 }
 #[cfg(feature = "load_balancers")]
@@ -2795,30 +2288,7 @@ fn fetch_load_balancers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.load_balancers().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/load_balancers")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "load_balancers")]
-/// Checks that an item of `load_balancers` decodes as the generated item type.
-fn check_load_balancers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::LoadBalancer as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.load_balancers().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "monitoring")]
 /// The definition of the `alerts` stream.
@@ -2881,7 +2351,7 @@ fn stream_alerts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_alerts,
-        check: check_alerts,
+        check: connector_sync::check_item::<super::models::AlertPolicy>,
     }
 }
 #[cfg(feature = "monitoring")]
@@ -2892,30 +2362,12 @@ fn fetch_alerts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.monitoring().list_alert_policy().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/policies")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .monitoring()
+            .list_alert_policy()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "monitoring")]
-/// Checks that an item of `alerts` decodes as the generated item type.
-fn check_alerts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AlertPolicy as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "partner_network_connect")]
 /// The definition of the `attachments` stream.
@@ -2988,7 +2440,7 @@ fn stream_attachments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_attachments,
-        check: check_attachments,
+        check: connector_sync::check_item::<super::models::PartnerAttachment>,
     }
 }
 #[cfg(feature = "partner_network_connect")]
@@ -2999,33 +2451,12 @@ fn fetch_attachments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .partner_network_connect()
-        .partner_attachments_list()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/partner_attachments")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .partner_network_connect()
+            .partner_attachments_list()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "partner_network_connect")]
-/// Checks that an item of `attachments` decodes as the generated item type.
-fn check_attachments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PartnerAttachment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `projects` stream.
@@ -3110,7 +2541,7 @@ fn stream_projects() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_projects,
-        check: check_projects,
+        check: connector_sync::check_item::<super::models::Project>,
     }
 }
 #[cfg(feature = "projects")]
@@ -3121,30 +2552,7 @@ fn fetch_projects(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.projects().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/projects")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `projects` decodes as the generated item type.
-fn check_projects(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Project as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.projects().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "regions")]
 /// The definition of the `regions` stream.
@@ -3183,7 +2591,7 @@ fn stream_regions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_regions,
-        check: check_regions,
+        check: connector_sync::check_item::<super::models::Region>,
     }
 }
 #[cfg(feature = "regions")]
@@ -3194,30 +2602,7 @@ fn fetch_regions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.regions().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/regions")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "regions")]
-/// Checks that an item of `regions` decodes as the generated item type.
-fn check_regions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Region as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.regions().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "container_registries")]
 /// The definition of the `registries_garbage_collections` stream.
@@ -3289,7 +2674,7 @@ fn stream_registries_garbage_collections() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_registries_garbage_collections,
-        check: check_registries_garbage_collections,
+        check: connector_sync::check_item::<super::models::GarbageCollection>,
     }
 }
 #[cfg(feature = "container_registries")]
@@ -3300,33 +2685,12 @@ fn fetch_registries_garbage_collections(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .container_registries()
-        .registries_list_garbage_collections(args.get::<String>("registry_name")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/garbage_collections")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .container_registries()
+            .registries_list_garbage_collections(args.get::<String>("registry_name")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "container_registries")]
-/// Checks that an item of `registries_garbage_collections` decodes as the generated item type.
-fn check_registries_garbage_collections(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GarbageCollection as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "container_registry")]
 /// The definition of the `registry_garbage_collections` stream.
@@ -3398,7 +2762,7 @@ fn stream_registry_garbage_collections() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_registry_garbage_collections,
-        check: check_registry_garbage_collections,
+        check: connector_sync::check_item::<super::models::GarbageCollection>,
     }
 }
 #[cfg(feature = "container_registry")]
@@ -3409,33 +2773,12 @@ fn fetch_registry_garbage_collections(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .container_registry()
-        .registry_list_garbage_collections(args.get::<String>("registry_name")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/garbage_collections")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .container_registry()
+            .registry_list_garbage_collections(args.get::<String>("registry_name")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "container_registry")]
-/// Checks that an item of `registry_garbage_collections` decodes as the generated item type.
-fn check_registry_garbage_collections(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GarbageCollection as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "byoip_prefixes")]
 /// The definition of the `byoip_prefixes` stream.
@@ -3510,7 +2853,7 @@ fn stream_byoip_prefixes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_byoip_prefixes,
-        check: check_byoip_prefixes,
+        check: connector_sync::check_item::<super::models::ByoipPrefix>,
     }
 }
 #[cfg(feature = "byoip_prefixes")]
@@ -3521,30 +2864,7 @@ fn fetch_byoip_prefixes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.byoip_prefixes().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/byoip_prefixes")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "byoip_prefixes")]
-/// Checks that an item of `byoip_prefixes` decodes as the generated item type.
-fn check_byoip_prefixes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ByoipPrefix as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.byoip_prefixes().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "byoip_prefixes")]
 /// The definition of the `byoip_prefix_ips` stream.
@@ -3600,7 +2920,7 @@ fn stream_byoip_prefix_ips() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_byoip_prefix_ips,
-        check: check_byoip_prefix_ips,
+        check: connector_sync::check_item::<super::models::ByoipPrefixResource>,
     }
 }
 #[cfg(feature = "byoip_prefixes")]
@@ -3611,33 +2931,12 @@ fn fetch_byoip_prefix_ips(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .byoip_prefixes()
-        .list_resources(args.get::<uuid::Uuid>("byoip_prefix_uuid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/ips")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .byoip_prefixes()
+            .list_resources(args.get::<uuid::Uuid>("byoip_prefix_uuid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "byoip_prefixes")]
-/// Checks that an item of `byoip_prefix_ips` decodes as the generated item type.
-fn check_byoip_prefix_ips(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ByoipPrefixResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "security")]
 /// The definition of the `scans` stream.
@@ -3680,7 +2979,7 @@ fn stream_scans() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_scans,
-        check: check_scans,
+        check: connector_sync::check_item::<super::models::Scan>,
     }
 }
 #[cfg(feature = "security")]
@@ -3691,30 +2990,7 @@ fn fetch_scans(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.security().list_scans().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/scans")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "security")]
-/// Checks that an item of `scans` decodes as the generated item type.
-fn check_scans(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Scan as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.security().list_scans().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "sizes")]
 /// The definition of the `sizes` stream.
@@ -3789,7 +3065,7 @@ fn stream_sizes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_sizes,
-        check: check_sizes,
+        check: connector_sync::check_item::<super::models::Size>,
     }
 }
 #[cfg(feature = "sizes")]
@@ -3800,30 +3076,7 @@ fn fetch_sizes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.sizes().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/sizes")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "sizes")]
-/// Checks that an item of `sizes` decodes as the generated item type.
-fn check_sizes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Size as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.sizes().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "snapshots")]
 /// The definition of the `snapshots` stream.
@@ -3890,7 +3143,7 @@ fn stream_snapshots() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_snapshots,
-        check: check_snapshots,
+        check: connector_sync::check_item::<super::models::Snapshots>,
     }
 }
 #[cfg(feature = "snapshots")]
@@ -3901,30 +3154,7 @@ fn fetch_snapshots(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.snapshots().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/snapshots")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "snapshots")]
-/// Checks that an item of `snapshots` decodes as the generated item type.
-fn check_snapshots(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Snapshots as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.snapshots().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "vector_databases")]
 /// The definition of the `vector_databases` stream.
@@ -4015,7 +3245,7 @@ fn stream_vector_databases() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_vector_databases,
-        check: check_vector_databases,
+        check: connector_sync::check_item::<super::models::VectordbVectorDb>,
     }
 }
 #[cfg(feature = "vector_databases")]
@@ -4026,30 +3256,7 @@ fn fetch_vector_databases(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.vector_databases().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/vector_dbs")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "vector_databases")]
-/// Checks that an item of `vector_databases` decodes as the generated item type.
-fn check_vector_databases(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VectordbVectorDb as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.vector_databases().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "block_storage")]
 /// The definition of the `volumes` stream.
@@ -4116,7 +3323,7 @@ fn stream_volumes() -> connector_sync::StreamDef {
         source: "settings",
         paging: "page numbers sent as page",
         fetch: fetch_volumes,
-        check: check_volumes,
+        check: connector_sync::check_item::<super::models::VolumeFull>,
     }
 }
 #[cfg(feature = "block_storage")]
@@ -4127,30 +3334,12 @@ fn fetch_volumes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.block_storage().volumes_list().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/volumes")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .block_storage()
+            .volumes_list()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "block_storage")]
-/// Checks that an item of `volumes` decodes as the generated item type.
-fn check_volumes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VolumeFull as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "block_storage", feature = "block_storage_actions"))]
 /// The definition of the `volume_actions` stream.
@@ -4224,7 +3413,7 @@ fn stream_volume_actions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_volume_actions,
-        check: check_volume_actions,
+        check: connector_sync::check_item::<super::models::VolumeAction>,
     }
 }
 #[cfg(all(feature = "block_storage", feature = "block_storage_actions"))]
@@ -4235,33 +3424,12 @@ fn fetch_volume_actions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .block_storage_actions()
-        .volume_actions_list(args.get::<uuid::Uuid>("volume_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/actions")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .block_storage_actions()
+            .volume_actions_list(args.get::<uuid::Uuid>("volume_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "block_storage", feature = "block_storage_actions"))]
-/// Checks that an item of `volume_actions` decodes as the generated item type.
-fn check_volume_actions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VolumeAction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "block_storage")]
 /// The definition of the `volume_snapshots` stream.
@@ -4333,7 +3501,7 @@ fn stream_volume_snapshots() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_volume_snapshots,
-        check: check_volume_snapshots,
+        check: connector_sync::check_item::<super::models::Snapshots>,
     }
 }
 #[cfg(feature = "block_storage")]
@@ -4344,33 +3512,12 @@ fn fetch_volume_snapshots(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .block_storage()
-        .volume_snapshots_list(args.get::<uuid::Uuid>("volume_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/snapshots")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .block_storage()
+            .volume_snapshots_list(args.get::<uuid::Uuid>("volume_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "block_storage")]
-/// Checks that an item of `volume_snapshots` decodes as the generated item type.
-fn check_volume_snapshots(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Snapshots as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vp_cs")]
 /// The definition of the `vpcs` stream.
@@ -4443,7 +3590,7 @@ fn stream_vpcs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_vpcs,
-        check: check_vpcs,
+        check: connector_sync::check_item::<super::models::Vpc>,
     }
 }
 #[cfg(feature = "vp_cs")]
@@ -4454,30 +3601,7 @@ fn fetch_vpcs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.vp_cs().vpcs_list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/vpcs")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "vp_cs")]
-/// Checks that an item of `vpcs` decodes as the generated item type.
-fn check_vpcs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Vpc as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.vp_cs().vpcs_list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "vp_cs")]
 /// The definition of the `vpcs_list_peerings` stream.
@@ -4531,7 +3655,7 @@ fn stream_vpcs_list_peerings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_vpcs_list_peerings,
-        check: check_vpcs_list_peerings,
+        check: connector_sync::check_item::<super::models::VpcPeering>,
     }
 }
 #[cfg(feature = "vp_cs")]
@@ -4542,33 +3666,12 @@ fn fetch_vpcs_list_peerings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .vp_cs()
-        .vpcs_list_peerings(args.get::<uuid::Uuid>("vpc_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/peerings")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .vp_cs()
+            .vpcs_list_peerings(args.get::<uuid::Uuid>("vpc_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "vp_cs")]
-/// Checks that an item of `vpcs_list_peerings` decodes as the generated item type.
-fn check_vpcs_list_peerings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VpcPeering as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vpc_peerings")]
 /// The definition of the `vpc_peerings_list` stream.
@@ -4617,7 +3720,7 @@ fn stream_vpc_peerings_list() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_vpc_peerings_list,
-        check: check_vpc_peerings_list,
+        check: connector_sync::check_item::<super::models::VpcPeering>,
     }
 }
 #[cfg(feature = "vpc_peerings")]
@@ -4628,30 +3731,7 @@ fn fetch_vpc_peerings_list(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.vpc_peerings().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/vpc_peerings")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "vpc_peerings")]
-/// Checks that an item of `vpc_peerings_list` decodes as the generated item type.
-fn check_vpc_peerings_list(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VpcPeering as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.vpc_peerings().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "vpc_nat_gateways")]
 /// The definition of the `vpc_nat_gateways` stream.
@@ -4742,7 +3822,7 @@ fn stream_vpc_nat_gateways() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_vpc_nat_gateways,
-        check: check_vpc_nat_gateways,
+        check: connector_sync::check_item::<super::models::VpcNatGatewayGet>,
     }
 }
 #[cfg(feature = "vpc_nat_gateways")]
@@ -4753,30 +3833,12 @@ fn fetch_vpc_nat_gateways(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.vpc_nat_gateways().vpcnatgateways_list().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/vpc_nat_gateways")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .vpc_nat_gateways()
+            .vpcnatgateways_list()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "vpc_nat_gateways")]
-/// Checks that an item of `vpc_nat_gateways` decodes as the generated item type.
-fn check_vpc_nat_gateways(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VpcNatGatewayGet as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "uptime")]
 /// The definition of the `checks` stream.
@@ -4827,7 +3889,7 @@ fn stream_checks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_checks,
-        check: check_checks,
+        check: connector_sync::check_item::<super::models::Check>,
     }
 }
 #[cfg(feature = "uptime")]
@@ -4838,30 +3900,7 @@ fn fetch_checks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.uptime().list_checks().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/checks")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "uptime")]
-/// Checks that an item of `checks` decodes as the generated item type.
-fn check_checks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Check as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.uptime().list_checks().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "uptime")]
 /// The definition of the `check_alerts` stream.
@@ -4923,7 +3962,7 @@ fn stream_check_alerts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_check_alerts,
-        check: check_check_alerts,
+        check: connector_sync::check_item::<super::models::Alert>,
     }
 }
 #[cfg(feature = "uptime")]
@@ -4934,33 +3973,12 @@ fn fetch_check_alerts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .uptime()
-        .list_alerts(args.get::<uuid::Uuid>("check_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/alerts")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .uptime()
+            .list_alerts(args.get::<uuid::Uuid>("check_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "uptime")]
-/// Checks that an item of `check_alerts` decodes as the generated item type.
-fn check_check_alerts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Alert as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `gen_ai_agents` stream.
@@ -5141,7 +4159,7 @@ fn stream_gen_ai_agents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_gen_ai_agents,
-        check: check_gen_ai_agents,
+        check: connector_sync::check_item::<super::models::ApiAgentPublic>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -5152,30 +4170,12 @@ fn fetch_gen_ai_agents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gradient_ai_platform().genai_list_agents().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/agents")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_agents()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `gen_ai_agents` decodes as the generated item type.
-fn check_gen_ai_agents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiAgentPublic as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `agent_api_keys` stream.
@@ -5244,7 +4244,7 @@ fn stream_agent_api_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_agent_api_keys,
-        check: check_agent_api_keys,
+        check: connector_sync::check_item::<super::models::ApiAgentApiKeyInfo>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -5255,33 +4255,12 @@ fn fetch_agent_api_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_agent_api_keys(args.get::<String>("agent_uuid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/api_key_infos")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_agent_api_keys(args.get::<String>("agent_uuid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `agent_api_keys` decodes as the generated item type.
-fn check_agent_api_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiAgentApiKeyInfo as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `agent_versions` stream.
@@ -5419,7 +4398,7 @@ fn stream_agent_versions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_agent_versions,
-        check: check_agent_versions,
+        check: connector_sync::check_item::<super::models::ApiAgentVersion>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -5430,33 +4409,12 @@ fn fetch_agent_versions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_agent_versions(args.get::<String>("uuid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/agent_versions")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_agent_versions(args.get::<String>("uuid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `agent_versions` decodes as the generated item type.
-fn check_agent_versions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiAgentVersion as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `anthropic_keys` stream.
@@ -5520,7 +4478,7 @@ fn stream_anthropic_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_anthropic_keys,
-        check: check_anthropic_keys,
+        check: connector_sync::check_item::<super::models::ApiAnthropicApiKeyInfo>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -5531,33 +4489,12 @@ fn fetch_anthropic_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_anthropic_api_keys()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/api_key_infos")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_anthropic_api_keys()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `anthropic_keys` decodes as the generated item type.
-fn check_anthropic_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiAnthropicApiKeyInfo as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `anthropic_key_agents` stream.
@@ -5755,7 +4692,7 @@ fn stream_anthropic_key_agents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_anthropic_key_agents,
-        check: check_anthropic_key_agents,
+        check: connector_sync::check_item::<super::models::ApiAgent>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -5766,33 +4703,12 @@ fn fetch_anthropic_key_agents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_agents_by_anthropic_key(args.get::<String>("uuid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/agents")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_agents_by_anthropic_key(args.get::<String>("uuid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `anthropic_key_agents` decodes as the generated item type.
-fn check_anthropic_key_agents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiAgent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `custom_models` stream.
@@ -5919,7 +4835,7 @@ fn stream_custom_models() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_custom_models,
-        check: check_custom_models,
+        check: connector_sync::check_item::<super::models::ApiCustomModel>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -5930,30 +4846,12 @@ fn fetch_custom_models(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gradient_ai_platform().genai_list_custom_models().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/models")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_custom_models()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `custom_models` decodes as the generated item type.
-fn check_custom_models(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiCustomModel as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `indexing_jobs` stream.
@@ -6056,7 +4954,7 @@ fn stream_indexing_jobs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_indexing_jobs,
-        check: check_indexing_jobs,
+        check: connector_sync::check_item::<super::models::ApiIndexingJob>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6067,30 +4965,12 @@ fn fetch_indexing_jobs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gradient_ai_platform().genai_list_indexing_jobs().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/jobs")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_indexing_jobs()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `indexing_jobs` decodes as the generated item type.
-fn check_indexing_jobs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiIndexingJob as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `knowledge_bases` stream.
@@ -6181,7 +5061,7 @@ fn stream_knowledge_bases() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_knowledge_bases,
-        check: check_knowledge_bases,
+        check: connector_sync::check_item::<super::models::ApiKnowledgeBase>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6192,33 +5072,12 @@ fn fetch_knowledge_bases(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_knowledge_bases()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/knowledge_bases")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_knowledge_bases()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `knowledge_bases` decodes as the generated item type.
-fn check_knowledge_bases(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiKnowledgeBase as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `knowledge_base_data_sources` stream.
@@ -6290,7 +5149,7 @@ fn stream_knowledge_base_data_sources() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_knowledge_base_data_sources,
-        check: check_knowledge_base_data_sources,
+        check: connector_sync::check_item::<super::models::ApiKnowledgeBaseDataSource>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6301,35 +5160,14 @@ fn fetch_knowledge_base_data_sources(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_knowledge_base_data_sources(
-            args.get::<String>("knowledge_base_uuid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/knowledge_base_data_sources")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_knowledge_base_data_sources(
+                args.get::<String>("knowledge_base_uuid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `knowledge_base_data_sources` decodes as the generated item type.
-fn check_knowledge_base_data_sources(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiKnowledgeBaseDataSource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `models` stream.
@@ -6474,7 +5312,7 @@ fn stream_models() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_models,
-        check: check_models,
+        check: connector_sync::check_item::<super::models::ApiModelPublic>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6485,30 +5323,12 @@ fn fetch_models(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gradient_ai_platform().genai_list_models().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/models")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_models()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `models` decodes as the generated item type.
-fn check_models(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiModelPublic as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `api_keys` stream.
@@ -6572,7 +5392,7 @@ fn stream_api_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_api_keys,
-        check: check_api_keys,
+        check: connector_sync::check_item::<super::models::ApiModelApiKeyInfo>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6583,30 +5403,12 @@ fn fetch_api_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gradient_ai_platform().genai_list_model_api_keys().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/api_key_infos")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_model_api_keys()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `api_keys` decodes as the generated item type.
-fn check_api_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiModelApiKeyInfo as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `catalog` stream.
@@ -6709,7 +5511,7 @@ fn stream_catalog() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_catalog,
-        check: check_catalog,
+        check: connector_sync::check_item::<super::models::ApiModelCatalogEntry>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6720,30 +5522,12 @@ fn fetch_catalog(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gradient_ai_platform().genai_list_model_catalog().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .page_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_model_catalog()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `catalog` decodes as the generated item type.
-fn check_catalog(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiModelCatalogEntry as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `routers` stream.
@@ -6798,7 +5582,7 @@ fn stream_routers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_routers,
-        check: check_routers,
+        check: connector_sync::check_item::<super::models::ApiModelRouter>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6809,30 +5593,12 @@ fn fetch_routers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gradient_ai_platform().genai_list_model_routers().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/model_routers")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_model_routers()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `routers` decodes as the generated item type.
-fn check_routers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiModelRouter as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `presets` stream.
@@ -6877,7 +5643,7 @@ fn stream_presets() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_presets,
-        check: check_presets,
+        check: connector_sync::check_item::<super::models::ApiModelRouterPreset>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6888,33 +5654,12 @@ fn fetch_presets(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_model_router_presets()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/presets")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_model_router_presets()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `presets` decodes as the generated item type.
-fn check_presets(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiModelRouterPreset as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `openai_keys` stream.
@@ -6978,7 +5723,7 @@ fn stream_openai_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_openai_keys,
-        check: check_openai_keys,
+        check: connector_sync::check_item::<super::models::ApiOpenAiapiKeyInfo>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -6989,33 +5734,12 @@ fn fetch_openai_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_openai_api_keys()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/api_key_infos")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_openai_api_keys()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `openai_keys` decodes as the generated item type.
-fn check_openai_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiOpenAiapiKeyInfo as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `openai_key_agents` stream.
@@ -7213,7 +5937,7 @@ fn stream_openai_key_agents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_openai_key_agents,
-        check: check_openai_key_agents,
+        check: connector_sync::check_item::<super::models::ApiAgent>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -7224,33 +5948,12 @@ fn fetch_openai_key_agents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_agents_by_openai_key(args.get::<String>("uuid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/agents")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_agents_by_openai_key(args.get::<String>("uuid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `openai_key_agents` decodes as the generated item type.
-fn check_openai_key_agents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiAgent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gradient_ai_platform")]
 /// The definition of the `workspaces_agents` stream.
@@ -7448,7 +6151,7 @@ fn stream_workspaces_agents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_workspaces_agents,
-        check: check_workspaces_agents,
+        check: connector_sync::check_item::<super::models::ApiAgent>,
     }
 }
 #[cfg(feature = "gradient_ai_platform")]
@@ -7459,31 +6162,10 @@ fn fetch_workspaces_agents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gradient_ai_platform()
-        .genai_list_agents_by_workspace(args.get::<String>("workspace_uuid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: Some("/links/pages/next".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/agents")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .gradient_ai_platform()
+            .genai_list_agents_by_workspace(args.get::<String>("workspace_uuid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gradient_ai_platform")]
-/// Checks that an item of `workspaces_agents` decodes as the generated item type.
-fn check_workspaces_agents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiAgent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

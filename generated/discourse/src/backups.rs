@@ -80,11 +80,16 @@ impl<'a> GetBackups<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::GetBackupsResponseItem>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::GetBackupsResponseItem>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /admin/backups.json`: set optional parameters, then `send()`.
@@ -115,11 +120,13 @@ impl<'a> CreateBackup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::SuccessResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::SuccessResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /admin/backups/{filename}`: set optional parameters, then `send()`.
@@ -145,9 +152,11 @@ impl<'a> DownloadBackup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PUT /admin/backups/{filename}`: set optional parameters, then `send()`.
@@ -171,8 +180,10 @@ impl<'a> SendDownloadBackupEmail<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }

@@ -153,11 +153,13 @@ impl<'a> ListEvents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListEventsResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ListEventsResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /discourse-post-event/events.ics`: set optional parameters, then `send()`.
@@ -248,9 +250,13 @@ impl<'a> ExportEventsIcs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_bytes(client.connector(), op).await
+        rt::send_bytes(client.connector(), op)
     }
     /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
     pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {

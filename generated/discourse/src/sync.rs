@@ -100,7 +100,9 @@ fn stream_directory_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_directory_items,
-        check: check_directory_items,
+        check: connector_sync::check_item::<
+            super::models::ListUsersPublicResponseDirectoryItemsItem,
+        >,
     }
 }
 #[cfg(feature = "users")]
@@ -111,33 +113,15 @@ fn fetch_directory_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_users_public(
-            args.get::<super::models::ListUsersPublicPeriod>("period")?,
-            args.get::<super::models::ListUsersPublicOrder>("order")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| options.items_pointer("/directory_items").page_param("page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_users_public(
+                args.get::<super::models::ListUsersPublicPeriod>("period")?,
+                args.get::<super::models::ListUsersPublicOrder>("order")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `directory_items` decodes as the generated item type.
-fn check_directory_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ListUsersPublicResponseDirectoryItemsItem as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `users` stream.
@@ -296,7 +280,7 @@ fn stream_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_users,
-        check: check_users,
+        check: connector_sync::check_item::<super::models::IdUsernameResponseItem>,
     }
 }
 #[cfg(feature = "users")]
@@ -307,25 +291,7 @@ fn fetch_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().admin_list_users().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| options.items_pointer("").page_param("page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `users` decodes as the generated item type.
-fn check_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IdUsernameResponseItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.users().admin_list_users().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "users")]
 /// The definition of the `list` stream.
@@ -489,7 +455,7 @@ fn stream_list() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_list,
-        check: check_list,
+        check: connector_sync::check_item::<super::models::IdUsernameResponseItem>,
     }
 }
 #[cfg(feature = "users")]
@@ -500,30 +466,14 @@ fn fetch_list(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .admin_list_users_flag(
-            args.get::<super::models::AdminListUsersFlagFlag>("flag")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| options.items_pointer("").page_param("page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .admin_list_users_flag(
+                args.get::<super::models::AdminListUsersFlagFlag>("flag")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `list` decodes as the generated item type.
-fn check_list(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IdUsernameResponseItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `user_actions` stream.
@@ -715,7 +665,9 @@ fn stream_user_actions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "an offset sent as offset",
         fetch: fetch_user_actions,
-        check: check_user_actions,
+        check: connector_sync::check_item::<
+            super::models::ListUserActionsResponseUserActionsItem,
+        >,
     }
 }
 #[cfg(feature = "users")]
@@ -726,32 +678,14 @@ fn fetch_user_actions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_user_actions(
-            args.get::<i64>("offset")?,
-            args.get::<String>("username")?,
-            args.get::<String>("filter")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Offset {
-                next_offset: None,
-            },
-            |options| options.items_pointer("/user_actions").offset_param("offset"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_user_actions(
+                args.get::<i64>("offset")?,
+                args.get::<String>("username")?,
+                args.get::<String>("filter")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `user_actions` decodes as the generated item type.
-fn check_user_actions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ListUserActionsResponseUserActionsItem as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

@@ -212,14 +212,16 @@ impl<'a> GetSpecificPostsFromTopic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetSpecificPostsFromTopicResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetSpecificPostsFromTopicResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /t/{id}.json`: set optional parameters, then `send()`.
@@ -243,11 +245,13 @@ impl<'a> GetTopic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTopicResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::GetTopicResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /t/{id}.json`: set optional parameters, then `send()`.
@@ -271,9 +275,11 @@ impl<'a> RemoveTopic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PUT /t/-/{id}.json`: set optional parameters, then `send()`.
@@ -306,11 +312,13 @@ impl<'a> UpdateTopic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UpdateTopicResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UpdateTopicResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /t/{id}/invite.json`: set optional parameters, then `send()`.
@@ -343,11 +351,13 @@ impl<'a> InviteToTopic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::InviteToTopicResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::InviteToTopicResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /t/{id}/invite-group.json`: set optional parameters, then `send()`.
@@ -380,11 +390,16 @@ impl<'a> InviteGroupToTopic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::InviteGroupToTopicResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::InviteGroupToTopicResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /t/{id}/bookmark.json`: set optional parameters, then `send()`.
@@ -408,9 +423,11 @@ impl<'a> BookmarkTopic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PUT /t/{id}/status.json`: set optional parameters, then `send()`.
@@ -443,11 +460,16 @@ impl<'a> UpdateTopicStatus<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UpdateTopicStatusResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::UpdateTopicStatusResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /latest.json`: set optional parameters, then `send()`.
@@ -491,11 +513,13 @@ impl<'a> ListLatestTopics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListLatestTopicsResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ListLatestTopicsResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /top.json`: set optional parameters, then `send()`.
@@ -531,11 +555,13 @@ impl<'a> ListTopTopics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListTopTopicsResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ListTopTopicsResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /t/{id}/notifications.json`: set optional parameters, then `send()`.
@@ -568,11 +594,13 @@ impl<'a> SetNotificationLevel<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::SuccessResponse2>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::SuccessResponse2>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /t/{id}/change-timestamp.json`: set optional parameters, then `send()`.
@@ -605,11 +633,13 @@ impl<'a> UpdateTopicTimestamp<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::SuccessResponse2>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::SuccessResponse2>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /t/{id}/timer.json`: set optional parameters, then `send()`.
@@ -642,11 +672,13 @@ impl<'a> CreateTopicTimer<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTopicTimerResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CreateTopicTimerResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /t/external_id/{external_id}.json`: set optional parameters, then `send()`.
@@ -670,9 +702,13 @@ impl<'a> GetTopicByExternalId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_bytes(client.connector(), op).await
+        rt::send_bytes(client.connector(), op)
     }
     /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
     pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {

@@ -659,11 +659,13 @@ impl<'a> AppsGetAuthenticated<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Option<super::models::Integration>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /app-manifests/{code}/conversions`: set optional parameters, then `send()`.
@@ -694,14 +696,16 @@ impl<'a> AppsCreateFromManifest<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::AppsCreateFromManifestResponse201>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::AppsCreateFromManifestResponse201>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /app/hook/config`: set optional parameters, then `send()`.
@@ -723,11 +727,13 @@ impl<'a> AppsGetWebhookConfigForApp<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::WebhookConfig>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /app/hook/config`: set optional parameters, then `send()`.
@@ -751,11 +757,13 @@ impl<'a> AppsUpdateWebhookConfigForApp<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::WebhookConfig>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /app/hook/deliveries`: set optional parameters, then `send()`.
@@ -804,11 +812,13 @@ impl<'a> AppsListWebhookDeliveries<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::HookDeliveryItem>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /app/hook/deliveries/{delivery_id}`: set optional parameters, then `send()`.
@@ -838,11 +848,13 @@ impl<'a> AppsGetWebhookDelivery<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::HookDelivery>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /app/hook/deliveries/{delivery_id}/attempts`: set optional parameters, then `send()`.
@@ -875,9 +887,13 @@ impl<'a> AppsRedeliverWebhookDelivery<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /app/installation-requests`: set optional parameters, then `send()`.
@@ -914,14 +930,16 @@ impl<'a> AppsListInstallationRequestsForAuthenticatedApp<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::IntegrationInstallationRequest>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::IntegrationInstallationRequest>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
@@ -937,8 +955,18 @@ impl<'a> AppsListInstallationRequestsForAuthenticatedApp<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IntegrationInstallationRequest> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -998,14 +1026,16 @@ impl<'a> AppsListInstallations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::AppsListInstallationsResponseItem>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::AppsListInstallationsResponseItem>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1039,8 +1069,18 @@ impl<'a> AppsListInstallations<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AppsListInstallationsResponseItem> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1089,11 +1129,13 @@ impl<'a> AppsGetInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Installation>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /app/installations/{installation_id}`: set optional parameters, then `send()`.
@@ -1122,9 +1164,11 @@ impl<'a> AppsDeleteInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /app/installations/{installation_id}/access_tokens`: set optional parameters, then `send()`.
@@ -1170,11 +1214,13 @@ impl<'a> AppsCreateInstallationAccessToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::InstallationToken>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::InstallationToken>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /app/installations/{installation_id}/suspended`: set optional parameters, then `send()`.
@@ -1203,9 +1249,11 @@ impl<'a> AppsSuspendInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /app/installations/{installation_id}/suspended`: set optional parameters, then `send()`.
@@ -1234,9 +1282,11 @@ impl<'a> AppsUnsuspendInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /applications/{client_id}/grant`: set optional parameters, then `send()`.
@@ -1264,9 +1314,11 @@ impl<'a> AppsDeleteAuthorization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /applications/{client_id}/token`: set optional parameters, then `send()`.
@@ -1297,11 +1349,13 @@ impl<'a> AppsCheckToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Authorization>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /applications/{client_id}/token`: set optional parameters, then `send()`.
@@ -1329,9 +1383,11 @@ impl<'a> AppsDeleteToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /applications/{client_id}/token`: set optional parameters, then `send()`.
@@ -1358,11 +1414,13 @@ impl<'a> AppsResetToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Authorization>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /applications/{client_id}/token/scoped`: set optional parameters, then `send()`.
@@ -1398,11 +1456,13 @@ impl<'a> AppsScopeToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Authorization>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /apps/{app_slug}`: set optional parameters, then `send()`.
@@ -1427,11 +1487,13 @@ impl<'a> AppsGetBySlug<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Option<super::models::Integration>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /installation/repositories`: set optional parameters, then `send()`.
@@ -1468,14 +1530,18 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::AppsListReposAccessibleToInstallationResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::AppsListReposAccessibleToInstallationResponse200,
+            >,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1507,8 +1573,18 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoriesItem> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1551,9 +1627,11 @@ impl<'a> AppsRevokeInstallationAccessToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /marketplace_listing/accounts/{account_id}`: set optional parameters, then `send()`.
@@ -1581,11 +1659,13 @@ impl<'a> AppsGetSubscriptionPlanForAccount<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::MarketplacePurchase>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /marketplace_listing/plans`: set optional parameters, then `send()`.
@@ -1622,11 +1702,16 @@ impl<'a> AppsListPlans<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplaceListingPlan>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::MarketplaceListingPlan>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1653,8 +1738,18 @@ impl<'a> AppsListPlans<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1736,11 +1831,13 @@ impl<'a> AppsListAccountsForPlan<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1769,8 +1866,18 @@ impl<'a> AppsListAccountsForPlan<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplacePurchase> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1819,11 +1926,13 @@ impl<'a> AppsGetSubscriptionPlanForAccountStubbed<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::MarketplacePurchase>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /marketplace_listing/stubbed/plans`: set optional parameters, then `send()`.
@@ -1860,11 +1969,16 @@ impl<'a> AppsListPlansStubbed<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplaceListingPlan>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::MarketplaceListingPlan>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1893,8 +2007,18 @@ impl<'a> AppsListPlansStubbed<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1971,11 +2095,13 @@ impl<'a> AppsListAccountsForPlanStubbed<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::MarketplacePurchase>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -2007,8 +2133,18 @@ impl<'a> AppsListAccountsForPlanStubbed<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplacePurchase> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -2053,11 +2189,13 @@ impl<'a> AppsGetOrgInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Installation>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/installation`: set optional parameters, then `send()`.
@@ -2084,11 +2222,13 @@ impl<'a> AppsGetRepoInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Installation>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/installations`: set optional parameters, then `send()`.
@@ -2125,14 +2265,16 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::TotalCountInstallationsResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountInstallationsResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -2164,8 +2306,18 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Installation> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -2230,16 +2382,18 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::AppsListInstallationReposForAuthenticatedUserResponse200,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::AppsListInstallationReposForAuthenticatedUserResponse200,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -2271,8 +2425,18 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoriesItem> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -2324,9 +2488,11 @@ impl<'a> AppsAddRepoToInstallationForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /user/installations/{installation_id}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -2357,9 +2523,11 @@ impl<'a> AppsRemoveRepoFromInstallationForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/marketplace_purchases`: set optional parameters, then `send()`.
@@ -2396,11 +2564,16 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::UserMarketplacePurchase>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::UserMarketplacePurchase>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -2434,8 +2607,18 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -2493,11 +2676,16 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::UserMarketplacePurchase>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::UserMarketplacePurchase>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -2531,8 +2719,18 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -2577,10 +2775,12 @@ impl<'a> AppsGetUserInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Installation>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

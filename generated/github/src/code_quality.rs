@@ -171,11 +171,13 @@ impl<'a> CodeQualityListFindingsForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeQualityFinding>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::CodeQualityFinding>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-quality/findings/{finding_number}`: set optional parameters, then `send()`.
@@ -212,11 +214,13 @@ impl<'a> CodeQualityGetFinding<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeQualityFinding>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeQualityFinding>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-quality/setup`: set optional parameters, then `send()`.
@@ -251,11 +255,13 @@ impl<'a> CodeQualityGetSetup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeQualitySetup>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeQualitySetup>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/code-quality/setup`: set optional parameters, then `send()`.
@@ -294,30 +300,31 @@ impl<'a> CodeQualityUpdateSetup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<CodeQualityUpdateSetupResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<CodeQualityUpdateSetupResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
         rt::send_decode(
-                client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeQualityUpdateSetupResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeQualityUpdateSetupResponse::Status202)
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(CodeQualityUpdateSetupResponse::Other)
-                    }
-                },
-            )
-            .await
+            client.connector(),
+            op,
+            |status, body| match status {
+                200u16 => {
+                    serde_json::from_slice(body)
+                        .map(CodeQualityUpdateSetupResponse::Status200)
+                }
+                202u16 => {
+                    serde_json::from_slice(body)
+                        .map(CodeQualityUpdateSetupResponse::Status202)
+                }
+                #[allow(unreachable_patterns)]
+                _ => {
+                    serde_json::from_slice(body)
+                        .map(CodeQualityUpdateSetupResponse::Other)
+                }
+            },
+        )
     }
 }
 /// The success answers of `PATCH /repos/{owner}/{repo}/code-quality/setup`, by status.

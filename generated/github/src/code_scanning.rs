@@ -731,14 +731,16 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeScanningOrganizationAlertItems>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeScanningOrganizationAlertItems>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -772,8 +774,18 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningOrganizationAlertItems> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -888,11 +900,16 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeScanningAlertItems>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeScanningAlertItems>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CodeScanningAlertItems> {
@@ -906,8 +923,18 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningAlertItems> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -954,11 +981,13 @@ impl<'a> CodeScanningGetAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeScanningAlert>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -1000,11 +1029,13 @@ impl<'a> CodeScanningUpdateAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeScanningAlert>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix`: set optional parameters, then `send()`.
@@ -1036,11 +1067,13 @@ impl<'a> CodeScanningGetAutofix<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix`: set optional parameters, then `send()`.
@@ -1072,11 +1105,13 @@ impl<'a> CodeScanningCreateAutofix<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits`: set optional parameters, then `send()`.
@@ -1126,14 +1161,16 @@ impl<'a> CodeScanningCommitAutofix<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodeScanningAutofixCommitsResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeScanningAutofixCommitsResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances`: set optional parameters, then `send()`.
@@ -1198,14 +1235,16 @@ impl<'a> CodeScanningListAlertInstances<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeScanningAlertInstanceList>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeScanningAlertInstanceList>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
@@ -1221,8 +1260,18 @@ impl<'a> CodeScanningListAlertInstances<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningAlertInstanceList> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1330,11 +1379,16 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeScanningAnalysis>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeScanningAnalysis>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::CodeScanningAnalysis> {
@@ -1348,8 +1402,18 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningAnalysis> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1398,11 +1462,13 @@ impl<'a> CodeScanningGetAnalysis<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningAnalysis>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeScanningAnalysis>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}`: set optional parameters, then `send()`.
@@ -1448,11 +1514,16 @@ impl<'a> CodeScanningDeleteAnalysis<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningAnalysisDeletion>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeScanningAnalysisDeletion>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/databases`: set optional parameters, then `send()`.
@@ -1487,14 +1558,16 @@ impl<'a> CodeScanningListCodeqlDatabases<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeScanningCodeqlDatabase>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeScanningCodeqlDatabase>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}`: set optional parameters, then `send()`.
@@ -1531,11 +1604,16 @@ impl<'a> CodeScanningGetCodeqlDatabase<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningCodeqlDatabase>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeScanningCodeqlDatabase>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}`: set optional parameters, then `send()`.
@@ -1573,9 +1651,11 @@ impl<'a> CodeScanningDeleteCodeqlDatabase<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses`: set optional parameters, then `send()`.
@@ -1613,11 +1693,16 @@ impl<'a> CodeScanningCreateVariantAnalysis<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysis>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeScanningVariantAnalysis>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}`: set optional parameters, then `send()`.
@@ -1658,11 +1743,16 @@ impl<'a> CodeScanningGetVariantAnalysis<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysis>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeScanningVariantAnalysis>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}`: set optional parameters, then `send()`.
@@ -1707,14 +1797,16 @@ impl<'a> CodeScanningGetVariantAnalysisRepoTask<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodeScanningVariantAnalysisRepoTask>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeScanningVariantAnalysisRepoTask>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/default-setup`: set optional parameters, then `send()`.
@@ -1749,11 +1841,13 @@ impl<'a> CodeScanningGetDefaultSetup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningDefaultSetup>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeScanningDefaultSetup>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/code-scanning/default-setup`: set optional parameters, then `send()`.
@@ -1792,30 +1886,31 @@ impl<'a> CodeScanningUpdateDefaultSetup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<CodeScanningUpdateDefaultSetupResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<CodeScanningUpdateDefaultSetupResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
         rt::send_decode(
-                client.connector(),
-                op,
-                |status, body| match status {
-                    200u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeScanningUpdateDefaultSetupResponse::Status200)
-                    }
-                    202u16 => {
-                        serde_json::from_slice(body)
-                            .map(CodeScanningUpdateDefaultSetupResponse::Status202)
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => {
-                        serde_json::from_slice(body)
-                            .map(CodeScanningUpdateDefaultSetupResponse::Other)
-                    }
-                },
-            )
-            .await
+            client.connector(),
+            op,
+            |status, body| match status {
+                200u16 => {
+                    serde_json::from_slice(body)
+                        .map(CodeScanningUpdateDefaultSetupResponse::Status200)
+                }
+                202u16 => {
+                    serde_json::from_slice(body)
+                        .map(CodeScanningUpdateDefaultSetupResponse::Status202)
+                }
+                #[allow(unreachable_patterns)]
+                _ => {
+                    serde_json::from_slice(body)
+                        .map(CodeScanningUpdateDefaultSetupResponse::Other)
+                }
+            },
+        )
     }
 }
 /// The success answers of `PATCH /repos/{owner}/{repo}/code-scanning/default-setup`, by status.
@@ -1860,11 +1955,16 @@ impl<'a> CodeScanningUploadSarif<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningSarifsReceipt>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeScanningSarifsReceipt>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}`: set optional parameters, then `send()`.
@@ -1900,10 +2000,12 @@ impl<'a> CodeScanningGetSarif<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningSarifsStatus>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodeScanningSarifsStatus>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -514,11 +514,16 @@ impl<'a> CodeSecurityGetConfigurationsForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfiguration>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeSecurityConfiguration>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/code-security/configurations`: set optional parameters, then `send()`.
@@ -550,11 +555,16 @@ impl<'a> CodeSecurityCreateConfigurationForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeSecurityConfiguration>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/code-security/configurations/defaults`: set optional parameters, then `send()`.
@@ -581,14 +591,16 @@ impl<'a> CodeSecurityGetDefaultConfigurationsForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -618,11 +630,16 @@ impl<'a> CodeSecurityGetSingleConfigurationForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeSecurityConfiguration>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -653,9 +670,11 @@ impl<'a> CodeSecurityDeleteConfigurationForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /enterprises/{enterprise}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -688,11 +707,16 @@ impl<'a> CodeSecurityUpdateEnterpriseConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeSecurityConfiguration>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach`: set optional parameters, then `send()`.
@@ -724,9 +748,13 @@ impl<'a> CodeSecurityAttachEnterpriseConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults`: set optional parameters, then `send()`.
@@ -758,14 +786,16 @@ impl<'a> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DefaultForNewReposConfigurationResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DefaultForNewReposConfigurationResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories`: set optional parameters, then `send()`.
@@ -825,14 +855,16 @@ impl<'a> CodeSecurityGetRepositoriesForEnterpriseConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations`: set optional parameters, then `send()`.
@@ -891,11 +923,16 @@ impl<'a> CodeSecurityGetConfigurationsForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfiguration>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeSecurityConfiguration>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /orgs/{org}/code-security/configurations`: set optional parameters, then `send()`.
@@ -925,11 +962,16 @@ impl<'a> CodeSecurityCreateConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeSecurityConfiguration>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations/defaults`: set optional parameters, then `send()`.
@@ -957,14 +999,16 @@ impl<'a> CodeSecurityGetDefaultConfigurations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/code-security/configurations/detach`: set optional parameters, then `send()`.
@@ -996,9 +1040,11 @@ impl<'a> CodeSecurityDetachConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -1028,11 +1074,16 @@ impl<'a> CodeSecurityGetConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeSecurityConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodeSecurityConfiguration>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -1063,9 +1114,11 @@ impl<'a> CodeSecurityDeleteConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /orgs/{org}/code-security/configurations/{configuration_id}`: set optional parameters, then `send()`.
@@ -1097,14 +1150,16 @@ impl<'a> CodeSecurityUpdateConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::CodeSecurityConfiguration>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Option<super::models::CodeSecurityConfiguration>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /orgs/{org}/code-security/configurations/{configuration_id}/attach`: set optional parameters, then `send()`.
@@ -1135,9 +1190,13 @@ impl<'a> CodeSecurityAttachConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /orgs/{org}/code-security/configurations/{configuration_id}/defaults`: set optional parameters, then `send()`.
@@ -1169,14 +1228,16 @@ impl<'a> CodeSecuritySetConfigurationAsDefault<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::DefaultForNewReposConfigurationResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DefaultForNewReposConfigurationResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories`: set optional parameters, then `send()`.
@@ -1236,14 +1297,16 @@ impl<'a> CodeSecurityGetRepositoriesForConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/code-security-configuration`: set optional parameters, then `send()`.
@@ -1273,13 +1336,15 @@ impl<'a> CodeSecurityGetConfigurationForRepository<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::CodeSecurityConfigurationForRepository>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Option<super::models::CodeSecurityConfigurationForRepository>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

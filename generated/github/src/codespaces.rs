@@ -1024,11 +1024,16 @@ impl<'a> CodespacesListInOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountCodespacesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
@@ -1042,8 +1047,18 @@ impl<'a> CodespacesListInOrganization<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1090,9 +1105,11 @@ impl<'a> CodespacesSetCodespacesAccess<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /orgs/{org}/codespaces/access/selected_users`: set optional parameters, then `send()`.
@@ -1129,9 +1146,11 @@ impl<'a> CodespacesSetCodespacesAccessUsers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/codespaces/access/selected_users`: set optional parameters, then `send()`.
@@ -1168,9 +1187,11 @@ impl<'a> CodespacesDeleteCodespacesAccessUsers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets`: set optional parameters, then `send()`.
@@ -1208,14 +1229,16 @@ impl<'a> CodespacesListOrgSecrets<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListOrgSecretsResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodespacesListOrgSecretsResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1247,8 +1270,18 @@ impl<'a> CodespacesListOrgSecrets<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodespacesOrgSecret> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1296,11 +1329,13 @@ impl<'a> CodespacesGetOrgPublicKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1329,11 +1364,13 @@ impl<'a> CodespacesGetOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesOrgSecret>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodespacesOrgSecret>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1400,11 +1437,13 @@ impl<'a> CodespacesCreateOrUpdateOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -1435,9 +1474,11 @@ impl<'a> CodespacesDeleteOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -1481,11 +1522,16 @@ impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountRepositoriesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
@@ -1499,8 +1545,18 @@ impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1546,9 +1602,11 @@ impl<'a> CodespacesSetSelectedReposForOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1585,9 +1643,11 @@ impl<'a> CodespacesAddSelectedRepoToOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1624,9 +1684,11 @@ impl<'a> CodespacesRemoveSelectedRepoFromOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/members/{username}/codespaces`: set optional parameters, then `send()`.
@@ -1670,11 +1732,16 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountCodespacesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
@@ -1688,8 +1755,18 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1734,9 +1811,13 @@ impl<'a> CodespacesDeleteFromOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /orgs/{org}/members/{username}/codespaces/{codespace_name}/stop`: set optional parameters, then `send()`.
@@ -1768,11 +1849,13 @@ impl<'a> CodespacesStopInOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces`: set optional parameters, then `send()`.
@@ -1813,11 +1896,16 @@ impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountCodespacesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
@@ -1831,8 +1919,18 @@ impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1882,11 +1980,13 @@ impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/devcontainers`: set optional parameters, then `send()`.
@@ -1931,16 +2031,18 @@ impl<'a> CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
@@ -1960,8 +2062,18 @@ impl<'a> CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
     ) -> rt::paginate::Items<
         super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200DevcontainersItem,
     > {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -2025,11 +2137,16 @@ impl<'a> CodespacesRepoMachinesForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountMachinesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountMachinesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/new`: set optional parameters, then `send()`.
@@ -2073,16 +2190,18 @@ impl<'a> CodespacesPreFlightWithRepoForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/permissions_check`: set optional parameters, then `send()`.
@@ -2123,14 +2242,16 @@ impl<'a> CodespacesCheckPermissionsForDevcontainer<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesPermissionsCheckForDevcontainer>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodespacesPermissionsCheckForDevcontainer>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/secrets`: set optional parameters, then `send()`.
@@ -2173,14 +2294,16 @@ impl<'a> CodespacesListRepoSecrets<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListRepoSecretsResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodespacesListRepoSecretsResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -2212,8 +2335,18 @@ impl<'a> CodespacesListRepoSecrets<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepoCodespacesSecret> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -2263,11 +2396,13 @@ impl<'a> CodespacesGetRepoPublicKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2298,11 +2433,13 @@ impl<'a> CodespacesGetRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RepoCodespacesSecret>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RepoCodespacesSecret>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2336,11 +2473,13 @@ impl<'a> CodespacesCreateOrUpdateRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2371,9 +2510,11 @@ impl<'a> CodespacesDeleteRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces`: set optional parameters, then `send()`.
@@ -2413,11 +2554,13 @@ impl<'a> CodespacesCreateWithPrForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/codespaces`: set optional parameters, then `send()`.
@@ -2461,11 +2604,16 @@ impl<'a> CodespacesListForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountCodespacesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountCodespacesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Codespace> {
@@ -2479,8 +2627,18 @@ impl<'a> CodespacesListForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -2524,11 +2682,13 @@ impl<'a> CodespacesCreateForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/codespaces/secrets`: set optional parameters, then `send()`.
@@ -2564,14 +2724,18 @@ impl<'a> CodespacesListSecretsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CodespacesListSecretsForAuthenticatedUserResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CodespacesListSecretsForAuthenticatedUserResponse,
+            >,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -2603,8 +2767,18 @@ impl<'a> CodespacesListSecretsForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodespacesSecret> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -2647,11 +2821,13 @@ impl<'a> CodespacesGetPublicKeyForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesUserPublicKey>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodespacesUserPublicKey>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2678,11 +2854,13 @@ impl<'a> CodespacesGetSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesSecret>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodespacesSecret>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /user/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2717,11 +2895,13 @@ impl<'a> CodespacesCreateOrUpdateSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /user/codespaces/secrets/{secret_name}`: set optional parameters, then `send()`.
@@ -2748,9 +2928,11 @@ impl<'a> CodespacesDeleteSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/codespaces/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -2778,11 +2960,16 @@ impl<'a> CodespacesListRepositoriesForSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountRepositoriesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountRepositoriesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /user/codespaces/secrets/{secret_name}/repositories`: set optional parameters, then `send()`.
@@ -2813,9 +3000,11 @@ impl<'a> CodespacesSetRepositoriesForSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PUT /user/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -2846,9 +3035,11 @@ impl<'a> CodespacesAddRepositoryForSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /user/codespaces/secrets/{secret_name}/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -2879,9 +3070,11 @@ impl<'a> CodespacesRemoveRepositoryForSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/codespaces/{codespace_name}`: set optional parameters, then `send()`.
@@ -2906,11 +3099,13 @@ impl<'a> CodespacesGetForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /user/codespaces/{codespace_name}`: set optional parameters, then `send()`.
@@ -2938,9 +3133,13 @@ impl<'a> CodespacesDeleteForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /user/codespaces/{codespace_name}`: set optional parameters, then `send()`.
@@ -2977,11 +3176,13 @@ impl<'a> CodespacesUpdateForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/exports`: set optional parameters, then `send()`.
@@ -3016,11 +3217,13 @@ impl<'a> CodespacesExportForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/codespaces/{codespace_name}/exports/{export_id}`: set optional parameters, then `send()`.
@@ -3050,11 +3253,13 @@ impl<'a> CodespacesGetExportDetailsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CodespaceExportDetails>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/codespaces/{codespace_name}/machines`: set optional parameters, then `send()`.
@@ -3082,11 +3287,16 @@ impl<'a> CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TotalCountMachinesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::TotalCountMachinesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/publish`: set optional parameters, then `send()`.
@@ -3122,11 +3332,16 @@ impl<'a> CodespacesPublishForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespaceWithFullRepository>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CodespaceWithFullRepository>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/start`: set optional parameters, then `send()`.
@@ -3155,11 +3370,13 @@ impl<'a> CodespacesStartForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /user/codespaces/{codespace_name}/stop`: set optional parameters, then `send()`.
@@ -3187,10 +3404,12 @@ impl<'a> CodespacesStopForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Codespace>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

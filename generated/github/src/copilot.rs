@@ -824,11 +824,16 @@ impl<'a> CopilotCopilotEnterpriseOneDayUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotUsageMetrics1DayReport>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest`: set optional parameters, then `send()`.
@@ -856,11 +861,16 @@ impl<'a> CopilotCopilotEnterpriseUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotUsageMetrics28DayReport>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/repos-1-day`: set optional parameters, then `send()`.
@@ -890,14 +900,16 @@ impl<'a> CopilotCopilotEnterpriseReposOneDayReport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/user-teams-1-day`: set optional parameters, then `send()`.
@@ -927,11 +939,16 @@ impl<'a> CopilotCopilotEnterpriseUserTeamsOneDayReport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotUsageMetrics1DayReport>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/users-1-day`: set optional parameters, then `send()`.
@@ -961,11 +978,16 @@ impl<'a> CopilotCopilotUsersOneDayUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics1DayReport>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotUsageMetrics1DayReport>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest`: set optional parameters, then `send()`.
@@ -993,11 +1015,16 @@ impl<'a> CopilotCopilotUsersUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotUsageMetrics28DayReport>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /enterprises/{enterprise}/copilot/policies/coding_agent`: set optional parameters, then `send()`.
@@ -1028,9 +1055,11 @@ impl<'a> CopilotSetEnterpriseCodingAgentPolicy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/copilot/policies/coding_agent/organizations`: set optional parameters, then `send()`.
@@ -1061,9 +1090,11 @@ impl<'a> CopilotAddOrganizationsToEnterpriseCodingAgentPolicy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/copilot/policies/coding_agent/organizations`: set optional parameters, then `send()`.
@@ -1094,9 +1125,11 @@ impl<'a> CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/billing`: set optional parameters, then `send()`.
@@ -1121,11 +1154,16 @@ impl<'a> CopilotGetCopilotOrganizationDetails<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotOrganizationDetails>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotOrganizationDetails>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/billing/seats`: set optional parameters, then `send()`.
@@ -1164,14 +1202,16 @@ impl<'a> CopilotListCopilotSeats<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CopilotListCopilotSeatsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotListCopilotSeatsResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1203,8 +1243,18 @@ impl<'a> CopilotListCopilotSeats<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CopilotSeatDetails> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1256,14 +1306,16 @@ impl<'a> CopilotAddCopilotSeatsForTeams<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CopilotAddCopilotSeatsForTeamsResponse201>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotAddCopilotSeatsForTeamsResponse201>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot/billing/selected_teams`: set optional parameters, then `send()`.
@@ -1294,16 +1346,18 @@ impl<'a> CopilotCancelCopilotSeatAssignmentForTeams<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotCancelCopilotSeatAssignmentForTeamsResponse200,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CopilotCancelCopilotSeatAssignmentForTeamsResponse200,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /orgs/{org}/copilot/billing/selected_users`: set optional parameters, then `send()`.
@@ -1334,14 +1388,16 @@ impl<'a> CopilotAddCopilotSeatsForUsers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CopilotAddCopilotSeatsForUsersResponse201>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotAddCopilotSeatsForUsersResponse201>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot/billing/selected_users`: set optional parameters, then `send()`.
@@ -1372,16 +1428,18 @@ impl<'a> CopilotCancelCopilotSeatAssignmentForUsers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotCancelCopilotSeatAssignmentForUsersResponse200,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CopilotCancelCopilotSeatAssignmentForUsersResponse200,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/coding-agent/permissions`: set optional parameters, then `send()`.
@@ -1409,16 +1467,18 @@ impl<'a> CopilotGetCopilotCodingAgentPermissionsOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot/coding-agent/permissions`: set optional parameters, then `send()`.
@@ -1456,9 +1516,11 @@ impl<'a> CopilotSetCopilotCodingAgentPermissionsOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/coding-agent/permissions/repositories`: set optional parameters, then `send()`.
@@ -1500,16 +1562,18 @@ impl<'a> CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse200,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse200,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::MinimalRepository> {
@@ -1523,8 +1587,18 @@ impl<'a> CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1576,9 +1650,11 @@ impl<'a> CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1617,9 +1693,11 @@ impl<'a> CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}`: set optional parameters, then `send()`.
@@ -1650,9 +1728,11 @@ impl<'a> CopilotDisableCopilotCodingAgentForRepositoryInOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/content_exclusion`: set optional parameters, then `send()`.
@@ -1680,14 +1760,16 @@ impl<'a> CopilotCopilotContentExclusionForOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<std::collections::BTreeMap<String, Vec<String>>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<std::collections::BTreeMap<String, Vec<String>>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /orgs/{org}/copilot/content_exclusion`: set optional parameters, then `send()`.
@@ -1730,11 +1812,13 @@ impl<'a> CopilotSetCopilotContentExclusionForOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::MessageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::MessageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/organization-1-day`: set optional parameters, then `send()`.
@@ -1764,14 +1848,16 @@ impl<'a> CopilotCopilotOrganizationOneDayUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/organization-28-day/latest`: set optional parameters, then `send()`.
@@ -1799,11 +1885,16 @@ impl<'a> CopilotCopilotOrganizationUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotUsageMetrics28DayReport>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/repos-1-day`: set optional parameters, then `send()`.
@@ -1833,14 +1924,16 @@ impl<'a> CopilotCopilotOrganizationReposOneDayReport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/user-teams-1-day`: set optional parameters, then `send()`.
@@ -1870,14 +1963,16 @@ impl<'a> CopilotCopilotOrganizationUserTeamsOneDayReport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/users-1-day`: set optional parameters, then `send()`.
@@ -1907,14 +2002,16 @@ impl<'a> CopilotCopilotOrganizationUsersOneDayUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/copilot/metrics/reports/users-28-day/latest`: set optional parameters, then `send()`.
@@ -1942,11 +2039,16 @@ impl<'a> CopilotCopilotOrganizationUsersUsageMetrics<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotUsageMetrics28DayReport>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::CopilotUsageMetrics28DayReport>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/members/{username}/copilot`: set optional parameters, then `send()`.
@@ -1976,11 +2078,13 @@ impl<'a> CopilotGetCopilotSeatDetailsForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotSeatDetails>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CopilotSeatDetails>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/copilot/cloud-agent/configuration`: set optional parameters, then `send()`.
@@ -2010,13 +2114,17 @@ impl<'a> CopilotGetCopilotCloudAgentConfiguration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CopilotGetCopilotCloudAgentConfigurationResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CopilotGetCopilotCloudAgentConfigurationResponse200,
+            >,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

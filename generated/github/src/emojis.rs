@@ -46,10 +46,15 @@ impl<'a> EmojisGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<std::collections::BTreeMap<String, String>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<std::collections::BTreeMap<String, String>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

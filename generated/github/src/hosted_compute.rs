@@ -170,16 +170,18 @@ impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::HostedComputeListNetworkConfigurationsForOrgResponse,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::HostedComputeListNetworkConfigurationsForOrgResponse,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -211,8 +213,18 @@ impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::NetworkConfiguration> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -267,11 +279,13 @@ impl<'a> HostedComputeCreateNetworkConfigurationForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::NetworkConfiguration>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/settings/network-configurations/{network_configuration_id}`: set optional parameters, then `send()`.
@@ -305,11 +319,13 @@ impl<'a> HostedComputeGetNetworkConfigurationForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::NetworkConfiguration>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -376,9 +392,11 @@ impl<'a> HostedComputeDeleteNetworkConfigurationFromOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /orgs/{org}/settings/network-configurations/{network_configuration_id}`: set optional parameters, then `send()`.
@@ -415,11 +433,13 @@ impl<'a> HostedComputeUpdateNetworkConfigurationForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::NetworkConfiguration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::NetworkConfiguration>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/settings/network-settings/{network_settings_id}`: set optional parameters, then `send()`.
@@ -453,11 +473,13 @@ impl<'a> HostedComputeGetNetworkSettingsForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::NetworkSettings>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::NetworkSettings>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(

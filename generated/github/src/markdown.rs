@@ -62,9 +62,11 @@ impl<'a> MarkdownRender<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<String>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_text(client.connector(), op).await
+        rt::send_text(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -126,9 +128,11 @@ impl<'a> MarkdownRenderRaw<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<String>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_text(client.connector(), op).await
+        rt::send_text(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(

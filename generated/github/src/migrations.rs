@@ -551,11 +551,13 @@ impl<'a> MigrationsListForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::Migration>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::Migration>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -582,8 +584,18 @@ impl<'a> MigrationsListForOrg<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Migration> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -635,11 +647,13 @@ impl<'a> MigrationsStartForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Migration>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/migrations/{migration_id}`: set optional parameters, then `send()`.
@@ -676,11 +690,13 @@ impl<'a> MigrationsGetStatusForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Migration>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/migrations/{migration_id}/archive`: set optional parameters, then `send()`.
@@ -711,9 +727,13 @@ impl<'a> MigrationsDownloadArchiveForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_bytes(client.connector(), op).await
+        rt::send_bytes(client.connector(), op)
     }
     /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
     pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
@@ -759,9 +779,11 @@ impl<'a> MigrationsDeleteArchiveForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock`: set optional parameters, then `send()`.
@@ -794,9 +816,11 @@ impl<'a> MigrationsUnlockRepoForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/migrations/{migration_id}/repositories`: set optional parameters, then `send()`.
@@ -840,11 +864,13 @@ impl<'a> MigrationsListReposForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -873,8 +899,18 @@ impl<'a> MigrationsListReposForOrg<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -922,9 +958,13 @@ impl<'a> MigrationsGetImportStatus<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Import>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /repos/{owner}/{repo}/import`: set optional parameters, then `send()`.
@@ -958,9 +998,13 @@ impl<'a> MigrationsStartImport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Import>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1016,9 +1060,11 @@ impl<'a> MigrationsCancelImport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/import`: set optional parameters, then `send()`.
@@ -1057,9 +1103,13 @@ impl<'a> MigrationsUpdateImport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Import>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/import/authors`: set optional parameters, then `send()`.
@@ -1096,11 +1146,13 @@ impl<'a> MigrationsGetCommitAuthors<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::PorterAuthor>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::PorterAuthor>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/import/authors/{author_id}`: set optional parameters, then `send()`.
@@ -1146,11 +1198,13 @@ impl<'a> MigrationsMapCommitAuthor<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PorterAuthor>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PorterAuthor>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/import/large_files`: set optional parameters, then `send()`.
@@ -1180,11 +1234,13 @@ impl<'a> MigrationsGetLargeFiles<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::PorterLargeFile>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::PorterLargeFile>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/import/lfs`: set optional parameters, then `send()`.
@@ -1217,9 +1273,13 @@ impl<'a> MigrationsSetLfsPreference<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Import>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Import>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/migrations`: set optional parameters, then `send()`.
@@ -1256,11 +1316,13 @@ impl<'a> MigrationsListForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::Migration>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::Migration>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1289,8 +1351,18 @@ impl<'a> MigrationsListForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Migration> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1341,11 +1413,13 @@ impl<'a> MigrationsStartForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Migration>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/migrations/{migration_id}`: set optional parameters, then `send()`.
@@ -1377,11 +1451,13 @@ impl<'a> MigrationsGetStatusForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Migration>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Migration>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/migrations/{migration_id}/archive`: set optional parameters, then `send()`.
@@ -1410,9 +1486,13 @@ impl<'a> MigrationsGetArchiveForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_bytes(client.connector(), op).await
+        rt::send_bytes(client.connector(), op)
     }
     /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
     pub async fn send_stream(self) -> Result<rt::stream::StreamingResponse, rt::Error> {
@@ -1456,9 +1536,11 @@ impl<'a> MigrationsDeleteArchiveForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /user/migrations/{migration_id}/repos/{repo_name}/lock`: set optional parameters, then `send()`.
@@ -1489,9 +1571,11 @@ impl<'a> MigrationsUnlockRepoForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /user/migrations/{migration_id}/repositories`: set optional parameters, then `send()`.
@@ -1533,11 +1617,13 @@ impl<'a> MigrationsListReposForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::MinimalRepository>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1569,8 +1655,18 @@ impl<'a> MigrationsListReposForAuthenticatedUser<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,

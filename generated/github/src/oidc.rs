@@ -187,14 +187,16 @@ impl<'a> OidcListOidcCustomPropertyInclusionsForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /enterprises/{enterprise}/actions/oidc/customization/properties/repo`: set optional parameters, then `send()`.
@@ -224,11 +226,16 @@ impl<'a> OidcCreateOidcCustomPropertyInclusionForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::OidcCustomPropertyInclusion>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::OidcCustomPropertyInclusion>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /enterprises/{enterprise}/actions/oidc/customization/properties/repo/{custom_property_name}`: set optional parameters, then `send()`.
@@ -264,9 +271,11 @@ impl<'a> OidcDeleteOidcCustomPropertyInclusionForEnterprise<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/oidc/customization/properties/repo`: set optional parameters, then `send()`.
@@ -294,14 +303,16 @@ impl<'a> OidcListOidcCustomPropertyInclusionsForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /orgs/{org}/actions/oidc/customization/properties/repo`: set optional parameters, then `send()`.
@@ -331,11 +342,16 @@ impl<'a> OidcCreateOidcCustomPropertyInclusionForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::OidcCustomPropertyInclusion>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::OidcCustomPropertyInclusion>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/actions/oidc/customization/properties/repo/{custom_property_name}`: set optional parameters, then `send()`.
@@ -371,9 +387,11 @@ impl<'a> OidcDeleteOidcCustomPropertyInclusionForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/actions/oidc/customization/sub`: set optional parameters, then `send()`.
@@ -400,11 +418,13 @@ impl<'a> OidcGetOidcCustomSubTemplateForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::OidcCustomSub>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::OidcCustomSub>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PUT /orgs/{org}/actions/oidc/customization/sub`: set optional parameters, then `send()`.
@@ -434,10 +454,12 @@ impl<'a> OidcUpdateOidcCustomSubTemplateForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::EmptyObject>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -613,14 +613,16 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::OrganizationSecretScanningAlert>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::OrganizationSecretScanningAlert>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -654,8 +656,18 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationSecretScanningAlert> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -763,14 +775,16 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -804,8 +818,18 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -867,14 +891,18 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreatedPatternsSecretScanningCustomPatternResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CreatedPatternsSecretScanningCustomPatternResponse,
+            >,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /orgs/{org}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -906,9 +934,11 @@ impl<'a> SecretScanningBulkDeleteOrgCustomPatterns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /orgs/{org}/secret-scanning/custom-patterns/{pattern_id}`: set optional parameters, then `send()`.
@@ -948,11 +978,16 @@ impl<'a> SecretScanningUpdateOrgCustomPattern<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecretScanningCustomPattern>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::SecretScanningCustomPattern>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/secret-scanning/pattern-configurations`: set optional parameters, then `send()`.
@@ -980,14 +1015,16 @@ impl<'a> SecretScanningListOrgPatternConfigs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningPatternConfiguration>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::SecretScanningPatternConfiguration>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /orgs/{org}/secret-scanning/pattern-configurations`: set optional parameters, then `send()`.
@@ -1025,14 +1062,18 @@ impl<'a> SecretScanningUpdateOrgPatternConfigs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningUpdateOrgPatternConfigsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::SecretScanningUpdateOrgPatternConfigsResponse200,
+            >,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/alerts`: set optional parameters, then `send()`.
@@ -1220,11 +1261,13 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::SecretScanningAlert>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::SecretScanningAlert>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningAlert> {
@@ -1238,8 +1281,18 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningAlert> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Page {
@@ -1288,14 +1341,16 @@ impl<'a> SecretScanningGetAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningAlertWithMetadata>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::SecretScanningAlertWithMetadata>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}`: set optional parameters, then `send()`.
@@ -1329,14 +1384,16 @@ impl<'a> SecretScanningUpdateAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningAlertWithMetadata>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::SecretScanningAlertWithMetadata>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations`: set optional parameters, then `send()`.
@@ -1382,11 +1439,16 @@ impl<'a> SecretScanningListLocationsForAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::SecretScanningLocation>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::SecretScanningLocation>>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1418,8 +1480,18 @@ impl<'a> SecretScanningListLocationsForAlert<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningLocation> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1529,14 +1601,16 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -1570,8 +1644,18 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
@@ -1635,14 +1719,18 @@ impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::CreatedPatternsSecretScanningCustomPatternResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::CreatedPatternsSecretScanningCustomPatternResponse,
+            >,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/secret-scanning/custom-patterns`: set optional parameters, then `send()`.
@@ -1676,9 +1764,11 @@ impl<'a> SecretScanningBulkDeleteRepoCustomPatterns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/secret-scanning/custom-patterns/{pattern_id}`: set optional parameters, then `send()`.
@@ -1720,11 +1810,16 @@ impl<'a> SecretScanningUpdateRepoCustomPattern<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecretScanningCustomPattern>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::SecretScanningCustomPattern>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/secret-scanning/push-protection-bypasses`: set optional parameters, then `send()`.
@@ -1756,14 +1851,16 @@ impl<'a> SecretScanningCreatePushProtectionBypass<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::SecretScanningPushProtectionBypass>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::SecretScanningPushProtectionBypass>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/secret-scanning/scan-history`: set optional parameters, then `send()`.
@@ -1793,10 +1890,15 @@ impl<'a> SecretScanningGetScanHistory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecretScanningScanHistory>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::SecretScanningScanHistory>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -449,11 +449,13 @@ impl<'a> SecurityAdvisoriesListGlobalAdvisories<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::GlobalAdvisory>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::GlobalAdvisory>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /advisories/{ghsa_id}`: set optional parameters, then `send()`.
@@ -478,11 +480,13 @@ impl<'a> SecurityAdvisoriesGetGlobalAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GlobalAdvisory>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::GlobalAdvisory>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /orgs/{org}/security-advisories`: set optional parameters, then `send()`.
@@ -560,11 +564,13 @@ impl<'a> SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/security-advisories`: set optional parameters, then `send()`.
@@ -647,11 +653,13 @@ impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<Vec<super::models::RepositoryAdvisory>>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories`: set optional parameters, then `send()`.
@@ -689,11 +697,13 @@ impl<'a> SecurityAdvisoriesCreateRepositoryAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories/reports`: set optional parameters, then `send()`.
@@ -731,11 +741,13 @@ impl<'a> SecurityAdvisoriesCreatePrivateVulnerabilityReport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}`: set optional parameters, then `send()`.
@@ -767,11 +779,13 @@ impl<'a> SecurityAdvisoriesGetRepositoryAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}`: set optional parameters, then `send()`.
@@ -811,11 +825,13 @@ impl<'a> SecurityAdvisoriesUpdateRepositoryAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve`: set optional parameters, then `send()`.
@@ -854,9 +870,13 @@ impl<'a> SecurityAdvisoriesCreateRepositoryAdvisoryCveRequest<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks`: set optional parameters, then `send()`.
@@ -895,10 +915,12 @@ impl<'a> SecurityAdvisoriesCreateFork<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::FullRepository>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

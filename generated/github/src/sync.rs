@@ -542,7 +542,7 @@ fn stream_repos_tasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_tasks,
-        check: check_repos_tasks,
+        check: connector_sync::check_item::<super::models::TasksItem>,
     }
 }
 #[cfg(feature = "agent_tasks")]
@@ -553,26 +553,15 @@ fn fetch_repos_tasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .agent_tasks()
-        .list_tasks_for_repo(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/tasks").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .agent_tasks()
+            .list_tasks_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "agent_tasks")]
-/// Checks that an item of `repos_tasks` decodes as the generated item type.
-fn check_repos_tasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TasksItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "agent_tasks")]
 /// The definition of the `agents_tasks` stream.
@@ -661,7 +650,7 @@ fn stream_agents_tasks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_agents_tasks,
-        check: check_agents_tasks,
+        check: connector_sync::check_item::<super::models::TasksItem>,
     }
 }
 #[cfg(feature = "agent_tasks")]
@@ -672,23 +661,7 @@ fn fetch_agents_tasks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.agent_tasks().list_tasks().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/tasks").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "agent_tasks")]
-/// Checks that an item of `agents_tasks` decodes as the generated item type.
-fn check_agents_tasks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TasksItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.agent_tasks().list_tasks().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "apps")]
 /// The definition of the `installation_requests` stream.
@@ -731,7 +704,9 @@ fn stream_installation_requests() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_installation_requests,
-        check: check_installation_requests,
+        check: connector_sync::check_item::<
+            super::models::IntegrationInstallationRequest,
+        >,
     }
 }
 #[cfg(feature = "apps")]
@@ -742,30 +717,12 @@ fn fetch_installation_requests(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .apps()
-        .list_installation_requests_for_authenticated_app()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_installation_requests_for_authenticated_app()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `installation_requests` decodes as the generated item type.
-fn check_installation_requests(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IntegrationInstallationRequest as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `app_installations` stream.
@@ -884,7 +841,9 @@ fn stream_app_installations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_app_installations,
-        check: check_app_installations,
+        check: connector_sync::check_item::<
+            super::models::AppsListInstallationsResponseItem,
+        >,
     }
 }
 #[cfg(feature = "apps")]
@@ -895,25 +854,7 @@ fn fetch_app_installations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apps().list_installations().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `app_installations` decodes as the generated item type.
-fn check_app_installations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AppsListInstallationsResponseItem as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.apps().list_installations().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "classroom")]
 /// The definition of the `accepted_assignments` stream.
@@ -969,7 +910,7 @@ fn stream_accepted_assignments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_accepted_assignments,
-        check: check_accepted_assignments,
+        check: connector_sync::check_item::<super::models::ClassroomAcceptedAssignment>,
     }
 }
 #[cfg(feature = "classroom")]
@@ -980,30 +921,14 @@ fn fetch_accepted_assignments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .classroom()
-        .list_accepted_assignments_for_an_assignment(args.get::<i64>("assignment_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .classroom()
+            .list_accepted_assignments_for_an_assignment(
+                args.get::<i64>("assignment_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "classroom")]
-/// Checks that an item of `accepted_assignments` decodes as the generated item type.
-fn check_accepted_assignments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ClassroomAcceptedAssignment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "classroom")]
 /// The definition of the `classrooms` stream.
@@ -1048,7 +973,7 @@ fn stream_classrooms() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_classrooms,
-        check: check_classrooms,
+        check: connector_sync::check_item::<super::models::SimpleClassroom>,
     }
 }
 #[cfg(feature = "classroom")]
@@ -1059,27 +984,12 @@ fn fetch_classrooms(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.classroom().list_classrooms().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .classroom()
+            .list_classrooms()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "classroom")]
-/// Checks that an item of `classrooms` decodes as the generated item type.
-fn check_classrooms(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleClassroom as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "classroom")]
 /// The definition of the `classroom_assignments` stream.
@@ -1207,7 +1117,7 @@ fn stream_classroom_assignments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_classroom_assignments,
-        check: check_classroom_assignments,
+        check: connector_sync::check_item::<super::models::SimpleClassroomAssignment>,
     }
 }
 #[cfg(feature = "classroom")]
@@ -1218,30 +1128,12 @@ fn fetch_classroom_assignments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .classroom()
-        .list_assignments_for_a_classroom(args.get::<i64>("classroom_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .classroom()
+            .list_assignments_for_a_classroom(args.get::<i64>("classroom_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "classroom")]
-/// Checks that an item of `classroom_assignments` decodes as the generated item type.
-fn check_classroom_assignments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleClassroomAssignment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "dependabot")]
 /// The definition of the `enterprises_dependabot_repository_access` stream.
@@ -1537,7 +1429,7 @@ fn stream_enterprises_dependabot_repository_access() -> connector_sync::StreamDe
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_enterprises_dependabot_repository_access,
-        check: check_enterprises_dependabot_repository_access,
+        check: connector_sync::check_item::<super::models::NullableSimpleRepository>,
     }
 }
 #[cfg(feature = "dependabot")]
@@ -1548,35 +1440,12 @@ fn fetch_enterprises_dependabot_repository_access(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .dependabot()
-        .repository_access_for_enterprise(args.get::<String>("enterprise")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/accessible_repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .dependabot()
+            .repository_access_for_enterprise(args.get::<String>("enterprise")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "dependabot")]
-/// Checks that an item of `enterprises_dependabot_repository_access` decodes as the generated item type.
-fn check_enterprises_dependabot_repository_access(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::NullableSimpleRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "enterprise_teams")]
 /// The definition of the `enterprises_teams` stream.
@@ -1690,7 +1559,7 @@ fn stream_enterprises_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_enterprises_teams,
-        check: check_enterprises_teams,
+        check: connector_sync::check_item::<super::models::EnterpriseTeam>,
     }
 }
 #[cfg(feature = "enterprise_teams")]
@@ -1701,26 +1570,12 @@ fn fetch_enterprises_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .enterprise_teams()
-        .list(args.get::<String>("enterprise")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .enterprise_teams()
+            .list(args.get::<String>("enterprise")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "enterprise_teams")]
-/// Checks that an item of `enterprises_teams` decodes as the generated item type.
-fn check_enterprises_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::EnterpriseTeam as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "enterprise_team_memberships", feature = "enterprise_teams"))]
 /// The definition of the `team_memberships` stream.
@@ -1882,7 +1737,7 @@ fn stream_team_memberships() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_team_memberships,
-        check: check_team_memberships,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(all(feature = "enterprise_team_memberships", feature = "enterprise_teams"))]
@@ -1893,26 +1748,15 @@ fn fetch_team_memberships(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .enterprise_team_memberships()
-        .list(args.get::<String>("enterprise")?, args.get::<String>("enterprise-team")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .enterprise_team_memberships()
+            .list(
+                args.get::<String>("enterprise")?,
+                args.get::<String>("enterprise-team")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "enterprise_team_memberships", feature = "enterprise_teams"))]
-/// Checks that an item of `team_memberships` decodes as the generated item type.
-fn check_team_memberships(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "enterprise_team_organizations", feature = "enterprise_teams"))]
 /// The definition of the `team_organizations` stream.
@@ -2014,7 +1858,7 @@ fn stream_team_organizations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_team_organizations,
-        check: check_team_organizations,
+        check: connector_sync::check_item::<super::models::OrganizationSimple>,
     }
 }
 #[cfg(all(feature = "enterprise_team_organizations", feature = "enterprise_teams"))]
@@ -2025,33 +1869,15 @@ fn fetch_team_organizations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .enterprise_team_organizations()
-        .get_assignments(
-            args.get::<String>("enterprise")?,
-            args.get::<String>("enterprise-team")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .enterprise_team_organizations()
+            .get_assignments(
+                args.get::<String>("enterprise")?,
+                args.get::<String>("enterprise-team")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "enterprise_team_organizations", feature = "enterprise_teams"))]
-/// Checks that an item of `team_organizations` decodes as the generated item type.
-fn check_team_organizations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `events` stream.
@@ -2100,7 +1926,7 @@ fn stream_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_events,
-        check: check_events,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(feature = "activity")]
@@ -2111,27 +1937,12 @@ fn fetch_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.activity().list_public_events().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_public_events()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `events` decodes as the generated item type.
-fn check_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gists")]
 /// The definition of the `gists` stream.
@@ -2256,7 +2067,7 @@ fn stream_gists() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_gists,
-        check: check_gists,
+        check: connector_sync::check_item::<super::models::BaseGist>,
     }
 }
 #[cfg(feature = "gists")]
@@ -2267,23 +2078,7 @@ fn fetch_gists(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gists().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "gists")]
-/// Checks that an item of `gists` decodes as the generated item type.
-fn check_gists(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BaseGist as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.gists().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "gists")]
 /// The definition of the `public` stream.
@@ -2408,7 +2203,7 @@ fn stream_public() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_public,
-        check: check_public,
+        check: connector_sync::check_item::<super::models::BaseGist>,
     }
 }
 #[cfg(feature = "gists")]
@@ -2419,23 +2214,7 @@ fn fetch_public(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gists().list_public().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "gists")]
-/// Checks that an item of `public` decodes as the generated item type.
-fn check_public(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BaseGist as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.gists().list_public().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "gists")]
 /// The definition of the `gists_starred` stream.
@@ -2560,7 +2339,7 @@ fn stream_gists_starred() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_gists_starred,
-        check: check_gists_starred,
+        check: connector_sync::check_item::<super::models::BaseGist>,
     }
 }
 #[cfg(feature = "gists")]
@@ -2571,23 +2350,7 @@ fn fetch_gists_starred(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gists().list_starred().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "gists")]
-/// Checks that an item of `gists_starred` decodes as the generated item type.
-fn check_gists_starred(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BaseGist as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.gists().list_starred().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "gists")]
 /// The definition of the `gist_comments` stream.
@@ -2659,7 +2422,7 @@ fn stream_gist_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_gist_comments,
-        check: check_gist_comments,
+        check: connector_sync::check_item::<super::models::GistComment>,
     }
 }
 #[cfg(feature = "gists")]
@@ -2670,26 +2433,12 @@ fn fetch_gist_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gists()
-        .list_comments(args.get::<String>("gist_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .gists()
+            .list_comments(args.get::<String>("gist_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gists")]
-/// Checks that an item of `gist_comments` decodes as the generated item type.
-fn check_gist_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GistComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "gists")]
 /// The definition of the `gist_forks` stream.
@@ -2817,7 +2566,7 @@ fn stream_gist_forks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_gist_forks,
-        check: check_gist_forks,
+        check: connector_sync::check_item::<super::models::GistSimple>,
     }
 }
 #[cfg(feature = "gists")]
@@ -2828,23 +2577,12 @@ fn fetch_gist_forks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.gists().list_forks(args.get::<String>("gist_id")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .gists()
+            .list_forks(args.get::<String>("gist_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "gists")]
-/// Checks that an item of `gist_forks` decodes as the generated item type.
-fn check_gist_forks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GistSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `installation_repositories` stream.
@@ -3427,7 +3165,7 @@ fn stream_installation_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_installation_repositories,
-        check: check_installation_repositories,
+        check: connector_sync::check_item::<super::models::RepositoriesItem>,
     }
 }
 #[cfg(feature = "apps")]
@@ -3438,23 +3176,12 @@ fn fetch_installation_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apps().list_repos_accessible_to_installation().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/repositories").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_repos_accessible_to_installation()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `installation_repositories` decodes as the generated item type.
-fn check_installation_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RepositoriesItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issues` stream.
@@ -3633,7 +3360,7 @@ fn stream_issues() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issues,
-        check: check_issues,
+        check: connector_sync::check_item::<super::models::Issue>,
     }
 }
 #[cfg(feature = "issues")]
@@ -3644,23 +3371,7 @@ fn fetch_issues(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issues().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issues` decodes as the generated item type.
-fn check_issues(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Issue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.issues().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "licenses")]
 /// The definition of the `licenses` stream.
@@ -3717,7 +3428,7 @@ fn stream_licenses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_licenses,
-        check: check_licenses,
+        check: connector_sync::check_item::<super::models::LicenseSimple>,
     }
 }
 #[cfg(feature = "licenses")]
@@ -3728,27 +3439,12 @@ fn fetch_licenses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.licenses().get_all_commonly_used().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .licenses()
+            .get_all_commonly_used()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "licenses")]
-/// Checks that an item of `licenses` decodes as the generated item type.
-fn check_licenses(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::LicenseSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `marketplace_listing_plans` stream.
@@ -3841,7 +3537,7 @@ fn stream_marketplace_listing_plans() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_marketplace_listing_plans,
-        check: check_marketplace_listing_plans,
+        check: connector_sync::check_item::<super::models::MarketplaceListingPlan>,
     }
 }
 #[cfg(feature = "apps")]
@@ -3852,23 +3548,7 @@ fn fetch_marketplace_listing_plans(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apps().list_plans().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `marketplace_listing_plans` decodes as the generated item type.
-fn check_marketplace_listing_plans(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MarketplaceListingPlan as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.apps().list_plans().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "apps")]
 /// The definition of the `marketplace_listing_plan_accounts` stream.
@@ -3930,7 +3610,7 @@ fn stream_marketplace_listing_plan_accounts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_marketplace_listing_plan_accounts,
-        check: check_marketplace_listing_plan_accounts,
+        check: connector_sync::check_item::<super::models::MarketplacePurchase>,
     }
 }
 #[cfg(feature = "apps")]
@@ -3941,26 +3621,12 @@ fn fetch_marketplace_listing_plan_accounts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .apps()
-        .list_accounts_for_plan(args.get::<i64>("plan_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_accounts_for_plan(args.get::<i64>("plan_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `marketplace_listing_plan_accounts` decodes as the generated item type.
-fn check_marketplace_listing_plan_accounts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MarketplacePurchase as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `stubbed_plans` stream.
@@ -4053,7 +3719,7 @@ fn stream_stubbed_plans() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_stubbed_plans,
-        check: check_stubbed_plans,
+        check: connector_sync::check_item::<super::models::MarketplaceListingPlan>,
     }
 }
 #[cfg(feature = "apps")]
@@ -4064,23 +3730,7 @@ fn fetch_stubbed_plans(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apps().list_plans_stubbed().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `stubbed_plans` decodes as the generated item type.
-fn check_stubbed_plans(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MarketplaceListingPlan as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.apps().list_plans_stubbed().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "apps")]
 /// The definition of the `stubbed_plan_accounts` stream.
@@ -4142,7 +3792,7 @@ fn stream_stubbed_plan_accounts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_stubbed_plan_accounts,
-        check: check_stubbed_plan_accounts,
+        check: connector_sync::check_item::<super::models::MarketplacePurchase>,
     }
 }
 #[cfg(feature = "apps")]
@@ -4153,26 +3803,12 @@ fn fetch_stubbed_plan_accounts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .apps()
-        .list_accounts_for_plan_stubbed(args.get::<i64>("plan_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_accounts_for_plan_stubbed(args.get::<i64>("plan_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `stubbed_plan_accounts` decodes as the generated item type.
-fn check_stubbed_plan_accounts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MarketplacePurchase as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `networks_events` stream.
@@ -4230,7 +3866,7 @@ fn stream_networks_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_networks_events,
-        check: check_networks_events,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(feature = "activity")]
@@ -4241,33 +3877,15 @@ fn fetch_networks_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_public_events_for_repo_network(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_public_events_for_repo_network(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `networks_events` decodes as the generated item type.
-fn check_networks_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `notifications` stream.
@@ -4330,7 +3948,7 @@ fn stream_notifications() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_notifications,
-        check: check_notifications,
+        check: connector_sync::check_item::<super::models::Thread>,
     }
 }
 #[cfg(feature = "activity")]
@@ -4341,26 +3959,12 @@ fn fetch_notifications(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_notifications_for_authenticated_user()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_notifications_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `notifications` decodes as the generated item type.
-fn check_notifications(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Thread as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `organizations` stream.
@@ -4453,7 +4057,7 @@ fn stream_organizations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_organizations,
-        check: check_organizations,
+        check: connector_sync::check_item::<super::models::OrganizationSimple>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -4464,23 +4068,7 @@ fn fetch_organizations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.orgs().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `organizations` decodes as the generated item type.
-fn check_organizations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.orgs().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "billing", feature = "orgs"))]
 /// The definition of the `organization_budgets` stream.
@@ -4554,7 +4142,7 @@ fn stream_organization_budgets() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_organization_budgets,
-        check: check_organization_budgets,
+        check: connector_sync::check_item::<super::models::Budget>,
     }
 }
 #[cfg(all(feature = "billing", feature = "orgs"))]
@@ -4565,33 +4153,12 @@ fn fetch_organization_budgets(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .billing()
-        .get_all_budgets_org(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/budgets")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .billing()
+            .get_all_budgets_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "billing", feature = "orgs"))]
-/// Checks that an item of `organization_budgets` decodes as the generated item type.
-fn check_organization_budgets(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Budget as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `actions_hosted_runners` stream.
@@ -4671,7 +4238,7 @@ fn stream_actions_hosted_runners() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_actions_hosted_runners,
-        check: check_actions_hosted_runners,
+        check: connector_sync::check_item::<super::models::ActionsHostedRunner>,
     }
 }
 #[cfg(feature = "actions")]
@@ -4682,26 +4249,12 @@ fn fetch_actions_hosted_runners(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_hosted_runners_for_org(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/runners").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_hosted_runners_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `actions_hosted_runners` decodes as the generated item type.
-fn check_actions_hosted_runners(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ActionsHostedRunner as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `actions_permissions_repositories` stream.
@@ -5289,7 +4842,7 @@ fn stream_actions_permissions_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_actions_permissions_repositories,
-        check: check_actions_permissions_repositories,
+        check: connector_sync::check_item::<super::models::Repository>,
     }
 }
 #[cfg(feature = "actions")]
@@ -5300,35 +4853,14 @@ fn fetch_actions_permissions_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_selected_repositories_enabled_github_actions_organization(
-            args.get::<String>("org")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_selected_repositories_enabled_github_actions_organization(
+                args.get::<String>("org")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `actions_permissions_repositories` decodes as the generated item type.
-fn check_actions_permissions_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Repository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `self_hosted_runners_repositories` stream.
@@ -5916,7 +5448,7 @@ fn stream_self_hosted_runners_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_self_hosted_runners_repositories,
-        check: check_self_hosted_runners_repositories,
+        check: connector_sync::check_item::<super::models::Repository>,
     }
 }
 #[cfg(feature = "actions")]
@@ -5927,35 +5459,14 @@ fn fetch_self_hosted_runners_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_selected_repositories_self_hosted_runners_organization(
-            args.get::<String>("org")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_selected_repositories_self_hosted_runners_organization(
+                args.get::<String>("org")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `self_hosted_runners_repositories` decodes as the generated item type.
-fn check_self_hosted_runners_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Repository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `runner_groups_hosted_runners` stream.
@@ -6039,7 +5550,7 @@ fn stream_runner_groups_hosted_runners() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_runner_groups_hosted_runners,
-        check: check_runner_groups_hosted_runners,
+        check: connector_sync::check_item::<super::models::ActionsHostedRunner>,
     }
 }
 #[cfg(feature = "actions")]
@@ -6050,29 +5561,15 @@ fn fetch_runner_groups_hosted_runners(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_github_hosted_runners_in_group_for_org(
-            args.get::<String>("org")?,
-            args.get::<i64>("runner_group_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/runners").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_github_hosted_runners_in_group_for_org(
+                args.get::<String>("org")?,
+                args.get::<i64>("runner_group_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `runner_groups_hosted_runners` decodes as the generated item type.
-fn check_runner_groups_hosted_runners(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ActionsHostedRunner as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `runner_groups_repositories` stream.
@@ -6604,7 +6101,7 @@ fn stream_runner_groups_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_runner_groups_repositories,
-        check: check_runner_groups_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "actions")]
@@ -6615,36 +6112,15 @@ fn fetch_runner_groups_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_repo_access_to_self_hosted_runner_group_in_org(
-            args.get::<String>("org")?,
-            args.get::<i64>("runner_group_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_repo_access_to_self_hosted_runner_group_in_org(
+                args.get::<String>("org")?,
+                args.get::<i64>("runner_group_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `runner_groups_repositories` decodes as the generated item type.
-fn check_runner_groups_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `runner_groups_runners` stream.
@@ -6722,7 +6198,7 @@ fn stream_runner_groups_runners() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_runner_groups_runners,
-        check: check_runner_groups_runners,
+        check: connector_sync::check_item::<super::models::Runner>,
     }
 }
 #[cfg(feature = "actions")]
@@ -6733,29 +6209,15 @@ fn fetch_runner_groups_runners(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_self_hosted_runners_in_group_for_org(
-            args.get::<String>("org")?,
-            args.get::<i64>("runner_group_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/runners").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_self_hosted_runners_in_group_for_org(
+                args.get::<String>("org")?,
+                args.get::<i64>("runner_group_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `runner_groups_runners` decodes as the generated item type.
-fn check_runner_groups_runners(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Runner as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `orgs_actions_runners` stream.
@@ -6829,7 +6291,7 @@ fn stream_orgs_actions_runners() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_actions_runners,
-        check: check_orgs_actions_runners,
+        check: connector_sync::check_item::<super::models::Runner>,
     }
 }
 #[cfg(feature = "actions")]
@@ -6840,26 +6302,12 @@ fn fetch_orgs_actions_runners(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_self_hosted_runners_for_org(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/runners").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_self_hosted_runners_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `orgs_actions_runners` decodes as the generated item type.
-fn check_orgs_actions_runners(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Runner as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `actions_secrets_repositories` stream.
@@ -7391,7 +6839,7 @@ fn stream_actions_secrets_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_actions_secrets_repositories,
-        check: check_actions_secrets_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "actions")]
@@ -7402,36 +6850,15 @@ fn fetch_actions_secrets_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_selected_repos_for_org_secret(
-            args.get::<String>("org")?,
-            args.get::<String>("secret_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_selected_repos_for_org_secret(
+                args.get::<String>("org")?,
+                args.get::<String>("secret_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `actions_secrets_repositories` decodes as the generated item type.
-fn check_actions_secrets_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `actions_variables_repositories` stream.
@@ -7963,7 +7390,7 @@ fn stream_actions_variables_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_actions_variables_repositories,
-        check: check_actions_variables_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "actions")]
@@ -7974,36 +7401,15 @@ fn fetch_actions_variables_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_selected_repos_for_org_variable(
-            args.get::<String>("org")?,
-            args.get::<String>("name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_selected_repos_for_org_variable(
+                args.get::<String>("org")?,
+                args.get::<String>("name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `actions_variables_repositories` decodes as the generated item type.
-fn check_actions_variables_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "agents")]
 /// The definition of the `agents_secrets_repositories` stream.
@@ -8535,7 +7941,7 @@ fn stream_agents_secrets_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_agents_secrets_repositories,
-        check: check_agents_secrets_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "agents")]
@@ -8546,36 +7952,15 @@ fn fetch_agents_secrets_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .agents()
-        .list_selected_repos_for_org_secret(
-            args.get::<String>("org")?,
-            args.get::<String>("secret_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .agents()
+            .list_selected_repos_for_org_secret(
+                args.get::<String>("org")?,
+                args.get::<String>("secret_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "agents")]
-/// Checks that an item of `agents_secrets_repositories` decodes as the generated item type.
-fn check_agents_secrets_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "agents")]
 /// The definition of the `agents_variables_repositories` stream.
@@ -9107,7 +8492,7 @@ fn stream_agents_variables_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_agents_variables_repositories,
-        check: check_agents_variables_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "agents")]
@@ -9118,36 +8503,15 @@ fn fetch_agents_variables_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .agents()
-        .list_selected_repos_for_org_variable(
-            args.get::<String>("org")?,
-            args.get::<String>("name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .agents()
+            .list_selected_repos_for_org_variable(
+                args.get::<String>("org")?,
+                args.get::<String>("name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "agents")]
-/// Checks that an item of `agents_variables_repositories` decodes as the generated item type.
-fn check_agents_variables_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `orgs_blocks` stream.
@@ -9305,7 +8669,7 @@ fn stream_orgs_blocks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_blocks,
-        check: check_orgs_blocks,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -9316,30 +8680,12 @@ fn fetch_orgs_blocks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_blocked_users(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_blocked_users(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `orgs_blocks` decodes as the generated item type.
-fn check_orgs_blocks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "codespaces")]
 /// The definition of the `orgs_codespaces` stream.
@@ -9519,7 +8865,7 @@ fn stream_orgs_codespaces() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_codespaces,
-        check: check_orgs_codespaces,
+        check: connector_sync::check_item::<super::models::Codespace>,
     }
 }
 #[cfg(feature = "codespaces")]
@@ -9530,33 +8876,12 @@ fn fetch_orgs_codespaces(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .codespaces()
-        .list_in_organization(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/codespaces")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .codespaces()
+            .list_in_organization(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "codespaces")]
-/// Checks that an item of `orgs_codespaces` decodes as the generated item type.
-fn check_orgs_codespaces(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Codespace as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "codespaces")]
 /// The definition of the `codespaces_secrets_repositories` stream.
@@ -10088,7 +9413,7 @@ fn stream_codespaces_secrets_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_codespaces_secrets_repositories,
-        check: check_codespaces_secrets_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "codespaces")]
@@ -10099,36 +9424,15 @@ fn fetch_codespaces_secrets_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .codespaces()
-        .list_selected_repos_for_org_secret(
-            args.get::<String>("org")?,
-            args.get::<String>("secret_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .codespaces()
+            .list_selected_repos_for_org_secret(
+                args.get::<String>("org")?,
+                args.get::<String>("secret_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "codespaces")]
-/// Checks that an item of `codespaces_secrets_repositories` decodes as the generated item type.
-fn check_codespaces_secrets_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "copilot_spaces")]
 /// The definition of the `copilot_spaces` stream.
@@ -10218,7 +9522,7 @@ fn stream_copilot_spaces() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_copilot_spaces,
-        check: check_copilot_spaces,
+        check: connector_sync::check_item::<super::models::CopilotSpace>,
     }
 }
 #[cfg(feature = "copilot_spaces")]
@@ -10229,26 +9533,12 @@ fn fetch_copilot_spaces(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .copilot_spaces()
-        .list_for_org(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/spaces").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .copilot_spaces()
+            .list_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "copilot_spaces")]
-/// Checks that an item of `copilot_spaces` decodes as the generated item type.
-fn check_copilot_spaces(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CopilotSpace as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "copilot")]
 /// The definition of the `coding_agent_permissions_repositories` stream.
@@ -10776,7 +10066,7 @@ fn stream_coding_agent_permissions_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_coding_agent_permissions_repositories,
-        check: check_coding_agent_permissions_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "copilot")]
@@ -10787,37 +10077,14 @@ fn fetch_coding_agent_permissions_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .copilot()
-        .list_copilot_coding_agent_selected_repositories_for_organization(
-            args.get::<String>("org")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .copilot()
+            .list_copilot_coding_agent_selected_repositories_for_organization(
+                args.get::<String>("org")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "copilot")]
-/// Checks that an item of `coding_agent_permissions_repositories` decodes as the generated item type.
-fn check_coding_agent_permissions_repositories(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "dependabot")]
 /// The definition of the `orgs_dependabot_repository_access` stream.
@@ -11113,7 +10380,7 @@ fn stream_orgs_dependabot_repository_access() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_dependabot_repository_access,
-        check: check_orgs_dependabot_repository_access,
+        check: connector_sync::check_item::<super::models::NullableSimpleRepository>,
     }
 }
 #[cfg(feature = "dependabot")]
@@ -11124,33 +10391,12 @@ fn fetch_orgs_dependabot_repository_access(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .dependabot()
-        .repository_access_for_org(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/accessible_repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .dependabot()
+            .repository_access_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "dependabot")]
-/// Checks that an item of `orgs_dependabot_repository_access` decodes as the generated item type.
-fn check_orgs_dependabot_repository_access(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::NullableSimpleRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "dependabot")]
 /// The definition of the `dependabot_secrets_repositories` stream.
@@ -11682,7 +10928,7 @@ fn stream_dependabot_secrets_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_dependabot_secrets_repositories,
-        check: check_dependabot_secrets_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "dependabot")]
@@ -11693,36 +10939,15 @@ fn fetch_dependabot_secrets_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .dependabot()
-        .list_selected_repos_for_org_secret(
-            args.get::<String>("org")?,
-            args.get::<String>("secret_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .dependabot()
+            .list_selected_repos_for_org_secret(
+                args.get::<String>("org")?,
+                args.get::<String>("secret_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "dependabot")]
-/// Checks that an item of `dependabot_secrets_repositories` decodes as the generated item type.
-fn check_dependabot_secrets_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `orgs_events` stream.
@@ -11776,7 +11001,7 @@ fn stream_orgs_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_events,
-        check: check_orgs_events,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(feature = "activity")]
@@ -11787,30 +11012,12 @@ fn fetch_orgs_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_public_org_events(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_public_org_events(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `orgs_events` decodes as the generated item type.
-fn check_orgs_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `failed_invitations` stream.
@@ -11902,7 +11109,7 @@ fn stream_failed_invitations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_failed_invitations,
-        check: check_failed_invitations,
+        check: connector_sync::check_item::<super::models::OrganizationInvitation>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -11913,26 +11120,12 @@ fn fetch_failed_invitations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_failed_invitations(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_failed_invitations(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `failed_invitations` decodes as the generated item type.
-fn check_failed_invitations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationInvitation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `orgs_hooks` stream.
@@ -12016,7 +11209,7 @@ fn stream_orgs_hooks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_hooks,
-        check: check_orgs_hooks,
+        check: connector_sync::check_item::<super::models::OrgHook>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -12027,23 +11220,12 @@ fn fetch_orgs_hooks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.orgs().list_webhooks(args.get::<String>("org")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_webhooks(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `orgs_hooks` decodes as the generated item type.
-fn check_orgs_hooks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrgHook as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `orgs_installations` stream.
@@ -12169,7 +11351,7 @@ fn stream_orgs_installations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_installations,
-        check: check_orgs_installations,
+        check: connector_sync::check_item::<super::models::Installation>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -12180,28 +11362,12 @@ fn fetch_orgs_installations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_app_installations(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options.items_pointer("/installations").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_app_installations(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `orgs_installations` decodes as the generated item type.
-fn check_orgs_installations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Installation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `orgs_invitations` stream.
@@ -12293,7 +11459,7 @@ fn stream_orgs_invitations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_invitations,
-        check: check_orgs_invitations,
+        check: connector_sync::check_item::<super::models::OrganizationInvitation>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -12304,26 +11470,12 @@ fn fetch_orgs_invitations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_pending_invitations(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_pending_invitations(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `orgs_invitations` decodes as the generated item type.
-fn check_orgs_invitations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationInvitation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `invitation_teams` stream.
@@ -12449,7 +11601,7 @@ fn stream_invitation_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_invitation_teams,
-        check: check_invitation_teams,
+        check: connector_sync::check_item::<super::models::Team>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -12460,29 +11612,15 @@ fn fetch_invitation_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_invitation_teams(
-            args.get::<String>("org")?,
-            args.get::<i64>("invitation_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_invitation_teams(
+                args.get::<String>("org")?,
+                args.get::<i64>("invitation_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `invitation_teams` decodes as the generated item type.
-fn check_invitation_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Team as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `orgs_issues` stream.
@@ -12666,7 +11804,7 @@ fn stream_orgs_issues() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_issues,
-        check: check_orgs_issues,
+        check: connector_sync::check_item::<super::models::Issue>,
     }
 }
 #[cfg(feature = "issues")]
@@ -12677,23 +11815,12 @@ fn fetch_orgs_issues(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issues().list_for_org(args.get::<String>("org")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `orgs_issues` decodes as the generated item type.
-fn check_orgs_issues(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Issue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `orgs_members` stream.
@@ -12851,7 +11978,7 @@ fn stream_orgs_members() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_members,
-        check: check_orgs_members,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -12862,23 +11989,12 @@ fn fetch_orgs_members(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.orgs().list_members(args.get::<String>("org")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_members(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `orgs_members` decodes as the generated item type.
-fn check_orgs_members(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "codespaces", feature = "orgs"))]
 /// The definition of the `member_codespaces` stream.
@@ -13062,7 +12178,7 @@ fn stream_member_codespaces() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_member_codespaces,
-        check: check_member_codespaces,
+        check: connector_sync::check_item::<super::models::Codespace>,
     }
 }
 #[cfg(all(feature = "codespaces", feature = "orgs"))]
@@ -13073,36 +12189,15 @@ fn fetch_member_codespaces(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .codespaces()
-        .get_codespaces_for_user_in_org(
-            args.get::<String>("org")?,
-            args.get::<String>("username")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/codespaces")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .codespaces()
+            .get_codespaces_for_user_in_org(
+                args.get::<String>("org")?,
+                args.get::<String>("username")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "codespaces", feature = "orgs"))]
-/// Checks that an item of `member_codespaces` decodes as the generated item type.
-fn check_member_codespaces(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Codespace as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "migrations")]
 /// The definition of the `orgs_migrations` stream.
@@ -13222,7 +12317,7 @@ fn stream_orgs_migrations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_migrations,
-        check: check_orgs_migrations,
+        check: connector_sync::check_item::<super::models::Migration>,
     }
 }
 #[cfg(feature = "migrations")]
@@ -13233,26 +12328,12 @@ fn fetch_orgs_migrations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .migrations()
-        .list_for_org(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .migrations()
+            .list_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "migrations")]
-/// Checks that an item of `orgs_migrations` decodes as the generated item type.
-fn check_orgs_migrations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Migration as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "migrations")]
 /// The definition of the `orgs_migration_repositories` stream.
@@ -13784,7 +12865,7 @@ fn stream_orgs_migration_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_migration_repositories,
-        check: check_orgs_migration_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "migrations")]
@@ -13795,26 +12876,15 @@ fn fetch_orgs_migration_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .migrations()
-        .list_repos_for_org(args.get::<String>("org")?, args.get::<i64>("migration_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .migrations()
+            .list_repos_for_org(
+                args.get::<String>("org")?,
+                args.get::<i64>("migration_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "migrations")]
-/// Checks that an item of `orgs_migration_repositories` decodes as the generated item type.
-fn check_orgs_migration_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `organization_roles_teams` stream.
@@ -13940,7 +13010,7 @@ fn stream_organization_roles_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_organization_roles_teams,
-        check: check_organization_roles_teams,
+        check: connector_sync::check_item::<super::models::TeamRoleAssignment>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -13951,26 +13021,12 @@ fn fetch_organization_roles_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_org_role_teams(args.get::<String>("org")?, args.get::<i64>("role_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_org_role_teams(args.get::<String>("org")?, args.get::<i64>("role_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `organization_roles_teams` decodes as the generated item type.
-fn check_organization_roles_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamRoleAssignment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `organization_roles_users` stream.
@@ -14138,7 +13194,7 @@ fn stream_organization_roles_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_organization_roles_users,
-        check: check_organization_roles_users,
+        check: connector_sync::check_item::<super::models::UserRoleAssignment>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -14149,26 +13205,12 @@ fn fetch_organization_roles_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_org_role_users(args.get::<String>("org")?, args.get::<i64>("role_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_org_role_users(args.get::<String>("org")?, args.get::<i64>("role_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `organization_roles_users` decodes as the generated item type.
-fn check_organization_roles_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::UserRoleAssignment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `outside_collaborators` stream.
@@ -14326,7 +13368,7 @@ fn stream_outside_collaborators() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_outside_collaborators,
-        check: check_outside_collaborators,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -14337,26 +13379,12 @@ fn fetch_outside_collaborators(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_outside_collaborators(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_outside_collaborators(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `outside_collaborators` decodes as the generated item type.
-fn check_outside_collaborators(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "packages")]
 /// The definition of the `orgs_packages` stream.
@@ -14444,7 +13472,7 @@ fn stream_orgs_packages() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_packages,
-        check: check_orgs_packages,
+        check: connector_sync::check_item::<super::models::Package>,
     }
 }
 #[cfg(feature = "packages")]
@@ -14455,33 +13483,15 @@ fn fetch_orgs_packages(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .packages()
-        .list_packages_for_organization(
-            args.get::<String>("org")?,
-            args.get::<super::models::PackageType>("package_type")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .packages()
+            .list_packages_for_organization(
+                args.get::<String>("org")?,
+                args.get::<super::models::PackageType>("package_type")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "packages")]
-/// Checks that an item of `orgs_packages` decodes as the generated item type.
-fn check_orgs_packages(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Package as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "packages")]
 /// The definition of the `orgs_packages_versions` stream.
@@ -14582,7 +13592,7 @@ fn stream_orgs_packages_versions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_packages_versions,
-        check: check_orgs_packages_versions,
+        check: connector_sync::check_item::<super::models::PackageVersion>,
     }
 }
 #[cfg(feature = "packages")]
@@ -14593,34 +13603,16 @@ fn fetch_orgs_packages_versions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .packages()
-        .get_all_package_versions_for_package_owned_by_org(
-            args.get::<String>("org")?,
-            args.get::<super::models::PackageType>("package_type")?,
-            args.get::<String>("package_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .packages()
+            .get_all_package_versions_for_package_owned_by_org(
+                args.get::<String>("org")?,
+                args.get::<super::models::PackageType>("package_type")?,
+                args.get::<String>("package_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "packages")]
-/// Checks that an item of `orgs_packages_versions` decodes as the generated item type.
-fn check_orgs_packages_versions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PackageVersion as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `personal_access_token_requests` stream.
@@ -14706,7 +13698,9 @@ fn stream_personal_access_token_requests() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_personal_access_token_requests,
-        check: check_personal_access_token_requests,
+        check: connector_sync::check_item::<
+            super::models::OrganizationProgrammaticAccessGrantRequest,
+        >,
     }
 }
 #[cfg(feature = "orgs")]
@@ -14717,28 +13711,12 @@ fn fetch_personal_access_token_requests(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_pat_grant_requests(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_pat_grant_requests(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `personal_access_token_requests` decodes as the generated item type.
-fn check_personal_access_token_requests(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationProgrammaticAccessGrantRequest as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `personal_access_token_request_repositories` stream.
@@ -15270,7 +14248,7 @@ fn stream_personal_access_token_request_repositories() -> connector_sync::Stream
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_personal_access_token_request_repositories,
-        check: check_personal_access_token_request_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -15281,31 +14259,15 @@ fn fetch_personal_access_token_request_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_pat_grant_request_repositories(
-            args.get::<String>("org")?,
-            args.get::<i64>("pat_request_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_pat_grant_request_repositories(
+                args.get::<String>("org")?,
+                args.get::<i64>("pat_request_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `personal_access_token_request_repositories` decodes as the generated item type.
-fn check_personal_access_token_request_repositories(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `personal_access_tokens` stream.
@@ -15385,7 +14347,9 @@ fn stream_personal_access_tokens() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_personal_access_tokens,
-        check: check_personal_access_tokens,
+        check: connector_sync::check_item::<
+            super::models::OrganizationProgrammaticAccessGrant,
+        >,
     }
 }
 #[cfg(feature = "orgs")]
@@ -15396,25 +14360,12 @@ fn fetch_personal_access_tokens(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.orgs().list_pat_grants(args.get::<String>("org")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_pat_grants(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `personal_access_tokens` decodes as the generated item type.
-fn check_personal_access_tokens(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationProgrammaticAccessGrant as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `personal_access_token_repositories` stream.
@@ -15946,7 +14897,7 @@ fn stream_personal_access_token_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_personal_access_token_repositories,
-        check: check_personal_access_token_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -15957,31 +14908,15 @@ fn fetch_personal_access_token_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_pat_grant_repositories(
-            args.get::<String>("org")?,
-            args.get::<i64>("pat_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_pat_grant_repositories(
+                args.get::<String>("org")?,
+                args.get::<i64>("pat_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `personal_access_token_repositories` decodes as the generated item type.
-fn check_personal_access_token_repositories(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `projects_list_fields_for_org` stream.
@@ -16063,7 +14998,7 @@ fn stream_projects_list_fields_for_org() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_projects_list_fields_for_org,
-        check: check_projects_list_fields_for_org,
+        check: connector_sync::check_item::<super::models::ProjectsV2Field>,
     }
 }
 #[cfg(feature = "projects")]
@@ -16074,29 +15009,15 @@ fn fetch_projects_list_fields_for_org(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .list_fields_for_org(
-            args.get::<String>("org")?,
-            args.get::<i64>("project_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .list_fields_for_org(
+                args.get::<String>("org")?,
+                args.get::<i64>("project_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `projects_list_fields_for_org` decodes as the generated item type.
-fn check_projects_list_fields_for_org(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectsV2Field as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `projects_get_field_for_org` stream.
@@ -16142,7 +15063,7 @@ fn stream_projects_get_field_for_org() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_projects_get_field_for_org,
-        check: check_projects_get_field_for_org,
+        check: connector_sync::check_item::<super::models::ProjectsV2SingleSelectOptions>,
     }
 }
 #[cfg(feature = "projects")]
@@ -16153,30 +15074,16 @@ fn fetch_projects_get_field_for_org(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .get_field_for_org(
-            args.get::<String>("org")?,
-            args.get::<i64>("project_number")?,
-            args.get::<i64>("field_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/options"),
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .get_field_for_org(
+                args.get::<String>("org")?,
+                args.get::<i64>("project_number")?,
+                args.get::<i64>("field_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `projects_get_field_for_org` decodes as the generated item type.
-fn check_projects_get_field_for_org(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectsV2SingleSelectOptions as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `public_members` stream.
@@ -16334,7 +15241,7 @@ fn stream_public_members() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_public_members,
-        check: check_public_members,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -16345,26 +15252,12 @@ fn fetch_public_members(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_public_members(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_public_members(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `public_members` decodes as the generated item type.
-fn check_public_members(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `orgs_repos` stream.
@@ -16892,7 +15785,7 @@ fn stream_orgs_repos() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_repos,
-        check: check_orgs_repos,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "repos")]
@@ -16903,23 +15796,12 @@ fn fetch_orgs_repos(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.repos().list_for_org(args.get::<String>("org")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `orgs_repos` decodes as the generated item type.
-fn check_orgs_repos(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `orgs_rulesets` stream.
@@ -17009,7 +15891,7 @@ fn stream_orgs_rulesets() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_rulesets,
-        check: check_orgs_rulesets,
+        check: connector_sync::check_item::<super::models::RepositoryRuleset>,
     }
 }
 #[cfg(feature = "repos")]
@@ -17020,30 +15902,12 @@ fn fetch_orgs_rulesets(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .get_org_rulesets(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .get_org_rulesets(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `orgs_rulesets` decodes as the generated item type.
-fn check_orgs_rulesets(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RepositoryRuleset as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `orgs_rulesets_rule_suites` stream.
@@ -17135,7 +15999,7 @@ fn stream_orgs_rulesets_rule_suites() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_orgs_rulesets_rule_suites,
-        check: check_orgs_rulesets_rule_suites,
+        check: connector_sync::check_item::<super::models::RuleSuitesItem>,
     }
 }
 #[cfg(feature = "repos")]
@@ -17146,30 +16010,12 @@ fn fetch_orgs_rulesets_rule_suites(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .get_org_rule_suites(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .get_org_rule_suites(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `orgs_rulesets_rule_suites` decodes as the generated item type.
-fn check_orgs_rulesets_rule_suites(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RuleSuitesItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "secret_scanning")]
 /// The definition of the `orgs_secret_scanning_custom_patterns` stream.
@@ -17265,7 +16111,7 @@ fn stream_orgs_secret_scanning_custom_patterns() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_secret_scanning_custom_patterns,
-        check: check_orgs_secret_scanning_custom_patterns,
+        check: connector_sync::check_item::<super::models::SecretScanningCustomPattern>,
     }
 }
 #[cfg(feature = "secret_scanning")]
@@ -17276,28 +16122,12 @@ fn fetch_orgs_secret_scanning_custom_patterns(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .secret_scanning()
-        .list_org_custom_patterns(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .secret_scanning()
+            .list_org_custom_patterns(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "secret_scanning")]
-/// Checks that an item of `orgs_secret_scanning_custom_patterns` decodes as the generated item type.
-fn check_orgs_secret_scanning_custom_patterns(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::SecretScanningCustomPattern as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `immutable_releases_repositories` stream.
@@ -17825,7 +16655,7 @@ fn stream_immutable_releases_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_immutable_releases_repositories,
-        check: check_immutable_releases_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -17836,33 +16666,12 @@ fn fetch_immutable_releases_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .get_immutable_releases_settings_repositories(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .get_immutable_releases_settings_repositories(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `immutable_releases_repositories` decodes as the generated item type.
-fn check_immutable_releases_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "hosted_compute")]
 /// The definition of the `network_configurations` stream.
@@ -17918,7 +16727,7 @@ fn stream_network_configurations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_network_configurations,
-        check: check_network_configurations,
+        check: connector_sync::check_item::<super::models::NetworkConfiguration>,
     }
 }
 #[cfg(feature = "hosted_compute")]
@@ -17929,30 +16738,12 @@ fn fetch_network_configurations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .hosted_compute()
-        .list_network_configurations_for_org(args.get::<String>("org")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/network_configurations")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .hosted_compute()
+            .list_network_configurations_for_org(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "hosted_compute")]
-/// Checks that an item of `network_configurations` decodes as the generated item type.
-fn check_network_configurations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::NetworkConfiguration as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `orgs_teams` stream.
@@ -18074,7 +16865,7 @@ fn stream_orgs_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_teams,
-        check: check_orgs_teams,
+        check: connector_sync::check_item::<super::models::Team>,
     }
 }
 #[cfg(feature = "teams")]
@@ -18085,23 +16876,12 @@ fn fetch_orgs_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.teams().list(args.get::<String>("org")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list(args.get::<String>("org")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `orgs_teams` decodes as the generated item type.
-fn check_orgs_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Team as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `team_invitations` stream.
@@ -18197,7 +16977,7 @@ fn stream_team_invitations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_team_invitations,
-        check: check_team_invitations,
+        check: connector_sync::check_item::<super::models::OrganizationInvitation>,
     }
 }
 #[cfg(feature = "teams")]
@@ -18208,29 +16988,15 @@ fn fetch_team_invitations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_pending_invitations_in_org(
-            args.get::<String>("org")?,
-            args.get::<String>("team_slug")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_pending_invitations_in_org(
+                args.get::<String>("org")?,
+                args.get::<String>("team_slug")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `team_invitations` decodes as the generated item type.
-fn check_team_invitations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationInvitation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `team_members` stream.
@@ -18404,7 +17170,7 @@ fn stream_team_members() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_team_members,
-        check: check_team_members,
+        check: connector_sync::check_item::<super::models::TeamMember>,
     }
 }
 #[cfg(feature = "teams")]
@@ -18415,29 +17181,15 @@ fn fetch_team_members(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_members_in_org(
-            args.get::<String>("org")?,
-            args.get::<String>("team_slug")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_members_in_org(
+                args.get::<String>("org")?,
+                args.get::<String>("team_slug")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `team_members` decodes as the generated item type.
-fn check_team_members(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamMember as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `team_repos` stream.
@@ -18969,7 +17721,7 @@ fn stream_team_repos() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_team_repos,
-        check: check_team_repos,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "teams")]
@@ -18980,26 +17732,15 @@ fn fetch_team_repos(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_repos_in_org(args.get::<String>("org")?, args.get::<String>("team_slug")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_repos_in_org(
+                args.get::<String>("org")?,
+                args.get::<String>("team_slug")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `team_repos` decodes as the generated item type.
-fn check_team_repos(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `team_teams` stream.
@@ -19125,7 +17866,7 @@ fn stream_team_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_team_teams,
-        check: check_team_teams,
+        check: connector_sync::check_item::<super::models::Team>,
     }
 }
 #[cfg(feature = "teams")]
@@ -19136,26 +17877,15 @@ fn fetch_team_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_child_in_org(args.get::<String>("org")?, args.get::<String>("team_slug")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_child_in_org(
+                args.get::<String>("org")?,
+                args.get::<String>("team_slug")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `team_teams` decodes as the generated item type.
-fn check_team_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Team as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `artifacts` stream.
@@ -19255,7 +17985,7 @@ fn stream_artifacts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_artifacts,
-        check: check_artifacts,
+        check: connector_sync::check_item::<super::models::Artifact>,
     }
 }
 #[cfg(feature = "actions")]
@@ -19266,29 +17996,15 @@ fn fetch_artifacts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_artifacts_for_repo(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/artifacts").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_artifacts_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `artifacts` decodes as the generated item type.
-fn check_artifacts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Artifact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `caches` stream.
@@ -19364,7 +18080,9 @@ fn stream_caches() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_caches,
-        check: check_caches,
+        check: connector_sync::check_item::<
+            super::models::ActionsCacheListActionsCachesItem,
+        >,
     }
 }
 #[cfg(feature = "actions")]
@@ -19375,33 +18093,15 @@ fn fetch_caches(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .get_actions_cache_list(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options.items_pointer("/actions_caches").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .get_actions_cache_list(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `caches` decodes as the generated item type.
-fn check_caches(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ActionsCacheListActionsCachesItem as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `repos_actions_runners` stream.
@@ -19479,7 +18179,7 @@ fn stream_repos_actions_runners() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_actions_runners,
-        check: check_repos_actions_runners,
+        check: connector_sync::check_item::<super::models::Runner>,
     }
 }
 #[cfg(feature = "actions")]
@@ -19490,29 +18190,15 @@ fn fetch_repos_actions_runners(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_self_hosted_runners_for_repo(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/runners").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_self_hosted_runners_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `repos_actions_runners` decodes as the generated item type.
-fn check_repos_actions_runners(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Runner as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `runs` stream.
@@ -19720,7 +18406,7 @@ fn stream_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_runs,
-        check: check_runs,
+        check: connector_sync::check_item::<super::models::WorkflowRun>,
     }
 }
 #[cfg(feature = "actions")]
@@ -19731,31 +18417,15 @@ fn fetch_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_workflow_runs_for_repo(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options.items_pointer("/workflow_runs").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_workflow_runs_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `runs` decodes as the generated item type.
-fn check_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::WorkflowRun as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `run_artifacts` stream.
@@ -19859,7 +18529,7 @@ fn stream_run_artifacts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_run_artifacts,
-        check: check_run_artifacts,
+        check: connector_sync::check_item::<super::models::Artifact>,
     }
 }
 #[cfg(feature = "actions")]
@@ -19870,30 +18540,16 @@ fn fetch_run_artifacts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_workflow_run_artifacts(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("run_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/artifacts").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_workflow_run_artifacts(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("run_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `run_artifacts` decodes as the generated item type.
-fn check_run_artifacts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Artifact as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `actions_list_jobs_for_workflow_run_attempt` stream.
@@ -20061,7 +18717,7 @@ fn stream_actions_list_jobs_for_workflow_run_attempt() -> connector_sync::Stream
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_actions_list_jobs_for_workflow_run_attempt,
-        check: check_actions_list_jobs_for_workflow_run_attempt,
+        check: connector_sync::check_item::<super::models::Job>,
     }
 }
 #[cfg(feature = "actions")]
@@ -20072,33 +18728,17 @@ fn fetch_actions_list_jobs_for_workflow_run_attempt(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_jobs_for_workflow_run_attempt(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("run_id")?,
-            args.get::<i64>("attempt_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/jobs").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_jobs_for_workflow_run_attempt(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("run_id")?,
+                args.get::<i64>("attempt_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `actions_list_jobs_for_workflow_run_attempt` decodes as the generated item type.
-fn check_actions_list_jobs_for_workflow_run_attempt(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::Job as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `actions_list_jobs_for_workflow_run` stream.
@@ -20262,7 +18902,7 @@ fn stream_actions_list_jobs_for_workflow_run() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_actions_list_jobs_for_workflow_run,
-        check: check_actions_list_jobs_for_workflow_run,
+        check: connector_sync::check_item::<super::models::Job>,
     }
 }
 #[cfg(feature = "actions")]
@@ -20273,32 +18913,16 @@ fn fetch_actions_list_jobs_for_workflow_run(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_jobs_for_workflow_run(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("run_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/jobs").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_jobs_for_workflow_run(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("run_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `actions_list_jobs_for_workflow_run` decodes as the generated item type.
-fn check_actions_list_jobs_for_workflow_run(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::Job as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `workflows` stream.
@@ -20401,7 +19025,7 @@ fn stream_workflows() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_workflows,
-        check: check_workflows,
+        check: connector_sync::check_item::<super::models::Workflow>,
     }
 }
 #[cfg(feature = "actions")]
@@ -20412,26 +19036,15 @@ fn fetch_workflows(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_repo_workflows(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/workflows").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_repo_workflows(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `workflows` decodes as the generated item type.
-fn check_workflows(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Workflow as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "actions")]
 /// The definition of the `workflow_runs` stream.
@@ -20643,7 +19256,7 @@ fn stream_workflow_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_workflow_runs,
-        check: check_workflow_runs,
+        check: connector_sync::check_item::<super::models::WorkflowRun>,
     }
 }
 #[cfg(feature = "actions")]
@@ -20654,32 +19267,16 @@ fn fetch_workflow_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .actions()
-        .list_workflow_runs(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<super::models::ProjectsV2ViewSortByItemItem>("workflow_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options.items_pointer("/workflow_runs").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .actions()
+            .list_workflow_runs(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<super::models::ProjectsV2ViewSortByItemItem>("workflow_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "actions")]
-/// Checks that an item of `workflow_runs` decodes as the generated item type.
-fn check_workflow_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::WorkflowRun as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `activity` stream.
@@ -20755,7 +19352,7 @@ fn stream_activity() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_activity,
-        check: check_activity,
+        check: connector_sync::check_item::<super::models::Activity>,
     }
 }
 #[cfg(feature = "repos")]
@@ -20766,26 +19363,12 @@ fn fetch_activity(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_activities(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_activities(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `activity` decodes as the generated item type.
-fn check_activity(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Activity as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `assignees` stream.
@@ -20947,7 +19530,7 @@ fn stream_assignees() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_assignees,
-        check: check_assignees,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "issues")]
@@ -20958,26 +19541,12 @@ fn fetch_assignees(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_assignees(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_assignees(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `assignees` decodes as the generated item type.
-fn check_assignees(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "checks")]
 /// The definition of the `check_runs` stream.
@@ -21083,7 +19652,7 @@ fn stream_check_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_check_runs,
-        check: check_check_runs,
+        check: connector_sync::check_item::<super::models::CheckRun>,
     }
 }
 #[cfg(feature = "checks")]
@@ -21094,30 +19663,16 @@ fn fetch_check_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .checks()
-        .list_for_suite(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("check_suite_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/check_runs").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .checks()
+            .list_for_suite(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("check_suite_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "checks")]
-/// Checks that an item of `check_runs` decodes as the generated item type.
-fn check_check_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CheckRun as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "code_scanning")]
 /// The definition of the `analyses` stream.
@@ -21235,7 +19790,7 @@ fn stream_analyses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_analyses,
-        check: check_analyses,
+        check: connector_sync::check_item::<super::models::CodeScanningAnalysis>,
     }
 }
 #[cfg(feature = "code_scanning")]
@@ -21246,30 +19801,15 @@ fn fetch_analyses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .code_scanning()
-        .list_recent_analyses(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .code_scanning()
+            .list_recent_analyses(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "code_scanning")]
-/// Checks that an item of `analyses` decodes as the generated item type.
-fn check_analyses(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CodeScanningAnalysis as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "codespaces")]
 /// The definition of the `repos_codespaces` stream.
@@ -21453,7 +19993,7 @@ fn stream_repos_codespaces() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_repos_codespaces,
-        check: check_repos_codespaces,
+        check: connector_sync::check_item::<super::models::Codespace>,
     }
 }
 #[cfg(feature = "codespaces")]
@@ -21464,36 +20004,15 @@ fn fetch_repos_codespaces(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .codespaces()
-        .list_in_repository_for_authenticated_user(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/codespaces")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .codespaces()
+            .list_in_repository_for_authenticated_user(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "codespaces")]
-/// Checks that an item of `repos_codespaces` decodes as the generated item type.
-fn check_repos_codespaces(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Codespace as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `collaborators` stream.
@@ -21655,7 +20174,7 @@ fn stream_collaborators() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_collaborators,
-        check: check_collaborators,
+        check: connector_sync::check_item::<super::models::Collaborator>,
     }
 }
 #[cfg(feature = "repos")]
@@ -21666,26 +20185,15 @@ fn fetch_collaborators(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_collaborators(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_collaborators(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `collaborators` decodes as the generated item type.
-fn check_collaborators(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Collaborator as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_comments` stream.
@@ -21791,7 +20299,7 @@ fn stream_repos_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_comments,
-        check: check_repos_comments,
+        check: connector_sync::check_item::<super::models::CommitComment>,
     }
 }
 #[cfg(feature = "repos")]
@@ -21802,29 +20310,15 @@ fn fetch_repos_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_commit_comments_for_repo(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_commit_comments_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_comments` decodes as the generated item type.
-fn check_repos_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CommitComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "reactions", feature = "repos"))]
 /// The definition of the `repos_comment_reactions` stream.
@@ -21886,7 +20380,7 @@ fn stream_repos_comment_reactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_comment_reactions,
-        check: check_repos_comment_reactions,
+        check: connector_sync::check_item::<super::models::Reaction>,
     }
 }
 #[cfg(all(feature = "reactions", feature = "repos"))]
@@ -21897,30 +20391,16 @@ fn fetch_repos_comment_reactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .reactions()
-        .list_for_commit_comment(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("comment_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .reactions()
+            .list_for_commit_comment(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("comment_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "reactions", feature = "repos"))]
-/// Checks that an item of `repos_comment_reactions` decodes as the generated item type.
-fn check_repos_comment_reactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Reaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_commits` stream.
@@ -21980,7 +20460,7 @@ fn stream_repos_commits() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_commits,
-        check: check_repos_commits,
+        check: connector_sync::check_item::<super::models::Commit>,
     }
 }
 #[cfg(feature = "repos")]
@@ -21991,26 +20471,12 @@ fn fetch_repos_commits(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_commits(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_commits(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_commits` decodes as the generated item type.
-fn check_repos_commits(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Commit as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `commit_comments` stream.
@@ -22120,7 +20586,7 @@ fn stream_commit_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_commit_comments,
-        check: check_commit_comments,
+        check: connector_sync::check_item::<super::models::CommitComment>,
     }
 }
 #[cfg(feature = "repos")]
@@ -22131,30 +20597,16 @@ fn fetch_commit_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_comments_for_commit(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("commit_sha")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_comments_for_commit(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("commit_sha")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `commit_comments` decodes as the generated item type.
-fn check_commit_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CommitComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `commit_pulls` stream.
@@ -22342,7 +20794,7 @@ fn stream_commit_pulls() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_commit_pulls,
-        check: check_commit_pulls,
+        check: connector_sync::check_item::<super::models::PullRequestSimple>,
     }
 }
 #[cfg(feature = "repos")]
@@ -22353,30 +20805,16 @@ fn fetch_commit_pulls(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_pull_requests_associated_with_commit(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("commit_sha")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_pull_requests_associated_with_commit(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("commit_sha")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `commit_pulls` decodes as the generated item type.
-fn check_commit_pulls(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PullRequestSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "checks", feature = "repos"))]
 /// The definition of the `commit_check_runs` stream.
@@ -22482,7 +20920,7 @@ fn stream_commit_check_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_commit_check_runs,
-        check: check_commit_check_runs,
+        check: connector_sync::check_item::<super::models::CheckRun>,
     }
 }
 #[cfg(all(feature = "checks", feature = "repos"))]
@@ -22493,30 +20931,16 @@ fn fetch_commit_check_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .checks()
-        .list_for_ref(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("ref")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/check_runs").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .checks()
+            .list_for_ref(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("ref")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "checks", feature = "repos"))]
-/// Checks that an item of `commit_check_runs` decodes as the generated item type.
-fn check_commit_check_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CheckRun as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "checks", feature = "repos"))]
 /// The definition of the `commit_check_suites` stream.
@@ -22644,7 +21068,7 @@ fn stream_commit_check_suites() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_commit_check_suites,
-        check: check_commit_check_suites,
+        check: connector_sync::check_item::<super::models::CheckSuite>,
     }
 }
 #[cfg(all(feature = "checks", feature = "repos"))]
@@ -22655,30 +21079,16 @@ fn fetch_commit_check_suites(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .checks()
-        .list_suites_for_ref(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("ref")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/check_suites").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .checks()
+            .list_suites_for_ref(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("ref")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "checks", feature = "repos"))]
-/// Checks that an item of `commit_check_suites` decodes as the generated item type.
-fn check_commit_check_suites(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CheckSuite as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `commit_status` stream.
@@ -22782,7 +21192,7 @@ fn stream_commit_status() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_commit_status,
-        check: check_commit_status,
+        check: connector_sync::check_item::<super::models::SimpleCommitStatus>,
     }
 }
 #[cfg(feature = "repos")]
@@ -22793,37 +21203,16 @@ fn fetch_commit_status(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .get_combined_status_for_ref(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("ref")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/statuses")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .get_combined_status_for_ref(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("ref")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `commit_status` decodes as the generated item type.
-fn check_commit_status(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleCommitStatus as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `commit_statuses` stream.
@@ -22917,7 +21306,7 @@ fn stream_commit_statuses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_commit_statuses,
-        check: check_commit_statuses,
+        check: connector_sync::check_item::<super::models::Status>,
     }
 }
 #[cfg(feature = "repos")]
@@ -22928,30 +21317,16 @@ fn fetch_commit_statuses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_commit_statuses_for_ref(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("ref")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_commit_statuses_for_ref(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("ref")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `commit_statuses` decodes as the generated item type.
-fn check_commit_statuses(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Status as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `contributors` stream.
@@ -23113,7 +21488,7 @@ fn stream_contributors() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_contributors,
-        check: check_contributors,
+        check: connector_sync::check_item::<super::models::Contributor>,
     }
 }
 #[cfg(feature = "repos")]
@@ -23124,26 +21499,12 @@ fn fetch_contributors(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_contributors(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_contributors(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `contributors` decodes as the generated item type.
-fn check_contributors(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Contributor as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `deployments` stream.
@@ -23267,7 +21628,7 @@ fn stream_deployments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_deployments,
-        check: check_deployments,
+        check: connector_sync::check_item::<super::models::Deployment>,
     }
 }
 #[cfg(feature = "repos")]
@@ -23278,26 +21639,12 @@ fn fetch_deployments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_deployments(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_deployments(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `deployments` decodes as the generated item type.
-fn check_deployments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Deployment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `deployment_statuses` stream.
@@ -23413,7 +21760,7 @@ fn stream_deployment_statuses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_deployment_statuses,
-        check: check_deployment_statuses,
+        check: connector_sync::check_item::<super::models::DeploymentStatus>,
     }
 }
 #[cfg(feature = "repos")]
@@ -23424,30 +21771,16 @@ fn fetch_deployment_statuses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_deployment_statuses(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("deployment_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_deployment_statuses(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("deployment_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `deployment_statuses` decodes as the generated item type.
-fn check_deployment_statuses(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DeploymentStatus as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `environments` stream.
@@ -23523,7 +21856,7 @@ fn stream_environments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_environments,
-        check: check_environments,
+        check: connector_sync::check_item::<super::models::Environment>,
     }
 }
 #[cfg(feature = "repos")]
@@ -23534,33 +21867,15 @@ fn fetch_environments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .get_all_environments(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/environments")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .get_all_environments(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `environments` decodes as the generated item type.
-fn check_environments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Environment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `environment_deployment_branch_policies` stream.
@@ -23618,7 +21933,7 @@ fn stream_environment_deployment_branch_policies() -> connector_sync::StreamDef 
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_environment_deployment_branch_policies,
-        check: check_environment_deployment_branch_policies,
+        check: connector_sync::check_item::<super::models::DeploymentBranchPolicy>,
     }
 }
 #[cfg(feature = "repos")]
@@ -23629,39 +21944,16 @@ fn fetch_environment_deployment_branch_policies(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_deployment_branch_policies(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("environment_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/branch_policies")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_deployment_branch_policies(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("environment_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `environment_deployment_branch_policies` decodes as the generated item type.
-fn check_environment_deployment_branch_policies(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::DeploymentBranchPolicy as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `environment_apps` stream.
@@ -23719,7 +22011,7 @@ fn stream_environment_apps() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_environment_apps,
-        check: check_environment_apps,
+        check: connector_sync::check_item::<super::models::CustomDeploymentRuleApp>,
     }
 }
 #[cfg(feature = "repos")]
@@ -23730,39 +22022,16 @@ fn fetch_environment_apps(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_custom_deployment_rule_integrations(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<String>("environment_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer(
-                        "/available_custom_deployment_protection_rule_integrations",
-                    )
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_custom_deployment_rule_integrations(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<String>("environment_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `environment_apps` decodes as the generated item type.
-fn check_environment_apps(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CustomDeploymentRuleApp as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `repos_events` stream.
@@ -23820,7 +22089,7 @@ fn stream_repos_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_repos_events,
-        check: check_repos_events,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(feature = "activity")]
@@ -23831,30 +22100,12 @@ fn fetch_repos_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_repo_events(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_repo_events(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `repos_events` decodes as the generated item type.
-fn check_repos_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `forks` stream.
@@ -24386,7 +22637,7 @@ fn stream_forks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_forks,
-        check: check_forks,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "repos")]
@@ -24397,26 +22648,12 @@ fn fetch_forks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_forks(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_forks(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `forks` decodes as the generated item type.
-fn check_forks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_hooks` stream.
@@ -24510,7 +22747,7 @@ fn stream_repos_hooks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_hooks,
-        check: check_repos_hooks,
+        check: connector_sync::check_item::<super::models::Hook>,
     }
 }
 #[cfg(feature = "repos")]
@@ -24521,26 +22758,12 @@ fn fetch_repos_hooks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_webhooks(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_webhooks(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_hooks` decodes as the generated item type.
-fn check_repos_hooks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Hook as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_invitations` stream.
@@ -24616,7 +22839,7 @@ fn stream_repos_invitations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_invitations,
-        check: check_repos_invitations,
+        check: connector_sync::check_item::<super::models::RepositoryInvitation>,
     }
 }
 #[cfg(feature = "repos")]
@@ -24627,26 +22850,12 @@ fn fetch_repos_invitations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_invitations(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_invitations(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_invitations` decodes as the generated item type.
-fn check_repos_invitations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RepositoryInvitation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `repos_issues` stream.
@@ -24834,7 +23043,7 @@ fn stream_repos_issues() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_issues,
-        check: check_repos_issues,
+        check: connector_sync::check_item::<super::models::Issue>,
     }
 }
 #[cfg(feature = "issues")]
@@ -24845,26 +23054,12 @@ fn fetch_repos_issues(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_for_repo(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_for_repo(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `repos_issues` decodes as the generated item type.
-fn check_repos_issues(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Issue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issues_comments` stream.
@@ -24968,7 +23163,7 @@ fn stream_issues_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issues_comments,
-        check: check_issues_comments,
+        check: connector_sync::check_item::<super::models::IssueComment>,
     }
 }
 #[cfg(feature = "issues")]
@@ -24979,29 +23174,15 @@ fn fetch_issues_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_comments_for_repo(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_comments_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issues_comments` decodes as the generated item type.
-fn check_issues_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssueComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "issues", feature = "reactions"))]
 /// The definition of the `issues_comment_reactions` stream.
@@ -25063,7 +23244,7 @@ fn stream_issues_comment_reactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issues_comment_reactions,
-        check: check_issues_comment_reactions,
+        check: connector_sync::check_item::<super::models::Reaction>,
     }
 }
 #[cfg(all(feature = "issues", feature = "reactions"))]
@@ -25074,30 +23255,16 @@ fn fetch_issues_comment_reactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .reactions()
-        .list_for_issue_comment(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("comment_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .reactions()
+            .list_for_issue_comment(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("comment_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "issues", feature = "reactions"))]
-/// Checks that an item of `issues_comment_reactions` decodes as the generated item type.
-fn check_issues_comment_reactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Reaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issues_events` stream.
@@ -25185,7 +23352,7 @@ fn stream_issues_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issues_events,
-        check: check_issues_events,
+        check: connector_sync::check_item::<super::models::IssueEvent>,
     }
 }
 #[cfg(feature = "issues")]
@@ -25196,26 +23363,15 @@ fn fetch_issues_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_events_for_repo(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_events_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issues_events` decodes as the generated item type.
-fn check_issues_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssueEvent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issue_comments` stream.
@@ -25323,7 +23479,7 @@ fn stream_issue_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issue_comments,
-        check: check_issue_comments,
+        check: connector_sync::check_item::<super::models::IssueComment>,
     }
 }
 #[cfg(feature = "issues")]
@@ -25334,30 +23490,16 @@ fn fetch_issue_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_comments(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("issue_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_comments(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("issue_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issue_comments` decodes as the generated item type.
-fn check_issue_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssueComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issue_blocked_by` stream.
@@ -25545,7 +23687,7 @@ fn stream_issue_blocked_by() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issue_blocked_by,
-        check: check_issue_blocked_by,
+        check: connector_sync::check_item::<super::models::Issue>,
     }
 }
 #[cfg(feature = "issues")]
@@ -25556,30 +23698,16 @@ fn fetch_issue_blocked_by(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_dependencies_blocked_by(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("issue_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_dependencies_blocked_by(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("issue_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issue_blocked_by` decodes as the generated item type.
-fn check_issue_blocked_by(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Issue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issue_blocking` stream.
@@ -25767,7 +23895,7 @@ fn stream_issue_blocking() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issue_blocking,
-        check: check_issue_blocking,
+        check: connector_sync::check_item::<super::models::Issue>,
     }
 }
 #[cfg(feature = "issues")]
@@ -25778,30 +23906,16 @@ fn fetch_issue_blocking(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_dependencies_blocking(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("issue_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_dependencies_blocking(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("issue_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issue_blocking` decodes as the generated item type.
-fn check_issue_blocking(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Issue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issue_labels` stream.
@@ -25877,7 +23991,7 @@ fn stream_issue_labels() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issue_labels,
-        check: check_issue_labels,
+        check: connector_sync::check_item::<super::models::Label>,
     }
 }
 #[cfg(feature = "issues")]
@@ -25888,30 +24002,16 @@ fn fetch_issue_labels(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_labels_on_issue(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("issue_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_labels_on_issue(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("issue_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issue_labels` decodes as the generated item type.
-fn check_issue_labels(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Label as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "issues", feature = "reactions"))]
 /// The definition of the `issue_reactions` stream.
@@ -25973,7 +24073,7 @@ fn stream_issue_reactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issue_reactions,
-        check: check_issue_reactions,
+        check: connector_sync::check_item::<super::models::Reaction>,
     }
 }
 #[cfg(all(feature = "issues", feature = "reactions"))]
@@ -25984,30 +24084,16 @@ fn fetch_issue_reactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .reactions()
-        .list_for_issue(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("issue_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .reactions()
+            .list_for_issue(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("issue_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "issues", feature = "reactions"))]
-/// Checks that an item of `issue_reactions` decodes as the generated item type.
-fn check_issue_reactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Reaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issue_sub_issues` stream.
@@ -26195,7 +24281,7 @@ fn stream_issue_sub_issues() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issue_sub_issues,
-        check: check_issue_sub_issues,
+        check: connector_sync::check_item::<super::models::Issue>,
     }
 }
 #[cfg(feature = "issues")]
@@ -26206,30 +24292,16 @@ fn fetch_issue_sub_issues(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_sub_issues(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("issue_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_sub_issues(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("issue_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issue_sub_issues` decodes as the generated item type.
-fn check_issue_sub_issues(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Issue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `issue_suggestions` stream.
@@ -26339,7 +24411,7 @@ fn stream_issue_suggestions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_issue_suggestions,
-        check: check_issue_suggestions,
+        check: connector_sync::check_item::<super::models::IssueSuggestion>,
     }
 }
 #[cfg(feature = "issues")]
@@ -26350,30 +24422,16 @@ fn fetch_issue_suggestions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_suggestions(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("issue_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_suggestions(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("issue_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `issue_suggestions` decodes as the generated item type.
-fn check_issue_suggestions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssueSuggestion as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_keys` stream.
@@ -26463,7 +24521,7 @@ fn stream_repos_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_keys,
-        check: check_repos_keys,
+        check: connector_sync::check_item::<super::models::DeployKey>,
     }
 }
 #[cfg(feature = "repos")]
@@ -26474,26 +24532,12 @@ fn fetch_repos_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_deploy_keys(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_deploy_keys(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_keys` decodes as the generated item type.
-fn check_repos_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DeployKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `repos_labels` stream.
@@ -26565,7 +24609,7 @@ fn stream_repos_labels() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_labels,
-        check: check_repos_labels,
+        check: connector_sync::check_item::<super::models::Label>,
     }
 }
 #[cfg(feature = "issues")]
@@ -26576,26 +24620,15 @@ fn fetch_repos_labels(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_labels_for_repo(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_labels_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `repos_labels` decodes as the generated item type.
-fn check_repos_labels(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Label as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `milestones` stream.
@@ -26719,7 +24752,7 @@ fn stream_milestones() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_milestones,
-        check: check_milestones,
+        check: connector_sync::check_item::<super::models::Milestone>,
     }
 }
 #[cfg(feature = "issues")]
@@ -26730,26 +24763,12 @@ fn fetch_milestones(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_milestones(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_milestones(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `milestones` decodes as the generated item type.
-fn check_milestones(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Milestone as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `milestone_labels` stream.
@@ -26825,7 +24844,7 @@ fn stream_milestone_labels() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_milestone_labels,
-        check: check_milestone_labels,
+        check: connector_sync::check_item::<super::models::Label>,
     }
 }
 #[cfg(feature = "issues")]
@@ -26836,30 +24855,16 @@ fn fetch_milestone_labels(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .issues()
-        .list_labels_for_milestone(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("milestone_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_labels_for_milestone(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("milestone_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `milestone_labels` decodes as the generated item type.
-fn check_milestone_labels(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Label as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `repos_notifications` stream.
@@ -26931,7 +24936,7 @@ fn stream_repos_notifications() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_notifications,
-        check: check_repos_notifications,
+        check: connector_sync::check_item::<super::models::Thread>,
     }
 }
 #[cfg(feature = "activity")]
@@ -26942,29 +24947,15 @@ fn fetch_repos_notifications(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_repo_notifications_for_authenticated_user(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_repo_notifications_for_authenticated_user(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `repos_notifications` decodes as the generated item type.
-fn check_repos_notifications(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Thread as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `pulls` stream.
@@ -27148,7 +25139,7 @@ fn stream_pulls() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_pulls,
-        check: check_pulls,
+        check: connector_sync::check_item::<super::models::PullRequestSimple>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -27159,26 +25150,12 @@ fn fetch_pulls(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .list(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .list(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `pulls` decodes as the generated item type.
-fn check_pulls(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PullRequestSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `pulls_comments` stream.
@@ -27372,7 +25349,7 @@ fn stream_pulls_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_pulls_comments,
-        check: check_pulls_comments,
+        check: connector_sync::check_item::<super::models::PullRequestReviewComment>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -27383,29 +25360,15 @@ fn fetch_pulls_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .list_review_comments_for_repo(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .list_review_comments_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `pulls_comments` decodes as the generated item type.
-fn check_pulls_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PullRequestReviewComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "pulls", feature = "reactions"))]
 /// The definition of the `pulls_comment_reactions` stream.
@@ -27467,7 +25430,7 @@ fn stream_pulls_comment_reactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_pulls_comment_reactions,
-        check: check_pulls_comment_reactions,
+        check: connector_sync::check_item::<super::models::Reaction>,
     }
 }
 #[cfg(all(feature = "pulls", feature = "reactions"))]
@@ -27478,30 +25441,16 @@ fn fetch_pulls_comment_reactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .reactions()
-        .list_for_pull_request_review_comment(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("comment_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .reactions()
+            .list_for_pull_request_review_comment(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("comment_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "pulls", feature = "reactions"))]
-/// Checks that an item of `pulls_comment_reactions` decodes as the generated item type.
-fn check_pulls_comment_reactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Reaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `pull_comments` stream.
@@ -27699,7 +25648,7 @@ fn stream_pull_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_pull_comments,
-        check: check_pull_comments,
+        check: connector_sync::check_item::<super::models::PullRequestReviewComment>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -27710,30 +25659,16 @@ fn fetch_pull_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .list_review_comments(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("pull_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .list_review_comments(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("pull_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `pull_comments` decodes as the generated item type.
-fn check_pull_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PullRequestReviewComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `pull_commits` stream.
@@ -27797,7 +25732,7 @@ fn stream_pull_commits() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_pull_commits,
-        check: check_pull_commits,
+        check: connector_sync::check_item::<super::models::Commit>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -27808,30 +25743,16 @@ fn fetch_pull_commits(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .list_commits(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("pull_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .list_commits(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("pull_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `pull_commits` decodes as the generated item type.
-fn check_pull_commits(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Commit as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `pull_files` stream.
@@ -27931,7 +25852,7 @@ fn stream_pull_files() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_pull_files,
-        check: check_pull_files,
+        check: connector_sync::check_item::<super::models::DiffEntry>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -27942,30 +25863,16 @@ fn fetch_pull_files(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .list_files(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("pull_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .list_files(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("pull_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `pull_files` decodes as the generated item type.
-fn check_pull_files(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::DiffEntry as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `pull_reviews` stream.
@@ -28065,7 +25972,7 @@ fn stream_pull_reviews() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_pull_reviews,
-        check: check_pull_reviews,
+        check: connector_sync::check_item::<super::models::PullRequestReview>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -28076,30 +25983,16 @@ fn fetch_pull_reviews(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .list_reviews(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("pull_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .list_reviews(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("pull_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `pull_reviews` decodes as the generated item type.
-fn check_pull_reviews(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PullRequestReview as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `review_comments` stream.
@@ -28297,7 +26190,7 @@ fn stream_review_comments() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_review_comments,
-        check: check_review_comments,
+        check: connector_sync::check_item::<super::models::ReviewComment>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -28308,31 +26201,17 @@ fn fetch_review_comments(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .list_comments_for_review(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("pull_number")?,
-            args.get::<i64>("review_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .list_comments_for_review(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("pull_number")?,
+                args.get::<i64>("review_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `review_comments` decodes as the generated item type.
-fn check_review_comments(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ReviewComment as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `releases` stream.
@@ -28498,7 +26377,7 @@ fn stream_releases() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_releases,
-        check: check_releases,
+        check: connector_sync::check_item::<super::models::Release>,
     }
 }
 #[cfg(feature = "repos")]
@@ -28509,26 +26388,12 @@ fn fetch_releases(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_releases(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_releases(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `releases` decodes as the generated item type.
-fn check_releases(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Release as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `release_assets` stream.
@@ -28644,7 +26509,7 @@ fn stream_release_assets() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_release_assets,
-        check: check_release_assets,
+        check: connector_sync::check_item::<super::models::ReleaseAsset>,
     }
 }
 #[cfg(feature = "repos")]
@@ -28655,30 +26520,16 @@ fn fetch_release_assets(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_release_assets(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("release_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_release_assets(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("release_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `release_assets` decodes as the generated item type.
-fn check_release_assets(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ReleaseAsset as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "reactions", feature = "repos"))]
 /// The definition of the `release_reactions` stream.
@@ -28740,7 +26591,7 @@ fn stream_release_reactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_release_reactions,
-        check: check_release_reactions,
+        check: connector_sync::check_item::<super::models::Reaction>,
     }
 }
 #[cfg(all(feature = "reactions", feature = "repos"))]
@@ -28751,30 +26602,16 @@ fn fetch_release_reactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .reactions()
-        .list_for_release(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-            args.get::<i64>("release_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .reactions()
+            .list_for_release(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+                args.get::<i64>("release_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "reactions", feature = "repos"))]
-/// Checks that an item of `release_reactions` decodes as the generated item type.
-fn check_release_reactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Reaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_rulesets` stream.
@@ -28868,7 +26705,7 @@ fn stream_repos_rulesets() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_repos_rulesets,
-        check: check_repos_rulesets,
+        check: connector_sync::check_item::<super::models::RepositoryRuleset>,
     }
 }
 #[cfg(feature = "repos")]
@@ -28879,30 +26716,12 @@ fn fetch_repos_rulesets(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .get_repo_rulesets(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .get_repo_rulesets(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_rulesets` decodes as the generated item type.
-fn check_repos_rulesets(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RepositoryRuleset as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_rulesets_rule_suites` stream.
@@ -28998,7 +26817,7 @@ fn stream_repos_rulesets_rule_suites() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_repos_rulesets_rule_suites,
-        check: check_repos_rulesets_rule_suites,
+        check: connector_sync::check_item::<super::models::RuleSuitesItem>,
     }
 }
 #[cfg(feature = "repos")]
@@ -29009,30 +26828,15 @@ fn fetch_repos_rulesets_rule_suites(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .get_repo_rule_suites(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .get_repo_rule_suites(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_rulesets_rule_suites` decodes as the generated item type.
-fn check_repos_rulesets_rule_suites(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RuleSuitesItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "secret_scanning")]
 /// The definition of the `repos_secret_scanning_custom_patterns` stream.
@@ -29132,7 +26936,7 @@ fn stream_repos_secret_scanning_custom_patterns() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_secret_scanning_custom_patterns,
-        check: check_repos_secret_scanning_custom_patterns,
+        check: connector_sync::check_item::<super::models::SecretScanningCustomPattern>,
     }
 }
 #[cfg(feature = "secret_scanning")]
@@ -29143,31 +26947,15 @@ fn fetch_repos_secret_scanning_custom_patterns(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .secret_scanning()
-        .list_repo_custom_patterns(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .secret_scanning()
+            .list_repo_custom_patterns(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "secret_scanning")]
-/// Checks that an item of `repos_secret_scanning_custom_patterns` decodes as the generated item type.
-fn check_repos_secret_scanning_custom_patterns(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::SecretScanningCustomPattern as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "pulls")]
 /// The definition of the `stacks` stream.
@@ -29237,7 +27025,7 @@ fn stream_stacks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_stacks,
-        check: check_stacks,
+        check: connector_sync::check_item::<super::models::PullRequestStackMinimal>,
     }
 }
 #[cfg(feature = "pulls")]
@@ -29248,33 +27036,15 @@ fn fetch_stacks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .pulls()
-        .pull_request_stacks_list(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .pulls()
+            .pull_request_stacks_list(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "pulls")]
-/// Checks that an item of `stacks` decodes as the generated item type.
-fn check_stacks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PullRequestStackMinimal as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `subscribers` stream.
@@ -29436,7 +27206,7 @@ fn stream_subscribers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_subscribers,
-        check: check_subscribers,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "activity")]
@@ -29447,29 +27217,15 @@ fn fetch_subscribers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_watchers_for_repo(
-            args.get::<String>("owner")?,
-            args.get::<String>("repo")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_watchers_for_repo(
+                args.get::<String>("owner")?,
+                args.get::<String>("repo")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `subscribers` decodes as the generated item type.
-fn check_subscribers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_teams` stream.
@@ -29595,7 +27351,7 @@ fn stream_repos_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_teams,
-        check: check_repos_teams,
+        check: connector_sync::check_item::<super::models::Team>,
     }
 }
 #[cfg(feature = "repos")]
@@ -29606,26 +27362,12 @@ fn fetch_repos_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_teams(args.get::<String>("owner")?, args.get::<String>("repo")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_teams(args.get::<String>("owner")?, args.get::<String>("repo")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_teams` decodes as the generated item type.
-fn check_repos_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Team as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repositories` stream.
@@ -30152,7 +27894,7 @@ fn stream_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repositories,
-        check: check_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "repos")]
@@ -30163,23 +27905,7 @@ fn fetch_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.repos().list_public().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer(""),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repositories` decodes as the generated item type.
-fn check_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.repos().list_public().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "search")]
 /// The definition of the `code` stream.
@@ -30265,7 +27991,7 @@ fn stream_code() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_code,
-        check: check_code,
+        check: connector_sync::check_item::<super::models::CodeSearchResultItem>,
     }
 }
 #[cfg(feature = "search")]
@@ -30276,30 +28002,12 @@ fn fetch_code(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.search().code(args.get::<String>("q")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/items")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .search()
+            .code(args.get::<String>("q")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "search")]
-/// Checks that an item of `code` decodes as the generated item type.
-fn check_code(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CodeSearchResultItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "search")]
 /// The definition of the `search_commits` stream.
@@ -30361,7 +28069,7 @@ fn stream_search_commits() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_search_commits,
-        check: check_search_commits,
+        check: connector_sync::check_item::<super::models::CommitSearchResultItem>,
     }
 }
 #[cfg(feature = "search")]
@@ -30372,30 +28080,12 @@ fn fetch_search_commits(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.search().commits(args.get::<String>("q")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/items")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .search()
+            .commits(args.get::<String>("q")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "search")]
-/// Checks that an item of `search_commits` decodes as the generated item type.
-fn check_search_commits(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CommitSearchResultItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "search")]
 /// The definition of the `search_issues` stream.
@@ -30575,7 +28265,7 @@ fn stream_search_issues() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_search_issues,
-        check: check_search_issues,
+        check: connector_sync::check_item::<super::models::IssueSearchResultItem>,
     }
 }
 #[cfg(feature = "search")]
@@ -30586,33 +28276,12 @@ fn fetch_search_issues(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .search()
-        .issues_and_pull_requests(args.get::<String>("q")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/items")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .search()
+            .issues_and_pull_requests(args.get::<String>("q")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "search")]
-/// Checks that an item of `search_issues` decodes as the generated item type.
-fn check_search_issues(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssueSearchResultItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "search")]
 /// The definition of the `search_labels` stream.
@@ -30690,7 +28359,7 @@ fn stream_search_labels() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_search_labels,
-        check: check_search_labels,
+        check: connector_sync::check_item::<super::models::LabelSearchResultItem>,
     }
 }
 #[cfg(feature = "search")]
@@ -30701,33 +28370,12 @@ fn fetch_search_labels(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .search()
-        .labels(args.get::<i64>("repository_id")?, args.get::<String>("q")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/items")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .search()
+            .labels(args.get::<i64>("repository_id")?, args.get::<String>("q")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "search")]
-/// Checks that an item of `search_labels` decodes as the generated item type.
-fn check_search_labels(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::LabelSearchResultItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "search")]
 /// The definition of the `search_repositories` stream.
@@ -31273,7 +28921,7 @@ fn stream_search_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_search_repositories,
-        check: check_search_repositories,
+        check: connector_sync::check_item::<super::models::RepoSearchResultItem>,
     }
 }
 #[cfg(feature = "search")]
@@ -31284,30 +28932,12 @@ fn fetch_search_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.search().repos(args.get::<String>("q")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/items")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .search()
+            .repos(args.get::<String>("q")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "search")]
-/// Checks that an item of `search_repositories` decodes as the generated item type.
-fn check_search_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RepoSearchResultItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "search")]
 /// The definition of the `search_users` stream.
@@ -31541,7 +29171,7 @@ fn stream_search_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_search_users,
-        check: check_search_users,
+        check: connector_sync::check_item::<super::models::UserSearchResultItem>,
     }
 }
 #[cfg(feature = "search")]
@@ -31552,30 +29182,12 @@ fn fetch_search_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.search().users(args.get::<String>("q")?).build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/items")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .search()
+            .users(args.get::<String>("q")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "search")]
-/// Checks that an item of `search_users` decodes as the generated item type.
-fn check_search_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::UserSearchResultItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `teams_invitations` stream.
@@ -31667,7 +29279,7 @@ fn stream_teams_invitations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_teams_invitations,
-        check: check_teams_invitations,
+        check: connector_sync::check_item::<super::models::OrganizationInvitation>,
     }
 }
 #[cfg(feature = "teams")]
@@ -31678,26 +29290,12 @@ fn fetch_teams_invitations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_pending_invitations_legacy(args.get::<i64>("team_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_pending_invitations_legacy(args.get::<i64>("team_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `teams_invitations` decodes as the generated item type.
-fn check_teams_invitations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationInvitation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `teams_members` stream.
@@ -31867,7 +29465,7 @@ fn stream_teams_members() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_teams_members,
-        check: check_teams_members,
+        check: connector_sync::check_item::<super::models::TeamMember>,
     }
 }
 #[cfg(feature = "teams")]
@@ -31878,26 +29476,12 @@ fn fetch_teams_members(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_members_legacy(args.get::<i64>("team_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_members_legacy(args.get::<i64>("team_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `teams_members` decodes as the generated item type.
-fn check_teams_members(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamMember as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `teams_repos` stream.
@@ -32425,7 +30009,7 @@ fn stream_teams_repos() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_teams_repos,
-        check: check_teams_repos,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "teams")]
@@ -32436,26 +30020,12 @@ fn fetch_teams_repos(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_repos_legacy(args.get::<i64>("team_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_repos_legacy(args.get::<i64>("team_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `teams_repos` decodes as the generated item type.
-fn check_teams_repos(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `teams_teams` stream.
@@ -32577,7 +30147,7 @@ fn stream_teams_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_teams_teams,
-        check: check_teams_teams,
+        check: connector_sync::check_item::<super::models::Team>,
     }
 }
 #[cfg(feature = "teams")]
@@ -32588,26 +30158,12 @@ fn fetch_teams_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .teams()
-        .list_child_legacy(args.get::<i64>("team_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_child_legacy(args.get::<i64>("team_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `teams_teams` decodes as the generated item type.
-fn check_teams_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Team as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `user_blocks` stream.
@@ -32760,7 +30316,7 @@ fn stream_user_blocks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_user_blocks,
-        check: check_user_blocks,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "users")]
@@ -32771,27 +30327,12 @@ fn fetch_user_blocks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().list_blocked_by_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_blocked_by_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `user_blocks` decodes as the generated item type.
-fn check_user_blocks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "codespaces")]
 /// The definition of the `user_codespaces` stream.
@@ -32966,7 +30507,7 @@ fn stream_user_codespaces() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_user_codespaces,
-        check: check_user_codespaces,
+        check: connector_sync::check_item::<super::models::Codespace>,
     }
 }
 #[cfg(feature = "codespaces")]
@@ -32977,30 +30518,12 @@ fn fetch_user_codespaces(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.codespaces().list_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/codespaces")
-                    .page_param("page")
-                    .page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .codespaces()
+            .list_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "codespaces")]
-/// Checks that an item of `user_codespaces` decodes as the generated item type.
-fn check_user_codespaces(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Codespace as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `followers` stream.
@@ -33153,7 +30676,7 @@ fn stream_followers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_followers,
-        check: check_followers,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "users")]
@@ -33164,23 +30687,12 @@ fn fetch_followers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().list_followers_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_followers_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `followers` decodes as the generated item type.
-fn check_followers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `following` stream.
@@ -33333,7 +30845,7 @@ fn stream_following() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_following,
-        check: check_following,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "users")]
@@ -33344,23 +30856,12 @@ fn fetch_following(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().list_followed_by_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_followed_by_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `following` decodes as the generated item type.
-fn check_following(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `gpg_keys` stream.
@@ -33463,7 +30964,7 @@ fn stream_gpg_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_gpg_keys,
-        check: check_gpg_keys,
+        check: connector_sync::check_item::<super::models::GpgKey>,
     }
 }
 #[cfg(feature = "users")]
@@ -33474,23 +30975,12 @@ fn fetch_gpg_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().list_gpg_keys_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_gpg_keys_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `gpg_keys` decodes as the generated item type.
-fn check_gpg_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GpgKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `user_installations` stream.
@@ -33611,7 +31101,7 @@ fn stream_user_installations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_installations,
-        check: check_user_installations,
+        check: connector_sync::check_item::<super::models::Installation>,
     }
 }
 #[cfg(feature = "apps")]
@@ -33622,25 +31112,12 @@ fn fetch_user_installations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apps().list_installations_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options.items_pointer("/installations").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_installations_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `user_installations` decodes as the generated item type.
-fn check_user_installations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Installation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps")]
 /// The definition of the `user_installation_repositories` stream.
@@ -34228,7 +31705,7 @@ fn stream_user_installation_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_installation_repositories,
-        check: check_user_installation_repositories,
+        check: connector_sync::check_item::<super::models::RepositoriesItem>,
     }
 }
 #[cfg(feature = "apps")]
@@ -34239,28 +31716,14 @@ fn fetch_user_installation_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .apps()
-        .list_installation_repos_for_authenticated_user(
-            args.get::<i64>("installation_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/repositories").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .apps()
+            .list_installation_repos_for_authenticated_user(
+                args.get::<i64>("installation_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps")]
-/// Checks that an item of `user_installation_repositories` decodes as the generated item type.
-fn check_user_installation_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RepositoriesItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issues")]
 /// The definition of the `user_issues` stream.
@@ -34439,7 +31902,7 @@ fn stream_user_issues() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_issues,
-        check: check_user_issues,
+        check: connector_sync::check_item::<super::models::Issue>,
     }
 }
 #[cfg(feature = "issues")]
@@ -34450,23 +31913,12 @@ fn fetch_user_issues(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issues().list_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .issues()
+            .list_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issues")]
-/// Checks that an item of `user_issues` decodes as the generated item type.
-fn check_user_issues(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Issue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `users_list_public_ssh_keys_for_authenticated_user` stream.
@@ -34539,7 +31991,7 @@ fn stream_users_list_public_ssh_keys_for_authenticated_user() -> connector_sync:
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_users_list_public_ssh_keys_for_authenticated_user,
-        check: check_users_list_public_ssh_keys_for_authenticated_user,
+        check: connector_sync::check_item::<super::models::Key>,
     }
 }
 #[cfg(feature = "users")]
@@ -34550,28 +32002,12 @@ fn fetch_users_list_public_ssh_keys_for_authenticated_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_public_ssh_keys_for_authenticated_user()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_public_ssh_keys_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `users_list_public_ssh_keys_for_authenticated_user` decodes as the generated item type.
-fn check_users_list_public_ssh_keys_for_authenticated_user(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::Key as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "migrations")]
 /// The definition of the `user_migrations` stream.
@@ -34686,7 +32122,7 @@ fn stream_user_migrations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_migrations,
-        check: check_user_migrations,
+        check: connector_sync::check_item::<super::models::Migration>,
     }
 }
 #[cfg(feature = "migrations")]
@@ -34697,23 +32133,12 @@ fn fetch_user_migrations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.migrations().list_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .migrations()
+            .list_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "migrations")]
-/// Checks that an item of `user_migrations` decodes as the generated item type.
-fn check_user_migrations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Migration as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "migrations")]
 /// The definition of the `user_migration_repositories` stream.
@@ -35241,7 +32666,7 @@ fn stream_user_migration_repositories() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_migration_repositories,
-        check: check_user_migration_repositories,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "migrations")]
@@ -35252,26 +32677,12 @@ fn fetch_user_migration_repositories(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .migrations()
-        .list_repos_for_authenticated_user(args.get::<i64>("migration_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .migrations()
+            .list_repos_for_authenticated_user(args.get::<i64>("migration_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "migrations")]
-/// Checks that an item of `user_migration_repositories` decodes as the generated item type.
-fn check_user_migration_repositories(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orgs")]
 /// The definition of the `orgs` stream.
@@ -35364,7 +32775,7 @@ fn stream_orgs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs,
-        check: check_orgs,
+        check: connector_sync::check_item::<super::models::OrganizationSimple>,
     }
 }
 #[cfg(feature = "orgs")]
@@ -35375,23 +32786,12 @@ fn fetch_orgs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.orgs().list_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "orgs")]
-/// Checks that an item of `orgs` decodes as the generated item type.
-fn check_orgs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "packages")]
 /// The definition of the `packages_list_packages_for_authenticated_user` stream.
@@ -35475,7 +32875,7 @@ fn stream_packages_list_packages_for_authenticated_user() -> connector_sync::Str
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_packages_list_packages_for_authenticated_user,
-        check: check_packages_list_packages_for_authenticated_user,
+        check: connector_sync::check_item::<super::models::Package>,
     }
 }
 #[cfg(feature = "packages")]
@@ -35486,34 +32886,14 @@ fn fetch_packages_list_packages_for_authenticated_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .packages()
-        .list_packages_for_authenticated_user(
-            args.get::<super::models::PackageType>("package_type")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .packages()
+            .list_packages_for_authenticated_user(
+                args.get::<super::models::PackageType>("package_type")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "packages")]
-/// Checks that an item of `packages_list_packages_for_authenticated_user` decodes as the generated item type.
-fn check_packages_list_packages_for_authenticated_user(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::Package as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "packages")]
 /// The definition of the `user_packages_versions` stream.
@@ -35610,7 +32990,7 @@ fn stream_user_packages_versions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_user_packages_versions,
-        check: check_user_packages_versions,
+        check: connector_sync::check_item::<super::models::PackageVersion>,
     }
 }
 #[cfg(feature = "packages")]
@@ -35621,33 +33001,15 @@ fn fetch_user_packages_versions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .packages()
-        .get_all_package_versions_for_package_owned_by_authenticated_user(
-            args.get::<super::models::PackageType>("package_type")?,
-            args.get::<String>("package_name")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .packages()
+            .get_all_package_versions_for_package_owned_by_authenticated_user(
+                args.get::<super::models::PackageType>("package_type")?,
+                args.get::<String>("package_name")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "packages")]
-/// Checks that an item of `user_packages_versions` decodes as the generated item type.
-fn check_user_packages_versions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PackageVersion as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repos_list_for_authenticated_user` stream.
@@ -36234,7 +33596,7 @@ fn stream_repos_list_for_authenticated_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_list_for_authenticated_user,
-        check: check_repos_list_for_authenticated_user,
+        check: connector_sync::check_item::<super::models::Repository>,
     }
 }
 #[cfg(feature = "repos")]
@@ -36245,23 +33607,12 @@ fn fetch_repos_list_for_authenticated_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.repos().list_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repos_list_for_authenticated_user` decodes as the generated item type.
-fn check_repos_list_for_authenticated_user(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Repository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "repos")]
 /// The definition of the `repository_invitations` stream.
@@ -36328,7 +33679,7 @@ fn stream_repository_invitations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repository_invitations,
-        check: check_repository_invitations,
+        check: connector_sync::check_item::<super::models::RepositoryInvitation>,
     }
 }
 #[cfg(feature = "repos")]
@@ -36339,23 +33690,12 @@ fn fetch_repository_invitations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.repos().list_invitations_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_invitations_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "repos")]
-/// Checks that an item of `repository_invitations` decodes as the generated item type.
-fn check_repository_invitations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RepositoryInvitation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `ssh_signing_keys` stream.
@@ -36404,7 +33744,7 @@ fn stream_ssh_signing_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_ssh_signing_keys,
-        check: check_ssh_signing_keys,
+        check: connector_sync::check_item::<super::models::SshSigningKey>,
     }
 }
 #[cfg(feature = "users")]
@@ -36415,26 +33755,12 @@ fn fetch_ssh_signing_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_ssh_signing_keys_for_authenticated_user()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_ssh_signing_keys_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `ssh_signing_keys` decodes as the generated item type.
-fn check_ssh_signing_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SshSigningKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `user_starred` stream.
@@ -37017,7 +34343,7 @@ fn stream_user_starred() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_starred,
-        check: check_user_starred,
+        check: connector_sync::check_item::<super::models::Repository>,
     }
 }
 #[cfg(feature = "activity")]
@@ -37028,26 +34354,12 @@ fn fetch_user_starred(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_repos_starred_by_authenticated_user()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_repos_starred_by_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `user_starred` decodes as the generated item type.
-fn check_user_starred(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Repository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "activity")]
 /// The definition of the `subscriptions` stream.
@@ -37570,7 +34882,7 @@ fn stream_subscriptions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_subscriptions,
-        check: check_subscriptions,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(feature = "activity")]
@@ -37581,26 +34893,12 @@ fn fetch_subscriptions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_watched_repos_for_authenticated_user()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_watched_repos_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "activity")]
-/// Checks that an item of `subscriptions` decodes as the generated item type.
-fn check_subscriptions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "teams")]
 /// The definition of the `user_teams` stream.
@@ -37745,7 +35043,7 @@ fn stream_user_teams() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_teams,
-        check: check_user_teams,
+        check: connector_sync::check_item::<super::models::TeamFull>,
     }
 }
 #[cfg(feature = "teams")]
@@ -37756,23 +35054,12 @@ fn fetch_user_teams(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.teams().list_for_authenticated_user().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .teams()
+            .list_for_authenticated_user()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "teams")]
-/// Checks that an item of `user_teams` decodes as the generated item type.
-fn check_user_teams(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TeamFull as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `users` stream.
@@ -37925,7 +35212,7 @@ fn stream_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_users,
-        check: check_users,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "users")]
@@ -37936,23 +35223,7 @@ fn fetch_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().list().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `users` decodes as the generated item type.
-fn check_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.users().list().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "copilot_spaces", feature = "users"))]
 /// The definition of the `user_copilot_spaces` stream.
@@ -38042,7 +35313,7 @@ fn stream_user_copilot_spaces() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_copilot_spaces,
-        check: check_user_copilot_spaces,
+        check: connector_sync::check_item::<super::models::CopilotSpace>,
     }
 }
 #[cfg(all(feature = "copilot_spaces", feature = "users"))]
@@ -38053,26 +35324,12 @@ fn fetch_user_copilot_spaces(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .copilot_spaces()
-        .list_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/spaces").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .copilot_spaces()
+            .list_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "copilot_spaces", feature = "users"))]
-/// Checks that an item of `user_copilot_spaces` decodes as the generated item type.
-fn check_user_copilot_spaces(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CopilotSpace as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "activity", feature = "users"))]
 /// The definition of the `user_events` stream.
@@ -38126,7 +35383,7 @@ fn stream_user_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_user_events,
-        check: check_user_events,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(all(feature = "activity", feature = "users"))]
@@ -38137,30 +35394,12 @@ fn fetch_user_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_events_for_authenticated_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_events_for_authenticated_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "activity", feature = "users"))]
-/// Checks that an item of `user_events` decodes as the generated item type.
-fn check_user_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "activity", feature = "users"))]
 /// The definition of the `activity_list_org_events_for_authenticated_user` stream.
@@ -38218,7 +35457,7 @@ fn stream_activity_list_org_events_for_authenticated_user() -> connector_sync::S
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_activity_list_org_events_for_authenticated_user,
-        check: check_activity_list_org_events_for_authenticated_user,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(all(feature = "activity", feature = "users"))]
@@ -38229,35 +35468,15 @@ fn fetch_activity_list_org_events_for_authenticated_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_org_events_for_authenticated_user(
-            args.get::<String>("username")?,
-            args.get::<String>("org")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_org_events_for_authenticated_user(
+                args.get::<String>("username")?,
+                args.get::<String>("org")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "activity", feature = "users"))]
-/// Checks that an item of `activity_list_org_events_for_authenticated_user` decodes as the generated item type.
-fn check_activity_list_org_events_for_authenticated_user(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "activity", feature = "users"))]
 /// The definition of the `activity_list_public_events_for_user` stream.
@@ -38311,7 +35530,7 @@ fn stream_activity_list_public_events_for_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_activity_list_public_events_for_user,
-        check: check_activity_list_public_events_for_user,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(all(feature = "activity", feature = "users"))]
@@ -38322,32 +35541,12 @@ fn fetch_activity_list_public_events_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_public_events_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_public_events_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "activity", feature = "users"))]
-/// Checks that an item of `activity_list_public_events_for_user` decodes as the generated item type.
-fn check_activity_list_public_events_for_user(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `user_followers` stream.
@@ -38505,7 +35704,7 @@ fn stream_user_followers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_followers,
-        check: check_user_followers,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "users")]
@@ -38516,26 +35715,12 @@ fn fetch_user_followers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_followers_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_followers_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `user_followers` decodes as the generated item type.
-fn check_user_followers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `user_following` stream.
@@ -38693,7 +35878,7 @@ fn stream_user_following() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_following,
-        check: check_user_following,
+        check: connector_sync::check_item::<super::models::SimpleUser>,
     }
 }
 #[cfg(feature = "users")]
@@ -38704,26 +35889,12 @@ fn fetch_user_following(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_following_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_following_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `user_following` decodes as the generated item type.
-fn check_user_following(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SimpleUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "gists", feature = "users"))]
 /// The definition of the `user_gists` stream.
@@ -38853,7 +36024,7 @@ fn stream_user_gists() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_gists,
-        check: check_user_gists,
+        check: connector_sync::check_item::<super::models::BaseGist>,
     }
 }
 #[cfg(all(feature = "gists", feature = "users"))]
@@ -38864,26 +36035,12 @@ fn fetch_user_gists(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .gists()
-        .list_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .gists()
+            .list_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "gists", feature = "users"))]
-/// Checks that an item of `user_gists` decodes as the generated item type.
-fn check_user_gists(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BaseGist as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `user_gpg_keys` stream.
@@ -38991,7 +36148,7 @@ fn stream_user_gpg_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_gpg_keys,
-        check: check_user_gpg_keys,
+        check: connector_sync::check_item::<super::models::GpgKey>,
     }
 }
 #[cfg(feature = "users")]
@@ -39002,26 +36159,12 @@ fn fetch_user_gpg_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_gpg_keys_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_gpg_keys_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `user_gpg_keys` decodes as the generated item type.
-fn check_user_gpg_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GpgKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `users_list_public_keys_for_user` stream.
@@ -39075,7 +36218,7 @@ fn stream_users_list_public_keys_for_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_users_list_public_keys_for_user,
-        check: check_users_list_public_keys_for_user,
+        check: connector_sync::check_item::<super::models::KeySimple>,
     }
 }
 #[cfg(feature = "users")]
@@ -39086,26 +36229,12 @@ fn fetch_users_list_public_keys_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_public_keys_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_public_keys_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `users_list_public_keys_for_user` decodes as the generated item type.
-fn check_users_list_public_keys_for_user(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::KeySimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "orgs", feature = "users"))]
 /// The definition of the `orgs_list_for_user` stream.
@@ -39203,7 +36332,7 @@ fn stream_orgs_list_for_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_orgs_list_for_user,
-        check: check_orgs_list_for_user,
+        check: connector_sync::check_item::<super::models::OrganizationSimple>,
     }
 }
 #[cfg(all(feature = "orgs", feature = "users"))]
@@ -39214,26 +36343,12 @@ fn fetch_orgs_list_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .orgs()
-        .list_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .orgs()
+            .list_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "orgs", feature = "users"))]
-/// Checks that an item of `orgs_list_for_user` decodes as the generated item type.
-fn check_orgs_list_for_user(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationSimple as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "packages", feature = "users"))]
 /// The definition of the `packages_list_packages_for_user` stream.
@@ -39321,7 +36436,7 @@ fn stream_packages_list_packages_for_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_packages_list_packages_for_user,
-        check: check_packages_list_packages_for_user,
+        check: connector_sync::check_item::<super::models::Package>,
     }
 }
 #[cfg(all(feature = "packages", feature = "users"))]
@@ -39332,33 +36447,15 @@ fn fetch_packages_list_packages_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .packages()
-        .list_packages_for_user(
-            args.get::<String>("username")?,
-            args.get::<super::models::PackageType>("package_type")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .packages()
+            .list_packages_for_user(
+                args.get::<String>("username")?,
+                args.get::<super::models::PackageType>("package_type")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "packages", feature = "users"))]
-/// Checks that an item of `packages_list_packages_for_user` decodes as the generated item type.
-fn check_packages_list_packages_for_user(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Package as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "projects", feature = "users"))]
 /// The definition of the `projects_list_fields_for_user` stream.
@@ -39440,7 +36537,7 @@ fn stream_projects_list_fields_for_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_projects_list_fields_for_user,
-        check: check_projects_list_fields_for_user,
+        check: connector_sync::check_item::<super::models::ProjectsV2Field>,
     }
 }
 #[cfg(all(feature = "projects", feature = "users"))]
@@ -39451,29 +36548,15 @@ fn fetch_projects_list_fields_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .list_fields_for_user(
-            args.get::<String>("username")?,
-            args.get::<i64>("project_number")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .list_fields_for_user(
+                args.get::<String>("username")?,
+                args.get::<i64>("project_number")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "projects", feature = "users"))]
-/// Checks that an item of `projects_list_fields_for_user` decodes as the generated item type.
-fn check_projects_list_fields_for_user(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectsV2Field as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "projects", feature = "users"))]
 /// The definition of the `projects_get_field_for_user` stream.
@@ -39519,7 +36602,7 @@ fn stream_projects_get_field_for_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_projects_get_field_for_user,
-        check: check_projects_get_field_for_user,
+        check: connector_sync::check_item::<super::models::ProjectsV2SingleSelectOptions>,
     }
 }
 #[cfg(all(feature = "projects", feature = "users"))]
@@ -39530,30 +36613,16 @@ fn fetch_projects_get_field_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .get_field_for_user(
-            args.get::<String>("username")?,
-            args.get::<i64>("project_number")?,
-            args.get::<i64>("field_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("/options"),
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .get_field_for_user(
+                args.get::<String>("username")?,
+                args.get::<i64>("project_number")?,
+                args.get::<i64>("field_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "projects", feature = "users"))]
-/// Checks that an item of `projects_get_field_for_user` decodes as the generated item type.
-fn check_projects_get_field_for_user(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectsV2SingleSelectOptions as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "activity", feature = "users"))]
 /// The definition of the `user_received_events` stream.
@@ -39607,7 +36676,7 @@ fn stream_user_received_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_user_received_events,
-        check: check_user_received_events,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(all(feature = "activity", feature = "users"))]
@@ -39618,30 +36687,12 @@ fn fetch_user_received_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_received_events_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_received_events_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "activity", feature = "users"))]
-/// Checks that an item of `user_received_events` decodes as the generated item type.
-fn check_user_received_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "activity", feature = "users"))]
 /// The definition of the `activity_list_received_public_events_for_user` stream.
@@ -39695,7 +36746,7 @@ fn stream_activity_list_received_public_events_for_user() -> connector_sync::Str
         source: "detected",
         paging: "page numbers sent as page",
         fetch: fetch_activity_list_received_public_events_for_user,
-        check: check_activity_list_received_public_events_for_user,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(all(feature = "activity", feature = "users"))]
@@ -39706,32 +36757,12 @@ fn fetch_activity_list_received_public_events_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_received_public_events_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Page {
-                has_next: None,
-            },
-            |options| {
-                options.items_pointer("").page_param("page").page_size_param("per_page")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_received_public_events_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "activity", feature = "users"))]
-/// Checks that an item of `activity_list_received_public_events_for_user` decodes as the generated item type.
-fn check_activity_list_received_public_events_for_user(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "repos", feature = "users"))]
 /// The definition of the `repos_list_for_user` stream.
@@ -40259,7 +37290,7 @@ fn stream_repos_list_for_user() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_repos_list_for_user,
-        check: check_repos_list_for_user,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(all(feature = "repos", feature = "users"))]
@@ -40270,26 +37301,12 @@ fn fetch_repos_list_for_user(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .repos()
-        .list_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .repos()
+            .list_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "repos", feature = "users"))]
-/// Checks that an item of `repos_list_for_user` decodes as the generated item type.
-fn check_repos_list_for_user(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `user_ssh_signing_keys` stream.
@@ -40343,7 +37360,7 @@ fn stream_user_ssh_signing_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_ssh_signing_keys,
-        check: check_user_ssh_signing_keys,
+        check: connector_sync::check_item::<super::models::SshSigningKey>,
     }
 }
 #[cfg(feature = "users")]
@@ -40354,26 +37371,12 @@ fn fetch_user_ssh_signing_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .users()
-        .list_ssh_signing_keys_for_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .users()
+            .list_ssh_signing_keys_for_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `user_ssh_signing_keys` decodes as the generated item type.
-fn check_user_ssh_signing_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SshSigningKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "activity", feature = "users"))]
 /// The definition of the `user_subscriptions` stream.
@@ -40901,7 +37904,7 @@ fn stream_user_subscriptions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the Link header's rel=next",
         fetch: fetch_user_subscriptions,
-        check: check_user_subscriptions,
+        check: connector_sync::check_item::<super::models::MinimalRepository>,
     }
 }
 #[cfg(all(feature = "activity", feature = "users"))]
@@ -40912,24 +37915,10 @@ fn fetch_user_subscriptions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .activity()
-        .list_repos_watched_by_user(args.get::<String>("username")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::LinkHeader,
-            |options| options.items_pointer("").page_size_param("per_page"),
-            |options| args.configure(options),
-        ),
+        client
+            .activity()
+            .list_repos_watched_by_user(args.get::<String>("username")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "activity", feature = "users"))]
-/// Checks that an item of `user_subscriptions` decodes as the generated item type.
-fn check_user_subscriptions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MinimalRepository as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

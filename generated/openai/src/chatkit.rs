@@ -121,11 +121,13 @@ impl<'a> CancelChatSessionMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ChatSessionResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /chatkit/sessions`: set optional parameters, then `send()`.
@@ -160,11 +162,13 @@ impl<'a> CreateChatSessionMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ChatSessionResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /chatkit/threads/{thread_id}/items`: set optional parameters, then `send()`.
@@ -227,11 +231,13 @@ impl<'a> ListThreadItemsMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ThreadItemListResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ThreadItemListResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ThreadItem> {
@@ -245,8 +251,18 @@ impl<'a> ListThreadItemsMethod<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ThreadItem> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -285,11 +301,13 @@ impl<'a> GetThreadMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ThreadResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ThreadResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /chatkit/threads/{thread_id}`: set optional parameters, then `send()`.
@@ -314,11 +332,13 @@ impl<'a> DeleteThreadMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeletedThreadResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DeletedThreadResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /chatkit/threads`: set optional parameters, then `send()`.
@@ -389,11 +409,13 @@ impl<'a> ListThreadsMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ThreadListResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ThreadListResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::ThreadResource> {
@@ -407,8 +429,18 @@ impl<'a> ListThreadsMethod<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ThreadResource> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {

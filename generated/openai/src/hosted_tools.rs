@@ -67,11 +67,16 @@ impl<'a> RetrieveProjectHostedToolPermissions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectHostedToolPermissions>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::ProjectHostedToolPermissions>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /organization/projects/{project_id}/hosted_tool_permissions`: set optional parameters, then `send()`.
@@ -101,10 +106,15 @@ impl<'a> UpdateProjectHostedToolPermissions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectHostedToolPermissions>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::ProjectHostedToolPermissions>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -86,11 +86,13 @@ impl<'a> CreateImageEdit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ImagesResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
     pub async fn stream(
@@ -125,11 +127,13 @@ impl<'a> CreateImage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ImagesResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
     pub async fn stream(
@@ -171,10 +175,12 @@ impl<'a> CreateImageVariation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ImagesResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -203,9 +203,13 @@ impl<'a> CreateRealtimeCall<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_bytes(client.connector(), op).await
+        rt::send_bytes(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -275,9 +279,11 @@ impl<'a> AcceptRealtimeCall<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/hangup`: set optional parameters, then `send()`.
@@ -302,9 +308,11 @@ impl<'a> HangupRealtimeCall<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/refer`: set optional parameters, then `send()`.
@@ -331,9 +339,11 @@ impl<'a> ReferRealtimeCall<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /realtime/calls/{call_id}/reject`: set optional parameters, then `send()`.
@@ -368,9 +378,11 @@ impl<'a> RejectRealtimeCall<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `POST /realtime/client_secrets`: set optional parameters, then `send()`.
@@ -396,14 +408,16 @@ impl<'a> CreateRealtimeClientSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RealtimeCreateClientSecretResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::RealtimeCreateClientSecretResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /realtime/sessions`: set optional parameters, then `send()`.
@@ -429,11 +443,16 @@ impl<'a> CreateRealtimeSession<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RealtimeSessionCreateResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::RealtimeSessionCreateResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /realtime/transcription_sessions`: set optional parameters, then `send()`.
@@ -459,14 +478,16 @@ impl<'a> CreateRealtimeTranscriptionSession<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RealtimeTranscriptionSessionCreateResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::RealtimeTranscriptionSessionCreateResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /realtime/translations/client_secrets`: set optional parameters, then `send()`.
@@ -495,13 +516,15 @@ impl<'a> CreateRealtimeTranslationClientSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::RealtimeTranslationClientSecretCreateResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::RealtimeTranslationClientSecretCreateResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -94,11 +94,13 @@ impl<'a> Getinputtokencounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TokenCountsResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::TokenCountsResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /responses/compact`: set optional parameters, then `send()`.
@@ -134,11 +136,13 @@ impl<'a> Compactconversation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::CompactResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::CompactResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /responses/compact`: set optional parameters, then `send()`.
@@ -184,11 +188,13 @@ impl<'a> BetaCompactconversation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::BetaCompactResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::BetaCompactResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /responses/input_tokens`: set optional parameters, then `send()`.
@@ -231,10 +237,12 @@ impl<'a> BetaGetinputtokencounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::BetaTokenCountsResource>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::BetaTokenCountsResource>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -195,7 +195,7 @@ fn stream_assistants() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_assistants,
-        check: check_assistants,
+        check: connector_sync::check_item::<super::models::AssistantObject>,
     }
 }
 #[cfg(feature = "assistants")]
@@ -206,31 +206,12 @@ fn fetch_assistants(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.assistants().list_assistants().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .assistants()
+            .list_assistants()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "assistants")]
-/// Checks that an item of `assistants` decodes as the generated item type.
-fn check_assistants(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AssistantObject as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "audio")]
 /// The definition of the `voice_consents` stream.
@@ -285,7 +266,7 @@ fn stream_voice_consents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_voice_consents,
-        check: check_voice_consents,
+        check: connector_sync::check_item::<super::models::VoiceConsentResource>,
     }
 }
 #[cfg(feature = "audio")]
@@ -296,31 +277,12 @@ fn fetch_voice_consents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.audio().list_voice_consents().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .audio()
+            .list_voice_consents()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "audio")]
-/// Checks that an item of `voice_consents` decodes as the generated item type.
-fn check_voice_consents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VoiceConsentResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "batch")]
 /// The definition of the `batches` stream.
@@ -453,7 +415,7 @@ fn stream_batches() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_batches,
-        check: check_batches,
+        check: connector_sync::check_item::<super::models::Batch>,
     }
 }
 #[cfg(feature = "batch")]
@@ -464,31 +426,7 @@ fn fetch_batches(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.batch().list_batches().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "batch")]
-/// Checks that an item of `batches` decodes as the generated item type.
-fn check_batches(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Batch as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.batch().list_batches().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "chat")]
 /// The definition of the `completions` stream.
@@ -549,7 +487,7 @@ fn stream_completions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_completions,
-        check: check_completions,
+        check: connector_sync::check_item::<super::models::CreateChatCompletionResponse>,
     }
 }
 #[cfg(feature = "chat")]
@@ -560,31 +498,12 @@ fn fetch_completions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.chat().list_chat_completions().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .chat()
+            .list_chat_completions()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "chat")]
-/// Checks that an item of `completions` decodes as the generated item type.
-fn check_completions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CreateChatCompletionResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "chat")]
 /// The definition of the `completion_messages` stream.
@@ -634,7 +553,9 @@ fn stream_completion_messages() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_completion_messages,
-        check: check_completion_messages,
+        check: connector_sync::check_item::<
+            super::models::ChatCompletionMessageListDataItem,
+        >,
     }
 }
 #[cfg(feature = "chat")]
@@ -645,36 +566,12 @@ fn fetch_completion_messages(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .chat()
-        .get_chat_completion_messages(args.get::<String>("completion_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .chat()
+            .get_chat_completion_messages(args.get::<String>("completion_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "chat")]
-/// Checks that an item of `completion_messages` decodes as the generated item type.
-fn check_completion_messages(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ChatCompletionMessageListDataItem as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "containers")]
 /// The definition of the `containers` stream.
@@ -741,7 +638,7 @@ fn stream_containers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_containers,
-        check: check_containers,
+        check: connector_sync::check_item::<super::models::ContainerResource>,
     }
 }
 #[cfg(feature = "containers")]
@@ -752,31 +649,12 @@ fn fetch_containers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.containers().list_containers().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .containers()
+            .list_containers()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "containers")]
-/// Checks that an item of `containers` decodes as the generated item type.
-fn check_containers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ContainerResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "containers")]
 /// The definition of the `container_files` stream.
@@ -848,7 +726,7 @@ fn stream_container_files() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_container_files,
-        check: check_container_files,
+        check: connector_sync::check_item::<super::models::ContainerFileResource>,
     }
 }
 #[cfg(feature = "containers")]
@@ -859,34 +737,12 @@ fn fetch_container_files(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .containers()
-        .list_container_files(args.get::<String>("container_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .containers()
+            .list_container_files(args.get::<String>("container_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "containers")]
-/// Checks that an item of `container_files` decodes as the generated item type.
-fn check_container_files(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ContainerFileResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "evals")]
 /// The definition of the `evals` stream.
@@ -935,7 +791,7 @@ fn stream_evals() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_evals,
-        check: check_evals,
+        check: connector_sync::check_item::<super::models::Eval>,
     }
 }
 #[cfg(feature = "evals")]
@@ -946,31 +802,7 @@ fn fetch_evals(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.evals().list_evals().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "evals")]
-/// Checks that an item of `evals` decodes as the generated item type.
-fn check_evals(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Eval as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.evals().list_evals().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "evals")]
 /// The definition of the `eval_runs` stream.
@@ -1048,7 +880,7 @@ fn stream_eval_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_eval_runs,
-        check: check_eval_runs,
+        check: connector_sync::check_item::<super::models::EvalRun>,
     }
 }
 #[cfg(feature = "evals")]
@@ -1059,34 +891,12 @@ fn fetch_eval_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .evals()
-        .get_eval_runs(args.get::<String>("eval_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .evals()
+            .get_eval_runs(args.get::<String>("eval_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "evals")]
-/// Checks that an item of `eval_runs` decodes as the generated item type.
-fn check_eval_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::EvalRun as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "evals")]
 /// The definition of the `run_output_items` stream.
@@ -1162,7 +972,7 @@ fn stream_run_output_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_run_output_items,
-        check: check_run_output_items,
+        check: connector_sync::check_item::<super::models::EvalRunOutputItem>,
     }
 }
 #[cfg(feature = "evals")]
@@ -1173,37 +983,15 @@ fn fetch_run_output_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .evals()
-        .get_eval_run_output_items(
-            args.get::<String>("eval_id")?,
-            args.get::<String>("run_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .evals()
+            .get_eval_run_output_items(
+                args.get::<String>("eval_id")?,
+                args.get::<String>("run_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "evals")]
-/// Checks that an item of `run_output_items` decodes as the generated item type.
-fn check_run_output_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::EvalRunOutputItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "files")]
 /// The definition of the `files` stream.
@@ -1282,7 +1070,7 @@ fn stream_files() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_files,
-        check: check_files,
+        check: connector_sync::check_item::<super::models::OpenAiFile>,
     }
 }
 #[cfg(feature = "files")]
@@ -1293,31 +1081,7 @@ fn fetch_files(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.files().list_files().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "files")]
-/// Checks that an item of `files` decodes as the generated item type.
-fn check_files(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OpenAiFile as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.files().list_files().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "fine_tuning")]
 /// The definition of the `permissions` stream.
@@ -1371,7 +1135,9 @@ fn stream_permissions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_permissions,
-        check: check_permissions,
+        check: connector_sync::check_item::<
+            super::models::FineTuningCheckpointPermission,
+        >,
     }
 }
 #[cfg(feature = "fine_tuning")]
@@ -1382,36 +1148,14 @@ fn fetch_permissions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .fine_tuning()
-        .list_fine_tuning_checkpoint_permissions(
-            args.get::<String>("fine_tuned_model_checkpoint")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .fine_tuning()
+            .list_fine_tuning_checkpoint_permissions(
+                args.get::<String>("fine_tuned_model_checkpoint")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "fine_tuning")]
-/// Checks that an item of `permissions` decodes as the generated item type.
-fn check_permissions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::FineTuningCheckpointPermission as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "fine_tuning")]
 /// The definition of the `jobs` stream.
@@ -1514,7 +1258,7 @@ fn stream_jobs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_jobs,
-        check: check_jobs,
+        check: connector_sync::check_item::<super::models::FineTuningJob>,
     }
 }
 #[cfg(feature = "fine_tuning")]
@@ -1525,31 +1269,12 @@ fn fetch_jobs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.fine_tuning().list_paginated_fine_tuning_jobs().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .fine_tuning()
+            .list_paginated_fine_tuning_jobs()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "fine_tuning")]
-/// Checks that an item of `jobs` decodes as the generated item type.
-fn check_jobs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::FineTuningJob as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "fine_tuning")]
 /// The definition of the `job_checkpoints` stream.
@@ -1615,7 +1340,7 @@ fn stream_job_checkpoints() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_job_checkpoints,
-        check: check_job_checkpoints,
+        check: connector_sync::check_item::<super::models::FineTuningJobCheckpoint>,
     }
 }
 #[cfg(feature = "fine_tuning")]
@@ -1626,34 +1351,12 @@ fn fetch_job_checkpoints(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .fine_tuning()
-        .list_fine_tuning_job_checkpoints(args.get::<String>("fine_tuning_job_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .fine_tuning()
+            .list_fine_tuning_job_checkpoints(args.get::<String>("fine_tuning_job_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "fine_tuning")]
-/// Checks that an item of `job_checkpoints` decodes as the generated item type.
-fn check_job_checkpoints(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::FineTuningJobCheckpoint as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "fine_tuning")]
 /// The definition of the `job_events` stream.
@@ -1719,7 +1422,7 @@ fn stream_job_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_job_events,
-        check: check_job_events,
+        check: connector_sync::check_item::<super::models::FineTuningJobEvent>,
     }
 }
 #[cfg(feature = "fine_tuning")]
@@ -1730,34 +1433,12 @@ fn fetch_job_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .fine_tuning()
-        .list_fine_tuning_events(args.get::<String>("fine_tuning_job_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .fine_tuning()
+            .list_fine_tuning_events(args.get::<String>("fine_tuning_job_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "fine_tuning")]
-/// Checks that an item of `job_events` decodes as the generated item type.
-fn check_job_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::FineTuningJobEvent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "organization")]
 /// The definition of the `admin_api_keys` stream.
@@ -1824,7 +1505,7 @@ fn stream_admin_api_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_admin_api_keys,
-        check: check_admin_api_keys,
+        check: connector_sync::check_item::<super::models::AdminApiKey>,
     }
 }
 #[cfg(feature = "organization")]
@@ -1835,31 +1516,12 @@ fn fetch_admin_api_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.organization().admin_api_keys_list().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .organization()
+            .admin_api_keys_list()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "organization")]
-/// Checks that an item of `admin_api_keys` decodes as the generated item type.
-fn check_admin_api_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AdminApiKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "audit_logs")]
 /// The definition of the `audit_logs` stream.
@@ -1906,7 +1568,7 @@ fn stream_audit_logs() -> connector_sync::StreamDef {
         source: "settings",
         paging: "a cursor sent as after",
         fetch: fetch_audit_logs,
-        check: check_audit_logs,
+        check: connector_sync::check_item::<super::models::AuditLog>,
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -1917,31 +1579,12 @@ fn fetch_audit_logs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.audit_logs().list_audit_logs().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .audit_logs()
+            .list_audit_logs()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "audit_logs")]
-/// Checks that an item of `audit_logs` decodes as the generated item type.
-fn check_audit_logs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AuditLog as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "certificates")]
 /// The definition of the `certificates` stream.
@@ -1996,7 +1639,7 @@ fn stream_certificates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_certificates,
-        check: check_certificates,
+        check: connector_sync::check_item::<super::models::OrganizationCertificate>,
     }
 }
 #[cfg(feature = "certificates")]
@@ -2007,31 +1650,12 @@ fn fetch_certificates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.certificates().list_organization_certificates().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .certificates()
+            .list_organization_certificates()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "certificates")]
-/// Checks that an item of `certificates` decodes as the generated item type.
-fn check_certificates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationCertificate as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "groups")]
 /// The definition of the `groups` stream.
@@ -2086,7 +1710,7 @@ fn stream_groups() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_groups,
-        check: check_groups,
+        check: connector_sync::check_item::<super::models::GroupResponse>,
     }
 }
 #[cfg(feature = "groups")]
@@ -2097,31 +1721,7 @@ fn fetch_groups(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.groups().list_groups().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "groups")]
-/// Checks that an item of `groups` decodes as the generated item type.
-fn check_groups(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GroupResponse as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.groups().list_groups().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "group_organization_role_assignments", feature = "groups"))]
 /// The definition of the `group_roles` stream.
@@ -2199,7 +1799,7 @@ fn stream_group_roles() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_group_roles,
-        check: check_group_roles,
+        check: connector_sync::check_item::<super::models::AssignedRoleDetails>,
     }
 }
 #[cfg(all(feature = "group_organization_role_assignments", feature = "groups"))]
@@ -2210,34 +1810,12 @@ fn fetch_group_roles(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .group_organization_role_assignments()
-        .list_group_role_assignments(args.get::<String>("group_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .group_organization_role_assignments()
+            .list_group_role_assignments(args.get::<String>("group_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "group_organization_role_assignments", feature = "groups"))]
-/// Checks that an item of `group_roles` decodes as the generated item type.
-fn check_group_roles(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AssignedRoleDetails as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "group_users", feature = "groups"))]
 /// The definition of the `group_users` stream.
@@ -2281,7 +1859,7 @@ fn stream_group_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_group_users,
-        check: check_group_users,
+        check: connector_sync::check_item::<super::models::GroupUser>,
     }
 }
 #[cfg(all(feature = "group_users", feature = "groups"))]
@@ -2292,34 +1870,12 @@ fn fetch_group_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .group_users()
-        .list_group_users(args.get::<String>("group_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .group_users()
+            .list_group_users(args.get::<String>("group_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "group_users", feature = "groups"))]
-/// Checks that an item of `group_users` decodes as the generated item type.
-fn check_group_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::GroupUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invites")]
 /// The definition of the `invites` stream.
@@ -2392,7 +1948,7 @@ fn stream_invites() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_invites,
-        check: check_invites,
+        check: connector_sync::check_item::<super::models::Invite>,
     }
 }
 #[cfg(feature = "invites")]
@@ -2403,31 +1959,7 @@ fn fetch_invites(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.invites().list_invites().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "invites")]
-/// Checks that an item of `invites` decodes as the generated item type.
-fn check_invites(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Invite as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.invites().list_invites().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "projects")]
 /// The definition of the `projects` stream.
@@ -2500,7 +2032,7 @@ fn stream_projects() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_projects,
-        check: check_projects,
+        check: connector_sync::check_item::<super::models::Project>,
     }
 }
 #[cfg(feature = "projects")]
@@ -2511,31 +2043,7 @@ fn fetch_projects(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.projects().list_projects().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `projects` decodes as the generated item type.
-fn check_projects(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Project as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.projects().list_projects().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "projects")]
 /// The definition of the `project_api_keys` stream.
@@ -2607,7 +2115,7 @@ fn stream_project_api_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_project_api_keys,
-        check: check_project_api_keys,
+        check: connector_sync::check_item::<super::models::ProjectApiKey>,
     }
 }
 #[cfg(feature = "projects")]
@@ -2618,34 +2126,12 @@ fn fetch_project_api_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .list_project_api_keys(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .list_project_api_keys(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `project_api_keys` decodes as the generated item type.
-fn check_project_api_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectApiKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "certificates", feature = "projects"))]
 /// The definition of the `project_certificates` stream.
@@ -2705,7 +2191,9 @@ fn stream_project_certificates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_project_certificates,
-        check: check_project_certificates,
+        check: connector_sync::check_item::<
+            super::models::OrganizationProjectCertificate,
+        >,
     }
 }
 #[cfg(all(feature = "certificates", feature = "projects"))]
@@ -2716,34 +2204,12 @@ fn fetch_project_certificates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .certificates()
-        .list_project_certificates(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .certificates()
+            .list_project_certificates(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "certificates", feature = "projects"))]
-/// Checks that an item of `project_certificates` decodes as the generated item type.
-fn check_project_certificates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationProjectCertificate as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "project_groups", feature = "projects"))]
 /// The definition of the `project_groups` stream.
@@ -2809,7 +2275,7 @@ fn stream_project_groups() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_project_groups,
-        check: check_project_groups,
+        check: connector_sync::check_item::<super::models::ProjectGroup>,
     }
 }
 #[cfg(all(feature = "project_groups", feature = "projects"))]
@@ -2820,34 +2286,12 @@ fn fetch_project_groups(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_groups()
-        .list_project_groups(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_groups()
+            .list_project_groups(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "project_groups", feature = "projects"))]
-/// Checks that an item of `project_groups` decodes as the generated item type.
-fn check_project_groups(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectGroup as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `project_rate_limits` stream.
@@ -2927,7 +2371,7 @@ fn stream_project_rate_limits() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_project_rate_limits,
-        check: check_project_rate_limits,
+        check: connector_sync::check_item::<super::models::ProjectRateLimit>,
     }
 }
 #[cfg(feature = "projects")]
@@ -2938,34 +2382,12 @@ fn fetch_project_rate_limits(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .list_project_rate_limits(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .list_project_rate_limits(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `project_rate_limits` decodes as the generated item type.
-fn check_project_rate_limits(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectRateLimit as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `project_service_accounts` stream.
@@ -3025,7 +2447,7 @@ fn stream_project_service_accounts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_project_service_accounts,
-        check: check_project_service_accounts,
+        check: connector_sync::check_item::<super::models::ProjectServiceAccount>,
     }
 }
 #[cfg(feature = "projects")]
@@ -3036,34 +2458,12 @@ fn fetch_project_service_accounts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .list_project_service_accounts(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .list_project_service_accounts(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `project_service_accounts` decodes as the generated item type.
-fn check_project_service_accounts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectServiceAccount as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "projects", feature = "spend_alerts"))]
 /// The definition of the `project_spend_alerts` stream.
@@ -3119,7 +2519,7 @@ fn stream_project_spend_alerts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_project_spend_alerts,
-        check: check_project_spend_alerts,
+        check: connector_sync::check_item::<super::models::ProjectSpendAlert>,
     }
 }
 #[cfg(all(feature = "projects", feature = "spend_alerts"))]
@@ -3130,34 +2530,12 @@ fn fetch_project_spend_alerts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .spend_alerts()
-        .list_project_spend_alerts(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .spend_alerts()
+            .list_project_spend_alerts(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "projects", feature = "spend_alerts"))]
-/// Checks that an item of `project_spend_alerts` decodes as the generated item type.
-fn check_project_spend_alerts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectSpendAlert as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "projects")]
 /// The definition of the `project_users` stream.
@@ -3219,7 +2597,7 @@ fn stream_project_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_project_users,
-        check: check_project_users,
+        check: connector_sync::check_item::<super::models::ProjectUser>,
     }
 }
 #[cfg(feature = "projects")]
@@ -3230,34 +2608,12 @@ fn fetch_project_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .projects()
-        .list_project_users(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .projects()
+            .list_project_users(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "projects")]
-/// Checks that an item of `project_users` decodes as the generated item type.
-fn check_project_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ProjectUser as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "roles")]
 /// The definition of the `organization_roles` stream.
@@ -3314,7 +2670,7 @@ fn stream_organization_roles() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_organization_roles,
-        check: check_organization_roles,
+        check: connector_sync::check_item::<super::models::Role>,
     }
 }
 #[cfg(feature = "roles")]
@@ -3325,31 +2681,7 @@ fn fetch_organization_roles(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.roles().list_roles().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "roles")]
-/// Checks that an item of `organization_roles` decodes as the generated item type.
-fn check_organization_roles(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Role as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.roles().list_roles().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "spend_alerts")]
 /// The definition of the `spend_alerts` stream.
@@ -3400,7 +2732,7 @@ fn stream_spend_alerts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_spend_alerts,
-        check: check_spend_alerts,
+        check: connector_sync::check_item::<super::models::OrganizationSpendAlert>,
     }
 }
 #[cfg(feature = "spend_alerts")]
@@ -3411,31 +2743,12 @@ fn fetch_spend_alerts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.spend_alerts().list_organization_spend_alerts().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .spend_alerts()
+            .list_organization_spend_alerts()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "spend_alerts")]
-/// Checks that an item of `spend_alerts` decodes as the generated item type.
-fn check_spend_alerts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrganizationSpendAlert as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "users")]
 /// The definition of the `users` stream.
@@ -3544,7 +2857,7 @@ fn stream_users() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_users,
-        check: check_users,
+        check: connector_sync::check_item::<super::models::User>,
     }
 }
 #[cfg(feature = "users")]
@@ -3555,31 +2868,7 @@ fn fetch_users(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.users().list_users().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "users")]
-/// Checks that an item of `users` decodes as the generated item type.
-fn check_users(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::User as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.users().list_users().build_pages(|options| args.configure(options)))
 }
 #[cfg(all(feature = "user_organization_role_assignments", feature = "users"))]
 /// The definition of the `user_roles` stream.
@@ -3657,7 +2946,7 @@ fn stream_user_roles() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_user_roles,
-        check: check_user_roles,
+        check: connector_sync::check_item::<super::models::AssignedRoleDetails>,
     }
 }
 #[cfg(all(feature = "user_organization_role_assignments", feature = "users"))]
@@ -3668,34 +2957,12 @@ fn fetch_user_roles(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .user_organization_role_assignments()
-        .list_user_role_assignments(args.get::<String>("user_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .user_organization_role_assignments()
+            .list_user_role_assignments(args.get::<String>("user_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "user_organization_role_assignments", feature = "users"))]
-/// Checks that an item of `user_roles` decodes as the generated item type.
-fn check_user_roles(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AssignedRoleDetails as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "project_group_role_assignments")]
 /// The definition of the `groups_roles` stream.
@@ -3777,7 +3044,7 @@ fn stream_groups_roles() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_groups_roles,
-        check: check_groups_roles,
+        check: connector_sync::check_item::<super::models::AssignedRoleDetails>,
     }
 }
 #[cfg(feature = "project_group_role_assignments")]
@@ -3788,37 +3055,15 @@ fn fetch_groups_roles(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_group_role_assignments()
-        .list_project_group_role_assignments(
-            args.get::<String>("project_id")?,
-            args.get::<String>("group_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_group_role_assignments()
+            .list_project_group_role_assignments(
+                args.get::<String>("project_id")?,
+                args.get::<String>("group_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "project_group_role_assignments")]
-/// Checks that an item of `groups_roles` decodes as the generated item type.
-fn check_groups_roles(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AssignedRoleDetails as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "roles")]
 /// The definition of the `projects_roles` stream.
@@ -3880,7 +3125,7 @@ fn stream_projects_roles() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_projects_roles,
-        check: check_projects_roles,
+        check: connector_sync::check_item::<super::models::Role>,
     }
 }
 #[cfg(feature = "roles")]
@@ -3891,34 +3136,12 @@ fn fetch_projects_roles(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .roles()
-        .list_project_roles(args.get::<String>("project_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .roles()
+            .list_project_roles(args.get::<String>("project_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "roles")]
-/// Checks that an item of `projects_roles` decodes as the generated item type.
-fn check_projects_roles(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Role as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "project_user_role_assignments")]
 /// The definition of the `users_roles` stream.
@@ -4000,7 +3223,7 @@ fn stream_users_roles() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_users_roles,
-        check: check_users_roles,
+        check: connector_sync::check_item::<super::models::AssignedRoleDetails>,
     }
 }
 #[cfg(feature = "project_user_role_assignments")]
@@ -4011,37 +3234,15 @@ fn fetch_users_roles(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .project_user_role_assignments()
-        .list_project_user_role_assignments(
-            args.get::<String>("project_id")?,
-            args.get::<String>("user_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .project_user_role_assignments()
+            .list_project_user_role_assignments(
+                args.get::<String>("project_id")?,
+                args.get::<String>("user_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "project_user_role_assignments")]
-/// Checks that an item of `users_roles` decodes as the generated item type.
-fn check_users_roles(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AssignedRoleDetails as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "assistants")]
 /// The definition of the `messages` stream.
@@ -4131,7 +3332,7 @@ fn stream_messages() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_messages,
-        check: check_messages,
+        check: connector_sync::check_item::<super::models::MessageObject>,
     }
 }
 #[cfg(feature = "assistants")]
@@ -4142,34 +3343,12 @@ fn fetch_messages(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .assistants()
-        .list_messages(args.get::<String>("thread_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .assistants()
+            .list_messages(args.get::<String>("thread_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "assistants")]
-/// Checks that an item of `messages` decodes as the generated item type.
-fn check_messages(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::MessageObject as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "assistants")]
 /// The definition of the `runs` stream.
@@ -4307,7 +3486,7 @@ fn stream_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_runs,
-        check: check_runs,
+        check: connector_sync::check_item::<super::models::RunObject>,
     }
 }
 #[cfg(feature = "assistants")]
@@ -4318,34 +3497,12 @@ fn fetch_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .assistants()
-        .list_runs(args.get::<String>("thread_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .assistants()
+            .list_runs(args.get::<String>("thread_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "assistants")]
-/// Checks that an item of `runs` decodes as the generated item type.
-fn check_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RunObject as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "assistants")]
 /// The definition of the `run_steps` stream.
@@ -4451,7 +3608,7 @@ fn stream_run_steps() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_run_steps,
-        check: check_run_steps,
+        check: connector_sync::check_item::<super::models::RunStepObject>,
     }
 }
 #[cfg(feature = "assistants")]
@@ -4462,34 +3619,15 @@ fn fetch_run_steps(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .assistants()
-        .list_run_steps(args.get::<String>("thread_id")?, args.get::<String>("run_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .assistants()
+            .list_run_steps(
+                args.get::<String>("thread_id")?,
+                args.get::<String>("run_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "assistants")]
-/// Checks that an item of `run_steps` decodes as the generated item type.
-fn check_run_steps(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RunStepObject as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vector_stores")]
 /// The definition of the `vector_stores` stream.
@@ -4562,7 +3700,7 @@ fn stream_vector_stores() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_vector_stores,
-        check: check_vector_stores,
+        check: connector_sync::check_item::<super::models::VectorStoreObject>,
     }
 }
 #[cfg(feature = "vector_stores")]
@@ -4573,31 +3711,12 @@ fn fetch_vector_stores(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.vector_stores().list_vector_stores().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .vector_stores()
+            .list_vector_stores()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "vector_stores")]
-/// Checks that an item of `vector_stores` decodes as the generated item type.
-fn check_vector_stores(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VectorStoreObject as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vector_stores")]
 /// The definition of the `list_files_in_vector_store_batch` stream.
@@ -4667,7 +3786,7 @@ fn stream_list_files_in_vector_store_batch() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_list_files_in_vector_store_batch,
-        check: check_list_files_in_vector_store_batch,
+        check: connector_sync::check_item::<super::models::VectorStoreFileObject>,
     }
 }
 #[cfg(feature = "vector_stores")]
@@ -4678,37 +3797,15 @@ fn fetch_list_files_in_vector_store_batch(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .vector_stores()
-        .list_files_in_vector_store_batch(
-            args.get::<String>("vector_store_id")?,
-            args.get::<String>("batch_id")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .vector_stores()
+            .list_files_in_vector_store_batch(
+                args.get::<String>("vector_store_id")?,
+                args.get::<String>("batch_id")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "vector_stores")]
-/// Checks that an item of `list_files_in_vector_store_batch` decodes as the generated item type.
-fn check_list_files_in_vector_store_batch(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VectorStoreFileObject as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "vector_stores")]
 /// The definition of the `list_vector_store_files` stream.
@@ -4774,7 +3871,7 @@ fn stream_list_vector_store_files() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_list_vector_store_files,
-        check: check_list_vector_store_files,
+        check: connector_sync::check_item::<super::models::VectorStoreFileObject>,
     }
 }
 #[cfg(feature = "vector_stores")]
@@ -4785,34 +3882,12 @@ fn fetch_list_vector_store_files(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .vector_stores()
-        .list_vector_store_files(args.get::<String>("vector_store_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .vector_stores()
+            .list_vector_store_files(args.get::<String>("vector_store_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "vector_stores")]
-/// Checks that an item of `list_vector_store_files` decodes as the generated item type.
-fn check_list_vector_store_files(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VectorStoreFileObject as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "videos")]
 /// The definition of the `videos` stream.
@@ -4903,7 +3978,7 @@ fn stream_videos() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_videos,
-        check: check_videos,
+        check: connector_sync::check_item::<super::models::VideoResource>,
     }
 }
 #[cfg(feature = "videos")]
@@ -4914,31 +3989,7 @@ fn fetch_videos(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.videos().list_videos().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "videos")]
-/// Checks that an item of `videos` decodes as the generated item type.
-fn check_videos(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::VideoResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.videos().list_videos().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "skills")]
 /// The definition of the `skills` stream.
@@ -5005,7 +4056,7 @@ fn stream_skills() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_skills,
-        check: check_skills,
+        check: connector_sync::check_item::<super::models::SkillResource>,
     }
 }
 #[cfg(feature = "skills")]
@@ -5016,31 +4067,7 @@ fn fetch_skills(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.skills().list_skills().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "skills")]
-/// Checks that an item of `skills` decodes as the generated item type.
-fn check_skills(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SkillResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.skills().list_skills().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "skills")]
 /// The definition of the `skill_versions` stream.
@@ -5112,7 +4139,7 @@ fn stream_skill_versions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_skill_versions,
-        check: check_skill_versions,
+        check: connector_sync::check_item::<super::models::SkillVersionResource>,
     }
 }
 #[cfg(feature = "skills")]
@@ -5123,34 +4150,12 @@ fn fetch_skill_versions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .skills()
-        .list_skill_versions(args.get::<String>("skill_id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .skills()
+            .list_skill_versions(args.get::<String>("skill_id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "skills")]
-/// Checks that an item of `skill_versions` decodes as the generated item type.
-fn check_skill_versions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SkillVersionResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "chatkit")]
 /// The definition of the `threads` stream.
@@ -5205,7 +4210,7 @@ fn stream_threads() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as after",
         fetch: fetch_threads,
-        check: check_threads,
+        check: connector_sync::check_item::<super::models::ThreadResource>,
     }
 }
 #[cfg(feature = "chatkit")]
@@ -5216,29 +4221,10 @@ fn fetch_threads(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.chatkit().list_threads_method().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/last_id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .chatkit()
+            .list_threads_method()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "chatkit")]
-/// Checks that an item of `threads` decodes as the generated item type.
-fn check_threads(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ThreadResource as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

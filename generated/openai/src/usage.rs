@@ -294,11 +294,13 @@ impl<'a> UsageCosts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -312,8 +314,18 @@ impl<'a> UsageCosts<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -419,11 +431,13 @@ impl<'a> UsageAudioSpeeches<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -437,8 +451,18 @@ impl<'a> UsageAudioSpeeches<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -547,11 +571,13 @@ impl<'a> UsageAudioTranscriptions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -565,8 +591,18 @@ impl<'a> UsageAudioTranscriptions<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -654,11 +690,13 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -672,8 +710,18 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -789,11 +837,13 @@ impl<'a> UsageCompletions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -807,8 +857,18 @@ impl<'a> UsageCompletions<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -914,11 +974,13 @@ impl<'a> UsageEmbeddings<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -932,8 +994,18 @@ impl<'a> UsageEmbeddings<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1045,11 +1117,13 @@ impl<'a> UsageFileSearchCalls<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -1063,8 +1137,18 @@ impl<'a> UsageFileSearchCalls<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1187,11 +1271,13 @@ impl<'a> UsageImages<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -1205,8 +1291,18 @@ impl<'a> UsageImages<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1312,11 +1408,13 @@ impl<'a> UsageModerations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -1330,8 +1428,18 @@ impl<'a> UsageModerations<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1416,11 +1524,13 @@ impl<'a> UsageVectorStores<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -1434,8 +1544,18 @@ impl<'a> UsageVectorStores<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1557,11 +1677,13 @@ impl<'a> UsageWebSearchCalls<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::UsageResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::UsageTimeBucket> {
@@ -1575,8 +1697,18 @@ impl<'a> UsageWebSearchCalls<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {

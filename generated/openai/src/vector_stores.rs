@@ -312,11 +312,13 @@ impl<'a> ListVectorStores<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListVectorStoresResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ListVectorStoresResponse>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::VectorStoreObject> {
@@ -330,8 +332,18 @@ impl<'a> ListVectorStores<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VectorStoreObject> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -372,11 +384,13 @@ impl<'a> CreateVectorStore<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::VectorStoreObject>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}`: set optional parameters, then `send()`.
@@ -402,11 +416,13 @@ impl<'a> GetVectorStore<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::VectorStoreObject>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}`: set optional parameters, then `send()`.
@@ -435,11 +451,13 @@ impl<'a> ModifyVectorStore<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::VectorStoreObject>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /vector_stores/{vector_store_id}`: set optional parameters, then `send()`.
@@ -465,11 +483,16 @@ impl<'a> DeleteVectorStore<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeleteVectorStoreResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DeleteVectorStoreResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/file_batches`: set optional parameters, then `send()`.
@@ -501,11 +524,16 @@ impl<'a> CreateVectorStoreFileBatch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::VectorStoreFileBatchObject>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/file_batches/{batch_id}`: set optional parameters, then `send()`.
@@ -536,11 +564,16 @@ impl<'a> GetVectorStoreFileBatch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::VectorStoreFileBatchObject>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel`: set optional parameters, then `send()`.
@@ -571,11 +604,16 @@ impl<'a> CancelVectorStoreFileBatch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileBatchObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::VectorStoreFileBatchObject>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files`: set optional parameters, then `send()`.
@@ -641,11 +679,16 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListVectorStoreFilesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::ListVectorStoreFilesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
@@ -659,8 +702,18 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -738,11 +791,16 @@ impl<'a> ListVectorStoreFiles<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListVectorStoreFilesResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::ListVectorStoreFilesResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
@@ -756,8 +814,18 @@ impl<'a> ListVectorStoreFiles<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -802,11 +870,13 @@ impl<'a> CreateVectorStoreFile<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -837,11 +907,13 @@ impl<'a> GetVectorStoreFile<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -874,11 +946,13 @@ impl<'a> UpdateVectorStoreFileAttributes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::VectorStoreFileObject>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /vector_stores/{vector_store_id}/files/{file_id}`: set optional parameters, then `send()`.
@@ -909,11 +983,16 @@ impl<'a> DeleteVectorStoreFile<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeleteVectorStoreFileResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DeleteVectorStoreFileResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /vector_stores/{vector_store_id}/files/{file_id}/content`: set optional parameters, then `send()`.
@@ -944,11 +1023,16 @@ impl<'a> RetrieveVectorStoreFileContent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreFileContentResponse>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::VectorStoreFileContentResponse>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /vector_stores/{vector_store_id}/search`: set optional parameters, then `send()`.
@@ -980,10 +1064,15 @@ impl<'a> SearchVectorStore<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectorStoreSearchResultsPage>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::VectorStoreSearchResultsPage>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -61,11 +61,13 @@ impl<'a> AdminTeamsCreate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /admin.teams.list`: set optional parameters, then `send()`.
@@ -103,10 +105,12 @@ impl<'a> AdminTeamsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -82,11 +82,13 @@ impl<'a> AppsPermissionsUsersList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /apps.permissions.users.request`: set optional parameters, then `send()`.
@@ -118,10 +120,12 @@ impl<'a> AppsPermissionsUsersRequest<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DefaultSuccessTemplate>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

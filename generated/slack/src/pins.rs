@@ -72,11 +72,13 @@ impl<'a> PinsAdd<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PinsAddResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PinsAddResponse200>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /pins.list`: set optional parameters, then `send()`.
@@ -104,9 +106,13 @@ impl<'a> PinsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<serde_json::Value>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /pins.remove`: set optional parameters, then `send()`.
@@ -132,10 +138,12 @@ impl<'a> PinsRemove<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PinsRemoveResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PinsRemoveResponse200>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -204,7 +204,7 @@ fn stream_admin_conversations_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as cursor",
         fetch: fetch_admin_conversations_search,
-        check: check_admin_conversations_search,
+        check: connector_sync::check_item::<super::models::ObjsChannel>,
     }
 }
 #[cfg(feature = "admin_conversations")]
@@ -215,31 +215,12 @@ fn fetch_admin_conversations_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.admin_conversations().search().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_cursor".into()),
-                has_more: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/channels")
-                    .cursor_param("cursor")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .admin_conversations()
+            .search()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "admin_conversations")]
-/// Checks that an item of `admin_conversations_search` decodes as the generated item type.
-fn check_admin_conversations_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ObjsChannel as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apps_permissions_resources")]
 /// The definition of the `apps_permissions_resources_list` stream.
@@ -277,7 +258,9 @@ fn stream_apps_permissions_resources_list() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as cursor",
         fetch: fetch_apps_permissions_resources_list,
-        check: check_apps_permissions_resources_list,
+        check: connector_sync::check_item::<
+            super::models::AppsPermissionsResourcesListResponse200ResourcesItem,
+        >,
     }
 }
 #[cfg(feature = "apps_permissions_resources")]
@@ -288,38 +271,12 @@ fn fetch_apps_permissions_resources_list(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .apps_permissions_resources()
-        .list(args.get::<String>("token")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body(
-                    "/response_metadata/next_cursor".into(),
-                ),
-                has_more: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/resources")
-                    .cursor_param("cursor")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .apps_permissions_resources()
+            .list(args.get::<String>("token")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apps_permissions_resources")]
-/// Checks that an item of `apps_permissions_resources_list` decodes as the generated item type.
-fn check_apps_permissions_resources_list(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::AppsPermissionsResourcesListResponse200ResourcesItem as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "chat_scheduled_messages")]
 /// The definition of the `chat_scheduled_messages_list` stream.
@@ -374,7 +331,9 @@ fn stream_chat_scheduled_messages_list() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as cursor",
         fetch: fetch_chat_scheduled_messages_list,
-        check: check_chat_scheduled_messages_list,
+        check: connector_sync::check_item::<
+            super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
+        >,
     }
 }
 #[cfg(feature = "chat_scheduled_messages")]
@@ -385,33 +344,10 @@ fn fetch_chat_scheduled_messages_list(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.chat_scheduled_messages().list().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body(
-                    "/response_metadata/next_cursor".into(),
-                ),
-                has_more: None,
-            },
-            |options| {
-                options
-                    .items_pointer("/scheduled_messages")
-                    .cursor_param("cursor")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .chat_scheduled_messages()
+            .list()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "chat_scheduled_messages")]
-/// Checks that an item of `chat_scheduled_messages_list` decodes as the generated item type.
-fn check_chat_scheduled_messages_list(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

@@ -324,11 +324,13 @@ impl<'a> GetCharges<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetChargesResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::GetChargesResponse200>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Charge> {
@@ -342,8 +344,18 @@ impl<'a> GetCharges<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Charge> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -403,9 +415,13 @@ impl<'a> PostCharges<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Charge>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/charges/search`: set optional parameters, then `send()`.
@@ -466,11 +482,16 @@ impl<'a> GetChargesSearch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetChargesSearchResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetChargesSearchResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `page`; found from a next cursor at `/next_page`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Charge> {
@@ -484,8 +505,18 @@ impl<'a> GetChargesSearch<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Charge> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -543,9 +574,13 @@ impl<'a> GetChargesCharge<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Charge>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/charges/{charge}`: set optional parameters, then `send()`.
@@ -585,9 +620,13 @@ impl<'a> PostChargesCharge<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Charge>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/capture`: set optional parameters, then `send()`.
@@ -627,9 +666,13 @@ impl<'a> PostChargesChargeCapture<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Charge>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/charges/{charge}/dispute`: set optional parameters, then `send()`.
@@ -673,9 +716,13 @@ impl<'a> GetChargesChargeDispute<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Dispute>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/dispute`: set optional parameters, then `send()`.
@@ -715,9 +762,13 @@ impl<'a> PostChargesChargeDispute<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Dispute>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/dispute/close`: set optional parameters, then `send()`.
@@ -754,9 +805,13 @@ impl<'a> PostChargesChargeDisputeClose<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Dispute>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Dispute>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/refund`: set optional parameters, then `send()`.
@@ -796,9 +851,13 @@ impl<'a> PostChargesChargeRefund<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Charge>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Charge>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/charges/{charge}/refunds`: set optional parameters, then `send()`.
@@ -861,14 +920,16 @@ impl<'a> GetChargesChargeRefunds<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetChargesChargeRefundsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetChargesChargeRefundsResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Refund> {
@@ -882,8 +943,18 @@ impl<'a> GetChargesChargeRefunds<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Refund> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -937,9 +1008,13 @@ impl<'a> PostChargesChargeRefunds<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Refund>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/charges/{charge}/refunds/{refund}`: set optional parameters, then `send()`.
@@ -986,9 +1061,13 @@ impl<'a> GetChargesChargeRefundsRefund<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Refund>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/charges/{charge}/refunds/{refund}`: set optional parameters, then `send()`.
@@ -1031,8 +1110,12 @@ impl<'a> PostChargesChargeRefundsRefund<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Refund>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Refund>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -71,11 +71,13 @@ impl<'a> PostEphemeralKeys<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::EphemeralKey>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /v1/ephemeral_keys/{key}`: set optional parameters, then `send()`.
@@ -112,10 +114,12 @@ impl<'a> DeleteEphemeralKeysKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::EphemeralKey>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

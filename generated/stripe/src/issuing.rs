@@ -478,14 +478,16 @@ impl<'a> GetIssuingAuthorizations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingAuthorizationsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetIssuingAuthorizationsResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingAuthorization> {
@@ -499,8 +501,18 @@ impl<'a> GetIssuingAuthorizations<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingAuthorization> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -561,11 +573,13 @@ impl<'a> GetIssuingAuthorizationsAuthorization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingAuthorization>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/authorizations/{authorization}`: set optional parameters, then `send()`.
@@ -605,11 +619,13 @@ impl<'a> PostIssuingAuthorizationsAuthorization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingAuthorization>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/authorizations/{authorization}/approve`: set optional parameters, then `send()`.
@@ -652,11 +668,13 @@ impl<'a> PostIssuingAuthorizationsAuthorizationApprove<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingAuthorization>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/authorizations/{authorization}/decline`: set optional parameters, then `send()`.
@@ -696,11 +714,13 @@ impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingAuthorization>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingAuthorization>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/cardholders`: set optional parameters, then `send()`.
@@ -802,14 +822,16 @@ impl<'a> GetIssuingCardholders<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingCardholdersResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetIssuingCardholdersResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingCardholder> {
@@ -823,8 +845,18 @@ impl<'a> GetIssuingCardholders<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingCardholder> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -875,11 +907,13 @@ impl<'a> PostIssuingCardholders<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingCardholder>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/cardholders/{cardholder}`: set optional parameters, then `send()`.
@@ -926,11 +960,13 @@ impl<'a> GetIssuingCardholdersCardholder<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingCardholder>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/cardholders/{cardholder}`: set optional parameters, then `send()`.
@@ -986,11 +1022,13 @@ impl<'a> PostIssuingCardholdersCardholder<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingCardholder>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/cards`: set optional parameters, then `send()`.
@@ -1112,11 +1150,16 @@ impl<'a> GetIssuingCards<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIssuingCardsResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetIssuingCardsResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingCard> {
@@ -1130,8 +1173,18 @@ impl<'a> GetIssuingCards<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingCard> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1172,11 +1225,13 @@ impl<'a> PostIssuingCards<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingCard>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/cards/{card}`: set optional parameters, then `send()`.
@@ -1220,11 +1275,13 @@ impl<'a> GetIssuingCardsCard<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingCard>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/cards/{card}`: set optional parameters, then `send()`.
@@ -1264,11 +1321,13 @@ impl<'a> PostIssuingCardsCard<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingCard>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/disputes`: set optional parameters, then `send()`.
@@ -1359,11 +1418,16 @@ impl<'a> GetIssuingDisputes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIssuingDisputesResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetIssuingDisputesResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingDispute> {
@@ -1377,8 +1441,18 @@ impl<'a> GetIssuingDisputes<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingDispute> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1419,11 +1493,13 @@ impl<'a> PostIssuingDisputes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingDispute>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/disputes/{dispute}`: set optional parameters, then `send()`.
@@ -1467,11 +1543,13 @@ impl<'a> GetIssuingDisputesDispute<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingDispute>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/disputes/{dispute}`: set optional parameters, then `send()`.
@@ -1508,11 +1586,13 @@ impl<'a> PostIssuingDisputesDispute<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingDispute>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/disputes/{dispute}/submit`: set optional parameters, then `send()`.
@@ -1552,11 +1632,13 @@ impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingDispute>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/settlements`: set optional parameters, then `send()`.
@@ -1630,14 +1712,16 @@ impl<'a> GetIssuingSettlements<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingSettlementsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetIssuingSettlementsResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingSettlement> {
@@ -1651,8 +1735,18 @@ impl<'a> GetIssuingSettlements<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingSettlement> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1713,11 +1807,13 @@ impl<'a> GetIssuingSettlementsSettlement<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingSettlement>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/settlements/{settlement}`: set optional parameters, then `send()`.
@@ -1757,11 +1853,13 @@ impl<'a> PostIssuingSettlementsSettlement<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingSettlement>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/issuing/transactions`: set optional parameters, then `send()`.
@@ -1862,14 +1960,16 @@ impl<'a> GetIssuingTransactions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetIssuingTransactionsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetIssuingTransactionsResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::IssuingTransaction> {
@@ -1883,8 +1983,18 @@ impl<'a> GetIssuingTransactions<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingTransaction> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -1945,11 +2055,13 @@ impl<'a> GetIssuingTransactionsTransaction<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingTransaction>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/issuing/transactions/{transaction}`: set optional parameters, then `send()`.
@@ -1989,10 +2101,12 @@ impl<'a> PostIssuingTransactionsTransaction<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::IssuingTransaction>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

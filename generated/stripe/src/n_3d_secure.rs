@@ -66,11 +66,13 @@ impl<'a> Post3dSecure<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ThreeDSecure>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/3d_secure/{three_d_secure}`: set optional parameters, then `send()`.
@@ -114,10 +116,12 @@ impl<'a> Get3dSecureThreeDSecure<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::ThreeDSecure>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

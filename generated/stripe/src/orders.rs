@@ -206,11 +206,13 @@ impl<'a> GetOrders<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetOrdersResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::GetOrdersResponse200>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Order> {
@@ -224,8 +226,18 @@ impl<'a> GetOrders<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Order> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -266,9 +278,13 @@ impl<'a> PostOrders<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Order>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/orders/{id}`: set optional parameters, then `send()`.
@@ -312,9 +328,13 @@ impl<'a> GetOrdersId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Order>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/orders/{id}`: set optional parameters, then `send()`.
@@ -354,9 +374,13 @@ impl<'a> PostOrdersId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Order>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/orders/{id}/pay`: set optional parameters, then `send()`.
@@ -396,9 +420,13 @@ impl<'a> PostOrdersIdPay<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Order>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Order>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/orders/{id}/returns`: set optional parameters, then `send()`.
@@ -435,10 +463,12 @@ impl<'a> PostOrdersIdReturns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrderReturn>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::OrderReturn>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -183,11 +183,16 @@ impl<'a> GetPaymentMethods<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetPaymentMethodsResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetPaymentMethodsResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::PaymentMethod> {
@@ -201,8 +206,18 @@ impl<'a> GetPaymentMethods<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PaymentMethod> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -282,11 +297,13 @@ impl<'a> PostPaymentMethods<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PaymentMethod>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/payment_methods/{payment_method}`: set optional parameters, then `send()`.
@@ -333,11 +350,13 @@ impl<'a> GetPaymentMethodsPaymentMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PaymentMethod>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/payment_methods/{payment_method}`: set optional parameters, then `send()`.
@@ -386,11 +405,13 @@ impl<'a> PostPaymentMethodsPaymentMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PaymentMethod>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/payment_methods/{payment_method}/attach`: set optional parameters, then `send()`.
@@ -424,11 +445,13 @@ impl<'a> PostPaymentMethodsPaymentMethodAttach<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PaymentMethod>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/payment_methods/{payment_method}/detach`: set optional parameters, then `send()`.
@@ -468,10 +491,12 @@ impl<'a> PostPaymentMethodsPaymentMethodDetach<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::PaymentMethod>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -263,14 +263,16 @@ impl<'a> GetRadarEarlyFraudWarnings<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetRadarEarlyFraudWarningsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetRadarEarlyFraudWarningsResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RadarEarlyFraudWarning> {
@@ -284,8 +286,18 @@ impl<'a> GetRadarEarlyFraudWarnings<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RadarEarlyFraudWarning> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -351,11 +363,13 @@ impl<'a> GetRadarEarlyFraudWarningsEarlyFraudWarning<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RadarEarlyFraudWarning>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RadarEarlyFraudWarning>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/radar/value_list_items`: set optional parameters, then `send()`.
@@ -443,14 +457,16 @@ impl<'a> GetRadarValueListItems<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetRadarValueListItemsResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetRadarValueListItemsResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RadarValueListItem> {
@@ -464,8 +480,18 @@ impl<'a> GetRadarValueListItems<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RadarValueListItem> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -506,11 +532,13 @@ impl<'a> PostRadarValueListItems<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RadarValueListItem>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/radar/value_list_items/{item}`: set optional parameters, then `send()`.
@@ -554,11 +582,13 @@ impl<'a> GetRadarValueListItemsItem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RadarValueListItem>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /v1/radar/value_list_items/{item}`: set optional parameters, then `send()`.
@@ -598,11 +628,16 @@ impl<'a> DeleteRadarValueListItemsItem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeletedRadarValueListItem>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DeletedRadarValueListItem>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/radar/value_lists`: set optional parameters, then `send()`.
@@ -696,11 +731,16 @@ impl<'a> GetRadarValueLists<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetRadarValueListsResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetRadarValueListsResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::RadarValueList> {
@@ -714,8 +754,18 @@ impl<'a> GetRadarValueLists<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RadarValueList> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -756,11 +806,13 @@ impl<'a> PostRadarValueLists<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RadarValueList>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/radar/value_lists/{value_list}`: set optional parameters, then `send()`.
@@ -804,11 +856,13 @@ impl<'a> GetRadarValueListsValueList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RadarValueList>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/radar/value_lists/{value_list}`: set optional parameters, then `send()`.
@@ -851,11 +905,13 @@ impl<'a> PostRadarValueListsValueList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::RadarValueList>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /v1/radar/value_lists/{value_list}`: set optional parameters, then `send()`.
@@ -895,10 +951,12 @@ impl<'a> DeleteRadarValueListsValueList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeletedRadarValueList>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DeletedRadarValueList>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

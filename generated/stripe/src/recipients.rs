@@ -173,11 +173,13 @@ impl<'a> GetRecipients<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetRecipientsResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::GetRecipientsResponse200>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::Recipient> {
@@ -191,8 +193,18 @@ impl<'a> GetRecipients<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Recipient> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -233,11 +245,13 @@ impl<'a> PostRecipients<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Recipient>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Recipient>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/recipients/{id}`: set optional parameters, then `send()`.
@@ -281,11 +295,16 @@ impl<'a> GetRecipientsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetRecipientsIdResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetRecipientsIdResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/recipients/{id}`: set optional parameters, then `send()`.
@@ -325,11 +344,13 @@ impl<'a> PostRecipientsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::Recipient>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::Recipient>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /v1/recipients/{id}`: set optional parameters, then `send()`.
@@ -366,10 +387,12 @@ impl<'a> DeleteRecipientsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeletedRecipient>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DeletedRecipient>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -339,7 +339,7 @@ fn stream_people() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_people,
-        check: check_people,
+        check: connector_sync::check_item::<super::models::Person>,
     }
 }
 #[cfg(feature = "account")]
@@ -350,31 +350,12 @@ fn fetch_people(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.account().get_account_people().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .account()
+            .get_account_people()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "account")]
-/// Checks that an item of `people` decodes as the generated item type.
-fn check_people(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Person as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "account")]
 /// The definition of the `persons` stream.
@@ -507,7 +488,7 @@ fn stream_persons() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_persons,
-        check: check_persons,
+        check: connector_sync::check_item::<super::models::Person>,
     }
 }
 #[cfg(feature = "account")]
@@ -518,31 +499,12 @@ fn fetch_persons(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.account().get_account_persons().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .account()
+            .get_account_persons()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "account")]
-/// Checks that an item of `persons` decodes as the generated item type.
-fn check_persons(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Person as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "accounts")]
 /// The definition of the `accounts` stream.
@@ -637,7 +599,7 @@ fn stream_accounts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_accounts,
-        check: check_accounts,
+        check: connector_sync::check_item::<super::models::Account>,
     }
 }
 #[cfg(feature = "accounts")]
@@ -648,31 +610,7 @@ fn fetch_accounts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.accounts().get_accounts().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "accounts")]
-/// Checks that an item of `accounts` decodes as the generated item type.
-fn check_accounts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Account as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.accounts().get_accounts().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "accounts")]
 /// The definition of the `account_people` stream.
@@ -810,7 +748,7 @@ fn stream_account_people() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_account_people,
-        check: check_account_people,
+        check: connector_sync::check_item::<super::models::Person>,
     }
 }
 #[cfg(feature = "accounts")]
@@ -821,34 +759,12 @@ fn fetch_account_people(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .accounts()
-        .get_accounts_account_people(args.get::<String>("account")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .accounts()
+            .get_accounts_account_people(args.get::<String>("account")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "accounts")]
-/// Checks that an item of `account_people` decodes as the generated item type.
-fn check_account_people(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Person as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "accounts")]
 /// The definition of the `account_persons` stream.
@@ -986,7 +902,7 @@ fn stream_account_persons() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_account_persons,
-        check: check_account_persons,
+        check: connector_sync::check_item::<super::models::Person>,
     }
 }
 #[cfg(feature = "accounts")]
@@ -997,34 +913,12 @@ fn fetch_account_persons(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .accounts()
-        .get_accounts_account_persons(args.get::<String>("account")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .accounts()
+            .get_accounts_account_persons(args.get::<String>("account")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "accounts")]
-/// Checks that an item of `account_persons` decodes as the generated item type.
-fn check_account_persons(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Person as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "apple_pay")]
 /// The definition of the `domains` stream.
@@ -1079,7 +973,7 @@ fn stream_domains() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_domains,
-        check: check_domains,
+        check: connector_sync::check_item::<super::models::ApplePayDomain>,
     }
 }
 #[cfg(feature = "apple_pay")]
@@ -1090,31 +984,12 @@ fn fetch_domains(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.apple_pay().get_apple_pay_domains().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .apple_pay()
+            .get_apple_pay_domains()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "apple_pay")]
-/// Checks that an item of `domains` decodes as the generated item type.
-fn check_domains(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApplePayDomain as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "application_fees")]
 /// The definition of the `application_fees` stream.
@@ -1191,7 +1066,7 @@ fn stream_application_fees() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_application_fees,
-        check: check_application_fees,
+        check: connector_sync::check_item::<super::models::ApplicationFee>,
     }
 }
 #[cfg(feature = "application_fees")]
@@ -1202,31 +1077,12 @@ fn fetch_application_fees(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.application_fees().get_application_fees().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .application_fees()
+            .get_application_fees()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "application_fees")]
-/// Checks that an item of `application_fees` decodes as the generated item type.
-fn check_application_fees(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApplicationFee as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "application_fees")]
 /// The definition of the `application_fee_refunds` stream.
@@ -1286,7 +1142,7 @@ fn stream_application_fee_refunds() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_application_fee_refunds,
-        check: check_application_fee_refunds,
+        check: connector_sync::check_item::<super::models::FeeRefund>,
     }
 }
 #[cfg(feature = "application_fees")]
@@ -1297,34 +1153,12 @@ fn fetch_application_fee_refunds(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .application_fees()
-        .get_application_fees_id_refunds(args.get::<String>("id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .application_fees()
+            .get_application_fees_id_refunds(args.get::<String>("id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "application_fees")]
-/// Checks that an item of `application_fee_refunds` decodes as the generated item type.
-fn check_application_fee_refunds(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::FeeRefund as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "balance")]
 /// The definition of the `history` stream.
@@ -1431,7 +1265,7 @@ fn stream_history() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_history,
-        check: check_history,
+        check: connector_sync::check_item::<super::models::BalanceTransaction>,
     }
 }
 #[cfg(feature = "balance")]
@@ -1442,31 +1276,12 @@ fn fetch_history(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.balance().get_balance_history().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .balance()
+            .get_balance_history()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "balance")]
-/// Checks that an item of `history` decodes as the generated item type.
-fn check_history(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BalanceTransaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "balance_transactions")]
 /// The definition of the `balance_transactions` stream.
@@ -1573,7 +1388,7 @@ fn stream_balance_transactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_balance_transactions,
-        check: check_balance_transactions,
+        check: connector_sync::check_item::<super::models::BalanceTransaction>,
     }
 }
 #[cfg(feature = "balance_transactions")]
@@ -1584,31 +1399,12 @@ fn fetch_balance_transactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.balance_transactions().get_balance_transactions().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .balance_transactions()
+            .get_balance_transactions()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "balance_transactions")]
-/// Checks that an item of `balance_transactions` decodes as the generated item type.
-fn check_balance_transactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BalanceTransaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "billing_portal")]
 /// The definition of the `configurations` stream.
@@ -1687,7 +1483,7 @@ fn stream_configurations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_configurations,
-        check: check_configurations,
+        check: connector_sync::check_item::<super::models::BillingPortalConfiguration>,
     }
 }
 #[cfg(feature = "billing_portal")]
@@ -1698,34 +1494,12 @@ fn fetch_configurations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .billing_portal()
-        .get_billing_portal_configurations()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .billing_portal()
+            .get_billing_portal_configurations()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "billing_portal")]
-/// Checks that an item of `configurations` decodes as the generated item type.
-fn check_configurations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BillingPortalConfiguration as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "bitcoin")]
 /// The definition of the `receivers` stream.
@@ -1870,7 +1644,7 @@ fn stream_receivers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_receivers,
-        check: check_receivers,
+        check: connector_sync::check_item::<super::models::BitcoinReceiver>,
     }
 }
 #[cfg(feature = "bitcoin")]
@@ -1881,31 +1655,12 @@ fn fetch_receivers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.bitcoin().get_bitcoin_receivers().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .bitcoin()
+            .get_bitcoin_receivers()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "bitcoin")]
-/// Checks that an item of `receivers` decodes as the generated item type.
-fn check_receivers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BitcoinReceiver as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "bitcoin")]
 /// The definition of the `receiver_transactions` stream.
@@ -1977,7 +1732,7 @@ fn stream_receiver_transactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_receiver_transactions,
-        check: check_receiver_transactions,
+        check: connector_sync::check_item::<super::models::BitcoinTransaction>,
     }
 }
 #[cfg(feature = "bitcoin")]
@@ -1988,34 +1743,12 @@ fn fetch_receiver_transactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .bitcoin()
-        .get_bitcoin_receivers_receiver_transactions(args.get::<String>("receiver")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .bitcoin()
+            .get_bitcoin_receivers_receiver_transactions(args.get::<String>("receiver")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "bitcoin")]
-/// Checks that an item of `receiver_transactions` decodes as the generated item type.
-fn check_receiver_transactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BitcoinTransaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "bitcoin")]
 /// The definition of the `bitcoin_transactions` stream.
@@ -2082,7 +1815,7 @@ fn stream_bitcoin_transactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_bitcoin_transactions,
-        check: check_bitcoin_transactions,
+        check: connector_sync::check_item::<super::models::BitcoinTransaction>,
     }
 }
 #[cfg(feature = "bitcoin")]
@@ -2093,31 +1826,12 @@ fn fetch_bitcoin_transactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.bitcoin().get_bitcoin_transactions().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .bitcoin()
+            .get_bitcoin_transactions()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "bitcoin")]
-/// Checks that an item of `bitcoin_transactions` decodes as the generated item type.
-fn check_bitcoin_transactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BitcoinTransaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "charges")]
 /// The definition of the `charges` stream.
@@ -2296,7 +2010,7 @@ fn stream_charges() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_charges,
-        check: check_charges,
+        check: connector_sync::check_item::<super::models::Charge>,
     }
 }
 #[cfg(feature = "charges")]
@@ -2307,31 +2021,7 @@ fn fetch_charges(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.charges().get_charges().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "charges")]
-/// Checks that an item of `charges` decodes as the generated item type.
-fn check_charges(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Charge as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.charges().get_charges().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "charges")]
 /// The definition of the `charges_search` stream.
@@ -2511,7 +2201,7 @@ fn stream_charges_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as page",
         fetch: fetch_charges_search,
-        check: check_charges_search,
+        check: connector_sync::check_item::<super::models::Charge>,
     }
 }
 #[cfg(feature = "charges")]
@@ -2522,34 +2212,12 @@ fn fetch_charges_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .charges()
-        .get_charges_search(args.get::<String>("query")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .charges()
+            .get_charges_search(args.get::<String>("query")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "charges")]
-/// Checks that an item of `charges_search` decodes as the generated item type.
-fn check_charges_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Charge as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "charges")]
 /// The definition of the `charge_refunds` stream.
@@ -2639,7 +2307,7 @@ fn stream_charge_refunds() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_charge_refunds,
-        check: check_charge_refunds,
+        check: connector_sync::check_item::<super::models::Refund>,
     }
 }
 #[cfg(feature = "charges")]
@@ -2650,34 +2318,12 @@ fn fetch_charge_refunds(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .charges()
-        .get_charges_charge_refunds(args.get::<String>("charge")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .charges()
+            .get_charges_charge_refunds(args.get::<String>("charge")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "charges")]
-/// Checks that an item of `charge_refunds` decodes as the generated item type.
-fn check_charge_refunds(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Refund as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "checkout")]
 /// The definition of the `sessions` stream.
@@ -2824,7 +2470,7 @@ fn stream_sessions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_sessions,
-        check: check_sessions,
+        check: connector_sync::check_item::<super::models::CheckoutSession>,
     }
 }
 #[cfg(feature = "checkout")]
@@ -2835,31 +2481,12 @@ fn fetch_sessions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.checkout().get_checkout_sessions().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .checkout()
+            .get_checkout_sessions()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "checkout")]
-/// Checks that an item of `sessions` decodes as the generated item type.
-fn check_sessions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CheckoutSession as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "checkout")]
 /// The definition of the `session_line_items` stream.
@@ -2927,7 +2554,7 @@ fn stream_session_line_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_session_line_items,
-        check: check_session_line_items,
+        check: connector_sync::check_item::<super::models::Item>,
     }
 }
 #[cfg(feature = "checkout")]
@@ -2938,34 +2565,12 @@ fn fetch_session_line_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .checkout()
-        .get_checkout_sessions_session_line_items(args.get::<String>("session")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .checkout()
+            .get_checkout_sessions_session_line_items(args.get::<String>("session")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "checkout")]
-/// Checks that an item of `session_line_items` decodes as the generated item type.
-fn check_session_line_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Item as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "country_specs")]
 /// The definition of the `country_specs` stream.
@@ -3004,7 +2609,7 @@ fn stream_country_specs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_country_specs,
-        check: check_country_specs,
+        check: connector_sync::check_item::<super::models::CountrySpec>,
     }
 }
 #[cfg(feature = "country_specs")]
@@ -3015,31 +2620,12 @@ fn fetch_country_specs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.country_specs().get_country_specs().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .country_specs()
+            .get_country_specs()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "country_specs")]
-/// Checks that an item of `country_specs` decodes as the generated item type.
-fn check_country_specs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CountrySpec as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "coupons")]
 /// The definition of the `coupons` stream.
@@ -3152,7 +2738,7 @@ fn stream_coupons() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_coupons,
-        check: check_coupons,
+        check: connector_sync::check_item::<super::models::Coupon>,
     }
 }
 #[cfg(feature = "coupons")]
@@ -3163,31 +2749,7 @@ fn fetch_coupons(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.coupons().get_coupons().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "coupons")]
-/// Checks that an item of `coupons` decodes as the generated item type.
-fn check_coupons(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Coupon as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.coupons().get_coupons().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "credit_notes")]
 /// The definition of the `credit_notes` stream.
@@ -3314,7 +2876,7 @@ fn stream_credit_notes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_credit_notes,
-        check: check_credit_notes,
+        check: connector_sync::check_item::<super::models::CreditNote>,
     }
 }
 #[cfg(feature = "credit_notes")]
@@ -3325,31 +2887,12 @@ fn fetch_credit_notes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.credit_notes().get_credit_notes().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .credit_notes()
+            .get_credit_notes()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "credit_notes")]
-/// Checks that an item of `credit_notes` decodes as the generated item type.
-fn check_credit_notes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CreditNote as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "credit_notes")]
 /// The definition of the `preview_lines` stream.
@@ -3441,7 +2984,7 @@ fn stream_preview_lines() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_preview_lines,
-        check: check_preview_lines,
+        check: connector_sync::check_item::<super::models::CreditNoteLineItem>,
     }
 }
 #[cfg(feature = "credit_notes")]
@@ -3452,34 +2995,12 @@ fn fetch_preview_lines(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .credit_notes()
-        .get_credit_notes_preview_lines(args.get::<String>("invoice")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .credit_notes()
+            .get_credit_notes_preview_lines(args.get::<String>("invoice")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "credit_notes")]
-/// Checks that an item of `preview_lines` decodes as the generated item type.
-fn check_preview_lines(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CreditNoteLineItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "credit_notes")]
 /// The definition of the `credit_note_lines` stream.
@@ -3571,7 +3092,7 @@ fn stream_credit_note_lines() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_credit_note_lines,
-        check: check_credit_note_lines,
+        check: connector_sync::check_item::<super::models::CreditNoteLineItem>,
     }
 }
 #[cfg(feature = "credit_notes")]
@@ -3582,34 +3103,12 @@ fn fetch_credit_note_lines(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .credit_notes()
-        .get_credit_notes_credit_note_lines(args.get::<String>("credit_note")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .credit_notes()
+            .get_credit_notes_credit_note_lines(args.get::<String>("credit_note")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "credit_notes")]
-/// Checks that an item of `credit_note_lines` decodes as the generated item type.
-fn check_credit_note_lines(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CreditNoteLineItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customers` stream.
@@ -3722,7 +3221,7 @@ fn stream_customers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_customers,
-        check: check_customers,
+        check: connector_sync::check_item::<super::models::Customer>,
     }
 }
 #[cfg(feature = "customers")]
@@ -3733,31 +3232,7 @@ fn fetch_customers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.customers().get_customers().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customers` decodes as the generated item type.
-fn check_customers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Customer as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.customers().get_customers().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customers_search` stream.
@@ -3871,7 +3346,7 @@ fn stream_customers_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as page",
         fetch: fetch_customers_search,
-        check: check_customers_search,
+        check: connector_sync::check_item::<super::models::Customer>,
     }
 }
 #[cfg(feature = "customers")]
@@ -3882,34 +3357,12 @@ fn fetch_customers_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .customers()
-        .get_customers_search(args.get::<String>("query")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .customers()
+            .get_customers_search(args.get::<String>("query")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customers_search` decodes as the generated item type.
-fn check_customers_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Customer as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customer_balance_transactions` stream.
@@ -3993,7 +3446,7 @@ fn stream_customer_balance_transactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_customer_balance_transactions,
-        check: check_customer_balance_transactions,
+        check: connector_sync::check_item::<super::models::CustomerBalanceTransaction>,
     }
 }
 #[cfg(feature = "customers")]
@@ -4004,34 +3457,12 @@ fn fetch_customer_balance_transactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .customers()
-        .get_customers_customer_balance_transactions(args.get::<String>("customer")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .customers()
+            .get_customers_customer_balance_transactions(args.get::<String>("customer")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customer_balance_transactions` decodes as the generated item type.
-fn check_customer_balance_transactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::CustomerBalanceTransaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customer_bank_accounts` stream.
@@ -4135,7 +3566,7 @@ fn stream_customer_bank_accounts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_customer_bank_accounts,
-        check: check_customer_bank_accounts,
+        check: connector_sync::check_item::<super::models::BankAccount>,
     }
 }
 #[cfg(feature = "customers")]
@@ -4146,34 +3577,12 @@ fn fetch_customer_bank_accounts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .customers()
-        .get_customers_customer_bank_accounts(args.get::<String>("customer")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .customers()
+            .get_customers_customer_bank_accounts(args.get::<String>("customer")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customer_bank_accounts` decodes as the generated item type.
-fn check_customer_bank_accounts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::BankAccount as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customer_cards` stream.
@@ -4343,7 +3752,7 @@ fn stream_customer_cards() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_customer_cards,
-        check: check_customer_cards,
+        check: connector_sync::check_item::<super::models::Card>,
     }
 }
 #[cfg(feature = "customers")]
@@ -4354,34 +3763,12 @@ fn fetch_customer_cards(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .customers()
-        .get_customers_customer_cards(args.get::<String>("customer")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .customers()
+            .get_customers_customer_cards(args.get::<String>("customer")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customer_cards` decodes as the generated item type.
-fn check_customer_cards(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Card as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customer_payment_methods` stream.
@@ -4445,7 +3832,7 @@ fn stream_customer_payment_methods() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_customer_payment_methods,
-        check: check_customer_payment_methods,
+        check: connector_sync::check_item::<super::models::PaymentMethod>,
     }
 }
 #[cfg(feature = "customers")]
@@ -4456,37 +3843,15 @@ fn fetch_customer_payment_methods(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .customers()
-        .get_customers_customer_payment_methods(
-            args.get::<String>("customer")?,
-            args.get::<super::models::TypeAcssDebitAfterpayClearpay>("type")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .customers()
+            .get_customers_customer_payment_methods(
+                args.get::<String>("customer")?,
+                args.get::<super::models::TypeAcssDebitAfterpayClearpay>("type")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customer_payment_methods` decodes as the generated item type.
-fn check_customer_payment_methods(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PaymentMethod as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customer_subscriptions` stream.
@@ -4630,7 +3995,7 @@ fn stream_customer_subscriptions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_customer_subscriptions,
-        check: check_customer_subscriptions,
+        check: connector_sync::check_item::<super::models::Subscription>,
     }
 }
 #[cfg(feature = "customers")]
@@ -4641,34 +4006,12 @@ fn fetch_customer_subscriptions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .customers()
-        .get_customers_customer_subscriptions(args.get::<String>("customer")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .customers()
+            .get_customers_customer_subscriptions(args.get::<String>("customer")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customer_subscriptions` decodes as the generated item type.
-fn check_customer_subscriptions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Subscription as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "customers")]
 /// The definition of the `customer_tax_ids` stream.
@@ -4740,7 +4083,7 @@ fn stream_customer_tax_ids() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_customer_tax_ids,
-        check: check_customer_tax_ids,
+        check: connector_sync::check_item::<super::models::TaxId>,
     }
 }
 #[cfg(feature = "customers")]
@@ -4751,34 +4094,12 @@ fn fetch_customer_tax_ids(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .customers()
-        .get_customers_customer_tax_ids(args.get::<String>("customer")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .customers()
+            .get_customers_customer_tax_ids(args.get::<String>("customer")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "customers")]
-/// Checks that an item of `customer_tax_ids` decodes as the generated item type.
-fn check_customer_tax_ids(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaxId as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "disputes")]
 /// The definition of the `disputes` stream.
@@ -4861,7 +4182,7 @@ fn stream_disputes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_disputes,
-        check: check_disputes,
+        check: connector_sync::check_item::<super::models::Dispute>,
     }
 }
 #[cfg(feature = "disputes")]
@@ -4872,31 +4193,7 @@ fn fetch_disputes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.disputes().get_disputes().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "disputes")]
-/// Checks that an item of `disputes` decodes as the generated item type.
-fn check_disputes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Dispute as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.disputes().get_disputes().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "events")]
 /// The definition of the `events` stream.
@@ -4973,7 +4270,7 @@ fn stream_events() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_events,
-        check: check_events,
+        check: connector_sync::check_item::<super::models::Event>,
     }
 }
 #[cfg(feature = "events")]
@@ -4984,31 +4281,7 @@ fn fetch_events(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.events().get_events().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "events")]
-/// Checks that an item of `events` decodes as the generated item type.
-fn check_events(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Event as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.events().get_events().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "exchange_rates")]
 /// The definition of the `exchange_rates` stream.
@@ -5041,7 +4314,7 @@ fn stream_exchange_rates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_exchange_rates,
-        check: check_exchange_rates,
+        check: connector_sync::check_item::<super::models::ExchangeRate>,
     }
 }
 #[cfg(feature = "exchange_rates")]
@@ -5052,31 +4325,12 @@ fn fetch_exchange_rates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.exchange_rates().get_exchange_rates().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .exchange_rates()
+            .get_exchange_rates()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "exchange_rates")]
-/// Checks that an item of `exchange_rates` decodes as the generated item type.
-fn check_exchange_rates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ExchangeRate as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "file_links")]
 /// The definition of the `file_links` stream.
@@ -5147,7 +4401,7 @@ fn stream_file_links() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_file_links,
-        check: check_file_links,
+        check: connector_sync::check_item::<super::models::FileLink>,
     }
 }
 #[cfg(feature = "file_links")]
@@ -5158,31 +4412,12 @@ fn fetch_file_links(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.file_links().get_file_links().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .file_links()
+            .get_file_links()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "file_links")]
-/// Checks that an item of `file_links` decodes as the generated item type.
-fn check_file_links(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::FileLink as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "files")]
 /// The definition of the `files` stream.
@@ -5271,7 +4506,7 @@ fn stream_files() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_files,
-        check: check_files,
+        check: connector_sync::check_item::<super::models::File>,
     }
 }
 #[cfg(feature = "files")]
@@ -5282,31 +4517,7 @@ fn fetch_files(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.files().get_files().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "files")]
-/// Checks that an item of `files` decodes as the generated item type.
-fn check_files(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::File as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.files().get_files().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "identity")]
 /// The definition of the `verification_reports` stream.
@@ -5371,7 +4582,7 @@ fn stream_verification_reports() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_verification_reports,
-        check: check_verification_reports,
+        check: connector_sync::check_item::<super::models::IdentityVerificationReport>,
     }
 }
 #[cfg(feature = "identity")]
@@ -5382,31 +4593,12 @@ fn fetch_verification_reports(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.identity().get_identity_verification_reports().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .identity()
+            .get_identity_verification_reports()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "identity")]
-/// Checks that an item of `verification_reports` decodes as the generated item type.
-fn check_verification_reports(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IdentityVerificationReport as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "identity")]
 /// The definition of the `verification_sessions` stream.
@@ -5483,7 +4675,7 @@ fn stream_verification_sessions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_verification_sessions,
-        check: check_verification_sessions,
+        check: connector_sync::check_item::<super::models::IdentityVerificationSession>,
     }
 }
 #[cfg(feature = "identity")]
@@ -5494,31 +4686,12 @@ fn fetch_verification_sessions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.identity().get_identity_verification_sessions().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .identity()
+            .get_identity_verification_sessions()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "identity")]
-/// Checks that an item of `verification_sessions` decodes as the generated item type.
-fn check_verification_sessions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IdentityVerificationSession as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invoiceitems")]
 /// The definition of the `invoiceitems` stream.
@@ -5617,7 +4790,7 @@ fn stream_invoiceitems() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_invoiceitems,
-        check: check_invoiceitems,
+        check: connector_sync::check_item::<super::models::Invoiceitem>,
     }
 }
 #[cfg(feature = "invoiceitems")]
@@ -5628,31 +4801,12 @@ fn fetch_invoiceitems(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.invoiceitems().get_invoiceitems().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .invoiceitems()
+            .get_invoiceitems()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "invoiceitems")]
-/// Checks that an item of `invoiceitems` decodes as the generated item type.
-fn check_invoiceitems(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Invoiceitem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invoices")]
 /// The definition of the `invoices` stream.
@@ -5939,7 +5093,7 @@ fn stream_invoices() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_invoices,
-        check: check_invoices,
+        check: connector_sync::check_item::<super::models::Invoice>,
     }
 }
 #[cfg(feature = "invoices")]
@@ -5950,31 +5104,7 @@ fn fetch_invoices(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.invoices().get_invoices().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "invoices")]
-/// Checks that an item of `invoices` decodes as the generated item type.
-fn check_invoices(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Invoice as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.invoices().get_invoices().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "invoices")]
 /// The definition of the `invoices_search` stream.
@@ -6262,7 +5392,7 @@ fn stream_invoices_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as page",
         fetch: fetch_invoices_search,
-        check: check_invoices_search,
+        check: connector_sync::check_item::<super::models::Invoice>,
     }
 }
 #[cfg(feature = "invoices")]
@@ -6273,34 +5403,12 @@ fn fetch_invoices_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .invoices()
-        .get_invoices_search(args.get::<String>("query")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .invoices()
+            .get_invoices_search(args.get::<String>("query")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "invoices")]
-/// Checks that an item of `invoices_search` decodes as the generated item type.
-fn check_invoices_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Invoice as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invoices")]
 /// The definition of the `upcoming_lines` stream.
@@ -6399,7 +5507,7 @@ fn stream_upcoming_lines() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_upcoming_lines,
-        check: check_upcoming_lines,
+        check: connector_sync::check_item::<super::models::LineItem>,
     }
 }
 #[cfg(feature = "invoices")]
@@ -6410,31 +5518,12 @@ fn fetch_upcoming_lines(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.invoices().get_invoices_upcoming_lines().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .invoices()
+            .get_invoices_upcoming_lines()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "invoices")]
-/// Checks that an item of `upcoming_lines` decodes as the generated item type.
-fn check_upcoming_lines(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::LineItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "invoices")]
 /// The definition of the `invoice_lines` stream.
@@ -6538,7 +5627,7 @@ fn stream_invoice_lines() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_invoice_lines,
-        check: check_invoice_lines,
+        check: connector_sync::check_item::<super::models::LineItem>,
     }
 }
 #[cfg(feature = "invoices")]
@@ -6549,34 +5638,12 @@ fn fetch_invoice_lines(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .invoices()
-        .get_invoices_invoice_lines(args.get::<String>("invoice")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .invoices()
+            .get_invoices_invoice_lines(args.get::<String>("invoice")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "invoices")]
-/// Checks that an item of `invoice_lines` decodes as the generated item type.
-fn check_invoice_lines(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::LineItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuer_fraud_records")]
 /// The definition of the `issuer_fraud_records` stream.
@@ -6649,7 +5716,7 @@ fn stream_issuer_fraud_records() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_issuer_fraud_records,
-        check: check_issuer_fraud_records,
+        check: connector_sync::check_item::<super::models::IssuerFraudRecord>,
     }
 }
 #[cfg(feature = "issuer_fraud_records")]
@@ -6660,31 +5727,12 @@ fn fetch_issuer_fraud_records(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issuer_fraud_records().get_issuer_fraud_records().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .issuer_fraud_records()
+            .get_issuer_fraud_records()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issuer_fraud_records")]
-/// Checks that an item of `issuer_fraud_records` decodes as the generated item type.
-fn check_issuer_fraud_records(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssuerFraudRecord as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
 /// The definition of the `authorizations` stream.
@@ -6785,7 +5833,7 @@ fn stream_authorizations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_authorizations,
-        check: check_authorizations,
+        check: connector_sync::check_item::<super::models::IssuingAuthorization>,
     }
 }
 #[cfg(feature = "issuing")]
@@ -6796,31 +5844,12 @@ fn fetch_authorizations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issuing().get_issuing_authorizations().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .issuing()
+            .get_issuing_authorizations()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issuing")]
-/// Checks that an item of `authorizations` decodes as the generated item type.
-fn check_authorizations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssuingAuthorization as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
 /// The definition of the `cardholders` stream.
@@ -6903,7 +5932,7 @@ fn stream_cardholders() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_cardholders,
-        check: check_cardholders,
+        check: connector_sync::check_item::<super::models::IssuingCardholder>,
     }
 }
 #[cfg(feature = "issuing")]
@@ -6914,31 +5943,12 @@ fn fetch_cardholders(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issuing().get_issuing_cardholders().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .issuing()
+            .get_issuing_cardholders()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issuing")]
-/// Checks that an item of `cardholders` decodes as the generated item type.
-fn check_cardholders(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssuingCardholder as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
 /// The definition of the `cards` stream.
@@ -7057,7 +6067,7 @@ fn stream_cards() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_cards,
-        check: check_cards,
+        check: connector_sync::check_item::<super::models::IssuingCard>,
     }
 }
 #[cfg(feature = "issuing")]
@@ -7068,31 +6078,12 @@ fn fetch_cards(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issuing().get_issuing_cards().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .issuing()
+            .get_issuing_cards()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issuing")]
-/// Checks that an item of `cards` decodes as the generated item type.
-fn check_cards(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssuingCard as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
 /// The definition of the `issuing_disputes` stream.
@@ -7163,7 +6154,7 @@ fn stream_issuing_disputes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_issuing_disputes,
-        check: check_issuing_disputes,
+        check: connector_sync::check_item::<super::models::IssuingDispute>,
     }
 }
 #[cfg(feature = "issuing")]
@@ -7174,31 +6165,12 @@ fn fetch_issuing_disputes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issuing().get_issuing_disputes().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .issuing()
+            .get_issuing_disputes()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issuing")]
-/// Checks that an item of `issuing_disputes` decodes as the generated item type.
-fn check_issuing_disputes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssuingDispute as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
 /// The definition of the `settlements` stream.
@@ -7317,7 +6289,7 @@ fn stream_settlements() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_settlements,
-        check: check_settlements,
+        check: connector_sync::check_item::<super::models::IssuingSettlement>,
     }
 }
 #[cfg(feature = "issuing")]
@@ -7328,31 +6300,12 @@ fn fetch_settlements(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issuing().get_issuing_settlements().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .issuing()
+            .get_issuing_settlements()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issuing")]
-/// Checks that an item of `settlements` decodes as the generated item type.
-fn check_settlements(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssuingSettlement as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "issuing")]
 /// The definition of the `issuing_transactions` stream.
@@ -7441,7 +6394,7 @@ fn stream_issuing_transactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_issuing_transactions,
-        check: check_issuing_transactions,
+        check: connector_sync::check_item::<super::models::IssuingTransaction>,
     }
 }
 #[cfg(feature = "issuing")]
@@ -7452,31 +6405,12 @@ fn fetch_issuing_transactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.issuing().get_issuing_transactions().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .issuing()
+            .get_issuing_transactions()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "issuing")]
-/// Checks that an item of `issuing_transactions` decodes as the generated item type.
-fn check_issuing_transactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::IssuingTransaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "order_returns")]
 /// The definition of the `order_returns` stream.
@@ -7541,7 +6475,7 @@ fn stream_order_returns() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_order_returns,
-        check: check_order_returns,
+        check: connector_sync::check_item::<super::models::OrderReturn>,
     }
 }
 #[cfg(feature = "order_returns")]
@@ -7552,31 +6486,12 @@ fn fetch_order_returns(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.order_returns().get_order_returns().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .order_returns()
+            .get_order_returns()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "order_returns")]
-/// Checks that an item of `order_returns` decodes as the generated item type.
-fn check_order_returns(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::OrderReturn as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "orders")]
 /// The definition of the `orders` stream.
@@ -7691,7 +6606,7 @@ fn stream_orders() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_orders,
-        check: check_orders,
+        check: connector_sync::check_item::<super::models::Order>,
     }
 }
 #[cfg(feature = "orders")]
@@ -7702,31 +6617,7 @@ fn fetch_orders(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.orders().get_orders().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "orders")]
-/// Checks that an item of `orders` decodes as the generated item type.
-fn check_orders(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Order as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.orders().get_orders().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "payment_intents")]
 /// The definition of the `payment_intents` stream.
@@ -7881,7 +6772,7 @@ fn stream_payment_intents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_payment_intents,
-        check: check_payment_intents,
+        check: connector_sync::check_item::<super::models::PaymentIntent>,
     }
 }
 #[cfg(feature = "payment_intents")]
@@ -7892,31 +6783,12 @@ fn fetch_payment_intents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.payment_intents().get_payment_intents().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .payment_intents()
+            .get_payment_intents()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "payment_intents")]
-/// Checks that an item of `payment_intents` decodes as the generated item type.
-fn check_payment_intents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PaymentIntent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payment_intents")]
 /// The definition of the `payment_intents_search` stream.
@@ -8072,7 +6944,7 @@ fn stream_payment_intents_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as page",
         fetch: fetch_payment_intents_search,
-        check: check_payment_intents_search,
+        check: connector_sync::check_item::<super::models::PaymentIntent>,
     }
 }
 #[cfg(feature = "payment_intents")]
@@ -8083,34 +6955,12 @@ fn fetch_payment_intents_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .payment_intents()
-        .get_payment_intents_search(args.get::<String>("query")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .payment_intents()
+            .get_payment_intents_search(args.get::<String>("query")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "payment_intents")]
-/// Checks that an item of `payment_intents_search` decodes as the generated item type.
-fn check_payment_intents_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PaymentIntent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payment_links")]
 /// The definition of the `payment_links` stream.
@@ -8185,7 +7035,7 @@ fn stream_payment_links() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_payment_links,
-        check: check_payment_links,
+        check: connector_sync::check_item::<super::models::PaymentLink>,
     }
 }
 #[cfg(feature = "payment_links")]
@@ -8196,31 +7046,12 @@ fn fetch_payment_links(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.payment_links().get_payment_links().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .payment_links()
+            .get_payment_links()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "payment_links")]
-/// Checks that an item of `payment_links` decodes as the generated item type.
-fn check_payment_links(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PaymentLink as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payment_links")]
 /// The definition of the `payment_link_line_items` stream.
@@ -8288,7 +7119,7 @@ fn stream_payment_link_line_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_payment_link_line_items,
-        check: check_payment_link_line_items,
+        check: connector_sync::check_item::<super::models::Item>,
     }
 }
 #[cfg(feature = "payment_links")]
@@ -8299,34 +7130,14 @@ fn fetch_payment_link_line_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .payment_links()
-        .get_payment_links_payment_link_line_items(args.get::<String>("payment_link")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .payment_links()
+            .get_payment_links_payment_link_line_items(
+                args.get::<String>("payment_link")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "payment_links")]
-/// Checks that an item of `payment_link_line_items` decodes as the generated item type.
-fn check_payment_link_line_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Item as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payment_methods")]
 /// The definition of the `payment_methods` stream.
@@ -8386,7 +7197,7 @@ fn stream_payment_methods() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_payment_methods,
-        check: check_payment_methods,
+        check: connector_sync::check_item::<super::models::PaymentMethod>,
     }
 }
 #[cfg(feature = "payment_methods")]
@@ -8397,36 +7208,14 @@ fn fetch_payment_methods(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .payment_methods()
-        .get_payment_methods(
-            args.get::<super::models::TypeAcssDebitAfterpayClearpay>("type")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .payment_methods()
+            .get_payment_methods(
+                args.get::<super::models::TypeAcssDebitAfterpayClearpay>("type")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "payment_methods")]
-/// Checks that an item of `payment_methods` decodes as the generated item type.
-fn check_payment_methods(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PaymentMethod as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "payouts")]
 /// The definition of the `payouts` stream.
@@ -8551,7 +7340,7 @@ fn stream_payouts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_payouts,
-        check: check_payouts,
+        check: connector_sync::check_item::<super::models::Payout>,
     }
 }
 #[cfg(feature = "payouts")]
@@ -8562,31 +7351,7 @@ fn fetch_payouts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.payouts().get_payouts().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "payouts")]
-/// Checks that an item of `payouts` decodes as the generated item type.
-fn check_payouts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Payout as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.payouts().get_payouts().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "plans")]
 /// The definition of the `plans` stream.
@@ -8711,7 +7476,7 @@ fn stream_plans() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_plans,
-        check: check_plans,
+        check: connector_sync::check_item::<super::models::Plan>,
     }
 }
 #[cfg(feature = "plans")]
@@ -8722,31 +7487,7 @@ fn fetch_plans(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.plans().get_plans().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "plans")]
-/// Checks that an item of `plans` decodes as the generated item type.
-fn check_plans(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Plan as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.plans().get_plans().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "prices")]
 /// The definition of the `prices` stream.
@@ -8859,7 +7600,7 @@ fn stream_prices() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_prices,
-        check: check_prices,
+        check: connector_sync::check_item::<super::models::Price>,
     }
 }
 #[cfg(feature = "prices")]
@@ -8870,31 +7611,7 @@ fn fetch_prices(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.prices().get_prices().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "prices")]
-/// Checks that an item of `prices` decodes as the generated item type.
-fn check_prices(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Price as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.prices().get_prices().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "prices")]
 /// The definition of the `prices_search` stream.
@@ -9008,7 +7725,7 @@ fn stream_prices_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as page",
         fetch: fetch_prices_search,
-        check: check_prices_search,
+        check: connector_sync::check_item::<super::models::Price>,
     }
 }
 #[cfg(feature = "prices")]
@@ -9019,34 +7736,12 @@ fn fetch_prices_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .prices()
-        .get_prices_search(args.get::<String>("query")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .prices()
+            .get_prices_search(args.get::<String>("query")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "prices")]
-/// Checks that an item of `prices_search` decodes as the generated item type.
-fn check_prices_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Price as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "products")]
 /// The definition of the `products` stream.
@@ -9143,7 +7838,7 @@ fn stream_products() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_products,
-        check: check_products,
+        check: connector_sync::check_item::<super::models::Product>,
     }
 }
 #[cfg(feature = "products")]
@@ -9154,31 +7849,7 @@ fn fetch_products(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.products().get_products().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "products")]
-/// Checks that an item of `products` decodes as the generated item type.
-fn check_products(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Product as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.products().get_products().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "products")]
 /// The definition of the `products_search` stream.
@@ -9280,7 +7951,7 @@ fn stream_products_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as page",
         fetch: fetch_products_search,
-        check: check_products_search,
+        check: connector_sync::check_item::<super::models::Product>,
     }
 }
 #[cfg(feature = "products")]
@@ -9291,34 +7962,12 @@ fn fetch_products_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .products()
-        .get_products_search(args.get::<String>("query")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .products()
+            .get_products_search(args.get::<String>("query")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "products")]
-/// Checks that an item of `products_search` decodes as the generated item type.
-fn check_products_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Product as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "promotion_codes")]
 /// The definition of the `promotion_codes` stream.
@@ -9401,7 +8050,7 @@ fn stream_promotion_codes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_promotion_codes,
-        check: check_promotion_codes,
+        check: connector_sync::check_item::<super::models::PromotionCode>,
     }
 }
 #[cfg(feature = "promotion_codes")]
@@ -9412,31 +8061,12 @@ fn fetch_promotion_codes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.promotion_codes().get_promotion_codes().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .promotion_codes()
+            .get_promotion_codes()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "promotion_codes")]
-/// Checks that an item of `promotion_codes` decodes as the generated item type.
-fn check_promotion_codes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::PromotionCode as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "quotes")]
 /// The definition of the `quotes` stream.
@@ -9557,7 +8187,7 @@ fn stream_quotes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_quotes,
-        check: check_quotes,
+        check: connector_sync::check_item::<super::models::Quote>,
     }
 }
 #[cfg(feature = "quotes")]
@@ -9568,31 +8198,7 @@ fn fetch_quotes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.quotes().get_quotes().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "quotes")]
-/// Checks that an item of `quotes` decodes as the generated item type.
-fn check_quotes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Quote as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.quotes().get_quotes().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "quotes")]
 /// The definition of the `quote_computed_upfront_line_items` stream.
@@ -9660,7 +8266,7 @@ fn stream_quote_computed_upfront_line_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_quote_computed_upfront_line_items,
-        check: check_quote_computed_upfront_line_items,
+        check: connector_sync::check_item::<super::models::Item>,
     }
 }
 #[cfg(feature = "quotes")]
@@ -9671,34 +8277,12 @@ fn fetch_quote_computed_upfront_line_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .quotes()
-        .get_quotes_quote_computed_upfront_line_items(args.get::<String>("quote")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .quotes()
+            .get_quotes_quote_computed_upfront_line_items(args.get::<String>("quote")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "quotes")]
-/// Checks that an item of `quote_computed_upfront_line_items` decodes as the generated item type.
-fn check_quote_computed_upfront_line_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Item as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "quotes")]
 /// The definition of the `quote_line_items` stream.
@@ -9766,7 +8350,7 @@ fn stream_quote_line_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_quote_line_items,
-        check: check_quote_line_items,
+        check: connector_sync::check_item::<super::models::Item>,
     }
 }
 #[cfg(feature = "quotes")]
@@ -9777,34 +8361,12 @@ fn fetch_quote_line_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .quotes()
-        .get_quotes_quote_line_items(args.get::<String>("quote")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .quotes()
+            .get_quotes_quote_line_items(args.get::<String>("quote")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "quotes")]
-/// Checks that an item of `quote_line_items` decodes as the generated item type.
-fn check_quote_line_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Item as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "radar")]
 /// The definition of the `early_fraud_warnings` stream.
@@ -9865,7 +8427,7 @@ fn stream_early_fraud_warnings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_early_fraud_warnings,
-        check: check_early_fraud_warnings,
+        check: connector_sync::check_item::<super::models::RadarEarlyFraudWarning>,
     }
 }
 #[cfg(feature = "radar")]
@@ -9876,31 +8438,12 @@ fn fetch_early_fraud_warnings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.radar().get_radar_early_fraud_warnings().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .radar()
+            .get_radar_early_fraud_warnings()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "radar")]
-/// Checks that an item of `early_fraud_warnings` decodes as the generated item type.
-fn check_early_fraud_warnings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RadarEarlyFraudWarning as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "radar")]
 /// The definition of the `value_list_items` stream.
@@ -9976,7 +8519,7 @@ fn stream_value_list_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_value_list_items,
-        check: check_value_list_items,
+        check: connector_sync::check_item::<super::models::RadarValueListItem>,
     }
 }
 #[cfg(feature = "radar")]
@@ -9987,34 +8530,12 @@ fn fetch_value_list_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .radar()
-        .get_radar_value_list_items(args.get::<String>("value_list")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .radar()
+            .get_radar_value_list_items(args.get::<String>("value_list")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "radar")]
-/// Checks that an item of `value_list_items` decodes as the generated item type.
-fn check_value_list_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RadarValueListItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "radar")]
 /// The definition of the `value_lists` stream.
@@ -10091,7 +8612,7 @@ fn stream_value_lists() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_value_lists,
-        check: check_value_lists,
+        check: connector_sync::check_item::<super::models::RadarValueList>,
     }
 }
 #[cfg(feature = "radar")]
@@ -10102,31 +8623,12 @@ fn fetch_value_lists(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.radar().get_radar_value_lists().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .radar()
+            .get_radar_value_lists()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "radar")]
-/// Checks that an item of `value_lists` decodes as the generated item type.
-fn check_value_lists(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::RadarValueList as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "recipients")]
 /// The definition of the `recipients` stream.
@@ -10203,7 +8705,7 @@ fn stream_recipients() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_recipients,
-        check: check_recipients,
+        check: connector_sync::check_item::<super::models::Recipient>,
     }
 }
 #[cfg(feature = "recipients")]
@@ -10214,31 +8716,12 @@ fn fetch_recipients(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.recipients().get_recipients().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .recipients()
+            .get_recipients()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "recipients")]
-/// Checks that an item of `recipients` decodes as the generated item type.
-fn check_recipients(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Recipient as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "refunds")]
 /// The definition of the `refunds` stream.
@@ -10327,7 +8810,7 @@ fn stream_refunds() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_refunds,
-        check: check_refunds,
+        check: connector_sync::check_item::<super::models::Refund>,
     }
 }
 #[cfg(feature = "refunds")]
@@ -10338,31 +8821,7 @@ fn fetch_refunds(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.refunds().get_refunds().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "refunds")]
-/// Checks that an item of `refunds` decodes as the generated item type.
-fn check_refunds(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Refund as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.refunds().get_refunds().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "reporting")]
 /// The definition of the `report_runs` stream.
@@ -10439,7 +8898,7 @@ fn stream_report_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_report_runs,
-        check: check_report_runs,
+        check: connector_sync::check_item::<super::models::ReportingReportRun>,
     }
 }
 #[cfg(feature = "reporting")]
@@ -10450,31 +8909,12 @@ fn fetch_report_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.reporting().get_reporting_report_runs().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .reporting()
+            .get_reporting_report_runs()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "reporting")]
-/// Checks that an item of `report_runs` decodes as the generated item type.
-fn check_report_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ReportingReportRun as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "reviews")]
 /// The definition of the `reviews` stream.
@@ -10563,7 +9003,7 @@ fn stream_reviews() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_reviews,
-        check: check_reviews,
+        check: connector_sync::check_item::<super::models::Review>,
     }
 }
 #[cfg(feature = "reviews")]
@@ -10574,31 +9014,7 @@ fn fetch_reviews(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.reviews().get_reviews().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "reviews")]
-/// Checks that an item of `reviews` decodes as the generated item type.
-fn check_reviews(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Review as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.reviews().get_reviews().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "setup_attempts")]
 /// The definition of the `setup_attempts` stream.
@@ -10668,7 +9084,7 @@ fn stream_setup_attempts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_setup_attempts,
-        check: check_setup_attempts,
+        check: connector_sync::check_item::<super::models::SetupAttempt>,
     }
 }
 #[cfg(feature = "setup_attempts")]
@@ -10679,34 +9095,12 @@ fn fetch_setup_attempts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .setup_attempts()
-        .get_setup_attempts(args.get::<String>("setup_intent")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .setup_attempts()
+            .get_setup_attempts(args.get::<String>("setup_intent")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "setup_attempts")]
-/// Checks that an item of `setup_attempts` decodes as the generated item type.
-fn check_setup_attempts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SetupAttempt as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "setup_intents")]
 /// The definition of the `setup_intents` stream.
@@ -10789,7 +9183,7 @@ fn stream_setup_intents() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_setup_intents,
-        check: check_setup_intents,
+        check: connector_sync::check_item::<super::models::SetupIntent>,
     }
 }
 #[cfg(feature = "setup_intents")]
@@ -10800,31 +9194,12 @@ fn fetch_setup_intents(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.setup_intents().get_setup_intents().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .setup_intents()
+            .get_setup_intents()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "setup_intents")]
-/// Checks that an item of `setup_intents` decodes as the generated item type.
-fn check_setup_intents(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SetupIntent as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "shipping_rates")]
 /// The definition of the `shipping_rates` stream.
@@ -10901,7 +9276,7 @@ fn stream_shipping_rates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_shipping_rates,
-        check: check_shipping_rates,
+        check: connector_sync::check_item::<super::models::ShippingRate>,
     }
 }
 #[cfg(feature = "shipping_rates")]
@@ -10912,31 +9287,12 @@ fn fetch_shipping_rates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.shipping_rates().get_shipping_rates().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .shipping_rates()
+            .get_shipping_rates()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "shipping_rates")]
-/// Checks that an item of `shipping_rates` decodes as the generated item type.
-fn check_shipping_rates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ShippingRate as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "sigma")]
 /// The definition of the `scheduled_query_runs` stream.
@@ -11015,7 +9371,7 @@ fn stream_scheduled_query_runs() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_scheduled_query_runs,
-        check: check_scheduled_query_runs,
+        check: connector_sync::check_item::<super::models::ScheduledQueryRun>,
     }
 }
 #[cfg(feature = "sigma")]
@@ -11026,31 +9382,12 @@ fn fetch_scheduled_query_runs(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.sigma().get_sigma_scheduled_query_runs().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .sigma()
+            .get_sigma_scheduled_query_runs()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "sigma")]
-/// Checks that an item of `scheduled_query_runs` decodes as the generated item type.
-fn check_scheduled_query_runs(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ScheduledQueryRun as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "skus")]
 /// The definition of the `skus` stream.
@@ -11129,7 +9466,7 @@ fn stream_skus() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_skus,
-        check: check_skus,
+        check: connector_sync::check_item::<super::models::Sku>,
     }
 }
 #[cfg(feature = "skus")]
@@ -11140,31 +9477,7 @@ fn fetch_skus(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.skus().get_skus().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "skus")]
-/// Checks that an item of `skus` decodes as the generated item type.
-fn check_skus(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Sku as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.skus().get_skus().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "sources")]
 /// The definition of the `source_transactions` stream.
@@ -11248,7 +9561,7 @@ fn stream_source_transactions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_source_transactions,
-        check: check_source_transactions,
+        check: connector_sync::check_item::<super::models::SourceTransaction>,
     }
 }
 #[cfg(feature = "sources")]
@@ -11259,34 +9572,12 @@ fn fetch_source_transactions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .sources()
-        .get_sources_source_source_transactions(args.get::<String>("source")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .sources()
+            .get_sources_source_source_transactions(args.get::<String>("source")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "sources")]
-/// Checks that an item of `source_transactions` decodes as the generated item type.
-fn check_source_transactions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SourceTransaction as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscription_items")]
 /// The definition of the `subscription_items` stream.
@@ -11346,7 +9637,7 @@ fn stream_subscription_items() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_subscription_items,
-        check: check_subscription_items,
+        check: connector_sync::check_item::<super::models::SubscriptionItem>,
     }
 }
 #[cfg(feature = "subscription_items")]
@@ -11357,34 +9648,12 @@ fn fetch_subscription_items(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .subscription_items()
-        .get_subscription_items(args.get::<String>("subscription")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .subscription_items()
+            .get_subscription_items(args.get::<String>("subscription")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "subscription_items")]
-/// Checks that an item of `subscription_items` decodes as the generated item type.
-fn check_subscription_items(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SubscriptionItem as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscription_items")]
 /// The definition of the `subscription_item_usage_record_summaries` stream.
@@ -11446,7 +9715,7 @@ fn stream_subscription_item_usage_record_summaries() -> connector_sync::StreamDe
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_subscription_item_usage_record_summaries,
-        check: check_subscription_item_usage_record_summaries,
+        check: connector_sync::check_item::<super::models::UsageRecordSummary>,
     }
 }
 #[cfg(feature = "subscription_items")]
@@ -11457,38 +9726,14 @@ fn fetch_subscription_item_usage_record_summaries(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .subscription_items()
-        .get_subscription_items_subscription_item_usage_record_summaries(
-            args.get::<String>("subscription_item")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .subscription_items()
+            .get_subscription_items_subscription_item_usage_record_summaries(
+                args.get::<String>("subscription_item")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "subscription_items")]
-/// Checks that an item of `subscription_item_usage_record_summaries` decodes as the generated item type.
-fn check_subscription_item_usage_record_summaries(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::UsageRecordSummary as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscription_schedules")]
 /// The definition of the `subscription_schedules` stream.
@@ -11577,7 +9822,7 @@ fn stream_subscription_schedules() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_subscription_schedules,
-        check: check_subscription_schedules,
+        check: connector_sync::check_item::<super::models::SubscriptionSchedule2>,
     }
 }
 #[cfg(feature = "subscription_schedules")]
@@ -11588,34 +9833,12 @@ fn fetch_subscription_schedules(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .subscription_schedules()
-        .get_subscription_schedules()
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .subscription_schedules()
+            .get_subscription_schedules()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "subscription_schedules")]
-/// Checks that an item of `subscription_schedules` decodes as the generated item type.
-fn check_subscription_schedules(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::SubscriptionSchedule2 as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscriptions")]
 /// The definition of the `subscriptions` stream.
@@ -11758,7 +9981,7 @@ fn stream_subscriptions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_subscriptions,
-        check: check_subscriptions,
+        check: connector_sync::check_item::<super::models::Subscription>,
     }
 }
 #[cfg(feature = "subscriptions")]
@@ -11769,31 +9992,12 @@ fn fetch_subscriptions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.subscriptions().get_subscriptions().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .subscriptions()
+            .get_subscriptions()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "subscriptions")]
-/// Checks that an item of `subscriptions` decodes as the generated item type.
-fn check_subscriptions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Subscription as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "subscriptions")]
 /// The definition of the `subscriptions_search` stream.
@@ -11937,7 +10141,7 @@ fn stream_subscriptions_search() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as page",
         fetch: fetch_subscriptions_search,
-        check: check_subscriptions_search,
+        check: connector_sync::check_item::<super::models::Subscription>,
     }
 }
 #[cfg(feature = "subscriptions")]
@@ -11948,34 +10152,12 @@ fn fetch_subscriptions_search(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .subscriptions()
-        .get_subscriptions_search(args.get::<String>("query")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::Body("/next_page".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("page")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .subscriptions()
+            .get_subscriptions_search(args.get::<String>("query")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "subscriptions")]
-/// Checks that an item of `subscriptions_search` decodes as the generated item type.
-fn check_subscriptions_search(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Subscription as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "tax_codes")]
 /// The definition of the `tax_codes` stream.
@@ -12020,7 +10202,7 @@ fn stream_tax_codes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_tax_codes,
-        check: check_tax_codes,
+        check: connector_sync::check_item::<super::models::TaxCode>,
     }
 }
 #[cfg(feature = "tax_codes")]
@@ -12031,31 +10213,7 @@ fn fetch_tax_codes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.tax_codes().get_tax_codes().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "tax_codes")]
-/// Checks that an item of `tax_codes` decodes as the generated item type.
-fn check_tax_codes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaxCode as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.tax_codes().get_tax_codes().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "tax_rates")]
 /// The definition of the `tax_rates` stream.
@@ -12162,7 +10320,7 @@ fn stream_tax_rates() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_tax_rates,
-        check: check_tax_rates,
+        check: connector_sync::check_item::<super::models::TaxRate>,
     }
 }
 #[cfg(feature = "tax_rates")]
@@ -12173,31 +10331,7 @@ fn fetch_tax_rates(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.tax_rates().get_tax_rates().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "tax_rates")]
-/// Checks that an item of `tax_rates` decodes as the generated item type.
-fn check_tax_rates(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TaxRate as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.tax_rates().get_tax_rates().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "terminal")]
 /// The definition of the `locations` stream.
@@ -12242,7 +10376,7 @@ fn stream_locations() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_locations,
-        check: check_locations,
+        check: connector_sync::check_item::<super::models::TerminalLocation>,
     }
 }
 #[cfg(feature = "terminal")]
@@ -12253,31 +10387,12 @@ fn fetch_locations(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.terminal().get_terminal_locations().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .terminal()
+            .get_terminal_locations()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "terminal")]
-/// Checks that an item of `locations` decodes as the generated item type.
-fn check_locations(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TerminalLocation as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "terminal")]
 /// The definition of the `readers` stream.
@@ -12352,7 +10467,7 @@ fn stream_readers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_readers,
-        check: check_readers,
+        check: connector_sync::check_item::<super::models::TerminalReader>,
     }
 }
 #[cfg(feature = "terminal")]
@@ -12363,31 +10478,12 @@ fn fetch_readers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.terminal().get_terminal_readers().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .terminal()
+            .get_terminal_readers()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "terminal")]
-/// Checks that an item of `readers` decodes as the generated item type.
-fn check_readers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TerminalReader as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "test_helpers")]
 /// The definition of the `test_clocks` stream.
@@ -12460,7 +10556,7 @@ fn stream_test_clocks() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_test_clocks,
-        check: check_test_clocks,
+        check: connector_sync::check_item::<super::models::TestHelpersTestClock>,
     }
 }
 #[cfg(feature = "test_helpers")]
@@ -12471,31 +10567,12 @@ fn fetch_test_clocks(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.test_helpers().get_test_helpers_test_clocks().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .test_helpers()
+            .get_test_helpers_test_clocks()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "test_helpers")]
-/// Checks that an item of `test_clocks` decodes as the generated item type.
-fn check_test_clocks(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TestHelpersTestClock as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "topups")]
 /// The definition of the `topups` stream.
@@ -12602,7 +10679,7 @@ fn stream_topups() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_topups,
-        check: check_topups,
+        check: connector_sync::check_item::<super::models::Topup>,
     }
 }
 #[cfg(feature = "topups")]
@@ -12613,31 +10690,7 @@ fn fetch_topups(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.topups().get_topups().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "topups")]
-/// Checks that an item of `topups` decodes as the generated item type.
-fn check_topups(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Topup as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.topups().get_topups().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "transfers")]
 /// The definition of the `transfers` stream.
@@ -12732,7 +10785,7 @@ fn stream_transfers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_transfers,
-        check: check_transfers,
+        check: connector_sync::check_item::<super::models::Transfer>,
     }
 }
 #[cfg(feature = "transfers")]
@@ -12743,31 +10796,7 @@ fn fetch_transfers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.transfers().get_transfers().build();
-    Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
-    )
-}
-#[cfg(feature = "transfers")]
-/// Checks that an item of `transfers` decodes as the generated item type.
-fn check_transfers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::Transfer as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(client.transfers().get_transfers().build_pages(|options| args.configure(options)))
 }
 #[cfg(feature = "transfers")]
 /// The definition of the `transfer_reversals` stream.
@@ -12827,7 +10856,7 @@ fn stream_transfer_reversals() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_transfer_reversals,
-        check: check_transfer_reversals,
+        check: connector_sync::check_item::<super::models::TransferReversal>,
     }
 }
 #[cfg(feature = "transfers")]
@@ -12838,34 +10867,12 @@ fn fetch_transfer_reversals(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .transfers()
-        .get_transfers_id_reversals(args.get::<String>("id")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .transfers()
+            .get_transfers_id_reversals(args.get::<String>("id")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "transfers")]
-/// Checks that an item of `transfer_reversals` decodes as the generated item type.
-fn check_transfer_reversals(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::TransferReversal as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(feature = "webhook_endpoints")]
 /// The definition of the `webhook_endpoints` stream.
@@ -12950,7 +10957,7 @@ fn stream_webhook_endpoints() -> connector_sync::StreamDef {
         source: "detected",
         paging: "a cursor sent as starting_after",
         fetch: fetch_webhook_endpoints,
-        check: check_webhook_endpoints,
+        check: connector_sync::check_item::<super::models::WebhookEndpoint>,
     }
 }
 #[cfg(feature = "webhook_endpoints")]
@@ -12961,29 +10968,10 @@ fn fetch_webhook_endpoints(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.webhook_endpoints().get_webhook_endpoints().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::Cursor {
-                next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                has_more: Some("/has_more".into()),
-            },
-            |options| {
-                options
-                    .items_pointer("/data")
-                    .cursor_param("starting_after")
-                    .page_size_param("limit")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .webhook_endpoints()
+            .get_webhook_endpoints()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "webhook_endpoints")]
-/// Checks that an item of `webhook_endpoints` decodes as the generated item type.
-fn check_webhook_endpoints(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::WebhookEndpoint as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

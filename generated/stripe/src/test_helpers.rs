@@ -144,11 +144,13 @@ impl<'a> PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::TerminalReader>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/test_helpers/test_clocks`: set optional parameters, then `send()`.
@@ -215,14 +217,16 @@ impl<'a> GetTestHelpersTestClocks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::GetTestHelpersTestClocksResponse200>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetTestHelpersTestClocksResponse200>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::TestHelpersTestClock> {
@@ -236,8 +240,18 @@ impl<'a> GetTestHelpersTestClocks<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TestHelpersTestClock> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -278,11 +292,13 @@ impl<'a> PostTestHelpersTestClocks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/test_helpers/test_clocks/{test_clock}`: set optional parameters, then `send()`.
@@ -329,11 +345,13 @@ impl<'a> GetTestHelpersTestClocksTestClock<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /v1/test_helpers/test_clocks/{test_clock}`: set optional parameters, then `send()`.
@@ -373,11 +391,16 @@ impl<'a> DeleteTestHelpersTestClocksTestClock<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeletedTestHelpersTestClock>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::DeletedTestHelpersTestClock>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/test_helpers/test_clocks/{test_clock}/advance`: set optional parameters, then `send()`.
@@ -410,10 +433,12 @@ impl<'a> PostTestHelpersTestClocksTestClockAdvance<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::TestHelpersTestClock>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -148,11 +148,16 @@ impl<'a> GetWebhookEndpoints<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWebhookEndpointsResponse200>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::GetWebhookEndpointsResponse200>,
+            rt::Error,
+        >,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(self) -> rt::paginate::Items<super::models::WebhookEndpoint> {
@@ -166,8 +171,18 @@ impl<'a> GetWebhookEndpoints<'a> {
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::WebhookEndpoint> {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::Cursor {
@@ -208,11 +223,13 @@ impl<'a> PostWebhookEndpoints<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::WebhookEndpoint>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `GET /v1/webhook_endpoints/{webhook_endpoint}`: set optional parameters, then `send()`.
@@ -259,11 +276,13 @@ impl<'a> GetWebhookEndpointsWebhookEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::WebhookEndpoint>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `POST /v1/webhook_endpoints/{webhook_endpoint}`: set optional parameters, then `send()`.
@@ -309,11 +328,13 @@ impl<'a> PostWebhookEndpointsWebhookEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::WebhookEndpoint>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }
 /// Request builder for `DELETE /v1/webhook_endpoints/{webhook_endpoint}`: set optional parameters, then `send()`.
@@ -353,10 +374,12 @@ impl<'a> DeleteWebhookEndpointsWebhookEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeletedWebhookEndpoint>, rt::Error> {
+    ) -> impl std::future::Future<
+        Output = Result<rt::Response<super::models::DeletedWebhookEndpoint>, rt::Error>,
+    > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
 }

@@ -141,14 +141,16 @@ impl<'a> ListIncomingPhoneNumberLocal<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ListIncomingPhoneNumberLocalResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::ListIncomingPhoneNumberLocalResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -186,8 +188,18 @@ impl<'a> ListIncomingPhoneNumberLocal<'a> {
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
     > {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
@@ -297,16 +309,18 @@ impl<'a> CreateIncomingPhoneNumberLocal<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(

@@ -135,16 +135,18 @@ impl<'a> FetchSipIpAccessControlListMapping<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -265,9 +267,11 @@ impl<'a> DeleteSipIpAccessControlListMapping<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_unit(client.connector(), op)
     }
 }
 /// Request builder for `GET /2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json`: set optional parameters, then `send()`.
@@ -351,14 +355,16 @@ impl<'a> ListSipIpAccessControlListMapping<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<super::models::ListSipIpAccessControlListMappingResponse>,
-        rt::Error,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<super::models::ListSipIpAccessControlListMappingResponse>,
+            rt::Error,
+        >,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(
@@ -396,8 +402,18 @@ impl<'a> ListSipIpAccessControlListMapping<'a> {
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
     > {
+        self.build_pages(configure).items_as()
+    }
+    /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+    /// catalog read.
+    pub(crate) fn build_pages(
+        self,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Paginator {
         let (client, op) = self.build();
-        rt::paginate_op(
+        rt::paginate_op_pages(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
@@ -519,16 +535,18 @@ impl<'a> CreateSipIpAccessControlListMapping<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(
+    pub fn send(
         self,
-    ) -> Result<
-        rt::Response<
-            super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+    ) -> impl std::future::Future<
+        Output = Result<
+            rt::Response<
+                super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+            >,
+            rt::Error,
         >,
-        rt::Error,
     > {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_json(client.connector(), op)
     }
     /// Send the request; the answer's body with its typed headers.
     pub async fn send_with_headers(

@@ -316,7 +316,7 @@ fn stream_accounts() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_accounts,
-        check: check_accounts,
+        check: connector_sync::check_item::<super::models::ApiV2010Account>,
     }
 }
 #[cfg(feature = "api20100401_account")]
@@ -327,23 +327,12 @@ fn fetch_accounts(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client.api20100401_account().list_account().build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/accounts").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_account()
+            .list_account()
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(feature = "api20100401_account")]
-/// Checks that an item of `accounts` decodes as the generated item type.
-fn check_accounts(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010Account as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_address"))]
 /// The definition of the `account_addresses` stream.
@@ -465,7 +454,7 @@ fn stream_account_addresses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_addresses,
-        check: check_account_addresses,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountAddress>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_address"))]
@@ -476,26 +465,12 @@ fn fetch_account_addresses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_address()
-        .list_address(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/addresses").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_address()
+            .list_address(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_address"))]
-/// Checks that an item of `account_addresses` decodes as the generated item type.
-fn check_account_addresses(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountAddress as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_application"))]
 /// The definition of the `account_applications` stream.
@@ -647,7 +622,7 @@ fn stream_account_applications() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_applications,
-        check: check_account_applications,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountApplication>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_application"))]
@@ -658,26 +633,12 @@ fn fetch_account_applications(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_application()
-        .list_application(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/applications").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_application()
+            .list_application(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_application"))]
-/// Checks that an item of `account_applications` decodes as the generated item type.
-fn check_account_applications(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountApplication as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_call"))]
 /// The definition of the `account_calls` stream.
@@ -853,7 +814,7 @@ fn stream_account_calls() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_calls,
-        check: check_account_calls,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountCall>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_call"))]
@@ -864,26 +825,12 @@ fn fetch_account_calls(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_call()
-        .list_call(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/calls").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_call()
+            .list_call(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_call"))]
-/// Checks that an item of `account_calls` decodes as the generated item type.
-fn check_account_calls(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountCall as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -1003,7 +950,9 @@ fn stream_call_notifications() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_call_notifications,
-        check: check_call_notifications,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountCallCallNotification,
+        >,
     }
 }
 #[cfg(
@@ -1020,39 +969,15 @@ fn fetch_call_notifications(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_call_notification()
-        .list_call_notification(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("CallSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/notifications").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_call_notification()
+            .list_call_notification(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("CallSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_call",
-        feature = "api20100401_call_notification"
-    )
-)]
-/// Checks that an item of `call_notifications` decodes as the generated item type.
-fn check_call_notifications(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountCallCallNotification as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -1190,7 +1115,9 @@ fn stream_call_recordings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_call_recordings,
-        check: check_call_recordings,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountCallCallRecording,
+        >,
     }
 }
 #[cfg(
@@ -1207,37 +1134,15 @@ fn fetch_call_recordings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_call_recording()
-        .list_call_recording(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("CallSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/recordings").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_call_recording()
+            .list_call_recording(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("CallSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_call",
-        feature = "api20100401_call_recording"
-    )
-)]
-/// Checks that an item of `call_recordings` decodes as the generated item type.
-fn check_call_recordings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountCallCallRecording as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_conference"))]
 /// The definition of the `account_conferences` stream.
@@ -1329,7 +1234,7 @@ fn stream_account_conferences() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_conferences,
-        check: check_account_conferences,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountConference>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_conference"))]
@@ -1340,26 +1245,12 @@ fn fetch_account_conferences(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_conference()
-        .list_conference(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/conferences").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_conference()
+            .list_conference(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_conference"))]
-/// Checks that an item of `account_conferences` decodes as the generated item type.
-fn check_account_conferences(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountConference as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -1491,7 +1382,9 @@ fn stream_conference_recordings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_conference_recordings,
-        check: check_conference_recordings,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountConferenceConferenceRecording,
+        >,
     }
 }
 #[cfg(
@@ -1508,37 +1401,15 @@ fn fetch_conference_recordings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_conference_recording()
-        .list_conference_recording(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("ConferenceSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/recordings").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_conference_recording()
+            .list_conference_recording(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("ConferenceSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_conference",
-        feature = "api20100401_conference_recording"
-    )
-)]
-/// Checks that an item of `conference_recordings` decodes as the generated item type.
-fn check_conference_recordings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountConferenceConferenceRecording as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_connect_app"))]
 /// The definition of the `account_connect_apps` stream.
@@ -1624,7 +1495,7 @@ fn stream_account_connect_apps() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_connect_apps,
-        check: check_account_connect_apps,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountConnectApp>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_connect_app"))]
@@ -1635,26 +1506,12 @@ fn fetch_account_connect_apps(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_connect_app()
-        .list_connect_app(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/connect_apps").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_connect_app()
+            .list_connect_app(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_connect_app"))]
-/// Checks that an item of `account_connect_apps` decodes as the generated item type.
-fn check_account_connect_apps(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountConnectApp as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -1840,7 +1697,9 @@ fn stream_address_dependent_phone_numbers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_address_dependent_phone_numbers,
-        check: check_address_dependent_phone_numbers,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountAddressDependentPhoneNumber,
+        >,
     }
 }
 #[cfg(
@@ -1857,41 +1716,15 @@ fn fetch_address_dependent_phone_numbers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_dependent_phone_number()
-        .list_dependent_phone_number(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("AddressSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/dependent_phone_numbers")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_dependent_phone_number()
+            .list_dependent_phone_number(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("AddressSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_address",
-        feature = "api20100401_dependent_phone_number"
-    )
-)]
-/// Checks that an item of `address_dependent_phone_numbers` decodes as the generated item type.
-fn check_address_dependent_phone_numbers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountAddressDependentPhoneNumber as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(feature = "api20100401_account", feature = "api20100401_incoming_phone_number")
@@ -2123,7 +1956,9 @@ fn stream_account_incoming_phone_numbers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_incoming_phone_numbers,
-        check: check_account_incoming_phone_numbers,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountIncomingPhoneNumber,
+        >,
     }
 }
 #[cfg(
@@ -2136,34 +1971,12 @@ fn fetch_account_incoming_phone_numbers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_incoming_phone_number()
-        .list_incoming_phone_number(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/incoming_phone_numbers")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_incoming_phone_number()
+            .list_incoming_phone_number(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(feature = "api20100401_account", feature = "api20100401_incoming_phone_number")
-)]
-/// Checks that an item of `account_incoming_phone_numbers` decodes as the generated item type.
-fn check_account_incoming_phone_numbers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountIncomingPhoneNumber as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -2253,7 +2066,9 @@ fn stream_incoming_phone_number_assigned_add_ons() -> connector_sync::StreamDef 
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_incoming_phone_number_assigned_add_ons,
-        check: check_incoming_phone_number_assigned_add_ons,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
+        >,
     }
 }
 #[cfg(
@@ -2270,41 +2085,15 @@ fn fetch_incoming_phone_number_assigned_add_ons(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_assigned_add_on()
-        .list_incoming_phone_number_assigned_add_on(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("ResourceSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/assigned_add_ons").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_assigned_add_on()
+            .list_incoming_phone_number_assigned_add_on(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("ResourceSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_assigned_add_on",
-        feature = "api20100401_incoming_phone_number"
-    )
-)]
-/// Checks that an item of `incoming_phone_number_assigned_add_ons` decodes as the generated item type.
-fn check_incoming_phone_number_assigned_add_ons(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -2399,7 +2188,9 @@ fn stream_assigned_add_on_extensions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_assigned_add_on_extensions,
-        check: check_assigned_add_on_extensions,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
+        >,
     }
 }
 #[cfg(
@@ -2417,39 +2208,16 @@ fn fetch_assigned_add_on_extensions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_assigned_add_on_extension()
-        .list_incoming_phone_number_assigned_add_on_extension(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("ResourceSid")?,
-            args.get::<String>("AssignedAddOnSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/extensions").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_assigned_add_on_extension()
+            .list_incoming_phone_number_assigned_add_on_extension(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("ResourceSid")?,
+                args.get::<String>("AssignedAddOnSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_assigned_add_on",
-        feature = "api20100401_assigned_add_on_extension",
-        feature = "api20100401_incoming_phone_number"
-    )
-)]
-/// Checks that an item of `assigned_add_on_extensions` decodes as the generated item type.
-fn check_assigned_add_on_extensions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -2678,7 +2446,9 @@ fn stream_account_local() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_local,
-        check: check_account_local,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal,
+        >,
     }
 }
 #[cfg(
@@ -2694,37 +2464,12 @@ fn fetch_account_local(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_incoming_phone_number_local()
-        .list_incoming_phone_number_local(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/incoming_phone_numbers")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_incoming_phone_number_local()
+            .list_incoming_phone_number_local(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_incoming_phone_number_local"
-    )
-)]
-/// Checks that an item of `account_local` decodes as the generated item type.
-fn check_account_local(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -2953,7 +2698,9 @@ fn stream_account_mobile() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_mobile,
-        check: check_account_mobile,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile,
+        >,
     }
 }
 #[cfg(
@@ -2969,37 +2716,12 @@ fn fetch_account_mobile(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_incoming_phone_number_mobile()
-        .list_incoming_phone_number_mobile(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/incoming_phone_numbers")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_incoming_phone_number_mobile()
+            .list_incoming_phone_number_mobile(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_incoming_phone_number_mobile"
-    )
-)]
-/// Checks that an item of `account_mobile` decodes as the generated item type.
-fn check_account_mobile(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -3228,7 +2950,9 @@ fn stream_account_toll_free() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_toll_free,
-        check: check_account_toll_free,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree,
+        >,
     }
 }
 #[cfg(
@@ -3244,37 +2968,12 @@ fn fetch_account_toll_free(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_incoming_phone_number_toll_free()
-        .list_incoming_phone_number_toll_free(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/incoming_phone_numbers")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_incoming_phone_number_toll_free()
+            .list_incoming_phone_number_toll_free(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_incoming_phone_number_toll_free"
-    )
-)]
-/// Checks that an item of `account_toll_free` decodes as the generated item type.
-fn check_account_toll_free(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_key"))]
 /// The definition of the `account_keys` stream.
@@ -3324,7 +3023,7 @@ fn stream_account_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_keys,
-        check: check_account_keys,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountKey>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_key"))]
@@ -3335,26 +3034,12 @@ fn fetch_account_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_key()
-        .list_key(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/keys").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_key()
+            .list_key(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_key"))]
-/// Checks that an item of `account_keys` decodes as the generated item type.
-fn check_account_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -3432,7 +3117,7 @@ fn stream_message_media() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_message_media,
-        check: check_message_media,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountMessageMedia>,
     }
 }
 #[cfg(
@@ -3449,32 +3134,15 @@ fn fetch_message_media(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_media()
-        .list_media(args.get::<String>("AccountSid")?, args.get::<String>("MessageSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/media_list").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_media()
+            .list_media(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("MessageSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_media",
-        feature = "api20100401_message"
-    )
-)]
-/// Checks that an item of `message_media` decodes as the generated item type.
-fn check_message_media(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountMessageMedia as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_message"))]
 /// The definition of the `account_messages` stream.
@@ -3614,7 +3282,7 @@ fn stream_account_messages() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_messages,
-        check: check_account_messages,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountMessage>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_message"))]
@@ -3625,26 +3293,12 @@ fn fetch_account_messages(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_message()
-        .list_message(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/messages").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_message()
+            .list_message(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_message"))]
-/// Checks that an item of `account_messages` decodes as the generated item type.
-fn check_account_messages(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountMessage as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_signing_key"))]
 /// The definition of the `account_signing_keys` stream.
@@ -3694,7 +3348,7 @@ fn stream_account_signing_keys() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_signing_keys,
-        check: check_account_signing_keys,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountSigningKey>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_signing_key"))]
@@ -3705,26 +3359,12 @@ fn fetch_account_signing_keys(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_signing_key()
-        .list_signing_key(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/signing_keys").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_signing_key()
+            .list_signing_key(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_signing_key"))]
-/// Checks that an item of `account_signing_keys` decodes as the generated item type.
-fn check_account_signing_keys(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountSigningKey as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_notification"))]
 /// The definition of the `account_notifications` stream.
@@ -3834,7 +3474,7 @@ fn stream_account_notifications() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_notifications,
-        check: check_account_notifications,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountNotification>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_notification"))]
@@ -3845,28 +3485,12 @@ fn fetch_account_notifications(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_notification()
-        .list_notification(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/notifications").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_notification()
+            .list_notification(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_notification"))]
-/// Checks that an item of `account_notifications` decodes as the generated item type.
-fn check_account_notifications(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountNotification as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_outgoing_caller_id"))]
 /// The definition of the `account_outgoing_caller_ids` stream.
@@ -3934,7 +3558,9 @@ fn stream_account_outgoing_caller_ids() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_outgoing_caller_ids,
-        check: check_account_outgoing_caller_ids,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountOutgoingCallerId,
+        >,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_outgoing_caller_id"))]
@@ -3945,30 +3571,12 @@ fn fetch_account_outgoing_caller_ids(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_outgoing_caller_id()
-        .list_outgoing_caller_id(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/outgoing_caller_ids").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_outgoing_caller_id()
+            .list_outgoing_caller_id(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_outgoing_caller_id"))]
-/// Checks that an item of `account_outgoing_caller_ids` decodes as the generated item type.
-fn check_account_outgoing_caller_ids(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountOutgoingCallerId as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_queue"))]
 /// The definition of the `account_queues` stream.
@@ -4048,7 +3656,7 @@ fn stream_account_queues() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_queues,
-        check: check_account_queues,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountQueue>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_queue"))]
@@ -4059,26 +3667,12 @@ fn fetch_account_queues(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_queue()
-        .list_queue(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/queues").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_queue()
+            .list_queue(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_queue"))]
-/// Checks that an item of `account_queues` decodes as the generated item type.
-fn check_account_queues(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountQueue as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_recording"))]
 /// The definition of the `account_recordings` stream.
@@ -4206,7 +3800,7 @@ fn stream_account_recordings() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_recordings,
-        check: check_account_recordings,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountRecording>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_recording"))]
@@ -4217,26 +3811,12 @@ fn fetch_account_recordings(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_recording()
-        .list_recording(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/recordings").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_recording()
+            .list_recording(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_recording"))]
-/// Checks that an item of `account_recordings` decodes as the generated item type.
-fn check_account_recordings(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountRecording as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -4326,7 +3906,9 @@ fn stream_recording_add_on_results() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_recording_add_on_results,
-        check: check_recording_add_on_results,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountRecordingRecordingAddOnResult,
+        >,
     }
 }
 #[cfg(
@@ -4343,39 +3925,15 @@ fn fetch_recording_add_on_results(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_add_on_result()
-        .list_recording_add_on_result(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("ReferenceSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/add_on_results").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_add_on_result()
+            .list_recording_add_on_result(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("ReferenceSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_add_on_result",
-        feature = "api20100401_recording"
-    )
-)]
-/// Checks that an item of `recording_add_on_results` decodes as the generated item type.
-fn check_recording_add_on_results(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountRecordingRecordingAddOnResult as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -4476,7 +4034,9 @@ fn stream_add_on_result_payloads() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_add_on_result_payloads,
-        check: check_add_on_result_payloads,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
+        >,
     }
 }
 #[cfg(
@@ -4494,39 +4054,16 @@ fn fetch_add_on_result_payloads(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_payload()
-        .list_recording_add_on_result_payload(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("ReferenceSid")?,
-            args.get::<String>("AddOnResultSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/payloads").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_payload()
+            .list_recording_add_on_result_payload(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("ReferenceSid")?,
+                args.get::<String>("AddOnResultSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_add_on_result",
-        feature = "api20100401_payload",
-        feature = "api20100401_recording"
-    )
-)]
-/// Checks that an item of `add_on_result_payloads` decodes as the generated item type.
-fn check_add_on_result_payloads(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -4640,7 +4177,9 @@ fn stream_recording_transcriptions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_recording_transcriptions,
-        check: check_recording_transcriptions,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountRecordingRecordingTranscription,
+        >,
     }
 }
 #[cfg(
@@ -4657,39 +4196,15 @@ fn fetch_recording_transcriptions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_recording_transcription()
-        .list_recording_transcription(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("RecordingSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/transcriptions").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_recording_transcription()
+            .list_recording_transcription(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("RecordingSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_recording",
-        feature = "api20100401_recording_transcription"
-    )
-)]
-/// Checks that an item of `recording_transcriptions` decodes as the generated item type.
-fn check_recording_transcriptions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountRecordingRecordingTranscription as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_short_code"))]
 /// The definition of the `account_short_codes` stream.
@@ -4787,7 +4302,7 @@ fn stream_account_short_codes() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_short_codes,
-        check: check_account_short_codes,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountShortCode>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_short_code"))]
@@ -4798,26 +4313,12 @@ fn fetch_account_short_codes(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_short_code()
-        .list_short_code(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/short_codes").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_short_code()
+            .list_short_code(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_short_code"))]
-/// Checks that an item of `account_short_codes` decodes as the generated item type.
-fn check_account_short_codes(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountShortCode as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -4883,7 +4384,9 @@ fn stream_list_sip_auth_calls_credential_list_mapping() -> connector_sync::Strea
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_list_sip_auth_calls_credential_list_mapping,
-        check: check_list_sip_auth_calls_credential_list_mapping,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
+        >,
     }
 }
 #[cfg(
@@ -4900,39 +4403,15 @@ fn fetch_list_sip_auth_calls_credential_list_mapping(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_auth_calls_credential_list_mapping()
-        .list_sip_auth_calls_credential_list_mapping(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("DomainSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/contents").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_auth_calls_credential_list_mapping()
+            .list_sip_auth_calls_credential_list_mapping(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("DomainSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_auth_calls_credential_list_mapping",
-        feature = "api20100401_domain"
-    )
-)]
-/// Checks that an item of `list_sip_auth_calls_credential_list_mapping` decodes as the generated item type.
-fn check_list_sip_auth_calls_credential_list_mapping(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -4998,7 +4477,9 @@ fn stream_list_sip_auth_calls_ip_access_control_list_mapping() -> connector_sync
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_list_sip_auth_calls_ip_access_control_list_mapping,
-        check: check_list_sip_auth_calls_ip_access_control_list_mapping,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping,
+        >,
     }
 }
 #[cfg(
@@ -5015,39 +4496,15 @@ fn fetch_list_sip_auth_calls_ip_access_control_list_mapping(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_auth_calls_ip_access_control_list_mapping()
-        .list_sip_auth_calls_ip_access_control_list_mapping(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("DomainSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/contents").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_auth_calls_ip_access_control_list_mapping()
+            .list_sip_auth_calls_ip_access_control_list_mapping(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("DomainSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_auth_calls_ip_access_control_list_mapping",
-        feature = "api20100401_domain"
-    )
-)]
-/// Checks that an item of `list_sip_auth_calls_ip_access_control_list_mapping` decodes as the generated item type.
-fn check_list_sip_auth_calls_ip_access_control_list_mapping(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -5113,7 +4570,9 @@ fn stream_list_sip_auth_registrations_credential_list_mapping() -> connector_syn
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_list_sip_auth_registrations_credential_list_mapping,
-        check: check_list_sip_auth_registrations_credential_list_mapping,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping,
+        >,
     }
 }
 #[cfg(
@@ -5130,39 +4589,15 @@ fn fetch_list_sip_auth_registrations_credential_list_mapping(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_auth_registrations_credential_list_mapping()
-        .list_sip_auth_registrations_credential_list_mapping(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("DomainSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/contents").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_auth_registrations_credential_list_mapping()
+            .list_sip_auth_registrations_credential_list_mapping(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("DomainSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_auth_registrations_credential_list_mapping",
-        feature = "api20100401_domain"
-    )
-)]
-/// Checks that an item of `list_sip_auth_registrations_credential_list_mapping` decodes as the generated item type.
-fn check_list_sip_auth_registrations_credential_list_mapping(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -5240,7 +4675,9 @@ fn stream_credential_list_credentials() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_credential_list_credentials,
-        check: check_credential_list_credentials,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipCredentialListSipCredential,
+        >,
     }
 }
 #[cfg(
@@ -5257,37 +4694,15 @@ fn fetch_credential_list_credentials(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_credential()
-        .list_sip_credential(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("CredentialListSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/credentials").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_credential()
+            .list_sip_credential(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("CredentialListSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_credential",
-        feature = "api20100401_credential_list"
-    )
-)]
-/// Checks that an item of `credential_list_credentials` decodes as the generated item type.
-fn check_credential_list_credentials(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipCredentialListSipCredential as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_credential_list"))]
 /// The definition of the `account_credential_lists` stream.
@@ -5349,7 +4764,9 @@ fn stream_account_credential_lists() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_credential_lists,
-        check: check_account_credential_lists,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipCredentialList,
+        >,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_credential_list"))]
@@ -5360,30 +4777,12 @@ fn fetch_account_credential_lists(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_credential_list()
-        .list_sip_credential_list(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/credential_lists").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_credential_list()
+            .list_sip_credential_list(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_credential_list"))]
-/// Checks that an item of `account_credential_lists` decodes as the generated item type.
-fn check_account_credential_lists(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipCredentialList as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -5461,7 +4860,9 @@ fn stream_list_sip_credential_list_mapping() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_list_sip_credential_list_mapping,
-        check: check_list_sip_credential_list_mapping,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping,
+        >,
     }
 }
 #[cfg(
@@ -5478,41 +4879,15 @@ fn fetch_list_sip_credential_list_mapping(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_credential_list_mapping()
-        .list_sip_credential_list_mapping(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("DomainSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/credential_list_mappings")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_credential_list_mapping()
+            .list_sip_credential_list_mapping(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("DomainSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_credential_list_mapping",
-        feature = "api20100401_domain"
-    )
-)]
-/// Checks that an item of `list_sip_credential_list_mapping` decodes as the generated item type.
-fn check_list_sip_credential_list_mapping(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_domain"))]
 /// The definition of the `account_domains` stream.
@@ -5658,7 +5033,7 @@ fn stream_account_domains() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_domains,
-        check: check_account_domains,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountSipSipDomain>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_domain"))]
@@ -5669,26 +5044,12 @@ fn fetch_account_domains(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_domain()
-        .list_sip_domain(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/domains").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_domain()
+            .list_sip_domain(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_domain"))]
-/// Checks that an item of `account_domains` decodes as the generated item type.
-fn check_account_domains(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipDomain as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(feature = "api20100401_account", feature = "api20100401_ip_access_control_list")
@@ -5752,7 +5113,9 @@ fn stream_account_ip_access_control_lists() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_ip_access_control_lists,
-        check: check_account_ip_access_control_lists,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipIpAccessControlList,
+        >,
     }
 }
 #[cfg(
@@ -5765,34 +5128,12 @@ fn fetch_account_ip_access_control_lists(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_ip_access_control_list()
-        .list_sip_ip_access_control_list(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/ip_access_control_lists")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_ip_access_control_list()
+            .list_sip_ip_access_control_list(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(feature = "api20100401_account", feature = "api20100401_ip_access_control_list")
-)]
-/// Checks that an item of `account_ip_access_control_lists` decodes as the generated item type.
-fn check_account_ip_access_control_lists(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipIpAccessControlList as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -5870,7 +5211,9 @@ fn stream_list_sip_ip_access_control_list_mapping() -> connector_sync::StreamDef
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_list_sip_ip_access_control_list_mapping,
-        check: check_list_sip_ip_access_control_list_mapping,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+        >,
     }
 }
 #[cfg(
@@ -5887,43 +5230,15 @@ fn fetch_list_sip_ip_access_control_list_mapping(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_ip_access_control_list_mapping()
-        .list_sip_ip_access_control_list_mapping(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("DomainSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/ip_access_control_list_mappings")
-                    .page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_ip_access_control_list_mapping()
+            .list_sip_ip_access_control_list_mapping(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("DomainSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_domain",
-        feature = "api20100401_ip_access_control_list_mapping"
-    )
-)]
-/// Checks that an item of `list_sip_ip_access_control_list_mapping` decodes as the generated item type.
-fn check_list_sip_ip_access_control_list_mapping(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(
     all(
@@ -6013,7 +5328,9 @@ fn stream_ip_access_control_list_ip_addresses() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_ip_access_control_list_ip_addresses,
-        check: check_ip_access_control_list_ip_addresses,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
+        >,
     }
 }
 #[cfg(
@@ -6030,39 +5347,15 @@ fn fetch_ip_access_control_list_ip_addresses(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_sip_ip_address()
-        .list_sip_ip_address(
-            args.get::<String>("AccountSid")?,
-            args.get::<String>("IpAccessControlListSid")?,
-        )
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| options.items_pointer("/ip_addresses").page_size_param("PageSize"),
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_sip_ip_address()
+            .list_sip_ip_address(
+                args.get::<String>("AccountSid")?,
+                args.get::<String>("IpAccessControlListSid")?,
+            )
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(
-    all(
-        feature = "api20100401_account",
-        feature = "api20100401_ip_access_control_list",
-        feature = "api20100401_sip_ip_address"
-    )
-)]
-/// Checks that an item of `ip_access_control_list_ip_addresses` decodes as the generated item type.
-fn check_ip_access_control_list_ip_addresses(
-    v: &serde_json::Value,
-) -> Result<(), String> {
-    <super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_transcription"))]
 /// The definition of the `account_transcriptions` stream.
@@ -6166,7 +5459,7 @@ fn stream_account_transcriptions() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_transcriptions,
-        check: check_account_transcriptions,
+        check: connector_sync::check_item::<super::models::ApiV2010AccountTranscription>,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_transcription"))]
@@ -6177,28 +5470,12 @@ fn fetch_account_transcriptions(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_transcription()
-        .list_transcription(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/transcriptions").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_transcription()
+            .list_transcription(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_transcription"))]
-/// Checks that an item of `account_transcriptions` decodes as the generated item type.
-fn check_account_transcriptions(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountTranscription as serde::Deserialize>::deserialize(v)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_trigger"))]
 /// The definition of the `account_triggers` stream.
@@ -6320,7 +5597,9 @@ fn stream_account_triggers() -> connector_sync::StreamDef {
         source: "detected",
         paging: "the next URL at /next_page_uri",
         fetch: fetch_account_triggers,
-        check: check_account_triggers,
+        check: connector_sync::check_item::<
+            super::models::ApiV2010AccountUsageUsageTrigger,
+        >,
     }
 }
 #[cfg(all(feature = "api20100401_account", feature = "api20100401_trigger"))]
@@ -6331,28 +5610,10 @@ fn fetch_account_triggers(
     args: &connector_sync::FetchArgs,
 ) -> Result<rt::paginate::Paginator, rt::Error> {
     let client = super::Client::from_connector(c.clone());
-    let (client, op) = client
-        .api20100401_trigger()
-        .list_usage_trigger(args.get::<String>("AccountSid")?)
-        .build();
     Ok(
-        rt::paginate_op_pages(
-            client.connector(),
-            op,
-            rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options.items_pointer("/usage_triggers").page_size_param("PageSize")
-            },
-            |options| args.configure(options),
-        ),
+        client
+            .api20100401_trigger()
+            .list_usage_trigger(args.get::<String>("AccountSid")?)
+            .build_pages(|options| args.configure(options)),
     )
-}
-#[cfg(all(feature = "api20100401_account", feature = "api20100401_trigger"))]
-/// Checks that an item of `account_triggers` decodes as the generated item type.
-fn check_account_triggers(v: &serde_json::Value) -> Result<(), String> {
-    <super::models::ApiV2010AccountUsageUsageTrigger as serde::Deserialize>::deserialize(
-            v,
-        )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

@@ -73,9 +73,13 @@ pub mod posts {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<String>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<String> {
@@ -89,8 +93,18 @@ pub mod posts {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<String> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Page {

@@ -333,12 +333,13 @@ pub mod queues {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::CreateQueueResult>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::CreateQueueResult>, rt::Error>,
+        > {
             let (client, op) = self.build();
             rt::send_xml(client.connector(), op, &super::models::CREATE_QUEUE_RESULT_XML)
-                .await
         }
     }
     /// Request builder for `GET /`: set optional parameters, then `send()`.
@@ -386,12 +387,13 @@ pub mod queues {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListQueuesResult>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListQueuesResult>, rt::Error>,
+        > {
             let (client, op) = self.build();
             rt::send_xml(client.connector(), op, &super::models::LIST_QUEUES_RESULT_XML)
-                .await
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `NextToken`; found from a next cursor at `/NextToken`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<String> {
@@ -405,8 +407,18 @@ pub mod queues {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<String> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Cursor {
@@ -478,16 +490,20 @@ pub mod queues {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::GetQueueAttributesResult>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<super::models::GetQueueAttributesResult>,
+                rt::Error,
+            >,
+        > {
             let (client, op) = self.build();
             rt::send_xml(
-                    client.connector(),
-                    op,
-                    &super::models::GET_QUEUE_ATTRIBUTES_RESULT_XML,
-                )
-                .await
+                client.connector(),
+                op,
+                &super::models::GET_QUEUE_ATTRIBUTES_RESULT_XML,
+            )
         }
     }
 }

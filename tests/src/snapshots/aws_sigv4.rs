@@ -104,11 +104,16 @@ pub mod functions {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::FunctionConfiguration>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<super::models::FunctionConfiguration>,
+                rt::Error,
+            >,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `POST /2015-03-31/functions`: set optional parameters, then `send()`.
@@ -133,11 +138,16 @@ pub mod functions {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::FunctionConfiguration>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<super::models::FunctionConfiguration>,
+                rt::Error,
+            >,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }

@@ -111,9 +111,13 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
         pub async fn send_stream(
@@ -156,11 +160,13 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::PutObjectResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::PutObjectResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `POST /images`: set optional parameters, then `send()`.
@@ -193,9 +199,11 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `PUT /any/{key}`: set optional parameters, then `send()`.
@@ -221,9 +229,11 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `GET /raw/{key}`: set optional parameters, then `send()`.
@@ -248,9 +258,13 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
         pub async fn send_stream(
@@ -317,9 +331,11 @@ pub mod notes {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<String>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_text(client.connector(), op).await
+            rt::send_text(client.connector(), op)
         }
     }
 }

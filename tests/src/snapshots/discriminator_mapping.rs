@@ -123,9 +123,13 @@ pub mod pets {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Pet>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `POST /pets`: set optional parameters, then `send()`.
@@ -149,9 +153,13 @@ pub mod pets {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Pet>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Pet>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }

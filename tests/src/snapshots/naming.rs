@@ -231,11 +231,13 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Vec<super::models::UserProfile>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<super::models::UserProfile>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `GET /users/{id}`: set optional parameters, then `send()`.
@@ -259,11 +261,13 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::UserProfile2>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::UserProfile2>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `GET /user-by-name/{name}`: set optional parameters, then `send()`.
@@ -287,11 +291,13 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::UserProfile3>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::UserProfile3>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `GET /user-by-email/{email}`: set optional parameters, then `send()`.
@@ -315,9 +321,11 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `POST /match`: set optional parameters, then `send()`.
@@ -404,11 +412,13 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Keywords>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Keywords>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `GET /responses`: set optional parameters, then `send()`.
@@ -430,9 +440,11 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `GET /responses`: set optional parameters, then `send()`.
@@ -457,9 +469,11 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `POST /new`: set optional parameters, then `send()`.
@@ -481,9 +495,11 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `GET /things/raw`: set optional parameters, then `send()`.
@@ -505,9 +521,11 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `GET /things`: set optional parameters, then `send()`.
@@ -529,25 +547,26 @@ pub mod naming {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<GetThing2Response>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<GetThing2Response>, rt::Error>,
+        > {
             let (client, op) = self.build();
             rt::send_decode(
-                    client.connector(),
-                    op,
-                    |status, body| match status {
-                        200u16 => {
-                            serde_json::from_slice(body)
-                                .map(GetThing2Response::Status200)
-                        }
-                        201u16 => {
-                            serde_json::from_slice(body)
-                                .map(GetThing2Response::Status201)
-                        }
-                        #[allow(unreachable_patterns)]
-                        _ => serde_json::from_slice(body).map(GetThing2Response::Other),
-                    },
-                )
-                .await
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body).map(GetThing2Response::Status200)
+                    }
+                    201u16 => {
+                        serde_json::from_slice(body).map(GetThing2Response::Status201)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => serde_json::from_slice(body).map(GetThing2Response::Other),
+                },
+            )
         }
     }
     /// The success answers of `GET /things`, by status.
@@ -600,11 +619,13 @@ pub mod self_ {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ResultModel>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ResultModel>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -650,11 +671,13 @@ pub mod rt_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Vec<super::models::StringModel>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<super::models::StringModel>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -700,9 +723,11 @@ pub mod main_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }
@@ -748,9 +773,11 @@ pub mod lib_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }

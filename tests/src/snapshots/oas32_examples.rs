@@ -109,11 +109,13 @@ pub mod notes {
         /// - `201`: The note was created
         /// - `202`: Accepted for later
         /// - `400`: The note was refused
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Option<super::models::Note>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Option<super::models::Note>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `GET /notes/{id}`: set optional parameters, then `send()`.
@@ -142,27 +144,30 @@ pub mod notes {
         /// Answers:
         /// - `200`: The note
         /// - `203`: A copy of the note from a cache
-        pub async fn send(self) -> Result<rt::Response<GetNoteResponse>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<GetNoteResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
             rt::send_decode(
-                    client.connector(),
-                    op,
-                    |status, body| match status {
-                        200u16 => {
-                            serde_json::from_slice(body).map(GetNoteResponse::Status200)
-                        }
-                        203u16 => {
-                            Ok(
-                                GetNoteResponse::Status203(
-                                    rt::bytes::Bytes::copy_from_slice(body),
-                                ),
-                            )
-                        }
-                        #[allow(unreachable_patterns)]
-                        _ => serde_json::from_slice(body).map(GetNoteResponse::Other),
-                    },
-                )
-                .await
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body).map(GetNoteResponse::Status200)
+                    }
+                    203u16 => {
+                        Ok(
+                            GetNoteResponse::Status203(
+                                rt::bytes::Bytes::copy_from_slice(body),
+                            ),
+                        )
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => serde_json::from_slice(body).map(GetNoteResponse::Other),
+                },
+            )
         }
     }
     /// The success answers of `GET /notes/{id}`, by status.

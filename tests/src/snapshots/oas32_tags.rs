@@ -75,11 +75,16 @@ pub mod store {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<std::collections::BTreeMap<String, i64>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<std::collections::BTreeMap<String, i64>>,
+                rt::Error,
+            >,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     pub mod orders {
@@ -137,11 +142,13 @@ pub mod store {
                 (self.client, op)
             }
             /// Send the request.
-            pub async fn send(
+            pub fn send(
                 self,
-            ) -> Result<rt::Response<super::models::Order>, rt::Error> {
+            ) -> impl std::future::Future<
+                Output = Result<rt::Response<super::models::Order>, rt::Error>,
+            > {
                 let (client, op) = self.build();
-                rt::send_json(client.connector(), op).await
+                rt::send_json(client.connector(), op)
             }
         }
         pub mod refunds {
@@ -192,9 +199,13 @@ pub mod store {
                     (self.client, op)
                 }
                 /// Send the request.
-                pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+                pub fn send(
+                    self,
+                ) -> impl std::future::Future<
+                    Output = Result<rt::Response<()>, rt::Error>,
+                > {
                     let (client, op) = self.build();
-                    rt::send_unit(client.connector(), op).await
+                    rt::send_unit(client.connector(), op)
                 }
             }
         }
@@ -242,9 +253,13 @@ pub mod catalog {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<String>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -315,9 +330,11 @@ pub mod pong {
                 (self.client, op)
             }
             /// Send the request.
-            pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            pub fn send(
+                self,
+            ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
                 let (client, op) = self.build();
-                rt::send_unit(client.connector(), op).await
+                rt::send_unit(client.connector(), op)
             }
         }
     }

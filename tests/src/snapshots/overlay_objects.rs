@@ -115,9 +115,13 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
         pub async fn send_stream(
@@ -162,9 +166,11 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `DELETE /{Bucket}/{Key}`: set optional parameters, then `send()`.
@@ -192,9 +198,11 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }

@@ -263,11 +263,13 @@ pub mod linked {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Vec<super::models::Repo>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<super::models::Repo>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request; the answer's body with its typed headers.
         pub async fn send_with_headers(
@@ -294,8 +296,18 @@ pub mod linked {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Repo> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::LinkHeader,
@@ -387,11 +399,16 @@ pub mod cursors {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListCustomersResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<super::models::ListCustomersResponse>,
+                rt::Error,
+            >,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<super::models::Customer> {
@@ -405,8 +422,18 @@ pub mod cursors {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Customer> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Cursor {
@@ -456,11 +483,13 @@ pub mod cursors {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListChannelsResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListChannelsResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<super::models::Channel> {
@@ -474,8 +503,18 @@ pub mod cursors {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Channel> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Cursor {
@@ -553,11 +592,13 @@ pub mod offsets {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListTasksResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListTasksResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<super::models::Task> {
@@ -571,8 +612,18 @@ pub mod offsets {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Task> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Offset {
@@ -647,11 +698,13 @@ pub mod pages {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListDropletsResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListDropletsResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<super::models::Droplet> {
@@ -665,8 +718,18 @@ pub mod pages {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Droplet> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Page {
@@ -741,11 +804,13 @@ pub mod urls {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListCallsResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListCallsResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<super::models::Call> {
@@ -759,8 +824,18 @@ pub mod urls {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Call> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
@@ -843,11 +918,13 @@ pub mod extensions {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListWidgetsResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListWidgetsResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `token`; found from x-speakeasy-pagination). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<String> {
@@ -861,8 +938,18 @@ pub mod extensions {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<String> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Cursor {
@@ -898,11 +985,13 @@ pub mod extensions {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListVaultsResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListVaultsResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/nextLink`; found from x-ms-pageable). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<super::models::Repo> {
@@ -916,8 +1005,18 @@ pub mod extensions {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Repo> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::NextUrl("/nextLink".into()),
@@ -952,11 +1051,13 @@ pub mod extensions {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::GetSingleResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::GetSingleResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -1023,11 +1124,13 @@ pub mod streams {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Chunk>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Chunk>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
         pub async fn stream(
@@ -1058,9 +1161,13 @@ pub mod streams {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of newline-delimited JSON, one decoded value per line (`application/x-ndjson`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(
@@ -1090,9 +1197,13 @@ pub mod streams {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of server-sent events, each event's data as text (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(self) -> Result<rt::stream::SseStream<String>, rt::Error> {

@@ -106,11 +106,16 @@ pub mod documents {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListDocumentsResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<super::models::ListDocumentsResponse>,
+                rt::Error,
+            >,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request; the answer's body with its typed headers.
         pub async fn send_with_headers(
@@ -137,8 +142,18 @@ pub mod documents {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Document> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::header_cursor("x-ms-continuation"),
@@ -201,11 +216,13 @@ pub mod documents {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Vec<super::models::Document>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<super::models::Document>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request; the answer's body with its typed headers.
         pub async fn send_with_headers(
@@ -232,8 +249,18 @@ pub mod documents {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Document> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::header_cursor("X-Next-Token"),
@@ -313,11 +340,13 @@ pub mod logs {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::ListLogsResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::ListLogsResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request; the answer's body with its typed headers.
         pub async fn send_with_headers(
@@ -344,8 +373,18 @@ pub mod logs {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<String> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::header_cursor("X-Page-After"),

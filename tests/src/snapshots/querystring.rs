@@ -82,9 +82,13 @@ pub mod search {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<Vec<String>>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<String>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -140,14 +144,16 @@ pub mod lookup {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<
-            rt::Response<std::collections::BTreeMap<String, serde_json::Value>>,
-            rt::Error,
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<std::collections::BTreeMap<String, serde_json::Value>>,
+                rt::Error,
+            >,
         > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -196,9 +202,11 @@ pub mod raw {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }

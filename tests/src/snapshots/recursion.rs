@@ -155,11 +155,13 @@ pub mod trees {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Forest>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Forest>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }

@@ -107,9 +107,13 @@ pub mod docs {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Doc>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Doc>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }

@@ -65,11 +65,13 @@ pub mod config_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -116,11 +118,13 @@ pub mod new_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -167,11 +171,13 @@ pub mod from_connector_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -218,11 +224,13 @@ pub mod connector_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -269,11 +277,13 @@ pub mod models_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -320,11 +330,13 @@ pub mod auth_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -371,11 +383,13 @@ pub mod webhook_events_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -422,11 +436,13 @@ pub mod rt_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -473,11 +489,13 @@ pub mod connector_runtime_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -524,11 +542,13 @@ pub mod client_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -575,11 +595,13 @@ pub mod all_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -626,11 +648,13 @@ pub mod default_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -677,11 +701,13 @@ pub mod lib_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -728,11 +754,13 @@ pub mod main_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -779,11 +807,13 @@ pub mod std_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -830,11 +860,13 @@ pub mod core_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -881,11 +913,13 @@ pub mod alloc_api {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::IdResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::IdResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -939,9 +973,11 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `GET /things/client`: set optional parameters, then `send()`.
@@ -964,9 +1000,11 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }

@@ -75,11 +75,16 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::GetObjectInfoResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<
+                rt::Response<super::models::GetObjectInfoResponse>,
+                rt::Error,
+            >,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request; the answer's body with its typed headers.
         pub async fn send_with_headers(
@@ -136,9 +141,11 @@ pub mod objects {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
         /// Send the request; the answer carries no body, so it is the typed headers.
         pub async fn send_with_headers(

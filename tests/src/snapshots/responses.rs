@@ -174,30 +174,30 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<CreateThingResponse>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<CreateThingResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
             rt::send_decode(
-                    client.connector(),
-                    op,
-                    |status, body| match status {
-                        200u16 => {
-                            serde_json::from_slice(body)
-                                .map(CreateThingResponse::Status200)
-                        }
-                        201u16 => {
-                            serde_json::from_slice(body)
-                                .map(CreateThingResponse::Status201)
-                        }
-                        202u16 => {
-                            serde_json::from_slice(body)
-                                .map(CreateThingResponse::Status202)
-                        }
-                        204u16 => Ok(CreateThingResponse::Status204),
-                        #[allow(unreachable_patterns)]
-                        _ => serde_json::from_slice(body).map(CreateThingResponse::Other),
-                    },
-                )
-                .await
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body).map(CreateThingResponse::Status200)
+                    }
+                    201u16 => {
+                        serde_json::from_slice(body).map(CreateThingResponse::Status201)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body).map(CreateThingResponse::Status202)
+                    }
+                    204u16 => Ok(CreateThingResponse::Status204),
+                    #[allow(unreachable_patterns)]
+                    _ => serde_json::from_slice(body).map(CreateThingResponse::Other),
+                },
+            )
         }
     }
     /// The success answers of `POST /things`, by status.
@@ -238,9 +238,11 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
     /// Request builder for `DELETE /things/{id}`: set optional parameters, then `send()`.
@@ -265,11 +267,13 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Option<super::models::Thing>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Option<super::models::Thing>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `GET /things/{id}/report`: set optional parameters, then `send()`.
@@ -295,9 +299,11 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<String>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_text(client.connector(), op).await
+            rt::send_text(client.connector(), op)
         }
     }
     /// Request builder for `GET /things/{id}/image`: set optional parameters, then `send()`.
@@ -322,9 +328,13 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
         pub async fn send_stream(
@@ -366,28 +376,30 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<ExportThingResponse>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<ExportThingResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
             rt::send_decode(
-                    client.connector(),
-                    op,
-                    |status, body| match status {
-                        200u16 => {
-                            serde_json::from_slice(body)
-                                .map(ExportThingResponse::Status200)
-                        }
-                        206u16 => {
-                            Ok(
-                                ExportThingResponse::Status206(
-                                    rt::bytes::Bytes::copy_from_slice(body),
-                                ),
-                            )
-                        }
-                        #[allow(unreachable_patterns)]
-                        _ => serde_json::from_slice(body).map(ExportThingResponse::Other),
-                    },
-                )
-                .await
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body).map(ExportThingResponse::Status200)
+                    }
+                    206u16 => {
+                        Ok(
+                            ExportThingResponse::Status206(
+                                rt::bytes::Bytes::copy_from_slice(body),
+                            ),
+                        )
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => serde_json::from_slice(body).map(ExportThingResponse::Other),
+                },
+            )
         }
     }
     /// The success answers of `GET /things/{id}/export`, by status.
@@ -418,9 +430,13 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and hand the answer's body over unread, chunk by chunk, in bounded memory.
         pub async fn send_stream(
@@ -483,11 +499,13 @@ pub mod health {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::HealthResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::HealthResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }

@@ -58,9 +58,11 @@ pub mod programmes {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }
@@ -107,9 +109,11 @@ pub mod internal {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }
@@ -156,9 +160,11 @@ pub mod profile {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }

@@ -67,11 +67,13 @@ pub mod keyed {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -120,11 +122,13 @@ pub mod reports {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -173,11 +177,13 @@ pub mod account {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -226,11 +232,13 @@ pub mod transfers {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -279,11 +287,13 @@ pub mod health {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -332,11 +342,13 @@ pub mod catalog {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -385,11 +397,13 @@ pub mod exports {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }
@@ -438,11 +452,13 @@ pub mod sessions {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Status>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Status>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
 }

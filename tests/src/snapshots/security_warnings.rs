@@ -58,9 +58,11 @@ pub mod things {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }
@@ -106,9 +108,11 @@ pub mod others {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }

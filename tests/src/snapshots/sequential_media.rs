@@ -74,9 +74,13 @@ pub mod ticks {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(
@@ -130,9 +134,13 @@ pub mod messages {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of server-sent events, each event's data as text (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(self) -> Result<rt::stream::SseStream<String>, rt::Error> {
@@ -184,9 +192,13 @@ pub mod logs {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of newline-delimited JSON, one decoded value per line (`application/jsonl`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(
@@ -240,9 +252,13 @@ pub mod exports {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of newline-delimited JSON, one decoded value per line (`application/x-ndjson`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(
@@ -296,9 +312,13 @@ pub mod records {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<rt::bytes::Bytes>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_bytes(client.connector(), op).await
+            rt::send_bytes(client.connector(), op)
         }
         /// Send the request and read the answer as a stream of JSON text sequence records (RFC 7464), one decoded value per record (`application/json-seq`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(

@@ -184,11 +184,13 @@ pub mod charges {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::GetChargesResponse>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::GetChargesResponse>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
         pub fn paginate(self) -> rt::paginate::Items<super::models::Charge> {
@@ -202,8 +204,18 @@ pub mod charges {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Charge> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::Cursor {
@@ -334,7 +346,7 @@ pub mod sync {
             source: "detected",
             paging: "a cursor sent as starting_after",
             fetch: fetch_charges,
-            check: check_charges,
+            check: connector_sync::check_item::<super::models::Charge>,
         }
     }
     /// Opens a listing of `charges` (`GET /v1/charges`) with the partition's parameters and the engine's options.
@@ -344,30 +356,7 @@ pub mod sync {
         args: &connector_sync::FetchArgs,
     ) -> Result<rt::paginate::Paginator, rt::Error> {
         let client = super::Client::from_connector(c.clone());
-        let (client, op) = client.charges().get_charges().build();
-        Ok(
-            rt::paginate_op_pages(
-                client.connector(),
-                op,
-                rt::paginate::Strategy::Cursor {
-                    next_cursor: rt::paginate::CursorSource::LastItem("/id".into()),
-                    has_more: Some("/has_more".into()),
-                },
-                |options| {
-                    options
-                        .items_pointer("/data")
-                        .cursor_param("starting_after")
-                        .page_size_param("limit")
-                },
-                |options| args.configure(options),
-            ),
-        )
-    }
-    /// Checks that an item of `charges` decodes as the generated item type.
-    fn check_charges(v: &serde_json::Value) -> Result<(), String> {
-        <super::models::Charge as serde::Deserialize>::deserialize(v)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        Ok(client.charges().get_charges().build_pages(|options| args.configure(options)))
     }
 }
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};

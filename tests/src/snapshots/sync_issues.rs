@@ -200,11 +200,13 @@ pub mod issues {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<super::models::Issue>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request; the answer's body with its typed headers.
         pub async fn send_with_headers(
@@ -231,8 +233,18 @@ pub mod issues {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::Issue> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::LinkHeader,
@@ -284,11 +296,13 @@ pub mod issues {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<super::models::Issue>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Issue>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
     }
     /// Request builder for `GET /repos/{owner}/{repo}/issues/{issue_number}/comments`: set optional parameters, then `send()`.
@@ -340,11 +354,13 @@ pub mod issues {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
+        pub fn send(
             self,
-        ) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_json(client.connector(), op)
         }
         /// Send the request; the answer's body with its typed headers.
         pub async fn send_with_headers(
@@ -371,8 +387,18 @@ pub mod issues {
                 rt::paginate::PaginateOptions,
             ) -> rt::paginate::PaginateOptions,
         ) -> rt::paginate::Items<super::models::IssueComment> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
             let (client, op) = self.build();
-            rt::paginate_op(
+            rt::paginate_op_pages(
                 client.connector(),
                 op,
                 rt::paginate::Strategy::LinkHeader,
@@ -528,7 +554,7 @@ pub mod sync {
             source: "detected",
             paging: "the Link header's rel=next",
             fetch: fetch_issues,
-            check: check_issues,
+            check: connector_sync::check_item::<super::models::Issue>,
         }
     }
     /// Opens a listing of `issues` (`GET /repos/{owner}/{repo}/issues`) with the partition's parameters and the engine's options.
@@ -538,25 +564,12 @@ pub mod sync {
         args: &connector_sync::FetchArgs,
     ) -> Result<rt::paginate::Paginator, rt::Error> {
         let client = super::Client::from_connector(c.clone());
-        let (client, op) = client
-            .issues()
-            .list_for_repo(args.get::<String>("owner")?, args.get::<String>("repo")?)
-            .build();
         Ok(
-            rt::paginate_op_pages(
-                client.connector(),
-                op,
-                rt::paginate::Strategy::LinkHeader,
-                |options| options.items_pointer("").page_size_param("per_page"),
-                |options| args.configure(options),
-            ),
+            client
+                .issues()
+                .list_for_repo(args.get::<String>("owner")?, args.get::<String>("repo")?)
+                .build_pages(|options| args.configure(options)),
         )
-    }
-    /// Checks that an item of `issues` decodes as the generated item type.
-    fn check_issues(v: &serde_json::Value) -> Result<(), String> {
-        <super::models::Issue as serde::Deserialize>::deserialize(v)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
     }
     /// The definition of the `issue_comments` stream.
     fn stream_issue_comments() -> connector_sync::StreamDef {
@@ -621,7 +634,7 @@ pub mod sync {
             source: "detected",
             paging: "the Link header's rel=next",
             fetch: fetch_issue_comments,
-            check: check_issue_comments,
+            check: connector_sync::check_item::<super::models::IssueComment>,
         }
     }
     /// Opens a listing of `issue_comments` (`GET /repos/{owner}/{repo}/issues/{issue_number}/comments`) with the partition's parameters and the engine's options.
@@ -631,29 +644,16 @@ pub mod sync {
         args: &connector_sync::FetchArgs,
     ) -> Result<rt::paginate::Paginator, rt::Error> {
         let client = super::Client::from_connector(c.clone());
-        let (client, op) = client
-            .issues()
-            .list_comments(
-                args.get::<String>("owner")?,
-                args.get::<String>("repo")?,
-                args.get::<i64>("issue_number")?,
-            )
-            .build();
         Ok(
-            rt::paginate_op_pages(
-                client.connector(),
-                op,
-                rt::paginate::Strategy::LinkHeader,
-                |options| options.items_pointer("").page_size_param("per_page"),
-                |options| args.configure(options),
-            ),
+            client
+                .issues()
+                .list_comments(
+                    args.get::<String>("owner")?,
+                    args.get::<String>("repo")?,
+                    args.get::<i64>("issue_number")?,
+                )
+                .build_pages(|options| args.configure(options)),
         )
-    }
-    /// Checks that an item of `issue_comments` decodes as the generated item type.
-    fn check_issue_comments(v: &serde_json::Value) -> Result<(), String> {
-        <super::models::IssueComment as serde::Deserialize>::deserialize(v)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
     }
 }
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};

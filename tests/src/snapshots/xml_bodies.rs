@@ -239,9 +239,13 @@ pub mod books {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<super::models::Book>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<super::models::Book>, rt::Error>,
+        > {
             let (client, op) = self.build();
-            rt::send_xml(client.connector(), op, &super::models::BOOK_XML).await
+            rt::send_xml(client.connector(), op, &super::models::BOOK_XML)
         }
     }
     /// Request builder for `PUT /books/{id}`: set optional parameters, then `send()`.
@@ -267,9 +271,11 @@ pub mod books {
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<Output = Result<rt::Response<()>, rt::Error>> {
             let (client, op) = self.build();
-            rt::send_unit(client.connector(), op).await
+            rt::send_unit(client.connector(), op)
         }
     }
 }
