@@ -655,33 +655,11 @@ pub(crate) fn typed_error(decoder: Option<ErrorDecoder>, e: Error) -> Error {
     }
 }
 
-/// Every item of a paginated operation, decoded as `T`, fetched lazily page by page. `setup` names
-/// the operation's parameters and pointers; `configure` is the caller's (resume, limits).
-pub fn paginate_op<T: DeserializeOwned>(
-    c: &Connector,
-    op: Op,
-    strategy: crate::paginate::Strategy,
-    setup: impl FnOnce(crate::paginate::PaginateOptions) -> crate::paginate::PaginateOptions,
-    configure: impl FnOnce(crate::paginate::PaginateOptions) -> crate::paginate::PaginateOptions,
-) -> crate::paginate::Items<T> {
-    use crate::paginate::PaginateOptions;
-    match op.into_request() {
-        Ok((request, errors)) => {
-            let mut options = configure(setup(PaginateOptions::new(request, strategy)));
-            options.errors = errors;
-            c.paginate(options).items_as()
-        }
-        Err(e) => {
-            let placeholder = RequestOptions::new(Method::GET, "");
-            c.paginate(PaginateOptions::new(placeholder, strategy))
-                .failing(e)
-                .items_as()
-        }
-    }
-}
-
-/// The pages of a paginated operation as JSON items (see [`paginate_op`]), for callers that check
-/// each item themselves and keep the page's position (a sync's checkpoint per page).
+/// The pages of a paginated operation, fetched lazily, their items as JSON: a builder's
+/// `build_pages()`. `setup` names the operation's parameters and pointers; `configure` is the
+/// caller's (resume, limits). `paginate_with()` decodes the items (`Paginator::items_as`); the sync
+/// catalog checks each item itself and keeps the page's position (a checkpoint per page). An
+/// operation that fails to build gives a paginator whose first step is that error.
 pub fn paginate_op_pages(
     c: &Connector,
     op: Op,
