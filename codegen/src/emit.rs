@@ -117,6 +117,17 @@ fn hold_doc(d: String) -> Result<String, String> {
 /// changes no other line's layout: the output is byte-identical to formatting the full text.
 /// Docs inside a macro's input are printed as tokens and are never held back ([`doc_lines`]).
 pub fn render(header: bool, build: impl FnOnce() -> TokenStream) -> Result<String, String> {
+    render_parsed(header, || {
+        syn::parse2(build()).map_err(|e| format!("internal: generated tokens do not parse: {e}"))
+    })
+}
+
+/// [`render`] for a builder that parses its items itself (see [`model_file`]): the tokens of each
+/// item are parsed once, not parsed, printed back to tokens and parsed again.
+pub fn render_parsed(
+    header: bool,
+    build: impl FnOnce() -> Result<syn::File, String>,
+) -> Result<String, String> {
     /// Puts back what this thread held before (`None` outside a render), also when `build` panics.
     struct Restore(Option<Vec<String>>);
     impl Drop for Restore {
@@ -126,12 +137,12 @@ pub fn render(header: bool, build: impl FnOnce() -> TokenStream) -> Result<Strin
         }
     }
     let restore = Restore(HELD_DOCS.with(|held| held.replace(Some(Vec::new()))));
-    let tokens = build();
+    let parsed = build();
     let texts = HELD_DOCS
         .with(|held| held.borrow_mut().take())
         .unwrap_or_default();
     drop(restore);
-    let formatted = file_part(tokens)?;
+    let formatted = prettyplease::unparse(&parsed?);
     let body = put_back_docs(&formatted, &texts)?;
     Ok(if header {
         format!("{HEADER}{body}")
@@ -271,44 +282,65 @@ pub fn model_items(
     tag_features: bool,
     range: std::ops::Range<usize>,
 ) -> TokenStream {
-    let mut items = Vec::with_capacity(range.len());
-    for (i, td) in api
-        .types
-        .iter()
-        .enumerate()
-        .take(range.end)
-        .skip(range.start)
-    {
-        let id = TypeId(i);
-        let mut def = type_def(api, facts, id, td);
-        if let Some(x) = facts.xml.types.get(&id) {
-            def.extend(xml_static(api, td, x));
-        }
-        match facts.gates.get(&id).filter(|_| tag_features) {
-            Some(features) => items.push(gated(def, features)),
-            None => items.push(def),
+    match model_file(api, facts, tag_features, range.clone()) {
+        Ok(file) => quote!(#file),
+        // Unparsable tokens surface where the module is formatted; leave them as they are.
+        Err(_) => {
+            let items = range.map(|i| type_items(api, facts, TypeId(i)));
+            quote! { #(#items)* }
         }
     }
-    quote! { #(#items)* }
 }
 
-/// Every item of `def` under `#[cfg(any(feature = ...))]`.
-fn gated(def: TokenStream, features: &[String]) -> TokenStream {
-    let cfg: syn::Attribute = match features {
-        [one] => syn::parse_quote!(#[cfg(feature = #one)]),
-        _ => syn::parse_quote!(#[cfg(any(#(feature = #features),*))]),
-    };
-    match syn::parse2::<syn::File>(def.clone()) {
-        Ok(mut file) => {
-            for item in &mut file.items {
-                if let Some(attrs) = item_attrs(item) {
-                    attrs.insert(0, cfg.clone());
+/// [`model_items`] parsed: each type's items, under its `cfg` when `tag_features` and the type is
+/// gated ([`Facts::gates`]). Each type's tokens are parsed once, and the gate is put on the parsed
+/// items, so the module is formatted from these without being parsed again ([`render_parsed`]).
+pub fn model_file(
+    api: &Api,
+    facts: &Facts,
+    tag_features: bool,
+    range: std::ops::Range<usize>,
+) -> Result<syn::File, String> {
+    let mut items = Vec::with_capacity(range.len() * 2);
+    for i in range {
+        let id = TypeId(i);
+        let file: syn::File = syn::parse2(type_items(api, facts, id))
+            .map_err(|e| format!("internal: generated tokens do not parse: {e}"))?;
+        match facts.gates.get(&id).filter(|_| tag_features) {
+            Some(features) => {
+                let cfg = gate_attr(features);
+                for mut item in file.items {
+                    if let Some(attrs) = item_attrs(&mut item) {
+                        attrs.insert(0, cfg.clone());
+                    }
+                    items.push(item);
                 }
             }
-            quote!(#file)
+            None => items.extend(file.items),
         }
-        // Unparsable tokens surface in `file()` with the whole module; leave them as they are.
-        Err(_) => def,
+    }
+    Ok(syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items,
+    })
+}
+
+/// A type's items: its definition, and its XML description when it has one.
+fn type_items(api: &Api, facts: &Facts, id: TypeId) -> TokenStream {
+    let td = &api.types[id.0];
+    let mut def = type_def(api, facts, id, td);
+    if let Some(x) = facts.xml.types.get(&id) {
+        def.extend(xml_static(api, td, x));
+    }
+    def
+}
+
+/// `#[cfg(feature = ...)]`, or `#[cfg(any(...))]` of several.
+fn gate_attr(features: &[String]) -> syn::Attribute {
+    match features {
+        [one] => syn::parse_quote!(#[cfg(feature = #one)]),
+        _ => syn::parse_quote!(#[cfg(any(#(feature = #features),*))]),
     }
 }
 

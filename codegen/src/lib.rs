@@ -506,6 +506,19 @@ enum Job<'a> {
     Group(usize),
 }
 
+/// A job's expected rendering time, in rough units (a model type is about a fifth of an
+/// operation's builder, a stream's catalog entry about one builder, `lib.rs` a little per
+/// operation): only the order of jobs depends on it.
+fn job_cost(api: &ir::Api, ops_per_group: &[usize], job: &Job) -> usize {
+    match job {
+        Job::Whole(_) => api.operations.len() / 2,
+        Job::ModelsHead | Job::SyncHead => 1,
+        Job::Models(range) => range.len() * 2,
+        Job::Sync(range) => range.len() * 10,
+        Job::Group(g) => 10 * ops_per_group.get(*g).copied().unwrap_or_default(),
+    }
+}
+
 /// `src/models.rs` and `src/sync.rs` (in parts of [`MODEL_CHUNK`] types and [`SYNC_CHUNK`]
 /// streams), one file per group and the `whole` files, rendered on a few threads: emission and
 /// pretty-printing dominate generation time for large descriptions, and each part is independent.
@@ -529,13 +542,15 @@ fn render_modules(
         jobs.extend(chunks(api.streams.len(), SYNC_CHUNK).map(Job::Sync));
     }
     jobs.extend((0..api.groups.len()).map(Job::Group));
-    // Types of one shape are compiled once, as the first of them (models only).
-    let merged = passes::same_shapes(api, facts);
+    // Types of one shape are compiled once, as the first of them (models only). Worked out by the
+    // first thread before its first job, while the others start on group files.
+    let merged = std::sync::OnceLock::new();
+    let shapes = || merged.get_or_init(|| passes::same_shapes(api, facts));
     let render = |job: &Job| match job {
         Job::Whole((_, tokens)) => emit::render(true, tokens),
         Job::ModelsHead => emit::render(true, emit::models_head),
-        Job::Models(range) => emit::render(false, || {
-            emit::model_items(api, &merged, tag_features, range.clone())
+        Job::Models(range) => emit::render_parsed(false, || {
+            emit::model_file(api, shapes(), tag_features, range.clone())
         }),
         Job::SyncHead => emit::render(true, || {
             emit::catalog::module_head(api, sync.unwrap_or_default(), tag_features)
@@ -550,14 +565,28 @@ fn render_modules(
     let mut texts: Vec<Option<Result<String, String>>> = if threads <= 1 {
         jobs.iter().map(|j| Some(render(j))).collect()
     } else {
+        // Longest first, so no long job starts when the others are nearly done and leaves one
+        // thread working alone (ties in file order).
+        let mut ops_per_group = vec![0; api.groups.len()];
+        for op in &api.operations {
+            if let Some(n) = ops_per_group.get_mut(op.group) {
+                *n += 1;
+            }
+        }
+        let mut order: Vec<usize> = (0..count).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(job_cost(api, &ops_per_group, &jobs[i])));
         let next = std::sync::atomic::AtomicUsize::new(0);
         let work = || {
             let mut done = Vec::new();
             loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= count {
-                    break done;
+                let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if at == 0 {
+                    shapes();
+                    continue;
                 }
+                let Some(&i) = order.get(at - 1) else {
+                    break done;
+                };
                 done.push((i, render(&jobs[i])));
                 // Each job's syntax trees are freed when it ends; handing them back every few
                 // jobs keeps the threads' pages from adding up (each collection costs a little).

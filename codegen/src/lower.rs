@@ -360,6 +360,11 @@ impl<'a> Lowerer<'a> {
     /// saying what was read instead (the readers below fall back silently).
     fn check_schema_values(&mut self, s: &Value, ptr: &str) {
         let Some(m) = s.as_object() else { return };
+        // Nearly every schema is well formed: one pass over its members says so, where the checks
+        // below look up each keyword in turn.
+        if m.iter().all(|(k, v)| keyword_value_ok(k, v)) {
+            return;
+        }
         for key in [
             "nullable",
             "x-nullable",
@@ -860,7 +865,8 @@ impl<'a> Lowerer<'a> {
     /// The body of a named type.
     fn type_kind(&mut self, s: &'a Value, name: &str, ptr: &str) -> TypeKind {
         self.check_schema_values(s, ptr);
-        let m = s.as_object().cloned().unwrap_or_default();
+        let empty = serde_json::Map::new();
+        let m = s.as_object().unwrap_or(&empty);
         for key in ["oneOf", "anyOf"] {
             if let Some(Value::Array(alts)) = m.get(key) {
                 let structural: Vec<(usize, &'a Value)> = s[key]
@@ -3007,6 +3013,30 @@ pub fn path_template_names(path: &str) -> Vec<String> {
         rest = &rest[start + end + 1..];
     }
     out
+}
+
+/// Whether the schema keyword `key` holds a value of the kind [`Lowerer::check_schema_values`]
+/// accepts (any value for keywords it does not check).
+fn keyword_value_ok(key: &str, v: &Value) -> bool {
+    match key {
+        "nullable" | "x-nullable" | "readOnly" | "writeOnly" | "deprecated" => v.is_boolean(),
+        "type" => match v {
+            Value::String(_) => true,
+            Value::Array(types) => types.iter().all(Value::is_string),
+            _ => false,
+        },
+        "enum" => v.is_array(),
+        "required" => v
+            .as_array()
+            .is_some_and(|names| names.iter().all(Value::is_string)),
+        "minimum" | "maximum" => v.is_number(),
+        "exclusiveMinimum" | "exclusiveMaximum" => v.is_number() || v.is_boolean(),
+        "minLength" | "maxLength" | "minItems" | "maxItems" => v.as_u64().is_some(),
+        "pattern" | "format" | "title" | "description" => v.is_string(),
+        "additionalProperties" => v.is_object() || v.is_boolean(),
+        "properties" => v.is_object(),
+        _ => true,
+    }
 }
 
 #[cfg(test)]
