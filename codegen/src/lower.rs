@@ -129,6 +129,27 @@ fn is_structural(s: &Value) -> bool {
 }
 
 fn constraints_of(s: &Value) -> Constraints {
+    // Most schemas have none: one pass over the few members says so, where the reads below look
+    // up each keyword in turn.
+    let any = s.as_object().is_some_and(|m| {
+        m.keys().any(|k| {
+            matches!(
+                k.as_str(),
+                "minimum"
+                    | "maximum"
+                    | "exclusiveMinimum"
+                    | "exclusiveMaximum"
+                    | "minLength"
+                    | "maxLength"
+                    | "pattern"
+                    | "minItems"
+                    | "maxItems"
+            )
+        })
+    });
+    if !any {
+        return Constraints::default();
+    }
     let f = |k: &str| s.get(k).and_then(Value::as_f64);
     let u = |k: &str| s.get(k).and_then(Value::as_u64);
     let mut c = Constraints {

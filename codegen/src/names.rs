@@ -106,6 +106,17 @@ fn plain(raw: &str) -> String {
         .collect()
 }
 
+/// Lower-case ASCII words of letters and digits joined by single underscores, the first starting
+/// with a letter: text heck's snake case leaves as it is.
+fn is_snake(raw: &str) -> bool {
+    raw.starts_with(|c: char| c.is_ascii_lowercase())
+        && !raw.ends_with('_')
+        && !raw.contains("__")
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// `UpperCamelCase` type name for arbitrary text. Never empty, never a keyword or reserved name.
 pub fn type_name(raw: &str) -> String {
     let mut s = plain(raw).to_upper_camel_case();
@@ -155,7 +166,12 @@ pub fn headers_type_name(builder: &str) -> String {
 
 /// `snake_case` field, parameter or method name. Keywords get a trailing `_`.
 pub fn snake_name(raw: &str) -> String {
-    let mut s = plain(raw).to_snake_case();
+    let mut s = if is_snake(raw) {
+        // Already snake case, as most wire names are: what heck would make of it.
+        raw.to_owned()
+    } else {
+        plain(raw).to_snake_case()
+    };
     if s.is_empty() || raw.starts_with(['+', '-']) {
         s = symbol_words(raw).to_snake_case();
     }
@@ -500,6 +516,32 @@ mod tests {
         assert_eq!(module_name("auth"), "auth_api");
         assert_eq!(snake_name("-1"), "minus_1");
         assert_eq!(snake_name(""), "value");
+    }
+
+    #[test]
+    fn snake_case_input_is_kept_as_heck_would_make_it() {
+        let kept = [
+            "id",
+            "html_url",
+            "sha256",
+            "x509_certificate",
+            "v2beta_1",
+            "a",
+            "type",
+            "r2d2",
+        ];
+        for raw in kept {
+            assert!(is_snake(raw), "{raw}");
+            assert_eq!(raw, plain(raw).to_snake_case());
+        }
+        let rewritten = [
+            "_id", "id_", "a__b", "Id", "htmlUrl", "2fa", "due-on", "", "é", "a.b",
+        ];
+        for raw in rewritten {
+            assert!(!is_snake(raw), "{raw}");
+        }
+        assert_eq!(snake_name("a__b"), "a_b");
+        assert_eq!(snake_name("_id"), "id");
     }
 
     #[test]
