@@ -143,19 +143,35 @@ fn inline_referenced_property_maps(
     root: &mut Value,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Diagnostic> {
-    fn find(v: &Value, at: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+    /// A step of the walk: borrowed, so the walk copies a path only where it finds something.
+    enum Step<'v> {
+        Key(&'v str),
+        Index(usize),
+    }
+    fn find<'v>(v: &'v Value, at: &mut Vec<Step<'v>>, out: &mut Vec<(Vec<String>, String)>) {
         match v {
             Value::Object(map) => {
-                let container = at.last().cloned();
+                // An object in an array has no key of its own (`is_data` reads that as `None`).
+                let container = match at.last() {
+                    Some(Step::Key(k)) => Some(*k),
+                    _ => None,
+                };
                 for (k, x) in map {
-                    if data::is_data(container.as_deref(), k, x) {
+                    if data::is_data(container, k, x) {
                         continue;
                     }
-                    at.push(k.clone());
+                    at.push(Step::Key(k));
                     if k == "properties" {
                         if let Value::Object(props) = x {
                             if let (1, Some(Value::String(r))) = (props.len(), props.get("$ref")) {
-                                out.push((at.clone(), r.clone()));
+                                let path = at
+                                    .iter()
+                                    .map(|s| match s {
+                                        Step::Key(k) => (*k).to_owned(),
+                                        Step::Index(i) => i.to_string(),
+                                    })
+                                    .collect();
+                                out.push((path, r.clone()));
                             }
                         }
                     }
@@ -165,7 +181,7 @@ fn inline_referenced_property_maps(
             }
             Value::Array(items) => {
                 for (i, x) in items.iter().enumerate() {
-                    at.push(i.to_string());
+                    at.push(Step::Index(i));
                     find(x, at, out);
                     at.pop();
                 }
