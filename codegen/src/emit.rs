@@ -117,9 +117,7 @@ fn hold_doc(d: String) -> Result<String, String> {
 /// changes no other line's layout: the output is byte-identical to formatting the full text.
 /// Docs inside a macro's input are printed as tokens and are never held back ([`doc_lines`]).
 pub fn render(header: bool, build: impl FnOnce() -> TokenStream) -> Result<String, String> {
-    render_parsed(header, || {
-        syn::parse2(build()).map_err(|e| format!("internal: generated tokens do not parse: {e}"))
-    })
+    render_parsed(header, || parse_items(build()))
 }
 
 /// [`render`] for a builder that parses its items itself (see [`model_file`]): the tokens of each
@@ -244,9 +242,12 @@ pub fn file(tokens: TokenStream) -> Result<String, String> {
 /// formatter ends every item with a line break at the outer level, so a file formatted part by part
 /// and joined is the file [`file`] formats whole.
 pub fn file_part(tokens: TokenStream) -> Result<String, String> {
-    let parsed: syn::File =
-        syn::parse2(tokens).map_err(|e| format!("internal: generated tokens do not parse: {e}"))?;
-    Ok(prettyplease::unparse(&parsed))
+    Ok(prettyplease::unparse(&parse_items(tokens)?))
+}
+
+/// Emitted tokens parsed as a run of items; they always parse unless emission has a bug.
+fn parse_items(tokens: TokenStream) -> Result<syn::File, String> {
+    syn::parse2(tokens).map_err(|e| format!("internal: generated tokens do not parse: {e}"))
 }
 
 /// Tokens of the `models` module.
@@ -304,8 +305,7 @@ pub fn model_file(
     let mut items = Vec::with_capacity(range.len() * 2);
     for i in range {
         let id = TypeId(i);
-        let file: syn::File = syn::parse2(type_items(api, facts, id))
-            .map_err(|e| format!("internal: generated tokens do not parse: {e}"))?;
+        let file = parse_items(type_items(api, facts, id))?;
         match facts.gates.get(&id).filter(|_| tag_features) {
             Some(features) => {
                 let cfg = gate_attr(features);

@@ -382,7 +382,8 @@ impl<'a> Lowerer<'a> {
     fn check_schema_values(&mut self, s: &Value, ptr: &str) {
         let Some(m) = s.as_object() else { return };
         // Nearly every schema is well formed: one pass over its members says so, where the checks
-        // below look up each keyword in turn.
+        // below look up each keyword in turn. `keyword_value_ok` accepts exactly what they accept
+        // (a test gives each keyword a bad value): a check added here is added there too.
         if m.iter().all(|(k, v)| keyword_value_ok(k, v)) {
             return;
         }
@@ -3221,6 +3222,67 @@ mod tests {
         assert_eq!(names.first(), Some(&"f15"), "{names:?}");
         assert_eq!(names.last(), Some(&"f0"), "{names:?}");
         assert!(st.fields.iter().all(|f| f.required));
+    }
+
+    #[test]
+    fn every_checked_keyword_warns_on_a_value_of_the_wrong_kind() {
+        // `keyword_value_ok` lets a schema skip `check_schema_values` when every member passes it:
+        // each keyword the checks read must fail it with a value of the wrong kind, or its warning
+        // would never be given.
+        let bad = [
+            ("nullable", serde_json::json!("yes")),
+            ("x-nullable", serde_json::json!(1)),
+            ("readOnly", serde_json::json!("no")),
+            ("writeOnly", serde_json::json!(0)),
+            ("deprecated", serde_json::json!("no")),
+            ("type", serde_json::json!(5)),
+            ("enum", serde_json::json!("red")),
+            ("required", serde_json::json!("id")),
+            ("minimum", serde_json::json!("low")),
+            ("maximum", serde_json::json!("high")),
+            ("exclusiveMinimum", serde_json::json!("x")),
+            ("exclusiveMaximum", serde_json::json!("x")),
+            ("minLength", serde_json::json!(-1)),
+            ("maxLength", serde_json::json!(1.5)),
+            ("minItems", serde_json::json!("1")),
+            ("maxItems", serde_json::json!(-2)),
+            ("pattern", serde_json::json!(1)),
+            ("format", serde_json::json!(true)),
+            ("title", serde_json::json!(2)),
+            ("description", serde_json::json!([])),
+            ("additionalProperties", serde_json::json!("any")),
+            ("properties", serde_json::json!([])),
+        ];
+        for (key, value) in bad {
+            assert!(!keyword_value_ok(key, &value), "{key}: {value}");
+            let mut schema =
+                serde_json::json!({"type": "object", "properties": {"a": {"type": "string"}}});
+            schema[key] = value.clone();
+            let text = serde_json::json!({
+                "openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {},
+                "components": {"schemas": {"Thing": schema}}
+            })
+            .to_string();
+            let doc = crate::load::load_str(&text, None).expect("loads");
+            let (_, warnings) = lower(&doc, &Settings::default()).expect("lowers");
+            let at = format!("/components/schemas/Thing/{key}");
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.pointer.as_deref().is_some_and(|p| p.starts_with(&at))),
+                "{key}: {value} gave {warnings:?}"
+            );
+        }
+        // Well-formed values pass, and a keyword no check reads passes whatever it holds.
+        assert!(keyword_value_ok(
+            "type",
+            &serde_json::json!(["string", "null"])
+        ));
+        assert!(keyword_value_ok(
+            "exclusiveMinimum",
+            &serde_json::json!(true)
+        ));
+        assert!(keyword_value_ok("x-vendor", &serde_json::json!({"any": 1})));
     }
 
     #[test]

@@ -914,25 +914,23 @@ fn compile(b: &mut Bench, ours: &Ours, inputs: &[Input]) -> Result<(), String> {
         let runs = if key == "github" { 2 } else { 1 };
         let label = input.label;
         let ours_dir = out.join(format!("ours-{key}"));
-        // Generated again every time (a second or so): output left in the cache by another
-        // checkout or an older generator would be checked in place of this tree's.
-        {
-            let mut c = Command::new(&ours.generator);
-            c.arg("generate")
-                .arg(&input.path)
-                .arg("--out")
-                .arg(&ours_dir);
-            c.args(["--name", &format!("{key}-ours")]);
-            c.arg("--runtime-path").arg(b.root.join("runtime"));
-            if let Some(s) = &input.settings {
-                c.arg("--settings").arg(s);
-            }
-            measure(
-                &mut c,
-                &b.log(&format!("{key}-generate")),
-                Duration::from_secs(600),
-            )?;
+        // Generated again every time (a second or so; the `gen` section's copy may come from another
+        // checkout or an older generator, and would be checked in place of this tree's).
+        let mut c = Command::new(&ours.generator);
+        c.arg("generate")
+            .arg(&input.path)
+            .arg("--out")
+            .arg(&ours_dir);
+        c.args(["--name", &format!("{key}-ours")]);
+        c.arg("--runtime-path").arg(b.root.join("runtime"));
+        if let Some(s) = &input.settings {
+            c.arg("--settings").arg(s);
         }
+        measure(
+            &mut c,
+            &b.log(&format!("{key}-generate")),
+            Duration::from_secs(600),
+        )?;
         let t_ours = b.cache.join("target-ours");
         let all = timed_cargo(
             b,
