@@ -130,7 +130,7 @@ fn is_structural(s: &Value) -> bool {
 
 fn constraints_of(s: &Value) -> Constraints {
     // Most schemas have none: one pass over the few members says so, where the reads below look
-    // up each keyword in turn.
+    // up each keyword in turn (a test reads each keyword alone, so the two lists stay one).
     let any = s.as_object().is_some_and(|m| {
         m.keys().any(|k| {
             matches!(
@@ -3283,6 +3283,27 @@ mod tests {
             &serde_json::json!(true)
         ));
         assert!(keyword_value_ok("x-vendor", &serde_json::json!({"any": 1})));
+    }
+
+    #[test]
+    fn each_constraint_keyword_alone_is_read() {
+        // `constraints_of` returns early when no member names a constraint: each keyword it reads
+        // must be among those names.
+        for (key, value) in [
+            ("minimum", serde_json::json!(1)),
+            ("maximum", serde_json::json!(2)),
+            ("exclusiveMinimum", serde_json::json!(3)),
+            ("exclusiveMaximum", serde_json::json!(4)),
+            ("minLength", serde_json::json!(5)),
+            ("maxLength", serde_json::json!(6)),
+            ("pattern", serde_json::json!("^a$")),
+            ("minItems", serde_json::json!(7)),
+            ("maxItems", serde_json::json!(8)),
+        ] {
+            let schema = serde_json::json!({ "type": "string", key: value });
+            assert!(!constraints_of(&schema).is_empty(), "{key}");
+        }
+        assert!(constraints_of(&serde_json::json!({"type": "string"})).is_empty());
     }
 
     #[test]
