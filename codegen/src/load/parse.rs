@@ -13,10 +13,15 @@ use crate::Diagnostic;
 pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let result = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| {
-            let line = (e.line() > 0).then(|| (e.line(), e.column()));
-            failure("JSON", &e.to_string(), line)
-        })
+        let mut stacks = Stacks::default();
+        let mut de = serde_json::Deserializer::from_str(text);
+        Exact(&mut stacks)
+            .deserialize(&mut de)
+            .and_then(|value| de.end().map(|()| value))
+            .map_err(|e| {
+                let line = (e.line() > 0).then(|| (e.line(), e.column()));
+                failure("JSON", &e.to_string(), line)
+            })
     } else if let Some((line, column)) = flow_deeper_than(text, PARSER_DEPTH) {
         Err(Diagnostic::error(format!(
             "the YAML nests flow collections (`[...]`, `{{...}}`) deeper than {PARSER_DEPTH} levels"
@@ -325,6 +330,84 @@ impl<'de> Visitor<'de> for JsonValue<'_> {
     }
 }
 
+/// Scratch stacks shared by every level of one JSON parse. An object's entries (an array's items)
+/// are gathered on top of its stack and then moved into a map (a vector) of exactly their number.
+/// serde_json's own `Value` grows each collection by doubling as it reads, so most of a description's
+/// objects, which hold one to three keys, would carry room for more: about 45 MB of Microsoft Graph
+/// beta's 47 MB description, kept for as long as the description is.
+#[derive(Default)]
+struct Stacks {
+    entries: Vec<(String, Value)>,
+    items: Vec<Value>,
+}
+
+/// A JSON value read into collections of exact size (see [`Stacks`]); otherwise what serde_json's
+/// `Value` reads: integers stay integers, a float that is not finite becomes null.
+struct Exact<'s>(&'s mut Stacks);
+
+impl<'de> DeserializeSeed<'de> for Exact<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Exact<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let start = self.0.items.len();
+        while let Some(item) = seq.next_element_seed(Exact(&mut *self.0))? {
+            self.0.items.push(item);
+        }
+        Ok(Value::Array(self.0.items.drain(start..).collect()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let start = self.0.entries.len();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Exact(&mut *self.0))?;
+            self.0.entries.push((key, value));
+        }
+        let mut out = Map::with_capacity(self.0.entries.len() - start);
+        // Inserted one by one, so a repeated key keeps its first place and its last value, as in
+        // serde_json's own `Value`.
+        for (key, value) in self.0.entries.drain(start..) {
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn float(v: f64) -> Value {
     Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
@@ -415,6 +498,29 @@ mod tests {
         assert_eq!(value["tagged"], json!(3));
         assert!(parse("? [a, b]\n: c\n", None).is_err());
         assert!(parse("a: 1\n---\nb: 2\n", None).is_err());
+    }
+
+    #[test]
+    fn json_reads_as_serde_json_does_with_collections_of_exact_size() {
+        let text = r#"{"b": [1, -2, 3.5, 1e300, 18446744073709551615, 18446744073709551616, "x", null, true, [], {}],
+            "a": {"k": {"deep": [[{"z": 1}]]}, "k2": "v"}, "b": "again", "c": {"x": 1, "x": 2, "y": 3}}"#;
+        let ours = parse(text, None).unwrap();
+        let theirs: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(ours, theirs);
+        // Same order of keys too (a repeated key keeps its first place and its last value).
+        assert_eq!(ours.to_string(), theirs.to_string());
+        let c = ours["c"].as_object().unwrap();
+        assert_eq!(c.keys().collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(c["x"], json!(2));
+        assert_eq!(ours["a"]["k"]["deep"][0][0]["z"], json!(1));
+        assert!(ours["b"].is_string());
+        // A one-item array holds room for exactly one (serde_json's map does not tell its capacity).
+        let one = parse(r#"{"only": [7], "more": [1, 2, 3, 4, 5]}"#, None).unwrap();
+        assert_eq!(one["only"].as_array().unwrap().capacity(), 1);
+        assert_eq!(one["more"].as_array().unwrap().capacity(), 5);
+        assert!(parse(r#"{"a": 1} trailing"#, None).is_err());
+        assert!(parse(r#"{"a": 1e400}"#, None).is_err());
+        assert!(parse(r#"{"a": [1, 2}"#, None).is_err());
     }
 
     #[test]
