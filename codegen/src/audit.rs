@@ -7,8 +7,6 @@
 
 pub mod shapes;
 
-use std::collections::BTreeSet;
-
 use crate::ir::{Api, Ty};
 use crate::passes::{operation_roots, reachability};
 
@@ -38,8 +36,8 @@ pub struct Audit {
 }
 
 /// For every type, the operations (indices) that reach it through a parameter, body, answer, stream
-/// or page item, directly or through other types.
-pub fn users(api: &Api) -> Vec<BTreeSet<usize>> {
+/// or page item, directly or through other types; each list ascending, each operation once.
+pub fn users(api: &Api) -> Vec<Vec<u32>> {
     let sources: Vec<Vec<&Ty>> = api
         .operations
         .iter()
@@ -77,7 +75,7 @@ pub fn audit(api: &Api) -> Audit {
             continue;
         };
         let by = &users[i];
-        if by.len() == 1 && by.contains(&oi) {
+        if by.len() == 1 && by[0] as usize == oi {
             continue;
         }
         // A schema the description names is lowered with its `$ref` as origin; shapes the generator
@@ -93,7 +91,7 @@ pub fn audit(api: &Api) -> Audit {
             operation: builder.to_owned(),
             users: by
                 .iter()
-                .map(|u| api.operations[*u].builder.clone())
+                .map(|u| api.operations[*u as usize].builder.clone())
                 .collect(),
         });
     }

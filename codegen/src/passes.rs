@@ -93,9 +93,12 @@ pub(crate) fn operation_roots(op: &Operation) -> impl Iterator<Item = &Ty> {
         .chain(op.pagination.iter().map(|p| &p.item))
 }
 
-/// For every named type, the sources (by index) that reach it from their root types, directly or
-/// through other named types.
-pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<BTreeSet<usize>> {
+/// For every named type, the sources (by index, ascending, each once) that reach it from their root
+/// types, directly or through other named types. Sorted lists of 32-bit indices rather than sets:
+/// callers read or compare a list whole, and a huge description's types are reached by millions of
+/// (type, operation) pairs (Microsoft Graph beta's: 2.0 million). A source past `u32::MAX` (four
+/// billion operations, more than memory could hold) reaches nothing.
+pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<Vec<u32>> {
     let n = api.types.len();
     // Each type's named children, found once rather than once per source.
     let children: Vec<Vec<usize>> = api
@@ -115,10 +118,13 @@ pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<BTreeSet<usiz
         .collect();
     // Sources are walked in order, so each type's list is sorted; `seen` holds the last source that
     // reached a type (a stamp, not a set per type).
-    let mut reached: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut reached: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut seen: Vec<usize> = vec![usize::MAX; n];
     let mut stack: Vec<usize> = Vec::new();
     for (si, roots) in sources.iter().enumerate() {
+        let Ok(index) = u32::try_from(si) else {
+            break;
+        };
         for t in roots {
             walk(t, &mut |x| {
                 if let Ty::Named(id) = x {
@@ -131,7 +137,7 @@ pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<BTreeSet<usiz
                 continue;
             }
             seen[id] = si;
-            reached[id].push(si);
+            reached[id].push(index);
             stack.extend(
                 children[id]
                     .iter()
@@ -140,7 +146,10 @@ pub(crate) fn reachability(api: &Api, sources: &[Vec<&Ty>]) -> Vec<BTreeSet<usiz
             );
         }
     }
-    reached.into_iter().map(BTreeSet::from_iter).collect()
+    for list in &mut reached {
+        list.shrink_to_fit();
+    }
+    reached
 }
 
 /// The types each cargo feature needs, inverted: for every type, the features that reach it (see
@@ -176,7 +185,9 @@ fn feature_gates(api: &Api) -> BTreeMap<TypeId, Vec<String>> {
         let names = if r.is_empty() {
             vec!["all".to_owned()]
         } else {
-            r.iter().map(|fi| features[*fi].0.clone()).collect()
+            r.iter()
+                .map(|fi| features[*fi as usize].0.clone())
+                .collect()
         };
         gates.insert(TypeId(i), names);
     }

@@ -88,7 +88,7 @@ pub fn by_meaning(api: &mut Api, met: &Meetings, by_shape: &HashMap<String, Type
                 if users[i].len() == 1
                     && op_index
                         .get(b.as_str())
-                        .is_some_and(|o| users[i].contains(o)) =>
+                        .is_some_and(|o| users[i].iter().any(|u| *u as usize == *o)) =>
             {
                 Plan::Op(b.clone(), words.clone())
             }
