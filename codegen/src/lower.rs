@@ -2983,7 +2983,6 @@ fn pick_media<'k>(
 /// How the answer of an operation that documents only a redirect is described.
 const REDIRECT_ANSWER: &str = "Answers with the content the documented";
 
-/// An operation's docs, with what it answers when that is the content a redirect leads to.
 /// A list without the room it grew while it was built. An operation's lists live until rendering
 /// ends, and a huge description has tens of thousands of operations (Microsoft Graph beta's
 /// parameter lists alone held 11 MB of unused room).
@@ -2992,6 +2991,7 @@ fn exact<T>(mut list: Vec<T>) -> Vec<T> {
     list
 }
 
+/// An operation's docs, with what it answers when that is the content a redirect leads to.
 fn with_redirect_note(doc: Option<String>, success: &[ResponseCase]) -> Option<String> {
     let Some(note) = success
         .iter()
