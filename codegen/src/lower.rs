@@ -949,7 +949,7 @@ impl<'a> Lowerer<'a> {
                 ty,
                 required: is_required,
                 doc: doc_of(ps).or_else(|| doc_of(deref)),
-                constraints: self.constraints(ps, &pptr),
+                constraints: self.constraints(ps, &pptr).into(),
                 format: str_of(ps, "format")
                     .or_else(|| str_of(deref, "format"))
                     .map(str::to_owned),
@@ -2032,7 +2032,8 @@ impl<'a> Lowerer<'a> {
                 doc: doc_of(p),
                 constraints: schema
                     .map(|s| self.constraints(s, &format!("{pp}/schema")))
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+                    .into(),
                 default: None,
                 media_type,
             });
@@ -2056,7 +2057,7 @@ impl<'a> Lowerer<'a> {
                     required: true,
                     ty: Ty::String,
                     doc: None,
-                    constraints: Constraints::default(),
+                    constraints: Checks::default(),
                     default: None,
                     media_type: None,
                 });
@@ -2278,7 +2279,7 @@ impl<'a> Lowerer<'a> {
             required: value.is_none(),
             ty: Ty::String,
             doc: doc_of(p),
-            constraints: Constraints::default(),
+            constraints: Checks::default(),
             default: value,
             media_type: None,
         }

@@ -693,7 +693,7 @@ mod tests {
             required: false,
             tri_state: false,
             doc: None,
-            constraints: Constraints::default(),
+            constraints: Checks::default(),
             format: None,
         }
     }

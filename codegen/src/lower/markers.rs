@@ -147,7 +147,7 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{Constraints, ParamStyle, Ty};
+    use crate::ir::{Checks, ParamStyle, Ty};
 
     fn param(wire: &str, location: ParamLocation, required: bool) -> Param {
         Param {
@@ -159,7 +159,7 @@ mod tests {
             required,
             ty: Ty::String,
             doc: None,
-            constraints: Constraints::default(),
+            constraints: Checks::default(),
             default: None,
             media_type: None,
         }
