@@ -15,13 +15,16 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
     let result = if text.trim_start().starts_with('{') {
         let mut stacks = Stacks::default();
         let mut de = serde_json::Deserializer::from_str(text);
-        Exact(&mut stacks)
-            .deserialize(&mut de)
-            .and_then(|value| de.end().map(|()| value))
-            .map_err(|e| {
-                let line = (e.line() > 0).then(|| (e.line(), e.column()));
-                failure("JSON", &e.to_string(), line)
-            })
+        Tree {
+            stacks: &mut stacks,
+            budget: None,
+        }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
+        .map_err(|e| {
+            let line = (e.line() > 0).then(|| (e.line(), e.column()));
+            failure("JSON", &e.to_string(), line)
+        })
     } else if let Some((line, column)) = flow_deeper_than(text, PARSER_DEPTH) {
         Err(Diagnostic::error(format!(
             "the YAML nests flow collections (`[...]`, `{{...}}`) deeper than {PARSER_DEPTH} levels"
@@ -30,21 +33,25 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
         .help("flatten the document; the parser reads no deeper than this, and no real API description nests this deep"))
     } else {
         let budget = Budget::for_text(text);
-        JsonValue(&budget)
-            .deserialize(serde_norway::Deserializer::from_str(text))
-            .map(|mut value| {
-                if text.contains("<<") {
-                    apply_merge_keys(&mut value);
-                }
-                value
-            })
-            .map_err(|e| {
-                let line = e.location().map(|l| (l.line(), l.column()));
-                if budget.exceeded.get() {
-                    return expanded_too_far(budget.limit, line);
-                }
-                failure("YAML", &e.to_string(), line)
-            })
+        let mut stacks = Stacks::default();
+        Tree {
+            stacks: &mut stacks,
+            budget: Some(&budget),
+        }
+        .deserialize(serde_norway::Deserializer::from_str(text))
+        .map(|mut value| {
+            if text.contains("<<") {
+                apply_merge_keys(&mut value);
+            }
+            value
+        })
+        .map_err(|e| {
+            let line = e.location().map(|l| (l.line(), l.column()));
+            if budget.exceeded.get() {
+                return expanded_too_far(budget.limit, line);
+            }
+            failure("YAML", &e.to_string(), line)
+        })
     };
     result.map_err(|diag| match file {
         Some(file) => diag.in_file(file),
@@ -224,39 +231,68 @@ fn expanded_too_far(limit: usize, line: Option<(usize, usize)>) -> Diagnostic {
     }
 }
 
-/// Builds a JSON tree from YAML events: keys as text, integers beyond 64 bits as floats (serde_json's own
-/// `Value` rejects them), custom tags (`!Thing value`) dropped in favour of their value. Every value
-/// is counted against the [`Budget`].
-#[derive(Clone, Copy)]
-struct JsonValue<'b>(&'b Budget);
+/// Scratch stacks shared by every level of one parse. An object's entries (an array's items) are
+/// gathered on top of its stack and then moved into a map (a vector) of exactly their number.
+/// serde_json's own `Value` grows each collection as it reads, so most of a description's objects,
+/// which hold one to three keys, would carry room for more, for as long as the description lives:
+/// for Microsoft Graph beta, the heap peaks at the end of the parse, text included, at 347 MB that
+/// way and at 261 MB this way (heaptrack, on a build without mimalloc).
+#[derive(Default)]
+struct Stacks {
+    entries: Vec<(String, Value)>,
+    items: Vec<Value>,
+}
 
-impl JsonValue<'_> {
-    fn count<E: de::Error>(self) -> Result<(), E> {
-        match self.0.left.get().checked_sub(1) {
+/// Reads one JSON or YAML value into a JSON tree of collections of exact size (see [`Stacks`]).
+/// What JSON gives is what serde_json's own `Value` reads: integers stay integers, a float that is
+/// not finite becomes null, a repeated key keeps its first place and its last value. YAML adds to
+/// that: keys that are not strings become their text ([`KeyText`]), integers beyond 64 bits become
+/// floats, custom tags (`!Thing value`) give way to their value, and every value is counted against
+/// the [`Budget`], which JSON (no aliases) does not need.
+struct Tree<'s> {
+    stacks: &'s mut Stacks,
+    budget: Option<&'s Budget>,
+}
+
+impl Tree<'_> {
+    /// The same reader for a value one level down.
+    fn nested(&mut self) -> Tree<'_> {
+        Tree {
+            stacks: &mut *self.stacks,
+            budget: self.budget,
+        }
+    }
+
+    /// Counts one value against the budget, if there is one.
+    fn count<E: de::Error>(&self) -> Result<(), E> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        match budget.left.get().checked_sub(1) {
             Some(left) => {
-                self.0.left.set(left);
+                budget.left.set(left);
                 Ok(())
             }
             None => {
-                self.0.exceeded.set(true);
+                budget.exceeded.set(true);
                 Err(E::custom("too many values"))
             }
         }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for JsonValue<'_> {
+impl<'de> DeserializeSeed<'de> for Tree<'_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for JsonValue<'_> {
+impl<'de> Visitor<'de> for Tree<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any YAML value")
+        f.write_str("any JSON or YAML value")
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
         self.count()?;
@@ -270,6 +306,7 @@ impl<'de> Visitor<'de> for JsonValue<'_> {
         self.count()?;
         Ok(Value::Number(v.into()))
     }
+    // serde_json reads integers beyond 64 bits as floats itself; serde_norway hands them here.
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
         self.count()?;
         Ok(match (i64::try_from(v), u64::try_from(v)) {
@@ -288,7 +325,7 @@ impl<'de> Visitor<'de> for JsonValue<'_> {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::String(v.to_string()))
+        Ok(Value::String(v.to_owned()))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
         self.count()?;
@@ -305,21 +342,25 @@ impl<'de> Visitor<'de> for JsonValue<'_> {
     fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
         self.count()?;
-        // The hint is the document's claim, not a promise: reserve no more than the budget allows.
-        let hint = seq.size_hint().unwrap_or(0).min(self.0.left.get());
-        let mut items = Vec::with_capacity(hint);
-        while let Some(item) = seq.next_element_seed(self)? {
-            items.push(item);
+        let start = self.stacks.items.len();
+        while let Some(item) = seq.next_element_seed(self.nested())? {
+            self.stacks.items.push(item);
         }
-        Ok(Value::Array(items))
+        Ok(Value::Array(self.stacks.items.drain(start..).collect()))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
         self.count()?;
-        let mut out = Map::new();
+        let start = self.stacks.entries.len();
         while let Some(key) = map.next_key_seed(KeyText)? {
-            let value = map.next_value_seed(self)?;
+            let value = map.next_value_seed(self.nested())?;
+            self.stacks.entries.push((key, value));
+        }
+        let mut out = Map::with_capacity(self.stacks.entries.len() - start);
+        // Inserted one by one, so a repeated key keeps its first place and its last value, as in
+        // serde_json's own `Value`.
+        for (key, value) in self.stacks.entries.drain(start..) {
             out.insert(key, value);
         }
         Ok(Value::Object(out))
@@ -327,85 +368,6 @@ impl<'de> Visitor<'de> for JsonValue<'_> {
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         let (_tag, variant) = data.variant::<de::IgnoredAny>()?;
         variant.newtype_variant_seed(self)
-    }
-}
-
-/// Scratch stacks shared by every level of one JSON parse. An object's entries (an array's items)
-/// are gathered on top of its stack and then moved into a map (a vector) of exactly their number.
-/// serde_json's own `Value` grows each collection as it reads, so most of a description's objects,
-/// which hold one to three keys, would carry room for more, for as long as the description lives:
-/// for Microsoft Graph beta, the heap peaks at the end of the parse, text included, at 347 MB that
-/// way and at 261 MB this way (heaptrack, on a build without mimalloc).
-#[derive(Default)]
-struct Stacks {
-    entries: Vec<(String, Value)>,
-    items: Vec<Value>,
-}
-
-/// A JSON value read into collections of exact size (see [`Stacks`]); otherwise what serde_json's
-/// `Value` reads: integers stay integers, a float that is not finite becomes null.
-struct Exact<'s>(&'s mut Stacks);
-
-impl<'de> DeserializeSeed<'de> for Exact<'_> {
-    type Value = Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Exact<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(float(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let start = self.0.items.len();
-        while let Some(item) = seq.next_element_seed(Exact(&mut *self.0))? {
-            self.0.items.push(item);
-        }
-        Ok(Value::Array(self.0.items.drain(start..).collect()))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let start = self.0.entries.len();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Exact(&mut *self.0))?;
-            self.0.entries.push((key, value));
-        }
-        let mut out = Map::with_capacity(self.0.entries.len() - start);
-        // Inserted one by one, so a repeated key keeps its first place and its last value, as in
-        // serde_json's own `Value`.
-        for (key, value) in self.0.entries.drain(start..) {
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
     }
 }
 
@@ -497,6 +459,16 @@ mod tests {
         assert_eq!(value["min"].as_f64(), Some(-9223372036854776000.0));
         assert_eq!(value["max"], json!(u64::MAX));
         assert_eq!(value["tagged"], json!(3));
+        // YAML is read into collections of exact size too, block and flow style alike.
+        let value = parse(
+            "only: [7]\nmore:\n- 1\n- 2\n- 3\nnested: {a: [x, y]}\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(value["only"].as_array().unwrap().capacity(), 1);
+        assert_eq!(value["more"].as_array().unwrap().capacity(), 3);
+        assert_eq!(value["nested"], json!({"a": ["x", "y"]}));
+        assert_eq!(value["nested"]["a"].as_array().unwrap().capacity(), 2);
         assert!(parse("? [a, b]\n: c\n", None).is_err());
         assert!(parse("a: 1\n---\nb: 2\n", None).is_err());
     }
