@@ -173,17 +173,29 @@ fn scalar<'a>(api: &'a Api, t: &'a Ty) -> Option<&'a Ty> {
 
 /// A field's name compared with the conventional names: snake_case (`updatedAt` is `updated_at`).
 fn norm(wire: &str) -> String {
+    with_norm(wire, str::to_owned)
+}
+
+/// Whether `wire` normalises to `name` ([`norm`] without a copy of the name: rules compare a
+/// struct's every field with a dozen candidate names).
+fn norm_is(wire: &str, name: &str) -> bool {
+    with_norm(wire, |n| n == name)
+}
+
+/// `f` of the normalised `wire`.
+fn with_norm<T>(wire: &str, f: impl FnOnce(&str) -> T) -> T {
     // The same wire names come back for every stream and every rule: each is converted once.
     thread_local! {
         static NORMS: std::cell::RefCell<HashMap<String, String>> = Default::default();
     }
     NORMS.with(|cache| {
         if let Some(n) = cache.borrow().get(wire) {
-            return n.clone();
+            return f(n);
         }
         let n = names::snake_name(wire).trim_end_matches('_').to_owned();
-        cache.borrow_mut().insert(wire.to_owned(), n.clone());
-        n
+        let out = f(&n);
+        cache.borrow_mut().insert(wire.to_owned(), n);
+        out
     })
 }
 
@@ -193,7 +205,7 @@ fn field<'a>(s: &'a Struct, wire: &str) -> Option<&'a Field> {
 
 /// The field whose normalised name is `name`, exact wire names first.
 fn field_named<'a>(s: &'a Struct, name: &str) -> Option<&'a Field> {
-    field(s, name).or_else(|| s.fields.iter().find(|f| norm(&f.wire_name) == name))
+    field(s, name).or_else(|| s.fields.iter().find(|f| norm_is(&f.wire_name, name)))
 }
 
 /// A name that reads as a point in time (`created`, `updated_at`, `event_time`, `ts`).

@@ -356,6 +356,17 @@ fn single_value(root: &Value, op: &crate::ir::Operation, name: &str) -> Option<S
     if let Some((_, v)) = op.fixed_query.iter().find(|(k, _)| k == name) {
         return Some(v.clone());
     }
+    // Lowering keeps every query parameter the description declares for the operation, following
+    // `$ref`s further than the one step taken below (the parameters a signature writes are
+    // `X-Amz-*` ones), so without one of that name the description has none to read: most
+    // descriptions answer here, without a lookup in the document per operation.
+    if !op
+        .params
+        .iter()
+        .any(|p| p.location == ParamLocation::Query && p.wire_name == name)
+    {
+        return None;
+    }
     let (item_ptr, _) = op.origin.rsplit_once('/')?;
     [format!("#{}", op.origin), format!("#{item_ptr}")]
         .iter()
@@ -383,9 +394,11 @@ pub fn analyse(root: &Value, api: &mut Api) -> (XmlFacts, Vec<Diagnostic>) {
     let warnings = Vec::new();
     for i in 0..api.operations.len() {
         let op = &api.operations[i];
-        let (Some(action), Some(version)) =
-            (action_of(root, op), single_value(root, op, "Version"))
-        else {
+        // The version is looked for only where there is an action.
+        let Some(action) = action_of(root, op) else {
+            continue;
+        };
+        let Some(version) = single_value(root, op, "Version") else {
             continue;
         };
         facts.query_ops.insert(op.origin.clone());
