@@ -126,6 +126,29 @@ pub struct Column {
     pub required: bool,
 }
 
+impl Column {
+    /// A column of a field the item type requires. A generated catalog lists its columns this way,
+    /// one short line each, in a constant.
+    pub const fn required(name: &'static str, wire: &'static str, kind: ColumnKind) -> Column {
+        Column {
+            name,
+            wire,
+            kind,
+            required: true,
+        }
+    }
+
+    /// A column of a field the item may leave out.
+    pub const fn optional(name: &'static str, wire: &'static str, kind: ColumnKind) -> Column {
+        Column {
+            name,
+            wire,
+            kind,
+            required: false,
+        }
+    }
+}
+
 /// Column value types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnKind {

@@ -69,6 +69,8 @@
 #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
+#[allow(unused_imports)]
+use connector_sync::{Column, ColumnKind};
 /// Every stream of the API, in the description's order (those of the enabled features).
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
@@ -182,32 +184,18 @@ fn stream_workspace_agents() -> connector_sync::StreamDef {
         item_type: "AgentCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -248,38 +236,19 @@ fn stream_allocations() -> connector_sync::StreamDef {
         item_type: "AllocationResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "start_date",
-                wire: "start_date",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "end_date",
-                wire: "end_date",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("start_date", "start_date", ColumnKind::Date),
+                Column::optional("end_date", "end_date", ColumnKind::Date),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -315,32 +284,18 @@ fn stream_attachments() -> connector_sync::StreamDef {
         item_type: "AttachmentCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "parent",
@@ -389,32 +344,14 @@ fn stream_workspace_audit_log_events() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "event_type",
-                wire: "event_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "event_category",
-                wire: "event_category",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("created_at", "created_at", ColumnKind::DateTime),
+                Column::optional("event_type", "event_type", ColumnKind::Text),
+                Column::optional("event_category", "event_category", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -455,26 +392,13 @@ fn stream_project_custom_field_settings() -> connector_sync::StreamDef {
         item_type: "CustomFieldSettingResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_important",
-                wire: "is_important",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("is_important", "is_important", ColumnKind::Bool),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -515,26 +439,13 @@ fn stream_portfolio_custom_field_settings() -> connector_sync::StreamDef {
         item_type: "CustomFieldSettingResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_important",
-                wire: "is_important",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("is_important", "is_important", ColumnKind::Bool),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -577,26 +488,13 @@ fn stream_goal_custom_field_settings() -> connector_sync::StreamDef {
         item_type: "CustomFieldSettingResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_important",
-                wire: "is_important",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("is_important", "is_important", ColumnKind::Bool),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "goal_gid",
@@ -637,158 +535,71 @@ fn stream_workspace_custom_fields() -> connector_sync::StreamDef {
         item_type: "CustomFieldResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "type",
-                wire: "type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "enabled",
-                wire: "enabled",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "representation_type",
-                wire: "representation_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "id_prefix",
-                wire: "id_prefix",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_formula_field",
-                wire: "is_formula_field",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "number_value",
-                wire: "number_value",
-                kind: connector_sync::ColumnKind::Float,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "text_value",
-                wire: "text_value",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "display_value",
-                wire: "display_value",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "precision",
-                wire: "precision",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "format",
-                wire: "format",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "currency_code",
-                wire: "currency_code",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "custom_label",
-                wire: "custom_label",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "custom_label_position",
-                wire: "custom_label_position",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_global_to_workspace",
-                wire: "is_global_to_workspace",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "has_notifications_enabled",
-                wire: "has_notifications_enabled",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "asana_created_field",
-                wire: "asana_created_field",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_value_read_only",
-                wire: "is_value_read_only",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "html_text_value",
-                wire: "html_text_value",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "privacy_setting",
-                wire: "privacy_setting",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "default_access_level",
-                wire: "default_access_level",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional("type", "type", ColumnKind::Text),
+                Column::optional("enabled", "enabled", ColumnKind::Bool),
+                Column::optional(
+                    "representation_type",
+                    "representation_type",
+                    ColumnKind::Text,
+                ),
+                Column::optional("id_prefix", "id_prefix", ColumnKind::Text),
+                Column::optional(
+                    "is_formula_field",
+                    "is_formula_field",
+                    ColumnKind::Bool,
+                ),
+                Column::optional("number_value", "number_value", ColumnKind::Float),
+                Column::optional("text_value", "text_value", ColumnKind::Text),
+                Column::optional("display_value", "display_value", ColumnKind::Text),
+                Column::optional("description", "description", ColumnKind::Text),
+                Column::optional("precision", "precision", ColumnKind::Int),
+                Column::optional("format", "format", ColumnKind::Text),
+                Column::optional("currency_code", "currency_code", ColumnKind::Text),
+                Column::optional("custom_label", "custom_label", ColumnKind::Text),
+                Column::optional(
+                    "custom_label_position",
+                    "custom_label_position",
+                    ColumnKind::Text,
+                ),
+                Column::optional(
+                    "is_global_to_workspace",
+                    "is_global_to_workspace",
+                    ColumnKind::Bool,
+                ),
+                Column::optional(
+                    "has_notifications_enabled",
+                    "has_notifications_enabled",
+                    ColumnKind::Bool,
+                ),
+                Column::optional(
+                    "asana_created_field",
+                    "asana_created_field",
+                    ColumnKind::Text,
+                ),
+                Column::optional(
+                    "is_value_read_only",
+                    "is_value_read_only",
+                    ColumnKind::Bool,
+                ),
+                Column::optional("html_text_value", "html_text_value", ColumnKind::Text),
+                Column::optional("privacy_setting", "privacy_setting", ColumnKind::Text),
+                Column::optional(
+                    "default_access_level",
+                    "default_access_level",
+                    ColumnKind::Text,
+                ),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -829,26 +640,13 @@ fn stream_custom_types() -> connector_sync::StreamDef {
         item_type: "CustomTypeResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project",
@@ -889,32 +687,22 @@ fn stream_goal_relationships() -> connector_sync::StreamDef {
         item_type: "GoalRelationshipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "contribution_weight",
-                wire: "contribution_weight",
-                kind: connector_sync::ColumnKind::Float,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+                Column::optional(
+                    "contribution_weight",
+                    "contribution_weight",
+                    ColumnKind::Float,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "supported_goal",
@@ -955,26 +743,13 @@ fn stream_goals() -> connector_sync::StreamDef {
         item_type: "GoalCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1005,32 +780,14 @@ fn stream_ooo_entries() -> connector_sync::StreamDef {
         item_type: "OooEntryResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "start_date",
-                wire: "start_date",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "end_date",
-                wire: "end_date",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("start_date", "start_date", ColumnKind::Date),
+                Column::optional("end_date", "end_date", ColumnKind::Date),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "user",
@@ -1078,26 +835,13 @@ fn stream_portfolio_memberships() -> connector_sync::StreamDef {
         item_type: "DeprecatedPortfolioMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "access_level",
-                wire: "access_level",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("access_level", "access_level", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1135,26 +879,13 @@ fn stream_portfolio_portfolio_memberships() -> connector_sync::StreamDef {
         item_type: "DeprecatedPortfolioMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "access_level",
-                wire: "access_level",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("access_level", "access_level", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -1199,26 +930,13 @@ fn stream_portfolios() -> connector_sync::StreamDef {
         item_type: "PortfolioCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace",
@@ -1259,26 +977,13 @@ fn stream_portfolio_items() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -1319,26 +1024,13 @@ fn stream_project_project_memberships() -> connector_sync::StreamDef {
         item_type: "ProjectMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "access_level",
-                wire: "access_level",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("access_level", "access_level", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -1379,26 +1071,17 @@ fn stream_project_project_portfolio_settings() -> connector_sync::StreamDef {
         item_type: "ProjectPortfolioSettingCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_access_control_inherited",
-                wire: "is_access_control_inherited",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional(
+                    "is_access_control_inherited",
+                    "is_access_control_inherited",
+                    ColumnKind::Bool,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -1443,26 +1126,17 @@ fn stream_portfolio_project_portfolio_settings() -> connector_sync::StreamDef {
         item_type: "ProjectPortfolioSettingCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_access_control_inherited",
-                wire: "is_access_control_inherited",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional(
+                    "is_access_control_inherited",
+                    "is_access_control_inherited",
+                    ColumnKind::Bool,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -1507,26 +1181,13 @@ fn stream_project_project_statuses() -> connector_sync::StreamDef {
         item_type: "ProjectStatusCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "title",
-                wire: "title",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("title", "title", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -1567,26 +1228,13 @@ fn stream_project_templates() -> connector_sync::StreamDef {
         item_type: "ProjectTemplateCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1622,26 +1270,13 @@ fn stream_teams_project_templates() -> connector_sync::StreamDef {
         item_type: "ProjectTemplateCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -1682,26 +1317,13 @@ fn stream_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1732,26 +1354,13 @@ fn stream_task_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -1792,26 +1401,13 @@ fn stream_teams_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -1852,26 +1448,13 @@ fn stream_workspace_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -1912,20 +1495,12 @@ fn stream_reactions() -> connector_sync::StreamDef {
         item_type: "ReactionCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "emoji",
-                wire: "emoji",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("emoji", "emoji", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "target",
@@ -1973,38 +1548,19 @@ fn stream_roles() -> connector_sync::StreamDef {
         item_type: "RbacRoleCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_standard_role",
-                wire: "is_standard_role",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional("description", "description", ColumnKind::Text),
+                Column::optional(
+                    "is_standard_role",
+                    "is_standard_role",
+                    ColumnKind::Bool,
+                ),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2035,26 +1591,13 @@ fn stream_project_sections() -> connector_sync::StreamDef {
         item_type: "SectionCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -2095,32 +1638,18 @@ fn stream_status_updates() -> connector_sync::StreamDef {
         item_type: "StatusUpdateCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "title",
-                wire: "title",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("title", "title", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "parent",
@@ -2165,38 +1694,19 @@ fn stream_task_stories() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "text",
-                wire: "text",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("created_at", "created_at", ColumnKind::DateTime),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+                Column::optional("text", "text", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2241,38 +1751,19 @@ fn stream_goal_stories() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "text",
-                wire: "text",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("created_at", "created_at", ColumnKind::DateTime),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+                Column::optional("text", "text", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "goal_gid",
@@ -2313,26 +1804,13 @@ fn stream_tags() -> connector_sync::StreamDef {
         item_type: "TagCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2363,26 +1841,13 @@ fn stream_task_tags() -> connector_sync::StreamDef {
         item_type: "TagCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2423,26 +1888,13 @@ fn stream_workspace_tags() -> connector_sync::StreamDef {
         item_type: "TagCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -2483,26 +1935,13 @@ fn stream_task_templates() -> connector_sync::StreamDef {
         item_type: "TaskTemplateCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2538,32 +1977,18 @@ fn stream_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2594,32 +2019,18 @@ fn stream_project_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -2660,32 +2071,18 @@ fn stream_sections_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "section_gid",
@@ -2726,32 +2123,18 @@ fn stream_tag_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "tag_gid",
@@ -2792,32 +2175,18 @@ fn stream_user_task_lists_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "user_task_list_gid",
@@ -2858,32 +2227,18 @@ fn stream_task_subtasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2924,32 +2279,18 @@ fn stream_task_dependencies() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2990,32 +2331,18 @@ fn stream_task_dependents() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_subtype",
-                wire: "resource_subtype",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional(
+                    "resource_subtype",
+                    "resource_subtype",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -3056,38 +2383,19 @@ fn stream_team_memberships() -> connector_sync::StreamDef {
         item_type: "TeamMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_guest",
-                wire: "is_guest",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_limited_access",
-                wire: "is_limited_access",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_admin",
-                wire: "is_admin",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("is_guest", "is_guest", ColumnKind::Bool),
+                Column::optional(
+                    "is_limited_access",
+                    "is_limited_access",
+                    ColumnKind::Bool,
+                ),
+                Column::optional("is_admin", "is_admin", ColumnKind::Bool),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -3123,38 +2431,19 @@ fn stream_teams_team_memberships() -> connector_sync::StreamDef {
         item_type: "TeamMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_guest",
-                wire: "is_guest",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_limited_access",
-                wire: "is_limited_access",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_admin",
-                wire: "is_admin",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("is_guest", "is_guest", ColumnKind::Bool),
+                Column::optional(
+                    "is_limited_access",
+                    "is_limited_access",
+                    ColumnKind::Bool,
+                ),
+                Column::optional("is_admin", "is_admin", ColumnKind::Bool),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -3195,38 +2484,19 @@ fn stream_user_team_memberships() -> connector_sync::StreamDef {
         item_type: "TeamMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_guest",
-                wire: "is_guest",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_limited_access",
-                wire: "is_limited_access",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_admin",
-                wire: "is_admin",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("is_guest", "is_guest", ColumnKind::Bool),
+                Column::optional(
+                    "is_limited_access",
+                    "is_limited_access",
+                    ColumnKind::Bool,
+                ),
+                Column::optional("is_admin", "is_admin", ColumnKind::Bool),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -3274,26 +2544,13 @@ fn stream_workspace_teams() -> connector_sync::StreamDef {
         item_type: "TeamCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -3334,26 +2591,13 @@ fn stream_user_teams() -> connector_sync::StreamDef {
         item_type: "TeamCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -3401,44 +2645,16 @@ fn stream_time_periods() -> connector_sync::StreamDef {
         item_type: "TimePeriodCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "end_on",
-                wire: "end_on",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "start_on",
-                wire: "start_on",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "period",
-                wire: "period",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "display_name",
-                wire: "display_name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("end_on", "end_on", ColumnKind::Text),
+                Column::optional("start_on", "start_on", ColumnKind::Text),
+                Column::optional("period", "period", ColumnKind::Text),
+                Column::optional("display_name", "display_name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace",
@@ -3479,32 +2695,18 @@ fn stream_time_tracking_category_time_tracking_entries() -> connector_sync::Stre
         item_type: "TimeTrackingEntryCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "duration_minutes",
-                wire: "duration_minutes",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "entered_on",
-                wire: "entered_on",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional(
+                    "duration_minutes",
+                    "duration_minutes",
+                    ColumnKind::Int,
+                ),
+                Column::optional("entered_on", "entered_on", ColumnKind::Date),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "time_tracking_category_gid",
@@ -3547,32 +2749,14 @@ fn stream_time_tracking_categories() -> connector_sync::StreamDef {
         item_type: "TimeTrackingCategoryCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "color",
-                wire: "color",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional("color", "color", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace",
@@ -3613,32 +2797,18 @@ fn stream_task_time_tracking_entries() -> connector_sync::StreamDef {
         item_type: "TimeTrackingEntryCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "duration_minutes",
-                wire: "duration_minutes",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "entered_on",
-                wire: "entered_on",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional(
+                    "duration_minutes",
+                    "duration_minutes",
+                    ColumnKind::Int,
+                ),
+                Column::optional("entered_on", "entered_on", ColumnKind::Date),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -3679,32 +2849,18 @@ fn stream_time_tracking_entries() -> connector_sync::StreamDef {
         item_type: "TimeTrackingEntryCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "duration_minutes",
-                wire: "duration_minutes",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "entered_on",
-                wire: "entered_on",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional(
+                    "duration_minutes",
+                    "duration_minutes",
+                    ColumnKind::Int,
+                ),
+                Column::optional("entered_on", "entered_on", ColumnKind::Date),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -3744,44 +2900,16 @@ fn stream_timesheet_approval_statuses() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "start_date",
-                wire: "start_date",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "end_date",
-                wire: "end_date",
-                kind: connector_sync::ColumnKind::Date,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "approval_status",
-                wire: "approval_status",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("created_at", "created_at", ColumnKind::DateTime),
+                Column::optional("start_date", "start_date", ColumnKind::Date),
+                Column::optional("end_date", "end_date", ColumnKind::Date),
+                Column::optional("approval_status", "approval_status", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace",
@@ -3824,26 +2952,13 @@ fn stream_users() -> connector_sync::StreamDef {
         item_type: "UserCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -3874,26 +2989,13 @@ fn stream_user_favorites() -> connector_sync::StreamDef {
         item_type: "AsanaNamedResource",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -3949,26 +3051,13 @@ fn stream_teams_users() -> connector_sync::StreamDef {
         item_type: "UserCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -4009,26 +3098,13 @@ fn stream_workspace_users() -> connector_sync::StreamDef {
         item_type: "UserCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -4073,74 +3149,45 @@ fn stream_webhooks() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "active",
-                wire: "active",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "target",
-                wire: "target",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "last_failure_at",
-                wire: "last_failure_at",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "last_failure_content",
-                wire: "last_failure_content",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "last_success_at",
-                wire: "last_success_at",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "delivery_retry_count",
-                wire: "delivery_retry_count",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "next_attempt_after",
-                wire: "next_attempt_after",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "failure_deletion_timestamp",
-                wire: "failure_deletion_timestamp",
-                kind: connector_sync::ColumnKind::DateTime,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("active", "active", ColumnKind::Bool),
+                Column::optional("target", "target", ColumnKind::Text),
+                Column::optional("created_at", "created_at", ColumnKind::DateTime),
+                Column::optional(
+                    "last_failure_at",
+                    "last_failure_at",
+                    ColumnKind::DateTime,
+                ),
+                Column::optional(
+                    "last_failure_content",
+                    "last_failure_content",
+                    ColumnKind::Text,
+                ),
+                Column::optional(
+                    "last_success_at",
+                    "last_success_at",
+                    ColumnKind::DateTime,
+                ),
+                Column::optional(
+                    "delivery_retry_count",
+                    "delivery_retry_count",
+                    ColumnKind::Int,
+                ),
+                Column::optional(
+                    "next_attempt_after",
+                    "next_attempt_after",
+                    ColumnKind::DateTime,
+                ),
+                Column::optional(
+                    "failure_deletion_timestamp",
+                    "failure_deletion_timestamp",
+                    ColumnKind::DateTime,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace",
@@ -4181,20 +3228,12 @@ fn stream_user_workspace_memberships() -> connector_sync::StreamDef {
         item_type: "WorkspaceMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -4235,20 +3274,12 @@ fn stream_workspace_workspace_memberships() -> connector_sync::StreamDef {
         item_type: "WorkspaceMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -4291,26 +3322,13 @@ fn stream_workspaces() -> connector_sync::StreamDef {
         item_type: "WorkspaceCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "gid",
-                wire: "gid",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("gid", "gid", ColumnKind::Text),
+                Column::optional("resource_type", "resource_type", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,

@@ -53,6 +53,8 @@
 #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
+#[allow(unused_imports)]
+use connector_sync::{Column, ColumnKind};
 /// Every stream of the API, in the description's order (those of the enabled features).
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
@@ -133,62 +135,19 @@ fn stream_assistants() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "model",
-                wire: "model",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "instructions",
-                wire: "instructions",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "temperature",
-                wire: "temperature",
-                kind: connector_sync::ColumnKind::Float,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "top_p",
-                wire: "top_p",
-                kind: connector_sync::ColumnKind::Float,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("model", "model", ColumnKind::Text),
+                Column::required("instructions", "instructions", ColumnKind::Text),
+                Column::optional("temperature", "temperature", ColumnKind::Float),
+                Column::optional("top_p", "top_p", ColumnKind::Float),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -228,38 +187,15 @@ fn stream_voice_consents() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "language",
-                wire: "language",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("language", "language", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -299,116 +235,48 @@ fn stream_batches() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "endpoint",
-                wire: "endpoint",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "model",
-                wire: "model",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "input_file_id",
-                wire: "input_file_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "completion_window",
-                wire: "completion_window",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "output_file_id",
-                wire: "output_file_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "error_file_id",
-                wire: "error_file_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "in_progress_at",
-                wire: "in_progress_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "expires_at",
-                wire: "expires_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "finalizing_at",
-                wire: "finalizing_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "completed_at",
-                wire: "completed_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "failed_at",
-                wire: "failed_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "expired_at",
-                wire: "expired_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "cancelling_at",
-                wire: "cancelling_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "cancelled_at",
-                wire: "cancelled_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("endpoint", "endpoint", ColumnKind::Text),
+                Column::optional("model", "model", ColumnKind::Text),
+                Column::required("input_file_id", "input_file_id", ColumnKind::Text),
+                Column::required(
+                    "completion_window",
+                    "completion_window",
+                    ColumnKind::Text,
+                ),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::optional("output_file_id", "output_file_id", ColumnKind::Text),
+                Column::optional("error_file_id", "error_file_id", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::optional(
+                    "in_progress_at",
+                    "in_progress_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::optional("expires_at", "expires_at", ColumnKind::UnixSeconds),
+                Column::optional(
+                    "finalizing_at",
+                    "finalizing_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::optional(
+                    "completed_at",
+                    "completed_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::optional("failed_at", "failed_at", ColumnKind::UnixSeconds),
+                Column::optional("expired_at", "expired_at", ColumnKind::UnixSeconds),
+                Column::optional(
+                    "cancelling_at",
+                    "cancelling_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::optional("cancelled_at", "cancelled_at", ColumnKind::UnixSeconds),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -443,44 +311,20 @@ fn stream_completions() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created",
-                wire: "created",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "model",
-                wire: "model",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "service_tier",
-                wire: "service_tier",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "system_fingerprint",
-                wire: "system_fingerprint",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("created", "created", ColumnKind::UnixSeconds),
+                Column::required("model", "model", ColumnKind::Text),
+                Column::optional("service_tier", "service_tier", ColumnKind::Text),
+                Column::optional(
+                    "system_fingerprint",
+                    "system_fingerprint",
+                    ColumnKind::Text,
+                ),
+                Column::required("object", "object", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -516,32 +360,14 @@ fn stream_completion_messages() -> connector_sync::StreamDef {
         item_type: "ChatCompletionMessageListDataItem",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "content",
-                wire: "content",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "refusal",
-                wire: "refusal",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "role",
-                wire: "role",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("content", "content", ColumnKind::Text),
+                Column::required("refusal", "refusal", ColumnKind::Text),
+                Column::required("role", "role", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "completion_id",
@@ -588,50 +414,21 @@ fn stream_containers() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "last_active_at",
-                wire: "last_active_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "memory_limit",
-                wire: "memory_limit",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::optional(
+                    "last_active_at",
+                    "last_active_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::optional("memory_limit", "memory_limit", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -671,50 +468,17 @@ fn stream_container_files() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "container_id",
-                wire: "container_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "bytes",
-                wire: "bytes",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "path",
-                wire: "path",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "source",
-                wire: "source",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("container_id", "container_id", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("bytes", "bytes", ColumnKind::Int),
+                Column::required("path", "path", ColumnKind::Text),
+                Column::required("source", "source", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "container_id",
@@ -759,32 +523,14 @@ fn stream_evals() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -819,56 +565,18 @@ fn stream_eval_runs() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "eval_id",
-                wire: "eval_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "model",
-                wire: "model",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "report_url",
-                wire: "report_url",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("eval_id", "eval_id", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required("model", "model", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("report_url", "report_url", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "eval_id",
@@ -913,50 +621,21 @@ fn stream_run_output_items() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "run_id",
-                wire: "run_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "eval_id",
-                wire: "eval_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "datasource_item_id",
-                wire: "datasource_item_id",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("run_id", "run_id", ColumnKind::Text),
+                Column::required("eval_id", "eval_id", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required(
+                    "datasource_item_id",
+                    "datasource_item_id",
+                    ColumnKind::Int,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "eval_id",
@@ -1008,62 +687,19 @@ fn stream_files() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "bytes",
-                wire: "bytes",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "expires_at",
-                wire: "expires_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "filename",
-                wire: "filename",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "purpose",
-                wire: "purpose",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status_details",
-                wire: "status_details",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("bytes", "bytes", ColumnKind::Int),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::optional("expires_at", "expires_at", ColumnKind::UnixSeconds),
+                Column::required("filename", "filename", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("purpose", "purpose", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::optional("status_details", "status_details", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1098,32 +734,14 @@ fn stream_permissions() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "project_id",
-                wire: "project_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("project_id", "project_id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "fine_tuned_model_checkpoint",
@@ -1172,86 +790,27 @@ fn stream_jobs() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "fine_tuned_model",
-                wire: "fine_tuned_model",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "finished_at",
-                wire: "finished_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "model",
-                wire: "model",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "organization_id",
-                wire: "organization_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "trained_tokens",
-                wire: "trained_tokens",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "training_file",
-                wire: "training_file",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "validation_file",
-                wire: "validation_file",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "seed",
-                wire: "seed",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "estimated_finish",
-                wire: "estimated_finish",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required(
+                    "fine_tuned_model",
+                    "fine_tuned_model",
+                    ColumnKind::Text,
+                ),
+                Column::required("finished_at", "finished_at", ColumnKind::Int),
+                Column::required("model", "model", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("organization_id", "organization_id", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required("trained_tokens", "trained_tokens", ColumnKind::Int),
+                Column::required("training_file", "training_file", ColumnKind::Text),
+                Column::required("validation_file", "validation_file", ColumnKind::Text),
+                Column::required("seed", "seed", ColumnKind::Int),
+                Column::optional("estimated_finish", "estimated_finish", ColumnKind::Int),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1291,44 +850,24 @@ fn stream_job_checkpoints() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "fine_tuned_model_checkpoint",
-                wire: "fine_tuned_model_checkpoint",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "step_number",
-                wire: "step_number",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "fine_tuning_job_id",
-                wire: "fine_tuning_job_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required(
+                    "fine_tuned_model_checkpoint",
+                    "fine_tuned_model_checkpoint",
+                    ColumnKind::Text,
+                ),
+                Column::required("step_number", "step_number", ColumnKind::Int),
+                Column::required(
+                    "fine_tuning_job_id",
+                    "fine_tuning_job_id",
+                    ColumnKind::Text,
+                ),
+                Column::required("object", "object", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "fine_tuning_job_id",
@@ -1373,44 +912,16 @@ fn stream_job_events() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "level",
-                wire: "level",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "message",
-                wire: "message",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "type",
-                wire: "type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("level", "level", ColumnKind::Text),
+                Column::required("message", "message", ColumnKind::Text),
+                Column::optional("type", "type", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "fine_tuning_job_id",
@@ -1455,50 +966,17 @@ fn stream_admin_api_keys() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "redacted_value",
-                wire: "redacted_value",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "expires_at",
-                wire: "expires_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "last_used_at",
-                wire: "last_used_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::required("redacted_value", "redacted_value", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("expires_at", "expires_at", ColumnKind::Int),
+                Column::optional("last_used_at", "last_used_at", ColumnKind::Int),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1542,26 +1020,13 @@ fn stream_audit_logs() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "type",
-                wire: "type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "effective_at",
-                wire: "effective_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("type", "type", ColumnKind::Text),
+                Column::required("effective_at", "effective_at", ColumnKind::UnixSeconds),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1601,38 +1066,15 @@ fn stream_certificates() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "active",
-                wire: "active",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("active", "active", ColumnKind::Bool),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1672,38 +1114,15 @@ fn stream_groups() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_scim_managed",
-                wire: "is_scim_managed",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "group_type",
-                wire: "group_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("is_scim_managed", "is_scim_managed", ColumnKind::Bool),
+                Column::required("group_type", "group_type", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1738,56 +1157,22 @@ fn stream_group_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "predefined_role",
-                wire: "predefined_role",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "item_updated_at",
-                wire: "updated_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_by",
-                wire: "created_by",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("resource_type", "resource_type", ColumnKind::Text),
+                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::Int),
+                Column::required(
+                    "item_updated_at",
+                    "updated_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::required("created_by", "created_by", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "group_id",
@@ -1828,26 +1213,13 @@ fn stream_group_users() -> connector_sync::StreamDef {
         item_type: "GroupUser",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "email",
-                wire: "email",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("email", "email", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "group_id",
@@ -1892,56 +1264,18 @@ fn stream_invites() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "email",
-                wire: "email",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "role",
-                wire: "role",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "expires_at",
-                wire: "expires_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "accepted_at",
-                wire: "accepted_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("email", "email", ColumnKind::Text),
+                Column::required("role", "role", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::optional("expires_at", "expires_at", ColumnKind::Int),
+                Column::optional("accepted_at", "accepted_at", ColumnKind::Int),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1976,56 +1310,18 @@ fn stream_projects() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "archived_at",
-                wire: "archived_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "external_key_id",
-                wire: "external_key_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "residency",
-                wire: "residency",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::optional("archived_at", "archived_at", ColumnKind::Int),
+                Column::optional("status", "status", ColumnKind::Text),
+                Column::optional("external_key_id", "external_key_id", ColumnKind::Text),
+                Column::optional("residency", "residency", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2060,50 +1356,21 @@ fn stream_project_api_keys() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "redacted_value",
-                wire: "redacted_value",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "last_used_at",
-                wire: "last_used_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "owner_project_access",
-                wire: "owner_project_access",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("redacted_value", "redacted_value", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("last_used_at", "last_used_at", ColumnKind::Int),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required(
+                    "owner_project_access",
+                    "owner_project_access",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2148,38 +1415,15 @@ fn stream_project_certificates() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "active",
-                wire: "active",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("active", "active", ColumnKind::Bool),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2226,44 +1470,16 @@ fn stream_project_groups() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "project_id",
-                wire: "project_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "group_id",
-                wire: "group_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "group_name",
-                wire: "group_name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "group_type",
-                wire: "group_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("project_id", "project_id", ColumnKind::Text),
+                Column::required("group_id", "group_id", ColumnKind::Text),
+                Column::required("group_name", "group_name", ColumnKind::Text),
+                Column::required("group_type", "group_type", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2304,62 +1520,43 @@ fn stream_project_rate_limits() -> connector_sync::StreamDef {
         item_type: "ProjectRateLimit",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "model",
-                wire: "model",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "max_requests_per_1_minute",
-                wire: "max_requests_per_1_minute",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "max_tokens_per_1_minute",
-                wire: "max_tokens_per_1_minute",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "max_images_per_1_minute",
-                wire: "max_images_per_1_minute",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "max_audio_megabytes_per_1_minute",
-                wire: "max_audio_megabytes_per_1_minute",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "max_requests_per_1_day",
-                wire: "max_requests_per_1_day",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "batch_1_day_max_input_tokens",
-                wire: "batch_1_day_max_input_tokens",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("model", "model", ColumnKind::Text),
+                Column::required(
+                    "max_requests_per_1_minute",
+                    "max_requests_per_1_minute",
+                    ColumnKind::Int,
+                ),
+                Column::required(
+                    "max_tokens_per_1_minute",
+                    "max_tokens_per_1_minute",
+                    ColumnKind::Int,
+                ),
+                Column::optional(
+                    "max_images_per_1_minute",
+                    "max_images_per_1_minute",
+                    ColumnKind::Int,
+                ),
+                Column::optional(
+                    "max_audio_megabytes_per_1_minute",
+                    "max_audio_megabytes_per_1_minute",
+                    ColumnKind::Int,
+                ),
+                Column::optional(
+                    "max_requests_per_1_day",
+                    "max_requests_per_1_day",
+                    ColumnKind::Int,
+                ),
+                Column::optional(
+                    "batch_1_day_max_input_tokens",
+                    "batch_1_day_max_input_tokens",
+                    ColumnKind::Int,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2404,38 +1601,15 @@ fn stream_project_service_accounts() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "role",
-                wire: "role",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("role", "role", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2476,38 +1650,19 @@ fn stream_project_spend_alerts() -> connector_sync::StreamDef {
         item_type: "ProjectSpendAlert",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "threshold_amount",
-                wire: "threshold_amount",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "currency",
-                wire: "currency",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "interval",
-                wire: "interval",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required(
+                    "threshold_amount",
+                    "threshold_amount",
+                    ColumnKind::Int,
+                ),
+                Column::required("currency", "currency", ColumnKind::Text),
+                Column::required("interval", "interval", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2548,44 +1703,16 @@ fn stream_project_users() -> connector_sync::StreamDef {
         item_type: "ProjectUser",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "email",
-                wire: "email",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "role",
-                wire: "role",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "added_at",
-                wire: "added_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional("email", "email", ColumnKind::Text),
+                Column::required("role", "role", ColumnKind::Text),
+                Column::required("added_at", "added_at", ColumnKind::UnixSeconds),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2626,44 +1753,16 @@ fn stream_organization_roles() -> connector_sync::StreamDef {
         item_type: "Role",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "predefined_role",
-                wire: "predefined_role",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("resource_type", "resource_type", ColumnKind::Text),
+                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2694,38 +1793,19 @@ fn stream_spend_alerts() -> connector_sync::StreamDef {
         item_type: "OrganizationSpendAlert",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "threshold_amount",
-                wire: "threshold_amount",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "currency",
-                wire: "currency",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "interval",
-                wire: "interval",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required(
+                    "threshold_amount",
+                    "threshold_amount",
+                    ColumnKind::Int,
+                ),
+                Column::required("currency", "currency", ColumnKind::Text),
+                Column::required("interval", "interval", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2765,92 +1845,40 @@ fn stream_users() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "email",
-                wire: "email",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "role",
-                wire: "role",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "added_at",
-                wire: "added_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_default",
-                wire: "is_default",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created",
-                wire: "created",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_service_account",
-                wire: "is_service_account",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_scale_tier_authorized_purchaser",
-                wire: "is_scale_tier_authorized_purchaser",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_scim_managed",
-                wire: "is_scim_managed",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "api_key_last_used_at",
-                wire: "api_key_last_used_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "technical_level",
-                wire: "technical_level",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "developer_persona",
-                wire: "developer_persona",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::optional("name", "name", ColumnKind::Text),
+                Column::optional("email", "email", ColumnKind::Text),
+                Column::optional("role", "role", ColumnKind::Text),
+                Column::required("added_at", "added_at", ColumnKind::UnixSeconds),
+                Column::optional("is_default", "is_default", ColumnKind::Bool),
+                Column::optional("created", "created", ColumnKind::UnixSeconds),
+                Column::optional(
+                    "is_service_account",
+                    "is_service_account",
+                    ColumnKind::Bool,
+                ),
+                Column::optional(
+                    "is_scale_tier_authorized_purchaser",
+                    "is_scale_tier_authorized_purchaser",
+                    ColumnKind::Bool,
+                ),
+                Column::optional("is_scim_managed", "is_scim_managed", ColumnKind::Bool),
+                Column::optional(
+                    "api_key_last_used_at",
+                    "api_key_last_used_at",
+                    ColumnKind::Int,
+                ),
+                Column::optional("technical_level", "technical_level", ColumnKind::Text),
+                Column::optional(
+                    "developer_persona",
+                    "developer_persona",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2885,56 +1913,22 @@ fn stream_user_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "predefined_role",
-                wire: "predefined_role",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "item_updated_at",
-                wire: "updated_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_by",
-                wire: "created_by",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("resource_type", "resource_type", ColumnKind::Text),
+                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::Int),
+                Column::required(
+                    "item_updated_at",
+                    "updated_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::required("created_by", "created_by", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "user_id",
@@ -2979,56 +1973,22 @@ fn stream_groups_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "predefined_role",
-                wire: "predefined_role",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "item_updated_at",
-                wire: "updated_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_by",
-                wire: "created_by",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("resource_type", "resource_type", ColumnKind::Text),
+                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::Int),
+                Column::required(
+                    "item_updated_at",
+                    "updated_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::required("created_by", "created_by", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -3076,44 +2036,16 @@ fn stream_projects_roles() -> connector_sync::StreamDef {
         item_type: "Role",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "predefined_role",
-                wire: "predefined_role",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("resource_type", "resource_type", ColumnKind::Text),
+                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -3158,56 +2090,22 @@ fn stream_users_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "resource_type",
-                wire: "resource_type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "predefined_role",
-                wire: "predefined_role",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "item_updated_at",
-                wire: "updated_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_by",
-                wire: "created_by",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("resource_type", "resource_type", ColumnKind::Text),
+                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::Int),
+                Column::required(
+                    "item_updated_at",
+                    "updated_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::required("created_by", "created_by", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -3259,68 +2157,20 @@ fn stream_messages() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "thread_id",
-                wire: "thread_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "completed_at",
-                wire: "completed_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "incomplete_at",
-                wire: "incomplete_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "role",
-                wire: "role",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "assistant_id",
-                wire: "assistant_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "run_id",
-                wire: "run_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("thread_id", "thread_id", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required("completed_at", "completed_at", ColumnKind::Int),
+                Column::required("incomplete_at", "incomplete_at", ColumnKind::Int),
+                Column::required("role", "role", ColumnKind::Text),
+                Column::required("assistant_id", "assistant_id", ColumnKind::Text),
+                Column::required("run_id", "run_id", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "thread_id",
@@ -3365,116 +2215,48 @@ fn stream_runs() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "thread_id",
-                wire: "thread_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "assistant_id",
-                wire: "assistant_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "expires_at",
-                wire: "expires_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "started_at",
-                wire: "started_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "cancelled_at",
-                wire: "cancelled_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "failed_at",
-                wire: "failed_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "completed_at",
-                wire: "completed_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "model",
-                wire: "model",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "instructions",
-                wire: "instructions",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "temperature",
-                wire: "temperature",
-                kind: connector_sync::ColumnKind::Float,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "top_p",
-                wire: "top_p",
-                kind: connector_sync::ColumnKind::Float,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "max_prompt_tokens",
-                wire: "max_prompt_tokens",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "max_completion_tokens",
-                wire: "max_completion_tokens",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "parallel_tool_calls",
-                wire: "parallel_tool_calls",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("thread_id", "thread_id", ColumnKind::Text),
+                Column::required("assistant_id", "assistant_id", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required("expires_at", "expires_at", ColumnKind::UnixSeconds),
+                Column::required("started_at", "started_at", ColumnKind::UnixSeconds),
+                Column::required(
+                    "cancelled_at",
+                    "cancelled_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::required("failed_at", "failed_at", ColumnKind::UnixSeconds),
+                Column::required(
+                    "completed_at",
+                    "completed_at",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::required("model", "model", ColumnKind::Text),
+                Column::required("instructions", "instructions", ColumnKind::Text),
+                Column::optional("temperature", "temperature", ColumnKind::Float),
+                Column::optional("top_p", "top_p", ColumnKind::Float),
+                Column::required(
+                    "max_prompt_tokens",
+                    "max_prompt_tokens",
+                    ColumnKind::Int,
+                ),
+                Column::required(
+                    "max_completion_tokens",
+                    "max_completion_tokens",
+                    ColumnKind::Int,
+                ),
+                Column::required(
+                    "parallel_tool_calls",
+                    "parallel_tool_calls",
+                    ColumnKind::Bool,
+                ),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "thread_id",
@@ -3519,80 +2301,22 @@ fn stream_run_steps() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "assistant_id",
-                wire: "assistant_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "thread_id",
-                wire: "thread_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "run_id",
-                wire: "run_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "type",
-                wire: "type",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "expired_at",
-                wire: "expired_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "cancelled_at",
-                wire: "cancelled_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "failed_at",
-                wire: "failed_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "completed_at",
-                wire: "completed_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("assistant_id", "assistant_id", ColumnKind::Text),
+                Column::required("thread_id", "thread_id", ColumnKind::Text),
+                Column::required("run_id", "run_id", ColumnKind::Text),
+                Column::required("type", "type", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required("expired_at", "expired_at", ColumnKind::Int),
+                Column::required("cancelled_at", "cancelled_at", ColumnKind::Int),
+                Column::required("failed_at", "failed_at", ColumnKind::Int),
+                Column::required("completed_at", "completed_at", ColumnKind::Int),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "thread_id",
@@ -3644,56 +2368,18 @@ fn stream_vector_stores() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "usage_bytes",
-                wire: "usage_bytes",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "expires_at",
-                wire: "expires_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "last_active_at",
-                wire: "last_active_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("usage_bytes", "usage_bytes", ColumnKind::Int),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::optional("expires_at", "expires_at", ColumnKind::Int),
+                Column::required("last_active_at", "last_active_at", ColumnKind::Int),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -3733,44 +2419,16 @@ fn stream_list_files_in_vector_store_batch() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "usage_bytes",
-                wire: "usage_bytes",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "vector_store_id",
-                wire: "vector_store_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("usage_bytes", "usage_bytes", ColumnKind::Int),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("vector_store_id", "vector_store_id", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "vector_store_id",
@@ -3822,44 +2480,16 @@ fn stream_list_vector_store_files() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "usage_bytes",
-                wire: "usage_bytes",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "vector_store_id",
-                wire: "vector_store_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("usage_bytes", "usage_bytes", ColumnKind::Int),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("vector_store_id", "vector_store_id", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "vector_store_id",
@@ -3904,74 +2534,25 @@ fn stream_videos() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "status",
-                wire: "status",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "progress",
-                wire: "progress",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "completed_at",
-                wire: "completed_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "expires_at",
-                wire: "expires_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "prompt",
-                wire: "prompt",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "size",
-                wire: "size",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "seconds",
-                wire: "seconds",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "remixed_from_video_id",
-                wire: "remixed_from_video_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("status", "status", ColumnKind::Text),
+                Column::required("progress", "progress", ColumnKind::Int),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("completed_at", "completed_at", ColumnKind::Int),
+                Column::required("expires_at", "expires_at", ColumnKind::Int),
+                Column::required("prompt", "prompt", ColumnKind::Text),
+                Column::required("size", "size", ColumnKind::Text),
+                Column::required("seconds", "seconds", ColumnKind::Text),
+                Column::required(
+                    "remixed_from_video_id",
+                    "remixed_from_video_id",
+                    ColumnKind::Text,
+                ),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -4006,50 +2587,17 @@ fn stream_skills() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "default_version",
-                wire: "default_version",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "latest_version",
-                wire: "latest_version",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("description", "description", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("default_version", "default_version", ColumnKind::Text),
+                Column::required("latest_version", "latest_version", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -4084,50 +2632,17 @@ fn stream_skill_versions() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "skill_id",
-                wire: "skill_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "version",
-                wire: "version",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "description",
-                wire: "description",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("skill_id", "skill_id", ColumnKind::Text),
+                Column::required("version", "version", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("description", "description", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "skill_id",
@@ -4172,38 +2687,15 @@ fn stream_threads() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "object",
-                wire: "object",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "created_at",
-                wire: "created_at",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "title",
-                wire: "title",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "user",
-                wire: "user",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("object", "object", ColumnKind::Text),
+                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+                Column::required("title", "title", ColumnKind::Text),
+                Column::required("user", "user", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,

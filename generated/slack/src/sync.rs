@@ -9,6 +9,8 @@
 #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
+#[allow(unused_imports)]
+use connector_sync::{Column, ColumnKind};
 /// Every stream of the API, in the description's order (those of the enabled features).
 pub fn catalog() -> connector_sync::Catalog {
     #[allow(unused_mut)]
@@ -40,164 +42,48 @@ fn stream_admin_conversations_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "accepted_user",
-                wire: "accepted_user",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "created",
-                wire: "created",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "creator",
-                wire: "creator",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_archived",
-                wire: "is_archived",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_channel",
-                wire: "is_channel",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_frozen",
-                wire: "is_frozen",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_general",
-                wire: "is_general",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_member",
-                wire: "is_member",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_moved",
-                wire: "is_moved",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_mpim",
-                wire: "is_mpim",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_non_threadable",
-                wire: "is_non_threadable",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_org_shared",
-                wire: "is_org_shared",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_pending_ext_shared",
-                wire: "is_pending_ext_shared",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_private",
-                wire: "is_private",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_read_only",
-                wire: "is_read_only",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "is_shared",
-                wire: "is_shared",
-                kind: connector_sync::ColumnKind::Bool,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "is_thread_only",
-                wire: "is_thread_only",
-                kind: connector_sync::ColumnKind::Bool,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "last_read",
-                wire: "last_read",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "name",
-                wire: "name",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "name_normalized",
-                wire: "name_normalized",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "num_members",
-                wire: "num_members",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "priority",
-                wire: "priority",
-                kind: connector_sync::ColumnKind::Float,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "unlinked",
-                wire: "unlinked",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "unread_count",
-                wire: "unread_count",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "unread_count_display",
-                wire: "unread_count_display",
-                kind: connector_sync::ColumnKind::Int,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("accepted_user", "accepted_user", ColumnKind::Text),
+                Column::required("created", "created", ColumnKind::UnixSeconds),
+                Column::required("creator", "creator", ColumnKind::Text),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::optional("is_archived", "is_archived", ColumnKind::Bool),
+                Column::required("is_channel", "is_channel", ColumnKind::Bool),
+                Column::optional("is_frozen", "is_frozen", ColumnKind::Bool),
+                Column::optional("is_general", "is_general", ColumnKind::Bool),
+                Column::optional("is_member", "is_member", ColumnKind::Bool),
+                Column::optional("is_moved", "is_moved", ColumnKind::Int),
+                Column::required("is_mpim", "is_mpim", ColumnKind::Bool),
+                Column::optional(
+                    "is_non_threadable",
+                    "is_non_threadable",
+                    ColumnKind::Bool,
+                ),
+                Column::required("is_org_shared", "is_org_shared", ColumnKind::Bool),
+                Column::optional(
+                    "is_pending_ext_shared",
+                    "is_pending_ext_shared",
+                    ColumnKind::Bool,
+                ),
+                Column::required("is_private", "is_private", ColumnKind::Bool),
+                Column::optional("is_read_only", "is_read_only", ColumnKind::Bool),
+                Column::required("is_shared", "is_shared", ColumnKind::Bool),
+                Column::optional("is_thread_only", "is_thread_only", ColumnKind::Bool),
+                Column::optional("last_read", "last_read", ColumnKind::Text),
+                Column::required("name", "name", ColumnKind::Text),
+                Column::required("name_normalized", "name_normalized", ColumnKind::Text),
+                Column::optional("num_members", "num_members", ColumnKind::Int),
+                Column::optional("priority", "priority", ColumnKind::Float),
+                Column::optional("unlinked", "unlinked", ColumnKind::Int),
+                Column::optional("unread_count", "unread_count", ColumnKind::Int),
+                Column::optional(
+                    "unread_count_display",
+                    "unread_count_display",
+                    ColumnKind::Int,
+                ),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -233,20 +119,12 @@ fn stream_apps_permissions_resources_list() -> connector_sync::StreamDef {
         item_type: "AppsPermissionsResourcesListResponse200ResourcesItem",
         primary_key: &["id"],
         cursor: None,
-        columns: &[
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-            connector_sync::Column {
-                name: "type",
-                wire: "type",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::optional("id", "id", ColumnKind::Text),
+                Column::optional("type", "type", ColumnKind::Text),
+            ]
+        },
         params: &[
             connector_sync::Param {
                 name: "token",
@@ -293,38 +171,19 @@ fn stream_chat_scheduled_messages_list() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: &[
-            connector_sync::Column {
-                name: "channel_id",
-                wire: "channel_id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "date_created",
-                wire: "date_created",
-                kind: connector_sync::ColumnKind::UnixSeconds,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "id",
-                wire: "id",
-                kind: connector_sync::ColumnKind::Text,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "post_at",
-                wire: "post_at",
-                kind: connector_sync::ColumnKind::Int,
-                required: true,
-            },
-            connector_sync::Column {
-                name: "text",
-                wire: "text",
-                kind: connector_sync::ColumnKind::Text,
-                required: false,
-            },
-        ],
+        columns: const {
+            &[
+                Column::required("channel_id", "channel_id", ColumnKind::Text),
+                Column::required(
+                    "date_created",
+                    "date_created",
+                    ColumnKind::UnixSeconds,
+                ),
+                Column::required("id", "id", ColumnKind::Text),
+                Column::required("post_at", "post_at", ColumnKind::Int),
+                Column::optional("text", "text", ColumnKind::Text),
+            ]
+        },
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,

@@ -241,6 +241,7 @@ pub mod sync {
     //! - `charges`: `GET /v1/charges`
     #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
     use connector_runtime::__private as rt;
+    use connector_sync::{Column, ColumnKind};
     /// Every stream of the API, in the description's order (those of the enabled features).
     pub fn catalog() -> connector_sync::Catalog {
         #[allow(unused_mut)]
@@ -270,74 +271,21 @@ pub mod sync {
                     inclusive: true,
                 }),
             }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "object",
-                    wire: "object",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "amount",
-                    wire: "amount",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "currency",
-                    wire: "currency",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "status",
-                    wire: "status",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "paid",
-                    wire: "paid",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "customer",
-                    wire: "customer",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "description",
-                    wire: "description",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created",
-                    wire: "created",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "updated",
-                    wire: "updated",
-                    kind: connector_sync::ColumnKind::UnixSeconds,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "deleted",
-                    wire: "deleted",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-            ],
+            columns: const {
+                &[
+                    Column::required("id", "id", ColumnKind::Text),
+                    Column::required("object", "object", ColumnKind::Text),
+                    Column::optional("amount", "amount", ColumnKind::Int),
+                    Column::optional("currency", "currency", ColumnKind::Text),
+                    Column::optional("status", "status", ColumnKind::Text),
+                    Column::optional("paid", "paid", ColumnKind::Bool),
+                    Column::optional("customer", "customer", ColumnKind::Text),
+                    Column::optional("description", "description", ColumnKind::Text),
+                    Column::required("created", "created", ColumnKind::UnixSeconds),
+                    Column::required("updated", "updated", ColumnKind::UnixSeconds),
+                    Column::optional("deleted", "deleted", ColumnKind::Bool),
+                ]
+            },
             params: &[],
             parent: None,
             deletes: connector_sync::Deletes::Tombstone {

@@ -432,6 +432,7 @@ pub mod sync {
     //! - `issue_comments`: `GET /repos/{owner}/{repo}/issues/{issue_number}/comments`
     #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
     use connector_runtime::__private as rt;
+    use connector_sync::{Column, ColumnKind};
     /// Every stream of the API, in the description's order (those of the enabled features).
     pub fn catalog() -> connector_sync::Catalog {
         #[allow(unused_mut)]
@@ -462,80 +463,30 @@ pub mod sync {
                     inclusive: true,
                 }),
             }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "number",
-                    wire: "number",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "title",
-                    wire: "title",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "body",
-                    wire: "body",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "state",
-                    wire: "state",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "locked",
-                    wire: "locked",
-                    kind: connector_sync::ColumnKind::Bool,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "comments",
-                    wire: "comments",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "score",
-                    wire: "score",
-                    kind: connector_sync::ColumnKind::Float,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "closed_at",
-                    wire: "closed_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-                connector_sync::Column {
-                    name: "item_deleted_at",
-                    wire: "deleted_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: false,
-                },
-            ],
+            columns: const {
+                &[
+                    Column::required("id", "id", ColumnKind::Int),
+                    Column::required("number", "number", ColumnKind::Int),
+                    Column::required("title", "title", ColumnKind::Text),
+                    Column::optional("body", "body", ColumnKind::Text),
+                    Column::required("state", "state", ColumnKind::Text),
+                    Column::optional("locked", "locked", ColumnKind::Bool),
+                    Column::optional("comments", "comments", ColumnKind::Int),
+                    Column::optional("score", "score", ColumnKind::Float),
+                    Column::required("created_at", "created_at", ColumnKind::DateTime),
+                    Column::required(
+                        "item_updated_at",
+                        "updated_at",
+                        ColumnKind::DateTime,
+                    ),
+                    Column::optional("closed_at", "closed_at", ColumnKind::DateTime),
+                    Column::optional(
+                        "item_deleted_at",
+                        "deleted_at",
+                        ColumnKind::DateTime,
+                    ),
+                ]
+            },
             params: &[
                 connector_sync::Param {
                     name: "owner",
@@ -589,32 +540,18 @@ pub mod sync {
                     inclusive: true,
                 }),
             }),
-            columns: &[
-                connector_sync::Column {
-                    name: "id",
-                    wire: "id",
-                    kind: connector_sync::ColumnKind::Int,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "body",
-                    wire: "body",
-                    kind: connector_sync::ColumnKind::Text,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "created_at",
-                    wire: "created_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-                connector_sync::Column {
-                    name: "item_updated_at",
-                    wire: "updated_at",
-                    kind: connector_sync::ColumnKind::DateTime,
-                    required: true,
-                },
-            ],
+            columns: const {
+                &[
+                    Column::required("id", "id", ColumnKind::Int),
+                    Column::required("body", "body", ColumnKind::Text),
+                    Column::required("created_at", "created_at", ColumnKind::DateTime),
+                    Column::required(
+                        "item_updated_at",
+                        "updated_at",
+                        ColumnKind::DateTime,
+                    ),
+                ]
+            },
             params: &[
                 connector_sync::Param {
                     name: "owner",
