@@ -461,6 +461,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn query_protocol_operations_found_from_optional_single_value_parameters() {
+        // `Action` on the path item and `Version` on the operation, neither required, so neither is a
+        // fixed query pair: the document is read for them. `Ping` has only an `Action`, `Plain` none.
+        let xml_body = serde_json::json!({"required": true, "content": {"text/xml": {"schema": {
+            "type": "object", "properties": {"Name": {"type": "string"}}}}}});
+        let one = |name: &str, value: &str| serde_json::json!({"name": name, "in": "query", "schema": {"type": "string", "enum": [value]}});
+        let spec = serde_json::json!({
+            "openapi": "3.0.3", "info": {"title": "Q", "version": "1"},
+            "paths": {
+                "/create": {
+                    "parameters": [one("Action", "CreateQueue")],
+                    "post": {"operationId": "create", "parameters": [one("Version", "2012-11-05")],
+                        "requestBody": xml_body, "responses": {"200": {"description": "ok"}}}
+                },
+                "/ping": {"post": {"operationId": "ping", "parameters": [one("Action", "Ping")],
+                    "requestBody": xml_body, "responses": {"200": {"description": "ok"}}}},
+                "/plain": {"post": {"operationId": "plain",
+                    "requestBody": xml_body, "responses": {"200": {"description": "ok"}}}}
+            }
+        });
+        let doc = crate::load::load_str(&spec.to_string(), None).expect("loads");
+        let (mut api, _) = crate::lower::lower(&doc, &crate::Settings::default()).expect("lowers");
+        let (facts, _) = analyse(&doc.root, &mut api);
+        let op = |id: &str| {
+            api.operations
+                .iter()
+                .find(|o| o.operation_id == id)
+                .unwrap_or_else(|| panic!("no operation {id}"))
+        };
+        assert!(facts.query_ops.contains(&op("create").origin));
+        match &op("create").body.as_ref().expect("a body").kind {
+            BodyKind::AwsQuery { action, version } => {
+                assert_eq!(
+                    (action.as_str(), version.as_str()),
+                    ("CreateQueue", "2012-11-05")
+                );
+            }
+            other => panic!("create's body is {other:?}"),
+        }
+        for plain in ["ping", "plain"] {
+            assert!(!facts.query_ops.contains(&op(plain).origin), "{plain}");
+            assert_eq!(
+                op(plain).body.as_ref().expect("a body").kind,
+                BodyKind::Xml,
+                "{plain}"
+            );
+        }
+    }
+
+    #[test]
     fn xml_media_types() {
         for m in [
             "application/xml",
