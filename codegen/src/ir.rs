@@ -826,7 +826,7 @@ pub struct SyncFilter {
 }
 
 /// One scalar column of a stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SyncColumn {
     /// Column name (snake_case, unique in the table, never one of the engine's own columns).
     pub name: String,
@@ -839,7 +839,7 @@ pub struct SyncColumn {
 }
 
 /// Column value types (`connector_sync::ColumnKind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnKind {
     /// Boolean.
     Bool,

@@ -512,7 +512,9 @@ enum Job<'a> {
 fn job_cost(api: &ir::Api, ops_per_group: &[usize], job: &Job) -> usize {
     match job {
         Job::Whole(_) => api.operations.len() / 2,
-        Job::ModelsHead | Job::SyncHead => 1,
+        Job::ModelsHead => 1,
+        // A push per stream, and the shared column lists.
+        Job::SyncHead => api.streams.len(),
         Job::Models(range) => range.len() * 2,
         Job::Sync(range) => range.len() * 10,
         Job::Group(g) => 10 * ops_per_group.get(*g).copied().unwrap_or_default(),
@@ -542,6 +544,12 @@ fn render_modules(
         jobs.extend(chunks(api.streams.len(), SYNC_CHUNK).map(Job::Sync));
     }
     jobs.extend((0..api.groups.len()).map(Job::Group));
+    // The column lists several streams share: written once, in the head of `src/sync.rs`.
+    let shared = if sync.is_some() {
+        emit::catalog::SharedColumns::of(api)
+    } else {
+        emit::catalog::SharedColumns::default()
+    };
     // Types of one shape are compiled once, as the first of them (models only). Worked out by the
     // first thread before its first job, while the others start on group files.
     let merged = std::sync::OnceLock::new();
@@ -553,10 +561,10 @@ fn render_modules(
             emit::model_file(api, shapes(), tag_features, range.clone())
         }),
         Job::SyncHead => emit::render(true, || {
-            emit::catalog::module_head(api, sync.unwrap_or_default(), tag_features)
+            emit::catalog::module_head(api, sync.unwrap_or_default(), tag_features, &shared)
         }),
         Job::Sync(range) => emit::render(false, || {
-            emit::catalog::module_streams(api, range.clone(), tag_features)
+            emit::catalog::module_streams(api, range.clone(), tag_features, &shared)
         }),
         Job::Group(g) => emit::render(true, || emit::group(api, facts, *g, tag_features)),
     };

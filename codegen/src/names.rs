@@ -442,6 +442,12 @@ pub fn sync_fn_names(table: &str) -> (String, String) {
     (format!("fetch_{table}"), format!("stream_{table}"))
 }
 
+/// The name of the constant holding the columns of streams whose items are `type_name`
+/// (`MinimalRepository` → `MINIMAL_REPOSITORY_COLUMNS`).
+pub fn columns_const_name(type_name: &str) -> String {
+    format!("{}_COLUMNS", snake_name(type_name).to_ascii_uppercase())
+}
+
 /// Hands out unique names within one scope, in call order, so output is deterministic.
 #[derive(Debug, Default, Clone)]
 pub struct Scope {
@@ -491,6 +497,15 @@ impl Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_constants_are_named_after_their_item_type() {
+        assert_eq!(
+            columns_const_name("MinimalRepository"),
+            "MINIMAL_REPOSITORY_COLUMNS"
+        );
+        assert_eq!(columns_const_name("Issue"), "ISSUE_COLUMNS");
+    }
 
     #[test]
     fn types_are_camel_case_and_never_reserved() {

@@ -383,3 +383,38 @@ fn a_crate_with_streams_has_its_sync_catalog_behind_a_feature_with_a_command_and
     assert!(!g.files.contains_key("src/sync.rs") && !g.files.contains_key("SYNC.md"));
     assert!(!g.files["Cargo.toml"].contains("connector-sync"));
 }
+
+#[test]
+fn streams_of_one_item_type_share_one_column_list() {
+    let g = generate(
+        &fixture("sync_shared_columns.yaml"),
+        "crate_name = \"shared-connector\"\ntag_features = true\n",
+    );
+    let sync = &g.files["src/sync.rs"];
+    // Written once, after `catalog()`, and compiled whatever the features: the streams naming it
+    // may all be compiled out.
+    assert_eq!(
+        sync.matches("const REPOSITORY_COLUMNS: &[Column] = &[")
+            .count(),
+        1,
+        "{sync}"
+    );
+    assert!(
+        sync.contains("#[allow(dead_code)]\nconst REPOSITORY_COLUMNS"),
+        "{sync}"
+    );
+    assert_eq!(
+        sync.matches("columns: REPOSITORY_COLUMNS,").count(),
+        2,
+        "{sync}"
+    );
+    assert_eq!(
+        sync.matches("Column::required(\"id\", \"id\", ColumnKind::Int)")
+            .count(),
+        2,
+        "one for the repositories' shared list, one in the members' own: {sync}"
+    );
+    // The members' list is theirs alone, so it stays in their definition.
+    assert!(!sync.contains("MEMBER_COLUMNS"), "{sync}");
+    assert!(sync.contains("columns: const {"), "{sync}");
+}

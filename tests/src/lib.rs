@@ -140,6 +140,9 @@ pub mod sync_charges;
 #[path = "snapshots/sync_issues.rs"]
 pub mod sync_issues;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/sync_shared_columns.rs"]
+pub mod sync_shared_columns;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/untagged_unions.rs"]
 pub mod untagged_unions;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

@@ -6,7 +6,7 @@
 //! the same request and paging setup `paginate_with()` uses, so a stream sends exactly what the
 //! typed client sends. An item is checked by `connector_sync::check_item` with the item type.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -80,8 +80,71 @@ fn passes_strip(t: &Ty) -> &Ty {
     crate::passes::strip(t)
 }
 
-/// The `StreamDef` literal of one stream.
-fn stream_def(api: &Api, s: &SyncStream) -> TokenStream {
+/// Column lists that several streams have (streams of one item type, such as GitHub's 21 of
+/// `MinimalRepository`): each is a constant of the module, named after the item type, written once
+/// and named by each of those streams. A list one stream has stays in its definition.
+#[derive(Default)]
+pub struct SharedColumns {
+    /// Per stream, the constant holding its columns, if they are shared.
+    of_stream: Vec<Option<String>>,
+    /// The constants, in order of first use: name and the first stream with the list.
+    consts: Vec<(String, usize)>,
+}
+
+impl SharedColumns {
+    /// The shared lists of `api`'s streams.
+    pub fn of(api: &Api) -> SharedColumns {
+        let mut users: HashMap<&[SyncColumn], Vec<usize>> = HashMap::new();
+        let mut lists: Vec<&[SyncColumn]> = Vec::new();
+        for (i, s) in api.streams.iter().enumerate() {
+            if s.columns.is_empty() {
+                continue;
+            }
+            let list = s.columns.as_slice();
+            let entry = users.entry(list).or_default();
+            if entry.is_empty() {
+                lists.push(list);
+            }
+            entry.push(i);
+        }
+        let mut of_stream = vec![None; api.streams.len()];
+        let mut consts = Vec::new();
+        let mut scope = names::Scope::default();
+        for list in lists {
+            let streams = &users[list];
+            let [first, _, ..] = streams.as_slice() else {
+                continue;
+            };
+            let item = &api.types[api.streams[*first].item_struct.0].name;
+            let name = scope.claim(&names::columns_const_name(item));
+            for &i in streams {
+                of_stream[i] = Some(name.clone());
+            }
+            consts.push((name, *first));
+        }
+        SharedColumns { of_stream, consts }
+    }
+}
+
+/// A stream's columns as the expression of a `&'static [Column]`.
+fn columns_tokens(s: &SyncStream) -> TokenStream {
+    // One constructor call per column, a line each once formatted (a struct literal takes six).
+    // A call is not promoted to a `'static` borrow the way a literal is, so the list is constant.
+    let columns = s.columns.iter().map(|c| {
+        let (n, w) = (&c.name, &c.wire);
+        let k = column_kind_tokens(c.kind);
+        if c.required {
+            quote!(Column::required(#n, #w, #k))
+        } else {
+            quote!(Column::optional(#n, #w, #k))
+        }
+    });
+    quote!(&[#(#columns),*])
+}
+
+/// The `StreamDef` literal of stream `i`.
+fn stream_def(api: &Api, i: usize, shared: &SharedColumns) -> TokenStream {
+    let s = &api.streams[i];
     let op = &api.operations[s.op];
     let name = &s.table;
     let operation = &op.operation_id;
@@ -106,18 +169,16 @@ fn stream_def(api: &Api, s: &SyncStream) -> TokenStream {
         }
         None => quote!(None),
     };
-    // One constructor call per column, a line each once formatted (a struct literal takes six:
-    // GitHub's catalog has 4,666 columns). A call is not promoted to a `'static` borrow the way a
-    // literal is, so the list is an inline constant.
-    let columns = s.columns.iter().map(|c| {
-        let (n, w) = (&c.name, &c.wire);
-        let k = column_kind_tokens(c.kind);
-        if c.required {
-            quote!(Column::required(#n, #w, #k))
-        } else {
-            quote!(Column::optional(#n, #w, #k))
+    let columns = match shared.of_stream.get(i).and_then(Option::as_ref) {
+        Some(name) => {
+            let name = ident(name);
+            quote!(#name)
         }
-    });
+        None => {
+            let list = columns_tokens(s);
+            quote!(const { #list })
+        }
+    };
     let params = s.params.iter().map(|p| {
         let n = &p.wire;
         let from = match &p.from {
@@ -158,7 +219,7 @@ fn stream_def(api: &Api, s: &SyncStream) -> TokenStream {
             item_type: #item,
             primary_key: &[#(#keys),*],
             cursor: #cursor,
-            columns: const { &[#(#columns),*] },
+            columns: #columns,
             params: &[#(#params),*],
             parent: #parent,
             deletes: #deletes,
@@ -207,14 +268,20 @@ fn stream_fns(api: &Api, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
 /// `connector` is the name the engine keeps state under (the vendor's). With `tag_features`, a
 /// stream is compiled under the features of its operation and of the streams above it.
 pub fn module(api: &Api, connector: &str, tag_features: bool) -> TokenStream {
-    let head = module_head(api, connector, tag_features);
-    let streams = module_streams(api, 0..api.streams.len(), tag_features);
+    let shared = SharedColumns::of(api);
+    let head = module_head(api, connector, tag_features, &shared);
+    let streams = module_streams(api, 0..api.streams.len(), tag_features, &shared);
     quote!(#head #streams)
 }
 
-/// The opening of the `sync` module: its docs, imports and `catalog()`, which lists each stream's
-/// `stream_<table>()`.
-pub fn module_head(api: &Api, connector: &str, tag_features: bool) -> TokenStream {
+/// The opening of the `sync` module: its docs, imports, `catalog()`, which lists each stream's
+/// `stream_<table>()`, and the column lists several streams share.
+pub fn module_head(
+    api: &Api,
+    connector: &str,
+    tag_features: bool,
+    shared: &SharedColumns,
+) -> TokenStream {
     let pushes = api.streams.iter().map(|s| {
         let cfg = stream_cfg(api, s, tag_features);
         let def = ident(&names::sync_fn_names(&s.table).1);
@@ -244,6 +311,22 @@ pub fn module_head(api: &Api, connector: &str, tag_features: bool) -> TokenStrea
     // Items with no scalar field have no columns.
     let unused_columns = (tag_features || api.streams.iter().all(|s| s.columns.is_empty()))
         .then(|| quote!(#[allow(unused_imports)]));
+    // With per-tag features, the streams sharing a list may all be compiled out.
+    let unused_list = tag_features.then(|| quote!(#[allow(dead_code)]));
+    let lists = shared.consts.iter().map(|(name, first)| {
+        let s = &api.streams[*first];
+        let doc = format!(
+            " The columns of the streams whose items are `{}`.",
+            api.types[s.item_struct.0].name
+        );
+        let name = ident(name);
+        let list = columns_tokens(s);
+        quote! {
+            #[doc = #doc]
+            #unused_list
+            const #name: &[Column] = #list;
+        }
+    });
     quote! {
         #(#![doc = #doc])*
         #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
@@ -263,15 +346,23 @@ pub fn module_head(api: &Api, connector: &str, tag_features: bool) -> TokenStrea
                 streams,
             }
         }
+
+        #(#lists)*
     }
 }
 
 /// The functions of the streams in `range`: `stream_<table>` (the definition `catalog()` lists),
 /// and `fetch_<table>`. Items only, so the module can be formatted in parts.
-pub fn module_streams(api: &Api, range: std::ops::Range<usize>, tag_features: bool) -> TokenStream {
-    let fns = api.streams[range].iter().map(|s| {
+pub fn module_streams(
+    api: &Api,
+    range: std::ops::Range<usize>,
+    tag_features: bool,
+    shared: &SharedColumns,
+) -> TokenStream {
+    let fns = range.map(|i| {
+        let s = &api.streams[i];
         let cfg = stream_cfg(api, s, tag_features);
-        let def = stream_def(api, s);
+        let def = stream_def(api, i, shared);
         let name = ident(&names::sync_fn_names(&s.table).1);
         let doc = format!(" The definition of the `{}` stream.", s.table);
         let fns = stream_fns(api, s, &cfg);

@@ -173,6 +173,78 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
+/// The columns of the streams whose items are `AttachmentCompact`.
+#[allow(dead_code)]
+const ATTACHMENT_COMPACT_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("name", "name", ColumnKind::Text),
+    Column::optional("resource_subtype", "resource_subtype", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `CustomFieldSettingResponse`.
+#[allow(dead_code)]
+const CUSTOM_FIELD_SETTING_RESPONSE_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("is_important", "is_important", ColumnKind::Bool),
+];
+/// The columns of the streams whose items are `CustomTypeResponse`.
+#[allow(dead_code)]
+const CUSTOM_TYPE_RESPONSE_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("name", "name", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `DeprecatedPortfolioMembershipCompact`.
+#[allow(dead_code)]
+const DEPRECATED_PORTFOLIO_MEMBERSHIP_COMPACT_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("access_level", "access_level", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ProjectPortfolioSettingCompact`.
+#[allow(dead_code)]
+const PROJECT_PORTFOLIO_SETTING_COMPACT_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional(
+        "is_access_control_inherited",
+        "is_access_control_inherited",
+        ColumnKind::Bool,
+    ),
+];
+/// The columns of the streams whose items are `StoryCompact`.
+#[allow(dead_code)]
+const STORY_COMPACT_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("created_at", "created_at", ColumnKind::DateTime),
+    Column::optional("resource_subtype", "resource_subtype", ColumnKind::Text),
+    Column::optional("text", "text", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `TeamMembershipCompact`.
+#[allow(dead_code)]
+const TEAM_MEMBERSHIP_COMPACT_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("is_guest", "is_guest", ColumnKind::Bool),
+    Column::optional("is_limited_access", "is_limited_access", ColumnKind::Bool),
+    Column::optional("is_admin", "is_admin", ColumnKind::Bool),
+];
+/// The columns of the streams whose items are `TimeTrackingEntryCompact`.
+#[allow(dead_code)]
+const TIME_TRACKING_ENTRY_COMPACT_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("duration_minutes", "duration_minutes", ColumnKind::Int),
+    Column::optional("entered_on", "entered_on", ColumnKind::Date),
+];
+/// The columns of the streams whose items are `WorkspaceMembershipCompact`.
+#[allow(dead_code)]
+const WORKSPACE_MEMBERSHIP_COMPACT_COLUMNS: &[Column] = &[
+    Column::optional("gid", "gid", ColumnKind::Text),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+];
 #[cfg(all(feature = "agents", feature = "workspaces"))]
 /// The definition of the `workspace_agents` stream.
 fn stream_workspace_agents() -> connector_sync::StreamDef {
@@ -284,18 +356,7 @@ fn stream_attachments() -> connector_sync::StreamDef {
         item_type: "AttachmentCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "parent",
@@ -392,13 +453,7 @@ fn stream_project_custom_field_settings() -> connector_sync::StreamDef {
         item_type: "CustomFieldSettingResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("is_important", "is_important", ColumnKind::Bool),
-            ]
-        },
+        columns: CUSTOM_FIELD_SETTING_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -439,13 +494,7 @@ fn stream_portfolio_custom_field_settings() -> connector_sync::StreamDef {
         item_type: "CustomFieldSettingResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("is_important", "is_important", ColumnKind::Bool),
-            ]
-        },
+        columns: CUSTOM_FIELD_SETTING_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -488,13 +537,7 @@ fn stream_goal_custom_field_settings() -> connector_sync::StreamDef {
         item_type: "CustomFieldSettingResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("is_important", "is_important", ColumnKind::Bool),
-            ]
-        },
+        columns: CUSTOM_FIELD_SETTING_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "goal_gid",
@@ -640,13 +683,7 @@ fn stream_custom_types() -> connector_sync::StreamDef {
         item_type: "CustomTypeResponse",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project",
@@ -743,13 +780,7 @@ fn stream_goals() -> connector_sync::StreamDef {
         item_type: "GoalCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -835,13 +866,7 @@ fn stream_portfolio_memberships() -> connector_sync::StreamDef {
         item_type: "DeprecatedPortfolioMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("access_level", "access_level", ColumnKind::Text),
-            ]
-        },
+        columns: DEPRECATED_PORTFOLIO_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -879,13 +904,7 @@ fn stream_portfolio_portfolio_memberships() -> connector_sync::StreamDef {
         item_type: "DeprecatedPortfolioMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("access_level", "access_level", ColumnKind::Text),
-            ]
-        },
+        columns: DEPRECATED_PORTFOLIO_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -930,13 +949,7 @@ fn stream_portfolios() -> connector_sync::StreamDef {
         item_type: "PortfolioCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "workspace",
@@ -977,13 +990,7 @@ fn stream_portfolio_items() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -1024,13 +1031,7 @@ fn stream_project_project_memberships() -> connector_sync::StreamDef {
         item_type: "ProjectMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("access_level", "access_level", ColumnKind::Text),
-            ]
-        },
+        columns: DEPRECATED_PORTFOLIO_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -1071,17 +1072,7 @@ fn stream_project_project_portfolio_settings() -> connector_sync::StreamDef {
         item_type: "ProjectPortfolioSettingCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional(
-                    "is_access_control_inherited",
-                    "is_access_control_inherited",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: PROJECT_PORTFOLIO_SETTING_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -1126,17 +1117,7 @@ fn stream_portfolio_project_portfolio_settings() -> connector_sync::StreamDef {
         item_type: "ProjectPortfolioSettingCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional(
-                    "is_access_control_inherited",
-                    "is_access_control_inherited",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: PROJECT_PORTFOLIO_SETTING_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "portfolio_gid",
@@ -1228,13 +1209,7 @@ fn stream_project_templates() -> connector_sync::StreamDef {
         item_type: "ProjectTemplateCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1270,13 +1245,7 @@ fn stream_teams_project_templates() -> connector_sync::StreamDef {
         item_type: "ProjectTemplateCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -1317,13 +1286,7 @@ fn stream_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1354,13 +1317,7 @@ fn stream_task_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -1401,13 +1358,7 @@ fn stream_teams_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -1448,13 +1399,7 @@ fn stream_workspace_projects() -> connector_sync::StreamDef {
         item_type: "ProjectCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -1591,13 +1536,7 @@ fn stream_project_sections() -> connector_sync::StreamDef {
         item_type: "SectionCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -1694,19 +1633,7 @@ fn stream_task_stories() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-                Column::optional("text", "text", ColumnKind::Text),
-            ]
-        },
+        columns: STORY_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -1751,19 +1678,7 @@ fn stream_goal_stories() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-                Column::optional("text", "text", ColumnKind::Text),
-            ]
-        },
+        columns: STORY_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "goal_gid",
@@ -1804,13 +1719,7 @@ fn stream_tags() -> connector_sync::StreamDef {
         item_type: "TagCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1841,13 +1750,7 @@ fn stream_task_tags() -> connector_sync::StreamDef {
         item_type: "TagCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -1888,13 +1791,7 @@ fn stream_workspace_tags() -> connector_sync::StreamDef {
         item_type: "TagCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -1935,13 +1832,7 @@ fn stream_task_templates() -> connector_sync::StreamDef {
         item_type: "TaskTemplateCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1977,18 +1868,7 @@ fn stream_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2019,18 +1899,7 @@ fn stream_project_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_gid",
@@ -2071,18 +1940,7 @@ fn stream_sections_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "section_gid",
@@ -2123,18 +1981,7 @@ fn stream_tag_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "tag_gid",
@@ -2175,18 +2022,7 @@ fn stream_user_task_lists_tasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "user_task_list_gid",
@@ -2227,18 +2063,7 @@ fn stream_task_subtasks() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2279,18 +2104,7 @@ fn stream_task_dependencies() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2331,18 +2145,7 @@ fn stream_task_dependents() -> connector_sync::StreamDef {
         item_type: "TaskCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "resource_subtype",
-                    "resource_subtype",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: ATTACHMENT_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2383,19 +2186,7 @@ fn stream_team_memberships() -> connector_sync::StreamDef {
         item_type: "TeamMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("is_guest", "is_guest", ColumnKind::Bool),
-                Column::optional(
-                    "is_limited_access",
-                    "is_limited_access",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("is_admin", "is_admin", ColumnKind::Bool),
-            ]
-        },
+        columns: TEAM_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2431,19 +2222,7 @@ fn stream_teams_team_memberships() -> connector_sync::StreamDef {
         item_type: "TeamMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("is_guest", "is_guest", ColumnKind::Bool),
-                Column::optional(
-                    "is_limited_access",
-                    "is_limited_access",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("is_admin", "is_admin", ColumnKind::Bool),
-            ]
-        },
+        columns: TEAM_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -2484,19 +2263,7 @@ fn stream_user_team_memberships() -> connector_sync::StreamDef {
         item_type: "TeamMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("is_guest", "is_guest", ColumnKind::Bool),
-                Column::optional(
-                    "is_limited_access",
-                    "is_limited_access",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("is_admin", "is_admin", ColumnKind::Bool),
-            ]
-        },
+        columns: TEAM_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -2544,13 +2311,7 @@ fn stream_workspace_teams() -> connector_sync::StreamDef {
         item_type: "TeamCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -2591,13 +2352,7 @@ fn stream_user_teams() -> connector_sync::StreamDef {
         item_type: "TeamCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -2695,18 +2450,7 @@ fn stream_time_tracking_category_time_tracking_entries() -> connector_sync::Stre
         item_type: "TimeTrackingEntryCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional(
-                    "duration_minutes",
-                    "duration_minutes",
-                    ColumnKind::Int,
-                ),
-                Column::optional("entered_on", "entered_on", ColumnKind::Date),
-            ]
-        },
+        columns: TIME_TRACKING_ENTRY_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "time_tracking_category_gid",
@@ -2797,18 +2541,7 @@ fn stream_task_time_tracking_entries() -> connector_sync::StreamDef {
         item_type: "TimeTrackingEntryCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional(
-                    "duration_minutes",
-                    "duration_minutes",
-                    ColumnKind::Int,
-                ),
-                Column::optional("entered_on", "entered_on", ColumnKind::Date),
-            ]
-        },
+        columns: TIME_TRACKING_ENTRY_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "task_gid",
@@ -2849,18 +2582,7 @@ fn stream_time_tracking_entries() -> connector_sync::StreamDef {
         item_type: "TimeTrackingEntryCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional(
-                    "duration_minutes",
-                    "duration_minutes",
-                    ColumnKind::Int,
-                ),
-                Column::optional("entered_on", "entered_on", ColumnKind::Date),
-            ]
-        },
+        columns: TIME_TRACKING_ENTRY_COMPACT_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2952,13 +2674,7 @@ fn stream_users() -> connector_sync::StreamDef {
         item_type: "UserCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2989,13 +2705,7 @@ fn stream_user_favorites() -> connector_sync::StreamDef {
         item_type: "AsanaNamedResource",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -3051,13 +2761,7 @@ fn stream_teams_users() -> connector_sync::StreamDef {
         item_type: "UserCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "team_gid",
@@ -3098,13 +2802,7 @@ fn stream_workspace_users() -> connector_sync::StreamDef {
         item_type: "UserCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -3228,12 +2926,7 @@ fn stream_user_workspace_memberships() -> connector_sync::StreamDef {
         item_type: "WorkspaceMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-            ]
-        },
+        columns: WORKSPACE_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "user_gid",
@@ -3274,12 +2967,7 @@ fn stream_workspace_workspace_memberships() -> connector_sync::StreamDef {
         item_type: "WorkspaceMembershipCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-            ]
-        },
+        columns: WORKSPACE_MEMBERSHIP_COMPACT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "workspace_gid",
@@ -3322,13 +3010,7 @@ fn stream_workspaces() -> connector_sync::StreamDef {
         item_type: "WorkspaceCompact",
         primary_key: &["gid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("gid", "gid", ColumnKind::Text),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOM_TYPE_RESPONSE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,

@@ -152,6 +152,122 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
+/// The columns of the streams whose items are `Action`.
+#[allow(dead_code)]
+const ACTION_COLUMNS: &[Column] = &[
+    Column::optional("id", "id", ColumnKind::Int),
+    Column::optional("status", "status", ColumnKind::Text),
+    Column::optional("type", "type", ColumnKind::Text),
+    Column::optional("started_at", "started_at", ColumnKind::DateTime),
+    Column::optional("completed_at", "completed_at", ColumnKind::DateTime),
+    Column::optional("resource_id", "resource_id", ColumnKind::Int),
+    Column::optional("resource_type", "resource_type", ColumnKind::Text),
+    Column::optional("region_slug", "region_slug", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `DropletSnapshot`.
+#[allow(dead_code)]
+const DROPLET_SNAPSHOT_COLUMNS: &[Column] = &[
+    Column::required("id", "id", ColumnKind::Int),
+    Column::required("name", "name", ColumnKind::Text),
+    Column::required("created_at", "created_at", ColumnKind::DateTime),
+    Column::required("min_disk_size", "min_disk_size", ColumnKind::Int),
+    Column::required("size_gigabytes", "size_gigabytes", ColumnKind::Float),
+    Column::required("type", "type", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Firewall`.
+#[allow(dead_code)]
+const FIREWALL_COLUMNS: &[Column] = &[
+    Column::optional("id", "id", ColumnKind::Text),
+    Column::optional("status", "status", ColumnKind::Text),
+    Column::optional("created_at", "created_at", ColumnKind::DateTime),
+    Column::optional("name", "name", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `GarbageCollection`.
+#[allow(dead_code)]
+const GARBAGE_COLLECTION_COLUMNS: &[Column] = &[
+    Column::optional("uuid", "uuid", ColumnKind::Text),
+    Column::optional("registry_name", "registry_name", ColumnKind::Text),
+    Column::optional("status", "status", ColumnKind::Text),
+    Column::optional("created_at", "created_at", ColumnKind::DateTime),
+    Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
+    Column::optional("blobs_deleted", "blobs_deleted", ColumnKind::Int),
+    Column::optional("freed_bytes", "freed_bytes", ColumnKind::Int),
+];
+/// The columns of the streams whose items are `Snapshots`.
+#[allow(dead_code)]
+const SNAPSHOTS_COLUMNS: &[Column] = &[
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("name", "name", ColumnKind::Text),
+    Column::required("created_at", "created_at", ColumnKind::DateTime),
+    Column::required("min_disk_size", "min_disk_size", ColumnKind::Int),
+    Column::required("size_gigabytes", "size_gigabytes", ColumnKind::Float),
+    Column::required("resource_id", "resource_id", ColumnKind::Text),
+    Column::required("resource_type", "resource_type", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `VpcPeering`.
+#[allow(dead_code)]
+const VPC_PEERING_COLUMNS: &[Column] = &[
+    Column::optional("id", "id", ColumnKind::Text),
+    Column::optional("created_at", "created_at", ColumnKind::DateTime),
+    Column::optional("status", "status", ColumnKind::Text),
+    Column::optional("name", "name", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiAgentApiKeyInfo`.
+#[allow(dead_code)]
+const API_AGENT_API_KEY_INFO_COLUMNS: &[Column] = &[
+    Column::optional("created_at", "created_at", ColumnKind::DateTime),
+    Column::optional("created_by", "created_by", ColumnKind::Text),
+    Column::optional("item_deleted_at", "deleted_at", ColumnKind::DateTime),
+    Column::optional("name", "name", ColumnKind::Text),
+    Column::optional("secret_key", "secret_key", ColumnKind::Text),
+    Column::optional("uuid", "uuid", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiAnthropicApiKeyInfo`.
+#[allow(dead_code)]
+const API_ANTHROPIC_API_KEY_INFO_COLUMNS: &[Column] = &[
+    Column::optional("created_at", "created_at", ColumnKind::DateTime),
+    Column::optional("created_by", "created_by", ColumnKind::Text),
+    Column::optional("item_deleted_at", "deleted_at", ColumnKind::DateTime),
+    Column::optional("name", "name", ColumnKind::Text),
+    Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
+    Column::optional("uuid", "uuid", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiAgent`.
+#[allow(dead_code)]
+const API_AGENT_COLUMNS: &[Column] = &[
+    Column::optional(
+        "conversation_logs_enabled",
+        "conversation_logs_enabled",
+        ColumnKind::Bool,
+    ),
+    Column::optional("created_at", "created_at", ColumnKind::DateTime),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::optional("if_case", "if_case", ColumnKind::Text),
+    Column::optional("instruction", "instruction", ColumnKind::Text),
+    Column::optional("k", "k", ColumnKind::Int),
+    Column::optional("max_tokens", "max_tokens", ColumnKind::Int),
+    Column::optional("name", "name", ColumnKind::Text),
+    Column::optional("project_id", "project_id", ColumnKind::Text),
+    Column::optional("provide_citations", "provide_citations", ColumnKind::Bool),
+    Column::optional("reasoning_effort", "reasoning_effort", ColumnKind::Text),
+    Column::optional("region", "region", ColumnKind::Text),
+    Column::optional("retrieval_method", "retrieval_method", ColumnKind::Text),
+    Column::optional("route_created_at", "route_created_at", ColumnKind::DateTime),
+    Column::optional("route_created_by", "route_created_by", ColumnKind::Text),
+    Column::optional("route_name", "route_name", ColumnKind::Text),
+    Column::optional("route_uuid", "route_uuid", ColumnKind::Text),
+    Column::optional("temperature", "temperature", ColumnKind::Float),
+    Column::optional("thinking_token_budget", "thinking_token_budget", ColumnKind::Int),
+    Column::optional("top_p", "top_p", ColumnKind::Float),
+    Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
+    Column::optional("url", "url", ColumnKind::Text),
+    Column::optional("user_id", "user_id", ColumnKind::Text),
+    Column::optional("uuid", "uuid", ColumnKind::Text),
+    Column::optional("version_hash", "version_hash", ColumnKind::Text),
+    Column::optional("vpc_uuid", "vpc_uuid", ColumnKind::Text),
+    Column::optional("web_fetch_enabled", "web_fetch_enabled", ColumnKind::Bool),
+    Column::optional("web_search_enabled", "web_search_enabled", ColumnKind::Bool),
+];
 #[cfg(feature = "ssh_keys")]
 /// The definition of the `account_keys` stream.
 fn stream_account_keys() -> connector_sync::StreamDef {
@@ -201,18 +317,7 @@ fn stream_actions() -> connector_sync::StreamDef {
         item_type: "Action",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("id", "id", ColumnKind::Int),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("type", "type", ColumnKind::Text),
-                Column::optional("started_at", "started_at", ColumnKind::DateTime),
-                Column::optional("completed_at", "completed_at", ColumnKind::DateTime),
-                Column::optional("resource_id", "resource_id", ColumnKind::Int),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("region_slug", "region_slug", ColumnKind::Text),
-            ]
-        },
+        columns: ACTION_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -905,16 +1010,7 @@ fn stream_droplet_backups() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Int),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::DateTime),
-                Column::required("min_disk_size", "min_disk_size", ColumnKind::Int),
-                Column::required("size_gigabytes", "size_gigabytes", ColumnKind::Float),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: DROPLET_SNAPSHOT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "droplet_id",
@@ -959,16 +1055,7 @@ fn stream_droplet_snapshots() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Int),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::DateTime),
-                Column::required("min_disk_size", "min_disk_size", ColumnKind::Int),
-                Column::required("size_gigabytes", "size_gigabytes", ColumnKind::Float),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: DROPLET_SNAPSHOT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "droplet_id",
@@ -1009,18 +1096,7 @@ fn stream_droplet_actions() -> connector_sync::StreamDef {
         item_type: "Action",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("id", "id", ColumnKind::Int),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("type", "type", ColumnKind::Text),
-                Column::optional("started_at", "started_at", ColumnKind::DateTime),
-                Column::optional("completed_at", "completed_at", ColumnKind::DateTime),
-                Column::optional("resource_id", "resource_id", ColumnKind::Int),
-                Column::optional("resource_type", "resource_type", ColumnKind::Text),
-                Column::optional("region_slug", "region_slug", ColumnKind::Text),
-            ]
-        },
+        columns: ACTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "droplet_id",
@@ -1112,14 +1188,7 @@ fn stream_droplet_firewalls() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("id", "id", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: FIREWALL_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "droplet_id",
@@ -1217,14 +1286,7 @@ fn stream_firewalls() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("id", "id", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: FIREWALL_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1650,17 +1712,7 @@ fn stream_registries_garbage_collections() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-                Column::optional("registry_name", "registry_name", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
-                Column::optional("blobs_deleted", "blobs_deleted", ColumnKind::Int),
-                Column::optional("freed_bytes", "freed_bytes", ColumnKind::Int),
-            ]
-        },
+        columns: GARBAGE_COLLECTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "registry_name",
@@ -1705,17 +1757,7 @@ fn stream_registry_garbage_collections() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-                Column::optional("registry_name", "registry_name", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
-                Column::optional("blobs_deleted", "blobs_deleted", ColumnKind::Int),
-                Column::optional("freed_bytes", "freed_bytes", ColumnKind::Int),
-            ]
-        },
+        columns: GARBAGE_COLLECTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "registry_name",
@@ -1936,17 +1978,7 @@ fn stream_snapshots() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::DateTime),
-                Column::required("min_disk_size", "min_disk_size", ColumnKind::Int),
-                Column::required("size_gigabytes", "size_gigabytes", ColumnKind::Float),
-                Column::required("resource_id", "resource_id", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-            ]
-        },
+        columns: SNAPSHOTS_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2136,17 +2168,7 @@ fn stream_volume_snapshots() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::DateTime),
-                Column::required("min_disk_size", "min_disk_size", ColumnKind::Int),
-                Column::required("size_gigabytes", "size_gigabytes", ColumnKind::Float),
-                Column::required("resource_id", "resource_id", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-            ]
-        },
+        columns: SNAPSHOTS_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "volume_id",
@@ -2237,14 +2259,7 @@ fn stream_vpcs_list_peerings() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("id", "id", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: VPC_PEERING_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "vpc_id",
@@ -2289,14 +2304,7 @@ fn stream_vpc_peerings_list() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("id", "id", ColumnKind::Text),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional("name", "name", ColumnKind::Text),
-            ]
-        },
+        columns: VPC_PEERING_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2587,16 +2595,7 @@ fn stream_agent_api_keys() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("created_by", "created_by", ColumnKind::Text),
-                Column::optional("item_deleted_at", "deleted_at", ColumnKind::DateTime),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional("secret_key", "secret_key", ColumnKind::Text),
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-            ]
-        },
+        columns: API_AGENT_API_KEY_INFO_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "agent_uuid",
@@ -2726,16 +2725,7 @@ fn stream_anthropic_keys() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("created_by", "created_by", ColumnKind::Text),
-                Column::optional("item_deleted_at", "deleted_at", ColumnKind::DateTime),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-            ]
-        },
+        columns: API_ANTHROPIC_API_KEY_INFO_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Soft {
@@ -2778,74 +2768,7 @@ fn stream_anthropic_key_agents() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional(
-                    "conversation_logs_enabled",
-                    "conversation_logs_enabled",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("if_case", "if_case", ColumnKind::Text),
-                Column::optional("instruction", "instruction", ColumnKind::Text),
-                Column::optional("k", "k", ColumnKind::Int),
-                Column::optional("max_tokens", "max_tokens", ColumnKind::Int),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional("project_id", "project_id", ColumnKind::Text),
-                Column::optional(
-                    "provide_citations",
-                    "provide_citations",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "reasoning_effort",
-                    "reasoning_effort",
-                    ColumnKind::Text,
-                ),
-                Column::optional("region", "region", ColumnKind::Text),
-                Column::optional(
-                    "retrieval_method",
-                    "retrieval_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "route_created_at",
-                    "route_created_at",
-                    ColumnKind::DateTime,
-                ),
-                Column::optional(
-                    "route_created_by",
-                    "route_created_by",
-                    ColumnKind::Text,
-                ),
-                Column::optional("route_name", "route_name", ColumnKind::Text),
-                Column::optional("route_uuid", "route_uuid", ColumnKind::Text),
-                Column::optional("temperature", "temperature", ColumnKind::Float),
-                Column::optional(
-                    "thinking_token_budget",
-                    "thinking_token_budget",
-                    ColumnKind::Int,
-                ),
-                Column::optional("top_p", "top_p", ColumnKind::Float),
-                Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
-                Column::optional("url", "url", ColumnKind::Text),
-                Column::optional("user_id", "user_id", ColumnKind::Text),
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-                Column::optional("version_hash", "version_hash", ColumnKind::Text),
-                Column::optional("vpc_uuid", "vpc_uuid", ColumnKind::Text),
-                Column::optional(
-                    "web_fetch_enabled",
-                    "web_fetch_enabled",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "web_search_enabled",
-                    "web_search_enabled",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: API_AGENT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "uuid",
@@ -3240,16 +3163,7 @@ fn stream_api_keys() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("created_by", "created_by", ColumnKind::Text),
-                Column::optional("item_deleted_at", "deleted_at", ColumnKind::DateTime),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional("secret_key", "secret_key", ColumnKind::Text),
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-            ]
-        },
+        columns: API_AGENT_API_KEY_INFO_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Soft {
@@ -3463,16 +3377,7 @@ fn stream_openai_keys() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("created_by", "created_by", ColumnKind::Text),
-                Column::optional("item_deleted_at", "deleted_at", ColumnKind::DateTime),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-            ]
-        },
+        columns: API_ANTHROPIC_API_KEY_INFO_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Soft {
@@ -3515,74 +3420,7 @@ fn stream_openai_key_agents() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional(
-                    "conversation_logs_enabled",
-                    "conversation_logs_enabled",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("if_case", "if_case", ColumnKind::Text),
-                Column::optional("instruction", "instruction", ColumnKind::Text),
-                Column::optional("k", "k", ColumnKind::Int),
-                Column::optional("max_tokens", "max_tokens", ColumnKind::Int),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional("project_id", "project_id", ColumnKind::Text),
-                Column::optional(
-                    "provide_citations",
-                    "provide_citations",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "reasoning_effort",
-                    "reasoning_effort",
-                    ColumnKind::Text,
-                ),
-                Column::optional("region", "region", ColumnKind::Text),
-                Column::optional(
-                    "retrieval_method",
-                    "retrieval_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "route_created_at",
-                    "route_created_at",
-                    ColumnKind::DateTime,
-                ),
-                Column::optional(
-                    "route_created_by",
-                    "route_created_by",
-                    ColumnKind::Text,
-                ),
-                Column::optional("route_name", "route_name", ColumnKind::Text),
-                Column::optional("route_uuid", "route_uuid", ColumnKind::Text),
-                Column::optional("temperature", "temperature", ColumnKind::Float),
-                Column::optional(
-                    "thinking_token_budget",
-                    "thinking_token_budget",
-                    ColumnKind::Int,
-                ),
-                Column::optional("top_p", "top_p", ColumnKind::Float),
-                Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
-                Column::optional("url", "url", ColumnKind::Text),
-                Column::optional("user_id", "user_id", ColumnKind::Text),
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-                Column::optional("version_hash", "version_hash", ColumnKind::Text),
-                Column::optional("vpc_uuid", "vpc_uuid", ColumnKind::Text),
-                Column::optional(
-                    "web_fetch_enabled",
-                    "web_fetch_enabled",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "web_search_enabled",
-                    "web_search_enabled",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: API_AGENT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "uuid",
@@ -3627,74 +3465,7 @@ fn stream_workspaces_agents() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::DateTime,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional(
-                    "conversation_logs_enabled",
-                    "conversation_logs_enabled",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("created_at", "created_at", ColumnKind::DateTime),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("if_case", "if_case", ColumnKind::Text),
-                Column::optional("instruction", "instruction", ColumnKind::Text),
-                Column::optional("k", "k", ColumnKind::Int),
-                Column::optional("max_tokens", "max_tokens", ColumnKind::Int),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional("project_id", "project_id", ColumnKind::Text),
-                Column::optional(
-                    "provide_citations",
-                    "provide_citations",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "reasoning_effort",
-                    "reasoning_effort",
-                    ColumnKind::Text,
-                ),
-                Column::optional("region", "region", ColumnKind::Text),
-                Column::optional(
-                    "retrieval_method",
-                    "retrieval_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "route_created_at",
-                    "route_created_at",
-                    ColumnKind::DateTime,
-                ),
-                Column::optional(
-                    "route_created_by",
-                    "route_created_by",
-                    ColumnKind::Text,
-                ),
-                Column::optional("route_name", "route_name", ColumnKind::Text),
-                Column::optional("route_uuid", "route_uuid", ColumnKind::Text),
-                Column::optional("temperature", "temperature", ColumnKind::Float),
-                Column::optional(
-                    "thinking_token_budget",
-                    "thinking_token_budget",
-                    ColumnKind::Int,
-                ),
-                Column::optional("top_p", "top_p", ColumnKind::Float),
-                Column::optional("item_updated_at", "updated_at", ColumnKind::DateTime),
-                Column::optional("url", "url", ColumnKind::Text),
-                Column::optional("user_id", "user_id", ColumnKind::Text),
-                Column::optional("uuid", "uuid", ColumnKind::Text),
-                Column::optional("version_hash", "version_hash", ColumnKind::Text),
-                Column::optional("vpc_uuid", "vpc_uuid", ColumnKind::Text),
-                Column::optional(
-                    "web_fetch_enabled",
-                    "web_fetch_enabled",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "web_search_enabled",
-                    "web_search_enabled",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: API_AGENT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "workspace_uuid",

@@ -26,6 +26,37 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
+/// The columns of the streams whose items are `IdUsernameResponseItem`.
+#[allow(dead_code)]
+const ID_USERNAME_RESPONSE_ITEM_COLUMNS: &[Column] = &[
+    Column::required("id", "id", ColumnKind::Int),
+    Column::required("username", "username", ColumnKind::Text),
+    Column::required("name", "name", ColumnKind::Text),
+    Column::required("avatar_template", "avatar_template", ColumnKind::Text),
+    Column::optional("email", "email", ColumnKind::Text),
+    Column::required("active", "active", ColumnKind::Bool),
+    Column::required("admin", "admin", ColumnKind::Bool),
+    Column::required("moderator", "moderator", ColumnKind::Bool),
+    Column::required("last_seen_at", "last_seen_at", ColumnKind::Text),
+    Column::required("last_emailed_at", "last_emailed_at", ColumnKind::Text),
+    Column::required("created_at", "created_at", ColumnKind::Text),
+    Column::required("last_seen_age", "last_seen_age", ColumnKind::Float),
+    Column::required("last_emailed_age", "last_emailed_age", ColumnKind::Float),
+    Column::required("created_at_age", "created_at_age", ColumnKind::Float),
+    Column::required("trust_level", "trust_level", ColumnKind::Int),
+    Column::required(
+        "manual_locked_trust_level",
+        "manual_locked_trust_level",
+        ColumnKind::Text,
+    ),
+    Column::required("title", "title", ColumnKind::Text),
+    Column::required("time_read", "time_read", ColumnKind::Int),
+    Column::required("staged", "staged", ColumnKind::Bool),
+    Column::required("days_visited", "days_visited", ColumnKind::Int),
+    Column::required("posts_read_count", "posts_read_count", ColumnKind::Int),
+    Column::required("topics_entered", "topics_entered", ColumnKind::Int),
+    Column::required("post_count", "post_count", ColumnKind::Int),
+];
 #[cfg(feature = "users")]
 /// The definition of the `directory_items` stream.
 fn stream_directory_items() -> connector_sync::StreamDef {
@@ -98,45 +129,7 @@ fn stream_users() -> connector_sync::StreamDef {
         item_type: "IdUsernameResponseItem",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Int),
-                Column::required("username", "username", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("avatar_template", "avatar_template", ColumnKind::Text),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::required("active", "active", ColumnKind::Bool),
-                Column::required("admin", "admin", ColumnKind::Bool),
-                Column::required("moderator", "moderator", ColumnKind::Bool),
-                Column::required("last_seen_at", "last_seen_at", ColumnKind::Text),
-                Column::required("last_emailed_at", "last_emailed_at", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::Text),
-                Column::required("last_seen_age", "last_seen_age", ColumnKind::Float),
-                Column::required(
-                    "last_emailed_age",
-                    "last_emailed_age",
-                    ColumnKind::Float,
-                ),
-                Column::required("created_at_age", "created_at_age", ColumnKind::Float),
-                Column::required("trust_level", "trust_level", ColumnKind::Int),
-                Column::required(
-                    "manual_locked_trust_level",
-                    "manual_locked_trust_level",
-                    ColumnKind::Text,
-                ),
-                Column::required("title", "title", ColumnKind::Text),
-                Column::required("time_read", "time_read", ColumnKind::Int),
-                Column::required("staged", "staged", ColumnKind::Bool),
-                Column::required("days_visited", "days_visited", ColumnKind::Int),
-                Column::required(
-                    "posts_read_count",
-                    "posts_read_count",
-                    ColumnKind::Int,
-                ),
-                Column::required("topics_entered", "topics_entered", ColumnKind::Int),
-                Column::required("post_count", "post_count", ColumnKind::Int),
-            ]
-        },
+        columns: ID_USERNAME_RESPONSE_ITEM_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -167,45 +160,7 @@ fn stream_list() -> connector_sync::StreamDef {
         item_type: "IdUsernameResponseItem",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Int),
-                Column::required("username", "username", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("avatar_template", "avatar_template", ColumnKind::Text),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::required("active", "active", ColumnKind::Bool),
-                Column::required("admin", "admin", ColumnKind::Bool),
-                Column::required("moderator", "moderator", ColumnKind::Bool),
-                Column::required("last_seen_at", "last_seen_at", ColumnKind::Text),
-                Column::required("last_emailed_at", "last_emailed_at", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::Text),
-                Column::required("last_seen_age", "last_seen_age", ColumnKind::Float),
-                Column::required(
-                    "last_emailed_age",
-                    "last_emailed_age",
-                    ColumnKind::Float,
-                ),
-                Column::required("created_at_age", "created_at_age", ColumnKind::Float),
-                Column::required("trust_level", "trust_level", ColumnKind::Int),
-                Column::required(
-                    "manual_locked_trust_level",
-                    "manual_locked_trust_level",
-                    ColumnKind::Text,
-                ),
-                Column::required("title", "title", ColumnKind::Text),
-                Column::required("time_read", "time_read", ColumnKind::Int),
-                Column::required("staged", "staged", ColumnKind::Bool),
-                Column::required("days_visited", "days_visited", ColumnKind::Int),
-                Column::required(
-                    "posts_read_count",
-                    "posts_read_count",
-                    ColumnKind::Int,
-                ),
-                Column::required("topics_entered", "topics_entered", ColumnKind::Int),
-                Column::required("post_count", "post_count", ColumnKind::Int),
-            ]
-        },
+        columns: ID_USERNAME_RESPONSE_ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "flag",

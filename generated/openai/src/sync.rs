@@ -120,6 +120,56 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
+/// The columns of the streams whose items are `OrganizationCertificate`.
+#[allow(dead_code)]
+const ORGANIZATION_CERTIFICATE_COLUMNS: &[Column] = &[
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("name", "name", ColumnKind::Text),
+    Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+    Column::required("active", "active", ColumnKind::Bool),
+];
+/// The columns of the streams whose items are `AssignedRoleDetails`.
+#[allow(dead_code)]
+const ASSIGNED_ROLE_DETAILS_COLUMNS: &[Column] = &[
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("name", "name", ColumnKind::Text),
+    Column::required("resource_type", "resource_type", ColumnKind::Text),
+    Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+    Column::required("description", "description", ColumnKind::Text),
+    Column::required("created_at", "created_at", ColumnKind::Int),
+    Column::required("item_updated_at", "updated_at", ColumnKind::UnixSeconds),
+    Column::required("created_by", "created_by", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ProjectSpendAlert`.
+#[allow(dead_code)]
+const PROJECT_SPEND_ALERT_COLUMNS: &[Column] = &[
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("threshold_amount", "threshold_amount", ColumnKind::Int),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::required("interval", "interval", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Role`.
+#[allow(dead_code)]
+const ROLE_COLUMNS: &[Column] = &[
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("name", "name", ColumnKind::Text),
+    Column::required("description", "description", ColumnKind::Text),
+    Column::required("resource_type", "resource_type", ColumnKind::Text),
+    Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
+];
+/// The columns of the streams whose items are `VectorStoreFileObject`.
+#[allow(dead_code)]
+const VECTOR_STORE_FILE_OBJECT_COLUMNS: &[Column] = &[
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("usage_bytes", "usage_bytes", ColumnKind::Int),
+    Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
+    Column::required("vector_store_id", "vector_store_id", ColumnKind::Text),
+    Column::required("status", "status", ColumnKind::Text),
+];
 #[cfg(feature = "assistants")]
 /// The definition of the `assistants` stream.
 fn stream_assistants() -> connector_sync::StreamDef {
@@ -1066,15 +1116,7 @@ fn stream_certificates() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
-                Column::required("active", "active", ColumnKind::Bool),
-            ]
-        },
+        columns: ORGANIZATION_CERTIFICATE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1157,22 +1199,7 @@ fn stream_group_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::Int),
-                Column::required(
-                    "item_updated_at",
-                    "updated_at",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("created_by", "created_by", ColumnKind::Text),
-            ]
-        },
+        columns: ASSIGNED_ROLE_DETAILS_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "group_id",
@@ -1415,15 +1442,7 @@ fn stream_project_certificates() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
-                Column::required("active", "active", ColumnKind::Bool),
-            ]
-        },
+        columns: ORGANIZATION_CERTIFICATE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -1650,19 +1669,7 @@ fn stream_project_spend_alerts() -> connector_sync::StreamDef {
         item_type: "ProjectSpendAlert",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required(
-                    "threshold_amount",
-                    "threshold_amount",
-                    ColumnKind::Int,
-                ),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("interval", "interval", ColumnKind::Text),
-            ]
-        },
+        columns: PROJECT_SPEND_ALERT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -1753,16 +1760,7 @@ fn stream_organization_roles() -> connector_sync::StreamDef {
         item_type: "Role",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
-            ]
-        },
+        columns: ROLE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1793,19 +1791,7 @@ fn stream_spend_alerts() -> connector_sync::StreamDef {
         item_type: "OrganizationSpendAlert",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required(
-                    "threshold_amount",
-                    "threshold_amount",
-                    ColumnKind::Int,
-                ),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("interval", "interval", ColumnKind::Text),
-            ]
-        },
+        columns: PROJECT_SPEND_ALERT_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1913,22 +1899,7 @@ fn stream_user_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::Int),
-                Column::required(
-                    "item_updated_at",
-                    "updated_at",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("created_by", "created_by", ColumnKind::Text),
-            ]
-        },
+        columns: ASSIGNED_ROLE_DETAILS_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "user_id",
@@ -1973,22 +1944,7 @@ fn stream_groups_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::Int),
-                Column::required(
-                    "item_updated_at",
-                    "updated_at",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("created_by", "created_by", ColumnKind::Text),
-            ]
-        },
+        columns: ASSIGNED_ROLE_DETAILS_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2036,16 +1992,7 @@ fn stream_projects_roles() -> connector_sync::StreamDef {
         item_type: "Role",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
-            ]
-        },
+        columns: ROLE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2090,22 +2037,7 @@ fn stream_users_roles() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("resource_type", "resource_type", ColumnKind::Text),
-                Column::required("predefined_role", "predefined_role", ColumnKind::Bool),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("created_at", "created_at", ColumnKind::Int),
-                Column::required(
-                    "item_updated_at",
-                    "updated_at",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("created_by", "created_by", ColumnKind::Text),
-            ]
-        },
+        columns: ASSIGNED_ROLE_DETAILS_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "project_id",
@@ -2419,16 +2351,7 @@ fn stream_list_files_in_vector_store_batch() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("usage_bytes", "usage_bytes", ColumnKind::Int),
-                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
-                Column::required("vector_store_id", "vector_store_id", ColumnKind::Text),
-                Column::required("status", "status", ColumnKind::Text),
-            ]
-        },
+        columns: VECTOR_STORE_FILE_OBJECT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "vector_store_id",
@@ -2480,16 +2403,7 @@ fn stream_list_vector_store_files() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("usage_bytes", "usage_bytes", ColumnKind::Int),
-                Column::required("created_at", "created_at", ColumnKind::UnixSeconds),
-                Column::required("vector_store_id", "vector_store_id", ColumnKind::Text),
-                Column::required("status", "status", ColumnKind::Text),
-            ]
-        },
+        columns: VECTOR_STORE_FILE_OBJECT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "vector_store_id",

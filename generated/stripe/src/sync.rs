@@ -210,6 +210,371 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
+/// The columns of the streams whose items are `Person`.
+#[allow(dead_code)]
+const PERSON_COLUMNS: &[Column] = &[
+    Column::required("account", "account", ColumnKind::Text),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::optional("email", "email", ColumnKind::Text),
+    Column::optional("first_name", "first_name", ColumnKind::Text),
+    Column::optional("first_name_kana", "first_name_kana", ColumnKind::Text),
+    Column::optional("first_name_kanji", "first_name_kanji", ColumnKind::Text),
+    Column::optional("gender", "gender", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::optional("id_number_provided", "id_number_provided", ColumnKind::Bool),
+    Column::optional("last_name", "last_name", ColumnKind::Text),
+    Column::optional("last_name_kana", "last_name_kana", ColumnKind::Text),
+    Column::optional("last_name_kanji", "last_name_kanji", ColumnKind::Text),
+    Column::optional("maiden_name", "maiden_name", ColumnKind::Text),
+    Column::optional("nationality", "nationality", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("phone", "phone", ColumnKind::Text),
+    Column::optional("political_exposure", "political_exposure", ColumnKind::Text),
+    Column::optional("ssn_last_4_provided", "ssn_last_4_provided", ColumnKind::Bool),
+];
+/// The columns of the streams whose items are `FeeRefund`.
+#[allow(dead_code)]
+const FEE_REFUND_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `BalanceTransaction`.
+#[allow(dead_code)]
+const BALANCE_TRANSACTION_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::required("available_on", "available_on", ColumnKind::UnixSeconds),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::optional("exchange_rate", "exchange_rate", ColumnKind::Float),
+    Column::required("fee", "fee", ColumnKind::Int),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("net", "net", ColumnKind::Int),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("reporting_category", "reporting_category", ColumnKind::Text),
+    Column::required("status", "status", ColumnKind::Text),
+    Column::required("type", "type", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `BitcoinTransaction`.
+#[allow(dead_code)]
+const BITCOIN_TRANSACTION_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::required("bitcoin_amount", "bitcoin_amount", ColumnKind::Int),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("receiver", "receiver", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Charge`.
+#[allow(dead_code)]
+const CHARGE_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::required("amount_captured", "amount_captured", ColumnKind::Int),
+    Column::required("amount_refunded", "amount_refunded", ColumnKind::Int),
+    Column::optional(
+        "application_fee_amount",
+        "application_fee_amount",
+        ColumnKind::Int,
+    ),
+    Column::optional(
+        "calculated_statement_descriptor",
+        "calculated_statement_descriptor",
+        ColumnKind::Text,
+    ),
+    Column::required("captured", "captured", ColumnKind::Bool),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::required("disputed", "disputed", ColumnKind::Bool),
+    Column::optional("failure_code", "failure_code", ColumnKind::Text),
+    Column::optional("failure_message", "failure_message", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("paid", "paid", ColumnKind::Bool),
+    Column::optional("payment_method", "payment_method", ColumnKind::Text),
+    Column::optional("receipt_email", "receipt_email", ColumnKind::Text),
+    Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
+    Column::optional("receipt_url", "receipt_url", ColumnKind::Text),
+    Column::required("refunded", "refunded", ColumnKind::Bool),
+    Column::optional("statement_descriptor", "statement_descriptor", ColumnKind::Text),
+    Column::optional(
+        "statement_descriptor_suffix",
+        "statement_descriptor_suffix",
+        ColumnKind::Text,
+    ),
+    Column::required("status", "status", ColumnKind::Text),
+    Column::optional("transfer_group", "transfer_group", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Refund`.
+#[allow(dead_code)]
+const REFUND_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::optional("failure_reason", "failure_reason", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("reason", "reason", ColumnKind::Text),
+    Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
+    Column::optional("status", "status", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Item`.
+#[allow(dead_code)]
+const ITEM_COLUMNS: &[Column] = &[
+    Column::required("amount_subtotal", "amount_subtotal", ColumnKind::Int),
+    Column::required("amount_total", "amount_total", ColumnKind::Int),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::required("description", "description", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("quantity", "quantity", ColumnKind::Int),
+];
+/// The columns of the streams whose items are `CreditNoteLineItem`.
+#[allow(dead_code)]
+const CREDIT_NOTE_LINE_ITEM_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::required("discount_amount", "discount_amount", ColumnKind::Int),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::optional("invoice_line_item", "invoice_line_item", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("quantity", "quantity", ColumnKind::Int),
+    Column::required("type", "type", ColumnKind::Text),
+    Column::optional("unit_amount", "unit_amount", ColumnKind::Int),
+    Column::optional("unit_amount_decimal", "unit_amount_decimal", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Customer`.
+#[allow(dead_code)]
+const CUSTOMER_COLUMNS: &[Column] = &[
+    Column::optional("balance", "balance", ColumnKind::Int),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::optional("currency", "currency", ColumnKind::Text),
+    Column::optional("delinquent", "delinquent", ColumnKind::Bool),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::optional("email", "email", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::optional("invoice_prefix", "invoice_prefix", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::optional("name", "name", ColumnKind::Text),
+    Column::optional("next_invoice_sequence", "next_invoice_sequence", ColumnKind::Int),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("phone", "phone", ColumnKind::Text),
+    Column::optional("tax_exempt", "tax_exempt", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `PaymentMethod`.
+#[allow(dead_code)]
+const PAYMENT_METHOD_COLUMNS: &[Column] = &[
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("type", "type", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Subscription`.
+#[allow(dead_code)]
+const SUBSCRIPTION_COLUMNS: &[Column] = &[
+    Column::optional(
+        "application_fee_percent",
+        "application_fee_percent",
+        ColumnKind::Float,
+    ),
+    Column::required(
+        "billing_cycle_anchor",
+        "billing_cycle_anchor",
+        ColumnKind::UnixSeconds,
+    ),
+    Column::optional("cancel_at", "cancel_at", ColumnKind::UnixSeconds),
+    Column::required("cancel_at_period_end", "cancel_at_period_end", ColumnKind::Bool),
+    Column::optional("canceled_at", "canceled_at", ColumnKind::UnixSeconds),
+    Column::required("collection_method", "collection_method", ColumnKind::Text),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required(
+        "current_period_end",
+        "current_period_end",
+        ColumnKind::UnixSeconds,
+    ),
+    Column::required(
+        "current_period_start",
+        "current_period_start",
+        ColumnKind::UnixSeconds,
+    ),
+    Column::optional("days_until_due", "days_until_due", ColumnKind::Int),
+    Column::optional("ended_at", "ended_at", ColumnKind::UnixSeconds),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::optional(
+        "next_pending_invoice_item_invoice",
+        "next_pending_invoice_item_invoice",
+        ColumnKind::UnixSeconds,
+    ),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("start_date", "start_date", ColumnKind::UnixSeconds),
+    Column::required("status", "status", ColumnKind::Text),
+    Column::optional("trial_end", "trial_end", ColumnKind::UnixSeconds),
+    Column::optional("trial_start", "trial_start", ColumnKind::UnixSeconds),
+];
+/// The columns of the streams whose items are `Invoice`.
+#[allow(dead_code)]
+const INVOICE_COLUMNS: &[Column] = &[
+    Column::optional("account_country", "account_country", ColumnKind::Text),
+    Column::optional("account_name", "account_name", ColumnKind::Text),
+    Column::required("amount_due", "amount_due", ColumnKind::Int),
+    Column::required("amount_paid", "amount_paid", ColumnKind::Int),
+    Column::required("amount_remaining", "amount_remaining", ColumnKind::Int),
+    Column::optional(
+        "application_fee_amount",
+        "application_fee_amount",
+        ColumnKind::Int,
+    ),
+    Column::required("attempt_count", "attempt_count", ColumnKind::Int),
+    Column::required("attempted", "attempted", ColumnKind::Bool),
+    Column::optional("auto_advance", "auto_advance", ColumnKind::Bool),
+    Column::optional("billing_reason", "billing_reason", ColumnKind::Text),
+    Column::required("collection_method", "collection_method", ColumnKind::Text),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::optional("customer_email", "customer_email", ColumnKind::Text),
+    Column::optional("customer_name", "customer_name", ColumnKind::Text),
+    Column::optional("customer_phone", "customer_phone", ColumnKind::Text),
+    Column::optional("customer_tax_exempt", "customer_tax_exempt", ColumnKind::Text),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::optional("due_date", "due_date", ColumnKind::UnixSeconds),
+    Column::optional("ending_balance", "ending_balance", ColumnKind::Int),
+    Column::optional("footer", "footer", ColumnKind::Text),
+    Column::optional("hosted_invoice_url", "hosted_invoice_url", ColumnKind::Text),
+    Column::optional("id", "id", ColumnKind::Text),
+    Column::optional("invoice_pdf", "invoice_pdf", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::optional(
+        "next_payment_attempt",
+        "next_payment_attempt",
+        ColumnKind::UnixSeconds,
+    ),
+    Column::optional("number", "number", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("paid", "paid", ColumnKind::Bool),
+    Column::required("paid_out_of_band", "paid_out_of_band", ColumnKind::Bool),
+    Column::required("period_end", "period_end", ColumnKind::UnixSeconds),
+    Column::required("period_start", "period_start", ColumnKind::UnixSeconds),
+    Column::required(
+        "post_payment_credit_notes_amount",
+        "post_payment_credit_notes_amount",
+        ColumnKind::Int,
+    ),
+    Column::required(
+        "pre_payment_credit_notes_amount",
+        "pre_payment_credit_notes_amount",
+        ColumnKind::Int,
+    ),
+    Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
+    Column::required("starting_balance", "starting_balance", ColumnKind::Int),
+    Column::optional("statement_descriptor", "statement_descriptor", ColumnKind::Text),
+    Column::optional("status", "status", ColumnKind::Text),
+    Column::optional(
+        "subscription_proration_date",
+        "subscription_proration_date",
+        ColumnKind::Int,
+    ),
+    Column::required("subtotal", "subtotal", ColumnKind::Int),
+    Column::optional("tax", "tax", ColumnKind::Int),
+    Column::required("total", "total", ColumnKind::Int),
+    Column::optional(
+        "webhooks_delivered_at",
+        "webhooks_delivered_at",
+        ColumnKind::UnixSeconds,
+    ),
+];
+/// The columns of the streams whose items are `LineItem`.
+#[allow(dead_code)]
+const LINE_ITEM_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::required("discountable", "discountable", ColumnKind::Bool),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::optional("invoice_item", "invoice_item", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::required("proration", "proration", ColumnKind::Bool),
+    Column::optional("quantity", "quantity", ColumnKind::Int),
+    Column::optional("subscription", "subscription", ColumnKind::Text),
+    Column::optional("subscription_item", "subscription_item", ColumnKind::Text),
+    Column::required("type", "type", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `PaymentIntent`.
+#[allow(dead_code)]
+const PAYMENT_INTENT_COLUMNS: &[Column] = &[
+    Column::required("amount", "amount", ColumnKind::Int),
+    Column::optional("amount_capturable", "amount_capturable", ColumnKind::Int),
+    Column::optional("amount_received", "amount_received", ColumnKind::Int),
+    Column::optional(
+        "application_fee_amount",
+        "application_fee_amount",
+        ColumnKind::Int,
+    ),
+    Column::optional("canceled_at", "canceled_at", ColumnKind::UnixSeconds),
+    Column::optional("cancellation_reason", "cancellation_reason", ColumnKind::Text),
+    Column::required("capture_method", "capture_method", ColumnKind::Text),
+    Column::optional("client_secret", "client_secret", ColumnKind::Text),
+    Column::required("confirmation_method", "confirmation_method", ColumnKind::Text),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("receipt_email", "receipt_email", ColumnKind::Text),
+    Column::optional("setup_future_usage", "setup_future_usage", ColumnKind::Text),
+    Column::optional("statement_descriptor", "statement_descriptor", ColumnKind::Text),
+    Column::optional(
+        "statement_descriptor_suffix",
+        "statement_descriptor_suffix",
+        ColumnKind::Text,
+    ),
+    Column::required("status", "status", ColumnKind::Text),
+    Column::optional("transfer_group", "transfer_group", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Price`.
+#[allow(dead_code)]
+const PRICE_COLUMNS: &[Column] = &[
+    Column::required("active", "active", ColumnKind::Bool),
+    Column::required("billing_scheme", "billing_scheme", ColumnKind::Text),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::required("currency", "currency", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::optional("lookup_key", "lookup_key", ColumnKind::Text),
+    Column::optional("nickname", "nickname", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("tax_behavior", "tax_behavior", ColumnKind::Text),
+    Column::optional("tiers_mode", "tiers_mode", ColumnKind::Text),
+    Column::required("type", "type", ColumnKind::Text),
+    Column::optional("unit_amount", "unit_amount", ColumnKind::Int),
+    Column::optional("unit_amount_decimal", "unit_amount_decimal", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `Product`.
+#[allow(dead_code)]
+const PRODUCT_COLUMNS: &[Column] = &[
+    Column::required("active", "active", ColumnKind::Bool),
+    Column::required("created", "created", ColumnKind::UnixSeconds),
+    Column::optional("description", "description", ColumnKind::Text),
+    Column::required("id", "id", ColumnKind::Text),
+    Column::required("livemode", "livemode", ColumnKind::Bool),
+    Column::required("name", "name", ColumnKind::Text),
+    Column::required("object", "object", ColumnKind::Text),
+    Column::optional("shippable", "shippable", ColumnKind::Bool),
+    Column::optional("statement_descriptor", "statement_descriptor", ColumnKind::Text),
+    Column::optional("unit_label", "unit_label", ColumnKind::Text),
+    Column::required("updated", "updated", ColumnKind::UnixSeconds),
+    Column::optional("url", "url", ColumnKind::Text),
+];
 #[cfg(feature = "account")]
 /// The definition of the `people` stream.
 fn stream_people() -> connector_sync::StreamDef {
@@ -225,44 +590,7 @@ fn stream_people() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("account", "account", ColumnKind::Text),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::optional("first_name", "first_name", ColumnKind::Text),
-                Column::optional("first_name_kana", "first_name_kana", ColumnKind::Text),
-                Column::optional(
-                    "first_name_kanji",
-                    "first_name_kanji",
-                    ColumnKind::Text,
-                ),
-                Column::optional("gender", "gender", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional(
-                    "id_number_provided",
-                    "id_number_provided",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("last_name", "last_name", ColumnKind::Text),
-                Column::optional("last_name_kana", "last_name_kana", ColumnKind::Text),
-                Column::optional("last_name_kanji", "last_name_kanji", ColumnKind::Text),
-                Column::optional("maiden_name", "maiden_name", ColumnKind::Text),
-                Column::optional("nationality", "nationality", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("phone", "phone", ColumnKind::Text),
-                Column::optional(
-                    "political_exposure",
-                    "political_exposure",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "ssn_last_4_provided",
-                    "ssn_last_4_provided",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: PERSON_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -302,44 +630,7 @@ fn stream_persons() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("account", "account", ColumnKind::Text),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::optional("first_name", "first_name", ColumnKind::Text),
-                Column::optional("first_name_kana", "first_name_kana", ColumnKind::Text),
-                Column::optional(
-                    "first_name_kanji",
-                    "first_name_kanji",
-                    ColumnKind::Text,
-                ),
-                Column::optional("gender", "gender", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional(
-                    "id_number_provided",
-                    "id_number_provided",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("last_name", "last_name", ColumnKind::Text),
-                Column::optional("last_name_kana", "last_name_kana", ColumnKind::Text),
-                Column::optional("last_name_kanji", "last_name_kanji", ColumnKind::Text),
-                Column::optional("maiden_name", "maiden_name", ColumnKind::Text),
-                Column::optional("nationality", "nationality", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("phone", "phone", ColumnKind::Text),
-                Column::optional(
-                    "political_exposure",
-                    "political_exposure",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "ssn_last_4_provided",
-                    "ssn_last_4_provided",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: PERSON_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -440,44 +731,7 @@ fn stream_account_people() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("account", "account", ColumnKind::Text),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::optional("first_name", "first_name", ColumnKind::Text),
-                Column::optional("first_name_kana", "first_name_kana", ColumnKind::Text),
-                Column::optional(
-                    "first_name_kanji",
-                    "first_name_kanji",
-                    ColumnKind::Text,
-                ),
-                Column::optional("gender", "gender", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional(
-                    "id_number_provided",
-                    "id_number_provided",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("last_name", "last_name", ColumnKind::Text),
-                Column::optional("last_name_kana", "last_name_kana", ColumnKind::Text),
-                Column::optional("last_name_kanji", "last_name_kanji", ColumnKind::Text),
-                Column::optional("maiden_name", "maiden_name", ColumnKind::Text),
-                Column::optional("nationality", "nationality", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("phone", "phone", ColumnKind::Text),
-                Column::optional(
-                    "political_exposure",
-                    "political_exposure",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "ssn_last_4_provided",
-                    "ssn_last_4_provided",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: PERSON_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "account",
@@ -522,44 +776,7 @@ fn stream_account_persons() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("account", "account", ColumnKind::Text),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::optional("first_name", "first_name", ColumnKind::Text),
-                Column::optional("first_name_kana", "first_name_kana", ColumnKind::Text),
-                Column::optional(
-                    "first_name_kanji",
-                    "first_name_kanji",
-                    ColumnKind::Text,
-                ),
-                Column::optional("gender", "gender", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional(
-                    "id_number_provided",
-                    "id_number_provided",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("last_name", "last_name", ColumnKind::Text),
-                Column::optional("last_name_kana", "last_name_kana", ColumnKind::Text),
-                Column::optional("last_name_kanji", "last_name_kanji", ColumnKind::Text),
-                Column::optional("maiden_name", "maiden_name", ColumnKind::Text),
-                Column::optional("nationality", "nationality", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("phone", "phone", ColumnKind::Text),
-                Column::optional(
-                    "political_exposure",
-                    "political_exposure",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "ssn_last_4_provided",
-                    "ssn_last_4_provided",
-                    ColumnKind::Bool,
-                ),
-            ]
-        },
+        columns: PERSON_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "account",
@@ -707,15 +924,7 @@ fn stream_application_fee_refunds() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-            ]
-        },
+        columns: FEE_REFUND_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "id",
@@ -764,31 +973,7 @@ fn stream_history() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required(
-                    "available_on",
-                    "available_on",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("exchange_rate", "exchange_rate", ColumnKind::Float),
-                Column::required("fee", "fee", ColumnKind::Int),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("net", "net", ColumnKind::Int),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required(
-                    "reporting_category",
-                    "reporting_category",
-                    ColumnKind::Text,
-                ),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: BALANCE_TRANSACTION_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -832,31 +1017,7 @@ fn stream_balance_transactions() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required(
-                    "available_on",
-                    "available_on",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("exchange_rate", "exchange_rate", ColumnKind::Float),
-                Column::required("fee", "fee", ColumnKind::Int),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("net", "net", ColumnKind::Int),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required(
-                    "reporting_category",
-                    "reporting_category",
-                    ColumnKind::Text,
-                ),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: BALANCE_TRANSACTION_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1027,17 +1188,7 @@ fn stream_receiver_transactions() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("bitcoin_amount", "bitcoin_amount", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("receiver", "receiver", ColumnKind::Text),
-            ]
-        },
+        columns: BITCOIN_TRANSACTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "receiver",
@@ -1082,17 +1233,7 @@ fn stream_bitcoin_transactions() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("bitcoin_amount", "bitcoin_amount", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("receiver", "receiver", ColumnKind::Text),
-            ]
-        },
+        columns: BITCOIN_TRANSACTION_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1136,51 +1277,7 @@ fn stream_charges() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("amount_captured", "amount_captured", ColumnKind::Int),
-                Column::required("amount_refunded", "amount_refunded", ColumnKind::Int),
-                Column::optional(
-                    "application_fee_amount",
-                    "application_fee_amount",
-                    ColumnKind::Int,
-                ),
-                Column::optional(
-                    "calculated_statement_descriptor",
-                    "calculated_statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::required("captured", "captured", ColumnKind::Bool),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("disputed", "disputed", ColumnKind::Bool),
-                Column::optional("failure_code", "failure_code", ColumnKind::Text),
-                Column::optional("failure_message", "failure_message", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("paid", "paid", ColumnKind::Bool),
-                Column::optional("payment_method", "payment_method", ColumnKind::Text),
-                Column::optional("receipt_email", "receipt_email", ColumnKind::Text),
-                Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
-                Column::optional("receipt_url", "receipt_url", ColumnKind::Text),
-                Column::required("refunded", "refunded", ColumnKind::Bool),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "statement_descriptor_suffix",
-                    "statement_descriptor_suffix",
-                    ColumnKind::Text,
-                ),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::optional("transfer_group", "transfer_group", ColumnKind::Text),
-            ]
-        },
+        columns: CHARGE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1215,51 +1312,7 @@ fn stream_charges_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("amount_captured", "amount_captured", ColumnKind::Int),
-                Column::required("amount_refunded", "amount_refunded", ColumnKind::Int),
-                Column::optional(
-                    "application_fee_amount",
-                    "application_fee_amount",
-                    ColumnKind::Int,
-                ),
-                Column::optional(
-                    "calculated_statement_descriptor",
-                    "calculated_statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::required("captured", "captured", ColumnKind::Bool),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("disputed", "disputed", ColumnKind::Bool),
-                Column::optional("failure_code", "failure_code", ColumnKind::Text),
-                Column::optional("failure_message", "failure_message", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("paid", "paid", ColumnKind::Bool),
-                Column::optional("payment_method", "payment_method", ColumnKind::Text),
-                Column::optional("receipt_email", "receipt_email", ColumnKind::Text),
-                Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
-                Column::optional("receipt_url", "receipt_url", ColumnKind::Text),
-                Column::required("refunded", "refunded", ColumnKind::Bool),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "statement_descriptor_suffix",
-                    "statement_descriptor_suffix",
-                    ColumnKind::Text,
-                ),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::optional("transfer_group", "transfer_group", ColumnKind::Text),
-            ]
-        },
+        columns: CHARGE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "query",
@@ -1304,20 +1357,7 @@ fn stream_charge_refunds() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("failure_reason", "failure_reason", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("reason", "reason", ColumnKind::Text),
-                Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-            ]
-        },
+        columns: REFUND_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "charge",
@@ -1434,17 +1474,7 @@ fn stream_session_line_items() -> connector_sync::StreamDef {
         item_type: "Item",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount_subtotal", "amount_subtotal", ColumnKind::Int),
-                Column::required("amount_total", "amount_total", ColumnKind::Int),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-            ]
-        },
+        columns: ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "session",
@@ -1655,29 +1685,7 @@ fn stream_preview_lines() -> connector_sync::StreamDef {
         item_type: "CreditNoteLineItem",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("discount_amount", "discount_amount", ColumnKind::Int),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional(
-                    "invoice_line_item",
-                    "invoice_line_item",
-                    ColumnKind::Text,
-                ),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-                Column::required("type", "type", ColumnKind::Text),
-                Column::optional("unit_amount", "unit_amount", ColumnKind::Int),
-                Column::optional(
-                    "unit_amount_decimal",
-                    "unit_amount_decimal",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: CREDIT_NOTE_LINE_ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "invoice",
@@ -1718,29 +1726,7 @@ fn stream_credit_note_lines() -> connector_sync::StreamDef {
         item_type: "CreditNoteLineItem",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("discount_amount", "discount_amount", ColumnKind::Int),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional(
-                    "invoice_line_item",
-                    "invoice_line_item",
-                    ColumnKind::Text,
-                ),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-                Column::required("type", "type", ColumnKind::Text),
-                Column::optional("unit_amount", "unit_amount", ColumnKind::Int),
-                Column::optional(
-                    "unit_amount_decimal",
-                    "unit_amount_decimal",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: CREDIT_NOTE_LINE_ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "credit_note",
@@ -1789,28 +1775,7 @@ fn stream_customers() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::optional("balance", "balance", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("currency", "currency", ColumnKind::Text),
-                Column::optional("delinquent", "delinquent", ColumnKind::Bool),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional("invoice_prefix", "invoice_prefix", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "next_invoice_sequence",
-                    "next_invoice_sequence",
-                    ColumnKind::Int,
-                ),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("phone", "phone", ColumnKind::Text),
-                Column::optional("tax_exempt", "tax_exempt", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOMER_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -1845,28 +1810,7 @@ fn stream_customers_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("balance", "balance", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("currency", "currency", ColumnKind::Text),
-                Column::optional("delinquent", "delinquent", ColumnKind::Bool),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("email", "email", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional("invoice_prefix", "invoice_prefix", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional("name", "name", ColumnKind::Text),
-                Column::optional(
-                    "next_invoice_sequence",
-                    "next_invoice_sequence",
-                    ColumnKind::Int,
-                ),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("phone", "phone", ColumnKind::Text),
-                Column::optional("tax_exempt", "tax_exempt", ColumnKind::Text),
-            ]
-        },
+        columns: CUSTOMER_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "query",
@@ -2121,15 +2065,7 @@ fn stream_customer_payment_methods() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: PAYMENT_METHOD_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "customer",
@@ -2181,57 +2117,7 @@ fn stream_customer_subscriptions() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional(
-                    "application_fee_percent",
-                    "application_fee_percent",
-                    ColumnKind::Float,
-                ),
-                Column::required(
-                    "billing_cycle_anchor",
-                    "billing_cycle_anchor",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("cancel_at", "cancel_at", ColumnKind::UnixSeconds),
-                Column::required(
-                    "cancel_at_period_end",
-                    "cancel_at_period_end",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("canceled_at", "canceled_at", ColumnKind::UnixSeconds),
-                Column::required(
-                    "collection_method",
-                    "collection_method",
-                    ColumnKind::Text,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required(
-                    "current_period_end",
-                    "current_period_end",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required(
-                    "current_period_start",
-                    "current_period_start",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("days_until_due", "days_until_due", ColumnKind::Int),
-                Column::optional("ended_at", "ended_at", ColumnKind::UnixSeconds),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional(
-                    "next_pending_invoice_item_invoice",
-                    "next_pending_invoice_item_invoice",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("start_date", "start_date", ColumnKind::UnixSeconds),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::optional("trial_end", "trial_end", ColumnKind::UnixSeconds),
-                Column::optional("trial_start", "trial_start", ColumnKind::UnixSeconds),
-            ]
-        },
+        columns: SUBSCRIPTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "customer",
@@ -2763,109 +2649,7 @@ fn stream_invoices() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::optional("account_country", "account_country", ColumnKind::Text),
-                Column::optional("account_name", "account_name", ColumnKind::Text),
-                Column::required("amount_due", "amount_due", ColumnKind::Int),
-                Column::required("amount_paid", "amount_paid", ColumnKind::Int),
-                Column::required(
-                    "amount_remaining",
-                    "amount_remaining",
-                    ColumnKind::Int,
-                ),
-                Column::optional(
-                    "application_fee_amount",
-                    "application_fee_amount",
-                    ColumnKind::Int,
-                ),
-                Column::required("attempt_count", "attempt_count", ColumnKind::Int),
-                Column::required("attempted", "attempted", ColumnKind::Bool),
-                Column::optional("auto_advance", "auto_advance", ColumnKind::Bool),
-                Column::optional("billing_reason", "billing_reason", ColumnKind::Text),
-                Column::required(
-                    "collection_method",
-                    "collection_method",
-                    ColumnKind::Text,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("customer_email", "customer_email", ColumnKind::Text),
-                Column::optional("customer_name", "customer_name", ColumnKind::Text),
-                Column::optional("customer_phone", "customer_phone", ColumnKind::Text),
-                Column::optional(
-                    "customer_tax_exempt",
-                    "customer_tax_exempt",
-                    ColumnKind::Text,
-                ),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("due_date", "due_date", ColumnKind::UnixSeconds),
-                Column::optional("ending_balance", "ending_balance", ColumnKind::Int),
-                Column::optional("footer", "footer", ColumnKind::Text),
-                Column::optional(
-                    "hosted_invoice_url",
-                    "hosted_invoice_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("id", "id", ColumnKind::Text),
-                Column::optional("invoice_pdf", "invoice_pdf", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional(
-                    "next_payment_attempt",
-                    "next_payment_attempt",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("number", "number", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("paid", "paid", ColumnKind::Bool),
-                Column::required(
-                    "paid_out_of_band",
-                    "paid_out_of_band",
-                    ColumnKind::Bool,
-                ),
-                Column::required("period_end", "period_end", ColumnKind::UnixSeconds),
-                Column::required(
-                    "period_start",
-                    "period_start",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required(
-                    "post_payment_credit_notes_amount",
-                    "post_payment_credit_notes_amount",
-                    ColumnKind::Int,
-                ),
-                Column::required(
-                    "pre_payment_credit_notes_amount",
-                    "pre_payment_credit_notes_amount",
-                    ColumnKind::Int,
-                ),
-                Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
-                Column::required(
-                    "starting_balance",
-                    "starting_balance",
-                    ColumnKind::Int,
-                ),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional(
-                    "subscription_proration_date",
-                    "subscription_proration_date",
-                    ColumnKind::Int,
-                ),
-                Column::required("subtotal", "subtotal", ColumnKind::Int),
-                Column::optional("tax", "tax", ColumnKind::Int),
-                Column::required("total", "total", ColumnKind::Int),
-                Column::optional(
-                    "webhooks_delivered_at",
-                    "webhooks_delivered_at",
-                    ColumnKind::UnixSeconds,
-                ),
-            ]
-        },
+        columns: INVOICE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -2900,109 +2684,7 @@ fn stream_invoices_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional("account_country", "account_country", ColumnKind::Text),
-                Column::optional("account_name", "account_name", ColumnKind::Text),
-                Column::required("amount_due", "amount_due", ColumnKind::Int),
-                Column::required("amount_paid", "amount_paid", ColumnKind::Int),
-                Column::required(
-                    "amount_remaining",
-                    "amount_remaining",
-                    ColumnKind::Int,
-                ),
-                Column::optional(
-                    "application_fee_amount",
-                    "application_fee_amount",
-                    ColumnKind::Int,
-                ),
-                Column::required("attempt_count", "attempt_count", ColumnKind::Int),
-                Column::required("attempted", "attempted", ColumnKind::Bool),
-                Column::optional("auto_advance", "auto_advance", ColumnKind::Bool),
-                Column::optional("billing_reason", "billing_reason", ColumnKind::Text),
-                Column::required(
-                    "collection_method",
-                    "collection_method",
-                    ColumnKind::Text,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("customer_email", "customer_email", ColumnKind::Text),
-                Column::optional("customer_name", "customer_name", ColumnKind::Text),
-                Column::optional("customer_phone", "customer_phone", ColumnKind::Text),
-                Column::optional(
-                    "customer_tax_exempt",
-                    "customer_tax_exempt",
-                    ColumnKind::Text,
-                ),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("due_date", "due_date", ColumnKind::UnixSeconds),
-                Column::optional("ending_balance", "ending_balance", ColumnKind::Int),
-                Column::optional("footer", "footer", ColumnKind::Text),
-                Column::optional(
-                    "hosted_invoice_url",
-                    "hosted_invoice_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("id", "id", ColumnKind::Text),
-                Column::optional("invoice_pdf", "invoice_pdf", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional(
-                    "next_payment_attempt",
-                    "next_payment_attempt",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("number", "number", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("paid", "paid", ColumnKind::Bool),
-                Column::required(
-                    "paid_out_of_band",
-                    "paid_out_of_band",
-                    ColumnKind::Bool,
-                ),
-                Column::required("period_end", "period_end", ColumnKind::UnixSeconds),
-                Column::required(
-                    "period_start",
-                    "period_start",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required(
-                    "post_payment_credit_notes_amount",
-                    "post_payment_credit_notes_amount",
-                    ColumnKind::Int,
-                ),
-                Column::required(
-                    "pre_payment_credit_notes_amount",
-                    "pre_payment_credit_notes_amount",
-                    ColumnKind::Int,
-                ),
-                Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
-                Column::required(
-                    "starting_balance",
-                    "starting_balance",
-                    ColumnKind::Int,
-                ),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional(
-                    "subscription_proration_date",
-                    "subscription_proration_date",
-                    ColumnKind::Int,
-                ),
-                Column::required("subtotal", "subtotal", ColumnKind::Int),
-                Column::optional("tax", "tax", ColumnKind::Int),
-                Column::required("total", "total", ColumnKind::Int),
-                Column::optional(
-                    "webhooks_delivered_at",
-                    "webhooks_delivered_at",
-                    ColumnKind::UnixSeconds,
-                ),
-            ]
-        },
+        columns: INVOICE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "query",
@@ -3043,27 +2725,7 @@ fn stream_upcoming_lines() -> connector_sync::StreamDef {
         item_type: "LineItem",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("discountable", "discountable", ColumnKind::Bool),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional("invoice_item", "invoice_item", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("proration", "proration", ColumnKind::Bool),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-                Column::optional("subscription", "subscription", ColumnKind::Text),
-                Column::optional(
-                    "subscription_item",
-                    "subscription_item",
-                    ColumnKind::Text,
-                ),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: LINE_ITEM_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -3099,27 +2761,7 @@ fn stream_invoice_lines() -> connector_sync::StreamDef {
         item_type: "LineItem",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("discountable", "discountable", ColumnKind::Bool),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::optional("invoice_item", "invoice_item", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("proration", "proration", ColumnKind::Bool),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-                Column::optional("subscription", "subscription", ColumnKind::Text),
-                Column::optional(
-                    "subscription_item",
-                    "subscription_item",
-                    ColumnKind::Text,
-                ),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: LINE_ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "invoice",
@@ -3727,59 +3369,7 @@ fn stream_payment_intents() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::optional(
-                    "amount_capturable",
-                    "amount_capturable",
-                    ColumnKind::Int,
-                ),
-                Column::optional("amount_received", "amount_received", ColumnKind::Int),
-                Column::optional(
-                    "application_fee_amount",
-                    "application_fee_amount",
-                    ColumnKind::Int,
-                ),
-                Column::optional("canceled_at", "canceled_at", ColumnKind::UnixSeconds),
-                Column::optional(
-                    "cancellation_reason",
-                    "cancellation_reason",
-                    ColumnKind::Text,
-                ),
-                Column::required("capture_method", "capture_method", ColumnKind::Text),
-                Column::optional("client_secret", "client_secret", ColumnKind::Text),
-                Column::required(
-                    "confirmation_method",
-                    "confirmation_method",
-                    ColumnKind::Text,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("receipt_email", "receipt_email", ColumnKind::Text),
-                Column::optional(
-                    "setup_future_usage",
-                    "setup_future_usage",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "statement_descriptor_suffix",
-                    "statement_descriptor_suffix",
-                    ColumnKind::Text,
-                ),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::optional("transfer_group", "transfer_group", ColumnKind::Text),
-            ]
-        },
+        columns: PAYMENT_INTENT_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -3819,59 +3409,7 @@ fn stream_payment_intents_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::optional(
-                    "amount_capturable",
-                    "amount_capturable",
-                    ColumnKind::Int,
-                ),
-                Column::optional("amount_received", "amount_received", ColumnKind::Int),
-                Column::optional(
-                    "application_fee_amount",
-                    "application_fee_amount",
-                    ColumnKind::Int,
-                ),
-                Column::optional("canceled_at", "canceled_at", ColumnKind::UnixSeconds),
-                Column::optional(
-                    "cancellation_reason",
-                    "cancellation_reason",
-                    ColumnKind::Text,
-                ),
-                Column::required("capture_method", "capture_method", ColumnKind::Text),
-                Column::optional("client_secret", "client_secret", ColumnKind::Text),
-                Column::required(
-                    "confirmation_method",
-                    "confirmation_method",
-                    ColumnKind::Text,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("receipt_email", "receipt_email", ColumnKind::Text),
-                Column::optional(
-                    "setup_future_usage",
-                    "setup_future_usage",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "statement_descriptor_suffix",
-                    "statement_descriptor_suffix",
-                    ColumnKind::Text,
-                ),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::optional("transfer_group", "transfer_group", ColumnKind::Text),
-            ]
-        },
+        columns: PAYMENT_INTENT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "query",
@@ -3976,17 +3514,7 @@ fn stream_payment_link_line_items() -> connector_sync::StreamDef {
         item_type: "Item",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount_subtotal", "amount_subtotal", ColumnKind::Int),
-                Column::required("amount_total", "amount_total", ColumnKind::Int),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-            ]
-        },
+        columns: ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "payment_link",
@@ -4033,15 +3561,7 @@ fn stream_payment_methods() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("type", "type", ColumnKind::Text),
-            ]
-        },
+        columns: PAYMENT_METHOD_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "type",
@@ -4220,28 +3740,7 @@ fn stream_prices() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::required("active", "active", ColumnKind::Bool),
-                Column::required("billing_scheme", "billing_scheme", ColumnKind::Text),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional("lookup_key", "lookup_key", ColumnKind::Text),
-                Column::optional("nickname", "nickname", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("tax_behavior", "tax_behavior", ColumnKind::Text),
-                Column::optional("tiers_mode", "tiers_mode", ColumnKind::Text),
-                Column::required("type", "type", ColumnKind::Text),
-                Column::optional("unit_amount", "unit_amount", ColumnKind::Int),
-                Column::optional(
-                    "unit_amount_decimal",
-                    "unit_amount_decimal",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: PRICE_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -4276,28 +3775,7 @@ fn stream_prices_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("active", "active", ColumnKind::Bool),
-                Column::required("billing_scheme", "billing_scheme", ColumnKind::Text),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional("lookup_key", "lookup_key", ColumnKind::Text),
-                Column::optional("nickname", "nickname", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("tax_behavior", "tax_behavior", ColumnKind::Text),
-                Column::optional("tiers_mode", "tiers_mode", ColumnKind::Text),
-                Column::required("type", "type", ColumnKind::Text),
-                Column::optional("unit_amount", "unit_amount", ColumnKind::Int),
-                Column::optional(
-                    "unit_amount_decimal",
-                    "unit_amount_decimal",
-                    ColumnKind::Text,
-                ),
-            ]
-        },
+        columns: PRICE_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "query",
@@ -4342,26 +3820,7 @@ fn stream_products() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("active", "active", ColumnKind::Bool),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("shippable", "shippable", ColumnKind::Bool),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional("unit_label", "unit_label", ColumnKind::Text),
-                Column::required("updated", "updated", ColumnKind::UnixSeconds),
-                Column::optional("url", "url", ColumnKind::Text),
-            ]
-        },
+        columns: PRODUCT_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -4396,26 +3855,7 @@ fn stream_products_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("active", "active", ColumnKind::Bool),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::required("name", "name", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("shippable", "shippable", ColumnKind::Bool),
-                Column::optional(
-                    "statement_descriptor",
-                    "statement_descriptor",
-                    ColumnKind::Text,
-                ),
-                Column::optional("unit_label", "unit_label", ColumnKind::Text),
-                Column::required("updated", "updated", ColumnKind::UnixSeconds),
-                Column::optional("url", "url", ColumnKind::Text),
-            ]
-        },
+        columns: PRODUCT_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "query",
@@ -4578,17 +4018,7 @@ fn stream_quote_computed_upfront_line_items() -> connector_sync::StreamDef {
         item_type: "Item",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount_subtotal", "amount_subtotal", ColumnKind::Int),
-                Column::required("amount_total", "amount_total", ColumnKind::Int),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-            ]
-        },
+        columns: ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "quote",
@@ -4629,17 +4059,7 @@ fn stream_quote_line_items() -> connector_sync::StreamDef {
         item_type: "Item",
         primary_key: &["id"],
         cursor: None,
-        columns: const {
-            &[
-                Column::required("amount_subtotal", "amount_subtotal", ColumnKind::Int),
-                Column::required("amount_total", "amount_total", ColumnKind::Int),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("description", "description", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("quantity", "quantity", ColumnKind::Int),
-            ]
-        },
+        columns: ITEM_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "quote",
@@ -4906,20 +4326,7 @@ fn stream_refunds() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::optional("description", "description", ColumnKind::Text),
-                Column::optional("failure_reason", "failure_reason", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::optional("reason", "reason", ColumnKind::Text),
-                Column::optional("receipt_number", "receipt_number", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-            ]
-        },
+        columns: REFUND_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -5576,57 +4983,7 @@ fn stream_subscriptions() -> connector_sync::StreamDef {
                 inclusive: true,
             }),
         }),
-        columns: const {
-            &[
-                Column::optional(
-                    "application_fee_percent",
-                    "application_fee_percent",
-                    ColumnKind::Float,
-                ),
-                Column::required(
-                    "billing_cycle_anchor",
-                    "billing_cycle_anchor",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("cancel_at", "cancel_at", ColumnKind::UnixSeconds),
-                Column::required(
-                    "cancel_at_period_end",
-                    "cancel_at_period_end",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("canceled_at", "canceled_at", ColumnKind::UnixSeconds),
-                Column::required(
-                    "collection_method",
-                    "collection_method",
-                    ColumnKind::Text,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required(
-                    "current_period_end",
-                    "current_period_end",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required(
-                    "current_period_start",
-                    "current_period_start",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("days_until_due", "days_until_due", ColumnKind::Int),
-                Column::optional("ended_at", "ended_at", ColumnKind::UnixSeconds),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional(
-                    "next_pending_invoice_item_invoice",
-                    "next_pending_invoice_item_invoice",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("start_date", "start_date", ColumnKind::UnixSeconds),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::optional("trial_end", "trial_end", ColumnKind::UnixSeconds),
-                Column::optional("trial_start", "trial_start", ColumnKind::UnixSeconds),
-            ]
-        },
+        columns: SUBSCRIPTION_COLUMNS,
         params: &[],
         parent: None,
         deletes: connector_sync::Deletes::Unreported,
@@ -5666,57 +5023,7 @@ fn stream_subscriptions_search() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::optional(
-                    "application_fee_percent",
-                    "application_fee_percent",
-                    ColumnKind::Float,
-                ),
-                Column::required(
-                    "billing_cycle_anchor",
-                    "billing_cycle_anchor",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("cancel_at", "cancel_at", ColumnKind::UnixSeconds),
-                Column::required(
-                    "cancel_at_period_end",
-                    "cancel_at_period_end",
-                    ColumnKind::Bool,
-                ),
-                Column::optional("canceled_at", "canceled_at", ColumnKind::UnixSeconds),
-                Column::required(
-                    "collection_method",
-                    "collection_method",
-                    ColumnKind::Text,
-                ),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required(
-                    "current_period_end",
-                    "current_period_end",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required(
-                    "current_period_start",
-                    "current_period_start",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::optional("days_until_due", "days_until_due", ColumnKind::Int),
-                Column::optional("ended_at", "ended_at", ColumnKind::UnixSeconds),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("livemode", "livemode", ColumnKind::Bool),
-                Column::optional(
-                    "next_pending_invoice_item_invoice",
-                    "next_pending_invoice_item_invoice",
-                    ColumnKind::UnixSeconds,
-                ),
-                Column::required("object", "object", ColumnKind::Text),
-                Column::required("start_date", "start_date", ColumnKind::UnixSeconds),
-                Column::required("status", "status", ColumnKind::Text),
-                Column::optional("trial_end", "trial_end", ColumnKind::UnixSeconds),
-                Column::optional("trial_start", "trial_start", ColumnKind::UnixSeconds),
-            ]
-        },
+        columns: SUBSCRIPTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "query",
@@ -6120,15 +5427,7 @@ fn stream_transfer_reversals() -> connector_sync::StreamDef {
             kind: connector_sync::CursorKind::UnixSeconds,
             filter: None,
         }),
-        columns: const {
-            &[
-                Column::required("amount", "amount", ColumnKind::Int),
-                Column::required("created", "created", ColumnKind::UnixSeconds),
-                Column::required("currency", "currency", ColumnKind::Text),
-                Column::required("id", "id", ColumnKind::Text),
-                Column::required("object", "object", ColumnKind::Text),
-            ]
-        },
+        columns: FEE_REFUND_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "id",

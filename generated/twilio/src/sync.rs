@@ -245,6 +245,118 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
+/// The columns of the streams whose items are `ApiV2010AccountCallCallNotification`.
+#[allow(dead_code)]
+const API_V2010_ACCOUNT_CALL_CALL_NOTIFICATION_COLUMNS: &[Column] = &[
+    Column::optional("account_sid", "account_sid", ColumnKind::Text),
+    Column::optional("api_version", "api_version", ColumnKind::Text),
+    Column::optional("call_sid", "call_sid", ColumnKind::Text),
+    Column::optional("date_created", "date_created", ColumnKind::Text),
+    Column::optional("date_updated", "date_updated", ColumnKind::Text),
+    Column::optional("error_code", "error_code", ColumnKind::Text),
+    Column::optional("log", "log", ColumnKind::Text),
+    Column::optional("message_date", "message_date", ColumnKind::Text),
+    Column::optional("message_text", "message_text", ColumnKind::Text),
+    Column::optional("more_info", "more_info", ColumnKind::Text),
+    Column::optional("request_method", "request_method", ColumnKind::Text),
+    Column::optional("request_url", "request_url", ColumnKind::Text),
+    Column::optional("sid", "sid", ColumnKind::Text),
+    Column::optional("uri", "uri", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal`.
+#[allow(dead_code)]
+const API_V2010_ACCOUNT_INCOMING_PHONE_NUMBER_INCOMING_PHONE_NUMBER_LOCAL_COLUMNS: &[Column] = &[
+    Column::optional("account_sid", "account_sid", ColumnKind::Text),
+    Column::optional("address_sid", "address_sid", ColumnKind::Text),
+    Column::optional("address_requirements", "address_requirements", ColumnKind::Text),
+    Column::optional("api_version", "api_version", ColumnKind::Text),
+    Column::optional("beta", "beta", ColumnKind::Bool),
+    Column::optional("date_created", "date_created", ColumnKind::Text),
+    Column::optional("date_updated", "date_updated", ColumnKind::Text),
+    Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
+    Column::optional("identity_sid", "identity_sid", ColumnKind::Text),
+    Column::optional("phone_number", "phone_number", ColumnKind::Text),
+    Column::optional("origin", "origin", ColumnKind::Text),
+    Column::optional("sid", "sid", ColumnKind::Text),
+    Column::optional("sms_application_sid", "sms_application_sid", ColumnKind::Text),
+    Column::optional("sms_fallback_method", "sms_fallback_method", ColumnKind::Text),
+    Column::optional("sms_fallback_url", "sms_fallback_url", ColumnKind::Text),
+    Column::optional("sms_method", "sms_method", ColumnKind::Text),
+    Column::optional("sms_url", "sms_url", ColumnKind::Text),
+    Column::optional("status_callback", "status_callback", ColumnKind::Text),
+    Column::optional(
+        "status_callback_method",
+        "status_callback_method",
+        ColumnKind::Text,
+    ),
+    Column::optional("trunk_sid", "trunk_sid", ColumnKind::Text),
+    Column::optional("uri", "uri", ColumnKind::Text),
+    Column::optional("voice_receive_mode", "voice_receive_mode", ColumnKind::Text),
+    Column::optional("voice_application_sid", "voice_application_sid", ColumnKind::Text),
+    Column::optional(
+        "voice_caller_id_lookup",
+        "voice_caller_id_lookup",
+        ColumnKind::Bool,
+    ),
+    Column::optional("voice_fallback_method", "voice_fallback_method", ColumnKind::Text),
+    Column::optional("voice_fallback_url", "voice_fallback_url", ColumnKind::Text),
+    Column::optional("voice_method", "voice_method", ColumnKind::Text),
+    Column::optional("voice_url", "voice_url", ColumnKind::Text),
+    Column::optional("emergency_status", "emergency_status", ColumnKind::Text),
+    Column::optional("emergency_address_sid", "emergency_address_sid", ColumnKind::Text),
+    Column::optional(
+        "emergency_address_status",
+        "emergency_address_status",
+        ColumnKind::Text,
+    ),
+    Column::optional("bundle_sid", "bundle_sid", ColumnKind::Text),
+    Column::optional("status", "status", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiV2010AccountKey`.
+#[allow(dead_code)]
+const API_V2010_ACCOUNT_KEY_COLUMNS: &[Column] = &[
+    Column::optional("sid", "sid", ColumnKind::Text),
+    Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
+    Column::optional("date_created", "date_created", ColumnKind::Text),
+    Column::optional("date_updated", "date_updated", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiV2010AccountRecordingRecordingTranscription`.
+#[allow(dead_code)]
+const API_V2010_ACCOUNT_RECORDING_RECORDING_TRANSCRIPTION_COLUMNS: &[Column] = &[
+    Column::optional("account_sid", "account_sid", ColumnKind::Text),
+    Column::optional("api_version", "api_version", ColumnKind::Text),
+    Column::optional("date_created", "date_created", ColumnKind::Text),
+    Column::optional("date_updated", "date_updated", ColumnKind::Text),
+    Column::optional("duration", "duration", ColumnKind::Text),
+    Column::optional("price", "price", ColumnKind::Float),
+    Column::optional("price_unit", "price_unit", ColumnKind::Text),
+    Column::optional("recording_sid", "recording_sid", ColumnKind::Text),
+    Column::optional("sid", "sid", ColumnKind::Text),
+    Column::optional("status", "status", ColumnKind::Text),
+    Column::optional("transcription_text", "transcription_text", ColumnKind::Text),
+    Column::optional("type", "type", ColumnKind::Text),
+    Column::optional("uri", "uri", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping`.
+#[allow(dead_code)]
+const API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_AUTH_SIP_AUTH_CALLS_SIP_AUTH_CALLS_CREDENTIAL_LIST_MAPPING_COLUMNS: &[Column] = &[
+    Column::optional("account_sid", "account_sid", ColumnKind::Text),
+    Column::optional("date_created", "date_created", ColumnKind::Text),
+    Column::optional("date_updated", "date_updated", ColumnKind::Text),
+    Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
+    Column::optional("sid", "sid", ColumnKind::Text),
+];
+/// The columns of the streams whose items are `ApiV2010AccountSipSipDomainSipCredentialListMapping`.
+#[allow(dead_code)]
+const API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_CREDENTIAL_LIST_MAPPING_COLUMNS: &[Column] = &[
+    Column::optional("account_sid", "account_sid", ColumnKind::Text),
+    Column::optional("date_created", "date_created", ColumnKind::Text),
+    Column::optional("date_updated", "date_updated", ColumnKind::Text),
+    Column::optional("domain_sid", "domain_sid", ColumnKind::Text),
+    Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
+    Column::optional("sid", "sid", ColumnKind::Text),
+    Column::optional("uri", "uri", ColumnKind::Text),
+];
 #[cfg(feature = "api20100401_account")]
 /// The definition of the `accounts` stream.
 fn stream_accounts() -> connector_sync::StreamDef {
@@ -556,24 +668,7 @@ fn stream_call_notifications() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountCallCallNotification",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("api_version", "api_version", ColumnKind::Text),
-                Column::optional("call_sid", "call_sid", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("error_code", "error_code", ColumnKind::Text),
-                Column::optional("log", "log", ColumnKind::Text),
-                Column::optional("message_date", "message_date", ColumnKind::Text),
-                Column::optional("message_text", "message_text", ColumnKind::Text),
-                Column::optional("more_info", "more_info", ColumnKind::Text),
-                Column::optional("request_method", "request_method", ColumnKind::Text),
-                Column::optional("request_url", "request_url", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_CALL_CALL_NOTIFICATION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -1355,95 +1450,7 @@ fn stream_account_local() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("address_sid", "address_sid", ColumnKind::Text),
-                Column::optional(
-                    "address_requirements",
-                    "address_requirements",
-                    ColumnKind::Text,
-                ),
-                Column::optional("api_version", "api_version", ColumnKind::Text),
-                Column::optional("beta", "beta", ColumnKind::Bool),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("identity_sid", "identity_sid", ColumnKind::Text),
-                Column::optional("phone_number", "phone_number", ColumnKind::Text),
-                Column::optional("origin", "origin", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional(
-                    "sms_application_sid",
-                    "sms_application_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "sms_fallback_method",
-                    "sms_fallback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "sms_fallback_url",
-                    "sms_fallback_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("sms_method", "sms_method", ColumnKind::Text),
-                Column::optional("sms_url", "sms_url", ColumnKind::Text),
-                Column::optional("status_callback", "status_callback", ColumnKind::Text),
-                Column::optional(
-                    "status_callback_method",
-                    "status_callback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional("trunk_sid", "trunk_sid", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-                Column::optional(
-                    "voice_receive_mode",
-                    "voice_receive_mode",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_application_sid",
-                    "voice_application_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_caller_id_lookup",
-                    "voice_caller_id_lookup",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "voice_fallback_method",
-                    "voice_fallback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_fallback_url",
-                    "voice_fallback_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("voice_method", "voice_method", ColumnKind::Text),
-                Column::optional("voice_url", "voice_url", ColumnKind::Text),
-                Column::optional(
-                    "emergency_status",
-                    "emergency_status",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "emergency_address_sid",
-                    "emergency_address_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "emergency_address_status",
-                    "emergency_address_status",
-                    ColumnKind::Text,
-                ),
-                Column::optional("bundle_sid", "bundle_sid", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_INCOMING_PHONE_NUMBER_INCOMING_PHONE_NUMBER_LOCAL_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -1496,95 +1503,7 @@ fn stream_account_mobile() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("address_sid", "address_sid", ColumnKind::Text),
-                Column::optional(
-                    "address_requirements",
-                    "address_requirements",
-                    ColumnKind::Text,
-                ),
-                Column::optional("api_version", "api_version", ColumnKind::Text),
-                Column::optional("beta", "beta", ColumnKind::Bool),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("identity_sid", "identity_sid", ColumnKind::Text),
-                Column::optional("phone_number", "phone_number", ColumnKind::Text),
-                Column::optional("origin", "origin", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional(
-                    "sms_application_sid",
-                    "sms_application_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "sms_fallback_method",
-                    "sms_fallback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "sms_fallback_url",
-                    "sms_fallback_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("sms_method", "sms_method", ColumnKind::Text),
-                Column::optional("sms_url", "sms_url", ColumnKind::Text),
-                Column::optional("status_callback", "status_callback", ColumnKind::Text),
-                Column::optional(
-                    "status_callback_method",
-                    "status_callback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional("trunk_sid", "trunk_sid", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-                Column::optional(
-                    "voice_receive_mode",
-                    "voice_receive_mode",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_application_sid",
-                    "voice_application_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_caller_id_lookup",
-                    "voice_caller_id_lookup",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "voice_fallback_method",
-                    "voice_fallback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_fallback_url",
-                    "voice_fallback_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("voice_method", "voice_method", ColumnKind::Text),
-                Column::optional("voice_url", "voice_url", ColumnKind::Text),
-                Column::optional(
-                    "emergency_status",
-                    "emergency_status",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "emergency_address_sid",
-                    "emergency_address_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "emergency_address_status",
-                    "emergency_address_status",
-                    ColumnKind::Text,
-                ),
-                Column::optional("bundle_sid", "bundle_sid", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_INCOMING_PHONE_NUMBER_INCOMING_PHONE_NUMBER_LOCAL_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -1637,95 +1556,7 @@ fn stream_account_toll_free() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("address_sid", "address_sid", ColumnKind::Text),
-                Column::optional(
-                    "address_requirements",
-                    "address_requirements",
-                    ColumnKind::Text,
-                ),
-                Column::optional("api_version", "api_version", ColumnKind::Text),
-                Column::optional("beta", "beta", ColumnKind::Bool),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("identity_sid", "identity_sid", ColumnKind::Text),
-                Column::optional("phone_number", "phone_number", ColumnKind::Text),
-                Column::optional("origin", "origin", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional(
-                    "sms_application_sid",
-                    "sms_application_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "sms_fallback_method",
-                    "sms_fallback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "sms_fallback_url",
-                    "sms_fallback_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("sms_method", "sms_method", ColumnKind::Text),
-                Column::optional("sms_url", "sms_url", ColumnKind::Text),
-                Column::optional("status_callback", "status_callback", ColumnKind::Text),
-                Column::optional(
-                    "status_callback_method",
-                    "status_callback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional("trunk_sid", "trunk_sid", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-                Column::optional(
-                    "voice_receive_mode",
-                    "voice_receive_mode",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_application_sid",
-                    "voice_application_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_caller_id_lookup",
-                    "voice_caller_id_lookup",
-                    ColumnKind::Bool,
-                ),
-                Column::optional(
-                    "voice_fallback_method",
-                    "voice_fallback_method",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "voice_fallback_url",
-                    "voice_fallback_url",
-                    ColumnKind::Text,
-                ),
-                Column::optional("voice_method", "voice_method", ColumnKind::Text),
-                Column::optional("voice_url", "voice_url", ColumnKind::Text),
-                Column::optional(
-                    "emergency_status",
-                    "emergency_status",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "emergency_address_sid",
-                    "emergency_address_sid",
-                    ColumnKind::Text,
-                ),
-                Column::optional(
-                    "emergency_address_status",
-                    "emergency_address_status",
-                    ColumnKind::Text,
-                ),
-                Column::optional("bundle_sid", "bundle_sid", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_INCOMING_PHONE_NUMBER_INCOMING_PHONE_NUMBER_LOCAL_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -1773,14 +1604,7 @@ fn stream_account_keys() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountKey",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_KEY_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -1958,14 +1782,7 @@ fn stream_account_signing_keys() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountSigningKey",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_KEY_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -2006,24 +1823,7 @@ fn stream_account_notifications() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountNotification",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("api_version", "api_version", ColumnKind::Text),
-                Column::optional("call_sid", "call_sid", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("error_code", "error_code", ColumnKind::Text),
-                Column::optional("log", "log", ColumnKind::Text),
-                Column::optional("message_date", "message_date", ColumnKind::Text),
-                Column::optional("message_text", "message_text", ColumnKind::Text),
-                Column::optional("more_info", "more_info", ColumnKind::Text),
-                Column::optional("request_method", "request_method", ColumnKind::Text),
-                Column::optional("request_url", "request_url", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_CALL_CALL_NOTIFICATION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -2409,27 +2209,7 @@ fn stream_recording_transcriptions() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountRecordingRecordingTranscription",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("api_version", "api_version", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("duration", "duration", ColumnKind::Text),
-                Column::optional("price", "price", ColumnKind::Float),
-                Column::optional("price_unit", "price_unit", ColumnKind::Text),
-                Column::optional("recording_sid", "recording_sid", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional(
-                    "transcription_text",
-                    "transcription_text",
-                    ColumnKind::Text,
-                ),
-                Column::optional("type", "type", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_RECORDING_RECORDING_TRANSCRIPTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -2555,15 +2335,7 @@ fn stream_list_sip_auth_calls_credential_list_mapping() -> connector_sync::Strea
         item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_AUTH_SIP_AUTH_CALLS_SIP_AUTH_CALLS_CREDENTIAL_LIST_MAPPING_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -2625,15 +2397,7 @@ fn stream_list_sip_auth_calls_ip_access_control_list_mapping() -> connector_sync
         item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_AUTH_SIP_AUTH_CALLS_SIP_AUTH_CALLS_CREDENTIAL_LIST_MAPPING_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -2695,15 +2459,7 @@ fn stream_list_sip_auth_registrations_credential_list_mapping() -> connector_syn
         item_type: "ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_AUTH_SIP_AUTH_CALLS_SIP_AUTH_CALLS_CREDENTIAL_LIST_MAPPING_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -2893,17 +2649,7 @@ fn stream_list_sip_credential_list_mapping() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountSipSipDomainSipCredentialListMapping",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("domain_sid", "domain_sid", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_CREDENTIAL_LIST_MAPPING_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -3113,17 +2859,7 @@ fn stream_list_sip_ip_access_control_list_mapping() -> connector_sync::StreamDef
         item_type: "ApiV2010AccountSipSipDomainSipIpAccessControlListMapping",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("domain_sid", "domain_sid", ColumnKind::Text),
-                Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_CREDENTIAL_LIST_MAPPING_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
@@ -3261,27 +2997,7 @@ fn stream_account_transcriptions() -> connector_sync::StreamDef {
         item_type: "ApiV2010AccountTranscription",
         primary_key: &["sid"],
         cursor: None,
-        columns: const {
-            &[
-                Column::optional("account_sid", "account_sid", ColumnKind::Text),
-                Column::optional("api_version", "api_version", ColumnKind::Text),
-                Column::optional("date_created", "date_created", ColumnKind::Text),
-                Column::optional("date_updated", "date_updated", ColumnKind::Text),
-                Column::optional("duration", "duration", ColumnKind::Text),
-                Column::optional("price", "price", ColumnKind::Float),
-                Column::optional("price_unit", "price_unit", ColumnKind::Text),
-                Column::optional("recording_sid", "recording_sid", ColumnKind::Text),
-                Column::optional("sid", "sid", ColumnKind::Text),
-                Column::optional("status", "status", ColumnKind::Text),
-                Column::optional(
-                    "transcription_text",
-                    "transcription_text",
-                    ColumnKind::Text,
-                ),
-                Column::optional("type", "type", ColumnKind::Text),
-                Column::optional("uri", "uri", ColumnKind::Text),
-            ]
-        },
+        columns: API_V2010_ACCOUNT_RECORDING_RECORDING_TRANSCRIPTION_COLUMNS,
         params: &[
             connector_sync::Param {
                 name: "AccountSid",
