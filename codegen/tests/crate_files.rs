@@ -385,7 +385,7 @@ fn a_crate_with_streams_has_its_sync_catalog_behind_a_feature_with_a_command_and
 }
 
 #[test]
-fn streams_of_one_item_type_share_one_column_list() {
+fn streams_with_the_same_columns_share_one_list() {
     let g = generate(
         &fixture("sync_shared_columns.yaml"),
         "crate_name = \"shared-connector\"\ntag_features = true\n",
@@ -405,7 +405,14 @@ fn streams_of_one_item_type_share_one_column_list() {
     );
     assert_eq!(
         sync.matches("columns: REPOSITORY_COLUMNS,").count(),
-        2,
+        3,
+        "{sync}"
+    );
+    // A type of the same fields shares it too, and the doc says so.
+    assert!(
+        sync.contains(
+            "/// The columns of the streams whose items are `Repository` or `RepositoryItem`.\n"
+        ),
         "{sync}"
     );
     assert_eq!(

@@ -87,8 +87,8 @@ fn passes_strip(t: &Ty) -> &Ty {
 pub struct SharedColumns {
     /// Per stream, the constant holding its columns, if they are shared.
     of_stream: Vec<Option<String>>,
-    /// The constants, in order of first use: name and the first stream with the list.
-    consts: Vec<(String, usize)>,
+    /// The constants, in order of first use: name and the streams with the list.
+    consts: Vec<(String, Vec<usize>)>,
 }
 
 impl SharedColumns {
@@ -120,7 +120,7 @@ impl SharedColumns {
             for &i in streams {
                 of_stream[i] = Some(name.clone());
             }
-            consts.push((name, *first));
+            consts.push((name, streams.clone()));
         }
         SharedColumns { of_stream, consts }
     }
@@ -313,11 +313,20 @@ pub fn module_head(
         .then(|| quote!(#[allow(unused_imports)]));
     // With per-tag features, the streams sharing a list may all be compiled out.
     let unused_list = tag_features.then(|| quote!(#[allow(dead_code)]));
-    let lists = shared.consts.iter().map(|(name, first)| {
-        let s = &api.streams[*first];
+    let lists = shared.consts.iter().map(|(name, streams)| {
+        let s = &api.streams[streams[0]];
+        // Items of other types may have the same columns (GitHub's `RepositoriesItem` and
+        // `Repository`): the constant is named after the first, its doc names them all.
+        let mut items: Vec<String> = Vec::new();
+        for &i in streams {
+            let item = format!("`{}`", api.types[api.streams[i].item_struct.0].name);
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
         let doc = format!(
-            " The columns of the streams whose items are `{}`.",
-            api.types[s.item_struct.0].name
+            " The columns of the streams whose items are {}.",
+            items.join(" or ")
         );
         let name = ident(name);
         let list = columns_tokens(s);

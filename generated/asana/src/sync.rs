@@ -173,7 +173,7 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
-/// The columns of the streams whose items are `AttachmentCompact`.
+/// The columns of the streams whose items are `AttachmentCompact` or `TaskCompact`.
 #[allow(dead_code)]
 const ATTACHMENT_COMPACT_COLUMNS: &[Column] = &[
     Column::optional("gid", "gid", ColumnKind::Text),
@@ -188,14 +188,14 @@ const CUSTOM_FIELD_SETTING_RESPONSE_COLUMNS: &[Column] = &[
     Column::optional("resource_type", "resource_type", ColumnKind::Text),
     Column::optional("is_important", "is_important", ColumnKind::Bool),
 ];
-/// The columns of the streams whose items are `CustomTypeResponse`.
+/// The columns of the streams whose items are `CustomTypeResponse` or `GoalCompact` or `PortfolioCompact` or `ProjectCompact` or `ProjectTemplateCompact` or `SectionCompact` or `TagCompact` or `TaskTemplateCompact` or `TeamCompact` or `UserCompact` or `AsanaNamedResource` or `WorkspaceCompact`.
 #[allow(dead_code)]
 const CUSTOM_TYPE_RESPONSE_COLUMNS: &[Column] = &[
     Column::optional("gid", "gid", ColumnKind::Text),
     Column::optional("resource_type", "resource_type", ColumnKind::Text),
     Column::optional("name", "name", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `DeprecatedPortfolioMembershipCompact`.
+/// The columns of the streams whose items are `DeprecatedPortfolioMembershipCompact` or `ProjectMembershipCompact`.
 #[allow(dead_code)]
 const DEPRECATED_PORTFOLIO_MEMBERSHIP_COMPACT_COLUMNS: &[Column] = &[
     Column::optional("gid", "gid", ColumnKind::Text),

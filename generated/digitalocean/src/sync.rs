@@ -212,7 +212,7 @@ const VPC_PEERING_COLUMNS: &[Column] = &[
     Column::optional("status", "status", ColumnKind::Text),
     Column::optional("name", "name", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ApiAgentApiKeyInfo`.
+/// The columns of the streams whose items are `ApiAgentApiKeyInfo` or `ApiModelApiKeyInfo`.
 #[allow(dead_code)]
 const API_AGENT_API_KEY_INFO_COLUMNS: &[Column] = &[
     Column::optional("created_at", "created_at", ColumnKind::DateTime),
@@ -222,7 +222,7 @@ const API_AGENT_API_KEY_INFO_COLUMNS: &[Column] = &[
     Column::optional("secret_key", "secret_key", ColumnKind::Text),
     Column::optional("uuid", "uuid", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ApiAnthropicApiKeyInfo`.
+/// The columns of the streams whose items are `ApiAnthropicApiKeyInfo` or `ApiOpenAiapiKeyInfo`.
 #[allow(dead_code)]
 const API_ANTHROPIC_API_KEY_INFO_COLUMNS: &[Column] = &[
     Column::optional("created_at", "created_at", ColumnKind::DateTime),

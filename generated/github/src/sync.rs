@@ -581,7 +581,7 @@ const BASE_GIST_COLUMNS: &[Column] = &[
     Column::required("comments_url", "comments_url", ColumnKind::Text),
     Column::optional("truncated", "truncated", ColumnKind::Bool),
 ];
-/// The columns of the streams whose items are `RepositoriesItem`.
+/// The columns of the streams whose items are `RepositoriesItem` or `Repository`.
 #[allow(dead_code)]
 const REPOSITORIES_ITEM_COLUMNS: &[Column] = &[
     Column::required("id", "id", ColumnKind::Int),

@@ -120,7 +120,7 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
-/// The columns of the streams whose items are `OrganizationCertificate`.
+/// The columns of the streams whose items are `OrganizationCertificate` or `OrganizationProjectCertificate`.
 #[allow(dead_code)]
 const ORGANIZATION_CERTIFICATE_COLUMNS: &[Column] = &[
     Column::required("object", "object", ColumnKind::Text),
@@ -141,7 +141,7 @@ const ASSIGNED_ROLE_DETAILS_COLUMNS: &[Column] = &[
     Column::required("item_updated_at", "updated_at", ColumnKind::UnixSeconds),
     Column::required("created_by", "created_by", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ProjectSpendAlert`.
+/// The columns of the streams whose items are `ProjectSpendAlert` or `OrganizationSpendAlert`.
 #[allow(dead_code)]
 const PROJECT_SPEND_ALERT_COLUMNS: &[Column] = &[
     Column::required("id", "id", ColumnKind::Text),

@@ -232,7 +232,7 @@ const PERSON_COLUMNS: &[Column] = &[
     Column::optional("political_exposure", "political_exposure", ColumnKind::Text),
     Column::optional("ssn_last_4_provided", "ssn_last_4_provided", ColumnKind::Bool),
 ];
-/// The columns of the streams whose items are `FeeRefund`.
+/// The columns of the streams whose items are `FeeRefund` or `TransferReversal`.
 #[allow(dead_code)]
 const FEE_REFUND_COLUMNS: &[Column] = &[
     Column::required("amount", "amount", ColumnKind::Int),

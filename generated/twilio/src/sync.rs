@@ -245,7 +245,7 @@ pub fn catalog() -> connector_sync::Catalog {
         streams,
     }
 }
-/// The columns of the streams whose items are `ApiV2010AccountCallCallNotification`.
+/// The columns of the streams whose items are `ApiV2010AccountCallCallNotification` or `ApiV2010AccountNotification`.
 #[allow(dead_code)]
 const API_V2010_ACCOUNT_CALL_CALL_NOTIFICATION_COLUMNS: &[Column] = &[
     Column::optional("account_sid", "account_sid", ColumnKind::Text),
@@ -263,7 +263,7 @@ const API_V2010_ACCOUNT_CALL_CALL_NOTIFICATION_COLUMNS: &[Column] = &[
     Column::optional("sid", "sid", ColumnKind::Text),
     Column::optional("uri", "uri", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal`.
+/// The columns of the streams whose items are `ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal` or `ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile` or `ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree`.
 #[allow(dead_code)]
 const API_V2010_ACCOUNT_INCOMING_PHONE_NUMBER_INCOMING_PHONE_NUMBER_LOCAL_COLUMNS: &[Column] = &[
     Column::optional("account_sid", "account_sid", ColumnKind::Text),
@@ -312,7 +312,7 @@ const API_V2010_ACCOUNT_INCOMING_PHONE_NUMBER_INCOMING_PHONE_NUMBER_LOCAL_COLUMN
     Column::optional("bundle_sid", "bundle_sid", ColumnKind::Text),
     Column::optional("status", "status", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ApiV2010AccountKey`.
+/// The columns of the streams whose items are `ApiV2010AccountKey` or `ApiV2010AccountSigningKey`.
 #[allow(dead_code)]
 const API_V2010_ACCOUNT_KEY_COLUMNS: &[Column] = &[
     Column::optional("sid", "sid", ColumnKind::Text),
@@ -320,7 +320,7 @@ const API_V2010_ACCOUNT_KEY_COLUMNS: &[Column] = &[
     Column::optional("date_created", "date_created", ColumnKind::Text),
     Column::optional("date_updated", "date_updated", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ApiV2010AccountRecordingRecordingTranscription`.
+/// The columns of the streams whose items are `ApiV2010AccountRecordingRecordingTranscription` or `ApiV2010AccountTranscription`.
 #[allow(dead_code)]
 const API_V2010_ACCOUNT_RECORDING_RECORDING_TRANSCRIPTION_COLUMNS: &[Column] = &[
     Column::optional("account_sid", "account_sid", ColumnKind::Text),
@@ -337,7 +337,7 @@ const API_V2010_ACCOUNT_RECORDING_RECORDING_TRANSCRIPTION_COLUMNS: &[Column] = &
     Column::optional("type", "type", ColumnKind::Text),
     Column::optional("uri", "uri", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping`.
+/// The columns of the streams whose items are `ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping` or `ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping` or `ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping`.
 #[allow(dead_code)]
 const API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_AUTH_SIP_AUTH_CALLS_SIP_AUTH_CALLS_CREDENTIAL_LIST_MAPPING_COLUMNS: &[Column] = &[
     Column::optional("account_sid", "account_sid", ColumnKind::Text),
@@ -346,7 +346,7 @@ const API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_AUTH_SIP_AUTH_CALLS_SIP_AUTH_CALLS_CR
     Column::optional("friendly_name", "friendly_name", ColumnKind::Text),
     Column::optional("sid", "sid", ColumnKind::Text),
 ];
-/// The columns of the streams whose items are `ApiV2010AccountSipSipDomainSipCredentialListMapping`.
+/// The columns of the streams whose items are `ApiV2010AccountSipSipDomainSipCredentialListMapping` or `ApiV2010AccountSipSipDomainSipIpAccessControlListMapping`.
 #[allow(dead_code)]
 const API_V2010_ACCOUNT_SIP_SIP_DOMAIN_SIP_CREDENTIAL_LIST_MAPPING_COLUMNS: &[Column] = &[
     Column::optional("account_sid", "account_sid", ColumnKind::Text),

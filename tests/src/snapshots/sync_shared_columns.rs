@@ -25,6 +25,7 @@ pub mod models {
         Repository { req[id "id" read, name "name" read,] opt[private "private" read_opt,
         pushed_at "pushedAt" read_opt,] }
     }
+    pub type RepositoryItem = Repository;
     #[derive(Clone, Debug, PartialEq, Default)]
     pub struct Member {
         pub id: i64,
@@ -67,6 +68,15 @@ pub mod repos {
             ReposListForOrg {
                 client: self.client,
                 org: org.into(),
+                per_page: None,
+                page: None,
+                options: rt::CallOptions::default(),
+            }
+        }
+        /// `GET /repositories` (operation `repos/list-public`).
+        pub fn list_public(&self) -> ReposListPublic<'a> {
+            ReposListPublic {
+                client: self.client,
                 per_page: None,
                 page: None,
                 options: rt::CallOptions::default(),
@@ -279,6 +289,107 @@ pub mod repos {
             })
         }
     }
+    /// Request builder for `GET /repositories`: set optional parameters, then `send()`.
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until `send()` is awaited"]
+    pub struct ReposListPublic<'a> {
+        client: &'a super::Client,
+        per_page: Option<i64>,
+        page: Option<i64>,
+        options: rt::CallOptions,
+    }
+    impl<'a> ReposListPublic<'a> {
+        /// Set `per_page`.
+        pub fn per_page(mut self, value: i64) -> Self {
+            self.per_page = Some(value);
+            self
+        }
+        /// Set `page`.
+        pub fn page(mut self, value: i64) -> Self {
+            self.page = Some(value);
+            self
+        }
+        /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
+        pub fn options(mut self, options: rt::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+        pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/repositories");
+            op.query("per_page", &self.per_page, rt::Style::Form, true);
+            op.query("page", &self.page, rt::Style::Form, true);
+            op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub fn send(
+            self,
+        ) -> impl std::future::Future<
+            Output = Result<rt::Response<Vec<super::models::RepositoryItem>>, rt::Error>,
+        > {
+            let (client, op) = self.build();
+            rt::send_json(client.connector(), op)
+        }
+        /// Send the request; the answer's body with its typed headers.
+        pub async fn send_with_headers(
+            self,
+        ) -> Result<
+            rt::Response<(Vec<super::models::RepositoryItem>, ReposListPublicHeaders)>,
+            rt::Error,
+        > {
+            let (client, op) = self.build();
+            rt::with_headers(
+                rt::send_json(client.connector(), op).await?,
+                ReposListPublicHeaders::from_headers,
+            )
+        }
+        /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
+        pub fn paginate(self) -> rt::paginate::Items<super::models::RepositoryItem> {
+            self.paginate_with(|options| options)
+        }
+        /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
+        /// limits, custom extractors.
+        pub fn paginate_with(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Items<super::models::RepositoryItem> {
+            self.build_pages(configure).items_as()
+        }
+        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
+        /// catalog read.
+        pub(crate) fn build_pages(
+            self,
+            configure: impl FnOnce(
+                rt::paginate::PaginateOptions,
+            ) -> rt::paginate::PaginateOptions,
+        ) -> rt::paginate::Paginator {
+            let (client, op) = self.build();
+            rt::paginate_op_pages(
+                client.connector(),
+                op,
+                rt::paginate::Strategy::LinkHeader,
+                |options| options.items_pointer("").page_size_param("per_page"),
+                configure,
+            )
+        }
+    }
+    /// The headers the success answers of `GET /repositories` declare.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct ReposListPublicHeaders {
+        /// `Link`.
+        pub link: Option<String>,
+    }
+    impl ReposListPublicHeaders {
+        /// Read the typed headers of an answer: an absent optional header is `None`; one that
+        /// does not parse (or a required one that is absent) is a PARSING_ERROR naming it.
+        pub fn from_headers(headers: &rt::http::HeaderMap) -> Result<Self, rt::Error> {
+            Ok(Self {
+                link: rt::header::<String>(headers, "Link")?,
+            })
+        }
+    }
 }
 pub mod orgs {
     //! Operations tagged `orgs`.
@@ -417,6 +528,7 @@ pub mod sync {
     //! Streams:
     //! - `users_repos`: `GET /users/{username}/repos`
     //! - `orgs_repos`: `GET /orgs/{org}/repos`
+    //! - `repositories`: `GET /repositories`
     //! - `members`: `GET /orgs/{org}/members`
     #![allow(clippy::too_many_lines, clippy::vec_init_then_push)]
     use connector_runtime::__private as rt;
@@ -427,6 +539,7 @@ pub mod sync {
         let mut streams = Vec::new();
         streams.push(stream_users_repos());
         streams.push(stream_orgs_repos());
+        streams.push(stream_repositories());
         streams.push(stream_members());
         connector_sync::Catalog {
             connector: "shared-items",
@@ -434,7 +547,7 @@ pub mod sync {
             streams,
         }
     }
-    /// The columns of the streams whose items are `Repository`.
+    /// The columns of the streams whose items are `Repository` or `RepositoryItem`.
     const REPOSITORY_COLUMNS: &[Column] = &[
         Column::required("id", "id", ColumnKind::Int),
         Column::required("name", "name", ColumnKind::Text),
@@ -518,6 +631,35 @@ pub mod sync {
                 .list_for_org(args.get::<String>("org")?)
                 .build_pages(|options| args.configure(options)),
         )
+    }
+    /// The definition of the `repositories` stream.
+    fn stream_repositories() -> connector_sync::StreamDef {
+        connector_sync::StreamDef {
+            name: "repositories",
+            operation: "repos/list-public",
+            method: "GET",
+            path: "/repositories",
+            item_type: "RepositoryItem",
+            primary_key: &["id"],
+            cursor: None,
+            columns: REPOSITORY_COLUMNS,
+            params: &[],
+            parent: None,
+            deletes: connector_sync::Deletes::Unreported,
+            source: "detected",
+            paging: "the Link header's rel=next",
+            fetch: fetch_repositories,
+            check: connector_sync::check_item::<super::models::RepositoryItem>,
+        }
+    }
+    /// Opens a listing of `repositories` (`GET /repositories`) with the partition's parameters and the engine's options.
+    #[allow(deprecated)]
+    fn fetch_repositories(
+        c: &rt::Connector,
+        args: &connector_sync::FetchArgs,
+    ) -> Result<rt::paginate::Paginator, rt::Error> {
+        let client = super::Client::from_connector(c.clone());
+        Ok(client.repos().list_public().build_pages(|options| args.configure(options)))
     }
     /// The definition of the `members` stream.
     fn stream_members() -> connector_sync::StreamDef {
