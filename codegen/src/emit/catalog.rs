@@ -81,8 +81,9 @@ fn passes_strip(t: &Ty) -> &Ty {
 }
 
 /// Column lists that several streams have (streams of one item type, such as GitHub's 21 of
-/// `MinimalRepository`): each is a constant of the module, named after the item type, written once
-/// and named by each of those streams. A list one stream has stays in its definition.
+/// `MinimalRepository`, or of types with the same fields): each is a constant of the module, named
+/// after the first stream's item type, written once and named by each of those streams. A list one
+/// stream has stays in its definition.
 #[derive(Default)]
 pub struct SharedColumns {
     /// Per stream, the constant holding its columns, if they are shared.
