@@ -13,18 +13,13 @@ use crate::Diagnostic;
 pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let result = if text.trim_start().starts_with('{') {
-        let mut stacks = Stacks::default();
         let mut de = serde_json::Deserializer::from_str(text);
-        Tree {
-            stacks: &mut stacks,
-            budget: None,
-        }
-        .deserialize(&mut de)
-        .and_then(|value| de.end().map(|()| value))
-        .map_err(|e| {
-            let line = (e.line() > 0).then(|| (e.line(), e.column()));
-            failure("JSON", &e.to_string(), line)
-        })
+        Tree::read(&mut de, None)
+            .and_then(|value| de.end().map(|()| value))
+            .map_err(|e| {
+                let line = (e.line() > 0).then(|| (e.line(), e.column()));
+                failure("JSON", &e.to_string(), line)
+            })
     } else if let Some((line, column)) = flow_deeper_than(text, PARSER_DEPTH) {
         Err(Diagnostic::error(format!(
             "the YAML nests flow collections (`[...]`, `{{...}}`) deeper than {PARSER_DEPTH} levels"
@@ -33,25 +28,20 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
         .help("flatten the document; the parser reads no deeper than this, and no real API description nests this deep"))
     } else {
         let budget = Budget::for_text(text);
-        let mut stacks = Stacks::default();
-        Tree {
-            stacks: &mut stacks,
-            budget: Some(&budget),
-        }
-        .deserialize(serde_norway::Deserializer::from_str(text))
-        .map(|mut value| {
-            if text.contains("<<") {
-                apply_merge_keys(&mut value);
-            }
-            value
-        })
-        .map_err(|e| {
-            let line = e.location().map(|l| (l.line(), l.column()));
-            if budget.exceeded.get() {
-                return expanded_too_far(budget.limit, line);
-            }
-            failure("YAML", &e.to_string(), line)
-        })
+        Tree::read(serde_norway::Deserializer::from_str(text), Some(&budget))
+            .map(|mut value| {
+                if text.contains("<<") {
+                    apply_merge_keys(&mut value);
+                }
+                value
+            })
+            .map_err(|e| {
+                let line = e.location().map(|l| (l.line(), l.column()));
+                if budget.exceeded.get() {
+                    return expanded_too_far(budget.limit, line);
+                }
+                failure("YAML", &e.to_string(), line)
+            })
     };
     result.map_err(|diag| match file {
         Some(file) => diag.in_file(file),
@@ -255,6 +245,19 @@ struct Tree<'s> {
 }
 
 impl Tree<'_> {
+    /// The whole document `deserializer` holds, on stacks of its own.
+    fn read<'de, D: de::Deserializer<'de>>(
+        deserializer: D,
+        budget: Option<&Budget>,
+    ) -> Result<Value, D::Error> {
+        let mut stacks = Stacks::default();
+        Tree {
+            stacks: &mut stacks,
+            budget,
+        }
+        .deserialize(deserializer)
+    }
+
     /// The same reader for a value one level down.
     fn nested(&mut self) -> Tree<'_> {
         Tree {
