@@ -12,6 +12,9 @@ use crate::ir::*;
 use crate::passes::{self, Facts};
 
 pub mod catalog;
+mod text;
+
+use text::{Expr, Method, Stmt};
 
 /// The first line of every generated Rust file.
 pub const HEADER: &str =
@@ -92,9 +95,43 @@ thread_local! {
     static HELD_DOCS: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
 }
 
+/// Starts a formatted text held back by [`render`] (see [`text`]): `///` then this character, then
+/// the text's index, as the doc of a placeholder item (`fn __held() {}`) the text replaces.
+const HELD_TEXT: char = '\u{2}';
+
+/// Whether [`render`] writes the methods [`text`] lays out as text (else as tokens for
+/// prettyplease). Always on, except to compare the two ways.
+static DIRECT_TEXT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Have [`render`] format every method through tokens and prettyplease (`false`), or write those
+/// [`text`] lays out directly (`true`, the default): the output is the same; this is for tests that
+/// check so. Process-wide.
+#[doc(hidden)]
+pub fn set_direct_text(on: bool) {
+    DIRECT_TEXT.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether formatted text is held back on this thread now (inside [`render`], direct text on).
+fn holding_text() -> bool {
+    DIRECT_TEXT.load(std::sync::atomic::Ordering::Relaxed)
+        && HELD_DOCS.with(|held| held.borrow().is_some())
+}
+
+/// A placeholder item for `text` (whole lines, indented as they will stand) while [`render`]
+/// holds texts back on this thread.
+fn hold_text(text: String) -> Option<TokenStream> {
+    HELD_DOCS.with(|held| {
+        let mut held = held.borrow_mut();
+        let texts = held.as_mut()?;
+        texts.push(text);
+        let mark = format!("{HELD_TEXT}{}", texts.len() - 1);
+        Some(quote! { #[doc = #mark] fn __held() {} })
+    })
+}
+
 /// A placeholder for `d` while [`render`] holds docs back on this thread, or `d` itself.
 fn hold_doc(d: String) -> Result<String, String> {
-    if d.contains(HELD_DOC) {
+    if d.contains(HELD_DOC) || d.contains(HELD_TEXT) {
         return Err(d);
     }
     HELD_DOCS.with(|held| match held.borrow_mut().as_mut() {
@@ -149,37 +186,112 @@ pub fn render_parsed(
     })
 }
 
-/// `text` with every held-doc placeholder line replaced by the doc's lines at its indentation.
+/// `text` with every held-doc placeholder line replaced by the doc's lines at its indentation, and
+/// every held-text placeholder (its line and the item's) by the text.
 fn put_back_docs(text: &str, texts: &[String]) -> Result<String, String> {
     if texts.is_empty() {
         return Ok(text.to_owned());
     }
     let mut out =
         String::with_capacity(text.len() + texts.iter().map(|t| t.len() + 64).sum::<usize>());
-    for line in text.split_inclusive('\n') {
+    let mut lines = text.split_inclusive('\n');
+    while let Some(line) = lines.next() {
         let indent = line.len() - line.trim_start_matches(' ').len();
-        let Some(rest) = line[indent..]
-            .strip_prefix("///")
-            .and_then(|r| r.strip_prefix(HELD_DOC))
-        else {
+        let Some(rest) = line[indent..].strip_prefix("///") else {
             out.push_str(line);
             continue;
         };
-        let doc = rest
+        let (is_text, rest) = match (rest.strip_prefix(HELD_DOC), rest.strip_prefix(HELD_TEXT)) {
+            (Some(r), _) => (false, r),
+            (None, Some(r)) => (true, r),
+            (None, None) => {
+                out.push_str(line);
+                continue;
+            }
+        };
+        let held = rest
             .trim_end()
             .parse::<usize>()
             .ok()
             .and_then(|i| texts.get(i))
             .ok_or_else(|| format!("internal: a held doc placeholder does not parse: {line:?}"))?;
-        for l in doc.lines() {
-            out.push_str(&line[..indent]);
-            out.push_str("///");
-            let l = format!(" {l}");
-            out.push_str(l.trim_end_matches(' '));
-            out.push('\n');
+        if !is_text {
+            text::push_doc_lines(&mut out, indent, held);
+            continue;
         }
+        // The text was laid out for where it stands; the placeholder item follows its line.
+        let item = lines.next().map(|l| l.trim_end());
+        let stands = held.len() > indent
+            && held.as_bytes()[..indent].iter().all(|b| *b == b' ')
+            && held.as_bytes()[indent] != b' ';
+        if !stands || item.map(str::trim_start) != Some("fn __held() {}") {
+            return Err(format!(
+                "internal: a held text does not fit its placeholder at {line:?}"
+            ));
+        }
+        out.push_str(held);
     }
     Ok(out)
+}
+
+/// Tokens of `methods` (an impl's items at `indent`): inside [`render`], a run of methods [`text`]
+/// lays out is one placeholder for their text; the others are tokens, each method's statements
+/// with a layout held the same way.
+fn methods_tokens(methods: &[Method], indent: usize) -> TokenStream {
+    let holding = holding_text();
+    let mut out = TokenStream::new();
+    let mut run = String::new();
+    for m in methods {
+        if holding {
+            let doc = m
+                .doc
+                .as_deref()
+                .map(doc_text)
+                .filter(|d| !d.trim().is_empty());
+            let plain = doc
+                .as_deref()
+                .is_none_or(|d| !d.contains(HELD_DOC) && !d.contains(HELD_TEXT));
+            if let Some(t) = plain.then(|| m.text(indent, doc.as_deref())).flatten() {
+                run.push_str(&t);
+                continue;
+            }
+        }
+        out.extend(held_run(&mut run));
+        let doc = doc_attr(m.doc.as_deref());
+        let attrs = m.attr_tokens();
+        let sig = m.signature_tokens();
+        let body = stmts_tokens(&m.body, indent + text::INDENT, holding);
+        out.extend(quote! { #doc #attrs #sig { #body } });
+    }
+    out.extend(held_run(&mut run));
+    out
+}
+
+/// Tokens of statements at `indent`; with `holding`, a run of statements with a layout is one
+/// placeholder for their text.
+fn stmts_tokens(stmts: &[Stmt], indent: usize, holding: bool) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut run = String::new();
+    for s in stmts {
+        if holding {
+            let at = run.len();
+            if s.text(indent, &mut run).is_some() {
+                continue;
+            }
+            run.truncate(at);
+        }
+        out.extend(held_run(&mut run));
+        out.extend(s.tokens());
+    }
+    out.extend(held_run(&mut run));
+    out
+}
+
+/// The placeholder for a run of text (emptied), if any.
+fn held_run(run: &mut String) -> Option<TokenStream> {
+    (!run.is_empty())
+        .then(|| hold_text(std::mem::take(run)))
+        .flatten()
 }
 
 /// Where a type is spelled.
@@ -192,45 +304,49 @@ enum Place {
 }
 
 fn ty_tokens(api: &Api, t: &Ty, place: Place) -> TokenStream {
-    match t {
-        Ty::Bool => quote!(bool),
-        Ty::Int(IntKind::I32) => quote!(i32),
-        Ty::Int(IntKind::I64) => quote!(i64),
-        Ty::Int(IntKind::U32) => quote!(u32),
-        Ty::Int(IntKind::U64) => quote!(u64),
-        Ty::Float(_) => quote!(f64),
-        Ty::String => quote!(String),
-        Ty::DateTime => quote!(chrono::DateTime<chrono::Utc>),
-        Ty::Date => quote!(chrono::NaiveDate),
-        Ty::Uuid => quote!(uuid::Uuid),
-        Ty::Base64 => quote!(rt::Base64),
-        Ty::Binary => match place {
-            Place::Field => quote!(rt::FilePart),
-            Place::Value => quote!(rt::bytes::Bytes),
-        },
-        Ty::Any => quote!(serde_json::Value),
-        Ty::Unit => quote!(()),
-        Ty::Vec(i) => {
-            let i = ty_tokens(api, i, place);
-            quote!(Vec<#i>)
+    text::lex(&ty_text(api, t, place))
+}
+
+/// A type as Rust text, written as prettyplease prints it on one line.
+fn ty_text(api: &Api, t: &Ty, place: Place) -> String {
+    let mut out = String::new();
+    push_ty(&mut out, api, t, place);
+    out
+}
+
+fn push_ty(out: &mut String, api: &Api, t: &Ty, place: Place) {
+    let (open, inner) = match t {
+        Ty::Bool => return out.push_str("bool"),
+        Ty::Int(IntKind::I32) => return out.push_str("i32"),
+        Ty::Int(IntKind::I64) => return out.push_str("i64"),
+        Ty::Int(IntKind::U32) => return out.push_str("u32"),
+        Ty::Int(IntKind::U64) => return out.push_str("u64"),
+        Ty::Float(_) => return out.push_str("f64"),
+        Ty::String => return out.push_str("String"),
+        Ty::DateTime => return out.push_str("chrono::DateTime<chrono::Utc>"),
+        Ty::Date => return out.push_str("chrono::NaiveDate"),
+        Ty::Uuid => return out.push_str("uuid::Uuid"),
+        Ty::Base64 => return out.push_str("rt::Base64"),
+        Ty::Binary => {
+            return out.push_str(match place {
+                Place::Field => "rt::FilePart",
+                Place::Value => "rt::bytes::Bytes",
+            });
         }
-        Ty::Map(i) => {
-            let i = ty_tokens(api, i, place);
-            quote!(std::collections::BTreeMap<String, #i>)
-        }
-        Ty::Option(i) => {
-            let i = ty_tokens(api, i, place);
-            quote!(Option<#i>)
-        }
-        Ty::Box(i) => {
-            let i = ty_tokens(api, i, place);
-            quote!(Box<#i>)
-        }
+        Ty::Any => return out.push_str("serde_json::Value"),
+        Ty::Unit => return out.push_str("()"),
         Ty::Named(id) => {
-            let n = ident(&api.types[id.0].name);
-            quote!(super::models::#n)
+            out.push_str("super::models::");
+            return out.push_str(&api.types[id.0].name);
         }
-    }
+        Ty::Vec(i) => ("Vec<", i),
+        Ty::Map(i) => ("std::collections::BTreeMap<String, ", i),
+        Ty::Option(i) => ("Option<", i),
+        Ty::Box(i) => ("Box<", i),
+    };
+    out.push_str(open);
+    push_ty(out, api, inner, place);
+    out.push('>');
 }
 
 /// Render tokens as a formatted file with the header.
@@ -558,7 +674,7 @@ fn validate_impl(
             &f.constraints,
             passes::strip(&f.ty),
             &label,
-            quote!(v),
+            "v",
         );
         if inner.is_empty() {
             return TokenStream::new();
@@ -583,42 +699,57 @@ fn validate_impl(
 }
 
 /// The check of a value's own constraints, as a `Result<(), rt::Error>` expression over `v` (a reference).
-fn own_check(c: &Constraints, t: &Ty, label: &str, v: TokenStream) -> Option<TokenStream> {
+fn own_check(c: &Constraints, t: &Ty, label: &str, v: &str) -> Option<Expr> {
     if !passes::has_checks(c, t) {
         return None;
     }
     let opt_u = |x: Option<u64>| match x {
-        Some(n) => quote!(Some(#n)),
-        None => quote!(None),
+        Some(n) => Expr::call(
+            "Some(",
+            vec![atom(proc_macro2::Literal::u64_suffixed(n).to_string())],
+        ),
+        None => atom("None"),
+    };
+    let call = |f: &str, args: Vec<Expr>| {
+        let mut all = vec![lit(label)];
+        all.extend(args);
+        Some(Expr::call(format!("rt::check::{f}("), all))
     };
     match passes::strip(t) {
         Ty::String if c.pattern.is_some() => {
             let (a, b) = (opt_u(c.min_length), opt_u(c.max_length));
             let p = c.pattern.as_deref().unwrap_or_default();
-            Some(quote! { rt::check::string(#label, #v, #a, #b, #p) })
+            call("string", vec![atom(v), a, b, lit(p)])
         }
         Ty::String => {
             let (a, b) = (opt_u(c.min_length), opt_u(c.max_length));
-            Some(quote! { rt::check::length(#label, #v, #a, #b) })
+            call("length", vec![atom(v), a, b])
         }
         Ty::Int(_) | Ty::Float(_) => {
+            // A tuple is written on one line (it never breaks here).
             let bound = |x: Option<f64>, ex: bool| match x {
-                Some(n) => quote!(Some((#n, #ex))),
-                None => quote!(None),
+                Some(n) => Expr::call(
+                    "Some(",
+                    vec![atom(format!(
+                        "({}, {ex})",
+                        proc_macro2::Literal::f64_suffixed(n)
+                    ))],
+                ),
+                None => atom("None"),
             };
             let (a, b) = (
                 bound(c.minimum, c.exclusive_minimum),
                 bound(c.maximum, c.exclusive_maximum),
             );
             let n = match passes::strip(t) {
-                Ty::Float(_) => quote!(*#v),
-                _ => quote!(*#v as f64),
+                Ty::Float(_) => format!("*{v}"),
+                _ => format!("*{v} as f64"),
             };
-            Some(quote! { rt::check::range(#label, #n, #a, #b) })
+            call("range", vec![atom(n), a, b])
         }
         Ty::Vec(_) => {
             let (a, b) = (opt_u(c.min_items), opt_u(c.max_items));
-            Some(quote! { rt::check::items(#label, #v.len(), #a, #b) })
+            call("items", vec![atom(format!("{v}.len()")), a, b])
         }
         _ => None,
     }
@@ -631,12 +762,16 @@ fn value_checks(
     c: &Constraints,
     t: &Ty,
     label: &str,
-    v: TokenStream,
+    v: &str,
 ) -> TokenStream {
     let mut out = TokenStream::new();
-    if let Some(check) = own_check(c, t, label, v.clone()) {
+    if let Some(check) = own_check(c, t, label, v) {
+        let mut flat = String::new();
+        check.flat(&mut flat);
+        let check = text::lex(&flat);
         out.extend(quote! { #check?; });
     }
+    let v = ident(v);
     match t {
         Ty::Named(id) if facts.validating.contains(id) => out.extend(quote! { #v.validate()?; }),
         Ty::Vec(inner) => {
@@ -887,15 +1022,15 @@ fn error_by_code(e: &ResponseCase) -> Option<&str> {
         .then_some(code)
 }
 
-fn style_tokens(s: ParamStyle) -> TokenStream {
+fn style_text(s: ParamStyle) -> &'static str {
     match s {
-        ParamStyle::Form => quote!(rt::Style::Form),
-        ParamStyle::Simple => quote!(rt::Style::Simple),
-        ParamStyle::Label => quote!(rt::Style::Label),
-        ParamStyle::Matrix => quote!(rt::Style::Matrix),
-        ParamStyle::SpaceDelimited => quote!(rt::Style::SpaceDelimited),
-        ParamStyle::PipeDelimited => quote!(rt::Style::PipeDelimited),
-        ParamStyle::DeepObject => quote!(rt::Style::DeepObject),
+        ParamStyle::Form => "rt::Style::Form",
+        ParamStyle::Simple => "rt::Style::Simple",
+        ParamStyle::Label => "rt::Style::Label",
+        ParamStyle::Matrix => "rt::Style::Matrix",
+        ParamStyle::SpaceDelimited => "rt::Style::SpaceDelimited",
+        ParamStyle::PipeDelimited => "rt::Style::PipeDelimited",
+        ParamStyle::DeepObject => "rt::Style::DeepObject",
     }
 }
 
@@ -1004,7 +1139,8 @@ fn group_body(
         None => summary.clone(),
     }));
     let ops: Vec<&Operation> = api.operations.iter().filter(|o| o.group == gi).collect();
-    let methods = ops.iter().map(|op| accessor(api, op));
+    let accessors: Vec<Method> = ops.iter().map(|op| accessor(api, op)).collect();
+    let methods = methods_tokens(&accessors, text::INDENT);
     let builders = ops.iter().map(|op| builder(api, facts, op));
     let sub_accessors = children(api, gi).map(|c| {
         let child = &api.groups[c];
@@ -1044,7 +1180,7 @@ fn group_body(
         }
 
         impl<'a> #gname<'a> {
-            #(#methods)*
+            #methods
             #(#sub_accessors)*
         }
 
@@ -1070,35 +1206,35 @@ fn is_stringish(t: &Ty) -> bool {
     matches!(t, Ty::String)
 }
 
-fn required_args(api: &Api, op: &Operation) -> Vec<(Ident, TokenStream, TokenStream)> {
+/// A builder's required arguments: (name, type, the value stored), as text.
+fn required_args(api: &Api, op: &Operation) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for p in op.params.iter().filter(|p| p.required) {
-        let n = ident(&p.name);
+        let n = p.name.clone();
         if is_stringish(&p.ty) {
-            out.push((n.clone(), quote!(impl Into<String>), quote!(#n.into())));
+            let v = format!("{n}.into()");
+            out.push((n, "impl Into<String>".to_owned(), v));
         } else {
-            let t = ty_tokens(api, &p.ty, Place::Field);
-            out.push((n.clone(), t, quote!(#n)));
+            let t = ty_text(api, &p.ty, Place::Field);
+            out.push((n.clone(), t, n));
         }
     }
     if let Some(b) = op.body.as_ref().filter(|b| b.required) {
         if matches!(b.kind, BodyKind::Binary { .. }) {
             out.push((
-                ident("body"),
-                quote!(impl Into<rt::Body>),
-                quote!(body.into()),
+                "body".to_owned(),
+                "impl Into<rt::Body>".to_owned(),
+                "body.into()".to_owned(),
             ));
         } else {
-            let t = ty_tokens(api, &b.ty, Place::Value);
-            out.push((ident("body"), t, quote!(body)));
+            let t = ty_text(api, &b.ty, Place::Value);
+            out.push(("body".to_owned(), t, "body".to_owned()));
         }
     }
     out
 }
 
-fn accessor(api: &Api, op: &Operation) -> TokenStream {
-    let name = ident(&op.name);
-    let builder = ident(&op.builder);
+fn accessor(api: &Api, op: &Operation) -> Method {
     let mut doc = op.doc.clone().unwrap_or_default();
     if !doc.is_empty() {
         doc.push_str("\n\n");
@@ -1112,34 +1248,49 @@ fn accessor(api: &Api, op: &Operation) -> TokenStream {
             " Sent to the operation's own server `{server}`; `ConnectorConfig::servers` can replace it (by that URL, or `*`)."
         ));
     }
-    let doc = doc_attr(Some(&doc));
-    let deprecated = op
-        .deprecated
-        .then(|| quote!(#[deprecated = "marked deprecated in the API description"]));
+    let attrs = if op.deprecated {
+        vec!["#[deprecated = \"marked deprecated in the API description\"]".to_owned()]
+    } else {
+        Vec::new()
+    };
     let args = required_args(api, op);
-    let params = args.iter().map(|(n, t, _)| quote!(#n: #t));
-    let inits_req = args.iter().map(|(n, _, v)| {
-        if *n == v.to_string() {
-            quote!(#n)
+    let mut params = vec!["&self".to_owned()];
+    params.extend(args.iter().map(|(n, t, _)| format!("{n}: {t}")));
+    // Each field a line of the struct literal (always wider than the formatter keeps on one).
+    let field = |text: String| Stmt::Expr {
+        lead: String::new(),
+        expr: Expr::Atom(text),
+        tail: ",",
+    };
+    let mut inits = vec![field("client: self.client".to_owned())];
+    inits.extend(args.iter().map(|(n, _, v)| {
+        field(if n == v {
+            n.clone()
         } else {
-            quote!(#n: #v)
-        }
-    });
-    let inits_opt = op.params.iter().filter(|p| !p.required).map(|p| {
-        let n = ident(&p.name);
-        quote!(#n: None)
-    });
-    let body_opt = op
-        .body
-        .as_ref()
-        .filter(|b| !b.required)
-        .map(|_| quote!(body: None,));
-    quote! {
-        #doc
-        #deprecated
-        pub fn #name(&self, #(#params),*) -> #builder<'a> {
-            #builder { client: self.client, #(#inits_req,)* #(#inits_opt,)* #body_opt options: rt::CallOptions::default() }
-        }
+            format!("{n}: {v}")
+        })
+    }));
+    inits.extend(
+        op.params
+            .iter()
+            .filter(|p| !p.required)
+            .map(|p| field(format!("{}: None", p.name))),
+    );
+    if op.body.as_ref().is_some_and(|b| !b.required) {
+        inits.push(field("body: None".to_owned()));
+    }
+    inits.push(field("options: rt::CallOptions::default()".to_owned()));
+    Method {
+        doc: Some(doc),
+        attrs,
+        head: format!("pub fn {}(", op.name),
+        params,
+        ret: format!(" -> {}<'a>", op.builder),
+        body: vec![Stmt::Block {
+            head: op.builder.clone(),
+            inner: inits,
+            tail: "",
+        }],
     }
 }
 
@@ -1155,88 +1306,104 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     let mut steps = Vec::new();
     let query_protocol = facts.xml.query_ops.contains(&op.origin);
     for p in &op.params {
-        let n = ident(&p.name);
-        let t = ty_tokens(api, &p.ty, Place::Field);
+        let n = &p.name;
+        let nt = ident(n);
+        let t = ty_text(api, &p.ty, Place::Field);
         if p.required {
-            fields.push(quote!(#n: #t,));
+            let t = text::lex(&t);
+            fields.push(quote!(#nt: #t,));
         } else {
-            fields.push(quote!(#n: Option<#t>,));
-            let mut text = p
+            let tt = text::lex(&t);
+            fields.push(quote!(#nt: Option<#tt>,));
+            let mut doc = p
                 .doc
                 .clone()
                 .unwrap_or_else(|| format!("Set `{}`.", p.wire_name));
             if let Some(d) = &p.default {
-                text.push_str(&format!(
+                doc.push_str(&format!(
                     "\n\nSent as `{d}` unless set here (the description requires it)."
                 ));
             }
-            let doc = doc_attr(Some(&text));
             let (arg, val) = if is_stringish(&p.ty) {
-                (quote!(impl Into<String>), quote!(value.into()))
+                ("impl Into<String>".to_owned(), "value.into()")
             } else {
-                (t.clone(), quote!(value))
+                (t, "value")
             };
-            setters.push(quote! {
-                #doc
-                pub fn #n(mut self, value: #arg) -> Self {
-                    self.#n = Some(#val);
-                    self
-                }
-            });
+            setters.push(setter(doc, n, &arg, val));
         }
-        let wire = &p.wire_name;
-        let style = style_tokens(p.style);
-        let explode = p.explode;
+        let wire = || lit(&p.wire_name);
+        let field = || atom(format!("&self.{n}"));
+        let style = || atom(style_text(p.style));
+        let explode = || atom(if p.explode { "true" } else { "false" });
         // Parameter constraints.
-        if let Some(check) = own_check(&p.constraints, &p.ty, &p.wire_name, quote!(v)) {
+        if let Some(check) = own_check(&p.constraints, &p.ty, &p.wire_name, "v") {
             if p.required {
-                steps.push(quote! { let v = &self.#n; op.check(#check); });
+                steps.push(Stmt::line(format!("let v = &self.{n};")));
+                steps.push(op_call("check", vec![check]));
             } else {
-                steps.push(quote! { if let Some(v) = &self.#n { op.check(#check); } });
+                steps.push(Stmt::Block {
+                    head: format!("if let Some(v) = &self.{n}"),
+                    inner: vec![op_call("check", vec![check])],
+                    tail: "",
+                });
             }
         }
         let json_query = p.media_type.as_deref().is_some_and(media_is_json);
         steps.push(match (p.location, &p.default) {
             (ParamLocation::Header, Some(d)) => {
-                quote!(op.header(#wire, self.#n.as_deref().unwrap_or(#d), #explode);)
+                let value = atom(format!(
+                    "self.{n}.as_deref().unwrap_or({})",
+                    text::str_lit(d)
+                ));
+                op_call("header", vec![wire(), value, explode()])
             }
-            (ParamLocation::Path, _) => quote!(op.path(#wire, &self.#n, #style, #explode);),
+            (ParamLocation::Path, _) => op_call("path", vec![wire(), field(), style(), explode()]),
             (ParamLocation::Query, _) if query_protocol && is_structured(api, &p.ty) => {
                 let shape = xml_root(api, facts, &p.ty, &p.wire_name);
-                quote!(op.query_flat(#wire, &self.#n, #shape);)
+                let wire = &p.wire_name;
+                Stmt::Tokens(quote!(op.query_flat(#wire, &self.#nt, #shape);))
             }
-            (ParamLocation::Query, _) => quote!(op.query(#wire, &self.#n, #style, #explode);),
-            (ParamLocation::Header, _) => quote!(op.header(#wire, &self.#n, #explode);),
-            (ParamLocation::Cookie, _) => quote!(op.cookie(#wire, &self.#n);),
+            (ParamLocation::Query, _) => {
+                op_call("query", vec![wire(), field(), style(), explode()])
+            }
+            (ParamLocation::Header, _) => op_call("header", vec![wire(), field(), explode()]),
+            (ParamLocation::Cookie, _) => op_call("cookie", vec![wire(), field()]),
             (ParamLocation::QueryString, _) => {
                 let call = if json_query {
-                    quote!(querystring_json)
+                    "querystring_json"
                 } else {
-                    quote!(querystring_form)
+                    "querystring_form"
                 };
                 if p.required {
-                    quote!(op.#call(&self.#n);)
+                    op_call(call, vec![field()])
                 } else {
-                    quote!(if let Some(v) = &self.#n { op.#call(v); })
+                    Stmt::Block {
+                        head: format!("if let Some(v) = &self.{n}"),
+                        inner: vec![op_call(call, vec![atom("v")])],
+                        tail: "",
+                    }
                 }
             }
         });
     }
     if let Some(alts) = &op.security {
-        let alts = alts.iter().map(|a| quote!(&[#(#a),*]));
-        steps.push(quote!(op.security(&[#(#alts),*]);));
+        let alts = alts
+            .iter()
+            .map(|a| Expr::slice(a.iter().map(|s| lit(s)).collect()))
+            .collect();
+        steps.push(op_call("security", vec![Expr::slice(alts)]));
     }
     if let Some(accept) = declared_accept(op) {
-        steps.push(quote!(op.accept_types(#accept);));
+        steps.push(op_call("accept_types", vec![lit(&accept)]));
     }
     if let Some(server) = own_server(api, op) {
-        steps.push(quote!(op.server(#server);));
+        steps.push(op_call("server", vec![lit(&server)]));
     }
     for (k, v) in &op.fixed_query {
-        steps.push(quote!(op.fixed_query(#k, #v);));
+        steps.push(op_call("fixed_query", vec![lit(k), lit(v)]));
     }
     for (k, v) in &op.fixed_headers {
-        steps.push(quote!(op.fixed_header(#k, #v);));
+        steps.push(op_call("fixed_header", vec![lit(k), lit(v)]));
     }
     if let Some(b) = op
         .body
@@ -1245,55 +1412,79 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     {
         binary_body(b, &mut fields, &mut setters, &mut steps);
     } else if let Some(b) = &op.body {
-        let t = ty_tokens(api, &b.ty, Place::Value);
+        let t = ty_text(api, &b.ty, Place::Value);
         if b.required {
+            let t = text::lex(&t);
             fields.push(quote!(body: #t,));
         } else {
-            fields.push(quote!(body: Option<#t>,));
-            let doc = doc_attr(Some(b.doc.as_deref().unwrap_or("Set the request body.")));
-            setters.push(quote! {
-                #doc
-                pub fn body(mut self, value: #t) -> Self {
-                    self.body = Some(value);
-                    self
-                }
-            });
+            let tt = text::lex(&t);
+            fields.push(quote!(body: Option<#tt>,));
+            let doc = b
+                .doc
+                .as_deref()
+                .unwrap_or("Set the request body.")
+                .to_owned();
+            setters.push(setter(doc, "body", &t, "value"));
         }
         let validates =
             matches!(passes::strip(&b.ty), Ty::Named(id) if facts.validating.contains(id));
         if validates {
             steps.push(if b.required {
-                quote!(op.check(self.body.validate());)
+                op_call("check", vec![atom("self.body.validate()")])
             } else {
-                quote!(if let Some(b) = &self.body {
-                    op.check(b.validate());
-                })
+                Stmt::Block {
+                    head: "if let Some(b) = &self.body".to_owned(),
+                    inner: vec![op_call("check", vec![atom("b.validate()")])],
+                    tail: "",
+                }
             });
         }
         let mt = &b.media_type;
-        let encode = |val: TokenStream| -> TokenStream {
+        let encode = |val: &str| -> Stmt {
+            let tv = text::lex(val);
             match &b.kind {
-                BodyKind::Json => quote!(op.json(#mt, #val);),
-                BodyKind::Form { deep } => quote!(op.form(#val, &[#(#deep),*]);),
-                BodyKind::Multipart { files, deep } => multipart_steps(api, b, files, deep, val),
-                BodyKind::Bytes => quote!(op.bytes(#mt, Clone::clone(#val));),
-                BodyKind::Binary { .. } => TokenStream::new(),
-                BodyKind::Text => quote!(op.text(#mt, Clone::clone(#val));),
+                BodyKind::Json => op_call("json", vec![lit(mt), atom(val)]),
+                BodyKind::Form { deep } => op_call(
+                    "form",
+                    vec![
+                        atom(val),
+                        Expr::slice(deep.iter().map(|d| lit(d)).collect()),
+                    ],
+                ),
+                BodyKind::Multipart { files, deep } => {
+                    Stmt::Tokens(multipart_steps(api, b, files, deep, tv))
+                }
+                BodyKind::Bytes => op_call(
+                    "bytes",
+                    vec![lit(mt), Expr::call("Clone::clone(", vec![atom(val)])],
+                ),
+                BodyKind::Binary { .. } => Stmt::Tokens(TokenStream::new()),
+                BodyKind::Text => op_call(
+                    "text",
+                    vec![lit(mt), Expr::call("Clone::clone(", vec![atom(val)])],
+                ),
                 BodyKind::Xml => {
                     let shape = xml_root(api, facts, &b.ty, "body");
-                    quote!(op.xml(#mt, #val, #shape);)
+                    Stmt::Tokens(quote!(op.xml(#mt, #tv, #shape);))
                 }
                 BodyKind::AwsQuery { action, version } => {
                     let shape = xml_root(api, facts, &b.ty, "body");
-                    quote!(op.query_protocol(#action, #version, #val, #shape);)
+                    Stmt::Tokens(quote!(op.query_protocol(#action, #version, #tv, #shape);))
                 }
             }
         };
         if b.required {
-            steps.push(encode(quote!(&self.body)));
+            steps.push(encode("&self.body"));
         } else {
-            let e = encode(quote!(body));
-            steps.push(quote! { if let Some(body) = &self.body { #e } });
+            let head = "if let Some(body) = &self.body";
+            steps.push(match encode("body") {
+                Stmt::Tokens(e) => Stmt::Tokens(quote! { if let Some(body) = &self.body { #e } }),
+                e => Stmt::Block {
+                    head: head.to_owned(),
+                    inner: vec![e],
+                    tail: "",
+                },
+            });
         }
     }
     // Typed error bodies: one type for all, or by the provider's code (AWS's invented statuses), then
@@ -1306,6 +1497,13 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
         } else {
             quote!(rt::error_body::<#t>(status, body))
         }
+    };
+    // The same for a JSON body, as text.
+    let json_error = |ty: &Ty| {
+        format!(
+            "rt::error_body::<{}>(status, body)",
+            ty_text(api, ty, Place::Value)
+        )
     };
     let typed_kinds = |k: ResponseKind| matches!(k, ResponseKind::Json | ResponseKind::Xml);
     let by_code: Vec<(&str, ResponseKind, &Ty)> = op
@@ -1321,7 +1519,7 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
         .filter(|e| error_by_code(e).is_none())
         .map(|e| (e.status.as_str(), e.kind, &e.ty))
         .collect();
-    typed.sort_by_key(|(st, _, _)| match status_pattern(st).to_string().as_str() {
+    typed.sort_by_key(|(st, _, _)| match status_pattern_text(st).as_str() {
         "_" => 2,
         p if p.contains("..=") => 1,
         _ => 0,
@@ -1334,51 +1532,48 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 .all(|(_, k2, t)| t == first && *k2 == ResponseKind::Json)
     });
     if let Some((_, _, first)) = one_json {
-        let t = ty_tokens(api, first, Place::Value);
-        steps.push(quote!(op.errors(rt::error_body::<#t>);));
+        let t = ty_text(api, first, Place::Value);
+        steps.push(op_call(
+            "errors",
+            vec![atom(format!("rt::error_body::<{t}>"))],
+        ));
     } else if !typed.is_empty() || !by_code.is_empty() {
-        let arms = typed.iter().map(|(st, k, t)| {
-            let pat = status_pattern(st);
-            let d = decode_error(*k, t);
-            quote! { #pat => #d, }
-        });
         let has_wildcard = typed
             .iter()
-            .any(|(st, _, _)| status_pattern(st).to_string() == "_");
-        let fallback = (!has_wildcard).then(|| quote!(_ => None,));
-        let by_status = quote! {
-            match status {
-                #(#arms)*
-                #fallback
+            .any(|(st, _, _)| status_pattern_text(st) == "_");
+        let all_json = typed.iter().all(|(_, k, _)| *k == ResponseKind::Json);
+        if by_code.is_empty() && all_json {
+            let mut arms: Vec<Stmt> = typed
+                .iter()
+                .map(|(st, _, t)| Stmt::Expr {
+                    lead: format!("{} => ", status_pattern_text(st)),
+                    expr: atom(json_error(t)),
+                    tail: ",",
+                })
+                .collect();
+            if !has_wildcard {
+                arms.push(Stmt::line("_ => None,"));
             }
-        };
-        if by_code.is_empty() {
-            steps.push(quote! {
-                op.errors(|status, body| #by_status);
+            steps.push(Stmt::Block {
+                head: "op.errors(|status, body| match status".to_owned(),
+                inner: arms,
+                tail: ");",
             });
         } else {
-            let code_arms = by_code.iter().map(|(code, k, t)| {
+            let arms = typed.iter().map(|(st, k, t)| {
+                let pat = status_pattern(st);
                 let d = decode_error(*k, t);
-                quote! { Some(#code) => #d, }
+                quote! { #pat => #d, }
             });
-            // Only cases told apart by code: no status is looked at.
-            let (status, by_status) = if typed.is_empty() {
-                (quote!(_), quote!(None))
-            } else {
-                (quote!(status), by_status)
+            let fallback = (!has_wildcard).then(|| quote!(_ => None,));
+            let by_status = quote! {
+                match status {
+                    #(#arms)*
+                    #fallback
+                }
             };
-            let decoder_uses_status = by_code.iter().any(|(_, k, _)| *k == ResponseKind::Json);
-            let status = if decoder_uses_status {
-                quote!(status)
-            } else {
-                status
-            };
-            steps.push(quote! {
-                op.errors(|#status, body| match rt::error_code(body).as_deref() {
-                    #(#code_arms)*
-                    _ => #by_status,
-                });
-            });
+            let e = error_steps(&by_code, typed.is_empty(), by_status, decode_error);
+            steps.push(Stmt::Tokens(e));
         }
     }
     let (ret, send) = match success_of(op) {
@@ -1451,13 +1646,12 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 #[derive(Clone, Debug, PartialEq)]
                 pub enum #enum_name { #(#defs)* Other(serde_json::Value) }
             };
-            setters.push(TokenStream::new());
             return builder_tokens(
                 &builder,
                 &bdoc,
                 &fields,
-                &setters,
-                &steps,
+                setters,
+                steps,
                 op,
                 quote!(#enum_name),
                 quote! {
@@ -1474,8 +1668,46 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     };
     let more = extras(api, facts, op);
     builder_tokens(
-        &builder, &bdoc, &fields, &setters, &steps, op, ret, send, more, None,
+        &builder, &bdoc, &fields, setters, steps, op, ret, send, more, None,
     )
+}
+
+/// The `op.errors(..)` step when some error bodies are told apart by the provider's code (AWS's
+/// invented statuses) or read as XML: by code first, then `by_status` (the `match status`), or by
+/// status alone.
+fn error_steps(
+    by_code: &[(&str, ResponseKind, &Ty)],
+    no_status_cases: bool,
+    by_status: TokenStream,
+    decode_error: impl Fn(ResponseKind, &Ty) -> TokenStream,
+) -> TokenStream {
+    if by_code.is_empty() {
+        return quote! {
+            op.errors(|status, body| #by_status);
+        };
+    }
+    let code_arms = by_code.iter().map(|(code, k, t)| {
+        let d = decode_error(*k, t);
+        quote! { Some(#code) => #d, }
+    });
+    // Only cases told apart by code: no status is looked at.
+    let (status, by_status) = if no_status_cases {
+        (quote!(_), quote!(None))
+    } else {
+        (quote!(status), by_status)
+    };
+    let decoder_uses_status = by_code.iter().any(|(_, k, _)| *k == ResponseKind::Json);
+    let status = if decoder_uses_status {
+        quote!(status)
+    } else {
+        status
+    };
+    quote! {
+        op.errors(|#status, body| match rt::error_code(body).as_deref() {
+            #(#code_arms)*
+            _ => #by_status,
+        });
+    }
 }
 
 /// The field, setter and step of a binary body: the runtime's `Body` (bytes, or streamed from a
@@ -1483,37 +1715,69 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
 fn binary_body(
     b: &RequestBody,
     fields: &mut Vec<TokenStream>,
-    setters: &mut Vec<TokenStream>,
-    steps: &mut Vec<TokenStream>,
+    setters: &mut Vec<Method>,
+    steps: &mut Vec<Stmt>,
 ) {
     let BodyKind::Binary { declared } = b.kind else {
         return;
     };
-    let mt = &b.media_type;
-    let ct = if declared {
-        quote!(Some(#mt))
-    } else {
-        quote!(None)
+    let ct = || {
+        if declared {
+            Expr::call("Some(", vec![lit(&b.media_type)])
+        } else {
+            atom("None")
+        }
     };
     if b.required {
         fields.push(quote!(body: rt::Body,));
-        steps.push(quote!(op.body(#ct, self.body);));
+        steps.push(op_call("body", vec![ct(), atom("self.body")]));
     } else {
         fields.push(quote!(body: Option<rt::Body>,));
-        let text = format!(
+        let doc = format!(
             "{}\n\nBytes in memory, or streamed without buffering: `rt::Body::file(path)`, `Body::reader_factory`, a `BodySource`.",
             b.doc.as_deref().unwrap_or("Set the request body.")
         );
-        let doc = doc_attr(Some(&text));
-        setters.push(quote! {
-            #doc
-            pub fn body(mut self, value: impl Into<rt::Body>) -> Self {
-                self.body = Some(value.into());
-                self
-            }
+        setters.push(setter(doc, "body", "impl Into<rt::Body>", "value.into()"));
+        steps.push(Stmt::Block {
+            head: "if let Some(body) = self.body".to_owned(),
+            inner: vec![op_call("body", vec![ct(), atom("body")])],
+            tail: "",
         });
-        steps.push(quote!(if let Some(body) = self.body { op.body(#ct, body); }));
     }
+}
+
+/// A setter of an optional value: `pub fn name(mut self, value: arg) -> Self`, storing `Some(val)`.
+fn setter(doc: String, name: &str, arg: &str, val: &str) -> Method {
+    Method {
+        doc: Some(doc),
+        attrs: Vec::new(),
+        head: format!("pub fn {name}("),
+        params: vec!["mut self".to_owned(), format!("value: {arg}")],
+        ret: " -> Self".to_owned(),
+        body: vec![
+            Stmt::Expr {
+                lead: format!("self.{name} = "),
+                expr: Expr::call("Some(", vec![atom(val)]),
+                tail: ";",
+            },
+            Stmt::line("self"),
+        ],
+    }
+}
+
+/// An expression written as it is.
+fn atom(text: impl Into<String>) -> Expr {
+    Expr::Atom(text.into())
+}
+
+/// A string literal.
+fn lit(s: &str) -> Expr {
+    Expr::Atom(text::str_lit(s))
+}
+
+/// `op.<method>(<args>);`.
+fn op_call(method: &str, args: Vec<Expr>) -> Stmt {
+    Stmt::semi(Expr::call(format!("op.{method}("), args))
 }
 
 /// Whether every answer with a body is binary: the builder then offers `send_stream()` and
@@ -1607,16 +1871,15 @@ fn extras(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
 
 /// The `http::Method` of an operation: a constant for the methods `http` names, else built from the
 /// name (QUERY, and `additionalOperations` such as COPY), which lowering checked is an HTTP token.
-fn method_tokens(method: &str) -> TokenStream {
+fn method_text(method: &str) -> String {
     const NAMED: &[&str] = &[
         "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "CONNECT", "PATCH", "TRACE",
     ];
     if NAMED.contains(&method) {
-        let m = ident(method);
-        return quote!(rt::Method::#m);
+        return format!("rt::Method::{method}");
     }
     let bytes = proc_macro2::Literal::byte_string(method.as_bytes());
-    quote!(rt::Method::from_bytes(#bytes).expect("an HTTP method token"))
+    format!("rt::Method::from_bytes({bytes}).expect(\"an HTTP method token\")")
 }
 
 /// An operation's builder: its struct, setters, `build()` and `send()`. `send` is the runtime call
@@ -1627,16 +1890,45 @@ fn builder_tokens(
     builder: &Ident,
     bdoc: &str,
     fields: &[TokenStream],
-    setters: &[TokenStream],
-    steps: &[TokenStream],
+    mut setters: Vec<Method>,
+    mut steps: Vec<Stmt>,
     op: &Operation,
     ret: TokenStream,
     send: TokenStream,
     more: TokenStream,
     extra: Option<TokenStream>,
 ) -> TokenStream {
-    let method = method_tokens(&op.method);
-    let path = &op.path;
+    let new_op = Stmt::Expr {
+        lead: "let mut op = ".to_owned(),
+        expr: Expr::call(
+            "rt::Op::new(",
+            vec![atom(method_text(&op.method)), lit(&op.path)],
+        ),
+        tail: ";",
+    };
+    steps.insert(0, new_op);
+    steps.push(Stmt::line("op.apply(self.options);"));
+    steps.push(Stmt::line("(self.client, op)"));
+    setters.push(Method {
+        doc: Some(
+            "Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers."
+                .to_owned(),
+        ),
+        attrs: Vec::new(),
+        head: "pub fn options(".to_owned(),
+        params: vec!["mut self".to_owned(), "options: rt::CallOptions".to_owned()],
+        ret: " -> Self".to_owned(),
+        body: vec![Stmt::line("self.options = options;"), Stmt::line("self")],
+    });
+    setters.push(Method {
+        doc: None,
+        attrs: Vec::new(),
+        head: "pub(crate) fn build(".to_owned(),
+        params: vec!["self".to_owned()],
+        ret: " -> (&'a super::Client, rt::Op)".to_owned(),
+        body: steps,
+    });
+    let methods = methods_tokens(&setters, text::INDENT);
     let (with_headers, headers_def) = match &op.response_headers {
         Some(h) => response_headers_tokens(op, h, &ret, &send),
         None => (TokenStream::new(), TokenStream::new()),
@@ -1664,18 +1956,7 @@ fn builder_tokens(
         }
 
         impl<'a> #builder<'a> {
-            #(#setters)*
-            /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
-            pub fn options(mut self, options: rt::CallOptions) -> Self {
-                self.options = options;
-                self
-            }
-            pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {
-                let mut op = rt::Op::new(#method, #path);
-                #(#steps)*
-                op.apply(self.options);
-                (self.client, op)
-            }
+            #methods
             #(#[doc = #send_doc])*
             pub fn send(self) -> impl std::future::Future<Output = Result<rt::Response<#ret>, rt::Error>> {
                 let (client, op) = self.build();
@@ -2037,18 +2318,24 @@ fn multipart_steps(
 }
 
 fn status_pattern(status: &str) -> TokenStream {
+    text::lex(&status_pattern_text(status))
+}
+
+/// A status as a `match` pattern on a `u16`: `404u16`, `400u16..=499u16` for `4XX`, `_` for
+/// `default`.
+fn status_pattern_text(status: &str) -> String {
     let s = status.to_ascii_uppercase();
     if let Ok(n) = s.parse::<u16>() {
-        return quote!(#n);
+        return format!("{n}u16");
     }
     if s.len() == 3 && s.ends_with("XX") {
         if let Some(d) = s.chars().next().and_then(|c| c.to_digit(10)) {
             let lo = (d * 100) as u16;
             let hi = lo + 99;
-            return quote!(#lo..=#hi);
+            return format!("{lo}u16..={hi}u16");
         }
     }
-    quote!(_)
+    "_".to_owned()
 }
 
 /// How the crate's modules are laid out.
@@ -3311,6 +3598,48 @@ mod tests {
         assert!(inside.contains(HELD_DOC), "printed as written: {inside:?}");
         let d = doc_lines(&marked);
         assert_eq!(inside, file_part(quote!(#d pub struct S;)).unwrap());
+    }
+
+    #[test]
+    fn builder_methods_are_written_as_text_inside_a_render() {
+        let doc = crate::load::load_str(FULL, None).expect("loads");
+        let lowered = crate::lower_doc(&doc, &crate::Settings::default()).expect("lowers");
+        let (api, facts) = (&lowered.api, &lowered.facts);
+        let file = render(true, || {
+            let tokens = group(api, facts, 0, true);
+            let text = tokens.to_string();
+            // The accessor, and the builder's options() and build(), are placeholders.
+            assert_eq!(text.matches("\\u{2}").count(), 2, "{text}");
+            assert!(!text.contains("fn options"), "{text}");
+            tokens
+        })
+        .unwrap();
+        assert!(
+            !file.contains(HELD_TEXT) && !file.contains("__held"),
+            "{file}"
+        );
+        let expected = "    pub(crate) fn build(self) -> (&'a super::Client, rt::Op) {\n        \
+                        let mut op = rt::Op::new(rt::Method::GET, \"/pets\");\n        \
+                        op.apply(self.options);\n        (self.client, op)\n    }\n";
+        assert!(file.contains(expected), "{file}");
+        // Outside a render (the attribute macro), the same methods are tokens.
+        let tokens = group(api, facts, 0, true).to_string();
+        assert!(
+            !tokens.contains("\\u{2}") && tokens.contains("fn build"),
+            "{tokens}"
+        );
+    }
+
+    #[test]
+    fn a_held_text_away_from_its_placeholder_is_an_error() {
+        let texts = ["        moved();\n".to_owned()];
+        let e = put_back_docs("    ///\u{2}0\n    fn __held() {}\n", &texts).unwrap_err();
+        assert!(e.contains("placeholder"), "{e}");
+        let texts = ["    kept();\n".to_owned()];
+        let e = put_back_docs("    ///\u{2}0\n    fn other() {}\n", &texts).unwrap_err();
+        assert!(e.contains("placeholder"), "{e}");
+        let ok = put_back_docs("    ///\u{2}0\n    fn __held() {}\n}\n", &texts).unwrap();
+        assert_eq!(ok, "    kept();\n}\n");
     }
 
     #[test]

@@ -1,0 +1,333 @@
+//! Builder methods as data, written straight to formatted text where their layout is known.
+//!
+//! Most of a large crate is the same few method shapes: setters, `options()`, `build()` with its
+//! `op.path(..)`/`op.query(..)` calls, the group's constructors. Quoting them, parsing the tokens
+//! with syn and printing them with prettyplease was a fifth of the time to generate GitHub's crate.
+//! Here a method is plain data ([`Method`], [`Stmt`], [`Expr`]) that is written two ways:
+//!
+//! - as **text**, formatted the way prettyplease formats it: a group (call arguments, parameters,
+//!   an array) stays on one line when the whole line fits in [`MARGIN`] columns, else puts each item
+//!   on a line of its own, one level in, with a trailing comma; `match` arms, `if let` bodies and
+//!   struct literals are always broken. Where a line would not fit in these layouts (a long
+//!   argument that prettyplease would break further inside), there is no text and the method is
+//!   tokens;
+//! - as **tokens**, lexed from the one-line form (for the attribute macro, and for a method with no
+//!   text layout).
+//!
+//! [`super::render`] holds the text back behind a placeholder item, as it holds docs, and puts it in
+//! after formatting. The output is byte-identical to formatting the tokens: the test
+//! `direct_text` in `codegen/tests` generates every fixture and several vendor descriptions both
+//! ways and compares.
+
+use proc_macro2::TokenStream;
+
+/// The line width prettyplease fills: a group whose line fits stays on that line.
+pub(super) const MARGIN: usize = 89;
+
+/// One level of indentation.
+pub(super) const INDENT: usize = 4;
+
+/// An expression: text that never breaks, or a delimited group of expressions.
+pub(super) enum Expr {
+    /// Printed as it is, on one line.
+    Atom(String),
+    /// `open`, the items separated by `, `, `close`: on one line when it fits, else each item on a
+    /// line of its own one level in, ending in a comma (calls, arrays; `open` is `f(` or `&[`).
+    Group {
+        open: String,
+        items: Vec<Expr>,
+        close: &'static str,
+    },
+}
+
+impl Expr {
+    /// A call or array of atoms.
+    pub(super) fn call(open: impl Into<String>, items: Vec<Expr>) -> Expr {
+        Expr::Group {
+            open: open.into(),
+            items,
+            close: ")",
+        }
+    }
+
+    /// `&[items]`.
+    pub(super) fn slice(items: Vec<Expr>) -> Expr {
+        Expr::Group {
+            open: "&[".to_owned(),
+            items,
+            close: "]",
+        }
+    }
+
+    /// The one-line form.
+    pub(super) fn flat(&self, out: &mut String) {
+        match self {
+            Expr::Atom(a) => out.push_str(a),
+            Expr::Group { open, items, close } => {
+                out.push_str(open);
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.flat(out);
+                }
+                out.push_str(close);
+            }
+        }
+    }
+
+    fn flat_len(&self) -> usize {
+        match self {
+            Expr::Atom(a) => a.len(),
+            Expr::Group { open, items, close } => {
+                open.len()
+                    + close.len()
+                    + items.iter().map(Expr::flat_len).sum::<usize>()
+                    + 2 * items.len().saturating_sub(1)
+            }
+        }
+    }
+
+    /// Write the expression starting at column `col` of a line indented `indent`, followed by
+    /// `after` columns of text before the line may break; `None` when some line cannot fit.
+    fn layout(&self, indent: usize, col: usize, after: usize, out: &mut String) -> Option<()> {
+        if col + self.flat_len() + after <= MARGIN {
+            self.flat(out);
+            return Some(());
+        }
+        let Expr::Group { open, items, close } = self else {
+            return None;
+        };
+        if items.is_empty() || col + open.len() > MARGIN || indent + close.len() + after > MARGIN {
+            return None;
+        }
+        out.push_str(open);
+        out.push('\n');
+        let inner = indent + INDENT;
+        for (i, item) in items.iter().enumerate() {
+            push_indent(out, inner);
+            // The comma after the last item is written only when the group breaks, and is not
+            // counted when the formatter decides whether the item fits.
+            let comma = usize::from(i + 1 < items.len());
+            item.layout(inner, inner, comma, out)?;
+            out.push_str(",\n");
+        }
+        push_indent(out, indent);
+        out.push_str(close);
+        Some(())
+    }
+}
+
+/// A statement (or a line inside a `match`, or a field of a struct literal).
+pub(super) enum Stmt {
+    /// `lead`, the expression, `tail`: `let mut op = rt::Op::new(..);`, `op.query(..);`,
+    /// `404u16 => rt::error_body::<T>(status, body),`.
+    Expr {
+        lead: String,
+        expr: Expr,
+        tail: &'static str,
+    },
+    /// `head {`, the inner statements one level in, then `}` and `tail`, always on lines of their
+    /// own: an `if let`, a `match` (its arms as statements), a struct literal wider than
+    /// prettyplease keeps on one line (its fields as statements).
+    Block {
+        head: String,
+        inner: Vec<Stmt>,
+        tail: &'static str,
+    },
+    /// A statement with no layout here.
+    Tokens(TokenStream),
+}
+
+impl Stmt {
+    /// A statement of one atom: `op.apply(self.options);`.
+    pub(super) fn line(text: impl Into<String>) -> Stmt {
+        Stmt::Expr {
+            lead: String::new(),
+            expr: Expr::Atom(text.into()),
+            tail: "",
+        }
+    }
+
+    /// `expr;`.
+    pub(super) fn semi(expr: Expr) -> Stmt {
+        Stmt::Expr {
+            lead: String::new(),
+            expr,
+            tail: ";",
+        }
+    }
+
+    /// The one-line form; `None` for tokens.
+    fn flat(&self, out: &mut String) -> Option<()> {
+        match self {
+            Stmt::Expr { lead, expr, tail } => {
+                out.push_str(lead);
+                expr.flat(out);
+                out.push_str(tail);
+            }
+            Stmt::Block { head, inner, tail } => {
+                out.push_str(head);
+                out.push_str(" {");
+                for s in inner {
+                    out.push(' ');
+                    s.flat(out)?;
+                }
+                out.push_str(" }");
+                out.push_str(tail);
+            }
+            Stmt::Tokens(_) => return None,
+        }
+        Some(())
+    }
+
+    /// The statement's lines at `indent`.
+    pub(super) fn text(&self, indent: usize, out: &mut String) -> Option<()> {
+        match self {
+            Stmt::Expr { lead, expr, tail } => {
+                push_indent(out, indent);
+                out.push_str(lead);
+                expr.layout(indent, indent + lead.len(), tail.len(), out)?;
+                out.push_str(tail);
+                out.push('\n');
+            }
+            Stmt::Block { head, inner, tail } => {
+                push_indent(out, indent);
+                out.push_str(head);
+                out.push_str(" {\n");
+                if indent + head.len() + 2 > MARGIN {
+                    return None;
+                }
+                for s in inner {
+                    s.text(indent + INDENT, out)?;
+                }
+                push_indent(out, indent);
+                out.push('}');
+                out.push_str(tail);
+                out.push('\n');
+            }
+            Stmt::Tokens(_) => return None,
+        }
+        Some(())
+    }
+
+    /// The statement's tokens.
+    pub(super) fn tokens(&self) -> TokenStream {
+        match self {
+            Stmt::Tokens(t) => t.clone(),
+            s => {
+                let mut flat = String::new();
+                s.flat(&mut flat);
+                lex(&flat)
+            }
+        }
+    }
+}
+
+/// A method: docs, attributes, signature and body.
+pub(super) struct Method {
+    /// The doc text as described (what `doc_attr` takes).
+    pub doc: Option<String>,
+    /// Outer attributes other than docs, each on a line: `#[deprecated = ".."]`.
+    pub attrs: Vec<String>,
+    /// The signature up to its parameters: `pub fn name(`.
+    pub head: String,
+    /// The parameters: `&self`, `value: impl Into<String>`.
+    pub params: Vec<String>,
+    /// After the parameters' `)`: ` -> Self` (the ` {` is added).
+    pub ret: String,
+    pub body: Vec<Stmt>,
+}
+
+impl Method {
+    /// The signature as a statement-like line: the parameters break as call arguments do.
+    fn signature(&self) -> Stmt {
+        Stmt::Expr {
+            lead: String::new(),
+            expr: Expr::Group {
+                open: self.head.clone(),
+                items: self.params.iter().map(|p| Expr::Atom(p.clone())).collect(),
+                close: ")",
+            },
+            tail: "",
+        }
+    }
+
+    /// The method's lines at `indent`, its docs written out, or `None` when some part has no
+    /// layout here. `doc` is the doc's text as `doc_attr` would hold it.
+    pub(super) fn text(&self, indent: usize, doc: Option<&str>) -> Option<String> {
+        let mut out = String::new();
+        if let Some(d) = doc {
+            push_doc_lines(&mut out, indent, d);
+        }
+        for a in &self.attrs {
+            if indent + a.len() > MARGIN {
+                return None;
+            }
+            push_indent(&mut out, indent);
+            out.push_str(a);
+            out.push('\n');
+        }
+        // The signature: `ret` and ` {` follow the parameters' group on its closing line.
+        push_indent(&mut out, indent);
+        let Stmt::Expr { expr, .. } = self.signature() else {
+            return None;
+        };
+        let tail = self.ret.len() + 2;
+        expr.layout(indent, indent, tail, &mut out)?;
+        out.push_str(&self.ret);
+        out.push_str(" {\n");
+        for s in &self.body {
+            s.text(indent + INDENT, &mut out)?;
+        }
+        push_indent(&mut out, indent);
+        out.push_str("}\n");
+        Some(out)
+    }
+
+    /// The signature's tokens (without docs and attributes).
+    pub(super) fn signature_tokens(&self) -> TokenStream {
+        let mut flat = String::new();
+        self.signature().flat(&mut flat);
+        flat.push_str(&self.ret);
+        lex(&flat)
+    }
+
+    /// The attributes' tokens (without docs).
+    pub(super) fn attr_tokens(&self) -> TokenStream {
+        lex(&self.attrs.concat())
+    }
+}
+
+/// `indent` spaces.
+pub(super) fn push_indent(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+/// A doc's `///` lines at `indent`, as prettyplease writes a doc attribute: a space before the text,
+/// trailing spaces trimmed.
+pub(super) fn push_doc_lines(out: &mut String, indent: usize, doc: &str) {
+    for l in doc.lines() {
+        push_indent(out, indent);
+        out.push_str("///");
+        if !l.trim_end_matches(' ').is_empty() {
+            out.push(' ');
+            out.push_str(l.trim_end_matches(' '));
+        }
+        out.push('\n');
+    }
+}
+
+/// Tokens of Rust text this module wrote; a `compile_error!` naming the text if it does not lex
+/// (a bug here, reported where the code would have been).
+pub(super) fn lex(text: &str) -> TokenStream {
+    text.parse().unwrap_or_else(|_| {
+        let msg = format!("internal: connector-gen wrote text that does not lex: {text}");
+        quote::quote!(compile_error!(#msg);)
+    })
+}
+
+/// A string literal as Rust writes it (`"a\"b"`), escaped as the tokens would be.
+pub(super) fn str_lit(s: &str) -> String {
+    proc_macro2::Literal::string(s).to_string()
+}
