@@ -14,7 +14,7 @@ use crate::passes::{self, Facts};
 pub mod catalog;
 mod text;
 
-use text::{Expr, Method, Stmt};
+use text::{Doc, Expr, Method, Stmt};
 
 /// The first line of every generated Rust file.
 pub const HEADER: &str =
@@ -242,12 +242,12 @@ fn methods_tokens(methods: &[Method], indent: usize) -> TokenStream {
     let mut out = TokenStream::new();
     let mut run = String::new();
     for m in methods {
+        let described = match &m.doc {
+            Doc::Described(d) => Some(d.as_str()),
+            _ => None,
+        };
         if holding {
-            let doc = m
-                .doc
-                .as_deref()
-                .map(doc_text)
-                .filter(|d| !d.trim().is_empty());
+            let doc = described.map(doc_text).filter(|d| !d.trim().is_empty());
             let plain = doc
                 .as_deref()
                 .is_none_or(|d| !d.contains(HELD_DOC) && !d.contains(HELD_TEXT));
@@ -257,7 +257,10 @@ fn methods_tokens(methods: &[Method], indent: usize) -> TokenStream {
             }
         }
         out.extend(held_run(&mut run));
-        let doc = doc_attr(m.doc.as_deref());
+        let doc = match &m.doc {
+            Doc::Lines(lines) => quote! { #(#[doc = #lines])* },
+            _ => doc_attr(described),
+        };
         let attrs = m.attr_tokens();
         let sig = m.signature_tokens();
         let body = stmts_tokens(&m.body, indent + text::INDENT, holding);
@@ -305,6 +308,26 @@ enum Place {
 
 fn ty_tokens(api: &Api, t: &Ty, place: Place) -> TokenStream {
     text::lex(&ty_text(api, t, place))
+}
+
+/// A type as an expression of [`text`]: its generic arguments break as prettyplease breaks them.
+fn ty_expr(api: &Api, t: &Ty, place: Place) -> Expr {
+    let (open, items) = match t {
+        Ty::Vec(i) => ("Vec<", vec![ty_expr(api, i, place)]),
+        Ty::Map(i) => (
+            "std::collections::BTreeMap<",
+            vec![atom("String"), ty_expr(api, i, place)],
+        ),
+        Ty::Option(i) => ("Option<", vec![ty_expr(api, i, place)]),
+        Ty::Box(i) => ("Box<", vec![ty_expr(api, i, place)]),
+        Ty::DateTime => ("chrono::DateTime<", vec![atom("chrono::Utc")]),
+        _ => return Expr::Atom(ty_text(api, t, place)),
+    };
+    Expr::Group {
+        open: open.to_owned(),
+        items,
+        close: ">",
+    }
 }
 
 /// A type as Rust text, written as prettyplease prints it on one line.
@@ -1254,8 +1277,8 @@ fn accessor(api: &Api, op: &Operation) -> Method {
         Vec::new()
     };
     let args = required_args(api, op);
-    let mut params = vec!["&self".to_owned()];
-    params.extend(args.iter().map(|(n, t, _)| format!("{n}: {t}")));
+    let mut params = vec![atom("&self")];
+    params.extend(args.iter().map(|(n, t, _)| atom(format!("{n}: {t}"))));
     // Each field a line of the struct literal (always wider than the formatter keeps on one).
     let field = |text: String| Stmt::Expr {
         lead: String::new(),
@@ -1281,11 +1304,11 @@ fn accessor(api: &Api, op: &Operation) -> Method {
     }
     inits.push(field("options: rt::CallOptions::default()".to_owned()));
     Method {
-        doc: Some(doc),
+        doc: Doc::Described(doc),
         attrs,
         head: format!("pub fn {}(", op.name),
         params,
-        ret: format!(" -> {}<'a>", op.builder),
+        ret: atom(format!(" -> {}<'a>", op.builder)),
         body: vec![Stmt::Block {
             head: op.builder.clone(),
             inner: inits,
@@ -1576,27 +1599,41 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
             steps.push(Stmt::Tokens(e));
         }
     }
-    let (ret, send) = match success_of(op) {
-        Success::Unit => (quote!(()), quote!(rt::send_unit(client.connector(), op))),
-        Success::Json(t, has_empty) => {
-            let t = ty_tokens(api, &t, Place::Value);
-            let t = if has_empty { quote!(Option<#t>) } else { t };
-            (t, quote!(rt::send_json(client.connector(), op)))
+    // The runtime call that sends the built `op`.
+    let send_call = |f: &str| Stmt::Expr {
+        lead: String::new(),
+        expr: Expr::call(
+            format!("rt::{f}("),
+            vec![atom("client.connector()"), atom("op")],
+        ),
+        tail: "",
+    };
+    let optional = |t: Expr, has_empty: bool| {
+        if has_empty {
+            Expr::Group {
+                open: "Option<".to_owned(),
+                items: vec![t],
+                close: ">",
+            }
+        } else {
+            t
         }
+    };
+    let (ret, send) = match success_of(op) {
+        Success::Unit => (atom("()"), send_call("send_unit")),
+        Success::Json(t, has_empty) => (
+            optional(ty_expr(api, &t, Place::Value), has_empty),
+            send_call("send_json"),
+        ),
         Success::Xml(t, has_empty) => {
             let shape = xml_root(api, facts, &t, "answer");
-            let t = ty_tokens(api, &t, Place::Value);
-            let t = if has_empty { quote!(Option<#t>) } else { t };
-            (t, quote!(rt::send_xml(client.connector(), op, #shape)))
+            (
+                optional(ty_expr(api, &t, Place::Value), has_empty),
+                Stmt::Tokens(quote!(rt::send_xml(client.connector(), op, #shape))),
+            )
         }
-        Success::Text => (
-            quote!(String),
-            quote!(rt::send_text(client.connector(), op)),
-        ),
-        Success::Bytes => (
-            quote!(rt::bytes::Bytes),
-            quote!(rt::send_bytes(client.connector(), op)),
-        ),
+        Success::Text => (atom("String"), send_call("send_text")),
+        Success::Bytes => (atom("rt::bytes::Bytes"), send_call("send_bytes")),
         Success::ByStatus(cases) => {
             let enum_name = format_ident!("{}Response", op.builder);
             let mut defs = Vec::new();
@@ -1653,14 +1690,14 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 setters,
                 steps,
                 op,
-                quote!(#enum_name),
-                quote! {
+                atom(enum_name.to_string()),
+                Stmt::Tokens(quote! {
                     rt::send_decode(client.connector(), op, |status, body| match status {
                         #(#arms)*
                         #[allow(unreachable_patterns)]
                         _ => serde_json::from_slice(body).map(#enum_name::Other),
                     })
-                },
+                }),
                 extras(api, facts, op),
                 Some(def),
             );
@@ -1749,11 +1786,11 @@ fn binary_body(
 /// A setter of an optional value: `pub fn name(mut self, value: arg) -> Self`, storing `Some(val)`.
 fn setter(doc: String, name: &str, arg: &str, val: &str) -> Method {
     Method {
-        doc: Some(doc),
+        doc: Doc::Described(doc),
         attrs: Vec::new(),
         head: format!("pub fn {name}("),
-        params: vec!["mut self".to_owned(), format!("value: {arg}")],
-        ret: " -> Self".to_owned(),
+        params: vec![atom("mut self"), atom(format!("value: {arg}"))],
+        ret: atom(" -> Self"),
         body: vec![
             Stmt::Expr {
                 lead: format!("self.{name} = "),
@@ -1893,8 +1930,8 @@ fn builder_tokens(
     mut setters: Vec<Method>,
     mut steps: Vec<Stmt>,
     op: &Operation,
-    ret: TokenStream,
-    send: TokenStream,
+    ret: Expr,
+    send: Stmt,
     more: TokenStream,
     extra: Option<TokenStream>,
 ) -> TokenStream {
@@ -1910,27 +1947,30 @@ fn builder_tokens(
     steps.push(Stmt::line("op.apply(self.options);"));
     steps.push(Stmt::line("(self.client, op)"));
     setters.push(Method {
-        doc: Some(
+        doc: Doc::Described(
             "Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers."
                 .to_owned(),
         ),
         attrs: Vec::new(),
         head: "pub fn options(".to_owned(),
-        params: vec!["mut self".to_owned(), "options: rt::CallOptions".to_owned()],
-        ret: " -> Self".to_owned(),
+        params: vec![atom("mut self"), atom("options: rt::CallOptions")],
+        ret: atom(" -> Self"),
         body: vec![Stmt::line("self.options = options;"), Stmt::line("self")],
     });
     setters.push(Method {
-        doc: None,
+        doc: Doc::None,
         attrs: Vec::new(),
         head: "pub(crate) fn build(".to_owned(),
-        params: vec!["self".to_owned()],
-        ret: " -> (&'a super::Client, rt::Op)".to_owned(),
+        params: vec![atom("self")],
+        ret: atom(" -> (&'a super::Client, rt::Op)"),
         body: steps,
     });
-    let methods = methods_tokens(&setters, text::INDENT);
     let (with_headers, headers_def) = match &op.response_headers {
-        Some(h) => response_headers_tokens(op, h, &ret, &send),
+        Some(h) => {
+            let mut flat = String::new();
+            ret.flat(&mut flat);
+            response_headers_tokens(op, h, &text::lex(&flat), &send.tokens())
+        }
         None => (TokenStream::new(), TokenStream::new()),
     };
     // The responses' `summary` (3.2), one line per documented answer.
@@ -1944,6 +1984,23 @@ fn builder_tokens(
             send_doc.push(format!(" - `{}`: {line}", r.status));
         }
     }
+    // `send()`: `impl std::future::Future<Output = Result<rt::Response<ret>, rt::Error>>`.
+    let group = |open: &str, items: Vec<Expr>| Expr::Group {
+        open: open.to_owned(),
+        items,
+        close: ">",
+    };
+    let response = group("rt::Response<", vec![ret]);
+    let output = group("Output = Result<", vec![response, atom("rt::Error")]);
+    setters.push(Method {
+        doc: Doc::Lines(send_doc),
+        attrs: Vec::new(),
+        head: "pub fn send(".to_owned(),
+        params: vec![atom("self")],
+        ret: group(" -> impl std::future::Future<", vec![output]),
+        body: vec![Stmt::line("let (client, op) = self.build();"), send],
+    });
+    let methods = methods_tokens(&setters, text::INDENT);
     let bdoc = bdoc.split('\n');
     quote! {
         #(#[doc = #bdoc])*
@@ -1957,11 +2014,6 @@ fn builder_tokens(
 
         impl<'a> #builder<'a> {
             #methods
-            #(#[doc = #send_doc])*
-            pub fn send(self) -> impl std::future::Future<Output = Result<rt::Response<#ret>, rt::Error>> {
-                let (client, op) = self.build();
-                #send
-            }
             #with_headers
             #more
         }
@@ -2046,8 +2098,36 @@ fn response_headers_tokens(
 
 /// `paginate()` and `paginate_with()` for an operation that pages.
 fn paginate_tokens(api: &Api, facts: &Facts, op: &Operation, p: &Pagination) -> TokenStream {
-    let item = ty_tokens(api, &p.item, Place::Value);
-    let (strategy, setup) = paging_parts(api, facts, op, p);
+    let items = || Expr::Group {
+        open: " -> rt::paginate::Items<".to_owned(),
+        items: vec![ty_expr(api, &p.item, Place::Value)],
+        close: ">",
+    };
+    let configure = || Expr::Group {
+        open: "configure: impl FnOnce(".to_owned(),
+        items: vec![atom("rt::paginate::PaginateOptions")],
+        close: ") -> rt::paginate::PaginateOptions",
+    };
+    let (strategy, setup, plain) = paging_parts(api, facts, op, p);
+    let pages = Stmt::Expr {
+        lead: String::new(),
+        expr: Expr::call(
+            "rt::paginate_op_pages(",
+            vec![
+                atom("client.connector()"),
+                atom("op"),
+                atom(strategy),
+                atom(setup),
+                atom("configure"),
+            ],
+        ),
+        tail: "",
+    };
+    let pages = if plain {
+        pages
+    } else {
+        Stmt::Tokens(pages.tokens())
+    };
     let doc = format!(
         " Every item of every page, fetched lazily one page at a time (pages follow {}; found from {}). \
          Parameters set on this builder apply to every page; a position or page size set here is where \
@@ -2055,51 +2135,63 @@ fn paginate_tokens(api: &Api, facts: &Facts, op: &Operation, p: &Pagination) -> 
         paging_how(p),
         p.source
     );
-    quote! {
-        #[doc = #doc]
-        pub fn paginate(self) -> rt::paginate::Items<#item> {
-            self.paginate_with(|options| options)
-        }
-        /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
-        /// limits, custom extractors.
-        pub fn paginate_with(
-            self,
-            configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-        ) -> rt::paginate::Items<#item> {
-            self.build_pages(configure).items_as()
-        }
-        /// The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync
-        /// catalog read.
-        pub(crate) fn build_pages(
-            self,
-            configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-        ) -> rt::paginate::Paginator {
-            let (client, op) = self.build();
-            rt::paginate_op_pages(
-                client.connector(),
-                op,
-                #strategy,
-                #setup,
-                configure,
-            )
-        }
-    }
+    let lines = |l: &[&str]| Doc::Lines(l.iter().map(|l| (*l).to_owned()).collect());
+    let methods = [
+        Method {
+            doc: Doc::Lines(vec![doc]),
+            attrs: Vec::new(),
+            head: "pub fn paginate(".to_owned(),
+            params: vec![atom("self")],
+            ret: items(),
+            body: vec![Stmt::Expr {
+                lead: String::new(),
+                expr: Expr::call("self.paginate_with(", vec![atom("|options| options")]),
+                tail: "",
+            }],
+        },
+        Method {
+            doc: lines(&[
+                " [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,",
+                " limits, custom extractors.",
+            ]),
+            attrs: Vec::new(),
+            head: "pub fn paginate_with(".to_owned(),
+            params: vec![atom("self"), configure()],
+            ret: items(),
+            body: vec![Stmt::line("self.build_pages(configure).items_as()")],
+        },
+        Method {
+            doc: lines(&[
+                " The listing's pages, items left as JSON: what [`Self::paginate_with`] and the sync",
+                " catalog read.",
+            ]),
+            attrs: Vec::new(),
+            head: "pub(crate) fn build_pages(".to_owned(),
+            params: vec![atom("self"), configure()],
+            ret: atom(" -> rt::paginate::Paginator"),
+            body: vec![Stmt::line("let (client, op) = self.build();"), pages],
+        },
+    ];
+    methods_tokens(&methods, text::INDENT)
 }
 
 /// How a list operation pages, as the runtime's `paginate_op_pages` takes it: the strategy
 /// expression and the setup closure (items pointer, position and page size parameters, XML pages),
-/// written once per list operation in its builder's `build_pages()`.
+/// written once per list operation in its builder's `build_pages()`; as text, with whether
+/// [`text`] may lay them out as they are (not a struct literal, which prettyplease breaks when
+/// wider than 34 columns, nor an XML shape, written as tokens).
 fn paging_parts(
     api: &Api,
     facts: &Facts,
     op: &Operation,
     p: &Pagination,
-) -> (TokenStream, TokenStream) {
+) -> (String, String, bool) {
+    let lit = text::str_lit;
     let opt = |o: &Option<String>| match o {
-        Some(s) => quote!(Some(#s.into())),
-        None => quote!(None),
+        Some(s) => format!("Some({}.into())", lit(s)),
+        None => "None".to_owned(),
     };
-    let (strategy, param_setter) = match &p.strategy {
+    let (strategy, param_setter, plain) = match &p.strategy {
         PageStrategy::Cursor {
             param,
             next,
@@ -2107,68 +2199,75 @@ fn paging_parts(
             has_more,
         } => {
             let source = match (last_item, next) {
-                (Some(l), _) => quote!(rt::paginate::CursorSource::LastItem(#l.into())),
-                (None, n) => {
-                    let n = n.clone().unwrap_or_default();
-                    quote!(rt::paginate::CursorSource::Body(#n.into()))
-                }
+                (Some(l), _) => format!("rt::paginate::CursorSource::LastItem({}.into())", lit(l)),
+                (None, n) => format!(
+                    "rt::paginate::CursorSource::Body({}.into())",
+                    lit(n.as_deref().unwrap_or_default())
+                ),
             };
-            let has_more = opt(has_more);
             (
-                quote!(rt::paginate::Strategy::Cursor { next_cursor: #source, has_more: #has_more }),
-                quote!(.cursor_param(#param)),
+                format!(
+                    "rt::paginate::Strategy::Cursor {{ next_cursor: {source}, has_more: {} }}",
+                    opt(has_more)
+                ),
+                format!(".cursor_param({})", lit(param)),
+                false,
             )
         }
-        PageStrategy::Offset { param, next } => {
-            let next = opt(next);
-            (
-                quote!(rt::paginate::Strategy::Offset { next_offset: #next }),
-                quote!(.offset_param(#param)),
-            )
-        }
-        PageStrategy::Page { param, has_next } => {
-            let has_next = opt(has_next);
-            (
-                quote!(rt::paginate::Strategy::Page { has_next: #has_next }),
-                quote!(.page_param(#param)),
-            )
-        }
-        PageStrategy::LinkHeader => (quote!(rt::paginate::Strategy::LinkHeader), quote!()),
+        PageStrategy::Offset { param, next } => (
+            format!(
+                "rt::paginate::Strategy::Offset {{ next_offset: {} }}",
+                opt(next)
+            ),
+            format!(".offset_param({})", lit(param)),
+            false,
+        ),
+        PageStrategy::Page { param, has_next } => (
+            format!(
+                "rt::paginate::Strategy::Page {{ has_next: {} }}",
+                opt(has_next)
+            ),
+            format!(".page_param({})", lit(param)),
+            false,
+        ),
+        PageStrategy::LinkHeader => (
+            "rt::paginate::Strategy::LinkHeader".to_owned(),
+            String::new(),
+            true,
+        ),
         PageStrategy::HeaderCursor {
             header,
             param,
             in_header,
         } => (
-            quote!(rt::paginate::Strategy::header_cursor(#header)),
+            format!("rt::paginate::Strategy::header_cursor({})", lit(header)),
             if *in_header {
-                quote!(.cursor_header(#param))
+                format!(".cursor_header({})", lit(param))
             } else {
-                quote!(.cursor_param(#param))
+                format!(".cursor_param({})", lit(param))
             },
+            true,
         ),
         PageStrategy::NextUrl(ptr) => (
-            quote!(rt::paginate::Strategy::NextUrl(#ptr.into())),
-            quote!(),
+            format!("rt::paginate::Strategy::NextUrl({}.into())", lit(ptr)),
+            String::new(),
+            true,
         ),
     };
-    let items = &p.items_pointer;
+    let mut setup = format!(
+        "|options| options.items_pointer({}){param_setter}",
+        lit(&p.items_pointer)
+    );
+    if let Some(s) = &p.page_size_param {
+        setup.push_str(&format!(".page_size_param({})", lit(s)));
+    }
     // Pages of an XML answer are read into their JSON form first.
-    let xml_pages = op
-        .success
-        .iter()
-        .find(|r| r.kind == ResponseKind::Xml)
-        .map(|r| {
-            let shape = xml_root(api, facts, &r.ty, "answer");
-            quote!(.xml_pages(#shape))
-        });
-    let size = p
-        .page_size_param
-        .as_ref()
-        .map(|s| quote!(.page_size_param(#s)));
-    (
-        strategy,
-        quote!(|options| options.items_pointer(#items) #param_setter #size #xml_pages),
-    )
+    let xml = op.success.iter().find(|r| r.kind == ResponseKind::Xml);
+    if let Some(r) = xml {
+        let shape = xml_root(api, facts, &r.ty, "answer");
+        setup.push_str(&format!(".xml_pages({shape})"));
+    }
+    (strategy, setup, plain && xml.is_none())
 }
 
 /// How the pages of a listing follow each other, in words (`a cursor sent as `after``).

@@ -224,41 +224,50 @@ impl Stmt {
     }
 }
 
+/// A method's docs.
+pub(super) enum Doc {
+    None,
+    /// Text from the description (or written here), through `doc_attr`: held back, `///` lines.
+    Described(String),
+    /// One `#[doc = line]` per line, as written (each line starts with its space).
+    Lines(Vec<String>),
+}
+
 /// A method: docs, attributes, signature and body.
 pub(super) struct Method {
-    /// The doc text as described (what `doc_attr` takes).
-    pub doc: Option<String>,
+    pub doc: Doc,
     /// Outer attributes other than docs, each on a line: `#[deprecated = ".."]`.
     pub attrs: Vec<String>,
     /// The signature up to its parameters: `pub fn name(`.
     pub head: String,
     /// The parameters: `&self`, `value: impl Into<String>`.
-    pub params: Vec<String>,
-    /// After the parameters' `)`: ` -> Self` (the ` {` is added).
-    pub ret: String,
+    pub params: Vec<Expr>,
+    /// After the parameters' `)`: ` -> Self` (the ` {` is added); a group breaks on the line of
+    /// the `)` when the parameters have broken.
+    pub ret: Expr,
     pub body: Vec<Stmt>,
 }
 
 impl Method {
-    /// The signature as a statement-like line: the parameters break as call arguments do.
-    fn signature(&self) -> Stmt {
-        Stmt::Expr {
-            lead: String::new(),
-            expr: Expr::Group {
-                open: self.head.clone(),
-                items: self.params.iter().map(|p| Expr::Atom(p.clone())).collect(),
-                close: ")",
-            },
-            tail: "",
-        }
-    }
-
     /// The method's lines at `indent`, its docs written out, or `None` when some part has no
-    /// layout here. `doc` is the doc's text as `doc_attr` would hold it.
+    /// layout here. `doc` is the described doc's text as `doc_attr` would hold it.
     pub(super) fn text(&self, indent: usize, doc: Option<&str>) -> Option<String> {
         let mut out = String::new();
-        if let Some(d) = doc {
-            push_doc_lines(&mut out, indent, d);
+        match (&self.doc, doc) {
+            (Doc::Described(_), Some(d)) => push_doc_lines(&mut out, indent, d),
+            (Doc::Lines(lines), _) => {
+                for l in lines {
+                    // prettyplease writes a line-doc so; others differently.
+                    if l.contains('\n') || l.starts_with('/') {
+                        return None;
+                    }
+                    push_indent(&mut out, indent);
+                    out.push_str("///");
+                    out.push_str(l.trim_end_matches(' '));
+                    out.push('\n');
+                }
+            }
+            _ => {}
         }
         for a in &self.attrs {
             if indent + a.len() > MARGIN {
@@ -268,14 +277,34 @@ impl Method {
             out.push_str(a);
             out.push('\n');
         }
-        // The signature: `ret` and ` {` follow the parameters' group on its closing line.
+        // The signature: on one line when it fits; else each parameter on a line, and the
+        // return type after the `)`, itself broken when that line does not fit.
         push_indent(&mut out, indent);
-        let Stmt::Expr { expr, .. } = self.signature() else {
-            return None;
-        };
-        let tail = self.ret.len() + 2;
-        expr.layout(indent, indent, tail, &mut out)?;
-        out.push_str(&self.ret);
+        let flat = self.head.len()
+            + self.params.iter().map(Expr::flat_len).sum::<usize>()
+            + 2 * self.params.len().saturating_sub(1)
+            + 1
+            + self.ret.flat_len()
+            + 2;
+        if indent + flat <= MARGIN {
+            self.signature_flat(&mut out);
+        } else {
+            if self.params.is_empty() || indent + self.head.len() > MARGIN {
+                return None;
+            }
+            out.push_str(&self.head);
+            out.push('\n');
+            let inner = indent + INDENT;
+            for (i, p) in self.params.iter().enumerate() {
+                push_indent(&mut out, inner);
+                let comma = usize::from(i + 1 < self.params.len());
+                p.layout(inner, inner, comma, &mut out)?;
+                out.push_str(",\n");
+            }
+            push_indent(&mut out, indent);
+            out.push(')');
+            self.ret.layout(indent, indent + 1, 2, &mut out)?;
+        }
         out.push_str(" {\n");
         for s in &self.body {
             s.text(indent + INDENT, &mut out)?;
@@ -285,11 +314,22 @@ impl Method {
         Some(out)
     }
 
+    fn signature_flat(&self, out: &mut String) {
+        out.push_str(&self.head);
+        for (i, p) in self.params.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            p.flat(out);
+        }
+        out.push(')');
+        self.ret.flat(out);
+    }
+
     /// The signature's tokens (without docs and attributes).
     pub(super) fn signature_tokens(&self) -> TokenStream {
         let mut flat = String::new();
-        self.signature().flat(&mut flat);
-        flat.push_str(&self.ret);
+        self.signature_flat(&mut flat);
         lex(&flat)
     }
 
