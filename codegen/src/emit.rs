@@ -580,13 +580,21 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
                     pub additional_properties: std::collections::BTreeMap<String, #t>,
                 }
             });
-            let default = facts.defaultable.contains(&id).then(|| quote!(Default,));
-            let serialize = dir.ser.then(|| quote!(serde::Serialize,));
+            let defaultable = facts.defaultable.contains(&id);
             let deserialize = dir.de.then(|| struct_deserialize(&name, s, request_side));
             let validate = facts
                 .validating
                 .contains(&id)
                 .then(|| validate_impl(api, facts, &name, s, request_side));
+            let held = holding_text()
+                .then(|| struct_text(api, td, s, defaultable, request_side, dir.ser))
+                .flatten()
+                .and_then(hold_text);
+            if let Some(def) = held {
+                return quote! { #def #deserialize #validate };
+            }
+            let default = defaultable.then(|| quote!(Default,));
+            let serialize = dir.ser.then(|| quote!(serde::Serialize,));
             quote! {
                 #doc
                 #[derive(Clone, Debug, PartialEq, #default #serialize)]
@@ -600,6 +608,96 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
         }
         TypeKind::Union(u) => union(api, &name, doc, u, dir),
     }
+}
+
+/// A struct's definition as formatted text (see [`text`]): what [`type_def`] and [`field`] write as
+/// tokens, or `None` when some line has no layout there (an attribute or name too long for its
+/// line, a tri-state field's attributes, a struct without fields).
+fn struct_text(
+    api: &Api,
+    td: &TypeDef,
+    s: &Struct,
+    defaultable: bool,
+    request_side: bool,
+    ser: bool,
+) -> Option<String> {
+    if s.fields.is_empty() && s.additional.is_none() {
+        return None;
+    }
+    let mut out = String::new();
+    let doc = |out: &mut String, d: Option<&str>, indent: usize| -> Option<()> {
+        if let Some(d) = d.map(doc_text).filter(|d| !d.trim().is_empty()) {
+            if d.contains(HELD_DOC) || d.contains(HELD_TEXT) {
+                return None;
+            }
+            text::push_doc_lines(out, indent, &d);
+        }
+        Some(())
+    };
+    let line = |out: &mut String, indent: usize, l: &str| -> Option<()> {
+        (indent + l.len() <= text::MARGIN).then(|| {
+            text::push_indent(out, indent);
+            out.push_str(l);
+            out.push('\n');
+        })
+    };
+    doc(&mut out, td.doc.as_deref(), 0)?;
+    let mut derive = "#[derive(Clone, Debug, PartialEq".to_owned();
+    if defaultable {
+        derive.push_str(", Default");
+    }
+    if ser {
+        derive.push_str(", serde::Serialize");
+    }
+    derive.push_str(")]");
+    line(&mut out, 0, &derive)?;
+    line(&mut out, 0, &format!("pub struct {} {{", td.name))?;
+    let indent = text::INDENT;
+    for f in &s.fields {
+        if f.tri_state && request_side {
+            return None;
+        }
+        doc(&mut out, f.doc.as_deref(), indent)?;
+        if ser && f.name != f.wire_name {
+            let wire = text::str_lit(&f.wire_name);
+            line(&mut out, indent, &format!("#[serde(rename = {wire})]"))?;
+        }
+        if ser && !f.required && matches!(f.ty, Ty::Option(_)) {
+            line(
+                &mut out,
+                indent,
+                "#[serde(skip_serializing_if = \"Option::is_none\")]",
+            )?;
+        }
+        Stmt::Expr {
+            lead: format!("pub {}: ", f.name),
+            expr: ty_expr(api, &f.ty, Place::Field),
+            tail: ",",
+        }
+        .text(indent, &mut out)?;
+    }
+    if let Some(t) = &s.additional {
+        line(
+            &mut out,
+            indent,
+            "/// Properties not described by the schema.",
+        )?;
+        if ser {
+            line(&mut out, indent, "#[serde(flatten)]")?;
+        }
+        Stmt::Expr {
+            lead: "pub additional_properties: ".to_owned(),
+            expr: Expr::Group {
+                open: "std::collections::BTreeMap<".to_owned(),
+                items: vec![atom("String"), ty_expr(api, t, Place::Field)],
+                close: ">",
+            },
+            tail: ",",
+        }
+        .text(indent, &mut out)?;
+    }
+    out.push_str("}\n");
+    Some(out)
 }
 
 /// A struct field, with the attributes serde's `Serialize` derive reads when the type is sent (`ser`).
