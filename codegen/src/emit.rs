@@ -234,6 +234,15 @@ fn put_back_docs(text: &str, texts: &[String]) -> Result<String, String> {
     Ok(out)
 }
 
+/// A described doc as held text writes it: `Some(None)` when there is none to write, `None` when
+/// its text holds a placeholder marker (it then stays tokens, as [`hold_doc`] leaves it).
+fn text_doc(doc: Option<&str>) -> Option<Option<String>> {
+    match doc.map(doc_text).filter(|d| !d.trim().is_empty()) {
+        Some(d) if d.contains(HELD_DOC) || d.contains(HELD_TEXT) => None,
+        d => Some(d),
+    }
+}
+
 /// Tokens of `methods` (an impl's items at `indent`): inside [`render`], a run of methods [`text`]
 /// lays out is one placeholder for their text; the others are tokens, each method's statements
 /// with a layout held the same way.
@@ -247,11 +256,7 @@ fn methods_tokens(methods: &[Method], indent: usize) -> TokenStream {
             _ => None,
         };
         if holding {
-            let doc = described.map(doc_text).filter(|d| !d.trim().is_empty());
-            let plain = doc
-                .as_deref()
-                .is_none_or(|d| !d.contains(HELD_DOC) && !d.contains(HELD_TEXT));
-            if let Some(t) = plain.then(|| m.text(indent, doc.as_deref())).flatten() {
+            if let Some(t) = text_doc(described).and_then(|d| m.text(indent, d.as_deref())) {
                 run.push_str(&t);
                 continue;
             }
@@ -626,10 +631,7 @@ fn struct_text(
     }
     let mut out = String::new();
     let doc = |out: &mut String, d: Option<&str>, indent: usize| -> Option<()> {
-        if let Some(d) = d.map(doc_text).filter(|d| !d.trim().is_empty()) {
-            if d.contains(HELD_DOC) || d.contains(HELD_TEXT) {
-                return None;
-            }
+        if let Some(d) = text_doc(d)? {
             text::push_doc_lines(out, indent, &d);
         }
         Some(())
