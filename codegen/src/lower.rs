@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::diag::Diagnostic;
 use crate::ir::*;
 use crate::load::Document;
+use crate::load::Field as _;
 use crate::load::pointer as ptr;
 use crate::names::{self, Scope};
 use crate::settings::Settings;
@@ -50,7 +51,7 @@ pub(crate) fn pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
+    v.field(key).and_then(Value::as_str)
 }
 
 fn doc_of(v: &Value) -> Option<String> {
@@ -75,11 +76,14 @@ struct TypeInfo {
 
 fn type_info(s: &Value) -> TypeInfo {
     let mut types = Vec::new();
-    let mut nullable = s.get("nullable").and_then(Value::as_bool).unwrap_or(false)
-        || s.get("x-nullable")
+    let mut nullable = s
+        .field("nullable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || s.field("x-nullable")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-    match s.get("type") {
+    match s.field("type") {
         Some(Value::String(t)) if t == "null" => nullable = true,
         Some(Value::String(t)) => types.push(t.clone()),
         Some(Value::Array(a)) => {
@@ -93,7 +97,7 @@ fn type_info(s: &Value) -> TypeInfo {
         }
         _ => {}
     }
-    if let Some(Value::Array(e)) = s.get("enum") {
+    if let Some(Value::Array(e)) = s.field("enum") {
         if e.iter().any(Value::is_null) {
             nullable = true;
         }
@@ -102,10 +106,10 @@ fn type_info(s: &Value) -> TypeInfo {
 }
 
 fn is_null_schema(s: &Value) -> bool {
-    match s.get("type") {
+    match s.field("type") {
         Some(Value::String(t)) => t == "null",
         Some(Value::Array(a)) => !a.is_empty() && a.iter().all(|t| t == "null"),
-        _ => matches!(s.get("enum"), Some(Value::Array(e)) if e.len() == 1 && e[0].is_null()),
+        _ => matches!(s.field("enum"), Some(Value::Array(e)) if e.len() == 1 && e[0].is_null()),
     }
 }
 
@@ -156,11 +160,11 @@ fn constraints_of(s: &Value) -> Constraints {
         minimum: f("minimum"),
         maximum: f("maximum"),
         exclusive_minimum: s
-            .get("exclusiveMinimum")
+            .field("exclusiveMinimum")
             .and_then(Value::as_bool)
             .unwrap_or(false),
         exclusive_maximum: s
-            .get("exclusiveMaximum")
+            .field("exclusiveMaximum")
             .and_then(Value::as_bool)
             .unwrap_or(false),
         min_length: u("minLength"),
@@ -174,11 +178,11 @@ fn constraints_of(s: &Value) -> Constraints {
         max_items: u("maxItems"),
     };
     // 3.1: exclusiveMinimum/Maximum are numbers.
-    if let Some(v) = s.get("exclusiveMinimum").and_then(Value::as_f64) {
+    if let Some(v) = s.field("exclusiveMinimum").and_then(Value::as_f64) {
         c.minimum = Some(v);
         c.exclusive_minimum = true;
     }
-    if let Some(v) = s.get("exclusiveMaximum").and_then(Value::as_f64) {
+    if let Some(v) = s.field("exclusiveMaximum").and_then(Value::as_f64) {
         c.maximum = Some(v);
         c.exclusive_maximum = true;
     }
@@ -204,11 +208,11 @@ fn constraints_through_refs(root: &Value, s: &Value) -> Constraints {
 /// schema, and the refs already walked.
 struct Collected<'a, 'c> {
     props: &'c mut Vec<(String, &'a Value, String)>,
-    at: HashMap<String, usize>,
+    at: HashMap<String, usize, foldhash::fast::RandomState>,
     required: &'c mut Vec<String>,
-    required_set: HashSet<String>,
+    required_set: HashSet<String, foldhash::fast::RandomState>,
     additional: &'c mut Option<&'a Value>,
-    seen: HashSet<String>,
+    seen: HashSet<String, foldhash::fast::RandomState>,
 }
 
 /// What [`Lowerer::reserve`] found: a type already made for the key, or a new placeholder to fill.
@@ -224,13 +228,113 @@ enum Ctx {
     Raw,
 }
 
+/// An inline schema as the key of the type made for it: two are the same shape when written alike
+/// (the same keys in the same order, the same values), as their JSON texts would be equal. Hashing
+/// looks a few levels deep; equality compares all of it. This replaced keying by the JSON text,
+/// which wrote each nested schema out again at every level above it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape<'a> {
+    /// A multipart body's type: its file fields differ from the JSON type of the same schema.
+    pub multipart: bool,
+    pub schema: &'a Value,
+}
+
+/// Levels of a schema [`Shape`]'s hash looks into; deeper differences are left to equality.
+const SHAPE_HASH_DEPTH: usize = 2;
+
+/// The types made for inline shapes.
+pub(crate) type ShapeMap<'a> = HashMap<Shape<'a>, TypeId, foldhash::fast::RandomState>;
+
+impl Shape<'_> {
+    /// The shape as text, ordering shapes that tie for a name: the schema's JSON, after
+    /// `multipart ` for a multipart body's.
+    pub fn text(&self) -> String {
+        let json = serde_json::to_string(self.schema).unwrap_or_default();
+        if self.multipart {
+            format!("multipart {json}")
+        } else {
+            json
+        }
+    }
+}
+
+impl PartialEq for Shape<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.multipart == other.multipart && written_alike(self.schema, other.schema)
+    }
+}
+
+impl Eq for Shape<'_> {}
+
+impl std::hash::Hash for Shape<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.multipart.hash(state);
+        hash_written(self.schema, SHAPE_HASH_DEPTH, state);
+    }
+}
+
+/// Whether `a` and `b` serialize to the same JSON text.
+fn written_alike(a: &Value, b: &Value) -> bool {
+    if std::ptr::eq(a, b) {
+        return true;
+    }
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        // Equal numbers of one kind; floats by their bits, as `0.0` and `-0.0` are written apart.
+        (Value::Number(x), Value::Number(y)) => {
+            x == y && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
+        }
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| written_alike(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((kx, vx), (ky, vy))| kx == ky && written_alike(vx, vy))
+        }
+        _ => false,
+    }
+}
+
+/// Hashes what [`written_alike`] compares, down to `depth` levels (below that, only the kind).
+fn hash_written<H: std::hash::Hasher>(v: &Value, depth: usize, state: &mut H) {
+    use std::hash::Hash;
+    std::mem::discriminant(v).hash(state);
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => b.hash(state),
+        Value::Number(n) => n.as_f64().map(f64::to_bits).hash(state),
+        Value::String(s) => s.hash(state),
+        Value::Array(items) => {
+            items.len().hash(state);
+            if depth > 0 {
+                for i in items {
+                    hash_written(i, depth - 1, state);
+                }
+            }
+        }
+        Value::Object(m) => {
+            m.len().hash(state);
+            for (k, v) in m {
+                k.hash(state);
+                if depth > 0 {
+                    hash_written(v, depth - 1, state);
+                }
+            }
+        }
+    }
+}
+
 struct Lowerer<'a> {
     root: &'a Value,
     ref_names: &'a BTreeMap<String, String>,
     settings: &'a Settings,
     types: Vec<TypeDef>,
     by_ref: HashMap<String, TypeId>,
-    by_shape: HashMap<String, TypeId>,
+    by_shape: ShapeMap<'a>,
     type_scope: Scope,
     warnings: Vec<Diagnostic>,
     depth: usize,
@@ -300,7 +404,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         settings,
         types: Vec::new(),
         by_ref: HashMap::new(),
-        by_shape: HashMap::new(),
+        by_shape: ShapeMap::default(),
         type_scope: Scope::default(),
         warnings: Vec::new(),
         depth: 0,
@@ -316,11 +420,11 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         met: rename::Meetings::default(),
         single_values: Vec::new(),
     };
-    let info = root.get("info").cloned().unwrap_or(Value::Null);
+    let info = root.field("info").cloned().unwrap_or(Value::Null);
     let mut api = Api {
         title: str_of(&info, "title").unwrap_or("API").to_owned(),
         version: info
-            .get("version")
+            .field("version")
             .map(|v| {
                 v.as_str()
                     .map(str::to_owned)
@@ -397,7 +501,7 @@ impl<'a> Lowerer<'a> {
             self.bool_field(s, ptr, key, false);
         }
         let at = |key: &str| format!("{ptr}/{}", escape(key));
-        match m.get("type") {
+        match m.field("type") {
             None | Some(Value::String(_)) => {}
             Some(Value::Array(types)) => {
                 for (i, t) in types.iter().enumerate() {
@@ -416,13 +520,13 @@ impl<'a> Lowerer<'a> {
                 ),
             ),
         }
-        if let Some(e) = m.get("enum").filter(|e| !e.is_array()) {
+        if let Some(e) = m.field("enum").filter(|e| !e.is_array()) {
             self.warn(
                 &at("enum"),
                 format!("`enum` is {e}, not a list of values; no values are enforced"),
             );
         }
-        if let Some(r) = m.get("required") {
+        if let Some(r) = m.field("required") {
             match r {
                 Value::Array(names) => {
                     for (i, n) in names.iter().enumerate() {
@@ -470,7 +574,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         if let Some(v) = m
-            .get("additionalProperties")
+            .field("additionalProperties")
             .filter(|v| !v.is_object() && !v.is_boolean())
         {
             self.warn(
@@ -478,7 +582,7 @@ impl<'a> Lowerer<'a> {
                 format!("`additionalProperties` is {v}, neither a schema nor a boolean; other properties are not kept"),
             );
         }
-        if let Some(v) = m.get("properties").filter(|v| !v.is_object()) {
+        if let Some(v) = m.field("properties").filter(|v| !v.is_object()) {
             self.warn(
                 &at("properties"),
                 format!("`properties` is {v}, not a map of schemas; no properties are read"),
@@ -489,7 +593,7 @@ impl<'a> Lowerer<'a> {
     /// A boolean member `key` of `v` (at `ptr`): `default` when absent, and when present but not a
     /// boolean, with a warning at the member saying the default was used.
     fn bool_field(&mut self, v: &Value, ptr: &str, key: &str, default: bool) -> bool {
-        match v.get(key) {
+        match v.field(key) {
             None => default,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
@@ -505,7 +609,7 @@ impl<'a> Lowerer<'a> {
     /// A string member `key` of `v` (at `ptr`): `None` when absent, and when present but not a
     /// string, with a warning at the member.
     fn string_field(&mut self, v: &Value, ptr: &str, key: &str) -> Option<String> {
-        match v.get(key)? {
+        match v.field(key)? {
             Value::String(s) => Some(s.clone()),
             other => {
                 self.warn(
@@ -662,21 +766,26 @@ impl<'a> Lowerer<'a> {
 
     /// A new named type (placeholder body) under `key`, or the one already made for that key. The body
     /// is filled by the caller after the id exists, so recursive shapes refer back to it.
-    fn reserve(&mut self, key: String, s: &Value, ctx_name: &str, ptr: &str) -> Reserved {
+    fn reserve(&mut self, key: Shape<'a>, s: &Value, ctx_name: &str, ptr: &str) -> Reserved {
         let meeting = self.meeting(ctx_name);
-        if let Some(id) = self.by_shape.get(&key) {
-            self.met.add(*id, meeting, None);
-            return Reserved::Existing(*id);
+        let id = TypeId(self.types.len());
+        match self.by_shape.entry(key) {
+            std::collections::hash_map::Entry::Occupied(known) => {
+                let known = *known.get();
+                self.met.add(known, meeting, None);
+                return Reserved::Existing(known);
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
         }
         let name = self.type_scope.claim(&names::type_name(ctx_name));
-        let id = TypeId(self.types.len());
         self.types.push(TypeDef {
             name: name.clone(),
             doc: doc_of(s),
             origin: ptr.to_owned(),
             kind: TypeKind::Alias(Ty::Any),
         });
-        self.by_shape.insert(key, id);
         self.met.add(id, meeting, str_of(s, "title"));
         Reserved::New(id, name)
     }
@@ -700,7 +809,10 @@ impl<'a> Lowerer<'a> {
 
     /// The named type for an inline schema, shared with any structurally identical one.
     fn inline_named(&mut self, s: &'a Value, ctx_name: &str, ptr: &str) -> Ty {
-        let key = serde_json::to_string(s).unwrap_or_default();
+        let key = Shape {
+            multipart: false,
+            schema: s,
+        };
         let (id, name) = match self.reserve(key, s, ctx_name, ptr) {
             Reserved::Existing(id) => return Ty::Named(id),
             Reserved::New(id, name) => (id, name),
@@ -732,7 +844,7 @@ impl<'a> Lowerer<'a> {
         self.check_schema_values(s, ptr);
         let info = type_info(s);
         let wrap = |t: Ty| if info.nullable { t.optional() } else { t };
-        if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+        if let Some(r) = m.field("$ref").and_then(Value::as_str) {
             let r = r.to_owned();
             return wrap(self.named_ref(&r));
         }
@@ -743,7 +855,7 @@ impl<'a> Lowerer<'a> {
             return wrap(t);
         }
         // allOf with one structural part and nothing else of substance: that part.
-        if let Some(Value::Array(parts)) = m.get("allOf") {
+        if let Some(Value::Array(parts)) = m.field("allOf") {
             let structural: Vec<&Value> = parts.iter().filter(|p| is_structural(p)).collect();
             if structural.len() == 1
                 && !m.contains_key("properties")
@@ -791,7 +903,7 @@ impl<'a> Lowerer<'a> {
         if m.contains_key("allOf") {
             return wrap(self.inline_named(s, ctx_name, ptr));
         }
-        if let Some(Value::Array(values)) = m.get("enum") {
+        if let Some(Value::Array(values)) = m.field("enum") {
             let strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
             let non_null = values.iter().filter(|v| !v.is_null()).count();
             if !strings.is_empty() && strings.len() == non_null {
@@ -811,19 +923,20 @@ impl<'a> Lowerer<'a> {
         // Without `type`, `items` makes an array only in its schema form: the list (tuple) form is not
         // OpenAPI and constrains nothing but arrays, so such a schema admits any value.
         let is_array = primary == Some("array")
-            || (primary.is_none() && m.get("items").is_some_and(Value::is_object));
-        if primary.is_none() && m.get("items").is_some_and(Value::is_array) && !is_object {
+            || (primary.is_none() && m.field("items").is_some_and(Value::is_object));
+        if primary.is_none() && m.field("items").is_some_and(Value::is_array) && !is_object {
             self.warn(
                 ptr,
                 "`items` is a list without `type: array` (not OpenAPI); typed as any value",
             );
         }
         if is_object {
-            let has_props = matches!(m.get("properties"), Some(Value::Object(p)) if !p.is_empty());
+            let has_props =
+                matches!(m.field("properties"), Some(Value::Object(p)) if !p.is_empty());
             if has_props {
                 return wrap(self.inline_named(s, ctx_name, ptr));
             }
-            return wrap(match m.get("additionalProperties") {
+            return wrap(match m.field("additionalProperties") {
                 Some(Value::Object(ap)) if is_structural(&Value::Object(ap.clone())) => {
                     let item = &s["additionalProperties"];
                     let vt = self.schema_ty(
@@ -839,7 +952,7 @@ impl<'a> Lowerer<'a> {
             });
         }
         if is_array {
-            let item = match m.get("items") {
+            let item = match m.field("items") {
                 Some(items @ Value::Object(_)) => self.schema_ty(
                     items,
                     &format!("{ctx_name} Item"),
@@ -874,7 +987,7 @@ impl<'a> Lowerer<'a> {
                 self.warn(ptr, format!("unknown type `{other}`; treated as any value"));
                 Ty::Any
             }
-            _ => match m.get("const") {
+            _ => match m.field("const") {
                 Some(Value::String(_)) => Ty::String,
                 Some(Value::Bool(_)) => Ty::Bool,
                 Some(Value::Number(n)) if n.is_i64() => Ty::Int(IntKind::I64),
@@ -905,7 +1018,7 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        if let Some(Value::Array(values)) = m.get("enum") {
+        if let Some(Value::Array(values)) = m.field("enum") {
             let strings: Vec<String> = values
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
@@ -974,10 +1087,10 @@ impl<'a> Lowerer<'a> {
     fn schema_ty_no_name(&mut self, s: &'a Value, name: &str, ptr: &str) -> Ty {
         let m = s.as_object();
         let info = type_info(s);
-        if m.is_some_and(|m| m.get("items").is_some_and(Value::is_object))
+        if m.is_some_and(|m| m.field("items").is_some_and(Value::is_object))
             || info.types.first().map(String::as_str) == Some("array")
         {
-            let item = match s.get("items") {
+            let item = match s.field("items") {
                 Some(items @ Value::Object(_)) => self.schema_ty(
                     items,
                     &format!("{name} Item"),
@@ -1037,7 +1150,7 @@ impl<'a> Lowerer<'a> {
             props,
             required,
             additional,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
         };
         self.collect_object_in(s, ptr, &mut found, 0);
     }
@@ -1070,12 +1183,12 @@ impl<'a> Lowerer<'a> {
             }
             None => (s, ptr.to_owned()),
         };
-        if let Some(Value::Array(parts)) = s.get("allOf") {
+        if let Some(Value::Array(parts)) = s.field("allOf") {
             for (i, p) in parts.iter().enumerate() {
                 self.collect_object_in(p, &format!("{ptr}/allOf/{i}"), found, depth + 1);
             }
         }
-        if let Some(Value::Object(ps)) = s.get("properties") {
+        if let Some(Value::Object(ps)) = s.field("properties") {
             for (k, v) in ps {
                 let pptr = format!("{ptr}/properties/{}", escape(k));
                 match found.at.get(k) {
@@ -1093,14 +1206,14 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        if let Some(Value::Array(req)) = s.get("required") {
+        if let Some(Value::Array(req)) = s.field("required") {
             for r in req.iter().filter_map(Value::as_str) {
                 if found.required_set.insert(r.to_owned()) {
                     found.required.push(r.to_owned());
                 }
             }
         }
-        match s.get("additionalProperties") {
+        match s.field("additionalProperties") {
             Some(ap @ Value::Object(_)) => *found.additional = Some(ap),
             Some(ap @ Value::Bool(true)) => *found.additional = Some(ap),
             _ => {}
@@ -1115,14 +1228,14 @@ impl<'a> Lowerer<'a> {
         name: &str,
         ptr: &str,
     ) -> Union {
-        let disc = s.get("discriminator");
+        let disc = s.field("discriminator");
         let dptr = format!("{ptr}/discriminator");
         let prop = match disc {
             Some(d) => self.string_field(d, &dptr, "propertyName"),
             None => None,
         };
         let mut mapping: Vec<(String, String)> = Vec::new();
-        if let Some(Value::Object(map)) = disc.and_then(|d| d.get("mapping")) {
+        if let Some(Value::Object(map)) = disc.and_then(|d| d.field("mapping")) {
             for (k, v) in map {
                 if !v.is_string() {
                     self.warn(
@@ -1140,7 +1253,7 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        let default_target = disc.and_then(|d| d.get("defaultMapping")).and_then(|v| {
+        let default_target = disc.and_then(|d| d.field("defaultMapping")).and_then(|v| {
             let at = format!("{ptr}/discriminator/defaultMapping");
             match v.as_str() {
                 Some(v) if v.starts_with('#') => Some((v.to_owned(), at)),
@@ -1245,7 +1358,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn servers(&mut self) -> Vec<Server> {
-        server_list(self.root.get("servers"))
+        server_list(self.root.field("servers"))
     }
 }
 
@@ -1259,10 +1372,10 @@ fn server_list(list: Option<&Value>) -> Vec<Server> {
                     continue;
                 };
                 let mut variables = Vec::new();
-                if let Some(Value::Object(vars)) = s.get("variables") {
+                if let Some(Value::Object(vars)) = s.field("variables") {
                     for (k, v) in vars {
                         let default = v
-                            .get("default")
+                            .field("default")
                             .map(|d| {
                                 d.as_str()
                                     .map(str::to_owned)
@@ -1270,7 +1383,7 @@ fn server_list(list: Option<&Value>) -> Vec<Server> {
                             })
                             .unwrap_or_default();
                         let allowed = v
-                            .get("enum")
+                            .field("enum")
                             .and_then(Value::as_array)
                             .map(|a| {
                                 a.iter()
@@ -1388,7 +1501,7 @@ impl<'a> Lowerer<'a> {
                 },
                 Some("mutualTLS") => out.push(SecurityScheme::MutualTls { scheme }),
                 Some("oauth2") | Some("openIdConnect") => {
-                    let flows = s.get("flows");
+                    let flows = s.field("flows");
                     let found = ["clientCredentials", "authorizationCode", "password"]
                         .iter()
                         .find_map(|f| {
@@ -1397,7 +1510,7 @@ impl<'a> Lowerer<'a> {
                                 .and_then(|fl| str_of(fl, "tokenUrl"))?;
                             Some(((*f).to_owned(), url.to_owned()))
                         });
-                    let device = flows.and_then(|fl| fl.get("deviceAuthorization")).and_then(|d| {
+                    let device = flows.and_then(|fl| fl.field("deviceAuthorization")).and_then(|d| {
                         Some((
                             str_of(d, "deviceAuthorizationUrl")?.to_owned(),
                             str_of(d, "tokenUrl")?.to_owned(),
@@ -1406,7 +1519,7 @@ impl<'a> Lowerer<'a> {
                     let mut scopes: Vec<String> = Vec::new();
                     if let Some(Value::Object(fl)) = flows {
                         for f in fl.values() {
-                            if let Some(Value::Object(sc)) = f.get("scopes") {
+                            if let Some(Value::Object(sc)) = f.field("scopes") {
                                 for k in sc.keys() {
                                     if !scopes.contains(k) {
                                         scopes.push(k.clone());
@@ -1453,7 +1566,7 @@ impl<'a> Lowerer<'a> {
                     ),
                 ),
             }
-            if out.len() > before && s.get("deprecated").and_then(Value::as_bool) == Some(true) {
+            if out.len() > before && s.field("deprecated").and_then(Value::as_bool) == Some(true) {
                 api.deprecated_schemes.push(name.clone());
             }
         }
@@ -1462,9 +1575,9 @@ impl<'a> Lowerer<'a> {
     /// An operation's security requirements: its own `security`, else the description's. A
     /// requirement naming a scheme the description does not define is left out with a warning.
     fn security_of(&mut self, op: &Value, op_ptr: &str) -> Option<Vec<Vec<String>>> {
-        let (list, ptr) = match op.get("security") {
+        let (list, ptr) = match op.field("security") {
             Some(v) => (v, format!("{op_ptr}/security")),
-            None => (self.root.get("security")?, "/security".to_owned()),
+            None => (self.root.field("security")?, "/security".to_owned()),
         };
         let Some(list) = list.as_array() else {
             self.warn_once(
@@ -1511,7 +1624,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn operations(&mut self, api: &mut Api) {
-        let Some(Value::Object(paths)) = self.root.get("paths") else {
+        let Some(Value::Object(paths)) = self.root.field("paths") else {
             return;
         };
         let mut group_index: HashMap<String, usize> = HashMap::new();
@@ -1534,7 +1647,7 @@ impl<'a> Lowerer<'a> {
                 continue;
             };
             let (path, marker_parts) = markers::split_key(path_key);
-            let shared_params = item.get("parameters");
+            let shared_params = item.field("parameters");
             if let Some(other) = shared_params.filter(|v| !v.is_array()) {
                 self.warn(
                     &format!("{item_ptr}/parameters"),
@@ -1626,10 +1739,10 @@ impl<'a> Lowerer<'a> {
                                 fields: header_fields,
                             });
                         // The operation's own servers, else its path item's (empty: the root's).
-                        let servers = match server_list(op.get("servers")) {
+                        let servers = match server_list(op.field("servers")) {
                             own if !own.is_empty() => self.usable_servers(own, &op_ptr),
                             _ => self.usable_servers(
-                                server_list(item.get("servers")),
+                                server_list(item.field("servers")),
                                 &format!("{item_ptr}/servers"),
                             ),
                         };
@@ -1677,7 +1790,7 @@ impl<'a> Lowerer<'a> {
     /// An operation's first tag, with a warning when `tags` is not a list of names (the operation
     /// is then grouped by its path).
     fn first_tag(&mut self, op: &Value, op_ptr: &str) -> Option<String> {
-        match op.get("tags")? {
+        match op.field("tags")? {
             Value::Array(tags) => match tags.first()? {
                 Value::String(t) => Some(t.clone()),
                 other => {
@@ -1706,7 +1819,7 @@ impl<'a> Lowerer<'a> {
     /// a cycle is the one dropped.
     fn tags(&mut self) -> Tags {
         let mut out = Tags::default();
-        let Some(Value::Array(list)) = self.root.get("tags") else {
+        let Some(Value::Array(list)) = self.root.field("tags") else {
             return out;
         };
         let names: HashSet<&str> = list.iter().filter_map(|t| str_of(t, "name")).collect();
@@ -1717,7 +1830,7 @@ impl<'a> Lowerer<'a> {
             let tptr = format!("/tags/{i}");
             let doc = str_of(t, "description").filter(|d| !d.is_empty());
             out.docs.insert(name.to_owned(), doc.map(str::to_owned));
-            match t.get("kind") {
+            match t.field("kind") {
                 None => {}
                 Some(Value::String(k)) => {
                     out.kinds.insert(name.to_owned(), k.clone());
@@ -1727,7 +1840,7 @@ impl<'a> Lowerer<'a> {
                     format!("tag `kind` {other} is not a string; ignored"),
                 ),
             }
-            let parent = match t.get("parent") {
+            let parent = match t.field("parent") {
                 None => continue,
                 Some(Value::String(p)) => p.as_str(),
                 Some(other) => {
@@ -1791,7 +1904,7 @@ impl<'a> Lowerer<'a> {
                 Some((m.to_ascii_uppercase(), op, format!("{item_ptr}/{m}")))
             })
             .collect();
-        let Some(extra) = item.get("additionalOperations") else {
+        let Some(extra) = item.field("additionalOperations") else {
             return out;
         };
         let extra_ptr = format!("{item_ptr}/additionalOperations");
@@ -1842,7 +1955,7 @@ impl<'a> Lowerer<'a> {
         let mut raw: Vec<(&'a Value, String)> = Vec::new();
         for (src, sptr) in [
             (shared, format!("{ptr}/../parameters")),
-            (op.get("parameters"), format!("{ptr}/parameters")),
+            (op.field("parameters"), format!("{ptr}/parameters")),
         ] {
             // The path item's own list is checked once, where the path item is read.
             if let Some(other) = src.filter(|v| !v.is_array() && !sptr.contains("/../")) {
@@ -1905,7 +2018,7 @@ impl<'a> Lowerer<'a> {
                     continue;
                 }
                 None => {
-                    match p.get("in") {
+                    match p.field("in") {
                         Some(v) => self.warn(
                             &format!("{pp}/in"),
                             format!("parameter `{wire}` has location {v}, not a string; skipped"),
@@ -1963,7 +2076,7 @@ impl<'a> Lowerer<'a> {
                 }
             }
             let media_type = p
-                .get("content")
+                .field("content")
                 .and_then(Value::as_object)
                 .and_then(|c| c.keys().next())
                 .cloned();
@@ -1978,11 +2091,11 @@ impl<'a> Lowerer<'a> {
                     );
                 }
             }
-            let schema = p.get("schema").or_else(|| {
-                p.get("content")
+            let schema = p.field("schema").or_else(|| {
+                p.field("content")
                     .and_then(Value::as_object)
                     .and_then(|c| c.values().next())
-                    .and_then(|m| m.get("schema"))
+                    .and_then(|m| m.field("schema"))
             });
             let ty = match schema {
                 Some(s) => self.schema_ty(
@@ -2001,7 +2114,7 @@ impl<'a> Lowerer<'a> {
                 ParamLocation::Query | ParamLocation::Cookie => ParamStyle::Form,
                 _ => ParamStyle::Simple,
             };
-            let style = match p.get("style") {
+            let style = match p.field("style") {
                 None => default_style,
                 Some(Value::String(st)) if param_style(st).is_some() => {
                     param_style(st).unwrap_or(default_style)
@@ -2072,17 +2185,17 @@ impl<'a> Lowerer<'a> {
             _ => usize::MAX,
         });
         let body = op
-            .get("requestBody")
+            .field("requestBody")
             .and_then(|b| self.request_body(b, &format!("{ptr}/requestBody"), builder));
         let mut success = Vec::new();
         let mut errors = Vec::new();
-        if let Some(other) = op.get("responses").filter(|r| !r.is_object()) {
+        if let Some(other) = op.field("responses").filter(|r| !r.is_object()) {
             self.warn(
                 &format!("{ptr}/responses"),
                 format!("`responses` is {other}, not a map of statuses to responses; the operation answers with nothing typed"),
             );
         }
-        if let Some(Value::Object(responses)) = op.get("responses") {
+        if let Some(Value::Object(responses)) = op.field("responses") {
             let has_2xx = responses.keys().any(|k| k.starts_with('2'));
             for (status, r) in responses {
                 let rptr = format!("{ptr}/responses/{}", escape(status));
@@ -2132,7 +2245,7 @@ impl<'a> Lowerer<'a> {
     /// with one warning for the operation; lists are kept as their text, with a warning.
     fn response_headers(&mut self, op: &'a Value, ptr: &str) -> Vec<ResponseHeader> {
         let mut out: Vec<ResponseHeader> = Vec::new();
-        let Some(Value::Object(responses)) = op.get("responses") else {
+        let Some(Value::Object(responses)) = op.field("responses") else {
             return out;
         };
         let mut scope = Scope::default();
@@ -2145,7 +2258,7 @@ impl<'a> Lowerer<'a> {
             }
             let rptr = format!("{ptr}/responses/{}", escape(status));
             let (r, _) = self.deref(r, &rptr);
-            let Some(Value::Object(headers)) = r.get("headers") else {
+            let Some(Value::Object(headers)) = r.field("headers") else {
                 continue;
             };
             for (wire, h) in headers {
@@ -2155,18 +2268,18 @@ impl<'a> Lowerer<'a> {
                 }
                 let hptr = format!("{rptr}/headers/{}", escape(wire));
                 let (h, _) = self.deref(h, &hptr);
-                let schema = h.get("schema").or_else(|| {
-                    h.get("content")
+                let schema = h.field("schema").or_else(|| {
+                    h.field("content")
                         .and_then(Value::as_object)
                         .and_then(|c| c.values().next())
-                        .and_then(|m| m.get("schema"))
+                        .and_then(|m| m.field("schema"))
                 });
                 let schema = schema.map(|sc| self.deref(sc, &format!("{hptr}/schema")).0);
                 let info = schema.map(type_info);
                 let kind = info
                     .as_ref()
                     .and_then(|i| (i.types.len() == 1).then(|| i.types[0].as_str()));
-                let object = schema.is_some_and(|sc| sc.get("properties").is_some());
+                let object = schema.is_some_and(|sc| sc.field("properties").is_some());
                 let ty = match kind {
                     _ if object => None,
                     Some("object") => None,
@@ -2196,7 +2309,7 @@ impl<'a> Lowerer<'a> {
                     wire_name: wire.clone(),
                     name: scope.claim(&names::snake_name(wire)),
                     ty,
-                    required: h.get("required").and_then(Value::as_bool) == Some(true),
+                    required: h.field("required").and_then(Value::as_bool) == Some(true),
                     doc: doc_of(h),
                 });
             }
@@ -2226,9 +2339,9 @@ impl<'a> Lowerer<'a> {
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
         };
-        match s.get("enum") {
+        match s.field("enum") {
             Some(Value::Array(e)) if e.len() == 1 => text(&e[0]),
-            _ => s.get("const").and_then(text),
+            _ => s.field("const").and_then(text),
         }
     }
 
@@ -2237,14 +2350,14 @@ impl<'a> Lowerer<'a> {
     /// is a required argument. Either way a warning says so.
     fn media_header(&mut self, p: &'a Value, pp: &str, wire: &str, scope: &mut Scope) -> Param {
         let schema = p
-            .get("schema")
+            .field("schema")
             .map(|s| self.deref(s, &format!("{pp}/schema")).0);
         let text = |v: &Value| v.as_str().map(str::to_owned);
-        let single = schema.and_then(|s| match s.get("enum") {
+        let single = schema.and_then(|s| match s.field("enum") {
             Some(Value::Array(e)) if e.len() == 1 => text(&e[0]),
-            _ => s.get("const").and_then(text),
+            _ => s.field("const").and_then(text),
         });
-        let default = schema.and_then(|s| s.get("default")).and_then(text);
+        let default = schema.and_then(|s| s.field("default")).and_then(text);
         let (value, why) = match (default, single) {
             (Some(d), _) => (Some(d), "its default"),
             (None, Some(v)) => (Some(v), "its only allowed value"),
@@ -2326,7 +2439,7 @@ impl<'a> Lowerer<'a> {
     /// The media types an operation's responses declare, success ones first, each once.
     fn declared_accept(&mut self, op: &'a Value, ptr: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let Some(Value::Object(responses)) = op.get("responses") else {
+        let Some(Value::Object(responses)) = op.field("responses") else {
             return out;
         };
         let has_2xx = responses.keys().any(|k| k.starts_with('2'));
@@ -2338,7 +2451,7 @@ impl<'a> Lowerer<'a> {
                     continue;
                 }
                 let (r, _) = self.deref(r, &format!("{ptr}/responses/{}", escape(status)));
-                let Some(Value::Object(content)) = r.get("content") else {
+                let Some(Value::Object(content)) = r.field("content") else {
                     continue;
                 };
                 for media in content.keys() {
@@ -2354,7 +2467,7 @@ impl<'a> Lowerer<'a> {
 
     fn request_body(&mut self, b: &'a Value, ptr: &str, builder: &str) -> Option<RequestBody> {
         let (b, _) = self.deref(b, ptr);
-        let content = b.get("content").and_then(Value::as_object)?;
+        let content = b.field("content").and_then(Value::as_object)?;
         let pick = pick_media(
             content.keys().map(String::as_str),
             &[
@@ -2368,7 +2481,7 @@ impl<'a> Lowerer<'a> {
         )?;
         let media = content.get(pick)?;
         let mptr = format!("{ptr}/content/{}", escape(pick));
-        let schema = media.get("schema");
+        let schema = media.field("schema");
         let ctx_name = format!("{builder} Body");
         let (kind, ty) = if is_json(pick) {
             (
@@ -2393,7 +2506,7 @@ impl<'a> Lowerer<'a> {
                     .iter()
                     .filter(|(_, v)| {
                         let (v, _) = self.deref(v, &mptr);
-                        let items = v.get("items").map(|i| self.deref(i, &mptr).0);
+                        let items = v.field("items").map(|i| self.deref(i, &mptr).0);
                         str_of(v, "format") == Some("binary")
                             || items.is_some_and(|i| str_of(i, "format") == Some("binary"))
                     })
@@ -2414,7 +2527,7 @@ impl<'a> Lowerer<'a> {
                 } else {
                     files
                 };
-                let enc = media.get("encoding");
+                let enc = media.field("encoding");
                 let deep = props
                     .iter()
                     .map(|(k, _)| k)
@@ -2430,7 +2543,7 @@ impl<'a> Lowerer<'a> {
                 let ty = schema
                     .map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Raw))
                     .unwrap_or(Ty::Any);
-                let enc = media.get("encoding");
+                let enc = media.field("encoding");
                 let deep = props
                     .iter()
                     .filter(|(k, v)| {
@@ -2439,8 +2552,8 @@ impl<'a> Lowerer<'a> {
                             .and_then(|e| str_of(e, "style"));
                         let (v, _) = self.deref(v, &mptr);
                         style == Some("deepObject")
-                            || v.get("properties").is_some()
-                            || v.get("type").and_then(Value::as_str) == Some("object")
+                            || v.field("properties").is_some()
+                            || v.field("type").and_then(Value::as_str) == Some("object")
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
@@ -2515,7 +2628,8 @@ impl<'a> Lowerer<'a> {
         schema.is_some_and(|s| {
             str_of(s, "type") == Some("string")
                 && (str_of(s, "format") == Some("binary")
-                    || (s.get("contentMediaType").is_some() && s.get("contentEncoding").is_none()))
+                    || (s.field("contentMediaType").is_some()
+                        && s.field("contentEncoding").is_none()))
         })
     }
 
@@ -2523,7 +2637,10 @@ impl<'a> Lowerer<'a> {
     /// (`format: binary`, or lists of such) typed as file parts. It is not shared with the JSON type of
     /// the same schema, where binary data is a string.
     fn multipart_type(&mut self, s: &'a Value, ctx_name: &str, ptr: &str, files: &[String]) -> Ty {
-        let key = format!("multipart {}", serde_json::to_string(s).unwrap_or_default());
+        let key = Shape {
+            multipart: true,
+            schema: s,
+        };
         let (id, name) = match self.reserve(key, s, ctx_name, ptr) {
             Reserved::Existing(id) => return Ty::Named(id),
             Reserved::New(id, name) => (id, name),
@@ -2547,14 +2664,14 @@ impl<'a> Lowerer<'a> {
     /// The event stream a success answer may be: the first 2xx response offering `text/event-stream`
     /// or newline-delimited JSON, with the type of one event's data.
     fn stream_out(&mut self, op: &'a Value, ptr: &str, builder: &str) -> Option<StreamOut> {
-        let responses = op.get("responses")?.as_object()?;
+        let responses = op.field("responses")?.as_object()?;
         for (status, r) in responses {
             if !status.starts_with('2') {
                 continue;
             }
             let rptr = format!("{ptr}/responses/{}", escape(status));
             let (r, _) = self.deref(r, &rptr);
-            let Some(content) = r.get("content").and_then(Value::as_object) else {
+            let Some(content) = r.field("content").and_then(Value::as_object) else {
                 continue;
             };
             for (media, m) in content {
@@ -2563,7 +2680,7 @@ impl<'a> Lowerer<'a> {
                 };
                 let mptr = format!("{rptr}/content/{}", escape(media));
                 // OpenAPI 3.2 describes one item of a sequential media type with `itemSchema`.
-                let ty = match (m.get("itemSchema"), m.get("schema")) {
+                let ty = match (m.field("itemSchema"), m.field("schema")) {
                     (Some(item), _) if kind == StreamKind::Sse => {
                         self.sse_data_ty(item, builder, &format!("{mptr}/itemSchema"))
                     }
@@ -2596,13 +2713,13 @@ impl<'a> Lowerer<'a> {
     /// `retry`): the `contentSchema` of `data` when its `contentMediaType` is JSON, else text.
     fn sse_data_ty(&mut self, item: &'a Value, builder: &str, ptr: &str) -> Ty {
         let (item, _) = self.deref(item, ptr);
-        let Some(data) = item.get("properties").and_then(|p| p.get("data")) else {
+        let Some(data) = item.field("properties").and_then(|p| p.field("data")) else {
             return Ty::String;
         };
         let dptr = format!("{ptr}/properties/data");
         let (data, _) = self.deref(data, &dptr);
         let media = str_of(data, "contentMediaType").unwrap_or("");
-        match data.get("contentSchema") {
+        match data.field("contentSchema") {
             Some(schema) if is_json(media) => self.schema_ty(
                 schema,
                 &format!("{builder} event"),
@@ -2646,13 +2763,13 @@ impl<'a> Lowerer<'a> {
                 };
                 let optr = format!("{iptr}/{method}");
                 let (op, _) = self.deref(op, &optr);
-                let Some(body) = op.get("requestBody") else {
+                let Some(body) = op.field("requestBody") else {
                     self.warn(&optr, "webhook without a request body; skipped");
                     continue;
                 };
                 let bptr = format!("{optr}/requestBody");
                 let (body, _) = self.deref(body, &bptr);
-                let content = body.get("content").and_then(Value::as_object);
+                let content = body.field("content").and_then(Value::as_object);
                 let json = content.and_then(|c| {
                     let key = pick_media(
                         c.keys().map(String::as_str),
@@ -2661,7 +2778,7 @@ impl<'a> Lowerer<'a> {
                     Some((key.to_owned(), &c[key]))
                 });
                 let variant = scope.claim(&names::type_name(name));
-                let ty = match json.and_then(|(k, m)| Some((k, m.get("schema")?))) {
+                let ty = match json.and_then(|(k, m)| Some((k, m.field("schema")?))) {
                     Some((k, schema)) => self.schema_ty(
                         schema,
                         &format!("{variant} webhook"),
@@ -2690,7 +2807,7 @@ impl<'a> Lowerer<'a> {
         let doc = str_of(r, "description").map(str::to_owned);
         let summary = self.string_field(r, ptr, "summary");
         let Some(content) = r
-            .get("content")
+            .field("content")
             .and_then(Value::as_object)
             .filter(|c| !c.is_empty())
         else {
@@ -2716,12 +2833,12 @@ impl<'a> Lowerer<'a> {
         // A JSON alternative that is only a string beside binary media (`video/mp4` or
         // `application/json: {type: string}`) describes the same bytes: the answer is the bytes. XML
         // beside it is another document format, not bytes: the JSON string stands.
-        let pick = match content.get(pick).and_then(|m| m.get("schema")) {
+        let pick = match content.get(pick).and_then(|m| m.field("schema")) {
             Some(schema) if is_json(pick) => {
                 let (schema, _) = self.deref(schema, &format!("{ptr}/content"));
                 let plain_string = str_of(schema, "type") == Some("string")
-                    && schema.get("enum").is_none()
-                    && schema.get("format").is_none();
+                    && schema.field("enum").is_none()
+                    && schema.field("format").is_none();
                 let binary = content
                     .keys()
                     .map(String::as_str)
@@ -2736,20 +2853,20 @@ impl<'a> Lowerer<'a> {
         let media = &content[pick];
         let mptr = format!("{ptr}/content/{}", escape(pick));
         let binary = (!crate::xml::is_xml(pick)
-            || self.is_binary_schema(media.get("schema"), &mptr))
+            || self.is_binary_schema(media.field("schema"), &mptr))
             && pick != "text/event-stream"
-            && self.is_binary_content(pick, media.get("schema"), &mptr);
+            && self.is_binary_content(pick, media.field("schema"), &mptr);
         let (kind, ty) = if binary {
             (ResponseKind::Bytes, Ty::Binary)
         } else if is_json(pick) {
             let ty = media
-                .get("schema")
+                .field("schema")
                 .map(|s| self.schema_ty(s, ctx_name, &format!("{mptr}/schema"), Ctx::Json))
                 .unwrap_or(Ty::Any);
             (ResponseKind::Json, ty)
         } else if pick == "text/event-stream" {
             (ResponseKind::EventStream, Ty::Binary)
-        } else if let Some(s) = media.get("schema").filter(|_| crate::xml::is_xml(pick)) {
+        } else if let Some(s) = media.field("schema").filter(|_| crate::xml::is_xml(pick)) {
             let ty = self.schema_ty(s, ctx_name, &format!("{mptr}/schema"), Ctx::Json);
             (ResponseKind::Xml, ty)
         } else if pick.starts_with("text/") {
@@ -2869,20 +2986,20 @@ fn discriminator_value(root: &Value, schema: &Value, prop: &str) -> Option<Strin
             }
             continue;
         }
-        if let Some(p) = s.get("properties").and_then(|p| p.get(prop)) {
+        if let Some(p) = s.field("properties").and_then(|p| p.get(prop)) {
             let p = str_of(p, "$ref")
                 .and_then(|r| pointer(root, r))
                 .unwrap_or(p);
-            if let Some(Value::String(c)) = p.get("const") {
+            if let Some(Value::String(c)) = p.field("const") {
                 return Some(c.clone());
             }
-            if let Some(Value::Array(e)) = p.get("enum") {
+            if let Some(Value::Array(e)) = p.field("enum") {
                 if e.len() == 1 {
                     return e[0].as_str().map(str::to_owned);
                 }
             }
         }
-        if let Some(Value::Array(parts)) = s.get("allOf") {
+        if let Some(Value::Array(parts)) = s.field("allOf") {
             stack.extend(parts.iter());
         }
     }
@@ -2927,7 +3044,7 @@ fn needs_named_type(s: &Value) -> bool {
             }
         }
     }
-    if let Some(Value::Array(e)) = m.get("enum") {
+    if let Some(Value::Array(e)) = m.field("enum") {
         let strings = e.iter().filter(|v| v.is_string()).count();
         return strings > 1 && strings == e.iter().filter(|v| !v.is_null()).count();
     }
@@ -3081,6 +3198,63 @@ fn keyword_value_ok(key: &str, v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shapes_are_the_same_exactly_when_their_json_texts_are() {
+        use std::hash::BuildHasher;
+        let values: Vec<Value> = [
+            r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}}}"#,
+            r#"{"type":"object","properties":{"b":{"type":"integer"},"a":{"type":"string"}}}"#,
+            r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}}}"#,
+            r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"number"}}}"#,
+            r#"{"type":"object","properties":{"a":{"items":{"items":{"enum":[1]}}}}}"#,
+            r#"{"type":"object","properties":{"a":{"items":{"items":{"enum":[1.0]}}}}}"#,
+            r#"{"type":"object","properties":{"a":{"items":{"items":{"enum":[2]}}}}}"#,
+            r#"{"minimum":0.0}"#,
+            r#"{"minimum":-0.0}"#,
+            r#"{"minimum":0}"#,
+            r#"{"enum":[null,true,"x"]}"#,
+            r#"{"enum":[null,false,"x"]}"#,
+            r#"[]"#,
+            r#"{}"#,
+        ]
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+        let hasher = foldhash::fast::FixedState::default();
+        for a in &values {
+            for b in &values {
+                let texts = serde_json::to_string(a).unwrap() == serde_json::to_string(b).unwrap();
+                for multipart in [false, true] {
+                    let x = Shape {
+                        multipart,
+                        schema: a,
+                    };
+                    let y = Shape {
+                        multipart,
+                        schema: b,
+                    };
+                    assert_eq!(x == y, texts, "{a} against {b}");
+                    if texts {
+                        assert_eq!(hasher.hash_one(x), hasher.hash_one(y), "{a}");
+                    }
+                    let other = Shape {
+                        multipart: !multipart,
+                        schema: b,
+                    };
+                    assert!(
+                        x != other,
+                        "a multipart body's shape is apart from the JSON one"
+                    );
+                }
+            }
+        }
+        let form = Shape {
+            multipart: true,
+            schema: &values[13],
+        };
+        assert_eq!(form.text(), "multipart {}");
+    }
 
     /// The AWS signature schemes of a description with these servers, `info` and settings, and the
     /// warnings given.

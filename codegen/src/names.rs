@@ -451,10 +451,10 @@ pub fn columns_const_name(type_name: &str) -> String {
 /// Hands out unique names within one scope, in call order, so output is deterministic.
 #[derive(Debug, Default, Clone)]
 pub struct Scope {
-    taken: HashSet<String>,
+    taken: HashSet<String, foldhash::fast::RandomState>,
     /// For a name claimed more than once, the first counter not yet tried: every candidate below it
     /// is taken, so the search resumes there (many values with one name stay linear, not quadratic).
-    next: HashMap<String, usize>,
+    next: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl Scope {
@@ -462,7 +462,7 @@ impl Scope {
     pub fn with_taken<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         Scope {
             taken: names.into_iter().map(str::to_owned).collect(),
-            next: HashMap::new(),
+            next: HashMap::default(),
         }
     }
 

@@ -20,6 +20,7 @@
 //! Architecture Invariant: this pass reads the IR and the raw operation object (for extensions and
 //! headers, which the IR does not keep) and writes only [`Operation::pagination`].
 
+use crate::load::Field as _;
 use serde_json::Value;
 
 use crate::diag::Diagnostic;
@@ -38,9 +39,9 @@ pub fn detect(root: &Value, settings: &Settings, api: &mut Api) -> Vec<Diagnosti
         let raw = resolve(root, &op.origin);
         let found = if let Some(hint) = settings.pagination.get(&op.operation_id) {
             from_hint(api, op, hint).map_err(|m| (m, "settings".to_owned()))
-        } else if let Some(x) = raw.and_then(|r| r.get("x-speakeasy-pagination")) {
+        } else if let Some(x) = raw.and_then(|r| r.field("x-speakeasy-pagination")) {
             from_speakeasy(api, op, x).map_err(|m| (m, "x-speakeasy-pagination".to_owned()))
-        } else if let Some(x) = raw.and_then(|r| r.get("x-ms-pageable")) {
+        } else if let Some(x) = raw.and_then(|r| r.field("x-ms-pageable")) {
             from_ms_pageable(api, op, x).map_err(|m| (m, "x-ms-pageable".to_owned()))
         } else if op.method == "GET" {
             Ok(infer(api, op, raw))
@@ -239,7 +240,7 @@ fn is_integer_param(op: &Operation, wire: &str) -> bool {
 
 fn declares_link_header(raw: Option<&Value>) -> bool {
     let Some(responses) = raw
-        .and_then(|r| r.get("responses"))
+        .and_then(|r| r.field("responses"))
         .and_then(Value::as_object)
     else {
         return false;
@@ -247,7 +248,7 @@ fn declares_link_header(raw: Option<&Value>) -> bool {
     responses
         .iter()
         .filter(|(status, _)| status.starts_with('2'))
-        .filter_map(|(_, r)| r.get("headers").and_then(Value::as_object))
+        .filter_map(|(_, r)| r.field("headers").and_then(Value::as_object))
         .any(|h| h.keys().any(|k| k.eq_ignore_ascii_case("link")))
 }
 
@@ -469,8 +470,8 @@ fn item_type(api: &Api, op: &Operation, items: &str) -> Result<Ty, String> {
 /// `x-speakeasy-pagination`: `type` (`offsetLimit`, `cursor`, `url`), `inputs` (query parameters by
 /// role) and `outputs` (JSONPath to results, next cursor, next URL).
 fn from_speakeasy(api: &Api, op: &Operation, x: &Value) -> Result<Option<Pagination>, String> {
-    let kind = x.get("type").and_then(Value::as_str).unwrap_or("");
-    let outputs = x.get("outputs").cloned().unwrap_or(Value::Null);
+    let kind = x.field("type").and_then(Value::as_str).unwrap_or("");
+    let outputs = x.field("outputs").cloned().unwrap_or(Value::Null);
     let out = |k: &str| -> Result<Option<String>, String> {
         match outputs.get(k).and_then(Value::as_str) {
             None => Ok(None),
@@ -480,13 +481,13 @@ fn from_speakeasy(api: &Api, op: &Operation, x: &Value) -> Result<Option<Paginat
         }
     };
     let role = |r: &str| -> Result<Option<String>, String> {
-        let Some(inputs) = x.get("inputs").and_then(Value::as_array) else {
+        let Some(inputs) = x.field("inputs").and_then(Value::as_array) else {
             return Ok(None);
         };
         for i in inputs {
-            if i.get("type").and_then(Value::as_str) == Some(r) {
-                let name = i.get("name").and_then(Value::as_str).unwrap_or("");
-                if i.get("in").and_then(Value::as_str) != Some("parameters") {
+            if i.field("type").and_then(Value::as_str) == Some(r) {
+                let name = i.field("name").and_then(Value::as_str).unwrap_or("");
+                if i.field("in").and_then(Value::as_str) != Some("parameters") {
                     return Err(format!(
                         "input `{name}` is not a parameter (only query parameters are paged)"
                     ));
@@ -532,10 +533,13 @@ fn from_speakeasy(api: &Api, op: &Operation, x: &Value) -> Result<Option<Paginat
 /// `x-ms-pageable`: `nextLinkName` (a next URL field; null: one page only) and `itemName` (default
 /// `value`).
 fn from_ms_pageable(api: &Api, op: &Operation, x: &Value) -> Result<Option<Pagination>, String> {
-    let Some(next) = x.get("nextLinkName").and_then(Value::as_str) else {
+    let Some(next) = x.field("nextLinkName").and_then(Value::as_str) else {
         return Ok(None);
     };
-    let item_name = x.get("itemName").and_then(Value::as_str).unwrap_or("value");
+    let item_name = x
+        .field("itemName")
+        .and_then(Value::as_str)
+        .unwrap_or("value");
     let items = format!("/{item_name}");
     Ok(Some(Pagination {
         strategy: PageStrategy::NextUrl(format!("/{next}")),

@@ -12,6 +12,7 @@
 
 use std::cell::Cell;
 
+use crate::load::Field as _;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -61,7 +62,7 @@ pub fn plan(root: &Value, api: &Api) -> Vec<Call> {
 pub(crate) fn resolve<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
     let mut v = pointer(root, r)?;
     for _ in 0..32 {
-        match v.get("$ref").and_then(Value::as_str) {
+        match v.field("$ref").and_then(Value::as_str) {
             Some(next) => v = pointer(root, next)?,
             None => return Some(v),
         }
@@ -70,7 +71,7 @@ pub(crate) fn resolve<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
 }
 
 fn deref<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
-    match v.get("$ref").and_then(Value::as_str) {
+    match v.field("$ref").and_then(Value::as_str) {
         Some(r) => resolve(root, r).unwrap_or(&Value::Null),
         None => v,
     }
@@ -82,8 +83,8 @@ fn raw_params<'a>(root: &'a Value, origin: &str, raw_op: &'a Value) -> Vec<&'a V
     let item = resolve(root, &format!("#{item_ptr}"));
     let mut out: Vec<&Value> = Vec::new();
     for list in [
-        item.and_then(|i| i.get("parameters")),
-        raw_op.get("parameters"),
+        item.and_then(|i| i.field("parameters")),
+        raw_op.field("parameters"),
     ]
     .into_iter()
     .flatten()
@@ -91,8 +92,8 @@ fn raw_params<'a>(root: &'a Value, origin: &str, raw_op: &'a Value) -> Vec<&'a V
     {
         for p in list {
             let p = deref(root, p);
-            let key = (p.get("name"), p.get("in"));
-            out.retain(|q| (q.get("name"), q.get("in")) != key);
+            let key = (p.field("name"), p.field("in"));
+            out.retain(|q| (q.field("name"), q.field("in")) != key);
             out.push(p);
         }
     }
@@ -110,12 +111,12 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
         let key = param_key(p.location, &p.wire_name);
         let at = key.split(':').next().unwrap_or("");
         let Some(rp) = params.iter().find(|q| {
-            q.get("name").and_then(Value::as_str) == Some(p.wire_name.as_str())
-                && q.get("in").and_then(Value::as_str) == Some(at)
+            q.field("name").and_then(Value::as_str) == Some(p.wire_name.as_str())
+                && q.field("in").and_then(Value::as_str) == Some(at)
         }) else {
             continue;
         };
-        let schema = rp.get("schema").unwrap_or(&Value::Null);
+        let schema = rp.field("schema").unwrap_or(&Value::Null);
         let value = example_of(root, rp, schema)
             .filter(|v| fits(root, schema, v))
             .or_else(|| Sampler::new(root, full).sample(schema));
@@ -125,16 +126,16 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
     }
     if let Some(b) = &op.body {
         if b.required || full {
-            let body = raw.get("requestBody").map(|r| deref(root, r));
+            let body = raw.field("requestBody").map(|r| deref(root, r));
             // The IR's media type may be what the body is sent as rather than what the description
             // says (the AWS JSON protocol's `application/x-amz-json-1.1` for `application/json`).
-            let media = body.and_then(|r| r.get("content")).and_then(|c| {
+            let media = body.and_then(|r| r.field("content")).and_then(|c| {
                 c.get(&b.media_type)
-                    .or_else(|| c.get("application/json"))
+                    .or_else(|| c.field("application/json"))
                     .or_else(|| c.as_object().and_then(|m| m.values().next()))
             });
             if let Some(m) = media {
-                let schema = m.get("schema").unwrap_or(&Value::Null);
+                let schema = m.field("schema").unwrap_or(&Value::Null);
                 let v = example_of(root, m, schema)
                     .filter(|v| fits(root, schema, v))
                     .or_else(|| Sampler::new(root, full).sample(schema));
@@ -151,20 +152,20 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
 /// (3.2), else `value`, else its `serializedValue` when `schema` is a string, since that is the
 /// value's text on the wire and no structured value can be read from it).
 fn example_of(root: &Value, v: &Value, schema: &Value) -> Option<Value> {
-    if let Some(e) = v.get("example") {
+    if let Some(e) = v.field("example") {
         return Some(e.clone());
     }
-    let first = match v.get("examples")? {
+    let first = match v.field("examples")? {
         Value::Object(m) => m.values().next()?,
         Value::Array(a) => return a.first().cloned(),
         _ => return None,
     };
     let first = deref(root, first);
-    if let Some(data) = first.get("dataValue").or_else(|| first.get("value")) {
+    if let Some(data) = first.field("dataValue").or_else(|| first.field("value")) {
         return Some(data.clone());
     }
-    let text = first.get("serializedValue").filter(|t| t.is_string())?;
-    let is_string = deref(root, schema).get("type").and_then(Value::as_str) == Some("string");
+    let text = first.field("serializedValue").filter(|t| t.is_string())?;
+    let is_string = deref(root, schema).field("type").and_then(Value::as_str) == Some("string");
     is_string.then(|| text.clone())
 }
 
@@ -181,13 +182,13 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
         return true;
     }
     let s = deref(root, schema);
-    let nullable = s.get("nullable").and_then(Value::as_bool) == Some(true);
+    let nullable = s.field("nullable").and_then(Value::as_bool) == Some(true);
     if v.is_null() && nullable {
         return true;
     }
     // An example outside the listed values (`"resource,share,user"` for one of `resource`, `share`,
     // `user`) would be refused.
-    if let Some(Value::Array(allowed)) = s.get("enum") {
+    if let Some(Value::Array(allowed)) = s.field("enum") {
         if !allowed.is_empty() && !allowed.contains(v) {
             return false;
         }
@@ -195,24 +196,24 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
     if let Value::String(text) = v {
         let n = text.chars().count() as u64;
         let below = s
-            .get("minLength")
+            .field("minLength")
             .and_then(Value::as_u64)
             .is_some_and(|m| n < m);
         let above = s
-            .get("maxLength")
+            .field("maxLength")
             .and_then(Value::as_u64)
             .is_some_and(|m| n > m);
         if below || above {
             return false;
         }
     }
-    let types: Vec<&str> = match s.get("type") {
+    let types: Vec<&str> = match s.field("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
         _ => return true,
     };
     let typed = types.iter().any(|t| match (*t, v) {
-        ("string", Value::String(text)) => match s.get("format").and_then(Value::as_str) {
+        ("string", Value::String(text)) => match s.field("format").and_then(Value::as_str) {
             Some("date-time") => rfc3339_like(text, true),
             Some("date") => rfc3339_like(text, false),
             Some("uri" | "url") => text.split_once("://").is_some_and(|(scheme, rest)| {
@@ -224,7 +225,7 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
             // A pattern the example breaks (GitHub's SSH key example is not `^ssh-...`); patterns
             // regex-lite cannot read (look-around) are not held against the example.
             _ => s
-                .get("pattern")
+                .field("pattern")
                 .and_then(Value::as_str)
                 .and_then(|p| regex_lite::Regex::new(p).ok())
                 .is_none_or(|re| re.is_match(text)),
@@ -241,8 +242,8 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
     }
     match v {
         Value::Object(m) => {
-            let props = s.get("properties").and_then(Value::as_object);
-            let required = s.get("required").and_then(Value::as_array);
+            let props = s.field("properties").and_then(Value::as_object);
+            let required = s.field("required").and_then(Value::as_array);
             let complete = required.is_none_or(|r| {
                 r.iter()
                     .filter_map(Value::as_str)
@@ -255,7 +256,7 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
                         .is_none_or(|ps| fits_at(root, ps, x, depth + 1))
                 })
         }
-        Value::Array(items) => match s.get("items") {
+        Value::Array(items) => match s.field("items") {
             Some(is @ Value::Object(_)) => items.iter().all(|x| fits_at(root, is, x, depth + 1)),
             _ => true,
         },
@@ -291,8 +292,8 @@ fn rfc3339_like(s: &str, time: bool) -> bool {
 pub fn answer(root: &Value, op: &Operation) -> Option<(u16, Value)> {
     let case = op.success.iter().find(|r| r.kind == ResponseKind::Json)?;
     let raw = resolve(root, &format!("#{}", op.origin))?;
-    let response = deref(root, raw.get("responses")?.get(&case.status)?);
-    let content = response.get("content")?.as_object()?;
+    let response = deref(root, raw.field("responses")?.get(&case.status)?);
+    let content = response.field("content")?.as_object()?;
     let media = content
         .iter()
         .find(|(k, _)| {
@@ -301,7 +302,7 @@ pub fn answer(root: &Value, op: &Operation) -> Option<(u16, Value)> {
                 .is_some_and(|m| m.trim().ends_with("json"))
         })
         .map(|(_, m)| m)?;
-    let schema = media.get("schema")?;
+    let schema = media.field("schema")?;
     let status = case.status.parse().unwrap_or(200);
     let sampler = Sampler {
         root,
@@ -403,34 +404,34 @@ impl<'a> Sampler<'a> {
         }
         // Examples and defaults are used when their type fits: descriptions get them wrong (a list as
         // the example of a string), and a mock server that validates would refuse them.
-        let listed = match s.get("examples") {
+        let listed = match s.field("examples") {
             Some(Value::Array(ex)) => ex.first(),
             _ => None,
         };
         let (example, listed) = if self.examples {
-            (s.get("example"), listed)
+            (s.field("example"), listed)
         } else {
             (None, None)
         };
-        for candidate in [example, listed, s.get("default")].into_iter().flatten() {
+        for candidate in [example, listed, s.field("default")].into_iter().flatten() {
             if fits(self.root, s, candidate) {
                 return candidate.clone();
             }
         }
-        if let Some(c) = s.get("const") {
+        if let Some(c) = s.field("const") {
             return c.clone();
         }
-        if let Some(Value::Array(e)) = s.get("enum") {
+        if let Some(Value::Array(e)) = s.field("enum") {
             if let Some(v) = e.iter().find(|v| !v.is_null()) {
                 return v.clone();
             }
         }
-        if s.get("allOf").is_some() {
+        if s.field("allOf").is_some() {
             if let Some(merged) = self.merge_all_of(s, depth) {
                 return self.value(&merged, depth + 1);
             }
         }
-        if let Some(Value::Array(all)) = s.get("allOf") {
+        if let Some(Value::Array(all)) = s.field("allOf") {
             let mut merged = Map::new();
             let mut other = None;
             for part in all {
@@ -446,7 +447,7 @@ impl<'a> Sampler<'a> {
                 }
             }
             // allOf beside properties: the object's own fields join the merge.
-            if s.get("properties").is_some() {
+            if s.field("properties").is_some() {
                 if let Value::Object(m) = self.object(s, depth) {
                     merged.extend(m);
                 }
@@ -460,11 +461,11 @@ impl<'a> Sampler<'a> {
             if let Some(Value::Array(alts)) = s.get(key) {
                 // Alternatives that only constrain the object's own properties (`oneOf: [{required:
                 // [a]}, {required: [b]}]`): the object, with the first alternative's required fields.
-                if s.get("properties").is_some() {
+                if s.field("properties").is_some() {
                     if let Some(first) = alts.iter().map(|a| deref(self.root, a)).next() {
                         if constraint_only(first) {
                             fn names(a: &Value) -> Vec<&str> {
-                                a.get("required")
+                                a.field("required")
                                     .and_then(Value::as_array)
                                     .map(|r| r.iter().filter_map(Value::as_str).collect())
                                     .unwrap_or_default()
@@ -490,7 +491,7 @@ impl<'a> Sampler<'a> {
                 if key == "oneOf" {
                     let ty = |a: &Value| {
                         deref(self.root, a)
-                            .get("type")
+                            .field("type")
                             .and_then(Value::as_str)
                             .map(str::to_owned)
                     };
@@ -498,7 +499,7 @@ impl<'a> Sampler<'a> {
                         .iter()
                         .any(|a| matches!(ty(a).as_deref(), Some("integer" | "number")));
                     let plain = alts.iter().map(|a| deref(self.root, a)).find(|a| {
-                        a.get("type").and_then(Value::as_str) == Some("string")
+                        a.field("type").and_then(Value::as_str) == Some("string")
                             && ["format", "pattern", "enum", "const"]
                                 .iter()
                                 .all(|k| a.get(*k).is_none())
@@ -510,12 +511,12 @@ impl<'a> Sampler<'a> {
                 // The first alternative that is not null.
                 for alt in alts {
                     let a = deref(self.root, alt);
-                    if a.get("type").and_then(Value::as_str) == Some("null") {
+                    if a.field("type").and_then(Value::as_str) == Some("null") {
                         continue;
                     }
                     let mut v = self.value(alt, depth + 1);
                     if let (Value::Object(m), Some(Value::Object(props))) =
-                        (&mut v, s.get("properties"))
+                        (&mut v, s.field("properties"))
                     {
                         for (k, p) in props {
                             if self.required(s, k) && !m.contains_key(k) {
@@ -527,26 +528,26 @@ impl<'a> Sampler<'a> {
                 }
             }
         }
-        let ty = match s.get("type") {
+        let ty = match s.field("type") {
             Some(Value::String(t)) => t.as_str(),
             Some(Value::Array(ts)) => ts
                 .iter()
                 .filter_map(Value::as_str)
                 .find(|t| *t != "null")
                 .unwrap_or("null"),
-            _ if s.get("properties").is_some() => "object",
-            _ if s.get("items").is_some() => "array",
+            _ if s.field("properties").is_some() => "object",
+            _ if s.field("items").is_some() => "array",
             _ => "string",
         };
         match ty {
             "object" => self.object(s, depth),
             "array" => {
                 let n = s
-                    .get("minItems")
+                    .field("minItems")
                     .and_then(Value::as_u64)
                     .unwrap_or(1)
                     .max(1);
-                let item = self.value(s.get("items").unwrap_or(&Value::Null), depth + 1);
+                let item = self.value(s.field("items").unwrap_or(&Value::Null), depth + 1);
                 if item.is_null() {
                     return json!([]);
                 }
@@ -578,12 +579,12 @@ impl<'a> Sampler<'a> {
                     map_keys.entry(key).or_insert_with(|| v.clone());
                 }
             }
-            if let Some(Value::Object(p)) = part.get("properties") {
+            if let Some(Value::Object(p)) = part.field("properties") {
                 for (k, v) in p {
                     props.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
-            if let Some(Value::Array(r)) = part.get("required") {
+            if let Some(Value::Array(r)) = part.field("required") {
                 for n in r {
                     if !required.contains(n) {
                         required.push(n.clone());
@@ -596,15 +597,15 @@ impl<'a> Sampler<'a> {
                 }
             }
         };
-        for part in s.get("allOf").and_then(Value::as_array)? {
+        for part in s.field("allOf").and_then(Value::as_array)? {
             let p = deref(self.root, part);
-            let p = if p.get("allOf").is_some() {
+            let p = if p.field("allOf").is_some() {
                 self.merge_all_of(p, depth + 1)?
             } else {
                 p.clone()
             };
-            let object_like = p.get("properties").is_some()
-                || p.get("type").and_then(Value::as_str) == Some("object")
+            let object_like = p.field("properties").is_some()
+                || p.field("type").and_then(Value::as_str) == Some("object")
                 || constraint_only(&p);
             if !object_like {
                 return None;
@@ -628,7 +629,7 @@ impl<'a> Sampler<'a> {
     }
 
     fn required(&self, s: &Value, key: &str) -> bool {
-        s.get("required")
+        s.field("required")
             .and_then(Value::as_array)
             .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(key)))
     }
@@ -641,7 +642,7 @@ impl<'a> Sampler<'a> {
     /// those in `omit`.
     fn object_with(&self, s: &Value, depth: usize, also: &[&str], omit: &[&str]) -> Value {
         let mut out = Map::new();
-        if let Some(Value::Object(props)) = s.get("properties") {
+        if let Some(Value::Object(props)) = s.field("properties") {
             for (k, p) in props {
                 let pd = deref(self.root, p);
                 if self.left_out(pd) || omit.contains(&k.as_str()) {
@@ -673,21 +674,21 @@ impl<'a> Sampler<'a> {
         // A map (`additionalProperties: {schema}`) gets entries up to its `minProperties` (at most
         // three), keyed `key1`, `key2`... or by a `propertyNames` pattern.
         let min = s
-            .get("minProperties")
+            .field("minProperties")
             .and_then(Value::as_u64)
             .unwrap_or(0)
             .min(3) as usize;
         if out.len() < min {
-            let values = match s.get("additionalProperties") {
+            let values = match s.field("additionalProperties") {
                 Some(Value::Bool(false)) => None,
                 Some(v @ Value::Object(_)) => Some(v),
                 _ => Some(&Value::Null),
             };
             if let Some(values) = values {
                 let pattern = s
-                    .get("propertyNames")
+                    .field("propertyNames")
                     .map(|p| deref(self.root, p))
-                    .and_then(|p| p.get("pattern"))
+                    .and_then(|p| p.field("pattern"))
                     .and_then(Value::as_str);
                 for i in 1..=min {
                     if out.len() >= min {
@@ -750,9 +751,9 @@ fn constraint_only(s: &Value) -> bool {
 
 /// A number inside the schema's bounds.
 fn number(s: &Value) -> f64 {
-    let min = s.get("minimum").and_then(Value::as_f64);
-    let max = s.get("maximum").and_then(Value::as_f64);
-    let ex_min = s.get("exclusiveMinimum");
+    let min = s.field("minimum").and_then(Value::as_f64);
+    let max = s.field("maximum").and_then(Value::as_f64);
+    let ex_min = s.field("exclusiveMinimum");
     let lo = match (min, ex_min) {
         (_, Some(Value::Number(n))) => n.as_f64().map(|n| n + 1.0),
         (Some(m), Some(Value::Bool(true))) => Some(m + 1.0),
@@ -822,12 +823,12 @@ fn from_pattern(pattern: &str, at_least: u32) -> Option<String> {
 /// A string of the schema's format, within its length bounds (a `minLength` beyond [`MAX_TEXT`] is
 /// not met).
 fn string(s: &Value) -> String {
-    let min = s.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let min = s.field("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
     let max = s
-        .get("maxLength")
+        .field("maxLength")
         .and_then(Value::as_u64)
         .map(|m| m as usize);
-    if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
+    if let Some(pattern) = s.field("pattern").and_then(Value::as_str) {
         // The shortest match first; while it is under `minLength`, each repetition taken more often.
         let fits = |t: &String| {
             let n = t.chars().count();
@@ -847,7 +848,7 @@ fn string(s: &Value) -> String {
             return t;
         }
     }
-    let base = match s.get("format").and_then(Value::as_str) {
+    let base = match s.field("format").and_then(Value::as_str) {
         Some("date-time") => "2024-01-02T03:04:05Z".to_owned(),
         Some("date") => "2024-01-02".to_owned(),
         Some("time") => "03:04:05Z".to_owned(),

@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::load::Field as _;
 use serde_json::Value;
 
 use crate::diag::Diagnostic;
@@ -103,7 +104,7 @@ fn pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
 }
 
 fn deref<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
-    match v.get("$ref").and_then(Value::as_str) {
+    match v.field("$ref").and_then(Value::as_str) {
         Some(r) => pointer(root, r).unwrap_or(&Value::Null),
         None => v,
     }
@@ -115,13 +116,13 @@ fn xml_key<'a>(root: &'a Value, s: &'a Value, key: &str, depth: usize) -> Option
     if depth > 16 {
         return None;
     }
-    if let Some(v) = s.get("xml").and_then(|x| x.get(key)) {
+    if let Some(v) = s.field("xml").and_then(|x| x.field(key)) {
         return Some(v);
     }
-    if s.get("$ref").is_some() {
+    if s.field("$ref").is_some() {
         return xml_key(root, deref(root, s), key, depth + 1);
     }
-    s.get("allOf")
+    s.field("allOf")
         .and_then(Value::as_array)?
         .iter()
         .find_map(|p| xml_key(root, p, key, depth + 1))
@@ -143,10 +144,10 @@ fn property<'a>(root: &'a Value, s: &'a Value, wire: &str, depth: usize) -> Opti
         return None;
     }
     let s = deref(root, s);
-    if let Some(p) = s.get("properties").and_then(|p| p.get(wire)) {
+    if let Some(p) = s.field("properties").and_then(|p| p.field(wire)) {
         return Some(p);
     }
-    s.get("allOf")
+    s.field("allOf")
         .and_then(Value::as_array)?
         .iter()
         .find_map(|p| property(root, p, wire, depth + 1))
@@ -158,10 +159,10 @@ fn items<'a>(root: &'a Value, s: &'a Value, depth: usize) -> Option<&'a Value> {
         return None;
     }
     let s = deref(root, s);
-    if let Some(i) = s.get("items") {
+    if let Some(i) = s.field("items") {
         return Some(i);
     }
-    s.get("allOf")
+    s.field("allOf")
         .and_then(Value::as_array)?
         .iter()
         .find_map(|p| items(root, p, depth + 1))
@@ -175,7 +176,7 @@ fn is_aws(root: &Value) -> bool {
         .and_then(Value::as_object)
         .is_some_and(|m| {
             m.values()
-                .any(|s| s.get("x-amazon-apigateway-authtype").is_some())
+                .any(|s| s.field("x-amazon-apigateway-authtype").is_some())
         });
     provider || sigv4
 }
@@ -371,16 +372,16 @@ fn single_value(root: &Value, op: &crate::ir::Operation, name: &str) -> Option<S
     [format!("#{}", op.origin), format!("#{item_ptr}")]
         .iter()
         .filter_map(|r| pointer(root, r))
-        .filter_map(|o| o.get("parameters").and_then(Value::as_array))
+        .filter_map(|o| o.field("parameters").and_then(Value::as_array))
         .flatten()
         .map(|p| deref(root, p))
         .filter(|p| {
-            p.get("name").and_then(Value::as_str) == Some(name)
-                && p.get("in").and_then(Value::as_str) == Some("query")
+            p.field("name").and_then(Value::as_str) == Some(name)
+                && p.field("in").and_then(Value::as_str) == Some("query")
         })
         .find_map(|p| {
-            let schema = deref(root, p.get("schema")?);
-            match schema.get("enum").and_then(Value::as_array)?.as_slice() {
+            let schema = deref(root, p.field("schema")?);
+            match schema.field("enum").and_then(Value::as_array)?.as_slice() {
                 [one] => one.as_str().map(str::to_owned),
                 _ => None,
             }

@@ -4,6 +4,7 @@
 //! only for what the IR does not keep (the media type and schema of an answer, a security scheme's
 //! `x-amazon-apigateway-authtype`). `cargo xtask corpus` adds the counts up over the corpus.
 
+use crate::load::Field as _;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -185,9 +186,9 @@ fn bodies<'a>(root: &'a Value, op: &'a Operation) -> Vec<Body<'a>> {
     };
     if let Some(body) = &op.body {
         let content = node
-            .get("requestBody")
+            .field("requestBody")
             .map(|b| deref(root, b))
-            .and_then(|b| b.get("content"))
+            .and_then(|b| b.field("content"))
             .and_then(Value::as_object);
         let prefs: [fn(&str) -> bool; 5] = [
             is_json,
@@ -198,7 +199,7 @@ fn bodies<'a>(root: &'a Value, op: &'a Operation) -> Vec<Body<'a>> {
         ];
         let picked = content.and_then(|c| {
             let key = prefs.iter().find_map(|p| c.keys().find(|k| p(k)))?;
-            Some((key.clone(), c[key].get("schema").map(|s| deref(root, s))))
+            Some((key.clone(), c[key].field("schema").map(|s| deref(root, s))))
         });
         let (media, schema) = picked.unwrap_or_else(|| (body.media_type.clone(), None));
         out.push(Body {
@@ -208,7 +209,7 @@ fn bodies<'a>(root: &'a Value, op: &'a Operation) -> Vec<Body<'a>> {
             ty: &body.ty,
         });
     }
-    let responses = node.get("responses").and_then(Value::as_object);
+    let responses = node.field("responses").and_then(Value::as_object);
     for case in op.success.iter().chain(&op.errors) {
         let Some(response) = responses.and_then(|r| {
             r.iter()
@@ -217,7 +218,7 @@ fn bodies<'a>(root: &'a Value, op: &'a Operation) -> Vec<Body<'a>> {
         }) else {
             continue;
         };
-        let Some(content) = response.get("content").and_then(Value::as_object) else {
+        let Some(content) = response.field("content").and_then(Value::as_object) else {
             continue;
         };
         if let Some((media, schema)) = response_media(root, content) {
@@ -245,12 +246,12 @@ fn response_media<'a>(
         |_| true,
     ];
     let mut key = prefs.iter().find_map(|p| content.keys().find(|k| p(k)))?;
-    let schema = |k: &str| content[k].get("schema").map(|s| deref(root, s));
+    let schema = |k: &str| content[k].field("schema").map(|s| deref(root, s));
     if is_json(key) {
         let plain_string = schema(key).is_some_and(|s| {
-            s.get("type").and_then(Value::as_str) == Some("string")
-                && s.get("enum").is_none()
-                && s.get("format").is_none()
+            s.field("type").and_then(Value::as_str) == Some("string")
+                && s.field("enum").is_none()
+                && s.field("format").is_none()
         });
         if let Some(b) = content
             .keys()
@@ -271,9 +272,9 @@ fn is_binary(media: &str, schema: Option<&Value>) -> bool {
         .unwrap_or(media)
         .trim()
         .to_ascii_lowercase();
-    let string = schema.is_some_and(|s| s.get("type").and_then(Value::as_str) == Some("string"));
+    let string = schema.is_some_and(|s| s.field("type").and_then(Value::as_str) == Some("string"));
     let binary_format =
-        schema.is_some_and(|s| s.get("format").and_then(Value::as_str) == Some("binary"));
+        schema.is_some_and(|s| s.field("format").and_then(Value::as_str) == Some("binary"));
     m == "application/octet-stream" || (m.ends_with("/*") && string) || (string && binary_format)
 }
 
@@ -281,8 +282,8 @@ fn is_binary(media: &str, schema: Option<&Value>) -> bool {
 /// (`image/svg+xml` served as a file), so it belongs to (c), not (b).
 fn binary_string(schema: Option<&Value>) -> bool {
     schema.is_some_and(|s| {
-        s.get("type").and_then(Value::as_str) == Some("string")
-            && s.get("format").and_then(Value::as_str) == Some("binary")
+        s.field("type").and_then(Value::as_str) == Some("string")
+            && s.field("format").and_then(Value::as_str) == Some("binary")
     })
 }
 
@@ -313,11 +314,11 @@ fn unsigned_aws(root: &Value, api: &Api, op: &Operation) -> bool {
 
 /// (d) Whether the description's scheme `name` asks for AWS signing.
 fn aws_marked(root: &Value, name: &str) -> bool {
-    root.get("components")
-        .and_then(|c| c.get("securitySchemes"))
+    root.field("components")
+        .and_then(|c| c.field("securitySchemes"))
         .and_then(|s| s.get(name))
         .map(|s| deref(root, s))
-        .and_then(|s| s.get("x-amazon-apigateway-authtype"))
+        .and_then(|s| s.field("x-amazon-apigateway-authtype"))
         .and_then(Value::as_str)
         .is_some_and(|t| t.eq_ignore_ascii_case("awsSigv4") || t.eq_ignore_ascii_case("awsS3"))
 }
@@ -341,7 +342,7 @@ fn signs_for_aws(scheme: &SecurityScheme) -> bool {
 fn deref<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
     for _ in 0..16 {
         let Some(target) = v
-            .get("$ref")
+            .field("$ref")
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix('#'))
             .and_then(|p| root.pointer(p))
@@ -359,7 +360,7 @@ fn resolve<'a>(root: &'a Value, ptr: &str) -> Option<&'a Value> {
     for seg in ptr.strip_prefix('/')?.split('/') {
         let seg = pointer::unescape(seg);
         v = match deref(root, v) {
-            Value::Object(m) => m.get(&seg)?,
+            Value::Object(m) => m.field(&seg)?,
             Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
             _ => return None,
         };

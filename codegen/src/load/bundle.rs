@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::Field as _;
 use serde_json::{Map, Value};
 
 use super::{MAX_DEPTH, data, parse, pointer};
@@ -147,7 +148,7 @@ impl Bundler {
                     Trail::Key(_, key) => Some(*key),
                     _ => None,
                 };
-                if let Some(Value::String(reference)) = map.get("$ref") {
+                if let Some(Value::String(reference)) = map.field("$ref") {
                     match self.rewrite(&reference.clone(), origin, trail)? {
                         Rewrite::Keep => {}
                         Rewrite::To(new) => {
@@ -301,7 +302,7 @@ impl Bundler {
             for (index, segment) in segments.iter().enumerate() {
                 if let Some(next) = pointer::step(node, segment) {
                     node = next;
-                } else if let Some(Value::String(reference)) = node.get("$ref") {
+                } else if let Some(Value::String(reference)) = node.field("$ref") {
                     detour = Some((reference.clone(), index));
                     break;
                 } else {
@@ -418,7 +419,7 @@ const PLACEHOLDER_ORIGIN: &str = "https://self.invalid/";
 /// The root's `$self`, with a warning at `/$self` when it is not a URI reference (then references
 /// are resolved against the file's location alone).
 fn self_base(root: &Value, warnings: &mut Vec<Diagnostic>) -> Option<SelfBase> {
-    let written = root.get("$self")?;
+    let written = root.field("$self")?;
     let parsed = written
         .as_str()
         .filter(|s| !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || c.is_control()))

@@ -4,6 +4,7 @@
 
 mod bundle;
 mod data;
+mod field;
 pub mod overlay;
 mod parse;
 pub(crate) mod pointer;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use crate::Diagnostic;
 
 pub use data::is_data;
+pub(crate) use field::Field;
 
 /// Deepest nesting the loader walks before giving up with an error (the parsers stop earlier, at 128).
 pub(crate) const MAX_DEPTH: usize = 512;
@@ -163,7 +165,8 @@ fn inline_referenced_property_maps(
                     at.push(Step::Key(k));
                     if k == "properties" {
                         if let Value::Object(props) = x {
-                            if let (1, Some(Value::String(r))) = (props.len(), props.get("$ref")) {
+                            if let (1, Some(Value::String(r))) = (props.len(), props.field("$ref"))
+                            {
                                 let path = at
                                     .iter()
                                     .map(|s| match s {
@@ -246,7 +249,7 @@ fn version(root: &Value) -> Result<(String, bool), Diagnostic> {
         Value::Number(n) => n.to_string(),
         other => other.to_string(),
     };
-    if let Some(written) = doc.get("swagger") {
+    if let Some(written) = doc.field("swagger") {
         let written = text(written);
         if written == "2.0" {
             return Ok((written, true));
@@ -257,7 +260,7 @@ fn version(root: &Value) -> Result<(String, bool), Diagnostic> {
                 .help(SUPPORTED),
         );
     }
-    let Some(written) = doc.get("openapi") else {
+    let Some(written) = doc.field("openapi") else {
         return Err(
             Diagnostic::error("no `openapi` (or `swagger`) version field")
                 .at("/openapi")

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use super::Field as _;
 use serde_json::Value;
 
 /// Decodes `%XX` sequences; anything malformed is kept as written.
@@ -76,7 +77,7 @@ pub(crate) fn get<'a>(mut value: &'a Value, segments: &[String]) -> Option<&'a V
 /// One step down: an object member or an array element.
 pub(crate) fn step<'a>(value: &'a Value, segment: &str) -> Option<&'a Value> {
     match value {
-        Value::Object(map) => map.get(segment),
+        Value::Object(map) => map.field(segment),
         Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
         _ => None,
     }

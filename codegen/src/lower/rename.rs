@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::audit;
 use crate::ir::{Api, Ty, TypeId, TypeKind};
+use crate::lower::ShapeMap;
 use crate::names::{self, Scope};
 
 /// Where an inline shape was met.
@@ -61,7 +62,7 @@ enum Plan {
 
 /// Rename the inline shapes of `api` (see the module docs). `by_shape` maps each shape's key to its
 /// type; the key orders shared shapes that tie.
-pub fn by_meaning(api: &mut Api, met: &Meetings, by_shape: &HashMap<String, TypeId>) {
+pub fn by_meaning(api: &mut Api, met: &Meetings, by_shape: &ShapeMap<'_>) {
     let n = api.types.len();
     let users = audit::users(api);
     let op_index: HashMap<&str, usize> = api
@@ -96,9 +97,12 @@ pub fn by_meaning(api: &mut Api, met: &Meetings, by_shape: &HashMap<String, Type
         };
         plans.push(plan);
     }
-    let mut keys: Vec<&str> = vec![""; n];
+    // Only shared shapes tie, so only theirs are written out as text.
+    let mut keys: Vec<String> = vec![String::new(); n];
     for (k, id) in by_shape {
-        keys[id.0] = k;
+        if plans.get(id.0).is_some_and(|p| matches!(p, Plan::Shared)) {
+            keys[id.0] = k.text();
+        }
     }
     let mut scope = Scope::default();
     let mut names: Vec<Option<String>> = vec![None; n];
@@ -114,7 +118,7 @@ pub fn by_meaning(api: &mut Api, met: &Meetings, by_shape: &HashMap<String, Type
         users[*b]
             .len()
             .cmp(&users[*a].len())
-            .then_with(|| keys[*a].cmp(keys[*b]))
+            .then_with(|| keys[*a].cmp(&keys[*b]))
             .then(a.cmp(b))
     });
     for i in shared {
