@@ -488,36 +488,73 @@ impl Runner {
 }
 
 /// Wait for `pid` up to `timeout` (SIGKILL after it), returning its wait status, rusage and whether
-/// it was killed for time.
+/// it was killed for time. The wait blocks, so a child's end is seen when it happens: the polling
+/// wait this replaced saw it up to 25 ms late, which the generation benchmark counted into every
+/// time. A watchdog thread kills the child at the deadline; the child is reaped only after the
+/// watchdog has been told it ended, so a signal never reaches a pid the system handed out again.
 pub(crate) fn wait_with_timeout(pid: libc::pid_t, timeout: Duration) -> (i32, libc::rusage, bool) {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
-        let mut status = 0;
-        // SAFETY: rusage is plain data; zero is a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waiting on our own child with valid out-pointers.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            return (status, usage, false);
-        }
-        if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return (status, usage, false);
-        }
-        if started.elapsed() >= timeout {
-            // SAFETY: signalling and reaping our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                while libc::wait4(pid, &mut status, 0, &mut usage) < 0
-                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-                {
+    use std::sync::{Arc, Condvar};
+    // (ended, killed)
+    let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
+    let deadline = Instant::now().checked_add(timeout);
+    let watchdog = {
+        let state = state.clone();
+        std::thread::spawn(move || {
+            let (lock, wake) = &*state;
+            let mut g = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while !g.0 {
+                let Some(deadline) = deadline else {
+                    g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
+                    continue;
+                };
+                let now = Instant::now();
+                if now >= deadline {
+                    // SAFETY: signalling our own child, not yet reaped (see above).
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                    g.1 = true;
+                    break;
                 }
+                g = wake
+                    .wait_timeout(g, deadline - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
-            return (status, usage, true);
+        })
+    };
+    // Wait for the end, leaving the child unreaped.
+    loop {
+        // SAFETY: siginfo_t is plain data; zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waiting on our own child with a valid out-pointer.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            break;
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(25));
     }
+    {
+        let (lock, wake) = &*state;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).0 = true;
+        wake.notify_all();
+    }
+    let _ = watchdog.join();
+    let killed = state.0.lock().unwrap_or_else(|p| p.into_inner()).1;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: reaping our own child with valid out-pointers.
+    while unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } < 0
+        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+    {}
+    (status, usage, killed)
 }
 
 /// Progress on stderr: one rewritten line on a terminal, a line per 5% otherwise.
@@ -1440,6 +1477,30 @@ fn conformance(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spawn(program: &str, args: &[&str]) -> libc::pid_t {
+        let child = Command::new(program).args(args).spawn().expect("spawn");
+        libc::pid_t::try_from(child.id()).expect("pid")
+    }
+
+    #[test]
+    fn a_child_that_ends_is_reaped_with_its_status_and_usage() {
+        let pid = spawn("sh", &["-c", "exit 3"]);
+        let (status, usage, killed) = wait_with_timeout(pid, Duration::from_secs(60));
+        assert!(!killed);
+        assert!(libc::WIFEXITED(status));
+        assert_eq!(libc::WEXITSTATUS(status), 3);
+        assert!(usage.ru_maxrss > 0, "the child's rusage is read");
+    }
+
+    #[test]
+    fn a_child_past_its_deadline_is_killed() {
+        let pid = spawn("sleep", &["600"]);
+        let (status, _, killed) = wait_with_timeout(pid, Duration::from_millis(50));
+        assert!(killed);
+        assert!(libc::WIFSIGNALED(status));
+        assert_eq!(libc::WTERMSIG(status), libc::SIGKILL);
+    }
 
     #[test]
     fn splitmix64_matches_the_reference_sequence() {
