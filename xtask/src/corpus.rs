@@ -1478,6 +1478,8 @@ fn conformance(
 mod tests {
     use super::*;
 
+    // The child is reaped by `wait_with_timeout`, by pid.
+    #[allow(clippy::zombie_processes)]
     fn spawn(program: &str, args: &[&str]) -> libc::pid_t {
         let child = Command::new(program).args(args).spawn().expect("spawn");
         libc::pid_t::try_from(child.id()).expect("pid")
