@@ -71,7 +71,10 @@ impl Ty {
 }
 
 /// Validation constraints of a value (checked by generated `validate()`).
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Equal (and hashed) with floats compared by their bits, as they are written in generated code
+/// (`-0.0` and `0.0` are apart): what `passes::same_shapes` needs to tell shapes apart exactly.
+#[derive(Debug, Clone, Default)]
 pub struct Constraints {
     /// Inclusive minimum (or exclusive when `exclusive_minimum`).
     pub minimum: Option<f64>,
@@ -94,9 +97,50 @@ pub struct Constraints {
 }
 
 impl Constraints {
+    /// Everything compared, floats as bits (see the type's docs).
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        Option<u64>,
+        bool,
+        Option<u64>,
+        bool,
+        [Option<u64>; 4],
+        Option<&str>,
+    ) {
+        (
+            self.minimum.map(f64::to_bits),
+            self.exclusive_minimum,
+            self.maximum.map(f64::to_bits),
+            self.exclusive_maximum,
+            [
+                self.min_length,
+                self.max_length,
+                self.min_items,
+                self.max_items,
+            ],
+            self.pattern.as_deref(),
+        )
+    }
+
     /// True when nothing is constrained.
     pub fn is_empty(&self) -> bool {
         *self == NO_CONSTRAINTS
+    }
+}
+
+impl PartialEq for Constraints {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Constraints {}
+
+impl std::hash::Hash for Constraints {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
     }
 }
 
@@ -117,7 +161,7 @@ static NO_CONSTRAINTS: Constraints = Constraints {
 /// description has hundreds of thousands of parameters and fields: Microsoft Graph beta's
 /// parameters alone would carry 11 MB of empty constraints. Reads as a `Constraints` (nothing set
 /// when none applies).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Checks(Option<Box<Constraints>>);
 
 impl From<Constraints> for Checks {
@@ -147,7 +191,7 @@ pub struct TypeDef {
 }
 
 /// The shape of a named type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TypeKind {
     /// A struct.
     Struct(Struct),
@@ -160,7 +204,7 @@ pub enum TypeKind {
 }
 
 /// An object type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Struct {
     /// Fields in document order.
     pub fields: Vec<Field>,
@@ -169,7 +213,7 @@ pub struct Struct {
 }
 
 /// A struct field.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Field {
     /// Name on the wire.
     pub wire_name: String,
@@ -191,14 +235,14 @@ pub struct Field {
 }
 
 /// A string enum.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StringEnum {
     /// (Rust variant name, wire value), in document order.
     pub variants: Vec<(String, String)>,
 }
 
 /// A union of alternatives.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Union {
     /// (Rust variant name, type, discriminator values mapped to it).
     pub variants: Vec<UnionVariant>,
@@ -210,7 +254,7 @@ pub struct Union {
 }
 
 /// One alternative of a union.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UnionVariant {
     /// Rust variant name.
     pub name: String,
@@ -940,5 +984,25 @@ mod tests {
         assert_eq!(pattern.pattern.as_deref(), Some("^a"));
         // The empty value everything reads through is the default one.
         assert_eq!(*none, Constraints::default());
+    }
+
+    #[test]
+    fn constraints_are_equal_as_written_floats_by_their_bits() {
+        use std::hash::BuildHasher;
+        let hasher = foldhash::fast::FixedState::default();
+        let at = |minimum: f64| Constraints {
+            minimum: Some(minimum),
+            pattern: Some("^a".to_owned()),
+            ..Constraints::default()
+        };
+        assert_eq!(at(1.5), at(1.5));
+        assert_eq!(hasher.hash_one(at(1.5)), hasher.hash_one(at(1.5)));
+        assert_ne!(at(0.0), at(-0.0), "written apart: 0.0 and -0.0");
+        assert_ne!(at(1.5), at(2.5));
+        let mut other = at(1.5);
+        other.max_items = Some(3);
+        assert_ne!(at(1.5), other);
+        assert!(Constraints::default().is_empty());
+        assert!(!at(0.0).is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! emission needs (which types derive `Default`, which are sent in requests, which validate, which
 //! crates the output uses).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ir::*;
 
@@ -463,6 +463,14 @@ fn directions(api: &Api) -> (BTreeSet<TypeId>, BTreeSet<TypeId>) {
     (ser, de)
 }
 
+/// What [`same_shapes`] first groups types by: their shape without docs and with references erased,
+/// and whether they are sent; or the type alone, for those never merged.
+#[derive(PartialEq, Eq, Hash)]
+enum ShapeKey {
+    Shape(TypeKind, bool),
+    Alone(usize),
+}
+
 /// `facts` with [`Facts::same_as`] filled: structs, unions and string enums equal in everything emission
 /// writes except docs (fields, wire names, constraints, discriminators, variants, and the types they
 /// refer to, compared the same way: the coarsest partition refinement), outside newtypes and XML types.
@@ -473,7 +481,7 @@ pub fn same_shapes(api: &Api, facts: &Facts) -> Facts {
     let n = api.types.len();
     let mut out = facts.clone();
     // The shape without docs and with every referenced type erased, and the references in order.
-    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    let mut keys: HashMap<ShapeKey, usize, foldhash::fast::RandomState> = HashMap::default();
     let mut class: Vec<usize> = Vec::with_capacity(n);
     let mut refs: Vec<Vec<TypeId>> = Vec::with_capacity(n);
     for (i, td) in api.types.iter().enumerate() {
@@ -498,9 +506,9 @@ pub fn same_shapes(api: &Api, facts: &Facts) -> Facts {
             TypeKind::Enum(_) => {}
         }
         let key = if eligible {
-            format!("{:?}/{}", kind, facts.request_types.contains(&id))
+            ShapeKey::Shape(kind, facts.request_types.contains(&id))
         } else {
-            format!("#{i}")
+            ShapeKey::Alone(i)
         };
         let next = keys.len();
         class.push(*keys.entry(key).or_insert(next));
