@@ -5,7 +5,91 @@
 
 use std::collections::{HashMap, HashSet};
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
+/// heck's `UpperCamelCase` and `snake_case`, with a fast path for ASCII text.
+///
+/// heck writes each character through `fmt` (`to_uppercase`, `to_lowercase`), about 9,000
+/// instructions for a name of sixty characters; lowering names thousands of inline shapes after
+/// long context names, serially. For ASCII text, [`ascii_words`] splits words by heck's own rule and
+/// the cases are byte operations. Other text goes to heck. A test compares both on every string of
+/// a small alphabet up to six characters.
+trait Case {
+    fn to_upper_camel_case(&self) -> String;
+    fn to_snake_case(&self) -> String;
+}
+
+impl Case for str {
+    fn to_upper_camel_case(&self) -> String {
+        if !self.is_ascii() {
+            return heck::ToUpperCamelCase::to_upper_camel_case(self);
+        }
+        let mut out = String::with_capacity(self.len());
+        ascii_words(self, |word| {
+            if let Some((first, rest)) = word.split_first() {
+                out.push(first.to_ascii_uppercase() as char);
+                out.extend(rest.iter().map(|b| b.to_ascii_lowercase() as char));
+            }
+        });
+        out
+    }
+
+    fn to_snake_case(&self) -> String {
+        if !self.is_ascii() {
+            return heck::ToSnakeCase::to_snake_case(self);
+        }
+        let mut out = String::with_capacity(self.len() + 4);
+        let mut first = true;
+        ascii_words(self, |word| {
+            if !first {
+                out.push('_');
+            }
+            first = false;
+            out.extend(word.iter().map(|b| b.to_ascii_lowercase() as char));
+        });
+        out
+    }
+}
+
+/// The words heck finds in ASCII `s`, in order: split at anything not a letter or digit, then
+/// between a lowercase letter (or a digit after one) and an uppercase one, and before the last
+/// capital of a run followed by a lowercase letter (`HTTPServer`: `HTTP`, `Server`).
+fn ascii_words(s: &str, mut word: impl FnMut(&[u8])) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        Boundary,
+        Lower,
+        Upper,
+    }
+    for part in s.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let b = part.as_bytes();
+        let mut init = 0;
+        let mut mode = Mode::Boundary;
+        for i in 0..b.len() {
+            let c = b[i];
+            let Some(&next) = b.get(i + 1) else {
+                word(&b[init..]);
+                break;
+            };
+            let next_mode = if c.is_ascii_lowercase() {
+                Mode::Lower
+            } else if c.is_ascii_uppercase() {
+                Mode::Upper
+            } else {
+                mode
+            };
+            if next_mode == Mode::Lower && next.is_ascii_uppercase() {
+                word(&b[init..=i]);
+                init = i + 1;
+                mode = Mode::Boundary;
+            } else if mode == Mode::Upper && c.is_ascii_uppercase() && next.is_ascii_lowercase() {
+                word(&b[init..i]);
+                init = i;
+                mode = Mode::Boundary;
+            } else {
+                mode = next_mode;
+            }
+        }
+    }
+}
 
 /// Rust keywords (strict, reserved and weak ones that cannot be plain identifiers in some position).
 const KEYWORDS: &[&str] = &[
@@ -497,6 +581,45 @@ impl Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_cases_are_hecks() {
+        let alphabet = ['a', 'B', 'c', 'D', '1', '_', ' ', '-', 'x'];
+        let mut texts = vec![String::new()];
+        let mut level = vec![String::new()];
+        for _ in 0..5 {
+            level = level
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.extend(level.iter().cloned());
+        }
+        texts.extend(
+            [
+                "HTTPServer",
+                "getHTTPResponseCode",
+                "repos/get-content response 200",
+                "ABC123def",
+                "a1B2c3",
+                "IPv4Address",
+                "__private__",
+                "Ünïcode names",
+            ]
+            .map(str::to_owned),
+        );
+        for t in &texts {
+            assert_eq!(
+                t.as_str().to_upper_camel_case(),
+                heck::ToUpperCamelCase::to_upper_camel_case(t.as_str()),
+                "{t:?}"
+            );
+            assert_eq!(
+                t.as_str().to_snake_case(),
+                heck::ToSnakeCase::to_snake_case(t.as_str()),
+                "{t:?}"
+            );
+        }
+    }
 
     #[test]
     fn column_constants_are_named_after_their_item_type() {
