@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 /// instructions for a name of sixty characters; lowering names thousands of inline shapes after
 /// long context names, serially. For ASCII text, [`ascii_words`] splits words by heck's own rule and
 /// the cases are byte operations. Other text goes to heck. A test compares both on every string of
-/// a small alphabet up to six characters.
+/// a small alphabet up to five characters.
 trait Case {
     fn to_upper_camel_case(&self) -> String;
     fn to_snake_case(&self) -> String;
