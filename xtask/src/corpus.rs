@@ -497,32 +497,25 @@ pub(crate) fn wait_with_timeout(pid: libc::pid_t, timeout: Duration) -> (i32, li
     // (ended, killed)
     let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
     let deadline = Instant::now().checked_add(timeout);
-    let watchdog = {
+    // No deadline (a timeout past the clock's range): no watchdog.
+    let watchdog = deadline.map(|deadline| {
         let state = state.clone();
         std::thread::spawn(move || {
             let (lock, wake) = &*state;
-            let mut g = lock.lock().unwrap_or_else(|p| p.into_inner());
-            while !g.0 {
-                let Some(deadline) = deadline else {
-                    g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
-                    continue;
-                };
-                let now = Instant::now();
-                if now >= deadline {
-                    // SAFETY: signalling our own child, not yet reaped (see above).
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
-                    }
-                    g.1 = true;
-                    break;
+            let g = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (mut g, _) = wake
+                .wait_timeout_while(g, left, |(ended, _)| !*ended)
+                .unwrap_or_else(|p| p.into_inner());
+            if !g.0 {
+                // SAFETY: signalling our own child, not yet reaped (see above).
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
                 }
-                g = wake
-                    .wait_timeout(g, deadline - now)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
+                g.1 = true;
             }
         })
-    };
+    });
     // Wait for the end, leaving the child unreaped.
     loop {
         // SAFETY: siginfo_t is plain data; zero is a valid value.
@@ -545,7 +538,9 @@ pub(crate) fn wait_with_timeout(pid: libc::pid_t, timeout: Duration) -> (i32, li
         lock.lock().unwrap_or_else(|p| p.into_inner()).0 = true;
         wake.notify_all();
     }
-    let _ = watchdog.join();
+    if let Some(watchdog) = watchdog {
+        let _ = watchdog.join();
+    }
     let killed = state.0.lock().unwrap_or_else(|p| p.into_inner()).1;
     let mut status = 0;
     // SAFETY: rusage is plain data; zero is a valid value.
