@@ -553,22 +553,18 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
             quote! { #doc pub type #name = #t; }
         }
         TypeKind::Enum(e) => {
-            let variants = e.variants.iter().map(|(v, wire)| {
-                let v = ident(v);
-                quote! { #v = #wire, }
-            });
             let doc = td
                 .doc
                 .as_deref()
                 .map(doc_text)
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| doc_lines(&d));
-            quote! {
-                connector_runtime::__string_enum! {
-                    #doc
-                    pub enum #name { #(#variants)* }
+                .filter(|d| !d.trim().is_empty());
+            if holding_text() {
+                let text = string_enum_text(&td.name, doc.as_deref(), &e.variants);
+                if let Some(held) = hold_text(text) {
+                    return held;
                 }
             }
+            string_enum_tokens(&name, doc.as_deref(), &e.variants)
         }
         TypeKind::Struct(s) => {
             let request_side = facts.request_types.contains(&id);
@@ -613,6 +609,57 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
         }
         TypeKind::Union(u) => union(api, &name, doc, u, dir),
     }
+}
+
+/// A string enum: `__string_enum!` with its doc (already doc text) and `(variant, wire)` pairs.
+fn string_enum_tokens(
+    name: &Ident,
+    doc: Option<&str>,
+    variants: &[(String, String)],
+) -> TokenStream {
+    let variants = variants.iter().map(|(v, wire)| {
+        let v = ident(v);
+        quote! { #v = #wire, }
+    });
+    let doc = doc.map(doc_lines);
+    quote! {
+        connector_runtime::__string_enum! {
+            #doc
+            pub enum #name { #(#variants)* }
+        }
+    }
+}
+
+/// [`string_enum_tokens`] as formatted text (see [`text::Fill`]): its input is
+/// `#[doc = " line"].. pub enum Name { Variant = "wire", .. }`, printed as prettyplease prints
+/// macro tokens (no space after `#`, before `,` or inside `[doc`).
+fn string_enum_text(name: &str, doc: Option<&str>, variants: &[(String, String)]) -> String {
+    let mut fill = text::Fill::default();
+    for line in doc.into_iter().flat_map(str::lines) {
+        fill.space("#");
+        fill.glue("[doc");
+        fill.space("=");
+        fill.space(&text::str_lit(&format!(" {line}")));
+        fill.glue("]");
+    }
+    fill.space("pub");
+    fill.space("enum");
+    fill.space(name);
+    fill.space("{");
+    for (v, wire) in variants {
+        fill.space(v);
+        fill.space("=");
+        fill.space(&text::str_lit(wire));
+        fill.glue(",");
+    }
+    if variants.is_empty() {
+        fill.glue("}");
+    } else {
+        fill.space("}");
+    }
+    let mut out = String::new();
+    fill.brace_macro("connector_runtime::__string_enum", 0, &mut out);
+    out
 }
 
 /// A struct's definition as formatted text (see [`text`]): what [`type_def`] and [`field`] write as
@@ -749,25 +796,24 @@ fn tri_state_inner(t: &Ty) -> &Ty {
 /// derive and keeps the generated text short. Numbers also arrive as decimal text
 /// (`"19.720000"`), accepted when the text parses exactly.
 fn struct_deserialize(name: &Ident, s: &Struct, request_side: bool) -> TokenStream {
+    if holding_text() {
+        if let Some(held) = hold_text(struct_deserialize_text(name, s, request_side)) {
+            return held;
+        }
+    }
     let mut required = Vec::new();
     let mut optional = Vec::new();
     for f in &s.fields {
         let fname = ident(&f.name);
         let wire = &f.wire_name;
-        let (list, read) = if f.tri_state && request_side {
-            (&mut optional, "read")
-        } else {
-            match &f.ty {
-                Ty::Option(inner) if matches!(**inner, Ty::Float(_)) => {
-                    (&mut optional, "read_opt_num")
-                }
-                Ty::Option(_) => (&mut optional, "read_opt"),
-                Ty::Float(_) => (&mut required, "read_num"),
-                _ => (&mut required, "read"),
-            }
-        };
+        let (opt, read) = struct_de_reader(f, request_side);
         let read = ident(read);
-        list.push(quote!(#fname #wire #read,));
+        let entry = quote!(#fname #wire #read,);
+        if opt {
+            optional.push(entry);
+        } else {
+            required.push(entry);
+        }
     }
     let extra = s
         .additional
@@ -778,6 +824,56 @@ fn struct_deserialize(name: &Ident, s: &Struct, request_side: bool) -> TokenStre
             #name { req [#(#required)*] opt [#(#optional)*] #extra }
         }
     }
+}
+
+/// Which list of `__struct_de!` a field goes in (`true`: `opt`), and the reader it names.
+fn struct_de_reader(f: &Field, request_side: bool) -> (bool, &'static str) {
+    if f.tri_state && request_side {
+        return (true, "read");
+    }
+    match &f.ty {
+        Ty::Option(inner) if matches!(**inner, Ty::Float(_)) => (true, "read_opt_num"),
+        Ty::Option(_) => (true, "read_opt"),
+        Ty::Float(_) => (false, "read_num"),
+        _ => (false, "read"),
+    }
+}
+
+/// [`struct_deserialize`]'s macro as formatted text (see [`text::Fill`]): the macro's input is
+/// `Name { req[f "f" read, ..] opt[..] ..additional_properties }`, printed as prettyplease prints
+/// macro tokens (a space between words, none inside `req[`, before `,` or `]`, and a break
+/// without a space before `..`).
+fn struct_deserialize_text(name: &Ident, s: &Struct, request_side: bool) -> String {
+    let mut fill = text::Fill::default();
+    fill.glue(&name.to_string());
+    fill.space("{");
+    for opt in [false, true] {
+        fill.space(if opt { "opt[" } else { "req[" });
+        let mut first = true;
+        for f in &s.fields {
+            let (in_opt, read) = struct_de_reader(f, request_side);
+            if in_opt != opt {
+                continue;
+            }
+            if first {
+                fill.glue(&f.name);
+                first = false;
+            } else {
+                fill.space(&f.name);
+            }
+            fill.space(&text::str_lit(&f.wire_name));
+            fill.space(read);
+            fill.glue(",");
+        }
+        fill.glue("]");
+    }
+    if s.additional.is_some() {
+        fill.zero("..additional_properties");
+    }
+    fill.space("}");
+    let mut out = String::new();
+    fill.brace_macro("connector_runtime::__struct_de", 0, &mut out);
+    out
 }
 
 /// `validate()` for a struct: its own constraints, then the named types inside it.
@@ -1432,12 +1528,11 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
         let n = &p.name;
         let nt = ident(n);
         let t = ty_text(api, &p.ty, Place::Field);
+        let te = ty_expr(api, &p.ty, Place::Field);
         if p.required {
-            let t = text::lex(&t);
-            fields.push(quote!(#nt: #t,));
+            fields.push((n.clone(), te));
         } else {
-            let tt = text::lex(&t);
-            fields.push(quote!(#nt: Option<#tt>,));
+            fields.push((n.clone(), option_expr(te)));
             let mut doc = p
                 .doc
                 .clone()
@@ -1536,12 +1631,11 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
         binary_body(b, &mut fields, &mut setters, &mut steps);
     } else if let Some(b) = &op.body {
         let t = ty_text(api, &b.ty, Place::Value);
+        let te = ty_expr(api, &b.ty, Place::Value);
         if b.required {
-            let t = text::lex(&t);
-            fields.push(quote!(body: #t,));
+            fields.push(("body".to_owned(), te));
         } else {
-            let tt = text::lex(&t);
-            fields.push(quote!(body: Option<#tt>,));
+            fields.push(("body".to_owned(), option_expr(te)));
             let doc = b
                 .doc
                 .as_deref()
@@ -1851,7 +1945,7 @@ fn error_steps(
 /// file or reader), moved into the request as it is.
 fn binary_body(
     b: &RequestBody,
-    fields: &mut Vec<TokenStream>,
+    fields: &mut Vec<(String, Expr)>,
     setters: &mut Vec<Method>,
     steps: &mut Vec<Stmt>,
 ) {
@@ -1866,10 +1960,10 @@ fn binary_body(
         }
     };
     if b.required {
-        fields.push(quote!(body: rt::Body,));
+        fields.push(("body".to_owned(), atom("rt::Body")));
         steps.push(op_call("body", vec![ct(), atom("self.body")]));
     } else {
-        fields.push(quote!(body: Option<rt::Body>,));
+        fields.push(("body".to_owned(), option_expr(atom("rt::Body"))));
         let doc = format!(
             "{}\n\nBytes in memory, or streamed without buffering: `rt::Body::file(path)`, `Body::reader_factory`, a `BodySource`.",
             b.doc.as_deref().unwrap_or("Set the request body.")
@@ -2026,7 +2120,7 @@ fn method_text(method: &str) -> String {
 fn builder_tokens(
     builder: &Ident,
     bdoc: &str,
-    fields: &[TokenStream],
+    fields: &[(String, Expr)],
     mut setters: Vec<Method>,
     mut steps: Vec<Stmt>,
     op: &Operation,
@@ -2046,6 +2140,8 @@ fn builder_tokens(
     steps.insert(0, new_op);
     steps.push(Stmt::line("op.apply(self.options);"));
     steps.push(Stmt::line("(self.client, op)"));
+    // `send_with_headers()` when it is written as text: after `send()`.
+    let mut deferred_method = None;
     setters.push(Method {
         doc: Doc::Described(
             "Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers."
@@ -2069,7 +2165,17 @@ fn builder_tokens(
         Some(h) => {
             let mut flat = String::new();
             ret.flat(&mut flat);
-            response_headers_tokens(op, h, &text::lex(&flat), &send.tokens())
+            let held = holding_text()
+                .then(|| response_headers_text(op, h, &flat, &send))
+                .flatten();
+            match held {
+                Some((method, def)) => {
+                    // Written with the builder's other methods, in the same place.
+                    deferred_method = Some(method);
+                    (TokenStream::new(), hold_text(def).unwrap_or_default())
+                }
+                None => response_headers_tokens(op, h, &text::lex(&flat), &send.tokens()),
+            }
         }
         None => (TokenStream::new(), TokenStream::new()),
     };
@@ -2100,18 +2206,32 @@ fn builder_tokens(
         ret: group(" -> impl std::future::Future<", vec![output]),
         body: vec![Stmt::line("let (client, op) = self.build();"), send],
     });
+    setters.extend(deferred_method);
     let methods = methods_tokens(&setters, text::INDENT);
-    let bdoc = bdoc.split('\n');
+    let def = holding_text()
+        .then(|| builder_struct_text(builder, bdoc, fields))
+        .flatten()
+        .and_then(hold_text)
+        .unwrap_or_else(|| {
+            let bdoc = bdoc.split('\n');
+            let fields = fields.iter().map(|(name, ty)| {
+                let mut flat = String::new();
+                ty.flat(&mut flat);
+                text::lex(&format!("{name}: {flat},"))
+            });
+            quote! {
+                #(#[doc = #bdoc])*
+                #[derive(Debug)]
+                #[must_use = "a request does nothing until `send()` is awaited"]
+                pub struct #builder<'a> {
+                    client: &'a super::Client,
+                    #(#fields)*
+                    options: rt::CallOptions,
+                }
+            }
+        });
     quote! {
-        #(#[doc = #bdoc])*
-        #[derive(Debug)]
-        #[must_use = "a request does nothing until `send()` is awaited"]
-        pub struct #builder<'a> {
-            client: &'a super::Client,
-            #(#fields)*
-            options: rt::CallOptions,
-        }
-
+        #def
         impl<'a> #builder<'a> {
             #methods
             #with_headers
@@ -2120,6 +2240,177 @@ fn builder_tokens(
         #extra
         #headers_def
     }
+}
+
+/// A builder's struct as formatted text (see [`text`]), or `None` when a line has no layout there.
+/// `bdoc` is its doc, one `#[doc]` per line (each line starting with its space).
+fn builder_struct_text(builder: &Ident, bdoc: &str, fields: &[(String, Expr)]) -> Option<String> {
+    let mut out = String::new();
+    for l in bdoc.split('\n') {
+        // prettyplease writes a line-doc so; others differently.
+        if l.starts_with('/') {
+            return None;
+        }
+        out.push_str("///");
+        out.push_str(l.trim_end_matches(' '));
+        out.push('\n');
+    }
+    out.push_str(
+        "#[derive(Debug)]\n#[must_use = \"a request does nothing until `send()` is awaited\"]\n",
+    );
+    let head = format!("pub struct {builder}<'a> {{");
+    if head.len() > text::MARGIN {
+        return None;
+    }
+    out.push_str(&head);
+    out.push_str("\n    client: &'a super::Client,\n");
+    for (name, ty) in fields {
+        Stmt::Expr {
+            lead: format!("{name}: "),
+            expr: ty.clone(),
+            tail: ",",
+        }
+        .text(text::INDENT, &mut out)?;
+    }
+    out.push_str("    options: rt::CallOptions,\n}\n");
+    Some(out)
+}
+
+/// `Option<t>`.
+fn option_expr(t: Expr) -> Expr {
+    Expr::Group {
+        open: "Option<".to_owned(),
+        items: vec![t],
+        close: ">",
+    }
+}
+
+/// [`response_headers_tokens`] as formatted text (see [`text`]): `send_with_headers()` as a
+/// [`Method`], and the `<Builder>Headers` struct with its `impl` as lines; `None` when some line
+/// has no layout there. `ret` is the body's type as one line.
+fn response_headers_text(
+    op: &Operation,
+    h: &ResponseHeaders,
+    ret: &str,
+    send: &Stmt,
+) -> Option<(Method, String)> {
+    let send = send.flat_text()?;
+    let name = &h.type_name;
+    let mut out = String::new();
+    let sdoc = format!(
+        " The headers the success answers of `{} {}` declare.",
+        op.method, op.path
+    );
+    if sdoc.contains(['\n', '\r']) {
+        return None;
+    }
+    out.push_str("///");
+    out.push_str(sdoc.trim_end_matches(' '));
+    out.push_str("\n#[derive(Clone, Debug, PartialEq)]\n");
+    let head = format!("pub struct {name} {{");
+    if head.len() > text::MARGIN {
+        return None;
+    }
+    out.push_str(&head);
+    out.push('\n');
+    let mut reads = Vec::new();
+    for f in &h.fields {
+        let t = match &f.ty {
+            Ty::Bool => "bool",
+            Ty::Int(IntKind::I32) => "i32",
+            Ty::Int(IntKind::I64) => "i64",
+            Ty::Int(IntKind::U32) => "u32",
+            Ty::Int(IntKind::U64) => "u64",
+            Ty::Float(_) => "f64",
+            _ => "String",
+        };
+        let wire = &f.wire_name;
+        let doc = match &f.doc {
+            Some(d) => format!("{d}\n\n`{wire}`."),
+            None => format!("`{wire}`."),
+        };
+        if let Some(d) = text_doc(Some(&doc))? {
+            text::push_doc_lines(&mut out, text::INDENT, &d);
+        }
+        let (ty, read) = if f.required {
+            (t.to_owned(), "required_header")
+        } else {
+            (format!("Option<{t}>"), "header")
+        };
+        Stmt::line(format!("pub {}: {ty},", f.name)).text(text::INDENT, &mut out)?;
+        reads.push(Stmt::line(format!(
+            "{}: rt::{read}::<{t}>(headers, {})?,",
+            f.name,
+            text::str_lit(wire)
+        )));
+    }
+    out.push_str("}\n");
+    let from = Method {
+        doc: Doc::Lines(vec![
+            " Read the typed headers of an answer: an absent optional header is `None`; one that"
+                .to_owned(),
+            " does not parse (or a required one that is absent) is a PARSING_ERROR naming it."
+                .to_owned(),
+        ]),
+        attrs: Vec::new(),
+        head: "pub fn from_headers(".to_owned(),
+        params: vec![atom("headers: &rt::http::HeaderMap")],
+        ret: atom(" -> Result<Self, rt::Error>"),
+        body: vec![Stmt::Block {
+            head: "Ok(Self".to_owned(),
+            inner: reads,
+            tail: ")",
+        }],
+    };
+    let impl_head = format!("impl {name} {{");
+    if impl_head.len() > text::MARGIN {
+        return None;
+    }
+    out.push_str(&impl_head);
+    out.push('\n');
+    out.push_str(&from.text(text::INDENT, None)?);
+    out.push_str("}\n");
+    let sent = atom(format!("{send}.await?"));
+    let from_headers = atom(format!("{name}::from_headers"));
+    let (doc, output, body) = if ret == "()" {
+        (
+            " Send the request; the answer carries no body, so it is the typed headers.",
+            atom(format!("rt::Response<{name}>")),
+            Expr::Atom(format!(
+                "rt::with_headers({send}.await?, {name}::from_headers).map(|r| r.map(|(_, h)| h))"
+            )),
+        )
+    } else {
+        (
+            " Send the request; the answer's body with its typed headers.",
+            Expr::Group {
+                open: "rt::Response<".to_owned(),
+                items: vec![atom(format!("({ret}, {name})"))],
+                close: ">",
+            },
+            Expr::call("rt::with_headers(", vec![sent, from_headers]),
+        )
+    };
+    let method = Method {
+        doc: Doc::Lines(vec![doc.to_owned()]),
+        attrs: Vec::new(),
+        head: "pub async fn send_with_headers(".to_owned(),
+        params: vec![atom("self")],
+        ret: Expr::Group {
+            open: " -> Result<".to_owned(),
+            items: vec![output, atom("rt::Error")],
+            close: ">",
+        },
+        body: vec![
+            Stmt::line("let (client, op) = self.build();"),
+            Stmt::Expr {
+                lead: String::new(),
+                expr: body,
+                tail: "",
+            },
+        ],
+    };
+    Some((method, out))
 }
 
 /// The typed headers of an operation's success answers: the `<Builder>Headers` struct and the
@@ -3807,9 +4098,10 @@ mod tests {
         let file = render(true, || {
             let tokens = group(api, facts, 0, true);
             let text = tokens.to_string();
-            // The accessor, and the builder's options() and build(), are placeholders.
-            assert_eq!(text.matches("\\u{2}").count(), 2, "{text}");
+            // The accessor, the builder's struct, and its options() and build(), are placeholders.
+            assert_eq!(text.matches("\\u{2}").count(), 3, "{text}");
             assert!(!text.contains("fn options"), "{text}");
+            assert!(!text.contains("struct ListPets"), "{text}");
             tokens
         })
         .unwrap();
@@ -3827,6 +4119,74 @@ mod tests {
             !tokens.contains("\\u{2}") && tokens.contains("fn build"),
             "{tokens}"
         );
+    }
+
+    /// Names and wire values of varied lengths (some with characters a literal escapes), drawn
+    /// from a fixed sequence, so lines fill to every column around the margin.
+    fn words(seed: u64, n: usize) -> Vec<(String, String)> {
+        let mut x = seed;
+        (0..n)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let len = 1 + (x >> 33) as usize % 40;
+                let name = format!("f{i}_{}", "a".repeat(len));
+                let wire = match (x >> 20) % 5 {
+                    0 => format!("{name}\"q\\"),
+                    1 => format!("{name}-é"),
+                    _ => name.clone(),
+                };
+                (name, wire)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn macro_inputs_written_as_text_are_what_prettyplease_prints() {
+        for seed in 0..300u64 {
+            let n = (seed % 23) as usize;
+            let fields = words(seed, n)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, wire_name))| Field {
+                    wire_name,
+                    name,
+                    ty: match i % 4 {
+                        0 => Ty::Option(Box::new(Ty::String)),
+                        1 => Ty::Option(Box::new(Ty::Float(true))),
+                        2 => Ty::Float(false),
+                        _ => Ty::String,
+                    },
+                    required: i % 4 >= 2,
+                    tri_state: i % 7 == 3,
+                    doc: None,
+                    constraints: Checks::default(),
+                    format: None,
+                })
+                .collect();
+            let s = Struct {
+                fields,
+                additional: (seed % 3 == 0).then_some(Ty::Any),
+            };
+            let name = ident(&format!("Type{}", "X".repeat((seed % 50) as usize)));
+            let request_side = seed % 2 == 0;
+            let text = struct_deserialize_text(&name, &s, request_side);
+            let formatted = file_part(struct_deserialize(&name, &s, request_side)).unwrap();
+            assert_eq!(text, formatted, "seed {seed}");
+
+            let variants = words(seed.wrapping_add(7), n);
+            let doc = match seed % 3 {
+                0 => None,
+                1 => Some("One line."),
+                _ => Some(
+                    "Two lines,\nthe second \"quoted\" and long enough to take much of the line.",
+                ),
+            };
+            let text = string_enum_text(&name.to_string(), doc, &variants);
+            let formatted = file_part(string_enum_tokens(&name, doc, &variants)).unwrap();
+            assert_eq!(text, formatted, "seed {seed}");
+        }
     }
 
     #[test]

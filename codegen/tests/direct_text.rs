@@ -1,4 +1,5 @@
-//! The methods `emit` writes straight to text are byte-identical to the same methods formatted
+//! The items `emit` writes straight to text (methods, builder and header structs, the models'
+//! macro inputs, the sync catalog's column lists) are byte-identical to the same items formatted
 //! through tokens and prettyplease: every fixture, and the vendor descriptions when they are there
 //! (`CONNECTOR_SPECS_DIR`, the shared corpus beside the repository, or the xtask's cache), is
 //! generated both ways and every file compared.

@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::text::{self, Expr, Stmt};
 use super::{Place, ident, is_stringish, paging_how, ty_tokens};
 use crate::ir::*;
 use crate::names;
@@ -50,14 +51,20 @@ fn cursor_kind_tokens(k: CursorKind) -> TokenStream {
 
 /// A column's kind, through the module's `use connector_sync::{Column, ColumnKind}`.
 fn column_kind_tokens(k: ColumnKind) -> TokenStream {
+    let variant = ident(column_kind_variant(k));
+    quote!(ColumnKind::#variant)
+}
+
+/// The `ColumnKind` variant of a column's kind.
+fn column_kind_variant(k: ColumnKind) -> &'static str {
     match k {
-        ColumnKind::Bool => quote!(ColumnKind::Bool),
-        ColumnKind::Int => quote!(ColumnKind::Int),
-        ColumnKind::Float => quote!(ColumnKind::Float),
-        ColumnKind::Text => quote!(ColumnKind::Text),
-        ColumnKind::DateTime => quote!(ColumnKind::DateTime),
-        ColumnKind::UnixSeconds => quote!(ColumnKind::UnixSeconds),
-        ColumnKind::Date => quote!(ColumnKind::Date),
+        ColumnKind::Bool => "Bool",
+        ColumnKind::Int => "Int",
+        ColumnKind::Float => "Float",
+        ColumnKind::Text => "Text",
+        ColumnKind::DateTime => "DateTime",
+        ColumnKind::UnixSeconds => "UnixSeconds",
+        ColumnKind::Date => "Date",
     }
 }
 
@@ -141,6 +148,44 @@ fn columns_tokens(s: &SyncStream) -> TokenStream {
         }
     });
     quote!(&[#(#columns),*])
+}
+
+/// A shared column list's constant as formatted text (see [`super::text`]), or `None` when a line
+/// has no layout there.
+fn columns_const_text(name: &str, doc: &str, tag_features: bool, s: &SyncStream) -> Option<String> {
+    if doc.starts_with('/') || doc.contains(['\n', '\r']) {
+        return None;
+    }
+    let mut out = format!("///{}\n", doc.trim_end_matches(' '));
+    if tag_features {
+        out.push_str("#[allow(dead_code)]\n");
+    }
+    let columns = s
+        .columns
+        .iter()
+        .map(|c| {
+            let kind = format!("ColumnKind::{}", column_kind_variant(c.kind));
+            Expr::call(
+                if c.required {
+                    "Column::required("
+                } else {
+                    "Column::optional("
+                },
+                vec![
+                    Expr::Atom(text::str_lit(&c.name)),
+                    Expr::Atom(text::str_lit(&c.wire)),
+                    Expr::Atom(kind),
+                ],
+            )
+        })
+        .collect();
+    Stmt::Expr {
+        lead: format!("const {name}: &[Column] = "),
+        expr: Expr::slice(columns),
+        tail: ";",
+    }
+    .text(0, &mut out)?;
+    Some(out)
 }
 
 /// The `StreamDef` literal of stream `i`.
@@ -329,6 +374,13 @@ pub fn module_head(
             " The columns of the streams whose items are {}.",
             items.join(" or ")
         );
+        if let Some(held) = super::holding_text()
+            .then(|| columns_const_text(name, &doc, tag_features, s))
+            .flatten()
+            .and_then(super::hold_text)
+        {
+            return held;
+        }
         let name = ident(name);
         let list = columns_tokens(s);
         quote! {

@@ -1,23 +1,25 @@
-//! Builder methods as data, written straight to formatted text where their layout is known.
+//! Items as data, written straight to formatted text where their layout is known.
 //!
-//! Most of a large crate is the same few method shapes: setters, `options()`, `build()` with its
-//! `op.path(..)`/`op.query(..)` calls, the group's constructors. Quoting them, parsing the tokens
-//! with syn and printing them with prettyplease was a fifth of the time to generate GitHub's crate.
-//! Here a method is plain data ([`Method`], [`Stmt`], [`Expr`]) that is written two ways:
+//! Most of a large crate is the same few shapes: setters, `options()`, `build()` with its
+//! `op.path(..)`/`op.query(..)` calls, the group's constructors, builder and header structs, the
+//! `__struct_de!`/`__string_enum!` inputs of the models, the sync catalog's column lists. Quoting
+//! them, parsing the tokens with syn and printing them with prettyplease was most of the time to
+//! render GitHub's crate. Here an item is plain data ([`Method`], [`Stmt`], [`Expr`], [`Fill`])
+//! that is written two ways:
 //!
 //! - as **text**, formatted the way prettyplease formats it: a group (call arguments, parameters,
 //!   an array) stays on one line when the whole line fits in [`MARGIN`] columns, else puts each item
 //!   on a line of its own, one level in, with a trailing comma; `match` arms, `if let` bodies and
-//!   struct literals are always broken. Where a line would not fit in these layouts (a long
-//!   argument that prettyplease would break further inside), there is no text and the method is
-//!   tokens;
-//! - as **tokens**, lexed from the one-line form (for the attribute macro, and for a method with no
+//!   struct literals are always broken; a macro's input fills each line with words ([`Fill`]).
+//!   Where a line would not fit in these layouts (a long argument that prettyplease would break
+//!   further inside), there is no text and the item is tokens;
+//! - as **tokens**, lexed from the one-line form (for the attribute macro, and for an item with no
 //!   text layout).
 //!
 //! [`super::render`] holds the text back behind a placeholder item, as it holds docs, and puts it in
 //! after formatting. The output is byte-identical to formatting the tokens: the test
 //! `direct_text` in `codegen/tests` generates every fixture and several vendor descriptions both
-//! ways and compares.
+//! ways and compares, and `emit`'s unit tests compare macro inputs of every length around the margin.
 
 use proc_macro2::TokenStream;
 
@@ -28,6 +30,7 @@ pub(super) const MARGIN: usize = 89;
 pub(super) const INDENT: usize = 4;
 
 /// An expression: text that never breaks, or a delimited group of expressions.
+#[derive(Clone)]
 pub(super) enum Expr {
     /// Printed as it is, on one line.
     Atom(String),
@@ -211,6 +214,13 @@ impl Stmt {
         Some(())
     }
 
+    /// The one-line form as text; `None` for tokens.
+    pub(super) fn flat_text(&self) -> Option<String> {
+        let mut out = String::new();
+        self.flat(&mut out)?;
+        Some(out)
+    }
+
     /// The statement's tokens.
     pub(super) fn tokens(&self) -> TokenStream {
         match self {
@@ -336,6 +346,81 @@ impl Method {
     /// The attributes' tokens (without docs).
     pub(super) fn attr_tokens(&self) -> TokenStream {
         lex(&self.attrs.concat())
+    }
+}
+
+/// The input of a brace macro (`path! { .. }`) as prettyplease prints tokens it does not parse:
+/// words on a line one level in, each after a space (or, before `..`, no space) where the line may
+/// break; a line takes words while the next one fits in [`MARGIN`] columns, then the next line
+/// starts at the same indentation. (prettyplease puts the words in one inconsistent box, whose
+/// breaks are taken only where the text up to the next break does not fit.) Which tokens are
+/// joined and which get a space is the caller's part: it follows prettyplease's spacing of macro
+/// tokens for the few shapes `emit` writes.
+#[derive(Default)]
+pub(super) struct Fill {
+    /// Each chunk: the columns of the break before it (a space is 1), then the text up to the next
+    /// break. The first chunk's break is never taken.
+    chunks: Vec<(usize, String)>,
+}
+
+impl Fill {
+    /// Text joined to the last word, with no break before it.
+    pub(super) fn glue(&mut self, text: &str) {
+        match self.chunks.last_mut() {
+            Some((_, chunk)) => chunk.push_str(text),
+            None => self.chunks.push((0, text.to_owned())),
+        }
+    }
+
+    /// A word after a space where the line may break.
+    pub(super) fn space(&mut self, word: &str) {
+        self.brk(1, word);
+    }
+
+    /// A word after a place where the line may break but, on one line, no space is written.
+    pub(super) fn zero(&mut self, word: &str) {
+        self.brk(0, word);
+    }
+
+    fn brk(&mut self, blank: usize, word: &str) {
+        if self.chunks.is_empty() {
+            return self.glue(word);
+        }
+        self.chunks.push((blank, word.to_owned()));
+    }
+
+    /// `path! {`, the words from one level in, and `}` on a line of its own, the item at `indent`.
+    pub(super) fn brace_macro(&self, path: &str, indent: usize, out: &mut String) {
+        push_indent(out, indent);
+        out.push_str(path);
+        out.push_str("! {");
+        if self.chunks.is_empty() {
+            out.push_str("}\n");
+            return;
+        }
+        out.push('\n');
+        let inner = indent + INDENT;
+        // A line's room, as the formatter counts it: never under 60 columns, however deep.
+        let room = MARGIN.saturating_sub(inner).max(60);
+        push_indent(out, inner);
+        let mut used = 0;
+        for (i, (blank, chunk)) in self.chunks.iter().enumerate() {
+            if i > 0 {
+                if used + blank + chunk.len() <= room {
+                    out.extend(std::iter::repeat_n(' ', *blank));
+                    used += blank;
+                } else {
+                    out.push('\n');
+                    push_indent(out, inner);
+                    used = 0;
+                }
+            }
+            out.push_str(chunk);
+            used += chunk.len();
+        }
+        out.push('\n');
+        push_indent(out, indent);
+        out.push_str("}\n");
     }
 }
 
