@@ -3,7 +3,7 @@
 //! Every generated file starts with an `@generated` header, is formatted by prettyplease, and depends
 //! only on the IR, so the same IR always gives byte-identical output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -446,23 +446,58 @@ pub fn model_file(
     tag_features: bool,
     range: std::ops::Range<usize>,
 ) -> Result<syn::File, String> {
+    let text = holding_text();
     let mut items = Vec::with_capacity(range.len() * 2);
+    // Texts of consecutive items, held behind one placeholder.
+    let mut run = String::new();
+    // Each gate's attribute, parsed once; and its text.
+    let mut attrs: HashMap<&[String], syn::Attribute> = HashMap::new();
+    let mut cfg_texts: HashMap<&[String], String> = HashMap::new();
+    let flush = |run: &mut String, items: &mut Vec<syn::Item>| -> Result<(), String> {
+        if let Some(held) = held_run(run) {
+            items.extend(parse_items(held)?.items);
+        }
+        Ok(())
+    };
     for i in range {
         let id = TypeId(i);
-        let file = parse_items(type_items(api, facts, id))?;
-        match facts.gates.get(&id).filter(|_| tag_features) {
-            Some(features) => {
-                let cfg = gate_attr(features);
-                for mut item in file.items {
-                    if let Some(attrs) = item_attrs(&mut item) {
-                        attrs.insert(0, cfg.clone());
+        let gate = facts
+            .gates
+            .get(&id)
+            .filter(|_| tag_features)
+            .map(Vec::as_slice);
+        for piece in type_pieces(api, facts, id, text) {
+            match piece {
+                Piece::Text(t) => {
+                    if let Some(features) = gate {
+                        run.push_str(
+                            cfg_texts
+                                .entry(features)
+                                .or_insert_with(|| cfg_text(features)),
+                        );
                     }
-                    items.push(item);
+                    run.push_str(&t);
+                }
+                Piece::Tokens(t) => {
+                    flush(&mut run, &mut items)?;
+                    let file = parse_items(t)?;
+                    match gate {
+                        Some(features) => {
+                            let cfg = attrs.entry(features).or_insert_with(|| gate_attr(features));
+                            for mut item in file.items {
+                                if let Some(attrs) = item_attrs(&mut item) {
+                                    attrs.insert(0, cfg.clone());
+                                }
+                                items.push(item);
+                            }
+                        }
+                        None => items.extend(file.items),
+                    }
                 }
             }
-            None => items.extend(file.items),
         }
     }
+    flush(&mut run, &mut items)?;
     Ok(syn::File {
         shebang: None,
         attrs: Vec::new(),
@@ -472,12 +507,60 @@ pub fn model_file(
 
 /// A type's items: its definition, and its XML description when it has one.
 fn type_items(api: &Api, facts: &Facts, id: TypeId) -> TokenStream {
-    let td = &api.types[id.0];
-    let mut def = type_def(api, facts, id, td);
-    if let Some(x) = facts.xml.types.get(&id) {
-        def.extend(xml_static(api, td, x));
+    let mut out = TokenStream::new();
+    for piece in type_pieces(api, facts, id, false) {
+        if let Piece::Tokens(t) = piece {
+            out.extend(t);
+        }
     }
-    def
+    out
+}
+
+/// One or more items of a model type, as [`model_file`] writes them.
+enum Piece {
+    /// Formatted text at the outer level (see [`text`]), without the type's gate.
+    Text(String),
+    /// Tokens of items, formatted by prettyplease.
+    Tokens(TokenStream),
+}
+
+/// A type's items (its definition, and its XML description when it has one): with `text`, those
+/// `emit/text` has a layout for as text, the others (and all without `text`) as tokens.
+fn type_pieces(api: &Api, facts: &Facts, id: TypeId, text: bool) -> Vec<Piece> {
+    let td = &api.types[id.0];
+    let mut pieces = type_def(api, facts, id, td, text);
+    if let Some(x) = facts.xml.types.get(&id) {
+        pieces.push(Piece::Tokens(xml_static(api, td, x)));
+    }
+    pieces
+}
+
+/// A gate's `cfg` attribute as prettyplease prints [`gate_attr`]'s: on one line when it fits in the
+/// margin; else the `cfg(` broken, with `any(..)` on one line one level in when that fits, else each
+/// feature on a line of its own two levels in (an attribute's lists take no trailing comma).
+fn cfg_text(features: &[String]) -> String {
+    let items: Vec<String> = features
+        .iter()
+        .map(|f| format!("feature = {}", text::str_lit(f)))
+        .collect();
+    let inner = match items.as_slice() {
+        [one] => one.clone(),
+        _ => format!("any({})", items.join(", ")),
+    };
+    if "#[cfg(".len() + inner.len() + ")]".len() <= text::MARGIN {
+        return format!("#[cfg({inner})]\n");
+    }
+    if items.len() == 1 || text::INDENT + inner.len() <= text::MARGIN {
+        return format!("#[cfg(\n    {inner}\n)]\n");
+    }
+    let mut out = "#[cfg(\n    any(\n".to_owned();
+    for (i, item) in items.iter().enumerate() {
+        out.push_str("        ");
+        out.push_str(item);
+        out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("    )\n)]\n");
+    out
 }
 
 /// `#[cfg(feature = ...)]`, or `#[cfg(any(...))]` of several.
@@ -528,29 +611,40 @@ impl Dir {
     }
 }
 
-fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
+fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef, text: bool) -> Vec<Piece> {
     let name = ident(&td.name);
-    let doc = doc_attr(td.doc.as_deref());
+    let doc = || doc_attr(td.doc.as_deref());
     if let Some(canon) = facts.same_as.get(&id) {
-        let canon = ident(&api.types[canon.0].name);
-        return quote! { #doc pub type #name = #canon; };
+        let canon = &api.types[canon.0].name;
+        if let Some(t) = text.then(|| alias_text(td, canon)).flatten() {
+            return vec![Piece::Text(t)];
+        }
+        let (doc, canon) = (doc(), ident(canon));
+        return vec![Piece::Tokens(quote! { #doc pub type #name = #canon; })];
     }
     let dir = Dir::of(facts, id);
     let serde = dir.derives();
+    let tokens = |t: TokenStream| vec![Piece::Tokens(t)];
     match &td.kind {
         TypeKind::Alias(t) if facts.newtypes.contains(&id) => {
+            let doc = doc();
             let t = ty_tokens(api, t, Place::Field);
             let default = facts.defaultable.contains(&id).then(|| quote!(Default,));
-            quote! {
+            tokens(quote! {
                 #doc
                 #[derive(Clone, Debug, PartialEq, #default #serde)]
                 #[serde(transparent)]
                 pub struct #name(pub #t);
-            }
+            })
         }
         TypeKind::Alias(t) => {
-            let t = ty_tokens(api, t, Place::Field);
-            quote! { #doc pub type #name = #t; }
+            let ty = ty_text(api, t, Place::Field);
+            if let Some(t) = text.then(|| alias_text(td, &ty)).flatten() {
+                return vec![Piece::Text(t)];
+            }
+            let doc = doc();
+            let t = text::lex(&ty);
+            tokens(quote! { #doc pub type #name = #t; })
         }
         TypeKind::Enum(e) => {
             let doc = td
@@ -558,57 +652,87 @@ fn type_def(api: &Api, facts: &Facts, id: TypeId, td: &TypeDef) -> TokenStream {
                 .as_deref()
                 .map(doc_text)
                 .filter(|d| !d.trim().is_empty());
-            if holding_text() {
-                let text = string_enum_text(&td.name, doc.as_deref(), &e.variants);
-                if let Some(held) = hold_text(text) {
-                    return held;
-                }
+            if text {
+                return vec![Piece::Text(string_enum_text(
+                    &td.name,
+                    doc.as_deref(),
+                    &e.variants,
+                ))];
             }
-            string_enum_tokens(&name, doc.as_deref(), &e.variants)
+            tokens(string_enum_tokens(&name, doc.as_deref(), &e.variants))
         }
         TypeKind::Struct(s) => {
             let request_side = facts.request_types.contains(&id);
-            let fields = s
-                .fields
-                .iter()
-                .map(|f| field(api, f, request_side, dir.ser));
-            let extra = s.additional.as_ref().map(|t| {
-                let t = ty_tokens(api, t, Place::Field);
-                let flatten = dir.ser.then(|| quote!(#[serde(flatten)]));
-                quote! {
-                    /// Properties not described by the schema.
-                    #flatten
-                    pub additional_properties: std::collections::BTreeMap<String, #t>,
-                }
-            });
             let defaultable = facts.defaultable.contains(&id);
-            let deserialize = dir.de.then(|| struct_deserialize(&name, s, request_side));
-            let validate = facts
-                .validating
-                .contains(&id)
-                .then(|| validate_impl(api, facts, &name, s, request_side));
-            let held = holding_text()
+            let mut pieces = Vec::new();
+            match text
                 .then(|| struct_text(api, td, s, defaultable, request_side, dir.ser))
                 .flatten()
-                .and_then(hold_text);
-            if let Some(def) = held {
-                return quote! { #def #deserialize #validate };
-            }
-            let default = defaultable.then(|| quote!(Default,));
-            let serialize = dir.ser.then(|| quote!(serde::Serialize,));
-            quote! {
-                #doc
-                #[derive(Clone, Debug, PartialEq, #default #serialize)]
-                pub struct #name {
-                    #(#fields)*
-                    #extra
+            {
+                Some(t) => pieces.push(Piece::Text(t)),
+                None => {
+                    let doc = doc();
+                    let fields = s
+                        .fields
+                        .iter()
+                        .map(|f| field(api, f, request_side, dir.ser));
+                    let extra = s.additional.as_ref().map(|t| {
+                        let t = ty_tokens(api, t, Place::Field);
+                        let flatten = dir.ser.then(|| quote!(#[serde(flatten)]));
+                        quote! {
+                            /// Properties not described by the schema.
+                            #flatten
+                            pub additional_properties: std::collections::BTreeMap<String, #t>,
+                        }
+                    });
+                    let default = defaultable.then(|| quote!(Default,));
+                    let serialize = dir.ser.then(|| quote!(serde::Serialize,));
+                    pieces.push(Piece::Tokens(quote! {
+                        #doc
+                        #[derive(Clone, Debug, PartialEq, #default #serialize)]
+                        pub struct #name {
+                            #(#fields)*
+                            #extra
+                        }
+                    }));
                 }
-                #deserialize
-                #validate
             }
+            if dir.de {
+                pieces.push(if text {
+                    Piece::Text(struct_deserialize_text(&name, s, request_side))
+                } else {
+                    Piece::Tokens(struct_deserialize(&name, s, request_side))
+                });
+            }
+            if facts.validating.contains(&id) {
+                pieces.push(Piece::Tokens(validate_impl(
+                    api,
+                    facts,
+                    &name,
+                    s,
+                    request_side,
+                )));
+            }
+            pieces
         }
-        TypeKind::Union(u) => union(api, &name, doc, u, dir),
+        TypeKind::Union(u) => tokens(union(api, &name, doc(), u, dir)),
     }
+}
+
+/// `pub type Name = ty;` with the type's doc as formatted text, or `None` when the line does not
+/// fit (prettyplease would break it) or the doc has no text layout.
+fn alias_text(td: &TypeDef, ty: &str) -> Option<String> {
+    let line = format!("pub type {} = {ty};", td.name);
+    if line.len() > text::MARGIN {
+        return None;
+    }
+    let mut out = String::new();
+    if let Some(d) = text_doc(td.doc.as_deref())? {
+        text::push_doc_lines(&mut out, 0, &d);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    Some(out)
 }
 
 /// A string enum: `__string_enum!` with its doc (already doc text) and `(variant, wire)` pairs.
@@ -796,11 +920,6 @@ fn tri_state_inner(t: &Ty) -> &Ty {
 /// derive and keeps the generated text short. Numbers also arrive as decimal text
 /// (`"19.720000"`), accepted when the text parses exactly.
 fn struct_deserialize(name: &Ident, s: &Struct, request_side: bool) -> TokenStream {
-    if holding_text() {
-        if let Some(held) = hold_text(struct_deserialize_text(name, s, request_side)) {
-            return held;
-        }
-    }
     let mut required = Vec::new();
     let mut optional = Vec::new();
     for f in &s.fields {
@@ -4186,6 +4305,23 @@ mod tests {
             let text = string_enum_text(&name.to_string(), doc, &variants);
             let formatted = file_part(string_enum_tokens(&name, doc, &variants)).unwrap();
             assert_eq!(text, formatted, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn gates_written_as_text_are_what_prettyplease_prints() {
+        for seed in 0..400u64 {
+            let features: Vec<String> = words(seed, 1 + (seed % 9) as usize)
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            let attr = gate_attr(&features);
+            let formatted = file_part(quote!(#attr fn f() {})).unwrap();
+            assert_eq!(
+                format!("{}fn f() {{}}\n", cfg_text(&features)),
+                formatted,
+                "seed {seed}"
+            );
         }
     }
 
