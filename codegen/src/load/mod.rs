@@ -8,6 +8,7 @@ mod field;
 pub mod overlay;
 mod parse;
 pub(crate) mod pointer;
+mod split;
 mod swagger2;
 
 use std::collections::BTreeMap;

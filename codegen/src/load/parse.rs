@@ -13,8 +13,11 @@ use crate::Diagnostic;
 pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let result = if text.trim_start().starts_with('{') {
+        if let Some(value) = super::split::parse_in_parts(text, json_piece) {
+            return Ok(value);
+        }
         let mut de = serde_json::Deserializer::from_str(text);
-        Tree::read(&mut de, None)
+        Tree::read(&mut de, None, usize::MAX)
             .and_then(|value| de.end().map(|()| value))
             .map_err(|e| {
                 let line = (e.line() > 0).then(|| (e.line(), e.column()));
@@ -28,25 +31,38 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
         .help("flatten the document; the parser reads no deeper than this, and no real API description nests this deep"))
     } else {
         let budget = Budget::for_text(text);
-        Tree::read(serde_norway::Deserializer::from_str(text), Some(&budget))
-            .map(|mut value| {
-                if text.contains("<<") {
-                    apply_merge_keys(&mut value);
-                }
-                value
-            })
-            .map_err(|e| {
-                let line = e.location().map(|l| (l.line(), l.column()));
-                if budget.exceeded.get() {
-                    return expanded_too_far(budget.limit, line);
-                }
-                failure("YAML", &e.to_string(), line)
-            })
+        Tree::read(
+            serde_norway::Deserializer::from_str(text),
+            Some(&budget),
+            usize::MAX,
+        )
+        .map(|mut value| {
+            if text.contains("<<") {
+                apply_merge_keys(&mut value);
+            }
+            value
+        })
+        .map_err(|e| {
+            let line = e.location().map(|l| (l.line(), l.column()));
+            if budget.exceeded.get() {
+                return expanded_too_far(budget.limit, line);
+            }
+            failure("YAML", &e.to_string(), line)
+        })
     };
     result.map_err(|diag| match file {
         Some(file) => diag.in_file(file),
         None => diag,
     })
+}
+
+/// One JSON value that is all of `text`, nested at most `limit` collections deep (a piece of a
+/// document, see [`super::split`]).
+pub(super) fn json_piece(text: &str, limit: usize) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Tree::read(&mut de, None, limit)?;
+    de.end()?;
+    Ok(value)
 }
 
 /// How deep the parsers read (serde_json's and serde_norway's recursion limit).
@@ -242,18 +258,25 @@ struct Stacks {
 struct Tree<'s> {
     stacks: &'s mut Stacks,
     budget: Option<&'s Budget>,
+    /// Collections this value is inside of, and how many it may be inside of.
+    depth: usize,
+    limit: usize,
 }
 
 impl Tree<'_> {
-    /// The whole document `deserializer` holds, on stacks of its own.
+    /// The whole document `deserializer` holds, on stacks of its own, with collections nested at
+    /// most `limit` deep (beyond the parser's own limit).
     fn read<'de, D: de::Deserializer<'de>>(
         deserializer: D,
         budget: Option<&Budget>,
+        limit: usize,
     ) -> Result<Value, D::Error> {
         let mut stacks = Stacks::default();
         Tree {
             stacks: &mut stacks,
             budget,
+            depth: 0,
+            limit,
         }
         .deserialize(deserializer)
     }
@@ -263,7 +286,17 @@ impl Tree<'_> {
         Tree {
             stacks: &mut *self.stacks,
             budget: self.budget,
+            depth: self.depth + 1,
+            limit: self.limit,
         }
+    }
+
+    /// A collection here is within the limit.
+    fn enter<E: de::Error>(&self) -> Result<(), E> {
+        if self.depth >= self.limit {
+            return Err(E::custom("nested deeper than the limit"));
+        }
+        self.count()
     }
 
     /// Counts one value against the budget, if there is one.
@@ -346,7 +379,7 @@ impl<'de> Visitor<'de> for Tree<'_> {
         deserializer.deserialize_any(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
-        self.count()?;
+        self.enter()?;
         let start = self.stacks.items.len();
         while let Some(item) = seq.next_element_seed(self.nested())? {
             self.stacks.items.push(item);
@@ -354,7 +387,7 @@ impl<'de> Visitor<'de> for Tree<'_> {
         Ok(Value::Array(self.stacks.items.drain(start..).collect()))
     }
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
-        self.count()?;
+        self.enter()?;
         let start = self.stacks.entries.len();
         while let Some(key) = map.next_key_seed(KeyText)? {
             let value = map.next_value_seed(self.nested())?;
