@@ -23,14 +23,63 @@ pub(crate) struct Bundle {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// What bundling found in the root, to be applied to it: the bundled targets, and where the root's
+/// own `$ref`s are rewritten (pointers from the root).
+pub(crate) struct Plan {
+    bundle: Bundle,
+    edits: Vec<(String, Rewrite)>,
+}
+
+impl Plan {
+    /// Whether applying the plan changes the document.
+    pub(crate) fn changes(&self) -> bool {
+        !self.edits.is_empty() || !self.bundle.entries.is_empty()
+    }
+
+    /// Rewrites the root's `$ref`s as planned; the bundled targets, for `x-bundled`.
+    pub(crate) fn apply(self, root: &mut Value) -> Bundle {
+        apply(root, self.edits);
+        self.bundle
+    }
+}
+
+/// The rewrites of `$ref`s, each at a pointer from `value`.
+fn apply(value: &mut Value, edits: Vec<(String, Rewrite)>) {
+    for (at, rewrite) in edits {
+        let Some(Value::Object(map)) = value.pointer_mut(&at) else {
+            continue;
+        };
+        match rewrite {
+            Rewrite::Keep => {}
+            Rewrite::To(new) => {
+                map.insert("$ref".to_string(), Value::String(new));
+            }
+            Rewrite::Drop => {
+                map.shift_remove("$ref");
+            }
+        }
+    }
+}
+
 /// Rewrites every external `$ref` in `root` (and in what it pulls in) to `#/x-bundled/<key>` and returns the
 /// bundled targets. `root_file` is the canonical path of the root (if it came from a file); `base_dir` is where
 /// its relative refs start. Without a `base_dir`, an external ref is an error.
+#[cfg(test)]
 pub(crate) fn bundle(
     root: &mut Value,
     root_file: Option<PathBuf>,
     base_dir: Option<PathBuf>,
 ) -> Result<Bundle, Diagnostic> {
+    Ok(plan(root, root_file, base_dir)?.apply(root))
+}
+
+/// [`bundle`] without changing `root`: the walk reads it, and the rewrites of its own `$ref`s are
+/// applied after ([`Plan::apply`]), so other readers may walk it at the same time.
+pub(crate) fn plan(
+    root: &Value,
+    root_file: Option<PathBuf>,
+    base_dir: Option<PathBuf>,
+) -> Result<Plan, Diagnostic> {
     let mut warnings = Vec::new();
     let self_base = self_base(root, &mut warnings);
     let mut bundler = Bundler {
@@ -51,7 +100,8 @@ pub(crate) fn bundle(
         file: root_file,
         dir: base_dir,
     };
-    bundler.walk(root, &origin, &Trail::Start(""), 0)?;
+    let mut edits = Vec::new();
+    bundler.walk(root, &origin, &Trail::Start(""), 0, &mut edits)?;
     while let Some(job) = bundler.queue.pop_front() {
         let Some(mut value) = bundler
             .files
@@ -67,10 +117,15 @@ pub(crate) fn bundle(
             file: Some(job.file),
         };
         let start = pointer::join(&job.segments);
-        bundler.walk(&mut value, &origin, &Trail::Start(&start), 0)?;
+        let mut in_value = Vec::new();
+        bundler.walk(&value, &origin, &Trail::Start(&start), 0, &mut in_value)?;
+        apply(&mut value, in_value);
         bundler.out.entries.insert(job.key, value);
     }
-    Ok(bundler.out)
+    Ok(Plan {
+        bundle: bundler.out,
+        edits,
+    })
 }
 
 /// The file a node being walked came from (`None`: the in-memory root) and the directory its refs start from.
@@ -92,6 +147,17 @@ impl Trail<'_> {
             Trail::Start(start) => start.to_string(),
             Trail::Key(parent, key) => format!("{}/{}", parent.pointer(), pointer::escape(key)),
             Trail::Index(parent, index) => format!("{}/{index}", parent.pointer()),
+        }
+    }
+
+    /// The pointer from where the walk started.
+    fn relative_pointer(&self) -> String {
+        match self {
+            Trail::Start(_) => String::new(),
+            Trail::Key(parent, key) => {
+                format!("{}/{}", parent.relative_pointer(), pointer::escape(key))
+            }
+            Trail::Index(parent, index) => format!("{}/{index}", parent.relative_pointer()),
         }
     }
 }
@@ -127,12 +193,14 @@ struct Bundler {
 }
 
 impl Bundler {
+    /// Walks `value`, noting in `edits` how each `$ref` is rewritten (pointers from the start).
     fn walk(
         &mut self,
-        value: &mut Value,
+        value: &Value,
         origin: &Origin,
         trail: &Trail<'_>,
         depth: usize,
+        edits: &mut Vec<(String, Rewrite)>,
     ) -> Result<(), Diagnostic> {
         if depth > MAX_DEPTH {
             let diag = Diagnostic::error(format!(
@@ -149,29 +217,24 @@ impl Bundler {
                     _ => None,
                 };
                 if let Some(Value::String(reference)) = map.field("$ref") {
-                    match self.rewrite(&reference.clone(), origin, trail)? {
+                    match self.rewrite(reference, origin, trail)? {
                         Rewrite::Keep => {}
-                        Rewrite::To(new) => {
-                            map.insert("$ref".to_string(), Value::String(new));
-                        }
-                        Rewrite::Drop => {
-                            map.shift_remove("$ref");
-                        }
+                        rewrite => edits.push((trail.relative_pointer(), rewrite)),
                     }
                 }
-                for (key, child) in map.iter_mut() {
+                for (key, child) in map {
                     // Examples, defaults and extensions are values: a `$ref` in them is data.
                     if (child.is_object() || child.is_array())
                         && !data::is_data(container, key, child)
                     {
-                        self.walk(child, origin, &Trail::Key(trail, key), depth + 1)?;
+                        self.walk(child, origin, &Trail::Key(trail, key), depth + 1, edits)?;
                     }
                 }
             }
             Value::Array(items) => {
-                for (index, child) in items.iter_mut().enumerate() {
+                for (index, child) in items.iter().enumerate() {
                     if child.is_object() || child.is_array() {
-                        self.walk(child, origin, &Trail::Index(trail, index), depth + 1)?;
+                        self.walk(child, origin, &Trail::Index(trail, index), depth + 1, edits)?;
                     }
                 }
             }

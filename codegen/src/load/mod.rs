@@ -88,7 +88,23 @@ fn load(
         warnings.extend(o.apply(&mut root)?);
     }
     let (source_version, swagger) = version(&root).map_err(in_file)?;
-    let bundled = bundle::bundle(&mut root, root_file, base_dir).map_err(in_file)?;
+    // Bundling reads the tree and plans its rewrites; a large one is searched for referenced
+    // property maps beside it, on another thread (the search is redone when bundling changed the
+    // tree).
+    let (plan, found) = if text.len() >= SEARCH_BESIDE {
+        std::thread::scope(|s| {
+            let search = std::thread::Builder::new()
+                .name("connector-gen search".to_owned())
+                .spawn_scoped(s, || find_referenced_property_maps(&root));
+            let plan = bundle::plan(&root, root_file, base_dir);
+            (plan, search.ok().and_then(|h| h.join().ok()))
+        })
+    } else {
+        (bundle::plan(&root, root_file, base_dir), None)
+    };
+    let plan = plan.map_err(in_file)?;
+    let found = found.filter(|_| !plan.changes());
+    let bundled = plan.apply(&mut root);
     warnings.extend(bundled.warnings);
     if !bundled.entries.is_empty() {
         if let Value::Object(doc) = &mut root {
@@ -103,7 +119,8 @@ fn load(
             }
         }
     }
-    inline_referenced_property_maps(&mut root, &mut warnings).map_err(in_file)?;
+    let found = found.unwrap_or_else(|| find_referenced_property_maps(&root));
+    inline_referenced_property_maps(&mut root, found, &mut warnings).map_err(in_file)?;
     let mut ref_names = bundled.names;
     if swagger {
         root = swagger2::convert(root, file, &mut warnings)?;
@@ -117,6 +134,10 @@ fn load(
         warnings,
     })
 }
+
+/// Descriptions this large (in bytes of text) are searched for referenced property maps on a second
+/// thread while bundling walks them: below it a thread costs about what it saves.
+const SEARCH_BESIDE: usize = 2 << 20;
 
 /// Values the copies made by [`inline_referenced_property_maps`] may add, at least: each copy is the
 /// whole map, so one map named from thousands of places would multiply the document. Beyond this
@@ -138,14 +159,9 @@ fn count_values(v: &Value) -> usize {
     n
 }
 
-/// `properties: {$ref: "#/..."}`: a reference standing for the whole property map, which JSON Schema
-/// does not allow (it reads as one property named `$ref`) but which reference-resolving tools, and so
-/// the vendors who publish such descriptions, read as the map it points to. Replaced by that map, with
-/// a warning at each place; an error when the copies would more than double the document.
-fn inline_referenced_property_maps(
-    root: &mut Value,
-    warnings: &mut Vec<Diagnostic>,
-) -> Result<(), Diagnostic> {
+/// Where `properties` is `{$ref: "#/..."}` (see [`inline_referenced_property_maps`]): the path to
+/// each such `properties`, and the reference.
+fn find_referenced_property_maps(root: &Value) -> Vec<(Vec<String>, String)> {
     /// A step of the walk: borrowed, so the walk copies a path only where it finds something.
     enum Step<'v> {
         Key(&'v str),
@@ -195,6 +211,18 @@ fn inline_referenced_property_maps(
     }
     let mut found = Vec::new();
     find(root, &mut Vec::new(), &mut found);
+    found
+}
+
+/// `properties: {$ref: "#/..."}`: a reference standing for the whole property map, which JSON Schema
+/// does not allow (it reads as one property named `$ref`) but which reference-resolving tools, and so
+/// the vendors who publish such descriptions, read as the map it points to. Replaced by that map, with
+/// a warning at each place; an error when the copies would more than double the document.
+fn inline_referenced_property_maps(
+    root: &mut Value,
+    found: Vec<(Vec<String>, String)>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
     if found.is_empty() {
         return Ok(());
     }
