@@ -471,6 +471,40 @@ enum ShapeKey {
     Alone(usize),
 }
 
+/// Type `i`'s [`ShapeKey`], and the types its shape refers to, in order.
+fn shape_key(api: &Api, facts: &Facts, i: usize) -> (ShapeKey, Vec<TypeId>) {
+    let td = &api.types[i];
+    let id = TypeId(i);
+    let mut r = Vec::new();
+    let mut kind = td.kind.clone();
+    erase_kind(&mut kind, &mut r);
+    let eligible = !facts.newtypes.contains(&id)
+        && !facts.xml.types.contains_key(&id)
+        && !matches!(kind, TypeKind::Alias(_));
+    if !eligible {
+        return (ShapeKey::Alone(i), r);
+    }
+    (ShapeKey::Shape(kind, facts.request_types.contains(&id)), r)
+}
+
+/// `kind` without docs and with every referenced type erased; the references in `r`, in order.
+fn erase_kind(kind: &mut TypeKind, r: &mut Vec<TypeId>) {
+    match kind {
+        TypeKind::Struct(st) => {
+            for f in &mut st.fields {
+                f.doc = None;
+                erase(&mut f.ty, r);
+            }
+            if let Some(t) = &mut st.additional {
+                erase(t, r);
+            }
+        }
+        TypeKind::Union(u) => u.variants.iter_mut().for_each(|v| erase(&mut v.ty, r)),
+        TypeKind::Alias(t) => erase(t, r),
+        TypeKind::Enum(_) => {}
+    }
+}
+
 /// `facts` with [`Facts::same_as`] filled: structs, unions and string enums equal in everything emission
 /// writes except docs (fields, wire names, constraints, discriminators, variants, and the types they
 /// refer to, compared the same way: the coarsest partition refinement), outside newtypes and XML types.
@@ -481,42 +515,40 @@ pub fn same_shapes(api: &Api, facts: &Facts) -> Facts {
     let n = api.types.len();
     let mut out = facts.clone();
     // The shape without docs and with every referenced type erased, and the references in order.
-    let mut keys: HashMap<ShapeKey, usize, foldhash::fast::RandomState> = HashMap::default();
+    // Types are grouped by the hash of that shape, each group holding one representative per
+    // shape, whose shape is made again to compare: keeping every type's shape until all are seen
+    // held a copy of the whole model (19 MB for Graph beta, while its document is still there).
+    let hasher = foldhash::fast::RandomState::default();
+    let mut groups: HashMap<u64, Vec<(usize, usize)>, foldhash::fast::RandomState> =
+        HashMap::default();
+    let mut classes = 0;
     let mut class: Vec<usize> = Vec::with_capacity(n);
     let mut refs: Vec<Vec<TypeId>> = Vec::with_capacity(n);
-    for (i, td) in api.types.iter().enumerate() {
-        let id = TypeId(i);
-        let mut kind = td.kind.clone();
-        let mut r = Vec::new();
-        let eligible = !facts.newtypes.contains(&id)
-            && !facts.xml.types.contains_key(&id)
-            && !matches!(kind, TypeKind::Alias(_));
-        match &mut kind {
-            TypeKind::Struct(st) => {
-                for f in &mut st.fields {
-                    f.doc = None;
-                    erase(&mut f.ty, &mut r);
-                }
-                if let Some(t) = &mut st.additional {
-                    erase(t, &mut r);
-                }
-            }
-            TypeKind::Union(u) => u.variants.iter_mut().for_each(|v| erase(&mut v.ty, &mut r)),
-            TypeKind::Alias(t) => erase(t, &mut r),
-            TypeKind::Enum(_) => {}
-        }
-        let key = if eligible {
-            ShapeKey::Shape(kind, facts.request_types.contains(&id))
-        } else {
-            ShapeKey::Alone(i)
-        };
-        let next = keys.len();
-        class.push(*keys.entry(key).or_insert(next));
+    for i in 0..n {
+        let (key, r) = shape_key(api, facts, i);
         refs.push(r);
+        let ShapeKey::Shape(..) = key else {
+            class.push(classes);
+            classes += 1;
+            continue;
+        };
+        let group = groups
+            .entry(std::hash::BuildHasher::hash_one(&hasher, &key))
+            .or_default();
+        let same = group
+            .iter()
+            .find(|&&(_, rep)| shape_key(api, facts, rep).0 == key)
+            .map(|&(c, _)| c);
+        class.push(same.unwrap_or_else(|| {
+            group.push((classes, i));
+            classes += 1;
+            classes - 1
+        }));
     }
+    drop(groups);
     // Refine until the classes stop splitting: two types stay together only while the types they
     // refer to, position by position, are in the same classes.
-    let mut count = keys.len();
+    let mut count = classes;
     loop {
         let mut next_keys: BTreeMap<(usize, Vec<usize>), usize> = BTreeMap::new();
         let next: Vec<usize> = (0..n)
