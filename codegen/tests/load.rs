@@ -847,3 +847,42 @@ x-attributes:
         .collect();
     assert_eq!(warned, ["/components/schemas/AddDroplets/properties"]);
 }
+
+#[test]
+fn a_large_description_s_property_maps_are_found_beside_bundling_and_again_after_it() {
+    // Over 2 MB, the search for `properties: {$ref}` runs on a second thread while bundling walks
+    // the tree; when bundling rewrote a reference (here the map's own, to `x-bundled`), the search
+    // is made again on the rewritten tree.
+    let dir = std::env::temp_dir().join(format!("connector-load-beside-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("attributes.json"),
+        r#"{"droplet_ids": {"droplet_ids": {"type": "array", "items": {"type": "integer"}}}}"#,
+    )
+    .unwrap();
+    let description = |properties: &str| {
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "T", "version": "1"},
+            "paths": {},
+            "components": {"schemas": {
+                "AddDroplets": {"type": "object", "properties": {"$ref": properties}}
+            }},
+            "x-local": {"droplet_ids": {"droplet_ids": {"type": "string"}}},
+            "x-padding": "p".repeat(2 << 20)
+        })
+        .to_string()
+    };
+    let map =
+        |doc: &Document| doc.root["components"]["schemas"]["AddDroplets"]["properties"].clone();
+    // Nothing to bundle: the search made beside bundling stands.
+    let doc = load_str(&description("#/x-local/droplet_ids"), Some(&dir)).unwrap();
+    assert_eq!(map(&doc), json!({"droplet_ids": {"type": "string"}}));
+    // The map's reference is bundled first, then found where bundling put it.
+    let doc = load_str(&description("attributes.json#/droplet_ids"), Some(&dir)).unwrap();
+    assert_eq!(
+        map(&doc),
+        json!({"droplet_ids": {"type": "array", "items": {"type": "integer"}}})
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
