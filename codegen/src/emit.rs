@@ -539,13 +539,18 @@ fn type_pieces(api: &Api, facts: &Facts, id: TypeId, text: bool) -> Vec<Piece> {
 /// margin; else the `cfg(` broken, with `any(..)` on one line one level in when that fits, else each
 /// feature on a line of its own two levels in (an attribute's lists take no trailing comma).
 fn cfg_text(features: &[String]) -> String {
+    cfg_text_of("any", features)
+}
+
+/// [`cfg_text`] with several features joined by `combinator` (`any` or `all`).
+fn cfg_text_of(combinator: &str, features: &[String]) -> String {
     let items: Vec<String> = features
         .iter()
         .map(|f| format!("feature = {}", text::str_lit(f)))
         .collect();
     let inner = match items.as_slice() {
         [one] => one.clone(),
-        _ => format!("any({})", items.join(", ")),
+        _ => format!("{combinator}({})", items.join(", ")),
     };
     if "#[cfg(".len() + inner.len() + ")]".len() <= text::MARGIN {
         return format!("#[cfg({inner})]\n");
@@ -553,7 +558,7 @@ fn cfg_text(features: &[String]) -> String {
     if items.len() == 1 || text::INDENT + inner.len() <= text::MARGIN {
         return format!("#[cfg(\n    {inner}\n)]\n");
     }
-    let mut out = "#[cfg(\n    any(\n".to_owned();
+    let mut out = format!("#[cfg(\n    {combinator}(\n");
     for (i, item) in items.iter().enumerate() {
         out.push_str("        ");
         out.push_str(item);

@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::text::{self, Expr, Stmt};
-use super::{Place, ident, is_stringish, paging_how, ty_tokens};
+use super::text::{self, Doc, Expr, Method, Stmt};
+use super::{Place, ident, is_stringish, paging_how, ty_text, ty_tokens};
 use crate::ir::*;
 use crate::names;
 use crate::streams::{deletes_text, kind_name};
@@ -277,6 +277,154 @@ fn stream_def(api: &Api, i: usize, shared: &SharedColumns) -> TokenStream {
     }
 }
 
+/// `stream_<table>()` of stream `i` with its gate, as formatted text (see [`super::text`]): what
+/// [`module_streams`] writes as tokens, or `None` when some part has no layout there (its columns
+/// listed in place, a line too long for its layout).
+fn stream_def_text(
+    api: &Api,
+    i: usize,
+    shared: &SharedColumns,
+    tag_features: bool,
+) -> Option<String> {
+    let s = &api.streams[i];
+    let op = &api.operations[s.op];
+    let columns = shared.of_stream.get(i).and_then(Option::as_ref)?;
+    let lit = |t: &str| text::str_lit(t);
+    let line = |t: String| Stmt::line(t);
+    let opt = |t: Option<&String>| t.map_or("None".to_owned(), |t| format!("Some({})", lit(t)));
+    let cursor_kind = |k: CursorKind| match k {
+        CursorKind::DateTime => "connector_sync::CursorKind::DateTime",
+        CursorKind::UnixSeconds => "connector_sync::CursorKind::UnixSeconds",
+        CursorKind::Integer => "connector_sync::CursorKind::Integer",
+    };
+    let mut fields = vec![
+        line(format!("name: {},", lit(&s.table))),
+        line(format!("operation: {},", lit(&op.operation_id))),
+        line(format!("method: {},", lit(&op.method))),
+        line(format!("path: {},", lit(&op.path))),
+        line(format!("item_type: {},", lit(&item_name(api, s)))),
+        Stmt::Expr {
+            lead: "primary_key: ".to_owned(),
+            expr: Expr::slice(s.primary_key.iter().map(|k| Expr::Atom(lit(k))).collect()),
+            tail: ",",
+        },
+    ];
+    fields.push(match &s.cursor {
+        None => line("cursor: None,".to_owned()),
+        Some(c) => Stmt::Block {
+            head: "cursor: Some(connector_sync::Cursor".to_owned(),
+            inner: vec![
+                line(format!("field: {},", lit(&c.field))),
+                line(format!("kind: {},", cursor_kind(c.kind))),
+                match &c.filter {
+                    None => line("filter: None,".to_owned()),
+                    Some(f) => Stmt::Block {
+                        head: "filter: Some(connector_sync::CursorFilter".to_owned(),
+                        inner: vec![
+                            line(format!("param: {},", lit(&f.param))),
+                            line(format!("format: {},", cursor_kind(f.format))),
+                            line(format!("inclusive: {},", f.inclusive)),
+                        ],
+                        tail: "),",
+                    },
+                },
+            ],
+            tail: "),",
+        },
+    });
+    fields.push(line(format!("columns: {columns},")));
+    fields.push(if s.params.is_empty() {
+        line("params: &[],".to_owned())
+    } else {
+        Stmt::Bracketed {
+            head: "params: &[".to_owned(),
+            inner: s
+                .params
+                .iter()
+                .map(|p| Stmt::Block {
+                    head: "connector_sync::Param".to_owned(),
+                    inner: vec![
+                        line(format!("name: {},", lit(&p.wire))),
+                        line(match &p.from {
+                            SyncParamSource::Config => {
+                                "from: connector_sync::ParamSource::Config,".to_owned()
+                            }
+                            SyncParamSource::Parent(ptr) => {
+                                format!("from: connector_sync::ParamSource::Parent({}),", lit(ptr))
+                            }
+                        }),
+                    ],
+                    tail: ",",
+                })
+                .collect(),
+            close: "]",
+            tail: ",",
+        }
+    });
+    fields.push(line(format!(
+        "parent: {},",
+        opt(s.parent.map(|p| &api.streams[p].table))
+    )));
+    fields.push(match &s.deletes {
+        SyncDeletes::Unreported => line("deletes: connector_sync::Deletes::Unreported,".to_owned()),
+        SyncDeletes::Soft { flag, at } => Stmt::Block {
+            head: "deletes: connector_sync::Deletes::Soft".to_owned(),
+            inner: vec![
+                line(format!("flag: {},", opt(flag.as_ref()))),
+                line(format!("at: {},", opt(at.as_ref()))),
+            ],
+            tail: ",",
+        },
+        SyncDeletes::Tombstone { flag } => Stmt::Block {
+            head: "deletes: connector_sync::Deletes::Tombstone".to_owned(),
+            inner: vec![line(format!("flag: {},", lit(flag)))],
+            tail: ",",
+        },
+    });
+    let source = if s.from_settings {
+        "settings"
+    } else {
+        "detected"
+    };
+    let paging = op
+        .pagination
+        .as_ref()
+        .map(|p| paging_how(p).replace(['`', '"'], ""))
+        .unwrap_or_default();
+    let (fetch, def) = names::sync_fn_names(&s.table);
+    fields.extend([
+        line(format!("source: {},", lit(source))),
+        line(format!("paging: {},", lit(&paging))),
+        line(format!("fetch: {fetch},")),
+        line(format!(
+            "check: connector_sync::check_item::<{}>,",
+            ty_text(api, &s.item, Place::Value)
+        )),
+    ]);
+    let method = Method {
+        doc: Doc::Lines(vec![format!(
+            " The definition of the `{}` stream.",
+            s.table
+        )]),
+        attrs: Vec::new(),
+        head: format!("fn {def}("),
+        params: Vec::new(),
+        ret: Expr::Atom(" -> connector_sync::StreamDef".to_owned()),
+        body: vec![Stmt::Block {
+            head: "connector_sync::StreamDef".to_owned(),
+            inner: fields,
+            tail: "",
+        }],
+    };
+    let mut out = String::new();
+    if tag_features {
+        let features: Vec<String> = stream_features(api, s).into_iter().collect();
+        out.push_str(&super::cfg_text_of("all", &features));
+    }
+    out.push_str(&method.text(0, None)?);
+    Some(out)
+}
+
 /// `fetch_<table>` of one stream.
 fn stream_fns(api: &Api, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
     let op = &api.operations[s.op];
@@ -421,9 +569,18 @@ pub fn module_streams(
     tag_features: bool,
     shared: &SharedColumns,
 ) -> TokenStream {
+    let holding = super::holding_text();
     let fns = range.map(|i| {
         let s = &api.streams[i];
         let cfg = stream_cfg(api, s, tag_features);
+        let held = holding
+            .then(|| stream_def_text(api, i, shared, tag_features))
+            .flatten()
+            .and_then(super::hold_text);
+        if let Some(held) = held {
+            let fns = stream_fns(api, s, &cfg);
+            return quote! { #held #fns };
+        }
         let def = stream_def(api, i, shared);
         let name = ident(&names::sync_fn_names(&s.table).1);
         let doc = format!(" The definition of the `{}` stream.", s.table);

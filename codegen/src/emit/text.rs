@@ -138,6 +138,14 @@ pub(super) enum Stmt {
         inner: Vec<Stmt>,
         tail: &'static str,
     },
+    /// `head` (ending in its opening bracket, `params: &[`), the inner lines one level in, then
+    /// `close` and `tail`, always on lines of their own: an array of struct literals.
+    Bracketed {
+        head: String,
+        inner: Vec<Stmt>,
+        close: &'static str,
+        tail: &'static str,
+    },
     /// A statement with no layout here.
     Tokens(TokenStream),
 }
@@ -179,6 +187,21 @@ impl Stmt {
                 out.push_str(" }");
                 out.push_str(tail);
             }
+            Stmt::Bracketed {
+                head,
+                inner,
+                close,
+                tail,
+            } => {
+                out.push_str(head);
+                for s in inner {
+                    out.push(' ');
+                    s.flat(out)?;
+                }
+                out.push(' ');
+                out.push_str(close);
+                out.push_str(tail);
+            }
             Stmt::Tokens(_) => return None,
         }
         Some(())
@@ -206,6 +229,26 @@ impl Stmt {
                 }
                 push_indent(out, indent);
                 out.push('}');
+                out.push_str(tail);
+                out.push('\n');
+            }
+            Stmt::Bracketed {
+                head,
+                inner,
+                close,
+                tail,
+            } => {
+                if indent + head.len() > MARGIN {
+                    return None;
+                }
+                push_indent(out, indent);
+                out.push_str(head);
+                out.push('\n');
+                for s in inner {
+                    s.text(indent + INDENT, out)?;
+                }
+                push_indent(out, indent);
+                out.push_str(close);
                 out.push_str(tail);
                 out.push('\n');
             }
