@@ -202,7 +202,9 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
     for (path, text) in rendered {
         files.insert(path, text.map_err(internal)?);
     }
-    let unfaithful = unfaithful.unwrap_or_default();
+    // `render_modules` runs `meanwhile` on every path; without the audit the report would be wrong.
+    let unfaithful =
+        unfaithful.ok_or_else(|| internal("the shapes audit did not run".to_owned()))?;
     if sync {
         files.insert(
             "src/bin/sync.rs".to_owned(),
