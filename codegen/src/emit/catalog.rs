@@ -42,11 +42,34 @@ fn stream_cfg(api: &Api, s: &SyncStream, tag_features: bool) -> TokenStream {
 }
 
 fn cursor_kind_tokens(k: CursorKind) -> TokenStream {
+    let variant = ident(cursor_kind_variant(k));
+    quote!(connector_sync::CursorKind::#variant)
+}
+
+/// The `connector_sync::CursorKind` variant of a cursor's kind.
+fn cursor_kind_variant(k: CursorKind) -> &'static str {
     match k {
-        CursorKind::DateTime => quote!(connector_sync::CursorKind::DateTime),
-        CursorKind::UnixSeconds => quote!(connector_sync::CursorKind::UnixSeconds),
-        CursorKind::Integer => quote!(connector_sync::CursorKind::Integer),
+        CursorKind::DateTime => "DateTime",
+        CursorKind::UnixSeconds => "UnixSeconds",
+        CursorKind::Integer => "Integer",
     }
+}
+
+/// Where a stream was declared, as its definition's `source` says.
+fn stream_source(s: &SyncStream) -> &'static str {
+    if s.from_settings {
+        "settings"
+    } else {
+        "detected"
+    }
+}
+
+/// How a stream's operation pages, as its definition's `paging` says (plain text).
+fn stream_paging(op: &Operation) -> String {
+    op.pagination
+        .as_ref()
+        .map(|p| paging_how(p).replace(['`', '"'], ""))
+        .unwrap_or_default()
 }
 
 /// A column's kind, through the module's `use connector_sync::{Column, ColumnKind}`.
@@ -244,16 +267,8 @@ fn stream_def(api: &Api, i: usize, shared: &SharedColumns) -> TokenStream {
             quote!(connector_sync::Deletes::Tombstone { flag: #flag })
         }
     };
-    let source = if s.from_settings {
-        "settings"
-    } else {
-        "detected"
-    };
-    let paging = op
-        .pagination
-        .as_ref()
-        .map(|p| paging_how(p).replace(['`', '"'], ""))
-        .unwrap_or_default();
+    let source = stream_source(s);
+    let paging = stream_paging(op);
     let fetch = ident(&names::sync_fn_names(&s.table).0);
     let item_ty = ty_tokens(api, &s.item, Place::Value);
     quote! {
@@ -292,11 +307,7 @@ fn stream_def_text(
     let lit = |t: &str| text::str_lit(t);
     let line = |t: String| Stmt::line(t);
     let opt = |t: Option<&String>| t.map_or("None".to_owned(), |t| format!("Some({})", lit(t)));
-    let cursor_kind = |k: CursorKind| match k {
-        CursorKind::DateTime => "connector_sync::CursorKind::DateTime",
-        CursorKind::UnixSeconds => "connector_sync::CursorKind::UnixSeconds",
-        CursorKind::Integer => "connector_sync::CursorKind::Integer",
-    };
+    let cursor_kind = |k| format!("connector_sync::CursorKind::{}", cursor_kind_variant(k));
     let mut fields = vec![
         line(format!("name: {},", lit(&s.table))),
         line(format!("operation: {},", lit(&op.operation_id))),
@@ -381,16 +392,8 @@ fn stream_def_text(
             tail: ",",
         },
     });
-    let source = if s.from_settings {
-        "settings"
-    } else {
-        "detected"
-    };
-    let paging = op
-        .pagination
-        .as_ref()
-        .map(|p| paging_how(p).replace(['`', '"'], ""))
-        .unwrap_or_default();
+    let source = stream_source(s);
+    let paging = stream_paging(op);
     let (fetch, def) = names::sync_fn_names(&s.table);
     fields.extend([
         line(format!("source: {},", lit(source))),

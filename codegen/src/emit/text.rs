@@ -178,30 +178,14 @@ impl Stmt {
                 out.push_str(tail);
             }
             Stmt::Block { head, inner, tail } => {
-                out.push_str(head);
-                out.push_str(" {");
-                for s in inner {
-                    out.push(' ');
-                    s.flat(out)?;
-                }
-                out.push_str(" }");
-                out.push_str(tail);
+                flat_bracketed(out, [head, " {"], inner, "}", tail)?;
             }
             Stmt::Bracketed {
                 head,
                 inner,
                 close,
                 tail,
-            } => {
-                out.push_str(head);
-                for s in inner {
-                    out.push(' ');
-                    s.flat(out)?;
-                }
-                out.push(' ');
-                out.push_str(close);
-                out.push_str(tail);
-            }
+            } => flat_bracketed(out, [head, ""], inner, close, tail)?,
             Stmt::Tokens(_) => return None,
         }
         Some(())
@@ -218,40 +202,14 @@ impl Stmt {
                 out.push('\n');
             }
             Stmt::Block { head, inner, tail } => {
-                push_indent(out, indent);
-                out.push_str(head);
-                out.push_str(" {\n");
-                if indent + head.len() + 2 > MARGIN {
-                    return None;
-                }
-                for s in inner {
-                    s.text(indent + INDENT, out)?;
-                }
-                push_indent(out, indent);
-                out.push('}');
-                out.push_str(tail);
-                out.push('\n');
+                text_bracketed(out, indent, [head, " {"], inner, "}", tail)?;
             }
             Stmt::Bracketed {
                 head,
                 inner,
                 close,
                 tail,
-            } => {
-                if indent + head.len() > MARGIN {
-                    return None;
-                }
-                push_indent(out, indent);
-                out.push_str(head);
-                out.push('\n');
-                for s in inner {
-                    s.text(indent + INDENT, out)?;
-                }
-                push_indent(out, indent);
-                out.push_str(close);
-                out.push_str(tail);
-                out.push('\n');
-            }
+            } => text_bracketed(out, indent, [head, ""], inner, close, tail)?,
             Stmt::Tokens(_) => return None,
         }
         Some(())
@@ -275,6 +233,55 @@ impl Stmt {
             }
         }
     }
+}
+
+/// The one-line form of a [`Stmt::Block`] or [`Stmt::Bracketed`]: the head (its parts joined),
+/// each inner statement after a space, then ` close` and the tail.
+fn flat_bracketed(
+    out: &mut String,
+    head: [&str; 2],
+    inner: &[Stmt],
+    close: &str,
+    tail: &str,
+) -> Option<()> {
+    out.push_str(head[0]);
+    out.push_str(head[1]);
+    for s in inner {
+        out.push(' ');
+        s.flat(out)?;
+    }
+    out.push(' ');
+    out.push_str(close);
+    out.push_str(tail);
+    Some(())
+}
+
+/// The lines of a [`Stmt::Block`] or [`Stmt::Bracketed`] at `indent`: the head (its parts
+/// joined, ending in the opening bracket) on a line that must fit, the inner statements one level
+/// in, then `close` and the tail on a line of their own.
+fn text_bracketed(
+    out: &mut String,
+    indent: usize,
+    head: [&str; 2],
+    inner: &[Stmt],
+    close: &str,
+    tail: &str,
+) -> Option<()> {
+    if indent + head[0].len() + head[1].len() > MARGIN {
+        return None;
+    }
+    push_indent(out, indent);
+    out.push_str(head[0]);
+    out.push_str(head[1]);
+    out.push('\n');
+    for s in inner {
+        s.text(indent + INDENT, out)?;
+    }
+    push_indent(out, indent);
+    out.push_str(close);
+    out.push_str(tail);
+    out.push('\n');
+    Some(())
 }
 
 /// A method's docs.
