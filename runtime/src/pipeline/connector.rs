@@ -393,10 +393,11 @@ impl Connector {
 
     /// Send a request through the whole pipeline; the body is returned as bytes (see
     /// [`Response::json`]). Every other request method is built on this one.
-    pub async fn request(&self, options: RequestOptions) -> Result<Response<Bytes>, Error> {
-        // The pipeline's state machine is large (attempt loop, hooks, reqwest's exchange): boxed
-        // once here, the futures of generated calls that await it stay small and cheap to move.
-        Box::pin(self.execute(options)).await
+    pub fn request(
+        &self,
+        options: RequestOptions,
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
+        self.execute(options)
     }
 
     /// Send a request through the same pipeline as [`Connector::request`] (auth, breaker, rate limit,
@@ -408,11 +409,11 @@ impl Connector {
     /// disconnect past its deadline) ends the body stream with CANCELLED. The rate-limit slot is
     /// released when the headers arrive; the call counts as in flight until the body ends or is
     /// dropped.
-    pub async fn request_stream(
+    pub fn request_stream(
         &self,
         options: RequestOptions,
-    ) -> Result<StreamingResponse, Error> {
-        Box::pin(self.execute_stream(options)).await
+    ) -> impl Future<Output = Result<StreamingResponse, Error>> + Send + '_ {
+        self.execute_stream(options)
     }
 
     /// GET `path`.

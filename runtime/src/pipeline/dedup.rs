@@ -97,7 +97,7 @@ pub(crate) fn key(conn: &Connector, opts: &RequestOptions) -> Option<Key> {
 pub(crate) async fn shared(conn: &Connector, key: Key, opts: RequestOptions) -> Outcome {
     // A connector that takes no requests refuses a follower as it refuses anyone: through the pipeline.
     if conn.enter().is_err() {
-        return conn.execute_alone(opts).await;
+        return Box::pin(conn.execute_alone(opts)).await;
     }
     let dedup = &conn.inner.dedup;
     let cancel = opts.cancel.clone();

@@ -147,54 +147,71 @@ struct Call<'a> {
 }
 
 impl Connector {
-    pub(crate) async fn execute(&self, opts: RequestOptions) -> Result<Response<Bytes>, Error> {
-        match crate::dedup::key(self, &opts) {
-            Some(key) => crate::dedup::shared(self, key, opts).await,
-            None => self.execute_alone(opts).await,
+    /// A call with sharing of identical GETs in flight (`dedup`) when it applies.
+    ///
+    /// Written as a function returning an `async move` block, not as an `async fn`: an `async fn`
+    /// keeps its by-value argument twice in its state (as captured and as moved into the body), and
+    /// the options are some 550 bytes. Below this, the pipeline borrows them.
+    #[allow(clippy::manual_async_fn)] // see `execute`: the options are kept once
+    pub(crate) fn execute(
+        &self,
+        opts: RequestOptions,
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
+        async move {
+            match crate::dedup::key(self, &opts) {
+                // Boxed: sharing is a state machine of its own (a spawned leader, a shared result),
+                // so the direct path's state does not grow by it.
+                Some(key) => Box::pin(crate::dedup::shared(self, key, opts)).await,
+                None => self.run(&opts, BodyMode::Buffered).await.map(|(r, _)| r),
+            }
         }
     }
 
     /// [`Connector::execute`] without sharing an identical call in flight (see `dedup`).
-    pub(crate) async fn execute_alone(
+    #[allow(clippy::manual_async_fn)] // see `execute`: the options are kept once
+    pub(crate) fn execute_alone(
         &self,
         opts: RequestOptions,
-    ) -> Result<Response<Bytes>, Error> {
-        self.run(opts, BodyMode::Buffered).await.map(|(r, _)| r)
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
+        async move { self.run(&opts, BodyMode::Buffered).await.map(|(r, _)| r) }
     }
 
     /// [`Connector::execute`] with the body of a successful answer left unread.
-    pub(crate) async fn execute_stream(
+    #[allow(clippy::manual_async_fn)] // see `execute`: the options are kept once
+    pub(crate) fn execute_stream(
         &self,
         opts: RequestOptions,
-    ) -> Result<StreamingResponse, Error> {
-        let cancel = opts.cancel.clone();
-        let (resp, unread) = self.run(opts, BodyMode::Streamed).await?;
-        let body = match unread {
-            Some(u) => BodyStream::new(Guarded {
-                open: self.track_stream(u.body.bytes_stream().boxed(), u.in_flight),
-                done: false,
-                cancel: Box::pin(async move { cancelled(cancel.as_ref(), &u.shutdown).await }),
-                request_id: resp.meta.request_id.clone(),
-                attempt: resp.meta.retry_count + 1,
-                method: u.method,
-                endpoint: u.endpoint,
-                started: u.started,
-            }),
-            // A hook turned a failure into a success: its body was read already.
-            None if resp.data.is_empty() => BodyStream::empty(),
-            None => BodyStream::new(futures_util::stream::iter([Ok(resp.data)])),
-        };
-        Ok(StreamingResponse {
-            status: resp.status,
-            headers: resp.headers,
-            meta: resp.meta,
-            body,
-        })
+    ) -> impl Future<Output = Result<StreamingResponse, Error>> + Send + '_ {
+        async move {
+            let (resp, unread) = self.run(&opts, BodyMode::Streamed).await?;
+            let cancel = opts.cancel;
+            let body = match unread {
+                Some(u) => BodyStream::new(Guarded {
+                    open: self.track_stream(u.body.bytes_stream().boxed(), u.in_flight),
+                    done: false,
+                    cancel: Box::pin(async move { cancelled(cancel.as_ref(), &u.shutdown).await }),
+                    request_id: resp.meta.request_id.clone(),
+                    attempt: resp.meta.retry_count + 1,
+                    method: u.method,
+                    endpoint: u.endpoint,
+                    started: u.started,
+                }),
+                // A hook turned a failure into a success: its body was read already.
+                None if resp.data.is_empty() => BodyStream::empty(),
+                None => BodyStream::new(futures_util::stream::iter([Ok(resp.data)])),
+            };
+            Ok(StreamingResponse {
+                status: resp.status,
+                headers: resp.headers,
+                meta: resp.meta,
+                body,
+            })
+        }
     }
 
     async fn run(
         &self,
-        opts: RequestOptions,
+        opts: &RequestOptions,
         mode: BodyMode,
     ) -> Result<(Response<Bytes>, Option<Unread>), Error> {
         let started = Instant::now();
@@ -236,7 +253,7 @@ impl Connector {
                 _ => None,
             };
             let call = Call {
-                opts: &opts,
+                opts,
                 client,
                 labels: observe::Labels::new(&opts.method, &endpoint),
                 endpoint: endpoint.clone(),
@@ -250,9 +267,7 @@ impl Connector {
                 biased;
                 who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(cancelled_error(who)
                     .with_context(Some(&call.request_id), &opts.method, &endpoint, 0, started.elapsed())),
-                // Boxed: the attempt loop (hooks, auth, the exchange) is most of the call's state; the
-                // futures around it stay small to move.
-                r = Box::pin(self.attempts(&call)) => r,
+                r = self.attempts(&call) => r,
             };
             r.map(|(resp, body)| {
                 let unread = body.map(|body| Unread {
@@ -309,42 +324,46 @@ impl Connector {
                 )
             };
 
-            // 1. Build: defaults -> per-call options -> auth.
+            // 1. Build: defaults -> per-call options -> auth. The request goes into the hook context
+            // at once: a separate local would be kept beside the context in the call's state.
             let redactor = lock(&inner.redactor);
-            let mut parts = self.build(call, redactor).map_err(ctx_err)?;
+            let mut hctx = HookContext::new(
+                HookType::BeforeRequest,
+                attempt,
+                self.build(call, redactor).map_err(ctx_err)?,
+                std::mem::take(&mut metadata),
+            );
             let auth = self.auth();
             if let Some(a) = &auth {
-                a.authenticate(&mut parts, &call.client)
+                a.authenticate(&mut hctx.request, &call.client)
                     .await
                     .map_err(ctx_err)?;
             }
             // The response cache keys the built, authenticated request and may make it conditional.
             let lookup = match &inner.cache {
                 Some(c) if opts.use_cache && call.mode == BodyMode::Buffered => {
-                    c.prepare(&mut parts)
+                    c.prepare(&mut hctx.request)
                 }
                 _ => None,
             };
-            let host = host_key(&parts.url);
+            let host = host_key(&hctx.request.url);
 
-            // 2. Fail fast on an open circuit, then take a rate-limit slot.
+            // 2. Fail fast on an open circuit, then take a rate-limit slot: at once when one is free
+            // (no lock of the queue, no future), else waiting in line. A wait longer than the call's
+            // timeout (a server's Retry-After or exhausted quota) fails the call at once with
+            // RATE_LIMIT instead of outliving it.
             inner.breaker.check(&host).map_err(ctx_err)?;
-            // A wait longer than the call's timeout (a server's Retry-After or exhausted quota) fails
-            // the call at once with RATE_LIMIT instead of outliving it.
-            let slot = inner
-                .limiter
-                .wait_for_slot_within(Some(timeout))
-                .await
-                .map_err(ctx_err)?;
+            let slot = match inner.limiter.try_slot() {
+                Some(slot) => slot,
+                None => inner
+                    .limiter
+                    .wait_for_slot_within(Some(timeout))
+                    .await
+                    .map_err(ctx_err)?,
+            };
             observe::in_flight(inner.limiter.in_flight());
 
             // 3. beforeRequest hooks, then the signer sees the final request.
-            let mut hctx = HookContext::new(
-                HookType::BeforeRequest,
-                attempt,
-                parts,
-                std::mem::take(&mut metadata),
-            );
             if inner.hooks.has(HookType::BeforeRequest) {
                 inner
                     .hooks
@@ -723,24 +742,27 @@ async fn send_once(
     timeout: std::time::Duration,
     mode: BodyMode,
 ) -> Result<(ResponseParts, Option<reqwest::Response>), Error> {
-    let mut req = reqwest::Request::new(parts.method.clone(), parts.url.clone());
-    *req.headers_mut() = if keep {
+    let headers = if keep {
         parts.headers.clone()
     } else {
         std::mem::take(&mut parts.headers)
     };
     let parts = &*parts;
-    if !parts.body.is_empty() {
-        *req.body_mut() = Some(reqwest::Body::from(parts.body.clone()));
-        if parts.stream.is_some() {
-            // A hook replaced the streamed body with bytes: their length, not the source's.
-            req.headers_mut().remove(CONTENT_LENGTH);
+    // The request is made inside the exchange, so the state keeps it once (a request built outside
+    // and moved in would be kept twice).
+    let exchange = async move {
+        let mut req = reqwest::Request::new(parts.method.clone(), parts.url.clone());
+        *req.headers_mut() = headers;
+        if !parts.body.is_empty() {
+            *req.body_mut() = Some(reqwest::Body::from(parts.body.clone()));
+            if parts.stream.is_some() {
+                // A hook replaced the streamed body with bytes: their length, not the source's.
+                req.headers_mut().remove(CONTENT_LENGTH);
+            }
+        } else if let Some(source) = &parts.stream {
+            // Opened (a one-shot reader taken) only when the transport polls for the first bytes.
+            *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
         }
-    } else if let Some(source) = &parts.stream {
-        // Opened (a one-shot reader taken) only when the transport polls for the first bytes.
-        *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
-    }
-    let exchange = async {
         let mut resp = client.execute(req).await.map_err(|e| {
             let sent = !e.is_connect();
             crate::error::from_transport(e, sent)
@@ -756,8 +778,7 @@ async fn send_once(
             };
             return Ok((parts, Some(resp)));
         }
-        let body = resp
-            .bytes()
+        let body = read_body(&mut resp)
             .await
             .map_err(|e| crate::error::from_transport(e, true))?;
         let parts = ResponseParts {
@@ -779,6 +800,36 @@ async fn send_once(
         .with_detail("timeout_ms", timeout.as_millis() as u64)),
     }
 }
+
+/// A response's whole body. A body that comes in one piece (most answers) is returned as that piece,
+/// without copying; a longer one is gathered into one buffer sized by `Content-Length` when given.
+/// (`reqwest::Response::bytes` gathers pieces in a queue first: one allocation more per call, and a
+/// larger state to carry.)
+async fn read_body(resp: &mut reqwest::Response) -> reqwest::Result<Bytes> {
+    let Some(first) = resp.chunk().await? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = resp.chunk().await? else {
+        return Ok(first);
+    };
+    let declared = resp.content_length().and_then(|n| usize::try_from(n).ok());
+    // A server's length is a hint for the first allocation only, bounded so a false one costs
+    // nothing: the buffer grows as pieces actually arrive.
+    let hint = declared
+        .unwrap_or(0)
+        .min(READ_HINT_MAX)
+        .max(first.len().saturating_add(second.len()));
+    let mut buf = bytes::BytesMut::with_capacity(hint);
+    buf.extend_from_slice(&first);
+    buf.extend_from_slice(&second);
+    while let Some(piece) = resp.chunk().await? {
+        buf.extend_from_slice(&piece);
+    }
+    Ok(buf.freeze())
+}
+
+/// The most a declared `Content-Length` reserves up front (8 MiB).
+const READ_HINT_MAX: usize = 8 << 20;
 
 /// The open half of a streamed body: the connection and the call's place among those in flight.
 /// Shared between the caller's stream and the connector, so `disconnect` can close it at its deadline

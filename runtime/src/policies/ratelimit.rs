@@ -201,6 +201,26 @@ impl RateLimiter {
         self.wait_for_slot_within(None).await
     }
 
+    /// A slot now, or `None` when taking one would mean waiting: someone is already waiting, every
+    /// concurrency permit is taken, or a bucket or the server asks for a pause. Synchronous, and
+    /// without the queue's lock: the pipeline tries it first and waits with
+    /// [`wait_for_slot_within`](Self::wait_for_slot_within) only when it returns `None`.
+    pub fn try_slot(&self) -> Option<Slot> {
+        if self.waiting.load(Ordering::SeqCst) != 0 {
+            return None;
+        }
+        let permit = self.concurrency.clone().try_acquire_owned().ok()?;
+        let mut st = self.state();
+        if !st
+            .wait(Instant::now(), self.config.adaptive_from_headers)
+            .is_zero()
+        {
+            return None;
+        }
+        st.take();
+        Some(Slot { _permit: permit })
+    }
+
     /// [`wait_for_slot`](Self::wait_for_slot), but never waiting for a token longer than `limit`: when
     /// the wait the buckets or the server (`Retry-After`, an exhausted `X-RateLimit-Remaining` with its
     /// reset) impose is longer, it fails at once with RATE_LIMIT, retryable, whose detail
@@ -428,6 +448,56 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    fn limiter(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter::new(config)
+    }
+
+    #[tokio::test]
+    async fn a_slot_is_taken_at_once_only_when_nothing_would_wait() {
+        // Two permits, a bucket of three tokens refilled once a minute.
+        let rl = limiter(RateLimitConfig {
+            concurrent_requests: 2,
+            requests_per_minute: Some(3),
+            ..RateLimitConfig::default()
+        });
+        let a = rl.try_slot().expect("a free permit and a token");
+        let b = rl.try_slot().expect("the second permit");
+        assert!(rl.try_slot().is_none(), "both permits are taken");
+        drop(a);
+        let c = rl.try_slot().expect("a permit came back, a token is left");
+        drop((b, c));
+        // Three tokens went: the bucket now asks for a wait, so no slot at once.
+        assert!(rl.try_slot().is_none(), "the bucket is empty");
+        assert_eq!(rl.in_flight(), 0, "a refused slot keeps no permit");
+
+        // Someone waiting in line: a newcomer does not pass them.
+        let rl = limiter(RateLimitConfig {
+            concurrent_requests: 1,
+            ..RateLimitConfig::default()
+        });
+        let held = rl.try_slot().expect("free");
+        let mut waiting = Box::pin(rl.wait_for_slot());
+        assert!(futures_util::poll!(&mut waiting).is_pending());
+        drop(held);
+        assert!(
+            rl.try_slot().is_none(),
+            "one caller is waiting for the slot"
+        );
+        let got = waiting.await.expect("the waiter gets the slot");
+        drop(got);
+        assert!(rl.try_slot().is_some(), "nobody waits any more");
+    }
+
+    #[test]
+    fn a_server_pause_refuses_a_slot_at_once() {
+        let rl = limiter(RateLimitConfig::default());
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("30"));
+        rl.update_from_response(429, &h);
+        assert!(rl.try_slot().is_none(), "the server asked for 30 s");
+        assert_eq!(rl.in_flight(), 0);
     }
 
     #[test]
