@@ -601,11 +601,21 @@ impl Op {
         }
     }
 
-    async fn run(self, c: &Connector) -> Result<Response<Bytes>, Error> {
-        let (request, decoder) = self.into_request()?;
-        c.request(request)
-            .await
-            .map_err(|e| typed_error(decoder, e))
+    /// The call through the pipeline, its error typed by the operation's decoder. Combinators rather
+    /// than an `async fn`: the pipeline's state is the bulk of every call's future, and each `async`
+    /// layer around it moves it once more when awaited.
+    fn run(
+        self,
+        c: &Connector,
+    ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
+        use futures_util::TryFutureExt;
+        use futures_util::future::{Either, ready};
+        match self.into_request() {
+            Ok((request, decoder)) => {
+                Either::Left(c.request(request).map_err(move |e| typed_error(decoder, e)))
+            }
+            Err(e) => Either::Right(ready(Err(e))),
+        }
     }
 
     /// The request, or the problem found while assembling it (with the call's context). The declared
