@@ -346,6 +346,35 @@ async fn idempotency_disabled_never_retries_unsafe_methods() {
 }
 
 #[tokio::test]
+async fn circuit_breaker_keys_each_host_apart() {
+    let failing = CountingServer::start(|_, _| async { reply(500, "{}") }).await;
+    let healthy = CountingServer::start(|_, _| async { reply(200, "{}") }).await;
+    let mut cfg = config(&failing.url(), RetryConfig::disabled());
+    cfg.circuit_breaker = CircuitBreakerConfig {
+        enabled: true,
+        failure_threshold: 2,
+        open_ms: 60_000,
+    };
+    let c = connected(cfg).await;
+    for _ in 0..2 {
+        c.get("/x").await.unwrap_err();
+    }
+    let base = format!("127.0.0.1:{}", failing.addr.port());
+    assert_eq!(c.circuit_breaker().state(&base), CircuitState::Open);
+    // A link to another host (a next page served elsewhere) has a circuit of its own, closed.
+    c.get(&format!("{}/y", healthy.url()))
+        .await
+        .expect("another host is not behind the open circuit");
+    assert_eq!(healthy.requests().len(), 1);
+    let other = format!("127.0.0.1:{}", healthy.addr.port());
+    assert_eq!(c.circuit_breaker().state(&other), CircuitState::Closed);
+    // The base host still fails fast.
+    let e = c.get("/x").await.unwrap_err();
+    assert!(e.message().contains("circuit breaker"), "{e}");
+    assert_eq!(failing.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
     let healthy = Arc::new(AtomicUsize::new(0));
     let h = healthy.clone();

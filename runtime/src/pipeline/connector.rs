@@ -105,6 +105,7 @@ impl ConnectorBuilder {
                 dedup: Dedup::default(),
                 limiter: RateLimiter::new(config.rate_limit.clone()),
                 breaker: CircuitBreaker::new(config.circuit_breaker.clone()),
+                base_host_key: crate::pipeline::execute::host_key(&base_url),
                 base_url,
                 default_headers,
                 request_id_name,
@@ -141,6 +142,9 @@ pub struct Connector {
 pub(crate) struct Inner {
     pub(crate) config: ConnectorConfig,
     pub(crate) base_url: Url,
+    /// The circuit breaker's key for the base URL's host (`host:port`), made once: most calls go
+    /// there, and the key would otherwise be a new string per attempt.
+    pub(crate) base_host_key: String,
     pub(crate) default_headers: HeaderMap,
     /// `config.request_id_header`, parsed once: a name outside the standard set costs an allocation
     /// each time it is parsed.

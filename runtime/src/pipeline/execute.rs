@@ -346,7 +346,7 @@ impl Connector {
                 }
                 _ => None,
             };
-            let host = host_key(&hctx.request.url);
+            let host = host_key_for(inner, &hctx.request.url);
 
             // 2. Fail fast on an open circuit, then take a rate-limit slot: at once when one is free
             // (no lock of the queue, no future), else waiting in line. A wait longer than the call's
@@ -710,7 +710,20 @@ pub(crate) fn shown_path(path: &str, redactor: &Redactor) -> String {
     }
 }
 
-fn host_key(url: &Url) -> String {
+/// The breaker's key for `url`'s host: the one made at build for the base URL's host, else a new one.
+fn host_key_for<'a>(inner: &'a crate::connector::Inner, url: &Url) -> Cow<'a, str> {
+    let base = &inner.base_url;
+    if url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
+    {
+        Cow::Borrowed(&inner.base_host_key)
+    } else {
+        Cow::Owned(host_key(url))
+    }
+}
+
+/// `host:port` of `url` (the port the scheme implies when none is written).
+pub(crate) fn host_key(url: &Url) -> String {
     use std::fmt::Write;
     let host = url.host_str().unwrap_or("");
     // Sized for the port too: `format!` would allocate, then grow for the port.
