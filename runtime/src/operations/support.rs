@@ -645,11 +645,10 @@ impl Op {
 
     /// Ask for `media_type` in `Accept` unless the caller chose one.
     fn accept(&mut self, media_type: &'static str) {
-        if !self.opts.headers.contains_key(http::header::ACCEPT) {
-            self.opts.headers.insert(
-                http::header::ACCEPT,
-                http::HeaderValue::from_static(media_type),
-            );
+        // The first to ask wins (a stream's framing before the declared types); a header set on the
+        // call wins over both, when the request is built.
+        if self.opts.accept.is_none() {
+            self.opts.accept = Some(media_type);
         }
     }
 }
@@ -1869,9 +1868,11 @@ mod tests {
     fn declared_accept_unless_a_header_or_the_caller_chose_one() {
         let accept = |op: Op| -> Option<String> {
             let (r, _) = op.into_request().expect("request");
-            r.headers
-                .get(http::header::ACCEPT)
-                .map(|v| v.to_str().unwrap().to_owned())
+            // The call's own header, else the one the operation asks for.
+            match r.headers.get(http::header::ACCEPT) {
+                Some(v) => Some(v.to_str().unwrap().to_owned()),
+                None => r.accept.map(str::to_owned),
+            }
         };
         // Plain answers: declared, else the sender's own.
         let mut op = Op::new(Method::GET, "/a");

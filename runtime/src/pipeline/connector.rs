@@ -117,7 +117,7 @@ impl ConnectorBuilder {
                 state: AtomicU8::new(DISCONNECTED),
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
-                shutdown: RwLock::new(CancellationToken::new()),
+                shutdown: RwLock::new(Arc::new(CancellationToken::new())),
                 streams: std::sync::Mutex::new(Vec::new()),
                 config,
             }),
@@ -161,7 +161,9 @@ pub(crate) struct Inner {
     state: AtomicU8,
     in_flight: AtomicUsize,
     idle: Notify,
-    pub(crate) shutdown: RwLock<CancellationToken>,
+    /// Fired by `disconnect`, replaced by `connect`. Behind an `Arc`: every call holds it, and cloning
+    /// the token itself locks its node.
+    pub(crate) shutdown: RwLock<Arc<CancellationToken>>,
     /// Streamed bodies handed to callers and not yet ended, for `disconnect` to close at its deadline.
     streams: std::sync::Mutex<Vec<std::sync::Weak<crate::pipeline::execute::OpenBody>>>,
 }
@@ -235,7 +237,8 @@ impl Connector {
             }
         }
         *inner.http.write().unwrap_or_else(|p| p.into_inner()) = Some(client);
-        *inner.shutdown.write().unwrap_or_else(|p| p.into_inner()) = CancellationToken::new();
+        *inner.shutdown.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(CancellationToken::new());
         inner.state.store(CONNECTED, Ordering::SeqCst);
         tracing::info!(base_url = %inner.base_url, "connector connected");
         Ok(())

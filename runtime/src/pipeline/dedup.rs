@@ -84,6 +84,11 @@ pub(crate) fn key(conn: &Connector, opts: &RequestOptions) -> Option<Key> {
         h.field(v.as_bytes());
     }
     h.headers(&opts.headers, &skip);
+    // The operation's `Accept`, when no header replaces it: another media type is another answer.
+    if let (Some(a), false) = (opts.accept, opts.headers.contains_key(http::header::ACCEPT)) {
+        h.field(b"accept");
+        h.field(a.as_bytes());
+    }
     // The strategy in force stands for the credentials: `set_auth` between two calls separates them.
     let auth = conn
         .auth()

@@ -47,7 +47,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -125,7 +125,7 @@ enum BodyMode {
 struct Unread {
     body: reqwest::Response,
     in_flight: InFlight,
-    shutdown: CancellationToken,
+    shutdown: std::sync::Arc<CancellationToken>,
     method: Method,
     endpoint: Cow<'static, str>,
     started: Instant,
@@ -209,11 +209,16 @@ impl Connector {
         }
     }
 
-    async fn run(
-        &self,
-        opts: &RequestOptions,
+    /// A call's span, its race against cancellation, and the report of its failure around the
+    /// attempt loop. The span and ids are made when the call is made; the rest is one instrumented
+    /// block mapped to the report, not an `async fn` around it: each `async` layer moves the call's
+    /// state once more when awaited.
+    fn run<'a>(
+        &'a self,
+        opts: &'a RequestOptions,
         mode: BodyMode,
-    ) -> Result<(Response<Bytes>, Option<Unread>), Error> {
+    ) -> impl Future<Output = Result<(Response<Bytes>, Option<Unread>), Error>> + Send + 'a {
+        use futures_util::FutureExt;
         let started = Instant::now();
         let endpoint: Cow<'static, str> = match &opts.endpoint {
             Some(e) => e.clone(),
@@ -234,8 +239,9 @@ impl Connector {
             status = tracing::field::Empty,
             retry_count = tracing::field::Empty,
         );
-        let method = opts.method.clone();
-        let result = async {
+        let shown = endpoint.clone();
+        let reported = span.clone();
+        async move {
             let (in_flight, client) = self.enter()?;
             if let Some(name) = opts.invalid_headers.first() {
                 return Err(Error::validation(
@@ -281,21 +287,22 @@ impl Connector {
                 (resp, unread)
             })
         }
-        .instrument(span.clone())
-        .await;
-        if let Err(e) = &result {
-            observe::error(&method, &endpoint, e.code().as_str());
-            let _g = span.enter();
-            tracing::warn!(
-                code = e.code().as_str(),
-                source = e.source_kind().as_str(),
-                status = e.status().map(|s| s.as_u16()),
-                attempt = e.attempt(),
-                "request failed: {}",
-                e.message()
-            );
-        }
-        result
+        .instrument(span)
+        .map(move |result| {
+            if let Err(e) = &result {
+                observe::error(&opts.method, &shown, e.code().as_str());
+                let _g = reported.enter();
+                tracing::warn!(
+                    code = e.code().as_str(),
+                    source = e.source_kind().as_str(),
+                    status = e.status().map(|s| s.as_u16()),
+                    attempt = e.attempt(),
+                    "request failed: {}",
+                    e.message()
+                );
+            }
+            result
+        })
     }
 
     async fn attempts(
@@ -619,10 +626,11 @@ impl Connector {
         if let Some(raw) = &opts.raw_query {
             append_raw_query(&mut url, raw);
         }
-        // Sized once for the defaults, the call's headers and the few the pipeline adds (content
-        // type, request id, idempotency key): growing a map reallocates both of its tables.
+        // Sized once for the defaults, the call's headers, the few the pipeline adds (accept,
+        // content type, request id, idempotency key) and the two reqwest adds (`Accept-Encoding`,
+        // `User-Agent`): growing a map reallocates both of its tables.
         let mut headers =
-            HeaderMap::with_capacity(inner.default_headers.len() + opts.headers.len() + 3);
+            HeaderMap::with_capacity(inner.default_headers.len() + opts.headers.len() + 6);
         for (k, v) in &inner.default_headers {
             if !opts.headers.contains_key(k) {
                 headers.append(k, v.clone());
@@ -630,6 +638,12 @@ impl Connector {
         }
         for (k, v) in &opts.headers {
             headers.append(k, v.clone());
+        }
+        if let Some(a) = opts.accept {
+            if !opts.headers.contains_key(ACCEPT) {
+                // Over a default `Accept`, as a call's own header would be.
+                headers.insert(ACCEPT, HeaderValue::from_static(a));
+            }
         }
         let (body, stream) = match &opts.body {
             Body::Empty => (Bytes::new(), None),

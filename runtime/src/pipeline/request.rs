@@ -567,6 +567,9 @@ pub struct RequestOptions {
     pub security: Option<crate::auth::Requirements>,
     /// Header names given to [`RequestOptions::header`] that were not valid; reported at send time.
     pub(crate) invalid_headers: Vec<String>,
+    /// The `Accept` a generated operation asks for, sent when `headers` has none. Kept apart from
+    /// `headers` so that an operation with no header of its own builds no map.
+    pub(crate) accept: Option<&'static str>,
 }
 
 impl RequestOptions {
@@ -589,6 +592,7 @@ impl RequestOptions {
             use_cache: true,
             security: None,
             invalid_headers: Vec::new(),
+            accept: None,
         }
     }
 

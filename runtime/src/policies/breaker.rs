@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::CircuitBreakerConfig;
@@ -28,11 +29,25 @@ struct HostState {
     opened_at: Instant,
 }
 
+impl HostState {
+    /// Anything but closed with no failure counted: the state a success or a check may change.
+    fn troubled(&self) -> bool {
+        self.state != CircuitState::Closed || self.failures > 0
+    }
+}
+
 /// Circuit breakers keyed by `host:port`.
+///
+/// While every host is healthy (closed, no failure counted), checking, acquiring and recording a
+/// success take no lock: `troubled` counts the hosts that are not, and only a failure, or a host
+/// with trouble, goes through the map. A call that read the count just before another call's
+/// failure raised it is ordered before that failure, as it would have been with the lock.
 #[derive(Debug)]
 pub struct CircuitBreaker {
     config: CircuitBreakerConfig,
     hosts: Mutex<HashMap<String, HostState>>,
+    /// Hosts in `hosts` for which [`HostState::troubled`] holds; changed only under its lock.
+    troubled: AtomicUsize,
 }
 
 /// Permission to send one attempt; report its outcome with [`BreakerTicket::record`]. A ticket dropped
@@ -78,6 +93,7 @@ impl CircuitBreaker {
         CircuitBreaker {
             config,
             hosts: Mutex::new(HashMap::new()),
+            troubled: AtomicUsize::new(0),
         }
     }
 
@@ -95,7 +111,7 @@ impl CircuitBreaker {
             probe,
             recorded: false,
         };
-        if !self.config.enabled {
+        if !self.config.enabled || self.all_healthy() {
             return Ok(ticket(false));
         }
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,7 +144,7 @@ impl CircuitBreaker {
     /// Fail fast without taking a ticket when `host`'s circuit is open (used before queueing for a
     /// rate-limit slot, so a dead host does not hold callers in line).
     pub fn check(&self, host: &str) -> Result<(), Error> {
-        if !self.config.enabled {
+        if !self.config.enabled || self.all_healthy() {
             return Ok(());
         }
         let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
@@ -161,14 +177,38 @@ impl CircuitBreaker {
         .with_detail("retry_in_ms", wait.as_millis() as u64)
     }
 
+    /// No host has a failure counted or a circuit other than closed.
+    fn all_healthy(&self) -> bool {
+        self.troubled.load(Ordering::SeqCst) == 0
+    }
+
     fn record(&self, host: &str, probe: bool, outcome: Outcome) {
         if !self.config.enabled {
             return;
         }
+        // A success or a neutral end changes nothing while every host is healthy.
+        if outcome != Outcome::Unhealthy && !probe && self.all_healthy() {
+            return;
+        }
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        // A host is entered at its first failure (or at an acquire that found trouble elsewhere).
+        if !hosts.contains_key(host) {
+            if outcome != Outcome::Unhealthy {
+                return;
+            }
+            hosts.insert(
+                host.to_owned(),
+                HostState {
+                    state: CircuitState::Closed,
+                    failures: 0,
+                    opened_at: Instant::now(),
+                },
+            );
+        }
         let Some(h) = hosts.get_mut(host) else {
             return;
         };
+        let was = h.troubled();
         match outcome {
             Outcome::Healthy => {
                 if h.state != CircuitState::Closed {
@@ -195,6 +235,15 @@ impl CircuitBreaker {
                     h.opened_at = now.checked_sub(self.open_for()).unwrap_or(now);
                 }
             }
+        }
+        match (was, h.troubled()) {
+            (false, true) => {
+                self.troubled.fetch_add(1, Ordering::SeqCst);
+            }
+            (true, false) => {
+                self.troubled.fetch_sub(1, Ordering::SeqCst);
+            }
+            _ => {}
         }
     }
 }
@@ -241,6 +290,59 @@ mod tests {
         probe.record(Outcome::Unhealthy);
         assert_eq!(b.state("h"), CircuitState::Open);
         assert!(b.acquire("h").is_err());
+    }
+
+    fn troubled(b: &CircuitBreaker) -> usize {
+        b.troubled.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn healthy_hosts_take_no_lock_and_trouble_is_counted_per_host() {
+        let b = breaker(2, 60_000);
+        for _ in 0..3 {
+            b.check("h").unwrap();
+            b.acquire("h").unwrap().record(Outcome::Healthy);
+        }
+        assert_eq!(troubled(&b), 0);
+        assert!(
+            b.hosts.lock().unwrap().is_empty(),
+            "healthy hosts are not entered"
+        );
+        // A first failure enters the host, although its ticket came from the lock-free path.
+        b.acquire("h").unwrap().record(Outcome::Unhealthy);
+        assert_eq!(troubled(&b), 1);
+        // Another host is served beside it and stays out of the count.
+        b.acquire("g").unwrap().record(Outcome::Healthy);
+        assert_eq!(troubled(&b), 1);
+        // The second failure opens h; g still goes.
+        b.acquire("h").unwrap().record(Outcome::Unhealthy);
+        assert_eq!(b.state("h"), CircuitState::Open);
+        assert!(b.check("h").is_err());
+        assert!(b.acquire("h").is_err());
+        b.check("g").unwrap();
+        b.acquire("g").unwrap().record(Outcome::Neutral);
+        assert_eq!(troubled(&b), 1);
+        // A success on a host with failures counted clears it, and the count with it.
+        let b = breaker(3, 60_000);
+        b.acquire("h").unwrap().record(Outcome::Unhealthy);
+        assert_eq!(troubled(&b), 1);
+        b.acquire("h").unwrap().record(Outcome::Healthy);
+        assert_eq!(troubled(&b), 0);
+        assert_eq!(b.state("h"), CircuitState::Closed);
+    }
+
+    #[test]
+    fn a_closed_probe_brings_the_count_back_to_zero() {
+        // Open for no time at all: the next acquire is the probe.
+        let b = breaker(1, 0);
+        b.acquire("h").unwrap().record(Outcome::Unhealthy);
+        assert_eq!(troubled(&b), 1);
+        let probe = b.acquire("h").unwrap();
+        assert_eq!(b.state("h"), CircuitState::HalfOpen);
+        assert_eq!(troubled(&b), 1, "half-open is still trouble");
+        probe.record(Outcome::Healthy);
+        assert_eq!(troubled(&b), 0);
+        b.check("h").unwrap();
     }
 
     #[test]

@@ -302,14 +302,22 @@ impl RateLimiter {
     /// A reset above 10^9 is read as a Unix timestamp, else as seconds from now.
     pub fn update_from_response(&self, status: u16, headers: &HeaderMap) -> RateLimitStatus {
         if self.config.adaptive_from_headers {
-            let now_i = Instant::now();
-            let now_s = SystemTime::now();
             let parsed = parse_headers(headers);
             let retry_after = if matches!(status, 429 | 503) {
-                parse_retry_after(headers, now_s)
+                parse_retry_after(headers, SystemTime::now())
             } else {
                 None
             };
+            // Most answers say nothing about limits: nothing to learn, no clock and no lock.
+            let said = parsed.limit.is_some()
+                || parsed.remaining.is_some()
+                || parsed.reset.is_some()
+                || retry_after.is_some();
+            if !said {
+                return self.status();
+            }
+            let now_i = Instant::now();
+            let now_s = SystemTime::now();
             let mut st = self.state();
             let s = &mut st.server;
             if let Some(l) = parsed.limit {
