@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -204,6 +205,22 @@ struct Registered {
 #[derive(Default)]
 pub struct HookRegistry {
     inner: RwLock<(u64, Vec<Registered>)>,
+    /// One bit per stage that has a hook, rewritten under the write lock: the pipeline asks
+    /// [`HookRegistry::has`] several times per attempt, and most connectors register none.
+    stages: AtomicU8,
+}
+
+fn stage_bit(stage: HookType) -> u8 {
+    match stage {
+        HookType::BeforeRequest => 1,
+        HookType::AfterResponse => 2,
+        HookType::OnError => 4,
+        HookType::OnRetry => 8,
+    }
+}
+
+fn stages_of(list: &[Registered]) -> u8 {
+    list.iter().fold(0, |bits, r| bits | stage_bit(r.stage))
 }
 
 impl fmt::Debug for HookRegistry {
@@ -237,6 +254,7 @@ impl HookRegistry {
             });
         }
         list.sort_by_key(|r| (r.hook.priority(), r.seq));
+        self.stages.store(stages_of(list), Ordering::SeqCst);
     }
 
     /// Remove the hook named `name` from every stage; true if one was removed.
@@ -244,6 +262,7 @@ impl HookRegistry {
         let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let before = g.1.len();
         g.1.retain(|r| r.hook.name() != name);
+        self.stages.store(stages_of(&g.1), Ordering::SeqCst);
         before != g.1.len()
     }
 
@@ -257,8 +276,7 @@ impl HookRegistry {
 
     /// Whether any hook is registered at `stage` (lets the pipeline skip building a context).
     pub fn has(&self, stage: HookType) -> bool {
-        let g = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        g.1.iter().any(|r| r.stage == stage)
+        self.stages.load(Ordering::SeqCst) & stage_bit(stage) != 0
     }
 
     /// Run the hooks of `stage` in order. Stops at the first failure or abort.
@@ -308,4 +326,37 @@ fn ctx_failure(
         .with_detail("reason", reason.to_owned()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_follows_registration_and_removal_per_stage() {
+        let r = HookRegistry::default();
+        let all = [
+            HookType::BeforeRequest,
+            HookType::AfterResponse,
+            HookType::OnError,
+            HookType::OnRetry,
+        ];
+        assert!(all.iter().all(|s| !r.has(*s)));
+        r.register(HookType::OnError, hook_fn("log", 0, |_| Ok(())));
+        r.register(HookType::BeforeRequest, hook_fn("sign", 0, |_| Ok(())));
+        r.register(HookType::OnError, hook_fn("count", 0, |_| Ok(())));
+        let present: Vec<bool> = all.iter().map(|s| r.has(*s)).collect();
+        assert_eq!(present, [true, false, true, false]);
+        // Replacing a hook in place keeps its stage.
+        r.register(HookType::BeforeRequest, hook_fn("sign", 5, |_| Ok(())));
+        assert!(r.has(HookType::BeforeRequest));
+        assert!(r.remove("sign"));
+        assert!(!r.has(HookType::BeforeRequest));
+        // One of two hooks at a stage gone: the stage still has one.
+        assert!(r.remove("log"));
+        assert!(r.has(HookType::OnError));
+        assert!(r.remove("count"));
+        assert!(all.iter().all(|s| !r.has(*s)));
+        assert!(!r.remove("count"), "nothing left to remove");
+    }
 }

@@ -443,6 +443,22 @@ async fn cancellation_ends_the_call_as_cancelled_at_any_stage() {
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Cancelled);
     assert_eq!(failing.requests().len(), 1);
+    // Already cancelled when the call is made: it ends at once, and nothing is sent, whether it
+    // could have shared an identical GET or not.
+    for dedup in [true, false] {
+        let token = CancellationToken::new();
+        token.cancel();
+        let mut opts = RequestOptions::new(Method::GET, "/x").cancel(token);
+        opts.dedup = dedup;
+        let e = c.request(opts).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Cancelled);
+        assert!(e.message().contains("cancelled by the caller"), "{e}");
+        assert!(
+            e.request_id().is_some(),
+            "the call's context is on the error"
+        );
+    }
+    assert_eq!(failing.requests().len(), 1, "nothing was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,8 +100,11 @@ pub(crate) fn key(conn: &Connector, opts: &RequestOptions) -> Option<Key> {
 
 /// Run `opts` as the leader of a new shared exchange, or join the one in flight under `key`.
 pub(crate) async fn shared(conn: &Connector, key: Key, opts: RequestOptions) -> Outcome {
-    // A connector that takes no requests refuses a follower as it refuses anyone: through the pipeline.
-    if conn.enter().is_err() {
+    // A connector that takes no requests refuses a follower as it refuses anyone, and a call
+    // cancelled before it began ends as the pipeline ends it, sending nothing: through the pipeline,
+    // not as the leader of an exchange.
+    let cancelled = opts.cancel.as_ref().is_some_and(|t| t.is_cancelled());
+    if cancelled || conn.enter().is_err() {
         return Box::pin(conn.execute_alone(opts)).await;
     }
     let dedup = &conn.inner.dedup;

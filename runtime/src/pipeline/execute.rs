@@ -269,11 +269,32 @@ impl Connector {
                 mode,
             };
             let shutdown = lock(&self.inner.shutdown);
-            let r = tokio::select! {
-                biased;
-                who = cancelled(opts.cancel.as_ref(), &shutdown) => Err(cancelled_error(who)
-                    .with_context(Some(&call.request_id), &opts.method, &endpoint, 0, started.elapsed())),
-                r = self.attempts(&call) => r,
+            let who = if opts.cancel.as_ref().is_some_and(|t| t.is_cancelled()) {
+                Some(Cancelled::Caller)
+            } else if shutdown.is_cancelled() {
+                Some(Cancelled::Shutdown)
+            } else {
+                None
+            };
+            let cancelled_call = |who| {
+                Err(cancelled_error(who).with_context(
+                    Some(&call.request_id),
+                    &opts.method,
+                    &endpoint,
+                    0,
+                    started.elapsed(),
+                ))
+            };
+            let r = match who {
+                // Cancelled before it began: nothing is sent.
+                Some(who) => cancelled_call(who),
+                // The attempt loop first: each look at a token locks it, and a call that is done
+                // needs none. The tokens are polled (their wake-ups kept) while the loop waits.
+                None => tokio::select! {
+                    biased;
+                    r = self.attempts(&call) => r,
+                    who = cancelled(opts.cancel.as_ref(), &shutdown) => cancelled_call(who),
+                },
             };
             r.map(|(resp, body)| {
                 let unread = body.map(|body| Unread {
