@@ -7,7 +7,7 @@
 //! Architecture Invariant: a caller waits in at most one place at a time, and memory is bounded by
 //! `max_queue`: a caller that would be waiter number `max_queue + 1` gets RATE_LIMIT at once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -131,6 +131,10 @@ pub struct RateLimiter {
     /// FIFO line for rate tokens: the head waits for the bucket, the rest wait behind it.
     line: tokio::sync::Mutex<()>,
     waiting: AtomicUsize,
+    /// No token bucket is configured: only the server can ask for a pause.
+    unbounded: bool,
+    /// The server has said something about its limits (set once, never cleared).
+    heard: AtomicBool,
 }
 
 /// A held slot: one of `concurrent_requests`. Dropping it frees the slot.
@@ -163,6 +167,7 @@ impl RateLimiter {
         if let Some(rph) = config.requests_per_hour {
             buckets.push(Bucket::new(f64::from(rph), f64::from(rph) / 3600.0));
         }
+        let unbounded = buckets.is_empty();
         RateLimiter {
             concurrency: Arc::new(Semaphore::new(config.concurrent_requests)),
             config,
@@ -173,7 +178,16 @@ impl RateLimiter {
             }),
             line: tokio::sync::Mutex::new(()),
             waiting: AtomicUsize::new(0),
+            unbounded,
+            heard: AtomicBool::new(false),
         }
+    }
+
+    /// No bucket, and nothing heard from the server: no pause can be asked and the status is empty,
+    /// so neither needs the clock or the state's lock. A call that reads this just before another
+    /// call's answer is heard is ordered before that answer.
+    fn quiet(&self) -> bool {
+        self.unbounded && !self.heard.load(Ordering::SeqCst)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -210,6 +224,9 @@ impl RateLimiter {
             return None;
         }
         let permit = self.concurrency.clone().try_acquire_owned().ok()?;
+        if self.quiet() {
+            return Some(Slot { _permit: permit });
+        }
         let mut st = self.state();
         if !st
             .wait(Instant::now(), self.config.adaptive_from_headers)
@@ -319,6 +336,7 @@ impl RateLimiter {
             let now_i = Instant::now();
             let now_s = SystemTime::now();
             let mut st = self.state();
+            self.heard.store(true, Ordering::SeqCst);
             let s = &mut st.server;
             if let Some(l) = parsed.limit {
                 s.limit = Some(l);
@@ -353,6 +371,9 @@ impl RateLimiter {
 
     /// The current status (the specification's `getStatus()`).
     pub fn status(&self) -> RateLimitStatus {
+        if self.quiet() {
+            return RateLimitStatus::default();
+        }
         let mut st = self.state();
         st.wait(Instant::now(), self.config.adaptive_from_headers);
         let s = &st.server;
@@ -496,6 +517,33 @@ mod tests {
         let got = waiting.await.expect("the waiter gets the slot");
         drop(got);
         assert!(rl.try_slot().is_some(), "nobody waits any more");
+    }
+
+    #[test]
+    fn a_quiet_limiter_reports_nothing_until_the_server_speaks() {
+        let rl = limiter(RateLimitConfig::default());
+        assert!(rl.quiet(), "no bucket, nothing heard");
+        assert_eq!(rl.status(), RateLimitStatus::default());
+        // An answer with no rate-limit fields changes nothing.
+        rl.update_from_response(200, &HeaderMap::new());
+        assert!(rl.quiet());
+        // The server's figures, once heard, are reported; a slot still goes at once while some
+        // remain.
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-limit", HeaderValue::from_static("100"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("7"));
+        let st = rl.update_from_response(200, &h);
+        assert!(!rl.quiet());
+        assert_eq!((st.limit, st.remaining), (Some(100), Some(7)));
+        assert!(rl.try_slot().is_some());
+        assert_eq!(rl.status().remaining, Some(6), "the slot took one");
+        // A bucket is never quiet: its figures are the status.
+        let rl = limiter(RateLimitConfig {
+            requests_per_minute: Some(30),
+            ..RateLimitConfig::default()
+        });
+        assert!(!rl.quiet());
+        assert_eq!(rl.status().limit, Some(30));
     }
 
     #[test]
