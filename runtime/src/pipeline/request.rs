@@ -798,10 +798,11 @@ pub fn random_idempotency_key() -> String {
 
 /// A v4 UUID in its hyphenated form, from the thread's CSPRNG (seeded from the OS once per thread)
 /// rather than a `getrandom` system call per id: request ids and idempotency keys are made per call.
+/// (Encoded into a buffer of its exact length, not through `Display`: no formatter, no growth.)
 pub(crate) fn random_uuid() -> String {
-    uuid::Builder::from_random_bytes(rand::random::<[u8; 16]>())
-        .into_uuid()
-        .to_string()
+    let id = uuid::Builder::from_random_bytes(rand::random::<[u8; 16]>()).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut buf).to_owned()
 }
 
 /// The concrete request of one attempt: what auth, hooks and signers see and may change.
@@ -880,6 +881,23 @@ impl fmt::Debug for RequestParts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_ids_are_v4_uuids_in_lower_case() {
+        let a = random_uuid();
+        let b = random_uuid();
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let parsed = uuid::Uuid::parse_str(&id).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 4);
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+            assert_eq!(
+                id,
+                parsed.hyphenated().to_string(),
+                "hyphenated, lower case"
+            );
+        }
+    }
 
     #[test]
     fn call_base_uses_the_operation_server_unless_replaced() {
