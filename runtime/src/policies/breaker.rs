@@ -36,6 +36,22 @@ impl HostState {
     }
 }
 
+/// `host`'s state, entered closed with no failure when never seen. Looked up before inserting: the
+/// key is allocated only for a new host. (`None` cannot happen; the callers treat it as no state.)
+fn entered<'m>(hosts: &'m mut HashMap<String, HostState>, host: &str) -> Option<&'m mut HostState> {
+    if !hosts.contains_key(host) {
+        hosts.insert(
+            host.to_owned(),
+            HostState {
+                state: CircuitState::Closed,
+                failures: 0,
+                opened_at: Instant::now(),
+            },
+        );
+    }
+    hosts.get_mut(host)
+}
+
 /// Circuit breakers keyed by `host:port`.
 ///
 /// While every host is healthy (closed, no failure counted), checking, acquiring and recording a
@@ -115,18 +131,7 @@ impl CircuitBreaker {
             return Ok(ticket(false));
         }
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        // Look up before inserting: the key is allocated only for a host never seen.
-        if !hosts.contains_key(host) {
-            hosts.insert(
-                host.to_owned(),
-                HostState {
-                    state: CircuitState::Closed,
-                    failures: 0,
-                    opened_at: Instant::now(),
-                },
-            );
-        }
-        let Some(h) = hosts.get_mut(host) else {
+        let Some(h) = entered(&mut hosts, host) else {
             return Ok(ticket(false));
         };
         let open_for = self.open_for();
@@ -192,20 +197,10 @@ impl CircuitBreaker {
         }
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         // A host is entered at its first failure (or at an acquire that found trouble elsewhere).
-        if !hosts.contains_key(host) {
-            if outcome != Outcome::Unhealthy {
-                return;
-            }
-            hosts.insert(
-                host.to_owned(),
-                HostState {
-                    state: CircuitState::Closed,
-                    failures: 0,
-                    opened_at: Instant::now(),
-                },
-            );
+        if outcome != Outcome::Unhealthy && !hosts.contains_key(host) {
+            return;
         }
-        let Some(h) = hosts.get_mut(host) else {
+        let Some(h) = entered(&mut hosts, host) else {
             return;
         };
         let was = h.troubled();
