@@ -106,6 +106,7 @@ impl ConnectorBuilder {
                 limiter: RateLimiter::new(config.rate_limit.clone()),
                 breaker: CircuitBreaker::new(config.circuit_breaker.clone()),
                 base_host_key: crate::pipeline::execute::host_key(&base_url),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 base_url,
                 default_headers,
                 request_id_name,
@@ -139,12 +140,18 @@ pub struct Connector {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// The next connector's `Inner::id`.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 pub(crate) struct Inner {
     pub(crate) config: ConnectorConfig,
     pub(crate) base_url: Url,
     /// The circuit breaker's key for the base URL's host (`host:port`), made once: most calls go
     /// there, and the key would otherwise be a new string per attempt.
     pub(crate) base_host_key: String,
+    /// Unique per connector in this process (never reused): keys what is cached per connector
+    /// outside it (`request::joined_template`).
+    pub(crate) id: u64,
     pub(crate) default_headers: HeaderMap,
     /// `config.request_id_header`, parsed once: a name outside the standard set costs an allocation
     /// each time it is parsed.

@@ -59,7 +59,7 @@ use crate::connector::{Connector, InFlight, lock};
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::hooks::{HookContext, HookType, ResponseParts};
 use crate::request::{
-    Body, RequestOptions, RequestParts, append_raw_query, call_base, join_url,
+    Body, RequestOptions, RequestParts, append_raw_query, call_base, join_url, joined_template,
     random_idempotency_key,
 };
 use crate::response::{BodyStream, StreamingResponse};
@@ -630,7 +630,14 @@ impl Connector {
             &inner.config.servers,
             opts.server.as_deref(),
         )?;
-        let mut url = join_url(&base, &opts.path, None)?;
+        let mut url = match (&opts.endpoint, &base) {
+            // An operation without path parameters on the connector's own base: the same URL on
+            // every call, joined once per thread.
+            (Some(Cow::Borrowed(template)), Cow::Borrowed(_)) if *template == opts.path => {
+                joined_template(inner.id, template, || join_url(&base, &opts.path, None))?
+            }
+            _ => join_url(&base, &opts.path, None)?,
+        };
         if !inner.config.default_query.is_empty() || !opts.query.is_empty() {
             // A default the URL already carries (a next-page link echoing it) is not added twice.
             let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();

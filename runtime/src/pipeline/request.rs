@@ -717,6 +717,39 @@ pub fn call_base<'a>(
     Ok(Cow::Owned(url))
 }
 
+/// The most joined URLs [`joined_template`] keeps per thread before it starts again.
+const JOINED_MAX: usize = 256;
+
+thread_local! {
+    /// Joined URLs of operations without path parameters, per thread: (connector, template) -> URL.
+    static JOINED: std::cell::RefCell<std::collections::HashMap<(u64, usize, usize), Url>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The connector's base joined with `template`, an operation's path without parameters (the same on
+/// every call), from a per-thread cache: a clone of the joined URL is one allocation of its length,
+/// where joining parses the path again and grows the base's copy. Per thread, so no lock is shared;
+/// a template is known by its address (a `&'static str` is never moved or freed) and the connector by
+/// its id; at most [`JOINED_MAX`] entries, cleared when full.
+pub(crate) fn joined_template(
+    connector: u64,
+    template: &'static str,
+    join: impl FnOnce() -> Result<Url, Error>,
+) -> Result<Url, Error> {
+    let key = (connector, template.as_ptr() as usize, template.len());
+    if let Some(url) = JOINED.with_borrow(|m| m.get(&key).cloned()) {
+        return Ok(url);
+    }
+    let url = join()?;
+    JOINED.with_borrow_mut(|m| {
+        if m.len() >= JOINED_MAX {
+            m.clear();
+        }
+        m.insert(key, url.clone());
+    });
+    Ok(url)
+}
+
 /// `base` and `path` joined (`path` is absolute when it starts with a scheme), with `raw_query`
 /// appended to whatever query the result has.
 pub(crate) fn join_url(base: &Url, path: &str, raw_query: Option<&str>) -> Result<Url, Error> {
@@ -881,6 +914,41 @@ impl fmt::Debug for RequestParts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_templates_are_joined_once_per_thread_and_connector() {
+        let base = Url::parse("https://api.example.com/v2/").unwrap();
+        let other = Url::parse("https://other.example.com/").unwrap();
+        let joins = std::cell::Cell::new(0);
+        let join = |b: &Url, p: &str| {
+            joins.set(joins.get() + 1);
+            join_url(b, p, None)
+        };
+        // Ids no other test uses: the cache is per thread, and tests share threads.
+        let (c1, c2) = (u64::MAX - 1, u64::MAX - 2);
+        let a = joined_template(c1, "/users", || join(&base, "/users")).unwrap();
+        assert_eq!(a, join_url(&base, "/users", None).unwrap());
+        assert_eq!(a.as_str(), "https://api.example.com/v2/users");
+        let again = joined_template(c1, "/users", || join(&base, "/users")).unwrap();
+        assert_eq!(again, a);
+        assert_eq!(joins.get(), 1, "the second call used the joined URL");
+        // Another connector, same template: its own base.
+        let b = joined_template(c2, "/users", || join(&other, "/users")).unwrap();
+        assert_eq!(b.as_str(), "https://other.example.com/users");
+        assert_eq!(joins.get(), 2);
+        // A join that fails is reported and not kept.
+        let bad: Result<Url, Error> =
+            joined_template(c1, "/broken", || Err(Error::validation("path", "no")));
+        assert!(bad.is_err());
+        let fixed = joined_template(c1, "/broken", || join(&base, "/broken")).unwrap();
+        assert_eq!(fixed.as_str(), "https://api.example.com/v2/broken");
+        // Bounded: past the limit the cache starts again.
+        for i in 0..JOINED_MAX + 1 {
+            let t: &'static str = Box::leak(format!("/t{i}").into_boxed_str());
+            joined_template(c2, t, || join(&other, t)).unwrap();
+        }
+        assert!(JOINED.with_borrow(|m| m.len()) <= JOINED_MAX);
+    }
 
     #[test]
     fn random_ids_are_v4_uuids_in_lower_case() {
