@@ -70,7 +70,11 @@ fn uncapped_label(endpoint: &str) -> Cow<'_, str> {
 /// Whether `path_label` would leave this path as it is: no query, fragment or scheme, no id-like
 /// segment.
 fn already_label(path: &str) -> bool {
-    !path.contains(['?', '#']) && !path.contains("://") && !path.split('/').any(id_like)
+    // Byte scans: paths are short, and a substring search sets up more than it scans.
+    let b = path.as_bytes();
+    !b.iter().any(|&c| c == b'?' || c == b'#')
+        && !b.windows(3).any(|w| w == b"://")
+        && !path.split('/').any(id_like)
 }
 
 /// A concrete path (or absolute URL) without its query, with id-like segments replaced by `{id}`.
