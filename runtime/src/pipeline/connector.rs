@@ -204,9 +204,34 @@ pub(crate) struct InFlight(Arc<Inner>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
+        leave(&self.0);
+    }
+}
+
+/// A call counted in flight, borrowing the connector: a buffered call ends within the borrow, so it
+/// touches no reference count (the connector's is written by every call otherwise, on a line its
+/// hot fields share). A streamed body that outlives the call takes an owned [`InFlight`].
+pub(crate) struct Entered<'a>(&'a Arc<Inner>);
+
+impl Entered<'_> {
+    /// The same count, held by the connector's own reference from now on.
+    pub(crate) fn owned(self) -> InFlight {
+        let inner = self.0.clone();
+        // Counted once: the owned guard ends it.
+        std::mem::forget(self);
+        InFlight(inner)
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        leave(self.0);
+    }
+}
+
+fn leave(inner: &Inner) {
+    if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+        inner.idle.notify_waiters();
     }
 }
 
@@ -340,10 +365,10 @@ impl Connector {
     }
 
     /// Count a request in, refusing it unless connected.
-    pub(crate) fn enter(&self) -> Result<(InFlight, reqwest::Client), Error> {
+    pub(crate) fn enter(&self) -> Result<(Entered<'_>, reqwest::Client), Error> {
         let inner = &*self.inner;
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
-        let guard = InFlight(self.inner.clone());
+        let guard = Entered(&self.inner);
         let state = inner.state.load(Ordering::SeqCst);
         let client = lock(&inner.http);
         match (state, client) {

@@ -299,7 +299,7 @@ impl Connector {
             r.map(|(resp, body)| {
                 let unread = body.map(|body| Unread {
                     body,
-                    in_flight,
+                    in_flight: in_flight.owned(),
                     shutdown,
                     method: opts.method.clone(),
                     endpoint: endpoint.clone(),
