@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod hooks;
+mod idhash;
 pub mod inbound;
 pub mod observe;
 pub mod operations;

@@ -120,50 +120,81 @@ pub const CACHE_STORED_TOTAL: &str = "connector_cache_stored_total";
 /// Calls that shared an identical request in flight.
 pub const DEDUPLICATED_TOTAL: &str = "connector_deduplicated_total";
 
-/// The method and endpoint labels of one call, made once and shared by its attempts' metrics (the
-/// endpoint behind an `Arc`, so each metric takes it without copying; standard methods are static).
-pub(crate) struct Labels {
-    method: SharedString,
-    endpoint: SharedString,
+/// The method and endpoint labels of one call, shared by its attempts' metrics.
+pub(crate) enum Labels {
+    /// An endpoint the program gives (a `&'static str`: a generated operation's template) with a
+    /// standard method. Not a server's text, so it is bounded by the program: its metric keys are
+    /// made once per thread (see [`attempt_done`]) and nothing is made per call.
+    Program {
+        endpoint: &'static str,
+        /// Index into [`METHOD_NAMES`].
+        method: u8,
+    },
+    /// Any other call: labels made for the call, the endpoint behind an `Arc` so each metric
+    /// takes it without copying.
+    Made {
+        method: SharedString,
+        endpoint: SharedString,
+    },
 }
 
 impl Labels {
-    /// A call's labels. An endpoint borrowed for `'static` comes from the program (a generated
-    /// operation's template), not from a server, so its label is made without the process-wide set
-    /// that caps labels of concrete paths: no lock and no copy on the common path.
+    /// A call's labels. An endpoint borrowed for `'static` comes from the program, not from a
+    /// server, so it is labelled without the process-wide set that caps labels of concrete paths:
+    /// no lock and no copy on the common path.
     #[allow(clippy::ptr_arg)] // which variant it is matters, not only the text
     pub(crate) fn new(method: &Method, endpoint: &Cow<'static, str>) -> Labels {
-        let endpoint = match endpoint {
-            Cow::Borrowed(e) => match uncapped_label(e) {
-                Cow::Borrowed(label) => SharedString::const_str(label),
-                Cow::Owned(label) => SharedString::from(label),
+        let known = method_index(method);
+        match (endpoint, known) {
+            (Cow::Borrowed(e), Some(i)) => Labels::Program {
+                endpoint: e,
+                method: i,
             },
-            Cow::Owned(e) => SharedString::from(Arc::<str>::from(endpoint_label(e).as_ref())),
-        };
-        Labels {
-            method: method_label(method),
-            endpoint,
+            (Cow::Borrowed(e), None) => Labels::Made {
+                method: method_label(method),
+                endpoint: static_endpoint_label(e),
+            },
+            (Cow::Owned(e), _) => Labels::Made {
+                method: method_label(method),
+                endpoint: SharedString::from(Arc::<str>::from(endpoint_label(e).as_ref())),
+            },
+        }
+    }
+
+    /// The method and endpoint labels, made.
+    fn made(&self) -> (SharedString, SharedString) {
+        match self {
+            Labels::Program { endpoint, method } => (
+                SharedString::const_str(METHOD_NAMES[usize::from(*method)]),
+                static_endpoint_label(endpoint),
+            ),
+            Labels::Made { method, endpoint } => (method.clone(), endpoint.clone()),
         }
     }
 }
 
+/// The label of an endpoint the program gives: as it is, or normalised like a path (a program may
+/// give a concrete path as a `&'static str`), without entering the cap's set.
+fn static_endpoint_label(e: &'static str) -> SharedString {
+    match uncapped_label(e) {
+        Cow::Borrowed(label) => SharedString::const_str(label),
+        Cow::Owned(label) => SharedString::from(label),
+    }
+}
+
+/// The standard methods, by index; the label of each is its name.
+const METHOD_NAMES: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+];
+
+fn method_index(m: &Method) -> Option<u8> {
+    let i = METHOD_NAMES.iter().position(|n| *n == m.as_str())?;
+    u8::try_from(i).ok()
+}
+
 fn method_label(m: &Method) -> SharedString {
-    let known = [
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::PATCH,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::CONNECT,
-    ];
-    const NAMES: [&str; 9] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
-    ];
-    match known.iter().position(|k| k == m) {
-        Some(i) => SharedString::const_str(NAMES[i]),
+    match method_index(m) {
+        Some(i) => SharedString::const_str(METHOD_NAMES[usize::from(i)]),
         None => SharedString::from(m.as_str().to_owned()),
     }
 }
@@ -181,13 +212,79 @@ fn status_label(status: u16) -> SharedString {
     }
 }
 
+/// What the macros give a recorder about where a metric comes from: this module, at INFO.
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// The most attempt keys [`attempt_done`] keeps per thread before it starts again.
+const ATTEMPT_KEYS_MAX: usize = 1024;
+
+/// An attempt's metric keys: the request counter's (when there was an answer) and the duration's.
+type AttemptKeys = (Option<metrics::Key>, metrics::Key);
+
+thread_local! {
+    /// Metric keys of the program's endpoints, per thread: (endpoint address, its length, method,
+    /// status or 0) -> keys. Keys, not handles: a handle belongs to the recorder that made it, and
+    /// a recorder may be installed, or a scoped one come and go, after the first call.
+    static ATTEMPT_KEYS: std::cell::RefCell<crate::idhash::IdMap<(usize, usize, u8, u16), AttemptKeys>> =
+        std::cell::RefCell::new(Default::default());
+}
+
+fn attempt_keys(labels: &Labels, status: Option<u16>) -> AttemptKeys {
+    let (method, endpoint) = labels.made();
+    let requests = status.map(|s| {
+        metrics::Key::from_parts(
+            REQUESTS_TOTAL,
+            vec![
+                metrics::Label::new("method", method.clone()),
+                metrics::Label::new("endpoint", endpoint.clone()),
+                metrics::Label::new("status", status_label(s)),
+            ],
+        )
+    });
+    let duration = metrics::Key::from_parts(
+        REQUEST_DURATION,
+        vec![
+            metrics::Label::new("method", method),
+            metrics::Label::new("endpoint", endpoint),
+        ],
+    );
+    (requests, duration)
+}
+
+/// Records one attempt: its answer's status (when it got one) and how long it took. Keys of the
+/// program's endpoints are made once per thread and handed to whichever recorder is current, as
+/// the `metrics` macros would; others are made for the attempt.
 pub(crate) fn attempt_done(labels: &Labels, status: Option<u16>, took: Duration) {
-    if let Some(s) = status {
-        metrics::counter!(REQUESTS_TOTAL, "method" => labels.method.clone(), "endpoint" => labels.endpoint.clone(), "status" => status_label(s))
-            .increment(1);
+    let record = |(requests, duration): &AttemptKeys| {
+        metrics::with_recorder(|r| {
+            if let Some(k) = requests {
+                r.register_counter(k, &METADATA).increment(1);
+            }
+            r.register_histogram(duration, &METADATA)
+                .record(took.as_secs_f64());
+        })
+    };
+    let Labels::Program { endpoint, method } = labels else {
+        return record(&attempt_keys(labels, status));
+    };
+    let tag = (
+        endpoint.as_ptr() as usize,
+        endpoint.len(),
+        *method,
+        status.unwrap_or(0),
+    );
+    let hit = ATTEMPT_KEYS.with_borrow(|m| m.get(&tag).map(&record).is_some());
+    if !hit {
+        let keys = attempt_keys(labels, status);
+        record(&keys);
+        ATTEMPT_KEYS.with_borrow_mut(|m| {
+            if m.len() >= ATTEMPT_KEYS_MAX {
+                m.clear();
+            }
+            m.insert(tag, keys);
+        });
     }
-    metrics::histogram!(REQUEST_DURATION, "method" => labels.method.clone(), "endpoint" => labels.endpoint.clone())
-        .record(took.as_secs_f64());
 }
 
 pub(crate) fn error(method: &Method, endpoint: &str, code: &'static str) {
@@ -283,7 +380,7 @@ mod tests {
         assert!(labels.contains(OTHER_ENDPOINT));
         assert!(labels.len() <= MAX_PATH_LABELS + 1, "{}", labels.len());
         // The program's own endpoints keep their labels past the cap, and are normalised alike.
-        let label = |e: Cow<'static, str>| Labels::new(&Method::GET, &e).endpoint.to_string();
+        let label = |e: Cow<'static, str>| Labels::new(&Method::GET, &e).made().1.to_string();
         assert_eq!(label(Cow::Borrowed("/items/{id}")), "/items/{id}");
         assert_eq!(label(Cow::Borrowed("/cap-test/static")), "/cap-test/static");
         assert_eq!(label(Cow::Borrowed("/users/42?x=1")), "/users/{id}");

@@ -265,6 +265,58 @@ async fn metrics_count_requests_retries_errors_and_latency() {
     assert_eq!(gauge(&m, RATE_LIMIT_REMAINING), 17.0);
 }
 
+/// The metric keys of an operation's endpoint are made once per thread and kept; each attempt still
+/// goes to whichever recorder is current. A recorder that comes after the first calls, and one that
+/// replaces another on the same thread, each see their own attempts.
+#[tokio::test]
+async fn recorders_that_come_and_go_each_see_their_own_attempts() {
+    init();
+    let server = CountingServer::start(|s: Seen, _| async move {
+        if s.uri == "/teapot" {
+            reply(418, "{}")
+        } else {
+            reply(200, "{}")
+        }
+    })
+    .await;
+    let c = connected(config(&server.url(), RetryConfig::disabled())).await;
+    // No recorder yet: these attempts go nowhere, and make the keys.
+    c.request(get("/kept", "/kept")).await.unwrap();
+    c.request(get("/teapot", "/teapot")).await.unwrap_err();
+
+    for calls in [2u64, 3] {
+        let recorder = Box::new(DebuggingRecorder::new());
+        let snapshotter = recorder.snapshotter();
+        let local = metrics::set_default_local_recorder(&*recorder);
+        for _ in 0..calls {
+            c.request(get("/kept", "/kept")).await.unwrap();
+        }
+        c.request(get("/teapot", "/teapot")).await.unwrap_err();
+        drop(local);
+        let m = snapshot(&snapshotter);
+        let ok = counter(
+            &m,
+            REQUESTS_TOTAL,
+            &[("method", "GET"), ("endpoint", "/kept"), ("status", "200")],
+        );
+        let teapot = counter(
+            &m,
+            REQUESTS_TOTAL,
+            &[
+                ("method", "GET"),
+                ("endpoint", "/teapot"),
+                ("status", "418"),
+            ],
+        );
+        let took = histogram(
+            &m,
+            REQUEST_DURATION,
+            &[("method", "GET"), ("endpoint", "/kept")],
+        );
+        assert_eq!((ok, teapot, took.len() as u64), (calls, 1, calls));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Tracing (the default current-thread runtime, so the thread-local subscriber sees everything).
 

@@ -722,8 +722,8 @@ const JOINED_MAX: usize = 256;
 
 thread_local! {
     /// Joined URLs of operations without path parameters, per thread: (connector, template) -> URL.
-    static JOINED: std::cell::RefCell<std::collections::HashMap<(u64, usize, usize), Url>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static JOINED: std::cell::RefCell<crate::idhash::IdMap<(u64, usize, usize), Url>> =
+        std::cell::RefCell::new(Default::default());
 }
 
 /// The connector's base joined with `template`, an operation's path without parameters (the same on
