@@ -296,7 +296,11 @@ impl Connector {
                     who = cancelled(opts.cancel.as_ref(), &shutdown) => cancelled_call(who),
                 },
             };
-            r.map(|(resp, body)| {
+            let request_id = call.request_id;
+            r.map(|(mut resp, body)| {
+                if resp.meta.request_id.is_empty() {
+                    resp.meta.request_id = request_id;
+                }
                 let unread = body.map(|body| Unread {
                     body,
                     in_flight: in_flight.owned(),
@@ -479,11 +483,12 @@ impl Connector {
                                 duration: call.started.elapsed(),
                                 retry_count: attempt - 1,
                                 rate_limit: rl,
-                                request_id: server_id.unwrap_or_else(|| call.request_id.clone()),
+                                // Empty for the call's own id, which `run` moves in.
+                                request_id: server_id.unwrap_or_default(),
                                 revalidated,
                                 deduplicated: false,
                                 method: opts.method.clone(),
-                                endpoint: call.endpoint.clone().into_owned(),
+                                endpoint: call.endpoint.clone(),
                             },
                         };
                         return Ok((response, unread));

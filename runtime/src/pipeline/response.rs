@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::ratelimit::RateLimitStatus;
+use std::borrow::Cow;
 
 /// Metadata of a completed call.
 #[derive(Debug, Clone)]
@@ -36,8 +37,9 @@ pub struct ResponseMeta {
     /// The call's method.
     pub method: Method,
     /// The call's endpoint as spans and errors show it: the operation's template when it has one,
-    /// else the path with sensitive query values redacted.
-    pub endpoint: String,
+    /// else the path with sensitive query values redacted. Borrowed when it is a template the
+    /// program gives, so a call copies nothing for it.
+    pub endpoint: Cow<'static, str>,
 }
 
 impl ResponseMeta {
