@@ -524,6 +524,19 @@ async fn disconnect_cancels_what_outlives_the_deadline() {
         assert_eq!(e.code(), ErrorCode::Cancelled);
         assert!(e.message().contains("disconnecting"), "{e}");
     }
+    // Connected again, a call is not cancelled by the earlier disconnect: it reaches the server
+    // and waits there with the others, until its own deadline.
+    c.connect().await.unwrap();
+    let again = {
+        let c = c.clone();
+        tokio::spawn(async move { c.get("/x").await })
+    };
+    server.wait_for_requests(3).await;
+    assert!(!again.is_finished(), "the new call waits for its answer");
+    let report = within("disconnect", c.disconnect(Duration::from_millis(50))).await;
+    assert_eq!((report.in_flight_at_start, report.cancelled), (1, 1));
+    let e = again.await.unwrap().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Cancelled);
 }
 
 #[tokio::test]

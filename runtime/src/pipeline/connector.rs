@@ -8,7 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::auth::AuthStrategy;
@@ -118,7 +117,7 @@ impl ConnectorBuilder {
                 state: AtomicU8::new(DISCONNECTED),
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
-                shutdown: RwLock::new(Arc::new(CancellationToken::new())),
+                halt: Default::default(),
                 streams: std::sync::Mutex::new(Vec::new()),
                 config,
             }),
@@ -168,9 +167,8 @@ pub(crate) struct Inner {
     state: AtomicU8,
     in_flight: AtomicUsize,
     idle: Notify,
-    /// Fired by `disconnect`, replaced by `connect`. Behind an `Arc`: every call holds it, and cloning
-    /// the token itself locks its node.
-    pub(crate) shutdown: RwLock<Arc<CancellationToken>>,
+    /// Fired by `disconnect` at its deadline, reopened by `connect` (see `halt`).
+    pub(crate) halt: crate::pipeline::halt::Halt,
     /// Streamed bodies handed to callers and not yet ended, for `disconnect` to close at its deadline.
     streams: std::sync::Mutex<Vec<std::sync::Weak<crate::pipeline::execute::OpenBody>>>,
 }
@@ -269,8 +267,7 @@ impl Connector {
             }
         }
         *inner.http.write().unwrap_or_else(|p| p.into_inner()) = Some(client);
-        *inner.shutdown.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(CancellationToken::new());
+        inner.halt.reopen();
         inner.state.store(CONNECTED, Ordering::SeqCst);
         tracing::info!(base_url = %inner.base_url, "connector connected");
         Ok(())
@@ -293,7 +290,7 @@ impl Connector {
                 cancelled,
                 "disconnect deadline reached: cancelling requests still in flight"
             );
-            lock(&inner.shutdown).cancel();
+            inner.halt.fire();
             // Streamed bodies a caller holds without polling would never notice the token: close them
             // here (their next poll reports CANCELLED).
             let open: Vec<_> =

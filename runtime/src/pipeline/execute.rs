@@ -58,6 +58,7 @@ use crate::breaker::Outcome;
 use crate::connector::{Connector, InFlight, lock};
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::hooks::{HookContext, HookType, ResponseParts};
+use crate::pipeline::halt::Halt;
 use crate::request::{
     Body, RequestOptions, RequestParts, append_raw_query, call_base, join_url, joined_template,
     random_idempotency_key,
@@ -86,14 +87,14 @@ enum Cancelled {
     Shutdown,
 }
 
-async fn cancelled(user: Option<&CancellationToken>, shutdown: &CancellationToken) -> Cancelled {
+async fn cancelled(user: Option<&CancellationToken>, halt: &Halt, epoch: u64) -> Cancelled {
     match user {
         Some(u) => tokio::select! {
             _ = u.cancelled() => Cancelled::Caller,
-            _ = shutdown.cancelled() => Cancelled::Shutdown,
+            _ = halt.fired(epoch) => Cancelled::Shutdown,
         },
         None => {
-            shutdown.cancelled().await;
+            halt.fired(epoch).await;
             Cancelled::Shutdown
         }
     }
@@ -125,7 +126,8 @@ enum BodyMode {
 struct Unread {
     body: reqwest::Response,
     in_flight: InFlight,
-    shutdown: std::sync::Arc<CancellationToken>,
+    /// The shutdown epoch the call began in.
+    epoch: u64,
     method: Method,
     endpoint: Cow<'static, str>,
     started: Instant,
@@ -189,7 +191,13 @@ impl Connector {
                 Some(u) => BodyStream::new(Guarded {
                     open: self.track_stream(u.body.bytes_stream().boxed(), u.in_flight),
                     done: false,
-                    cancel: Box::pin(async move { cancelled(cancel.as_ref(), &u.shutdown).await }),
+                    cancel: {
+                        let inner = self.inner.clone();
+                        let epoch = u.epoch;
+                        Box::pin(
+                            async move { cancelled(cancel.as_ref(), &inner.halt, epoch).await },
+                        )
+                    },
                     request_id: resp.meta.request_id.clone(),
                     attempt: resp.meta.retry_count + 1,
                     method: u.method,
@@ -268,10 +276,11 @@ impl Connector {
                 started,
                 mode,
             };
-            let shutdown = lock(&self.inner.shutdown);
+            let halt = &self.inner.halt;
+            let epoch = halt.epoch();
             let who = if opts.cancel.as_ref().is_some_and(|t| t.is_cancelled()) {
                 Some(Cancelled::Caller)
-            } else if shutdown.is_cancelled() {
+            } else if halt.has_fired(epoch) {
                 Some(Cancelled::Shutdown)
             } else {
                 None
@@ -293,7 +302,7 @@ impl Connector {
                 None => tokio::select! {
                     biased;
                     r = self.attempts(&call) => r,
-                    who = cancelled(opts.cancel.as_ref(), &shutdown) => cancelled_call(who),
+                    who = cancelled(opts.cancel.as_ref(), halt, epoch) => cancelled_call(who),
                 },
             };
             let request_id = call.request_id;
@@ -304,7 +313,7 @@ impl Connector {
                 let unread = body.map(|body| Unread {
                     body,
                     in_flight: in_flight.owned(),
-                    shutdown,
+                    epoch,
                     method: opts.method.clone(),
                     endpoint: endpoint.clone(),
                     started,

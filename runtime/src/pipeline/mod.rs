@@ -5,6 +5,7 @@ pub(crate) mod cache;
 pub mod connector;
 pub(crate) mod dedup;
 pub(crate) mod execute;
+pub(crate) mod halt;
 pub mod request;
 pub mod response;
 pub(crate) mod transport;
