@@ -7,12 +7,12 @@
 //! Architecture Invariant: a caller waits in at most one place at a time, and memory is bounded by
 //! `max_queue`: a caller that would be waiter number `max_queue + 1` gets RATE_LIMIT at once.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::RateLimitConfig;
 use crate::error::{Error, ErrorCode, ErrorSource};
@@ -127,7 +127,7 @@ impl State {
 pub struct RateLimiter {
     config: RateLimitConfig,
     state: Mutex<State>,
-    concurrency: Arc<Semaphore>,
+    concurrency: Semaphore,
     /// FIFO line for rate tokens: the head waits for the bucket, the rest wait behind it.
     line: tokio::sync::Mutex<()>,
     waiting: AtomicUsize,
@@ -137,10 +137,11 @@ pub struct RateLimiter {
     heard: AtomicBool,
 }
 
-/// A held slot: one of `concurrent_requests`. Dropping it frees the slot.
+/// A held slot: one of `concurrent_requests`. Dropping it frees the slot. It borrows the limiter
+/// (every call's slot would otherwise write the limiter's reference count twice).
 #[derive(Debug)]
-pub struct Slot {
-    _permit: OwnedSemaphorePermit,
+pub struct Slot<'a> {
+    _permit: SemaphorePermit<'a>,
 }
 
 struct WaitingGuard<'a>(&'a AtomicUsize);
@@ -169,7 +170,7 @@ impl RateLimiter {
         }
         let unbounded = buckets.is_empty();
         RateLimiter {
-            concurrency: Arc::new(Semaphore::new(config.concurrent_requests)),
+            concurrency: Semaphore::new(config.concurrent_requests),
             config,
             state: Mutex::new(State {
                 buckets,
@@ -211,7 +212,7 @@ impl RateLimiter {
 
     /// Wait for a concurrency slot and a rate token, in arrival order. Fails at once with RATE_LIMIT when
     /// `max_queue` callers are already waiting. Cancel-safe: dropping the future leaves the line cleanly.
-    pub async fn wait_for_slot(&self) -> Result<Slot, Error> {
+    pub async fn wait_for_slot(&self) -> Result<Slot<'_>, Error> {
         self.wait_for_slot_within(None).await
     }
 
@@ -219,11 +220,11 @@ impl RateLimiter {
     /// concurrency permit is taken, or a bucket or the server asks for a pause. Synchronous, and
     /// without the queue's lock: the pipeline tries it first and waits with
     /// [`wait_for_slot_within`](Self::wait_for_slot_within) only when it returns `None`.
-    pub fn try_slot(&self) -> Option<Slot> {
+    pub fn try_slot(&self) -> Option<Slot<'_>> {
         if self.waiting.load(Ordering::SeqCst) != 0 {
             return None;
         }
-        let permit = self.concurrency.clone().try_acquire_owned().ok()?;
+        let permit = self.concurrency.try_acquire().ok()?;
         if self.quiet() {
             return Some(Slot { _permit: permit });
         }
@@ -242,7 +243,7 @@ impl RateLimiter {
     /// the wait the buckets or the server (`Retry-After`, an exhausted `X-RateLimit-Remaining` with its
     /// reset) impose is longer, it fails at once with RATE_LIMIT, retryable, whose detail
     /// `retry_after_ms` says how long that wait is. The pipeline passes each call's timeout.
-    pub async fn wait_for_slot_within(&self, limit: Option<Duration>) -> Result<Slot, Error> {
+    pub async fn wait_for_slot_within(&self, limit: Option<Duration>) -> Result<Slot<'_>, Error> {
         let entered = Instant::now();
         let before = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _guard = WaitingGuard(&self.waiting);
@@ -267,12 +268,7 @@ impl RateLimiter {
             )
             .with_retryable(true));
         }
-        let permit = self
-            .concurrency
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| closed())?;
+        let permit = self.concurrency.acquire().await.map_err(|_| closed())?;
         let _line = self.line.lock().await;
         loop {
             let wait = {
