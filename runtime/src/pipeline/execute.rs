@@ -123,8 +123,10 @@ enum BodyMode {
 }
 
 /// The unread body of a streamed call, with what it needs to end and report like the call did.
+/// Boxed where it is returned (as is the response it holds): every buffered call's result has room
+/// for it, and moves that room from layer to layer, though only streamed calls fill it.
 struct Unread {
-    body: reqwest::Response,
+    body: Box<reqwest::Response>,
     in_flight: InFlight,
     /// The shutdown epoch the call began in.
     epoch: u64,
@@ -189,7 +191,7 @@ impl Connector {
             let cancel = opts.cancel;
             let body = match unread {
                 Some(u) => BodyStream::new(Guarded {
-                    open: self.track_stream(u.body.bytes_stream().boxed(), u.in_flight),
+                    open: self.track_stream((*u.body).bytes_stream().boxed(), u.in_flight),
                     done: false,
                     cancel: {
                         let inner = self.inner.clone();
@@ -225,7 +227,8 @@ impl Connector {
         &'a self,
         opts: &'a RequestOptions,
         mode: BodyMode,
-    ) -> impl Future<Output = Result<(Response<Bytes>, Option<Unread>), Error>> + Send + 'a {
+    ) -> impl Future<Output = Result<(Response<Bytes>, Option<Box<Unread>>), Error>> + Send + 'a
+    {
         use futures_util::FutureExt;
         let started = Instant::now();
         let endpoint: Cow<'static, str> = match &opts.endpoint {
@@ -310,13 +313,15 @@ impl Connector {
                 if resp.meta.request_id.is_empty() {
                     resp.meta.request_id = request_id;
                 }
-                let unread = body.map(|body| Unread {
-                    body,
-                    in_flight: in_flight.owned(),
-                    epoch,
-                    method: opts.method.clone(),
-                    endpoint: endpoint.clone(),
-                    started,
+                let unread = body.map(|body| {
+                    Box::new(Unread {
+                        body,
+                        in_flight: in_flight.owned(),
+                        epoch,
+                        method: opts.method.clone(),
+                        endpoint: endpoint.clone(),
+                        started,
+                    })
                 });
                 (resp, unread)
             })
@@ -342,7 +347,7 @@ impl Connector {
     async fn attempts(
         &self,
         call: &Call<'_>,
-    ) -> Result<(Response<Bytes>, Option<reqwest::Response>), Error> {
+    ) -> Result<(Response<Bytes>, Option<Box<reqwest::Response>>), Error> {
         let inner = &*self.inner;
         let opts = call.opts;
         let timeout = opts
@@ -810,7 +815,7 @@ async fn send_once(
     keep: bool,
     timeout: std::time::Duration,
     mode: BodyMode,
-) -> Result<(ResponseParts, Option<reqwest::Response>), Error> {
+) -> Result<(ResponseParts, Option<Box<reqwest::Response>>), Error> {
     let headers = if keep {
         parts.headers.clone()
     } else {
@@ -845,7 +850,7 @@ async fn send_once(
                 headers,
                 body: Bytes::new(),
             };
-            return Ok((parts, Some(resp)));
+            return Ok((parts, Some(Box::new(resp))));
         }
         let body = read_body(&mut resp)
             .await
