@@ -7,8 +7,10 @@
 
 use std::any::Any;
 use std::fmt::Write as _;
+use std::future::Future;
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::{HeaderValue, Method};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
@@ -850,13 +852,15 @@ fn parse_err(resp: &Response<Bytes>, e: serde_json::Error) -> Error {
 }
 
 /// Send and decode a JSON answer (an empty body decodes as `null`).
-pub async fn send_json<T: DeserializeOwned>(
+///
+/// This and the other buffered senders are combinators over [`Op::run`], not `async fn`s: an
+/// `async` layer would move the call's whole state, before it starts, once more.
+pub fn send_json<T: DeserializeOwned>(
     c: &Connector,
     mut op: Op,
-) -> Result<Response<T>, Error> {
+) -> impl Future<Output = Result<Response<T>, Error>> + Send + '_ {
     op.accept_answer("application/json");
-    let resp = op.run(c).await?;
-    resp.json()
+    op.run(c).map(|r| r.and_then(|resp| resp.json()))
 }
 
 /// Send and decode an XML answer of `shape` (a query protocol answer is read from its result
@@ -919,37 +923,48 @@ pub fn error_code(body: &[u8]) -> Option<String> {
 }
 
 /// Send and decode by status with a generated decoder.
-pub async fn send_decode<T>(
-    c: &Connector,
+pub fn send_decode<'a, T: 'a>(
+    c: &'a Connector,
     mut op: Op,
     decode: fn(u16, &[u8]) -> Result<T, serde_json::Error>,
-) -> Result<Response<T>, Error> {
+) -> impl Future<Output = Result<Response<T>, Error>> + Send + 'a {
     op.accept_answer("application/json");
-    let resp = op.run(c).await?;
-    let body: &[u8] = if resp.data.is_empty() {
-        b"null"
-    } else {
-        &resp.data
-    };
-    match decode(resp.status.as_u16(), body) {
-        Ok(v) => Ok(resp.map(|_| v)),
-        Err(e) => Err(resp.meta.fail(parse_err(&resp, e))),
-    }
+    op.run(c).map(move |r| {
+        let resp = r?;
+        let body: &[u8] = if resp.data.is_empty() {
+            b"null"
+        } else {
+            &resp.data
+        };
+        match decode(resp.status.as_u16(), body) {
+            Ok(v) => Ok(resp.map(|_| v)),
+            Err(e) => Err(resp.meta.fail(parse_err(&resp, e))),
+        }
+    })
 }
 
 /// Send and ignore the body.
-pub async fn send_unit(c: &Connector, op: Op) -> Result<Response<()>, Error> {
-    Ok(op.run(c).await?.map(|_| ()))
+pub fn send_unit(
+    c: &Connector,
+    op: Op,
+) -> impl Future<Output = Result<Response<()>, Error>> + Send + '_ {
+    op.run(c).map(|r| r.map(|resp| resp.map(|_| ())))
 }
 
 /// Send and return the body as text.
-pub async fn send_text(c: &Connector, op: Op) -> Result<Response<String>, Error> {
-    op.run(c).await?.text()
+pub fn send_text(
+    c: &Connector,
+    op: Op,
+) -> impl Future<Output = Result<Response<String>, Error>> + Send + '_ {
+    op.run(c).map(|r| r.and_then(Response::text))
 }
 
 /// Send and return the body as bytes.
-pub async fn send_bytes(c: &Connector, op: Op) -> Result<Response<Bytes>, Error> {
-    op.run(c).await
+pub fn send_bytes(
+    c: &Connector,
+    op: Op,
+) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
+    op.run(c)
 }
 
 /// Send and hand the answer's body over unread, chunk by chunk (bounded memory): a binary answer
