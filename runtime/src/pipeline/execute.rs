@@ -153,42 +153,40 @@ struct Call<'a> {
 impl Connector {
     /// A call with sharing of identical GETs in flight (`dedup`) when it applies.
     ///
-    /// Written as a function returning an `async move` block, not as an `async fn`: an `async fn`
-    /// keeps its by-value argument twice in its state (as captured and as moved into the body), and
-    /// the options are some 550 bytes. Below this, the pipeline borrows them.
-    #[allow(clippy::manual_async_fn)] // see `execute`: the options are kept once
+    /// No `async` layer of its own: [`Connector::run`] owns the options, and each `async` layer
+    /// would move the call's whole state once more before it starts.
     pub(crate) fn execute(
         &self,
         opts: RequestOptions,
     ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
-        async move {
-            match crate::dedup::key(self, &opts) {
-                // Boxed: sharing is a state machine of its own (a spawned leader, a shared result),
-                // so the direct path's state does not grow by it.
-                Some(key) => Box::pin(crate::dedup::shared(self, key, opts)).await,
-                None => self.run(&opts, BodyMode::Buffered).await.map(|(r, _)| r),
-            }
+        use futures_util::future::Either;
+        match crate::dedup::key(self, &opts) {
+            // Boxed: sharing is a state machine of its own (a spawned leader, a shared result), so
+            // the direct path's state does not grow by it.
+            Some(key) => Either::Left(Box::pin(crate::dedup::shared(self, key, opts))),
+            None => Either::Right(self.execute_alone(opts)),
         }
     }
 
     /// [`Connector::execute`] without sharing an identical call in flight (see `dedup`).
-    #[allow(clippy::manual_async_fn)] // see `execute`: the options are kept once
     pub(crate) fn execute_alone(
         &self,
         opts: RequestOptions,
     ) -> impl Future<Output = Result<Response<Bytes>, Error>> + Send + '_ {
-        async move { self.run(&opts, BodyMode::Buffered).await.map(|(r, _)| r) }
+        use futures_util::FutureExt;
+        self.run(opts, BodyMode::Buffered)
+            .map(|r| r.map(|(resp, _)| resp))
     }
 
     /// [`Connector::execute`] with the body of a successful answer left unread.
-    #[allow(clippy::manual_async_fn)] // see `execute`: the options are kept once
     pub(crate) fn execute_stream(
         &self,
         opts: RequestOptions,
     ) -> impl Future<Output = Result<StreamingResponse, Error>> + Send + '_ {
+        let cancel = opts.cancel.clone();
+        let call = self.run(opts, BodyMode::Streamed);
         async move {
-            let (resp, unread) = self.run(&opts, BodyMode::Streamed).await?;
-            let cancel = opts.cancel;
+            let (resp, unread) = call.await?;
             let body = match unread {
                 Some(u) => BodyStream::new(Guarded {
                     open: self.track_stream((*u.body).bytes_stream().boxed(), u.in_flight),
@@ -221,13 +219,14 @@ impl Connector {
 
     /// A call's span, its race against cancellation, and the report of its failure around the
     /// attempt loop. The span and ids are made when the call is made; the rest is one instrumented
-    /// block mapped to the report, not an `async fn` around it: each `async` layer moves the call's
-    /// state once more when awaited.
-    fn run<'a>(
-        &'a self,
-        opts: &'a RequestOptions,
+    /// block, which owns the options (everything below borrows them), mapped to the report: not an
+    /// `async fn` around it, since each `async` layer moves the call's state once more when awaited
+    /// (and an `async fn` keeps a by-value argument twice, as captured and as moved into its body).
+    fn run(
+        &self,
+        opts: RequestOptions,
         mode: BodyMode,
-    ) -> impl Future<Output = Result<(Response<Bytes>, Option<Box<Unread>>), Error>> + Send + 'a
+    ) -> impl Future<Output = Result<(Response<Bytes>, Option<Box<Unread>>), Error>> + Send + '_
     {
         use futures_util::FutureExt;
         let started = Instant::now();
@@ -251,8 +250,10 @@ impl Connector {
             retry_count = tracing::field::Empty,
         );
         let shown = endpoint.clone();
+        let method = opts.method.clone();
         let reported = span.clone();
         async move {
+            let opts = &opts;
             let (in_flight, client) = self.enter()?;
             if let Some(name) = opts.invalid_headers.first() {
                 return Err(Error::validation(
@@ -329,7 +330,7 @@ impl Connector {
         .instrument(span)
         .map(move |result| {
             if let Err(e) = &result {
-                observe::error(&opts.method, &shown, e.code().as_str());
+                observe::error(&method, &shown, e.code().as_str());
                 let _g = reported.enter();
                 tracing::warn!(
                     code = e.code().as_str(),
