@@ -53,9 +53,10 @@ pub type ErrorDecoder = fn(u16, &[u8]) -> Option<Box<dyn Any + Send + Sync>>;
 
 /// One operation call being assembled by generated code.
 pub struct Op {
-    /// Boxed: generated builders, `send_*` and `Op::run` move the `Op` through several futures, and
-    /// the options are by far its largest part.
-    opts: Box<RequestOptions>,
+    /// Held inline: the `Op` is moved a few times (from the builder to a sender to `Op::run`) before
+    /// its options go into the call, never through an `async` layer, and those moves cost less than a
+    /// box allocated and freed per call.
+    opts: RequestOptions,
     errors: Option<ErrorDecoder>,
     problem: Option<Error>,
     /// The `Accept` value the operation's responses declare (see [`Op::accept_types`]).
@@ -170,7 +171,7 @@ impl Op {
     /// Start an operation: method, path template (`/users/{id}`) and operation id (for observability).
     pub fn new(method: Method, template: &'static str) -> Op {
         Op {
-            opts: Box::new(RequestOptions::new(method, template).endpoint(template)),
+            opts: RequestOptions::new(method, template).endpoint(template),
             errors: None,
             problem: None,
             declared_accept: None,
@@ -634,7 +635,7 @@ impl Op {
                 0,
                 std::time::Duration::ZERO,
             )),
-            None => Ok((*self.opts, self.errors)),
+            None => Ok((self.opts, self.errors)),
         }
     }
 
