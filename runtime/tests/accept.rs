@@ -65,15 +65,7 @@ async fn the_operations_accept_wins_over_a_default_and_a_calls_header_over_both(
 async fn calls_that_differ_only_in_accept_are_not_shared() {
     // Both calls are held at the server until both have arrived: shared, only one would.
     let gate = Gate::new();
-    let g = gate.clone();
-    let server = CountingServer::start(move |_, _| {
-        let g = g.clone();
-        async move {
-            g.wait().await;
-            reply(200, "{}")
-        }
-    })
-    .await;
+    let server = CountingServer::held(&gate, 200, "{}").await;
     let c = connected(ConnectorConfig::new(server.url())).await;
     let mut csv = Op::new(Method::GET, "/same");
     csv.accept_types("text/csv");

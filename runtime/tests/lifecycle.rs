@@ -12,15 +12,7 @@ use support::{CountingServer, Gate, LATE, connected, reply, until, within};
 
 /// A server that holds every request until `gate` opens (for good, if it never does).
 async fn held_server(gate: &Gate) -> CountingServer {
-    let gate = gate.clone();
-    CountingServer::start(move |_, _| {
-        let gate = gate.clone();
-        async move {
-            gate.wait().await;
-            reply(200, "{\"done\":true}")
-        }
-    })
-    .await
+    CountingServer::held(gate, 200, "{\"done\":true}").await
 }
 
 /// Identical GETs in flight at once share one exchange by default; these tests count separate calls.

@@ -338,6 +338,20 @@ impl CountingServer {
         }
     }
 
+    /// A server that holds every request until `gate` opens, then answers `status` with `body`.
+    #[allow(dead_code)] // not every test binary holds requests
+    pub async fn held(gate: &Gate, status: u16, body: &'static str) -> CountingServer {
+        let gate = gate.clone();
+        CountingServer::start(move |_, _| {
+            let gate = gate.clone();
+            async move {
+                gate.wait().await;
+                reply(status, body)
+            }
+        })
+        .await
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
