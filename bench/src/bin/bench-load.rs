@@ -10,6 +10,9 @@
 //!   reqwest     GET /item with a plain reqwest::Client built with the runtime's settings (same pool,
 //!               TLS, redirect and decompression settings), `.bytes()` then serde_json::from_slice into
 //!               a hand-written struct of the same shape
+//!   reqwest-timeout  as `reqwest`, with the runtime's default per-attempt timeout (30 s) set as
+//!               reqwest's own per-request timeout (`ClientBuilder::timeout`): what plain reqwest costs
+//!               when it too bounds every call, as the generated client always does
 //!   default     GET /item through the generated client with the runtime's default configuration
 //!               (concurrency limit 10, de-duplication on: identical GETs in flight share one
 //!               exchange, so at a concurrency above 1 most calls are not sent at all)
@@ -67,7 +70,7 @@ struct Args {
 }
 
 const HELP: &str =
-    "bench-load [--server URL] --mode generated|reqwest|default|compare|decode|paginate
+    "bench-load [--server URL] --mode generated|reqwest|reqwest-timeout|default|default-nodedup|compare|decode|paginate
   [--concurrency N] [--limit N] [--requests N] [--warmup N] [--rounds N] [--modes a,b] [--items N]
   [--page-size N] [--threads N] [--quick]
 One JSON object per measurement on stdout; see the binary's documentation for each mode.";
@@ -206,7 +209,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
     };
     match args.mode.as_str() {
-        "generated" | "reqwest" | "default" | "default-nodedup" => {
+        "generated" | "reqwest" | "reqwest-timeout" | "default" | "default-nodedup" => {
             let line = load(&args, &args.mode, &server).await?;
             emit(&line);
         }
@@ -253,12 +256,18 @@ fn peak_rss_kib() -> u64 {
 }
 
 /// The plain reqwest client, built with the settings `connector-runtime` builds its own with
-/// (`runtime/src/pipeline/transport.rs`) for the same configuration.
-fn plain_client(max_idle: usize) -> Result<reqwest::Client, String> {
+/// (`runtime/src/pipeline/transport.rs`) for the same configuration; with `timeout`, also bounding
+/// each request as the runtime bounds each attempt.
+fn plain_client(max_idle: usize, timeout: bool) -> Result<reqwest::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let d = ConnectorConfig::default();
-    reqwest::Client::builder()
-        .retry(reqwest::retry::never())
+    let b = reqwest::Client::builder();
+    let b = if timeout {
+        b.timeout(Duration::from_millis(d.timeout_ms))
+    } else {
+        b
+    };
+    b.retry(reqwest::retry::never())
         .redirect(reqwest::redirect::Policy::limited(d.max_redirects as usize))
         .user_agent(d.user_agent.clone())
         .connect_timeout(Duration::from_millis(d.pool.connect_timeout_ms))
@@ -391,8 +400,8 @@ async fn caller_for(mode: &str, args: &Args, server: &str) -> Result<Caller, Str
         }
         "default" => Caller::Generated(default_client(server, true).await?),
         "default-nodedup" => Caller::Generated(default_client(server, false).await?),
-        "reqwest" => Caller::Plain(
-            plain_client(args.concurrency.max(64))?,
+        "reqwest" | "reqwest-timeout" => Caller::Plain(
+            plain_client(args.concurrency.max(64), mode == "reqwest-timeout")?,
             format!("{server}/item"),
         ),
         other => return Err(format!("not a load mode: {other:?}")),
@@ -494,7 +503,7 @@ async fn compare(args: &Args, server: &str) -> Result<(), String> {
 
 async fn decode(args: &Args, server: &str) -> Result<(), String> {
     let generated = raised_client(server, 1).await?;
-    let plain = plain_client(32)?;
+    let plain = plain_client(32, false)?;
     let url = format!("{server}/items/large");
     let iterations = (args.requests / 200).clamp(5, 200);
     let (mut g_ns, mut p_ns) = (Vec::new(), Vec::new());
