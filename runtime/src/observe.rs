@@ -297,13 +297,22 @@ pub(crate) fn retry(method: &Method, endpoint: &str) {
         .increment(1);
 }
 
+/// The gauges' keys, made at compile time: the macros, given a name that is not a literal, make
+/// (and hash) the key on every call, and these two are set by every attempt.
+static IN_FLIGHT_KEY: metrics::Key = metrics::Key::from_static_name(IN_FLIGHT);
+static RATE_LIMIT_REMAINING_KEY: metrics::Key =
+    metrics::Key::from_static_name(RATE_LIMIT_REMAINING);
+
 pub(crate) fn in_flight(n: usize) {
-    metrics::gauge!(IN_FLIGHT).set(n as f64);
+    metrics::with_recorder(|r| r.register_gauge(&IN_FLIGHT_KEY, &METADATA).set(n as f64));
 }
 
 pub(crate) fn rate_limit_remaining(remaining: Option<u64>) {
     if let Some(r) = remaining {
-        metrics::gauge!(RATE_LIMIT_REMAINING).set(r as f64);
+        metrics::with_recorder(|rec| {
+            rec.register_gauge(&RATE_LIMIT_REMAINING_KEY, &METADATA)
+                .set(r as f64)
+        });
     }
 }
 

@@ -239,7 +239,7 @@ impl Connector {
             .get(&self.inner.request_id_name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .unwrap_or_else(crate::request::random_uuid);
+            .unwrap_or_else(crate::request::random_request_id);
         let span = tracing::info_span!(
             "connector.request",
             method = %opts.method,
@@ -690,7 +690,7 @@ impl Connector {
         if let Some(a) = opts.accept {
             if !opts.headers.contains_key(ACCEPT) {
                 // Over a default `Accept`, as a call's own header would be.
-                headers.insert(ACCEPT, HeaderValue::from_static(a));
+                headers.insert(ACCEPT, accept_value(a));
             }
         }
         let (body, stream) = match &opts.body {
@@ -732,6 +732,17 @@ impl Connector {
             parts.set_header(&inner.config.idempotency.header, k)?;
         }
         Ok(parts)
+    }
+}
+
+/// The `Accept` value a generated operation asks for. The JSON one, asked for by most, is made at
+/// compile time: making a value at run time checks each of its bytes, on every call.
+fn accept_value(media_type: &'static str) -> HeaderValue {
+    const JSON: HeaderValue = HeaderValue::from_static("application/json");
+    if media_type == "application/json" {
+        JSON
+    } else {
+        HeaderValue::from_static(media_type)
     }
 }
 

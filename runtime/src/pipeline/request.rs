@@ -824,16 +824,34 @@ pub fn derive_idempotency_key(operation: &str, stable_inputs: &[u8]) -> String {
     format!("{operation}-{h:032x}")
 }
 
-/// A fresh random idempotency key (a v4 UUID).
+/// A fresh random idempotency key (a v4 UUID from the thread's CSPRNG, seeded from the OS once
+/// per thread rather than a `getrandom` system call per key). A key a server uses to recognise a
+/// replay is worth the stronger generator.
 pub fn random_idempotency_key() -> String {
-    random_uuid()
+    uuid_from(rand::random::<[u8; 16]>())
 }
 
-/// A v4 UUID in its hyphenated form, from the thread's CSPRNG (seeded from the OS once per thread)
-/// rather than a `getrandom` system call per id: request ids and idempotency keys are made per call.
-/// (Encoded into a buffer of its exact length, not through `Display`: no formatter, no growth.)
-pub(crate) fn random_uuid() -> String {
-    let id = uuid::Builder::from_random_bytes(rand::random::<[u8; 16]>()).into_uuid();
+thread_local! {
+    /// The generator of request ids: xoshiro256++ (`SmallRng`), seeded once per thread from the
+    /// thread's CSPRNG. An id only correlates logs across client and server, so it needs to be
+    /// unique (122 random bits from a seed no other thread or process shares), not unpredictable;
+    /// the CSPRNG's block function cost more than the rest of making the id, on every call.
+    static REQUEST_IDS: std::cell::RefCell<rand::rngs::SmallRng> = std::cell::RefCell::new(
+        <rand::rngs::SmallRng as rand::SeedableRng>::from_rng(&mut rand::rng()),
+    );
+}
+
+/// A fresh request id: a v4 UUID (see `REQUEST_IDS` for where its bits come from).
+pub(crate) fn random_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    REQUEST_IDS.with_borrow_mut(|g| rand::Rng::fill_bytes(g, &mut bytes));
+    uuid_from(bytes)
+}
+
+/// `bytes` as a v4 UUID in its hyphenated, lower-case form. (Encoded into a buffer of its exact
+/// length, not through `Display`: no formatter, no growth.)
+fn uuid_from(bytes: [u8; 16]) -> String {
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     id.hyphenated().encode_lower(&mut buf).to_owned()
 }
@@ -952,10 +970,13 @@ mod tests {
 
     #[test]
     fn random_ids_are_v4_uuids_in_lower_case() {
-        let a = random_uuid();
-        let b = random_uuid();
+        let a = random_request_id();
+        let b = random_request_id();
+        let c = random_idempotency_key();
+        let d = random_idempotency_key();
         assert_ne!(a, b);
-        for id in [a, b] {
+        assert_ne!(c, d);
+        for id in [a, b, c, d] {
             let parsed = uuid::Uuid::parse_str(&id).expect("a UUID");
             assert_eq!(parsed.get_version_num(), 4);
             assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
