@@ -567,3 +567,45 @@ async fn garbage_from_the_server_is_an_error_not_a_panic() {
     );
     assert!(e.is_retryable());
 }
+
+#[tokio::test]
+async fn the_request_id_goes_out_under_the_configured_name_in_any_spelling() {
+    let server = CountingServer::start(|_, _| async move { reply(200, "{}") }).await;
+    for (configured, sent_as, other) in [
+        ("X-Request-ID", "x-request-id", "x-trace-id"),
+        ("X-Trace-Id", "x-trace-id", "x-request-id"),
+    ] {
+        let c = connected(ConnectorConfig {
+            request_id_header: configured.to_owned(),
+            ..ConnectorConfig::new(server.url())
+        })
+        .await;
+        let r = c.get("/x").await.unwrap();
+        let sent = server.requests();
+        let last = sent.last().unwrap();
+        assert_eq!(
+            last.headers[sent_as].to_str().unwrap(),
+            r.meta.request_id,
+            "{configured}: the call's id under {sent_as}"
+        );
+        assert!(
+            !last.headers.contains_key(other),
+            "{configured}: not under {other}"
+        );
+        // A call that brings its own id keeps it, under the same name.
+        let mut opts = connector_runtime::RequestOptions::new(http::Method::GET, "/x");
+        opts.headers
+            .insert(sent_as, http::HeaderValue::from_static("mine-1"));
+        let r = c.request(opts).await.unwrap();
+        assert_eq!(r.meta.request_id, "mine-1");
+        let sent = server.requests();
+        let all: Vec<_> = sent
+            .last()
+            .unwrap()
+            .headers
+            .get_all(sent_as)
+            .iter()
+            .collect();
+        assert_eq!(all, ["mine-1"], "{configured}: one id, the caller's");
+    }
+}

@@ -70,8 +70,17 @@ impl ConnectorBuilder {
                 .map_err(|e| Error::validation(&format!("default_headers.{k}"), e))?;
             default_headers.insert(name, value);
         }
-        let request_id_name = HeaderName::from_bytes(config.request_id_header.as_bytes())
-            .map_err(|e| Error::validation("request_id_header", e))?;
+        // The default name is a static one: a name parsed at run time is shared bytes, whose count
+        // each clone writes (one per call, from every thread).
+        let request_id_name = if config
+            .request_id_header
+            .eq_ignore_ascii_case(DEFAULT_REQUEST_ID_HEADER)
+        {
+            HeaderName::from_static(DEFAULT_REQUEST_ID_HEADER)
+        } else {
+            HeaderName::from_bytes(config.request_id_header.as_bytes())
+                .map_err(|e| Error::validation("request_id_header", e))?
+        };
         let auth = self
             .auth
             .or_else(|| config.auth.clone().map(|a| a.into_strategy()));
@@ -138,6 +147,9 @@ fn redactor_for(config: &ConnectorConfig, auth: Option<&dyn AuthStrategy>) -> Re
 pub struct Connector {
     pub(crate) inner: Arc<Inner>,
 }
+
+/// The request-id header the configuration names by default, spelled as `HeaderName` keeps it.
+const DEFAULT_REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The next connector's `Inner::id`.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
