@@ -750,15 +750,11 @@ fn accept_value(media_type: &'static str) -> HeaderValue {
 /// PUT and DELETE idempotent, and QUERY (the safe method with a body) is idempotent by definition;
 /// POST, PATCH and every other method (WebDAV's COPY, LINK, PURGE...) are treated as unsafe.
 fn is_unsafe(m: &Method) -> bool {
-    let idempotent = [
-        Method::GET,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::PUT,
-        Method::DELETE,
-    ];
-    !(idempotent.contains(m) || m.as_str() == "QUERY")
+    // By name: a list of `Method` values would be built and dropped on every call.
+    !matches!(
+        m.as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE" | "QUERY"
+    )
 }
 
 /// A call's path (or absolute URL) as spans, errors and metrics show it when no endpoint template is
@@ -1008,4 +1004,23 @@ fn lost(what: &str) -> Error {
         ErrorSource::Unknown,
         format!("internal: the hook context lost its {what}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_idempotent_methods_are_safe_to_replay() {
+        for m in ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"] {
+            assert!(
+                !is_unsafe(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
+        }
+        // Method names are case-sensitive (RFC 9110 9.1): `get` is another method.
+        for m in ["POST", "PATCH", "CONNECT", "COPY", "PURGE", "get"] {
+            assert!(is_unsafe(&Method::from_bytes(m.as_bytes()).unwrap()), "{m}");
+        }
+    }
 }
