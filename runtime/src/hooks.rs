@@ -279,6 +279,11 @@ impl HookRegistry {
         self.stages.load(Ordering::SeqCst) & stage_bit(stage) != 0
     }
 
+    /// Whether any hook is registered, at any stage.
+    pub(crate) fn any(&self) -> bool {
+        self.stages.load(Ordering::SeqCst) != 0
+    }
+
     /// Run the hooks of `stage` in order. Stops at the first failure or abort.
     pub(crate) async fn run(&self, stage: HookType, ctx: &mut HookContext) -> Result<(), Error> {
         ctx.set_stage(stage);

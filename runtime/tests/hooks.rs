@@ -304,3 +304,95 @@ async fn on_error_hooks_enrich_the_error() {
     assert_eq!(e.message(), "lookup failed: {\"message\":\"no such repo\"}");
     assert_eq!(e.details()["tenant"], "acme");
 }
+
+/// A call no hook, auth or cache observes has its request written straight into the transport's;
+/// one a hook observes goes through the hook context. Both forms send the same request on every
+/// attempt and report the same answer and the same failure.
+#[tokio::test]
+async fn an_observed_call_and_an_unobserved_one_send_and_report_alike() {
+    // Per server: the first attempt of each call fails with 503, the second answers (`/gone`: 404).
+    let start = || {
+        CountingServer::start(|seen, i| async move {
+            if i % 2 == 0 {
+                return reply(503, "{}");
+            }
+            let mut r = if seen.uri.starts_with("/gone") {
+                reply(404, r#"{"error":"no such thing"}"#)
+            } else {
+                reply(200, r#"{"ok":true}"#)
+            };
+            r.headers_mut()
+                .insert("x-request-id", "from-the-server".parse().unwrap());
+            r
+        })
+    };
+    let (plain_server, hooked_server) = (start().await, start().await);
+    let config = |url: String| {
+        let mut c = ConnectorConfig {
+            retry: fast_retry(2),
+            ..ConnectorConfig::new(url)
+        };
+        c.default_headers.insert("x-team".into(), "blue".into());
+        c.default_query.insert("v".into(), "7".into());
+        c
+    };
+    let plain = connected(config(plain_server.url())).await;
+    let hooked = connector_runtime::Connector::builder(config(hooked_server.url()))
+        .hook(HookType::BeforeRequest, hook_fn("looks", 0, |_| Ok(())))
+        .build()
+        .unwrap();
+    hooked.connect().await.unwrap();
+
+    let call = || {
+        RequestOptions::new(Method::PUT, "/things/1")
+            .query("q", "x y")
+            .header("x-call", "1")
+            .body(connector_runtime::Body::json(&serde_json::json!({"a": 1})).unwrap())
+    };
+    let a = plain.request(call()).await.unwrap();
+    let b = hooked.request(call()).await.unwrap();
+    for r in [&a, &b] {
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(&r.data[..], br#"{"ok":true}"#);
+        assert_eq!(r.meta.retry_count, 1);
+        assert_eq!(r.meta.request_id, "from-the-server");
+    }
+    let gone = || RequestOptions::new(Method::GET, "/gone");
+    let ea = plain.request(gone()).await.unwrap_err();
+    let eb = hooked.request(gone()).await.unwrap_err();
+    assert_eq!(ea.code(), eb.code());
+    assert_eq!(ea.message(), eb.message());
+    for e in [&ea, &eb] {
+        assert_eq!(e.status(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(e.attempt(), 2);
+        assert_eq!(e.request_id(), Some("from-the-server"));
+    }
+
+    // The same four requests on the wire, in order; each call's id the same on both its attempts.
+    let (seen_a, seen_b) = (plain_server.requests(), hooked_server.requests());
+    assert_eq!(seen_a.len(), 4);
+    assert_eq!(seen_b.len(), 4);
+    let id = |s: &support::Seen| s.headers["x-request-id"].to_str().unwrap().to_owned();
+    for seen in [&seen_a, &seen_b] {
+        assert_eq!(id(&seen[0]), id(&seen[1]));
+        assert_eq!(id(&seen[2]), id(&seen[3]));
+        assert_ne!(id(&seen[0]), id(&seen[2]));
+    }
+    for (x, y) in seen_a.iter().zip(&seen_b) {
+        assert_eq!(x.method, y.method);
+        assert_eq!(x.uri, y.uri);
+        assert_eq!(x.body, y.body);
+        let names = |s: &support::Seen| {
+            let mut n: Vec<String> = s.headers.keys().map(|k| k.to_string()).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(x), names(y));
+        for name in ["x-team", "x-call", "accept", "content-type", "user-agent"] {
+            assert_eq!(x.headers.get(name), y.headers.get(name), "{name}");
+        }
+    }
+    assert_eq!(seen_a[0].uri, "/things/1?v=7&q=x+y");
+    assert_eq!(seen_a[0].headers["x-team"], "blue");
+    assert_eq!(&seen_a[0].body[..], br#"{"a":1}"#);
+}

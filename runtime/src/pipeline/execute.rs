@@ -12,6 +12,10 @@
 //!    idempotency rule, attempts, budget, `Retry-After`), `onRetry` hooks, backoff;
 //! 7. tracing span and events, and metrics, at each stage.
 //!
+//! A call nothing observes (no auth strategy, no hook at any stage, no response cache lookup) takes
+//! steps 1, 2, 4 and 5 without the hook context: its request is assembled straight into the
+//! transport's, and its answer judged as any other. Its retries are decided as any other's.
+//!
 //! Streaming ([`Connector::request_stream`]) runs the same steps; only step 4 differs: once the headers
 //! of a success status (< 400) arrive, the body is left unread and handed to the caller, so the
 //! per-attempt timeout covers the wait for headers only. `afterResponse` hooks see the status and
@@ -148,6 +152,73 @@ struct Call<'a> {
     idempotency_key: Option<String>,
     started: Instant,
     mode: BodyMode,
+}
+
+/// A request's URL, headers and body, as every attempt assembles them.
+struct Assembled {
+    url: Url,
+    headers: HeaderMap,
+    body: Bytes,
+    stream: Option<crate::request::BodySource>,
+}
+
+impl Call<'_> {
+    /// `e` with this call's context, as of `attempt`.
+    fn enrich(&self, e: Error, attempt: u32) -> Error {
+        e.with_context(
+            Some(&self.request_id),
+            &self.opts.method,
+            &self.endpoint,
+            attempt,
+            self.started.elapsed(),
+        )
+    }
+
+    /// Step 5's judgement of an answer: a success status is the call's response, any other its
+    /// error, with the context and the server's request id. The breaker hears which.
+    fn conclude(
+        &self,
+        resp: ResponseParts,
+        rl: crate::ratelimit::RateLimitStatus,
+        server_id: Option<String>,
+        revalidated: bool,
+        ticket: crate::breaker::BreakerTicket<'_>,
+        attempt: u32,
+    ) -> Result<Response<Bytes>, Error> {
+        if resp.status.as_u16() < 400 {
+            ticket.record(Outcome::Healthy);
+            return Ok(Response {
+                data: resp.body,
+                status: resp.status,
+                headers: resp.headers,
+                meta: ResponseMeta {
+                    timestamp: SystemTime::now(),
+                    duration: self.started.elapsed(),
+                    retry_count: attempt - 1,
+                    rate_limit: rl,
+                    // Empty for the call's own id, which `run` moves in.
+                    request_id: server_id.unwrap_or_default(),
+                    revalidated,
+                    deduplicated: false,
+                    method: self.opts.method.clone(),
+                    endpoint: self.endpoint.clone(),
+                },
+            });
+        }
+        ticket.record(if resp.status.is_server_error() {
+            Outcome::Unhealthy
+        } else {
+            Outcome::Healthy
+        });
+        let retry_after = parse_retry_after(&resp.headers, SystemTime::now());
+        let mut e = Error::from_status(resp.status, resp.headers, resp.body);
+        if let Some(ra) = retry_after {
+            e.insert_detail("retry_after_ms", ra.as_millis() as u64);
+        }
+        let mut e = self.enrich(e, attempt);
+        e.set_request_id(server_id);
+        Err(e)
+    }
 }
 
 impl Connector {
@@ -361,15 +432,22 @@ impl Connector {
         loop {
             attempt += 1;
             span.record("attempt", attempt);
-            let ctx_err = |e: Error| {
-                e.with_context(
-                    Some(&call.request_id),
-                    &opts.method,
-                    &call.endpoint,
-                    attempt,
-                    call.started.elapsed(),
-                )
-            };
+            let ctx_err = |e: Error| call.enrich(e, attempt);
+
+            // Nothing reads the request when there is no auth, no hook and no cache lookup: it is
+            // written straight into the transport's request, without the hook context.
+            let auth = self.auth();
+            let looked_up =
+                inner.cache.is_some() && opts.use_cache && call.mode == BodyMode::Buffered;
+            if auth.is_none() && !looked_up && !inner.hooks.any() {
+                let err = match self.attempt_direct(call, attempt, timeout, &span).await {
+                    Ok(done) => return Ok(done),
+                    Err(e) => e,
+                };
+                let (delay, err) = self.decide(call, err, attempt, timeout, &span)?;
+                self.back_off(call, &err, attempt, delay).await;
+                continue;
+            }
 
             // 1. Build: defaults -> per-call options -> auth. The request goes into the hook context
             // at once: a separate local would be kept beside the context in the call's state.
@@ -380,7 +458,6 @@ impl Connector {
                 self.build(call, redactor).map_err(ctx_err)?,
                 std::mem::take(&mut metadata),
             );
-            let auth = self.auth();
             if let Some(a) = &auth {
                 a.authenticate(&mut hctx.request, &call.client)
                     .await
@@ -388,9 +465,7 @@ impl Connector {
             }
             // The response cache keys the built, authenticated request and may make it conditional.
             let lookup = match &inner.cache {
-                Some(c) if opts.use_cache && call.mode == BodyMode::Buffered => {
-                    c.prepare(&mut hctx.request)
-                }
+                Some(c) if looked_up => c.prepare(&mut hctx.request),
                 _ => None,
             };
             let host = host_key_for(inner, &hctx.request.url);
@@ -446,20 +521,9 @@ impl Connector {
             );
 
             // 5. Response: rate-limit feedback, afterResponse hooks, status judgement.
-            let mut server_id = None;
-            let outcome = match result {
+            let err = match result {
                 Ok(resp) => {
-                    let rl = inner
-                        .limiter
-                        .update_from_response(resp.status.as_u16(), &resp.headers);
-                    observe::rate_limit_remaining(rl.remaining);
-                    server_id = server_request_id(&resp.headers);
-                    span.record("status", resp.status.as_u16());
-                    tracing::debug!(
-                        status = resp.status.as_u16(),
-                        ms = sent_at.elapsed().as_millis() as u64,
-                        "response"
-                    );
+                    let (rl, server_id) = self.heard(&resp, &span, sent_at);
                     hctx.response = Some(resp);
                     if inner.hooks.has(HookType::AfterResponse) {
                         if let Err(e) = inner.hooks.run(HookType::AfterResponse, &mut hctx).await {
@@ -487,48 +551,18 @@ impl Connector {
                         (Some(c), Some(l)) => c.settle(l, &hctx.request, resp, &call.endpoint),
                         _ => (resp, false),
                     };
-                    if resp.status.as_u16() < 400 {
-                        ticket.record(Outcome::Healthy);
-                        let response = Response {
-                            data: resp.body,
-                            status: resp.status,
-                            headers: resp.headers,
-                            meta: ResponseMeta {
-                                timestamp: SystemTime::now(),
-                                duration: call.started.elapsed(),
-                                retry_count: attempt - 1,
-                                rate_limit: rl,
-                                // Empty for the call's own id, which `run` moves in.
-                                request_id: server_id.unwrap_or_default(),
-                                revalidated,
-                                deduplicated: false,
-                                method: opts.method.clone(),
-                                endpoint: call.endpoint.clone(),
-                            },
-                        };
-                        return Ok((response, unread));
+                    match call.conclude(resp, rl, server_id, revalidated, ticket, attempt) {
+                        Ok(response) => return Ok((response, unread)),
+                        Err(e) => e,
                     }
-                    ticket.record(if resp.status.is_server_error() {
-                        Outcome::Unhealthy
-                    } else {
-                        Outcome::Healthy
-                    });
-                    let mut e =
-                        Error::from_status(resp.status, resp.headers.clone(), resp.body.clone());
-                    if let Some(ra) = parse_retry_after(&resp.headers, SystemTime::now()) {
-                        e.insert_detail("retry_after_ms", ra.as_millis() as u64);
-                    }
-                    e
                 }
                 Err(e) => {
                     ticket.record(Outcome::Unhealthy);
-                    e
+                    ctx_err(e)
                 }
             };
             // Only when a hook turned a streamed success into a failure: close it before backing off.
             drop(unread);
-            let mut err = ctx_err(outcome);
-            err.set_request_id(server_id);
 
             // 6. onError hooks, 401 refresh, retry decision.
             hctx.error = Some(err);
@@ -575,45 +609,7 @@ impl Connector {
                     }
                 }
             }
-            let retryable = inner.classifier.is_retryable(&err);
-            let decision = if retryable && !replayable {
-                RetryDecision::Stop("one-shot body already sent: it cannot be replayed")
-            } else if retryable && is_unsafe(&opts.method) && call.idempotency_key.is_none() {
-                tracing::warn!(
-                    method = %opts.method,
-                    "not retrying a retryable failure: {} without an idempotency key may not be replayed safely; set one to allow retries",
-                    opts.method
-                );
-                RetryDecision::Stop("unsafe method without an idempotency key")
-            } else {
-                // Made on a failure only: a call that succeeds copies no retry settings.
-                let policy = RetryPolicy::new(
-                    opts.retry
-                        .clone()
-                        .unwrap_or_else(|| inner.config.retry.clone()),
-                );
-                match policy.decide(&err, retryable, attempt, call.started.elapsed()) {
-                    // The server's own wait, longer than the call's timeout: fail now and say how long
-                    // (`retry_after_ms`), as the rate limiter does for the calls after this one.
-                    RetryDecision::RetryAfter(d)
-                        if d > timeout && err.retry_after().is_some_and(|hint| hint == d) =>
-                    {
-                        RetryDecision::Stop("Retry-After exceeds the call's timeout")
-                    }
-                    d => d,
-                }
-            };
-            let delay = match decision {
-                RetryDecision::Stop(reason) => {
-                    let mut err = err;
-                    if retryable {
-                        err.insert_detail("retry_stopped", reason);
-                    }
-                    span.record("retry_count", attempt - 1);
-                    return Err(err);
-                }
-                RetryDecision::RetryAfter(d) => d,
-            };
+            let (delay, err) = self.decide(call, err, attempt, timeout, &span)?;
 
             // onRetry hooks, then back off.
             hctx.error = Some(err);
@@ -627,22 +623,189 @@ impl Connector {
             let Some(err) = hctx.error.take() else {
                 return Err(lost("error"));
             };
-            observe::retry(&opts.method, &call.endpoint);
-            tracing::warn!(
-                attempt,
-                delay_ms = delay.as_millis() as u64,
-                code = err.code().as_str(),
-                status = err.status().map(|s| s.as_u16()),
-                "retrying after: {}",
-                err.message()
-            );
             metadata = std::mem::take(&mut hctx.metadata);
-            tokio::time::sleep(delay).await;
+            self.back_off(call, &err, attempt, delay).await;
         }
+    }
+
+    /// One attempt of a call nothing observes (no auth, hooks or cache): steps 1, 2, 4 and 5 with
+    /// the request assembled straight into the transport's. A failure comes back with its context.
+    async fn attempt_direct(
+        &self,
+        call: &Call<'_>,
+        attempt: u32,
+        timeout: std::time::Duration,
+        span: &tracing::Span,
+    ) -> Result<(Response<Bytes>, Option<Box<reqwest::Response>>), Error> {
+        let inner = &*self.inner;
+        let ctx_err = |e: Error| call.enrich(e, attempt);
+        // In a block: the request is made and handed to the transport in it, so the rest of the
+        // attempt's state has no room for it.
+        let host;
+        let (slot, ticket, sent) = {
+            let request = {
+                let redactor = inner.redactor.read().unwrap_or_else(|p| p.into_inner());
+                transport_request(
+                    call.opts.method.clone(),
+                    self.assemble(call, &redactor).map_err(ctx_err)?,
+                )
+            };
+            host = host_key_for(inner, request.url());
+            inner.breaker.check(&host).map_err(ctx_err)?;
+            let slot = match inner.limiter.try_slot() {
+                Some(slot) => slot,
+                None => inner
+                    .limiter
+                    .wait_for_slot_within(Some(timeout))
+                    .await
+                    .map_err(ctx_err)?,
+            };
+            observe::in_flight(inner.limiter.in_flight());
+            let ticket = inner.breaker.acquire(&host).map_err(ctx_err)?;
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                let shown = lock(&inner.redactor).url(request.url());
+                tracing::debug!(url = %shown, "sending");
+            }
+            (slot, ticket, call.client.execute(request))
+        };
+        let sent_at = Instant::now();
+        let (result, unread) = match timed(timeout, exchange(sent, call.mode)).await {
+            Ok((resp, unread)) => (Ok(resp), unread),
+            Err(e) => (Err(e), None),
+        };
+        drop(slot);
+        observe::in_flight(inner.limiter.in_flight());
+        observe::attempt_done(
+            &call.labels,
+            result.as_ref().ok().map(|r| r.status.as_u16()),
+            sent_at.elapsed(),
+        );
+        match result {
+            Ok(resp) => {
+                let (rl, server_id) = self.heard(&resp, span, sent_at);
+                call.conclude(resp, rl, server_id, false, ticket, attempt)
+                    .map(|response| (response, unread))
+            }
+            Err(e) => {
+                ticket.record(Outcome::Unhealthy);
+                Err(ctx_err(e))
+            }
+        }
+    }
+
+    /// Step 5's first part: the rate limiter hears the answer's headers; the server's request id, if
+    /// it sent one.
+    fn heard(
+        &self,
+        resp: &ResponseParts,
+        span: &tracing::Span,
+        sent_at: Instant,
+    ) -> (crate::ratelimit::RateLimitStatus, Option<String>) {
+        let rl = self
+            .inner
+            .limiter
+            .update_from_response(resp.status.as_u16(), &resp.headers);
+        observe::rate_limit_remaining(rl.remaining);
+        span.record("status", resp.status.as_u16());
+        tracing::debug!(
+            status = resp.status.as_u16(),
+            ms = sent_at.elapsed().as_millis() as u64,
+            "response"
+        );
+        (rl, server_request_id(&resp.headers))
+    }
+
+    /// Step 6's decision on a failed attempt: the wait before the next one, or the call's final error
+    /// (detail `retry_stopped` when the failure was retryable).
+    fn decide(
+        &self,
+        call: &Call<'_>,
+        err: Error,
+        attempt: u32,
+        timeout: std::time::Duration,
+        span: &tracing::Span,
+    ) -> Result<(std::time::Duration, Error), Error> {
+        let inner = &*self.inner;
+        let opts = call.opts;
+        let replayable = opts.body.can_replay();
+        let retryable = inner.classifier.is_retryable(&err);
+        let decision = if retryable && !replayable {
+            RetryDecision::Stop("one-shot body already sent: it cannot be replayed")
+        } else if retryable && is_unsafe(&opts.method) && call.idempotency_key.is_none() {
+            tracing::warn!(
+                method = %opts.method,
+                "not retrying a retryable failure: {} without an idempotency key may not be replayed safely; set one to allow retries",
+                opts.method
+            );
+            RetryDecision::Stop("unsafe method without an idempotency key")
+        } else {
+            // Made on a failure only: a call that succeeds copies no retry settings.
+            let policy = RetryPolicy::new(
+                opts.retry
+                    .clone()
+                    .unwrap_or_else(|| inner.config.retry.clone()),
+            );
+            match policy.decide(&err, retryable, attempt, call.started.elapsed()) {
+                // The server's own wait, longer than the call's timeout: fail now and say how long
+                // (`retry_after_ms`), as the rate limiter does for the calls after this one.
+                RetryDecision::RetryAfter(d)
+                    if d > timeout && err.retry_after().is_some_and(|hint| hint == d) =>
+                {
+                    RetryDecision::Stop("Retry-After exceeds the call's timeout")
+                }
+                d => d,
+            }
+        };
+        match decision {
+            RetryDecision::Stop(reason) => {
+                let mut err = err;
+                if retryable {
+                    err.insert_detail("retry_stopped", reason);
+                }
+                span.record("retry_count", attempt - 1);
+                Err(err)
+            }
+            RetryDecision::RetryAfter(d) => Ok((d, err)),
+        }
+    }
+
+    /// Count and report the retry of `err`, then wait `delay`.
+    async fn back_off(
+        &self,
+        call: &Call<'_>,
+        err: &Error,
+        attempt: u32,
+        delay: std::time::Duration,
+    ) {
+        observe::retry(&call.opts.method, &call.endpoint);
+        tracing::warn!(
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            code = err.code().as_str(),
+            status = err.status().map(|s| s.as_u16()),
+            "retrying after: {}",
+            err.message()
+        );
+        tokio::time::sleep(delay).await;
     }
 
     /// Step 1 of the pipeline, before auth: URL, query, headers, ids, body.
     fn build(&self, call: &Call<'_>, redactor: Redactor) -> Result<RequestParts, Error> {
+        let a = self.assemble(call, &redactor)?;
+        Ok(RequestParts {
+            method: call.opts.method.clone(),
+            url: a.url,
+            headers: a.headers,
+            body: a.body,
+            stream: a.stream,
+            redactor,
+            security: call.opts.security,
+        })
+    }
+
+    /// What [`Connector::build`] puts in a request, whoever reads it next: the hook context, or
+    /// the transport's request when nothing does.
+    fn assemble(&self, call: &Call<'_>, redactor: &Redactor) -> Result<Assembled, Error> {
         let inner = &*self.inner;
         let opts = call.opts;
         let base = call_base(
@@ -716,22 +879,26 @@ impl Connector {
                 (Bytes::new(), Some(source.clone()))
             }
         };
-        let mut parts = RequestParts {
-            method: opts.method.clone(),
+        if !headers.contains_key(&inner.request_id_name) {
+            crate::request::put_header(
+                &mut headers,
+                inner.request_id_name.clone(),
+                &call.request_id,
+                redactor,
+            )?;
+        }
+        if let Some(k) = &call.idempotency_key {
+            let name = &inner.config.idempotency.header;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| Error::validation(&format!("header {name}"), e))?;
+            crate::request::put_header(&mut headers, name, k, redactor)?;
+        }
+        Ok(Assembled {
             url,
             headers,
             body,
             stream,
-            redactor,
-            security: opts.security,
-        };
-        if !parts.headers.contains_key(&inner.request_id_name) {
-            parts.set_named_header(inner.request_id_name.clone(), &call.request_id)?;
-        }
-        if let Some(k) = &call.idempotency_key {
-            parts.set_header(&inner.config.idempotency.header, k)?;
-        }
-        Ok(parts)
+        })
     }
 }
 
@@ -812,75 +979,104 @@ fn server_request_id(headers: &HeaderMap) -> Option<String> {
         .find_map(|h| headers.get(h)?.to_str().ok().map(str::to_owned))
 }
 
-/// One HTTP exchange under `timeout`: the body read in full, or, when streamed and the status is a
-/// success, left unread (returned beside an empty body) so the timeout covers the headers only.
+/// One HTTP exchange of `parts` under `timeout`: the body read in full, or, when streamed and the
+/// status is a success, left unread (returned beside an empty body) so the timeout covers the
+/// headers only.
 ///
 /// `keep`: whether `parts` must stay whole for what follows; without it, its headers are moved into
 /// the exchange rather than copied.
-async fn send_once(
+fn send_once(
     client: &reqwest::Client,
     parts: &mut RequestParts,
     keep: bool,
     timeout: std::time::Duration,
     mode: BodyMode,
-) -> Result<(ResponseParts, Option<Box<reqwest::Response>>), Error> {
+) -> impl Future<Output = Result<(ResponseParts, Option<Box<reqwest::Response>>), Error>> + use<> {
     let headers = if keep {
         parts.headers.clone()
     } else {
         std::mem::take(&mut parts.headers)
     };
-    let parts = &*parts;
-    // The request is made inside the exchange, so the state keeps it once (a request built outside
-    // and moved in would be kept twice).
-    let exchange = async move {
-        let mut req = reqwest::Request::new(parts.method.clone(), parts.url.clone());
-        *req.headers_mut() = headers;
-        if !parts.body.is_empty() {
-            *req.body_mut() = Some(reqwest::Body::from(parts.body.clone()));
-            if parts.stream.is_some() {
-                // A hook replaced the streamed body with bytes: their length, not the source's.
-                req.headers_mut().remove(CONTENT_LENGTH);
-            }
-        } else if let Some(source) = &parts.stream {
-            // Opened (a one-shot reader taken) only when the transport polls for the first bytes.
-            *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
+    let request = transport_request(
+        parts.method.clone(),
+        Assembled {
+            url: parts.url.clone(),
+            headers,
+            body: parts.body.clone(),
+            stream: parts.stream.clone(),
+        },
+    );
+    timed(timeout, exchange(client.execute(request), mode))
+}
+
+/// `exchange` bounded by `timeout` (TIMEOUT, retryable: the request was sent).
+fn timed<T>(
+    timeout: std::time::Duration,
+    exchange: impl Future<Output = Result<T, Error>>,
+) -> impl Future<Output = Result<T, Error>> {
+    use futures_util::FutureExt;
+    tokio::time::timeout(timeout, exchange).map(move |r| {
+        r.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorCode::Timeout,
+                ErrorSource::Transport,
+                format!("no complete answer within {} ms", timeout.as_millis()),
+            )
+            .with_retryable(true)
+            .with_request_sent(true)
+            .with_detail("timeout_ms", timeout.as_millis() as u64))
+        })
+    })
+}
+
+/// The transport's request for `parts`. Made before the exchange, which holds only what the
+/// transport returns for it: a request kept in the exchange's state would be carried (and moved)
+/// with it to the end.
+fn transport_request(method: Method, parts: Assembled) -> reqwest::Request {
+    let mut req = reqwest::Request::new(method, parts.url);
+    *req.headers_mut() = parts.headers;
+    if !parts.body.is_empty() {
+        *req.body_mut() = Some(reqwest::Body::from(parts.body));
+        if parts.stream.is_some() {
+            // A hook replaced the streamed body with bytes: their length, not the source's.
+            req.headers_mut().remove(CONTENT_LENGTH);
         }
-        let mut resp = client.execute(req).await.map_err(|e| {
-            let sent = !e.is_connect();
-            crate::error::from_transport(e, sent)
-        })?;
-        let status = resp.status();
-        // Moved out, not copied: what is left of the response is only ever read for its body.
-        let headers = std::mem::take(resp.headers_mut());
-        if mode == BodyMode::Streamed && status.as_u16() < 400 {
-            let parts = ResponseParts {
-                status,
-                headers,
-                body: Bytes::new(),
-            };
-            return Ok((parts, Some(Box::new(resp))));
-        }
-        let body = read_body(&mut resp)
-            .await
-            .map_err(|e| crate::error::from_transport(e, true))?;
+    } else if let Some(source) = &parts.stream {
+        // Opened (a one-shot reader taken) only when the transport polls for the first bytes.
+        *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
+    }
+    req
+}
+
+/// The answer to a request the transport has (`sent`), read as `send_once` says.
+async fn exchange(
+    sent: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    mode: BodyMode,
+) -> Result<(ResponseParts, Option<Box<reqwest::Response>>), Error> {
+    let mut resp = sent.await.map_err(|e| {
+        let sent = !e.is_connect();
+        crate::error::from_transport(e, sent)
+    })?;
+    let status = resp.status();
+    // Moved out, not copied: what is left of the response is only ever read for its body.
+    let headers = std::mem::take(resp.headers_mut());
+    if mode == BodyMode::Streamed && status.as_u16() < 400 {
         let parts = ResponseParts {
             status,
             headers,
-            body,
+            body: Bytes::new(),
         };
-        Ok((parts, None))
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(r) => r,
-        Err(_) => Err(Error::new(
-            ErrorCode::Timeout,
-            ErrorSource::Transport,
-            format!("no complete answer within {} ms", timeout.as_millis()),
-        )
-        .with_retryable(true)
-        .with_request_sent(true)
-        .with_detail("timeout_ms", timeout.as_millis() as u64)),
+        return Ok((parts, Some(Box::new(resp))));
     }
+    let body = read_body(&mut resp)
+        .await
+        .map_err(|e| crate::error::from_transport(e, true))?;
+    let parts = ResponseParts {
+        status,
+        headers,
+        body,
+    };
+    Ok((parts, None))
 }
 
 /// A response's whole body. A body that comes in one piece (most answers) is returned as that piece,

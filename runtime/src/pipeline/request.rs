@@ -885,13 +885,7 @@ impl RequestParts {
 
     /// [`RequestParts::set_header`] with the name already parsed.
     pub(crate) fn set_named_header(&mut self, name: HeaderName, value: &str) -> Result<(), Error> {
-        let mut v = HeaderValue::from_str(value)
-            .map_err(|e| Error::validation(&format!("header {name}"), e))?;
-        if self.redactor.is_sensitive(name.as_str()) {
-            v.set_sensitive(true);
-        }
-        self.headers.insert(name, v);
-        Ok(())
+        put_header(&mut self.headers, name, value, &self.redactor)
     }
 
     /// True when the body is streamed from a source rather than held in [`RequestParts::body`]: the
@@ -927,6 +921,23 @@ impl fmt::Debug for RequestParts {
             .field("streamed", &self.is_streamed())
             .finish()
     }
+}
+
+/// Set (replace) `name` in `headers`, the value checked and marked sensitive when the redactor says
+/// so (a sensitive value is never indexed by HTTP/2 and never printed).
+pub(crate) fn put_header(
+    headers: &mut HeaderMap,
+    name: HeaderName,
+    value: &str,
+    redactor: &Redactor,
+) -> Result<(), Error> {
+    let mut v = HeaderValue::from_str(value)
+        .map_err(|e| Error::validation(&format!("header {name}"), e))?;
+    if redactor.is_sensitive(name.as_str()) {
+        v.set_sensitive(true);
+    }
+    headers.insert(name, v);
+    Ok(())
 }
 
 #[cfg(test)]
