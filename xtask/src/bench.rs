@@ -1596,6 +1596,7 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
                     "generated",
                     "reqwest",
                     "reqwest-timeout",
+                    "reqwest-headers",
                     "default-nodedup",
                     "default",
                 ]
@@ -1713,6 +1714,20 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
         .against(
             "plain reqwest with ClientBuilder::timeout",
             pick("reqwest-timeout", 64, "rps"),
+        ),
+    );
+    // And how much is the two headers the generated client adds (the server parses them), by having
+    // plain reqwest send them too.
+    b.rows.push(
+        Row::new(
+            "calls",
+            "concurrency 64: requests per second, plain reqwest sending the same headers",
+            "req/s",
+            pick("generated", 64, "rps"),
+        )
+        .against(
+            "plain reqwest with Accept: application/json and an x-request-id",
+            pick("reqwest-headers", 64, "rps"),
         ),
     );
     // Decoding a large typed answer, and paginating.

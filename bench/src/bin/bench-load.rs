@@ -13,6 +13,10 @@
 //!   reqwest-timeout  as `reqwest`, with the runtime's default per-attempt timeout (30 s) set as
 //!               reqwest's own per-request timeout (`ClientBuilder::timeout`): what plain reqwest costs
 //!               when it too bounds every call, as the generated client always does
+//!   reqwest-headers  as `reqwest`, sending the two headers the generated client adds on the wire
+//!               (`Accept: application/json` for reqwest's `*/*`, and a 36-byte `x-request-id`,
+//!               the same on every call, both made at compile time): what those headers cost on
+//!               the wire, in reqwest and hyper, and in the server
 //!   default     GET /item through the generated client with the runtime's default configuration
 //!               (concurrency limit 10, de-duplication on: identical GETs in flight share one
 //!               exchange, so at a concurrency above 1 most calls are not sent at all)
@@ -70,7 +74,7 @@ struct Args {
 }
 
 const HELP: &str =
-    "bench-load [--server URL] --mode generated|reqwest|reqwest-timeout|default|default-nodedup|compare|decode|paginate
+    "bench-load [--server URL] --mode generated|reqwest|reqwest-timeout|reqwest-headers|default|default-nodedup|compare|decode|paginate
   [--concurrency N] [--limit N] [--requests N] [--warmup N] [--rounds N] [--modes a,b] [--items N]
   [--page-size N] [--threads N] [--quick]
 One JSON object per measurement on stdout; see the binary's documentation for each mode.";
@@ -209,7 +213,8 @@ async fn run(args: Args) -> Result<(), String> {
         }
     };
     match args.mode.as_str() {
-        "generated" | "reqwest" | "reqwest-timeout" | "default" | "default-nodedup" => {
+        "generated" | "reqwest" | "reqwest-timeout" | "reqwest-headers" | "default"
+        | "default-nodedup" => {
             let line = load(&args, &args.mode, &server).await?;
             emit(&line);
         }
@@ -307,7 +312,8 @@ async fn default_client(server: &str, dedup: bool) -> Result<Client, String> {
 #[derive(Clone)]
 enum Caller {
     Generated(Client),
-    Plain(reqwest::Client, String),
+    /// With `true`, the request carries the headers the generated client adds.
+    Plain(reqwest::Client, String, bool),
 }
 
 impl Caller {
@@ -329,9 +335,23 @@ impl Caller {
                     }
                 })
                 .map_err(|e| e.to_string()),
-            Caller::Plain(c, url) => {
-                let bytes = c
-                    .get(url)
+            Caller::Plain(c, url, headers) => {
+                let mut get = c.get(url);
+                if *headers {
+                    // Made at compile time: the client's own cost of them is as small as it can be.
+                    const ID: reqwest::header::HeaderName =
+                        reqwest::header::HeaderName::from_static("x-request-id");
+                    const ID_VALUE: reqwest::header::HeaderValue =
+                        reqwest::header::HeaderValue::from_static(
+                            "6f1c2a9e-3b7d-4e58-9a0c-d2f4b6e8a1c3",
+                        );
+                    const JSON: reqwest::header::HeaderValue =
+                        reqwest::header::HeaderValue::from_static("application/json");
+                    get = get
+                        .header(reqwest::header::ACCEPT, JSON)
+                        .header(ID, ID_VALUE);
+                }
+                let bytes = get
                     .send()
                     .await
                     .map_err(|e| e.to_string())?
@@ -400,9 +420,10 @@ async fn caller_for(mode: &str, args: &Args, server: &str) -> Result<Caller, Str
         }
         "default" => Caller::Generated(default_client(server, true).await?),
         "default-nodedup" => Caller::Generated(default_client(server, false).await?),
-        "reqwest" | "reqwest-timeout" => Caller::Plain(
+        "reqwest" | "reqwest-timeout" | "reqwest-headers" => Caller::Plain(
             plain_client(args.concurrency.max(64), mode == "reqwest-timeout")?,
             format!("{server}/item"),
+            mode == "reqwest-headers",
         ),
         other => return Err(format!("not a load mode: {other:?}")),
     })
