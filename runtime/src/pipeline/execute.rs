@@ -104,6 +104,54 @@ async fn cancelled(user: Option<&CancellationToken>, halt: &Halt, epoch: u64) ->
     }
 }
 
+/// `call` raced against the caller's token and the connector's shutdown.
+fn race<'a, F: Future>(
+    call: F,
+    user: Option<&'a CancellationToken>,
+    halt: &'a Halt,
+    epoch: u64,
+) -> Race<'a, F> {
+    Race {
+        call,
+        token: user.map(CancellationToken::cancelled),
+        watch: halt.watch(epoch),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// See [`race`]. The call is polled first: a call that is done looks at neither signal. While
+    /// it waits, the shutdown costs one atomic load per wake-up (see `Halt::watch`); a caller's
+    /// token, when given, is polled as well (each look at a token locks it).
+    struct Race<'a, F> {
+        #[pin]
+        call: F,
+        #[pin]
+        token: Option<tokio_util::sync::WaitForCancellationFuture<'a>>,
+        #[pin]
+        watch: crate::pipeline::halt::Watch<'a>,
+    }
+}
+
+impl<F: Future> Future for Race<'_, F> {
+    type Output = Result<F::Output, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(r) = this.call.poll(cx) {
+            return Poll::Ready(Ok(r));
+        }
+        if let Some(t) = this.token.as_pin_mut() {
+            if t.poll(cx).is_ready() {
+                return Poll::Ready(Err(Cancelled::Caller));
+            }
+        }
+        if this.watch.poll(cx).is_ready() {
+            return Poll::Ready(Err(Cancelled::Shutdown));
+        }
+        Poll::Pending
+    }
+}
+
 fn cancelled_error(who: Cancelled) -> Error {
     match who {
         Cancelled::Caller => Error::new(
@@ -372,12 +420,9 @@ impl Connector {
             let r = match who {
                 // Cancelled before it began: nothing is sent.
                 Some(who) => cancelled_call(who),
-                // The attempt loop first: each look at a token locks it, and a call that is done
-                // needs none. The tokens are polled (their wake-ups kept) while the loop waits.
-                None => tokio::select! {
-                    biased;
-                    r = self.attempts(&call) => r,
-                    who = cancelled(opts.cancel.as_ref(), halt, epoch) => cancelled_call(who),
+                None => match race(self.attempts(&call), opts.cancel.as_ref(), halt, epoch).await {
+                    Ok(r) => r,
+                    Err(who) => cancelled_call(who),
                 },
             };
             let request_id = call.request_id;

@@ -11,9 +11,13 @@
 //! A call that began before a disconnect stays cancelled after a later connect.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 /// Wait lists: a few, so the two or more worker threads of a busy runtime rarely share one.
 const LISTS: usize = 8;
@@ -86,6 +90,66 @@ impl Halt {
     }
 }
 
+impl Halt {
+    /// What a call races its attempts against: resolves once calls of `epoch` are to end.
+    ///
+    /// Like [`Halt::fired`], but made for being polled at every wake-up of a call that is not
+    /// ending: it registers with its wait list on the first poll and again only when polled with
+    /// another waker; every other poll is one atomic load. (A `Notified` polled while waiting locks
+    /// its list, and a call is woken several times per exchange.)
+    pub(crate) fn watch(&self, epoch: u64) -> Watch<'_> {
+        Watch {
+            halt: self,
+            epoch,
+            waker: None,
+            notified: self.lists[list_of_this_thread()].notified(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// See [`Halt::watch`].
+    pub(crate) struct Watch<'a> {
+        halt: &'a Halt,
+        epoch: u64,
+        // The waker `notified` holds, once registered.
+        waker: Option<Waker>,
+        #[pin]
+        notified: Notified<'a>,
+    }
+}
+
+impl Future for Watch<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            // Registered with this very waker: a `fire` wakes it after setting what this reads.
+            return if this.halt.has_fired(*this.epoch) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        }
+        loop {
+            // Registered (or its waker replaced) before looking, so a `fire` after the look wakes
+            // this waker, and one before it is seen by the look (both go through the list's lock).
+            let notified = this.notified.as_mut().poll(cx);
+            if this.halt.has_fired(*this.epoch) {
+                return Poll::Ready(());
+            }
+            if notified.is_pending() {
+                *this.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            // Woken without a fire of this epoch (not something `fire` does): wait again.
+            let list = &this.halt.lists[list_of_this_thread()];
+            this.notified.set(list.notified());
+        }
+    }
+}
+
 /// The wait list of the current thread: threads are dealt lists in turn, once each.
 fn list_of_this_thread() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -112,6 +176,51 @@ mod tests {
     /// One poll, as a runtime would make it first.
     fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
         f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Counting>, Waker) {
+        let c = Arc::new(Counting(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn a_watch_wakes_the_waker_it_was_last_polled_with_and_ends_with_its_epoch() {
+        let halt = Halt::default();
+        let epoch = halt.epoch();
+        let (first, first_waker) = counting();
+        let (second, second_waker) = counting();
+        let mut watch = std::pin::pin!(halt.watch(epoch));
+        let mut poll = |w: &Waker| watch.as_mut().poll(&mut Context::from_waker(w));
+        assert!(poll(&first_waker).is_pending());
+        assert!(poll(&first_waker).is_pending());
+        // Polled by another waker (the call moved to another task): that one is woken, not the first.
+        assert!(poll(&second_waker).is_pending());
+        halt.fire();
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(first.0.load(Ordering::SeqCst), 0);
+        assert!(poll(&second_waker).is_ready());
+
+        // A watch of a fired epoch ends at once; one of the next epoch waits for its own fire.
+        assert!(poll_once(std::pin::pin!(halt.watch(epoch))).is_ready());
+        halt.reopen();
+        let (third, third_waker) = counting();
+        let mut next = std::pin::pin!(halt.watch(halt.epoch()));
+        let mut poll = |w: &Waker| next.as_mut().poll(&mut Context::from_waker(w));
+        assert!(poll(&third_waker).is_pending());
+        assert!(poll(&third_waker).is_pending());
+        assert_eq!(third.0.load(Ordering::SeqCst), 0);
+        halt.fire();
+        assert_eq!(third.0.load(Ordering::SeqCst), 1);
+        assert!(poll(&third_waker).is_ready());
     }
 
     #[tokio::test]
