@@ -200,6 +200,8 @@ struct Call<'a> {
     idempotency_key: Option<String>,
     started: Instant,
     mode: BodyMode,
+    /// The call's span, for the attempts to record in (a look-up of the current span is not free).
+    span: tracing::Span,
 }
 
 /// A request's URL, headers and body, as every attempt assembles them.
@@ -208,6 +210,9 @@ struct Assembled {
     headers: HeaderMap,
     body: Bytes,
     stream: Option<crate::request::BodySource>,
+    /// Whether `url` is on the connector's own base (scheme, host and port), known from how it was
+    /// made: its circuit-breaker key is then the one made at build.
+    on_base: bool,
 }
 
 impl Call<'_> {
@@ -371,6 +376,7 @@ impl Connector {
         let shown = endpoint.clone();
         let method = opts.method.clone();
         let reported = span.clone();
+        let recorded = span.clone();
         async move {
             let opts = &opts;
             let (in_flight, client) = self.enter()?;
@@ -398,6 +404,7 @@ impl Connector {
                 idempotency_key,
                 started,
                 mode,
+                span: recorded,
             };
             let halt = &self.inner.halt;
             let epoch = halt.epoch();
@@ -470,10 +477,11 @@ impl Connector {
         let timeout = opts
             .timeout
             .unwrap_or(std::time::Duration::from_millis(inner.config.timeout_ms));
-        let mut metadata: BTreeMap<String, Value> = BTreeMap::new();
+        // Only hooks read or write it: a call without them never makes one (its drop is not free).
+        let mut metadata: Option<BTreeMap<String, Value>> = None;
         let mut refreshed_after_401 = false;
         let mut attempt: u32 = 0;
-        let span = tracing::Span::current();
+        let span = &call.span;
         loop {
             attempt += 1;
             span.record("attempt", attempt);
@@ -485,11 +493,11 @@ impl Connector {
             let looked_up =
                 inner.cache.is_some() && opts.use_cache && call.mode == BodyMode::Buffered;
             if auth.is_none() && !looked_up && !inner.hooks.any() {
-                let err = match self.attempt_direct(call, attempt, timeout, &span).await {
+                let err = match self.attempt_direct(call, attempt, timeout, span).await {
                     Ok(done) => return Ok(done),
                     Err(e) => e,
                 };
-                let (delay, err) = self.decide(call, err, attempt, timeout, &span)?;
+                let (delay, err) = self.decide(call, err, attempt, timeout, span)?;
                 self.back_off(call, &err, attempt, delay).await;
                 continue;
             }
@@ -501,7 +509,7 @@ impl Connector {
                 HookType::BeforeRequest,
                 attempt,
                 self.build(call, redactor).map_err(ctx_err)?,
-                std::mem::take(&mut metadata),
+                metadata.take().unwrap_or_default(),
             );
             if let Some(a) = &auth {
                 a.authenticate(&mut hctx.request, &call.client)
@@ -568,7 +576,7 @@ impl Connector {
             // 5. Response: rate-limit feedback, afterResponse hooks, status judgement.
             let err = match result {
                 Ok(resp) => {
-                    let (rl, server_id) = self.heard(&resp, &span, sent_at);
+                    let (rl, server_id) = self.heard(&resp, span, sent_at);
                     hctx.response = Some(resp);
                     if inner.hooks.has(HookType::AfterResponse) {
                         if let Err(e) = inner.hooks.run(HookType::AfterResponse, &mut hctx).await {
@@ -649,12 +657,12 @@ impl Connector {
                     {
                         refreshed_after_401 = true;
                         tracing::info!("401: credentials refreshed, retrying once");
-                        metadata = std::mem::take(&mut hctx.metadata);
+                        metadata = Some(std::mem::take(&mut hctx.metadata));
                         continue;
                     }
                 }
             }
-            let (delay, err) = self.decide(call, err, attempt, timeout, &span)?;
+            let (delay, err) = self.decide(call, err, attempt, timeout, span)?;
 
             // onRetry hooks, then back off.
             hctx.error = Some(err);
@@ -668,7 +676,7 @@ impl Connector {
             let Some(err) = hctx.error.take() else {
                 return Err(lost("error"));
             };
-            metadata = std::mem::take(&mut hctx.metadata);
+            metadata = Some(std::mem::take(&mut hctx.metadata));
             self.back_off(call, &err, attempt, delay).await;
         }
     }
@@ -688,14 +696,16 @@ impl Connector {
         // attempt's state has no room for it.
         let host;
         let (slot, ticket, sent) = {
-            let request = {
+            let parts = {
                 let redactor = inner.redactor.read().unwrap_or_else(|p| p.into_inner());
-                transport_request(
-                    call.opts.method.clone(),
-                    self.assemble(call, &redactor).map_err(ctx_err)?,
-                )
+                self.assemble(call, &redactor).map_err(ctx_err)?
             };
-            host = host_key_for(inner, request.url());
+            host = if parts.on_base {
+                Cow::Borrowed(inner.base_host_key.as_str())
+            } else {
+                host_key_for(inner, &parts.url)
+            };
+            let request = transport_request(call.opts.method.clone(), parts);
             inner.breaker.check(&host).map_err(ctx_err)?;
             let slot = match inner.limiter.try_slot() {
                 Some(slot) => slot,
@@ -858,6 +868,9 @@ impl Connector {
             &inner.config.servers,
             opts.server.as_deref(),
         )?;
+        // A path joins onto the base's origin unless it is an absolute URL itself (see `join_url`).
+        let on_base = matches!(base, Cow::Borrowed(_))
+            && !(opts.path.starts_with("http://") || opts.path.starts_with("https://"));
         let mut url = match (&opts.endpoint, &base) {
             // An operation without path parameters on the connector's own base: the same URL on
             // every call, joined once per thread.
@@ -885,8 +898,13 @@ impl Connector {
         // Sized once for the defaults, the call's headers, the few the pipeline adds (accept,
         // content type, request id, idempotency key) and the two reqwest adds (`Accept-Encoding`,
         // `User-Agent`): growing a map reallocates both of its tables.
-        let mut headers =
-            HeaderMap::with_capacity(inner.default_headers.len() + opts.headers.len() + 6);
+        // (Without defaults or call headers, an empty map's first insert makes that same room.)
+        let given = inner.default_headers.len() + opts.headers.len();
+        let mut headers = if given == 0 {
+            HeaderMap::new()
+        } else {
+            HeaderMap::with_capacity(given + 6)
+        };
         for (k, v) in &inner.default_headers {
             if !opts.headers.contains_key(k) {
                 headers.append(k, v.clone());
@@ -943,6 +961,7 @@ impl Connector {
             headers,
             body,
             stream,
+            on_base,
         })
     }
 }
@@ -1049,6 +1068,7 @@ fn send_once(
             headers,
             body: parts.body.clone(),
             stream: parts.stream.clone(),
+            on_base: false,
         },
     );
     timed(timeout, exchange(client.execute(request), mode))
