@@ -523,20 +523,11 @@ impl Connector {
             };
             let host = host_key_for(inner, &hctx.request.url);
 
-            // 2. Fail fast on an open circuit, then take a rate-limit slot: at once when one is free
-            // (no lock of the queue, no future), else waiting in line. A wait longer than the call's
-            // timeout (a server's Retry-After or exhausted quota) fails the call at once with
-            // RATE_LIMIT instead of outliving it.
-            inner.breaker.check(&host).map_err(ctx_err)?;
-            let slot = match inner.limiter.try_slot() {
+            // 2. Fail fast on an open circuit, then take a rate-limit slot.
+            let slot = match self.admit(&host).map_err(ctx_err)? {
                 Some(slot) => slot,
-                None => inner
-                    .limiter
-                    .wait_for_slot_within(Some(timeout))
-                    .await
-                    .map_err(ctx_err)?,
+                None => self.slot_in_line(timeout).await.map_err(ctx_err)?,
             };
-            observe::in_flight(inner.limiter.in_flight());
 
             // 3. beforeRequest hooks, then the signer sees the final request.
             if inner.hooks.has(HookType::BeforeRequest) {
@@ -565,13 +556,7 @@ impl Connector {
                     Ok((resp, unread)) => (Ok(resp), unread),
                     Err(e) => (Err(e), None),
                 };
-            drop(slot);
-            observe::in_flight(inner.limiter.in_flight());
-            observe::attempt_done(
-                &call.labels,
-                result.as_ref().ok().map(|r| r.status.as_u16()),
-                sent_at.elapsed(),
-            );
+            self.exchanged(call, slot, &result, sent_at);
 
             // 5. Response: rate-limit feedback, afterResponse hooks, status judgement.
             let err = match result {
@@ -706,16 +691,10 @@ impl Connector {
                 host_key_for(inner, &parts.url)
             };
             let request = transport_request(call.opts.method.clone(), parts);
-            inner.breaker.check(&host).map_err(ctx_err)?;
-            let slot = match inner.limiter.try_slot() {
+            let slot = match self.admit(&host).map_err(ctx_err)? {
                 Some(slot) => slot,
-                None => inner
-                    .limiter
-                    .wait_for_slot_within(Some(timeout))
-                    .await
-                    .map_err(ctx_err)?,
+                None => self.slot_in_line(timeout).await.map_err(ctx_err)?,
             };
-            observe::in_flight(inner.limiter.in_flight());
             let ticket = inner.breaker.acquire(&host).map_err(ctx_err)?;
             if tracing::enabled!(tracing::Level::DEBUG) {
                 let shown = lock(&inner.redactor).url(request.url());
@@ -728,13 +707,7 @@ impl Connector {
             Ok((resp, unread)) => (Ok(resp), unread),
             Err(e) => (Err(e), None),
         };
-        drop(slot);
-        observe::in_flight(inner.limiter.in_flight());
-        observe::attempt_done(
-            &call.labels,
-            result.as_ref().ok().map(|r| r.status.as_u16()),
-            sent_at.elapsed(),
-        );
+        self.exchanged(call, slot, &result, sent_at);
         match result {
             Ok(resp) => {
                 let (rl, server_id) = self.heard(&resp, span, sent_at);
@@ -746,6 +719,51 @@ impl Connector {
                 Err(ctx_err(e))
             }
         }
+    }
+
+    /// Step 2: fail fast on an open circuit, then take a rate-limit slot: at once when one is free
+    /// (no lock of the queue, no future), else waiting in line. A wait longer than the call's timeout
+    /// (a server's Retry-After or exhausted quota) fails the call at once with RATE_LIMIT instead of
+    /// outliving it.
+    ///
+    /// The slot taken at once, or `None` for [`Connector::slot_in_line`]: split so the common case
+    /// is no future at all.
+    fn admit(&self, host: &str) -> Result<Option<crate::ratelimit::Slot<'_>>, Error> {
+        let inner = &*self.inner;
+        inner.breaker.check(host)?;
+        let slot = inner.limiter.try_slot();
+        if slot.is_some() {
+            observe::in_flight(inner.limiter.in_flight());
+        }
+        Ok(slot)
+    }
+
+    /// Step 2 when no slot was free at once: waiting in line, within `timeout`.
+    async fn slot_in_line(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<crate::ratelimit::Slot<'_>, Error> {
+        let limiter = &self.inner.limiter;
+        let slot = limiter.wait_for_slot_within(Some(timeout)).await?;
+        observe::in_flight(limiter.in_flight());
+        Ok(slot)
+    }
+
+    /// After step 4's exchange: its slot given back, and the attempt counted.
+    fn exchanged(
+        &self,
+        call: &Call<'_>,
+        slot: crate::ratelimit::Slot<'_>,
+        result: &Result<ResponseParts, Error>,
+        sent_at: Instant,
+    ) {
+        drop(slot);
+        observe::in_flight(self.inner.limiter.in_flight());
+        observe::attempt_done(
+            &call.labels,
+            result.as_ref().ok().map(|r| r.status.as_u16()),
+            sent_at.elapsed(),
+        );
     }
 
     /// Step 5's first part: the rate limiter hears the answer's headers; the server's request id, if
