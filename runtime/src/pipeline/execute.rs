@@ -91,16 +91,19 @@ enum Cancelled {
     Shutdown,
 }
 
+/// Resolves when the caller's token or the connector's shutdown ends the call: [`race`] with
+/// nothing to race (a streamed body's guard waits on it between chunks).
 async fn cancelled(user: Option<&CancellationToken>, halt: &Halt, epoch: u64) -> Cancelled {
-    match user {
-        Some(u) => tokio::select! {
-            _ = u.cancelled() => Cancelled::Caller,
-            _ = halt.fired(epoch) => Cancelled::Shutdown,
-        },
-        None => {
-            halt.fired(epoch).await;
-            Cancelled::Shutdown
-        }
+    match race(
+        std::future::pending::<std::convert::Infallible>(),
+        user,
+        halt,
+        epoch,
+    )
+    .await
+    {
+        Ok(never) => match never {},
+        Err(who) => who,
     }
 }
 

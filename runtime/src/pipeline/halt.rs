@@ -66,37 +66,12 @@ impl Halt {
         }
     }
 
-    /// Resolves once calls of `epoch` are to end.
-    pub(crate) async fn fired(&self, epoch: u64) {
-        if self.has_fired(epoch) {
-            return;
-        }
-        let list = &self.lists[list_of_this_thread()];
-        let notified = list.notified();
-        tokio::pin!(notified);
-        loop {
-            // Registered before looking: a `fire` after the look wakes this waiter, and one before it
-            // is seen by the look (both go through the list's lock).
-            notified.as_mut().enable();
-            if self.has_fired(epoch) {
-                return;
-            }
-            notified.as_mut().await;
-            if self.has_fired(epoch) {
-                return;
-            }
-            notified.set(list.notified());
-        }
-    }
-}
-
-impl Halt {
     /// What a call races its attempts against: resolves once calls of `epoch` are to end.
     ///
-    /// Like [`Halt::fired`], but made for being polled at every wake-up of a call that is not
-    /// ending: it registers with its wait list on the first poll and again only when polled with
-    /// another waker; every other poll is one atomic load. (A `Notified` polled while waiting locks
-    /// its list, and a call is woken several times per exchange.)
+    /// Made for being polled at every wake-up of a call that is not ending: it registers with its
+    /// wait list on the first poll and again only when polled with another waker; every other poll
+    /// is one atomic load. (A `Notified` polled while waiting locks its list, and a call is woken
+    /// several times per exchange.)
     pub(crate) fn watch(&self, epoch: u64) -> Watch<'_> {
         Watch {
             halt: self,
@@ -238,7 +213,7 @@ mod tests {
                     .build()
                     .unwrap()
                     .block_on(async {
-                        let wait = h.fired(first);
+                        let wait = h.watch(first);
                         tokio::pin!(wait);
                         // Registered (polled once) before saying so.
                         assert!(poll_once(wait.as_mut()).is_pending());
@@ -261,11 +236,11 @@ mod tests {
         assert!(second > first);
         assert!(!halt.has_fired(second));
         assert!(halt.has_fired(first));
-        let wait = halt.fired(second);
+        let wait = halt.watch(second);
         tokio::pin!(wait);
         assert!(poll_once(wait.as_mut()).is_pending());
         // An already fired epoch resolves at once.
-        halt.fired(first).await;
+        halt.watch(first).await;
         halt.fire();
         wait.await;
         assert!(halt.has_fired(second));
