@@ -609,3 +609,61 @@ async fn the_request_id_goes_out_under_the_configured_name_in_any_spelling() {
         assert_eq!(all, ["mine-1"], "{configured}: one id, the caller's");
     }
 }
+
+#[tokio::test]
+async fn a_call_held_through_a_whole_disconnect_sends_nothing_more_when_polled_again() {
+    // The call is held (not polled) while it backs off after a 503; `disconnect` passes both its
+    // deadlines and leaves it behind. Polled again after its back-off, it would start its second
+    // attempt on a connector with no transport: it ends CANCELLED and the server sees one request.
+    // Both forms of an attempt: with the onRetry hook still registered (the hook context), and
+    // with it removed before the second attempt (the direct form).
+    for keep_hook in [false, true] {
+        let server = CountingServer::start(|_, _| async move { reply(503, "{}") }).await;
+        let retried = std::sync::Arc::new(tokio::sync::Notify::new());
+        let signal = retried.clone();
+        let mut cfg = separate_calls(&server.url());
+        // 50 ms back-off, no jitter: over well before the disconnect's two 100 ms deadlines.
+        cfg.retry = RetryConfig {
+            jitter: false,
+            ..support::fast_retry(2)
+        };
+        let c = Connector::builder(cfg)
+            .hook(
+                connector_runtime::HookType::OnRetry,
+                connector_runtime::hook_fn("retrying", 0, move |_| {
+                    signal.notify_one();
+                    Ok(())
+                }),
+            )
+            .build()
+            .unwrap();
+        c.connect().await.unwrap();
+        let mut call = Box::pin(c.get("/x"));
+        // Polled until the onRetry hook ran: in the same poll the call began its back-off.
+        tokio::select! {
+            biased;
+            r = &mut call => panic!("the call ended before retrying: {r:?}"),
+            _ = retried.notified() => {}
+        }
+        if !keep_hook {
+            assert!(c.hooks().remove("retrying"));
+        }
+        let report = within("disconnect", c.disconnect(Duration::from_millis(100))).await;
+        assert_eq!(
+            (
+                report.in_flight_at_start,
+                report.cancelled,
+                report.abandoned
+            ),
+            (1, 1, 1),
+            "keep_hook {keep_hook}"
+        );
+        let e = within("the held call", call).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Cancelled, "keep_hook {keep_hook}: {e}");
+        assert!(
+            e.message().contains("disconnected"),
+            "keep_hook {keep_hook}: {e}"
+        );
+        assert_eq!(server.requests().len(), 1, "keep_hook {keep_hook}");
+    }
+}

@@ -118,9 +118,11 @@ impl ConnectorBuilder {
                 base_url,
                 default_headers,
                 request_id_name,
-                http: RwLock::new(None),
-                auth: RwLock::new(auth),
-                redactor: RwLock::new(redactor),
+                current: RwLock::new(Current {
+                    http: None,
+                    auth,
+                    redactor,
+                }),
                 hooks,
                 classifier,
                 state: AtomicU8::new(DISCONNECTED),
@@ -167,9 +169,8 @@ pub(crate) struct Inner {
     /// `config.request_id_header`, parsed once: a name outside the standard set costs an allocation
     /// each time it is parsed.
     pub(crate) request_id_name: HeaderName,
-    pub(crate) http: RwLock<Option<reqwest::Client>>,
-    pub(crate) auth: RwLock<Option<Arc<dyn AuthStrategy>>>,
-    pub(crate) redactor: RwLock<Redactor>,
+    /// What `connect`, `disconnect` and `set_auth` change, read by an attempt in one piece.
+    pub(crate) current: RwLock<Current>,
     pub(crate) hooks: HookRegistry,
     pub(crate) limiter: RateLimiter,
     pub(crate) breaker: CircuitBreaker,
@@ -183,6 +184,16 @@ pub(crate) struct Inner {
     pub(crate) halt: crate::pipeline::halt::Halt,
     /// Streamed bodies handed to callers and not yet ended, for `disconnect` to close at its deadline.
     streams: std::sync::Mutex<Vec<std::sync::Weak<crate::pipeline::execute::OpenBody>>>,
+}
+
+/// The connector's state that changes while calls run: the transport (from `connect` to
+/// `disconnect`), the auth strategy and the redactor made for it (`set_auth`). One lock, read once
+/// per attempt: an attempt never sees a strategy with another strategy's redactor (its secret names
+/// unmarked), and reading it is one lock, not three.
+pub(crate) struct Current {
+    pub(crate) http: Option<reqwest::Client>,
+    pub(crate) auth: Option<Arc<dyn AuthStrategy>>,
+    pub(crate) redactor: Redactor,
 }
 
 impl std::fmt::Debug for Connector {
@@ -245,8 +256,24 @@ fn leave(inner: &Inner) {
     }
 }
 
-pub(crate) fn lock<T: Clone>(l: &RwLock<T>) -> T {
-    l.read().unwrap_or_else(|p| p.into_inner()).clone()
+impl Inner {
+    /// [`Current`], read. Held only while nothing awaits: a writer (`connect`, `disconnect`,
+    /// `set_auth`) waits for it.
+    pub(crate) fn current(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn current_mut(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn not_connected() -> Error {
+    Error::new(
+        ErrorCode::InvalidRequest,
+        ErrorSource::Unknown,
+        "the connector is not connected: call connect() first",
+    )
 }
 
 impl Connector {
@@ -278,7 +305,7 @@ impl Connector {
                 auth.refresh(&client).await?;
             }
         }
-        *inner.http.write().unwrap_or_else(|p| p.into_inner()) = Some(client);
+        inner.current_mut().http = Some(client);
         inner.halt.reopen();
         inner.state.store(CONNECTED, Ordering::SeqCst);
         tracing::info!(base_url = %inner.base_url, "connector connected");
@@ -324,7 +351,7 @@ impl Connector {
                 );
             }
         }
-        *inner.http.write().unwrap_or_else(|p| p.into_inner()) = None;
+        inner.current_mut().http = None;
         inner.state.store(DISCONNECTED, Ordering::SeqCst);
         tracing::info!(
             in_flight_at_start = at_start,
@@ -373,42 +400,35 @@ impl Connector {
         self.inner.state.load(Ordering::SeqCst) == CONNECTED
     }
 
-    /// Count a request in, refusing it unless connected.
-    pub(crate) fn enter(&self) -> Result<(Entered<'_>, reqwest::Client), Error> {
+    /// Count a request in, refusing it unless connected. (The transport it will use is read by each
+    /// attempt, with the rest of [`Current`].)
+    pub(crate) fn enter(&self) -> Result<Entered<'_>, Error> {
         let inner = &*self.inner;
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
         let guard = Entered(&self.inner);
-        let state = inner.state.load(Ordering::SeqCst);
-        let client = lock(&inner.http);
-        match (state, client) {
-            (CONNECTED, Some(c)) => Ok((guard, c)),
-            (DRAINING, _) => Err(Error::new(
+        match inner.state.load(Ordering::SeqCst) {
+            CONNECTED => Ok(guard),
+            DRAINING => Err(Error::new(
                 ErrorCode::Cancelled,
                 ErrorSource::Unknown,
                 "the connector is disconnecting and takes no new requests",
             )),
-            _ => Err(Error::new(
-                ErrorCode::InvalidRequest,
-                ErrorSource::Unknown,
-                "the connector is not connected: call connect() first",
-            )),
+            _ => Err(not_connected()),
         }
     }
 
     /// The current auth strategy.
     pub fn auth(&self) -> Option<Arc<dyn AuthStrategy>> {
-        lock(&self.inner.auth)
+        self.inner.current().auth.clone()
     }
 
-    /// Switch auth at run time (None: send no credentials). Takes effect from the next attempt.
+    /// Switch auth at run time (None: send no credentials). Takes effect from the next attempt,
+    /// together with the redaction of the new strategy's secrets.
     pub fn set_auth(&self, auth: Option<Arc<dyn AuthStrategy>>) {
         let redactor = redactor_for(&self.inner.config, auth.as_deref());
-        *self
-            .inner
-            .redactor
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = redactor;
-        *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = auth;
+        let mut current = self.inner.current_mut();
+        current.redactor = redactor;
+        current.auth = auth;
     }
 
     /// The hook registry (register or remove hooks at run time).

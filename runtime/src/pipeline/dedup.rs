@@ -28,7 +28,7 @@ use tokio::task::AbortHandle;
 use tracing::Instrument;
 
 use crate::cache::{Key, KeyHasher};
-use crate::connector::{Connector, lock};
+use crate::connector::Connector;
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::observe;
 use crate::request::{Body, RequestOptions};
@@ -162,7 +162,7 @@ pub(crate) async fn shared(conn: &Connector, key: Key, opts: RequestOptions) -> 
         }
     };
     let endpoint = endpoint.unwrap_or_else(|| {
-        crate::pipeline::execute::shown_path(&path, &lock(&conn.inner.redactor))
+        crate::pipeline::execute::shown_path(&path, &conn.inner.current().redactor)
     });
     if follower {
         observe::deduplicated(&method, &endpoint);

@@ -59,7 +59,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::breaker::Outcome;
-use crate::connector::{Connector, InFlight, lock};
+use crate::connector::{Connector, InFlight};
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::hooks::{HookContext, HookType, ResponseParts};
 use crate::pipeline::halt::Halt;
@@ -155,6 +155,16 @@ impl<F: Future> Future for Race<'_, F> {
     }
 }
 
+/// An attempt that finds no transport: the call entered a connected connector (see
+/// `Connector::enter`), so a `disconnect` has finished since, while the call was not polled.
+fn transport_gone() -> Error {
+    Error::new(
+        ErrorCode::Cancelled,
+        ErrorSource::Unknown,
+        "cancelled: the connector was disconnected",
+    )
+}
+
 fn cancelled_error(who: Cancelled) -> Error {
     match who {
         Cancelled::Caller => Error::new(
@@ -193,7 +203,6 @@ struct Unread {
 /// What stays fixed across the attempts of one call.
 struct Call<'a> {
     opts: &'a RequestOptions,
-    client: reqwest::Client,
     /// The metric labels of every attempt.
     labels: observe::Labels,
     /// The operation's template (borrowed from the generated code, so copied for free) or the
@@ -205,6 +214,47 @@ struct Call<'a> {
     mode: BodyMode,
     /// The call's span, for the attempts to record in (a look-up of the current span is not free).
     span: tracing::Span,
+}
+
+/// How a direct attempt started (see `Connector::start_direct`).
+enum Start<'a, F> {
+    /// An auth strategy is in force: the attempt goes through the hook context instead.
+    Observed,
+    /// Handed to the transport (`sent`, not yet polled) with its rate-limit slot; `on` is the
+    /// breaker's key of its host.
+    Sent {
+        slot: crate::ratelimit::Slot<'a>,
+        on: Cow<'a, str>,
+        sent: F,
+    },
+    /// No rate-limit slot free at once: the request waits for one (boxed: the common start's
+    /// result stays small, and only a queued attempt pays for the box).
+    Queued {
+        request: Box<reqwest::Request>,
+        on: Cow<'a, str>,
+    },
+}
+
+/// `request` handed to `client`: its answer, pending (nothing is sent until it is polled).
+fn hand_over(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> impl Future<Output = reqwest::Result<reqwest::Response>> + use<> {
+    client.execute(request)
+}
+
+/// `request` handed to the transport in `current` with `send`, logged (redacted) at debug level.
+fn sending<F>(
+    current: &crate::connector::Current,
+    request: reqwest::Request,
+    send: fn(&reqwest::Client, reqwest::Request) -> F,
+) -> Result<F, Error> {
+    let client = current.http.as_ref().ok_or_else(transport_gone)?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let shown = current.redactor.url(request.url());
+        tracing::debug!(url = %shown, "sending");
+    }
+    Ok(send(client, request))
 }
 
 /// A request's URL, headers and body, as every attempt assembles them.
@@ -359,7 +409,7 @@ impl Connector {
         let started = Instant::now();
         let endpoint: Cow<'static, str> = match &opts.endpoint {
             Some(e) => e.clone(),
-            None => Cow::Owned(shown_path(&opts.path, &lock(&self.inner.redactor))),
+            None => Cow::Owned(shown_path(&opts.path, &self.inner.current().redactor)),
         };
         let request_id = opts
             .headers
@@ -382,7 +432,7 @@ impl Connector {
         let recorded = span.clone();
         async move {
             let opts = &opts;
-            let (in_flight, client) = self.enter()?;
+            let in_flight = self.enter()?;
             if let Some(name) = opts.invalid_headers.first() {
                 return Err(Error::validation(
                     &format!("header {name}"),
@@ -400,7 +450,6 @@ impl Connector {
             };
             let call = Call {
                 opts,
-                client,
                 labels: observe::Labels::new(&opts.method, &endpoint),
                 endpoint: endpoint.clone(),
                 request_id,
@@ -491,23 +540,32 @@ impl Connector {
             let ctx_err = |e: Error| call.enrich(e, attempt);
 
             // Nothing reads the request when there is no auth, no hook and no cache lookup: it is
-            // written straight into the transport's request, without the hook context.
-            let auth = self.auth();
+            // written straight into the transport's request, without the hook context (the auth
+            // strategy is looked at there, with the rest of what the attempt reads).
             let looked_up =
                 inner.cache.is_some() && opts.use_cache && call.mode == BodyMode::Buffered;
-            if auth.is_none() && !looked_up && !inner.hooks.any() {
+            if !looked_up && !inner.hooks.any() {
                 let err = match self.attempt_direct(call, attempt, timeout, span).await {
-                    Ok(done) => return Ok(done),
-                    Err(e) => e,
+                    Ok(Some(done)) => return Ok(done),
+                    Ok(None) => None,
+                    Err(e) => Some(e),
                 };
-                let (delay, err) = self.decide(call, err, attempt, timeout, span)?;
-                self.back_off(call, &err, attempt, delay).await;
-                continue;
+                if let Some(err) = err {
+                    let (delay, err) = self.decide(call, err, attempt, timeout, span)?;
+                    self.back_off(call, &err, attempt, delay).await;
+                    continue;
+                }
             }
 
             // 1. Build: defaults -> per-call options -> auth. The request goes into the hook context
             // at once: a separate local would be kept beside the context in the call's state.
-            let redactor = lock(&inner.redactor);
+            // The strategy, its redactor and the transport are read together (see `Current`).
+            let (auth, redactor, client) = {
+                let current = inner.current();
+                let client = current.http.clone();
+                (current.auth.clone(), current.redactor.clone(), client)
+            };
+            let client = client.ok_or_else(transport_gone).map_err(ctx_err)?;
             let mut hctx = HookContext::new(
                 HookType::BeforeRequest,
                 attempt,
@@ -515,7 +573,7 @@ impl Connector {
                 metadata.take().unwrap_or_default(),
             );
             if let Some(a) = &auth {
-                a.authenticate(&mut hctx.request, &call.client)
+                a.authenticate(&mut hctx.request, &client)
                     .await
                     .map_err(ctx_err)?;
             }
@@ -555,7 +613,7 @@ impl Connector {
             tracing::debug!(url = %hctx.request.redacted_url(), "sending");
             let sent_at = Instant::now();
             let (result, unread) =
-                match send_once(&call.client, &mut hctx.request, keep, timeout, call.mode).await {
+                match send_once(&client, &mut hctx.request, keep, timeout, call.mode).await {
                     Ok((resp, unread)) => (Ok(resp), unread),
                     Err(e) => (Err(e), None),
                 };
@@ -639,7 +697,7 @@ impl Connector {
             {
                 if let Some(a) = &auth {
                     // The server rejected the credentials before acting, so one replay is safe for any method.
-                    if a.on_unauthorized(&hctx.request, &call.client)
+                    if a.on_unauthorized(&hctx.request, &client)
                         .await
                         .map_err(ctx_err)?
                     {
@@ -670,41 +728,36 @@ impl Connector {
     }
 
     /// One attempt of a call nothing observes (no auth, hooks or cache): steps 1, 2, 4 and 5 with
-    /// the request assembled straight into the transport's. A failure comes back with its context.
+    /// the request assembled straight into the transport's. `None` when an auth strategy is in force
+    /// after all (the caller then makes the attempt with the hook context); a failure comes back with
+    /// its context.
     async fn attempt_direct(
         &self,
         call: &Call<'_>,
         attempt: u32,
         timeout: std::time::Duration,
         span: &tracing::Span,
-    ) -> Result<(Response<Bytes>, Option<Box<reqwest::Response>>), Error> {
+    ) -> Result<Option<(Response<Bytes>, Option<Box<reqwest::Response>>)>, Error> {
         let inner = &*self.inner;
         let ctx_err = |e: Error| call.enrich(e, attempt);
-        // In a block: the request is made and handed to the transport in it, so the rest of the
-        // attempt's state has no room for it.
         let host;
-        let (slot, ticket, sent) = {
-            let parts = {
-                let redactor = inner.redactor.read().unwrap_or_else(|p| p.into_inner());
-                self.assemble(call, &redactor).map_err(ctx_err)?
-            };
-            host = if parts.on_base {
-                Cow::Borrowed(inner.base_host_key.as_str())
-            } else {
-                host_key_for(inner, &parts.url)
-            };
-            let request = transport_request(call.opts.method.clone(), parts);
-            let slot = match self.admit(&host).map_err(ctx_err)? {
-                Some(slot) => slot,
-                None => self.slot_in_line(timeout).await.map_err(ctx_err)?,
-            };
-            let ticket = inner.breaker.acquire(&host).map_err(ctx_err)?;
-            if tracing::enabled!(tracing::Level::DEBUG) {
-                let shown = lock(&inner.redactor).url(request.url());
-                tracing::debug!(url = %shown, "sending");
+        let (slot, sent) = match self.start_direct(call, hand_over).map_err(ctx_err)? {
+            Start::Observed => return Ok(None),
+            Start::Sent { slot, on, sent } => {
+                host = on;
+                (slot, sent)
             }
-            (slot, ticket, call.client.execute(request))
+            Start::Queued { request, on } => {
+                // No slot free at once: wait in line, then hand the request to the transport
+                // current then.
+                host = on;
+                let slot = self.slot_in_line(timeout).await.map_err(ctx_err)?;
+                let sent = self.send_direct(*request, hand_over).map_err(ctx_err)?;
+                (slot, sent)
+            }
         };
+        // Nothing is sent before the exchange polls `sent`: a circuit found open here drops it unsent.
+        let ticket = inner.breaker.acquire(&host).map_err(ctx_err)?;
         let sent_at = Instant::now();
         let (result, unread) = match timed(timeout, exchange(sent, call.mode)).await {
             Ok((resp, unread)) => (Ok(resp), unread),
@@ -715,13 +768,54 @@ impl Connector {
             Ok(resp) => {
                 let (rl, server_id) = self.heard(&resp, span, sent_at);
                 call.conclude(resp, rl, server_id, false, ticket, attempt)
-                    .map(|response| (response, unread))
+                    .map(|response| Some((response, unread)))
             }
             Err(e) => {
                 ticket.record(Outcome::Unhealthy);
                 Err(ctx_err(e))
             }
         }
+    }
+
+    /// The synchronous start of a direct attempt, under one read of `Current`: whether an auth
+    /// strategy is in force, the request assembled with the redactor, step 2's slot when one is free
+    /// at once, and the request handed to the transport (`send`, always [`hand_over`]: a parameter
+    /// so both ways of starting hold the same type). The request is made and handed over in here, so
+    /// the attempt's state has no room for it.
+    fn start_direct<F>(
+        &self,
+        call: &Call<'_>,
+        send: fn(&reqwest::Client, reqwest::Request) -> F,
+    ) -> Result<Start<'_, F>, Error> {
+        let inner = &*self.inner;
+        let current = inner.current();
+        if current.auth.is_some() {
+            return Ok(Start::Observed);
+        }
+        let parts = self.assemble(call, &current.redactor)?;
+        let on = if parts.on_base {
+            Cow::Borrowed(inner.base_host_key.as_str())
+        } else {
+            host_key_for(inner, &parts.url)
+        };
+        let request = transport_request(call.opts.method.clone(), parts);
+        let Some(slot) = self.admit(&on)? else {
+            return Ok(Start::Queued {
+                request: Box::new(request),
+                on,
+            });
+        };
+        let sent = sending(&current, request, send)?;
+        Ok(Start::Sent { slot, on, sent })
+    }
+
+    /// A direct attempt's request handed to the transport current after its wait for a slot.
+    fn send_direct<F>(
+        &self,
+        request: reqwest::Request,
+        send: fn(&reqwest::Client, reqwest::Request) -> F,
+    ) -> Result<F, Error> {
+        sending(&self.inner.current(), request, send)
     }
 
     /// Step 2: fail fast on an open circuit, then take a rate-limit slot: at once when one is free
