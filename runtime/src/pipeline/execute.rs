@@ -562,8 +562,8 @@ impl Connector {
             // The strategy, its redactor and the transport are read together (see `Current`).
             let (auth, redactor, client) = {
                 let current = inner.current();
-                let client = current.http.clone();
-                (current.auth.clone(), current.redactor.clone(), client)
+                let c = &*current;
+                (c.auth.clone(), c.redactor.clone(), c.http.clone())
             };
             let client = client.ok_or_else(transport_gone).map_err(ctx_err)?;
             let mut hctx = HookContext::new(
@@ -752,7 +752,7 @@ impl Connector {
                 // current then.
                 host = on;
                 let slot = self.slot_in_line(timeout).await.map_err(ctx_err)?;
-                let sent = self.send_direct(*request, hand_over).map_err(ctx_err)?;
+                let sent = sending(&inner.current(), *request, hand_over).map_err(ctx_err)?;
                 (slot, sent)
             }
         };
@@ -807,15 +807,6 @@ impl Connector {
         };
         let sent = sending(&current, request, send)?;
         Ok(Start::Sent { slot, on, sent })
-    }
-
-    /// A direct attempt's request handed to the transport current after its wait for a slot.
-    fn send_direct<F>(
-        &self,
-        request: reqwest::Request,
-        send: fn(&reqwest::Client, reqwest::Request) -> F,
-    ) -> Result<F, Error> {
-        sending(&self.inner.current(), request, send)
     }
 
     /// Step 2: fail fast on an open circuit, then take a rate-limit slot: at once when one is free
