@@ -183,6 +183,17 @@ fn columns_const_text(name: &str, doc: &str, tag_features: bool, s: &SyncStream)
     if tag_features {
         out.push_str("#[allow(dead_code)]\n");
     }
+    Stmt::Expr {
+        lead: format!("const {name}: &[Column] = "),
+        expr: columns_expr(s),
+        tail: ";",
+    }
+    .text(0, &mut out)?;
+    Some(out)
+}
+
+/// [`columns_tokens`] as a text expression (see [`super::text`]).
+fn columns_expr(s: &SyncStream) -> Expr {
     let columns = s
         .columns
         .iter()
@@ -202,13 +213,7 @@ fn columns_const_text(name: &str, doc: &str, tag_features: bool, s: &SyncStream)
             )
         })
         .collect();
-    Stmt::Expr {
-        lead: format!("const {name}: &[Column] = "),
-        expr: Expr::slice(columns),
-        tail: ";",
-    }
-    .text(0, &mut out)?;
-    Some(out)
+    Expr::slice(columns)
 }
 
 /// The `StreamDef` literal of stream `i`.
@@ -293,8 +298,8 @@ fn stream_def(api: &Api, i: usize, shared: &SharedColumns) -> TokenStream {
 }
 
 /// `stream_<table>()` of stream `i` with its gate, as formatted text (see [`super::text`]): what
-/// [`module_streams`] writes as tokens, or `None` when some part has no layout there (its columns
-/// listed in place, a line too long for its layout).
+/// [`module_streams`] writes as tokens, or `None` when some part has no layout there (a line too
+/// long for its layout).
 fn stream_def_text(
     api: &Api,
     i: usize,
@@ -303,7 +308,7 @@ fn stream_def_text(
 ) -> Option<String> {
     let s = &api.streams[i];
     let op = &api.operations[s.op];
-    let columns = shared.of_stream.get(i).and_then(Option::as_ref)?;
+    let shared_list = shared.of_stream.get(i).and_then(Option::as_ref);
     let lit = |t: &str| text::str_lit(t);
     let line = |t: String| Stmt::line(t);
     let opt = |t: Option<&String>| t.map_or("None".to_owned(), |t| format!("Some({})", lit(t)));
@@ -343,7 +348,15 @@ fn stream_def_text(
             tail: "),",
         },
     });
-    fields.push(line(format!("columns: {columns},")));
+    fields.push(match shared_list {
+        Some(name) => line(format!("columns: {name},")),
+        // Listed in place: a `const` block holding the array.
+        None => Stmt::Braced {
+            lead: "columns: const".to_owned(),
+            expr: columns_expr(s),
+            tail: ",",
+        },
+    });
     fields.push(if s.params.is_empty() {
         line("params: &[],".to_owned())
     } else {
@@ -428,6 +441,87 @@ fn stream_def_text(
     Some(out)
 }
 
+/// The required arguments of a stream's operation, read from the partition: `(type, wire name)`,
+/// the type as written in `args.get::<type>(..)` (as [`stream_fns`] writes them in tokens).
+fn fetch_args(api: &Api, op: &Operation) -> Vec<(String, String)> {
+    op.params
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| {
+            let t = if is_stringish(&p.ty) {
+                "String".to_owned()
+            } else {
+                ty_text(api, &p.ty, Place::Field)
+            };
+            (t, p.wire_name.clone())
+        })
+        .collect()
+}
+
+/// The doc of a stream's `fetch_<table>`.
+fn fetch_doc(s: &SyncStream, op: &Operation) -> String {
+    format!(
+        " Opens a listing of `{}` (`{} {}`) with the partition's parameters and the engine's options.",
+        s.table, op.method, op.path
+    )
+}
+
+/// [`stream_fns`] with its gate as formatted text (see [`super::text`]), or `None` when a line has
+/// no layout there; empty when the operation does not page.
+fn stream_fns_text(api: &Api, s: &SyncStream, tag_features: bool) -> Option<String> {
+    let op = &api.operations[s.op];
+    if op.pagination.is_none() {
+        return Some(String::new());
+    }
+    let mut calls: Vec<Expr> = api
+        .group_path(op.group)
+        .into_iter()
+        .map(|a| Expr::call(format!(".{a}("), Vec::new()))
+        .collect();
+    calls.push(Expr::call(
+        format!(".{}(", op.name),
+        fetch_args(api, op)
+            .into_iter()
+            .map(|(t, wire)| Expr::Atom(format!("args.get::<{t}>({})?", text::str_lit(&wire))))
+            .collect(),
+    ));
+    calls.push(Expr::call(
+        ".build_pages(",
+        vec![Expr::Atom("|options| args.configure(options)".to_owned())],
+    ));
+    let method = Method {
+        doc: Doc::Lines(vec![fetch_doc(s, op)]),
+        attrs: vec!["#[allow(deprecated)]".to_owned()],
+        head: format!("fn {}(", names::sync_fn_names(&s.table).0),
+        params: vec![
+            Expr::Atom("c: &rt::Connector".to_owned()),
+            Expr::Atom("args: &connector_sync::FetchArgs".to_owned()),
+        ],
+        ret: Expr::Atom(" -> Result<rt::paginate::Paginator, rt::Error>".to_owned()),
+        body: vec![
+            Stmt::line("let client = super::Client::from_connector(c.clone());"),
+            Stmt::Expr {
+                lead: String::new(),
+                expr: Expr::call(
+                    "Ok(",
+                    vec![Expr::Chain {
+                        receiver: "client".to_owned(),
+                        calls,
+                    }],
+                ),
+                tail: "",
+            },
+        ],
+    };
+    let mut out = String::new();
+    if tag_features {
+        let features: Vec<String> = stream_features(api, s).into_iter().collect();
+        out.push_str(&super::cfg_text_of("all", &features));
+    }
+    out.push_str(&method.text(0, None)?);
+    Some(out)
+}
+
 /// `fetch_<table>` of one stream.
 fn stream_fns(api: &Api, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
     let op = &api.operations[s.op];
@@ -446,10 +540,7 @@ fn stream_fns(api: &Api, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
         };
         quote!(args.get::<#t>(#wire)?)
     });
-    let fetch_doc = format!(
-        " Opens a listing of `{}` (`{} {}`) with the partition's parameters and the engine's options.",
-        s.table, op.method, op.path
-    );
+    let fetch_doc = fetch_doc(s, op);
     quote! {
         #cfg
         #[doc = #fetch_doc]
@@ -580,14 +671,26 @@ pub fn module_streams(
             .then(|| stream_def_text(api, i, shared, tag_features))
             .flatten()
             .and_then(super::hold_text);
+        let fns_held = holding
+            .then(|| stream_fns_text(api, s, tag_features))
+            .flatten()
+            .map(|t| {
+                if t.is_empty() {
+                    Some(TokenStream::new())
+                } else {
+                    super::hold_text(t)
+                }
+            });
+        let fns = match fns_held {
+            Some(Some(held)) => held,
+            _ => stream_fns(api, s, &cfg),
+        };
         if let Some(held) = held {
-            let fns = stream_fns(api, s, &cfg);
             return quote! { #held #fns };
         }
         let def = stream_def(api, i, shared);
         let name = ident(&names::sync_fn_names(&s.table).1);
         let doc = format!(" The definition of the `{}` stream.", s.table);
-        let fns = stream_fns(api, s, &cfg);
         quote! {
             #cfg
             #[doc = #doc]

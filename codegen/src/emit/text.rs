@@ -41,6 +41,11 @@ pub(super) enum Expr {
         items: Vec<Expr>,
         close: &'static str,
     },
+    /// A method chain: `receiver`, then each call (a group opened by `.name(`): on one line when it
+    /// fits, else the receiver alone and each call on a line of its own, one level in (prettyplease
+    /// breaks a chain's dots together). A receiver of [`INDENT`] or fewer characters has another
+    /// layout there (its first call stays beside it), so it has none here.
+    Chain { receiver: String, calls: Vec<Expr> },
 }
 
 impl Expr {
@@ -76,6 +81,12 @@ impl Expr {
                 }
                 out.push_str(close);
             }
+            Expr::Chain { receiver, calls } => {
+                out.push_str(receiver);
+                for call in calls {
+                    call.flat(out);
+                }
+            }
         }
     }
 
@@ -88,6 +99,9 @@ impl Expr {
                     + items.iter().map(Expr::flat_len).sum::<usize>()
                     + 2 * items.len().saturating_sub(1)
             }
+            Expr::Chain { receiver, calls } => {
+                receiver.len() + calls.iter().map(Expr::flat_len).sum::<usize>()
+            }
         }
     }
 
@@ -98,8 +112,24 @@ impl Expr {
             self.flat(out);
             return Some(());
         }
-        let Expr::Group { open, items, close } = self else {
-            return None;
+        let (open, items, close) = match self {
+            Expr::Group { open, items, close } => (open, items, close),
+            Expr::Chain { receiver, calls } => {
+                if receiver.len() <= INDENT || col + receiver.len() > MARGIN {
+                    return None;
+                }
+                out.push_str(receiver);
+                let inner = indent + INDENT;
+                for (i, call) in calls.iter().enumerate() {
+                    out.push('\n');
+                    push_indent(out, inner);
+                    // The next call's break follows this one's `)` at once.
+                    let last = i + 1 == calls.len();
+                    call.layout(inner, inner, if last { after } else { 0 }, out)?;
+                }
+                return Some(());
+            }
+            Expr::Atom(_) => return None,
         };
         if items.is_empty() || col + open.len() > MARGIN || indent + close.len() + after > MARGIN {
             return None;
@@ -146,6 +176,14 @@ pub(super) enum Stmt {
         close: &'static str,
         tail: &'static str,
     },
+    /// `lead { expr }` and `tail` on one line when it fits, else `lead {` on its line, the
+    /// expression one level in (laid out there), then `}` and `tail` on a line of their own: a
+    /// block of one expression, as `columns: const { &[..] },`.
+    Braced {
+        lead: String,
+        expr: Expr,
+        tail: &'static str,
+    },
     /// A statement with no layout here.
     Tokens(TokenStream),
 }
@@ -186,6 +224,13 @@ impl Stmt {
                 close,
                 tail,
             } => flat_bracketed(out, [head, ""], inner, close, tail)?,
+            Stmt::Braced { lead, expr, tail } => {
+                out.push_str(lead);
+                out.push_str(" { ");
+                expr.flat(out);
+                out.push_str(" }");
+                out.push_str(tail);
+            }
             Stmt::Tokens(_) => return None,
         }
         Some(())
@@ -210,6 +255,29 @@ impl Stmt {
                 close,
                 tail,
             } => text_bracketed(out, indent, [head, ""], inner, close, tail)?,
+            Stmt::Braced { lead, expr, tail } => {
+                let flat = lead.len() + " {  }".len() + expr.flat_len() + tail.len();
+                if indent + flat <= MARGIN {
+                    push_indent(out, indent);
+                    self.flat(out)?;
+                    out.push('\n');
+                } else {
+                    if indent + lead.len() + " {".len() > MARGIN {
+                        return None;
+                    }
+                    push_indent(out, indent);
+                    out.push_str(lead);
+                    out.push_str(" {\n");
+                    let inner = indent + INDENT;
+                    push_indent(out, inner);
+                    expr.layout(inner, inner, 0, out)?;
+                    out.push('\n');
+                    push_indent(out, indent);
+                    out.push('}');
+                    out.push_str(tail);
+                    out.push('\n');
+                }
+            }
             Stmt::Tokens(_) => return None,
         }
         Some(())
