@@ -1597,6 +1597,7 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
                     "reqwest",
                     "reqwest-timeout",
                     "reqwest-headers",
+                    "hyper",
                     "default-nodedup",
                     "default",
                 ]
@@ -1715,6 +1716,13 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
             "concurrency 64: requests per second, plain reqwest sending the same headers",
             "plain reqwest with Accept: application/json and an x-request-id",
             "reqwest-headers",
+        ),
+        // The floor under both clients: what reqwest's own per-request work costs over the pooled
+        // hyper-util client it builds on.
+        (
+            "concurrency 64: requests per second, hyper-util's pooled client alone",
+            "hyper-util's client without reqwest's layers (plain HTTP)",
+            "hyper",
         ),
     ] {
         b.rows.push(

@@ -17,6 +17,10 @@
 //!               (`Accept: application/json` for reqwest's `*/*`, and a 36-byte `x-request-id`,
 //!               the same on every call, both made at compile time): what those headers cost on
 //!               the wire, in reqwest and hyper, and in the server
+//!   hyper       GET /item through hyper-util's pooled client alone, the layer reqwest builds on,
+//!               with the headers plain reqwest sends (`accept`, `user-agent`, `accept-encoding`)
+//!               but none of reqwest's own per-request work (URL handling, the redirect, retry and
+//!               decompression layers): the floor under both clients, plain HTTP only
 //!   default     GET /item through the generated client with the runtime's default configuration
 //!               (concurrency limit 10, de-duplication on: identical GETs in flight share one
 //!               exchange, so at a concurrency above 1 most calls are not sent at all)
@@ -74,7 +78,7 @@ struct Args {
 }
 
 const HELP: &str =
-    "bench-load [--server URL] --mode generated|reqwest|reqwest-timeout|reqwest-headers|default|default-nodedup|compare|decode|paginate
+    "bench-load [--server URL] --mode generated|reqwest|reqwest-timeout|reqwest-headers|hyper|default|default-nodedup|compare|decode|paginate
   [--concurrency N] [--limit N] [--requests N] [--warmup N] [--rounds N] [--modes a,b] [--items N]
   [--page-size N] [--threads N] [--quick]
 One JSON object per measurement on stdout; see the binary's documentation for each mode.";
@@ -214,7 +218,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     match args.mode.as_str() {
         "generated" | "reqwest" | "reqwest-timeout" | "reqwest-headers" | "default"
-        | "default-nodedup" => {
+        | "default-nodedup" | "hyper" => {
             let line = load(&args, &args.mode, &server).await?;
             emit(&line);
         }
@@ -308,12 +312,25 @@ async fn default_client(server: &str, dedup: bool) -> Result<Client, String> {
     Client::new(config).await.map_err(|e| e.to_string())
 }
 
+/// See [`Caller::Hyper`].
+#[derive(Clone)]
+struct HyperCaller {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Empty<bytes::Bytes>,
+    >,
+    uri: hyper::Uri,
+    user_agent: reqwest::header::HeaderValue,
+}
+
 /// One kind of call, made many times.
 #[derive(Clone)]
 enum Caller {
     Generated(Client),
     /// With `true`, the request carries the headers the generated client adds.
     Plain(reqwest::Client, String, bool),
+    /// hyper-util's pooled client, the item's URI and the user agent (boxed: the client is large).
+    Hyper(Box<HyperCaller>),
 }
 
 impl Caller {
@@ -335,6 +352,27 @@ impl Caller {
                     }
                 })
                 .map_err(|e| e.to_string()),
+            Caller::Hyper(h) => {
+                use http_body_util::BodyExt;
+                const ANY: reqwest::header::HeaderValue =
+                    reqwest::header::HeaderValue::from_static("*/*");
+                const ENC: reqwest::header::HeaderValue =
+                    reqwest::header::HeaderValue::from_static("gzip, br, deflate");
+                let mut req = hyper::Request::new(http_body_util::Empty::new());
+                *req.uri_mut() = h.uri.clone();
+                let headers = req.headers_mut();
+                headers.insert(reqwest::header::ACCEPT, ANY);
+                headers.insert(reqwest::header::USER_AGENT, h.user_agent.clone());
+                headers.insert(reqwest::header::ACCEPT_ENCODING, ENC);
+                let resp = h.client.request(req).await.map_err(|e| e.to_string())?;
+                let body = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .to_bytes();
+                serde_json::from_slice::<Item>(&body).map_err(|e| e.to_string())
+            }
             Caller::Plain(c, url, headers) => {
                 let mut get = c.get(url);
                 if *headers {
@@ -417,6 +455,25 @@ async fn caller_for(mode: &str, args: &Args, server: &str) -> Result<Caller, Str
     Ok(match mode {
         "generated" => {
             Caller::Generated(raised_client(server, args.limit.unwrap_or(args.concurrency)).await?)
+        }
+        "hyper" => {
+            let d = ConnectorConfig::default();
+            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+            http.set_connect_timeout(Some(Duration::from_millis(d.pool.connect_timeout_ms)));
+            http.set_keepalive(Some(Duration::from_millis(d.pool.tcp_keepalive_ms)));
+            Caller::Hyper(Box::new(HyperCaller {
+                client: hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .pool_max_idle_per_host(args.concurrency.max(64))
+                .pool_idle_timeout(Duration::from_millis(d.pool.idle_timeout_ms))
+                .build(http),
+                uri: format!("{server}/item")
+                    .parse()
+                    .map_err(|e| format!("{server}/item: {e}"))?,
+                user_agent: reqwest::header::HeaderValue::from_str(&d.user_agent)
+                    .map_err(|e| e.to_string())?,
+            }))
         }
         "default" => Caller::Generated(default_client(server, true).await?),
         "default-nodedup" => Caller::Generated(default_client(server, false).await?),
