@@ -178,7 +178,8 @@ pub(super) enum Stmt {
     },
     /// `lead { expr }` and `tail` on one line when it fits, else `lead {` on its line, the
     /// expression one level in (laid out there), then `}` and `tail` on a line of their own: a
-    /// block of one expression, as `columns: const { &[..] },`.
+    /// block of one expression, as `columns: const { &[..] },`. The tail counts towards the fit,
+    /// as a field's comma does when another field follows (a literal's last comma would not).
     Braced {
         lead: String,
         expr: Expr,
@@ -590,6 +591,122 @@ pub(super) fn str_lit(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `fn f() -> T { <stmts> }` as prettyplease formats its tokens, and as [`Stmt::text`] writes
+    /// the statements (`None` when some line has no layout here).
+    fn both_ways(stmts: &[Stmt]) -> (String, Option<String>) {
+        let mut flat = String::new();
+        let mut body = String::new();
+        let mut direct = Some(());
+        for s in stmts {
+            flat.push_str(&s.flat_text().expect("a statement with text"));
+            flat.push(' ');
+            direct = direct.and_then(|()| s.text(INDENT, &mut body));
+        }
+        let file: syn::File =
+            syn::parse_str(&format!("fn f() -> T {{ {flat} }}")).expect("the one-line form parses");
+        let direct = direct.map(|()| format!("fn f() -> T {{\n{body}}}\n"));
+        (prettyplease::unparse(&file), direct)
+    }
+
+    #[test]
+    fn chains_are_written_as_prettyplease_prints_them() {
+        // `Ok(client.<accessors>().<operation>(<arguments>).build_pages(..))`, as a sync catalog's
+        // `fetch_<table>` ends, with names and arguments of every length around the margin.
+        let mut written = 0;
+        for accessors in 0..3 {
+            for name_len in [1, 10, 20, 30, 40, 50, 60] {
+                for args in 0..4 {
+                    for arg_len in [1, 8, 20, 40] {
+                        let mut calls: Vec<Expr> = (0..accessors)
+                            .map(|i| Expr::call(format!(".group_{i}("), Vec::new()))
+                            .collect();
+                        calls.push(Expr::call(
+                            format!(".{}(", "o".repeat(name_len)),
+                            (0..args)
+                                .map(|i| {
+                                    Expr::Atom(format!(
+                                        "args.get::<String>(\"{}{i}\")?",
+                                        "w".repeat(arg_len)
+                                    ))
+                                })
+                                .collect(),
+                        ));
+                        calls.push(Expr::call(
+                            ".build_pages(",
+                            vec![Expr::Atom("|options| args.configure(options)".to_owned())],
+                        ));
+                        let stmt = Stmt::Expr {
+                            lead: String::new(),
+                            expr: Expr::call(
+                                "Ok(",
+                                vec![Expr::Chain {
+                                    receiver: "client".to_owned(),
+                                    calls,
+                                }],
+                            ),
+                            tail: "",
+                        };
+                        let (formatted, direct) = both_ways(&[stmt]);
+                        if let Some(direct) = direct {
+                            assert_eq!(direct, formatted);
+                            written += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // Every case has a layout here: none is too long for its lines.
+        assert_eq!(written, 3 * 7 * 4 * 4);
+    }
+
+    #[test]
+    fn braced_blocks_are_written_as_prettyplease_prints_them() {
+        // A struct literal's `columns: const { &[..] },` (followed by another field), with lists of
+        // every length around the margin: on one line, broken around the array, and with the
+        // array broken too.
+        let mut written = 0;
+        for items in 0..6 {
+            for item_len in [1, 5, 10, 20, 40, 70] {
+                let list: Vec<Expr> = (0..items)
+                    .map(|i| {
+                        Expr::call(
+                            "Column::required(",
+                            vec![
+                                Expr::Atom(format!("\"{}{i}\"", "c".repeat(item_len))),
+                                Expr::Atom("ColumnKind::Text".to_owned()),
+                            ],
+                        )
+                    })
+                    .collect();
+                let literal = Stmt::Block {
+                    head: "StreamDef".to_owned(),
+                    inner: vec![
+                        Stmt::line(format!("name: \"{}\",", "n".repeat(70))),
+                        Stmt::Braced {
+                            lead: "columns: const".to_owned(),
+                            expr: Expr::slice(list),
+                            tail: ",",
+                        },
+                        // Not the last field, as in a `StreamDef`: its comma is written (and
+                        // counted) whether the literal breaks or not.
+                        Stmt::line("params: &[],"),
+                    ],
+                    tail: "",
+                };
+                let (formatted, direct) = both_ways(&[literal]);
+                if let Some(direct) = direct {
+                    assert_eq!(direct, formatted);
+                    written += 1;
+                } else {
+                    // Only a column too long for its own line (prettyplease would break inside
+                    // the call) has no layout here.
+                    assert!(item_len == 70 && items > 0, "{items} items of {item_len}");
+                }
+            }
+        }
+        assert_eq!(written, 6 * 6 - 5);
+    }
 
     #[test]
     fn string_literals_are_what_proc_macro2_writes() {
