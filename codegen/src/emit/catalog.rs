@@ -432,6 +432,11 @@ fn stream_def_text(
             tail: "",
         }],
     };
+    gated_text(api, s, tag_features, &method)
+}
+
+/// `method` as formatted text at the outer level, under stream `s`'s gate when `tag_features`.
+fn gated_text(api: &Api, s: &SyncStream, tag_features: bool, method: &Method) -> Option<String> {
     let mut out = String::new();
     if tag_features {
         let features: Vec<String> = stream_features(api, s).into_iter().collect();
@@ -500,26 +505,10 @@ fn stream_fns_text(api: &Api, s: &SyncStream, tag_features: bool) -> Option<Stri
         ret: Expr::Atom(" -> Result<rt::paginate::Paginator, rt::Error>".to_owned()),
         body: vec![
             Stmt::line("let client = super::Client::from_connector(c.clone());"),
-            Stmt::Expr {
-                lead: String::new(),
-                expr: Expr::call(
-                    "Ok(",
-                    vec![Expr::Chain {
-                        receiver: "client".to_owned(),
-                        calls,
-                    }],
-                ),
-                tail: "",
-            },
+            text::ok_chain("client", calls),
         ],
     };
-    let mut out = String::new();
-    if tag_features {
-        let features: Vec<String> = stream_features(api, s).into_iter().collect();
-        out.push_str(&super::cfg_text_of("all", &features));
-    }
-    out.push_str(&method.text(0, None)?);
-    Some(out)
+    gated_text(api, s, tag_features, &method)
 }
 
 /// `fetch_<table>` of one stream.

@@ -353,6 +353,21 @@ fn text_bracketed(
     Some(())
 }
 
+/// `Ok(receiver.calls..)`, a function's last expression (no `;`).
+pub(super) fn ok_chain(receiver: &str, calls: Vec<Expr>) -> Stmt {
+    Stmt::Expr {
+        lead: String::new(),
+        expr: Expr::call(
+            "Ok(",
+            vec![Expr::Chain {
+                receiver: receiver.to_owned(),
+                calls,
+            }],
+        ),
+        tail: "",
+    }
+}
+
 /// A method's docs.
 pub(super) enum Doc {
     None,
@@ -636,18 +651,7 @@ mod tests {
                             ".build_pages(",
                             vec![Expr::Atom("|options| args.configure(options)".to_owned())],
                         ));
-                        let stmt = Stmt::Expr {
-                            lead: String::new(),
-                            expr: Expr::call(
-                                "Ok(",
-                                vec![Expr::Chain {
-                                    receiver: "client".to_owned(),
-                                    calls,
-                                }],
-                            ),
-                            tail: "",
-                        };
-                        let (formatted, direct) = both_ways(&[stmt]);
+                        let (formatted, direct) = both_ways(&[ok_chain("client", calls)]);
                         if let Some(direct) = direct {
                             assert_eq!(direct, formatted);
                             written += 1;
