@@ -1598,6 +1598,7 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
                     "reqwest-timeout",
                     "reqwest-headers",
                     "hyper",
+                    "generated-bearer",
                     "default-nodedup",
                     "default",
                 ]
@@ -1730,6 +1731,19 @@ fn calls(b: &mut Bench, ours: &Ours) -> Result<(), String> {
                 .against(alternative, pick(mode, 64, "rps")),
         );
     }
+    // What an auth strategy costs: its attempts go through the hook context, not the direct one.
+    b.rows.push(
+        Row::new(
+            "calls",
+            "concurrency 64: requests per second with a bearer token (attempts through the hook context)",
+            "req/s",
+            pick("generated-bearer", 64, "rps"),
+        )
+        .against(
+            "the same client without auth (the direct attempt)",
+            pick("generated", 64, "rps"),
+        ),
+    );
     // Decoding a large typed answer, and paginating.
     let mut args = vec![
         "--server".to_owned(),

@@ -17,6 +17,9 @@
 //!               (`Accept: application/json` for reqwest's `*/*`, and a 36-byte `x-request-id`,
 //!               the same on every call, both made at compile time): what those headers cost on
 //!               the wire, in reqwest and hyper, and in the server
+//!   generated-bearer  as `generated`, with a bearer token set on the connector: every attempt
+//!               then goes through the hook context (auth strategy, request parts, signer), not the
+//!               direct attempt a connector without auth, hooks or cache takes
 //!   hyper       GET /item through hyper-util's pooled client alone, the layer reqwest builds on,
 //!               with the headers plain reqwest sends (`accept`, `user-agent`, `accept-encoding`)
 //!               but none of reqwest's own per-request work (URL handling, the redirect, retry and
@@ -78,7 +81,7 @@ struct Args {
 }
 
 const HELP: &str =
-    "bench-load [--server URL] --mode generated|reqwest|reqwest-timeout|reqwest-headers|hyper|default|default-nodedup|compare|decode|paginate
+    "bench-load [--server URL] --mode generated|generated-bearer|reqwest|reqwest-timeout|reqwest-headers|hyper|default|default-nodedup|compare|decode|paginate
   [--concurrency N] [--limit N] [--requests N] [--warmup N] [--rounds N] [--modes a,b] [--items N]
   [--page-size N] [--threads N] [--quick]
 One JSON object per measurement on stdout; see the binary's documentation for each mode.";
@@ -218,7 +221,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     match args.mode.as_str() {
         "generated" | "reqwest" | "reqwest-timeout" | "reqwest-headers" | "default"
-        | "default-nodedup" | "hyper" => {
+        | "default-nodedup" | "hyper" | "generated-bearer" => {
             let line = load(&args, &args.mode, &server).await?;
             emit(&line);
         }
@@ -474,6 +477,13 @@ async fn caller_for(mode: &str, args: &Args, server: &str) -> Result<Caller, Str
                 user_agent: reqwest::header::HeaderValue::from_str(&d.user_agent)
                     .map_err(|e| e.to_string())?,
             }))
+        }
+        "generated-bearer" => {
+            let c = raised_client(server, args.limit.unwrap_or(args.concurrency)).await?;
+            c.connector().set_auth(Some(std::sync::Arc::new(
+                connector_runtime::auth::Bearer::new("bench-token"),
+            )));
+            Caller::Generated(c)
         }
         "default" => Caller::Generated(default_client(server, true).await?),
         "default-nodedup" => Caller::Generated(default_client(server, false).await?),
