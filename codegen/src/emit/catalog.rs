@@ -446,21 +446,31 @@ fn gated_text(api: &Api, s: &SyncStream, tag_features: bool, method: &Method) ->
     Some(out)
 }
 
-/// The required arguments of a stream's operation, read from the partition: `(type, wire name)`,
-/// the type as written in `args.get::<type>(..)` (as [`stream_fns`] writes them in tokens).
-fn fetch_args(api: &Api, op: &Operation) -> Vec<(String, String)> {
-    op.params
-        .iter()
-        .filter(|p| p.required)
-        .map(|p| {
-            let t = if is_stringish(&p.ty) {
-                "String".to_owned()
-            } else {
-                ty_text(api, &p.ty, Place::Field)
-            };
-            (t, p.wire_name.clone())
-        })
-        .collect()
+/// `client.<group accessors>().<operation>(<required arguments>).build_pages(..)`: what a
+/// stream's `fetch_<table>` returns (in `Ok(..)`), each required argument read from the partition.
+fn fetch_chain(api: &Api, op: &Operation) -> Expr {
+    let mut calls: Vec<Expr> = api
+        .group_path(op.group)
+        .into_iter()
+        .map(|a| Expr::call(format!(".{a}("), Vec::new()))
+        .collect();
+    let args = op.params.iter().filter(|p| p.required).map(|p| {
+        let t = if is_stringish(&p.ty) {
+            "String".to_owned()
+        } else {
+            ty_text(api, &p.ty, Place::Field)
+        };
+        Expr::Atom(format!("args.get::<{t}>({})?", text::str_lit(&p.wire_name)))
+    });
+    calls.push(Expr::call(format!(".{}(", op.name), args.collect()));
+    calls.push(Expr::call(
+        ".build_pages(",
+        vec![Expr::Atom("|options| args.configure(options)".to_owned())],
+    ));
+    Expr::Chain {
+        receiver: "client".to_owned(),
+        calls,
+    }
 }
 
 /// The doc of a stream's `fetch_<table>`.
@@ -478,22 +488,6 @@ fn stream_fns_text(api: &Api, s: &SyncStream, tag_features: bool) -> Option<Stri
     if op.pagination.is_none() {
         return Some(String::new());
     }
-    let mut calls: Vec<Expr> = api
-        .group_path(op.group)
-        .into_iter()
-        .map(|a| Expr::call(format!(".{a}("), Vec::new()))
-        .collect();
-    calls.push(Expr::call(
-        format!(".{}(", op.name),
-        fetch_args(api, op)
-            .into_iter()
-            .map(|(t, wire)| Expr::Atom(format!("args.get::<{t}>({})?", text::str_lit(&wire))))
-            .collect(),
-    ));
-    calls.push(Expr::call(
-        ".build_pages(",
-        vec![Expr::Atom("|options| args.configure(options)".to_owned())],
-    ));
     let method = Method {
         doc: Doc::Lines(vec![fetch_doc(s, op)]),
         attrs: vec!["#[allow(deprecated)]".to_owned()],
@@ -505,7 +499,7 @@ fn stream_fns_text(api: &Api, s: &SyncStream, tag_features: bool) -> Option<Stri
         ret: Expr::Atom(" -> Result<rt::paginate::Paginator, rt::Error>".to_owned()),
         body: vec![
             Stmt::line("let client = super::Client::from_connector(c.clone());"),
-            text::ok_chain("client", calls),
+            text::ok_chain(fetch_chain(api, op)),
         ],
     };
     gated_text(api, s, tag_features, &method)
@@ -518,17 +512,9 @@ fn stream_fns(api: &Api, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
         return TokenStream::new();
     }
     let fetch = ident(&names::sync_fn_names(&s.table).0);
-    let path: Vec<_> = api.group_path(op.group).into_iter().map(ident).collect();
-    let method = ident(&op.name);
-    let args = op.params.iter().filter(|p| p.required).map(|p| {
-        let wire = &p.wire_name;
-        let t = if is_stringish(&p.ty) {
-            quote!(String)
-        } else {
-            ty_tokens(api, &p.ty, Place::Field)
-        };
-        quote!(args.get::<#t>(#wire)?)
-    });
+    let mut chain = String::new();
+    fetch_chain(api, op).flat(&mut chain);
+    let chain = text::lex(&chain);
     let fetch_doc = fetch_doc(s, op);
     quote! {
         #cfg
@@ -536,7 +522,7 @@ fn stream_fns(api: &Api, s: &SyncStream, cfg: &TokenStream) -> TokenStream {
         #[allow(deprecated)]
         fn #fetch(c: &rt::Connector, args: &connector_sync::FetchArgs) -> Result<rt::paginate::Paginator, rt::Error> {
             let client = super::Client::from_connector(c.clone());
-            Ok(client.#(#path()).*.#method(#(#args),*).build_pages(|options| args.configure(options)))
+            Ok(#chain)
         }
     }
 }

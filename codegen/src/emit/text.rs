@@ -353,17 +353,11 @@ fn text_bracketed(
     Some(())
 }
 
-/// `Ok(receiver.calls..)`, a function's last expression (no `;`).
-pub(super) fn ok_chain(receiver: &str, calls: Vec<Expr>) -> Stmt {
+/// `Ok(chain)`, a function's last expression (no `;`).
+pub(super) fn ok_chain(chain: Expr) -> Stmt {
     Stmt::Expr {
         lead: String::new(),
-        expr: Expr::call(
-            "Ok(",
-            vec![Expr::Chain {
-                receiver: receiver.to_owned(),
-                calls,
-            }],
-        ),
+        expr: Expr::call("Ok(", vec![chain]),
         tail: "",
     }
 }
@@ -651,7 +645,10 @@ mod tests {
                             ".build_pages(",
                             vec![Expr::Atom("|options| args.configure(options)".to_owned())],
                         ));
-                        let (formatted, direct) = both_ways(&[ok_chain("client", calls)]);
+                        let (formatted, direct) = both_ways(&[ok_chain(Expr::Chain {
+                            receiver: "client".to_owned(),
+                            calls,
+                        })]);
                         if let Some(direct) = direct {
                             assert_eq!(direct, formatted);
                             written += 1;
