@@ -446,21 +446,111 @@ impl std::error::Error for Error {
     }
 }
 
-/// Map a reqwest failure to NETWORK_ERROR or TIMEOUT, stripping the URL (it may carry a query-string key).
-/// A body that arrived but does not decompress (corrupt or truncated gzip, brotli or deflate data) is a
-/// PARSING_ERROR instead: the server's answer itself is broken, and no undecoded byte is handed out.
-pub(crate) fn from_transport(err: reqwest::Error, sent: bool) -> Error {
-    let err = err.without_url();
-    if is_decompression_failure(&err) {
-        let chain = error_chain(&err);
-        return Error::new(
-            ErrorCode::ParsingError,
-            ErrorSource::Deserialize,
-            format!("the response body could not be decompressed (corrupt or truncated encoded data): {chain}"),
+/// Map a transport failure to NETWORK_ERROR or TIMEOUT, stripping the URL (it may carry a
+/// query-string key). A body that arrived but does not decompress (corrupt or truncated gzip,
+/// brotli or deflate data) is a PARSING_ERROR instead: the server's answer itself is broken, and no
+/// undecoded byte is handed out.
+pub(crate) fn from_transport(err: crate::transport::TransportError, sent: bool) -> Error {
+    use crate::pipeline::lane::LaneError;
+    use crate::transport::TransportError;
+    match err {
+        TransportError::Reqwest(e) => from_reqwest(e, sent),
+        TransportError::Lane(LaneError::Send(e)) => {
+            let timed_out = caused_by_timeout(&e);
+            let what = if timed_out {
+                "the request timed out in the transport"
+            } else if e.is_connect() {
+                "could not connect"
+            } else {
+                "the HTTP exchange failed"
+            };
+            let code = if timed_out {
+                ErrorCode::Timeout
+            } else {
+                ErrorCode::NetworkError
+            };
+            network(code, what, e, sent)
+        }
+        TransportError::Lane(LaneError::Body(e)) => {
+            if e.downcast_ref::<std::io::Error>().is_some() {
+                undecodable(e, sent)
+            } else {
+                network(
+                    ErrorCode::NetworkError,
+                    "the response body was cut short",
+                    e,
+                    sent,
+                )
+            }
+        }
+        TransportError::Lane(LaneError::Uri(e)) => Error::new(
+            ErrorCode::InvalidRequest,
+            ErrorSource::Transport,
+            format!("the URL cannot be sent over HTTP: {e}"),
+        )
+        .with_retryable(false)
+        .with_request_sent(false),
+        TransportError::Lane(LaneError::TooManyRedirects(n)) => Error::new(
+            ErrorCode::NetworkError,
+            ErrorSource::Transport,
+            format!("the HTTP exchange failed: more than {n} redirects"),
         )
         .with_retryable(false)
         .with_request_sent(sent)
-        .with_cause(err);
+        .with_detail("max_redirects", u64::from(n)),
+    }
+}
+
+/// Whether an I/O timeout lies anywhere under `err` (the connect timeout).
+fn caused_by_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+fn network(code: ErrorCode, what: &str, err: impl Into<BoxError>, sent: bool) -> Error {
+    let err: BoxError = err.into();
+    let chain = error_chain(&*err);
+    Error::new(code, ErrorSource::Transport, format!("{what}: {chain}"))
+        .with_retryable(true)
+        .with_request_sent(sent)
+        .with_cause(err)
+}
+
+fn undecodable(err: impl Into<BoxError>, sent: bool) -> Error {
+    let err: BoxError = err.into();
+    let chain = error_chain(&*err);
+    Error::new(
+        ErrorCode::ParsingError,
+        ErrorSource::Deserialize,
+        format!("the response body could not be decompressed (corrupt or truncated encoded data): {chain}"),
+    )
+    .with_retryable(false)
+    .with_request_sent(sent)
+    .with_cause(err)
+}
+
+fn from_reqwest(err: reqwest::Error, sent: bool) -> Error {
+    let err = err.without_url();
+    if is_decompression_failure(&err) {
+        return undecodable(err, sent);
+    }
+    if err.is_redirect() {
+        // More redirects than the limit: the same chain would come again.
+        return network(
+            ErrorCode::NetworkError,
+            "the HTTP exchange failed",
+            err,
+            sent,
+        )
+        .with_retryable(false);
     }
     let (code, what) = if err.is_timeout() {
         (ErrorCode::Timeout, "the request timed out in the transport")
@@ -471,11 +561,7 @@ pub(crate) fn from_transport(err: reqwest::Error, sent: bool) -> Error {
     } else {
         (ErrorCode::NetworkError, "the HTTP exchange failed")
     };
-    let chain = error_chain(&err);
-    Error::new(code, ErrorSource::Transport, format!("{what}: {chain}"))
-        .with_retryable(true)
-        .with_request_sent(sent)
-        .with_cause(err)
+    network(code, what, err, sent)
 }
 
 /// reqwest reports every failure while reading a body as a decode error. The decompressor's own failures

@@ -166,7 +166,8 @@ struct Handshake {
     client_certs: Vec<CertificateDer<'static>>,
 }
 
-/// A hyper HTTP/1.1 server behind a tokio-rustls acceptor on 127.0.0.1, answering 200 JSON. It records
+/// A hyper server behind a tokio-rustls acceptor on 127.0.0.1 (HTTP/2 when ALPN picks it, else
+/// HTTP/1.1), answering 200 JSON that names the TLS and HTTP versions. It records
 /// every completed handshake, every failed one and every request served.
 struct TlsServer {
     addr: SocketAddr,
@@ -205,17 +206,31 @@ impl TlsServer {
                         version,
                         client_certs: conn.peer_certificates().unwrap_or_default().to_vec(),
                     });
-                    let svc = service_fn(move |_req: http::Request<Incoming>| {
+                    let h2 = conn.alpn_protocol() == Some(b"h2");
+                    let svc = service_fn(move |req: http::Request<Incoming>| {
                         let r = r.clone();
                         async move {
                             r.fetch_add(1, Ordering::SeqCst);
-                            let body = json!({"ok": true, "tls": format!("{version:?}")});
+                            let body = json!({
+                                "ok": true,
+                                "tls": format!("{version:?}"),
+                                "http": format!("{:?}", req.version()),
+                            });
                             Ok::<_, Infallible>(reply(200, &body.to_string()))
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls), svc)
-                        .await;
+                    let io = TokioIo::new(tls);
+                    let _ = if h2 {
+                        hyper::server::conn::http2::Builder::new(
+                            hyper_util::rt::TokioExecutor::new(),
+                        )
+                        .serve_connection(io, svc)
+                        .await
+                    } else {
+                        hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, svc)
+                            .await
+                    };
                 });
             }
         });
@@ -331,6 +346,24 @@ async fn a_private_ca_is_untrusted_by_default_and_trusted_through_ca_bundle() {
     let body = get_json(https_config(server.addr, only)).await.unwrap();
     assert_eq!(body["ok"], true);
     assert_eq!(server.requests(), 2);
+}
+
+/// HTTP/2 when the server's ALPN picks it, HTTP/1.1 when it offers only that: the client offers both.
+#[tokio::test]
+async fn http2_is_spoken_when_the_servers_alpn_picks_it() {
+    let pki = Pki::new(&["localhost", "127.0.0.1"]);
+    for (offered, spoken) in [
+        (vec![b"h2".to_vec(), b"http/1.1".to_vec()], "HTTP/2.0"),
+        (vec![b"http/1.1".to_vec()], "HTTP/1.1"),
+    ] {
+        let mut config = pki.server_config(&[&TLS13, &TLS12], false);
+        config.alpn_protocols = offered;
+        let server = TlsServer::start(config).await;
+        let body = get_json(https_config(server.addr, trusting(&pki)))
+            .await
+            .unwrap();
+        assert_eq!(body["http"], spoken);
+    }
 }
 
 #[tokio::test]

@@ -191,7 +191,7 @@ pub(crate) struct Inner {
 /// per attempt: an attempt never sees a strategy with another strategy's redactor (its secret names
 /// unmarked), and reading it is one lock, not three.
 pub(crate) struct Current {
-    pub(crate) http: Option<reqwest::Client>,
+    pub(crate) http: Option<crate::transport::Transport>,
     pub(crate) auth: Option<Arc<dyn AuthStrategy>>,
     pub(crate) redactor: Redactor,
 }
@@ -299,10 +299,10 @@ impl Connector {
         if inner.state.load(Ordering::SeqCst) == CONNECTED {
             return Ok(());
         }
-        let client = crate::transport::build_client(&inner.config)?;
+        let client = crate::transport::Transport::build(&inner.config)?;
         if let Some(auth) = self.auth() {
             if !auth.is_valid() {
-                auth.refresh(&client).await?;
+                auth.refresh(&client.http).await?;
             }
         }
         inner.current_mut().http = Some(client);
@@ -369,7 +369,10 @@ impl Connector {
     /// Register a streamed body so `disconnect` can close it; drops entries of bodies already gone.
     pub(crate) fn track_stream(
         &self,
-        body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+        body: futures_util::stream::BoxStream<
+            'static,
+            Result<Bytes, crate::transport::TransportError>,
+        >,
         in_flight: InFlight,
     ) -> Arc<crate::pipeline::execute::OpenBody> {
         let open = Arc::new(std::sync::Mutex::new(Some((body, in_flight))));

@@ -70,6 +70,7 @@ use crate::request::{
 use crate::response::{BodyStream, StreamingResponse};
 use crate::response::{Response, ResponseMeta};
 use crate::retry::{RetryDecision, RetryPolicy, parse_retry_after};
+use crate::transport::{Answer, AnswerBody, Outgoing, Transport, TransportError};
 use crate::{observe, redact::Redactor};
 
 /// Response headers that carry a server-side request id, most specific first.
@@ -191,7 +192,7 @@ enum BodyMode {
 /// Boxed where it is returned (as is the response it holds): every buffered call's result has room
 /// for it, and moves that room from layer to layer, though only streamed calls fill it.
 struct Unread {
-    body: Box<reqwest::Response>,
+    body: Box<AnswerBody>,
     in_flight: InFlight,
     /// The shutdown epoch the call began in.
     epoch: u64,
@@ -230,28 +231,28 @@ enum Start<'a, F> {
     /// No rate-limit slot free at once: the request waits for one (boxed: the common start's
     /// result stays small, and only a queued attempt pays for the box).
     Queued {
-        request: Box<reqwest::Request>,
+        request: Box<Outgoing>,
         on: Cow<'a, str>,
     },
 }
 
 /// `request` handed to `client`: its answer, pending (nothing is sent until it is polled).
 fn hand_over(
-    client: &reqwest::Client,
-    request: reqwest::Request,
-) -> impl Future<Output = reqwest::Result<reqwest::Response>> + use<> {
-    client.execute(request)
+    transport: &Transport,
+    request: Outgoing,
+) -> impl Future<Output = Result<Answer, TransportError>> + use<> {
+    transport.send(request)
 }
 
 /// `request` handed to the transport in `current` with `send`, logged (redacted) at debug level.
 fn sending<F>(
     current: &crate::connector::Current,
-    request: reqwest::Request,
-    send: fn(&reqwest::Client, reqwest::Request) -> F,
+    request: Outgoing,
+    send: fn(&Transport, Outgoing) -> F,
 ) -> Result<F, Error> {
     let client = current.http.as_ref().ok_or_else(transport_gone)?;
     if tracing::enabled!(tracing::Level::DEBUG) {
-        let shown = current.redactor.url(request.url());
+        let shown = current.redactor.url(&request.url);
         tracing::debug!(url = %shown, "sending");
     }
     Ok(send(client, request))
@@ -366,7 +367,7 @@ impl Connector {
             let (resp, unread) = call.await?;
             let body = match unread {
                 Some(u) => BodyStream::new(Guarded {
-                    open: self.track_stream((*u.body).bytes_stream().boxed(), u.in_flight),
+                    open: self.track_stream(u.body.into_stream(), u.in_flight),
                     done: false,
                     cancel: {
                         let inner = self.inner.clone();
@@ -523,7 +524,7 @@ impl Connector {
     async fn attempts(
         &self,
         call: &Call<'_>,
-    ) -> Result<(Response<Bytes>, Option<Box<reqwest::Response>>), Error> {
+    ) -> Result<(Response<Bytes>, Option<Box<AnswerBody>>), Error> {
         let inner = &*self.inner;
         let opts = call.opts;
         let timeout = opts
@@ -573,7 +574,7 @@ impl Connector {
                 metadata.take().unwrap_or_default(),
             );
             if let Some(a) = &auth {
-                a.authenticate(&mut hctx.request, &client)
+                a.authenticate(&mut hctx.request, &client.http)
                     .await
                     .map_err(ctx_err)?;
             }
@@ -697,7 +698,7 @@ impl Connector {
             {
                 if let Some(a) = &auth {
                     // The server rejected the credentials before acting, so one replay is safe for any method.
-                    if a.on_unauthorized(&hctx.request, &client)
+                    if a.on_unauthorized(&hctx.request, &client.http)
                         .await
                         .map_err(ctx_err)?
                     {
@@ -737,7 +738,7 @@ impl Connector {
         attempt: u32,
         timeout: std::time::Duration,
         span: &tracing::Span,
-    ) -> Result<Option<(Response<Bytes>, Option<Box<reqwest::Response>>)>, Error> {
+    ) -> Result<Option<(Response<Bytes>, Option<Box<AnswerBody>>)>, Error> {
         let inner = &*self.inner;
         let ctx_err = |e: Error| call.enrich(e, attempt);
         let host;
@@ -785,7 +786,7 @@ impl Connector {
     fn start_direct<F>(
         &self,
         call: &Call<'_>,
-        send: fn(&reqwest::Client, reqwest::Request) -> F,
+        send: fn(&Transport, Outgoing) -> F,
     ) -> Result<Start<'_, F>, Error> {
         let inner = &*self.inner;
         let current = inner.current();
@@ -1156,12 +1157,12 @@ fn server_request_id(headers: &HeaderMap) -> Option<String> {
 /// `keep`: whether `parts` must stay whole for what follows; without it, its headers are moved into
 /// the exchange rather than copied.
 fn send_once(
-    client: &reqwest::Client,
+    client: &Transport,
     parts: &mut RequestParts,
     keep: bool,
     timeout: std::time::Duration,
     mode: BodyMode,
-) -> impl Future<Output = Result<(ResponseParts, Option<Box<reqwest::Response>>), Error>> + use<> {
+) -> impl Future<Output = Result<(ResponseParts, Option<Box<AnswerBody>>), Error>> + use<> {
     let headers = if keep {
         parts.headers.clone()
     } else {
@@ -1177,7 +1178,7 @@ fn send_once(
             on_base: false,
         },
     );
-    timed(timeout, exchange(client.execute(request), mode))
+    timed(timeout, exchange(client.send(request), mode))
 }
 
 /// `exchange` bounded by `timeout` (TIMEOUT, retryable: the request was sent).
@@ -1203,34 +1204,41 @@ fn timed<T>(
 /// The transport's request for `parts`. Made before the exchange, which holds only what the
 /// transport returns for it: a request kept in the exchange's state would be carried (and moved)
 /// with it to the end.
-fn transport_request(method: Method, parts: Assembled) -> reqwest::Request {
-    let mut req = reqwest::Request::new(method, parts.url);
-    *req.headers_mut() = parts.headers;
-    if !parts.body.is_empty() {
-        *req.body_mut() = Some(reqwest::Body::from(parts.body));
-        if parts.stream.is_some() {
-            // A hook replaced the streamed body with bytes: their length, not the source's.
-            req.headers_mut().remove(CONTENT_LENGTH);
-        }
-    } else if let Some(source) = &parts.stream {
-        // Opened (a one-shot reader taken) only when the transport polls for the first bytes.
-        *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
+fn transport_request(method: Method, parts: Assembled) -> Outgoing {
+    let Assembled {
+        url,
+        mut headers,
+        body,
+        mut stream,
+        on_base: _,
+    } = parts;
+    if !body.is_empty() && stream.is_some() {
+        // A hook replaced the streamed body with bytes: their length, not the source's.
+        headers.remove(CONTENT_LENGTH);
+        stream = None;
     }
-    req
+    Outgoing {
+        method,
+        url,
+        headers,
+        body,
+        stream,
+    }
 }
 
 /// The answer to a request the transport has (`sent`), read as `send_once` says.
 async fn exchange(
-    sent: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    sent: impl Future<Output = Result<Answer, TransportError>>,
     mode: BodyMode,
-) -> Result<(ResponseParts, Option<Box<reqwest::Response>>), Error> {
-    let mut resp = sent.await.map_err(|e| {
-        let sent = !e.is_connect();
+) -> Result<(ResponseParts, Option<Box<AnswerBody>>), Error> {
+    let Answer {
+        status,
+        headers,
+        body: mut resp,
+    } = sent.await.map_err(|e| {
+        let sent = e.request_sent();
         crate::error::from_transport(e, sent)
     })?;
-    let status = resp.status();
-    // Moved out, not copied: what is left of the response is only ever read for its body.
-    let headers = std::mem::take(resp.headers_mut());
     if mode == BodyMode::Streamed && status.as_u16() < 400 {
         let parts = ResponseParts {
             status,
@@ -1254,7 +1262,7 @@ async fn exchange(
 /// without copying; a longer one is gathered into one buffer sized by `Content-Length` when given.
 /// (`reqwest::Response::bytes` gathers pieces in a queue first: one allocation more per call, and a
 /// larger state to carry.)
-async fn read_body(resp: &mut reqwest::Response) -> reqwest::Result<Bytes> {
+async fn read_body(resp: &mut AnswerBody) -> Result<Bytes, TransportError> {
     let Some(first) = resp.chunk().await? else {
         return Ok(Bytes::new());
     };
@@ -1284,7 +1292,7 @@ const READ_HINT_MAX: usize = 8 << 20;
 /// Shared between the caller's stream and the connector, so `disconnect` can close it at its deadline
 /// even when the caller holds the stream without polling it.
 pub(crate) type OpenBody =
-    std::sync::Mutex<Option<(BoxStream<'static, reqwest::Result<Bytes>>, InFlight)>>;
+    std::sync::Mutex<Option<(BoxStream<'static, Result<Bytes, TransportError>>, InFlight)>>;
 
 /// A streamed body: ends with CANCELLED when the caller's token or the connector's shutdown fires,
 /// with NETWORK_ERROR when the connection fails, and releases the connection and the in-flight count as

@@ -1,25 +1,183 @@
-//! Builds the pooled reqwest client from configuration: TLS (rustls), proxy, pooling, keep-alive,
-//! response decompression (gzip, brotli, deflate).
+//! The transport: what an attempt hands its request to, and what it gets back. Two clients over one
+//! rustls configuration (`tls`): the lane (hyper-util's pooled client with the pipeline's own
+//! redirects and decompression, `lane`) takes every exchange, and reqwest's pooled client takes
+//! them instead when a proxy is configured, besides serving the auth strategies' token endpoints.
 //!
-//! Architecture Invariant: reqwest's own retry layer is switched off (`retry::never()`) and redirects are
-//! limited, so every retry the connector makes is one the pipeline decided, counted and logged.
+//! Architecture Invariant: neither client retries on its own (reqwest's retry layer is
+//! `retry::never()`, hyper-util's pool retries only a request no byte of which was written), and
+//! both follow at most `max_redirects` redirects, so every retry the connector makes is one the
+//! pipeline decided, counted and logged.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
+use http::{HeaderMap, Method, StatusCode};
+use url::Url;
 
 use crate::config::ConnectorConfig;
 use crate::error::{Error, ErrorCode, ErrorSource};
+use crate::pipeline::lane::{Lane, LaneBody, LaneError};
 
-fn read_file(field: &str, path: &std::path::Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path)
-        .map_err(|e| Error::validation(field, format!("cannot read {}: {e}", path.display())))
+/// The connector's clients, made by `connect` and dropped by `disconnect` (a clone shares them).
+#[derive(Clone)]
+pub(crate) struct Transport {
+    /// reqwest's client: the auth strategies' token requests, and every exchange of a connector
+    /// with a proxy.
+    pub(crate) http: reqwest::Client,
+    /// The exchanges of a connector without a proxy.
+    lane: Option<Arc<Lane>>,
 }
 
-/// Build the HTTP client for `config` (which must already be valid).
-pub(crate) fn build_client(config: &ConnectorConfig) -> Result<reqwest::Client, Error> {
-    // reqwest is built without a default crypto provider; ring is ours. If the application already
-    // installed a provider, that one stays.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// A request as the pipeline assembled it, for either client.
+pub(crate) struct Outgoing {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    /// The body's bytes (empty for none, or for a streamed body).
+    pub(crate) body: Bytes,
+    /// A streamed body, when `body` is empty.
+    pub(crate) stream: Option<crate::request::BodySource>,
+}
 
+impl Outgoing {
+    /// The body for either client: the bytes, or the stream (opened, a one-shot reader taken, only
+    /// when the client polls for its first bytes).
+    pub(crate) fn body(body: Bytes, stream: Option<&crate::request::BodySource>) -> reqwest::Body {
+        match stream {
+            Some(source) if body.is_empty() => reqwest::Body::wrap_stream(source.stream_from(0)),
+            _ => reqwest::Body::from(body),
+        }
+    }
+
+    fn into_reqwest(self) -> reqwest::Request {
+        let mut req = reqwest::Request::new(self.method, self.url);
+        *req.headers_mut() = self.headers;
+        if !self.body.is_empty() || self.stream.is_some() {
+            *req.body_mut() = Some(Outgoing::body(self.body, self.stream.as_ref()));
+        }
+        req
+    }
+}
+
+/// What a client answered: the status and headers, and the body still to be read.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: AnswerBody,
+}
+
+/// An answer's unread body, from whichever client.
+// The lane's body holds its decoder's state inline (360 bytes): boxing it would add an allocation
+// to every call, for a value that stays in the exchange's state either way.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum AnswerBody {
+    Reqwest(reqwest::Response),
+    Lane(LaneBody),
+}
+
+/// A failure of either client.
+#[derive(Debug)]
+pub(crate) enum TransportError {
+    Reqwest(reqwest::Error),
+    Lane(LaneError),
+}
+
+impl TransportError {
+    /// Whether any of the request may have reached the server (a failure to connect, or a URL
+    /// HTTP cannot carry, sends nothing).
+    pub(crate) fn request_sent(&self) -> bool {
+        match self {
+            TransportError::Reqwest(e) => !e.is_connect(),
+            TransportError::Lane(LaneError::Send(e)) => !e.is_connect(),
+            TransportError::Lane(LaneError::Uri(_)) => false,
+            TransportError::Lane(_) => true,
+        }
+    }
+}
+
+impl Answer {
+    fn from_reqwest(mut resp: reqwest::Response) -> Answer {
+        Answer {
+            status: resp.status(),
+            // Moved out, not copied: what is left of the response is only ever read for its body.
+            headers: std::mem::take(resp.headers_mut()),
+            body: AnswerBody::Reqwest(resp),
+        }
+    }
+}
+
+impl AnswerBody {
+    /// The next piece of the body, `None` at its end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        match self {
+            AnswerBody::Reqwest(r) => r.chunk().await.map_err(TransportError::Reqwest),
+            AnswerBody::Lane(b) => crate::pipeline::lane::chunk(b)
+                .await
+                .map_err(TransportError::Lane),
+        }
+    }
+
+    /// The body's length when the answer declared it (and no decoding changes it).
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        match self {
+            AnswerBody::Reqwest(r) => r.content_length(),
+            AnswerBody::Lane(b) => hyper::body::Body::size_hint(b).exact(),
+        }
+    }
+
+    /// The body as a stream of pieces.
+    pub(crate) fn into_stream(self) -> BoxStream<'static, Result<Bytes, TransportError>> {
+        match self {
+            AnswerBody::Reqwest(r) => r.bytes_stream().map_err(TransportError::Reqwest).boxed(),
+            AnswerBody::Lane(b) => http_body_util::BodyExt::into_data_stream(b)
+                .map_err(|e| TransportError::Lane(LaneError::Body(e)))
+                .boxed(),
+        }
+    }
+}
+
+impl Transport {
+    /// Both clients for `config` (which must already be valid).
+    pub(crate) fn build(config: &ConnectorConfig) -> Result<Transport, Error> {
+        let tls = crate::pipeline::tls::client_config(&config.tls)?;
+        let lane = match config.proxy {
+            Some(_) => None,
+            None => Some(Arc::new(Lane::build(config, tls.clone())?)),
+        };
+        // reqwest takes a prebuilt configuration as it is: it offers what reqwest's own would.
+        let mut tls = tls;
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Transport {
+            http: build_client(config, tls)?,
+            lane,
+        })
+    }
+
+    /// `request` handed over: its answer, pending (nothing is sent until it is polled).
+    pub(crate) fn send(
+        &self,
+        request: Outgoing,
+    ) -> impl Future<Output = Result<Answer, TransportError>> + Send + use<> {
+        use futures_util::future::Either;
+        match &self.lane {
+            Some(lane) => Either::Left(lane.send(request)),
+            None => Either::Right(
+                self.http
+                    .execute(request.into_reqwest())
+                    .map(|r| r.map(Answer::from_reqwest).map_err(TransportError::Reqwest)),
+            ),
+        }
+    }
+}
+
+/// reqwest's client for `config`, over `tls`.
+fn build_client(
+    config: &ConnectorConfig,
+    tls: rustls::ClientConfig,
+) -> Result<reqwest::Client, Error> {
     let pool = &config.pool;
     let mut b = reqwest::Client::builder()
         .retry(reqwest::retry::never())
@@ -27,81 +185,19 @@ pub(crate) fn build_client(config: &ConnectorConfig) -> Result<reqwest::Client, 
             0 => reqwest::redirect::Policy::none(),
             n => reqwest::redirect::Policy::limited(n as usize),
         })
+        // As the lane: a redirect's target is not told where the request came from (the URL
+        // may hold a query-string credential).
+        .referer(false)
         .user_agent(config.user_agent.clone())
         .connect_timeout(Duration::from_millis(pool.connect_timeout_ms))
         .pool_max_idle_per_host(pool.max_idle_per_host)
         .pool_idle_timeout(Duration::from_millis(pool.idle_timeout_ms))
-        .tls_backend_rustls()
+        .tls_backend_preconfigured(tls)
         .gzip(config.compression.gzip)
         .brotli(config.compression.brotli)
         .deflate(config.compression.deflate);
     if pool.tcp_keepalive_ms > 0 {
         b = b.tcp_keepalive(Duration::from_millis(pool.tcp_keepalive_ms));
-    }
-
-    let tls = &config.tls;
-    if !tls.verify {
-        tracing::warn!("TLS certificate verification is OFF: use this for local testing only");
-        b = b.tls_danger_accept_invalid_certs(true);
-    }
-    match tls.min_version.as_deref() {
-        Some("1.3") => b = b.tls_version_min(reqwest::tls::Version::TLS_1_3),
-        _ => b = b.tls_version_min(reqwest::tls::Version::TLS_1_2),
-    }
-    if let Some(path) = &tls.ca_bundle {
-        let pem = read_file("tls.ca_bundle", path)?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Error::validation(
-                "tls.ca_bundle",
-                format!("not a PEM certificate bundle: {e}"),
-            )
-        })?;
-        if certs.is_empty() {
-            return Err(Error::validation("tls.ca_bundle", "holds no certificate"));
-        }
-        // reqwest checks only the PEM framing; a block that is not a usable CA certificate would
-        // otherwise surface later as an anonymous "builder error" from the client builder.
-        {
-            use rustls::pki_types::pem::PemObject;
-            let mut roots = rustls::RootCertStore::empty();
-            for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem).flatten() {
-                roots.add(der).map_err(|e| {
-                    Error::validation("tls.ca_bundle", format!("not a valid CA certificate: {e}"))
-                })?;
-            }
-        }
-        b = if tls.ca_bundle_only {
-            b.tls_certs_only(certs)
-        } else {
-            b.tls_certs_merge(certs)
-        };
-    }
-    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-        let mut pem = read_file("tls.client_cert", cert)?;
-        pem.push(b'\n');
-        pem.extend(read_file("tls.client_key", key)?);
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-            Error::validation(
-                "tls.client_cert",
-                format!("not a PEM certificate and key: {e}"),
-            )
-        })?;
-        // reqwest checks only the PEM framing; a corrupt certificate or a key that does not match it
-        // would otherwise surface later as an anonymous "builder error" from the client builder.
-        if let Some(provider) = rustls::crypto::CryptoProvider::get_default() {
-            use rustls::pki_types::pem::PemObject;
-            use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-            let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>();
-            if let (Ok(certs), Ok(key)) = (certs, PrivateKeyDer::from_pem_slice(&pem)) {
-                rustls::sign::CertifiedKey::from_der(certs, key, provider).map_err(|e| {
-                    Error::validation(
-                        "tls.client_cert",
-                        format!("the certificate and key do not form a usable pair: {e}"),
-                    )
-                })?;
-            }
-        }
-        b = b.identity(id);
     }
 
     if let Some(p) = &config.proxy {
