@@ -1003,7 +1003,7 @@ impl Connector {
             append_raw_query(&mut url, raw);
         }
         // Sized once for the defaults, the call's headers, the few the pipeline adds (accept,
-        // content type, request id, idempotency key) and the two reqwest adds (`Accept-Encoding`,
+        // content type, request id, idempotency key) and the two the transport adds (`Accept-Encoding`,
         // `User-Agent`): growing a map reallocates both of its tables.
         // (Without defaults or call headers, an empty map's first insert makes that same room.)
         let given = inner.default_headers.len() + opts.headers.len();
