@@ -490,7 +490,7 @@ pub(crate) fn from_transport(err: crate::transport::TransportError, sent: bool) 
         )
         .with_retryable(false)
         .with_request_sent(false),
-        TransportError::Lane(LaneError::TooManyRedirects(n)) => Error::new(
+        TransportError::TooManyRedirects(n) => Error::new(
             ErrorCode::NetworkError,
             ErrorSource::Transport,
             format!("the HTTP exchange failed: more than {n} redirects"),
@@ -541,16 +541,6 @@ fn from_reqwest(err: reqwest::Error, sent: bool) -> Error {
     let err = err.without_url();
     if is_decompression_failure(&err) {
         return undecodable(err, sent);
-    }
-    if err.is_redirect() {
-        // More redirects than the limit: the same chain would come again.
-        return network(
-            ErrorCode::NetworkError,
-            "the HTTP exchange failed",
-            err,
-            sent,
-        )
-        .with_retryable(false);
     }
     let (code, what) = if err.is_timeout() {
         (ErrorCode::Timeout, "the request timed out in the transport")

@@ -1,15 +1,19 @@
 //! Redirects followed by the transport, against real servers on loopback: which method and body
-//! each status carries to the target, credentials kept on the same origin and dropped on another,
-//! no `Referer`, a streamed body's 307 handed back, and the limit an error. Both transports are held
-//! to the same rules: the lane (no proxy) and reqwest (with a proxy configured, whose `no_proxy`
-//! list sends loopback directly).
+//! each status carries to the target, credentials (the standard headers, the redactor's names, the
+//! auth strategy's header) kept on the same origin and dropped on another, no `Referer`, a streamed
+//! body's 307 handed back, and the limit an error. Both transports are held to the same rules: the
+//! lane (no proxy) and reqwest (with a proxy configured, whose `no_proxy` list sends loopback
+//! directly).
 
 mod support;
 
 use bytes::Bytes;
 use connector_runtime::config::ProxyConfig;
-use connector_runtime::{Body, ConnectorConfig, ErrorCode, Method, RequestOptions};
+use connector_runtime::{
+    ApiKey, ApiKeyLocation, Body, ConnectorConfig, ErrorCode, Method, RequestOptions,
+};
 use http_body_util::Full;
+use std::sync::Arc;
 use support::{CountingServer, Seen, connected, reply};
 
 fn redirect(status: u16, to: &str) -> http::Response<Full<Bytes>> {
@@ -101,28 +105,53 @@ async fn credentials_go_along_on_the_same_origin_and_are_dropped_on_another() {
     let target = redirecting(None).await;
     let elsewhere = redirecting(Some(format!("{}/to", target.url()))).await;
     let here = redirecting(None).await;
+    // Standard credential headers, a built-in sensitive name, and the auth strategy's own header.
+    let credentials = [
+        ("authorization", "Bearer s3cret"),
+        ("cookie", "session=1"),
+        ("x-api-key", "k3y"),
+        ("x-vendor-key", "v3ndor"),
+    ];
     for (way, cfg) in configs(&here.url()) {
         let c = connected(cfg).await;
-        let opts = RequestOptions::new(Method::GET, "/from/302")
-            .header("authorization", "Bearer s3cret")
-            .header("cookie", "session=1")
-            .header("x-trace", "kept");
-        c.request(opts).await.unwrap();
+        c.set_auth(Some(Arc::new(ApiKey::new(
+            "X-Vendor-Key",
+            ApiKeyLocation::Header,
+            "v3ndor",
+        ))));
+        let with_credentials = |path: String| {
+            let mut opts = RequestOptions::new(Method::GET, path).header("x-trace", "kept");
+            for (name, value) in credentials.iter().take(3) {
+                opts = opts.header(name, value);
+            }
+            opts
+        };
+        c.request(with_credentials("/from/302".into()))
+            .await
+            .unwrap();
         let seen = last(&here);
         assert_eq!(seen.uri, "/to", "{way}");
-        assert_eq!(seen.headers["authorization"], "Bearer s3cret", "{way}");
-        assert_eq!(seen.headers["cookie"], "session=1", "{way}");
+        for (name, value) in credentials {
+            assert_eq!(
+                seen.headers[name], value,
+                "{way}: {name} kept on the same origin"
+            );
+        }
 
-        let opts = RequestOptions::new(Method::GET, format!("{}/from/307", elsewhere.url()))
-            .header("authorization", "Bearer s3cret")
-            .header("cookie", "session=1")
-            .header("x-trace", "kept");
-        let answer = c.request(opts).await.unwrap();
+        let answer = c
+            .request(with_credentials(format!("{}/from/307", elsewhere.url())))
+            .await
+            .unwrap();
         assert_eq!(answer.status.as_u16(), 200, "{way}");
+        assert_eq!(last(&elsewhere).headers["x-vendor-key"], "v3ndor", "{way}");
         let seen = last(&target);
         assert_eq!(seen.uri, "/to", "{way}");
-        assert!(!seen.headers.contains_key("authorization"), "{way}");
-        assert!(!seen.headers.contains_key("cookie"), "{way}");
+        for (name, _) in credentials {
+            assert!(
+                !seen.headers.contains_key(name),
+                "{way}: {name} dropped on another origin"
+            );
+        }
         assert_eq!(seen.headers["x-trace"], "kept", "{way}");
     }
 }

@@ -236,26 +236,28 @@ enum Start<'a, F> {
     },
 }
 
-/// `request` handed to `client`: its answer, pending (nothing is sent until it is polled).
+/// `request` handed to `transport` (`redactor` names the headers a redirect to another origin
+/// drops): its answer, pending (nothing is sent until it is polled).
 fn hand_over(
     transport: &Transport,
     request: Outgoing,
+    redactor: &Redactor,
 ) -> impl Future<Output = Result<Answer, TransportError>> + use<> {
-    transport.send(request)
+    transport.send(request, redactor)
 }
 
 /// `request` handed to the transport in `current` with `send`, logged (redacted) at debug level.
 fn sending<F>(
     current: &crate::connector::Current,
     request: Outgoing,
-    send: fn(&Transport, Outgoing) -> F,
+    send: fn(&Transport, Outgoing, &Redactor) -> F,
 ) -> Result<F, Error> {
     let client = current.http.as_ref().ok_or_else(transport_gone)?;
     if tracing::enabled!(tracing::Level::DEBUG) {
         let shown = current.redactor.url(&request.url);
         tracing::debug!(url = %shown, "sending");
     }
-    Ok(send(client, request))
+    Ok(send(client, request, &current.redactor))
 }
 
 /// A request's URL, headers and body, as every attempt assembles them.
@@ -786,7 +788,7 @@ impl Connector {
     fn start_direct<F>(
         &self,
         call: &Call<'_>,
-        send: fn(&Transport, Outgoing) -> F,
+        send: fn(&Transport, Outgoing, &Redactor) -> F,
     ) -> Result<Start<'_, F>, Error> {
         let inner = &*self.inner;
         let current = inner.current();
@@ -1178,7 +1180,10 @@ fn send_once(
             on_base: false,
         },
     );
-    timed(timeout, exchange(client.send(request), mode))
+    timed(
+        timeout,
+        exchange(client.send(request, &parts.redactor), mode),
+    )
 }
 
 /// `exchange` bounded by `timeout` (TIMEOUT, retryable: the request was sent).

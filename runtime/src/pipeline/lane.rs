@@ -8,12 +8,7 @@
 //! `User-Agent` unless the request has its own; `Accept-Encoding` for the enabled codings and the
 //! body decoded by its `Content-Encoding`; HTTP/2 when the server's ALPN picks it; connect timeout,
 //! TCP keep-alive, `TCP_NODELAY`, idle timeout and idle connections per host from `PoolConfig`.
-//! Redirects follow reqwest's rules: 301 and 302 turn a POST into a GET without body, 303 turns any
-//! method but HEAD into a GET without body, 307 and 308 resend method and body (a streamed body
-//! cannot be resent: the 3xx is then the answer, as is one without a usable `Location`);
-//! credentials (`Authorization`, `Cookie`, `Proxy-Authorization`, `WWW-Authenticate`) are dropped
-//! when the target is another origin; more than `max_redirects` is an error. No `Referer` is sent
-//! (nor by reqwest, configured alike): the URL it would carry may hold a query-string credential.
+//! Redirects are followed by `pipeline/redirect`, as for reqwest.
 //!
 //! Architecture Invariant: the lane never retries. hyper-util's pool resends a request only when
 //! a pooled connection was found closed before any byte of it was written.
@@ -22,11 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, Entry, LOCATION,
-    PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT, WWW_AUTHENTICATE,
-};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use futures_util::FutureExt;
+use http::header::{ACCEPT, Entry, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -36,7 +29,9 @@ use url::Url;
 
 use crate::config::ConnectorConfig;
 use crate::error::Error;
+use crate::pipeline::redirect::{self, Kept};
 use crate::pipeline::transport::{Answer, AnswerBody, Outgoing, TransportError};
+use crate::redact::Redactor;
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -56,8 +51,6 @@ pub(crate) enum LaneError {
     Body(BoxError),
     /// The URL is not one HTTP can carry.
     Uri(http::uri::InvalidUri),
-    /// A redirect more than the configured limit.
-    TooManyRedirects(u32),
 }
 
 /// The lane's client and what it adds to every request.
@@ -68,15 +61,6 @@ pub(crate) struct Lane {
     brotli: bool,
     deflate: bool,
     max_redirects: u32,
-}
-
-/// What a redirect needs of the request it repeats.
-struct Kept {
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-    /// Whether the body can be sent again (it is not a stream).
-    replayable: bool,
 }
 
 impl Lane {
@@ -118,43 +102,41 @@ impl Lane {
         })
     }
 
-    /// `request` sent, and its redirects followed: the answer, pending (nothing is sent until it
-    /// is polled).
+    /// `request` sent, and its redirects followed (`redactor` names the headers dropped on a
+    /// redirect to another origin): the answer, pending (nothing is sent until it is polled).
     pub(crate) fn send(
         self: &Arc<Self>,
-        request: Outgoing,
+        mut request: Outgoing,
+        redactor: &Redactor,
     ) -> impl Future<Output = Result<Answer, TransportError>> + Send + use<> {
-        let Outgoing {
-            method,
-            url,
-            mut headers,
-            body,
-            stream,
-        } = request;
-        if let Entry::Vacant(e) = headers.entry(ACCEPT) {
+        if let Entry::Vacant(e) = request.headers.entry(ACCEPT) {
             e.insert(HeaderValue::from_static("*/*"));
         }
-        if let Entry::Vacant(e) = headers.entry(USER_AGENT) {
+        if let Entry::Vacant(e) = request.headers.entry(USER_AGENT) {
             e.insert(self.user_agent.clone());
         }
         // Only what a redirect needs is kept, and only when redirects are followed.
-        let kept = (self.max_redirects > 0).then(|| Kept {
-            method: method.clone(),
-            headers: headers.clone(),
-            body: body.clone(),
-            replayable: stream.is_none() || !body.is_empty(),
-        });
+        let kept = (self.max_redirects > 0).then(|| Kept::of(&request, redactor));
+        let Outgoing {
+            method,
+            url,
+            headers,
+            body,
+            stream,
+        } = request;
         let first = self.hop(method, &url, headers, Outgoing::body(body, stream.as_ref()));
         let lane = kept.as_ref().map(|_| self.clone());
         async move {
-            let resp = first?
-                .await
-                .map_err(|e| TransportError::Lane(LaneError::Send(e)))?;
+            let first = answer(first?.await.map_err(sending_failed)?);
             match (lane, kept) {
-                (Some(lane), Some(kept)) if is_redirect(resp.status()) => {
-                    lane.follow(resp, url, kept).await
+                (Some(lane), Some(kept)) if redirect::is_redirect(first.status) => {
+                    let hop = |method, url: &Url, headers, body: Bytes| {
+                        let sent = lane.hop(method, url, headers, reqwest::Body::from(body))?;
+                        Ok(sent.map(|r| r.map(answer).map_err(sending_failed)))
+                    };
+                    redirect::follow(first, url, kept, lane.max_redirects, hop).await
                 }
-                _ => Ok(answer(resp)),
+                _ => Ok(first),
             }
         }
     }
@@ -184,85 +166,10 @@ impl Lane {
             .deflate(self.deflate);
         Ok(svc.call(req))
     }
-
-    /// The redirects from `resp` (the answer to `url`) followed, each by the rules in the module's
-    /// doc, to the first answer that is not one to follow.
-    async fn follow(
-        &self,
-        mut resp: Response<LaneBody>,
-        mut url: Url,
-        mut kept: Kept,
-    ) -> Result<Answer, TransportError> {
-        let mut hops = 0u32;
-        loop {
-            match resp.status() {
-                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => {
-                    if kept.method == Method::POST {
-                        kept.method = Method::GET;
-                        without_payload(&mut kept);
-                    }
-                }
-                StatusCode::SEE_OTHER => {
-                    if kept.method != Method::HEAD {
-                        kept.method = Method::GET;
-                    }
-                    without_payload(&mut kept);
-                }
-                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => {}
-                _ => return Ok(answer(resp)),
-            }
-            if !kept.replayable {
-                return Ok(answer(resp));
-            }
-            let next = resp
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| url.join(l).ok())
-                .filter(|n| matches!(n.scheme(), "http" | "https"));
-            let Some(next) = next else {
-                return Ok(answer(resp));
-            };
-            if hops >= self.max_redirects {
-                return Err(TransportError::Lane(LaneError::TooManyRedirects(
-                    self.max_redirects,
-                )));
-            }
-            hops += 1;
-            if next.origin() != url.origin() {
-                for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
-                    kept.headers.remove(name);
-                }
-                kept.headers.remove("cookie2");
-            }
-            // The redirect's own body is not read: dropping it closes (or frees) its connection.
-            drop(resp);
-            let body = reqwest::Body::from(kept.body.clone());
-            let sent = self.hop(kept.method.clone(), &next, kept.headers.clone(), body)?;
-            resp = sent
-                .await
-                .map_err(|e| TransportError::Lane(LaneError::Send(e)))?;
-            url = next;
-        }
-    }
 }
 
-fn is_redirect(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
-}
-
-/// A redirect that turns the request into a GET drops its body and the headers that described it.
-fn without_payload(kept: &mut Kept) {
-    kept.body = Bytes::new();
-    kept.replayable = true;
-    for name in [
-        CONTENT_TYPE,
-        CONTENT_LENGTH,
-        CONTENT_ENCODING,
-        TRANSFER_ENCODING,
-    ] {
-        kept.headers.remove(name);
-    }
+fn sending_failed(e: hyper_util::client::legacy::Error) -> TransportError {
+    TransportError::Lane(LaneError::Send(e))
 }
 
 fn answer(resp: Response<LaneBody>) -> Answer {

@@ -8,6 +8,7 @@ pub(crate) mod dedup;
 pub(crate) mod execute;
 pub(crate) mod halt;
 pub(crate) mod lane;
+pub(crate) mod redirect;
 pub mod request;
 pub mod response;
 pub(crate) mod tls;

@@ -1,12 +1,13 @@
 //! The transport: what an attempt hands its request to, and what it gets back. Two clients over one
-//! rustls configuration (`tls`): the lane (hyper-util's pooled client with the pipeline's own
-//! redirects and decompression, `lane`) takes every exchange, and reqwest's pooled client takes
-//! them instead when a proxy is configured, besides serving the auth strategies' token endpoints.
+//! rustls configuration (`tls`): the lane (hyper-util's pooled client with decompression, `lane`)
+//! takes every exchange, and reqwest's pooled client takes them instead when a proxy is
+//! configured, besides serving the auth strategies' token endpoints. Redirects are followed here,
+//! by one piece of code for both (`redirect`).
 //!
 //! Architecture Invariant: neither client retries on its own (reqwest's retry layer is
-//! `retry::never()`, hyper-util's pool retries only a request no byte of which was written), and
-//! both follow at most `max_redirects` redirects, so every retry the connector makes is one the
-//! pipeline decided, counted and logged.
+//! `retry::never()`, hyper-util's pool resends only a request no byte of which was written) or
+//! follows a redirect itself, so every retry the connector makes is one the pipeline decided,
+//! counted and logged, and every redirect is followed by the same rules.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,8 @@ use url::Url;
 use crate::config::ConnectorConfig;
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::pipeline::lane::{Lane, LaneBody, LaneError};
+use crate::pipeline::redirect::{self, Kept};
+use crate::redact::Redactor;
 
 /// The connector's clients, made by `connect` and dropped by `disconnect` (a clone shares them).
 #[derive(Clone)]
@@ -29,6 +32,8 @@ pub(crate) struct Transport {
     pub(crate) http: reqwest::Client,
     /// The exchanges of a connector without a proxy.
     lane: Option<Arc<Lane>>,
+    /// For reqwest's exchanges (the lane has its own): how many redirects are followed.
+    max_redirects: u32,
 }
 
 /// A request as the pipeline assembled it, for either client.
@@ -78,11 +83,13 @@ pub(crate) enum AnswerBody {
     Lane(LaneBody),
 }
 
-/// A failure of either client.
+/// A failure of either client, or of following redirects.
 #[derive(Debug)]
 pub(crate) enum TransportError {
     Reqwest(reqwest::Error),
     Lane(LaneError),
+    /// A redirect more than the configured limit.
+    TooManyRedirects(u32),
 }
 
 impl TransportError {
@@ -93,7 +100,7 @@ impl TransportError {
             TransportError::Reqwest(e) => !e.is_connect(),
             TransportError::Lane(LaneError::Send(e)) => !e.is_connect(),
             TransportError::Lane(LaneError::Uri(_)) => false,
-            TransportError::Lane(_) => true,
+            TransportError::Lane(_) | TransportError::TooManyRedirects(_) => true,
         }
     }
 }
@@ -153,24 +160,65 @@ impl Transport {
         Ok(Transport {
             http: build_client(config, tls)?,
             lane,
+            max_redirects: config.max_redirects,
         })
     }
 
-    /// `request` handed over: its answer, pending (nothing is sent until it is polled).
+    /// `request` handed over, its redirects to be followed (`redactor` names the headers dropped
+    /// on a redirect to another origin): its answer, pending (nothing is sent until it is polled).
     pub(crate) fn send(
         &self,
         request: Outgoing,
+        redactor: &Redactor,
     ) -> impl Future<Output = Result<Answer, TransportError>> + Send + use<> {
         use futures_util::future::Either;
         match &self.lane {
-            Some(lane) => Either::Left(lane.send(request)),
-            None => Either::Right(
-                self.http
-                    .execute(request.into_reqwest())
-                    .map(|r| r.map(Answer::from_reqwest).map_err(TransportError::Reqwest)),
-            ),
+            Some(lane) => Either::Left(lane.send(request, redactor)),
+            None => Either::Right(self.send_reqwest(request, redactor)),
         }
     }
+
+    /// `send` through reqwest (which follows no redirect itself).
+    fn send_reqwest(
+        &self,
+        request: Outgoing,
+        redactor: &Redactor,
+    ) -> impl Future<Output = Result<Answer, TransportError>> + Send + use<> {
+        let max_redirects = self.max_redirects;
+        let follow = (max_redirects > 0).then(|| {
+            let kept = Kept::of(&request, redactor);
+            (kept, request.url.clone(), self.http.clone())
+        });
+        let first = reqwest_exchange(&self.http, request);
+        async move {
+            let first = first.await?;
+            match follow {
+                Some((kept, url, http)) if redirect::is_redirect(first.status) => {
+                    let hop = |method, url: &Url, headers, body| {
+                        let request = Outgoing {
+                            method,
+                            url: url.clone(),
+                            headers,
+                            body,
+                            stream: None,
+                        };
+                        Ok(reqwest_exchange(&http, request))
+                    };
+                    redirect::follow(first, url, kept, max_redirects, hop).await
+                }
+                _ => Ok(first),
+            }
+        }
+    }
+}
+
+/// One exchange through reqwest.
+fn reqwest_exchange(
+    http: &reqwest::Client,
+    request: Outgoing,
+) -> impl Future<Output = Result<Answer, TransportError>> + Send + use<> {
+    http.execute(request.into_reqwest())
+        .map(|r| r.map(Answer::from_reqwest).map_err(TransportError::Reqwest))
 }
 
 /// reqwest's client for `config`, over `tls`.
@@ -181,12 +229,8 @@ fn build_client(
     let pool = &config.pool;
     let mut b = reqwest::Client::builder()
         .retry(reqwest::retry::never())
-        .redirect(match config.max_redirects {
-            0 => reqwest::redirect::Policy::none(),
-            n => reqwest::redirect::Policy::limited(n as usize),
-        })
-        // As the lane: a redirect's target is not told where the request came from (the URL
-        // may hold a query-string credential).
+        // Redirects are followed by `pipeline/redirect`, as for the lane.
+        .redirect(reqwest::redirect::Policy::none())
         .referer(false)
         .user_agent(config.user_agent.clone())
         .connect_timeout(Duration::from_millis(pool.connect_timeout_ms))
