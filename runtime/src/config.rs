@@ -63,9 +63,11 @@ pub struct ConnectorConfig {
     pub idempotency: IdempotencyConfig,
     /// Header carrying the correlation id sent with each request (default `x-request-id`).
     pub request_id_header: String,
-    /// Redirects followed per request (default 10, at most 30). 0: a 3xx answer is returned to the
-    /// caller as it is (its `Location` in the headers), as operations that document a redirect as
-    /// their answer (a download URL) may want.
+    /// Redirects followed per request (default 10, at most 30; more is a NETWORK_ERROR that is not
+    /// retried). 0: a 3xx answer is returned to the caller as it is (its `Location` in the headers),
+    /// as operations that document a redirect as their answer (a download URL) may want. A redirect
+    /// to another origin drops the credential headers (`Authorization`, `Cookie` and every name the
+    /// redactor knows, the auth strategy's among them); no `Referer` is sent.
     pub max_redirects: u32,
     /// Extra names to redact from logs, errors and Debug output, on top of the built-in ones
     /// (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key`, `api-key`, and the
