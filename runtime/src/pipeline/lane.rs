@@ -1,6 +1,6 @@
 //! The lane: the pipeline's own transport over hyper-util's pooled client (the client reqwest is
-//! built on), with rustls through hyper-rustls, response decompression through tower-http, and
-//! redirects followed here. It does per request only what a connector needs: reqwest's own layers
+//! built on), with rustls through hyper-rustls and response decompression through tower-http. It
+//! does per request only what a connector needs: reqwest's own layers
 //! (its redirect policy writes and parses every request's URL again, whether a redirect comes or
 //! not) cost plain reqwest about a third of its CPU per call, more than the whole pipeline.
 //!
