@@ -834,6 +834,47 @@ async fn many_concurrent_401s_for_the_same_token_cause_one_refresh() {
     assert_eq!(fresh, 50, "every caller replayed once with the new token");
 }
 
+/// A token endpoint that moved (307 to its new path) is followed: token requests go through a
+/// client that follows redirects, whichever client carries the calls.
+#[tokio::test]
+async fn a_token_endpoint_redirect_is_followed() {
+    let tokens = CountingServer::start(|s, _| async move {
+        if s.uri == "/oauth/token" {
+            http::Response::builder()
+                .status(307)
+                .header("location", "/v2/oauth/token")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap()
+        } else {
+            reply(200, &token_json("moved-tok", Some(3600.0), None))
+        }
+    })
+    .await;
+    let api = ok_server().await;
+    let c = Connector::builder(config(&api.url()))
+        .auth(client_credentials(&tokens))
+        .build()
+        .unwrap();
+    c.connect().await.unwrap();
+    c.get("/things").await.unwrap();
+    let paths: Vec<_> = tokens
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.uri))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("POST".to_owned(), "/oauth/token".to_owned()),
+            ("POST".to_owned(), "/v2/oauth/token".to_owned())
+        ]
+    );
+    assert_eq!(
+        authorization(&api.requests()[0]).as_deref(),
+        Some("Bearer moved-tok")
+    );
+}
+
 #[tokio::test]
 async fn token_endpoint_refusal_fails_connect_with_auth_failed() {
     let tokens = token_server(0, |_| (400, "{\"error\":\"invalid_client\"}".into())).await;

@@ -1,13 +1,14 @@
-//! The transport: what an attempt hands its request to, and what it gets back. Two clients over one
+//! The transport: what an attempt hands its request to, and what it gets back. The clients share one
 //! rustls configuration (`tls`): the lane (hyper-util's pooled client with decompression, `lane`)
-//! takes every exchange, and reqwest's pooled client takes them instead when a proxy is
-//! configured, besides serving the auth strategies' token endpoints. Redirects are followed here,
-//! by one piece of code for both (`redirect`).
+//! takes every exchange, and a reqwest client takes them instead when a proxy is configured; the
+//! auth strategies' token requests have a reqwest client of their own. The exchanges' redirects
+//! are followed here, by one piece of code for both ways (`redirect`).
 //!
-//! Architecture Invariant: neither client retries on its own (reqwest's retry layer is
-//! `retry::never()`, hyper-util's pool resends only a request no byte of which was written) or
-//! follows a redirect itself, so every retry the connector makes is one the pipeline decided,
-//! counted and logged, and every redirect is followed by the same rules.
+//! Architecture Invariant: no client retries on its own (reqwest's retry layer is
+//! `retry::never()`, hyper-util's pool resends only a request no byte of which was written), and
+//! the clients that carry the pipeline's exchanges follow no redirect themselves, so every retry
+//! the connector makes is one the pipeline decided, counted and logged, and every redirect of an
+//! exchange is followed by the same rules.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +28,23 @@ use crate::redact::Redactor;
 /// The connector's clients, made by `connect` and dropped by `disconnect` (a clone shares them).
 #[derive(Clone)]
 pub(crate) struct Transport {
-    /// reqwest's client: the auth strategies' token requests, and every exchange of a connector
-    /// with a proxy.
+    /// reqwest's client for the auth strategies' token requests, which they send themselves: it
+    /// follows redirects by its own rules (the same as `redirect`'s but for the redactor's names;
+    /// `Authorization` is dropped across origins), up to `max_redirects`.
     pub(crate) http: reqwest::Client,
-    /// The exchanges of a connector without a proxy.
-    lane: Option<Arc<Lane>>,
-    /// For reqwest's exchanges (the lane has its own): how many redirects are followed.
+    /// What carries the pipeline's exchanges.
+    way: Way,
+    /// How many redirects `redirect` follows for them.
     max_redirects: u32,
+}
+
+/// The client of the pipeline's exchanges.
+#[derive(Clone)]
+enum Way {
+    /// A connector without a proxy.
+    Lane(Arc<Lane>),
+    /// A connector with a proxy: reqwest, following no redirect itself.
+    Proxied(reqwest::Client),
 }
 
 /// A request as the pipeline assembled it, for either client.
@@ -150,16 +161,16 @@ impl Transport {
     /// Both clients for `config` (which must already be valid).
     pub(crate) fn build(config: &ConnectorConfig) -> Result<Transport, Error> {
         let tls = crate::pipeline::tls::client_config(&config.tls)?;
-        let lane = match config.proxy {
-            Some(_) => None,
-            None => Some(Arc::new(Lane::build(config, tls.clone())?)),
-        };
         // reqwest takes a prebuilt configuration as it is: it offers what reqwest's own would.
-        let mut tls = tls;
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let mut offering_h2 = tls.clone();
+        offering_h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let way = match config.proxy {
+            Some(_) => Way::Proxied(build_client(config, offering_h2.clone(), false)?),
+            None => Way::Lane(Arc::new(Lane::build(config, tls)?)),
+        };
         Ok(Transport {
-            http: build_client(config, tls)?,
-            lane,
+            http: build_client(config, offering_h2, true)?,
+            way,
             max_redirects: config.max_redirects,
         })
     }
@@ -172,24 +183,25 @@ impl Transport {
         redactor: &Redactor,
     ) -> impl Future<Output = Result<Answer, TransportError>> + Send + use<> {
         use futures_util::future::Either;
-        match &self.lane {
-            Some(lane) => Either::Left(lane.send(request, redactor)),
-            None => Either::Right(self.send_reqwest(request, redactor)),
+        match &self.way {
+            Way::Lane(lane) => Either::Left(lane.send(request, redactor)),
+            Way::Proxied(http) => Either::Right(self.send_reqwest(http, request, redactor)),
         }
     }
 
-    /// `send` through reqwest (which follows no redirect itself).
+    /// `send` through reqwest (`http`, which follows no redirect itself).
     fn send_reqwest(
         &self,
+        http: &reqwest::Client,
         request: Outgoing,
         redactor: &Redactor,
     ) -> impl Future<Output = Result<Answer, TransportError>> + Send + use<> {
         let max_redirects = self.max_redirects;
         let follow = (max_redirects > 0).then(|| {
             let kept = Kept::of(&request, redactor);
-            (kept, request.url.clone(), self.http.clone())
+            (kept, request.url.clone(), http.clone())
         });
-        let first = reqwest_exchange(&self.http, request);
+        let first = reqwest_exchange(http, request);
         async move {
             let first = first.await?;
             match follow {
@@ -221,16 +233,20 @@ fn reqwest_exchange(
         .map(|r| r.map(Answer::from_reqwest).map_err(TransportError::Reqwest))
 }
 
-/// reqwest's client for `config`, over `tls`.
+/// reqwest's client for `config`, over `tls`; it `follows` redirects itself or not at all.
 fn build_client(
     config: &ConnectorConfig,
     tls: rustls::ClientConfig,
+    follows: bool,
 ) -> Result<reqwest::Client, Error> {
     let pool = &config.pool;
     let mut b = reqwest::Client::builder()
         .retry(reqwest::retry::never())
-        // Redirects are followed by `pipeline/redirect`, as for the lane.
-        .redirect(reqwest::redirect::Policy::none())
+        // The pipeline's exchanges have their redirects followed by `pipeline/redirect`.
+        .redirect(match config.max_redirects {
+            n if follows && n > 0 => reqwest::redirect::Policy::limited(n as usize),
+            _ => reqwest::redirect::Policy::none(),
+        })
         .referer(false)
         .user_agent(config.user_agent.clone())
         .connect_timeout(Duration::from_millis(pool.connect_timeout_ms))
