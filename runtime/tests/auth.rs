@@ -16,7 +16,7 @@ use connector_runtime::{
     Custom, ErrorCode, ErrorSource, HmacSigner, HookType, Method, OAuth2, RequestOptions,
     SecretString, StaticHeaders, hook_fn,
 };
-use support::{CountingServer, Crowd, Seen, connected, fast_retry, reply, within};
+use support::{CountingServer, Crowd, Seen, connected, fast_retry, redirect, reply, within};
 
 fn config(url: &str) -> ConnectorConfig {
     ConnectorConfig {
@@ -840,11 +840,7 @@ async fn many_concurrent_401s_for_the_same_token_cause_one_refresh() {
 async fn a_token_endpoint_redirect_is_followed() {
     let tokens = CountingServer::start(|s, _| async move {
         if s.uri == "/oauth/token" {
-            http::Response::builder()
-                .status(307)
-                .header("location", "/v2/oauth/token")
-                .body(http_body_util::Full::new(bytes::Bytes::new()))
-                .unwrap()
+            redirect(307, "/v2/oauth/token")
         } else {
             reply(200, &token_json("moved-tok", Some(3600.0), None))
         }

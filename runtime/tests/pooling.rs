@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use connector_runtime::{ConnectorConfig, Method, RequestOptions};
 use futures_util::future::join_all;
-use support::{CountingServer, connected, reply};
+use support::{CountingServer, connected, redirect, reply};
 
 async fn server() -> CountingServer {
     CountingServer::start(|_, _| async move { reply(200, "{}") }).await
@@ -83,11 +83,7 @@ async fn concurrent_calls_open_no_more_connections_than_the_concurrency_cap() {
 async fn redirects_are_followed_unless_max_redirects_is_zero() {
     let s = CountingServer::start(|seen, _| async move {
         if seen.uri.starts_with("/download") {
-            http::Response::builder()
-                .status(302)
-                .header("location", "/blob/1")
-                .body(http_body_util::Full::new(bytes::Bytes::new()))
-                .unwrap()
+            redirect(302, "/blob/1")
         } else {
             reply(200, "{\"blob\":1}")
         }

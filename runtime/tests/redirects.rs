@@ -7,22 +7,12 @@
 
 mod support;
 
-use bytes::Bytes;
 use connector_runtime::config::ProxyConfig;
 use connector_runtime::{
     ApiKey, ApiKeyLocation, Body, ConnectorConfig, ErrorCode, Method, RequestOptions,
 };
-use http_body_util::Full;
 use std::sync::Arc;
-use support::{CountingServer, Seen, connected, reply};
-
-fn redirect(status: u16, to: &str) -> http::Response<Full<Bytes>> {
-    http::Response::builder()
-        .status(status)
-        .header("location", to)
-        .body(Full::new(Bytes::from_static(b"moved")))
-        .unwrap()
-}
+use support::{CountingServer, Seen, connected, redirect, reply};
 
 /// A server that answers `/from/<status>` with that redirect to `/to`, and `/to` with 200.
 async fn redirecting(to: Option<String>) -> CountingServer {

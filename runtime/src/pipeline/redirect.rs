@@ -41,7 +41,7 @@ impl Kept {
             method: request.method.clone(),
             headers: request.headers.clone(),
             body: request.body.clone(),
-            replayable: request.stream.is_none() || !request.body.is_empty(),
+            replayable: request.stream.is_none(),
             redactor: redactor.clone(),
         }
     }

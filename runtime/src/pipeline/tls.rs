@@ -32,8 +32,11 @@ fn provider() -> Arc<CryptoProvider> {
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
-/// The CA certificates of `tls.ca_bundle`, each checked to be usable as a root.
-fn bundle(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+/// The CA certificates of `tls.ca_bundle`, each checked to be usable as a root, and the store of
+/// those roots.
+type Bundle = (Vec<CertificateDer<'static>>, rustls::RootCertStore);
+
+fn bundle(path: &std::path::Path) -> Result<Bundle, Error> {
     let pem = read_file("tls.ca_bundle", path)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -52,7 +55,7 @@ fn bundle(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error>
             Error::validation("tls.ca_bundle", format!("not a valid CA certificate: {e}"))
         })?;
     }
-    Ok(certs)
+    Ok((certs, roots))
 }
 
 /// The client certificate chain and key of `tls.client_cert` and `tls.client_key`, checked to
@@ -109,13 +112,11 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Err
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Unverified(provider.clone())))
-    } else if let (Some(certs), true) = (&extra, tls.ca_bundle_only) {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(certs.iter().cloned());
-        builder.with_root_certificates(roots)
+    } else if let (Some((_, roots)), true) = (&extra, tls.ca_bundle_only) {
+        builder.with_root_certificates(roots.clone())
     } else {
         let verifier = match extra {
-            Some(certs) => {
+            Some((certs, _)) => {
                 rustls_platform_verifier::Verifier::new_with_extra_roots(certs, provider.clone())
             }
             None => rustls_platform_verifier::Verifier::new(provider.clone()),

@@ -54,7 +54,7 @@ pub(crate) struct Outgoing {
     pub(crate) headers: HeaderMap,
     /// The body's bytes (empty for none, or for a streamed body).
     pub(crate) body: Bytes,
-    /// A streamed body, when `body` is empty.
+    /// A streamed body; `body` is then empty (bytes a hook put in its place replace it).
     pub(crate) stream: Option<crate::request::BodySource>,
 }
 
@@ -63,8 +63,8 @@ impl Outgoing {
     /// when the client polls for its first bytes).
     pub(crate) fn body(body: Bytes, stream: Option<&crate::request::BodySource>) -> reqwest::Body {
         match stream {
-            Some(source) if body.is_empty() => reqwest::Body::wrap_stream(source.stream_from(0)),
-            _ => reqwest::Body::from(body),
+            Some(source) => reqwest::Body::wrap_stream(source.stream_from(0)),
+            None => reqwest::Body::from(body),
         }
     }
 

@@ -385,6 +385,15 @@ pub fn reply(status: u16, body: &str) -> http::Response<Full<Bytes>> {
         .unwrap()
 }
 
+/// A redirect (`status`) to `to`, with a short body of its own.
+pub fn redirect(status: u16, to: &str) -> http::Response<Full<Bytes>> {
+    http::Response::builder()
+        .status(status)
+        .header("location", to)
+        .body(Full::new(Bytes::from_static(b"moved")))
+        .unwrap()
+}
+
 /// Gaps between consecutive arrival times.
 pub fn gaps(seen: &[Seen]) -> Vec<Duration> {
     seen.windows(2).map(|w| w[1].at - w[0].at).collect()
